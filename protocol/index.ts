@@ -1,1 +1,29 @@
-export const PROTOCOL_VERSION = 1 as const;
+/** protocol/: the wire contract. Subjects, envelope, msgpack codec, schemas, errors. No I/O. */
+export { DEFAULT_LIMITS, decodeValue, encodeValue, type CodecLimits } from './codec.js';
+export { envelope, EnvelopeSchema, MESSAGE_ID_PATTERN, PROTOCOL_VERSION, TOKEN_PATTERN, type Envelope, type EnvelopeHeader, type EnvelopeInit } from './envelope.js';
+export { ERROR_TYPE, errorBodyOf, fail, ok, ProtocolError, ProtocolErrorCode, RejectionCode, type Decoded, type ErrorBody } from './errors.js';
+export { decodeMessage, encodeMessage } from './message.js';
+export { ctlType, knownTypes, MessageKind, placementType, queryType, schemaFor, validatorFor } from './registry.js';
+export { DEFAULT_PREFIX, isProjectToken, isToken, parseCommandSubject, parseEventSubject, parseOpSubject, subjects, SYSTEM_PROJECT, type CommandAddress, type EventAddress, type Subjects } from './subjects.js';
+export { ErrorBodySchema, Fault } from './schemas/common.js';
+export {
+  COMMAND_REJECTED,
+  CommandRejectedBody,
+  commandType,
+  eventType,
+  FlavorView,
+  INSTANCE_ACTIONS,
+  INSTANCE_EVENT_TYPES,
+  InstanceCommandBodies,
+  InstanceEventBody,
+  InstanceQueries,
+  InstanceRecordView,
+  PHASED_OPERATIONS,
+  TERMINAL_SUCCESS,
+  type InstanceAction,
+  type InstanceCommandBody,
+  type PhasedOperation,
+  type PowerState,
+  type VmState,
+} from './schemas/instance.js';
+export { CtlOps, SystemEvents, type ActorStatus, type ProcessState } from './schemas/system.js';

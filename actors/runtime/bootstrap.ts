@@ -1,0 +1,146 @@
+/**
+ * Creates or updates every stream and KV bucket of DESIGN.md §3. Idempotent and safe to
+ * run concurrently from every process at start: an existing stream with the same
+ * settings is left alone, one with different updatable settings is updated.
+ */
+import { DiscardPolicy, JetStreamApiError, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { DEFAULT_PREFIX } from '../../protocol/index.js';
+
+const SECOND_NS = 1_000_000_000;
+const MINUTE_NS = 60 * SECOND_NS;
+const DAY_NS = 24 * 60 * MINUTE_NS;
+
+export interface BootstrapOptions {
+  /** 1 on a single server; 3 (or 5) on a cluster so a node can die without losing data. */
+  readonly replicas: number;
+  readonly prefix?: string;
+}
+
+export interface StreamSpec {
+  readonly name: string;
+  readonly config: Partial<StreamConfig>;
+}
+
+/** The names derived from a prefix, so that two deployments can share a server. */
+export function names(prefix: string = DEFAULT_PREFIX) {
+  const up = prefix.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+  return {
+    streams: { cmd: `${up}_CMD`, host: `${up}_HOST`, conductor: `${up}_CONDUCTOR`, evt: `${up}_EVT`, placement: `${up}_PLACEMENT` },
+    buckets: {
+      instances: `${prefix}-instances`,
+      migrations: `${prefix}-migrations`,
+      services: `${prefix}-services`,
+      flavors: `${prefix}-flavors`,
+      quotas: `${prefix}-quotas`,
+    },
+    /** The subject of the placement event log (not under `<prefix>.placement.`, which is request/reply). */
+    placementLogSubject: `${prefix}.log.placement`,
+  } as const;
+}
+
+/** Stream settings, each with its reason. */
+export function streamSpecs(opts: BootstrapOptions): StreamSpec[] {
+  const p = opts.prefix ?? DEFAULT_PREFIX;
+  const n = names(p);
+  const common = { storage: StorageType.File, num_replicas: opts.replicas, discard: DiscardPolicy.Old, max_msg_size: 1024 * 1024 };
+  return [
+    {
+      // User commands. Limits retention: the gateway's durable consumer tracks progress,
+      // and the history stays for the chaos checker and for audits. The dedup window is
+      // long so that a client retrying after its own crash is still deduplicated.
+      name: n.streams.cmd,
+      config: { ...common, subjects: [`${p}.cmd.>`], retention: RetentionPolicy.Limits, max_age: 7 * DAY_NS, duplicate_window: 10 * MINUTE_NS },
+    },
+    {
+      // Work for compute hosts: one durable consumer per host, filtered on its subject,
+      // so a work queue (a message is gone once its host acked it).
+      name: n.streams.host,
+      config: { ...common, subjects: [`${p}.host.>`], retention: RetentionPolicy.Workqueue, max_age: 7 * DAY_NS, duplicate_window: 10 * MINUTE_NS },
+    },
+    {
+      // Conductor tasks: any conductor replica takes any task, once.
+      name: n.streams.conductor,
+      config: { ...common, subjects: [`${p}.conductor.>`], retention: RetentionPolicy.Workqueue, max_age: 7 * DAY_NS, duplicate_window: 10 * MINUTE_NS },
+    },
+    {
+      // Lifecycle events, replayable by clients. Publishers set Nats-Msg-Id derived from
+      // (instance, operation, step), so an event re-emitted after a crash is stored once.
+      name: n.streams.evt,
+      config: { ...common, subjects: [`${p}.evt.>`], retention: RetentionPolicy.Limits, max_age: 7 * DAY_NS, max_bytes: 1024 * 1024 * 1024, duplicate_window: 10 * MINUTE_NS },
+    },
+    {
+      // Placement's event log: the source of truth for allocations. Never aged out;
+      // appends are fenced with expected-last-sequence, so only one writer can append.
+      name: n.streams.placement,
+      config: { ...common, subjects: [n.placementLogSubject], retention: RetentionPolicy.Limits, max_age: 0, duplicate_window: 2 * MINUTE_NS },
+    },
+  ];
+}
+
+export interface BucketSpec {
+  readonly name: string;
+  readonly history: number;
+  /** Milliseconds after which a key expires (0 = never). */
+  readonly ttl: number;
+}
+
+export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
+  const b = names(opts.prefix).buckets;
+  return [
+    { name: b.instances, history: 5, ttl: 0 }, // a few revisions help post-mortems; CAS uses the latest
+    { name: b.migrations, history: 5, ttl: 0 },
+    { name: b.services, history: 1, ttl: 10_000 }, // heartbeats: a host whose key expired is down
+    { name: b.flavors, history: 1, ttl: 0 },
+    { name: b.quotas, history: 1, ttl: 0 },
+  ];
+}
+
+const UPDATABLE: readonly (keyof StreamConfig)[] = ['subjects', 'max_age', 'max_bytes', 'max_msg_size', 'duplicate_window', 'num_replicas', 'discard'];
+
+function differs(current: StreamConfig, wanted: Partial<StreamConfig>): boolean {
+  return UPDATABLE.some((k) => wanted[k] !== undefined && JSON.stringify(current[k]) !== JSON.stringify(wanted[k]));
+}
+
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<'created' | 'updated' | 'unchanged'> {
+  try {
+    const info = await jsm.streams.info(spec.name);
+    if (!differs(info.config, spec.config)) return 'unchanged';
+    await jsm.streams.update(spec.name, spec.config);
+    return 'updated';
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err; // 10059: stream not found
+  }
+  try {
+    await jsm.streams.add({ name: spec.name, ...spec.config });
+    return 'created';
+  } catch (err) {
+    // Another process created it between our info and add: same settings, so fine.
+    if (err instanceof JetStreamApiError && err.code === 10058) return 'unchanged';
+    throw err;
+  }
+}
+
+/** Creates or updates all streams and buckets. Returns what it did, by name. */
+export async function bootstrap(nc: NatsConnection, opts: BootstrapOptions): Promise<Record<string, 'created' | 'updated' | 'unchanged'>> {
+  const jsm = await jetstreamManager(nc);
+  const done: Record<string, 'created' | 'updated' | 'unchanged'> = {};
+  for (const spec of streamSpecs(opts)) done[spec.name] = await ensureStream(jsm, spec);
+  const kvm = new Kvm(nc);
+  for (const b of bucketSpecs(opts)) {
+    const streamName = `KV_${b.name}`;
+    const existed = await jsm.streams.info(streamName).then(() => true, () => false);
+    if (!existed) {
+      await kvm.create(b.name, { history: b.history, ttl: b.ttl, replicas: opts.replicas, storage: StorageType.File, maxValueSize: 1024 * 1024 });
+      done[b.name] = 'created';
+      continue;
+    }
+    const wanted: Partial<StreamConfig> = { max_age: b.ttl * 1_000_000, num_replicas: opts.replicas, max_msgs_per_subject: b.history };
+    const info = await jsm.streams.info(streamName);
+    const changed = Object.entries(wanted).some(([k, v]) => (info.config as unknown as Record<string, unknown>)[k] !== v);
+    if (changed) await jsm.streams.update(streamName, wanted);
+    done[b.name] = changed ? 'updated' : 'unchanged';
+  }
+  return done;
+}

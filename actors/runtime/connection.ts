@@ -1,0 +1,24 @@
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+
+export interface ConnectOptions {
+  readonly servers: string | string[];
+  /** Shows in the server's connection list: role and host, e.g. `compute-h1`. */
+  readonly name: string;
+  readonly user?: string;
+  readonly pass?: string;
+}
+
+/**
+ * Connects and keeps reconnecting forever: a service outlives a NATS node restart, and
+ * JetStream redelivers whatever was not acked meanwhile.
+ */
+export async function connectNats(o: ConnectOptions): Promise<NatsConnection> {
+  return connect({
+    servers: o.servers,
+    name: o.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    ...(o.user !== undefined ? { user: o.user, pass: o.pass ?? '' } : {}),
+  });
+}

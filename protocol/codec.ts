@@ -1,0 +1,63 @@
+/**
+ * The only code that touches msgpack (STYLE.md 5). Plain msgpack: no records, no
+ * extensions, so a client in any language reads and writes it.
+ */
+import { Packr, Unpackr, type Options } from 'msgpackr';
+import { fail, ok, ProtocolErrorCode, type Decoded } from './errors.js';
+import { scanMsgpack } from './msgpack-scan.js';
+
+export interface CodecLimits {
+  /** Largest message accepted, in bytes (nats.conf sets max_payload to match). */
+  readonly maxBytes: number;
+  /** Deepest nesting of maps and arrays accepted. */
+  readonly maxDepth: number;
+}
+
+export const DEFAULT_LIMITS: CodecLimits = { maxBytes: 1024 * 1024, maxDepth: 32 };
+
+// skipValues drops undefined-valued keys: msgpackr would otherwise write an extension.
+// (skipValues is a msgpackr option its type declarations do not list yet.)
+const packr = new Packr({ useRecords: false, skipValues: [undefined] } as Options);
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+const INT32_MIN = -0x80000000;
+const UINT32_MAX = 0xffffffff;
+
+/**
+ * msgpackr writes safe integers beyond 32 bits (timestamps, for one) as float64. Other
+ * languages then see a float where the contract says int, so such numbers are turned
+ * into BigInt first and written as int64/uint64.
+ */
+function widenIntegers(value: unknown): unknown {
+  if (typeof value === 'number') {
+    return Number.isSafeInteger(value) && (value < INT32_MIN || value > UINT32_MAX) ? BigInt(value) : value;
+  }
+  if (Array.isArray(value)) return value.map(widenIntegers);
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = widenIntegers(v);
+    return out;
+  }
+  return value;
+}
+
+/** Encodes any JSON-like value (plus Uint8Array as bin) as plain msgpack. */
+export function encodeValue(value: unknown): Uint8Array {
+  return packr.pack(widenIntegers(value));
+}
+
+/** Decodes bytes to an unvalidated value, or a typed error. Never throws. */
+export function decodeValue(bytes: Uint8Array, limits: CodecLimits = DEFAULT_LIMITS): Decoded<unknown> {
+  if (bytes.length > limits.maxBytes) {
+    return fail(ProtocolErrorCode.TooLarge, `message of ${bytes.length} bytes exceeds the limit of ${limits.maxBytes}`);
+  }
+  if (bytes.length === 0) return fail(ProtocolErrorCode.Malformed, 'empty message');
+  const structural = scanMsgpack(bytes, limits);
+  if (structural) return { ok: false, error: structural };
+  try {
+    return ok(unpackr.unpack(bytes));
+  } catch (cause) {
+    // The scan makes this rare (e.g. invalid UTF-8 inside a string); still never throw through.
+    return fail(ProtocolErrorCode.Malformed, `undecodable msgpack: ${(cause as Error).message}`);
+  }
+}

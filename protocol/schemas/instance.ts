@@ -1,0 +1,184 @@
+/**
+ * Instance commands, lifecycle events and queries (protocol-minimum.md). State strings
+ * are Nova's (spec/operations.md §0.1).
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Empty, Fault, Name, OptionalHost, TokenString } from './common.js';
+
+export const VmState = Type.Union(
+  ['building', 'active', 'paused', 'suspended', 'stopped', 'rescued', 'resized', 'soft-delete', 'deleted', 'error', 'shelved', 'shelved_offloaded'].map((s) => Type.Literal(s)),
+);
+export type VmState = 'building' | 'active' | 'paused' | 'suspended' | 'stopped' | 'rescued' | 'resized' | 'soft-delete' | 'deleted' | 'error' | 'shelved' | 'shelved_offloaded';
+
+export const PowerState = Type.Union(['nostate', 'running', 'paused', 'shutdown', 'crashed', 'suspended'].map((s) => Type.Literal(s)));
+export type PowerState = 'nostate' | 'running' | 'paused' | 'shutdown' | 'crashed' | 'suspended';
+
+/** Task states are many and transient (operations.md §0.1); null means idle. */
+export const TaskState = Type.Union([Type.Null(), Type.String({ pattern: '^[a-z_]{1,64}$' })]);
+
+export const FlavorView = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    vcpus: Type.Integer({ minimum: 1, maximum: 2147483647 }),
+    memoryMb: Type.Integer({ minimum: 1, maximum: 2147483647 }),
+    rootGb: Type.Integer({ minimum: 0, maximum: 2147483647 }),
+  },
+  { additionalProperties: false },
+);
+export type FlavorView = Static<typeof FlavorView>;
+
+const Metadata = Type.Record(Type.String({ minLength: 1, maxLength: 255 }), Type.String({ maxLength: 255 }), { maxProperties: 128 });
+const ImageRef = Type.String({ minLength: 1, maxLength: 255 });
+
+/** Command bodies, keyed by action (the last token of `nv.cmd.<project>.<id>.<action>`). */
+export const InstanceCommandBodies = {
+  boot: Type.Object(
+    { name: Name, flavor: Type.String({ minLength: 1, maxLength: 255 }), image: Type.Optional(ImageRef), host: Type.Optional(TokenString), metadata: Type.Optional(Metadata) },
+    { additionalProperties: false },
+  ),
+  delete: Empty,
+  force_delete: Empty,
+  stop: Empty,
+  start: Empty,
+  reboot: Type.Object({ type: Type.Union([Type.Literal('SOFT'), Type.Literal('HARD')]) }, { additionalProperties: false }),
+  pause: Empty,
+  unpause: Empty,
+  suspend: Empty,
+  resume: Empty,
+  rescue: Empty,
+  unrescue: Empty,
+  rebuild: Type.Object({ image: ImageRef }, { additionalProperties: false }),
+  resize: Type.Object({ flavor: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false }),
+  confirm_resize: Empty,
+  revert_resize: Empty,
+  migrate: OptionalHost,
+  live_migrate: OptionalHost,
+  live_migrate_abort: Empty,
+  live_migrate_force_complete: Empty,
+  evacuate: OptionalHost,
+  shelve: Empty,
+  shelve_offload: Empty,
+  unshelve: OptionalHost,
+  restore: Empty,
+  lock: Empty,
+  unlock: Empty,
+  snapshot: Type.Object({ name: Name }, { additionalProperties: false }),
+} as const satisfies Record<string, TSchema>;
+
+export type InstanceAction = keyof typeof InstanceCommandBodies;
+export const INSTANCE_ACTIONS = Object.keys(InstanceCommandBodies) as InstanceAction[];
+export type InstanceCommandBody<A extends InstanceAction> = Static<(typeof InstanceCommandBodies)[A]>;
+
+/** The envelope `type` of a command: `instance.<action>`. */
+export const commandType = (action: InstanceAction) => `instance.${action}` as const;
+
+/** Body of every lifecycle event (`final: true` marks a command's terminal event). */
+export const InstanceEventBody = Type.Object(
+  {
+    instanceId: TokenString,
+    name: Type.String({ maxLength: 255 }),
+    host: Type.Union([Type.Null(), TokenString]),
+    node: Type.Union([Type.Null(), TokenString]),
+    vmState: VmState,
+    taskState: TaskState,
+    powerState: PowerState,
+    flavor: FlavorView,
+    fault: Type.Optional(Fault),
+    final: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type InstanceEventBody = Static<typeof InstanceEventBody>;
+
+export const CommandRejectedBody = Type.Object(
+  { instanceId: TokenString, code: Type.String({ minLength: 1, maxLength: 128 }), message: Type.String({ maxLength: 4096 }), final: Type.Literal(true) },
+  { additionalProperties: false },
+);
+export type CommandRejectedBody = Static<typeof CommandRejectedBody>;
+
+export const COMMAND_REJECTED = 'command.rejected' as const;
+
+const PHASES = ['start', 'end', 'error'] as const;
+/** Operations that notify `instance.<op>.start|end|error` (protocol-minimum.md, Events). */
+export const PHASED_OPERATIONS = [
+  'create', 'delete', 'power_off', 'power_on', 'reboot', 'pause', 'unpause', 'suspend', 'resume', 'rescue', 'unrescue',
+  'rebuild', 'resize_prep', 'resize', 'resize_finish', 'resize_confirm', 'resize_revert', 'live_migration_pre',
+  'live_migration_post', 'live_migration_rollback', 'live_migration_abort', 'live_migration_force_complete', 'evacuate',
+  'shelve', 'shelve_offload', 'unshelve', 'soft_delete', 'restore', 'snapshot',
+] as const;
+export type PhasedOperation = (typeof PHASED_OPERATIONS)[number];
+
+/** Every lifecycle event type name, as exported constants rather than loose strings. */
+export const INSTANCE_EVENT_TYPES: readonly string[] = [
+  ...PHASED_OPERATIONS.flatMap((op) => PHASES.map((p) => `instance.${op}.${p}`)),
+  'instance.lock',
+  'instance.unlock',
+  'instance.update',
+];
+
+export const eventType = (op: PhasedOperation, phase: (typeof PHASES)[number]) => `instance.${op}.${phase}` as const;
+
+/** The terminal success event of each command (protocol-minimum.md). */
+export const TERMINAL_SUCCESS: Readonly<Record<InstanceAction, string>> = {
+  boot: 'instance.create.end',
+  delete: 'instance.delete.end',
+  force_delete: 'instance.delete.end',
+  stop: 'instance.power_off.end',
+  start: 'instance.power_on.end',
+  reboot: 'instance.reboot.end',
+  pause: 'instance.pause.end',
+  unpause: 'instance.unpause.end',
+  suspend: 'instance.suspend.end',
+  resume: 'instance.resume.end',
+  rescue: 'instance.rescue.end',
+  unrescue: 'instance.unrescue.end',
+  rebuild: 'instance.rebuild.end',
+  snapshot: 'instance.snapshot.end',
+  restore: 'instance.restore.end',
+  resize: 'instance.resize_finish.end',
+  migrate: 'instance.resize_finish.end',
+  confirm_resize: 'instance.resize_confirm.end',
+  revert_resize: 'instance.resize_revert.end',
+  live_migrate: 'instance.live_migration_post.end',
+  live_migrate_abort: 'instance.live_migration_abort.end',
+  live_migrate_force_complete: 'instance.live_migration_force_complete.end',
+  evacuate: 'instance.evacuate.end',
+  shelve: 'instance.shelve.end',
+  shelve_offload: 'instance.shelve_offload.end',
+  unshelve: 'instance.unshelve.end',
+  lock: 'instance.lock',
+  unlock: 'instance.unlock',
+};
+
+/** An instance as queries return it. */
+export const InstanceRecordView = Type.Object(
+  {
+    instanceId: TokenString,
+    name: Type.String({ maxLength: 255 }),
+    project: TokenString,
+    user: TokenString,
+    host: Type.Union([Type.Null(), TokenString]),
+    node: Type.Union([Type.Null(), TokenString]),
+    vmState: VmState,
+    taskState: TaskState,
+    powerState: PowerState,
+    flavor: FlavorView,
+    image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]),
+    metadata: Type.Record(Type.String(), Type.String()),
+    locked: Type.Boolean(),
+    createdAt: Type.Integer({ minimum: 0 }),
+    updatedAt: Type.Integer({ minimum: 0 }),
+    fault: Type.Optional(Fault),
+  },
+  { additionalProperties: false },
+);
+export type InstanceRecordView = Static<typeof InstanceRecordView>;
+
+/** Queries: `nv.query.<project>.<what>`; the reply `type` equals the request's. */
+export const InstanceQueries = {
+  'instances.list': { request: Empty, reply: Type.Object({ instances: Type.Array(InstanceRecordView) }, { additionalProperties: false }) },
+  'instances.show': {
+    request: Type.Object({ instanceId: TokenString }, { additionalProperties: false }),
+    reply: Type.Object({ instance: InstanceRecordView }, { additionalProperties: false }),
+  },
+} as const;

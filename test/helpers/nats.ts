@@ -1,0 +1,108 @@
+/**
+ * Private nats-servers for tests: one per test file (free port, temp store dir,
+ * JetStream), or a 3-node loopback cluster; each can be killed with -9 and restarted on
+ * the same port and store. Everything is removed at the end.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connectNats } from '../../actors/runtime/connection.js';
+import { freePort, NatsServerProcess, writeServerConfig, type ServerConfig } from '../../actors/runtime/nats-server.js';
+
+export interface TestServer {
+  readonly url: string;
+  readonly config: ServerConfig;
+  readonly dir: string;
+  process: NatsServerProcess;
+  /** kill -9, as a crash would. */
+  kill9(): Promise<void>;
+  /** Starts it again on the same port and store (after kill9 or stop). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function launch(dir: string, config: ServerConfig): Promise<TestServer> {
+  const configFile = writeServerConfig(dir, config);
+  const start = () => NatsServerProcess.start({ configFile, logFile: join(dir, `${config.name}.log`), readyTimeoutMs: 30_000 });
+  const server: TestServer = {
+    url: `nats://127.0.0.1:${config.port}`,
+    config,
+    dir,
+    process: await start(),
+    kill9: () => server.process.kill9(),
+    restart: async () => {
+      await server.process.stop();
+      server.process = await start();
+    },
+    stop: () => server.process.stop(),
+  };
+  return server;
+}
+
+/** One private JetStream server. Call `stop()` (and `cleanup()`) when the test file ends. */
+export async function startNats(): Promise<TestServer & { cleanup(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'novactor-nats-'));
+  const server = await launch(dir, { name: 'solo', port: await freePort(), storeDir: join(dir, 'js') });
+  return Object.assign(server, {
+    cleanup: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
+
+export interface TestCluster {
+  readonly nodes: TestServer[];
+  readonly urls: string[];
+  cleanup(): Promise<void>;
+}
+
+/** A 3-node (or n-node) cluster on loopback, ready for JetStream (meta leader elected). */
+export async function startCluster(size = 3): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'novactor-cluster-'));
+  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), cluster: await freePort() })));
+  const configs: ServerConfig[] = ports.map((p, i) => ({
+    name: `n${i + 1}`,
+    port: p.client,
+    storeDir: join(dir, `n${i + 1}`, 'js'),
+    cluster: { name: 'novactor-test', port: p.cluster, routes: ports.filter((_, j) => j !== i).map((q) => q.cluster) },
+  }));
+  const nodes = await Promise.all(configs.map((c) => launch(join(dir, c.name), c)));
+  const cluster: TestCluster = {
+    nodes,
+    urls: nodes.map((n) => n.url),
+    cleanup: async () => {
+      await Promise.all(nodes.map((n) => n.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await waitForJetStream(cluster.urls);
+  return cluster;
+}
+
+/** Waits until JetStream answers account info (a cluster needs its meta leader first). */
+export async function waitForJetStream(servers: string[], timeoutMs = 30_000): Promise<void> {
+  const nc = await connectNats({ servers, name: 'test-wait' });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 2000 });
+        await jsm.getAccountInfo();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`JetStream not available after ${timeoutMs} ms`, { cause: err });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Connects a test client; the caller closes it. */
+export function connectTo(servers: string | string[], name = 'test'): Promise<NatsConnection> {
+  return connectNats({ servers, name });
+}

@@ -1,0 +1,54 @@
+/**
+ * One valid body per message type, so round-trip tests can prove they cover every type
+ * the registry knows (a type without a sample fails the coverage test).
+ */
+import { INSTANCE_ACTIONS, INSTANCE_EVENT_TYPES, commandType } from '../../protocol/index.js';
+import { PLACEMENT_SAMPLES } from './placement-samples.js';
+
+const flavor = { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 };
+const eventBody = { instanceId: 'i-1', name: 'web', host: 'h1', node: 'h1', vmState: 'active', taskState: null, powerState: 'running', flavor };
+const record = {
+  instanceId: 'i-1', name: 'web', project: 'demo', user: 'alice', host: 'h1', node: 'h1', vmState: 'active', taskState: null,
+  powerState: 'running', flavor, image: 'cirros', metadata: { role: 'web' }, locked: false, createdAt: 1, updatedAt: 2,
+};
+
+const commandBodies: Record<string, Record<string, unknown>> = {
+  boot: { name: 'web', flavor: 'm1.small', image: 'cirros', metadata: { a: 'b' } },
+  reboot: { type: 'HARD' },
+  rebuild: { image: 'cirros' },
+  resize: { flavor: 'm1.large' },
+  migrate: { host: 'h2' },
+  live_migrate: {},
+  evacuate: { host: 'h3' },
+  unshelve: {},
+  snapshot: { name: 'snap-1' },
+};
+
+export const COMMAND_SAMPLES: Record<string, Record<string, unknown>> = Object.fromEntries(
+  INSTANCE_ACTIONS.map((a) => [commandType(a), commandBodies[a] ?? {}]),
+);
+
+export const EVENT_SAMPLES: Record<string, Record<string, unknown>> = {
+  ...Object.fromEntries(INSTANCE_EVENT_TYPES.map((t) => [t, t.endsWith('.error') ? { ...eventBody, vmState: 'error', fault: { code: 'NoValidHost', message: 'no host' }, final: true } : eventBody])),
+  'command.rejected': { instanceId: 'i-1', code: 'InstanceInvalidState', message: 'cannot stop a stopped instance', final: true },
+  'placement.leader': { name: 'placement-1', term: 3, leader: true },
+  'service.up': { name: 'h1', role: 'compute' },
+  'service.down': { name: 'h1', role: 'compute' },
+};
+
+export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
+  'query.instances.list': {},
+  'query.instances.show': { instanceId: 'i-1' },
+  'ctl.status': {},
+  'ctl.kill': { actor: 'instance/i-1', restartAfterMs: 100 },
+  ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.request])),
+};
+
+export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
+  'query.instances.list': { instances: [record] },
+  'query.instances.show': { instance: record },
+  'ctl.status': { process: 'compute-h1', role: 'compute', pid: 42, state: 'running', actors: [{ name: 'tracker/h1', state: 'running', restarts: 0 }] },
+  'ctl.kill': { actor: 'instance/i-1', killed: true },
+  error: { status: 409, code: 'placement.concurrent_update', message: 'generation mismatch' },
+  ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.reply])),
+};
