@@ -1,0 +1,342 @@
+/**
+ * GET /allocation_candidates (§6), 1.39 semantics: nested trees, sharing providers, granular
+ * groups with group_policy, same_subtree, root_required, limit and mappings.
+ *
+ * Candidates are produced tree by tree, anchors in sorted uuid order and, inside a tree, in the
+ * order of a canonical key, so the output is deterministic and `limit` can stop the search
+ * early. A deployment with no nested and no sharing providers takes a fast path: one provider
+ * per candidate, and when the rarest requested class is held by few providers only those are
+ * looked at.
+ */
+import type { PlacementReply, PlacementRequest } from '../../protocol/schemas/placement.js';
+import { PlacementErrorCode, badRequest, isPlacementError, type PlacementError } from './errors.js';
+import {
+  aggregatesMatch,
+  parseAggregates,
+  parseTraits,
+  traitsMatch,
+  type AggregateFilter,
+  type TraitFilter,
+} from './filters.js';
+import {
+  canServe,
+  capacity,
+  capacityInt,
+  classExists,
+  isAncestorOrSelf,
+  sortedRoots,
+  subtree,
+  usedOf,
+  type PlacementState,
+  type Provider,
+} from './model.js';
+import { canonicalUuid } from './names.js';
+
+type Request = PlacementRequest<'candidates.get'>;
+type Reply = PlacementReply<'candidates.get'>;
+type AllocationRequest = Reply['allocationRequests'][number];
+type Summary = Reply['providerSummaries'][string];
+
+interface Group {
+  suffix: string;
+  resources: Array<[string, number]>;
+  traits: TraitFilter;
+  aggregates: AggregateFilter;
+  /** Root of the `inTree` provider; null when that provider does not exist (no match at all). */
+  inTreeRoot: string | null | undefined;
+}
+
+/** One way to satisfy one group inside one tree. */
+interface Option {
+  /** Providers that satisfied the group, sorted (the group's mapping). */
+  providers: string[];
+  items: Array<[string, string, number]>;
+}
+
+interface Built {
+  request: AllocationRequest;
+  key: string;
+  used: string[];
+}
+
+const EMPTY: Reply = { allocationRequests: [], providerSummaries: {} };
+
+function parseGroup(
+  state: PlacementState,
+  suffix: string,
+  g: { resources?: Record<string, number>; required?: string[]; memberOf?: string[][]; inTree?: string },
+): Group | PlacementError {
+  const resources = Object.entries(g.resources ?? {});
+  for (const [rc] of resources) {
+    if (!classExists(state, rc)) return badRequest(`Invalid resource class in resources parameter: No such resource class ${rc}.`);
+  }
+  const traits = parseTraits(state, g.required);
+  if (isPlacementError(traits)) return traits;
+  const aggregates = parseAggregates(g.memberOf);
+  if (isPlacementError(aggregates)) return aggregates;
+  let inTreeRoot: string | null | undefined;
+  if (g.inTree !== undefined) inTreeRoot = state.providers.get(canonicalUuid(g.inTree))?.root ?? null;
+  return { suffix, resources, traits, aggregates, inTreeRoot };
+}
+
+/** Parse and check the request (§6.1); the groups come unsuffixed first, then by suffix. */
+function parse(state: PlacementState, body: Request): { groups: Group[]; root: TraitFilter } | PlacementError {
+  const suffixes = Object.keys(body.groups ?? {}).sort();
+  const hasResources =
+    Object.keys(body.resources ?? {}).length > 0 ||
+    suffixes.some((s) => Object.keys(body.groups?.[s]?.resources ?? {}).length > 0);
+  if (!hasResources) {
+    return badRequest('There must be at least one resources or resources[$S] parameter.', PlacementErrorCode.QueryMissingValue);
+  }
+  if (suffixes.length > 1 && body.groupPolicy === undefined) {
+    return badRequest('The "group_policy" parameter is required when specifying more than one "resources{N}" parameter.');
+  }
+  const inSubtree = new Set((body.sameSubtree ?? []).flat());
+  for (const s of inSubtree) {
+    if (!suffixes.includes(s)) return badRequest(`Unrequested resource suffix(es) in same_subtree: ${s}`, PlacementErrorCode.QueryBadValue);
+  }
+  for (const s of suffixes) {
+    if (Object.keys(body.groups?.[s]?.resources ?? {}).length === 0 && !inSubtree.has(s)) {
+      return badRequest(
+        `Resourceless suffixed group request should be specified in \`same_subtree\` query param: ${s}`,
+        PlacementErrorCode.QueryBadValue,
+      );
+    }
+  }
+  const groups: Group[] = [];
+  const unsuffixed = { resources: body.resources, required: body.required, memberOf: body.memberOf, inTree: body.inTree };
+  if (body.resources || body.required?.length || body.memberOf?.length || body.inTree !== undefined) {
+    const g = parseGroup(state, '', unsuffixed);
+    if (isPlacementError(g)) return g;
+    groups.push(g);
+  }
+  for (const s of suffixes) {
+    const g = parseGroup(state, s, body.groups?.[s] ?? {});
+    if (isPlacementError(g)) return g;
+    groups.push(g);
+  }
+  const root = parseTraits(state, body.rootRequired, PlacementErrorCode.QueryBadValue);
+  if (isPlacementError(root)) return root;
+  return { groups, root };
+}
+
+function summary(p: Provider): Summary {
+  const resources: Summary['resources'] = {};
+  for (const [rc, inv] of p.inventories) resources[rc] = { capacity: capacityInt(inv), used: usedOf(p, rc) };
+  return { resources, traits: [...p.traits].sort(), parentProviderUuid: p.parent, rootProviderUuid: p.root };
+}
+
+/** Summaries of every provider in every tree the kept requests touch (§6.2). */
+function summaries(state: PlacementState, built: readonly Built[]): Reply['providerSummaries'] {
+  const out: Reply['providerSummaries'] = {};
+  const roots = new Set<string>();
+  for (const b of built) for (const u of b.used) roots.add(state.providers.get(u)?.root ?? u);
+  for (const r of [...roots].sort()) {
+    for (const u of subtree(state, r)) {
+      const p = state.providers.get(u);
+      if (p) out[u] = summary(p);
+    }
+  }
+  return out;
+}
+
+/** Fast path: every tree is one provider and nothing is shared; one unsuffixed group. */
+function simple(state: PlacementState, g: Group, root: TraitFilter, limit: number): Built[] {
+  let pool: Iterable<string> = sortedRoots(state);
+  let rarest: Set<string> | undefined;
+  for (const [rc] of g.resources) {
+    const holders = state.byClass.get(rc);
+    if (!holders) return [];
+    if (!rarest || holders.size < rarest.size) rarest = holders;
+  }
+  if (g.inTreeRoot !== undefined) pool = g.inTreeRoot === null ? [] : [g.inTreeRoot];
+  else if (rarest && rarest.size * 4 < state.providers.size) pool = [...rarest].sort();
+  const out: Built[] = [];
+  for (const uuid of pool) {
+    const p = state.providers.get(uuid);
+    if (!p) continue;
+    if (!g.resources.every(([rc, n]) => canServe(p, rc, n))) continue;
+    if (!traitsMatch(p.traits, g.traits) || !traitsMatch(p.traits, root)) continue;
+    if (!aggregatesMatch(state, p, g.aggregates)) continue;
+    out.push({
+      request: { allocations: { [uuid]: { resources: Object.fromEntries(g.resources) } }, mappings: { '': [uuid] } },
+      key: uuid,
+      used: [uuid],
+    });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** Providers in `pool` that may serve group `g` at all (filters that apply per provider). */
+function eligible(state: PlacementState, g: Group, pool: readonly Provider[], single: boolean): Provider[] {
+  return pool.filter(
+    (p) =>
+      (g.inTreeRoot === undefined || p.root === g.inTreeRoot) &&
+      aggregatesMatch(state, p, g.aggregates) &&
+      (single ? traitsMatch(p.traits, g.traits) : !g.traits.forbidden.some((t) => p.traits.has(t))),
+  );
+}
+
+/** The ways to satisfy one group from the tree (and, unless in_tree is given, the shared providers). */
+function options(state: PlacementState, g: Group, tree: readonly Provider[], shared: readonly Provider[]): Option[] {
+  const pool = g.inTreeRoot === undefined ? [...tree, ...shared] : tree;
+  if (g.resources.length === 0) {
+    // A resourceless group (same_subtree): any provider of the tree that meets its filters.
+    return eligible(state, g, tree, true).map((p) => ({ providers: [p.uuid], items: [] }));
+  }
+  if (g.suffix !== '') {
+    // A suffixed group is served whole by one provider.
+    return eligible(state, g, pool, true)
+      .filter((p) => g.resources.every(([rc, n]) => canServe(p, rc, n)))
+      .map((p) => ({ providers: [p.uuid], items: g.resources.map(([rc, n]) => [p.uuid, rc, n] as [string, string, number]) }));
+  }
+  // The unsuffixed group: each class from one provider, classes possibly from different ones;
+  // required traits judged on the union of the contributors' traits.
+  const base = eligible(state, g, pool, false);
+  const perClass = g.resources.map(([rc, n]) => base.filter((p) => canServe(p, rc, n)));
+  if (perClass.some((l) => l.length === 0)) return [];
+  const out: Option[] = [];
+  const chosen: Provider[] = [];
+  const walk = (i: number): void => {
+    if (i === perClass.length) {
+      const union = new Set<string>();
+      for (const p of chosen) for (const t of p.traits) union.add(t);
+      if (!traitsMatch(union, { required: g.traits.required, forbidden: [], anyOf: g.traits.anyOf })) return;
+      out.push({
+        providers: [...new Set(chosen.map((p) => p.uuid))].sort(),
+        items: g.resources.map(([rc, n], k) => [(chosen[k] as Provider).uuid, rc, n] as [string, string, number]),
+      });
+      return;
+    }
+    for (const p of perClass[i] as Provider[]) {
+      chosen.push(p);
+      walk(i + 1);
+      chosen.pop();
+    }
+  };
+  walk(0);
+  return out;
+}
+
+/** Sharing providers outside the tree that share an aggregate with any of its members (§6.6). */
+function sharedWith(state: PlacementState, tree: readonly Provider[]): Provider[] {
+  if (state.sharing.size === 0) return [];
+  const inTree = new Set(tree.map((p) => p.uuid));
+  const aggs = new Set<string>();
+  for (const p of tree) for (const a of p.aggregates) aggs.add(a);
+  const out: Provider[] = [];
+  for (const uuid of [...state.sharing].sort()) {
+    const s = state.providers.get(uuid);
+    if (!s || inTree.has(uuid)) continue;
+    for (const a of s.aggregates) {
+      if (aggs.has(a)) {
+        out.push(s);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Every candidate anchored at one root, sorted by key. */
+function forTree(state: PlacementState, rootUuid: string, groups: readonly Group[], body: Request): Built[] {
+  const treeIds = subtree(state, rootUuid);
+  const tree = treeIds.map((u) => state.providers.get(u) as Provider);
+  const inTree = new Set(treeIds);
+  const shared = sharedWith(state, tree);
+  const perGroup = groups.map((g) => options(state, g, tree, shared));
+  if (perGroup.some((o) => o.length === 0)) return [];
+  const isolate = body.groupPolicy === 'isolate';
+  const subtrees = body.sameSubtree ?? [];
+  const out = new Map<string, Built>();
+  const picked: Option[] = [];
+
+  const finish = (): void => {
+    const bySuffix = new Map<string, Option>();
+    groups.forEach((g, i) => bySuffix.set(g.suffix, picked[i] as Option));
+    for (const list of subtrees) {
+      const ps = list.map((s) => (bySuffix.get(s) as Option).providers[0] as string);
+      if (!ps.some((x) => ps.every((y) => isAncestorOrSelf(state, x, y)))) return;
+    }
+    // Groups landing on the same provider add up; re-check the sums (§6.4 "Merging groups").
+    const sums = new Map<string, Map<string, number>>();
+    for (const o of picked) {
+      for (const [rp, rc, n] of o.items) {
+        let m = sums.get(rp);
+        if (!m) sums.set(rp, (m = new Map()));
+        m.set(rc, (m.get(rc) ?? 0) + n);
+      }
+    }
+    const used = new Set<string>();
+    for (const o of picked) for (const u of o.providers) used.add(u);
+    if (![...used].some((u) => inTree.has(u))) return; // that candidate belongs to another anchor
+    const allocations: AllocationRequest['allocations'] = {};
+    for (const rp of [...sums.keys()].sort()) {
+      const p = state.providers.get(rp) as Provider;
+      const resources: Record<string, number> = {};
+      for (const [rc, n] of sums.get(rp) as Map<string, number>) {
+        const inv = p.inventories.get(rc);
+        if (!inv || usedOf(p, rc) + n > capacity(inv) || n > inv.maxUnit) return;
+        resources[rc] = n;
+      }
+      allocations[rp] = { resources };
+    }
+    const mappings: AllocationRequest['mappings'] = {};
+    groups.forEach((g, i) => {
+      mappings[g.suffix] = (picked[i] as Option).providers;
+    });
+    const key = JSON.stringify([allocations, mappings]);
+    if (!out.has(key)) out.set(key, { request: { allocations, mappings }, key, used: [...used] });
+  };
+
+  const walk = (i: number): void => {
+    if (i === groups.length) return finish();
+    for (const o of perGroup[i] as Option[]) {
+      const g = groups[i] as Group;
+      if (isolate && g.suffix !== '') {
+        const rp = o.providers[0];
+        if (picked.some((q, k) => (groups[k] as Group).suffix !== '' && q.providers[0] === rp)) continue;
+      }
+      picked.push(o);
+      walk(i + 1);
+      picked.pop();
+    }
+  };
+  walk(0);
+  return [...out.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** Answer a candidates query, or the 400 Placement gives for a bad one. */
+export function candidates(state: PlacementState, body: Request): Reply | PlacementError {
+  const parsed = parse(state, body);
+  if (isPlacementError(parsed)) return parsed;
+  const { groups, root } = parsed;
+  const limit = body.limit ?? Infinity;
+  if (groups.some((g) => g.inTreeRoot === null)) return EMPTY;
+
+  const first = groups[0] as Group;
+  let built: Built[];
+  if (state.nestedCount === 0 && state.sharing.size === 0 && groups.length === 1 && first.resources.length > 0) {
+    built = simple(state, first, root, limit);
+  } else {
+    const trees = [...new Set(groups.map((g) => g.inTreeRoot).filter((r): r is string => typeof r === 'string'))];
+    if (trees.length > 1) return EMPTY; // every group must land in the same tree
+    const anchors = trees.length === 1 ? trees : sortedRoots(state);
+    built = [];
+    const seen = new Set<string>();
+    for (const r of anchors) {
+      const rp = state.providers.get(r);
+      if (!rp || !traitsMatch(rp.traits, root)) continue;
+      for (const b of forTree(state, r, groups, body)) {
+        if (seen.has(b.key)) continue;
+        seen.add(b.key);
+        built.push(b);
+      }
+      if (built.length >= limit) break;
+    }
+    if (built.length > limit) built = built.slice(0, limit);
+  }
+  if (built.length === 0) return EMPTY;
+  return { allocationRequests: built.map((b) => b.request), providerSummaries: summaries(state, built) };
+}
