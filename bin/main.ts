@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+/** The `novactor` command: composition only (STYLE.md 8). */
+import { Command } from 'commander';
+import { registerUp } from './commands/up.js';
+
+const program = new Command('novactor')
+  .description('a compute control plane in the actor model, over NATS JetStream')
+  .showHelpAfterError();
+
+registerUp(program);
+
+await program.parseAsync(process.argv);
