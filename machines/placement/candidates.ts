@@ -159,7 +159,7 @@ function simple(state: PlacementState, g: Group, root: TraitFilter, limit: numbe
     if (!traitsMatch(p.traits, g.traits) || !traitsMatch(p.traits, root)) continue;
     if (!aggregatesMatch(state, p, g.aggregates)) continue;
     out.push({
-      request: { allocations: { [uuid]: { resources: Object.fromEntries(g.resources) } }, mappings: { '': [uuid] } },
+      request: { allocations: { [uuid]: { resources: Object.fromEntries(g.resources) } }, mappings: { [g.suffix]: [uuid] } },
       key: uuid,
       used: [uuid],
     });

@@ -1,0 +1,185 @@
+/** spec/placement.md §8, inventory and provider cases (1–5, 27–30, 33, 34), at 1.39. */
+import test from 'ava';
+import { Driver, isOk, uuid } from './driver.js';
+
+const MAX_INT = 2147483647;
+
+function rp1(): { d: Driver; rp: string } {
+  const d = new Driver();
+  return { d, rp: d.provider('RP1') };
+}
+
+test('placement §8.1 - Inventory defaults', (t) => {
+  const { d, rp } = rp1();
+  t.is(d.gen(rp), 0);
+  const r = d.send('inventories.set', { provider: rp, resourceProviderGeneration: 0, inventories: { VCPU: { total: 8 } } });
+  t.is(r.status, 200);
+  if (!isOk(r)) return;
+  t.is(r.body.resourceProviderGeneration, 1);
+  const expected = { total: 8, reserved: 0, minUnit: 1, maxUnit: MAX_INT, stepSize: 1, allocationRatio: 1.0 };
+  t.deepEqual(r.body.inventories['VCPU'], expected);
+  t.deepEqual(d.ok('inventories.get', { provider: rp }), { resourceProviderGeneration: 1, inventories: { VCPU: expected } });
+});
+
+test('placement §8.2 - Stale generation on inventory', (t) => {
+  const { d, rp } = rp1();
+  d.inventory(rp, { VCPU: { total: 8 } });
+  t.is(d.gen(rp), 1);
+  const r = d.send('inventories.set', { provider: rp, resourceProviderGeneration: 0, inventories: { VCPU: { total: 16 } } });
+  t.like(r, { status: 409, code: 'placement.concurrent_update' });
+  t.deepEqual(d.ok('inventories.get', { provider: rp }).inventories['VCPU']?.total, 8);
+  t.is(d.gen(rp), 1);
+  t.like(d.send('inventories.set', { provider: rp, inventories: { VCPU: { total: 8 } } }), { status: 400 });
+});
+
+test('placement §8.3 - Reserved vs total', (t) => {
+  const { d, rp } = rp1();
+  const set = (inv: Record<string, number>) =>
+    d.send('inventories.set', { provider: rp, resourceProviderGeneration: d.gen(rp), inventories: { VCPU: inv as { total: number } } });
+  t.like(set({ total: 8, reserved: 9 }), { status: 400, code: 'placement.undefined_code' });
+  t.is(set({ total: 8, reserved: 8 }).status, 200);
+});
+
+test('placement §8.4 - Bad inventory fields', (t) => {
+  const { d, rp } = rp1();
+  const bad: Array<Record<string, unknown>> = [
+    { VCPU: { total: 0 } },
+    { VCPU: { total: 2147483648 } },
+    { VCPU: { total: 8.5 } },
+    { VCPU: { total: 8, foo: 1 } },
+    { vcpu: { total: 8 } },
+    { CUSTOM_NOPE: { total: 8 } },
+  ];
+  for (const inventories of bad) {
+    const r = d.send('inventories.set', { provider: rp, resourceProviderGeneration: 0, inventories });
+    t.like(r, { status: 400, code: 'placement.undefined_code' }, JSON.stringify(inventories));
+  }
+  t.is(d.gen(rp), 0);
+});
+
+test('placement §8.5 - Loose inventory values', (t) => {
+  const { d, rp } = rp1();
+  const set = (inv: Record<string, number>) =>
+    d.send('inventories.set', { provider: rp, resourceProviderGeneration: d.gen(rp), inventories: { VCPU: inv as { total: number } } });
+  t.is(set({ total: 8, allocationRatio: 0 }).status, 200);
+  t.like(set({ total: 8, allocationRatio: -1 }), { status: 400 });
+  t.is(set({ total: 8, minUnit: 5, maxUnit: 2 }).status, 200);
+});
+
+test('placement §8.27 - Inventory in use', (t) => {
+  const { d, rp } = rp1();
+  d.inventory(rp, { VCPU: { total: 8 }, MEMORY_MB: { total: 1024 } });
+  t.is(d.put(uuid(1), { [rp]: { VCPU: 1 } }, null).status, 200);
+  const g = d.gen(rp);
+  const one = d.send('inventories.delete', { provider: rp, resourceClass: 'VCPU' });
+  t.like(one, { status: 409, code: 'placement.concurrent_update' });
+  t.true(!isOk(one) && one.message.includes('in use'));
+  t.like(d.send('inventories.deleteAll', { provider: rp }), { status: 409, code: 'placement.inventory.inuse' });
+  t.like(
+    d.send('inventories.set', { provider: rp, resourceProviderGeneration: g, inventories: { MEMORY_MB: { total: 1024 } } }),
+    { status: 409, code: 'placement.inventory.inuse' },
+  );
+  t.like(d.send('inventories.set', { provider: rp, resourceProviderGeneration: g, inventories: {} }), {
+    status: 409,
+    code: 'placement.inventory.inuse',
+  });
+  t.is(d.gen(rp), g);
+});
+
+test('placement §8.28 - Shrinking below usage', (t) => {
+  const { d, rp } = rp1();
+  d.inventory(rp, { VCPU: { total: 10, reserved: 1, allocationRatio: 1.5 } });
+  const owner = uuid(1);
+  t.is(d.put(owner, { [rp]: { VCPU: 13 } }, null).status, 200);
+  t.is(d.send('inventories.set', { provider: rp, resourceProviderGeneration: d.gen(rp), inventories: { VCPU: { total: 2 } } }).status, 200);
+  t.deepEqual(d.usages(rp), { VCPU: 13 });
+  t.like(d.put(uuid(2), { [rp]: { VCPU: 1 } }, null), { status: 409, code: 'placement.undefined_code' });
+  t.like(d.put(owner, { [rp]: { VCPU: 13 } }, 1), { status: 409, code: 'placement.undefined_code' });
+  t.is(d.put(owner, { [rp]: { VCPU: 2 } }, 1).status, 200);
+  t.deepEqual(d.usages(rp), { VCPU: 2 });
+});
+
+test('placement §8.29 - Single-class inventory routes', (t) => {
+  const { d, rp } = rp1();
+  d.inventory(rp, { VCPU: { total: 8 } });
+  t.like(d.send('inventories.add', { provider: rp, resourceClass: 'VCPU', total: 4 }), {
+    status: 409,
+    code: 'placement.concurrent_update',
+  });
+  const g = d.gen(rp);
+  const add = d.send('inventories.add', { provider: rp, resourceClass: 'DISK_GB', total: 100 });
+  t.is(add.status, 200);
+  t.is(d.gen(rp), g + 1);
+  t.like(add, { body: { resourceProviderGeneration: g + 1, resourceClass: 'DISK_GB', total: 100, reserved: 0 } });
+  t.like(d.send('inventories.update', { provider: rp, resourceClass: 'IPV4_ADDRESS', resourceProviderGeneration: g + 1, total: 4 }), {
+    status: 400,
+  });
+  t.like(d.send('inventories.update', { provider: rp, resourceClass: 'DISK_GB', resourceProviderGeneration: g, total: 50 }), {
+    status: 409,
+    code: 'placement.concurrent_update',
+  });
+  t.like(d.send('inventories.delete', { provider: rp, resourceClass: 'IPV4_ADDRESS' }), { status: 404 });
+  // And the successful forms bump by one each.
+  t.is(d.send('inventories.update', { provider: rp, resourceClass: 'DISK_GB', resourceProviderGeneration: g + 1, total: 50 }).status, 200);
+  t.is(d.send('inventories.delete', { provider: rp, resourceClass: 'DISK_GB' }).status, 200);
+  t.is(d.send('inventories.deleteAll', { provider: rp }).status, 200);
+  t.is(d.gen(rp), g + 4);
+  t.deepEqual(d.ok('inventories.get', { provider: rp }).inventories, {});
+});
+
+test('placement §8.30 - Provider usages', (t) => {
+  const { d, rp } = rp1();
+  d.inventory(rp, { VCPU: { total: 10, reserved: 1, allocationRatio: 1.5 }, MEMORY_MB: { total: 2048 } });
+  d.put(uuid(1), { [rp]: { VCPU: 13 } }, null);
+  t.deepEqual(d.ok('usages.get', { provider: rp }), { resourceProviderGeneration: d.gen(rp), usages: { VCPU: 13, MEMORY_MB: 0 } });
+  t.like(d.send('usages.get', { provider: uuid(999) }), { status: 404 });
+});
+
+test('placement §8.33 - Provider lifecycle conflicts', (t) => {
+  const { d, rp } = rp1();
+  d.inventory(rp, { VCPU: { total: 8 } });
+  d.put(uuid(1), { [rp]: { VCPU: 1 } }, null);
+  t.like(d.send('providers.delete', { uuid: rp }), { status: 409, code: 'placement.resource_provider.inuse' });
+  const parent = d.provider('parent');
+  const child = d.provider('child', { parentProviderUuid: parent });
+  t.like(d.send('providers.delete', { uuid: parent }), { status: 409, code: 'placement.resource_provider.cannot_delete_parent' });
+  t.like(d.send('providers.create', { name: 'RP1' }), { status: 409, code: 'placement.duplicate_name' });
+  t.like(d.send('providers.create', { name: 'other', uuid: rp }), { status: 409, code: 'placement.duplicate_name' });
+  t.like(d.send('providers.create', { name: 'orphan', parentProviderUuid: uuid(999) }), { status: 400 });
+  // 1.37+: re-parenting and un-parenting are allowed; a loop is not.
+  const re = d.send('providers.update', { uuid: child, name: 'child', parentProviderUuid: rp });
+  t.is(re.status, 200);
+  t.like(re, { body: { provider: { parentProviderUuid: rp, rootProviderUuid: rp } } });
+  t.like(d.send('providers.update', { uuid: rp, name: 'RP1', parentProviderUuid: child }), { status: 400 });
+  t.is(d.send('providers.update', { uuid: child, name: 'child', parentProviderUuid: null }).status, 200);
+  t.like(d.ok('providers.get', { uuid: child }).provider, { parentProviderUuid: null, rootProviderUuid: child });
+  t.is(d.send('providers.delete', { uuid: parent }).status, 200);
+  t.like(d.send('providers.get', { uuid: parent }), { status: 404 });
+});
+
+test('placement §8.34 - Generation bumps outside allocations', (t) => {
+  const { d, rp } = rp1();
+  d.inventory(rp, { VCPU: { total: 8 } });
+  let g = d.gen(rp);
+  d.inventory(rp, { VCPU: { total: 8 } });
+  t.is(d.gen(rp), ++g, 'identical inventories still bump');
+  d.traits(rp, ['HW_CPU_X86_AVX2']);
+  t.is(d.gen(rp), ++g);
+  d.traits(rp, ['HW_CPU_X86_AVX2']);
+  t.is(d.gen(rp), g, 'same traits leave gen alone');
+  const agg = uuid(0xa66);
+  d.aggregates(rp, [agg]);
+  t.is(d.gen(rp), ++g);
+  d.aggregates(rp, [agg]);
+  t.is(d.gen(rp), ++g, 'same aggregates still bump');
+  t.is(d.send('providers.update', { uuid: rp, name: 'renamed' }).status, 200);
+  t.is(d.gen(rp), g, 'rename leaves gen alone');
+  t.like(d.send('traits.set', { provider: rp, resourceProviderGeneration: g - 1, traits: [] }), {
+    status: 409,
+    code: 'placement.concurrent_update',
+  });
+  t.like(d.send('aggregates.set', { provider: rp, resourceProviderGeneration: g + 1, aggregates: [] }), {
+    status: 409,
+    code: 'placement.concurrent_update',
+  });
+});
