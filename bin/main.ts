@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `novactor` command: composition only (STYLE.md 8). */
 import { Command } from 'commander';
+import { registerPlacement } from './commands/placement.js';
 import { registerUp } from './commands/up.js';
 
 const program = new Command('novactor')
@@ -8,5 +9,6 @@ const program = new Command('novactor')
   .showHelpAfterError();
 
 registerUp(program);
+registerPlacement(program);
 
 await program.parseAsync(process.argv);

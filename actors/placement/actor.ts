@@ -1,0 +1,299 @@
+/**
+ * The placement actor (DESIGN.md §1): one active instance holds every provider,
+ * inventory and allocation in memory and serializes every write.
+ *
+ * Persist, then answer (actors/runtime/README.md): a write is decided against memory,
+ * applied, appended to the fenced log as part of a group commit, and only answered once
+ * the append is acknowledged. Replies (reads and refusals included) go out in arrival
+ * order after the batch they were queued behind, so nobody sees state that might not
+ * survive a crash. Any failed append ends the actor; the supervisor restarts it from the
+ * snapshot and the log, and clients retrying with the same request id get the recorded
+ * reply.
+ *
+ * Several processes may run it: the lease picks the active one, the log fence makes a
+ * stale one harmless.
+ */
+import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { encodeMessage, envelope, ERROR_TYPE, parseOpSubject, placementType, subjects, type Envelope, type ErrorBody } from '../../protocol/index.js';
+import { decide, emptyState, evolve, isPlacementError, isWriteRequest, query, writeReply, type PlacementCommand, type PlacementRequestOf, type PlacementState } from '../../machines/placement/index.js';
+import { names } from '../runtime/bootstrap.js';
+import type { Clock, IdSource } from '../runtime/clock.js';
+import { FencedLog } from '../runtime/fenced-log.js';
+import { Lease } from '../runtime/lease.js';
+import { decodeRequest, replyEnvelope, type ReplyContext } from '../runtime/request-reply.js';
+import type { Actor } from '../runtime/supervisor.js';
+import { ActorError, ActorErrorCode } from '../errors.js';
+import { DedupTable } from './dedup.js';
+import { decodeBatch, recordsOf, type LogEntry } from './log-record.js';
+import * as snapshots from './snapshots.js';
+
+export interface PlacementActorOptions {
+  readonly nc: NatsConnection;
+  /** This process's name (a subject token): the lease holder and the leader event name. */
+  readonly name: string;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly prefix?: string;
+  /** Take a snapshot after this many events since the last one. */
+  readonly snapshotEvery?: number;
+  readonly leaseTtlMs?: number;
+  readonly log?: (line: string, err?: unknown) => void;
+}
+
+export const LEASE_BUCKET = (prefix: string) => `${prefix}-leases`;
+export const SNAPSHOT_BUCKET = (prefix: string) => `${prefix}-placement-snapshots`;
+const LEASE_KEY = 'placement';
+
+interface Pending {
+  entries: LogEntry[];
+  replies: { msg: Msg; data: Uint8Array }[];
+}
+
+/** Starts a placement actor: loads durable state, then serves once it holds the lease. */
+export async function startPlacementActor(o: PlacementActorOptions): Promise<Actor> {
+  const actor = new PlacementActor(o);
+  await actor.load();
+  actor.contend();
+  return actor;
+}
+
+class PlacementActor implements Actor {
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private rejectDone!: (err: unknown) => void;
+
+  private readonly prefix: string;
+  private readonly js: JetStreamClient;
+  private readonly ctx: ReplyContext;
+  private state: PlacementState = emptyState();
+  private lastSeq = 0;
+  private eventsSinceSnapshot = 0;
+  private readonly dedup = new DedupTable();
+  private log!: FencedLog;
+  private lease!: Lease;
+  private store!: ObjectStore;
+
+  private dead = false;
+  private serving = false;
+  private sub: Subscription | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private pending: Pending = { entries: [], replies: [] };
+  private inflight: Promise<void> | undefined;
+  private flushScheduled = false;
+  private snapshotting = false;
+
+  constructor(private readonly o: PlacementActorOptions) {
+    this.prefix = o.prefix ?? 'nv';
+    this.js = jetstream(o.nc);
+    this.ctx = { clock: o.clock, ids: o.ids, project: '_system', user: o.name };
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => undefined); // observed by the supervisor; never an unhandled rejection
+  }
+
+  /** Loads snapshot + log tail. */
+  async load(): Promise<void> {
+    const nc = this.o.nc;
+    const jsm = await jetstreamManager(nc);
+    const n = names(this.prefix);
+    this.log = new FencedLog(this.js, jsm, n.streams.placement, n.placementLogSubject);
+    const kv = await new Kvm(nc).create(LEASE_BUCKET(this.prefix), { ttl: this.o.leaseTtlMs ?? 1000, history: 1 });
+    this.lease = new Lease({ kv, key: LEASE_KEY, holder: this.o.name, ttlMs: this.o.leaseTtlMs ?? 1000, clock: this.o.clock });
+    this.store = await new Objm(nc).create(SNAPSHOT_BUCKET(this.prefix));
+    const snap = await snapshots.load(this.store);
+    if (snap) {
+      this.state = snap.state;
+      this.lastSeq = snap.seq;
+      for (const [rid, reply] of snap.dedup) this.dedup.set(rid, reply);
+    }
+    await this.catchUp();
+  }
+
+  /** Applies every log record after lastSeq. */
+  private async catchUp(): Promise<void> {
+    const until = await this.log.lastSeq();
+    for await (const rec of this.log.read(this.lastSeq, until)) {
+      if (this.dead) return;
+      const batch = decodeBatch(rec.seq, rec.data);
+      for (const entry of batch.entries) this.apply(entry);
+      this.lastSeq = rec.seq;
+    }
+  }
+
+  private apply(entry: LogEntry): void {
+    for (const e of entry.events) evolve(this.state, e);
+    this.eventsSinceSnapshot += entry.events.length;
+    this.dedup.set(entry.rid, { type: placementType(entry.op), body: entry.reply });
+  }
+
+  /** Standby loop: try for the lease; once held, catch up and serve; then keep renewing it. */
+  contend(): void {
+    const ttl = this.o.leaseTtlMs ?? 1000;
+    const tick = async () => {
+      if (this.dead) return;
+      try {
+        if (!this.serving) {
+          if (await this.lease.tryAcquire()) await this.becomeLeader();
+          else await this.catchUp(); // keep the standby's tail short
+        } else if (!(await this.lease.renew())) {
+          throw new ActorError(ActorErrorCode.NotLeader, `${this.o.name} lost the placement lease`);
+        }
+      } catch (err) {
+        this.crash(err);
+        return;
+      }
+      if (!this.dead) this.timer = setTimeout(() => void tick(), this.serving ? ttl / 4 : ttl / 5);
+    };
+    void tick();
+  }
+
+  private async becomeLeader(): Promise<void> {
+    await this.catchUp();
+    if (this.dead) return;
+    const s = subjects(this.prefix);
+    this.sub = this.o.nc.subscribe(`${s.prefix}.placement.>`, { queue: 'placement', callback: (err, msg) => {
+        if (!err) this.onRequest(msg);
+      } });
+    this.serving = true;
+    this.o.log?.(`placement ${this.o.name} is the leader (term ${this.lease.term}, log at ${this.lastSeq})`);
+    await this.announce(true);
+  }
+
+  private async announce(leader: boolean): Promise<void> {
+    const s = subjects(this.prefix);
+    const env = envelope({ id: `placement-leader-${this.o.name}-${this.lease.term}-${leader}`, type: 'placement.leader', ts: this.o.clock.now(), project: '_system', user: this.o.name, body: { name: this.o.name, term: this.lease.term, leader } });
+    await this.js.publish(s.systemEvt('placement', this.o.name, 'leader'), encodeMessage(env), { msgID: env.id }).catch((err: unknown) => this.o.log?.('leader event not published', err));
+  }
+
+  private onRequest(msg: Msg): void {
+    if (this.dead || !this.serving) return;
+    const req = decodeRequest<Record<string, unknown>>(this.ctx, msg);
+    if (!req) return;
+    const op = parseOpSubject(msg.subject, `${this.prefix}.placement`);
+    if (!op.ok || placementType(op.value) !== req.type) {
+      return this.reply(msg, this.errorReply(req, { status: 400, code: 'placement.undefined_code', message: `subject ${msg.subject} does not match type ${req.type}` }));
+    }
+    const request = { op: op.value, body: req.body } as PlacementRequestOf;
+    if (!isWriteRequest(request)) {
+      const r = query(this.state, request);
+      return this.reply(msg, isPlacementError(r) ? this.errorReply(req, r.toBody()) : replyEnvelope(this.ctx, req, req.type, r));
+    }
+    const seen = this.dedup.get(req.id);
+    if (seen) return this.reply(msg, replyEnvelope(this.ctx, req, seen.type, seen.body));
+    this.write(msg, req, this.withGeneratedIds(request));
+  }
+
+  /** decide is deterministic: the actor supplies the uuid a create did not name. */
+  private withGeneratedIds(cmd: PlacementCommand): PlacementCommand {
+    if (cmd.op === 'providers.create' && cmd.body.uuid === undefined) return { op: cmd.op, body: { ...cmd.body, uuid: this.o.ids.next() } };
+    return cmd;
+  }
+
+  private write(msg: Msg, req: Envelope<Record<string, unknown>>, cmd: PlacementCommand): void {
+    const events = decide(this.state, cmd);
+    if (isPlacementError(events)) return this.reply(msg, this.errorReply(req, events.toBody()));
+    const entry: LogEntry = { rid: req.id, op: cmd.op, events, reply: undefined };
+    for (const e of events) evolve(this.state, e);
+    const reply = writeReply(this.state, cmd, events);
+    if (events.length > 0) {
+      this.pending.entries.push({ ...entry, reply });
+      this.eventsSinceSnapshot += events.length;
+    }
+    this.reply(msg, replyEnvelope(this.ctx, req, req.type, reply));
+  }
+
+  private errorReply(req: Envelope<unknown>, body: ErrorBody): Uint8Array {
+    return replyEnvelope(this.ctx, req, ERROR_TYPE, body);
+  }
+
+  /** Queues a reply behind whatever is not yet durable; answers at once when nothing is. */
+  private reply(msg: Msg, data: Uint8Array): void {
+    if (!this.inflight && this.pending.entries.length === 0 && this.pending.replies.length === 0) {
+      if (msg.reply) msg.respond(data);
+      return;
+    }
+    this.pending.replies.push({ msg, data });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate lets every request already received join this group commit.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (!this.inflight) this.inflight = this.flush().finally(() => (this.inflight = undefined));
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (!this.dead && (this.pending.entries.length > 0 || this.pending.replies.length > 0)) {
+      const batch = this.pending;
+      this.pending = { entries: [], replies: [] };
+      try {
+        for (const record of recordsOf(batch.entries)) {
+          this.lastSeq = await this.log.append(record.bytes, this.lastSeq);
+          if (this.dead) return; // killed mid-append: the reply is the restarted actor's job
+          for (const e of record.entries) this.dedup.set(e.rid, { type: placementType(e.op), body: e.reply });
+        }
+      } catch (err) {
+        this.crash(err); // memory is ahead of the log now: only a reload is trustworthy
+        return;
+      }
+      for (const r of batch.replies) if (r.msg.reply) r.msg.respond(r.data);
+      this.maybeSnapshot();
+    }
+  }
+
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.eventsSinceSnapshot < (this.o.snapshotEvery ?? 100_000)) return;
+    if (this.pending.entries.length > 0) return; // memory is ahead of lastSeq; try after the next flush
+    this.snapshotting = true;
+    this.eventsSinceSnapshot = 0;
+    const bytes = snapshots.capture(this.lastSeq, this.state, this.dedup.entries());
+    snapshots
+      .save(this.store, bytes)
+      .catch((err: unknown) => this.o.log?.('placement snapshot failed (the log still has everything)', err))
+      .finally(() => (this.snapshotting = false));
+  }
+
+  /** Stops this incarnation because durable state and memory may differ. */
+  private crash(err: unknown): void {
+    if (this.dead) return;
+    this.halt();
+    this.rejectDone(err);
+  }
+
+  private halt(): void {
+    this.dead = true;
+    this.serving = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.sub?.unsubscribe();
+  }
+
+  kill(): void {
+    if (this.dead) return;
+    this.halt(); // no lease release, no reply, no snapshot: as if the process died
+    this.resolveDone();
+  }
+
+  async stop(): Promise<void> {
+    if (this.dead) return;
+    this.serving = false;
+    this.sub?.unsubscribe();
+    if (this.inflight) await this.inflight;
+    if (this.pending.entries.length > 0 || this.pending.replies.length > 0) await this.flush();
+    const wasLeader = this.lease.term !== 0;
+    this.halt();
+    if (wasLeader) {
+      await this.announce(false);
+      await this.lease.release();
+    }
+    this.resolveDone();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Calls the placement service over NATS request/reply. A request keeps its envelope id
+ * across retries, so a write that landed before a crash is answered from the actor's
+ * record instead of being applied twice. Only "nobody answered" is retried (timeout, no
+ * responders, 503 during a leader change); a placement refusal is thrown as a typed error.
+ */
+import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
+import { decodeMessage, encodeMessage, envelope, ERROR_TYPE, MessageKind, placementType, subjects, type ErrorBody } from '../../protocol/index.js';
+import type { PlacementOp, PlacementReply, PlacementRequest } from '../../protocol/schemas/placement.js';
+import { randomIds, systemClock, type Clock, type IdSource } from '../runtime/clock.js';
+
+/** A placement refusal (status, code as Placement sends them), or a service that never answered. */
+export class PlacementCallError extends Error {
+  override readonly name = 'PlacementCallError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** Worth retrying after a re-read: a generation conflict, or no answer at all. */
+  get retryable(): boolean {
+    return this.code === 'placement.concurrent_update' || this.status === 503 || this.status === 504;
+  }
+
+  static of(body: ErrorBody): PlacementCallError {
+    return new PlacementCallError(body.status, body.code, body.message);
+  }
+}
+
+export interface PlacementClientOptions {
+  readonly nc: NatsConnection;
+  readonly prefix?: string;
+  readonly clock?: Clock;
+  readonly ids?: IdSource;
+  /** Caller identity in the envelope (services use `_system`). */
+  readonly project?: string;
+  readonly user?: string;
+  /** Per attempt. */
+  readonly attemptTimeoutMs?: number;
+  /** Across all attempts of one call. */
+  readonly deadlineMs?: number;
+}
+
+export class PlacementClient {
+  private readonly s;
+  private readonly clock: Clock;
+  private readonly ids: IdSource;
+
+  constructor(private readonly o: PlacementClientOptions) {
+    this.s = subjects(o.prefix);
+    this.clock = o.clock ?? systemClock;
+    this.ids = o.ids ?? randomIds;
+  }
+
+  /** Calls `op`; resolves with the reply body or throws PlacementCallError. */
+  async call<O extends PlacementOp>(op: O, body: PlacementRequest<O>, opts: { id?: string } = {}): Promise<PlacementReply<O>> {
+    const type = placementType(op);
+    const id = opts.id ?? this.ids.next();
+    const data = encodeMessage(envelope({ id, type, ts: this.clock.now(), project: this.o.project ?? '_system', user: this.o.user ?? 'novactor', body }));
+    const deadline = this.clock.now() + (this.o.deadlineMs ?? 15_000);
+    for (let attempt = 0; ; attempt++) {
+      let failure: PlacementCallError;
+      try {
+        const msg = await this.o.nc.request(this.s.placement(op), data, { timeout: this.o.attemptTimeoutMs ?? 3000 });
+        const r = decodeMessage(msg.data, MessageKind.Reply);
+        if (!r.ok) throw new PlacementCallError(502, 'BadReply', `placement sent an undecodable reply: ${r.error.message}`);
+        if (r.value.type === ERROR_TYPE) {
+          failure = PlacementCallError.of(r.value.body as unknown as ErrorBody);
+          if (failure.status !== 503) throw failure;
+        } else {
+          if (r.value.type !== type || r.value.corr !== id) throw new PlacementCallError(502, 'BadReply', `reply ${r.value.type} does not answer ${type} ${id}`);
+          return r.value.body as PlacementReply<O>;
+        }
+      } catch (err) {
+        if (err instanceof PlacementCallError) throw err;
+        if (!(err instanceof natsErrors.TimeoutError || err instanceof natsErrors.NoRespondersError || err instanceof natsErrors.RequestError)) throw err;
+        failure = new PlacementCallError(503, 'ServiceUnavailable', `placement did not answer ${op} (${(err as Error).message})`, { cause: err });
+      }
+      if (this.clock.now() >= deadline) throw failure;
+      await new Promise((r) => setTimeout(r, Math.min(500, 25 * 2 ** attempt)));
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/** Runs placement actors in-process against a private server, under a real supervisor. */
+import type { NatsConnection } from '@nats-io/nats-core';
+import { startPlacementActor } from '../../actors/placement/actor.js';
+import { PlacementClient } from '../../actors/placement/client.js';
+import { bootstrap } from '../../actors/runtime/bootstrap.js';
+import { randomIds, systemClock } from '../../actors/runtime/clock.js';
+import { Supervisor } from '../../actors/runtime/supervisor.js';
+import { connectTo } from './nats.js';
+
+export interface PlacementNode {
+  readonly name: string;
+  readonly nc: NatsConnection;
+  readonly supervisor: Supervisor;
+  stop(): Promise<void>;
+}
+
+/** One placement "process": its own connection, supervisor and actor. */
+export async function startPlacementNode(url: string | string[], name: string, opts: { snapshotEvery?: number; leaseTtlMs?: number; replicas?: number } = {}): Promise<PlacementNode> {
+  const nc = await connectTo(url, name);
+  await bootstrap(nc, { replicas: opts.replicas ?? 1 });
+  const supervisor = new Supervisor({ nc, process: name, role: 'placement', clock: systemClock, ids: randomIds, killRestartMs: 100 });
+  supervisor.serveCtl();
+  await supervisor.add({
+    name: 'placement',
+    start: () => startPlacementActor({ nc, name, clock: systemClock, ids: randomIds, snapshotEvery: opts.snapshotEvery ?? 100_000, leaseTtlMs: opts.leaseTtlMs ?? 1000 }),
+  });
+  supervisor.running();
+  return {
+    name,
+    nc,
+    supervisor,
+    stop: async () => {
+      await supervisor.stop();
+      await nc.close();
+    },
+  };
+}
+
+export function placementClient(nc: NatsConnection, deadlineMs = 15_000): PlacementClient {
+  return new PlacementClient({ nc, deadlineMs, attemptTimeoutMs: 1000 });
+}
