@@ -256,7 +256,7 @@ test('placement properties - usage, capacity and generations hold over random op
           }
         }
         // generations only grow (while the provider / consumer lives)
-        for (const [u, g] of provGens) if (!d.state.providers.has(u)) provGens.delete(u);
+        for (const [u] of provGens) if (!d.state.providers.has(u)) provGens.delete(u);
         for (const p of d.state.providers.values()) {
           if ((provGens.get(p.uuid) ?? 0) > p.generation) throw new Error(`provider generation went down on ${p.uuid}`);
           provGens.set(p.uuid, p.generation);
