@@ -38,14 +38,23 @@ type Op =
   | { k: 'put'; c: number; alloc: Array<[number, number, number]>; gen: GenMode }
   | { k: 'post'; writes: Array<{ c: number; alloc: Array<[number, number, number]>; gen: GenMode }> }
   | { k: 'delAlloc'; c: number }
-  | { k: 'candidates'; res: Array<[number, number]> };
+  | { k: 'candidates'; res: Array<[number, number]> }
+  | { k: 'reshape'; i: number; inv: Array<[number, number, number, number]>; c: number; alloc: Array<[number, number, number]>; gen: GenMode };
 
 const prov = fc.integer({ min: 0, max: NP - 1 });
 const cls = fc.integer({ min: 0, max: CLASSES.length - 1 });
 const parent = fc.option(prov, { nil: null, freq: 2 });
 const alloc = fc.array(fc.tuple(prov, cls, fc.integer({ min: 1, max: 6 })), { maxLength: 2 });
 const genMode = fc.constantFrom<GenMode>('right', 'right', 'right', 'null', 'stale');
+const invArb = fc.array(fc.tuple(cls, fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom(0.5, 1, 1.5, 2)), {
+  minLength: 1,
+  maxLength: 3,
+});
 const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    arbitrary: fc.record({ k: fc.constant('reshape' as const), i: prov, inv: invArb, c: fc.integer({ min: 0, max: NC - 1 }), alloc, gen: genMode }),
+    weight: 2,
+  },
   { arbitrary: fc.record({ k: fc.constant('create' as const), i: prov, parent }), weight: 6 },
   { arbitrary: fc.record({ k: fc.constant('delete' as const), i: prov }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('reparent' as const), i: prov, parent }), weight: 1 },
@@ -155,6 +164,17 @@ function run(d: Driver, op: Op): string | null {
         consumers[cu(w.c)] = { consumerGeneration: genFor(d, w.c, w.gen), project: P, user: U, consumerType: T, allocations: allocBody(w.alloc) };
       }
       d.send('allocations.post', { consumers });
+      return null;
+    }
+    case 'reshape': {
+      const inventories: Record<string, { total: number; reserved: number; allocationRatio: number }> = {};
+      for (const [c, total, reserved, allocationRatio] of op.inv) inventories[CLASSES[c] as string] = { total, reserved, allocationRatio };
+      d.send('reshape', {
+        inventories: { [pu(op.i)]: { resourceProviderGeneration: provGen(d, op.i), inventories } },
+        allocations: {
+          [cu(op.c)]: { consumerGeneration: genFor(d, op.c, op.gen), project: P, user: U, consumerType: T, allocations: allocBody(op.alloc) },
+        },
+      });
       return null;
     }
     case 'delAlloc':
@@ -300,7 +320,7 @@ test('placement properties - replay and snapshot+tail equal the live state', (t)
     { numRuns: 300 },
   );
   // The generator must actually reach every kind of write it aims at.
-  for (const type of ['ProviderCreated', 'ProviderUpdated', 'ProviderDeleted', 'InventorySet', 'TraitsSet', 'AggregatesSet', 'TraitCreated', 'AllocationsReplaced']) {
+  for (const type of ['ProviderCreated', 'ProviderUpdated', 'ProviderDeleted', 'InventorySet', 'TraitsSet', 'AggregatesSet', 'TraitCreated', 'AllocationsReplaced', 'Reshaped']) {
     t.true((seen.get(type) ?? 0) > 0, `no ${type} event was generated: ${JSON.stringify(Object.fromEntries(seen))}`);
   }
   t.log(Object.fromEntries(seen));
