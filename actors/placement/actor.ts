@@ -17,7 +17,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { encodeMessage, envelope, ERROR_TYPE, parseOpSubject, placementType, subjects, type Envelope, type ErrorBody } from '../../protocol/index.js';
+import { encodeMessage, envelope, ERROR_TYPE, parseOpSubject, placementType, ProtocolErrorCode, subjects, type Envelope, type ErrorBody, type ProtocolError } from '../../protocol/index.js';
 import { decide, emptyState, evolve, isPlacementError, isWriteRequest, query, writeReply, type PlacementCommand, type PlacementRequestOf, type PlacementState } from '../../machines/placement/index.js';
 import { names } from '../runtime/bootstrap.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
@@ -46,6 +46,15 @@ export interface PlacementActorOptions {
 export const LEASE_BUCKET = (prefix: string) => `${prefix}-leases`;
 export const SNAPSHOT_BUCKET = (prefix: string) => `${prefix}-placement-snapshots`;
 const LEASE_KEY = 'placement';
+
+/**
+ * Placement answers a body that fails its schema as Placement does: 400 (413 when too
+ * large) with code `placement.undefined_code` and "JSON does not validate" (placement.md §0).
+ */
+function placementDecodeError(e: ProtocolError): ErrorBody {
+  const tooLarge = e.code === ProtocolErrorCode.TooLarge;
+  return { status: tooLarge ? 413 : 400, code: 'placement.undefined_code', message: `JSON does not validate: ${e.message}` };
+}
 
 interface Pending {
   entries: LogEntry[];
@@ -172,7 +181,7 @@ class PlacementActor implements Actor {
 
   private onRequest(msg: Msg): void {
     if (this.dead || !this.serving) return;
-    const req = decodeRequest<Record<string, unknown>>(this.ctx, msg);
+    const req = decodeRequest<Record<string, unknown>>(this.ctx, msg, placementDecodeError);
     if (!req) return;
     const op = parseOpSubject(msg.subject, `${this.prefix}.placement`);
     if (!op.ok || placementType(op.value) !== req.type) {

@@ -3,7 +3,7 @@
  * `{ status, code, message }`. Decoding problems are answered here, in one place.
  */
 import type { Msg } from '@nats-io/nats-core';
-import { decodeMessage, encodeMessage, envelope, ERROR_TYPE, errorBodyOf, MessageKind, type Envelope, type ErrorBody } from '../../protocol/index.js';
+import { decodeMessage, encodeMessage, envelope, ERROR_TYPE, errorBodyOf, MessageKind, type Envelope, type ErrorBody, type ProtocolError } from '../../protocol/index.js';
 import type { Clock, IdSource } from './clock.js';
 
 export interface ReplyContext {
@@ -32,9 +32,9 @@ export function respondError(ctx: ReplyContext, msg: Msg, request: Envelope<unkn
  * Decodes a request, answering a malformed one with a 400-class error at once.
  * Returns undefined when the request was already answered.
  */
-export function decodeRequest<TBody>(ctx: ReplyContext, msg: Msg): Envelope<TBody> | undefined {
+export function decodeRequest<TBody>(ctx: ReplyContext, msg: Msg, toErrorBody: (e: ProtocolError) => ErrorBody = errorBodyOf): Envelope<TBody> | undefined {
   const r = decodeMessage<TBody>(msg.data, MessageKind.Request);
   if (r.ok) return r.value;
-  respondError(ctx, msg, undefined, errorBodyOf(r.error));
+  respondError(ctx, msg, undefined, toErrorBody(r.error));
   return undefined;
 }

@@ -11,6 +11,7 @@ import { connectNats } from '../../actors/runtime/connection.js';
 import { Lifecycle, stopOnSignals } from '../../actors/runtime/lifecycle.js';
 import { NatsServerProcess } from '../../actors/runtime/nats-server.js';
 import { projectRoot } from '../../actors/runtime/project-root.js';
+import { RoleProcess } from '../../actors/runtime/role-processes.js';
 import { portInUse } from '../port.js';
 
 interface UpOptions {
@@ -21,8 +22,8 @@ interface UpOptions {
   replicas: string;
 }
 
-/** The roles this build runs. Later releases add placement, gateway, conductor and compute. */
-const ACTOR_ROLES: readonly string[] = [];
+/** The roles this build runs, each a child process. Later releases add gateway, conductor and compute. */
+const ACTOR_ROLES = [{ name: 'placement', args: ['placement', '--name', 'placement-1'] }] as const;
 
 export function registerUp(program: Command): void {
   program
@@ -55,12 +56,12 @@ async function up(o: UpOptions): Promise<number | undefined> {
       if (await portInUse(port)) {
         return usage(`port ${port} is already in use (another nats-server or novactor up?): pass --port P, or set NATS_URL=nats://127.0.0.1:${port} to use that server`);
       }
-      const data = isAbsolute(o.data) ? o.data : resolve(o.data);
-      mkdirSync(data, { recursive: true });
+      const dataDir = isAbsolute(o.data) ? o.data : resolve(o.data);
+      mkdirSync(dataDir, { recursive: true });
       const server = await NatsServerProcess.start({
         configFile: join(projectRoot(), 'nats.conf'),
-        env: { NV_NATS_PORT: String(port), NV_STORE_DIR: data },
-        logFile: join(data, 'nats-server.log'),
+        env: { NV_NATS_PORT: String(port), NV_STORE_DIR: dataDir },
+        logFile: join(dataDir, 'nats-server.log'),
       });
       lifecycle.onStop('nats-server', () => server.stop());
       url = `nats://127.0.0.1:${port}`;
@@ -69,10 +70,22 @@ async function up(o: UpOptions): Promise<number | undefined> {
     const nc = await connectNats({ servers: url.split(','), name: 'novactor-up' });
     lifecycle.onStop('nats connection', () => nc.close());
     await bootstrap(nc, { replicas });
-    roles.push(...ACTOR_ROLES);
+    const data = isAbsolute(o.data) ? o.data : resolve(o.data);
+    mkdirSync(data, { recursive: true });
+    const cli = join(projectRoot(), 'bin', 'novactor.js');
+    const children = ACTOR_ROLES.map(
+      (r) =>
+        new RoleProcess(
+          { name: r.name, command: process.execPath, args: [cli, ...r.args, '--server', url, '--replicas', String(replicas)], ready: /running/, logFile: join(data, `${r.name}.log`) },
+          (line) => process.stderr.write(`novactor up: ${line}\n`),
+        ),
+    );
+    for (const child of children) lifecycle.onStop(child.spec.name, () => child.stop());
+    await Promise.all(children.map((c) => c.start()));
+    roles.push(...ACTOR_ROLES.map((r) => r.name));
     lifecycle.running();
-    const actorNote = ACTOR_ROLES.length === 0 ? '; this build runs no actor roles yet (placement, gateway, conductor and compute come next)' : '';
-    process.stdout.write(`novactor ready ${url} roles: ${roles.join(', ') || 'none (using NATS_URL)'}${actorNote}\n`);
+    const pending = 'gateway, conductor and compute hosts are not built yet';
+    process.stdout.write(`novactor ready ${url} roles: ${roles.join(', ')} (${pending}); logs in ${data}\n`);
     return undefined; // keep running until a signal
   } catch (err) {
     await lifecycle.fail(err);

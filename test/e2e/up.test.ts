@@ -6,6 +6,9 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { freePort } from '../../actors/runtime/nats-server.js';
 import { connectTo } from '../helpers/nats.js';
 import { childPids, exitOf, isAlive, runNovactor, waitForLine } from '../helpers/processes.js';
+import { PlacementClient } from '../../actors/placement/client.js';
+import { eventually } from '../helpers/eventually.js';
+import { execFileSync } from 'node:child_process';
 
 test('novactor up - prints ready with the NATS URL, serves it, stops cleanly on SIGTERM leaving no child', async (t) => {
   const data = mkdtempSync(join(tmpdir(), 'novactor-up-'));
@@ -21,10 +24,22 @@ test('novactor up - prints ready with the NATS URL, serves it, stops cleanly on 
   const nc = await connectTo(url!);
   const jsm = await jetstreamManager(nc);
   t.is((await jsm.streams.info('NV_CMD')).config.name, 'NV_CMD', 'bootstrap ran');
+  const pc = new PlacementClient({ nc, deadlineMs: 20_000 });
+  t.deepEqual(await pc.call('providers.list', {}), { providers: [] }, 'placement serves');
+
+  // A role process that dies is restarted, like a service manager would.
+  const placementPid = childPids(up.pid!).find((pid) => /placement/.test(execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' })));
+  t.truthy(placementPid, 'placement runs as its own child process, named on its command line');
+  process.kill(placementPid!, 'SIGKILL');
+  await eventually(async () => {
+    if (!childPids(up.pid!).some((pid) => pid !== placementPid && /placement/.test(execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' })))) throw new Error('not restarted yet');
+  });
+  await pc.call('providers.create', { name: 'after-restart' });
+  t.is((await pc.call('providers.list', {})).providers.length, 1);
   await nc.close();
 
   const children = childPids(up.pid!);
-  t.true(children.length >= 1, 'the embedded nats-server is a child');
+  t.true(children.length >= 2, 'the embedded nats-server and placement are children');
   up.kill('SIGTERM');
   const { code } = await exitOf(up);
   t.is(code, 0);
