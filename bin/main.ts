@@ -2,6 +2,7 @@
 /** The `novactor` command: composition only (STYLE.md 8). */
 import { Command } from 'commander';
 import { registerPlacement } from './commands/placement.js';
+import { registerPlacementReads } from './commands/placement-reads.js';
 import { registerUp } from './commands/up.js';
 
 const program = new Command('novactor')
@@ -10,5 +11,6 @@ const program = new Command('novactor')
 
 registerUp(program);
 registerPlacement(program);
+registerPlacementReads(program);
 
 await program.parseAsync(process.argv);
