@@ -100,7 +100,8 @@ export function scanMsgpack(bytes: Uint8Array, limits: ScanLimits): ProtocolErro
     if (!need(skip)) return bad(ProtocolErrorCode.Malformed, 'truncated msgpack');
     pos += skip;
     if (container) {
-      if (remaining.length >= limits.maxDepth) {
+      // remaining.length is this container's level (the outermost value is level 1).
+      if (remaining.length > limits.maxDepth) {
         return bad(ProtocolErrorCode.TooDeep, `nesting deeper than ${limits.maxDepth} levels`);
       }
       const values = container.map ? container.count * 2 : container.count;

@@ -40,7 +40,8 @@ export const SYSTEM_PROJECT = '_system';
  * own code, where a bad token is a bug or an input that should have been validated.
  */
 export function subjects(prefix: string = DEFAULT_PREFIX) {
-  dotted('prefix', prefix);
+  // One token: stream and bucket names are derived from it, and they cannot hold dots.
+  token('prefix', prefix);
   return {
     prefix,
     /** User command: `nv.cmd.<project>.<instanceId>.<action>` (stream NV_CMD). */

@@ -46,8 +46,10 @@ test('codec - rejects over-deep input without overflowing the stack', (t) => {
   const r = decodeValue(deep, { maxBytes: 1 << 20, maxDepth: 32 });
   t.false(r.ok);
   if (!r.ok) t.is(r.error.code, ProtocolErrorCode.TooDeep);
-  const ok = decodeValue(raw('91'.repeat(31) + 'c0'), { maxBytes: 1 << 20, maxDepth: 32 });
-  t.true(ok.ok, '31 levels are allowed');
+  const ok = decodeValue(raw('91'.repeat(32) + 'c0'), { maxBytes: 1 << 20, maxDepth: 32 });
+  t.true(ok.ok, 'exactly 32 levels are allowed');
+  const over = decodeValue(raw('91'.repeat(33) + 'c0'), { maxBytes: 1 << 20, maxDepth: 32 });
+  t.false(over.ok, '33 levels are not');
 });
 
 test('codec - rejects a __proto__ key and never pollutes prototypes', (t) => {

@@ -24,6 +24,7 @@ test('subjects - reject tokens with dots, wildcards, whitespace or nothing', (t)
     t.is(e?.code, ProtocolErrorCode.InvalidSubject);
   }
   t.throws(() => s.host('h.1', 'build'));
+  t.throws(() => subjects('a.b'), { instanceOf: ProtocolError }, 'a prefix is one token: it names buckets');
   t.throws(() => s.evt('demo', 'i', 'instance..end'));
 });
 
