@@ -1,6 +1,10 @@
 /**
  * Replies of recent writes by request id, so that a retried request (same envelope id)
- * is answered, not applied twice. Bounded: the oldest ids fall out first.
+ * is answered, not applied twice. Bounded to about `capacity` ids, oldest out first.
+ *
+ * Two generations of maps instead of one map trimmed at the front: deleting the oldest
+ * key of a V8 Map and asking for the next oldest walks over every hole left by earlier
+ * deletions, which turned replay of a long log quadratic.
  */
 export interface CachedReply {
   readonly type: string;
@@ -8,26 +12,28 @@ export interface CachedReply {
 }
 
 export class DedupTable {
-  private readonly replies = new Map<string, CachedReply>();
+  private current = new Map<string, CachedReply>();
+  private previous = new Map<string, CachedReply>();
   constructor(readonly capacity = 100_000) {}
 
   get(rid: string): CachedReply | undefined {
-    return this.replies.get(rid);
+    return this.current.get(rid) ?? this.previous.get(rid);
   }
 
   set(rid: string, reply: CachedReply): void {
-    this.replies.set(rid, reply);
-    if (this.replies.size > this.capacity) {
-      const oldest = this.replies.keys().next().value;
-      if (oldest !== undefined) this.replies.delete(oldest);
+    this.current.set(rid, reply);
+    if (this.current.size >= this.capacity / 2) {
+      this.previous = this.current;
+      this.current = new Map();
     }
   }
 
+  /** Oldest first, so that replaying them into an empty table keeps the same order. */
   entries(): [string, CachedReply][] {
-    return [...this.replies.entries()];
+    return [...this.previous.entries(), ...this.current.entries()];
   }
 
   get size(): number {
-    return this.replies.size;
+    return this.current.size + this.previous.size;
   }
 }
