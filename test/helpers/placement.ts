@@ -14,15 +14,23 @@ export interface PlacementNode {
   stop(): Promise<void>;
 }
 
-/** One placement "process": its own connection, supervisor and actor. */
-export async function startPlacementNode(url: string | string[], name: string, opts: { snapshotEvery?: number; leaseTtlMs?: number; replicas?: number } = {}): Promise<PlacementNode> {
+/**
+ * One placement "process": its own connection, supervisor and actor. `prefix` (default `nv`)
+ * gives it its own subjects, streams and buckets, so several placements can share a server.
+ */
+export async function startPlacementNode(
+  url: string | string[],
+  name: string,
+  opts: { snapshotEvery?: number; leaseTtlMs?: number; replicas?: number; prefix?: string } = {},
+): Promise<PlacementNode> {
+  const { prefix } = opts;
   const nc = await connectTo(url, name);
-  await bootstrap(nc, { replicas: opts.replicas ?? 1 });
-  const supervisor = new Supervisor({ nc, process: name, role: 'placement', clock: systemClock, ids: randomIds, killRestartMs: 100 });
+  await bootstrap(nc, { replicas: opts.replicas ?? 1, prefix });
+  const supervisor = new Supervisor({ nc, process: name, role: 'placement', clock: systemClock, ids: randomIds, killRestartMs: 100, prefix });
   supervisor.serveCtl();
   await supervisor.add({
     name: 'placement',
-    start: () => startPlacementActor({ nc, name, clock: systemClock, ids: randomIds, snapshotEvery: opts.snapshotEvery ?? 100_000, leaseTtlMs: opts.leaseTtlMs ?? 1000 }),
+    start: () => startPlacementActor({ nc, name, clock: systemClock, ids: randomIds, snapshotEvery: opts.snapshotEvery ?? 100_000, leaseTtlMs: opts.leaseTtlMs ?? 1000, prefix }),
   });
   supervisor.running();
   return {
@@ -36,6 +44,6 @@ export async function startPlacementNode(url: string | string[], name: string, o
   };
 }
 
-export function placementClient(nc: NatsConnection, deadlineMs = 15_000): PlacementClient {
-  return new PlacementClient({ nc, deadlineMs, attemptTimeoutMs: 1000 });
+export function placementClient(nc: NatsConnection, deadlineMs = 15_000, prefix?: string): PlacementClient {
+  return new PlacementClient({ nc, deadlineMs, attemptTimeoutMs: 1000, prefix });
 }

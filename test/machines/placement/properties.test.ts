@@ -14,7 +14,8 @@ import {
   type PlacementEvent,
   type PlacementState,
 } from '../../../machines/placement/index.js';
-import { Driver, P, T, U, uuid, wrap } from './driver.js';
+import { P, T, U, uuid, wrap } from './driver.js';
+import { CoreDriver } from './pure-driver.js';
 
 const NP = 4;
 const NC = 6;
@@ -99,19 +100,19 @@ function allocBody(a: Array<[number, number, number]>) {
   return wrap(out);
 }
 
-function genFor(d: Driver, c: number, mode: GenMode): number | null {
+function genFor(d: CoreDriver, c: number, mode: GenMode): number | null {
   const g = d.state.consumers.get(cu(c))?.generation ?? null;
   if (mode === 'null') return null;
   if (mode === 'stale') return (g ?? 0) + 5;
   return g;
 }
 
-function provGen(d: Driver, i: number): number {
+function provGen(d: CoreDriver, i: number): number {
   return d.state.providers.get(pu(i))?.generation ?? 0;
 }
 
 /** Run one op through the driver; returns whether it was a candidates check that failed. */
-function run(d: Driver, op: Op): string | null {
+function run(d: CoreDriver, op: Op): string | null {
   switch (op.k) {
     case 'create':
       d.send('providers.create', {
@@ -198,8 +199,8 @@ function run(d: Driver, op: Op): string | null {
 }
 
 /** Every provider created with some of every class, so random writes mostly land (all through the log). */
-function seeded(): Driver {
-  const d = new Driver();
+function seeded(): CoreDriver {
+  const d = new CoreDriver();
   for (let i = 0; i < NP; i++) {
     run(d, { k: 'create', i, parent: i === NP - 1 ? 0 : null });
     run(d, { k: 'setInv', i, inv: CLASSES.map((_, c) => [c, 12, 1, 1] as [number, number, number, number]), stale: false });
