@@ -50,7 +50,7 @@ async function candidates(pc: PlacementClient, limit: number, n = 1000): Promise
 }
 
 /** Writes a log of `events` allocation events (10,000 providers, 50,000 consumers churning) straight to the stream. */
-async function writeLog(nc: NatsConnection, prefix: string, events: number, snapshotAt: number): Promise<{ records: number; snapshotSeq: number }> {
+export async function writeLog(nc: NatsConnection, prefix: string, events: number, snapshotAt: number): Promise<{ records: number; snapshotSeq: number }> {
   const n = names(prefix);
   const log = new FencedLog(jetstream(nc), await jetstreamManager(nc), n.streams.placement, n.placementLogSubject);
   const store = await new Objm(nc).create(SNAPSHOT_BUCKET(prefix));
@@ -103,7 +103,7 @@ async function writeLog(nc: NatsConnection, prefix: string, events: number, snap
   return { records: seq, snapshotSeq };
 }
 
-async function timeRecovery(nc: NatsConnection, prefix: string): Promise<number> {
+export async function timeRecovery(nc: NatsConnection, prefix: string): Promise<number> {
   const t0 = performance.now();
   const actor = await startPlacementActor({ nc, name: `recovery-${randomUUID().slice(0, 8)}`, clock: systemClock, ids: randomIds, prefix, leaseTtlMs: 60_000 });
   const ms = performance.now() - t0;

@@ -48,7 +48,10 @@ export class FencedLog {
   async *read(afterSeq: number, untilSeq: number): AsyncGenerator<LogRecord> {
     if (untilSeq <= afterSeq) return;
     const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1, filter_subjects: this.subject });
-    const messages = await consumer.consume({ max_messages: 4096 });
+    // Bounded by bytes, not count: records can be ~1 MiB each, and a pull for thousands of
+    // them overruns the server's per-connection pending limit (64 MiB), which marks the
+    // connection a slow consumer and drops it mid-replay.
+    const messages = await consumer.consume({ max_bytes: 8 * 1024 * 1024 });
     try {
       for await (const m of messages) {
         yield { seq: m.seq, data: m.data };
