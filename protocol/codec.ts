@@ -26,19 +26,31 @@ const UINT32_MAX = 0xffffffff;
 /**
  * msgpackr writes safe integers beyond 32 bits (timestamps, for one) as float64. Other
  * languages then see a float where the contract says int, so such numbers are turned
- * into BigInt first and written as int64/uint64.
+ * into BigInt first and written as int64/uint64. Copy-on-write: a value with nothing to
+ * widen is returned as is, and only the containers on the path to a widened number are
+ * copied (usually just the envelope, for `ts`).
  */
 function widenIntegers(value: unknown): unknown {
   if (typeof value === 'number') {
     return Number.isSafeInteger(value) && (value < INT32_MIN || value > UINT32_MAX) ? BigInt(value) : value;
   }
-  if (Array.isArray(value)) return value.map(widenIntegers);
-  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = widenIntegers(v);
-    return out;
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      const w = widenIntegers(v);
+      if (w !== v) (out ??= value.slice())[i] = w;
+    }
+    return out ?? value;
   }
-  return value;
+  let out: Record<string, unknown> | undefined;
+  for (const k in value) {
+    const v = (value as Record<string, unknown>)[k];
+    const w = widenIntegers(v);
+    if (w !== v) (out ??= { ...(value as Record<string, unknown>) })[k] = w;
+  }
+  return out ?? value;
 }
 
 /** Encodes any JSON-like value (plus Uint8Array as bin) as plain msgpack. */

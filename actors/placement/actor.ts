@@ -46,6 +46,8 @@ export interface PlacementActorOptions {
 export const LEASE_BUCKET = (prefix: string) => `${prefix}-leases`;
 export const SNAPSHOT_BUCKET = (prefix: string) => `${prefix}-placement-snapshots`;
 const LEASE_KEY = 'placement';
+/** Group commits in flight at once: enough to keep the server busy while replies go out. */
+const MAX_INFLIGHT = 4;
 
 /**
  * Placement answers a body that fails its schema as Placement does: 400 (413 when too
@@ -90,7 +92,12 @@ class PlacementActor implements Actor {
   private sub: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private pending: Pending = { entries: [], replies: [] };
-  private inflight: Promise<void> | undefined;
+  /** Group commits appended but not yet acknowledged. */
+  private inflight = 0;
+  /** Settles once every commit issued so far is answered: replies queue behind it in order. */
+  private settled: Promise<void> = Promise.resolve();
+  /** The sequence the last in-flight record will get once acknowledged. */
+  private nextSeq = 0;
   private flushScheduled = false;
   private snapshotting = false;
 
@@ -164,6 +171,7 @@ class PlacementActor implements Actor {
   private async becomeLeader(): Promise<void> {
     await this.catchUp();
     if (this.dead) return;
+    this.nextSeq = this.lastSeq;
     const s = subjects(this.prefix);
     this.sub = this.o.nc.subscribe(`${s.prefix}.placement.>`, { queue: 'placement', callback: (err, msg) => {
         if (!err) this.onRequest(msg);
@@ -222,7 +230,7 @@ class PlacementActor implements Actor {
 
   /** Queues a reply behind whatever is not yet durable; answers at once when nothing is. */
   private reply(msg: Msg, data: Uint8Array): void {
-    if (!this.inflight && this.pending.entries.length === 0 && this.pending.replies.length === 0) {
+    if (this.inflight === 0 && this.pending.entries.length === 0 && this.pending.replies.length === 0) {
       if (msg.reply) msg.respond(data);
       return;
     }
@@ -236,32 +244,52 @@ class PlacementActor implements Actor {
     // setImmediate lets every request already received join this group commit.
     setImmediate(() => {
       this.flushScheduled = false;
-      if (!this.inflight) this.inflight = this.flush().finally(() => (this.inflight = undefined));
+      this.commit();
     });
   }
 
-  private async flush(): Promise<void> {
-    while (!this.dead && (this.pending.entries.length > 0 || this.pending.replies.length > 0)) {
-      const batch = this.pending;
-      this.pending = { entries: [], replies: [] };
-      try {
-        for (const record of recordsOf(batch.entries)) {
-          this.lastSeq = await this.log.append(record.bytes, this.lastSeq);
-          if (this.dead) return; // killed mid-append: the reply is the restarted actor's job
-          for (const e of record.entries) this.dedup.set(e.rid, { type: placementType(e.op), body: e.reply });
-        }
-      } catch (err) {
-        this.crash(err); // memory is ahead of the log now: only a reload is trustworthy
-        return;
-      }
-      for (const r of batch.replies) if (r.msg.reply) r.msg.respond(r.data);
-      this.maybeSnapshot();
+  /**
+   * Appends what is pending as one group commit without waiting for the earlier ones:
+   * up to MAX_INFLIGHT commits are in flight, each fenced on the sequence its
+   * predecessor will get, so the server still accepts them only in order and only from
+   * this writer. Replies leave in commit order, each batch once its own append and every
+   * earlier one are acknowledged. Any failure ends the actor (memory is then ahead of
+   * the log, and only a reload is trustworthy).
+   */
+  private commit(): void {
+    if (this.dead || this.inflight >= MAX_INFLIGHT) return; // a completing commit calls again
+    if (this.pending.entries.length === 0 && this.pending.replies.length === 0) return;
+    const batch = this.pending;
+    this.pending = { entries: [], replies: [] };
+    let appended: Promise<number[]>;
+    try {
+      appended = Promise.all([...recordsOf(batch.entries)].map((record) => this.log.append(record.bytes, this.nextSeq++)));
+    } catch (err) {
+      this.crash(err);
+      return;
     }
+    appended.catch(() => undefined); // handled below, once the earlier commits settle
+    this.inflight++;
+    this.settled = this.settled
+      .then(() => appended)
+      .then(
+        (seqs) => {
+          if (this.dead) return; // killed mid-append: the reply is the restarted actor's job
+          this.lastSeq = seqs[seqs.length - 1] ?? this.lastSeq;
+          for (const e of batch.entries) this.dedup.set(e.rid, { type: placementType(e.op), body: e.reply });
+          for (const r of batch.replies) if (r.msg.reply) r.msg.respond(r.data);
+          this.inflight--;
+          this.maybeSnapshot();
+          this.commit();
+        },
+        (err: unknown) => this.crash(err),
+      );
   }
 
   private maybeSnapshot(): void {
     if (this.snapshotting || this.eventsSinceSnapshot < (this.o.snapshotEvery ?? 100_000)) return;
-    if (this.pending.entries.length > 0) return; // memory is ahead of lastSeq; try after the next flush
+    // Only when memory is exactly the state at lastSeq: nothing decided but unacknowledged.
+    if (this.inflight > 0 || this.pending.entries.length > 0) return;
     this.snapshotting = true;
     this.eventsSinceSnapshot = 0;
     const bytes = snapshots.capture(this.lastSeq, this.state, this.dedup.entries());
@@ -295,8 +323,11 @@ class PlacementActor implements Actor {
     if (this.dead) return;
     this.serving = false;
     this.sub?.unsubscribe();
-    if (this.inflight) await this.inflight;
-    if (this.pending.entries.length > 0 || this.pending.replies.length > 0) await this.flush();
+    // Drain: commit what is pending and wait until every commit is answered.
+    while (!this.dead && (this.inflight > 0 || this.pending.entries.length > 0 || this.pending.replies.length > 0)) {
+      this.commit();
+      await this.settled;
+    }
     const wasLeader = this.lease.term !== 0;
     this.halt();
     if (wasLeader) {

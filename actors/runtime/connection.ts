@@ -19,6 +19,9 @@ export async function connectNats(o: ConnectOptions): Promise<NatsConnection> {
     name: o.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
+    // nats.js otherwise builds two Error objects per request just to keep async stack
+    // traces: a third of a busy client's CPU. Our errors carry their own context.
+    noAsyncTraces: true,
     ...(o.user !== undefined ? { user: o.user, pass: o.pass ?? '' } : {}),
   });
 }
