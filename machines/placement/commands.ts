@@ -16,30 +16,32 @@ export type PlacementRequestOf = PlacementCommand | PlacementRead;
 /** The success reply of the op `O`. */
 export type ReplyOf<O extends PlacementOp> = PlacementReply<O>;
 
-const WRITE_OPS: ReadonlySet<string> = new Set<PlacementWriteOp>([
-  'providers.create',
-  'providers.update',
-  'providers.delete',
-  'inventories.set',
-  'inventories.update',
-  'inventories.add',
-  'inventories.delete',
-  'inventories.deleteAll',
-  'traits.set',
-  'traits.delete',
-  'traits.create',
-  'traits.remove',
-  'resourceClasses.create',
-  'resourceClasses.ensure',
-  'resourceClasses.delete',
-  'aggregates.set',
-  'allocations.put',
-  'allocations.post',
-  'allocations.delete',
-  'reshape',
-]);
+// machines/ may import only types from protocol/, so the write ops are listed again here;
+// `satisfies Record<PlacementWriteOp, true>` makes the compiler reject a missing or extra op.
+const WRITE_OPS = {
+  'providers.create': true,
+  'providers.update': true,
+  'providers.delete': true,
+  'inventories.set': true,
+  'inventories.update': true,
+  'inventories.add': true,
+  'inventories.delete': true,
+  'inventories.deleteAll': true,
+  'traits.set': true,
+  'traits.delete': true,
+  'traits.create': true,
+  'traits.remove': true,
+  'resourceClasses.create': true,
+  'resourceClasses.ensure': true,
+  'resourceClasses.delete': true,
+  'aggregates.set': true,
+  'allocations.put': true,
+  'allocations.post': true,
+  'allocations.delete': true,
+  'reshape': true,
+} as const satisfies Record<PlacementWriteOp, true>;
 
 /** True for ops that go through decide/evolve (the list mirrors PLACEMENT_WRITE_OPS in the schemas). */
 export function isWriteRequest(r: PlacementRequestOf): r is PlacementCommand {
-  return WRITE_OPS.has(r.op);
+  return Object.hasOwn(WRITE_OPS, r.op);
 }

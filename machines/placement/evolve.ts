@@ -4,7 +4,7 @@
  * are maintained here, incrementally, so reads never rescan.
  */
 import type { AllocationDelta, InventoryData, PlacementEvent } from './events.js';
-import type { Consumer, PlacementState, Provider } from './model.js';
+import { newProvider, type Consumer, type PlacementState, type Provider } from './model.js';
 import { SHARING_TRAIT } from './names.js';
 
 function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
@@ -104,19 +104,7 @@ export function applyAggregates(state: PlacementState, p: Provider, aggregates: 
 export function evolve(state: PlacementState, e: PlacementEvent): PlacementState {
   switch (e.type) {
     case 'ProviderCreated': {
-      const p: Provider = {
-        uuid: e.uuid,
-        name: e.name,
-        generation: 0,
-        parent: e.parentProviderUuid,
-        root: e.rootProviderUuid,
-        inventories: new Map(),
-        traits: new Set(),
-        aggregates: new Set(),
-        children: new Set(),
-        usage: new Map(),
-        consumers: new Set(),
-      };
+      const p = newProvider(e.uuid, e.name, 0, e.parentProviderUuid, e.rootProviderUuid);
       state.providers.set(p.uuid, p);
       state.names.set(p.name, p.uuid);
       if (p.parent !== null) {

@@ -70,6 +70,23 @@ export interface PlacementState {
 }
 
 /** A state with no providers, no consumers, only the standard classes and traits. */
+/** A provider with no inventory, traits, aggregates, children or usage yet. */
+export function newProvider(uuid: string, name: string, generation: number, parent: string | null, root: string): Provider {
+  return {
+    uuid,
+    name,
+    generation,
+    parent,
+    root,
+    inventories: new Map(),
+    traits: new Set(),
+    aggregates: new Set(),
+    children: new Set(),
+    usage: new Map(),
+    consumers: new Set(),
+  };
+}
+
 export function emptyState(): PlacementState {
   return {
     providers: new Map(),

@@ -5,7 +5,7 @@
  */
 import type { ConsumerData, InventoryData } from './events.js';
 import { applyAggregates, applyAllocations, applyInventory, applyTraits } from './evolve.js';
-import { emptyState, type PlacementState, type Provider } from './model.js';
+import { emptyState, newProvider, type PlacementState, type Provider } from './model.js';
 
 export const SNAPSHOT_VERSION = 1;
 
@@ -69,19 +69,7 @@ export function fromSnapshot(snap: PlacementSnapshot): PlacementState {
   for (const n of snap.customTraits) state.customTraits.add(n);
   // Two passes: after a re-parenting a child may come before its parent in creation order.
   for (const s of snap.providers) {
-    const p: Provider = {
-      uuid: s.uuid,
-      name: s.name,
-      generation: s.generation,
-      parent: s.parent,
-      root: s.root,
-      inventories: new Map(),
-      traits: new Set(),
-      aggregates: new Set(),
-      children: new Set(),
-      usage: new Map(),
-      consumers: new Set(),
-    };
+    const p = newProvider(s.uuid, s.name, s.generation, s.parent, s.root);
     state.providers.set(p.uuid, p);
     state.names.set(p.name, p.uuid);
   }

@@ -72,22 +72,21 @@ export type InstanceCommandBody<A extends InstanceAction> = Static<(typeof Insta
 /** The envelope `type` of a command: `instance.<action>`. */
 export const commandType = (action: InstanceAction) => `instance.${action}` as const;
 
+/** What every view of an instance shows: events carry these, queries add the rest. */
+const InstanceCore = {
+  instanceId: TokenString,
+  name: Type.String({ maxLength: 255 }),
+  host: Type.Union([Type.Null(), TokenString]),
+  node: Type.Union([Type.Null(), TokenString]),
+  vmState: VmState,
+  taskState: TaskState,
+  powerState: PowerState,
+  flavor: FlavorView,
+  fault: Type.Optional(Fault),
+};
+
 /** Body of every lifecycle event (`final: true` marks a command's terminal event). */
-export const InstanceEventBody = Type.Object(
-  {
-    instanceId: TokenString,
-    name: Type.String({ maxLength: 255 }),
-    host: Type.Union([Type.Null(), TokenString]),
-    node: Type.Union([Type.Null(), TokenString]),
-    vmState: VmState,
-    taskState: TaskState,
-    powerState: PowerState,
-    flavor: FlavorView,
-    fault: Type.Optional(Fault),
-    final: Type.Optional(Type.Boolean()),
-  },
-  { additionalProperties: false },
-);
+export const InstanceEventBody = Type.Object({ ...InstanceCore, final: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 export type InstanceEventBody = Static<typeof InstanceEventBody>;
 
 export const CommandRejectedBody = Type.Object(
@@ -153,22 +152,14 @@ export const TERMINAL_SUCCESS: Readonly<Record<InstanceAction, string>> = {
 /** An instance as queries return it. */
 export const InstanceRecordView = Type.Object(
   {
-    instanceId: TokenString,
-    name: Type.String({ maxLength: 255 }),
+    ...InstanceCore,
     project: TokenString,
     user: TokenString,
-    host: Type.Union([Type.Null(), TokenString]),
-    node: Type.Union([Type.Null(), TokenString]),
-    vmState: VmState,
-    taskState: TaskState,
-    powerState: PowerState,
-    flavor: FlavorView,
     image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]),
     metadata: Type.Record(Type.String(), Type.String()),
     locked: Type.Boolean(),
     createdAt: Type.Integer({ minimum: 0 }),
     updatedAt: Type.Integer({ minimum: 0 }),
-    fault: Type.Optional(Fault),
   },
   { additionalProperties: false },
 );
