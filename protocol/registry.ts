@@ -9,9 +9,10 @@ import { ErrorBodySchema } from './schemas/common.js';
 import { COMMAND_REJECTED, CommandRejectedBody, INSTANCE_EVENT_TYPES, InstanceCommandBodies, InstanceEventBody, InstanceQueries, commandType, type InstanceAction } from './schemas/instance.js';
 import { PlacementOps } from './schemas/placement.js';
 import { CtlOps, SystemEvents } from './schemas/system.js';
+import { InternalTasks } from './schemas/internal.js';
 
 /** What a message is, which decides where its type is looked up. */
-export const MessageKind = { Command: 'command', Event: 'event', Request: 'request', Reply: 'reply' } as const;
+export const MessageKind = { Command: 'command', Event: 'event', Request: 'request', Reply: 'reply', Task: 'task' } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
 /** Envelope type names of request/reply families: `<family>.<op>`. */
@@ -43,7 +44,9 @@ function build(): Record<MessageKind, Map<string, TSchema>> {
   ops(CtlOps, ctlType, rr);
   rr.replies.set(ERROR_TYPE, ErrorBodySchema);
 
-  return { command: commands, event: events, request: rr.requests, reply: rr.replies };
+  const tasks = new Map<string, TSchema>(Object.entries(InternalTasks));
+
+  return { command: commands, event: events, request: rr.requests, reply: rr.replies, task: tasks };
 }
 
 const schemas = build();

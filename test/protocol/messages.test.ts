@@ -2,13 +2,14 @@ import test from 'ava';
 import {
   decodeMessage, encodeMessage, encodeValue, envelope, knownTypes, MessageKind, ProtocolErrorCode, type Envelope,
 } from '../../protocol/index.js';
-import { COMMAND_SAMPLES, EVENT_SAMPLES, REPLY_SAMPLES, REQUEST_SAMPLES } from './samples.js';
+import { COMMAND_SAMPLES, EVENT_SAMPLES, REPLY_SAMPLES, REQUEST_SAMPLES, TASK_SAMPLES } from './samples.js';
 
 const SAMPLES: Record<MessageKind, Record<string, Record<string, unknown>>> = {
   command: COMMAND_SAMPLES,
   event: EVENT_SAMPLES,
   request: REQUEST_SAMPLES,
   reply: REPLY_SAMPLES,
+  task: TASK_SAMPLES,
 };
 
 const wrap = (type: string, body: unknown, extra: Partial<Envelope<unknown>> = {}) =>

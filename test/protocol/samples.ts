@@ -52,3 +52,9 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   error: { status: 409, code: 'placement.concurrent_update', message: 'generation mismatch' },
   ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.reply])),
 };
+
+export const TASK_SAMPLES: Record<string, Record<string, unknown>> = {
+  'conductor.build': { instanceId: 'i-1', commandId: 'cmd-1', attempt: 1, tried: [], alternates: ['h2', 'h3'] },
+  'host.build': { instanceId: 'i-1', commandId: 'cmd-1', epoch: 2 },
+  'host.command': { instanceId: 'i-1', commandId: 'cmd-2', action: 'stop', body: {}, user: 'alice', isAdmin: false },
+};

@@ -1,0 +1,126 @@
+/**
+ * Records and work messages that pass between novactor's own processes: KV values
+ * (instances, flavors, services, quotas) and the tasks on NV_CONDUCTOR and NV_HOST.
+ * Not for clients, but wire data all the same: every reader validates them.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Fault, TokenString } from './common.js';
+import { FlavorView, PowerState, VmState } from './instance.js';
+
+/** A flavor in `nv-flavors`, keyed by name. */
+export const FlavorRecord = FlavorView;
+export type FlavorRecord = Static<typeof FlavorRecord>;
+
+/** The flavors every cloud starts with (protocol-minimum.md). */
+export const DEFAULT_FLAVORS: readonly FlavorRecord[] = [
+  { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 },
+  { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 },
+  { name: 'm1.medium', vcpus: 2, memoryMb: 4096, rootGb: 40 },
+  { name: 'm1.large', vcpus: 4, memoryMb: 8192, rootGb: 80 },
+  { name: 'm1.xlarge', vcpus: 8, memoryMb: 16384, rootGb: 160 },
+];
+
+/** A project's limits in `nv-quotas`, keyed by project (absent: the defaults). */
+export const QuotaRecord = Type.Object(
+  { instances: Type.Integer({ minimum: -1 }), cores: Type.Integer({ minimum: -1 }), ramMb: Type.Integer({ minimum: -1 }) },
+  { additionalProperties: false },
+);
+export type QuotaRecord = Static<typeof QuotaRecord>;
+
+/** Nova's default quotas; -1 means unlimited. */
+export const DEFAULT_QUOTA: QuotaRecord = { instances: 10, cores: 20, ramMb: 51200 };
+
+/** Who may write an instance record now: the conductor while scheduling, then one host. */
+export const Owner = Type.Union([Type.Literal('conductor'), Type.String({ pattern: '^host:[A-Za-z0-9_-]{1,128}$' })]);
+
+/** An instance in `nv-instances`, keyed by instance id. Written with CAS on the KV revision. */
+export const InstanceRecord = Type.Object(
+  {
+    instanceId: TokenString,
+    name: Type.String({ maxLength: 255 }),
+    project: TokenString,
+    user: TokenString,
+    host: Type.Union([Type.Null(), TokenString]),
+    node: Type.Union([Type.Null(), TokenString]),
+    vmState: VmState,
+    taskState: Type.Union([Type.Null(), Type.String({ pattern: '^[a-z_]{1,64}$' })]),
+    powerState: PowerState,
+    flavor: FlavorView,
+    image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]),
+    metadata: Type.Record(Type.String(), Type.String()),
+    locked: Type.Boolean(),
+    createdAt: Type.Integer({ minimum: 0 }),
+    updatedAt: Type.Integer({ minimum: 0 }),
+    fault: Type.Optional(Fault),
+    /** The boot command that created it: a redelivered boot finds its own record. */
+    createdBy: Type.String({ minLength: 1, maxLength: 128 }),
+    /** An admin-forced host from the boot command. */
+    forcedHost: Type.Union([Type.Null(), TokenString]),
+    owner: Owner,
+    /** Bumped on every change of owner: a writer with an older epoch is stale. */
+    epoch: Type.Integer({ minimum: 0 }),
+    /** The instance machine's persisted snapshot, once a host owns it. */
+    machine: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+export type InstanceRecord = Static<typeof InstanceRecord>;
+
+/** A service's heartbeat in `nv-services` (bucket TTL: an expired key means the service is down). */
+export const ServiceRecord = Type.Object(
+  {
+    name: TokenString,
+    role: TokenString,
+    host: Type.Union([Type.Null(), TokenString]),
+    enabled: Type.Boolean(),
+    forcedDown: Type.Boolean(),
+    startedAt: Type.Integer({ minimum: 0 }),
+    lastSeen: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type ServiceRecord = Static<typeof ServiceRecord>;
+
+/** `nv.conductor.build`: schedule an instance (first attempt or a reschedule). */
+export const BuildTask = Type.Object(
+  {
+    instanceId: TokenString,
+    /** The boot command's id: the corr of every event of this build. */
+    commandId: Type.String({ minLength: 1, maxLength: 128 }),
+    attempt: Type.Integer({ minimum: 1, maximum: 10 }),
+    /** Hosts already tried (and refused) in this build. */
+    tried: Type.Array(TokenString, { maxItems: 10 }),
+    /** Alternates kept from the first scheduling, best first. */
+    alternates: Type.Array(TokenString, { maxItems: 10 }),
+  },
+  { additionalProperties: false },
+);
+export type BuildTask = Static<typeof BuildTask>;
+
+/** `nv.host.<host>.build`: the host takes over a scheduled instance. */
+export const HostBuildTask = Type.Object(
+  { instanceId: TokenString, commandId: Type.String({ minLength: 1, maxLength: 128 }), epoch: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+export type HostBuildTask = Static<typeof HostBuildTask>;
+
+/** `nv.host.<host>.command`: a user command routed to the instance's host. */
+export const HostCommandTask = Type.Object(
+  {
+    instanceId: TokenString,
+    commandId: Type.String({ minLength: 1, maxLength: 128 }),
+    action: TokenString,
+    body: Type.Record(Type.String(), Type.Unknown()),
+    user: TokenString,
+    isAdmin: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type HostCommandTask = Static<typeof HostCommandTask>;
+
+/** Task envelope types, by the subject they travel on. */
+export const InternalTasks = {
+  'conductor.build': BuildTask,
+  'host.build': HostBuildTask,
+  'host.command': HostCommandTask,
+} as const;
