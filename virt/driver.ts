@@ -1,0 +1,107 @@
+/**
+ * The hypervisor driver interface: what an instance actor may ask of a host's hypervisor.
+ *
+ * Instance actors re-run an interrupted step after a crash (DESIGN.md §4 rule 4), so every
+ * operation here is idempotent and converges: it brings the guest to the requested state
+ * from wherever it is, and is a no-op when the guest is already there. A request that
+ * cannot converge (pause a shut-down guest) fails with `InvalidState`, never half-done.
+ */
+
+/** Nova's power_state strings (operations.md §0.1): the driver's truth about a guest. */
+export const PowerState = {
+  NoState: 'nostate',
+  Running: 'running',
+  Paused: 'paused',
+  Shutdown: 'shutdown',
+  Crashed: 'crashed',
+  Suspended: 'suspended',
+} as const;
+export type PowerState = (typeof PowerState)[keyof typeof PowerState];
+
+export const RebootKind = { Soft: 'SOFT', Hard: 'HARD' } as const;
+export type RebootKind = (typeof RebootKind)[keyof typeof RebootKind];
+
+export interface FlavorSpec {
+  readonly name: string;
+  readonly vcpus: number;
+  readonly memoryMb: number;
+  readonly rootGb: number;
+}
+
+/** What to build. Plain data: it is persisted by drivers and by instance actors. */
+export interface GuestSpec {
+  readonly instanceId: string;
+  readonly name: string;
+  readonly host: string;
+  readonly flavor: FlavorSpec;
+  readonly image?: string;
+}
+
+/** A guest as the hypervisor sees it now. */
+export interface GuestInfo extends GuestSpec {
+  readonly powerState: PowerState;
+  /** Booted from a rescue image (rescue/unrescue). */
+  readonly rescued: boolean;
+  /** The guest's process, for drivers whose guests are processes. */
+  readonly pid?: number;
+}
+
+/** Options every call takes: abort stops waiting at the next step boundary. */
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * One hypervisor on one host. State-changing calls resolve to the guest's state after the
+ * call. Errors are `VirtError`s (virt/errors.ts).
+ */
+export interface HypervisorDriver {
+  /** The host whose guests this driver manages. */
+  readonly host: string;
+  /** Builds and starts the guest. An existing guest is not built twice: it is returned, and started if it is shut down or crashed. Fails `SpawnFailed` if the hypervisor refuses. */
+  spawn(guest: GuestSpec, opts?: CallOptions): Promise<GuestInfo>;
+  /** Removes the guest, whatever its state. Succeeds if it is already gone. */
+  destroy(instanceId: string, opts?: CallOptions): Promise<void>;
+  /** Clean shutdown (hard after a grace period). Running, paused, suspended or crashed → shutdown. */
+  powerOff(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /** shutdown or crashed → running. Paused or suspended guests must be unpaused/resumed: `InvalidState`. */
+  powerOn(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /** SOFT: running only (Nova's ALLOW_SOFT_REBOOT), clean restart. HARD: from any state, kill and start. Rescue is kept. */
+  reboot(instanceId: string, kind: RebootKind, opts?: CallOptions): Promise<GuestInfo>;
+  /** running → paused. */
+  pause(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /** paused → running. */
+  unpause(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /** running or paused → suspended. */
+  suspend(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /** suspended → running. */
+  resume(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /** Restarts the guest from a rescue image: running, shutdown or crashed → running + rescued. */
+  rescue(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /** Restarts the guest from its own disk: rescued → running, not rescued. */
+  unrescue(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /** The guest now, read from the hypervisor (not from a cache); undefined if absent. */
+  get(instanceId: string, opts?: CallOptions): Promise<GuestInfo | undefined>;
+  /** Every guest of this host, including ones no record knows of (orphans) — for recovery and the power-state sync. */
+  list(opts?: CallOptions): Promise<GuestInfo[]>;
+  /** Stops accepting calls and waits for the ones in flight. Guests keep running: they outlive their compute worker. */
+  close(): Promise<void>;
+}
+
+/** Operation names, for per-operation latency and failure injection. */
+export const VirtOp = {
+  Spawn: 'spawn',
+  Destroy: 'destroy',
+  PowerOff: 'powerOff',
+  PowerOn: 'powerOn',
+  Reboot: 'reboot',
+  Pause: 'pause',
+  Unpause: 'unpause',
+  Suspend: 'suspend',
+  Resume: 'resume',
+  Rescue: 'rescue',
+  Unrescue: 'unrescue',
+  Get: 'get',
+  List: 'list',
+} as const;
+export type VirtOp = (typeof VirtOp)[keyof typeof VirtOp];

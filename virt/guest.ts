@@ -1,0 +1,14 @@
+/**
+ * A guest of the process driver: a program that does nothing but stay alive. Its command
+ * line (`--novactor-guest --host H --instance ID ...`, built by virt/process.ts) is what
+ * identifies it, so a restarted compute worker finds it again by scanning /proc.
+ */
+
+// One long timer keeps the event loop alive at negligible cost; the guest has no work.
+const idle = setInterval(() => undefined, 1 << 30);
+
+// SIGTERM is the clean power-off: exit 0 so the exit is told apart from a kill.
+process.on('SIGTERM', () => {
+  clearInterval(idle);
+  process.exit(0);
+});

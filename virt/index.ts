@@ -1,0 +1,28 @@
+/** virt/: hypervisor drivers behind one interface (DESIGN.md §2). */
+export { PowerState, RebootKind, VirtOp, type CallOptions, type FlavorSpec, type GuestInfo, type GuestSpec, type HypervisorDriver } from './driver.js';
+export { isVirtError, VirtError, VirtErrorCode } from './errors.js';
+export { FakeDriver, FakeHost, seededRandom, type FakeDriverConfig, type PerOp } from './fake.js';
+export { ProcessDriver, type ProcessDriverConfig } from './process.js';
+export { GUEST_MARKER } from './proc.js';
+
+import { FakeDriver, type FakeDriverConfig } from './fake.js';
+import { ProcessDriver, type ProcessDriverConfig } from './process.js';
+import type { HypervisorDriver } from './driver.js';
+
+export type DriverKind = 'fake' | 'process';
+export interface DriverConfigs {
+  fake: FakeDriverConfig;
+  process: ProcessDriverConfig;
+}
+
+/** Builds the driver a compute worker was configured with. */
+export function createDriver<K extends DriverKind>(kind: K, config: DriverConfigs[K]): HypervisorDriver;
+export function createDriver(kind: DriverKind, config: FakeDriverConfig | ProcessDriverConfig): HypervisorDriver {
+  switch (kind) {
+    case 'fake':
+      return new FakeDriver(config);
+    case 'process':
+      if (!('stateDir' in config)) throw new TypeError('the process driver needs a stateDir');
+      return new ProcessDriver(config);
+  }
+}
