@@ -2,7 +2,7 @@
 export { DEFAULT_LIMITS, decodeValue, encodeValue, type CodecLimits } from './codec.js';
 export { envelope, EnvelopeSchema, MESSAGE_ID_PATTERN, PROTOCOL_VERSION, TOKEN_PATTERN, type Envelope, type EnvelopeHeader, type EnvelopeInit } from './envelope.js';
 export { ERROR_TYPE, errorBodyOf, fail, ok, ProtocolError, ProtocolErrorCode, RejectionCode, type Decoded, type ErrorBody } from './errors.js';
-export { decodeMessage, encodeMessage } from './message.js';
+export { decodeMessage, decodeWith, encodeMessage } from './message.js';
 export { ctlType, knownTypes, MessageKind, placementType, queryType, schemaFor, validatorFor } from './registry.js';
 export { DEFAULT_PREFIX, isProjectToken, isToken, parseCommandSubject, parseEventSubject, parseOpSubject, subjects, SYSTEM_PROJECT, type CommandAddress, type EventAddress, type Subjects } from './subjects.js';
 export { ErrorBodySchema, Fault } from './schemas/common.js';
@@ -27,3 +27,15 @@ export {
   type VmState,
 } from './schemas/instance.js';
 export { CtlOps, SystemEvents, type ActorStatus, type ProcessState } from './schemas/system.js';
+export {
+  BuildTask,
+  DEFAULT_FLAVORS,
+  DEFAULT_QUOTA,
+  FlavorRecord,
+  HostBuildTask,
+  HostCommandTask,
+  InstanceRecord,
+  InternalTasks,
+  QuotaRecord,
+  ServiceRecord,
+} from './schemas/internal.js';

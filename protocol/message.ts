@@ -48,3 +48,21 @@ export function decodeMessage<TBody = Record<string, unknown>>(bytes: Uint8Array
   }
   return ok(value as unknown as Envelope<TBody>);
 }
+
+const bodyChecks = new Map<TSchema, TypeCheck<TSchema>>();
+
+/**
+ * Decodes a bare msgpack value (a KV record, say) and validates it against `schema`.
+ * Never throws.
+ */
+export function decodeWith<T>(bytes: Uint8Array, schema: TSchema, limits: CodecLimits = DEFAULT_LIMITS): Decoded<T> {
+  const raw = decodeValue(bytes, limits);
+  if (!raw.ok) return raw;
+  let check = bodyChecks.get(schema);
+  if (!check) bodyChecks.set(schema, (check = TypeCompiler.Compile(schema)));
+  if (!check.Check(raw.value)) {
+    const e = firstError(check, raw.value);
+    return fail(ProtocolErrorCode.InvalidInput, `invalid value: ${e.message}`, e.path);
+  }
+  return ok(raw.value as T);
+}

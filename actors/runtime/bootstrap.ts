@@ -6,7 +6,7 @@
 import { DiscardPolicy, JetStreamApiError, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DEFAULT_PREFIX } from '../../protocol/index.js';
+import { DEFAULT_FLAVORS, DEFAULT_PREFIX, encodeValue } from '../../protocol/index.js';
 
 const SECOND_NS = 1_000_000_000;
 const MINUTE_NS = 60 * SECOND_NS;
@@ -142,5 +142,9 @@ export async function bootstrap(nc: NatsConnection, opts: BootstrapOptions): Pro
     if (changed) await jsm.streams.update(streamName, wanted);
     done[b.name] = changed ? 'updated' : 'unchanged';
   }
+  // The flavors every cloud starts with (protocol-minimum.md); existing ones, maybe
+  // edited by an operator, are left alone.
+  const flavors = await kvm.open(names(opts.prefix).buckets.flavors);
+  for (const f of DEFAULT_FLAVORS) await flavors.create(f.name, encodeValue(f)).catch(() => undefined);
   return done;
 }

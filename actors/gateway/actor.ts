@@ -1,0 +1,138 @@
+/**
+ * The gateway: takes user commands from NV_CMD (one durable consumer shared by every
+ * gateway replica), judges them (machines/gateway), and then, in this order:
+ * persists what the decision creates (a new instance record, CAS-created), publishes
+ * the events and the work it causes (each with a deterministic Nats-Msg-Id), and only
+ * then acks. A crash anywhere redelivers the command; a redelivered boot finds the record
+ * it already wrote and finishes the remaining steps, and the dedup ids keep every event
+ * and task single.
+ */
+import type { JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  commandType, decodeMessage, encodeMessage, envelope, MessageKind, parseCommandSubject, subjects, type BuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord,
+} from '../../protocol/index.js';
+import { decideCommand, type GatewayInputs, type IncomingCommand } from '../../machines/gateway/index.js';
+import { names } from '../runtime/bootstrap.js';
+import type { Clock, IdSource } from '../runtime/clock.js';
+import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
+import { eventPublisher, type EventPublisher } from '../runtime/events.js';
+import type { Actor } from '../runtime/supervisor.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
+import { PlacementClient } from '../placement/client.js';
+import { openStores, quotaOf, type Stores } from '../records/stores.js';
+import { eventBodyOf } from '../records/views.js';
+import { serveQueries } from './queries.js';
+
+export interface GatewayOptions {
+  readonly nc: NatsConnection;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly prefix?: string;
+  /** Envelope users treated as admins (until per-role credentials bind identity). */
+  readonly adminUsers?: readonly string[];
+  readonly log?: (line: string, err?: unknown) => void;
+}
+
+export async function startGateway(o: GatewayOptions): Promise<Actor> {
+  const prefix = o.prefix ?? 'nv';
+  const js = jetstream(o.nc);
+  const jsm = await jetstreamManager(o.nc);
+  const stores = await openStores(o.nc, prefix);
+  const events = eventPublisher(js, o.clock, prefix);
+  const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 10_000 });
+  const s = subjects(prefix);
+  const admins = new Set(o.adminUsers ?? ['admin']);
+
+  const publishTask = async (subject: string, type: string, msgId: string, project: string, user: string, corr: string, body: BuildTask | HostCommandTask) => {
+    const env = envelope({ id: msgId, type, ts: o.clock.now(), project, user, corr, body });
+    await js.publish(subject, encodeMessage(env), { msgID: msgId });
+  };
+
+  const handle = async (m: JsMsg): Promise<Outcome> => {
+    const addr = parseCommandSubject(m.subject, prefix);
+    if (!addr.ok) {
+      o.log?.(`dropping a message on ${m.subject}: ${addr.error.message}`);
+      return 'term';
+    }
+    const { project, instanceId, action } = addr.value;
+    const decoded = decodeMessage(m.data, MessageKind.Command);
+    if (!decoded.ok) {
+      // The refusal needs a corr: the envelope id if it can be read, else the Nats-Msg-Id.
+      const corr = m.headers?.get('Nats-Msg-Id') || `seq-${m.seq}`;
+      await events.rejected({ project, user: 'unknown', instanceId, corr, code: 'InvalidInput', message: decoded.error.message });
+      return 'term';
+    }
+    const env = decoded.value;
+    const reject = async (code: string, message: string): Promise<Outcome> => {
+      await events.rejected({ project, user: env.user, instanceId, corr: env.id, code, message });
+      return 'ack';
+    };
+    if (env.type !== commandType(action as InstanceAction)) return reject('InvalidInput', `type ${env.type} does not match the subject's action ${action}`);
+    if (env.project !== project) return reject('NotAuthorized', `project ${env.project} may not act in project ${project}`);
+
+    const cmd: IncomingCommand = { commandId: env.id, action: action as InstanceAction, body: env.body, project, instanceId, user: env.user, isAdmin: admins.has(env.user), ts: o.clock.now() };
+    const current = await stores.instances.get(instanceId);
+    const inputs: GatewayInputs = { record: current?.value, ...(action === 'boot' && !current ? await bootInputs(stores, placement, project, String(env.body['flavor'])) : {}) };
+    const decision = decideCommand(cmd, inputs);
+
+    switch (decision.kind) {
+      case 'reject':
+        return reject(decision.code, decision.message);
+      case 'create':
+      case 'resumeCreate': {
+        let record: InstanceRecord = decision.record;
+        if (decision.kind === 'create') {
+          try {
+            await stores.instances.create(instanceId, record);
+          } catch (err) {
+            if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
+            return { retryAfterMs: 0 }; // a concurrent boot for the same id: decide again on the record it wrote
+          }
+        } else record = decision.record;
+        await events.instance({ project, user: env.user, instanceId, type: 'instance.create.start', corr: env.id, body: eventBodyOf(record), msgId: `${env.id}:create.start` });
+        const task: BuildTask = { instanceId, commandId: env.id, attempt: 1, tried: [], alternates: [] };
+        await publishTask(s.conductor('build'), 'conductor.build', `${env.id}:build:1`, project, env.user, env.id, task);
+        return 'ack';
+      }
+      case 'route':
+      case 'toConductor': {
+        const task: HostCommandTask = { instanceId, commandId: env.id, action, body: env.body, user: env.user, isAdmin: cmd.isAdmin };
+        const subject = decision.kind === 'route' ? s.host(decision.host, 'command') : s.conductor('command');
+        await publishTask(subject, 'host.command', `${env.id}:route`, project, env.user, env.id, task);
+        return 'ack';
+      }
+    }
+  };
+
+  const n = names(prefix);
+  const queries = serveQueries({ nc: o.nc, stores, clock: o.clock, ids: o.ids, prefix, ...(o.log ? { log: o.log } : {}) });
+  const loop = await startConsumerLoop({ js, jsm, stream: n.streams.cmd, durable: 'gateway', filter: `${prefix}.cmd.>`, handle, ...(o.log ? { log: o.log } : {}) });
+  return {
+    done: loop.done,
+    kill: () => {
+      queries.unsubscribe();
+      loop.kill();
+    },
+    stop: async () => {
+      await queries.drain();
+      await loop.stop();
+    },
+  };
+}
+
+/** Flavor, quota and current usage for a boot: usage from placement, as Nova counts it. */
+async function bootInputs(stores: Stores, placement: PlacementClient, project: string, flavorName: string): Promise<Partial<GatewayInputs>> {
+  const [flavor, quota, usages] = await Promise.all([
+    stores.flavors.get(flavorName).catch(() => undefined),
+    quotaOf(stores, project),
+    placement.call('usages.project', { project, consumerType: 'INSTANCE' }),
+  ]);
+  const inst = usages.usages['INSTANCE'] ?? {};
+  return {
+    flavor: flavor?.value,
+    quota,
+    usage: { instances: inst['consumerCount'] ?? 0, cores: inst['VCPU'] ?? 0, ramMb: inst['MEMORY_MB'] ?? 0 },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Read-only queries of a project's instances: `nv.query.<project>.instances.list|show`,
+ * request/reply in the `gateway` queue group. The subject's project scopes every answer:
+ * another project's instance is answered as not found.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { isProjectToken, queryType, subjects, type Envelope } from '../../protocol/index.js';
+import type { Clock, IdSource } from '../runtime/clock.js';
+import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
+import type { Stores } from '../records/stores.js';
+import { recordView } from '../records/views.js';
+
+export function serveQueries(o: { nc: NatsConnection; stores: Stores; clock: Clock; ids: IdSource; prefix?: string; log?: (line: string, err?: unknown) => void }): Subscription {
+  const s = subjects(o.prefix);
+  const ctx: ReplyContext = { clock: o.clock, ids: o.ids, project: '_system', user: 'gateway' };
+  const head = `${s.prefix}.query.`;
+  return o.nc.subscribe(`${head}*.>`, {
+    queue: 'gateway',
+    callback: (err, msg) => {
+      if (err) return;
+      const req = decodeRequest<Record<string, unknown>>(ctx, msg);
+      if (!req) return;
+      const [project, ...what] = msg.subject.slice(head.length).split('.');
+      if (!isProjectToken(project) || queryType(what.join('.')) !== req.type) {
+        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `subject ${msg.subject} does not match type ${req.type}` });
+        return;
+      }
+      answer(o.stores, project, req).then(
+        (r) => (r.ok ? respondOk(ctx, msg, req, r.body) : respondError(ctx, msg, req, r.error)),
+        (e: unknown) => {
+          o.log?.(`query ${req.type} failed`, e);
+          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the query could not be answered now; retry' });
+        },
+      );
+    },
+  });
+}
+
+type Answer = { ok: true; body: unknown } | { ok: false; error: { status: number; code: string; message: string } };
+
+async function answer(stores: Stores, project: string, req: Envelope<Record<string, unknown>>): Promise<Answer> {
+  if (req.type === queryType('instances.show')) {
+    const id = String(req.body['instanceId']);
+    const r = await stores.instances.get(id);
+    if (!r || r.value.project !== project || r.value.vmState === 'deleted') return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
+    return { ok: true, body: { instance: recordView(r.value) } };
+  }
+  const instances = [];
+  for (const key of await stores.instances.keys()) {
+    const r = await stores.instances.get(key);
+    if (r && r.value.project === project && r.value.vmState !== 'deleted') instances.push(recordView(r.value));
+  }
+  instances.sort((a, b) => a.createdAt - b.createdAt || a.instanceId.localeCompare(b.instanceId));
+  return { ok: true, body: { instances } };
+}

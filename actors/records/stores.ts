@@ -1,0 +1,42 @@
+/** The record buckets every role reads: instances, flavors, quotas, services. */
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { DEFAULT_FLAVORS, DEFAULT_QUOTA, FlavorRecord, InstanceRecord, QuotaRecord, ServiceRecord } from '../../protocol/index.js';
+import { names } from '../runtime/bootstrap.js';
+import { isActorError, ActorErrorCode } from '../errors.js';
+import { RecordBucket } from './kv-record.js';
+
+export interface Stores {
+  readonly instances: RecordBucket<InstanceRecord>;
+  readonly flavors: RecordBucket<FlavorRecord>;
+  readonly quotas: RecordBucket<QuotaRecord>;
+  readonly services: RecordBucket<ServiceRecord>;
+}
+
+export async function openStores(nc: NatsConnection, prefix?: string): Promise<Stores> {
+  const b = names(prefix).buckets;
+  const kvm = new Kvm(nc);
+  const [instances, flavors, quotas, services] = await Promise.all([kvm.open(b.instances), kvm.open(b.flavors), kvm.open(b.quotas), kvm.open(b.services)]);
+  return {
+    instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance'),
+    flavors: new RecordBucket<FlavorRecord>(flavors, FlavorRecord, 'flavor'),
+    quotas: new RecordBucket<QuotaRecord>(quotas, QuotaRecord, 'quota'),
+    services: new RecordBucket<ServiceRecord>(services, ServiceRecord, 'service'),
+  };
+}
+
+/** Writes the default flavors that are missing; existing ones (maybe edited) stay. */
+export async function seedFlavors(stores: Stores): Promise<void> {
+  for (const f of DEFAULT_FLAVORS) {
+    try {
+      await stores.flavors.create(f.name, f);
+    } catch (err) {
+      if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
+    }
+  }
+}
+
+/** A project's quota: its record, or the defaults. */
+export async function quotaOf(stores: Stores, project: string): Promise<QuotaRecord> {
+  return (await stores.quotas.get(project))?.value ?? DEFAULT_QUOTA;
+}
