@@ -1,0 +1,28 @@
+/**
+ * The pure instance machine. Drive it with xstate's `initialTransition` / `transition`, persist
+ * the next snapshot, then run the returned `runStep` / `notify` actions (STYLE.md 2).
+ */
+export { instanceMachine, type InstanceMachine } from './machine.js';
+export { inFlightStep, toRecord, type InstanceSnapshot } from './view.js';
+export { decide, isDuplicate, ALLOW_REBOOT, OP_STATE, POWER_OPS, type Decision, type Accepted, type OpAction, type PowerAction } from './rules.js';
+export { eventBody, stepKey, buildOpId } from './tx.js';
+export {
+  STEP_NAMES,
+  INSTANCE_ACTION_TYPES,
+  HANDLED_LIMIT,
+  type StepName,
+  type InstanceActionType,
+  type InstanceEffect,
+  type RunStepParams,
+  type NotifyParams,
+  type InstanceContext,
+  type InstanceEvent,
+  type InstanceInput,
+  type CommandEvent,
+  type StepDoneEvent,
+  type StepFailedEvent,
+  type StepError,
+  type Operation,
+  type RebootType,
+  type LockedBy,
+} from './types.js';

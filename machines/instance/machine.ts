@@ -1,0 +1,131 @@
+/**
+ * The instance machine (operations.md §2, §3.1, §4). Pure: no invoke, no timers; every effect
+ * is a `runStep` or `notify` action returned by xstate's `transition()` for the actor layer to
+ * run after it has persisted the next snapshot. States that wait on a step name it in
+ * `meta.step`; a step result whose key is not the in-flight one is ignored.
+ */
+import { and, enqueueActions, setup } from 'xstate';
+import { decide, OP_STATE, type Accepted, type OpAction } from './rules.js';
+import { initialContext, runTx, stepKey, type TxParams } from './tx.js';
+import type { InstanceContext, InstanceEvent, InstanceInput, NotifyParams, RunStepParams, StepName } from './types.js';
+
+const apply = (params: TxParams) => ({ type: 'apply', params }) as const;
+const current = (step: StepName) => ({ type: 'current', params: { step } }) as const;
+const accepts = (as: Accepted) => ({ type: 'accepts', params: { as } }) as const;
+
+/** A state that waits on `step`: on its result go to `done`, on its failure to `failed`. */
+function waitOn(step: StepName, done: { target: string; params: TxParams }, failed: { target: string; params: TxParams }) {
+  return {
+    meta: { step },
+    on: {
+      STEP_DONE: { guard: current(step), target: done.target, actions: apply(done.params) },
+      STEP_FAILED: { guard: current(step), target: failed.target, actions: apply(failed.params) },
+    },
+  };
+}
+
+/** A power operation's state: one step, then back to idle. */
+const powerOp = (step: StepName) => waitOn(step, { target: '#instance.idle', params: { tx: 'opDone' } }, { target: '#instance.idle', params: { tx: 'opFailed' } });
+
+/** A build step that, on a reschedulable failure, goes back to the conductor. */
+function buildStep(step: StepName, done: { target: string; params: TxParams }, reschedulable: boolean) {
+  return {
+    meta: { step },
+    on: {
+      STEP_DONE: { guard: current(step), target: done.target, actions: apply(done.params) },
+      STEP_FAILED: [
+        ...(reschedulable ? [{ guard: and([current(step), 'canReschedule']), target: '#instance.reschedule', actions: apply({ tx: 'buildFailed', reschedule: true }) }] : []),
+        { guard: current(step), target: '#instance.buildAbort', actions: apply({ tx: 'buildFailed', reschedule: false }) },
+      ],
+    },
+  };
+}
+
+const ERROR_OUT = { target: '#instance.idle', params: { tx: 'abortDone' } } as const;
+
+const opTransitions = (Object.keys(OP_STATE) as OpAction[]).map((as) => ({ guard: accepts(as), target: `.${OP_STATE[as]}`, actions: apply({ tx: 'command' }) }));
+
+export const instanceMachine = setup({
+  types: {
+    context: {} as InstanceContext,
+    events: {} as InstanceEvent,
+    input: {} as InstanceInput,
+  },
+  actions: {
+    runStep: (_, _params: RunStepParams) => {},
+    notify: (_, _params: NotifyParams) => {},
+    apply: enqueueActions(({ context, event, enqueue }, params: TxParams) => {
+      const r = runTx(context, event, params);
+      if (r.context !== context) enqueue.assign(() => r.context);
+      for (const e of r.effects) enqueue(e as never);
+    }),
+  },
+  guards: {
+    current: ({ context, event }, params: { step: StepName }) =>
+      (event.type === 'STEP_DONE' || event.type === 'STEP_FAILED') && event.step === params.step && event.key === stepKey(context, params.step),
+    accepts: ({ context, event }, params: { as: Accepted }) => {
+      if (event.type !== 'COMMAND') return false;
+      const d = decide(context, event);
+      return d.kind === 'accept' && d.as === params.as;
+    },
+    canReschedule: ({ context, event }) => event.type === 'STEP_FAILED' && event.error.reschedulable === true && context.attempt < context.maxAttempts,
+  },
+}).createMachine({
+  id: 'instance',
+  context: ({ input }) => initialContext(input),
+  entry: apply({ tx: 'bootStart' }),
+  initial: 'build',
+  on: {
+    COMMAND: [{ guard: accepts('delete'), target: '.deleting', actions: apply({ tx: 'command' }) }, ...opTransitions, { actions: apply({ tx: 'command' }) }],
+  },
+  states: {
+    build: {
+      initial: 'claiming',
+      states: {
+        claiming: buildStep('claim', { target: 'networking', params: { tx: 'advance', task: 'networking', step: 'network' } }, true),
+        networking: buildStep('network', { target: 'blockDeviceMapping', params: { tx: 'advance', task: 'block_device_mapping', step: 'blockDevices' } }, false),
+        blockDeviceMapping: buildStep('blockDevices', { target: 'spawning', params: { tx: 'advance', task: 'spawning', step: 'spawn' } }, false),
+        spawning: buildStep('spawn', { target: '#instance.idle', params: { tx: 'buildDone' } }, true),
+      },
+    },
+    reschedule: {
+      initial: 'destroying',
+      states: {
+        destroying: waitOn('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, ERROR_OUT),
+        releasingClaim: waitOn('releaseClaim', { target: 'rescheduling', params: { tx: 'rescheduleIssue' } }, ERROR_OUT),
+        rescheduling: waitOn('reschedule', { target: '#instance.rescheduled', params: { tx: 'handOff' } }, ERROR_OUT),
+      },
+    },
+    /** The conductor owns the build now (an alternate host, or error if none is left). */
+    rescheduled: { type: 'final' },
+    buildAbort: {
+      initial: 'destroying',
+      states: {
+        destroying: waitOn('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, ERROR_OUT),
+        releasingClaim: waitOn('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, ERROR_OUT),
+        deletingAllocations: waitOn('deleteAllocations', ERROR_OUT, ERROR_OUT),
+      },
+    },
+    idle: {},
+    stopping: powerOp('powerOff'),
+    starting: powerOp('powerOn'),
+    rebooting: powerOp('reboot'),
+    pausing: powerOp('pause'),
+    unpausing: powerOp('unpause'),
+    suspending: powerOp('suspend'),
+    resuming: powerOp('resume'),
+    rescuing: powerOp('rescue'),
+    unrescuing: powerOp('unrescue'),
+    deleting: {
+      initial: 'destroying',
+      states: {
+        destroying: waitOn('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
+        releasingClaim: waitOn('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
+        deletingAllocations: waitOn('deleteAllocations', { target: '#instance.deleted', params: { tx: 'deleteDone' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
+      },
+    },
+    deleted: { type: 'final' },
+  },
+});
+
+export type InstanceMachine = typeof instanceMachine;

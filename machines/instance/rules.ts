@@ -1,0 +1,124 @@
+/**
+ * Command guards and per-operation facts (operations.md §0.3, §1, §4; protocol-minimum.md).
+ * `decide` is the single place that says whether a COMMAND is a duplicate, rejected, or
+ * accepted, and as what.
+ */
+import type { InstanceAction, PowerState, VmState } from '../../protocol/schemas/instance.js';
+import type { CommandEvent, InstanceContext, RejectionCode, StepName } from './types.js';
+
+/** How a failed step of a power operation leaves the instance (operations.md §4). */
+export type FailMode =
+  /** task null, vm unchanged, fault. */
+  | { readonly kind: 'keep' }
+  /** rollback: vm = `vm` (or unchanged), else vm error. */
+  | { readonly kind: 'rollbackElseError'; readonly vm?: VmState }
+  /** vm error, always. */
+  | { readonly kind: 'error' };
+
+export interface PowerOpSpec {
+  /** Notification operation: `instance.<notif>.start|end|error`. */
+  readonly notif: string;
+  /** Task state(s) set on accept, in order (the last one stays while the step runs). */
+  readonly tasks: readonly string[];
+  readonly step: StepName;
+  readonly allowedVm: readonly VmState[];
+  /** vm and power after success; `null` vm = the stashed vm state (resume). */
+  readonly done: { readonly vm: VmState | null; readonly power: PowerState };
+  readonly fail: FailMode;
+}
+
+export const POWER_OPS = {
+  stop: { notif: 'power_off', tasks: ['powering_off'], step: 'powerOff', allowedVm: ['active'], done: { vm: 'stopped', power: 'shutdown' }, fail: { kind: 'keep' } },
+  start: { notif: 'power_on', tasks: ['powering_on'], step: 'powerOn', allowedVm: ['stopped'], done: { vm: 'active', power: 'running' }, fail: { kind: 'keep' } },
+  pause: { notif: 'pause', tasks: ['pausing'], step: 'pause', allowedVm: ['active'], done: { vm: 'paused', power: 'paused' }, fail: { kind: 'keep' } },
+  unpause: { notif: 'unpause', tasks: ['unpausing'], step: 'unpause', allowedVm: ['paused'], done: { vm: 'active', power: 'running' }, fail: { kind: 'keep' } },
+  suspend: { notif: 'suspend', tasks: ['suspending'], step: 'suspend', allowedVm: ['active'], done: { vm: 'suspended', power: 'suspended' }, fail: { kind: 'rollbackElseError' } },
+  resume: { notif: 'resume', tasks: ['resuming'], step: 'resume', allowedVm: ['suspended'], done: { vm: null, power: 'running' }, fail: { kind: 'rollbackElseError' } },
+  rescue: { notif: 'rescue', tasks: ['rescuing'], step: 'rescue', allowedVm: ['active', 'stopped'], done: { vm: 'rescued', power: 'running' }, fail: { kind: 'error' } },
+  unrescue: { notif: 'unrescue', tasks: ['unrescuing'], step: 'unrescue', allowedVm: ['rescued'], done: { vm: 'active', power: 'running' }, fail: { kind: 'rollbackElseError', vm: 'active' } },
+} as const satisfies Record<string, PowerOpSpec>;
+export type PowerAction = keyof typeof POWER_OPS;
+
+const SOFT_REBOOT: PowerOpSpec = {
+  notif: 'reboot',
+  tasks: ['rebooting', 'reboot_pending', 'reboot_started'],
+  step: 'reboot',
+  allowedVm: ['active'],
+  done: { vm: 'active', power: 'running' },
+  fail: { kind: 'rollbackElseError', vm: 'active' },
+};
+const HARD_REBOOT: PowerOpSpec = {
+  ...SOFT_REBOOT,
+  tasks: ['rebooting_hard', 'reboot_pending_hard', 'reboot_started_hard'],
+  allowedVm: ['active', 'stopped', 'paused', 'suspended', 'error'],
+};
+/** Task states a HARD reboot may pre-empt (Nova's ALLOW_REBOOT, null included). */
+export const ALLOW_REBOOT: readonly (string | null)[] = [null, 'rebooting', 'reboot_pending', 'reboot_started', 'resuming', 'rebooting_hard', 'reboot_pending_hard', 'reboot_started_hard', 'unpausing', 'pausing', 'suspending'];
+
+/** The spec of the operation in flight (reboot depends on its type). */
+export function specOf(action: InstanceAction, rebootType?: 'SOFT' | 'HARD'): PowerOpSpec | undefined {
+  if (action === 'reboot') return rebootType === 'HARD' ? HARD_REBOOT : SOFT_REBOOT;
+  return (POWER_OPS as Record<string, PowerOpSpec>)[action];
+}
+
+/** Notification operation name of a command (`instance.<name>.*`). */
+export function notifOf(action: InstanceAction): string {
+  if (action === 'boot') return 'create';
+  if (action === 'delete' || action === 'force_delete') return 'delete';
+  return specOf(action)?.notif ?? action;
+}
+
+/** The machine state that runs each accepted operation. */
+export const OP_STATE = {
+  stop: 'stopping',
+  start: 'starting',
+  reboot: 'rebooting',
+  pause: 'pausing',
+  unpause: 'unpausing',
+  suspend: 'suspending',
+  resume: 'resuming',
+  rescue: 'rescuing',
+  unrescue: 'unrescuing',
+} as const satisfies Record<PowerAction | 'reboot', string>;
+export type OpAction = keyof typeof OP_STATE;
+
+export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock';
+export type Decision =
+  | { readonly kind: 'duplicate' }
+  | { readonly kind: 'reject'; readonly code: RejectionCode; readonly message: string }
+  | { readonly kind: 'accept'; readonly as: Accepted };
+
+const reject = (code: RejectionCode, message: string): Decision => ({ kind: 'reject', code, message });
+const accept = (as: Accepted): Decision => ({ kind: 'accept', as });
+
+/** True when the command id was already handled (or is the operation in flight). */
+export function isDuplicate(ctx: InstanceContext, id: string): boolean {
+  return ctx.handled.includes(id) || ctx.op?.id === id || (ctx.op?.joined.includes(id) ?? false);
+}
+
+/** The API guard of operations.md §0.3 / §1, on the instance's own record. */
+export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
+  if (isDuplicate(ctx, cmd.id)) return { kind: 'duplicate' };
+  const { action } = cmd;
+  if (action === 'lock') return accept('lock');
+  if (action === 'unlock') {
+    if (ctx.locked && ctx.lockedBy === 'admin' && !cmd.isAdmin) return reject('NotAuthorized', 'instance was locked by an administrator');
+    return accept('unlock');
+  }
+  if (action === 'boot') return reject('InstanceExists', `instance ${ctx.instanceId} already exists`);
+  if (ctx.locked && !cmd.isAdmin) return reject('InstanceIsLocked', `instance ${ctx.instanceId} is locked`);
+  if (action === 'delete') return ctx.taskState === 'deleting' && ctx.op?.action === 'delete' ? accept('deleteJoin') : accept('delete');
+  const invalid = () => reject('InstanceInvalidState', `cannot ${action} instance ${ctx.instanceId} while vm_state=${ctx.vmState} task_state=${ctx.taskState ?? 'None'}`);
+  if (action === 'reboot') {
+    const type = cmd.body['type'];
+    if (type !== 'SOFT' && type !== 'HARD') return reject('InvalidInput', 'reboot type must be SOFT or HARD');
+    const spec = specOf('reboot', type);
+    if (spec === undefined || !spec.allowedVm.includes(ctx.vmState)) return invalid();
+    const taskOk = type === 'HARD' ? ALLOW_REBOOT.includes(ctx.taskState) : ctx.taskState === null;
+    return taskOk ? accept('reboot') : invalid();
+  }
+  const spec = (POWER_OPS as Record<string, PowerOpSpec | undefined>)[action];
+  if (spec === undefined) return reject('ServiceUnavailable', `${action} is not implemented by this compute host yet`);
+  if (!spec.allowedVm.includes(ctx.vmState) || ctx.taskState !== null) return invalid();
+  return accept(action as PowerAction);
+}

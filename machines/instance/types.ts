@@ -1,0 +1,151 @@
+/**
+ * Types of the pure instance machine: its context (the instance record plus the operation in
+ * flight), the events it accepts, and the two action types it returns to the actor layer.
+ */
+import type { Fault } from '../../protocol/schemas/common.js';
+import type { CommandRejectedBody, FlavorView, InstanceAction, InstanceEventBody, PowerState, VmState } from '../../protocol/schemas/instance.js';
+import type { RejectionCode } from '../../protocol/errors.js';
+
+/** Every side effect the machine can ask for. Each is idempotent under its key. */
+export const STEP_NAMES = [
+  'claim',
+  'network',
+  'blockDevices',
+  'spawn',
+  'powerOff',
+  'powerOn',
+  'reboot',
+  'pause',
+  'unpause',
+  'suspend',
+  'resume',
+  'rescue',
+  'unrescue',
+  'destroy',
+  'releaseClaim',
+  'deleteAllocations',
+  'reschedule',
+] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+/** The machine's action types: the only things the actor layer executes. */
+export const INSTANCE_ACTION_TYPES = ['runStep', 'notify'] as const;
+export type InstanceActionType = (typeof INSTANCE_ACTION_TYPES)[number];
+
+/** `key` = `${instanceId}:${opId}:${step}`: the executor treats a repeated key as done. */
+export interface RunStepParams {
+  readonly step: StepName;
+  readonly key: string;
+}
+
+/** One notification; `final` marks the command's terminal event (also set in the body). */
+export interface NotifyParams {
+  readonly event: string;
+  readonly corr: string;
+  readonly final?: true;
+  readonly body: InstanceEventBody | CommandRejectedBody;
+}
+
+export type InstanceEffect = { readonly type: 'runStep'; readonly params: RunStepParams } | { readonly type: 'notify'; readonly params: NotifyParams };
+
+export type RebootType = 'SOFT' | 'HARD';
+export type LockedBy = 'owner' | 'admin';
+
+/** The operation in flight: `id` is the command id (events' corr), `opId` keys its steps. */
+export interface Operation {
+  readonly id: string;
+  readonly action: InstanceAction;
+  readonly opId: string;
+  /** Command ids of duplicate deletes that wait on this delete's outcome. */
+  readonly joined: readonly string[];
+  readonly rebootType?: RebootType;
+}
+
+export interface InstanceContext {
+  readonly instanceId: string;
+  readonly name: string;
+  readonly project: string;
+  readonly user: string;
+  readonly host: string | null;
+  readonly node: string | null;
+  readonly vmState: VmState;
+  readonly taskState: string | null;
+  readonly powerState: PowerState;
+  readonly flavor: FlavorView;
+  readonly image: string | null;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly locked: boolean;
+  readonly lockedBy: LockedBy | null;
+  readonly fault: Fault | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly op: Operation | null;
+  /** The last HANDLED_LIMIT command ids handled (accepted or rejected), oldest first. */
+  readonly handled: readonly string[];
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** vm_state before suspend, restored by resume (Nova's old_vm_state). */
+  readonly stashedVmState: VmState | null;
+}
+
+export const HANDLED_LIMIT = 64;
+
+/** What the conductor hands a host: the record as scheduled, in building/scheduling. */
+export interface InstanceInput {
+  readonly record: {
+    readonly instanceId: string;
+    readonly name: string;
+    readonly project: string;
+    readonly user: string;
+    readonly host: string | null;
+    readonly node: string | null;
+    readonly flavor: FlavorView;
+    readonly image: string | null;
+    readonly metadata?: Readonly<Record<string, string>>;
+    readonly locked?: boolean;
+    readonly createdAt: number;
+  };
+  /** The boot command id: corr of every build event. */
+  readonly bootId: string;
+  readonly ts: number;
+  /** 1 on the first host, incremented by the conductor on each reschedule. */
+  readonly attempt?: number;
+  /** 1 when the host was forced (no reschedule). Default 3 (Nova's scheduler.max_attempts). */
+  readonly maxAttempts?: number;
+}
+
+export interface StepError {
+  readonly code: string;
+  readonly message: string;
+  /** The build may be retried on an alternate host (claim and spawn failures only). */
+  readonly reschedulable?: boolean;
+  /** The guest is known unchanged (Nova's InstanceFaultRollback / NotImplemented). */
+  readonly rollback?: boolean;
+}
+
+export interface CommandEvent {
+  readonly type: 'COMMAND';
+  readonly ts: number;
+  readonly id: string;
+  readonly action: InstanceAction;
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly user: string;
+  readonly isAdmin: boolean;
+}
+export interface StepDoneEvent {
+  readonly type: 'STEP_DONE';
+  readonly ts: number;
+  readonly step: StepName;
+  readonly key: string;
+  readonly result?: Readonly<Record<string, unknown>>;
+}
+export interface StepFailedEvent {
+  readonly type: 'STEP_FAILED';
+  readonly ts: number;
+  readonly step: StepName;
+  readonly key: string;
+  readonly error: StepError;
+}
+export type InstanceEvent = CommandEvent | StepDoneEvent | StepFailedEvent;
+
+export type { RejectionCode };
