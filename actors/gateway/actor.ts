@@ -17,7 +17,7 @@ import { decideCommand, type GatewayInputs, type IncomingCommand } from '../../m
 import { names } from '../runtime/bootstrap.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
-import { eventPublisher, type EventPublisher } from '../runtime/events.js';
+import { eventPublisher } from '../runtime/events.js';
 import type { Actor } from '../runtime/supervisor.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { PlacementClient } from '../placement/client.js';
