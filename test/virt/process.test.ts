@@ -10,7 +10,7 @@ import { conformance, expectCode, spec, type Rig } from './conformance.js';
 
 const run = promisify(execFile);
 
-// Every host of this file starts with this prefix, so the final check finds any guest a test leaked.
+// Hosts are unique per test (tests run concurrently) and per test run; the final check scans every host used.
 const PREFIX = `vproc-${process.pid}`;
 let hosts = 0;
 const uniqueHost = (): string => `${PREFIX}-${++hosts}`;
