@@ -1,15 +1,14 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { startGateway } from '../../../actors/gateway/actor.js';
 import { randomIds, systemClock } from '../../../actors/runtime/clock.js';
 import { openStores } from '../../../actors/records/stores.js';
-import { decodeMessage, encodeMessage, envelope, MessageKind, queryType, type Envelope, type InstanceRecord } from '../../../protocol/index.js';
+import { decodeMessage, encodeMessage, envelope, MessageKind, queryType, type InstanceRecord } from '../../../protocol/index.js';
 import { connectTo, startNats } from '../../helpers/nats.js';
 import { startPlacementNode } from '../../helpers/placement.js';
 import { TestClient } from '../../helpers/client.js';
 import { eventually } from '../../helpers/eventually.js';
+import { tasksOn } from '../../helpers/streams.js';
 
 const setup = (async () => {
   const s = await startNats();
@@ -47,7 +46,7 @@ test('gateway - a boot writes the record, announces create.start and queues the 
   t.is(start.corr, cmd);
   t.like(start.body, { instanceId: id, vmState: 'building', taskState: 'scheduling' });
   const task = await eventually(async () => {
-    const found = (await tasks(client.nc, 'NV_CONDUCTOR', 'nv.conductor.build')).find((x) => x.body['instanceId'] === id);
+    const found = (await tasksOn(client.nc, 'NV_CONDUCTOR', 'nv.conductor.build')).find((x) => x.body['instanceId'] === id);
     if (!found) throw new Error('no build task yet');
     return found;
   });
@@ -111,7 +110,7 @@ test('gateway - a command for an instance on a host is routed to that host', asy
   await stores.instances.create(id, record(id, 'demo'));
   const cmd = await client.command(id, 'stop');
   const task = await eventually(async () => {
-    const found = (await tasks(client.nc, 'NV_HOST', 'nv.host.h7.command')).find((x) => x.body['commandId'] === cmd);
+    const found = (await tasksOn(client.nc, 'NV_HOST', 'nv.host.h7.command')).find((x) => x.body['commandId'] === cmd);
     if (!found) throw new Error('not routed yet');
     return found;
   });
@@ -149,18 +148,4 @@ function record(id: string, project: string): InstanceRecord {
     flavor: { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 }, image: null, metadata: {}, locked: false, createdAt: Date.now(), updatedAt: Date.now(),
     createdBy: 'seed', forcedHost: null, owner: 'host:h7', epoch: 1,
   };
-}
-
-/** Every task message on a subject of a work-queue stream, decoded, read by sequence (without consuming them). */
-async function tasks(nc: NatsConnection, stream: string, subject: string): Promise<Envelope[]> {
-  const jsm = await jetstreamManager(nc);
-  const { state } = await jsm.streams.info(stream);
-  const out: Envelope[] = [];
-  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (!m || m.subject !== subject) continue;
-    const r = decodeMessage(m.data, MessageKind.Task);
-    if (r.ok) out.push(r.value);
-  }
-  return out;
 }

@@ -1,0 +1,194 @@
+/**
+ * The conductor: schedules builds and carries out deletes of instances still being
+ * scheduled. Replicas share one durable consumer of NV_CONDUCTOR.
+ *
+ * A build, step by step, each safe to re-run after a crash:
+ *  1. read the record; a deleted instance gets its allocations released and nothing else;
+ *     one already handed to a host gets its host.build task republished (dedup id);
+ *  2. reuse the claim an earlier, interrupted run of this build made, or ask placement for
+ *     candidates, pick hosts (live, enabled, untried; weighed) and claim the first that
+ *     accepts (a lost race with another claim moves on to the next);
+ *  3. hand the instance over: CAS the record to owner `host:<h>` with a new epoch. If the
+ *     record moved (a delete came in), the task is retried and step 1 sees the delete;
+ *  4. publish `host.build` to the host, then ack.
+ * No host left → ERROR with fault NoValidHost (first attempt) or MaxRetriesExceeded, and
+ * no allocation anywhere.
+ */
+import type { JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type BuildTask, type Envelope, type HostBuildTask, type HostCommandTask, type InstanceRecord } from '../../protocol/index.js';
+import { pickHosts, type Weigher } from '../../machines/conductor/index.js';
+import { names } from '../runtime/bootstrap.js';
+import type { Clock } from '../runtime/clock.js';
+import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
+import { eventPublisher } from '../runtime/events.js';
+import type { Actor } from '../runtime/supervisor.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
+import { PlacementCallError, PlacementClient } from '../placement/client.js';
+import { openStores, type Stores } from '../records/stores.js';
+import { eventBodyOf } from '../records/views.js';
+import type { Versioned } from '../runtime/kv-cas.js';
+
+export interface ConductorOptions {
+  readonly nc: NatsConnection;
+  readonly clock: Clock;
+  readonly prefix?: string;
+  readonly weigher?: Weigher;
+  /** Build attempts before MaxRetriesExceeded (Nova's scheduler.max_attempts). */
+  readonly maxAttempts?: number;
+  readonly log?: (line: string, err?: unknown) => void;
+}
+
+export async function startConductor(o: ConductorOptions): Promise<Actor> {
+  const prefix = o.prefix ?? 'nv';
+  const js = jetstream(o.nc);
+  const jsm = await jetstreamManager(o.nc);
+  const stores = await openStores(o.nc, prefix);
+  const events = eventPublisher(js, o.clock, prefix);
+  const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 15_000 });
+  const s = subjects(prefix);
+  const maxAttempts = o.maxAttempts ?? 3;
+
+  const publishTask = async (subject: string, type: string, msgId: string, env: Envelope, body: HostBuildTask | HostCommandTask) => {
+    const out = envelope({ id: msgId, type, ts: o.clock.now(), project: env.project, user: env.user, corr: env.corr ?? env.id, body });
+    await js.publish(subject, encodeMessage(out), { msgID: msgId });
+  };
+
+  const releaseAllocations = async (consumer: string) => {
+    await placement.call('allocations.delete', { consumer }).catch((err: unknown) => {
+      if (!(err instanceof PlacementCallError && err.status === 404)) throw err;
+    });
+  };
+
+  /** CAS-writes `next` over `cur`; false when the record moved (the caller re-reads). */
+  const replace = async (id: string, cur: Versioned<InstanceRecord>, next: InstanceRecord): Promise<boolean> => {
+    try {
+      await stores.instances.update(id, next, cur.revision);
+      return true;
+    } catch (err) {
+      if (isActorError(err, ActorErrorCode.CasConflict)) return false;
+      throw err;
+    }
+  };
+
+  const build = async (env: Envelope, task: BuildTask): Promise<Outcome> => {
+    const id = task.instanceId;
+    const cur = await stores.instances.get(id);
+    if (!cur || cur.value.vmState === 'deleted' || cur.value.taskState === 'deleting') {
+      await releaseAllocations(id); // whatever an interrupted run of this build may have claimed
+      return 'ack';
+    }
+    const rec = cur.value;
+    if (rec.owner !== 'conductor') {
+      if (rec.host) await publishTask(s.host(rec.host, 'build'), 'host.build', `${task.commandId}:host.build:${rec.epoch}`, env, { instanceId: id, commandId: task.commandId, epoch: rec.epoch });
+      return 'ack';
+    }
+    if (rec.vmState !== 'building') return 'ack'; // already failed and recorded
+
+    const claimed = await existingClaim(id) ?? (task.attempt <= maxAttempts ? await claimOnBestHost(rec, task) : undefined);
+    if (!claimed) {
+      const code = task.attempt > 1 ? 'MaxRetriesExceeded' : 'NoValidHost';
+      const message = code === 'NoValidHost' ? 'no valid host was found for the flavor' : `gave up after ${task.attempt - 1} attempts`;
+      const failed: InstanceRecord = { ...rec, vmState: 'error', taskState: null, host: null, node: null, fault: { code, message }, updatedAt: o.clock.now() };
+      if (!(await replace(id, cur, failed))) return { retryAfterMs: 0 };
+      await releaseAllocations(id);
+      await events.instance({ project: rec.project, user: rec.user, instanceId: id, type: 'instance.create.error', corr: task.commandId, body: eventBodyOf(failed, { final: true }), msgId: `${task.commandId}:create.error` });
+      return 'ack';
+    }
+    const handed: InstanceRecord = { ...rec, host: claimed, node: claimed, owner: `host:${claimed}`, epoch: rec.epoch + 1, updatedAt: o.clock.now() };
+    if (!(await replace(id, cur, handed))) return { retryAfterMs: 0 }; // a delete came in: the retry sees it
+    await publishTask(s.host(claimed, 'build'), 'host.build', `${task.commandId}:host.build:${handed.epoch}`, env, { instanceId: id, commandId: task.commandId, epoch: handed.epoch });
+    return 'ack';
+  };
+
+  /** The host of a claim an earlier run of this build made (the consumer is the instance). */
+  const existingClaim = async (id: string): Promise<string | undefined> => {
+    const a = await placement.call('allocations.get', { consumer: id });
+    const provider = Object.keys(a.allocations)[0];
+    if (!provider) return undefined;
+    const p = await placement.call('providers.get', { uuid: provider });
+    return p.provider.name;
+  };
+
+  const claimOnBestHost = async (rec: InstanceRecord, task: BuildTask): Promise<string | undefined> => {
+    const resources: Record<string, number> = { VCPU: rec.flavor.vcpus, MEMORY_MB: rec.flavor.memoryMb };
+    if (rec.flavor.rootGb > 0) resources['DISK_GB'] = rec.flavor.rootGb;
+    const [candidates, providers, services] = await Promise.all([
+      placement.call('candidates.get', { resources, limit: 1000 }),
+      placement.call('providers.list', {}),
+      liveServices(stores),
+    ]);
+    const hostOf = new Map(providers.providers.map((p) => [p.uuid, p.name]));
+    const choices = pickHosts({ candidates, hostOf, services, tried: task.tried, forcedHost: rec.forcedHost, weigher: o.weigher ?? 'spread', count: 3 });
+    for (const c of choices) {
+      try {
+        await placement.call('allocations.put', { consumer: rec.instanceId, consumerGeneration: null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: c.allocations });
+        return c.host;
+      } catch (err) {
+        // Someone else took the room first (capacity), or a claim of ours exists after all: next host.
+        if (!(err instanceof PlacementCallError && err.status === 409)) throw err;
+        const mine = await existingClaim(rec.instanceId);
+        if (mine) return mine;
+      }
+    }
+    return undefined;
+  };
+
+  /** A delete of an instance the conductor still owns (scheduling or failed before any host). */
+  const deleteUnscheduled = async (env: Envelope, task: HostCommandTask): Promise<Outcome> => {
+    const id = task.instanceId;
+    const cur = await stores.instances.get(id);
+    if (!cur) {
+      await events.rejected({ project: env.project, user: env.user, instanceId: id, corr: task.commandId, code: 'InstanceNotFound', message: `instance ${id} not found` });
+      return 'ack';
+    }
+    let rec = cur.value;
+    if (rec.owner !== 'conductor') {
+      // Handed to a host meanwhile: the host's instance actor deletes it.
+      await publishTask(s.host(rec.owner.slice('host:'.length), 'command'), 'host.command', `${task.commandId}:route`, env, task);
+      return 'ack';
+    }
+    const meta = { project: rec.project, user: rec.user, instanceId: id, corr: task.commandId };
+    if (rec.vmState !== 'deleted') {
+      if (rec.taskState !== 'deleting') {
+        const deleting: InstanceRecord = { ...rec, taskState: 'deleting', updatedAt: o.clock.now() };
+        if (!(await replace(id, cur, deleting))) return { retryAfterMs: 0 };
+        rec = deleting;
+        await events.instance({ ...meta, type: 'instance.delete.start', body: eventBodyOf(rec), msgId: `${task.commandId}:delete.start` });
+      }
+      await releaseAllocations(id);
+      const again = await stores.instances.get(id);
+      if (!again) return 'ack';
+      rec = { ...again.value, vmState: 'deleted', taskState: null, powerState: 'nostate', host: null, node: null, updatedAt: o.clock.now() };
+      if (!(await replace(id, again, rec))) return { retryAfterMs: 0 };
+    }
+    await events.instance({ ...meta, type: 'instance.delete.end', body: eventBodyOf(rec, { final: true }), msgId: `${task.commandId}:delete.end` });
+    return 'ack';
+  };
+
+  const handle = async (m: JsMsg): Promise<Outcome> => {
+    const r = decodeMessage(m.data, MessageKind.Task);
+    if (!r.ok) {
+      o.log?.(`dropping an undecodable conductor task on ${m.subject}: ${r.error.message}`);
+      return 'term';
+    }
+    if (r.value.type === 'conductor.build') return build(r.value, r.value.body as unknown as BuildTask);
+    if (r.value.type === 'host.command') return deleteUnscheduled(r.value, r.value.body as unknown as HostCommandTask);
+    o.log?.(`dropping conductor task of type ${r.value.type}`);
+    return 'term';
+  };
+
+  const loop = await startConsumerLoop({ js, jsm, stream: names(prefix).streams.conductor, durable: 'conductor', filter: `${prefix}.conductor.>`, handle, ...(o.log ? { log: o.log } : {}) });
+  return { done: loop.done, kill: () => loop.kill(), stop: () => loop.stop() };
+}
+
+/** Compute services whose heartbeat key has not expired. */
+async function liveServices(stores: Stores) {
+  const out = [];
+  for (const key of await stores.services.keys()) {
+    const r = await stores.services.get(key).catch(() => undefined);
+    if (r) out.push(r.value);
+  }
+  return out;
+}

@@ -1,0 +1,55 @@
+/**
+ * Host selection for a build, as a pure function over what placement and the service
+ * records say: candidates that fit (from placement), filtered to live, enabled compute
+ * services not already tried, then weighed. Nova's filter scheduler in miniature.
+ */
+import type { PlacementReply } from '../../protocol/schemas/placement.js';
+import type { ServiceRecord } from '../../protocol/schemas/internal.js';
+
+export type Weigher = 'spread' | 'pack';
+
+export interface HostChoice {
+  readonly host: string;
+  readonly provider: string;
+  /** The allocation request placement offered for this host: what to claim. */
+  readonly allocations: Record<string, { resources: Record<string, number> }>;
+  readonly freeRamMb: number;
+}
+
+export interface PickInput {
+  readonly candidates: PlacementReply<'candidates.get'>;
+  /** Provider uuid → host name (provider names are host names). */
+  readonly hostOf: ReadonlyMap<string, string>;
+  /** Compute services whose heartbeat is alive (the bucket's TTL removed the dead ones). */
+  readonly services: readonly ServiceRecord[];
+  readonly tried: readonly string[];
+  readonly forcedHost: string | null;
+  readonly weigher: Weigher;
+  /** How many hosts to return: the pick and its alternates. */
+  readonly count: number;
+}
+
+/** Hosts in order of preference; empty means no valid host. */
+export function pickHosts(i: PickInput): HostChoice[] {
+  const usable = new Set(i.services.filter((s) => s.role === 'compute' && s.enabled && !s.forcedDown && s.host !== null).map((s) => s.host as string));
+  const tried = new Set(i.tried);
+  const choices: HostChoice[] = [];
+  const seen = new Set<string>();
+  for (const req of i.candidates.allocationRequests) {
+    const providers = Object.keys(req.allocations);
+    // A single-provider request on a compute node: the shape novactor's hosts report.
+    if (providers.length !== 1) continue;
+    const provider = providers[0]!;
+    const host = i.hostOf.get(provider);
+    if (!host || seen.has(host) || !usable.has(host) || tried.has(host)) continue;
+    if (i.forcedHost !== null && host !== i.forcedHost) continue;
+    seen.add(host);
+    const ram = i.candidates.providerSummaries[provider]?.resources['MEMORY_MB'];
+    const freeRamMb = ram ? ram.capacity - ram.used : 0;
+    choices.push({ host, provider, allocations: req.allocations as HostChoice['allocations'], freeRamMb });
+  }
+  // spread: most free RAM first (Nova's default RAM weigher); pack: least first. Ties by name, for determinism.
+  const sign = i.weigher === 'spread' ? -1 : 1;
+  choices.sort((a, b) => sign * (a.freeRamMb - b.freeRamMb) || a.host.localeCompare(b.host));
+  return choices.slice(0, i.count);
+}
