@@ -1,7 +1,8 @@
 /**
  * Snapshots: the durable facts as JSON-safe data (no Maps, no derived usage), and back.
- * fromSnapshot(toSnapshot(s)) equals s, derived indexes included, and applying the events
- * after a snapshot equals replaying every event from emptyState.
+ * fromSnapshot(toSnapshot(s)) equals s: the same claims and opId memory in the same order, the
+ * same usage; the derived per-instance indexes hold the same content, rebuilt in claim order.
+ * Applying the events after a snapshot equals replaying every event from emptyState.
  */
 import { replaceClaims } from './evolve.js';
 import { copyClaim, emptyState, type Claim, type HostInventory, type TrackerConfig, type TrackerState } from './model.js';
