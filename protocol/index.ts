@@ -36,6 +36,7 @@ export {
   HostCommandTask,
   InstanceRecord,
   InternalTasks,
+  OutboxEvent,
   QuotaRecord,
   ServiceRecord,
 } from './schemas/internal.js';

@@ -33,6 +33,13 @@ export const DEFAULT_QUOTA: QuotaRecord = { instances: 10, cores: 20, ramMb: 512
 /** Who may write an instance record now: the conductor while scheduling, then one host. */
 export const Owner = Type.Union([Type.Literal('conductor'), Type.String({ pattern: '^host:[A-Za-z0-9_-]{1,128}$' })]);
 
+/** One event waiting to be published (see InstanceRecord.outbox). */
+export const OutboxEvent = Type.Object(
+  { msgId: Type.String({ minLength: 1, maxLength: 256 }), type: Type.String({ minLength: 1, maxLength: 128 }), corr: Type.String({ minLength: 1, maxLength: 128 }), body: Type.Record(Type.String(), Type.Unknown()) },
+  { additionalProperties: false },
+);
+export type OutboxEvent = Static<typeof OutboxEvent>;
+
 /** An instance in `nv-instances`, keyed by instance id. Written with CAS on the KV revision. */
 export const InstanceRecord = Type.Object(
   {
@@ -61,6 +68,12 @@ export const InstanceRecord = Type.Object(
     epoch: Type.Integer({ minimum: 0 }),
     /** The instance machine's persisted snapshot, once a host owns it. */
     machine: Type.Optional(Type.Unknown()),
+    /**
+     * The events of the last transition, written with its snapshot and published after it
+     * (each with its own Nats-Msg-Id): a crash between the two loses no event, and the
+     * restarted actor re-publishes them, deduplicated by the stream.
+     */
+    outbox: Type.Optional(Type.Array(OutboxEvent, { maxItems: 64 })),
   },
   { additionalProperties: false },
 );

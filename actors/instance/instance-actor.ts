@@ -1,0 +1,167 @@
+/**
+ * Runs one instance machine as an actor on its host, one event at a time (the
+ * per-instance lock of Nova), keeping the order every actor keeps
+ * (actors/runtime/README.md):
+ *
+ *   1. transition: xstate's pure `transition()` gives the next snapshot and the actions,
+ *      running nothing;
+ *   2. persist: the snapshot and the transition's events (the outbox) go into the
+ *      instance record with a compare-and-set on the revision this actor last wrote; a
+ *      record that moved on (another owner, a newer epoch) means this actor is stale, and
+ *      it stops without acting;
+ *   3. act: publish the outbox (each event with its own dedup id), then start the steps
+ *      (`runStep` actions) whose results come back as events.
+ *
+ * Restoring after a crash: the snapshot comes back from the record, the outbox is
+ * published again (the stream drops what it already has), and the step the snapshot is
+ * waiting on is issued again; steps are idempotent under their key.
+ */
+import { initialTransition, transition } from 'xstate';
+import type { InstanceRecord, OutboxEvent } from '../../protocol/index.js';
+import { inFlightStep, instanceMachine, type InstanceEffect, type InstanceEvent, type InstanceInput, type InstanceSnapshot, type StepError, type StepName } from '../../machines/instance/index.js';
+import type { EventPublisher } from '../runtime/events.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Versioned } from '../runtime/kv-cas.js';
+import type { RecordBucket } from '../records/kv-record.js';
+import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
+
+export type StepOutcome = { readonly ok: true; readonly result?: Readonly<Record<string, unknown>> } | { readonly ok: false; readonly error: StepError };
+
+/** Carries out steps; must be idempotent under `key` (a restored actor issues a step again). */
+export interface StepExecutor {
+  run(step: StepName, key: string, snapshot: InstanceSnapshot): Promise<StepOutcome>;
+}
+
+export interface InstanceActorDeps {
+  readonly instances: RecordBucket<InstanceRecord>;
+  readonly events: EventPublisher;
+  readonly executor: StepExecutor;
+  readonly clock: Clock;
+  readonly log?: (line: string, err?: unknown) => void;
+  /** Called once when the actor stops for good (stale, or reached a final state). */
+  readonly onStopped?: (instanceId: string, why: 'stale' | 'final' | 'killed') => void;
+}
+
+export class InstanceActor {
+  private snapshot!: InstanceSnapshot;
+  private current!: Versioned<InstanceRecord>;
+  private mailbox: Promise<void> = Promise.resolve();
+  private dead = false;
+
+  private constructor(
+    readonly instanceId: string,
+    private readonly deps: InstanceActorDeps,
+  ) {}
+
+  /** Starts the machine for a record the conductor has just handed to this host. */
+  static async start(deps: InstanceActorDeps, record: Versioned<InstanceRecord>, input: InstanceInput): Promise<InstanceActor> {
+    const actor = new InstanceActor(record.value.instanceId, deps);
+    actor.current = record;
+    const [snapshot, actions] = initialTransition(instanceMachine, input);
+    await actor.commit(snapshot, actions as unknown as InstanceEffect[]);
+    return actor;
+  }
+
+  /** Brings back an actor from its record after a crash of this actor or its process. */
+  static async restore(deps: InstanceActorDeps, record: Versioned<InstanceRecord>): Promise<InstanceActor> {
+    const actor = new InstanceActor(record.value.instanceId, deps);
+    actor.current = record;
+    actor.snapshot = instanceMachine.resolveState(record.value.machine as never);
+    await actor.publish(record.value.outbox ?? []);
+    const step = inFlightStep(actor.snapshot);
+    if (step) actor.startStep(step.step, step.key);
+    return actor;
+  }
+
+  get state(): InstanceSnapshot {
+    return this.snapshot;
+  }
+
+  /** Queues an event (a command, or a step result); resolves once it is persisted and acted on. */
+  send(event: InstanceEvent): Promise<void> {
+    const run = this.mailbox.then(async () => {
+      if (this.dead) return;
+      const [next, actions] = transition(instanceMachine, this.snapshot, event);
+      if (next === this.snapshot && actions.length === 0) return; // ignored (stale step result, duplicate)
+      await this.commit(next, actions as unknown as InstanceEffect[]);
+    });
+    this.mailbox = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Drops the actor at once: nothing more is persisted, published or started. */
+  kill(): void {
+    this.dead = true;
+    this.deps.onStopped?.(this.instanceId, 'killed');
+  }
+
+  private async commit(next: InstanceSnapshot, actions: InstanceEffect[]): Promise<void> {
+    const outbox: OutboxEvent[] = [];
+    actions.forEach((a, i) => {
+      if (a.type === 'notify') outbox.push({ msgId: `${this.instanceId}:${this.current.revision}:${i}`, type: a.params.event, corr: a.params.corr, body: a.params.body as unknown as Record<string, unknown> });
+    });
+    const c = next.context;
+    const record: InstanceRecord = {
+      ...this.current.value,
+      name: c.name,
+      host: c.host,
+      node: c.node,
+      vmState: c.vmState,
+      taskState: c.taskState,
+      powerState: c.powerState,
+      flavor: c.flavor,
+      image: c.image,
+      metadata: { ...c.metadata },
+      locked: c.locked,
+      updatedAt: this.deps.clock.now(),
+      machine: instanceMachine.getPersistedSnapshot(next),
+      outbox,
+    };
+    if (c.fault) record.fault = c.fault;
+    else delete record.fault;
+    try {
+      const revision = await this.deps.instances.update(this.instanceId, record, this.current.revision);
+      this.current = { value: record, revision };
+    } catch (err) {
+      if (isActorError(err, ActorErrorCode.CasConflict)) {
+        // Someone else wrote this instance: a newer owner or epoch. We are stale.
+        this.dead = true;
+        this.deps.onStopped?.(this.instanceId, 'stale');
+        throw new ActorError(ActorErrorCode.Fenced, `instance ${this.instanceId} moved on past revision ${this.current.revision}`, { cause: err });
+      }
+      throw err;
+    }
+    this.snapshot = next;
+    await this.publish(outbox);
+    for (const a of actions) if (a.type === 'runStep') this.startStep(a.params.step, a.params.key);
+    if (next.status === 'done') this.deps.onStopped?.(this.instanceId, 'final');
+  }
+
+  private async publish(outbox: readonly OutboxEvent[]): Promise<void> {
+    const r = this.current.value;
+    for (const e of outbox) {
+      if (this.dead) return;
+      if (e.type === 'command.rejected') {
+        const b = e.body as { code: string; message: string };
+        await this.deps.events.rejected({ project: r.project, user: r.user, instanceId: this.instanceId, corr: e.corr, code: b.code, message: b.message });
+      } else {
+        await this.deps.events.instance({ project: r.project, user: r.user, instanceId: this.instanceId, type: e.type, corr: e.corr, body: e.body as never, msgId: e.msgId });
+      }
+    }
+  }
+
+  /** Runs a step outside the mailbox and feeds its outcome back in as an event. */
+  private startStep(step: StepName, key: string): void {
+    const snapshot = this.snapshot;
+    void this.deps.executor
+      .run(step, key, snapshot)
+      .catch((err: unknown): StepOutcome => ({ ok: false, error: { code: 'StepCrashed', message: err instanceof Error ? err.message : String(err) } }))
+      .then((outcome) => {
+        if (this.dead) return;
+        const ts = this.deps.clock.now();
+        const event: InstanceEvent = outcome.ok ? { type: 'STEP_DONE', ts, step, key, ...(outcome.result ? { result: outcome.result } : {}) } : { type: 'STEP_FAILED', ts, step, key, error: outcome.error };
+        return this.send(event);
+      })
+      .catch((err: unknown) => this.deps.log?.(`instance ${this.instanceId}: step ${step} result not recorded`, err));
+  }
+}

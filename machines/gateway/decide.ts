@@ -1,0 +1,121 @@
+/**
+ * The gateway's judgement of one user command, as a pure function: validation of what
+ * the decoder cannot see (ownership, existence, flavor, quota, admin-only fields), then
+ * where the command goes. The instance's own machine makes the state decisions
+ * (InstanceInvalidState and the like) on its host; the gateway refuses only what it can
+ * know for certain from the record, so that nothing it accepts is lost.
+ */
+import type { FlavorRecord, InstanceRecord, QuotaRecord } from '../../protocol/schemas/internal.js';
+import type { InstanceAction } from '../../protocol/schemas/instance.js';
+
+export interface IncomingCommand {
+  readonly commandId: string;
+  readonly action: InstanceAction;
+  readonly body: Record<string, unknown>;
+  /** The project named by the subject: the owner the command acts for. */
+  readonly project: string;
+  readonly instanceId: string;
+  readonly user: string;
+  readonly isAdmin: boolean;
+  readonly ts: number;
+}
+
+/** What the project uses now: instances, cores and RAM (from placement and records). */
+export interface ProjectUsage {
+  readonly instances: number;
+  readonly cores: number;
+  readonly ramMb: number;
+}
+
+export interface GatewayInputs {
+  readonly record: InstanceRecord | undefined;
+  /** The flavor a boot names (undefined: unknown, or not a boot). */
+  readonly flavor?: FlavorRecord | undefined;
+  readonly quota?: QuotaRecord;
+  readonly usage?: ProjectUsage;
+}
+
+export type GatewayDecision =
+  | { readonly kind: 'reject'; readonly code: RejectCode; readonly message: string }
+  /** A new instance: write this record, announce create.start, queue its build. */
+  | { readonly kind: 'create'; readonly record: InstanceRecord }
+  /** A redelivered boot whose record this command already wrote: finish its remaining steps. */
+  | { readonly kind: 'resumeCreate'; readonly record: InstanceRecord }
+  /** Forward to the host that owns the instance. */
+  | { readonly kind: 'route'; readonly host: string }
+  /** The instance is still being scheduled: the conductor owns it. */
+  | { readonly kind: 'toConductor' };
+
+export type RejectCode = 'InvalidInput' | 'InstanceNotFound' | 'InstanceExists' | 'FlavorNotFound' | 'QuotaExceeded' | 'NotAuthorized' | 'InstanceInvalidState';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const reject = (code: RejectCode, message: string): GatewayDecision => ({ kind: 'reject', code, message });
+
+/** True when a project's usage plus `add` stays within its quota (-1: unlimited). */
+export function withinQuota(quota: QuotaRecord, usage: ProjectUsage, add: ProjectUsage): { ok: true } | { ok: false; resource: string } {
+  const checks: [string, number, number, number][] = [
+    ['instances', quota.instances, usage.instances, add.instances],
+    ['cores', quota.cores, usage.cores, add.cores],
+    ['ram', quota.ramMb, usage.ramMb, add.ramMb],
+  ];
+  for (const [resource, limit, used, more] of checks) if (limit >= 0 && used + more > limit) return { ok: false, resource };
+  return { ok: true };
+}
+
+export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecision {
+  const { record } = inputs;
+  if (cmd.action === 'boot') return decideBoot(cmd, inputs);
+  // Someone else's instance looks exactly like no instance: existence is not leaked.
+  if (!record || record.vmState === 'deleted' || (record.project !== cmd.project && !cmd.isAdmin)) {
+    return reject('InstanceNotFound', `instance ${cmd.instanceId} not found`);
+  }
+  if (record.owner === 'conductor') {
+    // Only a delete can act on an instance that is still being scheduled (task state
+    // `scheduling`, not null); the conductor carries it out.
+    if (cmd.action === 'delete' || cmd.action === 'force_delete') return { kind: 'toConductor' };
+    return reject('InstanceInvalidState', `cannot ${cmd.action} instance ${cmd.instanceId} while it is ${record.vmState}/${record.taskState ?? 'none'}`);
+  }
+  return { kind: 'route', host: record.owner.slice('host:'.length) };
+}
+
+function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecision {
+  const body = cmd.body as { name: string; flavor: string; image?: string; host?: string; metadata?: Record<string, string> };
+  // The instance id is also its placement consumer id, which placement wants uuid-shaped.
+  if (!UUID.test(cmd.instanceId)) return reject('InvalidInput', `instance id ${cmd.instanceId} must be a uuid`);
+  if (inputs.record) {
+    if (inputs.record.createdBy === cmd.commandId) return { kind: 'resumeCreate', record: inputs.record };
+    return reject('InstanceExists', `instance ${cmd.instanceId} already exists`);
+  }
+  if (body.host !== undefined && !cmd.isAdmin) return reject('NotAuthorized', 'only an admin may force a host');
+  const flavor = inputs.flavor;
+  if (!flavor) return reject('FlavorNotFound', `flavor ${body.flavor} not found`);
+  if (inputs.quota && inputs.usage) {
+    const q = withinQuota(inputs.quota, inputs.usage, { instances: 1, cores: flavor.vcpus, ramMb: flavor.memoryMb });
+    if (!q.ok) return reject('QuotaExceeded', `quota exceeded for ${q.resource} in project ${cmd.project}`);
+  }
+  return {
+    kind: 'create',
+    record: {
+      instanceId: cmd.instanceId,
+      name: body.name,
+      project: cmd.project,
+      user: cmd.user,
+      host: null,
+      node: null,
+      vmState: 'building',
+      taskState: 'scheduling',
+      powerState: 'nostate',
+      flavor,
+      image: body.image ?? null,
+      metadata: body.metadata ?? {},
+      locked: false,
+      createdAt: cmd.ts,
+      updatedAt: cmd.ts,
+      createdBy: cmd.commandId,
+      forcedHost: body.host ?? null,
+      owner: 'conductor',
+      epoch: 0,
+    },
+  };
+}
