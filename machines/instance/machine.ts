@@ -4,7 +4,7 @@
  * run after it has persisted the next snapshot. States that wait on a step name it in
  * `meta.step`; a step result whose key is not the in-flight one is ignored.
  */
-import { and, enqueueActions, setup } from 'xstate';
+import { and, enqueueActions, or, setup, stateIn } from 'xstate';
 import { decide, OP_STATE, type Accepted, type OpAction } from './rules.js';
 import { initialContext, runTx, stepKey, type TxParams } from './tx.js';
 import type { InstanceContext, InstanceEvent, InstanceInput, NotifyParams, RunStepParams, StepName } from './types.js';
@@ -76,7 +76,8 @@ export const instanceMachine = setup({
   entry: apply({ tx: 'bootStart' }),
   initial: 'build',
   on: {
-    COMMAND: [{ guard: accepts('delete'), target: '.deleting', actions: apply({ tx: 'command' }) }, ...opTransitions, { actions: apply({ tx: 'command' }) }],
+    // xstate's pure transition() still routes events to a done snapshot: a final state takes nothing.
+    COMMAND: [{ guard: or([stateIn('#instance.deleted'), stateIn('#instance.rescheduled')]) }, { guard: accepts('delete'), target: '.deleting', actions: apply({ tx: 'command' }) }, ...opTransitions, { actions: apply({ tx: 'command' }) }],
   },
   states: {
     build: {

@@ -320,3 +320,14 @@ test('instance machine - time comes only from events', (t) => {
   t.is(r.rec.updatedAt, 77);
   t.is(r.rec.createdAt, 1000);
 });
+
+test('instance machine - a done machine takes no command (regression: transition() still routes events to a done snapshot)', (t) => {
+  const r = active();
+  r.cmd('delete');
+  r.settle();
+  t.is(r.snap.status, 'done');
+  const snap = r.snap;
+  for (const a of ['lock', 'delete', 'start'] as const) t.deepEqual(r.cmd(a), []);
+  t.is(r.snap.context, snap.context);
+  t.is(r.value, '"deleted"');
+});
