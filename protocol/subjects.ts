@@ -64,6 +64,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     tracker: (host: string, op: string) => `${prefix}.tracker.${token('host', host)}.${dotted('op', op)}`,
     rpc: (host: string, op: string) => `${prefix}.rpc.${token('host', host)}.${dotted('op', op)}`,
     ctl: (target: string, op: string) => `${prefix}.ctl.${token('target', target)}.${dotted('op', op)}`,
+    ctlAll: (target: string) => `${prefix}.ctl.${token('target', target)}.>`,
   } as const;
 }
 

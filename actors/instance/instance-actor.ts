@@ -18,7 +18,7 @@
  */
 import { initialTransition, transition } from 'xstate';
 import type { InstanceRecord, OutboxEvent } from '../../protocol/index.js';
-import { inFlightStep, instanceMachine, type InstanceEffect, type InstanceEvent, type InstanceInput, type InstanceSnapshot, type StepError, type StepName } from '../../machines/instance/index.js';
+import { inFlightStep, instanceMachine, toRecord, type InstanceEffect, type InstanceEvent, type InstanceInput, type InstanceSnapshot, type StepError, type StepName } from '../../machines/instance/index.js';
 import type { EventPublisher } from '../runtime/events.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Versioned } from '../runtime/kv-cas.js';
@@ -100,25 +100,16 @@ export class InstanceActor {
     actions.forEach((a, i) => {
       if (a.type === 'notify') outbox.push({ msgId: `${this.instanceId}:${this.current.revision}:${i}`, type: a.params.event, corr: a.params.corr, body: a.params.body as unknown as Record<string, unknown> });
     });
-    const c = next.context;
+    // The record's instance fields are the machine's view of itself (toRecord); the rest
+    // (owner, epoch, createdBy, forcedHost) stays as the record has it.
+    const { fault: _previousFault, ...kept } = this.current.value;
     const record: InstanceRecord = {
-      ...this.current.value,
-      name: c.name,
-      host: c.host,
-      node: c.node,
-      vmState: c.vmState,
-      taskState: c.taskState,
-      powerState: c.powerState,
-      flavor: c.flavor,
-      image: c.image,
-      metadata: { ...c.metadata },
-      locked: c.locked,
+      ...kept,
+      ...toRecord(next),
       updatedAt: this.deps.clock.now(),
       machine: instanceMachine.getPersistedSnapshot(next),
       outbox,
     };
-    if (c.fault) record.fault = c.fault;
-    else delete record.fault;
     try {
       const revision = await this.deps.instances.update(this.instanceId, record, this.current.revision);
       this.current = { value: record, revision };

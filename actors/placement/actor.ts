@@ -214,11 +214,10 @@ class PlacementActor implements Actor {
   private write(msg: Msg, req: Envelope<Record<string, unknown>>, cmd: PlacementCommand): void {
     const events = decide(this.state, cmd);
     if (isPlacementError(events)) return this.reply(msg, this.errorReply(req, events.toBody()));
-    const entry: LogEntry = { rid: req.id, op: cmd.op, events, reply: undefined };
     for (const e of events) evolve(this.state, e);
     const reply = writeReply(this.state, cmd, events);
     if (events.length > 0) {
-      this.pending.entries.push({ ...entry, reply });
+      this.pending.entries.push({ rid: req.id, op: cmd.op, events, reply });
       this.eventsSinceSnapshot += events.length;
     }
     this.reply(msg, replyEnvelope(this.ctx, req, req.type, reply));

@@ -18,21 +18,13 @@ export function eventBodyOf(r: InstanceRecord, extra: { final?: true } = {}): In
 
 export function recordView(r: InstanceRecord): InstanceRecordView {
   return {
-    instanceId: r.instanceId,
-    name: r.name,
+    ...eventBodyOf(r),
     project: r.project,
     user: r.user,
-    host: r.host,
-    node: r.node,
-    vmState: r.vmState,
-    taskState: r.taskState,
-    powerState: r.powerState,
-    flavor: r.flavor,
     image: r.image,
     metadata: r.metadata,
     locked: r.locked,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
-    ...(r.fault ? { fault: r.fault } : {}),
   };
 }

@@ -65,7 +65,7 @@ export class Supervisor {
   /** Serves `nv.ctl.<process>.>`; call once the process is connected. */
   serveCtl(): void {
     const s = subjects(this.o.prefix);
-    this.ctlSub = this.o.nc.subscribe(`${s.ctl(this.o.process, 'status').slice(0, -'.status'.length)}.>`, {
+    this.ctlSub = this.o.nc.subscribe(s.ctlAll(this.o.process), {
       callback: (err, msg) => {
         if (err) return;
         const req = decodeRequest<Record<string, unknown>>(this.ctx, msg);

@@ -47,21 +47,21 @@ async function up(o: UpOptions): Promise<number | undefined> {
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) return usage(`--replicas must be 1 to 5, got ${o.replicas}`);
   if (o.driver !== 'fake' && o.driver !== 'process') return usage(`--driver must be fake or process, got ${o.driver}`);
 
+  const data = isAbsolute(o.data) ? o.data : resolve(o.data);
   const lifecycle = new Lifecycle();
   stopOnSignals(lifecycle, (exitCode) => process.exit(exitCode));
   try {
+    mkdirSync(data, { recursive: true });
     let url = process.env['NATS_URL'];
     const roles: string[] = [];
     if (!url) {
       if (await portInUse(port)) {
         return usage(`port ${port} is already in use (another nats-server or novactor up?): pass --port P, or set NATS_URL=nats://127.0.0.1:${port} to use that server`);
       }
-      const dataDir = isAbsolute(o.data) ? o.data : resolve(o.data);
-      mkdirSync(dataDir, { recursive: true });
       const server = await NatsServerProcess.start({
         configFile: join(projectRoot(), 'nats.conf'),
-        env: { NV_NATS_PORT: String(port), NV_STORE_DIR: dataDir },
-        logFile: join(dataDir, 'nats-server.log'),
+        env: { NV_NATS_PORT: String(port), NV_STORE_DIR: data },
+        logFile: join(data, 'nats-server.log'),
       });
       lifecycle.onStop('nats-server', () => server.stop());
       url = `nats://127.0.0.1:${port}`;
@@ -70,8 +70,6 @@ async function up(o: UpOptions): Promise<number | undefined> {
     const nc = await connectNats({ servers: url.split(','), name: 'novactor-up' });
     lifecycle.onStop('nats connection', () => nc.close());
     await bootstrap(nc, { replicas });
-    const data = isAbsolute(o.data) ? o.data : resolve(o.data);
-    mkdirSync(data, { recursive: true });
     const cli = join(projectRoot(), 'bin', 'novactor.js');
     const children = ACTOR_ROLES.map(
       (r) =>

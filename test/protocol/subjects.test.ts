@@ -15,6 +15,7 @@ test('subjects - builds every documented subject', (t) => {
   t.is(s.tracker('h1', 'claim'), 'nv.tracker.h1.claim');
   t.is(s.rpc('h1', 'prep_resize'), 'nv.rpc.h1.prep_resize');
   t.is(s.ctl('compute-h1', 'kill'), 'nv.ctl.compute-h1.kill');
+  t.is(s.ctlAll('compute-h1'), 'nv.ctl.compute-h1.>');
   t.is(subjects('cloud2').cmd('p', 'i', 'stop'), 'cloud2.cmd.p.i.stop');
 });
 
