@@ -10,6 +10,7 @@ import { COMMAND_REJECTED, CommandRejectedBody, INSTANCE_EVENT_TYPES, InstanceCo
 import { PlacementOps } from './schemas/placement.js';
 import { CtlOps, SystemEvents } from './schemas/system.js';
 import { InternalTasks } from './schemas/internal.js';
+import { HostRpcOps, TrackerOps } from './schemas/host.js';
 
 /** What a message is, which decides where its type is looked up. */
 export const MessageKind = { Command: 'command', Event: 'event', Request: 'request', Reply: 'reply', Task: 'task' } as const;
@@ -19,6 +20,8 @@ export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 export const queryType = (what: string) => `query.${what}`;
 export const placementType = (op: string) => `placement.${op}`;
 export const ctlType = (op: string) => `ctl.${op}`;
+export const trackerType = (op: string) => `tracker.${op}`;
+export const rpcType = (op: string) => `rpc.${op}`;
 
 type OpTable = Readonly<Record<string, { readonly request: TSchema; readonly reply: TSchema }>>;
 
@@ -42,6 +45,8 @@ function build(): Record<MessageKind, Map<string, TSchema>> {
   ops(InstanceQueries, queryType, rr);
   ops(PlacementOps as OpTable, placementType, rr);
   ops(CtlOps, ctlType, rr);
+  ops(TrackerOps, trackerType, rr);
+  ops(HostRpcOps, rpcType, rr);
   rr.replies.set(ERROR_TYPE, ErrorBodySchema);
 
   const tasks = new Map<string, TSchema>(Object.entries(InternalTasks));

@@ -17,7 +17,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type BuildTask, type Envelope, type HostBuildTask, type HostCommandTask, type InstanceRecord } from '../../protocol/index.js';
+import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type BuildTask, type Envelope, type HostBuildTask, type HostCommandTask, type InstanceRecord, type ServiceRecord } from '../../protocol/index.js';
 import { pickHosts, type Weigher } from '../../machines/conductor/index.js';
 import { names } from '../runtime/bootstrap.js';
 import type { Clock } from '../runtime/clock.js';
@@ -81,7 +81,7 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     }
     const rec = cur.value;
     if (rec.owner !== 'conductor') {
-      if (rec.host) await publishTask(s.host(rec.host, 'build'), 'host.build', `${task.commandId}:host.build:${rec.epoch}`, env, { instanceId: id, commandId: task.commandId, epoch: rec.epoch });
+      if (rec.host) await publishTask(s.host(rec.host, 'build'), 'host.build', `${task.commandId}:host.build:${rec.epoch}`, env, hostBuild(rec, task));
       return 'ack';
     }
     if (rec.vmState !== 'building') return 'ack'; // already failed and recorded
@@ -90,17 +90,28 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     if (!claimed) {
       const code = task.attempt > 1 ? 'MaxRetriesExceeded' : 'NoValidHost';
       const message = code === 'NoValidHost' ? 'no valid host was found for the flavor' : `gave up after ${task.attempt - 1} attempts`;
-      const failed: InstanceRecord = { ...rec, vmState: 'error', taskState: null, host: null, node: null, fault: { code, message }, updatedAt: o.clock.now() };
+      const { machine: _machine, outbox: _outbox, ...base } = rec;
+      const failed: InstanceRecord = { ...base, vmState: 'error', taskState: null, host: null, node: null, fault: { code, message }, updatedAt: o.clock.now() };
       if (!(await replace(id, cur, failed))) return { retryAfterMs: 0 };
       await releaseAllocations(id);
       await events.instance({ project: rec.project, user: rec.user, instanceId: id, type: 'instance.create.error', corr: task.commandId, body: eventBodyOf(failed, { final: true }), msgId: `${task.commandId}:create.error` });
       return 'ack';
     }
-    const handed: InstanceRecord = { ...rec, host: claimed, node: claimed, owner: `host:${claimed}`, epoch: rec.epoch + 1, updatedAt: o.clock.now() };
+    // The machine snapshot of an earlier attempt's host goes: the new host starts its own.
+    const { machine: _machine, outbox: _outbox, ...base } = rec;
+    const handed: InstanceRecord = { ...base, host: claimed, node: claimed, owner: `host:${claimed}`, epoch: rec.epoch + 1, updatedAt: o.clock.now() };
     if (!(await replace(id, cur, handed))) return { retryAfterMs: 0 }; // a delete came in: the retry sees it
-    await publishTask(s.host(claimed, 'build'), 'host.build', `${task.commandId}:host.build:${handed.epoch}`, env, { instanceId: id, commandId: task.commandId, epoch: handed.epoch });
+    await publishTask(s.host(claimed, 'build'), 'host.build', `${task.commandId}:host.build:${handed.epoch}`, env, hostBuild(handed, task));
     return 'ack';
   };
+
+  const hostBuild = (rec: InstanceRecord, task: BuildTask): HostBuildTask => ({
+    instanceId: rec.instanceId,
+    commandId: task.commandId,
+    epoch: rec.epoch,
+    attempt: task.attempt,
+    maxAttempts: rec.forcedHost !== null ? 1 : maxAttempts,
+  });
 
   /** The host of a claim an earlier run of this build made (the consumer is the instance). */
   const existingClaim = async (id: string): Promise<string | undefined> => {
@@ -183,12 +194,17 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
   return { done: loop.done, kill: () => loop.kill(), stop: () => loop.stop() };
 }
 
-/** Compute services whose heartbeat key has not expired. */
-async function liveServices(stores: Stores) {
-  const out = [];
+/**
+ * Compute services whose heartbeat key has not expired, with the operator's switches from
+ * `nv-hosts` applied (they are fresher than the copy a heartbeat carries).
+ */
+async function liveServices(stores: Stores): Promise<ServiceRecord[]> {
+  const out: ServiceRecord[] = [];
   for (const key of await stores.services.keys()) {
     const r = await stores.services.get(key).catch(() => undefined);
-    if (r) out.push(r.value);
+    if (!r) continue;
+    const admin = r.value.host === null ? undefined : await stores.hosts.get(r.value.host).catch(() => undefined);
+    out.push(admin ? { ...r.value, enabled: admin.value.enabled, forcedDown: admin.value.forcedDown } : r.value);
   }
   return out;
 }

@@ -34,6 +34,7 @@ export function names(prefix: string = DEFAULT_PREFIX) {
       services: `${prefix}-services`,
       flavors: `${prefix}-flavors`,
       quotas: `${prefix}-quotas`,
+      hosts: `${prefix}-hosts`,
     },
     /** The subject of the placement event log (not under `<prefix>.placement.`, which is request/reply). */
     placementLogSubject: `${prefix}.log.placement`,
@@ -94,6 +95,7 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
     { name: b.services, history: 1, ttl: 10_000 }, // heartbeats: a host whose key expired is down
     { name: b.flavors, history: 1, ttl: 0 },
     { name: b.quotas, history: 1, ttl: 0 },
+    { name: b.hosts, history: 1, ttl: 0 }, // operator switches per host (enable, force down): outlive the heartbeat
   ];
 }
 

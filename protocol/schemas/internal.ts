@@ -112,7 +112,15 @@ export type BuildTask = Static<typeof BuildTask>;
 
 /** `nv.host.<host>.build`: the host takes over a scheduled instance. */
 export const HostBuildTask = Type.Object(
-  { instanceId: TokenString, commandId: Type.String({ minLength: 1, maxLength: 128 }), epoch: Type.Integer({ minimum: 0 }) },
+  {
+    instanceId: TokenString,
+    commandId: Type.String({ minLength: 1, maxLength: 128 }),
+    epoch: Type.Integer({ minimum: 0 }),
+    /** Which build attempt this host is (1 = first pick); its step keys differ per attempt. */
+    attempt: Type.Integer({ minimum: 1, maximum: 10 }),
+    /** 1 when the host was forced (no reschedule), else the conductor's max attempts. */
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 10 }),
+  },
   { additionalProperties: false },
 );
 export type HostBuildTask = Static<typeof HostBuildTask>;

@@ -41,6 +41,11 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'query.instances.show': { instanceId: 'i-1' },
   'ctl.status': {},
   'ctl.kill': { actor: 'instance/i-1', restartAfterMs: 100 },
+  'tracker.instanceClaim': { opId: 'i-1:cmd-1:claim', instanceId: 'i-1', flavor: { vcpus: 1, memoryMb: 2048, rootGb: 20 } },
+  'tracker.abortInstanceClaim': { opId: 'i-1:cmd-1:releaseClaim', instanceId: 'i-1' },
+  'tracker.updateUsage': { opId: 'i-1:cmd-2:usage', instanceId: 'i-1', vmState: 'active', taskState: null },
+  'tracker.report': {},
+  'rpc.status': {},
   ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.request])),
 };
 
@@ -49,12 +54,27 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   'query.instances.show': { instance: record },
   'ctl.status': { process: 'compute-h1', role: 'compute', pid: 42, state: 'running', actors: [{ name: 'tracker/h1', state: 'running', restarts: 0 }] },
   'ctl.kill': { actor: 'instance/i-1', killed: true },
+  'tracker.instanceClaim': { usage: { vcpus: 1, memoryMb: 2048, diskGb: 20 } },
+  'tracker.abortInstanceClaim': { usage: { vcpus: 0, memoryMb: 0, diskGb: 0 } },
+  'tracker.updateUsage': { usage: { vcpus: 1, memoryMb: 2048, diskGb: 20 } },
+  'tracker.report': trackerReport(),
+  'rpc.status': { host: 'h1', actors: ['i-1'], guests: [{ instanceId: 'i-1', powerState: 'running' }], tracker: trackerReport() },
   error: { status: 409, code: 'placement.concurrent_update', message: 'generation mismatch' },
   ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.reply])),
 };
 
 export const TASK_SAMPLES: Record<string, Record<string, unknown>> = {
   'conductor.build': { instanceId: 'i-1', commandId: 'cmd-1', attempt: 1, tried: [], alternates: ['h2', 'h3'] },
-  'host.build': { instanceId: 'i-1', commandId: 'cmd-1', epoch: 2 },
+  'host.build': { instanceId: 'i-1', commandId: 'cmd-1', epoch: 2, attempt: 1, maxAttempts: 3 },
   'host.command': { instanceId: 'i-1', commandId: 'cmd-2', action: 'stop', body: {}, user: 'alice', isAdmin: false },
 };
+
+function trackerReport() {
+  return {
+    host: 'h1',
+    capacity: { vcpus: 64, memoryMb: 131072, diskGb: 1000 },
+    usage: { vcpus: 1, memoryMb: 2048, diskGb: 20 },
+    claims: [{ type: 'instance', instanceId: 'i-1', migrationId: null, flavor: { vcpus: 1, memoryMb: 2048, rootGb: 20 } }],
+    lastAuditAt: null,
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * What a compute host answers on the bus: its tracker (`nv.tracker.<host>.<op>`, every claim on
+ * the host, one at a time) and its worker (`nv.rpc.<host>.<op>`: status for the auditor and
+ * operators). Also the operator's per-host switches (`nv-hosts` bucket), which outlive the
+ * heartbeat so that a forced-down host stays forced down while its process is gone.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Empty, TokenString } from './common.js';
+import { PowerState } from './instance.js';
+
+const Count = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
+const OpId = Type.String({ minLength: 1, maxLength: 300 });
+
+export const TrackerFlavor = Type.Object({ vcpus: Count, memoryMb: Count, rootGb: Count }, { additionalProperties: false });
+export const TrackerResources = Type.Object({ vcpus: Count, memoryMb: Count, diskGb: Count }, { additionalProperties: false });
+
+export const TrackerClaimView = Type.Object(
+  {
+    type: Type.Union([Type.Literal('instance'), Type.Literal('move')]),
+    instanceId: TokenString,
+    migrationId: Type.Union([Type.Null(), TokenString]),
+    flavor: TrackerFlavor,
+  },
+  { additionalProperties: false },
+);
+export type TrackerClaimView = Static<typeof TrackerClaimView>;
+
+/** The tracker's view of its host: inventory, what it holds, and when it last audited. */
+export const TrackerReport = Type.Object(
+  {
+    host: TokenString,
+    /** `(total - reserved) * ratio` per resource: the most the tracker will ever hold. */
+    capacity: TrackerResources,
+    usage: TrackerResources,
+    claims: Type.Array(TrackerClaimView),
+    /** Unix ms of the last periodic audit, null before the first. */
+    lastAuditAt: Type.Union([Type.Null(), Type.Integer({ minimum: 0 })]),
+  },
+  { additionalProperties: false },
+);
+export type TrackerReport = Static<typeof TrackerReport>;
+
+const UsageReply = Type.Object({ usage: TrackerResources }, { additionalProperties: false });
+
+/** `nv.tracker.<host>.<op>`: request/reply, answered by the host's tracker actor. */
+export const TrackerOps = {
+  instanceClaim: { request: Type.Object({ opId: OpId, instanceId: TokenString, flavor: TrackerFlavor }, { additionalProperties: false }), reply: UsageReply },
+  abortInstanceClaim: { request: Type.Object({ opId: OpId, instanceId: TokenString }, { additionalProperties: false }), reply: UsageReply },
+  updateUsage: {
+    request: Type.Object({ opId: OpId, instanceId: TokenString, vmState: TokenString, taskState: Type.Union([Type.Null(), TokenString]) }, { additionalProperties: false }),
+    reply: UsageReply,
+  },
+  report: { request: Empty, reply: TrackerReport },
+} as const;
+
+export const GuestView = Type.Object({ instanceId: TokenString, powerState: PowerState }, { additionalProperties: false });
+export type GuestView = Static<typeof GuestView>;
+
+/** A compute worker's own view, for `novactor audit` (I4, I6, I7) and `novactor hosts`. */
+export const HostStatus = Type.Object(
+  {
+    host: TokenString,
+    /** Instance ids with a live actor in this worker. */
+    actors: Type.Array(TokenString),
+    /** Guests the hypervisor driver has, whatever the records say. */
+    guests: Type.Array(GuestView),
+    tracker: TrackerReport,
+  },
+  { additionalProperties: false },
+);
+export type HostStatus = Static<typeof HostStatus>;
+
+/** `nv.rpc.<host>.<op>`: request/reply, answered by the host's worker. */
+export const HostRpcOps = {
+  status: { request: Empty, reply: HostStatus },
+} as const;
+
+/** `nv-hosts/<host>`: operator switches; no record means enabled and not forced down. */
+export const HostAdminRecord = Type.Object(
+  {
+    host: TokenString,
+    enabled: Type.Boolean(),
+    forcedDown: Type.Boolean(),
+    /** Why it was disabled or forced down (Nova's disabled_reason). */
+    reason: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]),
+    updatedAt: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type HostAdminRecord = Static<typeof HostAdminRecord>;
