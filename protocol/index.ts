@@ -3,7 +3,7 @@ export { DEFAULT_LIMITS, decodeValue, encodeValue, type CodecLimits } from './co
 export { envelope, EnvelopeSchema, MESSAGE_ID_PATTERN, PROTOCOL_VERSION, TOKEN_PATTERN, type Envelope, type EnvelopeHeader, type EnvelopeInit } from './envelope.js';
 export { ERROR_TYPE, errorBodyOf, fail, ok, ProtocolError, ProtocolErrorCode, RejectionCode, type Decoded, type ErrorBody } from './errors.js';
 export { decodeMessage, decodeWith, encodeMessage } from './message.js';
-export { ctlType, knownTypes, MessageKind, placementType, queryType, rpcType, schemaFor, trackerType, validatorFor } from './registry.js';
+export { adminType, ctlType, knownTypes, MessageKind, placementType, queryType, rpcType, schemaFor, trackerType, validatorFor } from './registry.js';
 export { DEFAULT_PREFIX, isProjectToken, isToken, parseCommandSubject, parseEventSubject, parseOpSubject, subjects, SYSTEM_PROJECT, type CommandAddress, type EventAddress, type Subjects } from './subjects.js';
 export { ErrorBodySchema, Fault } from './schemas/common.js';
 export {
@@ -41,3 +41,4 @@ export {
   ServiceRecord,
 } from './schemas/internal.js';
 export { GuestView, HostAdminRecord, HostRpcOps, HostStatus, TrackerClaimView, TrackerFlavor, TrackerOps, TrackerReport, TrackerResources } from './schemas/host.js';
+export { AdminOps, FlavorQueries, HostListEntry, HostSetRequest } from './schemas/admin.js';

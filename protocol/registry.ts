@@ -11,6 +11,7 @@ import { PlacementOps } from './schemas/placement.js';
 import { CtlOps, SystemEvents } from './schemas/system.js';
 import { InternalTasks } from './schemas/internal.js';
 import { HostRpcOps, TrackerOps } from './schemas/host.js';
+import { AdminOps, FlavorQueries } from './schemas/admin.js';
 
 /** What a message is, which decides where its type is looked up. */
 export const MessageKind = { Command: 'command', Event: 'event', Request: 'request', Reply: 'reply', Task: 'task' } as const;
@@ -22,6 +23,7 @@ export const placementType = (op: string) => `placement.${op}`;
 export const ctlType = (op: string) => `ctl.${op}`;
 export const trackerType = (op: string) => `tracker.${op}`;
 export const rpcType = (op: string) => `rpc.${op}`;
+export const adminType = (op: string) => `admin.${op}`;
 
 type OpTable = Readonly<Record<string, { readonly request: TSchema; readonly reply: TSchema }>>;
 
@@ -47,6 +49,8 @@ function build(): Record<MessageKind, Map<string, TSchema>> {
   ops(CtlOps, ctlType, rr);
   ops(TrackerOps, trackerType, rr);
   ops(HostRpcOps, rpcType, rr);
+  ops(FlavorQueries, queryType, rr);
+  ops(AdminOps, adminType, rr);
   rr.replies.set(ERROR_TYPE, ErrorBodySchema);
 
   const tasks = new Map<string, TSchema>(Object.entries(InternalTasks));

@@ -23,6 +23,7 @@ import { ActorErrorCode, isActorError } from '../errors.js';
 import { PlacementClient } from '../placement/client.js';
 import { openStores, quotaOf, type Stores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
+import { serveAdmin } from './admin.js';
 import { serveQueries } from './queries.js';
 
 export interface GatewayOptions {
@@ -108,15 +109,17 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
 
   const n = names(prefix);
   const queries = serveQueries({ nc: o.nc, stores, clock: o.clock, ids: o.ids, prefix, ...(o.log ? { log: o.log } : {}) });
+  const admin = serveAdmin({ nc: o.nc, stores, clock: o.clock, ids: o.ids, admins, prefix, ...(o.log ? { log: o.log } : {}) });
   const loop = await startConsumerLoop({ js, jsm, stream: n.streams.cmd, durable: 'gateway', filter: `${prefix}.cmd.>`, handle, ...(o.log ? { log: o.log } : {}) });
   return {
     done: loop.done,
     kill: () => {
       queries.unsubscribe();
+      admin.unsubscribe();
       loop.kill();
     },
     stop: async () => {
-      await queries.drain();
+      await Promise.all([queries.drain(), admin.drain()]);
       await loop.stop();
     },
   };

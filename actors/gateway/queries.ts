@@ -1,10 +1,10 @@
 /**
- * Read-only queries of a project's instances: `nv.query.<project>.instances.list|show`,
- * request/reply in the `gateway` queue group. The subject's project scopes every answer:
- * another project's instance is answered as not found.
+ * Read-only queries, request/reply in the `gateway` queue group: a project's instances
+ * (`nv.query.<project>.instances.list|show`) and the flavors (`…flavors.list`). The
+ * subject's project scopes every answer: another project's instance is answered as not found.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { isProjectToken, queryType, subjects, type Envelope } from '../../protocol/index.js';
+import { isProjectToken, queryType, subjects, type Envelope, type FlavorRecord } from '../../protocol/index.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
 import type { Stores } from '../records/stores.js';
@@ -39,6 +39,7 @@ export function serveQueries(o: { nc: NatsConnection; stores: Stores; clock: Clo
 type Answer = { ok: true; body: unknown } | { ok: false; error: { status: number; code: string; message: string } };
 
 async function answer(stores: Stores, project: string, req: Envelope<Record<string, unknown>>): Promise<Answer> {
+  if (req.type === queryType('flavors.list')) return { ok: true, body: { flavors: await flavors(stores) } };
   if (req.type === queryType('instances.show')) {
     const id = String(req.body['instanceId']);
     const r = await stores.instances.get(id);
@@ -52,4 +53,14 @@ async function answer(stores: Stores, project: string, req: Envelope<Record<stri
   }
   instances.sort((a, b) => a.createdAt - b.createdAt || a.instanceId.localeCompare(b.instanceId));
   return { ok: true, body: { instances } };
+}
+
+/** Every flavor, smallest first (as `openstack flavor list` sorts by RAM). */
+async function flavors(stores: Stores): Promise<FlavorRecord[]> {
+  const out: FlavorRecord[] = [];
+  for (const key of await stores.flavors.keys()) {
+    const r = await stores.flavors.get(key);
+    if (r) out.push(r.value);
+  }
+  return out.sort((a, b) => a.memoryMb - b.memoryMb || a.name.localeCompare(b.name));
 }

@@ -46,6 +46,9 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'tracker.updateUsage': { opId: 'i-1:cmd-2:usage', instanceId: 'i-1', vmState: 'active', taskState: null },
   'tracker.report': {},
   'rpc.status': {},
+  'query.flavors.list': {},
+  'admin.hosts.list': {},
+  'admin.hosts.set': { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance' },
   ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.request])),
 };
 
@@ -59,6 +62,9 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   'tracker.updateUsage': { usage: { vcpus: 1, memoryMb: 2048, diskGb: 20 } },
   'tracker.report': trackerReport(),
   'rpc.status': { host: 'h1', actors: ['i-1'], guests: [{ instanceId: 'i-1', powerState: 'running' }], tracker: trackerReport() },
+  'query.flavors.list': { flavors: [flavor] },
+  'admin.hosts.list': { hosts: [{ host: 'h1', alive: true, enabled: false, forcedDown: false, reason: 'maintenance', lastSeen: 1767225600000 }, { host: 'h2', alive: false, enabled: true, forcedDown: false, reason: null, lastSeen: null }] },
+  'admin.hosts.set': { host: { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance', updatedAt: 1767225600000 } },
   error: { status: 409, code: 'placement.concurrent_update', message: 'generation mismatch' },
   ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.reply])),
 };

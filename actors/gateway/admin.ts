@@ -1,0 +1,108 @@
+/**
+ * Operator requests: `nv.admin.hosts.list|set`, request/reply in the `gateway` queue group.
+ * Only the gateway's admin users may ask (until secure mode binds the envelope user to
+ * credentials); anyone else gets 403 NotAuthorized and nothing is written.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { adminType, subjects, type Envelope, type ErrorBody, type HostAdminRecord, type HostListEntry, type HostSetRequest } from '../../protocol/index.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
+import type { Clock, IdSource } from '../runtime/clock.js';
+import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
+import type { Stores } from '../records/stores.js';
+
+export interface AdminOptions {
+  readonly nc: NatsConnection;
+  readonly stores: Stores;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly admins: ReadonlySet<string>;
+  readonly prefix?: string;
+  readonly log?: (line: string, err?: unknown) => void;
+}
+
+type Answer = { ok: true; body: unknown } | { ok: false; error: ErrorBody };
+
+/** CAS attempts before a hosts.set gives up (each conflict means another write landed). */
+const MAX_CAS_ATTEMPTS = 10;
+
+export function serveAdmin(o: AdminOptions): Subscription {
+  const s = subjects(o.prefix);
+  const ctx: ReplyContext = { clock: o.clock, ids: o.ids, project: '_system', user: 'gateway' };
+  const head = `${s.prefix}.admin.`;
+  return o.nc.subscribe(`${head}>`, {
+    queue: 'gateway',
+    callback: (err, msg) => {
+      if (err) return;
+      const req = decodeRequest<Record<string, unknown>>(ctx, msg);
+      if (!req) return;
+      if (adminType(msg.subject.slice(head.length)) !== req.type) {
+        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `subject ${msg.subject} does not match type ${req.type}` });
+        return;
+      }
+      if (!o.admins.has(req.user)) {
+        respondError(ctx, msg, req, { status: 403, code: 'NotAuthorized', message: `${req.type} is for admin users; ${req.user} is not one` });
+        return;
+      }
+      answer(o, req).then(
+        (r) => (r.ok ? respondOk(ctx, msg, req, r.body) : respondError(ctx, msg, req, r.error)),
+        (e: unknown) => {
+          o.log?.(`admin ${req.type} failed`, e);
+          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the request could not be answered now; retry' });
+        },
+      );
+    },
+  });
+}
+
+async function answer(o: AdminOptions, req: Envelope<Record<string, unknown>>): Promise<Answer> {
+  if (req.type === adminType('hosts.set')) return { ok: true, body: { host: await setHost(o, req.body as HostSetRequest) } };
+  return { ok: true, body: { hosts: await listHosts(o.stores) } };
+}
+
+/** Applies the named switches to a host's record with compare-and-set, retrying on conflict. */
+async function setHost(o: AdminOptions, req: HostSetRequest): Promise<HostAdminRecord> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await o.stores.hosts.get(req.host);
+    const next = applySwitches(current?.value, req, o.clock.now());
+    try {
+      if (current) await o.stores.hosts.update(req.host, next, current.revision);
+      else await o.stores.hosts.create(req.host, next);
+      return next;
+    } catch (err) {
+      if (!isActorError(err, ActorErrorCode.CasConflict) || attempt >= MAX_CAS_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** The record after a hosts.set: unnamed switches keep their value; a host back in service loses its reason. */
+export function applySwitches(prev: HostAdminRecord | undefined, req: HostSetRequest, now: number): HostAdminRecord {
+  const enabled = req.enabled ?? prev?.enabled ?? true;
+  const forcedDown = req.forcedDown ?? prev?.forcedDown ?? false;
+  const reason = req.reason !== undefined ? req.reason : enabled && !forcedDown ? null : (prev?.reason ?? null);
+  return { host: req.host, enabled, forcedDown, reason, updatedAt: now };
+}
+
+/** Every host with a compute heartbeat or an operator record, with both views joined. */
+async function listHosts(stores: Stores): Promise<HostListEntry[]> {
+  const seen = new Map<string, number>();
+  for (const key of await stores.services.keys()) {
+    const r = await stores.services.get(key).catch(() => undefined);
+    if (!r || r.value.role !== 'compute' || r.value.host === null) continue;
+    seen.set(r.value.host, Math.max(seen.get(r.value.host) ?? 0, r.value.lastSeen));
+  }
+  const hosts = new Set([...seen.keys(), ...(await stores.hosts.keys())]);
+  const out: HostListEntry[] = [];
+  for (const host of [...hosts].sort()) {
+    const admin = (await stores.hosts.get(host))?.value;
+    const lastSeen = seen.get(host);
+    out.push({
+      host,
+      alive: lastSeen !== undefined,
+      enabled: admin?.enabled ?? true,
+      forcedDown: admin?.forcedDown ?? false,
+      reason: admin?.reason ?? null,
+      lastSeen: lastSeen ?? null,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,43 @@
+/**
+ * Operator requests to the gateway: `nv.admin.<op>` (admin users only), and the flavor
+ * query every project may make, `nv.query.<project>.flavors.list`.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Empty, TokenString } from './common.js';
+import { HostAdminRecord } from './host.js';
+import { FlavorView } from './instance.js';
+
+const Reason = Type.Union([Type.Null(), Type.String({ maxLength: 255 })]);
+
+/** One compute host as operators see it: its heartbeat and its switches together. */
+export const HostListEntry = Type.Object(
+  {
+    host: TokenString,
+    /** A heartbeat key of a compute service on this host is present in `nv-services`. */
+    alive: Type.Boolean(),
+    enabled: Type.Boolean(),
+    forcedDown: Type.Boolean(),
+    reason: Reason,
+    /** Unix ms of the last heartbeat, null when none is present. */
+    lastSeen: Type.Union([Type.Null(), Type.Integer({ minimum: 0 })]),
+  },
+  { additionalProperties: false },
+);
+export type HostListEntry = Static<typeof HostListEntry>;
+
+export const HostSetRequest = Type.Object(
+  { host: TokenString, enabled: Type.Optional(Type.Boolean()), forcedDown: Type.Optional(Type.Boolean()), reason: Type.Optional(Reason) },
+  { additionalProperties: false },
+);
+export type HostSetRequest = Static<typeof HostSetRequest>;
+
+/** `nv.admin.<op>`: request/reply, answered by the gateway for admin users only. */
+export const AdminOps = {
+  'hosts.list': { request: Empty, reply: Type.Object({ hosts: Type.Array(HostListEntry) }, { additionalProperties: false }) },
+  'hosts.set': { request: HostSetRequest, reply: Type.Object({ host: HostAdminRecord }, { additionalProperties: false }) },
+} as const;
+
+/** `nv.query.<project>.flavors.list`: the flavors a boot or resize may name. */
+export const FlavorQueries = {
+  'flavors.list': { request: Empty, reply: Type.Object({ flavors: Type.Array(FlavorView) }, { additionalProperties: false }) },
+} as const;
