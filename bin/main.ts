@@ -4,6 +4,9 @@ import { Command } from 'commander';
 import { registerPlacement } from './commands/placement.js';
 import { registerPlacementReads } from './commands/placement-reads.js';
 import { registerUp } from './commands/up.js';
+import { registerGateway } from './commands/gateway.js';
+import { registerConductor } from './commands/conductor.js';
+import { registerDemo } from './commands/demo.js';
 
 const program = new Command('novactor')
   .description('a compute control plane in the actor model, over NATS JetStream')
@@ -11,6 +14,9 @@ const program = new Command('novactor')
 
 registerUp(program);
 registerPlacement(program);
+registerGateway(program);
+registerConductor(program);
+registerDemo(program);
 registerPlacementReads(program);
 
 await program.parseAsync(process.argv);

@@ -1,7 +1,8 @@
 /**
  * Child processes for `novactor up`, managed like a service manager would: each role runs
- * as its own process (so chaos can kill it), is restarted with backoff when it dies, and
- * is stopped with SIGTERM (then SIGKILL) on shutdown.
+ * as its own process (so chaos can kill it), is restarted when it dies — at once after a
+ * healthy run, with exponential backoff up to a cap in a crash loop — and is stopped with
+ * SIGTERM (then SIGKILL) on shutdown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -18,18 +19,39 @@ export interface RoleSpec {
   readonly logFile: string;
 }
 
+/** Restart policy, as systemd's RestartSec/RestartMaxDelaySec plus a healthy-run reset. */
+export interface RestartPolicy {
+  /** Delay before the first restart (ms). */
+  readonly minMs: number;
+  /** Cap of the doubling delay (ms). */
+  readonly maxMs: number;
+  /** A run this long (ms) after its ready line counts as healthy: the backoff starts over. */
+  readonly healthyMs: number;
+}
+
+export const DEFAULT_RESTART: RestartPolicy = { minMs: 200, maxMs: 10_000, healthyMs: 30_000 };
+
+/** The delay before restart number `failures` (1 = the first) of a crash loop. */
+export function restartDelay(policy: RestartPolicy, failures: number): number {
+  return Math.min(policy.maxMs, policy.minMs * 2 ** Math.min(30, Math.max(0, failures - 1)));
+}
+
 export class RoleProcess {
   private child: ChildProcess | undefined;
   private stopping = false;
-  private restarts = 0;
-  private log: WriteStream;
-  private readyOnce: Promise<void>;
+  /** Consecutive deaths without a healthy run in between. */
+  private failures = 0;
+  private totalRestarts = 0;
+  private readonly log: WriteStream;
+  private readonly readyOnce: Promise<void>;
   private markReady!: () => void;
-  private startedAt = 0;
+  private readyAt: number | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly spec: RoleSpec,
     private readonly onEvent: (line: string) => void = () => undefined,
+    private readonly policy: RestartPolicy = DEFAULT_RESTART,
   ) {
     this.log = createWriteStream(spec.logFile, { flags: 'a' });
     this.readyOnce = new Promise((r) => (this.markReady = r));
@@ -39,6 +61,11 @@ export class RoleProcess {
     return this.child?.pid;
   }
 
+  /** How many times the process was restarted since `start()`. */
+  get restarts(): number {
+    return this.totalRestarts;
+  }
+
   /** Starts the process; resolves the first time it reports ready. */
   start(): Promise<void> {
     this.spawn();
@@ -46,36 +73,53 @@ export class RoleProcess {
   }
 
   private spawn(): void {
-    this.startedAt = Date.now();
+    this.readyAt = undefined;
     const child = spawn(this.spec.command, [...this.spec.args], { env: { ...process.env, ...this.spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    let buffered = '';
+    let partial = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       this.log.write(chunk);
-      buffered += chunk.toString();
-      if (this.spec.ready.test(buffered)) {
-        buffered = '';
+      if (this.readyAt !== undefined) return;
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop()!.slice(-4096);
+      if (lines.some((l) => this.spec.ready.test(l))) {
+        this.readyAt = Date.now();
+        if (this.totalRestarts > 0) this.onEvent(`${this.spec.name} is ready again (pid ${child.pid})`);
         this.markReady();
-      } else if (buffered.length > 65536) buffered = buffered.slice(-4096);
+      }
     });
     child.stderr!.on('data', (chunk: Buffer) => this.log.write(chunk));
-    child.once('exit', (code, signal) => {
+    // A spawn failure (ENOENT, EAGAIN) emits 'error' and may emit no 'exit': restart either way, once.
+    let ended = false;
+    const ended$ = (why: string) => {
+      if (ended) return;
+      ended = true;
+      this.died(why);
+    };
+    child.once('error', (err) => ended$(err.message));
+    child.once('exit', (code, signal) => ended$(String(code ?? signal)));
+  }
+
+  private died(why: string): void {
+    if (this.stopping) return;
+    const healthy = this.readyAt !== undefined && Date.now() - this.readyAt >= this.policy.healthyMs;
+    this.failures = healthy ? 1 : this.failures + 1;
+    const delay = restartDelay(this.policy, this.failures);
+    this.onEvent(`${this.spec.name} exited (${why}); restarting in ${delay} ms`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
       if (this.stopping) return;
-      // A process that ran a while before dying restarts fast; a crash loop backs off.
-      if (Date.now() - this.startedAt > 30_000) this.restarts = 0;
-      const delay = Math.min(10_000, 200 * 2 ** this.restarts++);
-      this.onEvent(`${this.spec.name} exited (${code ?? signal}); restarting in ${delay} ms`);
-      setTimeout(() => {
-        if (!this.stopping) this.spawn();
-      }, delay);
-    });
+      this.totalRestarts++;
+      this.spawn();
+    }, delay);
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);

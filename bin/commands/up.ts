@@ -1,8 +1,11 @@
 /**
  * `novactor up`: the whole cloud on one machine. Starts the embedded nats-server from
- * nats.conf (unless NATS_URL names a server to use), bootstraps streams and buckets,
- * prints one `ready` line with the NATS URL, and stops what it started on SIGINT/SIGTERM.
+ * nats.conf (unless NATS_URL names a server to use), bootstraps streams and buckets, runs
+ * every role (placement, gateway, conductor, compute hosts h1…hN) as its own child
+ * process, restarted when it dies, prints one `ready` line with the NATS URL once every
+ * role printed its own, and stops what it started on SIGINT/SIGTERM.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -20,20 +23,43 @@ interface UpOptions {
   data: string;
   driver: string;
   replicas: string;
+  demo?: boolean;
 }
 
-/** The roles this build runs, each a child process. Later releases add gateway, conductor and compute. */
-const ACTOR_ROLES = [{ name: 'placement', args: ['placement', '--name', 'placement-1'] }] as const;
+interface RoleLaunch {
+  /** The label in the ready line and in `up`'s messages; also names the log file. */
+  readonly name: string;
+  /** `novactor` arguments: the role's subcommand first, so `ps` shows which role a process runs. */
+  readonly args: readonly string[];
+  readonly ready: RegExp;
+}
+
+/** Every role of a one-machine cloud: the control plane, placement, and compute hosts h1…hN. */
+export function rolesOf(o: { hosts: number; driver: string; data: string; url: string; replicas: number }): RoleLaunch[] {
+  const common = ['--server', o.url];
+  const stores = ['--replicas', String(o.replicas)];
+  const roles: RoleLaunch[] = [
+    { name: 'placement', args: ['placement', '--name', 'placement-1', ...common, ...stores], ready: /running/ },
+    { name: 'gateway', args: ['gateway', '--name', 'gateway-1', ...common, ...stores], ready: /\bready\b/ },
+    { name: 'conductor', args: ['conductor', '--name', 'conductor-1', ...common, ...stores], ready: /\bready\b/ },
+  ];
+  for (let i = 1; i <= o.hosts; i++) {
+    const host = `h${i}`;
+    roles.push({ name: `compute-${host}`, args: ['compute', '--host', host, '--driver', o.driver, '--data', join(o.data, 'hosts', host), ...common], ready: /\bready\b/ });
+  }
+  return roles;
+}
 
 export function registerUp(program: Command): void {
   program
     .command('up')
     .description('run novactor on this machine: an embedded nats-server and every role')
-    .option('--hosts <n>', 'compute hosts to run', '3')
+    .option('--hosts <n>', 'compute hosts to run (h1…hN); 0 runs the control plane and placement only', '3')
     .option('--port <p>', 'client port of the embedded nats-server', '4222')
-    .option('--data <dir>', 'where the embedded server keeps its data', '.novactor')
+    .option('--data <dir>', 'where the embedded server and the hosts keep their data', '.novactor')
     .option('--driver <name>', 'hypervisor driver of the compute hosts: fake or process', 'fake')
     .option('--replicas <n>', 'stream and bucket replicas (3 on a cluster)', process.env['NV_REPLICAS'] ?? '1')
+    .option('--demo', 'once ready, run `novactor demo` against the cloud (npm start does)')
     .action(async (o: UpOptions) => {
       const code = await up(o);
       if (code !== undefined) process.exit(code);
@@ -43,17 +69,20 @@ export function registerUp(program: Command): void {
 async function up(o: UpOptions): Promise<number | undefined> {
   const port = Number(o.port);
   const replicas = Number(o.replicas);
+  const hosts = Number(o.hosts);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return usage(`--port must be a TCP port, got ${o.port}`);
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) return usage(`--replicas must be 1 to 5, got ${o.replicas}`);
+  if (!Number.isInteger(hosts) || hosts < 0 || hosts > 100) return usage(`--hosts must be 0 to 100, got ${o.hosts}`);
   if (o.driver !== 'fake' && o.driver !== 'process') return usage(`--driver must be fake or process, got ${o.driver}`);
 
   const data = isAbsolute(o.data) ? o.data : resolve(o.data);
   const lifecycle = new Lifecycle();
   stopOnSignals(lifecycle, (exitCode) => process.exit(exitCode));
+  const say = (line: string) => process.stderr.write(`novactor up: ${line}\n`);
   try {
     mkdirSync(data, { recursive: true });
     let url = process.env['NATS_URL'];
-    const roles: string[] = [];
+    const started: string[] = [];
     if (!url) {
       if (await portInUse(port)) {
         return usage(`port ${port} is already in use (another nats-server or novactor up?): pass --port P, or set NATS_URL=nats://127.0.0.1:${port} to use that server`);
@@ -65,31 +94,45 @@ async function up(o: UpOptions): Promise<number | undefined> {
       });
       lifecycle.onStop('nats-server', () => server.stop());
       url = `nats://127.0.0.1:${port}`;
-      roles.push('nats-server');
+      started.push('nats-server');
     }
     const nc = await connectNats({ servers: url.split(','), name: 'novactor-up' });
     lifecycle.onStop('nats connection', () => nc.close());
     await bootstrap(nc, { replicas });
+
     const cli = join(projectRoot(), 'bin', 'novactor.js');
-    const children = ACTOR_ROLES.map(
-      (r) =>
-        new RoleProcess(
-          { name: r.name, command: process.execPath, args: [cli, ...r.args, '--server', url, '--replicas', String(replicas)], ready: /running/, logFile: join(data, `${r.name}.log`) },
-          (line) => process.stderr.write(`novactor up: ${line}\n`),
-        ),
-    );
-    for (const child of children) lifecycle.onStop(child.spec.name, () => child.stop());
-    await Promise.all(children.map((c) => c.start()));
-    roles.push(...ACTOR_ROLES.map((r) => r.name));
+    const roles = rolesOf({ hosts, driver: o.driver, data, url, replicas });
+    for (let i = 1; i <= hosts; i++) mkdirSync(join(data, 'hosts', `h${i}`), { recursive: true });
+    const children = roles.map((r) => new RoleProcess({ name: r.name, command: process.execPath, args: [cli, ...r.args], ready: r.ready, logFile: join(data, `${r.name}.log`) }, say));
+    // One step stops them all at once: a role that dies meanwhile must not be restarted.
+    lifecycle.onStop('roles', () => Promise.all(children.map((c) => c.stop())).then(() => undefined));
+    const pending = new Set(roles.map((r) => r.name));
+    const nag = setInterval(() => say(`waiting for ${[...pending].join(', ')} (logs in ${data})`), 15_000);
+    lifecycle.onStop('waiting', () => clearInterval(nag));
+    await Promise.all(children.map((c) => c.start().then(() => pending.delete(c.spec.name))));
+    clearInterval(nag);
+    if (lifecycle.state !== 'starting') return undefined; // a signal came while starting
     lifecycle.running();
-    const pending = 'gateway, conductor and compute hosts are not built yet';
-    process.stdout.write(`novactor ready ${url} roles: ${roles.join(', ')} (${pending}); logs in ${data}\n`);
+    process.stdout.write(`novactor ready ${url} roles: ${[...started, ...roles.map((r) => r.name)].join(', ')}; logs in ${data}\n`);
+    if (o.demo) runDemo(lifecycle, cli, url, say);
     return undefined; // keep running until a signal
   } catch (err) {
     await lifecycle.fail(err);
-    process.stderr.write(`novactor up: ${(err as Error).message}\n`);
+    say((err as Error).message);
     return 1;
   }
+}
+
+/** Runs `novactor demo` once as a child (not restarted); its output goes to our stdout. */
+function runDemo(lifecycle: Lifecycle, cli: string, url: string, say: (line: string) => void): void {
+  const demo = spawn(process.execPath, [cli, 'demo', '--server', url], { stdio: ['ignore', 'inherit', 'inherit'] });
+  demo.once('error', (err) => say(`the demo did not start: ${err.message}`));
+  demo.once('exit', (code, signal) => {
+    if (lifecycle.state === 'running') say(code === 0 ? 'the demo is done; the cloud keeps running (Ctrl-C stops it)' : `the demo failed (${code ?? signal}); the cloud keeps running`);
+  });
+  lifecycle.onStop('demo', () => {
+    if (demo.exitCode === null && demo.signalCode === null) demo.kill('SIGTERM');
+  });
 }
 
 function usage(message: string): number {

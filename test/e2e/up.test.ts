@@ -14,7 +14,7 @@ test('novactor up - prints ready with the NATS URL, serves it, stops cleanly on 
   const data = mkdtempSync(join(tmpdir(), 'novactor-up-'));
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
   const port = await freePort();
-  const up = runNovactor(['up', '--port', String(port), '--data', data], { NATS_URL: '' });
+  const up = runNovactor(['up', '--hosts', '0', '--port', String(port), '--data', data], { NATS_URL: '' });
   t.teardown(() => up.kill('SIGKILL'));
 
   const line = await waitForLine(up, /ready/);
@@ -50,10 +50,10 @@ test('novactor up - a port in use is a clear error, not a crash', async (t) => {
   const data = mkdtempSync(join(tmpdir(), 'novactor-up-'));
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
   const port = await freePort();
-  const first = runNovactor(['up', '--port', String(port), '--data', data], { NATS_URL: '' });
+  const first = runNovactor(['up', '--hosts', '0', '--port', String(port), '--data', data], { NATS_URL: '' });
   t.teardown(() => first.kill('SIGKILL'));
   await waitForLine(first, /ready/);
-  const second = runNovactor(['up', '--port', String(port), '--data', data], { NATS_URL: '' });
+  const second = runNovactor(['up', '--hosts', '0', '--port', String(port), '--data', data], { NATS_URL: '' });
   let stderr = '';
   second.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const { code } = await exitOf(second);

@@ -1,0 +1,178 @@
+/**
+ * `novactor demo`: a short tour of a running cloud through the public protocol only
+ * (docs/protocol.md §6, §7). Boots three m1.tiny instances, stops and starts one, reboots
+ * another, deletes them all, printing every lifecycle event as it arrives, then a summary.
+ * Exits 0 when every command reached its success event.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { COMMAND_REJECTED, commandType, decodeMessage, encodeMessage, envelope, MessageKind, subjects, TERMINAL_SUCCESS, type Envelope, type InstanceAction } from '../../protocol/index.js';
+import { connectFor, intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+
+interface DemoOptions extends ServerOptions {
+  project: string;
+  user: string;
+  flavor: string;
+  timeout: string;
+}
+
+interface Outcome {
+  readonly instance: string;
+  readonly action: InstanceAction;
+  readonly event: string;
+  readonly ok: boolean;
+  readonly ms: number;
+  readonly detail?: string;
+}
+
+export function registerDemo(program: Command): void {
+  withServerOptions(
+    program
+      .command('demo')
+      .description('boot, stop, start, reboot and delete a few instances on a running cloud, printing every event')
+      .option('--project <p>', 'project to act in', 'demo')
+      .option('--user <u>', 'user in the command envelopes', 'alice')
+      .option('--flavor <f>', 'flavor of the instances', 'm1.tiny')
+      .option('--timeout <ms>', 'longest wait for one command', '60000'),
+  ).action(async (o: DemoOptions) => {
+    let nc: NatsConnection | undefined;
+    try {
+      const timeoutMs = intFlag('--timeout', o.timeout, 1000, 3_600_000);
+      nc = await connectFor(o, 'novactor-demo');
+      const outcomes = await runDemo(nc, { project: o.project, user: o.user, flavor: o.flavor, timeoutMs });
+      printSummary(outcomes);
+      await nc.drain();
+      process.exit(outcomes.every((x) => x.ok) ? 0 : 1);
+    } catch (err) {
+      process.stderr.write(`novactor demo: ${(err as Error).message}\n`);
+      await nc?.close();
+      process.exit(err instanceof UsageError ? 2 : 1);
+    }
+  });
+}
+
+interface DemoSettings {
+  readonly project: string;
+  readonly user: string;
+  readonly flavor: string;
+  readonly timeoutMs: number;
+}
+
+/** Runs the tour; resolves with one outcome per command sent. */
+export async function runDemo(nc: NatsConnection, o: DemoSettings): Promise<Outcome[]> {
+  const client = new DemoClient(nc, o);
+  await client.listen();
+  const names = ['demo-1', 'demo-2', 'demo-3'];
+  const ids = new Map(names.map((n) => [n, randomUUID()]));
+  const id = (name: string) => ids.get(name)!;
+  const outcomes: Outcome[] = [];
+  const step = async (name: string, action: InstanceAction, body: Record<string, unknown> = {}) => {
+    const outcome = await client.run(name, id(name), action, body);
+    outcomes.push(outcome);
+    return outcome;
+  };
+  try {
+    say(`booting ${names.join(', ')} (${o.flavor}) in project ${o.project}`);
+    const booted = await Promise.all(names.map((n) => step(n, 'boot', { name: n, flavor: o.flavor })));
+    if (booted.every((b) => b.ok)) {
+      await step('demo-1', 'stop');
+      await step('demo-1', 'start');
+      await step('demo-2', 'reboot', { type: 'SOFT' });
+    } else say('a boot failed: skipping the power operations');
+    say('deleting every instance');
+    await Promise.all(names.filter((n) => booted.find((b) => b.instance === n)?.event !== COMMAND_REJECTED).map((n) => step(n, 'delete')));
+  } finally {
+    await client.close();
+  }
+  return outcomes;
+}
+
+/** Publishes commands and follows `nv.evt.<project>.>`, printing each event once. */
+class DemoClient {
+  private readonly js: JetStreamClient;
+  private readonly s = subjects();
+  private messages: ConsumerMessages | undefined;
+  private readonly names = new Map<string, string>();
+  private readonly waiters = new Map<string, (e: Envelope) => void>();
+  private readonly seen = new Set<string>();
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    nc: NatsConnection,
+    private readonly o: DemoSettings,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** Starts reading events: before the first command, so none is missed (§6.3 step 2). */
+  async listen(): Promise<void> {
+    const consumer = await this.js.consumers.get('NV_EVT', { filter_subjects: this.s.evtProject(this.o.project), deliver_policy: DeliverPolicy.New });
+    const messages = await consumer.consume();
+    this.messages = messages;
+    this.loop = (async () => {
+      for await (const m of messages) {
+        const r = decodeMessage(m.data, MessageKind.Event);
+        if (!r.ok) continue;
+        this.onEvent(r.value);
+      }
+    })();
+  }
+
+  /** Sends one command and waits for its terminal event. */
+  async run(name: string, instanceId: string, action: InstanceAction, body: Record<string, unknown>): Promise<Outcome> {
+    this.names.set(instanceId, name);
+    const id = randomUUID();
+    const started = Date.now();
+    const terminal = new Promise<Envelope>((resolve) => this.waiters.set(id, resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.o.timeoutMs)));
+    const env = envelope({ id, type: commandType(action), ts: Date.now(), project: this.o.project, user: this.o.user, body });
+    say(`${name}: ${action}${action === 'reboot' ? ` ${String(body['type'])}` : ''}`);
+    await this.js.publish(this.s.cmd(this.o.project, instanceId, action), encodeMessage(env), { msgID: id });
+    const e = await Promise.race([terminal, timeout]);
+    clearTimeout(timer);
+    this.waiters.delete(id);
+    const ms = Date.now() - started;
+    if (!e) return { instance: name, action, event: 'timeout', ok: false, ms, detail: `no terminal event within ${this.o.timeoutMs} ms` };
+    const fault = (e.body['fault'] ?? (e.type === COMMAND_REJECTED ? e.body : undefined)) as { code?: string; message?: string } | undefined;
+    return { instance: name, action, event: e.type, ok: e.type === TERMINAL_SUCCESS[action], ms, ...(fault ? { detail: `${fault.code}: ${fault.message}` } : {}) };
+  }
+
+  async close(): Promise<void> {
+    await this.messages?.close();
+    await this.loop;
+  }
+
+  private onEvent(e: Envelope): void {
+    if (this.seen.has(e.id)) return; // §7.5: an event may arrive twice
+    this.seen.add(e.id);
+    const b = e.body;
+    const instanceId = String(b['instanceId'] ?? '');
+    if (!this.names.has(instanceId)) return; // another client's instance
+    const name = this.names.get(instanceId)!;
+    const state = e.type === COMMAND_REJECTED ? `${String(b['code'])}: ${String(b['message'])}` : `vm=${String(b['vmState'])} task=${String(b['taskState'] ?? '-')} power=${String(b['powerState'])}`;
+    const fault = b['fault'] as { code: string; message: string } | undefined;
+    process.stdout.write(`${clock(e.ts)}  ${name.padEnd(7)} ${e.type.padEnd(28)} ${state}${fault ? `  fault ${fault.code}: ${fault.message}` : ''}${b['final'] === true ? '  (final)' : ''}\n`);
+    if (b['final'] === true && e.corr !== undefined) this.waiters.get(e.corr)?.(e);
+  }
+}
+
+function printSummary(outcomes: readonly Outcome[]): void {
+  const ok = outcomes.filter((x) => x.ok).length;
+  say(`summary: ${ok} of ${outcomes.length} commands succeeded`);
+  for (const x of outcomes) {
+    process.stdout.write(`  ${x.ok ? 'ok  ' : 'FAIL'}  ${x.instance.padEnd(7)} ${x.action.padEnd(7)} → ${x.event} in ${x.ms} ms${x.detail ? ` (${x.detail})` : ''}\n`);
+  }
+}
+
+function say(line: string): void {
+  process.stdout.write(`-- ${line}\n`);
+}
+
+function clock(ts: number): string {
+  const d = new Date(ts);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
