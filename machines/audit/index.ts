@@ -1,0 +1,21 @@
+/** The auditor's pure core: invariants I1–I7 over a plain observation (docs/audit.md). */
+export { audit } from './audit.js';
+export { checkI1, checkI2, checkI3, isPlaced } from './placement-rules.js';
+export { checkI4, checkI6, checkI7 } from './host-rules.js';
+export { checkI5 } from './command-rules.js';
+export {
+  flavorResources,
+  INVARIANTS,
+  migrationIdOf,
+  type AllocationsObservation,
+  type AuditResult,
+  type CommandObservation,
+  type HostObservation,
+  type InvariantId,
+  type InventoryObservation,
+  type Observation,
+  type ProviderObservation,
+  type Resources,
+  type TerminalObservation,
+  type Violation,
+} from './observation.js';
