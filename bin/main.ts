@@ -7,6 +7,10 @@ import { registerUp } from './commands/up.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerConductor } from './commands/conductor.js';
 import { registerDemo } from './commands/demo.js';
+import { registerInstanceOps } from './commands/instance-ops.js';
+import { registerInstanceReads } from './commands/instance-reads.js';
+import { registerHosts } from './commands/hosts.js';
+import { registerWatch } from './commands/watch.js';
 
 const program = new Command('novactor')
   .description('a compute control plane in the actor model, over NATS JetStream')
@@ -18,5 +22,9 @@ registerGateway(program);
 registerConductor(program);
 registerDemo(program);
 registerPlacementReads(program);
+registerInstanceOps(program);
+registerInstanceReads(program);
+registerHosts(program);
+registerWatch(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,74 @@
+/**
+ * Reading lifecycle events from NV_EVT for the CLI: an ordered consumer (created before the
+ * command it watches is published), decoded envelopes, duplicates dropped, and one-line
+ * renderings shared by `--wait` and `watch`.
+ */
+import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
+import { COMMAND_REJECTED, decodeMessage, MessageKind, type Envelope } from '../../protocol/index.js';
+import type { ClientSession } from './session.js';
+
+export interface EventFeed extends AsyncIterable<Envelope> {
+  stop(): void;
+}
+
+/**
+ * Opens an ordered consumer on NV_EVT filtered to `filter`. The consumer exists on the
+ * server when this resolves, so with `since` unset (deliver new) nothing published after
+ * that is missed.
+ */
+export async function openEventFeed(c: ClientSession, filter: string, since?: Date): Promise<EventFeed> {
+  const stream = `${c.s.prefix.toUpperCase()}_EVT`;
+  const consumer = await c.js.consumers.get(stream, {
+    filter_subjects: filter,
+    ...(since ? { opt_start_time: since.toISOString() } : { deliver_policy: DeliverPolicy.New }),
+  });
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
+  const seen = new Set<string>();
+  return {
+    stop: () => void messages.stop(),
+    async *[Symbol.asyncIterator]() {
+      for await (const m of messages) {
+        const r = decodeMessage(m.data, MessageKind.Event);
+        // A message this client cannot read is someone else's problem (the audit's); skip it.
+        if (!r.ok || seen.has(r.value.id)) continue;
+        seen.add(r.value.id);
+        if (seen.size > 10_000) seen.clear();
+        yield r.value;
+      }
+    },
+  };
+}
+
+const str = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
+
+/** `vmState/taskState/powerState`, or the code of a rejection. */
+export function stateOf(e: Envelope): string {
+  if (e.type === COMMAND_REJECTED) return `rejected ${str(e.body['code'])}`;
+  return `${str(e.body['vmState'])}/${str(e.body['taskState'])}/${str(e.body['powerState'])}`;
+}
+
+/** The fault of an `.error` event or the reason of a rejection, as `code: message`, if any. */
+export function faultOf(e: Envelope): string | undefined {
+  if (e.type === COMMAND_REJECTED) return `${str(e.body['code'])}: ${str(e.body['message'])}`;
+  const f = e.body['fault'] as { code?: unknown; message?: unknown } | undefined;
+  return f ? `${str(f.code)}: ${str(f.message)}` : undefined;
+}
+
+/** A command's terminal event is a success unless it is a rejection or an `.error`. */
+export function isSuccess(e: Envelope): boolean {
+  return e.type !== COMMAND_REJECTED && !e.type.endsWith('.error');
+}
+
+/** One line for `watch`: time, instance, type, states, corr, fault. */
+export function watchLine(e: Envelope): string {
+  const instance = str(e.body['instanceId']);
+  const host = e.body['host'] ? ` host=${String(e.body['host'])}` : '';
+  const fault = faultOf(e);
+  return `${new Date(e.ts).toISOString()}  ${instance}  ${e.type.padEnd(28)}  ${stateOf(e)}${host}  corr=${str(e.corr)}${fault ? `  fault=${fault}` : ''}`;
+}
+
+/** One progress line for `--wait`: type, states, host. */
+export function progressLine(e: Envelope): string {
+  const host = e.body['host'] ? `  host=${String(e.body['host'])}` : '';
+  return `${e.type.padEnd(28)}  ${stateOf(e)}${host}`;
+}

@@ -1,0 +1,135 @@
+/**
+ * What every client subcommand shares: its flags (--server, --creds, --project, --user,
+ * --json), one connection, request/reply through envelopes, and the exit codes
+ * (0 done, 1 refused or failed, 2 usage error).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
+import { adminType, decodeMessage, encodeMessage, envelope, ERROR_TYPE, isProjectToken, isToken, MessageKind, queryType, subjects, type Subjects } from '../../protocol/index.js';
+import { connectFor, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+
+export interface ClientOptions extends ServerOptions {
+  project: string;
+  user?: string;
+}
+
+/** The user a client acts as when --user is not given: $NOVACTOR_USER, else the operator. */
+export const defaultUser = () => process.env['NOVACTOR_USER'] || 'admin';
+
+/**
+ * Adds the client flags, and makes commander's own usage errors (a missing argument, an
+ * unknown option) exit 2 like ours; help and version still exit 0.
+ */
+export function withClientOptions(cmd: Command): Command {
+  return withServerOptions(cmd)
+    .option('--project <id>', 'the project to act in', 'demo')
+    .option('--user <id>', 'the user to act as (default: $NOVACTOR_USER or admin)')
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+}
+
+/** A refusal from a service: the error envelope's `{ status, code, message }`. */
+export class CallError extends Error {
+  override readonly name = 'CallError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A command whose outcome did not arrive in time (it may still complete). */
+export class WaitTimeout extends Error {
+  override readonly name = 'WaitTimeout';
+}
+
+export class ClientSession {
+  readonly js: JetStreamClient;
+  readonly s: Subjects = subjects();
+  constructor(
+    readonly nc: NatsConnection,
+    readonly project: string,
+    readonly user: string,
+    readonly json: boolean,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** One request/reply; an error envelope becomes a CallError. */
+  async request<T>(subject: string, type: string, body: Record<string, unknown>, timeoutMs = 10_000): Promise<T> {
+    const req = envelope({ id: randomUUID(), type, ts: Date.now(), project: this.project, user: this.user, body });
+    let data: Uint8Array;
+    try {
+      data = (await this.nc.request(subject, encodeMessage(req), { timeout: timeoutMs })).data;
+    } catch (err) {
+      const noResponders = err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders());
+      if (noResponders) throw new CallError(503, 'ServiceUnavailable', `nothing is serving ${subject}; is novactor up?`, { cause: err });
+      if (err instanceof natsErrors.TimeoutError) throw new CallError(504, 'Timeout', `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
+      throw err;
+    }
+    const r = decodeMessage<Record<string, unknown>>(data, MessageKind.Reply);
+    if (!r.ok) throw new CallError(502, 'BadReply', `the reply on ${subject} does not decode: ${r.error.message}`);
+    if (r.value.type === ERROR_TYPE) throw new CallError(Number(r.value.body['status']), String(r.value.body['code']), String(r.value.body['message']));
+    return r.value.body as T;
+  }
+
+  /** `nv.query.<project>.<what>`. */
+  query<T>(what: string, body: Record<string, unknown> = {}): Promise<T> {
+    return this.request<T>(this.s.query(this.project, what), queryType(what), body);
+  }
+
+  /** `nv.admin.<op>`. */
+  admin<T>(op: string, body: Record<string, unknown> = {}): Promise<T> {
+    return this.request<T>(this.s.admin(op), adminType(op), body);
+  }
+}
+
+/** A subject token given on the command line, or a usage error naming the flag. */
+export function tokenArg(what: string, value: string): string {
+  if (!isToken(value)) throw new UsageError(`${what} must be letters, digits, _ or - (1-128 chars), got ${JSON.stringify(value)}`);
+  return value;
+}
+
+type Runner = (c: ClientSession) => Promise<string | object | number | void>;
+
+/**
+ * Runs one client command: `parse` checks the flags first (a usage error exits 2 without
+ * connecting) and returns what to run once connected. Prints what that returns (a string
+ * as is, anything else as JSON; a number is the exit code) and maps errors to exit codes:
+ * 1 for a refusal, a failure or no server, 2 for a usage error.
+ */
+export async function runClient(o: ClientOptions, parse: () => Runner): Promise<void> {
+  let nc: NatsConnection | undefined;
+  try {
+    const user = o.user ?? defaultUser();
+    if (!isProjectToken(o.project)) throw new UsageError(`--project must be letters, digits, _ or - and not start with _, got ${JSON.stringify(o.project)}`);
+    tokenArg('--user', user);
+    const run = parse();
+    try {
+      nc = await connectFor(o, 'novactor-cli');
+    } catch (err) {
+      throw new CallError(503, 'ServiceUnavailable', `cannot connect to ${serverUrls(o).join(',')}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    const out = await run(new ClientSession(nc, o.project, user, !!o.json));
+    if (typeof out === 'number') process.exitCode = out;
+    else if (typeof out === 'string') process.stdout.write(out);
+    else if (out !== undefined) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`novactor: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof CallError) {
+      process.stderr.write(`novactor: ${err.status} ${err.code}: ${err.message}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof WaitTimeout) {
+      process.stderr.write(`novactor: ${err.message}\n`);
+      process.exitCode = 1;
+    } else throw err;
+  } finally {
+    await nc?.close();
+  }
+}

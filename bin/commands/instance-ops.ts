@@ -1,0 +1,72 @@
+/**
+ * Mutating instance commands: `boot`, `delete`, `stop`, `start`, `reboot`, `pause`,
+ * `unpause`, `suspend`, `resume`. Each publishes one command; `--wait` follows it to its
+ * terminal event (bin/client/wait.ts) and exits 0 on success, 1 otherwise.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import type { InstanceAction } from '../../protocol/index.js';
+import { intFlag, UsageError } from '../options.js';
+import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
+import { sendCommand } from '../client/wait.js';
+
+interface WaitOptions extends ClientOptions {
+  wait?: boolean;
+  timeout: string;
+}
+
+function withWait(cmd: Command): Command {
+  return withClientOptions(cmd)
+    .option('--wait', 'follow the command to its outcome: exit 0 on success, 1 on failure')
+    .option('--timeout <seconds>', 'with --wait: give up after this long (exit 1)', '120');
+}
+
+const timeoutMs = (o: WaitOptions) => intFlag('--timeout', o.timeout, 1, 86_400) * 1000;
+
+/** Power and lifecycle actions that take an instance id and an empty body. */
+const SIMPLE: readonly [InstanceAction, string][] = [
+  ['delete', 'delete an instance'],
+  ['stop', 'power an instance off'],
+  ['start', 'power a stopped instance on'],
+  ['pause', 'pause an instance (its memory stays on the host)'],
+  ['unpause', 'unpause a paused instance'],
+  ['suspend', 'suspend an instance (its memory is saved to disk)'],
+  ['resume', 'resume a suspended instance'],
+];
+
+export function registerInstanceOps(program: Command): void {
+  withWait(
+    program
+      .command('boot <name>')
+      .description('boot a new instance; prints its id and the command id')
+      .requiredOption('--flavor <name>', 'a flavor name (see `novactor flavors`)')
+      .option('--image <ref>', 'the image to boot from')
+      .option('--host <host>', 'admin only: force the compute host')
+      .option('--id <uuid>', 'the instance id to use (default: a new UUID)'),
+  ).action((name: string, o: WaitOptions & { flavor: string; image?: string; host?: string; id?: string }) =>
+    runClient(o, () => {
+      const instanceId = o.id === undefined ? randomUUID() : tokenArg('--id', o.id);
+      if (name.length === 0 || name.length > 255) throw new UsageError('the instance name must be 1-255 characters');
+      const body = { name, flavor: o.flavor, ...(o.image ? { image: o.image } : {}), ...(o.host ? { host: tokenArg('--host', o.host) } : {}) };
+      const run = { instanceId, action: 'boot', body, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
+      return (c) => sendCommand(c, run);
+    }),
+  );
+
+  for (const [action, description] of SIMPLE) {
+    withWait(program.command(`${action} <id>`).description(description)).action((id: string, o: WaitOptions) =>
+      runClient(o, () => {
+        const run = { instanceId: tokenArg('the instance id', id), action, body: {}, wait: !!o.wait, timeoutMs: timeoutMs(o) };
+        return (c) => sendCommand(c, run);
+      }),
+    );
+  }
+
+  withWait(program.command('reboot <id>').description('reboot an instance (soft unless --hard)').option('--hard', 'a hard reboot (power cycle)')).action(
+    (id: string, o: WaitOptions & { hard?: boolean }) =>
+      runClient(o, () => {
+        const run = { instanceId: tokenArg('the instance id', id), action: 'reboot', body: { type: o.hard ? 'HARD' : 'SOFT' }, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
+        return (c) => sendCommand(c, run);
+      }),
+  );
+}

@@ -1,0 +1,58 @@
+/** Reads for users: `list`, `show ID`, `flavors` (gateway queries, tables or --json). */
+import type { Command } from 'commander';
+import type { FlavorView, InstanceRecordView } from '../../protocol/index.js';
+import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
+import { table } from '../table.js';
+
+const when = (ms: number) => new Date(ms).toISOString();
+
+export function registerInstanceReads(program: Command): void {
+  withClientOptions(program.command('list').description("the project's instances")).action((o: ClientOptions) =>
+    runClient(o, () => async (c) => {
+      const r = await c.query<{ instances: InstanceRecordView[] }>('instances.list');
+      if (c.json) return r;
+      return table(
+        ['ID', 'NAME', 'STATUS', 'TASK', 'POWER', 'FLAVOR', 'HOST'],
+        r.instances.map((i) => [i.instanceId, i.name, i.vmState.toUpperCase(), i.taskState, i.powerState, i.flavor.name, i.host]),
+      );
+    }),
+  );
+
+  withClientOptions(program.command('show <id>').description('one instance')).action((id: string, o: ClientOptions) =>
+    runClient(o, () => {
+      const instanceId = tokenArg('the instance id', id);
+      return async (c) => {
+        const r = await c.query<{ instance: InstanceRecordView }>('instances.show', { instanceId });
+        if (c.json) return r;
+        const i = r.instance;
+        const rows: [string, string | number | null][] = [
+          ['id', i.instanceId],
+          ['name', i.name],
+          ['project', i.project],
+          ['user', i.user],
+          ['status', i.vmState.toUpperCase()],
+          ['task state', i.taskState],
+          ['power state', i.powerState],
+          ['flavor', `${i.flavor.name} (${i.flavor.vcpus} vCPU, ${i.flavor.memoryMb} MB RAM, ${i.flavor.rootGb} GB disk)`],
+          ['image', i.image],
+          ['host', i.host],
+          ['node', i.node],
+          ['locked', String(i.locked)],
+          ['metadata', Object.keys(i.metadata).length ? Object.entries(i.metadata).map(([k, v]) => `${k}=${v}`).join(', ') : null],
+          ['fault', i.fault ? `${i.fault.code}: ${i.fault.message}` : null],
+          ['created', when(i.createdAt)],
+          ['updated', when(i.updatedAt)],
+        ];
+        return table(['FIELD', 'VALUE'], rows);
+      };
+    }),
+  );
+
+  withClientOptions(program.command('flavors').description('the flavors an instance can be booted with')).action((o: ClientOptions) =>
+    runClient(o, () => async (c) => {
+      const r = await c.query<{ flavors: FlavorView[] }>('flavors.list');
+      if (c.json) return r;
+      return table(['NAME', 'VCPUS', 'MEMORY_MB', 'ROOT_GB'], r.flavors.map((f) => [f.name, f.vcpus, f.memoryMb, f.rootGb]));
+    }),
+  );
+}

@@ -1,0 +1,199 @@
+/**
+ * The user CLI as a real child process against a private nats-server with placement, the
+ * gateway and the conductor in-process (no compute host: every boot ends in NoValidHost).
+ */
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { startConductor } from '../../actors/conductor/actor.js';
+import { startGateway } from '../../actors/gateway/actor.js';
+import { randomIds, systemClock } from '../../actors/runtime/clock.js';
+import { DEFAULT_FLAVORS } from '../../protocol/index.js';
+import { connectTo, startNats } from '../helpers/nats.js';
+import { startPlacementNode } from '../helpers/placement.js';
+import { exitOf, runNovactor } from '../helpers/processes.js';
+
+const setup = (async () => {
+  const s = await startNats();
+  const placement = await startPlacementNode(s.url, 'cli-placement'); // bootstraps too
+  const nc = await connectTo(s.url, 'roles');
+  const gateway = await startGateway({ nc, clock: systemClock, ids: randomIds });
+  const conductor = await startConductor({ nc, clock: systemClock });
+  return { s, placement, nc, gateway, conductor };
+})();
+test.after.always(async () => {
+  const { s, placement, nc, gateway, conductor } = await setup;
+  await conductor.stop();
+  await gateway.stop();
+  await nc.close();
+  await placement.stop();
+  await s.cleanup();
+});
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const { s } = await setup;
+  const p = runNovactor([...args, '--server', s.url], env);
+  let out = '';
+  let err = '';
+  p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const { code } = await exitOf(p);
+  return { code, out, err };
+}
+
+const json = <T>(r: Run): T => JSON.parse(r.out) as T;
+
+test('cli - boot --wait with no compute host ends in create.error NoValidHost: exit 1, fault on stderr', async (t) => {
+  const r = await cli(['boot', 'web-1', '--flavor', 'm1.tiny', '--wait']);
+  t.is(r.code, 1, r.err);
+  const id = /^instance (\S+)$/m.exec(r.out)?.[1];
+  t.truthy(id, r.out);
+  t.regex(r.out, /^command \S+$/m);
+  t.regex(r.out, /^instance\.create\.start\s+building\/scheduling\/nostate$/m, 'one progress line per event when stdout is not a TTY');
+  t.regex(r.err, /instance\.create\.error: NoValidHost: /);
+  const shown = json<{ instance: { vmState: string; fault: { code: string } } }>(await cli(['show', id!, '--json']));
+  t.like(shown.instance, { vmState: 'error', fault: { code: 'NoValidHost' } });
+});
+
+test('cli - boot --wait --json prints the terminal event', async (t) => {
+  const r = await cli(['boot', 'web-2', '--flavor', 'm1.tiny', '--wait', '--json']);
+  t.is(r.code, 1, r.err);
+  const o = json<{ instanceId: string; commandId: string; ok: boolean; event: { type: string; corr: string; body: { final: boolean } } }>(r);
+  t.like(o, { ok: false, event: { type: 'instance.create.error', body: { final: true } } });
+  t.is(o.event.corr, o.commandId);
+});
+
+test('cli - boot without --wait prints the ids; list and show find the instance', async (t) => {
+  const id = randomUUID();
+  const r = await cli(['boot', 'db-1', '--flavor', 'm1.small', '--id', id, '--json']);
+  t.is(r.code, 0, r.err);
+  const sent = json<{ instanceId: string; commandId: string; action: string }>(r);
+  t.like(sent, { instanceId: id, action: 'boot' });
+  t.regex(sent.commandId, /^[0-9a-f-]{36}$/);
+
+  const plain = await cli(['boot', 'db-2', '--flavor', 'm1.small']);
+  t.is(plain.code, 0, plain.err);
+  t.regex(plain.out, /^instance [0-9a-f-]{36}\ncommand [0-9a-f-]{36}\n$/);
+
+  const found = async () => {
+    for (let i = 0; i < 50; i++) {
+      const l = json<{ instances: { instanceId: string; name: string; flavor: { name: string } }[] }>(await cli(['list', '--json']));
+      const hit = l.instances.find((x) => x.instanceId === id);
+      if (hit) return hit;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return undefined;
+  };
+  t.like(await found(), { name: 'db-1', flavor: { name: 'm1.small' } });
+  const table = await cli(['list']);
+  t.regex(table.out, /^ID\s+NAME\s+STATUS\s+TASK\s+POWER\s+FLAVOR\s+HOST$/m);
+  t.regex(table.out, new RegExp(`^${id}\\s+db-1\\s+`, 'm'));
+  const shown = json<{ instance: { instanceId: string; project: string; user: string } }>(await cli(['show', id, '--json']));
+  t.like(shown.instance, { instanceId: id, project: 'demo', user: 'admin' });
+  const human = await cli(['show', id]);
+  t.regex(human.out, /^flavor\s+m1\.small \(1 vCPU, 2048 MB RAM, 20 GB disk\)$/m);
+});
+
+test('cli - show of an unknown id, and another project, exit 1 with InstanceNotFound', async (t) => {
+  const r = await cli(['show', randomUUID()]);
+  t.is(r.code, 1);
+  t.regex(r.err, /404 InstanceNotFound/);
+});
+
+test('cli - flavors as JSON and as a table', async (t) => {
+  const r = await cli(['flavors', '--json']);
+  t.is(r.code, 0, r.err);
+  t.deepEqual(json<{ flavors: unknown[] }>(r).flavors, [...DEFAULT_FLAVORS]);
+  const table = await cli(['flavors']);
+  t.regex(table.out, /^m1\.medium\s+2\s+4096\s+40$/m);
+});
+
+test('cli - stop --wait of an unknown instance is rejected: exit 1 with the code', async (t) => {
+  const r = await cli(['stop', randomUUID(), '--wait']);
+  t.is(r.code, 1, r.out);
+  t.regex(r.err, /command\.rejected: InstanceNotFound: /);
+});
+
+test('cli - host disable, then hosts shows it; a non-admin user is refused', async (t) => {
+  const off = await cli(['host', 'disable', 'h1', '--reason', 'maintenance', '--json']);
+  t.is(off.code, 0, off.err);
+  t.like(json<{ host: unknown }>(off).host, { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance' });
+  const list = await cli(['hosts', '--json']);
+  t.is(list.code, 0, list.err);
+  t.deepEqual(json<{ hosts: unknown[] }>(list).hosts, [{ host: 'h1', alive: false, enabled: false, forcedDown: false, reason: 'maintenance', lastSeen: null, usage: null }]);
+  const table = await cli(['hosts']);
+  t.regex(table.out, /^h1\s+down\s+false\s+false\s+maintenance\s+-/m);
+
+  const down = await cli(['host', 'force-down', 'h2']);
+  t.is(down.code, 0, down.err);
+  t.regex(down.out, /^h2\s+true\s+true\s+-$/m);
+  const up = await cli(['host', 'up', 'h2', '--json']);
+  t.like(json<{ host: unknown }>(up).host, { host: 'h2', enabled: true, forcedDown: false });
+
+  const alice = await cli(['host', 'enable', 'h1', '--user', 'alice']);
+  t.is(alice.code, 1);
+  t.regex(alice.err, /403 NotAuthorized/);
+  const viaEnv = await cli(['hosts'], { NOVACTOR_USER: 'alice' });
+  t.is(viaEnv.code, 1, 'NOVACTOR_USER sets the default user');
+  t.regex(viaEnv.err, /403 NotAuthorized/);
+});
+
+test('cli - usage errors exit 2 without touching the server', async (t) => {
+  for (const args of [
+    ['boot', 'x'], // --flavor is required
+    ['boot', 'x', '--flavor', 'm1.tiny', '--timeout', 'soon'],
+    ['boot', 'x', '--flavor', 'm1.tiny', '--id', 'has.dot'],
+    ['stop'],
+    ['stop', 'a*b'],
+    ['list', '--project', '_system'],
+    ['reboot', 'x', '--bogus'],
+    ['watch', '--since', 'yesterday'],
+    ['host', 'disable', 'h 1'],
+  ]) {
+    const r = await cli(args);
+    t.is(r.code, 2, `${args.join(' ')}: ${r.err}`);
+  }
+});
+
+test('cli - no server: exit 1 with a clear message', async (t) => {
+  const p = runNovactor(['list', '--server', 'nats://127.0.0.1:1']);
+  let err = '';
+  p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const { code } = await exitOf(p);
+  t.is(code, 1);
+  t.regex(err, /cannot connect to nats:\/\/127\.0\.0\.1:1/);
+});
+
+test('cli - watch prints the events of a project, and --since replays them', async (t) => {
+  const { s } = await setup;
+  const w = runNovactor(['watch', '--project', 'watchers', '--json', '--server', s.url]);
+  let out = '';
+  let err = '';
+  w.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  w.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  // The consumer exists once the CLI has connected; give it a moment, then act.
+  await new Promise((res) => setTimeout(res, 1500));
+  const id = randomUUID();
+  const boot = await cli(['boot', 'w', '--flavor', 'm1.tiny', '--id', id, '--project', 'watchers', '--wait']);
+  t.is(boot.code, 1, boot.err);
+  for (let i = 0; i < 50 && !out.includes('instance.create.error'); i++) await new Promise((res) => setTimeout(res, 100));
+  w.kill('SIGINT');
+  const { code } = await exitOf(w);
+  t.is(code, 0, err);
+  const events = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; body: { instanceId: string } });
+  t.deepEqual(events.map((e) => e.type).filter((x) => x.startsWith('instance.create')), ['instance.create.start', 'instance.create.error']);
+  t.true(events.every((e) => e.body.instanceId === id));
+
+  const replay = runNovactor(['watch', '--project', 'watchers', '--instance', id, '--since', '10m', '--server', s.url]);
+  let lines = '';
+  replay.stdout!.on('data', (c: Buffer) => (lines += c.toString()));
+  for (let i = 0; i < 100 && !lines.includes('instance.create.error'); i++) await new Promise((res) => setTimeout(res, 100));
+  replay.kill('SIGINT');
+  t.is((await exitOf(replay)).code, 0);
+  t.regex(lines, new RegExp(`^\\S+Z  ${id}  instance\\.create\\.error\\s+error/-/nostate  corr=\\S+  fault=NoValidHost: `, 'm'));
+});
