@@ -3,6 +3,7 @@
  * (sleep) and randomness are injected too (STYLE.md 4), so a test runs with no real
  * delay and a chaos run replays the same failures from the same seed.
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PowerState, VirtOp, type CallOptions, type GuestInfo, type GuestSpec, type HypervisorDriver, type RebootKind } from './driver.js';
 import { checkAborted, VirtError, VirtErrorCode } from './errors.js';
@@ -22,7 +23,30 @@ interface FakeGuest {
  */
 export class FakeHost {
   private readonly guests = new Map<string, FakeGuest>();
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    private readonly file?: string,
+  ) {
+    if (file !== undefined && existsSync(file)) {
+      for (const g of JSON.parse(readFileSync(file, 'utf8')) as FakeGuest[]) this.guests.set(g.spec.instanceId, g);
+    }
+  }
+
+  /**
+   * A host whose guests survive the compute worker, as real guests outlive their nova-compute:
+   * kept in `file` (JSON, written after every change, before the call returns).
+   */
+  static persistent(name: string, file: string): FakeHost {
+    return new FakeHost(name, file);
+  }
+
+  /** @internal driver access: the guests changed; a persistent host writes them out now. */
+  changed(): void {
+    if (this.file === undefined) return;
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify([...this.guests.values()]));
+    renameSync(tmp, this.file);
+  }
 
   /** Makes a guest die under the hypervisor (as a qemu killed with -9): it becomes `crashed`. Returns false if absent. */
   crash(instanceId: string): boolean {
@@ -203,6 +227,7 @@ export class FakeDriver implements HypervisorDriver {
       const after = this.config.failPhase === 'after';
       if (fails && !after) throw injected(op, instanceId);
       const result = effect();
+      if (op !== VirtOp.Get && op !== VirtOp.List) this.hostState.changed();
       if (fails && after) throw injected(op, instanceId);
       return result;
     };

@@ -77,10 +77,17 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     const cur = await stores.instances.get(id);
     if (!cur || cur.value.vmState === 'deleted' || cur.value.taskState === 'deleting') {
       await releaseAllocations(id); // whatever an interrupted run of this build may have claimed
+      if (cur && cur.value.owner === 'conductor') {
+        // Deleted while still scheduling: the boot ends here, with its own terminal event.
+        const body = eventBodyOf({ ...cur.value, fault: { code: 'InstanceDeleted', message: 'the instance was deleted while it was being scheduled' } }, { final: true });
+        await events.instance({ project: cur.value.project, user: cur.value.user, instanceId: id, type: 'instance.create.error', corr: task.commandId, body, msgId: `${task.commandId}:create.error` });
+      }
       return 'ack';
     }
     const rec = cur.value;
     if (rec.owner !== 'conductor') {
+      // A reschedule publishes this task just before it hands the record back: wait for that.
+      if (task.tried.includes(rec.owner.slice('host:'.length))) return { retryAfterMs: 500 };
       if (rec.host) await publishTask(s.host(rec.host, 'build'), 'host.build', `${task.commandId}:host.build:${rec.epoch}`, env, hostBuild(rec, task));
       return 'ack';
     }
@@ -99,7 +106,7 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     }
     // The machine snapshot of an earlier attempt's host goes: the new host starts its own.
     const { machine: _machine, outbox: _outbox, ...base } = rec;
-    const handed: InstanceRecord = { ...base, host: claimed, node: claimed, owner: `host:${claimed}`, epoch: rec.epoch + 1, updatedAt: o.clock.now() };
+    const handed: InstanceRecord = { ...base, host: claimed, node: claimed, owner: `host:${claimed}`, triedHosts: [...task.tried], epoch: rec.epoch + 1, updatedAt: o.clock.now() };
     if (!(await replace(id, cur, handed))) return { retryAfterMs: 0 }; // a delete came in: the retry sees it
     await publishTask(s.host(claimed, 'build'), 'host.build', `${task.commandId}:host.build:${handed.epoch}`, env, hostBuild(handed, task));
     return 'ack';

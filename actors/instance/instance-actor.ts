@@ -39,8 +39,11 @@ export interface InstanceActorDeps {
   readonly clock: Clock;
   readonly log?: (line: string, err?: unknown) => void;
   /** Called once when the actor stops for good (stale, or reached a final state). */
-  readonly onStopped?: (instanceId: string, why: 'stale' | 'final' | 'killed') => void;
+  readonly onStopped?: (instanceId: string, why: StopReason) => void;
 }
+
+/** Why an actor stopped: its record moved on, it finished, it was killed, or it handed the instance back. */
+export type StopReason = 'stale' | 'final' | 'killed' | 'handedOff';
 
 export class InstanceActor {
   private snapshot!: InstanceSnapshot;
@@ -75,6 +78,11 @@ export class InstanceActor {
 
   get state(): InstanceSnapshot {
     return this.snapshot;
+  }
+
+  /** Stopped (killed, stale, handed off) or in a final state: it takes nothing more. */
+  get finished(): boolean {
+    return this.dead || this.snapshot.status === 'done';
   }
 
   /** Queues an event (a command, or a step result); resolves once it is persisted and acted on. */
@@ -149,6 +157,12 @@ export class InstanceActor {
       .catch((err: unknown): StepOutcome => ({ ok: false, error: { code: 'StepCrashed', message: err instanceof Error ? err.message : String(err) } }))
       .then((outcome) => {
         if (this.dead) return;
+        if (outcome.ok && outcome.result?.['handedOff'] === true) {
+          // The step gave the record to someone else (a reschedule): this actor is done here.
+          this.dead = true;
+          this.deps.onStopped?.(this.instanceId, 'handedOff');
+          return;
+        }
         const ts = this.deps.clock.now();
         const event: InstanceEvent = outcome.ok ? { type: 'STEP_DONE', ts, step, key, ...(outcome.result ? { result: outcome.result } : {}) } : { type: 'STEP_FAILED', ts, step, key, error: outcome.error };
         return this.send(event);

@@ -37,6 +37,16 @@ interface Slot {
   timer: NodeJS.Timeout | undefined;
 }
 
+/**
+ * Actors a process runs by the thousand (instance actors) and manages itself: the supervisor
+ * only forwards `kill` and lists them in `status`, by a name prefix such as `instance/`.
+ */
+export interface ActorGroup {
+  readonly prefix: string;
+  kill(name: string, restartAfterMs?: number): boolean;
+  status(): ActorStatus[];
+}
+
 export interface SupervisorOptions {
   readonly nc: NatsConnection;
   /** This process's ctl name, e.g. `placement-1` or `compute-h1` (a subject token). */
@@ -54,6 +64,7 @@ export interface SupervisorOptions {
 
 export class Supervisor {
   private readonly slots = new Map<string, Slot>();
+  private readonly groups: ActorGroup[] = [];
   private ctlSub: Subscription | undefined;
   private state: ProcessState = 'starting';
   private readonly ctx: ReplyContext;
@@ -92,18 +103,27 @@ export class Supervisor {
     await this.launch(slot);
   }
 
+  /** Adds a group of self-managed actors to `kill` and `status`. */
+  attach(group: ActorGroup): void {
+    this.groups.push(group);
+  }
+
   running(): void {
     this.state = 'running';
   }
 
   status(): ActorStatus[] {
-    return [...this.slots.values()].map((s) => ({ name: s.spec.name, state: s.state, restarts: s.restarts }));
+    const own = [...this.slots.values()].map((s) => ({ name: s.spec.name, state: s.state, restarts: s.restarts }));
+    return [...own, ...this.groups.flatMap((g) => g.status())];
   }
 
   /** Drops an actor abruptly and schedules its restart from durable state. */
   kill(name: string, restartAfterMs?: number): boolean {
     const slot = this.slots.get(name);
-    if (!slot) return false;
+    if (!slot) {
+      const group = this.groups.find((g) => name.startsWith(g.prefix));
+      return group ? group.kill(name, restartAfterMs) : false;
+    }
     slot.incarnation++;
     const actor = slot.actor;
     slot.actor = undefined;

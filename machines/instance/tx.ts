@@ -136,6 +136,18 @@ const errorOf = (event: InstanceEvent | { type: string }): Fault => {
 };
 const isRollback = (event: InstanceEvent | { type: string }): boolean => event.type === 'STEP_FAILED' && 'error' in event && event.error.rollback === true;
 
+/**
+ * A build failure's fault: a failure that a reschedule would have tried elsewhere, with no
+ * attempt left, is Nova's MaxRetriesExceeded (a forced host gets no second attempt: it keeps
+ * the failure's own code).
+ */
+function buildFault(ctx: InstanceContext, event: InstanceEvent | { type: string }, rescheduling: boolean): Fault {
+  const f = errorOf(event);
+  const reschedulable = event.type === 'STEP_FAILED' && 'error' in event && event.error.reschedulable === true;
+  if (rescheduling || !reschedulable || ctx.maxAttempts <= 1) return f;
+  return { code: 'MaxRetriesExceeded', message: `build failed on attempt ${ctx.attempt} of ${ctx.maxAttempts}: ${f.code}: ${f.message}` };
+}
+
 /** The op in flight ends without its own result: it gets its `.error` terminal now (§0.2). */
 function preempt(t: Tx, by: string, code: string): void {
   const op = t.ctx.op;
@@ -227,7 +239,7 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
       t.ctx = { ...t.ctx, op: null };
       break;
     case 'buildFailed':
-      t.set({ fault: errorOf(event) });
+      t.set({ fault: buildFault(t.ctx, event, p.reschedule) });
       if (p.reschedule) t.notify('instance.create.error', t.corr);
       t.run('destroy');
       break;

@@ -47,3 +47,26 @@ export function toRecord(snapshot: Pick<InstanceSnapshot, 'context'>): InstanceR
     updatedAt: c.updatedAt,
   };
 }
+
+/** Machine states in which the instance's claim on its host is already given back. */
+const CLAIM_RELEASED = new Set(['reschedule.rescheduling', 'rescheduled', 'buildAbort.deletingAllocations', 'deleting.deletingAllocations', 'deleted']);
+
+/** The dotted path of a persisted snapshot's state value, e.g. `deleting.destroying`. */
+export function statePath(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null) return '';
+  const [k, v] = Object.entries(value)[0] ?? [];
+  if (k === undefined) return '';
+  const rest = statePath(v);
+  return rest === '' ? k : `${k}.${rest}`;
+}
+
+/**
+ * Whether the host's tracker should count this instance, judged from its persisted snapshot
+ * (`record.machine`): a restarted tracker rebuilds its claims from the records, and must not
+ * bring back a claim the instance already released on its way out (reschedule, abort, delete).
+ */
+export function holdsHostClaim(persisted: unknown): boolean {
+  if (typeof persisted !== 'object' || persisted === null) return true; // handed over, not started: the claim step is ahead
+  return !CLAIM_RELEASED.has(statePath((persisted as { value?: unknown }).value));
+}

@@ -64,6 +64,8 @@ export const InstanceRecord = Type.Object(
     /** An admin-forced host from the boot command. */
     forcedHost: Type.Union([Type.Null(), TokenString]),
     owner: Owner,
+    /** Hosts this build was handed to before (and that refused it): the next attempt avoids them. */
+    triedHosts: Type.Optional(Type.Array(TokenString, { maxItems: 10 })),
     /** Bumped on every change of owner: a writer with an older epoch is stale. */
     epoch: Type.Integer({ minimum: 0 }),
     /** The instance machine's persisted snapshot, once a host owns it. */

@@ -1,0 +1,101 @@
+/**
+ * A compute host's inbox: the durable consumer `host-<host>` of NV_HOST, filtered on
+ * `nv.host.<host>.>`. Two kinds of work arrive:
+ *  - `host.build`: the conductor handed an instance to this host; start (or resume) its actor;
+ *  - `host.command`: a user command the gateway routed here; feed it to the instance's actor.
+ * A message is acked once the actor has persisted what it caused (the actor's commit comes
+ * before the send resolves). A command for an instance that is no longer this host's is sent
+ * on to its owner (the conductor, or another host), never dropped.
+ */
+import type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { isDuplicate } from '../../machines/instance/index.js';
+import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type Envelope, type HostBuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord } from '../../protocol/index.js';
+import { names } from '../runtime/bootstrap.js';
+import type { Clock } from '../runtime/clock.js';
+import { startConsumerLoop, type ConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
+import type { EventPublisher } from '../runtime/events.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
+import type { RecordBucket } from '../records/kv-record.js';
+import type { InstanceHost } from './instances.js';
+
+export interface InboxOptions {
+  readonly host: string;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly instances: RecordBucket<InstanceRecord>;
+  readonly actors: InstanceHost;
+  readonly events: EventPublisher;
+  readonly clock: Clock;
+  readonly prefix?: string;
+  readonly maxInFlight?: number;
+  readonly log?: (line: string, err?: unknown) => void;
+}
+
+/** Whether an instance's machine has seen a command id (it answered it already). */
+function handledBy(rec: InstanceRecord, id: string): boolean {
+  const ctx = (rec.machine as { context?: { handled?: unknown; op?: { id?: unknown; joined?: unknown } | null } } | undefined)?.context;
+  const handled = Array.isArray(ctx?.handled) ? (ctx.handled as unknown[]) : [];
+  const joined = Array.isArray(ctx?.op?.joined) ? (ctx.op.joined as unknown[]) : [];
+  return handled.includes(id) || ctx?.op?.id === id || joined.includes(id) || rec.createdBy === id;
+}
+
+export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
+  const s = subjects(o.prefix);
+  const self = `host:${o.host}`;
+
+  const reroute = async (env: Envelope, task: HostCommandTask, rec: InstanceRecord): Promise<Outcome> => {
+    const subject = rec.owner === 'conductor' ? s.conductor('command') : s.host(rec.owner.slice('host:'.length), 'command');
+    const msgId = `${task.commandId}:route:${rec.epoch}`;
+    const out = envelope({ id: msgId, type: 'host.command', ts: o.clock.now(), project: env.project, user: env.user, corr: task.commandId, body: task });
+    await o.js.publish(subject, encodeMessage(out), { msgID: msgId });
+    return 'ack';
+  };
+
+  const command = async (env: Envelope, task: HostCommandTask): Promise<Outcome> => {
+    const cur = await o.instances.get(task.instanceId);
+    const rejected = (code: string, message: string) =>
+      o.events.rejected({ project: env.project, user: task.user, instanceId: task.instanceId, corr: task.commandId, code, message }).then((): Outcome => 'ack');
+    if (!cur || cur.value.project !== env.project) return rejected('InstanceNotFound', `instance ${task.instanceId} not found`);
+    const rec = cur.value;
+    if (rec.owner !== self) return reroute(env, task, rec);
+    if (rec.vmState === 'deleted') return handledBy(rec, task.commandId) ? 'ack' : rejected('InstanceNotFound', `instance ${task.instanceId} not found`);
+    const actor = await o.actors.get(task.instanceId);
+    if (!actor) return { retryAfterMs: 200 }; // handed over, its host.build not taken yet
+    try {
+      await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: task.commandId, action: task.action as InstanceAction, body: task.body, user: task.user, isAdmin: task.isAdmin });
+    } catch (err) {
+      if (isActorError(err, ActorErrorCode.Fenced)) return { retryAfterMs: 0 }; // moved on: read again, re-route
+      throw err;
+    }
+    // A final machine (deleted, handed back) takes no command: read the record again.
+    if (!isDuplicate(actor.state.context, task.commandId)) return { retryAfterMs: 0 };
+    return 'ack';
+  };
+
+  const handle = async (m: JsMsg): Promise<Outcome> => {
+    const r = decodeMessage(m.data, MessageKind.Task);
+    if (!r.ok) {
+      o.log?.(`dropping an undecodable host task on ${m.subject}: ${r.error.message}`);
+      return 'term';
+    }
+    const env = r.value;
+    if (env.type === 'host.build') {
+      await o.actors.build(env.body as unknown as HostBuildTask, o.clock.now());
+      return 'ack';
+    }
+    if (env.type === 'host.command') return command(env, env.body as unknown as HostCommandTask);
+    o.log?.(`dropping host task of type ${env.type}`);
+    return 'term';
+  };
+
+  return startConsumerLoop({
+    js: o.js,
+    jsm: o.jsm,
+    stream: names(o.prefix).streams.host,
+    durable: `host-${o.host}`,
+    filter: s.hostAll(o.host),
+    handle,
+    ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
+}

@@ -1,0 +1,4 @@
+/** The compute worker: one host's tracker, instance actors, inbox, heartbeat and audit. */
+export { startCompute, type ComputeOptions, type ComputeWorker } from './worker.js';
+export { InstanceHost } from './instances.js';
+export { computeSteps, HANDED_OFF } from './steps.js';

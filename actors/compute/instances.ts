@@ -1,0 +1,151 @@
+/**
+ * The instance actors of one compute host: at most one live actor per instance, created when
+ * the conductor hands a build over, restored from the record after a kill or a crash, dropped
+ * when the instance is deleted, handed back, or owned by someone else now.
+ *
+ * Which record is this host's: `owner === host:<host>`. A record owned here with a machine
+ * snapshot is restored; one without is a build handed over whose `host.build` task has not
+ * been taken yet (that task starts it).
+ */
+import type { ActorStatus, HostBuildTask, InstanceRecord } from '../../protocol/index.js';
+import { InstanceActor, type InstanceActorDeps, type StopReason } from '../instance/instance-actor.js';
+import type { RecordBucket } from '../records/kv-record.js';
+import type { Versioned } from '../runtime/kv-cas.js';
+
+export interface InstanceHostOptions {
+  readonly host: string;
+  readonly instances: RecordBucket<InstanceRecord>;
+  /** Everything an actor needs but its stop callback, which this host supplies. */
+  readonly actorDeps: Omit<InstanceActorDeps, 'onStopped'>;
+  /** Delay before a killed actor is restored (unless a command needs it sooner). */
+  readonly killRestartMs?: number;
+  readonly log?: (line: string, err?: unknown) => void;
+}
+
+export type BuildOutcome = 'started' | 'running' | 'stale';
+
+const isDone = (r: InstanceRecord) => r.vmState === 'deleted';
+
+export class InstanceHost {
+  private readonly actors = new Map<string, InstanceActor>();
+  /** One load at a time per instance, so two callers never create two actors. */
+  private readonly loading = new Map<string, Promise<InstanceActor | undefined>>();
+  private readonly restarts = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(private readonly o: InstanceHostOptions) {}
+
+  private get owner(): string {
+    return `host:${this.o.host}`;
+  }
+
+  /** Instance ids with a live actor here. */
+  ids(): string[] {
+    return [...this.actors.keys()];
+  }
+
+  status(): ActorStatus[] {
+    return [...this.actors.keys()].map((id) => ({ name: `instance/${id}`, state: 'running', restarts: this.restarts.get(id) ?? 0 }));
+  }
+
+  /**
+   * The live actor of an instance this host owns, restored from its record if it has none;
+   * undefined when the record is not this host's, is finished, or is not started yet.
+   */
+  get(id: string): Promise<InstanceActor | undefined> {
+    const live = this.actors.get(id);
+    if (live) return Promise.resolve(live);
+    return this.once(id, async () => {
+      const cur = await this.o.instances.get(id);
+      if (!cur || cur.value.owner !== this.owner || cur.value.machine === undefined || isDone(cur.value)) return undefined;
+      return this.adopt(id, await InstanceActor.restore(this.deps(), cur));
+    });
+  }
+
+  /** Starts the build the conductor handed over at `task.epoch` (or finds it running). */
+  async build(task: HostBuildTask, now: number): Promise<BuildOutcome> {
+    if (this.actors.has(task.instanceId)) return 'running';
+    let outcome: BuildOutcome = 'stale';
+    await this.once(task.instanceId, async () => {
+      const cur = await this.o.instances.get(task.instanceId);
+      if (!cur || cur.value.owner !== this.owner || cur.value.epoch !== task.epoch || isDone(cur.value)) return undefined;
+      if (cur.value.machine !== undefined) {
+        outcome = 'running'; // started before a crash: resume it
+        return this.adopt(task.instanceId, await InstanceActor.restore(this.deps(), cur));
+      }
+      outcome = 'started';
+      return this.adopt(task.instanceId, await InstanceActor.start(this.deps(), cur, inputOf(cur, task, now)));
+    });
+    return outcome;
+  }
+
+  /** Restores every unfinished instance this host owns (compute start). Returns how many. */
+  async recover(ids: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const id of ids) if (await this.get(id)) n++;
+    return n;
+  }
+
+  /** Drops an actor abruptly (nv.ctl kill); it comes back from its record after a delay. */
+  kill(id: string, restartAfterMs?: number): boolean {
+    const actor = this.actors.get(id);
+    if (!actor) return false;
+    this.actors.delete(id);
+    actor.kill();
+    this.restarts.set(id, (this.restarts.get(id) ?? 0) + 1);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.closed) this.get(id).catch((err: unknown) => this.o.log?.(`instance ${id} could not be restored`, err));
+    }, restartAfterMs ?? this.o.killRestartMs ?? 200);
+    this.timers.add(t);
+    return true;
+  }
+
+  /** Drops every actor at once (process stop): each resumes from its record in the next process. */
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    for (const a of this.actors.values()) a.kill();
+    this.actors.clear();
+  }
+
+  private once(id: string, load: () => Promise<InstanceActor | undefined>): Promise<InstanceActor | undefined> {
+    const pending = this.loading.get(id);
+    if (pending) return pending;
+    const p = load().finally(() => this.loading.delete(id));
+    this.loading.set(id, p);
+    return p;
+  }
+
+  private adopt(id: string, actor: InstanceActor): InstanceActor | undefined {
+    if (this.closed) {
+      actor.kill();
+      return undefined;
+    }
+    if (actor.finished) return undefined;
+    this.actors.set(id, actor);
+    return actor;
+  }
+
+  private deps(): InstanceActorDeps {
+    return {
+      ...this.o.actorDeps,
+      onStopped: (id: string, why: StopReason) => {
+        if (why !== 'killed') this.actors.delete(id);
+        if (why === 'stale') this.o.log?.(`instance ${id}: its record moved on; this host's actor stopped`);
+      },
+    };
+  }
+}
+
+function inputOf(cur: Versioned<InstanceRecord>, task: HostBuildTask, now: number) {
+  const r = cur.value;
+  return {
+    record: { instanceId: r.instanceId, name: r.name, project: r.project, user: r.user, host: r.host, node: r.node, flavor: r.flavor, image: r.image, metadata: r.metadata, locked: r.locked, createdAt: r.createdAt },
+    bootId: task.commandId,
+    ts: now,
+    attempt: task.attempt,
+    maxAttempts: task.maxAttempts,
+  };
+}

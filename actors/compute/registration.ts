@@ -1,0 +1,69 @@
+/**
+ * How a compute host makes itself known: its resource provider and inventory in placement
+ * (reported only when they differ from what placement holds, as Nova's report client does),
+ * and its heartbeat in `nv-services` (a key that expires when the host stops beating).
+ */
+import type { HostInventory } from '../../machines/tracker/index.js';
+import type { HostAdminRecord, ServiceRecord } from '../../protocol/index.js';
+import { encodeValue } from '../../protocol/index.js';
+import { PlacementCallError, type PlacementClient } from '../placement/client.js';
+import type { RecordBucket } from '../records/kv-record.js';
+
+/** The provider of `host` (provider names are host names): found, or created. */
+export async function ensureProvider(placement: PlacementClient, host: string): Promise<string> {
+  for (;;) {
+    const found = await placement.call('providers.list', { name: host });
+    if (found.providers[0]) return found.providers[0].uuid;
+    try {
+      return (await placement.call('providers.create', { name: host })).provider.uuid;
+    } catch (err) {
+      // Another process of this host created it first: list again.
+      if (!(err instanceof PlacementCallError && err.status === 409)) throw err;
+    }
+  }
+}
+
+/** The inventory placement should hold for the host, by resource class. */
+export function inventoryOf(inv: HostInventory): Record<string, { total: number; reserved: number; minUnit: number; maxUnit: number; stepSize: number; allocationRatio: number }> {
+  const one = (total: number, reserved: number, allocationRatio: number) => ({ total, reserved, minUnit: 1, maxUnit: total, stepSize: 1, allocationRatio });
+  const out: ReturnType<typeof inventoryOf> = {
+    VCPU: one(inv.vcpus, inv.reservedVcpus, inv.allocationRatio.cpu),
+    MEMORY_MB: one(inv.memoryMb, inv.reservedMemoryMb, inv.allocationRatio.ram),
+  };
+  if (inv.diskGb > 0) out['DISK_GB'] = one(inv.diskGb, inv.reservedDiskGb, inv.allocationRatio.disk);
+  return out;
+}
+
+/** Sets the provider's inventory if it differs; returns whether it wrote. */
+export async function reportInventory(placement: PlacementClient, provider: string, inv: HostInventory): Promise<boolean> {
+  const wanted = inventoryOf(inv);
+  for (;;) {
+    const cur = await placement.call('inventories.get', { provider });
+    if (JSON.stringify(sorted(cur.inventories)) === JSON.stringify(sorted(wanted))) return false;
+    try {
+      await placement.call('inventories.set', { provider, resourceProviderGeneration: cur.resourceProviderGeneration, inventories: wanted });
+      return true;
+    } catch (err) {
+      // A concurrent change of the provider: read its generation again.
+      if (!(err instanceof PlacementCallError && err.status === 409 && err.code === 'placement.concurrent_update')) throw err;
+    }
+  }
+}
+
+const sorted = (o: Record<string, object>) => Object.fromEntries(Object.keys(o).sort().map((k) => [k, Object.fromEntries(Object.entries(o[k] as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))]));
+
+/** One heartbeat: the service record, with the operator's switches copied in for readers. */
+export async function beat(services: RecordBucket<ServiceRecord>, hosts: RecordBucket<HostAdminRecord>, host: string, startedAt: number, now: number): Promise<void> {
+  const admin = await hosts.get(host);
+  const record: ServiceRecord = {
+    name: `compute-${host}`,
+    role: 'compute',
+    host,
+    enabled: admin?.value.enabled ?? true,
+    forcedDown: admin?.value.forcedDown ?? false,
+    startedAt,
+    lastSeen: now,
+  };
+  // Single writer per key (this host), and the key expires between beats: a plain put.
+  await services.kv.put(record.name, encodeValue(record));
+}

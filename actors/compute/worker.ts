@@ -1,0 +1,248 @@
+/**
+ * A compute worker (`novactor compute --host H`): the host's tracker actor and its instance
+ * actors under one supervisor, its inbox, its heartbeat, its periodic audit, and its
+ * request/reply faces (`nv.tracker.H.*`, `nv.rpc.H.*`, `nv.ctl.compute-H.*`).
+ *
+ * Start order is recovery order (operations.md §12, resuming where Nova errors):
+ *  1. register the provider and inventory (waits for placement);
+ *  2. rebuild the tracker from the records that name this host;
+ *  3. restore every unfinished instance this host owns; each re-issues its in-flight step;
+ *  4. only then take new work from the inbox, and start beating.
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { holdsHostClaim } from '../../machines/instance/index.js';
+import type { HostInventory, Resources } from '../../machines/tracker/index.js';
+import { rpcType, subjects, type HostStatus } from '../../protocol/index.js';
+import type { HypervisorDriver } from '../../virt/index.js';
+import type { Clock, IdSource } from '../runtime/clock.js';
+import { eventPublisher } from '../runtime/events.js';
+import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
+import { Supervisor, type Actor } from '../runtime/supervisor.js';
+import { PlacementCallError, PlacementClient } from '../placement/client.js';
+import { openStores, type Stores } from '../records/stores.js';
+import { TrackerActor, type TrackerRecords } from '../tracker/actor.js';
+import { TrackerGate } from '../tracker/gate.js';
+import { serveTracker } from '../tracker/server.js';
+import { startInbox } from './inbox.js';
+import { InstanceHost } from './instances.js';
+import { beat, ensureProvider, reportInventory } from './registration.js';
+import { computeSteps } from './steps.js';
+
+export interface ComputeOptions {
+  readonly nc: NatsConnection;
+  readonly host: string;
+  readonly driver: HypervisorDriver;
+  readonly inventory: HostInventory;
+  /** Per-instance overhead the driver adds (Nova's estimate_instance_overhead). */
+  readonly overhead?: Resources;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly prefix?: string;
+  readonly heartbeatMs?: number;
+  /** The periodic tracker audit (update_available_resource); 0 = never. */
+  readonly auditIntervalMs?: number;
+  readonly killRestartMs?: number;
+  readonly maxInFlight?: number;
+  readonly log?: (line: string, err?: unknown) => void;
+}
+
+export interface ComputeWorker extends Actor {
+  readonly host: string;
+  readonly supervisor: Supervisor;
+  readonly instances: InstanceHost;
+  readonly tracker: TrackerGate;
+  /** Runs the periodic audit now (tracker heal + placement heal). */
+  auditNow(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
+  const prefix = o.prefix ?? 'nv';
+  const s = subjects(prefix);
+  const js = jetstream(o.nc);
+  const jsm = await jetstreamManager(o.nc);
+  const stores = await openStores(o.nc, prefix);
+  const events = eventPublisher(js, o.clock, prefix);
+  const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 30_000 });
+  const log = o.log ?? (() => undefined);
+  const self = `host:${o.host}`;
+  const supervisor = new Supervisor({ nc: o.nc, process: `compute-${o.host}`, role: 'compute', clock: o.clock, ids: o.ids, prefix, log, ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}) });
+  supervisor.serveCtl();
+
+  // 1. provider and inventory, once placement answers
+  const provider = await untilPlacementAnswers(() => ensureProvider(placement, o.host), log);
+  await untilPlacementAnswers(() => reportInventory(placement, provider, o.inventory), log);
+
+  // 2. the tracker, rebuilt from the records
+  const tracker = new TrackerGate();
+  const loadRecords = async (): Promise<TrackerRecords> => {
+    const all = await stores.instances.entries((key, err) => log(`skipping instance record ${key}`, err));
+    const instances = all
+      .map((e) => e.value)
+      .filter((r) => r.host === o.host && r.vmState !== 'deleted' && holdsHostClaim(r.machine))
+      .map((r) => ({ instanceId: r.instanceId, flavor: { vcpus: r.flavor.vcpus, memoryMb: r.flavor.memoryMb, rootGb: r.flavor.rootGb }, vmState: r.vmState, taskState: r.taskState }));
+    return { instances, migrations: [] };
+  };
+  await supervisor.add({
+    name: 'tracker',
+    start: async () => {
+      const actor = await TrackerActor.start({ host: o.host, inventory: o.inventory, config: o.overhead ? { overhead: o.overhead } : {}, clock: o.clock, loadRecords, log });
+      tracker.set(actor);
+      let stopped!: () => void;
+      const done = new Promise<void>((r) => (stopped = r));
+      const end = () => {
+        actor.kill();
+        if (tracker.peek() === actor) tracker.set(undefined);
+      };
+      return { done, kill: end, stop: async () => (end(), stopped()) };
+    },
+  });
+  const trackerSub = serveTracker({ nc: o.nc, host: o.host, gate: tracker, clock: o.clock, ids: o.ids, prefix, log });
+
+  // 3. the instance actors this host owns
+  const instances = new InstanceHost({
+    host: o.host,
+    instances: stores.instances,
+    actorDeps: {
+      instances: stores.instances,
+      events,
+      clock: o.clock,
+      log,
+      executor: computeSteps({ host: o.host, tracker, driver: o.driver, placement, instances: stores.instances, js, clock: o.clock, prefix, sleep }),
+    },
+    ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}),
+    log,
+  });
+  supervisor.attach({ prefix: 'instance/', kill: (name, ms) => instances.kill(name.slice('instance/'.length), ms), status: () => instances.status() });
+  const owned = (await stores.instances.entries()).filter((e) => e.value.owner === self && e.value.vmState !== 'deleted').map((e) => e.key);
+  const restored = await instances.recover(owned);
+  if (restored > 0) log(`compute ${o.host}: restored ${restored} instance actors`);
+
+  // 4. new work, heartbeat, periodic audit, status
+  await supervisor.add({
+    name: 'inbox',
+    start: async () => {
+      const loop = await startInbox({ host: o.host, js, jsm, instances: stores.instances, actors: instances, events, clock: o.clock, prefix, log, ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}) });
+      return { done: loop.done, kill: () => loop.kill(), stop: () => loop.stop() };
+    },
+  });
+  const startedAt = o.clock.now();
+  await supervisor.add(periodic('heartbeat', o.heartbeatMs ?? 2000, () => beat(stores.services, stores.hosts, o.host, startedAt, o.clock.now()), log, true));
+
+  const auditNow = async () => {
+    const t = await tracker.get();
+    const report = await t.audit();
+    if (!report.inSync) log(`compute ${o.host}: tracker audit healed ${report.drift.stale.length} stale, ${report.drift.missing.length} missing, ${report.drift.changed.length} changed claims`);
+    await reportInventory(placement, provider, o.inventory);
+    await healAllocations(stores, placement, provider, log);
+  };
+  if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(periodic('audit', o.auditIntervalMs ?? 60_000, auditNow, log, false));
+
+  const statusSub = serveStatus(o.nc, s.rpc(o.host, 'status'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, async () => ({
+    host: o.host,
+    actors: instances.ids(),
+    guests: (await o.driver.list()).map((g) => ({ instanceId: g.instanceId, powerState: g.powerState })),
+    tracker: (await tracker.get()).report(),
+  }), log);
+  supervisor.running();
+
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  const close = (subs: Subscription[]) => subs.forEach((x) => x.unsubscribe());
+  return {
+    host: o.host,
+    supervisor,
+    instances,
+    tracker,
+    auditNow,
+    done,
+    kill: () => {
+      close([trackerSub, statusSub]);
+      instances.close();
+      void supervisor.stop();
+      finish();
+    },
+    stop: async () => {
+      close([trackerSub, statusSub]);
+      await supervisor.stop();
+      instances.close();
+      await o.driver.close();
+      finish();
+    },
+  };
+}
+
+/** Retries a placement call while placement is not up yet (compute may start first). */
+async function untilPlacementAnswers<T>(fn: () => Promise<T>, log: (line: string, err?: unknown) => void): Promise<T> {
+  for (let wait = 200; ; wait = Math.min(wait * 2, 5000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof PlacementCallError && err.status < 500) throw err;
+      log('placement is not answering yet; retrying', err);
+      await sleep(wait);
+    }
+  }
+}
+
+/**
+ * Placement's side of the audit: an allocation on this host's provider whose consumer has no
+ * record, or a deleted one, is a leak (I2); it is removed. Records are written before any
+ * claim and marked deleted only after their allocations are gone, so neither case can be an
+ * operation in progress.
+ */
+async function healAllocations(stores: Stores, placement: PlacementClient, provider: string, log: (line: string, err?: unknown) => void): Promise<void> {
+  const held = await placement.call('allocations.byProvider', { provider });
+  for (const consumer of Object.keys(held.allocations)) {
+    const rec = await stores.instances.get(consumer);
+    if (rec && rec.value.vmState !== 'deleted') continue;
+    log(`audit: removing leaked allocation of ${rec ? 'deleted' : 'unknown'} consumer ${consumer}`);
+    await placement.call('allocations.delete', { consumer }).catch((err: unknown) => {
+      if (!(err instanceof PlacementCallError && err.status === 404)) throw err;
+    });
+  }
+}
+
+/** An actor that runs `fn` every `everyMs` (at once too, when `now`); failures are logged. */
+function periodic(name: string, everyMs: number, fn: () => Promise<void>, log: (line: string, err?: unknown) => void, now: boolean) {
+  return {
+    name,
+    start: async (): Promise<Actor> => {
+      if (now) await fn();
+      let running = false;
+      const timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        fn()
+          .catch((err: unknown) => log(`${name} failed`, err))
+          .finally(() => (running = false));
+      }, everyMs);
+      let stopped!: () => void;
+      const done = new Promise<void>((r) => (stopped = r));
+      return { done, kill: () => clearInterval(timer), stop: async () => (clearInterval(timer), stopped()) };
+    },
+  };
+}
+
+function serveStatus(nc: NatsConnection, subject: string, ctx: ReplyContext, status: () => Promise<HostStatus>, log: (line: string, err?: unknown) => void): Subscription {
+  return nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err) return;
+      const req = decodeRequest(ctx, msg);
+      if (!req) return;
+      if (req.type !== rpcType('status')) {
+        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${subject} answers ${rpcType('status')}, not ${req.type}` });
+        return;
+      }
+      status().then(
+        (body) => respondOk(ctx, msg, req, body),
+        (e: unknown) => {
+          log('status failed', e);
+          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'status could not be read now; retry' });
+        },
+      );
+    },
+  });
+}

@@ -1,0 +1,172 @@
+/**
+ * A whole cloud in the test process, on a private nats-server: placement, a gateway, a
+ * conductor and compute workers with fake drivers, each role on its own NATS connection (as
+ * in separate processes). Workers can be killed (abruptly, as kill -9 does to their state)
+ * and started again over the same fake hypervisor host, whose guests outlive them.
+ */
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { startCompute, type ComputeWorker } from '../../actors/compute/index.js';
+import { startConductor } from '../../actors/conductor/actor.js';
+import { startGateway } from '../../actors/gateway/actor.js';
+import { PlacementClient } from '../../actors/placement/client.js';
+import { randomIds, systemClock } from '../../actors/runtime/clock.js';
+import type { Actor } from '../../actors/runtime/supervisor.js';
+import { openStores, type Stores } from '../../actors/records/stores.js';
+import type { Envelope, InstanceAction } from '../../protocol/index.js';
+import { createDriver, FakeHost, type FakeDriverConfig } from '../../virt/index.js';
+import { TestClient } from './client.js';
+import { eventually } from './eventually.js';
+import { connectTo, startNats, type TestServer } from './nats.js';
+import { startPlacementNode, type PlacementNode } from './placement.js';
+
+export interface HostSpec {
+  readonly name: string;
+  readonly vcpus?: number;
+  readonly ramMb?: number;
+  readonly diskGb?: number;
+  /** Extra fake driver settings (failure injection, latency). */
+  readonly fake?: Partial<FakeDriverConfig>;
+}
+
+interface RunningHost {
+  spec: HostSpec;
+  fake: FakeHost;
+  nc: NatsConnection;
+  worker: ComputeWorker | undefined;
+}
+
+export interface Cloud {
+  readonly server: TestServer & { cleanup(): Promise<void> };
+  readonly client: TestClient;
+  readonly stores: Stores;
+  readonly placement: PlacementClient;
+  readonly hosts: Map<string, RunningHost>;
+  worker(host: string): ComputeWorker;
+  /** Boots and returns the instance id and the boot command id. */
+  boot(name: string, flavor?: string, extra?: Record<string, unknown>, opts?: { user?: string }): Promise<{ id: string; cmd: string }>;
+  /** Publishes a command and waits for its terminal event. */
+  act(id: string, action: InstanceAction, body?: Record<string, unknown>, opts?: { user?: string; timeoutMs?: number }): Promise<Envelope>;
+  /** Kills a worker abruptly (its in-memory state is lost; its guests stay). */
+  killWorker(host: string): void;
+  startWorker(host: string): Promise<ComputeWorker>;
+  killGateway(): void;
+  startGateway(): Promise<void>;
+  killConductor(): void;
+  startConductor(): Promise<void>;
+  /** Placement's usage of a host's provider, by resource class. */
+  usageOf(host: string): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: number; maxAttempts?: number } = {}): Promise<Cloud> {
+  const server = await startNats();
+  const placementNode: PlacementNode = await startPlacementNode(server.url, 'cloud-placement');
+  const rolesNc = await connectTo(server.url, 'roles');
+  let gateway: Actor | undefined = await startGateway({ nc: rolesNc, clock: systemClock, ids: randomIds });
+  let conductor: Actor | undefined = await startConductor({ nc: rolesNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
+  const client = new TestClient(await connectTo(server.url, 'client'));
+  const stores = await openStores(client.nc);
+  const placement = new PlacementClient({ nc: client.nc });
+  const running = new Map<string, RunningHost>();
+
+  const startWorker = async (name: string): Promise<ComputeWorker> => {
+    const h = running.get(name);
+    if (!h) throw new Error(`no host ${name}`);
+    const driver = createDriver('fake', { host: name, hostState: h.fake, ...h.spec.fake });
+    h.worker = await startCompute({
+      nc: h.nc,
+      host: name,
+      driver,
+      inventory: {
+        vcpus: h.spec.vcpus ?? 16,
+        memoryMb: h.spec.ramMb ?? 32768,
+        diskGb: h.spec.diskGb ?? 500,
+        reservedVcpus: 0,
+        reservedMemoryMb: 0,
+        reservedDiskGb: 0,
+        allocationRatio: { cpu: 1, ram: 1, disk: 1 },
+      },
+      clock: systemClock,
+      ids: randomIds,
+      heartbeatMs: 500,
+      auditIntervalMs: opts.auditIntervalMs ?? 0,
+      killRestartMs: 100,
+    });
+    return h.worker;
+  };
+
+  for (const spec of hosts) {
+    running.set(spec.name, { spec, fake: new FakeHost(spec.name), nc: await connectTo(server.url, `compute-${spec.name}`), worker: undefined });
+    await startWorker(spec.name);
+  }
+
+  const cloud: Cloud = {
+    server,
+    client,
+    stores,
+    placement,
+    hosts: running,
+    worker: (host) => {
+      const w = running.get(host)?.worker;
+      if (!w) throw new Error(`worker ${host} is not running`);
+      return w;
+    },
+    boot: async (name, flavor = 'm1.tiny', extra = {}, o = {}) => {
+      const id = randomUUID();
+      const cmd = await client.command(id, 'boot', { name, flavor, ...extra }, o);
+      return { id, cmd };
+    },
+    act: async (id, action, body = {}, o = {}) => {
+      const cmd = await client.command(id, action, body, o.user ? { user: o.user } : {});
+      return client.final(id, cmd, o.timeoutMs ?? 30_000);
+    },
+    killWorker: (host) => {
+      const h = running.get(host);
+      h?.worker?.kill();
+      if (h) h.worker = undefined;
+    },
+    startWorker,
+    killGateway: () => {
+      gateway?.kill();
+      gateway = undefined;
+    },
+    startGateway: async () => {
+      gateway = await startGateway({ nc: rolesNc, clock: systemClock, ids: randomIds });
+    },
+    killConductor: () => {
+      conductor?.kill();
+      conductor = undefined;
+    },
+    startConductor: async () => {
+      conductor = await startConductor({ nc: rolesNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
+    },
+    usageOf: async (host) => {
+      const p = (await placement.call('providers.list', { name: host })).providers[0];
+      if (!p) throw new Error(`no provider ${host}`);
+      return (await placement.call('usages.get', { provider: p.uuid })).usages;
+    },
+    stop: async () => {
+      for (const h of running.values()) {
+        await h.worker?.stop();
+        await h.nc.close();
+      }
+      await conductor?.stop();
+      await gateway?.stop();
+      await rolesNc.close();
+      await client.nc.close();
+      await placementNode.stop();
+      await server.cleanup();
+    },
+  };
+  return cloud;
+}
+
+/** Waits until an instance's record satisfies `ok`. */
+export function recordWhere(cloud: Cloud, id: string, ok: (r: NonNullable<Awaited<ReturnType<Stores['instances']['get']>>>['value']) => boolean, timeoutMs = 30_000) {
+  return eventually(async () => {
+    const r = await cloud.stores.instances.get(id);
+    if (!r || !ok(r.value)) throw new Error(`instance ${id} not there yet: ${r ? `${r.value.vmState}/${r.value.taskState}` : 'no record'}`);
+    return r.value;
+  }, { timeoutMs });
+}
