@@ -137,7 +137,8 @@ class DemoClient {
     const ms = Date.now() - started;
     if (!e) return { instance: name, action, event: 'timeout', ok: false, ms, detail: `no terminal event within ${this.o.timeoutMs} ms` };
     const fault = (e.body['fault'] ?? (e.type === COMMAND_REJECTED ? e.body : undefined)) as { code?: string; message?: string } | undefined;
-    return { instance: name, action, event: e.type, ok: e.type === TERMINAL_SUCCESS[action], ms, ...(fault ? { detail: `${fault.code}: ${fault.message}` } : {}) };
+    const ok = e.type === TERMINAL_SUCCESS[action];
+    return { instance: name, action, event: e.type, ok, ms, ...(fault && !ok ? { detail: `${fault.code}: ${fault.message}` } : {}) };
   }
 
   async close(): Promise<void> {
@@ -153,7 +154,8 @@ class DemoClient {
     if (!this.names.has(instanceId)) return; // another client's instance
     const name = this.names.get(instanceId)!;
     const state = e.type === COMMAND_REJECTED ? `${String(b['code'])}: ${String(b['message'])}` : `vm=${String(b['vmState'])} task=${String(b['taskState'] ?? '-')} power=${String(b['powerState'])}`;
-    const fault = b['fault'] as { code: string; message: string } | undefined;
+    // A record in ERROR keeps its fault on later events: show it where it happened only.
+    const fault = e.type.endsWith('.error') ? (b['fault'] as { code: string; message: string } | undefined) : undefined;
     process.stdout.write(`${clock(e.ts)}  ${name.padEnd(7)} ${e.type.padEnd(28)} ${state}${fault ? `  fault ${fault.code}: ${fault.message}` : ''}${b['final'] === true ? '  (final)' : ''}\n`);
     if (b['final'] === true && e.corr !== undefined) this.waiters.get(e.corr)?.(e);
   }
