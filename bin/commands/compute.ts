@@ -1,0 +1,99 @@
+/** `novactor compute --host H`: one compute host's worker (tracker, instance actors, inbox). */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { Command } from 'commander';
+import { startCompute } from '../../actors/compute/index.js';
+import { bootstrap } from '../../actors/runtime/bootstrap.js';
+import { randomIds, systemClock } from '../../actors/runtime/clock.js';
+import { Lifecycle, stopOnSignals } from '../../actors/runtime/lifecycle.js';
+import { createLogger, logLine } from '../../actors/runtime/logger.js';
+import { isToken } from '../../protocol/index.js';
+import { createDriver, FakeHost, type HypervisorDriver } from '../../virt/index.js';
+import { connectFor, intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+
+interface ComputeFlags extends ServerOptions {
+  host: string;
+  vcpus: string;
+  ramMb: string;
+  diskGb: string;
+  reservedVcpus: string;
+  reservedRamMb: string;
+  reservedDiskGb: string;
+  cpuRatio: string;
+  ramRatio: string;
+  diskRatio: string;
+  driver: string;
+  data?: string;
+  failSpawn?: string;
+  auditInterval: string;
+  heartbeat: string;
+  replicas: string;
+}
+
+function ratio(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 1000) throw new UsageError(`${name} must be a number above 0 and at most 1000, got ${v}`);
+  return n;
+}
+
+export function registerCompute(program: Command): void {
+  withServerOptions(
+    program
+      .command('compute')
+      .description("run one compute host: its tracker, its instances' actors, its inbox and heartbeat")
+      .requiredOption('--host <name>', 'the host name (also its placement provider name)')
+      .option('--vcpus <n>', 'physical CPUs', '16')
+      .option('--ram-mb <n>', 'memory in MiB', '32768')
+      .option('--disk-gb <n>', 'local disk in GiB', '500')
+      .option('--reserved-vcpus <n>', 'CPUs kept for the host', '0')
+      .option('--reserved-ram-mb <n>', 'memory kept for the host (MiB)', '512')
+      .option('--reserved-disk-gb <n>', 'disk kept for the host (GiB)', '0')
+      .option('--cpu-ratio <r>', 'CPU allocation ratio', '4')
+      .option('--ram-ratio <r>', 'RAM allocation ratio', '1')
+      .option('--disk-ratio <r>', 'disk allocation ratio', '1')
+      .option('--driver <kind>', 'hypervisor driver: fake (in memory, kept in --data) or process (each guest a process)', 'fake')
+      .option('--data <dir>', 'where the driver keeps its guests (default ./novactor-data/hosts/<host>)')
+      .option('--fail-spawn <regex>', 'fake driver: refuse to spawn guests whose name matches (failure injection)')
+      .option('--audit-interval <ms>', 'periodic tracker audit (update_available_resource), 0 = never', '60000')
+      .option('--heartbeat <ms>', 'heartbeat interval (the service key expires after 10 s)', '2000')
+      .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
+  ).action(async (o: ComputeFlags) => {
+    if (!isToken(o.host)) throw new UsageError(`--host must be a subject token (letters, digits, - and _), got ${o.host}`);
+    const name = `compute-${o.host}`;
+    const logger = createLogger(name);
+    const inventory = {
+      vcpus: intFlag('--vcpus', o.vcpus, 1, 100_000),
+      memoryMb: intFlag('--ram-mb', o.ramMb, 1, 1e9),
+      diskGb: intFlag('--disk-gb', o.diskGb, 0, 1e9),
+      reservedVcpus: intFlag('--reserved-vcpus', o.reservedVcpus, 0, 100_000),
+      reservedMemoryMb: intFlag('--reserved-ram-mb', o.reservedRamMb, 0, 1e9),
+      reservedDiskGb: intFlag('--reserved-disk-gb', o.reservedDiskGb, 0, 1e9),
+      allocationRatio: { cpu: ratio('--cpu-ratio', o.cpuRatio), ram: ratio('--ram-ratio', o.ramRatio), disk: ratio('--disk-ratio', o.diskRatio) },
+    };
+    if (o.driver !== 'fake' && o.driver !== 'process') throw new UsageError(`--driver must be fake or process, got ${o.driver}`);
+    const auditIntervalMs = intFlag('--audit-interval', o.auditInterval, 0, 86_400_000);
+    const heartbeatMs = intFlag('--heartbeat', o.heartbeat, 100, 5000);
+    const replicas = intFlag('--replicas', o.replicas, 1, 5);
+    const dataDir = o.data ?? join('novactor-data', 'hosts', o.host);
+    mkdirSync(dataDir, { recursive: true });
+    const driver: HypervisorDriver =
+      o.driver === 'process'
+        ? createDriver('process', { host: o.host, stateDir: dataDir })
+        : createDriver('fake', { host: o.host, hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')), ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}) });
+    const lifecycle = new Lifecycle();
+    stopOnSignals(lifecycle, (code) => process.exit(code));
+    try {
+      const nc = await connectFor(o, name);
+      lifecycle.onStop('nats connection', () => nc.drain());
+      await bootstrap(nc, { replicas });
+      const worker = await startCompute({ nc, host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs, log: logLine(logger) });
+      lifecycle.onStop('compute worker', () => worker.stop());
+      lifecycle.running();
+      process.stdout.write(`compute ${o.host} ready\n`);
+    } catch (err) {
+      logger.error({ err }, 'compute failed to start');
+      await lifecycle.fail(err);
+      process.exit(1);
+    }
+  });
+}
