@@ -1,0 +1,206 @@
+/**
+ * Reads everything the auditor judges into one plain Observation (machines/audit): the
+ * instance and migration records, placement's providers, usages and allocations, each compute
+ * host's own status (`nv.rpc.<host>.status`), the accepted commands of NV_CMD and the terminal
+ * events of NV_EVT. Reads only: it never writes, acks or consumes anything durable.
+ *
+ * The reads are not one atomic snapshot; the audit is meant for a quiet cloud (after a chaos
+ * run has stopped its load), where nothing moves between them.
+ */
+import { DeliverPolicy, jetstream, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
+import type { CommandObservation, HostObservation, Observation, ProviderObservation, TerminalObservation } from '../../machines/audit/index.js';
+import {
+  COMMAND_REJECTED,
+  decodeMessage,
+  decodeValue,
+  encodeMessage,
+  envelope,
+  ERROR_TYPE,
+  isToken,
+  MessageKind,
+  parseCommandSubject,
+  parseEventSubject,
+  rpcType,
+  subjects,
+  SYSTEM_PROJECT,
+  type ErrorBody,
+  type HostStatus,
+} from '../../protocol/index.js';
+import { PlacementClient } from '../placement/client.js';
+import { openStores } from '../records/stores.js';
+import { names } from '../runtime/bootstrap.js';
+import { randomIds, systemClock, type Clock, type IdSource } from '../runtime/clock.js';
+
+export interface CollectOptions {
+  readonly nc: NatsConnection;
+  readonly prefix?: string;
+  /** Per request (placement, host status) and per idle wait while reading a stream. */
+  readonly timeoutMs?: number;
+  readonly clock?: Clock;
+  readonly ids?: IdSource;
+}
+
+/** A read the audit needs failed (placement down, a stream stalled): the audit cannot judge. */
+export class CollectError extends Error {
+  override readonly name = 'CollectError';
+}
+
+/** Observes the cloud for `audit()`. Throws CollectError (or a NATS error) when a read fails. */
+export async function collect(o: CollectOptions): Promise<Observation> {
+  const prefix = o.prefix ?? subjects().prefix;
+  const timeoutMs = o.timeoutMs ?? 5000;
+  const js = jetstream(o.nc);
+  const stores = await openStores(o.nc, prefix);
+  const placement = new PlacementClient({ nc: o.nc, prefix, deadlineMs: timeoutMs, attemptTimeoutMs: Math.min(timeoutMs, 3000), user: 'novactor-audit', ...(o.clock ? { clock: o.clock } : {}) });
+
+  const [instances, migrations, services, { providers, allocations }] = await Promise.all([
+    readAll(stores.instances),
+    readMigrations(o.nc, prefix),
+    readAll(stores.services).catch(() => []), // heartbeats expire while we read: a missing one is simply down
+    readPlacement(placement),
+  ]);
+  const hostNames = new Set<string>();
+  for (const s of services) if (s.role === 'compute' && s.host !== null) hostNames.add(s.host);
+  for (const p of providers) if (isToken(p.name)) hostNames.add(p.name);
+  for (const i of instances) {
+    if (i.host !== null) hostNames.add(i.host);
+    if (i.owner.startsWith('host:')) hostNames.add(i.owner.slice('host:'.length));
+  }
+  const [hosts, commands, terminals] = await Promise.all([
+    Promise.all([...hostNames].sort().map((h) => hostStatus(o, prefix, h, timeoutMs))),
+    readCommands(js, prefix, timeoutMs),
+    readTerminals(js, prefix, timeoutMs),
+  ]);
+  return { instances, migrations, providers, allocations, hosts, commands, terminals };
+}
+
+async function readAll<T>(bucket: { keys(): Promise<string[]>; get(k: string): Promise<{ value: T } | undefined> }): Promise<T[]> {
+  const out: T[] = [];
+  for (const k of (await bucket.keys()).sort()) {
+    const r = await bucket.get(k);
+    if (r) out.push(r.value);
+  }
+  return out;
+}
+
+/** Migration records, raw (their schema comes with moves): `{ migrationId: key, record }`. */
+async function readMigrations(nc: NatsConnection, prefix: string): Promise<unknown[]> {
+  let kv;
+  try {
+    kv = await new Kvm(nc).open(names(prefix).buckets.migrations);
+  } catch {
+    return []; // no bucket: no migrations
+  }
+  const out: unknown[] = [];
+  const keys: string[] = [];
+  for await (const k of await kv.keys()) keys.push(k);
+  for (const k of keys.sort()) {
+    const e = await kv.get(k);
+    if (!e || e.operation !== 'PUT') continue;
+    const v = decodeValue(e.value);
+    out.push({ migrationId: k, record: v.ok ? v.value : null });
+  }
+  return out;
+}
+
+async function readPlacement(pc: PlacementClient): Promise<Pick<Observation, 'providers' | 'allocations'>> {
+  const { providers: list } = await pc.call('providers.list', {});
+  const allocations: Record<string, Record<string, Record<string, number>>> = {};
+  const providers = await Promise.all(
+    list.map(async (p): Promise<ProviderObservation> => {
+      const [inv, use, byProvider] = await Promise.all([
+        pc.call('inventories.get', { provider: p.uuid }),
+        pc.call('usages.get', { provider: p.uuid }),
+        pc.call('allocations.byProvider', { provider: p.uuid }),
+      ]);
+      for (const [consumer, a] of Object.entries(byProvider.allocations)) (allocations[consumer] ??= {})[p.uuid] = { ...a.resources };
+      const inventories = Object.fromEntries(Object.entries(inv.inventories).map(([rc, i]) => [rc, { total: i.total, reserved: i.reserved, allocationRatio: i.allocationRatio }]));
+      return { uuid: p.uuid, name: p.name, inventories, usages: { ...use.usages } };
+    }),
+  );
+  return { providers: providers.sort((a, b) => a.name.localeCompare(b.name) || a.uuid.localeCompare(b.uuid)), allocations };
+}
+
+/** Asks a host's worker for its status; null (with the reason) when it does not answer properly. */
+async function hostStatus(o: CollectOptions, prefix: string, host: string, timeoutMs: number): Promise<HostObservation> {
+  const id = (o.ids ?? randomIds).next();
+  const type = rpcType('status');
+  const req = encodeMessage(envelope({ id, type, ts: (o.clock ?? systemClock).now(), project: SYSTEM_PROJECT, user: 'novactor-audit', body: {} }));
+  let data: Uint8Array;
+  try {
+    data = (await o.nc.request(subjects(prefix).rpc(host, 'status'), req, { timeout: timeoutMs })).data;
+  } catch (err) {
+    if (err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders())) return { host, status: null, error: 'no responders' };
+    if (err instanceof natsErrors.TimeoutError) return { host, status: null, error: `no answer within ${timeoutMs} ms` };
+    if (err instanceof natsErrors.RequestError) return { host, status: null, error: err.message };
+    throw err;
+  }
+  const r = decodeMessage(data, MessageKind.Reply);
+  if (!r.ok) return { host, status: null, error: `undecodable reply: ${r.error.message}` };
+  if (r.value.type === ERROR_TYPE) {
+    const e = r.value.body as unknown as ErrorBody;
+    return { host, status: null, error: `error reply ${e.status} ${e.code}: ${e.message}` };
+  }
+  if (r.value.type !== type || (r.value.corr !== undefined && r.value.corr !== id)) return { host, status: null, error: `reply ${r.value.type} does not answer ${type} ${id}` };
+  return { host, status: r.value.body as unknown as HostStatus };
+}
+
+/**
+ * Every message of a stream on `filter`, in order, with an ordered consumer (nothing durable is
+ * created or acked). Stops at the last message that existed when it started.
+ */
+async function readStream(js: JetStreamClient, stream: string, filter: string, timeoutMs: number, onMsg: (m: JsMsg) => void): Promise<void> {
+  const consumer = await js.consumers.get(stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
+  if ((await consumer.info()).num_pending === 0) return;
+  const messages = await consumer.consume({ max_bytes: 8 * 1024 * 1024 });
+  let timer: NodeJS.Timeout | undefined;
+  let stalled = false;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = true;
+      void messages.close();
+    }, timeoutMs);
+  };
+  try {
+    arm();
+    for await (const m of messages) {
+      arm();
+      onMsg(m);
+      if (m.info.pending === 0) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    await messages.close();
+  }
+  if (stalled) throw new CollectError(`reading ${stream} stalled for ${timeoutMs} ms`);
+}
+
+async function readCommands(js: JetStreamClient, prefix: string, timeoutMs: number): Promise<CommandObservation[]> {
+  const out: CommandObservation[] = [];
+  await readStream(js, names(prefix).streams.cmd, subjects(prefix).cmdAll(), timeoutMs, (m) => {
+    const addr = parseCommandSubject(m.subject, prefix);
+    if (!addr.ok) return; // the gateway drops these unanswered: not an accepted command
+    const r = decodeMessage(m.data, MessageKind.Command);
+    // As the gateway does: an unreadable command is refused under its Nats-Msg-Id, else `seq-<n>`.
+    const id = r.ok ? r.value.id : m.headers?.get('Nats-Msg-Id') || `seq-${m.seq}`;
+    out.push({ id, action: addr.value.action, instanceId: addr.value.instanceId, project: addr.value.project });
+  });
+  return out;
+}
+
+async function readTerminals(js: JetStreamClient, prefix: string, timeoutMs: number): Promise<TerminalObservation[]> {
+  const out: TerminalObservation[] = [];
+  await readStream(js, names(prefix).streams.evt, `${prefix}.evt.>`, timeoutMs, (m) => {
+    const r = decodeMessage(m.data, MessageKind.Event);
+    if (!r.ok || r.value.corr === undefined) return;
+    const e = r.value;
+    if (e.body['final'] !== true && e.type !== COMMAND_REJECTED) return;
+    const addr = parseEventSubject(m.subject, prefix);
+    const instanceId = typeof e.body['instanceId'] === 'string' ? e.body['instanceId'] : addr.ok ? addr.value.instanceId : '';
+    out.push({ id: e.id, corr: e.corr!, type: e.type, instanceId });
+  });
+  return out;
+}
