@@ -68,7 +68,7 @@ export class RoleProcess {
 
   /** Starts the process; resolves the first time it reports ready. */
   start(): Promise<void> {
-    this.spawn();
+    if (!this.stopping) this.spawn(); // stopped before it was started: never spawn
     return this.readyOnce;
   }
 

@@ -109,7 +109,10 @@ async function up(o: UpOptions): Promise<number | undefined> {
     const pending = new Set(roles.map((r) => r.name));
     const nag = setInterval(() => say(`waiting for ${[...pending].join(', ')} (logs in ${data})`), 15_000);
     lifecycle.onStop('waiting', () => clearInterval(nag));
-    await Promise.all(children.map((c) => c.start().then(() => pending.delete(c.spec.name))));
+    // Placement first, as a service manager orders After=: the others call it as they start.
+    const startAll = (cs: RoleProcess[]) => Promise.all(cs.map((c) => c.start().then(() => pending.delete(c.spec.name))));
+    await startAll(children.filter((c) => c.spec.name === 'placement'));
+    if (lifecycle.state === 'starting') await startAll(children.filter((c) => c.spec.name !== 'placement'));
     clearInterval(nag);
     if (lifecycle.state !== 'starting') return undefined; // a signal came while starting
     lifecycle.running();
