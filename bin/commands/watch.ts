@@ -32,7 +32,8 @@ export function registerWatch(program: Command): void {
         const stop = () => feed.stop();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        if (!c.json) process.stderr.write(`watching ${filter}${since ? ` since ${since.toISOString()}` : ''} (Ctrl-C to stop)\n`);
+        // On stderr even with --json: it says the consumer exists (nothing after this is missed).
+        process.stderr.write(`watching ${filter}${since ? ` since ${since.toISOString()}` : ''} (Ctrl-C to stop)\n`);
         try {
           for await (const e of feed) process.stdout.write((c.json ? JSON.stringify(e) : watchLine(e)) + '\n');
         } finally {

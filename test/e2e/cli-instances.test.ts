@@ -6,6 +6,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { startConductor } from '../../actors/conductor/actor.js';
 import { startGateway } from '../../actors/gateway/actor.js';
+import { bootstrap } from '../../actors/runtime/bootstrap.js';
 import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import { DEFAULT_FLAVORS } from '../../protocol/index.js';
 import { connectTo, startNats } from '../helpers/nats.js';
@@ -99,10 +100,36 @@ test('cli - boot without --wait prints the ids; list and show find the instance'
   t.regex(human.out, /^flavor\s+m1\.small \(1 vCPU, 2048 MB RAM, 20 GB disk\)$/m);
 });
 
-test('cli - show of an unknown id, and another project, exit 1 with InstanceNotFound', async (t) => {
+test("cli - show of an unknown id, and of another project's instance, exit 1 with InstanceNotFound", async (t) => {
   const r = await cli(['show', randomUUID()]);
   t.is(r.code, 1);
   t.regex(r.err, /404 InstanceNotFound/);
+  const id = randomUUID();
+  t.is((await cli(['boot', 'mine', '--flavor', 'm1.tiny', '--id', id, '--wait'])).code, 1, 'NoValidHost, but the instance exists');
+  t.is((await cli(['show', id])).code, 0);
+  const other = await cli(['show', id, '--project', 'other']);
+  t.is(other.code, 1);
+  t.regex(other.err, /404 InstanceNotFound/);
+});
+
+test('cli - --wait gives up after --timeout when no outcome comes (no gateway): exit 1, clear message', async (t) => {
+  const lonely = await startNats();
+  const nc = await connectTo(lonely.url, 'bootstrap');
+  try {
+    await bootstrap(nc, { replicas: 1 });
+    const id = randomUUID();
+    const p = runNovactor(['stop', id, '--wait', '--timeout', '1', '--server', lonely.url]);
+    let err = '';
+    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const started = Date.now();
+    const { code } = await exitOf(p);
+    t.is(code, 1);
+    t.true(Date.now() - started < 10_000);
+    t.regex(err, new RegExp(`no outcome for stop of instance ${id} \\(command \\S+\\) within 1s`));
+  } finally {
+    await nc.close();
+    await lonely.cleanup();
+  }
 });
 
 test('cli - flavors as JSON and as a table', async (t) => {
@@ -176,8 +203,8 @@ test('cli - watch prints the events of a project, and --since replays them', asy
   let err = '';
   w.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   w.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  // The consumer exists once the CLI has connected; give it a moment, then act.
-  await new Promise((res) => setTimeout(res, 1500));
+  // The consumer exists once the CLI says it is watching.
+  for (let i = 0; i < 100 && !err.includes('watching nv.evt.watchers.>'); i++) await new Promise((res) => setTimeout(res, 50));
   const id = randomUUID();
   const boot = await cli(['boot', 'w', '--flavor', 'm1.tiny', '--id', id, '--project', 'watchers', '--wait']);
   t.is(boot.code, 1, boot.err);
