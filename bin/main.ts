@@ -12,6 +12,7 @@ import { registerInstanceOps } from './commands/instance-ops.js';
 import { registerInstanceReads } from './commands/instance-reads.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerWatch } from './commands/watch.js';
+import { registerAudit } from './commands/audit.js';
 
 const program = new Command('novactor')
   .description('a compute control plane in the actor model, over NATS JetStream')
@@ -28,5 +29,6 @@ registerInstanceOps(program);
 registerInstanceReads(program);
 registerHosts(program);
 registerWatch(program);
+registerAudit(program);
 
 await program.parseAsync(process.argv);
