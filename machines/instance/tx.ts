@@ -226,7 +226,10 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
   const t = new Tx(ctx, tsOf(ctx, event));
   switch (p.tx) {
     case 'bootStart':
-      t.notify('instance.create.start', t.corr).run('claim');
+      // The gateway announced the build's first attempt when it wrote the record; each
+      // reschedule onto another host is a new attempt with its own start (as in Nova).
+      if (t.ctx.attempt > 1) t.notify('instance.create.start', t.corr);
+      t.run('claim');
       break;
     case 'advance':
       t.set({ taskState: p.task }).run(p.step);
