@@ -153,7 +153,7 @@ class DemoClient {
     const instanceId = String(b['instanceId'] ?? '');
     if (!this.names.has(instanceId)) return; // another client's instance
     const name = this.names.get(instanceId)!;
-    const state = e.type === COMMAND_REJECTED ? `${String(b['code'])}: ${String(b['message'])}` : `vm=${String(b['vmState'])} task=${String(b['taskState'] ?? '-')} power=${String(b['powerState'])}`;
+    const state = e.type === COMMAND_REJECTED ? `${String(b['code'])}: ${String(b['message'])}` : `vm=${String(b['vmState'])} task=${String(b['taskState'] ?? '-')} power=${String(b['powerState'])} host=${String(b['host'] ?? '-')}`;
     // A record in ERROR keeps its fault on later events: show it where it happened only.
     const fault = e.type.endsWith('.error') ? (b['fault'] as { code: string; message: string } | undefined) : undefined;
     process.stdout.write(`${clock(e.ts)}  ${name.padEnd(7)} ${e.type.padEnd(28)} ${state}${fault ? `  fault ${fault.code}: ${fault.message}` : ''}${b['final'] === true ? '  (final)' : ''}\n`);

@@ -45,7 +45,7 @@ export function rolesOf(o: { hosts: number; driver: string; data: string; url: s
   ];
   for (let i = 1; i <= o.hosts; i++) {
     const host = `h${i}`;
-    roles.push({ name: `compute-${host}`, args: ['compute', '--host', host, '--driver', o.driver, '--data', join(o.data, 'hosts', host), ...common], ready: /\bready\b/ });
+    roles.push({ name: `compute-${host}`, args: ['compute', '--host', host, '--driver', o.driver, '--data', join(o.data, 'hosts', host), ...common, ...stores], ready: /\bready\b/ });
   }
   return roles;
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -9,12 +9,7 @@ import { childPids, exitOf, isAlive, runNovactor, waitForLine } from '../helpers
 import { PlacementClient } from '../../actors/placement/client.js';
 import { eventually } from '../helpers/eventually.js';
 import { execFileSync } from 'node:child_process';
-import { projectRoot } from '../../actors/runtime/project-root.js';
 import { ctl } from '../helpers/ctl.js';
-
-/** The compute worker is being written alongside; these tests wait for it (see below). */
-const computeBuilt = () => existsSync(join(projectRoot(), 'dist', 'bin', 'commands', 'compute.js'));
-const COMPUTE_MISSING = 'bin/commands/compute.ts is not built yet: nothing to test against until `novactor compute` exists';
 
 /** The command line of a running process, as `ps` shows it. */
 const argsOf = (pid: number) => {
@@ -90,11 +85,6 @@ test('novactor up - bad flags are refused with a message', async (t) => {
 });
 
 test('novactor up --hosts 2 - every role is its own child, answers ctl status, and a killed gateway comes back', async (t) => {
-  if (!computeBuilt()) {
-    t.log(COMPUTE_MISSING);
-    t.pass();
-    return;
-  }
   const data = mkdtempSync(join(tmpdir(), 'novactor-up-'));
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
   const port = await freePort();
@@ -136,11 +126,6 @@ test('novactor up --hosts 2 - every role is its own child, answers ctl status, a
 });
 
 test('novactor up --demo - runs the demo once ready (as npm start does) and keeps the cloud running', async (t) => {
-  if (!computeBuilt()) {
-    t.log(COMPUTE_MISSING);
-    t.pass();
-    return;
-  }
   const data = mkdtempSync(join(tmpdir(), 'novactor-up-'));
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
   const port = await freePort();
