@@ -35,6 +35,8 @@ export interface ComputeStepDeps {
   readonly sleep: (ms: number) => Promise<void>;
   /** Tries of a call that fails with a retryable driver error before the step fails. */
   readonly driverTries?: number;
+  /** Runs before every step (tests hold a step here to kill something while it is in flight). */
+  readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
 }
 
 const done = (result?: Record<string, unknown>): StepOutcome => (result ? { ok: true, result } : { ok: true });
@@ -68,6 +70,7 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
   const power = (call: () => Promise<GuestInfo>) => virt(call, (code, message) => ({ code, message, ...(code === VirtErrorCode.InvalidState ? { rollback: true } : {}) }));
 
   const run = async (step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> => {
+    if (d.beforeStep) await d.beforeStep(step, key);
     const c = snap.context;
     const id = c.instanceId;
     switch (step) {

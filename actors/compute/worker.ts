@@ -11,7 +11,7 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { holdsHostClaim } from '../../machines/instance/index.js';
+import { holdsHostClaim, type StepName } from '../../machines/instance/index.js';
 import type { HostInventory, Resources } from '../../machines/tracker/index.js';
 import { rpcType, subjects, type HostStatus } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
@@ -44,6 +44,8 @@ export interface ComputeOptions {
   readonly auditIntervalMs?: number;
   readonly killRestartMs?: number;
   readonly maxInFlight?: number;
+  /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
+  readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
   readonly log?: (line: string, err?: unknown) => void;
 }
 
@@ -110,7 +112,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       events,
       clock: o.clock,
       log,
-      executor: computeSteps({ host: o.host, tracker, driver: o.driver, placement, instances: stores.instances, js, clock: o.clock, prefix, sleep }),
+      executor: computeSteps({ host: o.host, tracker, driver: o.driver, placement, instances: stores.instances, js, clock: o.clock, prefix, sleep, ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}) }),
     },
     ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}),
     log,

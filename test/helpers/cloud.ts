@@ -14,6 +14,7 @@ import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import type { Actor } from '../../actors/runtime/supervisor.js';
 import { openStores, type Stores } from '../../actors/records/stores.js';
 import type { Envelope, InstanceAction } from '../../protocol/index.js';
+import type { StepName } from '../../machines/instance/index.js';
 import { createDriver, FakeHost, type FakeDriverConfig } from '../../virt/index.js';
 import { TestClient } from './client.js';
 import { eventually } from './eventually.js';
@@ -59,7 +60,7 @@ export interface Cloud {
   stop(): Promise<void>;
 }
 
-export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: number; maxAttempts?: number } = {}): Promise<Cloud> {
+export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: number; maxAttempts?: number; beforeStep?: (step: StepName, key: string) => Promise<void> } = {}): Promise<Cloud> {
   const server = await startNats();
   const placementNode: PlacementNode = await startPlacementNode(server.url, 'cloud-placement');
   const rolesNc = await connectTo(server.url, 'roles');
@@ -92,6 +93,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
       heartbeatMs: 500,
       auditIntervalMs: opts.auditIntervalMs ?? 0,
       killRestartMs: 100,
+      ...(opts.beforeStep ? { beforeStep: opts.beforeStep } : {}),
     });
     return h.worker;
   };
