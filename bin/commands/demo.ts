@@ -75,7 +75,9 @@ export async function runDemo(nc: NatsConnection, o: DemoSettings): Promise<Outc
   };
   try {
     say(`booting ${names.join(', ')} (${o.flavor}) in project ${o.project}`);
-    const booted = await Promise.all(names.map((n) => step(n, 'boot', { name: n, flavor: o.flavor })));
+    // One after the other, so that each boot sees the claims of the one before (spread).
+    const booted: Outcome[] = [];
+    for (const n of names) booted.push(await step(n, 'boot', { name: n, flavor: o.flavor }));
     if (booted.every((b) => b.ok)) {
       await step('demo-1', 'stop');
       await step('demo-1', 'start');
