@@ -29,7 +29,9 @@ function role(args: string[]) {
   const child = runNovactor(args, { NATS_URL: server.url });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  return { child, stderr: () => stderr };
+  // 'close' comes after the last stderr bytes, which a busy machine can deliver after 'exit'.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  return { child, stderr: () => stderr, closed };
 }
 
 test('novactor gateway - two replicas print ready, answer ctl status, judge commands, drain on SIGTERM with exit 0', async (t) => {
@@ -72,6 +74,7 @@ test('novactor conductor - prints ready, answers ctl status and kill, drains on 
 test('novactor conductor - a bad flag is a usage error (exit 2)', async (t) => {
   const c = role(['conductor', '--weigher', 'random']);
   t.is((await exitOf(c.child)).code, 2);
+  await c.closed;
   t.regex(c.stderr(), /--weigher must be spread or pack/);
 });
 

@@ -8,7 +8,7 @@ import { connectTo } from '../helpers/nats.js';
 import { childPids, exitOf, isAlive, runNovactor, waitForLine } from '../helpers/processes.js';
 import { PlacementClient } from '../../actors/placement/client.js';
 import { eventually } from '../helpers/eventually.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { ctl } from '../helpers/ctl.js';
 
 /** The command line of a running process, as `ps` shows it. */
@@ -20,6 +20,17 @@ const argsOf = (pid: number) => {
   }
 };
 const childRunning = (parent: number, pattern: RegExp) => childPids(parent).find((pid) => pattern.test(argsOf(pid)));
+
+
+/**
+ * Exit code and everything written to stderr. Waits for 'close', not 'exit': a busy
+ * machine can deliver the last stderr bytes after the 'exit' event.
+ */
+function endOf(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stderr })));
+}
 
 test('novactor up - prints ready with the NATS URL, serves it, stops cleanly on SIGTERM leaving no child', async (t) => {
   const data = mkdtempSync(join(tmpdir(), 'novactor-up-'));
@@ -66,9 +77,7 @@ test('novactor up - a port in use is a clear error, not a crash', async (t) => {
   t.teardown(() => first.kill('SIGKILL'));
   await waitForLine(first, /ready/);
   const second = runNovactor(['up', '--hosts', '0', '--port', String(port), '--data', data], { NATS_URL: '' });
-  let stderr = '';
-  second.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const { code } = await exitOf(second);
+  const { code, stderr } = await endOf(second);
   t.is(code, 2);
   t.regex(stderr, /already in use/);
   first.kill('SIGTERM');
@@ -77,9 +86,7 @@ test('novactor up - a port in use is a clear error, not a crash', async (t) => {
 
 test('novactor up - bad flags are refused with a message', async (t) => {
   const up = runNovactor(['up', '--port', 'eighty'], { NATS_URL: '' });
-  let stderr = '';
-  up.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const { code } = await exitOf(up);
+  const { code, stderr } = await endOf(up);
   t.is(code, 2);
   t.regex(stderr, /--port must be a TCP port/);
 });
