@@ -1,0 +1,86 @@
+/**
+ * The success paths of the user CLI, as a real child process, against a whole cloud in the
+ * test process (placement, gateway, conductor and one compute worker with the fake driver).
+ */
+import test from 'ava';
+import { exitOf, runNovactor } from '../helpers/processes.js';
+import { startCloud } from '../helpers/cloud.js';
+
+const setup = startCloud([{ name: 'h1', vcpus: 8, ramMb: 16384, diskGb: 200 }]);
+test.after.always(async () => {
+  await (await setup).stop();
+});
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+async function cli(args: string[]): Promise<Run> {
+  const cloud = await setup;
+  const p = runNovactor([...args, '--server', cloud.server.url]);
+  let out = '';
+  let err = '';
+  p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const { code } = await exitOf(p);
+  return { code, out, err };
+}
+
+test.serial('cli lifecycle - boot --wait ends ACTIVE on h1 (exit 0); every power command --wait succeeds; delete --wait removes it', async (t) => {
+  const boot = await cli(['boot', 'web-1', '--flavor', 'm1.small', '--wait']);
+  t.is(boot.code, 0, boot.err);
+  const id = /^instance (\S+)$/m.exec(boot.out)?.[1];
+  t.truthy(id, boot.out);
+  t.regex(boot.out, /^instance\.create\.end: instance \S+ is ACTIVE \(active\/-\/running\) on h1$/m);
+
+  const steps: [string[], RegExp][] = [
+    [['stop', id!], /is STOPPED \(stopped\/-\/shutdown\)/],
+    [['start', id!], /is ACTIVE \(active\/-\/running\)/],
+    [['reboot', id!], /^instance\.reboot\.end: .* is ACTIVE/m],
+    [['reboot', id!, '--hard'], /^instance\.reboot\.end: .* is ACTIVE/m],
+    [['pause', id!], /is PAUSED/],
+    [['unpause', id!], /is ACTIVE/],
+    [['suspend', id!], /is SUSPENDED/],
+    [['resume', id!], /is ACTIVE/],
+  ];
+  for (const [args, expected] of steps) {
+    const r = await cli([...args, '--wait']);
+    t.is(r.code, 0, `${args.join(' ')}: ${r.err}`);
+    t.regex(r.out, expected, args.join(' '));
+  }
+
+  const shown = JSON.parse((await cli(['show', id!, '--json'])).out) as { instance: { vmState: string; host: string } };
+  t.like(shown.instance, { vmState: 'active', host: 'h1' });
+
+  const again = await cli(['unpause', id!, '--wait']);
+  t.is(again.code, 1, 'unpause of an active instance is rejected');
+  t.regex(again.err, /command\.rejected: InstanceInvalidState: /);
+
+  const del = await cli(['delete', id!, '--wait', '--json']);
+  t.is(del.code, 0, del.err);
+  t.like(JSON.parse(del.out), { instanceId: id, ok: true, event: { type: 'instance.delete.end' } });
+  const gone = await cli(['show', id!]);
+  t.is(gone.code, 1);
+  t.regex(gone.err, /404 InstanceNotFound/);
+});
+
+test.serial('cli lifecycle - hosts shows h1 alive with its placement usage; a disabled h1 takes no new boot', async (t) => {
+  const boot = await cli(['boot', 'db-1', '--flavor', 'm1.medium', '--wait']);
+  t.is(boot.code, 0, boot.err);
+  const hosts = JSON.parse((await cli(['hosts', '--json'])).out) as { hosts: { host: string; alive: boolean; lastSeen: number | null; usage: Record<string, { used: number; capacity: number }> | null }[] };
+  const h1 = hosts.hosts.find((h) => h.host === 'h1');
+  t.like(h1, { host: 'h1', alive: true, usage: { VCPU: { used: 2, capacity: 8 }, MEMORY_MB: { used: 4096, capacity: 16384 } } });
+  t.true(typeof h1?.lastSeen === 'number');
+  const table = await cli(['hosts']);
+  t.regex(table.out, /^h1\s+up\s+true\s+false\s+-\s+\S+Z\s+2\/8\s+4096\/16384\s+40\/200$/m);
+
+  t.is((await cli(['host', 'disable', 'h1', '--reason', 'maintenance'])).code, 0);
+  const refused = await cli(['boot', 'db-2', '--flavor', 'm1.tiny', '--wait']);
+  t.is(refused.code, 1);
+  t.regex(refused.err, /instance\.create\.error: NoValidHost: /);
+  t.is((await cli(['host', 'enable', 'h1'])).code, 0);
+  const ok = await cli(['boot', 'db-3', '--flavor', 'm1.tiny', '--wait']);
+  t.is(ok.code, 0, ok.err);
+});
