@@ -3,6 +3,7 @@
  * gateway and the conductor in-process (no compute host: every boot ends in NoValidHost).
  */
 import test from 'ava';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { startConductor } from '../../actors/conductor/actor.js';
 import { startGateway } from '../../actors/gateway/actor.js';
@@ -11,7 +12,7 @@ import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import { DEFAULT_FLAVORS } from '../../protocol/index.js';
 import { connectTo, startNats } from '../helpers/nats.js';
 import { startPlacementNode } from '../helpers/placement.js';
-import { exitOf, runNovactor } from '../helpers/processes.js';
+import { runNovactor } from '../helpers/processes.js';
 
 const setup = (async () => {
   const s = await startNats();
@@ -30,6 +31,12 @@ test.after.always(async () => {
   await s.cleanup();
 });
 
+/** The exit code once the child's output is fully read ('close', not 'exit': the last bytes can come after it). */
+function closed(p: ChildProcess): Promise<number | null> {
+  if (p.stdout?.readableEnded !== false && p.stderr?.readableEnded !== false && p.exitCode !== null) return Promise.resolve(p.exitCode);
+  return new Promise((resolve) => p.once('close', (code) => resolve(code)));
+}
+
 interface Run {
   code: number | null;
   out: string;
@@ -43,7 +50,7 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   let err = '';
   p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const { code } = await exitOf(p);
+  const code = await closed(p);
   return { code, out, err };
 }
 
@@ -122,7 +129,7 @@ test('cli - --wait gives up after --timeout when no outcome comes (no gateway): 
     let err = '';
     p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     const started = Date.now();
-    const { code } = await exitOf(p);
+    const code = await closed(p);
     t.is(code, 1);
     t.true(Date.now() - started < 10_000);
     t.regex(err, new RegExp(`no outcome for stop of instance ${id} \\(command \\S+\\) within 1s`));
@@ -191,7 +198,7 @@ test('cli - no server: exit 1 with a clear message', async (t) => {
   const p = runNovactor(['list', '--server', 'nats://127.0.0.1:1']);
   let err = '';
   p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const { code } = await exitOf(p);
+  const code = await closed(p);
   t.is(code, 1);
   t.regex(err, /cannot connect to nats:\/\/127\.0\.0\.1:1/);
 });
@@ -210,7 +217,7 @@ test('cli - watch prints the events of a project, and --since replays them', asy
   t.is(boot.code, 1, boot.err);
   for (let i = 0; i < 50 && !out.includes('instance.create.error'); i++) await new Promise((res) => setTimeout(res, 100));
   w.kill('SIGINT');
-  const { code } = await exitOf(w);
+  const code = await closed(w);
   t.is(code, 0, err);
   const events = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; body: { instanceId: string } });
   t.deepEqual(events.map((e) => e.type).filter((x) => x.startsWith('instance.create')), ['instance.create.start', 'instance.create.error']);
@@ -221,6 +228,6 @@ test('cli - watch prints the events of a project, and --since replays them', asy
   replay.stdout!.on('data', (c: Buffer) => (lines += c.toString()));
   for (let i = 0; i < 100 && !lines.includes('instance.create.error'); i++) await new Promise((res) => setTimeout(res, 100));
   replay.kill('SIGINT');
-  t.is((await exitOf(replay)).code, 0);
+  t.is(await closed(replay), 0);
   t.regex(lines, new RegExp(`^\\S+Z  ${id}  instance\\.create\\.error\\s+error/-/nostate  corr=\\S+  fault=NoValidHost: `, 'm'));
 });

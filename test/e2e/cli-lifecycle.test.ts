@@ -3,13 +3,20 @@
  * test process (placement, gateway, conductor and one compute worker with the fake driver).
  */
 import test from 'ava';
-import { exitOf, runNovactor } from '../helpers/processes.js';
+import type { ChildProcess } from 'node:child_process';
+import { runNovactor } from '../helpers/processes.js';
 import { startCloud } from '../helpers/cloud.js';
 
 const setup = startCloud([{ name: 'h1', vcpus: 8, ramMb: 16384, diskGb: 200 }]);
 test.after.always(async () => {
   await (await setup).stop();
 });
+
+/** The exit code once the child's output is fully read ('close', not 'exit': the last bytes can come after it). */
+function closed(p: ChildProcess): Promise<number | null> {
+  if (p.stdout?.readableEnded !== false && p.stderr?.readableEnded !== false && p.exitCode !== null) return Promise.resolve(p.exitCode);
+  return new Promise((resolve) => p.once('close', (code) => resolve(code)));
+}
 
 interface Run {
   code: number | null;
@@ -24,7 +31,7 @@ async function cli(args: string[]): Promise<Run> {
   let err = '';
   p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const { code } = await exitOf(p);
+  const code = await closed(p);
   return { code, out, err };
 }
 
