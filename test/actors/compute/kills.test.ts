@@ -11,6 +11,8 @@
 import test from 'ava';
 import type { StepName } from '../../../machines/instance/index.js';
 import type { InstanceAction } from '../../../protocol/index.js';
+import { audit } from '../../../machines/audit/index.js';
+import { collect } from '../../../actors/audit/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { ctl } from '../../helpers/ctl.js';
 import { eventually } from '../../helpers/eventually.js';
@@ -172,4 +174,12 @@ test.serial('kill conductor: a boot queued while no conductor runs is scheduled 
   await c.startConductor();
   t.is((await c.client.final(id, cmd)).type, 'instance.create.end');
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+});
+
+test.serial('after every kill above, the periodic audit finds nothing to heal and novactor audit finds I1-I7 hold', async (t) => {
+  const c = await cloud;
+  await c.worker(HOST).auditNow();
+  const report = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
+  t.deepEqual(report.violations, []);
+  t.true(report.ok);
 });
