@@ -55,4 +55,24 @@ export function stopOnSignals(lifecycle: Lifecycle, onStopped: (code: number) =>
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  stopWithParent(lifecycle, onStopped);
+}
+
+/**
+ * A role started by `novactor up` (which sets NOVACTOR_PARENT_PID) stops when `up` is gone,
+ * even if `up` was killed with -9 and could not stop it: no orphaned roles keep a port, a
+ * durable consumer or a host's guests busy.
+ */
+function stopWithParent(lifecycle: Lifecycle, onStopped: (code: number) => void): void {
+  const parent = Number(process.env['NOVACTOR_PARENT_PID']);
+  if (!Number.isInteger(parent) || parent <= 1) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch {
+      clearInterval(timer);
+      void lifecycle.stop().then(() => onStopped(0));
+    }
+  }, 1000);
+  timer.unref();
 }
