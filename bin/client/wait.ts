@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { commandType, encodeMessage, envelope, type Envelope, type InstanceAction } from '../../protocol/index.js';
 import { faultOf, isSuccess, openEventFeed, progressLine, stateOf, type EventFeed } from './events.js';
-import { WaitTimeout, type ClientSession } from './session.js';
+import { CallError, WaitTimeout, type ClientSession } from './session.js';
 
 export interface CommandRun {
   readonly instanceId: string;
@@ -28,7 +28,12 @@ export async function sendCommand(c: ClientSession, run: CommandRun): Promise<nu
   const feed = run.wait ? await openEventFeed(c, c.s.evtInstance(c.project, run.instanceId)) : undefined;
   try {
     const env = envelope({ id: commandId, type: commandType(run.action), ts: Date.now(), project: c.project, user: c.user, body: run.body });
-    await c.js.publish(c.s.cmd(c.project, run.instanceId, run.action), encodeMessage(env), { msgID: commandId });
+    try {
+      await c.js.publish(c.s.cmd(c.project, run.instanceId, run.action), encodeMessage(env), { msgID: commandId });
+    } catch (err) {
+      // No PubAck: the command does not exist (docs/protocol.md §6.4); it is safe to run it again.
+      throw new CallError(503, 'ServiceUnavailable', `the command was not stored (${err instanceof Error ? err.message : String(err)}); nothing was done, run it again`, { cause: err });
+    }
     if (!feed) {
       process.stdout.write(c.json ? JSON.stringify({ instanceId: run.instanceId, commandId, action: run.action }) + '\n' : `instance ${run.instanceId}\ncommand ${commandId}\n`);
       return 0;

@@ -31,8 +31,9 @@ async function placementUsage(c: ClientSession, hosts: string[]): Promise<Map<st
         out.set(host, usage);
       }),
     );
-  } catch {
-    // The listing stands without usage (the placement service is down or restarting).
+  } catch (err) {
+    // The listing stands without usage (the placement service is down or restarting); say so.
+    process.stderr.write(`novactor: no placement usage: ${err instanceof Error ? err.message : String(err)}\n`);
   }
   return out;
 }

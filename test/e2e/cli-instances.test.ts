@@ -203,6 +203,19 @@ test('cli - no server: exit 1 with a clear message', async (t) => {
   t.regex(err, /cannot connect to nats:\/\/127\.0\.0\.1:1/);
 });
 
+test('cli - a command no stream stores (no PubAck) exits 1 and says nothing was done', async (t) => {
+  const bare = await startNats(); // no bootstrap: no NV_CMD stream
+  try {
+    const p = runNovactor(['boot', 'x', '--flavor', 'm1.tiny', '--server', bare.url]);
+    let err = '';
+    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    t.is(await closed(p), 1);
+    t.regex(err, /503 ServiceUnavailable: the command was not stored .*nothing was done/);
+  } finally {
+    await bare.cleanup();
+  }
+});
+
 test('cli - watch prints the events of a project, and --since replays them', async (t) => {
   const { s } = await setup;
   const w = runNovactor(['watch', '--project', 'watchers', '--json', '--server', s.url]);
