@@ -28,6 +28,8 @@ export interface HostSpec {
   readonly diskGb?: number;
   /** Extra fake driver settings (failure injection, latency). */
   readonly fake?: Partial<FakeDriverConfig>;
+  /** Run real guest processes (the process driver) with their state in this directory. */
+  readonly processStateDir?: string;
 }
 
 interface RunningHost {
@@ -74,7 +76,9 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
   const startWorker = async (name: string): Promise<ComputeWorker> => {
     const h = running.get(name);
     if (!h) throw new Error(`no host ${name}`);
-    const driver = createDriver('fake', { host: name, hostState: h.fake, ...h.spec.fake });
+    const driver = h.spec.processStateDir
+      ? createDriver('process', { host: name, stateDir: h.spec.processStateDir, stopGraceMs: 2000 })
+      : createDriver('fake', { host: name, hostState: h.fake, ...h.spec.fake });
     h.worker = await startCompute({
       nc: h.nc,
       host: name,
