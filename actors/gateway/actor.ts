@@ -11,7 +11,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  commandType, decodeMessage, encodeMessage, envelope, MessageKind, parseCommandSubject, subjects, type BuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord,
+  commandType, decodeMessage, encodeMessage, envelope, MessageKind, parseCommandSubject, subjects, type BuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord, type QuotaRecord,
 } from '../../protocol/index.js';
 import { decideCommand, type GatewayInputs, type IncomingCommand } from '../../machines/gateway/index.js';
 import { names } from '../runtime/bootstrap.js';
@@ -33,6 +33,8 @@ export interface GatewayOptions {
   readonly prefix?: string;
   /** Envelope users treated as admins (until per-role credentials bind identity). */
   readonly adminUsers?: readonly string[];
+  /** Quota of a project with no `nv-quotas` record (default: DEFAULT_QUOTA, 10 / 20 / 51200). */
+  readonly defaultQuota?: QuotaRecord;
   readonly log?: (line: string, err?: unknown) => void;
 }
 
@@ -75,7 +77,7 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
 
     const cmd: IncomingCommand = { commandId: env.id, action: action as InstanceAction, body: env.body, project, instanceId, user: env.user, isAdmin: admins.has(env.user), ts: o.clock.now() };
     const current = await stores.instances.get(instanceId);
-    const inputs: GatewayInputs = { record: current?.value, ...(action === 'boot' && !current ? await bootInputs(stores, placement, project, String(env.body['flavor'])) : {}) };
+    const inputs: GatewayInputs = { record: current?.value, ...(action === 'boot' && !current ? await bootInputs(stores, placement, project, String(env.body['flavor']), o.defaultQuota) : {}) };
     const decision = decideCommand(cmd, inputs);
 
     switch (decision.kind) {
@@ -126,10 +128,10 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
 }
 
 /** Flavor, quota and current usage for a boot: usage from placement, as Nova counts it. */
-async function bootInputs(stores: Stores, placement: PlacementClient, project: string, flavorName: string): Promise<Partial<GatewayInputs>> {
+async function bootInputs(stores: Stores, placement: PlacementClient, project: string, flavorName: string, defaultQuota?: QuotaRecord): Promise<Partial<GatewayInputs>> {
   const [flavor, quota, usages] = await Promise.all([
     stores.flavors.get(flavorName).catch(() => undefined),
-    quotaOf(stores, project),
+    quotaOf(stores, project, defaultQuota),
     placement.call('usages.project', { project, consumerType: 'INSTANCE' }),
   ]);
   const inst = usages.usages['INSTANCE'] ?? {};

@@ -38,7 +38,7 @@ export async function seedFlavors(stores: Stores): Promise<void> {
   }
 }
 
-/** A project's quota: its record, or the defaults. */
-export async function quotaOf(stores: Stores, project: string): Promise<QuotaRecord> {
-  return (await stores.quotas.get(project))?.value ?? DEFAULT_QUOTA;
+/** A project's quota: its record, or the defaults (the gateway's configured ones, else DEFAULT_QUOTA). */
+export async function quotaOf(stores: Stores, project: string, defaults: QuotaRecord = DEFAULT_QUOTA): Promise<QuotaRecord> {
+  return (await stores.quotas.get(project))?.value ?? defaults;
 }

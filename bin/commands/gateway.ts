@@ -16,6 +16,9 @@ interface GatewayCommandOptions extends ServerOptions {
   name?: string;
   adminUsers: string;
   replicas: string;
+  quotaInstances: string;
+  quotaCores: string;
+  quotaRamMb: string;
 }
 
 export function registerGateway(program: Command): void {
@@ -25,6 +28,9 @@ export function registerGateway(program: Command): void {
       .description('run a gateway: validates, authorizes and routes user commands (any number may run)')
       .option('--name <name>', 'this process in ctl subjects (default gateway-<host>-<pid>)')
       .option('--admin-users <users>', 'comma-separated envelope users treated as admins', 'admin')
+      .option('--quota-instances <n>', 'default instances per project (-1 = unlimited; nv-quotas records override)', '10')
+      .option('--quota-cores <n>', 'default vCPUs per project', '20')
+      .option('--quota-ram-mb <n>', 'default RAM (MiB) per project', '51200')
       .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
   ).action(async (o: GatewayCommandOptions) => {
     const name = (o.name ?? `gateway-${hostname()}-${process.pid}`).replace(/[^A-Za-z0-9_-]/g, '-');
@@ -35,6 +41,7 @@ export function registerGateway(program: Command): void {
     stopOnSignals(lifecycle, (code) => process.exit(code));
     try {
       const replicas = intFlag('--replicas', o.replicas, 1, 5);
+      const defaultQuota = { instances: intFlag('--quota-instances', o.quotaInstances, -1, 1e9), cores: intFlag('--quota-cores', o.quotaCores, -1, 1e9), ramMb: intFlag('--quota-ram-mb', o.quotaRamMb, -1, 1e12) };
       const nc = await connectFor(o, name);
       lifecycle.onStop('nats connection', () => nc.drain());
       exitWhenClosed(nc.closed(), lifecycle);
@@ -42,7 +49,7 @@ export function registerGateway(program: Command): void {
       const supervisor = new Supervisor({ nc, process: name, role: 'gateway', clock: systemClock, ids: randomIds, log });
       lifecycle.onStop('actors', () => supervisor.stop());
       supervisor.serveCtl();
-      await supervisor.add({ name: 'gateway', start: () => startGateway({ nc, clock: systemClock, ids: randomIds, adminUsers, log }) });
+      await supervisor.add({ name: 'gateway', start: () => startGateway({ nc, clock: systemClock, ids: randomIds, adminUsers, defaultQuota, log }) });
       supervisor.running();
       lifecycle.running();
       process.stdout.write(`gateway ${name} ready\n`);
