@@ -17,7 +17,7 @@ import { isVirtError, VirtErrorCode, type GuestInfo, type HypervisorDriver } fro
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Clock } from '../runtime/clock.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { PlacementCallError, type PlacementClient } from '../placement/client.js';
+import type { PlacementClient } from '../placement/client.js';
 import type { RecordBucket } from '../records/kv-record.js';
 import type { TrackerGate } from '../tracker/gate.js';
 import type { StepExecutor, StepOutcome } from '../instance/instance-actor.js';
@@ -122,11 +122,7 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
     }
   };
 
-  const deleteAllocations = async (consumer: string) => {
-    await d.placement.call('allocations.delete', { consumer }).catch((err: unknown) => {
-      if (!(err instanceof PlacementCallError && err.status === 404)) throw err;
-    });
-  };
+  const deleteAllocations = (consumer: string) => d.placement.deleteAllocations(consumer);
 
   /**
    * Gives the build back to the conductor for its next attempt, in an order that survives a

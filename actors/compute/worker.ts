@@ -44,6 +44,8 @@ export interface ComputeOptions {
   readonly auditIntervalMs?: number;
   readonly killRestartMs?: number;
   readonly maxInFlight?: number;
+  /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
+  readonly supervisor?: Supervisor;
   /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
   readonly log?: (line: string, err?: unknown) => void;
@@ -70,8 +72,8 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 30_000 });
   const log = o.log ?? (() => undefined);
   const self = `host:${o.host}`;
-  const supervisor = new Supervisor({ nc: o.nc, process: `compute-${o.host}`, role: 'compute', clock: o.clock, ids: o.ids, prefix, log, ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}) });
-  supervisor.serveCtl();
+  const supervisor = o.supervisor ?? new Supervisor({ nc: o.nc, process: `compute-${o.host}`, role: 'compute', clock: o.clock, ids: o.ids, prefix, log, ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}) });
+  if (!o.supervisor) supervisor.serveCtl();
 
   // 1. provider and inventory, once placement answers
   const provider = await untilPlacementAnswers(() => ensureProvider(placement, o.host), log);
@@ -201,9 +203,7 @@ async function healAllocations(stores: Stores, placement: PlacementClient, provi
     const rec = await stores.instances.get(consumer);
     if (rec && rec.value.vmState !== 'deleted') continue;
     log(`audit: removing leaked allocation of ${rec ? 'deleted' : 'unknown'} consumer ${consumer}`);
-    await placement.call('allocations.delete', { consumer }).catch((err: unknown) => {
-      if (!(err instanceof PlacementCallError && err.status === 404)) throw err;
-    });
+    await placement.deleteAllocations(consumer);
   }
 }
 

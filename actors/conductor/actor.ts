@@ -55,11 +55,7 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     await js.publish(subject, encodeMessage(out), { msgID: msgId });
   };
 
-  const releaseAllocations = async (consumer: string) => {
-    await placement.call('allocations.delete', { consumer }).catch((err: unknown) => {
-      if (!(err instanceof PlacementCallError && err.status === 404)) throw err;
-    });
-  };
+  const releaseAllocations = (consumer: string) => placement.deleteAllocations(consumer);
 
   /** CAS-writes `next` over `cur`; false when the record moved (the caller re-reads). */
   const replace = async (id: string, cur: Versioned<InstanceRecord>, next: InstanceRecord): Promise<boolean> => {

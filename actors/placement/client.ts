@@ -84,4 +84,13 @@ export class PlacementClient {
       await new Promise((r) => setTimeout(r, Math.min(500, 25 * 2 ** attempt)));
     }
   }
+
+  /** Removes every allocation of a consumer; an unknown consumer is success, so a re-run cleanup converges. */
+  async deleteAllocations(consumer: string): Promise<void> {
+    try {
+      await this.call('allocations.delete', { consumer });
+    } catch (err) {
+      if (!(err instanceof PlacementCallError && err.status === 404)) throw err;
+    }
+  }
 }

@@ -3,13 +3,11 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startCompute } from '../../actors/compute/index.js';
-import { bootstrap } from '../../actors/runtime/bootstrap.js';
 import { randomIds, systemClock } from '../../actors/runtime/clock.js';
-import { Lifecycle, stopOnSignals } from '../../actors/runtime/lifecycle.js';
-import { createLogger, logLine } from '../../actors/runtime/logger.js';
 import { isToken } from '../../protocol/index.js';
 import { createDriver, FakeHost, type HypervisorDriver } from '../../virt/index.js';
-import { connectFor, intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+import { intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+import { runRole } from '../role.js';
 
 interface ComputeFlags extends ServerOptions {
   host: string;
@@ -58,42 +56,43 @@ export function registerCompute(program: Command): void {
       .option('--heartbeat <ms>', 'heartbeat interval (the service key expires after 10 s)', '2000')
       .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
   ).action(async (o: ComputeFlags) => {
-    if (!isToken(o.host)) throw new UsageError(`--host must be a subject token (letters, digits, - and _), got ${o.host}`);
-    const name = `compute-${o.host}`;
-    const logger = createLogger(name);
-    const inventory = {
-      vcpus: intFlag('--vcpus', o.vcpus, 1, 100_000),
-      memoryMb: intFlag('--ram-mb', o.ramMb, 1, 1e9),
-      diskGb: intFlag('--disk-gb', o.diskGb, 0, 1e9),
-      reservedVcpus: intFlag('--reserved-vcpus', o.reservedVcpus, 0, 100_000),
-      reservedMemoryMb: intFlag('--reserved-ram-mb', o.reservedRamMb, 0, 1e9),
-      reservedDiskGb: intFlag('--reserved-disk-gb', o.reservedDiskGb, 0, 1e9),
-      allocationRatio: { cpu: ratio('--cpu-ratio', o.cpuRatio), ram: ratio('--ram-ratio', o.ramRatio), disk: ratio('--disk-ratio', o.diskRatio) },
-    };
-    if (o.driver !== 'fake' && o.driver !== 'process') throw new UsageError(`--driver must be fake or process, got ${o.driver}`);
-    const auditIntervalMs = intFlag('--audit-interval', o.auditInterval, 0, 86_400_000);
-    const heartbeatMs = intFlag('--heartbeat', o.heartbeat, 100, 5000);
-    const replicas = intFlag('--replicas', o.replicas, 1, 5);
-    const dataDir = o.data ?? join('novactor-data', 'hosts', o.host);
-    mkdirSync(dataDir, { recursive: true });
-    const driver: HypervisorDriver =
-      o.driver === 'process'
-        ? createDriver('process', { host: o.host, stateDir: dataDir })
-        : createDriver('fake', { host: o.host, hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')), ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}) });
-    const lifecycle = new Lifecycle();
-    stopOnSignals(lifecycle, (code) => process.exit(code));
-    try {
-      const nc = await connectFor(o, name);
-      lifecycle.onStop('nats connection', () => nc.drain());
-      await bootstrap(nc, { replicas });
-      const worker = await startCompute({ nc, host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs, log: logLine(logger) });
-      lifecycle.onStop('compute worker', () => worker.stop());
-      lifecycle.running();
-      process.stdout.write(`compute ${o.host} ready\n`);
-    } catch (err) {
-      logger.error({ err }, 'compute failed to start');
-      await lifecycle.fail(err);
-      process.exit(1);
-    }
+    let worker: ReturnType<typeof computeSettings> | undefined;
+    await runRole(o, {
+      role: 'compute',
+      name: `compute-${o.host}`,
+      replicas: () => intFlag('--replicas', o.replicas, 1, 5),
+      prepare: () => {
+        worker = computeSettings(o);
+      },
+      start: async ({ nc, supervisor, lifecycle, log }) => {
+        const w = await startCompute({ ...worker!, nc, supervisor, log });
+        lifecycle.onStop('compute worker', () => w.stop());
+      },
+      readyLine: `compute ${o.host} ready`,
+    });
   });
+}
+
+/** Everything the worker needs from the flags (nc, supervisor and log come later). */
+function computeSettings(o: ComputeFlags) {
+  if (!isToken(o.host)) throw new UsageError(`--host must be a subject token (letters, digits, - and _), got ${o.host}`);
+  const inventory = {
+    vcpus: intFlag('--vcpus', o.vcpus, 1, 100_000),
+    memoryMb: intFlag('--ram-mb', o.ramMb, 1, 1e9),
+    diskGb: intFlag('--disk-gb', o.diskGb, 0, 1e9),
+    reservedVcpus: intFlag('--reserved-vcpus', o.reservedVcpus, 0, 100_000),
+    reservedMemoryMb: intFlag('--reserved-ram-mb', o.reservedRamMb, 0, 1e9),
+    reservedDiskGb: intFlag('--reserved-disk-gb', o.reservedDiskGb, 0, 1e9),
+    allocationRatio: { cpu: ratio('--cpu-ratio', o.cpuRatio), ram: ratio('--ram-ratio', o.ramRatio), disk: ratio('--disk-ratio', o.diskRatio) },
+  };
+  if (o.driver !== 'fake' && o.driver !== 'process') throw new UsageError(`--driver must be fake or process, got ${o.driver}`);
+  const auditIntervalMs = intFlag('--audit-interval', o.auditInterval, 0, 86_400_000);
+  const heartbeatMs = intFlag('--heartbeat', o.heartbeat, 100, 5000);
+  const dataDir = o.data ?? join('novactor-data', 'hosts', o.host);
+  mkdirSync(dataDir, { recursive: true });
+  const driver: HypervisorDriver =
+    o.driver === 'process'
+      ? createDriver('process', { host: o.host, stateDir: dataDir })
+      : createDriver('fake', { host: o.host, hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')), ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}) });
+  return { host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs } as const;
 }

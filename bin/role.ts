@@ -1,0 +1,79 @@
+/**
+ * What every long-running role command does (placement, gateway, conductor, compute): connect
+ * (reconnecting forever), create the streams and buckets, run its actors under a supervisor
+ * that answers `nv.ctl.<name>.*`, print one ready line, drain on SIGTERM/SIGINT, and exit
+ * non-zero on a fatal error (2 for a usage error, 1 otherwise).
+ */
+import type { NatsConnection } from '@nats-io/nats-core';
+import { bootstrap } from '../actors/runtime/bootstrap.js';
+import { randomIds, systemClock } from '../actors/runtime/clock.js';
+import { Lifecycle, stopOnSignals } from '../actors/runtime/lifecycle.js';
+import { createLogger, logLine } from '../actors/runtime/logger.js';
+import { Supervisor } from '../actors/runtime/supervisor.js';
+import { connectFor, UsageError, type ServerOptions } from './options.js';
+
+export interface RoleContext {
+  readonly nc: NatsConnection;
+  readonly supervisor: Supervisor;
+  readonly lifecycle: Lifecycle;
+  readonly log: (line: string, err?: unknown) => void;
+}
+
+export interface RoleSpec {
+  /** The role, as in `novactor <role>` and the supervisor's role. */
+  readonly role: string;
+  /** This process's ctl name. */
+  readonly name: string;
+  readonly replicas: () => number;
+  /** Parses flags before anything connects (throw UsageError on bad input). */
+  readonly prepare?: () => void;
+  /** Starts the role's actors; the role's own supervisor is given, not running yet. */
+  readonly start: (ctx: RoleContext) => Promise<void>;
+  /** The line printed once serving (scripts wait for it). */
+  readonly readyLine: string;
+}
+
+export async function runRole(o: ServerOptions, spec: RoleSpec): Promise<void> {
+  const logger = createLogger(spec.name);
+  const log = logLine(logger);
+  const lifecycle = new Lifecycle();
+  stopOnSignals(lifecycle, (code) => process.exit(code));
+  try {
+    spec.prepare?.();
+    const replicas = spec.replicas();
+    const nc = await connectFor(o, spec.name);
+    lifecycle.onStop('nats connection', () => nc.drain());
+    exitWhenClosed(nc.closed(), lifecycle);
+    await bootstrap(nc, { replicas });
+    const supervisor = new Supervisor({ nc, process: spec.name, role: spec.role, clock: systemClock, ids: randomIds, log });
+    lifecycle.onStop('actors', () => supervisor.stop());
+    supervisor.serveCtl();
+    await spec.start({ nc, supervisor, lifecycle, log });
+    supervisor.running();
+    lifecycle.running();
+    process.stdout.write(`${spec.readyLine}\n`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`novactor ${spec.role}: ${err.message}\n`);
+      await lifecycle.stop();
+      process.exit(2);
+    }
+    logger.error({ err }, `${spec.role} failed to start`);
+    await lifecycle.fail(err);
+    process.exit(1);
+  }
+}
+
+/** A process name usable as a subject token. */
+export const processName = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '-');
+
+/**
+ * The connection reconnects forever, so it closes only when we drain it or on a fatal
+ * error (e.g. an authorization failure): then the process stops with a non-zero code.
+ */
+export function exitWhenClosed(closed: Promise<void | Error>, lifecycle: Lifecycle): void {
+  void closed.then((err) => {
+    if (lifecycle.state !== 'running' && lifecycle.state !== 'starting') return;
+    void lifecycle.fail(err ?? new Error('the NATS connection closed')).then(() => process.exit(1));
+  });
+}
