@@ -51,6 +51,15 @@ export const TrackerOps = {
     reply: UsageReply,
   },
   report: { request: Empty, reply: TrackerReport },
+  moveClaim: {
+    request: Type.Object(
+      { opId: OpId, migrationId: TokenString, instanceId: TokenString, flavor: TrackerFlavor, side: Type.Union([Type.Literal('source'), Type.Literal('destination')]), kind: Type.Union(['resize', 'migrate', 'live_migrate', 'evacuate', 'rebuild'].map((k) => Type.Literal(k))) },
+      { additionalProperties: false },
+    ),
+    reply: UsageReply,
+  },
+  dropMoveClaim: { request: Type.Object({ opId: OpId, migrationId: TokenString, side: Type.Union([Type.Literal('source'), Type.Literal('destination')]) }, { additionalProperties: false }), reply: UsageReply },
+  finishMove: { request: Type.Object({ opId: OpId, migrationId: TokenString }, { additionalProperties: false }), reply: UsageReply },
 } as const;
 
 export const GuestView = Type.Object({ instanceId: TokenString, powerState: PowerState }, { additionalProperties: false });
@@ -73,6 +82,8 @@ export type HostStatus = Static<typeof HostStatus>;
 /** `nv.rpc.<host>.<op>`: request/reply, answered by the host's worker. */
 export const HostRpcOps = {
   status: { request: Empty, reply: HostStatus },
+  /** Removes the host's guest of an instance that lives elsewhere now (a confirmed resize, a delete during a move). Idempotent. */
+  destroyGuest: { request: Type.Object({ instanceId: TokenString }, { additionalProperties: false }), reply: Empty },
 } as const;
 
 /** `nv-hosts/<host>`: operator switches; no record means enabled and not forced down. */

@@ -81,6 +81,39 @@ export const InstanceRecord = Type.Object(
 );
 export type InstanceRecord = Static<typeof InstanceRecord>;
 
+/** Nova's migration types and statuses (operations.md §0.7). */
+export const MIGRATION_KINDS = ['resize', 'migration', 'live-migration', 'evacuation'] as const;
+export const MIGRATION_STATUSES = [
+  'pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'confirmed', 'reverting', 'reverted', 'error',
+  'accepted', 'queued', 'preparing', 'running', 'completed', 'failed', 'cancelled', 'done',
+] as const;
+export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
+
+/**
+ * A move in `nv-migrations`, keyed by migration id (a uuid: it is also the placement consumer
+ * that holds the source side while the move is open). Written by the steps of the instance's
+ * own actor, with CAS, as the move goes.
+ */
+export const MigrationRecord = Type.Object(
+  {
+    migrationId: TokenString,
+    instanceId: TokenString,
+    project: TokenString,
+    kind: Type.Union(MIGRATION_KINDS.map((k) => Type.Literal(k))),
+    status: Type.Union(MIGRATION_STATUSES.map((k) => Type.Literal(k))),
+    sourceHost: TokenString,
+    destHost: Type.Union([Type.Null(), TokenString]),
+    oldFlavor: FlavorView,
+    newFlavor: FlavorView,
+    /** The command that started the move (its id is the move's request id). */
+    commandId: Type.String({ minLength: 1, maxLength: 128 }),
+    createdAt: Type.Integer({ minimum: 0 }),
+    updatedAt: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type MigrationRecord = Static<typeof MigrationRecord>;
+
 /** A service's heartbeat in `nv-services` (bucket TTL: an expired key means the service is down). */
 export const ServiceRecord = Type.Object(
   {
