@@ -9,7 +9,7 @@
  */
 import type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { isDuplicate } from '../../machines/instance/index.js';
-import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type Envelope, type HostBuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord } from '../../protocol/index.js';
+import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type Envelope, type HostAdoptTask, type HostBuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord } from '../../protocol/index.js';
 import { names } from '../runtime/bootstrap.js';
 import type { Clock } from '../runtime/clock.js';
 import { startConsumerLoop, type ConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
@@ -30,6 +30,9 @@ export interface InboxOptions {
   readonly maxInFlight?: number;
   readonly log?: (line: string, err?: unknown) => void;
 }
+
+/** How long an adopt task waits for the hand-off it announces. */
+const ADOPT_PATIENCE_MS = 10 * 60_000;
 
 /** Whether an instance's machine has seen a command id (it answered it already). */
 function handledBy(rec: InstanceRecord, id: string): boolean {
@@ -72,6 +75,22 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
     return 'ack';
   };
 
+  /**
+   * A move handed the instance here. The task is published just before the hand-off's CAS,
+   * so an older record means "not yet": wait for it (bounded: a hand-off overtaken by a delete
+   * never comes).
+   */
+  const adopt = async (env: Envelope, task: HostAdoptTask): Promise<Outcome> => {
+    const cur = await o.instances.get(task.instanceId);
+    if (!cur) return 'ack';
+    if (cur.value.owner === self) {
+      await o.actors.get(task.instanceId);
+      return 'ack';
+    }
+    if (cur.value.epoch >= task.epoch) return 'ack'; // moved on past this hand-off
+    return o.clock.now() - env.ts < ADOPT_PATIENCE_MS ? { retryAfterMs: 250 } : 'ack';
+  };
+
   const handle = async (m: JsMsg): Promise<Outcome> => {
     const r = decodeMessage(m.data, MessageKind.Task);
     if (!r.ok) {
@@ -84,6 +103,7 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
       return 'ack';
     }
     if (env.type === 'host.command') return command(env, env.body as unknown as HostCommandTask);
+    if (env.type === 'host.adopt') return adopt(env, env.body as unknown as HostAdoptTask);
     o.log?.(`dropping host task of type ${env.type}`);
     return 'term';
   };

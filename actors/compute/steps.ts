@@ -35,6 +35,8 @@ export interface ComputeStepDeps {
   readonly sleep: (ms: number) => Promise<void>;
   /** Tries of a call that fails with a retryable driver error before the step fails. */
   readonly driverTries?: number;
+  /** The steps of resize and cold migration (move-steps.ts). */
+  readonly moves?: { run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined };
   /** Runs before every step (tests hold a step here to kill something while it is in flight). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
 }
@@ -119,6 +121,8 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
         return done();
       case 'reschedule':
         return reschedule(snap);
+      default:
+        return d.moves?.run(step, key, snap) ?? failed({ code: 'UnknownStep', message: `this host cannot run step ${step}` });
     }
   };
 

@@ -13,7 +13,12 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { holdsHostClaim, type StepName } from '../../machines/instance/index.js';
 import type { HostInventory, Resources } from '../../machines/tracker/index.js';
-import { rpcType, subjects, type HostStatus } from '../../protocol/index.js';
+import { MigrationRecord, rpcType, subjects, type HostStatus } from '../../protocol/index.js';
+import { Kvm } from '@nats-io/kv';
+import { names } from '../runtime/bootstrap.js';
+import { RecordBucket } from '../records/kv-record.js';
+import { isOpenMigration, moveSteps } from './move-steps.js';
+import { RemoteHosts } from './remote.js';
 import type { HypervisorDriver } from '../../virt/index.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { eventPublisher } from '../runtime/events.js';
@@ -75,6 +80,9 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const supervisor = o.supervisor ?? new Supervisor({ nc: o.nc, process: `compute-${o.host}`, role: 'compute', clock: o.clock, ids: o.ids, prefix, log, ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}) });
   if (!o.supervisor) supervisor.serveCtl();
 
+  const migrations = new RecordBucket<MigrationRecord>(await new Kvm(o.nc).open(names(prefix).buckets.migrations), MigrationRecord, 'migration');
+  const remote = new RemoteHosts({ nc: o.nc, clock: o.clock, ids: o.ids, prefix, sleep });
+
   // 1. provider and inventory, once placement answers
   const provider = await untilPlacementAnswers(() => ensureProvider(placement, o.host), log);
   await untilPlacementAnswers(() => reportInventory(placement, provider, o.inventory), log);
@@ -82,12 +90,12 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   // 2. the tracker, rebuilt from the records
   const tracker = new TrackerGate();
   const loadRecords = async (): Promise<TrackerRecords> => {
-    const all = await stores.instances.entries((key, err) => log(`skipping instance record ${key}`, err));
+    const [all, moves] = await Promise.all([stores.instances.entries((key, err) => log(`skipping instance record ${key}`, err)), migrations.entries((key, err) => log(`skipping migration record ${key}`, err))]);
     const instances = all
       .map((e) => e.value)
       .filter((r) => r.host === o.host && r.vmState !== 'deleted' && holdsHostClaim(r.machine))
       .map((r) => ({ instanceId: r.instanceId, flavor: { vcpus: r.flavor.vcpus, memoryMb: r.flavor.memoryMb, rootGb: r.flavor.rootGb }, vmState: r.vmState, taskState: r.taskState }));
-    return { instances, migrations: [] };
+    return { instances, migrations: trackerMigrations(moves.map((e) => e.value), o.host) };
   };
   await supervisor.add({
     name: 'tracker',
@@ -114,7 +122,19 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       events,
       clock: o.clock,
       log,
-      executor: computeSteps({ host: o.host, tracker, driver: o.driver, placement, instances: stores.instances, js, clock: o.clock, prefix, sleep, ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}) }),
+      executor: computeSteps({
+        host: o.host,
+        tracker,
+        driver: o.driver,
+        placement,
+        instances: stores.instances,
+        js,
+        clock: o.clock,
+        prefix,
+        sleep,
+        moves: moveSteps({ host: o.host, tracker, driver: o.driver, placement, stores, migrations, remote, js, clock: o.clock, prefix, log }),
+        ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
+      }),
     },
     ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}),
     log,
@@ -140,10 +160,11 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     const report = await t.audit();
     if (!report.inSync) log(`compute ${o.host}: tracker audit healed ${report.drift.stale.length} stale, ${report.drift.missing.length} missing, ${report.drift.changed.length} changed claims`);
     await reportInventory(placement, provider, o.inventory);
-    await healAllocations(stores, placement, provider, log);
+    await healAllocations(stores, migrations, placement, provider, log);
   };
   if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(periodic('audit', o.auditIntervalMs ?? 60_000, auditNow, log, false));
 
+  const destroySub = serveDestroyGuest(o.nc, s.rpc(o.host, 'destroyGuest'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, o.driver, log);
   const statusSub = serveStatus(o.nc, s.rpc(o.host, 'status'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, async () => ({
     host: o.host,
     actors: instances.ids(),
@@ -163,13 +184,13 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     auditNow,
     done,
     kill: () => {
-      close([trackerSub, statusSub]);
+      close([trackerSub, statusSub, destroySub]);
       instances.close();
       void supervisor.stop();
       finish();
     },
     stop: async () => {
-      close([trackerSub, statusSub]);
+      close([trackerSub, statusSub, destroySub]);
       await supervisor.stop();
       instances.close();
       await o.driver.close();
@@ -193,15 +214,18 @@ async function untilPlacementAnswers<T>(fn: () => Promise<T>, log: (line: string
 
 /**
  * Placement's side of the audit: an allocation on this host's provider whose consumer has no
- * record, or a deleted one, is a leak (I2); it is removed. Records are written before any
+ * record, or a deleted one, or a closed migration, is a leak (I2); it is removed. Records are written before any
  * claim and marked deleted only after their allocations are gone, so neither case can be an
  * operation in progress.
  */
-async function healAllocations(stores: Stores, placement: PlacementClient, provider: string, log: (line: string, err?: unknown) => void): Promise<void> {
+async function healAllocations(stores: Stores, migrations: RecordBucket<MigrationRecord>, placement: PlacementClient, provider: string, log: (line: string, err?: unknown) => void): Promise<void> {
   const held = await placement.call('allocations.byProvider', { provider });
   for (const consumer of Object.keys(held.allocations)) {
     const rec = await stores.instances.get(consumer);
     if (rec && rec.value.vmState !== 'deleted') continue;
+    // A migration consumer holds the source side of an open move; its steps remove it when the move ends.
+    const move = rec ? undefined : await migrations.get(consumer);
+    if (move && isOpenMigration(move.value)) continue;
     log(`audit: removing leaked allocation of ${rec ? 'deleted' : 'unknown'} consumer ${consumer}`);
     await placement.deleteAllocations(consumer);
   }
@@ -243,6 +267,42 @@ function serveStatus(nc: NatsConnection, subject: string, ctx: ReplyContext, sta
         (e: unknown) => {
           log('status failed', e);
           respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'status could not be read now; retry' });
+        },
+      );
+    },
+  });
+}
+
+/** The sides of open migrations this host holds, as the tracker's reset and audit want them. */
+function trackerMigrations(moves: MigrationRecord[], host: string) {
+  const out = [];
+  for (const m of moves) {
+    if (!isOpenMigration(m)) continue;
+    const kind = m.kind === 'resize' ? ('resize' as const) : m.kind === 'migration' ? ('migrate' as const) : m.kind === 'live-migration' ? ('live_migrate' as const) : ('evacuate' as const);
+    const finished = m.status === 'finished';
+    const f = (v: MigrationRecord['oldFlavor']) => ({ vcpus: v.vcpus, memoryMb: v.memoryMb, rootGb: v.rootGb });
+    if (m.sourceHost === host) out.push({ migrationId: m.migrationId, instanceId: m.instanceId, flavor: f(m.oldFlavor), side: 'source' as const, kind, finished });
+    if (m.destHost === host) out.push({ migrationId: m.migrationId, instanceId: m.instanceId, flavor: f(m.newFlavor), side: 'destination' as const, kind, finished });
+  }
+  return out;
+}
+
+/** `nv.rpc.<host>.destroyGuest`: removes this host's guest of an instance that lives elsewhere now. */
+function serveDestroyGuest(nc: NatsConnection, subject: string, ctx: ReplyContext, driver: HypervisorDriver, log: (line: string, err?: unknown) => void): Subscription {
+  return nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err) return;
+      const req = decodeRequest<{ instanceId: string }>(ctx, msg);
+      if (!req) return;
+      if (req.type !== rpcType('destroyGuest')) {
+        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${subject} answers ${rpcType('destroyGuest')}, not ${req.type}` });
+        return;
+      }
+      driver.destroy(req.body.instanceId).then(
+        () => respondOk(ctx, msg, req, {}),
+        (e: unknown) => {
+          log('destroyGuest failed', e);
+          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the guest could not be destroyed now; retry' });
         },
       );
     },

@@ -17,7 +17,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type BuildTask, type Envelope, type HostBuildTask, type HostCommandTask, type InstanceRecord, type ServiceRecord } from '../../protocol/index.js';
+import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type BuildTask, type Envelope, type HostBuildTask, type HostCommandTask, type InstanceRecord } from '../../protocol/index.js';
 import { pickHosts, type Weigher } from '../../machines/conductor/index.js';
 import { names } from '../runtime/bootstrap.js';
 import type { Clock } from '../runtime/clock.js';
@@ -26,8 +26,9 @@ import { eventPublisher } from '../runtime/events.js';
 import type { Actor } from '../runtime/supervisor.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { PlacementCallError, PlacementClient } from '../placement/client.js';
-import { openStores, type Stores } from '../records/stores.js';
+import { openStores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
+import { liveComputeServices } from '../records/services.js';
 import type { Versioned } from '../runtime/kv-cas.js';
 
 export interface ConductorOptions {
@@ -131,7 +132,7 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     const [candidates, providers, services] = await Promise.all([
       placement.call('candidates.get', { resources, limit: 1000 }),
       placement.call('providers.list', {}),
-      liveServices(stores),
+      liveComputeServices(stores),
     ]);
     const hostOf = new Map(providers.providers.map((p) => [p.uuid, p.name]));
     const choices = pickHosts({ candidates, hostOf, services, tried: task.tried, forcedHost: rec.forcedHost, weigher: o.weigher ?? 'spread', count: 3 });
@@ -195,19 +196,4 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
 
   const loop = await startConsumerLoop({ js, jsm, stream: names(prefix).streams.conductor, durable: 'conductor', filter: `${prefix}.conductor.>`, handle, ...(o.log ? { log: o.log } : {}) });
   return { done: loop.done, kill: () => loop.kill(), stop: () => loop.stop() };
-}
-
-/**
- * Compute services whose heartbeat key has not expired, with the operator's switches from
- * `nv-hosts` applied (they are fresher than the copy a heartbeat carries).
- */
-async function liveServices(stores: Stores): Promise<ServiceRecord[]> {
-  const out: ServiceRecord[] = [];
-  for (const key of await stores.services.keys()) {
-    const r = await stores.services.get(key).catch(() => undefined);
-    if (!r) continue;
-    const admin = r.value.host === null ? undefined : await stores.hosts.get(r.value.host).catch(() => undefined);
-    out.push(admin ? { ...r.value, enabled: admin.value.enabled, forcedDown: admin.value.forcedDown } : r.value);
-  }
-  return out;
 }

@@ -23,6 +23,7 @@ export {
   type StepFailedEvent,
   type StepError,
   type Operation,
+  type Move,
   type RebootType,
   type LockedBy,
 } from './types.js';

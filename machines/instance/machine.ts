@@ -6,6 +6,7 @@
  */
 import { and, enqueueActions, or, setup, stateIn } from 'xstate';
 import { decide, OP_STATE, type Accepted, type OpAction } from './rules.js';
+import { claimedOf } from './moves.js';
 import { initialContext, runTx, stepKey, type TxParams } from './tx.js';
 import type { InstanceContext, InstanceEvent, InstanceInput, NotifyParams, RunStepParams, StepName } from './types.js';
 
@@ -68,6 +69,8 @@ export const instanceMachine = setup({
       const d = decide(context, event);
       return d.kind === 'accept' && d.as === params.as;
     },
+    hasMove: ({ context }) => context.move !== null,
+    claimResultOk: ({ event }) => claimedOf(event) !== undefined,
     canReschedule: ({ context, event }) => event.type === 'STEP_FAILED' && event.error.reschedulable === true && context.attempt < context.maxAttempts,
   },
 }).createMachine({
@@ -77,7 +80,15 @@ export const instanceMachine = setup({
   initial: 'build',
   on: {
     // xstate's pure transition() still routes events to a done snapshot: a final state takes nothing.
-    COMMAND: [{ guard: or([stateIn('#instance.deleted'), stateIn('#instance.rescheduled')]) }, { guard: accepts('delete'), target: '.deleting', actions: apply({ tx: 'command' }) }, ...opTransitions, { actions: apply({ tx: 'command' }) }],
+    COMMAND: [
+      { guard: or([stateIn('#instance.deleted'), stateIn('#instance.rescheduled')]) },
+      { guard: accepts('delete'), target: '.deleting', actions: apply({ tx: 'command' }) },
+      ...opTransitions,
+      { guard: accepts('resize'), target: '.resizing', actions: apply({ tx: 'command' }) },
+      { guard: accepts('confirmResize'), target: '.confirming', actions: apply({ tx: 'command' }) },
+      { guard: accepts('revertResize'), target: '.reverting', actions: apply({ tx: 'command' }) },
+      { actions: apply({ tx: 'command' }) },
+    ],
   },
   states: {
     build: {
@@ -117,10 +128,51 @@ export const instanceMachine = setup({
     resuming: powerOp('resume'),
     rescuing: powerOp('rescue'),
     unrescuing: powerOp('unrescue'),
+    /** Resize and cold migrate (moves.ts): source steps, then the destination's after handOff. */
+    resizing: {
+      initial: 'claiming',
+      states: {
+        claiming: {
+          meta: { step: 'moveClaim' },
+          on: {
+            STEP_DONE: [
+              { guard: and([current('moveClaim'), 'claimResultOk']), target: 'migrating', actions: apply({ tx: 'moveClaimed' }) },
+              { guard: current('moveClaim'), target: 'rollingBack', actions: apply({ tx: 'moveFailed', phase: 'resize_prep' }) },
+            ],
+            STEP_FAILED: { guard: current('moveClaim'), target: 'rollingBack', actions: apply({ tx: 'moveFailed', phase: 'resize_prep' }) },
+          },
+        },
+        migrating: waitOn('migrateDisk', { target: 'handingOff', params: { tx: 'migrated' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'resize' } }),
+        handingOff: waitOn('handOff', { target: 'finishing', params: { tx: 'finishStart' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'resize' } }),
+        finishing: waitOn('finishResize', { target: '#instance.idle', params: { tx: 'resized' } }, { target: 'finishFailed', params: { tx: 'moveFailed', phase: 'resize_finish' } }),
+        rollingBack: waitOn('moveRollback', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
+        finishFailed: waitOn('confirmSource', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
+      },
+    },
+    confirming: waitOn('confirmSource', { target: '#instance.idle', params: { tx: 'confirmed' } }, { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_confirm' } }),
+    reverting: {
+      initial: 'atDest',
+      states: {
+        atDest: waitOn('revertDest', { target: 'handingOff', params: { tx: 'revertedAtDest' } }, { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_revert' } }),
+        handingOff: waitOn('handOff', { target: 'finishing', params: { tx: 'next', step: 'finishRevert' } }, { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_revert' } }),
+        finishing: waitOn('finishRevert', { target: '#instance.idle', params: { tx: 'reverted' } }, { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_revert' } }),
+      },
+    },
     deleting: {
       initial: 'destroying',
       states: {
-        destroying: waitOn('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
+        destroying: {
+          meta: { step: 'destroy' },
+          on: {
+            STEP_DONE: [
+              { guard: and([current('destroy'), 'hasMove']), target: 'cleaningMove', actions: apply({ tx: 'next', step: 'cleanupMove' }) },
+              { guard: current('destroy'), target: 'releasingClaim', actions: apply({ tx: 'next', step: 'releaseClaim' }) },
+            ],
+            STEP_FAILED: { guard: current('destroy'), target: '#instance.idle', actions: apply({ tx: 'deleteFailed' }) },
+          },
+        },
+        /** A delete during or after a move: the other host's guest and claims, and the migration consumer, go too (bug 1848343). */
+        cleaningMove: waitOn('cleanupMove', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
         releasingClaim: waitOn('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
         deletingAllocations: waitOn('deleteAllocations', { target: '#instance.deleted', params: { tx: 'deleteDone' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
       },

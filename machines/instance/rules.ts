@@ -64,6 +64,9 @@ export function specOf(action: InstanceAction, rebootType?: 'SOFT' | 'HARD'): Po
 /** Notification operation name of a command (`instance.<name>.*`). */
 export function notifOf(action: InstanceAction): string {
   if (action === 'boot') return 'create';
+  if (action === 'resize' || action === 'migrate') return 'resize';
+  if (action === 'confirm_resize') return 'resize_confirm';
+  if (action === 'revert_resize') return 'resize_revert';
   if (action === 'delete' || action === 'force_delete') return 'delete';
   return specOf(action)?.notif ?? action;
 }
@@ -82,7 +85,7 @@ export const OP_STATE = {
 } as const satisfies Record<PowerAction | 'reboot', string>;
 export type OpAction = keyof typeof OP_STATE;
 
-export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock';
+export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock' | 'resize' | 'confirmResize' | 'revertResize';
 export type Decision =
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'reject'; readonly code: RejectionCode; readonly message: string }
@@ -116,6 +119,15 @@ export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
     if (spec === undefined || !spec.allowedVm.includes(ctx.vmState)) return invalid();
     const taskOk = type === 'HARD' ? ALLOW_REBOOT.includes(ctx.taskState) : ctx.taskState === null;
     return taskOk ? accept('reboot') : invalid();
+  }
+  if (action === 'resize' || action === 'migrate') {
+    if (action === 'resize' && cmd.body['flavor'] === ctx.flavor.name) return reject('InvalidInput', 'the instance already has this flavor');
+    if ((ctx.vmState !== 'active' && ctx.vmState !== 'stopped') || ctx.taskState !== null) return invalid();
+    return accept('resize');
+  }
+  if (action === 'confirm_resize' || action === 'revert_resize') {
+    if (ctx.vmState !== 'resized' || ctx.taskState !== null || ctx.move === null) return invalid();
+    return accept(action === 'confirm_resize' ? 'confirmResize' : 'revertResize');
   }
   const spec = (POWER_OPS as Record<string, PowerOpSpec | undefined>)[action];
   if (spec === undefined) return reject('ServiceUnavailable', `${action} is not implemented by this compute host yet`);

@@ -4,9 +4,13 @@
  * which one runs (states, guards); these say what it does.
  */
 import type { Fault } from '../../protocol/schemas/common.js';
-import type { InstanceEventBody, VmState } from '../../protocol/schemas/instance.js';
+import type { VmState } from '../../protocol/schemas/instance.js';
 import { decide, notifOf, specOf } from './rules.js';
-import { HANDLED_LIMIT, type CommandEvent, type InstanceContext, type InstanceEffect, type InstanceEvent, type InstanceInput, type Operation, type StepName } from './types.js';
+import { acceptConfirm, acceptResize, acceptRevert, confirmed, finishStart, migrated, moveClaimed, moveEnded, moveFailed, moveOpFailed, resized, reverted, revertedAtDest } from './moves.js';
+import { buildOpId, errorOf, isRollback, tsOf, Tx, type TxResult } from './tx-core.js';
+import { type CommandEvent, type InstanceContext, type InstanceEvent, type InstanceInput, type Operation, type StepName } from './types.js';
+
+export { buildOpId, eventBody, stepKey, type TxResult } from './tx-core.js';
 
 export type TxParams =
   | { readonly tx: 'bootStart' }
@@ -21,22 +25,17 @@ export type TxParams =
   | { readonly tx: 'opDone' }
   | { readonly tx: 'opFailed' }
   | { readonly tx: 'deleteDone' }
-  | { readonly tx: 'deleteFailed' };
-
-export interface TxResult {
-  readonly context: InstanceContext;
-  readonly effects: readonly InstanceEffect[];
-}
-
-/** The idempotency key of `step` in the operation in flight. */
-export function stepKey(ctx: Pick<InstanceContext, 'instanceId' | 'op'>, step: StepName): string | undefined {
-  return ctx.op === null ? undefined : `${ctx.instanceId}:${ctx.op.opId}:${step}`;
-}
-
-/** Build attempts > 1 get their own keys: a reschedule must not look done on the next host. */
-export function buildOpId(bootId: string, attempt: number): string {
-  return attempt <= 1 ? bootId : `${bootId}~${attempt}`;
-}
+  | { readonly tx: 'deleteFailed' }
+  | { readonly tx: 'moveClaimed' }
+  | { readonly tx: 'migrated' }
+  | { readonly tx: 'finishStart' }
+  | { readonly tx: 'resized' }
+  | { readonly tx: 'moveFailed'; readonly phase: 'resize_prep' | 'resize' | 'resize_finish' }
+  | { readonly tx: 'moveEnded' }
+  | { readonly tx: 'confirmed' }
+  | { readonly tx: 'revertedAtDest' }
+  | { readonly tx: 'reverted' }
+  | { readonly tx: 'moveOpFailed'; readonly phase: 'resize_confirm' | 'resize_revert' };
 
 export function initialContext(input: InstanceInput): InstanceContext {
   const r = input.record;
@@ -64,77 +63,10 @@ export function initialContext(input: InstanceInput): InstanceContext {
     attempt,
     maxAttempts: input.maxAttempts ?? 3,
     stashedVmState: null,
+    move: null,
   };
 }
 
-/** The body of a lifecycle event as of `ctx`. */
-export function eventBody(ctx: InstanceContext, final?: boolean, fault?: Fault | null): InstanceEventBody {
-  const f = fault === undefined ? ctx.fault : fault;
-  return {
-    instanceId: ctx.instanceId,
-    name: ctx.name,
-    host: ctx.host,
-    node: ctx.node,
-    vmState: ctx.vmState,
-    taskState: ctx.taskState,
-    powerState: ctx.powerState,
-    flavor: ctx.flavor,
-    ...(f ? { fault: f } : {}),
-    ...(final === true ? { final: true } : {}),
-  };
-}
-
-/** A local builder: mutation stays inside one pure call. */
-class Tx {
-  ctx: InstanceContext;
-  readonly effects: InstanceEffect[] = [];
-  constructor(ctx: InstanceContext, readonly ts: number) {
-    this.ctx = ctx;
-  }
-  get corr(): string {
-    return this.ctx.op?.id ?? '';
-  }
-  /** Patches the record; vm/task/power changes emit `instance.update`. */
-  set(patch: Partial<InstanceContext>): this {
-    const before = this.ctx;
-    this.ctx = { ...before, ...patch, updatedAt: Math.max(before.updatedAt, this.ts) };
-    const c = this.ctx;
-    if (c.vmState !== before.vmState || c.taskState !== before.taskState || c.powerState !== before.powerState) this.notify('instance.update', this.corr);
-    return this;
-  }
-  notify(event: string, corr: string, final?: boolean, fault?: Fault | null): this {
-    const body = eventBody(this.ctx, final, fault);
-    this.effects.push({ type: 'notify', params: final === true ? { event, corr, final: true, body } : { event, corr, body } });
-    return this;
-  }
-  /** The terminal event for the operation and every command joined to it. */
-  final(event: string, fault?: Fault | null): this {
-    const op = this.ctx.op;
-    if (op === null) return this;
-    for (const id of [op.id, ...op.joined]) this.notify(event, id, true, fault);
-    return this;
-  }
-  run(step: StepName): this {
-    const key = stepKey(this.ctx, step);
-    if (key !== undefined) this.effects.push({ type: 'runStep', params: { step, key } });
-    return this;
-  }
-  remember(id: string): this {
-    const handled = [...this.ctx.handled, id];
-    this.ctx = { ...this.ctx, handled: handled.length > HANDLED_LIMIT ? handled.slice(handled.length - HANDLED_LIMIT) : handled };
-    return this;
-  }
-  result(): TxResult {
-    return { context: this.ctx, effects: this.effects };
-  }
-}
-
-const tsOf = (ctx: InstanceContext, event: InstanceEvent | { type: string }): number => ('ts' in event && typeof event.ts === 'number' ? event.ts : ctx.updatedAt);
-const errorOf = (event: InstanceEvent | { type: string }): Fault => {
-  if (event.type === 'STEP_FAILED' && 'error' in event) return { code: event.error.code, message: event.error.message };
-  return { code: 'UnknownError', message: `unexpected ${event.type}` };
-};
-const isRollback = (event: InstanceEvent | { type: string }): boolean => event.type === 'STEP_FAILED' && 'error' in event && event.error.rollback === true;
 
 /**
  * A build failure's fault: a failure that a reschedule would have tried elsewhere, with no
@@ -178,6 +110,15 @@ function command(t: Tx, cmd: CommandEvent): void {
       if (op !== null) t.ctx = { ...t.ctx, op: { ...op, joined: [...op.joined, cmd.id] } };
       return;
     }
+    case 'resize':
+      acceptResize(t, cmd);
+      return;
+    case 'confirmResize':
+      acceptConfirm(t, cmd);
+      return;
+    case 'revertResize':
+      acceptRevert(t, cmd);
+      return;
     case 'delete':
       preempt(t, `delete ${cmd.id}`, 'UnexpectedDeletingTaskStateError');
       t.ctx = { ...t.ctx, op: { id: cmd.id, action: 'delete', opId: cmd.id, joined: [] } };
@@ -268,6 +209,36 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
     case 'deleteDone':
       t.set({ vmState: 'deleted', taskState: null, powerState: 'nostate' }).final('instance.delete.end');
       t.ctx = { ...t.ctx, op: null };
+      break;
+    case 'moveClaimed':
+      moveClaimed(t, event);
+      break;
+    case 'migrated':
+      migrated(t);
+      break;
+    case 'finishStart':
+      finishStart(t);
+      break;
+    case 'resized':
+      resized(t);
+      break;
+    case 'moveFailed':
+      moveFailed(t, event, p.phase);
+      break;
+    case 'moveEnded':
+      moveEnded(t);
+      break;
+    case 'confirmed':
+      confirmed(t);
+      break;
+    case 'revertedAtDest':
+      revertedAtDest(t);
+      break;
+    case 'reverted':
+      reverted(t);
+      break;
+    case 'moveOpFailed':
+      moveOpFailed(t, event, p.phase);
       break;
     case 'deleteFailed':
       t.set({ vmState: 'error', taskState: null, fault: errorOf(event) }).final('instance.delete.error');

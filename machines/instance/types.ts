@@ -25,6 +25,16 @@ export const STEP_NAMES = [
   'releaseClaim',
   'deleteAllocations',
   'reschedule',
+  // moves (resize, cold migrate): see moves.ts
+  'moveClaim',
+  'migrateDisk',
+  'handOff',
+  'finishResize',
+  'moveRollback',
+  'confirmSource',
+  'revertDest',
+  'finishRevert',
+  'cleanupMove',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
@@ -59,6 +69,30 @@ export interface Operation {
   /** Command ids of duplicate deletes that wait on this delete's outcome. */
   readonly joined: readonly string[];
   readonly rebootType?: RebootType;
+  /** A move that failed: the phase whose `.error` ends it once its cleanup step is done. */
+  readonly failedPhase?: string;
+}
+
+/**
+ * A resize or cold migration in progress (or resized, awaiting confirm/revert). Its
+ * migration id (a uuid, also the placement consumer of the source side) is derived by the
+ * actor layer from the instance id and `opId`, so every step, on either host, names the same
+ * migration even before the first step has returned.
+ */
+export interface Move {
+  /** The opId of the resize/migrate command that opened it. */
+  readonly opId: string;
+  readonly kind: 'resize' | 'migrate';
+  readonly source: string;
+  /** Known once the moveClaim step has claimed a destination. */
+  readonly dest: string | null;
+  readonly oldFlavor: FlavorView;
+  readonly newFlavor: FlavorView | null;
+  /** active or stopped: what the guest returns to on the destination, or after a revert. */
+  readonly oldVmState: VmState;
+  /** What the command asked for: a flavor name (resize) and/or a host (admin migrate). */
+  readonly requestedFlavor: string | null;
+  readonly requestedHost: string | null;
 }
 
 export interface InstanceContext {
@@ -86,6 +120,8 @@ export interface InstanceContext {
   readonly maxAttempts: number;
   /** vm_state before suspend, restored by resume (Nova's old_vm_state). */
   readonly stashedVmState: VmState | null;
+  /** The open move (from the moveClaim step's result until confirm, revert or rollback). */
+  readonly move: Move | null;
 }
 
 export const HANDLED_LIMIT = 64;

@@ -174,9 +174,14 @@ export const HostCommandTask = Type.Object(
 );
 export type HostCommandTask = Static<typeof HostCommandTask>;
 
+/** `nv.host.<host>.adopt`: the instance's record names this host as owner now (a move's hand-off); restore its actor. */
+export const HostAdoptTask = Type.Object({ instanceId: TokenString, epoch: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+export type HostAdoptTask = Static<typeof HostAdoptTask>;
+
 /** Task envelope types, by the subject they travel on. */
 export const InternalTasks = {
   'conductor.build': BuildTask,
   'host.build': HostBuildTask,
   'host.command': HostCommandTask,
+  'host.adopt': HostAdoptTask,
 } as const;

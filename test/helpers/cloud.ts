@@ -13,7 +13,8 @@ import { PlacementClient } from '../../actors/placement/client.js';
 import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import type { Actor } from '../../actors/runtime/supervisor.js';
 import { openStores, type Stores } from '../../actors/records/stores.js';
-import type { Envelope, InstanceAction } from '../../protocol/index.js';
+import { decodeValue, type Envelope, type InstanceAction } from '../../protocol/index.js';
+import { Kvm } from '@nats-io/kv';
 import type { StepName } from '../../machines/instance/index.js';
 import { createDriver, FakeHost, type FakeDriverConfig } from '../../virt/index.js';
 import { TestClient } from './client.js';
@@ -57,6 +58,8 @@ export interface Cloud {
   startGateway(): Promise<void>;
   killConductor(): void;
   startConductor(): Promise<void>;
+  /** A migration record's status (undefined when there is none). */
+  migrationStatus(id: string): Promise<string | undefined>;
   /** Placement's usage of a host's provider, by resource class. */
   usageOf(host: string): Promise<Record<string, number>>;
   stop(): Promise<void>;
@@ -97,6 +100,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
       heartbeatMs: 500,
       auditIntervalMs: opts.auditIntervalMs ?? 0,
       killRestartMs: 100,
+      ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[${name}] ${line}`, err ?? '') } : {}),
       ...(opts.beforeStep ? { beforeStep: opts.beforeStep } : {}),
     });
     return h.worker;
@@ -146,6 +150,13 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
     },
     startConductor: async () => {
       conductor = await startConductor({ nc: rolesNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
+    },
+    migrationStatus: async (id) => {
+      const kv = await new Kvm(client.nc).open('nv-migrations');
+      const e = await kv.get(id);
+      if (!e || e.operation !== 'PUT') return undefined;
+      const r = decodeValue(e.value);
+      return r.ok ? (r.value as { status: string }).status : undefined;
     },
     usageOf: async (host) => {
       const p = (await placement.call('providers.list', { name: host })).providers[0];

@@ -1,0 +1,354 @@
+/**
+ * The steps of a resize or cold migration (machines/instance/moves.ts), on whichever host owns
+ * the instance when the step runs. Every step converges when run again (a restored actor
+ * re-issues its step, perhaps on the other host after a hand-off):
+ *  - the migration record is created once (CAS create) and its status only moves forward;
+ *  - placement's swap is skipped once the migration consumer holds the source side, and the
+ *    swap back once it holds nothing;
+ *  - tracker commands carry the step key as opId and converge by state;
+ *  - driver calls converge; destroying a missing guest is success;
+ *  - the hand-off CAS is found already made (owner = target) by a second run.
+ */
+import { createHash } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { pickHosts } from '../../machines/conductor/index.js';
+import { statePath, type InstanceContext, type InstanceSnapshot, type Move, type StepError, type StepName } from '../../machines/instance/index.js';
+import type { TrackerCommand } from '../../machines/tracker/index.js';
+import { encodeMessage, envelope, subjects, type FlavorView, type InstanceRecord, type MigrationRecord, type MigrationStatus } from '../../protocol/index.js';
+import type { HypervisorDriver } from '../../virt/index.js';
+import type { Clock } from '../runtime/clock.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
+import { PlacementCallError, type PlacementClient } from '../placement/client.js';
+import type { RecordBucket } from '../records/kv-record.js';
+import { liveComputeServices } from '../records/services.js';
+import type { Stores } from '../records/stores.js';
+import type { TrackerGate } from '../tracker/gate.js';
+import type { StepOutcome } from '../instance/instance-actor.js';
+import { RemoteCallError, type RemoteHosts } from './remote.js';
+
+export interface MoveStepDeps {
+  readonly host: string;
+  readonly tracker: TrackerGate;
+  readonly driver: HypervisorDriver;
+  readonly placement: PlacementClient;
+  readonly stores: Stores;
+  readonly migrations: RecordBucket<MigrationRecord>;
+  readonly remote: RemoteHosts;
+  readonly js: JetStreamClient;
+  readonly clock: Clock;
+  readonly prefix?: string;
+  readonly log?: (line: string, err?: unknown) => void;
+}
+
+/** The migration id of a move: a uuid (placement wants one) derived from the instance and the move's opId. */
+export function migrationIdOf(instanceId: string, opId: string): string {
+  const h = createHash('sha256').update(`migration:${instanceId}:${opId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+}
+
+const OPEN: ReadonlySet<MigrationStatus> = new Set(['pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting']);
+export const isOpenMigration = (m: MigrationRecord) => OPEN.has(m.status);
+
+const done = (result?: Record<string, unknown>): StepOutcome => (result ? { ok: true, result } : { ok: true });
+const failed = (error: StepError): StepOutcome => ({ ok: false, error });
+const trackerKind = (m: Move) => (m.kind === 'resize' ? 'resize' : 'migrate') as 'resize' | 'migrate';
+/** What a tracker counts of a flavor. */
+const sizes = (f: FlavorView) => ({ vcpus: f.vcpus, memoryMb: f.memoryMb, rootGb: f.rootGb });
+const resources = (f: FlavorView): Record<string, number> => ({ VCPU: f.vcpus, MEMORY_MB: f.memoryMb, ...(f.rootGb > 0 ? { DISK_GB: f.rootGb } : {}) });
+
+export function moveSteps(d: MoveStepDeps) {
+  const s = subjects(d.prefix);
+
+  /** A tracker command on this host (through the gate) or another (over the bus). */
+  const tracker = async (host: string, command: TrackerCommand): Promise<{ ok: true } | { ok: false; code: string; message: string }> => {
+    if (host === d.host) {
+      const a = await d.tracker.use((t) => t.handle(command));
+      return a.ok ? { ok: true } : { ok: false, code: a.error.code, message: a.error.message };
+    }
+    const { type, ...body } = command;
+    try {
+      await d.remote.tracker(host, type, body as Record<string, unknown>);
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof RemoteCallError) return { ok: false, code: err.code, message: err.message };
+      throw err;
+    }
+  };
+
+  const destroyGuest = (host: string, instanceId: string) => (host === d.host ? d.driver.destroy(instanceId) : d.remote.rpc(host, 'destroyGuest', { instanceId }, 10_000).then(() => undefined));
+
+  /** Best effort on another host: a host that is down rebuilds its claims from the records, and its guests are reaped when it returns. */
+  const bestEffort = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!(err instanceof RemoteCallError)) throw err;
+      d.log?.(`move cleanup: ${what} skipped: ${err.message}`);
+    }
+  };
+
+  const setStatus = async (id: string, status: MigrationStatus, patch: Partial<MigrationRecord> = {}) => {
+    for (;;) {
+      const cur = await d.migrations.get(id);
+      if (!cur) return;
+      if (cur.value.status === status && Object.entries(patch).every(([k, v]) => (cur.value as unknown as Record<string, unknown>)[k] === v)) return;
+      try {
+        await d.migrations.update(id, { ...cur.value, ...patch, status, updatedAt: d.clock.now() }, cur.revision);
+        return;
+      } catch (err) {
+        if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
+      }
+    }
+  };
+
+  const allocationsOf = (consumer: string) => d.placement.call('allocations.get', { consumer });
+
+  const providerOf = async (host: string) => (await d.placement.call('providers.list', { name: host })).providers[0]?.uuid;
+
+  /** Puts the source side back on the instance consumer (revert, rollback); a no-op once done. */
+  const swapBack = async (c: InstanceContext, mid: string, rec: InstanceRecord) => {
+    const mig = await allocationsOf(mid);
+    if (Object.keys(mig.allocations).length === 0) return;
+    const inst = await allocationsOf(c.instanceId);
+    await d.placement.call('allocations.post', {
+      consumers: {
+        [c.instanceId]: { consumerGeneration: inst.consumerGeneration ?? null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: strip(mig.allocations) },
+        [mid]: { consumerGeneration: mig.consumerGeneration ?? null, project: rec.project, user: rec.user, consumerType: 'MIGRATION', allocations: {} },
+      },
+    });
+  };
+
+  const moveClaim = async (c: InstanceContext, key: string): Promise<StepOutcome> => {
+    const m = c.move;
+    const cur = await d.stores.instances.get(c.instanceId);
+    if (!m || !cur) return failed({ code: 'NoMove', message: 'no move in flight' });
+    const rec = cur.value;
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    const newFlavor = m.requestedFlavor ? (await d.stores.flavors.get(m.requestedFlavor))?.value : m.oldFlavor;
+    if (!newFlavor) return failed({ code: 'FlavorNotFound', message: `flavor ${m.requestedFlavor} not found` });
+    const now = d.clock.now();
+    await d.migrations
+      .create(mid, { migrationId: mid, instanceId: c.instanceId, project: rec.project, kind: m.kind === 'resize' ? 'resize' : 'migration', status: 'pre-migrating', sourceHost: m.source, destHost: null, oldFlavor: m.oldFlavor, newFlavor, commandId: c.op?.id ?? m.opId, createdAt: now, updatedAt: now })
+      .catch((err: unknown) => {
+        if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
+      });
+
+    // The swap: the source side moves to the migration consumer, in one atomic write.
+    const source = await providerOf(m.source);
+    const inst = await allocationsOf(c.instanceId);
+    const mig = await allocationsOf(mid);
+    if (Object.keys(mig.allocations).length === 0 && source && inst.allocations[source]) {
+      await d.placement.call('allocations.post', {
+        consumers: {
+          [mid]: { consumerGeneration: null, project: rec.project, user: rec.user, consumerType: 'MIGRATION', allocations: { [source]: { resources: inst.allocations[source].resources } } },
+          [c.instanceId]: { consumerGeneration: inst.consumerGeneration ?? null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: {} },
+        },
+      });
+    }
+
+    // The destination: one an earlier run claimed, or the best candidate that both placement and its tracker accept.
+    const dest = (await claimedDest(c.instanceId, source)) ?? (await claimDest(c, m, mid, key, newFlavor, rec));
+    if (!dest) return failed({ code: 'NoValidHost', message: `no valid host was found to ${m.kind} to` });
+    const src = await tracker(m.source, { type: 'moveClaim', opId: `${key}:source`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(m.oldFlavor), side: 'source', kind: trackerKind(m) });
+    if (!src.ok) return failed({ code: src.code, message: src.message });
+    await setStatus(mid, 'pre-migrating', { destHost: dest });
+    return done({ dest, flavor: newFlavor });
+  };
+
+  /** The host of a destination claim an earlier run of this step made. */
+  const claimedDest = async (instanceId: string, source: string | undefined): Promise<string | undefined> => {
+    const inst = await allocationsOf(instanceId);
+    const provider = Object.keys(inst.allocations).find((p) => p !== source);
+    if (!provider) return undefined;
+    return (await d.placement.call('providers.get', { uuid: provider })).provider.name;
+  };
+
+  const claimDest = async (c: InstanceContext, m: Move, mid: string, key: string, flavor: FlavorView, rec: InstanceRecord): Promise<string | undefined> => {
+    const [candidates, providers, services] = await Promise.all([
+      d.placement.call('candidates.get', { resources: resources(flavor), limit: 1000 }),
+      d.placement.call('providers.list', {}),
+      liveComputeServices(d.stores),
+    ]);
+    const hostOf = new Map(providers.providers.map((p) => [p.uuid, p.name]));
+    const choices = pickHosts({ candidates, hostOf, services, tried: [m.source], forcedHost: m.requestedHost, weigher: 'spread', count: 3 });
+    if (choices.length === 0) d.log?.(`move of ${c.instanceId}: no candidate host (${candidates.allocationRequests.length} placement candidates, ${services.length} live services)`);
+    for (const choice of choices) {
+      try {
+        // After the swap the instance consumer may live on, empty: write at its generation.
+        const gen = (await allocationsOf(c.instanceId)).consumerGeneration ?? null;
+        await d.placement.call('allocations.put', { consumer: c.instanceId, consumerGeneration: gen, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: choice.allocations });
+      } catch (err) {
+        if (err instanceof PlacementCallError && err.status === 409) {
+          d.log?.(`move of ${c.instanceId}: ${choice.host} was taken meanwhile (${err.message})`);
+          continue;
+        }
+        throw err;
+      }
+      const claim = await tracker(choice.host, { type: 'moveClaim', opId: `${key}:dest`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(flavor), side: 'destination', kind: trackerKind(m) });
+      if (claim.ok) return choice.host;
+      d.log?.(`move of ${c.instanceId}: ${choice.host}'s tracker refused: ${claim.code} ${claim.message}`);
+      await d.placement.deleteAllocations(c.instanceId); // the destination's tracker refused: give its claim back
+    }
+    return undefined;
+  };
+
+  const migrateDisk = async (c: InstanceContext): Promise<StepOutcome> => {
+    await d.driver.powerOff(c.instanceId); // "migrate_disk_and_power_off": the disk copy is instant here
+    await setStatus(migrationIdOf(c.instanceId, c.move?.opId ?? ''), 'post-migrating');
+    return done();
+  };
+
+  /** Hands the record (and so the actor) to `c.host`, which the machine set before this step. */
+  const handOff = async (c: InstanceContext, snap: InstanceSnapshot): Promise<StepOutcome> => {
+    const target = c.host;
+    if (!target) return failed({ code: 'NoTarget', message: 'hand-off without a target host' });
+    for (;;) {
+      const cur = await d.stores.instances.get(c.instanceId);
+      if (!cur) return failed({ code: 'InstanceNotFound', message: `instance ${c.instanceId} has no record` });
+      const rec = cur.value;
+      if (rec.owner === `host:${target}`) return target === d.host ? done() : done({ handedOff: true });
+      if (rec.owner !== `host:${d.host}`) return done({ handedOff: true }); // someone else's now
+      if (statePath((rec.machine as { value?: unknown } | undefined)?.value) !== statePath(snap.value)) return failed({ code: 'Superseded', message: 'the move was cancelled' });
+      const epoch = rec.epoch + 1;
+      const msgId = `${c.instanceId}:adopt:${epoch}`;
+      const env = envelope({ id: msgId, type: 'host.adopt', ts: d.clock.now(), project: rec.project, user: rec.user, corr: c.op?.id ?? msgId, body: { instanceId: c.instanceId, epoch } });
+      // Before the CAS, so that a crash in between cannot leave a record nobody adopts: the
+      // target waits for the CAS (its task names the epoch), and a re-run makes it.
+      await d.js.publish(s.host(target, 'adopt'), encodeMessage(env), { msgID: msgId });
+      try {
+        await d.stores.instances.update(c.instanceId, { ...rec, owner: `host:${target}`, epoch, updatedAt: d.clock.now() }, cur.revision);
+      } catch (err) {
+        if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
+        continue;
+      }
+      return done({ handedOff: true });
+    }
+  };
+
+  const finishResize = async (c: InstanceContext): Promise<StepOutcome> => {
+    const m = c.move;
+    if (!m) return failed({ code: 'NoMove', message: 'no move in flight' });
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    const fin = await tracker(d.host, { type: 'finishMove', opId: `${c.instanceId}:${m.opId}:finishMove`, migrationId: mid });
+    if (!fin.ok) return failed({ code: fin.code, message: fin.message });
+    await d.driver.spawn({ instanceId: c.instanceId, name: c.name, host: d.host, flavor: c.flavor, ...(c.image ? { image: c.image } : {}) });
+    if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId);
+    await setStatus(mid, 'finished');
+    return done();
+  };
+
+  /** Drops the source side: its guest, its tracker claim, the migration consumer (confirm, or a failed finish). */
+  const confirmSource = async (c: InstanceContext, key: string): Promise<StepOutcome> => {
+    const m = c.move;
+    if (!m) return done();
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    await destroyGuest(m.source, c.instanceId);
+    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'source' });
+    if (!drop.ok) return failed({ code: drop.code, message: drop.message });
+    await d.placement.deleteAllocations(mid);
+    await setStatus(mid, c.op?.failedPhase ? 'error' : 'confirmed');
+    return done();
+  };
+
+  const revertDest = async (c: InstanceContext, key: string): Promise<StepOutcome> => {
+    const m = c.move;
+    const cur = await d.stores.instances.get(c.instanceId);
+    if (!m || !cur) return failed({ code: 'NoMove', message: 'no move to revert' });
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    await setStatus(mid, 'reverting');
+    await d.driver.destroy(c.instanceId);
+    const drop = await tracker(d.host, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'destination' });
+    if (!drop.ok) return failed({ code: drop.code, message: drop.message });
+    await swapBack(c, mid, cur.value);
+    return done();
+  };
+
+  const finishRevert = async (c: InstanceContext): Promise<StepOutcome> => {
+    const m = c.move;
+    if (!m) return failed({ code: 'NoMove', message: 'no move to revert' });
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    const fin = await tracker(d.host, { type: 'finishMove', opId: `${c.instanceId}:${c.op?.opId ?? ''}:finishRevert`, migrationId: mid });
+    if (!fin.ok && fin.code !== 'ClaimNotFound') return failed({ code: fin.code, message: fin.message });
+    await d.driver.spawn({ instanceId: c.instanceId, name: c.name, host: d.host, flavor: m.oldFlavor, ...(c.image ? { image: c.image } : {}) });
+    if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId);
+    await setStatus(mid, 'reverted');
+    return done();
+  };
+
+  /** Undoes a move that failed before the destination owned it: everything back on the source. */
+  const moveRollback = async (c: InstanceContext, key: string): Promise<StepOutcome> => {
+    const m = c.move;
+    const cur = await d.stores.instances.get(c.instanceId);
+    if (!m || !cur) return done();
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    const mig = await d.migrations.get(mid);
+    await swapBack(c, mid, cur.value);
+    const dest = mig?.value.destHost ?? (await claimedDest(c.instanceId, await providerOf(m.source)));
+    if (dest) {
+      await bestEffort(`dropping ${dest}'s claim`, () => tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' }));
+      // A destination claim left on the instance consumer (no swap happened) goes too.
+      const destProvider = await providerOf(dest);
+      const inst = await allocationsOf(c.instanceId);
+      if (destProvider && inst.allocations[destProvider]) {
+        const source = await providerOf(m.source);
+        const keep = source && inst.allocations[source] ? { [source]: { resources: inst.allocations[source].resources } } : {};
+        await d.placement.call('allocations.put', { consumer: c.instanceId, consumerGeneration: inst.consumerGeneration ?? null, project: cur.value.project, user: cur.value.user, consumerType: 'INSTANCE', allocations: keep });
+      }
+    }
+    const back = await tracker(m.source, { type: 'finishMove', opId: `${key}:source`, migrationId: mid });
+    if (!back.ok && back.code !== 'ClaimNotFound') return failed({ code: back.code, message: back.message });
+    if (m.oldVmState !== 'stopped') await d.driver.powerOn(c.instanceId).catch(() => undefined);
+    await setStatus(mid, 'error');
+    return done();
+  };
+
+  /** A delete during or after a move: the other host's guest and claim and the migration consumer go too (bug 1848343). */
+  const cleanupMove = async (c: InstanceContext, key: string): Promise<StepOutcome> => {
+    const m = c.move;
+    if (!m) return done();
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    const mig = await d.migrations.get(mid);
+    const dest = m.dest ?? mig?.value.destHost ?? null;
+    const sides: Array<[string, 'source' | 'destination']> = [[m.source, 'source']];
+    if (dest) sides.push([dest, 'destination']);
+    for (const [host, side] of sides) {
+      if (host !== d.host) await bestEffort(`destroying the guest on ${host}`, () => destroyGuest(host, c.instanceId));
+      await bestEffort(`dropping the ${side} claim on ${host}`, () => tracker(host, { type: 'dropMoveClaim', opId: `${key}:${side}`, migrationId: mid, side }));
+    }
+    await d.placement.deleteAllocations(mid);
+    await setStatus(mid, 'error');
+    return done();
+  };
+
+  const run = (step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined => {
+    const c = snap.context;
+    switch (step) {
+      case 'moveClaim':
+        return moveClaim(c, key);
+      case 'migrateDisk':
+        return migrateDisk(c);
+      case 'handOff':
+        return handOff(c, snap);
+      case 'finishResize':
+        return finishResize(c);
+      case 'confirmSource':
+        return confirmSource(c, key);
+      case 'revertDest':
+        return revertDest(c, key);
+      case 'finishRevert':
+        return finishRevert(c);
+      case 'moveRollback':
+        return moveRollback(c, key);
+      case 'cleanupMove':
+        return cleanupMove(c, key);
+      default:
+        return undefined;
+    }
+  };
+  return { run };
+}
+
+/** Allocations as a write wants them (no generations). */
+function strip(a: Record<string, { resources: Record<string, number> }>) {
+  return Object.fromEntries(Object.entries(a).map(([p, v]) => [p, { resources: v.resources }]));
+}

@@ -1,0 +1,67 @@
+/**
+ * Calls to another compute host's tracker and worker (`nv.tracker.<host>.*`,
+ * `nv.rpc.<host>.*`), retried with the same request until the deadline: every such call is
+ * idempotent (tracker commands carry an opId and converge by state; destroyGuest converges).
+ */
+import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
+import { decodeMessage, encodeMessage, envelope, ERROR_TYPE, MessageKind, rpcType, subjects, trackerType, type ErrorBody } from '../../protocol/index.js';
+import type { Clock, IdSource } from '../runtime/clock.js';
+
+export class RemoteCallError extends Error {
+  override readonly name = 'RemoteCallError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface RemoteHostsOptions {
+  readonly nc: NatsConnection;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly prefix?: string;
+  /** How long a call keeps retrying a host that does not answer. */
+  readonly deadlineMs?: number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export class RemoteHosts {
+  private readonly s;
+  constructor(private readonly o: RemoteHostsOptions) {
+    this.s = subjects(o.prefix);
+  }
+
+  tracker(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+    return this.call(this.s.tracker(host, op), trackerType(op), body, deadlineMs);
+  }
+
+  rpc(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+    return this.call(this.s.rpc(host, op), rpcType(op), body, deadlineMs);
+  }
+
+  private async call(subject: string, type: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+    const id = this.o.ids.next();
+    const data = encodeMessage(envelope({ id, type, ts: this.o.clock.now(), project: '_system', user: 'compute', body }));
+    const deadline = this.o.clock.now() + (deadlineMs ?? this.o.deadlineMs ?? 30_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const msg = await this.o.nc.request(subject, data, { timeout: 3000 });
+        const r = decodeMessage(msg.data, MessageKind.Reply);
+        if (!r.ok) throw new RemoteCallError(502, 'BadReply', `${subject} sent an undecodable reply: ${r.error.message}`);
+        if (r.value.type === ERROR_TYPE) {
+          const e = r.value.body as unknown as ErrorBody;
+          if (e.status !== 503) throw new RemoteCallError(e.status, e.code, e.message);
+        } else return r.value.body;
+      } catch (err) {
+        if (err instanceof RemoteCallError) throw err;
+        if (!(err instanceof natsErrors.TimeoutError || err instanceof natsErrors.NoRespondersError || err instanceof natsErrors.RequestError)) throw err;
+      }
+      if (this.o.clock.now() >= deadline) throw new RemoteCallError(503, 'HostUnavailable', `${subject} did not answer before the deadline`);
+      await this.o.sleep(Math.min(1000, 50 * 2 ** attempt));
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Resize and cold migration (operations.md §6) as transition bodies. The instance's actor
+ * drives the whole move; its record, and so its actor, passes from the source host to the
+ * destination at `handOff` and back at a revert's `handOff`:
+ *
+ *   source: moveClaim (migration record; placement swap to the migration consumer; claim on
+ *           the destination for the instance consumer; both trackers) → migrateDisk (power
+ *           off, "copy" the disk) → handOff (host := destination; the record's owner too)
+ *   dest:   finishResize (tracker finishMove, spawn with the new flavor) → RESIZED
+ *   confirm (dest): confirmSource (source guest, source claim, migration consumer) → active/stopped
+ *   revert  (dest): revertDest (dest guest, dest claim, placement swap back) → handOff →
+ *           (source) finishRevert (source claim back to the instance's, guest on) → old state
+ *
+ * A failure before the destination owns the instance rolls everything back (moveRollback);
+ * a failure while finishing on the destination keeps the instance there in ERROR and drops
+ * the source side (confirmSource), so nothing is left allocated for it anywhere else.
+ */
+import type { FlavorView, VmState } from '../../protocol/schemas/instance.js';
+import { errorOf, type Tx } from './tx-core.js';
+import type { CommandEvent, InstanceEvent, Move, Operation } from './types.js';
+
+const corrOf = (t: Tx) => t.ctx.op?.id ?? '';
+
+export function acceptResize(t: Tx, cmd: CommandEvent): void {
+  const op: Operation = { id: cmd.id, action: cmd.action, opId: cmd.id, joined: [] };
+  const move: Move = {
+    opId: op.opId,
+    kind: cmd.action === 'migrate' ? 'migrate' : 'resize',
+    source: t.ctx.host ?? '',
+    dest: null,
+    oldFlavor: t.ctx.flavor,
+    newFlavor: null,
+    oldVmState: t.ctx.vmState,
+    requestedFlavor: typeof cmd.body['flavor'] === 'string' ? cmd.body['flavor'] : null,
+    requestedHost: typeof cmd.body['host'] === 'string' ? cmd.body['host'] : null,
+  };
+  t.ctx = { ...t.ctx, op, move };
+  t.set({ taskState: 'resize_prep' }).notify('instance.resize_prep.start', cmd.id).run('moveClaim');
+}
+
+/** The moveClaim step's result: where to, with which flavor. Undefined when malformed. */
+export function claimedOf(event: InstanceEvent | { type: string }): { dest: string; flavor: FlavorView } | undefined {
+  if (event.type !== 'STEP_DONE' || !('result' in event) || event.result === undefined) return undefined;
+  const { dest, flavor } = event.result as { dest?: unknown; flavor?: unknown };
+  if (typeof dest !== 'string' || typeof flavor !== 'object' || flavor === null) return undefined;
+  const f = flavor as Record<string, unknown>;
+  if (typeof f['name'] !== 'string' || typeof f['vcpus'] !== 'number' || typeof f['memoryMb'] !== 'number' || typeof f['rootGb'] !== 'number') return undefined;
+  return { dest, flavor: { name: f['name'], vcpus: f['vcpus'], memoryMb: f['memoryMb'], rootGb: f['rootGb'] } };
+}
+
+/** Runs only when `claimedOf(event)` is defined (the machine's `claimResultOk` guard). */
+export function moveClaimed(t: Tx, event: InstanceEvent | { type: string }): void {
+  const claimed = claimedOf(event);
+  const move = t.ctx.move;
+  if (!claimed || !move) return;
+  t.ctx = { ...t.ctx, move: { ...move, dest: claimed.dest, newFlavor: claimed.flavor } };
+  t.notify('instance.resize_prep.end', corrOf(t));
+  t.set({ taskState: 'resize_migrating' }).notify('instance.resize.start', corrOf(t)).run('migrateDisk');
+}
+
+/** The disk is "copied" and the source guest off: the instance belongs to the destination now. */
+export function migrated(t: Tx): void {
+  const dest = t.ctx.move?.dest ?? null;
+  t.set({ host: dest, node: dest, taskState: 'resize_migrated', powerState: 'shutdown' }).notify('instance.resize.end', corrOf(t)).run('handOff');
+}
+
+export function finishStart(t: Tx): void {
+  const flavor = t.ctx.move?.newFlavor ?? t.ctx.flavor;
+  t.set({ taskState: 'resize_finish', flavor }).notify('instance.resize_finish.start', corrOf(t)).run('finishResize');
+}
+
+export function resized(t: Tx): void {
+  const stopped = t.ctx.move?.oldVmState === 'stopped';
+  t.set({ vmState: 'resized', taskState: null, powerState: stopped ? 'shutdown' : 'running', fault: null }).final('instance.resize_finish.end');
+  t.ctx = { ...t.ctx, op: null };
+}
+
+/** A step of the move failed: remember which phase, and run the cleanup step. */
+export function moveFailed(t: Tx, event: InstanceEvent | { type: string }, phase: string): void {
+  const op = t.ctx.op;
+  if (!op) return;
+  t.ctx = { ...t.ctx, op: { ...op, failedPhase: phase } };
+  t.set({ fault: errorOf(event) });
+  t.run(phase === 'resize_finish' ? 'confirmSource' : 'moveRollback');
+}
+
+/**
+ * The cleanup after a failed move is done (or failed too: nothing more can be done here).
+ * Failed while preparing: the instance is as it was (Nova: NoValidHost leaves vm unchanged).
+ * Failed later: ERROR, as Nova does, but with nothing left allocated anywhere but its host.
+ */
+export function moveEnded(t: Tx): void {
+  const phase = t.ctx.op?.failedPhase ?? 'resize';
+  const back = phase === 'resize_prep';
+  const vm: VmState = back ? (t.ctx.move?.oldVmState ?? t.ctx.vmState) : 'error';
+  const source = t.ctx.move?.source ?? t.ctx.host;
+  const patch = phase === 'resize_finish' ? {} : { host: source, node: source, flavor: t.ctx.move?.oldFlavor ?? t.ctx.flavor };
+  t.set({ ...patch, vmState: vm, taskState: null, ...(back ? { powerState: vm === 'stopped' ? ('shutdown' as const) : ('running' as const) } : {}) });
+  t.final(`instance.${phase}.error`);
+  t.ctx = { ...t.ctx, op: null, move: null };
+}
+
+export function acceptConfirm(t: Tx, cmd: CommandEvent): void {
+  t.ctx = { ...t.ctx, op: { id: cmd.id, action: cmd.action, opId: cmd.id, joined: [] } };
+  t.notify('instance.resize_confirm.start', cmd.id).run('confirmSource');
+}
+
+export function confirmed(t: Tx): void {
+  t.set({ vmState: t.ctx.powerState === 'shutdown' ? 'stopped' : 'active', taskState: null, fault: null }).final('instance.resize_confirm.end');
+  t.ctx = { ...t.ctx, op: null, move: null };
+}
+
+export function acceptRevert(t: Tx, cmd: CommandEvent): void {
+  t.ctx = { ...t.ctx, op: { id: cmd.id, action: cmd.action, opId: cmd.id, joined: [] } };
+  t.set({ taskState: 'resize_reverting' }).notify('instance.resize_revert.start', cmd.id).run('revertDest');
+}
+
+/** The destination side is gone: the instance goes home (host := source, old flavor). */
+export function revertedAtDest(t: Tx): void {
+  const m = t.ctx.move;
+  if (!m) return;
+  t.set({ host: m.source, node: m.source, flavor: m.oldFlavor, powerState: 'shutdown' }).run('handOff');
+}
+
+export function reverted(t: Tx): void {
+  const stopped = t.ctx.move?.oldVmState === 'stopped';
+  t.set({ vmState: stopped ? 'stopped' : 'active', taskState: null, powerState: stopped ? 'shutdown' : 'running', fault: null }).final('instance.resize_revert.end');
+  t.ctx = { ...t.ctx, op: null, move: null };
+}
+
+/** Confirm or revert failed: ERROR; the open move stays recorded so that a delete cleans it up. */
+export function moveOpFailed(t: Tx, event: InstanceEvent | { type: string }, phase: 'resize_confirm' | 'resize_revert'): void {
+  t.set({ vmState: 'error', taskState: null, fault: errorOf(event) }).final(`instance.${phase}.error`);
+  t.ctx = { ...t.ctx, op: null };
+}
