@@ -77,7 +77,9 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
 
     const cmd: IncomingCommand = { commandId: env.id, action: action as InstanceAction, body: env.body, project, instanceId, user: env.user, isAdmin: admins.has(env.user), ts: o.clock.now() };
     const current = await stores.instances.get(instanceId);
-    const inputs: GatewayInputs = { record: current?.value, ...(action === 'boot' && !current ? await bootInputs(stores, placement, project, String(env.body['flavor']), o.defaultQuota) : {}) };
+    // A boot of a new id and a resize of a live instance name a flavor and may add usage.
+    const needsFlavor = (action === 'boot' && !current) || (action === 'resize' && current !== undefined && current.value.vmState !== 'deleted');
+    const inputs: GatewayInputs = { record: current?.value, ...(needsFlavor ? await flavorAndQuota(stores, placement, project, String(env.body['flavor']), o.defaultQuota) : {}) };
     const decision = decideCommand(cmd, inputs);
 
     switch (decision.kind) {
@@ -127,8 +129,8 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
   };
 }
 
-/** Flavor, quota and current usage for a boot: usage from placement, as Nova counts it. */
-async function bootInputs(stores: Stores, placement: PlacementClient, project: string, flavorName: string, defaultQuota?: QuotaRecord): Promise<Partial<GatewayInputs>> {
+/** Flavor, quota and current usage for a boot or resize: usage from placement, as Nova counts it. */
+async function flavorAndQuota(stores: Stores, placement: PlacementClient, project: string, flavorName: string, defaultQuota?: QuotaRecord): Promise<Partial<GatewayInputs>> {
   const [flavor, quota, usages] = await Promise.all([
     stores.flavors.get(flavorName).catch(() => undefined),
     quotaOf(stores, project, defaultQuota),

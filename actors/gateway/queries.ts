@@ -1,10 +1,11 @@
 /**
  * Read-only queries, request/reply in the `gateway` queue group: a project's instances
- * (`nv.query.<project>.instances.list|show`) and the flavors (`…flavors.list`). The
- * subject's project scopes every answer: another project's instance is answered as not found.
+ * (`nv.query.<project>.instances.list|show`), its migrations (`…migrations.list`) and the
+ * flavors (`…flavors.list`). The subject's project scopes every answer: another project's
+ * instance is answered as not found, its migrations are not listed.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { isProjectToken, queryType, subjects, type Envelope, type FlavorRecord } from '../../protocol/index.js';
+import { isProjectToken, queryType, subjects, type Envelope, type FlavorRecord, type MigrationRecord } from '../../protocol/index.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
 import type { Stores } from '../records/stores.js';
@@ -25,7 +26,7 @@ export function serveQueries(o: { nc: NatsConnection; stores: Stores; clock: Clo
         respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `subject ${msg.subject} does not match type ${req.type}` });
         return;
       }
-      answer(o.stores, project, req).then(
+      answer(o.stores, project, req, o.log).then(
         (r) => (r.ok ? respondOk(ctx, msg, req, r.body) : respondError(ctx, msg, req, r.error)),
         (e: unknown) => {
           o.log?.(`query ${req.type} failed`, e);
@@ -38,8 +39,12 @@ export function serveQueries(o: { nc: NatsConnection; stores: Stores; clock: Clo
 
 type Answer = { ok: true; body: unknown } | { ok: false; error: { status: number; code: string; message: string } };
 
-async function answer(stores: Stores, project: string, req: Envelope<Record<string, unknown>>): Promise<Answer> {
+async function answer(stores: Stores, project: string, req: Envelope<Record<string, unknown>>, log?: (line: string, err?: unknown) => void): Promise<Answer> {
   if (req.type === queryType('flavors.list')) return { ok: true, body: { flavors: await flavors(stores) } };
+  if (req.type === queryType('migrations.list')) {
+    const id = req.body['instanceId'];
+    return { ok: true, body: { migrations: await migrations(stores, project, typeof id === 'string' ? id : undefined, log) } };
+  }
   if (req.type === queryType('instances.show')) {
     const id = String(req.body['instanceId']);
     const r = await stores.instances.get(id);
@@ -63,4 +68,17 @@ async function flavors(stores: Stores): Promise<FlavorRecord[]> {
     if (r) out.push(r.value);
   }
   return out.sort((a, b) => a.memoryMb - b.memoryMb || a.name.localeCompare(b.name));
+}
+
+/**
+ * The project's migration records, oldest first; with `instanceId`, that instance's only. An
+ * unknown or foreign instance simply has none (a list, like Nova's, is not a lookup). A record
+ * that does not validate is logged and left out, so that one bad record does not hide the rest.
+ */
+async function migrations(stores: Stores, project: string, instanceId: string | undefined, log?: (line: string, err?: unknown) => void): Promise<MigrationRecord[]> {
+  const out: MigrationRecord[] = [];
+  for (const e of await stores.migrations.entries((key, err) => log?.(`skipping migration record ${key}`, err))) {
+    if (e.value.project === project && (instanceId === undefined || e.value.instanceId === instanceId)) out.push(e.value);
+  }
+  return out.sort((a, b) => a.createdAt - b.createdAt || a.migrationId.localeCompare(b.migrationId));
 }

@@ -1,7 +1,7 @@
-/** The record buckets every role reads: instances, flavors, quotas, services. */
+/** The record buckets every role reads: instances, flavors, quotas, services, hosts, migrations. */
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DEFAULT_FLAVORS, DEFAULT_QUOTA, FlavorRecord, HostAdminRecord, InstanceRecord, QuotaRecord, ServiceRecord } from '../../protocol/index.js';
+import { DEFAULT_FLAVORS, DEFAULT_QUOTA, FlavorRecord, HostAdminRecord, InstanceRecord, MigrationRecord, QuotaRecord, ServiceRecord } from '../../protocol/index.js';
 import { names } from '../runtime/bootstrap.js';
 import { isActorError, ActorErrorCode } from '../errors.js';
 import { RecordBucket } from './kv-record.js';
@@ -12,18 +12,22 @@ export interface Stores {
   readonly quotas: RecordBucket<QuotaRecord>;
   readonly services: RecordBucket<ServiceRecord>;
   readonly hosts: RecordBucket<HostAdminRecord>;
+  readonly migrations: RecordBucket<MigrationRecord>;
 }
 
 export async function openStores(nc: NatsConnection, prefix?: string): Promise<Stores> {
   const b = names(prefix).buckets;
   const kvm = new Kvm(nc);
-  const [instances, flavors, quotas, services, hosts] = await Promise.all([kvm.open(b.instances), kvm.open(b.flavors), kvm.open(b.quotas), kvm.open(b.services), kvm.open(b.hosts)]);
+  const [instances, flavors, quotas, services, hosts, migrations] = await Promise.all([
+    kvm.open(b.instances), kvm.open(b.flavors), kvm.open(b.quotas), kvm.open(b.services), kvm.open(b.hosts), kvm.open(b.migrations),
+  ]);
   return {
     instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance'),
     flavors: new RecordBucket<FlavorRecord>(flavors, FlavorRecord, 'flavor'),
     quotas: new RecordBucket<QuotaRecord>(quotas, QuotaRecord, 'quota'),
     services: new RecordBucket<ServiceRecord>(services, ServiceRecord, 'service'),
     hosts: new RecordBucket<HostAdminRecord>(hosts, HostAdminRecord, 'host'),
+    migrations: new RecordBucket<MigrationRecord>(migrations, MigrationRecord, 'migration'),
   };
 }
 

@@ -29,7 +29,7 @@ export interface ProjectUsage {
 
 export interface GatewayInputs {
   readonly record: InstanceRecord | undefined;
-  /** The flavor a boot names (undefined: unknown, or not a boot). */
+  /** The flavor a boot or resize names (undefined: unknown, or neither). */
   readonly flavor?: FlavorRecord | undefined;
   readonly quota?: QuotaRecord;
   readonly usage?: ProjectUsage;
@@ -52,14 +52,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const reject = (code: RejectCode, message: string): GatewayDecision => ({ kind: 'reject', code, message });
 
-/** True when a project's usage plus `add` stays within its quota (-1: unlimited). */
+/**
+ * True when a project's usage plus `add` stays within its quota (-1: unlimited). Only what
+ * grows is checked: a project already over a lowered limit may still do what adds nothing.
+ */
 export function withinQuota(quota: QuotaRecord, usage: ProjectUsage, add: ProjectUsage): { ok: true } | { ok: false; resource: string } {
   const checks: [string, number, number, number][] = [
     ['instances', quota.instances, usage.instances, add.instances],
     ['cores', quota.cores, usage.cores, add.cores],
     ['ram', quota.ramMb, usage.ramMb, add.ramMb],
   ];
-  for (const [resource, limit, used, more] of checks) if (limit >= 0 && used + more > limit) return { ok: false, resource };
+  for (const [resource, limit, used, more] of checks) if (limit >= 0 && more > 0 && used + more > limit) return { ok: false, resource };
   return { ok: true };
 }
 
@@ -76,7 +79,38 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
     if (cmd.action === 'delete' || cmd.action === 'force_delete') return { kind: 'toConductor' };
     return reject('InstanceInvalidState', `cannot ${cmd.action} instance ${cmd.instanceId} while it is ${record.vmState}/${record.taskState ?? 'none'}`);
   }
-  return { kind: 'route', host: record.owner.slice('host:'.length) };
+  const refused = cmd.action === 'resize' ? checkResize(cmd, record, inputs) : cmd.action === 'migrate' ? checkMigrate(cmd) : undefined;
+  return refused ?? { kind: 'route', host: record.owner.slice('host:'.length) };
+}
+
+/** Forcing a cold migration's destination is for admins, as on boot (Nova's policy). */
+function checkMigrate(cmd: IncomingCommand): GatewayDecision | undefined {
+  if (cmd.body['host'] !== undefined && !cmd.isAdmin) return reject('NotAuthorized', 'only an admin may choose the host of a migration');
+  return undefined;
+}
+
+/**
+ * Nova's resize checks at the API: the flavor exists, it is not the current one
+ * (CannotResizeToSameFlavor, a 400), and the growth fits the project's quota.
+ */
+function checkResize(cmd: IncomingCommand, record: InstanceRecord, inputs: GatewayInputs): GatewayDecision | undefined {
+  const name = String(cmd.body['flavor']);
+  const flavor = inputs.flavor;
+  if (!flavor) return reject('FlavorNotFound', `flavor ${name} not found`);
+  if (flavor.name === record.flavor.name) return reject('InvalidInput', `resize to the same flavor ${flavor.name}: choose another flavor`);
+  if (inputs.quota && inputs.usage) {
+    const q = withinQuota(inputs.quota, inputs.usage, resizeDelta(record.flavor, flavor));
+    if (!q.ok) return reject('QuotaExceeded', `quota exceeded for ${q.resource} in project ${cmd.project}`);
+  }
+  return undefined;
+}
+
+/**
+ * What a resize adds to the project's usage (Nova's upsize delta): per resource, the growth
+ * only; a shrink adds nothing and frees nothing until it is confirmed.
+ */
+export function resizeDelta(from: Pick<FlavorRecord, 'vcpus' | 'memoryMb'>, to: Pick<FlavorRecord, 'vcpus' | 'memoryMb'>): ProjectUsage {
+  return { instances: 0, cores: Math.max(0, to.vcpus - from.vcpus), ramMb: Math.max(0, to.memoryMb - from.memoryMb) };
 }
 
 function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecision {

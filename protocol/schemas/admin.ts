@@ -1,11 +1,12 @@
 /**
- * Operator requests to the gateway: `nv.admin.<op>` (admin users only), and the flavor
- * query every project may make, `nv.query.<project>.flavors.list`.
+ * Operator requests to the gateway: `nv.admin.<op>` (admin users only), and the flavor and
+ * migration queries every project may make, `nv.query.<project>.flavors.list|migrations.list`.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Empty, TokenString } from './common.js';
 import { HostAdminRecord } from './host.js';
 import { FlavorView } from './instance.js';
+import { MigrationRecord } from './internal.js';
 
 const Reason = Type.Union([Type.Null(), Type.String({ maxLength: 255 })]);
 
@@ -40,4 +41,12 @@ export const AdminOps = {
 /** `nv.query.<project>.flavors.list`: the flavors a boot or resize may name. */
 export const FlavorQueries = {
   'flavors.list': { request: Empty, reply: Type.Object({ flavors: Type.Array(FlavorView) }, { additionalProperties: false }) },
+} as const;
+
+/** `nv.query.<project>.migrations.list`: the project's moves (nv-migrations), optionally of one instance. */
+export const MigrationQueries = {
+  'migrations.list': {
+    request: Type.Object({ instanceId: Type.Optional(TokenString) }, { additionalProperties: false }),
+    reply: Type.Object({ migrations: Type.Array(MigrationRecord) }, { additionalProperties: false }),
+  },
 } as const;

@@ -51,6 +51,7 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'tracker.dropMoveClaim': { opId: 'i-1:cmd-4:confirmSource', migrationId: 'm-1', side: 'source' },
   'tracker.finishMove': { opId: 'i-1:cmd-3:finishResize', migrationId: 'm-1' },
   'query.flavors.list': {},
+  'query.migrations.list': { instanceId: 'i-1' },
   'admin.hosts.list': {},
   'admin.hosts.set': { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance' },
   ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.request])),
@@ -71,6 +72,12 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   'tracker.finishMove': { usage: { vcpus: 2, memoryMb: 4096, diskGb: 40 } },
   'rpc.status': { host: 'h1', actors: ['i-1'], guests: [{ instanceId: 'i-1', powerState: 'running' }], tracker: trackerReport() },
   'query.flavors.list': { flavors: [flavor] },
+  'query.migrations.list': {
+    migrations: [{
+      migrationId: 'm-1', instanceId: 'i-1', project: 'demo', kind: 'resize', status: 'finished', sourceHost: 'h1', destHost: 'h2',
+      oldFlavor: flavor, newFlavor: { name: 'm1.large', vcpus: 4, memoryMb: 8192, rootGb: 80 }, commandId: 'cmd-5', createdAt: 1, updatedAt: 2,
+    }],
+  },
   'admin.hosts.list': { hosts: [{ host: 'h1', alive: true, enabled: false, forcedDown: false, reason: 'maintenance', lastSeen: 1767225600000 }, { host: 'h2', alive: false, enabled: true, forcedDown: false, reason: null, lastSeen: null }] },
   'admin.hosts.set': { host: { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance', updatedAt: 1767225600000 } },
   error: { status: 409, code: 'placement.concurrent_update', message: 'generation mismatch' },
