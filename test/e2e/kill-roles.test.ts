@@ -40,6 +40,7 @@ interface Issued {
   id: string;
   instanceId: string;
   action: string;
+  at: number;
 }
 
 /** `novactor audit --json`, retried while the cloud quiesces. */
@@ -75,7 +76,7 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
   t.true(line.includes(url), line);
 
   const alice = await PublicClient.connect(url, 'demo', 'alice');
-  const admin = await PublicClient.connect(url, 'demo', 'admin'); // the gateway's default admin user: may force a host
+  const admin = await PublicClient.connect(url, 'demo', 'admin');
   const watch: EventWatch = await alice.watchProject();
   let closed = false;
   const closeClients = async () => {
@@ -87,13 +88,17 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
   };
   t.teardown(closeClients);
 
+  const t0 = Date.now();
+  const phases: string[] = [];
+  const mark = (what: string) => phases.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
+  t.teardown(() => t.log(phases.join('\n')));
   const issued: Issued[] = [];
   const issue = async (client: PublicClient, instanceId: string, action: string, body: Record<string, unknown> = {}) => {
     const { id } = await client.command(instanceId, action, body);
-    issued.push({ id, instanceId, action });
+    issued.push({ id, instanceId, action, at: Date.now() });
     return id;
   };
-  const instances: string[] = Array.from({ length: 9 }, () => randomUUID()); // 0-7 by the client, 8 by the CLI
+  const instances: string[] = Array.from({ length: 9 }, () => randomUUID()); // 0-7 booted by the client, 8 by the CLI
   const boot = (i: number, client = alice, extra: Record<string, unknown> = {}) => issue(client, instances[i]!, 'boot', { name: `kr-${i}`, flavor: 'm1.tiny', ...extra });
   const bootIds: string[] = [];
 
@@ -119,49 +124,66 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
     };
   };
 
-  // 1. Boots in flight, then the gateway dies; more boots are published while it is down.
-  for (const i of [0, 1, 2]) bootIds[i] = await boot(i);
-  const gatewayBack = await kill('gateway', / gateway /, 'gateway-1');
-  for (const i of [3, 4]) bootIds[i] = await boot(i); // durable in NV_CMD: the new gateway takes them
-  await gatewayBack();
+  // 0. Two instances booted before any kill, for the stops and starts below.
+  for (const i of [0, 1]) bootIds[i] = await boot(i);
+  for (const i of [0, 1]) t.is((await watch.final(bootIds[i]!, 60_000)).type, 'instance.create.end');
+  mark('boots 0, 1 done');
 
-  // 2. Boots that need scheduling (one by the CLI, `boot --wait` as a script runs it), then the conductor dies.
+  // 1. Boots in flight, then the gateway dies; more boots are published while it is down.
+  for (const i of [3, 4, 5]) bootIds[i] = await boot(i);
+  const gatewayBack = await kill('gateway', / gateway /, 'gateway-1');
+  for (const i of [6, 7]) bootIds[i] = await boot(i); // durable in NV_CMD: the new gateway takes them
+  await gatewayBack();
+  mark('gateway back');
+
+  // 2. A boot that needs scheduling (by the CLI, `boot --wait` as a script runs it) and a
+  //    stop, then the conductor dies.
+  const cliAt = Date.now();
   const cliBoot = runToEnd(['boot', 'kr-cli', '--flavor', 'm1.tiny', '--id', instances[8]!, '--wait', '--json', '--timeout', '90', '--user', 'alice', '--server', url]);
-  for (const i of [5, 6]) bootIds[i] = await boot(i);
+  const stop0 = await issue(alice, instances[0]!, 'stop');
   const conductorBack = await kill('conductor', / conductor /, 'conductor-1');
   await conductorBack();
+  mark('conductor back');
 
-  // 3. Stops of booted instances and one more boot, then placement dies.
-  const firstBooted = await Promise.all([0, 1].map((i) => watch.final(bootIds[i]!, 60_000)));
-  for (const e of firstBooted) t.is(e.type, 'instance.create.end', JSON.stringify(e.body));
-  await issue(alice, instances[0]!, 'stop');
-  await issue(alice, instances[1]!, 'stop');
-  bootIds[7] = await boot(7, admin, { host: 'h1' }); // forced onto h1: a build in flight there for step 4
+  // 3. A stop and a boot forced onto h1, then placement dies.
+  const stop1 = await issue(alice, instances[1]!, 'stop');
+  bootIds[2] = await boot(2, admin, { host: 'h1' }); // the gateway's default admin user may force a host
   const placementBack = await kill('placement', / placement /, 'placement-1');
   await placementBack();
+  mark('placement back');
 
-  // 4. Stops and a start on h1, then the compute worker of h1 dies mid-operation.
-  const booted = await Promise.all([2, 3, 4].map((i) => watch.final(bootIds[i]!, 60_000)));
-  for (const e of booted) t.is(e.type, 'instance.create.end', JSON.stringify(e.body));
-  const stop0 = issued.find((c) => c.instanceId === instances[0] && c.action === 'stop')!;
-  t.is((await watch.final(stop0.id, 60_000)).type, 'instance.power_off.end');
+  // 4. A start and a stop on h1, then h1's compute worker dies; a start is published while it is down.
+  t.is((await watch.final(stop0, 60_000)).type, 'instance.power_off.end');
+  t.is((await watch.final(bootIds[2], 60_000)).body['host'], 'h1');
+  mark('stop 0, boot 2 done');
   await issue(alice, instances[0]!, 'start');
-  for (const i of [2, 3, 4]) await issue(alice, instances[i]!, 'stop');
+  await issue(alice, instances[2]!, 'stop');
   const computeBack = await kill('compute h1', / compute --host h1 /, 'compute-h1');
+  t.is((await watch.final(stop1, 60_000)).type, 'instance.power_off.end');
+  await issue(alice, instances[1]!, 'start'); // to h1 or h2; h1's waits in NV_HOST for the restarted worker
   await computeBack();
+  mark('compute h1 back');
+
+  // 5. Stops of instances booted during the kills (no kill this time).
+  for (const i of [3, 4, 5, 6, 7]) t.is((await watch.final(bootIds[i]!, 60_000)).type, 'instance.create.end');
+  mark('boots 3-7 done');
+  for (const i of [3, 4]) await issue(alice, instances[i]!, 'stop');
   t.deepEqual(killed, ['gateway', 'conductor', 'placement', 'compute h1']);
 
   // The CLI's boot, followed through every kill, succeeded.
   const cli = await cliBoot;
+  mark('CLI boot done');
   t.is(cli.code, 0, cli.stdout + cli.stderr);
   const cliOut = JSON.parse(cli.stdout) as { instanceId: string; commandId: string; ok: boolean; event: Envelope };
   t.like(cliOut, { instanceId: instances[8], ok: true, event: { type: 'instance.create.end' } });
-  issued.push({ id: cliOut.commandId, instanceId: instances[8]!, action: 'boot' });
+  issued.push({ id: cliOut.commandId, instanceId: instances[8]!, action: 'boot', at: cliAt });
 
   // Every command issued gets its terminal event.
   const finals = new Map<string, Envelope>();
   for (const c of issued) finals.set(c.id, await watch.final(c.id, 60_000));
-  t.log(issued.map((c) => `${c.action} ${c.instanceId.slice(0, 8)} → ${finals.get(c.id)!.type}${finals.get(c.id)!.body['code'] ? ` ${String(finals.get(c.id)!.body['code'])}` : ''}`).join('\n'));
+  mark('every command terminal');
+  const at = (ms: number) => `${((ms - t0) / 1000).toFixed(1)}s`;
+  t.log(issued.map((c) => `${c.action} ${c.instanceId.slice(0, 8)} issued ${at(c.at)} → ${finals.get(c.id)!.type} at ${at(finals.get(c.id)!.ts)} on ${String(finals.get(c.id)!.body['host'])}`).join('\n'));
   for (const c of issued) {
     const f = finals.get(c.id)!;
     const success: Record<string, string> = { boot: 'instance.create.end', stop: 'instance.power_off.end', start: 'instance.power_on.end' };
@@ -181,7 +203,9 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
   for (const r of records) t.like(r, { vmState: 'active', taskState: null, powerState: 'running' }, `${String(r['instanceId'])}`);
   t.true(records.some((r) => r['host'] === 'h1') && records.every((r) => ['h1', 'h2'].includes(r['host'] as string)));
 
+  mark('all active');
   await auditClean(t, url, 'after the kills');
+  mark('audit clean');
   // Exactly one terminal event per command, also now that the cloud is quiet.
   for (const c of issued) t.is(watch.finals(c.id).length, 1, `${c.action} ${c.instanceId}: ${watch.finals(c.id).map((e) => e.type).join(', ')}`);
 
@@ -194,7 +218,9 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
   for (const p of providers) {
     t.like((await alice.placement('usages.get', { provider: p.uuid }))['usages'], { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 }, p.name);
   }
+  mark('all deleted');
   await auditClean(t, url, 'after deleting everything');
+  mark('audit clean');
   for (const c of issued) t.is(watch.finals(c.id).length, 1, `${c.action} ${c.instanceId}`);
 
   // up stops everything it started.
