@@ -10,18 +10,21 @@ import { intFlag, UsageError } from '../options.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { sendCommand } from '../client/wait.js';
 
-interface WaitOptions extends ClientOptions {
+/** The flags of a command that can wait for its outcome. */
+export interface WaitOptions extends ClientOptions {
   wait?: boolean;
   timeout: string;
 }
 
-function withWait(cmd: Command): Command {
+/** Adds the client flags and `--wait` / `--timeout SECONDS`. */
+export function withWait(cmd: Command): Command {
   return withClientOptions(cmd)
     .option('--wait', 'follow the command to its outcome: exit 0 on success, 1 on failure')
     .option('--timeout <seconds>', 'with --wait: give up after this long (exit 1)', '120');
 }
 
-const timeoutMs = (o: WaitOptions) => intFlag('--timeout', o.timeout, 1, 86_400) * 1000;
+/** `--timeout` in ms (1 s to 1 day), or a usage error. */
+export const timeoutMs = (o: WaitOptions) => intFlag('--timeout', o.timeout, 1, 86_400) * 1000;
 
 /** Power and lifecycle actions that take an instance id and an empty body. */
 const SIMPLE: readonly [InstanceAction, string][] = [
