@@ -91,11 +91,15 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const tracker = new TrackerGate();
   const loadRecords = async (): Promise<TrackerRecords> => {
     const [all, moves] = await Promise.all([stores.instances.entries((key, err) => log(`skipping instance record ${key}`, err)), migrations.entries((key, err) => log(`skipping migration record ${key}`, err))]);
+    const sides = trackerMigrations(moves.map((e) => e.value), o.host);
+    // An instance handed here by a move that has not finished yet is held by the move's
+    // destination side, not by a claim of its own as well.
+    const arriving = new Set(sides.filter((m) => m.side === 'destination' && !m.finished).map((m) => m.instanceId));
     const instances = all
       .map((e) => e.value)
-      .filter((r) => r.host === o.host && r.vmState !== 'deleted' && holdsHostClaim(r.machine))
+      .filter((r) => r.host === o.host && r.vmState !== 'deleted' && holdsHostClaim(r.machine) && !arriving.has(r.instanceId))
       .map((r) => ({ instanceId: r.instanceId, flavor: { vcpus: r.flavor.vcpus, memoryMb: r.flavor.memoryMb, rootGb: r.flavor.rootGb }, vmState: r.vmState, taskState: r.taskState }));
-    return { instances, migrations: trackerMigrations(moves.map((e) => e.value), o.host) };
+    return { instances, migrations: sides };
   };
   await supervisor.add({
     name: 'tracker',
@@ -279,7 +283,9 @@ function trackerMigrations(moves: MigrationRecord[], host: string) {
   for (const m of moves) {
     if (!isOpenMigration(m)) continue;
     const kind = m.kind === 'resize' ? ('resize' as const) : m.kind === 'migration' ? ('migrate' as const) : m.kind === 'live-migration' ? ('live_migrate' as const) : ('evacuate' as const);
-    const finished = m.status === 'finished';
+    // Finished: the destination side became the instance's own claim (a revert in progress
+    // still starts from there, and drops it as such).
+    const finished = m.status === 'finished' || m.status === 'reverting';
     const f = (v: MigrationRecord['oldFlavor']) => ({ vcpus: v.vcpus, memoryMb: v.memoryMb, rootGb: v.rootGb });
     if (m.sourceHost === host) out.push({ migrationId: m.migrationId, instanceId: m.instanceId, flavor: f(m.oldFlavor), side: 'source' as const, kind, finished });
     if (m.destHost === host) out.push({ migrationId: m.migrationId, instanceId: m.instanceId, flavor: f(m.newFlavor), side: 'destination' as const, kind, finished });
