@@ -16,7 +16,7 @@ export interface ConsumerLoopOptions {
   /** Durable name: replicas of a service share it (each message to one of them). */
   readonly durable: string;
   readonly filter: string;
-  /** How long a message may be in a handler before the server redelivers it. */
+  /** How long a message may go without an ack or a `working()` heartbeat before the server redelivers it (default 5 s). */
   readonly ackWaitMs?: number;
   readonly maxInFlight?: number;
   readonly handle: (msg: JsMsg) => Promise<Outcome>;
@@ -32,15 +32,20 @@ export interface ConsumerLoop {
 }
 
 export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<ConsumerLoop> {
-  const ackWait = (o.ackWaitMs ?? 30_000) * 1_000_000;
-  await o.jsm.consumers.add(o.stream, {
-    durable_name: o.durable,
-    filter_subject: o.filter,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: ackWait,
-    max_ack_pending: Math.max(1, o.maxInFlight ?? 64) * 4,
-  });
+  // Short: after a kill -9 the server hands new messages to the dead process's pull request,
+  // and they wait out ack_wait before redelivery. A handler that runs longer keeps its
+  // message with `working()` heartbeats instead.
+  const ackWaitMs = o.ackWaitMs ?? 5_000;
+  const ackWait = ackWaitMs * 1_000_000;
+  const maxAckPending = Math.max(1, o.maxInFlight ?? 64) * 4;
+  try {
+    await o.jsm.consumers.add(o.stream, { durable_name: o.durable, filter_subject: o.filter, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: ackWait, max_ack_pending: maxAckPending });
+  } catch (err) {
+    // A durable made by an older version with other settings: keep it (its position) and update what may change.
+    const info = await o.jsm.consumers.info(o.stream, o.durable).catch(() => undefined);
+    if (!info) throw err;
+    await o.jsm.consumers.update(o.stream, o.durable, { ack_wait: ackWait, max_ack_pending: maxAckPending });
+  }
   const consumer = await o.js.consumers.get(o.stream, o.durable);
   const messages = await consumer.consume({ max_messages: o.maxInFlight ?? 64 });
   let killed = false;
@@ -48,11 +53,14 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
 
   const run = async (m: JsMsg) => {
     let outcome: Outcome;
+    const heartbeat = setInterval(() => m.working(), Math.max(100, Math.floor(ackWaitMs / 3)));
     try {
       outcome = await o.handle(m);
     } catch (err) {
       o.log?.(`handler failed for ${m.subject} (seq ${m.seq}); it will be redelivered`, err);
       outcome = { retryAfterMs: 500 };
+    } finally {
+      clearInterval(heartbeat);
     }
     if (killed) return; // a killed actor acks nothing: the message comes back
     if (outcome === 'ack') m.ack();
