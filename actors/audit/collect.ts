@@ -8,13 +8,11 @@
  * run has stopped its load), where nothing moves between them.
  */
 import { DeliverPolicy, jetstream, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
 import type { CommandObservation, HostObservation, Observation, ProviderObservation, TerminalObservation } from '../../machines/audit/index.js';
 import {
   COMMAND_REJECTED,
   decodeMessage,
-  decodeValue,
   encodeMessage,
   envelope,
   ERROR_TYPE,
@@ -27,9 +25,10 @@ import {
   SYSTEM_PROJECT,
   type ErrorBody,
   type HostStatus,
+  type MigrationRecord,
 } from '../../protocol/index.js';
 import { PlacementClient } from '../placement/client.js';
-import { openStores } from '../records/stores.js';
+import { openStores, type Stores } from '../records/stores.js';
 import { names } from '../runtime/bootstrap.js';
 import { randomIds, systemClock, type Clock, type IdSource } from '../runtime/clock.js';
 
@@ -40,6 +39,8 @@ export interface CollectOptions {
   readonly timeoutMs?: number;
   readonly clock?: Clock;
   readonly ids?: IdSource;
+  /** Told about each record that does not validate (it is left out of the observation). */
+  readonly onCorrupt?: (key: string, err: Error) => void;
 }
 
 /** A read the audit needs failed (placement down, a stream stalled): the audit cannot judge. */
@@ -57,7 +58,7 @@ export async function collect(o: CollectOptions): Promise<Observation> {
 
   const [instances, migrations, services, { providers, allocations }] = await Promise.all([
     readAll(stores.instances),
-    readMigrations(o.nc, prefix),
+    readMigrations(stores, o.onCorrupt),
     readAll(stores.services).catch(() => []), // heartbeats expire while we read: a missing one is simply down
     readPlacement(placement),
   ]);
@@ -85,24 +86,13 @@ async function readAll<T>(bucket: { keys(): Promise<string[]>; get(k: string): P
   return out;
 }
 
-/** Migration records, raw (their schema comes with moves): `{ migrationId: key, record }`. */
-async function readMigrations(nc: NatsConnection, prefix: string): Promise<unknown[]> {
-  let kv;
-  try {
-    kv = await new Kvm(nc).open(names(prefix).buckets.migrations);
-  } catch {
-    return []; // no bucket: no migrations
-  }
-  const out: unknown[] = [];
-  const keys: string[] = [];
-  for await (const k of await kv.keys()) keys.push(k);
-  for (const k of keys.sort()) {
-    const e = await kv.get(k);
-    if (!e || e.operation !== 'PUT') continue;
-    const v = decodeValue(e.value);
-    out.push({ migrationId: k, record: v.ok ? v.value : null });
-  }
-  return out;
+/**
+ * Migration records, validated as MigrationRecord, by id. One that does not validate is left
+ * out (and reported to `onCorrupt`): its consumer is then unknown, so anything it holds is a leak.
+ */
+async function readMigrations(stores: Stores, onCorrupt?: (key: string, err: Error) => void): Promise<MigrationRecord[]> {
+  const all = await stores.migrations.entries(onCorrupt);
+  return all.map((e) => e.value).sort((a, b) => a.migrationId.localeCompare(b.migrationId));
 }
 
 async function readPlacement(pc: PlacementClient): Promise<Pick<Observation, 'providers' | 'allocations'>> {

@@ -34,7 +34,7 @@ async function run(o: AuditFlags): Promise<number> {
     }
     let observation;
     try {
-      observation = await collect({ nc, timeoutMs });
+      observation = await collect({ nc, timeoutMs, onCorrupt: (_key, err) => process.stderr.write(`novactor audit: left out: ${err.message}\n`) });
     } catch (err) {
       return fail(`cannot read the cloud: ${message(err)}`);
     }

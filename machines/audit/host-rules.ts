@@ -3,8 +3,9 @@
  * the instance records and placement. Rules in docs/audit.md.
  */
 import type { HostStatus, TrackerClaimView } from '../../protocol/schemas/host.js';
-import type { InstanceRecord, VmState } from '../../protocol/index.js';
-import { isDeleted, migrationIdOf, ownerHost, showResources, type Observation, type Violation } from './observation.js';
+import type { InstanceRecord, MigrationRecord, VmState } from '../../protocol/index.js';
+import { destFinished, isOpen, moveHosts, movingThrough, openMovesByInstance } from './moves.js';
+import { isDeleted, ownerHost, showResources, type Observation, type Violation } from './observation.js';
 
 /** vm states in which the instance's guest exists on its host (error, building, shelved… may or may not have one). */
 const HAS_GUEST: ReadonlySet<string> = new Set<VmState>(['active', 'stopped', 'paused', 'suspended', 'rescued', 'resized']);
@@ -47,7 +48,8 @@ const answering = (o: Observation) => o.hosts.filter((h): h is typeof h & { stat
 export function checkI4(o: Observation): Violation[] {
   const out: Violation[] = [];
   const instances = new Map(o.instances.map((i) => [i.instanceId, i]));
-  const migrations = new Set(o.migrations.map(migrationIdOf).filter((m): m is string => m !== undefined));
+  const migrations = new Map(o.migrations.map((m) => [m.migrationId, m]));
+  const moves = openMovesByInstance(o);
   for (const { host, status } of answering(o)) {
     const t = status.tracker;
     if (t.host !== host || status.host !== host) out.push({ invariant: 'I4', detail: `host ${host} answered for host ${status.host} (tracker ${t.host})`, ids: [host] });
@@ -56,21 +58,25 @@ export function checkI4(o: Observation): Violation[] {
       out.push({ invariant: 'I4', detail: `tracker of ${host} reports usage ${showUsage(t.usage)} but its ${t.claims.length} claims add up to ${showUsage(fromClaims)}`, ids: [host] });
     }
     const claimed = new Set(t.claims.filter((c) => c.type === 'instance').map((c) => c.instanceId));
+    const moveClaimed = new Set(t.claims.filter((c) => c.type === 'move').map((c) => c.instanceId));
     const expected = new Set(o.instances.filter((i) => i.host === host && !isDeleted(i)).map((i) => i.instanceId));
     for (const id of [...claimed].sort()) {
       if (expected.has(id)) continue;
       const i = instances.get(id);
+      // During a move the record's host flips between the two trackers' own steps.
+      if (i && !isDeleted(i) && movingThrough(moves, id, host)) continue;
       const why = !i ? 'has no record' : isDeleted(i) ? 'is deleted' : `is on host ${i.host ?? 'none'}`;
       out.push({ invariant: 'I4', detail: `tracker of ${host} holds a claim for instance ${id}, which ${why}`, ids: [id, host] });
     }
     for (const id of [...expected].sort()) {
-      if (!claimed.has(id)) out.push({ invariant: 'I4', detail: `instance ${id} is on host ${host} but its tracker holds no claim for it`, ids: [id, host] });
+      if (claimed.has(id)) continue;
+      // A move's source side replaces the instance's claim (the swap); its destination side stands for it until finished.
+      if (moveClaimed.has(id) && movingThrough(moves, id, host)) continue;
+      out.push({ invariant: 'I4', detail: `instance ${id} is on host ${host} but its tracker holds no claim for it`, ids: [id, host] });
     }
     for (const c of t.claims.filter((x) => x.type === 'move')) {
-      const i = instances.get(c.instanceId);
-      if (c.migrationId === null || !migrations.has(c.migrationId) || !i || isDeleted(i)) {
-        out.push({ invariant: 'I4', detail: `tracker of ${host} holds a move claim (migration ${c.migrationId ?? 'none'}) for instance ${c.instanceId} with no such live migration or instance`, ids: [c.instanceId, host] });
-      }
+      const problem = moveClaimProblem(c, host, c.migrationId === null ? undefined : migrations.get(c.migrationId), instances.get(c.instanceId));
+      if (problem) out.push({ invariant: 'I4', detail: `tracker of ${host} holds a move claim (migration ${c.migrationId ?? 'none'}) for instance ${c.instanceId} ${problem}`, ids: [c.instanceId, host] });
     }
     if (t.lastAuditAt === null) continue; // placement is only expected to agree once the tracker has audited
     const providers = o.providers.filter((p) => p.name === host);
@@ -85,6 +91,20 @@ export function checkI4(o: Observation): Violation[] {
     }
   }
   return out;
+}
+
+/**
+ * Why a move claim on `host` should not be there, or undefined when it should: it must belong
+ * to an open migration of a live instance that names this host, on its source side, or on its
+ * destination until the destination finished (then the side is the instance's own claim).
+ */
+function moveClaimProblem(c: TrackerClaimView, host: string, m: MigrationRecord | undefined, i: InstanceRecord | undefined): string | undefined {
+  if (!m || !i || isDeleted(i)) return 'with no such live migration or instance';
+  if (m.instanceId !== c.instanceId) return `but that migration moves instance ${m.instanceId}`;
+  if (!isOpen(m)) return `but that migration is ${m.status}`;
+  if (!moveHosts(m).includes(host)) return `but that migration is between ${m.sourceHost} and ${m.destHost ?? 'no destination yet'}`;
+  if (host !== m.sourceHost && destFinished(m)) return `but that migration is ${m.status}: its destination side should be the instance's claim by now`;
+  return undefined;
 }
 
 /** I6: no instance stuck in a task; each owned instance has one live actor, on its owner host. */
@@ -134,11 +154,14 @@ function guestHost(i: InstanceRecord): string | null {
 export function checkI7(o: Observation): Violation[] {
   const out: Violation[] = [];
   const known = new Map(o.instances.map((i) => [i.instanceId, i]));
+  const moves = openMovesByInstance(o);
   for (const { host, status } of answering(o)) {
     const guests = new Set(status.guests.map((g) => g.instanceId));
     for (const id of [...guests].sort()) {
       const i = known.get(id);
       if (i && guestHost(i) === host) continue;
+      // An open move may keep a guest on both of its hosts (the source's until confirm, the destination's until revert).
+      if (i && !isDeleted(i) && movingThrough(moves, id, host)) continue;
       const why = !i ? 'has no record' : isDeleted(i) ? 'is deleted' : i.host === null ? `has no host (${i.vmState})` : `belongs to host ${i.host} (owner ${i.owner})`;
       out.push({ invariant: 'I7', detail: `orphan guest on ${host}: instance ${id} ${why}`, ids: [id, host] });
     }

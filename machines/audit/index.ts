@@ -3,10 +3,10 @@ export { audit } from './audit.js';
 export { checkI1, checkI2, checkI3, isPlaced } from './placement-rules.js';
 export { checkI4, checkI6, checkI7 } from './host-rules.js';
 export { checkI5 } from './command-rules.js';
+export { destFinished, isOpen, moveHosts } from './moves.js';
 export {
   flavorResources,
   INVARIANTS,
-  migrationIdOf,
   type AllocationsObservation,
   type AuditResult,
   type CommandObservation,

@@ -5,7 +5,7 @@
  * evidence and a test can write one by hand.
  */
 import type { HostStatus } from '../../protocol/schemas/host.js';
-import type { InstanceRecord } from '../../protocol/schemas/internal.js';
+import type { InstanceRecord, MigrationRecord } from '../../protocol/schemas/internal.js';
 
 export const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7'] as const;
 export type InvariantId = (typeof INVARIANTS)[number];
@@ -60,8 +60,8 @@ export interface TerminalObservation {
 
 export interface Observation {
   readonly instances: readonly InstanceRecord[];
-  /** Records of nv-migrations, shape not fixed yet: see `migrationIdOf`. */
-  readonly migrations: readonly unknown[];
+  /** Records of nv-migrations (one that does not validate is left out: its consumer is unknown). */
+  readonly migrations: readonly MigrationRecord[];
   readonly providers: readonly ProviderObservation[];
   readonly allocations: AllocationsObservation;
   readonly hosts: readonly HostObservation[];
@@ -79,18 +79,6 @@ export interface Violation {
 export interface AuditResult {
   readonly ok: boolean;
   readonly violations: readonly Violation[];
-}
-
-/**
- * The id of a migration record whatever its final shape: a bare string, or an object with
- * `migrationId`, `id` or `uuid` (collect.ts wraps each KV value as `{ migrationId: key, record }`).
- */
-export function migrationIdOf(m: unknown): string | undefined {
-  if (typeof m === 'string') return m;
-  if (m === null || typeof m !== 'object') return undefined;
-  const o = m as Record<string, unknown>;
-  for (const k of ['migrationId', 'id', 'uuid']) if (typeof o[k] === 'string') return o[k];
-  return undefined;
 }
 
 /** What a flavor claims in placement: VCPU, MEMORY_MB, and DISK_GB unless the root disk is 0. */

@@ -2,24 +2,58 @@
  * I1, I2, I3: what placement holds, against the instance records and the providers' capacity.
  * Rules in docs/audit.md.
  */
-import type { InstanceRecord } from '../../protocol/schemas/internal.js';
-import { flavorResources, isDeleted, migrationIdOf, ownerHost, sameResources, showResources, type Observation, type Resources, type Violation } from './observation.js';
+import type { FlavorView } from '../../protocol/schemas/instance.js';
+import type { InstanceRecord, MigrationRecord } from '../../protocol/schemas/internal.js';
+import { isOpen, openMovesByInstance } from './moves.js';
+import { flavorResources, isDeleted, ownerHost, sameResources, showResources, type Observation, type Resources, type Violation } from './observation.js';
 
 /** I1 applies to an instance that a host owns and runs (or ran): placed, not deleted, not building. */
 export function isPlaced(i: InstanceRecord): i is InstanceRecord & { host: string } {
   return i.host !== null && !isDeleted(i) && i.vmState !== 'building' && ownerHost(i) === i.host;
 }
 
-/** I1: every placed instance holds exactly its flavor on its host's provider, and nothing elsewhere. */
-export function checkI1(o: Observation): Violation[] {
-  const out: Violation[] = [];
+type Holding = Readonly<Record<string, Readonly<Resources>>>;
+
+/** Provider uuids by name, and names by uuid, for the rules and their messages. */
+function providerNames(o: Observation) {
   const byName = new Map<string, string[]>();
   for (const p of o.providers) byName.set(p.name, [...(byName.get(p.name) ?? []), p.uuid]);
   const nameOf = new Map(o.providers.map((p) => [p.uuid, p.name]));
+  /** The one provider named like `host`, or undefined (none, or several). */
+  const rpOf = (host: string): string | undefined => {
+    const uuids = byName.get(host) ?? [];
+    return uuids.length === 1 ? uuids[0] : undefined;
+  };
+  const where = (h: Holding) => {
+    const parts = Object.entries(h).filter(([, r]) => Object.keys(r).length > 0);
+    return parts.length === 0 ? 'nothing' : parts.map(([u, r]) => `${showResources(r)} on ${nameOf.get(u) ?? u}`).join(', ');
+  };
+  return { byName, nameOf, rpOf, where };
+}
+
+/** True when `held` is exactly `want`: the same providers (empty ones ignored), the same resources on each. */
+function sameHolding(held: Holding, want: Holding): boolean {
+  const keys = (h: Holding) => Object.keys(h).filter((k) => Object.keys(h[k]!).length > 0).sort();
+  const a = keys(held);
+  const b = keys(want);
+  return a.length === b.length && a.every((k, n) => k === b[n] && sameResources(held[k]!, want[k]!));
+}
+
+/** I1: every placed instance holds exactly its flavor on its host's provider, and nothing elsewhere. */
+export function checkI1(o: Observation): Violation[] {
+  const out: Violation[] = [];
+  const names = providerNames(o);
+  const { byName, nameOf } = names;
+  const moves = openMovesByInstance(o);
   for (const i of o.instances) {
     const held = o.allocations[i.instanceId] ?? {};
     const heldOn = Object.keys(held);
-    if (isPlaced(i)) {
+    const open = moves.get(i.instanceId);
+    if (open && !isDeleted(i) && i.host !== null) {
+      // The latest open move decides what the instance consumer may hold (Nova allows one at a time).
+      const v = checkMovingInstance(i, i.host, open[open.length - 1]!, held, names);
+      if (v) out.push(v);
+    } else if (isPlaced(i)) {
       const uuids = byName.get(i.host) ?? [];
       if (uuids.length !== 1) {
         out.push({ invariant: 'I1', detail: `instance ${i.instanceId} is on host ${i.host}, which has ${uuids.length} placement providers by that name`, ids: [i.instanceId] });
@@ -39,21 +73,71 @@ export function checkI1(o: Observation): Violation[] {
       out.push({ invariant: 'I1', detail: `instance ${i.instanceId} (${i.vmState}) has no host but holds ${heldOn.map((u) => `${showResources(held[u])} on ${nameOf.get(u) ?? u}`).join(', ')}`, ids: [i.instanceId] });
     }
   }
+  for (const m of o.migrations) {
+    if (!isOpen(m)) continue;
+    const v = checkMigrationConsumer(m, o.allocations[m.migrationId] ?? {}, names);
+    if (v) out.push(v);
+  }
   return out;
 }
 
-/** I2: every consumer with allocations is a live instance or a migration. */
+const showFlavor = (f: FlavorView) => `${f.name} (${showResources(flavorResources(f))})`;
+const showMove = (m: MigrationRecord) => `${m.kind} ${m.migrationId} ${m.sourceHost} → ${m.destHost ?? '?'}, ${m.status}`;
+
+/**
+ * An instance in an open move: its consumer holds its record's flavor on its record's host
+ * (before the swap, or after a revert moved everything back), the new flavor on the
+ * destination (the scheduler's claim), the old flavor on the source (a revert's swap back
+ * before the record says so), or, right after the swap and before the destination claim,
+ * nothing. Never a mix, never anything elsewhere.
+ */
+function checkMovingInstance(i: InstanceRecord, host: string, m: MigrationRecord, held: Holding, names: ReturnType<typeof providerNames>): Violation | undefined {
+  const options: { what: string; holding: Holding }[] = [];
+  const on = (host: string, f: FlavorView, what: string) => {
+    const rp = names.rpOf(host);
+    if (rp !== undefined) options.push({ what: `${what} ${showFlavor(f)} on ${host}`, holding: { [rp]: flavorResources(f) } });
+  };
+  on(host, i.flavor, 'its flavor');
+  if (m.destHost !== null) on(m.destHost, m.newFlavor, 'the new flavor');
+  on(m.sourceHost, m.oldFlavor, 'the old flavor');
+  if (m.status === 'pre-migrating') options.push({ what: 'nothing (swapped, not yet claimed on a destination)', holding: {} });
+  if (options.some((x) => sameHolding(held, x.holding))) return undefined;
+  const expected = [...new Set(options.map((x) => x.what))].join(', or ') || 'an allocation on a host with exactly one provider of its name';
+  return { invariant: 'I1', detail: `instance ${i.instanceId} (${i.vmState}, moving: ${showMove(m)}) holds ${names.where(held)}, expected ${expected}`, ids: [i.instanceId, m.migrationId] };
+}
+
+/** The migration consumer of an open move holds nothing, or exactly the old flavor on the source. */
+function checkMigrationConsumer(m: MigrationRecord, held: Holding, names: ReturnType<typeof providerNames>): Violation | undefined {
+  if (sameHolding(held, {})) return undefined;
+  const rp = names.rpOf(m.sourceHost);
+  if (rp !== undefined && sameHolding(held, { [rp]: flavorResources(m.oldFlavor) })) return undefined;
+  return {
+    invariant: 'I1',
+    detail: `migration ${m.migrationId} (${showMove(m)}, instance ${m.instanceId}) holds ${names.where(held)}, expected nothing or the old flavor ${showFlavor(m.oldFlavor)} on ${m.sourceHost}`,
+    ids: [m.migrationId, m.instanceId],
+  };
+}
+
+/** I2: every consumer with allocations is a live instance or an open migration of one. */
 export function checkI2(o: Observation): Violation[] {
   const out: Violation[] = [];
   const instances = new Map(o.instances.map((i) => [i.instanceId, i]));
-  const migrations = new Set(o.migrations.map(migrationIdOf).filter((m): m is string => m !== undefined));
+  const migrations = new Map(o.migrations.map((m) => [m.migrationId, m]));
   const nameOf = new Map(o.providers.map((p) => [p.uuid, p.name]));
   for (const [consumer, byProvider] of Object.entries(o.allocations)) {
-    if (Object.keys(byProvider).length === 0 || migrations.has(consumer)) continue;
+    if (Object.keys(byProvider).length === 0) continue;
     const i = instances.get(consumer);
     const where = Object.entries(byProvider)
       .map(([u, r]) => `${showResources(r)} on ${nameOf.get(u) ?? u}`)
       .join(', ');
+    const m = migrations.get(consumer);
+    if (m) {
+      // Confirm, revert and failure all end by dropping (or moving back) the migration consumer.
+      const owner = instances.get(m.instanceId);
+      if (!isOpen(m)) out.push({ invariant: 'I2', detail: `migration ${consumer} (instance ${m.instanceId}) is ${m.status} but still holds ${where}`, ids: [consumer, m.instanceId] });
+      else if (!owner || isDeleted(owner)) out.push({ invariant: 'I2', detail: `migration ${consumer} of ${owner ? 'deleted' : 'unknown'} instance ${m.instanceId} still holds ${where}`, ids: [consumer, m.instanceId] });
+      continue;
+    }
     if (!i) out.push({ invariant: 'I2', detail: `consumer ${consumer} is neither an instance nor a migration but holds ${where}`, ids: [consumer] });
     else if (isDeleted(i)) out.push({ invariant: 'I2', detail: `deleted instance ${consumer} still holds ${where}`, ids: [consumer] });
   }

@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { collect } from '../../../actors/audit/index.js';
-import { audit } from '../../../machines/audit/index.js';
-import { encodeValue, subjects } from '../../../protocol/index.js';
+import { audit, flavorResources } from '../../../machines/audit/index.js';
+import { encodeValue, subjects, type MigrationRecord } from '../../../protocol/index.js';
+import { TINY } from '../../machines/audit/cloud.js';
 import { startNats } from '../../helpers/nats.js';
 import { startCloud, type Cloud } from './fixture.js';
 
@@ -41,20 +42,29 @@ test('audit collect - a quiet, consistent cloud is observed whole and is clean',
   });
 });
 
-test('audit collect - a leaked allocation is found (I2), a migration consumer is not a leak', async (t) => {
+test('audit collect - a leaked allocation is found (I2), the consumer of an open migration is not a leak, a corrupt migration record is left out', async (t) => {
   await withCloud(async (c) => {
     const ghost = randomUUID();
     const migration = randomUUID();
-    for (const consumer of [ghost, migration]) {
-      await c.pc.call('allocations.put', { consumer, consumerGeneration: null, project: 'demo', user: 'alice', consumerType: 'MIGRATION', allocations: { [c.rp]: { resources: { VCPU: 1 } } } });
+    const corrupt = randomUUID();
+    for (const consumer of [ghost, migration, corrupt]) {
+      await c.pc.call('allocations.put', { consumer, consumerGeneration: null, project: 'demo', user: 'alice', consumerType: 'MIGRATION', allocations: { [c.rp]: { resources: flavorResources(TINY) } } });
     }
-    // A migration record of a shape still to be fixed: the auditor only needs its key.
-    const migrations = await new Kvm(c.nc).open(`${c.prefix}-migrations`);
-    await migrations.put(migration, encodeValue({ status: 'running' }));
-    // The tracker of h1 no longer matches placement either (2 more vCPUs there): I4 as well.
-    const r = audit(await observe(c));
+    const record: MigrationRecord = {
+      migrationId: migration, instanceId: c.instance.instanceId, project: 'demo', kind: 'migration', status: 'migrating', sourceHost: 'h1', destHost: null,
+      oldFlavor: TINY, newFlavor: TINY, commandId: randomUUID(), createdAt: 1, updatedAt: 2,
+    };
+    await c.stores.migrations.create(migration, record);
+    const kv = await new Kvm(c.nc).open(`${c.prefix}-migrations`);
+    await kv.put(corrupt, encodeValue({ status: 'running' }));
+    const left: string[] = [];
+    const o = await collect({ nc: c.nc, prefix: c.prefix, timeoutMs: 2000, onCorrupt: (key) => left.push(key) });
+    t.deepEqual(o.migrations, [record]);
+    t.deepEqual(left, [corrupt]);
+    // The tracker of h1 no longer matches placement either (2 more tiny flavors there): I4 as well.
+    const r = audit(o);
     t.false(r.ok);
-    t.deepEqual(r.violations.filter((v) => v.invariant === 'I2').map((v) => v.ids), [[ghost]]);
+    t.deepEqual(r.violations.filter((v) => v.invariant === 'I2').flatMap((v) => v.ids ?? []).sort(), [ghost, corrupt].sort());
     t.deepEqual([...new Set(r.violations.map((v) => v.invariant))].sort(), ['I2', 'I4']);
   });
 });

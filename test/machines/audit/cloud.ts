@@ -4,7 +4,7 @@
  * thing at a time from here.
  */
 import { flavorResources, type HostObservation, type Observation, type ProviderObservation, type Resources } from '../../../machines/audit/index.js';
-import type { FlavorRecord, InstanceRecord } from '../../../protocol/index.js';
+import type { FlavorRecord, InstanceRecord, MigrationRecord } from '../../../protocol/index.js';
 import type { HostStatus } from '../../../protocol/schemas/host.js';
 
 export const TINY: FlavorRecord = { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 };
@@ -42,6 +42,25 @@ export function record(instanceId: string, o: Partial<InstanceRecord> = {}): Ins
     forcedHost: null,
     owner: host === null ? 'conductor' : `host:${host}`,
     epoch: 1,
+    ...o,
+  };
+}
+
+/** A migration record; by default a resize of `instanceId` from h1 (m1.tiny) to h2 (m1.small), finished. */
+export function migration(migrationId: string, instanceId: string, o: Partial<MigrationRecord> = {}): MigrationRecord {
+  return {
+    migrationId,
+    instanceId,
+    project: 'demo',
+    kind: 'resize',
+    status: 'finished',
+    sourceHost: 'h1',
+    destHost: 'h2',
+    oldFlavor: TINY,
+    newFlavor: SMALL,
+    commandId: `resize-${instanceId}`,
+    createdAt: 10,
+    updatedAt: 20,
     ...o,
   };
 }
