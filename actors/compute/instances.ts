@@ -32,6 +32,8 @@ export class InstanceHost {
   private readonly loading = new Map<string, Promise<InstanceActor | undefined>>();
   private readonly restarts = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** The last step of each instance, whichever incarnation of its actor started it. */
+  private readonly stepTails = new Map<string, Promise<unknown>>();
   private closed = false;
 
   constructor(private readonly o: InstanceHostOptions) {}
@@ -128,9 +130,22 @@ export class InstanceHost {
     return actor;
   }
 
+  /** One step at a time per instance (see InstanceActorDeps.serialize). */
+  private serialize = <T>(id: string, run: () => Promise<T>): Promise<T> => {
+    const prev = this.stepTails.get(id) ?? Promise.resolve();
+    const next = prev.then(run, run);
+    const tail = next.catch(() => undefined);
+    this.stepTails.set(id, tail);
+    void tail.then(() => {
+      if (this.stepTails.get(id) === tail) this.stepTails.delete(id);
+    });
+    return next;
+  };
+
   private deps(): InstanceActorDeps {
     return {
       ...this.o.actorDeps,
+      serialize: this.serialize,
       onStopped: (id: string, why: StopReason) => {
         if (why !== 'killed') this.actors.delete(id);
         if (why === 'stale') this.o.log?.(`instance ${id}: its record moved on; this host's actor stopped`);

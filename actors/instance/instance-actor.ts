@@ -38,6 +38,12 @@ export interface InstanceActorDeps {
   readonly executor: StepExecutor;
   readonly clock: Clock;
   readonly log?: (line: string, err?: unknown) => void;
+  /**
+   * Runs an instance's steps one after another, across incarnations of its actor: a step
+   * started after a pre-emption (a delete overtaking a resize) or a restore waits for the one
+   * still running, so a cleanup always sees, and undoes, what an abandoned step did.
+   */
+  readonly serialize?: (instanceId: string, run: () => Promise<StepOutcome>) => Promise<StepOutcome>;
   /** Called once when the actor stops for good (stale, or reached a final state). */
   readonly onStopped?: (instanceId: string, why: StopReason) => void;
 }
@@ -152,8 +158,8 @@ export class InstanceActor {
   /** Runs a step outside the mailbox and feeds its outcome back in as an event. */
   private startStep(step: StepName, key: string): void {
     const snapshot = this.snapshot;
-    void this.deps.executor
-      .run(step, key, snapshot)
+    const run = () => this.deps.executor.run(step, key, snapshot);
+    void (this.deps.serialize ? this.deps.serialize(this.instanceId, run) : run())
       .catch((err: unknown): StepOutcome => ({ ok: false, error: { code: 'StepCrashed', message: err instanceof Error ? err.message : String(err) } }))
       .then((outcome) => {
         if (this.dead) return;
