@@ -83,7 +83,7 @@ export interface FakeDriverConfig {
   readonly hostState?: FakeHost;
   /** Delay before each operation takes effect. */
   readonly latencyMs?: PerOp<number>;
-  /** Spawning a guest whose name matches fails with `SpawnFailed` (and leaves no guest). */
+  /** Spawning a guest whose name or image matches fails with `SpawnFailed` (and leaves no guest). */
   readonly failSpawnPattern?: RegExp;
   /** Probability (0..1) that an operation fails with a retryable `DriverFailure`. A plain number applies to every state-changing operation, not to get/list. */
   readonly failRate?: PerOp<number>;
@@ -139,7 +139,8 @@ export class FakeDriver implements HypervisorDriver {
         if (existing.powerState === PowerState.Shutdown || existing.powerState === PowerState.Crashed) existing.powerState = PowerState.Running;
         return info(existing);
       }
-      if (this.config.failSpawnPattern?.test(guest.name)) {
+      const pattern = this.config.failSpawnPattern;
+      if (pattern && (pattern.test(guest.name) || (guest.image !== undefined && pattern.test(guest.image)))) {
         throw new VirtError(VirtErrorCode.SpawnFailed, `spawn of ${guest.name} refused by the hypervisor (injected)`, { instanceId: guest.instanceId });
       }
       const g: FakeGuest = { spec: structuredClone(guest), powerState: PowerState.Running, rescued: false };

@@ -26,6 +26,15 @@ export function registerMoveOps(program: Command): void {
       }),
   );
 
+  withWait(program.command('rebuild <id>').description('rebuild an instance on its host from a new image (its resources stay where they are)').requiredOption('--image <image>', 'the image to rebuild from')).action(
+    (id: string, o: WaitOptions & { image: string }) =>
+      runClient(o, () => {
+        if (o.image.length === 0 || o.image.length > 255) throw new UsageError('the image must be 1-255 characters');
+        const run = { instanceId: tokenArg('the instance id', id), action: 'rebuild', body: { image: o.image }, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
+        return (c) => sendCommand(c, run);
+      }),
+  );
+
   for (const [name, action, description] of ENDINGS) {
     withWait(program.command(`${name} <id>`).description(description)).action((id: string, o: WaitOptions) =>
       runClient(o, () => {

@@ -43,6 +43,7 @@ function buildStep(step: StepName, done: { target: string; params: TxParams }, r
 }
 
 const ERROR_OUT = { target: '#instance.idle', params: { tx: 'abortDone' } } as const;
+const REBUILD_FAILED = { target: '#instance.idle', params: { tx: 'rebuildFailed' } } as const;
 
 const opTransitions = (Object.keys(OP_STATE) as OpAction[]).map((as) => ({ guard: accepts(as), target: `.${OP_STATE[as]}`, actions: apply({ tx: 'command' }) }));
 
@@ -70,6 +71,7 @@ export const instanceMachine = setup({
       return d.kind === 'accept' && d.as === params.as;
     },
     hasMove: ({ context }) => context.move !== null,
+    wasStopped: ({ context }) => context.op?.oldVmState === 'stopped',
     claimResultOk: ({ event }) => claimedOf(event) !== undefined,
     canReschedule: ({ context, event }) => event.type === 'STEP_FAILED' && event.error.reschedulable === true && context.attempt < context.maxAttempts,
   },
@@ -87,6 +89,7 @@ export const instanceMachine = setup({
       { guard: accepts('resize'), target: '.resizing', actions: apply({ tx: 'command' }) },
       { guard: accepts('confirmResize'), target: '.confirming', actions: apply({ tx: 'command' }) },
       { guard: accepts('revertResize'), target: '.reverting', actions: apply({ tx: 'command' }) },
+      { guard: accepts('rebuild'), target: '.rebuilding', actions: apply({ tx: 'command' }) },
       { actions: apply({ tx: 'command' }) },
     ],
   },
@@ -147,6 +150,25 @@ export const instanceMachine = setup({
         finishing: waitOn('finishResize', { target: '#instance.idle', params: { tx: 'resized' } }, { target: 'finishFailed', params: { tx: 'moveFailed', phase: 'resize_finish' } }),
         rollingBack: waitOn('moveRollback', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
         finishFailed: waitOn('confirmSource', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
+      },
+    },
+    /** Rebuild on the same host (rebuild.ts): destroy, block devices, spawn from the new image. */
+    rebuilding: {
+      initial: 'destroying',
+      states: {
+        destroying: waitOn('destroy', { target: 'blockDeviceMapping', params: { tx: 'rebuildAdvance', task: 'rebuild_block_device_mapping' } }, REBUILD_FAILED),
+        blockDeviceMapping: waitOn('blockDevices', { target: 'spawning', params: { tx: 'rebuildAdvance', task: 'rebuild_spawning' } }, REBUILD_FAILED),
+        spawning: {
+          meta: { step: 'spawn' },
+          on: {
+            STEP_DONE: [
+              { guard: and([current('spawn'), 'wasStopped']), target: 'poweringOff', actions: apply({ tx: 'rebuildSpawned' }) },
+              { guard: current('spawn'), target: '#instance.idle', actions: apply({ tx: 'rebuildSpawned' }) },
+            ],
+            STEP_FAILED: { guard: current('spawn'), target: '#instance.idle', actions: apply({ tx: 'rebuildFailed' }) },
+          },
+        },
+        poweringOff: waitOn('powerOff', { target: '#instance.idle', params: { tx: 'rebuildDone' } }, REBUILD_FAILED),
       },
     },
     confirming: waitOn('confirmSource', { target: '#instance.idle', params: { tx: 'confirmed' } }, { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_confirm' } }),

@@ -85,7 +85,7 @@ export const OP_STATE = {
 } as const satisfies Record<PowerAction | 'reboot', string>;
 export type OpAction = keyof typeof OP_STATE;
 
-export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock' | 'resize' | 'confirmResize' | 'revertResize';
+export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock' | 'resize' | 'confirmResize' | 'revertResize' | 'rebuild';
 export type Decision =
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'reject'; readonly code: RejectionCode; readonly message: string }
@@ -124,6 +124,10 @@ export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
     if (action === 'resize' && cmd.body['flavor'] === ctx.flavor.name) return reject('InvalidInput', 'the instance already has this flavor');
     if ((ctx.vmState !== 'active' && ctx.vmState !== 'stopped') || ctx.taskState !== null) return invalid();
     return accept('resize');
+  }
+  if (action === 'rebuild') {
+    if (!['active', 'stopped', 'error'].includes(ctx.vmState) || ctx.taskState !== null || ctx.host === null) return invalid();
+    return accept('rebuild');
   }
   if (action === 'confirm_resize' || action === 'revert_resize') {
     if (ctx.vmState !== 'resized' || ctx.taskState !== null || ctx.move === null) return invalid();

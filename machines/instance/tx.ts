@@ -7,6 +7,7 @@ import type { Fault } from '../../protocol/schemas/common.js';
 import type { VmState } from '../../protocol/schemas/instance.js';
 import { decide, notifOf, specOf } from './rules.js';
 import { acceptConfirm, acceptResize, acceptRevert, confirmed, finishStart, migrated, moveClaimed, moveEnded, moveFailed, moveOpFailed, resized, reverted, revertedAtDest } from './moves.js';
+import { acceptRebuild, rebuildAdvance, rebuildDone, rebuildFailed, rebuildSpawned } from './rebuild.js';
 import { buildOpId, errorOf, isRollback, tsOf, Tx, type TxResult } from './tx-core.js';
 import { type CommandEvent, type InstanceContext, type InstanceEvent, type InstanceInput, type Operation, type StepName } from './types.js';
 
@@ -35,7 +36,11 @@ export type TxParams =
   | { readonly tx: 'confirmed' }
   | { readonly tx: 'revertedAtDest' }
   | { readonly tx: 'reverted' }
-  | { readonly tx: 'moveOpFailed'; readonly phase: 'resize_confirm' | 'resize_revert' };
+  | { readonly tx: 'moveOpFailed'; readonly phase: 'resize_confirm' | 'resize_revert' }
+  | { readonly tx: 'rebuildAdvance'; readonly task: 'rebuild_block_device_mapping' | 'rebuild_spawning' }
+  | { readonly tx: 'rebuildSpawned' }
+  | { readonly tx: 'rebuildDone' }
+  | { readonly tx: 'rebuildFailed' };
 
 export function initialContext(input: InstanceInput): InstanceContext {
   const r = input.record;
@@ -118,6 +123,9 @@ function command(t: Tx, cmd: CommandEvent): void {
       return;
     case 'revertResize':
       acceptRevert(t, cmd);
+      return;
+    case 'rebuild':
+      acceptRebuild(t, cmd);
       return;
     case 'delete':
       preempt(t, `delete ${cmd.id}`, 'UnexpectedDeletingTaskStateError');
@@ -239,6 +247,18 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
       break;
     case 'moveOpFailed':
       moveOpFailed(t, event, p.phase);
+      break;
+    case 'rebuildAdvance':
+      rebuildAdvance(t, p.task);
+      break;
+    case 'rebuildSpawned':
+      rebuildSpawned(t);
+      break;
+    case 'rebuildDone':
+      rebuildDone(t);
+      break;
+    case 'rebuildFailed':
+      rebuildFailed(t, event);
       break;
     case 'deleteFailed':
       t.set({ vmState: 'error', taskState: null, fault: errorOf(event) }).final('instance.delete.error');

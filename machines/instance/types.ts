@@ -71,6 +71,8 @@ export interface Operation {
   readonly rebootType?: RebootType;
   /** A move that failed: the phase whose `.error` ends it once its cleanup step is done. */
   readonly failedPhase?: string;
+  /** The vm_state the operation started from, when it returns there (rebuild of a stopped instance). */
+  readonly oldVmState?: VmState;
 }
 
 /**

@@ -65,6 +65,7 @@ const CASES: Case[] = [
   { step: 'unpause', prep: ['pause'], action: 'unpause', success: 'instance.unpause.end', after: { vmState: 'active', powerState: 'running' } },
   { step: 'suspend', prep: [], action: 'suspend', success: 'instance.suspend.end', after: { vmState: 'suspended', powerState: 'suspended' } },
   { step: 'resume', prep: ['suspend'], action: 'resume', success: 'instance.resume.end', after: { vmState: 'active', powerState: 'running' } },
+  ...(['destroy', 'blockDevices', 'spawn'] as const).map((step) => ({ step, prep: [], action: 'rebuild' as const, body: { image: 'fresh' }, success: 'instance.rebuild.end', after: { vmState: 'active', powerState: 'running' } })),
   ...(['destroy', 'releaseClaim', 'deleteAllocations'] as const).map((step) => ({ step, prep: [], action: 'delete' as const, success: 'instance.delete.end', after: { vmState: 'deleted', powerState: 'nostate' } })),
 ];
 
