@@ -7,7 +7,7 @@
  * snapshot is restored; one without is a build handed over whose `host.build` task has not
  * been taken yet (that task starts it).
  */
-import type { ActorStatus, HostBuildTask, InstanceRecord } from '../../protocol/index.js';
+import type { ActorStatus, HostBuildTask, InstanceRecord, VmState } from '../../protocol/index.js';
 import { InstanceActor, type InstanceActorDeps, type StopReason } from '../instance/instance-actor.js';
 import type { RecordBucket } from '../records/kv-record.js';
 import type { Versioned } from '../runtime/kv-cas.js';
@@ -104,6 +104,15 @@ export class InstanceHost {
     return true;
   }
 
+  /** Drops an actor for good: its record belongs to another host now (an evacuation fenced this one). */
+  forget(id: string): boolean {
+    const actor = this.actors.get(id);
+    if (!actor) return false;
+    this.actors.delete(id);
+    actor.kill();
+    return true;
+  }
+
   /** Drops every actor at once (process stop): each resumes from its record in the next process. */
   close(): void {
     this.closed = true;
@@ -162,5 +171,6 @@ function inputOf(cur: Versioned<InstanceRecord>, task: HostBuildTask, now: numbe
     ts: now,
     attempt: task.attempt,
     maxAttempts: task.maxAttempts,
+    ...(task.evacuation ? { evacuation: { sourceHost: task.evacuation.sourceHost, oldVmState: task.evacuation.oldVmState as VmState } } : {}),
   };
 }

@@ -9,7 +9,6 @@
  *  - driver calls converge; destroying a missing guest is success;
  *  - the hand-off CAS is found already made (owner = target) by a second run.
  */
-import { createHash } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { pickHosts } from '../../machines/conductor/index.js';
 import { statePath, type InstanceContext, type InstanceSnapshot, type Move, type StepError, type StepName } from '../../machines/instance/index.js';
@@ -20,6 +19,7 @@ import type { Clock } from '../runtime/clock.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { PlacementCallError, type PlacementClient } from '../placement/client.js';
 import type { RecordBucket } from '../records/kv-record.js';
+import { migrationIdOf } from '../records/migrations.js';
 import { liveComputeServices } from '../records/services.js';
 import type { Stores } from '../records/stores.js';
 import type { TrackerGate } from '../tracker/gate.js';
@@ -40,14 +40,7 @@ export interface MoveStepDeps {
   readonly log?: (line: string, err?: unknown) => void;
 }
 
-/** The migration id of a move: a uuid (placement wants one) derived from the instance and the move's opId. */
-export function migrationIdOf(instanceId: string, opId: string): string {
-  const h = createHash('sha256').update(`migration:${instanceId}:${opId}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
-}
-
-const OPEN: ReadonlySet<MigrationStatus> = new Set(['pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting']);
-export const isOpenMigration = (m: MigrationRecord) => OPEN.has(m.status);
+export { migrationIdOf, isOpenMigration } from '../records/migrations.js';
 
 const done = (result?: Record<string, unknown>): StepOutcome => (result ? { ok: true, result } : { ok: true });
 const failed = (error: StepError): StepOutcome => ({ ok: false, error });
@@ -320,6 +313,35 @@ export function moveSteps(d: MoveStepDeps) {
     return done();
   };
 
+  /**
+   * An evacuated instance on its new host: the destination side becomes its claim, the guest is
+   * spawned (not on a failure's rollback), and the instance consumer keeps this host's part only
+   * (the source is down; when it returns it destroys its old guest).
+   */
+  const evacuateHere = async (c: InstanceContext, spawn: boolean): Promise<StepOutcome> => {
+    const m = c.move;
+    const cur = await d.stores.instances.get(c.instanceId);
+    if (!m || !cur) return failed({ code: 'NoMove', message: 'no evacuation in flight' });
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    const fin = await tracker(d.host, { type: 'finishMove', opId: `${c.instanceId}:${m.opId}:evacuate`, migrationId: mid });
+    if (!fin.ok) {
+      // Rebuilt from records after the move was recorded done: the instance's own claim stands.
+      const own = await tracker(d.host, { type: 'instanceClaim', opId: `${c.instanceId}:${m.opId}:evacuateClaim`, instanceId: c.instanceId, flavor: sizes(c.flavor) });
+      if (!own.ok) return failed({ code: fin.code, message: fin.message });
+    }
+    if (spawn) {
+      await d.driver.spawn({ instanceId: c.instanceId, name: c.name, host: d.host, flavor: c.flavor, ...(c.image ? { image: c.image } : {}) });
+      if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId);
+    }
+    const here = await providerOf(d.host);
+    const inst = await allocationsOf(c.instanceId);
+    if (here && inst.allocations[here] && Object.keys(inst.allocations).length > 1) {
+      await d.placement.call('allocations.put', { consumer: c.instanceId, consumerGeneration: inst.consumerGeneration ?? null, project: cur.value.project, user: cur.value.user, consumerType: 'INSTANCE', allocations: { [here]: { resources: inst.allocations[here].resources } } });
+    }
+    await setStatus(mid, spawn ? 'done' : 'failed');
+    return done();
+  };
+
   const run = (step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined => {
     const c = snap.context;
     switch (step) {
@@ -341,6 +363,10 @@ export function moveSteps(d: MoveStepDeps) {
         return moveRollback(c, key);
       case 'cleanupMove':
         return cleanupMove(c, key);
+      case 'evacuateSpawn':
+        return evacuateHere(c, true);
+      case 'evacuateRollback':
+        return evacuateHere(c, false);
       default:
         return undefined;
     }

@@ -148,6 +148,34 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const restored = await instances.recover(owned);
   if (restored > 0) log(`compute ${o.host}: restored ${restored} instance actors`);
 
+  // Evacuations away from this host while it was down: their old guests go.
+  const cleanEvacuated = async () => {
+    for (const { value: m } of await migrations.entries()) {
+      if (m.kind !== 'evacuation' || m.sourceHost !== o.host || m.status === 'completed' || m.status === 'error') continue;
+      const rec = await stores.instances.get(m.instanceId);
+      if (rec?.value.owner === self) continue; // no host was found: it stayed ours
+      instances.forget(m.instanceId);
+      await o.driver.destroy(m.instanceId);
+      log(`compute ${o.host}: destroyed the guest of ${m.instanceId}, evacuated to ${m.destHost ?? 'another host'} while this host was down`);
+      if (m.status === 'done' || m.status === 'failed') await completeMigration(migrations, m.migrationId, o.clock);
+    }
+  };
+  /**
+   * After this process was paused or cut off for longer than a heartbeat's life, another
+   * host may own some of its instances (evacuated): their records say so, and the CAS on
+   * every write already fences this host. Drop those actors, destroy their guests, and let
+   * the tracker heal from the records.
+   */
+  const reconcile = async () => {
+    for (const id of instances.ids()) {
+      const rec = await stores.instances.get(id);
+      if (rec && rec.value.owner !== self) instances.forget(id);
+    }
+    await cleanEvacuated();
+    await (await tracker.get()).audit();
+  };
+  await cleanEvacuated();
+
   // 4. new work, heartbeat, periodic audit, status
   await supervisor.add({
     name: 'inbox',
@@ -157,7 +185,15 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     },
   });
   const startedAt = o.clock.now();
-  await supervisor.add(periodic('heartbeat', o.heartbeatMs ?? 2000, () => beat(stores.services, stores.hosts, o.host, startedAt, o.clock.now()), log, true));
+  let lastBeat = o.clock.now();
+  const heartbeat = async () => {
+    const now = o.clock.now();
+    const gap = now - lastBeat;
+    lastBeat = now;
+    await beat(stores.services, stores.hosts, o.host, startedAt, now);
+    if (gap > SERVICE_TTL_MS / 2) await reconcile(); // we may have been taken for dead
+  };
+  await supervisor.add(periodic('heartbeat', o.heartbeatMs ?? 2000, heartbeat, log, true));
 
   const auditNow = async () => {
     const t = await tracker.get();
@@ -201,6 +237,15 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       finish();
     },
   };
+}
+
+/** How long a heartbeat key lives in `nv-services` (the bucket's TTL). */
+const SERVICE_TTL_MS = 10_000;
+
+async function completeMigration(migrations: RecordBucket<MigrationRecord>, id: string, clock: Clock): Promise<void> {
+  const cur = await migrations.get(id);
+  if (!cur || cur.value.status === 'completed') return;
+  await migrations.update(id, { ...cur.value, status: 'completed', updatedAt: clock.now() }, cur.revision).catch(() => undefined);
 }
 
 /** Retries a placement call while placement is not up yet (compute may start first). */

@@ -29,6 +29,9 @@ import { PlacementCallError, PlacementClient } from '../placement/client.js';
 import { openStores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
 import { liveComputeServices } from '../records/services.js';
+import { randomIds } from '../runtime/clock.js';
+import { RemoteHosts } from '../compute/remote.js';
+import { evacuator } from './evacuate.js';
 import type { Versioned } from '../runtime/kv-cas.js';
 
 export interface ConductorOptions {
@@ -182,6 +185,17 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     return 'ack';
   };
 
+  const evacuate = evacuator({
+    stores,
+    placement,
+    remote: new RemoteHosts({ nc: o.nc, clock: o.clock, ids: randomIds, prefix, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }),
+    events,
+    clock: o.clock,
+    replace,
+    handOver: (host, msgId, env, task) => publishTask(s.host(host, 'build'), 'host.build', msgId, env, task),
+    ...(o.log ? { log: o.log } : {}),
+  });
+
   const handle = async (m: JsMsg): Promise<Outcome> => {
     const r = decodeMessage(m.data, MessageKind.Task);
     if (!r.ok) {
@@ -189,7 +203,10 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
       return 'term';
     }
     if (r.value.type === 'conductor.build') return build(r.value, r.value.body as unknown as BuildTask);
-    if (r.value.type === 'host.command') return deleteUnscheduled(r.value, r.value.body as unknown as HostCommandTask);
+    if (r.value.type === 'host.command') {
+      const task = r.value.body as unknown as HostCommandTask;
+      return task.action === 'evacuate' ? evacuate(r.value, task) : deleteUnscheduled(r.value, task);
+    }
     o.log?.(`dropping conductor task of type ${r.value.type}`);
     return 'term';
   };

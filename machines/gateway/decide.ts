@@ -79,6 +79,8 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
     if (cmd.action === 'delete' || cmd.action === 'force_delete') return { kind: 'toConductor' };
     return reject('InstanceInvalidState', `cannot ${cmd.action} instance ${cmd.instanceId} while it is ${record.vmState}/${record.taskState ?? 'none'}`);
   }
+  // Evacuation is for admins, and the conductor runs it: the owning host is down.
+  if (cmd.action === 'evacuate') return cmd.isAdmin ? { kind: 'toConductor' } : reject('NotAuthorized', 'only an admin may evacuate an instance');
   const refused = cmd.action === 'resize' ? checkResize(cmd, record, inputs) : cmd.action === 'migrate' ? checkMigrate(cmd) : undefined;
   return refused ?? { kind: 'route', host: record.owner.slice('host:'.length) };
 }

@@ -71,6 +71,7 @@ export const instanceMachine = setup({
       return d.kind === 'accept' && d.as === params.as;
     },
     hasMove: ({ context }) => context.move !== null,
+    isEvacuation: ({ context }) => context.move?.kind === 'evacuate' && context.op?.action === 'evacuate',
     wasStopped: ({ context }) => context.op?.oldVmState === 'stopped',
     claimResultOk: ({ event }) => claimedOf(event) !== undefined,
     canReschedule: ({ context, event }) => event.type === 'STEP_FAILED' && event.error.reschedulable === true && context.attempt < context.maxAttempts,
@@ -78,8 +79,8 @@ export const instanceMachine = setup({
 }).createMachine({
   id: 'instance',
   context: ({ input }) => initialContext(input),
-  entry: apply({ tx: 'bootStart' }),
-  initial: 'build',
+  entry: apply({ tx: 'start' }),
+  initial: 'start',
   on: {
     // xstate's pure transition() still routes events to a done snapshot: a final state takes nothing.
     COMMAND: [
@@ -94,6 +95,18 @@ export const instanceMachine = setup({
     ],
   },
   states: {
+    /** Transient: a build, or the rebuild of an evacuated instance on its new host. */
+    start: {
+      always: [{ guard: 'isEvacuation', target: 'evacuating' }, { target: 'build' }],
+    },
+    /** Evacuation (evacuate.ts): the conductor claimed this host; spawn the instance here. */
+    evacuating: {
+      initial: 'spawning',
+      states: {
+        spawning: waitOn('evacuateSpawn', { target: '#instance.idle', params: { tx: 'evacuated' } }, { target: 'rollingBack', params: { tx: 'evacuateFailed' } }),
+        rollingBack: waitOn('evacuateRollback', { target: '#instance.idle', params: { tx: 'evacuateEnded' } }, { target: '#instance.idle', params: { tx: 'evacuateEnded' } }),
+      },
+    },
     build: {
       initial: 'claiming',
       states: {

@@ -7,6 +7,7 @@ import type { Fault } from '../../protocol/schemas/common.js';
 import type { VmState } from '../../protocol/schemas/instance.js';
 import { decide, notifOf, specOf } from './rules.js';
 import { acceptConfirm, acceptResize, acceptRevert, confirmed, finishStart, migrated, moveClaimed, moveEnded, moveFailed, moveOpFailed, resized, reverted, revertedAtDest } from './moves.js';
+import { evacuated, evacuateEnded, evacuateFailed, evacuateStart, evacuationContext } from './evacuate.js';
 import { acceptRebuild, rebuildAdvance, rebuildDone, rebuildFailed, rebuildSpawned } from './rebuild.js';
 import { buildOpId, errorOf, isRollback, tsOf, Tx, type TxResult } from './tx-core.js';
 import { type CommandEvent, type InstanceContext, type InstanceEvent, type InstanceInput, type Operation, type StepName } from './types.js';
@@ -14,7 +15,7 @@ import { type CommandEvent, type InstanceContext, type InstanceEvent, type Insta
 export { buildOpId, eventBody, stepKey, type TxResult } from './tx-core.js';
 
 export type TxParams =
-  | { readonly tx: 'bootStart' }
+  | { readonly tx: 'start' }
   | { readonly tx: 'advance'; readonly task: string; readonly step: StepName }
   | { readonly tx: 'next'; readonly step: StepName }
   | { readonly tx: 'buildDone' }
@@ -40,12 +41,15 @@ export type TxParams =
   | { readonly tx: 'rebuildAdvance'; readonly task: 'rebuild_block_device_mapping' | 'rebuild_spawning' }
   | { readonly tx: 'rebuildSpawned' }
   | { readonly tx: 'rebuildDone' }
-  | { readonly tx: 'rebuildFailed' };
+  | { readonly tx: 'rebuildFailed' }
+  | { readonly tx: 'evacuated' }
+  | { readonly tx: 'evacuateFailed' }
+  | { readonly tx: 'evacuateEnded' };
 
 export function initialContext(input: InstanceInput): InstanceContext {
   const r = input.record;
   const attempt = input.attempt ?? 1;
-  return {
+  const base: InstanceContext = {
     instanceId: r.instanceId,
     name: r.name,
     project: r.project,
@@ -70,6 +74,7 @@ export function initialContext(input: InstanceInput): InstanceContext {
     stashedVmState: null,
     move: null,
   };
+  return evacuationContext(base, input);
 }
 
 
@@ -174,7 +179,11 @@ function opFailed(t: Tx, event: InstanceEvent | { type: string }): void {
 export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: string }, p: TxParams): TxResult {
   const t = new Tx(ctx, tsOf(ctx, event));
   switch (p.tx) {
-    case 'bootStart':
+    case 'start':
+      if (t.ctx.move?.kind === 'evacuate' && t.ctx.op?.action === 'evacuate') {
+        evacuateStart(t);
+        break;
+      }
       // The gateway announced the build's first attempt when it wrote the record; each
       // reschedule onto another host is a new attempt with its own start (as in Nova).
       if (t.ctx.attempt > 1) t.notify('instance.create.start', t.corr);
@@ -259,6 +268,15 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
       break;
     case 'rebuildFailed':
       rebuildFailed(t, event);
+      break;
+    case 'evacuated':
+      evacuated(t);
+      break;
+    case 'evacuateFailed':
+      evacuateFailed(t, event);
+      break;
+    case 'evacuateEnded':
+      evacuateEnded(t);
       break;
     case 'deleteFailed':
       t.set({ vmState: 'error', taskState: null, fault: errorOf(event) }).final('instance.delete.error');

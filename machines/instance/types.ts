@@ -35,6 +35,9 @@ export const STEP_NAMES = [
   'revertDest',
   'finishRevert',
   'cleanupMove',
+  // evacuation, on the destination: see evacuate.ts
+  'evacuateSpawn',
+  'evacuateRollback',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
@@ -84,7 +87,7 @@ export interface Operation {
 export interface Move {
   /** The opId of the resize/migrate command that opened it. */
   readonly opId: string;
-  readonly kind: 'resize' | 'migrate';
+  readonly kind: 'resize' | 'migrate' | 'evacuate';
   readonly source: string;
   /** Known once the moveClaim step has claimed a destination. */
   readonly dest: string | null;
@@ -150,6 +153,12 @@ export interface InstanceInput {
   readonly attempt?: number;
   /** 1 when the host was forced (no reschedule). Default 3 (Nova's scheduler.max_attempts). */
   readonly maxAttempts?: number;
+  /**
+   * Not a build: an evacuation the conductor scheduled onto this host (the source is down).
+   * The machine rebuilds the instance here instead of building it; `bootId` is the evacuate
+   * command's id.
+   */
+  readonly evacuation?: { readonly sourceHost: string; readonly oldVmState: VmState };
 }
 
 export interface StepError {

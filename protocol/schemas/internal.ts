@@ -155,6 +155,8 @@ export const HostBuildTask = Type.Object(
     attempt: Type.Integer({ minimum: 1, maximum: 10 }),
     /** 1 when the host was forced (no reschedule), else the conductor's max attempts. */
     maxAttempts: Type.Integer({ minimum: 1, maximum: 10 }),
+    /** Set for an evacuation: rebuild here the instance whose source host is down (commandId is the evacuate command). */
+    evacuation: Type.Optional(Type.Object({ sourceHost: TokenString, oldVmState: VmState }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );

@@ -56,3 +56,9 @@ test('gateway decide - quota: -1 is unlimited, the limit itself is allowed', (t)
   t.deepEqual(withinQuota({ instances: 2, cores: 2, ramMb: 4096 }, { instances: 1, cores: 1, ramMb: 2048 }, { instances: 1, cores: 1, ramMb: 2048 }), { ok: true });
   t.deepEqual(withinQuota({ instances: 2, cores: 2, ramMb: 4096 }, { instances: 1, cores: 1, ramMb: 2048 }, { instances: 1, cores: 2, ramMb: 0 }), { ok: false, resource: 'cores' });
 });
+
+test('gateway decide - evacuate is for admins and goes to the conductor (the owning host is down)', (t) => {
+  const active = record({ owner: 'host:h1', host: 'h1', vmState: 'active', taskState: null });
+  t.like(decideCommand(cmd('evacuate', {}), { record: active }), { kind: 'reject', code: 'NotAuthorized' });
+  t.deepEqual(decideCommand(cmd('evacuate', {}, { isAdmin: true }), { record: active }), { kind: 'toConductor' });
+});

@@ -1,0 +1,43 @@
+/**
+ * Evacuation, the destination's part (operations.md §8). The conductor has taken the instance
+ * from its down source host (a CAS that fences the source), claimed this host for it and
+ * handed it over; here the instance is rebuilt: the tracker's destination side becomes its
+ * claim, the guest is spawned, and the source part of its allocation is dropped (the source
+ * is down; when it returns it destroys its old guest). A failure leaves it here in ERROR,
+ * holding this host only.
+ */
+import { errorOf, type Tx } from './tx-core.js';
+import type { InstanceContext, InstanceEvent, InstanceInput } from './types.js';
+
+/** The context of an evacuated instance arriving on its new host. */
+export function evacuationContext(base: InstanceContext, input: InstanceInput): InstanceContext {
+  const e = input.evacuation;
+  if (!e) return base;
+  const r = input.record;
+  return {
+    ...base,
+    vmState: e.oldVmState,
+    taskState: 'rebuilding',
+    op: { id: input.bootId, action: 'evacuate', opId: input.bootId, joined: [] },
+    move: { opId: input.bootId, kind: 'evacuate', source: e.sourceHost, dest: r.host, oldFlavor: r.flavor, newFlavor: r.flavor, oldVmState: e.oldVmState, requestedFlavor: null, requestedHost: null },
+  };
+}
+
+export function evacuateStart(t: Tx): void {
+  t.set({ taskState: 'rebuild_spawning' }).run('evacuateSpawn');
+}
+
+export function evacuated(t: Tx): void {
+  const stopped = t.ctx.move?.oldVmState === 'stopped';
+  t.set({ vmState: stopped ? 'stopped' : 'active', taskState: null, powerState: stopped ? 'shutdown' : 'running', fault: null }).final('instance.evacuate.end');
+  t.ctx = { ...t.ctx, op: null, move: null };
+}
+
+export function evacuateFailed(t: Tx, event: InstanceEvent | { type: string }): void {
+  t.set({ fault: errorOf(event) }).run('evacuateRollback');
+}
+
+export function evacuateEnded(t: Tx): void {
+  t.set({ vmState: 'error', taskState: null }).final('instance.evacuate.error');
+  t.ctx = { ...t.ctx, op: null, move: null };
+}
