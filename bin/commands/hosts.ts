@@ -69,8 +69,14 @@ export function registerHosts(program: Command): void {
   );
 
   const host = program.command('host').description("change a compute host's operator switches (admin)");
-  for (const [name, s] of Object.entries(SWITCHES)) {
-    withClientOptions(host.command(`${name} <host>`).description(s.description).option('--reason <text>', 'why (shown by `novactor hosts`)')).action(
+  // `host-down H` / `host-up H`: the spellings Nova operators know for force-down and back.
+  const aliases: Record<string, string> = { 'force-down': 'host-down', up: 'host-up' };
+  const commands = Object.entries(SWITCHES).flatMap(([name, s]) => {
+    const alias = aliases[name];
+    return [host.command(`${name} <host>`), ...(alias ? [program.command(`${alias} <host>`)] : [])].map((cmd) => [cmd, s] as const);
+  });
+  for (const [cmd, s] of commands) {
+    withClientOptions(cmd.description(s.description).option('--reason <text>', 'why (shown by `novactor hosts`)')).action(
       (h: string, o: ClientOptions & { reason?: string }) =>
         runClient(o, () => {
           const body = { host: tokenArg('the host', h), ...s.body, ...(o.reason !== undefined ? { reason: o.reason } : {}) };

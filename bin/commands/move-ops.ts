@@ -35,6 +35,14 @@ export function registerMoveOps(program: Command): void {
       }),
   );
 
+  withWait(program.command('evacuate <id>').description('rebuild an instance of a down host on another host (admin)').option('--host <host>', 'the destination (default: the scheduler picks)')).action(
+    (id: string, o: WaitOptions & { host?: string }) =>
+      runClient(o, () => {
+        const run = { instanceId: tokenArg('the instance id', id), action: 'evacuate', body: o.host !== undefined ? { host: tokenArg('the host', o.host) } : {}, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
+        return (c) => sendCommand(c, run);
+      }),
+  );
+
   for (const [name, action, description] of ENDINGS) {
     withWait(program.command(`${name} <id>`).description(description)).action((id: string, o: WaitOptions) =>
       runClient(o, () => {
