@@ -38,13 +38,16 @@ export interface MoveStepDeps {
   readonly clock: Clock;
   readonly prefix?: string;
   readonly log?: (line: string, err?: unknown) => void;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** How long the simulated copy of a live migration runs (an abort or force-complete ends it early). */
+  readonly liveMigrationMs?: number;
 }
 
 export { migrationIdOf, isOpenMigration } from '../records/migrations.js';
 
 const done = (result?: Record<string, unknown>): StepOutcome => (result ? { ok: true, result } : { ok: true });
 const failed = (error: StepError): StepOutcome => ({ ok: false, error });
-const trackerKind = (m: Move) => (m.kind === 'resize' ? 'resize' : 'migrate') as 'resize' | 'migrate';
+const trackerKind = (m: Move) => (m.kind === 'resize' ? 'resize' : m.kind === 'live' ? 'live_migrate' : 'migrate') as 'resize' | 'migrate' | 'live_migrate';
 /** What a tracker counts of a flavor. */
 const sizes = (f: FlavorView) => ({ vcpus: f.vcpus, memoryMb: f.memoryMb, rootGb: f.rootGb });
 const resources = (f: FlavorView): Record<string, number> => ({ VCPU: f.vcpus, MEMORY_MB: f.memoryMb, ...(f.rootGb > 0 ? { DISK_GB: f.rootGb } : {}) });
@@ -121,7 +124,7 @@ export function moveSteps(d: MoveStepDeps) {
     if (!newFlavor) return failed({ code: 'FlavorNotFound', message: `flavor ${m.requestedFlavor} not found` });
     const now = d.clock.now();
     await d.migrations
-      .create(mid, { migrationId: mid, instanceId: c.instanceId, project: rec.project, kind: m.kind === 'resize' ? 'resize' : 'migration', status: 'pre-migrating', sourceHost: m.source, destHost: null, oldFlavor: m.oldFlavor, newFlavor, commandId: c.op?.id ?? m.opId, createdAt: now, updatedAt: now })
+      .create(mid, { migrationId: mid, instanceId: c.instanceId, project: rec.project, kind: m.kind === 'resize' ? 'resize' : m.kind === 'live' ? 'live-migration' : 'migration', status: m.kind === 'live' ? 'accepted' : 'pre-migrating', sourceHost: m.source, destHost: null, oldFlavor: m.oldFlavor, newFlavor, commandId: c.op?.id ?? m.opId, createdAt: now, updatedAt: now })
       .catch((err: unknown) => {
         if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
       });
@@ -144,7 +147,7 @@ export function moveSteps(d: MoveStepDeps) {
     if (!dest) return failed({ code: 'NoValidHost', message: `no valid host was found to ${m.kind} to` });
     const src = await tracker(m.source, { type: 'moveClaim', opId: `${key}:source`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(m.oldFlavor), side: 'source', kind: trackerKind(m) });
     if (!src.ok) return failed({ code: src.code, message: src.message });
-    await setStatus(mid, 'pre-migrating', { destHost: dest });
+    await setStatus(mid, m.kind === 'live' ? 'accepted' : 'pre-migrating', { destHost: dest });
     return done({ dest, flavor: newFlavor });
   };
 
@@ -277,6 +280,7 @@ export function moveSteps(d: MoveStepDeps) {
     const mig = await d.migrations.get(mid);
     await swapBack(c, mid, cur.value);
     const dest = mig?.value.destHost ?? (await claimedDest(c.instanceId, await providerOf(m.source)));
+    if (dest && m.kind === 'live') await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId));
     if (dest) {
       await bestEffort(`dropping ${dest}'s claim`, () => tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' }));
       // A destination claim left on the instance consumer (no swap happened) goes too.
@@ -290,8 +294,8 @@ export function moveSteps(d: MoveStepDeps) {
     }
     const back = await tracker(m.source, { type: 'finishMove', opId: `${key}:source`, migrationId: mid });
     if (!back.ok && back.code !== 'ClaimNotFound') return failed({ code: back.code, message: back.message });
-    if (m.oldVmState !== 'stopped') await d.driver.powerOn(c.instanceId).catch(() => undefined);
-    await setStatus(mid, 'error');
+    if (m.oldVmState === 'active') await d.driver.powerOn(c.instanceId).catch(() => undefined);
+    await setStatus(mid, m.kind === 'live' ? (m.abortBy ? 'cancelled' : 'failed') : 'error');
     return done();
   };
 
@@ -310,6 +314,45 @@ export function moveSteps(d: MoveStepDeps) {
     }
     await d.placement.deleteAllocations(mid);
     await setStatus(mid, 'error');
+    return done();
+  };
+
+  /**
+   * The live copy, on the source: the destination prepares an incoming (paused) guest, then
+   * the copy runs for `liveMigrationMs`, checking the record for an abort (roll back) or a
+   * force-complete (finish now), as Nova's driver monitors a libvirt job.
+   */
+  const liveMigrate = async (c: InstanceContext): Promise<StepOutcome> => {
+    const m = c.move;
+    if (!m?.dest) return failed({ code: 'NoMove', message: 'no live migration in flight' });
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    await setStatus(mid, 'preparing');
+    await d.remote.rpc(m.dest, 'preLiveMigration', { instanceId: c.instanceId, name: c.name, flavor: c.flavor, image: c.image });
+    await setStatus(mid, 'running');
+    const until = d.clock.now() + (d.liveMigrationMs ?? 500);
+    for (;;) {
+      const rec = await d.stores.instances.get(c.instanceId);
+      const move = (rec?.value.machine as { context?: { move?: Move | null } } | undefined)?.context?.move;
+      if (move?.abortBy) return failed({ code: 'MigrationCancelled', message: `aborted by ${move.abortBy}` });
+      if (move?.forceBy || d.clock.now() >= until) return done();
+      await d.sleep(Math.min(50, Math.max(1, until - d.clock.now())));
+    }
+  };
+
+  /** On the destination: the guest resumes here, and the source's side goes. */
+  const postLiveMigration = async (c: InstanceContext, key: string): Promise<StepOutcome> => {
+    const m = c.move;
+    if (!m) return failed({ code: 'NoMove', message: 'no live migration in flight' });
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    const fin = await tracker(d.host, { type: 'finishMove', opId: `${key}:finish`, migrationId: mid });
+    if (!fin.ok) return failed({ code: fin.code, message: fin.message });
+    const guest = await d.driver.get(c.instanceId);
+    if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId);
+    await destroyGuest(m.source, c.instanceId);
+    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: `${key}:source`, migrationId: mid, side: 'source' });
+    if (!drop.ok) return failed({ code: drop.code, message: drop.message });
+    await d.placement.deleteAllocations(mid);
+    await setStatus(mid, 'completed');
     return done();
   };
 
@@ -363,6 +406,10 @@ export function moveSteps(d: MoveStepDeps) {
         return moveRollback(c, key);
       case 'cleanupMove':
         return cleanupMove(c, key);
+      case 'liveMigrate':
+        return liveMigrate(c);
+      case 'postLiveMigration':
+        return postLiveMigration(c, key);
       case 'evacuateSpawn':
         return evacuateHere(c, true);
       case 'evacuateRollback':

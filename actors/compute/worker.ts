@@ -13,7 +13,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { holdsHostClaim, type StepName } from '../../machines/instance/index.js';
 import type { HostInventory, Resources } from '../../machines/tracker/index.js';
-import { MigrationRecord, rpcType, subjects, type HostStatus } from '../../protocol/index.js';
+import { MigrationRecord, rpcType, subjects, type FlavorView, type HostStatus } from '../../protocol/index.js';
 import { Kvm } from '@nats-io/kv';
 import { names } from '../runtime/bootstrap.js';
 import { RecordBucket } from '../records/kv-record.js';
@@ -51,6 +51,8 @@ export interface ComputeOptions {
   readonly maxInFlight?: number;
   /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
   readonly supervisor?: Supervisor;
+  /** How long the simulated copy of a live migration runs (default 500 ms). */
+  readonly liveMigrationMs?: number;
   /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
   readonly log?: (line: string, err?: unknown) => void;
@@ -136,7 +138,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
         clock: o.clock,
         prefix,
         sleep,
-        moves: moveSteps({ host: o.host, tracker, driver: o.driver, placement, stores, migrations, remote, js, clock: o.clock, prefix, log }),
+        moves: moveSteps({ host: o.host, tracker, driver: o.driver, placement, stores, migrations, remote, js, clock: o.clock, prefix, log, sleep, ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}) }),
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
       }),
     },
@@ -204,6 +206,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   };
   if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(periodic('audit', o.auditIntervalMs ?? 60_000, auditNow, log, false));
 
+  const preLiveSub = servePreLiveMigration(o.nc, s.rpc(o.host, 'preLiveMigration'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, o.driver, o.host, log);
   const destroySub = serveDestroyGuest(o.nc, s.rpc(o.host, 'destroyGuest'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, o.driver, log);
   const statusSub = serveStatus(o.nc, s.rpc(o.host, 'status'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, async () => ({
     host: o.host,
@@ -224,13 +227,13 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     auditNow,
     done,
     kill: () => {
-      close([trackerSub, statusSub, destroySub]);
+      close([trackerSub, statusSub, destroySub, preLiveSub]);
       instances.close();
       void supervisor.stop();
       finish();
     },
     stop: async () => {
-      close([trackerSub, statusSub, destroySub]);
+      close([trackerSub, statusSub, destroySub, preLiveSub]);
       await supervisor.stop();
       instances.close();
       await o.driver.close();
@@ -354,6 +357,32 @@ function serveDestroyGuest(nc: NatsConnection, subject: string, ctx: ReplyContex
         (e: unknown) => {
           log('destroyGuest failed', e);
           respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the guest could not be destroyed now; retry' });
+        },
+      );
+    },
+  });
+}
+
+/** `nv.rpc.<host>.preLiveMigration`: the incoming guest of a live migration, paused until its post step. */
+function servePreLiveMigration(nc: NatsConnection, subject: string, ctx: ReplyContext, driver: HypervisorDriver, host: string, log: (line: string, err?: unknown) => void): Subscription {
+  return nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err) return;
+      const req = decodeRequest<{ instanceId: string; name: string; flavor: FlavorView; image: string | null }>(ctx, msg);
+      if (!req) return;
+      if (req.type !== rpcType('preLiveMigration')) {
+        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${subject} answers ${rpcType('preLiveMigration')}, not ${req.type}` });
+        return;
+      }
+      const b = req.body;
+      (async () => {
+        const g = await driver.spawn({ instanceId: b.instanceId, name: b.name, host, flavor: b.flavor, ...(b.image ? { image: b.image } : {}) });
+        if (g.powerState === 'running') await driver.pause(b.instanceId);
+      })().then(
+        () => respondOk(ctx, msg, req, {}),
+        (e: unknown) => {
+          log('preLiveMigration failed', e);
+          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the incoming guest could not be prepared now; retry' });
         },
       );
     },

@@ -35,6 +35,25 @@ export function registerMoveOps(program: Command): void {
       }),
   );
 
+  withWait(program.command('live-migrate <id>').description('move a running or paused instance to another host while it runs').option('--host <host>', 'the destination (admin; default: the scheduler picks)')).action(
+    (id: string, o: WaitOptions & { host?: string }) =>
+      runClient(o, () => {
+        const run = { instanceId: tokenArg('the instance id', id), action: 'live_migrate', body: o.host !== undefined ? { host: tokenArg('the host', o.host) } : {}, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
+        return (c) => sendCommand(c, run);
+      }),
+  );
+  for (const [name, action, description] of [
+    ['live-migrate-abort', 'live_migrate_abort', 'abort a running live migration: the instance stays where it was'],
+    ['live-migrate-force-complete', 'live_migrate_force_complete', 'finish a running live migration now'],
+  ] as const) {
+    withWait(program.command(`${name} <id>`).description(description)).action((id: string, o: WaitOptions) =>
+      runClient(o, () => {
+        const run = { instanceId: tokenArg('the instance id', id), action, body: {}, wait: !!o.wait, timeoutMs: timeoutMs(o) };
+        return (c) => sendCommand(c, run);
+      }),
+    );
+  }
+
   withWait(program.command('evacuate <id>').description('rebuild an instance of a down host on another host (admin)').option('--host <host>', 'the destination (default: the scheduler picks)')).action(
     (id: string, o: WaitOptions & { host?: string }) =>
       runClient(o, () => {

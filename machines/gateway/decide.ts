@@ -81,7 +81,7 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
   }
   // Evacuation is for admins, and the conductor runs it: the owning host is down.
   if (cmd.action === 'evacuate') return cmd.isAdmin ? { kind: 'toConductor' } : reject('NotAuthorized', 'only an admin may evacuate an instance');
-  const refused = cmd.action === 'resize' ? checkResize(cmd, record, inputs) : cmd.action === 'migrate' ? checkMigrate(cmd) : undefined;
+  const refused = cmd.action === 'resize' ? checkResize(cmd, record, inputs) : cmd.action === 'migrate' || cmd.action === 'live_migrate' ? checkMigrate(cmd) : undefined;
   return refused ?? { kind: 'route', host: record.owner.slice('host:'.length) };
 }
 

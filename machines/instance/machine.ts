@@ -91,6 +91,7 @@ export const instanceMachine = setup({
       { guard: accepts('confirmResize'), target: '.confirming', actions: apply({ tx: 'command' }) },
       { guard: accepts('revertResize'), target: '.reverting', actions: apply({ tx: 'command' }) },
       { guard: accepts('rebuild'), target: '.rebuilding', actions: apply({ tx: 'command' }) },
+      { guard: accepts('live'), target: '.liveMigrating', actions: apply({ tx: 'command' }) },
       { actions: apply({ tx: 'command' }) },
     ],
   },
@@ -163,6 +164,26 @@ export const instanceMachine = setup({
         finishing: waitOn('finishResize', { target: '#instance.idle', params: { tx: 'resized' } }, { target: 'finishFailed', params: { tx: 'moveFailed', phase: 'resize_finish' } }),
         rollingBack: waitOn('moveRollback', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
         finishFailed: waitOn('confirmSource', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
+      },
+    },
+    /** Live migration (live.ts): source steps, then the destination's after handOff. */
+    liveMigrating: {
+      initial: 'claiming',
+      states: {
+        claiming: {
+          meta: { step: 'moveClaim' },
+          on: {
+            STEP_DONE: [
+              { guard: and([current('moveClaim'), 'claimResultOk']), target: 'running', actions: apply({ tx: 'liveClaimed' }) },
+              { guard: current('moveClaim'), target: 'rollingBack', actions: apply({ tx: 'moveFailed', phase: 'live_migration_post' }) },
+            ],
+            STEP_FAILED: { guard: current('moveClaim'), target: 'rollingBack', actions: apply({ tx: 'moveFailed', phase: 'live_migration_post' }) },
+          },
+        },
+        running: waitOn('liveMigrate', { target: 'handingOff', params: { tx: 'liveMigrated' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'live_migration_post' } }),
+        handingOff: waitOn('handOff', { target: 'posting', params: { tx: 'livePosting' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'live_migration_post' } }),
+        posting: waitOn('postLiveMigration', { target: '#instance.idle', params: { tx: 'liveDone' } }, { target: '#instance.idle', params: { tx: 'liveDone' } }),
+        rollingBack: waitOn('moveRollback', { target: '#instance.idle', params: { tx: 'liveRolledBack' } }, { target: '#instance.idle', params: { tx: 'liveRolledBack' } }),
       },
     },
     /** Rebuild on the same host (rebuild.ts): destroy, block devices, spawn from the new image. */

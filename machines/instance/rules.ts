@@ -67,6 +67,9 @@ export function notifOf(action: InstanceAction): string {
   if (action === 'resize' || action === 'migrate') return 'resize';
   if (action === 'confirm_resize') return 'resize_confirm';
   if (action === 'revert_resize') return 'resize_revert';
+  if (action === 'live_migrate') return 'live_migration_post';
+  if (action === 'live_migrate_abort') return 'live_migration_abort';
+  if (action === 'live_migrate_force_complete') return 'live_migration_force_complete';
   if (action === 'delete' || action === 'force_delete') return 'delete';
   return specOf(action)?.notif ?? action;
 }
@@ -85,7 +88,7 @@ export const OP_STATE = {
 } as const satisfies Record<PowerAction | 'reboot', string>;
 export type OpAction = keyof typeof OP_STATE;
 
-export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock' | 'resize' | 'confirmResize' | 'revertResize' | 'rebuild';
+export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock' | 'resize' | 'confirmResize' | 'revertResize' | 'rebuild' | 'live' | 'liveAbort' | 'liveForce';
 export type Decision =
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'reject'; readonly code: RejectionCode; readonly message: string }
@@ -124,6 +127,16 @@ export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
     if (action === 'resize' && cmd.body['flavor'] === ctx.flavor.name) return reject('InvalidInput', 'the instance already has this flavor');
     if ((ctx.vmState !== 'active' && ctx.vmState !== 'stopped') || ctx.taskState !== null) return invalid();
     return accept('resize');
+  }
+  if (action === 'live_migrate') {
+    if ((ctx.vmState !== 'active' && ctx.vmState !== 'paused') || ctx.taskState !== null) return invalid();
+    return accept('live');
+  }
+  if (action === 'live_migrate_abort' || action === 'live_migrate_force_complete') {
+    const m = ctx.move;
+    if (ctx.op?.action !== 'live_migrate' || ctx.taskState !== 'migrating' || !m || m.kind !== 'live' || m.abortBy !== undefined) return invalid();
+    if (action === 'live_migrate_force_complete' && m.forceBy !== undefined) return invalid();
+    return accept(action === 'live_migrate_abort' ? 'liveAbort' : 'liveForce');
   }
   if (action === 'rebuild') {
     if (!['active', 'stopped', 'error'].includes(ctx.vmState) || ctx.taskState !== null || ctx.host === null) return invalid();

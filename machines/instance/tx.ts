@@ -6,8 +6,9 @@
 import type { Fault } from '../../protocol/schemas/common.js';
 import type { VmState } from '../../protocol/schemas/instance.js';
 import { decide, notifOf, specOf } from './rules.js';
-import { acceptConfirm, acceptResize, acceptRevert, confirmed, finishStart, migrated, moveClaimed, moveEnded, moveFailed, moveOpFailed, resized, reverted, revertedAtDest } from './moves.js';
+import { claimedOf, acceptConfirm, acceptResize, acceptRevert, confirmed, finishStart, migrated, moveClaimed, moveEnded, moveFailed, moveOpFailed, resized, reverted, revertedAtDest } from './moves.js';
 import { evacuated, evacuateEnded, evacuateFailed, evacuateStart, evacuationContext } from './evacuate.js';
+import { acceptLive, liveClaimed, liveDone, liveMigrated, livePosting, liveRolledBack, liveSignal } from './live.js';
 import { acceptRebuild, rebuildAdvance, rebuildDone, rebuildFailed, rebuildSpawned } from './rebuild.js';
 import { buildOpId, errorOf, isRollback, tsOf, Tx, type TxResult } from './tx-core.js';
 import { type CommandEvent, type InstanceContext, type InstanceEvent, type InstanceInput, type Operation, type StepName } from './types.js';
@@ -32,7 +33,7 @@ export type TxParams =
   | { readonly tx: 'migrated' }
   | { readonly tx: 'finishStart' }
   | { readonly tx: 'resized' }
-  | { readonly tx: 'moveFailed'; readonly phase: 'resize_prep' | 'resize' | 'resize_finish' }
+  | { readonly tx: 'moveFailed'; readonly phase: 'resize_prep' | 'resize' | 'resize_finish' | 'live_migration_post' }
   | { readonly tx: 'moveEnded' }
   | { readonly tx: 'confirmed' }
   | { readonly tx: 'revertedAtDest' }
@@ -42,6 +43,11 @@ export type TxParams =
   | { readonly tx: 'rebuildSpawned' }
   | { readonly tx: 'rebuildDone' }
   | { readonly tx: 'rebuildFailed' }
+  | { readonly tx: 'liveClaimed' }
+  | { readonly tx: 'liveMigrated' }
+  | { readonly tx: 'livePosting' }
+  | { readonly tx: 'liveDone' }
+  | { readonly tx: 'liveRolledBack' }
   | { readonly tx: 'evacuated' }
   | { readonly tx: 'evacuateFailed' }
   | { readonly tx: 'evacuateEnded' };
@@ -131,6 +137,15 @@ function command(t: Tx, cmd: CommandEvent): void {
       return;
     case 'rebuild':
       acceptRebuild(t, cmd);
+      return;
+    case 'live':
+      acceptLive(t, cmd);
+      return;
+    case 'liveAbort':
+      liveSignal(t, cmd, 'abort');
+      return;
+    case 'liveForce':
+      liveSignal(t, cmd, 'force');
       return;
     case 'delete':
       preempt(t, `delete ${cmd.id}`, 'UnexpectedDeletingTaskStateError');
@@ -268,6 +283,23 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
       break;
     case 'rebuildFailed':
       rebuildFailed(t, event);
+      break;
+    case 'liveClaimed': {
+      const c = claimedOf(event);
+      if (c) liveClaimed(t, c.dest);
+      break;
+    }
+    case 'liveMigrated':
+      liveMigrated(t);
+      break;
+    case 'livePosting':
+      livePosting(t);
+      break;
+    case 'liveDone':
+      liveDone(t);
+      break;
+    case 'liveRolledBack':
+      liveRolledBack(t);
       break;
     case 'evacuated':
       evacuated(t);

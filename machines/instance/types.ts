@@ -35,6 +35,9 @@ export const STEP_NAMES = [
   'revertDest',
   'finishRevert',
   'cleanupMove',
+  // live migration: see live.ts
+  'liveMigrate',
+  'postLiveMigration',
   // evacuation, on the destination: see evacuate.ts
   'evacuateSpawn',
   'evacuateRollback',
@@ -87,7 +90,7 @@ export interface Operation {
 export interface Move {
   /** The opId of the resize/migrate command that opened it. */
   readonly opId: string;
-  readonly kind: 'resize' | 'migrate' | 'evacuate';
+  readonly kind: 'resize' | 'migrate' | 'evacuate' | 'live';
   readonly source: string;
   /** Known once the moveClaim step has claimed a destination. */
   readonly dest: string | null;
@@ -98,6 +101,9 @@ export interface Move {
   /** What the command asked for: a flavor name (resize) and/or a host (admin migrate). */
   readonly requestedFlavor: string | null;
   readonly requestedHost: string | null;
+  /** Live migration: the abort or force-complete command that asked, read by the running step from the record. */
+  readonly abortBy?: string;
+  readonly forceBy?: string;
 }
 
 export interface InstanceContext {

@@ -6,7 +6,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Empty, TokenString } from './common.js';
-import { PowerState } from './instance.js';
+import { FlavorView, PowerState } from './instance.js';
 
 const Count = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
 const OpId = Type.String({ minLength: 1, maxLength: 300 });
@@ -82,6 +82,11 @@ export type HostStatus = Static<typeof HostStatus>;
 /** `nv.rpc.<host>.<op>`: request/reply, answered by the host's worker. */
 export const HostRpcOps = {
   status: { request: Empty, reply: HostStatus },
+  /** Live migration's pre step on the destination: an incoming guest, paused until the migration completes. Idempotent. */
+  preLiveMigration: {
+    request: Type.Object({ instanceId: TokenString, name: Type.String({ maxLength: 255 }), flavor: FlavorView, image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]) }, { additionalProperties: false }),
+    reply: Empty,
+  },
   /** Removes the host's guest of an instance that lives elsewhere now (a confirmed resize, a delete during a move). Idempotent. */
   destroyGuest: { request: Type.Object({ instanceId: TokenString }, { additionalProperties: false }), reply: Empty },
 } as const;

@@ -221,7 +221,7 @@ test('instance machine - lock and unlock are accepted mid-build and mid-operatio
 
 test('instance machine - commands not in this scope are refused with ServiceUnavailable', (t) => {
   const r = at('active');
-  for (const a of ['evacuate', 'live_migrate', 'shelve', 'snapshot'] as const) {
+  for (const a of ['shelve', 'shelve_offload', 'unshelve', 'snapshot'] as const) {
     const out = r.cmd(a, {});
     t.like(out[0]?.params, { event: 'command.rejected', final: true, body: { code: 'ServiceUnavailable' } });
   }
