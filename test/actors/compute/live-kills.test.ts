@@ -1,0 +1,87 @@
+/**
+ * Kill tests for live migration: at each of its steps, on the host running it, the instance
+ * actor, the tracker or the compute worker dies; the migration converges (the instance runs on
+ * the destination, one guest, allocations and claims there only).
+ */
+import test from 'ava';
+import { migrationIdOf } from '../../../actors/records/migrations.js';
+import type { StepName } from '../../../machines/instance/index.js';
+import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { ctl } from '../../helpers/ctl.js';
+import { eventually } from '../../helpers/eventually.js';
+
+class StepHold {
+  private target: { instanceId: string; step: StepName; reached: (host: string) => void; release: Promise<void> } | undefined;
+  readonly hook = async (step: StepName, key: string, host: string): Promise<void> => {
+    const t = this.target;
+    if (!t || step !== t.step || !key.startsWith(`${t.instanceId}:`)) return;
+    this.target = undefined;
+    t.reached(host);
+    await t.release;
+  };
+  arm(instanceId: string, step: StepName) {
+    let reached!: (host: string) => void;
+    let release!: () => void;
+    const r = new Promise<string>((res) => (reached = res));
+    const rel = new Promise<void>((res) => (release = res));
+    this.target = { instanceId, step, reached, release: rel };
+    return { reached: r, release };
+  }
+}
+const hold = new StepHold();
+const cloud = startCloud([{ name: 'k1' }, { name: 'k2' }], { beforeStep: hold.hook });
+test.after.always(async () => (await cloud).stop());
+
+async function kill(c: Cloud, what: 'instance' | 'tracker' | 'worker', host: string, id: string): Promise<() => Promise<void>> {
+  if (what === 'worker') {
+    c.killWorker(host);
+    return async () => void (await c.startWorker(host));
+  }
+  await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: what === 'tracker' ? 'tracker' : `instance/${id}`, restartAfterMs: 100 });
+  return async () => undefined;
+}
+
+async function problems(c: Cloud, id: string, cmd: string, dest: string): Promise<string[]> {
+  const out: string[] = [];
+  const finals = (await c.client.events(id)).filter((e) => e.corr === cmd && e.body['final'] === true).length;
+  if (finals !== 1) out.push(`${finals} terminal events`);
+  const providers = new Map((await c.placement.call('providers.list', {})).providers.map((p) => [p.uuid, p.name]));
+  const held = async (consumer: string) => Object.keys((await c.placement.call('allocations.get', { consumer })).allocations).map((u) => providers.get(u)).join();
+  if ((await held(id)) !== dest) out.push(`instance held on ${await held(id)}`);
+  if ((await held(migrationIdOf(id, cmd))) !== '') out.push('migration consumer still holds');
+  for (const h of ['k1', 'k2']) {
+    const claims = (await c.worker(h).tracker.get()).report().claims.filter((x) => x.instanceId === id).map((x) => x.type).join();
+    if (claims !== (h === dest ? 'instance' : '')) out.push(`${h} claims ${claims}`);
+    const guest = c.hosts.get(h)!.fake.guest(id);
+    if ((guest !== undefined) !== (h === dest)) out.push(`${h} guest ${guest?.powerState ?? 'none'}`);
+    if (h === dest && guest?.powerState !== 'running') out.push(`guest ${guest?.powerState}`);
+  }
+  return out;
+}
+
+for (const k of ['instance', 'tracker', 'worker'] as const) {
+  for (const step of ['moveClaim', 'liveMigrate', 'handOff', 'postLiveMigration'] as const) {
+    test.serial(`live kills - ${k} killed while live migration is at ${step}: converges on the destination`, async (t) => {
+      const c = await cloud;
+      const id = crypto.randomUUID();
+      const boot = await c.client.command(id, 'boot', { name: `lk-${step}`, flavor: 'm1.tiny' });
+      const source = String((await c.client.final(id, boot)).body['host']);
+      const dest = source === 'k1' ? 'k2' : 'k1';
+      const held = hold.arm(id, step);
+      const cmd = await c.client.command(id, 'live_migrate', {});
+      const host = await held.reached;
+      const restart = await kill(c, k, host, id);
+      held.release();
+      await restart();
+      const end = await c.client.final(id, cmd, 30_000);
+      t.is(end.type, 'instance.live_migration_post.end', JSON.stringify(end.body['fault'] ?? ''));
+      const left = await eventually(async () => {
+        const p = await problems(c, id, cmd, dest);
+        if (p.length > 0) throw new Error(p.join('; '));
+        return p;
+      }, { timeoutMs: 10_000 }).catch((err: unknown) => [String(err)]);
+      t.deepEqual(left, []);
+      t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+    });
+  }
+}
