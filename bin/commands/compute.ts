@@ -25,6 +25,7 @@ interface ComputeFlags extends ServerOptions {
   failSpawn?: string;
   auditInterval: string;
   heartbeat: string;
+  liveMigrationMs: string;
   replicas: string;
 }
 
@@ -54,6 +55,7 @@ export function registerCompute(program: Command): void {
       .option('--fail-spawn <regex>', 'fake driver: refuse to spawn guests whose name matches (failure injection)')
       .option('--audit-interval <ms>', 'periodic tracker audit (update_available_resource), 0 = never', '60000')
       .option('--heartbeat <ms>', 'heartbeat interval (the service key expires after 10 s)', '2000')
+      .option('--live-migration-ms <ms>', 'how long the simulated copy of a live migration runs', '500')
       .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
   ).action(async (o: ComputeFlags) => {
     let worker: ReturnType<typeof computeSettings> | undefined;
@@ -94,5 +96,6 @@ function computeSettings(o: ComputeFlags) {
     o.driver === 'process'
       ? createDriver('process', { host: o.host, stateDir: dataDir })
       : createDriver('fake', { host: o.host, hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')), ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}) });
-  return { host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs } as const;
+  const liveMigrationMs = intFlag('--live-migration-ms', o.liveMigrationMs, 0, 3_600_000);
+  return { host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs, liveMigrationMs } as const;
 }
