@@ -94,12 +94,18 @@ test.serial('move concurrency - 50 cold migrations while 20 boot and 10 are dele
   const tail = await tailEvents(c);
   t.teardown(() => tail.stop());
   const allCmds: string[] = [];
+  let last = Date.now();
+  const phase = (name: string) => {
+    t.log(`${name}: ${Date.now() - last} ms`); // how long each phase took (reported, never asserted)
+    last = Date.now();
+  };
 
   // 60 instances: 50 to migrate, 10 to delete while the others move.
   const booted = await Promise.all(Array.from({ length: 60 }, (_, i) => c.boot(i < 50 ? `mv-${i}` : `del-${i - 50}`)));
   allCmds.push(...booted.map((b) => b.cmd));
   const bootEnds = await tail.finals(booted.map((b) => b.cmd));
   t.deepEqual([...new Set(bootEnds.map((e) => e.type))], ['instance.create.end']);
+  phase('60 boots');
   const homeOf = new Map<string, string>(booted.map((b, i) => [b.id, String(bootEnds[i]!.body['host'])]));
   const movers = booted.slice(0, 50).map((b) => b.id);
   const doomed = booted.slice(50).map((b) => b.id);
@@ -127,6 +133,15 @@ test.serial('move concurrency - 50 cold migrations while 20 boot and 10 are dele
     t.not(e.body['host'], homeOf.get(movers[i]!), `${movers[i]} left its host`);
     t.is((e.body['flavor'] as { name: string }).name, 'm1.tiny', 'a cold migration keeps the flavor');
   });
+  phase('50 migrations with 20 boots and 10 deletes');
+  if (process.env['NV_TEST_SLOW']) {
+    // The three slowest commands of the phase, event by event (ms since the first): where a stall was.
+    const spans = [...mig, ...nb.map((b) => b.cmd), ...del].map((cmd) => {
+      const ev = tail.events.filter((e) => e.corr === cmd);
+      return { span: ev.at(-1)!.ts - ev[0]!.ts, ev };
+    });
+    for (const x of spans.sort((a, b) => b.span - a.span).slice(0, 3)) t.log(x.span, x.ev.map((e) => `${e.ts - x.ev[0]!.ts} ${e.type} ${String(e.body['host'])}`).join(' | '));
+  }
   const nbEnds = await tail.finals(nb.map((b) => b.cmd));
   t.deepEqual([...new Set(nbEnds.map((e) => e.type))], ['instance.create.end']);
   const delEnds = await tail.finals(del);
@@ -163,6 +178,7 @@ test.serial('move concurrency - 50 cold migrations while 20 boot and 10 are dele
   const cr = await Promise.all(movers.map((id, i) => c.client.command(id, i < 25 ? 'confirm_resize' : 'revert_resize')));
   allCmds.push(...cr);
   const crEnds = await tail.finals(cr, 120_000);
+  phase('25 confirms and 25 reverts');
   crEnds.forEach((e, i) => {
     const id = movers[i]!;
     if (i < 25) {
@@ -198,15 +214,16 @@ test.serial('move concurrency - 50 cold migrations while 20 boot and 10 are dele
   const dels = await Promise.all(survivors.map((id) => c.client.command(id, 'delete')));
   allCmds.push(...dels);
   const dEnds = await tail.finals(dels, 120_000);
+  phase('70 deletes');
   t.deepEqual([...new Set(dEnds.map((e) => e.type))], ['instance.delete.end']);
   await auditClean(t, c, 'after deleting everything');
+  const { views: after } = await hostViews(c);
   for (const host of HOSTS) {
     const uuid = await providerOf(c, host);
     t.deepEqual((await c.placement.call('allocations.byProvider', { provider: uuid })).allocations, {}, `${host}: no allocation`);
-    const { views } = await hostViews(c);
-    t.deepEqual(views[host]!.placement, ZERO);
-    t.deepEqual(views[host]!.tracker, ZERO);
-    t.deepEqual(views[host]!.guests, []);
+    t.deepEqual(after[host]!.placement, ZERO, `${host}: placement usage`);
+    t.deepEqual(after[host]!.tracker, ZERO, `${host}: tracker usage`);
+    t.deepEqual(after[host]!.guests, [], `${host}: no guest`);
   }
   for (const [i, id] of movers.entries()) t.deepEqual((await c.placement.call('allocations.get', { consumer: migrationIdOf(id, mig[i]!) })).allocations, {});
 
