@@ -174,9 +174,28 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       if (rec && rec.value.owner !== self) instances.forget(id);
     }
     await cleanEvacuated();
+    await reapGuests();
     await (await tracker.get()).audit();
   };
+  /**
+   * Guests this host has but no live instance here needs (I7): deleted while this host was
+   * down (a local delete), or owned elsewhere with no open move involving this host.
+   */
+  const reapGuests = async () => {
+    const open = (await migrations.entries()).map((e) => e.value).filter(isOpenMigration);
+    for (const g of await o.driver.list()) {
+      const rec = (await stores.instances.get(g.instanceId))?.value;
+      const live = rec !== undefined && rec.vmState !== 'deleted';
+      if (live && rec.owner === self) continue;
+      if (live && open.some((m) => m.instanceId === g.instanceId && (m.sourceHost === o.host || m.destHost === o.host))) continue;
+      if (live && rec.owner === 'conductor') continue; // being taken over right now (evacuation): cleanEvacuated decides
+      instances.forget(g.instanceId);
+      await o.driver.destroy(g.instanceId);
+      log(`compute ${o.host}: destroyed guest ${g.instanceId}: ${live ? `its instance lives on ${rec.owner}` : 'its instance is deleted'}`);
+    }
+  };
   await cleanEvacuated();
+  await reapGuests();
 
   // 4. new work, heartbeat, periodic audit, status
   await supervisor.add({

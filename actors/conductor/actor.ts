@@ -28,7 +28,8 @@ import { ActorErrorCode, isActorError } from '../errors.js';
 import { PlacementCallError, PlacementClient } from '../placement/client.js';
 import { openStores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
-import { liveComputeServices } from '../records/services.js';
+import { isHostDown, liveComputeServices } from '../records/services.js';
+import { isOpenMigration } from '../records/migrations.js';
 import { randomIds } from '../runtime/clock.js';
 import { RemoteHosts } from '../compute/remote.js';
 import { evacuator } from './evacuate.js';
@@ -163,9 +164,17 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     }
     let rec = cur.value;
     if (rec.owner !== 'conductor') {
-      // Handed to a host meanwhile: the host's instance actor deletes it.
-      await publishTask(s.host(rec.owner.slice('host:'.length), 'command'), 'host.command', `${task.commandId}:route`, env, task);
-      return 'ack';
+      const host = rec.owner.slice('host:'.length);
+      if (!(await isHostDown(stores, host))) {
+        // Handed to a host meanwhile: the host's instance actor deletes it.
+        await publishTask(s.host(host, 'command'), 'host.command', `${task.commandId}:route`, env, task);
+        return 'ack';
+      }
+      // Its host is down: a local delete (bug 1679750). Taking the record fences the host,
+      // which finds it deleted when it comes back and destroys its guest then.
+      const taken: InstanceRecord = { ...rec, owner: 'conductor', epoch: rec.epoch + 1, updatedAt: o.clock.now() };
+      if (!(await replace(id, cur, taken))) return { retryAfterMs: 0 };
+      return { retryAfterMs: 0 };
     }
     const meta = { project: rec.project, user: rec.user, instanceId: id, corr: task.commandId };
     if (rec.vmState !== 'deleted') {
@@ -176,6 +185,8 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
         await events.instance({ ...meta, type: 'instance.delete.start', body: eventBodyOf(rec), msgId: `${task.commandId}:delete.start` });
       }
       await releaseAllocations(id);
+      // An open move of it holds its source side under the migration consumer: that goes too.
+      for (const { value: m } of await stores.migrations.entries()) if (m.instanceId === id && isOpenMigration(m)) await releaseAllocations(m.migrationId);
       const again = await stores.instances.get(id);
       if (!again) return 'ack';
       rec = { ...again.value, vmState: 'deleted', taskState: null, powerState: 'nostate', host: null, node: null, updatedAt: o.clock.now() };

@@ -18,7 +18,7 @@ import type { EventPublisher } from '../runtime/events.js';
 import type { Versioned } from '../runtime/kv-cas.js';
 import { PlacementCallError, type PlacementClient } from '../placement/client.js';
 import { migrationIdOf } from '../records/migrations.js';
-import { liveComputeServices } from '../records/services.js';
+import { isHostDown, liveComputeServices } from '../records/services.js';
 import type { Stores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
 import type { RemoteHosts } from '../compute/remote.js';
@@ -36,12 +36,6 @@ export interface EvacuateDeps {
 }
 
 const EVACUABLE = new Set(['active', 'stopped', 'error']);
-
-/** Whether a compute host is down: no heartbeat, or forced down by an operator. */
-async function isDown(stores: Stores, host: string): Promise<boolean> {
-  const [beat, admin] = await Promise.all([stores.services.get(`compute-${host}`).catch(() => undefined), stores.hosts.get(host).catch(() => undefined)]);
-  return !beat || admin?.value.forcedDown === true;
-}
 
 export function evacuator(d: EvacuateDeps) {
   return async (env: Envelope, task: HostCommandTask): Promise<Outcome> => {
@@ -65,7 +59,7 @@ export function evacuator(d: EvacuateDeps) {
         await d.handOver(owner, `${task.commandId}:host.build:${rec.epoch}`, env, buildTask(rec, task, mine.value.sourceHost, rec.vmState === 'stopped' ? 'stopped' : 'active'));
         return 'ack';
       }
-      if (!(await isDown(d.stores, owner))) return reject('InstanceInvalidState', `host ${owner} is up: only an instance on a down host can be evacuated (Nova's ComputeServiceInUse)`);
+      if (!(await isHostDown(d.stores, owner))) return reject('InstanceInvalidState', `host ${owner} is up: only an instance on a down host can be evacuated (Nova's ComputeServiceInUse)`);
       if (!EVACUABLE.has(rec.vmState)) return reject('InstanceInvalidState', `cannot evacuate instance ${id} while vm_state=${rec.vmState}`);
       const taken: InstanceRecord = { ...rec, owner: 'conductor', epoch: rec.epoch + 1, taskState: 'rebuilding', updatedAt: d.clock.now() };
       if (!(await d.replace(id, cur, taken))) return { retryAfterMs: 0 };

@@ -23,6 +23,7 @@ import { ActorErrorCode, isActorError } from '../errors.js';
 import { PlacementClient } from '../placement/client.js';
 import { openStores, quotaOf, type Stores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
+import { isHostDown } from '../records/services.js';
 import { serveAdmin } from './admin.js';
 import { serveQueries } from './queries.js';
 
@@ -104,7 +105,10 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
       case 'route':
       case 'toConductor': {
         const task: HostCommandTask = { instanceId, commandId: env.id, action, body: env.body, user: env.user, isAdmin: cmd.isAdmin };
-        const subject = decision.kind === 'route' ? s.host(decision.host, 'command') : s.conductor('command');
+        // A delete for a host that is down is carried out at once by the conductor (Nova's
+        // local delete, bug 1679750): the host, when back, finds the record deleted.
+        const local = decision.kind === 'route' && (action === 'delete' || action === 'force_delete') && (await isHostDown(stores, decision.host));
+        const subject = decision.kind === 'route' && !local ? s.host(decision.host, 'command') : s.conductor('command');
         await publishTask(subject, 'host.command', `${env.id}:route`, project, env.user, env.id, task);
         return 'ack';
       }
