@@ -1,6 +1,7 @@
 /**
- * Kill tests for live migration: at each of its steps, on the host running it, the instance
- * actor, the tracker or the compute worker dies; the migration converges (the instance runs on
+ * Kill tests for live migration: at each of its steps one of these dies: the instance actor,
+ * the tracker or the compute worker of the host running it, the other host's tracker, or
+ * placement; the migration converges (the instance runs on
  * the destination, one guest, allocations and claims there only).
  */
 import test from 'ava';
@@ -32,7 +33,15 @@ const hold = new StepHold();
 const cloud = startCloud([{ name: 'k1' }, { name: 'k2' }], { beforeStep: hold.hook });
 test.after.always(async () => (await cloud).stop());
 
-async function kill(c: Cloud, what: 'instance' | 'tracker' | 'worker', host: string, id: string): Promise<() => Promise<void>> {
+async function kill(c: Cloud, what: 'instance' | 'tracker' | 'worker' | 'otherTracker' | 'placement', host: string, id: string): Promise<() => Promise<void>> {
+  if (what === 'placement') {
+    await ctl(c.client.nc, 'cloud-placement', 'kill', { actor: 'placement', restartAfterMs: 200 });
+    return async () => undefined;
+  }
+  if (what === 'otherTracker') {
+    await ctl(c.client.nc, `compute-${host === 'k1' ? 'k2' : 'k1'}`, 'kill', { actor: 'tracker', restartAfterMs: 100 });
+    return async () => undefined;
+  }
   if (what === 'worker') {
     c.killWorker(host);
     return async () => void (await c.startWorker(host));
@@ -59,7 +68,7 @@ async function problems(c: Cloud, id: string, cmd: string, dest: string): Promis
   return out;
 }
 
-for (const k of ['instance', 'tracker', 'worker'] as const) {
+for (const k of ['instance', 'tracker', 'worker', 'otherTracker', 'placement'] as const) {
   for (const step of ['moveClaim', 'liveMigrate', 'handOff', 'postLiveMigration'] as const) {
     test.serial(`live kills - ${k} killed while live migration is at ${step}: converges on the destination`, async (t) => {
       const c = await cloud;

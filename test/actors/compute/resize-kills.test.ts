@@ -1,7 +1,7 @@
 /**
- * Kill tests for resize, confirm and revert: at every step of each, on the host that runs the
- * step, the instance actor, the tracker or the whole compute worker dies while the step is in
- * flight. The operation must converge to its success event, with exactly one terminal event per
+ * Kill tests for resize, confirm and revert: at every step of each, while the step is in
+ * flight, one of these dies: the instance actor, the tracker or the whole compute worker of the
+ * host that runs the step, the other host's tracker, or placement. The operation must converge to its success event, with exactly one terminal event per
  * command, exact allocations in placement and claims in both trackers, and one guest.
  */
 import test from 'ava';
@@ -36,7 +36,7 @@ const hold = new StepHold();
 const cloud = startCloud([{ name: 'a' }, { name: 'b' }], { beforeStep: hold.hook });
 test.after.always(async () => (await cloud).stop());
 
-type Kill = 'instance' | 'tracker' | 'worker';
+type Kill = 'instance' | 'tracker' | 'worker' | 'otherTracker' | 'placement';
 
 interface Case {
   readonly step: StepName;
@@ -57,6 +57,14 @@ const CASES: Case[] = [
 ];
 
 async function kill(c: Cloud, what: Kill, host: string, id: string): Promise<() => Promise<void>> {
+  if (what === 'placement') {
+    await ctl(c.client.nc, 'cloud-placement', 'kill', { actor: 'placement', restartAfterMs: 200 });
+    return async () => undefined;
+  }
+  if (what === 'otherTracker') {
+    await ctl(c.client.nc, `compute-${host === 'a' ? 'b' : 'a'}`, 'kill', { actor: 'tracker', restartAfterMs: 100 });
+    return async () => undefined;
+  }
   if (what === 'worker') {
     c.killWorker(host);
     return async () => void (await c.startWorker(host));
@@ -98,7 +106,7 @@ async function problems(c: Cloud, id: string, commands: string[], home: string, 
   return out;
 }
 
-for (const k of ['instance', 'tracker', 'worker'] as const) {
+for (const k of ['instance', 'tracker', 'worker', 'otherTracker', 'placement'] as const) {
   for (const cs of CASES) {
     test.serial(`resize kills - ${k} killed while ${cs.action} is at ${cs.step}: converges to ${cs.success}`, async (t) => {
       const c = await cloud;
