@@ -42,6 +42,21 @@ function buildStep(step: StepName, done: { target: string; params: TxParams }, r
   };
 }
 
+/**
+ * A move's moveClaim step: with a destination claimed, on to `next`; otherwise (a failure, or
+ * a result without a destination) the move rolls back, failing in `phase`.
+ */
+function moveClaiming(next: string, claimed: TxParams, phase: 'resize_prep' | 'live_migration_post') {
+  const rollBack = { target: 'rollingBack', actions: apply({ tx: 'moveFailed', phase }) };
+  return {
+    meta: { step: 'moveClaim' as const },
+    on: {
+      STEP_DONE: [{ guard: and([current('moveClaim'), 'claimResultOk']), target: next, actions: apply(claimed) }, { guard: current('moveClaim'), ...rollBack }],
+      STEP_FAILED: { guard: current('moveClaim'), ...rollBack },
+    },
+  };
+}
+
 const ERROR_OUT = { target: '#instance.idle', params: { tx: 'abortDone' } } as const;
 const REBUILD_FAILED = { target: '#instance.idle', params: { tx: 'rebuildFailed' } } as const;
 
@@ -149,16 +164,7 @@ export const instanceMachine = setup({
     resizing: {
       initial: 'claiming',
       states: {
-        claiming: {
-          meta: { step: 'moveClaim' },
-          on: {
-            STEP_DONE: [
-              { guard: and([current('moveClaim'), 'claimResultOk']), target: 'migrating', actions: apply({ tx: 'moveClaimed' }) },
-              { guard: current('moveClaim'), target: 'rollingBack', actions: apply({ tx: 'moveFailed', phase: 'resize_prep' }) },
-            ],
-            STEP_FAILED: { guard: current('moveClaim'), target: 'rollingBack', actions: apply({ tx: 'moveFailed', phase: 'resize_prep' }) },
-          },
-        },
+        claiming: moveClaiming('migrating', { tx: 'moveClaimed' }, 'resize_prep'),
         migrating: waitOn('migrateDisk', { target: 'handingOff', params: { tx: 'migrated' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'resize' } }),
         handingOff: waitOn('handOff', { target: 'finishing', params: { tx: 'finishStart' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'resize' } }),
         finishing: waitOn('finishResize', { target: '#instance.idle', params: { tx: 'resized' } }, { target: 'finishFailed', params: { tx: 'moveFailed', phase: 'resize_finish' } }),
@@ -170,16 +176,7 @@ export const instanceMachine = setup({
     liveMigrating: {
       initial: 'claiming',
       states: {
-        claiming: {
-          meta: { step: 'moveClaim' },
-          on: {
-            STEP_DONE: [
-              { guard: and([current('moveClaim'), 'claimResultOk']), target: 'running', actions: apply({ tx: 'liveClaimed' }) },
-              { guard: current('moveClaim'), target: 'rollingBack', actions: apply({ tx: 'moveFailed', phase: 'live_migration_post' }) },
-            ],
-            STEP_FAILED: { guard: current('moveClaim'), target: 'rollingBack', actions: apply({ tx: 'moveFailed', phase: 'live_migration_post' }) },
-          },
-        },
+        claiming: moveClaiming('running', { tx: 'liveClaimed' }, 'live_migration_post'),
         running: waitOn('liveMigrate', { target: 'handingOff', params: { tx: 'liveMigrated' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'live_migration_post' } }),
         handingOff: waitOn('handOff', { target: 'posting', params: { tx: 'livePosting' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'live_migration_post' } }),
         posting: waitOn('postLiveMigration', { target: '#instance.idle', params: { tx: 'liveDone' } }, { target: '#instance.idle', params: { tx: 'liveDone' } }),

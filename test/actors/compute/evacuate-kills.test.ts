@@ -1,29 +1,11 @@
 /** Kill tests for evacuation: the conductor, the destination's worker or tracker, or placement dies mid-way. */
 import test from 'ava';
 import { migrationIdOf } from '../../../actors/records/migrations.js';
-import type { StepName } from '../../../machines/instance/index.js';
 import { TestClient } from '../../helpers/client.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { ctl } from '../../helpers/ctl.js';
+import { StepHold } from '../../helpers/step-hold.js';
 
-class StepHold {
-  private target: { instanceId: string; step: StepName; reached: () => void; release: Promise<void> } | undefined;
-  readonly hook = async (step: StepName, key: string): Promise<void> => {
-    const t = this.target;
-    if (!t || step !== t.step || !key.startsWith(`${t.instanceId}:`)) return;
-    this.target = undefined;
-    t.reached();
-    await t.release;
-  };
-  arm(instanceId: string, step: StepName) {
-    let reached!: () => void;
-    let release!: () => void;
-    const r = new Promise<void>((res) => (reached = res));
-    const rel = new Promise<void>((res) => (release = res));
-    this.target = { instanceId, step, reached, release: rel };
-    return { reached: r, release };
-  }
-}
 const hold = new StepHold();
 const cloud = startCloud([{ name: 'v1' }, { name: 'v2' }], { beforeStep: hold.hook });
 test.after.always(async () => (await cloud).stop());

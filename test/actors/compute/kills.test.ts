@@ -16,26 +16,8 @@ import { collect } from '../../../actors/audit/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { ctl } from '../../helpers/ctl.js';
 import { eventually } from '../../helpers/eventually.js';
+import { StepHold } from '../../helpers/step-hold.js';
 
-/** Holds the first run of one step of one instance until released. */
-class StepHold {
-  private target: { instanceId: string; step: StepName; reached: () => void; release: Promise<void> } | undefined;
-  readonly hook = async (step: StepName, key: string): Promise<void> => {
-    const t = this.target;
-    if (!t || step !== t.step || !key.startsWith(`${t.instanceId}:`)) return;
-    this.target = undefined;
-    t.reached();
-    await t.release;
-  };
-  arm(instanceId: string, step: StepName): { reached: Promise<void>; release: () => void } {
-    let reached!: () => void;
-    let release!: () => void;
-    const r = new Promise<void>((res) => (reached = res));
-    const rel = new Promise<void>((res) => (release = res));
-    this.target = { instanceId, step, reached, release: rel };
-    return { reached: r, release };
-  }
-}
 
 const hold = new StepHold();
 const HOST = 'k1';

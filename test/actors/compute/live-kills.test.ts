@@ -6,29 +6,11 @@
  */
 import test from 'ava';
 import { migrationIdOf } from '../../../actors/records/migrations.js';
-import type { StepName } from '../../../machines/instance/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { ctl } from '../../helpers/ctl.js';
 import { eventually } from '../../helpers/eventually.js';
+import { StepHold } from '../../helpers/step-hold.js';
 
-class StepHold {
-  private target: { instanceId: string; step: StepName; reached: (host: string) => void; release: Promise<void> } | undefined;
-  readonly hook = async (step: StepName, key: string, host: string): Promise<void> => {
-    const t = this.target;
-    if (!t || step !== t.step || !key.startsWith(`${t.instanceId}:`)) return;
-    this.target = undefined;
-    t.reached(host);
-    await t.release;
-  };
-  arm(instanceId: string, step: StepName) {
-    let reached!: (host: string) => void;
-    let release!: () => void;
-    const r = new Promise<string>((res) => (reached = res));
-    const rel = new Promise<void>((res) => (release = res));
-    this.target = { instanceId, step, reached, release: rel };
-    return { reached: r, release };
-  }
-}
 const hold = new StepHold();
 const cloud = startCloud([{ name: 'k1' }, { name: 'k2' }], { beforeStep: hold.hook });
 test.after.always(async () => (await cloud).stop());

@@ -6,27 +6,9 @@ import test from 'ava';
 import { migrationIdOf } from '../../../actors/records/migrations.js';
 import { collect } from '../../../actors/audit/index.js';
 import { audit } from '../../../machines/audit/index.js';
-import type { StepName } from '../../../machines/instance/index.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
+import { StepHold } from '../../helpers/step-hold.js';
 
-class StepHold {
-  private target: { instanceId: string; step: StepName; reached: () => void; release: Promise<void> } | undefined;
-  readonly hook = async (step: StepName, key: string): Promise<void> => {
-    const t = this.target;
-    if (!t || step !== t.step || !key.startsWith(`${t.instanceId}:`)) return;
-    this.target = undefined;
-    t.reached();
-    await t.release;
-  };
-  arm(instanceId: string, step: StepName) {
-    let reached!: () => void;
-    let release!: () => void;
-    const r = new Promise<void>((res) => (reached = res));
-    const rel = new Promise<void>((res) => (release = res));
-    this.target = { instanceId, step, reached, release: rel };
-    return { reached: r, release };
-  }
-}
 const hold = new StepHold();
 const cloud = startCloud([{ name: 'l1' }, { name: 'l2' }], { beforeStep: hold.hook });
 test.after.always(async () => (await cloud).stop());

@@ -6,28 +6,10 @@ import test from 'ava';
 import { migrationIdOf } from '../../../actors/records/migrations.js';
 import { collect } from '../../../actors/audit/index.js';
 import { audit } from '../../../machines/audit/index.js';
-import type { StepName } from '../../../machines/instance/index.js';
 import { TestClient } from '../../helpers/client.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { StepHold } from '../../helpers/step-hold.js';
 
-class StepHold {
-  private target: { instanceId: string; step: StepName; reached: () => void; release: Promise<void> } | undefined;
-  readonly hook = async (step: StepName, key: string): Promise<void> => {
-    const t = this.target;
-    if (!t || step !== t.step || !key.startsWith(`${t.instanceId}:`)) return;
-    this.target = undefined;
-    t.reached();
-    await t.release;
-  };
-  arm(instanceId: string, step: StepName) {
-    let reached!: () => void;
-    let release!: () => void;
-    const r = new Promise<void>((res) => (reached = res));
-    const rel = new Promise<void>((res) => (release = res));
-    this.target = { instanceId, step, reached, release: rel };
-    return { reached: r, release };
-  }
-}
 const hold = new StepHold();
 const HOSTS = ['n1', 'n2', 'n3'];
 // n3 refuses guests named "finicky*" (a spawn failure on a destination).

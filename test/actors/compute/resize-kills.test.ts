@@ -11,26 +11,8 @@ import type { InstanceAction } from '../../../protocol/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { ctl } from '../../helpers/ctl.js';
 import { eventually } from '../../helpers/eventually.js';
+import { StepHold } from '../../helpers/step-hold.js';
 
-/** Holds the first run of one step of one instance, and says on which host it ran. */
-class StepHold {
-  private target: { instanceId: string; step: StepName; reached: (host: string) => void; release: Promise<void> } | undefined;
-  readonly hook = async (step: StepName, key: string, host: string): Promise<void> => {
-    const t = this.target;
-    if (!t || step !== t.step || !key.startsWith(`${t.instanceId}:`)) return;
-    this.target = undefined;
-    t.reached(host);
-    await t.release;
-  };
-  arm(instanceId: string, step: StepName): { reached: Promise<string>; release: () => void } {
-    let reached!: (host: string) => void;
-    let release!: () => void;
-    const r = new Promise<string>((res) => (reached = res));
-    const rel = new Promise<void>((res) => (release = res));
-    this.target = { instanceId, step, reached, release: rel };
-    return { reached: r, release };
-  }
-}
 
 const hold = new StepHold();
 const cloud = startCloud([{ name: 'a' }, { name: 'b' }], { beforeStep: hold.hook });
