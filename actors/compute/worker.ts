@@ -13,19 +13,15 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { holdsHostClaim, type StepName } from '../../machines/instance/index.js';
 import type { HostInventory, Resources } from '../../machines/tracker/index.js';
-import { MigrationRecord, rpcType, subjects, type FlavorView, type HostStatus } from '../../protocol/index.js';
-import { Kvm } from '@nats-io/kv';
-import { names } from '../runtime/bootstrap.js';
-import { RecordBucket } from '../records/kv-record.js';
+import { subjects } from '../../protocol/index.js';
 import { isOpenMigration, moveSteps } from './move-steps.js';
 import { RemoteHosts } from './remote.js';
 import type { HypervisorDriver } from '../../virt/index.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { eventPublisher } from '../runtime/events.js';
-import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
 import { Supervisor, type Actor } from '../runtime/supervisor.js';
 import { PlacementCallError, PlacementClient } from '../placement/client.js';
-import { openStores, type Stores } from '../records/stores.js';
+import { openStores } from '../records/stores.js';
 import { TrackerActor, type TrackerRecords } from '../tracker/actor.js';
 import { TrackerGate } from '../tracker/gate.js';
 import { serveTracker } from '../tracker/server.js';
@@ -33,6 +29,8 @@ import { startInbox } from './inbox.js';
 import { InstanceHost } from './instances.js';
 import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
+import { serveDestroyGuest, servePreLiveMigration, serveStatus } from './rpc.js';
+import { completeMigration, healAllocations, trackerMigrations } from './upkeep.js';
 
 export interface ComputeOptions {
   readonly nc: NatsConnection;
@@ -82,7 +80,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const supervisor = o.supervisor ?? new Supervisor({ nc: o.nc, process: `compute-${o.host}`, role: 'compute', clock: o.clock, ids: o.ids, prefix, log, ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}) });
   if (!o.supervisor) supervisor.serveCtl();
 
-  const migrations = new RecordBucket<MigrationRecord>(await new Kvm(o.nc).open(names(prefix).buckets.migrations), MigrationRecord, 'migration');
+  const migrations = stores.migrations;
   const remote = new RemoteHosts({ nc: o.nc, clock: o.clock, ids: o.ids, prefix, sleep });
 
   // 1. provider and inventory, once placement answers
@@ -264,11 +262,6 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
 /** How long a heartbeat key lives in `nv-services` (the bucket's TTL). */
 const SERVICE_TTL_MS = 10_000;
 
-async function completeMigration(migrations: RecordBucket<MigrationRecord>, id: string, clock: Clock): Promise<void> {
-  const cur = await migrations.get(id);
-  if (!cur || cur.value.status === 'completed') return;
-  await migrations.update(id, { ...cur.value, status: 'completed', updatedAt: clock.now() }, cur.revision).catch(() => undefined);
-}
 
 /** Retries a placement call while placement is not up yet (compute may start first). */
 async function untilPlacementAnswers<T>(fn: () => Promise<T>, log: (line: string, err?: unknown) => void): Promise<T> {
@@ -283,24 +276,6 @@ async function untilPlacementAnswers<T>(fn: () => Promise<T>, log: (line: string
   }
 }
 
-/**
- * Placement's side of the audit: an allocation on this host's provider whose consumer has no
- * record, or a deleted one, or a closed migration, is a leak (I2); it is removed. Records are written before any
- * claim and marked deleted only after their allocations are gone, so neither case can be an
- * operation in progress.
- */
-async function healAllocations(stores: Stores, migrations: RecordBucket<MigrationRecord>, placement: PlacementClient, provider: string, log: (line: string, err?: unknown) => void): Promise<void> {
-  const held = await placement.call('allocations.byProvider', { provider });
-  for (const consumer of Object.keys(held.allocations)) {
-    const rec = await stores.instances.get(consumer);
-    if (rec && rec.value.vmState !== 'deleted') continue;
-    // A migration consumer holds the source side of an open move; its steps remove it when the move ends.
-    const move = rec ? undefined : await migrations.get(consumer);
-    if (move && isOpenMigration(move.value)) continue;
-    log(`audit: removing leaked allocation of ${rec ? 'deleted' : 'unknown'} consumer ${consumer}`);
-    await placement.deleteAllocations(consumer);
-  }
-}
 
 /** An actor that runs `fn` every `everyMs` (at once too, when `now`); failures are logged. */
 function periodic(name: string, everyMs: number, fn: () => Promise<void>, log: (line: string, err?: unknown) => void, now: boolean) {
@@ -323,87 +298,6 @@ function periodic(name: string, everyMs: number, fn: () => Promise<void>, log: (
   };
 }
 
-function serveStatus(nc: NatsConnection, subject: string, ctx: ReplyContext, status: () => Promise<HostStatus>, log: (line: string, err?: unknown) => void): Subscription {
-  return nc.subscribe(subject, {
-    callback: (err, msg) => {
-      if (err) return;
-      const req = decodeRequest(ctx, msg);
-      if (!req) return;
-      if (req.type !== rpcType('status')) {
-        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${subject} answers ${rpcType('status')}, not ${req.type}` });
-        return;
-      }
-      status().then(
-        (body) => respondOk(ctx, msg, req, body),
-        (e: unknown) => {
-          log('status failed', e);
-          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'status could not be read now; retry' });
-        },
-      );
-    },
-  });
-}
 
-/** The sides of open migrations this host holds, as the tracker's reset and audit want them. */
-function trackerMigrations(moves: MigrationRecord[], host: string) {
-  const out = [];
-  for (const m of moves) {
-    if (!isOpenMigration(m)) continue;
-    const kind = m.kind === 'resize' ? ('resize' as const) : m.kind === 'migration' ? ('migrate' as const) : m.kind === 'live-migration' ? ('live_migrate' as const) : ('evacuate' as const);
-    // Finished: the destination side became the instance's own claim (a revert in progress
-    // still starts from there, and drops it as such).
-    const finished = m.status === 'finished' || m.status === 'reverting';
-    const f = (v: MigrationRecord['oldFlavor']) => ({ vcpus: v.vcpus, memoryMb: v.memoryMb, rootGb: v.rootGb });
-    if (m.sourceHost === host) out.push({ migrationId: m.migrationId, instanceId: m.instanceId, flavor: f(m.oldFlavor), side: 'source' as const, kind, finished });
-    if (m.destHost === host) out.push({ migrationId: m.migrationId, instanceId: m.instanceId, flavor: f(m.newFlavor), side: 'destination' as const, kind, finished });
-  }
-  return out;
-}
 
-/** `nv.rpc.<host>.destroyGuest`: removes this host's guest of an instance that lives elsewhere now. */
-function serveDestroyGuest(nc: NatsConnection, subject: string, ctx: ReplyContext, driver: HypervisorDriver, log: (line: string, err?: unknown) => void): Subscription {
-  return nc.subscribe(subject, {
-    callback: (err, msg) => {
-      if (err) return;
-      const req = decodeRequest<{ instanceId: string }>(ctx, msg);
-      if (!req) return;
-      if (req.type !== rpcType('destroyGuest')) {
-        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${subject} answers ${rpcType('destroyGuest')}, not ${req.type}` });
-        return;
-      }
-      driver.destroy(req.body.instanceId).then(
-        () => respondOk(ctx, msg, req, {}),
-        (e: unknown) => {
-          log('destroyGuest failed', e);
-          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the guest could not be destroyed now; retry' });
-        },
-      );
-    },
-  });
-}
 
-/** `nv.rpc.<host>.preLiveMigration`: the incoming guest of a live migration, paused until its post step. */
-function servePreLiveMigration(nc: NatsConnection, subject: string, ctx: ReplyContext, driver: HypervisorDriver, host: string, log: (line: string, err?: unknown) => void): Subscription {
-  return nc.subscribe(subject, {
-    callback: (err, msg) => {
-      if (err) return;
-      const req = decodeRequest<{ instanceId: string; name: string; flavor: FlavorView; image: string | null }>(ctx, msg);
-      if (!req) return;
-      if (req.type !== rpcType('preLiveMigration')) {
-        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${subject} answers ${rpcType('preLiveMigration')}, not ${req.type}` });
-        return;
-      }
-      const b = req.body;
-      (async () => {
-        const g = await driver.spawn({ instanceId: b.instanceId, name: b.name, host, flavor: b.flavor, ...(b.image ? { image: b.image } : {}) });
-        if (g.powerState === 'running') await driver.pause(b.instanceId);
-      })().then(
-        () => respondOk(ctx, msg, req, {}),
-        (e: unknown) => {
-          log('preLiveMigration failed', e);
-          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the incoming guest could not be prepared now; retry' });
-        },
-      );
-    },
-  });
-}

@@ -1,0 +1,48 @@
+/** What a compute worker keeps in order from the records: leaked allocations, the tracker's view of open moves, finished evacuations. */
+import type { MigrationRecord } from '../../protocol/index.js';
+import type { Clock } from '../runtime/clock.js';
+import type { PlacementClient } from '../placement/client.js';
+import type { RecordBucket } from '../records/kv-record.js';
+import { isOpenMigration } from '../records/migrations.js';
+import type { Stores } from '../records/stores.js';
+
+/**
+ * Placement's side of the audit: an allocation on this host's provider whose consumer has no
+ * record, or a deleted one, or a closed migration, is a leak (I2); it is removed. Records are written before any
+ * claim and marked deleted only after their allocations are gone, so neither case can be an
+ * operation in progress.
+ */
+export async function healAllocations(stores: Stores, migrations: RecordBucket<MigrationRecord>, placement: PlacementClient, provider: string, log: (line: string, err?: unknown) => void): Promise<void> {
+  const held = await placement.call('allocations.byProvider', { provider });
+  for (const consumer of Object.keys(held.allocations)) {
+    const rec = await stores.instances.get(consumer);
+    if (rec && rec.value.vmState !== 'deleted') continue;
+    // A migration consumer holds the source side of an open move; its steps remove it when the move ends.
+    const move = rec ? undefined : await migrations.get(consumer);
+    if (move && isOpenMigration(move.value)) continue;
+    log(`audit: removing leaked allocation of ${rec ? 'deleted' : 'unknown'} consumer ${consumer}`);
+    await placement.deleteAllocations(consumer);
+  }
+}
+
+/** The sides of open migrations this host holds, as the tracker's reset and audit want them. */
+export function trackerMigrations(moves: MigrationRecord[], host: string) {
+  const out = [];
+  for (const m of moves) {
+    if (!isOpenMigration(m)) continue;
+    const kind = m.kind === 'resize' ? ('resize' as const) : m.kind === 'migration' ? ('migrate' as const) : m.kind === 'live-migration' ? ('live_migrate' as const) : ('evacuate' as const);
+    // Finished: the destination side became the instance's own claim (a revert in progress
+    // still starts from there, and drops it as such).
+    const finished = m.status === 'finished' || m.status === 'reverting';
+    const f = (v: MigrationRecord['oldFlavor']) => ({ vcpus: v.vcpus, memoryMb: v.memoryMb, rootGb: v.rootGb });
+    if (m.sourceHost === host) out.push({ migrationId: m.migrationId, instanceId: m.instanceId, flavor: f(m.oldFlavor), side: 'source' as const, kind, finished });
+    if (m.destHost === host) out.push({ migrationId: m.migrationId, instanceId: m.instanceId, flavor: f(m.newFlavor), side: 'destination' as const, kind, finished });
+  }
+  return out;
+}
+
+export async function completeMigration(migrations: RecordBucket<MigrationRecord>, id: string, clock: Clock): Promise<void> {
+  const cur = await migrations.get(id);
+  if (!cur || cur.value.status === 'completed') return;
+  await migrations.update(id, { ...cur.value, status: 'completed', updatedAt: clock.now() }, cur.revision).catch(() => undefined);
+}
