@@ -3,7 +3,6 @@
  * gateway and the conductor in-process (no compute host: every boot ends in NoValidHost).
  */
 import test from 'ava';
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { startConductor } from '../../actors/conductor/actor.js';
 import { startGateway } from '../../actors/gateway/actor.js';
@@ -12,7 +11,7 @@ import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import { DEFAULT_FLAVORS } from '../../protocol/index.js';
 import { connectTo, startNats } from '../helpers/nats.js';
 import { startPlacementNode } from '../helpers/placement.js';
-import { runNovactor } from '../helpers/processes.js';
+import { runNovactor, closed, type Ran } from '../helpers/processes.js';
 
 const setup = (async () => {
   const s = await startNats();
@@ -31,17 +30,7 @@ test.after.always(async () => {
   await s.cleanup();
 });
 
-/** The exit code once the child's output is fully read ('close', not 'exit': the last bytes can come after it). */
-function closed(p: ChildProcess): Promise<number | null> {
-  if (p.stdout?.readableEnded !== false && p.stderr?.readableEnded !== false && p.exitCode !== null) return Promise.resolve(p.exitCode);
-  return new Promise((resolve) => p.once('close', (code) => resolve(code)));
-}
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
+type Run = Ran;
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const { s } = await setup;

@@ -3,8 +3,7 @@
  * test process (placement, gateway, conductor and one compute worker with the fake driver).
  */
 import test from 'ava';
-import type { ChildProcess } from 'node:child_process';
-import { runNovactor } from '../helpers/processes.js';
+import { runNovactor, closed, type Ran } from '../helpers/processes.js';
 import { startCloud } from '../helpers/cloud.js';
 
 const setup = startCloud([{ name: 'h1', vcpus: 8, ramMb: 16384, diskGb: 200 }]);
@@ -12,17 +11,7 @@ test.after.always(async () => {
   await (await setup).stop();
 });
 
-/** The exit code once the child's output is fully read ('close', not 'exit': the last bytes can come after it). */
-function closed(p: ChildProcess): Promise<number | null> {
-  if (p.stdout?.readableEnded !== false && p.stderr?.readableEnded !== false && p.exitCode !== null) return Promise.resolve(p.exitCode);
-  return new Promise((resolve) => p.once('close', (code) => resolve(code)));
-}
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
+type Run = Ran;
 
 async function cli(args: string[]): Promise<Run> {
   const cloud = await setup;

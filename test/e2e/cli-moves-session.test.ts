@@ -5,22 +5,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import test from 'ava';
 import { freePort } from '../../actors/runtime/nats-server.js';
-import { childPids, exitOf, isAlive, runNovactor, waitForLine } from '../helpers/processes.js';
+import { childPids, exitOf, isAlive, runNovactor, waitForLine, closed, type Ran } from '../helpers/processes.js';
 
-/** The exit code once the child's output is fully read ('close', not 'exit'). */
-function closed(p: ChildProcess): Promise<number | null> {
-  if (p.stdout?.readableEnded !== false && p.stderr?.readableEnded !== false && p.exitCode !== null) return Promise.resolve(p.exitCode);
-  return new Promise((resolve) => p.once('close', (code) => resolve(code)));
-}
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
+type Run = Ran;
 
 interface Flavor {
   name: string;

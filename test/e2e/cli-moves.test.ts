@@ -5,7 +5,6 @@
  * the CLI prints and exits with.
  */
 import test from 'ava';
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { startConductor } from '../../actors/conductor/actor.js';
 import { startGateway } from '../../actors/gateway/actor.js';
@@ -14,7 +13,7 @@ import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import type { InstanceRecord, MigrationRecord } from '../../protocol/index.js';
 import { connectTo, startNats } from '../helpers/nats.js';
 import { startPlacementNode } from '../helpers/placement.js';
-import { runNovactor } from '../helpers/processes.js';
+import { runNovactor, closed, type Ran } from '../helpers/processes.js';
 
 const small = { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 };
 const medium = { name: 'm1.medium', vcpus: 2, memoryMb: 4096, rootGb: 40 };
@@ -37,17 +36,7 @@ test.after.always(async () => {
   await s.cleanup();
 });
 
-/** The exit code once the child's output is fully read ('close', not 'exit'). */
-function closed(p: ChildProcess): Promise<number | null> {
-  if (p.stdout?.readableEnded !== false && p.stderr?.readableEnded !== false && p.exitCode !== null) return Promise.resolve(p.exitCode);
-  return new Promise((resolve) => p.once('close', (code) => resolve(code)));
-}
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
+type Run = Ran;
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const { s } = await setup;

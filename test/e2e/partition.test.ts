@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { freePort } from '../../actors/runtime/nats-server.js';
 import { eventually } from '../helpers/eventually.js';
-import { childPids, exitOf, runNovactor, waitForLine } from '../helpers/processes.js';
+import { childPids, exitOf, runNovactor, runToEnd, waitForLine } from '../helpers/processes.js';
 
 const argsOf = (pid: number) => {
   try {
@@ -21,14 +21,7 @@ const argsOf = (pid: number) => {
   }
 };
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = runNovactor(args, { NATS_URL: '', NOVACTOR_USER: 'admin' });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
+const run = (args: string[]) => runToEnd(args, { NATS_URL: '', NOVACTOR_USER: 'admin' });
 
 /** Guests the fake driver keeps for a host (its JSON file under the data dir). */
 function guestsOn(data: string, host: string): string[] {
@@ -45,11 +38,11 @@ test('partition - a SIGSTOPped source is evacuated; after SIGCONT it writes noth
   try {
     await waitForLine(up, /ready/, 60_000);
     const booted = await run(['boot', 'partitioned', '--flavor', 'm1.tiny', '--wait', '--json', '--server', url]);
-    t.is(booted.code, 0, booted.stderr);
-    const lines = booted.stdout.trim().split('\n');
+    t.is(booted.code, 0, booted.err);
+    const lines = booted.out.trim().split('\n');
     const last = JSON.parse(lines[lines.length - 1]!) as { instanceId?: string; event?: { body?: { host?: string; instanceId?: string } } };
     const id = last.instanceId ?? last.event?.body?.instanceId ?? '';
-    const shown = JSON.parse((await run(['show', id, '--json', '--server', url])).stdout) as { instance: { host: string } };
+    const shown = JSON.parse((await run(['show', id, '--json', '--server', url])).out) as { instance: { host: string } };
     const source = shown.instance.host;
     const dest = source === 'h1' ? 'h2' : 'h1';
     t.deepEqual(guestsOn(data, source), [id]);
@@ -60,26 +53,26 @@ test('partition - a SIGSTOPped source is evacuated; after SIGCONT it writes noth
     try {
       // Its heartbeat key expires (10 s TTL): the hosts list shows it down, or not at all.
       await eventually(async () => {
-        const hosts = JSON.parse((await run(['hosts', '--json', '--server', url])).stdout) as { hosts: Array<{ host: string; alive: boolean }> };
+        const hosts = JSON.parse((await run(['hosts', '--json', '--server', url])).out) as { hosts: Array<{ host: string; alive: boolean }> };
         if (hosts.hosts.find((h) => h.host === source)?.alive === true) throw new Error('still alive');
       }, { timeoutMs: 30_000, intervalMs: 1000 });
       const ev = await run(['evacuate', id, '--wait', '--json', '--server', url]);
-      t.is(ev.code, 0, ev.stdout + ev.stderr);
+      t.is(ev.code, 0, ev.out + ev.err);
     } finally {
       process.kill(worker!, 'SIGCONT');
     }
-    const moved = JSON.parse((await run(['show', id, '--json', '--server', url])).stdout) as { instance: { host: string; vmState: string } };
+    const moved = JSON.parse((await run(['show', id, '--json', '--server', url])).out) as { instance: { host: string; vmState: string } };
     t.like(moved.instance, { host: dest, vmState: 'active' });
     // The continued source notices it was taken for dead and drops its copy.
     await eventually(async () => {
       if (guestsOn(data, source).includes(id)) throw new Error('the source still has its guest');
     }, { timeoutMs: 30_000 });
     t.deepEqual(guestsOn(data, dest), [id], 'exactly one guest, on the new host');
-    const after = JSON.parse((await run(['show', id, '--json', '--server', url])).stdout) as { instance: { host: string; updatedAt: number } };
+    const after = JSON.parse((await run(['show', id, '--json', '--server', url])).out) as { instance: { host: string; updatedAt: number } };
     t.is(after.instance.host, dest, 'no stale write from the source');
     await eventually(async () => {
       const a = await run(['audit', '--json', '--server', url]);
-      if (a.code !== 0) throw new Error(a.stdout);
+      if (a.code !== 0) throw new Error(a.out);
     }, { timeoutMs: 30_000, intervalMs: 1000 });
     t.is((await run(['stop', id, '--wait', '--server', url])).code, 0, 'the new host runs it');
     t.is((await run(['delete', id, '--wait', '--server', url])).code, 0);

@@ -54,3 +54,26 @@ export function exitOf(child: ChildProcess): Promise<{ code: number | null; sign
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
+
+/** The exit code once the child's output is fully read ('close', not 'exit': the last bytes can come after it). */
+export function closed(p: ChildProcess): Promise<number | null> {
+  if (p.stdout?.readableEnded !== false && p.stderr?.readableEnded !== false && p.exitCode !== null) return Promise.resolve(p.exitCode);
+  return new Promise((resolve) => p.once('close', (code) => resolve(code)));
+}
+
+export interface Ran {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** Runs `novactor <args>` to the end: its exit code and everything it printed. */
+export async function runToEnd(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  const p = runNovactor(args, env);
+  let out = '';
+  let err = '';
+  p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await closed(p);
+  return { code, out, err };
+}
