@@ -45,6 +45,11 @@ export interface ComputeOptions {
   readonly heartbeatMs?: number;
   /** The periodic tracker audit (update_available_resource); 0 = never. */
   readonly auditIntervalMs?: number;
+  /**
+   * Nova's resize_confirm_window: a resize or cold migration left RESIZED this long is
+   * confirmed by the destination host itself. 0 (the default) = never.
+   */
+  readonly resizeConfirmWindowMs?: number;
   readonly killRestartMs?: number;
   readonly maxInFlight?: number;
   /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
@@ -222,6 +227,21 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     await healAllocations(stores, migrations, placement, provider, log);
   };
   if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(periodic('audit', o.auditIntervalMs ?? 60_000, auditNow, log, false));
+
+  /** Confirms resizes left unconfirmed past the window (Nova's _poll_unconfirmed_resizes), through each instance's own actor. */
+  const confirmWindowMs = o.resizeConfirmWindowMs ?? 0;
+  const autoConfirm = async () => {
+    for (const id of instances.ids()) {
+      const actor = await instances.get(id);
+      const c = actor?.state.context;
+      if (!actor || !c || c.vmState !== 'resized' || c.taskState !== null || c.move === null || o.clock.now() - c.updatedAt < confirmWindowMs) continue;
+      // One id per move: a second run, or a restored actor, sends the same command (a duplicate, ignored).
+      const commandId = `auto-confirm:${c.move.opId}`.slice(0, 128);
+      await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: commandId, action: 'confirm_resize', body: {}, user: 'novactor', isAdmin: true });
+      log(`compute ${o.host}: confirmed the resize of ${id}, unconfirmed for ${o.clock.now() - c.updatedAt} ms`);
+    }
+  };
+  if (confirmWindowMs > 0) await supervisor.add(periodic('autoConfirm', Math.max(100, Math.floor(confirmWindowMs / 2)), autoConfirm, log, false));
 
   const preLiveSub = servePreLiveMigration(o.nc, s.rpc(o.host, 'preLiveMigration'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, o.driver, o.host, log);
   const destroySub = serveDestroyGuest(o.nc, s.rpc(o.host, 'destroyGuest'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, o.driver, log);
