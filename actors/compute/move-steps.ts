@@ -41,6 +41,8 @@ export interface MoveStepDeps {
   readonly sleep: (ms: number) => Promise<void>;
   /** How long the simulated copy of a live migration runs (an abort or force-complete ends it early). */
   readonly liveMigrationMs?: number;
+  /** Nova's allow_resize_to_same_host: a resize tries this host first. */
+  readonly allowSameHostResize?: boolean;
 }
 
 export { migrationIdOf, isOpenMigration } from '../records/migrations.js';
@@ -129,8 +131,13 @@ export function moveSteps(d: MoveStepDeps) {
         if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
       });
 
-    // The swap: the source side moves to the migration consumer, in one atomic write.
     const source = await providerOf(m.source);
+    if (m.kind === 'resize' && d.allowSameHostResize && source) {
+      const here = await sameHostClaim(c, m, mid, key, newFlavor, rec, source);
+      if (here) return done({ dest: m.source, flavor: newFlavor });
+    }
+
+    // The swap: the source side moves to the migration consumer, in one atomic write.
     const inst = await allocationsOf(c.instanceId);
     const mig = await allocationsOf(mid);
     if (Object.keys(mig.allocations).length === 0 && source && inst.allocations[source]) {
@@ -149,6 +156,41 @@ export function moveSteps(d: MoveStepDeps) {
     if (!src.ok) return failed({ code: src.code, message: src.message });
     await setStatus(mid, m.kind === 'live' ? 'accepted' : 'pre-migrating', { destHost: dest });
     return done({ dest, flavor: newFlavor });
+  };
+
+  /**
+   * A resize on its own host (bug 1790204, improved): no swap. The instance consumer holds, per
+   * resource, the larger of the old and the new flavor (the old flavor's room is the new one's,
+   * as the tracker counts it in its `max` mode), so a new flavor that fits once the old one is
+   * released is never refused. Confirm leaves the new flavor, revert the old one.
+   */
+  const sameHostClaim = async (c: InstanceContext, m: Move, mid: string, key: string, flavor: FlavorView, rec: InstanceRecord, source: string): Promise<boolean> => {
+    const mig = await d.migrations.get(mid);
+    if (mig?.value.destHost !== m.source) {
+      if (mig?.value.destHost) return false; // an earlier run went elsewhere
+      const inst = await allocationsOf(c.instanceId);
+      try {
+        await d.placement.call('allocations.put', { consumer: c.instanceId, consumerGeneration: inst.consumerGeneration ?? null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: { [source]: { resources: larger(m.oldFlavor, flavor) } } });
+      } catch (err) {
+        if (err instanceof PlacementCallError && err.status === 409) return false;
+        throw err;
+      }
+      await setStatus(mid, 'pre-migrating', { destHost: m.source });
+    }
+    const dest = await tracker(m.source, { type: 'moveClaim', opId: `${key}:dest`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(flavor), side: 'destination', kind: 'resize' });
+    const src = dest.ok ? await tracker(m.source, { type: 'moveClaim', opId: `${key}:source`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(m.oldFlavor), side: 'source', kind: 'resize' }) : dest;
+    if (src.ok) return true;
+    // The tracker refused: give back what placement gave, and try other hosts.
+    await tracker(m.source, { type: 'dropMoveClaim', opId: `${key}:undoDest`, migrationId: mid, side: 'destination' });
+    await holdExactly(c.instanceId, source, m.oldFlavor, rec);
+    await setStatus(mid, 'pre-migrating', { destHost: null });
+    return false;
+  };
+
+  /** The instance consumer holds exactly `flavor` on `provider` (same-host confirm, revert, rollback). */
+  const holdExactly = async (instanceId: string, provider: string, flavor: FlavorView, rec: InstanceRecord) => {
+    const inst = await allocationsOf(instanceId);
+    await d.placement.call('allocations.put', { consumer: instanceId, consumerGeneration: inst.consumerGeneration ?? null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: { [provider]: { resources: resources(flavor) } } });
   };
 
   /** The host of a destination claim an earlier run of this step made. */
@@ -238,10 +280,16 @@ export function moveSteps(d: MoveStepDeps) {
     const m = c.move;
     if (!m) return done();
     const mid = migrationIdOf(c.instanceId, m.opId);
-    await destroyGuest(m.source, c.instanceId);
+    const sameHost = m.dest === m.source;
+    if (!sameHost) await destroyGuest(m.source, c.instanceId); // on the same host it is the guest, resized
     const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'source' });
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
     await d.placement.deleteAllocations(mid);
+    if (sameHost) {
+      const cur = await d.stores.instances.get(c.instanceId);
+      const here = await providerOf(d.host);
+      if (cur && here) await holdExactly(c.instanceId, here, c.flavor, cur.value);
+    }
     await setStatus(mid, c.op?.failedPhase ? 'error' : 'confirmed');
     return done();
   };
@@ -252,10 +300,14 @@ export function moveSteps(d: MoveStepDeps) {
     if (!m || !cur) return failed({ code: 'NoMove', message: 'no move to revert' });
     const mid = migrationIdOf(c.instanceId, m.opId);
     await setStatus(mid, 'reverting');
-    await d.driver.destroy(c.instanceId);
+    const sameHost = m.dest === m.source;
+    if (!sameHost) await d.driver.destroy(c.instanceId); // on the same host it is the guest to go back to
     const drop = await tracker(d.host, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'destination' });
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
-    await swapBack(c, mid, cur.value);
+    if (sameHost) {
+      const here = await providerOf(d.host);
+      if (here) await holdExactly(c.instanceId, here, m.oldFlavor, cur.value);
+    } else await swapBack(c, mid, cur.value);
     return done();
   };
 
@@ -280,8 +332,13 @@ export function moveSteps(d: MoveStepDeps) {
     const mig = await d.migrations.get(mid);
     await swapBack(c, mid, cur.value);
     const dest = mig?.value.destHost ?? (await claimedDest(c.instanceId, await providerOf(m.source)));
-    if (dest && m.kind === 'live') await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId));
-    if (dest) {
+    if (dest === m.source) {
+      // Same host: no swap was made; the instance consumer goes back to the old flavor alone.
+      await tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' });
+      const here = await providerOf(dest);
+      if (here) await holdExactly(c.instanceId, here, m.oldFlavor, cur.value);
+    } else if (dest && m.kind === 'live') await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId));
+    if (dest && dest !== m.source) {
       await bestEffort(`dropping ${dest}'s claim`, () => tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' }));
       // A destination claim left on the instance consumer (no swap happened) goes too.
       const destProvider = await providerOf(dest);
@@ -419,6 +476,13 @@ export function moveSteps(d: MoveStepDeps) {
     }
   };
   return { run };
+}
+
+/** Per resource, the larger of two flavors. */
+function larger(a: FlavorView, b: FlavorView): Record<string, number> {
+  const x = resources(a);
+  const y = resources(b);
+  return Object.fromEntries([...new Set([...Object.keys(x), ...Object.keys(y)])].map((k) => [k, Math.max(x[k] ?? 0, y[k] ?? 0)]));
 }
 
 /** Allocations as a write wants them (no generations). */

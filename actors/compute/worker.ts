@@ -54,6 +54,8 @@ export interface ComputeOptions {
   readonly maxInFlight?: number;
   /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
   readonly supervisor?: Supervisor;
+  /** Nova's allow_resize_to_same_host: a resize tries the instance's own host first. */
+  readonly allowSameHostResize?: boolean;
   /** How long the simulated copy of a live migration runs (default 500 ms). */
   readonly liveMigrationMs?: number;
   /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
@@ -141,7 +143,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
         clock: o.clock,
         prefix,
         sleep,
-        moves: moveSteps({ host: o.host, tracker, driver: o.driver, placement, stores, migrations, remote, js, clock: o.clock, prefix, log, sleep, ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}) }),
+        moves: moveSteps({ host: o.host, tracker, driver: o.driver, placement, stores, migrations, remote, js, clock: o.clock, prefix, log, sleep, ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}), ...(o.allowSameHostResize ? { allowSameHostResize: true } : {}) }),
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
       }),
     },

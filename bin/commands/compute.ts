@@ -27,6 +27,7 @@ interface ComputeFlags extends ServerOptions {
   heartbeat: string;
   liveMigrationMs: string;
   resizeConfirmWindow: string;
+  allowResizeToSameHost?: boolean;
   replicas: string;
 }
 
@@ -57,6 +58,7 @@ export function registerCompute(program: Command): void {
       .option('--audit-interval <ms>', 'periodic tracker audit (update_available_resource), 0 = never', '60000')
       .option('--heartbeat <ms>', 'heartbeat interval (the service key expires after 10 s)', '2000')
       .option('--live-migration-ms <ms>', 'how long the simulated copy of a live migration runs', '500')
+      .option('--allow-resize-to-same-host', 'a resize tries the instance\'s own host first (the old flavor\'s room counts for the new one)')
       .option('--resize-confirm-window <s>', 'confirm a resize left unconfirmed this many seconds (Nova resize_confirm_window; 0 = never)', '0')
       .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
   ).action(async (o: ComputeFlags) => {
@@ -100,5 +102,5 @@ function computeSettings(o: ComputeFlags) {
       : createDriver('fake', { host: o.host, hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')), ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}) });
   const liveMigrationMs = intFlag('--live-migration-ms', o.liveMigrationMs, 0, 3_600_000);
   const resizeConfirmWindowMs = intFlag('--resize-confirm-window', o.resizeConfirmWindow, 0, 31_536_000) * 1000;
-  return { host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs, liveMigrationMs, resizeConfirmWindowMs } as const;
+  return { host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs, liveMigrationMs, resizeConfirmWindowMs, allowSameHostResize: o.allowResizeToSameHost === true } as const;
 }

@@ -101,6 +101,14 @@ function checkMovingInstance(i: InstanceRecord, host: string, m: MigrationRecord
   if (m.destHost !== null) on(m.destHost, m.newFlavor, 'the new flavor');
   on(m.sourceHost, m.oldFlavor, 'the old flavor');
   if (m.status === 'pre-migrating') options.push({ what: 'nothing (swapped, not yet claimed on a destination)', holding: {} });
+  if (m.destHost === m.sourceHost) {
+    // A same-host resize holds, per resource, the larger of the two flavors (the old flavor's room is the new one's: bug 1790204, improved).
+    const rp = names.rpOf(m.sourceHost);
+    const a = flavorResources(m.oldFlavor);
+    const b = flavorResources(m.newFlavor);
+    const max = Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, Math.max(a[k] ?? 0, b[k] ?? 0)]));
+    if (rp !== undefined) options.push({ what: `the larger of both flavors on ${m.sourceHost}`, holding: { [rp]: max } });
+  }
   if (options.some((x) => sameHolding(held, x.holding))) return undefined;
   const expected = [...new Set(options.map((x) => x.what))].join(', or ') || 'an allocation on a host with exactly one provider of its name';
   return { invariant: 'I1', detail: `instance ${i.instanceId} (${i.vmState}, moving: ${showMove(m)}) holds ${names.where(held)}, expected ${expected}`, ids: [i.instanceId, m.migrationId] };

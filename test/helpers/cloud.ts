@@ -29,6 +29,8 @@ export interface HostSpec {
   readonly diskGb?: number;
   /** Extra fake driver settings (failure injection, latency). */
   readonly fake?: Partial<FakeDriverConfig>;
+  /** Nova's allow_resize_to_same_host on this host. */
+  readonly allowSameHostResize?: boolean;
   /** Run real guest processes (the process driver) with their state in this directory. */
   readonly processStateDir?: string;
 }
@@ -100,6 +102,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
       heartbeatMs: 500,
       auditIntervalMs: opts.auditIntervalMs ?? 0,
       killRestartMs: 100,
+      ...(h.spec.allowSameHostResize ? { allowSameHostResize: true } : {}),
       ...(opts.resizeConfirmWindowMs !== undefined ? { resizeConfirmWindowMs: opts.resizeConfirmWindowMs } : {}),
       ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[${name}] ${line}`, err ?? '') } : {}),
       ...(opts.beforeStep ? { beforeStep: (step: StepName, key: string) => opts.beforeStep!(step, key, name) } : {}),
