@@ -52,8 +52,8 @@ export async function reportInventory(placement: PlacementClient, provider: stri
 
 const sorted = (o: Record<string, object>) => Object.fromEntries(Object.keys(o).sort().map((k) => [k, Object.fromEntries(Object.entries(o[k] as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))]));
 
-/** One heartbeat: the service record, with the operator's switches copied in for readers. */
-export async function beat(services: RecordBucket<ServiceRecord>, hosts: RecordBucket<HostAdminRecord>, host: string, startedAt: number, now: number): Promise<void> {
+/** One heartbeat: the service record, with the operator's switches copied in for readers. Returns the record. */
+export async function beat(services: RecordBucket<ServiceRecord>, hosts: RecordBucket<HostAdminRecord>, host: string, startedAt: number, now: number): Promise<ServiceRecord> {
   const admin = await hosts.get(host);
   const record: ServiceRecord = {
     name: `compute-${host}`,
@@ -66,4 +66,5 @@ export async function beat(services: RecordBucket<ServiceRecord>, hosts: RecordB
   };
   // Single writer per key (this host), and the key expires between beats: a plain put.
   await services.kv.put(record.name, encodeValue(record));
+  return record;
 }

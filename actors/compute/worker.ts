@@ -216,8 +216,10 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     const now = o.clock.now();
     const gap = now - lastBeat;
     lastBeat = now;
-    await beat(stores.services, stores.hosts, o.host, startedAt, now);
-    if (gap > SERVICE_TTL_MS / 2) await reconcile(); // we may have been taken for dead
+    const me = await beat(stores.services, stores.hosts, o.host, startedAt, now);
+    // Taken for dead (a long pause), or marked down by an operator while running: instances
+    // may have been evacuated away; the records say which.
+    if (gap > SERVICE_TTL_MS / 2 || me.forcedDown) await reconcile();
   };
   await supervisor.add(periodic('heartbeat', o.heartbeatMs ?? 2000, heartbeat, log, true));
 

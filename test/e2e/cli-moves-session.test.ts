@@ -1,5 +1,5 @@
 /**
- * A scripted session of resizes and cold migrations, only through the real CLI, against
+ * A scripted session of every move (resize, cold and live migration, rebuild, evacuate), only through the real CLI, against
  * `novactor up --hosts 2` as a child process: after every step `novactor audit --json` is ok.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { freePort } from '../../actors/runtime/nats-server.js';
+import { eventually } from '../helpers/eventually.js';
 import { childPids, exitOf, isAlive, runNovactor, waitForLine, closed, type Ran } from '../helpers/processes.js';
 
 type Run = Ran;
@@ -64,7 +65,7 @@ test('cli moves session - resize, confirm, revert, migrate of an active and of a
     const r = await cli([...args, '--wait', '--json']);
     t.is(r.code, 0, `${label}: ${r.err} ${r.out}`);
     const w = JSON.parse(r.out) as Waited;
-    t.like(w, { ok: true, action: ({ confirm: 'confirm_resize', revert: 'revert_resize' } as Record<string, string>)[args[0]!] ?? args[0], event: { type: expect, body: { final: true } } }, label);
+    t.like(w, { ok: true, action: ({ confirm: 'confirm_resize', revert: 'revert_resize', 'live-migrate': 'live_migrate' } as Record<string, string>)[args[0]!] ?? args[0], event: { type: expect, body: { final: true } } }, label);
     await auditOk(label);
     return w.event.body;
   };
@@ -130,6 +131,26 @@ test('cli moves session - resize, confirm, revert, migrate of an active and of a
   t.like((JSON.parse(shown.out) as { instance: Instance }).instance, { instanceId: id, vmState: 'stopped', taskState: null, powerState: 'shutdown', host: home, flavor: { name: 'm1.small' } });
   const other1 = await cli(['show', b.instanceId, '--json']);
   t.like((JSON.parse(other1.out) as { instance: Instance }).instance, { vmState: 'active', host: b.host, flavor: { name: 'm1.tiny' } }, 'the bystander is untouched');
+
+  // the other moves: live migration, rebuild, and evacuation from a host an operator marks down
+  s = await step('start', ['start', id], 'instance.power_on.end');
+  s = await step('live-migrate', ['live-migrate', id], 'instance.live_migration_post.end');
+  t.like(s, { vmState: 'active', powerState: 'running', host: other(home) });
+  s = await step('rebuild', ['rebuild', id, '--image', 'debian'], 'instance.rebuild.end');
+  t.like(s, { vmState: 'active', host: other(home) });
+  const marked = await cli(['host-down', other(home)]);
+  t.is(marked.code, 0, marked.err);
+  const ev = await cli(['evacuate', id, '--wait', '--json']);
+  t.is(ev.code, 0, `evacuate: ${ev.err} ${ev.out}`);
+  t.like(JSON.parse(ev.out) as Waited, { ok: true, event: { type: 'instance.evacuate.end', body: { host: home, vmState: 'active' } } });
+  // The marked-down host is still running: within a heartbeat it sees the mark and drops its copy.
+  await eventually(async () => {
+    const r = await cli(['audit', '--json']);
+    if (r.code !== 0) throw new Error(r.out);
+  }, { timeoutMs: 20_000, intervalMs: 1000 });
+  const unmarked = await cli(['host-up', other(home)]);
+  t.is(unmarked.code, 0, unmarked.err);
+  await auditOk('host-up');
 
   // delete everything
   await step('delete a', ['delete', id], 'instance.delete.end');
