@@ -47,7 +47,9 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
     await o.jsm.consumers.update(o.stream, o.durable, { ack_wait: ackWait, max_ack_pending: maxAckPending });
   }
   const consumer = await o.js.consumers.get(o.stream, o.durable);
-  const messages = await consumer.consume({ max_messages: o.maxInFlight ?? 64 });
+  // Short pull requests: a killed loop's outstanding request stays registered at the server,
+  // which may hand it messages nobody reads until ack_wait; expiring it soon bounds that.
+  const messages = await consumer.consume({ max_messages: o.maxInFlight ?? 64, expires: 5_000 });
   let killed = false;
   const inProgress = new Set<Promise<void>>();
 
