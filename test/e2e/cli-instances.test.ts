@@ -11,7 +11,7 @@ import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import { DEFAULT_FLAVORS } from '../../protocol/index.js';
 import { connectTo, startNats } from '../helpers/nats.js';
 import { startPlacementNode } from '../helpers/placement.js';
-import { runNovactor, closed, type Ran } from '../helpers/processes.js';
+import { runNovactor, closed, type Ran, runToEnd } from '../helpers/processes.js';
 
 const setup = (async () => {
   const s = await startNats();
@@ -34,13 +34,7 @@ type Run = Ran;
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const { s } = await setup;
-  const p = runNovactor([...args, '--server', s.url], env);
-  let out = '';
-  let err = '';
-  p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await closed(p);
-  return { code, out, err };
+  return runToEnd([...args, '--server', s.url], env);
 }
 
 const json = <T>(r: Run): T => JSON.parse(r.out) as T;

@@ -3,7 +3,7 @@
  * test process (placement, gateway, conductor and one compute worker with the fake driver).
  */
 import test from 'ava';
-import { runNovactor, closed, type Ran } from '../helpers/processes.js';
+import { type Ran, runToEnd } from '../helpers/processes.js';
 import { startCloud } from '../helpers/cloud.js';
 
 const setup = startCloud([{ name: 'h1', vcpus: 8, ramMb: 16384, diskGb: 200 }]);
@@ -15,13 +15,7 @@ type Run = Ran;
 
 async function cli(args: string[]): Promise<Run> {
   const cloud = await setup;
-  const p = runNovactor([...args, '--server', cloud.server.url]);
-  let out = '';
-  let err = '';
-  p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await closed(p);
-  return { code, out, err };
+  return runToEnd([...args, '--server', cloud.server.url]);
 }
 
 test.serial('cli lifecycle - boot --wait ends ACTIVE on h1 (exit 0); every power command --wait succeeds; delete --wait removes it', async (t) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { freePort } from '../../actors/runtime/nats-server.js';
 import { eventually } from '../helpers/eventually.js';
-import { childPids, exitOf, isAlive, runNovactor, waitForLine, closed, type Ran } from '../helpers/processes.js';
+import { childPids, exitOf, isAlive, runNovactor, waitForLine, type Ran, runToEnd } from '../helpers/processes.js';
 
 type Run = Ran;
 
@@ -53,13 +53,7 @@ test('cli moves session - resize, confirm, revert, migrate of an active and of a
   await waitForLine(up, /ready/, 60_000);
 
   const cli = async (args: string[]): Promise<Run> => {
-    const p = runNovactor([...args, '--server', url], { NATS_URL: '' });
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await closed(p);
-    return { code, out, err };
+    return runToEnd([...args, '--server', url], { NATS_URL: '' });
   };
   const step = async (label: string, args: string[], expect: string): Promise<Instance> => {
     const r = await cli([...args, '--wait', '--json']);

@@ -13,7 +13,7 @@ import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import type { InstanceRecord, MigrationRecord } from '../../protocol/index.js';
 import { connectTo, startNats } from '../helpers/nats.js';
 import { startPlacementNode } from '../helpers/placement.js';
-import { runNovactor, closed, type Ran } from '../helpers/processes.js';
+import { type Ran, runToEnd } from '../helpers/processes.js';
 
 const small = { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 };
 const medium = { name: 'm1.medium', vcpus: 2, memoryMb: 4096, rootGb: 40 };
@@ -40,13 +40,7 @@ type Run = Ran;
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const { s } = await setup;
-  const p = runNovactor([...args, '--server', s.url], env);
-  let out = '';
-  let err = '';
-  p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await closed(p);
-  return { code, out, err };
+  return runToEnd([...args, '--server', s.url], env);
 }
 
 /** An active m1.small instance on h1 (its record only: no host runs it). */
