@@ -134,9 +134,16 @@ export async function bootstrap(nc: NatsConnection, opts: BootstrapOptions): Pro
     const streamName = `KV_${b.name}`;
     const existed = await jsm.streams.info(streamName).then(() => true, () => false);
     if (!existed) {
-      await kvm.create(b.name, { history: b.history, ttl: b.ttl, replicas: opts.replicas, storage: StorageType.File, maxValueSize: 1024 * 1024 });
-      done[b.name] = 'created';
-      continue;
+      try {
+        await kvm.create(b.name, { history: b.history, ttl: b.ttl, replicas: opts.replicas, storage: StorageType.File, maxValueSize: 1024 * 1024 });
+        done[b.name] = 'created';
+        continue;
+      } catch (err) {
+        // Another process created it between our check and our create (every role bootstraps
+        // at start): the server says its subjects overlap, or that it exists. Then it is there.
+        const there = await jsm.streams.info(streamName).then(() => true, () => false);
+        if (!there) throw err;
+      }
     }
     const wanted: Partial<StreamConfig> = { max_age: b.ttl * 1_000_000, num_replicas: opts.replicas, max_msgs_per_subject: b.history };
     const info = await jsm.streams.info(streamName);
