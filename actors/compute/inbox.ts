@@ -28,6 +28,8 @@ export interface InboxOptions {
   readonly clock: Clock;
   readonly prefix?: string;
   readonly maxInFlight?: number;
+  /** The host keeps deleted instances for a while (reclaim interval set): a user's delete is soft. */
+  readonly softDelete?: boolean;
   readonly log?: (line: string, err?: unknown) => void;
 }
 
@@ -65,7 +67,8 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
     const actor = await o.actors.get(task.instanceId);
     if (!actor) return { retryAfterMs: 200 }; // handed over, its host.build not taken yet
     try {
-      await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: task.commandId, action: task.action as InstanceAction, body: task.body, user: task.user, isAdmin: task.isAdmin });
+      const body = task.action === 'delete' && o.softDelete ? { ...task.body, soft: true } : task.body;
+      await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: task.commandId, action: task.action as InstanceAction, body, user: task.user, isAdmin: task.isAdmin });
     } catch (err) {
       if (isActorError(err, ActorErrorCode.Fenced)) return { retryAfterMs: 0 }; // moved on: read again, re-route
       throw err;

@@ -54,6 +54,11 @@ export interface ComputeOptions {
   readonly maxInFlight?: number;
   /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
   readonly supervisor?: Supervisor;
+  /**
+   * Nova's reclaim_instance_interval: a user's delete is soft, and a soft-deleted instance is
+   * deleted for good after this long. 0 (the default) = deletes are immediate.
+   */
+  readonly reclaimIntervalMs?: number;
   /** Nova's allow_resize_to_same_host: a resize tries the instance's own host first. */
   readonly allowSameHostResize?: boolean;
   /** How long the simulated copy of a live migration runs (default 500 ms). */
@@ -206,7 +211,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   await supervisor.add({
     name: 'inbox',
     start: async () => {
-      const loop = await startInbox({ host: o.host, js, jsm, instances: stores.instances, actors: instances, events, clock: o.clock, prefix, log, ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}) });
+      const loop = await startInbox({ host: o.host, js, jsm, instances: stores.instances, actors: instances, events, clock: o.clock, prefix, log, softDelete: (o.reclaimIntervalMs ?? 0) > 0, ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}) });
       return { done: loop.done, kill: () => loop.kill(), stop: () => loop.stop() };
     },
   });
@@ -245,6 +250,18 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       log(`compute ${o.host}: confirmed the resize of ${id}, unconfirmed for ${o.clock.now() - c.updatedAt} ms`);
     }
   };
+  /** Deletes for good the instances soft-deleted longer than the interval (Nova's _reclaim_queued_deletes), fenced against a restore by the actor. */
+  const reclaimMs = o.reclaimIntervalMs ?? 0;
+  const reclaim = async () => {
+    for (const id of instances.ids()) {
+      const actor = await instances.get(id);
+      const c = actor?.state.context;
+      if (!actor || !c || c.vmState !== 'soft-delete' || c.taskState !== null || o.clock.now() - c.updatedAt < reclaimMs) continue;
+      await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: `reclaim:${id}:${c.updatedAt}`, action: 'force_delete', body: { reclaim: true }, user: 'novactor', isAdmin: true });
+      log(`compute ${o.host}: reclaimed ${id}, soft-deleted for ${o.clock.now() - c.updatedAt} ms`);
+    }
+  };
+  if (reclaimMs > 0) await supervisor.add(periodic('reclaim', Math.max(100, Math.floor(reclaimMs / 2)), reclaim, log, false));
   if (confirmWindowMs > 0) await supervisor.add(periodic('autoConfirm', Math.max(100, Math.floor(confirmWindowMs / 2)), autoConfirm, log, false));
 
   const preLiveSub = servePreLiveMigration(o.nc, s.rpc(o.host, 'preLiveMigration'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, o.driver, o.host, log);

@@ -35,6 +35,12 @@ const SIMPLE: readonly [InstanceAction, string][] = [
   ['unpause', 'unpause a paused instance'],
   ['suspend', 'suspend an instance (its memory is saved to disk)'],
   ['resume', 'resume a suspended instance'],
+  ['force_delete', 'delete an instance at once, soft-deleted or not'],
+  ['restore', 'bring back a soft-deleted instance (hosts with a reclaim interval keep deleted instances for a while)'],
+  ['rescue', 'boot an instance from a rescue image'],
+  ['unrescue', 'boot a rescued instance from its own disk again'],
+  ['lock', 'lock an instance: non-admin commands are refused'],
+  ['unlock', 'unlock an instance'],
 ];
 
 export function registerInstanceOps(program: Command): void {
@@ -57,7 +63,7 @@ export function registerInstanceOps(program: Command): void {
   );
 
   for (const [action, description] of SIMPLE) {
-    withWait(program.command(`${action} <id>`).description(description)).action((id: string, o: WaitOptions) =>
+    withWait(program.command(`${action.replace(/_/g, '-')} <id>`).description(description)).action((id: string, o: WaitOptions) =>
       runClient(o, () => {
         const run = { instanceId: tokenArg('the instance id', id), action, body: {}, wait: !!o.wait, timeoutMs: timeoutMs(o) };
         return (c) => sendCommand(c, run);

@@ -107,6 +107,8 @@ export const instanceMachine = setup({
       { guard: accepts('revertResize'), target: '.reverting', actions: apply({ tx: 'command' }) },
       { guard: accepts('rebuild'), target: '.rebuilding', actions: apply({ tx: 'command' }) },
       { guard: accepts('live'), target: '.liveMigrating', actions: apply({ tx: 'command' }) },
+      { guard: accepts('softDelete'), target: '.softDeleting', actions: apply({ tx: 'command' }) },
+      { guard: accepts('restore'), target: '.restoring', actions: apply({ tx: 'command' }) },
       { actions: apply({ tx: 'command' }) },
     ],
   },
@@ -183,6 +185,9 @@ export const instanceMachine = setup({
         rollingBack: waitOn('moveRollback', { target: '#instance.idle', params: { tx: 'liveRolledBack' } }, { target: '#instance.idle', params: { tx: 'liveRolledBack' } }),
       },
     },
+    /** Soft delete and restore (soft-delete.ts): the guest powers off and on; resources stay held. */
+    softDeleting: waitOn('powerOff', { target: '#instance.idle', params: { tx: 'softDeleted' } }, { target: '#instance.idle', params: { tx: 'softOpFailed', phase: 'soft_delete' } }),
+    restoring: waitOn('powerOn', { target: '#instance.idle', params: { tx: 'restored' } }, { target: '#instance.idle', params: { tx: 'softOpFailed', phase: 'restore' } }),
     /** Rebuild on the same host (rebuild.ts): destroy, block devices, spawn from the new image. */
     rebuilding: {
       initial: 'destroying',

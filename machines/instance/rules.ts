@@ -88,7 +88,7 @@ export const OP_STATE = {
 } as const satisfies Record<PowerAction | 'reboot', string>;
 export type OpAction = keyof typeof OP_STATE;
 
-export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock' | 'resize' | 'confirmResize' | 'revertResize' | 'rebuild' | 'live' | 'liveAbort' | 'liveForce';
+export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock' | 'resize' | 'confirmResize' | 'revertResize' | 'rebuild' | 'live' | 'liveAbort' | 'liveForce' | 'softDelete' | 'restore';
 export type Decision =
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'reject'; readonly code: RejectionCode; readonly message: string }
@@ -113,7 +113,14 @@ export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
   }
   if (action === 'boot') return reject('InstanceExists', `instance ${ctx.instanceId} already exists`);
   if (ctx.locked && !cmd.isAdmin) return reject('InstanceIsLocked', `instance ${ctx.instanceId} is locked`);
-  if (action === 'delete') return ctx.taskState === 'deleting' && ctx.op?.action === 'delete' ? accept('deleteJoin') : accept('delete');
+  // The host's reclaim of a soft-deleted instance: only if nothing (a restore) came first.
+  if (action === 'force_delete' && cmd.body['reclaim'] === true && (ctx.vmState !== 'soft-delete' || ctx.taskState !== null)) {
+    return reject('InstanceInvalidState', `instance ${ctx.instanceId} is no longer soft-deleted: not reclaimed`);
+  }
+  // A delete is soft when the host keeps deleted instances for a while (reclaim interval set).
+  if (action === 'delete' && cmd.body['soft'] === true && (ctx.vmState === 'active' || ctx.vmState === 'stopped') && ctx.taskState === null) return accept('softDelete');
+  if (action === 'delete' || action === 'force_delete') return ctx.taskState === 'deleting' && ctx.op?.action === 'delete' ? accept('deleteJoin') : accept('delete');
+  if (action === 'restore') return ctx.vmState === 'soft-delete' && ctx.taskState === null ? accept('restore') : reject('InstanceInvalidState', `cannot restore instance ${ctx.instanceId} while vm_state=${ctx.vmState}`);
   const invalid = () => reject('InstanceInvalidState', `cannot ${action} instance ${ctx.instanceId} while vm_state=${ctx.vmState} task_state=${ctx.taskState ?? 'None'}`);
   if (action === 'reboot') {
     const type = cmd.body['type'];

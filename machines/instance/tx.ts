@@ -9,6 +9,7 @@ import { decide, notifOf, specOf } from './rules.js';
 import { claimedOf, acceptConfirm, acceptResize, acceptRevert, confirmed, finishStart, migrated, moveClaimed, moveEnded, moveFailed, moveOpFailed, resized, reverted, revertedAtDest } from './moves.js';
 import { evacuated, evacuateEnded, evacuateFailed, evacuateStart, evacuationContext } from './evacuate.js';
 import { acceptLive, liveClaimed, liveDone, liveMigrated, livePosting, liveRolledBack, liveSignal } from './live.js';
+import { acceptRestore, acceptSoftDelete, restored, softDeleted, softOpFailed } from './soft-delete.js';
 import { acceptRebuild, rebuildAdvance, rebuildDone, rebuildFailed, rebuildSpawned } from './rebuild.js';
 import { buildOpId, errorOf, isRollback, tsOf, Tx, type TxResult } from './tx-core.js';
 import { type CommandEvent, type InstanceContext, type InstanceEvent, type InstanceInput, type Operation, type StepName } from './types.js';
@@ -48,6 +49,9 @@ export type TxParams =
   | { readonly tx: 'livePosting' }
   | { readonly tx: 'liveDone' }
   | { readonly tx: 'liveRolledBack' }
+  | { readonly tx: 'softDeleted' }
+  | { readonly tx: 'restored' }
+  | { readonly tx: 'softOpFailed'; readonly phase: 'soft_delete' | 'restore' }
   | { readonly tx: 'evacuated' }
   | { readonly tx: 'evacuateFailed' }
   | { readonly tx: 'evacuateEnded' };
@@ -140,6 +144,12 @@ function command(t: Tx, cmd: CommandEvent): void {
       return;
     case 'live':
       acceptLive(t, cmd);
+      return;
+    case 'softDelete':
+      acceptSoftDelete(t, cmd);
+      return;
+    case 'restore':
+      acceptRestore(t, cmd);
       return;
     case 'liveAbort':
       liveSignal(t, cmd, 'abort');
@@ -300,6 +310,15 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
       break;
     case 'liveRolledBack':
       liveRolledBack(t);
+      break;
+    case 'softDeleted':
+      softDeleted(t);
+      break;
+    case 'restored':
+      restored(t);
+      break;
+    case 'softOpFailed':
+      softOpFailed(t, event, p.phase);
       break;
     case 'evacuated':
       evacuated(t);

@@ -235,3 +235,16 @@ test('instance machine - during build only delete, lock and unlock are accepted'
   }
   t.is(inFlightStep(r.snap)?.step, 'claim');
 });
+
+test('instance machine - a soft delete, then a reclaim only while still soft-deleted; restore only from soft-delete', (t) => {
+  const r = at('active');
+  const soft = r.cmd('delete', { soft: true });
+  t.like(soft.find((e) => e.type === 'runStep')?.params, { step: 'powerOff' });
+  r.settle();
+  t.is(r.rec.vmState, 'soft-delete');
+  t.like(r.cmd('restore', {})[0]?.params, { event: 'instance.update' });
+  const late = r.cmd('force_delete', { reclaim: true });
+  t.like(late[0]?.params, { event: 'command.rejected', body: { code: 'InstanceInvalidState' } }, 'a reclaim after a restore began is refused');
+  r.settle();
+  t.is(r.rec.vmState, 'active');
+});
