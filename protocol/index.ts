@@ -46,4 +46,4 @@ export {
   ServiceRecord,
 } from './schemas/internal.js';
 export { GuestView, HostAdminRecord, HostRpcOps, HostStatus, TrackerClaimView, TrackerFlavor, TrackerOps, TrackerReport, TrackerResources } from './schemas/host.js';
-export { AdminOps, FlavorQueries, HostListEntry, HostSetRequest, MigrationQueries } from './schemas/admin.js';
+export { ActionQueries, AdminOps, FlavorQueries, HostListEntry, HostSetRequest, InstanceActionView, MigrationQueries } from './schemas/admin.js';

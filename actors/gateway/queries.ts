@@ -1,7 +1,7 @@
 /**
  * Read-only queries, request/reply in the `gateway` queue group: a project's instances
  * (`nv.query.<project>.instances.list|show`), its migrations (`…migrations.list`) and the
- * flavors (`…flavors.list`). The subject's project scopes every answer: another project's
+ * flavors (`…flavors.list`), and an instance's actions (`…actions.list`). The subject's project scopes every answer: another project's
  * instance is answered as not found, its migrations are not listed.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
@@ -10,6 +10,8 @@ import type { Clock, IdSource } from '../runtime/clock.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
 import type { Stores } from '../records/stores.js';
 import { recordView } from '../records/views.js';
+import { jetstream } from '@nats-io/jetstream';
+import { readInstanceActions } from './actions.js';
 
 export function serveQueries(o: { nc: NatsConnection; stores: Stores; clock: Clock; ids: IdSource; prefix?: string; log?: (line: string, err?: unknown) => void }): Subscription {
   const s = subjects(o.prefix);
@@ -26,7 +28,7 @@ export function serveQueries(o: { nc: NatsConnection; stores: Stores; clock: Clo
         respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `subject ${msg.subject} does not match type ${req.type}` });
         return;
       }
-      answer(o.stores, project, req, o.log).then(
+      answer(o.stores, project, req, o.log, o.nc, o.prefix).then(
         (r) => (r.ok ? respondOk(ctx, msg, req, r.body) : respondError(ctx, msg, req, r.error)),
         (e: unknown) => {
           o.log?.(`query ${req.type} failed`, e);
@@ -39,8 +41,14 @@ export function serveQueries(o: { nc: NatsConnection; stores: Stores; clock: Clo
 
 type Answer = { ok: true; body: unknown } | { ok: false; error: { status: number; code: string; message: string } };
 
-async function answer(stores: Stores, project: string, req: Envelope<Record<string, unknown>>, log?: (line: string, err?: unknown) => void): Promise<Answer> {
+async function answer(stores: Stores, project: string, req: Envelope<Record<string, unknown>>, log: ((line: string, err?: unknown) => void) | undefined, nc: NatsConnection, prefix: string | undefined): Promise<Answer> {
   if (req.type === queryType('flavors.list')) return { ok: true, body: { flavors: await flavors(stores) } };
+  if (req.type === queryType('actions.list')) {
+    const id = String(req.body['instanceId']);
+    const r = await stores.instances.get(id);
+    if (!r || r.value.project !== project) return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
+    return { ok: true, body: { actions: await readInstanceActions(jetstream(nc), project, id, prefix) } };
+  }
   if (req.type === queryType('migrations.list')) {
     const id = req.body['instanceId'];
     return { ok: true, body: { migrations: await migrations(stores, project, typeof id === 'string' ? id : undefined, log) } };

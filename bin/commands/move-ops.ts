@@ -3,7 +3,7 @@
  * `--wait` through bin/client/wait.ts), and `migrations`, the project's migration records.
  */
 import type { Command } from 'commander';
-import type { InstanceAction, MigrationRecord } from '../../protocol/index.js';
+import type { InstanceAction, InstanceActionView, MigrationRecord } from '../../protocol/index.js';
 import { UsageError } from '../options.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { sendCommand } from '../client/wait.js';
@@ -94,6 +94,21 @@ export function registerMoveOps(program: Command): void {
           return table(
             ['ID', 'INSTANCE', 'KIND', 'STATUS', 'SOURCE', 'DEST', 'OLD FLAVOR', 'NEW FLAVOR', 'UPDATED'],
             r.migrations.map((m) => [m.migrationId, m.instanceId, m.kind, m.status, m.sourceHost, m.destHost, m.oldFlavor.name, m.newFlavor.name, new Date(m.updatedAt).toISOString()]),
+          );
+        };
+      }),
+  );
+
+  withClientOptions(program.command('actions <id>').description("an instance's actions: every command on it, its result and events (openstack server event list)")).action(
+    (id: string, o: ClientOptions) =>
+      runClient(o, () => {
+        const body = { instanceId: tokenArg('the instance id', id) };
+        return async (c) => {
+          const r = await c.query<{ actions: InstanceActionView[] }>('actions.list', body);
+          if (c.json) return r;
+          return table(
+            ['ACTION', 'REQUEST ID', 'USER', 'START', 'FINISH', 'RESULT', 'FAULT'],
+            r.actions.map((a) => [a.action, a.requestId, a.user, new Date(a.startTime).toISOString(), a.finishTime === null ? null : new Date(a.finishTime).toISOString(), a.result ?? 'running', a.fault ? `${a.fault.code}: ${a.fault.message}` : null]),
           );
         };
       }),

@@ -50,3 +50,28 @@ export const MigrationQueries = {
     reply: Type.Object({ migrations: Type.Array(MigrationRecord) }, { additionalProperties: false }),
   },
 } as const;
+
+const ActionFault = Type.Object({ code: Type.String({ maxLength: 128 }), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false });
+/** One command on an instance and what came of it (Nova's instance action). */
+export const InstanceActionView = Type.Object(
+  {
+    action: Type.String({ maxLength: 64 }),
+    requestId: Type.String({ maxLength: 256 }),
+    user: Type.Union([Type.Null(), Type.String({ maxLength: 128 })]),
+    startTime: Type.Integer({ minimum: 0 }),
+    finishTime: Type.Union([Type.Null(), Type.Integer({ minimum: 0 })]),
+    result: Type.Union([Type.Null(), Type.Literal('success'), Type.Literal('error'), Type.Literal('rejected')]),
+    fault: Type.Optional(ActionFault),
+    events: Type.Array(Type.Object({ type: Type.String({ maxLength: 128 }), ts: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+export type InstanceActionView = Static<typeof InstanceActionView>;
+
+/** `nv.query.<project>.actions.list`: the actions of one of the project's instances, oldest first. */
+export const ActionQueries = {
+  'actions.list': {
+    request: Type.Object({ instanceId: TokenString }, { additionalProperties: false }),
+    reply: Type.Object({ actions: Type.Array(InstanceActionView) }, { additionalProperties: false }),
+  },
+} as const;

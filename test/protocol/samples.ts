@@ -52,6 +52,7 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'tracker.dropMoveClaim': { opId: 'i-1:cmd-4:confirmSource', migrationId: 'm-1', side: 'source' },
   'tracker.finishMove': { opId: 'i-1:cmd-3:finishResize', migrationId: 'm-1' },
   'query.flavors.list': {},
+  'query.actions.list': { instanceId: 'i-1' },
   'query.migrations.list': { instanceId: 'i-1' },
   'admin.hosts.list': {},
   'admin.hosts.set': { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance' },
@@ -74,6 +75,7 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   'tracker.finishMove': { usage: { vcpus: 2, memoryMb: 4096, diskGb: 40 } },
   'rpc.status': { host: 'h1', actors: ['i-1'], guests: [{ instanceId: 'i-1', powerState: 'running' }], tracker: trackerReport() },
   'query.flavors.list': { flavors: [flavor] },
+  'query.actions.list': { actions: [{ action: 'stop', requestId: 'cmd-2', user: 'alice', startTime: 5, finishTime: 7, result: 'error', fault: { code: 'DriverFailure', message: 'x' }, events: [{ type: 'instance.power_off.start', ts: 6 }] }] },
   'query.migrations.list': {
     migrations: [{
       migrationId: 'm-1', instanceId: 'i-1', project: 'demo', kind: 'resize', status: 'finished', sourceHost: 'h1', destHost: 'h2',

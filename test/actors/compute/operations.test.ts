@@ -4,7 +4,7 @@
  * `command.rejected InstanceInvalidState` and change nothing. Plus authorization and quota.
  */
 import test from 'ava';
-import type { InstanceAction } from '../../../protocol/index.js';
+import { decodeMessage, encodeMessage, envelope, MessageKind, queryType, subjects, type InstanceAction } from '../../../protocol/index.js';
 import { TestClient } from '../../helpers/client.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 
@@ -120,4 +120,22 @@ test.serial('operations - a boot over quota is QuotaExceeded and creates nothing
   t.is(r.type, 'command.rejected');
   t.is(r.body['code'], 'QuotaExceeded');
   t.is(await c.stores.instances.get(b), undefined);
+});
+
+test.serial('operations - actions: every command on an instance with its result, as openstack server event list shows them', async (t) => {
+  const c = await cloud;
+  const id = await instanceIn(c, 'active');
+  await c.act(id, 'stop');
+  await c.act(id, 'stop'); // rejected: already stopped
+  await c.act(id, 'delete');
+  const req = envelope({ id: crypto.randomUUID(), type: queryType('actions.list'), ts: Date.now(), project: 'demo', user: 'alice', body: { instanceId: id } });
+  const msg = await c.client.nc.request(subjects().query('demo', 'actions.list'), encodeMessage(req), { timeout: 10_000 });
+  const r = decodeMessage(msg.data, MessageKind.Reply);
+  if (!r.ok) throw r.error;
+  const actions = (r.value.body as { actions: Array<{ action: string; result: string | null; fault?: { code: string } }> }).actions;
+  t.deepEqual(actions.map((a) => [a.action, a.result]), [['boot', 'success'], ['stop', 'success'], ['stop', 'rejected'], ['delete', 'success']]);
+  t.is(actions[2]?.fault?.code, 'InstanceInvalidState');
+  const other = envelope({ id: crypto.randomUUID(), type: queryType('actions.list'), ts: Date.now(), project: 'other', user: 'eve', body: { instanceId: id } });
+  const refused = decodeMessage((await c.client.nc.request(subjects().query('other', 'actions.list'), encodeMessage(other), { timeout: 10_000 })).data, MessageKind.Reply);
+  t.true(refused.ok && refused.value.type === 'error' && refused.value.body['code'] === 'InstanceNotFound', 'another project sees nothing');
 });
