@@ -59,6 +59,8 @@ export interface ComputeOptions {
    * deleted for good after this long. 0 (the default) = deletes are immediate.
    */
   readonly reclaimIntervalMs?: number;
+  /** Nova's sync_power_state_interval: how often guests are compared with the records (0 = never; default 600 s). */
+  readonly syncPowerStateMs?: number;
   /** Nova's allow_resize_to_same_host: a resize tries the instance's own host first. */
   readonly allowSameHostResize?: boolean;
   /** How long the simulated copy of a live migration runs (default 500 ms). */
@@ -261,6 +263,31 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       log(`compute ${o.host}: reclaimed ${id}, soft-deleted for ${o.clock.now() - c.updatedAt} ms`);
     }
   };
+  /**
+   * Nova's _sync_power_states: a guest that went off behind our back (shut down, crashed,
+   * suspended) turns its active or paused instance into a stopped one, through its actor; a
+   * guest running although its instance is stopped is powered off. Instances with a task in
+   * flight are left alone.
+   */
+  const syncPowerStates = async () => {
+    for (const id of instances.ids()) {
+      const actor = await instances.get(id);
+      const c = actor?.state.context;
+      if (!actor || !c || c.taskState !== null || c.op !== null) continue;
+      const guest = await o.driver.get(id).catch(() => undefined);
+      if (!guest) continue; // a missing guest is the audit's to report (I7)
+      const off = guest.powerState === 'shutdown' || guest.powerState === 'crashed' || guest.powerState === 'suspended';
+      if ((c.vmState === 'active' || c.vmState === 'paused') && off) {
+        await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: `sync:${id}:${c.updatedAt}`, action: 'stop', body: { sync: true }, user: 'novactor', isAdmin: true });
+        log(`compute ${o.host}: ${id} was ${c.vmState} but its guest is ${guest.powerState}: stopped`);
+      } else if (c.vmState === 'stopped' && guest.powerState === 'running') {
+        await o.driver.powerOff(id);
+        log(`compute ${o.host}: ${id} is stopped but its guest was running: powered off`);
+      }
+    }
+  };
+  const syncMs = o.syncPowerStateMs ?? 600_000;
+  if (syncMs > 0) await supervisor.add(periodic('syncPowerStates', syncMs, syncPowerStates, log, false));
   if (reclaimMs > 0) await supervisor.add(periodic('reclaim', Math.max(100, Math.floor(reclaimMs / 2)), reclaim, log, false));
   if (confirmWindowMs > 0) await supervisor.add(periodic('autoConfirm', Math.max(100, Math.floor(confirmWindowMs / 2)), autoConfirm, log, false));
 

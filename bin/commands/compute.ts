@@ -28,6 +28,7 @@ interface ComputeFlags extends ServerOptions {
   liveMigrationMs: string;
   resizeConfirmWindow: string;
   reclaimInstanceInterval: string;
+  syncPowerStateInterval: string;
   allowResizeToSameHost?: boolean;
   replicas: string;
 }
@@ -60,6 +61,7 @@ export function registerCompute(program: Command): void {
       .option('--heartbeat <ms>', 'heartbeat interval (the service key expires after 10 s)', '2000')
       .option('--live-migration-ms <ms>', 'how long the simulated copy of a live migration runs', '500')
       .option('--allow-resize-to-same-host', 'a resize tries the instance\'s own host first (the old flavor\'s room counts for the new one)')
+      .option('--sync-power-state-interval <s>', 'compare guests with the records this often (Nova sync_power_state_interval; 0 = never)', '600')
       .option('--reclaim-instance-interval <s>', 'keep deleted instances soft-deleted this many seconds, restorable (Nova reclaim_instance_interval; 0 = delete at once)', '0')
       .option('--resize-confirm-window <s>', 'confirm a resize left unconfirmed this many seconds (Nova resize_confirm_window; 0 = never)', '0')
       .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
@@ -104,6 +106,7 @@ function computeSettings(o: ComputeFlags) {
       : createDriver('fake', { host: o.host, hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')), ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}) });
   const liveMigrationMs = intFlag('--live-migration-ms', o.liveMigrationMs, 0, 3_600_000);
   const resizeConfirmWindowMs = intFlag('--resize-confirm-window', o.resizeConfirmWindow, 0, 31_536_000) * 1000;
+  const syncPowerStateMs = intFlag('--sync-power-state-interval', o.syncPowerStateInterval, 0, 86_400) * 1000;
   const reclaimIntervalMs = intFlag('--reclaim-instance-interval', o.reclaimInstanceInterval, 0, 31_536_000) * 1000;
-  return { host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs, liveMigrationMs, resizeConfirmWindowMs, reclaimIntervalMs, allowSameHostResize: o.allowResizeToSameHost === true } as const;
+  return { host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs, liveMigrationMs, resizeConfirmWindowMs, reclaimIntervalMs, syncPowerStateMs, allowSameHostResize: o.allowResizeToSameHost === true } as const;
 }

@@ -153,6 +153,9 @@ export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
     if (ctx.vmState !== 'resized' || ctx.taskState !== null || ctx.move === null) return invalid();
     return accept(action === 'confirm_resize' ? 'confirmResize' : 'revertResize');
   }
+  // The power-state sync found the guest off behind our back (operations.md §13): a paused
+  // instance is stopped too (Nova's force_stop), not only an active one.
+  if (action === 'stop' && cmd.body['sync'] === true && ctx.vmState === 'paused' && ctx.taskState === null) return accept('stop');
   const spec = (POWER_OPS as Record<string, PowerOpSpec | undefined>)[action];
   if (spec === undefined) return reject('ServiceUnavailable', `${action} is not implemented by this compute host yet`);
   if (!spec.allowedVm.includes(ctx.vmState) || ctx.taskState !== null) return invalid();

@@ -67,7 +67,7 @@ export interface Cloud {
   stop(): Promise<void>;
 }
 
-export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; beforeStep?: (step: StepName, key: string, host: string) => Promise<void> } = {}): Promise<Cloud> {
+export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; syncPowerStateMs?: number; beforeStep?: (step: StepName, key: string, host: string) => Promise<void> } = {}): Promise<Cloud> {
   const server = await startNats();
   const placementNode: PlacementNode = await startPlacementNode(server.url, 'cloud-placement');
   const rolesNc = await connectTo(server.url, 'roles');
@@ -103,6 +103,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
       auditIntervalMs: opts.auditIntervalMs ?? 0,
       killRestartMs: 100,
       ...(h.spec.allowSameHostResize ? { allowSameHostResize: true } : {}),
+      ...(opts.syncPowerStateMs !== undefined ? { syncPowerStateMs: opts.syncPowerStateMs } : {}),
       ...(opts.reclaimIntervalMs !== undefined ? { reclaimIntervalMs: opts.reclaimIntervalMs } : {}),
       ...(opts.resizeConfirmWindowMs !== undefined ? { resizeConfirmWindowMs: opts.resizeConfirmWindowMs } : {}),
       ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[${name}] ${line}`, err ?? '') } : {}),
