@@ -47,10 +47,10 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
     await o.jsm.consumers.update(o.stream, o.durable, { ack_wait: ackWait, max_ack_pending: maxAckPending });
   }
   const consumer = await o.js.consumers.get(o.stream, o.durable);
-  // Short pull requests: a killed loop's outstanding request stays registered at the server,
-  // which may hand it messages nobody reads until ack_wait; expiring it soon bounds that.
-  const messages = await consumer.consume({ max_messages: o.maxInFlight ?? 64, expires: 5_000 });
+  const maxInFlight = Math.max(1, o.maxInFlight ?? 64);
   let killed = false;
+  let stopping = false;
+  let current: { stop(): void } | undefined;
   const inProgress = new Set<Promise<void>>();
 
   const run = async (m: JsMsg) => {
@@ -70,26 +70,49 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
     else m.nak(outcome.retryAfterMs);
   };
 
+  /**
+   * Explicit, short pulls, each for as many messages as there are free handler slots: no
+   * message waits in a client-side buffer (where ack_wait would run out on it), and a pull
+   * left behind by a killed loop expires within a second or two instead of holding messages.
+   */
   const done = (async () => {
-    for await (const m of messages) {
-      if (killed) break;
-      const p = run(m).finally(() => inProgress.delete(p));
-      inProgress.add(p);
-      // Keep at most maxInFlight handlers running; JetStream holds the rest.
-      while (inProgress.size >= (o.maxInFlight ?? 64)) await Promise.race(inProgress);
+    while (!killed && !stopping) {
+      while (inProgress.size >= maxInFlight) await Promise.race(inProgress);
+      let batch;
+      try {
+        batch = await consumer.fetch({ max_messages: maxInFlight - inProgress.size, expires: 2_000 });
+      } catch (err) {
+        if (killed || stopping) break;
+        o.log?.(`pulling from ${o.stream}/${o.durable} failed; retrying`, err);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      current = batch;
+      try {
+        for await (const m of batch) {
+          if (killed) break;
+          const p = run(m).finally(() => inProgress.delete(p));
+          inProgress.add(p);
+        }
+      } catch (err) {
+        if (!killed && !stopping) o.log?.(`a pull from ${o.stream}/${o.durable} ended badly; pulling again`, err);
+      } finally {
+        current = undefined;
+      }
     }
   })();
 
   return {
     done,
     stop: async () => {
-      await messages.close();
-      await Promise.all(inProgress);
+      stopping = true;
+      current?.stop();
       await done;
+      await Promise.all(inProgress);
     },
     kill: () => {
       killed = true;
-      void messages.close();
+      current?.stop();
     },
   };
 }

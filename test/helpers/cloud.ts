@@ -72,7 +72,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
   const placementNode: PlacementNode = await startPlacementNode(server.url, 'cloud-placement');
   const rolesNc = await connectTo(server.url, 'roles');
   let gateway: Actor | undefined = await startGateway({ nc: rolesNc, clock: systemClock, ids: randomIds });
-  let conductor: Actor | undefined = await startConductor({ nc: rolesNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
+  let conductor: Actor | undefined = await startConductor({ nc: rolesNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}), ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') } : {}) });
   const client = new TestClient(await connectTo(server.url, 'client'));
   const stores = await openStores(client.nc);
   const placement = new PlacementClient({ nc: client.nc });
@@ -155,7 +155,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
       conductor = undefined;
     },
     startConductor: async () => {
-      conductor = await startConductor({ nc: rolesNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
+      conductor = await startConductor({ nc: rolesNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}), ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') } : {}) });
     },
     migrationStatus: async (id) => {
       const kv = await new Kvm(client.nc).open('nv-migrations');
