@@ -42,21 +42,22 @@ export class RecordBucket<T> {
   async entries(onCorrupt?: (key: string, err: ActorError) => void): Promise<Array<Versioned<T> & { key: string }>> {
     const status = await this.kv.status();
     if (status.values === 0) return [];
-    const out: Array<Versioned<T> & { key: string }> = [];
+    // By key, latest revision wins: a key written while the watch runs comes twice.
+    const out = new Map<string, Versioned<T> & { key: string }>();
     const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
     try {
       for await (const e of watch) {
         if (e.operation === 'PUT') {
           const r = decodeWith<T>(e.value, this.schema, { maxBytes: 8 * 1024 * 1024, maxDepth: 64 });
-          if (r.ok) out.push({ key: e.key, value: r.value, revision: e.revision });
+          if (r.ok) out.set(e.key, { key: e.key, value: r.value, revision: e.revision });
           else onCorrupt?.(e.key, new ActorError(ActorErrorCode.CorruptState, `${this.what} ${e.key} does not validate: ${r.error.message}`));
-        }
+        } else out.delete(e.key);
         if (e.delta === 0) break;
       }
     } finally {
       watch.stop();
     }
-    return out;
+    return [...out.values()];
   }
 
   /** Every key (for listings; fine for the sizes a query returns). */
