@@ -135,8 +135,11 @@ export class NatsServerProcess {
     });
     // Keep draining stderr so the child never blocks on a full pipe.
     child.stderr!.removeAllListeners('data');
-    child.stderr!.on('data', (chunk: Buffer) => log?.write(chunk));
-    child.once('exit', () => log?.end());
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (log && !log.writableEnded) log.write(chunk);
+    });
+    // Its last output can come after the 'exit' event: close the log when the pipe closes.
+    child.stderr!.once('close', () => log?.end());
     return server;
   }
 
