@@ -60,6 +60,8 @@ export interface Cloud {
   startGateway(): Promise<void>;
   killConductor(): void;
   startConductor(): Promise<void>;
+  /** Sets (or clears) an operator's forced-down mark on a host (`nv-hosts`). */
+  forceDown(host: string, down: boolean): Promise<void>;
   /** A migration record's status (undefined when there is none). */
   migrationStatus(id: string): Promise<string | undefined>;
   /** Placement's usage of a host's provider, by resource class. */
@@ -156,6 +158,12 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
     },
     startConductor: async () => {
       conductor = await startConductor({ nc: rolesNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}), ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') } : {}) });
+    },
+    forceDown: async (host, down) => {
+      const cur = await stores.hosts.get(host);
+      const rec = { host, enabled: true, forcedDown: down, reason: down ? 'test' : null, updatedAt: Date.now() };
+      if (cur) await stores.hosts.update(host, rec, cur.revision);
+      else await stores.hosts.create(host, rec);
     },
     migrationStatus: async (id) => {
       const kv = await new Kvm(client.nc).open('nv-migrations');

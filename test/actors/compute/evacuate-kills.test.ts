@@ -10,13 +10,6 @@ const hold = new StepHold();
 const cloud = startCloud([{ name: 'v1' }, { name: 'v2' }], { beforeStep: hold.hook });
 test.after.always(async () => (await cloud).stop());
 
-async function forceDown(c: Cloud, host: string, down: boolean) {
-  const cur = await c.stores.hosts.get(host);
-  const rec = { host, enabled: true, forcedDown: down, reason: down ? 'test' : null, updatedAt: Date.now() };
-  if (cur) await c.stores.hosts.update(host, rec, cur.revision);
-  else await c.stores.hosts.create(host, rec);
-}
-
 /** Boots on v1, takes v1 down, and starts an evacuation to v2 held at its spawn step. */
 async function evacuating(c: Cloud, name: string, beforeEvacuate: () => void = () => undefined) {
   const admin = new TestClient(c.client.nc, 'demo', 'admin');
@@ -25,7 +18,7 @@ async function evacuating(c: Cloud, name: string, beforeEvacuate: () => void = (
   if ((await admin.final(id, boot)).type !== 'instance.create.end') throw new Error('boot failed');
   beforeEvacuate();
   c.killWorker('v1');
-  await forceDown(c, 'v1', true);
+  await c.forceDown('v1', true);
   const held = hold.arm(id, 'evacuateSpawn');
   const ev = await admin.command(id, 'evacuate', {});
   return { admin, id, ev, held };
@@ -43,7 +36,7 @@ async function converged(t: import('ava').ExecutionContext, c: Cloud, admin: Tes
   t.deepEqual((await c.worker('v2').tracker.get()).report().claims.filter((x) => x.instanceId === id).map((x) => x.type), ['instance']);
   t.is(c.hosts.get('v2')!.fake.guest(id)?.powerState, 'running');
   t.is(await c.migrationStatus(migrationIdOf(id, ev)), 'done');
-  await forceDown(c, 'v1', false);
+  await c.forceDown('v1', false);
   await c.startWorker('v1');
   t.is(c.hosts.get('v1')!.fake.guest(id), undefined);
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');

@@ -7,30 +7,13 @@
 import test from 'ava';
 import { migrationIdOf } from '../../../actors/records/migrations.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
-import { ctl } from '../../helpers/ctl.js';
+import { kill } from '../../helpers/kills.js';
 import { eventually } from '../../helpers/eventually.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
 const hold = new StepHold();
 const cloud = startCloud([{ name: 'k1' }, { name: 'k2' }], { beforeStep: hold.hook });
 test.after.always(async () => (await cloud).stop());
-
-async function kill(c: Cloud, what: 'instance' | 'tracker' | 'worker' | 'otherTracker' | 'placement', host: string, id: string): Promise<() => Promise<void>> {
-  if (what === 'placement') {
-    await ctl(c.client.nc, 'cloud-placement', 'kill', { actor: 'placement', restartAfterMs: 200 });
-    return async () => undefined;
-  }
-  if (what === 'otherTracker') {
-    await ctl(c.client.nc, `compute-${host === 'k1' ? 'k2' : 'k1'}`, 'kill', { actor: 'tracker', restartAfterMs: 100 });
-    return async () => undefined;
-  }
-  if (what === 'worker') {
-    c.killWorker(host);
-    return async () => void (await c.startWorker(host));
-  }
-  await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: what === 'tracker' ? 'tracker' : `instance/${id}`, restartAfterMs: 100 });
-  return async () => undefined;
-}
 
 async function problems(c: Cloud, id: string, cmd: string, dest: string): Promise<string[]> {
   const out: string[] = [];
@@ -61,7 +44,7 @@ for (const k of ['instance', 'tracker', 'worker', 'otherTracker', 'placement'] a
       const held = hold.arm(id, step);
       const cmd = await c.client.command(id, 'live_migrate', {});
       const host = await held.reached;
-      const restart = await kill(c, k, host, id);
+      const restart = await kill(c, k, host, host === 'k1' ? 'k2' : 'k1', id);
       held.release();
       await restart();
       const end = await c.client.final(id, cmd, 30_000);

@@ -34,13 +34,6 @@ async function bootOn(c: Cloud, name: string, host: string) {
   if (end.type !== 'instance.create.end') throw new Error(`boot on ${host} failed: ${JSON.stringify(end.body)}`);
   return id;
 }
-async function forceDown(c: Cloud, host: string, down: boolean) {
-  const cur = await c.stores.hosts.get(host);
-  const rec = { host, enabled: true, forcedDown: down, reason: down ? 'test' : null, updatedAt: Date.now() };
-  if (cur) await c.stores.hosts.update(host, rec, cur.revision);
-  else await c.stores.hosts.create(host, rec);
-}
-
 test.before(async () => {
   await (await cloud).stores.quotas.create('demo', { instances: -1, cores: -1, ramMb: -1 });
 });
@@ -65,11 +58,11 @@ test.serial('bug 1679750 - delete while the compute host is down: deleted at onc
   const c = await cloud;
   const id = await bootOn(c, 'orphaned', 'n2');
   c.killWorker('n2');
-  await forceDown(c, 'n2', true);
+  await c.forceDown('n2', true);
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
   t.deepEqual(await where(c, id), []);
   t.truthy(c.hosts.get('n2')!.fake.guest(id), 'the guest is still on the dead host');
-  await forceDown(c, 'n2', false);
+  await c.forceDown('n2', false);
   await c.startWorker('n2');
   t.is(c.hosts.get('n2')!.fake.guest(id), undefined, 'the returning host destroyed it');
   t.deepEqual(await where(c, id), []);
@@ -81,14 +74,14 @@ test.serial('bug 1713783 - an evacuation that finds no valid host leaves the mig
   const c = await cloud;
   const id = await bootOn(c, 'stuck', 'n1');
   c.killWorker('n1');
-  await forceDown(c, 'n1', true);
+  await c.forceDown('n1', true);
   const a = await admin();
   const ev = await a.command(id, 'evacuate', { host: 'nowhere' });
   const end = await a.final(id, ev);
   t.is(end.type, 'instance.evacuate.error');
   t.is((end.body['fault'] as { code: string }).code, 'NoValidHost');
   t.is(await c.migrationStatus(migrationIdOf(id, ev)), 'error');
-  await forceDown(c, 'n1', false);
+  await c.forceDown('n1', false);
   await c.startWorker('n1');
   t.truthy(c.hosts.get('n1')!.fake.guest(id), 'the source still owns it and keeps its guest');
   t.is((await c.stores.instances.get(id))?.value.owner, 'host:n1');
@@ -101,12 +94,12 @@ test.serial('bug 1764883 - the source restarts while the evacuation is pre-migra
   const c = await cloud;
   const id = await bootOn(c, 'contested', 'n1');
   c.killWorker('n1');
-  await forceDown(c, 'n1', true);
+  await c.forceDown('n1', true);
   const a = await admin();
   const held = hold.arm(id, 'evacuateSpawn');
   const ev = await a.command(id, 'evacuate', { host: 'n2' });
   await held.reached;
-  await forceDown(c, 'n1', false);
+  await c.forceDown('n1', false);
   await c.startWorker('n1'); // comes back mid-evacuation
   held.release();
   const end = await a.final(id, ev);
@@ -124,12 +117,12 @@ test.serial('bug 1794996 - an evacuated instance is deleted, then the source res
   const c = await cloud;
   const id = await bootOn(c, 'moved-then-gone', 'n1');
   c.killWorker('n1');
-  await forceDown(c, 'n1', true);
+  await c.forceDown('n1', true);
   const a = await admin();
   const ev = await a.command(id, 'evacuate', { host: 'n2' });
   t.is((await a.final(id, ev)).type, 'instance.evacuate.end');
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
-  await forceDown(c, 'n1', false);
+  await c.forceDown('n1', false);
   await c.startWorker('n1');
   t.is(c.hosts.get('n1')!.fake.guest(id), undefined);
   t.deepEqual(await where(c, id), []);
@@ -161,7 +154,7 @@ test.serial('bug 1896463 - the periodic audit runs while an evacuation finishes:
   const c = await cloud;
   const id = await bootOn(c, 'evac-audit', 'n1');
   c.killWorker('n1');
-  await forceDown(c, 'n1', true);
+  await c.forceDown('n1', true);
   const a = await admin();
   const held = hold.arm(id, 'evacuateSpawn');
   const ev = await a.command(id, 'evacuate', { host: 'n2' });
@@ -172,7 +165,7 @@ test.serial('bug 1896463 - the periodic audit runs while an evacuation finishes:
   t.is((await a.final(id, ev)).type, 'instance.evacuate.end');
   await c.worker('n2').auditNow();
   t.deepEqual((await c.worker('n2').tracker.get()).report().usage, { vcpus: 1, memoryMb: 512, diskGb: 1 });
-  await forceDown(c, 'n1', false);
+  await c.forceDown('n1', false);
   await c.startWorker('n1');
   await clean(t, c);
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');

@@ -9,7 +9,7 @@ import { migrationIdOf } from '../../../actors/compute/move-steps.js';
 import type { StepName } from '../../../machines/instance/index.js';
 import type { InstanceAction } from '../../../protocol/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
-import { ctl } from '../../helpers/ctl.js';
+import { kill } from '../../helpers/kills.js';
 import { eventually } from '../../helpers/eventually.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
@@ -18,7 +18,6 @@ const hold = new StepHold();
 const cloud = startCloud([{ name: 'a' }, { name: 'b' }], { beforeStep: hold.hook });
 test.after.always(async () => (await cloud).stop());
 
-type Kill = 'instance' | 'tracker' | 'worker' | 'otherTracker' | 'placement';
 
 interface Case {
   readonly step: StepName;
@@ -37,23 +36,6 @@ const CASES: Case[] = [
   { step: 'confirmSource', prep: ['resize'], action: 'confirm_resize', success: 'instance.resize_confirm.end', endsHome: false, openMove: false },
   ...(['revertDest', 'handOff', 'finishRevert'] as const).map((step) => ({ step, prep: ['resize' as const], action: 'revert_resize' as const, success: 'instance.resize_revert.end', endsHome: true, openMove: false })),
 ];
-
-async function kill(c: Cloud, what: Kill, host: string, id: string): Promise<() => Promise<void>> {
-  if (what === 'placement') {
-    await ctl(c.client.nc, 'cloud-placement', 'kill', { actor: 'placement', restartAfterMs: 200 });
-    return async () => undefined;
-  }
-  if (what === 'otherTracker') {
-    await ctl(c.client.nc, `compute-${host === 'a' ? 'b' : 'a'}`, 'kill', { actor: 'tracker', restartAfterMs: 100 });
-    return async () => undefined;
-  }
-  if (what === 'worker') {
-    c.killWorker(host);
-    return async () => void (await c.startWorker(host));
-  }
-  await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: what === 'tracker' ? 'tracker' : `instance/${id}`, restartAfterMs: 100 });
-  return async () => undefined;
-}
 
 async function problems(c: Cloud, id: string, commands: string[], home: string, cs: Case, resizeCmd: string): Promise<string[]> {
   const out: string[] = [];
@@ -111,7 +93,7 @@ for (const k of ['instance', 'tracker', 'worker', 'otherTracker', 'placement'] a
       commands.push(cmd);
       if (cs.action === 'resize') resizeCmd = cmd;
       const host = await held.reached;
-      const restart = await kill(c, k, host, id);
+      const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
       held.release();
       await restart();
       const end = await c.client.final(id, cmd, 30_000);

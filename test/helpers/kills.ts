@@ -1,0 +1,21 @@
+/** What kill tests kill in an in-process cloud, and how each comes back. */
+import type { Cloud } from './cloud.js';
+import { ctl } from './ctl.js';
+
+export type Kill = 'instance' | 'tracker' | 'worker' | 'otherTracker' | 'placement';
+
+/**
+ * Kills `what` (on `host`, the host running the held step; `other` is the other host) and
+ * returns how to bring it back: actors killed through `nv.ctl` come back by themselves, a
+ * worker is started again over the same fake hypervisor host.
+ */
+export async function kill(c: Cloud, what: Kill, host: string, other: string, instanceId: string): Promise<() => Promise<void>> {
+  if (what === 'worker') {
+    c.killWorker(host);
+    return async () => void (await c.startWorker(host));
+  }
+  if (what === 'placement') await ctl(c.client.nc, 'cloud-placement', 'kill', { actor: 'placement', restartAfterMs: 200 });
+  else if (what === 'otherTracker') await ctl(c.client.nc, `compute-${other}`, 'kill', { actor: 'tracker', restartAfterMs: 100 });
+  else await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: what === 'tracker' ? 'tracker' : `instance/${instanceId}`, restartAfterMs: 100 });
+  return async () => undefined;
+}
