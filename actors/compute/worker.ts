@@ -31,8 +31,10 @@ import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
 import { serveDestroyGuest, servePreLiveMigration, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, trackerMigrations } from './upkeep.js';
+import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
+import { periodic } from '../runtime/periodic.js';
 
-export interface ComputeOptions {
+export interface ComputeOptions extends PeriodicsConfig {
   readonly nc: NatsConnection;
   readonly host: string;
   readonly driver: HypervisorDriver;
@@ -45,22 +47,14 @@ export interface ComputeOptions {
   readonly heartbeatMs?: number;
   /** The periodic tracker audit (update_available_resource); 0 = never. */
   readonly auditIntervalMs?: number;
-  /**
-   * Nova's resize_confirm_window: a resize or cold migration left RESIZED this long is
-   * confirmed by the destination host itself. 0 (the default) = never.
-   */
-  readonly resizeConfirmWindowMs?: number;
   readonly killRestartMs?: number;
   readonly maxInFlight?: number;
   /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
   readonly supervisor?: Supervisor;
-  /**
-   * Nova's reclaim_instance_interval: a user's delete is soft, and a soft-deleted instance is
-   * deleted for good after this long. 0 (the default) = deletes are immediate.
-   */
-  readonly reclaimIntervalMs?: number;
-  /** Nova's sync_power_state_interval: how often guests are compared with the records (0 = never; default 600 s). */
-  readonly syncPowerStateMs?: number;
+  /** Nova's running_deleted_instance_poll_interval: guests nobody here needs are reaped this often (default 1800 s, 0 = only at start). */
+  readonly reapIntervalMs?: number;
+  /** The periodics' jitter source, uniform in [0, 1) (default Math.random). */
+  readonly jitter?: () => number;
   /** Nova's allow_resize_to_same_host: a resize tries the instance's own host first. */
   readonly allowSameHostResize?: boolean;
   /** How long the simulated copy of a live migration runs (default 500 ms). */
@@ -228,7 +222,8 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     // may have been evacuated away; the records say which.
     if (gap > SERVICE_TTL_MS / 2 || me.forcedDown) await reconcile();
   };
-  await supervisor.add(periodic('heartbeat', o.heartbeatMs ?? 2000, heartbeat, log, true));
+  const every = (name: string, everyMs: number, run: () => Promise<void>, now = false) => periodic({ name, everyMs, run, clock: o.clock, log, now, ...(o.jitter ? { jitter: o.jitter } : {}) });
+  await supervisor.add(every('heartbeat', o.heartbeatMs ?? 2000, heartbeat, true));
 
   const auditNow = async () => {
     const t = await tracker.get();
@@ -237,59 +232,17 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     await reportInventory(placement, provider, o.inventory);
     await healAllocations(stores, migrations, placement, provider, log);
   };
-  if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(periodic('audit', o.auditIntervalMs ?? 60_000, auditNow, log, false));
+  if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(every('audit', o.auditIntervalMs ?? 60_000, auditNow));
 
-  /** Confirms resizes left unconfirmed past the window (Nova's _poll_unconfirmed_resizes), through each instance's own actor. */
-  const confirmWindowMs = o.resizeConfirmWindowMs ?? 0;
-  const autoConfirm = async () => {
-    for (const id of instances.ids()) {
-      const actor = await instances.get(id);
-      const c = actor?.state.context;
-      if (!actor || !c || c.vmState !== 'resized' || c.taskState !== null || c.move === null || o.clock.now() - c.updatedAt < confirmWindowMs) continue;
-      // One id per move: a second run, or a restored actor, sends the same command (a duplicate, ignored).
-      const commandId = `auto-confirm:${c.move.opId}`.slice(0, 128);
-      await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: commandId, action: 'confirm_resize', body: {}, user: 'novactor', isAdmin: true });
-      log(`compute ${o.host}: confirmed the resize of ${id}, unconfirmed for ${o.clock.now() - c.updatedAt} ms`);
-    }
-  };
-  /** Deletes for good the instances soft-deleted longer than the interval (Nova's _reclaim_queued_deletes), fenced against a restore by the actor. */
-  const reclaimMs = o.reclaimIntervalMs ?? 0;
-  const reclaim = async () => {
-    for (const id of instances.ids()) {
-      const actor = await instances.get(id);
-      const c = actor?.state.context;
-      if (!actor || !c || c.vmState !== 'soft-delete' || c.taskState !== null || o.clock.now() - c.updatedAt < reclaimMs) continue;
-      await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: `reclaim:${id}:${c.updatedAt}`, action: 'force_delete', body: { reclaim: true }, user: 'novactor', isAdmin: true });
-      log(`compute ${o.host}: reclaimed ${id}, soft-deleted for ${o.clock.now() - c.updatedAt} ms`);
-    }
-  };
-  /**
-   * Nova's _sync_power_states: a guest that went off behind our back (shut down, crashed,
-   * suspended) turns its active or paused instance into a stopped one, through its actor; a
-   * guest running although its instance is stopped is powered off. Instances with a task in
-   * flight are left alone.
-   */
-  const syncPowerStates = async () => {
-    for (const id of instances.ids()) {
-      const actor = await instances.get(id);
-      const c = actor?.state.context;
-      if (!actor || !c || c.taskState !== null || c.op !== null) continue;
-      const guest = await o.driver.get(id).catch(() => undefined);
-      if (!guest) continue; // a missing guest is the audit's to report (I7)
-      const off = guest.powerState === 'shutdown' || guest.powerState === 'crashed' || guest.powerState === 'suspended';
-      if ((c.vmState === 'active' || c.vmState === 'paused') && off) {
-        await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: `sync:${id}:${c.updatedAt}`, action: 'stop', body: { sync: true }, user: 'novactor', isAdmin: true });
-        log(`compute ${o.host}: ${id} was ${c.vmState} but its guest is ${guest.powerState}: stopped`);
-      } else if (c.vmState === 'stopped' && guest.powerState === 'running') {
-        await o.driver.powerOff(id);
-        log(`compute ${o.host}: ${id} is stopped but its guest was running: powered off`);
-      }
-    }
-  };
-  const syncMs = o.syncPowerStateMs ?? 600_000;
-  if (syncMs > 0) await supervisor.add(periodic('syncPowerStates', syncMs, syncPowerStates, log, false));
-  if (reclaimMs > 0) await supervisor.add(periodic('reclaim', Math.max(100, Math.floor(reclaimMs / 2)), reclaim, log, false));
-  if (confirmWindowMs > 0) await supervisor.add(periodic('autoConfirm', Math.max(100, Math.floor(confirmWindowMs / 2)), autoConfirm, log, false));
+  // The periodics (operations.md §13): decisions in machines/periodics/, acting in ./periodics.ts.
+  const periodicDeps = { host: o.host, instances: instanceSource(instances), driver: o.driver, clock: o.clock, log, ...(o.jitter ? { jitter: o.jitter } : {}) };
+  for (const spec of instancePeriodics(periodicDeps, o)) await supervisor.add(spec);
+  const deleteIntervalMs = o.instanceDeleteIntervalMs ?? 300_000;
+  const cleanup = () => cleanupIncompleteMigrations({ host: o.host, migrations, instances: stores.instances, driver: o.driver, placement, forget: (id) => instances.forget(id), clock: o.clock, log });
+  if (deleteIntervalMs > 0) await supervisor.add(every('cleanupIncompleteMigrations', deleteIntervalMs, cleanup));
+  // Reaped at start (above) and from then on (Nova's _cleanup_running_deleted_instances).
+  const reapMs = o.reapIntervalMs ?? 1_800_000;
+  if (reapMs > 0) await supervisor.add(every('reapGuests', reapMs, reapGuests));
 
   const preLiveSub = servePreLiveMigration(o.nc, s.rpc(o.host, 'preLiveMigration'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, o.driver, o.host, log);
   const destroySub = serveDestroyGuest(o.nc, s.rpc(o.host, 'destroyGuest'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, o.driver, log);
@@ -343,29 +296,3 @@ async function untilPlacementAnswers<T>(fn: () => Promise<T>, log: (line: string
     }
   }
 }
-
-
-/** An actor that runs `fn` every `everyMs` (at once too, when `now`); failures are logged. */
-function periodic(name: string, everyMs: number, fn: () => Promise<void>, log: (line: string, err?: unknown) => void, now: boolean) {
-  return {
-    name,
-    start: async (): Promise<Actor> => {
-      if (now) await fn();
-      let running = false;
-      const timer = setInterval(() => {
-        if (running) return;
-        running = true;
-        fn()
-          .catch((err: unknown) => log(`${name} failed`, err))
-          .finally(() => (running = false));
-      }, everyMs);
-      let stopped!: () => void;
-      const done = new Promise<void>((r) => (stopped = r));
-      return { done, kill: () => clearInterval(timer), stop: async () => (clearInterval(timer), stopped()) };
-    },
-  };
-}
-
-
-
-

@@ -29,6 +29,13 @@ interface ComputeFlags extends ServerOptions {
   resizeConfirmWindow: string;
   reclaimInstanceInterval: string;
   syncPowerStateInterval: string;
+  instanceBuildTimeout: string;
+  rebootTimeout: string;
+  rescueTimeout: string;
+  shelvedOffloadTime: string;
+  shelvedPollInterval: string;
+  instanceDeleteInterval: string;
+  runningDeletedInstancePollInterval: string;
   allowResizeToSameHost?: boolean;
   replicas: string;
 }
@@ -64,6 +71,13 @@ export function registerCompute(program: Command): void {
       .option('--sync-power-state-interval <s>', 'compare guests with the records this often (Nova sync_power_state_interval; 0 = never)', '600')
       .option('--reclaim-instance-interval <s>', 'keep deleted instances soft-deleted this many seconds, restorable (Nova reclaim_instance_interval; 0 = delete at once)', '0')
       .option('--resize-confirm-window <s>', 'confirm a resize left unconfirmed this many seconds (Nova resize_confirm_window; 0 = never)', '0')
+      .option('--instance-build-timeout <s>', 'a build not finished after this many seconds fails into error (Nova instance_build_timeout; 0 = never)', '0')
+      .option('--reboot-timeout <s>', 'a soft reboot hanging this many seconds is taken over by a hard one (Nova reboot_timeout; 0 = never)', '0')
+      .option('--rescue-timeout <s>', 'unrescue an instance left rescued this many seconds (Nova rescue_timeout; 0 = never)', '0')
+      .option('--shelved-offload-time <s>', 'offload an instance shelved this many seconds (Nova shelved_offload_time; 0 = at once when shelving, -1 = never)', '0')
+      .option('--shelved-poll-interval <s>', 'how often shelved instances are checked for offload (Nova shelved_poll_interval)', '3600')
+      .option('--instance-delete-interval <s>', 'how often failed migrations left behind here are cleaned up (Nova instance_delete_interval; 0 = never)', '300')
+      .option('--running-deleted-instance-poll-interval <s>', 'how often guests of deleted or departed instances are reaped, besides at start (Nova running_deleted_instance_poll_interval; 0 = only at start)', '1800')
       .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
   ).action(async (o: ComputeFlags) => {
     let worker: ReturnType<typeof computeSettings> | undefined;
@@ -108,5 +122,14 @@ function computeSettings(o: ComputeFlags) {
   const resizeConfirmWindowMs = intFlag('--resize-confirm-window', o.resizeConfirmWindow, 0, 31_536_000) * 1000;
   const syncPowerStateMs = intFlag('--sync-power-state-interval', o.syncPowerStateInterval, 0, 86_400) * 1000;
   const reclaimIntervalMs = intFlag('--reclaim-instance-interval', o.reclaimInstanceInterval, 0, 31_536_000) * 1000;
-  return { host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs, liveMigrationMs, resizeConfirmWindowMs, reclaimIntervalMs, syncPowerStateMs, allowSameHostResize: o.allowResizeToSameHost === true } as const;
+  const periodics = {
+    buildTimeoutMs: intFlag('--instance-build-timeout', o.instanceBuildTimeout, 0, 31_536_000) * 1000,
+    rebootTimeoutMs: intFlag('--reboot-timeout', o.rebootTimeout, 0, 31_536_000) * 1000,
+    rescueTimeoutMs: intFlag('--rescue-timeout', o.rescueTimeout, 0, 31_536_000) * 1000,
+    shelvedOffloadMs: intFlag('--shelved-offload-time', o.shelvedOffloadTime, -1, 31_536_000) * 1000,
+    shelvedPollMs: intFlag('--shelved-poll-interval', o.shelvedPollInterval, 1, 86_400) * 1000,
+    instanceDeleteIntervalMs: intFlag('--instance-delete-interval', o.instanceDeleteInterval, 0, 86_400) * 1000,
+    reapIntervalMs: intFlag('--running-deleted-instance-poll-interval', o.runningDeletedInstancePollInterval, 0, 86_400) * 1000,
+  };
+  return { host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs, liveMigrationMs, resizeConfirmWindowMs, reclaimIntervalMs, syncPowerStateMs, ...periodics, allowSameHostResize: o.allowResizeToSameHost === true } as const;
 }

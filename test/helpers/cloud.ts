@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { startCompute, type ComputeWorker } from '../../actors/compute/index.js';
+import type { PeriodicsConfig } from '../../actors/compute/periodics.js';
 import { startConductor } from '../../actors/conductor/actor.js';
 import { startGateway } from '../../actors/gateway/actor.js';
 import { PlacementClient } from '../../actors/placement/client.js';
@@ -69,7 +70,7 @@ export interface Cloud {
   stop(): Promise<void>;
 }
 
-export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; syncPowerStateMs?: number; beforeStep?: (step: StepName, key: string, host: string) => Promise<void> } = {}): Promise<Cloud> {
+export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; syncPowerStateMs?: number; periodics?: PeriodicsConfig & { reapIntervalMs?: number }; beforeStep?: (step: StepName, key: string, host: string) => Promise<void> } = {}): Promise<Cloud> {
   const server = await startNats();
   const placementNode: PlacementNode = await startPlacementNode(server.url, 'cloud-placement');
   const rolesNc = await connectTo(server.url, 'roles');
@@ -108,6 +109,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
       ...(opts.syncPowerStateMs !== undefined ? { syncPowerStateMs: opts.syncPowerStateMs } : {}),
       ...(opts.reclaimIntervalMs !== undefined ? { reclaimIntervalMs: opts.reclaimIntervalMs } : {}),
       ...(opts.resizeConfirmWindowMs !== undefined ? { resizeConfirmWindowMs: opts.resizeConfirmWindowMs } : {}),
+      ...opts.periodics,
       ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[${name}] ${line}`, err ?? '') } : {}),
       ...(opts.beforeStep ? { beforeStep: (step: StepName, key: string) => opts.beforeStep!(step, key, name) } : {}),
     });

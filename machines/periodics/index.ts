@@ -1,0 +1,15 @@
+/** Pure decisions of a compute host's periodic tasks (operations.md §13); the actor layer schedules and acts. */
+export {
+  autoConfirmDue,
+  buildTimeoutDue,
+  powerSyncApplies,
+  powerSyncDue,
+  reclaimDue,
+  rebootTimeoutDue,
+  rescueTimeoutDue,
+  shelvedOffloadDue,
+  SOFT_REBOOT_TASKS,
+  type InstancePeriodicInput,
+  type PowerSyncDecision,
+} from './instance.js';
+export { incompleteMigrationsDue, type InstanceFacts } from './migrations.js';
