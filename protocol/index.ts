@@ -35,6 +35,7 @@ export {
   HostAdoptTask,
   HostBuildTask,
   HostCommandTask,
+  ImageRecord,
   InstanceRecord,
   InternalTasks,
   MIGRATION_KINDS,
@@ -46,4 +47,4 @@ export {
   ServiceRecord,
 } from './schemas/internal.js';
 export { GuestView, HostAdminRecord, HostRpcOps, HostStatus, TrackerClaimView, TrackerFlavor, TrackerOps, TrackerReport, TrackerResources } from './schemas/host.js';
-export { ActionQueries, AdminOps, FlavorQueries, HostListEntry, HostSetRequest, InstanceActionView, MigrationQueries } from './schemas/admin.js';
+export { ActionQueries, AdminOps, FlavorQueries, HostListEntry, ImageQueries, HostSetRequest, InstanceActionView, MigrationQueries } from './schemas/admin.js';

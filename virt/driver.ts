@@ -46,6 +46,11 @@ export interface GuestInfo extends GuestSpec {
   readonly pid?: number;
 }
 
+/** What a snapshot saved. */
+export interface SnapshotInfo {
+  readonly sizeBytes: number;
+}
+
 /** Options every call takes: abort stops waiting at the next step boundary. */
 export interface CallOptions {
   readonly signal?: AbortSignal;
@@ -80,6 +85,8 @@ export interface HypervisorDriver {
   rescue(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
   /** Restarts the guest from its own disk: rescued → running, not rescued. */
   unrescue(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /** Saves the guest's disk for an image (snapshot, shelve), in whatever power state it is; the guest is unchanged. Fails `GuestNotFound` if absent. */
+  snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo>;
   /** The guest now, read from the hypervisor (not from a cache); undefined if absent. */
   get(instanceId: string, opts?: CallOptions): Promise<GuestInfo | undefined>;
   /** Every guest of this host, including ones no record knows of (orphans) — for recovery and the power-state sync. */
@@ -101,6 +108,7 @@ export const VirtOp = {
   Resume: 'resume',
   Rescue: 'rescue',
   Unrescue: 'unrescue',
+  Snapshot: 'snapshot',
   Get: 'get',
   List: 'list',
 } as const;

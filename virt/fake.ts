@@ -5,9 +5,11 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { PowerState, VirtOp, type CallOptions, type GuestInfo, type GuestSpec, type HypervisorDriver, type RebootKind } from './driver.js';
+import { PowerState, VirtOp, type CallOptions, type GuestInfo, type GuestSpec, type HypervisorDriver, type RebootKind, type SnapshotInfo } from './driver.js';
 import { checkAborted, VirtError, VirtErrorCode } from './errors.js';
 import { GuestLocks } from './serial.js';
+
+const GIB = 2 ** 30;
 import { planOrThrow, validateId, type GuestChange } from './transitions.js';
 
 interface FakeGuest {
@@ -179,6 +181,14 @@ export class FakeDriver implements HypervisorDriver {
   }
   unrescue(id: string, opts?: CallOptions): Promise<GuestInfo> {
     return this.change(VirtOp.Unrescue, 'unrescue', id, opts);
+  }
+
+  snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {
+    return this.op(VirtOp.Snapshot, instanceId, opts, () => {
+      const g = this.hostState.guest(instanceId);
+      if (!g) throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
+      return { sizeBytes: g.spec.flavor.rootGb * GIB };
+    });
   }
 
   get(instanceId: string, opts?: CallOptions): Promise<GuestInfo | undefined> {

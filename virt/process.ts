@@ -19,7 +19,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { PowerState, VirtOp, type CallOptions, type GuestInfo, type GuestSpec, type HypervisorDriver, type RebootKind } from './driver.js';
+import { PowerState, VirtOp, type CallOptions, type GuestInfo, type GuestSpec, type HypervisorDriver, type RebootKind, type SnapshotInfo } from './driver.js';
 import { checkAborted, VirtError, VirtErrorCode } from './errors.js';
 import { guestArgs, isSpec, processState, readGuest, scanGuests, type GuestProcess } from './proc.js';
 import { GuestLocks } from './serial.js';
@@ -134,6 +134,16 @@ export class ProcessDriver implements HypervisorDriver {
   }
   unrescue(id: string, opts?: CallOptions): Promise<GuestInfo> {
     return this.change('unrescue', id, opts);
+  }
+
+  /** A process guest has no disk: its image is its spec, sized by its flavor. */
+  snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {
+    return this.locked(VirtOp.Snapshot, instanceId, opts, async () => {
+      const { record, proc } = await this.observe(instanceId);
+      const spec = record?.spec ?? proc?.spec;
+      if (!spec) throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
+      return { sizeBytes: spec.flavor.rootGb * 2 ** 30 };
+    });
   }
 
   get(instanceId: string, opts?: CallOptions): Promise<GuestInfo | undefined> {

@@ -30,6 +30,8 @@ export interface InboxOptions {
   readonly maxInFlight?: number;
   /** The host keeps deleted instances for a while (reclaim interval set): a user's delete is soft. */
   readonly softDelete?: boolean;
+  /** The host's shelved_offload_time is 0: a shelve offloads at once. */
+  readonly offloadAtOnce?: boolean;
   readonly log?: (line: string, err?: unknown) => void;
 }
 
@@ -67,14 +69,17 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
     const actor = await o.actors.get(task.instanceId);
     if (!actor) return { retryAfterMs: 200 }; // handed over, its host.build not taken yet
     try {
-      const body = task.action === 'delete' && o.softDelete ? { ...task.body, soft: true } : task.body;
+      // The host's settings decide two things the command does not say: whether a delete is
+      // soft (reclaim interval) and whether a shelve offloads at once (shelved_offload_time 0).
+      const body = task.action === 'delete' && o.softDelete ? { ...task.body, soft: true } : task.action === 'shelve' && o.offloadAtOnce === true ? { ...task.body, offload: true } : task.body;
       await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: task.commandId, action: task.action as InstanceAction, body, user: task.user, isAdmin: task.isAdmin });
     } catch (err) {
       if (isActorError(err, ActorErrorCode.Fenced)) return { retryAfterMs: 0 }; // moved on: read again, re-route
       throw err;
     }
-    // A final machine (deleted, handed back) takes no command: read the record again.
-    if (!isDuplicate(actor.state.context, task.commandId)) return { retryAfterMs: 0 };
+    // A final machine (deleted, handed back) takes no command, nor one handing its record to
+    // the conductor (offload): read the record again once it has moved.
+    if (!isDuplicate(actor.state.context, task.commandId)) return { retryAfterMs: actor.state.context.op?.finished === true ? 100 : 0 };
     return 'ack';
   };
 

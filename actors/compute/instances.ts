@@ -172,5 +172,6 @@ function inputOf(cur: Versioned<InstanceRecord>, task: HostBuildTask, now: numbe
     attempt: task.attempt,
     maxAttempts: task.maxAttempts,
     ...(task.evacuation ? { evacuation: { sourceHost: task.evacuation.sourceHost, oldVmState: task.evacuation.oldVmState as VmState } } : {}),
+    ...(task.unshelve ? { unshelve: { shelvedImage: r.shelvedImage ?? null } } : {}),
   };
 }

@@ -37,6 +37,8 @@ export interface ComputeStepDeps {
   readonly driverTries?: number;
   /** The steps of resize and cold migration (move-steps.ts). */
   readonly moves?: { run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined };
+  /** The image steps of snapshot and shelve, and the hand-back of an offloaded instance (image-steps.ts). */
+  readonly images?: { run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined };
   /** Runs before every step (tests hold a step here to kill something while it is in flight). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
 }
@@ -89,7 +91,8 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
         return done();
       case 'spawn':
         return virt(
-          () => d.driver.spawn({ instanceId: id, name: c.name, host: d.host, flavor: c.flavor, ...(c.image ? { image: c.image } : {}) }),
+          // An unshelve spawns from the image the shelve saved.
+          () => d.driver.spawn({ instanceId: id, name: c.name, host: d.host, flavor: c.flavor, ...(c.shelvedImage ? { image: c.shelvedImage } : c.image ? { image: c.image } : {}) }),
           (code, message) => ({ code, message, reschedulable: code === VirtErrorCode.SpawnFailed }),
         );
       case 'powerOff':
@@ -122,7 +125,7 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
       case 'reschedule':
         return reschedule(snap);
       default:
-        return d.moves?.run(step, key, snap) ?? failed({ code: 'UnknownStep', message: `this host cannot run step ${step}` });
+        return d.moves?.run(step, key, snap) ?? d.images?.run(step, key, snap) ?? failed({ code: 'UnknownStep', message: `this host cannot run step ${step}` });
     }
   };
 

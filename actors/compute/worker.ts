@@ -29,6 +29,7 @@ import { startInbox } from './inbox.js';
 import { InstanceHost } from './instances.js';
 import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
+import { imageSteps } from './image-steps.js';
 import { serveDestroyGuest, servePreLiveMigration, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, trackerMigrations } from './upkeep.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
@@ -145,6 +146,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
         prefix,
         sleep,
         moves: moveSteps({ host: o.host, tracker, driver: o.driver, placement, stores, migrations, remote, js, clock: o.clock, prefix, log, sleep, ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}), ...(o.allowSameHostResize ? { allowSameHostResize: true } : {}) }),
+        images: imageSteps({ host: o.host, driver: o.driver, instances: stores.instances, images: stores.images, clock: o.clock }),
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
       }),
     },
@@ -207,7 +209,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   await supervisor.add({
     name: 'inbox',
     start: async () => {
-      const loop = await startInbox({ host: o.host, js, jsm, instances: stores.instances, actors: instances, events, clock: o.clock, prefix, log, softDelete: (o.reclaimIntervalMs ?? 0) > 0, ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}) });
+      const loop = await startInbox({ host: o.host, js, jsm, instances: stores.instances, actors: instances, events, clock: o.clock, prefix, log, softDelete: (o.reclaimIntervalMs ?? 0) > 0, offloadAtOnce: (o.shelvedOffloadMs ?? 0) === 0, ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}) });
       return { done: loop.done, kill: () => loop.kill(), stop: () => loop.stop() };
     },
   });

@@ -33,6 +33,7 @@ import { isOpenMigration } from '../records/migrations.js';
 import { randomIds } from '../runtime/clock.js';
 import { RemoteHosts } from '../compute/remote.js';
 import { evacuator } from './evacuate.js';
+import { offloadedCommands } from './offloaded.js';
 import type { Versioned } from '../runtime/kv-cas.js';
 
 export interface ConductorOptions {
@@ -185,6 +186,7 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
         await events.instance({ ...meta, type: 'instance.delete.start', body: eventBodyOf(rec), msgId: `${task.commandId}:delete.start` });
       }
       await releaseAllocations(id);
+      if (rec.shelvedImage !== undefined) await stores.images.remove(rec.shelvedImage);
       // An open move of it holds its source side under the migration consumer: that goes too.
       for (const { value: m } of await stores.migrations.entries()) if (m.instanceId === id && isOpenMigration(m)) await releaseAllocations(m.migrationId);
       const again = await stores.instances.get(id);
@@ -207,6 +209,18 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     ...(o.log ? { log: o.log } : {}),
   });
 
+  const offloaded = offloadedCommands({
+    stores,
+    placement,
+    events,
+    clock: o.clock,
+    replace,
+    existingClaim,
+    claim: (rec) => claimOnBestHost(rec, { instanceId: rec.instanceId, commandId: rec.unshelveBy ?? rec.createdBy, attempt: 1, tried: [], alternates: [] }),
+    handOver: (host, msgId, env, task) => publishTask(s.host(host, 'build'), 'host.build', msgId, env, task),
+    route: (host, msgId, env, task) => publishTask(s.host(host, 'command'), 'host.command', msgId, env, task),
+  });
+
   const handle = async (m: JsMsg): Promise<Outcome> => {
     const r = decodeMessage(m.data, MessageKind.Task);
     if (!r.ok) {
@@ -216,7 +230,10 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     if (r.value.type === 'conductor.build') return build(r.value, r.value.body as unknown as BuildTask);
     if (r.value.type === 'host.command') {
       const task = r.value.body as unknown as HostCommandTask;
-      return task.action === 'evacuate' ? evacuate(r.value, task) : deleteUnscheduled(r.value, task);
+      if (task.action === 'evacuate') return evacuate(r.value, task);
+      if (task.action === 'unshelve') return offloaded.unshelve(r.value, task);
+      if (task.action === 'lock' || task.action === 'unlock') return offloaded.lock(r.value, task);
+      return deleteUnscheduled(r.value, task);
     }
     o.log?.(`dropping conductor task of type ${r.value.type}`);
     return 'term';

@@ -49,6 +49,12 @@ async function answer(stores: Stores, project: string, req: Envelope<Record<stri
     if (!r || r.value.project !== project) return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
     return { ok: true, body: { actions: await readInstanceActions(jetstream(nc), project, id, prefix) } };
   }
+  if (req.type === queryType('images.list')) {
+    const id = req.body['instanceId'];
+    const images = (await stores.images.entries((key, err) => log?.(`skipping image record ${key}`, err))).map((e) => e.value);
+    const mine = images.filter((i) => i.project === project && (typeof id !== 'string' || i.instanceId === id));
+    return { ok: true, body: { images: mine.sort((a, b) => a.createdAt - b.createdAt || a.imageId.localeCompare(b.imageId)) } };
+  }
   if (req.type === queryType('migrations.list')) {
     const id = req.body['instanceId'];
     return { ok: true, body: { migrations: await migrations(stores, project, typeof id === 'string' ? id : undefined, log) } };

@@ -116,10 +116,11 @@ export class InstanceActor {
     });
     // The record's instance fields are the machine's view of itself (toRecord); the rest
     // (owner, epoch, createdBy, forcedHost) stays as the record has it.
-    const { fault: _previousFault, ...kept } = this.current.value;
+    const { fault: _previousFault, shelvedImage: _previousImage, ...kept } = this.current.value;
     const record: InstanceRecord = {
       ...kept,
       ...toRecord(next),
+      ...(next.context.shelvedImage !== null ? { shelvedImage: next.context.shelvedImage } : {}),
       updatedAt: this.deps.clock.now(),
       machine: instanceMachine.getPersistedSnapshot(next),
       outbox,

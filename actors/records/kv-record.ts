@@ -34,6 +34,11 @@ export class RecordBucket<T> {
     return writeIfRevision(this.kv, key, encodeValue(value), revision);
   }
 
+  /** Deletes the key (a tombstone: reads and listings no longer see it). Deleting a missing key is fine. */
+  async remove(key: string): Promise<void> {
+    await this.kv.delete(key);
+  }
+
   /**
    * Every current record in one pass over the bucket's stream (a watch of last values), far
    * cheaper than a get per key when a host rebuilds its state from thousands of records.

@@ -1,7 +1,7 @@
-/** The record buckets every role reads: instances, flavors, quotas, services, hosts, migrations. */
+/** The record buckets every role reads: instances, flavors, quotas, services, hosts, migrations, images. */
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DEFAULT_FLAVORS, DEFAULT_QUOTA, FlavorRecord, HostAdminRecord, InstanceRecord, MigrationRecord, QuotaRecord, ServiceRecord } from '../../protocol/index.js';
+import { DEFAULT_FLAVORS, DEFAULT_QUOTA, FlavorRecord, HostAdminRecord, ImageRecord, InstanceRecord, MigrationRecord, QuotaRecord, ServiceRecord } from '../../protocol/index.js';
 import { names } from '../runtime/bootstrap.js';
 import { isActorError, ActorErrorCode } from '../errors.js';
 import { RecordBucket } from './kv-record.js';
@@ -13,13 +13,14 @@ export interface Stores {
   readonly services: RecordBucket<ServiceRecord>;
   readonly hosts: RecordBucket<HostAdminRecord>;
   readonly migrations: RecordBucket<MigrationRecord>;
+  readonly images: RecordBucket<ImageRecord>;
 }
 
 export async function openStores(nc: NatsConnection, prefix?: string): Promise<Stores> {
   const b = names(prefix).buckets;
   const kvm = new Kvm(nc);
-  const [instances, flavors, quotas, services, hosts, migrations] = await Promise.all([
-    kvm.open(b.instances), kvm.open(b.flavors), kvm.open(b.quotas), kvm.open(b.services), kvm.open(b.hosts), kvm.open(b.migrations),
+  const [instances, flavors, quotas, services, hosts, migrations, images] = await Promise.all([
+    kvm.open(b.instances), kvm.open(b.flavors), kvm.open(b.quotas), kvm.open(b.services), kvm.open(b.hosts), kvm.open(b.migrations), kvm.open(b.images),
   ]);
   return {
     instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance'),
@@ -28,6 +29,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     services: new RecordBucket<ServiceRecord>(services, ServiceRecord, 'service'),
     hosts: new RecordBucket<HostAdminRecord>(hosts, HostAdminRecord, 'host'),
     migrations: new RecordBucket<MigrationRecord>(migrations, MigrationRecord, 'migration'),
+    images: new RecordBucket<ImageRecord>(images, ImageRecord, 'image'),
   };
 }
 

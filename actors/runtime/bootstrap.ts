@@ -35,6 +35,7 @@ export function names(prefix: string = DEFAULT_PREFIX) {
       flavors: `${prefix}-flavors`,
       quotas: `${prefix}-quotas`,
       hosts: `${prefix}-hosts`,
+      images: `${prefix}-images`,
     },
     /** The subject of the placement event log (not under `<prefix>.placement.`, which is request/reply). */
     placementLogSubject: `${prefix}.log.placement`,
@@ -96,6 +97,7 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
     { name: b.flavors, history: 1, ttl: 0 },
     { name: b.quotas, history: 1, ttl: 0 },
     { name: b.hosts, history: 1, ttl: 0 }, // operator switches per host (enable, force down): outlive the heartbeat
+    { name: b.images, history: 1, ttl: 0 }, // the image registry: snapshots and shelved images
   ];
 }
 

@@ -77,6 +77,11 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
     // Only a delete can act on an instance that is still being scheduled (task state
     // `scheduling`, not null); the conductor carries it out.
     if (cmd.action === 'delete' || cmd.action === 'force_delete') return { kind: 'toConductor' };
+    // An offloaded instance has no host: the conductor unshelves it, and keeps its lock.
+    if (record.vmState === 'shelved_offloaded' && (cmd.action === 'unshelve' || cmd.action === 'lock' || cmd.action === 'unlock')) {
+      if (cmd.action === 'unshelve' && cmd.body['host'] !== undefined && !cmd.isAdmin) return reject('NotAuthorized', 'only an admin may choose the host of an unshelve');
+      return { kind: 'toConductor' };
+    }
     return reject('InstanceInvalidState', `cannot ${cmd.action} instance ${cmd.instanceId} while it is ${record.vmState}/${record.taskState ?? 'none'}`);
   }
   // Evacuation is for admins, and the conductor runs it: the owning host is down.

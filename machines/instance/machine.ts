@@ -87,6 +87,8 @@ export const instanceMachine = setup({
     },
     hasMove: ({ context }) => context.move !== null,
     isEvacuation: ({ context }) => context.move?.kind === 'evacuate' && context.op?.action === 'evacuate',
+    isUnshelve: ({ context }) => context.op?.action === 'unshelve',
+    offloadsAtOnce: ({ context }) => context.op?.offload === true,
     wasStopped: ({ context }) => context.op?.oldVmState === 'stopped',
     claimResultOk: ({ event }) => claimedOf(event) !== undefined,
     canReschedule: ({ context, event }) => event.type === 'STEP_FAILED' && event.error.reschedulable === true && context.attempt < context.maxAttempts,
@@ -109,13 +111,17 @@ export const instanceMachine = setup({
       { guard: accepts('live'), target: '.liveMigrating', actions: apply({ tx: 'command' }) },
       { guard: accepts('softDelete'), target: '.softDeleting', actions: apply({ tx: 'command' }) },
       { guard: accepts('restore'), target: '.restoring', actions: apply({ tx: 'command' }) },
+      { guard: accepts('shelve'), target: '.shelving', actions: apply({ tx: 'command' }) },
+      { guard: accepts('shelveOffload'), target: '.offloading', actions: apply({ tx: 'command' }) },
+      { guard: accepts('unshelve'), target: '.unshelving', actions: apply({ tx: 'command' }) },
+      { guard: accepts('snapshot'), target: '.imaging', actions: apply({ tx: 'command' }) },
       { actions: apply({ tx: 'command' }) },
     ],
   },
   states: {
-    /** Transient: a build, or the rebuild of an evacuated instance on its new host. */
+    /** Transient: a build, the rebuild of an evacuated instance, or the unshelve of an offloaded one, on its new host. */
     start: {
-      always: [{ guard: 'isEvacuation', target: 'evacuating' }, { target: 'build' }],
+      always: [{ guard: 'isEvacuation', target: 'evacuating' }, { guard: 'isUnshelve', target: 'unshelvingOffloaded' }, { target: 'build' }],
     },
     /** Evacuation (evacuate.ts): the conductor claimed this host; spawn the instance here. */
     evacuating: {
@@ -205,6 +211,59 @@ export const instanceMachine = setup({
           },
         },
         poweringOff: waitOn('powerOff', { target: '#instance.idle', params: { tx: 'rebuildDone' } }, REBUILD_FAILED),
+      },
+    },
+    /** Shelve (shelve.ts): power off, then save the image (imaging). */
+    shelving: waitOn('powerOff', { target: '#instance.imaging', params: { tx: 'advance', task: 'shelving_image_pending_upload', step: 'snapshot' } }, { target: '#instance.idle', params: { tx: 'shelveFailed' } }),
+    /** Snapshot, or a shelve's image (images.ts): save, upload; a failure deletes the image. */
+    imaging: {
+      initial: 'saving',
+      states: {
+        saving: waitOn('snapshot', { target: 'uploading', params: { tx: 'imageSaved' } }, { target: 'cleaning', params: { tx: 'imageFailed' } }),
+        uploading: {
+          meta: { step: 'uploadImage' },
+          on: {
+            STEP_DONE: [
+              { guard: and([current('uploadImage'), 'offloadsAtOnce']), target: '#instance.offloading', actions: apply({ tx: 'imageUploaded' }) },
+              { guard: current('uploadImage'), target: '#instance.idle', actions: apply({ tx: 'imageUploaded' }) },
+            ],
+            STEP_FAILED: { guard: current('uploadImage'), target: 'cleaning', actions: apply({ tx: 'imageFailed' }) },
+          },
+        },
+        cleaning: waitOn('deleteImage', { target: '#instance.idle', params: { tx: 'imageCleaned' } }, { target: '#instance.idle', params: { tx: 'imageCleaned' } }),
+      },
+    },
+    /**
+     * Offload (shelve.ts), and the way back of a failed unshelve of an offloaded instance:
+     * destroy the guest, give back the claim and the allocations, hand the record to the
+     * conductor. The hand-back step ends this actor (its result is never delivered).
+     */
+    offloading: {
+      initial: 'destroying',
+      states: {
+        destroying: waitOn('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
+        releasingClaim: waitOn('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
+        deletingAllocations: waitOn('deleteAllocations', { target: 'handingBack', params: { tx: 'offloaded' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
+        handingBack: waitOn('handBack', { target: '#instance.offloaded', params: { tx: 'handedBack' } }, { target: '#instance.idle', params: { tx: 'handBackFailed' } }),
+      },
+    },
+    /** The conductor owns the offloaded instance now. */
+    offloaded: { type: 'final' },
+    /** Unshelve of a shelved instance, in place: power on, then delete the shelved image. */
+    unshelving: {
+      initial: 'poweringOn',
+      states: {
+        poweringOn: waitOn('powerOn', { target: 'cleaning', params: { tx: 'unshelveRunning' } }, { target: '#instance.idle', params: { tx: 'unshelveFailed' } }),
+        cleaning: waitOn('deleteImage', { target: '#instance.idle', params: { tx: 'unshelved' } }, { target: '#instance.idle', params: { tx: 'unshelved' } }),
+      },
+    },
+    /** Unshelve of an offloaded instance on the host the conductor chose: claim, spawn from the shelved image. */
+    unshelvingOffloaded: {
+      initial: 'claiming',
+      states: {
+        claiming: waitOn('claim', { target: 'spawning', params: { tx: 'next', step: 'spawn' } }, { target: '#instance.offloading', params: { tx: 'unshelveSpawnFailed' } }),
+        spawning: waitOn('spawn', { target: 'cleaning', params: { tx: 'unshelveRunning' } }, { target: '#instance.offloading', params: { tx: 'unshelveSpawnFailed' } }),
+        cleaning: waitOn('deleteImage', { target: '#instance.idle', params: { tx: 'unshelved' } }, { target: '#instance.idle', params: { tx: 'unshelved' } }),
       },
     },
     confirming: waitOn('confirmSource', { target: '#instance.idle', params: { tx: 'confirmed' } }, { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_confirm' } }),

@@ -88,9 +88,11 @@ export const OP_STATE = {
 } as const satisfies Record<PowerAction | 'reboot', string>;
 export type OpAction = keyof typeof OP_STATE;
 
-export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock' | 'resize' | 'confirmResize' | 'revertResize' | 'rebuild' | 'live' | 'liveAbort' | 'liveForce' | 'softDelete' | 'restore';
+export type Accepted = OpAction | 'delete' | 'deleteJoin' | 'lock' | 'unlock' | 'resize' | 'confirmResize' | 'revertResize' | 'rebuild' | 'live' | 'liveAbort' | 'liveForce' | 'softDelete' | 'restore' | 'shelve' | 'shelveOffload' | 'unshelve' | 'snapshot';
 export type Decision =
   | { readonly kind: 'duplicate' }
+  /** Not answered here: the record is on its way to the conductor (offload hand-back); the inbox reads it again and re-routes. */
+  | { readonly kind: 'defer' }
   | { readonly kind: 'reject'; readonly code: RejectionCode; readonly message: string }
   | { readonly kind: 'accept'; readonly as: Accepted };
 
@@ -105,6 +107,7 @@ export function isDuplicate(ctx: InstanceContext, id: string): boolean {
 /** The API guard of operations.md §0.3 / §1, on the instance's own record. */
 export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
   if (isDuplicate(ctx, cmd.id)) return { kind: 'duplicate' };
+  if (ctx.op?.finished === true) return { kind: 'defer' };
   const { action } = cmd;
   if (action === 'lock') return accept('lock');
   if (action === 'unlock') {
@@ -112,7 +115,8 @@ export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
     return accept('unlock');
   }
   if (action === 'boot') return reject('InstanceExists', `instance ${ctx.instanceId} already exists`);
-  if (ctx.locked && !cmd.isAdmin) return reject('InstanceIsLocked', `instance ${ctx.instanceId} is locked`);
+  // A snapshot is not a mutation of the instance: Nova lets it through a lock.
+  if (ctx.locked && !cmd.isAdmin && action !== 'snapshot') return reject('InstanceIsLocked', `instance ${ctx.instanceId} is locked`);
   // The host's reclaim of a soft-deleted instance: only if nothing (a restore) came first.
   if (action === 'force_delete' && cmd.body['reclaim'] === true && (ctx.vmState !== 'soft-delete' || ctx.taskState !== null)) {
     return reject('InstanceInvalidState', `instance ${ctx.instanceId} is no longer soft-deleted: not reclaimed`);
@@ -153,6 +157,13 @@ export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
     if (ctx.vmState !== 'resized' || ctx.taskState !== null || ctx.move === null) return invalid();
     return accept(action === 'confirm_resize' ? 'confirmResize' : 'revertResize');
   }
+  if (action === 'shelve' || action === 'snapshot') {
+    if (!['active', 'stopped', 'paused', 'suspended'].includes(ctx.vmState) || ctx.taskState !== null) return invalid();
+    return accept(action);
+  }
+  if (action === 'shelve_offload') return ctx.vmState === 'shelved' && ctx.taskState === null ? accept('shelveOffload') : invalid();
+  // A shelved_offloaded instance is the conductor's: its unshelve never reaches a host's machine.
+  if (action === 'unshelve') return ctx.vmState === 'shelved' && ctx.taskState === null ? accept('unshelve') : invalid();
   // The power-state sync found the guest off behind our back (operations.md §13): a paused
   // instance is stopped too (Nova's force_stop), not only an active one.
   if (action === 'stop' && cmd.body['sync'] === true && ctx.vmState === 'paused' && ctx.taskState === null) return accept('stop');

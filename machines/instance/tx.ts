@@ -10,6 +10,8 @@ import { claimedOf, acceptConfirm, acceptResize, acceptRevert, confirmed, finish
 import { evacuated, evacuateEnded, evacuateFailed, evacuateStart, evacuationContext } from './evacuate.js';
 import { acceptLive, liveClaimed, liveDone, liveMigrated, livePosting, liveRolledBack, liveSignal } from './live.js';
 import { acceptRestore, acceptSoftDelete, restored, softDeleted, softOpFailed } from './soft-delete.js';
+import { acceptShelve, acceptShelveOffload, acceptUnshelve, handBackFailed, offloaded, offloadFailed, shelveFailed, unshelveContext, unshelved, unshelveFailed, unshelveRunning, unshelveSpawnFailed } from './shelve.js';
+import { acceptSnapshot, imageCleaned, imageFailed, imageSaved, imageUploaded } from './images.js';
 import { acceptRebuild, rebuildAdvance, rebuildDone, rebuildFailed, rebuildSpawned } from './rebuild.js';
 import { buildOpId, errorOf, isRollback, tsOf, Tx, type TxResult } from './tx-core.js';
 import { type CommandEvent, type InstanceContext, type InstanceEvent, type InstanceInput, type Operation, type StepName } from './types.js';
@@ -54,7 +56,20 @@ export type TxParams =
   | { readonly tx: 'softOpFailed'; readonly phase: 'soft_delete' | 'restore' }
   | { readonly tx: 'evacuated' }
   | { readonly tx: 'evacuateFailed' }
-  | { readonly tx: 'evacuateEnded' };
+  | { readonly tx: 'evacuateEnded' }
+  | { readonly tx: 'shelveFailed' }
+  | { readonly tx: 'imageSaved' }
+  | { readonly tx: 'imageUploaded' }
+  | { readonly tx: 'imageFailed' }
+  | { readonly tx: 'imageCleaned' }
+  | { readonly tx: 'offloaded' }
+  | { readonly tx: 'offloadFailed' }
+  | { readonly tx: 'handedBack' }
+  | { readonly tx: 'handBackFailed' }
+  | { readonly tx: 'unshelveRunning' }
+  | { readonly tx: 'unshelved' }
+  | { readonly tx: 'unshelveFailed' }
+  | { readonly tx: 'unshelveSpawnFailed' };
 
 export function initialContext(input: InstanceInput): InstanceContext {
   const r = input.record;
@@ -83,8 +98,9 @@ export function initialContext(input: InstanceInput): InstanceContext {
     maxAttempts: input.maxAttempts ?? 3,
     stashedVmState: null,
     move: null,
+    shelvedImage: null,
   };
-  return evacuationContext(base, input);
+  return unshelveContext(evacuationContext(base, input), input);
 }
 
 
@@ -110,7 +126,7 @@ function preempt(t: Tx, by: string, code: string): void {
 
 function command(t: Tx, cmd: CommandEvent): void {
   const d = decide(t.ctx, cmd);
-  if (d.kind === 'duplicate') return;
+  if (d.kind === 'duplicate' || d.kind === 'defer') return;
   t.remember(cmd.id);
   if (d.kind === 'reject') {
     t.effects.push({ type: 'notify', params: { event: 'command.rejected', corr: cmd.id, final: true, body: { instanceId: t.ctx.instanceId, code: d.code, message: d.message, final: true } } });
@@ -150,6 +166,18 @@ function command(t: Tx, cmd: CommandEvent): void {
       return;
     case 'restore':
       acceptRestore(t, cmd);
+      return;
+    case 'shelve':
+      acceptShelve(t, cmd);
+      return;
+    case 'shelveOffload':
+      acceptShelveOffload(t, cmd);
+      return;
+    case 'unshelve':
+      acceptUnshelve(t, cmd);
+      return;
+    case 'snapshot':
+      acceptSnapshot(t, cmd);
       return;
     case 'liveAbort':
       liveSignal(t, cmd, 'abort');
@@ -207,6 +235,11 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
     case 'start':
       if (t.ctx.move?.kind === 'evacuate' && t.ctx.op?.action === 'evacuate') {
         evacuateStart(t);
+        break;
+      }
+      // The conductor announced the unshelve when it accepted the command.
+      if (t.ctx.op?.action === 'unshelve') {
+        t.run('claim');
         break;
       }
       // The gateway announced the build's first attempt when it wrote the record; each
@@ -328,6 +361,44 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
       break;
     case 'evacuateEnded':
       evacuateEnded(t);
+      break;
+    case 'shelveFailed':
+      shelveFailed(t, event);
+      break;
+    case 'imageSaved':
+      imageSaved(t);
+      break;
+    case 'imageUploaded':
+      imageUploaded(t, event);
+      break;
+    case 'imageFailed':
+      imageFailed(t, event);
+      break;
+    case 'imageCleaned':
+      imageCleaned(t);
+      break;
+    case 'offloaded':
+      offloaded(t);
+      break;
+    case 'offloadFailed':
+      offloadFailed(t, event);
+      break;
+    case 'handedBack':
+      break;
+    case 'handBackFailed':
+      handBackFailed(t, event);
+      break;
+    case 'unshelveRunning':
+      unshelveRunning(t);
+      break;
+    case 'unshelved':
+      unshelved(t);
+      break;
+    case 'unshelveFailed':
+      unshelveFailed(t, event);
+      break;
+    case 'unshelveSpawnFailed':
+      unshelveSpawnFailed(t, event);
       break;
     case 'deleteFailed':
       t.set({ vmState: 'error', taskState: null, fault: errorOf(event) }).final('instance.delete.error');

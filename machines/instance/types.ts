@@ -41,6 +41,11 @@ export const STEP_NAMES = [
   // evacuation, on the destination: see evacuate.ts
   'evacuateSpawn',
   'evacuateRollback',
+  // images (snapshot, shelve) and the hand-back of an offloaded instance: see shelve.ts, snapshot.ts
+  'snapshot',
+  'uploadImage',
+  'deleteImage',
+  'handBack',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
@@ -79,6 +84,12 @@ export interface Operation {
   readonly failedPhase?: string;
   /** The vm_state the operation started from, when it returns there (rebuild of a stopped instance). */
   readonly oldVmState?: VmState;
+  /** The name of the image a snapshot or shelve saves. */
+  readonly imageName?: string;
+  /** A shelve on a host whose shelved_offload_time is 0: offload at once. */
+  readonly offload?: true;
+  /** Its terminal event is out; only the hand-back of the record to the conductor is left (offload). */
+  readonly finished?: true;
 }
 
 /**
@@ -133,6 +144,8 @@ export interface InstanceContext {
   readonly stashedVmState: VmState | null;
   /** The open move (from the moveClaim step's result until confirm, revert or rollback). */
   readonly move: Move | null;
+  /** The image a shelve saved the instance to; an unshelve spawns from it, then deletes it. */
+  readonly shelvedImage: string | null;
 }
 
 export const HANDLED_LIMIT = 64;
@@ -165,6 +178,12 @@ export interface InstanceInput {
    * command's id.
    */
   readonly evacuation?: { readonly sourceHost: string; readonly oldVmState: VmState };
+  /**
+   * Not a build: the unshelve of a shelved_offloaded instance the conductor scheduled onto
+   * this host. The machine claims, spawns it from its shelved image, and on failure hands it
+   * back offloaded with nothing held; `bootId` is the unshelve command's id.
+   */
+  readonly unshelve?: { readonly shelvedImage: string | null };
 }
 
 export interface StepError {

@@ -49,7 +49,7 @@ export function toRecord(snapshot: Pick<InstanceSnapshot, 'context'>): InstanceR
 }
 
 /** Machine states in which the instance's claim on its host is already given back. */
-const CLAIM_RELEASED = new Set(['reschedule.rescheduling', 'rescheduled', 'buildAbort.deletingAllocations', 'deleting.deletingAllocations', 'deleted']);
+const CLAIM_RELEASED = new Set(['reschedule.rescheduling', 'rescheduled', 'buildAbort.deletingAllocations', 'deleting.deletingAllocations', 'deleted', 'offloading.deletingAllocations', 'offloading.handingBack', 'offloaded']);
 
 /** The dotted path of a persisted snapshot's state value, e.g. `deleting.destroying`. */
 export function statePath(value: unknown): string {

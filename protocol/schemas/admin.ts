@@ -6,7 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Empty, TokenString } from './common.js';
 import { HostAdminRecord } from './host.js';
 import { FlavorView } from './instance.js';
-import { MigrationRecord } from './internal.js';
+import { ImageRecord, MigrationRecord } from './internal.js';
 
 const Reason = Type.Union([Type.Null(), Type.String({ maxLength: 255 })]);
 
@@ -73,5 +73,13 @@ export const ActionQueries = {
   'actions.list': {
     request: Type.Object({ instanceId: TokenString }, { additionalProperties: false }),
     reply: Type.Object({ actions: Type.Array(InstanceActionView) }, { additionalProperties: false }),
+  },
+} as const;
+
+/** `nv.query.<project>.images.list`: the project's images (snapshots and shelved images), oldest first; with `instanceId`, that instance's only. */
+export const ImageQueries = {
+  'images.list': {
+    request: Type.Object({ instanceId: Type.Optional(TokenString) }, { additionalProperties: false }),
+    reply: Type.Object({ images: Type.Array(ImageRecord) }, { additionalProperties: false }),
   },
 } as const;

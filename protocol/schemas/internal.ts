@@ -76,6 +76,10 @@ export const InstanceRecord = Type.Object(
      * restarted actor re-publishes them, deduplicated by the stream.
      */
     outbox: Type.Optional(Type.Array(OutboxEvent, { maxItems: 64 })),
+    /** The image a shelve saved the instance to (`nv-images`); unshelve spawns from it, then deletes it. */
+    shelvedImage: Type.Optional(TokenString),
+    /** The unshelve command the conductor is scheduling for this shelved_offloaded instance. */
+    unshelveBy: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   },
   { additionalProperties: false },
 );
@@ -113,6 +117,25 @@ export const MigrationRecord = Type.Object(
   { additionalProperties: false },
 );
 export type MigrationRecord = Static<typeof MigrationRecord>;
+
+/** An image in `nv-images` (there is no image service: the registry is this record), keyed by image id. */
+export const ImageRecord = Type.Object(
+  {
+    imageId: TokenString,
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    project: TokenString,
+    instanceId: TokenString,
+    /** `snapshot`: a user's image of the instance; `shelved`: what a shelve saved, deleted by unshelve. */
+    kind: Type.Union([Type.Literal('snapshot'), Type.Literal('shelved')]),
+    /** `saving` while the snapshot step runs, `active` once it is complete. */
+    status: Type.Union([Type.Literal('saving'), Type.Literal('active')]),
+    sizeBytes: Type.Integer({ minimum: 0 }),
+    createdAt: Type.Integer({ minimum: 0 }),
+    updatedAt: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type ImageRecord = Static<typeof ImageRecord>;
 
 /** A service's heartbeat in `nv-services` (bucket TTL: an expired key means the service is down). */
 export const ServiceRecord = Type.Object(
@@ -157,6 +180,8 @@ export const HostBuildTask = Type.Object(
     maxAttempts: Type.Integer({ minimum: 1, maximum: 10 }),
     /** Set for an evacuation: rebuild here the instance whose source host is down (commandId is the evacuate command). */
     evacuation: Type.Optional(Type.Object({ sourceHost: TokenString, oldVmState: VmState }, { additionalProperties: false })),
+    /** Set for an unshelve of a shelved_offloaded instance: spawn it here from its shelved image (commandId is the unshelve command). */
+    unshelve: Type.Optional(Type.Literal(true)),
   },
   { additionalProperties: false },
 );

@@ -53,6 +53,7 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'tracker.finishMove': { opId: 'i-1:cmd-3:finishResize', migrationId: 'm-1' },
   'query.flavors.list': {},
   'query.actions.list': { instanceId: 'i-1' },
+  'query.images.list': { instanceId: 'i-1' },
   'query.migrations.list': { instanceId: 'i-1' },
   'admin.hosts.list': {},
   'admin.hosts.set': { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance' },
@@ -75,6 +76,7 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   'tracker.finishMove': { usage: { vcpus: 2, memoryMb: 4096, diskGb: 40 } },
   'rpc.status': { host: 'h1', actors: ['i-1'], guests: [{ instanceId: 'i-1', powerState: 'running' }], tracker: trackerReport() },
   'query.flavors.list': { flavors: [flavor] },
+  'query.images.list': { images: [{ imageId: 'img-1', name: 'web-1-snap', project: 'demo', instanceId: 'i-1', kind: 'snapshot', status: 'active', sizeBytes: 1073741824, createdAt: 5, updatedAt: 6 }] },
   'query.actions.list': { actions: [{ action: 'stop', requestId: 'cmd-2', user: 'alice', startTime: 5, finishTime: 7, result: 'error', fault: { code: 'DriverFailure', message: 'x' }, events: [{ type: 'instance.power_off.start', ts: 6 }] }] },
   'query.migrations.list': {
     migrations: [{

@@ -1,0 +1,101 @@
+/**
+ * The image steps of snapshot and shelve, and the hand-back of an offloaded instance
+ * (machines/instance/images.ts, shelve.ts). Each converges when re-run:
+ *  - an image's id is derived from the instance and the operation, so a re-run finds the
+ *    record its first run made; `snapshot` creates it (`saving`) if missing, `uploadImage`
+ *    marks it `active`, `deleteImage` removes it (a missing one is done);
+ *  - `handBack` gives the record to the conductor with a CAS (owner, epoch); a re-run finds
+ *    it made.
+ */
+import { createHash } from 'node:crypto';
+import type { InstanceSnapshot, StepName } from '../../machines/instance/index.js';
+import type { ImageRecord, InstanceRecord } from '../../protocol/index.js';
+import { isVirtError, type HypervisorDriver } from '../../virt/index.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
+import type { StepOutcome } from '../instance/instance-actor.js';
+import type { RecordBucket } from '../records/kv-record.js';
+import type { Clock } from '../runtime/clock.js';
+
+export interface ImageStepDeps {
+  readonly host: string;
+  readonly driver: HypervisorDriver;
+  readonly instances: RecordBucket<InstanceRecord>;
+  readonly images: RecordBucket<ImageRecord>;
+  readonly clock: Clock;
+}
+
+/** The image a snapshot or shelve saves: a uuid derived from the instance and the operation. */
+export function imageIdOf(instanceId: string, opId: string): string {
+  const h = createHash('sha256').update(`image:${instanceId}:${opId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+}
+
+export function imageSteps(d: ImageStepDeps) {
+  const self = `host:${d.host}`;
+
+  const snapshot = async (snap: InstanceSnapshot): Promise<StepOutcome> => {
+    const c = snap.context;
+    const op = c.op;
+    if (op === null) return { ok: false, error: { code: 'NoOperation', message: 'snapshot without an operation' } };
+    const imageId = imageIdOf(c.instanceId, op.opId);
+    const now = d.clock.now();
+    const image: ImageRecord = { imageId, name: op.imageName ?? `${c.name}-snapshot`, project: c.project, instanceId: c.instanceId, kind: op.action === 'shelve' ? 'shelved' : 'snapshot', status: 'saving', sizeBytes: 0, createdAt: now, updatedAt: now };
+    await d.images.create(imageId, image).catch((err: unknown) => {
+      if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
+    });
+    try {
+      const saved = await d.driver.snapshot(c.instanceId);
+      const cur = await d.images.get(imageId);
+      if (cur) await d.images.update(imageId, { ...cur.value, sizeBytes: saved.sizeBytes, updatedAt: d.clock.now() }, cur.revision);
+      return { ok: true, result: { imageId } };
+    } catch (err) {
+      if (isVirtError(err)) return { ok: false, error: { code: err.code, message: err.message } };
+      throw err;
+    }
+  };
+
+  const uploadImage = async (snap: InstanceSnapshot): Promise<StepOutcome> => {
+    const c = snap.context;
+    if (c.op === null) return { ok: false, error: { code: 'NoOperation', message: 'upload without an operation' } };
+    const imageId = imageIdOf(c.instanceId, c.op.opId);
+    const cur = await d.images.get(imageId);
+    if (!cur) return { ok: false, error: { code: 'ImageNotFound', message: `image ${imageId} is gone` } };
+    if (cur.value.status !== 'active') await d.images.update(imageId, { ...cur.value, status: 'active', updatedAt: d.clock.now() }, cur.revision);
+    return { ok: true, result: { imageId } };
+  };
+
+  /** The image of this operation (a failed snapshot or shelve), or the shelved one (an unshelve). */
+  const deleteImage = async (snap: InstanceSnapshot): Promise<StepOutcome> => {
+    const c = snap.context;
+    const imageId = c.op?.action === 'unshelve' ? c.shelvedImage : c.op ? imageIdOf(c.instanceId, c.op.opId) : null;
+    if (imageId !== null) await d.images.remove(imageId);
+    return { ok: true };
+  };
+
+  /** The offloaded record goes to the conductor: no host, no machine, a new epoch. */
+  const handBack = async (snap: InstanceSnapshot): Promise<StepOutcome> => {
+    const id = snap.context.instanceId;
+    for (;;) {
+      const cur = await d.instances.get(id);
+      if (!cur || cur.value.owner !== self) return { ok: true, result: { handedOff: true } };
+      const { machine: _m, outbox: _o, unshelveBy: _u, ...base } = cur.value;
+      const back: InstanceRecord = { ...base, owner: 'conductor', epoch: cur.value.epoch + 1, host: null, node: null, updatedAt: d.clock.now() };
+      try {
+        await d.instances.update(id, back, cur.revision);
+        return { ok: true, result: { handedOff: true } };
+      } catch (err) {
+        if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
+        // Our own actor's last write landed in between: read again.
+      }
+    }
+  };
+
+  const run = (step: StepName, _key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined => {
+    if (step === 'snapshot') return snapshot(snap);
+    if (step === 'uploadImage') return uploadImage(snap);
+    if (step === 'deleteImage') return deleteImage(snap);
+    if (step === 'handBack') return handBack(snap);
+    return undefined;
+  };
+  return { run };
+}

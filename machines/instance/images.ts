@@ -1,0 +1,48 @@
+/**
+ * Snapshots, and the image half of shelve (operations.md §10, §9). The `snapshot` step saves
+ * the guest to an image record (status `saving`) and `uploadImage` completes it (`active`);
+ * the task states follow Nova's (image_snapshot_pending → image_snapshot →
+ * image_pending_upload → image_uploading for a snapshot; shelving_image_pending_upload →
+ * shelving_image_uploading for a shelve). A failure deletes the image (`deleteImage`,
+ * Nova's delete_image_on_error) before the operation's `.error`. A snapshot never changes
+ * the vm_state; a shelve that fails after powering off leaves the instance stopped, as its
+ * guest is.
+ */
+import { errorOf, type Tx } from './tx-core.js';
+import type { CommandEvent, InstanceEvent } from './types.js';
+import { shelved } from './shelve.js';
+
+export function acceptSnapshot(t: Tx, cmd: CommandEvent): void {
+  const name = typeof cmd.body['name'] === 'string' ? cmd.body['name'] : `${t.ctx.name}-snapshot`;
+  t.ctx = { ...t.ctx, op: { id: cmd.id, action: 'snapshot', opId: cmd.id, joined: [], imageName: name } };
+  t.set({ taskState: 'image_snapshot_pending' }).notify('instance.snapshot.start', cmd.id).set({ taskState: 'image_snapshot' }).run('snapshot');
+}
+
+/** The guest is saved: upload. */
+export function imageSaved(t: Tx): void {
+  if (t.ctx.op?.action === 'shelve') t.set({ taskState: 'shelving_image_uploading' });
+  else t.set({ taskState: 'image_pending_upload' }).set({ taskState: 'image_uploading' });
+  t.run('uploadImage');
+}
+
+/** The image is active: the snapshot is done; a shelve goes on. */
+export function imageUploaded(t: Tx, event: InstanceEvent | { type: string }): void {
+  if (t.ctx.op?.action === 'shelve') {
+    const r = event.type === 'STEP_DONE' && 'result' in event ? event.result : undefined;
+    shelved(t, typeof r?.['imageId'] === 'string' ? r['imageId'] : null);
+    return;
+  }
+  t.set({ taskState: null, fault: null }).final('instance.snapshot.end');
+  t.ctx = { ...t.ctx, op: null };
+}
+
+/** Saving or uploading failed: the image goes first, then the `.error` (imageCleaned). */
+export function imageFailed(t: Tx, event: InstanceEvent | { type: string }): void {
+  t.set({ fault: errorOf(event) }).run('deleteImage');
+}
+
+export function imageCleaned(t: Tx): void {
+  const shelve = t.ctx.op?.action === 'shelve';
+  t.set(shelve ? { vmState: 'stopped', taskState: null, powerState: 'shutdown' } : { taskState: null }).final(shelve ? 'instance.shelve.error' : 'instance.snapshot.error');
+  t.ctx = { ...t.ctx, op: null };
+}
