@@ -1,0 +1,101 @@
+/**
+ * Kill tests for shelve (with its offload at once, shelved_offload_time 0) and the unshelve of
+ * an offloaded instance: at every step of each, while the step is in flight, the instance
+ * actor, the tracker or the whole compute worker of the host running it, or placement, dies.
+ * Each operation must converge to its success event, with exactly one terminal event per
+ * command, and leave exactly what it should: nothing held anywhere and one shelved image
+ * after the shelve; one claim, one allocation, one guest and no image after the unshelve.
+ */
+import test from 'ava';
+import type { StepName } from '../../../machines/instance/index.js';
+import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
+import { eventually } from '../../helpers/eventually.js';
+import { kill } from '../../helpers/kills.js';
+import { StepHold } from '../../helpers/step-hold.js';
+
+const hold = new StepHold();
+const cloud = startCloud([{ name: 'a' }, { name: 'b' }], { beforeStep: hold.hook });
+test.after.always(async () => (await cloud).stop());
+
+const SHELVE_STEPS: StepName[] = ['powerOff', 'snapshot', 'uploadImage', 'destroy', 'releaseClaim', 'deleteAllocations', 'handBack'];
+const UNSHELVE_STEPS: StepName[] = ['claim', 'spawn', 'deleteImage'];
+
+async function held(c: Cloud, id: string): Promise<string[]> {
+  const providers = new Map((await c.placement.call('providers.list', {})).providers.map((p) => [p.uuid, p.name]));
+  return Object.keys((await c.placement.call('allocations.get', { consumer: id })).allocations).map((u) => providers.get(u) ?? u);
+}
+
+async function problems(c: Cloud, id: string, commands: string[], where: string | null): Promise<string[]> {
+  const out: string[] = [];
+  const events = await c.client.events(id);
+  for (const cmd of commands) {
+    const n = events.filter((e) => e.corr === cmd && e.body['final'] === true).length;
+    if (n !== 1) out.push(`${n} terminal events for ${cmd}`);
+  }
+  const rec = (await c.stores.instances.get(id))?.value;
+  if (where === null) {
+    if (rec?.owner !== 'conductor' || rec.vmState !== 'shelved_offloaded' || rec.host !== null || rec.taskState !== null) out.push(`record: owner ${rec?.owner} ${rec?.vmState}/${rec?.taskState} host ${rec?.host}`);
+  } else if (rec?.owner !== `host:${where}` || rec.vmState !== 'active' || rec.host !== where || rec.taskState !== null) out.push(`record: owner ${rec?.owner} ${rec?.vmState}/${rec?.taskState} host ${rec?.host}`);
+  const alloc = (await held(c, id)).join();
+  if (alloc !== (where ?? '')) out.push(`allocations on ${alloc}`);
+  for (const h of ['a', 'b']) {
+    const claims = (await c.worker(h).tracker.get()).report().claims.filter((x) => x.instanceId === id).length;
+    if (claims !== (h === where ? 1 : 0)) out.push(`${claims} claims on ${h}`);
+    const guest = c.hosts.get(h)!.fake.guest(id) !== undefined;
+    if (guest !== (h === where)) out.push(`guest on ${h}: ${guest}`);
+    if (h !== where && c.worker(h).instances.ids().includes(id)) out.push(`an actor left on ${h}`);
+  }
+  const images = (await c.stores.images.entries()).filter((e) => e.value.instanceId === id);
+  if (images.length !== (where === null ? 1 : 0)) out.push(`${images.length} images`);
+  return out;
+}
+
+async function settled(c: Cloud, id: string, commands: string[], where: string | null): Promise<string[]> {
+  return eventually(async () => {
+    const p = await problems(c, id, commands, where);
+    if (p.length > 0) throw new Error(p.join('; '));
+    return p;
+  }, { timeoutMs: 10_000 }).catch((err: unknown) => [String(err)]);
+}
+
+for (const k of ['instance', 'tracker', 'worker', 'placement'] as const) {
+  for (const step of SHELVE_STEPS) {
+    test.serial(`shelve kills - ${k} killed while shelve (offloading at once) is at ${step}: ends shelved_offloaded with nothing held`, async (t) => {
+      const c = await cloud;
+      const id = crypto.randomUUID();
+      const boot = await c.client.command(id, 'boot', { name: `sk-${step}`, flavor: 'm1.tiny' });
+      t.is((await c.client.final(id, boot)).type, 'instance.create.end');
+      const h = hold.arm(id, step);
+      const cmd = await c.client.command(id, 'shelve');
+      const host = await h.reached;
+      const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
+      h.release();
+      await restart();
+      const end = await c.client.final(id, cmd, 30_000);
+      t.is(end.type, 'instance.shelve_offload.end', JSON.stringify(end.body['fault'] ?? ''));
+      t.deepEqual(await settled(c, id, [boot, cmd], null), []);
+      t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
+    });
+  }
+  for (const step of UNSHELVE_STEPS) {
+    test.serial(`unshelve kills - ${k} killed while the unshelve of an offloaded instance is at ${step}: ends active on one host`, async (t) => {
+      const c = await cloud;
+      const id = crypto.randomUUID();
+      const boot = await c.client.command(id, 'boot', { name: `uk-${step}`, flavor: 'm1.tiny' });
+      t.is((await c.client.final(id, boot)).type, 'instance.create.end');
+      const shelve = await c.client.command(id, 'shelve');
+      t.is((await c.client.final(id, shelve)).type, 'instance.shelve_offload.end');
+      await recordWhere(c, id, (r) => r.owner === 'conductor');
+      const h = hold.arm(id, step);
+      const cmd = await c.client.command(id, 'unshelve');
+      const host = await h.reached;
+      const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
+      h.release();
+      await restart();
+      const end = await c.client.final(id, cmd, 30_000);
+      t.is(end.type, 'instance.unshelve.end', JSON.stringify(end.body['fault'] ?? ''));
+      t.deepEqual(await settled(c, id, [boot, shelve, cmd], host), []);
+      t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
+    });
+  }
+}
