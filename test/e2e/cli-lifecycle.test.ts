@@ -74,3 +74,29 @@ test.serial('cli lifecycle - hosts shows h1 alive with its placement usage; a di
   const ok = await cli(['boot', 'db-3', '--flavor', 'm1.tiny', '--wait']);
   t.is(ok.code, 0, ok.err);
 });
+
+test.serial('cli lifecycle - snapshot --name and images; shelve --wait offloads (shelved_offload_time 0), unshelve --wait brings it back; shelve-offload of an offloaded instance exits 1', async (t) => {
+  const boot = await cli(['boot', 'shelf-1', '--flavor', 'm1.tiny', '--wait']);
+  t.is(boot.code, 0, boot.err);
+  const id = /^instance (\S+)$/m.exec(boot.out)?.[1];
+  const snap = await cli(['snapshot', id!, '--name', 'shelf-1-snap', '--wait']);
+  t.is(snap.code, 0, snap.err);
+  t.regex(snap.out, /^instance\.snapshot\.end: .* is ACTIVE/m);
+  const images = await cli(['images', '--instance', id!]);
+  t.is(images.code, 0, images.err);
+  t.regex(images.out, /shelf-1-snap +\S+ +snapshot +active/);
+  const shelve = await cli(['shelve', id!, '--wait']);
+  t.is(shelve.code, 0, shelve.err);
+  t.regex(shelve.out, /^instance\.shelve_offload\.end: .* is SHELVED_OFFLOADED/m);
+  const again = await cli(['shelve-offload', id!, '--wait']);
+  t.is(again.code, 1);
+  t.regex(again.err, /command\.rejected: InstanceInvalidState: /);
+  const listed = JSON.parse((await cli(['images', '--json'])).out) as { images: { kind: string; instanceId: string }[] };
+  t.deepEqual(listed.images.filter((i) => i.instanceId === id).map((i) => i.kind).sort(), ['shelved', 'snapshot']);
+  const un = await cli(['unshelve', id!, '--wait']);
+  t.is(un.code, 0, un.err);
+  t.regex(un.out, /^instance\.unshelve\.end: .* is ACTIVE .* on h1$/m);
+  const noSnap = await cli(['snapshot', id!]);
+  t.is(noSnap.code, 2, 'snapshot needs --name');
+  t.is((await cli(['delete', id!, '--wait'])).code, 0);
+});
