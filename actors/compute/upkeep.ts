@@ -46,3 +46,17 @@ export async function completeMigration(migrations: RecordBucket<MigrationRecord
   if (!cur || cur.value.status === 'completed') return;
   await migrations.update(id, { ...cur.value, status: 'completed', updatedAt: clock.now() }, cur.revision).catch(() => undefined);
 }
+
+/**
+ * A shelved image whose instance is deleted (a shelved instance deleted on its host) is
+ * garbage: nothing can unshelve it any more. Snapshots outlive their instance and stay.
+ */
+export async function healImages(stores: Stores, log: (line: string, err?: unknown) => void): Promise<void> {
+  for (const { key, value: image } of await stores.images.entries()) {
+    if (image.kind !== 'shelved') continue;
+    const rec = await stores.instances.get(image.instanceId);
+    if (rec && rec.value.vmState !== 'deleted') continue;
+    log(`audit: removing the shelved image ${key} of ${rec ? 'deleted' : 'unknown'} instance ${image.instanceId}`);
+    await stores.images.remove(key);
+  }
+}

@@ -31,7 +31,7 @@ import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
 import { imageSteps } from './image-steps.js';
 import { serveDestroyGuest, servePreLiveMigration, serveStatus } from './rpc.js';
-import { completeMigration, healAllocations, trackerMigrations } from './upkeep.js';
+import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
 import { periodic } from '../runtime/periodic.js';
 
@@ -233,6 +233,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     if (!report.inSync) log(`compute ${o.host}: tracker audit healed ${report.drift.stale.length} stale, ${report.drift.missing.length} missing, ${report.drift.changed.length} changed claims`);
     await reportInventory(placement, provider, o.inventory);
     await healAllocations(stores, migrations, placement, provider, log);
+    await healImages(stores, log);
   };
   if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(every('audit', o.auditIntervalMs ?? 60_000, auditNow));
 

@@ -7,6 +7,8 @@
  * after the shelve; one claim, one allocation, one guest and no image after the unshelve.
  */
 import test from 'ava';
+import { collect } from '../../../actors/audit/index.js';
+import { audit } from '../../../machines/audit/index.js';
 import type { StepName } from '../../../machines/instance/index.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
 import { eventually } from '../../helpers/eventually.js';
@@ -99,3 +101,14 @@ for (const k of ['instance', 'tracker', 'worker', 'placement'] as const) {
     });
   }
 }
+
+test.serial('after every kill above, with instances left shelved and offloaded, novactor audit finds I1-I7 hold', async (t) => {
+  const c = await cloud;
+  const shelved = crypto.randomUUID();
+  const boot = await c.client.command(shelved, 'boot', { name: 'sk-left', flavor: 'm1.tiny' });
+  t.is((await c.client.final(shelved, boot)).type, 'instance.create.end');
+  t.is((await c.act(shelved, 'shelve')).type, 'instance.shelve_offload.end');
+  await recordWhere(c, shelved, (r) => r.owner === 'conductor');
+  const report = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
+  t.deepEqual(report.violations, []);
+});

@@ -4,6 +4,8 @@
  * the tracker, the hypervisor and the image registry.
  */
 import test from 'ava';
+import { collect } from '../../../actors/audit/index.js';
+import { audit } from '../../../machines/audit/index.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
 
 const cloud = startCloud(
@@ -183,4 +185,28 @@ test.serial('states - shelve and snapshot need a settled active, stopped, paused
   t.like((await c.act(id, 'resize', { flavor: 'm1.small' })).body, { code: 'InstanceInvalidState' });
   t.is((await c.act(id, 'unshelve')).type, 'instance.unshelve.end');
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+});
+
+test.serial('delete of a shelved instance - everything goes; its shelved image is removed by the next periodic audit', async (t) => {
+  const c = await cloud;
+  const id = await activeOn(c, 'bin', 'u1');
+  t.is((await c.act(id, 'shelve')).type, 'instance.shelve.end');
+  t.is((await imagesOf(c, id)).length, 1);
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  t.deepEqual(await allocations(c, id), {});
+  t.is(c.hosts.get('u1')!.fake.guest(id), undefined);
+  await c.worker('u1').auditNow();
+  t.deepEqual(await imagesOf(c, id), []);
+});
+
+test.serial('audit - with instances left shelved, offloaded and snapshotted, I1-I7 hold', async (t) => {
+  const c = await cloud;
+  const kept = await activeOn(c, 'left-shelved', 'u1');
+  t.is((await c.act(kept, 'shelve')).type, 'instance.shelve.end');
+  const away = await activeOn(c, 'left-offloaded', 'u1');
+  t.is((await c.act(away, 'shelve')).type, 'instance.shelve.end');
+  t.is((await c.act(away, 'shelve_offload')).type, 'instance.shelve_offload.end');
+  await recordWhere(c, away, (r) => r.owner === 'conductor');
+  const report = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
+  t.deepEqual(report.violations, []);
 });
