@@ -35,7 +35,7 @@ const SIMPLE: readonly [InstanceAction, string][] = [
   ['unpause', 'unpause a paused instance'],
   ['suspend', 'suspend an instance (its memory is saved to disk)'],
   ['resume', 'resume a suspended instance'],
-  ['force_delete', 'delete an instance at once, soft-deleted or not'],
+  ['force_delete', 'delete a soft-deleted instance at once, without waiting for the reclaim'],
   ['restore', 'bring back a soft-deleted instance (hosts with a reclaim interval keep deleted instances for a while)'],
   ['rescue', 'boot an instance from a rescue image'],
   ['unrescue', 'boot a rescued instance from its own disk again'],

@@ -8,7 +8,7 @@ import { destFinished, isOpen, moveHosts, movingThrough, openMovesByInstance } f
 import { isDeleted, ownerHost, showResources, type Observation, type Violation } from './observation.js';
 
 /** vm states in which the instance's guest exists on its host (error, building, shelved… may or may not have one). */
-const HAS_GUEST: ReadonlySet<string> = new Set<VmState>(['active', 'stopped', 'paused', 'suspended', 'rescued', 'resized', 'shelved', 'soft-delete']);
+const HAS_GUEST: ReadonlySet<string> = new Set<VmState>(['active', 'stopped', 'paused', 'suspended', 'rescued', 'resized']);
 
 const TRACKER_TO_PLACEMENT = [
   ['vcpus', 'VCPU'],

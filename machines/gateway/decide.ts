@@ -76,7 +76,9 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
   if (record.owner === 'conductor') {
     // Only a delete can act on an instance that is still being scheduled (task state
     // `scheduling`, not null); the conductor carries it out.
-    if (cmd.action === 'delete' || cmd.action === 'force_delete') return { kind: 'toConductor' };
+    if (cmd.action === 'delete') return { kind: 'toConductor' };
+    // force_delete is for soft-deleted instances, and one the conductor holds never is.
+    if (cmd.action === 'force_delete') return reject('InstanceInvalidState', `cannot force_delete instance ${cmd.instanceId} while it is ${record.vmState}: only a soft-deleted instance; use delete`);
     // An offloaded instance has no host: the conductor unshelves it, and keeps its lock.
     if (record.vmState === 'shelved_offloaded' && (cmd.action === 'unshelve' || cmd.action === 'lock' || cmd.action === 'unlock')) {
       if (cmd.action === 'unshelve' && cmd.body['host'] !== undefined && !cmd.isAdmin) return reject('NotAuthorized', 'only an admin may choose the host of an unshelve');

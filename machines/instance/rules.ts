@@ -121,6 +121,8 @@ export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
   if (action === 'force_delete' && cmd.body['reclaim'] === true && (ctx.vmState !== 'soft-delete' || ctx.taskState !== null)) {
     return reject('InstanceInvalidState', `instance ${ctx.instanceId} is no longer soft-deleted: not reclaimed`);
   }
+  // force_delete is for soft-deleted instances (protocol-minimum.md); a delete does the rest.
+  if (action === 'force_delete' && ctx.vmState !== 'soft-delete') return reject('InstanceInvalidState', `cannot force_delete instance ${ctx.instanceId} while vm_state=${ctx.vmState}: only a soft-deleted instance; use delete`);
   // A delete is soft when the host keeps deleted instances for a while (reclaim interval set).
   if (action === 'delete' && cmd.body['soft'] === true && (ctx.vmState === 'active' || ctx.vmState === 'stopped') && ctx.taskState === null) return accept('softDelete');
   if (action === 'delete' || action === 'force_delete') return ctx.taskState === 'deleting' && ctx.op?.action === 'delete' ? accept('deleteJoin') : accept('delete');

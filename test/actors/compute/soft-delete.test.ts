@@ -31,6 +31,8 @@ test.serial('soft delete - a delete keeps the instance soft-deleted with its res
   t.is(res.type, 'instance.restore.end');
   t.like(res.body, { vmState: 'active', taskState: null, powerState: 'running' });
   t.is((await c.act(id, 'restore')).body['code'], 'InstanceInvalidState', 'only a soft-deleted instance can be restored');
+  t.is((await c.act(id, 'force_delete')).body['code'], 'InstanceInvalidState', 'only a soft-deleted instance can be force-deleted');
+  t.is((await c.act(id, 'delete')).type, 'instance.soft_delete.end');
   t.is((await c.act(id, 'force_delete')).type, 'instance.delete.end', 'force_delete is immediate');
   t.is(await held(c, id), 0);
 });
@@ -63,5 +65,6 @@ test.serial('reclaim racing a restore - the restore that came first wins; the in
   t.is(await held(c, id), 1);
   const rejected = (await c.client.events(id)).filter((e) => e.type === 'command.rejected' && String(e.corr).startsWith('reclaim:'));
   t.is(rejected.length, 1, 'the reclaim was refused, once');
+  t.is((await c.act(id, 'delete')).type, 'instance.soft_delete.end');
   t.is((await c.act(id, 'force_delete')).type, 'instance.delete.end');
 });

@@ -47,7 +47,7 @@ test('gateway decide - other commands go to the owning host; unknown, deleted an
 test('gateway decide - while scheduling only a delete is accepted, and it goes to the conductor', (t) => {
   const scheduling = record({ owner: 'conductor', host: null, vmState: 'building', taskState: 'scheduling' });
   t.deepEqual(decideCommand(cmd('delete'), { record: scheduling }), { kind: 'toConductor' });
-  t.deepEqual(decideCommand(cmd('force_delete'), { record: scheduling }), { kind: 'toConductor' });
+  t.like(decideCommand(cmd('force_delete'), { record: scheduling }), { kind: 'reject', code: 'InstanceInvalidState' }, 'force_delete is for soft-deleted instances');
   t.like(decideCommand(cmd('stop'), { record: scheduling }), { kind: 'reject', code: 'InstanceInvalidState' });
 });
 
