@@ -4,7 +4,8 @@
  * actor, the tracker or the whole compute worker of the host running it, or placement, dies.
  * Each operation must converge to its success event, with exactly one terminal event per
  * command, and leave exactly what it should: nothing held anywhere and one shelved image
- * after the shelve; one claim, one allocation, one guest and no image after the unshelve.
+ * after the shelve; one claim, one allocation, one guest and no image after the unshelve;
+ * one active image and an unchanged instance after a snapshot.
  */
 import test from 'ava';
 import { collect } from '../../../actors/audit/index.js';
@@ -77,6 +78,28 @@ for (const k of ['instance', 'tracker', 'worker', 'placement'] as const) {
       t.is(end.type, 'instance.shelve_offload.end', JSON.stringify(end.body['fault'] ?? ''));
       t.deepEqual(await settled(c, id, [boot, cmd], null), []);
       t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
+    });
+  }
+  for (const step of ['snapshot', 'uploadImage'] as const) {
+    test.serial(`snapshot kills - ${k} killed while a snapshot is at ${step}: one active image, the instance unchanged`, async (t) => {
+      const c = await cloud;
+      const id = crypto.randomUUID();
+      const boot = await c.client.command(id, 'boot', { name: `nk-${step}`, flavor: 'm1.tiny' });
+      const booted = await c.client.final(id, boot);
+      t.is(booted.type, 'instance.create.end');
+      const h = hold.arm(id, step);
+      const cmd = await c.client.command(id, 'snapshot', { name: `nk-${step}-img` });
+      const host = await h.reached;
+      const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
+      h.release();
+      await restart();
+      const end = await c.client.final(id, cmd, 30_000);
+      t.is(end.type, 'instance.snapshot.end', JSON.stringify(end.body['fault'] ?? ''));
+      t.like(end.body, { vmState: 'active', taskState: null, powerState: 'running', host: booted.body['host'] });
+      const images = (await c.stores.images.entries()).map((e) => e.value).filter((i) => i.instanceId === id);
+      t.like(images, [{ name: `nk-${step}-img`, kind: 'snapshot', status: 'active' }]);
+      t.is(images.length, 1);
+      t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
     });
   }
   for (const step of UNSHELVE_STEPS) {
