@@ -47,6 +47,8 @@ export class RoleProcess {
   private markReady!: () => void;
   private readyAt: number | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Set by `crash`: the next restart waits exactly this long. */
+  private nextDelayMs: number | undefined;
 
   constructor(
     readonly spec: RoleSpec,
@@ -104,7 +106,8 @@ export class RoleProcess {
     if (this.stopping) return;
     const healthy = this.readyAt !== undefined && Date.now() - this.readyAt >= this.policy.healthyMs;
     this.failures = healthy ? 1 : this.failures + 1;
-    const delay = restartDelay(this.policy, this.failures);
+    const delay = this.nextDelayMs ?? restartDelay(this.policy, this.failures);
+    this.nextDelayMs = undefined;
     this.onEvent(`${this.spec.name} exited (${why}); restarting in ${delay} ms`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
@@ -112,6 +115,25 @@ export class RoleProcess {
       this.totalRestarts++;
       this.spawn();
     }, delay);
+  }
+
+  /**
+   * kill -9, as a crash would (chaos): the process is restarted `restartAfterMs` later, like
+   * any death. False when it is not running (dead already, or waiting for its restart).
+   */
+  crash(restartAfterMs: number): boolean {
+    const child = this.child;
+    if (this.stopping || child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
+    this.nextDelayMs = restartAfterMs;
+    child.kill('SIGKILL');
+    return true;
+  }
+
+  /** SIGSTOP / SIGCONT: a process that looks dead (no heartbeat, no answers) and comes back. */
+  freeze(frozen: boolean): boolean {
+    const child = this.child;
+    if (this.stopping || child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
+    return child.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */

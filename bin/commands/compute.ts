@@ -23,6 +23,8 @@ interface ComputeFlags extends ServerOptions {
   driver: string;
   data?: string;
   failSpawn?: string;
+  failRate: string;
+  driverLatencyMs: string;
   auditInterval: string;
   heartbeat: string;
   liveMigrationMs: string;
@@ -46,6 +48,12 @@ function ratio(name: string, v: string): number {
   return n;
 }
 
+function probability(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`${name} must be a probability from 0 to 1, got ${v}`);
+  return n;
+}
+
 export function registerCompute(program: Command): void {
   withServerOptions(
     program
@@ -64,6 +72,8 @@ export function registerCompute(program: Command): void {
       .option('--driver <kind>', 'hypervisor driver: fake (in memory, kept in --data) or process (each guest a process)', 'fake')
       .option('--data <dir>', 'where the driver keeps its guests (default ./novactor-data/hosts/<host>)')
       .option('--fail-spawn <regex>', 'fake driver: refuse to spawn guests whose name matches (failure injection)')
+      .option('--fail-rate <p>', 'fake driver: each state-changing call fails with a retryable DriverFailure with this probability, 0..1 (chaos)', '0')
+      .option('--driver-latency-ms <ms>', 'fake driver: every call takes this long (slow steps, for chaos)', '0')
       .option('--audit-interval <ms>', 'periodic tracker audit (update_available_resource), 0 = never', '60000')
       .option('--heartbeat <ms>', 'heartbeat interval (the service key expires after 10 s)', '2000')
       .option('--live-migration-ms <ms>', 'how long the simulated copy of a live migration runs', '500')
@@ -112,12 +122,20 @@ function computeSettings(o: ComputeFlags) {
   if (o.driver !== 'fake' && o.driver !== 'process') throw new UsageError(`--driver must be fake or process, got ${o.driver}`);
   const auditIntervalMs = intFlag('--audit-interval', o.auditInterval, 0, 86_400_000);
   const heartbeatMs = intFlag('--heartbeat', o.heartbeat, 100, 5000);
+  const failRate = probability('--fail-rate', o.failRate);
+  const latencyMs = intFlag('--driver-latency-ms', o.driverLatencyMs, 0, 600_000);
   const dataDir = o.data ?? join('novactor-data', 'hosts', o.host);
   mkdirSync(dataDir, { recursive: true });
   const driver: HypervisorDriver =
     o.driver === 'process'
       ? createDriver('process', { host: o.host, stateDir: dataDir })
-      : createDriver('fake', { host: o.host, hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')), ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}) });
+      : createDriver('fake', {
+          host: o.host,
+          hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')),
+          ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}),
+          ...(failRate > 0 ? { failRate, random: Math.random } : {}),
+          ...(latencyMs > 0 ? { latencyMs } : {}),
+        });
   const liveMigrationMs = intFlag('--live-migration-ms', o.liveMigrationMs, 0, 3_600_000);
   const resizeConfirmWindowMs = intFlag('--resize-confirm-window', o.resizeConfirmWindow, 0, 31_536_000) * 1000;
   const syncPowerStateMs = intFlag('--sync-power-state-interval', o.syncPowerStateInterval, 0, 86_400) * 1000;

@@ -1,0 +1,163 @@
+/**
+ * The chaos workload, speaking only the public protocol: clients publish commands to
+ * `nv.cmd.<project>.<instance>.<action>` (JetStream, Nats-Msg-Id = command id) and follow
+ * their outcome in NV_EVT; a recorder writes every stored event to the history; a sampler
+ * writes each provider's usage against its capacity.
+ */
+import { DeliverPolicy, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { commandType, decodeMessage, encodeMessage, envelope, MessageKind, subjects } from '../protocol/index.js';
+import { PlacementClient } from '../actors/placement/client.js';
+import { names } from '../actors/runtime/bootstrap.js';
+import type { HistoryWriter } from './history.js';
+import { Workload } from './workload.js';
+
+export const CHAOS_PROJECT = 'chaos';
+
+/** Every stored event, in stream order, into the history; terminal events wake their waiter. */
+export class EventRecorder {
+  private readonly waiters = new Map<string, (type: string) => void>();
+  private readonly ended = new Map<string, string>();
+  /** Each instance's host as its latest event says (for faults aimed at an instance actor). */
+  readonly hostOf = new Map<string, string>();
+  private stopFn: (() => void) | undefined;
+  lastEventAt = Date.now();
+
+  constructor(private readonly history: HistoryWriter) {}
+
+  async start(nc: NatsConnection): Promise<void> {
+    const js = jetstream(nc);
+    const consumer = await js.consumers.get(names().streams.evt, { filter_subjects: 'nv.evt.>', deliver_policy: DeliverPolicy.All });
+    const messages = await consumer.consume({ max_messages: 512 });
+    this.stopFn = () => void messages.stop();
+    void (async () => {
+      for await (const m of messages) {
+        const r = decodeMessage(m.data, MessageKind.Event);
+        if (!r.ok) continue;
+        const e = r.value;
+        const b = e.body as Record<string, unknown>;
+        const final = b['final'] === true;
+        const flavor = typeof b['flavor'] === 'object' && b['flavor'] !== null ? (b['flavor'] as { name?: unknown }).name : undefined;
+        this.lastEventAt = Date.now();
+        this.history.add({
+          k: 'evt',
+          t: Date.now(),
+          seq: m.seq,
+          instanceId: typeof b['instanceId'] === 'string' ? b['instanceId'] : m.subject.split('.')[3] ?? '',
+          type: e.type,
+          corr: e.corr ?? null,
+          final,
+          vmState: typeof b['vmState'] === 'string' ? b['vmState'] : null,
+          flavor: typeof flavor === 'string' ? flavor : null,
+          code: typeof b['code'] === 'string' ? b['code'] : typeof (b['fault'] as { code?: unknown } | undefined)?.code === 'string' ? String((b['fault'] as { code: string }).code) : null,
+        });
+        if (typeof b['instanceId'] === 'string') {
+          if (typeof b['host'] === 'string') this.hostOf.set(b['instanceId'], b['host']);
+          else if (b['host'] === null || b['vmState'] === 'deleted') this.hostOf.delete(b['instanceId']);
+        }
+        if (final && e.corr) {
+          this.ended.set(e.corr, e.type);
+          this.waiters.get(e.corr)?.(e.type);
+        }
+      }
+    })();
+  }
+
+  /** The terminal event type of `commandId`, or undefined after `timeoutMs`. */
+  terminal(commandId: string, timeoutMs: number): Promise<string | undefined> {
+    const done = this.ended.get(commandId);
+    if (done) return Promise.resolve(done);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(commandId);
+        resolve(undefined);
+      }, timeoutMs);
+      this.waiters.set(commandId, (type) => {
+        clearTimeout(timer);
+        this.waiters.delete(commandId);
+        resolve(type);
+      });
+    });
+  }
+
+  hasEnded(commandId: string): boolean {
+    return this.ended.has(commandId);
+  }
+
+  stop(): void {
+    this.stopFn?.();
+  }
+}
+
+export interface ClientContext {
+  readonly nc: NatsConnection;
+  readonly seed: number;
+  readonly history: HistoryWriter;
+  readonly recorder: EventRecorder;
+  readonly running: () => boolean;
+}
+
+/** One client: operations one after another on its own few instances, until told to stop. */
+export async function runClient(n: number, ctx: ClientContext): Promise<void> {
+  const js = jetstream(ctx.nc);
+  const s = subjects();
+  const w = new Workload(ctx.seed, n);
+  const pool: string[] = [];
+  let boots = 0;
+  while (ctx.running()) {
+    const choice = w.next(pool.length);
+    const instanceId = choice.target === 'new' ? w.instanceId() : pool[choice.target]!;
+    const body = choice.action === 'boot' ? { name: `c${n}-${++boots}`, ...choice.body } : choice.body;
+    const id = w.instanceId(); // a command id from the same stream: a replay issues the same ids
+    ctx.history.add({ k: 'cmd', t: Date.now(), client: n, id, instanceId, action: choice.action, body });
+    const acked = await publish(js, s.cmd(CHAOS_PROJECT, instanceId, choice.action), id, choice.action, body, `client-${n}`);
+    ctx.history.add({ k: 'ack', t: Date.now(), id, ok: acked.ok, ...(acked.ok ? {} : { error: acked.error }) });
+    if (!acked.ok) continue;
+    const end = await ctx.recorder.terminal(id, 60_000);
+    if (choice.action === 'boot' && end !== 'command.rejected') pool.push(instanceId);
+    if (end === 'instance.delete.end') pool.splice(pool.indexOf(instanceId), 1);
+  }
+}
+
+/**
+ * Publishes with the command id as Nats-Msg-Id, retrying while no PubAck comes (a nats node
+ * down, a leader election): the stream's dedup makes a retry of a stored command a no-op.
+ */
+async function publish(js: JetStreamClient, subject: string, id: string, action: string, body: Record<string, unknown>, user: string): Promise<{ ok: true } | { ok: false; error: string }> {
+  const env = envelope({ id, type: commandType(action as never), ts: Date.now(), project: CHAOS_PROJECT, user, body });
+  let last = '';
+  for (let attempt = 0; attempt < 8; attempt++) {
+    try {
+      await js.publish(subject, encodeMessage(env), { msgID: id, timeout: 5000 });
+      return { ok: true };
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+      await new Promise((r) => setTimeout(r, 250 * 2 ** Math.min(attempt, 4)));
+    }
+  }
+  return { ok: false, error: last };
+}
+
+/** Every `everyMs`, each provider's usage against its capacity ((total − reserved) × ratio), into the history. */
+export function startCapacitySampler(nc: NatsConnection, history: HistoryWriter, everyMs: number): () => void {
+  const placement = new PlacementClient({ nc, deadlineMs: 5000 });
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, everyMs));
+      try {
+        const { providers } = await placement.call('providers.list', {});
+        for (const p of providers) {
+          const [u, inv] = await Promise.all([placement.call('usages.get', { provider: p.uuid }), placement.call('inventories.get', { provider: p.uuid })]);
+          for (const [rc, i] of Object.entries(inv.inventories)) {
+            const capacity = Math.floor((i.total - (i.reserved ?? 0)) * (i.allocationRatio ?? 1));
+            history.add({ k: 'sample', t: Date.now(), provider: p.name, resource: rc, used: u.usages[rc] ?? 0, capacity });
+          }
+        }
+      } catch {
+        // placement is down (a fault): no sample this round
+      }
+    }
+  })();
+  return () => void (stopped = true);
+}

@@ -1,0 +1,95 @@
+/**
+ * The cloud a chaos run attacks: nats-server (one, or a 3-node loopback cluster with every
+ * stream and bucket at 3 replicas), then every role as its own child process, exactly as
+ * `novactor up` runs them, restarted when they die.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { rolesOf } from '../bin/commands/up.js';
+import { bootstrap } from '../actors/runtime/bootstrap.js';
+import { connectNats } from '../actors/runtime/connection.js';
+import { freePort, NatsServerProcess, writeServerConfig, type ServerConfig } from '../actors/runtime/nats-server.js';
+import { projectRoot } from '../actors/runtime/project-root.js';
+import { RoleProcess } from '../actors/runtime/role-processes.js';
+import type { DriverChaos } from './schedule.js';
+
+export interface NatsNode {
+  readonly config: ServerConfig;
+  readonly configFile: string;
+  process: NatsServerProcess | undefined;
+}
+
+export interface ChaosCloud {
+  readonly urls: string[];
+  readonly nodes: NatsNode[];
+  readonly roles: Map<string, RoleProcess>;
+  /** The harness's own connection (reconnects to any node). */
+  readonly nc: NatsConnection;
+  startNode(i: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startChaosCloud(o: { dir: string; hosts: number; cluster: 1 | 3; driver: Map<string, DriverChaos>; say: (line: string) => void }): Promise<ChaosCloud> {
+  mkdirSync(o.dir, { recursive: true });
+  const ports = await Promise.all(Array.from({ length: o.cluster }, async () => ({ client: await freePort(), route: await freePort() })));
+  const nodes: NatsNode[] = ports.map((p, i) => {
+    const config: ServerConfig = {
+      name: `n${i + 1}`,
+      port: p.client,
+      storeDir: join(o.dir, `n${i + 1}`, 'js'),
+      ...(o.cluster === 3 ? { cluster: { name: 'novactor-chaos', port: p.route, routes: ports.filter((_, j) => j !== i).map((q) => q.route) } } : {}),
+    };
+    return { config, configFile: writeServerConfig(join(o.dir, config.name), config), process: undefined };
+  });
+  const startNode = async (i: number) => {
+    const n = nodes[i]!;
+    n.process = await NatsServerProcess.start({ configFile: n.configFile, logFile: join(o.dir, `${n.config.name}.log`), readyTimeoutMs: 30_000 });
+  };
+  await Promise.all(nodes.map((_, i) => startNode(i)));
+  const urls = nodes.map((n) => `nats://127.0.0.1:${n.config.port}`);
+  const nc = await connectNats({ servers: urls, name: 'novactor-chaos' });
+  await untilJetStream(nc);
+  await bootstrap(nc, { replicas: o.cluster });
+
+  const cli = join(projectRoot(), 'bin', 'novactor.js');
+  const roles = new Map<string, RoleProcess>();
+  for (const r of rolesOf({ hosts: o.hosts, driver: 'fake', data: o.dir, url: urls.join(','), replicas: o.cluster })) {
+    const host = r.name.startsWith('compute-') ? r.name.slice('compute-'.length) : undefined;
+    if (host) mkdirSync(join(o.dir, 'hosts', host), { recursive: true });
+    const d = host ? o.driver.get(host) : undefined;
+    const extra = d ? ['--fail-rate', String(d.failRate), '--driver-latency-ms', String(d.latencyMs)] : [];
+    roles.set(r.name, new RoleProcess({ name: r.name, command: process.execPath, args: [cli, ...r.args, ...extra], ready: r.ready, logFile: join(o.dir, `${r.name}.log`) }, o.say, { minMs: 200, maxMs: 3000, healthyMs: 10_000 }));
+  }
+  await roles.get('placement')!.start();
+  await Promise.all([...roles.values()].filter((r) => r.spec.name !== 'placement').map((r) => r.start()));
+
+  return {
+    urls,
+    nodes,
+    roles,
+    nc,
+    startNode,
+    stop: async () => {
+      for (const r of roles.values()) r.freeze(false);
+      await Promise.all([...roles.values()].map((r) => r.stop(5000)));
+      await nc.close().catch(() => undefined);
+      await Promise.all(nodes.map((n) => n.process?.stop()));
+    },
+  };
+}
+
+/** A cluster answers JetStream requests once it has elected its meta leader. */
+async function untilJetStream(nc: NatsConnection, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`JetStream not available after ${timeoutMs} ms`, { cause: err });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}

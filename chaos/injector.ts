@@ -1,0 +1,83 @@
+/**
+ * Carries out a fault schedule against a chaos cloud, writing each fault to the history as it
+ * strikes. `nv.ctl` kills go to the process that runs the actor; process kills and pauses go
+ * to the role's child process; nats kills to a node. Everything killed or paused comes back
+ * by itself (supervisor, restart policy, SIGCONT, node restart); `settle()` waits for that.
+ */
+import { randomUUID } from 'node:crypto';
+import { ctlType, encodeMessage, envelope, subjects } from '../protocol/index.js';
+import type { ChaosCloud } from './cloud.js';
+import type { HistoryWriter } from './history.js';
+import type { Fault } from './schedule.js';
+
+export interface Injector {
+  /** Resolves when the schedule is done, or `stop()` was called. */
+  readonly done: Promise<void>;
+  stop(): void;
+  /** Waits until every pause is over and every killed nats node is back. */
+  settle(): Promise<void>;
+}
+
+export function inject(cloud: ChaosCloud, schedule: readonly Fault[], history: HistoryWriter, instancesOn: (host: string) => string[], say: (line: string) => void): Injector {
+  let stopped = false;
+  const pending = new Set<Promise<void>>();
+  const started = Date.now();
+  const later = (ms: number, fn: () => Promise<void> | void) => {
+    const p = new Promise<void>((r) => setTimeout(r, ms)).then(fn).catch((err: unknown) => say(`fault recovery failed: ${String(err)}`));
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  };
+  const record = (kind: string, target: string, detail?: string) => history.add({ k: 'fault', t: Date.now(), kind, target, ...(detail ? { detail } : {}) });
+
+  const strike = async (f: Fault) => {
+    if (f.kind === 'ctl') {
+      let actor: string = f.actor;
+      if (f.actor === 'instance') {
+        const ids = instancesOn(f.process.slice('compute-'.length));
+        if (ids.length === 0) return;
+        actor = `instance/${ids[Math.floor(f.pick * ids.length)]}`;
+      }
+      const req = envelope({ id: randomUUID(), type: ctlType('kill'), ts: Date.now(), project: '_system', user: 'chaos', body: { actor, restartAfterMs: 200 } });
+      try {
+        await cloud.nc.request(subjects().ctl(f.process, 'kill'), encodeMessage(req), { timeout: 3000 });
+        record(`ctl-${f.actor}`, f.process, actor);
+      } catch {
+        // the process is down or paused right now: this fault does not strike
+      }
+    } else if (f.kind === 'kill9') {
+      if (cloud.roles.get(f.role)?.crash(f.downMs)) record('kill9', f.role, `restart after ${f.downMs} ms`);
+    } else if (f.kind === 'pause') {
+      const role = cloud.roles.get(f.role);
+      if (role?.freeze(true)) {
+        record('pause', f.role, `${f.pauseMs} ms`);
+        later(f.pauseMs, () => void role.freeze(false));
+      }
+    } else {
+      const node = cloud.nodes[f.node];
+      // Keep a quorum: one node down at a time.
+      if (!node?.process || cloud.nodes.some((n) => n.process === undefined)) return;
+      const proc = node.process;
+      node.process = undefined;
+      await proc.kill9();
+      record('nats-kill9', node.config.name, `restart after ${f.downMs} ms`);
+      later(f.downMs, () => cloud.startNode(f.node));
+    }
+  };
+
+  const done = (async () => {
+    for (const f of schedule) {
+      const wait = started + f.atMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (stopped) return;
+      await strike(f).catch((err: unknown) => say(`fault ${f.kind} failed to strike: ${String(err)}`));
+    }
+  })();
+
+  return {
+    done,
+    stop: () => void (stopped = true),
+    settle: async () => {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+  };
+}
