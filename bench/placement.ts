@@ -23,6 +23,7 @@ import { FencedLog } from '../actors/runtime/fenced-log.js';
 import { freePort, NatsServerProcess, writeServerConfig } from '../actors/runtime/nats-server.js';
 import { projectRoot } from '../actors/runtime/project-root.js';
 import { decide, emptyState, evolve, isPlacementError, type PlacementCommand } from '../machines/placement/index.js';
+import { sizeOf } from './sizes.js';
 import { load, summarize, type Summary } from './stats.js';
 
 const say = (line: string) => process.stderr.write(`[bench placement] ${line}\n`);
@@ -50,7 +51,7 @@ async function candidates(pc: PlacementClient, limit: number, n = 1000): Promise
 }
 
 /** Writes a log of `events` allocation events (10,000 providers, 50,000 consumers churning) straight to the stream. */
-export async function writeLog(nc: NatsConnection, prefix: string, events: number, snapshotAt: number): Promise<{ records: number; snapshotSeq: number }> {
+export async function writeLog(nc: NatsConnection, prefix: string, events: number, snapshotAt: number, providers = 10_000): Promise<{ records: number; snapshotSeq: number }> {
   const n = names(prefix);
   const log = new FencedLog(jetstream(nc), await jetstreamManager(nc), n.streams.placement, n.placementLogSubject);
   const store = await new Objm(nc).create(SNAPSHOT_BUCKET(prefix));
@@ -79,13 +80,13 @@ export async function writeLog(nc: NatsConnection, prefix: string, events: numbe
     }
   };
   const rps: string[] = [];
-  for (let i = 0; i < 10_000; i++) {
+  for (let i = 0; i < providers; i++) {
     const uuid = randomUUID();
     rps.push(uuid);
     await apply({ op: 'providers.create', body: { uuid, name: `cn${i}` } });
     await apply({ op: 'inventories.set', body: { provider: uuid, resourceProviderGeneration: 0, inventories: { VCPU: { total: 64, allocationRatio: 16 }, MEMORY_MB: { total: 262144 } } } });
   }
-  const consumers = Array.from({ length: 50_000 }, () => randomUUID());
+  const consumers = Array.from({ length: Math.min(50_000, providers * 5) }, () => randomUUID());
   const gens = new Map<string, number>();
   for (let k = 0; written < events; k++) {
     const c = consumers[k % consumers.length]!;
@@ -112,7 +113,11 @@ export async function timeRecovery(nc: NatsConnection, prefix: string): Promise<
 }
 
 export async function run(args: string[]): Promise<{ results: unknown; table: string }> {
-  const quick = args.includes('--quick');
+  const size = sizeOf(args);
+  const quick = size !== 'full';
+  const tiny = size === 'tiny';
+  // Provider counts of the candidates steps (100 / 1,000 / 10,000; the smoke test's --tiny: 20 / 50 / 100).
+  const [p1, p2, p3] = tiny ? [20, 50, 100] : [100, 1000, 10_000];
   const dir = mkdtempSync(join(tmpdir(), 'novactor-bench-'));
   const port = await freePort();
   const server = await NatsServerProcess.start({ configFile: writeServerConfig(dir, { name: 'bench', port, storeDir: join(dir, 'js') }), logFile: join(dir, 'nats.log') });
@@ -127,21 +132,21 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
     const pc = new PlacementClient({ nc, deadlineMs: 60_000, attemptTimeoutMs: 10_000 });
     await pc.call('providers.list', { name: 'warmup' });
 
-    say('seeding 100 providers');
-    let rps = await seed(pc, 0, 100);
-    const cand100 = await candidates(pc, 50);
-    say('seeding to 1,000 providers');
-    rps = rps.concat(await seed(pc, 100, 1000));
-    const cand1000 = await candidates(pc, 50);
-    const cand1000all = await candidates(pc, 1000, 200);
+    say(`seeding ${p1} providers`);
+    let rps = await seed(pc, 0, p1);
+    const cand100 = await candidates(pc, 50, tiny ? 50 : 1000);
+    say(`seeding to ${p2} providers`);
+    rps = rps.concat(await seed(pc, p1, p2));
+    const cand1000 = await candidates(pc, 50, tiny ? 50 : 1000);
+    const cand1000all = await candidates(pc, 1000, tiny ? 20 : 200);
 
     say('claims at concurrency 1');
-    const c1 = await load(quick ? 500 : 3000, 1, (i) => pc.call('allocations.put', claimBody(rps[i % rps.length]!)));
+    const c1 = await load(tiny ? 50 : quick ? 500 : 3000, 1, (i) => pc.call('allocations.put', claimBody(rps[i % rps.length]!)));
     say('claims at concurrency 64');
-    const c64 = await load(quick ? 5000 : 50_000, 64, (i) => pc.call('allocations.put', claimBody(rps[i % rps.length]!)));
+    const c64 = await load(tiny ? 500 : quick ? 5000 : 50_000, 64, (i) => pc.call('allocations.put', claimBody(rps[i % rps.length]!)));
 
     say('moves (POST instance → migration consumer)');
-    const movers = Array.from({ length: quick ? 200 : 1000 }, (_, i) => claimBody(rps[i % rps.length]!));
+    const movers = Array.from({ length: tiny ? 20 : quick ? 200 : 1000 }, (_, i) => claimBody(rps[i % rps.length]!));
     await load(movers.length, 64, (i) => pc.call('allocations.put', movers[i]!));
     const moves = await load(movers.length, 1, (i) => {
       const m = movers[i]!;
@@ -153,15 +158,15 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       });
     });
 
-    say('seeding to 10,000 providers');
-    rps = rps.concat(await seed(pc, 1000, 10_000));
-    const cand10000 = await candidates(pc, 50);
-    const cand10000all = await candidates(pc, 1000, 200);
+    say(`seeding to ${p3} providers`);
+    rps = rps.concat(await seed(pc, p2, p3));
+    const cand10000 = await candidates(pc, 50, tiny ? 50 : 1000);
+    const cand10000all = await candidates(pc, 1000, tiny ? 20 : 200);
 
-    const events = quick ? 100_000 : 1_000_000;
+    const events = tiny ? 2000 : quick ? 100_000 : 1_000_000;
     say(`writing a ${events}-event log for recovery`);
     await bootstrap(nc, { replicas: 1, prefix: 'rec' });
-    const gen = await writeLog(nc, 'rec', events, Math.floor(events * 0.9));
+    const gen = await writeLog(nc, 'rec', events, Math.floor(events * 0.9), tiny ? 100 : 10_000);
     say('recovering with snapshot');
     const withSnapshot = await timeRecovery(nc, 'rec');
     await (await new Objm(nc).open(SNAPSHOT_BUCKET('rec'))).delete('latest');
@@ -175,6 +180,7 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
         concurrency64: { perSecond: Math.round(c64.latencies.length / c64.seconds), latencyMs: summarize(c64.latencies), providers: 1000 },
       },
       moveLatencyMs: summarize(moves.latencies),
+      providers: [p1, p2, p3],
       candidatesLatencyMs: { providers100: cand100, providers1000: cand1000, providers1000limit1000: cand1000all, providers10000: cand10000, providers10000limit1000: cand10000all },
       recovery: { events, records: gen.records, snapshotAtRecord: gen.snapshotSeq, withSnapshotMs: withSnapshot, fullReplayMs: fullReplay },
       reference: 'OpenStack Placement 8.0.0 on this kind of machine (issue 3): ~140 claims/s at concurrency 8 (p50 54 ms), ~70/s one at a time (p50 14 ms), a move (POST) in 18 ms, candidates ~100 ms p50 at 1,000 providers',
@@ -183,11 +189,11 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       ['claims/s, concurrency 1', `${results.claims.concurrency1.perSecond}/s (p50 ${results.claims.concurrency1.latencyMs.p50} ms)`, '~70/s (p50 14 ms)'],
       ['claims/s, concurrency 64', `${results.claims.concurrency64.perSecond}/s (p50 ${results.claims.concurrency64.latencyMs.p50} ms, p99 ${results.claims.concurrency64.latencyMs.p99} ms)`, '~140/s at concurrency 8'],
       ['move (POST) latency', `p50 ${results.moveLatencyMs.p50} ms, p99 ${results.moveLatencyMs.p99} ms`, '18 ms'],
-      ['candidates, 100 providers, limit 50', `p50 ${cand100.p50} ms, p99 ${cand100.p99} ms`, ''],
-      ['candidates, 1,000 providers, limit 50', `p50 ${cand1000.p50} ms, p99 ${cand1000.p99} ms`, '~100 ms p50'],
-      ['candidates, 1,000 providers, limit 1000', `p50 ${cand1000all.p50} ms, p99 ${cand1000all.p99} ms`, ''],
-      ['candidates, 10,000 providers, limit 50', `p50 ${cand10000.p50} ms, p99 ${cand10000.p99} ms`, ''],
-      ['candidates, 10,000 providers, limit 1000', `p50 ${cand10000all.p50} ms, p99 ${cand10000all.p99} ms`, ''],
+      [`candidates, ${p1} providers, limit 50`, `p50 ${cand100.p50} ms, p99 ${cand100.p99} ms`, ''],
+      [`candidates, ${p2} providers, limit 50`, `p50 ${cand1000.p50} ms, p99 ${cand1000.p99} ms`, '~100 ms p50'],
+      [`candidates, ${p2} providers, limit 1000`, `p50 ${cand1000all.p50} ms, p99 ${cand1000all.p99} ms`, ''],
+      [`candidates, ${p3} providers, limit 50`, `p50 ${cand10000.p50} ms, p99 ${cand10000.p99} ms`, ''],
+      [`candidates, ${p3} providers, limit 1000`, `p50 ${cand10000all.p50} ms, p99 ${cand10000all.p99} ms`, ''],
       [`recovery, ${events} events, snapshot at 90%`, `${withSnapshot} ms`, ''],
       [`recovery, ${events} events, no snapshot`, `${fullReplay} ms`, ''],
     ];

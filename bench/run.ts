@@ -1,27 +1,48 @@
 /**
- * `npm run bench -- <scenario>`: runs a benchmark and writes bench/results/<scenario>-<date>.json.
- * Benchmarks report; they assert nothing.
+ * `npm run bench [-- <scenario>] [--quick] [--out DIR]`: runs one benchmark, or all of them
+ * in turn, printing each table and writing bench/results/<scenario>-<date>.json with the
+ * machine it ran on and its load average. Benchmarks report; they assert nothing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../actors/runtime/project-root.js';
 import { environment } from './env.js';
 
-const scenarios: Record<string, (args: string[]) => Promise<{ results: unknown; table: string }>> = {
+type Scenario = (args: string[]) => Promise<{ results: unknown; table: string; files?: Record<string, string> }>;
+
+export const scenarios: Record<string, Scenario> = {
+  ceiling: async (args) => (await import('./ceiling.js')).run(args),
+  boot: async (args) => (await import('./boot.js')).run(args),
+  ops: async (args) => (await import('./ops.js')).run(args),
   placement: async (args) => (await import('./placement.js')).run(args),
+  memory: async (args) => (await import('./memory.js')).run(args),
+  recovery: async (args) => (await import('./recovery.js')).run(args),
+  scale: async (args) => (await import('./scale.js')).run(args),
 };
 
-const [name, ...rest] = process.argv.slice(2);
-const scenario = name ? scenarios[name] : undefined;
-if (!scenario) {
-  process.stderr.write(`usage: npm run bench -- <scenario> [options]\nscenarios: ${Object.keys(scenarios).join(', ')}\n`);
-  process.exit(2);
+const argv = process.argv.slice(2);
+const named = argv[0] !== undefined && !argv[0].startsWith('--') ? argv[0] : undefined;
+const rest = named ? argv.slice(1) : argv;
+const outAt = rest.indexOf('--out');
+const dir = outAt >= 0 && rest[outAt + 1] ? rest[outAt + 1]! : join(projectRoot(), 'bench', 'results');
+const which = named === undefined || named === 'all' ? Object.keys(scenarios) : [named];
+for (const name of which) {
+  if (!scenarios[name]) {
+    process.stderr.write(`usage: npm run bench [-- <scenario>] [--quick]\nscenarios: ${Object.keys(scenarios).join(', ')} (none or all: every one)\n`);
+    process.exit(2);
+  }
 }
-const started = new Date();
-const { results, table } = await scenario(rest);
-const dir = join(projectRoot(), 'bench', 'results');
 mkdirSync(dir, { recursive: true });
-const file = join(dir, `${name}-${started.toISOString().slice(0, 10)}.json`);
-writeFileSync(file, JSON.stringify({ scenario: name, started: started.toISOString(), environment: environment(), results }, null, 2) + '\n');
-process.stdout.write(`${table}\nresults written to ${file}\n`);
+for (const name of which) {
+  const started = new Date();
+  const loadBefore = loadavg();
+  const { results, table, files } = await scenarios[name]!(rest);
+  const loadAfter = loadavg();
+  const file = join(dir, `${name}-${started.toISOString().slice(0, 10)}.json`);
+  const env = { ...environment(), loadavg: { before: loadBefore.map((x) => Math.round(x * 100) / 100), after: loadAfter.map((x) => Math.round(x * 100) / 100) } };
+  writeFileSync(file, JSON.stringify({ scenario: name, started: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 100) / 10, args: rest, environment: env, results }, null, 2) + '\n');
+  for (const [fname, content] of Object.entries(files ?? {})) writeFileSync(join(dir, fname), content);
+  process.stdout.write(`\n## ${name}\n\n${table}\n\nresults written to ${file}\n`);
+}
 process.exit(0);

@@ -1,0 +1,86 @@
+/**
+ * Boot throughput and latency (issue 9): N instances over H hosts (fake driver, zero
+ * latency) from a client that speaks only the public protocol. Reports boots/s, the
+ * latency from publish to `instance.create.end`, the JetStream writes per boot (counted by
+ * the server: stream sequence deltas, heartbeats left out) and the efficiency
+ * `boots/s × writes per boot ÷ pipelined publishes/s`, the pipelined rate measured on the
+ * same server in the same run just before the boots.
+ */
+import { bootMany, type BootRun } from './boots.js';
+import { pipelinedPublishes } from './ceiling.js';
+import { BenchClient } from './client.js';
+import { BACKGROUND, delta, say as sayFor, startBenchCloud, workWrites } from './cloud.js';
+import { numOpt } from './sizes.js';
+import { r1, r3 } from './stats.js';
+
+const say = sayFor('boot');
+
+export interface BootResults {
+  readonly hosts: number;
+  readonly instances: number;
+  readonly concurrency: number;
+  readonly run: Omit<BootRun, 'instanceIds'>;
+  readonly writes: { readonly total: number; readonly perBoot: number; readonly byStream: Record<string, number>; readonly heartbeats: number };
+  readonly events: Record<string, number>;
+  readonly pipelinedPublishesPerSecond: number;
+  readonly efficiency: number;
+}
+
+/** Boots on a fresh cloud; shared with `scale`. */
+export async function measureBoots(o: { hosts: number; instances: number; concurrency: number; farms?: number; ceilingN?: number }): Promise<BootResults> {
+  say(`starting a cloud with ${o.hosts} hosts`);
+  const cloud = await startBenchCloud({ hosts: o.hosts, farms: o.farms ?? 1 });
+  try {
+    say('measuring the pipelined-publish ceiling on this server');
+    const pipelined = await pipelinedPublishes(cloud.nc, cloud.jsm, o.ceilingN ?? 20_000);
+    const client = await BenchClient.connect(cloud.url);
+    // One warm-up boot: first-call costs (JIT, consumer creation) are not what we measure.
+    await bootMany(client, Math.min(20, o.instances), 10);
+    client.eventsByType.clear();
+    const before = await cloud.writes();
+    say(`booting ${o.instances} instances, ${o.concurrency} in flight`);
+    const run = await bootMany(client, o.instances, o.concurrency);
+    // Writes that follow the terminal event (none expected) would land within moments.
+    await new Promise((r) => setTimeout(r, 500));
+    const d = delta(before, await cloud.writes());
+    const total = workWrites(d);
+    const perBoot = total / Math.max(1, run.requested);
+    const events = Object.fromEntries(client.eventsByType);
+    await client.close();
+    const { instanceIds: _ids, ...rest } = run;
+    return {
+      hosts: o.hosts,
+      instances: o.instances,
+      concurrency: o.concurrency,
+      run: rest,
+      writes: { total, perBoot: r3(perBoot), byStream: d, heartbeats: d['KV_nv-services'] ?? 0 },
+      events,
+      pipelinedPublishesPerSecond: Math.round(pipelined),
+      efficiency: r3((run.sustainedPerSecond * perBoot) / pipelined),
+    };
+  } finally {
+    await cloud.stop();
+  }
+}
+
+export function bootRows(b: BootResults): string[][] {
+  return [
+    [`boots/s sustained (${b.instances.toLocaleString('en-US')} over ${b.hosts} hosts, ${b.concurrency} in flight)`, `${Math.round(b.run.sustainedPerSecond)}/s (${Math.round(b.run.perSecond)}/s overall)`, '≥ 2,000/s'],
+    ['publish → instance.create.end', `p50 ${r1(b.run.latencyMs.p50)} ms, p95 ${r1(b.run.latencyMs.p95)} ms, p99 ${r1(b.run.latencyMs.p99)} ms`, 'p99 ≤ 250 ms'],
+    ['JetStream writes per boot', `${b.writes.perBoot} (${Object.entries(b.writes.byStream).filter(([k]) => !BACKGROUND.has(k)).map(([k, v]) => `${k} ${r1(v / Math.max(1, b.run.requested))}`).join(', ')})`, ''],
+    ['pipelined publishes/s, same server, same run', b.pipelinedPublishesPerSecond.toLocaleString('en-US'), ''],
+    ['efficiency: boots/s × writes per boot ÷ pipelined publishes/s', String(b.efficiency), '≥ 0.5'],
+  ];
+}
+
+export const tableOf = (rows: string[][], head = ['measure', 'novactor', 'goal (issue 9)']) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+export async function run(args: string[]): Promise<{ results: BootResults; table: string }> {
+  const results = await measureBoots({
+    hosts: numOpt(args, 'hosts', { full: 100, quick: 20, tiny: 3 }),
+    instances: numOpt(args, 'instances', { full: 10_000, quick: 2000, tiny: 30 }),
+    concurrency: numOpt(args, 'concurrency', { full: 256, quick: 128, tiny: 8 }),
+    ceilingN: numOpt(args, 'ceiling', { full: 50_000, quick: 20_000, tiny: 1000 }),
+  });
+  return { results, table: tableOf(bootRows(results)) };
+}
