@@ -34,6 +34,12 @@ export interface GatewayOptions {
   readonly prefix?: string;
   /** Envelope users treated as admins (until per-role credentials bind identity). */
   readonly adminUsers?: readonly string[];
+  /**
+   * Secure mode: admin rights only for commands and admin requests of this project, whose
+   * subjects only the admin NATS user may publish (docs/security.md). The envelope's user
+   * alone proves nothing: any client can write any name there.
+   */
+  readonly adminProject?: string;
   /** Quota of a project with no `nv-quotas` record (default: DEFAULT_QUOTA, 10 / 20 / 51200). */
   readonly defaultQuota?: QuotaRecord;
   readonly log?: (line: string, err?: unknown) => void;
@@ -70,13 +76,15 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
     }
     const env = decoded.value;
     const reject = async (code: string, message: string): Promise<Outcome> => {
+      // Authorization refusals are logged: they are either a client's mistake or a probe.
+      if (code === 'NotAuthorized') o.log?.(`refused ${action} of ${instanceId} in project ${project} by ${env.user}: ${message}`);
       await events.rejected({ project, user: env.user, instanceId, corr: env.id, code, message });
       return 'ack';
     };
     if (env.type !== commandType(action as InstanceAction)) return reject('InvalidInput', `type ${env.type} does not match the subject's action ${action}`);
     if (env.project !== project) return reject('NotAuthorized', `project ${env.project} may not act in project ${project}`);
 
-    const cmd: IncomingCommand = { commandId: env.id, action: action as InstanceAction, body: env.body, project, instanceId, user: env.user, isAdmin: admins.has(env.user), ts: o.clock.now() };
+    const cmd: IncomingCommand = { commandId: env.id, action: action as InstanceAction, body: env.body, project, instanceId, user: env.user, isAdmin: admins.has(env.user) && (o.adminProject === undefined || project === o.adminProject), ts: o.clock.now() };
     const current = await stores.instances.get(instanceId);
     // A boot of a new id and a resize of a live instance name a flavor and may add usage.
     const needsFlavor = (action === 'boot' && !current) || (action === 'resize' && current !== undefined && current.value.vmState !== 'deleted');
@@ -117,7 +125,7 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
 
   const n = names(prefix);
   const queries = serveQueries({ nc: o.nc, stores, clock: o.clock, ids: o.ids, prefix, ...(o.log ? { log: o.log } : {}) });
-  const admin = serveAdmin({ nc: o.nc, stores, clock: o.clock, ids: o.ids, admins, prefix, ...(o.log ? { log: o.log } : {}) });
+  const admin = serveAdmin({ nc: o.nc, stores, clock: o.clock, ids: o.ids, admins, ...(o.adminProject !== undefined ? { adminProject: o.adminProject } : {}), prefix, ...(o.log ? { log: o.log } : {}) });
   const loop = await startConsumerLoop({ js, jsm, stream: n.streams.cmd, durable: 'gateway', filter: `${prefix}.cmd.>`, handle, ...(o.log ? { log: o.log } : {}) });
   return {
     done: loop.done,

@@ -16,6 +16,8 @@ export interface AdminOptions {
   readonly clock: Clock;
   readonly ids: IdSource;
   readonly admins: ReadonlySet<string>;
+  /** Secure mode: only requests of this project are admin's (see GatewayOptions.adminProject). */
+  readonly adminProject?: string;
   readonly prefix?: string;
   readonly log?: (line: string, err?: unknown) => void;
 }
@@ -39,7 +41,8 @@ export function serveAdmin(o: AdminOptions): Subscription {
         respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `subject ${msg.subject} does not match type ${req.type}` });
         return;
       }
-      if (!o.admins.has(req.user)) {
+      if (!o.admins.has(req.user) || (o.adminProject !== undefined && req.project !== o.adminProject)) {
+        o.log?.(`refused ${req.type} for user ${req.user} of project ${req.project}`);
         respondError(ctx, msg, req, { status: 403, code: 'NotAuthorized', message: `${req.type} is for admin users; ${req.user} is not one` });
         return;
       }

@@ -1,6 +1,9 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 
+/** The inbox prefix of a user: replies to its requests arrive only there. */
+export const inboxPrefixOf = (user: string) => `_INBOX.${user.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+
 export interface ConnectOptions {
   readonly servers: string | string[];
   /** Shows in the server's connection list: role and host, e.g. `compute-h1`. */
@@ -22,6 +25,8 @@ export async function connectNats(o: ConnectOptions): Promise<NatsConnection> {
     // nats.js otherwise builds two Error objects per request just to keep async stack
     // traces: a third of a busy client's CPU. Our errors carry their own context.
     noAsyncTraces: true,
-    ...(o.user !== undefined ? { user: o.user, pass: o.pass ?? '' } : {}),
+    // With credentials, replies come to the user's own inbox prefix: in secure mode a user
+    // may subscribe only there (docs/security.md), so nobody reads another's replies.
+    ...(o.user !== undefined ? { user: o.user, pass: o.pass ?? '', inboxPrefix: inboxPrefixOf(o.user) } : {}),
   });
 }

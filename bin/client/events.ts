@@ -3,7 +3,9 @@
  * command it watches is published), decoded envelopes, duplicates dropped, and one-line
  * renderings shared by `--wait` and `watch`.
  */
-import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
+import { randomUUID } from 'node:crypto';
+import { AckPolicy, DeliverPolicy, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { COMMAND_REJECTED, decodeMessage, MessageKind, type Envelope } from '../../protocol/index.js';
 import type { ClientSession } from './session.js';
 
@@ -12,16 +14,29 @@ export interface EventFeed extends AsyncIterable<Envelope> {
 }
 
 /**
- * Opens an ordered consumer on NV_EVT filtered to `filter`. The consumer exists on the
+ * An ephemeral consumer on `stream` that delivers `filter` only, made with the JetStream API
+ * subjects a tenant is allowed in secure mode: the create subject names the filter
+ * (`$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`), and nothing reads the stream's
+ * info or the account's (an ordered consumer would ask for both; stream info would tell a
+ * tenant which subjects, so which instances, other projects have). The server removes it
+ * five minutes after its last pull.
+ */
+export async function openFilteredConsumer(nc: NatsConnection, js: JetStreamClient, stream: string, filter: string, deliver: { since?: Date | undefined; all?: boolean } = {}): Promise<Consumer> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const name = randomUUID().replace(/-/g, '');
+  const start = deliver.since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: deliver.since.toISOString() } : { deliver_policy: deliver.all ? DeliverPolicy.All : DeliverPolicy.New };
+  await jsm.consumers.add(stream, { name, filter_subject: filter, ack_policy: AckPolicy.None, inactive_threshold: 5 * 60 * 1_000_000_000, mem_storage: true, num_replicas: 1, ...start });
+  return js.consumers.get(stream, name);
+}
+
+/**
+ * Opens an ephemeral consumer on NV_EVT filtered to `filter`. The consumer exists on the
  * server when this resolves, so with `since` unset (deliver new) nothing published after
  * that is missed.
  */
 export async function openEventFeed(c: ClientSession, filter: string, since?: Date): Promise<EventFeed> {
   const stream = `${c.s.prefix.toUpperCase()}_EVT`;
-  const consumer = await c.js.consumers.get(stream, {
-    filter_subjects: filter,
-    ...(since ? { opt_start_time: since.toISOString() } : { deliver_policy: DeliverPolicy.New }),
-  });
+  const consumer = await openFilteredConsumer(c.nc, c.js, stream, filter, { since });
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
   const seen = new Set<string>();
   return {

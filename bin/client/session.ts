@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
 import { adminType, decodeMessage, encodeMessage, envelope, ERROR_TYPE, isProjectToken, isToken, MessageKind, queryType, subjects, type Subjects } from '../../protocol/index.js';
+import { ADMIN_PROJECT } from '../../actors/runtime/secure-config.js';
 import { connectFor, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
 
 export interface ClientOptions extends ServerOptions {
@@ -60,8 +61,8 @@ export class ClientSession {
   }
 
   /** One request/reply; an error envelope becomes a CallError. */
-  async request<T>(subject: string, type: string, body: Record<string, unknown>, timeoutMs = 10_000): Promise<T> {
-    const req = envelope({ id: randomUUID(), type, ts: Date.now(), project: this.project, user: this.user, body });
+  async request<T>(subject: string, type: string, body: Record<string, unknown>, timeoutMs = 10_000, project = this.project): Promise<T> {
+    const req = envelope({ id: randomUUID(), type, ts: Date.now(), project, user: this.user, body });
     let data: Uint8Array;
     try {
       data = (await this.nc.request(subject, encodeMessage(req), { timeout: timeoutMs })).data;
@@ -82,9 +83,9 @@ export class ClientSession {
     return this.request<T>(this.s.query(this.project, what), queryType(what), body);
   }
 
-  /** `nv.admin.<op>`. */
+  /** `nv.admin.<op>`, in the admin project (the only one a secure gateway takes admin requests from). */
   admin<T>(op: string, body: Record<string, unknown> = {}): Promise<T> {
-    return this.request<T>(this.s.admin(op), adminType(op), body);
+    return this.request<T>(this.s.admin(op), adminType(op), body, 10_000, ADMIN_PROJECT);
   }
 }
 
@@ -92,6 +93,14 @@ export class ClientSession {
 export function tokenArg(what: string, value: string): string {
   if (!isToken(value)) throw new UsageError(`${what} must be letters, digits, _ or - (1-128 chars), got ${JSON.stringify(value)}`);
   return value;
+}
+
+/** The server's permission refusal somewhere in an error's cause chain (secure mode). */
+function permissionViolation(err: unknown): InstanceType<typeof natsErrors.PermissionViolationError> | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof natsErrors.PermissionViolationError) return e;
+  }
+  return undefined;
 }
 
 type Runner = (c: ClientSession) => Promise<string | object | number | void>;
@@ -127,6 +136,9 @@ export async function runClient(o: ClientOptions, parse: () => Runner): Promise<
       process.exitCode = 1;
     } else if (err instanceof WaitTimeout) {
       process.stderr.write(`novactor: ${err.message}\n`);
+      process.exitCode = 1;
+    } else if (permissionViolation(err)) {
+      process.stderr.write(`novactor: 403 NotAuthorized: the NATS server refused: ${permissionViolation(err)!.message} (check --creds and --project)\n`);
       process.exitCode = 1;
     } else throw err;
   } finally {

@@ -6,9 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { COMMAND_REJECTED, commandType, decodeMessage, encodeMessage, envelope, MessageKind, subjects, TERMINAL_SUCCESS, type Envelope, type InstanceAction } from '../../protocol/index.js';
+import { openFilteredConsumer } from '../client/events.js';
 import { connectFor, intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';
 
 interface DemoOptions extends ServerOptions {
@@ -102,7 +103,7 @@ class DemoClient {
   private loop: Promise<void> | undefined;
 
   constructor(
-    nc: NatsConnection,
+    private readonly nc: NatsConnection,
     private readonly o: DemoSettings,
   ) {
     this.js = jetstream(nc);
@@ -110,7 +111,7 @@ class DemoClient {
 
   /** Starts reading events: before the first command, so none is missed (§6.3 step 2). */
   async listen(): Promise<void> {
-    const consumer = await this.js.consumers.get('NV_EVT', { filter_subjects: this.s.evtProject(this.o.project), deliver_policy: DeliverPolicy.New });
+    const consumer = await openFilteredConsumer(this.nc, this.js, 'NV_EVT', this.s.evtProject(this.o.project));
     const messages = await consumer.consume();
     this.messages = messages;
     this.loop = (async () => {

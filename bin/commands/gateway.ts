@@ -13,6 +13,7 @@ import { processName, runRole } from '../role.js';
 interface GatewayCommandOptions extends ServerOptions {
   name?: string;
   adminUsers: string;
+  adminProject?: string;
   replicas: string;
   quotaInstances: string;
   quotaCores: string;
@@ -26,6 +27,7 @@ export function registerGateway(program: Command): void {
       .description('run a gateway: validates, authorizes and routes user commands (any number may run)')
       .option('--name <name>', 'this process in ctl subjects (default gateway-<host>-<pid>)')
       .option('--admin-users <users>', 'comma-separated envelope users treated as admins', 'admin')
+      .option('--admin-project <project>', 'secure mode: admin rights only for commands and requests of this project (whose subjects only the admin user may publish)')
       .option('--quota-instances <n>', 'default instances per project (-1 = unlimited; nv-quotas records override)', '10')
       .option('--quota-cores <n>', 'default vCPUs per project', '20')
       .option('--quota-ram-mb <n>', 'default RAM (MiB) per project', '51200')
@@ -41,7 +43,7 @@ export function registerGateway(program: Command): void {
       prepare: () => {
         defaultQuota = { instances: intFlag('--quota-instances', o.quotaInstances, -1, 1e9), cores: intFlag('--quota-cores', o.quotaCores, -1, 1e9), ramMb: intFlag('--quota-ram-mb', o.quotaRamMb, -1, 1e12) };
       },
-      start: ({ nc, supervisor, log }) => supervisor.add({ name: 'gateway', start: () => startGateway({ nc, clock: systemClock, ids: randomIds, adminUsers, defaultQuota, log }) }),
+      start: ({ nc, supervisor, log }) => supervisor.add({ name: 'gateway', start: () => startGateway({ nc, clock: systemClock, ids: randomIds, adminUsers, ...(o.adminProject ? { adminProject: o.adminProject } : {}), defaultQuota, log }) }),
       readyLine: `gateway ${name} ready`,
     });
   });

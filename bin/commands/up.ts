@@ -6,7 +6,7 @@
  * role printed its own, and stops what it started on SIGINT/SIGTERM.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { bootstrap } from '../../actors/runtime/bootstrap.js';
@@ -15,6 +15,7 @@ import { Lifecycle, stopOnSignals } from '../../actors/runtime/lifecycle.js';
 import { NatsServerProcess } from '../../actors/runtime/nats-server.js';
 import { projectRoot } from '../../actors/runtime/project-root.js';
 import { RoleProcess } from '../../actors/runtime/role-processes.js';
+import { ADMIN_PROJECT, credsFile, DEMO_PROJECTS, ensureCredentials, renderAuthorization, secureUsers } from '../../actors/runtime/secure-config.js';
 import { portInUse } from '../port.js';
 
 interface UpOptions {
@@ -24,6 +25,7 @@ interface UpOptions {
   driver: string;
   replicas: string;
   demo?: boolean;
+  secure?: boolean;
 }
 
 interface RoleLaunch {
@@ -35,19 +37,36 @@ interface RoleLaunch {
 }
 
 /** Every role of a one-machine cloud: the control plane, placement, and compute hosts h1…hN. */
-export function rolesOf(o: { hosts: number; driver: string; data: string; url: string; replicas: number }): RoleLaunch[] {
+export function rolesOf(o: { hosts: number; driver: string; data: string; url: string; replicas: number; secure?: boolean }): RoleLaunch[] {
   const common = ['--server', o.url];
   const stores = ['--replicas', String(o.replicas)];
+  // Secure mode: each role connects with its own credentials, and the gateway honours admin
+  // rights only on the admin project's subjects, which only the admin user may publish.
+  const creds = (role: string) => (o.secure ? ['--creds', credsFile(o.data, role)] : []);
   const roles: RoleLaunch[] = [
-    { name: 'placement', args: ['placement', '--name', 'placement-1', ...common, ...stores], ready: /running/ },
-    { name: 'gateway', args: ['gateway', '--name', 'gateway-1', ...common, ...stores], ready: /\bready\b/ },
-    { name: 'conductor', args: ['conductor', '--name', 'conductor-1', ...common, ...stores], ready: /\bready\b/ },
+    { name: 'placement', args: ['placement', '--name', 'placement-1', ...common, ...stores, ...creds('placement')], ready: /running/ },
+    { name: 'gateway', args: ['gateway', '--name', 'gateway-1', ...common, ...stores, ...creds('gateway'), ...(o.secure ? ['--admin-project', ADMIN_PROJECT] : [])], ready: /\bready\b/ },
+    { name: 'conductor', args: ['conductor', '--name', 'conductor-1', ...common, ...stores, ...creds('conductor')], ready: /\bready\b/ },
   ];
   for (let i = 1; i <= o.hosts; i++) {
     const host = `h${i}`;
-    roles.push({ name: `compute-${host}`, args: ['compute', '--host', host, '--driver', o.driver, '--data', join(o.data, 'hosts', host), ...common, ...stores], ready: /\bready\b/ });
+    roles.push({ name: `compute-${host}`, args: ['compute', '--host', host, '--driver', o.driver, '--data', join(o.data, 'hosts', host), ...common, ...stores, ...creds(`host-${host}`)], ready: /\bready\b/ });
   }
   return roles;
+}
+
+/**
+ * Secure mode: credentials for every role and the demo tenants (kept if already there), and
+ * the embedded server's config: nats.conf plus the users and their permissions. Written
+ * mode 0600, since it holds the passwords.
+ */
+function secureSetup(data: string, hosts: number): { configFile: string; adminCreds: { user: string; password: string } } {
+  const users = secureUsers({ hosts: Array.from({ length: hosts }, (_, i) => `h${i + 1}`), projects: DEMO_PROJECTS });
+  const creds = ensureCredentials(data, users);
+  const base = readFileSync(join(projectRoot(), 'nats.conf'), 'utf8');
+  const configFile = join(data, 'nats.secure.conf');
+  writeFileSync(configFile, `${base}\n# novactor up --secure: one user per role (docs/security.md)\n${renderAuthorization(users, (role) => JSON.stringify(creds.get(role)!.password))}`, { mode: 0o600 });
+  return { configFile, adminCreds: creds.get('admin')! };
 }
 
 export function registerUp(program: Command): void {
@@ -60,6 +79,7 @@ export function registerUp(program: Command): void {
     .option('--driver <name>', 'hypervisor driver of the compute hosts: fake or process', 'fake')
     .option('--replicas <n>', 'stream and bucket replicas (3 on a cluster)', process.env['NV_REPLICAS'] ?? '1')
     .option('--demo', 'once ready, run `novactor demo` against the cloud (npm start does)')
+    .option('--secure', 'per-role NATS users and subject permissions; credentials in DATA/creds/<role>.json')
     .action(async (o: UpOptions) => {
       const code = await up(o);
       if (code !== undefined) process.exit(code);
@@ -83,12 +103,13 @@ async function up(o: UpOptions): Promise<number | undefined> {
     mkdirSync(data, { recursive: true });
     let url = process.env['NATS_URL'];
     const started: string[] = [];
+    const secure = o.secure ? secureSetup(data, hosts) : undefined;
     if (!url) {
       if (await portInUse(port)) {
         return usage(`port ${port} is already in use (another nats-server or novactor up?): pass --port P, or set NATS_URL=nats://127.0.0.1:${port} to use that server`);
       }
       const server = await NatsServerProcess.start({
-        configFile: join(projectRoot(), 'nats.conf'),
+        configFile: secure?.configFile ?? join(projectRoot(), 'nats.conf'),
         env: { NV_NATS_PORT: String(port), NV_STORE_DIR: data },
         logFile: join(data, 'nats-server.log'),
       });
@@ -96,12 +117,12 @@ async function up(o: UpOptions): Promise<number | undefined> {
       url = `nats://127.0.0.1:${port}`;
       started.push('nats-server');
     }
-    const nc = await connectNats({ servers: url.split(','), name: 'novactor-up' });
+    const nc = await connectNats({ servers: url.split(','), name: 'novactor-up', ...(secure ? { user: secure.adminCreds.user, pass: secure.adminCreds.password } : {}) });
     lifecycle.onStop('nats connection', () => nc.close());
     await bootstrap(nc, { replicas });
 
     const cli = join(projectRoot(), 'bin', 'novactor.js');
-    const roles = rolesOf({ hosts, driver: o.driver, data, url, replicas });
+    const roles = rolesOf({ hosts, driver: o.driver, data, url, replicas, secure: !!secure });
     for (let i = 1; i <= hosts; i++) mkdirSync(join(data, 'hosts', `h${i}`), { recursive: true });
     const children = roles.map((r) => new RoleProcess({ name: r.name, command: process.execPath, args: [cli, ...r.args], ready: r.ready, logFile: join(data, `${r.name}.log`) }, say));
     // One step stops them all at once: a role that dies meanwhile must not be restarted.
@@ -116,8 +137,8 @@ async function up(o: UpOptions): Promise<number | undefined> {
     clearInterval(nag);
     if (lifecycle.state !== 'starting') return undefined; // a signal came while starting
     lifecycle.running();
-    process.stdout.write(`novactor ready ${url} roles: ${[...started, ...roles.map((r) => r.name)].join(', ')}; logs in ${data}\n`);
-    if (o.demo) runDemo(lifecycle, cli, url, say);
+    process.stdout.write(`novactor ready ${url} roles: ${[...started, ...roles.map((r) => r.name)].join(', ')}; logs in ${data}${secure ? `; credentials in ${join(data, 'creds')}` : ''}\n`);
+    if (o.demo) runDemo(lifecycle, cli, url, say, secure ? ['--creds', credsFile(data, 'tenant-demo')] : []);
     return undefined; // keep running until a signal
   } catch (err) {
     await lifecycle.fail(err);
@@ -127,8 +148,8 @@ async function up(o: UpOptions): Promise<number | undefined> {
 }
 
 /** Runs `novactor demo` once as a child (not restarted); its output goes to our stdout. */
-function runDemo(lifecycle: Lifecycle, cli: string, url: string, say: (line: string) => void): void {
-  const demo = spawn(process.execPath, [cli, 'demo', '--server', url], { stdio: ['ignore', 'inherit', 'inherit'] });
+function runDemo(lifecycle: Lifecycle, cli: string, url: string, say: (line: string) => void, extra: readonly string[]): void {
+  const demo = spawn(process.execPath, [cli, 'demo', '--server', url, ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
   demo.once('error', (err) => say(`the demo did not start: ${err.message}`));
   demo.once('exit', (code, signal) => {
     if (lifecycle.state === 'running') say(code === 0 ? 'the demo is done; the cloud keeps running (Ctrl-C stops it)' : `the demo failed (${code ?? signal}); the cloud keeps running`);

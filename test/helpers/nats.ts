@@ -10,6 +10,9 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '../../actors/runtime/connection.js';
 import { freePort, NatsServerProcess, writeServerConfig, type ServerConfig } from '../../actors/runtime/nats-server.js';
+import { projectRoot } from '../../actors/runtime/project-root.js';
+import { passwordVariable, secureUsers, TEMPLATE_LAYOUT, type Credentials } from '../../actors/runtime/secure-config.js';
+import { randomBytes } from 'node:crypto';
 
 export interface TestServer {
   readonly url: string;
@@ -51,6 +54,38 @@ export async function startNats(): Promise<TestServer & { cleanup(): Promise<voi
       rmSync(dir, { recursive: true, force: true });
     },
   });
+}
+
+export interface SecureTestServer {
+  readonly url: string;
+  /** Credentials by role: admin, gateway, conductor, placement, host-h1…h3, tenant-demo, tenant-other. */
+  readonly creds: ReadonlyMap<string, Credentials>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A private server in secure mode, run from the repository's own nats.secure.conf (so the
+ * documented file is the one tested), with a fresh random password per role.
+ */
+export async function startSecureNats(): Promise<SecureTestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'novactor-secure-'));
+  const port = await freePort();
+  const creds = new Map<string, Credentials>();
+  const env: NodeJS.ProcessEnv = { NV_NATS_PORT: String(port), NV_STORE_DIR: join(dir, 'js') };
+  for (const u of secureUsers(TEMPLATE_LAYOUT)) {
+    const password = randomBytes(18).toString('base64url');
+    creds.set(u.role, { user: u.user, password });
+    env[passwordVariable(u.role)] = password;
+  }
+  const server = await NatsServerProcess.start({ configFile: join(projectRoot(), 'nats.secure.conf'), env, logFile: join(dir, 'nats-server.log'), readyTimeoutMs: 30_000 });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    creds,
+    cleanup: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface TestCluster {
@@ -102,7 +137,7 @@ export async function waitForJetStream(servers: string[], timeoutMs = 30_000): P
   }
 }
 
-/** Connects a test client; the caller closes it. */
-export function connectTo(servers: string | string[], name = 'test'): Promise<NatsConnection> {
-  return connectNats({ servers, name });
+/** Connects a test client (as `auth`'s user, on a secure server); the caller closes it. */
+export function connectTo(servers: string | string[], name = 'test', auth?: Credentials): Promise<NatsConnection> {
+  return connectNats({ servers, name, ...(auth ? { user: auth.user, pass: auth.password } : {}) });
 }

@@ -6,6 +6,7 @@ import { bootstrap } from '../../actors/runtime/bootstrap.js';
 import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import { Supervisor } from '../../actors/runtime/supervisor.js';
 import { connectTo } from './nats.js';
+import type { Credentials } from '../../actors/runtime/secure-config.js';
 
 export interface PlacementNode {
   readonly name: string;
@@ -21,10 +22,10 @@ export interface PlacementNode {
 export async function startPlacementNode(
   url: string | string[],
   name: string,
-  opts: { snapshotEvery?: number; leaseTtlMs?: number; replicas?: number; prefix?: string } = {},
+  opts: { snapshotEvery?: number; leaseTtlMs?: number; replicas?: number; prefix?: string; auth?: Credentials } = {},
 ): Promise<PlacementNode> {
   const { prefix } = opts;
-  const nc = await connectTo(url, name);
+  const nc = await connectTo(url, name, opts.auth);
   await bootstrap(nc, { replicas: opts.replicas ?? 1, prefix });
   const supervisor = new Supervisor({ nc, process: name, role: 'placement', clock: systemClock, ids: randomIds, killRestartMs: 100, prefix });
   supervisor.serveCtl();

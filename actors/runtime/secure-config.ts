@@ -1,0 +1,228 @@
+/**
+ * Secure mode (docs/security.md): one NATS user per role with subject permissions, and
+ * the credentials files `novactor up --secure` hands to each role. The permissions are
+ * the first line of defence; the gateway's checks (admin project, subject vs envelope)
+ * are the second.
+ *
+ * Identity on the bus comes from the connection only: a JetStream message does not say
+ * who published it. So what a user may do is fixed by where it may publish:
+ * - a tenant publishes commands only on `<prefix>.cmd.<its project>.>`, asks only
+ *   `<prefix>.query.<its project>.>`, reads only `<prefix>.evt.<its project>.>` (core
+ *   subscriptions, or JetStream consumers whose filter is inside it), and receives
+ *   replies only on its own inbox prefix `_INBOX.<user>`;
+ * - admin rights are honoured by the gateway only for commands on the admin project's
+ *   subjects (`<prefix>.cmd.admin.>`), which only the admin user may publish;
+ * - a compute host consumes only its own work (`<prefix>.host.<host>.>` through its own
+ *   durable) and serves only its own tracker, rpc and ctl subjects.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_PREFIX } from '../../protocol/index.js';
+import { names } from './bootstrap.js';
+import { inboxPrefixOf } from './connection.js';
+
+/** The project whose command subjects carry admin rights in secure mode. */
+export const ADMIN_PROJECT = 'admin';
+
+/** The demo tenants `novactor up --secure` creates credentials for (protocol-minimum.md). */
+export const DEMO_PROJECTS = ['demo', 'other'] as const;
+
+export interface Permissions {
+  readonly publish: { readonly allow: readonly string[]; readonly deny?: readonly string[] };
+  readonly subscribe: { readonly allow: readonly string[]; readonly deny?: readonly string[] };
+}
+
+export interface SecureUser {
+  /** The role, as in `DIR/creds/<role>.json`: admin, gateway, conductor, placement, host-<h>, tenant-<p>. */
+  readonly role: string;
+  readonly user: string;
+  readonly permissions: Permissions | 'all';
+}
+
+export interface SecureLayout {
+  readonly prefix?: string;
+  readonly hosts: readonly string[];
+  readonly projects: readonly string[];
+}
+
+
+/** Streams and buckets by name, as the JetStream API subjects spell them. */
+function jsNames(prefix: string) {
+  const n = names(prefix);
+  return { streams: n.streams, kvStreams: Object.values(n.buckets).map((b) => `KV_${b}`), buckets: Object.values(n.buckets) };
+}
+
+/**
+ * The control-plane services (gateway, conductor, placement) are trusted with the whole
+ * JetStream API and every `<prefix>` subject except publishing user commands; they are
+ * few, run by the operator, and must create streams, buckets and durables.
+ */
+function service(prefix: string, user: string): Permissions {
+  return {
+    publish: { allow: ['$JS.>', '$KV.>', '$O.>', `${prefix}.>`], deny: [`${prefix}.cmd.>`] },
+    subscribe: { allow: [`${inboxPrefixOf(user)}.>`, `${prefix}.>`], deny: [`${prefix}.cmd.>`] },
+  };
+}
+
+/**
+ * A compute host: its own durable on the host stream, its own tracker/rpc/ctl subjects,
+ * the buckets (instance records are one bucket: see docs/security.md), and requests to
+ * placement, trackers and other hosts' rpc (moves cross hosts).
+ */
+function computeHost(prefix: string, host: string, user: string): Permissions {
+  const j = jsNames(prefix);
+  const durable = `host-${host}`;
+  const kv = j.kvStreams.flatMap((k) => [`$JS.API.CONSUMER.CREATE.${k}`, `$JS.API.CONSUMER.CREATE.${k}.>`, `$JS.API.CONSUMER.INFO.${k}.*`, `$JS.API.CONSUMER.DELETE.${k}.*`, `$JS.API.CONSUMER.MSG.NEXT.${k}.*`]);
+  return {
+    publish: {
+      allow: [
+        '$JS.API.INFO',
+        '$JS.API.STREAM.INFO.*',
+        '$JS.API.DIRECT.GET.>',
+        '$JS.API.STREAM.MSG.GET.*',
+        `$JS.API.CONSUMER.CREATE.${j.streams.host}.${durable}.${prefix}.host.${host}.>`,
+        `$JS.API.CONSUMER.INFO.${j.streams.host}.${durable}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${j.streams.host}.${durable}`,
+        `$JS.ACK.${j.streams.host}.${durable}.>`,
+        ...kv,
+        '$JS.FC.>',
+        ...j.buckets.map((b) => `$KV.${b}.>`),
+        `${prefix}.evt.>`,
+        `${prefix}.conductor.>`,
+        `${prefix}.host.*.*`,
+        `${prefix}.tracker.*.>`,
+        `${prefix}.rpc.*.>`,
+        `${prefix}.placement.>`,
+      ],
+    },
+    subscribe: {
+      allow: [`${inboxPrefixOf(user)}.>`, `${prefix}.tracker.${host}.>`, `${prefix}.rpc.${host}.>`, `${prefix}.ctl.compute-${host}.>`],
+    },
+  };
+}
+
+/**
+ * A tenant: commands and queries of its project, its project's events (a core
+ * subscription, or an ephemeral JetStream consumer filtered inside them), nothing else.
+ * Consumer names are random (nuid), and listing them is not allowed, so the pull and
+ * delete permissions on `<stream>.*` do not reach another tenant's consumer.
+ */
+function tenant(prefix: string, project: string, user: string): Permissions {
+  const evt = jsNames(prefix).streams.evt;
+  return {
+    publish: {
+      allow: [
+        `${prefix}.cmd.${project}.>`,
+        `${prefix}.query.${project}.>`,
+        `$JS.API.CONSUMER.CREATE.${evt}.*.${prefix}.evt.${project}.>`,
+        `$JS.API.CONSUMER.MSG.NEXT.${evt}.*`,
+        `$JS.API.CONSUMER.INFO.${evt}.*`,
+        `$JS.API.CONSUMER.DELETE.${evt}.*`,
+      ],
+    },
+    subscribe: { allow: [`${inboxPrefixOf(user)}.>`, `${prefix}.evt.${project}.>`] },
+  };
+}
+
+/** Every user of a secure deployment, with its permissions. */
+export function secureUsers(layout: SecureLayout): SecureUser[] {
+  const prefix = layout.prefix ?? DEFAULT_PREFIX;
+  const users: SecureUser[] = [
+    { role: 'admin', user: 'admin', permissions: 'all' },
+    { role: 'gateway', user: 'gateway', permissions: service(prefix, 'gateway') },
+    { role: 'conductor', user: 'conductor', permissions: service(prefix, 'conductor') },
+    { role: 'placement', user: 'placement', permissions: service(prefix, 'placement') },
+  ];
+  for (const h of layout.hosts) users.push({ role: `host-${h}`, user: `host-${h}`, permissions: computeHost(prefix, h, `host-${h}`) });
+  for (const p of layout.projects) {
+    if (p === ADMIN_PROJECT) throw new Error(`project ${ADMIN_PROJECT} is reserved for the operator`);
+    users.push({ role: `tenant-${p}`, user: `tenant-${p}`, permissions: tenant(prefix, p, `tenant-${p}`) });
+  }
+  return users;
+}
+
+const q = (s: string) => JSON.stringify(s);
+const list = (xs: readonly string[]) => `[${xs.map(q).join(', ')}]`;
+
+/**
+ * The `authorization { users = [...] }` block of a nats-server config. `password(role)`
+ * returns what stands after `password:` — a quoted secret, or a `$VARIABLE` that the
+ * server reads from its environment (nats.secure.conf).
+ */
+export function renderAuthorization(users: readonly SecureUser[], password: (role: string) => string): string {
+  const lines = ['authorization {', '  users = ['];
+  for (const u of users) {
+    const head = `    { user: ${q(u.user)}, password: ${password(u.role)}`;
+    if (u.permissions === 'all') {
+      lines.push(`${head} }`);
+      continue;
+    }
+    const p = u.permissions;
+    const side = (s: { allow: readonly string[]; deny?: readonly string[] | undefined }) => `{ allow: ${list(s.allow)}${s.deny ? `, deny: ${list(s.deny)}` : ''} }`;
+    // allow_responses: a service may answer the requests it received, on any reply subject.
+    lines.push(`${head}, permissions: {`, `        publish: ${side(p.publish)}`, `        subscribe: ${side(p.subscribe)}`, `        allow_responses: true`, `      } }`);
+  }
+  lines.push('  ]', '}');
+  return lines.join('\n') + '\n';
+}
+
+export interface Credentials {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** The credentials file of a role. */
+export const credsFile = (dir: string, role: string) => join(dir, 'creds', `${role}.json`);
+
+/**
+ * Writes (or keeps) one credentials file per user, mode 0600, and returns them by role.
+ * An existing file is kept, so clients holding it still connect after a restart; delete
+ * `DIR/creds` to rotate every password (docs/security.md).
+ */
+export function ensureCredentials(dir: string, users: readonly SecureUser[]): Map<string, Credentials> {
+  mkdirSync(join(dir, 'creds'), { recursive: true, mode: 0o700 });
+  const out = new Map<string, Credentials>();
+  for (const u of users) {
+    const file = credsFile(dir, u.role);
+    let c: Credentials | undefined;
+    if (existsSync(file)) {
+      const old = JSON.parse(readFileSync(file, 'utf8')) as Partial<Credentials>;
+      if (old.user === u.user && typeof old.password === 'string' && /^[A-Za-z0-9_-]{16,}$/.test(old.password)) c = { user: u.user, password: old.password };
+    }
+    c ??= { user: u.user, password: randomBytes(24).toString('base64url') };
+    writeFileSync(file, JSON.stringify(c) + '\n', { mode: 0o600 });
+    chmodSync(file, 0o600);
+    out.set(u.role, c);
+  }
+  return out;
+}
+
+/** The environment variable nats.secure.conf reads a role's password from. */
+export const passwordVariable = (role: string) => `NV_PASSWORD_${role.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+
+/** The hosts and projects nats.secure.conf is written for (edit the file for yours). */
+export const TEMPLATE_LAYOUT: SecureLayout = { hosts: ['h1', 'h2', 'h3'], projects: [...DEMO_PROJECTS] };
+
+/**
+ * nats.secure.conf: nats.conf plus the users of `layout`, each password read from the
+ * server's environment (`NV_PASSWORD_<ROLE>`), so the file itself holds no secret.
+ */
+export function secureTemplate(layout: SecureLayout = TEMPLATE_LAYOUT): string {
+  const users = secureUsers(layout);
+  const header = [
+    '# novactor with per-role users and subject permissions (docs/security.md). Generated by',
+    '# secureTemplate() in actors/runtime/secure-config.ts for hosts ' + layout.hosts.join(', ') + ' and projects ' + layout.projects.join(', ') + ';',
+    '# a test keeps it equal to that. Each password comes from the environment:',
+    ...users.map((u) => `#   ${passwordVariable(u.role).padEnd(28)} ${u.user}`),
+    '# For more hosts or projects, add users in the same shape (host-<h>, tenant-<p>); the',
+    '# project "admin" is the operator\'s and must not be given to a tenant. Every client',
+    '# must use the inbox prefix _INBOX.<user> (novactor does, when given --creds).',
+    '# Beyond loopback, also turn on TLS (tls { cert_file, key_file }) so passwords do not',
+    '# cross the network in clear, and prefer bcrypt hashes (`nats server passwd`) or NKEYs.',
+    '',
+    'include ./nats.conf',
+    '',
+  ];
+  return header.join('\n') + renderAuthorization(users, (role) => `$${passwordVariable(role)}`);
+}
