@@ -36,7 +36,7 @@ const OPS: readonly [number, string, (r: () => number) => Record<string, unknown
   [2, 'unshelve', () => ({})],
   [1, 'snapshot', (r) => ({ name: `snap-${Math.floor(r() * 1000)}` })],
   [1, 'lock', () => ({})],
-  [1, 'unlock', () => ({})],
+  [4, 'unlock', () => ({})],
   [2, 'delete', () => ({})],
 ];
 const TICKETS = OPS.reduce((n, [w]) => n + w, 0);

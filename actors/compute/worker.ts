@@ -30,6 +30,7 @@ import { InstanceHost } from './instances.js';
 import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
 import { imageSteps } from './image-steps.js';
+import { retrying } from './retrying-driver.js';
 import { serveDestroyGuest, servePreLiveMigration, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
@@ -77,6 +78,8 @@ export interface ComputeWorker extends Actor {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
+  /** The driver as steps and RPCs use it: transient failures are tried again (steps.ts retries its own calls). */
+  const patient = retrying(o.driver, sleep);
   const prefix = o.prefix ?? 'nv';
   const s = subjects(prefix);
   const js = jetstream(o.nc);
@@ -145,8 +148,8 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
         clock: o.clock,
         prefix,
         sleep,
-        moves: moveSteps({ host: o.host, tracker, driver: o.driver, placement, stores, migrations, remote, js, clock: o.clock, prefix, log, sleep, ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}), ...(o.allowSameHostResize ? { allowSameHostResize: true } : {}) }),
-        images: imageSteps({ host: o.host, driver: o.driver, instances: stores.instances, images: stores.images, clock: o.clock }),
+        moves: moveSteps({ host: o.host, tracker, driver: patient, placement, stores, migrations, remote, js, clock: o.clock, prefix, log, sleep, ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}), ...(o.allowSameHostResize ? { allowSameHostResize: true } : {}) }),
+        images: imageSteps({ host: o.host, driver: patient, instances: stores.instances, images: stores.images, clock: o.clock }),
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
       }),
     },
@@ -247,8 +250,8 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const reapMs = o.reapIntervalMs ?? 1_800_000;
   if (reapMs > 0) await supervisor.add(every('reapGuests', reapMs, reapGuests));
 
-  const preLiveSub = servePreLiveMigration(o.nc, s.rpc(o.host, 'preLiveMigration'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, o.driver, o.host, log);
-  const destroySub = serveDestroyGuest(o.nc, s.rpc(o.host, 'destroyGuest'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, o.driver, log);
+  const preLiveSub = servePreLiveMigration(o.nc, s.rpc(o.host, 'preLiveMigration'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, patient, o.host, log);
+  const destroySub = serveDestroyGuest(o.nc, s.rpc(o.host, 'destroyGuest'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, patient, log);
   const statusSub = serveStatus(o.nc, s.rpc(o.host, 'status'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, async () => ({
     host: o.host,
     actors: instances.ids(),

@@ -25,6 +25,27 @@ function waitOn(step: StepName, done: { target: string; params: TxParams }, fail
   };
 }
 
+/** How many times a failed cleanup step is run again before the operation gives up on it. */
+export const CLEANUP_RETRIES = 5;
+
+/**
+ * A cleanup step (a rollback, the post-copy of a live migration): what it cleans up would
+ * leak if it were abandoned on its first failure (under driver faults, a transient one), so a
+ * failure runs it again under the same key, up to CLEANUP_RETRIES times, before `failed`.
+ */
+function cleanupStep(step: StepName, done: { target: string; params: TxParams }, failed: { target: string; params: TxParams }) {
+  return {
+    meta: { step },
+    on: {
+      STEP_DONE: { guard: current(step), target: done.target, actions: apply(done.params) },
+      STEP_FAILED: [
+        { guard: and([current(step), { type: 'mayRetry', params: { step } }]), actions: apply({ tx: 'retryStep', step }) },
+        { guard: current(step), target: failed.target, actions: apply(failed.params) },
+      ],
+    },
+  };
+}
+
 /** A power operation's state: one step, then back to idle. */
 const powerOp = (step: StepName) => waitOn(step, { target: '#instance.idle', params: { tx: 'opDone' } }, { target: '#instance.idle', params: { tx: 'opFailed' } });
 
@@ -91,6 +112,7 @@ export const instanceMachine = setup({
     offloadsAtOnce: ({ context }) => context.op?.offload === true,
     wasStopped: ({ context }) => context.op?.oldVmState === 'stopped',
     claimResultOk: ({ event }) => claimedOf(event) !== undefined,
+    mayRetry: ({ context }, params: { step: StepName }) => context.op !== null && (context.op.retry?.step !== params.step || context.op.retry.n < CLEANUP_RETRIES),
     canReschedule: ({ context, event }) => event.type === 'STEP_FAILED' && event.error.reschedulable === true && context.attempt < context.maxAttempts,
   },
 }).createMachine({
@@ -128,7 +150,7 @@ export const instanceMachine = setup({
       initial: 'spawning',
       states: {
         spawning: waitOn('evacuateSpawn', { target: '#instance.idle', params: { tx: 'evacuated' } }, { target: 'rollingBack', params: { tx: 'evacuateFailed' } }),
-        rollingBack: waitOn('evacuateRollback', { target: '#instance.idle', params: { tx: 'evacuateEnded' } }, { target: '#instance.idle', params: { tx: 'evacuateEnded' } }),
+        rollingBack: cleanupStep('evacuateRollback', { target: '#instance.idle', params: { tx: 'evacuateEnded' } }, { target: '#instance.idle', params: { tx: 'evacuateEnded' } }),
       },
     },
     build: {
@@ -143,9 +165,9 @@ export const instanceMachine = setup({
     reschedule: {
       initial: 'destroying',
       states: {
-        destroying: waitOn('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, ERROR_OUT),
-        releasingClaim: waitOn('releaseClaim', { target: 'rescheduling', params: { tx: 'rescheduleIssue' } }, ERROR_OUT),
-        rescheduling: waitOn('reschedule', { target: '#instance.rescheduled', params: { tx: 'handOff' } }, ERROR_OUT),
+        destroying: cleanupStep('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, ERROR_OUT),
+        releasingClaim: cleanupStep('releaseClaim', { target: 'rescheduling', params: { tx: 'rescheduleIssue' } }, ERROR_OUT),
+        rescheduling: cleanupStep('reschedule', { target: '#instance.rescheduled', params: { tx: 'handOff' } }, ERROR_OUT),
       },
     },
     /** The conductor owns the build now (an alternate host, or error if none is left). */
@@ -153,9 +175,9 @@ export const instanceMachine = setup({
     buildAbort: {
       initial: 'destroying',
       states: {
-        destroying: waitOn('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, ERROR_OUT),
-        releasingClaim: waitOn('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, ERROR_OUT),
-        deletingAllocations: waitOn('deleteAllocations', ERROR_OUT, ERROR_OUT),
+        destroying: cleanupStep('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, ERROR_OUT),
+        releasingClaim: cleanupStep('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, ERROR_OUT),
+        deletingAllocations: cleanupStep('deleteAllocations', ERROR_OUT, ERROR_OUT),
       },
     },
     idle: {},
@@ -176,8 +198,8 @@ export const instanceMachine = setup({
         migrating: waitOn('migrateDisk', { target: 'handingOff', params: { tx: 'migrated' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'resize' } }),
         handingOff: waitOn('handOff', { target: 'finishing', params: { tx: 'finishStart' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'resize' } }),
         finishing: waitOn('finishResize', { target: '#instance.idle', params: { tx: 'resized' } }, { target: 'finishFailed', params: { tx: 'moveFailed', phase: 'resize_finish' } }),
-        rollingBack: waitOn('moveRollback', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
-        finishFailed: waitOn('confirmSource', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
+        rollingBack: cleanupStep('moveRollback', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
+        finishFailed: cleanupStep('confirmSource', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
       },
     },
     /** Live migration (live.ts): source steps, then the destination's after handOff. */
@@ -187,8 +209,8 @@ export const instanceMachine = setup({
         claiming: moveClaiming('running', { tx: 'liveClaimed' }, 'live_migration_post'),
         running: waitOn('liveMigrate', { target: 'handingOff', params: { tx: 'liveMigrated' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'live_migration_post' } }),
         handingOff: waitOn('handOff', { target: 'posting', params: { tx: 'livePosting' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'live_migration_post' } }),
-        posting: waitOn('postLiveMigration', { target: '#instance.idle', params: { tx: 'liveDone' } }, { target: '#instance.idle', params: { tx: 'liveDone' } }),
-        rollingBack: waitOn('moveRollback', { target: '#instance.idle', params: { tx: 'liveRolledBack' } }, { target: '#instance.idle', params: { tx: 'liveRolledBack' } }),
+        posting: cleanupStep('postLiveMigration', { target: '#instance.idle', params: { tx: 'liveDone' } }, { target: '#instance.idle', params: { tx: 'liveDone' } }),
+        rollingBack: cleanupStep('moveRollback', { target: '#instance.idle', params: { tx: 'liveRolledBack' } }, { target: '#instance.idle', params: { tx: 'liveRolledBack' } }),
       },
     },
     /** Soft delete and restore (soft-delete.ts): the guest powers off and on; resources stay held. */
@@ -241,9 +263,9 @@ export const instanceMachine = setup({
     offloading: {
       initial: 'destroying',
       states: {
-        destroying: waitOn('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
-        releasingClaim: waitOn('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
-        deletingAllocations: waitOn('deleteAllocations', { target: 'handingBack', params: { tx: 'offloaded' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
+        destroying: cleanupStep('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
+        releasingClaim: cleanupStep('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
+        deletingAllocations: cleanupStep('deleteAllocations', { target: 'handingBack', params: { tx: 'offloaded' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
         handingBack: waitOn('handBack', { target: '#instance.offloaded', params: { tx: 'handedBack' } }, { target: '#instance.idle', params: { tx: 'handBackFailed' } }),
       },
     },

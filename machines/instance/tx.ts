@@ -69,7 +69,8 @@ export type TxParams =
   | { readonly tx: 'unshelveRunning' }
   | { readonly tx: 'unshelved' }
   | { readonly tx: 'unshelveFailed' }
-  | { readonly tx: 'unshelveSpawnFailed' };
+  | { readonly tx: 'unshelveSpawnFailed' }
+  | { readonly tx: 'retryStep'; readonly step: StepName };
 
 export function initialContext(input: InstanceInput): InstanceContext {
   const r = input.record;
@@ -400,6 +401,14 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
     case 'unshelveSpawnFailed':
       unshelveSpawnFailed(t, event);
       break;
+    case 'retryStep': {
+      const op = t.ctx.op;
+      if (op === null) break;
+      const n = op.retry?.step === p.step ? op.retry.n + 1 : 1;
+      t.ctx = { ...t.ctx, op: { ...op, retry: { step: p.step, n } } };
+      t.run(p.step);
+      break;
+    }
     case 'deleteFailed':
       t.set({ vmState: 'error', taskState: null, fault: errorOf(event) }).final('instance.delete.error');
       t.ctx = { ...t.ctx, op: null };

@@ -1,6 +1,6 @@
 /** Build, delete, stop/start, stale results, redelivery and restore of the instance machine. */
 import test from 'ava';
-import { instanceMachine, inFlightStep, HANDLED_LIMIT, type InstanceSnapshot, type StepName } from '../../../machines/instance/index.js';
+import { CLEANUP_RETRIES, instanceMachine, inFlightStep, HANDLED_LIMIT, type InstanceSnapshot, type StepName } from '../../../machines/instance/index.js';
 import { TERMINAL_SUCCESS } from '../../../protocol/schemas/instance.js';
 import { Run, active, events, finals, input, notes, steps, tasks } from './driver.js';
 
@@ -71,11 +71,26 @@ for (const failAt of ['network', 'blockDevices', 'spawn'] as const) {
   });
 }
 
-test('instance machine - a cleanup step failure during build abort still ends in error with one final', (t) => {
+test('instance machine - a failed cleanup step of a build abort is run again under the same key; after CLEANUP_RETRIES more failures it still ends in error with one final', (t) => {
   const r = new Run();
   r.step({ code: 'X', message: 'claim broke' });
+  const key = inFlightStep(r.snap)?.key;
+  for (let i = 0; i < CLEANUP_RETRIES; i++) {
+    const again = r.step({ code: 'Y', message: 'destroy broke' });
+    t.deepEqual(again.filter((e) => e.type === 'runStep').map((e) => e.params), [{ step: 'destroy', key }], 'the same step, the same key');
+    t.is(r.rec.vmState, 'building');
+  }
   r.step({ code: 'Y', message: 'destroy broke' });
   t.like(r.rec, { vmState: 'error', taskState: null, fault: { code: 'X', message: 'claim broke' } });
+  t.is(finals(r.log).length, 1);
+});
+
+test('instance machine - a cleanup step that fails once and then succeeds goes on as if it had not failed', (t) => {
+  const r = new Run();
+  r.step({ code: 'X', message: 'claim broke' });
+  r.step({ code: 'Y', message: 'destroy broke, once' });
+  t.deepEqual(r.settle(), ['destroy', 'releaseClaim', 'deleteAllocations']);
+  t.like(r.rec, { vmState: 'error', taskState: null, fault: { code: 'X' } });
   t.is(finals(r.log).length, 1);
 });
 

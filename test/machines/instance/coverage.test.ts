@@ -137,6 +137,8 @@ function serialize(s: InstanceSnapshot): string {
     c.op?.action === 'boot' ? c.attempt < c.maxAttempts : null,
     c.op && [c.op.action, c.op.oldVmState ?? null, c.op.offload === true, c.op.finished === true],
     m && (m.opId === c.op?.opId ? [m.kind, m.abortBy !== undefined, m.forceBy !== undefined] : 'left over'),
+    // Retries of the cleanup step in flight (the give-up branch needs CLEANUP_RETRIES of them).
+    c.op?.retry && inFlightStep(s)?.step === c.op.retry.step ? c.op.retry.n : null,
   ]);
 }
 

@@ -5,6 +5,7 @@
  * operations.md §1, §9 and §10, independently of the machine's guards.
  */
 import test from 'ava';
+import { CLEANUP_RETRIES } from '../../../machines/instance/index.js';
 import type { InstanceAction, VmState } from '../../../protocol/schemas/instance.js';
 import { Run, active, events, finals, steps, tasks } from './driver.js';
 
@@ -133,6 +134,7 @@ test('instance machine - failures: a shelve whose image cannot be saved deletes 
 test('instance machine - a failed offload leaves the instance shelved here with a fault', (t) => {
   const r = at('shelved');
   r.cmd('shelve_offload', {}, { id: 'off' });
+  for (let i = 0; i < CLEANUP_RETRIES; i++) t.deepEqual(steps(r.step({ code: 'DriverFailure', message: 'stuck' })), ['destroy'], 'tried again');
   const out = r.step({ code: 'DriverFailure', message: 'stuck' });
   t.deepEqual(finals(out).map((n) => n.event), ['instance.shelve_offload.error']);
   t.like(r.rec, { vmState: 'shelved', taskState: null, host: 'h1', fault: { code: 'DriverFailure' } });

@@ -1,0 +1,107 @@
+/**
+ * The chaos checker on hand-made histories: each kind of violation it exists to find is
+ * reported, with the ids involved, and a clean history gives none.
+ */
+import test from 'ava';
+import { check, summarize, type FinalInstance } from '../../chaos/checker.js';
+import type { HistoryRecord } from '../../chaos/history.js';
+
+const OPTIONS = { seed: 1, durationMs: 1000, clients: 1, hosts: 1, faults: [], rate: 0, cluster: 1 as const };
+let seq = 0;
+const cmd = (id: string, instanceId: string, action: string, body: Record<string, unknown> = {}): HistoryRecord[] => [
+  { k: 'cmd', t: 1, client: 0, id, instanceId, action, body },
+  { k: 'ack', t: 2, id, ok: true },
+];
+const evt = (instanceId: string, type: string, corr: string, o: { final?: boolean; vmState?: string; flavor?: string; code?: string; seq?: number } = {}): HistoryRecord => ({
+  k: 'evt',
+  t: 3,
+  seq: o.seq ?? ++seq,
+  instanceId,
+  type,
+  corr,
+  final: o.final ?? false,
+  vmState: o.vmState ?? 'active',
+  flavor: o.flavor ?? 'm1.tiny',
+  code: o.code ?? null,
+});
+const start: HistoryRecord = { k: 'start', t: 0, options: OPTIONS };
+const none = new Map<string, FinalInstance>();
+
+/** A boot, a resize confirmed with its flavor, a delete: every rule satisfied. */
+function cleanHistory(): HistoryRecord[] {
+  return [
+    start,
+    ...cmd('c1', 'i1', 'boot', { name: 'a', flavor: 'm1.tiny' }),
+    evt('i1', 'instance.create.start', 'c1', { vmState: 'building' }),
+    evt('i1', 'instance.create.end', 'c1', { final: true }),
+    ...cmd('c2', 'i1', 'resize', { flavor: 'm1.small' }),
+    evt('i1', 'instance.resize_finish.end', 'c2', { final: true, vmState: 'resized', flavor: 'm1.small' }),
+    ...cmd('c3', 'i1', 'confirm_resize'),
+    evt('i1', 'instance.resize_confirm.end', 'c3', { final: true, flavor: 'm1.small' }),
+    ...cmd('c4', 'i1', 'stop'),
+    evt('i1', 'command.rejected', 'c4', { final: true, vmState: undefined, code: 'InstanceIsLocked' }),
+    ...cmd('c5', 'i1', 'delete'),
+    evt('i1', 'instance.delete.end', 'c5', { final: true, vmState: 'deleted' }),
+    { k: 'sample', t: 4, provider: 'h1', resource: 'VCPU', used: 4, capacity: 4 },
+  ];
+}
+
+test('chaos checker - a clean history has no violations', (t) => {
+  t.deepEqual(check({ history: cleanHistory(), invariants: [], final: new Map([['i1', { vmState: 'deleted', flavor: 'm1.small' }]]) }), []);
+});
+
+test('chaos checker - an acknowledged command with no terminal event is lost', (t) => {
+  const v = check({ history: [start, ...cmd('c1', 'i1', 'stop'), evt('i1', 'instance.power_off.start', 'c1')], invariants: [], final: none });
+  t.is(v.length, 1);
+  t.like(v[0], { kind: 'lost', ids: ['c1', 'i1'] });
+  t.regex(v[0]!.detail, /stop of i1/);
+});
+
+test('chaos checker - a command that was never acknowledged may end or not: not a violation', (t) => {
+  const h: HistoryRecord[] = [start, { k: 'cmd', t: 1, client: 0, id: 'c1', instanceId: 'i1', action: 'stop', body: {} }, { k: 'ack', t: 2, id: 'c1', ok: false, error: 'timeout' }];
+  t.deepEqual(check({ history: h, invariants: [], final: none }), []);
+});
+
+test('chaos checker - two stored terminal events for one command are a duplicate; the same stored event seen twice is not', (t) => {
+  const twice = check({ history: [start, ...cmd('c1', 'i1', 'stop'), evt('i1', 'instance.power_off.end', 'c1', { final: true, seq: 90 }), evt('i1', 'instance.power_off.error', 'c1', { final: true, seq: 91 })], invariants: [], final: none });
+  t.like(twice, [{ kind: 'duplicated', ids: ['c1', 'i1'] }]);
+  const redelivered = check({ history: [start, ...cmd('c1', 'i1', 'stop'), evt('i1', 'instance.power_off.end', 'c1', { final: true, seq: 92 }), evt('i1', 'instance.power_off.end', 'c1', { final: true, seq: 92 })], invariants: [], final: none });
+  t.deepEqual(redelivered, []);
+});
+
+test('chaos checker - a deleted instance seen alive again, or whose record is not deleted, is resurrected', (t) => {
+  const h = [start, ...cmd('c1', 'i1', 'delete'), evt('i1', 'instance.delete.end', 'c1', { final: true, vmState: 'deleted' }), ...cmd('c2', 'i1', 'start'), evt('i1', 'instance.power_on.end', 'c2', { final: true, vmState: 'active' })];
+  const v = check({ history: h, invariants: [], final: new Map([['i1', { vmState: 'active', flavor: 'm1.tiny' }]]) });
+  t.deepEqual(v.map((x) => x.kind), ['resurrected', 'resurrected']);
+  t.true(v.every((x) => x.ids.includes('i1')));
+});
+
+test('chaos checker - a resize confirmed with another flavor than it was resized to is reported', (t) => {
+  const h = [start, ...cmd('c1', 'i1', 'resize', { flavor: 'm1.small' }), evt('i1', 'instance.resize_finish.end', 'c1', { final: true, vmState: 'resized', flavor: 'm1.small' }), ...cmd('c2', 'i1', 'confirm_resize'), evt('i1', 'instance.resize_confirm.end', 'c2', { final: true, flavor: 'm1.tiny' })];
+  t.like(check({ history: h, invariants: [], final: none }), [{ kind: 'wrong-flavor', ids: ['i1', 'c2'] }]);
+});
+
+test('chaos checker - a provider sampled over its capacity is reported', (t) => {
+  const h: HistoryRecord[] = [start, { k: 'sample', t: 5, provider: 'h2', resource: 'MEMORY_MB', used: 4608, capacity: 4096 }];
+  t.like(check({ history: h, invariants: [], final: none }), [{ kind: 'over-capacity', ids: ['h2'] }]);
+});
+
+test("chaos checker - the auditor's findings on the final state (a leaked allocation, a double-owned instance) are violations", (t) => {
+  const invariants = [
+    { invariant: 'I2', detail: 'allocation of deleted consumer i9 on h1', ids: ['i9'] },
+    { invariant: 'I6', detail: 'instance i3 is owned by host h1 but also has an actor on h2', ids: ['i3'] },
+  ];
+  const v = check({ history: [start], invariants, final: none });
+  t.deepEqual(v.map((x) => [x.kind, x.ids]), [['invariant', ['i9']], ['invariant', ['i3']]]);
+  t.regex(v[0]!.detail, /^I2: /);
+});
+
+test('chaos checker - summary counts commands, acknowledgements, outcomes by event (rejections by code) and faults by kind', (t) => {
+  const h: HistoryRecord[] = [...cleanHistory(), { k: 'fault', t: 9, kind: 'kill9', target: 'gateway' }, { k: 'fault', t: 9, kind: 'kill9', target: 'conductor' }, { k: 'fault', t: 9, kind: 'pause', target: 'compute-h1' }];
+  const s = summarize(h);
+  t.is(s.commands, 5);
+  t.is(s.acked, 5);
+  t.deepEqual(s.faults, { kill9: 2, pause: 1 });
+  t.is(s.outcomes['rejected InstanceIsLocked'], 1);
+  t.is(s.outcomes['instance.delete.end'], 1);
+});

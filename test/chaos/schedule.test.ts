@@ -1,0 +1,39 @@
+/** The fault schedule and the workload are functions of the seed: a replay strikes the same faults and makes the same choices. */
+import test from 'ava';
+import { driverChaos, faultSchedule } from '../../chaos/schedule.js';
+import { Workload } from '../../chaos/workload.js';
+import type { ChaosOptions } from '../../chaos/history.js';
+
+const base: ChaosOptions = { seed: 7, durationMs: 60_000, clients: 2, hosts: 4, faults: ['kill', 'pause', 'nats', 'driver'], rate: 30, cluster: 3 };
+
+test('chaos schedule - the same seed gives the same schedule; another seed another', (t) => {
+  t.deepEqual(faultSchedule(base), faultSchedule({ ...base }));
+  t.notDeepEqual(faultSchedule(base), faultSchedule({ ...base, seed: 8 }));
+  t.deepEqual(driverChaos(base), driverChaos({ ...base }));
+});
+
+test('chaos schedule - faults fall inside the run, about `rate` a minute, of the kinds asked for; no nats kills on one server', (t) => {
+  const s = faultSchedule(base);
+  t.true(s.length >= 15 && s.length <= 45, `${s.length} faults`);
+  t.true(s.every((f) => f.atMs > 0 && f.atMs < base.durationMs));
+  t.deepEqual([...new Set(s.map((f) => f.kind))].sort(), ['ctl', 'kill9', 'nats', 'pause']);
+  const single = faultSchedule({ ...base, cluster: 1 });
+  t.false(single.some((f) => f.kind === 'nats'));
+  t.deepEqual(faultSchedule({ ...base, faults: ['pause'] }).map((f) => f.kind).filter((k) => k !== 'pause'), []);
+  t.deepEqual(faultSchedule({ ...base, rate: 0 }), []);
+  t.is(driverChaos({ ...base, faults: ['kill'] }).size, 0);
+});
+
+test('chaos workload - a client makes the same choices for the same seed, boots until it has instances, and draws uuids', (t) => {
+  const a = new Workload(3, 1);
+  const b = new Workload(3, 1);
+  const pools = [0, 1, 3, 3, 2, 3, 3, 3];
+  t.deepEqual(pools.map((p) => a.next(p)), pools.map((p) => b.next(p)));
+  t.is(new Workload(3, 1).next(0).action, 'boot');
+  const w = new Workload(9, 0);
+  for (let i = 0; i < 200; i++) {
+    const c = w.next(3);
+    if (c.target !== 'new') t.true(c.target >= 0 && c.target < 3);
+  }
+  t.regex(w.instanceId(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+});
