@@ -144,7 +144,9 @@ async function hostStatus(o: CollectOptions, prefix: string, host: string, timeo
 async function readStream(js: JetStreamClient, stream: string, filter: string, timeoutMs: number, onMsg: (m: JsMsg) => void): Promise<void> {
   const consumer = await js.consumers.get(stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
   if ((await consumer.info()).num_pending === 0) return;
-  const messages = await consumer.consume({ max_bytes: 8 * 1024 * 1024 });
+  // By count, not bytes: a byte-bounded pull stalls when its remaining budget is smaller
+  // than the next message (found by the fuzz test, with messages of uneven sizes).
+  const messages = await consumer.consume({ max_messages: 1000 });
   let timer: NodeJS.Timeout | undefined;
   let stalled = false;
   const arm = () => {

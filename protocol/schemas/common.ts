@@ -4,7 +4,14 @@ import { TOKEN_PATTERN } from '../envelope.js';
 
 export const Empty = Type.Object({}, { additionalProperties: false });
 export const TokenString = Type.String({ pattern: TOKEN_PATTERN });
-export const Name = Type.String({ minLength: 1, maxLength: 255 });
+/**
+ * Free text a user chooses (names, metadata): no control characters, which would corrupt
+ * the logs and terminals it is printed to (issue 8: strings bounded and safe).
+ */
+export const PRINTABLE_PATTERN = '^[^\\x00-\\x1f\\x7f]*$';
+/** Printable text of `min`–`max` characters. */
+export const Text = (min: number, max: number) => Type.String({ minLength: min, maxLength: max, pattern: PRINTABLE_PATTERN });
+export const Name = Text(1, 255);
 export const OptionalHost = Type.Object({ host: Type.Optional(TokenString) }, { additionalProperties: false });
 
 /** The body of every request/reply failure (Placement's shape, used by every service). */

@@ -3,7 +3,7 @@
  * are Nova's (spec/operations.md §0.1).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Empty, Fault, Name, OptionalHost, TokenString } from './common.js';
+import { Empty, Fault, Name, OptionalHost, Text, TokenString } from './common.js';
 
 export const VmState = Type.Union(
   ['building', 'active', 'paused', 'suspended', 'stopped', 'rescued', 'resized', 'soft-delete', 'deleted', 'error', 'shelved', 'shelved_offloaded'].map((s) => Type.Literal(s)),
@@ -27,13 +27,14 @@ export const FlavorView = Type.Object(
 );
 export type FlavorView = Static<typeof FlavorView>;
 
-const Metadata = Type.Record(Type.String({ minLength: 1, maxLength: 255 }), Type.String({ maxLength: 255 }), { maxProperties: 128 });
-const ImageRef = Type.String({ minLength: 1, maxLength: 255 });
+// TypeBox drops a record key's length limits, so the key's bounds live in its pattern.
+const Metadata = Type.Record(Type.String({ pattern: '^[^\\x00-\\x1f\\x7f]{1,255}$' }), Text(0, 255), { maxProperties: 128, additionalProperties: false });
+const ImageRef = Text(1, 255);
 
 /** Command bodies, keyed by action (the last token of `nv.cmd.<project>.<id>.<action>`). */
 export const InstanceCommandBodies = {
   boot: Type.Object(
-    { name: Name, flavor: Type.String({ minLength: 1, maxLength: 255 }), image: Type.Optional(ImageRef), host: Type.Optional(TokenString), metadata: Type.Optional(Metadata) },
+    { name: Name, flavor: Text(1, 255), image: Type.Optional(ImageRef), host: Type.Optional(TokenString), metadata: Type.Optional(Metadata) },
     { additionalProperties: false },
   ),
   delete: Empty,
@@ -48,7 +49,7 @@ export const InstanceCommandBodies = {
   rescue: Empty,
   unrescue: Empty,
   rebuild: Type.Object({ image: ImageRef }, { additionalProperties: false }),
-  resize: Type.Object({ flavor: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false }),
+  resize: Type.Object({ flavor: Text(1, 255) }, { additionalProperties: false }),
   confirm_resize: Empty,
   revert_resize: Empty,
   migrate: OptionalHost,
