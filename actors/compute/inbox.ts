@@ -8,6 +8,7 @@
  * on to its owner (the conductor, or another host), never dropped.
  */
 import type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { commandHandled } from '../../machines/gateway/index.js';
 import { isDuplicate } from '../../machines/instance/index.js';
 import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type Envelope, type HostAdoptTask, type HostBuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord } from '../../protocol/index.js';
 import { names } from '../runtime/bootstrap.js';
@@ -39,12 +40,7 @@ export interface InboxOptions {
 const ADOPT_PATIENCE_MS = 10 * 60_000;
 
 /** Whether an instance's machine has seen a command id (it answered it already). */
-function handledBy(rec: InstanceRecord, id: string): boolean {
-  const ctx = (rec.machine as { context?: { handled?: unknown; op?: { id?: unknown; joined?: unknown } | null } } | undefined)?.context;
-  const handled = Array.isArray(ctx?.handled) ? (ctx.handled as unknown[]) : [];
-  const joined = Array.isArray(ctx?.op?.joined) ? (ctx.op.joined as unknown[]) : [];
-  return handled.includes(id) || ctx?.op?.id === id || joined.includes(id) || rec.createdBy === id;
-}
+const handledBy = commandHandled;
 
 export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
   const s = subjects(o.prefix);

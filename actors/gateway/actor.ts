@@ -92,6 +92,9 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
     const decision = decideCommand(cmd, inputs);
 
     switch (decision.kind) {
+      case 'duplicate':
+        o.log?.(`ignoring ${action} ${env.id} of ${instanceId}: that command was handled already (a replay)`);
+        return 'ack';
       case 'reject':
         return reject(decision.code, decision.message);
       case 'create':

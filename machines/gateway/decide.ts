@@ -44,7 +44,13 @@ export type GatewayDecision =
   /** Forward to the host that owns the instance. */
   | { readonly kind: 'route'; readonly host: string }
   /** The instance is still being scheduled: the conductor owns it. */
-  | { readonly kind: 'toConductor' };
+  | { readonly kind: 'toConductor' }
+  /**
+   * A command this instance already handled, published again under a new Nats-Msg-Id (a
+   * replay, or a client retrying after JetStream's dedup window): it was answered once and
+   * is not carried out or answered again.
+   */
+  | { readonly kind: 'duplicate' };
 
 export type RejectCode = 'InvalidInput' | 'InstanceNotFound' | 'InstanceExists' | 'FlavorNotFound' | 'QuotaExceeded' | 'NotAuthorized' | 'InstanceInvalidState';
 
@@ -66,9 +72,23 @@ export function withinQuota(quota: QuotaRecord, usage: ProjectUsage, add: Projec
   return { ok: true };
 }
 
+/**
+ * Whether an instance's record shows that a command id was handled: its boot, one of the
+ * last commands its machine answered (machines/instance keeps HANDLED_LIMIT of them), or
+ * the operation in flight.
+ */
+export function commandHandled(rec: InstanceRecord, id: string): boolean {
+  const ctx = (rec.machine as { context?: { handled?: unknown; op?: { id?: unknown; joined?: unknown } | null } } | undefined)?.context;
+  const handled = Array.isArray(ctx?.handled) ? (ctx.handled as unknown[]) : [];
+  const joined = Array.isArray(ctx?.op?.joined) ? (ctx.op.joined as unknown[]) : [];
+  return handled.includes(id) || ctx?.op?.id === id || joined.includes(id) || rec.createdBy === id;
+}
+
 export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecision {
   const { record } = inputs;
   if (cmd.action === 'boot') return decideBoot(cmd, inputs);
+  // A replay of a command already answered (a delete that finished, say) does nothing again.
+  if (record && (record.project === cmd.project || cmd.isAdmin) && commandHandled(record, cmd.commandId)) return { kind: 'duplicate' };
   // Someone else's instance looks exactly like no instance: existence is not leaked.
   if (!record || record.vmState === 'deleted' || (record.project !== cmd.project && !cmd.isAdmin)) {
     return reject('InstanceNotFound', `instance ${cmd.instanceId} not found`);
@@ -127,7 +147,11 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
   // The instance id is also its placement consumer id, which placement wants uuid-shaped.
   if (!UUID.test(cmd.instanceId)) return reject('InvalidInput', `instance id ${cmd.instanceId} must be a uuid`);
   if (inputs.record) {
-    if (inputs.record.createdBy === cmd.commandId) return { kind: 'resumeCreate', record: inputs.record };
+    if (inputs.record.createdBy === cmd.commandId) {
+      // Redelivered before its build was handed over: finish it. Later, it is a replay.
+      const scheduling = inputs.record.owner === 'conductor' && inputs.record.vmState === 'building';
+      return scheduling ? { kind: 'resumeCreate', record: inputs.record } : { kind: 'duplicate' };
+    }
     return reject('InstanceExists', `instance ${cmd.instanceId} already exists`);
   }
   if (body.host !== undefined && !cmd.isAdmin) return reject('NotAuthorized', 'only an admin may force a host');

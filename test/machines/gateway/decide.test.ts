@@ -32,8 +32,18 @@ test('gateway decide - boot refusals: exists, unknown flavor, quota, forced host
 });
 
 test('gateway decide - a redelivered boot resumes on the record it wrote', (t) => {
-  const mine = record({ createdBy: 'c-1', owner: 'conductor', host: null });
+  const mine = record({ createdBy: 'c-1', owner: 'conductor', host: null, vmState: 'building', taskState: 'scheduling' });
   t.deepEqual(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small' }), { record: mine }), { kind: 'resumeCreate', record: mine });
+});
+
+test('gateway decide - a boot replayed once its build was handed over, or a command the instance handled, is a duplicate', (t) => {
+  const built = record({ createdBy: 'c-1' });
+  t.deepEqual(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small' }), { record: built }), { kind: 'duplicate' });
+  t.deepEqual(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small' }), { record: record({ createdBy: 'c-1', vmState: 'deleted' }) }), { kind: 'duplicate' });
+  const handled = record({ vmState: 'deleted', machine: { context: { handled: ['c-0', 'c-1'], op: null } } });
+  t.deepEqual(decideCommand(cmd('delete'), { record: handled }), { kind: 'duplicate' });
+  // Another project's instance stays invisible, replay or not.
+  t.like(decideCommand(cmd('delete'), { record: { ...handled, project: 'other' } }), { kind: 'reject', code: 'InstanceNotFound' });
 });
 
 test('gateway decide - other commands go to the owning host; unknown, deleted and foreign instances are not found', (t) => {
