@@ -157,6 +157,15 @@ export class InstanceHost {
       serialize: this.serialize,
       onStopped: (id: string, why: StopReason) => {
         if (why !== 'killed') this.actors.delete(id);
+        // Its last write may or may not have landed: it comes back from the record.
+        if (why === 'crashed') {
+          this.o.log?.(`instance ${id}: its actor could not persist; restoring it from the record`);
+          const t = setTimeout(() => {
+            this.timers.delete(t);
+            if (!this.closed) this.get(id).catch((err: unknown) => this.o.log?.(`instance ${id} could not be restored`, err));
+          }, this.o.killRestartMs ?? 200);
+          this.timers.add(t);
+        }
         if (why === 'stale') this.o.log?.(`instance ${id}: its record moved on; this host's actor stopped`);
       },
     };

@@ -49,7 +49,7 @@ export interface InstanceActorDeps {
 }
 
 /** Why an actor stopped: its record moved on, it finished, it was killed, or it handed the instance back. */
-export type StopReason = 'stale' | 'final' | 'killed' | 'handedOff';
+export type StopReason = 'stale' | 'final' | 'killed' | 'handedOff' | 'crashed';
 
 export class InstanceActor {
   private snapshot!: InstanceSnapshot;
@@ -135,6 +135,12 @@ export class InstanceActor {
         this.deps.onStopped?.(this.instanceId, 'stale');
         throw new ActorError(ActorErrorCode.Fenced, `instance ${this.instanceId} moved on past revision ${this.current.revision}`, { cause: err });
       }
+      // The write may or may not have landed (a timeout after a pause, a server failover):
+      // this actor cannot know its revision any more. It stops, and its host restores it
+      // from the record, which says what was persisted (found by novactor chaos: a step
+      // result lost this way left an instance stuck in its task for good).
+      this.dead = true;
+      this.deps.onStopped?.(this.instanceId, 'crashed');
       throw err;
     }
     this.snapshot = next;
@@ -143,15 +149,29 @@ export class InstanceActor {
     if (next.status === 'done') this.deps.onStopped?.(this.instanceId, 'final');
   }
 
+  /**
+   * Publishes the persisted outbox, each event until the stream has it: the transition is
+   * already durable, so its events must go out (found by novactor chaos: a publish that timed
+   * out right after a pause lost a boot's `create.end`). Each event has its own msgId, so
+   * a retry of one the stream already stored is dropped there.
+   */
   private async publish(outbox: readonly OutboxEvent[]): Promise<void> {
     const r = this.current.value;
     for (const e of outbox) {
-      if (this.dead) return;
-      if (e.type === 'command.rejected') {
-        const b = e.body as { code: string; message: string };
-        await this.deps.events.rejected({ project: r.project, user: r.user, instanceId: this.instanceId, corr: e.corr, code: b.code, message: b.message });
-      } else {
-        await this.deps.events.instance({ project: r.project, user: r.user, instanceId: this.instanceId, type: e.type, corr: e.corr, body: e.body as never, msgId: e.msgId });
+      for (let attempt = 0; ; attempt++) {
+        if (this.dead) return;
+        try {
+          if (e.type === 'command.rejected') {
+            const b = e.body as { code: string; message: string };
+            await this.deps.events.rejected({ project: r.project, user: r.user, instanceId: this.instanceId, corr: e.corr, code: b.code, message: b.message });
+          } else {
+            await this.deps.events.instance({ project: r.project, user: r.user, instanceId: this.instanceId, type: e.type, corr: e.corr, body: e.body as never, msgId: e.msgId });
+          }
+          break;
+        } catch (err) {
+          this.deps.log?.(`instance ${this.instanceId}: publishing ${e.type} failed (attempt ${attempt + 1}); trying again`, err);
+          await new Promise((res) => setTimeout(res, Math.min(2000, 100 * 2 ** attempt)));
+        }
       }
     }
   }

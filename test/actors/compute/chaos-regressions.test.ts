@@ -7,12 +7,15 @@ import { migrationIdOf } from '../../../actors/records/migrations.js';
 import { audit } from '../../../machines/audit/index.js';
 import type { StepName } from '../../../machines/instance/index.js';
 import { startCloud } from '../../helpers/cloud.js';
+import { StepHold } from '../../helpers/step-hold.js';
 
 /** Steps to fail once each (the first run of each), as a transient driver failure would. */
 const failOnce = new Set<StepName>();
+const hold = new StepHold();
 const cloud = startCloud([{ name: 'a' }, { name: 'b' }], {
-  beforeStep: async (step) => {
+  beforeStep: async (step, key, host) => {
     if (failOnce.delete(step)) throw new Error(`injected failure of ${step}`);
+    await hold.hook(step, key, host);
   },
 });
 test.after.always(async () => (await cloud).stop());
@@ -53,5 +56,31 @@ test.serial('chaos regression - a resize rollback step that fails once is run ag
   t.false(failOnce.has('moveRollback'), 'the rollback failed once');
   t.like(end.body, { host: source }); // vm error: the disk step's failure was not a rollback (operations.md §6)
   t.deepEqual((await c.placement.call('allocations.get', { consumer: migrationIdOf(id, rs) })).allocations, {});
+  t.deepEqual(audit(await collect({ nc: c.client.nc, timeoutMs: 5000 })).violations, []);
+});
+
+// chaos --seed 4 --duration 30s --clients 4 --hosts 4: a host was paused (SIGSTOP) while a
+// step ran; when it came back, writing the step's result timed out, the actor carried on as
+// if nothing had happened, and the instance stayed in its task for good (a boot without
+// create.end, a migration stuck in resize_migrating). The same happens when the server
+// stops answering for a while: the actor is restored from its record and the step re-run.
+test.serial('chaos regression - a step result whose write times out (server unresponsive) is not lost: the actor is restored from its record and the boot ends', async (t) => {
+  t.timeout(120_000);
+  const c = await cloud;
+  const id = crypto.randomUUID();
+  const h = hold.arm(id, 'spawn');
+  const boot = await c.client.command(id, 'boot', { name: 'frozen-server', flavor: 'm1.tiny' });
+  await h.reached;
+  const pid = c.server.process.pid!;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    h.release();
+    // Longer than a KV write waits for its answer: the spawn's result cannot be written.
+    await new Promise((r) => setTimeout(r, 7000));
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  const end = await c.client.final(id, boot, 60_000);
+  t.is(end.type, 'instance.create.end');
   t.deepEqual(audit(await collect({ nc: c.client.nc, timeoutMs: 5000 })).violations, []);
 });
