@@ -11,7 +11,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  commandType, decodeMessage, encodeMessage, envelope, MessageKind, parseCommandSubject, subjects, type BuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord, type QuotaRecord,
+  commandType, decodeMessage, type CommandAddress, encodeMessage, envelope, MessageKind, parseCommandSubject, subjects, type BuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord, type QuotaRecord,
 } from '../../protocol/index.js';
 import { decideCommand, type GatewayInputs, type IncomingCommand } from '../../machines/gateway/index.js';
 import { names } from '../runtime/bootstrap.js';
@@ -25,6 +25,7 @@ import { openStores, quotaOf, type Stores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
 import { isHostDown } from '../records/services.js';
 import { serveAdmin } from './admin.js';
+import { ProjectInFlight } from './in-flight.js';
 import { serveQueries } from './queries.js';
 
 export interface GatewayOptions {
@@ -40,6 +41,8 @@ export interface GatewayOptions {
    * alone proves nothing: any client can write any name there.
    */
   readonly adminProject?: string;
+  /** Commands of one project handled at once by this gateway (default 16 of its 64 slots). */
+  readonly maxInFlightPerProject?: number;
   /** Quota of a project with no `nv-quotas` record (default: DEFAULT_QUOTA, 10 / 20 / 51200). */
   readonly defaultQuota?: QuotaRecord;
   readonly log?: (line: string, err?: unknown) => void;
@@ -54,6 +57,7 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
   const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 10_000 });
   const s = subjects(prefix);
   const admins = new Set(o.adminUsers ?? ['admin']);
+  const perProject = new ProjectInFlight(o.maxInFlightPerProject ?? 16);
 
   const publishTask = async (subject: string, type: string, msgId: string, project: string, user: string, corr: string, body: BuildTask | HostCommandTask) => {
     const env = envelope({ id: msgId, type, ts: o.clock.now(), project, user, corr, body });
@@ -66,7 +70,16 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
       o.log?.(`dropping a message on ${m.subject}: ${addr.error.message}`);
       return 'term';
     }
-    const { project, instanceId, action } = addr.value;
+    const project = addr.value.project;
+    if (!perProject.tryAcquire(project)) return { retryAfterMs: 250 }; // later: other projects first
+    try {
+      return await judge(m, addr.value);
+    } finally {
+      perProject.release(project);
+    }
+  };
+
+  const judge = async (m: JsMsg, { project, instanceId, action }: CommandAddress): Promise<Outcome> => {
     const decoded = decodeMessage(m.data, MessageKind.Command);
     if (!decoded.ok) {
       // The refusal needs a corr: the envelope id if it can be read, else the Nats-Msg-Id.
