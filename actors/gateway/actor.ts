@@ -133,7 +133,9 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
         // local delete, bug 1679750): the host, when back, finds the record deleted.
         const local = decision.kind === 'route' && (action === 'delete' || action === 'force_delete') && (await isHostDown(stores, decision.host));
         const subject = decision.kind === 'route' && !local ? s.host(decision.host, 'command') : s.conductor('command');
-        await publishTask(subject, 'host.command', `${env.id}:route`, project, env.user, env.id, task);
+        // In the owner's project: an admin's command from the admin project acts on, and its
+        // events belong to, the instance's own project (hosts check the task against the record).
+        await publishTask(subject, 'host.command', `${env.id}:route`, current?.value.project ?? project, env.user, env.id, task);
         return 'ack';
       }
     }
