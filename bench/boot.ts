@@ -22,6 +22,8 @@ export interface BootResults {
   readonly run: Omit<BootRun, 'instanceIds'>;
   readonly writes: { readonly total: number; readonly perBoot: number; readonly byStream: Record<string, number>; readonly heartbeats: number };
   readonly events: Record<string, number>;
+  /** CPU ms per boot by process (user + system, from /proc), and their sum. */
+  readonly cpuMsPerBoot: Record<string, number>;
   readonly pipelinedPublishesPerSecond: number;
   readonly efficiency: number;
 }
@@ -38,8 +40,13 @@ export async function measureBoots(o: { hosts: number; instances: number; concur
     await bootMany(client, Math.min(20, o.instances), 10);
     client.eventsByType.clear();
     const before = await cloud.writes();
+    const cpu0 = cloud.cpu();
     say(`booting ${o.instances} instances, ${o.concurrency} in flight`);
     const run = await bootMany(client, o.instances, o.concurrency);
+    const cpu1 = cloud.cpu();
+    const cpuMsPerBoot: Record<string, number> = {};
+    for (const [k, v] of Object.entries(cpu1)) cpuMsPerBoot[k] = r3((v - (cpu0[k] ?? 0)) / Math.max(1, run.requested));
+    cpuMsPerBoot['total'] = r3(Object.values(cpuMsPerBoot).reduce((a, b) => a + b, 0));
     // Writes that follow the terminal event (none expected) would land within moments.
     await new Promise((r) => setTimeout(r, 500));
     const d = delta(before, await cloud.writes());
@@ -55,6 +62,7 @@ export async function measureBoots(o: { hosts: number; instances: number; concur
       run: rest,
       writes: { total, perBoot: r3(perBoot), byStream: d, heartbeats: d['KV_nv-services'] ?? 0 },
       events,
+      cpuMsPerBoot,
       pipelinedPublishesPerSecond: Math.round(pipelined),
       efficiency: r3((run.sustainedPerSecond * perBoot) / pipelined),
     };
@@ -68,6 +76,7 @@ export function bootRows(b: BootResults): string[][] {
     [`boots/s sustained (${b.instances.toLocaleString('en-US')} over ${b.hosts} hosts, ${b.concurrency} in flight)`, `${Math.round(b.run.sustainedPerSecond)}/s (${Math.round(b.run.perSecond)}/s overall)`, '≥ 2,000/s'],
     ['publish → instance.create.end', `p50 ${r1(b.run.latencyMs.p50)} ms, p95 ${r1(b.run.latencyMs.p95)} ms, p99 ${r1(b.run.latencyMs.p99)} ms`, 'p99 ≤ 250 ms'],
     ['JetStream writes per boot', `${b.writes.perBoot} (${Object.entries(b.writes.byStream).filter(([k]) => !BACKGROUND.has(k)).map(([k, v]) => `${k} ${r1(v / Math.max(1, b.run.requested))}`).join(', ')})`, ''],
+    ['CPU per boot, all processes (ms)', `${b.cpuMsPerBoot['total']} (${Object.entries(b.cpuMsPerBoot).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${r1(v)}`).join(', ')})`, ''],
     ['pipelined publishes/s, same server, same run', b.pipelinedPublishesPerSecond.toLocaleString('en-US'), ''],
     ['efficiency: boots/s × writes per boot ÷ pipelined publishes/s', String(b.efficiency), '≥ 0.5'],
   ];

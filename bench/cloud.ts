@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -52,10 +53,14 @@ export interface BenchCloud {
   startFarm(o: FarmOptions): Promise<Farm>;
   /** Stored messages per stream (last sequence): JetStream writes, counted by the server. */
   writes(): Promise<Record<string, number>>;
+  /** CPU time (user + system, ms) each process has used so far: nats-server, the roles, the farms and this client. */
+  cpu(): Record<string, number>;
   stop(): Promise<void>;
 }
 
 const cli = () => join(projectRoot(), 'bin', 'novactor.js');
+/** NV_BENCH_PROF=DIR: every role and farm writes a V8 CPU profile there when it exits (node --cpu-prof). */
+const profiling = () => (process.env['NV_BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['NV_BENCH_PROF']}`] : []);
 
 function waitLine(child: ChildProcess, re: RegExp, what: string, timeoutMs = 120_000): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
@@ -93,8 +98,10 @@ export async function startBenchCloud(o: { hosts: number; farms?: number; farm?:
   await bootstrap(nc, { replicas: 1 });
   const jsm = await jetstreamManager(nc);
   const roles: ChildProcess[] = [];
+  const roleNames: string[] = [];
   const role = async (args: string[], ready: RegExp) => {
-    const child = spawn(process.execPath, [cli(), ...args, '--server', url], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' } });
+    roleNames.push(args[0]!);
+    const child = spawn(process.execPath, [...profiling(), cli(), ...args, '--server', url], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' } });
     roles.push(child);
     await waitLine(child, ready, args[0]!);
   };
@@ -106,7 +113,7 @@ export async function startBenchCloud(o: { hosts: number; farms?: number; farm?:
     if (f.vcpus) args.push('--vcpus', String(f.vcpus));
     if (f.ramMb) args.push('--ram-mb', String(f.ramMb));
     if (f.diskGb) args.push('--disk-gb', String(f.diskGb));
-    const child = spawn(process.execPath, [...(f.exposeGc ? ['--expose-gc'] : []), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...profiling(), ...(f.exposeGc ? ['--expose-gc'] : []), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     const m = await waitLine(child, /farm ready (\d+)/, name, 600_000);
     const farm: Farm = {
       name,
@@ -158,6 +165,12 @@ export async function startBenchCloud(o: { hosts: number; farms?: number; farm?:
       for await (const si of jsm.streams.list()) out[si.config.name] = si.state.last_seq;
       return out;
     },
+    cpu: () => {
+      const out: Record<string, number> = { 'nats-server': cpuMsOf(server.pid), client: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000) };
+      roles.forEach((r, i) => (out[roleNames[i]!] = cpuMsOf(r.pid)));
+      for (const f of farms) out[f.name] = cpuMsOf(f.child.pid);
+      return out;
+    },
     stop: async () => {
       await Promise.all(farms.map((f) => f.stop()));
       await Promise.all(
@@ -173,6 +186,16 @@ export async function startBenchCloud(o: { hosts: number; farms?: number; farm?:
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** CPU ms (utime + stime) of a live process, from /proc (Linux); NaN elsewhere or once it is gone. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
 }
 
 /** Per-stream differences between two `writes()` readings. */

@@ -17,7 +17,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type BuildTask, type Envelope, type HostBuildTask, type HostCommandTask, type InstanceRecord } from '../../protocol/index.js';
+import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type BuildTask, type Envelope, type HostBuildTask, type HostCommandTask, type InstanceRecord, type ServiceRecord } from '../../protocol/index.js';
 import { pickHosts, type Weigher } from '../../machines/conductor/index.js';
 import { names } from '../runtime/bootstrap.js';
 import type { Clock } from '../runtime/clock.js';
@@ -33,6 +33,7 @@ import { isOpenMigration } from '../records/migrations.js';
 import { randomIds } from '../runtime/clock.js';
 import { RemoteHosts } from '../compute/remote.js';
 import { evacuator } from './evacuate.js';
+import { watchLiveServices } from './live-hosts.js';
 import { offloadedCommands } from './offloaded.js';
 import type { Versioned } from '../runtime/kv-cas.js';
 
@@ -55,6 +56,7 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
   const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 15_000 });
   const s = subjects(prefix);
   const maxAttempts = o.maxAttempts ?? 3;
+  const live = await watchLiveServices(stores.services.kv, stores.hosts.kv, o.log);
 
   const publishTask = async (subject: string, type: string, msgId: string, env: Envelope, body: HostBuildTask | HostCommandTask) => {
     const out = envelope({ id: msgId, type, ts: o.clock.now(), project: env.project, user: env.user, corr: env.corr ?? env.id, body });
@@ -134,14 +136,24 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
   const claimOnBestHost = async (rec: InstanceRecord, task: BuildTask): Promise<string | undefined> => {
     const resources: Record<string, number> = { VCPU: rec.flavor.vcpus, MEMORY_MB: rec.flavor.memoryMb };
     if (rec.flavor.rootGb > 0) resources['DISK_GB'] = rec.flavor.rootGb;
-    const [candidates, providers, services] = await Promise.all([
-      placement.call('candidates.get', { resources, limit: 1000 }),
-      placement.call('providers.list', {}),
-      liveComputeServices(stores),
-    ]);
+    const [candidates, providers] = await Promise.all([placement.call('candidates.get', { resources, limit: 1000 }), placement.call('providers.list', {})]);
     const hostOf = new Map(providers.providers.map((p) => [p.uuid, p.name]));
-    const choices = pickHosts({ candidates, hostOf, services, tried: task.tried, forcedHost: rec.forcedHost, weigher: o.weigher ?? 'spread', count: 3 });
+    const pick = (services: ServiceRecord[]) => pickHosts({ candidates, hostOf, services, tried: task.tried, forcedHost: rec.forcedHost, weigher: o.weigher ?? 'spread', count: 3 });
+    // First the watched view (live-hosts.ts), checking each chosen host's switches as it
+    // goes, since an operator's disable or force-down the watch has not delivered yet
+    // still counts. When that claims nothing (the view not caught up, a host started a
+    // moment ago, a switch it had wrong), the buckets themselves, read now, decide.
+    if (live.ready) {
+      const host = await claimOn(rec, pick(live.services()), true);
+      if (host) return host;
+    }
+    return claimOn(rec, pick(await liveComputeServices(stores)), false);
+  };
+
+  /** Claims on the first of `choices` that accepts; undefined if none does. */
+  const claimOn = async (rec: InstanceRecord, choices: ReturnType<typeof pickHosts>, checkSwitches: boolean): Promise<string | undefined> => {
     for (const c of choices) {
+      if (checkSwitches && (await switchedOff(c.host))) continue;
       try {
         await placement.call('allocations.put', { consumer: rec.instanceId, consumerGeneration: null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: c.allocations });
         return c.host;
@@ -153,6 +165,11 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
       }
     }
     return undefined;
+  };
+
+  const switchedOff = async (host: string): Promise<boolean> => {
+    const admin = await stores.hosts.get(host);
+    return admin !== undefined && (!admin.value.enabled || admin.value.forcedDown);
   };
 
   /** A delete of an instance the conductor still owns (scheduling or failed before any host). */
@@ -240,5 +257,15 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
   };
 
   const loop = await startConsumerLoop({ js, jsm, stream: names(prefix).streams.conductor, durable: 'conductor', filter: `${prefix}.conductor.>`, handle, ...(o.log ? { log: o.log } : {}) });
-  return { done: loop.done, kill: () => loop.kill(), stop: () => loop.stop() };
+  return {
+    done: loop.done,
+    kill: () => {
+      live.stop();
+      loop.kill();
+    },
+    stop: async () => {
+      await loop.stop();
+      live.stop();
+    },
+  };
 }

@@ -16,7 +16,7 @@
  * published again (the stream drops what it already has), and the step the snapshot is
  * waiting on is issued again; steps are idempotent under their key.
  */
-import { initialTransition, transition } from 'xstate';
+import { createActor, initialTransition, type AnyActorScope, type AnyStateMachine } from 'xstate';
 import type { InstanceRecord, OutboxEvent } from '../../protocol/index.js';
 import { inFlightStep, instanceMachine, toRecord, type InstanceEffect, type InstanceEvent, type InstanceInput, type InstanceSnapshot, type StepError, type StepName } from '../../machines/instance/index.js';
 import type { EventPublisher } from '../runtime/events.js';
@@ -46,6 +46,27 @@ export interface InstanceActorDeps {
   readonly serialize?: (instanceId: string, run: () => Promise<StepOutcome>) => Promise<StepOutcome>;
   /** Called once when the actor stops for good (stale, or reached a final state). */
   readonly onStopped?: (instanceId: string, why: StopReason) => void;
+}
+
+/**
+ * One inert actor scope for every transition of every instance actor. xstate's
+ * `transition()` builds a fresh one per call, and building one computes the machine's
+ * initial snapshot first: a fifth of a busy host's CPU in the boot benchmark. The instance
+ * machine has no children, invokes or delays (machines/instance/machine.ts), so the scope
+ * does nothing but collect the actions of the one synchronous transition running.
+ */
+let collected: unknown[] = [];
+let inert: AnyActorScope | undefined;
+function step(snapshot: InstanceSnapshot, event: InstanceEvent): [InstanceSnapshot, unknown[]] {
+  if (!inert) {
+    const self = createActor(instanceMachine as unknown as AnyStateMachine); // no input, as transition() makes it
+    inert = { self, defer: () => undefined, id: '', logger: () => undefined, sessionId: '', stopChild: () => undefined, system: self.system, emit: () => undefined, actionExecutor: (a) => void collected.push(a) } as AnyActorScope;
+  }
+  collected = [];
+  const next = instanceMachine.transition(snapshot, event, inert as never);
+  const actions = collected;
+  collected = [];
+  return [next, actions];
 }
 
 /** Why an actor stopped: its record moved on, it finished, it was killed, or it handed the instance back. */
@@ -95,7 +116,7 @@ export class InstanceActor {
   send(event: InstanceEvent): Promise<void> {
     const run = this.mailbox.then(async () => {
       if (this.dead) return;
-      const [next, actions] = transition(instanceMachine, this.snapshot, event);
+      const [next, actions] = step(this.snapshot, event);
       if (next === this.snapshot && actions.length === 0) return; // ignored (stale step result, duplicate)
       await this.commit(next, actions as unknown as InstanceEffect[]);
     });
