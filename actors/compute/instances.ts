@@ -96,12 +96,25 @@ export class InstanceHost {
     this.actors.delete(id);
     actor.kill();
     this.restarts.set(id, (this.restarts.get(id) ?? 0) + 1);
+    this.restoreLater(id, restartAfterMs ?? this.o.killRestartMs ?? 200);
+    return true;
+  }
+
+  /**
+   * Restores an actor from its record after `delayMs`, and again (backing off, up to 5 s)
+   * while the record cannot be read (a nats node down, a leader election): an actor that
+   * is not restored would leave its instance in its task until a command came for it.
+   */
+  private restoreLater(id: string, delayMs: number): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
-      if (!this.closed) this.get(id).catch((err: unknown) => this.o.log?.(`instance ${id} could not be restored`, err));
-    }, restartAfterMs ?? this.o.killRestartMs ?? 200);
+      if (this.closed) return;
+      this.get(id).catch((err: unknown) => {
+        this.o.log?.(`instance ${id} could not be restored yet; trying again`, err);
+        this.restoreLater(id, Math.min(5000, Math.max(200, delayMs * 2)));
+      });
+    }, delayMs);
     this.timers.add(t);
-    return true;
   }
 
   /** Drops an actor for good: its record belongs to another host now (an evacuation fenced this one). */
@@ -160,11 +173,7 @@ export class InstanceHost {
         // Its last write may or may not have landed: it comes back from the record.
         if (why === 'crashed') {
           this.o.log?.(`instance ${id}: its actor could not persist; restoring it from the record`);
-          const t = setTimeout(() => {
-            this.timers.delete(t);
-            if (!this.closed) this.get(id).catch((err: unknown) => this.o.log?.(`instance ${id} could not be restored`, err));
-          }, this.o.killRestartMs ?? 200);
-          this.timers.add(t);
+          this.restoreLater(id, this.o.killRestartMs ?? 200);
         }
         if (why === 'stale') this.o.log?.(`instance ${id}: its record moved on; this host's actor stopped`);
       },
