@@ -59,7 +59,7 @@ export function serveAdmin(o: AdminOptions): Subscription {
 
 async function answer(o: AdminOptions, req: Envelope<Record<string, unknown>>): Promise<Answer> {
   if (req.type === adminType('hosts.set')) return { ok: true, body: { host: await setHost(o, req.body as HostSetRequest) } };
-  return { ok: true, body: { hosts: await listHosts(o.stores) } };
+  return { ok: true, body: { hosts: await listHosts(o.stores, o.log) } };
 }
 
 /** Applies the named switches to a host's record with compare-and-set, retrying on conflict. */
@@ -85,18 +85,18 @@ export function applySwitches(prev: HostAdminRecord | undefined, req: HostSetReq
   return { host: req.host, enabled, forcedDown, reason, updatedAt: now };
 }
 
-/** Every host with a compute heartbeat or an operator record, with both views joined. */
-async function listHosts(stores: Stores): Promise<HostListEntry[]> {
+/** Every host with a compute heartbeat or an operator record, with both views joined; corrupt records are logged and left out. */
+async function listHosts(stores: Stores, log?: (line: string, err?: unknown) => void): Promise<HostListEntry[]> {
   const seen = new Map<string, number>();
-  for (const key of await stores.services.keys()) {
-    const r = await stores.services.get(key).catch(() => undefined);
-    if (!r || r.value.role !== 'compute' || r.value.host === null) continue;
-    seen.set(r.value.host, Math.max(seen.get(r.value.host) ?? 0, r.value.lastSeen));
+  for (const { value } of await stores.services.entries((key, err) => log?.(`skipping service record ${key}`, err))) {
+    if (value.role !== 'compute' || value.host === null) continue;
+    seen.set(value.host, Math.max(seen.get(value.host) ?? 0, value.lastSeen));
   }
-  const hosts = new Set([...seen.keys(), ...(await stores.hosts.keys())]);
+  const switches = new Map((await stores.hosts.entries((key, err) => log?.(`skipping host record ${key}`, err))).map((e) => [e.key, e.value]));
+  const hosts = new Set([...seen.keys(), ...switches.keys()]);
   const out: HostListEntry[] = [];
   for (const host of [...hosts].sort()) {
-    const admin = (await stores.hosts.get(host))?.value;
+    const admin = switches.get(host);
     const lastSeen = seen.get(host);
     out.push({
       host,

@@ -42,7 +42,7 @@ export function serveQueries(o: { nc: NatsConnection; stores: Stores; clock: Clo
 type Answer = { ok: true; body: unknown } | { ok: false; error: { status: number; code: string; message: string } };
 
 async function answer(stores: Stores, project: string, req: Envelope<Record<string, unknown>>, log: ((line: string, err?: unknown) => void) | undefined, nc: NatsConnection, prefix: string | undefined): Promise<Answer> {
-  if (req.type === queryType('flavors.list')) return { ok: true, body: { flavors: await flavors(stores) } };
+  if (req.type === queryType('flavors.list')) return { ok: true, body: { flavors: await flavors(stores, log) } };
   if (req.type === queryType('actions.list')) {
     const id = String(req.body['instanceId']);
     const r = await stores.instances.get(id);
@@ -65,22 +65,19 @@ async function answer(stores: Stores, project: string, req: Envelope<Record<stri
     if (!r || r.value.project !== project || r.value.vmState === 'deleted') return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
     return { ok: true, body: { instance: recordView(r.value) } };
   }
+  // One pass over the bucket; a record that does not validate is logged and left out, so
+  // that one bad record does not make every project's listing fail.
   const instances = [];
-  for (const key of await stores.instances.keys()) {
-    const r = await stores.instances.get(key);
-    if (r && r.value.project === project && r.value.vmState !== 'deleted') instances.push(recordView(r.value));
+  for (const { value } of await stores.instances.entries((key, err) => log?.(`skipping instance record ${key}`, err))) {
+    if (value.project === project && value.vmState !== 'deleted') instances.push(recordView(value));
   }
   instances.sort((a, b) => a.createdAt - b.createdAt || a.instanceId.localeCompare(b.instanceId));
   return { ok: true, body: { instances } };
 }
 
-/** Every flavor, smallest first (as `openstack flavor list` sorts by RAM). */
-async function flavors(stores: Stores): Promise<FlavorRecord[]> {
-  const out: FlavorRecord[] = [];
-  for (const key of await stores.flavors.keys()) {
-    const r = await stores.flavors.get(key);
-    if (r) out.push(r.value);
-  }
+/** Every flavor, smallest first (as `openstack flavor list` sorts by RAM); a corrupt record is logged and left out. */
+async function flavors(stores: Stores, log?: (line: string, err?: unknown) => void): Promise<FlavorRecord[]> {
+  const out = (await stores.flavors.entries((key, err) => log?.(`skipping flavor record ${key}`, err))).map((e) => e.value);
   return out.sort((a, b) => a.memoryMb - b.memoryMb || a.name.localeCompare(b.name));
 }
 

@@ -4,8 +4,9 @@
  * requests, host and conductor tasks, events — against a running cloud (gateway,
  * conductor, placement, two compute hosts). Nothing may crash (an unhandled error fails
  * the test run), every command-shaped message is answered with `command.rejected`
- * InvalidInput, every request that is answered gets an error, and afterwards the cloud
- * still works and the audit is clean.
+ * InvalidInput, every request that is answered gets an error; corrupt records in the buckets
+ * do not stop the listings that read them; and afterwards the cloud still works and the
+ * audit is clean.
  *
  * NV_FUZZ_MESSAGES sets the count (default 100,000, about 20 s); `npm run fuzz` runs this file alone.
  * NV_FUZZ_SEED replays a run (the seed is printed).
@@ -15,10 +16,10 @@ import { randomUUID } from 'node:crypto';
 import type { PubAck } from '@nats-io/jetstream';
 import { collect } from '../../actors/audit/index.js';
 import { audit } from '../../machines/audit/index.js';
-import { COMMAND_REJECTED, decodeMessage, ERROR_TYPE, MessageKind } from '../../protocol/index.js';
+import { COMMAND_REJECTED, decodeMessage, encodeMessage, envelope, ERROR_TYPE, MessageKind, type Envelope } from '../../protocol/index.js';
 import { startCloud } from '../helpers/cloud.js';
 import { eventually } from '../helpers/eventually.js';
-import { FUZZ_PROJECT, fuzzMessages } from '../helpers/fuzz.js';
+import { corruptValues, FUZZ_PROJECT, fuzzMessages } from '../helpers/fuzz.js';
 
 const COUNT = Number(process.env['NV_FUZZ_MESSAGES'] ?? 100_000);
 const SEED = Number(process.env['NV_FUZZ_SEED'] ?? Date.now() % 2 ** 31);
@@ -96,6 +97,30 @@ test(`fuzz - ${COUNT} malformed messages on every subject kind: refused without 
   t.deepEqual(badReplies.slice(0, 5), [], 'every answer to a malformed request is an error');
   events.unsubscribe();
   sink.unsubscribe();
+
+  // Corrupt records in the buckets the listings read: every listing still answers, without them.
+  const buckets = [c.stores.instances, c.stores.migrations, c.stores.images, c.stores.flavors, c.stores.hosts, c.stores.services];
+  const values = corruptValues(Math.max(60, Math.floor(COUNT / 100)), SEED);
+  const written: [typeof buckets[number], string][] = [];
+  for (const [i, v] of values.entries()) {
+    const b = buckets[i % buckets.length]!;
+    await b.kv.put(`fuzz-${i}`, v);
+    written.push([b, `fuzz-${i}`]);
+  }
+  const ask = async (subject: string, type: string, project: string, body: Record<string, unknown> = {}): Promise<Envelope> => {
+    const req = envelope({ id: randomUUID(), type, ts: Date.now(), project, user: 'admin', body });
+    const r = decodeMessage((await nc.request(subject, encodeMessage(req), { timeout: 20_000 })).data, MessageKind.Reply);
+    if (!r.ok) throw r.error;
+    return r.value;
+  };
+  const listed = await ask('nv.query.demo.instances.list', 'query.instances.list', 'demo');
+  t.deepEqual((listed.body['instances'] as { instanceId: string }[]).map((i) => i.instanceId), [live]);
+  t.is(((await ask('nv.query.demo.flavors.list', 'query.flavors.list', 'demo')).body['flavors'] as unknown[]).length, 5);
+  t.deepEqual((await ask('nv.query.demo.migrations.list', 'query.migrations.list', 'demo')).body, { migrations: [] });
+  t.deepEqual((await ask('nv.query.demo.images.list', 'query.images.list', 'demo')).body, { images: [] });
+  const hosts = (await ask('nv.admin.hosts.list', 'admin.hosts.list', 'admin')).body['hosts'] as { host: string }[];
+  t.deepEqual(hosts.map((h) => h.host), ['h1', 'h2']);
+  for (const [b, key] of written) await b.kv.purge(key);
 
   // The cloud is unharmed: the instance it held is as it was and still obeys, and the audit is clean.
   const after = (await c.stores.instances.get(live))?.value;

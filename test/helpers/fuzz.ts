@@ -139,3 +139,12 @@ export function fuzzMessages(count: number, seed: number, hosts: readonly string
     .filter((m) => m.data.length > 0 && !isValidFor(m));
   return fc.sample(arb, { numRuns: count, seed });
 }
+
+/** Values for KV records that no record schema accepts: noise, msgpack of anything, hostile maps. */
+export function corruptValues(count: number, seed: number): Uint8Array[] {
+  const arb = fc.oneof(
+    fc.uint8Array({ minLength: 1, maxLength: 128 }),
+    fc.oneof(fc.anything({ maxDepth: 3 }), hostileKeys, deep, bodyArb).map((v) => safeEncode(v) ?? new Uint8Array([0xc1])),
+  );
+  return fc.sample(arb, { numRuns: count, seed });
+}
