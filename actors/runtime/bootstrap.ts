@@ -154,8 +154,12 @@ export async function bootstrap(nc: NatsConnection, opts: BootstrapOptions): Pro
     done[b.name] = changed ? 'updated' : 'unchanged';
   }
   // The flavors every cloud starts with (protocol-minimum.md); existing ones, maybe
-  // edited by an operator, are left alone.
+  // edited by an operator, are left alone. Looked up first: in secure mode a compute host
+  // may read flavors but not write them.
   const flavors = await kvm.open(names(opts.prefix).buckets.flavors);
-  for (const f of DEFAULT_FLAVORS) await flavors.create(f.name, encodeValue(f)).catch(() => undefined);
+  for (const f of DEFAULT_FLAVORS) {
+    if ((await flavors.get(f.name).catch(() => null))?.operation === 'PUT') continue;
+    await flavors.create(f.name, encodeValue(f)).catch(() => undefined);
+  }
   return done;
 }

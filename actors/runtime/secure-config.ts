@@ -72,6 +72,7 @@ function service(prefix: string, user: string): Permissions {
  */
 function computeHost(prefix: string, host: string, user: string): Permissions {
   const j = jsNames(prefix);
+  const n = names(prefix);
   const durable = `host-${host}`;
   const kv = j.kvStreams.flatMap((k) => [`$JS.API.CONSUMER.CREATE.${k}`, `$JS.API.CONSUMER.CREATE.${k}.>`, `$JS.API.CONSUMER.INFO.${k}.*`, `$JS.API.CONSUMER.DELETE.${k}.*`, `$JS.API.CONSUMER.MSG.NEXT.${k}.*`]);
   return {
@@ -87,7 +88,8 @@ function computeHost(prefix: string, host: string, user: string): Permissions {
         `$JS.ACK.${j.streams.host}.${durable}.>`,
         ...kv,
         '$JS.FC.>',
-        ...j.buckets.map((b) => `$KV.${b}.>`),
+        // Writes only to the buckets a host keeps: not flavors, quotas or operator switches.
+        ...[n.buckets.instances, n.buckets.migrations, n.buckets.services, n.buckets.images].map((b) => `$KV.${b}.>`),
         `${prefix}.evt.>`,
         `${prefix}.conductor.>`,
         `${prefix}.host.*.*`,
