@@ -14,6 +14,7 @@ interface GatewayCommandOptions extends ServerOptions {
   name?: string;
   adminUsers: string;
   adminProject?: string;
+  maxInFlightPerProject: string;
   replicas: string;
   quotaInstances: string;
   quotaCores: string;
@@ -28,6 +29,7 @@ export function registerGateway(program: Command): void {
       .option('--name <name>', 'this process in ctl subjects (default gateway-<host>-<pid>)')
       .option('--admin-users <users>', 'comma-separated envelope users treated as admins', 'admin')
       .option('--admin-project <project>', 'secure mode: admin rights only for commands and requests of this project (whose subjects only the admin user may publish)')
+      .option('--max-in-flight-per-project <n>', 'commands of one project this gateway handles at once (the rest wait in the stream)', '16')
       .option('--quota-instances <n>', 'default instances per project (-1 = unlimited; nv-quotas records override)', '10')
       .option('--quota-cores <n>', 'default vCPUs per project', '20')
       .option('--quota-ram-mb <n>', 'default RAM (MiB) per project', '51200')
@@ -36,14 +38,16 @@ export function registerGateway(program: Command): void {
     const name = processName(o.name ?? `gateway-${hostname()}-${process.pid}`);
     const adminUsers = o.adminUsers.split(',').map((u) => u.trim()).filter(Boolean);
     let defaultQuota!: QuotaRecord;
+    let maxInFlightPerProject!: number;
     await runRole(o, {
       role: 'gateway',
       name,
       replicas: () => intFlag('--replicas', o.replicas, 1, 5),
       prepare: () => {
+        maxInFlightPerProject = intFlag('--max-in-flight-per-project', o.maxInFlightPerProject, 1, 64);
         defaultQuota = { instances: intFlag('--quota-instances', o.quotaInstances, -1, 1e9), cores: intFlag('--quota-cores', o.quotaCores, -1, 1e9), ramMb: intFlag('--quota-ram-mb', o.quotaRamMb, -1, 1e12) };
       },
-      start: ({ nc, supervisor, log }) => supervisor.add({ name: 'gateway', start: () => startGateway({ nc, clock: systemClock, ids: randomIds, adminUsers, ...(o.adminProject ? { adminProject: o.adminProject } : {}), defaultQuota, log }) }),
+      start: ({ nc, supervisor, log }) => supervisor.add({ name: 'gateway', start: () => startGateway({ nc, clock: systemClock, ids: randomIds, adminUsers, ...(o.adminProject ? { adminProject: o.adminProject } : {}), maxInFlightPerProject, defaultQuota, log }) }),
       readyLine: `gateway ${name} ready`,
     });
   });
