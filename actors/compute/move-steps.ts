@@ -267,11 +267,16 @@ export function moveSteps(d: MoveStepDeps) {
     const m = c.move;
     if (!m) return failed({ code: 'NoMove', message: 'no move in flight' });
     const mid = migrationIdOf(c.instanceId, m.opId);
+    // The record first, then the tracker: a tracker rebuilt from the records in between
+    // (the host was taken for dead) must not bring the destination side back as a move
+    // claim after finishMove made it the instance's (found by novactor chaos; Nova's bug
+    // 1879878 is this race). Rebuilt after it, the instance's claim is there and finishMove
+    // finds its work done.
+    await setStatus(mid, 'finished');
     const fin = await tracker(d.host, { type: 'finishMove', opId: `${c.instanceId}:${m.opId}:finishMove`, migrationId: mid });
     if (!fin.ok) return failed({ code: fin.code, message: fin.message });
     await d.driver.spawn({ instanceId: c.instanceId, name: c.name, host: d.host, flavor: c.flavor, ...(c.image ? { image: c.image } : {}) });
     if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId);
-    await setStatus(mid, 'finished');
     return done();
   };
 
@@ -401,6 +406,9 @@ export function moveSteps(d: MoveStepDeps) {
     const m = c.move;
     if (!m) return failed({ code: 'NoMove', message: 'no live migration in flight' });
     const mid = migrationIdOf(c.instanceId, m.opId);
+    // The record first, then the tracker (see finishResize): `finished` says the destination
+    // side is the instance's own claim now, for any tracker rebuilt from the records.
+    await setStatus(mid, 'finished');
     const fin = await tracker(d.host, { type: 'finishMove', opId: `${key}:finish`, migrationId: mid });
     if (!fin.ok) return failed({ code: fin.code, message: fin.message });
     const guest = await d.driver.get(c.instanceId);

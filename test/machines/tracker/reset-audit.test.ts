@@ -145,3 +145,17 @@ test('tracker - heal events replay like any other event', (t) => {
   for (const e of h.log) evolve(replayed.state, e);
   t.deepEqual(replayed.state, h.state);
 });
+
+// Found by novactor chaos (--seed 4): a tracker rebuilt from the records between finishMove
+// and the migration record's status change brought the destination side back as a move
+// claim. The steps now write the status (`finished`) first; this is why that order is safe:
+// rebuilt from the finished record, the destination holds the instance's claim, and the
+// finishMove that follows finds its work done instead of failing.
+test('tracker - rebuilt from a finished move, the destination holds the instance claim and finishMove is a no-op (record first, tracker second)', (t) => {
+  const h = new Host();
+  h.ok({ type: 'reset', opId: 'rebuilt', instances: [rec('a', LARGE)], migrations: [mig('m', 'a', LARGE, 'destination', true)] });
+  t.deepEqual(h.keys(), ['instance:a']);
+  const ev = h.ok(finish('m'));
+  t.deepEqual(ev.map((e) => e.type), ['CommandNoted']);
+  t.deepEqual(h.keys(), ['instance:a']);
+});
