@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_PREFIX } from '../../protocol/index.js';
+import { DEFAULT_PREFIX, SYSTEM_PROJECT } from '../../protocol/index.js';
 import { names } from './bootstrap.js';
 import { inboxPrefixOf } from './connection.js';
 
@@ -55,14 +55,30 @@ function jsNames(prefix: string) {
 
 /**
  * The control-plane services (gateway, conductor, placement) are trusted with the whole
- * JetStream API and every `<prefix>` subject except publishing user commands; they are
- * few, run by the operator, and must create streams, buckets and durables.
+ * JetStream API (they create streams, buckets and durables, and read streams for audits
+ * and queries), and confined to their own subjects: what they serve, and what they send
+ * work or requests to. None publishes user commands.
  */
-function service(prefix: string, user: string): Permissions {
-  return {
-    publish: { allow: ['$JS.>', '$KV.>', '$O.>', `${prefix}.>`], deny: [`${prefix}.cmd.>`] },
-    subscribe: { allow: [`${inboxPrefixOf(user)}.>`, `${prefix}.>`], deny: [`${prefix}.cmd.>`] },
+type ServiceRole = 'gateway' | 'conductor' | 'placement';
+function service(prefix: string, role: ServiceRole, user: string): Permissions {
+  const js = ['$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '$KV.>'];
+  const ctl = `${prefix}.ctl.>`; // a process's ctl name is chosen at start (gateway-1, g2…)
+  const p = (s: string) => `${prefix}.${s}`;
+  const table: Record<ServiceRole, Permissions> = {
+    gateway: {
+      publish: { allow: [...js, p('evt.>'), p('conductor.>'), p('host.*.command'), p('placement.>')] },
+      subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), ctl] },
+    },
+    conductor: {
+      publish: { allow: [...js, p('evt.>'), p('conductor.>'), p('host.>'), p('placement.>'), p('tracker.>'), p('rpc.>')] },
+      subscribe: { allow: [`${inboxPrefixOf(user)}.>`, ctl] },
+    },
+    placement: {
+      publish: { allow: [...js, '$O.>', names(prefix).placementLogSubject, p(`evt.${SYSTEM_PROJECT}.>`)] },
+      subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('placement.>'), ctl] },
+    },
   };
+  return table[role];
 }
 
 /**
@@ -132,9 +148,9 @@ export function secureUsers(layout: SecureLayout): SecureUser[] {
   const prefix = layout.prefix ?? DEFAULT_PREFIX;
   const users: SecureUser[] = [
     { role: 'admin', user: 'admin', permissions: 'all' },
-    { role: 'gateway', user: 'gateway', permissions: service(prefix, 'gateway') },
-    { role: 'conductor', user: 'conductor', permissions: service(prefix, 'conductor') },
-    { role: 'placement', user: 'placement', permissions: service(prefix, 'placement') },
+    { role: 'gateway', user: 'gateway', permissions: service(prefix, 'gateway', 'gateway') },
+    { role: 'conductor', user: 'conductor', permissions: service(prefix, 'conductor', 'conductor') },
+    { role: 'placement', user: 'placement', permissions: service(prefix, 'placement', 'placement') },
   ];
   for (const h of layout.hosts) users.push({ role: `host-${h}`, user: `host-${h}`, permissions: computeHost(prefix, h, `host-${h}`) });
   for (const p of layout.projects) {

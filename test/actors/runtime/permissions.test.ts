@@ -191,6 +191,24 @@ test("security - a compute host consumes only its own inbox and serves only its 
   for (const bucket of ['nv-flavors', 'nv-quotas', 'nv-hosts']) await refusedPublish(() => jetstream(h1).publish(`$KV.${bucket}.x`, new Uint8Array([0xc0]), { timeout: 5000 }), new RegExp(`^\\$KV\\.${bucket}\\.`));
 });
 
+test('security - services are confined to their own subjects', async (t) => {
+  const { s } = await setup;
+  const placement = await connectTo(s.url, 'placement-probe', s.creds.get('placement')!);
+  const gateway = await connectTo(s.url, 'gateway-probe', s.creds.get('gateway')!);
+  const conductor = await connectTo(s.url, 'conductor-probe', s.creds.get('conductor')!);
+  t.teardown(() => Promise.all([placement.close(), gateway.close(), conductor.close()]));
+  for (const [who, conn] of [['placement', placement], ['gateway', gateway], ['conductor', conductor]] as const) {
+    await refusedPublish(() => jetstream(conn).publish(`nv.cmd.demo.${randomUUID()}.delete`, new Uint8Array([0xc0]), { timeout: 5000 }), /^nv\.cmd\./);
+    t.is(await subscribeOutcome(conn, 'nv.cmd.>'), 'refused', `${who} subscribe nv.cmd.>`);
+    t.is(await subscribeOutcome(conn, '_INBOX.tenant-demo.>'), 'refused', `${who} reads no tenant's replies`);
+  }
+  await refusedPublish(() => jetstream(placement).publish('nv.host.h1.command', new Uint8Array([0xc0]), { timeout: 5000 }), /^nv\.host\./);
+  t.is(await subscribeOutcome(placement, 'nv.query.>'), 'refused');
+  t.is(await subscribeOutcome(conductor, 'nv.placement.>'), 'refused', 'only placement serves placement');
+  t.is(await subscribeOutcome(gateway, 'nv.rpc.h1.>'), 'refused');
+  await refusedPublish(() => jetstream(gateway).publish('nv.host.h1.build', new Uint8Array([0xc0]), { timeout: 5000 }), /^nv\.host\.h1\.build/);
+});
+
 test('security - a secure gateway honours admin rights only on the admin project, whatever the envelope says', async (t) => {
   const demo = await nc('tenant-demo');
   const admin = await nc('admin');
