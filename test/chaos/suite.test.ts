@@ -1,0 +1,37 @@
+/**
+ * The short chaos suite of `npm test` (issue 7): three seeds for 30 s on one nats-server and
+ * one seed for 30 s on a 3-node cluster, each with every kind of fault, through the same code
+ * as `novactor chaos`. Each run must end with no violation and no problem (nothing lost,
+ * leaked, duplicated; I1–I7 hold; something was injected), and together they must have
+ * injected every kind of fault. Long runs are `npm run chaos:soak`, not part of CI.
+ */
+import test from 'ava';
+import type { ChaosOptions } from '../../chaos/history.js';
+import { runChaos } from '../../chaos/run.js';
+
+const injected = new Map<string, number>();
+const say = (line: string) => {
+  if (process.env['NV_TEST_LOG']) console.error(`[chaos] ${line}`);
+};
+
+const RUNS: ChaosOptions[] = [
+  ...[11, 12, 13].map((seed) => ({ seed, durationMs: 30_000, clients: 3, hosts: 3, faults: ['kill', 'pause', 'driver'] as const, rate: 24, cluster: 1 as const })),
+  { seed: 21, durationMs: 30_000, clients: 3, hosts: 3, faults: ['kill', 'pause', 'nats', 'driver'], rate: 24, cluster: 3 },
+];
+
+for (const o of RUNS) {
+  test.serial(`chaos suite - seed ${o.seed}, 30 s, ${o.cluster === 3 ? '3-node cluster' : 'one server'}: no violation`, async (t) => {
+    t.timeout(300_000);
+    const r = await runChaos({ ...o, faults: [...o.faults] }, { say });
+    for (const [k, n] of Object.entries(r.summary.faults)) injected.set(k, (injected.get(k) ?? 0) + n);
+    t.log(`${r.summary.commands} commands, faults ${JSON.stringify(r.summary.faults)}`);
+    t.deepEqual(r.problems, []);
+    t.deepEqual(r.violations.map((v) => `${v.kind}: ${v.detail}`), [], `history kept in ${r.historyFile}`);
+    t.true(r.summary.acked > 0);
+  });
+}
+
+test.serial('chaos suite - every kind of fault was injected', (t) => {
+  t.log(JSON.stringify(Object.fromEntries(injected)));
+  for (const kind of ['ctl-instance', 'ctl-tracker', 'kill9', 'pause', 'driver', 'nats-kill9']) t.true((injected.get(kind) ?? 0) > 0, kind);
+});
