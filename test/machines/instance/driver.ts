@@ -13,7 +13,7 @@ import {
   type StepError,
   type StepName,
 } from '../../../machines/instance/index.js';
-import type { InstanceAction } from '../../../protocol/schemas/instance.js';
+import type { InstanceAction, VmState } from '../../../protocol/schemas/instance.js';
 
 export const FLAVOR = { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 };
 
@@ -97,5 +97,29 @@ export const tasks = (es: readonly InstanceEffect[]): (string | null)[] =>
 export function active(inp?: InstanceInput): Run {
   const r = new Run(inp);
   r.settle();
+  return r;
+}
+
+/** An idle instance in `vm` (active, stopped, paused, suspended, rescued, error, shelved, soft-delete), reached through the machine itself. */
+export function idleIn(vm: VmState): Run {
+  const r = active();
+  const go: Partial<Record<VmState, [InstanceAction, Record<string, unknown>]>> = {
+    stopped: ['stop', {}],
+    paused: ['pause', {}],
+    suspended: ['suspend', {}],
+    rescued: ['rescue', {}],
+    shelved: ['shelve', {}],
+    'soft-delete': ['delete', { soft: true }],
+  };
+  const a = go[vm];
+  if (a) {
+    r.cmd(a[0], a[1]);
+    r.settle();
+  }
+  if (vm === 'error') {
+    r.cmd('rescue');
+    r.step({ code: 'InstanceNotRescuable', message: 'no' });
+  }
+  if (r.rec.vmState !== vm || r.rec.taskState !== null) throw new Error(`could not reach ${vm}`);
   return r;
 }

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { inFlightStep } from '../../../machines/instance/index.js';
 import { TERMINAL_SUCCESS, type InstanceAction, type VmState } from '../../../protocol/schemas/instance.js';
-import { Run, active, events, finals, notes, steps, tasks } from './driver.js';
+import { Run, events, finals, idleIn, notes, steps, tasks } from './driver.js';
 
 type Cmd = { action: InstanceAction; body: Record<string, unknown>; label: string };
 const CMDS: Cmd[] = [
@@ -34,22 +34,7 @@ const EXPECT: Record<string, { from: VmState[]; tasks: string[]; step: string; v
 
 const VMS: VmState[] = ['active', 'stopped', 'paused', 'suspended', 'rescued', 'error'];
 
-/** An idle instance in `vm`, reached through the machine itself. */
-function at(vm: VmState): Run {
-  const r = active();
-  const go: Partial<Record<VmState, InstanceAction>> = { stopped: 'stop', paused: 'pause', suspended: 'suspend', rescued: 'rescue' };
-  const a = go[vm];
-  if (a) {
-    r.cmd(a);
-    r.settle();
-  }
-  if (vm === 'error') {
-    r.cmd('rescue');
-    r.step({ code: 'InstanceNotRescuable', message: 'no' });
-  }
-  if (r.rec.vmState !== vm || r.rec.taskState !== null) throw new Error(`could not reach ${vm}`);
-  return r;
-}
+const at = idleIn;
 
 for (const vm of VMS) {
   for (const c of CMDS) {

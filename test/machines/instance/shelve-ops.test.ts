@@ -7,30 +7,9 @@
 import test from 'ava';
 import { CLEANUP_RETRIES } from '../../../machines/instance/index.js';
 import type { InstanceAction, VmState } from '../../../protocol/schemas/instance.js';
-import { Run, active, events, finals, steps, tasks } from './driver.js';
+import { events, finals, idleIn, steps, tasks } from './driver.js';
 
-/** An idle instance in `vm`, reached through the machine itself. */
-function at(vm: VmState): Run {
-  const r = active();
-  const go: Partial<Record<VmState, [InstanceAction, Record<string, unknown>][]>> = {
-    stopped: [['stop', {}]],
-    paused: [['pause', {}]],
-    suspended: [['suspend', {}]],
-    rescued: [['rescue', {}]],
-    shelved: [['shelve', {}]],
-    'soft-delete': [['delete', { soft: true }]],
-  };
-  for (const [a, body] of go[vm] ?? []) {
-    r.cmd(a, body);
-    r.settle();
-  }
-  if (vm === 'error') {
-    r.cmd('rescue');
-    r.step({ code: 'InstanceNotRescuable', message: 'no' });
-  }
-  if (r.rec.vmState !== vm || r.rec.taskState !== null) throw new Error(`could not reach ${vm}`);
-  return r;
-}
+const at = idleIn;
 
 interface Expect {
   readonly from: readonly VmState[];
