@@ -31,7 +31,7 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
   for (const hosts of hostSeries) {
     say(`${hosts} hosts, ${perHostPoint} boots`);
     const b = await measureBoots({ hosts, instances: perHostPoint, concurrency, farms: hosts >= 500 ? 2 : 1, ceilingN: size === 'tiny' ? 500 : 10_000 });
-    byHosts.push({ hosts, instances: perHostPoint, sustainedPerSecond: r1(b.run.sustainedPerSecond), perSecond: r1(b.run.perSecond), succeeded: b.run.succeeded, finals: b.run.finals, latencyMs: b.run.latencyMs, writesPerBoot: b.writes.perBoot });
+    byHosts.push({ hosts, instances: perHostPoint, sustainedPerSecond: r1(b.run.sustainedPerSecond), perSecond: r1(b.run.perSecond), succeeded: b.run.succeeded, finals: b.run.finals, latencyMs: b.run.latencyMs, writesPerBoot: b.writes.perBoot, cpuMsPerBoot: b.cpuMsPerBoot });
   }
 
   say(`instances growing to ${instanceSeries.join(', ')} on ${instanceHosts} hosts`);
