@@ -52,3 +52,43 @@ export async function bootMany(client: BenchClient, n: number, concurrency: numb
   const sustained = b > a ? middle / ((b - a) / 1000) : ids.length / Math.max(seconds, 1e-9);
   return { requested: next, succeeded: ids.length, finals, seconds, perSecond: ids.length / seconds, sustainedPerSecond: sustained, latencyMs: summarize(latencies), instanceIds: ids };
 }
+
+/**
+ * Boots at a steady rate (an open loop: one every 1/rate s, whether or not earlier ones
+ * ended), so latency is measured under a known load rather than behind a queue the
+ * closed loop keeps full. At most `cap` boots are left outstanding.
+ */
+export async function bootAtRate(client: BenchClient, n: number, perSecond: number, cap = 2000): Promise<BootRun> {
+  const latencies: number[] = [];
+  const doneAt: number[] = [];
+  const finals: Record<string, number> = {};
+  const ids: string[] = [];
+  const inflight = new Set<Promise<void>>();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const due = t0 + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    while (inflight.size >= cap) await Promise.race(inflight);
+    const p = client
+      .boot()
+      .then((o) => {
+        finals[o.final.type] = (finals[o.final.type] ?? 0) + 1;
+        if (o.final.type === 'instance.create.end') {
+          latencies.push(o.ms);
+          ids.push(o.instanceId);
+        }
+      })
+      .catch(() => {
+        finals['timeout'] = (finals['timeout'] ?? 0) + 1;
+      })
+      .finally(() => {
+        doneAt.push(performance.now());
+        inflight.delete(p);
+      });
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
+  const seconds = (performance.now() - t0) / 1000;
+  return { requested: n, succeeded: ids.length, finals, seconds, perSecond: ids.length / seconds, sustainedPerSecond: ids.length / seconds, latencyMs: summarize(latencies), instanceIds: ids };
+}

@@ -53,6 +53,8 @@ export interface BenchCloud {
   startFarm(o: FarmOptions): Promise<Farm>;
   /** Stored messages per stream (last sequence): JetStream writes, counted by the server. */
   writes(): Promise<Record<string, number>>;
+  /** Messages the server delivered again (ack wait ran out, or a handler asked for a retry), by stream. */
+  redeliveries(): Promise<Record<string, number>>;
   /** CPU time (user + system, ms) each process has used so far: nats-server, the roles, the farms and this client. */
   cpu(): Record<string, number>;
   stop(): Promise<void>;
@@ -163,6 +165,13 @@ export async function startBenchCloud(o: { hosts: number; farms?: number; farm?:
     writes: async () => {
       const out: Record<string, number> = {};
       for await (const si of jsm.streams.list()) out[si.config.name] = si.state.last_seq;
+      return out;
+    },
+    redeliveries: async () => {
+      const out: Record<string, number> = {};
+      for await (const si of jsm.streams.list()) {
+        for await (const ci of jsm.consumers.list(si.config.name)) if (ci.num_redelivered > 0) out[si.config.name] = (out[si.config.name] ?? 0) + ci.num_redelivered;
+      }
       return out;
     },
     cpu: () => {

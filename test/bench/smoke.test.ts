@@ -67,7 +67,7 @@ test.serial('bench - ceiling: rates for every measure, stored messages equal the
 test.serial('bench - boot: every boot ends in create.end, writes per boot add up to the per-stream counts', async (t) => {
   const r = await bench('boot');
   wellFormed(t, r, 'boot');
-  const b = r.results as { instances: number; run: { requested: number; succeeded: number; finals: Record<string, number>; latencyMs: Summary; perSecond: number; sustainedPerSecond: number }; writes: { total: number; perBoot: number; byStream: Record<string, number> }; events: Record<string, number>; pipelinedPublishesPerSecond: number; efficiency: number };
+  const b = r.results as { instances: number; run: { requested: number; succeeded: number; finals: Record<string, number>; latencyMs: Summary; perSecond: number; sustainedPerSecond: number }; writes: { total: number; perBoot: number; byStream: Record<string, number> }; events: Record<string, number>; redeliveries: Record<string, number>; cpuMsPerBoot: Record<string, number>; pipelinedPublishesPerSecond: number; efficiency: number; atHalfLoad: { offeredPerSecond: number; run: { requested: number; succeeded: number; finals: Record<string, number>; latencyMs: Summary } } };
   t.is(b.run.requested, b.instances);
   t.is(sum(b.run.finals), b.run.requested);
   t.is(b.run.finals['instance.create.end'], b.instances);
@@ -81,6 +81,16 @@ test.serial('bench - boot: every boot ends in create.end, writes per boot add up
   t.is(b.writes.total, sum(Object.fromEntries(Object.entries(b.writes.byStream).filter(([k]) => k !== 'KV_nv-services' && k !== 'KV_nv-leases'))));
   t.true(Math.abs(b.writes.perBoot * b.instances - b.writes.total) < 1);
   t.true(b.pipelinedPublishesPerSecond > 0 && b.run.perSecond > 0 && b.efficiency > 0);
+  // CPU per boot: every process is listed, and the total is their sum.
+  const { total, ...perProcess } = b.cpuMsPerBoot;
+  t.true(['nats-server', 'placement', 'gateway', 'conductor', 'client'].every((k) => k in perProcess));
+  t.true(Math.abs(sum(perProcess) - total!) < 0.01);
+  t.true(Object.values(b.redeliveries).every((n) => n >= 0));
+  // The steady-rate phase: every boot it offered ended once.
+  t.true(b.atHalfLoad.offeredPerSecond >= 1);
+  t.is(sum(b.atHalfLoad.run.finals), b.atHalfLoad.run.requested);
+  t.is(b.atHalfLoad.run.succeeded, b.atHalfLoad.run.requested);
+  summary(t, b.atHalfLoad.run.latencyMs, b.atHalfLoad.run.requested);
 });
 
 test.serial('bench - ops: every stop, start and reboot succeeds, at idle and under load', async (t) => {
