@@ -11,8 +11,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '../../actors/runtime/connection.js';
 import { freePort, NatsServerProcess, writeServerConfig, type ServerConfig } from '../../actors/runtime/nats-server.js';
 import { projectRoot } from '../../actors/runtime/project-root.js';
-import { passwordVariable, secureUsers, TEMPLATE_LAYOUT, type Credentials } from '../../actors/runtime/secure-config.js';
-import { randomBytes } from 'node:crypto';
+import { newPassword, passwordVariable, secureUsers, TEMPLATE_LAYOUT, type Credentials } from '../../actors/runtime/secure-config.js';
 
 export interface TestServer {
   readonly url: string;
@@ -73,7 +72,7 @@ export async function startSecureNats(): Promise<SecureTestServer> {
   const creds = new Map<string, Credentials>();
   const env: NodeJS.ProcessEnv = { NV_NATS_PORT: String(port), NV_STORE_DIR: join(dir, 'js') };
   for (const u of secureUsers(TEMPLATE_LAYOUT)) {
-    const password = randomBytes(18).toString('base64url');
+    const password = newPassword();
     creds.set(u.role, { user: u.user, password });
     env[passwordVariable(u.role)] = password;
   }
