@@ -121,6 +121,14 @@ export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
   if (action === 'force_delete' && cmd.body['reclaim'] === true && (ctx.vmState !== 'soft-delete' || ctx.taskState !== null)) {
     return reject('InstanceInvalidState', `instance ${ctx.instanceId} is no longer soft-deleted: not reclaimed`);
   }
+  // A move left open by a failure (a delete, confirm or revert that failed on a RESIZED
+  // instance, now in ERROR) holds claims and a migration allocation that only its own
+  // cleanup releases: nothing may start over it (found by novactor chaos: a rebuild and a new
+  // migrate on top of one lost track of the first, and its allocations leaked). A delete
+  // cleans it up.
+  if (ctx.move !== null && ctx.op === null && ctx.vmState !== 'resized' && action !== 'delete' && action !== 'force_delete') {
+    return reject('InstanceInvalidState', `instance ${ctx.instanceId} has an unfinished ${ctx.move.kind} (vm_state=${ctx.vmState}); delete it to clean up`);
+  }
   // force_delete is for soft-deleted instances (protocol-minimum.md); a delete does the rest.
   if (action === 'force_delete' && ctx.vmState !== 'soft-delete') return reject('InstanceInvalidState', `cannot force_delete instance ${ctx.instanceId} while vm_state=${ctx.vmState}: only a soft-deleted instance; use delete`);
   // A delete is soft when the host keeps deleted instances for a while (reclaim interval set).

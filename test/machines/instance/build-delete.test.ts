@@ -348,3 +348,27 @@ test('instance machine - a done machine takes no command (regression: transition
   t.is(r.snap.context, snap.context);
   t.is(r.value, '"deleted"');
 });
+
+// Found by novactor chaos (soak seed 15): a delete of a RESIZED instance failed (a driver
+// failure), leaving it in ERROR with its move open; a rebuild and then a new migrate were
+// accepted on top, the new move replaced the old one in the record, and the old move's
+// migration allocation, source claim and source guest leaked.
+test('instance machine - an instance left in ERROR with its move open takes only a delete, which cleans the move up', (t) => {
+  const r = active();
+  r.cmd('resize', { flavor: 'm1.large' });
+  const claim = inFlightStep(r.snap)!;
+  r.send({ type: 'STEP_DONE', ts: 5000, step: claim.step, key: claim.key, result: { dest: 'h2', flavor: { name: 'm1.large', vcpus: 4, memoryMb: 8192, rootGb: 80 } } });
+  r.settle();
+  t.is(r.rec.vmState, 'resized');
+  r.cmd('delete', {}, { id: 'del-1' });
+  r.step({ code: 'DriverFailure', message: 'destroy failed' });
+  t.like(r.rec, { vmState: 'error', taskState: null });
+  t.not(r.snap.context.move, null, 'the move is still open');
+  for (const [action, body] of [['rebuild', { image: 'x' }], ['migrate', {}], ['resize', { flavor: 'm1.small' }], ['reboot', { type: 'HARD' }], ['live_migrate', {}]] as const) {
+    const out = r.cmd(action, body);
+    t.like(out[0]?.params, { event: 'command.rejected', body: { code: 'InstanceInvalidState' } }, action);
+  }
+  r.cmd('delete', {}, { id: 'del-2' });
+  t.deepEqual(r.settle(), ['destroy', 'cleanupMove', 'releaseClaim', 'deleteAllocations']);
+  t.is(r.rec.vmState, 'deleted');
+});
