@@ -1,4 +1,5 @@
 /** Flags every command shares, and how they become a NATS connection. */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { connectNats } from '../actors/runtime/connection.js';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -21,16 +22,21 @@ export function serverUrls(o: ServerOptions): string[] {
   return (o.server ?? process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222').split(',').filter(Boolean);
 }
 
-export async function connectFor(o: ServerOptions, name: string): Promise<NatsConnection> {
-  let user: string | undefined;
-  let pass: string | undefined;
-  if (o.creds) {
-    const { readFileSync } = await import('node:fs');
-    const c = JSON.parse(readFileSync(o.creds, 'utf8')) as { user?: string; password?: string };
-    user = c.user;
-    pass = c.password;
+/** The `{ user, password }` of a `--creds` file; a file that is not one is a usage error. */
+export function readCreds(file: string): { user: string; password: string } {
+  let c: { user?: unknown; password?: unknown };
+  try {
+    c = JSON.parse(readFileSync(file, 'utf8')) as typeof c;
+  } catch (err) {
+    throw new UsageError(`--creds ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return connectNats({ servers: serverUrls(o), name, ...(user !== undefined ? { user, pass: pass ?? '' } : {}) });
+  if (typeof c.user !== 'string' || typeof c.password !== 'string') throw new UsageError(`--creds ${file} is not a { "user": …, "password": … } file`);
+  return { user: c.user, password: c.password };
+}
+
+export async function connectFor(o: ServerOptions, name: string): Promise<NatsConnection> {
+  const c = o.creds ? readCreds(o.creds) : undefined;
+  return connectNats({ servers: serverUrls(o), name, ...(c ? { user: c.user, pass: c.password } : {}) });
 }
 
 /** An integer flag, or a usage error that names the flag. */

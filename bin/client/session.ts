@@ -9,15 +9,18 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
 import { adminType, decodeMessage, encodeMessage, envelope, ERROR_TYPE, isProjectToken, isToken, MessageKind, queryType, subjects, type Subjects } from '../../protocol/index.js';
 import { ADMIN_PROJECT } from '../../actors/runtime/secure-config.js';
-import { connectFor, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+import { connectFor, readCreds, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
 
 export interface ClientOptions extends ServerOptions {
   project: string;
   user?: string;
 }
 
-/** The user a client acts as when --user is not given: $NOVACTOR_USER, else the operator. */
-export const defaultUser = () => process.env['NOVACTOR_USER'] || 'admin';
+/**
+ * The user a client acts as when --user is not given: $NOVACTOR_USER, else the user of its
+ * --creds file (secure mode: the identity the server knows it by), else the operator.
+ */
+export const defaultUser = (creds?: string) => process.env['NOVACTOR_USER'] || (creds && isToken(readCreds(creds).user) ? readCreds(creds).user : 'admin');
 
 /**
  * Adds the client flags, and makes commander's own usage errors (a missing argument, an
@@ -26,7 +29,7 @@ export const defaultUser = () => process.env['NOVACTOR_USER'] || 'admin';
 export function withClientOptions(cmd: Command): Command {
   return withServerOptions(cmd)
     .option('--project <id>', 'the project to act in', 'demo')
-    .option('--user <id>', 'the user to act as (default: $NOVACTOR_USER or admin)')
+    .option('--user <id>', 'the user to act as (default: $NOVACTOR_USER, else the --creds user, else admin)')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 }
 
@@ -114,7 +117,7 @@ type Runner = (c: ClientSession) => Promise<string | object | number | void>;
 export async function runClient(o: ClientOptions, parse: () => Runner): Promise<void> {
   let nc: NatsConnection | undefined;
   try {
-    const user = o.user ?? defaultUser();
+    const user = o.user ?? defaultUser(o.creds);
     if (!isProjectToken(o.project)) throw new UsageError(`--project must be letters, digits, _ or - and not start with _, got ${JSON.stringify(o.project)}`);
     tokenArg('--user', user);
     const run = parse();

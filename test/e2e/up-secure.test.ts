@@ -42,6 +42,8 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   t.regex(foreign.err, /403 NotAuthorized: the NATS server refused/);
   const noCreds = await runToEnd(['list', '--server', url]);
   t.is(noCreds.code, 1, 'no credentials, no connection');
+  const badCreds = await runToEnd(['list', '--server', url, '--creds', join(data, 'nats.secure.conf')]);
+  t.is(badCreds.code, 2, 'a file that is not credentials is a usage error');
   const hostsAsTenant = await runToEnd(['hosts', ...creds('tenant-demo')]);
   t.is(hostsAsTenant.code, 1);
   const hosts = await runToEnd(['hosts', '--json', ...creds('admin')]);
@@ -63,7 +65,8 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   const refused = await runToEnd(['evacuate', id, '--wait', ...creds('tenant-demo')]);
   t.is(refused.code, 1);
   t.regex(refused.err, /NotAuthorized/);
-  const shown = JSON.parse((await runToEnd(['show', id, '--json', ...creds('tenant-demo')])).out) as { instance: { host: string } };
+  const shown = JSON.parse((await runToEnd(['show', id, '--json', ...creds('tenant-demo')])).out) as { instance: { host: string; user: string } };
+  t.is(shown.instance.user, 'tenant-demo', 'the default user is the one the credentials name');
   t.is((await runToEnd(['host', 'force-down', shown.instance.host, ...creds('admin')])).code, 0);
   const evacuated = await runToEnd(['evacuate', id, '--project', 'admin', ...creds('admin')]);
   t.is(evacuated.code, 0, evacuated.err);
