@@ -223,7 +223,7 @@ export function ensureCredentials(dir: string, users: readonly SecureUser[]): Ma
     let c: Credentials | undefined;
     if (existsSync(file)) {
       const old = JSON.parse(readFileSync(file, 'utf8')) as Partial<Credentials>;
-      if (old.user === u.user && typeof old.password === 'string' && /^[A-Za-z0-9_-]{16,}$/.test(old.password)) c = { user: u.user, password: old.password };
+      if (old.user === u.user && typeof old.password === 'string' && old.password.length > 0) c = { user: u.user, password: old.password };
     }
     c ??= { user: u.user, password: newPassword() };
     writeFileSync(file, JSON.stringify(c) + '\n', { mode: 0o600 });
