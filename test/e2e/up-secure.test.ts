@@ -17,7 +17,14 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
   const port = await freePort();
   const up = runNovactor(['up', '--secure', '--hosts', '2', '--port', String(port), '--data', data, '--demo'], { NATS_URL: '' });
-  t.teardown(() => up.kill('SIGKILL'));
+  // On a failure, stop it as a user would (SIGTERM stops its children too), then make sure.
+  t.teardown(async () => {
+    if (up.exitCode !== null || up.signalCode !== null) return;
+    up.kill('SIGTERM');
+    const timer = setTimeout(() => up.kill('SIGKILL'), 20_000);
+    await exitOf(up);
+    clearTimeout(timer);
+  });
   let out = '';
   up.stdout!.on('data', (c: Buffer) => (out += c.toString()));
 

@@ -76,7 +76,10 @@ export async function startSecureNats(): Promise<SecureTestServer> {
     creds.set(u.role, { user: u.user, password });
     env[passwordVariable(u.role)] = password;
   }
-  const server = await NatsServerProcess.start({ configFile: join(projectRoot(), 'nats.secure.conf'), env, logFile: join(dir, 'nats-server.log'), readyTimeoutMs: 30_000 });
+  const server = await NatsServerProcess.start({ configFile: join(projectRoot(), 'nats.secure.conf'), env, logFile: join(dir, 'nats-server.log'), readyTimeoutMs: 30_000 }).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   return {
     url: `nats://127.0.0.1:${port}`,
     creds,
