@@ -49,11 +49,15 @@ export class HistoryWriter {
   constructor(readonly file: string) {
     this.out = createWriteStream(file, { flags: 'w' });
   }
+  private closed = false;
+  /** Appends a record; one that comes after `close()` (a sampler's last round) is dropped. */
   add(r: HistoryRecord): void {
+    if (this.closed) return;
     this.records.push(r);
     this.out.write(JSON.stringify(r) + '\n');
   }
   close(): Promise<void> {
+    this.closed = true;
     return new Promise((resolve) => this.out.end(resolve));
   }
 }

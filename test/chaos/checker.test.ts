@@ -105,3 +105,19 @@ test('chaos checker - summary counts commands, acknowledgements, outcomes by eve
   t.is(s.outcomes['rejected InstanceIsLocked'], 1);
   t.is(s.outcomes['instance.delete.end'], 1);
 });
+
+// Found by the chaos soak (seed 29): the capacity sampler's last round wrote to the history
+// after it was closed, and the stream's error crashed the whole soak.
+test('chaos history - a record added after close is dropped, not a crash', async (t) => {
+  const { HistoryWriter, readHistory } = await import('../../chaos/history.js');
+  const { mkdtempSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const file = join(mkdtempSync(join(tmpdir(), 'nv-history-')), 'h.jsonl');
+  const h = new HistoryWriter(file);
+  h.add(start);
+  await h.close();
+  h.add({ k: 'sample', t: 1, provider: 'h1', resource: 'VCPU', used: 1, capacity: 4 });
+  t.deepEqual(readHistory(file), [start]);
+  t.is(h.records.length, 1);
+});
