@@ -82,10 +82,26 @@ export class InstanceHost {
     return outcome;
   }
 
-  /** Restores every unfinished instance this host owns (compute start). Returns how many. */
-  async recover(ids: readonly string[]): Promise<number> {
+  /**
+   * Restores every unfinished instance this host owns (compute start) from the records the
+   * worker has just read, `parallel` at a time, instead of reading each record again one by
+   * one (recovery of 10,000 actors was 11 s, bench/recovery). A record that moved on since
+   * it was read makes its actor's first write fail its CAS: that actor stops as stale.
+   * Returns how many were restored.
+   */
+  async recover(records: readonly Versioned<InstanceRecord>[], parallel = 64): Promise<number> {
+    const todo = records.filter((r) => r.value.owner === this.owner && r.value.machine !== undefined && !isDone(r.value) && !this.actors.has(r.value.instanceId));
     let n = 0;
-    for (const id of ids) if (await this.get(id)) n++;
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length) {
+        const r = todo[next++]!;
+        const id = r.value.instanceId;
+        const actor = await this.once(id, async () => this.adopt(id, await InstanceActor.restore(this.deps(), r)));
+        if (actor) n++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, todo.length) }, worker));
     return n;
   }
 

@@ -157,7 +157,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     log,
   });
   supervisor.attach({ prefix: 'instance/', kill: (name, ms) => instances.kill(name.slice('instance/'.length), ms), status: () => instances.status() });
-  const owned = (await stores.instances.entries()).filter((e) => e.value.owner === self && e.value.vmState !== 'deleted').map((e) => e.key);
+  const owned = (await stores.instances.entries()).filter((e) => e.value.owner === self && e.value.vmState !== 'deleted');
   const restored = await instances.recover(owned);
   if (restored > 0) log(`compute ${o.host}: restored ${restored} instance actors`);
 
