@@ -11,21 +11,11 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
-import { Packr, Unpackr } from 'msgpackr';
+import { decodeEnvelope, encodeEnvelope, type Envelope } from '../test/e2e/public-client/client.js';
 
-export interface Envelope {
-  v: number;
-  id: string;
-  type: string;
-  ts: number;
-  project: string;
-  user: string;
-  corr?: string;
-  body: Record<string, unknown>;
-}
-
-const packr = new Packr({ useRecords: false, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+// The envelope and its codec are the public client's (test/e2e/public-client): written from
+// docs/protocol.md alone, with no import of novactor.
+export type { Envelope };
 
 export interface Outcome {
   readonly commandId: string;
@@ -73,11 +63,10 @@ export class BenchClient {
       for await (const m of messages) {
         let env: Envelope;
         try {
-          env = unpackr.unpack(m.data) as Envelope;
+          env = decodeEnvelope(m.data);
         } catch {
           continue;
         }
-        if (env === null || typeof env !== 'object' || typeof env.type !== 'string') continue;
         this.eventsByType.set(env.type, (this.eventsByType.get(env.type) ?? 0) + 1);
         if (env.corr === undefined || env.body?.['final'] !== true) continue;
         const w = this.waiters.get(env.corr);
@@ -96,8 +85,7 @@ export class BenchClient {
    */
   async command(instanceId: string, action: string, body: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<Outcome> {
     const id = randomUUID();
-    const env = { v: 1, id, type: `instance.${action}`, ts: BigInt(Date.now()), project: this.project, user: this.user, body };
-    const bytes = packr.pack(env);
+    const bytes = encodeEnvelope({ v: 1, id, type: `instance.${action}`, ts: Date.now(), project: this.project, user: this.user, body });
     const t0 = performance.now();
     const done = new Promise<Outcome>((resolve, reject) => {
       const timer = setTimeout(() => {
