@@ -3,8 +3,9 @@
  * `nv.rpc.<host>.*`), retried with the same request until the deadline: every such call is
  * idempotent (tracker commands carry an opId and converge by state; destroyGuest converges).
  */
-import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
-import { decodeMessage, encodeMessage, envelope, ERROR_TYPE, MessageKind, rpcType, subjects, trackerType, type ErrorBody } from '../../protocol/index.js';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { encodeMessage, envelope, ERROR_TYPE, rpcType, subjects, trackerType, type ErrorBody } from '../../protocol/index.js';
+import { requestRetried, TRY_AGAIN } from '../runtime/request-retry.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 
 export class RemoteCallError extends Error {
@@ -43,25 +44,24 @@ export class RemoteHosts {
     return this.call(this.s.rpc(host, op), rpcType(op), body, deadlineMs);
   }
 
-  private async call(subject: string, type: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+  private call(subject: string, type: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
     const id = this.o.ids.next();
-    const data = encodeMessage(envelope({ id, type, ts: this.o.clock.now(), project: '_system', user: 'compute', body }));
-    const deadline = this.o.clock.now() + (deadlineMs ?? this.o.deadlineMs ?? 30_000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const msg = await this.o.nc.request(subject, data, { timeout: 3000 });
-        const r = decodeMessage(msg.data, MessageKind.Reply);
+    return requestRetried({
+      nc: this.o.nc,
+      subject,
+      data: encodeMessage(envelope({ id, type, ts: this.o.clock.now(), project: '_system', user: 'compute', body })),
+      clock: this.o.clock,
+      deadline: this.o.clock.now() + (deadlineMs ?? this.o.deadlineMs ?? 30_000),
+      attemptTimeoutMs: 3000,
+      backoff: (attempt) => this.o.sleep(Math.min(1000, 50 * 2 ** attempt)),
+      judge: (r) => {
         if (!r.ok) throw new RemoteCallError(502, 'BadReply', `${subject} sent an undecodable reply: ${r.error.message}`);
-        if (r.value.type === ERROR_TYPE) {
-          const e = r.value.body as unknown as ErrorBody;
-          if (e.status !== 503) throw new RemoteCallError(e.status, e.code, e.message);
-        } else return r.value.body;
-      } catch (err) {
-        if (err instanceof RemoteCallError) throw err;
-        if (!(err instanceof natsErrors.TimeoutError || err instanceof natsErrors.NoRespondersError || err instanceof natsErrors.RequestError)) throw err;
-      }
-      if (this.o.clock.now() >= deadline) throw new RemoteCallError(503, 'HostUnavailable', `${subject} did not answer before the deadline`);
-      await this.o.sleep(Math.min(1000, 50 * 2 ** attempt));
-    }
+        if (r.value.type !== ERROR_TYPE) return r.value.body;
+        const e = r.value.body as unknown as ErrorBody;
+        if (e.status !== 503) throw new RemoteCallError(e.status, e.code, e.message);
+        return TRY_AGAIN;
+      },
+      unavailable: () => new RemoteCallError(503, 'HostUnavailable', `${subject} did not answer before the deadline`),
+    });
   }
 }

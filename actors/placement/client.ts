@@ -4,8 +4,9 @@
  * record instead of being applied twice. Only "nobody answered" is retried (timeout, no
  * responders, 503 during a leader change); a placement refusal is thrown as a typed error.
  */
-import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
-import { decodeMessage, encodeMessage, envelope, ERROR_TYPE, MessageKind, placementType, subjects, type ErrorBody } from '../../protocol/index.js';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { encodeMessage, envelope, ERROR_TYPE, placementType, subjects, type ErrorBody } from '../../protocol/index.js';
+import { requestRetried, TRY_AGAIN } from '../runtime/request-retry.js';
 import type { PlacementOp, PlacementReply, PlacementRequest } from '../../protocol/schemas/placement.js';
 import { randomIds, systemClock, type Clock, type IdSource } from '../runtime/clock.js';
 
@@ -57,32 +58,32 @@ export class PlacementClient {
   }
 
   /** Calls `op`; resolves with the reply body or throws PlacementCallError. */
-  async call<O extends PlacementOp>(op: O, body: PlacementRequest<O>, opts: { id?: string } = {}): Promise<PlacementReply<O>> {
+  call<O extends PlacementOp>(op: O, body: PlacementRequest<O>, opts: { id?: string } = {}): Promise<PlacementReply<O>> {
     const type = placementType(op);
     const id = opts.id ?? this.ids.next();
-    const data = encodeMessage(envelope({ id, type, ts: this.clock.now(), project: this.o.project ?? '_system', user: this.o.user ?? 'novactor', body }));
-    const deadline = this.clock.now() + (this.o.deadlineMs ?? 15_000);
-    for (let attempt = 0; ; attempt++) {
-      let failure: PlacementCallError;
-      try {
-        const msg = await this.o.nc.request(this.s.placement(op), data, { timeout: this.o.attemptTimeoutMs ?? 3000 });
-        const r = decodeMessage(msg.data, MessageKind.Reply);
+    // A 503 from placement (no leader yet) is retried like no answer; at the deadline it is what is thrown.
+    let refused: PlacementCallError | undefined;
+    return requestRetried({
+      nc: this.o.nc,
+      subject: this.s.placement(op),
+      data: encodeMessage(envelope({ id, type, ts: this.clock.now(), project: this.o.project ?? '_system', user: this.o.user ?? 'novactor', body })),
+      clock: this.clock,
+      deadline: this.clock.now() + (this.o.deadlineMs ?? 15_000),
+      attemptTimeoutMs: this.o.attemptTimeoutMs ?? 3000,
+      backoff: (attempt) => new Promise((r) => setTimeout(r, Math.min(500, 25 * 2 ** attempt))),
+      judge: (r) => {
         if (!r.ok) throw new PlacementCallError(502, 'BadReply', `placement sent an undecodable reply: ${r.error.message}`);
         if (r.value.type === ERROR_TYPE) {
-          failure = PlacementCallError.of(r.value.body as unknown as ErrorBody);
-          if (failure.status !== 503) throw failure;
-        } else {
-          if (r.value.type !== type || r.value.corr !== id) throw new PlacementCallError(502, 'BadReply', `reply ${r.value.type} does not answer ${type} ${id}`);
-          return r.value.body as PlacementReply<O>;
+          refused = PlacementCallError.of(r.value.body as unknown as ErrorBody);
+          if (refused.status !== 503) throw refused;
+          return TRY_AGAIN;
         }
-      } catch (err) {
-        if (err instanceof PlacementCallError) throw err;
-        if (!(err instanceof natsErrors.TimeoutError || err instanceof natsErrors.NoRespondersError || err instanceof natsErrors.RequestError)) throw err;
-        failure = new PlacementCallError(503, 'ServiceUnavailable', `placement did not answer ${op} (${(err as Error).message})`, { cause: err });
-      }
-      if (this.clock.now() >= deadline) throw failure;
-      await new Promise((r) => setTimeout(r, Math.min(500, 25 * 2 ** attempt)));
-    }
+        if (r.value.type !== type || r.value.corr !== id) throw new PlacementCallError(502, 'BadReply', `reply ${r.value.type} does not answer ${type} ${id}`);
+        refused = undefined;
+        return r.value.body as PlacementReply<O>;
+      },
+      unavailable: (why, cause) => refused ?? new PlacementCallError(503, 'ServiceUnavailable', `placement did not answer ${op} (${why})`, { cause }),
+    });
   }
 
   /** Removes every allocation of a consumer; an unknown consumer is success, so a re-run cleanup converges. */
