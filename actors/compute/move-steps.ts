@@ -19,7 +19,7 @@ import type { Clock } from '../runtime/clock.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { PlacementCallError, type PlacementClient } from '../placement/client.js';
 import type { RecordBucket } from '../records/kv-record.js';
-import { migrationIdOf } from '../records/migrations.js';
+import { isOpenMigration, migrationIdOf } from '../records/migrations.js';
 import { liveComputeServices } from '../records/services.js';
 import type { Stores } from '../records/stores.js';
 import type { TrackerGate } from '../tracker/gate.js';
@@ -90,6 +90,9 @@ export function moveSteps(d: MoveStepDeps) {
       const cur = await d.migrations.get(id);
       if (!cur) return;
       if (cur.value.status === status && Object.entries(patch).every(([k, v]) => (cur.value as unknown as Record<string, unknown>)[k] === v)) return;
+      // A step run again after its move closed (its actor restored after it had finished)
+      // must not reopen it: an open record would make the trackers count the move again.
+      if (!isOpenMigration(cur.value) && isOpenMigration({ ...cur.value, status })) return;
       try {
         await d.migrations.update(id, { ...cur.value, ...patch, status, updatedAt: d.clock.now() }, cur.revision);
         return;
