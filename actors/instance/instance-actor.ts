@@ -222,6 +222,9 @@ export class InstanceActor {
           return;
         }
         const ts = this.deps.clock.now();
+        // A failed step is an event like any other, but the only trace of why it failed is
+        // here (its fault may be overwritten by the cleanup that follows): chaos runs need it.
+        if (!outcome.ok) this.deps.log?.(`instance ${this.instanceId}: step ${step} (${key}) failed: ${outcome.error.code}: ${outcome.error.message}`);
         const event: InstanceEvent = outcome.ok ? { type: 'STEP_DONE', ts, step, key, ...(outcome.result ? { result: outcome.result } : {}) } : { type: 'STEP_FAILED', ts, step, key, error: outcome.error };
         return this.send(event);
       })
