@@ -409,6 +409,11 @@ export function moveSteps(d: MoveStepDeps) {
     const m = c.move;
     if (!m) return failed({ code: 'NoMove', message: 'no live migration in flight' });
     const mid = migrationIdOf(c.instanceId, m.opId);
+    // Run again after it finished (its actor restored before the result was recorded): the
+    // migration is closed and its claims are where they belong; a tracker rebuilt since may
+    // no longer name the migration, so finishMove would fail for nothing.
+    const already = await d.migrations.get(mid);
+    if (already && !isOpenMigration(already.value)) return done();
     // The record first, then the tracker (see finishResize): `finished` says the destination
     // side is the instance's own claim now, for any tracker rebuilt from the records.
     await setStatus(mid, 'finished');
