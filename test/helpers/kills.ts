@@ -19,3 +19,14 @@ export async function kill(c: Cloud, what: Kill, host: string, other: string, in
   else await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: what === 'tracker' ? 'tracker' : `instance/${instanceId}`, restartAfterMs: 100 });
   return async () => undefined;
 }
+
+/** Every command of `commands` has exactly one terminal event (I5); what is not so, as problems. */
+export async function terminalProblems(c: Cloud, instanceId: string, commands: readonly string[]): Promise<string[]> {
+  const events = await c.client.events(instanceId);
+  const out: string[] = [];
+  for (const cmd of commands) {
+    const n = events.filter((e) => e.corr === cmd && e.body['final'] === true).length;
+    if (n !== 1) out.push(`${n} terminal events for ${cmd}`);
+  }
+  return out;
+}

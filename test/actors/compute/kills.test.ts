@@ -9,6 +9,7 @@
  * exactly one terminal event, and the host's tracker, placement and the hypervisor must agree.
  */
 import test from 'ava';
+import { terminalProblems } from '../../helpers/kills.js';
 import type { StepName } from '../../../machines/instance/index.js';
 import type { InstanceAction } from '../../../protocol/index.js';
 import { audit } from '../../../machines/audit/index.js';
@@ -73,12 +74,7 @@ async function kill(c: Cloud, what: Kill, instanceId: string): Promise<() => Pro
 
 /** What is still wrong: every command has exactly one terminal event (I5), and the host agrees with placement. */
 async function problems(c: Cloud, id: string, commands: string[], after: Case['after']): Promise<string[]> {
-  const out: string[] = [];
-  const events = await c.client.events(id);
-  for (const cmd of commands) {
-    const n = events.filter((e) => e.corr === cmd && e.body['final'] === true).length;
-    if (n !== 1) out.push(`${n} terminal events for ${cmd}`);
-  }
+  const out = await terminalProblems(c, id, commands);
   const rec = (await c.stores.instances.get(id))?.value;
   if (!rec || rec.vmState !== after.vmState || rec.taskState !== null || rec.powerState !== after.powerState) out.push(`record is ${rec?.vmState}/${rec?.taskState}/${rec?.powerState}`);
   const worker = c.worker(HOST);

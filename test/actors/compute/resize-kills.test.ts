@@ -9,7 +9,7 @@ import { migrationIdOf } from '../../../actors/compute/move-steps.js';
 import type { StepName } from '../../../machines/instance/index.js';
 import type { InstanceAction } from '../../../protocol/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
-import { kill } from '../../helpers/kills.js';
+import { kill, terminalProblems } from '../../helpers/kills.js';
 import { eventually } from '../../helpers/eventually.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
@@ -38,12 +38,7 @@ const CASES: Case[] = [
 ];
 
 async function problems(c: Cloud, id: string, commands: string[], home: string, cs: Case, resizeCmd: string): Promise<string[]> {
-  const out: string[] = [];
-  const events = await c.client.events(id);
-  for (const cmd of commands) {
-    const n = events.filter((e) => e.corr === cmd && e.body['final'] === true).length;
-    if (n !== 1) out.push(`${n} terminal events for ${cmd}`);
-  }
+  const out = await terminalProblems(c, id, commands);
   const away = home === 'a' ? 'b' : 'a';
   const here = cs.endsHome ? home : away;
   const there = cs.endsHome ? away : home;

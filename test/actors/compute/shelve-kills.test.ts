@@ -13,7 +13,7 @@ import { audit } from '../../../machines/audit/index.js';
 import type { StepName } from '../../../machines/instance/index.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
 import { eventually } from '../../helpers/eventually.js';
-import { kill } from '../../helpers/kills.js';
+import { kill, terminalProblems } from '../../helpers/kills.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
 const hold = new StepHold();
@@ -29,12 +29,7 @@ async function held(c: Cloud, id: string): Promise<string[]> {
 }
 
 async function problems(c: Cloud, id: string, commands: string[], where: string | null): Promise<string[]> {
-  const out: string[] = [];
-  const events = await c.client.events(id);
-  for (const cmd of commands) {
-    const n = events.filter((e) => e.corr === cmd && e.body['final'] === true).length;
-    if (n !== 1) out.push(`${n} terminal events for ${cmd}`);
-  }
+  const out = await terminalProblems(c, id, commands);
   const rec = (await c.stores.instances.get(id))?.value;
   if (where === null) {
     if (rec?.owner !== 'conductor' || rec.vmState !== 'shelved_offloaded' || rec.host !== null || rec.taskState !== null) out.push(`record: owner ${rec?.owner} ${rec?.vmState}/${rec?.taskState} host ${rec?.host}`);
