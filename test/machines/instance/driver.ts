@@ -1,4 +1,5 @@
 /** Drives the instance machine through xstate's pure API and collects the returned actions. */
+import type { ExecutionContext } from 'ava';
 import { initialTransition, transition } from 'xstate';
 import {
   inFlightStep,
@@ -122,4 +123,15 @@ export function idleIn(vm: VmState): Run {
   }
   if (r.rec.vmState !== vm || r.rec.taskState !== null) throw new Error(`could not reach ${vm}`);
   return r;
+}
+
+/** Sends `action` as command `op` and checks it is refused InstanceInvalidState with a lone final event, changing nothing. */
+export function refusedUnchanged(t: ExecutionContext, r: Run, action: InstanceAction, body: Record<string, unknown>): void {
+  const rec = r.rec;
+  const value = r.value;
+  const out = r.cmd(action, body, { id: 'op' });
+  t.is(out.length, 1);
+  t.like(out[0]?.params, { event: 'command.rejected', corr: 'op', final: true, body: { code: 'InstanceInvalidState', final: true } });
+  t.deepEqual(r.rec, rec);
+  t.is(r.value, value);
 }
