@@ -25,7 +25,7 @@ async function evacuating(c: Cloud, name: string, beforeEvacuate: () => void = (
 }
 
 async function converged(t: import('ava').ExecutionContext, c: Cloud, admin: TestClient, id: string, ev: string) {
-  const end = await admin.final(id, ev, 30_000);
+  const end = await admin.final(id, ev, 90_000);
   t.is(end.type, 'instance.evacuate.end', JSON.stringify(end.body['fault'] ?? ''));
   t.like(end.body, { host: 'v2', vmState: 'active' });
   const finals = (await admin.events(id)).filter((e) => e.corr === ev && e.body['final'] === true);

@@ -118,7 +118,7 @@ for (const k of KILLS) {
       const restart = await kill(c, k, id);
       held.release();
       await restart();
-      const end = await c.client.final(id, cmd, 30_000);
+      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
       t.is(end.type, cs.success);
       const left = await eventually(async () => {
         const p = await problems(c, id, commands, cs.after);

@@ -91,7 +91,7 @@ for (const k of ['instance', 'tracker', 'worker', 'otherTracker', 'placement'] a
       const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
       held.release();
       await restart();
-      const end = await c.client.final(id, cmd, 30_000);
+      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
       t.is(end.type, cs.success, JSON.stringify(end.body['fault'] ?? ''));
       const left = await eventually(async () => {
         const p = await problems(c, id, commands, home, cs, resizeCmd);

@@ -69,7 +69,7 @@ for (const k of ['instance', 'tracker', 'worker', 'placement'] as const) {
       const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
       h.release();
       await restart();
-      const end = await c.client.final(id, cmd, 30_000);
+      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
       t.is(end.type, 'instance.shelve_offload.end', JSON.stringify(end.body['fault'] ?? ''));
       t.deepEqual(await settled(c, id, [boot, cmd], null), []);
       t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
@@ -88,7 +88,7 @@ for (const k of ['instance', 'tracker', 'worker', 'placement'] as const) {
       const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
       h.release();
       await restart();
-      const end = await c.client.final(id, cmd, 30_000);
+      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
       t.is(end.type, 'instance.snapshot.end', JSON.stringify(end.body['fault'] ?? ''));
       t.like(end.body, { vmState: 'active', taskState: null, powerState: 'running', host: booted.body['host'] });
       const images = (await c.stores.images.entries()).map((e) => e.value).filter((i) => i.instanceId === id);
@@ -112,7 +112,7 @@ for (const k of ['instance', 'tracker', 'worker', 'placement'] as const) {
       const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
       h.release();
       await restart();
-      const end = await c.client.final(id, cmd, 30_000);
+      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
       t.is(end.type, 'instance.unshelve.end', JSON.stringify(end.body['fault'] ?? ''));
       t.deepEqual(await settled(c, id, [boot, shelve, cmd], host), []);
       t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
