@@ -1,5 +1,7 @@
 /** What kill tests kill in an in-process cloud, and how each comes back. */
+import type { Envelope } from '../../protocol/index.js';
 import type { Cloud } from './cloud.js';
+import type { StepHold } from './step-hold.js';
 import { ctl } from './ctl.js';
 
 export type Kill = 'instance' | 'tracker' | 'worker' | 'otherTracker' | 'placement';
@@ -29,4 +31,21 @@ export async function terminalProblems(c: Cloud, instanceId: string, commands: r
     if (n !== 1) out.push(`${n} terminal events for ${cmd}`);
   }
   return out;
+}
+
+/**
+ * The kill test's core: holds `step` of `instanceId`, sends the command (`send` returns its
+ * id), kills `what` on the host running the held step (`other`: the other host of a pair),
+ * lets the step go on, brings back what was killed, and returns the command's terminal event.
+ */
+export async function commandUnderKill(c: Cloud, hold: StepHold, what: Kill, pair: readonly [string, string], instanceId: string, step: Parameters<StepHold['arm']>[1], send: () => Promise<string>): Promise<{ cmd: string; end: Envelope; host: string }> {
+  const held = hold.arm(instanceId, step);
+  const cmd = await send();
+  const host = await held.reached;
+  const restart = await kill(c, what, host, host === pair[0] ? pair[1] : pair[0], instanceId);
+  held.release();
+  await restart();
+  // A deadline, not a speed: the full suite runs beside the chaos suite on two cores.
+  const end = await c.client.final(instanceId, cmd, 90_000);
+  return { cmd, end, host };
 }

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { migrationIdOf } from '../../../actors/records/migrations.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
-import { kill } from '../../helpers/kills.js';
+import { commandUnderKill } from '../../helpers/kills.js';
 import { eventually } from '../../helpers/eventually.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
@@ -41,13 +41,7 @@ for (const k of ['instance', 'tracker', 'worker', 'otherTracker', 'placement'] a
       const boot = await c.client.command(id, 'boot', { name: `lk-${step}`, flavor: 'm1.tiny' });
       const source = String((await c.client.final(id, boot)).body['host']);
       const dest = source === 'k1' ? 'k2' : 'k1';
-      const held = hold.arm(id, step);
-      const cmd = await c.client.command(id, 'live_migrate', {});
-      const host = await held.reached;
-      const restart = await kill(c, k, host, host === 'k1' ? 'k2' : 'k1', id);
-      held.release();
-      await restart();
-      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
+      const { cmd, end } = await commandUnderKill(c, hold, k, ['k1', 'k2'], id, step, () => c.client.command(id, 'live_migrate', {}));
       t.is(end.type, 'instance.live_migration_post.end', JSON.stringify(end.body['fault'] ?? ''));
       const left = await eventually(async () => {
         const p = await problems(c, id, cmd, dest);

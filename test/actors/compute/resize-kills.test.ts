@@ -9,7 +9,7 @@ import { migrationIdOf } from '../../../actors/compute/move-steps.js';
 import type { StepName } from '../../../machines/instance/index.js';
 import type { InstanceAction } from '../../../protocol/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
-import { kill, terminalProblems } from '../../helpers/kills.js';
+import { commandUnderKill, terminalProblems } from '../../helpers/kills.js';
 import { eventually } from '../../helpers/eventually.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
@@ -83,15 +83,9 @@ for (const k of ['instance', 'tracker', 'worker', 'otherTracker', 'placement'] a
         resizeCmd = pc;
         t.is((await c.client.final(id, pc)).type, 'instance.resize_finish.end');
       }
-      const held = hold.arm(id, cs.step);
-      const cmd = await c.client.command(id, cs.action, cs.body ?? {});
+      const { cmd, end } = await commandUnderKill(c, hold, k, ['a', 'b'], id, cs.step, () => c.client.command(id, cs.action, cs.body ?? {}));
       commands.push(cmd);
       if (cs.action === 'resize') resizeCmd = cmd;
-      const host = await held.reached;
-      const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
-      held.release();
-      await restart();
-      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
       t.is(end.type, cs.success, JSON.stringify(end.body['fault'] ?? ''));
       const left = await eventually(async () => {
         const p = await problems(c, id, commands, home, cs, resizeCmd);

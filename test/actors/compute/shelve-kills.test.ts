@@ -13,7 +13,7 @@ import { audit } from '../../../machines/audit/index.js';
 import type { StepName } from '../../../machines/instance/index.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
 import { eventually } from '../../helpers/eventually.js';
-import { kill, terminalProblems } from '../../helpers/kills.js';
+import { commandUnderKill, terminalProblems } from '../../helpers/kills.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
 const hold = new StepHold();
@@ -63,13 +63,7 @@ for (const k of ['instance', 'tracker', 'worker', 'placement'] as const) {
       const id = crypto.randomUUID();
       const boot = await c.client.command(id, 'boot', { name: `sk-${step}`, flavor: 'm1.tiny' });
       t.is((await c.client.final(id, boot)).type, 'instance.create.end');
-      const h = hold.arm(id, step);
-      const cmd = await c.client.command(id, 'shelve');
-      const host = await h.reached;
-      const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
-      h.release();
-      await restart();
-      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
+      const { cmd, end } = await commandUnderKill(c, hold, k, ['a', 'b'], id, step, () => c.client.command(id, 'shelve'));
       t.is(end.type, 'instance.shelve_offload.end', JSON.stringify(end.body['fault'] ?? ''));
       t.deepEqual(await settled(c, id, [boot, cmd], null), []);
       t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
@@ -82,13 +76,7 @@ for (const k of ['instance', 'tracker', 'worker', 'placement'] as const) {
       const boot = await c.client.command(id, 'boot', { name: `nk-${step}`, flavor: 'm1.tiny' });
       const booted = await c.client.final(id, boot);
       t.is(booted.type, 'instance.create.end');
-      const h = hold.arm(id, step);
-      const cmd = await c.client.command(id, 'snapshot', { name: `nk-${step}-img` });
-      const host = await h.reached;
-      const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
-      h.release();
-      await restart();
-      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
+      const { end } = await commandUnderKill(c, hold, k, ['a', 'b'], id, step, () => c.client.command(id, 'snapshot', { name: `nk-${step}-img` }));
       t.is(end.type, 'instance.snapshot.end', JSON.stringify(end.body['fault'] ?? ''));
       t.like(end.body, { vmState: 'active', taskState: null, powerState: 'running', host: booted.body['host'] });
       const images = (await c.stores.images.entries()).map((e) => e.value).filter((i) => i.instanceId === id);
@@ -106,13 +94,7 @@ for (const k of ['instance', 'tracker', 'worker', 'placement'] as const) {
       const shelve = await c.client.command(id, 'shelve');
       t.is((await c.client.final(id, shelve)).type, 'instance.shelve_offload.end');
       await recordWhere(c, id, (r) => r.owner === 'conductor');
-      const h = hold.arm(id, step);
-      const cmd = await c.client.command(id, 'unshelve');
-      const host = await h.reached;
-      const restart = await kill(c, k, host, host === 'a' ? 'b' : 'a', id);
-      h.release();
-      await restart();
-      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
+      const { cmd, end, host } = await commandUnderKill(c, hold, k, ['a', 'b'], id, step, () => c.client.command(id, 'unshelve'));
       t.is(end.type, 'instance.unshelve.end', JSON.stringify(end.body['fault'] ?? ''));
       t.deepEqual(await settled(c, id, [boot, shelve, cmd], host), []);
       t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
