@@ -209,6 +209,10 @@ export class InstanceActor {
 
   /** Runs a step outside the mailbox and feeds its outcome back in as an event. */
   private startStep(step: StepName, key: string): void {
+    // A killed actor starts nothing: its outbox may not be out yet, and a step such as the
+    // offload's hand-back would give the record away (and its outbox with it) before the
+    // restored actor could publish it (found by the chaos suite: a lost shelve_offload.end).
+    if (this.dead) return;
     const snapshot = this.snapshot;
     const run = () => this.deps.executor.run(step, key, snapshot);
     void (this.deps.serialize ? this.deps.serialize(this.instanceId, run) : run())
