@@ -44,6 +44,8 @@ export {
   type MigrationStatus,
   OutboxEvent,
   QuotaRecord,
+  QuotaLedgerMember,
+  QuotaLedgerRecord,
   ServiceRecord,
 } from './schemas/internal.js';
 export { GuestView, HostAdminRecord, HostRpcOps, HostStatus, TrackerClaimView, TrackerFlavor, TrackerOps, TrackerReport, TrackerResources } from './schemas/host.js';

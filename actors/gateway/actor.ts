@@ -11,9 +11,9 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  commandType, decodeMessage, type CommandAddress, encodeMessage, envelope, MessageKind, parseCommandSubject, subjects, type BuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord, type QuotaRecord,
+  commandType, decodeMessage, type CommandAddress, encodeMessage, envelope, MessageKind, parseCommandSubject, subjects, type BuildTask, type HostCommandTask, type FlavorRecord, type InstanceAction, type InstanceRecord, type QuotaRecord,
 } from '../../protocol/index.js';
-import { decideCommand, type GatewayInputs, type IncomingCommand } from '../../machines/gateway/index.js';
+import { decideCommand, type GatewayDecision, type GatewayInputs, type IncomingCommand, type ProjectUsage, type QuotaClaim } from '../../machines/gateway/index.js';
 import { names } from '../runtime/bootstrap.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
@@ -21,11 +21,12 @@ import { eventPublisher } from '../runtime/events.js';
 import type { Actor } from '../runtime/supervisor.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { PlacementClient } from '../placement/client.js';
-import { openStores, quotaOf, type Stores } from '../records/stores.js';
+import { openStores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
 import { isHostDown } from '../records/services.js';
 import { serveAdmin } from './admin.js';
 import { ProjectInFlight } from './in-flight.js';
+import { QuotaLedgers } from './quota-ledger.js';
 import { serveQueries } from './queries.js';
 
 export interface GatewayOptions {
@@ -58,6 +59,7 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
   const s = subjects(prefix);
   const admins = new Set(o.adminUsers ?? ['admin']);
   const perProject = new ProjectInFlight(o.maxInFlightPerProject ?? 16);
+  const ledgers = new QuotaLedgers({ stores, clock: o.clock, ...(o.defaultQuota ? { defaults: o.defaultQuota } : {}), ...(o.log ? { log: o.log } : {}) });
 
   const publishTask = async (subject: string, type: string, msgId: string, project: string, user: string, corr: string, body: BuildTask | HostCommandTask) => {
     const env = envelope({ id: msgId, type, ts: o.clock.now(), project, user, corr, body });
@@ -101,8 +103,15 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
     const current = await stores.instances.get(instanceId);
     // A boot of a new id and a resize of a live instance name a flavor and may add usage.
     const needsFlavor = (action === 'boot' && !current) || (action === 'resize' && current !== undefined && current.value.vmState !== 'deleted');
-    const inputs: GatewayInputs = { record: current?.value, ...(needsFlavor ? await flavorAndQuota(stores, placement, project, String(env.body['flavor']), o.defaultQuota) : {}) };
+    const inputs: GatewayInputs = { record: current?.value, ...(needsFlavor ? { flavor: (await stores.flavors.get(String(env.body['flavor'])))?.value } : {}) };
     const decision = decideCommand(cmd, inputs);
+    // What the command adds to the project's usage is judged against its quota ledger before
+    // anything is written or sent: exactly, whatever else of the project runs at once.
+    const claim = quotaClaimOf(decision, cmd, current?.value, inputs.flavor);
+    if (claim) {
+      const q = await ledgers.claim(current?.value.project ?? project, claim);
+      if (!q.ok) return reject('QuotaExceeded', `quota exceeded for ${q.resource} in project ${current?.value.project ?? project}: ${describeUsage(q.usage, q.quota)}`);
+    }
 
     switch (decision.kind) {
       case 'duplicate':
@@ -159,17 +168,23 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
   };
 }
 
-/** Flavor, quota and current usage for a boot or resize: usage from placement, as Nova counts it. */
-async function flavorAndQuota(stores: Stores, placement: PlacementClient, project: string, flavorName: string, defaultQuota?: QuotaRecord): Promise<Partial<GatewayInputs>> {
-  const [flavor, quota, usages] = await Promise.all([
-    stores.flavors.get(flavorName).catch(() => undefined),
-    quotaOf(stores, project, defaultQuota),
-    placement.call('usages.project', { project, consumerType: 'INSTANCE' }),
-  ]);
-  const inst = usages.usages['INSTANCE'] ?? {};
-  return {
-    flavor: flavor?.value,
-    quota,
-    usage: { instances: inst['consumerCount'] ?? 0, cores: inst['VCPU'] ?? 0, ramMb: inst['MEMORY_MB'] ?? 0 },
-  };
+/**
+ * What a command claims from its project's quota, if anything: a new instance (a boot), a
+ * resize to a bigger flavor, an unshelve of an instance that was offloaded (it takes cores
+ * and RAM again).
+ */
+function quotaClaimOf(decision: GatewayDecision, cmd: IncomingCommand, record: InstanceRecord | undefined, flavor: FlavorRecord | undefined): QuotaClaim | undefined {
+  const base = { instanceId: cmd.instanceId, commandId: cmd.commandId };
+  if (decision.kind === 'create' || decision.kind === 'resumeCreate') return { kind: 'instance', ...base, flavor: decision.record.flavor };
+  if (decision.kind === 'route' && cmd.action === 'resize' && record && flavor) {
+    const grows = flavor.vcpus > record.flavor.vcpus || flavor.memoryMb > record.flavor.memoryMb;
+    return grows ? { kind: 'growth', ...base, cores: flavor.vcpus, ramMb: flavor.memoryMb } : undefined;
+  }
+  if (decision.kind === 'toConductor' && cmd.action === 'unshelve' && record?.vmState === 'shelved_offloaded') return { kind: 'growth', ...base, cores: record.flavor.vcpus, ramMb: record.flavor.memoryMb };
+  return undefined;
+}
+
+const limitOf = (n: number) => (n < 0 ? 'unlimited' : String(n));
+function describeUsage(u: ProjectUsage, q: QuotaRecord): string {
+  return `instances ${u.instances}/${limitOf(q.instances)}, cores ${u.cores}/${limitOf(q.cores)}, RAM ${u.ramMb}/${limitOf(q.ramMb)} MiB in use`;
 }

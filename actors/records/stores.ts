@@ -1,7 +1,7 @@
-/** The record buckets every role reads: instances, flavors, quotas, services, hosts, migrations, images. */
+/** The record buckets every role reads: instances, flavors, quotas and their ledgers, services, hosts, migrations, images. */
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DEFAULT_FLAVORS, DEFAULT_QUOTA, FlavorRecord, HostAdminRecord, ImageRecord, InstanceRecord, MigrationRecord, QuotaRecord, ServiceRecord } from '../../protocol/index.js';
+import { DEFAULT_FLAVORS, DEFAULT_QUOTA, FlavorRecord, HostAdminRecord, ImageRecord, InstanceRecord, MigrationRecord, QuotaLedgerRecord, QuotaRecord, ServiceRecord } from '../../protocol/index.js';
 import { names } from '../runtime/bootstrap.js';
 import { isActorError, ActorErrorCode } from '../errors.js';
 import { RecordBucket } from './kv-record.js';
@@ -10,6 +10,7 @@ export interface Stores {
   readonly instances: RecordBucket<InstanceRecord>;
   readonly flavors: RecordBucket<FlavorRecord>;
   readonly quotas: RecordBucket<QuotaRecord>;
+  readonly quotaUsage: RecordBucket<QuotaLedgerRecord>;
   readonly services: RecordBucket<ServiceRecord>;
   readonly hosts: RecordBucket<HostAdminRecord>;
   readonly migrations: RecordBucket<MigrationRecord>;
@@ -19,13 +20,14 @@ export interface Stores {
 export async function openStores(nc: NatsConnection, prefix?: string): Promise<Stores> {
   const b = names(prefix).buckets;
   const kvm = new Kvm(nc);
-  const [instances, flavors, quotas, services, hosts, migrations, images] = await Promise.all([
-    kvm.open(b.instances), kvm.open(b.flavors), kvm.open(b.quotas), kvm.open(b.services), kvm.open(b.hosts), kvm.open(b.migrations), kvm.open(b.images),
+  const [instances, flavors, quotas, quotaUsage, services, hosts, migrations, images] = await Promise.all([
+    kvm.open(b.instances), kvm.open(b.flavors), kvm.open(b.quotas), kvm.open(b.quotaUsage), kvm.open(b.services), kvm.open(b.hosts), kvm.open(b.migrations), kvm.open(b.images),
   ]);
   return {
     instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance'),
     flavors: new RecordBucket<FlavorRecord>(flavors, FlavorRecord, 'flavor'),
     quotas: new RecordBucket<QuotaRecord>(quotas, QuotaRecord, 'quota'),
+    quotaUsage: new RecordBucket<QuotaLedgerRecord>(quotaUsage, QuotaLedgerRecord, 'quota ledger'),
     services: new RecordBucket<ServiceRecord>(services, ServiceRecord, 'service'),
     hosts: new RecordBucket<HostAdminRecord>(hosts, HostAdminRecord, 'host'),
     migrations: new RecordBucket<MigrationRecord>(migrations, MigrationRecord, 'migration'),

@@ -34,6 +34,7 @@ export function names(prefix: string = DEFAULT_PREFIX) {
       services: `${prefix}-services`,
       flavors: `${prefix}-flavors`,
       quotas: `${prefix}-quotas`,
+      quotaUsage: `${prefix}-quota-usage`,
       hosts: `${prefix}-hosts`,
       images: `${prefix}-images`,
     },
@@ -96,6 +97,7 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
     { name: b.services, history: 1, ttl: 10_000 }, // heartbeats: a host whose key expired is down
     { name: b.flavors, history: 1, ttl: 0 },
     { name: b.quotas, history: 1, ttl: 0 },
+    { name: b.quotaUsage, history: 1, ttl: 0 }, // per-project quota ledgers, CAS-written by the gateways
     { name: b.hosts, history: 1, ttl: 0 }, // operator switches per host (enable, force down): outlive the heartbeat
     { name: b.images, history: 1, ttl: 0 }, // the image registry: snapshots and shelved images
   ];

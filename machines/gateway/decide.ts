@@ -1,11 +1,11 @@
 /**
  * The gateway's judgement of one user command, as a pure function: validation of what
- * the decoder cannot see (ownership, existence, flavor, quota, admin-only fields), then
+ * the decoder cannot see (ownership, existence, flavor, admin-only fields; quota is quota.ts), then
  * where the command goes. The instance's own machine makes the state decisions
  * (InstanceInvalidState and the like) on its host; the gateway refuses only what it can
  * know for certain from the record, so that nothing it accepts is lost.
  */
-import type { FlavorRecord, InstanceRecord, QuotaRecord } from '../../protocol/schemas/internal.js';
+import type { FlavorRecord, InstanceRecord } from '../../protocol/schemas/internal.js';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 
 export interface IncomingCommand {
@@ -20,7 +20,7 @@ export interface IncomingCommand {
   readonly ts: number;
 }
 
-/** What the project uses now: instances, cores and RAM (from placement and records). */
+/** What a project uses, or a command adds: instances, cores and RAM. */
 export interface ProjectUsage {
   readonly instances: number;
   readonly cores: number;
@@ -31,8 +31,6 @@ export interface GatewayInputs {
   readonly record: InstanceRecord | undefined;
   /** The flavor a boot or resize names (undefined: unknown, or neither). */
   readonly flavor?: FlavorRecord | undefined;
-  readonly quota?: QuotaRecord;
-  readonly usage?: ProjectUsage;
 }
 
 export type GatewayDecision =
@@ -57,20 +55,6 @@ export type RejectCode = 'InvalidInput' | 'InstanceNotFound' | 'InstanceExists' 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const reject = (code: RejectCode, message: string): GatewayDecision => ({ kind: 'reject', code, message });
-
-/**
- * True when a project's usage plus `add` stays within its quota (-1: unlimited). Only what
- * grows is checked: a project already over a lowered limit may still do what adds nothing.
- */
-export function withinQuota(quota: QuotaRecord, usage: ProjectUsage, add: ProjectUsage): { ok: true } | { ok: false; resource: string } {
-  const checks: [string, number, number, number][] = [
-    ['instances', quota.instances, usage.instances, add.instances],
-    ['cores', quota.cores, usage.cores, add.cores],
-    ['ram', quota.ramMb, usage.ramMb, add.ramMb],
-  ];
-  for (const [resource, limit, used, more] of checks) if (limit >= 0 && more > 0 && used + more > limit) return { ok: false, resource };
-  return { ok: true };
-}
 
 /**
  * Whether an instance's record shows that a command id was handled: its boot, one of the
@@ -119,27 +103,15 @@ function checkMigrate(cmd: IncomingCommand): GatewayDecision | undefined {
 }
 
 /**
- * Nova's resize checks at the API: the flavor exists, it is not the current one
- * (CannotResizeToSameFlavor, a 400), and the growth fits the project's quota.
+ * Nova's resize checks at the API: the flavor exists and it is not the current one
+ * (CannotResizeToSameFlavor, a 400).
  */
 function checkResize(cmd: IncomingCommand, record: InstanceRecord, inputs: GatewayInputs): GatewayDecision | undefined {
   const name = String(cmd.body['flavor']);
   const flavor = inputs.flavor;
   if (!flavor) return reject('FlavorNotFound', `flavor ${name} not found`);
   if (flavor.name === record.flavor.name) return reject('InvalidInput', `resize to the same flavor ${flavor.name}: choose another flavor`);
-  if (inputs.quota && inputs.usage) {
-    const q = withinQuota(inputs.quota, inputs.usage, resizeDelta(record.flavor, flavor));
-    if (!q.ok) return reject('QuotaExceeded', `quota exceeded for ${q.resource} in project ${cmd.project}`);
-  }
-  return undefined;
-}
-
-/**
- * What a resize adds to the project's usage (Nova's upsize delta): per resource, the growth
- * only; a shrink adds nothing and frees nothing until it is confirmed.
- */
-export function resizeDelta(from: Pick<FlavorRecord, 'vcpus' | 'memoryMb'>, to: Pick<FlavorRecord, 'vcpus' | 'memoryMb'>): ProjectUsage {
-  return { instances: 0, cores: Math.max(0, to.vcpus - from.vcpus), ramMb: Math.max(0, to.memoryMb - from.memoryMb) };
+  return undefined; // its growth is judged against the project's quota ledger (quota.ts)
 }
 
 function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecision {
@@ -157,10 +129,7 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
   if (body.host !== undefined && !cmd.isAdmin) return reject('NotAuthorized', 'only an admin may force a host');
   const flavor = inputs.flavor;
   if (!flavor) return reject('FlavorNotFound', `flavor ${body.flavor} not found`);
-  if (inputs.quota && inputs.usage) {
-    const q = withinQuota(inputs.quota, inputs.usage, { instances: 1, cores: flavor.vcpus, ramMb: flavor.memoryMb });
-    if (!q.ok) return reject('QuotaExceeded', `quota exceeded for ${q.resource} in project ${cmd.project}`);
-  }
+  // The new instance is judged against the project's quota ledger next (quota.ts).
   return {
     kind: 'create',
     record: {

@@ -27,6 +27,32 @@ export const QuotaRecord = Type.Object(
 );
 export type QuotaRecord = Static<typeof QuotaRecord>;
 
+/** One instance counted against its project's quota (see QuotaLedgerRecord). */
+export const QuotaLedgerMember = Type.Object(
+  {
+    /** What the instance counts at most (its flavor, or less once it holds nothing). */
+    cores: Type.Integer({ minimum: 0 }),
+    ramMb: Type.Integer({ minimum: 0 }),
+    /** When it was added (unix ms). */
+    since: Type.Integer({ minimum: 0 }),
+    /** A growth accepted and not yet visible in the record: a bigger resize, an unshelve of an offloaded instance. */
+    growth: Type.Optional(Type.Object({ commandId: Type.String({ minLength: 1, maxLength: 128 }), cores: Type.Integer({ minimum: 0 }), ramMb: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+export type QuotaLedgerMember = Static<typeof QuotaLedgerMember>;
+
+/**
+ * A project's quota ledger in `nv-quota-usage`, keyed by project: every instance that counts
+ * against its limits, by instance id. Written by the gateways with compare-and-set only, so
+ * claims of one project are judged one at a time (docs/instances.md, Quotas).
+ */
+export const QuotaLedgerRecord = Type.Object(
+  { project: TokenString, members: Type.Record(Type.String(), QuotaLedgerMember), updatedAt: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+export type QuotaLedgerRecord = Static<typeof QuotaLedgerRecord>;
+
 /** Nova's default quotas; -1 means unlimited. */
 export const DEFAULT_QUOTA: QuotaRecord = { instances: 10, cores: 20, ramMb: 51200 };
 

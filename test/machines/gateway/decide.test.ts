@@ -1,5 +1,5 @@
 import test from 'ava';
-import { decideCommand, withinQuota, type IncomingCommand } from '../../../machines/gateway/index.js';
+import { decideCommand, type IncomingCommand } from '../../../machines/gateway/index.js';
 import type { InstanceRecord } from '../../../protocol/index.js';
 
 const ID = '6f1c1a2e-8d9b-4c1e-9a53-0a7f1e2d3c4b';
@@ -7,28 +7,24 @@ const small = { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 };
 const cmd = (action: IncomingCommand['action'], body: Record<string, unknown> = {}, extra: Partial<IncomingCommand> = {}): IncomingCommand => ({
   commandId: 'c-1', action, body, project: 'demo', instanceId: ID, user: 'alice', isAdmin: false, ts: 1000, ...extra,
 });
-const quota = { instances: 10, cores: 20, ramMb: 51200 };
-const none = { instances: 0, cores: 0, ramMb: 0 };
 const record = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({
   instanceId: ID, name: 'web', project: 'demo', user: 'alice', host: 'h1', node: 'h1', vmState: 'active', taskState: null, powerState: 'running',
   flavor: small, image: null, metadata: {}, locked: false, createdAt: 1, updatedAt: 1, createdBy: 'c-0', forcedHost: null, owner: 'host:h1', epoch: 1, ...over,
 });
 
 test('gateway decide - a boot creates a building/scheduling record owned by the conductor', (t) => {
-  const d = decideCommand(cmd('boot', { name: 'web', flavor: 'm1.small', metadata: { a: 'b' } }), { record: undefined, flavor: small, quota, usage: none });
+  const d = decideCommand(cmd('boot', { name: 'web', flavor: 'm1.small', metadata: { a: 'b' } }), { record: undefined, flavor: small });
   t.is(d.kind, 'create');
   if (d.kind !== 'create') return;
   t.like(d.record, { vmState: 'building', taskState: 'scheduling', powerState: 'nostate', owner: 'conductor', epoch: 0, createdBy: 'c-1', host: null, forcedHost: null, metadata: { a: 'b' }, createdAt: 1000 });
 });
 
-test('gateway decide - boot refusals: exists, unknown flavor, quota, forced host by a non-admin, non-uuid id', (t) => {
+test('gateway decide - boot refusals: exists, unknown flavor, forced host by a non-admin, non-uuid id', (t) => {
   t.like(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small' }), { record: record() }), { kind: 'reject', code: 'InstanceExists' });
-  t.like(decideCommand(cmd('boot', { name: 'w', flavor: 'nope' }), { record: undefined, flavor: undefined, quota, usage: none }), { kind: 'reject', code: 'FlavorNotFound' });
-  t.like(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small' }), { record: undefined, flavor: small, quota: { ...quota, instances: 1 }, usage: { ...none, instances: 1 } }), { kind: 'reject', code: 'QuotaExceeded' });
-  t.like(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small' }), { record: undefined, flavor: small, quota: { ...quota, ramMb: 2047 }, usage: none }), { kind: 'reject', code: 'QuotaExceeded' });
-  t.like(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small', host: 'h2' }), { record: undefined, flavor: small, quota, usage: none }), { kind: 'reject', code: 'NotAuthorized' });
-  t.is(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small', host: 'h2' }, { isAdmin: true }), { record: undefined, flavor: small, quota, usage: none }).kind, 'create');
-  t.like(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small' }, { instanceId: 'not-a-uuid' }), { record: undefined, flavor: small, quota, usage: none }), { kind: 'reject', code: 'InvalidInput' });
+  t.like(decideCommand(cmd('boot', { name: 'w', flavor: 'nope' }), { record: undefined, flavor: undefined }), { kind: 'reject', code: 'FlavorNotFound' });
+  t.like(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small', host: 'h2' }), { record: undefined, flavor: small }), { kind: 'reject', code: 'NotAuthorized' });
+  t.is(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small', host: 'h2' }, { isAdmin: true }), { record: undefined, flavor: small }).kind, 'create');
+  t.like(decideCommand(cmd('boot', { name: 'w', flavor: 'm1.small' }, { instanceId: 'not-a-uuid' }), { record: undefined, flavor: small }), { kind: 'reject', code: 'InvalidInput' });
 });
 
 test('gateway decide - a redelivered boot resumes on the record it wrote', (t) => {
@@ -59,12 +55,6 @@ test('gateway decide - while scheduling only a delete is accepted, and it goes t
   t.deepEqual(decideCommand(cmd('delete'), { record: scheduling }), { kind: 'toConductor' });
   t.like(decideCommand(cmd('force_delete'), { record: scheduling }), { kind: 'reject', code: 'InstanceInvalidState' }, 'force_delete is for soft-deleted instances');
   t.like(decideCommand(cmd('stop'), { record: scheduling }), { kind: 'reject', code: 'InstanceInvalidState' });
-});
-
-test('gateway decide - quota: -1 is unlimited, the limit itself is allowed', (t) => {
-  t.deepEqual(withinQuota({ instances: -1, cores: -1, ramMb: -1 }, { instances: 1e6, cores: 1e6, ramMb: 1e9 }, { instances: 1, cores: 8, ramMb: 1 }), { ok: true });
-  t.deepEqual(withinQuota({ instances: 2, cores: 2, ramMb: 4096 }, { instances: 1, cores: 1, ramMb: 2048 }, { instances: 1, cores: 1, ramMb: 2048 }), { ok: true });
-  t.deepEqual(withinQuota({ instances: 2, cores: 2, ramMb: 4096 }, { instances: 1, cores: 1, ramMb: 2048 }, { instances: 1, cores: 2, ramMb: 0 }), { ok: false, resource: 'cores' });
 });
 
 test('gateway decide - evacuate is for admins and goes to the conductor (the owning host is down)', (t) => {

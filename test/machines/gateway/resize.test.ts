@@ -1,56 +1,37 @@
 import test from 'ava';
-import { decideCommand, resizeDelta, type IncomingCommand } from '../../../machines/gateway/index.js';
+import { decideCommand, type IncomingCommand } from '../../../machines/gateway/index.js';
 import type { InstanceRecord } from '../../../protocol/index.js';
 
 const ID = '6f1c1a2e-8d9b-4c1e-9a53-0a7f1e2d3c4b';
 const small = { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 };
 const medium = { name: 'm1.medium', vcpus: 2, memoryMb: 4096, rootGb: 40 };
-const tiny = { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 };
 const cmd = (action: IncomingCommand['action'], body: Record<string, unknown> = {}, extra: Partial<IncomingCommand> = {}): IncomingCommand => ({
   commandId: 'c-1', action, body, project: 'demo', instanceId: ID, user: 'alice', isAdmin: false, ts: 1000, ...extra,
 });
-const quota = { instances: 10, cores: 20, ramMb: 51200 };
 const record = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({
   instanceId: ID, name: 'web', project: 'demo', user: 'alice', host: 'h1', node: 'h1', vmState: 'active', taskState: null, powerState: 'running',
   flavor: small, image: null, metadata: {}, locked: false, createdAt: 1, updatedAt: 1, createdBy: 'c-0', forcedHost: null, owner: 'host:h1', epoch: 1, ...over,
 });
-/** The project uses exactly this one small instance. */
-const usage = { instances: 1, cores: 1, ramMb: 2048 };
 
-test('gateway resize - a resize to another known flavor within quota goes to the owning host', (t) => {
-  t.deepEqual(decideCommand(cmd('resize', { flavor: 'm1.medium' }), { record: record(), flavor: medium, quota, usage }), { kind: 'route', host: 'h1' });
+test('gateway resize - a resize to another known flavor goes to the owning host', (t) => {
+  t.deepEqual(decideCommand(cmd('resize', { flavor: 'm1.medium' }), { record: record(), flavor: medium }), { kind: 'route', host: 'h1' });
 });
 
 test('gateway resize - an unknown flavor is FlavorNotFound', (t) => {
-  t.like(decideCommand(cmd('resize', { flavor: 'm9.huge' }), { record: record(), flavor: undefined, quota, usage }), { kind: 'reject', code: 'FlavorNotFound' });
+  t.like(decideCommand(cmd('resize', { flavor: 'm9.huge' }), { record: record(), flavor: undefined }), { kind: 'reject', code: 'FlavorNotFound' });
 });
 
 test('gateway resize - the current flavor is InvalidInput (Nova: CannotResizeToSameFlavor)', (t) => {
-  const d = decideCommand(cmd('resize', { flavor: 'm1.small' }), { record: record(), flavor: small, quota, usage });
+  const d = decideCommand(cmd('resize', { flavor: 'm1.small' }), { record: record(), flavor: small });
   t.like(d, { kind: 'reject', code: 'InvalidInput' });
   if (d.kind === 'reject') t.regex(d.message, /same flavor/);
-});
-
-test('gateway resize - quota is checked on the growth only: cores and RAM', (t) => {
-  // 1 core used of 2: +1 core fits exactly; a limit of 1 core does not.
-  t.is(decideCommand(cmd('resize', { flavor: 'm1.medium' }), { record: record(), flavor: medium, quota: { ...quota, cores: 2 }, usage }).kind, 'route');
-  t.like(decideCommand(cmd('resize', { flavor: 'm1.medium' }), { record: record(), flavor: medium, quota: { ...quota, cores: 1 }, usage }), { kind: 'reject', code: 'QuotaExceeded' });
-  t.like(decideCommand(cmd('resize', { flavor: 'm1.medium' }), { record: record(), flavor: medium, quota: { ...quota, ramMb: 4095 }, usage }), { kind: 'reject', code: 'QuotaExceeded' });
-  // The instance count does not grow: a project at its instance limit may still resize.
-  t.is(decideCommand(cmd('resize', { flavor: 'm1.medium' }), { record: record(), flavor: medium, quota: { ...quota, instances: 1 }, usage }).kind, 'route');
-});
-
-test('gateway resize - a shrink adds nothing, so it passes even over a lowered quota', (t) => {
-  t.deepEqual(resizeDelta(small, tiny), { instances: 0, cores: 0, ramMb: 0 });
-  t.deepEqual(resizeDelta(small, medium), { instances: 0, cores: 1, ramMb: 2048 });
-  t.is(decideCommand(cmd('resize', { flavor: 'm1.tiny' }), { record: record(), flavor: tiny, quota: { instances: 0, cores: 0, ramMb: 0 }, usage }).kind, 'route');
 });
 
 test('gateway resize - ownership is checked before the flavor: a foreign or unknown instance is not found', (t) => {
   t.like(decideCommand(cmd('resize', { flavor: 'm9.huge' }), { record: record({ project: 'other' }), flavor: undefined }), { kind: 'reject', code: 'InstanceNotFound' });
   t.like(decideCommand(cmd('resize', { flavor: 'm1.medium' }), { record: undefined, flavor: medium }), { kind: 'reject', code: 'InstanceNotFound' });
   const scheduling = record({ owner: 'conductor', host: null, vmState: 'building', taskState: 'scheduling' });
-  t.like(decideCommand(cmd('resize', { flavor: 'm1.medium' }), { record: scheduling, flavor: medium, quota, usage }), { kind: 'reject', code: 'InstanceInvalidState' });
+  t.like(decideCommand(cmd('resize', { flavor: 'm1.medium' }), { record: scheduling, flavor: medium }), { kind: 'reject', code: 'InstanceInvalidState' });
 });
 
 test('gateway migrate - a forced host is admin-only; without one anyone may migrate', (t) => {
