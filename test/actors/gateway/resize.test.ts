@@ -74,22 +74,26 @@ test('gateway resize - an unknown flavor is FlavorNotFound, the current flavor I
   t.regex(String(e.body['message']), /same flavor/);
 });
 
-test('gateway resize - quota counts the project usage from placement plus the growth', async (t) => {
-  const { stores, pc, rp } = await setup;
+test('gateway resize - quota counts the project\'s instances plus the growth', async (t) => {
+  const { stores } = await setup;
   const c = await as('rzquota');
   const id = await placed('rzquota');
   // Another instance of the project holds one more core: 2 cores used.
-  await pc.call('allocations.put', { consumer: randomUUID(), consumerGeneration: null, project: 'rzquota', user: 'alice', consumerType: 'INSTANCE', allocations: { [rp]: { resources: { VCPU: 1, MEMORY_MB: 512 } } } });
+  const other = randomUUID();
+  await stores.instances.create(other, record(other, 'rzquota', { flavor: { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 } }));
   await stores.quotas.create('rzquota', { instances: 10, cores: 2, ramMb: 51200 });
   const over = await c.command(id, 'resize', { flavor: 'm1.medium' });
   const e = await c.final(id, over);
   t.like(e.body, { code: 'QuotaExceeded' });
-  t.regex(String(e.body['message']), /cores/);
+  t.regex(String(e.body['message']), /cores 2\/2/);
   // One more core allowed: 2 used + 1 grown = 3 fits.
   const q = await stores.quotas.get('rzquota');
   await stores.quotas.update('rzquota', { instances: 10, cores: 3, ramMb: 51200 }, q!.revision);
   const ok = await c.command(id, 'resize', { flavor: 'm1.medium' });
   t.like((await routed(ok)).body, { instanceId: id, action: 'resize', body: { flavor: 'm1.medium' } });
+  // The growth is held while the resize waits for its host: the other instance cannot grow.
+  const second = await c.command(other, 'resize', { flavor: 'm1.medium' });
+  t.like((await c.final(other, second)).body, { code: 'QuotaExceeded' });
   // A shrink adds nothing: it passes even with no room left at all.
   const q2 = await stores.quotas.get('rzquota');
   await stores.quotas.update('rzquota', { instances: 0, cores: 0, ramMb: 0 }, q2!.revision);
