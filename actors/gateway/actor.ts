@@ -20,7 +20,6 @@ import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
 import { eventPublisher } from '../runtime/events.js';
 import type { Actor } from '../runtime/supervisor.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { PlacementClient } from '../placement/client.js';
 import { openStores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
 import { isHostDown } from '../records/services.js';
@@ -55,7 +54,6 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
   const jsm = await jetstreamManager(o.nc);
   const stores = await openStores(o.nc, prefix);
   const events = eventPublisher(js, o.clock, prefix);
-  const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 10_000 });
   const s = subjects(prefix);
   const admins = new Set(o.adminUsers ?? ['admin']);
   const perProject = new ProjectInFlight(o.maxInFlightPerProject ?? 16);
