@@ -14,6 +14,7 @@ import { registerMoveOps } from './commands/move-ops.js';
 import { registerImageOps } from './commands/image-ops.js';
 import { registerChaos } from './commands/chaos.js';
 import { registerHosts } from './commands/hosts.js';
+import { registerQuota } from './commands/quota.js';
 import { registerWatch } from './commands/watch.js';
 import { registerAudit } from './commands/audit.js';
 
@@ -34,6 +35,7 @@ registerMoveOps(program);
 registerImageOps(program);
 registerChaos(program);
 registerHosts(program);
+registerQuota(program);
 registerWatch(program);
 registerAudit(program);
 

@@ -49,4 +49,4 @@ export {
   ServiceRecord,
 } from './schemas/internal.js';
 export { GuestView, HostAdminRecord, HostRpcOps, HostStatus, TrackerClaimView, TrackerFlavor, TrackerOps, TrackerReport, TrackerResources } from './schemas/host.js';
-export { ActionQueries, AdminOps, FlavorQueries, HostListEntry, ImageQueries, HostSetRequest, InstanceActionView, MigrationQueries } from './schemas/admin.js';
+export { ActionQueries, AdminOps, FlavorQueries, HostListEntry, ImageQueries, HostSetRequest, InstanceActionView, MigrationQueries, QuotaQueries, QuotaSetRequest, QuotaView } from './schemas/admin.js';

@@ -11,7 +11,7 @@ import { PlacementOps } from './schemas/placement.js';
 import { CtlOps, SystemEvents } from './schemas/system.js';
 import { InternalTasks } from './schemas/internal.js';
 import { HostRpcOps, TrackerOps } from './schemas/host.js';
-import { ActionQueries, AdminOps, FlavorQueries, ImageQueries, MigrationQueries } from './schemas/admin.js';
+import { ActionQueries, AdminOps, FlavorQueries, ImageQueries, MigrationQueries, QuotaQueries } from './schemas/admin.js';
 
 /** What a message is, which decides where its type is looked up. */
 export const MessageKind = { Command: 'command', Event: 'event', Request: 'request', Reply: 'reply', Task: 'task' } as const;
@@ -53,6 +53,7 @@ function build(): Record<MessageKind, Map<string, TSchema>> {
   ops(MigrationQueries, queryType, rr);
   ops(ActionQueries, queryType, rr);
   ops(ImageQueries, queryType, rr);
+  ops(QuotaQueries, queryType, rr);
   ops(AdminOps, adminType, rr);
   rr.replies.set(ERROR_TYPE, ErrorBodySchema);
 

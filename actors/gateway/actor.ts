@@ -149,8 +149,8 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
   };
 
   const n = names(prefix);
-  const queries = serveQueries({ nc: o.nc, stores, clock: o.clock, ids: o.ids, prefix, ...(o.log ? { log: o.log } : {}) });
-  const admin = serveAdmin({ nc: o.nc, stores, clock: o.clock, ids: o.ids, admins, ...(o.adminProject !== undefined ? { adminProject: o.adminProject } : {}), prefix, ...(o.log ? { log: o.log } : {}) });
+  const queries = serveQueries({ nc: o.nc, stores, ledgers, clock: o.clock, ids: o.ids, prefix, ...(o.log ? { log: o.log } : {}) });
+  const admin = serveAdmin({ nc: o.nc, stores, ledgers, ...(o.defaultQuota ? { defaultQuota: o.defaultQuota } : {}), clock: o.clock, ids: o.ids, admins, ...(o.adminProject !== undefined ? { adminProject: o.adminProject } : {}), prefix, ...(o.log ? { log: o.log } : {}) });
   const loop = await startConsumerLoop({ js, jsm, stream: n.streams.cmd, durable: 'gateway', filter: `${prefix}.cmd.>`, handle, ...(o.log ? { log: o.log } : {}) });
   return {
     done: loop.done,

@@ -1,18 +1,23 @@
 /**
- * Operator requests: `nv.admin.hosts.list|set`, request/reply in the `gateway` queue group.
+ * Operator requests: `nv.admin.hosts.list|set` and `nv.admin.quotas.show|set`, request/reply
+ * in the `gateway` queue group.
  * Only the gateway's admin users may ask (until secure mode binds the envelope user to
  * credentials); anyone else gets 403 NotAuthorized and nothing is written.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { adminType, subjects, type Envelope, type ErrorBody, type HostAdminRecord, type HostListEntry, type HostSetRequest } from '../../protocol/index.js';
+import { adminType, DEFAULT_QUOTA, subjects, type Envelope, type ErrorBody, type HostAdminRecord, type HostListEntry, type HostSetRequest, type QuotaRecord, type QuotaSetRequest, type QuotaView } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
 import type { Stores } from '../records/stores.js';
+import type { QuotaLedgers } from './quota-ledger.js';
 
 export interface AdminOptions {
   readonly nc: NatsConnection;
   readonly stores: Stores;
+  readonly ledgers: QuotaLedgers;
+  /** Limits of a project with no `nv-quotas` record (what `quotas.set` starts from). */
+  readonly defaultQuota?: QuotaRecord;
   readonly clock: Clock;
   readonly ids: IdSource;
   readonly admins: ReadonlySet<string>;
@@ -59,7 +64,36 @@ export function serveAdmin(o: AdminOptions): Subscription {
 
 async function answer(o: AdminOptions, req: Envelope<Record<string, unknown>>): Promise<Answer> {
   if (req.type === adminType('hosts.set')) return { ok: true, body: { host: await setHost(o, req.body as HostSetRequest) } };
+  if (req.type === adminType('quotas.set')) return { ok: true, body: { quota: await setQuota(o, req.body as QuotaSetRequest) } };
+  if (req.type === adminType('quotas.show')) return { ok: true, body: { quota: await quotaView(o.ledgers, String(req.body['project'])) } };
   return { ok: true, body: { hosts: await listHosts(o.stores, o.log) } };
+}
+
+/** A project's limits and usage, as `quotas.show` answers them. */
+export async function quotaView(ledgers: QuotaLedgers, project: string): Promise<QuotaView> {
+  const { quota, usage, defaults } = await ledgers.show(project);
+  return { project, limits: quota, usage, defaults };
+}
+
+/**
+ * Changes the named limits of a project (CAS, retried on conflict), then counts the project
+ * again from its records: instances booted while it was unlimited were in no ledger.
+ */
+async function setQuota(o: AdminOptions, req: QuotaSetRequest): Promise<QuotaView> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await o.stores.quotas.get(req.project);
+    const base = current?.value ?? o.defaultQuota ?? DEFAULT_QUOTA;
+    const next: QuotaRecord = { instances: req.instances ?? base.instances, cores: req.cores ?? base.cores, ramMb: req.ramMb ?? base.ramMb };
+    try {
+      if (current) await o.stores.quotas.update(req.project, next, current.revision);
+      else await o.stores.quotas.create(req.project, next);
+      break;
+    } catch (err) {
+      if (!isActorError(err, ActorErrorCode.CasConflict) || attempt >= MAX_CAS_ATTEMPTS) throw err;
+    }
+  }
+  await o.ledgers.recount(req.project);
+  return quotaView(o.ledgers, req.project);
 }
 
 /** Applies the named switches to a host's record with compare-and-set, retrying on conflict. */

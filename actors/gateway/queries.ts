@@ -1,7 +1,7 @@
 /**
  * Read-only queries, request/reply in the `gateway` queue group: a project's instances
  * (`nv.query.<project>.instances.list|show`), its migrations (`…migrations.list`) and the
- * flavors (`…flavors.list`), and an instance's actions (`…actions.list`). The subject's project scopes every answer: another project's
+ * flavors (`…flavors.list`), its quota (`…quotas.show`), and an instance's actions (`…actions.list`). The subject's project scopes every answer: another project's
  * instance is answered as not found, its migrations are not listed.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
@@ -12,8 +12,10 @@ import type { Stores } from '../records/stores.js';
 import { recordView } from '../records/views.js';
 import { jetstream } from '@nats-io/jetstream';
 import { readInstanceActions } from './actions.js';
+import { quotaView } from './admin.js';
+import type { QuotaLedgers } from './quota-ledger.js';
 
-export function serveQueries(o: { nc: NatsConnection; stores: Stores; clock: Clock; ids: IdSource; prefix?: string; log?: (line: string, err?: unknown) => void }): Subscription {
+export function serveQueries(o: { nc: NatsConnection; stores: Stores; ledgers: QuotaLedgers; clock: Clock; ids: IdSource; prefix?: string; log?: (line: string, err?: unknown) => void }): Subscription {
   const s = subjects(o.prefix);
   const ctx: ReplyContext = { clock: o.clock, ids: o.ids, project: '_system', user: 'gateway' };
   const head = `${s.prefix}.query.`;
@@ -28,7 +30,7 @@ export function serveQueries(o: { nc: NatsConnection; stores: Stores; clock: Clo
         respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `subject ${msg.subject} does not match type ${req.type}` });
         return;
       }
-      answer(o.stores, project, req, o.log, o.nc, o.prefix).then(
+      (req.type === queryType('quotas.show') ? quotaView(o.ledgers, project).then((quota): Answer => ({ ok: true, body: { quota } })) : answer(o.stores, project, req, o.log, o.nc, o.prefix)).then(
         (r) => (r.ok ? respondOk(ctx, msg, req, r.body) : respondError(ctx, msg, req, r.error)),
         (e: unknown) => {
           o.log?.(`query ${req.type} failed`, e);

@@ -6,7 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Empty, TokenString } from './common.js';
 import { HostAdminRecord } from './host.js';
 import { FlavorView } from './instance.js';
-import { ImageRecord, MigrationRecord } from './internal.js';
+import { ImageRecord, MigrationRecord, QuotaRecord } from './internal.js';
 
 const Reason = Type.Union([Type.Null(), Type.String({ maxLength: 255 })]);
 
@@ -32,10 +32,41 @@ export const HostSetRequest = Type.Object(
 );
 export type HostSetRequest = Static<typeof HostSetRequest>;
 
+const Limit = Type.Integer({ minimum: -1, maximum: 1_000_000_000 });
+
+/** A project's quota: its limits (-1 unlimited) and what it uses now, counted as the gateways count it. */
+export const QuotaView = Type.Object(
+  {
+    project: TokenString,
+    limits: QuotaRecord,
+    usage: Type.Object({ instances: Type.Integer({ minimum: 0 }), cores: Type.Integer({ minimum: 0 }), ramMb: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    /** True when the project has no `nv-quotas` record and the gateway's defaults apply. */
+    defaults: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type QuotaView = Static<typeof QuotaView>;
+
+/** `admin.quotas.set`: the named limits change, the others stay (from the defaults when the project had none). */
+export const QuotaSetRequest = Type.Object(
+  { project: TokenString, instances: Type.Optional(Limit), cores: Type.Optional(Limit), ramMb: Type.Optional(Limit) },
+  { additionalProperties: false },
+);
+export type QuotaSetRequest = Static<typeof QuotaSetRequest>;
+
+const QuotaReply = Type.Object({ quota: QuotaView }, { additionalProperties: false });
+
 /** `nv.admin.<op>`: request/reply, answered by the gateway for admin users only. */
 export const AdminOps = {
   'hosts.list': { request: Empty, reply: Type.Object({ hosts: Type.Array(HostListEntry) }, { additionalProperties: false }) },
   'hosts.set': { request: HostSetRequest, reply: Type.Object({ host: HostAdminRecord }, { additionalProperties: false }) },
+  'quotas.show': { request: Type.Object({ project: TokenString }, { additionalProperties: false }), reply: QuotaReply },
+  'quotas.set': { request: QuotaSetRequest, reply: QuotaReply },
+} as const;
+
+/** `nv.query.<project>.quotas.show`: the project's own quota. */
+export const QuotaQueries = {
+  'quotas.show': { request: Empty, reply: QuotaReply },
 } as const;
 
 /** `nv.query.<project>.flavors.list`: the flavors a boot or resize may name. */
