@@ -187,8 +187,8 @@ test("security - a compute host consumes only its own inbox and serves only its 
   sub.unsubscribe();
   await refusedPublish(() => h1.request('nv.ctl.gateway-1.kill', new Uint8Array([0xc0]), { timeout: 5000 }), /^nv\.ctl\./);
   await refusedPublish(() => jetstream(h1).publish('nv.cmd.demo.x.delete', new Uint8Array([0xc0]), { timeout: 5000 }), /^nv\.cmd\./);
-  // The buckets the operator owns: flavors, quotas, host switches.
-  for (const bucket of ['nv-flavors', 'nv-quotas', 'nv-hosts']) await refusedPublish(() => jetstream(h1).publish(`$KV.${bucket}.x`, new Uint8Array([0xc0]), { timeout: 5000 }), new RegExp(`^\\$KV\\.${bucket}\\.`));
+  // The buckets the operator owns: flavors, quotas and their ledgers, host switches.
+  for (const bucket of ['nv-flavors', 'nv-quotas', 'nv-quota-usage', 'nv-hosts']) await refusedPublish(() => jetstream(h1).publish(`$KV.${bucket}.x`, new Uint8Array([0xc0]), { timeout: 5000 }), new RegExp(`^\\$KV\\.${bucket}\\.`));
 });
 
 test('security - services are confined to their own subjects', async (t) => {
