@@ -33,6 +33,7 @@ import { imageSteps } from './image-steps.js';
 import { retrying } from './retrying-driver.js';
 import { serveDestroyGuest, servePreLiveMigration, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
+import { publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
 import { periodic } from '../runtime/periodic.js';
 
@@ -71,8 +72,11 @@ export interface ComputeWorker extends Actor {
   readonly supervisor: Supervisor;
   readonly instances: InstanceHost;
   readonly tracker: TrackerGate;
-  /** Runs the periodic audit now (tracker heal + placement heal). */
-  auditNow(): Promise<void>;
+  /**
+   * Runs the periodic audit now (tracker heal + placement heal + shelved images): what it
+   * found and what it repaired; every repair is also logged and published (`audit.healed`).
+   */
+  auditNow(): Promise<HostAuditReport>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -230,15 +234,18 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const every = (name: string, everyMs: number, run: () => Promise<void>, now = false) => periodic({ name, everyMs, run, clock: o.clock, log, now, ...(o.jitter ? { jitter: o.jitter } : {}) });
   await supervisor.add(every('heartbeat', o.heartbeatMs ?? 2000, heartbeat, true));
 
-  const auditNow = async () => {
+  const auditNow = async (): Promise<HostAuditReport> => {
     const t = await tracker.get();
-    const report = await t.audit();
-    if (!report.inSync) log(`compute ${o.host}: tracker audit healed ${report.drift.stale.length} stale, ${report.drift.missing.length} missing, ${report.drift.changed.length} changed claims`);
+    const claims = trackerFindings(await t.audit());
+    for (const f of claims.found.filter((x) => !claims.repaired.includes(x))) log(`compute ${o.host}: audit found ${f.kind} ${f.id} (not repaired: a claim landed while the records were read; the next run judges it): ${f.detail}`);
     await reportInventory(placement, provider, o.inventory);
-    await healAllocations(stores, migrations, placement, provider, log);
-    await healImages(stores, log);
+    const allocations = await healAllocations(stores, migrations, placement, provider);
+    const images = await healImages(stores);
+    const repaired = [...claims.repaired, ...allocations, ...images];
+    await publishHealed({ js, clock: o.clock, ids: o.ids, prefix, host: o.host, log }, repaired);
+    return { host: o.host, found: [...claims.found, ...allocations, ...images], repaired };
   };
-  if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(every('audit', o.auditIntervalMs ?? 60_000, auditNow));
+  if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(every('audit', o.auditIntervalMs ?? 60_000, async () => void (await auditNow())));
 
   // The periodics (operations.md §13): decisions in machines/periodics/, acting in ./periodics.ts.
   const periodicDeps = { host: o.host, instances: instanceSource(instances), driver: o.driver, clock: o.clock, log, ...(o.jitter ? { jitter: o.jitter } : {}) };
