@@ -52,8 +52,9 @@ export async function completeMigration(migrations: RecordBucket<MigrationRecord
 }
 
 /**
- * A shelved image whose instance is deleted (a shelved instance deleted on its host) is
- * garbage: nothing can unshelve it any more. Snapshots outlive their instance and stay.
+ * A shelved image whose instance is deleted is garbage: nothing can unshelve it any more.
+ * A delete removes it itself (its last step, or the conductor's local delete); this is the
+ * safety net for one that did not. Snapshots outlive their instance and stay.
  * Returns what it removed.
  */
 export async function healImages(stores: Stores): Promise<AuditFinding[]> {
