@@ -165,16 +165,26 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const restored = await instances.recover(owned);
   if (restored > 0) log(`compute ${o.host}: restored ${restored} instance actors`);
 
-  // Evacuations away from this host while it was down: their old guests go.
+  /**
+   * Evacuations away from this host while it was down: their old guests go. One that ends
+   * while this host is back (it came back mid-evacuation, and its rebuilt tracker took the
+   * source side from the open move) has its source side dropped and is completed here, the
+   * source's part of finishing it (as confirm drops a resize's source side): at start, and
+   * before each periodic audit, which would otherwise find the side stale and repair it.
+   */
   const cleanEvacuated = async () => {
     for (const { value: m } of await migrations.entries()) {
       if (m.kind !== 'evacuation' || m.sourceHost !== o.host || m.status === 'completed' || m.status === 'error') continue;
       const rec = await stores.instances.get(m.instanceId);
       if (rec?.value.owner === self) continue; // no host was found: it stayed ours
-      instances.forget(m.instanceId);
-      await o.driver.destroy(m.instanceId);
-      log(`compute ${o.host}: destroyed the guest of ${m.instanceId}, evacuated to ${m.destHost ?? 'another host'} while this host was down`);
-      if (m.status === 'done' || m.status === 'failed') await completeMigration(migrations, m.migrationId, o.clock);
+      if (instances.forget(m.instanceId) || (await patient.get(m.instanceId)) !== undefined) {
+        await patient.destroy(m.instanceId);
+        log(`compute ${o.host}: destroyed the guest of ${m.instanceId}, evacuated to ${m.destHost ?? 'another host'} while this host was down`);
+      }
+      if (m.status !== 'done' && m.status !== 'failed') continue;
+      const dropped = await tracker.use((t) => t.handle({ type: 'dropMoveClaim', opId: `${m.migrationId}:evacuatedSource`, migrationId: m.migrationId, side: 'source' }));
+      if (!dropped.ok) throw new Error(`compute ${o.host}: the source side of evacuation ${m.migrationId} was not dropped: ${dropped.error.message}`);
+      await completeMigration(migrations, m.migrationId, o.clock);
     }
   };
   /**
@@ -235,6 +245,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   await supervisor.add(every('heartbeat', o.heartbeatMs ?? 2000, heartbeat, true));
 
   const auditNow = async (): Promise<HostAuditReport> => {
+    await cleanEvacuated();
     const t = await tracker.get();
     const claims = trackerFindings(await t.audit());
     for (const f of claims.found.filter((x) => !claims.repaired.includes(x))) log(`compute ${o.host}: audit found ${f.kind} ${f.id} (not repaired: a claim landed while the records were read; the next run judges it): ${f.detail}`);

@@ -110,7 +110,11 @@ test.serial('bug 1764883 - the source restarts while the evacuation is pre-migra
   t.is(c.hosts.get('n1')!.fake.guest(id), undefined);
   t.false(c.worker('n1').instances.ids().includes(id));
   t.deepEqual(await where(c, id), ['n2:512']);
+  // The source's periodic work finishes its side (found by asserting the audit repairs
+  // nothing: its rebuilt tracker kept the open move's source side after the move was done).
   await clean(t, c);
+  t.deepEqual((await c.worker('n1').tracker.get()).report().claims.filter((x) => x.instanceId === id), [], 'the source dropped its side');
+  t.is(await c.migrationStatus(migrationIdOf(id, ev)), 'completed');
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
 });
 
