@@ -200,7 +200,10 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     }
     await cleanEvacuated();
     await reapGuests();
-    await (await tracker.get()).audit();
+    // Like a restart's rebuild, not a repair: the records moved on while this host was away
+    // (evacuations), so the drift is expected and not published as audit.healed.
+    const { found } = trackerFindings(await (await tracker.get()).audit());
+    if (found.length > 0) log(`compute ${o.host}: back from being taken for dead: tracker brought in line with the records (${found.map((f) => `${f.kind} ${f.id}`).join(', ')})`);
   };
   /**
    * Guests this host has but no live instance here needs (I7): deleted while this host was
