@@ -4,12 +4,17 @@
  *  - every acknowledged command has exactly one terminal event: none lost, none duplicated;
  *  - a deleted instance never comes back (no later event shows it alive; its record stays deleted);
  *  - a confirmed resize has the flavor it was resized to;
- *  - no provider was ever seen over its capacity.
+ *  - no provider was over its capacity after any placement write;
+ *  - no host's audit repaired anything: a repair is a leak the self-healing hid;
+ *  - no terminal event answers a command nobody sent (the commands a host's periodics send
+ *    their instances excepted);
+ *  - the observers saw everything (an event or log record they could not read is counted).
  */
+import { isInternalCommandId } from '../machines/periodics/index.js';
 import type { HistoryRecord } from './history.js';
 
 export interface Violation {
-  readonly kind: 'lost' | 'duplicated' | 'resurrected' | 'wrong-flavor' | 'over-capacity' | 'invariant';
+  readonly kind: 'lost' | 'duplicated' | 'resurrected' | 'wrong-flavor' | 'over-capacity' | 'healed' | 'unsent' | 'observer-error' | 'invariant';
   readonly detail: string;
   /** Command ids and instance ids involved, to find them in the history. */
   readonly ids: readonly string[];
@@ -43,9 +48,21 @@ export function check(input: CheckInput): Violation[] {
     else if (r.k === 'evt' && !seen.has(r.seq)) {
       seen.add(r.seq);
       events.push(r);
-    } else if (r.k === 'sample' && r.used > r.capacity) {
-      out.push({ kind: 'over-capacity', detail: `provider ${r.provider} held ${r.used} ${r.resource} of ${r.capacity} at t=${r.t}`, ids: [r.provider] });
+    } else if (r.k === 'write' && r.used > r.capacity) {
+      out.push({ kind: 'over-capacity', detail: `provider ${r.provider} held ${r.used} ${r.resource} of ${r.capacity} after ${r.op} ${r.rid} (placement log record ${r.seq})`, ids: [r.provider, r.rid] });
+    } else if (r.k === 'healed') {
+      for (const x of r.repaired) out.push({ kind: 'healed', detail: `the audit of ${r.host} repaired ${x.kind} ${x.id}: ${x.detail}`, ids: [x.id, ...(x.instanceId !== null && x.instanceId !== x.id ? [x.instanceId] : [])] });
+    } else if (r.k === 'observer-error') {
+      out.push({ kind: 'observer-error', detail: `${r.source}: ${r.detail}`, ids: [] });
     }
+  }
+
+  // Terminal events answer commands a client sent (acknowledged or not: an unacknowledged one may exist).
+  const reported = new Set<string>();
+  for (const e of events) {
+    if (!e.final || e.corr === null || cmds.has(e.corr) || isInternalCommandId(e.corr) || reported.has(e.corr)) continue;
+    reported.add(e.corr);
+    out.push({ kind: 'unsent', detail: `${e.type} of ${e.instanceId} ends command ${e.corr}, which no client sent`, ids: [e.corr, e.instanceId] });
   }
 
   // Terminal events per command.

@@ -1,13 +1,13 @@
 /**
  * The chaos workload, speaking only the public protocol: clients publish commands to
  * `nv.cmd.<project>.<instance>.<action>` (JetStream, Nats-Msg-Id = command id) and follow
- * their outcome in NV_EVT; a recorder writes every stored event to the history; a sampler
- * writes each provider's usage against its capacity.
+ * their outcome in NV_EVT; a recorder writes every stored event to the history (a host's
+ * `audit.healed` as a `healed` record). Capacity is checked from placement's log
+ * (placement-tail.ts).
  */
-import { DeliverPolicy, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { commandType, decodeMessage, encodeMessage, envelope, MessageKind, subjects } from '../protocol/index.js';
-import { PlacementClient } from '../actors/placement/client.js';
 import { names } from '../actors/runtime/bootstrap.js';
 import type { HistoryWriter } from './history.js';
 import { Workload } from './workload.js';
@@ -22,6 +22,8 @@ export class EventRecorder {
   readonly hostOf = new Map<string, string>();
   private stopFn: (() => void) | undefined;
   lastEventAt = Date.now();
+  /** The NV_EVT sequence of the last event read. */
+  private lastSeq = 0;
 
   constructor(private readonly history: HistoryWriter) {}
 
@@ -32,10 +34,19 @@ export class EventRecorder {
     this.stopFn = () => void messages.stop();
     void (async () => {
       for await (const m of messages) {
+        this.lastSeq = m.seq;
         const r = decodeMessage(m.data, MessageKind.Event);
-        if (!r.ok) continue;
+        if (!r.ok) {
+          this.history.add({ k: 'observer-error', t: Date.now(), source: 'events', detail: `event ${m.seq} on ${m.subject} does not decode: ${r.error.message}` });
+          continue;
+        }
         const e = r.value;
         const b = e.body as Record<string, unknown>;
+        if (e.type === 'audit.healed') {
+          const healed = b as { host: string; repaired: { kind: string; id: string; instanceId: string | null; detail: string }[] };
+          this.history.add({ k: 'healed', t: Date.now(), seq: m.seq, host: healed.host, repaired: healed.repaired });
+          continue;
+        }
         const final = b['final'] === true;
         const flavor = typeof b['flavor'] === 'object' && b['flavor'] !== null ? (b['flavor'] as { name?: unknown }).name : undefined;
         this.lastEventAt = Date.now();
@@ -78,6 +89,21 @@ export class EventRecorder {
         resolve(type);
       });
     });
+  }
+
+  /** Waits until every event NV_EVT holds now is read (a repair published at the last moment counts); false after `timeoutMs`. */
+  async caughtUp(nc: NatsConnection, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const jsm = await jetstreamManager(nc);
+    for (;;) {
+      const last = await jsm.streams.info(names().streams.evt).then((i) => i.state.last_seq, () => Infinity);
+      if (this.lastSeq >= last) return true;
+      if (Date.now() > deadline) {
+        this.history.add({ k: 'observer-error', t: Date.now(), source: 'events', detail: `events were read up to ${this.lastSeq} of ${last}` });
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   hasEnded(commandId: string): boolean {
@@ -136,28 +162,4 @@ async function publish(js: JetStreamClient, subject: string, id: string, action:
     }
   }
   return { ok: false, error: last };
-}
-
-/** Every `everyMs`, each provider's usage against its capacity ((total − reserved) × ratio), into the history. */
-export function startCapacitySampler(nc: NatsConnection, history: HistoryWriter, everyMs: number): () => void {
-  const placement = new PlacementClient({ nc, deadlineMs: 5000 });
-  let stopped = false;
-  void (async () => {
-    while (!stopped) {
-      await new Promise((r) => setTimeout(r, everyMs));
-      try {
-        const { providers } = await placement.call('providers.list', {});
-        for (const p of providers) {
-          const [u, inv] = await Promise.all([placement.call('usages.get', { provider: p.uuid }), placement.call('inventories.get', { provider: p.uuid })]);
-          for (const [rc, i] of Object.entries(inv.inventories)) {
-            const capacity = Math.floor((i.total - (i.reserved ?? 0)) * (i.allocationRatio ?? 1));
-            history.add({ k: 'sample', t: Date.now(), provider: p.name, resource: rc, used: u.usages[rc] ?? 0, capacity });
-          }
-        }
-      } catch {
-        // placement is down (a fault): no sample this round
-      }
-    }
-  })();
-  return () => void (stopped = true);
 }

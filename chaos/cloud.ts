@@ -15,6 +15,9 @@ import { projectRoot } from '../actors/runtime/project-root.js';
 import { RoleProcess } from '../actors/runtime/role-processes.js';
 import type { DriverChaos } from './schedule.js';
 
+/** How often each host's periodic audit runs during a chaos run. */
+export const CHAOS_AUDIT_INTERVAL_MS = 10_000;
+
 export interface NatsNode {
   readonly config: ServerConfig;
   readonly configFile: string;
@@ -59,7 +62,9 @@ export async function startChaosCloud(o: { dir: string; hosts: number; cluster: 
     const host = r.name.startsWith('compute-') ? r.name.slice('compute-'.length) : undefined;
     if (host) mkdirSync(join(o.dir, 'hosts', host), { recursive: true });
     const d = host ? o.driver.get(host) : undefined;
-    const extra = d ? ['--fail-rate', String(d.failRate), '--driver-latency-ms', String(d.latencyMs)] : [];
+    // The hosts' periodic audit runs every 10 s (60 s in production), so that a leak left at
+    // any moment of the run is found and repaired, and its `audit.healed` event fails the run.
+    const extra = [...(d ? ['--fail-rate', String(d.failRate), '--driver-latency-ms', String(d.latencyMs)] : []), ...(host ? ['--audit-interval', String(CHAOS_AUDIT_INTERVAL_MS)] : [])];
     roles.set(r.name, new RoleProcess({ name: r.name, command: process.execPath, args: [cli, ...r.args, ...extra], ready: r.ready, logFile: join(o.dir, `${r.name}.log`) }, o.say, { minMs: 200, maxMs: 3000, healthyMs: 10_000 }));
   }
   await roles.get('placement')!.start();

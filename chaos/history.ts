@@ -1,6 +1,7 @@
 /**
  * The history of a chaos run: every command issued, its PubAck, every event observed, every
- * fault injected and every capacity sample, one JSON object per line. The checker reads it
+ * fault injected, every provider's usage after every placement write, every repair a host's
+ * audit made and every error of an observer, one JSON object per line. The checker reads it
  * after the run; `novactor chaos --replay FILE` reads its first line to run the same seed and
  * options again.
  */
@@ -39,7 +40,15 @@ export type HistoryRecord =
       readonly code: string | null;
     }
   | { readonly k: 'fault'; readonly t: number; readonly kind: string; readonly target: string; readonly detail?: string }
-  | { readonly k: 'sample'; readonly t: number; readonly provider: string; readonly resource: string; readonly used: number; readonly capacity: number }
+  /**
+   * One provider's usage of one class against its capacity ((total − reserved) × ratio) right
+   * after one placement write: the write `rid` (`op`) in record `seq` of placement's log.
+   */
+  | { readonly k: 'write'; readonly t: number; readonly seq: number; readonly rid: string; readonly op: string; readonly provider: string; readonly resource: string; readonly used: number; readonly capacity: number }
+  /** A host's periodic audit repaired something (an `audit.healed` event, NV_EVT sequence `seq`). */
+  | { readonly k: 'healed'; readonly t: number; readonly seq: number; readonly host: string; readonly repaired: readonly { readonly kind: string; readonly id: string; readonly instanceId: string | null; readonly detail: string }[] }
+  /** An observer of the run could not see something (an event it could not decode, a log record, a read that failed): the checks are incomplete. */
+  | { readonly k: 'observer-error'; readonly t: number; readonly source: string; readonly detail: string }
   | { readonly k: 'end'; readonly t: number; readonly quiesced: boolean };
 
 /** Appends records to a JSON-lines file. */
@@ -50,7 +59,7 @@ export class HistoryWriter {
     this.out = createWriteStream(file, { flags: 'w' });
   }
   private closed = false;
-  /** Appends a record; one that comes after `close()` (a sampler's last round) is dropped. */
+  /** Appends a record; one that comes after `close()` (an observer's last message) is dropped. */
   add(r: HistoryRecord): void {
     if (this.closed) return;
     this.records.push(r);

@@ -12,7 +12,8 @@ import { openStores } from '../actors/records/stores.js';
 import { audit } from '../machines/audit/index.js';
 import { check, summarize, type FinalInstance, type Summary, type Violation } from './checker.js';
 import { startChaosCloud } from './cloud.js';
-import { EventRecorder, runClient, startCapacitySampler } from './clients.js';
+import { EventRecorder, runClient } from './clients.js';
+import { startPlacementTail } from './placement-tail.js';
 import { HistoryWriter, type ChaosOptions } from './history.js';
 import { inject } from './injector.js';
 import { driverChaos, faultSchedule } from './schedule.js';
@@ -41,7 +42,7 @@ export async function runChaos(o: ChaosOptions, io: { historyFile?: string; keep
   try {
     const recorder = new EventRecorder(history);
     await recorder.start(cloud.nc);
-    const stopSampler = startCapacitySampler(cloud.nc, history, 2000);
+    const placementLog = startPlacementTail(cloud.nc, history);
     const schedule = faultSchedule(o);
     const instancesOn = (host: string) => [...recorder.hostOf].filter(([, h]) => h === host).map(([id]) => id);
     const injector = inject(cloud, schedule, history, instancesOn, (l) => io.say(l));
@@ -55,11 +56,14 @@ export async function runChaos(o: ChaosOptions, io: { historyFile?: string; keep
     await Promise.all(clients);
     const quiesced = await untilEnded(history.records, recorder, 120_000);
     if (!quiesced) problems.push('the cloud did not quiesce: some acknowledged commands had no outcome 120 s after the faults stopped');
-    stopSampler();
 
     const invariants = await finalAudit(cloud.nc, io.say);
     const stores = await openStores(cloud.nc);
     const final = new Map<string, FinalInstance>((await stores.instances.entries()).map((e) => [e.key, { vmState: e.value.vmState, flavor: e.value.flavor.name }]));
+    // Every placement write and every event (a repair published during the final audit too)
+    // is checked before the verdict; one the observers could not reach is an observer-error.
+    await Promise.all([placementLog.caughtUp(30_000), recorder.caughtUp(cloud.nc, 30_000)]);
+    placementLog.stop();
     history.add({ k: 'end', t: Date.now(), quiesced });
     recorder.stop();
     await history.close();
@@ -94,7 +98,9 @@ async function untilEnded(records: readonly { k: string }[], recorder: EventReco
 /**
  * The auditor on the quiesced cloud. Periodic work may still be settling (a paused host's
  * return, an evacuation's cleanup): the audit is repeated for a while, and what it finds at
- * the end is the verdict.
+ * the end is the verdict. A host's audit that repairs a leak in that window does not make
+ * the run pass: the recorder keeps reading until the end, and each repair is a `healed`
+ * violation.
  */
 async function finalAudit(nc: Parameters<typeof collect>[0]['nc'], say: (line: string) => void) {
   let last: ReturnType<typeof audit>['violations'] = [];

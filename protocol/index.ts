@@ -26,7 +26,7 @@ export {
   type PowerState,
   type VmState,
 } from './schemas/instance.js';
-export { CtlOps, SystemEvents, type ActorStatus, type ProcessState } from './schemas/system.js';
+export { AUDIT_FINDING_KINDS, AuditFinding, CtlOps, SystemEvents, type ActorStatus, type ProcessState } from './schemas/system.js';
 export {
   BuildTask,
   DEFAULT_FLAVORS,

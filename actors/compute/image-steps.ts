@@ -4,6 +4,7 @@
  *  - an image's id is derived from the instance and the operation, so a re-run finds the
  *    record its first run made; `snapshot` creates it (`saving`) if missing, `uploadImage`
  *    marks it `active`, `deleteImage` removes it (a missing one is done);
+ *  - a delete's last step drops a shelved instance's image (`dropShelved`);
  *  - `handBack` gives the record to the conductor with a CAS (owner, epoch); a re-run finds
  *    it made.
  */
@@ -90,6 +91,11 @@ export function imageSteps(d: ImageStepDeps) {
     }
   };
 
+  /** A deleted shelved instance's image goes with it (Nova's _delete), not left for the periodic audit to repair. A missing one is done. */
+  const dropShelved = async (snap: InstanceSnapshot): Promise<void> => {
+    if (snap.context.shelvedImage) await d.images.remove(snap.context.shelvedImage);
+  };
+
   const run = (step: StepName, _key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined => {
     if (step === 'snapshot') return snapshot(snap);
     if (step === 'uploadImage') return uploadImage(snap);
@@ -97,5 +103,5 @@ export function imageSteps(d: ImageStepDeps) {
     if (step === 'handBack') return handBack(snap);
     return undefined;
   };
-  return { run };
+  return { run, dropShelved };
 }

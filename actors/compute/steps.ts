@@ -38,7 +38,7 @@ export interface ComputeStepDeps {
   /** The steps of resize and cold migration (move-steps.ts). */
   readonly moves?: { run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined };
   /** The image steps of snapshot and shelve, and the hand-back of an offloaded instance (image-steps.ts). */
-  readonly images?: { run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined };
+  readonly images?: { run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined; dropShelved(snap: InstanceSnapshot): Promise<void> };
   /** Runs before every step (tests hold a step here to kill something while it is in flight). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
 }
@@ -121,6 +121,8 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
       }
       case 'deleteAllocations':
         await deleteAllocations(id);
+        // The last step of a delete: a shelved instance's image goes too (an offload keeps it).
+        if (snap.matches('deleting')) await d.images?.dropShelved(snap);
         return done();
       case 'reschedule':
         return reschedule(snap);

@@ -1,5 +1,5 @@
 /** What a compute worker keeps in order from the records: leaked allocations, the tracker's view of open moves, finished evacuations. */
-import type { MigrationRecord } from '../../protocol/index.js';
+import type { AuditFinding, MigrationRecord } from '../../protocol/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { PlacementClient } from '../placement/client.js';
 import type { RecordBucket } from '../records/kv-record.js';
@@ -10,19 +10,23 @@ import type { Stores } from '../records/stores.js';
  * Placement's side of the audit: an allocation on this host's provider whose consumer has no
  * record, or a deleted one, or a closed migration, is a leak (I2); it is removed. Records are written before any
  * claim and marked deleted only after their allocations are gone, so neither case can be an
- * operation in progress.
+ * operation in progress. Returns what it removed.
  */
-export async function healAllocations(stores: Stores, migrations: RecordBucket<MigrationRecord>, placement: PlacementClient, provider: string, log: (line: string, err?: unknown) => void): Promise<void> {
+export async function healAllocations(stores: Stores, migrations: RecordBucket<MigrationRecord>, placement: PlacementClient, provider: string): Promise<AuditFinding[]> {
   const held = await placement.call('allocations.byProvider', { provider });
-  for (const consumer of Object.keys(held.allocations)) {
+  const out: AuditFinding[] = [];
+  for (const [consumer, a] of Object.entries(held.allocations)) {
     const rec = await stores.instances.get(consumer);
     if (rec && rec.value.vmState !== 'deleted') continue;
     // A migration consumer holds the source side of an open move; its steps remove it when the move ends.
     const move = rec ? undefined : await migrations.get(consumer);
     if (move && isOpenMigration(move.value)) continue;
-    log(`audit: removing leaked allocation of ${rec ? 'deleted' : 'unknown'} consumer ${consumer}`);
+    const whose = rec ? 'deleted instance' : move ? `${move.value.status} migration of ${move.value.instanceId}` : 'unknown consumer';
+    const what = Object.entries(a.resources).map(([rc, n]) => `${rc}=${n}`).join(' ');
     await placement.deleteAllocations(consumer);
+    out.push({ kind: 'leaked-allocation', id: consumer, instanceId: rec ? consumer : move ? move.value.instanceId : null, detail: `removed the allocation (${what}) of ${whose} ${consumer}` });
   }
+  return out;
 }
 
 /** The sides of open migrations this host holds, as the tracker's reset and audit want them. */
@@ -48,15 +52,19 @@ export async function completeMigration(migrations: RecordBucket<MigrationRecord
 }
 
 /**
- * A shelved image whose instance is deleted (a shelved instance deleted on its host) is
- * garbage: nothing can unshelve it any more. Snapshots outlive their instance and stay.
+ * A shelved image whose instance is deleted is garbage: nothing can unshelve it any more.
+ * A delete removes it itself (its last step, or the conductor's local delete); this is the
+ * safety net for one that did not. Snapshots outlive their instance and stay.
+ * Returns what it removed.
  */
-export async function healImages(stores: Stores, log: (line: string, err?: unknown) => void): Promise<void> {
+export async function healImages(stores: Stores): Promise<AuditFinding[]> {
+  const out: AuditFinding[] = [];
   for (const { key, value: image } of await stores.images.entries()) {
     if (image.kind !== 'shelved') continue;
     const rec = await stores.instances.get(image.instanceId);
     if (rec && rec.value.vmState !== 'deleted') continue;
-    log(`audit: removing the shelved image ${key} of ${rec ? 'deleted' : 'unknown'} instance ${image.instanceId}`);
     await stores.images.remove(key);
+    out.push({ kind: 'orphan-image', id: key, instanceId: image.instanceId, detail: `removed the shelved image ${key} of ${rec ? 'deleted' : 'unknown'} instance ${image.instanceId}` });
   }
+  return out;
 }

@@ -33,6 +33,7 @@ import { imageSteps } from './image-steps.js';
 import { retrying } from './retrying-driver.js';
 import { serveDestroyGuest, servePreLiveMigration, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
+import { publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
 import { periodic } from '../runtime/periodic.js';
 
@@ -71,8 +72,11 @@ export interface ComputeWorker extends Actor {
   readonly supervisor: Supervisor;
   readonly instances: InstanceHost;
   readonly tracker: TrackerGate;
-  /** Runs the periodic audit now (tracker heal + placement heal). */
-  auditNow(): Promise<void>;
+  /**
+   * Runs the periodic audit now (tracker heal + placement heal + shelved images): what it
+   * found and what it repaired; every repair is also logged and published (`audit.healed`).
+   */
+  auditNow(): Promise<HostAuditReport>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -161,16 +165,26 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const restored = await instances.recover(owned);
   if (restored > 0) log(`compute ${o.host}: restored ${restored} instance actors`);
 
-  // Evacuations away from this host while it was down: their old guests go.
+  /**
+   * Evacuations away from this host while it was down: their old guests go. One that ends
+   * while this host is back (it came back mid-evacuation, and its rebuilt tracker took the
+   * source side from the open move) has its source side dropped and is completed here, the
+   * source's part of finishing it (as confirm drops a resize's source side): at start, and
+   * before each periodic audit, which would otherwise find the side stale and repair it.
+   */
   const cleanEvacuated = async () => {
     for (const { value: m } of await migrations.entries()) {
       if (m.kind !== 'evacuation' || m.sourceHost !== o.host || m.status === 'completed' || m.status === 'error') continue;
       const rec = await stores.instances.get(m.instanceId);
       if (rec?.value.owner === self) continue; // no host was found: it stayed ours
-      instances.forget(m.instanceId);
-      await o.driver.destroy(m.instanceId);
-      log(`compute ${o.host}: destroyed the guest of ${m.instanceId}, evacuated to ${m.destHost ?? 'another host'} while this host was down`);
-      if (m.status === 'done' || m.status === 'failed') await completeMigration(migrations, m.migrationId, o.clock);
+      if (instances.forget(m.instanceId) || (await patient.get(m.instanceId)) !== undefined) {
+        await patient.destroy(m.instanceId);
+        log(`compute ${o.host}: destroyed the guest of ${m.instanceId}, evacuated to ${m.destHost ?? 'another host'} while this host was down`);
+      }
+      if (m.status !== 'done' && m.status !== 'failed') continue;
+      const dropped = await tracker.use((t) => t.handle({ type: 'dropMoveClaim', opId: `${m.migrationId}:evacuatedSource`, migrationId: m.migrationId, side: 'source' }));
+      if (!dropped.ok) throw new Error(`compute ${o.host}: the source side of evacuation ${m.migrationId} was not dropped: ${dropped.error.message}`);
+      await completeMigration(migrations, m.migrationId, o.clock);
     }
   };
   /**
@@ -186,7 +200,10 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     }
     await cleanEvacuated();
     await reapGuests();
-    await (await tracker.get()).audit();
+    // Like a restart's rebuild, not a repair: the records moved on while this host was away
+    // (evacuations), so the drift is expected and not published as audit.healed.
+    const { found } = trackerFindings(await (await tracker.get()).audit());
+    if (found.length > 0) log(`compute ${o.host}: back from being taken for dead: tracker brought in line with the records (${found.map((f) => `${f.kind} ${f.id}`).join(', ')})`);
   };
   /**
    * Guests this host has but no live instance here needs (I7): deleted while this host was
@@ -230,15 +247,19 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const every = (name: string, everyMs: number, run: () => Promise<void>, now = false) => periodic({ name, everyMs, run, clock: o.clock, log, now, ...(o.jitter ? { jitter: o.jitter } : {}) });
   await supervisor.add(every('heartbeat', o.heartbeatMs ?? 2000, heartbeat, true));
 
-  const auditNow = async () => {
+  const auditNow = async (): Promise<HostAuditReport> => {
+    await cleanEvacuated();
     const t = await tracker.get();
-    const report = await t.audit();
-    if (!report.inSync) log(`compute ${o.host}: tracker audit healed ${report.drift.stale.length} stale, ${report.drift.missing.length} missing, ${report.drift.changed.length} changed claims`);
+    const claims = trackerFindings(await t.audit());
+    for (const f of claims.found.filter((x) => !claims.repaired.includes(x))) log(`compute ${o.host}: audit found ${f.kind} ${f.id} (not repaired: a claim landed while the records were read; the next run judges it): ${f.detail}`);
     await reportInventory(placement, provider, o.inventory);
-    await healAllocations(stores, migrations, placement, provider, log);
-    await healImages(stores, log);
+    const allocations = await healAllocations(stores, migrations, placement, provider);
+    const images = await healImages(stores);
+    const repaired = [...claims.repaired, ...allocations, ...images];
+    await publishHealed({ js, clock: o.clock, ids: o.ids, prefix, host: o.host, log }, repaired);
+    return { host: o.host, found: [...claims.found, ...allocations, ...images], repaired };
   };
-  if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(every('audit', o.auditIntervalMs ?? 60_000, auditNow));
+  if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(every('audit', o.auditIntervalMs ?? 60_000, async () => void (await auditNow())));
 
   // The periodics (operations.md §13): decisions in machines/periodics/, acting in ./periodics.ts.
   const periodicDeps = { host: o.host, instances: instanceSource(instances), driver: o.driver, clock: o.clock, log, ...(o.jitter ? { jitter: o.jitter } : {}) };

@@ -2,6 +2,8 @@
 export {
   autoConfirmDue,
   buildTimeoutDue,
+  INTERNAL_COMMAND_KINDS,
+  isInternalCommandId,
   powerSyncApplies,
   powerSyncDue,
   reclaimDue,

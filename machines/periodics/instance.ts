@@ -21,10 +21,17 @@ export interface InstancePeriodicInput {
 /** Command ids are at most 128 characters. */
 const commandId = (id: string) => id.slice(0, 128);
 
-const internal = (now: number, id: string, action: InstanceAction, body: Record<string, unknown> = {}): CommandEvent => ({
+/** The periodics that send their instance a command; its id is `<kind>:<what it is about>`. */
+export const INTERNAL_COMMAND_KINDS = ['auto-confirm', 'reclaim', 'reboot-timeout', 'rescue-timeout', 'shelve-offload', 'sync'] as const;
+type InternalKind = (typeof INTERNAL_COMMAND_KINDS)[number];
+
+/** Whether a command id is one a host's periodic sent (no client did: the chaos checker's `unsent` rule). */
+export const isInternalCommandId = (id: string): boolean => INTERNAL_COMMAND_KINDS.some((k) => id.startsWith(`${k}:`));
+
+const internal = (now: number, kind: InternalKind, about: string, action: InstanceAction, body: Record<string, unknown> = {}): CommandEvent => ({
   type: 'COMMAND',
   ts: now,
-  id: commandId(id),
+  id: commandId(`${kind}:${about}`),
   action,
   body,
   user: 'novactor',
@@ -38,13 +45,13 @@ const idleFor = (c: InstanceContext, now: number, ms: number) => ms > 0 && c.tas
 export function autoConfirmDue({ context: c, now }: InstancePeriodicInput, windowMs: number): CommandEvent | null {
   if (c.vmState !== 'resized' || c.move === null || !idleFor(c, now, windowMs)) return null;
   // One id per move: every run and every restored actor confirms the same move.
-  return internal(now, `auto-confirm:${c.move.opId}`, 'confirm_resize');
+  return internal(now, 'auto-confirm', c.move.opId, 'confirm_resize');
 }
 
 /** Nova's _reclaim_queued_deletes (reclaim_instance_interval): a soft-deleted instance is deleted for good. */
 export function reclaimDue({ context: c, now }: InstancePeriodicInput, intervalMs: number): CommandEvent | null {
   if (c.vmState !== 'soft-delete' || !idleFor(c, now, intervalMs)) return null;
-  return internal(now, `reclaim:${c.instanceId}:${c.updatedAt}`, 'force_delete', { reclaim: true });
+  return internal(now, 'reclaim', `${c.instanceId}:${c.updatedAt}`, 'force_delete', { reclaim: true });
 }
 
 /** The build steps proper: a failure there aborts the build (a reschedule or abort in progress is left to finish). */
@@ -75,13 +82,13 @@ export const SOFT_REBOOT_TASKS: readonly string[] = ['rebooting', 'reboot_pendin
 /** Nova's _poll_rebooting_instances (reboot_timeout): a soft reboot that hangs is taken over by a HARD one (ALLOW_REBOOT). */
 export function rebootTimeoutDue({ context: c, now }: InstancePeriodicInput, timeoutMs: number): CommandEvent | null {
   if (timeoutMs <= 0 || c.taskState === null || !SOFT_REBOOT_TASKS.includes(c.taskState) || now - c.updatedAt < timeoutMs) return null;
-  return internal(now, `reboot-timeout:${c.instanceId}:${c.updatedAt}`, 'reboot', { type: 'HARD' });
+  return internal(now, 'reboot-timeout', `${c.instanceId}:${c.updatedAt}`, 'reboot', { type: 'HARD' });
 }
 
 /** Nova's _poll_rescued_instances (rescue_timeout): a rescue left on too long is undone. */
 export function rescueTimeoutDue({ context: c, now }: InstancePeriodicInput, timeoutMs: number): CommandEvent | null {
   if (c.vmState !== 'rescued' || !idleFor(c, now, timeoutMs)) return null;
-  return internal(now, `rescue-timeout:${c.instanceId}:${c.updatedAt}`, 'unrescue');
+  return internal(now, 'rescue-timeout', `${c.instanceId}:${c.updatedAt}`, 'unrescue');
 }
 
 /**
@@ -91,7 +98,7 @@ export function rescueTimeoutDue({ context: c, now }: InstancePeriodicInput, tim
  */
 export function shelvedOffloadDue({ context: c, now }: InstancePeriodicInput, offloadMs: number): CommandEvent | null {
   if (c.vmState !== 'shelved' || !idleFor(c, now, offloadMs)) return null;
-  return internal(now, `shelve-offload:${c.instanceId}:${c.updatedAt}`, 'shelve_offload');
+  return internal(now, 'shelve-offload', `${c.instanceId}:${c.updatedAt}`, 'shelve_offload');
 }
 
 /** What the power-state sync does about one instance. */
@@ -108,7 +115,7 @@ export const powerSyncApplies = (c: InstanceContext) => c.taskState === null && 
 export function powerSyncDue({ context: c, now }: InstancePeriodicInput, guest: PowerState): PowerSyncDecision {
   if (!powerSyncApplies(c)) return null;
   const off = guest === 'shutdown' || guest === 'crashed' || guest === 'suspended';
-  if ((c.vmState === 'active' || c.vmState === 'paused') && off) return { send: internal(now, `sync:${c.instanceId}:${c.updatedAt}`, 'stop', { sync: true }) };
+  if ((c.vmState === 'active' || c.vmState === 'paused') && off) return { send: internal(now, 'sync', `${c.instanceId}:${c.updatedAt}`, 'stop', { sync: true }) };
   if (c.vmState === 'stopped' && guest === 'running') return { powerOff: true };
   return null;
 }

@@ -32,9 +32,29 @@ export const CtlOps = {
   },
 } as const;
 
+/**
+ * One thing a host's periodic audit found out of order (docs/audit.md, "What the host audit
+ * repairs"): a tracker claim no record calls for (`stale-claim`), one the records call for
+ * that the tracker lacked (`missing-claim`) or held differently (`changed-claim`), an
+ * allocation on the host's provider whose consumer is gone (`leaked-allocation`), a shelved
+ * image of a deleted instance (`orphan-image`). `id` is the claim key, consumer or image key.
+ */
+export const AUDIT_FINDING_KINDS = ['stale-claim', 'missing-claim', 'changed-claim', 'leaked-allocation', 'orphan-image'] as const;
+export const AuditFinding = Type.Object(
+  {
+    kind: Type.Union(AUDIT_FINDING_KINDS.map((k) => Type.Literal(k))),
+    id: Type.String({ minLength: 1, maxLength: 255 }),
+    instanceId: Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()]),
+    detail: Type.String({ maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+export type AuditFinding = Static<typeof AuditFinding>;
+
 /** System events: body shapes by event type. */
 export const SystemEvents = {
   'placement.leader': Type.Object({ name: TokenString, term: Type.Integer({ minimum: 0 }), leader: Type.Boolean() }, { additionalProperties: false }),
   'service.up': Type.Object({ name: TokenString, role: TokenString }, { additionalProperties: false }),
   'service.down': Type.Object({ name: TokenString, role: TokenString }, { additionalProperties: false }),
+  'audit.healed': Type.Object({ host: TokenString, repaired: Type.Array(AuditFinding, { minItems: 1, maxItems: 1000 }) }, { additionalProperties: false }),
 } as const;

@@ -42,7 +42,7 @@ function cleanHistory(): HistoryRecord[] {
     evt('i1', 'command.rejected', 'c4', { final: true, vmState: undefined, code: 'InstanceIsLocked' }),
     ...cmd('c5', 'i1', 'delete'),
     evt('i1', 'instance.delete.end', 'c5', { final: true, vmState: 'deleted' }),
-    { k: 'sample', t: 4, provider: 'h1', resource: 'VCPU', used: 4, capacity: 4 },
+    { k: 'write', t: 4, seq: 7, rid: 'r1', op: 'allocations.put', provider: 'h1', resource: 'VCPU', used: 4, capacity: 4 },
   ];
 }
 
@@ -81,9 +81,56 @@ test('chaos checker - a resize confirmed with another flavor than it was resized
   t.like(check({ history: h, invariants: [], final: none }), [{ kind: 'wrong-flavor', ids: ['i1', 'c2'] }]);
 });
 
-test('chaos checker - a provider sampled over its capacity is reported', (t) => {
-  const h: HistoryRecord[] = [start, { k: 'sample', t: 5, provider: 'h2', resource: 'MEMORY_MB', used: 4608, capacity: 4096 }];
-  t.like(check({ history: h, invariants: [], final: none }), [{ kind: 'over-capacity', ids: ['h2'] }]);
+test('chaos checker - a provider over its capacity after any placement write is reported, naming the write; at capacity is not', (t) => {
+  const write = (seq: number, used: number): HistoryRecord => ({ k: 'write', t: 5, seq, rid: `r${seq}`, op: 'allocations.put', provider: 'h2', resource: 'MEMORY_MB', used, capacity: 4096 });
+  const v = check({ history: [start, write(1, 4096), write(2, 4608), write(3, 2048)], invariants: [], final: none });
+  t.like(v, [{ kind: 'over-capacity', ids: ['h2', 'r2'] }]);
+  t.is(v.length, 1, 'one write over, the one before and the one after within');
+  t.regex(v[0]!.detail, /4608 MEMORY_MB of 4096 after allocations.put r2 \(placement log record 2\)/);
+  t.deepEqual(check({ history: [start, { ...write(4, 6.5), resource: 'VCPU', capacity: 6.4 } as HistoryRecord], invariants: [], final: none }).map((x) => x.kind), ['over-capacity'], 'capacity is not truncated either way');
+});
+
+test('chaos checker - every repair a host audit made during the run is a healed violation with its detail, even if the final audit is clean', (t) => {
+  const h: HistoryRecord[] = [
+    ...cleanHistory(),
+    {
+      k: 'healed',
+      t: 9,
+      seq: 40,
+      host: 'h3',
+      repaired: [
+        { kind: 'leaked-allocation', id: 'm7', instanceId: 'i7', detail: 'removed the allocation (VCPU=1) of completed migration of i7 m7' },
+        { kind: 'stale-claim', id: 'instance:i8', instanceId: 'i8', detail: 'tracker held the instance claim of i8 that no record calls for' },
+      ],
+    },
+  ];
+  const v = check({ history: h, invariants: [], final: new Map([['i1', { vmState: 'deleted', flavor: 'm1.small' }]]) });
+  t.deepEqual(v.map((x) => [x.kind, x.ids]), [['healed', ['m7', 'i7']], ['healed', ['instance:i8', 'i8']]]);
+  t.regex(v[0]!.detail, /^the audit of h3 repaired leaked-allocation m7: removed the allocation/);
+});
+
+test('chaos checker - a terminal event for a command no client sent is unsent (once per command); a periodic\'s own command and a non-terminal event are not', (t) => {
+  const h: HistoryRecord[] = [
+    ...cleanHistory(),
+    evt('i2', 'instance.power_off.end', 'ghost', { final: true, seq: 50, vmState: 'stopped' }),
+    evt('i2', 'instance.power_off.end', 'ghost', { final: true, seq: 51, vmState: 'stopped' }),
+    evt('i2', 'instance.power_off.start', 'ghost2', { seq: 52 }),
+    evt('i2', 'instance.resize_confirm.end', 'auto-confirm:op-1', { final: true, seq: 53 }),
+  ];
+  const v = check({ history: h, invariants: [], final: new Map([['i1', { vmState: 'deleted', flavor: 'm1.small' }]]) });
+  t.deepEqual(v.map((x) => [x.kind, x.ids]), [['unsent', ['ghost', 'i2']]]);
+});
+
+test('chaos checker - a command sent but never acknowledged may still end: its terminal event is not unsent', (t) => {
+  const h: HistoryRecord[] = [start, { k: 'cmd', t: 1, client: 0, id: 'c1', instanceId: 'i1', action: 'stop', body: {} }, { k: 'ack', t: 2, id: 'c1', ok: false, error: 'timeout' }, evt('i1', 'instance.power_off.end', 'c1', { final: true })];
+  t.deepEqual(check({ history: h, invariants: [], final: none }), []);
+});
+
+test('chaos checker - an observer error (an event or a placement log record that could not be read) is counted, not dropped', (t) => {
+  const h: HistoryRecord[] = [start, { k: 'observer-error', t: 3, source: 'placement-log', detail: 'placement log record 12 is not a v1 batch' }, { k: 'observer-error', t: 4, source: 'events', detail: 'event 90 does not decode' }];
+  const v = check({ history: h, invariants: [], final: none });
+  t.deepEqual(v.map((x) => x.kind), ['observer-error', 'observer-error']);
+  t.regex(v[0]!.detail, /^placement-log: placement log record 12/);
 });
 
 test("chaos checker - the auditor's findings on the final state (a leaked allocation, a double-owned instance) are violations", (t) => {
@@ -106,7 +153,7 @@ test('chaos checker - summary counts commands, acknowledgements, outcomes by eve
   t.is(s.outcomes['instance.delete.end'], 1);
 });
 
-// Found by the chaos soak (seed 29): the capacity sampler's last round wrote to the history
+// Found by the chaos soak (seed 29): the capacity sampler's last round (now: an observer's last message) wrote to the history
 // after it was closed, and the stream's error crashed the whole soak.
 test('chaos history - a record added after close is dropped, not a crash', async (t) => {
   const { HistoryWriter, readHistory } = await import('../../chaos/history.js');
@@ -117,7 +164,7 @@ test('chaos history - a record added after close is dropped, not a crash', async
   const h = new HistoryWriter(file);
   h.add(start);
   await h.close();
-  h.add({ k: 'sample', t: 1, provider: 'h1', resource: 'VCPU', used: 1, capacity: 4 });
+  h.add({ k: 'write', t: 1, seq: 1, rid: 'r1', op: 'allocations.put', provider: 'h1', resource: 'VCPU', used: 1, capacity: 4 });
   t.deepEqual(readHistory(file), [start]);
   t.is(h.records.length, 1);
 });

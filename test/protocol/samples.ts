@@ -34,6 +34,7 @@ export const EVENT_SAMPLES: Record<string, Record<string, unknown>> = {
   'placement.leader': { name: 'placement-1', term: 3, leader: true },
   'service.up': { name: 'h1', role: 'compute' },
   'service.down': { name: 'h1', role: 'compute' },
+  'audit.healed': { host: 'h1', repaired: [{ kind: 'leaked-allocation', id: 'i-1', instanceId: 'i-1', detail: 'allocation of deleted consumer i-1 removed' }] },
 };
 
 export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {

@@ -9,6 +9,7 @@ import { collect } from '../../../actors/audit/index.js';
 import { audit } from '../../../machines/audit/index.js';
 import { TestClient } from '../../helpers/client.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { nothingToRepair } from '../../helpers/host-audit.js';
 
 const cloud = startCloud([{ name: 'e1' }, { name: 'e2' }, { name: 'e3' }]);
 test.after.always(async () => (await cloud).stop());
@@ -59,7 +60,7 @@ test.serial('evacuate - from a forced-down host: ACTIVE elsewhere holding only t
   t.is(await c.migrationStatus(migrationIdOf(id, ev)), 'completed');
   t.is((await c.stores.instances.get(id))!.revision, rec.revision, 'the source wrote nothing to the record');
   t.false(c.worker(source).instances.ids().includes(id));
-  for (const h of ['e1', 'e2', 'e3']) await c.worker(h).auditNow();
+  await nothingToRepair(t, c, ['e1', 'e2', 'e3']);
   t.deepEqual(audit(await collect({ nc: c.client.nc, timeoutMs: 5000 })).violations, []);
   t.is((await c.act(id, 'stop')).type, 'instance.power_off.end', 'its new host runs it');
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');

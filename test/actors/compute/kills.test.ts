@@ -15,6 +15,7 @@ import type { InstanceAction } from '../../../protocol/index.js';
 import { audit } from '../../../machines/audit/index.js';
 import { collect } from '../../../actors/audit/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { nothingToRepair } from '../../helpers/host-audit.js';
 import { ctl } from '../../helpers/ctl.js';
 import { eventually } from '../../helpers/eventually.js';
 import { StepHold } from '../../helpers/step-hold.js';
@@ -157,7 +158,7 @@ test.serial('kill conductor: a boot queued while no conductor runs is scheduled 
 
 test.serial('after every kill above, the periodic audit finds nothing to heal and novactor audit finds I1-I7 hold', async (t) => {
   const c = await cloud;
-  await c.worker(HOST).auditNow();
+  await nothingToRepair(t, c, [HOST]);
   const report = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
   t.deepEqual(report.violations, []);
   t.true(report.ok);

@@ -7,6 +7,7 @@ import { migrationIdOf } from '../../../actors/records/migrations.js';
 import { collect } from '../../../actors/audit/index.js';
 import { audit } from '../../../machines/audit/index.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
+import { nothingToRepair } from '../../helpers/host-audit.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
 const hold = new StepHold();
@@ -19,7 +20,7 @@ async function holdings(c: Cloud, consumer: string) {
   return Object.keys(a).map((u) => providers.find((p) => p.uuid === u)?.name).sort();
 }
 async function clean(t: import('ava').ExecutionContext, c: Cloud) {
-  for (const h of ['l1', 'l2']) await c.worker(h).auditNow();
+  await nothingToRepair(t, c, ['l1', 'l2']);
   t.deepEqual(audit(await collect({ nc: c.client.nc, timeoutMs: 5000 })).violations, []);
 }
 async function running(c: Cloud, name: string) {

@@ -7,6 +7,7 @@ import { migrationIdOf } from '../../../actors/compute/move-steps.js';
 import { collect } from '../../../actors/audit/index.js';
 import { audit } from '../../../machines/audit/index.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
+import { nothingToRepair } from '../../helpers/host-audit.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
 const hold = new StepHold();
@@ -20,7 +21,7 @@ async function nothingLeft(t: import('ava').ExecutionContext, c: Cloud, id: stri
     t.deepEqual((await c.worker(h).tracker.get()).report().claims.filter((x) => x.instanceId === id), [], `no claim on ${h}`);
     t.is(c.hosts.get(h)!.fake.guest(id), undefined, `no guest on ${h}`);
   }
-  for (const h of ['x1', 'x2']) await c.worker(h).auditNow();
+  await nothingToRepair(t, c, ['x1', 'x2']);
   t.deepEqual(audit(await collect({ nc: c.client.nc, timeoutMs: 5000 })).violations, []);
 }
 

@@ -11,6 +11,7 @@ import { migrationIdOf } from '../../../actors/compute/move-steps.js';
 import { audit } from '../../../machines/audit/index.js';
 import { collect } from '../../../actors/audit/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { nothingToRepair } from '../../helpers/host-audit.js';
 import { eventually } from '../../helpers/eventually.js';
 
 const HOSTS = ['m1', 'm2', 'm3', 'm4'];
@@ -82,7 +83,7 @@ async function hostViews(c: Cloud) {
 }
 
 async function auditClean(t: import('ava').ExecutionContext, c: Cloud, when: string) {
-  for (const h of HOSTS) await c.worker(h).auditNow();
+  await nothingToRepair(t, c, HOSTS);
   const r = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
   t.deepEqual(r.violations, [], `audit clean ${when}`);
 }

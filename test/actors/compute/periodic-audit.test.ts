@@ -6,6 +6,7 @@
 import test from 'ava';
 import { audit } from '../../../machines/audit/index.js';
 import { collect } from '../../../actors/audit/index.js';
+import { decodeMessage, MessageKind, subjects } from '../../../protocol/index.js';
 import { startCloud } from '../../helpers/cloud.js';
 import { eventually } from '../../helpers/eventually.js';
 
@@ -30,7 +31,17 @@ test.serial('periodic audit - a leaked allocation and a stale tracker claim are 
   t.false(before.ok);
   t.true(before.violations.some((v) => v.invariant === 'I2' && v.detail.includes(ghost)), 'the auditor sees the leak');
 
-  await c.worker('p1').auditNow();
+  const published = c.client.nc.subscribe(subjects().systemEvt('audit', 'p1', 'healed'), { max: 1 });
+  const healed = await c.worker('p1').auditNow();
+  const leaked = { kind: 'leaked-allocation', id: ghost, instanceId: null, detail: `removed the allocation (VCPU=2 MEMORY_MB=1024) of unknown consumer ${ghost}` };
+  const staleClaim = { kind: 'stale-claim', id: `instance:${stale}`, instanceId: stale, detail: `tracker held the instance claim of ${stale} (1 vCPU, 256 MB, 0 GB) that no record calls for` };
+  t.deepEqual(healed, { host: 'p1', found: [staleClaim, leaked], repaired: [staleClaim, leaked] }, 'exactly the two planted leaks, found and repaired');
+  for await (const m of published) {
+    const e = decodeMessage(m.data, MessageKind.Event);
+    t.true(e.ok);
+    if (e.ok) t.like(e.value, { type: 'audit.healed', project: '_system', body: { host: 'p1', repaired: [staleClaim, leaked] } });
+  }
+  t.deepEqual((await c.worker('p1').auditNow()).found, [], 'nothing left to repair');
   t.deepEqual((await c.placement.call('allocations.get', { consumer: ghost })).allocations, {}, 'the leak is gone');
   const report = (await c.worker('p1').tracker.get()).report();
   t.deepEqual(report.claims.map((x) => x.instanceId), [id], 'only the real instance is claimed');

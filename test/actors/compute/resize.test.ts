@@ -7,6 +7,7 @@ import { migrationIdOf } from '../../../actors/compute/move-steps.js';
 import { audit } from '../../../machines/audit/index.js';
 import { collect } from '../../../actors/audit/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { nothingToRepair } from '../../helpers/host-audit.js';
 
 const cloud = startCloud([{ name: 'r1' }, { name: 'r2' }]);
 test.after.always(async () => (await cloud).stop());
@@ -24,7 +25,7 @@ async function claims(c: Cloud, host: string, id: string) {
   return (await c.worker(host).tracker.get()).report().claims.filter((x) => x.instanceId === id).map((x) => `${x.type}:${x.flavor.memoryMb}`).sort();
 }
 async function clean(t: import('ava').ExecutionContext, c: Cloud) {
-  for (const h of ['r1', 'r2']) await c.worker(h).auditNow();
+  await nothingToRepair(t, c, ['r1', 'r2']);
   const r = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
   t.deepEqual(r.violations, [], 'audit clean');
 }

@@ -8,6 +8,7 @@ import { migrationIdOf } from '../../../actors/records/migrations.js';
 import { collect } from '../../../actors/audit/index.js';
 import { audit } from '../../../machines/audit/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { nothingToRepair } from '../../helpers/host-audit.js';
 
 // One host, 4 GiB of RAM at ratio 1 (reserved 0): m1.small (2 GiB) → m1.medium (4 GiB) fits only if the 2 GiB are counted once.
 const cloud = startCloud([{ name: 'solo', vcpus: 8, ramMb: 4096, diskGb: 100, allowSameHostResize: true }]);
@@ -15,7 +16,7 @@ test.after.always(async () => (await cloud).stop());
 
 const ram = async (c: Cloud, consumer: string) => Object.values((await c.placement.call('allocations.get', { consumer })).allocations).map((a) => a.resources['MEMORY_MB']);
 async function clean(t: import('ava').ExecutionContext, c: Cloud) {
-  await c.worker('solo').auditNow();
+  await nothingToRepair(t, c, ['solo']);
   t.deepEqual(audit(await collect({ nc: c.client.nc, timeoutMs: 5000 })).violations, []);
 }
 

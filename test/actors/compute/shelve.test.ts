@@ -7,6 +7,7 @@ import test from 'ava';
 import { collect } from '../../../actors/audit/index.js';
 import { audit } from '../../../machines/audit/index.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
+import { nothingToRepair } from '../../helpers/host-audit.js';
 
 const cloud = startCloud(
   [
@@ -187,7 +188,7 @@ test.serial('states - shelve and snapshot need a settled active, stopped, paused
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
 });
 
-test.serial('delete of a shelved instance - everything goes; its shelved image is removed by the next periodic audit', async (t) => {
+test.serial('delete of a shelved instance - everything goes, its shelved image too (not left for the periodic audit to repair)', async (t) => {
   const c = await cloud;
   const id = await activeOn(c, 'bin', 'u1');
   t.is((await c.act(id, 'shelve')).type, 'instance.shelve.end');
@@ -195,8 +196,8 @@ test.serial('delete of a shelved instance - everything goes; its shelved image i
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
   t.deepEqual(await allocations(c, id), {});
   t.is(c.hosts.get('u1')!.fake.guest(id), undefined);
-  await c.worker('u1').auditNow();
   t.deepEqual(await imagesOf(c, id), []);
+  await nothingToRepair(t, c, ['u1']);
 });
 
 test.serial('audit - with instances left shelved, offloaded and snapshotted, I1-I7 hold', async (t) => {

@@ -191,6 +191,18 @@ test("security - a compute host consumes only its own inbox and serves only its 
   for (const bucket of ['nv-flavors', 'nv-quotas', 'nv-quota-usage', 'nv-hosts']) await refusedPublish(() => jetstream(h1).publish(`$KV.${bucket}.x`, new Uint8Array([0xc0]), { timeout: 5000 }), new RegExp(`^\\$KV\\.${bucket}\\.`));
 });
 
+test('security - a host publishes its audit.healed event; an admin reads it; a tenant cannot', async (t) => {
+  const admin = await nc('admin');
+  const subject = 'nv.evt._system.audit.h1.healed';
+  const seen = admin.subscribe(subject, { max: 1 });
+  await admin.flush();
+  const env = envelope({ id: randomUUID(), type: 'audit.healed', ts: Date.now(), project: '_system', user: 'compute-h1', body: { host: 'h1', repaired: [{ kind: 'leaked-allocation', id: 'c1', instanceId: null, detail: 'removed' }] } });
+  const ack = await jetstream(await nc('host-h1')).publish(subject, encodeMessage(env), { msgID: env.id, timeout: 5000 });
+  t.is(ack.stream, 'NV_EVT');
+  for await (const m of seen) t.like(decodeMessage(m.data, MessageKind.Event), { ok: true, value: { type: 'audit.healed', body: { host: 'h1' } } });
+  t.is(await subscribeOutcome(await nc('tenant-demo'), 'nv.evt._system.>'), 'refused');
+});
+
 test('security - services are confined to their own subjects', async (t) => {
   const { s } = await setup;
   const placement = await connectTo(s.url, 'placement-probe', s.creds.get('placement')!);
