@@ -11,7 +11,7 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { holdsHostClaim, type StepName } from '../../machines/instance/index.js';
+import { holdsHostClaim, operationInFlight, type StepName } from '../../machines/instance/index.js';
 import type { HostInventory, Resources } from '../../machines/tracker/index.js';
 import { subjects } from '../../protocol/index.js';
 import { isOpenMigration, moveSteps } from './move-steps.js';
@@ -115,7 +115,8 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       .map((e) => e.value)
       .filter((r) => r.host === o.host && r.vmState !== 'deleted' && holdsHostClaim(r.machine) && !arriving.has(r.instanceId))
       .map((r) => ({ instanceId: r.instanceId, flavor: { vcpus: r.flavor.vcpus, memoryMb: r.flavor.memoryMb, rootGb: r.flavor.rootGb }, vmState: r.vmState, taskState: r.taskState }));
-    return { instances, migrations: sides };
+    const busy = new Set(all.filter((e) => operationInFlight(e.value)).map((e) => e.value.instanceId));
+    return { instances, migrations: sides, busy };
   };
   await supervisor.add({
     name: 'tracker',

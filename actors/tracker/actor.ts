@@ -21,6 +21,8 @@ import { ActorError, ActorErrorCode } from '../errors.js';
 export interface TrackerRecords {
   readonly instances: TrackerInstanceRecord[];
   readonly migrations: MigrationRecord[];
+  /** Instances with an operation in flight: the audit leaves their claims to their own steps. */
+  readonly busy?: ReadonlySet<string>;
 }
 
 export interface TrackerActorOptions {

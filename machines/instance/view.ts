@@ -70,3 +70,16 @@ export function holdsHostClaim(persisted: unknown): boolean {
   if (typeof persisted !== 'object' || persisted === null) return true; // handed over, not started: the claim step is ahead
   return !CLAIM_RELEASED.has(statePath((persisted as { value?: unknown }).value));
 }
+
+/**
+ * Whether a persisted record shows an operation in flight: a task state (Nova's own sign of
+ * work in progress), an operation in the machine's context (some steps, a confirm's, run
+ * with no task state), or a build the conductor is still scheduling. Its claims are moving
+ * by its own steps, each persisted before it acts, so the records run ahead of the tracker.
+ */
+export function operationInFlight(r: { taskState: string | null; owner: string; vmState: string; machine?: unknown }): boolean {
+  if (r.taskState !== null) return true;
+  if (r.owner === 'conductor' && r.vmState === 'building') return true;
+  const op = (r.machine as { context?: { op?: unknown } } | undefined)?.context?.op;
+  return op !== undefined && op !== null;
+}

@@ -13,6 +13,13 @@ import { expectedClaims, sameHolding } from './records.js';
 export interface Observed {
   instances: InstanceRecord[];
   migrations: MigrationRecord[];
+  /**
+   * Instances with an operation in flight (any host). Their records are written before the
+   * tracker step that follows (persist, then act), so for a moment they always differ from
+   * the tracker; the operation's own steps converge them, and a kill resumes those steps.
+   * The audit neither judges nor heals their claims; it does once they are settled.
+   */
+  busy?: ReadonlySet<string>;
 }
 
 export interface AuditOptions {
@@ -50,9 +57,11 @@ export interface AuditReport {
 /** Compare the tracker with the records. Never mutates the state. */
 export function audit(state: TrackerState, observed: Observed, options: AuditOptions = {}): AuditReport {
   const expectedList = expectedClaims(observed.instances, observed.migrations);
-  const expected = new Map<string, Claim>(expectedList.map((c) => [claimKey(c), c]));
+  const busy = observed.busy ?? new Set<string>();
+  const expected = new Map<string, Claim>(expectedList.filter((c) => !busy.has(c.instanceId)).map((c) => [claimKey(c), c]));
   const drift: Drift = { stale: [], missing: [], changed: [] };
   for (const [key, tracked] of state.claims) {
+    if (busy.has(tracked.instanceId)) continue;
     const want = expected.get(key);
     if (!want) drift.stale.push(tracked);
     else if (!sameHolding(tracked, want)) drift.changed.push({ tracked, expected: want });

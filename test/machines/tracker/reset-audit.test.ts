@@ -159,3 +159,18 @@ test('tracker - rebuilt from a finished move, the destination holds the instance
   t.deepEqual(ev.map((e) => e.type), ['CommandNoted']);
   t.deepEqual(h.keys(), ['instance:a']);
 });
+
+test('tracker audit - an instance with an operation in flight is neither judged nor healed; once settled it is (chaos seeds 11, 12)', (t) => {
+  const h = new Host();
+  h.ok(claim('settled', SMALL));
+  // A boot whose record is written (claiming) but whose claim step has not run yet, and an
+  // instance whose record already names a resize's source side the tracker does not hold yet.
+  const observed = { instances: [rec('settled'), rec('booting', SMALL, 'building', 'spawning'), rec('resizing', MEDIUM, 'active', 'resize_prep')], migrations: [mig('m1', 'resizing', MEDIUM, 'source')] };
+  h.ok(claim('resizing', MEDIUM));
+  const busy = audit(h.state, { ...observed, busy: new Set(['booting', 'resizing']) });
+  t.true(busy.inSync);
+  t.deepEqual(busy.events, []);
+  const judged = audit(h.state, observed);
+  t.false(judged.inSync, 'without the busy set the same records read as drift');
+  t.deepEqual(judged.drift.missing.map((c) => c.instanceId).sort(), ['booting', 'resizing']);
+});
