@@ -108,6 +108,8 @@ class PlacementActor implements Actor {
   /** Requests received, not yet handled (see SLICE_MS). */
   private inbox: Msg[] = [];
   private draining = false;
+  private sliceOpen = false;
+  private sliceStart = 0;
   private snapshotting = false;
 
   constructor(private readonly o: PlacementActorOptions) {
@@ -203,8 +205,21 @@ class PlacementActor implements Actor {
     await this.js.publish(s.systemEvt('placement', this.o.name, 'leader'), encodeMessage(env), { msgID: env.id }).catch((err: unknown) => this.o.log?.('leader event not published', err));
   }
 
-  /** Queues a request; `drain` handles the queue in slices of SLICE_MS, in arrival order. */
+  /**
+   * Handles a request at once while the current slice lasts (a slice opens with the first
+   * request of a turn of the event loop), else queues it; `drain` handles the queue in later
+   * slices, in arrival order.
+   */
   private enqueue(msg: Msg): void {
+    if (this.inbox.length === 0) {
+      const now = performance.now();
+      if (!this.sliceOpen) {
+        this.sliceOpen = true;
+        this.sliceStart = now;
+        setImmediate(() => (this.sliceOpen = false));
+      }
+      if (now - this.sliceStart < SLICE_MS) return this.onRequest(msg);
+    }
     this.inbox.push(msg);
     if (this.draining) return;
     this.draining = true;
