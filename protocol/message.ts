@@ -52,17 +52,19 @@ export function decodeMessage<TBody = Record<string, unknown>>(bytes: Uint8Array
 const bodyChecks = new Map<TSchema, TypeCheck<TSchema>>();
 
 /**
- * Decodes a bare msgpack value (a KV record, say) and validates it against `schema`.
- * Never throws.
+ * Decodes a bare msgpack value (a KV record, say) and validates it against `schema`;
+ * `upgrade` (a record written by an older version, actors/records/upgrades.ts) rewrites the
+ * decoded value before it is validated. Never throws.
  */
-export function decodeWith<T>(bytes: Uint8Array, schema: TSchema, limits: CodecLimits = DEFAULT_LIMITS): Decoded<T> {
+export function decodeWith<T>(bytes: Uint8Array, schema: TSchema, limits: CodecLimits = DEFAULT_LIMITS, upgrade?: (raw: unknown) => unknown): Decoded<T> {
   const raw = decodeValue(bytes, limits);
   if (!raw.ok) return raw;
+  const value = upgrade ? upgrade(raw.value) : raw.value;
   let check = bodyChecks.get(schema);
   if (!check) bodyChecks.set(schema, (check = TypeCompiler.Compile(schema)));
-  if (!check.Check(raw.value)) {
-    const e = firstError(check, raw.value);
+  if (!check.Check(value)) {
+    const e = firstError(check, value);
     return fail(ProtocolErrorCode.InvalidInput, `invalid value: ${e.message}`, e.path);
   }
-  return ok(raw.value as T);
+  return ok(value as T);
 }

@@ -8,18 +8,28 @@ import type { TSchema } from '@sinclair/typebox';
 import { decodeWith, encodeValue } from '../../protocol/index.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
 import { writeIfRevision, type Versioned } from '../runtime/kv-cas.js';
+import { upgradeRecord, type RecordUpgrade } from './upgrades.js';
+
+const LIMITS = { maxBytes: 8 * 1024 * 1024, maxDepth: 64 };
 
 export class RecordBucket<T> {
   constructor(
     readonly kv: KV,
     private readonly schema: TSchema,
     private readonly what: string,
+    /** How records an older version wrote are read (upgrades.ts). */
+    private readonly upgrades: readonly RecordUpgrade[] = [],
   ) {}
+
+  /** Decodes, upgrades and validates one stored value. */
+  private decode(bytes: Uint8Array) {
+    return decodeWith<T>(bytes, this.schema, LIMITS, this.upgrades.length > 0 ? (raw) => upgradeRecord(raw, this.upgrades) : undefined);
+  }
 
   async get(key: string): Promise<Versioned<T> | undefined> {
     const e = await this.kv.get(key);
     if (!e || e.operation !== 'PUT') return undefined;
-    const r = decodeWith<T>(e.value, this.schema, { maxBytes: 8 * 1024 * 1024, maxDepth: 64 });
+    const r = this.decode(e.value);
     if (!r.ok) throw new ActorError(ActorErrorCode.CorruptState, `${this.what} ${key} does not validate: ${r.error.message}`);
     return { value: r.value, revision: e.revision };
   }
@@ -53,7 +63,7 @@ export class RecordBucket<T> {
     try {
       for await (const e of watch) {
         if (e.operation === 'PUT') {
-          const r = decodeWith<T>(e.value, this.schema, { maxBytes: 8 * 1024 * 1024, maxDepth: 64 });
+          const r = this.decode(e.value);
           if (r.ok) out.set(e.key, { key: e.key, value: r.value, revision: e.revision });
           else onCorrupt?.(e.key, new ActorError(ActorErrorCode.CorruptState, `${this.what} ${e.key} does not validate: ${r.error.message}`));
         } else out.delete(e.key);

@@ -5,6 +5,7 @@ import { DEFAULT_FLAVORS, DEFAULT_QUOTA, FlavorRecord, HostAdminRecord, ImageRec
 import { names } from '../runtime/bootstrap.js';
 import { isActorError, ActorErrorCode } from '../errors.js';
 import { RecordBucket } from './kv-record.js';
+import { INSTANCE_RECORD_UPGRADES } from './upgrades.js';
 
 export interface Stores {
   readonly instances: RecordBucket<InstanceRecord>;
@@ -24,7 +25,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     kvm.open(b.instances), kvm.open(b.flavors), kvm.open(b.quotas), kvm.open(b.quotaUsage), kvm.open(b.services), kvm.open(b.hosts), kvm.open(b.migrations), kvm.open(b.images),
   ]);
   return {
-    instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance'),
+    instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance', INSTANCE_RECORD_UPGRADES),
     flavors: new RecordBucket<FlavorRecord>(flavors, FlavorRecord, 'flavor'),
     quotas: new RecordBucket<QuotaRecord>(quotas, QuotaRecord, 'quota'),
     quotaUsage: new RecordBucket<QuotaLedgerRecord>(quotaUsage, QuotaLedgerRecord, 'quota ledger'),

@@ -49,11 +49,19 @@ export class Lease {
     return true;
   }
 
+  /**
+   * Time between the last two good renewals (ms): how close the holder came to losing the
+   * lease (it is lost once this reaches the TTL). For logs and benchmarks.
+   */
+  lastGapMs = 0;
+
   /** Renews; false means we lost it (or cannot prove we hold it) and must step down. */
   async renew(): Promise<boolean> {
     try {
       this.revision = await this.o.kv.update(this.o.key, new TextEncoder().encode(this.o.holder), this.revision);
-      this.renewedAt = this.o.clock.now();
+      const now = this.o.clock.now();
+      this.lastGapMs = now - this.renewedAt;
+      this.renewedAt = now;
       return true;
     } catch (err) {
       // Someone else wrote the key: we lost it for certain.

@@ -2,7 +2,7 @@
  * The pure instance machine. Drive it with xstate's `initialTransition` / `transition`, persist
  * the next snapshot, then run the returned `runStep` / `notify` actions (STYLE.md 2).
  */
-export { CLEANUP_RETRIES, instanceMachine, type InstanceMachine } from './machine.js';
+export { CLAIM_RELEASED, CLEANUP_RETRIES, instanceMachine, type InstanceMachine } from './machine.js';
 export { holdsHostClaim, inFlightStep, operationInFlight, statePath, toRecord, type InstanceSnapshot } from './view.js';
 export { decide, isDuplicate, ALLOW_REBOOT, OP_STATE, POWER_OPS, type Decision, type Accepted, type OpAction, type PowerAction } from './rules.js';
 export { eventBody, stepKey, buildOpId } from './tx.js';

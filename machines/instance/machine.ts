@@ -25,6 +25,13 @@ function waitOn(step: StepName, done: { target: string; params: TxParams }, fail
   };
 }
 
+/**
+ * Tag of the states in which the instance's claim on its host is given back already (the
+ * tracker must not count it): asked as a tag, not by state path, so renaming or nesting a
+ * state cannot silently change the answer (view.ts holdsHostClaim).
+ */
+export const CLAIM_RELEASED = 'claimReleased';
+
 /** How many times a failed cleanup step is run again before the operation gives up on it. */
 export const CLEANUP_RETRIES = 5;
 
@@ -167,17 +174,17 @@ export const instanceMachine = setup({
       states: {
         destroying: cleanupStep('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, ERROR_OUT),
         releasingClaim: cleanupStep('releaseClaim', { target: 'rescheduling', params: { tx: 'rescheduleIssue' } }, ERROR_OUT),
-        rescheduling: cleanupStep('reschedule', { target: '#instance.rescheduled', params: { tx: 'handOff' } }, ERROR_OUT),
+        rescheduling: { ...cleanupStep('reschedule', { target: '#instance.rescheduled', params: { tx: 'handOff' } }, ERROR_OUT), tags: [CLAIM_RELEASED] },
       },
     },
     /** The conductor owns the build now (an alternate host, or error if none is left). */
-    rescheduled: { type: 'final' },
+    rescheduled: { type: 'final', tags: [CLAIM_RELEASED] },
     buildAbort: {
       initial: 'destroying',
       states: {
         destroying: cleanupStep('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, ERROR_OUT),
         releasingClaim: cleanupStep('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, ERROR_OUT),
-        deletingAllocations: cleanupStep('deleteAllocations', ERROR_OUT, ERROR_OUT),
+        deletingAllocations: { ...cleanupStep('deleteAllocations', ERROR_OUT, ERROR_OUT), tags: [CLAIM_RELEASED] },
       },
     },
     idle: {},
@@ -265,12 +272,12 @@ export const instanceMachine = setup({
       states: {
         destroying: cleanupStep('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
         releasingClaim: cleanupStep('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
-        deletingAllocations: cleanupStep('deleteAllocations', { target: 'handingBack', params: { tx: 'offloaded' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
-        handingBack: waitOn('handBack', { target: '#instance.offloaded', params: { tx: 'handedBack' } }, { target: '#instance.idle', params: { tx: 'handBackFailed' } }),
+        deletingAllocations: { ...cleanupStep('deleteAllocations', { target: 'handingBack', params: { tx: 'offloaded' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }), tags: [CLAIM_RELEASED] },
+        handingBack: { ...waitOn('handBack', { target: '#instance.offloaded', params: { tx: 'handedBack' } }, { target: '#instance.idle', params: { tx: 'handBackFailed' } }), tags: [CLAIM_RELEASED] },
       },
     },
     /** The conductor owns the offloaded instance now. */
-    offloaded: { type: 'final' },
+    offloaded: { type: 'final', tags: [CLAIM_RELEASED] },
     /** Unshelve of a shelved instance, in place: power on, then delete the shelved image. */
     unshelving: {
       initial: 'poweringOn',
@@ -313,10 +320,10 @@ export const instanceMachine = setup({
         /** A delete during or after a move: the other host's guest and claims, and the migration consumer, go too (bug 1848343). */
         cleaningMove: waitOn('cleanupMove', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
         releasingClaim: waitOn('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
-        deletingAllocations: waitOn('deleteAllocations', { target: '#instance.deleted', params: { tx: 'deleteDone' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
+        deletingAllocations: { ...waitOn('deleteAllocations', { target: '#instance.deleted', params: { tx: 'deleteDone' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }), tags: [CLAIM_RELEASED] },
       },
     },
-    deleted: { type: 'final' },
+    deleted: { type: 'final', tags: [CLAIM_RELEASED] },
   },
 });
 

@@ -1,7 +1,7 @@
 /** Read-only views of an instance snapshot: the record, and the step it is waiting on. */
 import type { SnapshotFrom } from 'xstate';
 import type { InstanceRecordView } from '../../protocol/schemas/instance.js';
-import type { InstanceMachine } from './machine.js';
+import { CLAIM_RELEASED, instanceMachine, type InstanceMachine } from './machine.js';
 import { stepKey } from './tx.js';
 import { STEP_NAMES, type StepName } from './types.js';
 
@@ -48,8 +48,17 @@ export function toRecord(snapshot: Pick<InstanceSnapshot, 'context'>): InstanceR
   };
 }
 
-/** Machine states in which the instance's claim on its host is already given back. */
-const CLAIM_RELEASED = new Set(['reschedule.rescheduling', 'rescheduled', 'buildAbort.deletingAllocations', 'deleting.deletingAllocations', 'deleted', 'offloading.deletingAllocations', 'offloading.handingBack', 'offloaded']);
+/**
+ * Paths of the states tagged CLAIM_RELEASED, read from the machine definition once: a
+ * persisted snapshot carries its state value, not its tags, and resolving each of a host's
+ * thousands of records into a full snapshot just to ask would cost its restart dearly.
+ */
+const CLAIM_RELEASED_PATHS: ReadonlySet<string> = new Set(tagged(instanceMachine.root, CLAIM_RELEASED));
+
+function tagged(node: { path: string[]; tags: string[]; states: object }, tag: string): string[] {
+  const here = node.tags.includes(tag) ? [node.path.join('.')] : [];
+  return [...here, ...Object.values(node.states as Record<string, typeof node>).flatMap((n) => tagged(n, tag))];
+}
 
 /** The dotted path of a persisted snapshot's state value, e.g. `deleting.destroying`. */
 export function statePath(value: unknown): string {
@@ -68,7 +77,7 @@ export function statePath(value: unknown): string {
  */
 export function holdsHostClaim(persisted: unknown): boolean {
   if (typeof persisted !== 'object' || persisted === null) return true; // handed over, not started: the claim step is ahead
-  return !CLAIM_RELEASED.has(statePath((persisted as { value?: unknown }).value));
+  return !CLAIM_RELEASED_PATHS.has(statePath((persisted as { value?: unknown }).value));
 }
 
 /**

@@ -9,9 +9,16 @@ import { startGateway } from '../../actors/gateway/actor.js';
 import { bootstrap } from '../../actors/runtime/bootstrap.js';
 import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import { DEFAULT_FLAVORS } from '../../protocol/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { connectTo, startNats } from '../helpers/nats.js';
 import { startPlacementNode } from '../helpers/placement.js';
 import { runNovactor, closed, type Ran, runToEnd } from '../helpers/processes.js';
+
+/** Waits for a condition on a child's output (a deadline, not a speed). */
+const until = (cond: () => boolean, what: string) =>
+  eventually(async () => {
+    if (!cond()) throw new Error(`timed out waiting for ${what}`);
+  }, { timeoutMs: 10_000, intervalMs: 50 });
 
 const setup = (async () => {
   const s = await startNats();
@@ -71,15 +78,13 @@ test('cli - boot without --wait prints the ids; list and show find the instance'
   t.is(plain.code, 0, plain.err);
   t.regex(plain.out, /^instance [0-9a-f-]{36}\ncommand [0-9a-f-]{36}\n$/);
 
-  const found = async () => {
-    for (let i = 0; i < 50; i++) {
+  const found = () =>
+    eventually(async () => {
       const l = json<{ instances: { instanceId: string; name: string; flavor: { name: string } }[] }>(await cli(['list', '--json']));
       const hit = l.instances.find((x) => x.instanceId === id);
-      if (hit) return hit;
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    return undefined;
-  };
+      if (!hit) throw new Error(`${id} not listed yet`);
+      return hit;
+    }, { timeoutMs: 10_000, intervalMs: 100 });
   t.like(await found(), { name: 'db-1', flavor: { name: 'm1.small' } });
   const table = await cli(['list']);
   t.regex(table.out, /^ID\s+NAME\s+STATUS\s+TASK\s+POWER\s+FLAVOR\s+HOST$/m);
@@ -207,11 +212,11 @@ test('cli - watch prints the events of a project, and --since replays them', asy
   w.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   w.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   // The consumer exists once the CLI says it is watching.
-  for (let i = 0; i < 100 && !err.includes('watching nv.evt.watchers.>'); i++) await new Promise((res) => setTimeout(res, 50));
+  await until(() => err.includes('watching nv.evt.watchers.>'), 'the watch to subscribe');
   const id = randomUUID();
   const boot = await cli(['boot', 'w', '--flavor', 'm1.tiny', '--id', id, '--project', 'watchers', '--wait']);
   t.is(boot.code, 1, boot.err);
-  for (let i = 0; i < 50 && !out.includes('instance.create.error'); i++) await new Promise((res) => setTimeout(res, 100));
+  await until(() => out.includes('instance.create.error'), 'the watch to print instance.create.error');
   w.kill('SIGINT');
   const code = await closed(w);
   t.is(code, 0, err);
@@ -222,7 +227,7 @@ test('cli - watch prints the events of a project, and --since replays them', asy
   const replay = runNovactor(['watch', '--project', 'watchers', '--instance', id, '--since', '10m', '--server', s.url]);
   let lines = '';
   replay.stdout!.on('data', (c: Buffer) => (lines += c.toString()));
-  for (let i = 0; i < 100 && !lines.includes('instance.create.error'); i++) await new Promise((res) => setTimeout(res, 100));
+  await until(() => lines.includes('instance.create.error'), 'the replay to print instance.create.error');
   replay.kill('SIGINT');
   t.is(await closed(replay), 0);
   t.regex(lines, new RegExp(`^\\S+Z  ${id}  instance\\.create\\.error\\s+error/-/nostate  corr=\\S+  fault=NoValidHost: `, 'm'));

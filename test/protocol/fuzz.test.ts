@@ -7,6 +7,9 @@ import test from 'ava';
 import fc from 'fast-check';
 import { decodeMessage, decodeValue, decodeWith, encodeValue, knownTypes, MessageKind } from '../../protocol/index.js';
 import { InstanceRecord } from '../../protocol/schemas/internal.js';
+import { fixPropertySeed } from '../helpers/seed.js';
+
+fixPropertySeed(); // the same cases on every run (NV_TEST_SEED replays another)
 
 const KINDS = Object.values(MessageKind);
 const hostileKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'valueOf', '__defineGetter__', 'hasOwnProperty');

@@ -148,10 +148,12 @@ test('virt process - kill -9 of a guest is seen as crashed, a power off as shutd
 
 test('virt process - a guest that ignores SIGTERM is killed after the grace period', async (t) => {
   const script = join(stateDir, 'stubborn-guest.mjs');
-  await writeFile(script, "process.on('SIGTERM', () => {}); setInterval(() => {}, 1 << 30);\n");
+  const ready = join(stateDir, 'stubborn-guest.ready');
+  // The guest says when its SIGTERM handler is installed (before that, the default action would end it at once).
+  await writeFile(script, `import { writeFileSync } from 'node:fs'; process.on('SIGTERM', () => {}); writeFileSync(${JSON.stringify(ready)}, String(process.pid)); setInterval(() => {}, 1 << 30);\n`);
   const d = newDriver(t, uniqueHost(), { stopGraceMs: 300, guestScript: script });
   const { pid } = await d.spawn(spec(d.host));
-  await sleep(300); // let node install the SIGTERM handler, or the default action would end it at once
+  await until(async () => ((await readFile(ready, 'utf8').catch(() => '')) === String(pid) ? true : undefined), 'the guest to install its SIGTERM handler');
   const t0 = Date.now();
   t.is((await d.powerOff('inst-1')).powerState, PowerState.Shutdown);
   t.true(Date.now() - t0 >= 250, 'waited for the grace period');

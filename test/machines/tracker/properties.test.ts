@@ -21,6 +21,9 @@ import {
   type TrackerEvent,
   type TrackerState,
 } from '../../../machines/tracker/index.js';
+import { fixPropertySeed } from '../../helpers/seed.js';
+
+fixPropertySeed(); // the same cases on every run (NV_TEST_SEED replays another)
 
 const INV: HostInventory = {
   vcpus: 12,
