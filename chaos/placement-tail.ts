@@ -7,7 +7,7 @@
  * its capacity to the history. A record that does not decode, or a read that fails, is an
  * `observer-error` record, never silently skipped.
  */
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { capacity, emptyState, evolve, type PlacementEvent } from '../machines/placement/index.js';
 import { decodeBatch } from '../actors/placement/log-record.js';
@@ -36,11 +36,9 @@ export function touchedProviders(e: PlacementEvent): string[] {
 
 export function startPlacementTail(nc: NatsConnection, history: HistoryWriter): PlacementTail {
   const n = names();
-  const js = jetstream(nc);
   const state = emptyState();
   let checked = 0;
   let stopped = false;
-  let stopMessages: (() => void) | undefined;
   const error = (detail: string) => history.add({ k: 'observer-error', t: Date.now(), source: 'placement-log', detail });
 
   const apply = (seq: number, data: Uint8Array) => {
@@ -61,27 +59,37 @@ export function startPlacementTail(nc: NatsConnection, history: HistoryWriter): 
     }
   };
 
+  // A poll of the stream by sequence rather than a consumer: a consumer lives on one node
+  // and stalls for its heartbeat's length when a node dies (the cluster runs kill nodes),
+  // while a read by sequence goes to whichever node answers now.
+  let jsm: Awaited<ReturnType<typeof jetstreamManager>> | undefined;
+  const readUpTo = async (): Promise<void> => {
+    jsm ??= await jetstreamManager(nc);
+    const last = (await jsm.streams.info(n.streams.placement)).state.last_seq;
+    while (!stopped && checked < last) {
+      const seq = checked + 1;
+      const m = await jsm.streams.getMessage(n.streams.placement, { seq });
+      try {
+        if (m) apply(seq, m.data);
+        else error(`placement log record ${seq} is missing`);
+      } catch (err) {
+        error(`placement log record ${seq}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      checked = seq;
+    }
+  };
+  let lastError = '';
   void (async () => {
     while (!stopped) {
       try {
-        const consumer = await js.consumers.get(n.streams.placement, { filter_subjects: n.placementLogSubject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: checked + 1 });
-        const messages = await consumer.consume({ max_bytes: 8 * 1024 * 1024 });
-        stopMessages = () => void messages.stop();
-        if (stopped) messages.stop();
-        for await (const m of messages) {
-          if (m.seq <= checked) continue;
-          try {
-            apply(m.seq, m.data);
-          } catch (err) {
-            error(`placement log record ${m.seq}: ${err instanceof Error ? err.message : String(err)}`);
-          }
-          checked = m.seq;
-        }
+        await readUpTo();
+        lastError = '';
       } catch (err) {
-        if (stopped) return;
-        error(`reading the placement log after record ${checked}: ${err instanceof Error ? err.message : String(err)}`);
-        await new Promise((r) => setTimeout(r, 500));
+        // A read that fails while a node is down is retried; only the final catch-up's
+        // failure to get to the end is a violation (caughtUp).
+        lastError = err instanceof Error ? err.message : String(err);
       }
+      await new Promise((r) => setTimeout(r, 200));
     }
   })();
 
@@ -91,13 +99,15 @@ export function startPlacementTail(nc: NatsConnection, history: HistoryWriter): 
       let last = -1;
       for (;;) {
         try {
-          last = (await (await jetstreamManager(nc)).streams.info(n.streams.placement)).state.last_seq;
+          // The poll loop reads; this only waits for it to reach the log's end.
+          jsm ??= await jetstreamManager(nc);
+          last = (await jsm.streams.info(n.streams.placement)).state.last_seq;
           if (checked >= last) return true;
         } catch (err) {
-          error(`reading the placement log's last sequence: ${err instanceof Error ? err.message : String(err)}`);
+          lastError = err instanceof Error ? err.message : String(err);
         }
         if (Date.now() > deadline) {
-          error(`the placement log was checked up to record ${checked} of ${last}`);
+          error(`the placement log was checked up to record ${checked} of ${last}${lastError ? ` (last read error: ${lastError})` : ''}`);
           return false;
         }
         await new Promise((r) => setTimeout(r, 200));
@@ -105,7 +115,6 @@ export function startPlacementTail(nc: NatsConnection, history: HistoryWriter): 
     },
     stop() {
       stopped = true;
-      stopMessages?.();
     },
   };
 }
