@@ -73,7 +73,20 @@ export function moveSteps(d: MoveStepDeps) {
     }
   };
 
-  const destroyGuest = (host: string, instanceId: string) => (host === d.host ? d.driver.destroy(instanceId) : d.remote.rpc(host, 'destroyGuest', { instanceId }, 10_000).then(() => undefined));
+  /**
+   * What a call to another host names for the callee's check (machines/instance/peer-calls.ts):
+   * the move, this step's key, and the instance record as this step sees it now.
+   */
+  const peerMove = async (instanceId: string, mid: string, key: string) => {
+    const cur = await d.stores.instances.get(instanceId);
+    return { instanceId, migrationId: mid, epoch: cur?.value.epoch ?? 0, revision: cur?.revision ?? 0, stepKey: key };
+  };
+
+  /** This host's guest of the instance, or another host's (which checks that this step may ask). */
+  const destroyGuest = async (host: string, instanceId: string, mid: string, key: string) => {
+    if (host === d.host) return d.driver.destroy(instanceId);
+    await d.remote.peer(host, 'destroyGuest', await peerMove(instanceId, mid, key), 10_000);
+  };
 
   /** Best effort on another host: a host that is down rebuilds its claims from the records, and its guests are reaped when it returns. */
   const bestEffort = async (what: string, fn: () => Promise<unknown>) => {
@@ -289,7 +302,7 @@ export function moveSteps(d: MoveStepDeps) {
     if (!m) return done();
     const mid = migrationIdOf(c.instanceId, m.opId);
     const sameHost = m.dest === m.source;
-    if (!sameHost) await destroyGuest(m.source, c.instanceId); // on the same host it is the guest, resized
+    if (!sameHost) await destroyGuest(m.source, c.instanceId, mid, key); // on the same host it is the guest, resized
     const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'source' });
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
     await d.placement.deleteAllocations(mid);
@@ -345,7 +358,7 @@ export function moveSteps(d: MoveStepDeps) {
       await tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' });
       const here = await providerOf(dest);
       if (here) await holdExactly(c.instanceId, here, m.oldFlavor, cur.value);
-    } else if (dest && m.kind === 'live') await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId));
+    } else if (dest && m.kind === 'live') await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId, mid, key));
     if (dest && dest !== m.source) {
       await bestEffort(`dropping ${dest}'s claim`, () => tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' }));
       // A destination claim left on the instance consumer (no swap happened) goes too.
@@ -374,7 +387,7 @@ export function moveSteps(d: MoveStepDeps) {
     const sides: Array<[string, 'source' | 'destination']> = [[m.source, 'source']];
     if (dest) sides.push([dest, 'destination']);
     for (const [host, side] of sides) {
-      if (host !== d.host) await bestEffort(`destroying the guest on ${host}`, () => destroyGuest(host, c.instanceId));
+      if (host !== d.host) await bestEffort(`destroying the guest on ${host}`, () => destroyGuest(host, c.instanceId, mid, key));
       await bestEffort(`dropping the ${side} claim on ${host}`, () => tracker(host, { type: 'dropMoveClaim', opId: `${key}:${side}`, migrationId: mid, side }));
     }
     await d.placement.deleteAllocations(mid);
@@ -387,12 +400,12 @@ export function moveSteps(d: MoveStepDeps) {
    * the copy runs for `liveMigrationMs`, checking the record for an abort (roll back) or a
    * force-complete (finish now), as Nova's driver monitors a libvirt job.
    */
-  const liveMigrate = async (c: InstanceContext): Promise<StepOutcome> => {
+  const liveMigrate = async (c: InstanceContext, key: string): Promise<StepOutcome> => {
     const m = c.move;
     if (!m?.dest) return failed({ code: 'NoMove', message: 'no live migration in flight' });
     const mid = migrationIdOf(c.instanceId, m.opId);
     await setStatus(mid, 'preparing');
-    await d.remote.rpc(m.dest, 'preLiveMigration', { instanceId: c.instanceId, name: c.name, flavor: c.flavor, image: c.image });
+    await d.remote.peer(m.dest, 'preLiveMigration', { ...(await peerMove(c.instanceId, mid, key)), name: c.name, flavor: c.flavor, image: c.image });
     await setStatus(mid, 'running');
     const until = d.clock.now() + (d.liveMigrationMs ?? 500);
     for (;;) {
@@ -421,7 +434,7 @@ export function moveSteps(d: MoveStepDeps) {
     if (!fin.ok) return failed({ code: fin.code, message: fin.message });
     const guest = await d.driver.get(c.instanceId);
     if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId);
-    await destroyGuest(m.source, c.instanceId);
+    await destroyGuest(m.source, c.instanceId, mid, key);
     const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: `${key}:source`, migrationId: mid, side: 'source' });
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
     await d.placement.deleteAllocations(mid);
@@ -480,7 +493,7 @@ export function moveSteps(d: MoveStepDeps) {
       case 'cleanupMove':
         return cleanupMove(c, key);
       case 'liveMigrate':
-        return liveMigrate(c);
+        return liveMigrate(c, key);
       case 'postLiveMigration':
         return postLiveMigration(c, key);
       case 'evacuateSpawn':

@@ -31,7 +31,7 @@ import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
 import { imageSteps } from './image-steps.js';
 import { retrying } from './retrying-driver.js';
-import { serveDestroyGuest, servePreLiveMigration, serveStatus } from './rpc.js';
+import { servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
 import { periodic } from '../runtime/periodic.js';
@@ -93,7 +93,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   if (!o.supervisor) supervisor.serveCtl();
 
   const migrations = stores.migrations;
-  const remote = new RemoteHosts({ nc: o.nc, clock: o.clock, ids: o.ids, prefix, sleep });
+  const remote = new RemoteHosts({ nc: o.nc, clock: o.clock, ids: o.ids, prefix, sleep, self: o.host });
 
   // 1. provider and inventory, once placement answers
   const provider = await untilPlacementAnswers(() => ensureProvider(placement, o.host), log);
@@ -250,8 +250,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const reapMs = o.reapIntervalMs ?? 1_800_000;
   if (reapMs > 0) await supervisor.add(every('reapGuests', reapMs, reapGuests));
 
-  const preLiveSub = servePreLiveMigration(o.nc, s.rpc(o.host, 'preLiveMigration'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, patient, o.host, log);
-  const destroySub = serveDestroyGuest(o.nc, s.rpc(o.host, 'destroyGuest'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, patient, log);
+  const peerSub = servePeerCalls({ nc: o.nc, host: o.host, ...(prefix !== undefined ? { prefix } : {}), ctx: { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, driver: patient, instances: stores.instances, migrations, log });
   const statusSub = serveStatus(o.nc, s.rpc(o.host, 'status'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, async () => ({
     host: o.host,
     actors: instances.ids(),
@@ -271,13 +270,13 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     auditNow,
     done,
     kill: () => {
-      close([trackerSub, statusSub, destroySub, preLiveSub]);
+      close([trackerSub, statusSub, peerSub]);
       instances.close();
       void supervisor.stop();
       finish();
     },
     stop: async () => {
-      close([trackerSub, statusSub, destroySub, preLiveSub]);
+      close([trackerSub, statusSub, peerSub]);
       await supervisor.stop();
       instances.close();
       await o.driver.close();

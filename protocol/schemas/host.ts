@@ -79,16 +79,31 @@ export const HostStatus = Type.Object(
 );
 export type HostStatus = Static<typeof HostStatus>;
 
-/** `nv.rpc.<host>.<op>`: request/reply, answered by the host's worker. */
+/**
+ * What a host's call to another names, for the callee to check against the records
+ * (machines/instance/peer-calls.ts): the move, and the instance record as the caller saw it
+ * in the step making the call.
+ */
+const PeerMove = {
+  migrationId: TokenString,
+  epoch: Type.Integer({ minimum: 0 }),
+  revision: Type.Integer({ minimum: 0 }),
+  stepKey: OpId,
+};
+
+/**
+ * `nv.rpc.<host>.<op>` (status, for the auditor) and `nv.rpc.<host>.from.<caller>.<op>`
+ * (preLiveMigration, destroyGuest: one host's call to another): request/reply, answered by the host's worker.
+ */
 export const HostRpcOps = {
   status: { request: Empty, reply: HostStatus },
   /** Live migration's pre step on the destination: an incoming guest, paused until the migration completes. Idempotent. */
   preLiveMigration: {
-    request: Type.Object({ instanceId: TokenString, name: Type.String({ maxLength: 255 }), flavor: FlavorView, image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]) }, { additionalProperties: false }),
+    request: Type.Object({ instanceId: TokenString, ...PeerMove, name: Type.String({ maxLength: 255 }), flavor: FlavorView, image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]) }, { additionalProperties: false }),
     reply: Empty,
   },
   /** Removes the host's guest of an instance that lives elsewhere now (a confirmed resize, a delete during a move). Idempotent. */
-  destroyGuest: { request: Type.Object({ instanceId: TokenString }, { additionalProperties: false }), reply: Empty },
+  destroyGuest: { request: Type.Object({ instanceId: TokenString, ...PeerMove }, { additionalProperties: false }), reply: Empty },
 } as const;
 
 /** `nv-hosts/<host>`: operator switches; no record means enabled and not forced down. */
