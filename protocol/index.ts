@@ -4,7 +4,7 @@ export { envelope, EnvelopeSchema, MESSAGE_ID_PATTERN, PROTOCOL_VERSION, TOKEN_P
 export { ERROR_TYPE, errorBodyOf, fail, ok, PeerRpcErrorCode, ProtocolError, ProtocolErrorCode, RejectionCode, type Decoded, type ErrorBody } from './errors.js';
 export { decodeMessage, decodeWith, encodeMessage } from './message.js';
 export { adminType, ctlType, knownTypes, MessageKind, placementType, queryType, rpcType, schemaFor, trackerType, validatorFor } from './registry.js';
-export { DEFAULT_PREFIX, isProjectToken, isToken, parseCommandSubject, parseEventSubject, parseOpSubject, parsePeerRpcSubject, subjects, SYSTEM_PROJECT, type CommandAddress, type EventAddress, type Subjects } from './subjects.js';
+export { DEFAULT_PREFIX, isProjectToken, isToken, parseCommandSubject, parseEventSubject, parseOpSubject, parsePeerSubject, subjects, SYSTEM_PROJECT, type CommandAddress, type EventAddress, type Subjects } from './subjects.js';
 export { ErrorBodySchema, Fault } from './schemas/common.js';
 export {
   COMMAND_REJECTED,

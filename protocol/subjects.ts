@@ -69,6 +69,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
      * knows from the subject, as the server proved it, who is asking.
      */
     peerRpc: (callee: string, caller: string, op: string) => `${prefix}.rpc.${token('host', callee)}.from.${token('caller', caller)}.${dotted('op', op)}`,
+    /** The same for a host's tracker: `nv.tracker.<callee>.from.<caller>.<op>`. */
+    peerTracker: (callee: string, caller: string, op: string) => `${prefix}.tracker.${token('host', callee)}.from.${token('caller', caller)}.${dotted('op', op)}`,
     ctl: (target: string, op: string) => `${prefix}.ctl.${token('target', target)}.${dotted('op', op)}`,
     ctlAll: (target: string) => `${prefix}.ctl.${token('target', target)}.>`,
   } as const;
@@ -111,9 +113,9 @@ export function parseEventSubject(subject: string, prefix: string = DEFAULT_PREF
   return ok({ project, instanceId, eventType: rest.join('.') });
 }
 
-/** Parses `nv.rpc.<callee>.from.<caller>.<op>` for a known callee. */
-export function parsePeerRpcSubject(subject: string, callee: string, prefix: string = DEFAULT_PREFIX): Decoded<{ caller: string; op: string }> {
-  const head = `${prefix}.rpc.${callee}.from.`;
+/** Parses `nv.<rpc|tracker>.<callee>.from.<caller>.<op>` for a known callee. */
+export function parsePeerSubject(subject: string, family: 'rpc' | 'tracker', callee: string, prefix: string = DEFAULT_PREFIX): Decoded<{ caller: string; op: string }> {
+  const head = `${prefix}.${family}.${callee}.from.`;
   if (!subject.startsWith(head)) return fail(ProtocolErrorCode.InvalidSubject, `not a peer call to ${callee}: ${subject}`);
   const parts = subject.slice(head.length).split('.');
   if (parts.length !== 2 || !parts.every((t) => TOKEN.test(t))) return fail(ProtocolErrorCode.InvalidSubject, `a peer call is ${head}<caller>.<op>: ${subject}`);

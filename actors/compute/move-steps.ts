@@ -57,22 +57,6 @@ const resources = (f: FlavorView): Record<string, number> => ({ VCPU: f.vcpus, M
 export function moveSteps(d: MoveStepDeps) {
   const s = subjects(d.prefix);
 
-  /** A tracker command on this host (through the gate) or another (over the bus). */
-  const tracker = async (host: string, command: TrackerCommand): Promise<{ ok: true } | { ok: false; code: string; message: string }> => {
-    if (host === d.host) {
-      const a = await d.tracker.use((t) => t.handle(command));
-      return a.ok ? { ok: true } : { ok: false, code: a.error.code, message: a.error.message };
-    }
-    const { type, ...body } = command;
-    try {
-      await d.remote.tracker(host, type, body as Record<string, unknown>);
-      return { ok: true };
-    } catch (err) {
-      if (err instanceof RemoteCallError) return { ok: false, code: err.code, message: err.message };
-      throw err;
-    }
-  };
-
   /**
    * What a call to another host names for the callee's check (machines/instance/peer-calls.ts):
    * the move, this step's key, and the instance record as this step sees it now.
@@ -80,6 +64,27 @@ export function moveSteps(d: MoveStepDeps) {
   const peerMove = async (instanceId: string, mid: string, key: string) => {
     const cur = await d.stores.instances.get(instanceId);
     return { instanceId, migrationId: mid, epoch: cur?.value.epoch ?? 0, revision: cur?.revision ?? 0, stepKey: key };
+  };
+
+  /**
+   * A tracker command on this host (through the gate) or another (over the bus, as a call that
+   * host checks against the records: `from` names the instance and the step making it).
+   */
+  const tracker = async (host: string, command: TrackerCommand, from?: { instanceId: string; key: string }): Promise<{ ok: true } | { ok: false; code: string; message: string }> => {
+    if (host === d.host) {
+      const a = await d.tracker.use((t) => t.handle(command));
+      return a.ok ? { ok: true } : { ok: false, code: a.error.code, message: a.error.message };
+    }
+    if (!from) throw new Error(`tracker ${command.type} on ${host} from ${d.host} without its step`);
+    const { type, ...body } = command;
+    try {
+      const { migrationId: _m, ...peer } = await peerMove(from.instanceId, 'migrationId' in command ? command.migrationId : '', from.key);
+      await d.remote.peerTracker(host, type, { ...body, peer });
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof RemoteCallError) return { ok: false, code: err.code, message: err.message };
+      throw err;
+    }
   };
 
   /** This host's guest of the instance, or another host's (which checks that this step may ask). */
@@ -238,7 +243,7 @@ export function moveSteps(d: MoveStepDeps) {
         }
         throw err;
       }
-      const claim = await tracker(choice.host, { type: 'moveClaim', opId: `${key}:dest`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(flavor), side: 'destination', kind: trackerKind(m) });
+      const claim = await tracker(choice.host, { type: 'moveClaim', opId: `${key}:dest`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(flavor), side: 'destination', kind: trackerKind(m) }, { instanceId: c.instanceId, key });
       if (claim.ok) return choice.host;
       d.log?.(`move of ${c.instanceId}: ${choice.host}'s tracker refused: ${claim.code} ${claim.message}`);
       await d.placement.deleteAllocations(c.instanceId); // the destination's tracker refused: give its claim back
@@ -303,7 +308,7 @@ export function moveSteps(d: MoveStepDeps) {
     const mid = migrationIdOf(c.instanceId, m.opId);
     const sameHost = m.dest === m.source;
     if (!sameHost) await destroyGuest(m.source, c.instanceId, mid, key); // on the same host it is the guest, resized
-    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'source' });
+    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'source' }, { instanceId: c.instanceId, key });
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
     await d.placement.deleteAllocations(mid);
     if (sameHost) {
@@ -360,7 +365,7 @@ export function moveSteps(d: MoveStepDeps) {
       if (here) await holdExactly(c.instanceId, here, m.oldFlavor, cur.value);
     } else if (dest && m.kind === 'live') await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId, mid, key));
     if (dest && dest !== m.source) {
-      await bestEffort(`dropping ${dest}'s claim`, () => tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' }));
+      await bestEffort(`dropping ${dest}'s claim`, () => tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' }, { instanceId: c.instanceId, key }));
       // A destination claim left on the instance consumer (no swap happened) goes too.
       const destProvider = await providerOf(dest);
       const inst = await allocationsOf(c.instanceId);
@@ -388,7 +393,7 @@ export function moveSteps(d: MoveStepDeps) {
     if (dest) sides.push([dest, 'destination']);
     for (const [host, side] of sides) {
       if (host !== d.host) await bestEffort(`destroying the guest on ${host}`, () => destroyGuest(host, c.instanceId, mid, key));
-      await bestEffort(`dropping the ${side} claim on ${host}`, () => tracker(host, { type: 'dropMoveClaim', opId: `${key}:${side}`, migrationId: mid, side }));
+      await bestEffort(`dropping the ${side} claim on ${host}`, () => tracker(host, { type: 'dropMoveClaim', opId: `${key}:${side}`, migrationId: mid, side }, { instanceId: c.instanceId, key }));
     }
     await d.placement.deleteAllocations(mid);
     await setStatus(mid, 'error');
@@ -435,7 +440,7 @@ export function moveSteps(d: MoveStepDeps) {
     const guest = await d.driver.get(c.instanceId);
     if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId);
     await destroyGuest(m.source, c.instanceId, mid, key);
-    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: `${key}:source`, migrationId: mid, side: 'source' });
+    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: `${key}:source`, migrationId: mid, side: 'source' }, { instanceId: c.instanceId, key });
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
     await d.placement.deleteAllocations(mid);
     await setStatus(mid, 'completed');

@@ -39,14 +39,24 @@ export class RemoteHosts {
     this.s = subjects(o.prefix);
   }
 
+  /** The conductor's call to a host's tracker. A compute host calls another's with `peerTracker`. */
   tracker(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
     return this.call(this.s.tracker(host, op), trackerType(op), body, deadlineMs);
   }
 
+  /** A compute host's call to another host's tracker (moveClaim, dropMoveClaim, with `peer`); checked by the callee like `peer`. */
+  peerTracker(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+    return this.call(this.s.peerTracker(host, this.self(), op), trackerType(op), body, deadlineMs);
+  }
+
   /** A compute host's call to another; the callee checks it against the records and may refuse it (403 PeerCallRefused). */
   peer(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+    return this.call(this.s.peerRpc(host, this.self(), op), rpcType(op), body, deadlineMs);
+  }
+
+  private self(): string {
     if (!this.o.self) throw new Error('peer calls are made by a compute host: RemoteHosts needs `self`');
-    return this.call(this.s.peerRpc(host, this.o.self, op), rpcType(op), body, deadlineMs);
+    return this.o.self;
   }
 
   private call(subject: string, type: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {

@@ -1,10 +1,9 @@
 /** A compute worker's `nv.rpc.<host>.*` faces: status for the auditor, and the steps other hosts ask of it (docs/security.md, cross-host calls). */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { judgePeerCall, PEER_OPS } from '../../machines/instance/index.js';
-import { parsePeerRpcSubject, PeerRpcErrorCode, rpcType, subjects, type FlavorView, type HostStatus, type InstanceRecord, type MigrationRecord } from '../../protocol/index.js';
+import { PEER_OPS } from '../../machines/instance/index.js';
+import { parsePeerSubject, rpcType, subjects, type FlavorView, type HostStatus } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { migrationIdOf } from '../records/migrations.js';
+import type { PeerGate } from './peer-gate.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
 
 export function serveStatus(nc: NatsConnection, subject: string, ctx: ReplyContext, status: () => Promise<HostStatus>, log: (line: string, err?: unknown) => void): Subscription {
@@ -34,8 +33,7 @@ export interface PeerCallDeps {
   readonly prefix?: string;
   readonly ctx: ReplyContext;
   readonly driver: HypervisorDriver;
-  readonly instances: RecordBucket<InstanceRecord>;
-  readonly migrations: RecordBucket<MigrationRecord>;
+  readonly gate: PeerGate;
   readonly log: (line: string, err?: unknown) => void;
 }
 
@@ -57,7 +55,7 @@ export function servePeerCalls(d: PeerCallDeps): Subscription {
       if (err) return;
       const req = decodeRequest<PeerBody>(d.ctx, msg);
       if (!req) return;
-      const addr = parsePeerRpcSubject(msg.subject, d.host, s.prefix);
+      const addr = parsePeerSubject(msg.subject, 'rpc', d.host, s.prefix);
       const op = addr.ok ? PEER_OPS.find((o) => o === addr.value.op) : undefined;
       if (!addr.ok || !op || req.type !== rpcType(op)) {
         respondError(d.ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${msg.subject} does not answer ${req.type}` });
@@ -66,19 +64,13 @@ export function servePeerCalls(d: PeerCallDeps): Subscription {
       const caller = addr.value.caller;
       const b = req.body;
       (async () => {
-        const [instance, migration] = await Promise.all([d.instances.get(b.instanceId), d.migrations.get(b.migrationId)]);
-        const verdict = judgePeerCall({ op, caller, callee: d.host, instanceId: b.instanceId, migrationId: b.migrationId, epoch: b.epoch, revision: b.revision, stepKey: b.stepKey }, { instance, migration: migration?.value }, migrationIdOf);
-        if (!verdict.ok) return verdict;
+        const refusal = await d.gate(op, caller, { instanceId: b.instanceId, migrationId: b.migrationId, epoch: b.epoch, revision: b.revision, stepKey: b.stepKey });
+        if (refusal) return refusal;
         if (op === 'destroyGuest') await d.driver.destroy(b.instanceId);
         else await prepareIncoming(d, req.body as PreLiveBody);
-        return verdict;
+        return undefined;
       })().then(
-        (verdict) => {
-          if (verdict.ok) return respondOk(d.ctx, msg, req, {});
-          if (verdict.behind) return respondError(d.ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: `${verdict.reason}; retry` });
-          d.log(`refused ${op} of ${b.instanceId} from ${caller}: ${verdict.reason}`);
-          respondError(d.ctx, msg, req, { status: 403, code: PeerRpcErrorCode.PeerCallRefused, message: verdict.reason });
-        },
+        (refusal) => (refusal ? respondError(d.ctx, msg, req, refusal) : respondOk(d.ctx, msg, req, {})),
         (e: unknown) => {
           d.log(`${op} from ${caller} failed`, e);
           respondError(d.ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: `${op} could not be done now; retry` });

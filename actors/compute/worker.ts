@@ -31,6 +31,7 @@ import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
 import { imageSteps } from './image-steps.js';
 import { retrying } from './retrying-driver.js';
+import { peerGate } from './peer-gate.js';
 import { servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
@@ -127,7 +128,9 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       return { done, kill: end, stop: async () => (end(), stopped()) };
     },
   });
-  const trackerSub = serveTracker({ nc: o.nc, host: o.host, gate: tracker, clock: o.clock, ids: o.ids, prefix, log });
+  // Other hosts' calls (rpc, tracker) are checked against the records first (docs/security.md).
+  const peers = peerGate({ host: o.host, instances: stores.instances, migrations, log });
+  const trackerSub = serveTracker({ nc: o.nc, host: o.host, gate: tracker, clock: o.clock, ids: o.ids, prefix, log, peers });
 
   // 3. the instance actors this host owns
   const instances = new InstanceHost({
@@ -250,7 +253,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const reapMs = o.reapIntervalMs ?? 1_800_000;
   if (reapMs > 0) await supervisor.add(every('reapGuests', reapMs, reapGuests));
 
-  const peerSub = servePeerCalls({ nc: o.nc, host: o.host, ...(prefix !== undefined ? { prefix } : {}), ctx: { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, driver: patient, instances: stores.instances, migrations, log });
+  const peerSub = servePeerCalls({ nc: o.nc, host: o.host, prefix, ctx: { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, driver: patient, gate: peers, log });
   const statusSub = serveStatus(o.nc, s.rpc(o.host, 'status'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, async () => ({
     host: o.host,
     actors: instances.ids(),

@@ -10,7 +10,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
 import { migrationIdOf } from '../../../actors/compute/move-steps.js';
-import { decodeMessage, encodeMessage, envelope, MessageKind, rpcType, subjects, type Envelope } from '../../../protocol/index.js';
+import { decodeMessage, encodeMessage, envelope, MessageKind, rpcType, subjects, trackerType, type Envelope } from '../../../protocol/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { connectTo, type SecureTestServer } from '../../helpers/nats.js';
 
@@ -32,7 +32,8 @@ async function asHost(h: string): Promise<NatsConnection> {
 /** A request on `subject` as host `h`; the reply envelope. */
 async function call(h: string, subject: string, op: string, body: Record<string, unknown>): Promise<Envelope> {
   const nc = await asHost(h);
-  const req = encodeMessage(envelope({ id: randomUUID(), type: rpcType(op), ts: Date.now(), project: '_system', user: `compute-${h}`, body }));
+  const type = subject.startsWith('nv.tracker.') ? trackerType(op) : rpcType(op);
+  const req = encodeMessage(envelope({ id: randomUUID(), type, ts: Date.now(), project: '_system', user: `compute-${h}`, body }));
   const r = decodeMessage((await nc.request(subject, req, { timeout: 10_000 })).data, MessageKind.Reply);
   if (!r.ok) throw r.error;
   return r.value;
@@ -79,7 +80,7 @@ test.serial('a host may call another only under its own name: the server refuses
   const { id, host, others } = await bootRunning(c, 'named');
   const [me, posed] = others as [string, string];
   const nc = await asHost(me);
-  for (const subject of [peer(host, posed, 'destroyGuest'), peer(host, host, 'destroyGuest'), subjects().rpc(host, 'destroyGuest')]) {
+  for (const subject of [peer(host, posed, 'destroyGuest'), peer(host, host, 'destroyGuest'), subjects().rpc(host, 'destroyGuest'), subjects().tracker(host, 'dropMoveClaim'), subjects().peerTracker(host, posed, 'dropMoveClaim')]) {
     const err = await call(me, subject, 'destroyGuest', await seen(c, id, 'any', 'confirmSource')).then(
       () => undefined,
       (e: unknown) => e,
@@ -106,6 +107,20 @@ test.serial("destroy of a guest in someone else's move, or by a party outside th
   t.is(refusal(await call(outsider, peer(dest, outsider, 'destroyGuest'), 'destroyGuest', await seen(c, id, cmd, 'cleanupMove'))), 'PeerCallRefused');
   // the destination itself, while no confirm runs (RESIZED, waiting for the user)
   t.is(refusal(await call(dest, peer(host, dest, 'destroyGuest'), 'destroyGuest', await seen(c, id, cmd, 'confirmSource'))), 'PeerCallRefused');
+  // nor may they drop the move's sides from the trackers, or claim room for it elsewhere
+  const sideClaims = async (h: string) => (await c.worker(h).tracker.get()).report().claims.filter((x) => x.instanceId === id).map((x) => `${x.type}:${x.flavor.memoryMb}`);
+  const claimsBefore = { [host]: await sideClaims(host), [dest]: await sideClaims(dest), [outsider]: await sideClaims(outsider) };
+  const peerOf = async (step: string) => {
+    const { migrationId: _m, ...rest } = await seen(c, id, cmd, step);
+    return rest;
+  };
+  const mid = migrationIdOf(id, cmd);
+  for (const [caller, callee, side] of [[outsider, host, 'source'], [dest, host, 'source'], [outsider, dest, 'destination']] as const) {
+    const r = await call(caller, subjects().peerTracker(callee, caller, 'dropMoveClaim'), 'dropMoveClaim', { opId: `${id}:x:${caller}`, migrationId: mid, side, peer: await peerOf('confirmSource') });
+    t.is(refusal(r), 'PeerCallRefused', `${caller} dropping ${callee}'s ${side} side`);
+  }
+  t.is(refusal(await call(host, subjects().peerTracker(outsider, host, 'moveClaim'), 'moveClaim', { opId: `${id}:x:claim`, migrationId: mid, instanceId: id, flavor: { vcpus: 1, memoryMb: 2048, rootGb: 20 }, side: 'destination', kind: 'resize', peer: await peerOf('moveClaim') })), 'PeerCallRefused');
+  t.deepEqual({ [host]: await sideClaims(host), [dest]: await sideClaims(dest), [outsider]: await sideClaims(outsider) }, claimsBefore, 'the trackers hold what they held');
   t.truthy(c.hosts.get(host)!.fake.guest(id), "the source's guest is still there, for a revert");
   t.is(c.hosts.get(dest)!.fake.guest(id)?.powerState, 'running');
   t.deepEqual(await state(c, id), before);

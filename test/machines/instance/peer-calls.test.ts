@@ -41,9 +41,9 @@ function moveAt(kind: 'resize' | 'live', step: StepName, then?: (r: Run) => void
     instanceId: 'i-1',
     project: 'demo',
     kind: kind === 'live' ? 'live-migration' : 'resize',
-    status: kind === 'live' ? 'preparing' : 'finished',
+    status: step === 'moveClaim' ? 'pre-migrating' : kind === 'live' ? 'preparing' : 'finished',
     sourceHost: 'h1',
-    destHost: 'h2',
+    destHost: step === 'moveClaim' ? null : 'h2',
     oldFlavor: FLAVOR,
     newFlavor: kind === 'live' ? FLAVOR : LARGE,
     commandId: move.opId,
@@ -132,4 +132,26 @@ test('a read older than the caller\'s is "behind" (retry), not a refusal', (t) =
   t.deepEqual(v.ok ? undefined : v.behind, true);
   const w = judge({ ...c.call('destroyGuest', 'h2', 'h1'), epoch: 4 }, c.records);
   t.deepEqual(w.ok ? undefined : w.behind, true);
+});
+
+test('tracker calls between hosts: the source asks a destination for its side while it picks one; the side that goes is dropped in the steps that drop it', (t) => {
+  const claim = moveAt('resize', 'moveClaim');
+  const ask = { ...claim.call('moveClaim', 'h1', 'h2'), side: 'destination' as const };
+  t.deepEqual(judge(ask, claim.records), { ok: true });
+  t.true(refused({ ...ask, side: 'source' }, claim.records), 'the source side is the source host\'s own');
+  t.true(refused({ ...ask, caller: 'h3' }, claim.records), 'only the owner picks');
+  t.true(refused(ask, { ...claim.records, migration: { ...claim.records.migration!, destHost: 'h3' } }), 'a destination already chosen');
+  const behindRead = judge(ask, { ...claim.records, migration: undefined });
+  t.true(!behindRead.ok && behindRead.behind, 'the migration record just created may not be read yet');
+
+  const confirm = moveAt('resize', 'confirmSource');
+  const drop = { ...confirm.call('dropMoveClaim', 'h2', 'h1'), side: 'source' as const };
+  t.deepEqual(judge(drop, confirm.records), { ok: true });
+  t.true(refused({ ...drop, side: 'destination' }, confirm.records), 'h1 holds the source side');
+  t.true(refused({ ...drop, caller: 'h3' }, confirm.records));
+  // the same drop while the move waits for the user (no step): refused
+  const idle = moveAt('resize', 'finishResize');
+  idle.r.step();
+  const machine: unknown = JSON.parse(JSON.stringify(instanceMachine.getPersistedSnapshot(idle.r.snap)));
+  t.true(refused(drop, { ...confirm.records, instance: { value: { owner: 'host:h2', epoch: 3, machine }, revision: 41 } }));
 });
