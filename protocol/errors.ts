@@ -60,6 +60,17 @@ export const RejectionCode = {
 } as const;
 export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
 
+/**
+ * Error codes of a compute host's replies to another host (`nv.rpc.<callee>.from.<caller>.*`,
+ * docs/protocol.md §14.3). `PeerCallRefused` (403): the records do not show the caller running,
+ * right now, the step of a move between it and the callee that this call belongs to; nothing
+ * was done, and asking again will not change that.
+ */
+export const PeerRpcErrorCode = {
+  PeerCallRefused: 'PeerCallRefused',
+} as const;
+export type PeerRpcErrorCode = (typeof PeerRpcErrorCode)[keyof typeof PeerRpcErrorCode];
+
 /** The body of a request/reply failure: Placement's shape, used by every request/reply service. */
 export interface ErrorBody {
   readonly status: number;

@@ -1,10 +1,10 @@
 /** protocol/: the wire contract. Subjects, envelope, msgpack codec, schemas, errors. No I/O. */
 export { DEFAULT_LIMITS, decodeValue, encodeValue, type CodecLimits } from './codec.js';
 export { envelope, EnvelopeSchema, MESSAGE_ID_PATTERN, PROTOCOL_VERSION, TOKEN_PATTERN, type Envelope, type EnvelopeHeader, type EnvelopeInit } from './envelope.js';
-export { ERROR_TYPE, errorBodyOf, fail, ok, ProtocolError, ProtocolErrorCode, RejectionCode, type Decoded, type ErrorBody } from './errors.js';
+export { ERROR_TYPE, errorBodyOf, fail, ok, PeerRpcErrorCode, ProtocolError, ProtocolErrorCode, RejectionCode, type Decoded, type ErrorBody } from './errors.js';
 export { decodeMessage, decodeWith, encodeMessage } from './message.js';
 export { adminType, ctlType, knownTypes, MessageKind, placementType, queryType, rpcType, schemaFor, trackerType, validatorFor } from './registry.js';
-export { DEFAULT_PREFIX, isProjectToken, isToken, parseCommandSubject, parseEventSubject, parseOpSubject, subjects, SYSTEM_PROJECT, type CommandAddress, type EventAddress, type Subjects } from './subjects.js';
+export { DEFAULT_PREFIX, isProjectToken, isToken, parseCommandSubject, parseEventSubject, parseOpSubject, parsePeerSubject, subjects, SYSTEM_PROJECT, type CommandAddress, type EventAddress, type Subjects } from './subjects.js';
 export { ErrorBodySchema, Fault } from './schemas/common.js';
 export {
   COMMAND_REJECTED,

@@ -63,6 +63,14 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     placement: (op: string) => `${prefix}.placement.${dotted('op', op)}`,
     tracker: (host: string, op: string) => `${prefix}.tracker.${token('host', host)}.${dotted('op', op)}`,
     rpc: (host: string, op: string) => `${prefix}.rpc.${token('host', host)}.${dotted('op', op)}`,
+    /**
+     * One compute host's call to another: `nv.rpc.<callee>.from.<caller>.<op>`. A host user
+     * may publish only with its own name as `<caller>` (nats.secure.conf), so the callee
+     * knows from the subject, as the server proved it, who is asking.
+     */
+    peerRpc: (callee: string, caller: string, op: string) => `${prefix}.rpc.${token('host', callee)}.from.${token('caller', caller)}.${dotted('op', op)}`,
+    /** The same for a host's tracker: `nv.tracker.<callee>.from.<caller>.<op>`. */
+    peerTracker: (callee: string, caller: string, op: string) => `${prefix}.tracker.${token('host', callee)}.from.${token('caller', caller)}.${dotted('op', op)}`,
     ctl: (target: string, op: string) => `${prefix}.ctl.${token('target', target)}.${dotted('op', op)}`,
     ctlAll: (target: string) => `${prefix}.ctl.${token('target', target)}.>`,
   } as const;
@@ -103,6 +111,16 @@ export function parseEventSubject(subject: string, prefix: string = DEFAULT_PREF
   if (parts.length < 3 || !parts.every((t) => TOKEN.test(t))) return fail(ProtocolErrorCode.InvalidSubject, `malformed event subject: ${subject}`);
   const [project, instanceId, ...rest] = parts as [string, string, ...string[]];
   return ok({ project, instanceId, eventType: rest.join('.') });
+}
+
+/** Parses `nv.<rpc|tracker>.<callee>.from.<caller>.<op>` for a known callee. */
+export function parsePeerSubject(subject: string, family: 'rpc' | 'tracker', callee: string, prefix: string = DEFAULT_PREFIX): Decoded<{ caller: string; op: string }> {
+  const head = `${prefix}.${family}.${callee}.from.`;
+  if (!subject.startsWith(head)) return fail(ProtocolErrorCode.InvalidSubject, `not a peer call to ${callee}: ${subject}`);
+  const parts = subject.slice(head.length).split('.');
+  if (parts.length !== 2 || !parts.every((t) => TOKEN.test(t))) return fail(ProtocolErrorCode.InvalidSubject, `a peer call is ${head}<caller>.<op>: ${subject}`);
+  const [caller, op] = parts as [string, string];
+  return ok({ caller, op });
 }
 
 /** The last token(s) after a fixed head, e.g. the op of `nv.placement.<op>`. */

@@ -57,15 +57,29 @@ const resources = (f: FlavorView): Record<string, number> => ({ VCPU: f.vcpus, M
 export function moveSteps(d: MoveStepDeps) {
   const s = subjects(d.prefix);
 
-  /** A tracker command on this host (through the gate) or another (over the bus). */
-  const tracker = async (host: string, command: TrackerCommand): Promise<{ ok: true } | { ok: false; code: string; message: string }> => {
+  /**
+   * What a call to another host names for the callee's check (machines/instance/peer-calls.ts):
+   * the move, this step's key, and the instance record as this step sees it now.
+   */
+  const peerMove = async (instanceId: string, mid: string, key: string) => {
+    const cur = await d.stores.instances.get(instanceId);
+    return { instanceId, migrationId: mid, epoch: cur?.value.epoch ?? 0, revision: cur?.revision ?? 0, stepKey: key };
+  };
+
+  /**
+   * A tracker command on this host (through the gate) or another (over the bus, as a call that
+   * host checks against the records: `from` names the instance and the step making it).
+   */
+  const tracker = async (host: string, command: TrackerCommand, from?: { instanceId: string; key: string }): Promise<{ ok: true } | { ok: false; code: string; message: string }> => {
     if (host === d.host) {
       const a = await d.tracker.use((t) => t.handle(command));
       return a.ok ? { ok: true } : { ok: false, code: a.error.code, message: a.error.message };
     }
+    if (!from) throw new Error(`tracker ${command.type} on ${host} from ${d.host} without its step`);
     const { type, ...body } = command;
     try {
-      await d.remote.tracker(host, type, body as Record<string, unknown>);
+      const { migrationId: _m, ...peer } = await peerMove(from.instanceId, 'migrationId' in command ? command.migrationId : '', from.key);
+      await d.remote.peerTracker(host, type, { ...body, peer });
       return { ok: true };
     } catch (err) {
       if (err instanceof RemoteCallError) return { ok: false, code: err.code, message: err.message };
@@ -73,7 +87,11 @@ export function moveSteps(d: MoveStepDeps) {
     }
   };
 
-  const destroyGuest = (host: string, instanceId: string) => (host === d.host ? d.driver.destroy(instanceId) : d.remote.rpc(host, 'destroyGuest', { instanceId }, 10_000).then(() => undefined));
+  /** This host's guest of the instance, or another host's (which checks that this step may ask). */
+  const destroyGuest = async (host: string, instanceId: string, mid: string, key: string) => {
+    if (host === d.host) return d.driver.destroy(instanceId);
+    await d.remote.peer(host, 'destroyGuest', await peerMove(instanceId, mid, key), 10_000);
+  };
 
   /** Best effort on another host: a host that is down rebuilds its claims from the records, and its guests are reaped when it returns. */
   const bestEffort = async (what: string, fn: () => Promise<unknown>) => {
@@ -225,7 +243,7 @@ export function moveSteps(d: MoveStepDeps) {
         }
         throw err;
       }
-      const claim = await tracker(choice.host, { type: 'moveClaim', opId: `${key}:dest`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(flavor), side: 'destination', kind: trackerKind(m) });
+      const claim = await tracker(choice.host, { type: 'moveClaim', opId: `${key}:dest`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(flavor), side: 'destination', kind: trackerKind(m) }, { instanceId: c.instanceId, key });
       if (claim.ok) return choice.host;
       d.log?.(`move of ${c.instanceId}: ${choice.host}'s tracker refused: ${claim.code} ${claim.message}`);
       await d.placement.deleteAllocations(c.instanceId); // the destination's tracker refused: give its claim back
@@ -289,8 +307,8 @@ export function moveSteps(d: MoveStepDeps) {
     if (!m) return done();
     const mid = migrationIdOf(c.instanceId, m.opId);
     const sameHost = m.dest === m.source;
-    if (!sameHost) await destroyGuest(m.source, c.instanceId); // on the same host it is the guest, resized
-    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'source' });
+    if (!sameHost) await destroyGuest(m.source, c.instanceId, mid, key); // on the same host it is the guest, resized
+    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'source' }, { instanceId: c.instanceId, key });
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
     await d.placement.deleteAllocations(mid);
     if (sameHost) {
@@ -345,9 +363,9 @@ export function moveSteps(d: MoveStepDeps) {
       await tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' });
       const here = await providerOf(dest);
       if (here) await holdExactly(c.instanceId, here, m.oldFlavor, cur.value);
-    } else if (dest && m.kind === 'live') await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId));
+    } else if (dest && m.kind === 'live') await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId, mid, key));
     if (dest && dest !== m.source) {
-      await bestEffort(`dropping ${dest}'s claim`, () => tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' }));
+      await bestEffort(`dropping ${dest}'s claim`, () => tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' }, { instanceId: c.instanceId, key }));
       // A destination claim left on the instance consumer (no swap happened) goes too.
       const destProvider = await providerOf(dest);
       const inst = await allocationsOf(c.instanceId);
@@ -374,8 +392,8 @@ export function moveSteps(d: MoveStepDeps) {
     const sides: Array<[string, 'source' | 'destination']> = [[m.source, 'source']];
     if (dest) sides.push([dest, 'destination']);
     for (const [host, side] of sides) {
-      if (host !== d.host) await bestEffort(`destroying the guest on ${host}`, () => destroyGuest(host, c.instanceId));
-      await bestEffort(`dropping the ${side} claim on ${host}`, () => tracker(host, { type: 'dropMoveClaim', opId: `${key}:${side}`, migrationId: mid, side }));
+      if (host !== d.host) await bestEffort(`destroying the guest on ${host}`, () => destroyGuest(host, c.instanceId, mid, key));
+      await bestEffort(`dropping the ${side} claim on ${host}`, () => tracker(host, { type: 'dropMoveClaim', opId: `${key}:${side}`, migrationId: mid, side }, { instanceId: c.instanceId, key }));
     }
     await d.placement.deleteAllocations(mid);
     await setStatus(mid, 'error');
@@ -387,12 +405,12 @@ export function moveSteps(d: MoveStepDeps) {
    * the copy runs for `liveMigrationMs`, checking the record for an abort (roll back) or a
    * force-complete (finish now), as Nova's driver monitors a libvirt job.
    */
-  const liveMigrate = async (c: InstanceContext): Promise<StepOutcome> => {
+  const liveMigrate = async (c: InstanceContext, key: string): Promise<StepOutcome> => {
     const m = c.move;
     if (!m?.dest) return failed({ code: 'NoMove', message: 'no live migration in flight' });
     const mid = migrationIdOf(c.instanceId, m.opId);
     await setStatus(mid, 'preparing');
-    await d.remote.rpc(m.dest, 'preLiveMigration', { instanceId: c.instanceId, name: c.name, flavor: c.flavor, image: c.image });
+    await d.remote.peer(m.dest, 'preLiveMigration', { ...(await peerMove(c.instanceId, mid, key)), name: c.name, flavor: c.flavor, image: c.image });
     await setStatus(mid, 'running');
     const until = d.clock.now() + (d.liveMigrationMs ?? 500);
     for (;;) {
@@ -421,8 +439,8 @@ export function moveSteps(d: MoveStepDeps) {
     if (!fin.ok) return failed({ code: fin.code, message: fin.message });
     const guest = await d.driver.get(c.instanceId);
     if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId);
-    await destroyGuest(m.source, c.instanceId);
-    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: `${key}:source`, migrationId: mid, side: 'source' });
+    await destroyGuest(m.source, c.instanceId, mid, key);
+    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: `${key}:source`, migrationId: mid, side: 'source' }, { instanceId: c.instanceId, key });
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
     await d.placement.deleteAllocations(mid);
     await setStatus(mid, 'completed');
@@ -480,7 +498,7 @@ export function moveSteps(d: MoveStepDeps) {
       case 'cleanupMove':
         return cleanupMove(c, key);
       case 'liveMigrate':
-        return liveMigrate(c);
+        return liveMigrate(c, key);
       case 'postLiveMigration':
         return postLiveMigration(c, key);
       case 'evacuateSpawn':

@@ -1,7 +1,8 @@
 /**
  * Calls to another compute host's tracker and worker (`nv.tracker.<host>.*`,
- * `nv.rpc.<host>.*`), retried with the same request until the deadline: every such call is
- * idempotent (tracker commands carry an opId and converge by state; destroyGuest converges).
+ * `nv.rpc.<host>.from.<self>.*`), retried with the same request until the deadline: every such
+ * call is idempotent (tracker commands carry an opId and converge by state; destroyGuest
+ * converges). A refusal other than 503 is final.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { encodeMessage, envelope, ERROR_TYPE, rpcType, subjects, trackerType, type ErrorBody } from '../../protocol/index.js';
@@ -28,6 +29,8 @@ export interface RemoteHostsOptions {
   /** How long a call keeps retrying a host that does not answer. */
   readonly deadlineMs?: number;
   readonly sleep: (ms: number) => Promise<void>;
+  /** The compute host making the calls: its peer calls go out under its name (`nv.rpc.<host>.from.<self>.<op>`). */
+  readonly self?: string;
 }
 
 export class RemoteHosts {
@@ -36,12 +39,24 @@ export class RemoteHosts {
     this.s = subjects(o.prefix);
   }
 
+  /** The conductor's call to a host's tracker. A compute host calls another's with `peerTracker`. */
   tracker(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
     return this.call(this.s.tracker(host, op), trackerType(op), body, deadlineMs);
   }
 
-  rpc(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
-    return this.call(this.s.rpc(host, op), rpcType(op), body, deadlineMs);
+  /** A compute host's call to another host's tracker (moveClaim, dropMoveClaim, with `peer`); checked by the callee like `peer`. */
+  peerTracker(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+    return this.call(this.s.peerTracker(host, this.self(), op), trackerType(op), body, deadlineMs);
+  }
+
+  /** A compute host's call to another; the callee checks it against the records and may refuse it (403 PeerCallRefused). */
+  peer(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+    return this.call(this.s.peerRpc(host, this.self(), op), rpcType(op), body, deadlineMs);
+  }
+
+  private self(): string {
+    if (!this.o.self) throw new Error('peer calls are made by a compute host: RemoteHosts needs `self`');
+    return this.o.self;
   }
 
   private call(subject: string, type: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {

@@ -1,7 +1,9 @@
-/** A compute worker's `nv.rpc.<host>.*` faces: status for the auditor, and the steps other hosts ask of it. */
+/** A compute worker's `nv.rpc.<host>.*` faces: status for the auditor, and the steps other hosts ask of it (docs/security.md, cross-host calls). */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { rpcType, type FlavorView, type HostStatus } from '../../protocol/index.js';
+import { PEER_OPS } from '../../machines/instance/index.js';
+import { parsePeerSubject, rpcType, subjects, type FlavorView, type HostStatus } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
+import type { PeerGate } from './peer-gate.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
 
 export function serveStatus(nc: NatsConnection, subject: string, ctx: ReplyContext, status: () => Promise<HostStatus>, log: (line: string, err?: unknown) => void): Subscription {
@@ -25,50 +27,61 @@ export function serveStatus(nc: NatsConnection, subject: string, ctx: ReplyConte
   });
 }
 
-/** `nv.rpc.<host>.destroyGuest`: removes this host's guest of an instance that lives elsewhere now. */
-export function serveDestroyGuest(nc: NatsConnection, subject: string, ctx: ReplyContext, driver: HypervisorDriver, log: (line: string, err?: unknown) => void): Subscription {
-  return nc.subscribe(subject, {
+export interface PeerCallDeps {
+  readonly nc: NatsConnection;
+  readonly host: string;
+  readonly prefix?: string;
+  readonly ctx: ReplyContext;
+  readonly driver: HypervisorDriver;
+  readonly gate: PeerGate;
+  readonly log: (line: string, err?: unknown) => void;
+}
+
+type PeerBody = { instanceId: string; migrationId: string; epoch: number; revision: number; stepKey: string };
+type PreLiveBody = PeerBody & { name: string; flavor: FlavorView; image: string | null };
+
+/**
+ * `nv.rpc.<host>.from.<caller>.<op>`: what other hosts ask of this one in a move — destroy
+ * this host's guest of an instance that lives elsewhere now (`destroyGuest`), or make the
+ * incoming, paused guest of a live migration (`preLiveMigration`). The caller is the one the
+ * subject names (the server lets a host publish only under its own name), and each call is
+ * judged against the records first (machines/instance/peer-calls.ts): refused, it changes
+ * nothing.
+ */
+export function servePeerCalls(d: PeerCallDeps): Subscription {
+  const s = subjects(d.prefix);
+  return d.nc.subscribe(`${s.prefix}.rpc.${d.host}.from.*.*`, {
     callback: (err, msg) => {
       if (err) return;
-      const req = decodeRequest<{ instanceId: string }>(ctx, msg);
+      const req = decodeRequest<PeerBody>(d.ctx, msg);
       if (!req) return;
-      if (req.type !== rpcType('destroyGuest')) {
-        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${subject} answers ${rpcType('destroyGuest')}, not ${req.type}` });
+      const addr = parsePeerSubject(msg.subject, 'rpc', d.host, s.prefix);
+      const op = addr.ok ? PEER_OPS.find((o) => o === addr.value.op) : undefined;
+      if (!addr.ok || !op || req.type !== rpcType(op)) {
+        respondError(d.ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${msg.subject} does not answer ${req.type}` });
         return;
       }
-      driver.destroy(req.body.instanceId).then(
-        () => respondOk(ctx, msg, req, {}),
+      const caller = addr.value.caller;
+      const b = req.body;
+      (async () => {
+        const refusal = await d.gate(op, caller, { instanceId: b.instanceId, migrationId: b.migrationId, epoch: b.epoch, revision: b.revision, stepKey: b.stepKey });
+        if (refusal) return refusal;
+        if (op === 'destroyGuest') await d.driver.destroy(b.instanceId);
+        else await prepareIncoming(d, req.body as PreLiveBody);
+        return undefined;
+      })().then(
+        (refusal) => (refusal ? respondError(d.ctx, msg, req, refusal) : respondOk(d.ctx, msg, req, {})),
         (e: unknown) => {
-          log('destroyGuest failed', e);
-          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the guest could not be destroyed now; retry' });
+          d.log(`${op} from ${caller} failed`, e);
+          respondError(d.ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: `${op} could not be done now; retry` });
         },
       );
     },
   });
 }
 
-/** `nv.rpc.<host>.preLiveMigration`: the incoming guest of a live migration, paused until its post step. */
-export function servePreLiveMigration(nc: NatsConnection, subject: string, ctx: ReplyContext, driver: HypervisorDriver, host: string, log: (line: string, err?: unknown) => void): Subscription {
-  return nc.subscribe(subject, {
-    callback: (err, msg) => {
-      if (err) return;
-      const req = decodeRequest<{ instanceId: string; name: string; flavor: FlavorView; image: string | null }>(ctx, msg);
-      if (!req) return;
-      if (req.type !== rpcType('preLiveMigration')) {
-        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${subject} answers ${rpcType('preLiveMigration')}, not ${req.type}` });
-        return;
-      }
-      const b = req.body;
-      (async () => {
-        const g = await driver.spawn({ instanceId: b.instanceId, name: b.name, host, flavor: b.flavor, ...(b.image ? { image: b.image } : {}) });
-        if (g.powerState === 'running') await driver.pause(b.instanceId);
-      })().then(
-        () => respondOk(ctx, msg, req, {}),
-        (e: unknown) => {
-          log('preLiveMigration failed', e);
-          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the incoming guest could not be prepared now; retry' });
-        },
-      );
-    },
-  });
+/** The incoming guest of a live migration, paused until its post step; repeating it is harmless. */
+async function prepareIncoming(d: PeerCallDeps, b: PreLiveBody): Promise<void> {
+  const g = await d.driver.spawn({ instanceId: b.instanceId, name: b.name, host: d.host, flavor: b.flavor, ...(b.image ? { image: b.image } : {}) });
+  if (g.powerState === 'running') await d.driver.pause(b.instanceId);
 }

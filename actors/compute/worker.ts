@@ -31,7 +31,8 @@ import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
 import { imageSteps } from './image-steps.js';
 import { retrying } from './retrying-driver.js';
-import { serveDestroyGuest, servePreLiveMigration, serveStatus } from './rpc.js';
+import { peerGate } from './peer-gate.js';
+import { servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
 import { publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
@@ -97,7 +98,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   if (!o.supervisor) supervisor.serveCtl();
 
   const migrations = stores.migrations;
-  const remote = new RemoteHosts({ nc: o.nc, clock: o.clock, ids: o.ids, prefix, sleep });
+  const remote = new RemoteHosts({ nc: o.nc, clock: o.clock, ids: o.ids, prefix, sleep, self: o.host });
 
   // 1. provider and inventory, once placement answers
   const provider = await untilPlacementAnswers(() => ensureProvider(placement, o.host), log);
@@ -132,7 +133,9 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       return { done, kill: end, stop: async () => (end(), stopped()) };
     },
   });
-  const trackerSub = serveTracker({ nc: o.nc, host: o.host, gate: tracker, clock: o.clock, ids: o.ids, prefix, log });
+  // Other hosts' calls (rpc, tracker) are checked against the records first (docs/security.md).
+  const peers = peerGate({ host: o.host, instances: stores.instances, migrations, log });
+  const trackerSub = serveTracker({ nc: o.nc, host: o.host, gate: tracker, clock: o.clock, ids: o.ids, prefix, log, peers });
 
   // 3. the instance actors this host owns
   const instances = new InstanceHost({
@@ -272,8 +275,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const reapMs = o.reapIntervalMs ?? 1_800_000;
   if (reapMs > 0) await supervisor.add(every('reapGuests', reapMs, reapGuests));
 
-  const preLiveSub = servePreLiveMigration(o.nc, s.rpc(o.host, 'preLiveMigration'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, patient, o.host, log);
-  const destroySub = serveDestroyGuest(o.nc, s.rpc(o.host, 'destroyGuest'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, patient, log);
+  const peerSub = servePeerCalls({ nc: o.nc, host: o.host, prefix, ctx: { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, driver: patient, gate: peers, log });
   const statusSub = serveStatus(o.nc, s.rpc(o.host, 'status'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, async () => ({
     host: o.host,
     actors: instances.ids(),
@@ -293,13 +295,13 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     auditNow,
     done,
     kill: () => {
-      close([trackerSub, statusSub, destroySub, preLiveSub]);
+      close([trackerSub, statusSub, peerSub]);
       instances.close();
       void supervisor.stop();
       finish();
     },
     stop: async () => {
-      close([trackerSub, statusSub, destroySub, preLiveSub]);
+      close([trackerSub, statusSub, peerSub]);
       await supervisor.stop();
       instances.close();
       await o.driver.close();

@@ -13,7 +13,8 @@
  * - admin rights are honoured by the gateway only for commands on the admin project's
  *   subjects (`<prefix>.cmd.admin.>`), which only the admin user may publish;
  * - a compute host consumes only its own work (`<prefix>.host.<host>.>` through its own
- *   durable) and serves only its own tracker, rpc and ctl subjects.
+ *   durable), serves only its own tracker, rpc and ctl subjects, and calls another host's
+ *   tracker or rpc only as itself (`<prefix>.<tracker|rpc>.<other>.from.<host>.>`).
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -84,7 +85,7 @@ function service(prefix: string, role: ServiceRole, user: string): Permissions {
 /**
  * A compute host: its own durable on the host stream, its own tracker/rpc/ctl subjects,
  * the buckets (instance records are one bucket: see docs/security.md), and requests to
- * placement, trackers and other hosts' rpc (moves cross hosts).
+ * placement, and other hosts' trackers and rpc (moves cross hosts) in its own name only.
  */
 function computeHost(prefix: string, host: string, user: string): Permissions {
   const j = jsNames(prefix);
@@ -109,8 +110,11 @@ function computeHost(prefix: string, host: string, user: string): Permissions {
         `${prefix}.evt.>`,
         `${prefix}.conductor.>`,
         `${prefix}.host.*.*`,
-        `${prefix}.tracker.*.>`,
-        `${prefix}.rpc.*.>`,
+        // Other hosts' trackers and rpc only under its own name: the callee reads the caller
+        // from the subject (`<prefix>.rpc.<callee>.from.<caller>.<op>`, the same for
+        // trackers) and checks the call against the records.
+        `${prefix}.tracker.*.from.${host}.>`,
+        `${prefix}.rpc.*.from.${host}.>`,
         `${prefix}.placement.>`,
       ],
     },

@@ -42,7 +42,26 @@ export type TrackerReport = Static<typeof TrackerReport>;
 
 const UsageReply = Type.Object({ usage: TrackerResources }, { additionalProperties: false });
 
-/** `nv.tracker.<host>.<op>`: request/reply, answered by the host's tracker actor. */
+/**
+ * What a host's call to another names, for the callee to check against the records
+ * (machines/instance/peer-calls.ts): the move, and the instance record as the caller saw it
+ * in the step making the call.
+ */
+const PeerMove = {
+  migrationId: TokenString,
+  epoch: Type.Integer({ minimum: 0 }),
+  revision: Type.Integer({ minimum: 0 }),
+  stepKey: OpId,
+};
+
+/** The same, for a tracker call from another host (`nv.tracker.<host>.from.<caller>.<op>`): the command names the migration. */
+const PeerTrackerCall = Type.Optional(Type.Object({ instanceId: TokenString, epoch: PeerMove.epoch, revision: PeerMove.revision, stepKey: OpId }, { additionalProperties: false }));
+
+/**
+ * `nv.tracker.<host>.<op>`: request/reply, answered by the host's tracker actor. Another
+ * compute host asks on `nv.tracker.<host>.from.<caller>.<op>` (moveClaim, dropMoveClaim only),
+ * with `peer`.
+ */
 export const TrackerOps = {
   instanceClaim: { request: Type.Object({ opId: OpId, instanceId: TokenString, flavor: TrackerFlavor }, { additionalProperties: false }), reply: UsageReply },
   abortInstanceClaim: { request: Type.Object({ opId: OpId, instanceId: TokenString }, { additionalProperties: false }), reply: UsageReply },
@@ -53,12 +72,12 @@ export const TrackerOps = {
   report: { request: Empty, reply: TrackerReport },
   moveClaim: {
     request: Type.Object(
-      { opId: OpId, migrationId: TokenString, instanceId: TokenString, flavor: TrackerFlavor, side: Type.Union([Type.Literal('source'), Type.Literal('destination')]), kind: Type.Union(['resize', 'migrate', 'live_migrate', 'evacuate', 'rebuild'].map((k) => Type.Literal(k))) },
+      { opId: OpId, migrationId: TokenString, instanceId: TokenString, flavor: TrackerFlavor, side: Type.Union([Type.Literal('source'), Type.Literal('destination')]), kind: Type.Union(['resize', 'migrate', 'live_migrate', 'evacuate', 'rebuild'].map((k) => Type.Literal(k))), peer: PeerTrackerCall },
       { additionalProperties: false },
     ),
     reply: UsageReply,
   },
-  dropMoveClaim: { request: Type.Object({ opId: OpId, migrationId: TokenString, side: Type.Union([Type.Literal('source'), Type.Literal('destination')]) }, { additionalProperties: false }), reply: UsageReply },
+  dropMoveClaim: { request: Type.Object({ opId: OpId, migrationId: TokenString, side: Type.Union([Type.Literal('source'), Type.Literal('destination')]), peer: PeerTrackerCall }, { additionalProperties: false }), reply: UsageReply },
   finishMove: { request: Type.Object({ opId: OpId, migrationId: TokenString }, { additionalProperties: false }), reply: UsageReply },
 } as const;
 
@@ -79,16 +98,20 @@ export const HostStatus = Type.Object(
 );
 export type HostStatus = Static<typeof HostStatus>;
 
-/** `nv.rpc.<host>.<op>`: request/reply, answered by the host's worker. */
+
+/**
+ * `nv.rpc.<host>.<op>` (status, for the auditor) and `nv.rpc.<host>.from.<caller>.<op>`
+ * (preLiveMigration, destroyGuest: one host's call to another): request/reply, answered by the host's worker.
+ */
 export const HostRpcOps = {
   status: { request: Empty, reply: HostStatus },
   /** Live migration's pre step on the destination: an incoming guest, paused until the migration completes. Idempotent. */
   preLiveMigration: {
-    request: Type.Object({ instanceId: TokenString, name: Type.String({ maxLength: 255 }), flavor: FlavorView, image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]) }, { additionalProperties: false }),
+    request: Type.Object({ instanceId: TokenString, ...PeerMove, name: Type.String({ maxLength: 255 }), flavor: FlavorView, image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]) }, { additionalProperties: false }),
     reply: Empty,
   },
   /** Removes the host's guest of an instance that lives elsewhere now (a confirmed resize, a delete during a move). Idempotent. */
-  destroyGuest: { request: Type.Object({ instanceId: TokenString }, { additionalProperties: false }), reply: Empty },
+  destroyGuest: { request: Type.Object({ instanceId: TokenString, ...PeerMove }, { additionalProperties: false }), reply: Empty },
 } as const;
 
 /** `nv-hosts/<host>`: operator switches; no record means enabled and not forced down. */

@@ -20,7 +20,7 @@ import type { StepName } from '../../machines/instance/index.js';
 import { createDriver, FakeHost, type FakeDriverConfig } from '../../virt/index.js';
 import { TestClient } from './client.js';
 import { eventually } from './eventually.js';
-import { connectTo, startNats, type TestServer } from './nats.js';
+import { connectTo, startNats, startSecureNats, type SecureTestServer, type TestServer } from './nats.js';
 import { startPlacementNode, type PlacementNode } from './placement.js';
 
 export interface HostSpec {
@@ -44,7 +44,8 @@ interface RunningHost {
 }
 
 export interface Cloud {
-  readonly server: TestServer & { cleanup(): Promise<void> };
+  /** In secure mode (`startCloud(…, { secure: true })`), a SecureTestServer with every role's credentials. */
+  readonly server: (TestServer & { cleanup(): Promise<void> }) | SecureTestServer;
   readonly client: TestClient;
   readonly stores: Stores;
   readonly placement: PlacementClient;
@@ -70,13 +71,19 @@ export interface Cloud {
   stop(): Promise<void>;
 }
 
-export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; syncPowerStateMs?: number; periodics?: PeriodicsConfig & { reapIntervalMs?: number }; beforeStep?: (step: StepName, key: string, host: string) => Promise<void> } = {}): Promise<Cloud> {
-  const server = await startNats();
-  const placementNode: PlacementNode = await startPlacementNode(server.url, 'cloud-placement');
-  const rolesNc = await connectTo(server.url, 'roles');
+export async function startCloud(hosts: HostSpec[], opts: { secure?: boolean; auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; syncPowerStateMs?: number; periodics?: PeriodicsConfig & { reapIntervalMs?: number }; beforeStep?: (step: StepName, key: string, host: string) => Promise<void> } = {}): Promise<Cloud> {
+  // Secure: the repository's nats.secure.conf, each role on its own user (hosts h1..h3 only),
+  // the test client as the admin.
+  const secure = opts.secure ? await startSecureNats() : undefined;
+  const server = secure ?? (await startNats());
+  const auth = (role: string) => secure?.creds.get(role);
+  const as = (name: string, role: string) => connectTo(server.url, name, auth(role));
+  const placementNode: PlacementNode = await startPlacementNode(server.url, 'cloud-placement', secure ? { auth: auth('placement')! } : {});
+  const rolesNc = await as('roles', 'gateway');
+  const conductorNc = secure ? await as('conductor', 'conductor') : rolesNc;
   let gateway: Actor | undefined = await startGateway({ nc: rolesNc, clock: systemClock, ids: randomIds });
-  let conductor: Actor | undefined = await startConductor({ nc: rolesNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}), ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') } : {}) });
-  const client = new TestClient(await connectTo(server.url, 'client'));
+  let conductor: Actor | undefined = await startConductor({ nc: conductorNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}), ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') } : {}) });
+  const client = new TestClient(await as('client', 'admin'));
   const stores = await openStores(client.nc);
   const placement = new PlacementClient({ nc: client.nc });
   const running = new Map<string, RunningHost>();
@@ -117,7 +124,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
   };
 
   for (const spec of hosts) {
-    running.set(spec.name, { spec, fake: new FakeHost(spec.name), nc: await connectTo(server.url, `compute-${spec.name}`), worker: undefined });
+    running.set(spec.name, { spec, fake: new FakeHost(spec.name), nc: await as(`compute-${spec.name}`, `host-${spec.name}`), worker: undefined });
     await startWorker(spec.name);
   }
 
@@ -159,7 +166,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
       conductor = undefined;
     },
     startConductor: async () => {
-      conductor = await startConductor({ nc: rolesNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}), ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') } : {}) });
+      conductor = await startConductor({ nc: conductorNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}), ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') } : {}) });
     },
     forceDown: async (host, down) => {
       const cur = await stores.hosts.get(host);
@@ -187,6 +194,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
       await conductor?.stop();
       await gateway?.stop();
       await rolesNc.close();
+      if (conductorNc !== rolesNc) await conductorNc.close();
       await client.nc.close();
       await placementNode.stop();
       await server.cleanup();

@@ -47,7 +47,10 @@ function targetArb(hosts: readonly string[], ctlTargets: readonly string[]): fc.
     req('nv.admin', Object.keys(AdminOps), 'admin'),
     req('nv.placement', Object.keys(PlacementOps), 'placement'),
     host.chain((h) => req(`nv.tracker.${h}`, Object.keys(TrackerOps), 'tracker')),
-    host.chain((h) => req(`nv.rpc.${h}`, Object.keys(HostRpcOps), 'rpc')),
+    fc.tuple(host, host).chain(([h, from]) => req(`nv.tracker.${h}.from.${from}`, ['moveClaim', 'dropMoveClaim'], 'tracker')),
+    host.chain((h) => req(`nv.rpc.${h}`, ['status'], 'rpc')),
+    // one host's calls to another (nv.rpc.<callee>.from.<caller>.<op>)
+    fc.tuple(host, host).chain(([h, from]) => req(`nv.rpc.${h}.from.${from}`, Object.keys(HostRpcOps).filter((op) => op !== 'status'), 'rpc')),
     fc.constantFrom(...ctlTargets).chain((c) => req(`nv.ctl.${c}`, Object.keys(CtlOps), 'ctl')),
   );
   const task = fc.oneof(

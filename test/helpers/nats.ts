@@ -55,8 +55,7 @@ export async function startNats(): Promise<TestServer & { cleanup(): Promise<voi
   });
 }
 
-export interface SecureTestServer {
-  readonly url: string;
+export interface SecureTestServer extends TestServer {
   /** Credentials by role: admin, gateway, conductor, placement, host-h1…h3, tenant-demo, tenant-other. */
   readonly creds: ReadonlyMap<string, Credentials>;
   cleanup(): Promise<void>;
@@ -76,18 +75,29 @@ export async function startSecureNats(): Promise<SecureTestServer> {
     creds.set(u.role, { user: u.user, password });
     env[passwordVariable(u.role)] = password;
   }
-  const server = await NatsServerProcess.start({ configFile: join(projectRoot(), 'nats.secure.conf'), env, logFile: join(dir, 'nats-server.log'), readyTimeoutMs: 30_000 }).catch((err: unknown) => {
+  const start = () => NatsServerProcess.start({ configFile: join(projectRoot(), 'nats.secure.conf'), env, logFile: join(dir, 'nats-server.log'), readyTimeoutMs: 30_000 });
+  const process = await start().catch((err: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   });
-  return {
+  const server: SecureTestServer = {
     url: `nats://127.0.0.1:${port}`,
+    config: { name: 'secure', port, storeDir: join(dir, 'js') },
+    dir,
+    process,
     creds,
+    kill9: () => server.process.kill9(),
+    restart: async () => {
+      await server.process.stop();
+      server.process = await start();
+    },
+    stop: () => server.process.stop(),
     cleanup: async () => {
-      await server.stop();
+      await server.process.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return server;
 }
 
 export interface TestCluster {

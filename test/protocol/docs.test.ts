@@ -21,6 +21,7 @@ import {
   MessageKind,
   PROTOCOL_VERSION,
   ProtocolErrorCode,
+  PeerRpcErrorCode,
   RejectionCode,
   schemaFor,
   subjects,
@@ -135,10 +136,11 @@ test('docs - every instance action is named, with its type and terminal success 
   t.deepEqual(missingRows, [], 'actions without a §6.1 row naming instance.<action> and its terminal success event');
 });
 
-test('docs - every rejection code, decoder code and placement error code is named', (t) => {
+test('docs - every rejection code, decoder code, placement and peer rpc error code is named', (t) => {
   t.deepEqual(missingSpans(Object.values(RejectionCode)), [], 'RejectionCode');
   t.deepEqual(missingSpans(Object.values(ProtocolErrorCode)), [], 'ProtocolErrorCode');
   t.deepEqual(missingSpans(Object.values(PlacementErrorCode)), [], 'PlacementErrorCode');
+  t.deepEqual(missingSpans(Object.values(PeerRpcErrorCode)), [], 'PeerRpcErrorCode');
 });
 
 test('docs - every field and literal of every message schema appears in code', (t) => {

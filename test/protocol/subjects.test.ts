@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseCommandSubject, parseEventSubject, ProtocolError, ProtocolErrorCode, subjects } from '../../protocol/index.js';
+import { parseCommandSubject, parseEventSubject, parsePeerSubject, ProtocolError, ProtocolErrorCode, subjects } from '../../protocol/index.js';
 
 const s = subjects();
 
@@ -14,6 +14,8 @@ test('subjects - builds every documented subject', (t) => {
   t.is(s.placement('allocations.put'), 'nv.placement.allocations.put');
   t.is(s.tracker('h1', 'claim'), 'nv.tracker.h1.claim');
   t.is(s.rpc('h1', 'prep_resize'), 'nv.rpc.h1.prep_resize');
+  t.is(s.peerRpc('h1', 'h2', 'destroyGuest'), 'nv.rpc.h1.from.h2.destroyGuest');
+  t.is(s.peerTracker('h1', 'h2', 'moveClaim'), 'nv.tracker.h1.from.h2.moveClaim');
   t.is(s.ctl('compute-h1', 'kill'), 'nv.ctl.compute-h1.kill');
   t.is(s.ctlAll('compute-h1'), 'nv.ctl.compute-h1.>');
   t.is(subjects('cloud2').cmd('p', 'i', 'stop'), 'cloud2.cmd.p.i.stop');
@@ -39,4 +41,13 @@ test('subjects - parse command subjects and refuse malformed ones', (t) => {
 test('subjects - parse event subjects keeping the dotted type', (t) => {
   t.deepEqual(parseEventSubject('nv.evt.demo.i-1.instance.create.end'), { ok: true, value: { project: 'demo', instanceId: 'i-1', eventType: 'instance.create.end' } });
   t.false(parseEventSubject('nv.evt.demo.i-1').ok);
+});
+
+test('subjects - a call between hosts names its caller; the callee parses it back and refuses any other shape', (t) => {
+  t.deepEqual(parsePeerSubject('nv.rpc.h1.from.h2.destroyGuest', 'rpc', 'h1'), { ok: true, value: { caller: 'h2', op: 'destroyGuest' } });
+  t.deepEqual(parsePeerSubject('nv.tracker.h1.from.h2.dropMoveClaim', 'tracker', 'h1'), { ok: true, value: { caller: 'h2', op: 'dropMoveClaim' } });
+  for (const bad of ['nv.rpc.h3.from.h2.destroyGuest', 'nv.rpc.h1.destroyGuest', 'nv.rpc.h1.from.h2', 'nv.rpc.h1.from.h2.a.b', 'nv.tracker.h1.from.h2.moveClaim']) {
+    t.false(parsePeerSubject(bad, 'rpc', 'h1').ok, bad);
+  }
+  t.throws(() => s.peerRpc('h1', 'h.2', 'destroyGuest'), { instanceOf: ProtocolError });
 });
