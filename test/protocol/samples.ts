@@ -58,6 +58,9 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'query.migrations.list': { instanceId: 'i-1' },
   'admin.hosts.list': {},
   'admin.hosts.set': { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance' },
+  'query.quotas.show': {},
+  'admin.quotas.show': { project: 'demo' },
+  'admin.quotas.set': { project: 'demo', instances: 5, cores: 10, ramMb: 4096 },
   ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.request])),
 };
 
@@ -87,6 +90,9 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   },
   'admin.hosts.list': { hosts: [{ host: 'h1', alive: true, enabled: false, forcedDown: false, reason: 'maintenance', lastSeen: 1767225600000 }, { host: 'h2', alive: false, enabled: true, forcedDown: false, reason: null, lastSeen: null }] },
   'admin.hosts.set': { host: { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance', updatedAt: 1767225600000 } },
+  'query.quotas.show': { quota: { project: 'demo', limits: { instances: 5, cores: 10, ramMb: 4096 }, usage: { instances: 2, cores: 2, ramMb: 1024 }, defaults: false } },
+  'admin.quotas.show': { quota: { project: 'demo', limits: { instances: 5, cores: 10, ramMb: 4096 }, usage: { instances: 2, cores: 2, ramMb: 1024 }, defaults: false } },
+  'admin.quotas.set': { quota: { project: 'demo', limits: { instances: 5, cores: 10, ramMb: 4096 }, usage: { instances: 2, cores: 2, ramMb: 1024 }, defaults: false } },
   error: { status: 409, code: 'placement.concurrent_update', message: 'generation mismatch' },
   ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.reply])),
 };
