@@ -17,6 +17,7 @@ import { openStores, type Stores } from '../../actors/records/stores.js';
 import { decodeValue, type Envelope, type InstanceAction } from '../../protocol/index.js';
 import { Kvm } from '@nats-io/kv';
 import type { StepName } from '../../machines/instance/index.js';
+import type { KillPointContexts, KillPointName } from '../../actors/runtime/kill-points.js';
 import { createDriver, FakeHost, type FakeDriverConfig } from '../../virt/index.js';
 import { TestClient } from './client.js';
 import { eventually } from './eventually.js';
@@ -70,7 +71,7 @@ export interface Cloud {
   stop(): Promise<void>;
 }
 
-export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; syncPowerStateMs?: number; periodics?: PeriodicsConfig & { reapIntervalMs?: number }; beforeStep?: (step: StepName, key: string, host: string) => Promise<void> } = {}): Promise<Cloud> {
+export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; syncPowerStateMs?: number; periodics?: PeriodicsConfig & { reapIntervalMs?: number }; beforeStep?: (step: StepName, key: string, host: string) => Promise<void>; killPoint?: <P extends KillPointName>(point: P, ctx: KillPointContexts[P], host: string) => Promise<void> } = {}): Promise<Cloud> {
   const server = await startNats();
   const placementNode: PlacementNode = await startPlacementNode(server.url, 'cloud-placement');
   const rolesNc = await connectTo(server.url, 'roles');
@@ -112,6 +113,7 @@ export async function startCloud(hosts: HostSpec[], opts: { auditIntervalMs?: nu
       ...opts.periodics,
       ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[${name}] ${line}`, err ?? '') } : {}),
       ...(opts.beforeStep ? { beforeStep: (step: StepName, key: string) => opts.beforeStep!(step, key, name) } : {}),
+      ...(opts.killPoint ? { killPoint: <P extends KillPointName>(point: P, ctx: KillPointContexts[P]) => opts.killPoint!(point, ctx, name) } : {}),
     });
     return h.worker;
   };
