@@ -8,7 +8,8 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import type { InstanceAction } from '../../../protocol/index.js';
+import { decodeValue, type InstanceAction } from '../../../protocol/index.js';
+import { migrationIdOf } from '../../../actors/records/migrations.js';
 import { TestClient } from '../../helpers/client.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
 import { ctl } from '../../helpers/ctl.js';
@@ -174,3 +175,46 @@ for (const how of ['force_delete', 'reclaim'] as const) {
     await settled(t, c, id, [...new Set(commands)]);
   });
 }
+
+/** Every status a migration record has had, oldest first (the bucket keeps its history). */
+async function statusHistory(c: Cloud, mid: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of await c.stores.migrations.kv.history({ key: mid })) {
+    if (e.operation !== 'PUT') continue;
+    const v = decodeValue(e.value);
+    if (v.ok) out.push(String((v.value as { status?: unknown }).status));
+  }
+  return out;
+}
+
+/**
+ * 00ec43c and 9c90d37: postLiveMigration ran to its end (migration completed) and its actor died
+ * before the result was recorded; the destination's tracker was rebuilt meanwhile. The restored
+ * actor runs the step again: it must find the migration closed and end at once, neither failing
+ * on a tracker that no longer names the move nor reopening the migration record.
+ */
+test.serial('live migration - postLiveMigration ran, then its actor and the tracker died before the result was recorded: the re-run reopens nothing', async (t) => {
+  const c = await cloud;
+  const a = admin(c);
+  const { id, boot } = await active(c, a, 'ck-post', 'p1');
+  const mid = (cmd: string) => migrationIdOf(id, cmd);
+  const held = hold.arm('instance.stepFinished', (x) => x.instanceId === id && x.step === 'postLiveMigration' && x.ok);
+  const cmd = await a.command(id, 'live_migrate', {});
+  const host = await reach(held, a, id, cmd);
+  t.is(host, 'p2');
+  t.is(await c.migrationStatus(mid(cmd)), 'completed');
+  await ctl(c.client.nc, 'compute-p2', 'kill', { actor: 'tracker', restartAfterMs: 100 });
+  await ctl(c.client.nc, 'compute-p2', 'kill', { actor: `instance/${id}`, restartAfterMs: 100 });
+  held.release();
+  const end = await a.final(id, cmd, 60_000);
+  t.is(end.type, 'instance.live_migration_post.end', JSON.stringify(end.body['fault'] ?? ''));
+  const history = await statusHistory(c, mid(cmd));
+  t.deepEqual(history.slice(history.indexOf('completed')), ['completed'], `statuses: ${history.join(' → ')}`);
+  const claims = async (h: string) => (await c.worker(h).tracker.get()).report().claims.filter((x) => x.instanceId === id).map((x) => x.type);
+  t.deepEqual(await claims('p2'), ['instance']);
+  t.deepEqual(await claims('p1'), []);
+  t.deepEqual((await c.placement.call('allocations.get', { consumer: mid(cmd) })).allocations, {});
+  const del = await a.command(id, 'delete');
+  t.is((await a.final(id, del)).type, 'instance.delete.end');
+  await settled(t, c, id, [boot, cmd, del]);
+});
