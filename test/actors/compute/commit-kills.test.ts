@@ -14,7 +14,8 @@ import { TestClient } from '../../helpers/client.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
 import { ctl } from '../../helpers/ctl.js';
 import { eventually } from '../../helpers/eventually.js';
-import { terminalProblems } from '../../helpers/kills.js';
+import { kill, terminalProblems, type Kill } from '../../helpers/kills.js';
+import { KILL_POINTS, type KillPointContexts, type KillPointName } from '../../../actors/runtime/kill-points.js';
 import { PointHold } from '../../helpers/point-hold.js';
 
 const hold = new PointHold();
@@ -218,3 +219,38 @@ test.serial('live migration - postLiveMigration ran, then its actor and the trac
   t.is((await a.final(id, del)).type, 'instance.delete.end');
   await settled(t, c, id, [boot, cmd, del]);
 });
+
+/**
+ * The kill matrix over the kill points: a delete passes every point (its record writes and
+ * outboxes, its steps, the inbox's ack of the command, the tracker's release, placement's
+ * delete of the allocation); at the first pass of each for this instance, one of these dies.
+ * The delete must end once, with nothing left: no claim, no allocation, no guest, no outbox.
+ */
+const ofInstance = (id: string) => (ctx: KillPointContexts[KillPointName]): boolean => ('instanceId' in ctx && ctx.instanceId === id) || ('consumer' in ctx && ctx.consumer === id);
+for (const point of KILL_POINTS) {
+  for (const k of ['instance', 'tracker', 'worker', 'placement'] as const satisfies readonly Kill[]) {
+    test.serial(`kill matrix - ${k} killed at ${point} of a delete: it ends once, nothing left`, async (t) => {
+      const c = await cloud;
+      const a = admin(c);
+      const { id, boot } = await active(c, a, `ckm-${point}-${k}`);
+      const held = hold.arm(point, ofInstance(id));
+      const cmd = await a.command(id, 'delete');
+      const host = await reach(held, a, id, cmd);
+      const restart = await kill(c, k, host, host === 'p1' ? 'p2' : 'p1', id);
+      held.release();
+      await restart();
+      t.is((await a.final(id, cmd, 90_000)).type, 'instance.delete.end');
+      await settled(t, c, id, [boot, cmd]);
+      const left = await eventually(async () => {
+        const p: string[] = [];
+        if ((await c.worker(host).tracker.get()).report().claims.some((x) => x.instanceId === id)) p.push('tracker claim');
+        if (Object.keys((await c.placement.call('allocations.get', { consumer: id })).allocations).length > 0) p.push('allocation');
+        if (c.hosts.get(host)!.fake.guest(id) !== undefined) p.push('guest');
+        if (c.worker(host).instances.ids().includes(id)) p.push('actor');
+        if (p.length > 0) throw new Error(p.join(', '));
+        return p;
+      }, { timeoutMs: 10_000 }).catch((err: unknown) => [String(err)]);
+      t.deepEqual(left, []);
+    });
+  }
+}
