@@ -15,6 +15,8 @@ import { isVirtError, type HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { StepOutcome } from '../instance/instance-actor.js';
 import type { RecordBucket } from '../records/kv-record.js';
+import { publishOutbox } from '../records/outbox.js';
+import type { EventPublisher } from '../runtime/events.js';
 import type { Clock } from '../runtime/clock.js';
 
 export interface ImageStepDeps {
@@ -22,6 +24,7 @@ export interface ImageStepDeps {
   readonly driver: HypervisorDriver;
   readonly instances: RecordBucket<InstanceRecord>;
   readonly images: RecordBucket<ImageRecord>;
+  readonly events: EventPublisher;
   readonly clock: Clock;
 }
 
@@ -79,6 +82,9 @@ export function imageSteps(d: ImageStepDeps) {
     for (;;) {
       const cur = await d.instances.get(id);
       if (!cur || cur.value.owner !== self) return { ok: true, result: { handedOff: true } };
+      // The record leaves with no outbox: what it holds goes out first, whichever incarnation
+      // of the actor wrote it (records/outbox.ts; found by the CI chaos suite, seed 13).
+      await publishOutbox(d.events, cur.value);
       const { machine: _m, outbox: _o, unshelveBy: _u, ...base } = cur.value;
       const back: InstanceRecord = { ...base, owner: 'conductor', epoch: cur.value.epoch + 1, host: null, node: null, updatedAt: d.clock.now() };
       try {

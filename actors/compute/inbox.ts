@@ -18,6 +18,7 @@ import type { EventPublisher } from '../runtime/events.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { RecordBucket } from '../records/kv-record.js';
 import type { InstanceHost } from './instances.js';
+import type { KillPoint } from '../runtime/kill-points.js';
 
 export interface InboxOptions {
   readonly host: string;
@@ -33,8 +34,18 @@ export interface InboxOptions {
   readonly softDelete?: boolean;
   /** The host's shelved_offload_time is 0: a shelve offloads at once. */
   readonly offloadAtOnce?: boolean;
+  /** Test hook: the `inbox.acked` kill point (actors/runtime/kill-points.ts). */
+  readonly killPoint?: KillPoint;
   readonly log?: (line: string, err?: unknown) => void;
 }
+
+/** The `inbox.acked` kill point, told which task was acked. */
+const acked = (kp: KillPoint) => async (m: JsMsg): Promise<void> => {
+  const r = decodeMessage(m.data, MessageKind.Task);
+  if (!r.ok) return;
+  const body = r.value.body as { instanceId?: unknown; action?: unknown };
+  await kp('inbox.acked', { instanceId: String(body.instanceId), type: r.value.type, ...(typeof body.action === 'string' ? { action: body.action } : {}) });
+};
 
 /** How long an adopt task waits for the hand-off it announces. */
 const ADOPT_PATIENCE_MS = 10 * 60_000;
@@ -119,6 +130,7 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
     durable: `host-${o.host}`,
     filter: s.hostAll(o.host),
     handle,
+    ...(o.killPoint ? { afterAck: acked(o.killPoint) } : {}),
     ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
     ...(o.log ? { log: o.log } : {}),
   });

@@ -11,6 +11,7 @@ import type { ActorStatus, HostBuildTask, InstanceRecord, VmState } from '../../
 import { InstanceActor, type InstanceActorDeps, type StopReason } from '../instance/instance-actor.js';
 import type { RecordBucket } from '../records/kv-record.js';
 import type { Versioned } from '../runtime/kv-cas.js';
+import { hasOutbox } from '../records/outbox.js';
 
 export interface InstanceHostOptions {
   readonly host: string;
@@ -25,6 +26,12 @@ export interface InstanceHostOptions {
 export type BuildOutcome = 'started' | 'running' | 'stale';
 
 const isDone = (r: InstanceRecord) => r.vmState === 'deleted';
+/**
+ * Nothing left to do for this record here: deleted, with its outbox out. A deleted record
+ * whose outbox is still there (its actor died between the write and the publish) is
+ * restored once more, to publish it (instance-actor.ts, `settle`).
+ */
+const isSettled = (r: InstanceRecord) => isDone(r) && !hasOutbox(r);
 
 export class InstanceHost {
   private readonly actors = new Map<string, InstanceActor>();
@@ -60,7 +67,7 @@ export class InstanceHost {
     if (live) return Promise.resolve(live);
     return this.once(id, async () => {
       const cur = await this.o.instances.get(id);
-      if (!cur || cur.value.owner !== this.owner || cur.value.machine === undefined || isDone(cur.value)) return undefined;
+      if (!cur || cur.value.owner !== this.owner || cur.value.machine === undefined || isSettled(cur.value)) return undefined;
       return this.adopt(id, await InstanceActor.restore(this.deps(), cur));
     });
   }
@@ -83,14 +90,15 @@ export class InstanceHost {
   }
 
   /**
-   * Restores every unfinished instance this host owns (compute start) from the records the
+   * Restores every unfinished instance this host owns (and every deleted one whose outbox is
+   * not out yet) (compute start) from the records the
    * worker has just read, `parallel` at a time, instead of reading each record again one by
    * one (recovery of 10,000 actors was 11 s, bench/recovery). A record that moved on since
    * it was read makes its actor's first write fail its CAS: that actor stops as stale.
    * Returns how many were restored.
    */
   async recover(records: readonly Versioned<InstanceRecord>[], parallel = 64): Promise<number> {
-    const todo = records.filter((r) => r.value.owner === this.owner && r.value.machine !== undefined && !isDone(r.value) && !this.actors.has(r.value.instanceId));
+    const todo = records.filter((r) => r.value.owner === this.owner && r.value.machine !== undefined && !isSettled(r.value) && !this.actors.has(r.value.instanceId));
     let n = 0;
     let next = 0;
     const worker = async () => {

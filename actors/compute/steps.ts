@@ -19,6 +19,8 @@ import type { Clock } from '../runtime/clock.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { PlacementClient } from '../placement/client.js';
 import type { RecordBucket } from '../records/kv-record.js';
+import { publishOutbox } from '../records/outbox.js';
+import type { EventPublisher } from '../runtime/events.js';
 import type { TrackerGate } from '../tracker/gate.js';
 import type { StepExecutor, StepOutcome } from '../instance/instance-actor.js';
 
@@ -29,6 +31,7 @@ export interface ComputeStepDeps {
   readonly placement: PlacementClient;
   readonly instances: RecordBucket<InstanceRecord>;
   readonly js: JetStreamClient;
+  readonly events: EventPublisher;
   readonly clock: Clock;
   readonly prefix?: string;
   /** Waits between retries of a transient driver failure. */
@@ -157,6 +160,8 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
       const msgId = `${bootId}:build:${task.attempt}`;
       const env = envelope({ id: msgId, type: 'conductor.build', ts: d.clock.now(), project: rec.project, user: rec.user, corr: bootId, body: task });
       await d.js.publish(s.conductor('build'), encodeMessage(env), { msgID: msgId });
+      // The record goes back without its outbox: what it holds goes out first (records/outbox.ts).
+      await publishOutbox(d.events, rec);
       const { machine: _m, outbox: _o, ...base } = rec;
       const back: InstanceRecord = { ...base, owner: 'conductor', epoch: rec.epoch + 1, host: null, node: null, vmState: 'building', taskState: 'scheduling', powerState: 'nostate', triedHosts: tried, updatedAt: d.clock.now() };
       try {

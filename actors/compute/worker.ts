@@ -37,6 +37,7 @@ import { completeMigration, healAllocations, healImages, trackerMigrations } fro
 import { publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
 import { periodic } from '../runtime/periodic.js';
+import type { KillPoint } from '../runtime/kill-points.js';
 
 export interface ComputeOptions extends PeriodicsConfig {
   readonly nc: NatsConnection;
@@ -65,6 +66,8 @@ export interface ComputeOptions extends PeriodicsConfig {
   readonly liveMigrationMs?: number;
   /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
+  /** Test hook: the named kill points of this host's actors, its placement calls and its inbox (actors/runtime/kill-points.ts). */
+  readonly killPoint?: KillPoint;
   readonly log?: (line: string, err?: unknown) => void;
 }
 
@@ -91,7 +94,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const jsm = await jetstreamManager(o.nc);
   const stores = await openStores(o.nc, prefix);
   const events = eventPublisher(js, o.clock, prefix);
-  const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 30_000 });
+  const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 30_000, ...(o.killPoint ? { killPoint: o.killPoint } : {}) });
   const log = o.log ?? (() => undefined);
   const self = `host:${o.host}`;
   const supervisor = o.supervisor ?? new Supervisor({ nc: o.nc, process: `compute-${o.host}`, role: 'compute', clock: o.clock, ids: o.ids, prefix, log, ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}) });
@@ -122,7 +125,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   await supervisor.add({
     name: 'tracker',
     start: async () => {
-      const actor = await TrackerActor.start({ host: o.host, inventory: o.inventory, config: o.overhead ? { overhead: o.overhead } : {}, clock: o.clock, loadRecords, log });
+      const actor = await TrackerActor.start({ host: o.host, inventory: o.inventory, config: o.overhead ? { overhead: o.overhead } : {}, clock: o.clock, loadRecords, log, ...(o.killPoint ? { killPoint: o.killPoint } : {}) });
       tracker.set(actor);
       let stopped!: () => void;
       const done = new Promise<void>((r) => (stopped = r));
@@ -146,6 +149,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       events,
       clock: o.clock,
       log,
+      ...(o.killPoint ? { killPoint: o.killPoint } : {}),
       executor: computeSteps({
         host: o.host,
         tracker,
@@ -153,11 +157,12 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
         placement,
         instances: stores.instances,
         js,
+        events,
         clock: o.clock,
         prefix,
         sleep,
         moves: moveSteps({ host: o.host, tracker, driver: patient, placement, stores, migrations, remote, js, clock: o.clock, prefix, log, sleep, ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}), ...(o.allowSameHostResize ? { allowSameHostResize: true } : {}) }),
-        images: imageSteps({ host: o.host, driver: patient, instances: stores.instances, images: stores.images, clock: o.clock }),
+        images: imageSteps({ host: o.host, driver: patient, instances: stores.instances, images: stores.images, events, clock: o.clock }),
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
       }),
     },
@@ -165,7 +170,8 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     log,
   });
   supervisor.attach({ prefix: 'instance/', kill: (name, ms) => instances.kill(name.slice('instance/'.length), ms), status: () => instances.status() });
-  const owned = (await stores.instances.entries()).filter((e) => e.value.owner === self && e.value.vmState !== 'deleted');
+  // Deleted ones too: recover() restores those whose outbox was never published.
+  const owned = (await stores.instances.entries()).filter((e) => e.value.owner === self);
   const restored = await instances.recover(owned);
   if (restored > 0) log(`compute ${o.host}: restored ${restored} instance actors`);
 
@@ -233,7 +239,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   await supervisor.add({
     name: 'inbox',
     start: async () => {
-      const loop = await startInbox({ host: o.host, js, jsm, instances: stores.instances, actors: instances, events, clock: o.clock, prefix, log, softDelete: (o.reclaimIntervalMs ?? 0) > 0, offloadAtOnce: (o.shelvedOffloadMs ?? 0) === 0, ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}) });
+      const loop = await startInbox({ host: o.host, js, jsm, instances: stores.instances, actors: instances, events, clock: o.clock, prefix, log, softDelete: (o.reclaimIntervalMs ?? 0) > 0, offloadAtOnce: (o.shelvedOffloadMs ?? 0) === 0, ...(o.killPoint ? { killPoint: o.killPoint } : {}), ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}) });
       return { done: loop.done, kill: () => loop.kill(), stop: () => loop.stop() };
     },
   });

@@ -28,6 +28,7 @@ import { ActorErrorCode, isActorError } from '../errors.js';
 import { PlacementCallError, PlacementClient } from '../placement/client.js';
 import { openStores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
+import { publishOutbox } from '../records/outbox.js';
 import { isHostDown, liveComputeServices } from '../records/services.js';
 import { isOpenMigration } from '../records/migrations.js';
 import { randomIds } from '../runtime/clock.js';
@@ -95,7 +96,15 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
       if (rec.host) await publishTask(s.host(rec.host, 'build'), 'host.build', `${task.commandId}:host.build:${rec.epoch}`, env, hostBuild(rec, task));
       return 'ack';
     }
-    if (rec.vmState !== 'building') return 'ack'; // already failed and recorded
+    if (rec.vmState !== 'building') {
+      // Failed here by an earlier run of this task (NoValidHost, MaxRetriesExceeded) that died
+      // between its write and its publish: the redelivery publishes create.error (same msgId).
+      if (rec.vmState === 'error' && rec.host === null && rec.createdBy === task.commandId) {
+        await releaseAllocations(id);
+        await events.instance({ project: rec.project, user: rec.user, instanceId: id, type: 'instance.create.error', corr: task.commandId, body: eventBodyOf(rec, { final: true }), msgId: `${task.commandId}:create.error` });
+      }
+      return 'ack';
+    }
 
     const claimed = await existingClaim(id) ?? (task.attempt <= maxAttempts ? await claimOnBestHost(rec, task) : undefined);
     if (!claimed) {
@@ -208,7 +217,10 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
       for (const { value: m } of await stores.migrations.entries()) if (m.instanceId === id && isOpenMigration(m)) await releaseAllocations(m.migrationId);
       const again = await stores.instances.get(id);
       if (!again) return 'ack';
-      rec = { ...again.value, vmState: 'deleted', taskState: null, powerState: 'nostate', host: null, node: null, updatedAt: o.clock.now() };
+      // Taken from a down host whose actor died between a write and its publish: nobody else
+      // will publish that outbox once the record is deleted (records/outbox.ts).
+      await publishOutbox(events, again.value);
+      rec = { ...again.value, vmState: 'deleted', taskState: null, powerState: 'nostate', host: null, node: null, outbox: [], updatedAt: o.clock.now() };
       if (!(await replace(id, again, rec))) return { retryAfterMs: 0 };
     }
     await events.instance({ ...meta, type: 'instance.delete.end', body: eventBodyOf(rec, { final: true }), msgId: `${task.commandId}:delete.end` });

@@ -21,6 +21,7 @@ import { migrationIdOf } from '../records/migrations.js';
 import { isHostDown, liveComputeServices } from '../records/services.js';
 import type { Stores } from '../records/stores.js';
 import { eventBodyOf } from '../records/views.js';
+import { publishOutbox } from '../records/outbox.js';
 import type { RemoteHosts } from '../compute/remote.js';
 
 export interface EvacuateDeps {
@@ -92,6 +93,9 @@ export function evacuator(d: EvacuateDeps) {
 
     // 4. hand it over
     await setMigration(d, mid, { destHost: dest });
+    // The source's actor may have died between a write and its publish: the destination
+    // starts a new machine without that outbox, so its events go out now (records/outbox.ts).
+    await publishOutbox(d.events, rec);
     const { machine: _m, outbox: _o, ...base } = rec;
     const handed: InstanceRecord = { ...base, owner: `host:${dest}`, host: dest, node: dest, epoch: rec.epoch + 1, updatedAt: d.clock.now() };
     if (!(await d.replace(id, cur, handed))) return { retryAfterMs: 0 };

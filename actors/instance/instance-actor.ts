@@ -14,7 +14,9 @@
  *
  * Restoring after a crash: the snapshot comes back from the record, the outbox is
  * published again (the stream drops what it already has), and the step the snapshot is
- * waiting on is issued again; steps are idempotent under their key.
+ * waiting on is issued again; steps are idempotent under their key. A record in a final
+ * state is restored too while its outbox is not empty (its host does so), only to publish
+ * that outbox and then clear it: nothing else would ever publish it.
  */
 import { createActor, initialTransition, type AnyActorScope, type AnyStateMachine } from 'xstate';
 import type { InstanceRecord, OutboxEvent } from '../../protocol/index.js';
@@ -23,6 +25,8 @@ import type { EventPublisher } from '../runtime/events.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Versioned } from '../runtime/kv-cas.js';
 import type { RecordBucket } from '../records/kv-record.js';
+import { hasOutbox, publishOutboxEvent } from '../records/outbox.js';
+import type { KillPoint } from '../runtime/kill-points.js';
 import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
 
 export type StepOutcome = { readonly ok: true; readonly result?: Readonly<Record<string, unknown>> } | { readonly ok: false; readonly error: StepError };
@@ -44,6 +48,8 @@ export interface InstanceActorDeps {
    * still running, so a cleanup always sees, and undoes, what an abandoned step did.
    */
   readonly serialize?: (instanceId: string, run: () => Promise<StepOutcome>) => Promise<StepOutcome>;
+  /** Test hook at the awaits of a commit (actors/runtime/kill-points.ts); absent in production. */
+  readonly killPoint?: KillPoint;
   /** Called once when the actor stops for good (stale, or reached a final state). */
   readonly onStopped?: (instanceId: string, why: StopReason) => void;
 }
@@ -108,6 +114,10 @@ export class InstanceActor {
     actor.current = held(record);
     actor.snapshot = instanceMachine.resolveState(record.value.machine as never);
     await actor.publish(record.value.outbox ?? []);
+    if (actor.snapshot.status === 'done') {
+      await actor.settle(record.value);
+      return actor;
+    }
     const step = inFlightStep(actor.snapshot);
     if (step) actor.startStep(step.step, step.key);
     return actor;
@@ -156,9 +166,11 @@ export class InstanceActor {
       machine: instanceMachine.getPersistedSnapshot(next),
       outbox,
     };
+    const kp = this.deps.killPoint;
     try {
       const revision = await this.deps.instances.update(this.instanceId, record, this.current.revision);
       this.current = held({ value: record, revision });
+      if (kp) await kp('instance.recordWritten', { instanceId: this.instanceId, vmState: record.vmState, taskState: record.taskState, events: outbox.map((e) => e.type), final: next.status === 'done' });
     } catch (err) {
       if (isActorError(err, ActorErrorCode.CasConflict)) {
         // Someone else wrote this instance: a newer owner or epoch. We are stale.
@@ -174,10 +186,33 @@ export class InstanceActor {
       this.deps.onStopped?.(this.instanceId, 'crashed');
       throw err;
     }
+    // Killed while the write was in flight: the write stands (the next incarnation starts
+    // from it), but this one publishes, starts and reports nothing.
+    if (this.dead) return;
     this.snapshot = next;
     await this.publish(outbox);
     for (const a of actions) if (a.type === 'runStep') this.startStep(a.params.step, a.params.key);
-    if (next.status === 'done') this.deps.onStopped?.(this.instanceId, 'final');
+    if (next.status === 'done') {
+      await this.settle(record);
+      if (!this.dead) this.deps.onStopped?.(this.instanceId, 'final');
+    }
+  }
+
+  /**
+   * A final record's outbox is out: clear it, so that no later restore of its host publishes
+   * it again after the stream's duplicate window. Until this write lands, the record says
+   * "outbox pending" and its host restores it to publish (instances.ts); a record someone
+   * else wrote meanwhile is theirs (they publish what they drop, records/outbox.ts).
+   */
+  private async settle(record: InstanceRecord): Promise<void> {
+    if (this.dead || !hasOutbox(record)) return;
+    try {
+      const revision = await this.deps.instances.update(this.instanceId, { ...record, outbox: [] }, this.current.revision);
+      this.current = held({ value: record, revision });
+    } catch (err) {
+      // Not cleared: the next restore publishes it again, deduplicated by its msgIds.
+      if (!isActorError(err, ActorErrorCode.CasConflict)) this.deps.log?.(`instance ${this.instanceId}: its published outbox could not be cleared`, err);
+    }
   }
 
   /**
@@ -188,22 +223,19 @@ export class InstanceActor {
    */
   private async publish(outbox: readonly OutboxEvent[]): Promise<void> {
     const r = this.current.value;
-    for (const e of outbox) {
+    const kp = this.deps.killPoint;
+    for (const [index, e] of outbox.entries()) {
       for (let attempt = 0; ; attempt++) {
         if (this.dead) return;
         try {
-          if (e.type === 'command.rejected') {
-            const b = e.body as { code: string; message: string };
-            await this.deps.events.rejected({ project: r.project, user: r.user, instanceId: this.instanceId, corr: e.corr, code: b.code, message: b.message });
-          } else {
-            await this.deps.events.instance({ project: r.project, user: r.user, instanceId: this.instanceId, type: e.type, corr: e.corr, body: e.body as never, msgId: e.msgId });
-          }
+          await publishOutboxEvent(this.deps.events, r as InstanceRecord, e);
           break;
         } catch (err) {
           this.deps.log?.(`instance ${this.instanceId}: publishing ${e.type} failed (attempt ${attempt + 1}); trying again`, err);
           await new Promise((res) => setTimeout(res, Math.min(2000, 100 * 2 ** attempt)));
         }
       }
+      if (kp) await kp('instance.eventPublished', { instanceId: this.instanceId, vmState: r.vmState, event: e.type, index });
     }
   }
 
@@ -217,7 +249,9 @@ export class InstanceActor {
     const run = () => this.deps.executor.run(step, key, snapshot);
     void (this.deps.serialize ? this.deps.serialize(this.instanceId, run) : run())
       .catch((err: unknown): StepOutcome => ({ ok: false, error: { code: 'StepCrashed', message: err instanceof Error ? err.message : String(err) } }))
-      .then((outcome) => {
+      .then(async (outcome) => {
+        const kp = this.deps.killPoint;
+        if (kp) await kp('instance.stepFinished', { instanceId: this.instanceId, step, key, ok: outcome.ok });
         if (this.dead) return;
         if (outcome.ok && outcome.result?.['handedOff'] === true) {
           // The step gave the record to someone else (a reschedule): this actor is done here.

@@ -9,6 +9,7 @@ import { encodeMessage, envelope, ERROR_TYPE, placementType, subjects, type Erro
 import { requestRetried, TRY_AGAIN } from '../runtime/request-retry.js';
 import type { PlacementOp, PlacementReply, PlacementRequest } from '../../protocol/schemas/placement.js';
 import { randomIds, systemClock, type Clock, type IdSource } from '../runtime/clock.js';
+import type { KillPoint } from '../runtime/kill-points.js';
 
 /** A placement refusal (status, code as Placement sends them), or a service that never answered. */
 export class PlacementCallError extends Error {
@@ -44,6 +45,8 @@ export interface PlacementClientOptions {
   readonly attemptTimeoutMs?: number;
   /** Across all attempts of one call. */
   readonly deadlineMs?: number;
+  /** Test hook (actors/runtime/kill-points.ts): after placement answered, before the caller sees it. */
+  readonly killPoint?: KillPoint;
 }
 
 export class PlacementClient {
@@ -63,7 +66,7 @@ export class PlacementClient {
     const id = opts.id ?? this.ids.next();
     // A 503 from placement (no leader yet) is retried like no answer; at the deadline it is what is thrown.
     let refused: PlacementCallError | undefined;
-    return requestRetried({
+    const answered = requestRetried({
       nc: this.o.nc,
       subject: this.s.placement(op),
       data: encodeMessage(envelope({ id, type, ts: this.clock.now(), project: this.o.project ?? '_system', user: this.o.user ?? 'novactor', body })),
@@ -83,6 +86,13 @@ export class PlacementClient {
         return r.value.body as PlacementReply<O>;
       },
       unavailable: (why, cause) => refused ?? new PlacementCallError(503, 'ServiceUnavailable', `placement did not answer ${op} (${why})`, { cause }),
+    });
+    const kp = this.o.killPoint;
+    if (!kp) return answered;
+    const consumer = (body as { consumer?: unknown }).consumer;
+    return answered.then(async (reply) => {
+      await kp('placement.answered', { op, ...(typeof consumer === 'string' ? { consumer } : {}) });
+      return reply;
     });
   }
 

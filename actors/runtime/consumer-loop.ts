@@ -20,6 +20,8 @@ export interface ConsumerLoopOptions {
   readonly ackWaitMs?: number;
   readonly maxInFlight?: number;
   readonly handle: (msg: JsMsg) => Promise<Outcome>;
+  /** Test hook: runs after a message was acked (the `inbox.acked` kill point). */
+  readonly afterAck?: (msg: JsMsg) => Promise<void>;
   readonly log?: (line: string, err?: unknown) => void;
 }
 
@@ -65,8 +67,10 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
       clearInterval(heartbeat);
     }
     if (killed) return; // a killed actor acks nothing: the message comes back
-    if (outcome === 'ack') m.ack();
-    else if (outcome === 'term') m.term();
+    if (outcome === 'ack') {
+      m.ack();
+      if (o.afterAck) await o.afterAck(m);
+    } else if (outcome === 'term') m.term();
     else m.nak(outcome.retryAfterMs);
   };
 

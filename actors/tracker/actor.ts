@@ -16,6 +16,7 @@ import { audit, decide, emptyState, evolve, capacity, isTrackerError, usage, typ
 import type { TrackerReport } from '../../protocol/index.js';
 import type { Clock } from '../runtime/clock.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
+import type { KillPoint } from '../runtime/kill-points.js';
 
 /** What a tracker is rebuilt from: the records that name its host, as the tracker needs them. */
 export interface TrackerRecords {
@@ -31,6 +32,8 @@ export interface TrackerActorOptions {
   readonly config?: Partial<TrackerConfig>;
   readonly clock: Clock;
   readonly loadRecords: () => Promise<TrackerRecords>;
+  /** Test hook (actors/runtime/kill-points.ts): after a command is applied, before its answer. */
+  readonly killPoint?: KillPoint;
   readonly log?: (line: string, err?: unknown) => void;
 }
 
@@ -61,13 +64,21 @@ export class TrackerActor {
   }
 
   /** Judges and applies one command, after every command before it. */
-  handle(command: TrackerCommand): Promise<TrackerAnswer> {
-    return this.turn(() => {
+  async handle(command: TrackerCommand): Promise<TrackerAnswer> {
+    const answer = await this.turn((): TrackerAnswer => {
       const r = decide(this.state, command);
       if (isTrackerError(r)) return { ok: false, error: r };
       for (const e of r) evolve(this.state, e);
       return { ok: true, events: r };
     });
+    const kp = this.o.killPoint;
+    if (kp && answer.ok) {
+      await kp('tracker.applied', { host: this.o.host, command: command.type, opId: command.opId, ...('instanceId' in command ? { instanceId: command.instanceId } : {}) });
+      // Killed before answering: the claim lived only in this incarnation's memory; the
+      // caller sends the command again to the one rebuilt from the records.
+      if (this.dead) throw new TrackerKilled(this.o.host);
+    }
+    return answer;
   }
 
   /**

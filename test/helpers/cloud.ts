@@ -17,6 +17,7 @@ import { openStores, type Stores } from '../../actors/records/stores.js';
 import { decodeValue, type Envelope, type InstanceAction } from '../../protocol/index.js';
 import { Kvm } from '@nats-io/kv';
 import type { StepName } from '../../machines/instance/index.js';
+import type { KillPointContexts, KillPointName } from '../../actors/runtime/kill-points.js';
 import { createDriver, FakeHost, type FakeDriverConfig } from '../../virt/index.js';
 import { TestClient } from './client.js';
 import { eventually } from './eventually.js';
@@ -71,7 +72,7 @@ export interface Cloud {
   stop(): Promise<void>;
 }
 
-export async function startCloud(hosts: HostSpec[], opts: { secure?: boolean; auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; syncPowerStateMs?: number; periodics?: PeriodicsConfig & { reapIntervalMs?: number }; beforeStep?: (step: StepName, key: string, host: string) => Promise<void> } = {}): Promise<Cloud> {
+export async function startCloud(hosts: HostSpec[], opts: { secure?: boolean; auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; syncPowerStateMs?: number; periodics?: PeriodicsConfig & { reapIntervalMs?: number }; beforeStep?: (step: StepName, key: string, host: string) => Promise<void>; killPoint?: <P extends KillPointName>(point: P, ctx: KillPointContexts[P], host: string) => Promise<void> } = {}): Promise<Cloud> {
   // Secure: the repository's nats.secure.conf, each role on its own user (hosts h1..h3 only),
   // the test client as the admin.
   const secure = opts.secure ? await startSecureNats() : undefined;
@@ -119,6 +120,7 @@ export async function startCloud(hosts: HostSpec[], opts: { secure?: boolean; au
       ...opts.periodics,
       ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[${name}] ${line}`, err ?? '') } : {}),
       ...(opts.beforeStep ? { beforeStep: (step: StepName, key: string) => opts.beforeStep!(step, key, name) } : {}),
+      ...(opts.killPoint ? { killPoint: <P extends KillPointName>(point: P, ctx: KillPointContexts[P]) => opts.killPoint!(point, ctx, name) } : {}),
     });
     return h.worker;
   };
