@@ -39,12 +39,11 @@ export interface PlacementActorOptions {
   readonly prefix?: string;
   /** Take a snapshot after this many events since the last one. */
   readonly snapshotEvery?: number;
-  readonly leaseTtlMs?: number;
   readonly log?: (line: string, err?: unknown) => void;
 }
 
-export const LEASE_BUCKET = (prefix: string) => `${prefix}-leases`;
-export const SNAPSHOT_BUCKET = (prefix: string) => `${prefix}-placement-snapshots`;
+export const LEASE_BUCKET = (prefix: string) => names(prefix).buckets.leases;
+export const SNAPSHOT_BUCKET = (prefix: string) => names(prefix).objectStores.placementSnapshots;
 const LEASE_KEY = 'placement';
 /** Group commits in flight at once: enough to keep the server busy while replies go out. */
 const MAX_INFLIGHT = 4;
@@ -85,6 +84,8 @@ class PlacementActor implements Actor {
   private readonly dedup = new DedupTable();
   private log!: FencedLog;
   private lease!: Lease;
+  /** The lease bucket's TTL, set by bootstrap (`--lease-ttl`): renewals go at a quarter of it. */
+  private leaseTtlMs = 0;
   private store!: ObjectStore;
 
   private dead = false;
@@ -118,9 +119,12 @@ class PlacementActor implements Actor {
     const jsm = await jetstreamManager(nc);
     const n = names(this.prefix);
     this.log = new FencedLog(this.js, jsm, n.streams.placement, n.placementLogSubject);
-    const kv = await new Kvm(nc).create(LEASE_BUCKET(this.prefix), { ttl: this.o.leaseTtlMs ?? 1000, history: 1 });
-    this.lease = new Lease({ kv, key: LEASE_KEY, holder: this.o.name, ttlMs: this.o.leaseTtlMs ?? 1000, clock: this.o.clock });
-    this.store = await new Objm(nc).create(SNAPSHOT_BUCKET(this.prefix));
+    // Bootstrap created both (with the cloud's replicas); an actor only opens them.
+    const kv = await new Kvm(nc).open(LEASE_BUCKET(this.prefix));
+    this.leaseTtlMs = (await kv.status()).ttl;
+    if (!(this.leaseTtlMs > 0)) throw new ActorError(ActorErrorCode.CorruptState, `the lease bucket ${LEASE_BUCKET(this.prefix)} has no TTL: run bootstrap`);
+    this.lease = new Lease({ kv, key: LEASE_KEY, holder: this.o.name, ttlMs: this.leaseTtlMs, clock: this.o.clock });
+    this.store = await new Objm(nc).open(SNAPSHOT_BUCKET(this.prefix));
     const snap = await snapshots.load(this.store);
     if (snap) {
       this.state = snap.state;
@@ -149,7 +153,7 @@ class PlacementActor implements Actor {
 
   /** Standby loop: try for the lease; once held, catch up and serve; then keep renewing it. */
   contend(): void {
-    const ttl = this.o.leaseTtlMs ?? 1000;
+    const ttl = this.leaseTtlMs;
     const tick = async () => {
       if (this.dead) return;
       try {
