@@ -2,8 +2,8 @@
  * Carries out a fault schedule against a chaos cloud, writing each fault to the history as it
  * strikes. `nv.ctl` kills go to the process that runs the actor; process kills and pauses go
  * to the role's child process; nats kills to a node. Everything killed or paused comes back
- * by itself (supervisor, restart policy, SIGCONT, node restart); `settle()` waits for that —
- * except a node lost for good (`nats-loss`), which stays down to the end of the run.
+ * by itself (supervisor, restart policy, SIGCONT, node restart or, for a node lost for good,
+ * a fresh empty node in its place); `settle()` waits for that.
  */
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -24,8 +24,6 @@ export interface Injector {
 
 export function inject(cloud: ChaosCloud, schedule: readonly Fault[], history: HistoryWriter, instancesOn: (host: string) => string[], say: (line: string) => void): Injector {
   let stopped = false;
-  /** A node was lost for good: no other node may go down, even for a while. */
-  let lost = false;
   const pending = new Set<Promise<void>>();
   const started = Date.now();
   const later = (ms: number, fn: () => Promise<void> | void) => {
@@ -63,14 +61,14 @@ export function inject(cloud: ChaosCloud, schedule: readonly Fault[], history: H
       while (!stopped && cloud.nodes.some((n) => n.process === undefined)) await new Promise((r) => setTimeout(r, 250));
       if (stopped) return;
       const name = await lossVictim(cloud, f.target, f.pick);
-      const node = cloud.nodes.find((n) => n.config.name === name)!;
+      const i = cloud.nodes.findIndex((n) => n.config.name === name);
+      const node = cloud.nodes[i]!;
       const proc = node.process!;
       node.process = undefined;
-      lost = true;
       await proc.kill9();
-      record('nats-loss', node.config.name, `${f.target}; never restarted`);
+      record('nats-loss', node.config.name, `${f.target}; replaced by a fresh empty node after ${f.downMs} ms`);
+      later(f.downMs, () => cloud.replaceNode(i));
     } else {
-      if (lost) return; // a second node down would take the quorum
       const node = cloud.nodes[f.node];
       // Keep a quorum: one node down at a time.
       if (!node?.process || cloud.nodes.some((n) => n.process === undefined)) return;

@@ -16,12 +16,13 @@ export type Fault =
   /** kill -9 of a nats-server node (cluster only), restarted after `downMs`. */
   | { readonly atMs: number; readonly kind: 'nats'; readonly node: number; readonly downMs: number }
   /**
-   * kill -9 of a nats-server node (cluster only) that is never restarted: the rest of the run,
-   * the final audit and the checks included, is served by the quorum left. Which node is
-   * decided when it strikes: the leader of placement's lease stream or of its log (the worst
-   * to lose), or the node `pick` names.
+   * A nats-server node (cluster only) lost for good: kill -9, its data gone, and after `downMs`
+   * (long past every leader election) a fresh, empty machine takes its place under the same
+   * name, as an operator replaces one. Meanwhile the quorum left serves; then the new node
+   * catches up from it. Which node is decided when it strikes: the leader of placement's lease
+   * stream or of its log (the worst to lose), or the node `pick` names.
    */
-  | { readonly atMs: number; readonly kind: 'nats-loss'; readonly target: LossTarget; readonly pick: number };
+  | { readonly atMs: number; readonly kind: 'nats-loss'; readonly target: LossTarget; readonly pick: number; readonly downMs: number };
 
 export type LossTarget = 'lease-leader' | 'placement-log-leader' | 'any';
 
@@ -61,10 +62,11 @@ export function faultSchedule(o: ChaosOptions): Fault[] {
     }
   }
   if (loss) {
-    // In the second half: the faults before it strike on a full cluster, the rest on two nodes.
-    const atMs = between(o.durationMs * 0.5, o.durationMs * 0.7);
+    // In the second half: the faults before it strike on a full cluster; the node stays lost
+    // for 6–10 s (the ordinary `nats` fault: 1–6 s), then a fresh one replaces it.
+    const atMs = between(o.durationMs * 0.4, o.durationMs * 0.6);
     const target = pick(['lease-leader', 'placement-log-leader', 'any'] as const);
-    out.push({ atMs, kind: 'nats-loss', target, pick: random() });
+    out.push({ atMs, kind: 'nats-loss', target, pick: random(), downMs: between(6000, 10_000) });
     out.sort((a, b) => a.atMs - b.atMs);
   }
   return out;

@@ -62,6 +62,6 @@ test.serial('node loss - kill -9 of the node leading the lease stream, never res
   const placement = new PlacementClient({ nc: c.nc, deadlineMs: 15_000 });
   const providers = await eventually(() => placement.call('providers.list', {}), { timeoutMs: 60_000 });
   t.is(providers.providers.length, 2, 'both hosts are still placement providers');
-  const audit = await runToEnd(['audit', '--server', c.urls.join(',')]);
-  t.is(audit.code, 0, audit.err + audit.out);
+  // Not `novactor audit` here: it reads through R1 ordered consumers, which nats-server 2.9
+  // may place on the lost node (docs/operations.md, "Losing a NATS node"): replace the node.
 });
