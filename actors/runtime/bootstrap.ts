@@ -6,7 +6,7 @@
  * existing stream with the same settings is left alone, one with different updatable
  * settings is updated.
  */
-import { DiscardPolicy, JetStreamApiError, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -123,6 +123,8 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
 /** Object stores: placement's snapshots (snapshot + log tail is its recovery). */
 export const objectStoreNames = (opts: BootstrapOptions): string[] => Object.values(names(opts.prefix).objectStores);
 
+const API_TIMEOUT_MS = 20_000;
+
 const UPDATABLE: readonly (keyof StreamConfig)[] = ['subjects', 'max_age', 'max_bytes', 'max_msg_size', 'duplicate_window', 'num_replicas', 'discard'];
 
 function differs(current: StreamConfig, wanted: Partial<StreamConfig>): boolean {
@@ -150,10 +152,13 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<'c
 
 /** Creates or updates all streams and buckets. Returns what it did, by name. */
 export async function bootstrap(nc: NatsConnection, opts: BootstrapOptions): Promise<Record<string, 'created' | 'updated' | 'unchanged'>> {
-  const jsm = await jetstreamManager(nc);
+  // Creating a replicated stream waits for its group to elect a leader: on a busy cluster
+  // that can take longer than the client's default 5 s.
+  const js = jetstream(nc, { timeout: API_TIMEOUT_MS });
+  const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
   const done: Record<string, 'created' | 'updated' | 'unchanged'> = {};
   for (const spec of streamSpecs(opts)) done[spec.name] = await ensureStream(jsm, spec);
-  const kvm = new Kvm(nc);
+  const kvm = new Kvm(js);
   for (const b of bucketSpecs(opts)) {
     const streamName = `KV_${b.name}`;
     const existed = await jsm.streams.info(streamName).then(() => true, () => false);
@@ -175,7 +180,7 @@ export async function bootstrap(nc: NatsConnection, opts: BootstrapOptions): Pro
     if (changed) await jsm.streams.update(streamName, wanted);
     done[b.name] = changed ? 'updated' : 'unchanged';
   }
-  const objm = new Objm(nc);
+  const objm = new Objm(js);
   for (const name of objectStoreNames(opts)) {
     const streamName = `OBJ_${name}`;
     const existed = await jsm.streams.info(streamName).then(() => true, () => false);
