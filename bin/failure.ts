@@ -50,9 +50,11 @@ export function watchConnection(nc: NatsConnection): { readonly down: boolean } 
   return state;
 }
 
-/** Prints the failure as `<who>: <line>` and sets the exit code. */
-export function reportFailure(who: string, err: unknown, disconnected = false): void {
+/** Prints the failure as `<who>: <line>` (and, with NOVACTOR_DEBUG=1, its stack) and sets the exit code. */
+export function reportFailure(who: string, err: unknown, disconnected = false): 1 | 2 {
   const f = failureOf(err, disconnected);
   process.stderr.write(`${who}: ${f.line}\n`);
+  if (process.env['NOVACTOR_DEBUG'] && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
   process.exitCode = f.code;
+  return f.code;
 }

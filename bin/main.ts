@@ -16,7 +16,7 @@ import { registerChaos } from './commands/chaos.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerWatch } from './commands/watch.js';
 import { registerAudit } from './commands/audit.js';
-import { failureOf } from './failure.js';
+import { reportFailure } from './failure.js';
 
 const program = new Command('novactor')
   .description('a compute control plane in the actor model, over NATS JetStream')
@@ -44,10 +44,7 @@ registerAudit(program);
  * exit 2 (no server) or 1, never a stack trace. NOVACTOR_DEBUG=1 prints the stack as well.
  */
 function lastResort(err: unknown): never {
-  const f = failureOf(err);
-  process.stderr.write(`novactor: ${f.line}\n`);
-  if (process.env['NOVACTOR_DEBUG'] && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
-  process.exit(f.code);
+  process.exit(reportFailure('novactor', err));
 }
 process.on('uncaughtException', lastResort);
 process.on('unhandledRejection', lastResort);
