@@ -24,35 +24,38 @@ export interface EventFeed extends AsyncIterable<Envelope> {
  * good: an ephemeral one is R1, and nats-server 2.9 may place it on a node that is gone, where
  * it never answers (with a node of a 3-node cluster lost, one `--wait` in three timed out;
  * nats-server #3820, natscli #1067). It may also make a replicated one's first leader the gone
- * node, and then the create's reply can be lost: so a create that timed out is tried again under
- * a new name (the half-made one is deleted, or expires). The server removes the consumer five
- * minutes after its last pull, and `stop()` at once.
+ * node, and then the create's reply can be lost; and right after a node is lost the stream or
+ * the cluster may still be electing its leader. So a create that timed out is tried again under
+ * a new name (the half-made one is deleted, or expires), for up to `retryForMs`. The server
+ * removes the consumer five minutes after its last pull, and `stop()` at once.
  */
-export async function openFilteredConsumer(nc: NatsConnection, js: JetStreamClient, stream: string, filter: string, deliver: { since?: Date | undefined; all?: boolean } = {}): Promise<Consumer> {
+export async function openFilteredConsumer(nc: NatsConnection, js: JetStreamClient, stream: string, filter: string, deliver: { since?: Date | undefined; all?: boolean; retryForMs?: number } = {}): Promise<Consumer> {
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   const start = deliver.since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: deliver.since.toISOString() } : { deliver_policy: deliver.all ? DeliverPolicy.All : DeliverPolicy.New };
-  for (let attempt = 1; ; attempt++) {
+  const deadline = Date.now() + (deliver.retryForMs ?? RETRY_FOR_MS);
+  for (;;) {
     const name = randomUUID().replace(/-/g, '');
     try {
       await jsm.consumers.add(stream, { name, durable_name: name, filter_subject: filter, ack_policy: AckPolicy.None, inactive_threshold: 5 * 60 * 1_000_000_000, mem_storage: true, ...start });
       return await js.consumers.get(stream, name);
     } catch (err) {
-      if (!(err instanceof natsErrors.TimeoutError) || attempt >= CREATE_ATTEMPTS) throw err;
+      if (!(err instanceof natsErrors.TimeoutError) || Date.now() > deadline) throw err;
       void jsm.consumers.delete(stream, name).catch(() => undefined);
     }
   }
 }
 
-const CREATE_ATTEMPTS = 3;
+/** Leader elections after a node loss take seconds; 30 s is far past them (by default). */
+const RETRY_FOR_MS = 30_000;
 
 /**
  * Opens an ephemeral consumer on NV_EVT filtered to `filter`. The consumer exists on the
  * server when this resolves, so with `since` unset (deliver new) nothing published after
  * that is missed.
  */
-export async function openEventFeed(c: ClientSession, filter: string, since?: Date): Promise<EventFeed> {
+export async function openEventFeed(c: ClientSession, filter: string, since?: Date, retryForMs?: number): Promise<EventFeed> {
   const stream = `${c.s.prefix.toUpperCase()}_EVT`;
-  const consumer = await openFilteredConsumer(c.nc, c.js, stream, filter, { since });
+  const consumer = await openFilteredConsumer(c.nc, c.js, stream, filter, { since, ...(retryForMs !== undefined ? { retryForMs } : {}) });
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
   const seen = new Set<string>();
   return {
