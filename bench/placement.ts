@@ -54,7 +54,7 @@ async function candidates(pc: PlacementClient, limit: number, n = 1000): Promise
 export async function writeLog(nc: NatsConnection, prefix: string, events: number, snapshotAt: number, providers = 10_000): Promise<{ records: number; snapshotSeq: number }> {
   const n = names(prefix);
   const log = new FencedLog(jetstream(nc), await jetstreamManager(nc), n.streams.placement, n.placementLogSubject);
-  const store = await new Objm(nc).create(SNAPSHOT_BUCKET(prefix));
+  const store = await new Objm(nc).open(SNAPSHOT_BUCKET(prefix)); // bootstrap created it
   const state = emptyState();
   let seq = 0;
   let written = 0;
@@ -106,7 +106,7 @@ export async function writeLog(nc: NatsConnection, prefix: string, events: numbe
 
 export async function timeRecovery(nc: NatsConnection, prefix: string): Promise<number> {
   const t0 = performance.now();
-  const actor = await startPlacementActor({ nc, name: `recovery-${randomUUID().slice(0, 8)}`, clock: systemClock, ids: randomIds, prefix, leaseTtlMs: 60_000 });
+  const actor = await startPlacementActor({ nc, name: `recovery-${randomUUID().slice(0, 8)}`, clock: systemClock, ids: randomIds, prefix });
   const ms = performance.now() - t0;
   actor.kill();
   return Math.round(ms);
@@ -165,7 +165,7 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
 
     const events = tiny ? 2000 : quick ? 100_000 : 1_000_000;
     say(`writing a ${events}-event log for recovery`);
-    await bootstrap(nc, { replicas: 1, prefix: 'rec' });
+    await bootstrap(nc, { replicas: 1, prefix: 'rec', leaseTtlMs: 60_000 });
     const gen = await writeLog(nc, 'rec', events, Math.floor(events * 0.9), tiny ? 100 : 10_000);
     say('recovering with snapshot');
     const withSnapshot = await timeRecovery(nc, 'rec');

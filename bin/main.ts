@@ -17,6 +17,7 @@ import { registerHosts } from './commands/hosts.js';
 import { registerQuota } from './commands/quota.js';
 import { registerWatch } from './commands/watch.js';
 import { registerAudit } from './commands/audit.js';
+import { reportFailure } from './failure.js';
 
 const program = new Command('novactor')
   .description('a compute control plane in the actor model, over NATS JetStream')
@@ -39,4 +40,15 @@ registerQuota(program);
 registerWatch(program);
 registerAudit(program);
 
-await program.parseAsync(process.argv);
+/**
+ * The last resort (docs/cli.md, "Exit codes"): whatever escaped a command's own handling —
+ * a timeout from a cluster without a quorum, a server lost mid-command — is one line and
+ * exit 2 (no server) or 1, never a stack trace. NOVACTOR_DEBUG=1 prints the stack as well.
+ */
+function lastResort(err: unknown): never {
+  process.exit(reportFailure('novactor', err));
+}
+process.on('uncaughtException', lastResort);
+process.on('unhandledRejection', lastResort);
+
+await program.parseAsync(process.argv).catch(lastResort);

@@ -25,6 +25,8 @@ export interface RoleSpec {
   /** This process's ctl name. */
   readonly name: string;
   readonly replicas: () => number;
+  /** The placement lease TTL, for the role that owns it (bootstrap sets the lease bucket's TTL). */
+  readonly leaseTtlMs?: () => number;
   /** Parses flags before anything connects (throw UsageError on bad input). */
   readonly prepare?: () => void;
   /** Starts the role's actors; the role's own supervisor is given, not running yet. */
@@ -44,7 +46,8 @@ export async function runRole(o: ServerOptions, spec: RoleSpec): Promise<void> {
     const nc = await connectFor(o, spec.name);
     lifecycle.onStop('nats connection', () => nc.drain());
     exitWhenClosed(nc.closed(), lifecycle);
-    await bootstrap(nc, { replicas });
+    const leaseTtlMs = spec.leaseTtlMs?.();
+    await bootstrap(nc, { replicas, ...(leaseTtlMs !== undefined ? { leaseTtlMs } : {}) });
     const supervisor = new Supervisor({ nc, process: spec.name, role: spec.role, clock: systemClock, ids: randomIds, log });
     lifecycle.onStop('actors', () => supervisor.stop());
     supervisor.serveCtl();

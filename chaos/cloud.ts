@@ -3,7 +3,7 @@
  * stream and bucket at 3 replicas), then every role as its own child process, exactly as
  * `novactor up` runs them, restarted when they die.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -31,6 +31,8 @@ export interface ChaosCloud {
   /** The harness's own connection (reconnects to any node). */
   readonly nc: NatsConnection;
   startNode(i: number): Promise<void>;
+  /** Starts node `i` again as a fresh, empty node (its store wiped), under the same name: a replaced machine. */
+  replaceNode(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,10 @@ export async function startChaosCloud(o: { dir: string; hosts: number; cluster: 
     roles,
     nc,
     startNode,
+    replaceNode: async (i) => {
+      rmSync(nodes[i]!.config.storeDir, { recursive: true, force: true });
+      await startNode(i);
+    },
     stop: async () => {
       for (const r of roles.values()) r.freeze(false);
       await Promise.all([...roles.values()].map((r) => r.stop(5000)));

@@ -19,7 +19,7 @@ export interface ChaosOptions {
   readonly cluster: 1 | 3;
 }
 
-export const FAULT_KINDS = ['kill', 'pause', 'nats', 'driver'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'nats', 'nats-loss', 'driver'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export type HistoryRecord =

@@ -2,13 +2,17 @@
  * Carries out a fault schedule against a chaos cloud, writing each fault to the history as it
  * strikes. `nv.ctl` kills go to the process that runs the actor; process kills and pauses go
  * to the role's child process; nats kills to a node. Everything killed or paused comes back
- * by itself (supervisor, restart policy, SIGCONT, node restart); `settle()` waits for that.
+ * by itself (supervisor, restart policy, SIGCONT, node restart or, for a node lost for good,
+ * a fresh empty node in its place); `settle()` waits for that.
  */
 import { randomUUID } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { ctlType, encodeMessage, envelope, subjects } from '../protocol/index.js';
 import type { ChaosCloud } from './cloud.js';
 import type { HistoryWriter } from './history.js';
-import type { Fault } from './schedule.js';
+import { LEASE_BUCKET } from '../actors/placement/actor.js';
+import { names } from '../actors/runtime/bootstrap.js';
+import type { Fault, LossTarget } from './schedule.js';
 
 export interface Injector {
   /** Resolves when the schedule is done, or `stop()` was called. */
@@ -52,6 +56,18 @@ export function inject(cloud: ChaosCloud, schedule: readonly Fault[], history: H
         record('pause', f.role, `${f.pauseMs} ms`);
         later(f.pauseMs, () => void role.freeze(false));
       }
+    } else if (f.kind === 'nats-loss') {
+      // One node down at a time: a node killed by a `nats` fault is restarted first.
+      while (!stopped && cloud.nodes.some((n) => n.process === undefined)) await new Promise((r) => setTimeout(r, 250));
+      if (stopped) return;
+      const name = await lossVictim(cloud, f.target, f.pick);
+      const i = cloud.nodes.findIndex((n) => n.config.name === name);
+      const node = cloud.nodes[i]!;
+      const proc = node.process!;
+      node.process = undefined;
+      await proc.kill9();
+      record('nats-loss', node.config.name, `${f.target}; replaced by a fresh empty node after ${f.downMs} ms`);
+      later(f.downMs, () => cloud.replaceNode(i));
     } else {
       const node = cloud.nodes[f.node];
       // Keep a quorum: one node down at a time.
@@ -80,4 +96,17 @@ export function inject(cloud: ChaosCloud, schedule: readonly Fault[], history: H
       while (pending.size > 0) await Promise.all([...pending]);
     },
   };
+}
+
+/** The node a `nats-loss` takes: the current leader of a placement stream, or any by `pick`. */
+async function lossVictim(cloud: ChaosCloud, target: LossTarget, pick: number): Promise<string> {
+  const any = cloud.nodes[Math.floor(pick * cloud.nodes.length)]!.config.name;
+  if (target === 'any') return any;
+  const stream = target === 'lease-leader' ? `KV_${LEASE_BUCKET('nv')}` : names().streams.placement;
+  try {
+    const leader = (await (await jetstreamManager(cloud.nc, { timeout: 3000 })).streams.info(stream)).cluster?.leader;
+    return cloud.nodes.some((n) => n.config.name === leader) ? leader! : any;
+  } catch {
+    return any; // no leader right now (an election): any node will do
+  }
 }

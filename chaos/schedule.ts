@@ -14,7 +14,17 @@ export type Fault =
   /** SIGSTOP of a compute host for `pauseMs`, then SIGCONT: a host that looks dead and comes back. */
   | { readonly atMs: number; readonly kind: 'pause'; readonly role: string; readonly pauseMs: number }
   /** kill -9 of a nats-server node (cluster only), restarted after `downMs`. */
-  | { readonly atMs: number; readonly kind: 'nats'; readonly node: number; readonly downMs: number };
+  | { readonly atMs: number; readonly kind: 'nats'; readonly node: number; readonly downMs: number }
+  /**
+   * A nats-server node (cluster only) lost for good: kill -9, its data gone, and after `downMs`
+   * (long past every leader election) a fresh, empty machine takes its place under the same
+   * name, as an operator replaces one. Meanwhile the quorum left serves; then the new node
+   * catches up from it. Which node is decided when it strikes: the leader of placement's lease
+   * stream or of its log (the worst to lose), or the node `pick` names.
+   */
+  | { readonly atMs: number; readonly kind: 'nats-loss'; readonly target: LossTarget; readonly pick: number; readonly downMs: number };
+
+export type LossTarget = 'lease-leader' | 'placement-log-leader' | 'any';
 
 /** Driver failure rate and latency per host, drawn from the seed when `driver` faults are on. */
 export interface DriverChaos {
@@ -29,12 +39,15 @@ export function faultSchedule(o: ChaosOptions): Fault[] {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   const between = (lo: number, hi: number) => Math.round(lo + random() * (hi - lo));
   const hosts = hostNames(o.hosts);
-  const kinds = o.faults.filter((k) => k !== 'driver' && (k !== 'nats' || o.cluster === 3));
+  // A node loss is one fault per run, not drawn with the others: a second lost node would
+  // take the quorum, and the others' draws stay what they were before it existed.
+  const kinds = o.faults.filter((k) => k !== 'driver' && k !== 'nats-loss' && (k !== 'nats' || o.cluster === 3));
   const out: Fault[] = [];
-  if (kinds.length === 0 || o.rate <= 0) return out;
+  const loss = o.faults.includes('nats-loss') && o.cluster === 3 && o.rate > 0;
+  if ((kinds.length === 0 && !loss) || o.rate <= 0) return out;
   const meanGapMs = 60_000 / o.rate;
   // The first seconds belong to the workload's first boots; faults stop a little before the end.
-  for (let at = between(1000, meanGapMs); at < o.durationMs - 1000; at += between(meanGapMs / 2, (meanGapMs * 3) / 2)) {
+  for (let at = between(1000, meanGapMs); kinds.length > 0 && at < o.durationMs - 1000; at += between(meanGapMs / 2, (meanGapMs * 3) / 2)) {
     const kind = pick(kinds);
     if (kind === 'kill') {
       const what = pick(['instance', 'instance', 'tracker', 'placement', 'process'] as const);
@@ -47,6 +60,14 @@ export function faultSchedule(o: ChaosOptions): Fault[] {
     } else {
       out.push({ atMs: at, kind: 'nats', node: Math.floor(random() * 3), downMs: between(1000, 6000) });
     }
+  }
+  if (loss) {
+    // In the second half: the faults before it strike on a full cluster; the node stays lost
+    // for 6–10 s (the ordinary `nats` fault: 1–6 s), then a fresh one replaces it.
+    const atMs = between(o.durationMs * 0.4, o.durationMs * 0.6);
+    const target = pick(['lease-leader', 'placement-log-leader', 'any'] as const);
+    out.push({ atMs, kind: 'nats-loss', target, pick: random(), downMs: between(6000, 10_000) });
+    out.sort((a, b) => a.atMs - b.atMs);
   }
   return out;
 }

@@ -17,7 +17,7 @@ const base: Omit<ChaosOptions, 'seed'> = {
   durationMs: num('duration', 30) * 1000,
   clients: num('clients', 4),
   hosts: num('hosts', 4),
-  faults: cluster === 3 ? ['kill', 'pause', 'nats', 'driver'] : ['kill', 'pause', 'driver'],
+  faults: cluster === 3 ? ['kill', 'pause', 'nats', 'nats-loss', 'driver'] : ['kill', 'pause', 'driver'],
   rate: num('rate', 20),
   cluster,
 };

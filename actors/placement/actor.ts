@@ -13,7 +13,7 @@
  * Several processes may run it: the lease picks the active one, the log fence makes a
  * stale one harmless.
  */
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import { errors as natsErrors, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
@@ -39,12 +39,11 @@ export interface PlacementActorOptions {
   readonly prefix?: string;
   /** Take a snapshot after this many events since the last one. */
   readonly snapshotEvery?: number;
-  readonly leaseTtlMs?: number;
   readonly log?: (line: string, err?: unknown) => void;
 }
 
-export const LEASE_BUCKET = (prefix: string) => `${prefix}-leases`;
-export const SNAPSHOT_BUCKET = (prefix: string) => `${prefix}-placement-snapshots`;
+export const LEASE_BUCKET = (prefix: string) => names(prefix).buckets.leases;
+export const SNAPSHOT_BUCKET = (prefix: string) => names(prefix).objectStores.placementSnapshots;
 const LEASE_KEY = 'placement';
 /** Group commits in flight at once: enough to keep the server busy while replies go out. */
 const MAX_INFLIGHT = 4;
@@ -69,6 +68,20 @@ interface Pending {
   replies: { msg: Msg; data: Uint8Array }[];
 }
 
+/**
+ * One step of loading, named in its error: "timeout" alone does not say which read did not
+ * answer (the JetStream API during an election, a stream without a leader yet, ...).
+ * Other errors (a corrupt snapshot) pass through as they are.
+ */
+async function stage<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!(err instanceof natsErrors.TimeoutError)) throw err;
+    throw new ActorError(ActorErrorCode.Timeout, `placement could not read ${what}: no answer in time`, { cause: err });
+  }
+}
+
 /** Starts a placement actor: loads durable state, then serves once it holds the lease. */
 export async function startPlacementActor(o: PlacementActorOptions): Promise<Actor> {
   const actor = new PlacementActor(o);
@@ -91,6 +104,8 @@ class PlacementActor implements Actor {
   private readonly dedup = new DedupTable();
   private log!: FencedLog;
   private lease!: Lease;
+  /** The lease bucket's TTL, set by bootstrap (`--lease-ttl`): renewals go at a quarter of it. */
+  private leaseTtlMs = 0;
   private store!: ObjectStore;
 
   private dead = false;
@@ -126,19 +141,22 @@ class PlacementActor implements Actor {
   /** Loads snapshot + log tail. */
   async load(): Promise<void> {
     const nc = this.o.nc;
-    const jsm = await jetstreamManager(nc);
+    const jsm = await stage('the JetStream API', () => jetstreamManager(nc));
     const n = names(this.prefix);
     this.log = new FencedLog(this.js, jsm, n.streams.placement, n.placementLogSubject);
-    const kv = await new Kvm(nc).create(LEASE_BUCKET(this.prefix), { ttl: this.o.leaseTtlMs ?? 1000, history: 1 });
-    this.lease = new Lease({ kv, key: LEASE_KEY, holder: this.o.name, ttlMs: this.o.leaseTtlMs ?? 1000, clock: this.o.clock });
-    this.store = await new Objm(nc).create(SNAPSHOT_BUCKET(this.prefix));
-    const snap = await snapshots.load(this.store);
+    // Bootstrap created both (with the cloud's replicas); an actor only opens them.
+    const kv = await new Kvm(nc).open(LEASE_BUCKET(this.prefix));
+    this.leaseTtlMs = (await stage('the lease bucket', () => kv.status())).ttl;
+    if (!(this.leaseTtlMs > 0)) throw new ActorError(ActorErrorCode.CorruptState, `the lease bucket ${LEASE_BUCKET(this.prefix)} has no TTL: run bootstrap`);
+    this.lease = new Lease({ kv, key: LEASE_KEY, holder: this.o.name, ttlMs: this.leaseTtlMs, clock: this.o.clock });
+    this.store = await stage('the snapshot store', () => new Objm(nc).open(SNAPSHOT_BUCKET(this.prefix)));
+    const snap = await stage('the snapshot', () => snapshots.load(this.store));
     if (snap) {
       this.state = snap.state;
       this.lastSeq = snap.seq;
       for (const [rid, reply] of snap.dedup) this.dedup.set(rid, reply);
     }
-    await this.catchUp();
+    await stage('the log', () => this.catchUp());
   }
 
   /** Applies every log record after lastSeq. */
@@ -160,7 +178,7 @@ class PlacementActor implements Actor {
 
   /** Standby loop: try for the lease; once held, catch up and serve; then keep renewing it. */
   contend(): void {
-    const ttl = this.o.leaseTtlMs ?? 1000;
+    const ttl = this.leaseTtlMs;
     const tick = async () => {
       if (this.dead) return;
       const started = this.o.clock.now();

@@ -1,10 +1,14 @@
 /**
- * Creates or updates every stream and KV bucket of DESIGN.md §3. Idempotent and safe to
- * run concurrently from every process at start: an existing stream with the same
- * settings is left alone, one with different updatable settings is updated.
+ * Creates or updates every stream, KV bucket and object store of DESIGN.md §3 — the only
+ * place that creates any, so each gets the configured replicas (actors only open them: a
+ * bucket an actor made itself would have one replica, and its node's loss would stop the
+ * cloud, issue 14). Idempotent and safe to run concurrently from every process at start: an
+ * existing stream with the same settings is left alone, one with different updatable
+ * settings is updated.
  */
-import { DiscardPolicy, JetStreamApiError, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { DEFAULT_FLAVORS, DEFAULT_PREFIX, encodeValue } from '../../protocol/index.js';
 
@@ -16,7 +20,16 @@ export interface BootstrapOptions {
   /** 1 on a single server; 3 (or 5) on a cluster so a node can die without losing data. */
   readonly replicas: number;
   readonly prefix?: string;
+  /**
+   * The placement leader lease's TTL (`novactor placement --lease-ttl`), the lease bucket's
+   * max age. Only the placement role passes it: the others create the bucket with the default
+   * and leave an existing one's TTL alone, so roles with and without it do not undo each other.
+   */
+  readonly leaseTtlMs?: number;
 }
+
+/** The placement lease TTL when no `--lease-ttl` is given. */
+export const DEFAULT_LEASE_TTL_MS = 1000;
 
 export interface StreamSpec {
   readonly name: string;
@@ -37,7 +50,9 @@ export function names(prefix: string = DEFAULT_PREFIX) {
       quotaUsage: `${prefix}-quota-usage`,
       hosts: `${prefix}-hosts`,
       images: `${prefix}-images`,
+      leases: `${prefix}-leases`,
     },
+    objectStores: { placementSnapshots: `${prefix}-placement-snapshots` },
     /** The subject of the placement event log (not under `<prefix>.placement.`, which is request/reply). */
     placementLogSubject: `${prefix}.log.placement`,
   } as const;
@@ -87,6 +102,8 @@ export interface BucketSpec {
   readonly history: number;
   /** Milliseconds after which a key expires (0 = never). */
   readonly ttl: number;
+  /** The TTL is set when the bucket is created, and not changed afterwards. */
+  readonly ttlAtCreateOnly?: boolean;
 }
 
 export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
@@ -100,8 +117,15 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
     { name: b.quotaUsage, history: 1, ttl: 0 }, // per-project quota ledgers, CAS-written by the gateways
     { name: b.hosts, history: 1, ttl: 0 }, // operator switches per host (enable, force down): outlive the heartbeat
     { name: b.images, history: 1, ttl: 0 }, // the image registry: snapshots and shelved images
+    // placement's leader lease: a key not renewed within the TTL expires, and a standby takes it
+    { name: b.leases, history: 1, ttl: opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, ttlAtCreateOnly: opts.leaseTtlMs === undefined },
   ];
 }
+
+/** Object stores: placement's snapshots (snapshot + log tail is its recovery). */
+export const objectStoreNames = (opts: BootstrapOptions): string[] => Object.values(names(opts.prefix).objectStores);
+
+const API_TIMEOUT_MS = 20_000;
 
 const UPDATABLE: readonly (keyof StreamConfig)[] = ['subjects', 'max_age', 'max_bytes', 'max_msg_size', 'duplicate_window', 'num_replicas', 'discard'];
 
@@ -130,10 +154,13 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<'c
 
 /** Creates or updates all streams and buckets. Returns what it did, by name. */
 export async function bootstrap(nc: NatsConnection, opts: BootstrapOptions): Promise<Record<string, 'created' | 'updated' | 'unchanged'>> {
-  const jsm = await jetstreamManager(nc);
+  // Creating a replicated stream waits for its group to elect a leader: on a busy cluster
+  // that can take longer than the client's default 5 s.
+  const js = jetstream(nc, { timeout: API_TIMEOUT_MS });
+  const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
   const done: Record<string, 'created' | 'updated' | 'unchanged'> = {};
   for (const spec of streamSpecs(opts)) done[spec.name] = await ensureStream(jsm, spec);
-  const kvm = new Kvm(nc);
+  const kvm = new Kvm(js);
   for (const b of bucketSpecs(opts)) {
     const streamName = `KV_${b.name}`;
     const existed = await jsm.streams.info(streamName).then(() => true, () => false);
@@ -149,11 +176,23 @@ export async function bootstrap(nc: NatsConnection, opts: BootstrapOptions): Pro
         if (!there) throw err;
       }
     }
-    const wanted: Partial<StreamConfig> = { max_age: b.ttl * 1_000_000, num_replicas: opts.replicas, max_msgs_per_subject: b.history };
+    const wanted: Partial<StreamConfig> = { ...(b.ttlAtCreateOnly ? {} : { max_age: b.ttl * 1_000_000 }), num_replicas: opts.replicas, max_msgs_per_subject: b.history };
     const info = await jsm.streams.info(streamName);
     const changed = Object.entries(wanted).some(([k, v]) => (info.config as unknown as Record<string, unknown>)[k] !== v);
     if (changed) await jsm.streams.update(streamName, wanted);
     done[b.name] = changed ? 'updated' : 'unchanged';
+  }
+  const objm = new Objm(js);
+  for (const name of objectStoreNames(opts)) {
+    const streamName = `OBJ_${name}`;
+    const existed = await jsm.streams.info(streamName).then(() => true, () => false);
+    // create() opens an existing store as it is (an add with the same settings is a no-op
+    // on the server, so a concurrent create is fine); its replicas are brought in line below.
+    await objm.create(name, { replicas: opts.replicas, storage: StorageType.File });
+    const info = await jsm.streams.info(streamName);
+    const changed = info.config.num_replicas !== opts.replicas;
+    if (changed) await jsm.streams.update(streamName, { num_replicas: opts.replicas });
+    done[name] = !existed ? 'created' : changed ? 'updated' : 'unchanged';
   }
   // The flavors every cloud starts with (protocol-minimum.md); existing ones, maybe
   // edited by an operator, are left alone. Looked up first: in secure mode a compute host

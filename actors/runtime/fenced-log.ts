@@ -12,6 +12,9 @@ export interface LogRecord {
   readonly data: Uint8Array;
 }
 
+/** Tails up to this many records are read one request each; longer ones with a consumer. */
+const GET_READ_MAX = 256;
+
 export class FencedLog {
   constructor(
     private readonly js: JetStreamClient,
@@ -47,6 +50,19 @@ export class FencedLog {
   /** Reads records with sequence > `afterSeq` up to `untilSeq` (inclusive), in order. */
   async *read(afterSeq: number, untilSeq: number): AsyncGenerator<LogRecord> {
     if (untilSeq <= afterSeq) return;
+    if (untilSeq - afterSeq <= GET_READ_MAX) {
+      // A short tail (a standby's tick, a restart after a snapshot) is read record by record
+      // from the stream's leader, with no consumer: the consumer would be an R1 ordered one,
+      // which nats-server 2.9 may place on a cluster node that is lost, where its creation
+      // times out (placement could not restart while a node was gone; nats-server #3820).
+      // The stream holds this log only and nothing is ever removed: sequences are contiguous.
+      for (let seq = afterSeq + 1; seq <= untilSeq; seq++) {
+        const m = await this.jsm.streams.getMessage(this.stream, { seq });
+        if (!m) throw new ActorError(ActorErrorCode.CorruptState, `log ${this.stream} has no record ${seq}`);
+        yield { seq, data: m.data };
+      }
+      return;
+    }
     const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1, filter_subjects: this.subject });
     // Bounded by bytes, not count: records can be ~1 MiB each, and a pull for thousands of
     // them overruns the server's per-connection pending limit (64 MiB), which marks the

@@ -48,10 +48,14 @@ export interface SecureLayout {
 }
 
 
-/** Streams and buckets by name, as the JetStream API subjects spell them. */
+/**
+ * Streams and buckets by name, as the JetStream API subjects spell them. The leader lease
+ * bucket is placement's alone (placement has the whole JetStream API): no host reads it.
+ */
 function jsNames(prefix: string) {
   const n = names(prefix);
-  return { streams: n.streams, kvStreams: Object.values(n.buckets).map((b) => `KV_${b}`), buckets: Object.values(n.buckets) };
+  const buckets = Object.values(n.buckets).filter((b) => b !== n.buckets.leases);
+  return { streams: n.streams, kvStreams: buckets.map((b) => `KV_${b}`), buckets };
 }
 
 /**

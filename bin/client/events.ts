@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
 import { COMMAND_REJECTED, decodeMessage, MessageKind, type Envelope } from '../../protocol/index.js';
 import type { ClientSession } from './session.js';
 
@@ -14,33 +14,55 @@ export interface EventFeed extends AsyncIterable<Envelope> {
 }
 
 /**
- * An ephemeral consumer on `stream` that delivers `filter` only, made with the JetStream API
+ * A consumer of its own on `stream` that delivers `filter` only, made with the JetStream API
  * subjects a tenant is allowed in secure mode: the create subject names the filter
  * (`$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`), and nothing reads the stream's
  * info or the account's (an ordered consumer would ask for both; stream info would tell a
- * tenant which subjects, so which instances, other projects have). The server removes it
- * five minutes after its last pull.
+ * tenant which subjects, so which instances, other projects have).
+ *
+ * Named durable, in memory, so that it has the stream's replicas and survives a node lost for
+ * good: an ephemeral one is R1, and nats-server 2.9 may place it on a node that is gone, where
+ * it never answers (with a node of a 3-node cluster lost, one `--wait` in three timed out;
+ * nats-server #3820, natscli #1067). It may also make a replicated one's first leader the gone
+ * node, and then the create's reply can be lost; and right after a node is lost the stream or
+ * the cluster may still be electing its leader. So a create that timed out is tried again under
+ * a new name (the half-made one is deleted, or expires), for up to `retryForMs`. The server
+ * removes the consumer five minutes after its last pull, and `stop()` at once.
  */
-export async function openFilteredConsumer(nc: NatsConnection, js: JetStreamClient, stream: string, filter: string, deliver: { since?: Date | undefined; all?: boolean } = {}): Promise<Consumer> {
+export async function openFilteredConsumer(nc: NatsConnection, js: JetStreamClient, stream: string, filter: string, deliver: { since?: Date | undefined; all?: boolean; retryForMs?: number } = {}): Promise<Consumer> {
   const jsm = await jetstreamManager(nc, { checkAPI: false });
-  const name = randomUUID().replace(/-/g, '');
   const start = deliver.since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: deliver.since.toISOString() } : { deliver_policy: deliver.all ? DeliverPolicy.All : DeliverPolicy.New };
-  await jsm.consumers.add(stream, { name, filter_subject: filter, ack_policy: AckPolicy.None, inactive_threshold: 5 * 60 * 1_000_000_000, mem_storage: true, num_replicas: 1, ...start });
-  return js.consumers.get(stream, name);
+  const deadline = Date.now() + (deliver.retryForMs ?? RETRY_FOR_MS);
+  for (;;) {
+    const name = randomUUID().replace(/-/g, '');
+    try {
+      await jsm.consumers.add(stream, { name, durable_name: name, filter_subject: filter, ack_policy: AckPolicy.None, inactive_threshold: 5 * 60 * 1_000_000_000, mem_storage: true, ...start });
+      return await js.consumers.get(stream, name);
+    } catch (err) {
+      if (!(err instanceof natsErrors.TimeoutError) || Date.now() > deadline) throw err;
+      void jsm.consumers.delete(stream, name).catch(() => undefined);
+    }
+  }
 }
+
+/** Leader elections after a node loss take seconds; 30 s is far past them (by default). */
+const RETRY_FOR_MS = 30_000;
 
 /**
  * Opens an ephemeral consumer on NV_EVT filtered to `filter`. The consumer exists on the
  * server when this resolves, so with `since` unset (deliver new) nothing published after
  * that is missed.
  */
-export async function openEventFeed(c: ClientSession, filter: string, since?: Date): Promise<EventFeed> {
+export async function openEventFeed(c: ClientSession, filter: string, since?: Date, retryForMs?: number): Promise<EventFeed> {
   const stream = `${c.s.prefix.toUpperCase()}_EVT`;
-  const consumer = await openFilteredConsumer(c.nc, c.js, stream, filter, { since });
+  const consumer = await openFilteredConsumer(c.nc, c.js, stream, filter, { since, ...(retryForMs !== undefined ? { retryForMs } : {}) });
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
   const seen = new Set<string>();
   return {
-    stop: () => void messages.stop(),
+    stop: () => {
+      messages.stop();
+      void consumer.delete().catch(() => undefined); // or the server's inactivity timer does
+    },
     async *[Symbol.asyncIterator]() {
       for await (const m of messages) {
         const r = decodeMessage(m.data, MessageKind.Event);

@@ -10,6 +10,7 @@ import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
 import { adminType, decodeMessage, encodeMessage, envelope, ERROR_TYPE, isProjectToken, isToken, MessageKind, queryType, subjects, type Subjects } from '../../protocol/index.js';
 import { ADMIN_PROJECT } from '../../actors/runtime/secure-config.js';
 import { connectFor, readCreds, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+import { failureOf, reportFailure, watchConnection } from '../failure.js';
 
 export interface ClientOptions extends ServerOptions {
   project: string;
@@ -112,10 +113,12 @@ type Runner = (c: ClientSession) => Promise<string | object | number | void>;
  * Runs one client command: `parse` checks the flags first (a usage error exits 2 without
  * connecting) and returns what to run once connected. Prints what that returns (a string
  * as is, anything else as JSON; a number is the exit code) and maps errors to exit codes:
- * 1 for a refusal, a failure or no server, 2 for a usage error.
+ * 1 for a refusal, a failure or a timeout, 2 for a usage error or no server (bin/failure.ts).
+ * Whatever goes wrong, it is one line on stderr, never a stack trace.
  */
 export async function runClient(o: ClientOptions, parse: () => Runner): Promise<void> {
   let nc: NatsConnection | undefined;
+  let connection: { readonly down: boolean } | undefined;
   try {
     const user = o.user ?? defaultUser(o.creds);
     if (!isProjectToken(o.project)) throw new UsageError(`--project must be letters, digits, _ or - and not start with _, got ${JSON.stringify(o.project)}`);
@@ -124,27 +127,28 @@ export async function runClient(o: ClientOptions, parse: () => Runner): Promise<
     try {
       nc = await connectFor(o, 'novactor-cli');
     } catch (err) {
-      throw new CallError(503, 'ServiceUnavailable', `cannot connect to ${serverUrls(o).join(',')}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      const f = failureOf(err);
+      process.stderr.write(`novactor: cannot connect to ${serverUrls(o).join(',')}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = f.code;
+      return;
     }
+    connection = watchConnection(nc);
     const out = await run(new ClientSession(nc, o.project, user, !!o.json));
     if (typeof out === 'number') process.exitCode = out;
     else if (typeof out === 'string') process.stdout.write(out);
     else if (out !== undefined) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`novactor: ${err.message}\n`);
-      process.exitCode = 2;
-    } else if (err instanceof CallError) {
+    if (err instanceof CallError) {
       process.stderr.write(`novactor: ${err.status} ${err.code}: ${err.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = connection?.down ? 2 : 1;
     } else if (err instanceof WaitTimeout) {
-      process.stderr.write(`novactor: ${err.message}\n`);
-      process.exitCode = 1;
+      process.stderr.write(`novactor: ${err.message}${connection?.down ? ' (the connection to the server is lost)' : ''}\n`);
+      process.exitCode = connection?.down ? 2 : 1;
     } else if (permissionViolation(err)) {
       process.stderr.write(`novactor: 403 NotAuthorized: the NATS server refused: ${permissionViolation(err)!.message} (check --creds and --project)\n`);
       process.exitCode = 1;
-    } else throw err;
+    } else reportFailure('novactor', err, connection?.down);
   } finally {
-    await nc?.close();
+    await nc?.close().catch(() => undefined);
   }
 }

@@ -25,7 +25,8 @@ const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', 
 export async function sendCommand(c: ClientSession, run: CommandRun): Promise<number> {
   const commandId = randomUUID();
   // Listen before publishing, so that no event of this command can be missed.
-  const feed = run.wait ? await openEventFeed(c, c.s.evtInstance(c.project, run.instanceId)) : undefined;
+  // Within the wait's own time limit even while the cluster elects leaders.
+  const feed = run.wait ? await openEventFeed(c, c.s.evtInstance(c.project, run.instanceId), undefined, Math.min(run.timeoutMs, 30_000)) : undefined;
   try {
     const env = envelope({ id: commandId, type: commandType(run.action), ts: Date.now(), project: c.project, user: c.user, body: run.body });
     try {

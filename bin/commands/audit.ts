@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { collect } from '../../actors/audit/index.js';
 import { audit } from '../../machines/audit/index.js';
-import { connectFor, intFlag, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+import { connectFor, intFlag, serverUrls, withServerOptions, type ServerOptions } from '../options.js';
+import { failureOf } from '../failure.js';
 import { table } from '../table.js';
 
 interface AuditFlags extends ServerOptions {
@@ -30,7 +31,7 @@ async function run(o: AuditFlags): Promise<number> {
     try {
       nc = await connectFor(o, 'novactor-audit');
     } catch (err) {
-      return fail(`cannot connect to ${serverUrls(o).join(',')}: ${message(err)}`);
+      return fail(`cannot connect to ${serverUrls(o).join(',')}: ${message(err)}`, failureOf(err).code);
     }
     let observation;
     try {
@@ -50,16 +51,17 @@ async function run(o: AuditFlags): Promise<number> {
     }
     return r.ok ? 0 : 1;
   } catch (err) {
-    if (err instanceof UsageError) return fail(err.message);
-    throw err;
+    // A usage error, or anything unforeseen: one line, never a stack trace.
+    const f = failureOf(err);
+    return fail(f.line, f.code);
   } finally {
     await nc?.close();
   }
 }
 
-function fail(text: string): number {
+function fail(text: string, code: 1 | 2 = 2): number {
   process.stderr.write(`novactor audit: ${text}\n`);
-  return 2;
+  return code;
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -10,7 +10,8 @@ import { jetstream, type ConsumerMessages, type JetStreamClient } from '@nats-io
 import type { NatsConnection } from '@nats-io/nats-core';
 import { COMMAND_REJECTED, commandType, decodeMessage, encodeMessage, envelope, MessageKind, subjects, TERMINAL_SUCCESS, type Envelope, type InstanceAction } from '../../protocol/index.js';
 import { openFilteredConsumer } from '../client/events.js';
-import { connectFor, intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+import { connectFor, intFlag, withServerOptions, type ServerOptions } from '../options.js';
+import { failureOf } from '../failure.js';
 
 interface DemoOptions extends ServerOptions {
   project: string;
@@ -47,9 +48,10 @@ export function registerDemo(program: Command): void {
       await nc.drain();
       process.exit(outcomes.every((x) => x.ok) ? 0 : 1);
     } catch (err) {
-      process.stderr.write(`novactor demo: ${(err as Error).message}\n`);
-      await nc?.close();
-      process.exit(err instanceof UsageError ? 2 : 1);
+      const f = failureOf(err);
+      process.stderr.write(`novactor demo: ${f.line}\n`);
+      await nc?.close().catch(() => undefined);
+      process.exit(f.code);
     }
   });
 }

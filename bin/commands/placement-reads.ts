@@ -4,13 +4,23 @@
  */
 import type { Command } from 'commander';
 import { PlacementCallError, PlacementClient } from '../../actors/placement/client.js';
-import { connectFor, intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connectFor, intFlag, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+import { failureOf, reportFailure, watchConnection } from '../failure.js';
 import { table } from '../table.js';
 
 const UUID = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
 
 async function withClient(o: ServerOptions, run: (pc: PlacementClient) => Promise<string | object>): Promise<void> {
-  const nc = await connectFor(o, 'novactor-cli');
+  let nc: NatsConnection;
+  try {
+    nc = await connectFor(o, 'novactor-cli');
+  } catch (err) {
+    process.stderr.write(`novactor: cannot connect to ${serverUrls(o).join(',')}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = failureOf(err).code;
+    return;
+  }
+  const connection = watchConnection(nc);
   try {
     const out = await run(new PlacementClient({ nc, deadlineMs: 10_000 }));
     process.stdout.write(typeof out === 'string' ? out : JSON.stringify(out, null, 2) + '\n');
@@ -18,12 +28,9 @@ async function withClient(o: ServerOptions, run: (pc: PlacementClient) => Promis
     if (err instanceof PlacementCallError) {
       process.stderr.write(`placement: ${err.status} ${err.code}: ${err.message}\n`);
       process.exitCode = 1;
-    } else if (err instanceof UsageError) {
-      process.stderr.write(`novactor: ${err.message}\n`);
-      process.exitCode = 2;
-    } else throw err;
+    } else reportFailure('novactor', err, connection.down);
   } finally {
-    await nc.close();
+    await nc.close().catch(() => undefined);
   }
 }
 

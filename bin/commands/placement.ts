@@ -30,12 +30,13 @@ export function registerPlacement(program: Command): void {
       role: 'placement',
       name,
       replicas: () => intFlag('--replicas', o.replicas, 1, 5),
+      leaseTtlMs: () => leaseTtlMs,
       prepare: () => {
         snapshotEvery = intFlag('--snapshot-every', o.snapshotEvery, 1, 1e9);
         leaseTtlMs = intFlag('--lease-ttl', o.leaseTtl, 200, 60_000);
       },
       start: ({ nc, supervisor, log }) =>
-        supervisor.add({ name: 'placement', start: () => startPlacementActor({ nc, name, clock: systemClock, ids: randomIds, snapshotEvery, leaseTtlMs, log }) }),
+        supervisor.add({ name: 'placement', start: () => startPlacementActor({ nc, name, clock: systemClock, ids: randomIds, snapshotEvery, log }) }),
       readyLine: `placement ${name} running`,
     });
   });

@@ -24,6 +24,19 @@ test('chaos schedule - faults fall inside the run, about `rate` a minute, of the
   t.is(driverChaos({ ...base, faults: ['kill'] }).size, 0);
 });
 
+test('chaos schedule - a node lost for good: once per cluster run, mid-run; never on one server; the other faults as without it', (t) => {
+  const withLoss = { ...base, faults: [...base.faults, 'nats-loss'] } as const;
+  const s = faultSchedule(withLoss);
+  const losses = s.filter((f) => f.kind === 'nats-loss');
+  t.is(losses.length, 1);
+  t.true(losses[0]!.atMs >= base.durationMs * 0.4 && losses[0]!.atMs <= base.durationMs * 0.6, String(losses[0]!.atMs));
+  t.deepEqual(s.filter((f) => f.kind !== 'nats-loss'), faultSchedule(base), 'adding the loss moves no other fault');
+  t.deepEqual(s.map((f) => f.atMs), [...s.map((f) => f.atMs)].sort((a, b) => a - b), 'in time order');
+  t.false(faultSchedule({ ...withLoss, cluster: 1 }).some((f) => f.kind === 'nats-loss'));
+  t.deepEqual(faultSchedule({ ...base, faults: ['nats-loss'] }).map((f) => f.kind), ['nats-loss'], 'on its own too');
+  t.deepEqual(faultSchedule({ ...withLoss, rate: 0 }), []);
+});
+
 test('chaos workload - a client makes the same choices for the same seed, boots until it has instances, and draws uuids', (t) => {
   const a = new Workload(3, 1);
   const b = new Workload(3, 1);

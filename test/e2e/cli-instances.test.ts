@@ -182,12 +182,12 @@ test('cli - usage errors exit 2 without touching the server', async (t) => {
   }
 });
 
-test('cli - no server: exit 1 with a clear message', async (t) => {
+test('cli - no server: exit 2 with a clear message', async (t) => {
   const p = runNovactor(['list', '--server', 'nats://127.0.0.1:1']);
   let err = '';
   p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const code = await closed(p);
-  t.is(code, 1);
+  t.is(code, 2, 'no server to talk to (docs/cli.md, exit codes)');
   t.regex(err, /cannot connect to nats:\/\/127\.0\.0\.1:1/);
 });
 

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { connectTo, startCluster, waitForJetStream } from '../../helpers/nats.js';
-import { bootstrap } from '../../../actors/runtime/bootstrap.js';
+import { bootstrap, names } from '../../../actors/runtime/bootstrap.js';
+import { FencedLog } from '../../../actors/runtime/fenced-log.js';
 import { eventually } from '../../helpers/eventually.js';
 
 test('cluster smoke - R3 stream survives kill -9 of a node mid-publish; the node rejoins', async (t) => {
@@ -68,4 +69,27 @@ test('cluster smoke - bootstrap with 3 replicas on the cluster', async (t) => {
   const jsm = await jetstreamManager(nc);
   t.is((await jsm.streams.info('NV_CMD')).config.num_replicas, 3);
   t.is((await jsm.streams.info('KV_nv-instances')).config.num_replicas, 3);
+});
+
+test('cluster - with a node lost for good, a log tail reads every time (no R1 consumer for the lost node to hold)', async (t) => {
+  const cluster = await startCluster(3);
+  t.teardown(() => cluster.cleanup());
+  const nc = await connectTo(cluster.urls, 'cluster-log');
+  t.teardown(() => nc.close());
+  await bootstrap(nc, { replicas: 3 });
+  const n = names();
+  const js = jetstream(nc, { timeout: 3000 });
+  const log = new FencedLog(js, await jetstreamManager(nc, { timeout: 3000 }), n.streams.placement, n.placementLogSubject);
+  let seq = 0;
+  for (let i = 0; i < 5; i++) seq = await log.append(new TextEncoder().encode(`r${i}`), seq);
+  await cluster.nodes[0]!.kill9();
+  // The stream has its new leader when a read of its state answers; from then on, every
+  // read of the tail must work. Before the fix one read in two or three was an R1 ordered
+  // consumer placed on the lost node, whose creation timed out.
+  await eventually(() => log.lastSeq(), { timeoutMs: 60_000 });
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const got: string[] = [];
+    for await (const r of log.read(2, seq)) got.push(new TextDecoder().decode(r.data));
+    t.deepEqual(got, ['r2', 'r3', 'r4'], `read ${attempt}`);
+  }
 });
