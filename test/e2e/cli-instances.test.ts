@@ -3,16 +3,13 @@
  * gateway and the conductor in-process (no compute host: every boot ends in NoValidHost).
  */
 import test from 'ava';
+import { startControlPlane } from '../helpers/control-plane.js';
 import { randomUUID } from 'node:crypto';
-import { startConductor } from '../../actors/conductor/actor.js';
-import { startGateway } from '../../actors/gateway/actor.js';
 import { bootstrap } from '../../actors/runtime/bootstrap.js';
-import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import { DEFAULT_FLAVORS } from '../../protocol/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { connectTo, startNats } from '../helpers/nats.js';
-import { startPlacementNode } from '../helpers/placement.js';
-import { runNovactor, closed, type Ran, runToEnd } from '../helpers/processes.js';
+import { runNovactor, closed, type Ran } from '../helpers/processes.js';
 
 /** Waits for a condition on a child's output (a deadline, not a speed). */
 const until = (cond: () => boolean, what: string) =>
@@ -20,28 +17,13 @@ const until = (cond: () => boolean, what: string) =>
     if (!cond()) throw new Error(`timed out waiting for ${what}`);
   }, { timeoutMs: 10_000, intervalMs: 50 });
 
-const setup = (async () => {
-  const s = await startNats();
-  const placement = await startPlacementNode(s.url, 'cli-placement'); // bootstraps too
-  const nc = await connectTo(s.url, 'roles');
-  const gateway = await startGateway({ nc, clock: systemClock, ids: randomIds });
-  const conductor = await startConductor({ nc, clock: systemClock });
-  return { s, placement, nc, gateway, conductor };
-})();
-test.after.always(async () => {
-  const { s, placement, nc, gateway, conductor } = await setup;
-  await conductor.stop();
-  await gateway.stop();
-  await nc.close();
-  await placement.stop();
-  await s.cleanup();
-});
+const setup = startControlPlane('cli');
+test.after.always(async () => (await setup).stop());
 
 type Run = Ran;
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const { s } = await setup;
-  return runToEnd([...args, '--server', s.url], env);
+  return (await setup).cli(args, env);
 }
 
 const json = <T>(r: Run): T => JSON.parse(r.out) as T;

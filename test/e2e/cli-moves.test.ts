@@ -5,42 +5,21 @@
  * the CLI prints and exits with.
  */
 import test from 'ava';
+import { startControlPlane } from '../helpers/control-plane.js';
 import { randomUUID } from 'node:crypto';
-import { startConductor } from '../../actors/conductor/actor.js';
-import { startGateway } from '../../actors/gateway/actor.js';
-import { openStores } from '../../actors/records/stores.js';
-import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import type { InstanceRecord, MigrationRecord } from '../../protocol/index.js';
-import { connectTo, startNats } from '../helpers/nats.js';
-import { startPlacementNode } from '../helpers/placement.js';
-import { type Ran, runToEnd } from '../helpers/processes.js';
+import { type Ran } from '../helpers/processes.js';
 
 const small = { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 };
 const medium = { name: 'm1.medium', vcpus: 2, memoryMb: 4096, rootGb: 40 };
 
-const setup = (async () => {
-  const s = await startNats();
-  const placement = await startPlacementNode(s.url, 'cli-moves-placement'); // bootstraps too
-  const nc = await connectTo(s.url, 'roles');
-  const gateway = await startGateway({ nc, clock: systemClock, ids: randomIds });
-  const conductor = await startConductor({ nc, clock: systemClock });
-  const stores = await openStores(nc);
-  return { s, placement, nc, gateway, conductor, stores };
-})();
-test.after.always(async () => {
-  const { s, placement, nc, gateway, conductor } = await setup;
-  await conductor.stop();
-  await gateway.stop();
-  await nc.close();
-  await placement.stop();
-  await s.cleanup();
-});
+const setup = startControlPlane('cli-moves');
+test.after.always(async () => (await setup).stop());
 
 type Run = Ran;
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const { s } = await setup;
-  return runToEnd([...args, '--server', s.url], env);
+  return (await setup).cli(args, env);
 }
 
 /** An active m1.small instance on h1 (its record only: no host runs it). */

@@ -4,34 +4,14 @@
  * ERROR NoValidHost, an instance that counts but holds no cores or RAM).
  */
 import test from 'ava';
-import { startConductor } from '../../actors/conductor/actor.js';
-import { startGateway } from '../../actors/gateway/actor.js';
-import { randomIds, systemClock } from '../../actors/runtime/clock.js';
 import type { QuotaView } from '../../protocol/index.js';
-import { connectTo, startNats } from '../helpers/nats.js';
-import { startPlacementNode } from '../helpers/placement.js';
-import { runToEnd, type Ran } from '../helpers/processes.js';
+import { startControlPlane } from '../helpers/control-plane.js';
+import type { Ran } from '../helpers/processes.js';
 
-const setup = (async () => {
-  const s = await startNats();
-  const placement = await startPlacementNode(s.url, 'quota-placement'); // bootstraps too
-  const nc = await connectTo(s.url, 'roles');
-  const gateway = await startGateway({ nc, clock: systemClock, ids: randomIds });
-  const conductor = await startConductor({ nc, clock: systemClock });
-  return { s, placement, nc, gateway, conductor };
-})();
-test.after.always(async () => {
-  const { s, placement, nc, gateway, conductor } = await setup;
-  await conductor.stop();
-  await gateway.stop();
-  await nc.close();
-  await placement.stop();
-  await s.cleanup();
-});
+const setup = startControlPlane('quota');
+test.after.always(async () => (await setup).stop());
 
-async function cli(args: string[]): Promise<Ran> {
-  return runToEnd([...args, '--server', (await setup).s.url]);
-}
+const cli = async (args: string[]): Promise<Ran> => (await setup).cli(args);
 const quotaOf = (r: Ran): QuotaView => (JSON.parse(r.out) as { quota: QuotaView }).quota;
 
 test('cli quota - show the defaults, set limits, count ERROR instances without their cores, refuse past the limit', async (t) => {
