@@ -8,13 +8,15 @@
  *  - no host's audit repaired anything: a repair is a leak the self-healing hid;
  *  - no terminal event answers a command nobody sent (the commands a host's periodics send
  *    their instances excepted);
- *  - the observers saw everything (an event or log record they could not read is counted).
+ *  - the observers saw everything (an event or log record they could not read is counted);
+ *  - no boot was refused for quota: the project's quota is what its clients may hold, so a
+ *    refusal means the quota ledger counted something it should not have.
  */
 import { isInternalCommandId } from '../machines/periodics/index.js';
 import type { HistoryRecord } from './history.js';
 
 export interface Violation {
-  readonly kind: 'lost' | 'duplicated' | 'resurrected' | 'wrong-flavor' | 'over-capacity' | 'healed' | 'unsent' | 'observer-error' | 'invariant';
+  readonly kind: 'lost' | 'duplicated' | 'resurrected' | 'wrong-flavor' | 'over-capacity' | 'healed' | 'unsent' | 'observer-error' | 'quota' | 'invariant';
   readonly detail: string;
   /** Command ids and instance ids involved, to find them in the history. */
   readonly ids: readonly string[];
@@ -101,6 +103,17 @@ export function check(input: CheckInput): Violation[] {
     if (e.type === 'instance.resize_confirm.end' && e.final) {
       const want = resizedTo.get(e.instanceId);
       if (want !== undefined && e.flavor !== want) out.push({ kind: 'wrong-flavor', detail: `instance ${e.instanceId}: resize confirmed with flavor ${e.flavor}, resized to ${want}`, ids: [e.instanceId, ...(e.corr ? [e.corr] : [])] });
+    }
+  }
+
+  // The project's quota is what its clients may hold (chaos/run.ts): a boot refused for quota
+  // means the ledger counted an instance no client holds — unless a boot went unacknowledged
+  // (it may exist without its client knowing, and then the client may boot one more).
+  const unknownBoot = input.history.some((r) => r.k === 'ack' && !r.ok && cmds.get(r.id)?.action === 'boot');
+  if (!unknownBoot) {
+    for (const e of events) {
+      if (!e.final || e.code !== 'QuotaExceeded' || e.corr === null) continue;
+      out.push({ kind: 'quota', detail: `${cmds.get(e.corr)?.action ?? 'a command'} of ${e.instanceId} (command ${e.corr}) was refused for quota, though the clients held no more than it allows`, ids: [e.corr, e.instanceId] });
     }
   }
 

@@ -14,6 +14,8 @@ import { freePort, NatsServerProcess, writeServerConfig, type ServerConfig } fro
 import { projectRoot } from '../actors/runtime/project-root.js';
 import { RoleProcess } from '../actors/runtime/role-processes.js';
 import type { DriverChaos } from './schedule.js';
+import { openStores } from '../actors/records/stores.js';
+import type { QuotaRecord } from '../protocol/index.js';
 
 /** How often each host's periodic audit runs during a chaos run. */
 export const CHAOS_AUDIT_INTERVAL_MS = 10_000;
@@ -36,7 +38,7 @@ export interface ChaosCloud {
   stop(): Promise<void>;
 }
 
-export async function startChaosCloud(o: { dir: string; hosts: number; cluster: 1 | 3; driver: Map<string, DriverChaos>; say: (line: string) => void }): Promise<ChaosCloud> {
+export async function startChaosCloud(o: { dir: string; hosts: number; cluster: 1 | 3; driver: Map<string, DriverChaos>; say: (line: string) => void; quota?: { project: string; limits: QuotaRecord } }): Promise<ChaosCloud> {
   mkdirSync(o.dir, { recursive: true });
   const ports = await Promise.all(Array.from({ length: o.cluster }, async () => ({ client: await freePort(), route: await freePort() })));
   const nodes: NatsNode[] = ports.map((p, i) => {
@@ -57,6 +59,7 @@ export async function startChaosCloud(o: { dir: string; hosts: number; cluster: 
   const nc = await connectNats({ servers: urls, name: 'novactor-chaos' });
   await untilJetStream(nc);
   await bootstrap(nc, { replicas: o.cluster });
+  if (o.quota) await (await openStores(nc)).quotas.create(o.quota.project, o.quota.limits);
 
   const cli = join(projectRoot(), 'bin', 'novactor.js');
   const roles = new Map<string, RoleProcess>();

@@ -12,7 +12,8 @@ import { openStores } from '../actors/records/stores.js';
 import { audit } from '../machines/audit/index.js';
 import { check, summarize, type FinalInstance, type Summary, type Violation } from './checker.js';
 import { startChaosCloud } from './cloud.js';
-import { EventRecorder, runClient } from './clients.js';
+import { CHAOS_PROJECT, EventRecorder, runClient } from './clients.js';
+import { POOL_SIZE } from './workload.js';
 import { startPlacementTail } from './placement-tail.js';
 import { HistoryWriter, type ChaosOptions } from './history.js';
 import { inject } from './injector.js';
@@ -36,7 +37,11 @@ export async function runChaos(o: ChaosOptions, io: { historyFile?: string; keep
   const drivers = driverChaos(o);
   for (const [host, d] of drivers) history.add({ k: 'fault', t: Date.now(), kind: 'driver', target: `compute-${host}`, detail: `fail rate ${d.failRate}, latency ${d.latencyMs} ms` });
   io.say(`seed ${o.seed}: ${o.hosts} hosts, ${o.clients} clients, ${o.durationMs / 1000} s, faults ${o.faults.join(',') || 'none'} at ${o.rate}/min, ${o.cluster === 3 ? '3-node cluster' : 'one nats-server'}; data in ${dir}`);
-  const cloud = await startChaosCloud({ dir, hosts: o.hosts, cluster: o.cluster, driver: drivers, say: (l) => io.say(l) });
+  // The project's quota is exactly what its clients may hold (each keeps at most POOL_SIZE
+  // instances not deleted): the ledger is written on every boot and judged at its limit, and
+  // a QuotaExceeded would mean it counted an instance no client holds (checker: 'quota').
+  const quota = { project: CHAOS_PROJECT, limits: { instances: o.clients * POOL_SIZE, cores: -1, ramMb: -1 } };
+  const cloud = await startChaosCloud({ dir, hosts: o.hosts, cluster: o.cluster, driver: drivers, say: (l) => io.say(l), quota });
   const problems: string[] = [];
   let clean = false;
   try {

@@ -41,9 +41,12 @@ const OPS: readonly [number, string, (r: () => number) => Record<string, unknown
 ];
 const TICKETS = OPS.reduce((n, [w]) => n + w, 0);
 
+/** How many instances of its own a client keeps at most. */
+export const POOL_SIZE = 3;
+
 export class Workload {
   private readonly random: () => number;
-  constructor(seed: number, client: number, private readonly poolSize = 3) {
+  constructor(seed: number, client: number, private readonly poolSize = POOL_SIZE) {
     this.random = seededRandom(seed * 1000 + client + 1);
   }
 

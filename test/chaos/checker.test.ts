@@ -168,3 +168,10 @@ test('chaos history - a record added after close is dropped, not a crash', async
   t.deepEqual(readHistory(file), [start]);
   t.is(h.records.length, 1);
 });
+
+test('chaos checker - a boot refused for quota is a leaked reservation, unless a boot went unacknowledged', (t) => {
+  const refused = [start, ...cmd('q1', 'i9', 'boot', { name: 'q', flavor: 'm1.tiny' }), { k: 'evt', t: 3, seq: ++seq, instanceId: 'i9', type: 'command.rejected', corr: 'q1', final: true, vmState: null, flavor: null, code: 'QuotaExceeded' } as HistoryRecord];
+  t.deepEqual(check({ history: refused, invariants: [], final: none }).map((v) => [v.kind, v.ids]), [['quota', ['q1', 'i9']]]);
+  const unacked: HistoryRecord[] = [{ k: 'cmd', t: 1, client: 0, id: 'q0', instanceId: 'i8', action: 'boot', body: {} }, { k: 'ack', t: 2, id: 'q0', ok: false, error: 'no PubAck' }];
+  t.deepEqual(check({ history: [...refused, ...unacked], invariants: [], final: none }), [], 'an instance may exist that its client does not know of');
+});
