@@ -341,11 +341,16 @@ export function moveSteps(d: MoveStepDeps) {
     const m = c.move;
     if (!m) return failed({ code: 'NoMove', message: 'no move to revert' });
     const mid = migrationIdOf(c.instanceId, m.opId);
+    // The record first, then the tracker (as finishResize): once the source side is the
+    // instance's own claim again the move holds nothing, so `reverted` comes before finishMove.
+    // A spawn that fails after it leaves the instance in ERROR on its source with its own
+    // claim, which the records then say too (chaos soak seeds 11 and 18: the records still
+    // said `reverting`, a source side, and the host's audit "repaired" the tracker back).
+    await setStatus(mid, 'reverted');
     const fin = await tracker(d.host, { type: 'finishMove', opId: `${c.instanceId}:${c.op?.opId ?? ''}:finishRevert`, migrationId: mid });
     if (!fin.ok && fin.code !== 'ClaimNotFound') return failed({ code: fin.code, message: fin.message });
     await d.driver.spawn({ instanceId: c.instanceId, name: c.name, host: d.host, flavor: m.oldFlavor, ...(c.image ? { image: c.image } : {}) });
     if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId);
-    await setStatus(mid, 'reverted');
     return done();
   };
 

@@ -21,6 +21,11 @@ export async function healAllocations(stores: Stores, migrations: RecordBucket<M
     // A migration consumer holds the source side of an open move; its steps remove it when the move ends.
     const move = rec ? undefined : await migrations.get(consumer);
     if (move && isOpenMigration(move.value)) continue;
+    // Read again now that its records were read: a step that ends the move or the instance
+    // removes the allocation before it closes the record, so one read before the record may
+    // be gone by now, and only one still here after a closed record is a leak.
+    const still = (await placement.call('allocations.get', { consumer })).allocations[provider];
+    if (!still) continue;
     const whose = rec ? 'deleted instance' : move ? `${move.value.status} migration of ${move.value.instanceId}` : 'unknown consumer';
     const what = Object.entries(a.resources).map(([rc, n]) => `${rc}=${n}`).join(' ');
     await placement.deleteAllocations(consumer);
