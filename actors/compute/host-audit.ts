@@ -27,15 +27,18 @@ export interface HostAuditReport {
 const flavorOf = (c: Claim) => `${c.flavor.vcpus} vCPU, ${c.flavor.memoryMb} MB, ${c.flavor.rootGb} GB`;
 const claimName = (c: Claim) => (c.type === 'instance' ? `instance claim of ${c.instanceId}` : `${c.side} claim of migration ${c.migrationId} (${c.instanceId})`);
 
-/** The tracker audit's drift as findings; repaired when the audit applied its healing event. */
+/** The tracker audit's drift as findings; `repaired`, the part its healing event applied. */
 export function trackerFindings(report: AuditReport): { found: AuditFinding[]; repaired: AuditFinding[] } {
-  const found: AuditFinding[] = [
-    ...report.drift.stale.map((c) => ({ kind: 'stale-claim' as const, id: claimKey(c), instanceId: c.instanceId, detail: `tracker held the ${claimName(c)} (${flavorOf(c)}) that no record calls for` })),
-    ...report.drift.missing.map((c) => ({ kind: 'missing-claim' as const, id: claimKey(c), instanceId: c.instanceId, detail: `tracker lacked the ${claimName(c)} (${flavorOf(c)}) the records call for` })),
-    ...report.drift.changed.map((d) => ({ kind: 'changed-claim' as const, id: claimKey(d.tracked), instanceId: d.tracked.instanceId, detail: `tracker held the ${claimName(d.tracked)} as ${d.tracked.type} ${flavorOf(d.tracked)}, the records call for ${d.expected.type} ${flavorOf(d.expected)}` })),
+  const findings = (d: AuditReport['drift']): AuditFinding[] => [
+    ...d.stale.map((c) => ({ kind: 'stale-claim' as const, id: claimKey(c), instanceId: c.instanceId, detail: `tracker held the ${claimName(c)} (${flavorOf(c)}) that no record calls for` })),
+    ...d.missing.map((c) => ({ kind: 'missing-claim' as const, id: claimKey(c), instanceId: c.instanceId, detail: `tracker lacked the ${claimName(c)} (${flavorOf(c)}) the records call for` })),
+    ...d.changed.map((x) => ({ kind: 'changed-claim' as const, id: claimKey(x.tracked), instanceId: x.tracked.instanceId, detail: `tracker held the ${claimName(x.tracked)} as ${x.tracked.type} ${flavorOf(x.tracked)}, the records call for ${x.expected.type} ${flavorOf(x.expected)}` })),
   ];
-  return { found, repaired: report.events.length > 0 ? found : [] };
+  return { found: findings(report.drift), repaired: report.events.length > 0 ? findings(report.healed) : [] };
 }
+
+/** How a finding is named across runs (the same as the tracker's `driftKey` for claims). */
+export const findingKey = (f: Pick<AuditFinding, 'kind' | 'id'>): string => `${f.kind}:${f.id}`;
 
 /** Publishes what was repaired (nothing when nothing was); a failed publish is logged, the repair stands. */
 export async function publishHealed(d: { js: JetStreamClient; clock: Clock; ids: IdSource; prefix: string; host: string; log: (line: string, err?: unknown) => void }, repaired: readonly AuditFinding[]): Promise<void> {

@@ -12,9 +12,10 @@ import type { Stores } from '../records/stores.js';
  * claim and marked deleted only after their allocations are gone, so neither case can be an
  * operation in progress. Returns what it removed.
  */
-export async function healAllocations(stores: Stores, migrations: RecordBucket<MigrationRecord>, placement: PlacementClient, provider: string): Promise<AuditFinding[]> {
+export async function healAllocations(stores: Stores, migrations: RecordBucket<MigrationRecord>, placement: PlacementClient, provider: string, confirmed?: ReadonlySet<string>): Promise<{ found: AuditFinding[]; repaired: AuditFinding[] }> {
   const held = await placement.call('allocations.byProvider', { provider });
   const out: AuditFinding[] = [];
+  const repaired: AuditFinding[] = [];
   for (const [consumer, a] of Object.entries(held.allocations)) {
     const rec = await stores.instances.get(consumer);
     if (rec && rec.value.vmState !== 'deleted') continue;
@@ -28,10 +29,14 @@ export async function healAllocations(stores: Stores, migrations: RecordBucket<M
     if (!still) continue;
     const whose = rec ? 'deleted instance' : move ? `${move.value.status} migration of ${move.value.instanceId}` : 'unknown consumer';
     const what = Object.entries(a.resources).map(([rc, n]) => `${rc}=${n}`).join(' ');
+    const f: AuditFinding = { kind: 'leaked-allocation', id: consumer, instanceId: rec ? consumer : move ? move.value.instanceId : null, detail: `removed the allocation (${what}) of ${whose} ${consumer}` };
+    out.push(f);
+    // Removed only when the previous run found it too (see the tracker audit's `confirmed`).
+    if (confirmed !== undefined && !confirmed.has(`${f.kind}:${f.id}`)) continue;
     await placement.deleteAllocations(consumer);
-    out.push({ kind: 'leaked-allocation', id: consumer, instanceId: rec ? consumer : move ? move.value.instanceId : null, detail: `removed the allocation (${what}) of ${whose} ${consumer}` });
+    repaired.push(f);
   }
-  return out;
+  return { found: out, repaired };
 }
 
 /** The sides of open migrations this host holds, as the tracker's reset and audit want them. */
@@ -62,14 +67,18 @@ export async function completeMigration(migrations: RecordBucket<MigrationRecord
  * safety net for one that did not. Snapshots outlive their instance and stay.
  * Returns what it removed.
  */
-export async function healImages(stores: Stores): Promise<AuditFinding[]> {
+export async function healImages(stores: Stores, confirmed?: ReadonlySet<string>): Promise<{ found: AuditFinding[]; repaired: AuditFinding[] }> {
   const out: AuditFinding[] = [];
+  const repaired: AuditFinding[] = [];
   for (const { key, value: image } of await stores.images.entries()) {
     if (image.kind !== 'shelved') continue;
     const rec = await stores.instances.get(image.instanceId);
     if (rec && rec.value.vmState !== 'deleted') continue;
+    const f: AuditFinding = { kind: 'orphan-image', id: key, instanceId: image.instanceId, detail: `removed the shelved image ${key} of ${rec ? 'deleted' : 'unknown'} instance ${image.instanceId}` };
+    out.push(f);
+    if (confirmed !== undefined && !confirmed.has(`${f.kind}:${f.id}`)) continue;
     await stores.images.remove(key);
-    out.push({ kind: 'orphan-image', id: key, instanceId: image.instanceId, detail: `removed the shelved image ${key} of ${rec ? 'deleted' : 'unknown'} instance ${image.instanceId}` });
+    repaired.push(f);
   }
-  return out;
+  return { found: out, repaired };
 }

@@ -34,7 +34,7 @@ import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
 import { servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
-import { publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
+import { findingKey, publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
 import { periodic } from '../runtime/periodic.js';
 import type { KillPoint } from '../runtime/kill-points.js';
@@ -257,17 +257,27 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const every = (name: string, everyMs: number, run: () => Promise<void>, now = false) => periodic({ name, everyMs, run, clock: o.clock, log, now, ...(o.jitter ? { jitter: o.jitter } : {}) });
   await supervisor.add(every('heartbeat', o.heartbeatMs ?? 2000, heartbeat, true));
 
+  /**
+   * What the previous run found: a finding is repaired only when this run finds it again.
+   * One read of the records can be out of step for a moment (a lagging replica or a node
+   * being replaced on a cluster, a step between its record and its effect), and a repair
+   * made on it would be a wrong one; a real leak is still there at the next run.
+   */
+  let previous = new Set<string>();
   const auditNow = async (): Promise<HostAuditReport> => {
     await cleanEvacuated();
     const t = await tracker.get();
-    const claims = trackerFindings(await t.audit());
-    for (const f of claims.found.filter((x) => !claims.repaired.includes(x))) log(`compute ${o.host}: audit found ${f.kind} ${f.id} (not repaired: a claim landed while the records were read; the next run judges it): ${f.detail}`);
+    const claims = trackerFindings(await t.audit(previous));
     await reportInventory(placement, provider, o.inventory);
-    const allocations = await healAllocations(stores, migrations, placement, provider);
-    const images = await healImages(stores);
-    const repaired = [...claims.repaired, ...allocations, ...images];
+    const allocations = await healAllocations(stores, migrations, placement, provider, previous);
+    const images = await healImages(stores, previous);
+    const found = [...claims.found, ...allocations.found, ...images.found];
+    const repaired = [...claims.repaired, ...allocations.repaired, ...images.repaired];
+    const held = new Set(repaired.map(findingKey));
+    for (const f of found.filter((x) => !held.has(findingKey(x)))) log(`compute ${o.host}: audit found ${f.kind} ${f.id}, not repaired yet (the next run repairs it if it finds it again): ${f.detail}`);
+    previous = new Set(found.filter((x) => !held.has(findingKey(x))).map(findingKey));
     await publishHealed({ js, clock: o.clock, ids: o.ids, prefix, host: o.host, log }, repaired);
-    return { host: o.host, found: [...claims.found, ...allocations, ...images], repaired };
+    return { host: o.host, found, repaired };
   };
   if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(every('audit', o.auditIntervalMs ?? 60_000, async () => void (await auditNow())));
 

@@ -84,13 +84,14 @@ export class TrackerActor {
   /**
    * The periodic audit (Nova's update_available_resource): read the records, then, in one
    * mailbox turn, compare and heal. Records read while a claim landed are not trusted for
-   * healing (`asOf`): the next run will.
+   * healing (`asOf`): the next run will. With `confirmed`, only drift the previous run found
+   * too is healed.
    */
-  async audit(): Promise<AuditReport> {
+  async audit(confirmed?: ReadonlySet<string>): Promise<AuditReport> {
     const asOf = await this.turn(() => this.state.seq);
     const records = await this.o.loadRecords();
     return this.turn(() => {
-      const report = audit(this.state, records, { asOf });
+      const report = audit(this.state, records, { asOf, ...(confirmed ? { confirmed } : {}) });
       for (const e of report.events) evolve(this.state, e);
       if (report.fresh) this.lastAuditAt = this.o.clock.now();
       return report;

@@ -29,7 +29,17 @@ export interface AuditOptions {
    * audit reports but does not heal; the next run will.
    */
   asOf?: number;
+  /**
+   * Drift the previous run found (`driftKey`s). When given, only drift found again is
+   * healed: one read of the records can be out of step with the tracker for a moment (a
+   * replica that lags on a cluster, a node being replaced), and a repair made on it would
+   * be a wrong one; a real leak is still there at the next run.
+   */
+  confirmed?: ReadonlySet<string>;
 }
+
+/** How a drift item is named across runs: `stale-claim:<claim key>`, `missing-claim:…`, `changed-claim:…`. */
+export const driftKey = (kind: 'stale' | 'missing' | 'changed', c: Claim): string => `${kind}-claim:${claimKey(c)}`;
 
 export interface Drift {
   /** Tracked claims no record calls for (a leak, e.g. a deleted instance's claim). */
@@ -50,8 +60,10 @@ export interface AuditReport {
   inSync: boolean;
   /** False when `asOf` was given and the tracker moved on since: no events then. */
   fresh: boolean;
-  /** `[]` or one ClaimsHealed; applying it makes the tracker hold exactly the expected claims. */
+  /** `[]` or one ClaimsHealed; applying it heals `healed`. */
   events: TrackerEvent[];
+  /** The part of `drift` the events heal (all of it, unless `confirmed` held some back). */
+  healed: Drift;
 }
 
 /** Compare the tracker with the records. Never mutates the state. */
@@ -70,13 +82,15 @@ export function audit(state: TrackerState, observed: Observed, options: AuditOpt
 
   const inSync = drift.stale.length === 0 && drift.missing.length === 0 && drift.changed.length === 0;
   const fresh = options.asOf === undefined || options.asOf === state.seq;
+  const ok = (kind: 'stale' | 'missing' | 'changed', c: Claim) => fresh && (options.confirmed === undefined || options.confirmed.has(driftKey(kind, c)));
+  const healed: Drift = { stale: drift.stale.filter((c) => ok('stale', c)), missing: drift.missing.filter((c) => ok('missing', c)), changed: drift.changed.filter((d) => ok('changed', d.tracked)) };
   const events: TrackerEvent[] = [];
-  if (!inSync && fresh) {
+  if (healed.stale.length + healed.missing.length + healed.changed.length > 0) {
     events.push({
       type: 'ClaimsHealed',
-      removed: [...drift.stale, ...drift.changed.map((d) => d.tracked)].map(claimKey),
-      added: [...drift.changed.map((d) => d.expected), ...drift.missing],
+      removed: [...healed.stale, ...healed.changed.map((d) => d.tracked)].map(claimKey),
+      added: [...healed.changed.map((d) => d.expected), ...healed.missing],
     });
   }
-  return { expected: usageOfClaims(expectedList, state.config), tracked: { ...state.usage }, drift, inSync, fresh, events };
+  return { expected: usageOfClaims(expectedList, state.config), tracked: { ...state.usage }, drift, inSync, fresh, events, healed };
 }

@@ -8,7 +8,7 @@
  */
 export { decide } from './decide.js';
 export { evolve } from './evolve.js';
-export { audit, type AuditReport, type AuditOptions, type Drift, type Observed } from './audit.js';
+export { audit, driftKey, type AuditReport, type AuditOptions, type Drift, type Observed } from './audit.js';
 export { expectedClaims } from './records.js';
 export {
   emptyState,
