@@ -29,12 +29,7 @@ export async function sendCommand(c: ClientSession, run: CommandRun): Promise<nu
   const feed = run.wait ? await openEventFeed(c, c.s.evtInstance(c.project, run.instanceId), undefined, Math.min(run.timeoutMs, 30_000)) : undefined;
   try {
     const env = envelope({ id: commandId, type: commandType(run.action), ts: Date.now(), project: c.project, user: c.user, body: run.body });
-    try {
-      await c.js.publish(c.s.cmd(c.project, run.instanceId, run.action), encodeMessage(env), { msgID: commandId });
-    } catch (err) {
-      // No PubAck: the command does not exist (docs/protocol.md §6.4); it is safe to run it again.
-      throw new CallError(503, 'ServiceUnavailable', `the command was not stored (${err instanceof Error ? err.message : String(err)}); nothing was done, run it again`, { cause: err });
-    }
+    await publishCommand(c, c.s.cmd(c.project, run.instanceId, run.action), encodeMessage(env), commandId, Math.min(run.timeoutMs, 30_000));
     if (!feed) {
       process.stdout.write(c.json ? JSON.stringify({ instanceId: run.instanceId, commandId, action: run.action }) + '\n' : `instance ${run.instanceId}\ncommand ${commandId}\n`);
       return 0;
@@ -44,6 +39,28 @@ export async function sendCommand(c: ClientSession, run: CommandRun): Promise<nu
     return report(c, run, commandId, terminal);
   } finally {
     feed?.stop();
+  }
+}
+
+/**
+ * Publishes with the command id as Nats-Msg-Id, retrying for up to `patienceMs` while no
+ * PubAck comes (a cluster electing leaders after a node was lost answers "jetstream is not
+ * enabled" or nothing for a few seconds): the stream's dedup makes a retry of a command
+ * already stored a no-op, so the command is never sent twice.
+ */
+async function publishCommand(c: ClientSession, subject: string, data: Uint8Array, commandId: string, patienceMs: number): Promise<void> {
+  const deadline = Date.now() + patienceMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await c.js.publish(subject, data, { msgID: commandId });
+      return;
+    } catch (err) {
+      if (Date.now() >= deadline) {
+        // No PubAck: the command was not stored (docs/protocol.md §6.4); it is safe to run it again.
+        throw new CallError(503, 'ServiceUnavailable', `the command was not stored (${err instanceof Error ? err.message : String(err)}); nothing was done, run it again`, { cause: err });
+      }
+      await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
+    }
   }
 }
 
