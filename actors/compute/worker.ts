@@ -211,9 +211,23 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     await cleanEvacuated();
     await reapGuests();
     // Like a restart's rebuild, not a repair: the records moved on while this host was away
-    // (evacuations), so the drift is expected and not published as audit.healed.
-    const { found } = trackerFindings(await (await tracker.get()).audit());
-    if (found.length > 0) log(`compute ${o.host}: back from being taken for dead: tracker brought in line with the records (${found.map((f) => `${f.kind} ${f.id}`).join(', ')})`);
+    // (evacuations), so that drift is expected and not published as audit.healed. Only the
+    // claims of instances whose own record, read one by one, now belongs to another owner or
+    // is deleted are dropped here: a read of the whole bucket just after a pause or a lost
+    // NATS node may be served incomplete (a replaced node catching up), and healing on it
+    // dropped live instances' claims (cluster soak, seed 5). Everything else is left to the
+    // periodic audit, which repairs only what two runs found.
+    const t = await tracker.get();
+    const { found } = trackerFindings(await t.audit(new Set()));
+    const moved = new Set<string>();
+    for (const f of found) {
+      if (f.kind !== 'stale-claim' || f.instanceId === null || !f.id.startsWith('instance:')) continue;
+      const rec = await stores.instances.get(f.instanceId);
+      if (rec && (rec.value.owner !== self || rec.value.vmState === 'deleted')) moved.add(findingKey(f));
+    }
+    if (moved.size === 0) return;
+    const { repaired } = trackerFindings(await t.audit(moved));
+    if (repaired.length > 0) log(`compute ${o.host}: back from being taken for dead: dropped the claims of instances that moved away (${repaired.map((f) => f.id).join(', ')})`);
   };
   /**
    * Guests this host has but no live instance here needs (I7): deleted while this host was
