@@ -59,9 +59,15 @@ export class RecordBucket<T> {
     if (status.values === 0) return [];
     // By key, latest revision wins: a key written while the watch runs comes twice.
     const out = new Map<string, Versioned<T> & { key: string }>();
+    // The watch is served by whichever replica holds its consumer, which on a cluster may
+    // lag (a node just replaced, catching up). The stream's last sequence, read from its
+    // leader before the watch, is a key's last value, so a complete read must reach it.
+    const before = status.streamInfo.state.last_seq;
+    let reached = 0;
     const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
     try {
       for await (const e of watch) {
+        reached = Math.max(reached, e.revision);
         if (e.operation === 'PUT') {
           const r = this.decode(e.value);
           if (r.ok) out.set(e.key, { key: e.key, value: r.value, revision: e.revision });
@@ -72,6 +78,7 @@ export class RecordBucket<T> {
     } finally {
       watch.stop();
     }
+    if (reached < before) throw new ActorError(ActorErrorCode.Timeout, `${this.what} records read up to revision ${reached} of ${before}: a replica behind served the read; read again`);
     return [...out.values()];
   }
 
