@@ -5,7 +5,7 @@
  * so two claims of one project are never judged on the same usage.
  */
 import { judgeClaim, ledgerBound, ledgerFromRecords, reconcile, unlimited, type MemberRecord, type ProjectUsage, type QuotaClaim } from '../../machines/gateway/index.js';
-import type { QuotaLedgerRecord, QuotaRecord } from '../../protocol/index.js';
+import { DEFAULT_QUOTA, type QuotaLedgerRecord, type QuotaRecord } from '../../protocol/index.js';
 import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Versioned } from '../runtime/kv-cas.js';
@@ -51,7 +51,8 @@ export class QuotaLedgers {
   /** The project's limits and exact usage now (read only). */
   async show(project: string): Promise<{ quota: QuotaRecord; usage: ProjectUsage; defaults: boolean }> {
     const rec = await this.o.stores.quotas.get(project);
-    const quota = rec?.value ?? (await quotaOf(this.o.stores, project, this.o.defaults));
+    // No record: the defaults, without reading the record a second time through quotaOf.
+    const quota = rec?.value ?? this.o.defaults ?? DEFAULT_QUOTA;
     const cur = await this.o.stores.quotaUsage.get(project);
     const ledger = cur ? reconcile(cur.value, await this.memberRecords(cur.value)) : await this.fromScan(project, undefined);
     return { quota, usage: ledgerBound(ledger), defaults: rec === undefined };
