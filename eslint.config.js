@@ -3,7 +3,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const impure = ['@nats-io/*', 'nats', 'msgpackr', 'pino', 'node:*'];
-const upward = (...dirs) => dirs.flatMap((d) => [`../${d}/*`, `../../${d}/*`, `../../../${d}/*`, `../${d}`, `../../${d}`]);
+const upward = (...dirs) =>
+  dirs.flatMap((d) => [`../${d}/*`, `../../${d}/*`, `../../../${d}/*`, `../${d}`, `../../${d}`]);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.novactor/**', 'bench/results/**'] },
@@ -16,35 +17,63 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', { selector: 'TSEnumDeclaration', message: 'Use `as const` objects and unions, not enum (STYLE.md 6).' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'TSEnumDeclaration', message: 'Use `as const` objects and unions, not enum (STYLE.md 6).' },
+      ],
     },
   },
   {
     files: ['protocol/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: ['@nats-io/*', 'nats', 'pino', 'node:*'], message: 'protocol/ is the wire contract: no I/O.' },
-        { group: upward('machines', 'actors', 'virt', 'bin', 'chaos'), message: 'protocol/ imports nothing of the project.' },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@nats-io/*', 'nats', 'pino', 'node:*'], message: 'protocol/ is the wire contract: no I/O.' },
+            {
+              group: upward('machines', 'actors', 'virt', 'bin', 'chaos'),
+              message: 'protocol/ imports nothing of the project.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['machines/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: impure, message: 'machines/ is pure: effects are injected by actors/ (STYLE.md 1).' },
-        { group: upward('actors', 'virt', 'bin', 'chaos'), message: 'machines/ may import only xstate and protocol/.' },
-      ] }],
-      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'Time is injected into machines.' }, { name: 'setInterval', message: 'Time is injected into machines.' }],
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Time is injected into machines.' }, { object: 'Math', property: 'random', message: 'Randomness is injected into machines.' }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: impure, message: 'machines/ is pure: effects are injected by actors/ (STYLE.md 1).' },
+            {
+              group: upward('actors', 'virt', 'bin', 'chaos'),
+              message: 'machines/ may import only xstate and protocol/.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'Time is injected into machines.' },
+        { name: 'setInterval', message: 'Time is injected into machines.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Time is injected into machines.' },
+        { object: 'Math', property: 'random', message: 'Randomness is injected into machines.' },
+      ],
     },
   },
   {
     files: ['actors/**/*.ts', 'virt/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: upward('bin', 'chaos'), message: 'actors/ and virt/ never import bin/ or chaos/.' },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: upward('bin', 'chaos'), message: 'actors/ and virt/ never import bin/ or chaos/.' }] },
+      ],
     },
   },
   {

@@ -18,7 +18,12 @@ export const ActorErrorCode = {
 } as const;
 export type ActorErrorCode = (typeof ActorErrorCode)[keyof typeof ActorErrorCode];
 
-const RETRYABLE: ReadonlySet<ActorErrorCode> = new Set([ActorErrorCode.AppendUncertain, ActorErrorCode.CasConflict, ActorErrorCode.NotLeader, ActorErrorCode.Timeout]);
+const RETRYABLE: ReadonlySet<ActorErrorCode> = new Set([
+  ActorErrorCode.AppendUncertain,
+  ActorErrorCode.CasConflict,
+  ActorErrorCode.NotLeader,
+  ActorErrorCode.Timeout,
+]);
 
 export class ActorError extends Error {
   override readonly name = 'ActorError';
@@ -35,4 +40,5 @@ export class ActorError extends Error {
   }
 }
 
-export const isActorError = (e: unknown, code?: ActorErrorCode): e is ActorError => e instanceof ActorError && (code === undefined || e.code === code);
+export const isActorError = (e: unknown, code?: ActorErrorCode): e is ActorError =>
+  e instanceof ActorError && (code === undefined || e.code === code);

@@ -20,7 +20,12 @@ export interface BootResults {
   readonly instances: number;
   readonly concurrency: number;
   readonly run: Omit<BootRun, 'instanceIds'>;
-  readonly writes: { readonly total: number; readonly perBoot: number; readonly byStream: Record<string, number>; readonly heartbeats: number };
+  readonly writes: {
+    readonly total: number;
+    readonly perBoot: number;
+    readonly byStream: Record<string, number>;
+    readonly heartbeats: number;
+  };
   readonly events: Record<string, number>;
   /** Redelivered messages by stream over the whole run (0 when nothing timed out or was retried). */
   readonly redeliveries: Record<string, number>;
@@ -33,7 +38,14 @@ export interface BootResults {
 }
 
 /** Boots on a fresh cloud; shared with `scale`. */
-export async function measureBoots(o: { hosts: number; instances: number; concurrency: number; farms?: number; ceilingN?: number; halfLoadBoots?: number }): Promise<BootResults> {
+export async function measureBoots(o: {
+  hosts: number;
+  instances: number;
+  concurrency: number;
+  farms?: number;
+  ceilingN?: number;
+  halfLoadBoots?: number;
+}): Promise<BootResults> {
   say(`starting a cloud with ${o.hosts} hosts`);
   const cloud = await startBenchCloud({ hosts: o.hosts, farms: o.farms ?? 1 });
   try {
@@ -87,17 +99,50 @@ export async function measureBoots(o: { hosts: number; instances: number; concur
 
 export function bootRows(b: BootResults): string[][] {
   return [
-    [`boots/s sustained (${b.instances.toLocaleString('en-US')} over ${b.hosts} hosts, ${b.concurrency} in flight)`, `${Math.round(b.run.sustainedPerSecond)}/s (${Math.round(b.run.perSecond)}/s overall)`, '≥ 2,000/s'],
-    ['publish → instance.create.end', `p50 ${r1(b.run.latencyMs.p50)} ms, p95 ${r1(b.run.latencyMs.p95)} ms, p99 ${r1(b.run.latencyMs.p99)} ms`, 'p99 ≤ 250 ms'],
-    ...(b.atHalfLoad ? [[`publish → instance.create.end at a steady ${b.atHalfLoad.offeredPerSecond} boots/s (half load)`, `p50 ${r1(b.atHalfLoad.run.latencyMs.p50)} ms, p95 ${r1(b.atHalfLoad.run.latencyMs.p95)} ms, p99 ${r1(b.atHalfLoad.run.latencyMs.p99)} ms`, 'p99 ≤ 250 ms']] : []),
-    ['JetStream writes per boot', `${b.writes.perBoot} (${Object.entries(b.writes.byStream).filter(([k]) => !BACKGROUND.has(k)).map(([k, v]) => `${k} ${r1(v / Math.max(1, b.run.requested))}`).join(', ')})`, ''],
-    ['CPU per boot, all processes (ms)', `${b.cpuMsPerBoot['total']} (${Object.entries(b.cpuMsPerBoot).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${r1(v)}`).join(', ')})`, ''],
+    [
+      `boots/s sustained (${b.instances.toLocaleString('en-US')} over ${b.hosts} hosts, ${b.concurrency} in flight)`,
+      `${Math.round(b.run.sustainedPerSecond)}/s (${Math.round(b.run.perSecond)}/s overall)`,
+      '≥ 2,000/s',
+    ],
+    [
+      'publish → instance.create.end',
+      `p50 ${r1(b.run.latencyMs.p50)} ms, p95 ${r1(b.run.latencyMs.p95)} ms, p99 ${r1(b.run.latencyMs.p99)} ms`,
+      'p99 ≤ 250 ms',
+    ],
+    ...(b.atHalfLoad
+      ? [
+          [
+            `publish → instance.create.end at a steady ${b.atHalfLoad.offeredPerSecond} boots/s (half load)`,
+            `p50 ${r1(b.atHalfLoad.run.latencyMs.p50)} ms, p95 ${r1(b.atHalfLoad.run.latencyMs.p95)} ms, p99 ${r1(b.atHalfLoad.run.latencyMs.p99)} ms`,
+            'p99 ≤ 250 ms',
+          ],
+        ]
+      : []),
+    [
+      'JetStream writes per boot',
+      `${b.writes.perBoot} (${Object.entries(b.writes.byStream)
+        .filter(([k]) => !BACKGROUND.has(k))
+        .map(([k, v]) => `${k} ${r1(v / Math.max(1, b.run.requested))}`)
+        .join(', ')})`,
+      '',
+    ],
+    [
+      'CPU per boot, all processes (ms)',
+      `${b.cpuMsPerBoot['total']} (${Object.entries(b.cpuMsPerBoot)
+        .filter(([k]) => k !== 'total')
+        .map(([k, v]) => `${k} ${r1(v)}`)
+        .join(', ')})`,
+      '',
+    ],
     ['pipelined publishes/s, same server, same run', b.pipelinedPublishesPerSecond.toLocaleString('en-US'), ''],
     ['efficiency: boots/s × writes per boot ÷ pipelined publishes/s', String(b.efficiency), '≥ 0.5'],
   ];
 }
 
-export const tableOf = (rows: string[][], head = ['measure', 'novactor', 'goal (issue 9)']) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+export const tableOf = (rows: string[][], head = ['measure', 'novactor', 'goal (issue 9)']) =>
+  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
+    '\n',
+  );
 
 export async function run(args: string[]): Promise<{ results: BootResults; table: string }> {
   const results = await measureBoots({

@@ -20,7 +20,12 @@ export interface BootRun {
  * Boots `n` instances keeping `concurrency` boots in flight (a closed loop: a new boot is
  * published when one ends). Latency runs from the publish to `instance.create.end`.
  */
-export async function bootMany(client: BenchClient, n: number, concurrency: number, stop?: () => boolean): Promise<BootRun> {
+export async function bootMany(
+  client: BenchClient,
+  n: number,
+  concurrency: number,
+  stop?: () => boolean,
+): Promise<BootRun> {
   const latencies: number[] = [];
   const doneAt: number[] = [];
   const finals: Record<string, number> = {};
@@ -50,7 +55,16 @@ export async function bootMany(client: BenchClient, n: number, concurrency: numb
   const b = doneAt[Math.floor(doneAt.length * 0.9)] ?? t0;
   const middle = Math.floor(doneAt.length * 0.9) - Math.floor(doneAt.length * 0.1);
   const sustained = b > a ? middle / ((b - a) / 1000) : ids.length / Math.max(seconds, 1e-9);
-  return { requested: next, succeeded: ids.length, finals, seconds, perSecond: ids.length / seconds, sustainedPerSecond: sustained, latencyMs: summarize(latencies), instanceIds: ids };
+  return {
+    requested: next,
+    succeeded: ids.length,
+    finals,
+    seconds,
+    perSecond: ids.length / seconds,
+    sustainedPerSecond: sustained,
+    latencyMs: summarize(latencies),
+    instanceIds: ids,
+  };
 }
 
 /**
@@ -90,5 +104,14 @@ export async function bootAtRate(client: BenchClient, n: number, perSecond: numb
   }
   await Promise.all(inflight);
   const seconds = (performance.now() - t0) / 1000;
-  return { requested: n, succeeded: ids.length, finals, seconds, perSecond: ids.length / seconds, sustainedPerSecond: ids.length / seconds, latencyMs: summarize(latencies), instanceIds: ids };
+  return {
+    requested: n,
+    succeeded: ids.length,
+    finals,
+    seconds,
+    perSecond: ids.length / seconds,
+    sustainedPerSecond: ids.length / seconds,
+    latencyMs: summarize(latencies),
+    instanceIds: ids,
+  };
 }

@@ -24,11 +24,24 @@ export interface Ceiling {
   readonly kvCasSequentialPerSecond: number;
   readonly kvCasPipelinedPerSecond: number;
   readonly kvCasPipelinedKeys: number;
-  readonly counts: { readonly pipelined: number; readonly sequential: number; readonly kvSequential: number; readonly kvPipelined: number; readonly stored: number; readonly kvRevisions: number };
+  readonly counts: {
+    readonly pipelined: number;
+    readonly sequential: number;
+    readonly kvSequential: number;
+    readonly kvPipelined: number;
+    readonly stored: number;
+    readonly kvRevisions: number;
+  };
 }
 
 /** Async publishes with up to `window` PubAcks outstanding; publishes per second. */
-export async function pipelinedPublishes(nc: NatsConnection, jsm: JetStreamManager, n: number, window = 1024, stream = 'BENCH_CEILING'): Promise<number> {
+export async function pipelinedPublishes(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  n: number,
+  window = 1024,
+  stream = 'BENCH_CEILING',
+): Promise<number> {
   await jsm.streams.add({ name: stream, subjects: [`bench.ceiling.${stream}`] });
   const js = jetstream(nc);
   const t0 = performance.now();
@@ -46,7 +59,10 @@ export async function pipelinedPublishes(nc: NatsConnection, jsm: JetStreamManag
   return rate;
 }
 
-export async function measureCeiling(nc: NatsConnection, quick: { pipelined: number; sequential: number; kv: number }): Promise<Ceiling> {
+export async function measureCeiling(
+  nc: NatsConnection,
+  quick: { pipelined: number; sequential: number; kv: number },
+): Promise<Ceiling> {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   say(`pipelined publishes (${quick.pipelined})`);
@@ -100,7 +116,14 @@ export async function measureCeiling(nc: NatsConnection, quick: { pipelined: num
     kvCasPipelinedPerSecond: Math.round(kvPipe),
     kvCasPipelinedKeys: keys,
     // stored = pipelined + sequential; kvRevisions = 1 + kvSequential + keys + kvPipelined
-    counts: { pipelined: quick.pipelined, sequential: quick.sequential, kvSequential: quick.kv, kvPipelined: perKey * keys, stored: storedPipe + storedSeq, kvRevisions },
+    counts: {
+      pipelined: quick.pipelined,
+      sequential: quick.sequential,
+      kvSequential: quick.kv,
+      kvPipelined: perKey * keys,
+      stored: storedPipe + storedSeq,
+      kvRevisions,
+    },
   };
 }
 
@@ -108,7 +131,11 @@ export async function measureCeiling(nc: NatsConnection, quick: { pipelined: num
 export async function withServer<T>(fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'novactor-bench-'));
   const port = await freePort();
-  const server = await NatsServerProcess.start({ configFile: writeServerConfig(dir, { name: 'bench', port, storeDir: join(dir, 'js') }), logFile: join(dir, 'nats.log'), readyTimeoutMs: 30_000 });
+  const server = await NatsServerProcess.start({
+    configFile: writeServerConfig(dir, { name: 'bench', port, storeDir: join(dir, 'js') }),
+    logFile: join(dir, 'nats.log'),
+    readyTimeoutMs: 30_000,
+  });
   const nc = await connectNats({ servers: `nats://127.0.0.1:${port}`, name: 'bench-ceiling' });
   try {
     return await fn(nc);
@@ -121,7 +148,12 @@ export async function withServer<T>(fn: (nc: NatsConnection) => Promise<T>): Pro
 
 export async function run(args: string[]): Promise<{ results: Ceiling; table: string }> {
   const size = sizeOf(args);
-  const n = size === 'tiny' ? { pipelined: 2000, sequential: 200, kv: 200 } : size === 'quick' ? { pipelined: 20_000, sequential: 2000, kv: 2000 } : { pipelined: 100_000, sequential: 5000, kv: 5000 };
+  const n =
+    size === 'tiny'
+      ? { pipelined: 2000, sequential: 200, kv: 200 }
+      : size === 'quick'
+        ? { pipelined: 20_000, sequential: 2000, kv: 2000 }
+        : { pipelined: 100_000, sequential: 5000, kv: 5000 };
   const results = await withServer((nc) => measureCeiling(nc, n));
   const table = [
     '| raw JetStream (one server, file storage, 400-byte messages) | per second |',

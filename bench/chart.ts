@@ -30,8 +30,14 @@ function panel(s: Series, ox: number, w: number, h: number): string {
     const v = y1 * f;
     return `<line x1="${ox + pad.l}" x2="${ox + w - pad.r}" y1="${py(v)}" y2="${py(v)}" stroke="#eee"/><text x="${ox + pad.l - 6}" y="${py(v) + 4}" text-anchor="end">${Math.round(v)}</text>`;
   });
-  const ticksX = s.points.map((p, i) => `<text x="${px(xs[i]!)}" y="${h - pad.b + 16}" text-anchor="middle">${p[0].toLocaleString('en-US')}</text>`);
-  const dots = s.points.map((p, i) => `<circle cx="${px(xs[i]!)}" cy="${py(p[1])}" r="3.5" fill="#1f6feb"/><text x="${px(xs[i]!)}" y="${py(p[1]) - 8}" text-anchor="middle">${Math.round(p[1])}</text>`);
+  const ticksX = s.points.map(
+    (p, i) =>
+      `<text x="${px(xs[i]!)}" y="${h - pad.b + 16}" text-anchor="middle">${p[0].toLocaleString('en-US')}</text>`,
+  );
+  const dots = s.points.map(
+    (p, i) =>
+      `<circle cx="${px(xs[i]!)}" cy="${py(p[1])}" r="3.5" fill="#1f6feb"/><text x="${px(xs[i]!)}" y="${py(p[1]) - 8}" text-anchor="middle">${Math.round(p[1])}</text>`,
+  );
   return [
     `<text x="${ox + w / 2}" y="18" text-anchor="middle" font-weight="bold">${esc(s.title)}</text>`,
     ...ticksY,

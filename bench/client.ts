@@ -49,14 +49,23 @@ export class BenchClient {
   }
 
   static async connect(url: string, project = 'bench', user = 'bench'): Promise<BenchClient> {
-    const nc = await connect({ servers: url, name: 'bench-client', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
+    const nc = await connect({
+      servers: url,
+      name: 'bench-client',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      noAsyncTraces: true,
+    });
     const c = new BenchClient(nc, project, user);
     await c.start();
     return c;
   }
 
   private async start(): Promise<void> {
-    const consumer = await this.js.consumers.get('NV_EVT', { filter_subjects: `nv.evt.${this.project}.>`, deliver_policy: DeliverPolicy.New });
+    const consumer = await this.js.consumers.get('NV_EVT', {
+      filter_subjects: `nv.evt.${this.project}.>`,
+      deliver_policy: DeliverPolicy.New,
+    });
     this.messages = await consumer.consume({ max_messages: 10_000 });
     const messages = this.messages;
     this.loop = (async () => {
@@ -83,9 +92,22 @@ export class BenchClient {
    * Publishes `instance.<action>` and resolves with its terminal event. The PubAck is
    * awaited too (the command is durable), but the latency runs to the terminal event.
    */
-  async command(instanceId: string, action: string, body: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<Outcome> {
+  async command(
+    instanceId: string,
+    action: string,
+    body: Record<string, unknown> = {},
+    timeoutMs = 120_000,
+  ): Promise<Outcome> {
     const id = randomUUID();
-    const bytes = encodeEnvelope({ v: 1, id, type: `instance.${action}`, ts: Date.now(), project: this.project, user: this.user, body });
+    const bytes = encodeEnvelope({
+      v: 1,
+      id,
+      type: `instance.${action}`,
+      ts: Date.now(),
+      project: this.project,
+      user: this.user,
+      body,
+    });
     const t0 = performance.now();
     const done = new Promise<Outcome>((resolve, reject) => {
       const timer = setTimeout(() => {

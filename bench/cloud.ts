@@ -37,7 +37,15 @@ export interface Farm {
   /** What the farm reported: ms from its start to every host serving. */
   readonly readyMs: number;
   /** Memory after a full GC and the number of live instance actors. */
-  mem(): Promise<{ rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; actors: number; gc: boolean }>;
+  mem(): Promise<{
+    rss: number;
+    heapUsed: number;
+    heapTotal: number;
+    external: number;
+    arrayBuffers: number;
+    actors: number;
+    gc: boolean;
+  }>;
   /** Writes the fake guests out (before a kill -9), returning how many. */
   flush(): Promise<number>;
   kill9(): Promise<void>;
@@ -62,7 +70,8 @@ export interface BenchCloud {
 
 const cli = () => join(projectRoot(), 'bin', 'novactor.js');
 /** NV_BENCH_PROF=DIR: every role and farm writes a V8 CPU profile there when it exits (node --cpu-prof). */
-const profiling = () => (process.env['NV_BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['NV_BENCH_PROF']}`] : []);
+const profiling = () =>
+  process.env['NV_BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['NV_BENCH_PROF']}`] : [];
 
 function waitLine(child: ChildProcess, re: RegExp, what: string, timeoutMs = 120_000): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
@@ -91,10 +100,16 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((r) => child.once('exit', () => r()));
 }
 
-export async function startBenchCloud(o: { hosts: number; farms?: number; farm?: Omit<FarmOptions, 'hosts' | 'first' | 'name'> } = { hosts: 0 }): Promise<BenchCloud> {
+export async function startBenchCloud(
+  o: { hosts: number; farms?: number; farm?: Omit<FarmOptions, 'hosts' | 'first' | 'name'> } = { hosts: 0 },
+): Promise<BenchCloud> {
   const dir = mkdtempSync(join(tmpdir(), 'novactor-bench-'));
   const port = await freePort();
-  const server = await NatsServerProcess.start({ configFile: writeServerConfig(dir, { name: 'bench', port, storeDir: join(dir, 'js') }), logFile: join(dir, 'nats.log'), readyTimeoutMs: 30_000 });
+  const server = await NatsServerProcess.start({
+    configFile: writeServerConfig(dir, { name: 'bench', port, storeDir: join(dir, 'js') }),
+    logFile: join(dir, 'nats.log'),
+    readyTimeoutMs: 30_000,
+  });
   const url = `nats://127.0.0.1:${port}`;
   const nc = await connectNats({ servers: url, name: 'bench' });
   await bootstrap(nc, { replicas: 1 });
@@ -103,26 +118,51 @@ export async function startBenchCloud(o: { hosts: number; farms?: number; farm?:
   const roleNames: string[] = [];
   const role = async (args: string[], ready: RegExp) => {
     roleNames.push(args[0]!);
-    const child = spawn(process.execPath, [...profiling(), cli(), ...args, '--server', url], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' } });
+    const child = spawn(process.execPath, [...profiling(), cli(), ...args, '--server', url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' },
+    });
     roles.push(child);
     await waitLine(child, ready, args[0]!);
   };
   const farms: Farm[] = [];
   const startFarm = async (f: FarmOptions): Promise<Farm> => {
     const name = f.name ?? `farm${f.first ?? 1}`;
-    const args = [join(projectRoot(), 'dist', 'bench', 'farm.js'), '--server', url, '--hosts', String(f.hosts), '--first', String(f.first ?? 1), '--name', name];
+    const args = [
+      join(projectRoot(), 'dist', 'bench', 'farm.js'),
+      '--server',
+      url,
+      '--hosts',
+      String(f.hosts),
+      '--first',
+      String(f.first ?? 1),
+      '--name',
+      name,
+    ];
     if (f.data) args.push('--data', f.data);
     if (f.vcpus) args.push('--vcpus', String(f.vcpus));
     if (f.ramMb) args.push('--ram-mb', String(f.ramMb));
     if (f.diskGb) args.push('--disk-gb', String(f.diskGb));
-    const child = spawn(process.execPath, [...profiling(), ...(f.exposeGc ? ['--expose-gc'] : []), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...profiling(), ...(f.exposeGc ? ['--expose-gc'] : []), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const m = await waitLine(child, /farm ready (\d+)/, name, 600_000);
     const farm: Farm = {
       name,
       child,
       readyMs: Number(m[1]),
-      mem: async () => JSON.parse(new TextDecoder().decode((await nc.request(`bench.farm.${name}.mem`, new Uint8Array(), { timeout: 60_000 })).data)),
-      flush: async () => JSON.parse(new TextDecoder().decode((await nc.request(`bench.farm.${name}.flush`, new Uint8Array(), { timeout: 60_000 })).data)).guests,
+      mem: async () =>
+        JSON.parse(
+          new TextDecoder().decode(
+            (await nc.request(`bench.farm.${name}.mem`, new Uint8Array(), { timeout: 60_000 })).data,
+          ),
+        ),
+      flush: async () =>
+        JSON.parse(
+          new TextDecoder().decode(
+            (await nc.request(`bench.farm.${name}.flush`, new Uint8Array(), { timeout: 60_000 })).data,
+          ),
+        ).guests,
       kill9: async () => {
         child.kill('SIGKILL');
         await exited(child);
@@ -143,11 +183,18 @@ export async function startBenchCloud(o: { hosts: number; farms?: number; farm?:
 
   try {
     await role(['placement', '--name', 'placement-1'], /running/);
-    await role(['gateway', '--name', 'gateway-1', '--quota-instances', '-1', '--quota-cores', '-1', '--quota-ram-mb', '-1'], /\bready\b/);
+    await role(
+      ['gateway', '--name', 'gateway-1', '--quota-instances', '-1', '--quota-cores', '-1', '--quota-ram-mb', '-1'],
+      /\bready\b/,
+    );
     await role(['conductor', '--name', 'conductor-1'], /\bready\b/);
     const nFarms = o.hosts === 0 ? 0 : Math.max(1, o.farms ?? 1);
     const per = Math.ceil(o.hosts / Math.max(1, nFarms));
-    await Promise.all(Array.from({ length: nFarms }, (_, i) => startFarm({ ...o.farm, hosts: Math.min(per, o.hosts - i * per), first: 1 + i * per })));
+    await Promise.all(
+      Array.from({ length: nFarms }, (_, i) =>
+        startFarm({ ...o.farm, hosts: Math.min(per, o.hosts - i * per), first: 1 + i * per }),
+      ),
+    );
   } catch (err) {
     for (const r of roles) r.kill('SIGKILL');
     for (const f of farms) f.child.kill('SIGKILL');
@@ -170,12 +217,16 @@ export async function startBenchCloud(o: { hosts: number; farms?: number; farm?:
     redeliveries: async () => {
       const out: Record<string, number> = {};
       for await (const si of jsm.streams.list()) {
-        for await (const ci of jsm.consumers.list(si.config.name)) if (ci.num_redelivered > 0) out[si.config.name] = (out[si.config.name] ?? 0) + ci.num_redelivered;
+        for await (const ci of jsm.consumers.list(si.config.name))
+          if (ci.num_redelivered > 0) out[si.config.name] = (out[si.config.name] ?? 0) + ci.num_redelivered;
       }
       return out;
     },
     cpu: () => {
-      const out: Record<string, number> = { 'nats-server': cpuMsOf(server.pid), client: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000) };
+      const out: Record<string, number> = {
+        'nats-server': cpuMsOf(server.pid),
+        client: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000),
+      };
       roles.forEach((r, i) => (out[roleNames[i]!] = cpuMsOf(r.pid)));
       for (const f of farms) out[f.name] = cpuMsOf(f.child.pid);
       return out;
@@ -217,6 +268,10 @@ export function delta(before: Record<string, number>, after: Record<string, numb
   return out;
 }
 
-/** Writes caused by the work, not by the background: heartbeats (nv-services) and placement's leader lease (nv-leases) are left out. */
+/**
+ * Writes caused by the work, not by the background: heartbeats (nv-services) and placement's leader lease (nv-leases)
+ * are left out.
+ */
 export const BACKGROUND = new Set(['KV_nv-services', 'KV_nv-leases']);
-export const workWrites = (d: Record<string, number>): number => Object.entries(d).reduce((n, [k, v]) => (BACKGROUND.has(k) ? n : n + v), 0);
+export const workWrites = (d: Record<string, number>): number =>
+  Object.entries(d).reduce((n, [k, v]) => (BACKGROUND.has(k) ? n : n + v), 0);

@@ -68,7 +68,9 @@ const startConcurrency = Number(flag('start-concurrency', '16'));
 const conns: NatsConnection[] = [];
 const workers: ComputeWorker[] = [];
 const lazy: LazyHost[] = [];
-const log = process.env['NV_BENCH_LOG'] ? (line: string, err?: unknown) => process.stderr.write(`[${farm}] ${line} ${err ?? ''}\n`) : undefined;
+const log = process.env['NV_BENCH_LOG']
+  ? (line: string, err?: unknown) => process.stderr.write(`[${farm}] ${line} ${err ?? ''}\n`)
+  : undefined;
 
 async function startHost(i: number): Promise<void> {
   const host = `h${first + i}`;

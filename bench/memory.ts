@@ -17,7 +17,14 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
   const n = numOpt(args, 'instances', { full: 20_000, quick: 3000, tiny: 40 });
   const cloud = await startBenchCloud({ hosts: 0 });
   try {
-    const farm = await cloud.startFarm({ hosts: 1, name: 'memory', exposeGc: true, vcpus: 1_000_000, ramMb: 1e9, diskGb: 1e9 });
+    const farm = await cloud.startFarm({
+      hosts: 1,
+      name: 'memory',
+      exposeGc: true,
+      vcpus: 1_000_000,
+      ramMb: 1e9,
+      diskGb: 1e9,
+    });
     const client = await BenchClient.connect(cloud.url);
     await bootMany(client, 10, 5); // warm up: code loaded, caches filled
     const before = await farm.mem();
@@ -39,13 +46,15 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       perActorBytes: { rss: per('rss'), heapUsed: per('heapUsed'), external: per('external') },
     };
     const kb = (b: number) => `${r1(b / 1024)} KB`;
-    const table = tableOf(
+    const table = tableOf([
       [
-        [`RSS per idle instance actor (${actors.toLocaleString('en-US')} on one host)`, kb(results.perActorBytes.rss), '≤ 4 KB'],
-        ['V8 heap per idle instance actor', kb(results.perActorBytes.heapUsed), ''],
-        ['worker RSS before → after', `${r1(before.rss / 2 ** 20)} MB → ${r1(after.rss / 2 ** 20)} MB`, ''],
+        `RSS per idle instance actor (${actors.toLocaleString('en-US')} on one host)`,
+        kb(results.perActorBytes.rss),
+        '≤ 4 KB',
       ],
-    );
+      ['V8 heap per idle instance actor', kb(results.perActorBytes.heapUsed), ''],
+      ['worker RSS before → after', `${r1(before.rss / 2 ** 20)} MB → ${r1(after.rss / 2 ** 20)} MB`, ''],
+    ]);
     return { results, table };
   } finally {
     await cloud.stop();

@@ -68,10 +68,22 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       operationsPerPhase: per,
       targetsBooted: targets.succeeded,
       idle,
-      underLoad: { ...loaded, bootLoad: { concurrency: loadConcurrency, booted: bg.succeeded, perSecond: Math.round(bg.perSecond), finals: bg.finals } },
+      underLoad: {
+        ...loaded,
+        bootLoad: {
+          concurrency: loadConcurrency,
+          booted: bg.succeeded,
+          perSecond: Math.round(bg.perSecond),
+          finals: bg.finals,
+        },
+      },
     };
     const fmt = (s: Summary) => `p50 ${r1(s.p50)} ms, p99 ${r1(s.p99)} ms`;
-    const rows = (['stop', 'start', 'reboot'] as const).map((a) => [a === 'reboot' ? 'reboot (SOFT)' : a, fmt(idle[a]), fmt(loaded[a])]);
+    const rows = (['stop', 'start', 'reboot'] as const).map((a) => [
+      a === 'reboot' ? 'reboot (SOFT)' : a,
+      fmt(idle[a]),
+      fmt(loaded[a]),
+    ]);
     const table = tableOf(rows, ['operation', 'idle', `under boot load (${Math.round(bg.perSecond)} boots/s)`]);
     return { results, table };
   } finally {

@@ -36,22 +36,41 @@ async function seed(pc: PlacementClient, from: number, to: number): Promise<stri
     await pc.call('inventories.set', {
       provider: uuid,
       resourceProviderGeneration: 0,
-      inventories: { VCPU: { total: 64, allocationRatio: 16 }, MEMORY_MB: { total: 262144, allocationRatio: 1.5 }, DISK_GB: { total: 4000 } },
+      inventories: {
+        VCPU: { total: 64, allocationRatio: 16 },
+        MEMORY_MB: { total: 262144, allocationRatio: 1.5 },
+        DISK_GB: { total: 4000 },
+      },
     });
     out.push(uuid);
   });
   return out;
 }
 
-const claimBody = (rp: string) => ({ consumer: randomUUID(), consumerGeneration: null, project: 'bench', user: 'bench', consumerType: 'INSTANCE', allocations: { [rp]: { resources: { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 } } } });
+const claimBody = (rp: string) => ({
+  consumer: randomUUID(),
+  consumerGeneration: null,
+  project: 'bench',
+  user: 'bench',
+  consumerType: 'INSTANCE',
+  allocations: { [rp]: { resources: { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 } } },
+});
 
 async function candidates(pc: PlacementClient, limit: number, n = 1000): Promise<Summary> {
-  const { latencies } = await load(n, 1, () => pc.call('candidates.get', { resources: { VCPU: 1, MEMORY_MB: 512, DISK_GB: 10 }, limit }));
+  const { latencies } = await load(n, 1, () =>
+    pc.call('candidates.get', { resources: { VCPU: 1, MEMORY_MB: 512, DISK_GB: 10 }, limit }),
+  );
   return summarize(latencies);
 }
 
 /** Writes a log of `events` allocation events (10,000 providers, 50,000 consumers churning) straight to the stream. */
-export async function writeLog(nc: NatsConnection, prefix: string, events: number, snapshotAt: number, providers = 10_000): Promise<{ records: number; snapshotSeq: number }> {
+export async function writeLog(
+  nc: NatsConnection,
+  prefix: string,
+  events: number,
+  snapshotAt: number,
+  providers = 10_000,
+): Promise<{ records: number; snapshotSeq: number }> {
   const n = names(prefix);
   const log = new FencedLog(jetstream(nc), await jetstreamManager(nc), n.streams.placement, n.placementLogSubject);
   const store = await new Objm(nc).open(SNAPSHOT_BUCKET(prefix)); // bootstrap created it
@@ -84,7 +103,14 @@ export async function writeLog(nc: NatsConnection, prefix: string, events: numbe
     const uuid = randomUUID();
     rps.push(uuid);
     await apply({ op: 'providers.create', body: { uuid, name: `cn${i}` } });
-    await apply({ op: 'inventories.set', body: { provider: uuid, resourceProviderGeneration: 0, inventories: { VCPU: { total: 64, allocationRatio: 16 }, MEMORY_MB: { total: 262144 } } } });
+    await apply({
+      op: 'inventories.set',
+      body: {
+        provider: uuid,
+        resourceProviderGeneration: 0,
+        inventories: { VCPU: { total: 64, allocationRatio: 16 }, MEMORY_MB: { total: 262144 } },
+      },
+    });
   }
   const consumers = Array.from({ length: Math.min(50_000, providers * 5) }, () => randomUUID());
   const gens = new Map<string, number>();
@@ -96,7 +122,17 @@ export async function writeLog(nc: NatsConnection, prefix: string, events: numbe
       await apply({ op: 'allocations.delete', body: { consumer: c } });
       gens.delete(c);
     } else {
-      await apply({ op: 'allocations.put', body: { consumer: c, consumerGeneration: g ?? null, project: 'bench', user: 'bench', consumerType: 'INSTANCE', allocations: { [rp]: { resources: { VCPU: 1, MEMORY_MB: 256 } } } } });
+      await apply({
+        op: 'allocations.put',
+        body: {
+          consumer: c,
+          consumerGeneration: g ?? null,
+          project: 'bench',
+          user: 'bench',
+          consumerType: 'INSTANCE',
+          allocations: { [rp]: { resources: { VCPU: 1, MEMORY_MB: 256 } } },
+        },
+      });
       gens.set(c, (g ?? 0) + 1);
     }
   }
@@ -106,7 +142,13 @@ export async function writeLog(nc: NatsConnection, prefix: string, events: numbe
 
 export async function timeRecovery(nc: NatsConnection, prefix: string): Promise<number> {
   const t0 = performance.now();
-  const actor = await startPlacementActor({ nc, name: `recovery-${randomUUID().slice(0, 8)}`, clock: systemClock, ids: randomIds, prefix });
+  const actor = await startPlacementActor({
+    nc,
+    name: `recovery-${randomUUID().slice(0, 8)}`,
+    clock: systemClock,
+    ids: randomIds,
+    prefix,
+  });
   const ms = performance.now() - t0;
   actor.kill();
   return Math.round(ms);
@@ -120,9 +162,25 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
   const [p1, p2, p3] = tiny ? [20, 50, 100] : [100, 1000, 10_000];
   const dir = mkdtempSync(join(tmpdir(), 'novactor-bench-'));
   const port = await freePort();
-  const server = await NatsServerProcess.start({ configFile: writeServerConfig(dir, { name: 'bench', port, storeDir: join(dir, 'js') }), logFile: join(dir, 'nats.log') });
+  const server = await NatsServerProcess.start({
+    configFile: writeServerConfig(dir, { name: 'bench', port, storeDir: join(dir, 'js') }),
+    logFile: join(dir, 'nats.log'),
+  });
   const url = `nats://127.0.0.1:${port}`;
-  const placement = spawn(process.execPath, [join(projectRoot(), 'bin', 'novactor.js'), 'placement', '--server', url, '--name', 'bench-placement', '--snapshot-every', '100000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const placement = spawn(
+    process.execPath,
+    [
+      join(projectRoot(), 'bin', 'novactor.js'),
+      'placement',
+      '--server',
+      url,
+      '--name',
+      'bench-placement',
+      '--snapshot-every',
+      '100000',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       placement.stdout!.on('data', (c: Buffer) => /running/.test(c.toString()) && resolve());
@@ -141,9 +199,13 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
     const cand1000all = await candidates(pc, 1000, tiny ? 20 : 200);
 
     say('claims at concurrency 1');
-    const c1 = await load(tiny ? 50 : quick ? 500 : 3000, 1, (i) => pc.call('allocations.put', claimBody(rps[i % rps.length]!)));
+    const c1 = await load(tiny ? 50 : quick ? 500 : 3000, 1, (i) =>
+      pc.call('allocations.put', claimBody(rps[i % rps.length]!)),
+    );
     say('claims at concurrency 64');
-    const c64 = await load(tiny ? 500 : quick ? 5000 : 50_000, 64, (i) => pc.call('allocations.put', claimBody(rps[i % rps.length]!)));
+    const c64 = await load(tiny ? 500 : quick ? 5000 : 50_000, 64, (i) =>
+      pc.call('allocations.put', claimBody(rps[i % rps.length]!)),
+    );
 
     say('moves (POST instance → migration consumer)');
     const movers = Array.from({ length: tiny ? 20 : quick ? 200 : 1000 }, (_, i) => claimBody(rps[i % rps.length]!));
@@ -152,8 +214,20 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       const m = movers[i]!;
       return pc.call('allocations.post', {
         consumers: {
-          [m.consumer]: { consumerGeneration: 1, project: 'bench', user: 'bench', consumerType: 'INSTANCE', allocations: {} },
-          [randomUUID()]: { consumerGeneration: null, project: 'bench', user: 'bench', consumerType: 'MIGRATION', allocations: m.allocations },
+          [m.consumer]: {
+            consumerGeneration: 1,
+            project: 'bench',
+            user: 'bench',
+            consumerType: 'INSTANCE',
+            allocations: {},
+          },
+          [randomUUID()]: {
+            consumerGeneration: null,
+            project: 'bench',
+            user: 'bench',
+            consumerType: 'MIGRATION',
+            allocations: m.allocations,
+          },
         },
       });
     });
@@ -177,17 +251,42 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
     const results = {
       claims: {
         concurrency1: { perSecond: Math.round(c1.latencies.length / c1.seconds), latencyMs: summarize(c1.latencies) },
-        concurrency64: { perSecond: Math.round(c64.latencies.length / c64.seconds), latencyMs: summarize(c64.latencies), providers: 1000 },
+        concurrency64: {
+          perSecond: Math.round(c64.latencies.length / c64.seconds),
+          latencyMs: summarize(c64.latencies),
+          providers: 1000,
+        },
       },
       moveLatencyMs: summarize(moves.latencies),
       providers: [p1, p2, p3],
-      candidatesLatencyMs: { providers100: cand100, providers1000: cand1000, providers1000limit1000: cand1000all, providers10000: cand10000, providers10000limit1000: cand10000all },
-      recovery: { events, records: gen.records, snapshotAtRecord: gen.snapshotSeq, withSnapshotMs: withSnapshot, fullReplayMs: fullReplay },
-      reference: 'OpenStack Placement 8.0.0 on this kind of machine (issue 3): ~140 claims/s at concurrency 8 (p50 54 ms), ~70/s one at a time (p50 14 ms), a move (POST) in 18 ms, candidates ~100 ms p50 at 1,000 providers',
+      candidatesLatencyMs: {
+        providers100: cand100,
+        providers1000: cand1000,
+        providers1000limit1000: cand1000all,
+        providers10000: cand10000,
+        providers10000limit1000: cand10000all,
+      },
+      recovery: {
+        events,
+        records: gen.records,
+        snapshotAtRecord: gen.snapshotSeq,
+        withSnapshotMs: withSnapshot,
+        fullReplayMs: fullReplay,
+      },
+      reference:
+        'OpenStack Placement 8.0.0 on this kind of machine (issue 3): ~140 claims/s at concurrency 8 (p50 54 ms), ~70/s one at a time (p50 14 ms), a move (POST) in 18 ms, candidates ~100 ms p50 at 1,000 providers',
     };
     const rows: [string, string, string][] = [
-      ['claims/s, concurrency 1', `${results.claims.concurrency1.perSecond}/s (p50 ${results.claims.concurrency1.latencyMs.p50} ms)`, '~70/s (p50 14 ms)'],
-      ['claims/s, concurrency 64', `${results.claims.concurrency64.perSecond}/s (p50 ${results.claims.concurrency64.latencyMs.p50} ms, p99 ${results.claims.concurrency64.latencyMs.p99} ms)`, '~140/s at concurrency 8'],
+      [
+        'claims/s, concurrency 1',
+        `${results.claims.concurrency1.perSecond}/s (p50 ${results.claims.concurrency1.latencyMs.p50} ms)`,
+        '~70/s (p50 14 ms)',
+      ],
+      [
+        'claims/s, concurrency 64',
+        `${results.claims.concurrency64.perSecond}/s (p50 ${results.claims.concurrency64.latencyMs.p50} ms, p99 ${results.claims.concurrency64.latencyMs.p99} ms)`,
+        '~140/s at concurrency 8',
+      ],
       ['move (POST) latency', `p50 ${results.moveLatencyMs.p50} ms, p99 ${results.moveLatencyMs.p99} ms`, '18 ms'],
       [`candidates, ${p1} providers, limit 50`, `p50 ${cand100.p50} ms, p99 ${cand100.p99} ms`, ''],
       [`candidates, ${p2} providers, limit 50`, `p50 ${cand1000.p50} ms, p99 ${cand1000.p99} ms`, '~100 ms p50'],
@@ -197,7 +296,11 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       [`recovery, ${events} events, snapshot at 90%`, `${withSnapshot} ms`, ''],
       [`recovery, ${events} events, no snapshot`, `${fullReplay} ms`, ''],
     ];
-    const table = ['| measure | novactor | Placement 8.0.0 |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+    const table = [
+      '| measure | novactor | Placement 8.0.0 |',
+      '|---|---|---|',
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ].join('\n');
     return { results, table };
   } finally {
     placement.kill('SIGTERM');

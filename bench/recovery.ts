@@ -19,7 +19,14 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
   const n = numOpt(args, 'instances', { full: 10_000, quick: 2000, tiny: 20 });
   const cloud = await startBenchCloud({ hosts: 0 });
   try {
-    const farmOpts = { hosts: 1, name: 'victim', data: join(cloud.dir, 'guests'), vcpus: 1_000_000, ramMb: 1e9, diskGb: 1e9 };
+    const farmOpts = {
+      hosts: 1,
+      name: 'victim',
+      data: join(cloud.dir, 'guests'),
+      vcpus: 1_000_000,
+      ramMb: 1e9,
+      diskGb: 1e9,
+    };
     const farm = await cloud.startFarm(farmOpts);
     const client = await BenchClient.connect(cloud.url);
     say(`booting ${n} instances on one host`);
@@ -56,7 +63,11 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       untilEveryCommandSucceededMs: Math.round(allMs),
     };
     const table = tableOf([
-      [`kill -9 → ${mem.actors.toLocaleString('en-US')} actors restored (new process, start included)`, `${r1(restoredMs / 1000)} s (${r1(again.readyMs / 1000)} s inside the worker)`, '≤ 1 s'],
+      [
+        `kill -9 → ${mem.actors.toLocaleString('en-US')} actors restored (new process, start included)`,
+        `${r1(restoredMs / 1000)} s (${r1(again.readyMs / 1000)} s inside the worker)`,
+        '≤ 1 s',
+      ],
       ['kill -9 → a reboot to each has succeeded', `${r1(allMs / 1000)} s (${ok} of ${booted.instanceIds.length})`, ''],
     ]);
     return { results, table };

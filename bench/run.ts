@@ -29,7 +29,9 @@ const dir = outAt >= 0 && rest[outAt + 1] ? rest[outAt + 1]! : join(projectRoot(
 const which = named === undefined || named === 'all' ? Object.keys(scenarios) : [named];
 for (const name of which) {
   if (!scenarios[name]) {
-    process.stderr.write(`usage: npm run bench [-- <scenario>] [--quick]\nscenarios: ${Object.keys(scenarios).join(', ')} (none or all: every one)\n`);
+    process.stderr.write(
+      `usage: npm run bench [-- <scenario>] [--quick]\nscenarios: ${Object.keys(scenarios).join(', ')} (none or all: every one)\n`,
+    );
     process.exit(2);
   }
 }
@@ -40,8 +42,28 @@ for (const name of which) {
   const { results, table, files } = await scenarios[name]!(rest);
   const loadAfter = loadavg();
   const file = join(dir, `${name}-${started.toISOString().slice(0, 10)}.json`);
-  const env = { ...environment(), loadavg: { before: loadBefore.map((x) => Math.round(x * 100) / 100), after: loadAfter.map((x) => Math.round(x * 100) / 100) } };
-  writeFileSync(file, JSON.stringify({ scenario: name, started: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 100) / 10, args: rest, environment: env, results }, null, 2) + '\n');
+  const env = {
+    ...environment(),
+    loadavg: {
+      before: loadBefore.map((x) => Math.round(x * 100) / 100),
+      after: loadAfter.map((x) => Math.round(x * 100) / 100),
+    },
+  };
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        scenario: name,
+        started: started.toISOString(),
+        seconds: Math.round((Date.now() - started.getTime()) / 100) / 10,
+        args: rest,
+        environment: env,
+        results,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   for (const [fname, content] of Object.entries(files ?? {})) writeFileSync(join(dir, fname), content);
   process.stdout.write(`\n## ${name}\n\n${table}\n\nresults written to ${file}\n`);
 }

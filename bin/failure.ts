@@ -20,9 +20,11 @@ function inChain<T>(err: unknown, is: (e: unknown) => e is T): T | undefined {
   return undefined;
 }
 
-const isConnectionError = (e: unknown): e is Error => e instanceof natsErrors.ConnectionError || e instanceof natsErrors.ClosedConnectionError;
+const isConnectionError = (e: unknown): e is Error =>
+  e instanceof natsErrors.ConnectionError || e instanceof natsErrors.ClosedConnectionError;
 const isTimeout = (e: unknown): e is Error => e instanceof natsErrors.TimeoutError;
-const isAuthorization = (e: unknown): e is Error => e instanceof natsErrors.AuthorizationError || e instanceof natsErrors.UserAuthenticationExpiredError;
+const isAuthorization = (e: unknown): e is Error =>
+  e instanceof natsErrors.AuthorizationError || e instanceof natsErrors.UserAuthenticationExpiredError;
 
 /**
  * The line and exit code of a failure. `disconnected`: the connection was down when it
@@ -33,8 +35,13 @@ export function failureOf(err: unknown, disconnected = false): Failure {
   if (err instanceof UsageError) return { line: message, code: 2 };
   if (inChain(err, isAuthorization)) return { line: `the server refused the credentials: ${message}`, code: 1 };
   if (inChain(err, isConnectionError)) return { line: `no connection to the server: ${message}`, code: 2 };
-  if (disconnected) return { line: `lost the connection to the server (${message}); it did not come back in time`, code: 2 };
-  if (inChain(err, isTimeout)) return { line: `the server did not answer in time (${message}); is the cloud up, and does its NATS cluster have a quorum?`, code: 1 };
+  if (disconnected)
+    return { line: `lost the connection to the server (${message}); it did not come back in time`, code: 2 };
+  if (inChain(err, isTimeout))
+    return {
+      line: `the server did not answer in time (${message}); is the cloud up, and does its NATS cluster have a quorum?`,
+      code: 1,
+    };
   return { line: err instanceof Error ? `${err.name}: ${message}` : message, code: 1 };
 }
 

@@ -30,7 +30,8 @@ export function readCreds(file: string): { user: string; password: string } {
   } catch (err) {
     throw new UsageError(`--creds ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (typeof c.user !== 'string' || typeof c.password !== 'string') throw new UsageError(`--creds ${file} is not a { "user": …, "password": … } file`);
+  if (typeof c.user !== 'string' || typeof c.password !== 'string')
+    throw new UsageError(`--creds ${file} is not a { "user": …, "password": … } file`);
   return { user: c.user, password: c.password };
 }
 
@@ -42,7 +43,8 @@ export async function connectFor(o: ServerOptions, name: string): Promise<NatsCo
 /** An integer flag, or a usage error that names the flag. */
 export function intFlag(name: string, value: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
   return n;
 }
 

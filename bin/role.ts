@@ -48,7 +48,14 @@ export async function runRole(o: ServerOptions, spec: RoleSpec): Promise<void> {
     exitWhenClosed(nc.closed(), lifecycle);
     const leaseTtlMs = spec.leaseTtlMs?.();
     await bootstrap(nc, { replicas, ...(leaseTtlMs !== undefined ? { leaseTtlMs } : {}) });
-    const supervisor = new Supervisor({ nc, process: spec.name, role: spec.role, clock: systemClock, ids: randomIds, log });
+    const supervisor = new Supervisor({
+      nc,
+      process: spec.name,
+      role: spec.role,
+      clock: systemClock,
+      ids: randomIds,
+      log,
+    });
     lifecycle.onStop('actors', () => supervisor.stop());
     supervisor.serveCtl();
     await spec.start({ nc, supervisor, lifecycle, log });

@@ -16,7 +16,17 @@ import { isInternalCommandId } from '../machines/periodics/index.js';
 import type { HistoryRecord } from './history.js';
 
 export interface Violation {
-  readonly kind: 'lost' | 'duplicated' | 'resurrected' | 'wrong-flavor' | 'over-capacity' | 'healed' | 'unsent' | 'observer-error' | 'quota' | 'invariant';
+  readonly kind:
+    | 'lost'
+    | 'duplicated'
+    | 'resurrected'
+    | 'wrong-flavor'
+    | 'over-capacity'
+    | 'healed'
+    | 'unsent'
+    | 'observer-error'
+    | 'quota'
+    | 'invariant';
   readonly detail: string;
   /** Command ids and instance ids involved, to find them in the history. */
   readonly ids: readonly string[];
@@ -30,7 +40,11 @@ export interface FinalInstance {
 export interface CheckInput {
   readonly history: readonly HistoryRecord[];
   /** The auditor's violations of I1–I7 on the final state. */
-  readonly invariants: readonly { readonly invariant: string; readonly detail: string; readonly ids?: readonly string[] | undefined }[];
+  readonly invariants: readonly {
+    readonly invariant: string;
+    readonly detail: string;
+    readonly ids?: readonly string[] | undefined;
+  }[];
   /** Each instance's record after the run, by id (absent: no record). */
   readonly final: ReadonlyMap<string, FinalInstance>;
 }
@@ -51,9 +65,18 @@ export function check(input: CheckInput): Violation[] {
       seen.add(r.seq);
       events.push(r);
     } else if (r.k === 'write' && r.used > r.capacity) {
-      out.push({ kind: 'over-capacity', detail: `provider ${r.provider} held ${r.used} ${r.resource} of ${r.capacity} after ${r.op} ${r.rid} (placement log record ${r.seq})`, ids: [r.provider, r.rid] });
+      out.push({
+        kind: 'over-capacity',
+        detail: `provider ${r.provider} held ${r.used} ${r.resource} of ${r.capacity} after ${r.op} ${r.rid} (placement log record ${r.seq})`,
+        ids: [r.provider, r.rid],
+      });
     } else if (r.k === 'healed') {
-      for (const x of r.repaired) out.push({ kind: 'healed', detail: `the audit of ${r.host} repaired ${x.kind} ${x.id}: ${x.detail}`, ids: [x.id, ...(x.instanceId !== null && x.instanceId !== x.id ? [x.instanceId] : [])] });
+      for (const x of r.repaired)
+        out.push({
+          kind: 'healed',
+          detail: `the audit of ${r.host} repaired ${x.kind} ${x.id}: ${x.detail}`,
+          ids: [x.id, ...(x.instanceId !== null && x.instanceId !== x.id ? [x.instanceId] : [])],
+        });
     } else if (r.k === 'observer-error') {
       out.push({ kind: 'observer-error', detail: `${r.source}: ${r.detail}`, ids: [] });
     }
@@ -62,9 +85,14 @@ export function check(input: CheckInput): Violation[] {
   // Terminal events answer commands a client sent (acknowledged or not: an unacknowledged one may exist).
   const reported = new Set<string>();
   for (const e of events) {
-    if (!e.final || e.corr === null || cmds.has(e.corr) || isInternalCommandId(e.corr) || reported.has(e.corr)) continue;
+    if (!e.final || e.corr === null || cmds.has(e.corr) || isInternalCommandId(e.corr) || reported.has(e.corr))
+      continue;
     reported.add(e.corr);
-    out.push({ kind: 'unsent', detail: `${e.type} of ${e.instanceId} ends command ${e.corr}, which no client sent`, ids: [e.corr, e.instanceId] });
+    out.push({
+      kind: 'unsent',
+      detail: `${e.type} of ${e.instanceId} ends command ${e.corr}, which no client sent`,
+      ids: [e.corr, e.instanceId],
+    });
   }
 
   // Terminal events per command.
@@ -74,8 +102,21 @@ export function check(input: CheckInput): Violation[] {
     const n = terminals.get(id)?.length ?? 0;
     const c = cmds.get(id);
     const what = c ? `${c.action} of ${c.instanceId}` : 'a command';
-    if (n === 0) out.push({ kind: 'lost', detail: `${what} (command ${id}) was acknowledged but never ended`, ids: [id, ...(c ? [c.instanceId] : [])] });
-    if (n > 1) out.push({ kind: 'duplicated', detail: `${what} (command ${id}) ended ${n} times: ${terminals.get(id)!.map((e) => e.type).join(', ')}`, ids: [id, ...(c ? [c.instanceId] : [])] });
+    if (n === 0)
+      out.push({
+        kind: 'lost',
+        detail: `${what} (command ${id}) was acknowledged but never ended`,
+        ids: [id, ...(c ? [c.instanceId] : [])],
+      });
+    if (n > 1)
+      out.push({
+        kind: 'duplicated',
+        detail: `${what} (command ${id}) ended ${n} times: ${terminals
+          .get(id)!
+          .map((e) => e.type)
+          .join(', ')}`,
+        ids: [id, ...(c ? [c.instanceId] : [])],
+      });
   }
 
   // A deleted instance stays deleted.
@@ -83,13 +124,22 @@ export function check(input: CheckInput): Violation[] {
   for (const e of events) {
     const gone = deletedAt.get(e.instanceId);
     if (gone && e.vmState !== null && e.vmState !== 'deleted') {
-      out.push({ kind: 'resurrected', detail: `instance ${e.instanceId} was deleted (${gone.corr}) but ${e.type} then showed it ${e.vmState}`, ids: [e.instanceId, ...(gone.corr ? [gone.corr] : [])] });
+      out.push({
+        kind: 'resurrected',
+        detail: `instance ${e.instanceId} was deleted (${gone.corr}) but ${e.type} then showed it ${e.vmState}`,
+        ids: [e.instanceId, ...(gone.corr ? [gone.corr] : [])],
+      });
     }
     if (e.type === 'instance.delete.end' && e.final) deletedAt.set(e.instanceId, e);
   }
   for (const [id, e] of deletedAt) {
     const f = input.final.get(id);
-    if (f && f.vmState !== 'deleted') out.push({ kind: 'resurrected', detail: `instance ${id} was deleted (${e.corr}) but its record is ${f.vmState}`, ids: [id] });
+    if (f && f.vmState !== 'deleted')
+      out.push({
+        kind: 'resurrected',
+        detail: `instance ${id} was deleted (${e.corr}) but its record is ${f.vmState}`,
+        ids: [id],
+      });
   }
 
   // A confirmed resize has its new flavor.
@@ -102,7 +152,12 @@ export function check(input: CheckInput): Violation[] {
     }
     if (e.type === 'instance.resize_confirm.end' && e.final) {
       const want = resizedTo.get(e.instanceId);
-      if (want !== undefined && e.flavor !== want) out.push({ kind: 'wrong-flavor', detail: `instance ${e.instanceId}: resize confirmed with flavor ${e.flavor}, resized to ${want}`, ids: [e.instanceId, ...(e.corr ? [e.corr] : [])] });
+      if (want !== undefined && e.flavor !== want)
+        out.push({
+          kind: 'wrong-flavor',
+          detail: `instance ${e.instanceId}: resize confirmed with flavor ${e.flavor}, resized to ${want}`,
+          ids: [e.instanceId, ...(e.corr ? [e.corr] : [])],
+        });
     }
   }
 
@@ -113,11 +168,16 @@ export function check(input: CheckInput): Violation[] {
   if (!unknownBoot) {
     for (const e of events) {
       if (!e.final || e.code !== 'QuotaExceeded' || e.corr === null) continue;
-      out.push({ kind: 'quota', detail: `${cmds.get(e.corr)?.action ?? 'a command'} of ${e.instanceId} (command ${e.corr}) was refused for quota, though the clients held no more than it allows`, ids: [e.corr, e.instanceId] });
+      out.push({
+        kind: 'quota',
+        detail: `${cmds.get(e.corr)?.action ?? 'a command'} of ${e.instanceId} (command ${e.corr}) was refused for quota, though the clients held no more than it allows`,
+        ids: [e.corr, e.instanceId],
+      });
     }
   }
 
-  for (const v of input.invariants) out.push({ kind: 'invariant', detail: `${v.invariant}: ${v.detail}`, ids: v.ids ?? [] });
+  for (const v of input.invariants)
+    out.push({ kind: 'invariant', detail: `${v.invariant}: ${v.detail}`, ids: v.ids ?? [] });
   return out;
 }
 

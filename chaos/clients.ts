@@ -29,7 +29,10 @@ export class EventRecorder {
 
   async start(nc: NatsConnection): Promise<void> {
     const js = jetstream(nc);
-    const consumer = await js.consumers.get(names().streams.evt, { filter_subjects: 'nv.evt.>', deliver_policy: DeliverPolicy.All });
+    const consumer = await js.consumers.get(names().streams.evt, {
+      filter_subjects: 'nv.evt.>',
+      deliver_policy: DeliverPolicy.All,
+    });
     const messages = await consumer.consume({ max_messages: 512 });
     this.stopFn = () => void messages.stop();
     void (async () => {
@@ -37,30 +40,46 @@ export class EventRecorder {
         this.lastSeq = m.seq;
         const r = decodeMessage(m.data, MessageKind.Event);
         if (!r.ok) {
-          this.history.add({ k: 'observer-error', t: Date.now(), source: 'events', detail: `event ${m.seq} on ${m.subject} does not decode: ${r.error.message}` });
+          this.history.add({
+            k: 'observer-error',
+            t: Date.now(),
+            source: 'events',
+            detail: `event ${m.seq} on ${m.subject} does not decode: ${r.error.message}`,
+          });
           continue;
         }
         const e = r.value;
         const b = e.body as Record<string, unknown>;
         if (e.type === 'audit.healed') {
-          const healed = b as { host: string; repaired: { kind: string; id: string; instanceId: string | null; detail: string }[] };
+          const healed = b as {
+            host: string;
+            repaired: { kind: string; id: string; instanceId: string | null; detail: string }[];
+          };
           this.history.add({ k: 'healed', t: Date.now(), seq: m.seq, host: healed.host, repaired: healed.repaired });
           continue;
         }
         const final = b['final'] === true;
-        const flavor = typeof b['flavor'] === 'object' && b['flavor'] !== null ? (b['flavor'] as { name?: unknown }).name : undefined;
+        const flavor =
+          typeof b['flavor'] === 'object' && b['flavor'] !== null
+            ? (b['flavor'] as { name?: unknown }).name
+            : undefined;
         this.lastEventAt = Date.now();
         this.history.add({
           k: 'evt',
           t: Date.now(),
           seq: m.seq,
-          instanceId: typeof b['instanceId'] === 'string' ? b['instanceId'] : m.subject.split('.')[3] ?? '',
+          instanceId: typeof b['instanceId'] === 'string' ? b['instanceId'] : (m.subject.split('.')[3] ?? ''),
           type: e.type,
           corr: e.corr ?? null,
           final,
           vmState: typeof b['vmState'] === 'string' ? b['vmState'] : null,
           flavor: typeof flavor === 'string' ? flavor : null,
-          code: typeof b['code'] === 'string' ? b['code'] : typeof (b['fault'] as { code?: unknown } | undefined)?.code === 'string' ? String((b['fault'] as { code: string }).code) : null,
+          code:
+            typeof b['code'] === 'string'
+              ? b['code']
+              : typeof (b['fault'] as { code?: unknown } | undefined)?.code === 'string'
+                ? String((b['fault'] as { code: string }).code)
+                : null,
         });
         if (typeof b['instanceId'] === 'string') {
           if (typeof b['host'] === 'string') this.hostOf.set(b['instanceId'], b['host']);
@@ -91,15 +110,26 @@ export class EventRecorder {
     });
   }
 
-  /** Waits until every event NV_EVT holds now is read (a repair published at the last moment counts); false after `timeoutMs`. */
+  /**
+   * Waits until every event NV_EVT holds now is read (a repair published at the last moment counts); false after
+   * `timeoutMs`.
+   */
   async caughtUp(nc: NatsConnection, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     const jsm = await jetstreamManager(nc);
     for (;;) {
-      const last = await jsm.streams.info(names().streams.evt).then((i) => i.state.last_seq, () => Infinity);
+      const last = await jsm.streams.info(names().streams.evt).then(
+        (i) => i.state.last_seq,
+        () => Infinity,
+      );
       if (this.lastSeq >= last) return true;
       if (Date.now() > deadline) {
-        this.history.add({ k: 'observer-error', t: Date.now(), source: 'events', detail: `events were read up to ${this.lastSeq} of ${last}` });
+        this.history.add({
+          k: 'observer-error',
+          t: Date.now(),
+          source: 'events',
+          detail: `events were read up to ${this.lastSeq} of ${last}`,
+        });
         return false;
       }
       await new Promise((r) => setTimeout(r, 200));
@@ -136,7 +166,14 @@ export async function runClient(n: number, ctx: ClientContext): Promise<void> {
     const body = choice.action === 'boot' ? { name: `c${n}-${++boots}`, ...choice.body } : choice.body;
     const id = w.instanceId(); // a command id from the same stream: a replay issues the same ids
     ctx.history.add({ k: 'cmd', t: Date.now(), client: n, id, instanceId, action: choice.action, body });
-    const acked = await publish(js, s.cmd(CHAOS_PROJECT, instanceId, choice.action), id, choice.action, body, `client-${n}`);
+    const acked = await publish(
+      js,
+      s.cmd(CHAOS_PROJECT, instanceId, choice.action),
+      id,
+      choice.action,
+      body,
+      `client-${n}`,
+    );
     ctx.history.add({ k: 'ack', t: Date.now(), id, ok: acked.ok, ...(acked.ok ? {} : { error: acked.error }) });
     if (!acked.ok) continue;
     const end = await ctx.recorder.terminal(id, 60_000);
@@ -149,7 +186,14 @@ export async function runClient(n: number, ctx: ClientContext): Promise<void> {
  * Publishes with the command id as Nats-Msg-Id, retrying while no PubAck comes (a nats node
  * down, a leader election): the stream's dedup makes a retry of a stored command a no-op.
  */
-async function publish(js: JetStreamClient, subject: string, id: string, action: string, body: Record<string, unknown>, user: string): Promise<{ ok: true } | { ok: false; error: string }> {
+async function publish(
+  js: JetStreamClient,
+  subject: string,
+  id: string,
+  action: string,
+  body: Record<string, unknown>,
+  user: string,
+): Promise<{ ok: true } | { ok: false; error: string }> {
   const env = envelope({ id, type: commandType(action as never), ts: Date.now(), project: CHAOS_PROJECT, user, body });
   let last = '';
   for (let attempt = 0; attempt < 8; attempt++) {

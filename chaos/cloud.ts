@@ -38,21 +38,42 @@ export interface ChaosCloud {
   stop(): Promise<void>;
 }
 
-export async function startChaosCloud(o: { dir: string; hosts: number; cluster: 1 | 3; driver: Map<string, DriverChaos>; say: (line: string) => void; quota?: { project: string; limits: QuotaRecord } }): Promise<ChaosCloud> {
+export async function startChaosCloud(o: {
+  dir: string;
+  hosts: number;
+  cluster: 1 | 3;
+  driver: Map<string, DriverChaos>;
+  say: (line: string) => void;
+  quota?: { project: string; limits: QuotaRecord };
+}): Promise<ChaosCloud> {
   mkdirSync(o.dir, { recursive: true });
-  const ports = await Promise.all(Array.from({ length: o.cluster }, async () => ({ client: await freePort(), route: await freePort() })));
+  const ports = await Promise.all(
+    Array.from({ length: o.cluster }, async () => ({ client: await freePort(), route: await freePort() })),
+  );
   const nodes: NatsNode[] = ports.map((p, i) => {
     const config: ServerConfig = {
       name: `n${i + 1}`,
       port: p.client,
       storeDir: join(o.dir, `n${i + 1}`, 'js'),
-      ...(o.cluster === 3 ? { cluster: { name: 'novactor-chaos', port: p.route, routes: ports.filter((_, j) => j !== i).map((q) => q.route) } } : {}),
+      ...(o.cluster === 3
+        ? {
+            cluster: {
+              name: 'novactor-chaos',
+              port: p.route,
+              routes: ports.filter((_, j) => j !== i).map((q) => q.route),
+            },
+          }
+        : {}),
     };
     return { config, configFile: writeServerConfig(join(o.dir, config.name), config), process: undefined };
   });
   const startNode = async (i: number) => {
     const n = nodes[i]!;
-    n.process = await NatsServerProcess.start({ configFile: n.configFile, logFile: join(o.dir, `${n.config.name}.log`), readyTimeoutMs: 30_000 });
+    n.process = await NatsServerProcess.start({
+      configFile: n.configFile,
+      logFile: join(o.dir, `${n.config.name}.log`),
+      readyTimeoutMs: 30_000,
+    });
   };
   await Promise.all(nodes.map((_, i) => startNode(i)));
   const urls = nodes.map((n) => `nats://127.0.0.1:${n.config.port}`);
@@ -69,8 +90,24 @@ export async function startChaosCloud(o: { dir: string; hosts: number; cluster: 
     const d = host ? o.driver.get(host) : undefined;
     // The hosts' periodic audit runs every 10 s (60 s in production), so that a leak left at
     // any moment of the run is found and repaired, and its `audit.healed` event fails the run.
-    const extra = [...(d ? ['--fail-rate', String(d.failRate), '--driver-latency-ms', String(d.latencyMs)] : []), ...(host ? ['--audit-interval', String(CHAOS_AUDIT_INTERVAL_MS)] : [])];
-    roles.set(r.name, new RoleProcess({ name: r.name, command: process.execPath, args: [cli, ...r.args, ...extra], ready: r.ready, logFile: join(o.dir, `${r.name}.log`) }, o.say, { minMs: 200, maxMs: 3000, healthyMs: 10_000 }));
+    const extra = [
+      ...(d ? ['--fail-rate', String(d.failRate), '--driver-latency-ms', String(d.latencyMs)] : []),
+      ...(host ? ['--audit-interval', String(CHAOS_AUDIT_INTERVAL_MS)] : []),
+    ];
+    roles.set(
+      r.name,
+      new RoleProcess(
+        {
+          name: r.name,
+          command: process.execPath,
+          args: [cli, ...r.args, ...extra],
+          ready: r.ready,
+          logFile: join(o.dir, `${r.name}.log`),
+        },
+        o.say,
+        { minMs: 200, maxMs: 3000, healthyMs: 10_000 },
+      ),
+    );
   }
   await roles.get('placement')!.start();
   await Promise.all([...roles.values()].filter((r) => r.spec.name !== 'placement').map((r) => r.start()));

@@ -24,7 +24,15 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export type HistoryRecord =
   | { readonly k: 'start'; readonly t: number; readonly options: ChaosOptions }
-  | { readonly k: 'cmd'; readonly t: number; readonly client: number; readonly id: string; readonly instanceId: string; readonly action: string; readonly body: Record<string, unknown> }
+  | {
+      readonly k: 'cmd';
+      readonly t: number;
+      readonly client: number;
+      readonly id: string;
+      readonly instanceId: string;
+      readonly action: string;
+      readonly body: Record<string, unknown>;
+    }
   | { readonly k: 'ack'; readonly t: number; readonly id: string; readonly ok: boolean; readonly error?: string }
   | {
       readonly k: 'evt';
@@ -39,15 +47,45 @@ export type HistoryRecord =
       readonly flavor: string | null;
       readonly code: string | null;
     }
-  | { readonly k: 'fault'; readonly t: number; readonly kind: string; readonly target: string; readonly detail?: string }
+  | {
+      readonly k: 'fault';
+      readonly t: number;
+      readonly kind: string;
+      readonly target: string;
+      readonly detail?: string;
+    }
   /**
    * One provider's usage of one class against its capacity ((total − reserved) × ratio) right
    * after one placement write: the write `rid` (`op`) in record `seq` of placement's log.
    */
-  | { readonly k: 'write'; readonly t: number; readonly seq: number; readonly rid: string; readonly op: string; readonly provider: string; readonly resource: string; readonly used: number; readonly capacity: number }
+  | {
+      readonly k: 'write';
+      readonly t: number;
+      readonly seq: number;
+      readonly rid: string;
+      readonly op: string;
+      readonly provider: string;
+      readonly resource: string;
+      readonly used: number;
+      readonly capacity: number;
+    }
   /** A host's periodic audit repaired something (an `audit.healed` event, NV_EVT sequence `seq`). */
-  | { readonly k: 'healed'; readonly t: number; readonly seq: number; readonly host: string; readonly repaired: readonly { readonly kind: string; readonly id: string; readonly instanceId: string | null; readonly detail: string }[] }
-  /** An observer of the run could not see something (an event it could not decode, a log record, a read that failed): the checks are incomplete. */
+  | {
+      readonly k: 'healed';
+      readonly t: number;
+      readonly seq: number;
+      readonly host: string;
+      readonly repaired: readonly {
+        readonly kind: string;
+        readonly id: string;
+        readonly instanceId: string | null;
+        readonly detail: string;
+      }[];
+    }
+  /**
+   * An observer of the run could not see something (an event it could not decode, a log record, a read that failed):
+   * the checks are incomplete.
+   */
   | { readonly k: 'observer-error'; readonly t: number; readonly source: string; readonly detail: string }
   | { readonly k: 'end'; readonly t: number; readonly quiesced: boolean };
 

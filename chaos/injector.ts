@@ -22,16 +22,25 @@ export interface Injector {
   settle(): Promise<void>;
 }
 
-export function inject(cloud: ChaosCloud, schedule: readonly Fault[], history: HistoryWriter, instancesOn: (host: string) => string[], say: (line: string) => void): Injector {
+export function inject(
+  cloud: ChaosCloud,
+  schedule: readonly Fault[],
+  history: HistoryWriter,
+  instancesOn: (host: string) => string[],
+  say: (line: string) => void,
+): Injector {
   let stopped = false;
   const pending = new Set<Promise<void>>();
   const started = Date.now();
   const later = (ms: number, fn: () => Promise<void> | void) => {
-    const p = new Promise<void>((r) => setTimeout(r, ms)).then(fn).catch((err: unknown) => say(`fault recovery failed: ${String(err)}`));
+    const p = new Promise<void>((r) => setTimeout(r, ms))
+      .then(fn)
+      .catch((err: unknown) => say(`fault recovery failed: ${String(err)}`));
     pending.add(p);
     void p.finally(() => pending.delete(p));
   };
-  const record = (kind: string, target: string, detail?: string) => history.add({ k: 'fault', t: Date.now(), kind, target, ...(detail ? { detail } : {}) });
+  const record = (kind: string, target: string, detail?: string) =>
+    history.add({ k: 'fault', t: Date.now(), kind, target, ...(detail ? { detail } : {}) });
 
   const strike = async (f: Fault) => {
     if (f.kind === 'ctl') {
@@ -41,7 +50,14 @@ export function inject(cloud: ChaosCloud, schedule: readonly Fault[], history: H
         if (ids.length === 0) return;
         actor = `instance/${ids[Math.floor(f.pick * ids.length)]}`;
       }
-      const req = envelope({ id: randomUUID(), type: ctlType('kill'), ts: Date.now(), project: '_system', user: 'chaos', body: { actor, restartAfterMs: 200 } });
+      const req = envelope({
+        id: randomUUID(),
+        type: ctlType('kill'),
+        ts: Date.now(),
+        project: '_system',
+        user: 'chaos',
+        body: { actor, restartAfterMs: 200 },
+      });
       try {
         await cloud.nc.request(subjects().ctl(f.process, 'kill'), encodeMessage(req), { timeout: 3000 });
         record(`ctl-${f.actor}`, f.process, actor);

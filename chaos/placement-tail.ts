@@ -39,7 +39,8 @@ export function startPlacementTail(nc: NatsConnection, history: HistoryWriter): 
   const state = emptyState();
   let checked = 0;
   let stopped = false;
-  const error = (detail: string) => history.add({ k: 'observer-error', t: Date.now(), source: 'placement-log', detail });
+  const error = (detail: string) =>
+    history.add({ k: 'observer-error', t: Date.now(), source: 'placement-log', detail });
 
   const apply = (seq: number, data: Uint8Array) => {
     const batch = decodeBatch(seq, data);
@@ -53,7 +54,17 @@ export function startPlacementTail(nc: NatsConnection, history: HistoryWriter): 
         const p = state.providers.get(uuid);
         if (!p) continue; // deleted by this very write
         for (const [rc, inv] of p.inventories) {
-          history.add({ k: 'write', t: Date.now(), seq, rid: entry.rid, op: entry.op, provider: p.name, resource: rc, used: p.usage.get(rc) ?? 0, capacity: capacity(inv) });
+          history.add({
+            k: 'write',
+            t: Date.now(),
+            seq,
+            rid: entry.rid,
+            op: entry.op,
+            provider: p.name,
+            resource: rc,
+            used: p.usage.get(rc) ?? 0,
+            capacity: capacity(inv),
+          });
         }
       }
     }
@@ -107,7 +118,9 @@ export function startPlacementTail(nc: NatsConnection, history: HistoryWriter): 
           lastError = err instanceof Error ? err.message : String(err);
         }
         if (Date.now() > deadline) {
-          error(`the placement log was checked up to record ${checked} of ${last}${lastError ? ` (last read error: ${lastError})` : ''}`);
+          error(
+            `the placement log was checked up to record ${checked} of ${last}${lastError ? ` (last read error: ${lastError})` : ''}`,
+          );
           return false;
         }
         await new Promise((r) => setTimeout(r, 200));

@@ -29,19 +29,38 @@ export interface ChaosResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runChaos(o: ChaosOptions, io: { historyFile?: string; keepDir?: boolean; say: (line: string) => void }): Promise<ChaosResult> {
+export async function runChaos(
+  o: ChaosOptions,
+  io: { historyFile?: string; keepDir?: boolean; say: (line: string) => void },
+): Promise<ChaosResult> {
   const dir = mkdtempSync(join(tmpdir(), `novactor-chaos-${o.seed}-`));
   const historyFile = io.historyFile ?? join(dir, 'history.jsonl');
   const history = new HistoryWriter(historyFile);
   history.add({ k: 'start', t: Date.now(), options: o });
   const drivers = driverChaos(o);
-  for (const [host, d] of drivers) history.add({ k: 'fault', t: Date.now(), kind: 'driver', target: `compute-${host}`, detail: `fail rate ${d.failRate}, latency ${d.latencyMs} ms` });
-  io.say(`seed ${o.seed}: ${o.hosts} hosts, ${o.clients} clients, ${o.durationMs / 1000} s, faults ${o.faults.join(',') || 'none'} at ${o.rate}/min, ${o.cluster === 3 ? '3-node cluster' : 'one nats-server'}; data in ${dir}`);
+  for (const [host, d] of drivers)
+    history.add({
+      k: 'fault',
+      t: Date.now(),
+      kind: 'driver',
+      target: `compute-${host}`,
+      detail: `fail rate ${d.failRate}, latency ${d.latencyMs} ms`,
+    });
+  io.say(
+    `seed ${o.seed}: ${o.hosts} hosts, ${o.clients} clients, ${o.durationMs / 1000} s, faults ${o.faults.join(',') || 'none'} at ${o.rate}/min, ${o.cluster === 3 ? '3-node cluster' : 'one nats-server'}; data in ${dir}`,
+  );
   // The project's quota is exactly what its clients may hold (each keeps at most POOL_SIZE
   // instances not deleted): the ledger is written on every boot and judged at its limit, and
   // a QuotaExceeded would mean it counted an instance no client holds (checker: 'quota').
   const quota = { project: CHAOS_PROJECT, limits: { instances: o.clients * POOL_SIZE, cores: -1, ramMb: -1 } };
-  const cloud = await startChaosCloud({ dir, hosts: o.hosts, cluster: o.cluster, driver: drivers, say: (l) => io.say(l), quota });
+  const cloud = await startChaosCloud({
+    dir,
+    hosts: o.hosts,
+    cluster: o.cluster,
+    driver: drivers,
+    say: (l) => io.say(l),
+    quota,
+  });
   const problems: string[] = [];
   let clean = false;
   try {
@@ -52,7 +71,9 @@ export async function runChaos(o: ChaosOptions, io: { historyFile?: string; keep
     const instancesOn = (host: string) => [...recorder.hostOf].filter(([, h]) => h === host).map(([id]) => id);
     const injector = inject(cloud, schedule, history, instancesOn, (l) => io.say(l));
     const deadline = Date.now() + o.durationMs;
-    const clients = Array.from({ length: o.clients }, (_, n) => runClient(n, { nc: cloud.nc, seed: o.seed, history, recorder, running: () => Date.now() < deadline }));
+    const clients = Array.from({ length: o.clients }, (_, n) =>
+      runClient(n, { nc: cloud.nc, seed: o.seed, history, recorder, running: () => Date.now() < deadline }),
+    );
     await sleep(o.durationMs);
     injector.stop();
     await injector.done;
@@ -60,11 +81,16 @@ export async function runChaos(o: ChaosOptions, io: { historyFile?: string; keep
     io.say('faults stopped; waiting for the clients and for every acknowledged command to end');
     await Promise.all(clients);
     const quiesced = await untilEnded(history.records, recorder, 120_000);
-    if (!quiesced) problems.push('the cloud did not quiesce: some acknowledged commands had no outcome 120 s after the faults stopped');
+    if (!quiesced)
+      problems.push(
+        'the cloud did not quiesce: some acknowledged commands had no outcome 120 s after the faults stopped',
+      );
 
     const invariants = await finalAudit(cloud.nc, io.say);
     const stores = await openStores(cloud.nc);
-    const final = new Map<string, FinalInstance>((await stores.instances.entries()).map((e) => [e.key, { vmState: e.value.vmState, flavor: e.value.flavor.name }]));
+    const final = new Map<string, FinalInstance>(
+      (await stores.instances.entries()).map((e) => [e.key, { vmState: e.value.vmState, flavor: e.value.flavor.name }]),
+    );
     // Every placement write and every event (a repair published during the final audit too)
     // is checked before the verdict; one the observers could not reach is an observer-error.
     await Promise.all([placementLog.caughtUp(30_000), recorder.caughtUp(cloud.nc, 30_000)]);
@@ -83,17 +109,24 @@ export async function runChaos(o: ChaosOptions, io: { historyFile?: string; keep
     await cloud.stop();
     // A failed run keeps its history and the logs of every process, to chase it.
     if (clean && !io.keepDir) {
-      if (io.historyFile) for (const sub of ['n1', 'n2', 'n3', 'hosts']) rmSync(join(dir, sub), { recursive: true, force: true });
+      if (io.historyFile)
+        for (const sub of ['n1', 'n2', 'n3', 'hosts']) rmSync(join(dir, sub), { recursive: true, force: true });
       else rmSync(dir, { recursive: true, force: true });
     } else if (!clean) io.say(`the run directory is kept: ${dir}`);
   }
 }
 
 /** Waits until every acknowledged command has its terminal event. */
-async function untilEnded(records: readonly { k: string }[], recorder: EventRecorder, timeoutMs: number): Promise<boolean> {
+async function untilEnded(
+  records: readonly { k: string }[],
+  recorder: EventRecorder,
+  timeoutMs: number,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const open = records.filter((r): r is { k: 'ack'; id: string; ok: boolean } => r.k === 'ack' && (r as { ok?: boolean }).ok === true).filter((r) => !recorder.hasEnded(r.id));
+    const open = records
+      .filter((r): r is { k: 'ack'; id: string; ok: boolean } => r.k === 'ack' && (r as { ok?: boolean }).ok === true)
+      .filter((r) => !recorder.hasEnded(r.id));
     if (open.length === 0) return true;
     if (Date.now() > deadline) return false;
     await sleep(500);
@@ -115,7 +148,8 @@ async function finalAudit(nc: Parameters<typeof collect>[0]['nc'], say: (line: s
       last = audit(await collect({ nc, timeoutMs: 5000 })).violations;
       if (last.length === 0 || Date.now() > deadline) return last;
     } catch (err) {
-      if (Date.now() > deadline) return [{ invariant: 'audit', detail: `the audit could not read the cloud: ${String(err)}`, ids: [] }];
+      if (Date.now() > deadline)
+        return [{ invariant: 'audit', detail: `the audit could not read the cloud: ${String(err)}`, ids: [] }];
     }
     say(`audit: ${last.length} violations; checking again`);
     await sleep(3000);

@@ -8,7 +8,13 @@ import type { ChaosOptions } from './history.js';
 
 export type Fault =
   /** `nv.ctl` kill of an actor in a process, restored by its supervisor. */
-  | { readonly atMs: number; readonly kind: 'ctl'; readonly process: string; readonly actor: 'instance' | 'tracker' | 'placement'; readonly pick: number }
+  | {
+      readonly atMs: number;
+      readonly kind: 'ctl';
+      readonly process: string;
+      readonly actor: 'instance' | 'tracker' | 'placement';
+      readonly pick: number;
+    }
   /** kill -9 of a role process, restarted after `downMs`. */
   | { readonly atMs: number; readonly kind: 'kill9'; readonly role: string; readonly downMs: number }
   /** SIGSTOP of a compute host for `pauseMs`, then SIGCONT: a host that looks dead and comes back. */
@@ -22,7 +28,13 @@ export type Fault =
    * catches up from it. Which node is decided when it strikes: the leader of placement's lease
    * stream or of its log (the worst to lose), or the node `pick` names.
    */
-  | { readonly atMs: number; readonly kind: 'nats-loss'; readonly target: LossTarget; readonly pick: number; readonly downMs: number };
+  | {
+      readonly atMs: number;
+      readonly kind: 'nats-loss';
+      readonly target: LossTarget;
+      readonly pick: number;
+      readonly downMs: number;
+    };
 
 export type LossTarget = 'lease-leader' | 'placement-log-leader' | 'any';
 
@@ -47,12 +59,23 @@ export function faultSchedule(o: ChaosOptions): Fault[] {
   if ((kinds.length === 0 && !loss) || o.rate <= 0) return out;
   const meanGapMs = 60_000 / o.rate;
   // The first seconds belong to the workload's first boots; faults stop a little before the end.
-  for (let at = between(1000, meanGapMs); kinds.length > 0 && at < o.durationMs - 1000; at += between(meanGapMs / 2, (meanGapMs * 3) / 2)) {
+  for (
+    let at = between(1000, meanGapMs);
+    kinds.length > 0 && at < o.durationMs - 1000;
+    at += between(meanGapMs / 2, (meanGapMs * 3) / 2)
+  ) {
     const kind = pick(kinds);
     if (kind === 'kill') {
       const what = pick(['instance', 'instance', 'tracker', 'placement', 'process'] as const);
-      if (what === 'process') out.push({ atMs: at, kind: 'kill9', role: pick(['placement', 'gateway', 'conductor', ...hosts.map((h) => `compute-${h}`)]), downMs: between(100, 3000) });
-      else if (what === 'placement') out.push({ atMs: at, kind: 'ctl', process: 'placement-1', actor: 'placement', pick: random() });
+      if (what === 'process')
+        out.push({
+          atMs: at,
+          kind: 'kill9',
+          role: pick(['placement', 'gateway', 'conductor', ...hosts.map((h) => `compute-${h}`)]),
+          downMs: between(100, 3000),
+        });
+      else if (what === 'placement')
+        out.push({ atMs: at, kind: 'ctl', process: 'placement-1', actor: 'placement', pick: random() });
       else out.push({ atMs: at, kind: 'ctl', process: `compute-${pick(hosts)}`, actor: what, pick: random() });
     } else if (kind === 'pause') {
       // Up to 12 s: past the 10 s heartbeat TTL, the host is taken for down and comes back.
@@ -76,6 +99,7 @@ export function driverChaos(o: ChaosOptions): Map<string, DriverChaos> {
   const random = seededRandom(o.seed * 7919 + 1);
   const out = new Map<string, DriverChaos>();
   if (!o.faults.includes('driver')) return out;
-  for (const h of hostNames(o.hosts)) out.set(h, { failRate: Math.round((0.1 + random() * 0.25) * 100) / 100, latencyMs: Math.round(random() * 40) });
+  for (const h of hostNames(o.hosts))
+    out.set(h, { failRate: Math.round((0.1 + random() * 0.25) * 100) / 100, latencyMs: Math.round(random() * 40) });
   return out;
 }

@@ -8,7 +8,8 @@ import { runChaos } from './run.js';
 import type { ChaosOptions } from './history.js';
 
 const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+for (let i = 2; i < process.argv.length; i += 2)
+  args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const num = (k: string, d: number) => (args.has(k) ? Number(args.get(k)) : d);
 const seeds = num('seeds', 50);
 const first = num('from', 1);
@@ -34,8 +35,12 @@ for (let seed = first; seed < first + seeds; seed++) {
   faults += f;
   violations += r.violations.length;
   if (r.violations.length > 0 || r.problems.length > 0) failed.push(seed);
-  process.stdout.write(`seed ${seed}: ${r.summary.commands} commands, ${f} faults ${JSON.stringify(r.summary.faults)}, ${r.violations.length} violations${r.problems.length ? `, problems: ${r.problems.join('; ')}` : ''}\n`);
+  process.stdout.write(
+    `seed ${seed}: ${r.summary.commands} commands, ${f} faults ${JSON.stringify(r.summary.faults)}, ${r.violations.length} violations${r.problems.length ? `, problems: ${r.problems.join('; ')}` : ''}\n`,
+  );
   for (const v of r.violations) process.stdout.write(`  ${v.kind}: ${v.detail}\n`);
 }
-process.stdout.write(`soak: ${seeds} runs (seeds ${first}-${first + seeds - 1}, ${base.durationMs / 1000} s each, ${cluster === 3 ? '3-node cluster' : 'one server'}) in ${Math.round((Date.now() - started) / 60_000)} min: ${ops} operations, ${faults} faults, ${violations} violations${failed.length ? `; failed seeds ${failed.join(' ')}` : ''}\n`);
+process.stdout.write(
+  `soak: ${seeds} runs (seeds ${first}-${first + seeds - 1}, ${base.durationMs / 1000} s each, ${cluster === 3 ? '3-node cluster' : 'one server'}) in ${Math.round((Date.now() - started) / 60_000)} min: ${ops} operations, ${faults} faults, ${violations} violations${failed.length ? `; failed seeds ${failed.join(' ')}` : ''}\n`,
+);
 process.exit(failed.length > 0 ? 1 : 0);

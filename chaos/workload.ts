@@ -46,13 +46,18 @@ export const POOL_SIZE = 3;
 
 export class Workload {
   private readonly random: () => number;
-  constructor(seed: number, client: number, private readonly poolSize = POOL_SIZE) {
+  constructor(
+    seed: number,
+    client: number,
+    private readonly poolSize = POOL_SIZE,
+  ) {
     this.random = seededRandom(seed * 1000 + client + 1);
   }
 
   next(pool: number): Choice {
     const r = this.random;
-    if (pool < this.poolSize && (pool === 0 || r() < 0.5)) return { action: 'boot', body: { flavor: FLAVORS[Math.floor(r() * FLAVORS.length)] }, target: 'new' };
+    if (pool < this.poolSize && (pool === 0 || r() < 0.5))
+      return { action: 'boot', body: { flavor: FLAVORS[Math.floor(r() * FLAVORS.length)] }, target: 'new' };
     let ticket = Math.floor(r() * TICKETS);
     for (const [w, action, body] of OPS) {
       if (ticket < w) return { action, body: body(r), target: Math.floor(r() * pool) };

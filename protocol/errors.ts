@@ -33,7 +33,8 @@ export class ProtocolError extends Error {
   }
 }
 
-export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ProtocolError };
+export type Decoded<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ProtocolError };
 
 export const ok = <T>(value: T): Decoded<T> => ({ ok: true, value });
 export const fail = <T = never>(code: ProtocolErrorCode, message: string, path?: string): Decoded<T> => ({
@@ -84,5 +85,9 @@ export const ERROR_TYPE = 'error' as const;
 /** Maps a decode failure to the error body a request/reply service answers with (HTTP-like 400/413). */
 export function errorBodyOf(error: ProtocolError): ErrorBody {
   const status = error.code === ProtocolErrorCode.TooLarge ? 413 : 400;
-  return { status, code: error.code === ProtocolErrorCode.UnknownType ? 'UnknownMessageType' : 'InvalidInput', message: error.message };
+  return {
+    status,
+    code: error.code === ProtocolErrorCode.UnknownType ? 'UnknownMessageType' : 'InvalidInput',
+    message: error.message,
+  };
 }

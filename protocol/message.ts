@@ -27,7 +27,11 @@ export function encodeMessage(env: Envelope<unknown>): Uint8Array {
  * Decodes and validates a message of the given kind. Unknown `type` for that kind,
  * a wrong version, or a body that does not match its schema are typed errors.
  */
-export function decodeMessage<TBody = Record<string, unknown>>(bytes: Uint8Array, kind: MessageKind, limits: CodecLimits = DEFAULT_LIMITS): Decoded<Envelope<TBody>> {
+export function decodeMessage<TBody = Record<string, unknown>>(
+  bytes: Uint8Array,
+  kind: MessageKind,
+  limits: CodecLimits = DEFAULT_LIMITS,
+): Decoded<Envelope<TBody>> {
   const raw = decodeValue(bytes, limits);
   if (!raw.ok) return raw;
   const value = raw.value;
@@ -35,7 +39,12 @@ export function decodeMessage<TBody = Record<string, unknown>>(bytes: Uint8Array
     return fail(ProtocolErrorCode.InvalidEnvelope, 'a message is a msgpack map');
   }
   const v = (value as { v?: unknown }).v;
-  if (v !== PROTOCOL_VERSION) return fail(ProtocolErrorCode.UnsupportedVersion, `protocol version ${JSON.stringify(v)} is not supported (expected ${PROTOCOL_VERSION})`, '/v');
+  if (v !== PROTOCOL_VERSION)
+    return fail(
+      ProtocolErrorCode.UnsupportedVersion,
+      `protocol version ${JSON.stringify(v)} is not supported (expected ${PROTOCOL_VERSION})`,
+      '/v',
+    );
   if (!envelopeCheck.Check(value)) {
     const e = firstError(envelopeCheck, value);
     return fail(ProtocolErrorCode.InvalidEnvelope, `bad envelope: ${e.message}`, e.path);
@@ -44,7 +53,11 @@ export function decodeMessage<TBody = Record<string, unknown>>(bytes: Uint8Array
   if (!check) return fail(ProtocolErrorCode.UnknownType, `unknown ${kind} type ${JSON.stringify(value.type)}`, '/type');
   if (!check.Check(value.body)) {
     const e = firstError(check, value.body);
-    return fail(ProtocolErrorCode.InvalidInput, `invalid body for ${value.type}: ${e.message}`, `/body${e.path === '/' ? '' : e.path}`);
+    return fail(
+      ProtocolErrorCode.InvalidInput,
+      `invalid body for ${value.type}: ${e.message}`,
+      `/body${e.path === '/' ? '' : e.path}`,
+    );
   }
   return ok(value as unknown as Envelope<TBody>);
 }
@@ -56,7 +69,12 @@ const bodyChecks = new Map<TSchema, TypeCheck<TSchema>>();
  * `upgrade` (a record written by an older version, actors/records/upgrades.ts) rewrites the
  * decoded value before it is validated. Never throws.
  */
-export function decodeWith<T>(bytes: Uint8Array, schema: TSchema, limits: CodecLimits = DEFAULT_LIMITS, upgrade?: (raw: unknown) => unknown): Decoded<T> {
+export function decodeWith<T>(
+  bytes: Uint8Array,
+  schema: TSchema,
+  limits: CodecLimits = DEFAULT_LIMITS,
+  upgrade?: (raw: unknown) => unknown,
+): Decoded<T> {
   const raw = decodeValue(bytes, limits);
   if (!raw.ok) return raw;
   const value = upgrade ? upgrade(raw.value) : raw.value;

@@ -52,30 +52,52 @@ export function scanMsgpack(bytes: Uint8Array, limits: ScanLimits): ProtocolErro
     else if (b >= 0x90 && b <= 0x9f) container = { count: b & 0x0f, map: false };
     else {
       switch (b) {
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xce: case 0xd2: case 0xca: skip = 4; break;
-        case 0xcf: case 0xd3: case 0xcb: skip = 8; break;
-        case 0xd9: case 0xc4:
-          if (!need(1)) return bad(ProtocolErrorCode.Malformed, 'truncated msgpack');
-          if (b === 0xd9) strLen = bytes[pos++]!; else skip = bytes[pos++]!;
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
           break;
-        case 0xda: case 0xc5:
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          break;
+        case 0xce:
+        case 0xd2:
+        case 0xca:
+          skip = 4;
+          break;
+        case 0xcf:
+        case 0xd3:
+        case 0xcb:
+          skip = 8;
+          break;
+        case 0xd9:
+        case 0xc4:
+          if (!need(1)) return bad(ProtocolErrorCode.Malformed, 'truncated msgpack');
+          if (b === 0xd9) strLen = bytes[pos++]!;
+          else skip = bytes[pos++]!;
+          break;
+        case 0xda:
+        case 0xc5:
           if (!need(2)) return bad(ProtocolErrorCode.Malformed, 'truncated msgpack');
-          if (b === 0xda) strLen = view.getUint16(pos); else skip = view.getUint16(pos);
+          if (b === 0xda) strLen = view.getUint16(pos);
+          else skip = view.getUint16(pos);
           pos += 2;
           break;
-        case 0xdb: case 0xc6:
+        case 0xdb:
+        case 0xc6:
           if (!need(4)) return bad(ProtocolErrorCode.Malformed, 'truncated msgpack');
-          if (b === 0xdb) strLen = view.getUint32(pos); else skip = view.getUint32(pos);
+          if (b === 0xdb) strLen = view.getUint32(pos);
+          else skip = view.getUint32(pos);
           pos += 4;
           break;
-        case 0xdc: case 0xde:
+        case 0xdc:
+        case 0xde:
           if (!need(2)) return bad(ProtocolErrorCode.Malformed, 'truncated msgpack');
           container = { count: view.getUint16(pos), map: b === 0xde };
           pos += 2;
           break;
-        case 0xdd: case 0xdf:
+        case 0xdd:
+        case 0xdf:
           if (!need(4)) return bad(ProtocolErrorCode.Malformed, 'truncated msgpack');
           container = { count: view.getUint32(pos), map: b === 0xdf };
           pos += 4;

@@ -6,15 +6,37 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ERROR_TYPE } from './errors.js';
 import { ErrorBodySchema } from './schemas/common.js';
-import { COMMAND_REJECTED, CommandRejectedBody, INSTANCE_EVENT_TYPES, InstanceCommandBodies, InstanceEventBody, InstanceQueries, commandType, type InstanceAction } from './schemas/instance.js';
+import {
+  COMMAND_REJECTED,
+  CommandRejectedBody,
+  INSTANCE_EVENT_TYPES,
+  InstanceCommandBodies,
+  InstanceEventBody,
+  InstanceQueries,
+  commandType,
+  type InstanceAction,
+} from './schemas/instance.js';
 import { PlacementOps } from './schemas/placement.js';
 import { CtlOps, SystemEvents } from './schemas/system.js';
 import { InternalTasks } from './schemas/internal.js';
 import { HostRpcOps, TrackerOps } from './schemas/host.js';
-import { ActionQueries, AdminOps, FlavorQueries, ImageQueries, MigrationQueries, QuotaQueries } from './schemas/admin.js';
+import {
+  ActionQueries,
+  AdminOps,
+  FlavorQueries,
+  ImageQueries,
+  MigrationQueries,
+  QuotaQueries,
+} from './schemas/admin.js';
 
 /** What a message is, which decides where its type is looked up. */
-export const MessageKind = { Command: 'command', Event: 'event', Request: 'request', Reply: 'reply', Task: 'task' } as const;
+export const MessageKind = {
+  Command: 'command',
+  Event: 'event',
+  Request: 'request',
+  Reply: 'reply',
+  Task: 'task',
+} as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
 /** Envelope type names of request/reply families: `<family>.<op>`. */
@@ -27,7 +49,11 @@ export const adminType = (op: string) => `admin.${op}`;
 
 type OpTable = Readonly<Record<string, { readonly request: TSchema; readonly reply: TSchema }>>;
 
-function ops(table: OpTable, typeOf: (op: string) => string, into: { requests: Map<string, TSchema>; replies: Map<string, TSchema> }) {
+function ops(
+  table: OpTable,
+  typeOf: (op: string) => string,
+  into: { requests: Map<string, TSchema>; replies: Map<string, TSchema> },
+) {
   for (const [op, { request, reply }] of Object.entries(table)) {
     into.requests.set(typeOf(op), request);
     into.replies.set(typeOf(op), reply);
@@ -36,7 +62,8 @@ function ops(table: OpTable, typeOf: (op: string) => string, into: { requests: M
 
 function build(): Record<MessageKind, Map<string, TSchema>> {
   const commands = new Map<string, TSchema>();
-  for (const [action, schema] of Object.entries(InstanceCommandBodies)) commands.set(commandType(action as InstanceAction), schema);
+  for (const [action, schema] of Object.entries(InstanceCommandBodies))
+    commands.set(commandType(action as InstanceAction), schema);
 
   const events = new Map<string, TSchema>();
   for (const t of INSTANCE_EVENT_TYPES) events.set(t, InstanceEventBody);

@@ -20,7 +20,10 @@ export function isProjectToken(s: unknown): s is string {
 
 function token(what: string, s: string): string {
   if (!isToken(s)) {
-    throw new ProtocolError(ProtocolErrorCode.InvalidSubject, `${what} ${JSON.stringify(s)} is not a valid subject token (letters, digits, _ and - only, 1-128 chars)`);
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidSubject,
+      `${what} ${JSON.stringify(s)} is not a valid subject token (letters, digits, _ and - only, 1-128 chars)`,
+    );
   }
   return s;
 }
@@ -28,7 +31,10 @@ function token(what: string, s: string): string {
 /** A dotted name such as an event type or an op: tokens joined by dots. */
 function dotted(what: string, s: string): string {
   if (typeof s !== 'string' || s.length === 0 || s.length > 128 || !s.split('.').every((t) => TOKEN.test(t))) {
-    throw new ProtocolError(ProtocolErrorCode.InvalidSubject, `${what} ${JSON.stringify(s)} is not a valid dotted name`);
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidSubject,
+      `${what} ${JSON.stringify(s)} is not a valid dotted name`,
+    );
   }
   return s;
 }
@@ -45,7 +51,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
   return {
     prefix,
     /** User command: `nv.cmd.<project>.<instanceId>.<action>` (stream NV_CMD). */
-    cmd: (project: string, instanceId: string, action: string) => `${prefix}.cmd.${token('project', project)}.${token('instance id', instanceId)}.${token('action', action)}`,
+    cmd: (project: string, instanceId: string, action: string) =>
+      `${prefix}.cmd.${token('project', project)}.${token('instance id', instanceId)}.${token('action', action)}`,
     cmdAll: () => `${prefix}.cmd.>`,
     /** Work for one compute host: `nv.host.<host>.<kind>` (stream NV_HOST). */
     host: (host: string, kind: string) => `${prefix}.host.${token('host', host)}.${token('kind', kind)}`,
@@ -53,11 +60,14 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     /** Conductor work queue: `nv.conductor.<task>` (stream NV_CONDUCTOR). */
     conductor: (task: string) => `${prefix}.conductor.${token('task', task)}`,
     /** Lifecycle event: `nv.evt.<project>.<instanceId>.<event type>`; the type keeps its dots. */
-    evt: (project: string, instanceId: string, eventType: string) => `${prefix}.evt.${token('project', project)}.${token('instance id', instanceId)}.${dotted('event type', eventType)}`,
-    evtInstance: (project: string, instanceId: string) => `${prefix}.evt.${token('project', project)}.${token('instance id', instanceId)}.>`,
+    evt: (project: string, instanceId: string, eventType: string) =>
+      `${prefix}.evt.${token('project', project)}.${token('instance id', instanceId)}.${dotted('event type', eventType)}`,
+    evtInstance: (project: string, instanceId: string) =>
+      `${prefix}.evt.${token('project', project)}.${token('instance id', instanceId)}.>`,
     evtProject: (project: string) => `${prefix}.evt.${token('project', project)}.>`,
     /** System event: `nv.evt._system.<kind>.<name>.<event>`. */
-    systemEvt: (kind: string, name: string, event: string) => `${prefix}.evt.${SYSTEM_PROJECT}.${token('kind', kind)}.${token('name', name)}.${dotted('event', event)}`,
+    systemEvt: (kind: string, name: string, event: string) =>
+      `${prefix}.evt.${SYSTEM_PROJECT}.${token('kind', kind)}.${token('name', name)}.${dotted('event', event)}`,
     query: (project: string, what: string) => `${prefix}.query.${token('project', project)}.${dotted('query', what)}`,
     admin: (op: string) => `${prefix}.admin.${dotted('op', op)}`,
     placement: (op: string) => `${prefix}.placement.${dotted('op', op)}`,
@@ -68,9 +78,11 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
      * may publish only with its own name as `<caller>` (nats.secure.conf), so the callee
      * knows from the subject, as the server proved it, who is asking.
      */
-    peerRpc: (callee: string, caller: string, op: string) => `${prefix}.rpc.${token('host', callee)}.from.${token('caller', caller)}.${dotted('op', op)}`,
+    peerRpc: (callee: string, caller: string, op: string) =>
+      `${prefix}.rpc.${token('host', callee)}.from.${token('caller', caller)}.${dotted('op', op)}`,
     /** The same for a host's tracker: `nv.tracker.<callee>.from.<caller>.<op>`. */
-    peerTracker: (callee: string, caller: string, op: string) => `${prefix}.tracker.${token('host', callee)}.from.${token('caller', caller)}.${dotted('op', op)}`,
+    peerTracker: (callee: string, caller: string, op: string) =>
+      `${prefix}.tracker.${token('host', callee)}.from.${token('caller', caller)}.${dotted('op', op)}`,
     ctl: (target: string, op: string) => `${prefix}.ctl.${token('target', target)}.${dotted('op', op)}`,
     ctlAll: (target: string) => `${prefix}.ctl.${token('target', target)}.>`,
   } as const;
@@ -89,7 +101,11 @@ export function parseCommandSubject(subject: string, prefix: string = DEFAULT_PR
   const head = `${prefix}.cmd.`;
   if (!subject.startsWith(head)) return fail(ProtocolErrorCode.InvalidSubject, `not a command subject: ${subject}`);
   const parts = subject.slice(head.length).split('.');
-  if (parts.length !== 3) return fail(ProtocolErrorCode.InvalidSubject, `a command subject is ${head}<project>.<instanceId>.<action>: ${subject}`);
+  if (parts.length !== 3)
+    return fail(
+      ProtocolErrorCode.InvalidSubject,
+      `a command subject is ${head}<project>.<instanceId>.<action>: ${subject}`,
+    );
   const [project, instanceId, action] = parts as [string, string, string];
   if (!isProjectToken(project)) return fail(ProtocolErrorCode.InvalidSubject, `bad project token in ${subject}`);
   if (!isToken(instanceId)) return fail(ProtocolErrorCode.InvalidSubject, `bad instance id token in ${subject}`);
@@ -108,17 +124,25 @@ export function parseEventSubject(subject: string, prefix: string = DEFAULT_PREF
   const head = `${prefix}.evt.`;
   if (!subject.startsWith(head)) return fail(ProtocolErrorCode.InvalidSubject, `not an event subject: ${subject}`);
   const parts = subject.slice(head.length).split('.');
-  if (parts.length < 3 || !parts.every((t) => TOKEN.test(t))) return fail(ProtocolErrorCode.InvalidSubject, `malformed event subject: ${subject}`);
+  if (parts.length < 3 || !parts.every((t) => TOKEN.test(t)))
+    return fail(ProtocolErrorCode.InvalidSubject, `malformed event subject: ${subject}`);
   const [project, instanceId, ...rest] = parts as [string, string, ...string[]];
   return ok({ project, instanceId, eventType: rest.join('.') });
 }
 
 /** Parses `nv.<rpc|tracker>.<callee>.from.<caller>.<op>` for a known callee. */
-export function parsePeerSubject(subject: string, family: 'rpc' | 'tracker', callee: string, prefix: string = DEFAULT_PREFIX): Decoded<{ caller: string; op: string }> {
+export function parsePeerSubject(
+  subject: string,
+  family: 'rpc' | 'tracker',
+  callee: string,
+  prefix: string = DEFAULT_PREFIX,
+): Decoded<{ caller: string; op: string }> {
   const head = `${prefix}.${family}.${callee}.from.`;
-  if (!subject.startsWith(head)) return fail(ProtocolErrorCode.InvalidSubject, `not a peer call to ${callee}: ${subject}`);
+  if (!subject.startsWith(head))
+    return fail(ProtocolErrorCode.InvalidSubject, `not a peer call to ${callee}: ${subject}`);
   const parts = subject.slice(head.length).split('.');
-  if (parts.length !== 2 || !parts.every((t) => TOKEN.test(t))) return fail(ProtocolErrorCode.InvalidSubject, `a peer call is ${head}<caller>.<op>: ${subject}`);
+  if (parts.length !== 2 || !parts.every((t) => TOKEN.test(t)))
+    return fail(ProtocolErrorCode.InvalidSubject, `a peer call is ${head}<caller>.<op>: ${subject}`);
   const [caller, op] = parts as [string, string];
   return ok({ caller, op });
 }
@@ -126,7 +150,8 @@ export function parsePeerSubject(subject: string, family: 'rpc' | 'tracker', cal
 /** The last token(s) after a fixed head, e.g. the op of `nv.placement.<op>`. */
 export function parseOpSubject(subject: string, head: string): Decoded<string> {
   const prefixWithDot = `${head}.`;
-  if (!subject.startsWith(prefixWithDot)) return fail(ProtocolErrorCode.InvalidSubject, `expected ${head}.<op>: ${subject}`);
+  if (!subject.startsWith(prefixWithDot))
+    return fail(ProtocolErrorCode.InvalidSubject, `expected ${head}.<op>: ${subject}`);
   const op = subject.slice(prefixWithDot.length);
   if (!op.split('.').every((t) => TOKEN.test(t))) return fail(ProtocolErrorCode.InvalidSubject, `bad op in ${subject}`);
   return ok(op);

@@ -63,7 +63,10 @@ export interface CallOptions {
 export interface HypervisorDriver {
   /** The host whose guests this driver manages. */
   readonly host: string;
-  /** Builds and starts the guest. An existing guest is not built twice: it is returned, and started if it is shut down or crashed. Fails `SpawnFailed` if the hypervisor refuses. */
+  /**
+   * Builds and starts the guest. An existing guest is not built twice: it is returned, and started if it is shut down
+   * or crashed. Fails `SpawnFailed` if the hypervisor refuses.
+   */
   spawn(guest: GuestSpec, opts?: CallOptions): Promise<GuestInfo>;
   /** Removes the guest, whatever its state. Succeeds if it is already gone. */
   destroy(instanceId: string, opts?: CallOptions): Promise<void>;
@@ -71,7 +74,9 @@ export interface HypervisorDriver {
   powerOff(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
   /** shutdown or crashed → running. Paused or suspended guests must be unpaused/resumed: `InvalidState`. */
   powerOn(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
-  /** SOFT: running only (Nova's ALLOW_SOFT_REBOOT), clean restart. HARD: from any state, kill and start. Rescue is kept. */
+  /**
+   * SOFT: running only (Nova's ALLOW_SOFT_REBOOT), clean restart. HARD: from any state, kill and start. Rescue is kept.
+   */
   reboot(instanceId: string, kind: RebootKind, opts?: CallOptions): Promise<GuestInfo>;
   /** running → paused. */
   pause(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
@@ -85,7 +90,10 @@ export interface HypervisorDriver {
   rescue(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
   /** Restarts the guest from its own disk: rescued → running, not rescued. */
   unrescue(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
-  /** Saves the guest's disk for an image (snapshot, shelve), in whatever power state it is; the guest is unchanged. Fails `GuestNotFound` if absent. */
+  /**
+   * Saves the guest's disk for an image (snapshot, shelve), in whatever power state it is; the guest is unchanged.
+   * Fails `GuestNotFound` if absent.
+   */
   snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo>;
   /** The guest now, read from the hypervisor (not from a cache); undefined if absent. */
   get(instanceId: string, opts?: CallOptions): Promise<GuestInfo | undefined>;

@@ -25,7 +25,10 @@ const RETRYABLE: ReadonlySet<VirtErrorCode> = new Set([VirtErrorCode.DriverFailu
 
 export class VirtError extends Error {
   override readonly name = 'VirtError';
-  /** Whether re-running the same call may succeed. Defaults by code; a driver may override (e.g. a missing guest program is not transient). */
+  /**
+   * Whether re-running the same call may succeed. Defaults by code; a driver may override (e.g. a missing guest program
+   * is not transient).
+   */
   readonly retryable: boolean;
   constructor(
     readonly code: VirtErrorCode,
@@ -41,9 +44,11 @@ export class VirtError extends Error {
   readonly instanceId: string | undefined;
 }
 
-export const isVirtError = (e: unknown, code?: VirtErrorCode): e is VirtError => e instanceof VirtError && (code === undefined || e.code === code);
+export const isVirtError = (e: unknown, code?: VirtErrorCode): e is VirtError =>
+  e instanceof VirtError && (code === undefined || e.code === code);
 
 /** Throws `Aborted` if the signal has fired; called at every step boundary of a driver operation. */
 export function checkAborted(signal: AbortSignal | undefined, instanceId?: string): void {
-  if (signal?.aborted) throw new VirtError(VirtErrorCode.Aborted, 'operation aborted', { cause: signal.reason, instanceId });
+  if (signal?.aborted)
+    throw new VirtError(VirtErrorCode.Aborted, 'operation aborted', { cause: signal.reason, instanceId });
 }

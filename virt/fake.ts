@@ -5,7 +5,16 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { PowerState, VirtOp, type CallOptions, type GuestInfo, type GuestSpec, type HypervisorDriver, type RebootKind, type SnapshotInfo } from './driver.js';
+import {
+  PowerState,
+  VirtOp,
+  type CallOptions,
+  type GuestInfo,
+  type GuestSpec,
+  type HypervisorDriver,
+  type RebootKind,
+  type SnapshotInfo,
+} from './driver.js';
 import { checkAborted, VirtError, VirtErrorCode } from './errors.js';
 import { GuestLocks } from './serial.js';
 
@@ -50,7 +59,9 @@ export class FakeHost {
     renameSync(tmp, this.file);
   }
 
-  /** Makes a guest die under the hypervisor (as a qemu killed with -9): it becomes `crashed`. Returns false if absent. */
+  /**
+   * Makes a guest die under the hypervisor (as a qemu killed with -9): it becomes `crashed`. Returns false if absent.
+   */
   crash(instanceId: string): boolean {
     const g = this.guests.get(instanceId);
     if (!g) return false;
@@ -87,9 +98,15 @@ export interface FakeDriverConfig {
   readonly latencyMs?: PerOp<number>;
   /** Spawning a guest whose name or image matches fails with `SpawnFailed` (and leaves no guest). */
   readonly failSpawnPattern?: RegExp;
-  /** Probability (0..1) that an operation fails with a retryable `DriverFailure`. A plain number applies to every state-changing operation, not to get/list. */
+  /**
+   * Probability (0..1) that an operation fails with a retryable `DriverFailure`. A plain number applies to every
+   * state-changing operation, not to get/list.
+   */
   readonly failRate?: PerOp<number>;
-  /** Whether an injected failure strikes before the effect (nothing happened) or after it (it happened, the caller is told otherwise — a retry must converge). Default 'before'. */
+  /**
+   * Whether an injected failure strikes before the effect (nothing happened) or after it (it happened, the caller is
+   * told otherwise — a retry must converge). Default 'before'.
+   */
   readonly failPhase?: 'before' | 'after';
   /** The random source for `failRate`, drawn once per operation call, in call order. Default `seededRandom(1)`. */
   readonly random?: () => number;
@@ -111,7 +128,8 @@ export function seededRandom(seed: number): () => number {
 
 const READS: ReadonlySet<VirtOp> = new Set([VirtOp.Get, VirtOp.List]);
 
-const realSleep = (ms: number, signal?: AbortSignal): Promise<void> => delay(ms, undefined, signal ? { signal } : undefined);
+const realSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  delay(ms, undefined, signal ? { signal } : undefined);
 
 export class FakeDriver implements HypervisorDriver {
   readonly host: string;
@@ -123,7 +141,10 @@ export class FakeDriver implements HypervisorDriver {
   constructor(private readonly config: FakeDriverConfig) {
     validateId('host', config.host);
     if (config.hostState && config.hostState.name !== config.host) {
-      throw new VirtError(VirtErrorCode.InvalidSpec, `hostState is ${config.hostState.name}, driver host is ${config.host}`);
+      throw new VirtError(
+        VirtErrorCode.InvalidSpec,
+        `hostState is ${config.hostState.name}, driver host is ${config.host}`,
+      );
     }
     this.host = config.host;
     this.hostState = config.hostState ?? new FakeHost(config.host);
@@ -133,17 +154,21 @@ export class FakeDriver implements HypervisorDriver {
 
   async spawn(guest: GuestSpec, opts?: CallOptions): Promise<GuestInfo> {
     validateId('instanceId', guest.instanceId);
-    if (guest.host !== this.host) throw new VirtError(VirtErrorCode.InvalidSpec, `guest is for host ${guest.host}, this driver is ${this.host}`);
+    if (guest.host !== this.host)
+      throw new VirtError(VirtErrorCode.InvalidSpec, `guest is for host ${guest.host}, this driver is ${this.host}`);
     return await this.op(VirtOp.Spawn, guest.instanceId, opts, () => {
       const existing = this.hostState.guest(guest.instanceId);
       if (existing) {
         // Re-run of a spawn step: converge to a started guest, never build a second one.
-        if (existing.powerState === PowerState.Shutdown || existing.powerState === PowerState.Crashed) existing.powerState = PowerState.Running;
+        if (existing.powerState === PowerState.Shutdown || existing.powerState === PowerState.Crashed)
+          existing.powerState = PowerState.Running;
         return info(existing);
       }
       const pattern = this.config.failSpawnPattern;
       if (pattern && (pattern.test(guest.name) || (guest.image !== undefined && pattern.test(guest.image)))) {
-        throw new VirtError(VirtErrorCode.SpawnFailed, `spawn of ${guest.name} refused by the hypervisor (injected)`, { instanceId: guest.instanceId });
+        throw new VirtError(VirtErrorCode.SpawnFailed, `spawn of ${guest.name} refused by the hypervisor (injected)`, {
+          instanceId: guest.instanceId,
+        });
       }
       const g: FakeGuest = { spec: structuredClone(guest), powerState: PowerState.Running, rescued: false };
       this.hostState.put(g);
@@ -186,7 +211,8 @@ export class FakeDriver implements HypervisorDriver {
   snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {
     return this.op(VirtOp.Snapshot, instanceId, opts, () => {
       const g = this.hostState.guest(instanceId);
-      if (!g) throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
+      if (!g)
+        throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
       return { sizeBytes: g.spec.flavor.rootGb * GIB };
     });
   }
@@ -209,7 +235,8 @@ export class FakeDriver implements HypervisorDriver {
   private change(op: VirtOp, change: GuestChange, instanceId: string, opts?: CallOptions): Promise<GuestInfo> {
     return this.op(op, instanceId, opts, () => {
       const g = this.hostState.guest(instanceId);
-      if (!g) throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
+      if (!g)
+        throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
       const p = planOrThrow(change, g, instanceId);
       if (p.kind === 'change') {
         g.powerState = p.to.powerState;
@@ -219,8 +246,16 @@ export class FakeDriver implements HypervisorDriver {
     });
   }
 
-  /** One operation: the failure draw (at call time, so draws follow call order), the latency, then the effect under the guest's lock. */
-  private op<T>(op: VirtOp, instanceId: string | undefined, opts: CallOptions | undefined, effect: () => T): Promise<T> {
+  /**
+   * One operation: the failure draw (at call time, so draws follow call order), the latency, then the effect under the
+   * guest's lock.
+   */
+  private op<T>(
+    op: VirtOp,
+    instanceId: string | undefined,
+    opts: CallOptions | undefined,
+    effect: () => T,
+  ): Promise<T> {
     const signal = opts?.signal;
     const fails = this.draw(op);
     const run = async (): Promise<T> => {
@@ -246,7 +281,12 @@ export class FakeDriver implements HypervisorDriver {
   }
 
   private draw(op: VirtOp): boolean {
-    const rate = typeof this.config.failRate === 'number' ? (READS.has(op) ? 0 : this.config.failRate) : pick(this.config.failRate, op, 0);
+    const rate =
+      typeof this.config.failRate === 'number'
+        ? READS.has(op)
+          ? 0
+          : this.config.failRate
+        : pick(this.config.failRate, op, 0);
     return rate > 0 && this.random() < rate;
   }
 }

@@ -1,5 +1,15 @@
 /** virt/: hypervisor drivers behind one interface (DESIGN.md §2). */
-export { PowerState, RebootKind, VirtOp, type CallOptions, type FlavorSpec, type GuestInfo, type GuestSpec, type HypervisorDriver, type SnapshotInfo } from './driver.js';
+export {
+  PowerState,
+  RebootKind,
+  VirtOp,
+  type CallOptions,
+  type FlavorSpec,
+  type GuestInfo,
+  type GuestSpec,
+  type HypervisorDriver,
+  type SnapshotInfo,
+} from './driver.js';
 export { isVirtError, VirtError, VirtErrorCode } from './errors.js';
 export { FakeDriver, FakeHost, seededRandom, type FakeDriverConfig, type PerOp } from './fake.js';
 export { ProcessDriver, type ProcessDriverConfig } from './process.js';

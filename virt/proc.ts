@@ -23,7 +23,18 @@ export interface GuestProcess {
 /** The command line a guest is started with (after the node binary). */
 export function guestArgs(script: string, spec: GuestSpec): string[] {
   const encoded = Buffer.from(JSON.stringify(spec)).toString('base64url');
-  return [script, GUEST_MARKER, '--host', spec.host, '--instance', spec.instanceId, '--name', spec.name, '--spec', encoded];
+  return [
+    script,
+    GUEST_MARKER,
+    '--host',
+    spec.host,
+    '--instance',
+    spec.instanceId,
+    '--name',
+    spec.name,
+    '--spec',
+    encoded,
+  ];
 }
 
 /** The scheduler state letter of a process, or undefined if it is gone (or a zombie: exited, not yet reaped). */

@@ -19,7 +19,16 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { PowerState, VirtOp, type CallOptions, type GuestInfo, type GuestSpec, type HypervisorDriver, type RebootKind, type SnapshotInfo } from './driver.js';
+import {
+  PowerState,
+  VirtOp,
+  type CallOptions,
+  type GuestInfo,
+  type GuestSpec,
+  type HypervisorDriver,
+  type RebootKind,
+  type SnapshotInfo,
+} from './driver.js';
 import { checkAborted, VirtError, VirtErrorCode } from './errors.js';
 import { guestArgs, isSpec, processState, readGuest, scanGuests, type GuestProcess } from './proc.js';
 import { GuestLocks } from './serial.js';
@@ -77,7 +86,8 @@ export class ProcessDriver implements HypervisorDriver {
 
   spawn(guest: GuestSpec, opts?: CallOptions): Promise<GuestInfo> {
     return this.locked(VirtOp.Spawn, guest.instanceId, opts, async (signal) => {
-      if (guest.host !== this.host) throw new VirtError(VirtErrorCode.InvalidSpec, `guest is for host ${guest.host}, this driver is ${this.host}`);
+      if (guest.host !== this.host)
+        throw new VirtError(VirtErrorCode.InvalidSpec, `guest is for host ${guest.host}, this driver is ${this.host}`);
       const { record, proc } = await this.observe(guest.instanceId);
       if (record || proc) {
         // A re-run of a spawn step: never a second guest; start it if it is down.
@@ -89,9 +99,17 @@ export class ProcessDriver implements HypervisorDriver {
         return infoOf(record?.spec ?? proc?.spec ?? guest, status, proc?.pid);
       }
       if (!existsSync(this.script)) {
-        throw new VirtError(VirtErrorCode.SpawnFailed, `guest program ${this.script} is missing (build first)`, { instanceId: guest.instanceId });
+        throw new VirtError(VirtErrorCode.SpawnFailed, `guest program ${this.script} is missing (build first)`, {
+          instanceId: guest.instanceId,
+        });
       }
-      const rec: GuestRecord = { v: 1, spec: structuredClone(guest), desired: 'running', suspended: false, rescued: false };
+      const rec: GuestRecord = {
+        v: 1,
+        spec: structuredClone(guest),
+        desired: 'running',
+        suspended: false,
+        rescued: false,
+      };
       await this.writeRecord(rec);
       const pid = await this.start(rec.spec, VirtErrorCode.SpawnFailed);
       await this.writeRecord({ ...rec, pid });
@@ -101,7 +119,8 @@ export class ProcessDriver implements HypervisorDriver {
 
   destroy(instanceId: string, opts?: CallOptions): Promise<void> {
     return this.locked(VirtOp.Destroy, instanceId, opts, async (signal) => {
-      // Every process of this guest, not only the recorded pid: an interrupted spawn may have left one the file does not name.
+      // Every process of this guest, not only the recorded pid: an interrupted spawn may have left one the file does
+      // not name.
       const procs = (await scanGuests(this.host)).filter((p) => p.instanceId === instanceId);
       for (const p of procs) await this.kill(p.pid, signal);
       await rm(this.file(instanceId), { force: true });
@@ -141,7 +160,8 @@ export class ProcessDriver implements HypervisorDriver {
     return this.locked(VirtOp.Snapshot, instanceId, opts, async () => {
       const { record, proc } = await this.observe(instanceId);
       const spec = record?.spec ?? proc?.spec;
-      if (!spec) throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
+      if (!spec)
+        throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
       return { sizeBytes: spec.flavor.rootGb * 2 ** 30 };
     });
   }
@@ -183,16 +203,30 @@ export class ProcessDriver implements HypervisorDriver {
   }
 
   /** Brings the guest to what `change` asks: intent to the state file first, then signals. */
-  private async apply(instanceId: string, change: GuestChange, record: GuestRecord | undefined, proc: GuestProcess | undefined, signal?: AbortSignal): Promise<GuestInfo> {
+  private async apply(
+    instanceId: string,
+    change: GuestChange,
+    record: GuestRecord | undefined,
+    proc: GuestProcess | undefined,
+    signal?: AbortSignal,
+  ): Promise<GuestInfo> {
     const spec = record?.spec ?? proc?.spec;
-    if (!spec) throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
+    if (!spec)
+      throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
     const current = statusOf(record, proc);
     const p = planOrThrow(change, current, instanceId);
     if (p.kind === 'noop') {
       return infoOf(spec, current, proc?.pid);
     }
     const to = p.to.powerState;
-    const next: GuestRecord = { v: 1, spec, desired: to === PowerState.Shutdown ? 'shutdown' : 'running', suspended: to === PowerState.Suspended, rescued: p.to.rescued, ...(proc ? { pid: proc.pid } : {}) };
+    const next: GuestRecord = {
+      v: 1,
+      spec,
+      desired: to === PowerState.Shutdown ? 'shutdown' : 'running',
+      suspended: to === PowerState.Suspended,
+      rescued: p.to.rescued,
+      ...(proc ? { pid: proc.pid } : {}),
+    };
     await this.writeRecord(next);
     checkAborted(signal, instanceId);
     let pid = proc?.pid;
@@ -213,8 +247,13 @@ export class ProcessDriver implements HypervisorDriver {
     return infoOf(spec, p.to, to === PowerState.Shutdown ? undefined : pid);
   }
 
-  /** The guest's record and live process, the process read from /proc (the recorded pid first, a full scan if it does not check out). */
-  private async observe(instanceId: string): Promise<{ record: GuestRecord | undefined; proc: GuestProcess | undefined }> {
+  /**
+   * The guest's record and live process, the process read from /proc (the recorded pid first, a full scan if it does
+   * not check out).
+   */
+  private async observe(
+    instanceId: string,
+  ): Promise<{ record: GuestRecord | undefined; proc: GuestProcess | undefined }> {
     const record = await this.readRecord(instanceId);
     if (record?.pid !== undefined) {
       const g = await readGuest(record.pid);
@@ -233,11 +272,15 @@ export class ProcessDriver implements HypervisorDriver {
         child.once('error', reject);
       });
     } catch (err) {
-      throw new VirtError(failCode, `cannot start guest ${spec.instanceId}`, { cause: err, instanceId: spec.instanceId });
+      throw new VirtError(failCode, `cannot start guest ${spec.instanceId}`, {
+        cause: err,
+        instanceId: spec.instanceId,
+      });
     }
     // The worker must not wait for its guests, nor keep their exit from being reaped.
     child.unref();
-    if (child.pid === undefined) throw new VirtError(failCode, `guest ${spec.instanceId} has no pid`, { instanceId: spec.instanceId });
+    if (child.pid === undefined)
+      throw new VirtError(failCode, `guest ${spec.instanceId} has no pid`, { instanceId: spec.instanceId });
     return child.pid;
   }
 
@@ -253,15 +296,28 @@ export class ProcessDriver implements HypervisorDriver {
     await this.signalUntil(pid, 'SIGKILL', (s) => s === undefined, signal);
   }
 
-  private async signalUntil(pid: number, sig: NodeJS.Signals, done: (state: string | undefined) => boolean, signal?: AbortSignal): Promise<void> {
+  private async signalUntil(
+    pid: number,
+    sig: NodeJS.Signals,
+    done: (state: string | undefined) => boolean,
+    signal?: AbortSignal,
+  ): Promise<void> {
     sendSignal(pid, sig);
     if (!(await this.waitFor(pid, done, SIGNAL_TIMEOUT_MS, signal))) {
-      throw new VirtError(VirtErrorCode.DriverFailure, `${sig} to guest pid ${pid} had no effect in ${SIGNAL_TIMEOUT_MS} ms`);
+      throw new VirtError(
+        VirtErrorCode.DriverFailure,
+        `${sig} to guest pid ${pid} had no effect in ${SIGNAL_TIMEOUT_MS} ms`,
+      );
     }
   }
 
   /** Polls the process state until `done` or the timeout; true if done. */
-  private async waitFor(pid: number, done: (state: string | undefined) => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  private async waitFor(
+    pid: number,
+    done: (state: string | undefined) => boolean,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (done(await processState(pid))) return true;
@@ -271,7 +327,12 @@ export class ProcessDriver implements HypervisorDriver {
     }
   }
 
-  private locked<T>(op: VirtOp, instanceId: string, opts: CallOptions | undefined, fn: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+  private locked<T>(
+    op: VirtOp,
+    instanceId: string,
+    opts: CallOptions | undefined,
+    fn: (signal?: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     try {
       validateId('instanceId', instanceId);
     } catch (err) {
@@ -348,10 +409,18 @@ function parseRecord(text: string): GuestRecord | undefined {
   }
   if (typeof v !== 'object' || v === null) return undefined;
   const r = v as Record<string, unknown>;
-  if (r['v'] !== 1 || !isSpec(r['spec']) || (r['desired'] !== 'running' && r['desired'] !== 'shutdown')) return undefined;
+  if (r['v'] !== 1 || !isSpec(r['spec']) || (r['desired'] !== 'running' && r['desired'] !== 'shutdown'))
+    return undefined;
   if (typeof r['suspended'] !== 'boolean' || typeof r['rescued'] !== 'boolean') return undefined;
   const pid = typeof r['pid'] === 'number' ? r['pid'] : undefined;
-  return { v: 1, spec: r['spec'], desired: r['desired'], suspended: r['suspended'], rescued: r['rescued'], ...(pid === undefined ? {} : { pid }) };
+  return {
+    v: 1,
+    spec: r['spec'],
+    desired: r['desired'],
+    suspended: r['suspended'],
+    rescued: r['rescued'],
+    ...(pid === undefined ? {} : { pid }),
+  };
 }
 
 /** A record for a guest found running with no state file (lost, or written by nothing). */
@@ -370,5 +439,10 @@ function statusOf(record: GuestRecord | undefined, proc: GuestProcess | undefine
 }
 
 function infoOf(spec: GuestSpec, status: GuestStatus, pid: number | undefined): GuestInfo {
-  return { ...structuredClone(spec), powerState: status.powerState, rescued: status.rescued, ...(pid === undefined ? {} : { pid }) };
+  return {
+    ...structuredClone(spec),
+    powerState: status.powerState,
+    rescued: status.rescued,
+    ...(pid === undefined ? {} : { pid }),
+  };
 }

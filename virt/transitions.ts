@@ -12,7 +12,17 @@ export interface GuestStatus {
 }
 
 /** State changes a guest can be asked for (reboot split by kind: they have different rules). */
-export type GuestChange = 'powerOff' | 'powerOn' | 'rebootSoft' | 'rebootHard' | 'pause' | 'unpause' | 'suspend' | 'resume' | 'rescue' | 'unrescue';
+export type GuestChange =
+  | 'powerOff'
+  | 'powerOn'
+  | 'rebootSoft'
+  | 'rebootHard'
+  | 'pause'
+  | 'unpause'
+  | 'suspend'
+  | 'resume'
+  | 'rescue'
+  | 'unrescue';
 
 export type Plan =
   | { readonly kind: 'noop' }
@@ -26,7 +36,11 @@ const down = (s: PowerState): boolean => s === Shutdown || s === Crashed || s ==
 /** Decides what `change` means for a guest in `current`. */
 export function plan(change: GuestChange, current: GuestStatus): Plan {
   const s = current.powerState;
-  const to = (powerState: PowerState, restart = false, rescued = current.rescued): Plan => ({ kind: 'change', to: { powerState, rescued }, restart });
+  const to = (powerState: PowerState, restart = false, rescued = current.rescued): Plan => ({
+    kind: 'change',
+    to: { powerState, rescued },
+    restart,
+  });
   const invalid = (): Plan => ({ kind: 'invalid', reason: `cannot ${change} a guest that is ${s}` });
   const noop: Plan = { kind: 'noop' };
   switch (change) {
@@ -65,9 +79,14 @@ export function plan(change: GuestChange, current: GuestStatus): Plan {
 }
 
 /** `plan`, with `invalid` turned into the typed error. */
-export function planOrThrow(change: GuestChange, current: GuestStatus, instanceId: string): Exclude<Plan, { kind: 'invalid' }> {
+export function planOrThrow(
+  change: GuestChange,
+  current: GuestStatus,
+  instanceId: string,
+): Exclude<Plan, { kind: 'invalid' }> {
   const p = plan(change, current);
-  if (p.kind === 'invalid') throw new VirtError(VirtErrorCode.InvalidState, `${instanceId}: ${p.reason}`, { instanceId });
+  if (p.kind === 'invalid')
+    throw new VirtError(VirtErrorCode.InvalidState, `${instanceId}: ${p.reason}`, { instanceId });
   return p;
 }
 

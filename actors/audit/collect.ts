@@ -9,7 +9,13 @@
  */
 import { DeliverPolicy, jetstream, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
-import type { CommandObservation, HostObservation, Observation, ProviderObservation, TerminalObservation } from '../../machines/audit/index.js';
+import type {
+  CommandObservation,
+  HostObservation,
+  Observation,
+  ProviderObservation,
+  TerminalObservation,
+} from '../../machines/audit/index.js';
 import {
   COMMAND_REJECTED,
   decodeMessage,
@@ -54,7 +60,14 @@ export async function collect(o: CollectOptions): Promise<Observation> {
   const timeoutMs = o.timeoutMs ?? 5000;
   const js = jetstream(o.nc);
   const stores = await openStores(o.nc, prefix);
-  const placement = new PlacementClient({ nc: o.nc, prefix, deadlineMs: timeoutMs, attemptTimeoutMs: Math.min(timeoutMs, 3000), user: 'novactor-audit', ...(o.clock ? { clock: o.clock } : {}) });
+  const placement = new PlacementClient({
+    nc: o.nc,
+    prefix,
+    deadlineMs: timeoutMs,
+    attemptTimeoutMs: Math.min(timeoutMs, 3000),
+    user: 'novactor-audit',
+    ...(o.clock ? { clock: o.clock } : {}),
+  });
 
   const [instances, migrations, services, { providers, allocations }] = await Promise.all([
     readAll(stores.instances),
@@ -77,7 +90,10 @@ export async function collect(o: CollectOptions): Promise<Observation> {
   return { instances, migrations, providers, allocations, hosts, commands, terminals };
 }
 
-async function readAll<T>(bucket: { keys(): Promise<string[]>; get(k: string): Promise<{ value: T } | undefined> }): Promise<T[]> {
+async function readAll<T>(bucket: {
+  keys(): Promise<string[]>;
+  get(k: string): Promise<{ value: T } | undefined>;
+}): Promise<T[]> {
   const out: T[] = [];
   for (const k of (await bucket.keys()).sort()) {
     const r = await bucket.get(k);
@@ -90,7 +106,10 @@ async function readAll<T>(bucket: { keys(): Promise<string[]>; get(k: string): P
  * Migration records, validated as MigrationRecord, by id. One that does not validate is left
  * out (and reported to `onCorrupt`): its consumer is then unknown, so anything it holds is a leak.
  */
-async function readMigrations(stores: Stores, onCorrupt?: (key: string, err: Error) => void): Promise<MigrationRecord[]> {
+async function readMigrations(
+  stores: Stores,
+  onCorrupt?: (key: string, err: Error) => void,
+): Promise<MigrationRecord[]> {
   const all = await stores.migrations.entries(onCorrupt);
   return all.map((e) => e.value).sort((a, b) => a.migrationId.localeCompare(b.migrationId));
 }
@@ -105,25 +124,50 @@ async function readPlacement(pc: PlacementClient): Promise<Pick<Observation, 'pr
         pc.call('usages.get', { provider: p.uuid }),
         pc.call('allocations.byProvider', { provider: p.uuid }),
       ]);
-      for (const [consumer, a] of Object.entries(byProvider.allocations)) (allocations[consumer] ??= {})[p.uuid] = { ...a.resources };
-      const inventories = Object.fromEntries(Object.entries(inv.inventories).map(([rc, i]) => [rc, { total: i.total, reserved: i.reserved, allocationRatio: i.allocationRatio }]));
+      for (const [consumer, a] of Object.entries(byProvider.allocations))
+        (allocations[consumer] ??= {})[p.uuid] = { ...a.resources };
+      const inventories = Object.fromEntries(
+        Object.entries(inv.inventories).map(([rc, i]) => [
+          rc,
+          { total: i.total, reserved: i.reserved, allocationRatio: i.allocationRatio },
+        ]),
+      );
       return { uuid: p.uuid, name: p.name, inventories, usages: { ...use.usages } };
     }),
   );
-  return { providers: providers.sort((a, b) => a.name.localeCompare(b.name) || a.uuid.localeCompare(b.uuid)), allocations };
+  return {
+    providers: providers.sort((a, b) => a.name.localeCompare(b.name) || a.uuid.localeCompare(b.uuid)),
+    allocations,
+  };
 }
 
 /** Asks a host's worker for its status; null (with the reason) when it does not answer properly. */
-async function hostStatus(o: CollectOptions, prefix: string, host: string, timeoutMs: number): Promise<HostObservation> {
+async function hostStatus(
+  o: CollectOptions,
+  prefix: string,
+  host: string,
+  timeoutMs: number,
+): Promise<HostObservation> {
   const id = (o.ids ?? randomIds).next();
   const type = rpcType('status');
-  const req = encodeMessage(envelope({ id, type, ts: (o.clock ?? systemClock).now(), project: SYSTEM_PROJECT, user: 'novactor-audit', body: {} }));
+  const req = encodeMessage(
+    envelope({
+      id,
+      type,
+      ts: (o.clock ?? systemClock).now(),
+      project: SYSTEM_PROJECT,
+      user: 'novactor-audit',
+      body: {},
+    }),
+  );
   let data: Uint8Array;
   try {
     data = (await o.nc.request(subjects(prefix).rpc(host, 'status'), req, { timeout: timeoutMs })).data;
   } catch (err) {
-    if (err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders())) return { host, status: null, error: 'no responders' };
-    if (err instanceof natsErrors.TimeoutError) return { host, status: null, error: `no answer within ${timeoutMs} ms` };
+    if (err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders()))
+      return { host, status: null, error: 'no responders' };
+    if (err instanceof natsErrors.TimeoutError)
+      return { host, status: null, error: `no answer within ${timeoutMs} ms` };
     if (err instanceof natsErrors.RequestError) return { host, status: null, error: err.message };
     throw err;
   }
@@ -133,7 +177,8 @@ async function hostStatus(o: CollectOptions, prefix: string, host: string, timeo
     const e = r.value.body as unknown as ErrorBody;
     return { host, status: null, error: `error reply ${e.status} ${e.code}: ${e.message}` };
   }
-  if (r.value.type !== type || (r.value.corr !== undefined && r.value.corr !== id)) return { host, status: null, error: `reply ${r.value.type} does not answer ${type} ${id}` };
+  if (r.value.type !== type || (r.value.corr !== undefined && r.value.corr !== id))
+    return { host, status: null, error: `reply ${r.value.type} does not answer ${type} ${id}` };
   return { host, status: r.value.body as unknown as HostStatus };
 }
 
@@ -141,7 +186,13 @@ async function hostStatus(o: CollectOptions, prefix: string, host: string, timeo
  * Every message of a stream on `filter`, in order, with an ordered consumer (nothing durable is
  * created or acked). Stops at the last message that existed when it started.
  */
-async function readStream(js: JetStreamClient, stream: string, filter: string, timeoutMs: number, onMsg: (m: JsMsg) => void): Promise<void> {
+async function readStream(
+  js: JetStreamClient,
+  stream: string,
+  filter: string,
+  timeoutMs: number,
+  onMsg: (m: JsMsg) => void,
+): Promise<void> {
   const consumer = await js.consumers.get(stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
   if ((await consumer.info()).num_pending === 0) return;
   // By count, not bytes: a byte-bounded pull stalls when its remaining budget is smaller
@@ -191,7 +242,8 @@ async function readTerminals(js: JetStreamClient, prefix: string, timeoutMs: num
     const e = r.value;
     if (e.body['final'] !== true && e.type !== COMMAND_REJECTED) return;
     const addr = parseEventSubject(m.subject, prefix);
-    const instanceId = typeof e.body['instanceId'] === 'string' ? e.body['instanceId'] : addr.ok ? addr.value.instanceId : '';
+    const instanceId =
+      typeof e.body['instanceId'] === 'string' ? e.body['instanceId'] : addr.ok ? addr.value.instanceId : '';
     out.push({ id: e.id, corr: e.corr!, type: e.type, instanceId });
   });
   return out;

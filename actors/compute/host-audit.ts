@@ -25,14 +25,32 @@ export interface HostAuditReport {
 }
 
 const flavorOf = (c: Claim) => `${c.flavor.vcpus} vCPU, ${c.flavor.memoryMb} MB, ${c.flavor.rootGb} GB`;
-const claimName = (c: Claim) => (c.type === 'instance' ? `instance claim of ${c.instanceId}` : `${c.side} claim of migration ${c.migrationId} (${c.instanceId})`);
+const claimName = (c: Claim) =>
+  c.type === 'instance'
+    ? `instance claim of ${c.instanceId}`
+    : `${c.side} claim of migration ${c.migrationId} (${c.instanceId})`;
 
 /** The tracker audit's drift as findings; `repaired`, the part its healing event applied. */
 export function trackerFindings(report: AuditReport): { found: AuditFinding[]; repaired: AuditFinding[] } {
   const findings = (d: AuditReport['drift']): AuditFinding[] => [
-    ...d.stale.map((c) => ({ kind: 'stale-claim' as const, id: claimKey(c), instanceId: c.instanceId, detail: `tracker held the ${claimName(c)} (${flavorOf(c)}) that no record calls for` })),
-    ...d.missing.map((c) => ({ kind: 'missing-claim' as const, id: claimKey(c), instanceId: c.instanceId, detail: `tracker lacked the ${claimName(c)} (${flavorOf(c)}) the records call for` })),
-    ...d.changed.map((x) => ({ kind: 'changed-claim' as const, id: claimKey(x.tracked), instanceId: x.tracked.instanceId, detail: `tracker held the ${claimName(x.tracked)} as ${x.tracked.type} ${flavorOf(x.tracked)}, the records call for ${x.expected.type} ${flavorOf(x.expected)}` })),
+    ...d.stale.map((c) => ({
+      kind: 'stale-claim' as const,
+      id: claimKey(c),
+      instanceId: c.instanceId,
+      detail: `tracker held the ${claimName(c)} (${flavorOf(c)}) that no record calls for`,
+    })),
+    ...d.missing.map((c) => ({
+      kind: 'missing-claim' as const,
+      id: claimKey(c),
+      instanceId: c.instanceId,
+      detail: `tracker lacked the ${claimName(c)} (${flavorOf(c)}) the records call for`,
+    })),
+    ...d.changed.map((x) => ({
+      kind: 'changed-claim' as const,
+      id: claimKey(x.tracked),
+      instanceId: x.tracked.instanceId,
+      detail: `tracker held the ${claimName(x.tracked)} as ${x.tracked.type} ${flavorOf(x.tracked)}, the records call for ${x.expected.type} ${flavorOf(x.expected)}`,
+    })),
   ];
   return { found: findings(report.drift), repaired: report.events.length > 0 ? findings(report.healed) : [] };
 }
@@ -41,11 +59,28 @@ export function trackerFindings(report: AuditReport): { found: AuditFinding[]; r
 export const findingKey = (f: Pick<AuditFinding, 'kind' | 'id'>): string => `${f.kind}:${f.id}`;
 
 /** Publishes what was repaired (nothing when nothing was); a failed publish is logged, the repair stands. */
-export async function publishHealed(d: { js: JetStreamClient; clock: Clock; ids: IdSource; prefix: string; host: string; log: (line: string, err?: unknown) => void }, repaired: readonly AuditFinding[]): Promise<void> {
+export async function publishHealed(
+  d: {
+    js: JetStreamClient;
+    clock: Clock;
+    ids: IdSource;
+    prefix: string;
+    host: string;
+    log: (line: string, err?: unknown) => void;
+  },
+  repaired: readonly AuditFinding[],
+): Promise<void> {
   if (repaired.length === 0) return;
   for (const r of repaired) d.log(`compute ${d.host}: audit repaired ${r.kind} ${r.id}: ${r.detail}`);
   const id = `audit-healed-${d.host}-${d.ids.next()}`;
-  const env = envelope({ id, type: 'audit.healed', ts: d.clock.now(), project: SYSTEM_PROJECT, user: `compute-${d.host}`, body: { host: d.host, repaired: repaired.slice(0, 1000) } });
+  const env = envelope({
+    id,
+    type: 'audit.healed',
+    ts: d.clock.now(),
+    project: SYSTEM_PROJECT,
+    user: `compute-${d.host}`,
+    body: { host: d.host, repaired: repaired.slice(0, 1000) },
+  });
   for (let attempt = 0; ; attempt++) {
     try {
       await d.js.publish(subjects(d.prefix).systemEvt('audit', d.host, 'healed'), encodeMessage(env), { msgID: id });

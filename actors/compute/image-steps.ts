@@ -43,14 +43,29 @@ export function imageSteps(d: ImageStepDeps) {
     if (op === null) return { ok: false, error: { code: 'NoOperation', message: 'snapshot without an operation' } };
     const imageId = imageIdOf(c.instanceId, op.opId);
     const now = d.clock.now();
-    const image: ImageRecord = { imageId, name: op.imageName ?? `${c.name}-snapshot`, project: c.project, instanceId: c.instanceId, kind: op.action === 'shelve' ? 'shelved' : 'snapshot', status: 'saving', sizeBytes: 0, createdAt: now, updatedAt: now };
+    const image: ImageRecord = {
+      imageId,
+      name: op.imageName ?? `${c.name}-snapshot`,
+      project: c.project,
+      instanceId: c.instanceId,
+      kind: op.action === 'shelve' ? 'shelved' : 'snapshot',
+      status: 'saving',
+      sizeBytes: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
     await d.images.create(imageId, image).catch((err: unknown) => {
       if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
     });
     try {
       const saved = await d.driver.snapshot(c.instanceId);
       const cur = await d.images.get(imageId);
-      if (cur) await d.images.update(imageId, { ...cur.value, sizeBytes: saved.sizeBytes, updatedAt: d.clock.now() }, cur.revision);
+      if (cur)
+        await d.images.update(
+          imageId,
+          { ...cur.value, sizeBytes: saved.sizeBytes, updatedAt: d.clock.now() },
+          cur.revision,
+        );
       return { ok: true, result: { imageId } };
     } catch (err) {
       if (isVirtError(err)) return { ok: false, error: { code: err.code, message: err.message } };
@@ -64,7 +79,8 @@ export function imageSteps(d: ImageStepDeps) {
     const imageId = imageIdOf(c.instanceId, c.op.opId);
     const cur = await d.images.get(imageId);
     if (!cur) return { ok: false, error: { code: 'ImageNotFound', message: `image ${imageId} is gone` } };
-    if (cur.value.status !== 'active') await d.images.update(imageId, { ...cur.value, status: 'active', updatedAt: d.clock.now() }, cur.revision);
+    if (cur.value.status !== 'active')
+      await d.images.update(imageId, { ...cur.value, status: 'active', updatedAt: d.clock.now() }, cur.revision);
     return { ok: true, result: { imageId } };
   };
 
@@ -86,7 +102,14 @@ export function imageSteps(d: ImageStepDeps) {
       // of the actor wrote it (records/outbox.ts; found by the CI chaos suite, seed 13).
       await publishOutbox(d.events, cur.value);
       const { machine: _m, outbox: _o, unshelveBy: _u, ...base } = cur.value;
-      const back: InstanceRecord = { ...base, owner: 'conductor', epoch: cur.value.epoch + 1, host: null, node: null, updatedAt: d.clock.now() };
+      const back: InstanceRecord = {
+        ...base,
+        owner: 'conductor',
+        epoch: cur.value.epoch + 1,
+        host: null,
+        node: null,
+        updatedAt: d.clock.now(),
+      };
       try {
         await d.instances.update(id, back, cur.revision);
         return { ok: true, result: { handedOff: true } };
@@ -97,7 +120,10 @@ export function imageSteps(d: ImageStepDeps) {
     }
   };
 
-  /** A deleted shelved instance's image goes with it (Nova's _delete), not left for the periodic audit to repair. A missing one is done. */
+  /**
+   * A deleted shelved instance's image goes with it (Nova's _delete), not left for the periodic audit to repair. A
+   * missing one is done.
+   */
   const dropShelved = async (snap: InstanceSnapshot): Promise<void> => {
     if (snap.context.shelvedImage) await d.images.remove(snap.context.shelvedImage);
   };

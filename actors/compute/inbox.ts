@@ -10,7 +10,19 @@
 import type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { commandHandled } from '../../machines/gateway/index.js';
 import { isDuplicate } from '../../machines/instance/index.js';
-import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type Envelope, type HostAdoptTask, type HostBuildTask, type HostCommandTask, type InstanceAction, type InstanceRecord } from '../../protocol/index.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  MessageKind,
+  subjects,
+  type Envelope,
+  type HostAdoptTask,
+  type HostBuildTask,
+  type HostCommandTask,
+  type InstanceAction,
+  type InstanceRecord,
+} from '../../protocol/index.js';
 import { names } from '../runtime/bootstrap.js';
 import type { Clock } from '../runtime/clock.js';
 import { startConsumerLoop, type ConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
@@ -40,12 +52,18 @@ export interface InboxOptions {
 }
 
 /** The `inbox.acked` kill point, told which task was acked. */
-const acked = (kp: KillPoint) => async (m: JsMsg): Promise<void> => {
-  const r = decodeMessage(m.data, MessageKind.Task);
-  if (!r.ok) return;
-  const body = r.value.body as { instanceId?: unknown; action?: unknown };
-  await kp('inbox.acked', { instanceId: String(body.instanceId), type: r.value.type, ...(typeof body.action === 'string' ? { action: body.action } : {}) });
-};
+const acked =
+  (kp: KillPoint) =>
+  async (m: JsMsg): Promise<void> => {
+    const r = decodeMessage(m.data, MessageKind.Task);
+    if (!r.ok) return;
+    const body = r.value.body as { instanceId?: unknown; action?: unknown };
+    await kp('inbox.acked', {
+      instanceId: String(body.instanceId),
+      type: r.value.type,
+      ...(typeof body.action === 'string' ? { action: body.action } : {}),
+    });
+  };
 
 /** How long an adopt task waits for the hand-off it announces. */
 const ADOPT_PATIENCE_MS = 10 * 60_000;
@@ -58,9 +76,18 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
   const self = `host:${o.host}`;
 
   const reroute = async (env: Envelope, task: HostCommandTask, rec: InstanceRecord): Promise<Outcome> => {
-    const subject = rec.owner === 'conductor' ? s.conductor('command') : s.host(rec.owner.slice('host:'.length), 'command');
+    const subject =
+      rec.owner === 'conductor' ? s.conductor('command') : s.host(rec.owner.slice('host:'.length), 'command');
     const msgId = `${task.commandId}:route:${rec.epoch}`;
-    const out = envelope({ id: msgId, type: 'host.command', ts: o.clock.now(), project: env.project, user: env.user, corr: task.commandId, body: task });
+    const out = envelope({
+      id: msgId,
+      type: 'host.command',
+      ts: o.clock.now(),
+      project: env.project,
+      user: env.user,
+      corr: task.commandId,
+      body: task,
+    });
     await o.js.publish(subject, encodeMessage(out), { msgID: msgId });
     return 'ack';
   };
@@ -68,25 +95,52 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
   const command = async (env: Envelope, task: HostCommandTask): Promise<Outcome> => {
     const cur = await o.instances.get(task.instanceId);
     const rejected = (code: string, message: string) =>
-      o.events.rejected({ project: env.project, user: task.user, instanceId: task.instanceId, corr: task.commandId, code, message }).then((): Outcome => 'ack');
-    if (!cur || cur.value.project !== env.project) return rejected('InstanceNotFound', `instance ${task.instanceId} not found`);
+      o.events
+        .rejected({
+          project: env.project,
+          user: task.user,
+          instanceId: task.instanceId,
+          corr: task.commandId,
+          code,
+          message,
+        })
+        .then((): Outcome => 'ack');
+    if (!cur || cur.value.project !== env.project)
+      return rejected('InstanceNotFound', `instance ${task.instanceId} not found`);
     const rec = cur.value;
     if (rec.owner !== self) return reroute(env, task, rec);
-    if (rec.vmState === 'deleted') return handledBy(rec, task.commandId) ? 'ack' : rejected('InstanceNotFound', `instance ${task.instanceId} not found`);
+    if (rec.vmState === 'deleted')
+      return handledBy(rec, task.commandId)
+        ? 'ack'
+        : rejected('InstanceNotFound', `instance ${task.instanceId} not found`);
     const actor = await o.actors.get(task.instanceId);
     if (!actor) return { retryAfterMs: 200 }; // handed over, its host.build not taken yet
     try {
       // The host's settings decide two things the command does not say: whether a delete is
       // soft (reclaim interval) and whether a shelve offloads at once (shelved_offload_time 0).
-      const body = task.action === 'delete' && o.softDelete ? { ...task.body, soft: true } : task.action === 'shelve' && o.offloadAtOnce === true ? { ...task.body, offload: true } : task.body;
-      await actor.send({ type: 'COMMAND', ts: o.clock.now(), id: task.commandId, action: task.action as InstanceAction, body, user: task.user, isAdmin: task.isAdmin });
+      const body =
+        task.action === 'delete' && o.softDelete
+          ? { ...task.body, soft: true }
+          : task.action === 'shelve' && o.offloadAtOnce === true
+            ? { ...task.body, offload: true }
+            : task.body;
+      await actor.send({
+        type: 'COMMAND',
+        ts: o.clock.now(),
+        id: task.commandId,
+        action: task.action as InstanceAction,
+        body,
+        user: task.user,
+        isAdmin: task.isAdmin,
+      });
     } catch (err) {
       if (isActorError(err, ActorErrorCode.Fenced)) return { retryAfterMs: 0 }; // moved on: read again, re-route
       throw err;
     }
     // A final machine (deleted, handed back) takes no command, nor one handing its record to
     // the conductor (offload): read the record again once it has moved.
-    if (!isDuplicate(actor.state.context, task.commandId)) return { retryAfterMs: actor.state.context.op?.finished === true ? 100 : 0 };
+    if (!isDuplicate(actor.state.context, task.commandId))
+      return { retryAfterMs: actor.state.context.op?.finished === true ? 100 : 0 };
     return 'ack';
   };
 

@@ -55,7 +55,11 @@ export class InstanceHost {
   }
 
   status(): ActorStatus[] {
-    return [...this.actors.keys()].map((id) => ({ name: `instance/${id}`, state: 'running', restarts: this.restarts.get(id) ?? 0 }));
+    return [...this.actors.keys()].map((id) => ({
+      name: `instance/${id}`,
+      state: 'running',
+      restarts: this.restarts.get(id) ?? 0,
+    }));
   }
 
   /**
@@ -67,7 +71,8 @@ export class InstanceHost {
     if (live) return Promise.resolve(live);
     return this.once(id, async () => {
       const cur = await this.o.instances.get(id);
-      if (!cur || cur.value.owner !== this.owner || cur.value.machine === undefined || isSettled(cur.value)) return undefined;
+      if (!cur || cur.value.owner !== this.owner || cur.value.machine === undefined || isSettled(cur.value))
+        return undefined;
       return this.adopt(id, await InstanceActor.restore(this.deps(), cur));
     });
   }
@@ -78,7 +83,8 @@ export class InstanceHost {
     let outcome: BuildOutcome = 'stale';
     await this.once(task.instanceId, async () => {
       const cur = await this.o.instances.get(task.instanceId);
-      if (!cur || cur.value.owner !== this.owner || cur.value.epoch !== task.epoch || isDone(cur.value)) return undefined;
+      if (!cur || cur.value.owner !== this.owner || cur.value.epoch !== task.epoch || isDone(cur.value))
+        return undefined;
       if (cur.value.machine !== undefined) {
         outcome = 'running'; // started before a crash: resume it
         return this.adopt(task.instanceId, await InstanceActor.restore(this.deps(), cur));
@@ -98,7 +104,13 @@ export class InstanceHost {
    * Returns how many were restored.
    */
   async recover(records: readonly Versioned<InstanceRecord>[], parallel = 64): Promise<number> {
-    const todo = records.filter((r) => r.value.owner === this.owner && r.value.machine !== undefined && !isSettled(r.value) && !this.actors.has(r.value.instanceId));
+    const todo = records.filter(
+      (r) =>
+        r.value.owner === this.owner &&
+        r.value.machine !== undefined &&
+        !isSettled(r.value) &&
+        !this.actors.has(r.value.instanceId),
+    );
     let n = 0;
     let next = 0;
     const worker = async () => {
@@ -208,12 +220,26 @@ export class InstanceHost {
 function inputOf(cur: Versioned<InstanceRecord>, task: HostBuildTask, now: number) {
   const r = cur.value;
   return {
-    record: { instanceId: r.instanceId, name: r.name, project: r.project, user: r.user, host: r.host, node: r.node, flavor: r.flavor, image: r.image, metadata: r.metadata, locked: r.locked, createdAt: r.createdAt },
+    record: {
+      instanceId: r.instanceId,
+      name: r.name,
+      project: r.project,
+      user: r.user,
+      host: r.host,
+      node: r.node,
+      flavor: r.flavor,
+      image: r.image,
+      metadata: r.metadata,
+      locked: r.locked,
+      createdAt: r.createdAt,
+    },
     bootId: task.commandId,
     ts: now,
     attempt: task.attempt,
     maxAttempts: task.maxAttempts,
-    ...(task.evacuation ? { evacuation: { sourceHost: task.evacuation.sourceHost, oldVmState: task.evacuation.oldVmState as VmState } } : {}),
+    ...(task.evacuation
+      ? { evacuation: { sourceHost: task.evacuation.sourceHost, oldVmState: task.evacuation.oldVmState as VmState } }
+      : {}),
     ...(task.unshelve ? { unshelve: { shelvedImage: r.shelvedImage ?? null } } : {}),
   };
 }

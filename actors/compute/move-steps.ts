@@ -11,9 +11,24 @@
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { pickHosts } from '../../machines/conductor/index.js';
-import { statePath, type InstanceContext, type InstanceSnapshot, type Move, type StepError, type StepName } from '../../machines/instance/index.js';
+import {
+  statePath,
+  type InstanceContext,
+  type InstanceSnapshot,
+  type Move,
+  type StepError,
+  type StepName,
+} from '../../machines/instance/index.js';
 import type { TrackerCommand } from '../../machines/tracker/index.js';
-import { encodeMessage, envelope, subjects, type FlavorView, type InstanceRecord, type MigrationRecord, type MigrationStatus } from '../../protocol/index.js';
+import {
+  encodeMessage,
+  envelope,
+  subjects,
+  type FlavorView,
+  type InstanceRecord,
+  type MigrationRecord,
+  type MigrationStatus,
+} from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
 import type { Clock } from '../runtime/clock.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
@@ -49,10 +64,16 @@ export { migrationIdOf, isOpenMigration } from '../records/migrations.js';
 
 const done = (result?: Record<string, unknown>): StepOutcome => (result ? { ok: true, result } : { ok: true });
 const failed = (error: StepError): StepOutcome => ({ ok: false, error });
-const trackerKind = (m: Move) => (m.kind === 'resize' ? 'resize' : m.kind === 'live' ? 'live_migrate' : 'migrate') as 'resize' | 'migrate' | 'live_migrate';
+const trackerKind = (m: Move) =>
+  (m.kind === 'resize' ? 'resize' : m.kind === 'live' ? 'live_migrate' : 'migrate') as
+    'resize' | 'migrate' | 'live_migrate';
 /** What a tracker counts of a flavor. */
 const sizes = (f: FlavorView) => ({ vcpus: f.vcpus, memoryMb: f.memoryMb, rootGb: f.rootGb });
-const resources = (f: FlavorView): Record<string, number> => ({ VCPU: f.vcpus, MEMORY_MB: f.memoryMb, ...(f.rootGb > 0 ? { DISK_GB: f.rootGb } : {}) });
+const resources = (f: FlavorView): Record<string, number> => ({
+  VCPU: f.vcpus,
+  MEMORY_MB: f.memoryMb,
+  ...(f.rootGb > 0 ? { DISK_GB: f.rootGb } : {}),
+});
 
 export function moveSteps(d: MoveStepDeps) {
   const s = subjects(d.prefix);
@@ -70,7 +91,11 @@ export function moveSteps(d: MoveStepDeps) {
    * A tracker command on this host (through the gate) or another (over the bus, as a call that
    * host checks against the records: `from` names the instance and the step making it).
    */
-  const tracker = async (host: string, command: TrackerCommand, from?: { instanceId: string; key: string }): Promise<{ ok: true } | { ok: false; code: string; message: string }> => {
+  const tracker = async (
+    host: string,
+    command: TrackerCommand,
+    from?: { instanceId: string; key: string },
+  ): Promise<{ ok: true } | { ok: false; code: string; message: string }> => {
     if (host === d.host) {
       const a = await d.tracker.use((t) => t.handle(command));
       return a.ok ? { ok: true } : { ok: false, code: a.error.code, message: a.error.message };
@@ -78,7 +103,11 @@ export function moveSteps(d: MoveStepDeps) {
     if (!from) throw new Error(`tracker ${command.type} on ${host} from ${d.host} without its step`);
     const { type, ...body } = command;
     try {
-      const { migrationId: _m, ...peer } = await peerMove(from.instanceId, 'migrationId' in command ? command.migrationId : '', from.key);
+      const { migrationId: _m, ...peer } = await peerMove(
+        from.instanceId,
+        'migrationId' in command ? command.migrationId : '',
+        from.key,
+      );
       await d.remote.peerTracker(host, type, { ...body, peer });
       return { ok: true };
     } catch (err) {
@@ -93,7 +122,10 @@ export function moveSteps(d: MoveStepDeps) {
     await d.remote.peer(host, 'destroyGuest', await peerMove(instanceId, mid, key), 10_000);
   };
 
-  /** Best effort on another host: a host that is down rebuilds its claims from the records, and its guests are reaped when it returns. */
+  /**
+   * Best effort on another host: a host that is down rebuilds its claims from the records, and its guests are reaped
+   * when it returns.
+   */
   const bestEffort = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();
@@ -107,7 +139,11 @@ export function moveSteps(d: MoveStepDeps) {
     for (;;) {
       const cur = await d.migrations.get(id);
       if (!cur) return;
-      if (cur.value.status === status && Object.entries(patch).every(([k, v]) => (cur.value as unknown as Record<string, unknown>)[k] === v)) return;
+      if (
+        cur.value.status === status &&
+        Object.entries(patch).every(([k, v]) => (cur.value as unknown as Record<string, unknown>)[k] === v)
+      )
+        return;
       // A step run again after its move closed (its actor restored after it had finished)
       // must not reopen it: an open record would make the trackers count the move again.
       if (!isOpenMigration(cur.value) && isOpenMigration({ ...cur.value, status })) return;
@@ -122,7 +158,8 @@ export function moveSteps(d: MoveStepDeps) {
 
   const allocationsOf = (consumer: string) => d.placement.call('allocations.get', { consumer });
 
-  const providerOf = async (host: string) => (await d.placement.call('providers.list', { name: host })).providers[0]?.uuid;
+  const providerOf = async (host: string) =>
+    (await d.placement.call('providers.list', { name: host })).providers[0]?.uuid;
 
   /** Puts the source side back on the instance consumer (revert, rollback); a no-op once done. */
   const swapBack = async (c: InstanceContext, mid: string, rec: InstanceRecord) => {
@@ -131,8 +168,20 @@ export function moveSteps(d: MoveStepDeps) {
     const inst = await allocationsOf(c.instanceId);
     await d.placement.call('allocations.post', {
       consumers: {
-        [c.instanceId]: { consumerGeneration: inst.consumerGeneration ?? null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: strip(mig.allocations) },
-        [mid]: { consumerGeneration: mig.consumerGeneration ?? null, project: rec.project, user: rec.user, consumerType: 'MIGRATION', allocations: {} },
+        [c.instanceId]: {
+          consumerGeneration: inst.consumerGeneration ?? null,
+          project: rec.project,
+          user: rec.user,
+          consumerType: 'INSTANCE',
+          allocations: strip(mig.allocations),
+        },
+        [mid]: {
+          consumerGeneration: mig.consumerGeneration ?? null,
+          project: rec.project,
+          user: rec.user,
+          consumerType: 'MIGRATION',
+          allocations: {},
+        },
       },
     });
   };
@@ -147,7 +196,20 @@ export function moveSteps(d: MoveStepDeps) {
     if (!newFlavor) return failed({ code: 'FlavorNotFound', message: `flavor ${m.requestedFlavor} not found` });
     const now = d.clock.now();
     await d.migrations
-      .create(mid, { migrationId: mid, instanceId: c.instanceId, project: rec.project, kind: m.kind === 'resize' ? 'resize' : m.kind === 'live' ? 'live-migration' : 'migration', status: m.kind === 'live' ? 'accepted' : 'pre-migrating', sourceHost: m.source, destHost: null, oldFlavor: m.oldFlavor, newFlavor, commandId: c.op?.id ?? m.opId, createdAt: now, updatedAt: now })
+      .create(mid, {
+        migrationId: mid,
+        instanceId: c.instanceId,
+        project: rec.project,
+        kind: m.kind === 'resize' ? 'resize' : m.kind === 'live' ? 'live-migration' : 'migration',
+        status: m.kind === 'live' ? 'accepted' : 'pre-migrating',
+        sourceHost: m.source,
+        destHost: null,
+        oldFlavor: m.oldFlavor,
+        newFlavor,
+        commandId: c.op?.id ?? m.opId,
+        createdAt: now,
+        updatedAt: now,
+      })
       .catch((err: unknown) => {
         if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
       });
@@ -164,8 +226,20 @@ export function moveSteps(d: MoveStepDeps) {
     if (Object.keys(mig.allocations).length === 0 && source && inst.allocations[source]) {
       await d.placement.call('allocations.post', {
         consumers: {
-          [mid]: { consumerGeneration: null, project: rec.project, user: rec.user, consumerType: 'MIGRATION', allocations: { [source]: { resources: inst.allocations[source].resources } } },
-          [c.instanceId]: { consumerGeneration: inst.consumerGeneration ?? null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: {} },
+          [mid]: {
+            consumerGeneration: null,
+            project: rec.project,
+            user: rec.user,
+            consumerType: 'MIGRATION',
+            allocations: { [source]: { resources: inst.allocations[source].resources } },
+          },
+          [c.instanceId]: {
+            consumerGeneration: inst.consumerGeneration ?? null,
+            project: rec.project,
+            user: rec.user,
+            consumerType: 'INSTANCE',
+            allocations: {},
+          },
         },
       });
     }
@@ -173,7 +247,15 @@ export function moveSteps(d: MoveStepDeps) {
     // The destination: one an earlier run claimed, or the best candidate that both placement and its tracker accept.
     const dest = (await claimedDest(c.instanceId, source)) ?? (await claimDest(c, m, mid, key, newFlavor, rec));
     if (!dest) return failed({ code: 'NoValidHost', message: `no valid host was found to ${m.kind} to` });
-    const src = await tracker(m.source, { type: 'moveClaim', opId: `${key}:source`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(m.oldFlavor), side: 'source', kind: trackerKind(m) });
+    const src = await tracker(m.source, {
+      type: 'moveClaim',
+      opId: `${key}:source`,
+      migrationId: mid,
+      instanceId: c.instanceId,
+      flavor: sizes(m.oldFlavor),
+      side: 'source',
+      kind: trackerKind(m),
+    });
     if (!src.ok) return failed({ code: src.code, message: src.message });
     await setStatus(mid, m.kind === 'live' ? 'accepted' : 'pre-migrating', { destHost: dest });
     return done({ dest, flavor: newFlavor });
@@ -185,21 +267,54 @@ export function moveSteps(d: MoveStepDeps) {
    * as the tracker counts it in its `max` mode), so a new flavor that fits once the old one is
    * released is never refused. Confirm leaves the new flavor, revert the old one.
    */
-  const sameHostClaim = async (c: InstanceContext, m: Move, mid: string, key: string, flavor: FlavorView, rec: InstanceRecord, source: string): Promise<boolean> => {
+  const sameHostClaim = async (
+    c: InstanceContext,
+    m: Move,
+    mid: string,
+    key: string,
+    flavor: FlavorView,
+    rec: InstanceRecord,
+    source: string,
+  ): Promise<boolean> => {
     const mig = await d.migrations.get(mid);
     if (mig?.value.destHost !== m.source) {
       if (mig?.value.destHost) return false; // an earlier run went elsewhere
       const inst = await allocationsOf(c.instanceId);
       try {
-        await d.placement.call('allocations.put', { consumer: c.instanceId, consumerGeneration: inst.consumerGeneration ?? null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: { [source]: { resources: larger(m.oldFlavor, flavor) } } });
+        await d.placement.call('allocations.put', {
+          consumer: c.instanceId,
+          consumerGeneration: inst.consumerGeneration ?? null,
+          project: rec.project,
+          user: rec.user,
+          consumerType: 'INSTANCE',
+          allocations: { [source]: { resources: larger(m.oldFlavor, flavor) } },
+        });
       } catch (err) {
         if (err instanceof PlacementCallError && err.status === 409) return false;
         throw err;
       }
       await setStatus(mid, 'pre-migrating', { destHost: m.source });
     }
-    const dest = await tracker(m.source, { type: 'moveClaim', opId: `${key}:dest`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(flavor), side: 'destination', kind: 'resize' });
-    const src = dest.ok ? await tracker(m.source, { type: 'moveClaim', opId: `${key}:source`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(m.oldFlavor), side: 'source', kind: 'resize' }) : dest;
+    const dest = await tracker(m.source, {
+      type: 'moveClaim',
+      opId: `${key}:dest`,
+      migrationId: mid,
+      instanceId: c.instanceId,
+      flavor: sizes(flavor),
+      side: 'destination',
+      kind: 'resize',
+    });
+    const src = dest.ok
+      ? await tracker(m.source, {
+          type: 'moveClaim',
+          opId: `${key}:source`,
+          migrationId: mid,
+          instanceId: c.instanceId,
+          flavor: sizes(m.oldFlavor),
+          side: 'source',
+          kind: 'resize',
+        })
+      : dest;
     if (src.ok) return true;
     // The tracker refused: give back what placement gave, and try other hosts.
     await tracker(m.source, { type: 'dropMoveClaim', opId: `${key}:undoDest`, migrationId: mid, side: 'destination' });
@@ -211,7 +326,14 @@ export function moveSteps(d: MoveStepDeps) {
   /** The instance consumer holds exactly `flavor` on `provider` (same-host confirm, revert, rollback). */
   const holdExactly = async (instanceId: string, provider: string, flavor: FlavorView, rec: InstanceRecord) => {
     const inst = await allocationsOf(instanceId);
-    await d.placement.call('allocations.put', { consumer: instanceId, consumerGeneration: inst.consumerGeneration ?? null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: { [provider]: { resources: resources(flavor) } } });
+    await d.placement.call('allocations.put', {
+      consumer: instanceId,
+      consumerGeneration: inst.consumerGeneration ?? null,
+      project: rec.project,
+      user: rec.user,
+      consumerType: 'INSTANCE',
+      allocations: { [provider]: { resources: resources(flavor) } },
+    });
   };
 
   /** The host of a destination claim an earlier run of this step made. */
@@ -222,20 +344,45 @@ export function moveSteps(d: MoveStepDeps) {
     return (await d.placement.call('providers.get', { uuid: provider })).provider.name;
   };
 
-  const claimDest = async (c: InstanceContext, m: Move, mid: string, key: string, flavor: FlavorView, rec: InstanceRecord): Promise<string | undefined> => {
+  const claimDest = async (
+    c: InstanceContext,
+    m: Move,
+    mid: string,
+    key: string,
+    flavor: FlavorView,
+    rec: InstanceRecord,
+  ): Promise<string | undefined> => {
     const [candidates, providers, services] = await Promise.all([
       d.placement.call('candidates.get', { resources: resources(flavor), limit: 1000 }),
       d.placement.call('providers.list', {}),
       liveComputeServices(d.stores),
     ]);
     const hostOf = new Map(providers.providers.map((p) => [p.uuid, p.name]));
-    const choices = pickHosts({ candidates, hostOf, services, tried: [m.source], forcedHost: m.requestedHost, weigher: 'spread', count: 3 });
-    if (choices.length === 0) d.log?.(`move of ${c.instanceId}: no candidate host (${candidates.allocationRequests.length} placement candidates, ${services.length} live services)`);
+    const choices = pickHosts({
+      candidates,
+      hostOf,
+      services,
+      tried: [m.source],
+      forcedHost: m.requestedHost,
+      weigher: 'spread',
+      count: 3,
+    });
+    if (choices.length === 0)
+      d.log?.(
+        `move of ${c.instanceId}: no candidate host (${candidates.allocationRequests.length} placement candidates, ${services.length} live services)`,
+      );
     for (const choice of choices) {
       try {
         // After the swap the instance consumer may live on, empty: write at its generation.
         const gen = (await allocationsOf(c.instanceId)).consumerGeneration ?? null;
-        await d.placement.call('allocations.put', { consumer: c.instanceId, consumerGeneration: gen, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: choice.allocations });
+        await d.placement.call('allocations.put', {
+          consumer: c.instanceId,
+          consumerGeneration: gen,
+          project: rec.project,
+          user: rec.user,
+          consumerType: 'INSTANCE',
+          allocations: choice.allocations,
+        });
       } catch (err) {
         if (err instanceof PlacementCallError && err.status === 409) {
           d.log?.(`move of ${c.instanceId}: ${choice.host} was taken meanwhile (${err.message})`);
@@ -243,7 +390,19 @@ export function moveSteps(d: MoveStepDeps) {
         }
         throw err;
       }
-      const claim = await tracker(choice.host, { type: 'moveClaim', opId: `${key}:dest`, migrationId: mid, instanceId: c.instanceId, flavor: sizes(flavor), side: 'destination', kind: trackerKind(m) }, { instanceId: c.instanceId, key });
+      const claim = await tracker(
+        choice.host,
+        {
+          type: 'moveClaim',
+          opId: `${key}:dest`,
+          migrationId: mid,
+          instanceId: c.instanceId,
+          flavor: sizes(flavor),
+          side: 'destination',
+          kind: trackerKind(m),
+        },
+        { instanceId: c.instanceId, key },
+      );
       if (claim.ok) return choice.host;
       d.log?.(`move of ${c.instanceId}: ${choice.host}'s tracker refused: ${claim.code} ${claim.message}`);
       await d.placement.deleteAllocations(c.instanceId); // the destination's tracker refused: give its claim back
@@ -267,15 +426,28 @@ export function moveSteps(d: MoveStepDeps) {
       const rec = cur.value;
       if (rec.owner === `host:${target}`) return target === d.host ? done() : done({ handedOff: true });
       if (rec.owner !== `host:${d.host}`) return done({ handedOff: true }); // someone else's now
-      if (statePath((rec.machine as { value?: unknown } | undefined)?.value) !== statePath(snap.value)) return failed({ code: 'Superseded', message: 'the move was cancelled' });
+      if (statePath((rec.machine as { value?: unknown } | undefined)?.value) !== statePath(snap.value))
+        return failed({ code: 'Superseded', message: 'the move was cancelled' });
       const epoch = rec.epoch + 1;
       const msgId = `${c.instanceId}:adopt:${epoch}`;
-      const env = envelope({ id: msgId, type: 'host.adopt', ts: d.clock.now(), project: rec.project, user: rec.user, corr: c.op?.id ?? msgId, body: { instanceId: c.instanceId, epoch } });
+      const env = envelope({
+        id: msgId,
+        type: 'host.adopt',
+        ts: d.clock.now(),
+        project: rec.project,
+        user: rec.user,
+        corr: c.op?.id ?? msgId,
+        body: { instanceId: c.instanceId, epoch },
+      });
       // Before the CAS, so that a crash in between cannot leave a record nobody adopts: the
       // target waits for the CAS (its task names the epoch), and a re-run makes it.
       await d.js.publish(s.host(target, 'adopt'), encodeMessage(env), { msgID: msgId });
       try {
-        await d.stores.instances.update(c.instanceId, { ...rec, owner: `host:${target}`, epoch, updatedAt: d.clock.now() }, cur.revision);
+        await d.stores.instances.update(
+          c.instanceId,
+          { ...rec, owner: `host:${target}`, epoch, updatedAt: d.clock.now() },
+          cur.revision,
+        );
       } catch (err) {
         if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
         continue;
@@ -294,9 +466,19 @@ export function moveSteps(d: MoveStepDeps) {
     // 1879878 is this race). Rebuilt after it, the instance's claim is there and finishMove
     // finds its work done.
     await setStatus(mid, 'finished');
-    const fin = await tracker(d.host, { type: 'finishMove', opId: `${c.instanceId}:${m.opId}:finishMove`, migrationId: mid });
+    const fin = await tracker(d.host, {
+      type: 'finishMove',
+      opId: `${c.instanceId}:${m.opId}:finishMove`,
+      migrationId: mid,
+    });
     if (!fin.ok) return failed({ code: fin.code, message: fin.message });
-    await d.driver.spawn({ instanceId: c.instanceId, name: c.name, host: d.host, flavor: c.flavor, ...(c.image ? { image: c.image } : {}) });
+    await d.driver.spawn({
+      instanceId: c.instanceId,
+      name: c.name,
+      host: d.host,
+      flavor: c.flavor,
+      ...(c.image ? { image: c.image } : {}),
+    });
     if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId);
     return done();
   };
@@ -308,7 +490,11 @@ export function moveSteps(d: MoveStepDeps) {
     const mid = migrationIdOf(c.instanceId, m.opId);
     const sameHost = m.dest === m.source;
     if (!sameHost) await destroyGuest(m.source, c.instanceId, mid, key); // on the same host it is the guest, resized
-    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'source' }, { instanceId: c.instanceId, key });
+    const drop = await tracker(
+      m.source,
+      { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'source' },
+      { instanceId: c.instanceId, key },
+    );
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
     await d.placement.deleteAllocations(mid);
     if (sameHost) {
@@ -347,9 +533,19 @@ export function moveSteps(d: MoveStepDeps) {
     // claim, which the records then say too (chaos soak seeds 11 and 18: the records still
     // said `reverting`, a source side, and the host's audit "repaired" the tracker back).
     await setStatus(mid, 'reverted');
-    const fin = await tracker(d.host, { type: 'finishMove', opId: `${c.instanceId}:${c.op?.opId ?? ''}:finishRevert`, migrationId: mid });
+    const fin = await tracker(d.host, {
+      type: 'finishMove',
+      opId: `${c.instanceId}:${c.op?.opId ?? ''}:finishRevert`,
+      migrationId: mid,
+    });
     if (!fin.ok && fin.code !== 'ClaimNotFound') return failed({ code: fin.code, message: fin.message });
-    await d.driver.spawn({ instanceId: c.instanceId, name: c.name, host: d.host, flavor: m.oldFlavor, ...(c.image ? { image: c.image } : {}) });
+    await d.driver.spawn({
+      instanceId: c.instanceId,
+      name: c.name,
+      host: d.host,
+      flavor: m.oldFlavor,
+      ...(c.image ? { image: c.image } : {}),
+    });
     if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId);
     return done();
   };
@@ -368,16 +564,31 @@ export function moveSteps(d: MoveStepDeps) {
       await tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' });
       const here = await providerOf(dest);
       if (here) await holdExactly(c.instanceId, here, m.oldFlavor, cur.value);
-    } else if (dest && m.kind === 'live') await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId, mid, key));
+    } else if (dest && m.kind === 'live')
+      await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId, mid, key));
     if (dest && dest !== m.source) {
-      await bestEffort(`dropping ${dest}'s claim`, () => tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' }, { instanceId: c.instanceId, key }));
+      await bestEffort(`dropping ${dest}'s claim`, () =>
+        tracker(
+          dest,
+          { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' },
+          { instanceId: c.instanceId, key },
+        ),
+      );
       // A destination claim left on the instance consumer (no swap happened) goes too.
       const destProvider = await providerOf(dest);
       const inst = await allocationsOf(c.instanceId);
       if (destProvider && inst.allocations[destProvider]) {
         const source = await providerOf(m.source);
-        const keep = source && inst.allocations[source] ? { [source]: { resources: inst.allocations[source].resources } } : {};
-        await d.placement.call('allocations.put', { consumer: c.instanceId, consumerGeneration: inst.consumerGeneration ?? null, project: cur.value.project, user: cur.value.user, consumerType: 'INSTANCE', allocations: keep });
+        const keep =
+          source && inst.allocations[source] ? { [source]: { resources: inst.allocations[source].resources } } : {};
+        await d.placement.call('allocations.put', {
+          consumer: c.instanceId,
+          consumerGeneration: inst.consumerGeneration ?? null,
+          project: cur.value.project,
+          user: cur.value.user,
+          consumerType: 'INSTANCE',
+          allocations: keep,
+        });
       }
     }
     const back = await tracker(m.source, { type: 'finishMove', opId: `${key}:source`, migrationId: mid });
@@ -387,7 +598,9 @@ export function moveSteps(d: MoveStepDeps) {
     return done();
   };
 
-  /** A delete during or after a move: the other host's guest and claim and the migration consumer go too (bug 1848343). */
+  /**
+   * A delete during or after a move: the other host's guest and claim and the migration consumer go too (bug 1848343).
+   */
   const cleanupMove = async (c: InstanceContext, key: string): Promise<StepOutcome> => {
     const m = c.move;
     if (!m) return done();
@@ -397,8 +610,15 @@ export function moveSteps(d: MoveStepDeps) {
     const sides: Array<[string, 'source' | 'destination']> = [[m.source, 'source']];
     if (dest) sides.push([dest, 'destination']);
     for (const [host, side] of sides) {
-      if (host !== d.host) await bestEffort(`destroying the guest on ${host}`, () => destroyGuest(host, c.instanceId, mid, key));
-      await bestEffort(`dropping the ${side} claim on ${host}`, () => tracker(host, { type: 'dropMoveClaim', opId: `${key}:${side}`, migrationId: mid, side }, { instanceId: c.instanceId, key }));
+      if (host !== d.host)
+        await bestEffort(`destroying the guest on ${host}`, () => destroyGuest(host, c.instanceId, mid, key));
+      await bestEffort(`dropping the ${side} claim on ${host}`, () =>
+        tracker(
+          host,
+          { type: 'dropMoveClaim', opId: `${key}:${side}`, migrationId: mid, side },
+          { instanceId: c.instanceId, key },
+        ),
+      );
     }
     await d.placement.deleteAllocations(mid);
     await setStatus(mid, 'error');
@@ -415,7 +635,12 @@ export function moveSteps(d: MoveStepDeps) {
     if (!m?.dest) return failed({ code: 'NoMove', message: 'no live migration in flight' });
     const mid = migrationIdOf(c.instanceId, m.opId);
     await setStatus(mid, 'preparing');
-    await d.remote.peer(m.dest, 'preLiveMigration', { ...(await peerMove(c.instanceId, mid, key)), name: c.name, flavor: c.flavor, image: c.image });
+    await d.remote.peer(m.dest, 'preLiveMigration', {
+      ...(await peerMove(c.instanceId, mid, key)),
+      name: c.name,
+      flavor: c.flavor,
+      image: c.image,
+    });
     await setStatus(mid, 'running');
     const until = d.clock.now() + (d.liveMigrationMs ?? 500);
     for (;;) {
@@ -445,7 +670,11 @@ export function moveSteps(d: MoveStepDeps) {
     const guest = await d.driver.get(c.instanceId);
     if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId);
     await destroyGuest(m.source, c.instanceId, mid, key);
-    const drop = await tracker(m.source, { type: 'dropMoveClaim', opId: `${key}:source`, migrationId: mid, side: 'source' }, { instanceId: c.instanceId, key });
+    const drop = await tracker(
+      m.source,
+      { type: 'dropMoveClaim', opId: `${key}:source`, migrationId: mid, side: 'source' },
+      { instanceId: c.instanceId, key },
+    );
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
     await d.placement.deleteAllocations(mid);
     await setStatus(mid, 'completed');
@@ -462,20 +691,42 @@ export function moveSteps(d: MoveStepDeps) {
     const cur = await d.stores.instances.get(c.instanceId);
     if (!m || !cur) return failed({ code: 'NoMove', message: 'no evacuation in flight' });
     const mid = migrationIdOf(c.instanceId, m.opId);
-    const fin = await tracker(d.host, { type: 'finishMove', opId: `${c.instanceId}:${m.opId}:evacuate`, migrationId: mid });
+    const fin = await tracker(d.host, {
+      type: 'finishMove',
+      opId: `${c.instanceId}:${m.opId}:evacuate`,
+      migrationId: mid,
+    });
     if (!fin.ok) {
       // Rebuilt from records after the move was recorded done: the instance's own claim stands.
-      const own = await tracker(d.host, { type: 'instanceClaim', opId: `${c.instanceId}:${m.opId}:evacuateClaim`, instanceId: c.instanceId, flavor: sizes(c.flavor) });
+      const own = await tracker(d.host, {
+        type: 'instanceClaim',
+        opId: `${c.instanceId}:${m.opId}:evacuateClaim`,
+        instanceId: c.instanceId,
+        flavor: sizes(c.flavor),
+      });
       if (!own.ok) return failed({ code: fin.code, message: fin.message });
     }
     if (spawn) {
-      await d.driver.spawn({ instanceId: c.instanceId, name: c.name, host: d.host, flavor: c.flavor, ...(c.image ? { image: c.image } : {}) });
+      await d.driver.spawn({
+        instanceId: c.instanceId,
+        name: c.name,
+        host: d.host,
+        flavor: c.flavor,
+        ...(c.image ? { image: c.image } : {}),
+      });
       if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId);
     }
     const here = await providerOf(d.host);
     const inst = await allocationsOf(c.instanceId);
     if (here && inst.allocations[here] && Object.keys(inst.allocations).length > 1) {
-      await d.placement.call('allocations.put', { consumer: c.instanceId, consumerGeneration: inst.consumerGeneration ?? null, project: cur.value.project, user: cur.value.user, consumerType: 'INSTANCE', allocations: { [here]: { resources: inst.allocations[here].resources } } });
+      await d.placement.call('allocations.put', {
+        consumer: c.instanceId,
+        consumerGeneration: inst.consumerGeneration ?? null,
+        project: cur.value.project,
+        user: cur.value.user,
+        consumerType: 'INSTANCE',
+        allocations: { [here]: { resources: inst.allocations[here].resources } },
+      });
     }
     await setStatus(mid, spawn ? 'done' : 'failed');
     return done();
@@ -521,7 +772,9 @@ export function moveSteps(d: MoveStepDeps) {
 function larger(a: FlavorView, b: FlavorView): Record<string, number> {
   const x = resources(a);
   const y = resources(b);
-  return Object.fromEntries([...new Set([...Object.keys(x), ...Object.keys(y)])].map((k) => [k, Math.max(x[k] ?? 0, y[k] ?? 0)]));
+  return Object.fromEntries(
+    [...new Set([...Object.keys(x), ...Object.keys(y)])].map((k) => [k, Math.max(x[k] ?? 0, y[k] ?? 0)]),
+  );
 }
 
 /** Allocations as a write wants them (no generations). */

@@ -14,10 +14,22 @@ export type PeerClaim = Omit<PeerCall, 'op' | 'caller' | 'callee'>;
 /** Undefined: go ahead. Otherwise the error to answer with, having done nothing. */
 export type PeerGate = (op: PeerOp, caller: string, claim: PeerClaim) => Promise<ErrorBody | undefined>;
 
-export function peerGate(d: { host: string; instances: RecordBucket<InstanceRecord>; migrations: RecordBucket<MigrationRecord>; log: (line: string, err?: unknown) => void }): PeerGate {
+export function peerGate(d: {
+  host: string;
+  instances: RecordBucket<InstanceRecord>;
+  migrations: RecordBucket<MigrationRecord>;
+  log: (line: string, err?: unknown) => void;
+}): PeerGate {
   return async (op, caller, claim) => {
-    const [instance, migration] = await Promise.all([d.instances.get(claim.instanceId), d.migrations.get(claim.migrationId)]);
-    const verdict = judgePeerCall({ ...claim, op, caller, callee: d.host }, { instance, migration: migration?.value }, migrationIdOf);
+    const [instance, migration] = await Promise.all([
+      d.instances.get(claim.instanceId),
+      d.migrations.get(claim.migrationId),
+    ]);
+    const verdict = judgePeerCall(
+      { ...claim, op, caller, callee: d.host },
+      { instance, migration: migration?.value },
+      migrationIdOf,
+    );
     if (verdict.ok) return undefined;
     if (verdict.behind) return { status: 503, code: 'ServiceUnavailable', message: `${verdict.reason}; retry` };
     d.log(`refused ${op} of ${claim.instanceId} from ${caller}: ${verdict.reason}`);

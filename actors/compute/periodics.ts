@@ -17,7 +17,12 @@ import {
   shelvedOffloadDue,
   type InstancePeriodicInput,
 } from '../../machines/periodics/index.js';
-import { inFlightStep, type InstanceContext, type InstanceEvent, type StepName } from '../../machines/instance/index.js';
+import {
+  inFlightStep,
+  type InstanceContext,
+  type InstanceEvent,
+  type StepName,
+} from '../../machines/instance/index.js';
 import type { InstanceRecord, MigrationRecord } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
 import type { Clock } from '../runtime/clock.js';
@@ -84,12 +89,16 @@ export interface PeriodicsDeps {
   readonly jitter?: () => number;
 }
 
-/** Nova polls every 60 s by default; a threshold shorter than two polls is polled faster, so it is met within half its length. */
+/**
+ * Nova polls every 60 s by default; a threshold shorter than two polls is polled faster, so it is met within half its
+ * length.
+ */
 export const pollEvery = (thresholdMs: number) => Math.min(60_000, Math.max(100, Math.floor(thresholdMs / 2)));
 
 /** The per-instance periodics the config turns on. */
 export function instancePeriodics(d: PeriodicsDeps, cfg: PeriodicsConfig): ActorSpec[] {
-  const spec = (name: string, everyMs: number, run: () => Promise<void>) => periodic({ name, everyMs, run, clock: d.clock, log: d.log, ...(d.jitter ? { jitter: d.jitter } : {}) });
+  const spec = (name: string, everyMs: number, run: () => Promise<void>) =>
+    periodic({ name, everyMs, run, clock: d.clock, log: d.log, ...(d.jitter ? { jitter: d.jitter } : {}) });
   const each = (name: string, decide: (i: InstancePeriodicInput) => InstanceEvent | null) => async () => {
     for (const id of d.instances.ids()) {
       try {
@@ -98,7 +107,9 @@ export function instancePeriodics(d: PeriodicsDeps, cfg: PeriodicsConfig): Actor
         const event = decide({ context: inst.context, inFlight: inst.inFlight, now: d.clock.now() });
         if (!event) continue;
         await inst.send(event);
-        d.log(`compute ${d.host}: ${name}: sent ${event.type === 'COMMAND' ? `${event.action} ${event.id}` : `${event.type} ${event.step}`} to ${id}, last updated ${d.clock.now() - inst.context.updatedAt} ms ago`);
+        d.log(
+          `compute ${d.host}: ${name}: sent ${event.type === 'COMMAND' ? `${event.action} ${event.id}` : `${event.type} ${event.step}`} to ${id}, last updated ${d.clock.now() - inst.context.updatedAt} ms ago`,
+        );
       } catch (err) {
         // One instance's trouble (a fenced actor) must not starve the others.
         d.log(`compute ${d.host}: ${name} of ${id} failed`, err);
@@ -107,12 +118,54 @@ export function instancePeriodics(d: PeriodicsDeps, cfg: PeriodicsConfig): Actor
   };
   const out: ActorSpec[] = [];
   const on = (ms: number | undefined) => ms !== undefined && ms > 0;
-  if (on(cfg.buildTimeoutMs)) out.push(spec('buildTimeout', pollEvery(cfg.buildTimeoutMs!), each('build timeout', (i) => buildTimeoutDue(i, cfg.buildTimeoutMs!))));
-  if (on(cfg.rebootTimeoutMs)) out.push(spec('rebootTimeout', pollEvery(cfg.rebootTimeoutMs!), each('reboot timeout', (i) => rebootTimeoutDue(i, cfg.rebootTimeoutMs!))));
-  if (on(cfg.rescueTimeoutMs)) out.push(spec('rescueTimeout', pollEvery(cfg.rescueTimeoutMs!), each('rescue timeout', (i) => rescueTimeoutDue(i, cfg.rescueTimeoutMs!))));
-  if (on(cfg.resizeConfirmWindowMs)) out.push(spec('autoConfirm', pollEvery(cfg.resizeConfirmWindowMs!), each('auto-confirm', (i) => autoConfirmDue(i, cfg.resizeConfirmWindowMs!))));
-  if (on(cfg.reclaimIntervalMs)) out.push(spec('reclaim', pollEvery(cfg.reclaimIntervalMs!), each('reclaim', (i) => reclaimDue(i, cfg.reclaimIntervalMs!))));
-  if (on(cfg.shelvedOffloadMs)) out.push(spec('shelvedOffload', cfg.shelvedPollMs ?? 3_600_000, each('shelved offload', (i) => shelvedOffloadDue(i, cfg.shelvedOffloadMs!))));
+  if (on(cfg.buildTimeoutMs))
+    out.push(
+      spec(
+        'buildTimeout',
+        pollEvery(cfg.buildTimeoutMs!),
+        each('build timeout', (i) => buildTimeoutDue(i, cfg.buildTimeoutMs!)),
+      ),
+    );
+  if (on(cfg.rebootTimeoutMs))
+    out.push(
+      spec(
+        'rebootTimeout',
+        pollEvery(cfg.rebootTimeoutMs!),
+        each('reboot timeout', (i) => rebootTimeoutDue(i, cfg.rebootTimeoutMs!)),
+      ),
+    );
+  if (on(cfg.rescueTimeoutMs))
+    out.push(
+      spec(
+        'rescueTimeout',
+        pollEvery(cfg.rescueTimeoutMs!),
+        each('rescue timeout', (i) => rescueTimeoutDue(i, cfg.rescueTimeoutMs!)),
+      ),
+    );
+  if (on(cfg.resizeConfirmWindowMs))
+    out.push(
+      spec(
+        'autoConfirm',
+        pollEvery(cfg.resizeConfirmWindowMs!),
+        each('auto-confirm', (i) => autoConfirmDue(i, cfg.resizeConfirmWindowMs!)),
+      ),
+    );
+  if (on(cfg.reclaimIntervalMs))
+    out.push(
+      spec(
+        'reclaim',
+        pollEvery(cfg.reclaimIntervalMs!),
+        each('reclaim', (i) => reclaimDue(i, cfg.reclaimIntervalMs!)),
+      ),
+    );
+  if (on(cfg.shelvedOffloadMs))
+    out.push(
+      spec(
+        'shelvedOffload',
+        cfg.shelvedPollMs ?? 3_600_000,
+        each('shelved offload', (i) => shelvedOffloadDue(i, cfg.shelvedOffloadMs!)),
+      ),
+    );
   const syncMs = cfg.syncPowerStateMs ?? 600_000;
   if (syncMs > 0) out.push(spec('syncPowerStates', syncMs, () => syncPowerStates(d)));
   return out;
@@ -125,7 +178,10 @@ export async function syncPowerStates(d: PeriodicsDeps): Promise<void> {
     if (!inst || !powerSyncApplies(inst.context)) continue;
     const guest = await d.driver.get(id).catch(() => undefined);
     if (!guest) continue; // a missing guest is the audit's to report (I7)
-    const decision = powerSyncDue({ context: inst.context, inFlight: inst.inFlight, now: d.clock.now() }, guest.powerState);
+    const decision = powerSyncDue(
+      { context: inst.context, inFlight: inst.inFlight, now: d.clock.now() },
+      guest.powerState,
+    );
     if (decision === null) continue;
     if ('send' in decision) {
       await inst.send(decision.send);
@@ -155,9 +211,13 @@ export interface MigrationCleanupDeps {
  * `failed` (so the next run skips it). Each part is idempotent: a run cut short is re-run.
  */
 export async function cleanupIncompleteMigrations(d: MigrationCleanupDeps): Promise<void> {
-  const moves = (await d.migrations.entries((key, err) => d.log(`skipping migration record ${key}`, err))).map((e) => e.value);
+  const moves = (await d.migrations.entries((key, err) => d.log(`skipping migration record ${key}`, err))).map(
+    (e) => e.value,
+  );
   const facts = new Map<string, InstanceRecord | undefined>();
-  for (const m of moves) if (m.status === 'error' && !facts.has(m.instanceId)) facts.set(m.instanceId, (await d.instances.get(m.instanceId))?.value);
+  for (const m of moves)
+    if (m.status === 'error' && !facts.has(m.instanceId))
+      facts.set(m.instanceId, (await d.instances.get(m.instanceId))?.value);
   for (const m of incompleteMigrationsDue(moves, (id) => facts.get(id), d.host, isOpenMigration)) {
     if (await d.driver.get(m.instanceId).catch(() => undefined)) {
       d.forget(m.instanceId);
@@ -166,7 +226,13 @@ export async function cleanupIncompleteMigrations(d: MigrationCleanupDeps): Prom
     await d.placement.deleteAllocations(m.migrationId);
     const cur = await d.migrations.get(m.migrationId);
     if (!cur || cur.value.status !== 'error') continue; // someone else moved it on
-    await d.migrations.update(m.migrationId, { ...cur.value, status: 'failed', updatedAt: d.clock.now() }, cur.revision);
-    d.log(`compute ${d.host}: cleaned up incomplete migration ${m.migrationId} of ${m.instanceId}: guest, allocations, status failed`);
+    await d.migrations.update(
+      m.migrationId,
+      { ...cur.value, status: 'failed', updatedAt: d.clock.now() },
+      cur.revision,
+    );
+    d.log(
+      `compute ${d.host}: cleaned up incomplete migration ${m.migrationId} of ${m.instanceId}: guest, allocations, status failed`,
+    );
   }
 }

@@ -24,8 +24,20 @@ export async function ensureProvider(placement: PlacementClient, host: string): 
 }
 
 /** The inventory placement should hold for the host, by resource class. */
-export function inventoryOf(inv: HostInventory): Record<string, { total: number; reserved: number; minUnit: number; maxUnit: number; stepSize: number; allocationRatio: number }> {
-  const one = (total: number, reserved: number, allocationRatio: number) => ({ total, reserved, minUnit: 1, maxUnit: total, stepSize: 1, allocationRatio });
+export function inventoryOf(
+  inv: HostInventory,
+): Record<
+  string,
+  { total: number; reserved: number; minUnit: number; maxUnit: number; stepSize: number; allocationRatio: number }
+> {
+  const one = (total: number, reserved: number, allocationRatio: number) => ({
+    total,
+    reserved,
+    minUnit: 1,
+    maxUnit: total,
+    stepSize: 1,
+    allocationRatio,
+  });
   const out: ReturnType<typeof inventoryOf> = {
     VCPU: one(inv.vcpus, inv.reservedVcpus, inv.allocationRatio.cpu),
     MEMORY_MB: one(inv.memoryMb, inv.reservedMemoryMb, inv.allocationRatio.ram),
@@ -35,25 +47,48 @@ export function inventoryOf(inv: HostInventory): Record<string, { total: number;
 }
 
 /** Sets the provider's inventory if it differs; returns whether it wrote. */
-export async function reportInventory(placement: PlacementClient, provider: string, inv: HostInventory): Promise<boolean> {
+export async function reportInventory(
+  placement: PlacementClient,
+  provider: string,
+  inv: HostInventory,
+): Promise<boolean> {
   const wanted = inventoryOf(inv);
   for (;;) {
     const cur = await placement.call('inventories.get', { provider });
     if (JSON.stringify(sorted(cur.inventories)) === JSON.stringify(sorted(wanted))) return false;
     try {
-      await placement.call('inventories.set', { provider, resourceProviderGeneration: cur.resourceProviderGeneration, inventories: wanted });
+      await placement.call('inventories.set', {
+        provider,
+        resourceProviderGeneration: cur.resourceProviderGeneration,
+        inventories: wanted,
+      });
       return true;
     } catch (err) {
       // A concurrent change of the provider: read its generation again.
-      if (!(err instanceof PlacementCallError && err.status === 409 && err.code === 'placement.concurrent_update')) throw err;
+      if (!(err instanceof PlacementCallError && err.status === 409 && err.code === 'placement.concurrent_update'))
+        throw err;
     }
   }
 }
 
-const sorted = (o: Record<string, object>) => Object.fromEntries(Object.keys(o).sort().map((k) => [k, Object.fromEntries(Object.entries(o[k] as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))]));
+const sorted = (o: Record<string, object>) =>
+  Object.fromEntries(
+    Object.keys(o)
+      .sort()
+      .map((k) => [
+        k,
+        Object.fromEntries(Object.entries(o[k] as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))),
+      ]),
+  );
 
 /** One heartbeat: the service record, with the operator's switches copied in for readers. Returns the record. */
-export async function beat(services: RecordBucket<ServiceRecord>, hosts: RecordBucket<HostAdminRecord>, host: string, startedAt: number, now: number): Promise<ServiceRecord> {
+export async function beat(
+  services: RecordBucket<ServiceRecord>,
+  hosts: RecordBucket<HostAdminRecord>,
+  host: string,
+  startedAt: number,
+  now: number,
+): Promise<ServiceRecord> {
   const admin = await hosts.get(host);
   const record: ServiceRecord = {
     name: `compute-${host}`,

@@ -5,7 +5,15 @@
  * converges). A refusal other than 503 is final.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
-import { encodeMessage, envelope, ERROR_TYPE, rpcType, subjects, trackerType, type ErrorBody } from '../../protocol/index.js';
+import {
+  encodeMessage,
+  envelope,
+  ERROR_TYPE,
+  rpcType,
+  subjects,
+  trackerType,
+  type ErrorBody,
+} from '../../protocol/index.js';
 import { requestRetried, TRY_AGAIN } from '../runtime/request-retry.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 
@@ -40,16 +48,31 @@ export class RemoteHosts {
   }
 
   /** The conductor's call to a host's tracker. A compute host calls another's with `peerTracker`. */
-  tracker(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+  tracker(
+    host: string,
+    op: string,
+    body: Record<string, unknown>,
+    deadlineMs?: number,
+  ): Promise<Record<string, unknown>> {
     return this.call(this.s.tracker(host, op), trackerType(op), body, deadlineMs);
   }
 
-  /** A compute host's call to another host's tracker (moveClaim, dropMoveClaim, with `peer`); checked by the callee like `peer`. */
-  peerTracker(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+  /**
+   * A compute host's call to another host's tracker (moveClaim, dropMoveClaim, with `peer`); checked by the callee like
+   * `peer`.
+   */
+  peerTracker(
+    host: string,
+    op: string,
+    body: Record<string, unknown>,
+    deadlineMs?: number,
+  ): Promise<Record<string, unknown>> {
     return this.call(this.s.peerTracker(host, this.self(), op), trackerType(op), body, deadlineMs);
   }
 
-  /** A compute host's call to another; the callee checks it against the records and may refuse it (403 PeerCallRefused). */
+  /**
+   * A compute host's call to another; the callee checks it against the records and may refuse it (403 PeerCallRefused).
+   */
   peer(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
     return this.call(this.s.peerRpc(host, this.self(), op), rpcType(op), body, deadlineMs);
   }
@@ -59,7 +82,12 @@ export class RemoteHosts {
     return this.o.self;
   }
 
-  private call(subject: string, type: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+  private call(
+    subject: string,
+    type: string,
+    body: Record<string, unknown>,
+    deadlineMs?: number,
+  ): Promise<Record<string, unknown>> {
     const id = this.o.ids.next();
     return requestRetried({
       nc: this.o.nc,
@@ -70,7 +98,8 @@ export class RemoteHosts {
       attemptTimeoutMs: 3000,
       backoff: (attempt) => this.o.sleep(Math.min(1000, 50 * 2 ** attempt)),
       judge: (r) => {
-        if (!r.ok) throw new RemoteCallError(502, 'BadReply', `${subject} sent an undecodable reply: ${r.error.message}`);
+        if (!r.ok)
+          throw new RemoteCallError(502, 'BadReply', `${subject} sent an undecodable reply: ${r.error.message}`);
         if (r.value.type !== ERROR_TYPE) return r.value.body;
         const e = r.value.body as unknown as ErrorBody;
         if (e.status !== 503) throw new RemoteCallError(e.status, e.code, e.message);

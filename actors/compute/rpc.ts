@@ -1,4 +1,7 @@
-/** A compute worker's `nv.rpc.<host>.*` faces: status for the auditor, and the steps other hosts ask of it (docs/security.md, cross-host calls). */
+/**
+ * A compute worker's `nv.rpc.<host>.*` faces: status for the auditor, and the steps other hosts ask of it
+ * (docs/security.md, cross-host calls).
+ */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { PEER_OPS } from '../../machines/instance/index.js';
 import { parsePeerSubject, rpcType, subjects, type FlavorView, type HostStatus } from '../../protocol/index.js';
@@ -6,21 +9,35 @@ import type { HypervisorDriver } from '../../virt/index.js';
 import type { PeerGate } from './peer-gate.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
 
-export function serveStatus(nc: NatsConnection, subject: string, ctx: ReplyContext, status: () => Promise<HostStatus>, log: (line: string, err?: unknown) => void): Subscription {
+export function serveStatus(
+  nc: NatsConnection,
+  subject: string,
+  ctx: ReplyContext,
+  status: () => Promise<HostStatus>,
+  log: (line: string, err?: unknown) => void,
+): Subscription {
   return nc.subscribe(subject, {
     callback: (err, msg) => {
       if (err) return;
       const req = decodeRequest(ctx, msg);
       if (!req) return;
       if (req.type !== rpcType('status')) {
-        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${subject} answers ${rpcType('status')}, not ${req.type}` });
+        respondError(ctx, msg, req, {
+          status: 400,
+          code: 'InvalidInput',
+          message: `${subject} answers ${rpcType('status')}, not ${req.type}`,
+        });
         return;
       }
       status().then(
         (body) => respondOk(ctx, msg, req, body),
         (e: unknown) => {
           log('status failed', e);
-          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'status could not be read now; retry' });
+          respondError(ctx, msg, req, {
+            status: 503,
+            code: 'ServiceUnavailable',
+            message: 'status could not be read now; retry',
+          });
         },
       );
     },
@@ -58,13 +75,23 @@ export function servePeerCalls(d: PeerCallDeps): Subscription {
       const addr = parsePeerSubject(msg.subject, 'rpc', d.host, s.prefix);
       const op = addr.ok ? PEER_OPS.find((o) => o === addr.value.op) : undefined;
       if (!addr.ok || !op || req.type !== rpcType(op)) {
-        respondError(d.ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${msg.subject} does not answer ${req.type}` });
+        respondError(d.ctx, msg, req, {
+          status: 400,
+          code: 'InvalidInput',
+          message: `${msg.subject} does not answer ${req.type}`,
+        });
         return;
       }
       const caller = addr.value.caller;
       const b = req.body;
       (async () => {
-        const refusal = await d.gate(op, caller, { instanceId: b.instanceId, migrationId: b.migrationId, epoch: b.epoch, revision: b.revision, stepKey: b.stepKey });
+        const refusal = await d.gate(op, caller, {
+          instanceId: b.instanceId,
+          migrationId: b.migrationId,
+          epoch: b.epoch,
+          revision: b.revision,
+          stepKey: b.stepKey,
+        });
         if (refusal) return refusal;
         if (op === 'destroyGuest') await d.driver.destroy(b.instanceId);
         else await prepareIncoming(d, req.body as PreLiveBody);
@@ -73,7 +100,11 @@ export function servePeerCalls(d: PeerCallDeps): Subscription {
         (refusal) => (refusal ? respondError(d.ctx, msg, req, refusal) : respondOk(d.ctx, msg, req, {})),
         (e: unknown) => {
           d.log(`${op} from ${caller} failed`, e);
-          respondError(d.ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: `${op} could not be done now; retry` });
+          respondError(d.ctx, msg, req, {
+            status: 503,
+            code: 'ServiceUnavailable',
+            message: `${op} could not be done now; retry`,
+          });
         },
       );
     },
@@ -82,6 +113,12 @@ export function servePeerCalls(d: PeerCallDeps): Subscription {
 
 /** The incoming guest of a live migration, paused until its post step; repeating it is harmless. */
 async function prepareIncoming(d: PeerCallDeps, b: PreLiveBody): Promise<void> {
-  const g = await d.driver.spawn({ instanceId: b.instanceId, name: b.name, host: d.host, flavor: b.flavor, ...(b.image ? { image: b.image } : {}) });
+  const g = await d.driver.spawn({
+    instanceId: b.instanceId,
+    name: b.name,
+    host: d.host,
+    flavor: b.flavor,
+    ...(b.image ? { image: b.image } : {}),
+  });
   if (g.powerState === 'running') await d.driver.pause(b.instanceId);
 }

@@ -41,7 +41,10 @@ export interface ComputeStepDeps {
   /** The steps of resize and cold migration (move-steps.ts). */
   readonly moves?: { run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined };
   /** The image steps of snapshot and shelve, and the hand-back of an offloaded instance (image-steps.ts). */
-  readonly images?: { run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined; dropShelved(snap: InstanceSnapshot): Promise<void> };
+  readonly images?: {
+    run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined;
+    dropShelved(snap: InstanceSnapshot): Promise<void>;
+  };
   /** Runs before every step (tests hold a step here to kill something while it is in flight). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
 }
@@ -57,7 +60,10 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
   const tries = d.driverTries ?? 3;
 
   /** A driver call, retried while the failure is transient; the final error becomes the step's. */
-  const virt = async (call: () => Promise<GuestInfo | void>, onError: (code: string, message: string) => StepError): Promise<StepOutcome> => {
+  const virt = async (
+    call: () => Promise<GuestInfo | void>,
+    onError: (code: string, message: string) => StepError,
+  ): Promise<StepOutcome> => {
     for (let attempt = 1; ; attempt++) {
       try {
         const g = await call();
@@ -74,7 +80,12 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
   };
 
   /** Power operations: a refusal that changed nothing (InvalidState) is a rollback. */
-  const power = (call: () => Promise<GuestInfo>) => virt(call, (code, message) => ({ code, message, ...(code === VirtErrorCode.InvalidState ? { rollback: true } : {}) }));
+  const power = (call: () => Promise<GuestInfo>) =>
+    virt(call, (code, message) => ({
+      code,
+      message,
+      ...(code === VirtErrorCode.InvalidState ? { rollback: true } : {}),
+    }));
 
   const run = async (step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> => {
     if (d.beforeStep) await d.beforeStep(step, key);
@@ -85,7 +96,11 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
         const flavor = { vcpus: c.flavor.vcpus, memoryMb: c.flavor.memoryMb, rootGb: c.flavor.rootGb };
         const a = await d.tracker.use((t) => t.handle({ type: 'instanceClaim', opId: key, instanceId: id, flavor }));
         if (a.ok) return done();
-        return failed({ code: a.error.code, message: a.error.message, reschedulable: a.error.code === TrackerErrorCode.ComputeResourcesUnavailable });
+        return failed({
+          code: a.error.code,
+          message: a.error.message,
+          reschedulable: a.error.code === TrackerErrorCode.ComputeResourcesUnavailable,
+        });
       }
       case 'network':
       case 'blockDevices':
@@ -95,7 +110,14 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
       case 'spawn':
         return virt(
           // An unshelve spawns from the image the shelve saved.
-          () => d.driver.spawn({ instanceId: id, name: c.name, host: d.host, flavor: c.flavor, ...(c.shelvedImage ? { image: c.shelvedImage } : c.image ? { image: c.image } : {}) }),
+          () =>
+            d.driver.spawn({
+              instanceId: id,
+              name: c.name,
+              host: d.host,
+              flavor: c.flavor,
+              ...(c.shelvedImage ? { image: c.shelvedImage } : c.image ? { image: c.image } : {}),
+            }),
           (code, message) => ({ code, message, reschedulable: code === VirtErrorCode.SpawnFailed }),
         );
       case 'powerOff':
@@ -117,7 +139,10 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
       case 'unrescue':
         return power(() => d.driver.unrescue(id));
       case 'destroy':
-        return virt(() => d.driver.destroy(id), (code, message) => ({ code, message }));
+        return virt(
+          () => d.driver.destroy(id),
+          (code, message) => ({ code, message }),
+        );
       case 'releaseClaim': {
         const a = await d.tracker.use((t) => t.handle({ type: 'abortInstanceClaim', opId: key, instanceId: id }));
         return a.ok ? done() : failed({ code: a.error.code, message: a.error.message });
@@ -130,7 +155,11 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
       case 'reschedule':
         return reschedule(snap);
       default:
-        return d.moves?.run(step, key, snap) ?? d.images?.run(step, key, snap) ?? failed({ code: 'UnknownStep', message: `this host cannot run step ${step}` });
+        return (
+          d.moves?.run(step, key, snap) ??
+          d.images?.run(step, key, snap) ??
+          failed({ code: 'UnknownStep', message: `this host cannot run step ${step}` })
+        );
     }
   };
 
@@ -155,15 +184,41 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
       const tried = [...new Set([...(rec.triedHosts ?? []), d.host])];
       if (rec.owner !== `host:${d.host}`) return done({ [HANDED_OFF]: true }); // (3) already made
       // A delete overtook the reschedule: this step's result is stale and the actor ignores it.
-      if (statePath((rec.machine as { value?: unknown } | undefined)?.value) !== 'reschedule.rescheduling') return failed({ code: 'Superseded', message: 'the build was cancelled' });
-      const task: BuildTask = { instanceId: c.instanceId, commandId: bootId, attempt: c.attempt + 1, tried, alternates: [] };
+      if (statePath((rec.machine as { value?: unknown } | undefined)?.value) !== 'reschedule.rescheduling')
+        return failed({ code: 'Superseded', message: 'the build was cancelled' });
+      const task: BuildTask = {
+        instanceId: c.instanceId,
+        commandId: bootId,
+        attempt: c.attempt + 1,
+        tried,
+        alternates: [],
+      };
       const msgId = `${bootId}:build:${task.attempt}`;
-      const env = envelope({ id: msgId, type: 'conductor.build', ts: d.clock.now(), project: rec.project, user: rec.user, corr: bootId, body: task });
+      const env = envelope({
+        id: msgId,
+        type: 'conductor.build',
+        ts: d.clock.now(),
+        project: rec.project,
+        user: rec.user,
+        corr: bootId,
+        body: task,
+      });
       await d.js.publish(s.conductor('build'), encodeMessage(env), { msgID: msgId });
       // The record goes back without its outbox: what it holds goes out first (records/outbox.ts).
       await publishOutbox(d.events, rec);
       const { machine: _m, outbox: _o, ...base } = rec;
-      const back: InstanceRecord = { ...base, owner: 'conductor', epoch: rec.epoch + 1, host: null, node: null, vmState: 'building', taskState: 'scheduling', powerState: 'nostate', triedHosts: tried, updatedAt: d.clock.now() };
+      const back: InstanceRecord = {
+        ...base,
+        owner: 'conductor',
+        epoch: rec.epoch + 1,
+        host: null,
+        node: null,
+        vmState: 'building',
+        taskState: 'scheduling',
+        powerState: 'nostate',
+        triedHosts: tried,
+        updatedAt: d.clock.now(),
+      };
       try {
         await d.instances.update(c.instanceId, back, cur.revision);
         return done({ [HANDED_OFF]: true });

@@ -1,4 +1,7 @@
-/** What a compute worker keeps in order from the records: leaked allocations, the tracker's view of open moves, finished evacuations. */
+/**
+ * What a compute worker keeps in order from the records: leaked allocations, the tracker's view of open moves, finished
+ * evacuations.
+ */
 import type { AuditFinding, MigrationRecord } from '../../protocol/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { PlacementClient } from '../placement/client.js';
@@ -12,7 +15,13 @@ import type { Stores } from '../records/stores.js';
  * claim and marked deleted only after their allocations are gone, so neither case can be an
  * operation in progress. Returns what it removed.
  */
-export async function healAllocations(stores: Stores, migrations: RecordBucket<MigrationRecord>, placement: PlacementClient, provider: string, confirmed?: ReadonlySet<string>): Promise<{ found: AuditFinding[]; repaired: AuditFinding[] }> {
+export async function healAllocations(
+  stores: Stores,
+  migrations: RecordBucket<MigrationRecord>,
+  placement: PlacementClient,
+  provider: string,
+  confirmed?: ReadonlySet<string>,
+): Promise<{ found: AuditFinding[]; repaired: AuditFinding[] }> {
   const held = await placement.call('allocations.byProvider', { provider });
   const out: AuditFinding[] = [];
   const repaired: AuditFinding[] = [];
@@ -27,9 +36,20 @@ export async function healAllocations(stores: Stores, migrations: RecordBucket<M
     // be gone by now, and only one still here after a closed record is a leak.
     const still = (await placement.call('allocations.get', { consumer })).allocations[provider];
     if (!still) continue;
-    const whose = rec ? 'deleted instance' : move ? `${move.value.status} migration of ${move.value.instanceId}` : 'unknown consumer';
-    const what = Object.entries(a.resources).map(([rc, n]) => `${rc}=${n}`).join(' ');
-    const f: AuditFinding = { kind: 'leaked-allocation', id: consumer, instanceId: rec ? consumer : move ? move.value.instanceId : null, detail: `removed the allocation (${what}) of ${whose} ${consumer}` };
+    const whose = rec
+      ? 'deleted instance'
+      : move
+        ? `${move.value.status} migration of ${move.value.instanceId}`
+        : 'unknown consumer';
+    const what = Object.entries(a.resources)
+      .map(([rc, n]) => `${rc}=${n}`)
+      .join(' ');
+    const f: AuditFinding = {
+      kind: 'leaked-allocation',
+      id: consumer,
+      instanceId: rec ? consumer : move ? move.value.instanceId : null,
+      detail: `removed the allocation (${what}) of ${whose} ${consumer}`,
+    };
     out.push(f);
     // Removed only when the previous run found it too (see the tracker audit's `confirmed`).
     if (confirmed !== undefined && !confirmed.has(`${f.kind}:${f.id}`)) continue;
@@ -44,21 +64,50 @@ export function trackerMigrations(moves: MigrationRecord[], host: string) {
   const out = [];
   for (const m of moves) {
     if (!isOpenMigration(m)) continue;
-    const kind = m.kind === 'resize' ? ('resize' as const) : m.kind === 'migration' ? ('migrate' as const) : m.kind === 'live-migration' ? ('live_migrate' as const) : ('evacuate' as const);
+    const kind =
+      m.kind === 'resize'
+        ? ('resize' as const)
+        : m.kind === 'migration'
+          ? ('migrate' as const)
+          : m.kind === 'live-migration'
+            ? ('live_migrate' as const)
+            : ('evacuate' as const);
     // Finished: the destination side became the instance's own claim (a revert in progress
     // still starts from there, and drops it as such).
     const finished = m.status === 'finished' || m.status === 'reverting';
     const f = (v: MigrationRecord['oldFlavor']) => ({ vcpus: v.vcpus, memoryMb: v.memoryMb, rootGb: v.rootGb });
-    if (m.sourceHost === host) out.push({ migrationId: m.migrationId, instanceId: m.instanceId, flavor: f(m.oldFlavor), side: 'source' as const, kind, finished });
-    if (m.destHost === host) out.push({ migrationId: m.migrationId, instanceId: m.instanceId, flavor: f(m.newFlavor), side: 'destination' as const, kind, finished });
+    if (m.sourceHost === host)
+      out.push({
+        migrationId: m.migrationId,
+        instanceId: m.instanceId,
+        flavor: f(m.oldFlavor),
+        side: 'source' as const,
+        kind,
+        finished,
+      });
+    if (m.destHost === host)
+      out.push({
+        migrationId: m.migrationId,
+        instanceId: m.instanceId,
+        flavor: f(m.newFlavor),
+        side: 'destination' as const,
+        kind,
+        finished,
+      });
   }
   return out;
 }
 
-export async function completeMigration(migrations: RecordBucket<MigrationRecord>, id: string, clock: Clock): Promise<void> {
+export async function completeMigration(
+  migrations: RecordBucket<MigrationRecord>,
+  id: string,
+  clock: Clock,
+): Promise<void> {
   const cur = await migrations.get(id);
   if (!cur || cur.value.status === 'completed') return;
-  await migrations.update(id, { ...cur.value, status: 'completed', updatedAt: clock.now() }, cur.revision).catch(() => undefined);
+  await migrations
+    .update(id, { ...cur.value, status: 'completed', updatedAt: clock.now() }, cur.revision)
+    .catch(() => undefined);
 }
 
 /**
@@ -67,14 +116,22 @@ export async function completeMigration(migrations: RecordBucket<MigrationRecord
  * safety net for one that did not. Snapshots outlive their instance and stay.
  * Returns what it removed.
  */
-export async function healImages(stores: Stores, confirmed?: ReadonlySet<string>): Promise<{ found: AuditFinding[]; repaired: AuditFinding[] }> {
+export async function healImages(
+  stores: Stores,
+  confirmed?: ReadonlySet<string>,
+): Promise<{ found: AuditFinding[]; repaired: AuditFinding[] }> {
   const out: AuditFinding[] = [];
   const repaired: AuditFinding[] = [];
   for (const { key, value: image } of await stores.images.entries()) {
     if (image.kind !== 'shelved') continue;
     const rec = await stores.instances.get(image.instanceId);
     if (rec && rec.value.vmState !== 'deleted') continue;
-    const f: AuditFinding = { kind: 'orphan-image', id: key, instanceId: image.instanceId, detail: `removed the shelved image ${key} of ${rec ? 'deleted' : 'unknown'} instance ${image.instanceId}` };
+    const f: AuditFinding = {
+      kind: 'orphan-image',
+      id: key,
+      instanceId: image.instanceId,
+      detail: `removed the shelved image ${key} of ${rec ? 'deleted' : 'unknown'} instance ${image.instanceId}`,
+    };
     out.push(f);
     if (confirmed !== undefined && !confirmed.has(`${f.kind}:${f.id}`)) continue;
     await stores.images.remove(key);

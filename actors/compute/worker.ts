@@ -56,7 +56,10 @@ export interface ComputeOptions extends PeriodicsConfig {
   readonly maxInFlight?: number;
   /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
   readonly supervisor?: Supervisor;
-  /** Nova's running_deleted_instance_poll_interval: guests nobody here needs are reaped this often (default 1800 s, 0 = only at start). */
+  /**
+   * Nova's running_deleted_instance_poll_interval: guests nobody here needs are reaped this often (default 1800 s, 0 =
+   * only at start).
+   */
   readonly reapIntervalMs?: number;
   /** The periodics' jitter source, uniform in [0, 1) (default Math.random). */
   readonly jitter?: () => number;
@@ -66,7 +69,10 @@ export interface ComputeOptions extends PeriodicsConfig {
   readonly liveMigrationMs?: number;
   /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
-  /** Test hook: the named kill points of this host's actors, its placement calls and its inbox (actors/runtime/kill-points.ts). */
+  /**
+   * Test hook: the named kill points of this host's actors, its placement calls and its inbox
+   * (actors/runtime/kill-points.ts).
+   */
   readonly killPoint?: KillPoint;
   readonly log?: (line: string, err?: unknown) => void;
 }
@@ -94,10 +100,27 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const jsm = await jetstreamManager(o.nc);
   const stores = await openStores(o.nc, prefix);
   const events = eventPublisher(js, o.clock, prefix);
-  const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 30_000, ...(o.killPoint ? { killPoint: o.killPoint } : {}) });
+  const placement = new PlacementClient({
+    nc: o.nc,
+    prefix,
+    clock: o.clock,
+    deadlineMs: 30_000,
+    ...(o.killPoint ? { killPoint: o.killPoint } : {}),
+  });
   const log = o.log ?? (() => undefined);
   const self = `host:${o.host}`;
-  const supervisor = o.supervisor ?? new Supervisor({ nc: o.nc, process: `compute-${o.host}`, role: 'compute', clock: o.clock, ids: o.ids, prefix, log, ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}) });
+  const supervisor =
+    o.supervisor ??
+    new Supervisor({
+      nc: o.nc,
+      process: `compute-${o.host}`,
+      role: 'compute',
+      clock: o.clock,
+      ids: o.ids,
+      prefix,
+      log,
+      ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}),
+    });
   if (!o.supervisor) supervisor.serveCtl();
 
   const migrations = stores.migrations;
@@ -110,22 +133,43 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   // 2. the tracker, rebuilt from the records
   const tracker = new TrackerGate();
   const loadRecords = async (): Promise<TrackerRecords> => {
-    const [all, moves] = await Promise.all([stores.instances.entries((key, err) => log(`skipping instance record ${key}`, err)), migrations.entries((key, err) => log(`skipping migration record ${key}`, err))]);
-    const sides = trackerMigrations(moves.map((e) => e.value), o.host);
+    const [all, moves] = await Promise.all([
+      stores.instances.entries((key, err) => log(`skipping instance record ${key}`, err)),
+      migrations.entries((key, err) => log(`skipping migration record ${key}`, err)),
+    ]);
+    const sides = trackerMigrations(
+      moves.map((e) => e.value),
+      o.host,
+    );
     // An instance handed here by a move that has not finished yet is held by the move's
     // destination side, not by a claim of its own as well.
     const arriving = new Set(sides.filter((m) => m.side === 'destination' && !m.finished).map((m) => m.instanceId));
     const instances = all
       .map((e) => e.value)
-      .filter((r) => r.host === o.host && r.vmState !== 'deleted' && holdsHostClaim(r.machine) && !arriving.has(r.instanceId))
-      .map((r) => ({ instanceId: r.instanceId, flavor: { vcpus: r.flavor.vcpus, memoryMb: r.flavor.memoryMb, rootGb: r.flavor.rootGb }, vmState: r.vmState, taskState: r.taskState }));
+      .filter(
+        (r) => r.host === o.host && r.vmState !== 'deleted' && holdsHostClaim(r.machine) && !arriving.has(r.instanceId),
+      )
+      .map((r) => ({
+        instanceId: r.instanceId,
+        flavor: { vcpus: r.flavor.vcpus, memoryMb: r.flavor.memoryMb, rootGb: r.flavor.rootGb },
+        vmState: r.vmState,
+        taskState: r.taskState,
+      }));
     const busy = new Set(all.filter((e) => operationInFlight(e.value)).map((e) => e.value.instanceId));
     return { instances, migrations: sides, busy };
   };
   await supervisor.add({
     name: 'tracker',
     start: async () => {
-      const actor = await TrackerActor.start({ host: o.host, inventory: o.inventory, config: o.overhead ? { overhead: o.overhead } : {}, clock: o.clock, loadRecords, log, ...(o.killPoint ? { killPoint: o.killPoint } : {}) });
+      const actor = await TrackerActor.start({
+        host: o.host,
+        inventory: o.inventory,
+        config: o.overhead ? { overhead: o.overhead } : {},
+        clock: o.clock,
+        loadRecords,
+        log,
+        ...(o.killPoint ? { killPoint: o.killPoint } : {}),
+      });
       tracker.set(actor);
       let stopped!: () => void;
       const done = new Promise<void>((r) => (stopped = r));
@@ -138,7 +182,16 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   });
   // Other hosts' calls (rpc, tracker) are checked against the records first (docs/security.md).
   const peers = peerGate({ host: o.host, instances: stores.instances, migrations, log });
-  const trackerSub = serveTracker({ nc: o.nc, host: o.host, gate: tracker, clock: o.clock, ids: o.ids, prefix, log, peers });
+  const trackerSub = serveTracker({
+    nc: o.nc,
+    host: o.host,
+    gate: tracker,
+    clock: o.clock,
+    ids: o.ids,
+    prefix,
+    log,
+    peers,
+  });
 
   // 3. the instance actors this host owns
   const instances = new InstanceHost({
@@ -161,15 +214,41 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
         clock: o.clock,
         prefix,
         sleep,
-        moves: moveSteps({ host: o.host, tracker, driver: patient, placement, stores, migrations, remote, js, clock: o.clock, prefix, log, sleep, ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}), ...(o.allowSameHostResize ? { allowSameHostResize: true } : {}) }),
-        images: imageSteps({ host: o.host, driver: patient, instances: stores.instances, images: stores.images, events, clock: o.clock }),
+        moves: moveSteps({
+          host: o.host,
+          tracker,
+          driver: patient,
+          placement,
+          stores,
+          migrations,
+          remote,
+          js,
+          clock: o.clock,
+          prefix,
+          log,
+          sleep,
+          ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}),
+          ...(o.allowSameHostResize ? { allowSameHostResize: true } : {}),
+        }),
+        images: imageSteps({
+          host: o.host,
+          driver: patient,
+          instances: stores.instances,
+          images: stores.images,
+          events,
+          clock: o.clock,
+        }),
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
       }),
     },
     ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}),
     log,
   });
-  supervisor.attach({ prefix: 'instance/', kill: (name, ms) => instances.kill(name.slice('instance/'.length), ms), status: () => instances.status() });
+  supervisor.attach({
+    prefix: 'instance/',
+    kill: (name, ms) => instances.kill(name.slice('instance/'.length), ms),
+    status: () => instances.status(),
+  });
   // Deleted ones too: recover() restores those whose outbox was never published.
   const owned = (await stores.instances.entries()).filter((e) => e.value.owner === self);
   const restored = await instances.recover(owned);
@@ -184,16 +263,29 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
    */
   const cleanEvacuated = async () => {
     for (const { value: m } of await migrations.entries()) {
-      if (m.kind !== 'evacuation' || m.sourceHost !== o.host || m.status === 'completed' || m.status === 'error') continue;
+      if (m.kind !== 'evacuation' || m.sourceHost !== o.host || m.status === 'completed' || m.status === 'error')
+        continue;
       const rec = await stores.instances.get(m.instanceId);
       if (rec?.value.owner === self) continue; // no host was found: it stayed ours
       if (instances.forget(m.instanceId) || (await patient.get(m.instanceId)) !== undefined) {
         await patient.destroy(m.instanceId);
-        log(`compute ${o.host}: destroyed the guest of ${m.instanceId}, evacuated to ${m.destHost ?? 'another host'} while this host was down`);
+        log(
+          `compute ${o.host}: destroyed the guest of ${m.instanceId}, evacuated to ${m.destHost ?? 'another host'} while this host was down`,
+        );
       }
       if (m.status !== 'done' && m.status !== 'failed') continue;
-      const dropped = await tracker.use((t) => t.handle({ type: 'dropMoveClaim', opId: `${m.migrationId}:evacuatedSource`, migrationId: m.migrationId, side: 'source' }));
-      if (!dropped.ok) throw new Error(`compute ${o.host}: the source side of evacuation ${m.migrationId} was not dropped: ${dropped.error.message}`);
+      const dropped = await tracker.use((t) =>
+        t.handle({
+          type: 'dropMoveClaim',
+          opId: `${m.migrationId}:evacuatedSource`,
+          migrationId: m.migrationId,
+          side: 'source',
+        }),
+      );
+      if (!dropped.ok)
+        throw new Error(
+          `compute ${o.host}: the source side of evacuation ${m.migrationId} was not dropped: ${dropped.error.message}`,
+        );
       await completeMigration(migrations, m.migrationId, o.clock);
     }
   };
@@ -227,7 +319,10 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     }
     if (moved.size === 0) return;
     const { repaired } = trackerFindings(await t.audit(moved));
-    if (repaired.length > 0) log(`compute ${o.host}: back from being taken for dead: dropped the claims of instances that moved away (${repaired.map((f) => f.id).join(', ')})`);
+    if (repaired.length > 0)
+      log(
+        `compute ${o.host}: back from being taken for dead: dropped the claims of instances that moved away (${repaired.map((f) => f.id).join(', ')})`,
+      );
   };
   /**
    * Guests this host has but no live instance here needs (I7): deleted while this host was
@@ -239,11 +334,14 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       const rec = (await stores.instances.get(g.instanceId))?.value;
       const live = rec !== undefined && rec.vmState !== 'deleted';
       if (live && rec.owner === self) continue;
-      if (live && open.some((m) => m.instanceId === g.instanceId && (m.sourceHost === o.host || m.destHost === o.host))) continue;
+      if (live && open.some((m) => m.instanceId === g.instanceId && (m.sourceHost === o.host || m.destHost === o.host)))
+        continue;
       if (live && rec.owner === 'conductor') continue; // being taken over right now (evacuation): cleanEvacuated decides
       instances.forget(g.instanceId);
       await o.driver.destroy(g.instanceId);
-      log(`compute ${o.host}: destroyed guest ${g.instanceId}: ${live ? `its instance lives on ${rec.owner}` : 'its instance is deleted'}`);
+      log(
+        `compute ${o.host}: destroyed guest ${g.instanceId}: ${live ? `its instance lives on ${rec.owner}` : 'its instance is deleted'}`,
+      );
     }
   };
   await cleanEvacuated();
@@ -253,7 +351,21 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   await supervisor.add({
     name: 'inbox',
     start: async () => {
-      const loop = await startInbox({ host: o.host, js, jsm, instances: stores.instances, actors: instances, events, clock: o.clock, prefix, log, softDelete: (o.reclaimIntervalMs ?? 0) > 0, offloadAtOnce: (o.shelvedOffloadMs ?? 0) === 0, ...(o.killPoint ? { killPoint: o.killPoint } : {}), ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}) });
+      const loop = await startInbox({
+        host: o.host,
+        js,
+        jsm,
+        instances: stores.instances,
+        actors: instances,
+        events,
+        clock: o.clock,
+        prefix,
+        log,
+        softDelete: (o.reclaimIntervalMs ?? 0) > 0,
+        offloadAtOnce: (o.shelvedOffloadMs ?? 0) === 0,
+        ...(o.killPoint ? { killPoint: o.killPoint } : {}),
+        ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
+      });
       return { done: loop.done, kill: () => loop.kill(), stop: () => loop.stop() };
     },
   });
@@ -268,7 +380,8 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     // may have been evacuated away; the records say which.
     if (gap > SERVICE_TTL_MS / 2 || me.forcedDown) await reconcile();
   };
-  const every = (name: string, everyMs: number, run: () => Promise<void>, now = false) => periodic({ name, everyMs, run, clock: o.clock, log, now, ...(o.jitter ? { jitter: o.jitter } : {}) });
+  const every = (name: string, everyMs: number, run: () => Promise<void>, now = false) =>
+    periodic({ name, everyMs, run, clock: o.clock, log, now, ...(o.jitter ? { jitter: o.jitter } : {}) });
   await supervisor.add(every('heartbeat', o.heartbeatMs ?? 2000, heartbeat, true));
 
   /**
@@ -288,30 +401,65 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     const found = [...claims.found, ...allocations.found, ...images.found];
     const repaired = [...claims.repaired, ...allocations.repaired, ...images.repaired];
     const held = new Set(repaired.map(findingKey));
-    for (const f of found.filter((x) => !held.has(findingKey(x)))) log(`compute ${o.host}: audit found ${f.kind} ${f.id}, not repaired yet (the next run repairs it if it finds it again): ${f.detail}`);
+    for (const f of found.filter((x) => !held.has(findingKey(x))))
+      log(
+        `compute ${o.host}: audit found ${f.kind} ${f.id}, not repaired yet (the next run repairs it if it finds it again): ${f.detail}`,
+      );
     previous = new Set(found.filter((x) => !held.has(findingKey(x))).map(findingKey));
     await publishHealed({ js, clock: o.clock, ids: o.ids, prefix, host: o.host, log }, repaired);
     return { host: o.host, found, repaired };
   };
-  if ((o.auditIntervalMs ?? 60_000) > 0) await supervisor.add(every('audit', o.auditIntervalMs ?? 60_000, async () => void (await auditNow())));
+  if ((o.auditIntervalMs ?? 60_000) > 0)
+    await supervisor.add(every('audit', o.auditIntervalMs ?? 60_000, async () => void (await auditNow())));
 
   // The periodics (operations.md §13): decisions in machines/periodics/, acting in ./periodics.ts.
-  const periodicDeps = { host: o.host, instances: instanceSource(instances), driver: o.driver, clock: o.clock, log, ...(o.jitter ? { jitter: o.jitter } : {}) };
+  const periodicDeps = {
+    host: o.host,
+    instances: instanceSource(instances),
+    driver: o.driver,
+    clock: o.clock,
+    log,
+    ...(o.jitter ? { jitter: o.jitter } : {}),
+  };
   for (const spec of instancePeriodics(periodicDeps, o)) await supervisor.add(spec);
   const deleteIntervalMs = o.instanceDeleteIntervalMs ?? 300_000;
-  const cleanup = () => cleanupIncompleteMigrations({ host: o.host, migrations, instances: stores.instances, driver: o.driver, placement, forget: (id) => instances.forget(id), clock: o.clock, log });
+  const cleanup = () =>
+    cleanupIncompleteMigrations({
+      host: o.host,
+      migrations,
+      instances: stores.instances,
+      driver: o.driver,
+      placement,
+      forget: (id) => instances.forget(id),
+      clock: o.clock,
+      log,
+    });
   if (deleteIntervalMs > 0) await supervisor.add(every('cleanupIncompleteMigrations', deleteIntervalMs, cleanup));
   // Reaped at start (above) and from then on (Nova's _cleanup_running_deleted_instances).
   const reapMs = o.reapIntervalMs ?? 1_800_000;
   if (reapMs > 0) await supervisor.add(every('reapGuests', reapMs, reapGuests));
 
-  const peerSub = servePeerCalls({ nc: o.nc, host: o.host, prefix, ctx: { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, driver: patient, gate: peers, log });
-  const statusSub = serveStatus(o.nc, s.rpc(o.host, 'status'), { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` }, async () => ({
+  const peerSub = servePeerCalls({
+    nc: o.nc,
     host: o.host,
-    actors: instances.ids(),
-    guests: (await o.driver.list()).map((g) => ({ instanceId: g.instanceId, powerState: g.powerState })),
-    tracker: (await tracker.get()).report(),
-  }), log);
+    prefix,
+    ctx: { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` },
+    driver: patient,
+    gate: peers,
+    log,
+  });
+  const statusSub = serveStatus(
+    o.nc,
+    s.rpc(o.host, 'status'),
+    { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` },
+    async () => ({
+      host: o.host,
+      actors: instances.ids(),
+      guests: (await o.driver.list()).map((g) => ({ instanceId: g.instanceId, powerState: g.powerState })),
+      tracker: (await tracker.get()).report(),
+    }),
+    log,
+  );
   supervisor.running();
 
   let finish!: () => void;
@@ -342,7 +490,6 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
 
 /** How long a heartbeat key lives in `nv-services` (the bucket's TTL). */
 const SERVICE_TTL_MS = 10_000;
-
 
 /** Retries a placement call while placement is not up yet (compute may start first). */
 async function untilPlacementAnswers<T>(fn: () => Promise<T>, log: (line: string, err?: unknown) => void): Promise<T> {

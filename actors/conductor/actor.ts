@@ -17,7 +17,19 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { decodeMessage, encodeMessage, envelope, MessageKind, subjects, type BuildTask, type Envelope, type HostBuildTask, type HostCommandTask, type InstanceRecord, type ServiceRecord } from '../../protocol/index.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  MessageKind,
+  subjects,
+  type BuildTask,
+  type Envelope,
+  type HostBuildTask,
+  type HostCommandTask,
+  type InstanceRecord,
+  type ServiceRecord,
+} from '../../protocol/index.js';
 import { pickHosts, type Weigher } from '../../machines/conductor/index.js';
 import { names } from '../runtime/bootstrap.js';
 import type { Clock } from '../runtime/clock.js';
@@ -59,8 +71,22 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
   const maxAttempts = o.maxAttempts ?? 3;
   const live = await watchLiveServices(stores.services.kv, stores.hosts.kv, o.log);
 
-  const publishTask = async (subject: string, type: string, msgId: string, env: Envelope, body: HostBuildTask | HostCommandTask) => {
-    const out = envelope({ id: msgId, type, ts: o.clock.now(), project: env.project, user: env.user, corr: env.corr ?? env.id, body });
+  const publishTask = async (
+    subject: string,
+    type: string,
+    msgId: string,
+    env: Envelope,
+    body: HostBuildTask | HostCommandTask,
+  ) => {
+    const out = envelope({
+      id: msgId,
+      type,
+      ts: o.clock.now(),
+      project: env.project,
+      user: env.user,
+      corr: env.corr ?? env.id,
+      body,
+    });
     await js.publish(subject, encodeMessage(out), { msgID: msgId });
   };
 
@@ -84,8 +110,22 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
       await releaseAllocations(id); // whatever an interrupted run of this build may have claimed
       if (cur && cur.value.owner === 'conductor') {
         // Deleted while still scheduling: the boot ends here, with its own terminal event.
-        const body = eventBodyOf({ ...cur.value, fault: { code: 'InstanceDeleted', message: 'the instance was deleted while it was being scheduled' } }, { final: true });
-        await events.instance({ project: cur.value.project, user: cur.value.user, instanceId: id, type: 'instance.create.error', corr: task.commandId, body, msgId: `${task.commandId}:create.error` });
+        const body = eventBodyOf(
+          {
+            ...cur.value,
+            fault: { code: 'InstanceDeleted', message: 'the instance was deleted while it was being scheduled' },
+          },
+          { final: true },
+        );
+        await events.instance({
+          project: cur.value.project,
+          user: cur.value.user,
+          instanceId: id,
+          type: 'instance.create.error',
+          corr: task.commandId,
+          body,
+          msgId: `${task.commandId}:create.error`,
+        });
       }
       return 'ack';
     }
@@ -93,7 +133,14 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     if (rec.owner !== 'conductor') {
       // A reschedule publishes this task just before it hands the record back: wait for that.
       if (task.tried.includes(rec.owner.slice('host:'.length))) return { retryAfterMs: 500 };
-      if (rec.host) await publishTask(s.host(rec.host, 'build'), 'host.build', `${task.commandId}:host.build:${rec.epoch}`, env, hostBuild(rec, task));
+      if (rec.host)
+        await publishTask(
+          s.host(rec.host, 'build'),
+          'host.build',
+          `${task.commandId}:host.build:${rec.epoch}`,
+          env,
+          hostBuild(rec, task),
+        );
       return 'ack';
     }
     if (rec.vmState !== 'building') {
@@ -101,27 +148,69 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
       // between its write and its publish: the redelivery publishes create.error (same msgId).
       if (rec.vmState === 'error' && rec.host === null && rec.createdBy === task.commandId) {
         await releaseAllocations(id);
-        await events.instance({ project: rec.project, user: rec.user, instanceId: id, type: 'instance.create.error', corr: task.commandId, body: eventBodyOf(rec, { final: true }), msgId: `${task.commandId}:create.error` });
+        await events.instance({
+          project: rec.project,
+          user: rec.user,
+          instanceId: id,
+          type: 'instance.create.error',
+          corr: task.commandId,
+          body: eventBodyOf(rec, { final: true }),
+          msgId: `${task.commandId}:create.error`,
+        });
       }
       return 'ack';
     }
 
-    const claimed = await existingClaim(id) ?? (task.attempt <= maxAttempts ? await claimOnBestHost(rec, task) : undefined);
+    const claimed =
+      (await existingClaim(id)) ?? (task.attempt <= maxAttempts ? await claimOnBestHost(rec, task) : undefined);
     if (!claimed) {
       const code = task.attempt > 1 ? 'MaxRetriesExceeded' : 'NoValidHost';
-      const message = code === 'NoValidHost' ? 'no valid host was found for the flavor' : `gave up after ${task.attempt - 1} attempts`;
+      const message =
+        code === 'NoValidHost'
+          ? 'no valid host was found for the flavor'
+          : `gave up after ${task.attempt - 1} attempts`;
       const { machine: _machine, outbox: _outbox, ...base } = rec;
-      const failed: InstanceRecord = { ...base, vmState: 'error', taskState: null, host: null, node: null, fault: { code, message }, updatedAt: o.clock.now() };
+      const failed: InstanceRecord = {
+        ...base,
+        vmState: 'error',
+        taskState: null,
+        host: null,
+        node: null,
+        fault: { code, message },
+        updatedAt: o.clock.now(),
+      };
       if (!(await replace(id, cur, failed))) return { retryAfterMs: 0 };
       await releaseAllocations(id);
-      await events.instance({ project: rec.project, user: rec.user, instanceId: id, type: 'instance.create.error', corr: task.commandId, body: eventBodyOf(failed, { final: true }), msgId: `${task.commandId}:create.error` });
+      await events.instance({
+        project: rec.project,
+        user: rec.user,
+        instanceId: id,
+        type: 'instance.create.error',
+        corr: task.commandId,
+        body: eventBodyOf(failed, { final: true }),
+        msgId: `${task.commandId}:create.error`,
+      });
       return 'ack';
     }
     // The machine snapshot of an earlier attempt's host goes: the new host starts its own.
     const { machine: _machine, outbox: _outbox, ...base } = rec;
-    const handed: InstanceRecord = { ...base, host: claimed, node: claimed, owner: `host:${claimed}`, triedHosts: [...task.tried], epoch: rec.epoch + 1, updatedAt: o.clock.now() };
+    const handed: InstanceRecord = {
+      ...base,
+      host: claimed,
+      node: claimed,
+      owner: `host:${claimed}`,
+      triedHosts: [...task.tried],
+      epoch: rec.epoch + 1,
+      updatedAt: o.clock.now(),
+    };
     if (!(await replace(id, cur, handed))) return { retryAfterMs: 0 }; // a delete came in: the retry sees it
-    await publishTask(s.host(claimed, 'build'), 'host.build', `${task.commandId}:host.build:${handed.epoch}`, env, hostBuild(handed, task));
+    await publishTask(
+      s.host(claimed, 'build'),
+      'host.build',
+      `${task.commandId}:host.build:${handed.epoch}`,
+      env,
+      hostBuild(handed, task),
+    );
     return 'ack';
   };
 
@@ -145,9 +234,21 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
   const claimOnBestHost = async (rec: InstanceRecord, task: BuildTask): Promise<string | undefined> => {
     const resources: Record<string, number> = { VCPU: rec.flavor.vcpus, MEMORY_MB: rec.flavor.memoryMb };
     if (rec.flavor.rootGb > 0) resources['DISK_GB'] = rec.flavor.rootGb;
-    const [candidates, providers] = await Promise.all([placement.call('candidates.get', { resources, limit: 1000 }), placement.call('providers.list', {})]);
+    const [candidates, providers] = await Promise.all([
+      placement.call('candidates.get', { resources, limit: 1000 }),
+      placement.call('providers.list', {}),
+    ]);
     const hostOf = new Map(providers.providers.map((p) => [p.uuid, p.name]));
-    const pick = (services: ServiceRecord[]) => pickHosts({ candidates, hostOf, services, tried: task.tried, forcedHost: rec.forcedHost, weigher: o.weigher ?? 'spread', count: 3 });
+    const pick = (services: ServiceRecord[]) =>
+      pickHosts({
+        candidates,
+        hostOf,
+        services,
+        tried: task.tried,
+        forcedHost: rec.forcedHost,
+        weigher: o.weigher ?? 'spread',
+        count: 3,
+      });
     // First the watched view (live-hosts.ts), checking each chosen host's switches as it
     // goes, since an operator's disable or force-down the watch has not delivered yet
     // still counts. When that claims nothing (the view not caught up, a host started a
@@ -160,11 +261,22 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
   };
 
   /** Claims on the first of `choices` that accepts; undefined if none does. */
-  const claimOn = async (rec: InstanceRecord, choices: ReturnType<typeof pickHosts>, checkSwitches: boolean): Promise<string | undefined> => {
+  const claimOn = async (
+    rec: InstanceRecord,
+    choices: ReturnType<typeof pickHosts>,
+    checkSwitches: boolean,
+  ): Promise<string | undefined> => {
     for (const c of choices) {
       if (checkSwitches && (await switchedOff(c.host))) continue;
       try {
-        await placement.call('allocations.put', { consumer: rec.instanceId, consumerGeneration: null, project: rec.project, user: rec.user, consumerType: 'INSTANCE', allocations: c.allocations });
+        await placement.call('allocations.put', {
+          consumer: rec.instanceId,
+          consumerGeneration: null,
+          project: rec.project,
+          user: rec.user,
+          consumerType: 'INSTANCE',
+          allocations: c.allocations,
+        });
         return c.host;
       } catch (err) {
         // Someone else took the room first (capacity), or a claim of ours exists after all: next host.
@@ -186,7 +298,14 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     const id = task.instanceId;
     const cur = await stores.instances.get(id);
     if (!cur) {
-      await events.rejected({ project: env.project, user: env.user, instanceId: id, corr: task.commandId, code: 'InstanceNotFound', message: `instance ${id} not found` });
+      await events.rejected({
+        project: env.project,
+        user: env.user,
+        instanceId: id,
+        corr: task.commandId,
+        code: 'InstanceNotFound',
+        message: `instance ${id} not found`,
+      });
       return 'ack';
     }
     let rec = cur.value;
@@ -209,28 +328,54 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
         const deleting: InstanceRecord = { ...rec, taskState: 'deleting', updatedAt: o.clock.now() };
         if (!(await replace(id, cur, deleting))) return { retryAfterMs: 0 };
         rec = deleting;
-        await events.instance({ ...meta, type: 'instance.delete.start', body: eventBodyOf(rec), msgId: `${task.commandId}:delete.start` });
+        await events.instance({
+          ...meta,
+          type: 'instance.delete.start',
+          body: eventBodyOf(rec),
+          msgId: `${task.commandId}:delete.start`,
+        });
       }
       await releaseAllocations(id);
       if (rec.shelvedImage !== undefined) await stores.images.remove(rec.shelvedImage);
       // An open move of it holds its source side under the migration consumer: that goes too.
-      for (const { value: m } of await stores.migrations.entries()) if (m.instanceId === id && isOpenMigration(m)) await releaseAllocations(m.migrationId);
+      for (const { value: m } of await stores.migrations.entries())
+        if (m.instanceId === id && isOpenMigration(m)) await releaseAllocations(m.migrationId);
       const again = await stores.instances.get(id);
       if (!again) return 'ack';
       // Taken from a down host whose actor died between a write and its publish: nobody else
       // will publish that outbox once the record is deleted (records/outbox.ts).
       await publishOutbox(events, again.value);
-      rec = { ...again.value, vmState: 'deleted', taskState: null, powerState: 'nostate', host: null, node: null, outbox: [], updatedAt: o.clock.now() };
+      rec = {
+        ...again.value,
+        vmState: 'deleted',
+        taskState: null,
+        powerState: 'nostate',
+        host: null,
+        node: null,
+        outbox: [],
+        updatedAt: o.clock.now(),
+      };
       if (!(await replace(id, again, rec))) return { retryAfterMs: 0 };
     }
-    await events.instance({ ...meta, type: 'instance.delete.end', body: eventBodyOf(rec, { final: true }), msgId: `${task.commandId}:delete.end` });
+    await events.instance({
+      ...meta,
+      type: 'instance.delete.end',
+      body: eventBodyOf(rec, { final: true }),
+      msgId: `${task.commandId}:delete.end`,
+    });
     return 'ack';
   };
 
   const evacuate = evacuator({
     stores,
     placement,
-    remote: new RemoteHosts({ nc: o.nc, clock: o.clock, ids: randomIds, prefix, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }),
+    remote: new RemoteHosts({
+      nc: o.nc,
+      clock: o.clock,
+      ids: randomIds,
+      prefix,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    }),
     events,
     clock: o.clock,
     replace,
@@ -245,7 +390,14 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     clock: o.clock,
     replace,
     existingClaim,
-    claim: (rec) => claimOnBestHost(rec, { instanceId: rec.instanceId, commandId: rec.unshelveBy ?? rec.createdBy, attempt: 1, tried: [], alternates: [] }),
+    claim: (rec) =>
+      claimOnBestHost(rec, {
+        instanceId: rec.instanceId,
+        commandId: rec.unshelveBy ?? rec.createdBy,
+        attempt: 1,
+        tried: [],
+        alternates: [],
+      }),
     handOver: (host, msgId, env, task) => publishTask(s.host(host, 'build'), 'host.build', msgId, env, task),
     route: (host, msgId, env, task) => publishTask(s.host(host, 'command'), 'host.command', msgId, env, task),
   });
@@ -268,7 +420,15 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     return 'term';
   };
 
-  const loop = await startConsumerLoop({ js, jsm, stream: names(prefix).streams.conductor, durable: 'conductor', filter: `${prefix}.conductor.>`, handle, ...(o.log ? { log: o.log } : {}) });
+  const loop = await startConsumerLoop({
+    js,
+    jsm,
+    stream: names(prefix).streams.conductor,
+    durable: 'conductor',
+    filter: `${prefix}.conductor.>`,
+    handle,
+    ...(o.log ? { log: o.log } : {}),
+  });
   return {
     done: loop.done,
     kill: () => {

@@ -35,7 +35,13 @@ export interface LiveServicesView {
 
 const LIMITS = { maxBytes: 1024 * 1024, maxDepth: 16 };
 
-async function follow<T>(kv: KV, schema: typeof ServiceRecord | typeof HostAdminRecord, into: Map<string, Seen<T>>, onReady: () => void, log?: (line: string, err?: unknown) => void): Promise<{ stop(): void }> {
+async function follow<T>(
+  kv: KV,
+  schema: typeof ServiceRecord | typeof HostAdminRecord,
+  into: Map<string, Seen<T>>,
+  onReady: () => void,
+  log?: (line: string, err?: unknown) => void,
+): Promise<{ stop(): void }> {
   const empty = (await kv.status()).values === 0;
   const watch = await kv.watch({ include: KvWatchInclude.LastValue });
   if (empty) onReady();
@@ -53,7 +59,11 @@ async function follow<T>(kv: KV, schema: typeof ServiceRecord | typeof HostAdmin
 }
 
 /** Starts watching `services` (heartbeats, with a TTL) and `hosts` (operator switches). */
-export async function watchLiveServices(services: KV, hosts: KV, log?: (line: string, err?: unknown) => void): Promise<LiveServicesView> {
+export async function watchLiveServices(
+  services: KV,
+  hosts: KV,
+  log?: (line: string, err?: unknown) => void,
+): Promise<LiveServicesView> {
   const ttlMs = (await services.status()).ttl || 10_000;
   const beats = new Map<string, Seen<ServiceRecord>>();
   const switches = new Map<string, Seen<HostAdminRecord>>();

@@ -48,7 +48,14 @@ export function offloadedCommands(d: OffloadedDeps) {
     const id = task.instanceId;
     const meta = (r: InstanceRecord) => ({ project: r.project, user: r.user, instanceId: id, corr: task.commandId });
     const reject = async (code: string, message: string): Promise<Outcome> => {
-      await d.events.rejected({ project: env.project, user: env.user, instanceId: id, corr: task.commandId, code, message });
+      await d.events.rejected({
+        project: env.project,
+        user: env.user,
+        instanceId: id,
+        corr: task.commandId,
+        code,
+        message,
+      });
       return 'ack';
     };
     const cur = await d.stores.instances.get(id);
@@ -59,38 +66,78 @@ export function offloadedCommands(d: OffloadedDeps) {
       if (!accepted) return reject('InstanceNotFound', `instance ${id} not found`);
       // Deleted under our feet: a claim this unshelve made after the delete's release goes too.
       await d.placement.deleteAllocations(id);
-      const body = eventBodyOf({ ...rec, fault: { code: 'InstanceDeleted', message: 'the instance was deleted while it was being unshelved' } }, { final: true });
-      await d.events.instance({ ...meta(rec), type: 'instance.unshelve.error', body, msgId: `${task.commandId}:unshelve.error` });
+      const body = eventBodyOf(
+        {
+          ...rec,
+          fault: { code: 'InstanceDeleted', message: 'the instance was deleted while it was being unshelved' },
+        },
+        { final: true },
+      );
+      await d.events.instance({
+        ...meta(rec),
+        type: 'instance.unshelve.error',
+        body,
+        msgId: `${task.commandId}:unshelve.error`,
+      });
       return 'ack';
     }
     if (rec.owner !== 'conductor') {
       const host = rec.owner.slice('host:'.length);
       // Handed over by an earlier run of this task, whose host.build may not have gone out.
-      if (rec.machine === undefined && rec.taskState === 'unshelving') await d.handOver(host, `${task.commandId}:host.build:${rec.epoch}`, env, hostBuild(rec, task));
+      if (rec.machine === undefined && rec.taskState === 'unshelving')
+        await d.handOver(host, `${task.commandId}:host.build:${rec.epoch}`, env, hostBuild(rec, task));
       else await d.route(host, `${task.commandId}:route:${rec.epoch}`, env, task);
       return 'ack';
     }
-    if (rec.vmState !== 'shelved_offloaded') return reject('InstanceInvalidState', `cannot unshelve instance ${id} while vm_state=${rec.vmState}`);
+    if (rec.vmState !== 'shelved_offloaded')
+      return reject('InstanceInvalidState', `cannot unshelve instance ${id} while vm_state=${rec.vmState}`);
     let now = rec;
     if (!accepted) {
-      if (rec.unshelveBy !== undefined) return reject('InstanceInvalidState', `instance ${id} is being unshelved by ${rec.unshelveBy}`);
+      if (rec.unshelveBy !== undefined)
+        return reject('InstanceInvalidState', `instance ${id} is being unshelved by ${rec.unshelveBy}`);
       if (rec.locked && !task.isAdmin) return reject('InstanceIsLocked', `instance ${id} is locked`);
       now = { ...rec, taskState: 'unshelving', unshelveBy: task.commandId, updatedAt: d.clock.now() };
       if (!(await d.replace(id, cur, now))) return { retryAfterMs: 0 };
     }
-    await d.events.instance({ ...meta(now), type: 'instance.unshelve.start', body: eventBodyOf(now), msgId: `${task.commandId}:unshelve.start` });
+    await d.events.instance({
+      ...meta(now),
+      type: 'instance.unshelve.start',
+      body: eventBodyOf(now),
+      msgId: `${task.commandId}:unshelve.start`,
+    });
     const forced = typeof task.body['host'] === 'string' ? task.body['host'] : null;
     const host = (await d.existingClaim(id)) ?? (await d.claim({ ...now, forcedHost: forced }));
     const again = await d.stores.instances.get(id);
-    if (!again || again.value.unshelveBy !== task.commandId || again.value.owner !== 'conductor') return { retryAfterMs: 0 }; // moved: decide again
+    if (!again || again.value.unshelveBy !== task.commandId || again.value.owner !== 'conductor')
+      return { retryAfterMs: 0 }; // moved: decide again
     if (!host) {
-      const failed: InstanceRecord = { ...withoutUnshelve(again.value), taskState: null, fault: { code: 'NoValidHost', message: forced ? `host ${forced} cannot take the instance` : 'no valid host was found for the flavor' }, updatedAt: d.clock.now() };
+      const failed: InstanceRecord = {
+        ...withoutUnshelve(again.value),
+        taskState: null,
+        fault: {
+          code: 'NoValidHost',
+          message: forced ? `host ${forced} cannot take the instance` : 'no valid host was found for the flavor',
+        },
+        updatedAt: d.clock.now(),
+      };
       if (!(await d.replace(id, again, failed))) return { retryAfterMs: 0 };
       await d.placement.deleteAllocations(id);
-      await d.events.instance({ ...meta(failed), type: 'instance.unshelve.error', body: eventBodyOf(failed, { final: true }), msgId: `${task.commandId}:unshelve.error` });
+      await d.events.instance({
+        ...meta(failed),
+        type: 'instance.unshelve.error',
+        body: eventBodyOf(failed, { final: true }),
+        msgId: `${task.commandId}:unshelve.error`,
+      });
       return 'ack';
     }
-    const handed: InstanceRecord = { ...again.value, host, node: host, owner: `host:${host}`, epoch: again.value.epoch + 1, updatedAt: d.clock.now() };
+    const handed: InstanceRecord = {
+      ...again.value,
+      host,
+      node: host,
+      owner: `host:${host}`,
+      epoch: again.value.epoch + 1,
+      updatedAt: d.clock.now(),
+    };
     if (!(await d.replace(id, again, handed))) return { retryAfterMs: 0 }; // a delete came in: the retry sees it
     await d.handOver(host, `${task.commandId}:host.build:${handed.epoch}`, env, hostBuild(handed, task));
     return 'ack';
@@ -100,7 +147,14 @@ export function offloadedCommands(d: OffloadedDeps) {
     const id = task.instanceId;
     const cur = await d.stores.instances.get(id);
     if (!cur || cur.value.vmState === 'deleted') {
-      await d.events.rejected({ project: env.project, user: env.user, instanceId: id, corr: task.commandId, code: 'InstanceNotFound', message: `instance ${id} not found` });
+      await d.events.rejected({
+        project: env.project,
+        user: env.user,
+        instanceId: id,
+        corr: task.commandId,
+        code: 'InstanceNotFound',
+        message: `instance ${id} not found`,
+      });
       return 'ack';
     }
     const rec = cur.value;
@@ -114,7 +168,15 @@ export function offloadedCommands(d: OffloadedDeps) {
       now = { ...rec, locked, updatedAt: d.clock.now() };
       if (!(await d.replace(id, cur, now))) return { retryAfterMs: 0 };
     }
-    await d.events.instance({ project: rec.project, user: rec.user, instanceId: id, corr: task.commandId, type: `instance.${task.action}`, body: eventBodyOf(now, { final: true }), msgId: `${task.commandId}:${task.action}` });
+    await d.events.instance({
+      project: rec.project,
+      user: rec.user,
+      instanceId: id,
+      corr: task.commandId,
+      type: `instance.${task.action}`,
+      body: eventBodyOf(now, { final: true }),
+      msgId: `${task.commandId}:${task.action}`,
+    });
     return 'ack';
   };
 
@@ -122,5 +184,12 @@ export function offloadedCommands(d: OffloadedDeps) {
 }
 
 function hostBuild(rec: InstanceRecord, task: HostCommandTask): HostBuildTask {
-  return { instanceId: rec.instanceId, commandId: task.commandId, epoch: rec.epoch, attempt: 1, maxAttempts: 1, unshelve: true };
+  return {
+    instanceId: rec.instanceId,
+    commandId: task.commandId,
+    epoch: rec.epoch,
+    attempt: 1,
+    maxAttempts: 1,
+    unshelve: true,
+  };
 }

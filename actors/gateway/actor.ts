@@ -11,9 +11,29 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  commandType, decodeMessage, type CommandAddress, encodeMessage, envelope, MessageKind, parseCommandSubject, subjects, type BuildTask, type HostCommandTask, type FlavorRecord, type InstanceAction, type InstanceRecord, type QuotaRecord,
+  commandType,
+  decodeMessage,
+  type CommandAddress,
+  encodeMessage,
+  envelope,
+  MessageKind,
+  parseCommandSubject,
+  subjects,
+  type BuildTask,
+  type HostCommandTask,
+  type FlavorRecord,
+  type InstanceAction,
+  type InstanceRecord,
+  type QuotaRecord,
 } from '../../protocol/index.js';
-import { decideCommand, type GatewayDecision, type GatewayInputs, type IncomingCommand, type ProjectUsage, type QuotaClaim } from '../../machines/gateway/index.js';
+import {
+  decideCommand,
+  type GatewayDecision,
+  type GatewayInputs,
+  type IncomingCommand,
+  type ProjectUsage,
+  type QuotaClaim,
+} from '../../machines/gateway/index.js';
 import { names } from '../runtime/bootstrap.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
@@ -57,9 +77,22 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
   const s = subjects(prefix);
   const admins = new Set(o.adminUsers ?? ['admin']);
   const perProject = new ProjectInFlight(o.maxInFlightPerProject ?? 16);
-  const ledgers = new QuotaLedgers({ stores, clock: o.clock, ...(o.defaultQuota ? { defaults: o.defaultQuota } : {}), ...(o.log ? { log: o.log } : {}) });
+  const ledgers = new QuotaLedgers({
+    stores,
+    clock: o.clock,
+    ...(o.defaultQuota ? { defaults: o.defaultQuota } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
 
-  const publishTask = async (subject: string, type: string, msgId: string, project: string, user: string, corr: string, body: BuildTask | HostCommandTask) => {
+  const publishTask = async (
+    subject: string,
+    type: string,
+    msgId: string,
+    project: string,
+    user: string,
+    corr: string,
+    body: BuildTask | HostCommandTask,
+  ) => {
     const env = envelope({ id: msgId, type, ts: o.clock.now(), project, user, corr, body });
     await js.publish(subject, encodeMessage(env), { msgID: msgId });
   };
@@ -84,31 +117,59 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
     if (!decoded.ok) {
       // The refusal needs a corr: the envelope id if it can be read, else the Nats-Msg-Id.
       const corr = m.headers?.get('Nats-Msg-Id') || `seq-${m.seq}`;
-      await events.rejected({ project, user: 'unknown', instanceId, corr, code: 'InvalidInput', message: decoded.error.message });
+      await events.rejected({
+        project,
+        user: 'unknown',
+        instanceId,
+        corr,
+        code: 'InvalidInput',
+        message: decoded.error.message,
+      });
       return 'term';
     }
     const env = decoded.value;
     const reject = async (code: string, message: string): Promise<Outcome> => {
       // Authorization refusals are logged: they are either a client's mistake or a probe.
-      if (code === 'NotAuthorized') o.log?.(`refused ${action} of ${instanceId} in project ${project} by ${env.user}: ${message}`);
+      if (code === 'NotAuthorized')
+        o.log?.(`refused ${action} of ${instanceId} in project ${project} by ${env.user}: ${message}`);
       await events.rejected({ project, user: env.user, instanceId, corr: env.id, code, message });
       return 'ack';
     };
-    if (env.type !== commandType(action as InstanceAction)) return reject('InvalidInput', `type ${env.type} does not match the subject's action ${action}`);
-    if (env.project !== project) return reject('NotAuthorized', `project ${env.project} may not act in project ${project}`);
+    if (env.type !== commandType(action as InstanceAction))
+      return reject('InvalidInput', `type ${env.type} does not match the subject's action ${action}`);
+    if (env.project !== project)
+      return reject('NotAuthorized', `project ${env.project} may not act in project ${project}`);
 
-    const cmd: IncomingCommand = { commandId: env.id, action: action as InstanceAction, body: env.body, project, instanceId, user: env.user, isAdmin: admins.has(env.user) && (o.adminProject === undefined || project === o.adminProject), ts: o.clock.now() };
+    const cmd: IncomingCommand = {
+      commandId: env.id,
+      action: action as InstanceAction,
+      body: env.body,
+      project,
+      instanceId,
+      user: env.user,
+      isAdmin: admins.has(env.user) && (o.adminProject === undefined || project === o.adminProject),
+      ts: o.clock.now(),
+    };
     const current = await stores.instances.get(instanceId);
     // A boot of a new id and a resize of a live instance name a flavor and may add usage.
-    const needsFlavor = (action === 'boot' && !current) || (action === 'resize' && current !== undefined && current.value.vmState !== 'deleted');
-    const inputs: GatewayInputs = { record: current?.value, ...(needsFlavor ? { flavor: (await stores.flavors.get(String(env.body['flavor'])))?.value } : {}) };
+    const needsFlavor =
+      (action === 'boot' && !current) ||
+      (action === 'resize' && current !== undefined && current.value.vmState !== 'deleted');
+    const inputs: GatewayInputs = {
+      record: current?.value,
+      ...(needsFlavor ? { flavor: (await stores.flavors.get(String(env.body['flavor'])))?.value } : {}),
+    };
     const decision = decideCommand(cmd, inputs);
     // What the command adds to the project's usage is judged against its quota ledger before
     // anything is written or sent: exactly, whatever else of the project runs at once.
     const claim = quotaClaimOf(decision, cmd, current?.value, inputs.flavor);
     if (claim) {
       const q = await ledgers.claim(current?.value.project ?? project, claim);
-      if (!q.ok) return reject('QuotaExceeded', `quota exceeded for ${q.resource} in project ${current?.value.project ?? project}: ${describeUsage(q.usage, q.quota)}`);
+      if (!q.ok)
+        return reject(
+          'QuotaExceeded',
+          `quota exceeded for ${q.resource} in project ${current?.value.project ?? project}: ${describeUsage(q.usage, q.quota)}`,
+        );
     }
 
     switch (decision.kind) {
@@ -128,30 +189,91 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
             return { retryAfterMs: 0 }; // a concurrent boot for the same id: decide again on the record it wrote
           }
         } else record = decision.record;
-        await events.instance({ project, user: env.user, instanceId, type: 'instance.create.start', corr: env.id, body: eventBodyOf(record), msgId: `${env.id}:create.start` });
+        await events.instance({
+          project,
+          user: env.user,
+          instanceId,
+          type: 'instance.create.start',
+          corr: env.id,
+          body: eventBodyOf(record),
+          msgId: `${env.id}:create.start`,
+        });
         const task: BuildTask = { instanceId, commandId: env.id, attempt: 1, tried: [], alternates: [] };
-        await publishTask(s.conductor('build'), 'conductor.build', `${env.id}:build:1`, project, env.user, env.id, task);
+        await publishTask(
+          s.conductor('build'),
+          'conductor.build',
+          `${env.id}:build:1`,
+          project,
+          env.user,
+          env.id,
+          task,
+        );
         return 'ack';
       }
       case 'route':
       case 'toConductor': {
-        const task: HostCommandTask = { instanceId, commandId: env.id, action, body: env.body, user: env.user, isAdmin: cmd.isAdmin };
+        const task: HostCommandTask = {
+          instanceId,
+          commandId: env.id,
+          action,
+          body: env.body,
+          user: env.user,
+          isAdmin: cmd.isAdmin,
+        };
         // A delete for a host that is down is carried out at once by the conductor (Nova's
         // local delete, bug 1679750): the host, when back, finds the record deleted.
-        const local = decision.kind === 'route' && (action === 'delete' || action === 'force_delete') && (await isHostDown(stores, decision.host));
+        const local =
+          decision.kind === 'route' &&
+          (action === 'delete' || action === 'force_delete') &&
+          (await isHostDown(stores, decision.host));
         const subject = decision.kind === 'route' && !local ? s.host(decision.host, 'command') : s.conductor('command');
         // In the owner's project: an admin's command from the admin project acts on, and its
         // events belong to, the instance's own project (hosts check the task against the record).
-        await publishTask(subject, 'host.command', `${env.id}:route`, current?.value.project ?? project, env.user, env.id, task);
+        await publishTask(
+          subject,
+          'host.command',
+          `${env.id}:route`,
+          current?.value.project ?? project,
+          env.user,
+          env.id,
+          task,
+        );
         return 'ack';
       }
     }
   };
 
   const n = names(prefix);
-  const queries = serveQueries({ nc: o.nc, stores, ledgers, clock: o.clock, ids: o.ids, prefix, ...(o.log ? { log: o.log } : {}) });
-  const admin = serveAdmin({ nc: o.nc, stores, ledgers, ...(o.defaultQuota ? { defaultQuota: o.defaultQuota } : {}), clock: o.clock, ids: o.ids, admins, ...(o.adminProject !== undefined ? { adminProject: o.adminProject } : {}), prefix, ...(o.log ? { log: o.log } : {}) });
-  const loop = await startConsumerLoop({ js, jsm, stream: n.streams.cmd, durable: 'gateway', filter: `${prefix}.cmd.>`, handle, ...(o.log ? { log: o.log } : {}) });
+  const queries = serveQueries({
+    nc: o.nc,
+    stores,
+    ledgers,
+    clock: o.clock,
+    ids: o.ids,
+    prefix,
+    ...(o.log ? { log: o.log } : {}),
+  });
+  const admin = serveAdmin({
+    nc: o.nc,
+    stores,
+    ledgers,
+    ...(o.defaultQuota ? { defaultQuota: o.defaultQuota } : {}),
+    clock: o.clock,
+    ids: o.ids,
+    admins,
+    ...(o.adminProject !== undefined ? { adminProject: o.adminProject } : {}),
+    prefix,
+    ...(o.log ? { log: o.log } : {}),
+  });
+  const loop = await startConsumerLoop({
+    js,
+    jsm,
+    stream: n.streams.cmd,
+    durable: 'gateway',
+    filter: `${prefix}.cmd.>`,
+    handle,
+    ...(o.log ? { log: o.log } : {}),
+  });
   return {
     done: loop.done,
     kill: () => {
@@ -171,14 +293,21 @@ export async function startGateway(o: GatewayOptions): Promise<Actor> {
  * resize to a bigger flavor, an unshelve of an instance that was offloaded (it takes cores
  * and RAM again).
  */
-function quotaClaimOf(decision: GatewayDecision, cmd: IncomingCommand, record: InstanceRecord | undefined, flavor: FlavorRecord | undefined): QuotaClaim | undefined {
+function quotaClaimOf(
+  decision: GatewayDecision,
+  cmd: IncomingCommand,
+  record: InstanceRecord | undefined,
+  flavor: FlavorRecord | undefined,
+): QuotaClaim | undefined {
   const base = { instanceId: cmd.instanceId, commandId: cmd.commandId };
-  if (decision.kind === 'create' || decision.kind === 'resumeCreate') return { kind: 'instance', ...base, flavor: decision.record.flavor };
+  if (decision.kind === 'create' || decision.kind === 'resumeCreate')
+    return { kind: 'instance', ...base, flavor: decision.record.flavor };
   if (decision.kind === 'route' && cmd.action === 'resize' && record && flavor) {
     const grows = flavor.vcpus > record.flavor.vcpus || flavor.memoryMb > record.flavor.memoryMb;
     return grows ? { kind: 'growth', ...base, cores: flavor.vcpus, ramMb: flavor.memoryMb } : undefined;
   }
-  if (decision.kind === 'toConductor' && cmd.action === 'unshelve' && record?.vmState === 'shelved_offloaded') return { kind: 'growth', ...base, cores: record.flavor.vcpus, ramMb: record.flavor.memoryMb };
+  if (decision.kind === 'toConductor' && cmd.action === 'unshelve' && record?.vmState === 'shelved_offloaded')
+    return { kind: 'growth', ...base, cores: record.flavor.vcpus, ramMb: record.flavor.memoryMb };
   return undefined;
 }
 

@@ -5,7 +5,19 @@
  * credentials); anyone else gets 403 NotAuthorized and nothing is written.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { adminType, DEFAULT_QUOTA, subjects, type Envelope, type ErrorBody, type HostAdminRecord, type HostListEntry, type HostSetRequest, type QuotaRecord, type QuotaSetRequest, type QuotaView } from '../../protocol/index.js';
+import {
+  adminType,
+  DEFAULT_QUOTA,
+  subjects,
+  type Envelope,
+  type ErrorBody,
+  type HostAdminRecord,
+  type HostListEntry,
+  type HostSetRequest,
+  type QuotaRecord,
+  type QuotaSetRequest,
+  type QuotaView,
+} from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
@@ -43,19 +55,31 @@ export function serveAdmin(o: AdminOptions): Subscription {
       const req = decodeRequest<Record<string, unknown>>(ctx, msg);
       if (!req) return;
       if (adminType(msg.subject.slice(head.length)) !== req.type) {
-        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `subject ${msg.subject} does not match type ${req.type}` });
+        respondError(ctx, msg, req, {
+          status: 400,
+          code: 'InvalidInput',
+          message: `subject ${msg.subject} does not match type ${req.type}`,
+        });
         return;
       }
       if (!o.admins.has(req.user) || (o.adminProject !== undefined && req.project !== o.adminProject)) {
         o.log?.(`refused ${req.type} for user ${req.user} of project ${req.project}`);
-        respondError(ctx, msg, req, { status: 403, code: 'NotAuthorized', message: `${req.type} is for admin users; ${req.user} is not one` });
+        respondError(ctx, msg, req, {
+          status: 403,
+          code: 'NotAuthorized',
+          message: `${req.type} is for admin users; ${req.user} is not one`,
+        });
         return;
       }
       answer(o, req).then(
         (r) => (r.ok ? respondOk(ctx, msg, req, r.body) : respondError(ctx, msg, req, r.error)),
         (e: unknown) => {
           o.log?.(`admin ${req.type} failed`, e);
-          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the request could not be answered now; retry' });
+          respondError(ctx, msg, req, {
+            status: 503,
+            code: 'ServiceUnavailable',
+            message: 'the request could not be answered now; retry',
+          });
         },
       );
     },
@@ -63,9 +87,12 @@ export function serveAdmin(o: AdminOptions): Subscription {
 }
 
 async function answer(o: AdminOptions, req: Envelope<Record<string, unknown>>): Promise<Answer> {
-  if (req.type === adminType('hosts.set')) return { ok: true, body: { host: await setHost(o, req.body as HostSetRequest) } };
-  if (req.type === adminType('quotas.set')) return { ok: true, body: { quota: await setQuota(o, req.body as QuotaSetRequest) } };
-  if (req.type === adminType('quotas.show')) return { ok: true, body: { quota: await quotaView(o.ledgers, String(req.body['project'])) } };
+  if (req.type === adminType('hosts.set'))
+    return { ok: true, body: { host: await setHost(o, req.body as HostSetRequest) } };
+  if (req.type === adminType('quotas.set'))
+    return { ok: true, body: { quota: await setQuota(o, req.body as QuotaSetRequest) } };
+  if (req.type === adminType('quotas.show'))
+    return { ok: true, body: { quota: await quotaView(o.ledgers, String(req.body['project'])) } };
   return { ok: true, body: { hosts: await listHosts(o.stores, o.log) } };
 }
 
@@ -83,7 +110,11 @@ async function setQuota(o: AdminOptions, req: QuotaSetRequest): Promise<QuotaVie
   for (let attempt = 1; ; attempt++) {
     const current = await o.stores.quotas.get(req.project);
     const base = current?.value ?? o.defaultQuota ?? DEFAULT_QUOTA;
-    const next: QuotaRecord = { instances: req.instances ?? base.instances, cores: req.cores ?? base.cores, ramMb: req.ramMb ?? base.ramMb };
+    const next: QuotaRecord = {
+      instances: req.instances ?? base.instances,
+      cores: req.cores ?? base.cores,
+      ramMb: req.ramMb ?? base.ramMb,
+    };
     try {
       if (current) await o.stores.quotas.update(req.project, next, current.revision);
       else await o.stores.quotas.create(req.project, next);
@@ -119,14 +150,19 @@ export function applySwitches(prev: HostAdminRecord | undefined, req: HostSetReq
   return { host: req.host, enabled, forcedDown, reason, updatedAt: now };
 }
 
-/** Every host with a compute heartbeat or an operator record, with both views joined; corrupt records are logged and left out. */
+/**
+ * Every host with a compute heartbeat or an operator record, with both views joined; corrupt records are logged and
+ * left out.
+ */
 async function listHosts(stores: Stores, log?: (line: string, err?: unknown) => void): Promise<HostListEntry[]> {
   const seen = new Map<string, number>();
   for (const { value } of await stores.services.entries((key, err) => log?.(`skipping service record ${key}`, err))) {
     if (value.role !== 'compute' || value.host === null) continue;
     seen.set(value.host, Math.max(seen.get(value.host) ?? 0, value.lastSeen));
   }
-  const switches = new Map((await stores.hosts.entries((key, err) => log?.(`skipping host record ${key}`, err))).map((e) => [e.key, e.value]));
+  const switches = new Map(
+    (await stores.hosts.entries((key, err) => log?.(`skipping host record ${key}`, err))).map((e) => [e.key, e.value]),
+  );
   const hosts = new Set([...seen.keys(), ...switches.keys()]);
   const out: HostListEntry[] = [];
   for (const host of [...hosts].sort()) {

@@ -7,7 +7,8 @@
 export class ProjectInFlight {
   private readonly counts = new Map<string, number>();
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`a per-project in-flight limit is a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`a per-project in-flight limit is a positive integer, got ${limit}`);
   }
 
   /** Takes a slot for `project`; false when it has `limit` commands in flight already. */

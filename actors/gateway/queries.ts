@@ -1,11 +1,19 @@
 /**
  * Read-only queries, request/reply in the `gateway` queue group: a project's instances
  * (`nv.query.<project>.instances.list|show`), its migrations (`…migrations.list`) and the
- * flavors (`…flavors.list`), its quota (`…quotas.show`), and an instance's actions (`…actions.list`). The subject's project scopes every answer: another project's
+ * flavors (`…flavors.list`), its quota (`…quotas.show`), and an instance's actions (`…actions.list`). The subject's
+ * project scopes every answer: another project's
  * instance is answered as not found, its migrations are not listed.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { isProjectToken, queryType, subjects, type Envelope, type FlavorRecord, type MigrationRecord } from '../../protocol/index.js';
+import {
+  isProjectToken,
+  queryType,
+  subjects,
+  type Envelope,
+  type FlavorRecord,
+  type MigrationRecord,
+} from '../../protocol/index.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
 import type { Stores } from '../records/stores.js';
@@ -15,7 +23,15 @@ import { readInstanceActions } from './actions.js';
 import { quotaView } from './admin.js';
 import type { QuotaLedgers } from './quota-ledger.js';
 
-export function serveQueries(o: { nc: NatsConnection; stores: Stores; ledgers: QuotaLedgers; clock: Clock; ids: IdSource; prefix?: string; log?: (line: string, err?: unknown) => void }): Subscription {
+export function serveQueries(o: {
+  nc: NatsConnection;
+  stores: Stores;
+  ledgers: QuotaLedgers;
+  clock: Clock;
+  ids: IdSource;
+  prefix?: string;
+  log?: (line: string, err?: unknown) => void;
+}): Subscription {
   const s = subjects(o.prefix);
   const ctx: ReplyContext = { clock: o.clock, ids: o.ids, project: '_system', user: 'gateway' };
   const head = `${s.prefix}.query.`;
@@ -27,14 +43,25 @@ export function serveQueries(o: { nc: NatsConnection; stores: Stores; ledgers: Q
       if (!req) return;
       const [project, ...what] = msg.subject.slice(head.length).split('.');
       if (!isProjectToken(project) || queryType(what.join('.')) !== req.type) {
-        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `subject ${msg.subject} does not match type ${req.type}` });
+        respondError(ctx, msg, req, {
+          status: 400,
+          code: 'InvalidInput',
+          message: `subject ${msg.subject} does not match type ${req.type}`,
+        });
         return;
       }
-      (req.type === queryType('quotas.show') ? quotaView(o.ledgers, project).then((quota): Answer => ({ ok: true, body: { quota } })) : answer(o.stores, project, req, o.log, o.nc, o.prefix)).then(
+      (req.type === queryType('quotas.show')
+        ? quotaView(o.ledgers, project).then((quota): Answer => ({ ok: true, body: { quota } }))
+        : answer(o.stores, project, req, o.log, o.nc, o.prefix)
+      ).then(
         (r) => (r.ok ? respondOk(ctx, msg, req, r.body) : respondError(ctx, msg, req, r.error)),
         (e: unknown) => {
           o.log?.(`query ${req.type} failed`, e);
-          respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the query could not be answered now; retry' });
+          respondError(ctx, msg, req, {
+            status: 503,
+            code: 'ServiceUnavailable',
+            message: 'the query could not be answered now; retry',
+          });
         },
       );
     },
@@ -43,28 +70,45 @@ export function serveQueries(o: { nc: NatsConnection; stores: Stores; ledgers: Q
 
 type Answer = { ok: true; body: unknown } | { ok: false; error: { status: number; code: string; message: string } };
 
-async function answer(stores: Stores, project: string, req: Envelope<Record<string, unknown>>, log: ((line: string, err?: unknown) => void) | undefined, nc: NatsConnection, prefix: string | undefined): Promise<Answer> {
+async function answer(
+  stores: Stores,
+  project: string,
+  req: Envelope<Record<string, unknown>>,
+  log: ((line: string, err?: unknown) => void) | undefined,
+  nc: NatsConnection,
+  prefix: string | undefined,
+): Promise<Answer> {
   if (req.type === queryType('flavors.list')) return { ok: true, body: { flavors: await flavors(stores, log) } };
   if (req.type === queryType('actions.list')) {
     const id = String(req.body['instanceId']);
     const r = await stores.instances.get(id);
-    if (!r || r.value.project !== project) return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
+    if (!r || r.value.project !== project)
+      return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
     return { ok: true, body: { actions: await readInstanceActions(jetstream(nc), project, id, prefix) } };
   }
   if (req.type === queryType('images.list')) {
     const id = req.body['instanceId'];
-    const images = (await stores.images.entries((key, err) => log?.(`skipping image record ${key}`, err))).map((e) => e.value);
+    const images = (await stores.images.entries((key, err) => log?.(`skipping image record ${key}`, err))).map(
+      (e) => e.value,
+    );
     const mine = images.filter((i) => i.project === project && (typeof id !== 'string' || i.instanceId === id));
-    return { ok: true, body: { images: mine.sort((a, b) => a.createdAt - b.createdAt || a.imageId.localeCompare(b.imageId)) } };
+    return {
+      ok: true,
+      body: { images: mine.sort((a, b) => a.createdAt - b.createdAt || a.imageId.localeCompare(b.imageId)) },
+    };
   }
   if (req.type === queryType('migrations.list')) {
     const id = req.body['instanceId'];
-    return { ok: true, body: { migrations: await migrations(stores, project, typeof id === 'string' ? id : undefined, log) } };
+    return {
+      ok: true,
+      body: { migrations: await migrations(stores, project, typeof id === 'string' ? id : undefined, log) },
+    };
   }
   if (req.type === queryType('instances.show')) {
     const id = String(req.body['instanceId']);
     const r = await stores.instances.get(id);
-    if (!r || r.value.project !== project || r.value.vmState === 'deleted') return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
+    if (!r || r.value.project !== project || r.value.vmState === 'deleted')
+      return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
     return { ok: true, body: { instance: recordView(r.value) } };
   }
   // One pass over the bucket; a record that does not validate is logged and left out, so
@@ -79,7 +123,9 @@ async function answer(stores: Stores, project: string, req: Envelope<Record<stri
 
 /** Every flavor, smallest first (as `openstack flavor list` sorts by RAM); a corrupt record is logged and left out. */
 async function flavors(stores: Stores, log?: (line: string, err?: unknown) => void): Promise<FlavorRecord[]> {
-  const out = (await stores.flavors.entries((key, err) => log?.(`skipping flavor record ${key}`, err))).map((e) => e.value);
+  const out = (await stores.flavors.entries((key, err) => log?.(`skipping flavor record ${key}`, err))).map(
+    (e) => e.value,
+  );
   return out.sort((a, b) => a.memoryMb - b.memoryMb || a.name.localeCompare(b.name));
 }
 
@@ -88,10 +134,16 @@ async function flavors(stores: Stores, log?: (line: string, err?: unknown) => vo
  * unknown or foreign instance simply has none (a list, like Nova's, is not a lookup). A record
  * that does not validate is logged and left out, so that one bad record does not hide the rest.
  */
-async function migrations(stores: Stores, project: string, instanceId: string | undefined, log?: (line: string, err?: unknown) => void): Promise<MigrationRecord[]> {
+async function migrations(
+  stores: Stores,
+  project: string,
+  instanceId: string | undefined,
+  log?: (line: string, err?: unknown) => void,
+): Promise<MigrationRecord[]> {
   const out: MigrationRecord[] = [];
   for (const e of await stores.migrations.entries((key, err) => log?.(`skipping migration record ${key}`, err))) {
-    if (e.value.project === project && (instanceId === undefined || e.value.instanceId === instanceId)) out.push(e.value);
+    if (e.value.project === project && (instanceId === undefined || e.value.instanceId === instanceId))
+      out.push(e.value);
   }
   return out.sort((a, b) => a.createdAt - b.createdAt || a.migrationId.localeCompare(b.migrationId));
 }

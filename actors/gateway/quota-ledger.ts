@@ -4,7 +4,16 @@
  * gateway changed the project's ledger in between: the claim is judged again on the new one,
  * so two claims of one project are never judged on the same usage.
  */
-import { judgeClaim, ledgerBound, ledgerFromRecords, reconcile, unlimited, type MemberRecord, type ProjectUsage, type QuotaClaim } from '../../machines/gateway/index.js';
+import {
+  judgeClaim,
+  ledgerBound,
+  ledgerFromRecords,
+  reconcile,
+  unlimited,
+  type MemberRecord,
+  type ProjectUsage,
+  type QuotaClaim,
+} from '../../machines/gateway/index.js';
 import { DEFAULT_QUOTA, type QuotaLedgerRecord, type QuotaRecord } from '../../protocol/index.js';
 import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
@@ -14,7 +23,9 @@ import { quotaOf, type Stores } from '../records/stores.js';
 /** Compare-and-set attempts before a claim gives up (and its command is redelivered). */
 const MAX_CAS_ATTEMPTS = 20;
 
-export type ClaimOutcome = { readonly ok: true } | { readonly ok: false; readonly resource: string; readonly usage: ProjectUsage; readonly quota: QuotaRecord };
+export type ClaimOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly resource: string; readonly usage: ProjectUsage; readonly quota: QuotaRecord };
 
 export interface QuotaLedgerOptions {
   readonly stores: Stores;
@@ -43,9 +54,13 @@ export class QuotaLedgers {
       if (j.kind === 'reconcile') throw new Error('judgeClaim asked for a reconcile with the records given');
       // A refusal writes the reconciled ledger too (deleted members dropped), and is only
       // final if that write lands: a conflict may have freed what it lacked.
-      if (await this.write(project, cur, j.next)) return j.kind === 'accept' ? { ok: true } : { ok: false, resource: j.resource, usage: j.usage, quota };
+      if (await this.write(project, cur, j.next))
+        return j.kind === 'accept' ? { ok: true } : { ok: false, resource: j.resource, usage: j.usage, quota };
     }
-    throw new ActorError(ActorErrorCode.CasConflict, `quota ledger of project ${project}: ${MAX_CAS_ATTEMPTS} concurrent writes in a row; retry`);
+    throw new ActorError(
+      ActorErrorCode.CasConflict,
+      `quota ledger of project ${project}: ${MAX_CAS_ATTEMPTS} concurrent writes in a row; retry`,
+    );
   }
 
   /** The project's limits and exact usage now (read only). */
@@ -54,7 +69,9 @@ export class QuotaLedgers {
     // No record: the defaults, without reading the record a second time through quotaOf.
     const quota = rec?.value ?? this.o.defaults ?? DEFAULT_QUOTA;
     const cur = await this.o.stores.quotaUsage.get(project);
-    const ledger = cur ? reconcile(cur.value, await this.memberRecords(cur.value)) : await this.fromScan(project, undefined);
+    const ledger = cur
+      ? reconcile(cur.value, await this.memberRecords(cur.value))
+      : await this.fromScan(project, undefined);
     return { quota, usage: ledgerBound(ledger), defaults: rec === undefined };
   }
 
@@ -67,9 +84,19 @@ export class QuotaLedgers {
     for (let attempt = 1; attempt <= MAX_CAS_ATTEMPTS; attempt++) {
       const cur = await this.o.stores.quotaUsage.get(project);
       const next = await this.fromScan(project, cur?.value);
-      if (await this.write(project, cur ? { value: cur.value, revision: cur.revision } : { value: next, revision: 0 }, next)) return ledgerBound(next);
+      if (
+        await this.write(
+          project,
+          cur ? { value: cur.value, revision: cur.revision } : { value: next, revision: 0 },
+          next,
+        )
+      )
+        return ledgerBound(next);
     }
-    throw new ActorError(ActorErrorCode.CasConflict, `quota ledger of project ${project}: ${MAX_CAS_ATTEMPTS} concurrent writes in a row; retry`);
+    throw new ActorError(
+      ActorErrorCode.CasConflict,
+      `quota ledger of project ${project}: ${MAX_CAS_ATTEMPTS} concurrent writes in a row; retry`,
+    );
   }
 
   /** The project's ledger, or one counted from its records (revision 0: not written yet). */
@@ -79,8 +106,15 @@ export class QuotaLedgers {
   }
 
   private async fromScan(project: string, previous: QuotaLedgerRecord | undefined): Promise<QuotaLedgerRecord> {
-    const entries = await this.o.stores.instances.entries((key, err) => this.o.log?.(`quota: skipping instance record ${key}`, err));
-    return ledgerFromRecords(project, entries.map((e) => e.value), previous, this.o.clock.now());
+    const entries = await this.o.stores.instances.entries((key, err) =>
+      this.o.log?.(`quota: skipping instance record ${key}`, err),
+    );
+    return ledgerFromRecords(
+      project,
+      entries.map((e) => e.value),
+      previous,
+      this.o.clock.now(),
+    );
   }
 
   private async memberRecords(ledger: QuotaLedgerRecord): Promise<Map<string, MemberRecord>> {

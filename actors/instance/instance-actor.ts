@@ -20,7 +20,17 @@
  */
 import { createActor, initialTransition, type AnyActorScope, type AnyStateMachine } from 'xstate';
 import type { InstanceRecord, OutboxEvent } from '../../protocol/index.js';
-import { inFlightStep, instanceMachine, toRecord, type InstanceEffect, type InstanceEvent, type InstanceInput, type InstanceSnapshot, type StepError, type StepName } from '../../machines/instance/index.js';
+import {
+  inFlightStep,
+  instanceMachine,
+  toRecord,
+  type InstanceEffect,
+  type InstanceEvent,
+  type InstanceInput,
+  type InstanceSnapshot,
+  type StepError,
+  type StepName,
+} from '../../machines/instance/index.js';
 import type { EventPublisher } from '../runtime/events.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Versioned } from '../runtime/kv-cas.js';
@@ -29,7 +39,9 @@ import { hasOutbox, publishOutboxEvent } from '../records/outbox.js';
 import type { KillPoint } from '../runtime/kill-points.js';
 import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
 
-export type StepOutcome = { readonly ok: true; readonly result?: Readonly<Record<string, unknown>> } | { readonly ok: false; readonly error: StepError };
+export type StepOutcome =
+  | { readonly ok: true; readonly result?: Readonly<Record<string, unknown>> }
+  | { readonly ok: false; readonly error: StepError };
 
 /** Carries out steps; must be idempotent under `key` (a restored actor issues a step again). */
 export interface StepExecutor {
@@ -66,7 +78,17 @@ let inert: AnyActorScope | undefined;
 function step(snapshot: InstanceSnapshot, event: InstanceEvent): [InstanceSnapshot, unknown[]] {
   if (!inert) {
     const self = createActor(instanceMachine as unknown as AnyStateMachine); // no input, as transition() makes it
-    inert = { self, defer: () => undefined, id: '', logger: () => undefined, sessionId: '', stopChild: () => undefined, system: self.system, emit: () => undefined, actionExecutor: (a) => void collected.push(a) } as AnyActorScope;
+    inert = {
+      self,
+      defer: () => undefined,
+      id: '',
+      logger: () => undefined,
+      sessionId: '',
+      stopChild: () => undefined,
+      system: self.system,
+      emit: () => undefined,
+      actionExecutor: (a) => void collected.push(a),
+    } as AnyActorScope;
   }
   collected = [];
   const next = instanceMachine.transition(snapshot, event, inert as never);
@@ -100,7 +122,11 @@ export class InstanceActor {
   ) {}
 
   /** Starts the machine for a record the conductor has just handed to this host. */
-  static async start(deps: InstanceActorDeps, record: Versioned<InstanceRecord>, input: InstanceInput): Promise<InstanceActor> {
+  static async start(
+    deps: InstanceActorDeps,
+    record: Versioned<InstanceRecord>,
+    input: InstanceInput,
+  ): Promise<InstanceActor> {
     const actor = new InstanceActor(record.value.instanceId, deps);
     actor.current = record;
     const [snapshot, actions] = initialTransition(instanceMachine, input);
@@ -153,7 +179,13 @@ export class InstanceActor {
   private async commit(next: InstanceSnapshot, actions: InstanceEffect[]): Promise<void> {
     const outbox: OutboxEvent[] = [];
     actions.forEach((a, i) => {
-      if (a.type === 'notify') outbox.push({ msgId: `${this.instanceId}:${this.current.revision}:${i}`, type: a.params.event, corr: a.params.corr, body: a.params.body as unknown as Record<string, unknown> });
+      if (a.type === 'notify')
+        outbox.push({
+          msgId: `${this.instanceId}:${this.current.revision}:${i}`,
+          type: a.params.event,
+          corr: a.params.corr,
+          body: a.params.body as unknown as Record<string, unknown>,
+        });
     });
     // The record's instance fields are the machine's view of itself (toRecord); the rest
     // (owner, epoch, createdBy, forcedHost) stays as the record has it.
@@ -170,13 +202,24 @@ export class InstanceActor {
     try {
       const revision = await this.deps.instances.update(this.instanceId, record, this.current.revision);
       this.current = held({ value: record, revision });
-      if (kp) await kp('instance.recordWritten', { instanceId: this.instanceId, vmState: record.vmState, taskState: record.taskState, events: outbox.map((e) => e.type), final: next.status === 'done' });
+      if (kp)
+        await kp('instance.recordWritten', {
+          instanceId: this.instanceId,
+          vmState: record.vmState,
+          taskState: record.taskState,
+          events: outbox.map((e) => e.type),
+          final: next.status === 'done',
+        });
     } catch (err) {
       if (isActorError(err, ActorErrorCode.CasConflict)) {
         // Someone else wrote this instance: a newer owner or epoch. We are stale.
         this.dead = true;
         this.deps.onStopped?.(this.instanceId, 'stale');
-        throw new ActorError(ActorErrorCode.Fenced, `instance ${this.instanceId} moved on past revision ${this.current.revision}`, { cause: err });
+        throw new ActorError(
+          ActorErrorCode.Fenced,
+          `instance ${this.instanceId} moved on past revision ${this.current.revision}`,
+          { cause: err },
+        );
       }
       // The write may or may not have landed (a timeout after a pause, a server failover):
       // this actor cannot know its revision any more. It stops, and its host restores it
@@ -207,11 +250,16 @@ export class InstanceActor {
   private async settle(record: InstanceRecord): Promise<void> {
     if (this.dead || !hasOutbox(record)) return;
     try {
-      const revision = await this.deps.instances.update(this.instanceId, { ...record, outbox: [] }, this.current.revision);
+      const revision = await this.deps.instances.update(
+        this.instanceId,
+        { ...record, outbox: [] },
+        this.current.revision,
+      );
       this.current = held({ value: record, revision });
     } catch (err) {
       // Not cleared: the next restore publishes it again, deduplicated by its msgIds.
-      if (!isActorError(err, ActorErrorCode.CasConflict)) this.deps.log?.(`instance ${this.instanceId}: its published outbox could not be cleared`, err);
+      if (!isActorError(err, ActorErrorCode.CasConflict))
+        this.deps.log?.(`instance ${this.instanceId}: its published outbox could not be cleared`, err);
     }
   }
 
@@ -231,11 +279,15 @@ export class InstanceActor {
           await publishOutboxEvent(this.deps.events, r as InstanceRecord, e);
           break;
         } catch (err) {
-          this.deps.log?.(`instance ${this.instanceId}: publishing ${e.type} failed (attempt ${attempt + 1}); trying again`, err);
+          this.deps.log?.(
+            `instance ${this.instanceId}: publishing ${e.type} failed (attempt ${attempt + 1}); trying again`,
+            err,
+          );
           await new Promise((res) => setTimeout(res, Math.min(2000, 100 * 2 ** attempt)));
         }
       }
-      if (kp) await kp('instance.eventPublished', { instanceId: this.instanceId, vmState: r.vmState, event: e.type, index });
+      if (kp)
+        await kp('instance.eventPublished', { instanceId: this.instanceId, vmState: r.vmState, event: e.type, index });
     }
   }
 
@@ -248,7 +300,10 @@ export class InstanceActor {
     const snapshot = this.snapshot;
     const run = () => this.deps.executor.run(step, key, snapshot);
     void (this.deps.serialize ? this.deps.serialize(this.instanceId, run) : run())
-      .catch((err: unknown): StepOutcome => ({ ok: false, error: { code: 'StepCrashed', message: err instanceof Error ? err.message : String(err) } }))
+      .catch((err: unknown): StepOutcome => ({
+        ok: false,
+        error: { code: 'StepCrashed', message: err instanceof Error ? err.message : String(err) },
+      }))
       .then(async (outcome) => {
         const kp = this.deps.killPoint;
         if (kp) await kp('instance.stepFinished', { instanceId: this.instanceId, step, key, ok: outcome.ok });
@@ -262,8 +317,13 @@ export class InstanceActor {
         const ts = this.deps.clock.now();
         // A failed step is an event like any other, but the only trace of why it failed is
         // here (its fault may be overwritten by the cleanup that follows): chaos runs need it.
-        if (!outcome.ok) this.deps.log?.(`instance ${this.instanceId}: step ${step} (${key}) failed: ${outcome.error.code}: ${outcome.error.message}`);
-        const event: InstanceEvent = outcome.ok ? { type: 'STEP_DONE', ts, step, key, ...(outcome.result ? { result: outcome.result } : {}) } : { type: 'STEP_FAILED', ts, step, key, error: outcome.error };
+        if (!outcome.ok)
+          this.deps.log?.(
+            `instance ${this.instanceId}: step ${step} (${key}) failed: ${outcome.error.code}: ${outcome.error.message}`,
+          );
+        const event: InstanceEvent = outcome.ok
+          ? { type: 'STEP_DONE', ts, step, key, ...(outcome.result ? { result: outcome.result } : {}) }
+          : { type: 'STEP_FAILED', ts, step, key, error: outcome.error };
         return this.send(event);
       })
       .catch((err: unknown) => this.deps.log?.(`instance ${this.instanceId}: step ${step} result not recorded`, err));

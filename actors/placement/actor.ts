@@ -17,8 +17,30 @@ import { errors as natsErrors, type Msg, type NatsConnection, type Subscription 
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { encodeMessage, envelope, ERROR_TYPE, parseOpSubject, placementType, ProtocolErrorCode, subjects, type Envelope, type ErrorBody, type ProtocolError } from '../../protocol/index.js';
-import { decide, emptyState, evolve, isPlacementError, isWriteRequest, query, writeReply, type PlacementCommand, type PlacementRequestOf, type PlacementState } from '../../machines/placement/index.js';
+import {
+  encodeMessage,
+  envelope,
+  ERROR_TYPE,
+  parseOpSubject,
+  placementType,
+  ProtocolErrorCode,
+  subjects,
+  type Envelope,
+  type ErrorBody,
+  type ProtocolError,
+} from '../../protocol/index.js';
+import {
+  decide,
+  emptyState,
+  evolve,
+  isPlacementError,
+  isWriteRequest,
+  query,
+  writeReply,
+  type PlacementCommand,
+  type PlacementRequestOf,
+  type PlacementState,
+} from '../../machines/placement/index.js';
 import { names } from '../runtime/bootstrap.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
 import { FencedLog } from '../runtime/fenced-log.js';
@@ -60,7 +82,11 @@ const SLICE_MS = 10;
  */
 function placementDecodeError(e: ProtocolError): ErrorBody {
   const tooLarge = e.code === ProtocolErrorCode.TooLarge;
-  return { status: tooLarge ? 413 : 400, code: 'placement.undefined_code', message: `JSON does not validate: ${e.message}` };
+  return {
+    status: tooLarge ? 413 : 400,
+    code: 'placement.undefined_code',
+    message: `JSON does not validate: ${e.message}`,
+  };
 }
 
 interface Pending {
@@ -147,7 +173,11 @@ class PlacementActor implements Actor {
     // Bootstrap created both (with the cloud's replicas); an actor only opens them.
     const kv = await new Kvm(nc).open(LEASE_BUCKET(this.prefix));
     this.leaseTtlMs = (await stage('the lease bucket', () => kv.status())).ttl;
-    if (!(this.leaseTtlMs > 0)) throw new ActorError(ActorErrorCode.CorruptState, `the lease bucket ${LEASE_BUCKET(this.prefix)} has no TTL: run bootstrap`);
+    if (!(this.leaseTtlMs > 0))
+      throw new ActorError(
+        ActorErrorCode.CorruptState,
+        `the lease bucket ${LEASE_BUCKET(this.prefix)} has no TTL: run bootstrap`,
+      );
     this.lease = new Lease({ kv, key: LEASE_KEY, holder: this.o.name, ttlMs: this.leaseTtlMs, clock: this.o.clock });
     this.store = await stage('the snapshot store', () => new Objm(nc).open(SNAPSHOT_BUCKET(this.prefix)));
     const snap = await stage('the snapshot', () => snapshots.load(this.store));
@@ -189,7 +219,9 @@ class PlacementActor implements Actor {
         } else if (!(await this.lease.renew())) {
           throw new ActorError(ActorErrorCode.NotLeader, `${this.o.name} lost the placement lease`);
         } else if (this.lease.lastGapMs > ttl / 2) {
-          this.o.log?.(`placement ${this.o.name}: lease renewed ${this.lease.lastGapMs} ms after the last renewal (TTL ${ttl} ms): close to losing it`);
+          this.o.log?.(
+            `placement ${this.o.name}: lease renewed ${this.lease.lastGapMs} ms after the last renewal (TTL ${ttl} ms): close to losing it`,
+          );
         }
       } catch (err) {
         this.crash(err);
@@ -209,9 +241,12 @@ class PlacementActor implements Actor {
     if (this.dead) return;
     this.nextSeq = this.lastSeq;
     const s = subjects(this.prefix);
-    this.sub = this.o.nc.subscribe(`${s.prefix}.placement.>`, { queue: 'placement', callback: (err, msg) => {
+    this.sub = this.o.nc.subscribe(`${s.prefix}.placement.>`, {
+      queue: 'placement',
+      callback: (err, msg) => {
         if (!err) this.enqueue(msg);
-      } });
+      },
+    });
     this.serving = true;
     this.o.log?.(`placement ${this.o.name} is the leader (term ${this.lease.term}, log at ${this.lastSeq})`);
     await this.announce(true);
@@ -219,8 +254,17 @@ class PlacementActor implements Actor {
 
   private async announce(leader: boolean): Promise<void> {
     const s = subjects(this.prefix);
-    const env = envelope({ id: `placement-leader-${this.o.name}-${this.lease.term}-${leader}`, type: 'placement.leader', ts: this.o.clock.now(), project: '_system', user: this.o.name, body: { name: this.o.name, term: this.lease.term, leader } });
-    await this.js.publish(s.systemEvt('placement', this.o.name, 'leader'), encodeMessage(env), { msgID: env.id }).catch((err: unknown) => this.o.log?.('leader event not published', err));
+    const env = envelope({
+      id: `placement-leader-${this.o.name}-${this.lease.term}-${leader}`,
+      type: 'placement.leader',
+      ts: this.o.clock.now(),
+      project: '_system',
+      user: this.o.name,
+      body: { name: this.o.name, term: this.lease.term, leader },
+    });
+    await this.js
+      .publish(s.systemEvt('placement', this.o.name, 'leader'), encodeMessage(env), { msgID: env.id })
+      .catch((err: unknown) => this.o.log?.('leader event not published', err));
   }
 
   /**
@@ -259,12 +303,22 @@ class PlacementActor implements Actor {
     if (!req) return;
     const op = parseOpSubject(msg.subject, `${this.prefix}.placement`);
     if (!op.ok || placementType(op.value) !== req.type) {
-      return this.reply(msg, this.errorReply(req, { status: 400, code: 'placement.undefined_code', message: `subject ${msg.subject} does not match type ${req.type}` }));
+      return this.reply(
+        msg,
+        this.errorReply(req, {
+          status: 400,
+          code: 'placement.undefined_code',
+          message: `subject ${msg.subject} does not match type ${req.type}`,
+        }),
+      );
     }
     const request = { op: op.value, body: req.body } as PlacementRequestOf;
     if (!isWriteRequest(request)) {
       const r = query(this.state, request);
-      return this.reply(msg, isPlacementError(r) ? this.errorReply(req, r.toBody()) : replyEnvelope(this.ctx, req, req.type, r));
+      return this.reply(
+        msg,
+        isPlacementError(r) ? this.errorReply(req, r.toBody()) : replyEnvelope(this.ctx, req, req.type, r),
+      );
     }
     const seen = this.dedup.get(req.id);
     if (seen) return this.reply(msg, replyEnvelope(this.ctx, req, seen.type, seen.body));
@@ -273,7 +327,8 @@ class PlacementActor implements Actor {
 
   /** decide is deterministic: the actor supplies the uuid a create did not name. */
   private withGeneratedIds(cmd: PlacementCommand): PlacementCommand {
-    if (cmd.op === 'providers.create' && cmd.body.uuid === undefined) return { op: cmd.op, body: { ...cmd.body, uuid: this.o.ids.next() } };
+    if (cmd.op === 'providers.create' && cmd.body.uuid === undefined)
+      return { op: cmd.op, body: { ...cmd.body, uuid: this.o.ids.next() } };
     return cmd;
   }
 
@@ -328,7 +383,9 @@ class PlacementActor implements Actor {
     this.pending = { entries: [], replies: [] };
     let appended: Promise<number[]>;
     try {
-      appended = Promise.all([...recordsOf(batch.entries)].map((record) => this.log.append(record.bytes, this.nextSeq++)));
+      appended = Promise.all(
+        [...recordsOf(batch.entries)].map((record) => this.log.append(record.bytes, this.nextSeq++)),
+      );
     } catch (err) {
       this.crash(err);
       return;

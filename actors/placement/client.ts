@@ -61,7 +61,11 @@ export class PlacementClient {
   }
 
   /** Calls `op`; resolves with the reply body or throws PlacementCallError. */
-  call<O extends PlacementOp>(op: O, body: PlacementRequest<O>, opts: { id?: string } = {}): Promise<PlacementReply<O>> {
+  call<O extends PlacementOp>(
+    op: O,
+    body: PlacementRequest<O>,
+    opts: { id?: string } = {},
+  ): Promise<PlacementReply<O>> {
     const type = placementType(op);
     const id = opts.id ?? this.ids.next();
     // A 503 from placement (no leader yet) is retried like no answer; at the deadline it is what is thrown.
@@ -69,23 +73,36 @@ export class PlacementClient {
     const answered = requestRetried({
       nc: this.o.nc,
       subject: this.s.placement(op),
-      data: encodeMessage(envelope({ id, type, ts: this.clock.now(), project: this.o.project ?? '_system', user: this.o.user ?? 'novactor', body })),
+      data: encodeMessage(
+        envelope({
+          id,
+          type,
+          ts: this.clock.now(),
+          project: this.o.project ?? '_system',
+          user: this.o.user ?? 'novactor',
+          body,
+        }),
+      ),
       clock: this.clock,
       deadline: this.clock.now() + (this.o.deadlineMs ?? 15_000),
       attemptTimeoutMs: this.o.attemptTimeoutMs ?? 3000,
       backoff: (attempt) => new Promise((r) => setTimeout(r, Math.min(500, 25 * 2 ** attempt))),
       judge: (r) => {
-        if (!r.ok) throw new PlacementCallError(502, 'BadReply', `placement sent an undecodable reply: ${r.error.message}`);
+        if (!r.ok)
+          throw new PlacementCallError(502, 'BadReply', `placement sent an undecodable reply: ${r.error.message}`);
         if (r.value.type === ERROR_TYPE) {
           refused = PlacementCallError.of(r.value.body as unknown as ErrorBody);
           if (refused.status !== 503) throw refused;
           return TRY_AGAIN;
         }
-        if (r.value.type !== type || r.value.corr !== id) throw new PlacementCallError(502, 'BadReply', `reply ${r.value.type} does not answer ${type} ${id}`);
+        if (r.value.type !== type || r.value.corr !== id)
+          throw new PlacementCallError(502, 'BadReply', `reply ${r.value.type} does not answer ${type} ${id}`);
         refused = undefined;
         return r.value.body as PlacementReply<O>;
       },
-      unavailable: (why, cause) => refused ?? new PlacementCallError(503, 'ServiceUnavailable', `placement did not answer ${op} (${why})`, { cause }),
+      unavailable: (why, cause) =>
+        refused ??
+        new PlacementCallError(503, 'ServiceUnavailable', `placement did not answer ${op} (${why})`, { cause }),
     });
     const kp = this.o.killPoint;
     if (!kp) return answered;

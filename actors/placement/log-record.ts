@@ -32,7 +32,10 @@ export function decodeBatch(seq: number, data: Uint8Array): LogBatch {
   const r = decodeValue(data, { maxBytes: 64 * 1024 * 1024, maxDepth: 64 });
   const v = r.ok ? (r.value as Partial<LogBatch>) : undefined;
   if (!v || v.v !== 1 || !Array.isArray(v.entries)) {
-    throw new ActorError(ActorErrorCode.CorruptState, `placement log record ${seq} is not a v1 batch${r.ok ? '' : `: ${r.error.message}`}`);
+    throw new ActorError(
+      ActorErrorCode.CorruptState,
+      `placement log record ${seq} is not a v1 batch${r.ok ? '' : `: ${r.error.message}`}`,
+    );
   }
   return v as LogBatch;
 }
@@ -51,7 +54,10 @@ export function* recordsOf(entries: LogEntry[]): Generator<{ entries: LogEntry[]
       bytes = encodeBatch(entries.slice(start, end));
     }
     if (bytes.length > MAX_RECORD_BYTES) {
-      throw new ActorError(ActorErrorCode.CorruptState, `one placement write produced ${bytes.length} bytes of events, over the ${MAX_RECORD_BYTES} byte record limit`);
+      throw new ActorError(
+        ActorErrorCode.CorruptState,
+        `one placement write produced ${bytes.length} bytes of events, over the ${MAX_RECORD_BYTES} byte record limit`,
+      );
     }
     yield { entries: entries.slice(start, end), bytes };
     start = end;

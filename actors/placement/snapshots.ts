@@ -4,7 +4,13 @@
  */
 import { setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { decodeValue, encodeValue } from '../../protocol/index.js';
-import { fromSnapshot, SNAPSHOT_VERSION, toSnapshot, type PlacementSnapshot, type PlacementState } from '../../machines/placement/index.js';
+import {
+  fromSnapshot,
+  SNAPSHOT_VERSION,
+  toSnapshot,
+  type PlacementSnapshot,
+  type PlacementState,
+} from '../../machines/placement/index.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
 import type { CachedReply } from './dedup.js';
 

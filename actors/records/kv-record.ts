@@ -23,14 +23,20 @@ export class RecordBucket<T> {
 
   /** Decodes, upgrades and validates one stored value. */
   private decode(bytes: Uint8Array) {
-    return decodeWith<T>(bytes, this.schema, LIMITS, this.upgrades.length > 0 ? (raw) => upgradeRecord(raw, this.upgrades) : undefined);
+    return decodeWith<T>(
+      bytes,
+      this.schema,
+      LIMITS,
+      this.upgrades.length > 0 ? (raw) => upgradeRecord(raw, this.upgrades) : undefined,
+    );
   }
 
   async get(key: string): Promise<Versioned<T> | undefined> {
     const e = await this.kv.get(key);
     if (!e || e.operation !== 'PUT') return undefined;
     const r = this.decode(e.value);
-    if (!r.ok) throw new ActorError(ActorErrorCode.CorruptState, `${this.what} ${key} does not validate: ${r.error.message}`);
+    if (!r.ok)
+      throw new ActorError(ActorErrorCode.CorruptState, `${this.what} ${key} does not validate: ${r.error.message}`);
     return { value: r.value, revision: e.revision };
   }
 
@@ -71,14 +77,25 @@ export class RecordBucket<T> {
         if (e.operation === 'PUT') {
           const r = this.decode(e.value);
           if (r.ok) out.set(e.key, { key: e.key, value: r.value, revision: e.revision });
-          else onCorrupt?.(e.key, new ActorError(ActorErrorCode.CorruptState, `${this.what} ${e.key} does not validate: ${r.error.message}`));
+          else
+            onCorrupt?.(
+              e.key,
+              new ActorError(
+                ActorErrorCode.CorruptState,
+                `${this.what} ${e.key} does not validate: ${r.error.message}`,
+              ),
+            );
         } else out.delete(e.key);
         if (e.delta === 0) break;
       }
     } finally {
       watch.stop();
     }
-    if (reached < before) throw new ActorError(ActorErrorCode.Timeout, `${this.what} records read up to revision ${reached} of ${before}: a replica behind served the read; read again`);
+    if (reached < before)
+      throw new ActorError(
+        ActorErrorCode.Timeout,
+        `${this.what} records read up to revision ${reached} of ${before}: a replica behind served the read; read again`,
+      );
     return [...out.values()];
   }
 

@@ -9,6 +9,16 @@ export function migrationIdOf(instanceId: string, opId: string): string {
 }
 
 /** Statuses of a move that still holds something (its migration consumer, a side in a tracker). */
-const OPEN: ReadonlySet<MigrationStatus> = new Set(['pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting', 'accepted', 'queued', 'preparing', 'running']);
+const OPEN: ReadonlySet<MigrationStatus> = new Set([
+  'pre-migrating',
+  'migrating',
+  'post-migrating',
+  'finished',
+  'confirming',
+  'reverting',
+  'accepted',
+  'queued',
+  'preparing',
+  'running',
+]);
 export const isOpenMigration = (m: MigrationRecord) => OPEN.has(m.status);
-

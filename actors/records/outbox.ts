@@ -16,9 +16,24 @@ import type { EventPublisher } from '../runtime/events.js';
 export function publishOutboxEvent(events: EventPublisher, r: InstanceRecord, e: OutboxEvent): Promise<void> {
   if (e.type === 'command.rejected') {
     const b = e.body as { code: string; message: string };
-    return events.rejected({ project: r.project, user: r.user, instanceId: r.instanceId, corr: e.corr, code: b.code, message: b.message });
+    return events.rejected({
+      project: r.project,
+      user: r.user,
+      instanceId: r.instanceId,
+      corr: e.corr,
+      code: b.code,
+      message: b.message,
+    });
   }
-  return events.instance({ project: r.project, user: r.user, instanceId: r.instanceId, type: e.type, corr: e.corr, body: e.body as never, msgId: e.msgId });
+  return events.instance({
+    project: r.project,
+    user: r.user,
+    instanceId: r.instanceId,
+    type: e.type,
+    corr: e.corr,
+    body: e.body as never,
+    msgId: e.msgId,
+  });
 }
 
 /** Publishes the whole outbox of `r`, in order; a failure throws (the caller tries again later). */

@@ -19,6 +19,9 @@ export async function liveComputeServices(stores: Stores): Promise<ServiceRecord
 
 /** Whether a compute host is down: no heartbeat, or forced down by an operator. */
 export async function isHostDown(stores: Stores, host: string): Promise<boolean> {
-  const [beat, admin] = await Promise.all([stores.services.get(`compute-${host}`).catch(() => undefined), stores.hosts.get(host).catch(() => undefined)]);
+  const [beat, admin] = await Promise.all([
+    stores.services.get(`compute-${host}`).catch(() => undefined),
+    stores.hosts.get(host).catch(() => undefined),
+  ]);
   return !beat || admin?.value.forcedDown === true;
 }

@@ -1,7 +1,21 @@
-/** The record buckets every role reads: instances, flavors, quotas and their ledgers, services, hosts, migrations, images. */
+/**
+ * The record buckets every role reads: instances, flavors, quotas and their ledgers, services, hosts, migrations,
+ * images.
+ */
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DEFAULT_FLAVORS, DEFAULT_QUOTA, FlavorRecord, HostAdminRecord, ImageRecord, InstanceRecord, MigrationRecord, QuotaLedgerRecord, QuotaRecord, ServiceRecord } from '../../protocol/index.js';
+import {
+  DEFAULT_FLAVORS,
+  DEFAULT_QUOTA,
+  FlavorRecord,
+  HostAdminRecord,
+  ImageRecord,
+  InstanceRecord,
+  MigrationRecord,
+  QuotaLedgerRecord,
+  QuotaRecord,
+  ServiceRecord,
+} from '../../protocol/index.js';
 import { names } from '../runtime/bootstrap.js';
 import { isActorError, ActorErrorCode } from '../errors.js';
 import { RecordBucket } from './kv-record.js';
@@ -22,7 +36,14 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
   const b = names(prefix).buckets;
   const kvm = new Kvm(nc);
   const [instances, flavors, quotas, quotaUsage, services, hosts, migrations, images] = await Promise.all([
-    kvm.open(b.instances), kvm.open(b.flavors), kvm.open(b.quotas), kvm.open(b.quotaUsage), kvm.open(b.services), kvm.open(b.hosts), kvm.open(b.migrations), kvm.open(b.images),
+    kvm.open(b.instances),
+    kvm.open(b.flavors),
+    kvm.open(b.quotas),
+    kvm.open(b.quotaUsage),
+    kvm.open(b.services),
+    kvm.open(b.hosts),
+    kvm.open(b.migrations),
+    kvm.open(b.images),
   ]);
   return {
     instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance', INSTANCE_RECORD_UPGRADES),
@@ -48,6 +69,10 @@ export async function seedFlavors(stores: Stores): Promise<void> {
 }
 
 /** A project's quota: its record, or the defaults (the gateway's configured ones, else DEFAULT_QUOTA). */
-export async function quotaOf(stores: Stores, project: string, defaults: QuotaRecord = DEFAULT_QUOTA): Promise<QuotaRecord> {
+export async function quotaOf(
+  stores: Stores,
+  project: string,
+  defaults: QuotaRecord = DEFAULT_QUOTA,
+): Promise<QuotaRecord> {
   return (await stores.quotas.get(project))?.value ?? defaults;
 }

@@ -6,7 +6,16 @@
  * existing stream with the same settings is left alone, one with different updatable
  * settings is updated.
  */
-import { DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -40,7 +49,13 @@ export interface StreamSpec {
 export function names(prefix: string = DEFAULT_PREFIX) {
   const up = prefix.toUpperCase().replace(/[^A-Z0-9]/g, '_');
   return {
-    streams: { cmd: `${up}_CMD`, host: `${up}_HOST`, conductor: `${up}_CONDUCTOR`, evt: `${up}_EVT`, placement: `${up}_PLACEMENT` },
+    streams: {
+      cmd: `${up}_CMD`,
+      host: `${up}_HOST`,
+      conductor: `${up}_CONDUCTOR`,
+      evt: `${up}_EVT`,
+      placement: `${up}_PLACEMENT`,
+    },
     buckets: {
       instances: `${prefix}-instances`,
       migrations: `${prefix}-migrations`,
@@ -62,37 +77,73 @@ export function names(prefix: string = DEFAULT_PREFIX) {
 export function streamSpecs(opts: BootstrapOptions): StreamSpec[] {
   const p = opts.prefix ?? DEFAULT_PREFIX;
   const n = names(p);
-  const common = { storage: StorageType.File, num_replicas: opts.replicas, discard: DiscardPolicy.Old, max_msg_size: 1024 * 1024 };
+  const common = {
+    storage: StorageType.File,
+    num_replicas: opts.replicas,
+    discard: DiscardPolicy.Old,
+    max_msg_size: 1024 * 1024,
+  };
   return [
     {
       // User commands. Limits retention: the gateway's durable consumer tracks progress,
       // and the history stays for the chaos checker and for audits. The dedup window is
       // long so that a client retrying after its own crash is still deduplicated.
       name: n.streams.cmd,
-      config: { ...common, subjects: [`${p}.cmd.>`], retention: RetentionPolicy.Limits, max_age: 7 * DAY_NS, duplicate_window: 10 * MINUTE_NS },
+      config: {
+        ...common,
+        subjects: [`${p}.cmd.>`],
+        retention: RetentionPolicy.Limits,
+        max_age: 7 * DAY_NS,
+        duplicate_window: 10 * MINUTE_NS,
+      },
     },
     {
       // Work for compute hosts: one durable consumer per host, filtered on its subject,
       // so a work queue (a message is gone once its host acked it).
       name: n.streams.host,
-      config: { ...common, subjects: [`${p}.host.>`], retention: RetentionPolicy.Workqueue, max_age: 7 * DAY_NS, duplicate_window: 10 * MINUTE_NS },
+      config: {
+        ...common,
+        subjects: [`${p}.host.>`],
+        retention: RetentionPolicy.Workqueue,
+        max_age: 7 * DAY_NS,
+        duplicate_window: 10 * MINUTE_NS,
+      },
     },
     {
       // Conductor tasks: any conductor replica takes any task, once.
       name: n.streams.conductor,
-      config: { ...common, subjects: [`${p}.conductor.>`], retention: RetentionPolicy.Workqueue, max_age: 7 * DAY_NS, duplicate_window: 10 * MINUTE_NS },
+      config: {
+        ...common,
+        subjects: [`${p}.conductor.>`],
+        retention: RetentionPolicy.Workqueue,
+        max_age: 7 * DAY_NS,
+        duplicate_window: 10 * MINUTE_NS,
+      },
     },
     {
       // Lifecycle events, replayable by clients. Publishers set Nats-Msg-Id derived from
       // (instance, operation, step), so an event re-emitted after a crash is stored once.
       name: n.streams.evt,
-      config: { ...common, subjects: [`${p}.evt.>`], retention: RetentionPolicy.Limits, max_age: 7 * DAY_NS, max_bytes: 1024 * 1024 * 1024, duplicate_window: 10 * MINUTE_NS },
+      config: {
+        ...common,
+        subjects: [`${p}.evt.>`],
+        retention: RetentionPolicy.Limits,
+        max_age: 7 * DAY_NS,
+        max_bytes: 1024 * 1024 * 1024,
+        duplicate_window: 10 * MINUTE_NS,
+      },
     },
     {
       // Placement's event log: the source of truth for allocations. Never aged out;
       // appends are fenced with expected-last-sequence, so only one writer can append.
       name: n.streams.placement,
-      config: { ...common, subjects: [n.placementLogSubject], retention: RetentionPolicy.Limits, max_age: 0, duplicate_window: 2 * MINUTE_NS },
+      config: {
+        ...common,
+        subjects: [n.placementLogSubject],
+        retention: RetentionPolicy.Limits,
+        max_age: 0,
+        duplicate_window: 2 * MINUTE_NS,
+      },
     },
   ];
 }
@@ -118,7 +169,12 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
     { name: b.hosts, history: 1, ttl: 0 }, // operator switches per host (enable, force down): outlive the heartbeat
     { name: b.images, history: 1, ttl: 0 }, // the image registry: snapshots and shelved images
     // placement's leader lease: a key not renewed within the TTL expires, and a standby takes it
-    { name: b.leases, history: 1, ttl: opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, ttlAtCreateOnly: opts.leaseTtlMs === undefined },
+    {
+      name: b.leases,
+      history: 1,
+      ttl: opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+      ttlAtCreateOnly: opts.leaseTtlMs === undefined,
+    },
   ];
 }
 
@@ -127,7 +183,15 @@ export const objectStoreNames = (opts: BootstrapOptions): string[] => Object.val
 
 const API_TIMEOUT_MS = 20_000;
 
-const UPDATABLE: readonly (keyof StreamConfig)[] = ['subjects', 'max_age', 'max_bytes', 'max_msg_size', 'duplicate_window', 'num_replicas', 'discard'];
+const UPDATABLE: readonly (keyof StreamConfig)[] = [
+  'subjects',
+  'max_age',
+  'max_bytes',
+  'max_msg_size',
+  'duplicate_window',
+  'num_replicas',
+  'discard',
+];
 
 function differs(current: StreamConfig, wanted: Partial<StreamConfig>): boolean {
   return UPDATABLE.some((k) => wanted[k] !== undefined && JSON.stringify(current[k]) !== JSON.stringify(wanted[k]));
@@ -153,7 +217,10 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<'c
 }
 
 /** Creates or updates all streams and buckets. Returns what it did, by name. */
-export async function bootstrap(nc: NatsConnection, opts: BootstrapOptions): Promise<Record<string, 'created' | 'updated' | 'unchanged'>> {
+export async function bootstrap(
+  nc: NatsConnection,
+  opts: BootstrapOptions,
+): Promise<Record<string, 'created' | 'updated' | 'unchanged'>> {
   // Creating a replicated stream waits for its group to elect a leader: on a busy cluster
   // that can take longer than the client's default 5 s.
   const js = jetstream(nc, { timeout: API_TIMEOUT_MS });
@@ -163,29 +230,50 @@ export async function bootstrap(nc: NatsConnection, opts: BootstrapOptions): Pro
   const kvm = new Kvm(js);
   for (const b of bucketSpecs(opts)) {
     const streamName = `KV_${b.name}`;
-    const existed = await jsm.streams.info(streamName).then(() => true, () => false);
+    const existed = await jsm.streams.info(streamName).then(
+      () => true,
+      () => false,
+    );
     if (!existed) {
       try {
-        await kvm.create(b.name, { history: b.history, ttl: b.ttl, replicas: opts.replicas, storage: StorageType.File, maxValueSize: 1024 * 1024 });
+        await kvm.create(b.name, {
+          history: b.history,
+          ttl: b.ttl,
+          replicas: opts.replicas,
+          storage: StorageType.File,
+          maxValueSize: 1024 * 1024,
+        });
         done[b.name] = 'created';
         continue;
       } catch (err) {
         // Another process created it between our check and our create (every role bootstraps
         // at start): the server says its subjects overlap, or that it exists. Then it is there.
-        const there = await jsm.streams.info(streamName).then(() => true, () => false);
+        const there = await jsm.streams.info(streamName).then(
+          () => true,
+          () => false,
+        );
         if (!there) throw err;
       }
     }
-    const wanted: Partial<StreamConfig> = { ...(b.ttlAtCreateOnly ? {} : { max_age: b.ttl * 1_000_000 }), num_replicas: opts.replicas, max_msgs_per_subject: b.history };
+    const wanted: Partial<StreamConfig> = {
+      ...(b.ttlAtCreateOnly ? {} : { max_age: b.ttl * 1_000_000 }),
+      num_replicas: opts.replicas,
+      max_msgs_per_subject: b.history,
+    };
     const info = await jsm.streams.info(streamName);
-    const changed = Object.entries(wanted).some(([k, v]) => (info.config as unknown as Record<string, unknown>)[k] !== v);
+    const changed = Object.entries(wanted).some(
+      ([k, v]) => (info.config as unknown as Record<string, unknown>)[k] !== v,
+    );
     if (changed) await jsm.streams.update(streamName, wanted);
     done[b.name] = changed ? 'updated' : 'unchanged';
   }
   const objm = new Objm(js);
   for (const name of objectStoreNames(opts)) {
     const streamName = `OBJ_${name}`;
-    const existed = await jsm.streams.info(streamName).then(() => true, () => false);
+    const existed = await jsm.streams.info(streamName).then(
+      () => true,
+      () => false,
+    );
     // create() opens an existing store as it is (an add with the same settings is a no-op
     // on the server, so a concurrent create is fine); its replicas are brought in line below.
     await objm.create(name, { replicas: opts.replicas, storage: StorageType.File });

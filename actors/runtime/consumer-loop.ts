@@ -16,7 +16,9 @@ export interface ConsumerLoopOptions {
   /** Durable name: replicas of a service share it (each message to one of them). */
   readonly durable: string;
   readonly filter: string;
-  /** How long a message may go without an ack or a `working()` heartbeat before the server redelivers it (default 5 s). */
+  /**
+   * How long a message may go without an ack or a `working()` heartbeat before the server redelivers it (default 5 s).
+   */
   readonly ackWaitMs?: number;
   readonly maxInFlight?: number;
   readonly handle: (msg: JsMsg) => Promise<Outcome>;
@@ -41,7 +43,14 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
   const ackWait = ackWaitMs * 1_000_000;
   const maxAckPending = Math.max(1, o.maxInFlight ?? 64) * 4;
   try {
-    await o.jsm.consumers.add(o.stream, { durable_name: o.durable, filter_subject: o.filter, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: ackWait, max_ack_pending: maxAckPending });
+    await o.jsm.consumers.add(o.stream, {
+      durable_name: o.durable,
+      filter_subject: o.filter,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ackWait,
+      max_ack_pending: maxAckPending,
+    });
   } catch (err) {
     // A durable made by an older version with other settings: keep it (its position) and update what may change.
     const info = await o.jsm.consumers.info(o.stream, o.durable).catch(() => undefined);

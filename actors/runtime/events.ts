@@ -9,9 +9,24 @@ import type { Clock } from './clock.js';
 
 export interface EventPublisher {
   /** A lifecycle event about an instance. */
-  instance(e: { project: string; user: string; instanceId: string; type: string; corr?: string; body: InstanceEventBody; msgId: string }): Promise<void>;
+  instance(e: {
+    project: string;
+    user: string;
+    instanceId: string;
+    type: string;
+    corr?: string;
+    body: InstanceEventBody;
+    msgId: string;
+  }): Promise<void>;
   /** The terminal refusal of a command. */
-  rejected(e: { project: string; user: string; instanceId: string; corr: string; code: string; message: string }): Promise<void>;
+  rejected(e: {
+    project: string;
+    user: string;
+    instanceId: string;
+    corr: string;
+    code: string;
+    message: string;
+  }): Promise<void>;
 }
 
 export function eventPublisher(js: JetStreamClient, clock: Clock, prefix?: string): EventPublisher {
@@ -21,12 +36,28 @@ export function eventPublisher(js: JetStreamClient, clock: Clock, prefix?: strin
   };
   return {
     async instance(e) {
-      const env = envelope({ id: e.msgId, type: e.type, ts: clock.now(), project: e.project, user: e.user, corr: e.corr, body: e.body });
+      const env = envelope({
+        id: e.msgId,
+        type: e.type,
+        ts: clock.now(),
+        project: e.project,
+        user: e.user,
+        corr: e.corr,
+        body: e.body,
+      });
       await publish(e.project, e.instanceId, e.type, e.msgId, encodeMessage(env));
     },
     async rejected(e) {
       const msgId = `${e.corr}:rejected`;
-      const env = envelope({ id: msgId, type: COMMAND_REJECTED, ts: clock.now(), project: e.project, user: e.user, corr: e.corr, body: { instanceId: e.instanceId, code: e.code, message: e.message, final: true as const } });
+      const env = envelope({
+        id: msgId,
+        type: COMMAND_REJECTED,
+        ts: clock.now(),
+        project: e.project,
+        user: e.user,
+        corr: e.corr,
+        body: { instanceId: e.instanceId, code: e.code, message: e.message, final: true as const },
+      });
       await publish(e.project, e.instanceId, COMMAND_REJECTED, msgId, encodeMessage(env));
     },
   };

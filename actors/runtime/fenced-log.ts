@@ -4,7 +4,13 @@
  * A stale writer — killed and restarted, partitioned, paused with SIGSTOP — appends
  * against a sequence that has moved on, is refused, and learns it is stale.
  */
-import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import { ActorError, ActorErrorCode } from '../errors.js';
 
 export interface LogRecord {
@@ -40,10 +46,22 @@ export class FencedLog {
       const ack = await this.js.publish(this.subject, data, { expect: { lastSequence: expectedLastSeq } });
       return ack.seq;
     } catch (err) {
-      if (err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
-        throw new ActorError(ActorErrorCode.Fenced, `log ${this.stream} moved past ${expectedLastSeq}: another writer appended`, { cause: err });
+      if (
+        err instanceof JetStreamApiError &&
+        (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+          err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+      ) {
+        throw new ActorError(
+          ActorErrorCode.Fenced,
+          `log ${this.stream} moved past ${expectedLastSeq}: another writer appended`,
+          { cause: err },
+        );
       }
-      throw new ActorError(ActorErrorCode.AppendUncertain, `append to ${this.stream} after ${expectedLastSeq} has an unknown outcome`, { cause: err });
+      throw new ActorError(
+        ActorErrorCode.AppendUncertain,
+        `append to ${this.stream} after ${expectedLastSeq} has an unknown outcome`,
+        { cause: err },
+      );
     }
   }
 
@@ -63,7 +81,11 @@ export class FencedLog {
       }
       return;
     }
-    const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1, filter_subjects: this.subject });
+    const consumer = await this.js.consumers.get(this.stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: afterSeq + 1,
+      filter_subjects: this.subject,
+    });
     // Bounded by bytes, not count: records can be ~1 MiB each, and a pull for thousands of
     // them overruns the server's per-connection pending limit (64 MiB), which marks the
     // connection a slow consumer and drops it mid-replay.

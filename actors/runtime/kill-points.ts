@@ -14,15 +14,36 @@
 /** Every kill point, with what its hook is told (enough to pick one instance and one write). */
 export interface KillPointContexts {
   /** An instance actor's record write was acknowledged; nothing of its outbox is out yet. */
-  readonly 'instance.recordWritten': { readonly instanceId: string; readonly vmState: string; readonly taskState: string | null; readonly events: readonly string[]; readonly final: boolean };
+  readonly 'instance.recordWritten': {
+    readonly instanceId: string;
+    readonly vmState: string;
+    readonly taskState: string | null;
+    readonly events: readonly string[];
+    readonly final: boolean;
+  };
   /** One event of that outbox is in the stream; `index` of `events`. */
-  readonly 'instance.eventPublished': { readonly instanceId: string; readonly vmState: string; readonly event: string; readonly index: number };
+  readonly 'instance.eventPublished': {
+    readonly instanceId: string;
+    readonly vmState: string;
+    readonly event: string;
+    readonly index: number;
+  };
   /** A step ran (its effect is done); its result is not recorded yet. */
-  readonly 'instance.stepFinished': { readonly instanceId: string; readonly step: string; readonly key: string; readonly ok: boolean };
+  readonly 'instance.stepFinished': {
+    readonly instanceId: string;
+    readonly step: string;
+    readonly key: string;
+    readonly ok: boolean;
+  };
   /** The host's inbox acknowledged a task (its effects durable); `type` host.build/host.command/... */
   readonly 'inbox.acked': { readonly instanceId: string; readonly type: string; readonly action?: string };
   /** A tracker command was applied in memory; the caller has not had its answer. */
-  readonly 'tracker.applied': { readonly host: string; readonly command: string; readonly instanceId?: string; readonly opId: string };
+  readonly 'tracker.applied': {
+    readonly host: string;
+    readonly command: string;
+    readonly instanceId?: string;
+    readonly opId: string;
+  };
   /** Placement answered a call; the caller has not used the answer. */
   readonly 'placement.answered': { readonly op: string; readonly consumer?: string };
 }
@@ -30,7 +51,14 @@ export interface KillPointContexts {
 export type KillPointName = keyof KillPointContexts;
 
 /** The names, for matrices that run over every point. */
-export const KILL_POINTS: readonly KillPointName[] = ['instance.recordWritten', 'instance.eventPublished', 'instance.stepFinished', 'inbox.acked', 'tracker.applied', 'placement.answered'];
+export const KILL_POINTS: readonly KillPointName[] = [
+  'instance.recordWritten',
+  'instance.eventPublished',
+  'instance.stepFinished',
+  'inbox.acked',
+  'tracker.applied',
+  'placement.answered',
+];
 
 /** The hook: called at each point, awaited before the continuation goes on. */
 export type KillPoint = <P extends KillPointName>(point: P, ctx: KillPointContexts[P]) => Promise<void>;

@@ -14,26 +14,38 @@ export interface Versioned<T> {
 }
 
 /** The current value and its revision, or undefined when the key is absent or deleted. */
-export async function readVersioned<T>(kv: KV, key: string, decode: (bytes: Uint8Array) => T): Promise<Versioned<T> | undefined> {
+export async function readVersioned<T>(
+  kv: KV,
+  key: string,
+  decode: (bytes: Uint8Array) => T,
+): Promise<Versioned<T> | undefined> {
   const e = await kv.get(key);
   if (!e || e.operation !== 'PUT') return undefined;
   return { value: decode(e.value), revision: e.revision };
 }
 
-/** Writes `bytes` only if the key is still at `revision` (0: only if absent). Throws ActorError(CasConflict) otherwise. */
+/**
+ * Writes `bytes` only if the key is still at `revision` (0: only if absent). Throws ActorError(CasConflict) otherwise.
+ */
 export async function writeIfRevision(kv: KV, key: string, bytes: Uint8Array, revision: number): Promise<number> {
   try {
     return revision === 0 ? await kv.create(key, bytes) : await kv.update(key, bytes, revision);
   } catch (err) {
-    if (isConflict(err)) throw new ActorError(ActorErrorCode.CasConflict, `${key} changed since revision ${revision}`, { cause: err });
+    if (isConflict(err))
+      throw new ActorError(ActorErrorCode.CasConflict, `${key} changed since revision ${revision}`, { cause: err });
     throw err;
   }
 }
 
 function isConflict(err: unknown): boolean {
-  if (err instanceof JetStreamApiError) return err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === 10071;
+  if (err instanceof JetStreamApiError)
+    return err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === 10071;
   // kv.create on an existing key reports "wrong last sequence" too, sometimes wrapped.
-  return err instanceof Error && err.cause instanceof JetStreamApiError && err.cause.code === JetStreamApiCodes.StreamWrongLastSequence;
+  return (
+    err instanceof Error &&
+    err.cause instanceof JetStreamApiError &&
+    err.cause.code === JetStreamApiCodes.StreamWrongLastSequence
+  );
 }
 
 /**

@@ -113,13 +113,18 @@ export class NatsServerProcess {
     const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
     let seen = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`nats-server not ready after ${options.readyTimeoutMs ?? 15000} ms:\n${seen.slice(-2000)}`)), options.readyTimeoutMs ?? 15000);
+      const timer = setTimeout(
+        () =>
+          fail(new Error(`nats-server not ready after ${options.readyTimeoutMs ?? 15000} ms:\n${seen.slice(-2000)}`)),
+        options.readyTimeoutMs ?? 15000,
+      );
       const fail = (err: Error) => {
         clearTimeout(timer);
         child.kill('SIGKILL');
         reject(err);
       };
-      const onExit = (code: number | null, signal: NodeJS.Signals | null) => fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${seen.slice(-2000)}`));
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${seen.slice(-2000)}`));
       child.once('error', fail);
       child.once('exit', onExit);
       child.stderr!.on('data', (chunk: Buffer) => {

@@ -8,7 +8,8 @@ export function projectRoot(): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'scripts', 'ensure-nats-server'))) return dir;
     const up = dirname(dir);
-    if (up === dir) throw new Error('novactor: cannot find the project root (package.json with scripts/ensure-nats-server)');
+    if (up === dir)
+      throw new Error('novactor: cannot find the project root (package.json with scripts/ensure-nats-server)');
     dir = up;
   }
 }

@@ -3,7 +3,17 @@
  * `{ status, code, message }`. Decoding problems are answered here, in one place.
  */
 import type { Msg } from '@nats-io/nats-core';
-import { decodeMessage, encodeMessage, envelope, ERROR_TYPE, errorBodyOf, MessageKind, type Envelope, type ErrorBody, type ProtocolError } from '../../protocol/index.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  ERROR_TYPE,
+  errorBodyOf,
+  MessageKind,
+  type Envelope,
+  type ErrorBody,
+  type ProtocolError,
+} from '../../protocol/index.js';
 import type { Clock, IdSource } from './clock.js';
 
 export interface ReplyContext {
@@ -14,9 +24,22 @@ export interface ReplyContext {
   readonly user: string;
 }
 
-export function replyEnvelope<T>(ctx: ReplyContext, request: Envelope<unknown> | undefined, type: string, body: T): Uint8Array {
+export function replyEnvelope<T>(
+  ctx: ReplyContext,
+  request: Envelope<unknown> | undefined,
+  type: string,
+  body: T,
+): Uint8Array {
   return encodeMessage(
-    envelope({ id: ctx.ids.next(), type, ts: ctx.clock.now(), project: request?.project ?? ctx.project, user: request?.user ?? ctx.user, corr: request?.id, body }),
+    envelope({
+      id: ctx.ids.next(),
+      type,
+      ts: ctx.clock.now(),
+      project: request?.project ?? ctx.project,
+      user: request?.user ?? ctx.user,
+      corr: request?.id,
+      body,
+    }),
   );
 }
 
@@ -24,7 +47,12 @@ export function respondOk<T>(ctx: ReplyContext, msg: Msg, request: Envelope<unkn
   if (msg.reply) msg.respond(replyEnvelope(ctx, request, request.type, body));
 }
 
-export function respondError(ctx: ReplyContext, msg: Msg, request: Envelope<unknown> | undefined, error: ErrorBody): void {
+export function respondError(
+  ctx: ReplyContext,
+  msg: Msg,
+  request: Envelope<unknown> | undefined,
+  error: ErrorBody,
+): void {
   if (msg.reply) msg.respond(replyEnvelope(ctx, request, ERROR_TYPE, error));
 }
 
@@ -32,7 +60,11 @@ export function respondError(ctx: ReplyContext, msg: Msg, request: Envelope<unkn
  * Decodes a request, answering a malformed one with a 400-class error at once.
  * Returns undefined when the request was already answered.
  */
-export function decodeRequest<TBody>(ctx: ReplyContext, msg: Msg, toErrorBody: (e: ProtocolError) => ErrorBody = errorBodyOf): Envelope<TBody> | undefined {
+export function decodeRequest<TBody>(
+  ctx: ReplyContext,
+  msg: Msg,
+  toErrorBody: (e: ProtocolError) => ErrorBody = errorBodyOf,
+): Envelope<TBody> | undefined {
   const r = decodeMessage<TBody>(msg.data, MessageKind.Request);
   if (r.ok) return r.value;
   respondError(ctx, msg, undefined, toErrorBody(r.error));

@@ -35,7 +35,12 @@ export async function requestRetried<T>(o: RetriedRequest<T>): Promise<T> {
       const v = o.judge(decodeMessage(msg.data, MessageKind.Reply));
       if (v !== TRY_AGAIN) return v;
     } catch (err) {
-      if (!(err instanceof natsErrors.TimeoutError || err instanceof natsErrors.NoRespondersError || err instanceof natsErrors.RequestError)) throw err;
+      if (!(
+        err instanceof natsErrors.TimeoutError ||
+        err instanceof natsErrors.NoRespondersError ||
+        err instanceof natsErrors.RequestError
+      ))
+        throw err;
       why = (err as Error).message;
       cause = err;
     }

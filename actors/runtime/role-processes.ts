@@ -76,7 +76,10 @@ export class RoleProcess {
 
   private spawn(): void {
     this.readyAt = undefined;
-    const child = spawn(this.spec.command, [...this.spec.args], { env: { ...process.env, ...this.spec.env, NOVACTOR_PARENT_PID: String(process.pid) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.spec.command, [...this.spec.args], {
+      env: { ...process.env, ...this.spec.env, NOVACTOR_PARENT_PID: String(process.pid) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     let partial = '';
     child.stdout!.on('data', (chunk: Buffer) => {

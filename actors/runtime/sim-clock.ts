@@ -53,7 +53,8 @@ export class SimClock implements Clock {
     for (;;) {
       await settle();
       let next: Pending | undefined;
-      for (const p of this.timers.values()) if (p.at <= end && (!next || p.at < next.at || (p.at === next.at && p.seq < next.seq))) next = p;
+      for (const p of this.timers.values())
+        if (p.at <= end && (!next || p.at < next.at || (p.at === next.at && p.seq < next.seq))) next = p;
       if (!next) break;
       this.timers.delete(next.seq);
       this.t = next.at;

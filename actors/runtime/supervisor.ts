@@ -82,14 +82,29 @@ export class Supervisor {
         const req = decodeRequest<Record<string, unknown>>(this.ctx, msg);
         if (!req) return;
         if (req.type === ctlType('status')) {
-          respondOk(this.ctx, msg, req, { process: this.o.process, role: this.o.role, pid: process.pid, state: this.state, actors: this.status() });
+          respondOk(this.ctx, msg, req, {
+            process: this.o.process,
+            role: this.o.role,
+            pid: process.pid,
+            state: this.state,
+            actors: this.status(),
+          });
         } else if (req.type === ctlType('kill')) {
           const body = req.body as { actor: string; restartAfterMs?: number };
           const killed = this.kill(body.actor, body.restartAfterMs);
           if (killed) respondOk(this.ctx, msg, req, { actor: body.actor, killed });
-          else respondError(this.ctx, msg, req, { status: 404, code: 'ActorNotFound', message: `no actor ${body.actor} in ${this.o.process}` });
+          else
+            respondError(this.ctx, msg, req, {
+              status: 404,
+              code: 'ActorNotFound',
+              message: `no actor ${body.actor} in ${this.o.process}`,
+            });
         } else {
-          respondError(this.ctx, msg, req, { status: 400, code: 'UnknownMessageType', message: `ctl does not handle ${req.type}` });
+          respondError(this.ctx, msg, req, {
+            status: 400,
+            code: 'UnknownMessageType',
+            message: `ctl does not handle ${req.type}`,
+          });
         }
       },
     });
@@ -144,7 +159,8 @@ export class Supervisor {
       const actor = slot.actor;
       slot.actor = undefined;
       slot.state = 'stopped';
-      if (actor) await actor.stop().catch((err: unknown) => this.o.log?.(`actor ${slot.spec.name} failed to stop cleanly`, err));
+      if (actor)
+        await actor.stop().catch((err: unknown) => this.o.log?.(`actor ${slot.spec.name} failed to stop cleanly`, err));
     }
     this.state = 'stopped';
   }
@@ -154,7 +170,8 @@ export class Supervisor {
     const incarnation = slot.incarnation;
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
-      if (slot.incarnation === incarnation && this.state !== 'draining' && this.state !== 'stopped') void this.launch(slot);
+      if (slot.incarnation === incarnation && this.state !== 'draining' && this.state !== 'stopped')
+        void this.launch(slot);
     }, delayMs);
   }
 

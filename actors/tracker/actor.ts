@@ -12,7 +12,24 @@
  * (`holdsHostClaim`). A claim request re-run after a rebuild finds its claim held and
  * succeeds; an abort finds nothing and succeeds: every step stays idempotent.
  */
-import { audit, decide, emptyState, evolve, capacity, isTrackerError, usage, type AuditReport, type HostInventory, type MigrationRecord, type InstanceRecord as TrackerInstanceRecord, type TrackerCommand, type TrackerConfig, type TrackerError, type TrackerEvent, type TrackerState } from '../../machines/tracker/index.js';
+import {
+  audit,
+  decide,
+  emptyState,
+  evolve,
+  capacity,
+  isTrackerError,
+  usage,
+  type AuditReport,
+  type HostInventory,
+  type MigrationRecord,
+  type InstanceRecord as TrackerInstanceRecord,
+  type TrackerCommand,
+  type TrackerConfig,
+  type TrackerError,
+  type TrackerEvent,
+  type TrackerState,
+} from '../../machines/tracker/index.js';
 import type { TrackerReport } from '../../protocol/index.js';
 import type { Clock } from '../runtime/clock.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
@@ -37,7 +54,8 @@ export interface TrackerActorOptions {
   readonly log?: (line: string, err?: unknown) => void;
 }
 
-export type TrackerAnswer = { readonly ok: true; readonly events: TrackerEvent[] } | { readonly ok: false; readonly error: TrackerError };
+export type TrackerAnswer =
+  { readonly ok: true; readonly events: TrackerEvent[] } | { readonly ok: false; readonly error: TrackerError };
 
 export class TrackerActor {
   private mailbox: Promise<unknown> = Promise.resolve();
@@ -53,8 +71,18 @@ export class TrackerActor {
   static async start(o: TrackerActorOptions): Promise<TrackerActor> {
     const actor = new TrackerActor(o, emptyState(o.inventory, o.config));
     const records = await o.loadRecords();
-    const r = decide(actor.state, { type: 'reset', opId: `reset:${o.clock.now()}`, instances: records.instances, migrations: records.migrations });
-    if (isTrackerError(r)) throw new ActorError(ActorErrorCode.CorruptState, `tracker ${o.host} cannot be rebuilt from its records: ${r.message}`, { cause: r });
+    const r = decide(actor.state, {
+      type: 'reset',
+      opId: `reset:${o.clock.now()}`,
+      instances: records.instances,
+      migrations: records.migrations,
+    });
+    if (isTrackerError(r))
+      throw new ActorError(
+        ActorErrorCode.CorruptState,
+        `tracker ${o.host} cannot be rebuilt from its records: ${r.message}`,
+        { cause: r },
+      );
     for (const e of r) evolve(actor.state, e);
     return actor;
   }
@@ -73,7 +101,12 @@ export class TrackerActor {
     });
     const kp = this.o.killPoint;
     if (kp && answer.ok) {
-      await kp('tracker.applied', { host: this.o.host, command: command.type, opId: command.opId, ...('instanceId' in command ? { instanceId: command.instanceId } : {}) });
+      await kp('tracker.applied', {
+        host: this.o.host,
+        command: command.type,
+        opId: command.opId,
+        ...('instanceId' in command ? { instanceId: command.instanceId } : {}),
+      });
       // Killed before answering: the claim lived only in this incarnation's memory; the
       // caller sends the command again to the one rebuilt from the records.
       if (this.dead) throw new TrackerKilled(this.o.host);

@@ -22,9 +22,22 @@ interface PeerFields {
 }
 
 /** Judges another host's call: undefined to go ahead, else the error to answer with. */
-export type TrackerPeerGate = (op: PeerOp, caller: string, claim: PeerFields & { migrationId: string; side?: 'source' | 'destination' }) => Promise<ErrorBody | undefined>;
+export type TrackerPeerGate = (
+  op: PeerOp,
+  caller: string,
+  claim: PeerFields & { migrationId: string; side?: 'source' | 'destination' },
+) => Promise<ErrorBody | undefined>;
 
-export function serveTracker(o: { nc: NatsConnection; host: string; gate: TrackerGate; clock: Clock; ids: IdSource; prefix?: string; log?: (line: string, err?: unknown) => void; peers?: TrackerPeerGate }): Subscription {
+export function serveTracker(o: {
+  nc: NatsConnection;
+  host: string;
+  gate: TrackerGate;
+  clock: Clock;
+  ids: IdSource;
+  prefix?: string;
+  log?: (line: string, err?: unknown) => void;
+  peers?: TrackerPeerGate;
+}): Subscription {
   const s = subjects(o.prefix);
   const ctx: ReplyContext = { clock: o.clock, ids: o.ids, project: '_system', user: `tracker-${o.host}` };
   const head = `${s.prefix}.tracker.${o.host}.`;
@@ -39,27 +52,49 @@ export function serveTracker(o: { nc: NatsConnection; host: string; gate: Tracke
         const addr = parsePeerSubject(msg.subject, 'tracker', o.host, s.prefix);
         const peerOp = addr.ok ? PEER_TRACKER_OPS.find((x) => x === addr.value.op) : undefined;
         if (!addr.ok || !peerOp || !o.peers || req.body['peer'] === undefined) {
-          respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `${msg.subject} answers moveClaim and dropMoveClaim with \`peer\` only` });
+          respondError(ctx, msg, req, {
+            status: 400,
+            code: 'InvalidInput',
+            message: `${msg.subject} answers moveClaim and dropMoveClaim with \`peer\` only`,
+          });
           return;
         }
         op = peerOp;
         caller = addr.value.caller;
       }
       if (trackerType(op) !== req.type) {
-        respondError(ctx, msg, req, { status: 400, code: 'InvalidInput', message: `subject ${msg.subject} does not match type ${req.type}` });
+        respondError(ctx, msg, req, {
+          status: 400,
+          code: 'InvalidInput',
+          message: `subject ${msg.subject} does not match type ${req.type}`,
+        });
         return;
       }
       if (op === 'report') {
-        o.gate.get().then((t) => respondOk(ctx, msg, req, t.report()), (e: unknown) => o.log?.('tracker report failed', e));
+        o.gate.get().then(
+          (t) => respondOk(ctx, msg, req, t.report()),
+          (e: unknown) => o.log?.('tracker report failed', e),
+        );
         return;
       }
-      const { peer, ...body } = req.body as Record<string, unknown> & { peer?: PeerFields; migrationId?: string; side?: 'source' | 'destination' };
+      const { peer, ...body } = req.body as Record<string, unknown> & {
+        peer?: PeerFields;
+        migrationId?: string;
+        side?: 'source' | 'destination';
+      };
       const command = { ...body, type: op } as unknown as TrackerCommand;
       const from = caller;
       const run = async () => {
         if (from !== undefined) {
           // fail closed: a call from another host is judged, or not carried out
-          const refusal = peer && o.peers ? await o.peers(op as PeerOp, from, { ...peer, migrationId: String(body.migrationId), ...(body.side ? { side: body.side } : {}) }) : { status: 400, code: 'InvalidInput', message: 'a call from another host needs `peer`' };
+          const refusal =
+            peer && o.peers
+              ? await o.peers(op as PeerOp, from, {
+                  ...peer,
+                  migrationId: String(body.migrationId),
+                  ...(body.side ? { side: body.side } : {}),
+                })
+              : { status: 400, code: 'InvalidInput', message: 'a call from another host needs `peer`' };
           if (refusal) return respondError(ctx, msg, req, refusal);
         }
         const answer = await o.gate.use((t) => t.handle(command));
@@ -69,7 +104,11 @@ export function serveTracker(o: { nc: NatsConnection; host: string; gate: Tracke
       };
       run().catch((e: unknown) => {
         o.log?.(`tracker ${op} failed`, e);
-        respondError(ctx, msg, req, { status: 503, code: 'ServiceUnavailable', message: 'the tracker could not answer now; retry' });
+        respondError(ctx, msg, req, {
+          status: 503,
+          code: 'ServiceUnavailable',
+          message: 'the tracker could not answer now; retry',
+        });
       });
     },
   });

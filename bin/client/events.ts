@@ -4,7 +4,14 @@
  * renderings shared by `--wait` and `watch`.
  */
 import { randomUUID } from 'node:crypto';
-import { AckPolicy, DeliverPolicy, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstreamManager,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+} from '@nats-io/jetstream';
 import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
 import { COMMAND_REJECTED, decodeMessage, MessageKind, type Envelope } from '../../protocol/index.js';
 import type { ClientSession } from './session.js';
@@ -29,14 +36,30 @@ export interface EventFeed extends AsyncIterable<Envelope> {
  * a new name (the half-made one is deleted, or expires), for up to `retryForMs`. The server
  * removes the consumer five minutes after its last pull, and `stop()` at once.
  */
-export async function openFilteredConsumer(nc: NatsConnection, js: JetStreamClient, stream: string, filter: string, deliver: { since?: Date | undefined; all?: boolean; retryForMs?: number } = {}): Promise<Consumer> {
+export async function openFilteredConsumer(
+  nc: NatsConnection,
+  js: JetStreamClient,
+  stream: string,
+  filter: string,
+  deliver: { since?: Date | undefined; all?: boolean; retryForMs?: number } = {},
+): Promise<Consumer> {
   const jsm = await jetstreamManager(nc, { checkAPI: false });
-  const start = deliver.since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: deliver.since.toISOString() } : { deliver_policy: deliver.all ? DeliverPolicy.All : DeliverPolicy.New };
+  const start = deliver.since
+    ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: deliver.since.toISOString() }
+    : { deliver_policy: deliver.all ? DeliverPolicy.All : DeliverPolicy.New };
   const deadline = Date.now() + (deliver.retryForMs ?? RETRY_FOR_MS);
   for (;;) {
     const name = randomUUID().replace(/-/g, '');
     try {
-      await jsm.consumers.add(stream, { name, durable_name: name, filter_subject: filter, ack_policy: AckPolicy.None, inactive_threshold: 5 * 60 * 1_000_000_000, mem_storage: true, ...start });
+      await jsm.consumers.add(stream, {
+        name,
+        durable_name: name,
+        filter_subject: filter,
+        ack_policy: AckPolicy.None,
+        inactive_threshold: 5 * 60 * 1_000_000_000,
+        mem_storage: true,
+        ...start,
+      });
       return await js.consumers.get(stream, name);
     } catch (err) {
       if (!(err instanceof natsErrors.TimeoutError) || Date.now() > deadline) throw err;
@@ -53,9 +76,17 @@ const RETRY_FOR_MS = 30_000;
  * server when this resolves, so with `since` unset (deliver new) nothing published after
  * that is missed.
  */
-export async function openEventFeed(c: ClientSession, filter: string, since?: Date, retryForMs?: number): Promise<EventFeed> {
+export async function openEventFeed(
+  c: ClientSession,
+  filter: string,
+  since?: Date,
+  retryForMs?: number,
+): Promise<EventFeed> {
   const stream = `${c.s.prefix.toUpperCase()}_EVT`;
-  const consumer = await openFilteredConsumer(c.nc, c.js, stream, filter, { since, ...(retryForMs !== undefined ? { retryForMs } : {}) });
+  const consumer = await openFilteredConsumer(c.nc, c.js, stream, filter, {
+    since,
+    ...(retryForMs !== undefined ? { retryForMs } : {}),
+  });
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
   const seen = new Set<string>();
   return {

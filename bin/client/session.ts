@@ -7,7 +7,19 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
-import { adminType, decodeMessage, encodeMessage, envelope, ERROR_TYPE, isProjectToken, isToken, MessageKind, queryType, subjects, type Subjects } from '../../protocol/index.js';
+import {
+  adminType,
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  ERROR_TYPE,
+  isProjectToken,
+  isToken,
+  MessageKind,
+  queryType,
+  subjects,
+  type Subjects,
+} from '../../protocol/index.js';
 import { ADMIN_PROJECT } from '../../actors/runtime/secure-config.js';
 import { connectFor, readCreds, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
 import { failureOf, reportFailure, watchConnection } from '../failure.js';
@@ -21,7 +33,8 @@ export interface ClientOptions extends ServerOptions {
  * The user a client acts as when --user is not given: $NOVACTOR_USER, else the user of its
  * --creds file (secure mode: the identity the server knows it by), else the operator.
  */
-export const defaultUser = (creds?: string) => process.env['NOVACTOR_USER'] || (creds && isToken(readCreds(creds).user) ? readCreds(creds).user : 'admin');
+export const defaultUser = (creds?: string) =>
+  process.env['NOVACTOR_USER'] || (creds && isToken(readCreds(creds).user) ? readCreds(creds).user : 'admin');
 
 /**
  * Adds the client flags, and makes commander's own usage errors (a missing argument, an
@@ -65,20 +78,36 @@ export class ClientSession {
   }
 
   /** One request/reply; an error envelope becomes a CallError. */
-  async request<T>(subject: string, type: string, body: Record<string, unknown>, timeoutMs = 10_000, project = this.project): Promise<T> {
+  async request<T>(
+    subject: string,
+    type: string,
+    body: Record<string, unknown>,
+    timeoutMs = 10_000,
+    project = this.project,
+  ): Promise<T> {
     const req = envelope({ id: randomUUID(), type, ts: Date.now(), project, user: this.user, body });
     let data: Uint8Array;
     try {
       data = (await this.nc.request(subject, encodeMessage(req), { timeout: timeoutMs })).data;
     } catch (err) {
-      const noResponders = err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders());
-      if (noResponders) throw new CallError(503, 'ServiceUnavailable', `nothing is serving ${subject}; is novactor up?`, { cause: err });
-      if (err instanceof natsErrors.TimeoutError) throw new CallError(504, 'Timeout', `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
+      const noResponders =
+        err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders());
+      if (noResponders)
+        throw new CallError(503, 'ServiceUnavailable', `nothing is serving ${subject}; is novactor up?`, {
+          cause: err,
+        });
+      if (err instanceof natsErrors.TimeoutError)
+        throw new CallError(504, 'Timeout', `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
       throw err;
     }
     const r = decodeMessage<Record<string, unknown>>(data, MessageKind.Reply);
     if (!r.ok) throw new CallError(502, 'BadReply', `the reply on ${subject} does not decode: ${r.error.message}`);
-    if (r.value.type === ERROR_TYPE) throw new CallError(Number(r.value.body['status']), String(r.value.body['code']), String(r.value.body['message']));
+    if (r.value.type === ERROR_TYPE)
+      throw new CallError(
+        Number(r.value.body['status']),
+        String(r.value.body['code']),
+        String(r.value.body['message']),
+      );
     return r.value.body as T;
   }
 
@@ -95,7 +124,8 @@ export class ClientSession {
 
 /** A subject token given on the command line, or a usage error naming the flag. */
 export function tokenArg(what: string, value: string): string {
-  if (!isToken(value)) throw new UsageError(`${what} must be letters, digits, _ or - (1-128 chars), got ${JSON.stringify(value)}`);
+  if (!isToken(value))
+    throw new UsageError(`${what} must be letters, digits, _ or - (1-128 chars), got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -121,14 +151,19 @@ export async function runClient(o: ClientOptions, parse: () => Runner): Promise<
   let connection: { readonly down: boolean } | undefined;
   try {
     const user = o.user ?? defaultUser(o.creds);
-    if (!isProjectToken(o.project)) throw new UsageError(`--project must be letters, digits, _ or - and not start with _, got ${JSON.stringify(o.project)}`);
+    if (!isProjectToken(o.project))
+      throw new UsageError(
+        `--project must be letters, digits, _ or - and not start with _, got ${JSON.stringify(o.project)}`,
+      );
     tokenArg('--user', user);
     const run = parse();
     try {
       nc = await connectFor(o, 'novactor-cli');
     } catch (err) {
       const f = failureOf(err);
-      process.stderr.write(`novactor: cannot connect to ${serverUrls(o).join(',')}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(
+        `novactor: cannot connect to ${serverUrls(o).join(',')}: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
       process.exitCode = f.code;
       return;
     }
@@ -142,10 +177,14 @@ export async function runClient(o: ClientOptions, parse: () => Runner): Promise<
       process.stderr.write(`novactor: ${err.status} ${err.code}: ${err.message}\n`);
       process.exitCode = connection?.down ? 2 : 1;
     } else if (err instanceof WaitTimeout) {
-      process.stderr.write(`novactor: ${err.message}${connection?.down ? ' (the connection to the server is lost)' : ''}\n`);
+      process.stderr.write(
+        `novactor: ${err.message}${connection?.down ? ' (the connection to the server is lost)' : ''}\n`,
+      );
       process.exitCode = connection?.down ? 2 : 1;
     } else if (permissionViolation(err)) {
-      process.stderr.write(`novactor: 403 NotAuthorized: the NATS server refused: ${permissionViolation(err)!.message} (check --creds and --project)\n`);
+      process.stderr.write(
+        `novactor: 403 NotAuthorized: the NATS server refused: ${permissionViolation(err)!.message} (check --creds and --project)\n`,
+      );
       process.exitCode = 1;
     } else reportFailure('novactor', err, connection?.down);
   } finally {

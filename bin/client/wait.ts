@@ -26,12 +26,31 @@ export async function sendCommand(c: ClientSession, run: CommandRun): Promise<nu
   const commandId = randomUUID();
   // Listen before publishing, so that no event of this command can be missed.
   // Within the wait's own time limit even while the cluster elects leaders.
-  const feed = run.wait ? await openEventFeed(c, c.s.evtInstance(c.project, run.instanceId), undefined, Math.min(run.timeoutMs, 30_000)) : undefined;
+  const feed = run.wait
+    ? await openEventFeed(c, c.s.evtInstance(c.project, run.instanceId), undefined, Math.min(run.timeoutMs, 30_000))
+    : undefined;
   try {
-    const env = envelope({ id: commandId, type: commandType(run.action), ts: Date.now(), project: c.project, user: c.user, body: run.body });
-    await publishCommand(c, c.s.cmd(c.project, run.instanceId, run.action), encodeMessage(env), commandId, Math.min(run.timeoutMs, 30_000));
+    const env = envelope({
+      id: commandId,
+      type: commandType(run.action),
+      ts: Date.now(),
+      project: c.project,
+      user: c.user,
+      body: run.body,
+    });
+    await publishCommand(
+      c,
+      c.s.cmd(c.project, run.instanceId, run.action),
+      encodeMessage(env),
+      commandId,
+      Math.min(run.timeoutMs, 30_000),
+    );
     if (!feed) {
-      process.stdout.write(c.json ? JSON.stringify({ instanceId: run.instanceId, commandId, action: run.action }) + '\n' : `instance ${run.instanceId}\ncommand ${commandId}\n`);
+      process.stdout.write(
+        c.json
+          ? JSON.stringify({ instanceId: run.instanceId, commandId, action: run.action }) + '\n'
+          : `instance ${run.instanceId}\ncommand ${commandId}\n`,
+      );
       return 0;
     }
     if (!c.json) process.stdout.write(`instance ${run.instanceId}\ncommand ${commandId}\n`);
@@ -48,7 +67,13 @@ export async function sendCommand(c: ClientSession, run: CommandRun): Promise<nu
  * enabled" or nothing for a few seconds): the stream's dedup makes a retry of a command
  * already stored a no-op, so the command is never sent twice.
  */
-async function publishCommand(c: ClientSession, subject: string, data: Uint8Array, commandId: string, patienceMs: number): Promise<void> {
+async function publishCommand(
+  c: ClientSession,
+  subject: string,
+  data: Uint8Array,
+  commandId: string,
+  patienceMs: number,
+): Promise<void> {
   const deadline = Date.now() + patienceMs;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -57,7 +82,12 @@ async function publishCommand(c: ClientSession, subject: string, data: Uint8Arra
     } catch (err) {
       if (Date.now() >= deadline) {
         // No PubAck: the command was not stored (docs/protocol.md §6.4); it is safe to run it again.
-        throw new CallError(503, 'ServiceUnavailable', `the command was not stored (${err instanceof Error ? err.message : String(err)}); nothing was done, run it again`, { cause: err });
+        throw new CallError(
+          503,
+          'ServiceUnavailable',
+          `the command was not stored (${err instanceof Error ? err.message : String(err)}); nothing was done, run it again`,
+          { cause: err },
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
     }
@@ -69,12 +99,24 @@ async function untilTerminal(feed: EventFeed, commandId: string, run: CommandRun
   const started = Date.now();
   let last = 'waiting for the first event';
   let frame = 0;
-  const spin = tty ? setInterval(() => process.stdout.write(`\r\x1b[K${SPINNER[frame++ % SPINNER.length]} ${last}  ${((Date.now() - started) / 1000).toFixed(1)}s`), 100) : undefined;
+  const spin = tty
+    ? setInterval(
+        () =>
+          process.stdout.write(
+            `\r\x1b[K${SPINNER[frame++ % SPINNER.length]} ${last}  ${((Date.now() - started) / 1000).toFixed(1)}s`,
+          ),
+        100,
+      )
+    : undefined;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       feed.stop();
-      reject(new WaitTimeout(`no outcome for ${run.action} of instance ${run.instanceId} (command ${commandId}) within ${run.timeoutMs / 1000}s; it may still complete: see \`novactor show ${run.instanceId}\``));
+      reject(
+        new WaitTimeout(
+          `no outcome for ${run.action} of instance ${run.instanceId} (command ${commandId}) within ${run.timeoutMs / 1000}s; it may still complete: see \`novactor show ${run.instanceId}\``,
+        ),
+      );
     }, run.timeoutMs);
   });
   const follow = async (): Promise<Envelope> => {
@@ -100,9 +142,13 @@ async function untilTerminal(feed: EventFeed, commandId: string, run: CommandRun
 function report(c: ClientSession, run: CommandRun, commandId: string, e: Envelope): number {
   const ok = isSuccess(e);
   if (c.json) {
-    process.stdout.write(JSON.stringify({ instanceId: run.instanceId, commandId, action: run.action, ok, event: e }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ instanceId: run.instanceId, commandId, action: run.action, ok, event: e }) + '\n',
+    );
   } else if (ok) {
-    process.stdout.write(`${e.type}: instance ${run.instanceId} is ${String(e.body['vmState']).toUpperCase()} (${stateOf(e)})${e.body['host'] ? ` on ${String(e.body['host'])}` : ''}\n`);
+    process.stdout.write(
+      `${e.type}: instance ${run.instanceId} is ${String(e.body['vmState']).toUpperCase()} (${stateOf(e)})${e.body['host'] ? ` on ${String(e.body['host'])}` : ''}\n`,
+    );
   } else {
     process.stderr.write(`novactor: ${e.type}: ${faultOf(e) ?? 'failed'}\n`);
   }

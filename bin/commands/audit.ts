@@ -16,7 +16,11 @@ interface AuditFlags extends ServerOptions {
 }
 
 export function registerAudit(program: Command): void {
-  withServerOptions(program.command('audit').description('check invariants I1-I7: allocations, capacity, trackers, terminal events, actors, guests'))
+  withServerOptions(
+    program
+      .command('audit')
+      .description('check invariants I1-I7: allocations, capacity, trackers, terminal events, actors, guests'),
+  )
     .option('--timeout <ms>', 'per request to placement and to each host, and per idle wait on a stream', '5000')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action(async (o: AuditFlags) => {
@@ -35,18 +39,35 @@ async function run(o: AuditFlags): Promise<number> {
     }
     let observation;
     try {
-      observation = await collect({ nc, timeoutMs, onCorrupt: (_key, err) => process.stderr.write(`novactor audit: left out: ${err.message}\n`) });
+      observation = await collect({
+        nc,
+        timeoutMs,
+        onCorrupt: (_key, err) => process.stderr.write(`novactor audit: left out: ${err.message}\n`),
+      });
     } catch (err) {
       return fail(`cannot read the cloud: ${message(err)}`);
     }
     const r = audit(observation);
     if (o.json) {
-      process.stdout.write(JSON.stringify({ ok: r.ok, violations: r.violations.map((v) => ({ invariant: v.invariant, detail: v.detail })) }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          { ok: r.ok, violations: r.violations.map((v) => ({ invariant: v.invariant, detail: v.detail })) },
+          null,
+          2,
+        ) + '\n',
+      );
     } else if (r.ok) {
       const live = observation.instances.filter((i) => i.vmState !== 'deleted').length;
-      process.stdout.write(`audit clean: ${live} instances, ${Object.keys(observation.allocations).length} allocations, ${observation.hosts.length} hosts\n`);
+      process.stdout.write(
+        `audit clean: ${live} instances, ${Object.keys(observation.allocations).length} allocations, ${observation.hosts.length} hosts\n`,
+      );
     } else {
-      process.stdout.write(table(['INVARIANT', 'DETAIL'], r.violations.map((v) => [v.invariant, v.detail])));
+      process.stdout.write(
+        table(
+          ['INVARIANT', 'DETAIL'],
+          r.violations.map((v) => [v.invariant, v.detail]),
+        ),
+      );
       process.stdout.write(`${r.violations.length} violation(s)\n`);
     }
     return r.ok ? 0 : 1;

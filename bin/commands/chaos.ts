@@ -33,11 +33,14 @@ export function durationMs(v: string): number {
 
 export function chaosOptions(o: ChaosFlags): ChaosOptions {
   const faults = o.faults === 'none' || o.faults === '' ? [] : o.faults.split(',').map((f) => f.trim());
-  for (const f of faults) if (!(FAULT_KINDS as readonly string[]).includes(f)) throw new UsageError(`--faults takes ${FAULT_KINDS.join(',')} (or none), got ${f}`);
+  for (const f of faults)
+    if (!(FAULT_KINDS as readonly string[]).includes(f))
+      throw new UsageError(`--faults takes ${FAULT_KINDS.join(',')} (or none), got ${f}`);
   const cluster = intFlag('--cluster', o.cluster, 1, 3);
   if (cluster !== 1 && cluster !== 3) throw new UsageError('--cluster must be 1 or 3');
   const rate = Number(o.rate);
-  if (!Number.isFinite(rate) || rate < 0 || rate > 600) throw new UsageError(`--rate must be faults per minute, 0 to 600, got ${o.rate}`);
+  if (!Number.isFinite(rate) || rate < 0 || rate > 600)
+    throw new UsageError(`--rate must be faults per minute, 0 to 600, got ${o.rate}`);
   return {
     seed: intFlag('--seed', o.seed, 0, 2 ** 31 - 1),
     durationMs: durationMs(o.duration),
@@ -52,12 +55,18 @@ export function chaosOptions(o: ChaosFlags): ChaosOptions {
 export function registerChaos(program: Command): void {
   program
     .command('chaos')
-    .description('kill anything at any moment under a seeded workload, then prove nothing was lost, leaked or duplicated (docs/chaos.md)')
+    .description(
+      'kill anything at any moment under a seeded workload, then prove nothing was lost, leaked or duplicated (docs/chaos.md)',
+    )
     .option('--seed <n>', 'the seed of the workload and of the fault schedule', '1')
     .option('--duration <d>', 'how long faults are injected (30s, 2m)', '60s')
     .option('--clients <n>', 'concurrent clients, each on its own instances', '4')
     .option('--hosts <n>', 'compute hosts', '4')
-    .option('--faults <kinds>', `fault kinds, comma-separated: ${FAULT_KINDS.join(',')} (or none)`, FAULT_KINDS.join(','))
+    .option(
+      '--faults <kinds>',
+      `fault kinds, comma-separated: ${FAULT_KINDS.join(',')} (or none)`,
+      FAULT_KINDS.join(','),
+    )
     .option('--rate <n>', 'faults per minute', '20')
     .option('--cluster <n>', '1: one nats-server; 3: a 3-node cluster, every stream and bucket at 3 replicas', '1')
     .option('--history <file>', 'write the history here (default: in the run directory, removed unless the run fails)')
@@ -73,7 +82,11 @@ export function registerChaos(program: Command): void {
         process.exit(2);
       }
       const say = (line: string) => process.stderr.write(`chaos: ${line}\n`);
-      const result = await runChaos(opts, { ...(o.history ? { historyFile: o.history } : {}), keepDir: o.keep === true, say });
+      const result = await runChaos(opts, {
+        ...(o.history ? { historyFile: o.history } : {}),
+        keepDir: o.keep === true,
+        say,
+      });
       process.stdout.write(o.json ? JSON.stringify({ options: opts, ...result }) + '\n' : report(opts, result));
       process.exit(result.violations.length > 0 || result.problems.length > 0 ? 1 : 0);
     });
@@ -81,9 +94,16 @@ export function registerChaos(program: Command): void {
 
 export function report(o: ChaosOptions, r: ChaosResult): string {
   const lines = [`novactor chaos --seed ${o.seed}: ${r.summary.commands} commands (${r.summary.acked} acknowledged)`];
-  lines.push(`faults: ${Object.entries(r.summary.faults).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
+  lines.push(
+    `faults: ${
+      Object.entries(r.summary.faults)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none'
+    }`,
+  );
   lines.push('outcomes:');
-  for (const [k, n] of Object.entries(r.summary.outcomes).sort((a, b) => b[1] - a[1])) lines.push(`  ${String(n).padStart(5)}  ${k}`);
+  for (const [k, n] of Object.entries(r.summary.outcomes).sort((a, b) => b[1] - a[1]))
+    lines.push(`  ${String(n).padStart(5)}  ${k}`);
   for (const p of r.problems) lines.push(`PROBLEM: ${p}`);
   if (r.violations.length === 0) lines.push('violations: none');
   else {

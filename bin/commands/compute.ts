@@ -44,13 +44,15 @@ interface ComputeFlags extends ServerOptions {
 
 function ratio(name: string, v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > 1000) throw new UsageError(`${name} must be a number above 0 and at most 1000, got ${v}`);
+  if (!Number.isFinite(n) || n <= 0 || n > 1000)
+    throw new UsageError(`${name} must be a number above 0 and at most 1000, got ${v}`);
   return n;
 }
 
 function probability(name: string, v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`${name} must be a probability from 0 to 1, got ${v}`);
+  if (!Number.isFinite(n) || n < 0 || n > 1)
+    throw new UsageError(`${name} must be a probability from 0 to 1, got ${v}`);
   return n;
 }
 
@@ -69,25 +71,76 @@ export function registerCompute(program: Command): void {
       .option('--cpu-ratio <r>', 'CPU allocation ratio', '4')
       .option('--ram-ratio <r>', 'RAM allocation ratio', '1')
       .option('--disk-ratio <r>', 'disk allocation ratio', '1')
-      .option('--driver <kind>', 'hypervisor driver: fake (in memory, kept in --data) or process (each guest a process)', 'fake')
+      .option(
+        '--driver <kind>',
+        'hypervisor driver: fake (in memory, kept in --data) or process (each guest a process)',
+        'fake',
+      )
       .option('--data <dir>', 'where the driver keeps its guests (default ./novactor-data/hosts/<host>)')
       .option('--fail-spawn <regex>', 'fake driver: refuse to spawn guests whose name matches (failure injection)')
-      .option('--fail-rate <p>', 'fake driver: each state-changing call fails with a retryable DriverFailure with this probability, 0..1 (chaos)', '0')
+      .option(
+        '--fail-rate <p>',
+        'fake driver: each state-changing call fails with a retryable DriverFailure with this probability, 0..1 (chaos)',
+        '0',
+      )
       .option('--driver-latency-ms <ms>', 'fake driver: every call takes this long (slow steps, for chaos)', '0')
       .option('--audit-interval <ms>', 'periodic tracker audit (update_available_resource), 0 = never', '60000')
       .option('--heartbeat <ms>', 'heartbeat interval (the service key expires after 10 s)', '2000')
       .option('--live-migration-ms <ms>', 'how long the simulated copy of a live migration runs', '500')
-      .option('--allow-resize-to-same-host', 'a resize tries the instance\'s own host first (the old flavor\'s room counts for the new one)')
-      .option('--sync-power-state-interval <s>', 'compare guests with the records this often (Nova sync_power_state_interval; 0 = never)', '600')
-      .option('--reclaim-instance-interval <s>', 'keep deleted instances soft-deleted this many seconds, restorable (Nova reclaim_instance_interval; 0 = delete at once)', '0')
-      .option('--resize-confirm-window <s>', 'confirm a resize left unconfirmed this many seconds (Nova resize_confirm_window; 0 = never)', '0')
-      .option('--instance-build-timeout <s>', 'a build not finished after this many seconds fails into error (Nova instance_build_timeout; 0 = never)', '0')
-      .option('--reboot-timeout <s>', 'a soft reboot hanging this many seconds is taken over by a hard one (Nova reboot_timeout; 0 = never)', '0')
-      .option('--rescue-timeout <s>', 'unrescue an instance left rescued this many seconds (Nova rescue_timeout; 0 = never)', '0')
-      .option('--shelved-offload-time <s>', 'offload an instance shelved this many seconds (Nova shelved_offload_time; 0 = at once when shelving, -1 = never)', '0')
-      .option('--shelved-poll-interval <s>', 'how often shelved instances are checked for offload (Nova shelved_poll_interval)', '3600')
-      .option('--instance-delete-interval <s>', 'how often failed migrations left behind here are cleaned up (Nova instance_delete_interval; 0 = never)', '300')
-      .option('--running-deleted-instance-poll-interval <s>', 'how often guests of deleted or departed instances are reaped, besides at start (Nova running_deleted_instance_poll_interval; 0 = only at start)', '1800')
+      .option(
+        '--allow-resize-to-same-host',
+        "a resize tries the instance's own host first (the old flavor's room counts for the new one)",
+      )
+      .option(
+        '--sync-power-state-interval <s>',
+        'compare guests with the records this often (Nova sync_power_state_interval; 0 = never)',
+        '600',
+      )
+      .option(
+        '--reclaim-instance-interval <s>',
+        'keep deleted instances soft-deleted this many seconds, restorable (Nova reclaim_instance_interval; 0 = delete at once)',
+        '0',
+      )
+      .option(
+        '--resize-confirm-window <s>',
+        'confirm a resize left unconfirmed this many seconds (Nova resize_confirm_window; 0 = never)',
+        '0',
+      )
+      .option(
+        '--instance-build-timeout <s>',
+        'a build not finished after this many seconds fails into error (Nova instance_build_timeout; 0 = never)',
+        '0',
+      )
+      .option(
+        '--reboot-timeout <s>',
+        'a soft reboot hanging this many seconds is taken over by a hard one (Nova reboot_timeout; 0 = never)',
+        '0',
+      )
+      .option(
+        '--rescue-timeout <s>',
+        'unrescue an instance left rescued this many seconds (Nova rescue_timeout; 0 = never)',
+        '0',
+      )
+      .option(
+        '--shelved-offload-time <s>',
+        'offload an instance shelved this many seconds (Nova shelved_offload_time; 0 = at once when shelving, -1 = never)',
+        '0',
+      )
+      .option(
+        '--shelved-poll-interval <s>',
+        'how often shelved instances are checked for offload (Nova shelved_poll_interval)',
+        '3600',
+      )
+      .option(
+        '--instance-delete-interval <s>',
+        'how often failed migrations left behind here are cleaned up (Nova instance_delete_interval; 0 = never)',
+        '300',
+      )
+      .option(
+        '--running-deleted-instance-poll-interval <s>',
+        'how often guests of deleted or departed instances are reaped, besides at start (Nova running_deleted_instance_poll_interval; 0 = only at start)',
+        '1800',
+      )
       .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
   ).action(async (o: ComputeFlags) => {
     let worker: ReturnType<typeof computeSettings> | undefined;
@@ -109,7 +162,8 @@ export function registerCompute(program: Command): void {
 
 /** Everything the worker needs from the flags (nc, supervisor and log come later). */
 function computeSettings(o: ComputeFlags) {
-  if (!isToken(o.host)) throw new UsageError(`--host must be a subject token (letters, digits, - and _), got ${o.host}`);
+  if (!isToken(o.host))
+    throw new UsageError(`--host must be a subject token (letters, digits, - and _), got ${o.host}`);
   const inventory = {
     vcpus: intFlag('--vcpus', o.vcpus, 1, 100_000),
     memoryMb: intFlag('--ram-mb', o.ramMb, 1, 1e9),
@@ -117,9 +171,14 @@ function computeSettings(o: ComputeFlags) {
     reservedVcpus: intFlag('--reserved-vcpus', o.reservedVcpus, 0, 100_000),
     reservedMemoryMb: intFlag('--reserved-ram-mb', o.reservedRamMb, 0, 1e9),
     reservedDiskGb: intFlag('--reserved-disk-gb', o.reservedDiskGb, 0, 1e9),
-    allocationRatio: { cpu: ratio('--cpu-ratio', o.cpuRatio), ram: ratio('--ram-ratio', o.ramRatio), disk: ratio('--disk-ratio', o.diskRatio) },
+    allocationRatio: {
+      cpu: ratio('--cpu-ratio', o.cpuRatio),
+      ram: ratio('--ram-ratio', o.ramRatio),
+      disk: ratio('--disk-ratio', o.diskRatio),
+    },
   };
-  if (o.driver !== 'fake' && o.driver !== 'process') throw new UsageError(`--driver must be fake or process, got ${o.driver}`);
+  if (o.driver !== 'fake' && o.driver !== 'process')
+    throw new UsageError(`--driver must be fake or process, got ${o.driver}`);
   const auditIntervalMs = intFlag('--audit-interval', o.auditInterval, 0, 86_400_000);
   const heartbeatMs = intFlag('--heartbeat', o.heartbeat, 100, 5000);
   const failRate = probability('--fail-rate', o.failRate);
@@ -147,7 +206,22 @@ function computeSettings(o: ComputeFlags) {
     shelvedOffloadMs: intFlag('--shelved-offload-time', o.shelvedOffloadTime, -1, 31_536_000) * 1000,
     shelvedPollMs: intFlag('--shelved-poll-interval', o.shelvedPollInterval, 1, 86_400) * 1000,
     instanceDeleteIntervalMs: intFlag('--instance-delete-interval', o.instanceDeleteInterval, 0, 86_400) * 1000,
-    reapIntervalMs: intFlag('--running-deleted-instance-poll-interval', o.runningDeletedInstancePollInterval, 0, 86_400) * 1000,
+    reapIntervalMs:
+      intFlag('--running-deleted-instance-poll-interval', o.runningDeletedInstancePollInterval, 0, 86_400) * 1000,
   };
-  return { host: o.host, driver, inventory, clock: systemClock, ids: randomIds, auditIntervalMs, heartbeatMs, liveMigrationMs, resizeConfirmWindowMs, reclaimIntervalMs, syncPowerStateMs, ...periodics, allowSameHostResize: o.allowResizeToSameHost === true } as const;
+  return {
+    host: o.host,
+    driver,
+    inventory,
+    clock: systemClock,
+    ids: randomIds,
+    auditIntervalMs,
+    heartbeatMs,
+    liveMigrationMs,
+    resizeConfirmWindowMs,
+    reclaimIntervalMs,
+    syncPowerStateMs,
+    ...periodics,
+    allowSameHostResize: o.allowResizeToSameHost === true,
+  } as const;
 }

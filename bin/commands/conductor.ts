@@ -34,10 +34,15 @@ export function registerConductor(program: Command): void {
       replicas: () => intFlag('--replicas', o.replicas, 1, 5),
       prepare: () => {
         maxAttempts = intFlag('--max-attempts', o.maxAttempts, 1, 100);
-        if (o.weigher !== 'spread' && o.weigher !== 'pack') throw new UsageError(`--weigher must be spread or pack, got ${o.weigher}`);
+        if (o.weigher !== 'spread' && o.weigher !== 'pack')
+          throw new UsageError(`--weigher must be spread or pack, got ${o.weigher}`);
       },
       start: ({ nc, supervisor, log }) =>
-        supervisor.add({ name: 'conductor', start: () => startConductor({ nc, clock: systemClock, weigher: o.weigher as 'spread' | 'pack', maxAttempts, log }) }),
+        supervisor.add({
+          name: 'conductor',
+          start: () =>
+            startConductor({ nc, clock: systemClock, weigher: o.weigher as 'spread' | 'pack', maxAttempts, log }),
+        }),
       readyLine: `conductor ${name} ready`,
     });
   });

@@ -8,7 +8,18 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { jetstream, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { COMMAND_REJECTED, commandType, decodeMessage, encodeMessage, envelope, MessageKind, subjects, TERMINAL_SUCCESS, type Envelope, type InstanceAction } from '../../protocol/index.js';
+import {
+  COMMAND_REJECTED,
+  commandType,
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  MessageKind,
+  subjects,
+  TERMINAL_SUCCESS,
+  type Envelope,
+  type InstanceAction,
+} from '../../protocol/index.js';
 import { openFilteredConsumer } from '../client/events.js';
 import { connectFor, intFlag, withServerOptions, type ServerOptions } from '../options.js';
 import { failureOf } from '../failure.js';
@@ -87,7 +98,11 @@ export async function runDemo(nc: NatsConnection, o: DemoSettings): Promise<Outc
       await step('demo-2', 'reboot', { type: 'SOFT' });
     } else say('a boot failed: skipping the power operations');
     say('deleting every instance');
-    await Promise.all(names.filter((n) => booted.find((b) => b.instance === n)?.event !== COMMAND_REJECTED).map((n) => step(n, 'delete')));
+    await Promise.all(
+      names
+        .filter((n) => booted.find((b) => b.instance === n)?.event !== COMMAND_REJECTED)
+        .map((n) => step(n, 'delete')),
+    );
   } finally {
     await client.close();
   }
@@ -132,18 +147,43 @@ class DemoClient {
     const started = Date.now();
     const terminal = new Promise<Envelope>((resolve) => this.waiters.set(id, resolve));
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.o.timeoutMs)));
-    const env = envelope({ id, type: commandType(action), ts: Date.now(), project: this.o.project, user: this.o.user, body });
+    const timeout = new Promise<undefined>(
+      (resolve) => (timer = setTimeout(() => resolve(undefined), this.o.timeoutMs)),
+    );
+    const env = envelope({
+      id,
+      type: commandType(action),
+      ts: Date.now(),
+      project: this.o.project,
+      user: this.o.user,
+      body,
+    });
     say(`${name}: ${action}${action === 'reboot' ? ` ${String(body['type'])}` : ''}`);
     await this.js.publish(this.s.cmd(this.o.project, instanceId, action), encodeMessage(env), { msgID: id });
     const e = await Promise.race([terminal, timeout]);
     clearTimeout(timer);
     this.waiters.delete(id);
     const ms = Date.now() - started;
-    if (!e) return { instance: name, action, event: 'timeout', ok: false, ms, detail: `no terminal event within ${this.o.timeoutMs} ms` };
-    const fault = (e.body['fault'] ?? (e.type === COMMAND_REJECTED ? e.body : undefined)) as { code?: string; message?: string } | undefined;
+    if (!e)
+      return {
+        instance: name,
+        action,
+        event: 'timeout',
+        ok: false,
+        ms,
+        detail: `no terminal event within ${this.o.timeoutMs} ms`,
+      };
+    const fault = (e.body['fault'] ?? (e.type === COMMAND_REJECTED ? e.body : undefined)) as
+      { code?: string; message?: string } | undefined;
     const ok = e.type === TERMINAL_SUCCESS[action];
-    return { instance: name, action, event: e.type, ok, ms, ...(fault && !ok ? { detail: `${fault.code}: ${fault.message}` } : {}) };
+    return {
+      instance: name,
+      action,
+      event: e.type,
+      ok,
+      ms,
+      ...(fault && !ok ? { detail: `${fault.code}: ${fault.message}` } : {}),
+    };
   }
 
   async close(): Promise<void> {
@@ -158,10 +198,15 @@ class DemoClient {
     const instanceId = String(b['instanceId'] ?? '');
     if (!this.names.has(instanceId)) return; // another client's instance
     const name = this.names.get(instanceId)!;
-    const state = e.type === COMMAND_REJECTED ? `${String(b['code'])}: ${String(b['message'])}` : `vm=${String(b['vmState'])} task=${String(b['taskState'] ?? '-')} power=${String(b['powerState'])} host=${String(b['host'] ?? '-')}`;
+    const state =
+      e.type === COMMAND_REJECTED
+        ? `${String(b['code'])}: ${String(b['message'])}`
+        : `vm=${String(b['vmState'])} task=${String(b['taskState'] ?? '-')} power=${String(b['powerState'])} host=${String(b['host'] ?? '-')}`;
     // A record in ERROR keeps its fault on later events: show it where it happened only.
     const fault = e.type.endsWith('.error') ? (b['fault'] as { code: string; message: string } | undefined) : undefined;
-    process.stdout.write(`${clock(e.ts)}  ${name.padEnd(7)} ${e.type.padEnd(28)} ${state}${fault ? `  fault ${fault.code}: ${fault.message}` : ''}${b['final'] === true ? '  (final)' : ''}\n`);
+    process.stdout.write(
+      `${clock(e.ts)}  ${name.padEnd(7)} ${e.type.padEnd(28)} ${state}${fault ? `  fault ${fault.code}: ${fault.message}` : ''}${b['final'] === true ? '  (final)' : ''}\n`,
+    );
     if (b['final'] === true && e.corr !== undefined) this.waiters.get(e.corr)?.(e);
   }
 }
@@ -170,7 +215,9 @@ function printSummary(outcomes: readonly Outcome[]): void {
   const ok = outcomes.filter((x) => x.ok).length;
   say(`summary: ${ok} of ${outcomes.length} commands succeeded`);
   for (const x of outcomes) {
-    process.stdout.write(`  ${x.ok ? 'ok  ' : 'FAIL'}  ${x.instance.padEnd(7)} ${x.action.padEnd(7)} → ${x.event} in ${x.ms} ms${x.detail ? ` (${x.detail})` : ''}\n`);
+    process.stdout.write(
+      `  ${x.ok ? 'ok  ' : 'FAIL'}  ${x.instance.padEnd(7)} ${x.action.padEnd(7)} → ${x.event} in ${x.ms} ms${x.detail ? ` (${x.detail})` : ''}\n`,
+    );
   }
 }
 

@@ -28,15 +28,29 @@ export function registerGateway(program: Command): void {
       .description('run a gateway: validates, authorizes and routes user commands (any number may run)')
       .option('--name <name>', 'this process in ctl subjects (default gateway-<host>-<pid>)')
       .option('--admin-users <users>', 'comma-separated envelope users treated as admins', 'admin')
-      .option('--admin-project <project>', 'secure mode: admin rights only for commands and requests of this project (whose subjects only the admin user may publish)')
-      .option('--max-in-flight-per-project <n>', 'commands of one project this gateway handles at once (the rest wait in the stream)', '16')
-      .option('--quota-instances <n>', 'default instances per project (-1 = unlimited; nv-quotas records override)', '10')
+      .option(
+        '--admin-project <project>',
+        'secure mode: admin rights only for commands and requests of this project (whose subjects only the admin user may publish)',
+      )
+      .option(
+        '--max-in-flight-per-project <n>',
+        'commands of one project this gateway handles at once (the rest wait in the stream)',
+        '16',
+      )
+      .option(
+        '--quota-instances <n>',
+        'default instances per project (-1 = unlimited; nv-quotas records override)',
+        '10',
+      )
       .option('--quota-cores <n>', 'default vCPUs per project', '20')
       .option('--quota-ram-mb <n>', 'default RAM (MiB) per project', '51200')
       .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
   ).action(async (o: GatewayCommandOptions) => {
     const name = processName(o.name ?? `gateway-${hostname()}-${process.pid}`);
-    const adminUsers = o.adminUsers.split(',').map((u) => u.trim()).filter(Boolean);
+    const adminUsers = o.adminUsers
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean);
     let defaultQuota!: QuotaRecord;
     let maxInFlightPerProject!: number;
     await runRole(o, {
@@ -45,9 +59,27 @@ export function registerGateway(program: Command): void {
       replicas: () => intFlag('--replicas', o.replicas, 1, 5),
       prepare: () => {
         maxInFlightPerProject = intFlag('--max-in-flight-per-project', o.maxInFlightPerProject, 1, 64);
-        defaultQuota = { instances: intFlag('--quota-instances', o.quotaInstances, -1, 1e9), cores: intFlag('--quota-cores', o.quotaCores, -1, 1e9), ramMb: intFlag('--quota-ram-mb', o.quotaRamMb, -1, 1e12) };
+        defaultQuota = {
+          instances: intFlag('--quota-instances', o.quotaInstances, -1, 1e9),
+          cores: intFlag('--quota-cores', o.quotaCores, -1, 1e9),
+          ramMb: intFlag('--quota-ram-mb', o.quotaRamMb, -1, 1e12),
+        };
       },
-      start: ({ nc, supervisor, log }) => supervisor.add({ name: 'gateway', start: () => startGateway({ nc, clock: systemClock, ids: randomIds, adminUsers, ...(o.adminProject ? { adminProject: o.adminProject } : {}), maxInFlightPerProject, defaultQuota, log }) }),
+      start: ({ nc, supervisor, log }) =>
+        supervisor.add({
+          name: 'gateway',
+          start: () =>
+            startGateway({
+              nc,
+              clock: systemClock,
+              ids: randomIds,
+              adminUsers,
+              ...(o.adminProject ? { adminProject: o.adminProject } : {}),
+              maxInFlightPerProject,
+              defaultQuota,
+              log,
+            }),
+        }),
       readyLine: `gateway ${name} ready`,
     });
   });

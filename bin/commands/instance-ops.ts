@@ -56,26 +56,48 @@ export function registerInstanceOps(program: Command): void {
     runClient(o, () => {
       const instanceId = o.id === undefined ? randomUUID() : tokenArg('--id', o.id);
       if (name.length === 0 || name.length > 255) throw new UsageError('the instance name must be 1-255 characters');
-      const body = { name, flavor: o.flavor, ...(o.image ? { image: o.image } : {}), ...(o.host ? { host: tokenArg('--host', o.host) } : {}) };
+      const body = {
+        name,
+        flavor: o.flavor,
+        ...(o.image ? { image: o.image } : {}),
+        ...(o.host ? { host: tokenArg('--host', o.host) } : {}),
+      };
       const run = { instanceId, action: 'boot', body, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
       return (c) => sendCommand(c, run);
     }),
   );
 
   for (const [action, description] of SIMPLE) {
-    withWait(program.command(`${action.replace(/_/g, '-')} <id>`).description(description)).action((id: string, o: WaitOptions) =>
-      runClient(o, () => {
-        const run = { instanceId: tokenArg('the instance id', id), action, body: {}, wait: !!o.wait, timeoutMs: timeoutMs(o) };
-        return (c) => sendCommand(c, run);
-      }),
+    withWait(program.command(`${action.replace(/_/g, '-')} <id>`).description(description)).action(
+      (id: string, o: WaitOptions) =>
+        runClient(o, () => {
+          const run = {
+            instanceId: tokenArg('the instance id', id),
+            action,
+            body: {},
+            wait: !!o.wait,
+            timeoutMs: timeoutMs(o),
+          };
+          return (c) => sendCommand(c, run);
+        }),
     );
   }
 
-  withWait(program.command('reboot <id>').description('reboot an instance (soft unless --hard)').option('--hard', 'a hard reboot (power cycle)')).action(
-    (id: string, o: WaitOptions & { hard?: boolean }) =>
-      runClient(o, () => {
-        const run = { instanceId: tokenArg('the instance id', id), action: 'reboot', body: { type: o.hard ? 'HARD' : 'SOFT' }, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
-        return (c) => sendCommand(c, run);
-      }),
+  withWait(
+    program
+      .command('reboot <id>')
+      .description('reboot an instance (soft unless --hard)')
+      .option('--hard', 'a hard reboot (power cycle)'),
+  ).action((id: string, o: WaitOptions & { hard?: boolean }) =>
+    runClient(o, () => {
+      const run = {
+        instanceId: tokenArg('the instance id', id),
+        action: 'reboot',
+        body: { type: o.hard ? 'HARD' : 'SOFT' },
+        wait: !!o.wait,
+        timeoutMs: timeoutMs(o),
+      } as const;
+      return (c) => sendCommand(c, run);
+    }),
   );
 }

@@ -13,7 +13,15 @@ export function registerInstanceReads(program: Command): void {
       if (c.json) return r;
       return table(
         ['ID', 'NAME', 'STATUS', 'TASK', 'POWER', 'FLAVOR', 'HOST'],
-        r.instances.map((i) => [i.instanceId, i.name, i.vmState.toUpperCase(), i.taskState, i.powerState, i.flavor.name, i.host]),
+        r.instances.map((i) => [
+          i.instanceId,
+          i.name,
+          i.vmState.toUpperCase(),
+          i.taskState,
+          i.powerState,
+          i.flavor.name,
+          i.host,
+        ]),
       );
     }),
   );
@@ -33,12 +41,22 @@ export function registerInstanceReads(program: Command): void {
           ['status', i.vmState.toUpperCase()],
           ['task state', i.taskState],
           ['power state', i.powerState],
-          ['flavor', `${i.flavor.name} (${i.flavor.vcpus} vCPU, ${i.flavor.memoryMb} MB RAM, ${i.flavor.rootGb} GB disk)`],
+          [
+            'flavor',
+            `${i.flavor.name} (${i.flavor.vcpus} vCPU, ${i.flavor.memoryMb} MB RAM, ${i.flavor.rootGb} GB disk)`,
+          ],
           ['image', i.image],
           ['host', i.host],
           ['node', i.node],
           ['locked', String(i.locked)],
-          ['metadata', Object.keys(i.metadata).length ? Object.entries(i.metadata).map(([k, v]) => `${k}=${v}`).join(', ') : null],
+          [
+            'metadata',
+            Object.keys(i.metadata).length
+              ? Object.entries(i.metadata)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(', ')
+              : null,
+          ],
           ['fault', i.fault ? `${i.fault.code}: ${i.fault.message}` : null],
           ['created', when(i.createdAt)],
           ['updated', when(i.updatedAt)],
@@ -48,11 +66,15 @@ export function registerInstanceReads(program: Command): void {
     }),
   );
 
-  withClientOptions(program.command('flavors').description('the flavors an instance can be booted with')).action((o: ClientOptions) =>
-    runClient(o, () => async (c) => {
-      const r = await c.query<{ flavors: FlavorView[] }>('flavors.list');
-      if (c.json) return r;
-      return table(['NAME', 'VCPUS', 'MEMORY_MB', 'ROOT_GB'], r.flavors.map((f) => [f.name, f.vcpus, f.memoryMb, f.rootGb]));
-    }),
+  withClientOptions(program.command('flavors').description('the flavors an instance can be booted with')).action(
+    (o: ClientOptions) =>
+      runClient(o, () => async (c) => {
+        const r = await c.query<{ flavors: FlavorView[] }>('flavors.list');
+        if (c.json) return r;
+        return table(
+          ['NAME', 'VCPUS', 'MEMORY_MB', 'ROOT_GB'],
+          r.flavors.map((f) => [f.name, f.vcpus, f.memoryMb, f.rootGb]),
+        );
+      }),
   );
 }

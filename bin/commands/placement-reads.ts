@@ -16,7 +16,9 @@ async function withClient(o: ServerOptions, run: (pc: PlacementClient) => Promis
   try {
     nc = await connectFor(o, 'novactor-cli');
   } catch (err) {
-    process.stderr.write(`novactor: cannot connect to ${serverUrls(o).join(',')}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `novactor: cannot connect to ${serverUrls(o).join(',')}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     process.exitCode = failureOf(err).code;
     return;
   }
@@ -47,7 +49,8 @@ export function parseResources(spec: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const part of spec.split(',').filter(Boolean)) {
     const m = /^([A-Z0-9_]+):(\d+)$/.exec(part.trim());
-    if (!m) throw new UsageError(`--resources wants CLASS:N pairs like VCPU:1,MEMORY_MB:512; got ${JSON.stringify(part)}`);
+    if (!m)
+      throw new UsageError(`--resources wants CLASS:N pairs like VCPU:1,MEMORY_MB:512; got ${JSON.stringify(part)}`);
     out[m[1]!] = Number(m[2]);
   }
   if (Object.keys(out).length === 0) throw new UsageError('--resources needs at least one CLASS:N');
@@ -55,19 +58,37 @@ export function parseResources(spec: string): Record<string, number> {
 }
 
 export function registerPlacementReads(program: Command): void {
-  withServerOptions(program.command('providers').description('list resource providers with their usage')).action((o: ServerOptions) =>
-    withClient(o, async (pc) => {
-      const { providers } = await pc.call('providers.list', {});
-      const rows = await Promise.all(
-        providers.map(async (p) => {
-          const [inv, use] = await Promise.all([pc.call('inventories.get', { provider: p.uuid }), pc.call('usages.get', { provider: p.uuid })]);
-          return { ...p, inventories: inv.inventories, usages: use.usages };
-        }),
-      );
-      if (o.json) return { providers: rows };
-      const show = (r: (typeof rows)[number], rc: string) => (r.inventories[rc] ? `${r.usages[rc] ?? 0}/${Math.trunc((r.inventories[rc].total - r.inventories[rc].reserved) * r.inventories[rc].allocationRatio)}` : '-');
-      return table(['NAME', 'UUID', 'GEN', 'VCPU', 'MEMORY_MB', 'DISK_GB', 'PARENT'], rows.map((r) => [r.name, r.uuid, r.generation, show(r, 'VCPU'), show(r, 'MEMORY_MB'), show(r, 'DISK_GB'), r.parentProviderUuid]));
-    }),
+  withServerOptions(program.command('providers').description('list resource providers with their usage')).action(
+    (o: ServerOptions) =>
+      withClient(o, async (pc) => {
+        const { providers } = await pc.call('providers.list', {});
+        const rows = await Promise.all(
+          providers.map(async (p) => {
+            const [inv, use] = await Promise.all([
+              pc.call('inventories.get', { provider: p.uuid }),
+              pc.call('usages.get', { provider: p.uuid }),
+            ]);
+            return { ...p, inventories: inv.inventories, usages: use.usages };
+          }),
+        );
+        if (o.json) return { providers: rows };
+        const show = (r: (typeof rows)[number], rc: string) =>
+          r.inventories[rc]
+            ? `${r.usages[rc] ?? 0}/${Math.trunc((r.inventories[rc].total - r.inventories[rc].reserved) * r.inventories[rc].allocationRatio)}`
+            : '-';
+        return table(
+          ['NAME', 'UUID', 'GEN', 'VCPU', 'MEMORY_MB', 'DISK_GB', 'PARENT'],
+          rows.map((r) => [
+            r.name,
+            r.uuid,
+            r.generation,
+            show(r, 'VCPU'),
+            show(r, 'MEMORY_MB'),
+            show(r, 'DISK_GB'),
+            r.parentProviderUuid,
+          ]),
+        );
+      }),
   );
 
   withServerOptions(
@@ -86,17 +107,32 @@ export function registerPlacementReads(program: Command): void {
       }
       const u = await pc.call('usages.project', { project: o.project!, ...(o.user ? { user: o.user } : {}) });
       if (o.json) return u;
-      return table(['CONSUMER TYPE', 'CLASS', 'USED'], Object.entries(u.usages).flatMap(([type, m]) => Object.entries(m).map(([rc, n]) => [type, rc, n])));
+      return table(
+        ['CONSUMER TYPE', 'CLASS', 'USED'],
+        Object.entries(u.usages).flatMap(([type, m]) => Object.entries(m).map(([rc, n]) => [type, rc, n])),
+      );
     }),
   );
 
-  withServerOptions(program.command('allocations <consumer>').description("a consumer's allocations")).action((consumer: string, o: ServerOptions) =>
-    withClient(o, async (pc) => {
-      const a = await pc.call('allocations.get', { consumer });
-      if (o.json) return a;
-      const head = a.consumerGeneration === undefined ? `consumer ${consumer}: no allocations\n` : `consumer ${consumer} generation ${a.consumerGeneration} project ${a.project} user ${a.user} type ${a.consumerType}\n`;
-      return head + table(['PROVIDER', 'CLASS', 'AMOUNT'], Object.entries(a.allocations).flatMap(([rp, x]) => Object.entries(x.resources).map(([rc, n]) => [rp, rc, n])));
-    }),
+  withServerOptions(program.command('allocations <consumer>').description("a consumer's allocations")).action(
+    (consumer: string, o: ServerOptions) =>
+      withClient(o, async (pc) => {
+        const a = await pc.call('allocations.get', { consumer });
+        if (o.json) return a;
+        const head =
+          a.consumerGeneration === undefined
+            ? `consumer ${consumer}: no allocations\n`
+            : `consumer ${consumer} generation ${a.consumerGeneration} project ${a.project} user ${a.user} type ${a.consumerType}\n`;
+        return (
+          head +
+          table(
+            ['PROVIDER', 'CLASS', 'AMOUNT'],
+            Object.entries(a.allocations).flatMap(([rp, x]) =>
+              Object.entries(x.resources).map(([rc, n]) => [rp, rc, n]),
+            ),
+          )
+        );
+      }),
   );
 
   withServerOptions(
@@ -108,13 +144,26 @@ export function registerPlacementReads(program: Command): void {
       .option('--limit <n>', 'at most this many candidates'),
   ).action((o: ServerOptions & { resources: string; required?: string[]; limit?: string }) =>
     withClient(o, async (pc) => {
-      const body = { resources: parseResources(o.resources), ...(o.required ? { required: o.required } : {}), ...(o.limit ? { limit: intFlag('--limit', o.limit, 1, 100_000) } : {}) };
+      const body = {
+        resources: parseResources(o.resources),
+        ...(o.required ? { required: o.required } : {}),
+        ...(o.limit ? { limit: intFlag('--limit', o.limit, 1, 100_000) } : {}),
+      };
       const c = await pc.call('candidates.get', body);
       if (o.json) return c;
       const rows = c.allocationRequests.flatMap((req, i) =>
         Object.entries(req.allocations).map(([rp, x]) => {
           const summary = c.providerSummaries[rp];
-          return [i + 1, rp, Object.entries(x.resources).map(([rc, n]) => `${rc}:${n} (${summary?.resources[rc]?.used ?? 0}/${summary?.resources[rc]?.capacity ?? '?'} used)`).join(' ')];
+          return [
+            i + 1,
+            rp,
+            Object.entries(x.resources)
+              .map(
+                ([rc, n]) =>
+                  `${rc}:${n} (${summary?.resources[rc]?.used ?? 0}/${summary?.resources[rc]?.capacity ?? '?'} used)`,
+              )
+              .join(' '),
+          ];
         }),
       );
       return `${c.allocationRequests.length} candidate(s)\n` + table(['#', 'PROVIDER', 'RESOURCES'], rows);

@@ -36,7 +36,10 @@ export function registerPlacement(program: Command): void {
         leaseTtlMs = intFlag('--lease-ttl', o.leaseTtl, 200, 60_000);
       },
       start: ({ nc, supervisor, log }) =>
-        supervisor.add({ name: 'placement', start: () => startPlacementActor({ nc, name, clock: systemClock, ids: randomIds, snapshotEvery, log }) }),
+        supervisor.add({
+          name: 'placement',
+          start: () => startPlacementActor({ nc, name, clock: systemClock, ids: randomIds, snapshotEvery, log }),
+        }),
       readyLine: `placement ${name} running`,
     });
   });

@@ -13,17 +13,32 @@ const limit = (n: number) => (n < 0 ? 'unlimited' : String(n));
 
 function printQuota(c: ClientSession, q: QuotaView): string | object {
   if (c.json) return { quota: q };
-  const rows: [string, number, number][] = [['instances', q.usage.instances, q.limits.instances], ['cores', q.usage.cores, q.limits.cores], ['ram (MiB)', q.usage.ramMb, q.limits.ramMb]];
+  const rows: [string, number, number][] = [
+    ['instances', q.usage.instances, q.limits.instances],
+    ['cores', q.usage.cores, q.limits.cores],
+    ['ram (MiB)', q.usage.ramMb, q.limits.ramMb],
+  ];
   const head = `project ${q.project}${q.defaults ? ' (default limits)' : ''}\n`;
-  return head + table(['RESOURCE', 'IN USE', 'LIMIT'], rows.map(([r, used, max]) => [r, String(used), limit(max)]));
+  return (
+    head +
+    table(
+      ['RESOURCE', 'IN USE', 'LIMIT'],
+      rows.map(([r, used, max]) => [r, String(used), limit(max)]),
+    )
+  );
 }
 
 export function registerQuota(program: Command): void {
   const quota = program.command('quota').description("a project's quota: instances, cores and RAM");
-  withClientOptions(quota.command('show').description("the project's limits and what it uses now (admins may name any project)")).action((o: ClientOptions) =>
+  withClientOptions(
+    quota.command('show').description("the project's limits and what it uses now (admins may name any project)"),
+  ).action((o: ClientOptions) =>
     runClient(o, () => async (c) => {
       // An operator reads any project through the admin request; a tenant reads its own.
-      const r = c.user === 'admin' ? await c.admin<{ quota: QuotaView }>('quotas.show', { project: c.project }) : await c.query<{ quota: QuotaView }>('quotas.show');
+      const r =
+        c.user === 'admin'
+          ? await c.admin<{ quota: QuotaView }>('quotas.show', { project: c.project })
+          : await c.query<{ quota: QuotaView }>('quotas.show');
       return printQuota(c, r.quota);
     }),
   );

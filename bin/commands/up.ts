@@ -15,7 +15,14 @@ import { Lifecycle, stopOnSignals } from '../../actors/runtime/lifecycle.js';
 import { NatsServerProcess } from '../../actors/runtime/nats-server.js';
 import { projectRoot } from '../../actors/runtime/project-root.js';
 import { RoleProcess } from '../../actors/runtime/role-processes.js';
-import { ADMIN_PROJECT, credsFile, DEMO_PROJECTS, ensureCredentials, renderAuthorization, secureUsers } from '../../actors/runtime/secure-config.js';
+import {
+  ADMIN_PROJECT,
+  credsFile,
+  DEMO_PROJECTS,
+  ensureCredentials,
+  renderAuthorization,
+  secureUsers,
+} from '../../actors/runtime/secure-config.js';
 import { portInUse } from '../port.js';
 
 interface UpOptions {
@@ -37,20 +44,62 @@ interface RoleLaunch {
 }
 
 /** Every role of a one-machine cloud: the control plane, placement, and compute hosts h1…hN. */
-export function rolesOf(o: { hosts: number; driver: string; data: string; url: string; replicas: number; secure?: boolean }): RoleLaunch[] {
+export function rolesOf(o: {
+  hosts: number;
+  driver: string;
+  data: string;
+  url: string;
+  replicas: number;
+  secure?: boolean;
+}): RoleLaunch[] {
   const common = ['--server', o.url];
   const stores = ['--replicas', String(o.replicas)];
   // Secure mode: each role connects with its own credentials, and the gateway honours admin
   // rights only on the admin project's subjects, which only the admin user may publish.
   const creds = (role: string) => (o.secure ? ['--creds', credsFile(o.data, role)] : []);
   const roles: RoleLaunch[] = [
-    { name: 'placement', args: ['placement', '--name', 'placement-1', ...common, ...stores, ...creds('placement')], ready: /running/ },
-    { name: 'gateway', args: ['gateway', '--name', 'gateway-1', ...common, ...stores, ...creds('gateway'), ...(o.secure ? ['--admin-project', ADMIN_PROJECT] : [])], ready: /\bready\b/ },
-    { name: 'conductor', args: ['conductor', '--name', 'conductor-1', ...common, ...stores, ...creds('conductor')], ready: /\bready\b/ },
+    {
+      name: 'placement',
+      args: ['placement', '--name', 'placement-1', ...common, ...stores, ...creds('placement')],
+      ready: /running/,
+    },
+    {
+      name: 'gateway',
+      args: [
+        'gateway',
+        '--name',
+        'gateway-1',
+        ...common,
+        ...stores,
+        ...creds('gateway'),
+        ...(o.secure ? ['--admin-project', ADMIN_PROJECT] : []),
+      ],
+      ready: /\bready\b/,
+    },
+    {
+      name: 'conductor',
+      args: ['conductor', '--name', 'conductor-1', ...common, ...stores, ...creds('conductor')],
+      ready: /\bready\b/,
+    },
   ];
   for (let i = 1; i <= o.hosts; i++) {
     const host = `h${i}`;
-    roles.push({ name: `compute-${host}`, args: ['compute', '--host', host, '--driver', o.driver, '--data', join(o.data, 'hosts', host), ...common, ...stores, ...creds(`host-${host}`)], ready: /\bready\b/ });
+    roles.push({
+      name: `compute-${host}`,
+      args: [
+        'compute',
+        '--host',
+        host,
+        '--driver',
+        o.driver,
+        '--data',
+        join(o.data, 'hosts', host),
+        ...common,
+        ...stores,
+        ...creds(`host-${host}`),
+      ],
+      ready: /\bready\b/,
+    });
   }
   return roles;
 }
@@ -60,12 +109,19 @@ export function rolesOf(o: { hosts: number; driver: string; data: string; url: s
  * the embedded server's config: nats.conf plus the users and their permissions. Written
  * mode 0600, since it holds the passwords.
  */
-function secureSetup(data: string, hosts: number): { configFile: string; adminCreds: { user: string; password: string } } {
+function secureSetup(
+  data: string,
+  hosts: number,
+): { configFile: string; adminCreds: { user: string; password: string } } {
   const users = secureUsers({ hosts: Array.from({ length: hosts }, (_, i) => `h${i + 1}`), projects: DEMO_PROJECTS });
   const creds = ensureCredentials(data, users);
   const base = readFileSync(join(projectRoot(), 'nats.conf'), 'utf8');
   const configFile = join(data, 'nats.secure.conf');
-  writeFileSync(configFile, `${base}\n# novactor up --secure: one user per role (docs/security.md)\n${renderAuthorization(users, (role) => JSON.stringify(creds.get(role)!.password))}`, { mode: 0o600 });
+  writeFileSync(
+    configFile,
+    `${base}\n# novactor up --secure: one user per role (docs/security.md)\n${renderAuthorization(users, (role) => JSON.stringify(creds.get(role)!.password))}`,
+    { mode: 0o600 },
+  );
   return { configFile, adminCreds: creds.get('admin')! };
 }
 
@@ -91,7 +147,8 @@ async function up(o: UpOptions): Promise<number | undefined> {
   const replicas = Number(o.replicas);
   const hosts = Number(o.hosts);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return usage(`--port must be a TCP port, got ${o.port}`);
-  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) return usage(`--replicas must be 1 to 5, got ${o.replicas}`);
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)
+    return usage(`--replicas must be 1 to 5, got ${o.replicas}`);
   if (!Number.isInteger(hosts) || hosts < 0 || hosts > 100) return usage(`--hosts must be 0 to 100, got ${o.hosts}`);
   if (o.driver !== 'fake' && o.driver !== 'process') return usage(`--driver must be fake or process, got ${o.driver}`);
 
@@ -106,7 +163,9 @@ async function up(o: UpOptions): Promise<number | undefined> {
     const secure = o.secure ? secureSetup(data, hosts) : undefined;
     if (!url) {
       if (await portInUse(port)) {
-        return usage(`port ${port} is already in use (another nats-server or novactor up?): pass --port P, or set NATS_URL=nats://127.0.0.1:${port} to use that server`);
+        return usage(
+          `port ${port} is already in use (another nats-server or novactor up?): pass --port P, or set NATS_URL=nats://127.0.0.1:${port} to use that server`,
+        );
       }
       const server = await NatsServerProcess.start({
         configFile: secure?.configFile ?? join(projectRoot(), 'nats.conf'),
@@ -117,27 +176,46 @@ async function up(o: UpOptions): Promise<number | undefined> {
       url = `nats://127.0.0.1:${port}`;
       started.push('nats-server');
     }
-    const nc = await connectNats({ servers: url.split(','), name: 'novactor-up', ...(secure ? { user: secure.adminCreds.user, pass: secure.adminCreds.password } : {}) });
+    const nc = await connectNats({
+      servers: url.split(','),
+      name: 'novactor-up',
+      ...(secure ? { user: secure.adminCreds.user, pass: secure.adminCreds.password } : {}),
+    });
     lifecycle.onStop('nats connection', () => nc.close());
     await bootstrap(nc, { replicas });
 
     const cli = join(projectRoot(), 'bin', 'novactor.js');
     const roles = rolesOf({ hosts, driver: o.driver, data, url, replicas, secure: !!secure });
     for (let i = 1; i <= hosts; i++) mkdirSync(join(data, 'hosts', `h${i}`), { recursive: true });
-    const children = roles.map((r) => new RoleProcess({ name: r.name, command: process.execPath, args: [cli, ...r.args], ready: r.ready, logFile: join(data, `${r.name}.log`) }, say));
+    const children = roles.map(
+      (r) =>
+        new RoleProcess(
+          {
+            name: r.name,
+            command: process.execPath,
+            args: [cli, ...r.args],
+            ready: r.ready,
+            logFile: join(data, `${r.name}.log`),
+          },
+          say,
+        ),
+    );
     // One step stops them all at once: a role that dies meanwhile must not be restarted.
     lifecycle.onStop('roles', () => Promise.all(children.map((c) => c.stop())).then(() => undefined));
     const pending = new Set(roles.map((r) => r.name));
     const nag = setInterval(() => say(`waiting for ${[...pending].join(', ')} (logs in ${data})`), 15_000);
     lifecycle.onStop('waiting', () => clearInterval(nag));
     // Placement first, as a service manager orders After=: the others call it as they start.
-    const startAll = (cs: RoleProcess[]) => Promise.all(cs.map((c) => c.start().then(() => pending.delete(c.spec.name))));
+    const startAll = (cs: RoleProcess[]) =>
+      Promise.all(cs.map((c) => c.start().then(() => pending.delete(c.spec.name))));
     await startAll(children.filter((c) => c.spec.name === 'placement'));
     if (lifecycle.state === 'starting') await startAll(children.filter((c) => c.spec.name !== 'placement'));
     clearInterval(nag);
     if (lifecycle.state !== 'starting') return undefined; // a signal came while starting
     lifecycle.running();
-    process.stdout.write(`novactor ready ${url} roles: ${[...started, ...roles.map((r) => r.name)].join(', ')}; logs in ${data}${secure ? `; credentials in ${join(data, 'creds')}` : ''}\n`);
+    process.stdout.write(
+      `novactor ready ${url} roles: ${[...started, ...roles.map((r) => r.name)].join(', ')}; logs in ${data}${secure ? `; credentials in ${join(data, 'creds')}` : ''}\n`,
+    );
     if (o.demo) runDemo(lifecycle, cli, url, say, secure ? ['--creds', credsFile(data, 'tenant-demo')] : []);
     return undefined; // keep running until a signal
   } catch (err) {
@@ -148,11 +226,24 @@ async function up(o: UpOptions): Promise<number | undefined> {
 }
 
 /** Runs `novactor demo` once as a child (not restarted); its output goes to our stdout. */
-function runDemo(lifecycle: Lifecycle, cli: string, url: string, say: (line: string) => void, extra: readonly string[]): void {
-  const demo = spawn(process.execPath, [cli, 'demo', '--server', url, ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
+function runDemo(
+  lifecycle: Lifecycle,
+  cli: string,
+  url: string,
+  say: (line: string) => void,
+  extra: readonly string[],
+): void {
+  const demo = spawn(process.execPath, [cli, 'demo', '--server', url, ...extra], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   demo.once('error', (err) => say(`the demo did not start: ${err.message}`));
   demo.once('exit', (code, signal) => {
-    if (lifecycle.state === 'running') say(code === 0 ? 'the demo is done; the cloud keeps running (Ctrl-C stops it)' : `the demo failed (${code ?? signal}); the cloud keeps running`);
+    if (lifecycle.state === 'running')
+      say(
+        code === 0
+          ? 'the demo is done; the cloud keeps running (Ctrl-C stops it)'
+          : `the demo failed (${code ?? signal}); the cloud keeps running`,
+      );
   });
   lifecycle.onStop('demo', () => {
     if (demo.exitCode === null && demo.signalCode === null) demo.kill('SIGTERM');

@@ -11,7 +11,10 @@ export function parseSince(value: string, now: number): Date {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(value);
   if (m) return new Date(now - Number(m[1]) * UNITS[m[2]!]!);
   const t = Date.parse(value);
-  if (Number.isNaN(t) || !/^\d{4}-\d{2}-\d{2}/.test(value)) throw new UsageError(`--since wants a duration like 10m or an ISO time like 2026-01-01T12:00:00Z, got ${JSON.stringify(value)}`);
+  if (Number.isNaN(t) || !/^\d{4}-\d{2}-\d{2}/.test(value))
+    throw new UsageError(
+      `--since wants a duration like 10m or an ISO time like 2026-01-01T12:00:00Z, got ${JSON.stringify(value)}`,
+    );
   return new Date(t);
 }
 

@@ -49,9 +49,22 @@ export function instanceActions(commands: readonly CommandSeen[], events: readon
   }
   const rows: InstanceActionView[] = [];
   const seen = new Set<string>();
-  const row = (id: string, action: string, user: string | null, start: number, evs: readonly EventSeen[]): InstanceActionView => {
+  const row = (
+    id: string,
+    action: string,
+    user: string | null,
+    start: number,
+    evs: readonly EventSeen[],
+  ): InstanceActionView => {
     const fin = evs.find((e) => e.final);
-    const result = fin === undefined ? null : fin.type === 'command.rejected' ? 'rejected' : fin.type.endsWith('.error') ? 'error' : 'success';
+    const result =
+      fin === undefined
+        ? null
+        : fin.type === 'command.rejected'
+          ? 'rejected'
+          : fin.type.endsWith('.error')
+            ? 'error'
+            : 'success';
     return {
       action,
       requestId: id,

@@ -7,7 +7,15 @@ import { checkI4, checkI6, checkI7 } from './host-rules.js';
 import type { AuditResult, Observation, Violation } from './observation.js';
 import { checkI1, checkI2, checkI3 } from './placement-rules.js';
 
-const CHECKS: readonly ((o: Observation) => Violation[])[] = [checkI1, checkI2, checkI3, checkI4, checkI5, checkI6, checkI7];
+const CHECKS: readonly ((o: Observation) => Violation[])[] = [
+  checkI1,
+  checkI2,
+  checkI3,
+  checkI4,
+  checkI5,
+  checkI6,
+  checkI7,
+];
 
 /** Checks I1–I7; `ok` when there is no violation. */
 export function audit(o: Observation): AuditResult {

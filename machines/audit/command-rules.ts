@@ -27,8 +27,18 @@ export function checkI5(o: Observation): Violation[] {
     seen.add(c.id);
     const t = terminals.get(c.id);
     const what = `command ${c.id} (${c.action} of instance ${c.instanceId}, project ${c.project})`;
-    if (!t) out.push({ invariant: 'I5', detail: `${what} has no terminal event (lost, or still in flight)`, ids: [c.id, c.instanceId] });
-    else if (t.types.length > 1) out.push({ invariant: 'I5', detail: `${what} has ${t.types.length} terminal events: ${t.types.join(', ')}`, ids: [c.id, c.instanceId] });
+    if (!t)
+      out.push({
+        invariant: 'I5',
+        detail: `${what} has no terminal event (lost, or still in flight)`,
+        ids: [c.id, c.instanceId],
+      });
+    else if (t.types.length > 1)
+      out.push({
+        invariant: 'I5',
+        detail: `${what} has ${t.types.length} terminal events: ${t.types.join(', ')}`,
+        ids: [c.id, c.instanceId],
+      });
   }
   return out;
 }

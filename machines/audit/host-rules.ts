@@ -8,7 +8,14 @@ import { destFinished, isOpen, moveHosts, movingThrough, openMovesByInstance } f
 import { isDeleted, ownerHost, showResources, type Observation, type Violation } from './observation.js';
 
 /** vm states in which the instance's guest exists on its host (error, building, shelved… may or may not have one). */
-const HAS_GUEST: ReadonlySet<string> = new Set<VmState>(['active', 'stopped', 'paused', 'suspended', 'rescued', 'resized']);
+const HAS_GUEST: ReadonlySet<string> = new Set<VmState>([
+  'active',
+  'stopped',
+  'paused',
+  'suspended',
+  'rescued',
+  'resized',
+]);
 
 const TRACKER_TO_PLACEMENT = [
   ['vcpus', 'VCPU'],
@@ -19,7 +26,8 @@ const TRACKER_TO_PLACEMENT = [
 type TrackerUsage = HostStatus['tracker']['usage'];
 
 const showUsage = (u: TrackerUsage) => `vcpus ${u.vcpus}, memoryMb ${u.memoryMb}, diskGb ${u.diskGb}`;
-const sameUsage = (a: TrackerUsage, b: TrackerUsage) => a.vcpus === b.vcpus && a.memoryMb === b.memoryMb && a.diskGb === b.diskGb;
+const sameUsage = (a: TrackerUsage, b: TrackerUsage) =>
+  a.vcpus === b.vcpus && a.memoryMb === b.memoryMb && a.diskGb === b.diskGb;
 
 /**
  * What the claims add up to. Several claims of one instance on one host (a same-host resize)
@@ -31,7 +39,11 @@ function claimUsage(claims: readonly TrackerClaimView[], combine: 'max' | 'sum')
   for (const c of claims) {
     const cur = perInstance.get(c.instanceId) ?? { vcpus: 0, memoryMb: 0, diskGb: 0 };
     const add = (a: number, b: number) => (combine === 'max' ? Math.max(a, b) : a + b);
-    perInstance.set(c.instanceId, { vcpus: add(cur.vcpus, c.flavor.vcpus), memoryMb: add(cur.memoryMb, c.flavor.memoryMb), diskGb: add(cur.diskGb, c.flavor.rootGb) });
+    perInstance.set(c.instanceId, {
+      vcpus: add(cur.vcpus, c.flavor.vcpus),
+      memoryMb: add(cur.memoryMb, c.flavor.memoryMb),
+      diskGb: add(cur.diskGb, c.flavor.rootGb),
+    });
   }
   const out = { vcpus: 0, memoryMb: 0, diskGb: 0 };
   for (const u of perInstance.values()) {
@@ -52,10 +64,19 @@ export function checkI4(o: Observation): Violation[] {
   const moves = openMovesByInstance(o);
   for (const { host, status } of answering(o)) {
     const t = status.tracker;
-    if (t.host !== host || status.host !== host) out.push({ invariant: 'I4', detail: `host ${host} answered for host ${status.host} (tracker ${t.host})`, ids: [host] });
+    if (t.host !== host || status.host !== host)
+      out.push({
+        invariant: 'I4',
+        detail: `host ${host} answered for host ${status.host} (tracker ${t.host})`,
+        ids: [host],
+      });
     const fromClaims = claimUsage(t.claims, 'max');
     if (!sameUsage(t.usage, fromClaims) && !sameUsage(t.usage, claimUsage(t.claims, 'sum'))) {
-      out.push({ invariant: 'I4', detail: `tracker of ${host} reports usage ${showUsage(t.usage)} but its ${t.claims.length} claims add up to ${showUsage(fromClaims)}`, ids: [host] });
+      out.push({
+        invariant: 'I4',
+        detail: `tracker of ${host} reports usage ${showUsage(t.usage)} but its ${t.claims.length} claims add up to ${showUsage(fromClaims)}`,
+        ids: [host],
+      });
     }
     const claimed = new Set(t.claims.filter((c) => c.type === 'instance').map((c) => c.instanceId));
     const moveClaimed = new Set(t.claims.filter((c) => c.type === 'move').map((c) => c.instanceId));
@@ -66,28 +87,55 @@ export function checkI4(o: Observation): Violation[] {
       // During a move the record's host flips between the two trackers' own steps.
       if (i && !isDeleted(i) && movingThrough(moves, id, host)) continue;
       const why = !i ? 'has no record' : isDeleted(i) ? 'is deleted' : `is on host ${i.host ?? 'none'}`;
-      out.push({ invariant: 'I4', detail: `tracker of ${host} holds a claim for instance ${id}, which ${why}`, ids: [id, host] });
+      out.push({
+        invariant: 'I4',
+        detail: `tracker of ${host} holds a claim for instance ${id}, which ${why}`,
+        ids: [id, host],
+      });
     }
     for (const id of [...expected].sort()) {
       if (claimed.has(id)) continue;
-      // A move's source side replaces the instance's claim (the swap); its destination side stands for it until finished.
+      // A move's source side replaces the instance's claim (the swap); its destination side stands for it until
+      // finished.
       if (moveClaimed.has(id) && movingThrough(moves, id, host)) continue;
-      out.push({ invariant: 'I4', detail: `instance ${id} is on host ${host} but its tracker holds no claim for it`, ids: [id, host] });
+      out.push({
+        invariant: 'I4',
+        detail: `instance ${id} is on host ${host} but its tracker holds no claim for it`,
+        ids: [id, host],
+      });
     }
     for (const c of t.claims.filter((x) => x.type === 'move')) {
-      const problem = moveClaimProblem(c, host, c.migrationId === null ? undefined : migrations.get(c.migrationId), instances.get(c.instanceId));
-      if (problem) out.push({ invariant: 'I4', detail: `tracker of ${host} holds a move claim (migration ${c.migrationId ?? 'none'}) for instance ${c.instanceId} ${problem}`, ids: [c.instanceId, host] });
+      const problem = moveClaimProblem(
+        c,
+        host,
+        c.migrationId === null ? undefined : migrations.get(c.migrationId),
+        instances.get(c.instanceId),
+      );
+      if (problem)
+        out.push({
+          invariant: 'I4',
+          detail: `tracker of ${host} holds a move claim (migration ${c.migrationId ?? 'none'}) for instance ${c.instanceId} ${problem}`,
+          ids: [c.instanceId, host],
+        });
     }
     if (t.lastAuditAt === null) continue; // placement is only expected to agree once the tracker has audited
     const providers = o.providers.filter((p) => p.name === host);
     if (providers.length !== 1) {
-      out.push({ invariant: 'I4', detail: `tracker of ${host} has audited but there are ${providers.length} placement providers named ${host}`, ids: [host] });
+      out.push({
+        invariant: 'I4',
+        detail: `tracker of ${host} has audited but there are ${providers.length} placement providers named ${host}`,
+        ids: [host],
+      });
       continue;
     }
     const usages = providers[0]!.usages;
     const diffs = TRACKER_TO_PLACEMENT.filter(([k, rc]) => t.usage[k] !== (usages[rc] ?? 0));
     if (diffs.length > 0) {
-      out.push({ invariant: 'I4', detail: `tracker of ${host} uses ${showUsage(t.usage)} but placement reports ${showResources(usages)}`, ids: [host] });
+      out.push({
+        invariant: 'I4',
+        detail: `tracker of ${host} uses ${showUsage(t.usage)} but placement reports ${showResources(usages)}`,
+        ids: [host],
+      });
     }
   }
   return out;
@@ -98,12 +146,19 @@ export function checkI4(o: Observation): Violation[] {
  * to an open migration of a live instance that names this host, on its source side, or on its
  * destination until the destination finished (then the side is the instance's own claim).
  */
-function moveClaimProblem(c: TrackerClaimView, host: string, m: MigrationRecord | undefined, i: InstanceRecord | undefined): string | undefined {
+function moveClaimProblem(
+  c: TrackerClaimView,
+  host: string,
+  m: MigrationRecord | undefined,
+  i: InstanceRecord | undefined,
+): string | undefined {
   if (!m || !i || isDeleted(i)) return 'with no such live migration or instance';
   if (m.instanceId !== c.instanceId) return `but that migration moves instance ${m.instanceId}`;
   if (!isOpen(m)) return `but that migration is ${m.status}`;
-  if (!moveHosts(m).includes(host)) return `but that migration is between ${m.sourceHost} and ${m.destHost ?? 'no destination yet'}`;
-  if (host !== m.sourceHost && destFinished(m)) return `but that migration is ${m.status}: its destination side should be the instance's claim by now`;
+  if (!moveHosts(m).includes(host))
+    return `but that migration is between ${m.sourceHost} and ${m.destHost ?? 'no destination yet'}`;
+  if (host !== m.sourceHost && destFinished(m))
+    return `but that migration is ${m.status}: its destination side should be the instance's claim by now`;
   return undefined;
 }
 
@@ -112,34 +167,69 @@ export function checkI6(o: Observation): Violation[] {
   const out: Violation[] = [];
   const status = new Map(o.hosts.map((h) => [h.host, h]));
   const actorsOn = new Map<string, string[]>();
-  for (const { host, status: s } of answering(o)) for (const id of s.actors) actorsOn.set(id, [...(actorsOn.get(id) ?? []), host]);
+  for (const { host, status: s } of answering(o))
+    for (const id of s.actors) actorsOn.set(id, [...(actorsOn.get(id) ?? []), host]);
   const silent = new Map<string, string[]>();
   for (const i of o.instances) {
     if (isDeleted(i)) continue;
-    if (i.taskState !== null) out.push({ invariant: 'I6', detail: `instance ${i.instanceId} is stuck in task state ${i.taskState} (vm ${i.vmState})`, ids: [i.instanceId] });
+    if (i.taskState !== null)
+      out.push({
+        invariant: 'I6',
+        detail: `instance ${i.instanceId} is stuck in task state ${i.taskState} (vm ${i.vmState})`,
+        ids: [i.instanceId],
+      });
     const owner = ownerHost(i);
     if (owner === null) continue;
-    if (i.host !== null && i.host !== owner) out.push({ invariant: 'I6', detail: `instance ${i.instanceId} is owned by host ${owner} but its record names host ${i.host}`, ids: [i.instanceId] });
+    if (i.host !== null && i.host !== owner)
+      out.push({
+        invariant: 'I6',
+        detail: `instance ${i.instanceId} is owned by host ${owner} but its record names host ${i.host}`,
+        ids: [i.instanceId],
+      });
     const h = status.get(owner);
     if (!h?.status) {
       silent.set(owner, [...(silent.get(owner) ?? []), i.instanceId]);
       continue;
     }
     const hosts = actorsOn.get(i.instanceId) ?? [];
-    if (!hosts.includes(owner)) out.push({ invariant: 'I6', detail: `instance ${i.instanceId} is owned by host ${owner} but has no live actor there`, ids: [i.instanceId] });
+    if (!hosts.includes(owner))
+      out.push({
+        invariant: 'I6',
+        detail: `instance ${i.instanceId} is owned by host ${owner} but has no live actor there`,
+        ids: [i.instanceId],
+      });
     const elsewhere = hosts.filter((x) => x !== owner);
-    if (elsewhere.length > 0) out.push({ invariant: 'I6', detail: `instance ${i.instanceId} is owned by host ${owner} but also has an actor on ${elsewhere.join(', ')}`, ids: [i.instanceId] });
+    if (elsewhere.length > 0)
+      out.push({
+        invariant: 'I6',
+        detail: `instance ${i.instanceId} is owned by host ${owner} but also has an actor on ${elsewhere.join(', ')}`,
+        ids: [i.instanceId],
+      });
   }
   for (const [host, ids] of [...silent].sort(([a], [b]) => a.localeCompare(b))) {
     const why = status.get(host)?.error ?? (status.has(host) ? 'no answer' : 'not a known host');
-    out.push({ invariant: 'I6', detail: `host ${host} owns ${ids.length} instance(s) but did not answer its status request (${why})`, ids: [host, ...ids] });
+    out.push({
+      invariant: 'I6',
+      detail: `host ${host} owns ${ids.length} instance(s) but did not answer its status request (${why})`,
+      ids: [host, ...ids],
+    });
   }
   const known = new Map(o.instances.map((i) => [i.instanceId, i]));
   for (const { host, status: s } of answering(o)) {
     for (const id of s.actors) {
       const i = known.get(id);
-      if (!i) out.push({ invariant: 'I6', detail: `host ${host} runs an actor for instance ${id}, which has no record`, ids: [id, host] });
-      else if (!isDeleted(i) && ownerHost(i) === null) out.push({ invariant: 'I6', detail: `host ${host} runs an actor for instance ${id}, which the conductor owns`, ids: [id, host] });
+      if (!i)
+        out.push({
+          invariant: 'I6',
+          detail: `host ${host} runs an actor for instance ${id}, which has no record`,
+          ids: [id, host],
+        });
+      else if (!isDeleted(i) && ownerHost(i) === null)
+        out.push({
+          invariant: 'I6',
+          detail: `host ${host} runs an actor for instance ${id}, which the conductor owns`,
+          ids: [id, host],
+        });
     }
   }
   return out;
@@ -160,14 +250,25 @@ export function checkI7(o: Observation): Violation[] {
     for (const id of [...guests].sort()) {
       const i = known.get(id);
       if (i && guestHost(i) === host) continue;
-      // An open move may keep a guest on both of its hosts (the source's until confirm, the destination's until revert).
+      // An open move may keep a guest on both of its hosts (the source's until confirm, the destination's until
+      // revert).
       if (i && !isDeleted(i) && movingThrough(moves, id, host)) continue;
-      const why = !i ? 'has no record' : isDeleted(i) ? 'is deleted' : i.host === null ? `has no host (${i.vmState})` : `belongs to host ${i.host} (owner ${i.owner})`;
+      const why = !i
+        ? 'has no record'
+        : isDeleted(i)
+          ? 'is deleted'
+          : i.host === null
+            ? `has no host (${i.vmState})`
+            : `belongs to host ${i.host} (owner ${i.owner})`;
       out.push({ invariant: 'I7', detail: `orphan guest on ${host}: instance ${id} ${why}`, ids: [id, host] });
     }
     for (const i of o.instances) {
       if (guestHost(i) === host && HAS_GUEST.has(i.vmState) && !guests.has(i.instanceId)) {
-        out.push({ invariant: 'I7', detail: `missing guest: instance ${i.instanceId} is ${i.vmState} on ${host} but the driver has no guest for it`, ids: [i.instanceId, host] });
+        out.push({
+          invariant: 'I7',
+          detail: `missing guest: instance ${i.instanceId} is ${i.vmState} on ${host} but the driver has no guest for it`,
+          ids: [i.instanceId, host],
+        });
       }
     }
   }

@@ -10,7 +10,14 @@ import type { Observation } from './observation.js';
  * (pre-migrating … finished, confirming, reverting, and the live-migration and evacuation
  * steps before these) is an open move.
  */
-const CLOSED: ReadonlySet<MigrationStatus> = new Set<MigrationStatus>(['confirmed', 'reverted', 'error', 'completed', 'failed', 'cancelled']);
+const CLOSED: ReadonlySet<MigrationStatus> = new Set<MigrationStatus>([
+  'confirmed',
+  'reverted',
+  'error',
+  'completed',
+  'failed',
+  'cancelled',
+]);
 
 /**
  * Statuses at which the destination has finished (finish_resize): its side is the instance's
@@ -35,11 +42,16 @@ export function openMovesByInstance(o: Observation): Map<string, MigrationRecord
     if (!isOpen(m)) continue;
     out.set(m.instanceId, [...(out.get(m.instanceId) ?? []), m]);
   }
-  for (const list of out.values()) list.sort((a, b) => a.createdAt - b.createdAt || a.migrationId.localeCompare(b.migrationId));
+  for (const list of out.values())
+    list.sort((a, b) => a.createdAt - b.createdAt || a.migrationId.localeCompare(b.migrationId));
   return out;
 }
 
 /** True when an open move of the instance involves `host`. */
-export function movingThrough(moves: ReadonlyMap<string, readonly MigrationRecord[]>, instanceId: string, host: string): boolean {
+export function movingThrough(
+  moves: ReadonlyMap<string, readonly MigrationRecord[]>,
+  instanceId: string,
+  host: string,
+): boolean {
   return (moves.get(instanceId) ?? []).some((m) => moveHosts(m).includes(host));
 }

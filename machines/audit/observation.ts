@@ -82,7 +82,11 @@ export interface AuditResult {
 }
 
 /** What a flavor claims in placement: VCPU, MEMORY_MB, and DISK_GB unless the root disk is 0. */
-export function flavorResources(f: { readonly vcpus: number; readonly memoryMb: number; readonly rootGb: number }): Resources {
+export function flavorResources(f: {
+  readonly vcpus: number;
+  readonly memoryMb: number;
+  readonly rootGb: number;
+}): Resources {
   const r: Resources = { VCPU: f.vcpus, MEMORY_MB: f.memoryMb };
   if (f.rootGb > 0) r['DISK_GB'] = f.rootGb;
   return r;

@@ -5,7 +5,16 @@
 import type { FlavorView } from '../../protocol/schemas/instance.js';
 import type { InstanceRecord, MigrationRecord } from '../../protocol/schemas/internal.js';
 import { isOpen, openMovesByInstance } from './moves.js';
-import { flavorResources, isDeleted, ownerHost, sameResources, showResources, type Observation, type Resources, type Violation } from './observation.js';
+import {
+  flavorResources,
+  isDeleted,
+  ownerHost,
+  sameResources,
+  showResources,
+  type Observation,
+  type Resources,
+  type Violation,
+} from './observation.js';
 
 /** I1 applies to an instance that a host owns and runs (or ran): placed, not deleted, not building. */
 export function isPlaced(i: InstanceRecord): i is InstanceRecord & { host: string } {
@@ -26,14 +35,19 @@ function providerNames(o: Observation) {
   };
   const where = (h: Holding) => {
     const parts = Object.entries(h).filter(([, r]) => Object.keys(r).length > 0);
-    return parts.length === 0 ? 'nothing' : parts.map(([u, r]) => `${showResources(r)} on ${nameOf.get(u) ?? u}`).join(', ');
+    return parts.length === 0
+      ? 'nothing'
+      : parts.map(([u, r]) => `${showResources(r)} on ${nameOf.get(u) ?? u}`).join(', ');
   };
   return { byName, nameOf, rpOf, where };
 }
 
 /** True when `held` is exactly `want`: the same providers (empty ones ignored), the same resources on each. */
 function sameHolding(held: Holding, want: Holding): boolean {
-  const keys = (h: Holding) => Object.keys(h).filter((k) => Object.keys(h[k]!).length > 0).sort();
+  const keys = (h: Holding) =>
+    Object.keys(h)
+      .filter((k) => Object.keys(h[k]!).length > 0)
+      .sort();
   const a = keys(held);
   const b = keys(want);
   return a.length === b.length && a.every((k, n) => k === b[n] && sameResources(held[k]!, want[k]!));
@@ -56,21 +70,38 @@ export function checkI1(o: Observation): Violation[] {
     } else if (isPlaced(i)) {
       const uuids = byName.get(i.host) ?? [];
       if (uuids.length !== 1) {
-        out.push({ invariant: 'I1', detail: `instance ${i.instanceId} is on host ${i.host}, which has ${uuids.length} placement providers by that name`, ids: [i.instanceId] });
+        out.push({
+          invariant: 'I1',
+          detail: `instance ${i.instanceId} is on host ${i.host}, which has ${uuids.length} placement providers by that name`,
+          ids: [i.instanceId],
+        });
         continue;
       }
       const rp = uuids[0]!;
       const want = flavorResources(i.flavor);
       const got: Resources = held[rp] ?? {};
       if (!sameResources(want, got)) {
-        out.push({ invariant: 'I1', detail: `instance ${i.instanceId} (${i.vmState}, flavor ${i.flavor.name}) holds ${showResources(got)} on ${i.host}, expected ${showResources(want)}`, ids: [i.instanceId] });
+        out.push({
+          invariant: 'I1',
+          detail: `instance ${i.instanceId} (${i.vmState}, flavor ${i.flavor.name}) holds ${showResources(got)} on ${i.host}, expected ${showResources(want)}`,
+          ids: [i.instanceId],
+        });
       }
       for (const other of heldOn.filter((u) => u !== rp)) {
-        out.push({ invariant: 'I1', detail: `instance ${i.instanceId} on host ${i.host} also holds ${showResources(held[other])} on provider ${nameOf.get(other) ?? other}`, ids: [i.instanceId] });
+        out.push({
+          invariant: 'I1',
+          detail: `instance ${i.instanceId} on host ${i.host} also holds ${showResources(held[other])} on provider ${nameOf.get(other) ?? other}`,
+          ids: [i.instanceId],
+        });
       }
     } else if (i.host === null && !isDeleted(i) && i.vmState !== 'building' && heldOn.length > 0) {
-      // An instance that never got (or lost) a host, such as one in ERROR after NoValidHost: placement must hold nothing for it.
-      out.push({ invariant: 'I1', detail: `instance ${i.instanceId} (${i.vmState}) has no host but holds ${heldOn.map((u) => `${showResources(held[u])} on ${nameOf.get(u) ?? u}`).join(', ')}`, ids: [i.instanceId] });
+      // An instance that never got (or lost) a host, such as one in ERROR after NoValidHost: placement must hold
+      // nothing for it.
+      out.push({
+        invariant: 'I1',
+        detail: `instance ${i.instanceId} (${i.vmState}) has no host but holds ${heldOn.map((u) => `${showResources(held[u])} on ${nameOf.get(u) ?? u}`).join(', ')}`,
+        ids: [i.instanceId],
+      });
     }
   }
   for (const m of o.migrations) {
@@ -82,7 +113,8 @@ export function checkI1(o: Observation): Violation[] {
 }
 
 const showFlavor = (f: FlavorView) => `${f.name} (${showResources(flavorResources(f))})`;
-const showMove = (m: MigrationRecord) => `${m.kind} ${m.migrationId} ${m.sourceHost} → ${m.destHost ?? '?'}, ${m.status}`;
+const showMove = (m: MigrationRecord) =>
+  `${m.kind} ${m.migrationId} ${m.sourceHost} → ${m.destHost ?? '?'}, ${m.status}`;
 
 /**
  * An instance in an open move: its consumer holds its record's flavor on its record's host
@@ -91,31 +123,53 @@ const showMove = (m: MigrationRecord) => `${m.kind} ${m.migrationId} ${m.sourceH
  * before the record says so), or, right after the swap and before the destination claim,
  * nothing. Never a mix, never anything elsewhere.
  */
-function checkMovingInstance(i: InstanceRecord, host: string, m: MigrationRecord, held: Holding, names: ReturnType<typeof providerNames>): Violation | undefined {
+function checkMovingInstance(
+  i: InstanceRecord,
+  host: string,
+  m: MigrationRecord,
+  held: Holding,
+  names: ReturnType<typeof providerNames>,
+): Violation | undefined {
   const options: { what: string; holding: Holding }[] = [];
   const on = (host: string, f: FlavorView, what: string) => {
     const rp = names.rpOf(host);
-    if (rp !== undefined) options.push({ what: `${what} ${showFlavor(f)} on ${host}`, holding: { [rp]: flavorResources(f) } });
+    if (rp !== undefined)
+      options.push({ what: `${what} ${showFlavor(f)} on ${host}`, holding: { [rp]: flavorResources(f) } });
   };
   on(host, i.flavor, 'its flavor');
   if (m.destHost !== null) on(m.destHost, m.newFlavor, 'the new flavor');
   on(m.sourceHost, m.oldFlavor, 'the old flavor');
-  if (m.status === 'pre-migrating') options.push({ what: 'nothing (swapped, not yet claimed on a destination)', holding: {} });
+  if (m.status === 'pre-migrating')
+    options.push({ what: 'nothing (swapped, not yet claimed on a destination)', holding: {} });
   if (m.destHost === m.sourceHost) {
-    // A same-host resize holds, per resource, the larger of the two flavors (the old flavor's room is the new one's: bug 1790204, improved).
+    // A same-host resize holds, per resource, the larger of the two flavors (the old flavor's room is the new one's:
+    // bug 1790204, improved).
     const rp = names.rpOf(m.sourceHost);
     const a = flavorResources(m.oldFlavor);
     const b = flavorResources(m.newFlavor);
-    const max = Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, Math.max(a[k] ?? 0, b[k] ?? 0)]));
-    if (rp !== undefined) options.push({ what: `the larger of both flavors on ${m.sourceHost}`, holding: { [rp]: max } });
+    const max = Object.fromEntries(
+      [...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, Math.max(a[k] ?? 0, b[k] ?? 0)]),
+    );
+    if (rp !== undefined)
+      options.push({ what: `the larger of both flavors on ${m.sourceHost}`, holding: { [rp]: max } });
   }
   if (options.some((x) => sameHolding(held, x.holding))) return undefined;
-  const expected = [...new Set(options.map((x) => x.what))].join(', or ') || 'an allocation on a host with exactly one provider of its name';
-  return { invariant: 'I1', detail: `instance ${i.instanceId} (${i.vmState}, moving: ${showMove(m)}) holds ${names.where(held)}, expected ${expected}`, ids: [i.instanceId, m.migrationId] };
+  const expected =
+    [...new Set(options.map((x) => x.what))].join(', or ') ||
+    'an allocation on a host with exactly one provider of its name';
+  return {
+    invariant: 'I1',
+    detail: `instance ${i.instanceId} (${i.vmState}, moving: ${showMove(m)}) holds ${names.where(held)}, expected ${expected}`,
+    ids: [i.instanceId, m.migrationId],
+  };
 }
 
 /** The migration consumer of an open move holds nothing, or exactly the old flavor on the source. */
-function checkMigrationConsumer(m: MigrationRecord, held: Holding, names: ReturnType<typeof providerNames>): Violation | undefined {
+function checkMigrationConsumer(
+  m: MigrationRecord,
+  held: Holding,
+  names: ReturnType<typeof providerNames>,
+): Violation | undefined {
   if (sameHolding(held, {})) return undefined;
   const rp = names.rpOf(m.sourceHost);
   if (rp !== undefined && sameHolding(held, { [rp]: flavorResources(m.oldFlavor) })) return undefined;
@@ -142,12 +196,28 @@ export function checkI2(o: Observation): Violation[] {
     if (m) {
       // Confirm, revert and failure all end by dropping (or moving back) the migration consumer.
       const owner = instances.get(m.instanceId);
-      if (!isOpen(m)) out.push({ invariant: 'I2', detail: `migration ${consumer} (instance ${m.instanceId}) is ${m.status} but still holds ${where}`, ids: [consumer, m.instanceId] });
-      else if (!owner || isDeleted(owner)) out.push({ invariant: 'I2', detail: `migration ${consumer} of ${owner ? 'deleted' : 'unknown'} instance ${m.instanceId} still holds ${where}`, ids: [consumer, m.instanceId] });
+      if (!isOpen(m))
+        out.push({
+          invariant: 'I2',
+          detail: `migration ${consumer} (instance ${m.instanceId}) is ${m.status} but still holds ${where}`,
+          ids: [consumer, m.instanceId],
+        });
+      else if (!owner || isDeleted(owner))
+        out.push({
+          invariant: 'I2',
+          detail: `migration ${consumer} of ${owner ? 'deleted' : 'unknown'} instance ${m.instanceId} still holds ${where}`,
+          ids: [consumer, m.instanceId],
+        });
       continue;
     }
-    if (!i) out.push({ invariant: 'I2', detail: `consumer ${consumer} is neither an instance nor a migration but holds ${where}`, ids: [consumer] });
-    else if (isDeleted(i)) out.push({ invariant: 'I2', detail: `deleted instance ${consumer} still holds ${where}`, ids: [consumer] });
+    if (!i)
+      out.push({
+        invariant: 'I2',
+        detail: `consumer ${consumer} is neither an instance nor a migration but holds ${where}`,
+        ids: [consumer],
+      });
+    else if (isDeleted(i))
+      out.push({ invariant: 'I2', detail: `deleted instance ${consumer} still holds ${where}`, ids: [consumer] });
   }
   return out;
 }
@@ -166,8 +236,14 @@ export function checkI3(o: Observation): Violation[] {
       const cap = inv ? (inv.total - inv.reserved) * inv.allocationRatio : 0;
       const used = Math.max(summed[rc] ?? 0, p.usages[rc] ?? 0);
       if (used > cap) {
-        const how = inv ? `capacity (${inv.total} - ${inv.reserved}) * ${inv.allocationRatio} = ${cap}` : 'no inventory of that class';
-        out.push({ invariant: 'I3', detail: `provider ${p.name} uses ${used} ${rc} (allocations sum ${summed[rc] ?? 0}, placement reports ${p.usages[rc] ?? 0}), ${how}`, ids: [p.uuid] });
+        const how = inv
+          ? `capacity (${inv.total} - ${inv.reserved}) * ${inv.allocationRatio} = ${cap}`
+          : 'no inventory of that class';
+        out.push({
+          invariant: 'I3',
+          detail: `provider ${p.name} uses ${used} ${rc} (allocations sum ${summed[rc] ?? 0}, placement reports ${p.usages[rc] ?? 0}), ${how}`,
+          ids: [p.uuid],
+        });
       }
     }
   }

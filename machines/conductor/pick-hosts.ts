@@ -31,7 +31,11 @@ export interface PickInput {
 
 /** Hosts in order of preference; empty means no valid host. */
 export function pickHosts(i: PickInput): HostChoice[] {
-  const usable = new Set(i.services.filter((s) => s.role === 'compute' && s.enabled && !s.forcedDown && s.host !== null).map((s) => s.host as string));
+  const usable = new Set(
+    i.services
+      .filter((s) => s.role === 'compute' && s.enabled && !s.forcedDown && s.host !== null)
+      .map((s) => s.host as string),
+  );
   const tried = new Set(i.tried);
   const choices: HostChoice[] = [];
   const seen = new Set<string>();

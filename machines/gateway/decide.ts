@@ -50,7 +50,14 @@ export type GatewayDecision =
    */
   | { readonly kind: 'duplicate' };
 
-export type RejectCode = 'InvalidInput' | 'InstanceNotFound' | 'InstanceExists' | 'FlavorNotFound' | 'QuotaExceeded' | 'NotAuthorized' | 'InstanceInvalidState';
+export type RejectCode =
+  | 'InvalidInput'
+  | 'InstanceNotFound'
+  | 'InstanceExists'
+  | 'FlavorNotFound'
+  | 'QuotaExceeded'
+  | 'NotAuthorized'
+  | 'InstanceInvalidState';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -62,7 +69,9 @@ const reject = (code: RejectCode, message: string): GatewayDecision => ({ kind: 
  * the operation in flight.
  */
 export function commandHandled(rec: InstanceRecord, id: string): boolean {
-  const ctx = (rec.machine as { context?: { handled?: unknown; op?: { id?: unknown; joined?: unknown } | null } } | undefined)?.context;
+  const ctx = (
+    rec.machine as { context?: { handled?: unknown; op?: { id?: unknown; joined?: unknown } | null } } | undefined
+  )?.context;
   const handled = Array.isArray(ctx?.handled) ? (ctx.handled as unknown[]) : [];
   const joined = Array.isArray(ctx?.op?.joined) ? (ctx.op.joined as unknown[]) : [];
   return handled.includes(id) || ctx?.op?.id === id || joined.includes(id) || rec.createdBy === id;
@@ -72,7 +81,8 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
   const { record } = inputs;
   if (cmd.action === 'boot') return decideBoot(cmd, inputs);
   // A replay of a command already answered (a delete that finished, say) does nothing again.
-  if (record && (record.project === cmd.project || cmd.isAdmin) && commandHandled(record, cmd.commandId)) return { kind: 'duplicate' };
+  if (record && (record.project === cmd.project || cmd.isAdmin) && commandHandled(record, cmd.commandId))
+    return { kind: 'duplicate' };
   // Someone else's instance looks exactly like no instance: existence is not leaked.
   if (!record || record.vmState === 'deleted' || (record.project !== cmd.project && !cmd.isAdmin)) {
     return reject('InstanceNotFound', `instance ${cmd.instanceId} not found`);
@@ -82,23 +92,41 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
     // `scheduling`, not null); the conductor carries it out.
     if (cmd.action === 'delete') return { kind: 'toConductor' };
     // force_delete is for soft-deleted instances, and one the conductor holds never is.
-    if (cmd.action === 'force_delete') return reject('InstanceInvalidState', `cannot force_delete instance ${cmd.instanceId} while it is ${record.vmState}: only a soft-deleted instance; use delete`);
+    if (cmd.action === 'force_delete')
+      return reject(
+        'InstanceInvalidState',
+        `cannot force_delete instance ${cmd.instanceId} while it is ${record.vmState}: only a soft-deleted instance; use delete`,
+      );
     // An offloaded instance has no host: the conductor unshelves it, and keeps its lock.
-    if (record.vmState === 'shelved_offloaded' && (cmd.action === 'unshelve' || cmd.action === 'lock' || cmd.action === 'unlock')) {
-      if (cmd.action === 'unshelve' && cmd.body['host'] !== undefined && !cmd.isAdmin) return reject('NotAuthorized', 'only an admin may choose the host of an unshelve');
+    if (
+      record.vmState === 'shelved_offloaded' &&
+      (cmd.action === 'unshelve' || cmd.action === 'lock' || cmd.action === 'unlock')
+    ) {
+      if (cmd.action === 'unshelve' && cmd.body['host'] !== undefined && !cmd.isAdmin)
+        return reject('NotAuthorized', 'only an admin may choose the host of an unshelve');
       return { kind: 'toConductor' };
     }
-    return reject('InstanceInvalidState', `cannot ${cmd.action} instance ${cmd.instanceId} while it is ${record.vmState}/${record.taskState ?? 'none'}`);
+    return reject(
+      'InstanceInvalidState',
+      `cannot ${cmd.action} instance ${cmd.instanceId} while it is ${record.vmState}/${record.taskState ?? 'none'}`,
+    );
   }
   // Evacuation is for admins, and the conductor runs it: the owning host is down.
-  if (cmd.action === 'evacuate') return cmd.isAdmin ? { kind: 'toConductor' } : reject('NotAuthorized', 'only an admin may evacuate an instance');
-  const refused = cmd.action === 'resize' ? checkResize(cmd, record, inputs) : cmd.action === 'migrate' || cmd.action === 'live_migrate' ? checkMigrate(cmd) : undefined;
+  if (cmd.action === 'evacuate')
+    return cmd.isAdmin ? { kind: 'toConductor' } : reject('NotAuthorized', 'only an admin may evacuate an instance');
+  const refused =
+    cmd.action === 'resize'
+      ? checkResize(cmd, record, inputs)
+      : cmd.action === 'migrate' || cmd.action === 'live_migrate'
+        ? checkMigrate(cmd)
+        : undefined;
   return refused ?? { kind: 'route', host: record.owner.slice('host:'.length) };
 }
 
 /** Forcing a cold migration's destination is for admins, as on boot (Nova's policy). */
 function checkMigrate(cmd: IncomingCommand): GatewayDecision | undefined {
-  if (cmd.body['host'] !== undefined && !cmd.isAdmin) return reject('NotAuthorized', 'only an admin may choose the host of a migration');
+  if (cmd.body['host'] !== undefined && !cmd.isAdmin)
+    return reject('NotAuthorized', 'only an admin may choose the host of a migration');
   return undefined;
 }
 
@@ -110,12 +138,19 @@ function checkResize(cmd: IncomingCommand, record: InstanceRecord, inputs: Gatew
   const name = String(cmd.body['flavor']);
   const flavor = inputs.flavor;
   if (!flavor) return reject('FlavorNotFound', `flavor ${name} not found`);
-  if (flavor.name === record.flavor.name) return reject('InvalidInput', `resize to the same flavor ${flavor.name}: choose another flavor`);
+  if (flavor.name === record.flavor.name)
+    return reject('InvalidInput', `resize to the same flavor ${flavor.name}: choose another flavor`);
   return undefined; // its growth is judged against the project's quota ledger (quota.ts)
 }
 
 function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecision {
-  const body = cmd.body as { name: string; flavor: string; image?: string; host?: string; metadata?: Record<string, string> };
+  const body = cmd.body as {
+    name: string;
+    flavor: string;
+    image?: string;
+    host?: string;
+    metadata?: Record<string, string>;
+  };
   // The instance id is also its placement consumer id, which placement wants uuid-shaped.
   if (!UUID.test(cmd.instanceId)) return reject('InvalidInput', `instance id ${cmd.instanceId} must be a uuid`);
   if (inputs.record) {

@@ -19,7 +19,13 @@
  * would exceed a limit are the members' records read and the exact usage computed
  * (`reconcile`), so a project below its limits pays one read and one write per boot.
  */
-import type { FlavorRecord, InstanceRecord, QuotaLedgerMember, QuotaLedgerRecord, QuotaRecord } from '../../protocol/schemas/internal.js';
+import type {
+  FlavorRecord,
+  InstanceRecord,
+  QuotaLedgerMember,
+  QuotaLedgerRecord,
+  QuotaRecord,
+} from '../../protocol/schemas/internal.js';
 import { commandHandled, type ProjectUsage } from './decide.js';
 
 export const NO_USAGE: ProjectUsage = { instances: 0, cores: 0, ramMb: 0 };
@@ -27,34 +33,58 @@ export const NO_USAGE: ProjectUsage = { instances: 0, cores: 0, ramMb: 0 };
 /** What a command asks to add to its project's usage. */
 export type QuotaClaim =
   /** A new instance (a boot), with its flavor. */
-  | { readonly kind: 'instance'; readonly instanceId: string; readonly commandId: string; readonly flavor: Pick<FlavorRecord, 'vcpus' | 'memoryMb'> }
+  | {
+      readonly kind: 'instance';
+      readonly instanceId: string;
+      readonly commandId: string;
+      readonly flavor: Pick<FlavorRecord, 'vcpus' | 'memoryMb'>;
+    }
   /** More cores or RAM for an existing instance (a bigger resize, an unshelve of an offloaded one). */
-  | { readonly kind: 'growth'; readonly instanceId: string; readonly commandId: string; readonly cores: number; readonly ramMb: number };
+  | {
+      readonly kind: 'growth';
+      readonly instanceId: string;
+      readonly commandId: string;
+      readonly cores: number;
+      readonly ramMb: number;
+    };
 
 /** An instance record as the ledger sees it: absent (a boot still in flight) or read. */
 export type MemberRecord = InstanceRecord | undefined;
 
 export const unlimited = (q: QuotaRecord): boolean => q.instances < 0 && q.cores < 0 && q.ramMb < 0;
 
-const add = (a: ProjectUsage, b: ProjectUsage): ProjectUsage => ({ instances: a.instances + b.instances, cores: a.cores + b.cores, ramMb: a.ramMb + b.ramMb });
+const add = (a: ProjectUsage, b: ProjectUsage): ProjectUsage => ({
+  instances: a.instances + b.instances,
+  cores: a.cores + b.cores,
+  ramMb: a.ramMb + b.ramMb,
+});
 
 /**
  * Whether usage plus `more` stays within the quota (-1: unlimited). Only what grows is
  * checked: a project over a lowered limit may still do what adds nothing.
  */
-export function withinQuota(quota: QuotaRecord, usage: ProjectUsage, more: ProjectUsage): { ok: true } | { ok: false; resource: string } {
+export function withinQuota(
+  quota: QuotaRecord,
+  usage: ProjectUsage,
+  more: ProjectUsage,
+): { ok: true } | { ok: false; resource: string } {
   const checks: [string, number, number, number][] = [
     ['instances', quota.instances, usage.instances, more.instances],
     ['cores', quota.cores, usage.cores, more.cores],
     ['ram', quota.ramMb, usage.ramMb, more.ramMb],
   ];
-  for (const [resource, limit, used, extra] of checks) if (limit >= 0 && extra > 0 && used + extra > limit) return { ok: false, resource };
+  for (const [resource, limit, used, extra] of checks)
+    if (limit >= 0 && extra > 0 && used + extra > limit) return { ok: false, resource };
   return { ok: true };
 }
 
 /** The upper bound a member stands for without reading its record. */
 function boundOf(m: QuotaLedgerMember): ProjectUsage {
-  return { instances: 1, cores: Math.max(m.cores, m.growth?.cores ?? 0), ramMb: Math.max(m.ramMb, m.growth?.ramMb ?? 0) };
+  return {
+    instances: 1,
+    cores: Math.max(m.cores, m.growth?.cores ?? 0),
+    ramMb: Math.max(m.ramMb, m.growth?.ramMb ?? 0),
+  };
 }
 
 export function ledgerBound(ledger: QuotaLedgerRecord): ProjectUsage {
@@ -93,7 +123,8 @@ export function reconcileMember(m: QuotaLedgerMember, r: MemberRecord): QuotaLed
   const base = { cores: holds ? r.flavor.vcpus : 0, ramMb: holds ? r.flavor.memoryMb : 0 };
   const growth = m.growth && !growthSettled(r, m.growth.commandId) ? m.growth : undefined;
   // A resized instance waiting for confirm or revert counts the larger of both flavors.
-  const keep = r.vmState === 'resized' ? { cores: Math.max(base.cores, m.cores), ramMb: Math.max(base.ramMb, m.ramMb) } : base;
+  const keep =
+    r.vmState === 'resized' ? { cores: Math.max(base.cores, m.cores), ramMb: Math.max(base.ramMb, m.ramMb) } : base;
   return { ...keep, since: m.since, ...(growth ? { growth } : {}) };
 }
 
@@ -108,18 +139,29 @@ export function reconcile(ledger: QuotaLedgerRecord, records: ReadonlyMap<string
 }
 
 /** What a claim adds on top of the ledger's usage, and the ledger with it recorded. */
-export function applyClaim(ledger: QuotaLedgerRecord, claim: QuotaClaim, now: number): { more: ProjectUsage; next: QuotaLedgerRecord } | { already: true } {
+export function applyClaim(
+  ledger: QuotaLedgerRecord,
+  claim: QuotaClaim,
+  now: number,
+): { more: ProjectUsage; next: QuotaLedgerRecord } | { already: true } {
   const m = ledger.members[claim.instanceId];
   if (claim.kind === 'instance') {
     if (m) return { already: true };
     const member: QuotaLedgerMember = { cores: claim.flavor.vcpus, ramMb: claim.flavor.memoryMb, since: now };
-    return { more: { instances: 1, cores: member.cores, ramMb: member.ramMb }, next: { ...ledger, members: { ...ledger.members, [claim.instanceId]: member }, updatedAt: now } };
+    return {
+      more: { instances: 1, cores: member.cores, ramMb: member.ramMb },
+      next: { ...ledger, members: { ...ledger.members, [claim.instanceId]: member }, updatedAt: now },
+    };
   }
   if (m?.growth?.commandId === claim.commandId) return { already: true };
   const current = m ? boundOf(m) : { ...NO_USAGE, instances: 1 };
   const growth = { commandId: claim.commandId, cores: claim.cores, ramMb: claim.ramMb };
   const member: QuotaLedgerMember = m ? { ...m, growth } : { cores: 0, ramMb: 0, since: now, growth };
-  const more = { instances: m ? 0 : 1, cores: Math.max(0, claim.cores - current.cores), ramMb: Math.max(0, claim.ramMb - current.ramMb) };
+  const more = {
+    instances: m ? 0 : 1,
+    cores: Math.max(0, claim.cores - current.cores),
+    ramMb: Math.max(0, claim.ramMb - current.ramMb),
+  };
   return { more, next: { ...ledger, members: { ...ledger.members, [claim.instanceId]: member }, updatedAt: now } };
 }
 
@@ -129,13 +171,24 @@ export type QuotaJudgement =
   | { readonly kind: 'already' }
   /** The bound says no: read the members' records and judge again with `reconciled`. */
   | { readonly kind: 'reconcile' }
-  | { readonly kind: 'refuse'; readonly resource: string; readonly usage: ProjectUsage; readonly next: QuotaLedgerRecord };
+  | {
+      readonly kind: 'refuse';
+      readonly resource: string;
+      readonly usage: ProjectUsage;
+      readonly next: QuotaLedgerRecord;
+    };
 
 /**
  * Judges a claim against the ledger. Without `records` it judges on the members' bounds and
  * asks for a reconcile when they would exceed a limit; with them it judges exactly.
  */
-export function judgeClaim(quota: QuotaRecord, ledger: QuotaLedgerRecord, claim: QuotaClaim, now: number, records?: ReadonlyMap<string, MemberRecord>): QuotaJudgement {
+export function judgeClaim(
+  quota: QuotaRecord,
+  ledger: QuotaLedgerRecord,
+  claim: QuotaClaim,
+  now: number,
+  records?: ReadonlyMap<string, MemberRecord>,
+): QuotaJudgement {
   const exact = records ? reconcile(ledger, records) : ledger;
   const applied = applyClaim(exact, claim, now);
   if ('already' in applied) return { kind: 'already' };
@@ -147,7 +200,12 @@ export function judgeClaim(quota: QuotaRecord, ledger: QuotaLedgerRecord, claim:
 }
 
 /** A new project's ledger, from its instance records (the first finite quota, or `quota set`). */
-export function ledgerFromRecords(project: string, records: readonly InstanceRecord[], previous: QuotaLedgerRecord | undefined, now: number): QuotaLedgerRecord {
+export function ledgerFromRecords(
+  project: string,
+  records: readonly InstanceRecord[],
+  previous: QuotaLedgerRecord | undefined,
+  now: number,
+): QuotaLedgerRecord {
   const members: Record<string, QuotaLedgerMember> = { ...(previous?.members ?? {}) };
   for (const r of records) {
     if (r.project !== project || r.vmState === 'deleted' || members[r.instanceId]) continue;

@@ -19,7 +19,17 @@ export function evacuationContext(base: InstanceContext, input: InstanceInput): 
     vmState: e.oldVmState,
     taskState: 'rebuilding',
     op: { id: input.bootId, action: 'evacuate', opId: input.bootId, joined: [] },
-    move: { opId: input.bootId, kind: 'evacuate', source: e.sourceHost, dest: r.host, oldFlavor: r.flavor, newFlavor: r.flavor, oldVmState: e.oldVmState, requestedFlavor: null, requestedHost: null },
+    move: {
+      opId: input.bootId,
+      kind: 'evacuate',
+      source: e.sourceHost,
+      dest: r.host,
+      oldFlavor: r.flavor,
+      newFlavor: r.flavor,
+      oldVmState: e.oldVmState,
+      requestedFlavor: null,
+      requestedHost: null,
+    },
   };
 }
 
@@ -29,7 +39,12 @@ export function evacuateStart(t: Tx): void {
 
 export function evacuated(t: Tx): void {
   const stopped = t.ctx.move?.oldVmState === 'stopped';
-  t.set({ vmState: stopped ? 'stopped' : 'active', taskState: null, powerState: stopped ? 'shutdown' : 'running', fault: null }).final('instance.evacuate.end');
+  t.set({
+    vmState: stopped ? 'stopped' : 'active',
+    taskState: null,
+    powerState: stopped ? 'shutdown' : 'running',
+    fault: null,
+  }).final('instance.evacuate.end');
   t.ctx = { ...t.ctx, op: null, move: null };
 }
 

@@ -15,7 +15,10 @@ import { shelved } from './shelve.js';
 export function acceptSnapshot(t: Tx, cmd: CommandEvent): void {
   const name = typeof cmd.body['name'] === 'string' ? cmd.body['name'] : `${t.ctx.name}-snapshot`;
   t.ctx = { ...t.ctx, op: { id: cmd.id, action: 'snapshot', opId: cmd.id, joined: [], imageName: name } };
-  t.set({ taskState: 'image_snapshot_pending' }).notify('instance.snapshot.start', cmd.id).set({ taskState: 'image_snapshot' }).run('snapshot');
+  t.set({ taskState: 'image_snapshot_pending' })
+    .notify('instance.snapshot.start', cmd.id)
+    .set({ taskState: 'image_snapshot' })
+    .run('snapshot');
 }
 
 /** The guest is saved: upload. */
@@ -43,6 +46,8 @@ export function imageFailed(t: Tx, event: InstanceEvent | { type: string }): voi
 
 export function imageCleaned(t: Tx): void {
   const shelve = t.ctx.op?.action === 'shelve';
-  t.set(shelve ? { vmState: 'stopped', taskState: null, powerState: 'shutdown' } : { taskState: null }).final(shelve ? 'instance.shelve.error' : 'instance.snapshot.error');
+  t.set(shelve ? { vmState: 'stopped', taskState: null, powerState: 'shutdown' } : { taskState: null }).final(
+    shelve ? 'instance.shelve.error' : 'instance.snapshot.error',
+  );
   t.ctx = { ...t.ctx, op: null };
 }

@@ -4,9 +4,27 @@
  */
 export { CLAIM_RELEASED, CLEANUP_RETRIES, instanceMachine, type InstanceMachine } from './machine.js';
 export { holdsHostClaim, inFlightStep, operationInFlight, statePath, toRecord, type InstanceSnapshot } from './view.js';
-export { decide, isDuplicate, ALLOW_REBOOT, OP_STATE, POWER_OPS, type Decision, type Accepted, type OpAction, type PowerAction } from './rules.js';
+export {
+  decide,
+  isDuplicate,
+  ALLOW_REBOOT,
+  OP_STATE,
+  POWER_OPS,
+  type Decision,
+  type Accepted,
+  type OpAction,
+  type PowerAction,
+} from './rules.js';
 export { eventBody, stepKey, buildOpId } from './tx.js';
-export { judgePeerCall, PEER_OPS, PEER_TRACKER_OPS, type PeerCall, type PeerOp, type PeerRecords, type PeerVerdict } from './peer-calls.js';
+export {
+  judgePeerCall,
+  PEER_OPS,
+  PEER_TRACKER_OPS,
+  type PeerCall,
+  type PeerOp,
+  type PeerRecords,
+  type PeerVerdict,
+} from './peer-calls.js';
 export {
   STEP_NAMES,
   INSTANCE_ACTION_TYPES,

@@ -39,7 +39,10 @@ export function liveSignal(t: Tx, cmd: CommandEvent, what: 'abort' | 'force'): v
   const move = t.ctx.move;
   if (!move) return;
   t.ctx = { ...t.ctx, move: what === 'abort' ? { ...move, abortBy: cmd.id } : { ...move, forceBy: cmd.id } };
-  t.notify(what === 'abort' ? 'instance.live_migration_abort.start' : 'instance.live_migration_force_complete.start', cmd.id);
+  t.notify(
+    what === 'abort' ? 'instance.live_migration_abort.start' : 'instance.live_migration_force_complete.start',
+    cmd.id,
+  );
 }
 
 export function liveClaimed(t: Tx, dest: string): void {
@@ -66,7 +69,11 @@ export function liveDone(t: Tx): void {
   const vm = m?.oldVmState ?? t.ctx.vmState;
   t.set({ vmState: vm, taskState: null, powerState: powerOf(vm), fault: null });
   if (m?.forceBy) t.notify('instance.live_migration_force_complete.end', m.forceBy, true);
-  if (m?.abortBy) t.notify('instance.live_migration_abort.error', m.abortBy, true, { code: 'MigrationNotRunning', message: 'the live migration had already completed' });
+  if (m?.abortBy)
+    t.notify('instance.live_migration_abort.error', m.abortBy, true, {
+      code: 'MigrationNotRunning',
+      message: 'the live migration had already completed',
+    });
   t.final('instance.live_migration_post.end');
   t.ctx = { ...t.ctx, op: null, move: null };
 }
@@ -78,7 +85,11 @@ export function liveRolledBack(t: Tx): void {
   const source = m?.source ?? t.ctx.host;
   t.set({ host: source, node: source, vmState: vm, taskState: null, powerState: powerOf(vm) });
   if (m?.abortBy) t.notify('instance.live_migration_abort.end', m.abortBy, true);
-  if (m?.forceBy) t.notify('instance.live_migration_force_complete.error', m.forceBy, true, { code: 'MigrationCancelled', message: 'the live migration was rolled back' });
+  if (m?.forceBy)
+    t.notify('instance.live_migration_force_complete.error', m.forceBy, true, {
+      code: 'MigrationCancelled',
+      message: 'the live migration was rolled back',
+    });
   t.notify('instance.live_migration_rollback.end', t.ctx.op?.id ?? '');
   t.final('instance.live_migration_post.error');
   t.ctx = { ...t.ctx, op: null, move: null };

@@ -15,7 +15,11 @@ const current = (step: StepName) => ({ type: 'current', params: { step } }) as c
 const accepts = (as: Accepted) => ({ type: 'accepts', params: { as } }) as const;
 
 /** A state that waits on `step`: on its result go to `done`, on its failure to `failed`. */
-function waitOn(step: StepName, done: { target: string; params: TxParams }, failed: { target: string; params: TxParams }) {
+function waitOn(
+  step: StepName,
+  done: { target: string; params: TxParams },
+  failed: { target: string; params: TxParams },
+) {
   return {
     meta: { step },
     on: {
@@ -40,13 +44,20 @@ export const CLEANUP_RETRIES = 5;
  * leak if it were abandoned on its first failure (under driver faults, a transient one), so a
  * failure runs it again under the same key, up to CLEANUP_RETRIES times, before `failed`.
  */
-function cleanupStep(step: StepName, done: { target: string; params: TxParams }, failed: { target: string; params: TxParams }) {
+function cleanupStep(
+  step: StepName,
+  done: { target: string; params: TxParams },
+  failed: { target: string; params: TxParams },
+) {
   return {
     meta: { step },
     on: {
       STEP_DONE: { guard: current(step), target: done.target, actions: apply(done.params) },
       STEP_FAILED: [
-        { guard: and([current(step), { type: 'mayRetry', params: { step } }]), actions: apply({ tx: 'retryStep', step }) },
+        {
+          guard: and([current(step), { type: 'mayRetry', params: { step } }]),
+          actions: apply({ tx: 'retryStep', step }),
+        },
         { guard: current(step), target: failed.target, actions: apply(failed.params) },
       ],
     },
@@ -54,7 +65,12 @@ function cleanupStep(step: StepName, done: { target: string; params: TxParams },
 }
 
 /** A power operation's state: one step, then back to idle. */
-const powerOp = (step: StepName) => waitOn(step, { target: '#instance.idle', params: { tx: 'opDone' } }, { target: '#instance.idle', params: { tx: 'opFailed' } });
+const powerOp = (step: StepName) =>
+  waitOn(
+    step,
+    { target: '#instance.idle', params: { tx: 'opDone' } },
+    { target: '#instance.idle', params: { tx: 'opFailed' } },
+  );
 
 /** A build step that, on a reschedulable failure, goes back to the conductor. */
 function buildStep(step: StepName, done: { target: string; params: TxParams }, reschedulable: boolean) {
@@ -63,8 +79,20 @@ function buildStep(step: StepName, done: { target: string; params: TxParams }, r
     on: {
       STEP_DONE: { guard: current(step), target: done.target, actions: apply(done.params) },
       STEP_FAILED: [
-        ...(reschedulable ? [{ guard: and([current(step), 'canReschedule']), target: '#instance.reschedule', actions: apply({ tx: 'buildFailed', reschedule: true }) }] : []),
-        { guard: current(step), target: '#instance.buildAbort', actions: apply({ tx: 'buildFailed', reschedule: false }) },
+        ...(reschedulable
+          ? [
+              {
+                guard: and([current(step), 'canReschedule']),
+                target: '#instance.reschedule',
+                actions: apply({ tx: 'buildFailed', reschedule: true }),
+              },
+            ]
+          : []),
+        {
+          guard: current(step),
+          target: '#instance.buildAbort',
+          actions: apply({ tx: 'buildFailed', reschedule: false }),
+        },
       ],
     },
   };
@@ -79,7 +107,10 @@ function moveClaiming(next: string, claimed: TxParams, phase: 'resize_prep' | 'l
   return {
     meta: { step: 'moveClaim' as const },
     on: {
-      STEP_DONE: [{ guard: and([current('moveClaim'), 'claimResultOk']), target: next, actions: apply(claimed) }, { guard: current('moveClaim'), ...rollBack }],
+      STEP_DONE: [
+        { guard: and([current('moveClaim'), 'claimResultOk']), target: next, actions: apply(claimed) },
+        { guard: current('moveClaim'), ...rollBack },
+      ],
       STEP_FAILED: { guard: current('moveClaim'), ...rollBack },
     },
   };
@@ -88,7 +119,11 @@ function moveClaiming(next: string, claimed: TxParams, phase: 'resize_prep' | 'l
 const ERROR_OUT = { target: '#instance.idle', params: { tx: 'abortDone' } } as const;
 const REBUILD_FAILED = { target: '#instance.idle', params: { tx: 'rebuildFailed' } } as const;
 
-const opTransitions = (Object.keys(OP_STATE) as OpAction[]).map((as) => ({ guard: accepts(as), target: `.${OP_STATE[as]}`, actions: apply({ tx: 'command' }) }));
+const opTransitions = (Object.keys(OP_STATE) as OpAction[]).map((as) => ({
+  guard: accepts(as),
+  target: `.${OP_STATE[as]}`,
+  actions: apply({ tx: 'command' }),
+}));
 
 export const instanceMachine = setup({
   types: {
@@ -107,7 +142,9 @@ export const instanceMachine = setup({
   },
   guards: {
     current: ({ context, event }, params: { step: StepName }) =>
-      (event.type === 'STEP_DONE' || event.type === 'STEP_FAILED') && event.step === params.step && event.key === stepKey(context, params.step),
+      (event.type === 'STEP_DONE' || event.type === 'STEP_FAILED') &&
+      event.step === params.step &&
+      event.key === stepKey(context, params.step),
     accepts: ({ context, event }, params: { as: Accepted }) => {
       if (event.type !== 'COMMAND') return false;
       const d = decide(context, event);
@@ -119,8 +156,10 @@ export const instanceMachine = setup({
     offloadsAtOnce: ({ context }) => context.op?.offload === true,
     wasStopped: ({ context }) => context.op?.oldVmState === 'stopped',
     claimResultOk: ({ event }) => claimedOf(event) !== undefined,
-    mayRetry: ({ context }, params: { step: StepName }) => context.op !== null && (context.op.retry?.step !== params.step || context.op.retry.n < CLEANUP_RETRIES),
-    canReschedule: ({ context, event }) => event.type === 'STEP_FAILED' && event.error.reschedulable === true && context.attempt < context.maxAttempts,
+    mayRetry: ({ context }, params: { step: StepName }) =>
+      context.op !== null && (context.op.retry?.step !== params.step || context.op.retry.n < CLEANUP_RETRIES),
+    canReschedule: ({ context, event }) =>
+      event.type === 'STEP_FAILED' && event.error.reschedulable === true && context.attempt < context.maxAttempts,
   },
 }).createMachine({
   id: 'instance',
@@ -148,33 +187,73 @@ export const instanceMachine = setup({
     ],
   },
   states: {
-    /** Transient: a build, the rebuild of an evacuated instance, or the unshelve of an offloaded one, on its new host. */
+    /**
+     * Transient: a build, the rebuild of an evacuated instance, or the unshelve of an offloaded one, on its new host.
+     */
     start: {
-      always: [{ guard: 'isEvacuation', target: 'evacuating' }, { guard: 'isUnshelve', target: 'unshelvingOffloaded' }, { target: 'build' }],
+      always: [
+        { guard: 'isEvacuation', target: 'evacuating' },
+        { guard: 'isUnshelve', target: 'unshelvingOffloaded' },
+        { target: 'build' },
+      ],
     },
     /** Evacuation (evacuate.ts): the conductor claimed this host; spawn the instance here. */
     evacuating: {
       initial: 'spawning',
       states: {
-        spawning: waitOn('evacuateSpawn', { target: '#instance.idle', params: { tx: 'evacuated' } }, { target: 'rollingBack', params: { tx: 'evacuateFailed' } }),
-        rollingBack: cleanupStep('evacuateRollback', { target: '#instance.idle', params: { tx: 'evacuateEnded' } }, { target: '#instance.idle', params: { tx: 'evacuateEnded' } }),
+        spawning: waitOn(
+          'evacuateSpawn',
+          { target: '#instance.idle', params: { tx: 'evacuated' } },
+          { target: 'rollingBack', params: { tx: 'evacuateFailed' } },
+        ),
+        rollingBack: cleanupStep(
+          'evacuateRollback',
+          { target: '#instance.idle', params: { tx: 'evacuateEnded' } },
+          { target: '#instance.idle', params: { tx: 'evacuateEnded' } },
+        ),
       },
     },
     build: {
       initial: 'claiming',
       states: {
-        claiming: buildStep('claim', { target: 'networking', params: { tx: 'advance', task: 'networking', step: 'network' } }, true),
-        networking: buildStep('network', { target: 'blockDeviceMapping', params: { tx: 'advance', task: 'block_device_mapping', step: 'blockDevices' } }, false),
-        blockDeviceMapping: buildStep('blockDevices', { target: 'spawning', params: { tx: 'advance', task: 'spawning', step: 'spawn' } }, false),
+        claiming: buildStep(
+          'claim',
+          { target: 'networking', params: { tx: 'advance', task: 'networking', step: 'network' } },
+          true,
+        ),
+        networking: buildStep(
+          'network',
+          {
+            target: 'blockDeviceMapping',
+            params: { tx: 'advance', task: 'block_device_mapping', step: 'blockDevices' },
+          },
+          false,
+        ),
+        blockDeviceMapping: buildStep(
+          'blockDevices',
+          { target: 'spawning', params: { tx: 'advance', task: 'spawning', step: 'spawn' } },
+          false,
+        ),
         spawning: buildStep('spawn', { target: '#instance.idle', params: { tx: 'buildDone' } }, true),
       },
     },
     reschedule: {
       initial: 'destroying',
       states: {
-        destroying: cleanupStep('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, ERROR_OUT),
-        releasingClaim: cleanupStep('releaseClaim', { target: 'rescheduling', params: { tx: 'rescheduleIssue' } }, ERROR_OUT),
-        rescheduling: { ...cleanupStep('reschedule', { target: '#instance.rescheduled', params: { tx: 'handOff' } }, ERROR_OUT), tags: [CLAIM_RELEASED] },
+        destroying: cleanupStep(
+          'destroy',
+          { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } },
+          ERROR_OUT,
+        ),
+        releasingClaim: cleanupStep(
+          'releaseClaim',
+          { target: 'rescheduling', params: { tx: 'rescheduleIssue' } },
+          ERROR_OUT,
+        ),
+        rescheduling: {
+          ...cleanupStep('reschedule', { target: '#instance.rescheduled', params: { tx: 'handOff' } }, ERROR_OUT),
+          tags: [CLAIM_RELEASED],
+        },
       },
     },
     /** The conductor owns the build now (an alternate host, or error if none is left). */
@@ -182,8 +261,16 @@ export const instanceMachine = setup({
     buildAbort: {
       initial: 'destroying',
       states: {
-        destroying: cleanupStep('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, ERROR_OUT),
-        releasingClaim: cleanupStep('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, ERROR_OUT),
+        destroying: cleanupStep(
+          'destroy',
+          { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } },
+          ERROR_OUT,
+        ),
+        releasingClaim: cleanupStep(
+          'releaseClaim',
+          { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } },
+          ERROR_OUT,
+        ),
         deletingAllocations: { ...cleanupStep('deleteAllocations', ERROR_OUT, ERROR_OUT), tags: [CLAIM_RELEASED] },
       },
     },
@@ -202,11 +289,31 @@ export const instanceMachine = setup({
       initial: 'claiming',
       states: {
         claiming: moveClaiming('migrating', { tx: 'moveClaimed' }, 'resize_prep'),
-        migrating: waitOn('migrateDisk', { target: 'handingOff', params: { tx: 'migrated' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'resize' } }),
-        handingOff: waitOn('handOff', { target: 'finishing', params: { tx: 'finishStart' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'resize' } }),
-        finishing: waitOn('finishResize', { target: '#instance.idle', params: { tx: 'resized' } }, { target: 'finishFailed', params: { tx: 'moveFailed', phase: 'resize_finish' } }),
-        rollingBack: cleanupStep('moveRollback', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
-        finishFailed: cleanupStep('confirmSource', { target: '#instance.idle', params: { tx: 'moveEnded' } }, { target: '#instance.idle', params: { tx: 'moveEnded' } }),
+        migrating: waitOn(
+          'migrateDisk',
+          { target: 'handingOff', params: { tx: 'migrated' } },
+          { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'resize' } },
+        ),
+        handingOff: waitOn(
+          'handOff',
+          { target: 'finishing', params: { tx: 'finishStart' } },
+          { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'resize' } },
+        ),
+        finishing: waitOn(
+          'finishResize',
+          { target: '#instance.idle', params: { tx: 'resized' } },
+          { target: 'finishFailed', params: { tx: 'moveFailed', phase: 'resize_finish' } },
+        ),
+        rollingBack: cleanupStep(
+          'moveRollback',
+          { target: '#instance.idle', params: { tx: 'moveEnded' } },
+          { target: '#instance.idle', params: { tx: 'moveEnded' } },
+        ),
+        finishFailed: cleanupStep(
+          'confirmSource',
+          { target: '#instance.idle', params: { tx: 'moveEnded' } },
+          { target: '#instance.idle', params: { tx: 'moveEnded' } },
+        ),
       },
     },
     /** Live migration (live.ts): source steps, then the destination's after handOff. */
@@ -214,26 +321,62 @@ export const instanceMachine = setup({
       initial: 'claiming',
       states: {
         claiming: moveClaiming('running', { tx: 'liveClaimed' }, 'live_migration_post'),
-        running: waitOn('liveMigrate', { target: 'handingOff', params: { tx: 'liveMigrated' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'live_migration_post' } }),
-        handingOff: waitOn('handOff', { target: 'posting', params: { tx: 'livePosting' } }, { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'live_migration_post' } }),
-        posting: cleanupStep('postLiveMigration', { target: '#instance.idle', params: { tx: 'liveDone' } }, { target: '#instance.idle', params: { tx: 'liveDone' } }),
-        rollingBack: cleanupStep('moveRollback', { target: '#instance.idle', params: { tx: 'liveRolledBack' } }, { target: '#instance.idle', params: { tx: 'liveRolledBack' } }),
+        running: waitOn(
+          'liveMigrate',
+          { target: 'handingOff', params: { tx: 'liveMigrated' } },
+          { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'live_migration_post' } },
+        ),
+        handingOff: waitOn(
+          'handOff',
+          { target: 'posting', params: { tx: 'livePosting' } },
+          { target: 'rollingBack', params: { tx: 'moveFailed', phase: 'live_migration_post' } },
+        ),
+        posting: cleanupStep(
+          'postLiveMigration',
+          { target: '#instance.idle', params: { tx: 'liveDone' } },
+          { target: '#instance.idle', params: { tx: 'liveDone' } },
+        ),
+        rollingBack: cleanupStep(
+          'moveRollback',
+          { target: '#instance.idle', params: { tx: 'liveRolledBack' } },
+          { target: '#instance.idle', params: { tx: 'liveRolledBack' } },
+        ),
       },
     },
     /** Soft delete and restore (soft-delete.ts): the guest powers off and on; resources stay held. */
-    softDeleting: waitOn('powerOff', { target: '#instance.idle', params: { tx: 'softDeleted' } }, { target: '#instance.idle', params: { tx: 'softOpFailed', phase: 'soft_delete' } }),
-    restoring: waitOn('powerOn', { target: '#instance.idle', params: { tx: 'restored' } }, { target: '#instance.idle', params: { tx: 'softOpFailed', phase: 'restore' } }),
+    softDeleting: waitOn(
+      'powerOff',
+      { target: '#instance.idle', params: { tx: 'softDeleted' } },
+      { target: '#instance.idle', params: { tx: 'softOpFailed', phase: 'soft_delete' } },
+    ),
+    restoring: waitOn(
+      'powerOn',
+      { target: '#instance.idle', params: { tx: 'restored' } },
+      { target: '#instance.idle', params: { tx: 'softOpFailed', phase: 'restore' } },
+    ),
     /** Rebuild on the same host (rebuild.ts): destroy, block devices, spawn from the new image. */
     rebuilding: {
       initial: 'destroying',
       states: {
-        destroying: waitOn('destroy', { target: 'blockDeviceMapping', params: { tx: 'rebuildAdvance', task: 'rebuild_block_device_mapping' } }, REBUILD_FAILED),
-        blockDeviceMapping: waitOn('blockDevices', { target: 'spawning', params: { tx: 'rebuildAdvance', task: 'rebuild_spawning' } }, REBUILD_FAILED),
+        destroying: waitOn(
+          'destroy',
+          { target: 'blockDeviceMapping', params: { tx: 'rebuildAdvance', task: 'rebuild_block_device_mapping' } },
+          REBUILD_FAILED,
+        ),
+        blockDeviceMapping: waitOn(
+          'blockDevices',
+          { target: 'spawning', params: { tx: 'rebuildAdvance', task: 'rebuild_spawning' } },
+          REBUILD_FAILED,
+        ),
         spawning: {
           meta: { step: 'spawn' },
           on: {
             STEP_DONE: [
-              { guard: and([current('spawn'), 'wasStopped']), target: 'poweringOff', actions: apply({ tx: 'rebuildSpawned' }) },
+              {
+                guard: and([current('spawn'), 'wasStopped']),
+                target: 'poweringOff',
+                actions: apply({ tx: 'rebuildSpawned' }),
+              },
               { guard: current('spawn'), target: '#instance.idle', actions: apply({ tx: 'rebuildSpawned' }) },
             ],
             STEP_FAILED: { guard: current('spawn'), target: '#instance.idle', actions: apply({ tx: 'rebuildFailed' }) },
@@ -243,23 +386,42 @@ export const instanceMachine = setup({
       },
     },
     /** Shelve (shelve.ts): power off, then save the image (imaging). */
-    shelving: waitOn('powerOff', { target: '#instance.imaging', params: { tx: 'advance', task: 'shelving_image_pending_upload', step: 'snapshot' } }, { target: '#instance.idle', params: { tx: 'shelveFailed' } }),
+    shelving: waitOn(
+      'powerOff',
+      {
+        target: '#instance.imaging',
+        params: { tx: 'advance', task: 'shelving_image_pending_upload', step: 'snapshot' },
+      },
+      { target: '#instance.idle', params: { tx: 'shelveFailed' } },
+    ),
     /** Snapshot, or a shelve's image (images.ts): save, upload; a failure deletes the image. */
     imaging: {
       initial: 'saving',
       states: {
-        saving: waitOn('snapshot', { target: 'uploading', params: { tx: 'imageSaved' } }, { target: 'cleaning', params: { tx: 'imageFailed' } }),
+        saving: waitOn(
+          'snapshot',
+          { target: 'uploading', params: { tx: 'imageSaved' } },
+          { target: 'cleaning', params: { tx: 'imageFailed' } },
+        ),
         uploading: {
           meta: { step: 'uploadImage' },
           on: {
             STEP_DONE: [
-              { guard: and([current('uploadImage'), 'offloadsAtOnce']), target: '#instance.offloading', actions: apply({ tx: 'imageUploaded' }) },
+              {
+                guard: and([current('uploadImage'), 'offloadsAtOnce']),
+                target: '#instance.offloading',
+                actions: apply({ tx: 'imageUploaded' }),
+              },
               { guard: current('uploadImage'), target: '#instance.idle', actions: apply({ tx: 'imageUploaded' }) },
             ],
             STEP_FAILED: { guard: current('uploadImage'), target: 'cleaning', actions: apply({ tx: 'imageFailed' }) },
           },
         },
-        cleaning: waitOn('deleteImage', { target: '#instance.idle', params: { tx: 'imageCleaned' } }, { target: '#instance.idle', params: { tx: 'imageCleaned' } }),
+        cleaning: waitOn(
+          'deleteImage',
+          { target: '#instance.idle', params: { tx: 'imageCleaned' } },
+          { target: '#instance.idle', params: { tx: 'imageCleaned' } },
+        ),
       },
     },
     /**
@@ -270,10 +432,32 @@ export const instanceMachine = setup({
     offloading: {
       initial: 'destroying',
       states: {
-        destroying: cleanupStep('destroy', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
-        releasingClaim: cleanupStep('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }),
-        deletingAllocations: { ...cleanupStep('deleteAllocations', { target: 'handingBack', params: { tx: 'offloaded' } }, { target: '#instance.idle', params: { tx: 'offloadFailed' } }), tags: [CLAIM_RELEASED] },
-        handingBack: { ...waitOn('handBack', { target: '#instance.offloaded', params: { tx: 'handedBack' } }, { target: '#instance.idle', params: { tx: 'handBackFailed' } }), tags: [CLAIM_RELEASED] },
+        destroying: cleanupStep(
+          'destroy',
+          { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } },
+          { target: '#instance.idle', params: { tx: 'offloadFailed' } },
+        ),
+        releasingClaim: cleanupStep(
+          'releaseClaim',
+          { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } },
+          { target: '#instance.idle', params: { tx: 'offloadFailed' } },
+        ),
+        deletingAllocations: {
+          ...cleanupStep(
+            'deleteAllocations',
+            { target: 'handingBack', params: { tx: 'offloaded' } },
+            { target: '#instance.idle', params: { tx: 'offloadFailed' } },
+          ),
+          tags: [CLAIM_RELEASED],
+        },
+        handingBack: {
+          ...waitOn(
+            'handBack',
+            { target: '#instance.offloaded', params: { tx: 'handedBack' } },
+            { target: '#instance.idle', params: { tx: 'handBackFailed' } },
+          ),
+          tags: [CLAIM_RELEASED],
+        },
       },
     },
     /** The conductor owns the offloaded instance now. */
@@ -282,26 +466,62 @@ export const instanceMachine = setup({
     unshelving: {
       initial: 'poweringOn',
       states: {
-        poweringOn: waitOn('powerOn', { target: 'cleaning', params: { tx: 'unshelveRunning' } }, { target: '#instance.idle', params: { tx: 'unshelveFailed' } }),
-        cleaning: waitOn('deleteImage', { target: '#instance.idle', params: { tx: 'unshelved' } }, { target: '#instance.idle', params: { tx: 'unshelved' } }),
+        poweringOn: waitOn(
+          'powerOn',
+          { target: 'cleaning', params: { tx: 'unshelveRunning' } },
+          { target: '#instance.idle', params: { tx: 'unshelveFailed' } },
+        ),
+        cleaning: waitOn(
+          'deleteImage',
+          { target: '#instance.idle', params: { tx: 'unshelved' } },
+          { target: '#instance.idle', params: { tx: 'unshelved' } },
+        ),
       },
     },
     /** Unshelve of an offloaded instance on the host the conductor chose: claim, spawn from the shelved image. */
     unshelvingOffloaded: {
       initial: 'claiming',
       states: {
-        claiming: waitOn('claim', { target: 'spawning', params: { tx: 'next', step: 'spawn' } }, { target: '#instance.offloading', params: { tx: 'unshelveSpawnFailed' } }),
-        spawning: waitOn('spawn', { target: 'cleaning', params: { tx: 'unshelveRunning' } }, { target: '#instance.offloading', params: { tx: 'unshelveSpawnFailed' } }),
-        cleaning: waitOn('deleteImage', { target: '#instance.idle', params: { tx: 'unshelved' } }, { target: '#instance.idle', params: { tx: 'unshelved' } }),
+        claiming: waitOn(
+          'claim',
+          { target: 'spawning', params: { tx: 'next', step: 'spawn' } },
+          { target: '#instance.offloading', params: { tx: 'unshelveSpawnFailed' } },
+        ),
+        spawning: waitOn(
+          'spawn',
+          { target: 'cleaning', params: { tx: 'unshelveRunning' } },
+          { target: '#instance.offloading', params: { tx: 'unshelveSpawnFailed' } },
+        ),
+        cleaning: waitOn(
+          'deleteImage',
+          { target: '#instance.idle', params: { tx: 'unshelved' } },
+          { target: '#instance.idle', params: { tx: 'unshelved' } },
+        ),
       },
     },
-    confirming: waitOn('confirmSource', { target: '#instance.idle', params: { tx: 'confirmed' } }, { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_confirm' } }),
+    confirming: waitOn(
+      'confirmSource',
+      { target: '#instance.idle', params: { tx: 'confirmed' } },
+      { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_confirm' } },
+    ),
     reverting: {
       initial: 'atDest',
       states: {
-        atDest: waitOn('revertDest', { target: 'handingOff', params: { tx: 'revertedAtDest' } }, { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_revert' } }),
-        handingOff: waitOn('handOff', { target: 'finishing', params: { tx: 'next', step: 'finishRevert' } }, { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_revert' } }),
-        finishing: waitOn('finishRevert', { target: '#instance.idle', params: { tx: 'reverted' } }, { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_revert' } }),
+        atDest: waitOn(
+          'revertDest',
+          { target: 'handingOff', params: { tx: 'revertedAtDest' } },
+          { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_revert' } },
+        ),
+        handingOff: waitOn(
+          'handOff',
+          { target: 'finishing', params: { tx: 'next', step: 'finishRevert' } },
+          { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_revert' } },
+        ),
+        finishing: waitOn(
+          'finishRevert',
+          { target: '#instance.idle', params: { tx: 'reverted' } },
+          { target: '#instance.idle', params: { tx: 'moveOpFailed', phase: 'resize_revert' } },
+        ),
       },
     },
     deleting: {
@@ -311,16 +531,46 @@ export const instanceMachine = setup({
           meta: { step: 'destroy' },
           on: {
             STEP_DONE: [
-              { guard: and([current('destroy'), 'hasMove']), target: 'cleaningMove', actions: apply({ tx: 'next', step: 'cleanupMove' }) },
-              { guard: current('destroy'), target: 'releasingClaim', actions: apply({ tx: 'next', step: 'releaseClaim' }) },
+              {
+                guard: and([current('destroy'), 'hasMove']),
+                target: 'cleaningMove',
+                actions: apply({ tx: 'next', step: 'cleanupMove' }),
+              },
+              {
+                guard: current('destroy'),
+                target: 'releasingClaim',
+                actions: apply({ tx: 'next', step: 'releaseClaim' }),
+              },
             ],
-            STEP_FAILED: { guard: current('destroy'), target: '#instance.idle', actions: apply({ tx: 'deleteFailed' }) },
+            STEP_FAILED: {
+              guard: current('destroy'),
+              target: '#instance.idle',
+              actions: apply({ tx: 'deleteFailed' }),
+            },
           },
         },
-        /** A delete during or after a move: the other host's guest and claims, and the migration consumer, go too (bug 1848343). */
-        cleaningMove: waitOn('cleanupMove', { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
-        releasingClaim: waitOn('releaseClaim', { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }),
-        deletingAllocations: { ...waitOn('deleteAllocations', { target: '#instance.deleted', params: { tx: 'deleteDone' } }, { target: '#instance.idle', params: { tx: 'deleteFailed' } }), tags: [CLAIM_RELEASED] },
+        /**
+         * A delete during or after a move: the other host's guest and claims, and the migration consumer, go too (bug
+         * 1848343).
+         */
+        cleaningMove: waitOn(
+          'cleanupMove',
+          { target: 'releasingClaim', params: { tx: 'next', step: 'releaseClaim' } },
+          { target: '#instance.idle', params: { tx: 'deleteFailed' } },
+        ),
+        releasingClaim: waitOn(
+          'releaseClaim',
+          { target: 'deletingAllocations', params: { tx: 'next', step: 'deleteAllocations' } },
+          { target: '#instance.idle', params: { tx: 'deleteFailed' } },
+        ),
+        deletingAllocations: {
+          ...waitOn(
+            'deleteAllocations',
+            { target: '#instance.deleted', params: { tx: 'deleteDone' } },
+            { target: '#instance.idle', params: { tx: 'deleteFailed' } },
+          ),
+          tags: [CLAIM_RELEASED],
+        },
       },
     },
     deleted: { type: 'final', tags: [CLAIM_RELEASED] },

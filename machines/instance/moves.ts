@@ -44,7 +44,13 @@ export function claimedOf(event: InstanceEvent | { type: string }): { dest: stri
   const { dest, flavor } = event.result as { dest?: unknown; flavor?: unknown };
   if (typeof dest !== 'string' || typeof flavor !== 'object' || flavor === null) return undefined;
   const f = flavor as Record<string, unknown>;
-  if (typeof f['name'] !== 'string' || typeof f['vcpus'] !== 'number' || typeof f['memoryMb'] !== 'number' || typeof f['rootGb'] !== 'number') return undefined;
+  if (
+    typeof f['name'] !== 'string' ||
+    typeof f['vcpus'] !== 'number' ||
+    typeof f['memoryMb'] !== 'number' ||
+    typeof f['rootGb'] !== 'number'
+  )
+    return undefined;
   return { dest, flavor: { name: f['name'], vcpus: f['vcpus'], memoryMb: f['memoryMb'], rootGb: f['rootGb'] } };
 }
 
@@ -61,7 +67,9 @@ export function moveClaimed(t: Tx, event: InstanceEvent | { type: string }): voi
 /** The disk is "copied" and the source guest off: the instance belongs to the destination now. */
 export function migrated(t: Tx): void {
   const dest = t.ctx.move?.dest ?? null;
-  t.set({ host: dest, node: dest, taskState: 'resize_migrated', powerState: 'shutdown' }).notify('instance.resize.end', corrOf(t)).run('handOff');
+  t.set({ host: dest, node: dest, taskState: 'resize_migrated', powerState: 'shutdown' })
+    .notify('instance.resize.end', corrOf(t))
+    .run('handOff');
 }
 
 export function finishStart(t: Tx): void {
@@ -71,7 +79,9 @@ export function finishStart(t: Tx): void {
 
 export function resized(t: Tx): void {
   const stopped = t.ctx.move?.oldVmState === 'stopped';
-  t.set({ vmState: 'resized', taskState: null, powerState: stopped ? 'shutdown' : 'running', fault: null }).final('instance.resize_finish.end');
+  t.set({ vmState: 'resized', taskState: null, powerState: stopped ? 'shutdown' : 'running', fault: null }).final(
+    'instance.resize_finish.end',
+  );
   t.ctx = { ...t.ctx, op: null };
 }
 
@@ -94,8 +104,14 @@ export function moveEnded(t: Tx): void {
   const back = phase === 'resize_prep';
   const vm: VmState = back ? (t.ctx.move?.oldVmState ?? t.ctx.vmState) : 'error';
   const source = t.ctx.move?.source ?? t.ctx.host;
-  const patch = phase === 'resize_finish' ? {} : { host: source, node: source, flavor: t.ctx.move?.oldFlavor ?? t.ctx.flavor };
-  t.set({ ...patch, vmState: vm, taskState: null, ...(back ? { powerState: vm === 'stopped' ? ('shutdown' as const) : ('running' as const) } : {}) });
+  const patch =
+    phase === 'resize_finish' ? {} : { host: source, node: source, flavor: t.ctx.move?.oldFlavor ?? t.ctx.flavor };
+  t.set({
+    ...patch,
+    vmState: vm,
+    taskState: null,
+    ...(back ? { powerState: vm === 'stopped' ? ('shutdown' as const) : ('running' as const) } : {}),
+  });
   t.final(`instance.${phase}.error`);
   t.ctx = { ...t.ctx, op: null, move: null };
 }
@@ -106,7 +122,9 @@ export function acceptConfirm(t: Tx, cmd: CommandEvent): void {
 }
 
 export function confirmed(t: Tx): void {
-  t.set({ vmState: t.ctx.powerState === 'shutdown' ? 'stopped' : 'active', taskState: null, fault: null }).final('instance.resize_confirm.end');
+  t.set({ vmState: t.ctx.powerState === 'shutdown' ? 'stopped' : 'active', taskState: null, fault: null }).final(
+    'instance.resize_confirm.end',
+  );
   t.ctx = { ...t.ctx, op: null, move: null };
 }
 
@@ -124,12 +142,21 @@ export function revertedAtDest(t: Tx): void {
 
 export function reverted(t: Tx): void {
   const stopped = t.ctx.move?.oldVmState === 'stopped';
-  t.set({ vmState: stopped ? 'stopped' : 'active', taskState: null, powerState: stopped ? 'shutdown' : 'running', fault: null }).final('instance.resize_revert.end');
+  t.set({
+    vmState: stopped ? 'stopped' : 'active',
+    taskState: null,
+    powerState: stopped ? 'shutdown' : 'running',
+    fault: null,
+  }).final('instance.resize_revert.end');
   t.ctx = { ...t.ctx, op: null, move: null };
 }
 
 /** Confirm or revert failed: ERROR; the open move stays recorded so that a delete cleans it up. */
-export function moveOpFailed(t: Tx, event: InstanceEvent | { type: string }, phase: 'resize_confirm' | 'resize_revert'): void {
+export function moveOpFailed(
+  t: Tx,
+  event: InstanceEvent | { type: string },
+  phase: 'resize_confirm' | 'resize_revert',
+): void {
   t.set({ vmState: 'error', taskState: null, fault: errorOf(event) }).final(`instance.${phase}.error`);
   t.ctx = { ...t.ctx, op: null };
 }

@@ -21,7 +21,10 @@ export const PEER_TRACKER_OPS = ['moveClaim', 'dropMoveClaim'] as const;
 export type PeerOp = (typeof PEER_OPS)[number] | (typeof PEER_TRACKER_OPS)[number];
 type Side = 'source' | 'destination';
 
-/** What the callee knows of a call: who (proven by the subject the server let the caller publish on), and what the caller saw. */
+/**
+ * What the callee knows of a call: who (proven by the subject the server let the caller publish on), and what the
+ * caller saw.
+ */
 export interface PeerCall {
   readonly op: PeerOp;
   readonly caller: string;
@@ -39,12 +42,18 @@ export interface PeerCall {
 
 /** The records as the callee reads them. */
 export interface PeerRecords {
-  readonly instance: { readonly value: { readonly owner: string; readonly epoch: number; readonly machine?: unknown }; readonly revision: number } | undefined;
+  readonly instance:
+    | {
+        readonly value: { readonly owner: string; readonly epoch: number; readonly machine?: unknown };
+        readonly revision: number;
+      }
+    | undefined;
   readonly migration: MigrationRecord | undefined;
 }
 
 /** `behind`: the callee's read is older than the caller's (a replica catching up): ask again. */
-export type PeerVerdict = { readonly ok: true } | { readonly ok: false; readonly behind: boolean; readonly reason: string };
+export type PeerVerdict =
+  { readonly ok: true } | { readonly ok: false; readonly behind: boolean; readonly reason: string };
 
 /** The steps each operation belongs to (machines/instance/moves.ts, live.ts). */
 const STEPS: Readonly<Record<PeerOp, readonly StepName[]>> = {
@@ -69,53 +78,74 @@ const behind = (reason: string): PeerVerdict => ({ ok: false, behind: true, reas
  * The verdict on one call. `migrationIdOf` derives a move's migration id (the actor layer's
  * hash, injected: machines/ computes no digests).
  */
-export function judgePeerCall(call: PeerCall, records: PeerRecords, migrationIdOf: (instanceId: string, opId: string) => string): PeerVerdict {
+export function judgePeerCall(
+  call: PeerCall,
+  records: PeerRecords,
+  migrationIdOf: (instanceId: string, opId: string) => string,
+): PeerVerdict {
   const { caller, callee } = call;
   if (caller === callee) return refuse('a host does not call itself over the bus');
   const inst = records.instance;
   if (!inst) return refuse(`instance ${call.instanceId} has no record`);
-  if (inst.revision < call.revision) return behind(`the record of ${call.instanceId} here is at revision ${inst.revision}, the caller saw ${call.revision}`);
+  if (inst.revision < call.revision)
+    return behind(
+      `the record of ${call.instanceId} here is at revision ${inst.revision}, the caller saw ${call.revision}`,
+    );
   const rec = inst.value;
-  if (rec.owner !== `host:${caller}`) return refuse(`${caller} does not own instance ${call.instanceId} (its owner is ${rec.owner})`);
-  if (rec.epoch !== call.epoch) return call.epoch > rec.epoch ? behind(`the record of ${call.instanceId} here is at epoch ${rec.epoch}, the caller saw ${call.epoch}`) : refuse(`the caller's epoch ${call.epoch} is stale (the record is at ${rec.epoch})`);
+  if (rec.owner !== `host:${caller}`)
+    return refuse(`${caller} does not own instance ${call.instanceId} (its owner is ${rec.owner})`);
+  if (rec.epoch !== call.epoch)
+    return call.epoch > rec.epoch
+      ? behind(`the record of ${call.instanceId} here is at epoch ${rec.epoch}, the caller saw ${call.epoch}`)
+      : refuse(`the caller's epoch ${call.epoch} is stale (the record is at ${rec.epoch})`);
   const snap = restore(rec.machine);
   if (!snap) return refuse(`instance ${call.instanceId} has no running machine`);
   const step = inFlightStep(snap);
-  if (!step || step.key !== call.stepKey) return refuse(`instance ${call.instanceId} is not in step ${call.stepKey} (it is in ${step?.key ?? 'no step'})`);
+  if (!step || step.key !== call.stepKey)
+    return refuse(`instance ${call.instanceId} is not in step ${call.stepKey} (it is in ${step?.key ?? 'no step'})`);
   if (!STEPS[call.op].includes(step.step)) return refuse(`${call.op} is no part of step ${step.step}`);
   const move: Move | null = snap.context.move;
   if (!move) return refuse(`instance ${call.instanceId} is in no move`);
   const mid = migrationIdOf(call.instanceId, move.opId);
-  if (mid !== call.migrationId) return refuse(`migration ${call.migrationId} is not the move of instance ${call.instanceId}`);
+  if (mid !== call.migrationId)
+    return refuse(`migration ${call.migrationId} is not the move of instance ${call.instanceId}`);
   const mig = records.migration;
   // The moveClaim step creates the migration record just before it asks: a read without it may be behind.
   if (!mig && step.step === 'moveClaim') return behind(`migration ${mid} has no record here yet`);
-  if (!mig || mig.migrationId !== mid || mig.instanceId !== call.instanceId) return refuse(`migration ${mid} has no record for instance ${call.instanceId}`);
+  if (!mig || mig.migrationId !== mid || mig.instanceId !== call.instanceId)
+    return refuse(`migration ${mid} has no record for instance ${call.instanceId}`);
   if (mig.sourceHost !== move.source) return refuse(`migration ${mid} does not start on ${move.source}`);
   if (step.step === 'moveClaim') {
     // No destination is recorded until one has accepted: any host but the source may be asked, once.
-    if (caller !== move.source || callee === move.source || call.side !== 'destination') return refuse(`a move claim asks a destination for its side, from the source`);
-    if ((mig.destHost ?? callee) !== callee || (move.dest ?? callee) !== callee) return refuse(`migration ${mid} already goes to ${mig.destHost ?? move.dest}`);
+    if (caller !== move.source || callee === move.source || call.side !== 'destination')
+      return refuse(`a move claim asks a destination for its side, from the source`);
+    if ((mig.destHost ?? callee) !== callee || (move.dest ?? callee) !== callee)
+      return refuse(`migration ${mid} already goes to ${mig.destHost ?? move.dest}`);
     return OPEN.has(mig.status) ? { ok: true } : refuse(`migration ${mid} is ${mig.status}`);
   }
   const dest = move.dest ?? mig.destHost;
   const parties = new Set([move.source, dest, mig.destHost].filter((h): h is string => h !== null));
-  if (!parties.has(caller) || !parties.has(callee)) return refuse(`migration ${mid} is between ${[...parties].join(' and ')}, not ${caller} and ${callee}`);
+  if (!parties.has(caller) || !parties.has(callee))
+    return refuse(`migration ${mid} is between ${[...parties].join(' and ')}, not ${caller} and ${callee}`);
   // The side a tracker operation names is the callee's own side of this move.
   const calleeSide: Side = callee === move.source ? 'source' : 'destination';
-  if (call.op === 'dropMoveClaim' && call.side !== calleeSide) return refuse(`${callee} holds the ${calleeSide} side of migration ${mid}, not the ${call.side ?? 'unnamed'} one`);
+  if (call.op === 'dropMoveClaim' && call.side !== calleeSide)
+    return refuse(`${callee} holds the ${calleeSide} side of migration ${mid}, not the ${call.side ?? 'unnamed'} one`);
   switch (step.step) {
     case 'confirmSource':
     case 'postLiveMigration':
       // the destination owns it now; the source's guest (and side) is the old one
-      return callee === move.source ? { ok: true } : refuse(`${step.step} drops the source's side, and ${callee} is not the source`);
+      return callee === move.source
+        ? { ok: true }
+        : refuse(`${step.step} drops the source's side, and ${callee} is not the source`);
     case 'moveRollback':
       return callee !== move.source ? { ok: true } : refuse('a rollback drops the destination side, never the source');
     case 'cleanupMove':
       return { ok: true };
     case 'liveMigrate':
       if (move.kind !== 'live') return refuse(`the move of ${call.instanceId} is a ${move.kind}, not a live migration`);
-      if (caller !== move.source || callee !== dest || mig.destHost !== callee) return refuse(`instance ${call.instanceId} is not migrating from ${caller} to ${callee}`);
+      if (caller !== move.source || callee !== dest || mig.destHost !== callee)
+        return refuse(`instance ${call.instanceId} is not migrating from ${caller} to ${callee}`);
       return OPEN_LIVE.has(mig.status) ? { ok: true } : refuse(`migration ${mid} is ${mig.status}`);
     default:
       return refuse(`${call.op} is no part of step ${step.step}`);

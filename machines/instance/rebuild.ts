@@ -29,7 +29,12 @@ export function rebuildSpawned(t: Tx): void {
 
 export function rebuildDone(t: Tx): void {
   const stopped = t.ctx.op?.oldVmState === 'stopped';
-  t.set({ vmState: stopped ? 'stopped' : 'active', taskState: null, powerState: stopped ? 'shutdown' : 'running', fault: null }).final('instance.rebuild.end');
+  t.set({
+    vmState: stopped ? 'stopped' : 'active',
+    taskState: null,
+    powerState: stopped ? 'shutdown' : 'running',
+    fault: null,
+  }).final('instance.rebuild.end');
   t.ctx = { ...t.ctx, op: null };
 }
 

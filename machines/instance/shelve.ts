@@ -21,7 +21,18 @@ import type { CommandEvent, InstanceContext, InstanceEvent, InstanceInput } from
 
 export function acceptShelve(t: Tx, cmd: CommandEvent): void {
   const offload = cmd.body['offload'] === true;
-  t.ctx = { ...t.ctx, op: { id: cmd.id, action: 'shelve', opId: cmd.id, joined: [], oldVmState: t.ctx.vmState, imageName: `${t.ctx.name}-shelved`, ...(offload ? { offload: true as const } : {}) } };
+  t.ctx = {
+    ...t.ctx,
+    op: {
+      id: cmd.id,
+      action: 'shelve',
+      opId: cmd.id,
+      joined: [],
+      oldVmState: t.ctx.vmState,
+      imageName: `${t.ctx.name}-shelved`,
+      ...(offload ? { offload: true as const } : {}),
+    },
+  };
   t.set({ taskState: 'shelving' }).notify('instance.shelve.start', cmd.id).run('powerOff');
 }
 
@@ -35,7 +46,13 @@ export function shelveFailed(t: Tx, event: InstanceEvent | { type: string }): vo
 export function shelved(t: Tx, imageId: string | null): void {
   const op = t.ctx.op;
   const offload = op?.offload === true;
-  t.set({ vmState: 'shelved', taskState: offload ? 'shelving_offloading' : null, powerState: 'shutdown', fault: null, shelvedImage: imageId });
+  t.set({
+    vmState: 'shelved',
+    taskState: offload ? 'shelving_offloading' : null,
+    powerState: 'shutdown',
+    fault: null,
+    shelvedImage: imageId,
+  });
   if (!offload) {
     t.final('instance.shelve.end');
     t.ctx = { ...t.ctx, op: null };
@@ -58,7 +75,14 @@ export function offloaded(t: Tx): void {
   const op = t.ctx.op;
   if (op === null) return;
   const unshelve = op.action === 'unshelve';
-  t.set({ vmState: 'shelved_offloaded', taskState: null, powerState: 'nostate', host: null, node: null, ...(unshelve ? {} : { fault: null }) });
+  t.set({
+    vmState: 'shelved_offloaded',
+    taskState: null,
+    powerState: 'nostate',
+    host: null,
+    node: null,
+    ...(unshelve ? {} : { fault: null }),
+  });
   t.final(unshelve ? 'instance.unshelve.error' : 'instance.shelve_offload.end');
   t.ctx = { ...t.ctx, op: { ...op, finished: true } };
   t.run('handBack');

@@ -15,7 +15,9 @@ export function acceptSoftDelete(t: Tx, cmd: CommandEvent): void {
 }
 
 export function softDeleted(t: Tx): void {
-  t.set({ vmState: 'soft-delete', taskState: null, powerState: 'shutdown', fault: null }).final('instance.soft_delete.end');
+  t.set({ vmState: 'soft-delete', taskState: null, powerState: 'shutdown', fault: null }).final(
+    'instance.soft_delete.end',
+  );
   t.ctx = { ...t.ctx, op: null };
 }
 

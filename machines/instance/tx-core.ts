@@ -4,7 +4,13 @@
  */
 import type { Fault } from '../../protocol/schemas/common.js';
 import type { InstanceEventBody } from '../../protocol/schemas/instance.js';
-import { HANDLED_LIMIT, type InstanceContext, type InstanceEffect, type InstanceEvent, type StepName } from './types.js';
+import {
+  HANDLED_LIMIT,
+  type InstanceContext,
+  type InstanceEffect,
+  type InstanceEvent,
+  type StepName,
+} from './types.js';
 
 export interface TxResult {
   readonly context: InstanceContext;
@@ -42,7 +48,10 @@ export function eventBody(ctx: InstanceContext, final?: boolean, fault?: Fault |
 export class Tx {
   ctx: InstanceContext;
   readonly effects: InstanceEffect[] = [];
-  constructor(ctx: InstanceContext, readonly ts: number) {
+  constructor(
+    ctx: InstanceContext,
+    readonly ts: number,
+  ) {
     this.ctx = ctx;
   }
   get corr(): string {
@@ -53,12 +62,16 @@ export class Tx {
     const before = this.ctx;
     this.ctx = { ...before, ...patch, updatedAt: Math.max(before.updatedAt, this.ts) };
     const c = this.ctx;
-    if (c.vmState !== before.vmState || c.taskState !== before.taskState || c.powerState !== before.powerState) this.notify('instance.update', this.corr);
+    if (c.vmState !== before.vmState || c.taskState !== before.taskState || c.powerState !== before.powerState)
+      this.notify('instance.update', this.corr);
     return this;
   }
   notify(event: string, corr: string, final?: boolean, fault?: Fault | null): this {
     const body = eventBody(this.ctx, final, fault);
-    this.effects.push({ type: 'notify', params: final === true ? { event, corr, final: true, body } : { event, corr, body } });
+    this.effects.push({
+      type: 'notify',
+      params: final === true ? { event, corr, final: true, body } : { event, corr, body },
+    });
     return this;
   }
   /** The terminal event for the operation and every command joined to it. */
@@ -75,7 +88,10 @@ export class Tx {
   }
   remember(id: string): this {
     const handled = [...this.ctx.handled, id];
-    this.ctx = { ...this.ctx, handled: handled.length > HANDLED_LIMIT ? handled.slice(handled.length - HANDLED_LIMIT) : handled };
+    this.ctx = {
+      ...this.ctx,
+      handled: handled.length > HANDLED_LIMIT ? handled.slice(handled.length - HANDLED_LIMIT) : handled,
+    };
     return this;
   }
   result(): TxResult {
@@ -83,9 +99,11 @@ export class Tx {
   }
 }
 
-export const tsOf = (ctx: InstanceContext, event: InstanceEvent | { type: string }): number => ('ts' in event && typeof event.ts === 'number' ? event.ts : ctx.updatedAt);
+export const tsOf = (ctx: InstanceContext, event: InstanceEvent | { type: string }): number =>
+  'ts' in event && typeof event.ts === 'number' ? event.ts : ctx.updatedAt;
 export const errorOf = (event: InstanceEvent | { type: string }): Fault => {
   if (event.type === 'STEP_FAILED' && 'error' in event) return { code: event.error.code, message: event.error.message };
   return { code: 'UnknownError', message: `unexpected ${event.type}` };
 };
-export const isRollback = (event: InstanceEvent | { type: string }): boolean => event.type === 'STEP_FAILED' && 'error' in event && event.error.rollback === true;
+export const isRollback = (event: InstanceEvent | { type: string }): boolean =>
+  event.type === 'STEP_FAILED' && 'error' in event && event.error.rollback === true;

@@ -6,15 +6,50 @@
 import type { Fault } from '../../protocol/schemas/common.js';
 import type { VmState } from '../../protocol/schemas/instance.js';
 import { decide, notifOf, specOf } from './rules.js';
-import { claimedOf, acceptConfirm, acceptResize, acceptRevert, confirmed, finishStart, migrated, moveClaimed, moveEnded, moveFailed, moveOpFailed, resized, reverted, revertedAtDest } from './moves.js';
+import {
+  claimedOf,
+  acceptConfirm,
+  acceptResize,
+  acceptRevert,
+  confirmed,
+  finishStart,
+  migrated,
+  moveClaimed,
+  moveEnded,
+  moveFailed,
+  moveOpFailed,
+  resized,
+  reverted,
+  revertedAtDest,
+} from './moves.js';
 import { evacuated, evacuateEnded, evacuateFailed, evacuateStart, evacuationContext } from './evacuate.js';
 import { acceptLive, liveClaimed, liveDone, liveMigrated, livePosting, liveRolledBack, liveSignal } from './live.js';
 import { acceptRestore, acceptSoftDelete, restored, softDeleted, softOpFailed } from './soft-delete.js';
-import { acceptShelve, acceptShelveOffload, acceptUnshelve, handBackFailed, offloaded, offloadFailed, shelveFailed, unshelveContext, unshelved, unshelveFailed, unshelveRunning, unshelveSpawnFailed } from './shelve.js';
+import {
+  acceptShelve,
+  acceptShelveOffload,
+  acceptUnshelve,
+  handBackFailed,
+  offloaded,
+  offloadFailed,
+  shelveFailed,
+  unshelveContext,
+  unshelved,
+  unshelveFailed,
+  unshelveRunning,
+  unshelveSpawnFailed,
+} from './shelve.js';
 import { acceptSnapshot, imageCleaned, imageFailed, imageSaved, imageUploaded } from './images.js';
 import { acceptRebuild, rebuildAdvance, rebuildDone, rebuildFailed, rebuildSpawned } from './rebuild.js';
 import { buildOpId, errorOf, isRollback, tsOf, Tx, type TxResult } from './tx-core.js';
-import { type CommandEvent, type InstanceContext, type InstanceEvent, type InstanceInput, type Operation, type StepName } from './types.js';
+import {
+  type CommandEvent,
+  type InstanceContext,
+  type InstanceEvent,
+  type InstanceInput,
+  type Operation,
+  type StepName,
+} from './types.js';
 
 export { buildOpId, eventBody, stepKey, type TxResult } from './tx-core.js';
 
@@ -104,7 +139,6 @@ export function initialContext(input: InstanceInput): InstanceContext {
   return unshelveContext(evacuationContext(base, input), input);
 }
 
-
 /**
  * A build failure's fault: a failure that a reschedule would have tried elsewhere, with no
  * attempt left, is Nova's MaxRetriesExceeded (a forced host gets no second attempt: it keeps
@@ -114,7 +148,10 @@ function buildFault(ctx: InstanceContext, event: InstanceEvent | { type: string 
   const f = errorOf(event);
   const reschedulable = event.type === 'STEP_FAILED' && 'error' in event && event.error.reschedulable === true;
   if (rescheduling || !reschedulable || ctx.maxAttempts <= 1) return f;
-  return { code: 'MaxRetriesExceeded', message: `build failed on attempt ${ctx.attempt} of ${ctx.maxAttempts}: ${f.code}: ${f.message}` };
+  return {
+    code: 'MaxRetriesExceeded',
+    message: `build failed on attempt ${ctx.attempt} of ${ctx.maxAttempts}: ${f.code}: ${f.message}`,
+  };
 }
 
 /** The op in flight ends without its own result: it gets its `.error` terminal now (§0.2). */
@@ -130,7 +167,15 @@ function command(t: Tx, cmd: CommandEvent): void {
   if (d.kind === 'duplicate' || d.kind === 'defer') return;
   t.remember(cmd.id);
   if (d.kind === 'reject') {
-    t.effects.push({ type: 'notify', params: { event: 'command.rejected', corr: cmd.id, final: true, body: { instanceId: t.ctx.instanceId, code: d.code, message: d.message, final: true } } });
+    t.effects.push({
+      type: 'notify',
+      params: {
+        event: 'command.rejected',
+        corr: cmd.id,
+        final: true,
+        body: { instanceId: t.ctx.instanceId, code: d.code, message: d.message, final: true },
+      },
+    });
     return;
   }
   switch (d.as) {
@@ -196,7 +241,13 @@ function command(t: Tx, cmd: CommandEvent): void {
       const spec = specOf(d.as, rebootType);
       if (spec === undefined) return;
       preempt(t, `${cmd.action} ${cmd.id}`, 'UnexpectedTaskStateError');
-      const op: Operation = { id: cmd.id, action: d.as, opId: cmd.id, joined: [], ...(d.as === 'reboot' ? { rebootType } : {}) };
+      const op: Operation = {
+        id: cmd.id,
+        action: d.as,
+        opId: cmd.id,
+        joined: [],
+        ...(d.as === 'reboot' ? { rebootType } : {}),
+      };
       t.ctx = { ...t.ctx, op, ...(d.as === 'suspend' ? { stashedVmState: t.ctx.vmState } : {}) };
       const [first, ...rest] = spec.tasks;
       t.set({ taskState: first ?? null }).notify(`instance.${spec.notif}.start`, cmd.id);
@@ -211,7 +262,13 @@ function opDone(t: Tx): void {
   const spec = op && specOf(op.action, op.rebootType);
   if (!op || !spec) return;
   const vm: VmState = spec.done.vm ?? t.ctx.stashedVmState ?? 'active';
-  t.set({ vmState: vm, taskState: null, powerState: spec.done.power, fault: null, ...(op.action === 'resume' ? { stashedVmState: null } : {}) });
+  t.set({
+    vmState: vm,
+    taskState: null,
+    powerState: spec.done.power,
+    fault: null,
+    ...(op.action === 'resume' ? { stashedVmState: null } : {}),
+  });
   t.final(`instance.${spec.notif}.end`);
   t.ctx = { ...t.ctx, op: null };
 }
@@ -270,7 +327,9 @@ export function runTx(ctx: InstanceContext, event: InstanceEvent | { type: strin
       break;
     case 'abortDone':
       if (event.type === 'STEP_FAILED' && t.ctx.fault === null) t.set({ fault: errorOf(event) });
-      t.set({ vmState: 'error', taskState: null, powerState: 'nostate', host: null, node: null }).final('instance.create.error');
+      t.set({ vmState: 'error', taskState: null, powerState: 'nostate', host: null, node: null }).final(
+        'instance.create.error',
+      );
       t.ctx = { ...t.ctx, op: null };
       break;
     case 'command':

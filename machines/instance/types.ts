@@ -3,7 +3,14 @@
  * flight), the events it accepts, and the two action types it returns to the actor layer.
  */
 import type { Fault } from '../../protocol/schemas/common.js';
-import type { CommandRejectedBody, FlavorView, InstanceAction, InstanceEventBody, PowerState, VmState } from '../../protocol/schemas/instance.js';
+import type {
+  CommandRejectedBody,
+  FlavorView,
+  InstanceAction,
+  InstanceEventBody,
+  PowerState,
+  VmState,
+} from '../../protocol/schemas/instance.js';
 import type { RejectionCode } from '../../protocol/errors.js';
 
 /** Every side effect the machine can ask for. Each is idempotent under its key. */
@@ -67,7 +74,9 @@ export interface NotifyParams {
   readonly body: InstanceEventBody | CommandRejectedBody;
 }
 
-export type InstanceEffect = { readonly type: 'runStep'; readonly params: RunStepParams } | { readonly type: 'notify'; readonly params: NotifyParams };
+export type InstanceEffect =
+  | { readonly type: 'runStep'; readonly params: RunStepParams }
+  | { readonly type: 'notify'; readonly params: NotifyParams };
 
 export type RebootType = 'SOFT' | 'HARD';
 export type LockedBy = 'owner' | 'admin';

@@ -86,7 +86,12 @@ export function holdsHostClaim(persisted: unknown): boolean {
  * with no task state), or a build the conductor is still scheduling. Its claims are moving
  * by its own steps, each persisted before it acts, so the records run ahead of the tracker.
  */
-export function operationInFlight(r: { taskState: string | null; owner: string; vmState: string; machine?: unknown }): boolean {
+export function operationInFlight(r: {
+  taskState: string | null;
+  owner: string;
+  vmState: string;
+  machine?: unknown;
+}): boolean {
   if (r.taskState !== null) return true;
   if (r.owner === 'conductor' && r.vmState === 'building') return true;
   const op = (r.machine as { context?: { op?: unknown } } | undefined)?.context?.op;

@@ -22,13 +22,26 @@ export interface InstancePeriodicInput {
 const commandId = (id: string) => id.slice(0, 128);
 
 /** The periodics that send their instance a command; its id is `<kind>:<what it is about>`. */
-export const INTERNAL_COMMAND_KINDS = ['auto-confirm', 'reclaim', 'reboot-timeout', 'rescue-timeout', 'shelve-offload', 'sync'] as const;
+export const INTERNAL_COMMAND_KINDS = [
+  'auto-confirm',
+  'reclaim',
+  'reboot-timeout',
+  'rescue-timeout',
+  'shelve-offload',
+  'sync',
+] as const;
 type InternalKind = (typeof INTERNAL_COMMAND_KINDS)[number];
 
 /** Whether a command id is one a host's periodic sent (no client did: the chaos checker's `unsent` rule). */
 export const isInternalCommandId = (id: string): boolean => INTERNAL_COMMAND_KINDS.some((k) => id.startsWith(`${k}:`));
 
-const internal = (now: number, kind: InternalKind, about: string, action: InstanceAction, body: Record<string, unknown> = {}): CommandEvent => ({
+const internal = (
+  now: number,
+  kind: InternalKind,
+  about: string,
+  action: InstanceAction,
+  body: Record<string, unknown> = {},
+): CommandEvent => ({
   type: 'COMMAND',
   ts: now,
   id: commandId(`${kind}:${about}`),
@@ -39,7 +52,8 @@ const internal = (now: number, kind: InternalKind, about: string, action: Instan
 });
 
 /** Idle for longer than `ms` (0 or less = never due). */
-const idleFor = (c: InstanceContext, now: number, ms: number) => ms > 0 && c.taskState === null && now - c.updatedAt >= ms;
+const idleFor = (c: InstanceContext, now: number, ms: number) =>
+  ms > 0 && c.taskState === null && now - c.updatedAt >= ms;
 
 /** Nova's _poll_unconfirmed_resizes (resize_confirm_window): a resize left RESIZED is confirmed. */
 export function autoConfirmDue({ context: c, now }: InstancePeriodicInput, windowMs: number): CommandEvent | null {
@@ -63,8 +77,12 @@ const BUILD_STEPS: ReadonlySet<StepName> = new Set(['claim', 'network', 'blockDe
  * claim, delete the allocations) and ends in error. The hung step's late result carries its
  * old key in a state that waits on another step: the machine ignores it.
  */
-export function buildTimeoutDue({ context: c, inFlight, now }: InstancePeriodicInput, timeoutMs: number): StepFailedEvent | null {
-  if (timeoutMs <= 0 || c.vmState !== 'building' || c.fault !== null || !inFlight || !BUILD_STEPS.has(inFlight.step)) return null;
+export function buildTimeoutDue(
+  { context: c, inFlight, now }: InstancePeriodicInput,
+  timeoutMs: number,
+): StepFailedEvent | null {
+  if (timeoutMs <= 0 || c.vmState !== 'building' || c.fault !== null || !inFlight || !BUILD_STEPS.has(inFlight.step))
+    return null;
   const age = now - c.createdAt;
   if (age < timeoutMs) return null;
   return {
@@ -72,16 +90,28 @@ export function buildTimeoutDue({ context: c, inFlight, now }: InstancePeriodicI
     ts: now,
     step: inFlight.step,
     key: inFlight.key,
-    error: { code: 'BuildTimeout', message: `build not finished after ${Math.round(age / 1000)} s (instance_build_timeout ${Math.round(timeoutMs / 1000)} s), stuck in ${inFlight.step}` },
+    error: {
+      code: 'BuildTimeout',
+      message: `build not finished after ${Math.round(age / 1000)} s (instance_build_timeout ${Math.round(timeoutMs / 1000)} s), stuck in ${inFlight.step}`,
+    },
   };
 }
 
 /** Soft reboot task states (Nova's _poll_rebooting_instances looks at these). */
 export const SOFT_REBOOT_TASKS: readonly string[] = ['rebooting', 'reboot_pending', 'reboot_started'];
 
-/** Nova's _poll_rebooting_instances (reboot_timeout): a soft reboot that hangs is taken over by a HARD one (ALLOW_REBOOT). */
+/**
+ * Nova's _poll_rebooting_instances (reboot_timeout): a soft reboot that hangs is taken over by a HARD one
+ * (ALLOW_REBOOT).
+ */
 export function rebootTimeoutDue({ context: c, now }: InstancePeriodicInput, timeoutMs: number): CommandEvent | null {
-  if (timeoutMs <= 0 || c.taskState === null || !SOFT_REBOOT_TASKS.includes(c.taskState) || now - c.updatedAt < timeoutMs) return null;
+  if (
+    timeoutMs <= 0 ||
+    c.taskState === null ||
+    !SOFT_REBOOT_TASKS.includes(c.taskState) ||
+    now - c.updatedAt < timeoutMs
+  )
+    return null;
   return internal(now, 'reboot-timeout', `${c.instanceId}:${c.updatedAt}`, 'reboot', { type: 'HARD' });
 }
 
@@ -115,7 +145,8 @@ export const powerSyncApplies = (c: InstanceContext) => c.taskState === null && 
 export function powerSyncDue({ context: c, now }: InstancePeriodicInput, guest: PowerState): PowerSyncDecision {
   if (!powerSyncApplies(c)) return null;
   const off = guest === 'shutdown' || guest === 'crashed' || guest === 'suspended';
-  if ((c.vmState === 'active' || c.vmState === 'paused') && off) return { send: internal(now, 'sync', `${c.instanceId}:${c.updatedAt}`, 'stop', { sync: true }) };
+  if ((c.vmState === 'active' || c.vmState === 'paused') && off)
+    return { send: internal(now, 'sync', `${c.instanceId}:${c.updatedAt}`, 'stop', { sync: true }) };
   if (c.vmState === 'stopped' && guest === 'running') return { powerOff: true };
   return null;
 }

@@ -17,7 +17,12 @@ export interface InstanceFacts {
  * and one with another move open that involves this host (its guest here may be the
  * arriving one) — `isOpen` says which statuses are open.
  */
-export function incompleteMigrationsDue(migrations: readonly MigrationRecord[], instanceOf: (id: string) => InstanceFacts | undefined, host: string, isOpen: (m: MigrationRecord) => boolean): MigrationRecord[] {
+export function incompleteMigrationsDue(
+  migrations: readonly MigrationRecord[],
+  instanceOf: (id: string) => InstanceFacts | undefined,
+  host: string,
+  isOpen: (m: MigrationRecord) => boolean,
+): MigrationRecord[] {
   const here = (m: MigrationRecord) => m.sourceHost === host || m.destHost === host;
   const busy = new Set(migrations.filter((m) => here(m) && isOpen(m)).map((m) => m.instanceId));
   return migrations.filter((m) => {

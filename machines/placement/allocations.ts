@@ -37,7 +37,10 @@ function generationError(state: PlacementState, uuid: string, sent: number | nul
       );
     }
   } else if (sent !== null) {
-    return conflict(`consumer generation conflict - expected null but got ${sent}`, PlacementErrorCode.ConcurrentUpdate);
+    return conflict(
+      `consumer generation conflict - expected null but got ${sent}`,
+      PlacementErrorCode.ConcurrentUpdate,
+    );
   }
   return null;
 }
@@ -99,7 +102,9 @@ export function planAllocations(
   }
   if (missingClasses.length > 0) {
     return conflict(
-      unableToAllocate(`Inventory for '${missingClasses.join(', ')}' on resource provider '${missingProviders.join(', ')}' invalid.`),
+      unableToAllocate(
+        `Inventory for '${missingClasses.join(', ')}' on resource provider '${missingProviders.join(', ')}' invalid.`,
+      ),
     );
   }
 
@@ -180,7 +185,10 @@ export function planAllocations(
 const isEmptyDelta = (d: AllocationDelta) => d.consumers.length === 0 && d.deletedConsumers.length === 0;
 
 /** PUT /allocations/{c}. */
-export function putAllocations(state: PlacementState, body: PlacementRequest<'allocations.put'>): PlacementEvent[] | PlacementError {
+export function putAllocations(
+  state: PlacementState,
+  body: PlacementRequest<'allocations.put'>,
+): PlacementEvent[] | PlacementError {
   const delta = planAllocations(state, [{ ...body, uuid: canonicalUuid(body.consumer) }]);
   if (!('consumers' in delta)) return delta;
   return isEmptyDelta(delta) ? [] : [{ type: 'AllocationsReplaced', ...delta }];
@@ -197,7 +205,10 @@ export function consumerWrites(consumers: Record<string, ConsumerWrite>): Consum
 }
 
 /** POST /allocations: all or nothing over several consumers. */
-export function postAllocations(state: PlacementState, body: PlacementRequest<'allocations.post'>): PlacementEvent[] | PlacementError {
+export function postAllocations(
+  state: PlacementState,
+  body: PlacementRequest<'allocations.post'>,
+): PlacementEvent[] | PlacementError {
   const delta = planAllocations(state, consumerWrites(body.consumers));
   if (!('consumers' in delta)) return delta;
   return isEmptyDelta(delta) ? [] : [{ type: 'AllocationsReplaced', ...delta }];

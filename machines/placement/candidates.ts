@@ -68,7 +68,8 @@ function parseGroup(
 ): Group | PlacementError {
   const resources = Object.entries(g.resources ?? {});
   for (const [rc] of resources) {
-    if (!classExists(state, rc)) return badRequest(`Invalid resource class in resources parameter: No such resource class ${rc}.`);
+    if (!classExists(state, rc))
+      return badRequest(`Invalid resource class in resources parameter: No such resource class ${rc}.`);
   }
   const traits = parseTraits(state, g.required);
   if (isPlacementError(traits)) return traits;
@@ -86,14 +87,20 @@ function parse(state: PlacementState, body: Request): { groups: Group[]; root: T
     Object.keys(body.resources ?? {}).length > 0 ||
     suffixes.some((s) => Object.keys(body.groups?.[s]?.resources ?? {}).length > 0);
   if (!hasResources) {
-    return badRequest('There must be at least one resources or resources[$S] parameter.', PlacementErrorCode.QueryMissingValue);
+    return badRequest(
+      'There must be at least one resources or resources[$S] parameter.',
+      PlacementErrorCode.QueryMissingValue,
+    );
   }
   if (suffixes.length > 1 && body.groupPolicy === undefined) {
-    return badRequest('The "group_policy" parameter is required when specifying more than one "resources{N}" parameter.');
+    return badRequest(
+      'The "group_policy" parameter is required when specifying more than one "resources{N}" parameter.',
+    );
   }
   const inSubtree = new Set((body.sameSubtree ?? []).flat());
   for (const s of inSubtree) {
-    if (!suffixes.includes(s)) return badRequest(`Unrequested resource suffix(es) in same_subtree: ${s}`, PlacementErrorCode.QueryBadValue);
+    if (!suffixes.includes(s))
+      return badRequest(`Unrequested resource suffix(es) in same_subtree: ${s}`, PlacementErrorCode.QueryBadValue);
   }
   for (const s of suffixes) {
     if (Object.keys(body.groups?.[s]?.resources ?? {}).length === 0 && !inSubtree.has(s)) {
@@ -104,7 +111,12 @@ function parse(state: PlacementState, body: Request): { groups: Group[]; root: T
     }
   }
   const groups: Group[] = [];
-  const unsuffixed = { resources: body.resources, required: body.required, memberOf: body.memberOf, inTree: body.inTree };
+  const unsuffixed = {
+    resources: body.resources,
+    required: body.required,
+    memberOf: body.memberOf,
+    inTree: body.inTree,
+  };
   if (body.resources || body.required?.length || body.memberOf?.length || body.inTree !== undefined) {
     const g = parseGroup(state, '', unsuffixed);
     if (isPlacementError(g)) return g;
@@ -159,7 +171,10 @@ function simple(state: PlacementState, g: Group, root: TraitFilter, limit: numbe
     if (!traitsMatch(p.traits, g.traits) || !traitsMatch(p.traits, root)) continue;
     if (!aggregatesMatch(state, p, g.aggregates)) continue;
     out.push({
-      request: { allocations: { [uuid]: { resources: Object.fromEntries(g.resources) } }, mappings: { [g.suffix]: [uuid] } },
+      request: {
+        allocations: { [uuid]: { resources: Object.fromEntries(g.resources) } },
+        mappings: { [g.suffix]: [uuid] },
+      },
       key: uuid,
       used: [uuid],
     });
@@ -189,7 +204,10 @@ function options(state: PlacementState, g: Group, tree: readonly Provider[], sha
     // A suffixed group is served whole by one provider.
     return eligible(state, g, pool, true)
       .filter((p) => g.resources.every(([rc, n]) => canServe(p, rc, n)))
-      .map((p) => ({ providers: [p.uuid], items: g.resources.map(([rc, n]) => [p.uuid, rc, n] as [string, string, number]) }));
+      .map((p) => ({
+        providers: [p.uuid],
+        items: g.resources.map(([rc, n]) => [p.uuid, rc, n] as [string, string, number]),
+      }));
   }
   // The unsuffixed group: each class from one provider, classes possibly from different ones;
   // required traits judged on the union of the contributors' traits.

@@ -39,13 +39,20 @@ export function deleteResourceClass(
 }
 
 /** PUT /traits/{name}: 201 with an event, or 204 with none when it exists. */
-export function createTrait(state: PlacementState, body: PlacementRequest<'traits.create'>): PlacementEvent[] | PlacementError {
-  if (!isCustomName(body.name)) return badRequest(`The trait is invalid. A valid trait must be CUSTOM_ prefixed: ${body.name}`);
+export function createTrait(
+  state: PlacementState,
+  body: PlacementRequest<'traits.create'>,
+): PlacementEvent[] | PlacementError {
+  if (!isCustomName(body.name))
+    return badRequest(`The trait is invalid. A valid trait must be CUSTOM_ prefixed: ${body.name}`);
   if (traitExists(state, body.name)) return [];
   return [{ type: 'TraitCreated', name: body.name }];
 }
 
-export function removeTrait(state: PlacementState, body: PlacementRequest<'traits.remove'>): PlacementEvent[] | PlacementError {
+export function removeTrait(
+  state: PlacementState,
+  body: PlacementRequest<'traits.remove'>,
+): PlacementEvent[] | PlacementError {
   if (!traitExists(state, body.name)) return notFound(`No such trait(s): ${body.name}.`);
   if (isStandardTrait(body.name)) return badRequest(`Cannot delete standard trait ${body.name}.`);
   if ((state.traitUse.get(body.name) ?? 0) > 0) {

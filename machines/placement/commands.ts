@@ -38,7 +38,7 @@ const WRITE_OPS = {
   'allocations.put': true,
   'allocations.post': true,
   'allocations.delete': true,
-  'reshape': true,
+  reshape: true,
 } as const satisfies Record<PlacementWriteOp, true>;
 
 /** True for ops that go through decide/evolve (the list mirrors PLACEMENT_WRITE_OPS in the schemas). */

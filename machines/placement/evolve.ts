@@ -72,7 +72,12 @@ export function applyAllocations(state: PlacementState, d: AllocationDelta): voi
   }
 }
 
-export function applyInventory(state: PlacementState, p: Provider, generation: number, inventories: InventoryData): void {
+export function applyInventory(
+  state: PlacementState,
+  p: Provider,
+  generation: number,
+  inventories: InventoryData,
+): void {
   for (const rc of p.inventories.keys()) if (!(rc in inventories)) removeFrom(state.byClass, rc, p.uuid);
   p.inventories = new Map();
   for (const rc in inventories) {

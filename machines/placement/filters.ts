@@ -46,7 +46,10 @@ export function parseTraits(
   if (unknown.length > 0) return badRequest(`No such trait(s): ${unknown.join(', ')}.`);
   const both = f.required.filter((t) => f.forbidden.includes(t));
   if (both.length > 0) {
-    return badRequest(`Conflicting required and forbidden traits found in the following traits keys: ${both.join(', ')}`, conflictCode);
+    return badRequest(
+      `Conflicting required and forbidden traits found in the following traits keys: ${both.join(', ')}`,
+      conflictCode,
+    );
   }
   return f;
 }
@@ -59,7 +62,11 @@ export function parseAggregates(lists: readonly (readonly string[])[] | undefine
     const neg = list.filter((a) => a.startsWith('!'));
     if (neg.length === list.length) f.forbidden.push(...neg.map((a) => canonicalUuid(a.slice(1))));
     else if (neg.length === 0) f.anyOf.push(list.map(canonicalUuid));
-    else return badRequest(`Invalid memberOf: forbidden and required aggregates mixed in one list: ${list.join(',')}`, PlacementErrorCode.QueryBadValue);
+    else
+      return badRequest(
+        `Invalid memberOf: forbidden and required aggregates mixed in one list: ${list.join(',')}`,
+        PlacementErrorCode.QueryBadValue,
+      );
   }
   return f;
 }

@@ -7,8 +7,22 @@
 export { decide } from './decide.js';
 export { evolve } from './evolve.js';
 export { query, writeReply } from './query.js';
-export { emptyState, capacity, capacityInt, type PlacementState, type Provider, type Consumer, type Inventory } from './model.js';
-export { toSnapshot, fromSnapshot, SNAPSHOT_VERSION, type PlacementSnapshot, type ProviderSnapshot } from './snapshot.js';
+export {
+  emptyState,
+  capacity,
+  capacityInt,
+  type PlacementState,
+  type Provider,
+  type Consumer,
+  type Inventory,
+} from './model.js';
+export {
+  toSnapshot,
+  fromSnapshot,
+  SNAPSHOT_VERSION,
+  type PlacementSnapshot,
+  type ProviderSnapshot,
+} from './snapshot.js';
 export { PlacementError, PlacementErrorCode, isPlacementError } from './errors.js';
 export {
   PlacementEventType,

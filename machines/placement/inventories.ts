@@ -1,8 +1,24 @@
 /** Decisions on inventories (§1.2, §4): full replace, single-class routes, in-use rules. */
 import type { InventoryInput, PlacementRequest } from '../../protocol/schemas/placement.js';
-import { PlacementErrorCode, badRequest, conflict, generationConflict, isPlacementError, notFound, type PlacementError } from './errors.js';
+import {
+  PlacementErrorCode,
+  badRequest,
+  conflict,
+  generationConflict,
+  isPlacementError,
+  notFound,
+  type PlacementError,
+} from './errors.js';
 import type { InventoryData, InventorySet, PlacementEvent } from './events.js';
-import { MAX_INT, capacityInt, classExists, usedOf, type Inventory, type PlacementState, type Provider } from './model.js';
+import {
+  MAX_INT,
+  capacityInt,
+  classExists,
+  usedOf,
+  type Inventory,
+  type PlacementState,
+  type Provider,
+} from './model.js';
 import { findProvider } from './providers.js';
 
 /** Fill in Placement's defaults (§1.2). */
@@ -21,14 +37,20 @@ export function withDefaults(i: InventoryInput): Inventory {
  * Checks on one record beyond the schema: capacity may be 0 (1.26+) but not negative, and the
  * class must exist. No cross-field checks (min > max is accepted, as in Placement).
  */
-export function validateInventory(state: PlacementState, provider: string, rc: string, inv: Inventory): PlacementError | null {
+export function validateInventory(
+  state: PlacementState,
+  provider: string,
+  rc: string,
+  inv: Inventory,
+): PlacementError | null {
   if (capacityInt(inv) < 0) {
     return badRequest(
       `Unable to update inventory for resource provider ${provider}: Invalid inventory for '${rc}' on resource provider ` +
         `'${provider}'. The reserved value is greater than total or the allocation ratio is negative.`,
     );
   }
-  if (!classExists(state, rc)) return badRequest(`Unknown resource class in inventory for resource provider ${provider}: ${rc}`);
+  if (!classExists(state, rc))
+    return badRequest(`Unknown resource class in inventory for resource provider ${provider}: ${rc}`);
   return null;
 }
 
@@ -70,7 +92,10 @@ const event = (p: Provider, inventories: InventoryData): InventorySet => ({
 });
 
 /** PUT …/inventories: replace the set; the generation always moves (§1.8). */
-export function setInventories(state: PlacementState, body: PlacementRequest<'inventories.set'>): PlacementEvent[] | PlacementError {
+export function setInventories(
+  state: PlacementState,
+  body: PlacementRequest<'inventories.set'>,
+): PlacementEvent[] | PlacementError {
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
   if (body.resourceProviderGeneration !== p.generation) return generationConflict();
@@ -99,12 +124,16 @@ export function updateInventory(
   const inv = withDefaults(input);
   const err = validateInventory(state, p.uuid, rc, inv);
   if (err) return err;
-  if (!p.inventories.has(rc)) return badRequest(`No inventory record with resource class for resource provider ${p.uuid}: ${rc}`);
+  if (!p.inventories.has(rc))
+    return badRequest(`No inventory record with resource class for resource provider ${p.uuid}: ${rc}`);
   return [event(p, { ...current(p), [rc]: inv })];
 }
 
 /** POST …/inventories: add one class; no generation needed, 409 when the class exists. */
-export function addInventory(state: PlacementState, body: PlacementRequest<'inventories.add'>): PlacementEvent[] | PlacementError {
+export function addInventory(
+  state: PlacementState,
+  body: PlacementRequest<'inventories.add'>,
+): PlacementEvent[] | PlacementError {
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
   const { provider: _p, resourceClass: rc, ...input } = body;
@@ -130,7 +159,10 @@ export function deleteInventory(
   const rc = body.resourceClass;
   if (!p.inventories.has(rc)) return notFound(`No inventory of class ${rc} found for delete`);
   if (usedOf(p, rc) > 0) {
-    return conflict(`Unable to delete inventory of class ${rc}: ${inUseDetail(p, rc)}`, PlacementErrorCode.ConcurrentUpdate);
+    return conflict(
+      `Unable to delete inventory of class ${rc}: ${inUseDetail(p, rc)}`,
+      PlacementErrorCode.ConcurrentUpdate,
+    );
   }
   const next = current(p);
   delete next[rc];
@@ -146,7 +178,10 @@ export function deleteAllInventories(
   if (isPlacementError(p)) return p;
   const dropped = droppedInUse(p, () => false);
   if (dropped !== undefined) {
-    return conflict(`Unable to delete inventory for resource provider ${p.uuid}: ${inUseDetail(p, dropped)}`, PlacementErrorCode.InventoryInUse);
+    return conflict(
+      `Unable to delete inventory for resource provider ${p.uuid}: ${inUseDetail(p, dropped)}`,
+      PlacementErrorCode.InventoryInUse,
+    );
   }
   return [event(p, {})];
 }

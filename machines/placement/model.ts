@@ -71,7 +71,13 @@ export interface PlacementState {
 
 /** A state with no providers, no consumers, only the standard classes and traits. */
 /** A provider with no inventory, traits, aggregates, children or usage yet. */
-export function newProvider(uuid: string, name: string, generation: number, parent: string | null, root: string): Provider {
+export function newProvider(
+  uuid: string,
+  name: string,
+  generation: number,
+  parent: string | null,
+  root: string,
+): Provider {
   return {
     uuid,
     name,

@@ -1,6 +1,14 @@
 /** Decisions on providers and on what hangs off them directly: traits and aggregates (§1.1, §1.4, §1.5). */
 import type { PlacementRequest } from '../../protocol/schemas/placement.js';
-import { PlacementErrorCode, badRequest, conflict, generationConflict, isPlacementError, notFound, type PlacementError } from './errors.js';
+import {
+  PlacementErrorCode,
+  badRequest,
+  conflict,
+  generationConflict,
+  isPlacementError,
+  notFound,
+  type PlacementError,
+} from './errors.js';
 import type { AggregatesSet, PlacementEvent, ProviderCreated, ProviderUpdated, TraitsSet } from './events.js';
 import { isAncestorOrSelf, isUnused, subtree, traitExists, type PlacementState, type Provider } from './model.js';
 import { canonicalUuid } from './names.js';
@@ -31,7 +39,10 @@ export function createProvider(
     return conflict(`Conflicting resource provider uuid: ${uuid} already exists.`, PlacementErrorCode.DuplicateName);
   }
   if (state.names.has(body.name)) {
-    return conflict(`Conflicting resource provider name: ${body.name} already exists.`, PlacementErrorCode.DuplicateName);
+    return conflict(
+      `Conflicting resource provider name: ${body.name} already exists.`,
+      PlacementErrorCode.DuplicateName,
+    );
   }
   const e: ProviderCreated = {
     type: 'ProviderCreated',
@@ -68,7 +79,10 @@ export function updateProvider(
   }
   const other = state.names.get(body.name);
   if (other !== undefined && other !== p.uuid) {
-    return conflict(`Conflicting resource provider name: ${body.name} already exists.`, PlacementErrorCode.DuplicateName);
+    return conflict(
+      `Conflicting resource provider name: ${body.name} already exists.`,
+      PlacementErrorCode.DuplicateName,
+    );
   }
   const e: ProviderUpdated = {
     type: 'ProviderUpdated',
@@ -81,7 +95,10 @@ export function updateProvider(
   return [e];
 }
 
-export function deleteProvider(state: PlacementState, body: PlacementRequest<'providers.delete'>): PlacementEvent[] | PlacementError {
+export function deleteProvider(
+  state: PlacementState,
+  body: PlacementRequest<'providers.delete'>,
+): PlacementEvent[] | PlacementError {
   const p = findProvider(state, body.uuid);
   if (isPlacementError(p)) return p;
   // Placement checks allocations before children.
@@ -106,7 +123,10 @@ function sameSet(a: ReadonlySet<string>, b: readonly string[]): boolean {
   return true;
 }
 
-export function setTraits(state: PlacementState, body: PlacementRequest<'traits.set'>): PlacementEvent[] | PlacementError {
+export function setTraits(
+  state: PlacementState,
+  body: PlacementRequest<'traits.set'>,
+): PlacementEvent[] | PlacementError {
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
   if (body.resourceProviderGeneration !== p.generation) return generationConflict();
@@ -114,18 +134,29 @@ export function setTraits(state: PlacementState, body: PlacementRequest<'traits.
   if (missing.length > 0) return badRequest(`No such trait(s): ${missing.join(', ')}`);
   // The generation moves only when the set changes (§1.8); an unchanged set is a no-op.
   if (sameSet(p.traits, body.traits)) return [];
-  const e: TraitsSet = { type: 'TraitsSet', provider: p.uuid, generation: p.generation + 1, traits: [...body.traits].sort() };
+  const e: TraitsSet = {
+    type: 'TraitsSet',
+    provider: p.uuid,
+    generation: p.generation + 1,
+    traits: [...body.traits].sort(),
+  };
   return [e];
 }
 
-export function clearTraits(state: PlacementState, body: PlacementRequest<'traits.delete'>): PlacementEvent[] | PlacementError {
+export function clearTraits(
+  state: PlacementState,
+  body: PlacementRequest<'traits.delete'>,
+): PlacementEvent[] | PlacementError {
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
   if (p.traits.size === 0) return [];
   return [{ type: 'TraitsSet', provider: p.uuid, generation: p.generation + 1, traits: [] }];
 }
 
-export function setAggregates(state: PlacementState, body: PlacementRequest<'aggregates.set'>): PlacementEvent[] | PlacementError {
+export function setAggregates(
+  state: PlacementState,
+  body: PlacementRequest<'aggregates.set'>,
+): PlacementEvent[] | PlacementError {
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
   if (body.resourceProviderGeneration !== p.generation) return generationConflict();

@@ -16,7 +16,13 @@ import { findProvider } from './providers.js';
 type ProviderBody = PlacementReply<'providers.get'>['provider'];
 
 export function providerBody(p: Provider): ProviderBody {
-  return { uuid: p.uuid, name: p.name, generation: p.generation, parentProviderUuid: p.parent, rootProviderUuid: p.root };
+  return {
+    uuid: p.uuid,
+    name: p.name,
+    generation: p.generation,
+    parentProviderUuid: p.parent,
+    rootProviderUuid: p.root,
+  };
 }
 
 function inventoriesOf(p: Provider): InventoryData {
@@ -31,7 +37,10 @@ function oneInventory(p: Provider, rc: string): PlacementReply<'inventories.getO
   return { resourceProviderGeneration: p.generation, resourceClass: rc, ...inv };
 }
 
-function listProviders(state: PlacementState, body: PlacementRequestBody<'providers.list'>): PlacementReply<'providers.list'> | PlacementError {
+function listProviders(
+  state: PlacementState,
+  body: PlacementRequestBody<'providers.list'>,
+): PlacementReply<'providers.list'> | PlacementError {
   const traits = parseTraits(state, body.required);
   if (isPlacementError(traits)) return traits;
   const aggs = parseAggregates(body.memberOf);
@@ -45,7 +54,8 @@ function listProviders(state: PlacementState, body: PlacementRequestBody<'provid
   const uuid = body.uuid === undefined ? undefined : canonicalUuid(body.uuid);
   const resources = body.resources ? Object.entries(body.resources) : [];
   const providers: ProviderBody[] = [];
-  const pool = uuid !== undefined ? [state.providers.get(uuid)].filter((p): p is Provider => !!p) : state.providers.values();
+  const pool =
+    uuid !== undefined ? [state.providers.get(uuid)].filter((p): p is Provider => !!p) : state.providers.values();
   for (const p of pool) {
     if (body.name !== undefined && p.name !== body.name) continue;
     if (treeRoot !== undefined && p.root !== treeRoot) continue;
@@ -65,10 +75,19 @@ function allocationsOf(state: PlacementState, consumer: string): PlacementReply<
   for (const [rp, byClass] of c.allocations) {
     allocations[rp] = { generation: state.providers.get(rp)?.generation ?? 0, resources: Object.fromEntries(byClass) };
   }
-  return { allocations, consumerGeneration: c.generation, project: c.project, user: c.user, consumerType: c.consumerType ?? 'unknown' };
+  return {
+    allocations,
+    consumerGeneration: c.generation,
+    project: c.project,
+    user: c.user,
+    consumerType: c.consumerType ?? 'unknown',
+  };
 }
 
-function projectUsages(state: PlacementState, body: PlacementRequestBody<'usages.project'>): PlacementReply<'usages.project'> {
+function projectUsages(
+  state: PlacementState,
+  body: PlacementRequestBody<'usages.project'>,
+): PlacementReply<'usages.project'> {
   const usages: PlacementReply<'usages.project'>['usages'] = {};
   const filter = body.consumerType;
   for (const uuid of state.byProject.get(body.project) ?? []) {
@@ -93,7 +112,7 @@ function listTraits(state: PlacementState, body: PlacementRequestBody<'traits.li
   const traits = [...all]
     .filter((t) => body.prefix === undefined || t.startsWith(body.prefix))
     .filter((t) => !names || names.has(t))
-    .filter((t) => body.associated === undefined || (state.traitUse.has(t) === body.associated))
+    .filter((t) => body.associated === undefined || state.traitUse.has(t) === body.associated)
     .sort();
   return { traits };
 }
@@ -104,7 +123,10 @@ type PlacementRequestBody<O extends PlacementRead['op'] | PlacementCommand['op']
 >['body'];
 
 /** Answer one read: its reply body, or the error Placement would return. */
-export function query<R extends PlacementRead>(state: PlacementState, read: R): PlacementReply<R['op']> | PlacementError;
+export function query<R extends PlacementRead>(
+  state: PlacementState,
+  read: R,
+): PlacementReply<R['op']> | PlacementError;
 export function query(state: PlacementState, read: PlacementRead): unknown {
   switch (read.op) {
     case 'providers.get': {
@@ -142,7 +164,9 @@ export function query(state: PlacementState, read: PlacementRead): unknown {
     }
     case 'aggregates.get': {
       const p = findProvider(state, read.body.provider);
-      return isPlacementError(p) ? p : { resourceProviderGeneration: p.generation, aggregates: [...p.aggregates].sort() };
+      return isPlacementError(p)
+        ? p
+        : { resourceProviderGeneration: p.generation, aggregates: [...p.aggregates].sort() };
     }
     case 'allocations.get':
       return allocationsOf(state, read.body.consumer);
@@ -180,7 +204,11 @@ export function writeReply<C extends PlacementCommand>(
   command: C,
   events: readonly PlacementEvent[],
 ): PlacementReply<C['op']>;
-export function writeReply(state: PlacementState, command: PlacementCommand, events: readonly PlacementEvent[]): unknown {
+export function writeReply(
+  state: PlacementState,
+  command: PlacementCommand,
+  events: readonly PlacementEvent[],
+): unknown {
   switch (command.op) {
     case 'providers.create':
     case 'providers.update': {

@@ -4,7 +4,14 @@
  * inventory); this computes their combined outcome, and the generations they would produce.
  */
 import type { PlacementRequest } from '../../protocol/schemas/placement.js';
-import { PlacementErrorCode, badRequest, conflict, generationConflict, isPlacementError, type PlacementError } from './errors.js';
+import {
+  PlacementErrorCode,
+  badRequest,
+  conflict,
+  generationConflict,
+  isPlacementError,
+  type PlacementError,
+} from './errors.js';
 import type { InventoryData, PlacementEvent, Reshaped } from './events.js';
 import { buildInventories } from './inventories.js';
 import { consumerWrites, planAllocations } from './allocations.js';
@@ -16,7 +23,8 @@ export function reshape(state: PlacementState, body: PlacementRequest<'reshape'>
   for (const [ref, entry] of Object.entries(body.inventories)) {
     const uuid = canonicalUuid(ref);
     const p = state.providers.get(uuid);
-    if (!p) return badRequest(`Resource provider '${uuid}' in inventories not found.`, PlacementErrorCode.ProviderNotFound);
+    if (!p)
+      return badRequest(`Resource provider '${uuid}' in inventories not found.`, PlacementErrorCode.ProviderNotFound);
     if (entry.resourceProviderGeneration !== p.generation) return generationConflict();
     const inv = buildInventories(state, uuid, entry.inventories);
     if (isPlacementError(inv)) return inv;

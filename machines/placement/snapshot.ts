@@ -50,7 +50,14 @@ export function toSnapshot(state: PlacementState): PlacementSnapshot {
   for (const c of state.consumers.values()) {
     const allocations: ConsumerData['allocations'] = {};
     for (const [rp, byClass] of c.allocations) allocations[rp] = Object.fromEntries(byClass);
-    consumers.push({ uuid: c.uuid, project: c.project, user: c.user, consumerType: c.consumerType, generation: c.generation, allocations });
+    consumers.push({
+      uuid: c.uuid,
+      project: c.project,
+      user: c.user,
+      consumerType: c.consumerType,
+      generation: c.generation,
+      allocations,
+    });
   }
   return {
     version: SNAPSHOT_VERSION,
@@ -63,7 +70,8 @@ export function toSnapshot(state: PlacementState): PlacementSnapshot {
 
 /** Rebuild a state (with all derived indexes) from a snapshot. */
 export function fromSnapshot(snap: PlacementSnapshot): PlacementState {
-  if (snap.version !== SNAPSHOT_VERSION) throw new Error(`unsupported placement snapshot version ${String(snap.version)}`);
+  if (snap.version !== SNAPSHOT_VERSION)
+    throw new Error(`unsupported placement snapshot version ${String(snap.version)}`);
   const state = emptyState();
   for (const n of snap.customClasses) state.customClasses.add(n);
   for (const n of snap.customTraits) state.customTraits.add(n);

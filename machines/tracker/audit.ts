@@ -70,7 +70,9 @@ export interface AuditReport {
 export function audit(state: TrackerState, observed: Observed, options: AuditOptions = {}): AuditReport {
   const expectedList = expectedClaims(observed.instances, observed.migrations);
   const busy = observed.busy ?? new Set<string>();
-  const expected = new Map<string, Claim>(expectedList.filter((c) => !busy.has(c.instanceId)).map((c) => [claimKey(c), c]));
+  const expected = new Map<string, Claim>(
+    expectedList.filter((c) => !busy.has(c.instanceId)).map((c) => [claimKey(c), c]),
+  );
   const drift: Drift = { stale: [], missing: [], changed: [] };
   for (const [key, tracked] of state.claims) {
     if (busy.has(tracked.instanceId)) continue;
@@ -82,8 +84,13 @@ export function audit(state: TrackerState, observed: Observed, options: AuditOpt
 
   const inSync = drift.stale.length === 0 && drift.missing.length === 0 && drift.changed.length === 0;
   const fresh = options.asOf === undefined || options.asOf === state.seq;
-  const ok = (kind: 'stale' | 'missing' | 'changed', c: Claim) => fresh && (options.confirmed === undefined || options.confirmed.has(driftKey(kind, c)));
-  const healed: Drift = { stale: drift.stale.filter((c) => ok('stale', c)), missing: drift.missing.filter((c) => ok('missing', c)), changed: drift.changed.filter((d) => ok('changed', d.tracked)) };
+  const ok = (kind: 'stale' | 'missing' | 'changed', c: Claim) =>
+    fresh && (options.confirmed === undefined || options.confirmed.has(driftKey(kind, c)));
+  const healed: Drift = {
+    stale: drift.stale.filter((c) => ok('stale', c)),
+    missing: drift.missing.filter((c) => ok('missing', c)),
+    changed: drift.changed.filter((d) => ok('changed', d.tracked)),
+  };
   const events: TrackerEvent[] = [];
   if (healed.stale.length + healed.missing.length + healed.changed.length > 0) {
     events.push({
@@ -92,5 +99,13 @@ export function audit(state: TrackerState, observed: Observed, options: AuditOpt
       added: [...healed.changed.map((d) => d.expected), ...healed.missing],
     });
   }
-  return { expected: usageOfClaims(expectedList, state.config), tracked: { ...state.usage }, drift, inSync, fresh, events, healed };
+  return {
+    expected: usageOfClaims(expectedList, state.config),
+    tracked: { ...state.usage },
+    drift,
+    inSync,
+    fresh,
+    events,
+    healed,
+  };
 }

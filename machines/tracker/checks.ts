@@ -55,7 +55,10 @@ export function replayed(state: TrackerState, command: TrackerCommand, fp: strin
   const seen = state.applied.get(command.opId);
   if (seen === undefined) return null;
   if (seen === fp) return [];
-  return new TrackerError(TrackerErrorCode.OpIdReused, `opId ${command.opId} was already used by another command (${seen.split(':')[0] ?? '?'})`);
+  return new TrackerError(
+    TrackerErrorCode.OpIdReused,
+    `opId ${command.opId} was already used by another command (${seen.split(':')[0] ?? '?'})`,
+  );
 }
 
 export const invalid = (message: string) => new TrackerError(TrackerErrorCode.InvalidCommand, message);
@@ -104,6 +107,8 @@ export function judge(
     if (next > cap[r] && next > state.usage[r]) over.push(`${r} ${next} > ${cap[r]}`);
   }
   if (over.length === 0) return null;
-  return new TrackerError(TrackerErrorCode.ComputeResourcesUnavailable, `Insufficient compute resources for ${what}: ${over.join(', ')}`);
+  return new TrackerError(
+    TrackerErrorCode.ComputeResourcesUnavailable,
+    `Insufficient compute resources for ${what}: ${over.join(', ')}`,
+  );
 }
-

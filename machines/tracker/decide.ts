@@ -46,7 +46,8 @@ export function decide(state: TrackerState, command: TrackerCommand): TrackerEve
  * The opId memory survives, so commands re-delivered across the restart stay idempotent.
  */
 function reset(c: ResetCommand, fp: string): TrackerEvent[] | TrackerError {
-  if (!Array.isArray(c.instances) || !Array.isArray(c.migrations)) return invalid('reset needs instances and migrations arrays');
+  if (!Array.isArray(c.instances) || !Array.isArray(c.migrations))
+    return invalid('reset needs instances and migrations arrays');
   const seen = new Set<string>();
   for (const r of c.instances) {
     const bad = checkId('instanceId', r.instanceId) ?? checkFlavor(r.flavor);
@@ -55,7 +56,12 @@ function reset(c: ResetCommand, fp: string): TrackerEvent[] | TrackerError {
     seen.add(`i:${r.instanceId}`);
   }
   for (const m of c.migrations) {
-    const bad = checkId('migrationId', m.migrationId) ?? checkId('instanceId', m.instanceId) ?? checkFlavor(m.flavor) ?? checkSide(m.side) ?? checkKind(m.kind);
+    const bad =
+      checkId('migrationId', m.migrationId) ??
+      checkId('instanceId', m.instanceId) ??
+      checkFlavor(m.flavor) ??
+      checkSide(m.side) ??
+      checkKind(m.kind);
     if (bad) return bad;
     const key = `m:${moveKey(m.migrationId, m.side)}`;
     if (seen.has(key)) return invalid(`migration ${m.migrationId} (${m.side}) appears twice`);

@@ -4,7 +4,16 @@
  * from their few claims, so a claim costs the same on a host with 2 or 2000 instances.
  */
 import type { TrackerEvent } from './events.js';
-import { claimKey, contribution, copyClaim, instanceKey, RESOURCE_NAMES, zero, type Claim, type TrackerState } from './model.js';
+import {
+  claimKey,
+  contribution,
+  copyClaim,
+  instanceKey,
+  RESOURCE_NAMES,
+  zero,
+  type Claim,
+  type TrackerState,
+} from './model.js';
 
 /** Recompute one instance's contribution and move the usage by the difference. */
 function reaccount(state: TrackerState, instanceId: string): void {

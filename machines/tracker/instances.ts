@@ -17,13 +17,21 @@ const sameFlavor = (a: InstanceClaim['flavor'], b: InstanceClaim['flavor']) =>
  * already held is success: a step re-run after a restart converges even when the opId memory
  * was rebuilt from records.
  */
-export function instanceClaim(state: TrackerState, c: InstanceClaimCommand, fingerprint: string): TrackerEvent[] | TrackerError {
+export function instanceClaim(
+  state: TrackerState,
+  c: InstanceClaimCommand,
+  fingerprint: string,
+): TrackerEvent[] | TrackerError {
   const bad = checkId('instanceId', c.instanceId) ?? checkFlavor(c.flavor);
   if (bad) return bad;
   const existing = state.claims.get(instanceKey(c.instanceId)) as InstanceClaim | undefined;
   if (existing) {
-    if (sameFlavor(existing.flavor, c.flavor)) return [{ type: 'CommandNoted', opId: c.opId, fingerprint, command: c.type }];
-    return new TrackerError(TrackerErrorCode.ClaimExists, `instance ${c.instanceId} already holds a claim with another flavor`);
+    if (sameFlavor(existing.flavor, c.flavor))
+      return [{ type: 'CommandNoted', opId: c.opId, fingerprint, command: c.type }];
+    return new TrackerError(
+      TrackerErrorCode.ClaimExists,
+      `instance ${c.instanceId} already holds a claim with another flavor`,
+    );
   }
   const claim: InstanceClaim = {
     type: 'instance',
@@ -38,10 +46,15 @@ export function instanceClaim(state: TrackerState, c: InstanceClaimCommand, fing
 }
 
 /** abort_instance_claim: a cleanup, so nothing to abort is success (a re-run rollback converges). */
-export function abortInstanceClaim(state: TrackerState, c: AbortInstanceClaimCommand, fingerprint: string): TrackerEvent[] | TrackerError {
+export function abortInstanceClaim(
+  state: TrackerState,
+  c: AbortInstanceClaimCommand,
+  fingerprint: string,
+): TrackerEvent[] | TrackerError {
   const bad = checkId('instanceId', c.instanceId);
   if (bad) return bad;
-  if (!state.claims.has(instanceKey(c.instanceId))) return [{ type: 'CommandNoted', opId: c.opId, fingerprint, command: c.type }];
+  if (!state.claims.has(instanceKey(c.instanceId)))
+    return [{ type: 'CommandNoted', opId: c.opId, fingerprint, command: c.type }];
   return [{ type: 'InstanceClaimAborted', opId: c.opId, fingerprint, instanceId: c.instanceId }];
 }
 
@@ -50,8 +63,13 @@ export function abortInstanceClaim(state: TrackerState, c: AbortInstanceClaimCom
  * (deleted; shelved_offloaded unless an unshelve is spawning it, bug 2025480). Move claims go
  * too: a deleted instance's migration must not keep its old flavor held (bug 1848343's spirit).
  */
-export function updateUsage(state: TrackerState, c: UpdateUsageCommand, fingerprint: string): TrackerEvent[] | TrackerError {
-  const bad = checkId('instanceId', c.instanceId) ?? (typeof c.vmState === 'string' ? null : checkId('vmState', c.vmState));
+export function updateUsage(
+  state: TrackerState,
+  c: UpdateUsageCommand,
+  fingerprint: string,
+): TrackerEvent[] | TrackerError {
+  const bad =
+    checkId('instanceId', c.instanceId) ?? (typeof c.vmState === 'string' ? null : checkId('vmState', c.vmState));
   if (bad) return bad;
   const claims = claimsOf(state, c.instanceId);
   if (!allowsResourceRemoval(c.vmState, c.taskState) || claims.length === 0) {

@@ -115,7 +115,8 @@ export interface TrackerState {
 
 export const instanceKey = (instanceId: string): string => `instance:${instanceId}`;
 export const moveKey = (migrationId: string, side: MoveSide): string => `move:${migrationId}:${side}`;
-export const claimKey = (c: Claim): string => (c.type === 'instance' ? instanceKey(c.instanceId) : moveKey(c.migrationId, c.side));
+export const claimKey = (c: Claim): string =>
+  c.type === 'instance' ? instanceKey(c.instanceId) : moveKey(c.migrationId, c.side);
 
 export const zero = (): Resources => ({ vcpus: 0, memoryMb: 0, diskGb: 0 });
 
@@ -152,7 +153,11 @@ export function capacity(inv: HostInventory): Resources {
 
 /** One claim's demand: its flavor plus the driver overhead. */
 export function demand(flavor: Flavor, overhead: Resources): Resources {
-  return { vcpus: flavor.vcpus + overhead.vcpus, memoryMb: flavor.memoryMb + overhead.memoryMb, diskGb: flavor.rootGb + overhead.diskGb };
+  return {
+    vcpus: flavor.vcpus + overhead.vcpus,
+    memoryMb: flavor.memoryMb + overhead.memoryMb,
+    diskGb: flavor.rootGb + overhead.diskGb,
+  };
 }
 
 export const RESOURCE_NAMES = ['vcpus', 'memoryMb', 'diskGb'] as const;
@@ -162,7 +167,8 @@ export function contribution(claims: Iterable<Claim>, config: TrackerConfig): Re
   const out = zero();
   for (const c of claims) {
     const d = demand(c.flavor, config.overhead);
-    for (const r of RESOURCE_NAMES) out[r] = config.sameHostResize === SameHostResize.Max ? Math.max(out[r], d[r]) : out[r] + d[r];
+    for (const r of RESOURCE_NAMES)
+      out[r] = config.sameHostResize === SameHostResize.Max ? Math.max(out[r], d[r]) : out[r] + d[r];
   }
   return out;
 }

@@ -30,9 +30,17 @@ const sameMove = (a: MoveClaim, b: MoveClaim) =>
 const otherSide = (s: MoveSide): MoveSide => (s === MoveSide.Source ? MoveSide.Destination : MoveSide.Source);
 
 /** resize_claim / live_migration_claim / rebuild_claim on the destination; the swap on the source. */
-export function moveClaim(state: TrackerState, c: MoveClaimCommand, fingerprint: string): TrackerEvent[] | TrackerError {
+export function moveClaim(
+  state: TrackerState,
+  c: MoveClaimCommand,
+  fingerprint: string,
+): TrackerEvent[] | TrackerError {
   const bad =
-    checkId('migrationId', c.migrationId) ?? checkId('instanceId', c.instanceId) ?? checkFlavor(c.flavor) ?? checkSide(c.side) ?? checkKind(c.kind);
+    checkId('migrationId', c.migrationId) ??
+    checkId('instanceId', c.instanceId) ??
+    checkFlavor(c.flavor) ??
+    checkSide(c.side) ??
+    checkKind(c.kind);
   if (bad) return bad;
   const claim: MoveClaim = {
     type: 'move',
@@ -47,7 +55,10 @@ export function moveClaim(state: TrackerState, c: MoveClaimCommand, fingerprint:
   const existing = state.claims.get(key) as MoveClaim | undefined;
   if (existing) {
     if (sameMove(existing, claim)) return [{ type: 'CommandNoted', opId: c.opId, fingerprint, command: c.type }];
-    return new TrackerError(TrackerErrorCode.ClaimExists, `migration ${c.migrationId} already holds a different ${c.side} claim`);
+    return new TrackerError(
+      TrackerErrorCode.ClaimExists,
+      `migration ${c.migrationId} already holds a different ${c.side} claim`,
+    );
   }
   const own = state.claims.get(instanceKey(c.instanceId));
   if (c.side === MoveSide.Destination && own?.type === 'instance' && own.migrationId === c.migrationId) {
@@ -61,7 +72,13 @@ export function moveClaim(state: TrackerState, c: MoveClaimCommand, fingerprint:
   // The source side takes over the instance's claim; with none (lost, or never made here) it
   // is a fresh claim, and judged as one.
   const replaced = c.side === MoveSide.Source && own ? instanceKey(c.instanceId) : null;
-  const refused = judge(state, c.instanceId, replaced === null ? [] : [replaced], [claim], `${c.kind} ${c.migrationId} (${c.side})`);
+  const refused = judge(
+    state,
+    c.instanceId,
+    replaced === null ? [] : [replaced],
+    [claim],
+    `${c.kind} ${c.migrationId} (${c.side})`,
+  );
   if (refused) return refused;
   return [{ type: 'MoveClaimed', opId: c.opId, fingerprint, claim, replaced }];
 }
@@ -71,7 +88,11 @@ export function moveClaim(state: TrackerState, c: MoveClaimCommand, fingerprint:
  * nothing held is success. The destination side that `finishMove` already turned into the
  * instance's claim is dropped as that claim (revert after finish_resize).
  */
-export function dropMoveClaim(state: TrackerState, c: DropMoveClaimCommand, fingerprint: string): TrackerEvent[] | TrackerError {
+export function dropMoveClaim(
+  state: TrackerState,
+  c: DropMoveClaimCommand,
+  fingerprint: string,
+): TrackerEvent[] | TrackerError {
   const bad = checkId('migrationId', c.migrationId) ?? checkSide(c.side);
   if (bad) return bad;
   let key: string | null = moveKey(c.migrationId, c.side);
@@ -93,33 +114,77 @@ export function dropMoveClaim(state: TrackerState, c: DropMoveClaimCommand, fing
  * source side is held, the source side does (a revert or rollback finishing back home).
  * Usage does not change: the same flavors stay held, under other keys.
  */
-export function finishMove(state: TrackerState, c: FinishMoveCommand, fingerprint: string): TrackerEvent[] | TrackerError {
+export function finishMove(
+  state: TrackerState,
+  c: FinishMoveCommand,
+  fingerprint: string,
+): TrackerEvent[] | TrackerError {
   const bad = checkId('migrationId', c.migrationId);
   if (bad) return bad;
   const noted: TrackerEvent[] = [{ type: 'CommandNoted', opId: c.opId, fingerprint, command: c.type }];
   const dest = state.claims.get(moveKey(c.migrationId, MoveSide.Destination)) as MoveClaim | undefined;
   const source = state.claims.get(moveKey(c.migrationId, MoveSide.Source)) as MoveClaim | undefined;
   const instanceId = dest?.instanceId ?? source?.instanceId;
-  const own = instanceId === undefined ? undefined : (state.claims.get(instanceKey(instanceId)) as InstanceClaim | undefined);
+  const own =
+    instanceId === undefined ? undefined : (state.claims.get(instanceKey(instanceId)) as InstanceClaim | undefined);
 
   if (dest) {
     let heldForRevert: MoveClaim | null = null;
     if (own) {
       // Same host, source side never claimed: keep the old flavor held for a revert.
-      if (source) return new TrackerError(TrackerErrorCode.ClaimConflict, `instance ${dest.instanceId} holds both a claim and the source side of ${c.migrationId}`);
+      if (source)
+        return new TrackerError(
+          TrackerErrorCode.ClaimConflict,
+          `instance ${dest.instanceId} holds both a claim and the source side of ${c.migrationId}`,
+        );
       heldForRevert = { ...dest, flavor: { ...own.flavor }, side: MoveSide.Source, opId: c.opId };
     }
-    const claim: InstanceClaim = { type: 'instance', instanceId: dest.instanceId, flavor: { ...dest.flavor }, opId: c.opId, migrationId: c.migrationId };
-    return [{ type: 'MoveFinished', opId: c.opId, fingerprint, migrationId: c.migrationId, from: moveKey(c.migrationId, MoveSide.Destination), claim, heldForRevert }];
+    const claim: InstanceClaim = {
+      type: 'instance',
+      instanceId: dest.instanceId,
+      flavor: { ...dest.flavor },
+      opId: c.opId,
+      migrationId: c.migrationId,
+    };
+    return [
+      {
+        type: 'MoveFinished',
+        opId: c.opId,
+        fingerprint,
+        migrationId: c.migrationId,
+        from: moveKey(c.migrationId, MoveSide.Destination),
+        claim,
+        heldForRevert,
+      },
+    ];
   }
   if (source) {
     if (own) {
       // Finished already (same host, the destination side is the instance's claim now).
       if (own.migrationId === c.migrationId) return noted;
-      return new TrackerError(TrackerErrorCode.ClaimConflict, `instance ${source.instanceId} already holds a claim here`);
+      return new TrackerError(
+        TrackerErrorCode.ClaimConflict,
+        `instance ${source.instanceId} already holds a claim here`,
+      );
     }
-    const claim: InstanceClaim = { type: 'instance', instanceId: source.instanceId, flavor: { ...source.flavor }, opId: c.opId, migrationId: null };
-    return [{ type: 'MoveFinished', opId: c.opId, fingerprint, migrationId: c.migrationId, from: moveKey(c.migrationId, MoveSide.Source), claim, heldForRevert: null }];
+    const claim: InstanceClaim = {
+      type: 'instance',
+      instanceId: source.instanceId,
+      flavor: { ...source.flavor },
+      opId: c.opId,
+      migrationId: null,
+    };
+    return [
+      {
+        type: 'MoveFinished',
+        opId: c.opId,
+        fingerprint,
+        migrationId: c.migrationId,
+        from: moveKey(c.migrationId, MoveSide.Source),
+        claim,
+        heldForRevert: null,
+      },
+    ];
   }
   for (const claim of state.claims.values()) {
     if (claim.type === 'instance' && claim.migrationId === c.migrationId) return noted; // finished before

@@ -64,7 +64,13 @@ export function expectedClaims(instances: readonly InstanceRecord[], migrations:
  */
 export function sameHolding(a: Claim, b: Claim): boolean {
   if (a.type !== b.type || a.instanceId !== b.instanceId) return false;
-  if (a.flavor.vcpus !== b.flavor.vcpus || a.flavor.memoryMb !== b.flavor.memoryMb || a.flavor.rootGb !== b.flavor.rootGb) return false;
-  if (a.type === 'move' && b.type === 'move') return a.kind === b.kind && a.side === b.side && a.migrationId === b.migrationId;
+  if (
+    a.flavor.vcpus !== b.flavor.vcpus ||
+    a.flavor.memoryMb !== b.flavor.memoryMb ||
+    a.flavor.rootGb !== b.flavor.rootGb
+  )
+    return false;
+  if (a.type === 'move' && b.type === 'move')
+    return a.kind === b.kind && a.side === b.side && a.migrationId === b.migrationId;
   return a.type === 'instance' && b.type === 'instance';
 }

@@ -5,7 +5,14 @@
  * Applying the events after a snapshot equals replaying every event from emptyState.
  */
 import { replaceClaims } from './evolve.js';
-import { copyClaim, emptyState, type Claim, type HostInventory, type TrackerConfig, type TrackerState } from './model.js';
+import {
+  copyClaim,
+  emptyState,
+  type Claim,
+  type HostInventory,
+  type TrackerConfig,
+  type TrackerState,
+} from './model.js';
 
 export const SNAPSHOT_VERSION = 1;
 
@@ -33,7 +40,8 @@ export function toSnapshot(state: TrackerState): TrackerSnapshot {
 
 /** Rebuild a state, usage and indexes included. Throws on a snapshot of another version. */
 export function fromSnapshot(snap: TrackerSnapshot): TrackerState {
-  if (snap.version !== SNAPSHOT_VERSION) throw new Error(`unsupported tracker snapshot version ${String(snap.version)}`);
+  if (snap.version !== SNAPSHOT_VERSION)
+    throw new Error(`unsupported tracker snapshot version ${String(snap.version)}`);
   const state = emptyState(snap.inventory, snap.config);
   // One claim at a time, so every index ends in the order the live state built it.
   for (const c of snap.claims) replaceClaims(state, [], [c]);

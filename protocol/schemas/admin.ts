@@ -27,7 +27,12 @@ export const HostListEntry = Type.Object(
 export type HostListEntry = Static<typeof HostListEntry>;
 
 export const HostSetRequest = Type.Object(
-  { host: TokenString, enabled: Type.Optional(Type.Boolean()), forcedDown: Type.Optional(Type.Boolean()), reason: Type.Optional(Reason) },
+  {
+    host: TokenString,
+    enabled: Type.Optional(Type.Boolean()),
+    forcedDown: Type.Optional(Type.Boolean()),
+    reason: Type.Optional(Reason),
+  },
   { additionalProperties: false },
 );
 export type HostSetRequest = Static<typeof HostSetRequest>;
@@ -39,7 +44,14 @@ export const QuotaView = Type.Object(
   {
     project: TokenString,
     limits: QuotaRecord,
-    usage: Type.Object({ instances: Type.Integer({ minimum: 0 }), cores: Type.Integer({ minimum: 0 }), ramMb: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    usage: Type.Object(
+      {
+        instances: Type.Integer({ minimum: 0 }),
+        cores: Type.Integer({ minimum: 0 }),
+        ramMb: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
     /** True when the project has no `nv-quotas` record and the gateway's defaults apply. */
     defaults: Type.Boolean(),
   },
@@ -58,8 +70,14 @@ const QuotaReply = Type.Object({ quota: QuotaView }, { additionalProperties: fal
 
 /** `nv.admin.<op>`: request/reply, answered by the gateway for admin users only. */
 export const AdminOps = {
-  'hosts.list': { request: Empty, reply: Type.Object({ hosts: Type.Array(HostListEntry) }, { additionalProperties: false }) },
-  'hosts.set': { request: HostSetRequest, reply: Type.Object({ host: HostAdminRecord }, { additionalProperties: false }) },
+  'hosts.list': {
+    request: Empty,
+    reply: Type.Object({ hosts: Type.Array(HostListEntry) }, { additionalProperties: false }),
+  },
+  'hosts.set': {
+    request: HostSetRequest,
+    reply: Type.Object({ host: HostAdminRecord }, { additionalProperties: false }),
+  },
   'quotas.show': { request: Type.Object({ project: TokenString }, { additionalProperties: false }), reply: QuotaReply },
   'quotas.set': { request: QuotaSetRequest, reply: QuotaReply },
 } as const;
@@ -71,7 +89,10 @@ export const QuotaQueries = {
 
 /** `nv.query.<project>.flavors.list`: the flavors a boot or resize may name. */
 export const FlavorQueries = {
-  'flavors.list': { request: Empty, reply: Type.Object({ flavors: Type.Array(FlavorView) }, { additionalProperties: false }) },
+  'flavors.list': {
+    request: Empty,
+    reply: Type.Object({ flavors: Type.Array(FlavorView) }, { additionalProperties: false }),
+  },
 } as const;
 
 /** `nv.query.<project>.migrations.list`: the project's moves (nv-migrations), optionally of one instance. */
@@ -82,7 +103,10 @@ export const MigrationQueries = {
   },
 } as const;
 
-const ActionFault = Type.Object({ code: Type.String({ maxLength: 128 }), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false });
+const ActionFault = Type.Object(
+  { code: Type.String({ maxLength: 128 }), message: Type.String({ maxLength: 4096 }) },
+  { additionalProperties: false },
+);
 /** One command on an instance and what came of it (Nova's instance action). */
 export const InstanceActionView = Type.Object(
   {
@@ -93,7 +117,12 @@ export const InstanceActionView = Type.Object(
     finishTime: Type.Union([Type.Null(), Type.Integer({ minimum: 0 })]),
     result: Type.Union([Type.Null(), Type.Literal('success'), Type.Literal('error'), Type.Literal('rejected')]),
     fault: Type.Optional(ActionFault),
-    events: Type.Array(Type.Object({ type: Type.String({ maxLength: 128 }), ts: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+    events: Type.Array(
+      Type.Object(
+        { type: Type.String({ maxLength: 128 }), ts: Type.Integer({ minimum: 0 }) },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -107,7 +136,10 @@ export const ActionQueries = {
   },
 } as const;
 
-/** `nv.query.<project>.images.list`: the project's images (snapshots and shelved images), oldest first; with `instanceId`, that instance's only. */
+/**
+ * `nv.query.<project>.images.list`: the project's images (snapshots and shelved images), oldest first; with
+ * `instanceId`, that instance's only.
+ */
 export const ImageQueries = {
   'images.list': {
     request: Type.Object({ instanceId: Type.Optional(TokenString) }, { additionalProperties: false }),

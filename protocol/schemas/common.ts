@@ -10,7 +10,8 @@ export const TokenString = Type.String({ pattern: TOKEN_PATTERN });
  */
 export const PRINTABLE_PATTERN = '^[^\\x00-\\x1f\\x7f]*$';
 /** Printable text of `min`–`max` characters. */
-export const Text = (min: number, max: number) => Type.String({ minLength: min, maxLength: max, pattern: PRINTABLE_PATTERN });
+export const Text = (min: number, max: number) =>
+  Type.String({ minLength: min, maxLength: max, pattern: PRINTABLE_PATTERN });
 export const Name = Text(1, 255);
 export const OptionalHost = Type.Object({ host: Type.Optional(TokenString) }, { additionalProperties: false });
 

@@ -11,8 +11,14 @@ import { FlavorView, PowerState } from './instance.js';
 const Count = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
 const OpId = Type.String({ minLength: 1, maxLength: 300 });
 
-export const TrackerFlavor = Type.Object({ vcpus: Count, memoryMb: Count, rootGb: Count }, { additionalProperties: false });
-export const TrackerResources = Type.Object({ vcpus: Count, memoryMb: Count, diskGb: Count }, { additionalProperties: false });
+export const TrackerFlavor = Type.Object(
+  { vcpus: Count, memoryMb: Count, rootGb: Count },
+  { additionalProperties: false },
+);
+export const TrackerResources = Type.Object(
+  { vcpus: Count, memoryMb: Count, diskGb: Count },
+  { additionalProperties: false },
+);
 
 export const TrackerClaimView = Type.Object(
   {
@@ -54,8 +60,16 @@ const PeerMove = {
   stepKey: OpId,
 };
 
-/** The same, for a tracker call from another host (`nv.tracker.<host>.from.<caller>.<op>`): the command names the migration. */
-const PeerTrackerCall = Type.Optional(Type.Object({ instanceId: TokenString, epoch: PeerMove.epoch, revision: PeerMove.revision, stepKey: OpId }, { additionalProperties: false }));
+/**
+ * The same, for a tracker call from another host (`nv.tracker.<host>.from.<caller>.<op>`): the command names the
+ * migration.
+ */
+const PeerTrackerCall = Type.Optional(
+  Type.Object(
+    { instanceId: TokenString, epoch: PeerMove.epoch, revision: PeerMove.revision, stepKey: OpId },
+    { additionalProperties: false },
+  ),
+);
 
 /**
  * `nv.tracker.<host>.<op>`: request/reply, answered by the host's tracker actor. Another
@@ -63,25 +77,62 @@ const PeerTrackerCall = Type.Optional(Type.Object({ instanceId: TokenString, epo
  * with `peer`.
  */
 export const TrackerOps = {
-  instanceClaim: { request: Type.Object({ opId: OpId, instanceId: TokenString, flavor: TrackerFlavor }, { additionalProperties: false }), reply: UsageReply },
-  abortInstanceClaim: { request: Type.Object({ opId: OpId, instanceId: TokenString }, { additionalProperties: false }), reply: UsageReply },
+  instanceClaim: {
+    request: Type.Object(
+      { opId: OpId, instanceId: TokenString, flavor: TrackerFlavor },
+      { additionalProperties: false },
+    ),
+    reply: UsageReply,
+  },
+  abortInstanceClaim: {
+    request: Type.Object({ opId: OpId, instanceId: TokenString }, { additionalProperties: false }),
+    reply: UsageReply,
+  },
   updateUsage: {
-    request: Type.Object({ opId: OpId, instanceId: TokenString, vmState: TokenString, taskState: Type.Union([Type.Null(), TokenString]) }, { additionalProperties: false }),
+    request: Type.Object(
+      { opId: OpId, instanceId: TokenString, vmState: TokenString, taskState: Type.Union([Type.Null(), TokenString]) },
+      { additionalProperties: false },
+    ),
     reply: UsageReply,
   },
   report: { request: Empty, reply: TrackerReport },
   moveClaim: {
     request: Type.Object(
-      { opId: OpId, migrationId: TokenString, instanceId: TokenString, flavor: TrackerFlavor, side: Type.Union([Type.Literal('source'), Type.Literal('destination')]), kind: Type.Union(['resize', 'migrate', 'live_migrate', 'evacuate', 'rebuild'].map((k) => Type.Literal(k))), peer: PeerTrackerCall },
+      {
+        opId: OpId,
+        migrationId: TokenString,
+        instanceId: TokenString,
+        flavor: TrackerFlavor,
+        side: Type.Union([Type.Literal('source'), Type.Literal('destination')]),
+        kind: Type.Union(['resize', 'migrate', 'live_migrate', 'evacuate', 'rebuild'].map((k) => Type.Literal(k))),
+        peer: PeerTrackerCall,
+      },
       { additionalProperties: false },
     ),
     reply: UsageReply,
   },
-  dropMoveClaim: { request: Type.Object({ opId: OpId, migrationId: TokenString, side: Type.Union([Type.Literal('source'), Type.Literal('destination')]), peer: PeerTrackerCall }, { additionalProperties: false }), reply: UsageReply },
-  finishMove: { request: Type.Object({ opId: OpId, migrationId: TokenString }, { additionalProperties: false }), reply: UsageReply },
+  dropMoveClaim: {
+    request: Type.Object(
+      {
+        opId: OpId,
+        migrationId: TokenString,
+        side: Type.Union([Type.Literal('source'), Type.Literal('destination')]),
+        peer: PeerTrackerCall,
+      },
+      { additionalProperties: false },
+    ),
+    reply: UsageReply,
+  },
+  finishMove: {
+    request: Type.Object({ opId: OpId, migrationId: TokenString }, { additionalProperties: false }),
+    reply: UsageReply,
+  },
 } as const;
 
-export const GuestView = Type.Object({ instanceId: TokenString, powerState: PowerState }, { additionalProperties: false });
+export const GuestView = Type.Object(
+  { instanceId: TokenString, powerState: PowerState },
+  { additionalProperties: false },
+);
 export type GuestView = Static<typeof GuestView>;
 
 /** A compute worker's own view, for `novactor audit` (I4, I6, I7) and `novactor hosts`. */
@@ -98,20 +149,36 @@ export const HostStatus = Type.Object(
 );
 export type HostStatus = Static<typeof HostStatus>;
 
-
 /**
  * `nv.rpc.<host>.<op>` (status, for the auditor) and `nv.rpc.<host>.from.<caller>.<op>`
  * (preLiveMigration, destroyGuest: one host's call to another): request/reply, answered by the host's worker.
  */
 export const HostRpcOps = {
   status: { request: Empty, reply: HostStatus },
-  /** Live migration's pre step on the destination: an incoming guest, paused until the migration completes. Idempotent. */
+  /**
+   * Live migration's pre step on the destination: an incoming guest, paused until the migration completes. Idempotent.
+   */
   preLiveMigration: {
-    request: Type.Object({ instanceId: TokenString, ...PeerMove, name: Type.String({ maxLength: 255 }), flavor: FlavorView, image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]) }, { additionalProperties: false }),
+    request: Type.Object(
+      {
+        instanceId: TokenString,
+        ...PeerMove,
+        name: Type.String({ maxLength: 255 }),
+        flavor: FlavorView,
+        image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]),
+      },
+      { additionalProperties: false },
+    ),
     reply: Empty,
   },
-  /** Removes the host's guest of an instance that lives elsewhere now (a confirmed resize, a delete during a move). Idempotent. */
-  destroyGuest: { request: Type.Object({ instanceId: TokenString, ...PeerMove }, { additionalProperties: false }), reply: Empty },
+  /**
+   * Removes the host's guest of an instance that lives elsewhere now (a confirmed resize, a delete during a move).
+   * Idempotent.
+   */
+  destroyGuest: {
+    request: Type.Object({ instanceId: TokenString, ...PeerMove }, { additionalProperties: false }),
+    reply: Empty,
+  },
 } as const;
 
 /** `nv-hosts/<host>`: operator switches; no record means enabled and not forced down. */

@@ -6,11 +6,38 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Empty, Fault, Name, OptionalHost, Text, TokenString } from './common.js';
 
 export const VmState = Type.Union(
-  ['building', 'active', 'paused', 'suspended', 'stopped', 'rescued', 'resized', 'soft-delete', 'deleted', 'error', 'shelved', 'shelved_offloaded'].map((s) => Type.Literal(s)),
+  [
+    'building',
+    'active',
+    'paused',
+    'suspended',
+    'stopped',
+    'rescued',
+    'resized',
+    'soft-delete',
+    'deleted',
+    'error',
+    'shelved',
+    'shelved_offloaded',
+  ].map((s) => Type.Literal(s)),
 );
-export type VmState = 'building' | 'active' | 'paused' | 'suspended' | 'stopped' | 'rescued' | 'resized' | 'soft-delete' | 'deleted' | 'error' | 'shelved' | 'shelved_offloaded';
+export type VmState =
+  | 'building'
+  | 'active'
+  | 'paused'
+  | 'suspended'
+  | 'stopped'
+  | 'rescued'
+  | 'resized'
+  | 'soft-delete'
+  | 'deleted'
+  | 'error'
+  | 'shelved'
+  | 'shelved_offloaded';
 
-export const PowerState = Type.Union(['nostate', 'running', 'paused', 'shutdown', 'crashed', 'suspended'].map((s) => Type.Literal(s)));
+export const PowerState = Type.Union(
+  ['nostate', 'running', 'paused', 'shutdown', 'crashed', 'suspended'].map((s) => Type.Literal(s)),
+);
 export type PowerState = 'nostate' | 'running' | 'paused' | 'shutdown' | 'crashed' | 'suspended';
 
 /** Task states are many and transient (operations.md §0.1); null means idle. */
@@ -28,20 +55,32 @@ export const FlavorView = Type.Object(
 export type FlavorView = Static<typeof FlavorView>;
 
 // TypeBox drops a record key's length limits, so the key's bounds live in its pattern.
-const Metadata = Type.Record(Type.String({ pattern: '^[^\\x00-\\x1f\\x7f]{1,255}$' }), Text(0, 255), { maxProperties: 128, additionalProperties: false });
+const Metadata = Type.Record(Type.String({ pattern: '^[^\\x00-\\x1f\\x7f]{1,255}$' }), Text(0, 255), {
+  maxProperties: 128,
+  additionalProperties: false,
+});
 const ImageRef = Text(1, 255);
 
 /** Command bodies, keyed by action (the last token of `nv.cmd.<project>.<id>.<action>`). */
 export const InstanceCommandBodies = {
   boot: Type.Object(
-    { name: Name, flavor: Text(1, 255), image: Type.Optional(ImageRef), host: Type.Optional(TokenString), metadata: Type.Optional(Metadata) },
+    {
+      name: Name,
+      flavor: Text(1, 255),
+      image: Type.Optional(ImageRef),
+      host: Type.Optional(TokenString),
+      metadata: Type.Optional(Metadata),
+    },
     { additionalProperties: false },
   ),
   delete: Empty,
   force_delete: Empty,
   stop: Empty,
   start: Empty,
-  reboot: Type.Object({ type: Type.Union([Type.Literal('SOFT'), Type.Literal('HARD')]) }, { additionalProperties: false }),
+  reboot: Type.Object(
+    { type: Type.Union([Type.Literal('SOFT'), Type.Literal('HARD')]) },
+    { additionalProperties: false },
+  ),
   pause: Empty,
   unpause: Empty,
   suspend: Empty,
@@ -87,11 +126,19 @@ const InstanceCore = {
 };
 
 /** Body of every lifecycle event (`final: true` marks a command's terminal event). */
-export const InstanceEventBody = Type.Object({ ...InstanceCore, final: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const InstanceEventBody = Type.Object(
+  { ...InstanceCore, final: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
 export type InstanceEventBody = Static<typeof InstanceEventBody>;
 
 export const CommandRejectedBody = Type.Object(
-  { instanceId: TokenString, code: Type.String({ minLength: 1, maxLength: 128 }), message: Type.String({ maxLength: 4096 }), final: Type.Literal(true) },
+  {
+    instanceId: TokenString,
+    code: Type.String({ minLength: 1, maxLength: 128 }),
+    message: Type.String({ maxLength: 4096 }),
+    final: Type.Literal(true),
+  },
   { additionalProperties: false },
 );
 export type CommandRejectedBody = Static<typeof CommandRejectedBody>;
@@ -101,10 +148,35 @@ export const COMMAND_REJECTED = 'command.rejected' as const;
 const PHASES = ['start', 'end', 'error'] as const;
 /** Operations that notify `instance.<op>.start|end|error` (protocol-minimum.md, Events). */
 export const PHASED_OPERATIONS = [
-  'create', 'delete', 'power_off', 'power_on', 'reboot', 'pause', 'unpause', 'suspend', 'resume', 'rescue', 'unrescue',
-  'rebuild', 'resize_prep', 'resize', 'resize_finish', 'resize_confirm', 'resize_revert', 'live_migration_pre',
-  'live_migration_post', 'live_migration_rollback', 'live_migration_abort', 'live_migration_force_complete', 'evacuate',
-  'shelve', 'shelve_offload', 'unshelve', 'soft_delete', 'restore', 'snapshot',
+  'create',
+  'delete',
+  'power_off',
+  'power_on',
+  'reboot',
+  'pause',
+  'unpause',
+  'suspend',
+  'resume',
+  'rescue',
+  'unrescue',
+  'rebuild',
+  'resize_prep',
+  'resize',
+  'resize_finish',
+  'resize_confirm',
+  'resize_revert',
+  'live_migration_pre',
+  'live_migration_post',
+  'live_migration_rollback',
+  'live_migration_abort',
+  'live_migration_force_complete',
+  'evacuate',
+  'shelve',
+  'shelve_offload',
+  'unshelve',
+  'soft_delete',
+  'restore',
+  'snapshot',
 ] as const;
 export type PhasedOperation = (typeof PHASED_OPERATIONS)[number];
 
@@ -168,7 +240,10 @@ export type InstanceRecordView = Static<typeof InstanceRecordView>;
 
 /** Queries: `nv.query.<project>.<what>`; the reply `type` equals the request's. */
 export const InstanceQueries = {
-  'instances.list': { request: Empty, reply: Type.Object({ instances: Type.Array(InstanceRecordView) }, { additionalProperties: false }) },
+  'instances.list': {
+    request: Empty,
+    reply: Type.Object({ instances: Type.Array(InstanceRecordView) }, { additionalProperties: false }),
+  },
   'instances.show': {
     request: Type.Object({ instanceId: TokenString }, { additionalProperties: false }),
     reply: Type.Object({ instance: InstanceRecordView }, { additionalProperties: false }),

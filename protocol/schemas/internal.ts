@@ -22,7 +22,11 @@ export const DEFAULT_FLAVORS: readonly FlavorRecord[] = [
 
 /** A project's limits in `nv-quotas`, keyed by project (absent: the defaults). */
 export const QuotaRecord = Type.Object(
-  { instances: Type.Integer({ minimum: -1 }), cores: Type.Integer({ minimum: -1 }), ramMb: Type.Integer({ minimum: -1 }) },
+  {
+    instances: Type.Integer({ minimum: -1 }),
+    cores: Type.Integer({ minimum: -1 }),
+    ramMb: Type.Integer({ minimum: -1 }),
+  },
   { additionalProperties: false },
 );
 export type QuotaRecord = Static<typeof QuotaRecord>;
@@ -36,7 +40,16 @@ export const QuotaLedgerMember = Type.Object(
     /** When it was added (unix ms). */
     since: Type.Integer({ minimum: 0 }),
     /** A growth accepted and not yet visible in the record: a bigger resize, an unshelve of an offloaded instance. */
-    growth: Type.Optional(Type.Object({ commandId: Type.String({ minLength: 1, maxLength: 128 }), cores: Type.Integer({ minimum: 0 }), ramMb: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+    growth: Type.Optional(
+      Type.Object(
+        {
+          commandId: Type.String({ minLength: 1, maxLength: 128 }),
+          cores: Type.Integer({ minimum: 0 }),
+          ramMb: Type.Integer({ minimum: 0 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -48,7 +61,11 @@ export type QuotaLedgerMember = Static<typeof QuotaLedgerMember>;
  * claims of one project are judged one at a time (docs/instances.md, Quotas).
  */
 export const QuotaLedgerRecord = Type.Object(
-  { project: TokenString, members: Type.Record(Type.String(), QuotaLedgerMember), updatedAt: Type.Integer({ minimum: 0 }) },
+  {
+    project: TokenString,
+    members: Type.Record(Type.String(), QuotaLedgerMember),
+    updatedAt: Type.Integer({ minimum: 0 }),
+  },
   { additionalProperties: false },
 );
 export type QuotaLedgerRecord = Static<typeof QuotaLedgerRecord>;
@@ -61,7 +78,12 @@ export const Owner = Type.Union([Type.Literal('conductor'), Type.String({ patter
 
 /** One event waiting to be published (see InstanceRecord.outbox). */
 export const OutboxEvent = Type.Object(
-  { msgId: Type.String({ minLength: 1, maxLength: 256 }), type: Type.String({ minLength: 1, maxLength: 128 }), corr: Type.String({ minLength: 1, maxLength: 128 }), body: Type.Record(Type.String(), Type.Unknown()) },
+  {
+    msgId: Type.String({ minLength: 1, maxLength: 256 }),
+    type: Type.String({ minLength: 1, maxLength: 128 }),
+    corr: Type.String({ minLength: 1, maxLength: 128 }),
+    body: Type.Record(Type.String(), Type.Unknown()),
+  },
   { additionalProperties: false },
 );
 export type OutboxEvent = Static<typeof OutboxEvent>;
@@ -114,8 +136,23 @@ export type InstanceRecord = Static<typeof InstanceRecord>;
 /** Nova's migration types and statuses (operations.md §0.7). */
 export const MIGRATION_KINDS = ['resize', 'migration', 'live-migration', 'evacuation'] as const;
 export const MIGRATION_STATUSES = [
-  'pre-migrating', 'migrating', 'post-migrating', 'finished', 'confirming', 'confirmed', 'reverting', 'reverted', 'error',
-  'accepted', 'queued', 'preparing', 'running', 'completed', 'failed', 'cancelled', 'done',
+  'pre-migrating',
+  'migrating',
+  'post-migrating',
+  'finished',
+  'confirming',
+  'confirmed',
+  'reverting',
+  'reverted',
+  'error',
+  'accepted',
+  'queued',
+  'preparing',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'done',
 ] as const;
 export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
 
@@ -204,9 +241,16 @@ export const HostBuildTask = Type.Object(
     attempt: Type.Integer({ minimum: 1, maximum: 10 }),
     /** 1 when the host was forced (no reschedule), else the conductor's max attempts. */
     maxAttempts: Type.Integer({ minimum: 1, maximum: 10 }),
-    /** Set for an evacuation: rebuild here the instance whose source host is down (commandId is the evacuate command). */
-    evacuation: Type.Optional(Type.Object({ sourceHost: TokenString, oldVmState: VmState }, { additionalProperties: false })),
-    /** Set for an unshelve of a shelved_offloaded instance: spawn it here from its shelved image (commandId is the unshelve command). */
+    /**
+     * Set for an evacuation: rebuild here the instance whose source host is down (commandId is the evacuate command).
+     */
+    evacuation: Type.Optional(
+      Type.Object({ sourceHost: TokenString, oldVmState: VmState }, { additionalProperties: false }),
+    ),
+    /**
+     * Set for an unshelve of a shelved_offloaded instance: spawn it here from its shelved image (commandId is the
+     * unshelve command).
+     */
     unshelve: Type.Optional(Type.Literal(true)),
   },
   { additionalProperties: false },
@@ -227,8 +271,13 @@ export const HostCommandTask = Type.Object(
 );
 export type HostCommandTask = Static<typeof HostCommandTask>;
 
-/** `nv.host.<host>.adopt`: the instance's record names this host as owner now (a move's hand-off); restore its actor. */
-export const HostAdoptTask = Type.Object({ instanceId: TokenString, epoch: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+/**
+ * `nv.host.<host>.adopt`: the instance's record names this host as owner now (a move's hand-off); restore its actor.
+ */
+export const HostAdoptTask = Type.Object(
+  { instanceId: TokenString, epoch: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false },
+);
 export type HostAdoptTask = Static<typeof HostAdoptTask>;
 
 /** Task envelope types, by the subject they travel on. */

@@ -74,7 +74,9 @@ const InventoryInputs = Type.Record(Type.String({ pattern: CLASS_PATTERN }), Inv
   additionalProperties: false,
   maxProperties: MAX_CLASSES,
 });
-const InventoryRecords = Type.Record(Type.String({ pattern: CLASS_PATTERN }), InventoryRecord, { additionalProperties: false });
+const InventoryRecords = Type.Record(Type.String({ pattern: CLASS_PATTERN }), InventoryRecord, {
+  additionalProperties: false,
+});
 
 /** A provider as every reply shows it. */
 export const ProviderBody = obj({
@@ -101,7 +103,10 @@ const RootTraitExprs = Type.Array(Type.String({ pattern: '^!?[A-Z0-9_]+$', maxLe
  * all start with `!` forbids those aggregates (Placement's `!U` / `!in:U1,U2`).
  */
 const MemberOf = Type.Array(
-  Type.Array(Type.String({ pattern: '^!?' + UUID_PATTERN.slice(1), maxLength: 37 }), { minItems: 1, maxItems: MAX_LIST }),
+  Type.Array(Type.String({ pattern: '^!?' + UUID_PATTERN.slice(1), maxLength: 37 }), {
+    minItems: 1,
+    maxItems: MAX_LIST,
+  }),
   { maxItems: MAX_LIST },
 );
 
@@ -116,10 +121,14 @@ export const AllocationsInput = Type.Record(Type.String({ pattern: UUID_PATTERN 
   maxProperties: MAX_MAP,
 });
 /** Accepted and dropped (Q5), as in Placement ≥1.34. */
-const Mappings = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_-]{0,64}$' }), Type.Array(Uuid, { maxItems: MAX_LIST }), {
-  additionalProperties: false,
-  maxProperties: MAX_MAP,
-});
+const Mappings = Type.Record(
+  Type.String({ pattern: '^[A-Za-z0-9_-]{0,64}$' }),
+  Type.Array(Uuid, { maxItems: MAX_LIST }),
+  {
+    additionalProperties: false,
+    maxProperties: MAX_MAP,
+  },
+);
 const ConsumerWriteFields = {
   consumerGeneration: Type.Union([Generation, Type.Null()]),
   project: ExternalId,
@@ -149,7 +158,11 @@ const CandidateGroup = obj({
 });
 export type CandidateGroup = Static<typeof CandidateGroup>;
 
-const SingleInventoryReply = obj({ resourceProviderGeneration: Generation, resourceClass: ClassName, ...InventoryRecord.properties });
+const SingleInventoryReply = obj({
+  resourceProviderGeneration: Generation,
+  resourceClass: ClassName,
+  ...InventoryRecord.properties,
+});
 const AggregateList = Type.Array(Uuid, { uniqueItems: true, maxItems: MAX_LIST });
 const TraitList = Type.Array(TraitName, { uniqueItems: true, maxItems: MAX_LIST });
 
@@ -196,11 +209,19 @@ export const PlacementOps = {
   'inventories.getOne': { request: obj({ provider: Uuid, resourceClass: ClassName }), reply: SingleInventoryReply },
   /** Update one existing class (`PUT …/inventories/{rc}`). */
   'inventories.update': {
-    request: obj({ provider: Uuid, resourceClass: ClassName, resourceProviderGeneration: Generation, ...InventoryFields }),
+    request: obj({
+      provider: Uuid,
+      resourceClass: ClassName,
+      resourceProviderGeneration: Generation,
+      ...InventoryFields,
+    }),
     reply: SingleInventoryReply,
   },
   /** Add one new class, no generation needed (`POST …/inventories`). */
-  'inventories.add': { request: obj({ provider: Uuid, resourceClass: ClassName, ...InventoryFields }), reply: SingleInventoryReply },
+  'inventories.add': {
+    request: obj({ provider: Uuid, resourceClass: ClassName, ...InventoryFields }),
+    reply: SingleInventoryReply,
+  },
   /** Delete one class (`DELETE …/inventories/{rc}`). */
   'inventories.delete': { request: obj({ provider: Uuid, resourceClass: ClassName }), reply: Empty },
   /** Delete every class (`DELETE …/inventories`). */
@@ -215,7 +236,9 @@ export const PlacementOps = {
   },
   /** Clear a provider's traits (`DELETE …/traits`). */
   'traits.delete': { request: ProviderRef, reply: Empty },
-  /** List global traits; `prefix` = Placement's `name=startswith:`, `names` = `name=in:`, `associated` filters on use. */
+  /**
+   * List global traits; `prefix` = Placement's `name=startswith:`, `names` = `name=in:`, `associated` filters on use.
+   */
   'traits.list': {
     request: obj({
       prefix: Type.Optional(Type.String({ pattern: '^[A-Z0-9_]*$', maxLength: 255 })),
@@ -269,7 +292,13 @@ export const PlacementOps = {
   'allocations.put': { request: obj({ consumer: Uuid, ...ConsumerWriteFields }), reply: Empty },
   /** Atomic write over several consumers (`POST /allocations`). */
   'allocations.post': {
-    request: obj({ consumers: Type.Record(Type.String({ pattern: UUID_PATTERN }), ConsumerWrite, { additionalProperties: false, minProperties: 1, maxProperties: MAX_MAP }) }),
+    request: obj({
+      consumers: Type.Record(Type.String({ pattern: UUID_PATTERN }), ConsumerWrite, {
+        additionalProperties: false,
+        minProperties: 1,
+        maxProperties: MAX_MAP,
+      }),
+    }),
     reply: Empty,
   },
   /** Remove a consumer's allocations, no generation check, no provider bump (`DELETE /allocations/{c}`). */
@@ -321,12 +350,17 @@ export const PlacementOps = {
       inTree: Type.Optional(Uuid),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PLACEMENT_MAX_INT })),
       groups: Type.Optional(
-        Type.Record(Type.String({ pattern: SUFFIX_PATTERN }), CandidateGroup, { additionalProperties: false, maxProperties: 64 }),
+        Type.Record(Type.String({ pattern: SUFFIX_PATTERN }), CandidateGroup, {
+          additionalProperties: false,
+          maxProperties: 64,
+        }),
       ),
       groupPolicy: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('isolate')])),
       rootRequired: Type.Optional(RootTraitExprs),
       sameSubtree: Type.Optional(
-        Type.Array(Type.Array(Type.String({ pattern: SUFFIX_PATTERN }), { minItems: 1, maxItems: 64 }), { maxItems: 64 }),
+        Type.Array(Type.Array(Type.String({ pattern: SUFFIX_PATTERN }), { minItems: 1, maxItems: 64 }), {
+          maxItems: 64,
+        }),
       ),
     }),
     reply: obj({

@@ -22,12 +22,24 @@ export const CtlOps = {
   status: {
     request: Type.Object({}, { additionalProperties: false }),
     reply: Type.Object(
-      { process: TokenString, role: TokenString, pid: Type.Integer({ minimum: 0 }), state: ProcessState, actors: Type.Array(ActorStatus) },
+      {
+        process: TokenString,
+        role: TokenString,
+        pid: Type.Integer({ minimum: 0 }),
+        state: ProcessState,
+        actors: Type.Array(ActorStatus),
+      },
       { additionalProperties: false },
     ),
   },
   kill: {
-    request: Type.Object({ actor: Type.String({ minLength: 1, maxLength: 255 }), restartAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600000 })) }, { additionalProperties: false }),
+    request: Type.Object(
+      {
+        actor: Type.String({ minLength: 1, maxLength: 255 }),
+        restartAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600000 })),
+      },
+      { additionalProperties: false },
+    ),
     reply: Type.Object({ actor: Type.String(), killed: Type.Boolean() }, { additionalProperties: false }),
   },
 } as const;
@@ -39,7 +51,13 @@ export const CtlOps = {
  * allocation on the host's provider whose consumer is gone (`leaked-allocation`), a shelved
  * image of a deleted instance (`orphan-image`). `id` is the claim key, consumer or image key.
  */
-export const AUDIT_FINDING_KINDS = ['stale-claim', 'missing-claim', 'changed-claim', 'leaked-allocation', 'orphan-image'] as const;
+export const AUDIT_FINDING_KINDS = [
+  'stale-claim',
+  'missing-claim',
+  'changed-claim',
+  'leaked-allocation',
+  'orphan-image',
+] as const;
 export const AuditFinding = Type.Object(
   {
     kind: Type.Union(AUDIT_FINDING_KINDS.map((k) => Type.Literal(k))),
@@ -53,8 +71,14 @@ export type AuditFinding = Static<typeof AuditFinding>;
 
 /** System events: body shapes by event type. */
 export const SystemEvents = {
-  'placement.leader': Type.Object({ name: TokenString, term: Type.Integer({ minimum: 0 }), leader: Type.Boolean() }, { additionalProperties: false }),
+  'placement.leader': Type.Object(
+    { name: TokenString, term: Type.Integer({ minimum: 0 }), leader: Type.Boolean() },
+    { additionalProperties: false },
+  ),
   'service.up': Type.Object({ name: TokenString, role: TokenString }, { additionalProperties: false }),
   'service.down': Type.Object({ name: TokenString, role: TokenString }, { additionalProperties: false }),
-  'audit.healed': Type.Object({ host: TokenString, repaired: Type.Array(AuditFinding, { minItems: 1, maxItems: 1000 }) }, { additionalProperties: false }),
+  'audit.healed': Type.Object(
+    { host: TokenString, repaired: Type.Array(AuditFinding, { minItems: 1, maxItems: 1000 }) },
+    { additionalProperties: false },
+  ),
 } as const;

@@ -16,7 +16,15 @@ import { randomUUID } from 'node:crypto';
 import type { PubAck } from '@nats-io/jetstream';
 import { collect } from '../../actors/audit/index.js';
 import { audit } from '../../machines/audit/index.js';
-import { COMMAND_REJECTED, decodeMessage, encodeMessage, envelope, ERROR_TYPE, MessageKind, type Envelope } from '../../protocol/index.js';
+import {
+  COMMAND_REJECTED,
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  ERROR_TYPE,
+  MessageKind,
+  type Envelope,
+} from '../../protocol/index.js';
 import { startCloud } from '../helpers/cloud.js';
 import { eventually } from '../helpers/eventually.js';
 import { corruptValues, FUZZ_PROJECT, fuzzMessages } from '../helpers/fuzz.js';
@@ -45,7 +53,8 @@ test(`fuzz - ${COUNT} malformed messages on every subject kind: refused without 
   const events = nc.subscribe(`nv.evt.${FUZZ_PROJECT}.>`, {
     callback: (_e, m) => {
       const r = decodeMessage(m.data, MessageKind.Event);
-      if (r.ok && r.value.type === COMMAND_REJECTED && r.value.corr) refusals.set(r.value.corr, String(r.value.body['code']));
+      if (r.ok && r.value.type === COMMAND_REJECTED && r.value.corr)
+        refusals.set(r.value.corr, String(r.value.body['code']));
     },
   });
   let replies = 0;
@@ -55,7 +64,8 @@ test(`fuzz - ${COUNT} malformed messages on every subject kind: refused without 
       if (m.headers?.code === 503) return; // the server's "no responders" (e.g. a ctl target no process has)
       replies++;
       const r = decodeMessage(m.data, MessageKind.Reply);
-      if (!r.ok || r.value.type !== ERROR_TYPE) badReplies.push(`${m.subject}: ${r.ok ? r.value.type : r.error.message}`);
+      if (!r.ok || r.value.type !== ERROR_TYPE)
+        badReplies.push(`${m.subject}: ${r.ok ? r.value.type : r.error.message}`);
     },
   });
   await nc.flush();
@@ -64,7 +74,12 @@ test(`fuzz - ${COUNT} malformed messages on every subject kind: refused without 
   const counts: Record<string, number> = {};
   const BATCH = 2_000;
   for (let done = 0; done < COUNT; done += BATCH) {
-    const batch = fuzzMessages(Math.min(BATCH, COUNT - done), SEED + done, ['h1', 'h2'], ['compute-h1', 'compute-h2', 'cloud-placement']);
+    const batch = fuzzMessages(
+      Math.min(BATCH, COUNT - done),
+      SEED + done,
+      ['h1', 'h2'],
+      ['compute-h1', 'compute-h2', 'cloud-placement'],
+    );
     const acks: Promise<PubAck>[] = [];
     for (const m of batch) {
       counts[m.carrier] = (counts[m.carrier] ?? 0) + 1;
@@ -85,13 +100,19 @@ test(`fuzz - ${COUNT} malformed messages on every subject kind: refused without 
     await nc.flush();
   }
   t.log(`sent ${JSON.stringify(counts)}`);
-  t.is(Object.values(counts).reduce((a, b) => a + b, 0), COUNT);
+  t.is(
+    Object.values(counts).reduce((a, b) => a + b, 0),
+    COUNT,
+  );
 
   // Every fuzzed command is refused as invalid input, exactly once per id.
-  await eventually(async () => {
-    const missing = [...expected].filter((id) => !refusals.has(id));
-    if (missing.length > 0) throw new Error(`${missing.length} of ${expected.size} fuzzed commands not refused yet`);
-  }, { timeoutMs: Math.max(60_000, COUNT * 3) });
+  await eventually(
+    async () => {
+      const missing = [...expected].filter((id) => !refusals.has(id));
+      if (missing.length > 0) throw new Error(`${missing.length} of ${expected.size} fuzzed commands not refused yet`);
+    },
+    { timeoutMs: Math.max(60_000, COUNT * 3) },
+  );
   const codes = new Set([...expected].map((id) => refusals.get(id)));
   t.deepEqual([...codes], ['InvalidInput']);
   t.true(replies > 0, 'malformed requests are answered');
@@ -100,27 +121,51 @@ test(`fuzz - ${COUNT} malformed messages on every subject kind: refused without 
   sink.unsubscribe();
 
   // Corrupt records in the buckets the listings read: every listing still answers, without them.
-  const buckets = [c.stores.instances, c.stores.migrations, c.stores.images, c.stores.flavors, c.stores.hosts, c.stores.services];
+  const buckets = [
+    c.stores.instances,
+    c.stores.migrations,
+    c.stores.images,
+    c.stores.flavors,
+    c.stores.hosts,
+    c.stores.services,
+  ];
   const values = corruptValues(Math.max(60, Math.floor(COUNT / 100)), SEED);
-  const written: [typeof buckets[number], string][] = [];
+  const written: [(typeof buckets)[number], string][] = [];
   for (const [i, v] of values.entries()) {
     const b = buckets[i % buckets.length]!;
     await b.kv.put(`fuzz-${i}`, v);
     written.push([b, `fuzz-${i}`]);
   }
-  const ask = async (subject: string, type: string, project: string, body: Record<string, unknown> = {}): Promise<Envelope> => {
+  const ask = async (
+    subject: string,
+    type: string,
+    project: string,
+    body: Record<string, unknown> = {},
+  ): Promise<Envelope> => {
     const req = envelope({ id: randomUUID(), type, ts: Date.now(), project, user: 'admin', body });
-    const r = decodeMessage((await nc.request(subject, encodeMessage(req), { timeout: 20_000 })).data, MessageKind.Reply);
+    const r = decodeMessage(
+      (await nc.request(subject, encodeMessage(req), { timeout: 20_000 })).data,
+      MessageKind.Reply,
+    );
     if (!r.ok) throw r.error;
     return r.value;
   };
   const listed = await ask('nv.query.demo.instances.list', 'query.instances.list', 'demo');
-  t.deepEqual((listed.body['instances'] as { instanceId: string }[]).map((i) => i.instanceId), [live]);
-  t.is(((await ask('nv.query.demo.flavors.list', 'query.flavors.list', 'demo')).body['flavors'] as unknown[]).length, 5);
+  t.deepEqual(
+    (listed.body['instances'] as { instanceId: string }[]).map((i) => i.instanceId),
+    [live],
+  );
+  t.is(
+    ((await ask('nv.query.demo.flavors.list', 'query.flavors.list', 'demo')).body['flavors'] as unknown[]).length,
+    5,
+  );
   t.deepEqual((await ask('nv.query.demo.migrations.list', 'query.migrations.list', 'demo')).body, { migrations: [] });
   t.deepEqual((await ask('nv.query.demo.images.list', 'query.images.list', 'demo')).body, { images: [] });
   const hosts = (await ask('nv.admin.hosts.list', 'admin.hosts.list', 'admin')).body['hosts'] as { host: string }[];
-  t.deepEqual(hosts.map((h) => h.host), ['h1', 'h2']);
+  t.deepEqual(
+    hosts.map((h) => h.host),
+    ['h1', 'h2'],
+  );
   for (const [b, key] of written) await b.kv.purge(key);
 
   // The cloud is unharmed: the instance it held is as it was and still obeys, and the audit is clean.

@@ -36,31 +36,84 @@ test('chaos observers - every placement write is checked, one over capacity is n
 
   const placement = placementClient(nc);
   const { uuid } = (await placement.call('providers.create', { name: 'h1' })).provider;
-  const inv = await placement.call('inventories.set', { provider: uuid, resourceProviderGeneration: 0, inventories: { VCPU: { total: 4 } } });
+  const inv = await placement.call('inventories.set', {
+    provider: uuid,
+    resourceProviderGeneration: 0,
+    inventories: { VCPU: { total: 4 } },
+  });
   const consumer = randomUUID();
-  await placement.call('allocations.put', { consumer, consumerGeneration: null, project: 'demo', user: 'alice', consumerType: 'INSTANCE', allocations: { [uuid]: { resources: { VCPU: 3 } } } });
+  await placement.call('allocations.put', {
+    consumer,
+    consumerGeneration: null,
+    project: 'demo',
+    user: 'alice',
+    consumerType: 'INSTANCE',
+    allocations: { [uuid]: { resources: { VCPU: 3 } } },
+  });
   t.true(await tail.caughtUp(10_000));
   const writes = history.records.filter((r) => r.k === 'write');
   t.like(writes.at(-1), { k: 'write', op: 'allocations.put', provider: 'h1', resource: 'VCPU', used: 3, capacity: 4 });
-  t.deepEqual(check({ history: history.records, invariants: [], final: new Map() }), [], 'within capacity after every write');
+  t.deepEqual(
+    check({ history: history.records, invariants: [], final: new Map() }),
+    [],
+    'within capacity after every write',
+  );
 
   // A write placement would refuse, stored as a log record would be: caught at that write.
   const js = jetstream(nc);
-  const over = { consumers: [{ uuid: randomUUID(), project: 'demo', user: 'bob', consumerType: 'INSTANCE', generation: 1, allocations: { [uuid]: { VCPU: 2 } } }], deletedConsumers: [], providerGenerations: { [uuid]: inv.resourceProviderGeneration + 2 } };
-  await js.publish('nv.log.placement', encodeBatch([{ rid: 'over-1', op: 'allocations.put', events: [{ type: 'AllocationsReplaced', ...over }], reply: {} }]));
+  const over = {
+    consumers: [
+      {
+        uuid: randomUUID(),
+        project: 'demo',
+        user: 'bob',
+        consumerType: 'INSTANCE',
+        generation: 1,
+        allocations: { [uuid]: { VCPU: 2 } },
+      },
+    ],
+    deletedConsumers: [],
+    providerGenerations: { [uuid]: inv.resourceProviderGeneration + 2 },
+  };
+  await js.publish(
+    'nv.log.placement',
+    encodeBatch([
+      { rid: 'over-1', op: 'allocations.put', events: [{ type: 'AllocationsReplaced', ...over }], reply: {} },
+    ]),
+  );
   await js.publish('nv.log.placement', new Uint8Array([0xc1]));
-  const healed = envelope({ id: randomUUID(), type: 'audit.healed', ts: Date.now(), project: '_system', user: 'compute-h1', body: { host: 'h1', repaired: [{ kind: 'leaked-allocation', id: consumer, instanceId: null, detail: 'removed the allocation (VCPU=3) of unknown consumer' }] } });
+  const healed = envelope({
+    id: randomUUID(),
+    type: 'audit.healed',
+    ts: Date.now(),
+    project: '_system',
+    user: 'compute-h1',
+    body: {
+      host: 'h1',
+      repaired: [
+        {
+          kind: 'leaked-allocation',
+          id: consumer,
+          instanceId: null,
+          detail: 'removed the allocation (VCPU=3) of unknown consumer',
+        },
+      ],
+    },
+  });
   await js.publish(subjects().systemEvt('audit', 'h1', 'healed'), encodeMessage(healed), { msgID: healed.id });
   t.true(await tail.caughtUp(10_000));
   t.true(await recorder.caughtUp(nc, 10_000));
 
   const v = check({ history: history.records, invariants: [], final: new Map() });
   // The observers run side by side: the order in which their records land is theirs.
-  t.deepEqual(v.map((x) => [x.kind, x.ids]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))), [
-    ['healed', [consumer]],
-    ['observer-error', []],
-    ['over-capacity', ['h1', 'over-1']],
-  ]);
+  t.deepEqual(
+    v.map((x) => [x.kind, x.ids]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    [
+      ['healed', [consumer]],
+      ['observer-error', []],
+      ['over-capacity', ['h1', 'over-1']],
+    ],
+  );
   t.regex(v.find((x) => x.kind === 'over-capacity')!.detail, /held 5 VCPU of 4 after allocations.put over-1/);
   t.regex(v.find((x) => x.kind === 'observer-error')!.detail, /^placement-log: placement log record \d+/);
   await history.close();

@@ -1,10 +1,21 @@
-/** The fault schedule and the workload are functions of the seed: a replay strikes the same faults and makes the same choices. */
+/**
+ * The fault schedule and the workload are functions of the seed: a replay strikes the same faults and makes the same
+ * choices.
+ */
 import test from 'ava';
 import { driverChaos, faultSchedule } from '../../chaos/schedule.js';
 import { Workload } from '../../chaos/workload.js';
 import type { ChaosOptions } from '../../chaos/history.js';
 
-const base: ChaosOptions = { seed: 7, durationMs: 60_000, clients: 2, hosts: 4, faults: ['kill', 'pause', 'nats', 'driver'], rate: 30, cluster: 3 };
+const base: ChaosOptions = {
+  seed: 7,
+  durationMs: 60_000,
+  clients: 2,
+  hosts: 4,
+  faults: ['kill', 'pause', 'nats', 'driver'],
+  rate: 30,
+  cluster: 3,
+};
 
 test('chaos schedule - the same seed gives the same schedule; another seed another', (t) => {
   t.deepEqual(faultSchedule(base), faultSchedule({ ...base }));
@@ -19,7 +30,12 @@ test('chaos schedule - faults fall inside the run, about `rate` a minute, of the
   t.deepEqual([...new Set(s.map((f) => f.kind))].sort(), ['ctl', 'kill9', 'nats', 'pause']);
   const single = faultSchedule({ ...base, cluster: 1 });
   t.false(single.some((f) => f.kind === 'nats'));
-  t.deepEqual(faultSchedule({ ...base, faults: ['pause'] }).map((f) => f.kind).filter((k) => k !== 'pause'), []);
+  t.deepEqual(
+    faultSchedule({ ...base, faults: ['pause'] })
+      .map((f) => f.kind)
+      .filter((k) => k !== 'pause'),
+    [],
+  );
   t.deepEqual(faultSchedule({ ...base, rate: 0 }), []);
   t.is(driverChaos({ ...base, faults: ['kill'] }).size, 0);
 });
@@ -30,10 +46,22 @@ test('chaos schedule - a node lost for good: once per cluster run, mid-run; neve
   const losses = s.filter((f) => f.kind === 'nats-loss');
   t.is(losses.length, 1);
   t.true(losses[0]!.atMs >= base.durationMs * 0.4 && losses[0]!.atMs <= base.durationMs * 0.6, String(losses[0]!.atMs));
-  t.deepEqual(s.filter((f) => f.kind !== 'nats-loss'), faultSchedule(base), 'adding the loss moves no other fault');
-  t.deepEqual(s.map((f) => f.atMs), [...s.map((f) => f.atMs)].sort((a, b) => a - b), 'in time order');
+  t.deepEqual(
+    s.filter((f) => f.kind !== 'nats-loss'),
+    faultSchedule(base),
+    'adding the loss moves no other fault',
+  );
+  t.deepEqual(
+    s.map((f) => f.atMs),
+    [...s.map((f) => f.atMs)].sort((a, b) => a - b),
+    'in time order',
+  );
   t.false(faultSchedule({ ...withLoss, cluster: 1 }).some((f) => f.kind === 'nats-loss'));
-  t.deepEqual(faultSchedule({ ...base, faults: ['nats-loss'] }).map((f) => f.kind), ['nats-loss'], 'on its own too');
+  t.deepEqual(
+    faultSchedule({ ...base, faults: ['nats-loss'] }).map((f) => f.kind),
+    ['nats-loss'],
+    'on its own too',
+  );
   t.deepEqual(faultSchedule({ ...withLoss, rate: 0 }), []);
 });
 
@@ -41,7 +69,10 @@ test('chaos workload - a client makes the same choices for the same seed, boots 
   const a = new Workload(3, 1);
   const b = new Workload(3, 1);
   const pools = [0, 1, 3, 3, 2, 3, 3, 3];
-  t.deepEqual(pools.map((p) => a.next(p)), pools.map((p) => b.next(p)));
+  t.deepEqual(
+    pools.map((p) => a.next(p)),
+    pools.map((p) => b.next(p)),
+  );
   t.is(new Workload(3, 1).next(0).action, 'boot');
   const w = new Workload(9, 0);
   for (let i = 0; i < 200; i++) {

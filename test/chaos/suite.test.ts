@@ -16,25 +16,49 @@ const say = (line: string) => {
 };
 
 const RUNS: ChaosOptions[] = [
-  ...[11, 12, 13].map((seed) => ({ seed, durationMs: 30_000, clients: 3, hosts: 3, faults: ['kill', 'pause', 'driver'] as const, rate: 24, cluster: 1 as const })),
+  ...[11, 12, 13].map((seed) => ({
+    seed,
+    durationMs: 30_000,
+    clients: 3,
+    hosts: 3,
+    faults: ['kill', 'pause', 'driver'] as const,
+    rate: 24,
+    cluster: 1 as const,
+  })),
   // On the cluster, one node is also lost for good mid-run (nats-loss): the quorum of two
   // serves until a fresh, empty node replaces it and catches up.
-  { seed: 21, durationMs: 30_000, clients: 3, hosts: 3, faults: ['kill', 'pause', 'nats', 'nats-loss', 'driver'], rate: 24, cluster: 3 },
+  {
+    seed: 21,
+    durationMs: 30_000,
+    clients: 3,
+    hosts: 3,
+    faults: ['kill', 'pause', 'nats', 'nats-loss', 'driver'],
+    rate: 24,
+    cluster: 3,
+  },
 ];
 
 for (const o of RUNS) {
-  test.serial(`chaos suite - seed ${o.seed}, 30 s, ${o.cluster === 3 ? '3-node cluster' : 'one server'}: no violation`, async (t) => {
-    t.timeout(300_000);
-    const r = await runChaos({ ...o, faults: [...o.faults] }, { say });
-    for (const [k, n] of Object.entries(r.summary.faults)) injected.set(k, (injected.get(k) ?? 0) + n);
-    t.log(`${r.summary.commands} commands, faults ${JSON.stringify(r.summary.faults)}`);
-    t.deepEqual(r.problems, []);
-    t.deepEqual(r.violations.map((v) => `${v.kind}: ${v.detail}`), [], `history kept in ${r.historyFile}`);
-    t.true(r.summary.acked > 0);
-  });
+  test.serial(
+    `chaos suite - seed ${o.seed}, 30 s, ${o.cluster === 3 ? '3-node cluster' : 'one server'}: no violation`,
+    async (t) => {
+      t.timeout(300_000);
+      const r = await runChaos({ ...o, faults: [...o.faults] }, { say });
+      for (const [k, n] of Object.entries(r.summary.faults)) injected.set(k, (injected.get(k) ?? 0) + n);
+      t.log(`${r.summary.commands} commands, faults ${JSON.stringify(r.summary.faults)}`);
+      t.deepEqual(r.problems, []);
+      t.deepEqual(
+        r.violations.map((v) => `${v.kind}: ${v.detail}`),
+        [],
+        `history kept in ${r.historyFile}`,
+      );
+      t.true(r.summary.acked > 0);
+    },
+  );
 }
 
 test.serial('chaos suite - every kind of fault was injected', (t) => {
   t.log(JSON.stringify(Object.fromEntries(injected)));
-  for (const kind of ['ctl-instance', 'ctl-tracker', 'kill9', 'pause', 'driver', 'nats-kill9', 'nats-loss']) t.true((injected.get(kind) ?? 0) > 0, kind);
+  for (const kind of ['ctl-instance', 'ctl-tracker', 'kill9', 'pause', 'driver', 'nats-kill9', 'nats-loss'])
+    t.true((injected.get(kind) ?? 0) > 0, kind);
 });

@@ -40,12 +40,22 @@ test.serial('audit cli - a clean cloud exits 0, as text and as JSON', async (t) 
 test.serial('audit cli - a leaked allocation and a lost command exit 1 with the violations', async (t) => {
   const { cloud } = await setup;
   const ghost = randomUUID();
-  await cloud.pc.call('allocations.put', { consumer: ghost, consumerGeneration: null, project: 'demo', user: 'alice', consumerType: 'INSTANCE', allocations: { [cloud.rp]: { resources: { VCPU: 1 } } } });
+  await cloud.pc.call('allocations.put', {
+    consumer: ghost,
+    consumerGeneration: null,
+    project: 'demo',
+    user: 'alice',
+    consumerType: 'INSTANCE',
+    allocations: { [cloud.rp]: { resources: { VCPU: 1 } } },
+  });
   const lost = await cloud.client.command(cloud.instance.instanceId, 'stop');
   const text = await cli([]);
   t.is(text.code, 1, text.err);
   t.regex(text.out, /^INVARIANT\s+DETAIL$/m);
-  t.regex(text.out, new RegExp(`^I2\\s+consumer ${ghost} is neither an instance nor a migration but holds VCPU:1 on h1$`, 'm'));
+  t.regex(
+    text.out,
+    new RegExp(`^I2\\s+consumer ${ghost} is neither an instance nor a migration but holds VCPU:1 on h1$`, 'm'),
+  );
   t.regex(text.out, new RegExp(`^I5\\s+command ${lost} \\(stop of instance`, 'm'));
   t.regex(text.out, /^3 violation\(s\)$/m, 'I2, I5, and I4: h1 tracker no longer matches placement');
   const json = await cli(['--json']);
@@ -53,7 +63,10 @@ test.serial('audit cli - a leaked allocation and a lost command exit 1 with the 
   const r = JSON.parse(json.out) as { ok: boolean; violations: { invariant: string; detail: string }[] };
   t.false(r.ok);
   t.deepEqual(r.violations.map((v) => v.invariant).sort(), ['I2', 'I4', 'I5']);
-  t.true(r.violations.every((v) => Object.keys(v).sort().join() === 'detail,invariant'), 'exactly { invariant, detail }');
+  t.true(
+    r.violations.every((v) => Object.keys(v).sort().join() === 'detail,invariant'),
+    'exactly { invariant, detail }',
+  );
   await cloud.pc.call('allocations.delete', { consumer: ghost });
 });
 

@@ -13,9 +13,12 @@ import { runNovactor, closed, type Ran } from '../helpers/processes.js';
 
 /** Waits for a condition on a child's output (a deadline, not a speed). */
 const until = (cond: () => boolean, what: string) =>
-  eventually(async () => {
-    if (!cond()) throw new Error(`timed out waiting for ${what}`);
-  }, { timeoutMs: 10_000, intervalMs: 50 });
+  eventually(
+    async () => {
+      if (!cond()) throw new Error(`timed out waiting for ${what}`);
+    },
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
 
 const setup = startControlPlane('cli');
 test.after.always(async () => (await setup).stop());
@@ -34,7 +37,11 @@ test('cli - boot --wait with no compute host ends in create.error NoValidHost: e
   const id = /^instance (\S+)$/m.exec(r.out)?.[1];
   t.truthy(id, r.out);
   t.regex(r.out, /^command \S+$/m);
-  t.regex(r.out, /^instance\.create\.start\s+building\/scheduling\/nostate$/m, 'one progress line per event when stdout is not a TTY');
+  t.regex(
+    r.out,
+    /^instance\.create\.start\s+building\/scheduling\/nostate$/m,
+    'one progress line per event when stdout is not a TTY',
+  );
   t.regex(r.err, /instance\.create\.error: NoValidHost: /);
   const shown = json<{ instance: { vmState: string; fault: { code: string } } }>(await cli(['show', id!, '--json']));
   t.like(shown.instance, { vmState: 'error', fault: { code: 'NoValidHost' } });
@@ -43,7 +50,12 @@ test('cli - boot --wait with no compute host ends in create.error NoValidHost: e
 test('cli - boot --wait --json prints the terminal event', async (t) => {
   const r = await cli(['boot', 'web-2', '--flavor', 'm1.tiny', '--wait', '--json']);
   t.is(r.code, 1, r.err);
-  const o = json<{ instanceId: string; commandId: string; ok: boolean; event: { type: string; corr: string; body: { final: boolean } } }>(r);
+  const o = json<{
+    instanceId: string;
+    commandId: string;
+    ok: boolean;
+    event: { type: string; corr: string; body: { final: boolean } };
+  }>(r);
   t.like(o, { ok: false, event: { type: 'instance.create.error', body: { final: true } } });
   t.is(o.event.corr, o.commandId);
 });
@@ -61,17 +73,24 @@ test('cli - boot without --wait prints the ids; list and show find the instance'
   t.regex(plain.out, /^instance [0-9a-f-]{36}\ncommand [0-9a-f-]{36}\n$/);
 
   const found = () =>
-    eventually(async () => {
-      const l = json<{ instances: { instanceId: string; name: string; flavor: { name: string } }[] }>(await cli(['list', '--json']));
-      const hit = l.instances.find((x) => x.instanceId === id);
-      if (!hit) throw new Error(`${id} not listed yet`);
-      return hit;
-    }, { timeoutMs: 10_000, intervalMs: 100 });
+    eventually(
+      async () => {
+        const l = json<{ instances: { instanceId: string; name: string; flavor: { name: string } }[] }>(
+          await cli(['list', '--json']),
+        );
+        const hit = l.instances.find((x) => x.instanceId === id);
+        if (!hit) throw new Error(`${id} not listed yet`);
+        return hit;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
   t.like(await found(), { name: 'db-1', flavor: { name: 'm1.small' } });
   const table = await cli(['list']);
   t.regex(table.out, /^ID\s+NAME\s+STATUS\s+TASK\s+POWER\s+FLAVOR\s+HOST$/m);
   t.regex(table.out, new RegExp(`^${id}\\s+db-1\\s+`, 'm'));
-  const shown = json<{ instance: { instanceId: string; project: string; user: string } }>(await cli(['show', id, '--json']));
+  const shown = json<{ instance: { instanceId: string; project: string; user: string } }>(
+    await cli(['show', id, '--json']),
+  );
   t.like(shown.instance, { instanceId: id, project: 'demo', user: 'admin' });
   const human = await cli(['show', id]);
   t.regex(human.out, /^flavor\s+m1\.small \(1 vCPU, 2048 MB RAM, 20 GB disk\)$/m);
@@ -82,7 +101,11 @@ test("cli - show of an unknown id, and of another project's instance, exit 1 wit
   t.is(r.code, 1);
   t.regex(r.err, /404 InstanceNotFound/);
   const id = randomUUID();
-  t.is((await cli(['boot', 'mine', '--flavor', 'm1.tiny', '--id', id, '--wait'])).code, 1, 'NoValidHost, but the instance exists');
+  t.is(
+    (await cli(['boot', 'mine', '--flavor', 'm1.tiny', '--id', id, '--wait'])).code,
+    1,
+    'NoValidHost, but the instance exists',
+  );
   t.is((await cli(['show', id])).code, 0);
   const other = await cli(['show', id, '--project', 'other']);
   t.is(other.code, 1);
@@ -129,7 +152,9 @@ test('cli - host disable, then hosts shows it; a non-admin user is refused', asy
   t.like(json<{ host: unknown }>(off).host, { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance' });
   const list = await cli(['hosts', '--json']);
   t.is(list.code, 0, list.err);
-  t.deepEqual(json<{ hosts: unknown[] }>(list).hosts, [{ host: 'h1', alive: false, enabled: false, forcedDown: false, reason: 'maintenance', lastSeen: null, usage: null }]);
+  t.deepEqual(json<{ hosts: unknown[] }>(list).hosts, [
+    { host: 'h1', alive: false, enabled: false, forcedDown: false, reason: 'maintenance', lastSeen: null, usage: null },
+  ]);
   const table = await cli(['hosts']);
   t.regex(table.out, /^h1\s+down\s+false\s+false\s+maintenance\s+-/m);
 
@@ -202,8 +227,14 @@ test('cli - watch prints the events of a project, and --since replays them', asy
   w.kill('SIGINT');
   const code = await closed(w);
   t.is(code, 0, err);
-  const events = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; body: { instanceId: string } });
-  t.deepEqual(events.map((e) => e.type).filter((x) => x.startsWith('instance.create')), ['instance.create.start', 'instance.create.error']);
+  const events = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; body: { instanceId: string } });
+  t.deepEqual(
+    events.map((e) => e.type).filter((x) => x.startsWith('instance.create')),
+    ['instance.create.start', 'instance.create.error'],
+  );
   t.true(events.every((e) => e.body.instanceId === id));
 
   const replay = runNovactor(['watch', '--project', 'watchers', '--instance', id, '--since', '10m', '--server', s.url]);
@@ -212,5 +243,8 @@ test('cli - watch prints the events of a project, and --since replays them', asy
   await until(() => lines.includes('instance.create.error'), 'the replay to print instance.create.error');
   replay.kill('SIGINT');
   t.is(await closed(replay), 0);
-  t.regex(lines, new RegExp(`^\\S+Z  ${id}  instance\\.create\\.error\\s+error/-/nostate  corr=\\S+  fault=NoValidHost: `, 'm'));
+  t.regex(
+    lines,
+    new RegExp(`^\\S+Z  ${id}  instance\\.create\\.error\\s+error/-/nostate  corr=\\S+  fault=NoValidHost: `, 'm'),
+  );
 });

@@ -1,5 +1,6 @@
 /**
- * A scripted session of every move (resize, cold and live migration, rebuild, evacuate), only through the real CLI, against
+ * A scripted session of every move (resize, cold and live migration, rebuild, evacuate), only through the real CLI,
+ * against
  * `novactor up --hosts 2` as a child process: after every step `novactor audit --json` is ok.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -59,7 +60,21 @@ test('cli moves session - resize, confirm, revert, migrate of an active and of a
     const r = await cli([...args, '--wait', '--json']);
     t.is(r.code, 0, `${label}: ${r.err} ${r.out}`);
     const w = JSON.parse(r.out) as Waited;
-    t.like(w, { ok: true, action: ({ confirm: 'confirm_resize', revert: 'revert_resize', 'live-migrate': 'live_migrate' } as Record<string, string>)[args[0]!] ?? args[0], event: { type: expect, body: { final: true } } }, label);
+    t.like(
+      w,
+      {
+        ok: true,
+        action:
+          (
+            { confirm: 'confirm_resize', revert: 'revert_resize', 'live-migrate': 'live_migrate' } as Record<
+              string,
+              string
+            >
+          )[args[0]!] ?? args[0],
+        event: { type: expect, body: { final: true } },
+      },
+      label,
+    );
     await auditOk(label);
     return w.event.body;
   };
@@ -80,7 +95,13 @@ test('cli moves session - resize, confirm, revert, migrate of an active and of a
 
   // resize, confirm: m1.small on the other host
   let s = await step('resize to m1.small', ['resize', id, 'm1.small'], 'instance.resize_finish.end');
-  t.like(s, { vmState: 'resized', taskState: null, powerState: 'running', host: other(home), flavor: { name: 'm1.small' } });
+  t.like(s, {
+    vmState: 'resized',
+    taskState: null,
+    powerState: 'running',
+    host: other(home),
+    flavor: { name: 'm1.small' },
+  });
   s = await step('confirm', ['confirm', id], 'instance.resize_confirm.end');
   t.like(s, { vmState: 'active', taskState: null, host: other(home), flavor: { name: 'm1.small' } });
 
@@ -88,7 +109,13 @@ test('cli moves session - resize, confirm, revert, migrate of an active and of a
   s = await step('resize to m1.medium', ['resize', id, 'm1.medium'], 'instance.resize_finish.end');
   t.like(s, { vmState: 'resized', host: home, flavor: { name: 'm1.medium' } });
   s = await step('revert', ['revert', id], 'instance.resize_revert.end');
-  t.like(s, { vmState: 'active', taskState: null, powerState: 'running', host: other(home), flavor: { name: 'm1.small' } });
+  t.like(s, {
+    vmState: 'active',
+    taskState: null,
+    powerState: 'running',
+    host: other(home),
+    flavor: { name: 'm1.small' },
+  });
 
   // cold migrate, confirm: home again
   s = await step('migrate', ['migrate', id], 'instance.resize_finish.end');
@@ -122,9 +149,20 @@ test('cli moves session - resize, confirm, revert, migrate of an active and of a
 
   const shown = await cli(['show', id, '--json']);
   t.is(shown.code, 0, shown.err);
-  t.like((JSON.parse(shown.out) as { instance: Instance }).instance, { instanceId: id, vmState: 'stopped', taskState: null, powerState: 'shutdown', host: home, flavor: { name: 'm1.small' } });
+  t.like((JSON.parse(shown.out) as { instance: Instance }).instance, {
+    instanceId: id,
+    vmState: 'stopped',
+    taskState: null,
+    powerState: 'shutdown',
+    host: home,
+    flavor: { name: 'm1.small' },
+  });
   const other1 = await cli(['show', b.instanceId, '--json']);
-  t.like((JSON.parse(other1.out) as { instance: Instance }).instance, { vmState: 'active', host: b.host, flavor: { name: 'm1.tiny' } }, 'the bystander is untouched');
+  t.like(
+    (JSON.parse(other1.out) as { instance: Instance }).instance,
+    { vmState: 'active', host: b.host, flavor: { name: 'm1.tiny' } },
+    'the bystander is untouched',
+  );
 
   // the other moves: live migration, rebuild, and evacuation from a host an operator marks down
   s = await step('start', ['start', id], 'instance.power_on.end');
@@ -136,12 +174,18 @@ test('cli moves session - resize, confirm, revert, migrate of an active and of a
   t.is(marked.code, 0, marked.err);
   const ev = await cli(['evacuate', id, '--wait', '--json']);
   t.is(ev.code, 0, `evacuate: ${ev.err} ${ev.out}`);
-  t.like(JSON.parse(ev.out) as Waited, { ok: true, event: { type: 'instance.evacuate.end', body: { host: home, vmState: 'active' } } });
+  t.like(JSON.parse(ev.out) as Waited, {
+    ok: true,
+    event: { type: 'instance.evacuate.end', body: { host: home, vmState: 'active' } },
+  });
   // The marked-down host is still running: within a heartbeat it sees the mark and drops its copy.
-  await eventually(async () => {
-    const r = await cli(['audit', '--json']);
-    if (r.code !== 0) throw new Error(r.out);
-  }, { timeoutMs: 20_000, intervalMs: 1000 });
+  await eventually(
+    async () => {
+      const r = await cli(['audit', '--json']);
+      if (r.code !== 0) throw new Error(r.out);
+    },
+    { timeoutMs: 20_000, intervalMs: 1000 },
+  );
   const unmarked = await cli(['host-up', other(home)]);
   t.is(unmarked.code, 0, unmarked.err);
   await auditOk('host-up');
@@ -153,9 +197,12 @@ test('cli moves session - resize, confirm, revert, migrate of an active and of a
   t.deepEqual((JSON.parse(listed.out) as { instances: unknown[] }).instances, [], 'no instance left');
   const hosts = await cli(['hosts', '--json']);
   t.is(hosts.code, 0, hosts.err);
-  for (const h of (JSON.parse(hosts.out) as { hosts: { host: string; usage: Record<string, { used: number }> | null }[] }).hosts) {
+  for (const h of (
+    JSON.parse(hosts.out) as { hosts: { host: string; usage: Record<string, { used: number }> | null }[] }
+  ).hosts) {
     t.truthy(h.usage, h.host);
-    for (const [rc, u] of Object.entries(h.usage ?? {})) t.is(u.used, 0, `${h.host} ${rc} used after deleting everything`);
+    for (const [rc, u] of Object.entries(h.usage ?? {}))
+      t.is(u.used, 0, `${h.host} ${rc} used after deleting everything`);
   }
   await auditOk('deleting everything');
 

@@ -27,15 +27,41 @@ async function instance(project = 'demo'): Promise<string> {
   const { stores } = await setup;
   const id = randomUUID();
   const r: InstanceRecord = {
-    instanceId: id, name: 'web', project, user: 'alice', host: 'h1', node: 'h1', vmState: 'active', taskState: null, powerState: 'running',
-    flavor: small, image: null, metadata: {}, locked: false, createdAt: 1, updatedAt: 1, createdBy: randomUUID(), forcedHost: null, owner: 'host:h1', epoch: 1,
+    instanceId: id,
+    name: 'web',
+    project,
+    user: 'alice',
+    host: 'h1',
+    node: 'h1',
+    vmState: 'active',
+    taskState: null,
+    powerState: 'running',
+    flavor: small,
+    image: null,
+    metadata: {},
+    locked: false,
+    createdAt: 1,
+    updatedAt: 1,
+    createdBy: randomUUID(),
+    forcedHost: null,
+    owner: 'host:h1',
+    epoch: 1,
   };
   await stores.instances.create(id, r);
   return id;
 }
 
 test('cli moves - usage errors exit 2 before connecting', async (t) => {
-  for (const args of [['resize', 'x'], ['resize', 'a.b', 'm1.small'], ['resize', 'x', ''], ['migrate', 'x', '--host', 'a.b'], ['confirm'], ['revert', 'a b'], ['migrations', '--instance', 'a.b'], ['resize', 'x', 'm1.small', '--timeout', '0']]) {
+  for (const args of [
+    ['resize', 'x'],
+    ['resize', 'a.b', 'm1.small'],
+    ['resize', 'x', ''],
+    ['migrate', 'x', '--host', 'a.b'],
+    ['confirm'],
+    ['revert', 'a b'],
+    ['migrations', '--instance', 'a.b'],
+    ['resize', 'x', 'm1.small', '--timeout', '0'],
+  ]) {
     const r = await cli(args);
     t.is(r.code, 2, `${args.join(' ')}: ${r.err}`);
     t.regex(r.err, /novactor|error/, args.join(' '));
@@ -49,8 +75,16 @@ test('cli moves - resize --wait to an unknown flavor is FlavorNotFound, to the s
   t.regex(unknown.err, /command\.rejected: FlavorNotFound: /);
   const same = await cli(['resize', id, 'm1.small', '--wait', '--json']);
   t.is(same.code, 1, same.err);
-  const o = JSON.parse(same.out) as { action: string; ok: boolean; event: { type: string; body: { code: string; final: boolean } } };
-  t.like(o, { action: 'resize', ok: false, event: { type: 'command.rejected', body: { code: 'InvalidInput', final: true } } });
+  const o = JSON.parse(same.out) as {
+    action: string;
+    ok: boolean;
+    event: { type: string; body: { code: string; final: boolean } };
+  };
+  t.like(o, {
+    action: 'resize',
+    ok: false,
+    event: { type: 'command.rejected', body: { code: 'InvalidInput', final: true } },
+  });
 });
 
 test('cli moves - migrate --host by a tenant is NotAuthorized; confirm and revert of an unknown instance are InstanceNotFound', async (t) => {
@@ -72,7 +106,7 @@ test('cli moves - resize without --wait prints the ids once stored: exit 0', asy
   t.like(JSON.parse(r.out), { instanceId: id, action: 'resize' });
 });
 
-test('cli moves - migrations: empty, then the project\'s records as a table and as JSON, filtered by --instance', async (t) => {
+test("cli moves - migrations: empty, then the project's records as a table and as JSON, filtered by --instance", async (t) => {
   const { stores } = await setup;
   const project = 'movesproj';
   const empty = await cli(['migrations', '--project', project]);
@@ -84,11 +118,27 @@ test('cli moves - migrations: empty, then the project\'s records as a table and 
 
   const a = randomUUID();
   const mig = (instanceId: string, p: string, at: number, over: Partial<MigrationRecord> = {}): MigrationRecord => ({
-    migrationId: randomUUID(), instanceId, project: p, kind: 'resize', status: 'finished', sourceHost: 'h1', destHost: 'h2',
-    oldFlavor: small, newFlavor: medium, commandId: randomUUID(), createdAt: at, updatedAt: at, ...over,
+    migrationId: randomUUID(),
+    instanceId,
+    project: p,
+    kind: 'resize',
+    status: 'finished',
+    sourceHost: 'h1',
+    destHost: 'h2',
+    oldFlavor: small,
+    newFlavor: medium,
+    commandId: randomUUID(),
+    createdAt: at,
+    updatedAt: at,
+    ...over,
   });
   const first = mig(a, project, 1000);
-  const second = mig(randomUUID(), project, 2000, { kind: 'migration', status: 'pre-migrating', destHost: null, newFlavor: small });
+  const second = mig(randomUUID(), project, 2000, {
+    kind: 'migration',
+    status: 'pre-migrating',
+    destHost: null,
+    newFlavor: small,
+  });
   const foreign = mig(randomUUID(), 'someoneelse', 500);
   for (const m of [second, first, foreign]) await stores.migrations.create(m.migrationId, m);
 
@@ -99,7 +149,12 @@ test('cli moves - migrations: empty, then the project\'s records as a table and 
   t.is(text.code, 0, text.err);
   const lines = text.out.trim().split('\n');
   t.is(lines.length, 3);
-  t.regex(lines[1]!, new RegExp(`^${first.migrationId}\\s+${a}\\s+resize\\s+finished\\s+h1\\s+h2\\s+m1\\.small\\s+m1\\.medium\\s+1970-01-01T00:00:01\\.000Z$`));
+  t.regex(
+    lines[1]!,
+    new RegExp(
+      `^${first.migrationId}\\s+${a}\\s+resize\\s+finished\\s+h1\\s+h2\\s+m1\\.small\\s+m1\\.medium\\s+1970-01-01T00:00:01\\.000Z$`,
+    ),
+  );
   t.regex(lines[2]!, /\smigration\s+pre-migrating\s+h1\s+-\s+m1\.small\s+m1\.small\s/);
   const one = await cli(['migrations', '--project', project, '--instance', a, '--json']);
   t.deepEqual(JSON.parse(one.out), { migrations: [first] });

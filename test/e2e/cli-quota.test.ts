@@ -17,15 +17,29 @@ const quotaOf = (r: Ran): QuotaView => (JSON.parse(r.out) as { quota: QuotaView 
 test('cli quota - show the defaults, set limits, count ERROR instances without their cores, refuse past the limit', async (t) => {
   const fresh = await cli(['quota', 'show', '--project', 'qp', '--json']);
   t.is(fresh.code, 0, fresh.err);
-  t.deepEqual(quotaOf(fresh), { project: 'qp', limits: { instances: 10, cores: 20, ramMb: 51200 }, usage: { instances: 0, cores: 0, ramMb: 0 }, defaults: true });
+  t.deepEqual(quotaOf(fresh), {
+    project: 'qp',
+    limits: { instances: 10, cores: 20, ramMb: 51200 },
+    usage: { instances: 0, cores: 0, ramMb: 0 },
+    defaults: true,
+  });
 
   const set = await cli(['quota', 'set', '--project', 'qp', '--instances', '2', '--ram', '4096', '--json']);
   t.is(set.code, 0, set.err);
   t.like(quotaOf(set), { limits: { instances: 2, cores: 20, ramMb: 4096 }, defaults: false });
 
-  for (const name of ['a', 'b']) t.is((await cli(['boot', name, '--flavor', 'm1.tiny', '--project', 'qp', '--wait'])).code, 1, 'NoValidHost: no compute host');
+  for (const name of ['a', 'b'])
+    t.is(
+      (await cli(['boot', name, '--flavor', 'm1.tiny', '--project', 'qp', '--wait'])).code,
+      1,
+      'NoValidHost: no compute host',
+    );
   const used = quotaOf(await cli(['quota', 'show', '--project', 'qp', '--json']));
-  t.deepEqual(used.usage, { instances: 2, cores: 0, ramMb: 0 }, 'instances in ERROR count; their cores and RAM do not (nothing holds them)');
+  t.deepEqual(
+    used.usage,
+    { instances: 2, cores: 0, ramMb: 0 },
+    'instances in ERROR count; their cores and RAM do not (nothing holds them)',
+  );
 
   const over = await cli(['boot', 'c', '--flavor', 'm1.tiny', '--project', 'qp', '--wait']);
   t.is(over.code, 1);

@@ -93,13 +93,19 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
   const mark = (what: string) => phases.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
   t.teardown(() => t.log(phases.join('\n')));
   const issued: Issued[] = [];
-  const issue = async (client: PublicClient, instanceId: string, action: string, body: Record<string, unknown> = {}) => {
+  const issue = async (
+    client: PublicClient,
+    instanceId: string,
+    action: string,
+    body: Record<string, unknown> = {},
+  ) => {
     const { id } = await client.command(instanceId, action, body);
     issued.push({ id, instanceId, action, at: Date.now() });
     return id;
   };
   const instances: string[] = Array.from({ length: 9 }, () => randomUUID()); // 0-7 booted by the client, 8 by the CLI
-  const boot = (i: number, client = alice, extra: Record<string, unknown> = {}) => issue(client, instances[i]!, 'boot', { name: `kr-${i}`, flavor: 'm1.tiny', ...extra });
+  const boot = (i: number, client = alice, extra: Record<string, unknown> = {}) =>
+    issue(client, instances[i]!, 'boot', { name: `kr-${i}`, flavor: 'm1.tiny', ...extra });
   const bootIds: string[] = [];
 
   /** SIGKILL a role, then wait until `up` has restarted it and the new process answers ctl status. */
@@ -117,7 +123,8 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
       });
       const status = await eventually(async () => {
         const s = await alice.ctlStatus(target);
-        if (s['pid'] !== restarted || s['state'] !== 'running') throw new Error(`${target} not serving yet: ${JSON.stringify(s)}`);
+        if (s['pid'] !== restarted || s['state'] !== 'running')
+          throw new Error(`${target} not serving yet: ${JSON.stringify(s)}`);
         return s;
       });
       t.is(status['pid'], restarted, `${role}: the restarted process answers nv.ctl.${target}.status`);
@@ -139,7 +146,22 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
   // 2. A boot that needs scheduling (by the CLI, `boot --wait` as a script runs it) and a
   //    stop, then the conductor dies.
   const cliAt = Date.now();
-  const cliBoot = runToEnd(['boot', 'kr-cli', '--flavor', 'm1.tiny', '--id', instances[8]!, '--wait', '--json', '--timeout', '90', '--user', 'alice', '--server', url]);
+  const cliBoot = runToEnd([
+    'boot',
+    'kr-cli',
+    '--flavor',
+    'm1.tiny',
+    '--id',
+    instances[8]!,
+    '--wait',
+    '--json',
+    '--timeout',
+    '90',
+    '--user',
+    'alice',
+    '--server',
+    url,
+  ]);
   const stop0 = await issue(alice, instances[0]!, 'stop');
   const conductorBack = await kill('conductor', / conductor /, 'conductor-1');
   await conductorBack();
@@ -183,15 +205,33 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
   for (const c of issued) finals.set(c.id, await watch.final(c.id, 60_000));
   mark('every command terminal');
   const at = (ms: number) => `${((ms - t0) / 1000).toFixed(1)}s`;
-  t.log(issued.map((c) => `${c.action} ${c.instanceId.slice(0, 8)} issued ${at(c.at)} → ${finals.get(c.id)!.type} at ${at(finals.get(c.id)!.ts)} on ${String(finals.get(c.id)!.body['host'])}`).join('\n'));
+  t.log(
+    issued
+      .map(
+        (c) =>
+          `${c.action} ${c.instanceId.slice(0, 8)} issued ${at(c.at)} → ${finals.get(c.id)!.type} at ${at(finals.get(c.id)!.ts)} on ${String(finals.get(c.id)!.body['host'])}`,
+      )
+      .join('\n'),
+  );
   for (const c of issued) {
     const f = finals.get(c.id)!;
-    const success: Record<string, string> = { boot: 'instance.create.end', stop: 'instance.power_off.end', start: 'instance.power_on.end' };
-    t.is(f.type, success[c.action] ?? 'an action this test does not issue', `${c.action} ${c.instanceId}: ${JSON.stringify(f.body)}`);
+    const success: Record<string, string> = {
+      boot: 'instance.create.end',
+      stop: 'instance.power_off.end',
+      start: 'instance.power_on.end',
+    };
+    t.is(
+      f.type,
+      success[c.action] ?? 'an action this test does not issue',
+      `${c.action} ${c.instanceId}: ${JSON.stringify(f.body)}`,
+    );
   }
 
   // Every instance ends ACTIVE: start the stopped ones (each start is a command too).
-  const list = async () => ((await alice.listInstances())['instances'] as Record<string, unknown>[]).filter((i) => instances.includes(i['instanceId'] as string));
+  const list = async () =>
+    ((await alice.listInstances())['instances'] as Record<string, unknown>[]).filter((i) =>
+      instances.includes(i['instanceId'] as string),
+    );
   for (const i of await list()) {
     if (i['vmState'] === 'stopped') {
       const id = await issue(alice, i['instanceId'] as string, 'start');
@@ -200,23 +240,37 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
   }
   const records = await list();
   t.is(records.length, instances.length);
-  for (const r of records) t.like(r, { vmState: 'active', taskState: null, powerState: 'running' }, `${String(r['instanceId'])}`);
+  for (const r of records)
+    t.like(r, { vmState: 'active', taskState: null, powerState: 'running' }, `${String(r['instanceId'])}`);
   t.true(records.some((r) => r['host'] === 'h1') && records.every((r) => ['h1', 'h2'].includes(r['host'] as string)));
 
   mark('all active');
   await auditClean(t, url, 'after the kills');
   mark('audit clean');
   // Exactly one terminal event per command, also now that the cloud is quiet.
-  for (const c of issued) t.is(watch.finals(c.id).length, 1, `${c.action} ${c.instanceId}: ${watch.finals(c.id).map((e) => e.type).join(', ')}`);
+  for (const c of issued)
+    t.is(
+      watch.finals(c.id).length,
+      1,
+      `${c.action} ${c.instanceId}: ${watch
+        .finals(c.id)
+        .map((e) => e.type)
+        .join(', ')}`,
+    );
 
   // Delete everything: placement then holds nothing.
   const deletes = await Promise.all(instances.map((iid) => issue(alice, iid, 'delete')));
   for (const id of deletes) t.is((await watch.final(id, 60_000)).type, 'instance.delete.end');
-  for (const iid of instances) t.deepEqual(await alice.placement('allocations.get', { consumer: iid }), { allocations: {} }, iid);
+  for (const iid of instances)
+    t.deepEqual(await alice.placement('allocations.get', { consumer: iid }), { allocations: {} }, iid);
   const providers = (await alice.placement('providers.list', {}))['providers'] as { uuid: string; name: string }[];
   t.deepEqual(providers.map((p) => p.name).sort(), ['h1', 'h2']);
   for (const p of providers) {
-    t.like((await alice.placement('usages.get', { provider: p.uuid }))['usages'], { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 }, p.name);
+    t.like(
+      (await alice.placement('usages.get', { provider: p.uuid }))['usages'],
+      { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 },
+      p.name,
+    );
   }
   mark('all deleted');
   await auditClean(t, url, 'after deleting everything');
@@ -228,8 +282,11 @@ test('novactor up --hosts 2 - kill -9 of gateway, conductor, placement and compu
   const children = childPids(up.pid!);
   up.kill('SIGTERM');
   t.is((await exitOf(up)).code, 0);
-  await eventually(async () => {
-    const alive = children.filter(isAlive);
-    if (alive.length) throw new Error(`children still running: ${alive.map((p) => `${p} ${argsOf(p)}`).join('; ')}`);
-  }, { timeoutMs: 10_000 });
+  await eventually(
+    async () => {
+      const alive = children.filter(isAlive);
+      if (alive.length) throw new Error(`children still running: ${alive.map((p) => `${p} ${argsOf(p)}`).join('; ')}`);
+    },
+    { timeoutMs: 10_000 },
+  );
 });

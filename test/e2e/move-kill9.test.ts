@@ -22,13 +22,30 @@ const workers = new Map<string, ChildProcess>();
 
 async function startWorker(host: string): Promise<void> {
   const c = await cloud;
-  const p = runNovactor(['compute', '--host', host, '--data', join(data, host), '--live-migration-ms', '4000', '--heartbeat', '500', '--server', c.server.url], { NATS_URL: '' });
+  const p = runNovactor(
+    [
+      'compute',
+      '--host',
+      host,
+      '--data',
+      join(data, host),
+      '--live-migration-ms',
+      '4000',
+      '--heartbeat',
+      '500',
+      '--server',
+      c.server.url,
+    ],
+    { NATS_URL: '' },
+  );
   workers.set(host, p);
   await waitForLine(p, new RegExp(`compute ${host} ready`), 30_000);
 }
 const guestsOn = (host: string): string[] => {
   const file = join(data, host, 'fake-guests.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Array<{ spec: { instanceId: string } }>).map((g) => g.spec.instanceId) : [];
+  return existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Array<{ spec: { instanceId: string } }>).map((g) => g.spec.instanceId)
+    : [];
 };
 
 test.after.always(async () => {
@@ -49,9 +66,12 @@ test('move kill -9 - the source worker of a live migration is killed while the c
   const boot = await admin.command(id, 'boot', { name: 'survivor', flavor: 'm1.tiny', host: 'p1' });
   t.is((await admin.final(id, boot, 30_000)).type, 'instance.create.end');
   const lm = await admin.command(id, 'live_migrate', { host: 'p2' });
-  await eventually(async () => {
-    if ((await c.migrationStatus(migrationIdOf(id, lm))) !== 'running') throw new Error('not running yet');
-  }, { timeoutMs: 20_000, intervalMs: 50 });
+  await eventually(
+    async () => {
+      if ((await c.migrationStatus(migrationIdOf(id, lm))) !== 'running') throw new Error('not running yet');
+    },
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
 
   const source = workers.get('p1')!;
   source.kill('SIGKILL');
@@ -64,11 +84,14 @@ test('move kill -9 - the source worker of a live migration is killed while the c
   t.is((await admin.events(id)).filter((e) => e.corr === lm && e.body['final'] === true).length, 1);
   t.deepEqual(guestsOn('p1'), []);
   t.deepEqual(guestsOn('p2'), [id]);
-  const report = await eventually(async () => {
-    const r = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
-    if (!r.ok) throw new Error(JSON.stringify(r.violations));
-    return r;
-  }, { timeoutMs: 20_000, intervalMs: 500 });
+  const report = await eventually(
+    async () => {
+      const r = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
+      if (!r.ok) throw new Error(JSON.stringify(r.violations));
+      return r;
+    },
+    { timeoutMs: 20_000, intervalMs: 500 },
+  );
   t.true(report.ok);
   t.is((await admin.final(id, await admin.command(id, 'delete'))).type, 'instance.delete.end');
 });

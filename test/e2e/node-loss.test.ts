@@ -29,39 +29,57 @@ test.after.always(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const boot = async (c: ChaosCloud, name: string) => runToEnd(['boot', name, '--flavor', 'm1.tiny', '--wait', '--timeout', '60', '--server', c.urls.join(',')]);
+const boot = async (c: ChaosCloud, name: string) =>
+  runToEnd(['boot', name, '--flavor', 'm1.tiny', '--wait', '--timeout', '60', '--server', c.urls.join(',')]);
 
-test.serial('node loss - after bootstrap and the roles started, every stream on the cluster has NV_REPLICAS replicas', async (t) => {
-  const c = await started;
-  const first = await boot(c, 'before-loss');
-  t.is(first.code, 0, first.err);
-  const jsm = await jetstreamManager(c.nc);
-  const replicas = new Map<string, number>();
-  for await (const si of jsm.streams.list()) replicas.set(si.config.name, si.config.num_replicas);
-  // The roles' own stores are there: placement's lease and snapshots, the records' buckets.
-  for (const name of ['NV_CMD', 'NV_PLACEMENT', 'KV_nv-instances', `KV_${LEASE_BUCKET('nv')}`, 'OBJ_nv-placement-snapshots']) t.true(replicas.has(name), name);
-  t.deepEqual([...replicas].filter(([, r]) => r !== REPLICAS), [], 'streams with another replica count');
-});
+test.serial(
+  'node loss - after bootstrap and the roles started, every stream on the cluster has NV_REPLICAS replicas',
+  async (t) => {
+    const c = await started;
+    const first = await boot(c, 'before-loss');
+    t.is(first.code, 0, first.err);
+    const jsm = await jetstreamManager(c.nc);
+    const replicas = new Map<string, number>();
+    for await (const si of jsm.streams.list()) replicas.set(si.config.name, si.config.num_replicas);
+    // The roles' own stores are there: placement's lease and snapshots, the records' buckets.
+    for (const name of [
+      'NV_CMD',
+      'NV_PLACEMENT',
+      'KV_nv-instances',
+      `KV_${LEASE_BUCKET('nv')}`,
+      'OBJ_nv-placement-snapshots',
+    ])
+      t.true(replicas.has(name), name);
+    t.deepEqual(
+      [...replicas].filter(([, r]) => r !== REPLICAS),
+      [],
+      'streams with another replica count',
+    );
+  },
+);
 
-test.serial('node loss - kill -9 of the node leading the lease stream, never restarted: boots succeed and placement answers', async (t) => {
-  t.timeout(240_000);
-  const c = await started;
-  const jsm = await jetstreamManager(c.nc);
-  const leader = (await jsm.streams.info(`KV_${LEASE_BUCKET('nv')}`)).cluster?.leader;
-  const victim = c.nodes.findIndex((n) => n.config.name === leader);
-  t.true(victim >= 0, `the lease stream's leader ${leader} is one of the nodes`);
-  const node = c.nodes[victim]!;
-  await node.process!.kill9();
-  node.process = undefined;
-  say(`killed ${node.config.name} for good`);
+test.serial(
+  'node loss - kill -9 of the node leading the lease stream, never restarted: boots succeed and placement answers',
+  async (t) => {
+    t.timeout(240_000);
+    const c = await started;
+    const jsm = await jetstreamManager(c.nc);
+    const leader = (await jsm.streams.info(`KV_${LEASE_BUCKET('nv')}`)).cluster?.leader;
+    const victim = c.nodes.findIndex((n) => n.config.name === leader);
+    t.true(victim >= 0, `the lease stream's leader ${leader} is one of the nodes`);
+    const node = c.nodes[victim]!;
+    await node.process!.kill9();
+    node.process = undefined;
+    say(`killed ${node.config.name} for good`);
 
-  // The quorum elects new leaders; the first boot after the loss may wait for that, none fails.
-  const after = await boot(c, 'after-loss');
-  t.is(after.code, 0, after.err);
-  t.regex(after.out, /instance\.create\.end: instance \S+ is ACTIVE/);
-  const placement = new PlacementClient({ nc: c.nc, deadlineMs: 15_000 });
-  const providers = await eventually(() => placement.call('providers.list', {}), { timeoutMs: 60_000 });
-  t.is(providers.providers.length, 2, 'both hosts are still placement providers');
-  // Not `novactor audit` here: it reads through R1 ordered consumers, which nats-server 2.9
-  // may place on the lost node (docs/operations.md, "Losing a NATS node"): replace the node.
-});
+    // The quorum elects new leaders; the first boot after the loss may wait for that, none fails.
+    const after = await boot(c, 'after-loss');
+    t.is(after.code, 0, after.err);
+    t.regex(after.out, /instance\.create\.end: instance \S+ is ACTIVE/);
+    const placement = new PlacementClient({ nc: c.nc, deadlineMs: 15_000 });
+    const providers = await eventually(() => placement.call('providers.list', {}), { timeoutMs: 60_000 });
+    t.is(providers.providers.length, 2, 'both hosts are still placement providers');
+    // Not `novactor audit` here: it reads through R1 ordered consumers, which nats-server 2.9
+    // may place on the lost node (docs/operations.md, "Losing a NATS node"): replace the node.
+  },
+);

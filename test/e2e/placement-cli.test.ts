@@ -11,9 +11,20 @@ const setup = (async () => {
   const pc = placementClient(nc);
   const rp = randomUUID();
   await pc.call('providers.create', { uuid: rp, name: 'h1' });
-  await pc.call('inventories.set', { provider: rp, resourceProviderGeneration: 0, inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 8192 } } });
+  await pc.call('inventories.set', {
+    provider: rp,
+    resourceProviderGeneration: 0,
+    inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 8192 } },
+  });
   const consumer = randomUUID();
-  await pc.call('allocations.put', { consumer, consumerGeneration: null, project: 'demo', user: 'alice', consumerType: 'INSTANCE', allocations: { [rp]: { resources: { VCPU: 2, MEMORY_MB: 1024 } } } });
+  await pc.call('allocations.put', {
+    consumer,
+    consumerGeneration: null,
+    project: 'demo',
+    user: 'alice',
+    consumerType: 'INSTANCE',
+    allocations: { [rp]: { resources: { VCPU: 2, MEMORY_MB: 1024 } } },
+  });
   await nc.close();
   return { s, node, rp, consumer };
 })();
@@ -42,7 +53,10 @@ test('placement cli - providers, as a table and as JSON', async (t) => {
   t.regex(table.out, new RegExp(`h1\\s+${rp}\\s+\\d+\\s+2/8\\s+1024/8192`));
   const json = await cli(['providers', '--json']);
   const parsed = JSON.parse(json.out) as { providers: { uuid: string; usages: Record<string, number> }[] };
-  t.deepEqual(parsed.providers.map((p) => [p.uuid, p.usages]), [[rp, { VCPU: 2, MEMORY_MB: 1024 }]]);
+  t.deepEqual(
+    parsed.providers.map((p) => [p.uuid, p.usages]),
+    [[rp, { VCPU: 2, MEMORY_MB: 1024 }]],
+  );
 });
 
 test('placement cli - usage by provider name and by project', async (t) => {
@@ -69,7 +83,10 @@ test('placement cli - candidates, and a clear error for a bad request', async (t
   const { rp } = await setup;
   const fits = await cli(['candidates', '--resources', 'VCPU:6,MEMORY_MB:512', '--json']);
   const c = JSON.parse(fits.out) as { allocationRequests: { allocations: Record<string, unknown> }[] };
-  t.deepEqual(c.allocationRequests.map((r) => Object.keys(r.allocations)), [[rp]]);
+  t.deepEqual(
+    c.allocationRequests.map((r) => Object.keys(r.allocations)),
+    [[rp]],
+  );
   const none = await cli(['candidates', '--resources', 'VCPU:7']);
   t.regex(none.out, /^0 candidate\(s\)/);
   const bad = await cli(['candidates', '--resources', 'VCPU=1']);

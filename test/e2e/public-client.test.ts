@@ -23,7 +23,12 @@ const ALLOWED = new Set(['@nats-io/transport-node', '@nats-io/jetstream', 'msgpa
 /** Every module specifier a source file imports or re-exports (static and dynamic). */
 function importsOf(source: string): string[] {
   const out: string[] = [];
-  for (const re of [/^\s*(?:import|export)\s[^;]*?\sfrom\s+['"]([^'"]+)['"]/gms, /^\s*import\s+['"]([^'"]+)['"]/gm, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g, /\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g]) {
+  for (const re of [
+    /^\s*(?:import|export)\s[^;]*?\sfrom\s+['"]([^'"]+)['"]/gms,
+    /^\s*import\s+['"]([^'"]+)['"]/gm,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ]) {
     for (const m of source.matchAll(re)) out.push(m[1]!);
   }
   return out;
@@ -34,7 +39,10 @@ function docHex(name: string): Buffer {
   const doc = readFileSync(join(root, 'docs', 'protocol.md'), 'utf8');
   const block = new RegExp(`<!-- example:${name}:begin -->([\\s\\S]*?)<!-- example:${name}:end -->`).exec(doc)?.[1];
   if (!block) throw new Error(`no example ${name} in docs/protocol.md`);
-  const hex = block.split('\n').map((l) => /^[0-9a-f]{4}\s+((?:[0-9a-f]{2} ?)+)/.exec(l)?.[1] ?? '').join(' ');
+  const hex = block
+    .split('\n')
+    .map((l) => /^[0-9a-f]{4}\s+((?:[0-9a-f]{2} ?)+)/.exec(l)?.[1] ?? '')
+    .join(' ');
   return Buffer.from(hex.replace(/\s+/g, ''), 'hex');
 }
 
@@ -53,7 +61,10 @@ test('public client - imports nothing of the project: only the NATS client, msgp
     const specifiers = importsOf(readFileSync(file, 'utf8'));
     t.true(specifiers.length > 0, `${file}: imports found`);
     for (const s of specifiers) t.true(ALLOWED.has(s) || s.startsWith('node:'), `${file} imports ${s}`);
-    t.false(/\.\.\/|protocol\/|actors\/|machines\/|bin\/|helpers\//.test(specifiers.join('\n')), `${file}: ${specifiers.join(', ')}`);
+    t.false(
+      /\.\.\/|protocol\/|actors\/|machines\/|bin\/|helpers\//.test(specifiers.join('\n')),
+      `${file}: ${specifiers.join(', ')}`,
+    );
   }
 });
 
@@ -73,7 +84,13 @@ test('public client - its encoder writes the worked example of docs/protocol.md 
 
   const event = decodeEnvelope(docHex('event:hex'));
   t.like(event, { v: 1, type: 'instance.create.end', project: 'demo', user: 'alice', corr: env.id, ts: 1767225603412 });
-  t.like(event.body, { instanceId: '9d2c5a10-6e4b-4f8a-b1c3-5e7f9a0b2d46', host: 'cmp1', vmState: 'active', taskState: null, final: true });
+  t.like(event.body, {
+    instanceId: '9d2c5a10-6e4b-4f8a-b1c3-5e7f9a0b2d46',
+    host: 'cmp1',
+    vmState: 'active',
+    taskState: null,
+    final: true,
+  });
   t.deepEqual(event.body['flavor'], { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 });
 });
 
@@ -110,7 +127,14 @@ test('public client - boot, show, placement, stop, delete and malformed commands
   const created = await watch.final(boot.id, 60_000);
   t.is(created.type, 'instance.create.end');
   t.like(created, { v: 1, project: 'demo', user: 'alice', corr: boot.id });
-  t.like(created.body, { instanceId: iid, name: 'pc-1', vmState: 'active', taskState: null, powerState: 'running', final: true });
+  t.like(created.body, {
+    instanceId: iid,
+    name: 'pc-1',
+    vmState: 'active',
+    taskState: null,
+    powerState: 'running',
+    final: true,
+  });
   t.deepEqual(created.body['flavor'], { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 });
   const host = created.body['host'] as string;
   t.true(['h1', 'h2'].includes(host), `host ${host}`);
@@ -121,10 +145,25 @@ test('public client - boot, show, placement, stop, delete and malformed commands
 
   // --- queries (§8.2) ---
   const shown = (await client.showInstance(iid))['instance'] as Record<string, unknown>;
-  t.like(shown, { instanceId: iid, name: 'pc-1', project: 'demo', user: 'alice', host, vmState: 'active', taskState: null, powerState: 'running', locked: false });
+  t.like(shown, {
+    instanceId: iid,
+    name: 'pc-1',
+    project: 'demo',
+    user: 'alice',
+    host,
+    vmState: 'active',
+    taskState: null,
+    powerState: 'running',
+    locked: false,
+  });
   const listed = (await client.listInstances())['instances'] as Record<string, unknown>[];
-  t.deepEqual(listed.map((i) => i['instanceId']), [iid]);
-  const missing = await client.request('nv.query.demo.instances.show', 'query.instances.show', { instanceId: randomUUID() });
+  t.deepEqual(
+    listed.map((i) => i['instanceId']),
+    [iid],
+  );
+  const missing = await client.request('nv.query.demo.instances.show', 'query.instances.show', {
+    instanceId: randomUUID(),
+  });
   t.is(missing.type, 'error');
   t.like(missing.body, { status: 404, code: 'InstanceNotFound' });
 
@@ -137,7 +176,10 @@ test('public client - boot, show, placement, stop, delete and malformed commands
   t.deepEqual(Object.keys(allocations), [provider.uuid]);
   t.deepEqual(allocations[provider.uuid]!.resources, { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 });
   t.like(alloc, { project: 'demo' });
-  const usages = (await client.placement('usages.get', { provider: provider.uuid }))['usages'] as Record<string, number>;
+  const usages = (await client.placement('usages.get', { provider: provider.uuid }))['usages'] as Record<
+    string,
+    number
+  >;
   t.like(usages, { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 });
 
   // --- stop; a second stop is refused by state ---
@@ -157,7 +199,11 @@ test('public client - boot, show, placement, stop, delete and malformed commands
   t.is(deleted.type, 'instance.delete.end');
   t.like(deleted.body, { vmState: 'deleted' });
   t.deepEqual(await client.placement('allocations.get', { consumer: iid }), { allocations: {} });
-  t.like((await client.placement('usages.get', { provider: provider.uuid }))['usages'], { VCPU: 0, MEMORY_MB: 0, DISK_GB: 0 });
+  t.like((await client.placement('usages.get', { provider: provider.uuid }))['usages'], {
+    VCPU: 0,
+    MEMORY_MB: 0,
+    DISK_GB: 0,
+  });
 
   // --- malformed commands: each gets command.rejected InvalidInput, corr = its Nats-Msg-Id ---
   const bad = randomUUID();
@@ -165,9 +211,15 @@ test('public client - boot, show, placement, stop, delete and malformed commands
   t.teardown(() => badWatch.stop());
   const cases: [string, Uint8Array][] = [
     ['not msgpack (0xc1)', Uint8Array.from([0xc1, 0xc1, 0xc1])],
-    ['truncated msgpack', encodeEnvelope(client.envelope('instance.boot', { name: 'x', flavor: 'm1.tiny' })).slice(0, 20)],
+    [
+      'truncated msgpack',
+      encodeEnvelope(client.envelope('instance.boot', { name: 'x', flavor: 'm1.tiny' })).slice(0, 20),
+    ],
     ['boot without flavor', encodeEnvelope(client.envelope('instance.boot', { name: 'x' }))],
-    ['boot with an unknown body key', encodeEnvelope(client.envelope('instance.boot', { name: 'x', flavor: 'm1.tiny', colour: 'red' }))],
+    [
+      'boot with an unknown body key',
+      encodeEnvelope(client.envelope('instance.boot', { name: 'x', flavor: 'm1.tiny', colour: 'red' })),
+    ],
     ['boot with a number for name', encodeEnvelope(client.envelope('instance.boot', { name: 42, flavor: 'm1.tiny' }))],
   ];
   for (const [what, bytes] of cases) {
@@ -185,7 +237,10 @@ test('public client - boot, show, placement, stop, delete and malformed commands
     t.like(r.body, { instanceId: bad, code: 'InvalidInput', final: true }, what);
     t.is(typeof r.body['message'], 'string');
   }
-  t.false(badWatch.events.some((e) => e.type !== 'command.rejected'), 'no instance was created from bad input');
+  t.false(
+    badWatch.events.some((e) => e.type !== 'command.rejected'),
+    'no instance was created from bad input',
+  );
   const none = await client.request('nv.query.demo.instances.show', 'query.instances.show', { instanceId: bad });
   t.is(none.type, 'error');
 
@@ -207,12 +262,18 @@ test('public client - boot, show, placement, stop, delete and malformed commands
   await badWatch.stop();
   await client.close();
   const children = childPids(up.pid!);
-  t.true(children.length >= 6, `nats-server, placement, gateway, conductor, compute-h1, compute-h2: ${children.join(' ')}`);
+  t.true(
+    children.length >= 6,
+    `nats-server, placement, gateway, conductor, compute-h1, compute-h2: ${children.join(' ')}`,
+  );
   up.kill('SIGTERM');
   t.is((await exitOf(up)).code, 0);
-  await eventually(async () => {
-    const alive = children.filter(isAlive);
-    if (alive.length) throw new Error(`children still running: ${alive.join(' ')}`);
-  }, { timeoutMs: 10_000 });
+  await eventually(
+    async () => {
+      const alive = children.filter(isAlive);
+      if (alive.length) throw new Error(`children still running: ${alive.join(' ')}`);
+    },
+    { timeoutMs: 10_000 },
+  );
   for (const pid of children) t.false(isAlive(pid), `child ${pid} still running`);
 });

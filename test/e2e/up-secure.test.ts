@@ -16,7 +16,9 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   const data = mkdtempSync(join(tmpdir(), 'novactor-secure-up-'));
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
   const port = await freePort();
-  const up = runNovactor(['up', '--secure', '--hosts', '2', '--port', String(port), '--data', data, '--demo'], { NATS_URL: '' });
+  const up = runNovactor(['up', '--secure', '--hosts', '2', '--port', String(port), '--data', data, '--demo'], {
+    NATS_URL: '',
+  });
   // On a failure, stop it as a user would (SIGTERM stops its children too), then make sure.
   t.teardown(async () => {
     if (up.exitCode !== null || up.signalCode !== null) return;
@@ -31,7 +33,16 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   const ready = await waitForLine(up, /ready/, 60_000);
   t.regex(ready, /credentials in /);
   const url = `nats://127.0.0.1:${port}`;
-  for (const role of ['admin', 'gateway', 'conductor', 'placement', 'host-h1', 'host-h2', 'tenant-demo', 'tenant-other']) {
+  for (const role of [
+    'admin',
+    'gateway',
+    'conductor',
+    'placement',
+    'host-h1',
+    'host-h2',
+    'tenant-demo',
+    'tenant-other',
+  ]) {
     const file = join(data, 'creds', `${role}.json`);
     t.is(statSync(file).mode & 0o777, 0o600, `${role}.json is 0600`);
     const c = JSON.parse(readFileSync(file, 'utf8')) as { user: string; password: string };
@@ -55,7 +66,12 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   t.is(hostsAsTenant.code, 1);
   const hosts = await runToEnd(['hosts', '--json', ...creds('admin')]);
   t.is(hosts.code, 0, hosts.err);
-  t.like(JSON.parse(hosts.out), { hosts: [{ host: 'h1', alive: true }, { host: 'h2', alive: true }] });
+  t.like(JSON.parse(hosts.out), {
+    hosts: [
+      { host: 'h1', alive: true },
+      { host: 'h2', alive: true },
+    ],
+  });
 
   const audit = await runToEnd(['audit', ...creds('admin')]);
   t.is(audit.code, 0, audit.out + audit.err);
@@ -64,7 +80,11 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   const booted = await runToEnd(['boot', 'mover', '--flavor', 'm1.tiny', '--wait', ...creds('tenant-demo')]);
   t.is(booted.code, 0, booted.err);
   const id = /^instance (\S+)$/m.exec(booted.out)![1]!;
-  for (const args of [['migrate', id], ['revert', id], ['live-migrate', id]]) {
+  for (const args of [
+    ['migrate', id],
+    ['revert', id],
+    ['live-migrate', id],
+  ]) {
     const r = await runToEnd([...args, '--wait', ...creds('tenant-demo')]);
     t.is(r.code, 0, `${args[0]}: ${r.err}`);
   }
@@ -72,7 +92,9 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   const refused = await runToEnd(['evacuate', id, '--wait', ...creds('tenant-demo')]);
   t.is(refused.code, 1);
   t.regex(refused.err, /NotAuthorized/);
-  const shown = JSON.parse((await runToEnd(['show', id, '--json', ...creds('tenant-demo')])).out) as { instance: { host: string; user: string } };
+  const shown = JSON.parse((await runToEnd(['show', id, '--json', ...creds('tenant-demo')])).out) as {
+    instance: { host: string; user: string };
+  };
   t.is(shown.instance.user, 'tenant-demo', 'the default user is the one the credentials name');
   t.is((await runToEnd(['host', 'force-down', shown.instance.host, ...creds('admin')])).code, 0);
   const evacuated = await runToEnd(['evacuate', id, '--project', 'admin', ...creds('admin')]);
@@ -80,8 +102,11 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   const other = shown.instance.host === 'h1' ? 'h2' : 'h1';
   // Its events are on the owner's project (docs/security.md), so follow the record instead.
   await eventually(async () => {
-    const s = JSON.parse((await runToEnd(['show', id, '--json', ...creds('tenant-demo')])).out) as { instance: { host: string; vmState: string; taskState: string | null } };
-    if (s.instance.host !== other || s.instance.taskState !== null) throw new Error(`not evacuated yet: ${JSON.stringify(s.instance)}`);
+    const s = JSON.parse((await runToEnd(['show', id, '--json', ...creds('tenant-demo')])).out) as {
+      instance: { host: string; vmState: string; taskState: string | null };
+    };
+    if (s.instance.host !== other || s.instance.taskState !== null)
+      throw new Error(`not evacuated yet: ${JSON.stringify(s.instance)}`);
   });
   t.is((await runToEnd(['host', 'up', shown.instance.host, ...creds('admin')])).code, 0);
   // (No audit after this: the source host was only forced down, not dead, so its guest stays

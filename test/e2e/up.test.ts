@@ -21,7 +21,6 @@ const argsOf = (pid: number) => {
 };
 const childRunning = (parent: number, pattern: RegExp) => childPids(parent).find((pid) => pattern.test(argsOf(pid)));
 
-
 /**
  * Exit code and everything written to stderr. Waits for 'close', not 'exit': a busy
  * machine can deliver the last stderr bytes after the 'exit' event.
@@ -51,11 +50,20 @@ test('novactor up - prints ready with the NATS URL, serves it, stops cleanly on 
   t.deepEqual(await pc.call('providers.list', {}), { providers: [] }, 'placement serves');
 
   // A role process that dies is restarted, like a service manager would.
-  const placementPid = childPids(up.pid!).find((pid) => /placement/.test(execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' })));
+  const placementPid = childPids(up.pid!).find((pid) =>
+    /placement/.test(execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' })),
+  );
   t.truthy(placementPid, 'placement runs as its own child process, named on its command line');
   process.kill(placementPid!, 'SIGKILL');
   await eventually(async () => {
-    if (!childPids(up.pid!).some((pid) => pid !== placementPid && /placement/.test(execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' })))) throw new Error('not restarted yet');
+    if (
+      !childPids(up.pid!).some(
+        (pid) =>
+          pid !== placementPid &&
+          /placement/.test(execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' })),
+      )
+    )
+      throw new Error('not restarted yet');
   });
   await pc.call('providers.create', { name: 'after-restart' });
   t.is((await pc.call('providers.list', {})).providers.length, 1);
@@ -98,7 +106,12 @@ test('novactor up --hosts 2 - every role is its own child, answers ctl status, a
   const up = runNovactor(['up', '--hosts', '2', '--port', String(port), '--data', data], { NATS_URL: '' });
   t.teardown(() => up.kill('SIGKILL'));
   const line = await waitForLine(up, /ready/, 60_000);
-  t.regex(line, new RegExp(`^novactor ready nats://127.0.0.1:${port} roles: nats-server, placement, gateway, conductor, compute-h1, compute-h2;`));
+  t.regex(
+    line,
+    new RegExp(
+      `^novactor ready nats://127.0.0.1:${port} roles: nats-server, placement, gateway, conductor, compute-h1, compute-h2;`,
+    ),
+  );
 
   for (const [role, pattern] of [
     ['placement', / placement /],
@@ -143,7 +156,14 @@ test('novactor up --demo - runs the demo once ready (as npm start does) and keep
   await waitForLine(up, /ready/, 60_000);
   const summary = await waitForLine(up, /summary:/, 90_000);
   t.regex(summary, /9 of 9 commands succeeded/, out);
-  for (const type of ['instance.create.end', 'instance.power_off.end', 'instance.power_on.end', 'instance.reboot.end', 'instance.delete.end']) t.true(out.includes(type), `${type} printed`);
+  for (const type of [
+    'instance.create.end',
+    'instance.power_off.end',
+    'instance.power_on.end',
+    'instance.reboot.end',
+    'instance.delete.end',
+  ])
+    t.true(out.includes(type), `${type} printed`);
   t.regex(out, /demo-1\s+instance\.create\.start\s+vm=building task=scheduling power=\w+/);
   t.true(isAlive(up.pid!), 'the cloud keeps running after the demo');
   up.kill('SIGINT');

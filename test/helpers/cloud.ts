@@ -53,9 +53,19 @@ export interface Cloud {
   readonly hosts: Map<string, RunningHost>;
   worker(host: string): ComputeWorker;
   /** Boots and returns the instance id and the boot command id. */
-  boot(name: string, flavor?: string, extra?: Record<string, unknown>, opts?: { user?: string }): Promise<{ id: string; cmd: string }>;
+  boot(
+    name: string,
+    flavor?: string,
+    extra?: Record<string, unknown>,
+    opts?: { user?: string },
+  ): Promise<{ id: string; cmd: string }>;
   /** Publishes a command and waits for its terminal event. */
-  act(id: string, action: InstanceAction, body?: Record<string, unknown>, opts?: { user?: string; timeoutMs?: number }): Promise<Envelope>;
+  act(
+    id: string,
+    action: InstanceAction,
+    body?: Record<string, unknown>,
+    opts?: { user?: string; timeoutMs?: number },
+  ): Promise<Envelope>;
   /** Kills a worker abruptly (its in-memory state is lost; its guests stay). */
   killWorker(host: string): void;
   startWorker(host: string): Promise<ComputeWorker>;
@@ -72,18 +82,42 @@ export interface Cloud {
   stop(): Promise<void>;
 }
 
-export async function startCloud(hosts: HostSpec[], opts: { secure?: boolean; auditIntervalMs?: number; maxAttempts?: number; resizeConfirmWindowMs?: number; reclaimIntervalMs?: number; syncPowerStateMs?: number; periodics?: PeriodicsConfig & { reapIntervalMs?: number }; beforeStep?: (step: StepName, key: string, host: string) => Promise<void>; killPoint?: <P extends KillPointName>(point: P, ctx: KillPointContexts[P], host: string) => Promise<void> } = {}): Promise<Cloud> {
+export async function startCloud(
+  hosts: HostSpec[],
+  opts: {
+    secure?: boolean;
+    auditIntervalMs?: number;
+    maxAttempts?: number;
+    resizeConfirmWindowMs?: number;
+    reclaimIntervalMs?: number;
+    syncPowerStateMs?: number;
+    periodics?: PeriodicsConfig & { reapIntervalMs?: number };
+    beforeStep?: (step: StepName, key: string, host: string) => Promise<void>;
+    killPoint?: <P extends KillPointName>(point: P, ctx: KillPointContexts[P], host: string) => Promise<void>;
+  } = {},
+): Promise<Cloud> {
   // Secure: the repository's nats.secure.conf, each role on its own user (hosts h1..h3 only),
   // the test client as the admin.
   const secure = opts.secure ? await startSecureNats() : undefined;
   const server = secure ?? (await startNats());
   const auth = (role: string) => secure?.creds.get(role);
   const as = (name: string, role: string) => connectTo(server.url, name, auth(role));
-  const placementNode: PlacementNode = await startPlacementNode(server.url, 'cloud-placement', secure ? { auth: auth('placement')! } : {});
+  const placementNode: PlacementNode = await startPlacementNode(
+    server.url,
+    'cloud-placement',
+    secure ? { auth: auth('placement')! } : {},
+  );
   const rolesNc = await as('roles', 'gateway');
   const conductorNc = secure ? await as('conductor', 'conductor') : rolesNc;
   let gateway: Actor | undefined = await startGateway({ nc: rolesNc, clock: systemClock, ids: randomIds });
-  let conductor: Actor | undefined = await startConductor({ nc: conductorNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}), ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') } : {}) });
+  let conductor: Actor | undefined = await startConductor({
+    nc: conductorNc,
+    clock: systemClock,
+    ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+    ...(process.env['NV_TEST_LOG']
+      ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') }
+      : {}),
+  });
   const client = new TestClient(await as('client', 'admin'));
   const stores = await openStores(client.nc);
   const placement = new PlacementClient({ nc: client.nc });
@@ -118,15 +152,27 @@ export async function startCloud(hosts: HostSpec[], opts: { secure?: boolean; au
       ...(opts.reclaimIntervalMs !== undefined ? { reclaimIntervalMs: opts.reclaimIntervalMs } : {}),
       ...(opts.resizeConfirmWindowMs !== undefined ? { resizeConfirmWindowMs: opts.resizeConfirmWindowMs } : {}),
       ...opts.periodics,
-      ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[${name}] ${line}`, err ?? '') } : {}),
+      ...(process.env['NV_TEST_LOG']
+        ? { log: (line: string, err?: unknown) => console.error(`[${name}] ${line}`, err ?? '') }
+        : {}),
       ...(opts.beforeStep ? { beforeStep: (step: StepName, key: string) => opts.beforeStep!(step, key, name) } : {}),
-      ...(opts.killPoint ? { killPoint: <P extends KillPointName>(point: P, ctx: KillPointContexts[P]) => opts.killPoint!(point, ctx, name) } : {}),
+      ...(opts.killPoint
+        ? {
+            killPoint: <P extends KillPointName>(point: P, ctx: KillPointContexts[P]) =>
+              opts.killPoint!(point, ctx, name),
+          }
+        : {}),
     });
     return h.worker;
   };
 
   for (const spec of hosts) {
-    running.set(spec.name, { spec, fake: new FakeHost(spec.name), nc: await as(`compute-${spec.name}`, `host-${spec.name}`), worker: undefined });
+    running.set(spec.name, {
+      spec,
+      fake: new FakeHost(spec.name),
+      nc: await as(`compute-${spec.name}`, `host-${spec.name}`),
+      worker: undefined,
+    });
     await startWorker(spec.name);
   }
 
@@ -168,7 +214,14 @@ export async function startCloud(hosts: HostSpec[], opts: { secure?: boolean; au
       conductor = undefined;
     },
     startConductor: async () => {
-      conductor = await startConductor({ nc: conductorNc, clock: systemClock, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}), ...(process.env['NV_TEST_LOG'] ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') } : {}) });
+      conductor = await startConductor({
+        nc: conductorNc,
+        clock: systemClock,
+        ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+        ...(process.env['NV_TEST_LOG']
+          ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') }
+          : {}),
+      });
     },
     forceDown: async (host, down) => {
       const cur = await stores.hosts.get(host);
@@ -206,10 +259,19 @@ export async function startCloud(hosts: HostSpec[], opts: { secure?: boolean; au
 }
 
 /** Waits until an instance's record satisfies `ok`. */
-export function recordWhere(cloud: Cloud, id: string, ok: (r: NonNullable<Awaited<ReturnType<Stores['instances']['get']>>>['value']) => boolean, timeoutMs = 30_000) {
-  return eventually(async () => {
-    const r = await cloud.stores.instances.get(id);
-    if (!r || !ok(r.value)) throw new Error(`instance ${id} not there yet: ${r ? `${r.value.vmState}/${r.value.taskState}` : 'no record'}`);
-    return r.value;
-  }, { timeoutMs });
+export function recordWhere(
+  cloud: Cloud,
+  id: string,
+  ok: (r: NonNullable<Awaited<ReturnType<Stores['instances']['get']>>>['value']) => boolean,
+  timeoutMs = 30_000,
+) {
+  return eventually(
+    async () => {
+      const r = await cloud.stores.instances.get(id);
+      if (!r || !ok(r.value))
+        throw new Error(`instance ${id} not there yet: ${r ? `${r.value.vmState}/${r.value.taskState}` : 'no record'}`);
+      return r.value;
+    },
+    { timeoutMs },
+  );
 }

@@ -33,7 +33,12 @@ export async function startControlPlane(name: string): Promise<ControlPlane> {
   const conductor = await startConductor({ nc, clock: systemClock });
   const stores = await openStores(nc);
   return {
-    s, placement, nc, gateway, conductor, stores,
+    s,
+    placement,
+    nc,
+    gateway,
+    conductor,
+    stores,
     cli: (args, env = {}) => runToEnd([...args, '--server', s.url], env),
     stop: async () => {
       await conductor.stop();

@@ -11,14 +11,26 @@ export type Kill = 'instance' | 'tracker' | 'worker' | 'otherTracker' | 'placeme
  * returns how to bring it back: actors killed through `nv.ctl` come back by themselves, a
  * worker is started again over the same fake hypervisor host.
  */
-export async function kill(c: Cloud, what: Kill, host: string, other: string, instanceId: string): Promise<() => Promise<void>> {
+export async function kill(
+  c: Cloud,
+  what: Kill,
+  host: string,
+  other: string,
+  instanceId: string,
+): Promise<() => Promise<void>> {
   if (what === 'worker') {
     c.killWorker(host);
     return async () => void (await c.startWorker(host));
   }
-  if (what === 'placement') await ctl(c.client.nc, 'cloud-placement', 'kill', { actor: 'placement', restartAfterMs: 200 });
-  else if (what === 'otherTracker') await ctl(c.client.nc, `compute-${other}`, 'kill', { actor: 'tracker', restartAfterMs: 100 });
-  else await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: what === 'tracker' ? 'tracker' : `instance/${instanceId}`, restartAfterMs: 100 });
+  if (what === 'placement')
+    await ctl(c.client.nc, 'cloud-placement', 'kill', { actor: 'placement', restartAfterMs: 200 });
+  else if (what === 'otherTracker')
+    await ctl(c.client.nc, `compute-${other}`, 'kill', { actor: 'tracker', restartAfterMs: 100 });
+  else
+    await ctl(c.client.nc, `compute-${host}`, 'kill', {
+      actor: what === 'tracker' ? 'tracker' : `instance/${instanceId}`,
+      restartAfterMs: 100,
+    });
   return async () => undefined;
 }
 
@@ -38,7 +50,15 @@ export async function terminalProblems(c: Cloud, instanceId: string, commands: r
  * id), kills `what` on the host running the held step (`other`: the other host of a pair),
  * lets the step go on, brings back what was killed, and returns the command's terminal event.
  */
-export async function commandUnderKill(c: Cloud, hold: StepHold, what: Kill, pair: readonly [string, string], instanceId: string, step: Parameters<StepHold['arm']>[1], send: () => Promise<string>): Promise<{ cmd: string; end: Envelope; host: string }> {
+export async function commandUnderKill(
+  c: Cloud,
+  hold: StepHold,
+  what: Kill,
+  pair: readonly [string, string],
+  instanceId: string,
+  step: Parameters<StepHold['arm']>[1],
+  send: () => Promise<string>,
+): Promise<{ cmd: string; end: Envelope; host: string }> {
   const held = hold.arm(instanceId, step);
   const cmd = await send();
   const host = await held.reached;

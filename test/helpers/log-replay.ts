@@ -6,7 +6,10 @@ import { FencedLog } from '../../actors/runtime/fenced-log.js';
 import { emptyState, evolve, type PlacementState } from '../../machines/placement/index.js';
 
 /** Replays the whole placement log from the stream into a fresh state (what a cold start would see). */
-export async function replayPlacementLog(nc: NatsConnection, prefix?: string): Promise<{ state: PlacementState; records: number; rids: string[] }> {
+export async function replayPlacementLog(
+  nc: NatsConnection,
+  prefix?: string,
+): Promise<{ state: PlacementState; records: number; rids: string[] }> {
   const n = names(prefix);
   const log = new FencedLog(jetstream(nc), await jetstreamManager(nc), n.streams.placement, n.placementLogSubject);
   const state = emptyState();

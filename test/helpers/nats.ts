@@ -11,7 +11,13 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '../../actors/runtime/connection.js';
 import { freePort, NatsServerProcess, writeServerConfig, type ServerConfig } from '../../actors/runtime/nats-server.js';
 import { projectRoot } from '../../actors/runtime/project-root.js';
-import { newPassword, passwordVariable, secureUsers, TEMPLATE_LAYOUT, type Credentials } from '../../actors/runtime/secure-config.js';
+import {
+  newPassword,
+  passwordVariable,
+  secureUsers,
+  TEMPLATE_LAYOUT,
+  type Credentials,
+} from '../../actors/runtime/secure-config.js';
 
 export interface TestServer {
   readonly url: string;
@@ -27,7 +33,8 @@ export interface TestServer {
 
 async function launch(dir: string, config: ServerConfig): Promise<TestServer> {
   const configFile = writeServerConfig(dir, config);
-  const start = () => NatsServerProcess.start({ configFile, logFile: join(dir, `${config.name}.log`), readyTimeoutMs: 30_000 });
+  const start = () =>
+    NatsServerProcess.start({ configFile, logFile: join(dir, `${config.name}.log`), readyTimeoutMs: 30_000 });
   const server: TestServer = {
     url: `nats://127.0.0.1:${config.port}`,
     config,
@@ -75,7 +82,13 @@ export async function startSecureNats(): Promise<SecureTestServer> {
     creds.set(u.role, { user: u.user, password });
     env[passwordVariable(u.role)] = password;
   }
-  const start = () => NatsServerProcess.start({ configFile: join(projectRoot(), 'nats.secure.conf'), env, logFile: join(dir, 'nats-server.log'), readyTimeoutMs: 30_000 });
+  const start = () =>
+    NatsServerProcess.start({
+      configFile: join(projectRoot(), 'nats.secure.conf'),
+      env,
+      logFile: join(dir, 'nats-server.log'),
+      readyTimeoutMs: 30_000,
+    });
   const process = await start().catch((err: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -109,7 +122,9 @@ export interface TestCluster {
 /** A 3-node (or n-node) cluster on loopback, ready for JetStream (meta leader elected). */
 export async function startCluster(size = 3): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'novactor-cluster-'));
-  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), cluster: await freePort() })));
+  const ports = await Promise.all(
+    Array.from({ length: size }, async () => ({ client: await freePort(), cluster: await freePort() })),
+  );
   const configs: ServerConfig[] = ports.map((p, i) => ({
     name: `n${i + 1}`,
     port: p.client,

@@ -27,11 +27,27 @@ export async function startPlacementNode(
   const { prefix } = opts;
   const nc = await connectTo(url, name, opts.auth);
   await bootstrap(nc, { replicas: opts.replicas ?? 1, prefix, leaseTtlMs: opts.leaseTtlMs ?? 1000 });
-  const supervisor = new Supervisor({ nc, process: name, role: 'placement', clock: systemClock, ids: randomIds, killRestartMs: 100, prefix });
+  const supervisor = new Supervisor({
+    nc,
+    process: name,
+    role: 'placement',
+    clock: systemClock,
+    ids: randomIds,
+    killRestartMs: 100,
+    prefix,
+  });
   supervisor.serveCtl();
   await supervisor.add({
     name: 'placement',
-    start: () => startPlacementActor({ nc, name, clock: systemClock, ids: randomIds, snapshotEvery: opts.snapshotEvery ?? 100_000, prefix }),
+    start: () =>
+      startPlacementActor({
+        nc,
+        name,
+        clock: systemClock,
+        ids: randomIds,
+        snapshotEvery: opts.snapshotEvery ?? 100_000,
+        prefix,
+      }),
   });
   supervisor.running();
   return {

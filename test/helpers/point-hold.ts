@@ -25,7 +25,10 @@ export class PointHold {
   };
 
   /** `reached` resolves with the host once the point is held; `release` lets the continuation go on. */
-  arm<P extends KillPointName>(point: P, match: (ctx: KillPointContexts[P]) => boolean): { reached: Promise<string>; release: () => void } {
+  arm<P extends KillPointName>(
+    point: P,
+    match: (ctx: KillPointContexts[P]) => boolean,
+  ): { reached: Promise<string>; release: () => void } {
     let reached!: (host: string) => void;
     let release!: () => void;
     const r = new Promise<string>((res) => (reached = res));

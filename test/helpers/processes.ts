@@ -15,7 +15,10 @@ export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 30
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${out} stderr: ${err}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${out} stderr: ${err}`)),
+      timeoutMs,
+    );
     child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
     child.stdout?.on('data', (c: Buffer) => {
       out += c.toString();
@@ -35,7 +38,11 @@ export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 30
 /** Direct children of a process, by pid (Linux `pgrep -P`). */
 export function childPids(pid: number): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return []; // pgrep exits 1 when there are none
   }
@@ -51,13 +58,15 @@ export function isAlive(pid: number): boolean {
 }
 
 export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
 /** The exit code once the child's output is fully read ('close', not 'exit': the last bytes can come after it). */
 export function closed(p: ChildProcess): Promise<number | null> {
-  if (p.stdout?.readableEnded !== false && p.stderr?.readableEnded !== false && p.exitCode !== null) return Promise.resolve(p.exitCode);
+  if (p.stdout?.readableEnded !== false && p.stderr?.readableEnded !== false && p.exitCode !== null)
+    return Promise.resolve(p.exitCode);
   return new Promise((resolve) => p.once('close', (code) => resolve(code)));
 }
 

@@ -6,7 +6,8 @@
 import type { StepName } from '../../machines/instance/index.js';
 
 export class StepHold {
-  private target: { instanceId: string; step: StepName; reached: (host: string) => void; release: Promise<void> } | undefined;
+  private target:
+    { instanceId: string; step: StepName; reached: (host: string) => void; release: Promise<void> } | undefined;
 
   readonly hook = async (step: StepName, key: string, host: string): Promise<void> => {
     const t = this.target;

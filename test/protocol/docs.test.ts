@@ -100,7 +100,12 @@ function dumpHex(marker: string): { hex: string; badOffsets: string[] } {
 }
 
 /** Table cells of a markdown row, without the outer pipes. */
-const cells = (row: string) => row.replace(/^\|/, '').replace(/\|$/, '').split(/(?<!\\)\|/).map((c) => c.trim());
+const cells = (row: string) =>
+  row
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split(/(?<!\\)\|/)
+    .map((c) => c.trim());
 
 /** Field names and string literals of a TypeBox schema, recursively. */
 function schemaWords(schema: TSchema, out: { fields: Set<string>; literals: Set<string> }): void {
@@ -111,7 +116,8 @@ function schemaWords(schema: TSchema, out: { fields: Set<string>; literals: Set<
     out.fields.add(k);
     schemaWords(v, out);
   }
-  for (const v of Object.values((s['patternProperties'] as Record<string, TSchema> | undefined) ?? {})) schemaWords(v, out);
+  for (const v of Object.values((s['patternProperties'] as Record<string, TSchema> | undefined) ?? {}))
+    schemaWords(v, out);
   if (typeof s['additionalProperties'] === 'object') schemaWords(s['additionalProperties'] as TSchema, out);
   const items = s['items'];
   if (Array.isArray(items)) for (const v of items as TSchema[]) schemaWords(v, out);
@@ -152,8 +158,16 @@ test('docs - every field and literal of every message schema appears in code', (
     }
   }
   t.true(out.fields.size > 50);
-  t.deepEqual([...out.fields].filter((w) => !codeWords.has(w)), [], 'field names missing');
-  t.deepEqual([...out.literals].filter((w) => !codeWords.has(w)), [], 'string literals missing');
+  t.deepEqual(
+    [...out.fields].filter((w) => !codeWords.has(w)),
+    [],
+    'field names missing',
+  );
+  t.deepEqual(
+    [...out.literals].filter((w) => !codeWords.has(w)),
+    [],
+    'string literals missing',
+  );
 });
 
 test('docs - envelope rules: version, patterns and limits match the code', (t) => {
@@ -167,13 +181,17 @@ test('docs - envelope rules: version, patterns and limits match the code', (t) =
 
 test('docs - every subject a client uses is shown as the builders produce it', (t) => {
   const s = subjects(DEFAULT_PREFIX);
-  const wanted = [
-    ...Object.keys(PlacementOps).map((op) => s.placement(op)),
-    names(DEFAULT_PREFIX).placementLogSubject,
-  ];
+  const wanted = [...Object.keys(PlacementOps).map((op) => s.placement(op)), names(DEFAULT_PREFIX).placementLogSubject];
   t.deepEqual(missingSpans(wanted), []);
   // Builders refuse `<project>` as a token, so the templated forms are checked as written.
-  for (const form of ['nv.cmd.<project>.<instanceId>.<action>', 'nv.evt.<project>.<instanceId>.<event>', 'nv.evt._system.<kind>.<name>.<event>', 'nv.ctl.<target>.status', 'nv.ctl.<target>.kill', 'nv.query.<project>.instances.show']) {
+  for (const form of [
+    'nv.cmd.<project>.<instanceId>.<action>',
+    'nv.evt.<project>.<instanceId>.<event>',
+    'nv.evt._system.<kind>.<name>.<event>',
+    'nv.ctl.<target>.status',
+    'nv.ctl.<target>.kill',
+    'nv.query.<project>.instances.show',
+  ]) {
     t.true(spans.has(form), form);
   }
   t.is(s.evt('demo', INSTANCE_ID, 'instance.create.end'), `nv.evt.demo.${INSTANCE_ID}.instance.create.end`);

@@ -12,8 +12,19 @@ import { fixPropertySeed } from '../helpers/seed.js';
 fixPropertySeed(); // the same cases on every run (NV_TEST_SEED replays another)
 
 const KINDS = Object.values(MessageKind);
-const hostileKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'valueOf', '__defineGetter__', 'hasOwnProperty');
-const hostileValue = fc.oneof(fc.anything({ maxDepth: 3 }), fc.dictionary(hostileKey, fc.anything({ maxDepth: 2 }), { maxKeys: 3 }));
+const hostileKey = fc.constantFrom(
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  '__defineGetter__',
+  'hasOwnProperty',
+);
+const hostileValue = fc.oneof(
+  fc.anything({ maxDepth: 3 }),
+  fc.dictionary(hostileKey, fc.anything({ maxDepth: 2 }), { maxKeys: 3 }),
+);
 /** An envelope of a known type with a hostile body: the decoder sees realistic headers. */
 const envelopeLike = fc.record({
   v: fc.constant(1),
@@ -38,15 +49,23 @@ function pristine(): boolean {
 
 test('protocol fuzz - any bytes: every decoder returns a typed result and never throws', (t) => {
   fc.assert(
-    fc.property(fc.oneof(fc.uint8Array({ maxLength: 512 }), hostileValue.map((v) => encodeValue(v)), envelopeLike.map((v) => encodeValue(v))), fc.constantFrom(...KINDS), (bytes, kind) => {
-      const r = decodeMessage(bytes, kind);
-      if (r.ok) {
-        // What is accepted is exactly what its schema allows: it survives a round trip unchanged.
-        const again = decodeMessage(encodeValue(r.value), kind);
-        return again.ok && JSON.stringify(again.value) === JSON.stringify(r.value);
-      }
-      return typeof r.error.code === 'string' && typeof r.error.message === 'string';
-    }),
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 512 }),
+        hostileValue.map((v) => encodeValue(v)),
+        envelopeLike.map((v) => encodeValue(v)),
+      ),
+      fc.constantFrom(...KINDS),
+      (bytes, kind) => {
+        const r = decodeMessage(bytes, kind);
+        if (r.ok) {
+          // What is accepted is exactly what its schema allows: it survives a round trip unchanged.
+          const again = decodeMessage(encodeValue(r.value), kind);
+          return again.ok && JSON.stringify(again.value) === JSON.stringify(r.value);
+        }
+        return typeof r.error.code === 'string' && typeof r.error.message === 'string';
+      },
+    ),
     { numRuns: 20_000 },
   );
   t.true(pristine());

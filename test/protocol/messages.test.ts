@@ -1,6 +1,13 @@
 import test from 'ava';
 import {
-  decodeMessage, encodeMessage, encodeValue, envelope, knownTypes, MessageKind, ProtocolErrorCode, type Envelope,
+  decodeMessage,
+  encodeMessage,
+  encodeValue,
+  envelope,
+  knownTypes,
+  MessageKind,
+  ProtocolErrorCode,
+  type Envelope,
 } from '../../protocol/index.js';
 import { COMMAND_SAMPLES, EVENT_SAMPLES, REPLY_SAMPLES, REQUEST_SAMPLES, TASK_SAMPLES } from './samples.js';
 
@@ -12,8 +19,10 @@ const SAMPLES: Record<MessageKind, Record<string, Record<string, unknown>>> = {
   task: TASK_SAMPLES,
 };
 
-const wrap = (type: string, body: unknown, extra: Partial<Envelope<unknown>> = {}) =>
-  ({ ...envelope({ id: 'msg-1', type, ts: 1_795_000_000_000, project: 'demo', user: 'alice', corr: 'cmd-0', body }), ...extra });
+const wrap = (type: string, body: unknown, extra: Partial<Envelope<unknown>> = {}) => ({
+  ...envelope({ id: 'msg-1', type, ts: 1_795_000_000_000, project: 'demo', user: 'alice', corr: 'cmd-0', body }),
+  ...extra,
+});
 
 for (const kind of Object.values(MessageKind)) {
   test(`messages - every ${kind} type has a sample and round trips`, (t) => {
@@ -33,7 +42,10 @@ test('messages - an unknown type is rejected, also when it exists for another ki
   const r1 = decodeMessage(encodeMessage(wrap('instance.fly', {})), MessageKind.Command);
   t.false(r1.ok);
   if (!r1.ok) t.is(r1.error.code, ProtocolErrorCode.UnknownType);
-  const r2 = decodeMessage(encodeMessage(wrap('instance.create.end', EVENT_SAMPLES['instance.create.end'])), MessageKind.Command);
+  const r2 = decodeMessage(
+    encodeMessage(wrap('instance.create.end', EVENT_SAMPLES['instance.create.end'])),
+    MessageKind.Command,
+  );
   t.false(r2.ok);
 });
 

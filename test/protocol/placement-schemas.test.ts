@@ -7,7 +7,12 @@ import test from 'ava';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
-import { PlacementErrorBody, PlacementOps, type PlacementOp, type PlacementRequest } from '../../protocol/schemas/placement.js';
+import {
+  PlacementErrorBody,
+  PlacementOps,
+  type PlacementOp,
+  type PlacementRequest,
+} from '../../protocol/schemas/placement.js';
 
 const RP = '6f1c2a4e-9b1d-4c3e-8a2f-0123456789ab';
 const RP2 = '7f1c2a4e9b1d4c3e8a2f0123456789AB';
@@ -27,7 +32,14 @@ const write = {
 const samples: { [O in PlacementOp]: PlacementRequest<O> } = {
   'providers.create': { uuid: RP, name: 'cn1', parentProviderUuid: RP2 },
   'providers.get': { uuid: RP },
-  'providers.list': { name: 'cn1', uuid: RP, memberOf: [[AGG], [`!${AGG}`]], resources: { VCPU: 1 }, inTree: RP, required: ['HW_CPU_X86_AVX2', '!CUSTOM_X', 'in:CUSTOM_A,CUSTOM_B'] },
+  'providers.list': {
+    name: 'cn1',
+    uuid: RP,
+    memberOf: [[AGG], [`!${AGG}`]],
+    resources: { VCPU: 1 },
+    inTree: RP,
+    required: ['HW_CPU_X86_AVX2', '!CUSTOM_X', 'in:CUSTOM_A,CUSTOM_B'],
+  },
   'providers.update': { uuid: RP, name: 'cn1', parentProviderUuid: null },
   'providers.delete': { uuid: RP },
   'inventories.get': { provider: RP },
@@ -64,7 +76,10 @@ const samples: { [O in PlacementOp]: PlacementRequest<O> } = {
     memberOf: [[AGG]],
     inTree: RP,
     limit: 5,
-    groups: { _NET: { resources: { SRIOV_NET_VF: 1 }, required: ['CUSTOM_PHYSNET'], memberOf: [[AGG]], inTree: RP }, '1': {} },
+    groups: {
+      _NET: { resources: { SRIOV_NET_VF: 1 }, required: ['CUSTOM_PHYSNET'], memberOf: [[AGG]], inTree: RP },
+      '1': {},
+    },
     groupPolicy: 'isolate',
     rootRequired: ['!COMPUTE_STATUS_DISABLED'],
     sameSubtree: [['_NET', '1']],
@@ -82,7 +97,11 @@ interface Mutation {
 }
 
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
-function setAt(root: unknown, path: Path, f: (parent: Record<string | number, unknown>, key: string | number) => void): unknown {
+function setAt(
+  root: unknown,
+  path: Path,
+  f: (parent: Record<string | number, unknown>, key: string | number) => void,
+): unknown {
   const copy = clone(root);
   let cur = copy as Record<string | number, unknown>;
   for (const k of path.slice(0, -1)) cur = cur[k] as Record<string | number, unknown>;
@@ -94,7 +113,8 @@ const deleteAt = (root: unknown, path: Path) => setAt(root, path, (p, k) => dele
 
 /** The branch of a union that `value` matches. */
 function branch(schema: TSchema, value: unknown): TSchema {
-  if (Array.isArray(schema['anyOf'])) return (schema['anyOf'] as TSchema[]).find((s) => Value.Check(s, value)) ?? schema;
+  if (Array.isArray(schema['anyOf']))
+    return (schema['anyOf'] as TSchema[]).find((s) => Value.Check(s, value)) ?? schema;
   return schema;
 }
 
@@ -105,7 +125,10 @@ function mutations(root: unknown, raw: TSchema, value: unknown, path: Path, out:
   if (schema['type'] === 'object') {
     const obj = value as Record<string, unknown>;
     if (path.length > 0) out.push({ what: `${at} not an object`, body: replaceAt(root, path, 'x') });
-    out.push({ what: `extra key in ${at}`, body: path.length ? replaceAt(root, path, { ...obj, bogus: 1 }) : { ...obj, bogus: 1 } });
+    out.push({
+      what: `extra key in ${at}`,
+      body: path.length ? replaceAt(root, path, { ...obj, bogus: 1 }) : { ...obj, bogus: 1 },
+    });
     const props = schema['properties'] as Record<string, TSchema> | undefined;
     if (props) {
       for (const k of (schema['required'] as string[] | undefined) ?? []) {
@@ -116,7 +139,11 @@ function mutations(root: unknown, raw: TSchema, value: unknown, path: Path, out:
     const patterns = schema['patternProperties'] as Record<string, TSchema> | undefined;
     if (patterns) {
       const [pattern, s] = Object.entries(patterns)[0] as [string, TSchema];
-      if (!new RegExp(pattern).test('bad key!')) out.push({ what: `bad key in ${at}`, body: replaceAt(root, path, { ...obj, 'bad key!': Object.values(obj)[0] ?? 1 }) });
+      if (!new RegExp(pattern).test('bad key!'))
+        out.push({
+          what: `bad key in ${at}`,
+          body: replaceAt(root, path, { ...obj, 'bad key!': Object.values(obj)[0] ?? 1 }),
+        });
       if (typeof schema['maxProperties'] === 'number') {
         const big: Record<string, unknown> = {};
         const first = Object.values(obj)[0];
@@ -133,22 +160,38 @@ function mutations(root: unknown, raw: TSchema, value: unknown, path: Path, out:
     const arr = value as unknown[];
     out.push({ what: `${at} not an array`, body: replaceAt(root, path, { a: 1 }) });
     if (typeof schema['maxItems'] === 'number' && arr.length > 0) {
-      out.push({ what: `${at} too long`, body: replaceAt(root, path, Array.from({ length: (schema['maxItems'] as number) + 1 }, (_, i) => (typeof arr[0] === 'string' ? `${arr[0] as string}`.replace(/.$/, String(i % 10)) + i : arr[0]))) });
+      out.push({
+        what: `${at} too long`,
+        body: replaceAt(
+          root,
+          path,
+          Array.from({ length: (schema['maxItems'] as number) + 1 }, (_, i) =>
+            typeof arr[0] === 'string' ? `${arr[0] as string}`.replace(/.$/, String(i % 10)) + i : arr[0],
+          ),
+        ),
+      });
     }
     arr.forEach((v, i) => mutations(root, schema['items'] as TSchema, v, [...path, i], out));
     return;
   }
   if (schema['type'] === 'integer' || schema['type'] === 'number') {
     out.push({ what: `${at} mistyped`, body: replaceAt(root, path, '1') });
-    if (typeof schema['minimum'] === 'number' && (schema['minimum'] as number) >= 0) out.push({ what: `${at} negative`, body: replaceAt(root, path, -1) });
-    if (typeof schema['maximum'] === 'number') out.push({ what: `${at} oversized`, body: replaceAt(root, path, (schema['maximum'] as number) * 2 + 1) });
+    if (typeof schema['minimum'] === 'number' && (schema['minimum'] as number) >= 0)
+      out.push({ what: `${at} negative`, body: replaceAt(root, path, -1) });
+    if (typeof schema['maximum'] === 'number')
+      out.push({ what: `${at} oversized`, body: replaceAt(root, path, (schema['maximum'] as number) * 2 + 1) });
     if (schema['type'] === 'integer') out.push({ what: `${at} fractional`, body: replaceAt(root, path, 1.5) });
     return;
   }
   if (schema['type'] === 'string') {
     out.push({ what: `${at} mistyped`, body: replaceAt(root, path, 7) });
-    if (typeof schema['maxLength'] === 'number') out.push({ what: `${at} oversized`, body: replaceAt(root, path, 'A'.repeat((schema['maxLength'] as number) + 1)) });
-    if (typeof schema['pattern'] === 'string') out.push({ what: `${at} bad pattern`, body: replaceAt(root, path, 'not valid!') });
+    if (typeof schema['maxLength'] === 'number')
+      out.push({
+        what: `${at} oversized`,
+        body: replaceAt(root, path, 'A'.repeat((schema['maxLength'] as number) + 1)),
+      });
+    if (typeof schema['pattern'] === 'string')
+      out.push({ what: `${at} bad pattern`, body: replaceAt(root, path, 'not valid!') });
     return;
   }
   if (schema['type'] === 'boolean') {

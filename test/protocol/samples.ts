@@ -6,10 +6,32 @@ import { INSTANCE_ACTIONS, INSTANCE_EVENT_TYPES, commandType } from '../../proto
 import { PLACEMENT_SAMPLES } from './placement-samples.js';
 
 const flavor = { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 };
-const eventBody = { instanceId: 'i-1', name: 'web', host: 'h1', node: 'h1', vmState: 'active', taskState: null, powerState: 'running', flavor };
+const eventBody = {
+  instanceId: 'i-1',
+  name: 'web',
+  host: 'h1',
+  node: 'h1',
+  vmState: 'active',
+  taskState: null,
+  powerState: 'running',
+  flavor,
+};
 const record = {
-  instanceId: 'i-1', name: 'web', project: 'demo', user: 'alice', host: 'h1', node: 'h1', vmState: 'active', taskState: null,
-  powerState: 'running', flavor, image: 'cirros', metadata: { role: 'web' }, locked: false, createdAt: 1, updatedAt: 2,
+  instanceId: 'i-1',
+  name: 'web',
+  project: 'demo',
+  user: 'alice',
+  host: 'h1',
+  node: 'h1',
+  vmState: 'active',
+  taskState: null,
+  powerState: 'running',
+  flavor,
+  image: 'cirros',
+  metadata: { role: 'web' },
+  locked: false,
+  createdAt: 1,
+  updatedAt: 2,
 };
 
 const commandBodies: Record<string, Record<string, unknown>> = {
@@ -29,12 +51,29 @@ export const COMMAND_SAMPLES: Record<string, Record<string, unknown>> = Object.f
 );
 
 export const EVENT_SAMPLES: Record<string, Record<string, unknown>> = {
-  ...Object.fromEntries(INSTANCE_EVENT_TYPES.map((t) => [t, t.endsWith('.error') ? { ...eventBody, vmState: 'error', fault: { code: 'NoValidHost', message: 'no host' }, final: true } : eventBody])),
-  'command.rejected': { instanceId: 'i-1', code: 'InstanceInvalidState', message: 'cannot stop a stopped instance', final: true },
+  ...Object.fromEntries(
+    INSTANCE_EVENT_TYPES.map((t) => [
+      t,
+      t.endsWith('.error')
+        ? { ...eventBody, vmState: 'error', fault: { code: 'NoValidHost', message: 'no host' }, final: true }
+        : eventBody,
+    ]),
+  ),
+  'command.rejected': {
+    instanceId: 'i-1',
+    code: 'InstanceInvalidState',
+    message: 'cannot stop a stopped instance',
+    final: true,
+  },
   'placement.leader': { name: 'placement-1', term: 3, leader: true },
   'service.up': { name: 'h1', role: 'compute' },
   'service.down': { name: 'h1', role: 'compute' },
-  'audit.healed': { host: 'h1', repaired: [{ kind: 'leaked-allocation', id: 'i-1', instanceId: 'i-1', detail: 'allocation of deleted consumer i-1 removed' }] },
+  'audit.healed': {
+    host: 'h1',
+    repaired: [
+      { kind: 'leaked-allocation', id: 'i-1', instanceId: 'i-1', detail: 'allocation of deleted consumer i-1 removed' },
+    ],
+  },
 };
 
 export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
@@ -42,14 +81,40 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'query.instances.show': { instanceId: 'i-1' },
   'ctl.status': {},
   'ctl.kill': { actor: 'instance/i-1', restartAfterMs: 100 },
-  'tracker.instanceClaim': { opId: 'i-1:cmd-1:claim', instanceId: 'i-1', flavor: { vcpus: 1, memoryMb: 2048, rootGb: 20 } },
+  'tracker.instanceClaim': {
+    opId: 'i-1:cmd-1:claim',
+    instanceId: 'i-1',
+    flavor: { vcpus: 1, memoryMb: 2048, rootGb: 20 },
+  },
   'tracker.abortInstanceClaim': { opId: 'i-1:cmd-1:releaseClaim', instanceId: 'i-1' },
   'tracker.updateUsage': { opId: 'i-1:cmd-2:usage', instanceId: 'i-1', vmState: 'active', taskState: null },
   'tracker.report': {},
   'rpc.status': {},
-  'rpc.destroyGuest': { instanceId: 'i-1', migrationId: 'm-1', epoch: 3, revision: 42, stepKey: 'i-1:c-1:confirmSource' },
-  'rpc.preLiveMigration': { instanceId: 'i-1', migrationId: 'm-1', epoch: 2, revision: 40, stepKey: 'i-1:c-1:liveMigrate', name: 'web', flavor, image: null },
-  'tracker.moveClaim': { opId: 'i-1:cmd-3:moveClaim', migrationId: 'm-1', instanceId: 'i-1', flavor: { vcpus: 2, memoryMb: 4096, rootGb: 40 }, side: 'destination', kind: 'resize' },
+  'rpc.destroyGuest': {
+    instanceId: 'i-1',
+    migrationId: 'm-1',
+    epoch: 3,
+    revision: 42,
+    stepKey: 'i-1:c-1:confirmSource',
+  },
+  'rpc.preLiveMigration': {
+    instanceId: 'i-1',
+    migrationId: 'm-1',
+    epoch: 2,
+    revision: 40,
+    stepKey: 'i-1:c-1:liveMigrate',
+    name: 'web',
+    flavor,
+    image: null,
+  },
+  'tracker.moveClaim': {
+    opId: 'i-1:cmd-3:moveClaim',
+    migrationId: 'm-1',
+    instanceId: 'i-1',
+    flavor: { vcpus: 2, memoryMb: 4096, rootGb: 40 },
+    side: 'destination',
+    kind: 'resize',
+  },
   'tracker.dropMoveClaim': { opId: 'i-1:cmd-4:confirmSource', migrationId: 'm-1', side: 'source' },
   'tracker.finishMove': { opId: 'i-1:cmd-3:finishResize', migrationId: 'm-1' },
   'query.flavors.list': {},
@@ -67,7 +132,13 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
 export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   'query.instances.list': { instances: [record] },
   'query.instances.show': { instance: record },
-  'ctl.status': { process: 'compute-h1', role: 'compute', pid: 42, state: 'running', actors: [{ name: 'tracker/h1', state: 'running', restarts: 0 }] },
+  'ctl.status': {
+    process: 'compute-h1',
+    role: 'compute',
+    pid: 42,
+    state: 'running',
+    actors: [{ name: 'tracker/h1', state: 'running', restarts: 0 }],
+  },
   'ctl.kill': { actor: 'instance/i-1', killed: true },
   'tracker.instanceClaim': { usage: { vcpus: 1, memoryMb: 2048, diskGb: 20 } },
   'tracker.abortInstanceClaim': { usage: { vcpus: 0, memoryMb: 0, diskGb: 0 } },
@@ -78,21 +149,93 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   'tracker.moveClaim': { usage: { vcpus: 3, memoryMb: 6144, diskGb: 60 } },
   'tracker.dropMoveClaim': { usage: { vcpus: 2, memoryMb: 4096, diskGb: 40 } },
   'tracker.finishMove': { usage: { vcpus: 2, memoryMb: 4096, diskGb: 40 } },
-  'rpc.status': { host: 'h1', actors: ['i-1'], guests: [{ instanceId: 'i-1', powerState: 'running' }], tracker: trackerReport() },
-  'query.flavors.list': { flavors: [flavor] },
-  'query.images.list': { images: [{ imageId: 'img-1', name: 'web-1-snap', project: 'demo', instanceId: 'i-1', kind: 'snapshot', status: 'active', sizeBytes: 1073741824, createdAt: 5, updatedAt: 6 }] },
-  'query.actions.list': { actions: [{ action: 'stop', requestId: 'cmd-2', user: 'alice', startTime: 5, finishTime: 7, result: 'error', fault: { code: 'DriverFailure', message: 'x' }, events: [{ type: 'instance.power_off.start', ts: 6 }] }] },
-  'query.migrations.list': {
-    migrations: [{
-      migrationId: 'm-1', instanceId: 'i-1', project: 'demo', kind: 'resize', status: 'finished', sourceHost: 'h1', destHost: 'h2',
-      oldFlavor: flavor, newFlavor: { name: 'm1.large', vcpus: 4, memoryMb: 8192, rootGb: 80 }, commandId: 'cmd-5', createdAt: 1, updatedAt: 2,
-    }],
+  'rpc.status': {
+    host: 'h1',
+    actors: ['i-1'],
+    guests: [{ instanceId: 'i-1', powerState: 'running' }],
+    tracker: trackerReport(),
   },
-  'admin.hosts.list': { hosts: [{ host: 'h1', alive: true, enabled: false, forcedDown: false, reason: 'maintenance', lastSeen: 1767225600000 }, { host: 'h2', alive: false, enabled: true, forcedDown: false, reason: null, lastSeen: null }] },
-  'admin.hosts.set': { host: { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance', updatedAt: 1767225600000 } },
-  'query.quotas.show': { quota: { project: 'demo', limits: { instances: 5, cores: 10, ramMb: 4096 }, usage: { instances: 2, cores: 2, ramMb: 1024 }, defaults: false } },
-  'admin.quotas.show': { quota: { project: 'demo', limits: { instances: 5, cores: 10, ramMb: 4096 }, usage: { instances: 2, cores: 2, ramMb: 1024 }, defaults: false } },
-  'admin.quotas.set': { quota: { project: 'demo', limits: { instances: 5, cores: 10, ramMb: 4096 }, usage: { instances: 2, cores: 2, ramMb: 1024 }, defaults: false } },
+  'query.flavors.list': { flavors: [flavor] },
+  'query.images.list': {
+    images: [
+      {
+        imageId: 'img-1',
+        name: 'web-1-snap',
+        project: 'demo',
+        instanceId: 'i-1',
+        kind: 'snapshot',
+        status: 'active',
+        sizeBytes: 1073741824,
+        createdAt: 5,
+        updatedAt: 6,
+      },
+    ],
+  },
+  'query.actions.list': {
+    actions: [
+      {
+        action: 'stop',
+        requestId: 'cmd-2',
+        user: 'alice',
+        startTime: 5,
+        finishTime: 7,
+        result: 'error',
+        fault: { code: 'DriverFailure', message: 'x' },
+        events: [{ type: 'instance.power_off.start', ts: 6 }],
+      },
+    ],
+  },
+  'query.migrations.list': {
+    migrations: [
+      {
+        migrationId: 'm-1',
+        instanceId: 'i-1',
+        project: 'demo',
+        kind: 'resize',
+        status: 'finished',
+        sourceHost: 'h1',
+        destHost: 'h2',
+        oldFlavor: flavor,
+        newFlavor: { name: 'm1.large', vcpus: 4, memoryMb: 8192, rootGb: 80 },
+        commandId: 'cmd-5',
+        createdAt: 1,
+        updatedAt: 2,
+      },
+    ],
+  },
+  'admin.hosts.list': {
+    hosts: [
+      { host: 'h1', alive: true, enabled: false, forcedDown: false, reason: 'maintenance', lastSeen: 1767225600000 },
+      { host: 'h2', alive: false, enabled: true, forcedDown: false, reason: null, lastSeen: null },
+    ],
+  },
+  'admin.hosts.set': {
+    host: { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance', updatedAt: 1767225600000 },
+  },
+  'query.quotas.show': {
+    quota: {
+      project: 'demo',
+      limits: { instances: 5, cores: 10, ramMb: 4096 },
+      usage: { instances: 2, cores: 2, ramMb: 1024 },
+      defaults: false,
+    },
+  },
+  'admin.quotas.show': {
+    quota: {
+      project: 'demo',
+      limits: { instances: 5, cores: 10, ramMb: 4096 },
+      usage: { instances: 2, cores: 2, ramMb: 1024 },
+      defaults: false,
+    },
+  },
+  'admin.quotas.set': {
+    quota: {
+      project: 'demo',
+      limits: { instances: 5, cores: 10, ramMb: 4096 },
+      usage: { instances: 2, cores: 2, ramMb: 1024 },
+      defaults: false,
+    },
+  },
   error: { status: 409, code: 'placement.concurrent_update', message: 'generation mismatch' },
   ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.reply])),
 };
@@ -109,7 +252,9 @@ function trackerReport() {
     host: 'h1',
     capacity: { vcpus: 64, memoryMb: 131072, diskGb: 1000 },
     usage: { vcpus: 1, memoryMb: 2048, diskGb: 20 },
-    claims: [{ type: 'instance', instanceId: 'i-1', migrationId: null, flavor: { vcpus: 1, memoryMb: 2048, rootGb: 20 } }],
+    claims: [
+      { type: 'instance', instanceId: 'i-1', migrationId: null, flavor: { vcpus: 1, memoryMb: 2048, rootGb: 20 } },
+    ],
     lastAuditAt: null,
   };
 }

@@ -1,5 +1,12 @@
 import test from 'ava';
-import { parseCommandSubject, parseEventSubject, parsePeerSubject, ProtocolError, ProtocolErrorCode, subjects } from '../../protocol/index.js';
+import {
+  parseCommandSubject,
+  parseEventSubject,
+  parsePeerSubject,
+  ProtocolError,
+  ProtocolErrorCode,
+  subjects,
+} from '../../protocol/index.js';
 
 const s = subjects();
 
@@ -32,21 +39,45 @@ test('subjects - reject tokens with dots, wildcards, whitespace or nothing', (t)
 });
 
 test('subjects - parse command subjects and refuse malformed ones', (t) => {
-  t.deepEqual(parseCommandSubject('nv.cmd.demo.i-1.boot'), { ok: true, value: { project: 'demo', instanceId: 'i-1', action: 'boot' } });
-  for (const bad of ['nv.cmd.demo.i-1', 'nv.cmd.demo.i-1.boot.x', 'nv.evt.demo.i.boot', 'nv.cmd._system.i.boot', 'nv.cmd.demo..boot']) {
+  t.deepEqual(parseCommandSubject('nv.cmd.demo.i-1.boot'), {
+    ok: true,
+    value: { project: 'demo', instanceId: 'i-1', action: 'boot' },
+  });
+  for (const bad of [
+    'nv.cmd.demo.i-1',
+    'nv.cmd.demo.i-1.boot.x',
+    'nv.evt.demo.i.boot',
+    'nv.cmd._system.i.boot',
+    'nv.cmd.demo..boot',
+  ]) {
     t.false(parseCommandSubject(bad).ok, bad);
   }
 });
 
 test('subjects - parse event subjects keeping the dotted type', (t) => {
-  t.deepEqual(parseEventSubject('nv.evt.demo.i-1.instance.create.end'), { ok: true, value: { project: 'demo', instanceId: 'i-1', eventType: 'instance.create.end' } });
+  t.deepEqual(parseEventSubject('nv.evt.demo.i-1.instance.create.end'), {
+    ok: true,
+    value: { project: 'demo', instanceId: 'i-1', eventType: 'instance.create.end' },
+  });
   t.false(parseEventSubject('nv.evt.demo.i-1').ok);
 });
 
 test('subjects - a call between hosts names its caller; the callee parses it back and refuses any other shape', (t) => {
-  t.deepEqual(parsePeerSubject('nv.rpc.h1.from.h2.destroyGuest', 'rpc', 'h1'), { ok: true, value: { caller: 'h2', op: 'destroyGuest' } });
-  t.deepEqual(parsePeerSubject('nv.tracker.h1.from.h2.dropMoveClaim', 'tracker', 'h1'), { ok: true, value: { caller: 'h2', op: 'dropMoveClaim' } });
-  for (const bad of ['nv.rpc.h3.from.h2.destroyGuest', 'nv.rpc.h1.destroyGuest', 'nv.rpc.h1.from.h2', 'nv.rpc.h1.from.h2.a.b', 'nv.tracker.h1.from.h2.moveClaim']) {
+  t.deepEqual(parsePeerSubject('nv.rpc.h1.from.h2.destroyGuest', 'rpc', 'h1'), {
+    ok: true,
+    value: { caller: 'h2', op: 'destroyGuest' },
+  });
+  t.deepEqual(parsePeerSubject('nv.tracker.h1.from.h2.dropMoveClaim', 'tracker', 'h1'), {
+    ok: true,
+    value: { caller: 'h2', op: 'dropMoveClaim' },
+  });
+  for (const bad of [
+    'nv.rpc.h3.from.h2.destroyGuest',
+    'nv.rpc.h1.destroyGuest',
+    'nv.rpc.h1.from.h2',
+    'nv.rpc.h1.from.h2.a.b',
+    'nv.tracker.h1.from.h2.moveClaim',
+  ]) {
     t.false(parsePeerSubject(bad, 'rpc', 'h1').ok, bad);
   }
   t.throws(() => s.peerRpc('h1', 'h.2', 'destroyGuest'), { instanceOf: ProtocolError });

@@ -4,7 +4,14 @@
  * checked for every operation, not only the happy path.
  */
 import test, { type ExecutionContext } from 'ava';
-import { PowerState, VirtErrorCode, isVirtError, type GuestInfo, type GuestSpec, type HypervisorDriver } from '../../virt/index.js';
+import {
+  PowerState,
+  VirtErrorCode,
+  isVirtError,
+  type GuestInfo,
+  type GuestSpec,
+  type HypervisorDriver,
+} from '../../virt/index.js';
 
 /** One driver on a host of its own, with what the suite cannot do through the interface. */
 export interface Rig {
@@ -50,14 +57,24 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     t.is(info.powerState, PowerState.Running);
     t.false(info.rescued);
     const got = await d.get(s.instanceId);
-    t.like(got, { instanceId: s.instanceId, name: s.name, host, flavor: s.flavor, image: 'cirros', powerState: 'running' });
+    t.like(got, {
+      instanceId: s.instanceId,
+      name: s.name,
+      host,
+      flavor: s.flavor,
+      image: 'cirros',
+      powerState: 'running',
+    });
     t.deepEqual(
       (await d.list()).map((g) => g.instanceId),
       [s.instanceId],
     );
   });
 
-  it('spawn is idempotent: a second spawn returns the same guest, never a second one', async (t, { driver: d, host }) => {
+  it('spawn is idempotent: a second spawn returns the same guest, never a second one', async (t, {
+    driver: d,
+    host,
+  }) => {
     const s = spec(host);
     const a = await d.spawn(s);
     const b = await d.spawn(s);
@@ -95,7 +112,9 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     t.deepEqual(await d.list(), []);
   });
 
-  it('absent guests: get is undefined, every state change fails GuestNotFound (not retryable)', async (t, { driver: d }) => {
+  it('absent guests: get is undefined, every state change fails GuestNotFound (not retryable)', async (t, {
+    driver: d,
+  }) => {
     t.is(await d.get('absent'), undefined);
     const calls: Array<() => Promise<unknown>> = [
       () => d.powerOff('absent'),
@@ -174,7 +193,10 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     t.like(await d.rescue(id), { powerState: 'running', rescued: true }, 'a stopped guest can be rescued');
   });
 
-  it('invalid transitions fail InvalidState (terminal) and leave the guest as it was', async (t, { driver: d, host }) => {
+  it('invalid transitions fail InvalidState (terminal) and leave the guest as it was', async (t, {
+    driver: d,
+    host,
+  }) => {
     const { instanceId: id } = await d.spawn(spec(host));
     const cases: Array<[PowerState, () => Promise<unknown>, string]> = [
       [PowerState.Shutdown, () => d.pause(id), 'pause shutdown'],

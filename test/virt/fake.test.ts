@@ -1,6 +1,16 @@
 import test from 'ava';
 import type { PowerState as WirePowerState } from '../../protocol/index.js';
-import { createDriver, FakeDriver, FakeHost, PowerState, seededRandom, VirtErrorCode, isVirtError, type HypervisorDriver, type VirtOp } from '../../virt/index.js';
+import {
+  createDriver,
+  FakeDriver,
+  FakeHost,
+  PowerState,
+  seededRandom,
+  VirtErrorCode,
+  isVirtError,
+  type HypervisorDriver,
+  type VirtOp,
+} from '../../virt/index.js';
 import { conformance, expectCode, spec, type Rig } from './conformance.js';
 
 let hosts = 0;
@@ -88,7 +98,12 @@ test('virt fake - an injected failure is retryable and, striking before the effe
 test('virt fake - failPhase after: the effect happens, the caller is told it failed, and the retry converges', async (t) => {
   const host = uniqueHost();
   let fail = true;
-  const d = createDriver('fake', { host, failRate: { spawn: 1, powerOff: 1 }, failPhase: 'after', random: () => (fail ? 0 : 1) });
+  const d = createDriver('fake', {
+    host,
+    failRate: { spawn: 1, powerOff: 1 },
+    failPhase: 'after',
+    random: () => (fail ? 0 : 1),
+  });
   await expectCode(t, d.spawn(spec(host)), VirtErrorCode.DriverFailure);
   t.is((await d.get('inst-1'))?.powerState, PowerState.Running, 'the guest was built');
   await expectCode(t, d.powerOff('inst-1'), VirtErrorCode.DriverFailure);

@@ -4,7 +4,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createDriver, isVirtError, PowerState, ProcessDriver, VirtErrorCode, type HypervisorDriver } from '../../virt/index.js';
+import {
+  createDriver,
+  isVirtError,
+  PowerState,
+  ProcessDriver,
+  VirtErrorCode,
+  type HypervisorDriver,
+} from '../../virt/index.js';
 import { scanGuests, readGuest } from '../../virt/proc.js';
 import { conformance, expectCode, spec, type Rig } from './conformance.js';
 
@@ -46,10 +53,23 @@ const alive = async (pid: number): Promise<boolean> => {
   return s !== undefined && s !== 'Z';
 };
 
-/** A driver on a fresh host; teardown destroys whatever guests the host has left, through a fresh driver (the test's may be closed). */
-function newDriver(t: import('ava').ExecutionContext, host = uniqueHost(), extra: { stopGraceMs?: number; guestScript?: string } = {}): HypervisorDriver {
+/**
+ * A driver on a fresh host; teardown destroys whatever guests the host has left, through a fresh driver (the test's may
+ * be closed).
+ */
+function newDriver(
+  t: import('ava').ExecutionContext,
+  host = uniqueHost(),
+  extra: { stopGraceMs?: number; guestScript?: string } = {},
+): HypervisorDriver {
   usedHosts.push(host);
-  const make = (): HypervisorDriver => createDriver('process', { host, stateDir, stopGraceMs: extra.stopGraceMs ?? 2000, ...(extra.guestScript ? { guestScript: extra.guestScript } : {}) });
+  const make = (): HypervisorDriver =>
+    createDriver('process', {
+      host,
+      stateDir,
+      stopGraceMs: extra.stopGraceMs ?? 2000,
+      ...(extra.guestScript ? { guestScript: extra.guestScript } : {}),
+    });
   const driver = make();
   t.teardown(async () => {
     await driver.close();
@@ -140,7 +160,10 @@ test('virt process - kill -9 of a guest is seen as crashed, a power off as shutd
   const a = await d.spawn(spec(d.host, 1));
   const b = await d.spawn(spec(d.host, 2));
   process.kill(a.pid ?? -1, 'SIGKILL');
-  await until(async () => ((await d.get(a.instanceId))?.powerState === PowerState.Crashed ? true : undefined), 'crashed');
+  await until(
+    async () => ((await d.get(a.instanceId))?.powerState === PowerState.Crashed ? true : undefined),
+    'crashed',
+  );
   await d.powerOff(b.instanceId);
   const states = Object.fromEntries((await d.list()).map((g) => [g.instanceId, g.powerState]));
   t.deepEqual(states, { [a.instanceId]: 'crashed', [b.instanceId]: 'shutdown' });
@@ -150,10 +173,16 @@ test('virt process - a guest that ignores SIGTERM is killed after the grace peri
   const script = join(stateDir, 'stubborn-guest.mjs');
   const ready = join(stateDir, 'stubborn-guest.ready');
   // The guest says when its SIGTERM handler is installed (before that, the default action would end it at once).
-  await writeFile(script, `import { writeFileSync } from 'node:fs'; process.on('SIGTERM', () => {}); writeFileSync(${JSON.stringify(ready)}, String(process.pid)); setInterval(() => {}, 1 << 30);\n`);
+  await writeFile(
+    script,
+    `import { writeFileSync } from 'node:fs'; process.on('SIGTERM', () => {}); writeFileSync(${JSON.stringify(ready)}, String(process.pid)); setInterval(() => {}, 1 << 30);\n`,
+  );
   const d = newDriver(t, uniqueHost(), { stopGraceMs: 300, guestScript: script });
   const { pid } = await d.spawn(spec(d.host));
-  await until(async () => ((await readFile(ready, 'utf8').catch(() => '')) === String(pid) ? true : undefined), 'the guest to install its SIGTERM handler');
+  await until(
+    async () => ((await readFile(ready, 'utf8').catch(() => '')) === String(pid) ? true : undefined),
+    'the guest to install its SIGTERM handler',
+  );
   const t0 = Date.now();
   t.is((await d.powerOff('inst-1')).powerState, PowerState.Shutdown);
   t.true(Date.now() - t0 >= 250, 'waited for the grace period');

@@ -30,13 +30,25 @@ test('audit collect - a quiet, consistent cloud is observed whole and is clean',
   await withCloud(async (c) => {
     const o = await observe(c);
     const id = c.instance.instanceId;
-    t.deepEqual(o.instances.map((i) => i.instanceId), [id]);
-    t.deepEqual(o.providers.map((p) => [p.uuid, p.name, p.usages]), [[c.rp, 'h1', { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 }]]);
+    t.deepEqual(
+      o.instances.map((i) => i.instanceId),
+      [id],
+    );
+    t.deepEqual(
+      o.providers.map((p) => [p.uuid, p.name, p.usages]),
+      [[c.rp, 'h1', { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 }]],
+    );
     t.deepEqual(o.providers[0]?.inventories['VCPU'], { total: 8, reserved: 0, allocationRatio: 1 });
     t.deepEqual(o.allocations, { [id]: { [c.rp]: { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 } } });
-    t.deepEqual(o.hosts.map((h) => [h.host, h.status?.actors]), [['h1', [id]]]);
+    t.deepEqual(
+      o.hosts.map((h) => [h.host, h.status?.actors]),
+      [['h1', [id]]],
+    );
     t.deepEqual(o.commands, [{ id: c.instance.createdBy, action: 'boot', instanceId: id, project: 'demo' }]);
-    t.deepEqual(o.terminals.map((x) => [x.corr, x.type, x.instanceId]), [[c.instance.createdBy, 'instance.create.end', id]]);
+    t.deepEqual(
+      o.terminals.map((x) => [x.corr, x.type, x.instanceId]),
+      [[c.instance.createdBy, 'instance.create.end', id]],
+    );
     t.deepEqual(o.migrations, []);
     t.deepEqual(audit(o), { ok: true, violations: [] });
   });
@@ -48,11 +60,28 @@ test('audit collect - a leaked allocation is found (I2), the consumer of an open
     const migration = randomUUID();
     const corrupt = randomUUID();
     for (const consumer of [ghost, migration, corrupt]) {
-      await c.pc.call('allocations.put', { consumer, consumerGeneration: null, project: 'demo', user: 'alice', consumerType: 'MIGRATION', allocations: { [c.rp]: { resources: flavorResources(TINY) } } });
+      await c.pc.call('allocations.put', {
+        consumer,
+        consumerGeneration: null,
+        project: 'demo',
+        user: 'alice',
+        consumerType: 'MIGRATION',
+        allocations: { [c.rp]: { resources: flavorResources(TINY) } },
+      });
     }
     const record: MigrationRecord = {
-      migrationId: migration, instanceId: c.instance.instanceId, project: 'demo', kind: 'migration', status: 'migrating', sourceHost: 'h1', destHost: null,
-      oldFlavor: TINY, newFlavor: TINY, commandId: randomUUID(), createdAt: 1, updatedAt: 2,
+      migrationId: migration,
+      instanceId: c.instance.instanceId,
+      project: 'demo',
+      kind: 'migration',
+      status: 'migrating',
+      sourceHost: 'h1',
+      destHost: null,
+      oldFlavor: TINY,
+      newFlavor: TINY,
+      commandId: randomUUID(),
+      createdAt: 1,
+      updatedAt: 2,
     };
     await c.stores.migrations.create(migration, record);
     const kv = await new Kvm(c.nc).open(`${c.prefix}-migrations`);
@@ -64,7 +93,13 @@ test('audit collect - a leaked allocation is found (I2), the consumer of an open
     // The tracker of h1 no longer matches placement either (2 more tiny flavors there): I4 as well.
     const r = audit(o);
     t.false(r.ok);
-    t.deepEqual(r.violations.filter((v) => v.invariant === 'I2').flatMap((v) => v.ids ?? []).sort(), [ghost, corrupt].sort());
+    t.deepEqual(
+      r.violations
+        .filter((v) => v.invariant === 'I2')
+        .flatMap((v) => v.ids ?? [])
+        .sort(),
+      [ghost, corrupt].sort(),
+    );
     t.deepEqual([...new Set(r.violations.map((v) => v.invariant))].sort(), ['I2', 'I4']);
   });
 });
@@ -83,7 +118,10 @@ test('audit collect - a host with no actor and an orphan guest (I6, I7), then a 
     );
     c.silenceHost();
     const silent = audit(await observe(c));
-    t.deepEqual(silent.violations.map((v) => [v.invariant, v.detail]), [['I6', 'host h1 owns 1 instance(s) but did not answer its status request (no responders)']]);
+    t.deepEqual(
+      silent.violations.map((v) => [v.invariant, v.detail]),
+      [['I6', 'host h1 owns 1 instance(s) but did not answer its status request (no responders)']],
+    );
   });
 });
 
@@ -93,11 +131,38 @@ test('audit collect - a lost command and a duplicated terminal (I5); an unreadab
     const lost = await c.client.command(id, 'stop');
     const twice = await c.client.command(id, 'reboot', { type: 'SOFT' });
     for (const msgId of [`${twice}:a`, `${twice}:b`]) {
-      await c.events.instance({ project: 'demo', user: 'alice', instanceId: id, type: 'instance.reboot.end', corr: twice, body: { instanceId: id, name: c.instance.name, host: 'h1', node: 'h1', vmState: 'active', taskState: null, powerState: 'running', flavor: c.instance.flavor, final: true }, msgId });
+      await c.events.instance({
+        project: 'demo',
+        user: 'alice',
+        instanceId: id,
+        type: 'instance.reboot.end',
+        corr: twice,
+        body: {
+          instanceId: id,
+          name: c.instance.name,
+          host: 'h1',
+          node: 'h1',
+          vmState: 'active',
+          taskState: null,
+          powerState: 'running',
+          flavor: c.instance.flavor,
+          final: true,
+        },
+        msgId,
+      });
     }
     const garbled = randomUUID();
-    await jetstream(c.nc).publish(subjects(c.prefix).cmd('demo', id, 'stop'), new Uint8Array([0xc1, 0x00]), { msgID: garbled });
-    await c.events.rejected({ project: 'demo', user: 'unknown', instanceId: id, corr: garbled, code: 'InvalidInput', message: 'not msgpack' });
+    await jetstream(c.nc).publish(subjects(c.prefix).cmd('demo', id, 'stop'), new Uint8Array([0xc1, 0x00]), {
+      msgID: garbled,
+    });
+    await c.events.rejected({
+      project: 'demo',
+      user: 'unknown',
+      instanceId: id,
+      corr: garbled,
+      code: 'InvalidInput',
+      message: 'not msgpack',
+    });
     const o = await observe(c);
     t.is(o.commands.length, 4);
     t.true(o.commands.some((x) => x.id === garbled && x.action === 'stop'));

@@ -47,7 +47,14 @@ export function healthyStatus(instanceId: string): HostStatus {
       host: 'h1',
       capacity: { vcpus: 8, memoryMb: 8192, diskGb: 100 },
       usage: { vcpus: TINY.vcpus, memoryMb: TINY.memoryMb, diskGb: TINY.rootGb },
-      claims: [{ type: 'instance', instanceId, migrationId: null, flavor: { vcpus: TINY.vcpus, memoryMb: TINY.memoryMb, rootGb: TINY.rootGb } }],
+      claims: [
+        {
+          type: 'instance',
+          instanceId,
+          migrationId: null,
+          flavor: { vcpus: TINY.vcpus, memoryMb: TINY.memoryMb, rootGb: TINY.rootGb },
+        },
+      ],
       lastAuditAt: Date.now(),
     },
   };
@@ -63,16 +70,43 @@ export async function startCloud(url: string, prefix?: string): Promise<Cloud> {
 
   const rp = randomUUID();
   await pc.call('providers.create', { uuid: rp, name: 'h1' });
-  await pc.call('inventories.set', { provider: rp, resourceProviderGeneration: 0, inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 8192 }, DISK_GB: { total: 100 } } });
-  await stores.services.create('compute-h1', { name: 'compute-h1', role: 'compute', host: 'h1', enabled: true, forcedDown: false, startedAt: 1, lastSeen: Date.now() });
+  await pc.call('inventories.set', {
+    provider: rp,
+    resourceProviderGeneration: 0,
+    inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 8192 }, DISK_GB: { total: 100 } },
+  });
+  await stores.services.create('compute-h1', {
+    name: 'compute-h1',
+    role: 'compute',
+    host: 'h1',
+    enabled: true,
+    forcedDown: false,
+    startedAt: 1,
+    lastSeen: Date.now(),
+  });
 
   const id = randomUUID();
   const boot = randomUUID();
   const instance = record(id, { createdBy: boot });
   await stores.instances.create(id, instance);
-  await pc.call('allocations.put', { consumer: id, consumerGeneration: null, project: 'demo', user: 'alice', consumerType: 'INSTANCE', allocations: { [rp]: { resources: flavorResources(TINY) } } });
+  await pc.call('allocations.put', {
+    consumer: id,
+    consumerGeneration: null,
+    project: 'demo',
+    user: 'alice',
+    consumerType: 'INSTANCE',
+    allocations: { [rp]: { resources: flavorResources(TINY) } },
+  });
   await client.command(id, 'boot', { name: instance.name, flavor: TINY.name }, { id: boot });
-  await events.instance({ project: 'demo', user: 'alice', instanceId: id, type: 'instance.create.end', corr: boot, body: eventBodyOf(instance, { final: true }), msgId: `${boot}:create.end` });
+  await events.instance({
+    project: 'demo',
+    user: 'alice',
+    instanceId: id,
+    type: 'instance.create.end',
+    corr: boot,
+    body: eventBodyOf(instance, { final: true }),
+    msgId: `${boot}:create.end`,
+  });
 
   const ctx = { clock: systemClock, ids: randomIds, project: '_system', user: 'compute-h1' };
   let responder: Subscription | null = nc.subscribe(subjects(prefix).rpc('h1', 'status'), {

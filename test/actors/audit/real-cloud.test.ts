@@ -33,7 +33,8 @@ test.serial('audit real cloud - quiet after boots, stop, pause, NoValidHost and 
   t.is((await c.client.final(big.id, big.cmd)).type, 'instance.create.error');
   // Trackers audit every 300 ms: once they have, placement is compared with them too.
   await eventually(async () => {
-    for (const h of ['h1', 'h2']) if ((await c.worker(h).tracker.get()).report().lastAuditAt === null) throw new Error(`${h} has not audited yet`);
+    for (const h of ['h1', 'h2'])
+      if ((await c.worker(h).tracker.get()).report().lastAuditAt === null) throw new Error(`${h} has not audited yet`);
   });
   const r = await auditNow();
   t.deepEqual(summary(r), []);
@@ -47,22 +48,31 @@ test.serial('audit real cloud - a guest gone behind the driver (I7), then back: 
   const guest = fake.guest(victim.instanceId)!;
   fake.remove(victim.instanceId);
   const r = await auditNow();
-  t.deepEqual(summary(r), [`I7 missing guest: instance ${victim.instanceId} is active on ${victim.host} but the driver has no guest for it`]);
+  t.deepEqual(summary(r), [
+    `I7 missing guest: instance ${victim.instanceId} is active on ${victim.host} but the driver has no guest for it`,
+  ]);
   fake.put(guest);
   t.deepEqual(summary(await auditNow()), []);
 });
 
 test.serial('audit real cloud - a dead worker (I6), then restarted: clean again', async (t) => {
   const c = await cloud;
-  const owned = (await Promise.all((await c.stores.instances.keys()).map((k) => c.stores.instances.get(k)))).filter((r) => r!.value.owner === 'host:h1' && r!.value.vmState !== 'deleted');
+  const owned = (await Promise.all((await c.stores.instances.keys()).map((k) => c.stores.instances.get(k)))).filter(
+    (r) => r!.value.owner === 'host:h1' && r!.value.vmState !== 'deleted',
+  );
   t.true(owned.length > 0);
   c.killWorker('h1');
   const r = await auditNow();
-  t.deepEqual(summary(r), [`I6 host h1 owns ${owned.length} instance(s) but did not answer its status request (no responders)`]);
+  t.deepEqual(summary(r), [
+    `I6 host h1 owns ${owned.length} instance(s) but did not answer its status request (no responders)`,
+  ]);
   await c.startWorker('h1');
-  await eventually(async () => {
-    const again = await auditNow();
-    if (!again.ok) throw new Error(summary(again).join('\n'));
-  }, { timeoutMs: 20_000 });
+  await eventually(
+    async () => {
+      const again = await auditNow();
+      if (!again.ok) throw new Error(summary(again).join('\n'));
+    },
+    { timeoutMs: 20_000 },
+  );
   t.pass();
 });

@@ -16,7 +16,10 @@ test('auto-confirm - a resize left unconfirmed past the window is confirmed by t
   t.is(rec.host, dest);
   t.is(rec.flavor.name, 'm1.small');
   t.is(await c.migrationStatus(migrationIdOf(id, resize)), 'confirmed');
-  t.deepEqual((await c.worker(source).tracker.get()).report().claims.filter((x) => x.instanceId === id), []);
+  t.deepEqual(
+    (await c.worker(source).tracker.get()).report().claims.filter((x) => x.instanceId === id),
+    [],
+  );
   t.deepEqual((await c.placement.call('allocations.get', { consumer: migrationIdOf(id, resize) })).allocations, {});
   const confirms = (await c.client.events(id)).filter((e) => e.type === 'instance.resize_confirm.end');
   t.is(confirms.length, 1);

@@ -38,13 +38,17 @@ async function active(c: Cloud, admin: TestClient, name: string, host = 'p1'): P
 
 /** Exactly one terminal event per command, and the record's outbox cleared (nothing left to publish twice later). */
 async function settled(t: ExecutionContext, c: Cloud, id: string, commands: string[]): Promise<void> {
-  const left = await eventually(async () => {
-    const p = await terminalProblems(c, id, commands);
-    const rec = (await c.stores.instances.get(id))?.value;
-    if ((rec?.outbox?.length ?? 0) > 0 && rec?.vmState === 'deleted') p.push(`deleted record still holds ${rec.outbox!.map((e) => e.type).join(', ')}`);
-    if (p.length > 0) throw new Error(p.join('; '));
-    return p;
-  }, { timeoutMs: 15_000 }).catch((err: unknown) => [String(err)]);
+  const left = await eventually(
+    async () => {
+      const p = await terminalProblems(c, id, commands);
+      const rec = (await c.stores.instances.get(id))?.value;
+      if ((rec?.outbox?.length ?? 0) > 0 && rec?.vmState === 'deleted')
+        p.push(`deleted record still holds ${rec.outbox!.map((e) => e.type).join(', ')}`);
+      if (p.length > 0) throw new Error(p.join('; '));
+      return p;
+    },
+    { timeoutMs: 15_000 },
+  ).catch((err: unknown) => [String(err)]);
   t.deepEqual(left, []);
 }
 
@@ -59,64 +63,82 @@ async function reach(held: { reached: Promise<string> }, a: TestClient, id: stri
 const admin = (c: Cloud) => new TestClient(c.client.nc, 'demo', 'admin');
 
 for (const action of ['delete'] as const) {
-  test.serial(`${action} - the instance actor killed right after it wrote the deleted record: delete.end is still published, once`, async (t) => {
+  test.serial(
+    `${action} - the instance actor killed right after it wrote the deleted record: delete.end is still published, once`,
+    async (t) => {
+      const c = await cloud;
+      const a = admin(c);
+      const { id, boot } = await active(c, a, `ck-${action}`);
+      const held = hold.arm('instance.recordWritten', (x) => x.instanceId === id && x.vmState === 'deleted');
+      const cmd = await a.command(id, action as InstanceAction);
+      const host = await reach(held, a, id, cmd);
+      await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: `instance/${id}`, restartAfterMs: 100 });
+      held.release();
+      t.is((await a.final(id, cmd, 30_000)).type, 'instance.delete.end');
+      await settled(t, c, id, [boot, cmd]);
+    },
+  );
+}
+
+test.serial(
+  "delete - the instance actor killed between two events of the deleted record's outbox: delete.end is still published, once",
+  async (t) => {
     const c = await cloud;
     const a = admin(c);
-    const { id, boot } = await active(c, a, `ck-${action}`);
-    const held = hold.arm('instance.recordWritten', (x) => x.instanceId === id && x.vmState === 'deleted');
-    const cmd = await a.command(id, action as InstanceAction);
+    const { id, boot } = await active(c, a, 'ck-between');
+    // The deleted record's outbox is [instance.update, instance.delete.end]: held after the first.
+    const held = hold.arm(
+      'instance.eventPublished',
+      (x) => x.instanceId === id && x.vmState === 'deleted' && x.index === 0,
+    );
+    const cmd = await a.command(id, 'delete');
     const host = await reach(held, a, id, cmd);
     await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: `instance/${id}`, restartAfterMs: 100 });
     held.release();
     t.is((await a.final(id, cmd, 30_000)).type, 'instance.delete.end');
     await settled(t, c, id, [boot, cmd]);
-  });
-}
+  },
+);
 
-test.serial('delete - the instance actor killed between two events of the deleted record\'s outbox: delete.end is still published, once', async (t) => {
-  const c = await cloud;
-  const a = admin(c);
-  const { id, boot } = await active(c, a, 'ck-between');
-  // The deleted record's outbox is [instance.update, instance.delete.end]: held after the first.
-  const held = hold.arm('instance.eventPublished', (x) => x.instanceId === id && x.vmState === 'deleted' && x.index === 0);
-  const cmd = await a.command(id, 'delete');
-  const host = await reach(held, a, id, cmd);
-  await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: `instance/${id}`, restartAfterMs: 100 });
-  held.release();
-  t.is((await a.final(id, cmd, 30_000)).type, 'instance.delete.end');
-  await settled(t, c, id, [boot, cmd]);
-});
+test.serial(
+  'delete - the whole worker killed right after the deleted record was written: the restarted worker publishes delete.end',
+  async (t) => {
+    const c = await cloud;
+    const a = admin(c);
+    const { id, boot } = await active(c, a, 'ck-worker');
+    const held = hold.arm('instance.recordWritten', (x) => x.instanceId === id && x.vmState === 'deleted');
+    const cmd = await a.command(id, 'delete');
+    const host = await reach(held, a, id, cmd);
+    c.killWorker(host);
+    held.release();
+    await c.startWorker(host);
+    t.is((await a.final(id, cmd, 30_000)).type, 'instance.delete.end');
+    await settled(t, c, id, [boot, cmd]);
+  },
+);
 
-test.serial('delete - the whole worker killed right after the deleted record was written: the restarted worker publishes delete.end', async (t) => {
-  const c = await cloud;
-  const a = admin(c);
-  const { id, boot } = await active(c, a, 'ck-worker');
-  const held = hold.arm('instance.recordWritten', (x) => x.instanceId === id && x.vmState === 'deleted');
-  const cmd = await a.command(id, 'delete');
-  const host = await reach(held, a, id, cmd);
-  c.killWorker(host);
-  held.release();
-  await c.startWorker(host);
-  t.is((await a.final(id, cmd, 30_000)).type, 'instance.delete.end');
-  await settled(t, c, id, [boot, cmd]);
-});
-
-test.serial('shelve offload (f965dc3) - the instance actor killed between the offloaded record write and its publish: shelve_offload.end is published and the record handed back', async (t) => {
-  const c = await cloud;
-  const a = admin(c);
-  const { id, boot } = await active(c, a, 'ck-offload');
-  const held = hold.arm('instance.recordWritten', (x) => x.instanceId === id && x.events.includes('instance.shelve_offload.end'));
-  const cmd = await a.command(id, 'shelve'); // offloads at once (the hosts' shelved_offload_time is 0)
-  const host = await reach(held, a, id, cmd);
-  await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: `instance/${id}`, restartAfterMs: 100 });
-  held.release();
-  t.is((await a.final(id, cmd, 30_000)).type, 'instance.shelve_offload.end');
-  t.is((await recordWhere(c, id, (r) => r.owner === 'conductor')).vmState, 'shelved_offloaded');
-  t.is((await a.events(id)).filter((x) => x.type === 'instance.shelve_offload.end').length, 1);
-  const del = await a.command(id, 'delete');
-  t.is((await a.final(id, del)).type, 'instance.delete.end');
-  await settled(t, c, id, [boot, cmd, del]);
-});
+test.serial(
+  'shelve offload (f965dc3) - the instance actor killed between the offloaded record write and its publish: shelve_offload.end is published and the record handed back',
+  async (t) => {
+    const c = await cloud;
+    const a = admin(c);
+    const { id, boot } = await active(c, a, 'ck-offload');
+    const held = hold.arm(
+      'instance.recordWritten',
+      (x) => x.instanceId === id && x.events.includes('instance.shelve_offload.end'),
+    );
+    const cmd = await a.command(id, 'shelve'); // offloads at once (the hosts' shelved_offload_time is 0)
+    const host = await reach(held, a, id, cmd);
+    await ctl(c.client.nc, `compute-${host}`, 'kill', { actor: `instance/${id}`, restartAfterMs: 100 });
+    held.release();
+    t.is((await a.final(id, cmd, 30_000)).type, 'instance.shelve_offload.end');
+    t.is((await recordWhere(c, id, (r) => r.owner === 'conductor')).vmState, 'shelved_offloaded');
+    t.is((await a.events(id)).filter((x) => x.type === 'instance.shelve_offload.end').length, 1);
+    const del = await a.command(id, 'delete');
+    t.is((await a.final(id, del)).type, 'instance.delete.end');
+    await settled(t, c, id, [boot, cmd, del]);
+  },
+);
 
 /**
  * The source host dies between a record write and its publish (a stop's power_off.end in the
@@ -124,57 +146,73 @@ test.serial('shelve offload (f965dc3) - the instance actor killed between the of
  * conductor's local delete) publishes that outbox before replacing it.
  */
 for (const taker of ['evacuate', 'delete'] as const) {
-  test.serial(`${taker} of an instance whose host died between its record write and its publish: the stop's power_off.end is still published`, async (t) => {
-    const c = await cloud;
-    const a = admin(c);
-    const { id, boot } = await active(c, a, `ck-down-${taker}`);
-    const held = hold.arm('instance.recordWritten', (x) => x.instanceId === id && x.events.includes('instance.power_off.end'));
-    const stop = await a.command(id, 'stop');
-    const host = await reach(held, a, id, stop);
-    c.killWorker(host);
-    held.release();
-    await c.forceDown(host, true);
-    try {
-      const cmd = await a.command(id, taker, {});
-      const end = await a.final(id, cmd, 60_000);
-      t.is(end.type, taker === 'evacuate' ? 'instance.evacuate.end' : 'instance.delete.end', JSON.stringify(end.body));
-      const commands = [boot, stop, cmd];
-      if (taker === 'evacuate') {
-        const del = await a.command(id, 'delete');
-        t.is((await a.final(id, del, 30_000)).type, 'instance.delete.end');
-        commands.push(del);
+  test.serial(
+    `${taker} of an instance whose host died between its record write and its publish: the stop's power_off.end is still published`,
+    async (t) => {
+      const c = await cloud;
+      const a = admin(c);
+      const { id, boot } = await active(c, a, `ck-down-${taker}`);
+      const held = hold.arm(
+        'instance.recordWritten',
+        (x) => x.instanceId === id && x.events.includes('instance.power_off.end'),
+      );
+      const stop = await a.command(id, 'stop');
+      const host = await reach(held, a, id, stop);
+      c.killWorker(host);
+      held.release();
+      await c.forceDown(host, true);
+      try {
+        const cmd = await a.command(id, taker, {});
+        const end = await a.final(id, cmd, 60_000);
+        t.is(
+          end.type,
+          taker === 'evacuate' ? 'instance.evacuate.end' : 'instance.delete.end',
+          JSON.stringify(end.body),
+        );
+        const commands = [boot, stop, cmd];
+        if (taker === 'evacuate') {
+          const del = await a.command(id, 'delete');
+          t.is((await a.final(id, del, 30_000)).type, 'instance.delete.end');
+          commands.push(del);
+        }
+        await settled(t, c, id, commands);
+      } finally {
+        await c.forceDown(host, false);
+        await c.startWorker(host);
       }
-      await settled(t, c, id, commands);
-    } finally {
-      await c.forceDown(host, false);
-      await c.startWorker(host);
-    }
-  });
+    },
+  );
 }
 
 for (const how of ['force_delete', 'reclaim'] as const) {
-  test.serial(`${how} - the instance actor killed right after it wrote the deleted record: delete.end is still published, once`, async (t) => {
-    const c = await softCloud();
-    const a = admin(c);
-    const { id, boot } = await active(c, a, `ck-${how}`, 'r1');
-    const softDel = await a.command(id, 'delete');
-    t.is((await a.final(id, softDel)).type, 'instance.soft_delete.end');
-    const held = softHold.arm('instance.recordWritten', (x) => x.instanceId === id && x.vmState === 'deleted');
-    const commands = [boot, softDel];
-    if (how === 'force_delete') commands.push(await a.command(id, 'force_delete'));
-    await held.reached;
-    await ctl(c.client.nc, 'compute-r1', 'kill', { actor: `instance/${id}`, restartAfterMs: 100 });
-    held.release();
-    // The reclaim's delete is a command of the host's own (corr reclaim:<id>:...): it ends like any other.
-    const end = await eventually(async () => {
-      const e = (await a.events(id)).find((x) => x.type === 'instance.delete.end');
-      if (!e) throw new Error('no delete.end yet');
-      return e;
-    }, { timeoutMs: 30_000 }).catch(() => undefined);
-    t.truthy(end, 'delete.end was published');
-    if (end?.corr) commands.push(end.corr);
-    await settled(t, c, id, [...new Set(commands)]);
-  });
+  test.serial(
+    `${how} - the instance actor killed right after it wrote the deleted record: delete.end is still published, once`,
+    async (t) => {
+      const c = await softCloud();
+      const a = admin(c);
+      const { id, boot } = await active(c, a, `ck-${how}`, 'r1');
+      const softDel = await a.command(id, 'delete');
+      t.is((await a.final(id, softDel)).type, 'instance.soft_delete.end');
+      const held = softHold.arm('instance.recordWritten', (x) => x.instanceId === id && x.vmState === 'deleted');
+      const commands = [boot, softDel];
+      if (how === 'force_delete') commands.push(await a.command(id, 'force_delete'));
+      await held.reached;
+      await ctl(c.client.nc, 'compute-r1', 'kill', { actor: `instance/${id}`, restartAfterMs: 100 });
+      held.release();
+      // The reclaim's delete is a command of the host's own (corr reclaim:<id>:...): it ends like any other.
+      const end = await eventually(
+        async () => {
+          const e = (await a.events(id)).find((x) => x.type === 'instance.delete.end');
+          if (!e) throw new Error('no delete.end yet');
+          return e;
+        },
+        { timeoutMs: 30_000 },
+      ).catch(() => undefined);
+      t.truthy(end, 'delete.end was published');
+      if (end?.corr) commands.push(end.corr);
+      await settled(t, c, id, [...new Set(commands)]);
+    },
+  );
 }
 
 /** Every status a migration record has had, oldest first (the bucket keeps its history). */
@@ -194,31 +232,41 @@ async function statusHistory(c: Cloud, mid: string): Promise<string[]> {
  * actor runs the step again: it must find the migration closed and end at once, neither failing
  * on a tracker that no longer names the move nor reopening the migration record.
  */
-test.serial('live migration - postLiveMigration ran, then its actor and the tracker died before the result was recorded: the re-run reopens nothing', async (t) => {
-  const c = await cloud;
-  const a = admin(c);
-  const { id, boot } = await active(c, a, 'ck-post', 'p1');
-  const mid = (cmd: string) => migrationIdOf(id, cmd);
-  const held = hold.arm('instance.stepFinished', (x) => x.instanceId === id && x.step === 'postLiveMigration' && x.ok);
-  const cmd = await a.command(id, 'live_migrate', {});
-  const host = await reach(held, a, id, cmd);
-  t.is(host, 'p2');
-  t.is(await c.migrationStatus(mid(cmd)), 'completed');
-  await ctl(c.client.nc, 'compute-p2', 'kill', { actor: 'tracker', restartAfterMs: 100 });
-  await ctl(c.client.nc, 'compute-p2', 'kill', { actor: `instance/${id}`, restartAfterMs: 100 });
-  held.release();
-  const end = await a.final(id, cmd, 60_000);
-  t.is(end.type, 'instance.live_migration_post.end', JSON.stringify(end.body['fault'] ?? ''));
-  const history = await statusHistory(c, mid(cmd));
-  t.deepEqual(history.slice(history.indexOf('completed')), ['completed'], `statuses: ${history.join(' → ')}`);
-  const claims = async (h: string) => (await c.worker(h).tracker.get()).report().claims.filter((x) => x.instanceId === id).map((x) => x.type);
-  t.deepEqual(await claims('p2'), ['instance']);
-  t.deepEqual(await claims('p1'), []);
-  t.deepEqual((await c.placement.call('allocations.get', { consumer: mid(cmd) })).allocations, {});
-  const del = await a.command(id, 'delete');
-  t.is((await a.final(id, del)).type, 'instance.delete.end');
-  await settled(t, c, id, [boot, cmd, del]);
-});
+test.serial(
+  'live migration - postLiveMigration ran, then its actor and the tracker died before the result was recorded: the re-run reopens nothing',
+  async (t) => {
+    const c = await cloud;
+    const a = admin(c);
+    const { id, boot } = await active(c, a, 'ck-post', 'p1');
+    const mid = (cmd: string) => migrationIdOf(id, cmd);
+    const held = hold.arm(
+      'instance.stepFinished',
+      (x) => x.instanceId === id && x.step === 'postLiveMigration' && x.ok,
+    );
+    const cmd = await a.command(id, 'live_migrate', {});
+    const host = await reach(held, a, id, cmd);
+    t.is(host, 'p2');
+    t.is(await c.migrationStatus(mid(cmd)), 'completed');
+    await ctl(c.client.nc, 'compute-p2', 'kill', { actor: 'tracker', restartAfterMs: 100 });
+    await ctl(c.client.nc, 'compute-p2', 'kill', { actor: `instance/${id}`, restartAfterMs: 100 });
+    held.release();
+    const end = await a.final(id, cmd, 60_000);
+    t.is(end.type, 'instance.live_migration_post.end', JSON.stringify(end.body['fault'] ?? ''));
+    const history = await statusHistory(c, mid(cmd));
+    t.deepEqual(history.slice(history.indexOf('completed')), ['completed'], `statuses: ${history.join(' → ')}`);
+    const claims = async (h: string) =>
+      (await c.worker(h).tracker.get())
+        .report()
+        .claims.filter((x) => x.instanceId === id)
+        .map((x) => x.type);
+    t.deepEqual(await claims('p2'), ['instance']);
+    t.deepEqual(await claims('p1'), []);
+    t.deepEqual((await c.placement.call('allocations.get', { consumer: mid(cmd) })).allocations, {});
+    const del = await a.command(id, 'delete');
+    t.is((await a.final(id, del)).type, 'instance.delete.end');
+    await settled(t, c, id, [boot, cmd, del]);
+  },
+);
 
 /**
  * The kill matrix over the kill points: a delete passes every point (its record writes and
@@ -226,7 +274,10 @@ test.serial('live migration - postLiveMigration ran, then its actor and the trac
  * delete of the allocation); at the first pass of each for this instance, one of these dies.
  * The delete must end once, with nothing left: no claim, no allocation, no guest, no outbox.
  */
-const ofInstance = (id: string) => (ctx: KillPointContexts[KillPointName]): boolean => ('instanceId' in ctx && ctx.instanceId === id) || ('consumer' in ctx && ctx.consumer === id);
+const ofInstance =
+  (id: string) =>
+  (ctx: KillPointContexts[KillPointName]): boolean =>
+    ('instanceId' in ctx && ctx.instanceId === id) || ('consumer' in ctx && ctx.consumer === id);
 for (const point of KILL_POINTS) {
   for (const k of ['instance', 'tracker', 'worker', 'placement'] as const satisfies readonly Kill[]) {
     test.serial(`kill matrix - ${k} killed at ${point} of a delete: it ends once, nothing left`, async (t) => {
@@ -241,15 +292,20 @@ for (const point of KILL_POINTS) {
       await restart();
       t.is((await a.final(id, cmd, 90_000)).type, 'instance.delete.end');
       await settled(t, c, id, [boot, cmd]);
-      const left = await eventually(async () => {
-        const p: string[] = [];
-        if ((await c.worker(host).tracker.get()).report().claims.some((x) => x.instanceId === id)) p.push('tracker claim');
-        if (Object.keys((await c.placement.call('allocations.get', { consumer: id })).allocations).length > 0) p.push('allocation');
-        if (c.hosts.get(host)!.fake.guest(id) !== undefined) p.push('guest');
-        if (c.worker(host).instances.ids().includes(id)) p.push('actor');
-        if (p.length > 0) throw new Error(p.join(', '));
-        return p;
-      }, { timeoutMs: 10_000 }).catch((err: unknown) => [String(err)]);
+      const left = await eventually(
+        async () => {
+          const p: string[] = [];
+          if ((await c.worker(host).tracker.get()).report().claims.some((x) => x.instanceId === id))
+            p.push('tracker claim');
+          if (Object.keys((await c.placement.call('allocations.get', { consumer: id })).allocations).length > 0)
+            p.push('allocation');
+          if (c.hosts.get(host)!.fake.guest(id) !== undefined) p.push('guest');
+          if (c.worker(host).instances.ids().includes(id)) p.push('actor');
+          if (p.length > 0) throw new Error(p.join(', '));
+          return p;
+        },
+        { timeoutMs: 10_000 },
+      ).catch((err: unknown) => [String(err)]);
       t.deepEqual(left, []);
     });
   }

@@ -31,9 +31,17 @@ async function converged(t: import('ava').ExecutionContext, c: Cloud, admin: Tes
   const finals = (await admin.events(id)).filter((e) => e.corr === ev && e.body['final'] === true);
   t.is(finals.length, 1);
   const providers = (await c.placement.call('providers.list', {})).providers;
-  const held = Object.keys((await c.placement.call('allocations.get', { consumer: id })).allocations).map((u) => providers.find((p) => p.uuid === u)?.name);
+  const held = Object.keys((await c.placement.call('allocations.get', { consumer: id })).allocations).map(
+    (u) => providers.find((p) => p.uuid === u)?.name,
+  );
   t.deepEqual(held, ['v2']);
-  t.deepEqual((await c.worker('v2').tracker.get()).report().claims.filter((x) => x.instanceId === id).map((x) => x.type), ['instance']);
+  t.deepEqual(
+    (await c.worker('v2').tracker.get())
+      .report()
+      .claims.filter((x) => x.instanceId === id)
+      .map((x) => x.type),
+    ['instance'],
+  );
   t.is(c.hosts.get('v2')!.fake.guest(id)?.powerState, 'running');
   t.is(await c.migrationStatus(migrationIdOf(id, ev)), 'done');
   await c.forceDown('v1', false);
@@ -42,25 +50,36 @@ async function converged(t: import('ava').ExecutionContext, c: Cloud, admin: Tes
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
 }
 
-test.serial('evacuate kills - the conductor dies before it schedules: a new one carries the evacuation out', async (t) => {
-  const c = await cloud;
-  const { admin, id, ev, held } = await evacuating(c, 'ek-conductor', () => c.killConductor());
-  await c.startConductor();
-  await held.reached;
-  held.release();
-  await converged(t, c, admin, id, ev);
-});
+test.serial(
+  'evacuate kills - the conductor dies before it schedules: a new one carries the evacuation out',
+  async (t) => {
+    const c = await cloud;
+    const { admin, id, ev, held } = await evacuating(c, 'ek-conductor', () => c.killConductor());
+    await c.startConductor();
+    await held.reached;
+    held.release();
+    await converged(t, c, admin, id, ev);
+  },
+);
 
 for (const k of ['worker', 'tracker', 'instance', 'placement'] as const) {
-  test.serial(`evacuate kills - the destination's ${k} dies while it spawns the evacuated instance: it converges`, async (t) => {
-    const c = await cloud;
-    const { admin, id, ev, held } = await evacuating(c, `ek-${k}`);
-    await held.reached;
-    if (k === 'worker') c.killWorker('v2');
-    else if (k === 'placement') await ctl(c.client.nc, 'cloud-placement', 'kill', { actor: 'placement', restartAfterMs: 200 });
-    else await ctl(c.client.nc, 'compute-v2', 'kill', { actor: k === 'tracker' ? 'tracker' : `instance/${id}`, restartAfterMs: 100 });
-    held.release();
-    if (k === 'worker') await c.startWorker('v2');
-    await converged(t, c, admin, id, ev);
-  });
+  test.serial(
+    `evacuate kills - the destination's ${k} dies while it spawns the evacuated instance: it converges`,
+    async (t) => {
+      const c = await cloud;
+      const { admin, id, ev, held } = await evacuating(c, `ek-${k}`);
+      await held.reached;
+      if (k === 'worker') c.killWorker('v2');
+      else if (k === 'placement')
+        await ctl(c.client.nc, 'cloud-placement', 'kill', { actor: 'placement', restartAfterMs: 200 });
+      else
+        await ctl(c.client.nc, 'compute-v2', 'kill', {
+          actor: k === 'tracker' ? 'tracker' : `instance/${id}`,
+          restartAfterMs: 100,
+        });
+      held.release();
+      if (k === 'worker') await c.startWorker('v2');
+      await converged(t, c, admin, id, ev);
+    },
+  );
 }

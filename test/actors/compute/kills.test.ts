@@ -20,7 +20,6 @@ import { ctl } from '../../helpers/ctl.js';
 import { eventually } from '../../helpers/eventually.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
-
 const hold = new StepHold();
 const HOST = 'k1';
 const cloud = startCloud([{ name: HOST }], { beforeStep: hold.hook });
@@ -41,16 +40,77 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  ...(['claim', 'network', 'blockDevices', 'spawn'] as const).map((step) => ({ step, prep: [], success: 'instance.create.end', after: { vmState: 'active', powerState: 'running' } })),
-  { step: 'powerOff', prep: [], action: 'stop', success: 'instance.power_off.end', after: { vmState: 'stopped', powerState: 'shutdown' } },
-  { step: 'powerOn', prep: ['stop'], action: 'start', success: 'instance.power_on.end', after: { vmState: 'active', powerState: 'running' } },
-  { step: 'reboot', prep: [], action: 'reboot', body: { type: 'SOFT' }, success: 'instance.reboot.end', after: { vmState: 'active', powerState: 'running' } },
-  { step: 'pause', prep: [], action: 'pause', success: 'instance.pause.end', after: { vmState: 'paused', powerState: 'paused' } },
-  { step: 'unpause', prep: ['pause'], action: 'unpause', success: 'instance.unpause.end', after: { vmState: 'active', powerState: 'running' } },
-  { step: 'suspend', prep: [], action: 'suspend', success: 'instance.suspend.end', after: { vmState: 'suspended', powerState: 'suspended' } },
-  { step: 'resume', prep: ['suspend'], action: 'resume', success: 'instance.resume.end', after: { vmState: 'active', powerState: 'running' } },
-  ...(['destroy', 'blockDevices', 'spawn'] as const).map((step) => ({ step, prep: [], action: 'rebuild' as const, body: { image: 'fresh' }, success: 'instance.rebuild.end', after: { vmState: 'active', powerState: 'running' } })),
-  ...(['destroy', 'releaseClaim', 'deleteAllocations'] as const).map((step) => ({ step, prep: [], action: 'delete' as const, success: 'instance.delete.end', after: { vmState: 'deleted', powerState: 'nostate' } })),
+  ...(['claim', 'network', 'blockDevices', 'spawn'] as const).map((step) => ({
+    step,
+    prep: [],
+    success: 'instance.create.end',
+    after: { vmState: 'active', powerState: 'running' },
+  })),
+  {
+    step: 'powerOff',
+    prep: [],
+    action: 'stop',
+    success: 'instance.power_off.end',
+    after: { vmState: 'stopped', powerState: 'shutdown' },
+  },
+  {
+    step: 'powerOn',
+    prep: ['stop'],
+    action: 'start',
+    success: 'instance.power_on.end',
+    after: { vmState: 'active', powerState: 'running' },
+  },
+  {
+    step: 'reboot',
+    prep: [],
+    action: 'reboot',
+    body: { type: 'SOFT' },
+    success: 'instance.reboot.end',
+    after: { vmState: 'active', powerState: 'running' },
+  },
+  {
+    step: 'pause',
+    prep: [],
+    action: 'pause',
+    success: 'instance.pause.end',
+    after: { vmState: 'paused', powerState: 'paused' },
+  },
+  {
+    step: 'unpause',
+    prep: ['pause'],
+    action: 'unpause',
+    success: 'instance.unpause.end',
+    after: { vmState: 'active', powerState: 'running' },
+  },
+  {
+    step: 'suspend',
+    prep: [],
+    action: 'suspend',
+    success: 'instance.suspend.end',
+    after: { vmState: 'suspended', powerState: 'suspended' },
+  },
+  {
+    step: 'resume',
+    prep: ['suspend'],
+    action: 'resume',
+    success: 'instance.resume.end',
+    after: { vmState: 'active', powerState: 'running' },
+  },
+  ...(['destroy', 'blockDevices', 'spawn'] as const).map((step) => ({
+    step,
+    prep: [],
+    action: 'rebuild' as const,
+    body: { image: 'fresh' },
+    success: 'instance.rebuild.end',
+    after: { vmState: 'active', powerState: 'running' },
+  })),
+  ...(['destroy', 'releaseClaim', 'deleteAllocations'] as const).map((step) => ({
+    step,
+    prep: [],
+    action: 'delete' as const,
+    success: 'instance.delete.end',
+    after: { vmState: 'deleted', powerState: 'nostate' },
+  })),
 ];
 
 async function kill(c: Cloud, what: Kill, instanceId: string): Promise<() => Promise<void>> {
@@ -77,7 +137,8 @@ async function kill(c: Cloud, what: Kill, instanceId: string): Promise<() => Pro
 async function problems(c: Cloud, id: string, commands: string[], after: Case['after']): Promise<string[]> {
   const out = await terminalProblems(c, id, commands);
   const rec = (await c.stores.instances.get(id))?.value;
-  if (!rec || rec.vmState !== after.vmState || rec.taskState !== null || rec.powerState !== after.powerState) out.push(`record is ${rec?.vmState}/${rec?.taskState}/${rec?.powerState}`);
+  if (!rec || rec.vmState !== after.vmState || rec.taskState !== null || rec.powerState !== after.powerState)
+    out.push(`record is ${rec?.vmState}/${rec?.taskState}/${rec?.powerState}`);
   const worker = c.worker(HOST);
   const claims = (await worker.tracker.get()).report().claims.filter((x) => x.instanceId === id).length;
   const providers = Object.keys((await c.placement.call('allocations.get', { consumer: id })).allocations).length;
@@ -121,11 +182,14 @@ for (const k of KILLS) {
       await restart();
       const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
       t.is(end.type, cs.success);
-      const left = await eventually(async () => {
-        const p = await problems(c, id, commands, cs.after);
-        if (p.length > 0) throw new Error(p.join('; '));
-        return p;
-      }, { timeoutMs: 10_000 }).catch((err: unknown) => [String(err)]);
+      const left = await eventually(
+        async () => {
+          const p = await problems(c, id, commands, cs.after);
+          if (p.length > 0) throw new Error(p.join('; '));
+          return p;
+        },
+        { timeoutMs: 10_000 },
+      ).catch((err: unknown) => [String(err)]);
       t.deepEqual(left, []);
       if (cs.after.vmState !== 'deleted') {
         const del = await c.client.command(id, 'delete');
@@ -156,10 +220,13 @@ test.serial('kill conductor: a boot queued while no conductor runs is scheduled 
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
 });
 
-test.serial('after every kill above, the periodic audit finds nothing to heal and novactor audit finds I1-I7 hold', async (t) => {
-  const c = await cloud;
-  await nothingToRepair(t, c, [HOST]);
-  const report = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
-  t.deepEqual(report.violations, []);
-  t.true(report.ok);
-});
+test.serial(
+  'after every kill above, the periodic audit finds nothing to heal and novactor audit finds I1-I7 hold',
+  async (t) => {
+    const c = await cloud;
+    await nothingToRepair(t, c, [HOST]);
+    const report = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
+    t.deepEqual(report.violations, []);
+    t.true(report.ok);
+  },
+);

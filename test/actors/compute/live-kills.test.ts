@@ -20,11 +20,18 @@ async function problems(c: Cloud, id: string, cmd: string, dest: string): Promis
   const finals = (await c.client.events(id)).filter((e) => e.corr === cmd && e.body['final'] === true).length;
   if (finals !== 1) out.push(`${finals} terminal events`);
   const providers = new Map((await c.placement.call('providers.list', {})).providers.map((p) => [p.uuid, p.name]));
-  const held = async (consumer: string) => Object.keys((await c.placement.call('allocations.get', { consumer })).allocations).map((u) => providers.get(u)).join();
+  const held = async (consumer: string) =>
+    Object.keys((await c.placement.call('allocations.get', { consumer })).allocations)
+      .map((u) => providers.get(u))
+      .join();
   if ((await held(id)) !== dest) out.push(`instance held on ${await held(id)}`);
   if ((await held(migrationIdOf(id, cmd))) !== '') out.push('migration consumer still holds');
   for (const h of ['k1', 'k2']) {
-    const claims = (await c.worker(h).tracker.get()).report().claims.filter((x) => x.instanceId === id).map((x) => x.type).join();
+    const claims = (await c.worker(h).tracker.get())
+      .report()
+      .claims.filter((x) => x.instanceId === id)
+      .map((x) => x.type)
+      .join();
     if (claims !== (h === dest ? 'instance' : '')) out.push(`${h} claims ${claims}`);
     const guest = c.hosts.get(h)!.fake.guest(id);
     if ((guest !== undefined) !== (h === dest)) out.push(`${h} guest ${guest?.powerState ?? 'none'}`);
@@ -35,21 +42,29 @@ async function problems(c: Cloud, id: string, cmd: string, dest: string): Promis
 
 for (const k of ['instance', 'tracker', 'worker', 'otherTracker', 'placement'] as const) {
   for (const step of ['moveClaim', 'liveMigrate', 'handOff', 'postLiveMigration'] as const) {
-    test.serial(`live kills - ${k} killed while live migration is at ${step}: converges on the destination`, async (t) => {
-      const c = await cloud;
-      const id = crypto.randomUUID();
-      const boot = await c.client.command(id, 'boot', { name: `lk-${step}`, flavor: 'm1.tiny' });
-      const source = String((await c.client.final(id, boot)).body['host']);
-      const dest = source === 'k1' ? 'k2' : 'k1';
-      const { cmd, end } = await commandUnderKill(c, hold, k, ['k1', 'k2'], id, step, () => c.client.command(id, 'live_migrate', {}));
-      t.is(end.type, 'instance.live_migration_post.end', JSON.stringify(end.body['fault'] ?? ''));
-      const left = await eventually(async () => {
-        const p = await problems(c, id, cmd, dest);
-        if (p.length > 0) throw new Error(p.join('; '));
-        return p;
-      }, { timeoutMs: 10_000 }).catch((err: unknown) => [String(err)]);
-      t.deepEqual(left, []);
-      t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
-    });
+    test.serial(
+      `live kills - ${k} killed while live migration is at ${step}: converges on the destination`,
+      async (t) => {
+        const c = await cloud;
+        const id = crypto.randomUUID();
+        const boot = await c.client.command(id, 'boot', { name: `lk-${step}`, flavor: 'm1.tiny' });
+        const source = String((await c.client.final(id, boot)).body['host']);
+        const dest = source === 'k1' ? 'k2' : 'k1';
+        const { cmd, end } = await commandUnderKill(c, hold, k, ['k1', 'k2'], id, step, () =>
+          c.client.command(id, 'live_migrate', {}),
+        );
+        t.is(end.type, 'instance.live_migration_post.end', JSON.stringify(end.body['fault'] ?? ''));
+        const left = await eventually(
+          async () => {
+            const p = await problems(c, id, cmd, dest);
+            if (p.length > 0) throw new Error(p.join('; '));
+            return p;
+          },
+          { timeoutMs: 10_000 },
+        ).catch((err: unknown) => [String(err)]);
+        t.deepEqual(left, []);
+        t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+      },
+    );
   }
 }

@@ -17,7 +17,9 @@ test.after.always(async () => (await cloud).stop());
 async function holdings(c: Cloud, consumer: string) {
   const a = (await c.placement.call('allocations.get', { consumer })).allocations;
   const providers = (await c.placement.call('providers.list', {})).providers;
-  return Object.keys(a).map((u) => providers.find((p) => p.uuid === u)?.name).sort();
+  return Object.keys(a)
+    .map((u) => providers.find((p) => p.uuid === u)?.name)
+    .sort();
 }
 async function clean(t: import('ava').ExecutionContext, c: Cloud) {
   await nothingToRepair(t, c, ['l1', 'l2']);
@@ -30,24 +32,36 @@ async function running(c: Cloud, name: string) {
   return { id, host, other: host === 'l1' ? 'l2' : 'l1' };
 }
 
-test.serial('live migration - a running instance moves while running: one guest, on the new host, allocations and claims there only', async (t) => {
-  const c = await cloud;
-  const { id, host, other } = await running(c, 'mover');
-  const cmd = await c.client.command(id, 'live_migrate', {});
-  const end = await c.client.final(id, cmd);
-  t.is(end.type, 'instance.live_migration_post.end', JSON.stringify(end.body['fault'] ?? ''));
-  t.like(end.body, { vmState: 'active', powerState: 'running', taskState: null, host: other });
-  const types = (await c.client.events(id)).filter((e) => e.corr === cmd).map((e) => e.type);
-  for (const e of ['instance.live_migration_pre.start', 'instance.live_migration_pre.end', 'instance.live_migration_post.start', 'instance.live_migration_post.end']) t.true(types.includes(e), e);
-  t.deepEqual(await holdings(c, id), [other]);
-  t.deepEqual(await holdings(c, migrationIdOf(id, cmd)), []);
-  t.is(c.hosts.get(host)!.fake.guest(id), undefined, 'no guest left on the source');
-  t.is(c.hosts.get(other)!.fake.guest(id)?.powerState, 'running');
-  t.is(await c.migrationStatus(migrationIdOf(id, cmd)), 'completed');
-  t.deepEqual((await c.worker(host).tracker.get()).report().claims.filter((x) => x.instanceId === id), []);
-  await clean(t, c);
-  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
-});
+test.serial(
+  'live migration - a running instance moves while running: one guest, on the new host, allocations and claims there only',
+  async (t) => {
+    const c = await cloud;
+    const { id, host, other } = await running(c, 'mover');
+    const cmd = await c.client.command(id, 'live_migrate', {});
+    const end = await c.client.final(id, cmd);
+    t.is(end.type, 'instance.live_migration_post.end', JSON.stringify(end.body['fault'] ?? ''));
+    t.like(end.body, { vmState: 'active', powerState: 'running', taskState: null, host: other });
+    const types = (await c.client.events(id)).filter((e) => e.corr === cmd).map((e) => e.type);
+    for (const e of [
+      'instance.live_migration_pre.start',
+      'instance.live_migration_pre.end',
+      'instance.live_migration_post.start',
+      'instance.live_migration_post.end',
+    ])
+      t.true(types.includes(e), e);
+    t.deepEqual(await holdings(c, id), [other]);
+    t.deepEqual(await holdings(c, migrationIdOf(id, cmd)), []);
+    t.is(c.hosts.get(host)!.fake.guest(id), undefined, 'no guest left on the source');
+    t.is(c.hosts.get(other)!.fake.guest(id)?.powerState, 'running');
+    t.is(await c.migrationStatus(migrationIdOf(id, cmd)), 'completed');
+    t.deepEqual(
+      (await c.worker(host).tracker.get()).report().claims.filter((x) => x.instanceId === id),
+      [],
+    );
+    await clean(t, c);
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  },
+);
 
 test.serial('live migration - a paused instance stays paused', async (t) => {
   const c = await cloud;
@@ -60,57 +74,74 @@ test.serial('live migration - a paused instance stays paused', async (t) => {
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
 });
 
-test.serial('live migration - abort while it runs: cancelled, the instance as it was, nothing on the destination', async (t) => {
-  const c = await cloud;
-  const { id, host, other } = await running(c, 'changed-mind');
-  const held = hold.arm(id, 'liveMigrate');
-  const cmd = await c.client.command(id, 'live_migrate', {});
-  await held.reached;
-  const abort = await c.client.command(id, 'live_migrate_abort');
-  await recordWhere(c, id, (r) => (r.machine as { context?: { move?: { abortBy?: string } } }).context?.move?.abortBy === abort);
-  held.release();
-  t.is((await c.client.final(id, abort)).type, 'instance.live_migration_abort.end');
-  const end = await c.client.final(id, cmd);
-  t.is(end.type, 'instance.live_migration_post.error');
-  t.is((end.body['fault'] as { code: string }).code, 'MigrationCancelled');
-  t.like(end.body, { vmState: 'active', powerState: 'running', taskState: null, host });
-  t.deepEqual(await holdings(c, id), [host]);
-  t.deepEqual(await holdings(c, migrationIdOf(id, cmd)), []);
-  t.is(c.hosts.get(other)!.fake.guest(id), undefined);
-  t.is(c.hosts.get(host)!.fake.guest(id)?.powerState, 'running');
-  t.is(await c.migrationStatus(migrationIdOf(id, cmd)), 'cancelled');
-  await clean(t, c);
-  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
-});
+test.serial(
+  'live migration - abort while it runs: cancelled, the instance as it was, nothing on the destination',
+  async (t) => {
+    const c = await cloud;
+    const { id, host, other } = await running(c, 'changed-mind');
+    const held = hold.arm(id, 'liveMigrate');
+    const cmd = await c.client.command(id, 'live_migrate', {});
+    await held.reached;
+    const abort = await c.client.command(id, 'live_migrate_abort');
+    await recordWhere(
+      c,
+      id,
+      (r) => (r.machine as { context?: { move?: { abortBy?: string } } }).context?.move?.abortBy === abort,
+    );
+    held.release();
+    t.is((await c.client.final(id, abort)).type, 'instance.live_migration_abort.end');
+    const end = await c.client.final(id, cmd);
+    t.is(end.type, 'instance.live_migration_post.error');
+    t.is((end.body['fault'] as { code: string }).code, 'MigrationCancelled');
+    t.like(end.body, { vmState: 'active', powerState: 'running', taskState: null, host });
+    t.deepEqual(await holdings(c, id), [host]);
+    t.deepEqual(await holdings(c, migrationIdOf(id, cmd)), []);
+    t.is(c.hosts.get(other)!.fake.guest(id), undefined);
+    t.is(c.hosts.get(host)!.fake.guest(id)?.powerState, 'running');
+    t.is(await c.migrationStatus(migrationIdOf(id, cmd)), 'cancelled');
+    await clean(t, c);
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  },
+);
 
-test.serial('live migration - force-complete finishes a running migration; abort when nothing runs is InstanceInvalidState', async (t) => {
-  const c = await cloud;
-  const { id, other } = await running(c, 'hurry');
-  t.is((await c.act(id, 'live_migrate_abort')).body['code'], 'InstanceInvalidState');
-  const held = hold.arm(id, 'liveMigrate');
-  const cmd = await c.client.command(id, 'live_migrate', {});
-  await held.reached;
-  const force = await c.client.command(id, 'live_migrate_force_complete');
-  await recordWhere(c, id, (r) => (r.machine as { context?: { move?: { forceBy?: string } } }).context?.move?.forceBy === force);
-  held.release();
-  t.is((await c.client.final(id, force)).type, 'instance.live_migration_force_complete.end');
-  t.like((await c.client.final(id, cmd)).body, { host: other, vmState: 'active' });
-  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
-});
+test.serial(
+  'live migration - force-complete finishes a running migration; abort when nothing runs is InstanceInvalidState',
+  async (t) => {
+    const c = await cloud;
+    const { id, other } = await running(c, 'hurry');
+    t.is((await c.act(id, 'live_migrate_abort')).body['code'], 'InstanceInvalidState');
+    const held = hold.arm(id, 'liveMigrate');
+    const cmd = await c.client.command(id, 'live_migrate', {});
+    await held.reached;
+    const force = await c.client.command(id, 'live_migrate_force_complete');
+    await recordWhere(
+      c,
+      id,
+      (r) => (r.machine as { context?: { move?: { forceBy?: string } } }).context?.move?.forceBy === force,
+    );
+    held.release();
+    t.is((await c.client.final(id, force)).type, 'instance.live_migration_force_complete.end');
+    t.like((await c.client.final(id, cmd)).body, { host: other, vmState: 'active' });
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  },
+);
 
-test.serial('live migration - delete while it runs leaves nothing anywhere (bug 1848343, the live-migration task)', async (t) => {
-  const c = await cloud;
-  const { id } = await running(c, 'gone');
-  const held = hold.arm(id, 'liveMigrate');
-  const cmd = await c.client.command(id, 'live_migrate', {});
-  await held.reached;
-  const del = await c.client.command(id, 'delete');
-  await recordWhere(c, id, (r) => r.taskState === 'deleting');
-  held.release();
-  t.is((await c.client.final(id, del)).type, 'instance.delete.end');
-  t.regex((await c.client.final(id, cmd)).type, /\.error$/);
-  t.deepEqual(await holdings(c, id), []);
-  t.deepEqual(await holdings(c, migrationIdOf(id, cmd)), []);
-  for (const h of ['l1', 'l2']) t.is(c.hosts.get(h)!.fake.guest(id), undefined, `no guest on ${h}`);
-  await clean(t, c);
-});
+test.serial(
+  'live migration - delete while it runs leaves nothing anywhere (bug 1848343, the live-migration task)',
+  async (t) => {
+    const c = await cloud;
+    const { id } = await running(c, 'gone');
+    const held = hold.arm(id, 'liveMigrate');
+    const cmd = await c.client.command(id, 'live_migrate', {});
+    await held.reached;
+    const del = await c.client.command(id, 'delete');
+    await recordWhere(c, id, (r) => r.taskState === 'deleting');
+    held.release();
+    t.is((await c.client.final(id, del)).type, 'instance.delete.end');
+    t.regex((await c.client.final(id, cmd)).type, /\.error$/);
+    t.deepEqual(await holdings(c, id), []);
+    t.deepEqual(await holdings(c, migrationIdOf(id, cmd)), []);
+    for (const h of ['l1', 'l2']) t.is(c.hosts.get(h)!.fake.guest(id), undefined, `no guest on ${h}`);
+    await clean(t, c);
+  },
+);

@@ -4,7 +4,15 @@
  * `command.rejected InstanceInvalidState` and change nothing. Plus authorization and quota.
  */
 import test from 'ava';
-import { decodeMessage, encodeMessage, envelope, MessageKind, queryType, subjects, type InstanceAction } from '../../../protocol/index.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  MessageKind,
+  queryType,
+  subjects,
+  type InstanceAction,
+} from '../../../protocol/index.js';
 import { TestClient } from '../../helpers/client.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 
@@ -12,8 +20,18 @@ const cloud = startCloud([{ name: 'o1', vcpus: 64, ramMb: 65536 }]);
 test.after.always(async () => (await cloud).stop());
 
 type State = 'active' | 'stopped' | 'paused' | 'suspended';
-const PREP: Record<State, InstanceAction[]> = { active: [], stopped: ['stop'], paused: ['pause'], suspended: ['suspend'] };
-const POWER: Record<State, string> = { active: 'running', stopped: 'shutdown', paused: 'paused', suspended: 'suspended' };
+const PREP: Record<State, InstanceAction[]> = {
+  active: [],
+  stopped: ['stop'],
+  paused: ['pause'],
+  suspended: ['suspend'],
+};
+const POWER: Record<State, string> = {
+  active: 'running',
+  stopped: 'shutdown',
+  paused: 'paused',
+  suspended: 'suspended',
+};
 
 interface Op {
   readonly label: string;
@@ -31,7 +49,14 @@ const OPS: Op[] = [
   { label: 'suspend', action: 'suspend', notif: 'suspend', from: ['active'], to: 'suspended' },
   { label: 'resume', action: 'resume', notif: 'resume', from: ['suspended'], to: 'active' },
   { label: 'reboot SOFT', action: 'reboot', body: { type: 'SOFT' }, notif: 'reboot', from: ['active'], to: 'active' },
-  { label: 'reboot HARD', action: 'reboot', body: { type: 'HARD' }, notif: 'reboot', from: ['active', 'stopped', 'paused', 'suspended'], to: 'active' },
+  {
+    label: 'reboot HARD',
+    action: 'reboot',
+    body: { type: 'HARD' },
+    notif: 'reboot',
+    from: ['active', 'stopped', 'paused', 'suspended'],
+    to: 'active',
+  },
 ];
 
 let quotaSet = false;
@@ -55,7 +80,11 @@ for (const state of ['active', 'stopped', 'paused', 'suspended'] as const) {
         const r = await c.act(base, op.action, op.body ?? {});
         t.is(r.type, 'command.rejected', `${op.label} from ${state}`);
         t.is(r.body['code'], 'InstanceInvalidState', `${op.label} from ${state}`);
-        t.like((await c.stores.instances.get(base))?.value, { vmState: state, taskState: null, powerState: POWER[state] }, 'nothing changed');
+        t.like(
+          (await c.stores.instances.get(base))?.value,
+          { vmState: state, taskState: null, powerState: POWER[state] },
+          'nothing changed',
+        );
         continue;
       }
       const id = await instanceIn(c, state);
@@ -84,28 +113,32 @@ test.serial('operations - an instance in ERROR (no valid host) takes only delete
   const err = await admin.final(id, cmd);
   t.is(err.type, 'instance.create.error');
   t.is((err.body['fault'] as { code: string }).code, 'NoValidHost');
-  for (const a of ['stop', 'start', 'pause', 'resume', 'suspend', 'unpause'] as const) t.is((await c.act(id, a)).body['code'], 'InstanceInvalidState', a);
+  for (const a of ['stop', 'start', 'pause', 'resume', 'suspend', 'unpause'] as const)
+    t.is((await c.act(id, a)).body['code'], 'InstanceInvalidState', a);
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
   t.deepEqual((await c.placement.call('allocations.get', { consumer: id })).allocations, {});
 });
 
-test.serial('operations - another project cannot act: a mismatched envelope is NotAuthorized, a foreign instance is not found, forcing a host needs admin', async (t) => {
-  const c = await cloud;
-  const id = await instanceIn(c, 'active');
-  const spoof = await c.client.command(id, 'stop', {}, { project: 'other' });
-  const r1 = await c.client.final(id, spoof);
-  t.is(r1.body['code'], 'NotAuthorized');
-  const other = new TestClient(c.client.nc, 'other');
-  const foreign = await other.command(id, 'stop');
-  const r2 = await other.final(id, foreign);
-  t.is(r2.body['code'], 'InstanceNotFound');
-  const newId = crypto.randomUUID();
-  const forced = await c.client.command(newId, 'boot', { name: 'x', flavor: 'm1.tiny', host: 'o1' });
-  t.is((await c.client.final(newId, forced)).body['code'], 'NotAuthorized');
-  t.is(await c.stores.instances.get(newId), undefined);
-  t.like((await c.stores.instances.get(id))?.value, { vmState: 'active', taskState: null });
-  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
-});
+test.serial(
+  'operations - another project cannot act: a mismatched envelope is NotAuthorized, a foreign instance is not found, forcing a host needs admin',
+  async (t) => {
+    const c = await cloud;
+    const id = await instanceIn(c, 'active');
+    const spoof = await c.client.command(id, 'stop', {}, { project: 'other' });
+    const r1 = await c.client.final(id, spoof);
+    t.is(r1.body['code'], 'NotAuthorized');
+    const other = new TestClient(c.client.nc, 'other');
+    const foreign = await other.command(id, 'stop');
+    const r2 = await other.final(id, foreign);
+    t.is(r2.body['code'], 'InstanceNotFound');
+    const newId = crypto.randomUUID();
+    const forced = await c.client.command(newId, 'boot', { name: 'x', flavor: 'm1.tiny', host: 'o1' });
+    t.is((await c.client.final(newId, forced)).body['code'], 'NotAuthorized');
+    t.is(await c.stores.instances.get(newId), undefined);
+    t.like((await c.stores.instances.get(id))?.value, { vmState: 'active', taskState: null });
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  },
+);
 
 test.serial('operations - a boot over quota is QuotaExceeded and creates nothing', async (t) => {
   const c = await cloud;
@@ -122,20 +155,56 @@ test.serial('operations - a boot over quota is QuotaExceeded and creates nothing
   t.is(await c.stores.instances.get(b), undefined);
 });
 
-test.serial('operations - actions: every command on an instance with its result, as openstack server event list shows them', async (t) => {
-  const c = await cloud;
-  const id = await instanceIn(c, 'active');
-  await c.act(id, 'stop');
-  await c.act(id, 'stop'); // rejected: already stopped
-  await c.act(id, 'delete');
-  const req = envelope({ id: crypto.randomUUID(), type: queryType('actions.list'), ts: Date.now(), project: 'demo', user: 'alice', body: { instanceId: id } });
-  const msg = await c.client.nc.request(subjects().query('demo', 'actions.list'), encodeMessage(req), { timeout: 10_000 });
-  const r = decodeMessage(msg.data, MessageKind.Reply);
-  if (!r.ok) throw r.error;
-  const actions = (r.value.body as { actions: Array<{ action: string; result: string | null; fault?: { code: string } }> }).actions;
-  t.deepEqual(actions.map((a) => [a.action, a.result]), [['boot', 'success'], ['stop', 'success'], ['stop', 'rejected'], ['delete', 'success']]);
-  t.is(actions[2]?.fault?.code, 'InstanceInvalidState');
-  const other = envelope({ id: crypto.randomUUID(), type: queryType('actions.list'), ts: Date.now(), project: 'other', user: 'eve', body: { instanceId: id } });
-  const refused = decodeMessage((await c.client.nc.request(subjects().query('other', 'actions.list'), encodeMessage(other), { timeout: 10_000 })).data, MessageKind.Reply);
-  t.true(refused.ok && refused.value.type === 'error' && refused.value.body['code'] === 'InstanceNotFound', 'another project sees nothing');
-});
+test.serial(
+  'operations - actions: every command on an instance with its result, as openstack server event list shows them',
+  async (t) => {
+    const c = await cloud;
+    const id = await instanceIn(c, 'active');
+    await c.act(id, 'stop');
+    await c.act(id, 'stop'); // rejected: already stopped
+    await c.act(id, 'delete');
+    const req = envelope({
+      id: crypto.randomUUID(),
+      type: queryType('actions.list'),
+      ts: Date.now(),
+      project: 'demo',
+      user: 'alice',
+      body: { instanceId: id },
+    });
+    const msg = await c.client.nc.request(subjects().query('demo', 'actions.list'), encodeMessage(req), {
+      timeout: 10_000,
+    });
+    const r = decodeMessage(msg.data, MessageKind.Reply);
+    if (!r.ok) throw r.error;
+    const actions = (
+      r.value.body as { actions: Array<{ action: string; result: string | null; fault?: { code: string } }> }
+    ).actions;
+    t.deepEqual(
+      actions.map((a) => [a.action, a.result]),
+      [
+        ['boot', 'success'],
+        ['stop', 'success'],
+        ['stop', 'rejected'],
+        ['delete', 'success'],
+      ],
+    );
+    t.is(actions[2]?.fault?.code, 'InstanceInvalidState');
+    const other = envelope({
+      id: crypto.randomUUID(),
+      type: queryType('actions.list'),
+      ts: Date.now(),
+      project: 'other',
+      user: 'eve',
+      body: { instanceId: id },
+    });
+    const refused = decodeMessage(
+      (await c.client.nc.request(subjects().query('other', 'actions.list'), encodeMessage(other), { timeout: 10_000 }))
+        .data,
+      MessageKind.Reply,
+    );
+    t.true(
+      refused.ok && refused.value.type === 'error' && refused.value.body['code'] === 'InstanceNotFound',
+      'another project sees nothing',
+    );
+  },
+);

@@ -4,7 +4,12 @@
  * the pure ones (test/machines/periodics); this is about schedule and wiring.
  */
 import test from 'ava';
-import { instancePeriodics, pollEvery, type InstanceSource, type PeriodicsConfig } from '../../../actors/compute/periodics.js';
+import {
+  instancePeriodics,
+  pollEvery,
+  type InstanceSource,
+  type PeriodicsConfig,
+} from '../../../actors/compute/periodics.js';
 import { SimClock } from '../../../actors/runtime/sim-clock.js';
 import { inFlightStep, type InstanceContext, type InstanceEvent } from '../../../machines/instance/index.js';
 import type { PowerState } from '../../../protocol/index.js';
@@ -24,27 +29,83 @@ async function harness(r: Run, over: Partial<InstanceContext>, cfg: PeriodicsCon
   const powerOffs: number[] = [];
   const instances: InstanceSource = {
     ids: () => [context.instanceId],
-    view: async (id) => ({ context, inFlight: inFlightStep(r.snap), send: async (event) => void sent.push({ at: clock.now(), id, event }) }),
+    view: async (id) => ({
+      context,
+      inFlight: inFlightStep(r.snap),
+      send: async (event) => void sent.push({ at: clock.now(), id, event }),
+    }),
   };
   const driver = {
-    get: async (id: string) => ({ instanceId: id, name: 'vm', flavor: context.flavor, image: null, powerState: guest, rescued: false }) as never,
+    get: async (id: string) =>
+      ({ instanceId: id, name: 'vm', flavor: context.flavor, image: null, powerState: guest, rescued: false }) as never,
     powerOff: async () => (powerOffs.push(clock.now()), undefined as never),
   };
-  const specs = instancePeriodics({ host: 'h1', instances, driver, clock, log: () => undefined, jitter: () => 0.5 }, { syncPowerStateMs: 0, ...cfg });
+  const specs = instancePeriodics(
+    { host: 'h1', instances, driver, clock, log: () => undefined, jitter: () => 0.5 },
+    { syncPowerStateMs: 0, ...cfg },
+  );
   const actors = await Promise.all(specs.map((s) => s.start()));
-  return { clock, sent, powerOffs, names: specs.map((s) => s.name), stop: () => Promise.all(actors.map((a) => a.stop())) };
+  return {
+    clock,
+    sent,
+    powerOffs,
+    names: specs.map((s) => s.name),
+    stop: () => Promise.all(actors.map((a) => a.stop())),
+  };
 }
 
 const T = 60_000;
-const cases: Array<{ name: string; run: () => Run; over: Partial<InstanceContext>; cfg: PeriodicsConfig; from: (c: InstanceContext) => number; expect: (c: InstanceContext) => Record<string, unknown> }> = [
-  { name: 'buildTimeout', run: () => new Run(), over: { createdAt: 1000, updatedAt: 1000 }, cfg: { buildTimeoutMs: T }, from: (c) => c.createdAt, expect: () => ({ type: 'STEP_FAILED', step: 'claim', error: { code: 'BuildTimeout' } }) },
-  { name: 'rebootTimeout', run: () => (((r) => (r.cmd('reboot', { type: 'SOFT' }), r))(active())), over: {}, cfg: { rebootTimeoutMs: T }, from: (c) => c.updatedAt, expect: (c) => ({ action: 'reboot', body: { type: 'HARD' }, id: `reboot-timeout:${c.instanceId}:${c.updatedAt}` }) },
-  { name: 'rescueTimeout', run: active, over: { vmState: 'rescued' }, cfg: { rescueTimeoutMs: T }, from: (c) => c.updatedAt, expect: (c) => ({ action: 'unrescue', id: `rescue-timeout:${c.instanceId}:${c.updatedAt}` }) },
-  { name: 'shelvedOffload', run: active, over: { vmState: 'shelved' }, cfg: { shelvedOffloadMs: T, shelvedPollMs: 10_000 }, from: (c) => c.updatedAt, expect: (c) => ({ action: 'shelve_offload', id: `shelve-offload:${c.instanceId}:${c.updatedAt}` }) },
-  { name: 'reclaim', run: active, over: { vmState: 'soft-delete' }, cfg: { reclaimIntervalMs: T }, from: (c) => c.updatedAt, expect: (c) => ({ action: 'force_delete', id: `reclaim:${c.instanceId}:${c.updatedAt}` }) },
+const cases: Array<{
+  name: string;
+  run: () => Run;
+  over: Partial<InstanceContext>;
+  cfg: PeriodicsConfig;
+  from: (c: InstanceContext) => number;
+  expect: (c: InstanceContext) => Record<string, unknown>;
+}> = [
+  {
+    name: 'buildTimeout',
+    run: () => new Run(),
+    over: { createdAt: 1000, updatedAt: 1000 },
+    cfg: { buildTimeoutMs: T },
+    from: (c) => c.createdAt,
+    expect: () => ({ type: 'STEP_FAILED', step: 'claim', error: { code: 'BuildTimeout' } }),
+  },
+  {
+    name: 'rebootTimeout',
+    run: () => ((r) => (r.cmd('reboot', { type: 'SOFT' }), r))(active()),
+    over: {},
+    cfg: { rebootTimeoutMs: T },
+    from: (c) => c.updatedAt,
+    expect: (c) => ({ action: 'reboot', body: { type: 'HARD' }, id: `reboot-timeout:${c.instanceId}:${c.updatedAt}` }),
+  },
+  {
+    name: 'rescueTimeout',
+    run: active,
+    over: { vmState: 'rescued' },
+    cfg: { rescueTimeoutMs: T },
+    from: (c) => c.updatedAt,
+    expect: (c) => ({ action: 'unrescue', id: `rescue-timeout:${c.instanceId}:${c.updatedAt}` }),
+  },
+  {
+    name: 'shelvedOffload',
+    run: active,
+    over: { vmState: 'shelved' },
+    cfg: { shelvedOffloadMs: T, shelvedPollMs: 10_000 },
+    from: (c) => c.updatedAt,
+    expect: (c) => ({ action: 'shelve_offload', id: `shelve-offload:${c.instanceId}:${c.updatedAt}` }),
+  },
+  {
+    name: 'reclaim',
+    run: active,
+    over: { vmState: 'soft-delete' },
+    cfg: { reclaimIntervalMs: T },
+    from: (c) => c.updatedAt,
+    expect: (c) => ({ action: 'force_delete', id: `reclaim:${c.instanceId}:${c.updatedAt}` }),
+  },
   {
     name: 'autoConfirm',
-    run: () => (((r) => (r.cmd('resize', { flavor: 'm1.large' }, { id: 'rz' }), r))(active())),
+    run: () => ((r) => (r.cmd('resize', { flavor: 'm1.large' }, { id: 'rz' }), r))(active()),
     over: { vmState: 'resized', taskState: null },
     cfg: { resizeConfirmWindowMs: T },
     from: (c) => c.updatedAt,

@@ -20,16 +20,24 @@ test('build timeout - a build hung in spawn past the timeout ends in error with 
   // The periodic fails the hung step: the machine aborts the build (its abort steps queue behind the hung one).
   const failed = await recordWhere(c, id, (r) => r.fault?.code === 'BuildTimeout');
   t.is(failed.vmState, 'building');
-  // The driver call returns late (it spawns the guest): its result carries the old key and is ignored; the abort destroys that guest.
+  // The driver call returns late (it spawns the guest): its result carries the old key and is ignored; the abort
+  // destroys that guest.
   h.release();
   const end = await c.client.final(id, cmd);
   t.is(end.type, 'instance.create.error');
   const rec = await recordWhere(c, id, (r) => r.vmState === 'error');
   t.like(rec, { taskState: null, host: null, fault: { code: 'BuildTimeout' } });
   t.deepEqual((await c.placement.call('allocations.get', { consumer: id })).allocations, {});
-  t.deepEqual((await c.worker('bt').tracker.get()).report().claims.filter((x) => x.instanceId === id), []);
+  t.deepEqual(
+    (await c.worker('bt').tracker.get()).report().claims.filter((x) => x.instanceId === id),
+    [],
+  );
   await eventually(async () => {
     if (c.hosts.get('bt')!.fake.guest(id)) throw new Error('the late guest is still there');
   });
-  t.is((await c.client.events(id)).filter((e) => e.type === 'instance.create.end').length, 0, 'the late spawn did not finish the build');
+  t.is(
+    (await c.client.events(id)).filter((e) => e.type === 'instance.create.end').length,
+    0,
+    'the late spawn did not finish the build',
+  );
 });

@@ -22,10 +22,30 @@ test('incomplete migrations - an error migration of a deleted instance, with a l
   fake.put(guest);
   const provider = (await c.placement.call('providers.list', { name: 'mc' })).providers[0]!.uuid;
   const migrationId = randomUUID();
-  await c.placement.call('allocations.put', { consumer: migrationId, consumerGeneration: null, project: 'demo', user: 'alice', consumerType: 'MIGRATION', allocations: { [provider]: { resources: { VCPU: 1, MEMORY_MB: 512 } } } });
+  await c.placement.call('allocations.put', {
+    consumer: migrationId,
+    consumerGeneration: null,
+    project: 'demo',
+    user: 'alice',
+    consumerType: 'MIGRATION',
+    allocations: { [provider]: { resources: { VCPU: 1, MEMORY_MB: 512 } } },
+  });
   const flavor = { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 };
   const now = Date.now();
-  await c.stores.migrations.create(migrationId, { migrationId, instanceId: id, project: 'demo', kind: 'migration', status: 'error', sourceHost: 'mc', destHost: 'elsewhere', oldFlavor: flavor, newFlavor: flavor, commandId: 'test-move', createdAt: now, updatedAt: now });
+  await c.stores.migrations.create(migrationId, {
+    migrationId,
+    instanceId: id,
+    project: 'demo',
+    kind: 'migration',
+    status: 'error',
+    sourceHost: 'mc',
+    destHost: 'elsewhere',
+    oldFlavor: flavor,
+    newFlavor: flavor,
+    commandId: 'test-move',
+    createdAt: now,
+    updatedAt: now,
+  });
 
   await eventually(async () => {
     const s = await c.migrationStatus(migrationId);

@@ -8,7 +8,10 @@ import { eventually } from '../../helpers/eventually.js';
 import { StepHold } from '../../helpers/step-hold.js';
 
 const hold = new StepHold();
-const cloud = startCloud([{ name: 'to' }], { periodics: { rebootTimeoutMs: 1500, rescueTimeoutMs: 1500 }, beforeStep: hold.hook });
+const cloud = startCloud([{ name: 'to' }], {
+  periodics: { rebootTimeoutMs: 1500, rescueTimeoutMs: 1500 },
+  beforeStep: hold.hook,
+});
 test.after.always(async () => (await cloud).stop());
 
 async function active(c: Cloud, name: string) {
@@ -17,29 +20,34 @@ async function active(c: Cloud, name: string) {
   return id;
 }
 
-test.serial('reboot timeout - a soft reboot hung past the timeout is taken over by a HARD reboot: the soft one ends in error, the hard one brings it back active', async (t) => {
-  const c = await cloud;
-  const id = await active(c, 'stuck-reboot');
-  const h = hold.arm(id, 'reboot');
-  const soft = await c.client.command(id, 'reboot', { type: 'SOFT' });
-  await h.reached;
-  const softEnd = await c.client.final(id, soft);
-  t.is(softEnd.type, 'instance.reboot.error');
-  const fault = softEnd.body['fault'] as { code?: string; message?: string } | undefined;
-  t.is(fault?.code, 'UnexpectedTaskStateError', JSON.stringify(softEnd.body));
-  t.regex(String(fault?.message), /pre-empted by reboot reboot-timeout:/);
-  const taken = await c.stores.instances.get(id);
-  t.regex(String(taken?.value.taskState), /_hard$/);
-  h.release();
-  const hardEnd = await eventually(async () => {
-    const e = (await c.client.events(id)).find((x) => x.type === 'instance.reboot.end' && String(x.corr).startsWith(`reboot-timeout:${id}:`));
-    if (!e) throw new Error('no hard reboot end yet');
-    return e;
-  });
-  t.like(hardEnd.body, { vmState: 'active', taskState: null, powerState: 'running' });
-  t.like(await recordWhere(c, id, (r) => r.taskState === null), { vmState: 'active', powerState: 'running' });
-  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
-});
+test.serial(
+  'reboot timeout - a soft reboot hung past the timeout is taken over by a HARD reboot: the soft one ends in error, the hard one brings it back active',
+  async (t) => {
+    const c = await cloud;
+    const id = await active(c, 'stuck-reboot');
+    const h = hold.arm(id, 'reboot');
+    const soft = await c.client.command(id, 'reboot', { type: 'SOFT' });
+    await h.reached;
+    const softEnd = await c.client.final(id, soft);
+    t.is(softEnd.type, 'instance.reboot.error');
+    const fault = softEnd.body['fault'] as { code?: string; message?: string } | undefined;
+    t.is(fault?.code, 'UnexpectedTaskStateError', JSON.stringify(softEnd.body));
+    t.regex(String(fault?.message), /pre-empted by reboot reboot-timeout:/);
+    const taken = await c.stores.instances.get(id);
+    t.regex(String(taken?.value.taskState), /_hard$/);
+    h.release();
+    const hardEnd = await eventually(async () => {
+      const e = (await c.client.events(id)).find(
+        (x) => x.type === 'instance.reboot.end' && String(x.corr).startsWith(`reboot-timeout:${id}:`),
+      );
+      if (!e) throw new Error('no hard reboot end yet');
+      return e;
+    });
+    t.like(hardEnd.body, { vmState: 'active', taskState: null, powerState: 'running' });
+    t.like(await recordWhere(c, id, (r) => r.taskState === null), { vmState: 'active', powerState: 'running' });
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  },
+);
 
 test.serial('rescue timeout - an instance left rescued past the timeout is unrescued through its actor', async (t) => {
   const c = await cloud;

@@ -33,11 +33,27 @@ test('revert failure - a spawn refused by the source after finishMove leaves ERR
   const rec = (await c.stores.instances.get(id))?.value;
   t.like(rec, { vmState: 'error', host: 'v1', owner: 'host:v1' });
   t.is(await c.migrationStatus(migrationIdOf(id, resize)), 'reverted', 'the move holds nothing any more');
-  t.deepEqual((await c.worker('v1').tracker.get()).report().claims.filter((x) => x.instanceId === id).map((x) => `${x.type}:${x.flavor.memoryMb}`), ['instance:512']);
+  t.deepEqual(
+    (await c.worker('v1').tracker.get())
+      .report()
+      .claims.filter((x) => x.instanceId === id)
+      .map((x) => `${x.type}:${x.flavor.memoryMb}`),
+    ['instance:512'],
+  );
   await nothingToRepair(t, c, ['v1', 'v2']);
   const del = await a.command(id, 'delete');
   t.is((await a.final(id, del, 60_000)).type, 'instance.delete.end');
-  for (const h of ['v1', 'v2']) t.deepEqual((await c.worker(h).tracker.get()).report().claims.filter((x) => x.instanceId === id), [], `no claim on ${h}`);
-  for (const consumer of [id, migrationIdOf(id, resize)]) t.deepEqual((await c.placement.call('allocations.get', { consumer })).allocations, {}, `no allocation of ${consumer}`);
+  for (const h of ['v1', 'v2'])
+    t.deepEqual(
+      (await c.worker(h).tracker.get()).report().claims.filter((x) => x.instanceId === id),
+      [],
+      `no claim on ${h}`,
+    );
+  for (const consumer of [id, migrationIdOf(id, resize)])
+    t.deepEqual(
+      (await c.placement.call('allocations.get', { consumer })).allocations,
+      {},
+      `no allocation of ${consumer}`,
+    );
   await nothingToRepair(t, c, ['v1', 'v2']);
 });

@@ -20,20 +20,37 @@ const hold = new StepHold();
 const cloud = startCloud([{ name: 'a' }, { name: 'b' }], { beforeStep: hold.hook });
 test.after.always(async () => (await cloud).stop());
 
-const SHELVE_STEPS: StepName[] = ['powerOff', 'snapshot', 'uploadImage', 'destroy', 'releaseClaim', 'deleteAllocations', 'handBack'];
+const SHELVE_STEPS: StepName[] = [
+  'powerOff',
+  'snapshot',
+  'uploadImage',
+  'destroy',
+  'releaseClaim',
+  'deleteAllocations',
+  'handBack',
+];
 const UNSHELVE_STEPS: StepName[] = ['claim', 'spawn', 'deleteImage'];
 
 async function held(c: Cloud, id: string): Promise<string[]> {
   const providers = new Map((await c.placement.call('providers.list', {})).providers.map((p) => [p.uuid, p.name]));
-  return Object.keys((await c.placement.call('allocations.get', { consumer: id })).allocations).map((u) => providers.get(u) ?? u);
+  return Object.keys((await c.placement.call('allocations.get', { consumer: id })).allocations).map(
+    (u) => providers.get(u) ?? u,
+  );
 }
 
 async function problems(c: Cloud, id: string, commands: string[], where: string | null): Promise<string[]> {
   const out = await terminalProblems(c, id, commands);
   const rec = (await c.stores.instances.get(id))?.value;
   if (where === null) {
-    if (rec?.owner !== 'conductor' || rec.vmState !== 'shelved_offloaded' || rec.host !== null || rec.taskState !== null) out.push(`record: owner ${rec?.owner} ${rec?.vmState}/${rec?.taskState} host ${rec?.host}`);
-  } else if (rec?.owner !== `host:${where}` || rec.vmState !== 'active' || rec.host !== where || rec.taskState !== null) out.push(`record: owner ${rec?.owner} ${rec?.vmState}/${rec?.taskState} host ${rec?.host}`);
+    if (
+      rec?.owner !== 'conductor' ||
+      rec.vmState !== 'shelved_offloaded' ||
+      rec.host !== null ||
+      rec.taskState !== null
+    )
+      out.push(`record: owner ${rec?.owner} ${rec?.vmState}/${rec?.taskState} host ${rec?.host}`);
+  } else if (rec?.owner !== `host:${where}` || rec.vmState !== 'active' || rec.host !== where || rec.taskState !== null)
+    out.push(`record: owner ${rec?.owner} ${rec?.vmState}/${rec?.taskState} host ${rec?.host}`);
   const alloc = (await held(c, id)).join();
   if (alloc !== (where ?? '')) out.push(`allocations on ${alloc}`);
   for (const h of ['a', 'b']) {
@@ -49,66 +66,87 @@ async function problems(c: Cloud, id: string, commands: string[], where: string 
 }
 
 async function settled(c: Cloud, id: string, commands: string[], where: string | null): Promise<string[]> {
-  return eventually(async () => {
-    const p = await problems(c, id, commands, where);
-    if (p.length > 0) throw new Error(p.join('; '));
-    return p;
-  }, { timeoutMs: 10_000 }).catch((err: unknown) => [String(err)]);
+  return eventually(
+    async () => {
+      const p = await problems(c, id, commands, where);
+      if (p.length > 0) throw new Error(p.join('; '));
+      return p;
+    },
+    { timeoutMs: 10_000 },
+  ).catch((err: unknown) => [String(err)]);
 }
 
 for (const k of ['instance', 'tracker', 'worker', 'placement'] as const) {
   for (const step of SHELVE_STEPS) {
-    test.serial(`shelve kills - ${k} killed while shelve (offloading at once) is at ${step}: ends shelved_offloaded with nothing held`, async (t) => {
-      const c = await cloud;
-      const id = crypto.randomUUID();
-      const boot = await c.client.command(id, 'boot', { name: `sk-${step}`, flavor: 'm1.tiny' });
-      t.is((await c.client.final(id, boot)).type, 'instance.create.end');
-      const { cmd, end } = await commandUnderKill(c, hold, k, ['a', 'b'], id, step, () => c.client.command(id, 'shelve'));
-      t.is(end.type, 'instance.shelve_offload.end', JSON.stringify(end.body['fault'] ?? ''));
-      t.deepEqual(await settled(c, id, [boot, cmd], null), []);
-      t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
-    });
+    test.serial(
+      `shelve kills - ${k} killed while shelve (offloading at once) is at ${step}: ends shelved_offloaded with nothing held`,
+      async (t) => {
+        const c = await cloud;
+        const id = crypto.randomUUID();
+        const boot = await c.client.command(id, 'boot', { name: `sk-${step}`, flavor: 'm1.tiny' });
+        t.is((await c.client.final(id, boot)).type, 'instance.create.end');
+        const { cmd, end } = await commandUnderKill(c, hold, k, ['a', 'b'], id, step, () =>
+          c.client.command(id, 'shelve'),
+        );
+        t.is(end.type, 'instance.shelve_offload.end', JSON.stringify(end.body['fault'] ?? ''));
+        t.deepEqual(await settled(c, id, [boot, cmd], null), []);
+        t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
+      },
+    );
   }
   for (const step of ['snapshot', 'uploadImage'] as const) {
-    test.serial(`snapshot kills - ${k} killed while a snapshot is at ${step}: one active image, the instance unchanged`, async (t) => {
-      const c = await cloud;
-      const id = crypto.randomUUID();
-      const boot = await c.client.command(id, 'boot', { name: `nk-${step}`, flavor: 'm1.tiny' });
-      const booted = await c.client.final(id, boot);
-      t.is(booted.type, 'instance.create.end');
-      const { end } = await commandUnderKill(c, hold, k, ['a', 'b'], id, step, () => c.client.command(id, 'snapshot', { name: `nk-${step}-img` }));
-      t.is(end.type, 'instance.snapshot.end', JSON.stringify(end.body['fault'] ?? ''));
-      t.like(end.body, { vmState: 'active', taskState: null, powerState: 'running', host: booted.body['host'] });
-      const images = (await c.stores.images.entries()).map((e) => e.value).filter((i) => i.instanceId === id);
-      t.like(images, [{ name: `nk-${step}-img`, kind: 'snapshot', status: 'active' }]);
-      t.is(images.length, 1);
-      t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
-    });
+    test.serial(
+      `snapshot kills - ${k} killed while a snapshot is at ${step}: one active image, the instance unchanged`,
+      async (t) => {
+        const c = await cloud;
+        const id = crypto.randomUUID();
+        const boot = await c.client.command(id, 'boot', { name: `nk-${step}`, flavor: 'm1.tiny' });
+        const booted = await c.client.final(id, boot);
+        t.is(booted.type, 'instance.create.end');
+        const { end } = await commandUnderKill(c, hold, k, ['a', 'b'], id, step, () =>
+          c.client.command(id, 'snapshot', { name: `nk-${step}-img` }),
+        );
+        t.is(end.type, 'instance.snapshot.end', JSON.stringify(end.body['fault'] ?? ''));
+        t.like(end.body, { vmState: 'active', taskState: null, powerState: 'running', host: booted.body['host'] });
+        const images = (await c.stores.images.entries()).map((e) => e.value).filter((i) => i.instanceId === id);
+        t.like(images, [{ name: `nk-${step}-img`, kind: 'snapshot', status: 'active' }]);
+        t.is(images.length, 1);
+        t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+      },
+    );
   }
   for (const step of UNSHELVE_STEPS) {
-    test.serial(`unshelve kills - ${k} killed while the unshelve of an offloaded instance is at ${step}: ends active on one host`, async (t) => {
-      const c = await cloud;
-      const id = crypto.randomUUID();
-      const boot = await c.client.command(id, 'boot', { name: `uk-${step}`, flavor: 'm1.tiny' });
-      t.is((await c.client.final(id, boot)).type, 'instance.create.end');
-      const shelve = await c.client.command(id, 'shelve');
-      t.is((await c.client.final(id, shelve)).type, 'instance.shelve_offload.end');
-      await recordWhere(c, id, (r) => r.owner === 'conductor');
-      const { cmd, end, host } = await commandUnderKill(c, hold, k, ['a', 'b'], id, step, () => c.client.command(id, 'unshelve'));
-      t.is(end.type, 'instance.unshelve.end', JSON.stringify(end.body['fault'] ?? ''));
-      t.deepEqual(await settled(c, id, [boot, shelve, cmd], host), []);
-      t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
-    });
+    test.serial(
+      `unshelve kills - ${k} killed while the unshelve of an offloaded instance is at ${step}: ends active on one host`,
+      async (t) => {
+        const c = await cloud;
+        const id = crypto.randomUUID();
+        const boot = await c.client.command(id, 'boot', { name: `uk-${step}`, flavor: 'm1.tiny' });
+        t.is((await c.client.final(id, boot)).type, 'instance.create.end');
+        const shelve = await c.client.command(id, 'shelve');
+        t.is((await c.client.final(id, shelve)).type, 'instance.shelve_offload.end');
+        await recordWhere(c, id, (r) => r.owner === 'conductor');
+        const { cmd, end, host } = await commandUnderKill(c, hold, k, ['a', 'b'], id, step, () =>
+          c.client.command(id, 'unshelve'),
+        );
+        t.is(end.type, 'instance.unshelve.end', JSON.stringify(end.body['fault'] ?? ''));
+        t.deepEqual(await settled(c, id, [boot, shelve, cmd], host), []);
+        t.is((await c.act(id, 'delete')).type, 'instance.delete.end', 'and it can be deleted');
+      },
+    );
   }
 }
 
-test.serial('after every kill above, with instances left shelved and offloaded, novactor audit finds I1-I7 hold', async (t) => {
-  const c = await cloud;
-  const shelved = crypto.randomUUID();
-  const boot = await c.client.command(shelved, 'boot', { name: 'sk-left', flavor: 'm1.tiny' });
-  t.is((await c.client.final(shelved, boot)).type, 'instance.create.end');
-  t.is((await c.act(shelved, 'shelve')).type, 'instance.shelve_offload.end');
-  await recordWhere(c, shelved, (r) => r.owner === 'conductor');
-  const report = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
-  t.deepEqual(report.violations, []);
-});
+test.serial(
+  'after every kill above, with instances left shelved and offloaded, novactor audit finds I1-I7 hold',
+  async (t) => {
+    const c = await cloud;
+    const shelved = crypto.randomUUID();
+    const boot = await c.client.command(shelved, 'boot', { name: 'sk-left', flavor: 'm1.tiny' });
+    t.is((await c.client.final(shelved, boot)).type, 'instance.create.end');
+    t.is((await c.act(shelved, 'shelve')).type, 'instance.shelve_offload.end');
+    await recordWhere(c, shelved, (r) => r.owner === 'conductor');
+    const report = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }));
+    t.deepEqual(report.violations, []);
+  },
+);

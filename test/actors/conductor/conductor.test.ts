@@ -24,14 +24,35 @@ const setup = (async () => {
   const stores = await openStores(client.nc);
   const pc = new PlacementClient({ nc: client.nc });
   const providers: Record<string, string> = {};
-  for (const [host, ram] of [['h1', 8192], ['h2', 16384], ['h3', 32768], ['h4', 65536]] as const) {
+  for (const [host, ram] of [
+    ['h1', 8192],
+    ['h2', 16384],
+    ['h3', 32768],
+    ['h4', 65536],
+  ] as const) {
     const uuid = randomUUID();
     providers[host] = uuid;
     await pc.call('providers.create', { uuid, name: host });
-    await pc.call('inventories.set', { provider: uuid, resourceProviderGeneration: 0, inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: ram }, DISK_GB: { total: 200 } } });
+    await pc.call('inventories.set', {
+      provider: uuid,
+      resourceProviderGeneration: 0,
+      inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: ram }, DISK_GB: { total: 200 } },
+    });
   }
-  for (const [host, enabled] of [['h1', true], ['h2', true], ['h4', false]] as const) {
-    await stores.services.create(`compute-${host}`, { name: `compute-${host}`, role: 'compute', host, enabled, forcedDown: false, startedAt: 1, lastSeen: Date.now() });
+  for (const [host, enabled] of [
+    ['h1', true],
+    ['h2', true],
+    ['h4', false],
+  ] as const) {
+    await stores.services.create(`compute-${host}`, {
+      name: `compute-${host}`,
+      role: 'compute',
+      host,
+      enabled,
+      forcedDown: false,
+      startedAt: 1,
+      lastSeen: Date.now(),
+    });
   }
   return { s, placement, nc, gateway, conductor, client, stores, pc, providers };
 })();
@@ -53,23 +74,26 @@ async function handedTo(stores: Stores, id: string): Promise<string> {
   });
 }
 
-test.serial('conductor - a boot is claimed on the live, enabled host with the most free RAM and handed to it', async (t) => {
-  const { client, stores, pc, providers } = await setup;
-  const id = randomUUID();
-  const cmd = await client.command(id, 'boot', { name: 'web', flavor: 'm1.small' });
-  t.is(await handedTo(stores, id), 'host:h2', 'h3 is down and h4 disabled, so h2 has the most free RAM');
-  const rec = (await stores.instances.get(id))!.value;
-  t.like(rec, { host: 'h2', node: 'h2', epoch: 1, vmState: 'building', taskState: 'scheduling' });
-  const a = await pc.call('allocations.get', { consumer: id });
-  t.deepEqual(a.allocations[providers['h2']!]?.resources, { VCPU: 1, MEMORY_MB: 2048, DISK_GB: 20 });
-  t.like(a, { project: 'demo', user: 'alice', consumerType: 'INSTANCE', consumerGeneration: 1 });
-  const task = await eventually(async () => {
-    const found = (await tasksOn(client.nc, 'NV_HOST', 'nv.host.h2.build')).find((e) => e.body['instanceId'] === id);
-    if (!found) throw new Error('no host.build yet');
-    return found;
-  });
-  t.like(task.body, { instanceId: id, commandId: cmd, epoch: 1 });
-});
+test.serial(
+  'conductor - a boot is claimed on the live, enabled host with the most free RAM and handed to it',
+  async (t) => {
+    const { client, stores, pc, providers } = await setup;
+    const id = randomUUID();
+    const cmd = await client.command(id, 'boot', { name: 'web', flavor: 'm1.small' });
+    t.is(await handedTo(stores, id), 'host:h2', 'h3 is down and h4 disabled, so h2 has the most free RAM');
+    const rec = (await stores.instances.get(id))!.value;
+    t.like(rec, { host: 'h2', node: 'h2', epoch: 1, vmState: 'building', taskState: 'scheduling' });
+    const a = await pc.call('allocations.get', { consumer: id });
+    t.deepEqual(a.allocations[providers['h2']!]?.resources, { VCPU: 1, MEMORY_MB: 2048, DISK_GB: 20 });
+    t.like(a, { project: 'demo', user: 'alice', consumerType: 'INSTANCE', consumerGeneration: 1 });
+    const task = await eventually(async () => {
+      const found = (await tasksOn(client.nc, 'NV_HOST', 'nv.host.h2.build')).find((e) => e.body['instanceId'] === id);
+      if (!found) throw new Error('no host.build yet');
+      return found;
+    });
+    t.like(task.body, { instanceId: id, commandId: cmd, epoch: 1 });
+  },
+);
 
 test.serial('conductor - nothing fits: ERROR with NoValidHost, a final create.error, and no allocation', async (t) => {
   const { client, stores, pc } = await setup;
@@ -86,48 +110,104 @@ test.serial('conductor - nothing fits: ERROR with NoValidHost, a final create.er
   }
 });
 
-test.serial('conductor - a forced host is honoured when it is live; attempts beyond the limit end in MaxRetriesExceeded', async (t) => {
-  const { client, stores, pc } = await setup;
-  const id = randomUUID();
-  await client.command(id, 'boot', { name: 'pinned', flavor: 'm1.tiny', host: 'h1' }, { user: 'admin' });
-  t.is(await handedTo(stores, id), 'host:h1');
+test.serial(
+  'conductor - a forced host is honoured when it is live; attempts beyond the limit end in MaxRetriesExceeded',
+  async (t) => {
+    const { client, stores, pc } = await setup;
+    const id = randomUUID();
+    await client.command(id, 'boot', { name: 'pinned', flavor: 'm1.tiny', host: 'h1' }, { user: 'admin' });
+    t.is(await handedTo(stores, id), 'host:h1');
 
-  // A reschedule past the limit (as a host would send after refusing).
-  const id2 = randomUUID();
-  const cmd2 = randomUUID();
-  await stores.instances.create(id2, {
-    instanceId: id2, name: 'r', project: 'demo', user: 'alice', host: null, node: null, vmState: 'building', taskState: 'scheduling', powerState: 'nostate',
-    flavor: { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 }, image: null, metadata: {}, locked: false, createdAt: 1, updatedAt: 1, createdBy: cmd2, forcedHost: null, owner: 'conductor', epoch: 2,
-  });
-  const env = envelope({ id: `${cmd2}:build:4`, type: 'conductor.build', ts: Date.now(), project: 'demo', user: 'alice', corr: cmd2, body: { instanceId: id2, commandId: cmd2, attempt: 4, tried: ['h1', 'h2', 'h4'], alternates: [] } });
-  await client.js.publish('nv.conductor.build', encodeMessage(env), { msgID: env.id });
-  const final = await client.final(id2, cmd2);
-  t.is(final.type, 'instance.create.error');
-  t.like(final.body, { fault: { code: 'MaxRetriesExceeded' }, final: true });
-  t.deepEqual((await pc.call('allocations.get', { consumer: id2 })).allocations, {});
-});
+    // A reschedule past the limit (as a host would send after refusing).
+    const id2 = randomUUID();
+    const cmd2 = randomUUID();
+    await stores.instances.create(id2, {
+      instanceId: id2,
+      name: 'r',
+      project: 'demo',
+      user: 'alice',
+      host: null,
+      node: null,
+      vmState: 'building',
+      taskState: 'scheduling',
+      powerState: 'nostate',
+      flavor: { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 },
+      image: null,
+      metadata: {},
+      locked: false,
+      createdAt: 1,
+      updatedAt: 1,
+      createdBy: cmd2,
+      forcedHost: null,
+      owner: 'conductor',
+      epoch: 2,
+    });
+    const env = envelope({
+      id: `${cmd2}:build:4`,
+      type: 'conductor.build',
+      ts: Date.now(),
+      project: 'demo',
+      user: 'alice',
+      corr: cmd2,
+      body: { instanceId: id2, commandId: cmd2, attempt: 4, tried: ['h1', 'h2', 'h4'], alternates: [] },
+    });
+    await client.js.publish('nv.conductor.build', encodeMessage(env), { msgID: env.id });
+    const final = await client.final(id2, cmd2);
+    t.is(final.type, 'instance.create.error');
+    t.like(final.body, { fault: { code: 'MaxRetriesExceeded' }, final: true });
+    t.deepEqual((await pc.call('allocations.get', { consumer: id2 })).allocations, {});
+  },
+);
 
-test.serial('conductor - delete while still scheduling: deleted, delete.start then a final delete.end, no allocation left', async (t) => {
-  const { client, stores, pc } = await setup;
-  const id = randomUUID();
-  const cmd2 = randomUUID();
-  // A record the conductor owns but whose build task never came (as if the boot is still queued).
-  await stores.instances.create(id, {
-    instanceId: id, name: 'd', project: 'demo', user: 'alice', host: null, node: null, vmState: 'building', taskState: 'scheduling', powerState: 'nostate',
-    flavor: { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 }, image: null, metadata: {}, locked: false, createdAt: 1, updatedAt: 1, createdBy: cmd2, forcedHost: null, owner: 'conductor', epoch: 0,
-  });
-  const del = await client.command(id, 'delete');
-  const final = await client.final(id, del);
-  t.is(final.type, 'instance.delete.end');
-  const types = (await client.events(id)).filter((e) => e.corr === del).map((e) => e.type);
-  t.deepEqual(types, ['instance.delete.start', 'instance.delete.end']);
-  t.like((await stores.instances.get(id))!.value, { vmState: 'deleted', taskState: null });
-  // The late build task of that boot finds it deleted and claims nothing.
-  const env = envelope({ id: `${cmd2}:build:1`, type: 'conductor.build', ts: Date.now(), project: 'demo', user: 'alice', corr: cmd2, body: { instanceId: id, commandId: cmd2, attempt: 1, tried: [], alternates: [] } });
-  await client.js.publish('nv.conductor.build', encodeMessage(env), { msgID: env.id });
-  await eventually(async () => {
-    const jsm = await jetstreamManager(client.nc);
-    if ((await jsm.streams.info('NV_CONDUCTOR')).state.messages > 0) throw new Error('task not consumed yet');
-  });
-  t.deepEqual((await pc.call('allocations.get', { consumer: id })).allocations, {});
-});
+test.serial(
+  'conductor - delete while still scheduling: deleted, delete.start then a final delete.end, no allocation left',
+  async (t) => {
+    const { client, stores, pc } = await setup;
+    const id = randomUUID();
+    const cmd2 = randomUUID();
+    // A record the conductor owns but whose build task never came (as if the boot is still queued).
+    await stores.instances.create(id, {
+      instanceId: id,
+      name: 'd',
+      project: 'demo',
+      user: 'alice',
+      host: null,
+      node: null,
+      vmState: 'building',
+      taskState: 'scheduling',
+      powerState: 'nostate',
+      flavor: { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 },
+      image: null,
+      metadata: {},
+      locked: false,
+      createdAt: 1,
+      updatedAt: 1,
+      createdBy: cmd2,
+      forcedHost: null,
+      owner: 'conductor',
+      epoch: 0,
+    });
+    const del = await client.command(id, 'delete');
+    const final = await client.final(id, del);
+    t.is(final.type, 'instance.delete.end');
+    const types = (await client.events(id)).filter((e) => e.corr === del).map((e) => e.type);
+    t.deepEqual(types, ['instance.delete.start', 'instance.delete.end']);
+    t.like((await stores.instances.get(id))!.value, { vmState: 'deleted', taskState: null });
+    // The late build task of that boot finds it deleted and claims nothing.
+    const env = envelope({
+      id: `${cmd2}:build:1`,
+      type: 'conductor.build',
+      ts: Date.now(),
+      project: 'demo',
+      user: 'alice',
+      corr: cmd2,
+      body: { instanceId: id, commandId: cmd2, attempt: 1, tried: [], alternates: [] },
+    });
+    await client.js.publish('nv.conductor.build', encodeMessage(env), { msgID: env.id });
+    await eventually(async () => {
+      const jsm = await jetstreamManager(client.nc);
+      if ((await jsm.streams.info('NV_CONDUCTOR')).state.messages > 0) throw new Error('task not consumed yet');
+    });
+    t.deepEqual((await pc.call('allocations.get', { consumer: id })).allocations, {});
+  },
+);

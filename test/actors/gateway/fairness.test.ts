@@ -10,7 +10,15 @@ import { jetstream } from '@nats-io/jetstream';
 import { startGateway } from '../../../actors/gateway/actor.js';
 import { bootstrap } from '../../../actors/runtime/bootstrap.js';
 import { randomIds, systemClock } from '../../../actors/runtime/clock.js';
-import { COMMAND_REJECTED, commandType, decodeMessage, encodeMessage, envelope, MessageKind, type InstanceAction } from '../../../protocol/index.js';
+import {
+  COMMAND_REJECTED,
+  commandType,
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  MessageKind,
+  type InstanceAction,
+} from '../../../protocol/index.js';
 import { connectTo, startNats } from '../../helpers/nats.js';
 
 test('gateway fairness - a flooding project holds at most its share of the gateway; another project is answered first', async (t) => {
@@ -24,7 +32,13 @@ test('gateway fairness - a flooding project holds at most its share of the gatew
   t.teardown(() => stuck.unsubscribe());
   const failures: string[] = [];
   const gwNc = await connectTo(s.url, 'gateway');
-  const gateway = await startGateway({ nc: gwNc, clock: systemClock, ids: randomIds, maxInFlightPerProject: 2, log: (line) => void (line.startsWith('handler failed') && failures.push(line)) });
+  const gateway = await startGateway({
+    nc: gwNc,
+    clock: systemClock,
+    ids: randomIds,
+    maxInFlightPerProject: 2,
+    log: (line) => void (line.startsWith('handler failed') && failures.push(line)),
+  });
   t.teardown(async () => {
     gateway.kill();
     await gwNc.close();
@@ -33,7 +47,11 @@ test('gateway fairness - a flooding project holds at most its share of the gatew
   const js = jetstream(nc);
   const send = async (project: string, action: InstanceAction, body: Record<string, unknown>) => {
     const id = randomUUID();
-    await js.publish(`nv.cmd.${project}.${randomUUID()}.${action}`, encodeMessage(envelope({ id, type: commandType(action), ts: Date.now(), project, user: 'u', body })), { msgID: id });
+    await js.publish(
+      `nv.cmd.${project}.${randomUUID()}.${action}`,
+      encodeMessage(envelope({ id, type: commandType(action), ts: Date.now(), project, user: 'u', body })),
+      { msgID: id },
+    );
     return id;
   };
   // More boots than the gateway has handler slots (64), every one stuck on placement.
@@ -42,7 +60,8 @@ test('gateway fairness - a flooding project holds at most its share of the gatew
     nc.subscribe('nv.evt.calm.>', {
       callback: (_e, m) => {
         const r = decodeMessage(m.data, MessageKind.Event);
-        if (r.ok && r.value.type === COMMAND_REJECTED) resolve({ code: r.value.body['code'], failuresSoFar: failures.length });
+        if (r.ok && r.value.type === COMMAND_REJECTED)
+          resolve({ code: r.value.body['code'], failuresSoFar: failures.length });
       },
     });
   });
@@ -50,5 +69,9 @@ test('gateway fairness - a flooding project holds at most its share of the gatew
   await send('calm', 'delete', {});
   const { code, failuresSoFar } = await answered;
   t.is(code, 'InstanceNotFound', "the other project's command was judged");
-  t.is(failuresSoFar, 0, "it was judged before any of the flood's stuck boots gave up: the flood did not hold the gateway");
+  t.is(
+    failuresSoFar,
+    0,
+    "it was judged before any of the flood's stuck boots gave up: the flood did not hold the gateway",
+  );
 });

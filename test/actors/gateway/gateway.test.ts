@@ -3,7 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { startGateway } from '../../../actors/gateway/actor.js';
 import { randomIds, systemClock } from '../../../actors/runtime/clock.js';
 import { openStores } from '../../../actors/records/stores.js';
-import { decodeMessage, encodeMessage, envelope, MessageKind, queryType, type InstanceRecord } from '../../../protocol/index.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  MessageKind,
+  queryType,
+  type InstanceRecord,
+} from '../../../protocol/index.js';
 import { connectTo, startNats } from '../../helpers/nats.js';
 import { startPlacementNode } from '../../helpers/placement.js';
 import { TestClient } from '../../helpers/client.js';
@@ -37,7 +44,15 @@ test('gateway - a boot writes the record, announces create.start and queues the 
     if (!r) throw new Error('no record yet');
     return r.value;
   });
-  t.like(record, { vmState: 'building', taskState: 'scheduling', owner: 'conductor', project: 'demo', user: 'alice', createdBy: cmd, flavor: { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 } });
+  t.like(record, {
+    vmState: 'building',
+    taskState: 'scheduling',
+    owner: 'conductor',
+    project: 'demo',
+    user: 'alice',
+    createdBy: cmd,
+    flavor: { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 },
+  });
   const start = await eventually(async () => {
     const e = (await client.events(id)).find((x) => x.type === 'instance.create.start');
     if (!e) throw new Error('no create.start yet');
@@ -46,7 +61,9 @@ test('gateway - a boot writes the record, announces create.start and queues the 
   t.is(start.corr, cmd);
   t.like(start.body, { instanceId: id, vmState: 'building', taskState: 'scheduling' });
   const task = await eventually(async () => {
-    const found = (await tasksOn(client.nc, 'NV_CONDUCTOR', 'nv.conductor.build')).find((x) => x.body['instanceId'] === id);
+    const found = (await tasksOn(client.nc, 'NV_CONDUCTOR', 'nv.conductor.build')).find(
+      (x) => x.body['instanceId'] === id,
+    );
     if (!found) throw new Error('no build task yet');
     return found;
   });
@@ -59,7 +76,11 @@ test('gateway - refusals are terminal command.rejected events with the right cod
   const cases: [string, () => Promise<string>, string][] = [
     ['unknown flavor', () => client.command(id, 'boot', { name: 'w', flavor: 'm9.huge' }), 'FlavorNotFound'],
     ['bad body', () => client.command(id, 'boot', { name: 'w' }), 'InvalidInput'],
-    ['forced host, not admin', () => client.command(id, 'boot', { name: 'w', flavor: 'm1.tiny', host: 'h1' }), 'NotAuthorized'],
+    [
+      'forced host, not admin',
+      () => client.command(id, 'boot', { name: 'w', flavor: 'm1.tiny', host: 'h1' }),
+      'NotAuthorized',
+    ],
     ['unknown instance', () => client.command(randomUUID(), 'stop'), 'InstanceNotFound'],
     ['another project in the envelope', () => client.command(id, 'stop', {}, { project: 'other' }), 'NotAuthorized'],
   ];
@@ -79,7 +100,7 @@ test('gateway - refusals are terminal command.rejected events with the right cod
   }
 });
 
-test('gateway - unknown instance and another project\'s instance both read as not found', async (t) => {
+test("gateway - unknown instance and another project's instance both read as not found", async (t) => {
   const { client, stores } = await setup;
   const id = randomUUID();
   const cmd = await client.command(id, 'stop');
@@ -117,7 +138,7 @@ test('gateway - a command for an instance on a host is routed to that host', asy
   t.like(task.body, { instanceId: id, commandId: cmd, action: 'stop', user: 'alice', isAdmin: false });
 });
 
-test('gateway queries - list and show answer only the project\'s own instances', async (t) => {
+test("gateway queries - list and show answer only the project's own instances", async (t) => {
   const { client, stores } = await setup;
   const mine = randomUUID();
   const theirs = randomUUID();
@@ -131,7 +152,10 @@ test('gateway queries - list and show answer only the project\'s own instances',
     return r.value;
   };
   const list = await ask('qproj', 'instances.list', {});
-  t.deepEqual((list.body['instances'] as { instanceId: string }[]).map((i) => i.instanceId), [mine]);
+  t.deepEqual(
+    (list.body['instances'] as { instanceId: string }[]).map((i) => i.instanceId),
+    [mine],
+  );
   const show = await ask('qproj', 'instances.show', { instanceId: mine });
   t.like(show.body, { instance: { instanceId: mine, project: 'qproj', vmState: 'active', host: 'h7' } });
   const foreign = await ask('qproj', 'instances.show', { instanceId: theirs });
@@ -144,8 +168,24 @@ test('gateway queries - list and show answer only the project\'s own instances',
 
 function record(id: string, project: string): InstanceRecord {
   return {
-    instanceId: id, name: 'x', project, user: 'alice', host: 'h7', node: 'h7', vmState: 'active', taskState: null, powerState: 'running',
-    flavor: { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 }, image: null, metadata: {}, locked: false, createdAt: Date.now(), updatedAt: Date.now(),
-    createdBy: 'seed', forcedHost: null, owner: 'host:h7', epoch: 1,
+    instanceId: id,
+    name: 'x',
+    project,
+    user: 'alice',
+    host: 'h7',
+    node: 'h7',
+    vmState: 'active',
+    taskState: null,
+    powerState: 'running',
+    flavor: { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 },
+    image: null,
+    metadata: {},
+    locked: false,
+    createdAt: Date.now(),
+    updatedAt: Date.now(),
+    createdBy: 'seed',
+    forcedHost: null,
+    owner: 'host:h7',
+    epoch: 1,
   };
 }

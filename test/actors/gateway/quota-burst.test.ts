@@ -16,7 +16,10 @@ import { TestClient } from '../../helpers/client.js';
 import { connectTo } from '../../helpers/nats.js';
 
 const cloud = (async () => {
-  const c = await startCloud([{ name: 'qa', vcpus: 64, ramMb: 262144 }, { name: 'qb', vcpus: 64, ramMb: 262144 }]);
+  const c = await startCloud([
+    { name: 'qa', vcpus: 64, ramMb: 262144 },
+    { name: 'qb', vcpus: 64, ramMb: 262144 },
+  ]);
   // Two more gateway replicas: the burst is judged by three at once, as in production.
   const extra: Array<{ gateway: Actor; nc: NatsConnection }> = [];
   for (const name of ['g2', 'g3']) {
@@ -35,12 +38,19 @@ test.after.always(async () => {
 });
 
 /** Publishes `n` boots of `flavor` into `project` at once; returns each instance id with its command id. */
-async function burst(c: Cloud, project: string, n: number, flavor = 'm1.tiny'): Promise<Array<{ id: string; cmd: string }>> {
+async function burst(
+  c: Cloud,
+  project: string,
+  n: number,
+  flavor = 'm1.tiny',
+): Promise<Array<{ id: string; cmd: string }>> {
   const client = new TestClient(c.client.nc, project, 'alice');
-  return Promise.all(Array.from({ length: n }, async (_, i) => {
-    const id = randomUUID();
-    return { id, cmd: await client.command(id, 'boot', { name: `b${i}`, flavor }) };
-  }));
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const id = randomUUID();
+      return { id, cmd: await client.command(id, 'boot', { name: `b${i}`, flavor }) };
+    }),
+  );
 }
 
 async function finals(c: Cloud, project: string, boots: Array<{ id: string; cmd: string }>): Promise<Envelope[]> {
@@ -50,12 +60,15 @@ async function finals(c: Cloud, project: string, boots: Array<{ id: string; cmd:
 
 /** The project's instances that are not deleted, and what placement holds for them. */
 async function live(c: Cloud, project: string) {
-  const records = (await c.stores.instances.entries()).map((e) => e.value).filter((r) => r.project === project && r.vmState !== 'deleted');
+  const records = (await c.stores.instances.entries())
+    .map((e) => e.value)
+    .filter((r) => r.project === project && r.vmState !== 'deleted');
   const usage = await c.placement.call('usages.project', { project, consumerType: 'INSTANCE' });
   return { records, cores: records.reduce((n, r) => n + r.flavor.vcpus, 0), placement: usage.usages['INSTANCE'] ?? {} };
 }
 
-const count = (events: Envelope[], type: string, code?: string) => events.filter((e) => e.type === type && (code === undefined || e.body['code'] === code)).length;
+const count = (events: Envelope[], type: string, code?: string) =>
+  events.filter((e) => e.type === type && (code === undefined || e.body['code'] === code)).length;
 
 test('quota - 30 concurrent boots against the default quota of 10 instances end with exactly 10 live', async (t) => {
   const { c } = await cloud;
@@ -86,7 +99,9 @@ test('quota - resizes to a bigger flavor racing boots never take the project pas
   const client = new TestClient(c.client.nc, 'qrace', 'alice');
   const ids = first.map((e) => String(e.body['instanceId']));
   // 5 cores used of 8: five resizes to m1.medium (+1 core each) race six more boots (+1 each).
-  const resizes = await Promise.all(ids.map(async (id) => ({ id, cmd: await client.command(id, 'resize', { flavor: 'm1.medium' }) })));
+  const resizes = await Promise.all(
+    ids.map(async (id) => ({ id, cmd: await client.command(id, 'resize', { flavor: 'm1.medium' }) })),
+  );
   const boots = await burst(c, 'qrace', 6);
   const events = [...(await finals(c, 'qrace', resizes)), ...(await finals(c, 'qrace', boots))];
   const grown = count(events, 'instance.resize_finish.end') + count(events, 'instance.create.end');
@@ -113,5 +128,9 @@ test('quota - a gateway and a conductor killed mid-burst leak no reservation: af
   const again = await finals(c, 'qkill', await burst(c, 'qkill', 6));
   t.is(count(again, 'instance.create.end'), 6, 'every reservation of the first burst was released with its instance');
   const ledger = await c.stores.quotaUsage.get('qkill');
-  t.deepEqual(Object.keys(ledger?.value.members ?? {}).sort(), again.map((e) => String(e.body['instanceId'])).sort(), 'the ledger names exactly the live instances');
+  t.deepEqual(
+    Object.keys(ledger?.value.members ?? {}).sort(),
+    again.map((e) => String(e.body['instanceId'])).sort(),
+    'the ledger names exactly the live instances',
+  );
 });

@@ -12,7 +12,13 @@ test('gateway - a configured default quota of 0 instances refuses boots; a proje
   const s = await startNats();
   const placement = await startPlacementNode(s.url, 'quota-placement', { prefix: 'q1' });
   const nc = await connectTo(s.url, 'gateway');
-  const gateway = await startGateway({ nc, clock: systemClock, ids: randomIds, prefix: 'q1', defaultQuota: { instances: 0, cores: 0, ramMb: 0 } });
+  const gateway = await startGateway({
+    nc,
+    clock: systemClock,
+    ids: randomIds,
+    prefix: 'q1',
+    defaultQuota: { instances: 0, cores: 0, ramMb: 0 },
+  });
   const client = new TestClient(await connectTo(s.url, 'client'), 'demo', 'alice', 'q1');
   try {
     const a = crypto.randomUUID();
@@ -27,7 +33,10 @@ test('gateway - a configured default quota of 0 instances refuses boots; a proje
       if (e.length === 0) throw new Error('no event yet');
       return e;
     });
-    t.deepEqual(events.map((e) => e.type), ['instance.create.start']);
+    t.deepEqual(
+      events.map((e) => e.type),
+      ['instance.create.start'],
+    );
   } finally {
     await gateway.stop();
     await nc.close();

@@ -4,7 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { startGateway } from '../../../actors/gateway/actor.js';
 import { randomIds, systemClock } from '../../../actors/runtime/clock.js';
 import { openStores } from '../../../actors/records/stores.js';
-import { decodeMessage, encodeMessage, envelope, MessageKind, queryType, type InstanceRecord, type MigrationRecord } from '../../../protocol/index.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  MessageKind,
+  queryType,
+  type InstanceRecord,
+  type MigrationRecord,
+} from '../../../protocol/index.js';
 import { connectTo, startNats } from '../../helpers/nats.js';
 import { placementClient, startPlacementNode } from '../../helpers/placement.js';
 import { TestClient } from '../../helpers/client.js';
@@ -25,7 +33,11 @@ const setup = (async () => {
   const pc = placementClient(client.nc, 15_000, PREFIX);
   const rp = randomUUID();
   await pc.call('providers.create', { uuid: rp, name: 'h1' });
-  await pc.call('inventories.set', { provider: rp, resourceProviderGeneration: 0, inventories: { VCPU: { total: 64 }, MEMORY_MB: { total: 131072 }, DISK_GB: { total: 1000 } } });
+  await pc.call('inventories.set', {
+    provider: rp,
+    resourceProviderGeneration: 0,
+    inventories: { VCPU: { total: 64 }, MEMORY_MB: { total: 131072 }, DISK_GB: { total: 1000 } },
+  });
   return { s, placement, nc, gateway, client, stores, pc, rp };
 })();
 test.after.always(async () => {
@@ -38,8 +50,26 @@ test.after.always(async () => {
 });
 
 const record = (instanceId: string, project: string, over: Partial<InstanceRecord> = {}): InstanceRecord => ({
-  instanceId, name: 'web', project, user: 'alice', host: 'h1', node: 'h1', vmState: 'active', taskState: null, powerState: 'running',
-  flavor: small, image: null, metadata: {}, locked: false, createdAt: 1, updatedAt: 1, createdBy: randomUUID(), forcedHost: null, owner: 'host:h1', epoch: 1, ...over,
+  instanceId,
+  name: 'web',
+  project,
+  user: 'alice',
+  host: 'h1',
+  node: 'h1',
+  vmState: 'active',
+  taskState: null,
+  powerState: 'running',
+  flavor: small,
+  image: null,
+  metadata: {},
+  locked: false,
+  createdAt: 1,
+  updatedAt: 1,
+  createdBy: randomUUID(),
+  forcedHost: null,
+  owner: 'host:h1',
+  epoch: 1,
+  ...over,
 });
 
 /** An active m1.small instance on h1 in `project`, with its allocation in placement. */
@@ -47,7 +77,14 @@ async function placed(project: string): Promise<string> {
   const { stores, pc, rp } = await setup;
   const id = randomUUID();
   await stores.instances.create(id, record(id, project));
-  await pc.call('allocations.put', { consumer: id, consumerGeneration: null, project, user: 'alice', consumerType: 'INSTANCE', allocations: { [rp]: { resources: { VCPU: 1, MEMORY_MB: 2048, DISK_GB: 20 } } } });
+  await pc.call('allocations.put', {
+    consumer: id,
+    consumerGeneration: null,
+    project,
+    user: 'alice',
+    consumerType: 'INSTANCE',
+    allocations: { [rp]: { resources: { VCPU: 1, MEMORY_MB: 2048, DISK_GB: 20 } } },
+  });
   return id;
 }
 
@@ -56,7 +93,9 @@ const as = async (project: string) => new TestClient((await setup).client.nc, pr
 async function routed(commandId: string) {
   const { client } = await setup;
   return eventually(async () => {
-    const found = (await tasksOn(client.nc, 'RZ_HOST', 'rz.host.h1.command')).find((x) => x.body['commandId'] === commandId);
+    const found = (await tasksOn(client.nc, 'RZ_HOST', 'rz.host.h1.command')).find(
+      (x) => x.body['commandId'] === commandId,
+    );
     if (!found) throw new Error('not routed yet');
     return found;
   });
@@ -74,13 +113,16 @@ test('gateway resize - an unknown flavor is FlavorNotFound, the current flavor I
   t.regex(String(e.body['message']), /same flavor/);
 });
 
-test('gateway resize - quota counts the project\'s instances plus the growth', async (t) => {
+test("gateway resize - quota counts the project's instances plus the growth", async (t) => {
   const { stores } = await setup;
   const c = await as('rzquota');
   const id = await placed('rzquota');
   // Another instance of the project holds one more core: 2 cores used.
   const other = randomUUID();
-  await stores.instances.create(other, record(other, 'rzquota', { flavor: { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 } }));
+  await stores.instances.create(
+    other,
+    record(other, 'rzquota', { flavor: { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 } }),
+  );
   await stores.quotas.create('rzquota', { instances: 10, cores: 2, ramMb: 51200 });
   const over = await c.command(id, 'resize', { flavor: 'm1.medium' });
   const e = await c.final(id, over);
@@ -110,20 +152,40 @@ test('gateway migrate - a forced host is admin-only; confirm and revert are rout
   t.like((await routed(admin)).body, { action: 'migrate', body: { host: 'h2' }, isAdmin: true });
   const plain = await client.command(id, 'migrate');
   t.like((await routed(plain)).body, { action: 'migrate', isAdmin: false });
-  for (const action of ['confirm_resize', 'revert_resize'] as const) t.like((await routed(await client.command(id, action))).body, { action });
+  for (const action of ['confirm_resize', 'revert_resize'] as const)
+    t.like((await routed(await client.command(id, action))).body, { action });
 });
 
-test('gateway queries - migrations.list answers the project\'s migrations, optionally of one instance', async (t) => {
+test("gateway queries - migrations.list answers the project's migrations, optionally of one instance", async (t) => {
   const { client, stores } = await setup;
   const a = randomUUID();
   const b = randomUUID();
   const mig = (instanceId: string, project: string, createdAt: number): MigrationRecord => ({
-    migrationId: randomUUID(), instanceId, project, kind: 'resize', status: 'finished', sourceHost: 'h1', destHost: 'h2',
-    oldFlavor: small, newFlavor: medium, commandId: randomUUID(), createdAt, updatedAt: createdAt,
+    migrationId: randomUUID(),
+    instanceId,
+    project,
+    kind: 'resize',
+    status: 'finished',
+    sourceHost: 'h1',
+    destHost: 'h2',
+    oldFlavor: small,
+    newFlavor: medium,
+    commandId: randomUUID(),
+    createdAt,
+    updatedAt: createdAt,
   });
   const ask = async (project: string, body: Record<string, unknown>) => {
-    const env = envelope({ id: randomUUID(), type: queryType('migrations.list'), ts: Date.now(), project, user: 'alice', body });
-    const m = await client.nc.request(`${PREFIX}.query.${project}.migrations.list`, encodeMessage(env), { timeout: 5000 });
+    const env = envelope({
+      id: randomUUID(),
+      type: queryType('migrations.list'),
+      ts: Date.now(),
+      project,
+      user: 'alice',
+      body,
+    });
+    const m = await client.nc.request(`${PREFIX}.query.${project}.migrations.list`, encodeMessage(env), {
+      timeout: 5000,
+    });
     const r = decodeMessage(m.data, MessageKind.Reply);
     if (!r.ok) throw r.error;
     return r.value;

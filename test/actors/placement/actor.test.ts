@@ -7,31 +7,54 @@ import { PlacementCallError } from '../../../actors/placement/client.js';
 const server = startNats();
 test.after.always(async () => (await server).cleanup());
 
-test.serial('placement actor - serves writes and reads over NATS, and survives a ctl kill with every acknowledged write', async (t) => {
-  const s = await server;
-  const node = await startPlacementNode(s.url, 'placement-a');
-  t.teardown(() => node.stop());
-  const nc = await connectTo(s.url, 'client');
-  t.teardown(() => nc.close());
-  const pc = placementClient(nc);
+test.serial(
+  'placement actor - serves writes and reads over NATS, and survives a ctl kill with every acknowledged write',
+  async (t) => {
+    const s = await server;
+    const node = await startPlacementNode(s.url, 'placement-a');
+    t.teardown(() => node.stop());
+    const nc = await connectTo(s.url, 'client');
+    t.teardown(() => nc.close());
+    const pc = placementClient(nc);
 
-  const rp = randomUUID();
-  const created = await pc.call('providers.create', { uuid: rp, name: 'h1' });
-  t.is(created.provider.uuid, rp);
-  t.is(created.provider.generation, 0);
-  await pc.call('inventories.set', { provider: rp, resourceProviderGeneration: 0, inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 4096 } } });
-  const consumer = randomUUID();
-  await pc.call('allocations.put', { consumer, consumerGeneration: null, project: 'demo', user: 'alice', consumerType: 'INSTANCE', allocations: { [rp]: { resources: { VCPU: 2, MEMORY_MB: 512 } } } });
-  const usage = await pc.call('usages.get', { provider: rp });
-  t.deepEqual(usage.usages, { VCPU: 2, MEMORY_MB: 512 });
+    const rp = randomUUID();
+    const created = await pc.call('providers.create', { uuid: rp, name: 'h1' });
+    t.is(created.provider.uuid, rp);
+    t.is(created.provider.generation, 0);
+    await pc.call('inventories.set', {
+      provider: rp,
+      resourceProviderGeneration: 0,
+      inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 4096 } },
+    });
+    const consumer = randomUUID();
+    await pc.call('allocations.put', {
+      consumer,
+      consumerGeneration: null,
+      project: 'demo',
+      user: 'alice',
+      consumerType: 'INSTANCE',
+      allocations: { [rp]: { resources: { VCPU: 2, MEMORY_MB: 512 } } },
+    });
+    const usage = await pc.call('usages.get', { provider: rp });
+    t.deepEqual(usage.usages, { VCPU: 2, MEMORY_MB: 512 });
 
-  const err = await t.throwsAsync(pc.call('allocations.put', { consumer, consumerGeneration: null, project: 'demo', user: 'alice', consumerType: 'INSTANCE', allocations: { [rp]: { resources: { VCPU: 1 } } } }));
-  t.true(err instanceof PlacementCallError);
-  t.is((err as PlacementCallError).code, 'placement.concurrent_update');
+    const err = await t.throwsAsync(
+      pc.call('allocations.put', {
+        consumer,
+        consumerGeneration: null,
+        project: 'demo',
+        user: 'alice',
+        consumerType: 'INSTANCE',
+        allocations: { [rp]: { resources: { VCPU: 1 } } },
+      }),
+    );
+    t.true(err instanceof PlacementCallError);
+    t.is((err as PlacementCallError).code, 'placement.concurrent_update');
 
-  t.true(node.supervisor.kill('placement', 50));
-  const after = await pc.call('allocations.get', { consumer });
-  t.is(after.consumerGeneration, 1);
-  t.deepEqual(after.allocations[rp]?.resources, { VCPU: 2, MEMORY_MB: 512 });
-  t.is(node.supervisor.status()[0]?.restarts, 1);
-});
+    t.true(node.supervisor.kill('placement', 50));
+    const after = await pc.call('allocations.get', { consumer });
+    t.is(after.consumerGeneration, 1);
+    t.deepEqual(after.allocations[rp]?.resources, { VCPU: 2, MEMORY_MB: 512 });
+    t.is(node.supervisor.status()[0]?.restarts, 1);
+  },
+);

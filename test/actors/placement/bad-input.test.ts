@@ -14,7 +14,17 @@ import type { TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { PlacementCallError, type PlacementClient } from '../../../actors/placement/client.js';
 import { names } from '../../../actors/runtime/bootstrap.js';
-import { decodeMessage, encodeMessage, encodeValue, envelope, ERROR_TYPE, MessageKind, placementType, subjects, type ErrorBody } from '../../../protocol/index.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  encodeValue,
+  envelope,
+  ERROR_TYPE,
+  MessageKind,
+  placementType,
+  subjects,
+  type ErrorBody,
+} from '../../../protocol/index.js';
 import { PlacementOps, type PlacementOp, type PlacementRequest } from '../../../protocol/schemas/placement.js';
 import { connectTo, startNats } from '../../helpers/nats.js';
 import { placementClient, startPlacementNode, type PlacementNode } from '../../helpers/placement.js';
@@ -51,10 +61,19 @@ test.before(async () => {
   await pc.call('providers.create', { uuid: CHILD, name: 'child', parentProviderUuid: RP });
   await pc.call('traits.create', { name: 'CUSTOM_BAD' });
   await pc.call('resourceClasses.create', { name: 'CUSTOM_GPU' });
-  await pc.call('inventories.set', { provider: RP, resourceProviderGeneration: 0, inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 4096 }, DISK_GB: { total: 100 } } });
+  await pc.call('inventories.set', {
+    provider: RP,
+    resourceProviderGeneration: 0,
+    inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 4096 }, DISK_GB: { total: 100 } },
+  });
   await pc.call('traits.set', { provider: RP, resourceProviderGeneration: 1, traits: ['HW_CPU_X86_AVX2'] });
   await pc.call('aggregates.set', { provider: RP, resourceProviderGeneration: 2, aggregates: [AGG] });
-  await pc.call('allocations.put', { consumer: C1, consumerGeneration: null, ...OWNER, allocations: { [RP]: { resources: { VCPU: 2 } } } });
+  await pc.call('allocations.put', {
+    consumer: C1,
+    consumerGeneration: null,
+    ...OWNER,
+    allocations: { [RP]: { resources: { VCPU: 2 } } },
+  });
   const gen = (await pc.call('providers.get', { uuid: RP })).provider.generation;
   ctx = { node, nc, pc, gen };
 });
@@ -122,7 +141,9 @@ function base(gen: number): { [O in PlacementOp]: PlacementRequest<O> } {
     'usages.project': { project: 'proj-a', consumerType: 'all' },
     'candidates.get': { resources: { VCPU: 1 }, limit: 5 },
     reshape: {
-      inventories: { [RP]: { resourceProviderGeneration: gen, inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 4096 } } } },
+      inventories: {
+        [RP]: { resourceProviderGeneration: gen, inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 4096 } } },
+      },
       allocations: { [C1]: write },
     },
   };
@@ -131,7 +152,8 @@ function base(gen: number): { [O in PlacementOp]: PlacementRequest<O> } {
 const long = (n: number, c = 'A') => c.repeat(n);
 const LONG_UUID = long(1000, 'a');
 const classes = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`CUSTOM_C${i}`, { total: 1 }]));
-const uuids = (n: number) => Array.from({ length: n }, (_, i) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`);
+const uuids = (n: number) =>
+  Array.from({ length: n }, (_, i) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`);
 
 type Body = Record<string, unknown>;
 
@@ -165,13 +187,18 @@ const OVERSIZED: { [O in PlacementOp]: ((b: Body) => Body) | undefined } = {
   'aggregates.set': (b) => ({ ...b, aggregates: uuids(1001) }),
   'allocations.get': (b) => ({ ...b, consumer: LONG_UUID }),
   'allocations.put': (b) => ({ ...b, project: long(256, 'p') }),
-  'allocations.post': (b) => ({ consumers: Object.fromEntries(uuids(1001).map((u) => [u, (b['consumers'] as Body)[C1]])) }),
+  'allocations.post': (b) => ({
+    consumers: Object.fromEntries(uuids(1001).map((u) => [u, (b['consumers'] as Body)[C1]])),
+  }),
   'allocations.delete': (b) => ({ ...b, consumer: LONG_UUID }),
   'allocations.byProvider': (b) => ({ ...b, provider: LONG_UUID }),
   'usages.get': (b) => ({ ...b, provider: LONG_UUID }),
   'usages.project': (b) => ({ ...b, project: long(256, 'p') }),
   'candidates.get': (b) => ({ ...b, required: Array.from({ length: 1001 }, () => 'HW_CPU_X86_AVX2') }),
-  reshape: (b) => ({ ...b, inventories: Object.fromEntries(uuids(1001).map((u) => [u, { resourceProviderGeneration: 0, inventories: {} }])) }),
+  reshape: (b) => ({
+    ...b,
+    inventories: Object.fromEntries(uuids(1001).map((u) => [u, { resourceProviderGeneration: 0, inventories: {} }])),
+  }),
 };
 
 function mistype(v: unknown): unknown {
@@ -227,7 +254,8 @@ function badBodies(op: PlacementOp, body: Body): { bad: Bad[]; notApplicable: st
 
   const negative = negateFirstNumber(body);
   if (negative) bad.push({ what: 'negative number', body: negative });
-  else if (first !== undefined) bad.push({ what: `negative number in place of ${first}`, body: { ...body, [first]: -1 } });
+  else if (first !== undefined)
+    bad.push({ what: `negative number in place of ${first}`, body: { ...body, [first]: -1 } });
   else notApplicable.push('negative');
 
   const oversize = OVERSIZED[op];
@@ -270,14 +298,19 @@ for (const op of OPS) {
       if (!b.core) t.false(Value.Check(PlacementOps[op].request, b.body), `${op} ${b.what}: the schema refuses it`);
       const r = await send(c, op, b.body);
       t.like(r, { status: 400, code: b.core ?? UNDEFINED }, `${op} ${b.what}`);
-      if (!b.core) t.true('message' in r && r.message.includes('JSON does not validate'), `${op} ${b.what}: ${JSON.stringify(r)}`);
+      if (!b.core)
+        t.true('message' in r && r.message.includes('JSON does not validate'), `${op} ${b.what}: ${JSON.stringify(r)}`);
     }
     t.deepEqual(await observe(c), before, `${op}: state unchanged`);
   });
 }
 
 /** Sends raw bytes on a subject and decodes the reply envelope. */
-async function raw(c: Ctx, subject: string, data: Uint8Array): Promise<{ type: string; body: Record<string, unknown> }> {
+async function raw(
+  c: Ctx,
+  subject: string,
+  data: Uint8Array,
+): Promise<{ type: string; body: Record<string, unknown> }> {
   const msg = await c.nc.request(subject, data, { timeout: 5000 });
   const r = decodeMessage(msg.data, MessageKind.Reply);
   if (!r.ok) throw new Error(`undecodable reply: ${r.error.message}`);
@@ -285,7 +318,10 @@ async function raw(c: Ctx, subject: string, data: Uint8Array): Promise<{ type: s
 }
 
 const request = (type: string, body: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-  encodeValue({ ...envelope({ id: randomUUID(), type, ts: Date.now(), project: 'demo', user: 'alice', body }), ...extra });
+  encodeValue({
+    ...envelope({ id: randomUUID(), type, ts: Date.now(), project: 'demo', user: 'alice', body }),
+    ...extra,
+  });
 
 async function refused(t: ExecutionContext, c: Ctx, what: string, subject: string, data: Uint8Array): Promise<void> {
   const r = await raw(c, subject, data);
@@ -298,24 +334,73 @@ test('placement bad input - garbage, empty, non-map, mismatched and unknown-op m
   const s = subjects();
   const before = await observe(c);
 
-  await refused(t, c, 'garbage bytes', s.placement('providers.get'), new Uint8Array([0xc1, 0xff, 0x00, 0x13, 0x37, 0xde, 0xad]));
+  await refused(
+    t,
+    c,
+    'garbage bytes',
+    s.placement('providers.get'),
+    new Uint8Array([0xc1, 0xff, 0x00, 0x13, 0x37, 0xde, 0xad]),
+  );
   await refused(t, c, 'empty payload', s.placement('providers.get'), new Uint8Array(0));
   for (const notMap of [[1, 2, 3], 'hello', 42, null, true]) {
     await refused(t, c, `msgpack ${JSON.stringify(notMap)}`, s.placement('providers.get'), encodeValue(notMap));
   }
-  await refused(t, c, 'protocol version 2', s.placement('providers.get'), request(placementType('providers.get'), { uuid: RP }, { v: 2 }));
-  await refused(t, c, 'body not a map', s.placement('providers.get'), request(placementType('providers.get'), {}, { body: [RP] }));
+  await refused(
+    t,
+    c,
+    'protocol version 2',
+    s.placement('providers.get'),
+    request(placementType('providers.get'), { uuid: RP }, { v: 2 }),
+  );
+  await refused(
+    t,
+    c,
+    'body not a map',
+    s.placement('providers.get'),
+    request(placementType('providers.get'), {}, { body: [RP] }),
+  );
   // A valid delete on the get subject must not delete anything.
-  await refused(t, c, 'type for another subject', s.placement('providers.get'), request(placementType('providers.delete'), { uuid: CHILD }));
+  await refused(
+    t,
+    c,
+    'type for another subject',
+    s.placement('providers.get'),
+    request(placementType('providers.delete'), { uuid: CHILD }),
+  );
   await refused(t, c, 'a command type', s.placement('providers.get'), request('instance.stop', {}));
-  await refused(t, c, 'unknown op', s.placement('providers.fly'), request(placementType('providers.fly'), { uuid: RP }));
-  await refused(t, c, 'unknown op subject with a known type', s.placement('providers.fly'), request(placementType('providers.get'), { uuid: RP }));
+  await refused(
+    t,
+    c,
+    'unknown op',
+    s.placement('providers.fly'),
+    request(placementType('providers.fly'), { uuid: RP }),
+  );
+  await refused(
+    t,
+    c,
+    'unknown op subject with a known type',
+    s.placement('providers.fly'),
+    request(placementType('providers.get'), { uuid: RP }),
+  );
 
   // Still serving, and nothing changed.
   t.is((await c.pc.call('providers.get', { uuid: CHILD })).provider.uuid, CHILD);
   t.deepEqual(await observe(c), before);
   t.deepEqual(c.node.supervisor.status()[0], { name: 'placement', state: 'running', restarts: 0 });
   // The raw path answers a valid request too (the harness above is not what refuses).
-  const ok = await raw(c, s.placement('providers.get'), encodeMessage(envelope({ id: 'good-1', type: placementType('providers.get'), ts: Date.now(), project: 'demo', user: 'alice', body: { uuid: RP } })));
+  const ok = await raw(
+    c,
+    s.placement('providers.get'),
+    encodeMessage(
+      envelope({
+        id: 'good-1',
+        type: placementType('providers.get'),
+        ts: Date.now(),
+        project: 'demo',
+        user: 'alice',
+        body: { uuid: RP },
+      }),
+    ),
+  );
   t.is(ok.type, placementType('providers.get'));
 });

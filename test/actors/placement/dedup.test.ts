@@ -8,7 +8,11 @@ test('dedup table - remembers at least half its capacity of the newest ids, neve
   for (let i = 10_000 - 500; i < 10_000; i++) t.deepEqual(d.get(`r${i}`)?.body, { i });
   t.is(d.get('r0'), undefined);
   const order = d.entries().map(([rid]) => Number(rid.slice(1)));
-  t.deepEqual(order, [...order].sort((a, b) => a - b), 'entries come oldest first');
+  t.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+    'entries come oldest first',
+  );
 });
 
 test('dedup table - regression: a million ids stay linear (front-trimmed V8 Map went quadratic on replay)', (t) => {

@@ -76,7 +76,10 @@ export class NatsDriver extends BaseDriver {
   async importEvents(events: PlacementEvent[]): Promise<void> {
     await this.node.stop();
     const log = await placementLog(this.nc, this.prefix);
-    await log.append(encodeBatch([{ rid: `import-${randomUUID()}`, op: 'allocations.put', events, reply: {} }]), await log.lastSeq());
+    await log.append(
+      encodeBatch([{ rid: `import-${randomUUID()}`, op: 'allocations.put', events, reply: {} }]),
+      await log.lastSeq(),
+    );
     this.node = await startPlacementNode(this.url, `${this.prefix}-${++this.incarnation}`, { prefix: this.prefix });
   }
 
@@ -101,7 +104,8 @@ export class NatsDriver extends BaseDriver {
 async function deletePrefix(nc: NatsConnection, prefix: string): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const up = names(prefix).streams.placement.slice(0, -'PLACEMENT'.length);
-  const mine = (name: string) => name.startsWith(up) || name.startsWith(`KV_${prefix}-`) || name.startsWith(`OBJ_${prefix}-`);
+  const mine = (name: string) =>
+    name.startsWith(up) || name.startsWith(`KV_${prefix}-`) || name.startsWith(`OBJ_${prefix}-`);
   const doomed: string[] = [];
   for await (const name of jsm.streams.names()) if (mine(name)) doomed.push(name);
   for (const name of doomed) await jsm.streams.delete(name);

@@ -14,10 +14,21 @@ test('placement - survives kill -9 and restart of its nats-server with every ack
 
   const rp = randomUUID();
   await pc.call('providers.create', { uuid: rp, name: 'h1' });
-  await pc.call('inventories.set', { provider: rp, resourceProviderGeneration: 0, inventories: { VCPU: { total: 100 } } });
+  await pc.call('inventories.set', {
+    provider: rp,
+    resourceProviderGeneration: 0,
+    inventories: { VCPU: { total: 100 } },
+  });
   const before = Array.from({ length: 20 }, () => randomUUID());
   for (const consumer of before) {
-    await pc.call('allocations.put', { consumer, consumerGeneration: null, project: 'p', user: 'u', consumerType: 'INSTANCE', allocations: { [rp]: { resources: { VCPU: 1 } } } });
+    await pc.call('allocations.put', {
+      consumer,
+      consumerGeneration: null,
+      project: 'p',
+      user: 'u',
+      consumerType: 'INSTANCE',
+      allocations: { [rp]: { resources: { VCPU: 1 } } },
+    });
   }
 
   await s.kill9();
@@ -26,9 +37,17 @@ test('placement - survives kill -9 and restart of its nats-server with every ack
   // The same client (it reconnects) keeps going; the actor may have restarted meanwhile.
   const after = Array.from({ length: 20 }, () => randomUUID());
   for (const consumer of after) {
-    await pc.call('allocations.put', { consumer, consumerGeneration: null, project: 'p', user: 'u', consumerType: 'INSTANCE', allocations: { [rp]: { resources: { VCPU: 1 } } } });
+    await pc.call('allocations.put', {
+      consumer,
+      consumerGeneration: null,
+      project: 'p',
+      user: 'u',
+      consumerType: 'INSTANCE',
+      allocations: { [rp]: { resources: { VCPU: 1 } } },
+    });
   }
   const usage = await pc.call('usages.get', { provider: rp });
   t.deepEqual(usage.usages, { VCPU: 40 });
-  for (const consumer of [...before, ...after]) t.is((await pc.call('allocations.get', { consumer })).consumerGeneration, 1);
+  for (const consumer of [...before, ...after])
+    t.is((await pc.call('allocations.get', { consumer })).consumerGeneration, 1);
 });

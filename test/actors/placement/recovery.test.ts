@@ -23,14 +23,25 @@ test('placement recovery - restarts from a snapshot plus the log tail to exactly
   for (let i = 0; i < 5; i++) {
     const uuid = randomUUID();
     await pc.call('providers.create', { uuid, name: `h${i}` });
-    await pc.call('inventories.set', { provider: uuid, resourceProviderGeneration: 0, inventories: { VCPU: { total: 100 } } });
+    await pc.call('inventories.set', {
+      provider: uuid,
+      resourceProviderGeneration: 0,
+      inventories: { VCPU: { total: 100 } },
+    });
     rps.push(uuid);
   }
   const consumers: string[] = [];
   for (let i = 0; i < 200; i++) {
     const consumer = randomUUID();
     consumers.push(consumer);
-    await pc.call('allocations.put', { consumer, consumerGeneration: null, project: 'p', user: 'u', consumerType: 'INSTANCE', allocations: { [rps[i % 5]!]: { resources: { VCPU: 1 } } } });
+    await pc.call('allocations.put', {
+      consumer,
+      consumerGeneration: null,
+      project: 'p',
+      user: 'u',
+      consumerType: 'INSTANCE',
+      allocations: { [rps[i % 5]!]: { resources: { VCPU: 1 } } },
+    });
     if (i % 3 === 0) await pc.call('allocations.delete', { consumer });
   }
   const store = await new Objm(nc).open(SNAPSHOT_BUCKET('nv'));
@@ -89,11 +100,14 @@ test('placement leadership - a leader event on every takeover, and a graceful st
     if (l.filter((x) => x.leader).length < 2) throw new Error('no takeover yet');
     return l;
   });
-  t.deepEqual(all.map((x) => [x.name, x.leader]), [
-    [firstLeader, true],
-    [firstLeader, false],
-    [firstLeader === 'lead-a' ? 'lead-b' : 'lead-a', true],
-  ]);
+  t.deepEqual(
+    all.map((x) => [x.name, x.leader]),
+    [
+      [firstLeader, true],
+      [firstLeader, false],
+      [firstLeader === 'lead-a' ? 'lead-b' : 'lead-a', true],
+    ],
+  );
   const pc = placementClient(nc);
   t.deepEqual(await pc.call('providers.list', {}), { providers: [] }, 'the new leader serves');
   if (leaderNode !== a) await a.stop();

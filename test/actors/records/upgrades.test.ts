@@ -17,14 +17,22 @@ import { openStores } from '../../../actors/records/stores.js';
 import { bootstrap } from '../../../actors/runtime/bootstrap.js';
 import { systemClock } from '../../../actors/runtime/clock.js';
 import { eventPublisher, type EventPublisher } from '../../../actors/runtime/events.js';
-import { CLAIM_RELEASED, holdsHostClaim, inFlightStep, instanceMachine, statePath, type StepName } from '../../../machines/instance/index.js';
+import {
+  CLAIM_RELEASED,
+  holdsHostClaim,
+  inFlightStep,
+  instanceMachine,
+  statePath,
+  type StepName,
+} from '../../../machines/instance/index.js';
 import { decodeValue } from '../../../protocol/index.js';
 import { MANIFEST, RECORDS_DIR, wantedFixtures, type FixtureEntry } from '../../fixtures/generate-records.js';
 import { LARGE } from '../../machines/instance/model.js';
 import { eventually } from '../../helpers/eventually.js';
 import { connectTo, startNats } from '../../helpers/nats.js';
 
-const RULE = 'Do not regenerate a frozen fixture: add an upgrade to actors/records/upgrades.ts that reads the old record (docs/testing.md, "Persisted-record fixtures").';
+const RULE =
+  'Do not regenerate a frozen fixture: add an upgrade to actors/records/upgrades.ts that reads the old record (docs/testing.md, "Persisted-record fixtures").';
 
 const manifest = JSON.parse(readFileSync(MANIFEST, 'utf8')) as FixtureEntry[];
 
@@ -39,13 +47,23 @@ const RESULTS: Partial<Record<StepName, Record<string, unknown>>> = {
 const HANDED_TO_CONDUCTOR = new Set(['rescheduled']);
 
 test('record fixtures - the manifest and the files agree, and every in-flight state of every operation has a fixture', (t) => {
-  const files = readdirSync(RECORDS_DIR).filter((f) => f.endsWith('.msgpack')).sort();
-  t.deepEqual(files, manifest.map((f) => f.file).sort(), 'test/fixtures/records/index.json lists exactly the fixture files');
+  const files = readdirSync(RECORDS_DIR)
+    .filter((f) => f.endsWith('.msgpack'))
+    .sort();
+  t.deepEqual(
+    files,
+    manifest.map((f) => f.file).sort(),
+    'test/fixtures/records/index.json lists exactly the fixture files',
+  );
   const missing = [...wantedFixtures().keys()].filter((f) => !files.includes(f));
-  t.deepEqual(missing, [], 'a new in-flight state has no fixture yet: run `npx tsc -p tsconfig.json && node dist/test/fixtures/generate-records.js` (it adds only missing fixtures)');
+  t.deepEqual(
+    missing,
+    [],
+    'a new in-flight state has no fixture yet: run `npx tsc -p tsconfig.json && node dist/test/fixtures/generate-records.js` (it adds only missing fixtures)',
+  );
 });
 
-test('record fixtures - each frozen record is restored by today\'s code and driven to its terminal event', async (t) => {
+test("record fixtures - each frozen record is restored by today's code and driven to its terminal event", async (t) => {
   const s = await startNats();
   const nc = await connectTo(s.url, 'fixtures');
   t.teardown(async () => {
@@ -75,7 +93,8 @@ test('record fixtures - each frozen record is restored by today\'s code and driv
     if (!cur) return 'the bucket does not return it';
     const persisted = cur.value.machine;
     const tagged = instanceMachine.resolveState(persisted as never).hasTag(CLAIM_RELEASED);
-    if (holdsHostClaim(persisted) === tagged) return `holdsHostClaim says ${!tagged}, the state's tag says the claim is ${tagged ? 'released' : 'held'}`;
+    if (holdsHostClaim(persisted) === tagged)
+      return `holdsHostClaim says ${!tagged}, the state's tag says the claim is ${tagged ? 'released' : 'held'}`;
     const published: { type: string; corr?: string | undefined; final: boolean }[] = [];
     const events: EventPublisher = {
       instance: (e) => (published.push({ type: e.type, corr: e.corr, final: e.body.final === true }), real.instance(e)),
@@ -108,7 +127,8 @@ test('record fixtures - each frozen record is restored by today\'s code and driv
       async () => {
         const resting = actor.finished || inFlightStep(actor.state) === undefined;
         const ended = finals().length > 0 || HANDED_TO_CONDUCTOR.has(statePath(actor.state.value));
-        if (!resting || !ended) throw new Error(`still in ${statePath(actor.state.value)} after steps ${ran.join(', ')}`);
+        if (!resting || !ended)
+          throw new Error(`still in ${statePath(actor.state.value)} after steps ${ran.join(', ')}`);
       },
       { timeoutMs: 10_000, intervalMs: 20 },
     );

@@ -13,15 +13,24 @@ test('bootstrap - twice gives the same streams and buckets, no error', async (t)
   t.teardown(() => nc.close());
   const first = await bootstrap(nc, { replicas: 1, prefix: 'twice' });
   const second = await bootstrap(nc, { replicas: 1, prefix: 'twice' });
-  t.true(Object.values(first).every((x) => x === 'created'), JSON.stringify(first));
-  t.true(Object.values(second).every((x) => x === 'unchanged'), JSON.stringify(second));
+  t.true(
+    Object.values(first).every((x) => x === 'created'),
+    JSON.stringify(first),
+  );
+  t.true(
+    Object.values(second).every((x) => x === 'unchanged'),
+    JSON.stringify(second),
+  );
   const jsm = await jetstreamManager(nc);
   const names = new Set<string>();
   for await (const si of jsm.streams.list()) names.add(si.config.name);
   const specs = { replicas: 1, prefix: 'twice' };
   for (const spec of streamSpecs(specs)) t.true(names.has(spec.name), spec.name);
   for (const b of bucketSpecs(specs)) t.true(names.has(`KV_${b.name}`), b.name);
-  t.is([...names].filter((n) => n.startsWith('TWICE_') || n.startsWith('KV_twice-')).length, streamSpecs(specs).length + bucketSpecs(specs).length);
+  t.is(
+    [...names].filter((n) => n.startsWith('TWICE_') || n.startsWith('KV_twice-')).length,
+    streamSpecs(specs).length + bucketSpecs(specs).length,
+  );
 });
 
 test('bootstrap - concurrent runs from several processes agree', async (t) => {

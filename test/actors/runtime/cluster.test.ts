@@ -12,7 +12,13 @@ test('cluster smoke - R3 stream survives kill -9 of a node mid-publish; the node
   t.teardown(() => nc.close());
 
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: 'SMOKE', subjects: ['smoke.>'], num_replicas: 3, storage: StorageType.File, retention: RetentionPolicy.Limits });
+  await jsm.streams.add({
+    name: 'SMOKE',
+    subjects: ['smoke.>'],
+    num_replicas: 3,
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+  });
   const js = jetstream(nc, { timeout: 5000 });
 
   const acked = new Set<number>();
@@ -51,7 +57,10 @@ test('cluster smoke - R3 stream survives kill -9 of a node mid-publish; the node
   let caughtUp = false;
   while (!caughtUp && Date.now() < deadline) {
     const si = await eventually(() => jsm.streams.info('SMOKE'));
-    const replicas = [si.cluster?.leader, ...(si.cluster?.replicas ?? []).filter((r) => r.current && !r.offline).map((r) => r.name)];
+    const replicas = [
+      si.cluster?.leader,
+      ...(si.cluster?.replicas ?? []).filter((r) => r.current && !r.offline).map((r) => r.name),
+    ];
     caughtUp = replicas.includes(victim.config.name);
     if (!caughtUp) await new Promise((r) => setTimeout(r, 250));
   }
@@ -65,7 +74,10 @@ test('cluster smoke - bootstrap with 3 replicas on the cluster', async (t) => {
   t.teardown(() => nc.close());
   await bootstrap(nc, { replicas: 3 });
   const again = await bootstrap(nc, { replicas: 3 });
-  t.true(Object.values(again).every((x) => x === 'unchanged'), JSON.stringify(again));
+  t.true(
+    Object.values(again).every((x) => x === 'unchanged'),
+    JSON.stringify(again),
+  );
   const jsm = await jetstreamManager(nc);
   t.is((await jsm.streams.info('NV_CMD')).config.num_replicas, 3);
   t.is((await jsm.streams.info('KV_nv-instances')).config.num_replicas, 3);
@@ -79,7 +91,12 @@ test('cluster - with a node lost for good, a log tail reads every time (no R1 co
   await bootstrap(nc, { replicas: 3 });
   const n = names();
   const js = jetstream(nc, { timeout: 3000 });
-  const log = new FencedLog(js, await jetstreamManager(nc, { timeout: 3000 }), n.streams.placement, n.placementLogSubject);
+  const log = new FencedLog(
+    js,
+    await jetstreamManager(nc, { timeout: 3000 }),
+    n.streams.placement,
+    n.placementLogSubject,
+  );
   let seq = 0;
   for (let i = 0; i < 5; i++) seq = await log.append(new TextEncoder().encode(`r${i}`), seq);
   await cluster.nodes[0]!.kill9();

@@ -18,7 +18,10 @@ test('sim clock - timers fire in time order at their own instant; a cleared one 
   clock.setTimeout(() => clock.setTimeout(() => fired.push(['nested', clock.now()]), 5), 12);
   clock.clearTimeout(c);
   await clock.advance(19);
-  t.deepEqual(fired, [['a', 110], ['nested', 117]]);
+  t.deepEqual(fired, [
+    ['a', 110],
+    ['nested', 117],
+  ]);
   t.is(clock.now(), 119);
   await clock.advance(1);
   t.deepEqual(fired.at(-1), ['b', 120]);
@@ -28,7 +31,14 @@ test('sim clock - timers fire in time order at their own instant; a cleared one 
 test('periodic - first run after a jittered fraction of the interval, then the interval ± 10 %', async (t) => {
   const clock = new SimClock();
   const runs: number[] = [];
-  const spec = periodic({ name: 'p', everyMs: 1000, clock, log: () => undefined, jitter: replay(0.25, 0, 1, 0.5), run: async () => void runs.push(clock.now()) });
+  const spec = periodic({
+    name: 'p',
+    everyMs: 1000,
+    clock,
+    log: () => undefined,
+    jitter: replay(0.25, 0, 1, 0.5),
+    run: async () => void runs.push(clock.now()),
+  });
   const actor = await spec.start();
   await clock.advance(249);
   t.deepEqual(runs, []);
@@ -44,10 +54,18 @@ test('periodic - `now` runs once before the start resolves; a failing run is log
   const clock = new SimClock();
   const runs: number[] = [];
   const logged: string[] = [];
-  const spec = periodic({ name: 'flaky', everyMs: 100, now: true, clock, log: (line) => logged.push(line), jitter: () => 0.5, run: async () => {
-    runs.push(clock.now());
-    if (runs.length === 2) throw new Error('boom');
-  } });
+  const spec = periodic({
+    name: 'flaky',
+    everyMs: 100,
+    now: true,
+    clock,
+    log: (line) => logged.push(line),
+    jitter: () => 0.5,
+    run: async () => {
+      runs.push(clock.now());
+      if (runs.length === 2) throw new Error('boom');
+    },
+  });
   const actor = await spec.start();
   t.deepEqual(runs, [0]);
   await clock.advance(300);
@@ -62,12 +80,19 @@ test('periodic - runs never overlap: a slow run delays the next, which comes an 
   let most = 0;
   const starts: number[] = [];
   let release: (() => void) | undefined;
-  const spec = periodic({ name: 'slow', everyMs: 100, clock, log: () => undefined, jitter: () => 0.5, run: async () => {
-    starts.push(clock.now());
-    most = Math.max(most, ++active);
-    if (starts.length === 1) await new Promise<void>((r) => (release = r));
-    active--;
-  } });
+  const spec = periodic({
+    name: 'slow',
+    everyMs: 100,
+    clock,
+    log: () => undefined,
+    jitter: () => 0.5,
+    run: async () => {
+      starts.push(clock.now());
+      most = Math.max(most, ++active);
+      if (starts.length === 1) await new Promise<void>((r) => (release = r));
+      active--;
+    },
+  });
   const actor = await spec.start();
   await clock.advance(1000);
   t.deepEqual(starts, [50], 'held: no second run however long it takes');
@@ -83,11 +108,18 @@ test('periodic - stop waits for the run in progress and nothing runs after; kill
   const runs: number[] = [];
   let release!: () => void;
   let ended = false;
-  const spec = periodic({ name: 'p', everyMs: 100, clock, log: () => undefined, jitter: () => 0.5, run: async () => {
-    runs.push(clock.now());
-    await new Promise<void>((r) => (release = r));
-    ended = true;
-  } });
+  const spec = periodic({
+    name: 'p',
+    everyMs: 100,
+    clock,
+    log: () => undefined,
+    jitter: () => 0.5,
+    run: async () => {
+      runs.push(clock.now());
+      await new Promise<void>((r) => (release = r));
+      ended = true;
+    },
+  });
   const actor = await spec.start();
   await clock.advance(50);
   let stopped = false;
@@ -101,7 +133,14 @@ test('periodic - stop waits for the run in progress and nothing runs after; kill
   t.deepEqual(runs, [50]);
   t.is(clock.pending, 0);
 
-  const killed = await periodic({ name: 'k', everyMs: 100, clock, log: () => undefined, jitter: () => 0.5, run: async () => void runs.push(-1) }).start();
+  const killed = await periodic({
+    name: 'k',
+    everyMs: 100,
+    clock,
+    log: () => undefined,
+    jitter: () => 0.5,
+    run: async () => void runs.push(-1),
+  }).start();
   killed.kill();
   await clock.advance(1000);
   t.false(runs.includes(-1));

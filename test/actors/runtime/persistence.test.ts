@@ -11,14 +11,21 @@ import { eventually } from '../../helpers/eventually.js';
 const server = startNats();
 test.after.always(async () => (await server).cleanup());
 
-const json = { encode: (v: { n: number }) => new TextEncoder().encode(JSON.stringify(v)), decode: (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b)) as { n: number } };
+const json = {
+  encode: (v: { n: number }) => new TextEncoder().encode(JSON.stringify(v)),
+  decode: (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b)) as { n: number },
+};
 
 test('kv cas - 20 concurrent increments all land exactly once', async (t) => {
   const s = await server;
   const ncs = await Promise.all(Array.from({ length: 4 }, (_, i) => connectTo(s.url, `cas-${i}`)));
   t.teardown(() => Promise.all(ncs.map((nc) => nc.close())));
   const kvs = await Promise.all(ncs.map((nc) => new Kvm(nc).create('cas-test', { history: 1 })));
-  await Promise.all(Array.from({ length: 20 }, (_, i) => casUpdate(kvs[i % 4]!, 'counter', json, (cur) => ({ n: (cur?.n ?? 0) + 1 }), 50)));
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      casUpdate(kvs[i % 4]!, 'counter', json, (cur) => ({ n: (cur?.n ?? 0) + 1 }), 50),
+    ),
+  );
   const final = await kvs[0]!.get('counter');
   t.deepEqual(json.decode(final!.value), { n: 20 });
 });
@@ -45,7 +52,8 @@ test('consumer loop - acks only after the handler succeeds; a failed or killed h
   await bootstrap(nc, { replicas: 1, prefix: 'loop' });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  for (let i = 0; i < 5; i++) await js.publish('loop.conductor.work', new TextEncoder().encode(String(i)), { msgID: `w-${i}` });
+  for (let i = 0; i < 5; i++)
+    await js.publish('loop.conductor.work', new TextEncoder().encode(String(i)), { msgID: `w-${i}` });
 
   const seen: string[] = [];
   const handled = new Set<string>();
@@ -60,7 +68,15 @@ test('consumer loop - acks only after the handler succeeds; a failed or killed h
     handled.add(v);
     return 'ack';
   };
-  const loop = await startConsumerLoop({ js, jsm, stream: 'LOOP_CONDUCTOR', durable: 'workers', filter: 'loop.conductor.>', ackWaitMs: 1000, handle });
+  const loop = await startConsumerLoop({
+    js,
+    jsm,
+    stream: 'LOOP_CONDUCTOR',
+    durable: 'workers',
+    filter: 'loop.conductor.>',
+    ackWaitMs: 1000,
+    handle,
+  });
   await eventually(async () => {
     if (handled.size < 5) throw new Error(`handled ${handled.size}`);
   });
@@ -73,17 +89,33 @@ test('consumer loop - acks only after the handler succeeds; a failed or killed h
   await js.publish('loop.conductor.work', new TextEncoder().encode('5'), { msgID: 'w-5' });
   let release!: () => void;
   const blocked = new Promise<void>((r) => (release = r));
-  const first = await startConsumerLoop({ js, jsm, stream: 'LOOP_CONDUCTOR', durable: 'workers', filter: 'loop.conductor.>', ackWaitMs: 1000, handle: async () => {
-    first.kill();
-    release();
-    return 'ack';
-  } });
+  const first = await startConsumerLoop({
+    js,
+    jsm,
+    stream: 'LOOP_CONDUCTOR',
+    durable: 'workers',
+    filter: 'loop.conductor.>',
+    ackWaitMs: 1000,
+    handle: async () => {
+      first.kill();
+      release();
+      return 'ack';
+    },
+  });
   await blocked;
   const second: string[] = [];
-  const next = await startConsumerLoop({ js, jsm, stream: 'LOOP_CONDUCTOR', durable: 'workers', filter: 'loop.conductor.>', ackWaitMs: 1000, handle: async (m) => {
-    second.push(new TextDecoder().decode(m.data));
-    return 'ack';
-  } });
+  const next = await startConsumerLoop({
+    js,
+    jsm,
+    stream: 'LOOP_CONDUCTOR',
+    durable: 'workers',
+    filter: 'loop.conductor.>',
+    ackWaitMs: 1000,
+    handle: async (m) => {
+      second.push(new TextDecoder().decode(m.data));
+      return 'ack';
+    },
+  });
   t.teardown(() => next.stop());
   await eventually(async () => {
     if (!second.includes('5')) throw new Error('not redelivered yet');

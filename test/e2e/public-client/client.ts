@@ -41,7 +41,15 @@ export function encodeEnvelope(env: Envelope): Uint8Array {
   if (env.v !== 1 || !ID.test(env.id) || !TOKEN.test(env.project) || !TOKEN.test(env.user)) {
     throw new Error(`refusing to send an invalid envelope: ${JSON.stringify(env)}`);
   }
-  const map: Record<string, unknown> = { v: env.v, id: env.id, type: env.type, ts: BigInt(env.ts), project: env.project, user: env.user, body: env.body };
+  const map: Record<string, unknown> = {
+    v: env.v,
+    id: env.id,
+    type: env.type,
+    ts: BigInt(env.ts),
+    project: env.project,
+    user: env.user,
+    body: env.body,
+  };
   if (env.corr !== undefined) map['corr'] = env.corr;
   return packr.pack(map);
 }
@@ -78,7 +86,10 @@ export class EventWatch {
   ) {}
 
   async start(): Promise<void> {
-    const consumer = await this.js.consumers.get(this.stream, { filter_subjects: this.filter, deliver_policy: DeliverPolicy.All });
+    const consumer = await this.js.consumers.get(this.stream, {
+      filter_subjects: this.filter,
+      deliver_policy: DeliverPolicy.All,
+    });
     this.messages = await consumer.consume();
     const messages = this.messages;
     this.loop = (async () => {
@@ -115,7 +126,11 @@ export class EventWatch {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(check);
-        reject(new Error(`no ${what} on ${this.filter} within ${timeoutMs} ms; saw ${this.events.map((e) => `${e.type}(${e.corr ?? '-'})`).join(', ')}`));
+        reject(
+          new Error(
+            `no ${what} on ${this.filter} within ${timeoutMs} ms; saw ${this.events.map((e) => `${e.type}(${e.corr ?? '-'})`).join(', ')}`,
+          ),
+        );
       }, timeoutMs);
       if (!check()) this.waiters.add(check);
     });
@@ -123,7 +138,11 @@ export class EventWatch {
 
   /** The terminal event of a command: `corr` = its id, `body.final` = true (§6.3 step 5). */
   final(commandId: string, timeoutMs = 30_000): Promise<Envelope> {
-    return this.waitFor((e) => e.corr === commandId && e.body['final'] === true, timeoutMs, `final event for ${commandId}`);
+    return this.waitFor(
+      (e) => e.corr === commandId && e.body['final'] === true,
+      timeoutMs,
+      `final event for ${commandId}`,
+    );
   }
 
   async stop(): Promise<void> {
@@ -170,7 +189,12 @@ export class PublicClient {
    * §6.3: JetStream-publish `instance.<action>` to nv.cmd.<project>.<instanceId>.<action>
    * with Nats-Msg-Id = id; without a PubAck, resend the same bytes with the same header.
    */
-  async command(instanceId: string, action: string, body: Record<string, unknown> = {}, id: string = randomUUID()): Promise<CommandResult> {
+  async command(
+    instanceId: string,
+    action: string,
+    body: Record<string, unknown> = {},
+    id: string = randomUUID(),
+  ): Promise<CommandResult> {
     if (!TOKEN.test(instanceId) || !TOKEN.test(action)) throw new Error(`bad subject token: ${instanceId} ${action}`);
     const bytes = encodeEnvelope(this.envelope(`instance.${action}`, body, id));
     return { id, ack: await this.publishRaw(`nv.cmd.${this.project}.${instanceId}.${action}`, bytes, id) };
@@ -196,7 +220,12 @@ export class PublicClient {
   }
 
   /** As `request`, but only a success reply; an error reply throws with its code. */
-  async call(subject: string, type: string, body: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  async call(
+    subject: string,
+    type: string,
+    body: Record<string, unknown>,
+    timeoutMs = 10_000,
+  ): Promise<Record<string, unknown>> {
     const r = await this.request(subject, type, body, timeoutMs);
     if (r.type !== type) throw new Error(`${subject}: ${r.type} ${JSON.stringify(r.body)}`);
     return r.body;

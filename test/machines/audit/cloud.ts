@@ -3,7 +3,13 @@
  * workers and the streams of a healthy, quiet cloud would show for them. Tests break one
  * thing at a time from here.
  */
-import { flavorResources, type HostObservation, type Observation, type ProviderObservation, type Resources } from '../../../machines/audit/index.js';
+import {
+  flavorResources,
+  type HostObservation,
+  type Observation,
+  type ProviderObservation,
+  type Resources,
+} from '../../../machines/audit/index.js';
 import type { FlavorRecord, InstanceRecord, MigrationRecord } from '../../../protocol/index.js';
 import type { HostStatus } from '../../../protocol/schemas/host.js';
 
@@ -65,10 +71,14 @@ export function migration(migrationId: string, instanceId: string, o: Partial<Mi
   };
 }
 
-const placed = (i: InstanceRecord): i is InstanceRecord & { host: string } => i.host !== null && i.vmState !== 'deleted' && i.owner === `host:${i.host}`;
+const placed = (i: InstanceRecord): i is InstanceRecord & { host: string } =>
+  i.host !== null && i.vmState !== 'deleted' && i.owner === `host:${i.host}`;
 
 /** The observation of a healthy quiet cloud holding `instances`, on hosts `hosts` (plus any a record names). */
-export function consistent(instances: InstanceRecord[], hosts: string[] = ['h1', 'h2']): Observation & { providers: ProviderObservation[]; hosts: HostObservation[] } {
+export function consistent(
+  instances: InstanceRecord[],
+  hosts: string[] = ['h1', 'h2'],
+): Observation & { providers: ProviderObservation[]; hosts: HostObservation[] } {
   const names = [...new Set([...hosts, ...instances.flatMap((i) => (i.host ? [i.host] : []))])].sort();
   const allocations: Record<string, Record<string, Resources>> = {};
   for (const i of instances) {
@@ -76,17 +86,27 @@ export function consistent(instances: InstanceRecord[], hosts: string[] = ['h1',
   }
   const providers: ProviderObservation[] = names.map((name) => {
     const usages: Resources = {};
-    for (const byProvider of Object.values(allocations)) for (const [rc, n] of Object.entries(byProvider[providerUuid(name)] ?? {})) usages[rc] = (usages[rc] ?? 0) + n;
+    for (const byProvider of Object.values(allocations))
+      for (const [rc, n] of Object.entries(byProvider[providerUuid(name)] ?? {})) usages[rc] = (usages[rc] ?? 0) + n;
     return {
       uuid: providerUuid(name),
       name,
-      inventories: { VCPU: { total: 64, reserved: 0, allocationRatio: 16 }, MEMORY_MB: { total: 1 << 20, reserved: 512, allocationRatio: 1.5 }, DISK_GB: { total: 100_000, reserved: 0, allocationRatio: 1 } },
+      inventories: {
+        VCPU: { total: 64, reserved: 0, allocationRatio: 16 },
+        MEMORY_MB: { total: 1 << 20, reserved: 512, allocationRatio: 1.5 },
+        DISK_GB: { total: 100_000, reserved: 0, allocationRatio: 1 },
+      },
       usages,
     };
   });
   const hostObs: HostObservation[] = names.map((host) => {
     const mine = instances.filter((i) => i.host === host && i.vmState !== 'deleted');
-    const claims = mine.map((i) => ({ type: 'instance' as const, instanceId: i.instanceId, migrationId: null, flavor: { vcpus: i.flavor.vcpus, memoryMb: i.flavor.memoryMb, rootGb: i.flavor.rootGb } }));
+    const claims = mine.map((i) => ({
+      type: 'instance' as const,
+      instanceId: i.instanceId,
+      migrationId: null,
+      flavor: { vcpus: i.flavor.vcpus, memoryMb: i.flavor.memoryMb, rootGb: i.flavor.rootGb },
+    }));
     const usage = { vcpus: 0, memoryMb: 0, diskGb: 0 };
     for (const c of claims) {
       usage.vcpus += c.flavor.vcpus;
@@ -96,8 +116,16 @@ export function consistent(instances: InstanceRecord[], hosts: string[] = ['h1',
     const status: HostStatus = {
       host,
       actors: instances.filter((i) => i.owner === `host:${host}` && i.vmState !== 'deleted').map((i) => i.instanceId),
-      guests: instances.filter((i) => placed(i) && i.host === host && GUEST_STATES.has(i.vmState)).map((i) => ({ instanceId: i.instanceId, powerState: i.powerState })),
-      tracker: { host, capacity: { vcpus: 1024, memoryMb: 1 << 20, diskGb: 100_000 }, usage, claims, lastAuditAt: 1000 },
+      guests: instances
+        .filter((i) => placed(i) && i.host === host && GUEST_STATES.has(i.vmState))
+        .map((i) => ({ instanceId: i.instanceId, powerState: i.powerState })),
+      tracker: {
+        host,
+        capacity: { vcpus: 1024, memoryMb: 1 << 20, diskGb: 100_000 },
+        usage,
+        claims,
+        lastAuditAt: 1000,
+      },
     };
     return { host, status };
   });
@@ -108,7 +136,12 @@ export function consistent(instances: InstanceRecord[], hosts: string[] = ['h1',
     allocations,
     hosts: hostObs,
     commands: instances.map((i) => ({ id: i.createdBy, action: 'boot', instanceId: i.instanceId, project: i.project })),
-    terminals: instances.map((i) => ({ id: `evt-${i.createdBy}`, corr: i.createdBy, type: i.vmState === 'error' ? 'instance.create.error' : 'instance.create.end', instanceId: i.instanceId })),
+    terminals: instances.map((i) => ({
+      id: `evt-${i.createdBy}`,
+      corr: i.createdBy,
+      type: i.vmState === 'error' ? 'instance.create.error' : 'instance.create.end',
+      instanceId: i.instanceId,
+    })),
   };
 }
 

@@ -1,6 +1,13 @@
 /** Build, delete, stop/start, stale results, redelivery and restore of the instance machine. */
 import test from 'ava';
-import { CLEANUP_RETRIES, instanceMachine, inFlightStep, HANDLED_LIMIT, type InstanceSnapshot, type StepName } from '../../../machines/instance/index.js';
+import {
+  CLEANUP_RETRIES,
+  instanceMachine,
+  inFlightStep,
+  HANDLED_LIMIT,
+  type InstanceSnapshot,
+  type StepName,
+} from '../../../machines/instance/index.js';
 import { TERMINAL_SUCCESS } from '../../../protocol/schemas/instance.js';
 import { Run, active, events, finals, input, notes, steps, tasks } from './driver.js';
 
@@ -33,7 +40,10 @@ for (const failAt of ['claim', 'spawn'] as const) {
     const r = new Run();
     while (inFlightStep(r.snap)?.step !== failAt) r.step();
     const out = r.step({ code: 'ComputeResourcesUnavailable', message: 'no room', reschedulable: true });
-    t.deepEqual(events(out).filter((e) => e !== 'instance.update'), ['instance.create.error']);
+    t.deepEqual(
+      events(out).filter((e) => e !== 'instance.update'),
+      ['instance.create.error'],
+    );
     t.is(finals(out).length, 0);
     t.deepEqual(r.settle(), ['destroy', 'releaseClaim', 'reschedule']);
     t.is(r.snap.status, 'done');
@@ -77,7 +87,11 @@ test('instance machine - a failed cleanup step of a build abort is run again und
   const key = inFlightStep(r.snap)?.key;
   for (let i = 0; i < CLEANUP_RETRIES; i++) {
     const again = r.step({ code: 'Y', message: 'destroy broke' });
-    t.deepEqual(again.filter((e) => e.type === 'runStep').map((e) => e.params), [{ step: 'destroy', key }], 'the same step, the same key');
+    t.deepEqual(
+      again.filter((e) => e.type === 'runStep').map((e) => e.params),
+      [{ step: 'destroy', key }],
+      'the same step, the same key',
+    );
     t.is(r.rec.vmState, 'building');
   }
   r.step({ code: 'Y', message: 'destroy broke' });
@@ -143,11 +157,19 @@ for (const at of BUILD_POINTS) {
     t.is(r.snap.status, 'done');
     t.like(r.rec, { vmState: 'deleted', taskState: null, powerState: 'nostate' });
     const all = finals(r.log.slice(before));
-    t.deepEqual(all.map((n) => [n.event, n.corr]), [
-      ['instance.create.error', 'boot-1'],
-      [TERMINAL_SUCCESS.delete, 'del-1'],
-    ]);
-    t.true(r.log.slice(before).flatMap((e) => (e.type === 'runStep' ? [e.params.key] : [])).every((k) => k.startsWith('i-1:del-1:')));
+    t.deepEqual(
+      all.map((n) => [n.event, n.corr]),
+      [
+        ['instance.create.error', 'boot-1'],
+        [TERMINAL_SUCCESS.delete, 'del-1'],
+      ],
+    );
+    t.true(
+      r.log
+        .slice(before)
+        .flatMap((e) => (e.type === 'runStep' ? [e.params.key] : []))
+        .every((k) => k.startsWith('i-1:del-1:')),
+    );
   });
 }
 
@@ -167,8 +189,14 @@ for (const vm of ['active', 'stopped', 'error'] as const) {
     r.cmd('delete', {}, { id: 'd' });
     t.deepEqual(r.settle(), RELEASE);
     const tail = r.log.slice(before);
-    t.deepEqual(events(tail).filter((e) => e !== 'instance.update'), ['instance.delete.start', 'instance.delete.end']);
-    t.deepEqual(finals(tail).map((n) => n.corr), ['d']);
+    t.deepEqual(
+      events(tail).filter((e) => e !== 'instance.update'),
+      ['instance.delete.start', 'instance.delete.end'],
+    );
+    t.deepEqual(
+      finals(tail).map((n) => n.corr),
+      ['d'],
+    );
     t.deepEqual(tasks(tail), ['deleting', null]);
     t.is(r.rec.vmState, 'deleted');
   });
@@ -179,12 +207,18 @@ test('instance machine - a failed delete step leaves error with delete.error, an
   r.cmd('delete', {}, { id: 'd1' });
   r.step();
   const out = r.step({ code: 'PlacementDown', message: 'x' });
-  t.deepEqual(finals(out).map((n) => [n.event, n.corr]), [['instance.delete.error', 'd1']]);
+  t.deepEqual(
+    finals(out).map((n) => [n.event, n.corr]),
+    [['instance.delete.error', 'd1']],
+  );
   t.like(r.rec, { vmState: 'error', taskState: null, fault: { code: 'PlacementDown', message: 'x' } });
   r.cmd('delete', {}, { id: 'd2' });
   t.deepEqual(r.settle(), RELEASE);
   t.is(r.rec.vmState, 'deleted');
-  t.deepEqual(finals(r.log, 'd2').map((n) => n.event), ['instance.delete.end']);
+  t.deepEqual(
+    finals(r.log, 'd2').map((n) => n.event),
+    ['instance.delete.end'],
+  );
 });
 
 test('instance machine - a second delete while deleting joins the first and gets its own final', (t) => {
@@ -192,10 +226,15 @@ test('instance machine - a second delete while deleting joins the first and gets
   r.cmd('delete', {}, { id: 'd1' });
   t.deepEqual(r.cmd('delete', {}, { id: 'd2' }), []);
   r.settle();
-  t.deepEqual(finals(r.log).slice(1).map((n) => [n.event, n.corr]), [
-    ['instance.delete.end', 'd1'],
-    ['instance.delete.end', 'd2'],
-  ]);
+  t.deepEqual(
+    finals(r.log)
+      .slice(1)
+      .map((n) => [n.event, n.corr]),
+    [
+      ['instance.delete.end', 'd1'],
+      ['instance.delete.end', 'd2'],
+    ],
+  );
 });
 
 test('instance machine - stop then start', (t) => {
@@ -206,15 +245,24 @@ test('instance machine - stop then start', (t) => {
   t.deepEqual(r.settle(), ['powerOff']);
   let tail = r.log.slice(from);
   t.deepEqual(tasks(tail), ['powering_off', null]);
-  t.deepEqual(events(tail).filter((e) => e !== 'instance.update'), ['instance.power_off.start', 'instance.power_off.end']);
-  t.deepEqual(finals(tail).map((n) => [n.event, n.corr]), [[TERMINAL_SUCCESS.stop, 's']]);
+  t.deepEqual(
+    events(tail).filter((e) => e !== 'instance.update'),
+    ['instance.power_off.start', 'instance.power_off.end'],
+  );
+  t.deepEqual(
+    finals(tail).map((n) => [n.event, n.corr]),
+    [[TERMINAL_SUCCESS.stop, 's']],
+  );
   t.like(r.rec, { vmState: 'stopped', taskState: null, powerState: 'shutdown' });
   from = r.log.length;
   r.cmd('start', {}, { id: 'g' });
   t.deepEqual(r.settle(), ['powerOn']);
   tail = r.log.slice(from);
   t.deepEqual(tasks(tail), ['powering_on', null]);
-  t.deepEqual(finals(tail).map((n) => [n.event, n.corr]), [[TERMINAL_SUCCESS.start, 'g']]);
+  t.deepEqual(
+    finals(tail).map((n) => [n.event, n.corr]),
+    [[TERMINAL_SUCCESS.start, 'g']],
+  );
   t.like(r.rec, { vmState: 'active', taskState: null, powerState: 'running' });
 });
 
@@ -222,8 +270,16 @@ test('instance machine - a failed stop leaves vm unchanged, task null, fault, po
   const r = active();
   r.cmd('stop', {}, { id: 's' });
   const out = r.step({ code: 'HypervisorUnavailable', message: 'down' });
-  t.like(r.rec, { vmState: 'active', taskState: null, powerState: 'running', fault: { code: 'HypervisorUnavailable', message: 'down' } });
-  t.deepEqual(finals(out).map((n) => n.event), ['instance.power_off.error']);
+  t.like(r.rec, {
+    vmState: 'active',
+    taskState: null,
+    powerState: 'running',
+    fault: { code: 'HypervisorUnavailable', message: 'down' },
+  });
+  t.deepEqual(
+    finals(out).map((n) => n.event),
+    ['instance.power_off.error'],
+  );
 });
 
 test('instance machine - stop while stopping, start while active, boot on an existing id are rejected', (t) => {
@@ -238,7 +294,12 @@ test('instance machine - stop while stopping, start while active, boot on an exi
     const value = r.value;
     const out = r.cmd(action, {}, { id: `x-${action}` });
     t.is(out.length, 1);
-    t.like(out[0]?.params, { event: 'command.rejected', corr: `x-${action}`, final: true, body: { code, final: true, instanceId: 'i-1' } });
+    t.like(out[0]?.params, {
+      event: 'command.rejected',
+      corr: `x-${action}`,
+      final: true,
+      body: { code, final: true, instanceId: 'i-1' },
+    });
     t.deepEqual(r.rec, rec);
     t.is(r.value, value);
   }
@@ -250,14 +311,31 @@ test('instance machine - a step result with a stale key is ignored', (t) => {
   t.is(f?.step, 'claim');
   const snap = r.snap;
   t.deepEqual(r.send({ type: 'STEP_DONE', ts: 2000, step: 'claim', key: 'i-1:older-boot:claim' }), []);
-  t.deepEqual(r.send({ type: 'STEP_FAILED', ts: 2000, step: 'claim', key: 'i-1:older-boot:claim', error: { code: 'E', message: 'm' } }), []);
-  t.deepEqual(r.send({ type: 'STEP_DONE', ts: 2000, step: 'network', key: 'i-1:boot-1:network' }), [], 'a result for a step not in flight');
+  t.deepEqual(
+    r.send({
+      type: 'STEP_FAILED',
+      ts: 2000,
+      step: 'claim',
+      key: 'i-1:older-boot:claim',
+      error: { code: 'E', message: 'm' },
+    }),
+    [],
+  );
+  t.deepEqual(
+    r.send({ type: 'STEP_DONE', ts: 2000, step: 'network', key: 'i-1:boot-1:network' }),
+    [],
+    'a result for a step not in flight',
+  );
   t.is(r.snap, snap);
   r.settle();
   r.cmd('stop', {}, { id: 's1' });
   r.settle();
   r.cmd('start', {}, { id: 's2' });
-  t.deepEqual(r.send({ type: 'STEP_DONE', ts: 9000, step: 'powerOff', key: 'i-1:s1:powerOff' }), [], 'the previous op result');
+  t.deepEqual(
+    r.send({ type: 'STEP_DONE', ts: 9000, step: 'powerOff', key: 'i-1:s1:powerOff' }),
+    [],
+    'the previous op result',
+  );
   t.is(r.rec.taskState, 'powering_on');
 });
 
@@ -284,7 +362,8 @@ test('instance machine - the handled-id window is bounded', (t) => {
   t.is(finals(r.cmd('lock', {}, { id: 'l0' })).length, 1, 'evicted ids are handled again');
 });
 
-const restore = (s: InstanceSnapshot): InstanceSnapshot => instanceMachine.resolveState(JSON.parse(JSON.stringify(instanceMachine.getPersistedSnapshot(s))) as never);
+const restore = (s: InstanceSnapshot): InstanceSnapshot =>
+  instanceMachine.resolveState(JSON.parse(JSON.stringify(instanceMachine.getPersistedSnapshot(s))) as never);
 
 test('instance machine - a snapshot restored mid-step reports the same in-flight step and continues', (t) => {
   const seen = new Set<string>();
@@ -305,19 +384,51 @@ test('instance machine - a snapshot restored mid-step reports the same in-flight
   };
   const b = new Run();
   walk(b);
-  for (const [a, body] of [['stop', {}], ['start', {}], ['reboot', { type: 'SOFT' }], ['pause', {}], ['unpause', {}], ['suspend', {}], ['resume', {}], ['rescue', {}], ['unrescue', {}], ['delete', {}]] as const) {
+  for (const [a, body] of [
+    ['stop', {}],
+    ['start', {}],
+    ['reboot', { type: 'SOFT' }],
+    ['pause', {}],
+    ['unpause', {}],
+    ['suspend', {}],
+    ['resume', {}],
+    ['rescue', {}],
+    ['unrescue', {}],
+    ['delete', {}],
+  ] as const) {
     b.cmd(a, body);
     walk(b);
   }
   walk(buildAt('reschedule/destroy'));
   walk(buildAt('abort/destroy'));
-  t.deepEqual([...seen].sort(), ['blockDevices', 'claim', 'deleteAllocations', 'destroy', 'network', 'pause', 'powerOff', 'powerOn', 'reboot', 'releaseClaim', 'reschedule', 'rescue', 'resume', 'spawn', 'suspend', 'unpause', 'unrescue']);
+  t.deepEqual([...seen].sort(), [
+    'blockDevices',
+    'claim',
+    'deleteAllocations',
+    'destroy',
+    'network',
+    'pause',
+    'powerOff',
+    'powerOn',
+    'reboot',
+    'releaseClaim',
+    'reschedule',
+    'rescue',
+    'resume',
+    'spawn',
+    'suspend',
+    'unpause',
+    'unrescue',
+  ]);
   t.is(b.rec.vmState, 'deleted');
 });
 
 test('instance machine - every state that waits declares its step in meta', (t) => {
   const waiting: string[] = [];
-  const visit = (node: { key: string; meta?: unknown; states: Record<string, unknown>; on: Record<string, unknown> }, path: string) => {
+  const visit = (
+    node: { key: string; meta?: unknown; states: Record<string, unknown>; on: Record<string, unknown> },
+    path: string,
+  ) => {
     const meta = node.meta as { step?: string } | undefined;
     if (meta?.step) waiting.push(`${path}:${meta.step}`);
     for (const [k, child] of Object.entries(node.states)) visit(child as typeof node, path ? `${path}.${k}` : k);
@@ -325,7 +436,8 @@ test('instance machine - every state that waits declares its step in meta', (t) 
   visit(instanceMachine.root as never, '');
   t.true(waiting.includes('build.claiming:claim'));
   t.true(waiting.includes('deleting.deletingAllocations:deleteAllocations'));
-  // build 4, reschedule 3, abort 3, power ops 9, delete 4 (with the move cleanup), resize 6, confirm 1, revert 3, rebuild 4, evacuation 2, live migration 5, soft delete 1, restore 1,
+  // build 4, reschedule 3, abort 3, power ops 9, delete 4 (with the move cleanup), resize 6, confirm 1, revert 3,
+  // rebuild 4, evacuation 2, live migration 5, soft delete 1, restore 1,
   // shelve 1, imaging 3, offloading 4, unshelve in place 2, unshelve of an offloaded instance 3
   t.is(waiting.length, 4 + 3 + 3 + 9 + 4 + 6 + 1 + 3 + 4 + 2 + 5 + 2 + 1 + 3 + 4 + 2 + 3);
 });
@@ -357,14 +469,26 @@ test('instance machine - an instance left in ERROR with its move open takes only
   const r = active();
   r.cmd('resize', { flavor: 'm1.large' });
   const claim = inFlightStep(r.snap)!;
-  r.send({ type: 'STEP_DONE', ts: 5000, step: claim.step, key: claim.key, result: { dest: 'h2', flavor: { name: 'm1.large', vcpus: 4, memoryMb: 8192, rootGb: 80 } } });
+  r.send({
+    type: 'STEP_DONE',
+    ts: 5000,
+    step: claim.step,
+    key: claim.key,
+    result: { dest: 'h2', flavor: { name: 'm1.large', vcpus: 4, memoryMb: 8192, rootGb: 80 } },
+  });
   r.settle();
   t.is(r.rec.vmState, 'resized');
   r.cmd('delete', {}, { id: 'del-1' });
   r.step({ code: 'DriverFailure', message: 'destroy failed' });
   t.like(r.rec, { vmState: 'error', taskState: null });
   t.not(r.snap.context.move, null, 'the move is still open');
-  for (const [action, body] of [['rebuild', { image: 'x' }], ['migrate', {}], ['resize', { flavor: 'm1.small' }], ['reboot', { type: 'HARD' }], ['live_migrate', {}]] as const) {
+  for (const [action, body] of [
+    ['rebuild', { image: 'x' }],
+    ['migrate', {}],
+    ['resize', { flavor: 'm1.small' }],
+    ['reboot', { type: 'HARD' }],
+    ['live_migrate', {}],
+  ] as const) {
     const out = r.cmd(action, body);
     t.like(out[0]?.params, { event: 'command.rejected', body: { code: 'InstanceInvalidState' } }, action);
   }

@@ -21,8 +21,8 @@ import { enumerateTransitions, TransitionTracer } from './transitions.js';
  */
 const KNOWN_UNREACHABLE: readonly string[] = [];
 
-
-const isMachineEvent = (e: { type: string }): e is InstanceEvent => e.type === 'COMMAND' || e.type === 'STEP_DONE' || e.type === 'STEP_FAILED';
+const isMachineEvent = (e: { type: string }): e is InstanceEvent =>
+  e.type === 'COMMAND' || e.type === 'STEP_DONE' || e.type === 'STEP_FAILED';
 
 const all = enumerateTransitions(instanceMachine);
 
@@ -40,7 +40,12 @@ function measure() {
   const explored = new Set<string>();
   for (const [name, inp] of Object.entries(INPUTS)) {
     const before = new Set(explored);
-    const paths = getShortestPaths(instanceMachine, { input: inp, events: alphabet, serializeState: serialize, stopWhen: (s) => before.has(serialize(s)) });
+    const paths = getShortestPaths(instanceMachine, {
+      input: inp,
+      events: alphabet,
+      serializeState: serialize,
+      stopWhen: (s) => before.has(serialize(s)),
+    });
     const tracer = new TransitionTracer(instanceMachine, inp);
     let edges = 0;
     let owned = 0;
@@ -56,10 +61,12 @@ function measure() {
       if (prev !== undefined && last !== undefined) {
         // The tracer's scope computes what xstate's pure transition() computes.
         const [pure] = transition(instanceMachine, prev, last);
-        if (JSON.stringify([snap.value, snap.context]) !== JSON.stringify([pure.value, pure.context])) mismatches.push(`${name}: the tracer and transition() differ on the last step to ${serialize(pure)}`);
+        if (JSON.stringify([snap.value, snap.context]) !== JSON.stringify([pure.value, pure.context]))
+          mismatches.push(`${name}: the tracer and transition() differ on the last step to ${serialize(pure)}`);
       }
       const key = serialize(snap);
-      if (key !== serialize(p.state)) mismatches.push(`${name}: replay ended in ${key}, the graph in ${serialize(p.state)}`);
+      if (key !== serialize(p.state))
+        mismatches.push(`${name}: replay ended in ${key}, the graph in ${serialize(p.state)}`);
       if (before.has(key)) continue;
       owned++;
       explored.add(key);
@@ -84,7 +91,11 @@ test('instance machine - model-based paths cover every transition', (t) => {
   t.log(`transition coverage: ${covered.length}/${all.length} = ${pct.toFixed(1)}%`);
   if (uncovered.length > 0) t.log(`uncovered:\n  ${uncovered.map((x) => x.id).join('\n  ')}`);
   const known = new Set(KNOWN_UNREACHABLE);
-  for (const id of known) t.true(all.some((x) => x.id === id), `KNOWN_UNREACHABLE names no transition of the machine: ${id}`);
+  for (const id of known)
+    t.true(
+      all.some((x) => x.id === id),
+      `KNOWN_UNREACHABLE names no transition of the machine: ${id}`,
+    );
   const stale = covered.filter((x) => known.has(x.id)).map((x) => x.id);
   t.deepEqual(stale, [], 'KNOWN_UNREACHABLE lists transitions that are covered now');
   t.deepEqual(

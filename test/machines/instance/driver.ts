@@ -20,7 +20,17 @@ export const FLAVOR = { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 }
 
 export function input(over: Partial<InstanceInput> = {}): InstanceInput {
   return {
-    record: { instanceId: 'i-1', name: 'vm1', project: 'demo', user: 'alice', host: 'h1', node: 'h1', flavor: FLAVOR, image: 'cirros', createdAt: 1000 },
+    record: {
+      instanceId: 'i-1',
+      name: 'vm1',
+      project: 'demo',
+      user: 'alice',
+      host: 'h1',
+      node: 'h1',
+      flavor: FLAVOR,
+      image: 'cirros',
+      createdAt: 1000,
+    },
     bootId: 'boot-1',
     ts: 1000,
     ...over,
@@ -29,7 +39,9 @@ export function input(over: Partial<InstanceInput> = {}): InstanceInput {
 
 /** Keeps only what the actor layer would execute: runStep and notify, with params. */
 export function effects(actions: readonly { type: string; params?: unknown }[]): InstanceEffect[] {
-  return actions.filter((a) => a.type === 'runStep' || a.type === 'notify').map((a) => ({ type: a.type, params: a.params }) as InstanceEffect);
+  return actions
+    .filter((a) => a.type === 'runStep' || a.type === 'notify')
+    .map((a) => ({ type: a.type, params: a.params }) as InstanceEffect);
 }
 
 export class Run {
@@ -55,8 +67,20 @@ export class Run {
     return this.last;
   }
 
-  cmd(action: InstanceAction, body: Record<string, unknown> = {}, opts: { id?: string; isAdmin?: boolean } = {}): InstanceEffect[] {
-    const ev: CommandEvent = { type: 'COMMAND', ts: ++this.ts, id: opts.id ?? `c${++this.n}`, action, body, user: 'alice', isAdmin: opts.isAdmin ?? false };
+  cmd(
+    action: InstanceAction,
+    body: Record<string, unknown> = {},
+    opts: { id?: string; isAdmin?: boolean } = {},
+  ): InstanceEffect[] {
+    const ev: CommandEvent = {
+      type: 'COMMAND',
+      ts: ++this.ts,
+      id: opts.id ?? `c${++this.n}`,
+      action,
+      body,
+      user: 'alice',
+      isAdmin: opts.isAdmin ?? false,
+    };
     return this.send(ev);
   }
 
@@ -64,7 +88,11 @@ export class Run {
   step(error?: StepError): InstanceEffect[] {
     const f = inFlightStep(this.snap);
     if (f === undefined) throw new Error(`no step in flight in ${JSON.stringify(this.snap.value)}`);
-    return this.send(error ? { type: 'STEP_FAILED', ts: ++this.ts, step: f.step, key: f.key, error } : { type: 'STEP_DONE', ts: ++this.ts, step: f.step, key: f.key });
+    return this.send(
+      error
+        ? { type: 'STEP_FAILED', ts: ++this.ts, step: f.step, key: f.key, error }
+        : { type: 'STEP_DONE', ts: ++this.ts, step: f.step, key: f.key },
+    );
   }
 
   /** Completes steps until none is in flight; returns the steps completed. */
@@ -86,10 +114,13 @@ export class Run {
   }
 }
 
-export const steps = (es: readonly InstanceEffect[]): StepName[] => es.flatMap((e) => (e.type === 'runStep' ? [e.params.step] : []));
-export const notes = (es: readonly InstanceEffect[]): NotifyParams[] => es.flatMap((e) => (e.type === 'notify' ? [e.params] : []));
+export const steps = (es: readonly InstanceEffect[]): StepName[] =>
+  es.flatMap((e) => (e.type === 'runStep' ? [e.params.step] : []));
+export const notes = (es: readonly InstanceEffect[]): NotifyParams[] =>
+  es.flatMap((e) => (e.type === 'notify' ? [e.params] : []));
 export const events = (es: readonly InstanceEffect[]): string[] => notes(es).map((n) => n.event);
-export const finals = (es: readonly InstanceEffect[], corr?: string): NotifyParams[] => notes(es).filter((n) => n.final === true && (corr === undefined || n.corr === corr));
+export const finals = (es: readonly InstanceEffect[], corr?: string): NotifyParams[] =>
+  notes(es).filter((n) => n.final === true && (corr === undefined || n.corr === corr));
 /** Task states as instance.update announced them. */
 export const tasks = (es: readonly InstanceEffect[]): (string | null)[] =>
   notes(es).flatMap((n) => (n.event === 'instance.update' && 'taskState' in n.body ? [n.body.taskState ?? null] : []));
@@ -101,7 +132,10 @@ export function active(inp?: InstanceInput): Run {
   return r;
 }
 
-/** An idle instance in `vm` (active, stopped, paused, suspended, rescued, error, shelved, soft-delete), reached through the machine itself. */
+/**
+ * An idle instance in `vm` (active, stopped, paused, suspended, rescued, error, shelved, soft-delete), reached through
+ * the machine itself.
+ */
 export function idleIn(vm: VmState): Run {
   const r = active();
   const go: Partial<Record<VmState, [InstanceAction, Record<string, unknown>]>> = {
@@ -125,13 +159,26 @@ export function idleIn(vm: VmState): Run {
   return r;
 }
 
-/** Sends `action` as command `op` and checks it is refused InstanceInvalidState with a lone final event, changing nothing. */
-export function refusedUnchanged(t: ExecutionContext, r: Run, action: InstanceAction, body: Record<string, unknown>): void {
+/**
+ * Sends `action` as command `op` and checks it is refused InstanceInvalidState with a lone final event, changing
+ * nothing.
+ */
+export function refusedUnchanged(
+  t: ExecutionContext,
+  r: Run,
+  action: InstanceAction,
+  body: Record<string, unknown>,
+): void {
   const rec = r.rec;
   const value = r.value;
   const out = r.cmd(action, body, { id: 'op' });
   t.is(out.length, 1);
-  t.like(out[0]?.params, { event: 'command.rejected', corr: 'op', final: true, body: { code: 'InstanceInvalidState', final: true } });
+  t.like(out[0]?.params, {
+    event: 'command.rejected',
+    corr: 'op',
+    final: true,
+    body: { code: 'InstanceInvalidState', final: true },
+  });
   t.deepEqual(r.rec, rec);
   t.is(r.value, value);
 }

@@ -3,7 +3,14 @@
  * fixtures (test/fixtures/generate-records.ts): the command table, step results and errors,
  * machine inputs, the event alphabet at a snapshot and the abstraction of a snapshot.
  */
-import { inFlightStep, type InstanceEvent, type InstanceInput, type InstanceSnapshot, type StepError, type StepName } from '../../../machines/instance/index.js';
+import {
+  inFlightStep,
+  type InstanceEvent,
+  type InstanceInput,
+  type InstanceSnapshot,
+  type StepError,
+  type StepName,
+} from '../../../machines/instance/index.js';
 import type { InstanceAction } from '../../../protocol/schemas/instance.js';
 import { FLAVOR, input } from './driver.js';
 
@@ -80,20 +87,34 @@ export const INPUTS: Record<string, InstanceInput> = {
 
 let fresh = 0;
 
-/** The alphabet at a snapshot: outcomes of the in-flight step, every command variant with a fresh id, and a redelivered id. */
+/**
+ * The alphabet at a snapshot: outcomes of the in-flight step, every command variant with a fresh id, and a redelivered
+ * id.
+ */
 export function alphabet(s: InstanceSnapshot): InstanceEvent[] {
   const out: InstanceEvent[] = [];
   const f = inFlightStep(s);
   if (f) {
     out.push({ type: 'STEP_DONE', ts: TS, step: f.step, key: f.key });
-    for (const result of STEP_RESULTS[f.step] ?? []) out.push({ type: 'STEP_DONE', ts: TS, step: f.step, key: f.key, result });
+    for (const result of STEP_RESULTS[f.step] ?? [])
+      out.push({ type: 'STEP_DONE', ts: TS, step: f.step, key: f.key, result });
     for (const error of STEP_ERRORS) out.push({ type: 'STEP_FAILED', ts: TS, step: f.step, key: f.key, error });
   }
   for (const [action, variants] of Object.entries(COMMANDS) as [InstanceAction, readonly CommandVariant[]][]) {
-    for (const v of variants) out.push({ type: 'COMMAND', ts: TS, id: `c${++fresh}`, action, body: v.body ?? {}, user: 'alice', isAdmin: v.admin === true });
+    for (const v of variants)
+      out.push({
+        type: 'COMMAND',
+        ts: TS,
+        id: `c${++fresh}`,
+        action,
+        body: v.body ?? {},
+        user: 'alice',
+        isAdmin: v.admin === true,
+      });
   }
   const last = s.context.handled.at(-1);
-  if (last !== undefined) out.push({ type: 'COMMAND', ts: TS, id: last, action: 'delete', body: {}, user: 'alice', isAdmin: false });
+  if (last !== undefined)
+    out.push({ type: 'COMMAND', ts: TS, id: last, action: 'delete', body: {}, user: 'alice', isAdmin: false });
   return out;
 }
 

@@ -6,7 +6,13 @@
 import test from 'ava';
 import { getShortestPaths } from '@xstate/graph';
 import { initialTransition, transition } from 'xstate';
-import { decide, inFlightStep, instanceMachine, type InstanceEvent, type InstanceSnapshot } from '../../../machines/instance/index.js';
+import {
+  decide,
+  inFlightStep,
+  instanceMachine,
+  type InstanceEvent,
+  type InstanceSnapshot,
+} from '../../../machines/instance/index.js';
 import type { InstanceAction } from '../../../protocol/schemas/instance.js';
 import { effects, input, notes } from './driver.js';
 
@@ -34,27 +40,50 @@ const COMMANDS: [InstanceAction, Record<string, unknown>][] = [
   ['snapshot', { name: 'snap' }],
 ];
 
-/** The alphabet at a snapshot: step outcomes for the in-flight step, a stale result, every command with a fresh id, and a redelivery. */
+/**
+ * The alphabet at a snapshot: step outcomes for the in-flight step, a stale result, every command with a fresh id, and
+ * a redelivery.
+ */
 function alphabet(s: InstanceSnapshot): InstanceEvent[] {
   const out: InstanceEvent[] = [];
   const f = inFlightStep(s);
   if (f) {
     out.push({ type: 'STEP_DONE', ts: TS, step: f.step, key: f.key });
     out.push({ type: 'STEP_FAILED', ts: TS, step: f.step, key: f.key, error: { code: 'E', message: 'fail' } });
-    out.push({ type: 'STEP_FAILED', ts: TS, step: f.step, key: f.key, error: { code: 'R', message: 'retry', reschedulable: true, rollback: true } });
+    out.push({
+      type: 'STEP_FAILED',
+      ts: TS,
+      step: f.step,
+      key: f.key,
+      error: { code: 'R', message: 'retry', reschedulable: true, rollback: true },
+    });
     out.push({ type: 'STEP_DONE', ts: TS, step: f.step, key: `${f.key}-stale` });
   }
   const fresh = `c${s.context.handled.length + (s.context.op?.joined.length ?? 0)}`;
-  for (const [action, body] of COMMANDS) out.push({ type: 'COMMAND', ts: TS, id: fresh, action, body, user: 'alice', isAdmin: false });
+  for (const [action, body] of COMMANDS)
+    out.push({ type: 'COMMAND', ts: TS, id: fresh, action, body, user: 'alice', isAdmin: false });
   const last = s.context.handled.at(-1);
-  if (last !== undefined) out.push({ type: 'COMMAND', ts: TS, id: last, action: 'delete', body: {}, user: 'alice', isAdmin: false });
+  if (last !== undefined)
+    out.push({ type: 'COMMAND', ts: TS, id: last, action: 'delete', body: {}, user: 'alice', isAdmin: false });
   return out;
 }
 
 /** What distinguishes states for coverage; ids and times are abstracted away. */
 function serialize(s: InstanceSnapshot): string {
   const c = s.context;
-  return JSON.stringify([s.value, c.vmState, c.taskState, c.powerState, c.locked, c.lockedBy, c.fault?.code ?? null, c.stashedVmState, c.op?.action ?? null, c.op?.rebootType ?? null, Math.min(c.op?.joined.length ?? 0, 1)]);
+  return JSON.stringify([
+    s.value,
+    c.vmState,
+    c.taskState,
+    c.powerState,
+    c.locked,
+    c.lockedBy,
+    c.fault?.code ?? null,
+    c.stashedVmState,
+    c.op?.action ?? null,
+    c.op?.rebootType ?? null,
+    Math.min(c.op?.joined.length ?? 0, 1),
+  ]);
 }
 
 /** Replays `events` from the initial snapshot and checks the one-final invariant; returns a failure message or null. */
@@ -66,7 +95,8 @@ function check(events: readonly InstanceEvent[]): string | null {
   const count = (es: ReturnType<typeof effects>) => {
     for (const n of notes(es)) {
       if (n.final === true) finals.set(n.corr, (finals.get(n.corr) ?? 0) + 1);
-      if ((n.final === true) !== (n.body.final === true)) return `final flag differs between params and body on ${n.event}`;
+      if ((n.final === true) !== (n.body.final === true))
+        return `final flag differs between params and body on ${n.event}`;
     }
     return null;
   };
@@ -89,10 +119,16 @@ function check(events: readonly InstanceEvent[]): string | null {
     const before = snap;
     [snap, acts] = transition(instanceMachine, snap, ev);
     const es = effects(acts);
-    if (dup && (es.length > 0 || JSON.stringify(snap.context) !== JSON.stringify(before.context))) return `redelivered ${ev.type === "COMMAND" ? ev.id : ""} changed something`;
+    if (dup && (es.length > 0 || JSON.stringify(snap.context) !== JSON.stringify(before.context)))
+      return `redelivered ${ev.type === 'COMMAND' ? ev.id : ''} changed something`;
     if (ev.type === 'COMMAND' && rejected.has(ev.id) && !dup) {
       const ns = notes(es);
-      if (ns.length !== 1 || ns[0]?.event !== 'command.rejected' || JSON.stringify(snap.value) !== JSON.stringify(before.value)) return `rejection of ${ev.id} is not a lone command.rejected`;
+      if (
+        ns.length !== 1 ||
+        ns[0]?.event !== 'command.rejected' ||
+        JSON.stringify(snap.value) !== JSON.stringify(before.value)
+      )
+        return `rejection of ${ev.id} is not a lone command.rejected`;
     }
     err = count(es);
   }
@@ -107,27 +143,65 @@ function check(events: readonly InstanceEvent[]): string | null {
     const want = pending.has(id) || handedOff ? 0 : 1;
     if (n !== want) return `${id} has ${n} finals, want ${want} (state ${JSON.stringify(snap.value)})`;
   }
-  if (op !== null && snap.status === 'active' && inFlightStep(snap) === undefined) return `operation ${op.action} in flight with no step`;
+  if (op !== null && snap.status === 'active' && inFlightStep(snap) === undefined)
+    return `operation ${op.action} in flight with no step`;
   if (op === null && inFlightStep(snap) !== undefined) return 'a step in flight without an operation';
   return null;
 }
 
 const paths = getShortestPaths(instanceMachine, { input: INPUT, events: alphabet, serializeState: serialize });
-const eventsOf = (p: (typeof paths)[number]): InstanceEvent[] => p.steps.map((s) => s.event as InstanceEvent).filter((e) => e.type === 'COMMAND' || e.type === 'STEP_DONE' || e.type === 'STEP_FAILED');
+const eventsOf = (p: (typeof paths)[number]): InstanceEvent[] =>
+  p.steps
+    .map((s) => s.event as InstanceEvent)
+    .filter((e) => e.type === 'COMMAND' || e.type === 'STEP_DONE' || e.type === 'STEP_FAILED');
 
 test('instance machine - the graph reaches every machine state', (t) => {
   const values = new Set(paths.map((p) => JSON.stringify(p.state.value)));
-  for (const v of ['build', 'reschedule', 'buildAbort', 'deleting']) t.true([...values].some((x) => x.includes(v)), v);
-  for (const v of ['idle', 'rescheduled', 'deleted', 'shelving', 'offloaded', 'stopping', 'starting', 'rebooting', 'pausing', 'unpausing', 'suspending', 'resuming', 'rescuing', 'unrescuing']) t.true(values.has(`"${v}"`), v);
+  for (const v of ['build', 'reschedule', 'buildAbort', 'deleting'])
+    t.true(
+      [...values].some((x) => x.includes(v)),
+      v,
+    );
+  for (const v of [
+    'idle',
+    'rescheduled',
+    'deleted',
+    'shelving',
+    'offloaded',
+    'stopping',
+    'starting',
+    'rebooting',
+    'pausing',
+    'unpausing',
+    'suspending',
+    'resuming',
+    'rescuing',
+    'unrescuing',
+  ])
+    t.true(values.has(`"${v}"`), v);
   const vms = new Set(paths.map((p) => p.state.context.vmState));
-  t.deepEqual([...vms].sort(), ['active', 'building', 'deleted', 'error', 'paused', 'rescued', 'shelved', 'shelved_offloaded', 'stopped', 'suspended']);
+  t.deepEqual([...vms].sort(), [
+    'active',
+    'building',
+    'deleted',
+    'error',
+    'paused',
+    'rescued',
+    'shelved',
+    'shelved_offloaded',
+    'stopped',
+    'suspended',
+  ]);
   t.log(`${paths.length} shortest paths`);
 });
 
 test('instance machine - exactly one final notify per accepted command on every shortest path', (t) => {
   for (const p of paths) {
     const err = check(eventsOf(p));
-    if (err) t.fail(`${err} on ${JSON.stringify(eventsOf(p).map((e) => (e.type === 'COMMAND' ? `${e.action}:${e.id}` : `${e.type}:${e.step}`)))}`);
+    if (err)
+      t.fail(
+        `${err} on ${JSON.stringify(eventsOf(p).map((e) => (e.type === 'COMMAND' ? `${e.action}:${e.id}` : `${e.type}:${e.step}`)))}`,
+      );
   }
   t.pass();
 });
@@ -140,7 +214,10 @@ test('instance machine - exactly one final notify per accepted command on every 
     for (const ev of alphabet(p.state)) {
       n++;
       const err = check([...evs, ev]);
-      if (err) t.fail(`${err} on ${JSON.stringify([...evs, ev].map((e) => (e.type === 'COMMAND' ? `${e.action}:${e.id}` : `${e.type}:${e.step}`)))}`);
+      if (err)
+        t.fail(
+          `${err} on ${JSON.stringify([...evs, ev].map((e) => (e.type === 'COMMAND' ? `${e.action}:${e.id}` : `${e.type}:${e.step}`)))}`,
+        );
     }
   }
   t.log(`${n} extended paths`);

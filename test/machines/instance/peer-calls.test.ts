@@ -5,7 +5,14 @@
  * the caller's, answered "behind").
  */
 import test from 'ava';
-import { inFlightStep, instanceMachine, judgePeerCall, type PeerCall, type PeerRecords, type StepName } from '../../../machines/instance/index.js';
+import {
+  inFlightStep,
+  instanceMachine,
+  judgePeerCall,
+  type PeerCall,
+  type PeerRecords,
+  type StepName,
+} from '../../../machines/instance/index.js';
 import type { MigrationRecord } from '../../../protocol/index.js';
 import { active, FLAVOR, Run } from './driver.js';
 
@@ -22,13 +29,26 @@ function until(r: Run, step: StepName): void {
       continue;
     }
     if (!f) throw new Error(`no step in flight before ${step}`);
-    r.send({ type: 'STEP_DONE', ts: ++r.ts, step: f.step, key: f.key, ...(f.step === 'moveClaim' ? { result: { dest: 'h2', flavor: r.snap.context.move?.kind === 'resize' ? LARGE : FLAVOR } } : {}) });
+    r.send({
+      type: 'STEP_DONE',
+      ts: ++r.ts,
+      step: f.step,
+      key: f.key,
+      ...(f.step === 'moveClaim'
+        ? { result: { dest: 'h2', flavor: r.snap.context.move?.kind === 'resize' ? LARGE : FLAVOR } }
+        : {}),
+    });
   }
   throw new Error(`${step} never came`);
 }
 
 /** A move of i-1 from h1 to h2, brought to `step`, with the records as the callee reads them. */
-function moveAt(kind: 'resize' | 'live', step: StepName, then?: (r: Run) => void, ownerIs?: string): { r: Run; records: PeerRecords; call: (op: PeerCall['op'], caller: string, callee: string) => PeerCall } {
+function moveAt(
+  kind: 'resize' | 'live',
+  step: StepName,
+  then?: (r: Run) => void,
+  ownerIs?: string,
+): { r: Run; records: PeerRecords; call: (op: PeerCall['op'], caller: string, callee: string) => PeerCall } {
   const r = active();
   if (kind === 'resize') r.cmd('resize', { flavor: LARGE.name });
   else r.cmd('live_migrate', {}, { isAdmin: true });
@@ -52,9 +72,21 @@ function moveAt(kind: 'resize' | 'live', step: StepName, then?: (r: Run) => void
   };
   // The persisted form, as it comes back from the bucket.
   const machine: unknown = JSON.parse(JSON.stringify(instanceMachine.getPersistedSnapshot(r.snap)));
-  const records: PeerRecords = { instance: { value: { owner: `host:${owner}`, epoch: owner === 'h2' ? 3 : 2, machine }, revision: 40 }, migration };
+  const records: PeerRecords = {
+    instance: { value: { owner: `host:${owner}`, epoch: owner === 'h2' ? 3 : 2, machine }, revision: 40 },
+    migration,
+  };
   const key = inFlightStep(r.snap)!.key;
-  const call = (op: PeerCall['op'], caller: string, callee: string): PeerCall => ({ op, caller, callee, instanceId: 'i-1', migrationId: migration.migrationId, epoch: records.instance!.value.epoch, revision: 40, stepKey: key });
+  const call = (op: PeerCall['op'], caller: string, callee: string): PeerCall => ({
+    op,
+    caller,
+    callee,
+    instanceId: 'i-1',
+    migrationId: migration.migrationId,
+    epoch: records.instance!.value.epoch,
+    revision: 40,
+    stepKey: key,
+  });
   return { r, records, call };
 }
 
@@ -74,16 +106,27 @@ test('legitimate calls pass: confirm and a live migration post step destroy the 
   const rollback = moveAt('live', 'moveRollback', (run) => {
     until(run, 'liveMigrate');
     const f = inFlightStep(run.snap)!;
-    run.send({ type: 'STEP_FAILED', ts: ++run.ts, step: f.step, key: f.key, error: { code: 'MigrationCancelled', message: 'aborted' } });
+    run.send({
+      type: 'STEP_FAILED',
+      ts: ++run.ts,
+      step: f.step,
+      key: f.key,
+      error: { code: 'MigrationCancelled', message: 'aborted' },
+    });
   });
   t.deepEqual(judge(rollback.call('destroyGuest', 'h1', 'h2'), rollback.records), { ok: true });
   t.true(refused(rollback.call('destroyGuest', 'h2', 'h1'), rollback.records)); // never the source's guest, and h2 owns nothing
   // a delete while RESIZED (on the destination): the source's guest goes
-  const del = moveAt('resize', 'cleanupMove', (run) => {
-    until(run, 'finishResize');
-    run.step();
-    run.cmd('delete');
-  }, 'h2');
+  const del = moveAt(
+    'resize',
+    'cleanupMove',
+    (run) => {
+      until(run, 'finishResize');
+      run.step();
+      run.cmd('delete');
+    },
+    'h2',
+  );
   t.deepEqual(judge(del.call('destroyGuest', 'h2', 'h1'), del.records), { ok: true });
   // a later read (a newer revision, e.g. an abort written meanwhile) does not refuse the step still running
   t.deepEqual(judge({ ...pre.call('preLiveMigration', 'h1', 'h2'), revision: 12 }, pre.records), { ok: true });
@@ -92,11 +135,56 @@ test('legitimate calls pass: confirm and a live migration post step destroy the 
 test('a guest in no move: refused', (t) => {
   const r = active();
   const machine: unknown = JSON.parse(JSON.stringify(instanceMachine.getPersistedSnapshot(r.snap)));
-  const records: PeerRecords = { instance: { value: { owner: 'host:h1', epoch: 1, machine }, revision: 5 }, migration: undefined };
-  t.true(refused({ op: 'destroyGuest', caller: 'h2', callee: 'h1', instanceId: 'i-1', migrationId: 'm', epoch: 1, revision: 5, stepKey: 'i-1:boot-1:confirmSource' }, records));
+  const records: PeerRecords = {
+    instance: { value: { owner: 'host:h1', epoch: 1, machine }, revision: 5 },
+    migration: undefined,
+  };
+  t.true(
+    refused(
+      {
+        op: 'destroyGuest',
+        caller: 'h2',
+        callee: 'h1',
+        instanceId: 'i-1',
+        migrationId: 'm',
+        epoch: 1,
+        revision: 5,
+        stepKey: 'i-1:boot-1:confirmSource',
+      },
+      records,
+    ),
+  );
   // even when the caller names the owner as itself, the records say otherwise
-  t.true(refused({ op: 'destroyGuest', caller: 'h1', callee: 'h1', instanceId: 'i-1', migrationId: 'm', epoch: 1, revision: 5, stepKey: 'x' }, records));
-  t.true(refused({ op: 'destroyGuest', caller: 'h2', callee: 'h1', instanceId: 'i-1', migrationId: 'm', epoch: 1, revision: 5, stepKey: 'x' }, { instance: undefined, migration: undefined }));
+  t.true(
+    refused(
+      {
+        op: 'destroyGuest',
+        caller: 'h1',
+        callee: 'h1',
+        instanceId: 'i-1',
+        migrationId: 'm',
+        epoch: 1,
+        revision: 5,
+        stepKey: 'x',
+      },
+      records,
+    ),
+  );
+  t.true(
+    refused(
+      {
+        op: 'destroyGuest',
+        caller: 'h2',
+        callee: 'h1',
+        instanceId: 'i-1',
+        migrationId: 'm',
+        epoch: 1,
+        revision: 5,
+        stepKey: 'x',
+      },
+      { instance: undefined, migration: undefined },
+    ),
+  );
 });
 
 test('a caller that is no party to the move is refused, as is the callee being the wrong side', (t) => {
@@ -113,8 +201,18 @@ test('a stale call: another epoch, another step, another migration, a closed liv
   t.true(refused({ ...c.call('destroyGuest', 'h2', 'h1'), stepKey: 'i-1:other:confirmSource' }, c.records));
   t.true(refused({ ...c.call('destroyGuest', 'h2', 'h1'), migrationId: 'm-other' }, c.records));
   const pre = moveAt('live', 'liveMigrate');
-  t.true(refused(pre.call('preLiveMigration', 'h1', 'h2'), { ...pre.records, migration: { ...pre.records.migration!, status: 'cancelled' } }));
-  t.true(refused(pre.call('preLiveMigration', 'h1', 'h3'), { ...pre.records, migration: { ...pre.records.migration!, destHost: 'h3' } }));
+  t.true(
+    refused(pre.call('preLiveMigration', 'h1', 'h2'), {
+      ...pre.records,
+      migration: { ...pre.records.migration!, status: 'cancelled' },
+    }),
+  );
+  t.true(
+    refused(pre.call('preLiveMigration', 'h1', 'h3'), {
+      ...pre.records,
+      migration: { ...pre.records.migration!, destHost: 'h3' },
+    }),
+  );
 });
 
 test('after a revert the instance is back on the callee: a late destroy from the old destination is refused', (t) => {
@@ -123,7 +221,12 @@ test('after a revert the instance is back on the callee: a late destroy from the
   // reverted: the record is h1's again, at a newer epoch and revision, in no move
   const back = active();
   const machine: unknown = JSON.parse(JSON.stringify(instanceMachine.getPersistedSnapshot(back.snap)));
-  t.true(refused(call, { instance: { value: { owner: 'host:h1', epoch: 4, machine }, revision: 60 }, migration: { ...c.records.migration!, status: 'reverted' } }));
+  t.true(
+    refused(call, {
+      instance: { value: { owner: 'host:h1', epoch: 4, machine }, revision: 60 },
+      migration: { ...c.records.migration!, status: 'reverted' },
+    }),
+  );
 });
 
 test('a read older than the caller\'s is "behind" (retry), not a refusal', (t) => {
@@ -138,9 +241,12 @@ test('tracker calls between hosts: the source asks a destination for its side wh
   const claim = moveAt('resize', 'moveClaim');
   const ask = { ...claim.call('moveClaim', 'h1', 'h2'), side: 'destination' as const };
   t.deepEqual(judge(ask, claim.records), { ok: true });
-  t.true(refused({ ...ask, side: 'source' }, claim.records), 'the source side is the source host\'s own');
+  t.true(refused({ ...ask, side: 'source' }, claim.records), "the source side is the source host's own");
   t.true(refused({ ...ask, caller: 'h3' }, claim.records), 'only the owner picks');
-  t.true(refused(ask, { ...claim.records, migration: { ...claim.records.migration!, destHost: 'h3' } }), 'a destination already chosen');
+  t.true(
+    refused(ask, { ...claim.records, migration: { ...claim.records.migration!, destHost: 'h3' } }),
+    'a destination already chosen',
+  );
   const behindRead = judge(ask, { ...claim.records, migration: undefined });
   t.true(!behindRead.ok && behindRead.behind, 'the migration record just created may not be read yet');
 
@@ -153,5 +259,7 @@ test('tracker calls between hosts: the source asks a destination for its side wh
   const idle = moveAt('resize', 'finishResize');
   idle.r.step();
   const machine: unknown = JSON.parse(JSON.stringify(instanceMachine.getPersistedSnapshot(idle.r.snap)));
-  t.true(refused(drop, { ...confirm.records, instance: { value: { owner: 'host:h2', epoch: 3, machine }, revision: 41 } }));
+  t.true(
+    refused(drop, { ...confirm.records, instance: { value: { owner: 'host:h2', epoch: 3, machine }, revision: 41 } }),
+  );
 });

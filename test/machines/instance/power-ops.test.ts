@@ -19,17 +19,76 @@ const CMDS: Cmd[] = [
 ];
 
 /** Expected outcome, written from operations.md §1/§4 independently of the machine's tables. */
-const EXPECT: Record<string, { from: VmState[]; tasks: string[]; step: string; vm: VmState; power: string; notif: string }> = {
-  stop: { from: ['active'], tasks: ['powering_off'], step: 'powerOff', vm: 'stopped', power: 'shutdown', notif: 'power_off' },
-  start: { from: ['stopped'], tasks: ['powering_on'], step: 'powerOn', vm: 'active', power: 'running', notif: 'power_on' },
-  'reboot SOFT': { from: ['active'], tasks: ['rebooting', 'reboot_pending', 'reboot_started'], step: 'reboot', vm: 'active', power: 'running', notif: 'reboot' },
-  'reboot HARD': { from: ['active', 'stopped', 'paused', 'suspended', 'error'], tasks: ['rebooting_hard', 'reboot_pending_hard', 'reboot_started_hard'], step: 'reboot', vm: 'active', power: 'running', notif: 'reboot' },
+const EXPECT: Record<
+  string,
+  { from: VmState[]; tasks: string[]; step: string; vm: VmState; power: string; notif: string }
+> = {
+  stop: {
+    from: ['active'],
+    tasks: ['powering_off'],
+    step: 'powerOff',
+    vm: 'stopped',
+    power: 'shutdown',
+    notif: 'power_off',
+  },
+  start: {
+    from: ['stopped'],
+    tasks: ['powering_on'],
+    step: 'powerOn',
+    vm: 'active',
+    power: 'running',
+    notif: 'power_on',
+  },
+  'reboot SOFT': {
+    from: ['active'],
+    tasks: ['rebooting', 'reboot_pending', 'reboot_started'],
+    step: 'reboot',
+    vm: 'active',
+    power: 'running',
+    notif: 'reboot',
+  },
+  'reboot HARD': {
+    from: ['active', 'stopped', 'paused', 'suspended', 'error'],
+    tasks: ['rebooting_hard', 'reboot_pending_hard', 'reboot_started_hard'],
+    step: 'reboot',
+    vm: 'active',
+    power: 'running',
+    notif: 'reboot',
+  },
   pause: { from: ['active'], tasks: ['pausing'], step: 'pause', vm: 'paused', power: 'paused', notif: 'pause' },
-  unpause: { from: ['paused'], tasks: ['unpausing'], step: 'unpause', vm: 'active', power: 'running', notif: 'unpause' },
-  suspend: { from: ['active'], tasks: ['suspending'], step: 'suspend', vm: 'suspended', power: 'suspended', notif: 'suspend' },
+  unpause: {
+    from: ['paused'],
+    tasks: ['unpausing'],
+    step: 'unpause',
+    vm: 'active',
+    power: 'running',
+    notif: 'unpause',
+  },
+  suspend: {
+    from: ['active'],
+    tasks: ['suspending'],
+    step: 'suspend',
+    vm: 'suspended',
+    power: 'suspended',
+    notif: 'suspend',
+  },
   resume: { from: ['suspended'], tasks: ['resuming'], step: 'resume', vm: 'active', power: 'running', notif: 'resume' },
-  rescue: { from: ['active', 'stopped'], tasks: ['rescuing'], step: 'rescue', vm: 'rescued', power: 'running', notif: 'rescue' },
-  unrescue: { from: ['rescued'], tasks: ['unrescuing'], step: 'unrescue', vm: 'active', power: 'running', notif: 'unrescue' },
+  rescue: {
+    from: ['active', 'stopped'],
+    tasks: ['rescuing'],
+    step: 'rescue',
+    vm: 'rescued',
+    power: 'running',
+    notif: 'rescue',
+  },
+  unrescue: {
+    from: ['rescued'],
+    tasks: ['unrescuing'],
+    step: 'unrescue',
+    vm: 'active',
+    power: 'running',
+    notif: 'unrescue',
+  },
 };
 
 const VMS: VmState[] = ['active', 'stopped', 'paused', 'suspended', 'rescued', 'error'];
@@ -51,8 +110,14 @@ for (const vm of VMS) {
       t.is(r.rec.vmState, vm, 'vm_state does not move until the step is done');
       t.deepEqual(r.settle(), [exp.step]);
       const tail = r.log.slice(from);
-      t.deepEqual(events(tail).filter((e) => e !== 'instance.update'), [`instance.${exp.notif}.start`, `instance.${exp.notif}.end`]);
-      t.deepEqual(finals(tail).map((n) => [n.event, n.corr]), [[TERMINAL_SUCCESS[c.action], 'op']]);
+      t.deepEqual(
+        events(tail).filter((e) => e !== 'instance.update'),
+        [`instance.${exp.notif}.start`, `instance.${exp.notif}.end`],
+      );
+      t.deepEqual(
+        finals(tail).map((n) => [n.event, n.corr]),
+        [[TERMINAL_SUCCESS[c.action], 'op']],
+      );
       t.true(notes(tail).every((n) => n.corr === 'op'));
       t.like(r.rec, { vmState: exp.vm, taskState: null, powerState: exp.power });
     });
@@ -84,8 +149,15 @@ for (const c of CMDS) {
       r.cmd(c.action, c.body, { id: 'op' });
       const out = r.step({ code: 'DriverError', message: 'boom', ...(rollback ? { rollback: true } : {}) });
       const want = fail[rollback ? 1 : 0];
-      t.like(r.rec, { vmState: want === 'same' ? vm : want, taskState: null, fault: { code: 'DriverError', message: 'boom' } });
-      t.deepEqual(finals(out).map((n) => [n.event, n.corr]), [[`instance.${exp.notif}.error`, 'op']]);
+      t.like(r.rec, {
+        vmState: want === 'same' ? vm : want,
+        taskState: null,
+        fault: { code: 'DriverError', message: 'boom' },
+      });
+      t.deepEqual(
+        finals(out).map((n) => [n.event, n.corr]),
+        [[`instance.${exp.notif}.error`, 'op']],
+      );
       t.like(finals(out)[0]?.body, { fault: { code: 'DriverError' }, final: true });
       t.is(inFlightStep(r.snap), undefined);
     });
@@ -101,13 +173,17 @@ for (const c of CMDS) {
     r.cmd(c.action, c.body, { id: 'op' });
     const late = inFlightStep(r.snap);
     r.cmd('delete', {}, { id: 'del' });
-    if (late) t.deepEqual(r.send({ type: 'STEP_DONE', ts: 9999, step: late.step, key: late.key }), [], 'late result ignored');
+    if (late)
+      t.deepEqual(r.send({ type: 'STEP_DONE', ts: 9999, step: late.step, key: late.key }), [], 'late result ignored');
     t.deepEqual(r.settle(), ['destroy', 'releaseClaim', 'deleteAllocations']);
     const tail = r.log.slice(from);
-    t.deepEqual(finals(tail).map((n) => [n.event, n.corr]), [
-      [`instance.${exp.notif}.error`, 'op'],
-      ['instance.delete.end', 'del'],
-    ]);
+    t.deepEqual(
+      finals(tail).map((n) => [n.event, n.corr]),
+      [
+        [`instance.${exp.notif}.error`, 'op'],
+        ['instance.delete.end', 'del'],
+      ],
+    );
     t.like(r.rec, { vmState: 'deleted', taskState: null });
     t.is(r.snap.status, 'done');
   });
@@ -129,12 +205,18 @@ test('instance machine - HARD reboot pre-empts a pause in flight; SOFT does not'
   t.like(soft[0]?.params, { event: 'command.rejected', body: { code: 'InstanceInvalidState' } });
   const late = inFlightStep(r.snap);
   const out = r.cmd('reboot', { type: 'HARD' }, { id: 'h' });
-  t.deepEqual(finals(out).map((n) => [n.event, n.corr]), [['instance.pause.error', 'p']]);
+  t.deepEqual(
+    finals(out).map((n) => [n.event, n.corr]),
+    [['instance.pause.error', 'p']],
+  );
   t.deepEqual(steps(out), ['reboot']);
   if (late) t.deepEqual(r.send({ type: 'STEP_DONE', ts: 9999, step: late.step, key: late.key }), []);
   r.settle();
   t.like(r.rec, { vmState: 'active', taskState: null });
-  t.deepEqual(finals(r.log, 'h').map((n) => n.event), ['instance.reboot.end']);
+  t.deepEqual(
+    finals(r.log, 'h').map((n) => n.event),
+    ['instance.reboot.end'],
+  );
 });
 
 test('instance machine - HARD reboot during a HARD reboot restarts it under the new id', (t) => {
@@ -143,10 +225,15 @@ test('instance machine - HARD reboot during a HARD reboot restarts it under the 
   r.cmd('reboot', { type: 'HARD' }, { id: 'h2' });
   t.is(inFlightStep(r.snap)?.key, 'i-1:h2:reboot');
   r.settle();
-  t.deepEqual(finals(r.log).slice(1).map((n) => [n.event, n.corr]), [
-    ['instance.reboot.error', 'h1'],
-    ['instance.reboot.end', 'h2'],
-  ]);
+  t.deepEqual(
+    finals(r.log)
+      .slice(1)
+      .map((n) => [n.event, n.corr]),
+    [
+      ['instance.reboot.error', 'h1'],
+      ['instance.reboot.end', 'h2'],
+    ],
+  );
 });
 
 test('instance machine - reboot with a bad type is InvalidInput', (t) => {
@@ -158,18 +245,28 @@ test('instance machine - reboot with a bad type is InvalidInput', (t) => {
 test('instance machine - lock refuses non-admin mutations; admin overrides; unlock releases', (t) => {
   const r = at('active');
   const lock = r.cmd('lock', {}, { id: 'l' });
-  t.deepEqual(lock.map((e) => e.type === 'notify' && [e.params.event, e.params.corr, e.params.final]), [['instance.lock', 'l', true]]);
+  t.deepEqual(
+    lock.map((e) => e.type === 'notify' && [e.params.event, e.params.corr, e.params.final]),
+    [['instance.lock', 'l', true]],
+  );
   t.true(r.rec.locked);
   for (const a of ['stop', 'delete', 'pause'] as const) {
     const out = r.cmd(a);
     t.is(out.length, 1);
     t.like(out[0]?.params, { event: 'command.rejected', final: true, body: { code: 'InstanceIsLocked' } });
   }
-  t.deepEqual(finals(r.cmd('lock', {}, { id: 'l2' })).map((n) => n.event), ['instance.lock'], 'locking again is a no-op with its own final');
+  t.deepEqual(
+    finals(r.cmd('lock', {}, { id: 'l2' })).map((n) => n.event),
+    ['instance.lock'],
+    'locking again is a no-op with its own final',
+  );
   r.cmd('stop', {}, { id: 'adm', isAdmin: true });
   r.settle();
   t.is(r.rec.vmState, 'stopped');
-  t.deepEqual(finals(r.cmd('unlock', {}, { id: 'u' })).map((n) => [n.event, n.corr]), [['instance.unlock', 'u']]);
+  t.deepEqual(
+    finals(r.cmd('unlock', {}, { id: 'u' })).map((n) => [n.event, n.corr]),
+    [['instance.unlock', 'u']],
+  );
   t.false(r.rec.locked);
   r.cmd('start');
   t.is(r.rec.taskState, 'powering_on');
@@ -181,7 +278,10 @@ test('instance machine - an owner cannot unlock an admin lock', (t) => {
   const out = r.cmd('unlock');
   t.like(out[0]?.params, { event: 'command.rejected', body: { code: 'NotAuthorized' } });
   t.true(r.rec.locked);
-  t.deepEqual(finals(r.cmd('unlock', {}, { isAdmin: true })).map((n) => n.event), ['instance.unlock']);
+  t.deepEqual(
+    finals(r.cmd('unlock', {}, { isAdmin: true })).map((n) => n.event),
+    ['instance.unlock'],
+  );
 });
 
 test('instance machine - lock and unlock are accepted mid-build and mid-operation without disturbing the step', (t) => {
@@ -219,7 +319,11 @@ test('instance machine - a soft delete, then a reclaim only while still soft-del
   t.is(r.rec.vmState, 'soft-delete');
   t.like(r.cmd('restore', {})[0]?.params, { event: 'instance.update' });
   const late = r.cmd('force_delete', { reclaim: true });
-  t.like(late[0]?.params, { event: 'command.rejected', body: { code: 'InstanceInvalidState' } }, 'a reclaim after a restore began is refused');
+  t.like(
+    late[0]?.params,
+    { event: 'command.rejected', body: { code: 'InstanceInvalidState' } },
+    'a reclaim after a restore began is refused',
+  );
   r.settle();
   t.is(r.rec.vmState, 'active');
 });

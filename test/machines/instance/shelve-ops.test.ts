@@ -22,31 +22,60 @@ interface Expect {
 
 const EXPECT: Record<string, { action: InstanceAction; body: Record<string, unknown> } & Expect> = {
   shelve: {
-    action: 'shelve', body: {}, from: ['active', 'stopped', 'paused', 'suspended'],
-    steps: ['powerOff', 'snapshot', 'uploadImage'], tasks: ['shelving', 'shelving_image_pending_upload', 'shelving_image_uploading', null],
-    end: 'shelved', final: 'instance.shelve.end', notifs: ['instance.shelve.start', 'instance.shelve.end'],
+    action: 'shelve',
+    body: {},
+    from: ['active', 'stopped', 'paused', 'suspended'],
+    steps: ['powerOff', 'snapshot', 'uploadImage'],
+    tasks: ['shelving', 'shelving_image_pending_upload', 'shelving_image_uploading', null],
+    end: 'shelved',
+    final: 'instance.shelve.end',
+    notifs: ['instance.shelve.start', 'instance.shelve.end'],
   },
   'shelve (offload at once)': {
-    action: 'shelve', body: { offload: true }, from: ['active', 'stopped', 'paused', 'suspended'],
+    action: 'shelve',
+    body: { offload: true },
+    from: ['active', 'stopped', 'paused', 'suspended'],
     steps: ['powerOff', 'snapshot', 'uploadImage', 'destroy', 'releaseClaim', 'deleteAllocations', 'handBack'],
     tasks: ['shelving', 'shelving_image_pending_upload', 'shelving_image_uploading', 'shelving_offloading', null],
-    end: 'shelved_offloaded', final: 'instance.shelve_offload.end', notifs: ['instance.shelve.start', 'instance.shelve.end', 'instance.shelve_offload.start', 'instance.shelve_offload.end'],
+    end: 'shelved_offloaded',
+    final: 'instance.shelve_offload.end',
+    notifs: [
+      'instance.shelve.start',
+      'instance.shelve.end',
+      'instance.shelve_offload.start',
+      'instance.shelve_offload.end',
+    ],
   },
   shelve_offload: {
-    action: 'shelve_offload', body: {}, from: ['shelved'],
-    steps: ['destroy', 'releaseClaim', 'deleteAllocations', 'handBack'], tasks: ['shelving_offloading', null],
-    end: 'shelved_offloaded', final: 'instance.shelve_offload.end', notifs: ['instance.shelve_offload.start', 'instance.shelve_offload.end'],
+    action: 'shelve_offload',
+    body: {},
+    from: ['shelved'],
+    steps: ['destroy', 'releaseClaim', 'deleteAllocations', 'handBack'],
+    tasks: ['shelving_offloading', null],
+    end: 'shelved_offloaded',
+    final: 'instance.shelve_offload.end',
+    notifs: ['instance.shelve_offload.start', 'instance.shelve_offload.end'],
   },
   unshelve: {
-    action: 'unshelve', body: {}, from: ['shelved'],
+    action: 'unshelve',
+    body: {},
+    from: ['shelved'],
     // running again (vm active) while the shelved image is deleted, still unshelving
-    steps: ['powerOn', 'deleteImage'], tasks: ['unshelving', 'unshelving', null],
-    end: 'active', final: 'instance.unshelve.end', notifs: ['instance.unshelve.start', 'instance.unshelve.end'],
+    steps: ['powerOn', 'deleteImage'],
+    tasks: ['unshelving', 'unshelving', null],
+    end: 'active',
+    final: 'instance.unshelve.end',
+    notifs: ['instance.unshelve.start', 'instance.unshelve.end'],
   },
   snapshot: {
-    action: 'snapshot', body: { name: 's' }, from: ['active', 'stopped', 'paused', 'suspended'],
-    steps: ['snapshot', 'uploadImage'], tasks: ['image_snapshot_pending', 'image_snapshot', 'image_pending_upload', 'image_uploading', null],
-    end: 'same', final: 'instance.snapshot.end', notifs: ['instance.snapshot.start', 'instance.snapshot.end'],
+    action: 'snapshot',
+    body: { name: 's' },
+    from: ['active', 'stopped', 'paused', 'suspended'],
+    steps: ['snapshot', 'uploadImage'],
+    tasks: ['image_snapshot_pending', 'image_snapshot', 'image_pending_upload', 'image_uploading', null],
+    end: 'same',
+    final: 'instance.snapshot.end',
+    notifs: ['instance.snapshot.start', 'instance.snapshot.end'],
   },
 };
 
@@ -64,8 +93,14 @@ for (const vm of VMS) {
       const tail = r.log.slice(from);
       t.deepEqual(steps(tail), exp.steps);
       t.deepEqual(tasks(tail), exp.tasks);
-      t.deepEqual(events(tail).filter((e) => e !== 'instance.update'), exp.notifs);
-      t.deepEqual(finals(tail).map((n) => [n.event, n.corr]), [[exp.final, 'op']]);
+      t.deepEqual(
+        events(tail).filter((e) => e !== 'instance.update'),
+        exp.notifs,
+      );
+      t.deepEqual(
+        finals(tail).map((n) => [n.event, n.corr]),
+        [[exp.final, 'op']],
+      );
       t.like(r.rec, { vmState: exp.end === 'same' ? vm : exp.end, taskState: null });
       if (exp.end === 'shelved_offloaded') t.like(r.rec, { host: null, node: null });
     });
@@ -78,7 +113,11 @@ test('instance machine - a command that reaches an offloaded instance before its
   for (let i = 0; i < 3; i++) r.step();
   t.like(r.rec, { vmState: 'shelved_offloaded', host: null });
   const rec = r.rec;
-  for (const [action, body] of [['delete', {}], ['unshelve', {}], ['lock', {}]] as const) {
+  for (const [action, body] of [
+    ['delete', {}],
+    ['unshelve', {}],
+    ['lock', {}],
+  ] as const) {
     t.deepEqual(r.cmd(action, body, { id: `late-${action}` }), [], action);
     t.deepEqual(r.rec, rec);
   }
@@ -91,29 +130,42 @@ test('instance machine - failures: a shelve whose image cannot be saved deletes 
   const out = s.step({ code: 'DriverFailure', message: 'disk' });
   t.deepEqual(steps(out), ['deleteImage']);
   const end = s.step();
-  t.deepEqual(finals(end).map((n) => n.event), ['instance.shelve.error']);
+  t.deepEqual(
+    finals(end).map((n) => n.event),
+    ['instance.shelve.error'],
+  );
   t.like(s.rec, { vmState: 'stopped', taskState: null, powerState: 'shutdown', fault: { code: 'DriverFailure' } });
 
   const p = at('paused');
   p.cmd('snapshot', { name: 'x' }, { id: 'sn' });
   p.step();
   t.deepEqual(steps(p.step({ code: 'ImageNotFound', message: 'gone' })), ['deleteImage']);
-  t.deepEqual(finals(p.step()).map((n) => n.event), ['instance.snapshot.error']);
+  t.deepEqual(
+    finals(p.step()).map((n) => n.event),
+    ['instance.snapshot.error'],
+  );
   t.like(p.rec, { vmState: 'paused', taskState: null, fault: { code: 'ImageNotFound' } });
 });
 
 test('instance machine - a failed offload leaves the instance shelved here with a fault', (t) => {
   const r = at('shelved');
   r.cmd('shelve_offload', {}, { id: 'off' });
-  for (let i = 0; i < CLEANUP_RETRIES; i++) t.deepEqual(steps(r.step({ code: 'DriverFailure', message: 'stuck' })), ['destroy'], 'tried again');
+  for (let i = 0; i < CLEANUP_RETRIES; i++)
+    t.deepEqual(steps(r.step({ code: 'DriverFailure', message: 'stuck' })), ['destroy'], 'tried again');
   const out = r.step({ code: 'DriverFailure', message: 'stuck' });
-  t.deepEqual(finals(out).map((n) => n.event), ['instance.shelve_offload.error']);
+  t.deepEqual(
+    finals(out).map((n) => n.event),
+    ['instance.shelve_offload.error'],
+  );
   t.like(r.rec, { vmState: 'shelved', taskState: null, host: 'h1', fault: { code: 'DriverFailure' } });
 });
 
 test('instance machine - a locked instance refuses shelve for its owner but takes a snapshot', (t) => {
   const r = at('active');
   r.cmd('lock');
-  t.like(r.cmd('shelve', {}, { id: 'sh' })[0]?.params, { event: 'command.rejected', body: { code: 'InstanceIsLocked' } });
+  t.like(r.cmd('shelve', {}, { id: 'sh' })[0]?.params, {
+    event: 'command.rejected',
+    body: { code: 'InstanceIsLocked' },
+  });
   t.deepEqual(steps(r.cmd('snapshot', { name: 'x' }, { id: 'sn' })), ['snapshot']);
 });

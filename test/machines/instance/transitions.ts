@@ -6,7 +6,16 @@
  * definitions fired, eventless microsteps included, from the `@xstate.microstep` inspection
  * events.
  */
-import { createActor, type AnyActorScope, type AnyStateMachine, type AnyStateNode, type AnyTransitionDefinition, type EventFromLogic, type InputFrom, type SnapshotFrom } from 'xstate';
+import {
+  createActor,
+  type AnyActorScope,
+  type AnyStateMachine,
+  type AnyStateNode,
+  type AnyTransitionDefinition,
+  type EventFromLogic,
+  type InputFrom,
+  type SnapshotFrom,
+} from 'xstate';
 
 export interface TransitionInfo {
   /** e.g. `#instance.resizing.claiming STEP_DONE[0] and(current(moveClaim), claimResultOk) -> migrating`. */
@@ -22,7 +31,8 @@ export function guardLabel(g: unknown): string {
     const f = g as { name: string; guards?: unknown[]; guard?: unknown; stateValue?: unknown };
     if (Array.isArray(f.guards)) return `${f.name}(${f.guards.map(guardLabel).join(', ')})`;
     if (f.guard !== undefined) return `${f.name}(${guardLabel(f.guard)})`;
-    if (f.stateValue !== undefined) return `stateIn(${typeof f.stateValue === 'string' ? f.stateValue : JSON.stringify(f.stateValue)})`;
+    if (f.stateValue !== undefined)
+      return `stateIn(${typeof f.stateValue === 'string' ? f.stateValue : JSON.stringify(f.stateValue)})`;
     return f.name || 'inline';
   }
   if (typeof g === 'object' && 'type' in g) {
@@ -48,7 +58,8 @@ export function enumerateTransitions(machine: AnyStateMachine): TransitionInfo[]
     return `#${def.source.id} ${event}[${i}]${guard === '' ? '' : ` ${guard}`} -> ${targetLabel(def)}`;
   };
   const visit = (node: AnyStateNode) => {
-    for (const [eventType, defs] of node.transitions) defs.forEach((def, i) => out.push({ id: name(def, eventType, i), def }));
+    for (const [eventType, defs] of node.transitions)
+      defs.forEach((def, i) => out.push({ id: name(def, eventType, i), def }));
     (node.always ?? []).forEach((def, i) => out.push({ id: name(def, 'always', i), def }));
     for (const child of Object.values(node.states)) visit(child);
   };
@@ -80,7 +91,17 @@ export class TransitionTracer<M extends AnyStateMachine> {
         if (this.recording && e.type === '@xstate.microstep') for (const t of e._transitions) this.fired.add(t);
       },
     });
-    this.scope = { self: actor, system: actor.system, id: '', sessionId: '', logger: () => {}, defer: () => {}, emit: () => {}, stopChild: () => {}, actionExecutor: () => {} };
+    this.scope = {
+      self: actor,
+      system: actor.system,
+      id: '',
+      sessionId: '',
+      logger: () => {},
+      defer: () => {},
+      emit: () => {},
+      stopChild: () => {},
+      actionExecutor: () => {},
+    };
   }
 
   private record<T>(f: () => T): T {

@@ -1,4 +1,7 @@
-/** The pure decisions of the per-instance periodics, on contexts the real machine produced, and what the machine makes of them. */
+/**
+ * The pure decisions of the per-instance periodics, on contexts the real machine produced, and what the machine makes
+ * of them.
+ */
 import test from 'ava';
 import { inFlightStep, type InstanceContext } from '../../../machines/instance/index.js';
 import {
@@ -51,7 +54,14 @@ test('reboot timeout - a soft reboot hanging past the timeout gets a HARD reboot
   t.true(['rebooting', 'reboot_pending', 'reboot_started'].includes(c.taskState ?? ''), String(c.taskState));
   t.is(rebootTimeoutDue(at(r, c.updatedAt + 9_999), 10_000), null);
   const ev = rebootTimeoutDue(at(r, c.updatedAt + 10_000), 10_000);
-  t.like(ev, { type: 'COMMAND', action: 'reboot', body: { type: 'HARD' }, id: `reboot-timeout:${c.instanceId}:${c.updatedAt}`, user: 'novactor', isAdmin: true });
+  t.like(ev, {
+    type: 'COMMAND',
+    action: 'reboot',
+    body: { type: 'HARD' },
+    id: `reboot-timeout:${c.instanceId}:${c.updatedAt}`,
+    user: 'novactor',
+    isAdmin: true,
+  });
   const out = r.send(ev!);
   t.deepEqual(steps(out), ['reboot']);
   t.like(finals(out, 'soft-1')[0], { event: 'instance.reboot.error' });
@@ -66,7 +76,8 @@ test('reboot timeout - not for idle instances, nor when off', (t) => {
   t.is(rebootTimeoutDue(at(r, 1e9), 1000), null);
   r.cmd('reboot', { type: 'SOFT' });
   t.is(rebootTimeoutDue(at(r, 1e9), 0), null);
-  for (const task of ['reboot_pending', 'reboot_started']) t.not(rebootTimeoutDue({ context: ctx(r, { taskState: task }), now: 1e9 }, 1000), null, task);
+  for (const task of ['reboot_pending', 'reboot_started'])
+    t.not(rebootTimeoutDue({ context: ctx(r, { taskState: task }), now: 1e9 }, 1000), null, task);
 });
 
 test('rescue timeout - rescued longer than the timeout is unrescued; not before, not with a task, not when off', (t) => {
@@ -86,11 +97,15 @@ test('rescue timeout - rescued longer than the timeout is unrescued; not before,
   t.is(rescueTimeoutDue(at(active(), 1e9), 1000), null, 'an active instance is not');
 });
 
-test('shelved offload - shelved longer than the offload time is offloaded; 0 and -1 are not the periodic\'s', (t) => {
+test("shelved offload - shelved longer than the offload time is offloaded; 0 and -1 are not the periodic's", (t) => {
   const r = active();
   const c = ctx(r, { vmState: 'shelved', taskState: null, updatedAt: 5000 });
   t.is(shelvedOffloadDue({ context: c, now: 5000 + 2999 }, 3000), null);
-  t.like(shelvedOffloadDue({ context: c, now: 8000 }, 3000), { action: 'shelve_offload', id: `shelve-offload:${c.instanceId}:5000`, body: {} });
+  t.like(shelvedOffloadDue({ context: c, now: 8000 }, 3000), {
+    action: 'shelve_offload',
+    id: `shelve-offload:${c.instanceId}:5000`,
+    body: {},
+  });
   t.is(shelvedOffloadDue({ context: c, now: 1e9 }, 0), null);
   t.is(shelvedOffloadDue({ context: c, now: 1e9 }, -1000), null);
   t.is(shelvedOffloadDue({ context: { ...c, taskState: 'shelving_offloading' }, now: 1e9 }, 3000), null);
@@ -105,14 +120,21 @@ test('auto-confirm - resized past the window is confirmed under one id per move'
   t.is(autoConfirmDue({ context: { ...c, move: null }, now: 1e9 }, 1000), null, 'no move, nothing to confirm');
   if (c.move === null) return t.fail('the resize opened no move');
   t.is(autoConfirmDue({ context: c, now: 1099 }, 1000), null);
-  t.like(autoConfirmDue({ context: c, now: 1100 }, 1000), { action: 'confirm_resize', id: `auto-confirm:${c.move.opId}` });
+  t.like(autoConfirmDue({ context: c, now: 1100 }, 1000), {
+    action: 'confirm_resize',
+    id: `auto-confirm:${c.move.opId}`,
+  });
   t.is(autoConfirmDue({ context: c, now: 1e9 }, 0), null);
 });
 
 test('reclaim - soft-deleted past the interval is force-deleted as a reclaim', (t) => {
   const c = ctx(active(), { vmState: 'soft-delete', taskState: null, updatedAt: 100 });
   t.is(reclaimDue({ context: c, now: 1099 }, 1000), null);
-  t.like(reclaimDue({ context: c, now: 1100 }, 1000), { action: 'force_delete', body: { reclaim: true }, id: `reclaim:${c.instanceId}:100` });
+  t.like(reclaimDue({ context: c, now: 1100 }, 1000), {
+    action: 'force_delete',
+    body: { reclaim: true },
+    id: `reclaim:${c.instanceId}:100`,
+  });
   t.is(reclaimDue({ context: { ...c, taskState: 'restoring' }, now: 1e9 }, 1000), null);
   t.is(reclaimDue({ context: { ...c, vmState: 'active' }, now: 1e9 }, 1000), null);
 });
@@ -120,7 +142,9 @@ test('reclaim - soft-deleted past the interval is force-deleted as a reclaim', (
 test('power sync - off guests stop active or paused instances; a running guest under a stopped instance is powered off; busy ones are left', (t) => {
   const r = active();
   const c = r.snap.context;
-  t.like(powerSyncDue({ context: c, now: 5 }, 'crashed'), { send: { action: 'stop', body: { sync: true }, id: `sync:${c.instanceId}:${c.updatedAt}` } });
+  t.like(powerSyncDue({ context: c, now: 5 }, 'crashed'), {
+    send: { action: 'stop', body: { sync: true }, id: `sync:${c.instanceId}:${c.updatedAt}` },
+  });
   t.like(powerSyncDue({ context: { ...c, vmState: 'paused' }, now: 5 }, 'shutdown'), { send: { action: 'stop' } });
   t.is(powerSyncDue({ context: c, now: 5 }, 'running'), null);
   t.deepEqual(powerSyncDue({ context: { ...c, vmState: 'stopped' }, now: 5 }, 'running'), { powerOff: true });

@@ -1,7 +1,19 @@
 /** spec/placement.md §8, allocation and usage cases (6–26, 31, 32), at 1.39, for any driver. */
 import type { ExecutionContext, TestFn } from 'ava';
 import type { PlacementEvent } from '../../../machines/placement/index.js';
-import { acceptanceCases, P, T, U, entry, isOk, uuid, wrap, type MakeDriver, type PlacementDriver, type Result } from './driver.js';
+import {
+  acceptanceCases,
+  P,
+  T,
+  U,
+  entry,
+  isOk,
+  uuid,
+  wrap,
+  type MakeDriver,
+  type PlacementDriver,
+  type Result,
+} from './driver.js';
 
 const C1 = uuid(0xc1);
 const C2 = uuid(0xc2);
@@ -21,16 +33,28 @@ async function fixture(
   return { d, rp };
 }
 
-function fails(t: ExecutionContext, r: Result<never> | { status: number }, status: number, code: string, detail?: string) {
+function fails(
+  t: ExecutionContext,
+  r: Result<never> | { status: number },
+  status: number,
+  code: string,
+  detail?: string,
+) {
   t.like(r, { status, code });
-  if (detail !== undefined) t.true('message' in r && (r as { message: string }).message.includes(detail), `detail should contain "${detail}": ${JSON.stringify(r)}`);
+  if (detail !== undefined)
+    t.true(
+      'message' in r && (r as { message: string }).message.includes(detail),
+      `detail should contain "${detail}": ${JSON.stringify(r)}`,
+    );
 }
 
 /** A consumer written before 1.38 has no type: only an imported log can hold one. */
 function untyped(consumer: string, rp: string): PlacementEvent {
   return {
     type: 'AllocationsReplaced',
-    consumers: [{ uuid: consumer, project: P, user: U, consumerType: null, generation: 1, allocations: { [rp]: { VCPU: 1 } } }],
+    consumers: [
+      { uuid: consumer, project: P, user: U, consumerType: null, generation: 1, allocations: { [rp]: { VCPU: 1 } } },
+    ],
     deletedConsumers: [],
     providerGenerations: {},
   };
@@ -44,34 +68,73 @@ export function defineAllocationCases(test: TestFn, makeDriver: MakeDriver, area
     const c13 = await d.ok('candidates.get', { resources: { VCPU: 13 } });
     t.is(c13.allocationRequests.length, 1);
     t.deepEqual(c13.providerSummaries[rp]?.resources['VCPU'], { capacity: 13, used: 0 });
-    t.deepEqual(await d.ok('candidates.get', { resources: { VCPU: 14 } }), { allocationRequests: [], providerSummaries: {} });
-    fails(t, await d.put(C1, { [rp]: { VCPU: 14 } }, null), 409, 'placement.undefined_code', 'would exceed the capacity');
+    t.deepEqual(await d.ok('candidates.get', { resources: { VCPU: 14 } }), {
+      allocationRequests: [],
+      providerSummaries: {},
+    });
+    fails(
+      t,
+      await d.put(C1, { [rp]: { VCPU: 14 } }, null),
+      409,
+      'placement.undefined_code',
+      'would exceed the capacity',
+    );
     t.is((await d.put(C1, { [rp]: { VCPU: 13 } }, null)).status, 200);
   });
 
   acceptance(7, 'Unit constraints', async (t, make) => {
     const { d, rp } = await fixture(make, { MEMORY_MB: { total: 1024, minUnit: 64, maxUnit: 512, stepSize: 64 } });
-    fails(t, await d.put(C1, { [rp]: { MEMORY_MB: 576 } }, null), 409, 'placement.undefined_code', 'would violate inventory constraints');
-    fails(t, await d.put(C1, { [rp]: { MEMORY_MB: 100 } }, null), 409, 'placement.undefined_code', 'would violate inventory constraints');
+    fails(
+      t,
+      await d.put(C1, { [rp]: { MEMORY_MB: 576 } }, null),
+      409,
+      'placement.undefined_code',
+      'would violate inventory constraints',
+    );
+    fails(
+      t,
+      await d.put(C1, { [rp]: { MEMORY_MB: 100 } }, null),
+      409,
+      'placement.undefined_code',
+      'would violate inventory constraints',
+    );
     fails(t, await d.put(C1, { [rp]: { MEMORY_MB: 0 } }, null), 400, 'placement.undefined_code');
     t.is((await d.put(C1, { [rp]: { MEMORY_MB: 512 } }, null)).status, 200);
   });
 
   acceptance(8, 'Class missing on the RP', async (t, make) => {
     const { d, rp } = await fixture(make, { VCPU: { total: 8 }, MEMORY_MB: { total: 1024 } });
-    fails(t, await d.put(C1, { [rp]: { DISK_GB: 1 } }, null), 409, 'placement.undefined_code', `Inventory for 'DISK_GB' on resource provider '${rp}' invalid.`);
+    fails(
+      t,
+      await d.put(C1, { [rp]: { DISK_GB: 1 } }, null),
+      409,
+      'placement.undefined_code',
+      `Inventory for 'DISK_GB' on resource provider '${rp}' invalid.`,
+    );
   });
 
   acceptance(9, 'Unknown provider', async (t, make) => {
     const { d, rp } = await fixture(make);
-    fails(t, await d.put(C1, { [uuid(999)]: { VCPU: 1 } }, null), 400, 'placement.undefined_code', 'that does not exist');
+    fails(
+      t,
+      await d.put(C1, { [uuid(999)]: { VCPU: 1 } }, null),
+      400,
+      'placement.undefined_code',
+      'that does not exist',
+    );
     t.deepEqual(await d.ok('allocations.get', { consumer: C1 }), { allocations: {} });
     t.is((await d.put(C1, { [rp]: { VCPU: 1 } }, null)).status, 200, 'no consumer leaked (Q1)');
   });
 
   acceptance(10, 'Unknown class', async (t, make) => {
     const { d, rp } = await fixture(make);
-    fails(t, await d.put(C1, { [rp]: { CUSTOM_NOPE: 1 } }, null), 400, 'placement.undefined_code', 'No such resource class');
+    fails(
+      t,
+      await d.put(C1, { [rp]: { CUSTOM_NOPE: 1 } }, null),
+      400,
+      'placement.undefined_code',
+      'No such resource class',
+    );
     t.is((await d.put(C1, { [rp]: { VCPU: 1 } }, null)).status, 200);
   });
 
@@ -107,7 +170,14 @@ export function defineAllocationCases(test: TestFn, makeDriver: MakeDriver, area
 
   acceptance(14, 'Version-dependent required keys', async (t, make) => {
     const { d, rp } = await fixture(make);
-    const body = { consumer: C1, consumerGeneration: null, project: P, user: U, consumerType: T, allocations: wrap({ [rp]: { VCPU: 1 } }) };
+    const body = {
+      consumer: C1,
+      consumerGeneration: null,
+      project: P,
+      user: U,
+      consumerType: T,
+      allocations: wrap({ [rp]: { VCPU: 1 } }),
+    };
     const { consumerGeneration: _g, ...noGen } = body;
     const { consumerType: _t, ...noType } = body;
     fails(t, await d.send('allocations.put', noGen), 400, 'placement.undefined_code');
@@ -182,10 +252,21 @@ export function defineAllocationCases(test: TestFn, makeDriver: MakeDriver, area
   acceptance(20, 'Project, user and type changes', async (t, make) => {
     const { d, rp } = await fixture(make);
     await d.put(C4, { [rp]: { VCPU: 1 } }, null);
-    t.is((await d.put(C4, { [rp]: { VCPU: 1 } }, 1, { project: 'proj-b', user: 'user-b', consumerType: 'MIGRATION' })).status, 200);
-    t.like(await d.ok('allocations.get', { consumer: C4 }), { project: 'proj-b', user: 'user-b', consumerType: 'MIGRATION', consumerGeneration: 2 });
+    t.is(
+      (await d.put(C4, { [rp]: { VCPU: 1 } }, 1, { project: 'proj-b', user: 'user-b', consumerType: 'MIGRATION' }))
+        .status,
+      200,
+    );
+    t.like(await d.ok('allocations.get', { consumer: C4 }), {
+      project: 'proj-b',
+      user: 'user-b',
+      consumerType: 'MIGRATION',
+      consumerGeneration: 2,
+    });
     t.deepEqual(await d.ok('usages.project', { project: 'proj-a' }), { usages: {} });
-    t.deepEqual(await d.ok('usages.project', { project: 'proj-b' }), { usages: { MIGRATION: { VCPU: 1, consumerCount: 1 } } });
+    t.deepEqual(await d.ok('usages.project', { project: 'proj-b' }), {
+      usages: { MIGRATION: { VCPU: 1, consumerCount: 1 } },
+    });
   });
 
   acceptance(21, 'POST move', async (t, make) => {
@@ -196,7 +277,9 @@ export function defineAllocationCases(test: TestFn, makeDriver: MakeDriver, area
     await d.put(INST, res, null);
     const g = await d.gen(rp);
     const usage = await d.usages(rp);
-    const r = await d.send('allocations.post', { consumers: { [INST]: entry({}, 1), [MIG]: entry(res, null, 'MIGRATION') } });
+    const r = await d.send('allocations.post', {
+      consumers: { [INST]: entry({}, 1), [MIG]: entry(res, null, 'MIGRATION') },
+    });
     t.is(r.status, 200);
     t.deepEqual(await d.ok('allocations.get', { consumer: INST }), { allocations: {} });
     const mig = await d.ok('allocations.get', { consumer: MIG });
@@ -211,7 +294,11 @@ export function defineAllocationCases(test: TestFn, makeDriver: MakeDriver, area
     const { d, rp } = await fixture(make, { VCPU: { total: 8 } });
     const [A, B] = [uuid(0xa), uuid(0xb)];
     await d.put(A, { [rp]: { VCPU: 8 } }, null);
-    t.is((await d.send('allocations.post', { consumers: { [A]: entry({}, 1), [B]: entry({ [rp]: { VCPU: 8 } }, null) } })).status, 200);
+    t.is(
+      (await d.send('allocations.post', { consumers: { [A]: entry({}, 1), [B]: entry({ [rp]: { VCPU: 8 } }, null) } }))
+        .status,
+      200,
+    );
     t.deepEqual((await d.ok('allocations.get', { consumer: B })).allocations[rp]?.resources, { VCPU: 8 });
     t.deepEqual(await d.ok('allocations.get', { consumer: A }), { allocations: {} });
   });
@@ -219,7 +306,9 @@ export function defineAllocationCases(test: TestFn, makeDriver: MakeDriver, area
   acceptance(23, 'POST is atomic', async (t, make) => {
     const { d, rp } = await fixture(make, { VCPU: { total: 8 } });
     const g = await d.gen(rp);
-    const r = await d.send('allocations.post', { consumers: { [C3]: entry({ [rp]: { VCPU: 4 } }, null), [C4]: entry({ [rp]: { VCPU: 5 } }, null) } });
+    const r = await d.send('allocations.post', {
+      consumers: { [C3]: entry({ [rp]: { VCPU: 4 } }, null), [C4]: entry({ [rp]: { VCPU: 5 } }, null) },
+    });
     fails(t, r, 409, 'placement.undefined_code', 'exceed the capacity');
     t.deepEqual(await d.ok('allocations.get', { consumer: C3 }), { allocations: {} });
     t.deepEqual(await d.ok('allocations.get', { consumer: C4 }), { allocations: {} });
@@ -231,11 +320,25 @@ export function defineAllocationCases(test: TestFn, makeDriver: MakeDriver, area
   acceptance(24, 'Capacity sums across consumers', async (t, make) => {
     const { d, rp } = await fixture(make, { VCPU: { total: 8 } });
     await d.put(C1, { [rp]: { VCPU: 1 } }, null);
-    t.is((await d.send('allocations.post', { consumers: { [C4]: entry({ [rp]: { VCPU: 3 } }, null), [C5]: entry({ [rp]: { VCPU: 4 } }, null) } })).status, 200);
+    t.is(
+      (
+        await d.send('allocations.post', {
+          consumers: { [C4]: entry({ [rp]: { VCPU: 3 } }, null), [C5]: entry({ [rp]: { VCPU: 4 } }, null) },
+        })
+      ).status,
+      200,
+    );
     t.deepEqual(await d.usages(rp), { VCPU: 8 });
 
     const { d: d2, rp: rp2 } = await fixture(make, { VCPU: { total: 8, maxUnit: 4 } });
-    t.is((await d2.send('allocations.post', { consumers: { [C4]: entry({ [rp2]: { VCPU: 4 } }, null), [C5]: entry({ [rp2]: { VCPU: 4 } }, null) } })).status, 200);
+    t.is(
+      (
+        await d2.send('allocations.post', {
+          consumers: { [C4]: entry({ [rp2]: { VCPU: 4 } }, null), [C5]: entry({ [rp2]: { VCPU: 4 } }, null) },
+        })
+      ).status,
+      200,
+    );
     t.deepEqual(await d2.usages(rp2), { VCPU: 8 });
   });
 
@@ -243,7 +346,9 @@ export function defineAllocationCases(test: TestFn, makeDriver: MakeDriver, area
     const { d, rp } = await fixture(make, { VCPU: { total: 8 } });
     await d.put(C1, { [rp]: { VCPU: 1 } }, null);
     const g = await d.gen(rp);
-    const r = await d.send('allocations.post', { consumers: { [C2]: entry({ [rp]: { VCPU: 1 } }, null), [C1]: entry({ [rp]: { VCPU: 2 } }, 99) } });
+    const r = await d.send('allocations.post', {
+      consumers: { [C2]: entry({ [rp]: { VCPU: 1 } }, null), [C1]: entry({ [rp]: { VCPU: 2 } }, 99) },
+    });
     fails(t, r, 409, 'placement.concurrent_update', 'expected 1 but got 99');
     t.deepEqual(await d.ok('allocations.get', { consumer: C2 }), { allocations: {} });
     t.is(await d.consumerGen(C1), 1);
@@ -267,9 +372,15 @@ export function defineAllocationCases(test: TestFn, makeDriver: MakeDriver, area
     t.deepEqual(await d.ok('usages.project', { project: P }), {
       usages: { INSTANCE: { VCPU: 5, consumerCount: 5 }, unknown: { VCPU: 1, consumerCount: 1 } },
     });
-    t.deepEqual(await d.ok('usages.project', { project: P, consumerType: 'all' }), { usages: { all: { VCPU: 6, consumerCount: 6 } } });
-    t.deepEqual(await d.ok('usages.project', { project: P, consumerType: 'unknown' }), { usages: { unknown: { VCPU: 1, consumerCount: 1 } } });
-    t.deepEqual(await d.ok('usages.project', { project: P, consumerType: 'INSTANCE', user: U }), { usages: { INSTANCE: { VCPU: 5, consumerCount: 5 } } });
+    t.deepEqual(await d.ok('usages.project', { project: P, consumerType: 'all' }), {
+      usages: { all: { VCPU: 6, consumerCount: 6 } },
+    });
+    t.deepEqual(await d.ok('usages.project', { project: P, consumerType: 'unknown' }), {
+      usages: { unknown: { VCPU: 1, consumerCount: 1 } },
+    });
+    t.deepEqual(await d.ok('usages.project', { project: P, consumerType: 'INSTANCE', user: U }), {
+      usages: { INSTANCE: { VCPU: 5, consumerCount: 5 } },
+    });
     fails(t, await d.send('usages.project', {}), 400, 'placement.undefined_code');
     t.deepEqual(await d.ok('usages.project', { project: 'nope' }), { usages: {} });
   });

@@ -28,13 +28,21 @@ function set(r: Reply): string[] {
   return r.allocationRequests
     .map((a) =>
       Object.entries(a.allocations)
-        .map(([rp, { resources }]) => `${rp}:${Object.entries(resources).map(([rc, n]) => `${rc}=${n}`).join(',')}`)
+        .map(
+          ([rp, { resources }]) =>
+            `${rp}:${Object.entries(resources)
+              .map(([rc, n]) => `${rc}=${n}`)
+              .join(',')}`,
+        )
         .sort()
         .join('+'),
     )
     .sort();
 }
-const one = (rp: string, res: Record<string, number>) => `${rp}:${Object.entries(res).map(([rc, n]) => `${rc}=${n}`).join(',')}`;
+const one = (rp: string, res: Record<string, number>) =>
+  `${rp}:${Object.entries(res)
+    .map(([rc, n]) => `${rc}=${n}`)
+    .join(',')}`;
 
 function get(d: PlacementDriver, body: PlacementRequest<'candidates.get'>): Promise<Reply> {
   return d.ok('candidates.get', body);
@@ -78,7 +86,8 @@ export function defineCandidateCases(test: TestFn, makeDriver: MakeDriver, area 
 
   acceptance(36, 'Candidate filters', async (t, make) => {
     const { d, cn1, cn2 } = await fixture(make);
-    const only = async (body: Omit<PlacementRequest<'candidates.get'>, 'resources'>) => set(await get(d, { resources: BASE, ...body }));
+    const only = async (body: Omit<PlacementRequest<'candidates.get'>, 'resources'>) =>
+      set(await get(d, { resources: BASE, ...body }));
     t.deepEqual(await only({ required: ['HW_CPU_X86_AVX2'] }), [one(cn1, BASE)]);
     t.deepEqual(await only({ required: ['!HW_CPU_X86_AVX2'] }), [one(cn2, BASE)]);
     t.deepEqual(await only({ memberOf: [[AGG]] }), [one(cn1, BASE)]);
@@ -106,12 +115,17 @@ export function defineCandidateCases(test: TestFn, makeDriver: MakeDriver, area 
     const none = await get(d, { groups, groupPolicy: 'none' });
     t.deepEqual(set(none), [one(cn1, BASE), one(cn2, BASE)].sort());
     t.is((await get(d, { groups, groupPolicy: 'isolate' })).allocationRequests.length, 0);
-    const two = await get(d, { groups: { '1': { resources: { VCPU: 4 } }, '2': { resources: { VCPU: 4 } } }, groupPolicy: 'none' });
+    const two = await get(d, {
+      groups: { '1': { resources: { VCPU: 4 } }, '2': { resources: { VCPU: 4 } } },
+      groupPolicy: 'none',
+    });
     t.deepEqual(set(two), [one(cn1, { VCPU: 8 })]);
     const named = await get(d, { groups: { _COMPUTE: { resources: { VCPU: 1 } } } });
     t.is(named.allocationRequests.length, 2);
     t.deepEqual(
-      named.allocationRequests.map((a) => a.mappings).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+      named.allocationRequests
+        .map((a) => a.mappings)
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
       [{ _COMPUTE: [cn1] }, { _COMPUTE: [cn2] }],
     );
   });
@@ -124,8 +138,13 @@ export function defineCandidateCases(test: TestFn, makeDriver: MakeDriver, area 
     t.deepEqual(Object.keys(r.providerSummaries).sort(), [cn3, pf1, pf2].sort());
     t.is(r.providerSummaries[pf1]?.parentProviderUuid, cn3);
     t.is(r.providerSummaries[pf1]?.rootProviderUuid, cn3);
-    t.deepEqual(set(await get(d, { resources: { VCPU: 1, SRIOV_NET_VF: 1 }, required: ['CUSTOM_PHYSNET_B'] })), [pair(pf2)]);
-    const net = await get(d, { resources: { VCPU: 1 }, groups: { _NET: { resources: { SRIOV_NET_VF: 1 }, required: ['CUSTOM_PHYSNET_A'] } } });
+    t.deepEqual(set(await get(d, { resources: { VCPU: 1, SRIOV_NET_VF: 1 }, required: ['CUSTOM_PHYSNET_B'] })), [
+      pair(pf2),
+    ]);
+    const net = await get(d, {
+      resources: { VCPU: 1 },
+      groups: { _NET: { resources: { SRIOV_NET_VF: 1 }, required: ['CUSTOM_PHYSNET_A'] } },
+    });
     t.is(net.allocationRequests.length, 1);
     t.deepEqual(net.allocationRequests[0]?.mappings, { '': [cn3], _NET: [pf1] });
     const twoVf = { '1': { resources: { SRIOV_NET_VF: 1 } }, '2': { resources: { SRIOV_NET_VF: 1 } } };
@@ -145,7 +164,10 @@ export function defineCandidateCases(test: TestFn, makeDriver: MakeDriver, area 
     await d.traits(ss, ['MISC_SHARES_VIA_AGGREGATE']);
     await d.aggregates(ss, [AGG]);
     const r = await get(d, { resources: { VCPU: 1, DISK_GB: 50 } });
-    t.deepEqual(set(r), [one(cn1, { VCPU: 1, DISK_GB: 50 }), [one(cn1, { VCPU: 1 }), one(ss, { DISK_GB: 50 })].sort().join('+')].sort());
+    t.deepEqual(
+      set(r),
+      [one(cn1, { VCPU: 1, DISK_GB: 50 }), [one(cn1, { VCPU: 1 }), one(ss, { DISK_GB: 50 })].sort().join('+')].sort(),
+    );
     const big = await get(d, { resources: { VCPU: 1, DISK_GB: 200 } });
     t.deepEqual(set(big), [[one(cn1, { VCPU: 1 }), one(ss, { DISK_GB: 200 })].sort().join('+')]);
     t.deepEqual(big.allocationRequests[0]?.mappings, { '': [cn1, ss].sort() });

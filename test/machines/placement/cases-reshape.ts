@@ -20,10 +20,19 @@ export function defineReshapeCases(test: TestFn, makeDriver: MakeDriver, area = 
     });
     const moved = { [B]: entry({ [cn]: { VCPU: 8 }, [pf]: { SRIOV_NET_VF: 2 } }, gB) };
 
-    t.like(await d.send('reshape', { inventories: inventories(), allocations: {} }), { status: 409, code: 'placement.inventory.inuse' });
-    t.like(await d.send('reshape', { inventories: inventories(gcn + 7), allocations: moved }), { status: 409, code: 'placement.concurrent_update' });
+    t.like(await d.send('reshape', { inventories: inventories(), allocations: {} }), {
+      status: 409,
+      code: 'placement.inventory.inuse',
+    });
+    t.like(await d.send('reshape', { inventories: inventories(gcn + 7), allocations: moved }), {
+      status: 409,
+      code: 'placement.concurrent_update',
+    });
     t.like(
-      await d.send('reshape', { inventories: { ...inventories(), [uuid(0x999)]: { resourceProviderGeneration: 0, inventories: {} } }, allocations: moved }),
+      await d.send('reshape', {
+        inventories: { ...inventories(), [uuid(0x999)]: { resourceProviderGeneration: 0, inventories: {} } },
+        allocations: moved,
+      }),
       { status: 400, code: 'placement.resource_provider.not_found' },
     );
     t.is(await d.gen(cn), gcn);
@@ -31,10 +40,10 @@ export function defineReshapeCases(test: TestFn, makeDriver: MakeDriver, area = 
 
     t.is((await d.send('reshape', { inventories: inventories(), allocations: moved })).status, 200);
     const b = await d.ok('allocations.get', { consumer: B });
-    t.deepEqual(
-      Object.fromEntries(Object.entries(b.allocations).map(([rp, a]) => [rp, a.resources])),
-      { [cn]: { VCPU: 8 }, [pf]: { SRIOV_NET_VF: 2 } },
-    );
+    t.deepEqual(Object.fromEntries(Object.entries(b.allocations).map(([rp, a]) => [rp, a.resources])), {
+      [cn]: { VCPU: 8 },
+      [pf]: { SRIOV_NET_VF: 2 },
+    });
     t.is(b.consumerGeneration, gB + 1);
     t.deepEqual(await d.usages(cn), { VCPU: 8 });
     t.deepEqual(await d.usages(pf), { SRIOV_NET_VF: 2 });

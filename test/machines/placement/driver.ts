@@ -6,7 +6,13 @@
  */
 import type { ExecutionContext, TestFn } from 'ava';
 import type { PlacementOp, PlacementReply, PlacementRequest } from '../../../protocol/schemas/placement.js';
-import { isPlacementError, query, type PlacementEvent, type PlacementRead, type PlacementState } from '../../../machines/placement/index.js';
+import {
+  isPlacementError,
+  query,
+  type PlacementEvent,
+  type PlacementRead,
+  type PlacementState,
+} from '../../../machines/placement/index.js';
 
 export type Ok<O extends PlacementOp> = {
   status: 200;
@@ -64,7 +70,10 @@ export abstract class BaseDriver implements PlacementDriver {
   abstract importEvents(events: PlacementEvent[]): Promise<void>;
   abstract replayLog(): Promise<PlacementState>;
 
-  async ok<O extends PlacementOp>(op: O, body: PlacementRequest<O> | Record<string, unknown>): Promise<PlacementReply<O>> {
+  async ok<O extends PlacementOp>(
+    op: O,
+    body: PlacementRequest<O> | Record<string, unknown>,
+  ): Promise<PlacementReply<O>> {
     const r = await this.send(op, body);
     if (!isOk(r)) throw new Error(`${op} failed: ${JSON.stringify(r)}`);
     return r.body;
@@ -96,7 +105,15 @@ export abstract class BaseDriver implements PlacementDriver {
     consumerGeneration: number | null,
     extra: Partial<PlacementRequest<'allocations.put'>> = {},
   ): Promise<Result<'allocations.put'>> {
-    return this.send('allocations.put', { consumer, consumerGeneration, project: P, user: U, consumerType: T, allocations: wrap(allocations), ...extra });
+    return this.send('allocations.put', {
+      consumer,
+      consumerGeneration,
+      project: P,
+      user: U,
+      consumerType: T,
+      allocations: wrap(allocations),
+      ...extra,
+    });
   }
 
   async consumerGen(consumer: string): Promise<number | undefined> {
@@ -141,7 +158,14 @@ export async function assertLogReplays(t: ExecutionContext, d: PlacementDriver):
   await same('traits.list', {});
   await same('resourceClasses.list', {});
   for (const rp of replayed.providers.keys()) {
-    for (const op of ['inventories.get', 'traits.get', 'aggregates.get', 'usages.get', 'allocations.byProvider'] as const) await same(op, { provider: rp });
+    for (const op of [
+      'inventories.get',
+      'traits.get',
+      'aggregates.get',
+      'usages.get',
+      'allocations.byProvider',
+    ] as const)
+      await same(op, { provider: rp });
   }
   for (const c of replayed.consumers.keys()) await same('allocations.get', { consumer: c });
 }
@@ -153,7 +177,11 @@ export type CaseBody = (t: ExecutionContext, make: () => Promise<PlacementDriver
  * Registers §8 cases as `<area> §8.<n> - <title>`. After each case, every placement it made
  * must answer as its own log replayed (assertLogReplays).
  */
-export function acceptanceCases(test: TestFn, makeDriver: MakeDriver, area: string): (n: number, title: string, body: CaseBody) => void {
+export function acceptanceCases(
+  test: TestFn,
+  makeDriver: MakeDriver,
+  area: string,
+): (n: number, title: string, body: CaseBody) => void {
   return (n, title, body) => {
     test(`${area} §8.${n} - ${title}`, async (t) => {
       const made: PlacementDriver[] = [];

@@ -43,20 +43,37 @@ type Op =
   | { k: 'post'; writes: Array<{ c: number; alloc: Array<[number, number, number]>; gen: GenMode }> }
   | { k: 'delAlloc'; c: number }
   | { k: 'candidates'; res: Array<[number, number]> }
-  | { k: 'reshape'; i: number; inv: Array<[number, number, number, number]>; c: number; alloc: Array<[number, number, number]>; gen: GenMode };
+  | {
+      k: 'reshape';
+      i: number;
+      inv: Array<[number, number, number, number]>;
+      c: number;
+      alloc: Array<[number, number, number]>;
+      gen: GenMode;
+    };
 
 const prov = fc.integer({ min: 0, max: NP - 1 });
 const cls = fc.integer({ min: 0, max: CLASSES.length - 1 });
 const parent = fc.option(prov, { nil: null, freq: 2 });
 const alloc = fc.array(fc.tuple(prov, cls, fc.integer({ min: 1, max: 6 })), { maxLength: 2 });
 const genMode = fc.constantFrom<GenMode>('right', 'right', 'right', 'null', 'stale');
-const invArb = fc.array(fc.tuple(cls, fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom(0.5, 1, 1.5, 2)), {
-  minLength: 1,
-  maxLength: 3,
-});
+const invArb = fc.array(
+  fc.tuple(cls, fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom(0.5, 1, 1.5, 2)),
+  {
+    minLength: 1,
+    maxLength: 3,
+  },
+);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
-    arbitrary: fc.record({ k: fc.constant('reshape' as const), i: prov, inv: invArb, c: fc.integer({ min: 0, max: NC - 1 }), alloc, gen: genMode }),
+    arbitrary: fc.record({
+      k: fc.constant('reshape' as const),
+      i: prov,
+      inv: invArb,
+      c: fc.integer({ min: 0, max: NC - 1 }),
+      alloc,
+      gen: genMode,
+    }),
     weight: 2,
   },
   { arbitrary: fc.record({ k: fc.constant('create' as const), i: prov, parent }), weight: 6 },
@@ -66,24 +83,60 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       k: fc.constant('setInv' as const),
       i: prov,
-      inv: fc.array(fc.tuple(cls, fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom(0.5, 1, 1.5, 2)), {
-        minLength: 1,
-        maxLength: 3,
-      }),
+      inv: fc.array(
+        fc.tuple(cls, fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom(0.5, 1, 1.5, 2)),
+        {
+          minLength: 1,
+          maxLength: 3,
+        },
+      ),
       stale: fc.constantFrom(false, false, false, true),
     }),
     weight: 8,
   },
-  { arbitrary: fc.record({ k: fc.constant('addInv' as const), i: prov, c: cls, total: fc.integer({ min: 1, max: 16 }) }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('addInv' as const),
+      i: prov,
+      c: cls,
+      total: fc.integer({ min: 1, max: 16 }),
+    }),
+    weight: 1,
+  },
   { arbitrary: fc.record({ k: fc.constant('delInv' as const), i: prov, c: cls }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('delAllInv' as const), i: prov }), weight: 1 },
-  { arbitrary: fc.record({ k: fc.constant('traits' as const), i: prov, t: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }) }), weight: 1 },
-  { arbitrary: fc.record({ k: fc.constant('aggs' as const), i: prov, a: fc.array(fc.boolean(), { minLength: 2, maxLength: 2 }) }), weight: 1 },
-  { arbitrary: fc.record({ k: fc.constant('put' as const), c: fc.integer({ min: 0, max: NC - 1 }), alloc, gen: genMode }), weight: 8 },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('traits' as const),
+      i: prov,
+      t: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+    }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('aggs' as const),
+      i: prov,
+      a: fc.array(fc.boolean(), { minLength: 2, maxLength: 2 }),
+    }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('put' as const),
+      c: fc.integer({ min: 0, max: NC - 1 }),
+      alloc,
+      gen: genMode,
+    }),
+    weight: 8,
+  },
   {
     arbitrary: fc.record({
       k: fc.constant('post' as const),
-      writes: fc.array(fc.record({ c: fc.integer({ min: 0, max: NC - 1 }), alloc, gen: genMode }), { minLength: 1, maxLength: 3 }),
+      writes: fc.array(fc.record({ c: fc.integer({ min: 0, max: NC - 1 }), alloc, gen: genMode }), {
+        minLength: 1,
+        maxLength: 3,
+      }),
     }),
     weight: 3,
   },
@@ -128,12 +181,21 @@ function run(d: CoreDriver, op: Op): string | null {
       d.send('providers.delete', { uuid: pu(op.i) });
       return null;
     case 'reparent':
-      d.send('providers.update', { uuid: pu(op.i), name: `n${op.i}`, parentProviderUuid: op.parent === null ? null : pu(op.parent) });
+      d.send('providers.update', {
+        uuid: pu(op.i),
+        name: `n${op.i}`,
+        parentProviderUuid: op.parent === null ? null : pu(op.parent),
+      });
       return null;
     case 'setInv': {
       const inventories: Record<string, { total: number; reserved: number; allocationRatio: number }> = {};
-      for (const [c, total, reserved, allocationRatio] of op.inv) inventories[CLASSES[c] as string] = { total, reserved, allocationRatio };
-      d.send('inventories.set', { provider: pu(op.i), resourceProviderGeneration: provGen(d, op.i) + (op.stale ? 1 : 0), inventories });
+      for (const [c, total, reserved, allocationRatio] of op.inv)
+        inventories[CLASSES[c] as string] = { total, reserved, allocationRatio };
+      d.send('inventories.set', {
+        provider: pu(op.i),
+        resourceProviderGeneration: provGen(d, op.i) + (op.stale ? 1 : 0),
+        inventories,
+      });
       return null;
     }
     case 'addInv':
@@ -147,10 +209,18 @@ function run(d: CoreDriver, op: Op): string | null {
       return null;
     case 'traits':
       if (op.t[2]) d.send('traits.create', { name: 'CUSTOM_X' });
-      d.send('traits.set', { provider: pu(op.i), resourceProviderGeneration: provGen(d, op.i), traits: TRAITS.filter((_, k) => op.t[k]) });
+      d.send('traits.set', {
+        provider: pu(op.i),
+        resourceProviderGeneration: provGen(d, op.i),
+        traits: TRAITS.filter((_, k) => op.t[k]),
+      });
       return null;
     case 'aggs':
-      d.send('aggregates.set', { provider: pu(op.i), resourceProviderGeneration: provGen(d, op.i), aggregates: AGGS.filter((_, k) => op.a[k]) });
+      d.send('aggregates.set', {
+        provider: pu(op.i),
+        resourceProviderGeneration: provGen(d, op.i),
+        aggregates: AGGS.filter((_, k) => op.a[k]),
+      });
       return null;
     case 'put':
       d.send('allocations.put', {
@@ -165,18 +235,31 @@ function run(d: CoreDriver, op: Op): string | null {
     case 'post': {
       const consumers: Record<string, unknown> = {};
       for (const w of op.writes) {
-        consumers[cu(w.c)] = { consumerGeneration: genFor(d, w.c, w.gen), project: P, user: U, consumerType: T, allocations: allocBody(w.alloc) };
+        consumers[cu(w.c)] = {
+          consumerGeneration: genFor(d, w.c, w.gen),
+          project: P,
+          user: U,
+          consumerType: T,
+          allocations: allocBody(w.alloc),
+        };
       }
       d.send('allocations.post', { consumers });
       return null;
     }
     case 'reshape': {
       const inventories: Record<string, { total: number; reserved: number; allocationRatio: number }> = {};
-      for (const [c, total, reserved, allocationRatio] of op.inv) inventories[CLASSES[c] as string] = { total, reserved, allocationRatio };
+      for (const [c, total, reserved, allocationRatio] of op.inv)
+        inventories[CLASSES[c] as string] = { total, reserved, allocationRatio };
       d.send('reshape', {
         inventories: { [pu(op.i)]: { resourceProviderGeneration: provGen(d, op.i), inventories } },
         allocations: {
-          [cu(op.c)]: { consumerGeneration: genFor(d, op.c, op.gen), project: P, user: U, consumerType: T, allocations: allocBody(op.alloc) },
+          [cu(op.c)]: {
+            consumerGeneration: genFor(d, op.c, op.gen),
+            project: P,
+            user: U,
+            consumerType: T,
+            allocations: allocBody(op.alloc),
+          },
         },
       });
       return null;
@@ -192,7 +275,14 @@ function run(d: CoreDriver, op: Op): string | null {
       for (const a of r.body.allocationRequests) {
         const out = decide(d.state, {
           op: 'allocations.put',
-          body: { consumer: uuid(0xfff), consumerGeneration: null, project: P, user: U, consumerType: T, allocations: a.allocations },
+          body: {
+            consumer: uuid(0xfff),
+            consumerGeneration: null,
+            project: P,
+            user: U,
+            consumerType: T,
+            allocations: a.allocations,
+          },
         });
         if (!Array.isArray(out)) return `candidate ${JSON.stringify(a)} refused: ${out.message}`;
       }
@@ -206,7 +296,12 @@ function seeded(): CoreDriver {
   const d = new CoreDriver();
   for (let i = 0; i < NP; i++) {
     run(d, { k: 'create', i, parent: i === NP - 1 ? 0 : null });
-    run(d, { k: 'setInv', i, inv: CLASSES.map((_, c) => [c, 12, 1, 1] as [number, number, number, number]), stale: false });
+    run(d, {
+      k: 'setInv',
+      i,
+      inv: CLASSES.map((_, c) => [c, 12, 1, 1] as [number, number, number, number]),
+      stale: false,
+    });
   }
   return d;
 }
@@ -273,7 +368,10 @@ test('placement properties - usage, capacity and generations hold over random op
             const key = `${p.uuid}/${rc}`;
             if (used > capacity(inv)) {
               if (inventoryWrite) over.add(key);
-              if (!over.has(key)) throw new Error(`over capacity without a shrink: ${key} ${used} > ${capacity(inv)} after ${JSON.stringify(op)}`);
+              if (!over.has(key))
+                throw new Error(
+                  `over capacity without a shrink: ${key} ${used} > ${capacity(inv)} after ${JSON.stringify(op)}`,
+                );
             } else {
               over.delete(key);
             }
@@ -312,7 +410,10 @@ test('placement properties - replay and snapshot+tail equal the live state', (t)
       const full = replay(log);
       const k = log.length === 0 ? 0 : cut % (log.length + 1);
       const head = replay(log.slice(0, k));
-      const restored = replay(log.slice(k), fromSnapshot(JSON.parse(JSON.stringify(toSnapshot(head))) as ReturnType<typeof toSnapshot>));
+      const restored = replay(
+        log.slice(k),
+        fromSnapshot(JSON.parse(JSON.stringify(toSnapshot(head))) as ReturnType<typeof toSnapshot>),
+      );
       const a = JSON.stringify(live);
       if (JSON.stringify(toSnapshot(full)) !== a) throw new Error('replay differs from live');
       if (JSON.stringify(toSnapshot(restored)) !== a) throw new Error('snapshot + tail differs from live');
@@ -324,7 +425,17 @@ test('placement properties - replay and snapshot+tail equal the live state', (t)
     { numRuns: 300 },
   );
   // The generator must actually reach every kind of write it aims at.
-  for (const type of ['ProviderCreated', 'ProviderUpdated', 'ProviderDeleted', 'InventorySet', 'TraitsSet', 'AggregatesSet', 'TraitCreated', 'AllocationsReplaced', 'Reshaped']) {
+  for (const type of [
+    'ProviderCreated',
+    'ProviderUpdated',
+    'ProviderDeleted',
+    'InventorySet',
+    'TraitsSet',
+    'AggregatesSet',
+    'TraitCreated',
+    'AllocationsReplaced',
+    'Reshaped',
+  ]) {
     t.true((seen.get(type) ?? 0) > 0, `no ${type} event was generated: ${JSON.stringify(Object.fromEntries(seen))}`);
   }
   t.log(Object.fromEntries(seen));

@@ -5,7 +5,12 @@
  */
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TSchema } from '@sinclair/typebox';
-import { PlacementOps, type PlacementOp, type PlacementReply, type PlacementRequest } from '../../../protocol/schemas/placement.js';
+import {
+  PlacementOps,
+  type PlacementOp,
+  type PlacementReply,
+  type PlacementRequest,
+} from '../../../protocol/schemas/placement.js';
 import {
   decide,
   emptyState,
@@ -38,7 +43,8 @@ export class CoreDriver {
 
   /** Sends a request as a client would; unknown-shaped bodies fail the schema with 400. */
   send<O extends PlacementOp>(op: O, body: PlacementRequest<O> | Record<string, unknown>): CoreResult<O> {
-    if (!checker(op).Check(body)) return { status: 400, code: 'placement.undefined_code', message: 'JSON does not validate' };
+    if (!checker(op).Check(body))
+      return { status: 400, code: 'placement.undefined_code', message: 'JSON does not validate' };
     let b = body as PlacementRequest<O>;
     if (op === 'providers.create' && (b as PlacementRequest<'providers.create'>).uuid === undefined) {
       b = { ...b, uuid: uuid(this.next++) };

@@ -1,6 +1,14 @@
 /** Instance claims: instance_claim, abort_instance_claim, update_usage, the capacity boundary, opId idempotence. */
 import test from 'ava';
-import { capacity, decide, toSnapshot, TrackerError, TrackerErrorCode, usage, type HostInventory } from '../../../machines/tracker/index.js';
+import {
+  capacity,
+  decide,
+  toSnapshot,
+  TrackerError,
+  TrackerErrorCode,
+  usage,
+  type HostInventory,
+} from '../../../machines/tracker/index.js';
 import { abort, claim, flavor, Host, LARGE, MEDIUM, SMALL, times, update } from './driver.js';
 
 // (8 - 2) * 1.5 = 9 vcpus, (4096 - 512) * 1.5 = 5376 MB, (50 - 5) * 1 = 45 GB; 64 MB and 1 GB overhead per claim.
@@ -76,7 +84,10 @@ test('tracker - instanceClaim refuses bad input and a different flavor for a cla
   t.is(h.refused(claim('', SMALL)).code, TrackerErrorCode.InvalidCommand);
   t.is(h.refused(claim('a', flavor(-1, 1, 1))).code, TrackerErrorCode.InvalidCommand);
   t.is(h.refused(claim('a', flavor(1.5, 1, 1))).code, TrackerErrorCode.InvalidCommand);
-  t.is(h.refused({ type: 'instanceClaim', opId: '', instanceId: 'a', flavor: SMALL }).code, TrackerErrorCode.InvalidCommand);
+  t.is(
+    h.refused({ type: 'instanceClaim', opId: '', instanceId: 'a', flavor: SMALL }).code,
+    TrackerErrorCode.InvalidCommand,
+  );
   h.ok(claim('a', SMALL));
   const err = h.refused(claim('a', LARGE));
   t.is(err.code, TrackerErrorCode.ClaimExists);
@@ -102,7 +113,13 @@ test('tracker - updateUsage frees usage only when the removal predicate holds', 
   h.ok(claim('a', SMALL));
   h.ok(claim('b', SMALL));
   h.ok(claim('c', SMALL));
-  for (const [vm, task] of [['active', null], ['stopped', null], ['shelved', null], ['shelved_offloaded', 'spawning'], ['error', null]] as const) {
+  for (const [vm, task] of [
+    ['active', null],
+    ['stopped', null],
+    ['shelved', null],
+    ['shelved_offloaded', 'spawning'],
+    ['error', null],
+  ] as const) {
     t.is(h.ok(update('a', vm, task))[0]?.type, 'CommandNoted', `${vm}/${String(task)}`);
   }
   t.deepEqual(usage(h.state), times(SMALL, 3));
@@ -116,7 +133,15 @@ test('tracker - updateUsage frees usage only when the removal predicate holds', 
 
 test('tracker - updateUsage of a deleted instance frees its move claims too', (t) => {
   const h = new Host();
-  h.ok({ type: 'moveClaim', opId: 'm1', migrationId: 'm', instanceId: 'a', flavor: LARGE, side: 'destination', kind: 'resize' });
+  h.ok({
+    type: 'moveClaim',
+    opId: 'm1',
+    migrationId: 'm',
+    instanceId: 'a',
+    flavor: LARGE,
+    side: 'destination',
+    kind: 'resize',
+  });
   h.ok(update('a', 'deleted'));
   t.deepEqual(h.keys(), []);
   t.deepEqual(usage(h.state), { vcpus: 0, memoryMb: 0, diskGb: 0 });
@@ -128,12 +153,25 @@ test('tracker - the same command under the same opId applies once, for every com
   const commands = [
     claim('a', SMALL, 'i1'),
     update('a', 'active', null, 'u1'),
-    { type: 'moveClaim' as const, opId: 'mc1', migrationId: 'm', instanceId: 'a', flavor: MEDIUM, side: 'destination' as const, kind: 'resize' as const },
+    {
+      type: 'moveClaim' as const,
+      opId: 'mc1',
+      migrationId: 'm',
+      instanceId: 'a',
+      flavor: MEDIUM,
+      side: 'destination' as const,
+      kind: 'resize' as const,
+    },
     { type: 'finishMove' as const, opId: 'f1', migrationId: 'm' },
     { type: 'dropMoveClaim' as const, opId: 'd1', migrationId: 'm', side: 'destination' as const },
     abort('z', 'a1'),
     update('a', 'deleted', null, 'u2'),
-    { type: 'reset' as const, opId: 'r1', instances: [{ instanceId: 'q', flavor: SMALL, vmState: 'active', taskState: null }], migrations: [] },
+    {
+      type: 'reset' as const,
+      opId: 'r1',
+      instances: [{ instanceId: 'q', flavor: SMALL, vmState: 'active', taskState: null }],
+      migrations: [],
+    },
   ];
   for (const c of commands) {
     const first = h.ok(c);

@@ -16,7 +16,9 @@ import {
   type TrackerState,
 } from '../../../machines/tracker/index.js';
 
-/** 16 vcpus (2 reserved, ratio 2 → 28), 32768 MB (512 reserved, ratio 1 → 32256), 100 GB (10 reserved, ratio 1 → 90). */
+/**
+ * 16 vcpus (2 reserved, ratio 2 → 28), 32768 MB (512 reserved, ratio 1 → 32256), 100 GB (10 reserved, ratio 1 → 90).
+ */
 export const INVENTORY: HostInventory = {
   vcpus: 16,
   memoryMb: 32768,
@@ -35,9 +37,23 @@ export const LARGE = flavor(4, 8192, 40);
 let counter = 0;
 const nextOp = () => `op-${++counter}`;
 
-export const claim = (instanceId: string, f: Flavor, opId = nextOp()): TrackerCommand => ({ type: 'instanceClaim', opId, instanceId, flavor: f });
-export const abort = (instanceId: string, opId = nextOp()): TrackerCommand => ({ type: 'abortInstanceClaim', opId, instanceId });
-export const update = (instanceId: string, vmState: string, taskState: string | null = null, opId = nextOp()): TrackerCommand => ({
+export const claim = (instanceId: string, f: Flavor, opId = nextOp()): TrackerCommand => ({
+  type: 'instanceClaim',
+  opId,
+  instanceId,
+  flavor: f,
+});
+export const abort = (instanceId: string, opId = nextOp()): TrackerCommand => ({
+  type: 'abortInstanceClaim',
+  opId,
+  instanceId,
+});
+export const update = (
+  instanceId: string,
+  vmState: string,
+  taskState: string | null = null,
+  opId = nextOp(),
+): TrackerCommand => ({
   type: 'updateUsage',
   opId,
   instanceId,
@@ -52,8 +68,17 @@ export const move = (
   kind: MoveKind = 'resize',
   opId = nextOp(),
 ): TrackerCommand => ({ type: 'moveClaim', opId, migrationId, instanceId, flavor: f, side, kind });
-export const drop = (migrationId: string, side: MoveSide, opId = nextOp()): TrackerCommand => ({ type: 'dropMoveClaim', opId, migrationId, side });
-export const finish = (migrationId: string, opId = nextOp()): TrackerCommand => ({ type: 'finishMove', opId, migrationId });
+export const drop = (migrationId: string, side: MoveSide, opId = nextOp()): TrackerCommand => ({
+  type: 'dropMoveClaim',
+  opId,
+  migrationId,
+  side,
+});
+export const finish = (migrationId: string, opId = nextOp()): TrackerCommand => ({
+  type: 'finishMove',
+  opId,
+  migrationId,
+});
 
 /** A tracker with its event log: `run` decides and, on success, applies. */
 export class Host {

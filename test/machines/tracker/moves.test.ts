@@ -1,4 +1,6 @@
-/** Move claims: resize/migrate, live migration, evacuation, rebuild; confirm and revert on both sides; same-host resize. */
+/**
+ * Move claims: resize/migrate, live migration, evacuation, rebuild; confirm and revert on both sides; same-host resize.
+ */
 import test from 'ava';
 import { TrackerErrorCode, usage, type HostInventory } from '../../../machines/tracker/index.js';
 import { claim, drop, finish, flavor, Host, LARGE, MEDIUM, move, SMALL, times } from './driver.js';
@@ -67,7 +69,15 @@ test('tracker - failed prep_resize: drop the destination before finish; the sour
 });
 
 test('tracker - move claim refused over capacity on the destination', (t) => {
-  const inv: HostInventory = { vcpus: 4, memoryMb: 8192, diskGb: 100, reservedVcpus: 0, reservedMemoryMb: 0, reservedDiskGb: 0, allocationRatio: { cpu: 1, ram: 1, disk: 1 } };
+  const inv: HostInventory = {
+    vcpus: 4,
+    memoryMb: 8192,
+    diskGb: 100,
+    reservedVcpus: 0,
+    reservedMemoryMb: 0,
+    reservedDiskGb: 0,
+    allocationRatio: { cpu: 1, ram: 1, disk: 1 },
+  };
   const dst = new Host(inv);
   dst.ok(claim('b', flavor(1, 1, 1)));
   const err = dst.refused(move('m', 'a', LARGE, 'destination'));
@@ -93,7 +103,15 @@ test('tracker - moveClaim refusals: another claim under the key, another instanc
 });
 
 test('tracker - source moveClaim without an instance claim is a fresh, capacity-checked claim', (t) => {
-  const inv: HostInventory = { vcpus: 2, memoryMb: 2048, diskGb: 20, reservedVcpus: 0, reservedMemoryMb: 0, reservedDiskGb: 0, allocationRatio: { cpu: 1, ram: 1, disk: 1 } };
+  const inv: HostInventory = {
+    vcpus: 2,
+    memoryMb: 2048,
+    diskGb: 20,
+    reservedVcpus: 0,
+    reservedMemoryMb: 0,
+    reservedDiskGb: 0,
+    allocationRatio: { cpu: 1, ram: 1, disk: 1 },
+  };
   const src = new Host(inv);
   t.like(src.ok(move('m', 'a', SMALL, 'source'))[0], { type: 'MoveClaimed', replaced: null });
   t.is(src.refused(move('n', 'b', MEDIUM, 'source')).code, TrackerErrorCode.ComputeResourcesUnavailable);
@@ -178,7 +196,15 @@ test('tracker - same-host resize holds the larger of old and new flavor (max, bu
 });
 
 test('tracker - same-host resize fits when only the growth fits (max), not when both flavors must (sum, Nova)', (t) => {
-  const inv: HostInventory = { vcpus: 8, memoryMb: 8192, diskGb: 100, reservedVcpus: 0, reservedMemoryMb: 0, reservedDiskGb: 0, allocationRatio: { cpu: 1, ram: 1, disk: 1 } };
+  const inv: HostInventory = {
+    vcpus: 8,
+    memoryMb: 8192,
+    diskGb: 100,
+    reservedVcpus: 0,
+    reservedMemoryMb: 0,
+    reservedDiskGb: 0,
+    allocationRatio: { cpu: 1, ram: 1, disk: 1 },
+  };
   const max = new Host(inv, { sameHostResize: 'max' });
   const sum = new Host(inv, { sameHostResize: 'sum' });
   for (const h of [max, sum]) {

@@ -46,21 +46,52 @@ const inst = fc.constantFrom('i0', 'i1', 'i2', 'i3', 'i4');
 const migr = fc.constantFrom('m0', 'm1', 'm2');
 const flav = fc.constantFrom(...FLAVORS);
 const side = fc.constantFrom('source' as const, 'destination' as const);
-const kind = fc.constantFrom('resize' as const, 'migrate' as const, 'live_migrate' as const, 'evacuate' as const, 'rebuild' as const);
+const kind = fc.constantFrom(
+  'resize' as const,
+  'migrate' as const,
+  'live_migrate' as const,
+  'evacuate' as const,
+  'rebuild' as const,
+);
 // Mostly fresh opIds, sometimes one reused from a small pool (a redelivery or a misuse).
 const opId = fc.oneof({ arbitrary: fc.uuid(), weight: 4 }, { arbitrary: fc.constantFrom('o1', 'o2', 'o3'), weight: 1 });
 
-const record = fc.record({ instanceId: inst, flavor: flav, vmState: fc.constantFrom(...VM), taskState: fc.constantFrom(null, 'spawning') });
+const record = fc.record({
+  instanceId: inst,
+  flavor: flav,
+  vmState: fc.constantFrom(...VM),
+  taskState: fc.constantFrom(null, 'spawning'),
+});
 const migRecord = fc.record({ migrationId: migr, instanceId: inst, flavor: flav, side, kind, finished: fc.boolean() });
 
 const claimCommands: fc.Arbitrary<TrackerCommand> = fc.oneof(
-  { arbitrary: fc.record({ type: fc.constant('instanceClaim' as const), opId, instanceId: inst, flavor: flav }), weight: 5 },
+  {
+    arbitrary: fc.record({ type: fc.constant('instanceClaim' as const), opId, instanceId: inst, flavor: flav }),
+    weight: 5,
+  },
   { arbitrary: fc.record({ type: fc.constant('abortInstanceClaim' as const), opId, instanceId: inst }), weight: 1 },
   {
-    arbitrary: fc.record({ type: fc.constant('updateUsage' as const), opId, instanceId: inst, vmState: fc.constantFrom(...VM), taskState: fc.constantFrom(null, 'spawning') }),
+    arbitrary: fc.record({
+      type: fc.constant('updateUsage' as const),
+      opId,
+      instanceId: inst,
+      vmState: fc.constantFrom(...VM),
+      taskState: fc.constantFrom(null, 'spawning'),
+    }),
     weight: 2,
   },
-  { arbitrary: fc.record({ type: fc.constant('moveClaim' as const), opId, migrationId: migr, instanceId: inst, flavor: flav, side, kind }), weight: 5 },
+  {
+    arbitrary: fc.record({
+      type: fc.constant('moveClaim' as const),
+      opId,
+      migrationId: migr,
+      instanceId: inst,
+      flavor: flav,
+      side,
+      kind,
+    }),
+    weight: 5,
+  },
   { arbitrary: fc.record({ type: fc.constant('dropMoveClaim' as const), opId, migrationId: migr, side }), weight: 2 },
   { arbitrary: fc.record({ type: fc.constant('finishMove' as const), opId, migrationId: migr }), weight: 2 },
 );
@@ -73,7 +104,11 @@ const resetCommand: fc.Arbitrary<TrackerCommand> = fc.record({
 const anyCommand = fc.oneof({ arbitrary: claimCommands, weight: 12 }, { arbitrary: resetCommand, weight: 1 });
 
 const config: fc.Arbitrary<Partial<TrackerConfig>> = fc.record({
-  overhead: fc.record({ vcpus: fc.constantFrom(0, 1), memoryMb: fc.constantFrom(0, 64, 256), diskGb: fc.constantFrom(0, 1) }),
+  overhead: fc.record({
+    vcpus: fc.constantFrom(0, 1),
+    memoryMb: fc.constantFrom(0, 64, 256),
+    diskGb: fc.constantFrom(0, 1),
+  }),
   sameHostResize: fc.constantFrom('max' as const, 'sum' as const),
   opMemory: fc.constantFrom(3, 4096),
 });
@@ -82,7 +117,11 @@ interface Run {
   state: TrackerState;
   log: TrackerEvent[];
 }
-function run(cfg: Partial<TrackerConfig>, commands: readonly TrackerCommand[], each?: (r: Run, c: TrackerCommand, out: ReturnType<typeof decide>) => void): Run {
+function run(
+  cfg: Partial<TrackerConfig>,
+  commands: readonly TrackerCommand[],
+  each?: (r: Run, c: TrackerCommand, out: ReturnType<typeof decide>) => void,
+): Run {
   const r: Run = { state: emptyState(INV, cfg), log: [] };
   for (const c of commands) {
     const out = decide(r.state, c);
@@ -102,13 +141,18 @@ function naive(state: TrackerState): Resources {
   const per = new Map<string, Resources[]>();
   for (const c of state.claims.values()) {
     const o = state.config.overhead;
-    const d = { vcpus: c.flavor.vcpus + o.vcpus, memoryMb: c.flavor.memoryMb + o.memoryMb, diskGb: c.flavor.rootGb + o.diskGb };
+    const d = {
+      vcpus: c.flavor.vcpus + o.vcpus,
+      memoryMb: c.flavor.memoryMb + o.memoryMb,
+      diskGb: c.flavor.rootGb + o.diskGb,
+    };
     per.set(c.instanceId, [...(per.get(c.instanceId) ?? []), d]);
   }
   const total = { vcpus: 0, memoryMb: 0, diskGb: 0 };
   for (const ds of per.values()) {
     for (const k of ['vcpus', 'memoryMb', 'diskGb'] as const) {
-      total[k] += state.config.sameHostResize === 'sum' ? ds.reduce((a, d) => a + d[k], 0) : Math.max(...ds.map((d) => d[k]));
+      total[k] +=
+        state.config.sameHostResize === 'sum' ? ds.reduce((a, d) => a + d[k], 0) : Math.max(...ds.map((d) => d[k]));
     }
   }
   return total;
@@ -182,23 +226,28 @@ test('tracker - property: replaying every event from the initial state gives the
 
 test('tracker - property: fromSnapshot(toSnapshot(s)) equals s, through JSON too', (t) => {
   fc.assert(
-    fc.property(config, fc.array(anyCommand, { maxLength: 60 }), fc.array(anyCommand, { maxLength: 20 }), (cfg, before, after) => {
-      const live = run(cfg, before);
-      const snap = toSnapshot(live.state);
-      const restored = fromSnapshot(JSON.parse(JSON.stringify(snap)) as typeof snap);
-      t.deepEqual(canonical(restored), canonical(live.state));
-      t.deepEqual(toSnapshot(restored), snap);
-      // And it behaves the same from there on.
-      const a = { state: live.state, log: [] as TrackerEvent[] };
-      const b = { state: restored, log: [] as TrackerEvent[] };
-      for (const c of after) {
-        for (const s of [a, b]) {
-          const out = decide(s.state, c);
-          if (!isTrackerError(out)) for (const e of out) evolve(s.state, e);
+    fc.property(
+      config,
+      fc.array(anyCommand, { maxLength: 60 }),
+      fc.array(anyCommand, { maxLength: 20 }),
+      (cfg, before, after) => {
+        const live = run(cfg, before);
+        const snap = toSnapshot(live.state);
+        const restored = fromSnapshot(JSON.parse(JSON.stringify(snap)) as typeof snap);
+        t.deepEqual(canonical(restored), canonical(live.state));
+        t.deepEqual(toSnapshot(restored), snap);
+        // And it behaves the same from there on.
+        const a = { state: live.state, log: [] as TrackerEvent[] };
+        const b = { state: restored, log: [] as TrackerEvent[] };
+        for (const c of after) {
+          for (const s of [a, b]) {
+            const out = decide(s.state, c);
+            if (!isTrackerError(out)) for (const e of out) evolve(s.state, e);
+          }
         }
-      }
-      t.deepEqual(toSnapshot(b.state), toSnapshot(a.state));
-    }),
+        t.deepEqual(toSnapshot(b.state), toSnapshot(a.state));
+      },
+    ),
     { numRuns: 150 },
   );
 });
@@ -210,7 +259,8 @@ test('tracker - property: a command applied twice with the same opId changes not
         if (isTrackerError(out)) return;
         const before = toSnapshot(r.state);
         const again = decide(r.state, c);
-        if (isTrackerError(again) || again.length !== 0) throw new Error(`second ${c.type} under ${c.opId} gave ${JSON.stringify(again)}`);
+        if (isTrackerError(again) || again.length !== 0)
+          throw new Error(`second ${c.type} under ${c.opId} gave ${JSON.stringify(again)}`);
         if (JSON.stringify(toSnapshot(r.state)) !== JSON.stringify(before)) throw new Error('decide mutated the state');
       });
     }),

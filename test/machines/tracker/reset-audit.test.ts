@@ -1,10 +1,30 @@
 /** reset at compute start and the periodic audit (update_available_resource). */
 import test from 'ava';
-import { audit, decide, evolve, expectedClaims, TrackerErrorCode, usage, type InstanceRecord, type MigrationRecord } from '../../../machines/tracker/index.js';
+import {
+  audit,
+  decide,
+  evolve,
+  expectedClaims,
+  TrackerErrorCode,
+  usage,
+  type InstanceRecord,
+  type MigrationRecord,
+} from '../../../machines/tracker/index.js';
 import { claim, drop, finish, flavor, Host, LARGE, MEDIUM, move, SMALL, times } from './driver.js';
 
-const rec = (instanceId: string, f = SMALL, vmState = 'active', taskState: string | null = null): InstanceRecord => ({ instanceId, flavor: f, vmState, taskState });
-const mig = (migrationId: string, instanceId: string, f: ReturnType<typeof flavor>, side: 'source' | 'destination', finished = false): MigrationRecord => ({
+const rec = (instanceId: string, f = SMALL, vmState = 'active', taskState: string | null = null): InstanceRecord => ({
+  instanceId,
+  flavor: f,
+  vmState,
+  taskState,
+});
+const mig = (
+  migrationId: string,
+  instanceId: string,
+  f: ReturnType<typeof flavor>,
+  side: 'source' | 'destination',
+  finished = false,
+): MigrationRecord => ({
   migrationId,
   instanceId,
   flavor: f,
@@ -19,16 +39,40 @@ test('tracker - reset rebuilds the claims from the records', (t) => {
   const ev = h.ok({
     type: 'reset',
     opId: 'start-1',
-    instances: [rec('a'), rec('b', MEDIUM), rec('gone', LARGE, 'deleted'), rec('off', LARGE, 'shelved_offloaded'), rec('unshelving', SMALL, 'shelved_offloaded', 'spawning')],
+    instances: [
+      rec('a'),
+      rec('b', MEDIUM),
+      rec('gone', LARGE, 'deleted'),
+      rec('off', LARGE, 'shelved_offloaded'),
+      rec('unshelving', SMALL, 'shelved_offloaded', 'spawning'),
+    ],
     migrations: [mig('m-in', 'c', LARGE, 'destination'), mig('m-out', 'd', MEDIUM, 'source')],
   });
   t.is(ev[0]?.type, 'TrackerReset');
-  t.deepEqual(h.keys(), ['instance:a', 'instance:b', 'instance:unshelving', 'move:m-in:destination', 'move:m-out:source']);
-  t.deepEqual(usage(h.state), { vcpus: 1 + 2 + 1 + 4 + 2, memoryMb: 1024 + 4096 + 1024 + 8192 + 4096, diskGb: 10 + 20 + 10 + 40 + 20 });
+  t.deepEqual(h.keys(), [
+    'instance:a',
+    'instance:b',
+    'instance:unshelving',
+    'move:m-in:destination',
+    'move:m-out:source',
+  ]);
+  t.deepEqual(usage(h.state), {
+    vcpus: 1 + 2 + 1 + 4 + 2,
+    memoryMb: 1024 + 4096 + 1024 + 8192 + 4096,
+    diskGb: 10 + 20 + 10 + 40 + 20,
+  });
 });
 
 test('tracker - reset counts what runs even over capacity, then refuses growth but accepts releases', (t) => {
-  const h = new Host({ vcpus: 2, memoryMb: 2048, diskGb: 20, reservedVcpus: 0, reservedMemoryMb: 0, reservedDiskGb: 0, allocationRatio: { cpu: 1, ram: 1, disk: 1 } });
+  const h = new Host({
+    vcpus: 2,
+    memoryMb: 2048,
+    diskGb: 20,
+    reservedVcpus: 0,
+    reservedMemoryMb: 0,
+    reservedDiskGb: 0,
+    allocationRatio: { cpu: 1, ram: 1, disk: 1 },
+  });
   h.ok({ type: 'reset', opId: 'r', instances: [rec('a', LARGE)], migrations: [] });
   t.deepEqual(usage(h.state), times(LARGE, 1));
   t.is(h.refused(claim('b', flavor(1, 0, 0))).code, TrackerErrorCode.ComputeResourcesUnavailable);
@@ -39,13 +83,32 @@ test('tracker - reset counts what runs even over capacity, then refuses growth b
 
 test('tracker - reset refuses malformed records', (t) => {
   const h = new Host();
-  t.is(h.refused({ type: 'reset', opId: 'r1', instances: [rec('a'), rec('a')], migrations: [] }).code, TrackerErrorCode.InvalidCommand);
-  t.is(h.refused({ type: 'reset', opId: 'r2', instances: [rec('a', flavor(-1, 0, 0))], migrations: [] }).code, TrackerErrorCode.InvalidCommand);
   t.is(
-    h.refused({ type: 'reset', opId: 'r3', instances: [], migrations: [mig('m', 'a', SMALL, 'source'), mig('m', 'a', SMALL, 'source')] }).code,
+    h.refused({ type: 'reset', opId: 'r1', instances: [rec('a'), rec('a')], migrations: [] }).code,
     TrackerErrorCode.InvalidCommand,
   );
-  t.is(h.refused({ type: 'reset', opId: 'r4', instances: [], migrations: [{ ...mig('m', 'a', SMALL, 'source'), kind: 'warp' as 'resize' }] }).code, TrackerErrorCode.InvalidCommand);
+  t.is(
+    h.refused({ type: 'reset', opId: 'r2', instances: [rec('a', flavor(-1, 0, 0))], migrations: [] }).code,
+    TrackerErrorCode.InvalidCommand,
+  );
+  t.is(
+    h.refused({
+      type: 'reset',
+      opId: 'r3',
+      instances: [],
+      migrations: [mig('m', 'a', SMALL, 'source'), mig('m', 'a', SMALL, 'source')],
+    }).code,
+    TrackerErrorCode.InvalidCommand,
+  );
+  t.is(
+    h.refused({
+      type: 'reset',
+      opId: 'r4',
+      instances: [],
+      migrations: [{ ...mig('m', 'a', SMALL, 'source'), kind: 'warp' as 'resize' }],
+    }).code,
+    TrackerErrorCode.InvalidCommand,
+  );
 });
 
 test('tracker - reset keeps the opId memory, so a claim re-delivered across a restart stays applied once', (t) => {
@@ -64,14 +127,23 @@ test('tracker - expected claims follow a resize through its records on both host
     expectedClaims([rec('a', MEDIUM)], [mig('m', 'a', MEDIUM, 'source')]).map((c) => c.type + ':' + c.instanceId),
     ['move:a'],
   );
-  t.deepEqual(expectedClaims([], [mig('m', 'a', LARGE, 'destination')]).map((c) => c.type), ['move']);
+  t.deepEqual(
+    expectedClaims([], [mig('m', 'a', LARGE, 'destination')]).map((c) => c.type),
+    ['move'],
+  );
   // After finish: the destination's instance record carries the new flavor.
   const dst = expectedClaims([rec('a', LARGE, 'resized')], [mig('m', 'a', LARGE, 'destination', true)]);
   t.like(dst, [{ type: 'instance', flavor: LARGE, migrationId: 'm' }]);
   t.is(dst.length, 1);
   // Same host after finish: the instance (new flavor) and the source side (old flavor).
-  const same = expectedClaims([rec('a', LARGE, 'resized')], [mig('m', 'a', MEDIUM, 'source'), mig('m', 'a', LARGE, 'destination', true)]);
-  t.deepEqual(same.map((c) => `${c.type}:${c.flavor.vcpus}`), ['instance:4', 'move:2']);
+  const same = expectedClaims(
+    [rec('a', LARGE, 'resized')],
+    [mig('m', 'a', MEDIUM, 'source'), mig('m', 'a', LARGE, 'destination', true)],
+  );
+  t.deepEqual(
+    same.map((c) => `${c.type}:${c.flavor.vcpus}`),
+    ['instance:4', 'move:2'],
+  );
   // A deleted instance's migrations count for nothing.
   t.deepEqual(expectedClaims([rec('a', LARGE, 'deleted')], [mig('m', 'a', MEDIUM, 'source')]), []);
 });
@@ -98,9 +170,18 @@ test('tracker - audit finds stale, missing and changed claims and heals them', (
   const r = audit(h.state, observed);
   t.deepEqual(h.keys(), before); // audit never mutates
   t.false(r.inSync);
-  t.deepEqual(r.drift.stale.map((c) => c.instanceId), ['leaked']);
-  t.deepEqual(r.drift.missing.map((c) => c.instanceId), ['b']);
-  t.deepEqual(r.drift.changed.map((d) => [d.tracked.flavor, d.expected.flavor]), [[SMALL, MEDIUM]]);
+  t.deepEqual(
+    r.drift.stale.map((c) => c.instanceId),
+    ['leaked'],
+  );
+  t.deepEqual(
+    r.drift.missing.map((c) => c.instanceId),
+    ['b'],
+  );
+  t.deepEqual(
+    r.drift.changed.map((d) => [d.tracked.flavor, d.expected.flavor]),
+    [[SMALL, MEDIUM]],
+  );
   t.deepEqual(r.expected, { vcpus: 2 + 4, memoryMb: 4096 + 8192, diskGb: 20 + 40 });
   t.is(r.events.length, 1);
   t.is(r.events[0]?.type, 'ClaimsHealed');
@@ -133,7 +214,12 @@ test('tracker - audit keeps an unshelve that is spawning (bug 2025480) and a fin
   });
   t.true(r.inSync);
   // Once confirmed the record no longer names the migration: still in sync.
-  t.true(audit(h.state, { instances: [rec('u', SMALL, 'shelved_offloaded', 'spawning'), rec('a', LARGE, 'active')], migrations: [] }).inSync);
+  t.true(
+    audit(h.state, {
+      instances: [rec('u', SMALL, 'shelved_offloaded', 'spawning'), rec('a', LARGE, 'active')],
+      migrations: [],
+    }).inSync,
+  );
 });
 
 test('tracker - heal events replay like any other event', (t) => {
@@ -153,10 +239,18 @@ test('tracker - heal events replay like any other event', (t) => {
 // finishMove that follows finds its work done instead of failing.
 test('tracker - rebuilt from a finished move, the destination holds the instance claim and finishMove is a no-op (record first, tracker second)', (t) => {
   const h = new Host();
-  h.ok({ type: 'reset', opId: 'rebuilt', instances: [rec('a', LARGE)], migrations: [mig('m', 'a', LARGE, 'destination', true)] });
+  h.ok({
+    type: 'reset',
+    opId: 'rebuilt',
+    instances: [rec('a', LARGE)],
+    migrations: [mig('m', 'a', LARGE, 'destination', true)],
+  });
   t.deepEqual(h.keys(), ['instance:a']);
   const ev = h.ok(finish('m'));
-  t.deepEqual(ev.map((e) => e.type), ['CommandNoted']);
+  t.deepEqual(
+    ev.map((e) => e.type),
+    ['CommandNoted'],
+  );
   t.deepEqual(h.keys(), ['instance:a']);
 });
 
@@ -165,7 +259,14 @@ test('tracker audit - an instance with an operation in flight is neither judged 
   h.ok(claim('settled', SMALL));
   // A boot whose record is written (claiming) but whose claim step has not run yet, and an
   // instance whose record already names a resize's source side the tracker does not hold yet.
-  const observed = { instances: [rec('settled'), rec('booting', SMALL, 'building', 'spawning'), rec('resizing', MEDIUM, 'active', 'resize_prep')], migrations: [mig('m1', 'resizing', MEDIUM, 'source')] };
+  const observed = {
+    instances: [
+      rec('settled'),
+      rec('booting', SMALL, 'building', 'spawning'),
+      rec('resizing', MEDIUM, 'active', 'resize_prep'),
+    ],
+    migrations: [mig('m1', 'resizing', MEDIUM, 'source')],
+  };
   h.ok(claim('resizing', MEDIUM));
   const busy = audit(h.state, { ...observed, busy: new Set(['booting', 'resizing']) });
   t.true(busy.inSync);
