@@ -19,7 +19,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-syntax': [
         'error',
-        { selector: 'TSEnumDeclaration', message: 'Use `as const` objects and unions, not enum (docs/architecture.md §2).' },
+        {
+          selector: 'TSEnumDeclaration',
+          message: 'Use `as const` objects and unions, not enum (docs/architecture.md §2).',
+        },
       ],
     },
   },
