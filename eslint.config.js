@@ -1,4 +1,4 @@
-// Lint keeps the layers honest (DESIGN.md §2): imports point bin → actors → machines → protocol.
+// Lint keeps the layers honest (docs/architecture.md §2): imports point bin → actors → machines → protocol.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -19,7 +19,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-syntax': [
         'error',
-        { selector: 'TSEnumDeclaration', message: 'Use `as const` objects and unions, not enum (STYLE.md 6).' },
+        {
+          selector: 'TSEnumDeclaration',
+          message: 'Use `as const` objects and unions, not enum (docs/architecture.md §2).',
+        },
       ],
     },
   },
@@ -47,7 +50,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: impure, message: 'machines/ is pure: effects are injected by actors/ (STYLE.md 1).' },
+            { group: impure, message: 'machines/ is pure: effects are injected by actors/ (docs/architecture.md §2).' },
             {
               group: upward('actors', 'virt', 'bin', 'chaos'),
               message: 'machines/ may import only xstate and protocol/.',

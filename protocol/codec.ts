@@ -1,5 +1,5 @@
 /**
- * The only code that touches msgpack (STYLE.md 5). Plain msgpack: no records, no
+ * The only code that touches msgpack (docs/architecture.md §2). Plain msgpack: no records, no
  * extensions, so a client in any language reads and writes it.
  */
 import { Packr, Unpackr, type Options } from 'msgpackr';

@@ -1,5 +1,5 @@
 /**
- * The envelope every message travels in (DESIGN.md §3): one msgpack map.
+ * The envelope every message travels in (docs/protocol.md §3): one msgpack map.
  */
 import { Type, type Static } from '@sinclair/typebox';
 

@@ -1,6 +1,6 @@
 /**
  * Errors of the wire layer. One class, a closed set of codes, and the wire form of a
- * refusal produced and parsed here only (STYLE.md 6). Nothing in protocol/ throws
+ * refusal produced and parsed here only (docs/architecture.md §2). Nothing in protocol/ throws
  * through a decoder: decoders return `Decoded<T>`.
  */
 
@@ -43,7 +43,7 @@ export const fail = <T = never>(code: ProtocolErrorCode, message: string, path?:
 });
 
 /**
- * Codes a client can receive in `command.rejected` (protocol-minimum.md). The decoder's
+ * Codes a client can receive in `command.rejected` (docs/protocol.md §6.2). The decoder's
  * own codes collapse into `InvalidInput` on the wire: a client needs to know its input
  * was bad, and the message says why.
  */

@@ -1,6 +1,6 @@
 /**
  * Every message type the system speaks, by kind, with its body schema. A type not listed
- * here is rejected by the decoder (DESIGN.md §3: unknown `type` rejected).
+ * here is rejected by the decoder (docs/protocol.md §13).
  */
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';

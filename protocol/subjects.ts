@@ -1,5 +1,5 @@
 /**
- * Subject builders and parsers (DESIGN.md §3). Every token that comes from a caller is
+ * Subject builders and parsers (docs/protocol.md §4). Every token that comes from a caller is
  * validated: a `.`, `*`, `>` or whitespace inside an id would let it address, or
  * subscribe to, subjects it must not.
  */

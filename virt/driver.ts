@@ -1,13 +1,13 @@
 /**
  * The hypervisor driver interface: what an instance actor may ask of a host's hypervisor.
  *
- * Instance actors re-run an interrupted step after a crash (DESIGN.md §4 rule 4), so every
+ * Instance actors re-run an interrupted step after a crash (docs/architecture.md §4.7), so every
  * operation here is idempotent and converges: it brings the guest to the requested state
  * from wherever it is, and is a no-op when the guest is already there. A request that
  * cannot converge (pause a shut-down guest) fails with `InvalidState`, never half-done.
  */
 
-/** Nova's power_state strings (operations.md §0.1): the driver's truth about a guest. */
+/** Nova's power_state strings (docs/architecture.md §9.1): the driver's truth about a guest. */
 export const PowerState = {
   NoState: 'nostate',
   Running: 'running',

@@ -1,5 +1,5 @@
 /**
- * Errors of the hypervisor layer (STYLE.md 6): one class, a closed set of codes, each code
+ * Errors of the hypervisor layer (docs/architecture.md §2): one class, a closed set of codes, each code
  * retryable or terminal by default, so instance actors decide by `code` and `retryable`
  * and never by message text.
  */

@@ -1,6 +1,6 @@
 /**
  * The in-memory hypervisor: guests are records, latency and failures are injected. Time
- * (sleep) and randomness are injected too (STYLE.md 4), so a test runs with no real
+ * (sleep) and randomness are injected too (docs/architecture.md §2), so a test runs with no real
  * delay and a chaos run replays the same failures from the same seed.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';

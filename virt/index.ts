@@ -1,4 +1,4 @@
-/** virt/: hypervisor drivers behind one interface (DESIGN.md §2). */
+/** virt/: hypervisor drivers behind one interface (docs/architecture.md §2). */
 export {
   PowerState,
   RebootKind,

@@ -1,5 +1,5 @@
 /**
- * `audit(observation)`: the verdict on invariants I1–I7 (DESIGN.md §5) for one observation of
+ * `audit(observation)`: the verdict on invariants I1–I7 (docs/architecture.md §5) for one observation of
  * the cloud. Pure: the same observation always gives the same violations, in the same order.
  */
 import { checkI5 } from './command-rules.js';

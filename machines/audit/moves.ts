@@ -1,6 +1,6 @@
 /**
  * Moves as the auditor sees them: which migration records are still open, and what each side
- * of an open move may hold (operations.md §6, §0.7). Rules in docs/audit.md.
+ * of an open move may hold (docs/architecture.md §9.3). Rules in docs/audit.md.
  */
 import type { MigrationRecord, MigrationStatus } from '../../protocol/schemas/internal.js';
 import type { Observation } from './observation.js';

@@ -1,7 +1,7 @@
 /**
- * Allocation writes (§2.2, §3): PUT one consumer, POST several atomically, DELETE. One planner,
+ * Allocation writes (docs/protocol.md §9.3): PUT one consumer, POST several atomically, DELETE. One planner,
  * shared with reshape, computes the delta without touching the state: a failed request leaves
- * nothing behind, not even a consumer created for it (no leaks Q1/Q2).
+ * nothing behind, not even a consumer created for it (quirks Q1/Q2 of docs/operations.md are not kept).
  */
 import type { ConsumerWrite, PlacementRequest } from '../../protocol/schemas/placement.js';
 import { PlacementErrorCode, badRequest, conflict, notFound, type PlacementError } from './errors.js';
@@ -147,7 +147,7 @@ export function planAllocations(
 
   // Success: every consumer moves up one generation; every provider named in the new set (or,
   // for an emptied consumer, every provider it used) moves up once. Providers only dropped by a
-  // replace are not bumped (Q4).
+  // replace are not bumped (quirk Q4, docs/operations.md).
   const consumers: ConsumerData[] = [];
   const deletedConsumers: string[] = [];
   const bumped = new Set<string>();
@@ -160,7 +160,7 @@ export function planAllocations(
       bumped.add(rp);
     }
     if (empty) {
-      // Emptying a consumer deletes it; emptying one that does not exist is a no-op (Q2).
+      // Emptying a consumer deletes it; emptying one that does not exist is a no-op (not quirk Q2, docs/operations.md).
       if (old) {
         for (const rp of old.allocations.keys()) bumped.add(rp);
         deletedConsumers.push(w.uuid);
@@ -214,7 +214,7 @@ export function postAllocations(
   return isEmptyDelta(delta) ? [] : [{ type: 'AllocationsReplaced', ...delta }];
 }
 
-/** DELETE /allocations/{c}: no generation check and no provider bump (Q4). */
+/** DELETE /allocations/{c}: no generation check and no provider bump (quirk Q4). */
 export function deleteAllocations(
   state: PlacementState,
   body: PlacementRequest<'allocations.delete'>,

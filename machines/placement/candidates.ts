@@ -1,5 +1,5 @@
 /**
- * GET /allocation_candidates (§6), 1.39 semantics: nested trees, sharing providers, granular
+ * GET /allocation_candidates (docs/protocol.md §9.3), 1.39 semantics: nested trees, sharing providers, granular
  * groups with group_policy, same_subtree, root_required, limit and mappings.
  *
  * Candidates are produced tree by tree, anchors in sorted uuid order and, inside a tree, in the
@@ -80,7 +80,7 @@ function parseGroup(
   return { suffix, resources, traits, aggregates, inTreeRoot };
 }
 
-/** Parse and check the request (§6.1); the groups come unsuffixed first, then by suffix. */
+/** Parse and check the `candidates.get` request (docs/protocol.md §9.3); the groups come unsuffixed first, then by suffix. */
 function parse(state: PlacementState, body: Request): { groups: Group[]; root: TraitFilter } | PlacementError {
   const suffixes = Object.keys(body.groups ?? {}).sort();
   const hasResources =
@@ -138,7 +138,7 @@ function summary(p: Provider): Summary {
   return { resources, traits: [...p.traits].sort(), parentProviderUuid: p.parent, rootProviderUuid: p.root };
 }
 
-/** Summaries of every provider in every tree the kept requests touch (§6.2). */
+/** Summaries of every provider in every tree the kept requests touch (`providerSummaries`). */
 function summaries(state: PlacementState, built: readonly Built[]): Reply['providerSummaries'] {
   const out: Reply['providerSummaries'] = {};
   const roots = new Set<string>();
@@ -237,7 +237,7 @@ function options(state: PlacementState, g: Group, tree: readonly Provider[], sha
   return out;
 }
 
-/** Sharing providers outside the tree that share an aggregate with any of its members (§6.6). */
+/** Sharing providers outside the tree that share an aggregate with any of its members (MISC_SHARES_VIA_AGGREGATE). */
 function sharedWith(state: PlacementState, tree: readonly Provider[]): Provider[] {
   if (state.sharing.size === 0) return [];
   const inTree = new Set(tree.map((p) => p.uuid));
@@ -277,7 +277,7 @@ function forTree(state: PlacementState, rootUuid: string, groups: readonly Group
       const ps = list.map((s) => (bySuffix.get(s) as Option).providers[0] as string);
       if (!ps.some((x) => ps.every((y) => isAncestorOrSelf(state, x, y)))) return;
     }
-    // Groups landing on the same provider add up; re-check the sums (§6.4 "Merging groups").
+    // Groups landing on the same provider add up; re-check the sums (as Placement merges them).
     const sums = new Map<string, Map<string, number>>();
     for (const o of picked) {
       for (const [rp, rc, n] of o.items) {

@@ -1,4 +1,4 @@
-/** Decisions on the global catalogues: custom resource classes and custom traits (§1.3, §1.4). */
+/** Decisions on the global catalogues: custom resource classes and custom traits (docs/protocol.md §9.2). */
 import type { PlacementRequest } from '../../protocol/schemas/placement.js';
 import { badRequest, conflict, notFound, type PlacementError } from './errors.js';
 import type { PlacementEvent } from './events.js';

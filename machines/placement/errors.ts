@@ -1,6 +1,6 @@
 /**
  * Placement failures as values: decide and query return them, never throw them. Each carries
- * Placement's HTTP status and error code (spec/placement.md §0) so that clients branch on the
+ * Placement's HTTP status and error code (docs/protocol.md §9.5) so that clients branch on the
  * same things Placement clients do. The wire form is `toBody()`.
  */
 import type { PlacementErrorBody } from '../../protocol/schemas/placement.js';

@@ -1,6 +1,6 @@
 /**
  * Placement events: one per successful mutating request, holding the full post-state delta
- * (spec/placement.md §10) so that evolve only applies it. Plain data: they go into the
+ * (docs/operations.md, Durability) so that evolve only applies it. Plain data: they go into the
  * msgpack event log and are replayed on restart.
  */
 import type { Inventory } from './model.js';

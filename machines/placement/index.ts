@@ -1,5 +1,5 @@
 /**
- * The placement core: pure decide/evolve/query over an in-memory state (spec/placement.md).
+ * The placement core: pure decide/evolve/query over an in-memory state (docs/protocol.md §9).
  * No I/O: the placement actor validates bodies against protocol/schemas/placement.ts, fills in
  * generated uuids, calls decide, appends the events durably, applies them with evolve, and
  * answers with writeReply (or the error's toBody()).

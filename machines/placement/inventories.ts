@@ -1,4 +1,4 @@
-/** Decisions on inventories (§1.2, §4): full replace, single-class routes, in-use rules. */
+/** Decisions on inventories (docs/protocol.md §9.2): full replace, single-class routes, in-use rules. */
 import type { InventoryInput, PlacementRequest } from '../../protocol/schemas/placement.js';
 import {
   PlacementErrorCode,
@@ -21,7 +21,7 @@ import {
 } from './model.js';
 import { findProvider } from './providers.js';
 
-/** Fill in Placement's defaults (§1.2). */
+/** Fill in Placement's defaults (InventoryInput, docs/protocol.md §9.1). */
 export function withDefaults(i: InventoryInput): Inventory {
   return {
     total: i.total,
@@ -91,7 +91,7 @@ const event = (p: Provider, inventories: InventoryData): InventorySet => ({
   inventories,
 });
 
-/** PUT …/inventories: replace the set; the generation always moves (§1.8). */
+/** PUT …/inventories: replace the set; the generation always moves (docs/protocol.md §9.4). */
 export function setInventories(
   state: PlacementState,
   body: PlacementRequest<'inventories.set'>,
@@ -149,7 +149,7 @@ export function addInventory(
   return [event(p, { ...current(p), [rc]: inv })];
 }
 
-/** DELETE …/inventories/{rc}. In use is 409 concurrent_update: reference quirk Q3, kept. */
+/** DELETE …/inventories/{rc}. In use is 409 concurrent_update: Placement's quirk Q3 (docs/operations.md), kept. */
 export function deleteInventory(
   state: PlacementState,
   body: PlacementRequest<'inventories.delete'>,

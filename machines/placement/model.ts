@@ -8,7 +8,7 @@
  */
 import { isStandardResourceClass, isStandardTrait } from './names.js';
 
-/** One inventory record with every default filled in (§1.2). */
+/** One inventory record with every default filled in (docs/protocol.md §9.1). */
 export interface Inventory {
   total: number;
   reserved: number;
@@ -114,7 +114,7 @@ export function emptyState(): PlacementState {
 export const MAX_INT = 2147483647;
 
 /**
- * Real capacity: reserved first, then the ratio, NOT truncated (§2.1, Q6). Write checks compare
+ * Real capacity: reserved first, then the ratio, NOT truncated (quirk Q6, docs/operations.md). Write checks compare
  * `used + amount <= cap` in doubles, which for integer amounts equals comparing with trunc(cap).
  */
 export const capacity = (inv: Inventory): number => (inv.total - inv.reserved) * inv.allocationRatio;
@@ -123,7 +123,7 @@ export const capacityInt = (inv: Inventory): number => Math.trunc(capacity(inv))
 
 export const usedOf = (p: Provider, rc: string): number => p.usage.get(rc) ?? 0;
 
-/** Whether `amount` of `rc` fits on `p` now, with the unit rules of §6.4. */
+/** Whether `amount` of `rc` fits on `p` now, with Placement's unit rules (minUnit, maxUnit, stepSize). */
 export function canServe(p: Provider, rc: string, amount: number): boolean {
   const inv = p.inventories.get(rc);
   if (!inv) return false;

@@ -3,7 +3,7 @@
  * the canonical form of uuids.
  */
 
-/** os-resource-classes 1.1.0, in id order (spec/placement.md §1.3). */
+/** os-resource-classes 1.1.0, in id order (the 21 standard classes of docs/protocol.md §9.2). */
 export const STANDARD_RESOURCE_CLASSES = [
   'VCPU',
   'MEMORY_MB',
@@ -75,14 +75,14 @@ export const WELL_KNOWN_TRAITS = [
 const STANDARD_TRAIT_RE = /^(HW|COMPUTE|STORAGE|MISC|OWNER)_[A-Z0-9_]+$/;
 export const isStandardTrait = (name: string): boolean => name.length <= 255 && STANDARD_TRAIT_RE.test(name);
 
-/** The trait that makes a provider share its inventory with its aggregates (§6.6). */
+/** The trait that makes a provider share its inventory with its aggregates (Placement's sharing providers). */
 export const SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE';
 
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * The stored form of a uuid-like string: lowercase and dashed. Placement accepts dashless and
- * uppercase forms on writes and stores this form (§1.1). The schema has checked the shape.
+ * uppercase forms on writes and stores this form (docs/protocol.md §9.1, Uuid). The schema has checked the shape.
  */
 export function canonicalUuid(u: string): string {
   if (CANONICAL_UUID.test(u)) return u;

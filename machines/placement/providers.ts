@@ -1,4 +1,4 @@
-/** Decisions on providers and on what hangs off them directly: traits and aggregates (§1.1, §1.4, §1.5). */
+/** Decisions on providers and on what hangs off them directly: traits and aggregates (docs/protocol.md §9.2). */
 import type { PlacementRequest } from '../../protocol/schemas/placement.js';
 import {
   PlacementErrorCode,
@@ -132,7 +132,7 @@ export function setTraits(
   if (body.resourceProviderGeneration !== p.generation) return generationConflict();
   const missing = body.traits.filter((t) => !traitExists(state, t));
   if (missing.length > 0) return badRequest(`No such trait(s): ${missing.join(', ')}`);
-  // The generation moves only when the set changes (§1.8); an unchanged set is a no-op.
+  // The generation moves only when the set changes (docs/protocol.md §9.4); an unchanged set is a no-op.
   if (sameSet(p.traits, body.traits)) return [];
   const e: TraitsSet = {
     type: 'TraitsSet',

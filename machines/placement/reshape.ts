@@ -1,5 +1,5 @@
 /**
- * POST /reshaper (§7): move inventory and the allocations that use it in one atomic step. The
+ * POST /reshaper (docs/protocol.md §9.3): move inventory and the allocations that use it in one atomic step. The
  * reference runs three internal steps (interim inventory = old ∪ new, allocation replace, final
  * inventory); this computes their combined outcome, and the generations they would produce.
  */

@@ -1,5 +1,5 @@
 /**
- * The periodic audit (Nova's update_available_resource, operations.md §13): recompute what the
+ * The periodic audit (Nova's update_available_resource; docs/instances.md, Periodic tasks): recompute what the
  * host should hold from the records, report the drift, and give the one event that heals it.
  * Pure like decide: the tracker actor reads the records, calls audit, appends the events and
  * applies them in one mailbox turn, so no claim can slip between the check and the repair

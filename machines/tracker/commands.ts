@@ -1,6 +1,6 @@
 /**
  * What the tracker accepts. Every command carries an `opId`, derived by the caller from
- * (instance, operation id, step) (DESIGN.md §4.2): a command is applied at most once per opId.
+ * (instance, operation id, step) (docs/architecture.md §4.5): a command is applied at most once per opId.
  */
 import type { Flavor, MoveKind, MoveSide } from './model.js';
 

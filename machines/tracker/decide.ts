@@ -40,7 +40,7 @@ export function decide(state: TrackerState, command: TrackerCommand): TrackerEve
 
 /**
  * Rebuild the claims from the records at compute start, as Nova's resource tracker rebuilds
- * its state from the database (operations.md §12): the records are the truth, the tracker a
+ * its state from the database (docs/architecture.md §7): the records are the truth, the tracker a
  * cache of them. No capacity check: what runs on the host is counted even if it no longer fits
  * (an operator raised `reserved`); new claims are then refused until usage comes back down.
  * The opId memory survives, so commands re-delivered across the restart stay idempotent.

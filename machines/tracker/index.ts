@@ -1,8 +1,8 @@
 /**
- * The tracker core: one compute host's claims and usage as pure decide/evolve (DESIGN.md §1,
- * spec/operations.md §2, §6-§8, §11, §13). No I/O: the tracker actor is the host's
- * COMPUTE_RESOURCE_SEMAPHORE; it calls decide for each request, appends the events durably,
- * applies them with evolve, then answers (the refusal's toBody() on error). At compute start it
+ * The tracker core: one compute host's claims and usage as pure decide/evolve (docs/architecture.md §1;
+ * docs/instances.md, The tracker). No I/O: the tracker actor is the host's
+ * COMPUTE_RESOURCE_SEMAPHORE; it calls decide for each request, applies the events with evolve
+ * (in memory: the records are its durable state), then answers (the refusal's toBody() on error). At compute start it
  * issues `reset` from the instance and migration records; periodically it runs `audit` on fresh
  * records and applies the healing events.
  */

@@ -1,5 +1,5 @@
 /**
- * Decisions on an instance's own claim (operations.md §2, §3, §9): instance_claim at build and
+ * Decisions on an instance's own claim (Nova's resource_tracker.py): instance_claim at build and
  * unshelve, abort_instance_claim when the build fails, update_usage when the instance goes away.
  */
 import type { AbortInstanceClaimCommand, InstanceClaimCommand, UpdateUsageCommand } from './commands.js';

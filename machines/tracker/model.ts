@@ -1,6 +1,6 @@
 /**
  * The tracker's state: one compute host's inventory, the claims held on it, and the usage they
- * add up to (spec/operations.md §11, DESIGN.md §1). The tracker actor's mailbox is Nova's
+ * add up to (docs/architecture.md §1; docs/instances.md, The tracker). The tracker actor's mailbox is Nova's
  * COMPUTE_RESOURCE_SEMAPHORE: every claim and drop on the host goes through decide/evolve here,
  * one message at a time, so the capacity check and the usage update can never interleave.
  *
@@ -210,7 +210,7 @@ export function copyClaim(c: Claim): Claim {
 }
 
 /**
- * The resource-removal predicate (operations.md §0.1): the host stops counting an instance that
+ * The resource-removal predicate (docs/architecture.md §9.1): the host stops counting an instance that
  * is deleted, or shelved-offloaded unless an unshelve is spawning it (bug 2025480).
  */
 export function allowsResourceRemoval(vmState: string, taskState: string | null): boolean {

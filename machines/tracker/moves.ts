@@ -1,5 +1,5 @@
 /**
- * Move claims (operations.md §6-§8, §11): resize/migrate (resize_claim), live migration
+ * Move claims (docs/instances.md, the move tables): resize/migrate (resize_claim), live migration
  * (live_migration_claim), evacuation and rebuild (rebuild_claim), and their ends.
  *
  * Lifecycles, per host (S = source side, D = destination side, I = the instance's claim):

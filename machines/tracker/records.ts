@@ -2,7 +2,7 @@
  * From records to claims: what the tracker should hold, given the instance records that name
  * this host and the in-progress migrations that involve it. Used at compute start (reset) and
  * by the periodic audit, as Nova's update_available_resource recomputes usage from the DB
- * (operations.md §11 "periodic", §12, §13).
+ * (docs/instances.md, The tracker; docs/architecture.md §7).
  */
 import type { InstanceRecord, MigrationRecord } from './commands.js';
 import { allowsResourceRemoval, claimKey, MoveSide, type Claim, type InstanceClaim, type MoveClaim } from './model.js';

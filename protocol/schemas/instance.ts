@@ -1,6 +1,6 @@
 /**
- * Instance commands, lifecycle events and queries (protocol-minimum.md). State strings
- * are Nova's (spec/operations.md §0.1).
+ * Instance commands, lifecycle events and queries (docs/protocol.md §6-§8). State strings
+ * are Nova's (docs/architecture.md §9.1).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Empty, Fault, Name, OptionalHost, Text, TokenString } from './common.js';
@@ -40,7 +40,7 @@ export const PowerState = Type.Union(
 );
 export type PowerState = 'nostate' | 'running' | 'paused' | 'shutdown' | 'crashed' | 'suspended';
 
-/** Task states are many and transient (operations.md §0.1); null means idle. */
+/** Task states are many and transient (docs/architecture.md §9.1); null means idle. */
 export const TaskState = Type.Union([Type.Null(), Type.String({ pattern: '^[a-z_]{1,64}$' })]);
 
 export const FlavorView = Type.Object(
@@ -146,7 +146,7 @@ export type CommandRejectedBody = Static<typeof CommandRejectedBody>;
 export const COMMAND_REJECTED = 'command.rejected' as const;
 
 const PHASES = ['start', 'end', 'error'] as const;
-/** Operations that notify `instance.<op>.start|end|error` (protocol-minimum.md, Events). */
+/** Operations that notify `instance.<op>.start|end|error` (docs/protocol.md §7.1). */
 export const PHASED_OPERATIONS = [
   'create',
   'delete',
@@ -190,7 +190,7 @@ export const INSTANCE_EVENT_TYPES: readonly string[] = [
 
 export const eventType = (op: PhasedOperation, phase: (typeof PHASES)[number]) => `instance.${op}.${phase}` as const;
 
-/** The terminal success event of each command (protocol-minimum.md). */
+/** The terminal success event of each command (docs/protocol.md §6.1). */
 export const TERMINAL_SUCCESS: Readonly<Record<InstanceAction, string>> = {
   boot: 'instance.create.end',
   delete: 'instance.delete.end',

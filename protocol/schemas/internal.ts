@@ -11,7 +11,7 @@ import { FlavorView, PowerState, VmState } from './instance.js';
 export const FlavorRecord = FlavorView;
 export type FlavorRecord = Static<typeof FlavorRecord>;
 
-/** The flavors every cloud starts with (protocol-minimum.md). */
+/** The flavors every cloud starts with (docs/protocol.md §9). */
 export const DEFAULT_FLAVORS: readonly FlavorRecord[] = [
   { name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1 },
   { name: 'm1.small', vcpus: 1, memoryMb: 2048, rootGb: 20 },
@@ -133,7 +133,7 @@ export const InstanceRecord = Type.Object(
 );
 export type InstanceRecord = Static<typeof InstanceRecord>;
 
-/** Nova's migration types and statuses (operations.md §0.7). */
+/** Nova's migration types and statuses (docs/architecture.md §9.3). */
 export const MIGRATION_KINDS = ['resize', 'migration', 'live-migration', 'evacuation'] as const;
 export const MIGRATION_STATUSES = [
   'pre-migrating',

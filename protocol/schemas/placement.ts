@@ -1,7 +1,7 @@
 /**
  * Wire schemas of the placement service (`nv.placement.<op>`, envelope type `placement.<op>`).
  *
- * Bodies mirror OpenStack Placement 1.39 JSON with camelCase names (spec/placement.md). The
+ * Bodies mirror OpenStack Placement 1.39 JSON with camelCase names (docs/protocol.md §9). The
  * schemas do what Placement's JSON schemas do (shape, ranges, name patterns, no unknown keys):
  * a body that fails here is a 400 `placement.undefined_code` "JSON does not validate". Checks
  * that need state (unknown class, generation, capacity) live in machines/placement.

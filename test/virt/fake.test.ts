@@ -34,7 +34,7 @@ conformance('virt fake', async (t) => {
   return rig;
 });
 
-// The driver's power states are the wire's (operations.md §0.1): a compile-time check both ways.
+// The driver's power states are the wire's (docs/architecture.md §9.1): a compile-time check both ways.
 const _toWire: WirePowerState = PowerState.Crashed as PowerState;
 const _fromWire: PowerState = 'nostate' as WirePowerState;
 

@@ -72,7 +72,7 @@ test.serial(
     const end = await c.client.final(id, rs);
     t.is(end.type, 'instance.resize.error');
     t.false(failOnce.has('moveRollback'), 'the rollback failed once');
-    t.like(end.body, { host: source }); // vm error: the disk step's failure was not a rollback (operations.md §6)
+    t.like(end.body, { host: source }); // vm error: the disk step's failure was not a rollback (docs/instances.md)
     t.deepEqual((await c.placement.call('allocations.get', { consumer: migrationIdOf(id, rs) })).allocations, {});
     t.deepEqual(audit(await collect({ nc: c.client.nc, timeoutMs: 5000 })).violations, []);
   },

@@ -1,5 +1,5 @@
 /**
- * Evacuation (operations.md §8): only from a down host, by an admin; the instance is rebuilt
+ * Evacuation (docs/instances.md, Evacuate): only from a down host, by an admin; the instance is rebuilt
  * on another host with exact allocations, and the source destroys its old guest when it
  * comes back.
  */

@@ -1,5 +1,5 @@
 /**
- * Kill tests (DESIGN.md §4.5): at every build step, every power-operation step and every
+ * Kill tests (docs/architecture.md §4, §7): at every build step, every power-operation step and every
  * delete step, the step is held in flight and then one of these dies:
  *   instance — `nv.ctl` kill of the instance actor (restored from its record after 100 ms);
  *   tracker  — `nv.ctl` kill of the host's tracker (rebuilt from the records);

@@ -1,5 +1,5 @@
 /**
- * Live migration (operations.md §7): the instance keeps running and lands on another host with
+ * Live migration (docs/instances.md, Live migration): the instance keeps running and lands on another host with
  * exact allocations; abort rolls it back; force-complete finishes it at once.
  */
 import test from 'ava';

@@ -1,5 +1,5 @@
 /**
- * Nova's regression scenarios for moves (operations.md §14.1), each named after its bug, with
+ * Nova's regression scenarios for moves (nova/tests/functional/regressions/), each named after its bug, with
  * novactor's stricter outcome: no allocation, claim or guest left anywhere.
  */
 import test from 'ava';

@@ -1,5 +1,5 @@
 /**
- * Many moves at once (operations.md §6) on 4 hosts: 50 cold migrations while 20 new instances
+ * Many moves at once (docs/instances.md, Resize and cold migrate) on 4 hosts: 50 cold migrations while 20 new instances
  * boot and 10 others are deleted, then 25 confirms and 25 reverts at once. Every command ends in
  * exactly one terminal event, and afterwards placement, each tracker, the records, the guests and
  * the auditor agree; deleting everything leaves nothing anywhere.

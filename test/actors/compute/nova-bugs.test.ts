@@ -1,5 +1,5 @@
 /**
- * Nova's regression scenarios (operations.md §14.1), each named after its bug, with
+ * Nova's regression scenarios (nova/tests/functional/regressions/), each named after its bug, with
  * novactor's outcome: the right end state, and nothing leaked anywhere.
  */
 import test from 'ava';

@@ -1,6 +1,6 @@
 /**
- * The periodic tracker audit (Nova's update_available_resource, operations.md §13): it
- * recomputes the tracker's claims from the records, removes allocations of deleted or unknown
+ * The periodic tracker audit (Nova's update_available_resource; docs/audit.md, What the host audit
+ * repairs): it recomputes the tracker's claims from the records, removes allocations of deleted or unknown
  * consumers from its host's provider, and keeps placement's inventory as configured.
  */
 import test from 'ava';
@@ -21,7 +21,7 @@ test.serial(
     t.is((await c.client.final(id, cmd)).type, 'instance.create.end');
     const provider = (await c.placement.call('providers.list', { name: 'p1' })).providers[0]!.uuid;
 
-    // A leak in placement: a consumer no record knows (Nova bug class of operations.md §14).
+    // A leak in placement: a consumer no record knows (the class of Nova's leak bugs, docs/architecture.md §9.4).
     const ghost = crypto.randomUUID();
     await c.placement.call('allocations.put', {
       consumer: ghost,

@@ -1,5 +1,5 @@
 /**
- * The build timeout periodic (operations.md §13, Nova's _check_instance_build_time): a build
+ * The build timeout periodic (docs/instances.md, Periodic tasks; Nova's _check_instance_build_time): a build
  * hung in its spawn step past --instance-build-timeout fails into error and gives back what it
  * held; the hung step's late result changes nothing.
  */

@@ -1,5 +1,5 @@
 /**
- * The incomplete-migration cleanup periodic (operations.md §13, Nova's
+ * The incomplete-migration cleanup periodic (docs/instances.md, Periodic tasks; Nova's
  * _cleanup_incomplete_migrations): a failed move left here whose instance is gone loses its
  * guest and its migration allocation, and is marked failed.
  */

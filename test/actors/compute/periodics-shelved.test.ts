@@ -1,5 +1,5 @@
 /**
- * The shelved-offload periodic (operations.md §13, Nova's _poll_shelved_instances) on a host
+ * The shelved-offload periodic (docs/instances.md, Periodic tasks; Nova's _poll_shelved_instances) on a host
  * whose shelved_offload_time is short: a shelved instance stays shelved, then is offloaded by
  * the host itself, through its actor.
  */

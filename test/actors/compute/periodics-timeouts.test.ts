@@ -1,5 +1,5 @@
 /**
- * The reboot and rescue timeout periodics (operations.md §13, Nova's _poll_rebooting_instances
+ * The reboot and rescue timeout periodics (docs/instances.md, Periodic tasks; Nova's _poll_rebooting_instances
  * and _poll_rescued_instances), on a host with short timeouts.
  */
 import test from 'ava';

@@ -1,4 +1,4 @@
-/** The power-state sync periodic (operations.md §13, Nova's _sync_power_states). */
+/** The power-state sync periodic (docs/instances.md, Power-state sync; Nova's _sync_power_states). */
 import test from 'ava';
 import { recordWhere, startCloud } from '../../helpers/cloud.js';
 import { eventually } from '../../helpers/eventually.js';

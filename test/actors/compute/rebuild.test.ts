@@ -1,4 +1,4 @@
-/** Rebuild on the same host (operations.md §5), and its failure keeping the allocation (§14.2). */
+/** Rebuild on the same host (docs/instances.md); its failure keeps the allocation (docs/architecture.md §9.4). */
 import test from 'ava';
 import { startCloud } from '../../helpers/cloud.js';
 
@@ -41,7 +41,7 @@ test.serial('rebuild - a stopped instance is stopped again afterwards', async (t
 });
 
 test.serial(
-  'rebuild - a failed spawn leaves ERROR with the allocation and the claim still held (better than Nova, operations.md §14.2); delete then frees them',
+  'rebuild - a failed spawn leaves ERROR with the allocation and the claim still held (better than Nova, docs/architecture.md §9.4); delete then frees them',
   async (t) => {
     const c = await cloud;
     const { id, cmd } = await c.boot('unlucky', 'm1.tiny', { image: 'cirros' });

@@ -1,6 +1,6 @@
 /**
- * Resize and cold migrate through the whole cloud (operations.md §6): allocations in placement
- * and claims in both trackers after each phase, and after confirm and revert.
+ * Resize and cold migrate through the whole cloud (docs/instances.md, Resize and cold migrate):
+ * allocations in placement and claims in both trackers after each phase, and after confirm and revert.
  */
 import test from 'ava';
 import { migrationIdOf } from '../../../actors/compute/move-steps.js';

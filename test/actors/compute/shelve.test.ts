@@ -1,7 +1,7 @@
 /**
- * Shelve, shelve_offload, unshelve and snapshot end to end (operations.md §9, §10), on hosts
- * that never offload by themselves (shelved_offload_time -1): what each leaves in placement,
- * the tracker, the hypervisor and the image registry.
+ * Shelve, shelve_offload, unshelve and snapshot end to end (docs/instances.md, Shelve, offload,
+ * unshelve and snapshot), on hosts that never offload by themselves (shelved_offload_time -1):
+ * what each leaves in placement, the tracker, the hypervisor and the image registry.
  */
 import test from 'ava';
 import { collect } from '../../../actors/audit/index.js';

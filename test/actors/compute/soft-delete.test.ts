@@ -1,5 +1,5 @@
 /**
- * Soft delete, restore and reclaim (operations.md §3.2) on hosts with a reclaim interval: the
+ * Soft delete, restore and reclaim (docs/instances.md, Soft delete and reclaim) on hosts with a reclaim interval: the
  * instance keeps its resources while soft-deleted, a restore brings it back, the host reclaims
  * it after the interval, and a restore that comes first always wins over the reclaim.
  */

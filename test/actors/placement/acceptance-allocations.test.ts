@@ -1,4 +1,4 @@
-/** spec/placement.md §8 (allocations cases) against the real placement actor over a real nats-server. */
+/** Placement acceptance cases (allocations; docs/architecture.md §9.4) against the placement actor over NATS. */
 import test from 'ava';
 import { defineAllocationCases } from '../../machines/placement/cases-allocations.js';
 import { natsPlacements } from './nats-driver.js';

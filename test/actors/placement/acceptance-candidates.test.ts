@@ -1,4 +1,4 @@
-/** spec/placement.md §8 (candidates cases) against the real placement actor over a real nats-server. */
+/** Placement acceptance cases (candidates; docs/architecture.md §9.4) against the placement actor over NATS. */
 import test from 'ava';
 import { defineCandidateCases } from '../../machines/placement/cases-candidates.js';
 import { natsPlacements } from './nats-driver.js';

@@ -1,4 +1,4 @@
-/** spec/placement.md §8 (inventory cases) against the real placement actor over a real nats-server. */
+/** Placement acceptance cases (inventory; docs/architecture.md §9.4) against the placement actor over NATS. */
 import test from 'ava';
 import { defineInventoryCases } from '../../machines/placement/cases-inventory.js';
 import { natsPlacements } from './nats-driver.js';

@@ -1,4 +1,4 @@
-/** spec/placement.md §8 (reshape cases) against the real placement actor over a real nats-server. */
+/** Placement acceptance cases (reshape; docs/architecture.md §9.4) against the placement actor over NATS. */
 import test from 'ava';
 import { defineReshapeCases } from '../../machines/placement/cases-reshape.js';
 import { natsPlacements } from './nats-driver.js';

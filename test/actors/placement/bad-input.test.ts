@@ -1,7 +1,7 @@
 /**
  * Placement over NATS refuses bad input without touching state: for every op, a missing
  * required field, a mistyped field, a negative number, an oversized value and an unknown
- * field get 400 `placement.undefined_code` ("JSON does not validate", spec/placement.md §0),
+ * field get 400 `placement.undefined_code` ("JSON does not validate", docs/protocol.md §9.5),
  * the log does not grow and the fixture reads the same. Bytes that are not a request at all
  * (garbage, empty, a msgpack non-map, a type that does not match its subject, an unknown op)
  * get an error reply, and the actor keeps serving.
@@ -243,7 +243,7 @@ function badBodies(op: PlacementOp, body: Body): { bad: Bad[]; notApplicable: st
     const { [required[0]]: _gone, ...rest } = body;
     bad.push({ what: `missing ${required[0]}`, body: rest });
   } else if (op === 'candidates.get') {
-    // No key is required by the schema; a request with no resources at all is the core's 400 (§8.36).
+    // No key is required by the schema; a request with no resources at all is the core's 400 (acceptance case 36).
     bad.push({ what: 'missing resources', body: {}, core: 'placement.query.missing_value' });
   } else {
     notApplicable.push('missing');

@@ -1,5 +1,5 @@
 /**
- * The §8 driver for the real placement actor: requests go through `PlacementClient` over a
+ * The acceptance cases' driver for the real placement actor: requests go through `PlacementClient` over a
  * real nats-server, and the event log is the actor's JetStream stream. Each driver is a
  * placement of its own (a fresh subject/stream prefix with its own bootstrap and actor), so
  * the tests of a file share one server and run concurrently.

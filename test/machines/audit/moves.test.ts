@@ -1,5 +1,5 @@
 /**
- * The auditor during and after a resize (operations.md §6): what each phase of a move shows
+ * The auditor during and after a resize (docs/instances.md, Resize and cold migrate): what each phase of a move shows
  * (records, placement's two consumers, both trackers, both hosts' guests) is clean, and each
  * way of getting a side wrong is caught.
  */

@@ -1,4 +1,4 @@
-/** spec/placement.md §8, allocation and usage cases (6–26, 31, 32), against the pure core. */
+/** Placement acceptance cases, allocation and usage (6–26, 31, 32), against the pure core. */
 import test from 'ava';
 import { defineAllocationCases } from './cases-allocations.js';
 import { pureDriver } from './pure-driver.js';

@@ -1,4 +1,4 @@
-/** spec/placement.md §8, allocation candidates (35–39), against the pure core. */
+/** Placement acceptance cases, allocation candidates (35–39), against the pure core. */
 import test from 'ava';
 import { defineCandidateCases } from './cases-candidates.js';
 import { pureDriver } from './pure-driver.js';

@@ -1,4 +1,4 @@
-/** spec/placement.md §8, reshape (40), against the pure core. */
+/** Placement acceptance case 40, reshape, against the pure core. */
 import test from 'ava';
 import { defineReshapeCases } from './cases-reshape.js';
 import { pureDriver } from './pure-driver.js';

@@ -1,4 +1,4 @@
-/** spec/placement.md §8, allocation and usage cases (6–26, 31, 32), at 1.39, for any driver. */
+/** Placement acceptance cases (docs/architecture.md §9.4): allocations and usages (6–26, 31, 32). */
 import type { ExecutionContext, TestFn } from 'ava';
 import type { PlacementEvent } from '../../../machines/placement/index.js';
 import {

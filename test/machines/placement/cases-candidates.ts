@@ -1,4 +1,7 @@
-/** spec/placement.md §8, allocation candidates (35–39), at 1.39, for any driver. Candidates are compared as sets. */
+/**
+ * Placement acceptance cases (docs/architecture.md §9.4), allocation candidates (35–39), at 1.39, for any driver.
+ * Candidates are compared as sets.
+ */
 import type { TestFn } from 'ava';
 import type { PlacementReply, PlacementRequest } from '../../../protocol/schemas/placement.js';
 import { acceptanceCases, isOk, uuid, type MakeDriver, type PlacementDriver } from './driver.js';
@@ -6,7 +9,7 @@ import { acceptanceCases, isOk, uuid, type MakeDriver, type PlacementDriver } fr
 type Reply = PlacementReply<'candidates.get'>;
 const AGG = uuid(0xa66);
 
-/** cn1 and cn2 of §8.35. */
+/** cn1 and cn2 of case 35. */
 async function fixture(make: () => Promise<PlacementDriver>) {
   const d = await make();
   const cn1 = await d.provider('cn1', { uuid: uuid(0x101) });
@@ -50,7 +53,7 @@ function get(d: PlacementDriver, body: PlacementRequest<'candidates.get'>): Prom
 
 const BASE = { VCPU: 1, MEMORY_MB: 512 };
 
-/** §8.38: cn3 with pf1 and pf2, next to the §8.35 fixture. */
+/** Case 38: cn3 with pf1 and pf2, next to the case 35 fixture. */
 async function nested(make: () => Promise<PlacementDriver>) {
   const f = await fixture(make);
   const { d } = f;

@@ -1,4 +1,4 @@
-/** spec/placement.md §8, inventory and provider cases (1–5, 27–30, 33, 34), at 1.39, for any driver. */
+/** Placement acceptance cases (docs/architecture.md §9.4): providers and inventories (1–5, 27–30, 33, 34). */
 import type { TestFn } from 'ava';
 import { acceptanceCases, isOk, uuid, type MakeDriver, type PlacementDriver } from './driver.js';
 

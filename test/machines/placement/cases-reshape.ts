@@ -1,4 +1,4 @@
-/** spec/placement.md §8.40, reshape, at 1.39, for any driver. */
+/** Placement acceptance case 40 (docs/architecture.md §9.4), reshape, at 1.39, for any driver. */
 import type { TestFn } from 'ava';
 import { acceptanceCases, entry, uuid, type MakeDriver } from './driver.js';
 

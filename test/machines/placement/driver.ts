@@ -1,6 +1,6 @@
 /**
- * What the §8 acceptance cases talk to: a placement service behind `send(op, body)`, with
- * the fixture helpers built on it. The same case code runs against the pure core
+ * What the placement acceptance cases (docs/architecture.md §9.4) talk to: a placement service
+ * behind `send(op, body)`, with the fixture helpers built on it. The same case code runs against the pure core
  * (`PureDriver`, pure-driver.ts) and against the real actor over NATS (`NatsDriver`,
  * test/actors/placement/nats-driver.ts).
  */
@@ -174,7 +174,7 @@ export async function assertLogReplays(t: ExecutionContext, d: PlacementDriver):
 export type CaseBody = (t: ExecutionContext, make: () => Promise<PlacementDriver>) => Promise<void>;
 
 /**
- * Registers §8 cases as `<area> §8.<n> - <title>`. After each case, every placement it made
+ * Registers acceptance cases as `<area> case <n> - <title>`. After each case, every placement it made
  * must answer as its own log replayed (assertLogReplays).
  */
 export function acceptanceCases(
@@ -183,7 +183,7 @@ export function acceptanceCases(
   area: string,
 ): (n: number, title: string, body: CaseBody) => void {
   return (n, title, body) => {
-    test(`${area} §8.${n} - ${title}`, async (t) => {
+    test(`${area} case ${n} - ${title}`, async (t) => {
       const made: PlacementDriver[] = [];
       await body(t, async () => {
         const d = await makeDriver(t);
