@@ -7,40 +7,15 @@
 import { and, enqueueActions } from 'xstate';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 import { errorOf, stepKey, tsOf, Tx } from './tx-core.js';
+import type { Accepted } from './rules.js';
 import type { CommandEvent, InstanceContext, InstanceEvent, RejectionCode, StepName } from './types.js';
 
 /**
- * What an accepted command is accepted as: named after its wire action (`shelve_offload` →
- * `shelveOffload`); a wire action with two outcomes has two (a delete: `delete`, `softDelete`,
- * `deleteJoin`), two wire actions with one course have one (`resize` and `migrate`: `resize`).
+ * What an accepted command is accepted as: the keys of the acceptance registry (rules.ts ACCEPTANCES), named after
+ * their wire action (`shelve_offload` → `shelveOffload`); a wire action with two outcomes has two (a delete:
+ * `delete`, `softDelete`, `deleteJoin`), two wire actions with one course have one (`resize`, `migrate`: `resize`).
  */
-export type Accepted =
-  | 'stop'
-  | 'start'
-  | 'reboot'
-  | 'pause'
-  | 'unpause'
-  | 'suspend'
-  | 'resume'
-  | 'rescue'
-  | 'unrescue'
-  | 'delete'
-  | 'deleteJoin'
-  | 'softDelete'
-  | 'restore'
-  | 'lock'
-  | 'unlock'
-  | 'resize'
-  | 'confirmResize'
-  | 'revertResize'
-  | 'rebuild'
-  | 'liveMigrate'
-  | 'liveMigrateAbort'
-  | 'liveMigrateForceComplete'
-  | 'shelve'
-  | 'shelveOffload'
-  | 'unshelve'
-  | 'snapshot';
+export type { Accepted } from './rules.js';
 
 export type Decision =
   | { readonly kind: 'duplicate' }
@@ -96,43 +71,28 @@ export function txAction<P extends Record<string, unknown> | undefined = undefin
   );
 }
 
-/** Notification operation name of each wire action (`instance.<name>.*`), where Nova's differs from the action. */
-export const NOTIFICATION = {
+/** Notification operation names (`instance.<name>.*`) that differ from the wire action's (Nova's names). */
+export const NOTIFICATION: Partial<Record<InstanceAction, string>> = {
   boot: 'create',
-  delete: 'delete',
   force_delete: 'delete',
   stop: 'power_off',
   start: 'power_on',
-  reboot: 'reboot',
-  pause: 'pause',
-  unpause: 'unpause',
-  suspend: 'suspend',
-  resume: 'resume',
-  rescue: 'rescue',
-  unrescue: 'unrescue',
-  rebuild: 'rebuild',
-  resize: 'resize',
   migrate: 'resize',
   confirm_resize: 'resize_confirm',
   revert_resize: 'resize_revert',
   live_migrate: 'live_migration_post',
   live_migrate_abort: 'live_migration_abort',
   live_migrate_force_complete: 'live_migration_force_complete',
-  evacuate: 'evacuate',
-  shelve: 'shelve',
-  shelve_offload: 'shelve_offload',
-  unshelve: 'unshelve',
-  restore: 'restore',
-  lock: 'lock',
-  unlock: 'unlock',
-  snapshot: 'snapshot',
-} as const satisfies Record<InstanceAction, string>;
+};
+
+/** Notification operation name of a wire action: `instance.<name>.start|end|error`. */
+export const notifOf = (action: InstanceAction): string => NOTIFICATION[action] ?? action;
 
 /** The op in flight ends without its own result: it gets its `.error` terminal now (§0.2). */
 export function preempt(t: Tx, by: string, code: string): void {
   const op = t.ctx.op;
   if (op === null) return;
-  t.final(`instance.${NOTIFICATION[op.action]}.error`, { code, message: `pre-empted by ${by}` });
+  t.final(`instance.${notifOf(op.action)}.error`, { code, message: `pre-empted by ${by}` });
   t.ctx = { ...t.ctx, op: null };
 }
 

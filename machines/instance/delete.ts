@@ -18,7 +18,6 @@ import {
   txAction,
   waitOn,
   type Acceptance,
-  type Accepted,
   type CommandRule,
   type Decision,
   type GuardArgs,
@@ -72,7 +71,7 @@ export const acceptances = {
       if (op !== null) t.ctx = { ...t.ctx, op: { ...op, joined: [...op.joined, cmd.id] } };
     },
   },
-} satisfies Partial<Record<Accepted, Acceptance>>;
+} satisfies Record<string, Acceptance>;
 
 export const actions = {
   deleteDone: txAction((t) => {

@@ -16,7 +16,6 @@ import {
   txAction,
   waitOn,
   type Acceptance,
-  type Accepted,
   type CommandRule,
   type MachineEvent,
   type Tx,
@@ -71,7 +70,7 @@ function imageCleaned(t: Tx): void {
 
 export const acceptances = {
   snapshot: { target: 'imaging', accept: acceptSnapshot },
-} satisfies Partial<Record<Accepted, Acceptance>>;
+} satisfies Record<string, Acceptance>;
 
 export const actions = {
   imageSaved: txAction(imageSaved),

@@ -14,16 +14,7 @@
  * `live_migration_post.error` (cancelled or failed) for the migration.
  */
 import type { InstanceAction, PowerState, VmState } from '../../protocol/schemas/instance.js';
-import {
-  accept,
-  cleanupStep,
-  txAction,
-  waitOn,
-  type Acceptance,
-  type Accepted,
-  type CommandRule,
-  type Tx,
-} from './core.js';
+import { accept, cleanupStep, txAction, waitOn, type Acceptance, type CommandRule, type Tx } from './core.js';
 import { claimedOf, moveClaiming } from './moves.js';
 import type { CommandEvent, Move, Operation } from './types.js';
 
@@ -140,7 +131,7 @@ export const acceptances = {
   liveMigrate: { target: 'liveMigrating', accept: acceptLive },
   liveMigrateAbort: { target: null, accept: (t, cmd) => liveSignal(t, cmd, 'abort') },
   liveMigrateForceComplete: { target: null, accept: (t, cmd) => liveSignal(t, cmd, 'force') },
-} satisfies Partial<Record<Accepted, Acceptance>>;
+} satisfies Record<string, Acceptance>;
 
 export const actions = {
   liveClaimed: txAction((t, event) => {

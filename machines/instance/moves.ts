@@ -27,7 +27,6 @@ import {
   txAction,
   waitOn,
   type Acceptance,
-  type Accepted,
   type ActionRef,
   type CommandRule,
   type Decision,
@@ -200,7 +199,7 @@ export const acceptances = {
   resize: { target: 'resizing', accept: acceptResize },
   confirmResize: { target: 'confirming', accept: acceptConfirm },
   revertResize: { target: 'reverting', accept: acceptRevert },
-} satisfies Partial<Record<Accepted, Acceptance>>;
+} satisfies Record<string, Acceptance>;
 
 export const actions = {
   moveClaimed: txAction((t, event) => moveClaimed(t, event)),

@@ -8,13 +8,12 @@ import type { InstanceAction, PowerState, VmState } from '../../protocol/schemas
 import {
   accept,
   errorOf,
-  NOTIFICATION,
+  notifOf,
   preempt,
   reject,
   txAction,
   waitOn,
   type Acceptance,
-  type Accepted,
   type CommandRule,
   type Tx,
 } from './core.js';
@@ -184,7 +183,7 @@ function acceptPower(t: Tx, cmd: CommandEvent, as: PowerAction | 'reboot'): void
   };
   t.ctx = { ...t.ctx, op, ...(as === 'suspend' ? { stashedVmState: t.ctx.vmState } : {}) };
   const [first, ...rest] = spec.tasks;
-  t.set({ taskState: first ?? null }).notify(`instance.${NOTIFICATION[as]}.start`, cmd.id);
+  t.set({ taskState: first ?? null }).notify(`instance.${notifOf(as)}.start`, cmd.id);
   for (const task of rest) t.set({ taskState: task });
   t.run(spec.step);
 }
@@ -204,7 +203,7 @@ export const acceptances = {
   resume: powerAcceptance('resume', 'resuming'),
   rescue: powerAcceptance('rescue', 'rescuing'),
   unrescue: powerAcceptance('unrescue', 'unrescuing'),
-} satisfies Partial<Record<Accepted, Acceptance>>;
+} satisfies Record<string, Acceptance>;
 
 export const actions = {
   powerDone: txAction((t) => {
@@ -219,7 +218,7 @@ export const actions = {
       fault: null,
       ...(op.action === 'resume' ? { stashedVmState: null } : {}),
     });
-    t.final(`instance.${NOTIFICATION[op.action]}.end`);
+    t.final(`instance.${notifOf(op.action)}.end`);
     t.ctx = { ...t.ctx, op: null };
   }),
   powerFailed: txAction((t, event) => {
@@ -231,7 +230,7 @@ export const actions = {
     if (spec.fail.kind === 'error' || (spec.fail.kind === 'rollbackElseError' && !isRollback(event))) vm = 'error';
     else if (spec.fail.kind === 'rollbackElseError' && spec.fail.vm !== undefined) vm = spec.fail.vm;
     t.set({ vmState: vm, taskState: null, fault });
-    t.final(`instance.${NOTIFICATION[op.action]}.error`);
+    t.final(`instance.${notifOf(op.action)}.error`);
     t.ctx = { ...t.ctx, op: null };
   }),
 };

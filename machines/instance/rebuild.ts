@@ -13,7 +13,6 @@ import {
   txAction,
   waitOn,
   type Acceptance,
-  type Accepted,
   type CommandRule,
   type GuardArgs,
   type Tx,
@@ -39,7 +38,7 @@ export const acceptances = {
       t.set({ taskState: 'rebuilding' }).notify('instance.rebuild.start', cmd.id).run('destroy');
     },
   },
-} satisfies Partial<Record<Accepted, Acceptance>>;
+} satisfies Record<string, Acceptance>;
 
 function rebuildDone(t: Tx): void {
   const stopped = t.ctx.op?.oldVmState === 'stopped';

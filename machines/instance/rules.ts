@@ -6,15 +6,7 @@
  * A wire action with no rule, or an acceptance with no target and body, does not compile.
  */
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
-import {
-  reject,
-  txAction,
-  type Acceptance,
-  type Accepted,
-  type CommandRule,
-  type Decision,
-  type GuardArgs,
-} from './core.js';
+import { reject, txAction, type Acceptance, type CommandRule, type Decision, type GuardArgs } from './core.js';
 import * as build from './build.js';
 import * as del from './delete.js';
 import * as evacuate from './evacuate.js';
@@ -54,7 +46,8 @@ export const ACCEPTANCES = {
   ...shelve.acceptances,
   ...images.acceptances,
   ...lock.acceptances,
-} satisfies Record<Accepted, Acceptance>;
+} satisfies Record<string, Acceptance>;
+export type Accepted = keyof typeof ACCEPTANCES;
 
 /** True when the command id was already handled (or is the operation in flight). */
 export function isDuplicate(ctx: InstanceContext, id: string): boolean {

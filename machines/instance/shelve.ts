@@ -27,7 +27,6 @@ import {
   txAction,
   waitOn,
   type Acceptance,
-  type Accepted,
   type CommandRule,
   type Decision,
   type GuardArgs,
@@ -185,7 +184,7 @@ export const acceptances = {
   shelve: { target: 'shelving', accept: acceptShelve },
   shelveOffload: { target: 'offloading', accept: acceptShelveOffload },
   unshelve: { target: 'unshelving', accept: acceptUnshelve },
-} satisfies Partial<Record<Accepted, Acceptance>>;
+} satisfies Record<string, Acceptance>;
 
 export const actions = {
   shelveFailed: txAction(shelveFailed),

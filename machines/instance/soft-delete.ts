@@ -8,7 +8,7 @@
  * decides a delete is soft, is delete.ts's.
  */
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
-import { accept, errorOf, reject, txAction, waitOn, type Acceptance, type Accepted, type CommandRule } from './core.js';
+import { accept, errorOf, reject, txAction, waitOn, type Acceptance, type CommandRule } from './core.js';
 
 export const rules = {
   restore: {
@@ -37,7 +37,7 @@ export const acceptances = {
       t.set({ taskState: 'restoring' }).notify('instance.restore.start', cmd.id).run('powerOn');
     },
   },
-} satisfies Partial<Record<Accepted, Acceptance>>;
+} satisfies Record<string, Acceptance>;
 
 export const actions = {
   softDeleted: txAction((t) => {
