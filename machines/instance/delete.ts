@@ -71,7 +71,7 @@ export const acceptances = {
       if (op !== null) t.ctx = { ...t.ctx, op: { ...op, joined: [...op.joined, cmd.id] } };
     },
   },
-} satisfies Record<string, Acceptance>;
+} as const satisfies Record<string, Acceptance>;
 
 export const actions = {
   deleteDone: txAction((t) => {

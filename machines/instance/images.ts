@@ -70,7 +70,7 @@ function imageCleaned(t: Tx): void {
 
 export const acceptances = {
   snapshot: { target: 'imaging', accept: acceptSnapshot },
-} satisfies Record<string, Acceptance>;
+} as const satisfies Record<string, Acceptance>;
 
 export const actions = {
   imageSaved: txAction(imageSaved),

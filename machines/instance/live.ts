@@ -131,7 +131,7 @@ export const acceptances = {
   liveMigrate: { target: 'liveMigrating', accept: acceptLive },
   liveMigrateAbort: { target: null, accept: (t, cmd) => liveSignal(t, cmd, 'abort') },
   liveMigrateForceComplete: { target: null, accept: (t, cmd) => liveSignal(t, cmd, 'force') },
-} satisfies Record<string, Acceptance>;
+} as const satisfies Record<string, Acceptance>;
 
 export const actions = {
   liveClaimed: txAction((t, event) => {

@@ -31,4 +31,4 @@ export const acceptances = {
       t.notify('instance.unlock', cmd.id, true);
     },
   },
-} satisfies Record<string, Acceptance>;
+} as const satisfies Record<string, Acceptance>;

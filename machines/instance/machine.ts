@@ -81,12 +81,9 @@ export const instanceMachine = setup({
     ],
   },
   states: {
-    start: build.states.start,
-    evacuating: evacuate.states.evacuating,
-    build: build.states.build,
-    reschedule: build.states.reschedule,
-    rescheduled: build.states.rescheduled,
-    buildAbort: build.states.buildAbort,
+    ...build.states,
+    ...evacuate.states,
+    /** No operation in flight. */
     idle: {},
     ...power.states,
     ...moves.states,

@@ -199,7 +199,7 @@ export const acceptances = {
   resize: { target: 'resizing', accept: acceptResize },
   confirmResize: { target: 'confirming', accept: acceptConfirm },
   revertResize: { target: 'reverting', accept: acceptRevert },
-} satisfies Record<string, Acceptance>;
+} as const satisfies Record<string, Acceptance>;
 
 export const actions = {
   moveClaimed: txAction((t, event) => moveClaimed(t, event)),

@@ -188,9 +188,9 @@ function acceptPower(t: Tx, cmd: CommandEvent, as: PowerAction | 'reboot'): void
   t.run(spec.step);
 }
 
-const powerAcceptance = (as: PowerAction | 'reboot', target: string): Acceptance => ({
+const powerAcceptance = <const T extends string>(as: PowerAction | 'reboot', target: T) => ({
   target,
-  accept: (t, cmd) => acceptPower(t, cmd, as),
+  accept: (t: Tx, cmd: CommandEvent) => acceptPower(t, cmd, as),
 });
 
 export const acceptances = {
@@ -203,7 +203,7 @@ export const acceptances = {
   resume: powerAcceptance('resume', 'resuming'),
   rescue: powerAcceptance('rescue', 'rescuing'),
   unrescue: powerAcceptance('unrescue', 'unrescuing'),
-} satisfies Record<string, Acceptance>;
+} as const satisfies Record<string, Acceptance>;
 
 export const actions = {
   powerDone: txAction((t) => {

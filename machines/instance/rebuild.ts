@@ -38,7 +38,7 @@ export const acceptances = {
       t.set({ taskState: 'rebuilding' }).notify('instance.rebuild.start', cmd.id).run('destroy');
     },
   },
-} satisfies Record<string, Acceptance>;
+} as const satisfies Record<string, Acceptance>;
 
 function rebuildDone(t: Tx): void {
   const stopped = t.ctx.op?.oldVmState === 'stopped';

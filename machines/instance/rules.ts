@@ -35,6 +35,18 @@ export const RULES = {
   ...softDelete.rules,
 } satisfies Record<InstanceAction, CommandRule>;
 
+/** The machine's top-level states, from the modules machine.ts assembles: an acceptance's target is one. */
+type TopState = keyof (typeof build.states &
+  typeof del.states &
+  typeof evacuate.states &
+  typeof images.states &
+  typeof live.states &
+  typeof moves.states &
+  typeof power.states &
+  typeof rebuild.states &
+  typeof shelve.states &
+  typeof softDelete.states);
+
 /** What accepting each does, and the state it goes to; in the order the machine tries them. */
 export const ACCEPTANCES = {
   ...del.acceptances,
@@ -46,7 +58,7 @@ export const ACCEPTANCES = {
   ...shelve.acceptances,
   ...images.acceptances,
   ...lock.acceptances,
-} satisfies Record<string, Acceptance>;
+} satisfies Record<string, Acceptance & { readonly target: TopState | null }>;
 export type Accepted = keyof typeof ACCEPTANCES;
 
 /** True when the command id was already handled (or is the operation in flight). */

@@ -184,7 +184,7 @@ export const acceptances = {
   shelve: { target: 'shelving', accept: acceptShelve },
   shelveOffload: { target: 'offloading', accept: acceptShelveOffload },
   unshelve: { target: 'unshelving', accept: acceptUnshelve },
-} satisfies Record<string, Acceptance>;
+} as const satisfies Record<string, Acceptance>;
 
 export const actions = {
   shelveFailed: txAction(shelveFailed),

@@ -37,7 +37,7 @@ export const acceptances = {
       t.set({ taskState: 'restoring' }).notify('instance.restore.start', cmd.id).run('powerOn');
     },
   },
-} satisfies Record<string, Acceptance>;
+} as const satisfies Record<string, Acceptance>;
 
 export const actions = {
   softDeleted: txAction((t) => {
