@@ -8,11 +8,27 @@
  * the vm_state; a shelve that fails after powering off leaves the instance stopped, as its
  * guest is.
  */
-import { errorOf, type Tx } from './tx-core.js';
-import type { CommandEvent, InstanceEvent } from './types.js';
-import { shelved } from './shelve.js';
+import { and } from 'xstate';
+import type { InstanceAction } from '../../protocol/schemas/instance.js';
+import {
+  current,
+  errorOf,
+  txAction,
+  waitOn,
+  type Acceptance,
+  type CommandRule,
+  type MachineEvent,
+  type Tx,
+} from './core.js';
+import type { CommandEvent } from './types.js';
+import { savable, shelved } from './shelve.js';
 
-export function acceptSnapshot(t: Tx, cmd: CommandEvent): void {
+export const rules = {
+  // A snapshot is not a mutation of the instance: Nova lets it through a lock.
+  snapshot: { lock: 'exempt', decide: (ctx, _cmd, invalid) => savable(ctx, 'snapshot', invalid) },
+} satisfies Partial<Record<InstanceAction, CommandRule>>;
+
+function acceptSnapshot(t: Tx, cmd: CommandEvent): void {
   const name = typeof cmd.body['name'] === 'string' ? cmd.body['name'] : `${t.ctx.name}-snapshot`;
   t.ctx = { ...t.ctx, op: { id: cmd.id, action: 'snapshot', opId: cmd.id, joined: [], imageName: name } };
   t.set({ taskState: 'image_snapshot_pending' })
@@ -22,14 +38,14 @@ export function acceptSnapshot(t: Tx, cmd: CommandEvent): void {
 }
 
 /** The guest is saved: upload. */
-export function imageSaved(t: Tx): void {
+function imageSaved(t: Tx): void {
   if (t.ctx.op?.action === 'shelve') t.set({ taskState: 'shelving_image_uploading' });
   else t.set({ taskState: 'image_pending_upload' }).set({ taskState: 'image_uploading' });
   t.run('uploadImage');
 }
 
 /** The image is active: the snapshot is done; a shelve goes on. */
-export function imageUploaded(t: Tx, event: InstanceEvent | { type: string }): void {
+function imageUploaded(t: Tx, event: MachineEvent): void {
   if (t.ctx.op?.action === 'shelve') {
     const r = event.type === 'STEP_DONE' && 'result' in event ? event.result : undefined;
     shelved(t, typeof r?.['imageId'] === 'string' ? r['imageId'] : null);
@@ -40,14 +56,53 @@ export function imageUploaded(t: Tx, event: InstanceEvent | { type: string }): v
 }
 
 /** Saving or uploading failed: the image goes first, then the `.error` (imageCleaned). */
-export function imageFailed(t: Tx, event: InstanceEvent | { type: string }): void {
+function imageFailed(t: Tx, event: MachineEvent): void {
   t.set({ fault: errorOf(event) }).run('deleteImage');
 }
 
-export function imageCleaned(t: Tx): void {
+function imageCleaned(t: Tx): void {
   const shelve = t.ctx.op?.action === 'shelve';
   t.set(shelve ? { vmState: 'stopped', taskState: null, powerState: 'shutdown' } : { taskState: null }).final(
     shelve ? 'instance.shelve.error' : 'instance.snapshot.error',
   );
   t.ctx = { ...t.ctx, op: null };
 }
+
+export const acceptances = {
+  snapshot: { target: 'imaging', accept: acceptSnapshot },
+} as const satisfies Record<string, Acceptance>;
+
+export const actions = {
+  imageSaved: txAction(imageSaved),
+  imageUploaded: txAction((t, event) => imageUploaded(t, event)),
+  imageFailed: txAction((t, event) => imageFailed(t, event)),
+  imageCleaned: txAction(imageCleaned),
+};
+
+const FAILED = { target: 'cleaning', actions: { type: 'imageFailed' } } as const;
+const CLEANED = { target: '#instance.idle', actions: { type: 'imageCleaned' } } as const;
+
+export const states = {
+  /** Snapshot, or a shelve's image: save, upload; a failure deletes the image. */
+  imaging: {
+    initial: 'saving',
+    states: {
+      saving: waitOn('snapshot', { target: 'uploading', actions: { type: 'imageSaved' } }, FAILED),
+      uploading: {
+        meta: { step: 'uploadImage' },
+        on: {
+          STEP_DONE: [
+            {
+              guard: and([current('uploadImage'), 'offloadsAtOnce']),
+              target: '#instance.offloading',
+              actions: { type: 'imageUploaded' },
+            },
+            { guard: current('uploadImage'), target: '#instance.idle', actions: { type: 'imageUploaded' } },
+          ],
+          STEP_FAILED: { guard: current('uploadImage'), ...FAILED },
+        },
+      },
+      cleaning: waitOn('deleteImage', CLEANED, CLEANED),
+    },
+  },
+} as const;

@@ -4,18 +4,10 @@
  */
 export { CLAIM_RELEASED, CLEANUP_RETRIES, instanceMachine, type InstanceMachine } from './machine.js';
 export { holdsHostClaim, inFlightStep, operationInFlight, statePath, toRecord, type InstanceSnapshot } from './view.js';
-export {
-  decide,
-  isDuplicate,
-  ALLOW_REBOOT,
-  OP_STATE,
-  POWER_OPS,
-  type Decision,
-  type Accepted,
-  type OpAction,
-  type PowerAction,
-} from './rules.js';
-export { eventBody, stepKey, buildOpId } from './tx.js';
+export { decide, isDuplicate, RULES, ACCEPTANCES } from './rules.js';
+export { NOTIFICATION, notifOf, type Accepted, type Acceptance, type CommandRule, type Decision } from './core.js';
+export { ALLOW_REBOOT, POWER_OPS, type PowerAction } from './power.js';
+export { eventBody, stepKey, buildOpId } from './tx-core.js';
 export {
   judgePeerCall,
   PEER_OPS,

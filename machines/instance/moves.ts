@@ -15,13 +15,51 @@
  * a failure while finishing on the destination keeps the instance there in ERROR and drops
  * the source side (confirmSource), so nothing is left allocated for it anywhere else.
  */
-import type { FlavorView, VmState } from '../../protocol/schemas/instance.js';
-import { errorOf, type Tx } from './tx-core.js';
-import type { CommandEvent, InstanceEvent, Move, Operation } from './types.js';
+import { and } from 'xstate';
+import type { FlavorView, InstanceAction, VmState } from '../../protocol/schemas/instance.js';
+import {
+  accept,
+  cleanupStep,
+  current,
+  errorOf,
+  next,
+  reject,
+  txAction,
+  waitOn,
+  type Acceptance,
+  type ActionRef,
+  type CommandRule,
+  type Decision,
+  type GuardArgs,
+  type MachineEvent,
+  type Tx,
+} from './core.js';
+import type { CommandEvent, InstanceContext, Move, Operation } from './types.js';
 
 const corrOf = (t: Tx) => t.ctx.op?.id ?? '';
 
-export function acceptResize(t: Tx, cmd: CommandEvent): void {
+/** A resize or a cold migration starts from an active or stopped instance with no task in flight. */
+const moveRule = (ctx: InstanceContext, invalid: () => Decision): Decision =>
+  (ctx.vmState !== 'active' && ctx.vmState !== 'stopped') || ctx.taskState !== null ? invalid() : accept('resize');
+/** Confirm and revert answer a RESIZED instance whose move is still open. */
+const resizedRule = (as: 'confirmResize' | 'revertResize'): CommandRule => ({
+  decide: (ctx, _cmd, invalid) =>
+    ctx.vmState !== 'resized' || ctx.taskState !== null || ctx.move === null ? invalid() : accept(as),
+});
+
+export const rules = {
+  resize: {
+    decide: (ctx, cmd, invalid) =>
+      cmd.body['flavor'] === ctx.flavor.name
+        ? reject('InvalidInput', 'the instance already has this flavor')
+        : moveRule(ctx, invalid),
+  },
+  migrate: { decide: (ctx, _cmd, invalid) => moveRule(ctx, invalid) },
+  confirm_resize: resizedRule('confirmResize'),
+  revert_resize: resizedRule('revertResize'),
+} satisfies Partial<Record<InstanceAction, CommandRule>>;
+
+function acceptResize(t: Tx, cmd: CommandEvent): void {
   const op: Operation = { id: cmd.id, action: cmd.action, opId: cmd.id, joined: [] };
   const move: Move = {
     opId: op.opId,
@@ -39,7 +77,7 @@ export function acceptResize(t: Tx, cmd: CommandEvent): void {
 }
 
 /** The moveClaim step's result: where to, with which flavor. Undefined when malformed. */
-export function claimedOf(event: InstanceEvent | { type: string }): { dest: string; flavor: FlavorView } | undefined {
+export function claimedOf(event: MachineEvent): { dest: string; flavor: FlavorView } | undefined {
   if (event.type !== 'STEP_DONE' || !('result' in event) || event.result === undefined) return undefined;
   const { dest, flavor } = event.result as { dest?: unknown; flavor?: unknown };
   if (typeof dest !== 'string' || typeof flavor !== 'object' || flavor === null) return undefined;
@@ -55,7 +93,7 @@ export function claimedOf(event: InstanceEvent | { type: string }): { dest: stri
 }
 
 /** Runs only when `claimedOf(event)` is defined (the machine's `claimResultOk` guard). */
-export function moveClaimed(t: Tx, event: InstanceEvent | { type: string }): void {
+function moveClaimed(t: Tx, event: MachineEvent): void {
   const claimed = claimedOf(event);
   const move = t.ctx.move;
   if (!claimed || !move) return;
@@ -65,19 +103,19 @@ export function moveClaimed(t: Tx, event: InstanceEvent | { type: string }): voi
 }
 
 /** The disk is "copied" and the source guest off: the instance belongs to the destination now. */
-export function migrated(t: Tx): void {
+function migrated(t: Tx): void {
   const dest = t.ctx.move?.dest ?? null;
   t.set({ host: dest, node: dest, taskState: 'resize_migrated', powerState: 'shutdown' })
     .notify('instance.resize.end', corrOf(t))
     .run('handOff');
 }
 
-export function finishStart(t: Tx): void {
+function finishStart(t: Tx): void {
   const flavor = t.ctx.move?.newFlavor ?? t.ctx.flavor;
   t.set({ taskState: 'resize_finish', flavor }).notify('instance.resize_finish.start', corrOf(t)).run('finishResize');
 }
 
-export function resized(t: Tx): void {
+function resized(t: Tx): void {
   const stopped = t.ctx.move?.oldVmState === 'stopped';
   t.set({ vmState: 'resized', taskState: null, powerState: stopped ? 'shutdown' : 'running', fault: null }).final(
     'instance.resize_finish.end',
@@ -86,7 +124,7 @@ export function resized(t: Tx): void {
 }
 
 /** A step of the move failed: remember which phase, and run the cleanup step. */
-export function moveFailed(t: Tx, event: InstanceEvent | { type: string }, phase: string): void {
+function moveFailed(t: Tx, event: MachineEvent, phase: string): void {
   const op = t.ctx.op;
   if (!op) return;
   t.ctx = { ...t.ctx, op: { ...op, failedPhase: phase } };
@@ -99,7 +137,7 @@ export function moveFailed(t: Tx, event: InstanceEvent | { type: string }, phase
  * Failed while preparing: the instance is as it was (Nova: NoValidHost leaves vm unchanged).
  * Failed later: ERROR, as Nova does, but with nothing left allocated anywhere but its host.
  */
-export function moveEnded(t: Tx): void {
+function moveEnded(t: Tx): void {
   const phase = t.ctx.op?.failedPhase ?? 'resize';
   const back = phase === 'resize_prep';
   const vm: VmState = back ? (t.ctx.move?.oldVmState ?? t.ctx.vmState) : 'error';
@@ -116,31 +154,31 @@ export function moveEnded(t: Tx): void {
   t.ctx = { ...t.ctx, op: null, move: null };
 }
 
-export function acceptConfirm(t: Tx, cmd: CommandEvent): void {
+function acceptConfirm(t: Tx, cmd: CommandEvent): void {
   t.ctx = { ...t.ctx, op: { id: cmd.id, action: cmd.action, opId: cmd.id, joined: [] } };
   t.notify('instance.resize_confirm.start', cmd.id).run('confirmSource');
 }
 
-export function confirmed(t: Tx): void {
+function confirmed(t: Tx): void {
   t.set({ vmState: t.ctx.powerState === 'shutdown' ? 'stopped' : 'active', taskState: null, fault: null }).final(
     'instance.resize_confirm.end',
   );
   t.ctx = { ...t.ctx, op: null, move: null };
 }
 
-export function acceptRevert(t: Tx, cmd: CommandEvent): void {
+function acceptRevert(t: Tx, cmd: CommandEvent): void {
   t.ctx = { ...t.ctx, op: { id: cmd.id, action: cmd.action, opId: cmd.id, joined: [] } };
   t.set({ taskState: 'resize_reverting' }).notify('instance.resize_revert.start', cmd.id).run('revertDest');
 }
 
 /** The destination side is gone: the instance goes home (host := source, old flavor). */
-export function revertedAtDest(t: Tx): void {
+function revertedAtDest(t: Tx): void {
   const m = t.ctx.move;
   if (!m) return;
   t.set({ host: m.source, node: m.source, flavor: m.oldFlavor, powerState: 'shutdown' }).run('handOff');
 }
 
-export function reverted(t: Tx): void {
+function reverted(t: Tx): void {
   const stopped = t.ctx.move?.oldVmState === 'stopped';
   t.set({
     vmState: stopped ? 'stopped' : 'active',
@@ -152,11 +190,110 @@ export function reverted(t: Tx): void {
 }
 
 /** Confirm or revert failed: ERROR; the open move stays recorded so that a delete cleans it up. */
-export function moveOpFailed(
-  t: Tx,
-  event: InstanceEvent | { type: string },
-  phase: 'resize_confirm' | 'resize_revert',
-): void {
+function moveOpFailed(t: Tx, event: MachineEvent, phase: 'resize_confirm' | 'resize_revert'): void {
   t.set({ vmState: 'error', taskState: null, fault: errorOf(event) }).final(`instance.${phase}.error`);
   t.ctx = { ...t.ctx, op: null };
 }
+
+export const acceptances = {
+  resize: { target: 'resizing', accept: acceptResize },
+  confirmResize: { target: 'confirming', accept: acceptConfirm },
+  revertResize: { target: 'reverting', accept: acceptRevert },
+} as const satisfies Record<string, Acceptance>;
+
+export const actions = {
+  moveClaimed: txAction((t, event) => moveClaimed(t, event)),
+  migrated: txAction(migrated),
+  finishStart: txAction(finishStart),
+  resized: txAction(resized),
+  moveFailed: txAction((t, event, p: { phase: 'resize_prep' | 'resize' | 'resize_finish' | 'live_migration_post' }) =>
+    moveFailed(t, event, p.phase),
+  ),
+  moveEnded: txAction(moveEnded),
+  confirmed: txAction(confirmed),
+  revertedAtDest: txAction(revertedAtDest),
+  reverted: txAction(reverted),
+  moveOpFailed: txAction((t, event, p: { phase: 'resize_confirm' | 'resize_revert' }) =>
+    moveOpFailed(t, event, p.phase),
+  ),
+};
+
+export const guards = {
+  claimResultOk: ({ event }: GuardArgs) => claimedOf(event) !== undefined,
+};
+
+/**
+ * A move's moveClaim step: with a destination claimed, on to `next`; otherwise (a failure, or
+ * a result without a destination) the move rolls back, failing in `phase`.
+ */
+export function moveClaiming<const C extends ActionRef>(
+  target: string,
+  claimed: C,
+  phase: 'resize_prep' | 'live_migration_post',
+) {
+  const rollBack = { target: 'rollingBack', actions: { type: 'moveFailed', params: { phase } } } as const;
+  return {
+    meta: { step: 'moveClaim' as const },
+    on: {
+      STEP_DONE: [
+        { guard: and([current('moveClaim'), 'claimResultOk']), target, actions: claimed },
+        { guard: current('moveClaim'), ...rollBack },
+      ],
+      STEP_FAILED: { guard: current('moveClaim'), ...rollBack },
+    },
+  };
+}
+
+const failed = (target: string, phase: 'resize' | 'resize_finish') =>
+  ({ target, actions: { type: 'moveFailed', params: { phase } } }) as const;
+const ENDED = { target: '#instance.idle', actions: { type: 'moveEnded' } } as const;
+const opFailed = (phase: 'resize_confirm' | 'resize_revert') =>
+  ({ target: '#instance.idle', actions: { type: 'moveOpFailed', params: { phase } } }) as const;
+
+export const states = {
+  /** Source steps, then the destination's after handOff. */
+  resizing: {
+    initial: 'claiming',
+    states: {
+      claiming: moveClaiming('migrating', { type: 'moveClaimed' }, 'resize_prep'),
+      migrating: waitOn(
+        'migrateDisk',
+        { target: 'handingOff', actions: { type: 'migrated' } },
+        failed('rollingBack', 'resize'),
+      ),
+      handingOff: waitOn(
+        'handOff',
+        { target: 'finishing', actions: { type: 'finishStart' } },
+        failed('rollingBack', 'resize'),
+      ),
+      finishing: waitOn(
+        'finishResize',
+        { target: '#instance.idle', actions: { type: 'resized' } },
+        failed('finishFailed', 'resize_finish'),
+      ),
+      rollingBack: cleanupStep('moveRollback', ENDED, ENDED),
+      finishFailed: cleanupStep('confirmSource', ENDED, ENDED),
+    },
+  },
+  confirming: waitOn(
+    'confirmSource',
+    { target: '#instance.idle', actions: { type: 'confirmed' } },
+    opFailed('resize_confirm'),
+  ),
+  reverting: {
+    initial: 'atDest',
+    states: {
+      atDest: waitOn(
+        'revertDest',
+        { target: 'handingOff', actions: { type: 'revertedAtDest' } },
+        opFailed('resize_revert'),
+      ),
+      handingOff: waitOn('handOff', next('finishing', 'finishRevert'), opFailed('resize_revert')),
+      finishing: waitOn(
+        'finishRevert',
+        { target: '#instance.idle', actions: { type: 'reverted' } },
+        opFailed('resize_revert'),
+      ),
+    },
+  },
+} as const;

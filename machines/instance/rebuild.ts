@@ -4,30 +4,43 @@
  * moves. A failure leaves the instance in ERROR still holding its own allocation — never the
  * same-host rebuild that strips it (operations.md §14.2).
  */
-import { errorOf, type Tx } from './tx-core.js';
-import type { CommandEvent, InstanceEvent, Operation } from './types.js';
+import { and } from 'xstate';
+import type { InstanceAction } from '../../protocol/schemas/instance.js';
+import {
+  accept,
+  current,
+  errorOf,
+  txAction,
+  waitOn,
+  type Acceptance,
+  type CommandRule,
+  type GuardArgs,
+  type Tx,
+} from './core.js';
+import type { Operation } from './types.js';
 
-export function acceptRebuild(t: Tx, cmd: CommandEvent): void {
-  const op: Operation = { id: cmd.id, action: 'rebuild', opId: cmd.id, joined: [], oldVmState: t.ctx.vmState };
-  const image = typeof cmd.body['image'] === 'string' ? cmd.body['image'] : t.ctx.image;
-  t.ctx = { ...t.ctx, op, image };
-  t.set({ taskState: 'rebuilding' }).notify('instance.rebuild.start', cmd.id).run('destroy');
-}
+export const rules = {
+  rebuild: {
+    decide: (ctx, _cmd, invalid) =>
+      !['active', 'stopped', 'error'].includes(ctx.vmState) || ctx.taskState !== null || ctx.host === null
+        ? invalid()
+        : accept('rebuild'),
+  },
+} satisfies Partial<Record<InstanceAction, CommandRule>>;
 
-export function rebuildAdvance(t: Tx, task: 'rebuild_block_device_mapping' | 'rebuild_spawning'): void {
-  t.set({ taskState: task }).run(task === 'rebuild_spawning' ? 'spawn' : 'blockDevices');
-}
+export const acceptances = {
+  rebuild: {
+    target: 'rebuilding',
+    accept: (t, cmd) => {
+      const op: Operation = { id: cmd.id, action: 'rebuild', opId: cmd.id, joined: [], oldVmState: t.ctx.vmState };
+      const image = typeof cmd.body['image'] === 'string' ? cmd.body['image'] : t.ctx.image;
+      t.ctx = { ...t.ctx, op, image };
+      t.set({ taskState: 'rebuilding' }).notify('instance.rebuild.start', cmd.id).run('destroy');
+    },
+  },
+} as const satisfies Record<string, Acceptance>;
 
-/** The new guest runs; a stopped instance is stopped again (Nova: powering_off, then stopped). */
-export function rebuildSpawned(t: Tx): void {
-  if (t.ctx.op?.oldVmState === 'stopped') {
-    t.set({ vmState: 'active', powerState: 'running', taskState: 'powering_off' }).run('powerOff');
-    return;
-  }
-  rebuildDone(t);
-}
-
-export function rebuildDone(t: Tx): void {
+function rebuildDone(t: Tx): void {
   const stopped = t.ctx.op?.oldVmState === 'stopped';
   t.set({
     vmState: stopped ? 'stopped' : 'active',
@@ -38,7 +51,54 @@ export function rebuildDone(t: Tx): void {
   t.ctx = { ...t.ctx, op: null };
 }
 
-export function rebuildFailed(t: Tx, event: InstanceEvent | { type: string }): void {
-  t.set({ vmState: 'error', taskState: null, fault: errorOf(event) }).final('instance.rebuild.error');
-  t.ctx = { ...t.ctx, op: null };
-}
+export const actions = {
+  rebuildAdvance: txAction((t, _e, p: { task: 'rebuild_block_device_mapping' | 'rebuild_spawning' }) => {
+    t.set({ taskState: p.task }).run(p.task === 'rebuild_spawning' ? 'spawn' : 'blockDevices');
+  }),
+  /** The new guest runs; a stopped instance is stopped again (Nova: powering_off, then stopped). */
+  rebuildSpawned: txAction((t) => {
+    if (t.ctx.op?.oldVmState === 'stopped') {
+      t.set({ vmState: 'active', powerState: 'running', taskState: 'powering_off' }).run('powerOff');
+      return;
+    }
+    rebuildDone(t);
+  }),
+  rebuildDone: txAction(rebuildDone),
+  rebuildFailed: txAction((t, event) => {
+    t.set({ vmState: 'error', taskState: null, fault: errorOf(event) }).final('instance.rebuild.error');
+    t.ctx = { ...t.ctx, op: null };
+  }),
+};
+
+export const guards = {
+  wasStopped: ({ context }: GuardArgs) => context.op?.oldVmState === 'stopped',
+};
+
+const FAILED = { target: '#instance.idle', actions: { type: 'rebuildFailed' } } as const;
+const advance = (target: string, task: 'rebuild_block_device_mapping' | 'rebuild_spawning') =>
+  ({ target, actions: { type: 'rebuildAdvance', params: { task } } }) as const;
+
+export const states = {
+  rebuilding: {
+    initial: 'destroying',
+    states: {
+      destroying: waitOn('destroy', advance('blockDeviceMapping', 'rebuild_block_device_mapping'), FAILED),
+      blockDeviceMapping: waitOn('blockDevices', advance('spawning', 'rebuild_spawning'), FAILED),
+      spawning: {
+        meta: { step: 'spawn' },
+        on: {
+          STEP_DONE: [
+            {
+              guard: and([current('spawn'), 'wasStopped']),
+              target: 'poweringOff',
+              actions: { type: 'rebuildSpawned' },
+            },
+            { guard: current('spawn'), target: '#instance.idle', actions: { type: 'rebuildSpawned' } },
+          ],
+          STEP_FAILED: { guard: current('spawn'), ...FAILED },
+        },
+      },
+      poweringOff: waitOn('powerOff', { target: '#instance.idle', actions: { type: 'rebuildDone' } }, FAILED),
+    },
+  },
+} as const;

@@ -16,10 +16,42 @@
  * failure there takes the offload path back: shelved_offloaded with zero allocations (bug
  * 1862633).
  */
-import { errorOf, type Tx } from './tx-core.js';
-import type { CommandEvent, InstanceContext, InstanceEvent, InstanceInput } from './types.js';
+import type { InstanceAction } from '../../protocol/schemas/instance.js';
+import {
+  accept,
+  advance,
+  CLAIM_RELEASED,
+  cleanupStep,
+  errorOf,
+  next,
+  txAction,
+  waitOn,
+  type Acceptance,
+  type CommandRule,
+  type Decision,
+  type GuardArgs,
+  type MachineEvent,
+  type Tx,
+} from './core.js';
+import type { CommandEvent, InstanceContext, InstanceInput } from './types.js';
 
-export function acceptShelve(t: Tx, cmd: CommandEvent): void {
+/** A shelve or a snapshot saves a guest that exists, with no task in flight. */
+export const savable = (ctx: InstanceContext, as: 'shelve' | 'snapshot', invalid: () => Decision): Decision =>
+  !['active', 'stopped', 'paused', 'suspended'].includes(ctx.vmState) || ctx.taskState !== null
+    ? invalid()
+    : accept(as);
+const shelvedRule = (as: 'shelveOffload' | 'unshelve'): CommandRule => ({
+  decide: (ctx, _cmd, invalid) => (ctx.vmState === 'shelved' && ctx.taskState === null ? accept(as) : invalid()),
+});
+
+export const rules = {
+  shelve: { decide: (ctx, _cmd, invalid) => savable(ctx, 'shelve', invalid) },
+  shelve_offload: shelvedRule('shelveOffload'),
+  // A shelved_offloaded instance is the conductor's: its unshelve never reaches a host's machine.
+  unshelve: shelvedRule('unshelve'),
+} satisfies Partial<Record<InstanceAction, CommandRule>>;
+
+function acceptShelve(t: Tx, cmd: CommandEvent): void {
   const offload = cmd.body['offload'] === true;
   t.ctx = {
     ...t.ctx,
@@ -37,7 +69,7 @@ export function acceptShelve(t: Tx, cmd: CommandEvent): void {
 }
 
 /** Powering off failed: nothing else happened (task null, vm unchanged, fault). */
-export function shelveFailed(t: Tx, event: InstanceEvent | { type: string }): void {
+function shelveFailed(t: Tx, event: MachineEvent): void {
   t.set({ taskState: null, fault: errorOf(event) }).final('instance.shelve.error');
   t.ctx = { ...t.ctx, op: null };
 }
@@ -61,7 +93,7 @@ export function shelved(t: Tx, imageId: string | null): void {
   t.notify('instance.shelve.end', t.corr).notify('instance.shelve_offload.start', t.corr).run('destroy');
 }
 
-export function acceptShelveOffload(t: Tx, cmd: CommandEvent): void {
+function acceptShelveOffload(t: Tx, cmd: CommandEvent): void {
   t.ctx = { ...t.ctx, op: { id: cmd.id, action: 'shelve_offload', opId: cmd.id, joined: [] } };
   t.set({ taskState: 'shelving_offloading' }).notify('instance.shelve_offload.start', cmd.id).run('destroy');
 }
@@ -71,7 +103,7 @@ export function acceptShelveOffload(t: Tx, cmd: CommandEvent): void {
  * `shelved_offloaded` with its `.end`; a failed unshelve of an offloaded instance ends there
  * too, with its `.error` and the fault that failed it.
  */
-export function offloaded(t: Tx): void {
+function offloaded(t: Tx): void {
   const op = t.ctx.op;
   if (op === null) return;
   const unshelve = op.action === 'unshelve';
@@ -92,7 +124,7 @@ export function offloaded(t: Tx): void {
  * A step of the offload path failed. Offload: the instance stays shelved here (task null,
  * fault). A failed unshelve's cleanup that fails: error, as a failed build's cleanup does.
  */
-export function offloadFailed(t: Tx, event: InstanceEvent | { type: string }): void {
+function offloadFailed(t: Tx, event: MachineEvent): void {
   const op = t.ctx.op;
   if (op === null) return;
   if (op.action === 'unshelve') {
@@ -104,28 +136,28 @@ export function offloadFailed(t: Tx, event: InstanceEvent | { type: string }): v
 }
 
 /** The hand-back's CAS failed for good (not a conflict: those end the actor): kept here, faulted. */
-export function handBackFailed(t: Tx, event: InstanceEvent | { type: string }): void {
+function handBackFailed(t: Tx, event: MachineEvent): void {
   t.set({ fault: errorOf(event) });
   t.ctx = { ...t.ctx, op: null };
 }
 
-export function acceptUnshelve(t: Tx, cmd: CommandEvent): void {
+function acceptUnshelve(t: Tx, cmd: CommandEvent): void {
   t.ctx = { ...t.ctx, op: { id: cmd.id, action: 'unshelve', opId: cmd.id, joined: [] } };
   t.set({ taskState: 'unshelving' }).notify('instance.unshelve.start', cmd.id).run('powerOn');
 }
 
 /** Running again (in place, or spawned on the new host): the shelved image goes. */
-export function unshelveRunning(t: Tx): void {
+function unshelveRunning(t: Tx): void {
   t.set({ vmState: 'active', powerState: 'running', fault: null }).run('deleteImage');
 }
 
-export function unshelved(t: Tx): void {
+function unshelved(t: Tx): void {
   t.set({ taskState: null, shelvedImage: null }).final('instance.unshelve.end');
   t.ctx = { ...t.ctx, op: null };
 }
 
 /** Powering a shelved instance on failed: it stays shelved (task null, fault). */
-export function unshelveFailed(t: Tx, event: InstanceEvent | { type: string }): void {
+function unshelveFailed(t: Tx, event: MachineEvent): void {
   t.set({ taskState: null, fault: errorOf(event) }).final('instance.unshelve.error');
   t.ctx = { ...t.ctx, op: null };
 }
@@ -144,6 +176,88 @@ export function unshelveContext(base: InstanceContext, input: InstanceInput): In
 }
 
 /** The claim or the spawn of an unshelve failed: clean up as an offload does, keeping the fault. */
-export function unshelveSpawnFailed(t: Tx, event: InstanceEvent | { type: string }): void {
+function unshelveSpawnFailed(t: Tx, event: MachineEvent): void {
   t.set({ fault: errorOf(event) }).run('destroy');
 }
+
+export const acceptances = {
+  shelve: { target: 'shelving', accept: acceptShelve },
+  shelveOffload: { target: 'offloading', accept: acceptShelveOffload },
+  unshelve: { target: 'unshelving', accept: acceptUnshelve },
+} as const satisfies Record<string, Acceptance>;
+
+export const actions = {
+  shelveFailed: txAction(shelveFailed),
+  offloaded: txAction(offloaded),
+  offloadFailed: txAction(offloadFailed),
+  /** The conductor owns the offloaded instance now: nothing changes here. */
+  handedBack: txAction(() => {}),
+  handBackFailed: txAction(handBackFailed),
+  unshelveRunning: txAction(unshelveRunning),
+  unshelved: txAction(unshelved),
+  unshelveFailed: txAction(unshelveFailed),
+  unshelveSpawnFailed: txAction(unshelveSpawnFailed),
+};
+
+export const guards = {
+  offloadsAtOnce: ({ context }: GuardArgs) => context.op?.offload === true,
+};
+
+const OFFLOAD_FAILED = { target: '#instance.idle', actions: { type: 'offloadFailed' } } as const;
+const UNSHELVED = { target: '#instance.idle', actions: { type: 'unshelved' } } as const;
+const SPAWN_FAILED = { target: '#instance.offloading', actions: { type: 'unshelveSpawnFailed' } } as const;
+
+export const states = {
+  /** Power off, then save the image (imaging, images.ts). */
+  shelving: waitOn('powerOff', advance('#instance.imaging', 'shelving_image_pending_upload', 'snapshot'), {
+    target: '#instance.idle',
+    actions: { type: 'shelveFailed' },
+  }),
+  /**
+   * Offload, and the way back of a failed unshelve of an offloaded instance: destroy the
+   * guest, give back the claim and the allocations, hand the record to the conductor. The
+   * hand-back step ends this actor (its result is never delivered).
+   */
+  offloading: {
+    initial: 'destroying',
+    states: {
+      destroying: cleanupStep('destroy', next('releasingClaim', 'releaseClaim'), OFFLOAD_FAILED),
+      releasingClaim: cleanupStep('releaseClaim', next('deletingAllocations', 'deleteAllocations'), OFFLOAD_FAILED),
+      deletingAllocations: {
+        ...cleanupStep('deleteAllocations', { target: 'handingBack', actions: { type: 'offloaded' } }, OFFLOAD_FAILED),
+        tags: [CLAIM_RELEASED],
+      },
+      handingBack: {
+        ...waitOn(
+          'handBack',
+          { target: '#instance.offloaded', actions: { type: 'handedBack' } },
+          { target: '#instance.idle', actions: { type: 'handBackFailed' } },
+        ),
+        tags: [CLAIM_RELEASED],
+      },
+    },
+  },
+  /** The conductor owns the offloaded instance now. */
+  offloaded: { type: 'final', tags: [CLAIM_RELEASED] },
+  /** Unshelve of a shelved instance, in place: power on, then delete the shelved image. */
+  unshelving: {
+    initial: 'poweringOn',
+    states: {
+      poweringOn: waitOn(
+        'powerOn',
+        { target: 'cleaning', actions: { type: 'unshelveRunning' } },
+        { target: '#instance.idle', actions: { type: 'unshelveFailed' } },
+      ),
+      cleaning: waitOn('deleteImage', UNSHELVED, UNSHELVED),
+    },
+  },
+  /** Unshelve of an offloaded instance on the host the conductor chose: claim, spawn from the shelved image. */
+  unshelvingOffloaded: {
+    initial: 'claiming',
+    states: {
+      claiming: waitOn('claim', next('spawning', 'spawn'), SPAWN_FAILED),
+      spawning: waitOn('spawn', { target: 'cleaning', actions: { type: 'unshelveRunning' } }, SPAWN_FAILED),
+      cleaning: waitOn('deleteImage', UNSHELVED, UNSHELVED),
+    },
+  },
+} as const;

@@ -4,35 +4,68 @@
  * and the instance keeps its resources (vm `soft-delete`). `restore` powers it on again;
  * `force_delete` deletes it for good; the host's reclaim periodic deletes it once the
  * interval has passed — as a command through this machine, so that a restore that came first
- * wins (Nova's reclaim is not fenced against a concurrent restore).
+ * wins (Nova's reclaim is not fenced against a concurrent restore). The delete's rule, which
+ * decides a delete is soft, is delete.ts's.
  */
-import { errorOf, type Tx } from './tx-core.js';
-import type { CommandEvent, InstanceEvent } from './types.js';
+import type { InstanceAction } from '../../protocol/schemas/instance.js';
+import { accept, errorOf, reject, txAction, waitOn, type Acceptance, type CommandRule } from './core.js';
 
-export function acceptSoftDelete(t: Tx, cmd: CommandEvent): void {
-  t.ctx = { ...t.ctx, op: { id: cmd.id, action: 'delete', opId: cmd.id, joined: [], oldVmState: t.ctx.vmState } };
-  t.set({ taskState: 'soft_deleting' }).notify('instance.soft_delete.start', cmd.id).run('powerOff');
-}
+export const rules = {
+  restore: {
+    decide: (ctx) =>
+      ctx.vmState === 'soft-delete' && ctx.taskState === null
+        ? accept('restore')
+        : reject('InstanceInvalidState', `cannot restore instance ${ctx.instanceId} while vm_state=${ctx.vmState}`),
+  },
+} satisfies Partial<Record<InstanceAction, CommandRule>>;
 
-export function softDeleted(t: Tx): void {
-  t.set({ vmState: 'soft-delete', taskState: null, powerState: 'shutdown', fault: null }).final(
-    'instance.soft_delete.end',
-  );
-  t.ctx = { ...t.ctx, op: null };
-}
+export const acceptances = {
+  softDelete: {
+    target: 'softDeleting',
+    accept: (t, cmd) => {
+      t.ctx = {
+        ...t.ctx,
+        op: { id: cmd.id, action: 'delete', opId: cmd.id, joined: [], oldVmState: t.ctx.vmState },
+      };
+      t.set({ taskState: 'soft_deleting' }).notify('instance.soft_delete.start', cmd.id).run('powerOff');
+    },
+  },
+  restore: {
+    target: 'restoring',
+    accept: (t, cmd) => {
+      t.ctx = { ...t.ctx, op: { id: cmd.id, action: 'restore', opId: cmd.id, joined: [] } };
+      t.set({ taskState: 'restoring' }).notify('instance.restore.start', cmd.id).run('powerOn');
+    },
+  },
+} as const satisfies Record<string, Acceptance>;
 
-export function acceptRestore(t: Tx, cmd: CommandEvent): void {
-  t.ctx = { ...t.ctx, op: { id: cmd.id, action: 'restore', opId: cmd.id, joined: [] } };
-  t.set({ taskState: 'restoring' }).notify('instance.restore.start', cmd.id).run('powerOn');
-}
+export const actions = {
+  softDeleted: txAction((t) => {
+    t.set({ vmState: 'soft-delete', taskState: null, powerState: 'shutdown', fault: null }).final(
+      'instance.soft_delete.end',
+    );
+    t.ctx = { ...t.ctx, op: null };
+  }),
+  restored: txAction((t) => {
+    t.set({ vmState: 'active', taskState: null, powerState: 'running', fault: null }).final('instance.restore.end');
+    t.ctx = { ...t.ctx, op: null };
+  }),
+  /** Soft delete or restore failed: vm unchanged, task null, fault (operations.md §3.2). */
+  softOpFailed: txAction((t, event, p: { phase: 'soft_delete' | 'restore' }) => {
+    t.set({ taskState: null, fault: errorOf(event) }).final(`instance.${p.phase}.error`);
+    t.ctx = { ...t.ctx, op: null };
+  }),
+};
 
-export function restored(t: Tx): void {
-  t.set({ vmState: 'active', taskState: null, powerState: 'running', fault: null }).final('instance.restore.end');
-  t.ctx = { ...t.ctx, op: null };
-}
-
-/** Soft delete or restore failed: vm unchanged, task null, fault (operations.md §3.2). */
-export function softOpFailed(t: Tx, event: InstanceEvent | { type: string }, phase: 'soft_delete' | 'restore'): void {
-  t.set({ taskState: null, fault: errorOf(event) }).final(`instance.${phase}.error`);
-  t.ctx = { ...t.ctx, op: null };
-}
+export const states = {
+  softDeleting: waitOn(
+    'powerOff',
+    { target: '#instance.idle', actions: { type: 'softDeleted' } },
+    { target: '#instance.idle', actions: { type: 'softOpFailed', params: { phase: 'soft_delete' } } },
+  ),
+  restoring: waitOn(
+    'powerOn',
+    { target: '#instance.idle', actions: { type: 'restored' } },
+    { target: '#instance.idle', actions: { type: 'softOpFailed', params: { phase: 'restore' } } },
+  ),
+} as const;

@@ -97,7 +97,7 @@ export interface Operation {
   readonly imageName?: string;
   /** A shelve on a host whose shelved_offload_time is 0: offload at once. */
   readonly offload?: true;
-  /** Failed runs of a cleanup step, re-run under the same key (cleanupStep in machine.ts). */
+  /** Failed runs of a cleanup step, re-run under the same key (cleanupStep in core.ts). */
   readonly retry?: { readonly step: StepName; readonly n: number };
   /** Its terminal event is out; only the hand-back of the record to the conductor is left (offload). */
   readonly finished?: true;

@@ -2,7 +2,7 @@
 import type { SnapshotFrom } from 'xstate';
 import type { InstanceRecordView } from '../../protocol/schemas/instance.js';
 import { CLAIM_RELEASED, instanceMachine, type InstanceMachine } from './machine.js';
-import { stepKey } from './tx.js';
+import { stepKey } from './tx-core.js';
 import { STEP_NAMES, type StepName } from './types.js';
 
 export type InstanceSnapshot = SnapshotFrom<InstanceMachine>;
