@@ -119,7 +119,13 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
       if (rec.owner !== `host:${d.host}`) return handedOff(); // (3) already made
       // A delete overtook the reschedule: this step's result is stale and the actor ignores it.
       if (!inReschedule(rec)) return failed({ code: StepErrorCode.Superseded, message: 'the build was cancelled' });
-      const task: BuildTask = { instanceId: c.instanceId, commandId: bootId, attempt: c.attempt + 1, tried, alternates: [] };
+      const task: BuildTask = {
+        instanceId: c.instanceId,
+        commandId: bootId,
+        attempt: c.attempt + 1,
+        tried,
+        alternates: [],
+      };
       const msgId = `${bootId}:build:${task.attempt}`;
       const env = envelope({
         id: msgId,

@@ -214,7 +214,13 @@ export function moveKit(d: MoveStepDeps) {
 
   /** The guest on this host, of `flavor`, left stopped if the move started from a stopped one. */
   const spawnHere = async (c: InstanceContext, m: Move, flavor: FlavorView, signal: AbortSignal) => {
-    const spec = { instanceId: c.instanceId, name: c.name, host: d.host, flavor, ...(c.image ? { image: c.image } : {}) };
+    const spec = {
+      instanceId: c.instanceId,
+      name: c.name,
+      host: d.host,
+      flavor,
+      ...(c.image ? { image: c.image } : {}),
+    };
     await d.driver.spawn(spec, { signal });
     if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId, { signal });
   };
