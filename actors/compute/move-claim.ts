@@ -18,6 +18,16 @@ import { done, failed, type StepContext, type StepResult, type StepTable } from 
 
 export const MOVE_CLAIM_STEPS = ['moveClaim'] as const;
 
+/** A claim in the making: the instance, its move and migration, this step's key, the flavor wanted, the record. */
+interface Claiming {
+  readonly c: InstanceContext;
+  readonly m: Move;
+  readonly mid: string;
+  readonly key: string;
+  readonly flavor: FlavorView;
+  readonly rec: InstanceRecord;
+}
+
 export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_STEPS)[number]> {
   const { tracker, setStatus, allocationsOf, providerOf, holdOnly, holdExactly, claimedDest } = moveKit(d);
 
@@ -51,9 +61,10 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
         if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
       });
 
+    const claiming: Claiming = { c, m, mid, key, flavor: newFlavor, rec };
     const source = await providerOf(m.source);
     if (m.kind === 'resize' && d.allowSameHostResize && source) {
-      const here = await sameHostClaim(c, m, mid, key, newFlavor, rec, source);
+      const here = await sameHostClaim(claiming, source);
       if (here) return done({ dest: m.source, flavor: newFlavor });
     }
 
@@ -82,7 +93,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     }
 
     // The destination: one an earlier run claimed, or the best candidate that both placement and its tracker accept.
-    const dest = (await claimedDest(c.instanceId, source)) ?? (await claimDest(c, m, mid, key, newFlavor, rec));
+    const dest = (await claimedDest(c.instanceId, source)) ?? (await claimDest(claiming));
     if (!dest) return failed({ code: StepErrorCode.NoValidHost, message: `no valid host was found to ${m.kind} to` });
     const src = await tracker(m.source, {
       type: 'moveClaim',
@@ -104,15 +115,8 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
    * as the tracker counts it in its `max` mode), so a new flavor that fits once the old one is
    * released is never refused. Confirm leaves the new flavor, revert the old one.
    */
-  const sameHostClaim = async (
-    c: InstanceContext,
-    m: Move,
-    mid: string,
-    key: string,
-    flavor: FlavorView,
-    rec: InstanceRecord,
-    source: string,
-  ): Promise<boolean> => {
+  const sameHostClaim = async (x: Claiming, source: string): Promise<boolean> => {
+    const { c, m, mid, key, flavor, rec } = x;
     const mig = await d.migrations.get(mid);
     if (mig?.value.destHost !== m.source) {
       if (mig?.value.destHost) return false; // an earlier run went elsewhere
@@ -144,14 +148,8 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     return false;
   };
 
-  const claimDest = async (
-    c: InstanceContext,
-    m: Move,
-    mid: string,
-    key: string,
-    flavor: FlavorView,
-    rec: InstanceRecord,
-  ): Promise<string | undefined> => {
+  const claimDest = async (x: Claiming): Promise<string | undefined> => {
+    const { c, m, mid, key, flavor, rec } = x;
     const [candidates, providers, services] = await Promise.all([
       d.placement.call('candidates.get', { resources: resources(flavor), limit: 1000 }),
       d.placement.call('providers.list', {}),
