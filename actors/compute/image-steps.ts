@@ -9,15 +9,18 @@
  *    it made.
  */
 import { createHash } from 'node:crypto';
-import type { InstanceSnapshot, StepName } from '../../machines/instance/index.js';
+import type { InstanceSnapshot } from '../../machines/instance/index.js';
+import { StepErrorCode } from '../../machines/instance/step-errors.js';
 import type { ImageRecord, InstanceRecord } from '../../protocol/index.js';
 import { isVirtError, type HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { StepOutcome } from '../instance/instance-actor.js';
 import type { RecordBucket } from '../records/kv-record.js';
 import { publishOutbox } from '../records/outbox.js';
 import type { EventPublisher } from '../runtime/events.js';
 import type { Clock } from '../runtime/clock.js';
+import { done, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';
+
+export const IMAGE_STEPS = ['snapshot', 'uploadImage', 'deleteImage', 'handBack'] as const;
 
 export interface ImageStepDeps {
   readonly host: string;
@@ -31,16 +34,25 @@ export interface ImageStepDeps {
 /** The image a snapshot or shelve saves: a uuid derived from the instance and the operation. */
 export function imageIdOf(instanceId: string, opId: string): string {
   const h = createHash('sha256').update(`image:${instanceId}:${opId}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+  const variant = ((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(18, 20)}-${h.slice(20, 32)}`;
 }
 
-export function imageSteps(d: ImageStepDeps) {
+/**
+ * A deleted shelved instance's image goes with it (Nova's _delete), not left for the periodic
+ * audit to repair. A missing one is done.
+ */
+export async function dropShelved(d: ImageStepDeps, snap: InstanceSnapshot): Promise<void> {
+  if (snap.context.shelvedImage) await d.images.remove(snap.context.shelvedImage);
+}
+
+export function imageSteps(d: ImageStepDeps): StepTable<(typeof IMAGE_STEPS)[number]> {
   const self = `host:${d.host}`;
 
-  const snapshot = async (snap: InstanceSnapshot): Promise<StepOutcome> => {
+  const snapshot = async ({ snapshot: snap, signal }: StepContext): Promise<StepResult> => {
     const c = snap.context;
     const op = c.op;
-    if (op === null) return { ok: false, error: { code: 'NoOperation', message: 'snapshot without an operation' } };
+    if (op === null) return failed({ code: StepErrorCode.NoOperation, message: 'snapshot without an operation' });
     const imageId = imageIdOf(c.instanceId, op.opId);
     const now = d.clock.now();
     const image: ImageRecord = {
@@ -58,7 +70,7 @@ export function imageSteps(d: ImageStepDeps) {
       if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
     });
     try {
-      const saved = await d.driver.snapshot(c.instanceId);
+      const saved = await d.driver.snapshot(c.instanceId, { signal });
       const cur = await d.images.get(imageId);
       if (cur)
         await d.images.update(
@@ -66,38 +78,38 @@ export function imageSteps(d: ImageStepDeps) {
           { ...cur.value, sizeBytes: saved.sizeBytes, updatedAt: d.clock.now() },
           cur.revision,
         );
-      return { ok: true, result: { imageId } };
+      return done({ imageId });
     } catch (err) {
-      if (isVirtError(err)) return { ok: false, error: { code: err.code, message: err.message } };
+      if (isVirtError(err)) return failed({ code: err.code, message: err.message });
       throw err;
     }
   };
 
-  const uploadImage = async (snap: InstanceSnapshot): Promise<StepOutcome> => {
+  const uploadImage = async ({ snapshot: snap }: StepContext): Promise<StepResult> => {
     const c = snap.context;
-    if (c.op === null) return { ok: false, error: { code: 'NoOperation', message: 'upload without an operation' } };
+    if (c.op === null) return failed({ code: StepErrorCode.NoOperation, message: 'upload without an operation' });
     const imageId = imageIdOf(c.instanceId, c.op.opId);
     const cur = await d.images.get(imageId);
-    if (!cur) return { ok: false, error: { code: 'ImageNotFound', message: `image ${imageId} is gone` } };
+    if (!cur) return failed({ code: StepErrorCode.ImageNotFound, message: `image ${imageId} is gone` });
     if (cur.value.status !== 'active')
       await d.images.update(imageId, { ...cur.value, status: 'active', updatedAt: d.clock.now() }, cur.revision);
-    return { ok: true, result: { imageId } };
+    return done({ imageId });
   };
 
   /** The image of this operation (a failed snapshot or shelve), or the shelved one (an unshelve). */
-  const deleteImage = async (snap: InstanceSnapshot): Promise<StepOutcome> => {
+  const deleteImage = async ({ snapshot: snap }: StepContext): Promise<StepResult> => {
     const c = snap.context;
     const imageId = c.op?.action === 'unshelve' ? c.shelvedImage : c.op ? imageIdOf(c.instanceId, c.op.opId) : null;
     if (imageId !== null) await d.images.remove(imageId);
-    return { ok: true };
+    return done();
   };
 
   /** The offloaded record goes to the conductor: no host, no machine, a new epoch. */
-  const handBack = async (snap: InstanceSnapshot): Promise<StepOutcome> => {
+  const handBack = async ({ snapshot: snap }: StepContext): Promise<StepResult> => {
     const id = snap.context.instanceId;
     for (;;) {
       const cur = await d.instances.get(id);
-      if (!cur || cur.value.owner !== self) return { ok: true, result: { handedOff: true } };
+      if (!cur || cur.value.owner !== self) return handedOff();
       // The record leaves with no outbox: what it holds goes out first, whichever incarnation
       // of the actor wrote it (records/outbox.ts; found by the CI chaos suite, seed 13).
       await publishOutbox(d.events, cur.value);
@@ -112,7 +124,7 @@ export function imageSteps(d: ImageStepDeps) {
       };
       try {
         await d.instances.update(id, back, cur.revision);
-        return { ok: true, result: { handedOff: true } };
+        return handedOff();
       } catch (err) {
         if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
         // Our own actor's last write landed in between: read again.
@@ -120,20 +132,5 @@ export function imageSteps(d: ImageStepDeps) {
     }
   };
 
-  /**
-   * A deleted shelved instance's image goes with it (Nova's _delete), not left for the periodic audit to repair. A
-   * missing one is done.
-   */
-  const dropShelved = async (snap: InstanceSnapshot): Promise<void> => {
-    if (snap.context.shelvedImage) await d.images.remove(snap.context.shelvedImage);
-  };
-
-  const run = (step: StepName, _key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined => {
-    if (step === 'snapshot') return snapshot(snap);
-    if (step === 'uploadImage') return uploadImage(snap);
-    if (step === 'deleteImage') return deleteImage(snap);
-    if (step === 'handBack') return handBack(snap);
-    return undefined;
-  };
-  return { run, dropShelved };
+  return { snapshot, uploadImage, deleteImage, handBack };
 }

@@ -1,37 +1,40 @@
 /**
  * A driver whose calls are tried again while they fail with a retryable error (an injected
  * DriverFailure, a hypervisor hiccup). Every driver call converges (virt/driver.ts), so a
- * retry is safe; what still fails after `tries` is the step's failure.
+ * retry is safe; what still fails after `tries` is the step's failure. A call whose signal fires
+ * is not tried again, and its wait between tries ends at once.
  */
-import { isVirtError, type HypervisorDriver } from '../../virt/index.js';
+import { isVirtError, type CallOptions, type HypervisorDriver } from '../../virt/index.js';
+import { abortable } from './step-kit.js';
 
 export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promise<void>, tries = 3): HypervisorDriver {
-  const again = async <T>(call: () => Promise<T>): Promise<T> => {
+  const again = async <T>(call: () => Promise<T>, o: CallOptions | undefined): Promise<T> => {
+    const wait = o?.signal ? abortable(sleep, o.signal) : sleep;
     for (let attempt = 1; ; attempt++) {
       try {
         return await call();
       } catch (err) {
-        if (!isVirtError(err) || !err.retryable || attempt >= tries) throw err;
-        await sleep(100 * 2 ** (attempt - 1));
+        if (!isVirtError(err) || !err.retryable || attempt >= tries || o?.signal?.aborted) throw err;
+        await wait(100 * 2 ** (attempt - 1));
       }
     }
   };
   return {
     host: driver.host,
-    spawn: (g, o) => again(() => driver.spawn(g, o)),
-    destroy: (id, o) => again(() => driver.destroy(id, o)),
-    powerOff: (id, o) => again(() => driver.powerOff(id, o)),
-    powerOn: (id, o) => again(() => driver.powerOn(id, o)),
-    reboot: (id, k, o) => again(() => driver.reboot(id, k, o)),
-    pause: (id, o) => again(() => driver.pause(id, o)),
-    unpause: (id, o) => again(() => driver.unpause(id, o)),
-    suspend: (id, o) => again(() => driver.suspend(id, o)),
-    resume: (id, o) => again(() => driver.resume(id, o)),
-    rescue: (id, o) => again(() => driver.rescue(id, o)),
-    unrescue: (id, o) => again(() => driver.unrescue(id, o)),
-    snapshot: (id, o) => again(() => driver.snapshot(id, o)),
-    get: (id, o) => again(() => driver.get(id, o)),
-    list: (o) => again(() => driver.list(o)),
+    spawn: (g, o) => again(() => driver.spawn(g, o), o),
+    destroy: (id, o) => again(() => driver.destroy(id, o), o),
+    powerOff: (id, o) => again(() => driver.powerOff(id, o), o),
+    powerOn: (id, o) => again(() => driver.powerOn(id, o), o),
+    reboot: (id, k, o) => again(() => driver.reboot(id, k, o), o),
+    pause: (id, o) => again(() => driver.pause(id, o), o),
+    unpause: (id, o) => again(() => driver.unpause(id, o), o),
+    suspend: (id, o) => again(() => driver.suspend(id, o), o),
+    resume: (id, o) => again(() => driver.resume(id, o), o),
+    rescue: (id, o) => again(() => driver.rescue(id, o), o),
+    unrescue: (id, o) => again(() => driver.unrescue(id, o), o),
+    snapshot: (id, o) => again(() => driver.snapshot(id, o), o),
+    get: (id, o) => again(() => driver.get(id, o), o),
+    list: (o) => again(() => driver.list(o), o),
     close: () => driver.close(),
   };
 }

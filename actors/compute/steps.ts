@@ -1,233 +1,101 @@
 /**
- * The instance machine's steps on a compute host: tracker claims, hypervisor calls, placement
- * cleanup, and the hand-back to the conductor for a reschedule. Every step is idempotent under
- * its key, because a restored actor issues its in-flight step again:
- *  - tracker commands carry the key as opId and converge by state (an identical claim held is
- *    success, nothing to abort is success);
- *  - driver calls converge (spawn of an existing guest returns it, destroy of a missing one
- *    succeeds, power calls bring the guest to the wanted state from wherever it is);
- *  - placement deletes treat "no such consumer" as done;
- *  - the reschedule publishes its task with a dedup id and hands the record back with a CAS
- *    that a second run finds already made.
+ * The registry of the instance machine's steps on a compute host: one function for every
+ * `StepName`, assembled from the family modules, each of which owns a disjoint set of steps:
+ *  - build-steps.ts: claim, spawn, the delete's cleanup, the reschedule's hand-back;
+ *  - power-steps.ts: the power operations and destroy;
+ *  - move-claim.ts, move-steps.ts, move-cleanup.ts: resize and cold migration;
+ *  - live-steps.ts: live migration; evacuate-steps.ts: evacuation, on the destination;
+ *  - image-steps.ts: snapshot, shelve, and the hand-back of an offloaded instance.
+ * A step with no function, or a step owned by two families, does not compile (`STEP_FAMILIES`).
+ *
+ * Every step is idempotent under its key, because a restored actor issues its in-flight step
+ * again (each module says how its steps converge). Each run gets its actor's AbortSignal: once
+ * it fires (the actor was killed, its process stops), the step's waits end and it calls nothing
+ * more (`fenced`), so it writes nothing after its actor stopped.
  */
-import { TrackerErrorCode } from '../../machines/tracker/index.js';
-import { statePath, type InstanceSnapshot, type StepError, type StepName } from '../../machines/instance/index.js';
-import { encodeMessage, envelope, subjects, type BuildTask, type InstanceRecord } from '../../protocol/index.js';
-import { isVirtError, VirtErrorCode, type GuestInfo, type HypervisorDriver } from '../../virt/index.js';
-import type { JetStreamClient } from '@nats-io/jetstream';
-import type { Clock } from '../runtime/clock.js';
-import { ActorErrorCode, isActorError } from '../errors.js';
-import type { PlacementClient } from '../placement/client.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { publishOutbox } from '../records/outbox.js';
-import type { EventPublisher } from '../runtime/events.js';
-import type { TrackerGate } from '../tracker/gate.js';
-import type { StepExecutor, StepOutcome } from '../instance/instance-actor.js';
+import type { StepName } from '../../machines/instance/index.js';
+import { StepErrorCode } from '../../machines/instance/step-errors.js';
+import type { StepExecutor } from '../instance/instance-actor.js';
+import { BUILD_STEPS, buildSteps, type BuildStepDeps } from './build-steps.js';
+import { EVACUATE_STEPS, evacuateSteps } from './evacuate-steps.js';
+import { IMAGE_STEPS, imageSteps, type ImageStepDeps } from './image-steps.js';
+import { LIVE_STEPS, liveSteps } from './live-steps.js';
+import { MOVE_CLAIM_STEPS, moveClaimSteps } from './move-claim.js';
+import { MOVE_CLEANUP_STEPS, moveCleanupSteps } from './move-cleanup.js';
+import type { MoveStepDeps } from './move-kit.js';
+import { MOVE_STEPS, moveSteps } from './move-steps.js';
+import { POWER_STEPS, powerSteps } from './power-steps.js';
+import { abortable, failed, fenced, type StepFn } from './step-kit.js';
 
-export interface ComputeStepDeps {
-  readonly host: string;
-  readonly tracker: TrackerGate;
-  readonly driver: HypervisorDriver;
-  readonly placement: PlacementClient;
-  readonly instances: RecordBucket<InstanceRecord>;
-  readonly js: JetStreamClient;
-  readonly events: EventPublisher;
-  readonly clock: Clock;
-  readonly prefix?: string;
-  /** Waits between retries of a transient driver failure. */
-  readonly sleep: (ms: number) => Promise<void>;
-  /** Tries of a call that fails with a retryable driver error before the step fails. */
-  readonly driverTries?: number;
-  /** The steps of resize and cold migration (move-steps.ts). */
-  readonly moves?: { run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined };
-  /** The image steps of snapshot and shelve, and the hand-back of an offloaded instance (image-steps.ts). */
-  readonly images?: {
-    run(step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> | undefined;
-    dropShelved(snap: InstanceSnapshot): Promise<void>;
-  };
+export { HANDED_OFF } from './step-kit.js';
+
+export interface ComputeStepDeps extends BuildStepDeps {
+  /** The steps of moves: resize, cold and live migration, evacuation. */
+  readonly moves: MoveStepDeps;
+  /** The image steps of snapshot and shelve, and the hand-back of an offloaded instance. */
+  readonly images: ImageStepDeps;
   /** Runs before every step (tests hold a step here to kill something while it is in flight). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
 }
 
-const done = (result?: Record<string, unknown>): StepOutcome => (result ? { ok: true, result } : { ok: true });
-const failed = (error: StepError): StepOutcome => ({ ok: false, error });
+/** Which family module owns which steps. */
+export const STEP_FAMILIES = {
+  build: BUILD_STEPS,
+  power: POWER_STEPS,
+  moveClaim: MOVE_CLAIM_STEPS,
+  moves: MOVE_STEPS,
+  moveCleanup: MOVE_CLEANUP_STEPS,
+  live: LIVE_STEPS,
+  evacuate: EVACUATE_STEPS,
+  images: IMAGE_STEPS,
+} as const satisfies Record<string, readonly StepName[]>;
 
-/** The step result that tells the actor its record now belongs to someone else. */
-export const HANDED_OFF = 'handedOff';
+type Families = typeof STEP_FAMILIES;
+/** The steps two families both name: `never` when they are disjoint. */
+type Shared = {
+  [A in keyof Families]: { [B in Exclude<keyof Families, A>]: Families[A][number] & Families[B][number] }[Exclude<
+    keyof Families,
+    A
+  >];
+}[keyof Families];
+/** Fails to compile when a step is in two families (the error names it). */
+const disjoint: [Shared] extends [never] ? true : Shared = true;
+void disjoint;
+
+export type StepRegistry = { readonly [S in StepName]: StepFn };
+
+/** Every step's function, over `d`. */
+export function stepRegistry(d: ComputeStepDeps): StepRegistry {
+  return {
+    ...buildSteps(d, d.images),
+    ...powerSteps(d),
+    ...moveClaimSteps(d.moves),
+    ...moveSteps(d.moves),
+    ...moveCleanupSteps(d.moves),
+    ...liveSteps(d.moves),
+    ...evacuateSteps(d.moves),
+    ...imageSteps(d.images),
+  };
+}
+
+/** The steps' dependencies as one run sees them: its waits end and its calls stop once `signal` fires. */
+function stopping(d: ComputeStepDeps, signal: AbortSignal): ComputeStepDeps {
+  const own = fenced({ ...d, sleep: abortable(d.sleep, signal) }, signal);
+  return {
+    ...own,
+    moves: fenced({ ...d.moves, sleep: abortable(d.moves.sleep, signal) }, signal),
+    images: fenced(d.images, signal),
+  };
+}
 
 export function computeSteps(d: ComputeStepDeps): StepExecutor {
-  const s = subjects(d.prefix);
-  const tries = d.driverTries ?? 3;
-
-  /** A driver call, retried while the failure is transient; the final error becomes the step's. */
-  const virt = async (
-    call: () => Promise<GuestInfo | void>,
-    onError: (code: string, message: string) => StepError,
-  ): Promise<StepOutcome> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const g = await call();
-        return done(g ? { powerState: g.powerState } : undefined);
-      } catch (err) {
-        if (isVirtError(err) && err.retryable && attempt < tries) {
-          await d.sleep(100 * 2 ** (attempt - 1));
-          continue;
-        }
-        if (isVirtError(err)) return failed(onError(err.code, err.message));
-        throw err;
-      }
-    }
+  return {
+    run: async (step, key, snapshot, signal) => {
+      if (d.beforeStep) await d.beforeStep(step, key);
+      // A snapshot persisted by another version may name a step this one does not have.
+      const fn = (stepRegistry(stopping(d, signal)) as Partial<StepRegistry>)[step];
+      if (!fn) return failed({ code: StepErrorCode.UnknownStep, message: `this host cannot run step ${step}` });
+      return fn({ step, key, snapshot, signal });
+    },
   };
-
-  /** Power operations: a refusal that changed nothing (InvalidState) is a rollback. */
-  const power = (call: () => Promise<GuestInfo>) =>
-    virt(call, (code, message) => ({
-      code,
-      message,
-      ...(code === VirtErrorCode.InvalidState ? { rollback: true } : {}),
-    }));
-
-  const run = async (step: StepName, key: string, snap: InstanceSnapshot): Promise<StepOutcome> => {
-    if (d.beforeStep) await d.beforeStep(step, key);
-    const c = snap.context;
-    const id = c.instanceId;
-    switch (step) {
-      case 'claim': {
-        const flavor = { vcpus: c.flavor.vcpus, memoryMb: c.flavor.memoryMb, rootGb: c.flavor.rootGb };
-        const a = await d.tracker.use((t) => t.handle({ type: 'instanceClaim', opId: key, instanceId: id, flavor }));
-        if (a.ok) return done();
-        return failed({
-          code: a.error.code,
-          message: a.error.message,
-          reschedulable: a.error.code === TrackerErrorCode.ComputeResourcesUnavailable,
-        });
-      }
-      case 'network':
-      case 'blockDevices':
-        // No network or volume service in novactor (operations.md §2 keeps them as steps so
-        // that a real one slots in here); the step still persists the task state.
-        return done();
-      case 'spawn':
-        return virt(
-          // An unshelve spawns from the image the shelve saved.
-          () =>
-            d.driver.spawn({
-              instanceId: id,
-              name: c.name,
-              host: d.host,
-              flavor: c.flavor,
-              ...(c.shelvedImage ? { image: c.shelvedImage } : c.image ? { image: c.image } : {}),
-            }),
-          (code, message) => ({ code, message, reschedulable: code === VirtErrorCode.SpawnFailed }),
-        );
-      case 'powerOff':
-        return power(() => d.driver.powerOff(id));
-      case 'powerOn':
-        return power(() => d.driver.powerOn(id));
-      case 'reboot':
-        return power(() => d.driver.reboot(id, c.op?.rebootType ?? 'SOFT'));
-      case 'pause':
-        return power(() => d.driver.pause(id));
-      case 'unpause':
-        return power(() => d.driver.unpause(id));
-      case 'suspend':
-        return power(() => d.driver.suspend(id));
-      case 'resume':
-        return power(() => d.driver.resume(id));
-      case 'rescue':
-        return power(() => d.driver.rescue(id));
-      case 'unrescue':
-        return power(() => d.driver.unrescue(id));
-      case 'destroy':
-        return virt(
-          () => d.driver.destroy(id),
-          (code, message) => ({ code, message }),
-        );
-      case 'releaseClaim': {
-        const a = await d.tracker.use((t) => t.handle({ type: 'abortInstanceClaim', opId: key, instanceId: id }));
-        return a.ok ? done() : failed({ code: a.error.code, message: a.error.message });
-      }
-      case 'deleteAllocations':
-        await deleteAllocations(id);
-        // The last step of a delete: a shelved instance's image goes too (an offload keeps it).
-        if (snap.matches('deleting')) await d.images?.dropShelved(snap);
-        return done();
-      case 'reschedule':
-        return reschedule(snap);
-      default:
-        return (
-          d.moves?.run(step, key, snap) ??
-          d.images?.run(step, key, snap) ??
-          failed({ code: 'UnknownStep', message: `this host cannot run step ${step}` })
-        );
-    }
-  };
-
-  const deleteAllocations = (consumer: string) => d.placement.deleteAllocations(consumer);
-
-  /**
-   * Gives the build back to the conductor for its next attempt, in an order that survives a
-   * crash between any two steps: (1) drop the instance's allocation (the conductor would
-   * otherwise reuse it, on this host); (2) publish the next build task (dedup id per attempt;
-   * the conductor waits while this host still owns the record); (3) CAS the record back to the
-   * conductor with a new epoch. A re-run finds (1) and (2) done and (3) made or makes it.
-   */
-  const reschedule = async (snap: InstanceSnapshot): Promise<StepOutcome> => {
-    const c = snap.context;
-    const bootId = c.op?.id;
-    if (bootId === undefined) return failed({ code: 'NoOperation', message: 'reschedule without a build in flight' });
-    await deleteAllocations(c.instanceId);
-    for (;;) {
-      const cur = await d.instances.get(c.instanceId);
-      if (!cur) return failed({ code: 'InstanceNotFound', message: `instance ${c.instanceId} has no record` });
-      const rec = cur.value;
-      const tried = [...new Set([...(rec.triedHosts ?? []), d.host])];
-      if (rec.owner !== `host:${d.host}`) return done({ [HANDED_OFF]: true }); // (3) already made
-      // A delete overtook the reschedule: this step's result is stale and the actor ignores it.
-      if (statePath((rec.machine as { value?: unknown } | undefined)?.value) !== 'reschedule.rescheduling')
-        return failed({ code: 'Superseded', message: 'the build was cancelled' });
-      const task: BuildTask = {
-        instanceId: c.instanceId,
-        commandId: bootId,
-        attempt: c.attempt + 1,
-        tried,
-        alternates: [],
-      };
-      const msgId = `${bootId}:build:${task.attempt}`;
-      const env = envelope({
-        id: msgId,
-        type: 'conductor.build',
-        ts: d.clock.now(),
-        project: rec.project,
-        user: rec.user,
-        corr: bootId,
-        body: task,
-      });
-      await d.js.publish(s.conductor('build'), encodeMessage(env), { msgID: msgId });
-      // The record goes back without its outbox: what it holds goes out first (records/outbox.ts).
-      await publishOutbox(d.events, rec);
-      const { machine: _m, outbox: _o, ...base } = rec;
-      const back: InstanceRecord = {
-        ...base,
-        owner: 'conductor',
-        epoch: rec.epoch + 1,
-        host: null,
-        node: null,
-        vmState: 'building',
-        taskState: 'scheduling',
-        powerState: 'nostate',
-        triedHosts: tried,
-        updatedAt: d.clock.now(),
-      };
-      try {
-        await d.instances.update(c.instanceId, back, cur.revision);
-        return done({ [HANDED_OFF]: true });
-      } catch (err) {
-        if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
-        // Our own actor or a delete wrote in between: read again and decide again.
-      }
-    }
-  };
-
-  return { run };
 }

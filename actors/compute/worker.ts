@@ -14,7 +14,7 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { holdsHostClaim, operationInFlight, type StepName } from '../../machines/instance/index.js';
 import type { HostInventory, Resources } from '../../machines/tracker/index.js';
 import { subjects } from '../../protocol/index.js';
-import { isOpenMigration, moveSteps } from './move-steps.js';
+import { isOpenMigration } from './move-steps.js';
 import { RemoteHosts } from './remote.js';
 import type { HypervisorDriver } from '../../virt/index.js';
 import type { Clock, IdSource } from '../runtime/clock.js';
@@ -29,7 +29,6 @@ import { startInbox } from './inbox.js';
 import { InstanceHost } from './instances.js';
 import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
-import { imageSteps } from './image-steps.js';
 import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
 import { servePeerCalls, serveStatus } from './rpc.js';
@@ -214,7 +213,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
         clock: o.clock,
         prefix,
         sleep,
-        moves: moveSteps({
+        moves: {
           host: o.host,
           tracker,
           driver: patient,
@@ -229,15 +228,15 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
           sleep,
           ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}),
           ...(o.allowSameHostResize ? { allowSameHostResize: true } : {}),
-        }),
-        images: imageSteps({
+        },
+        images: {
           host: o.host,
           driver: patient,
           instances: stores.instances,
           images: stores.images,
           events,
           clock: o.clock,
-        }),
+        },
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
       }),
     },

@@ -31,6 +31,7 @@ import {
   type StepError,
   type StepName,
 } from '../../machines/instance/index.js';
+import { StepErrorCode } from '../../machines/instance/step-errors.js';
 import type { EventPublisher } from '../runtime/events.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Versioned } from '../runtime/kv-cas.js';
@@ -43,9 +44,13 @@ export type StepOutcome =
   | { readonly ok: true; readonly result?: Readonly<Record<string, unknown>> }
   | { readonly ok: false; readonly error: StepError };
 
-/** Carries out steps; must be idempotent under `key` (a restored actor issues a step again). */
+/**
+ * Carries out steps; must be idempotent under `key` (a restored actor issues a step again).
+ * `signal` fires when the actor stops (killed, its process stopping): the step ends promptly and
+ * writes nothing more; its outcome is dropped, and the next incarnation issues it again.
+ */
 export interface StepExecutor {
-  run(step: StepName, key: string, snapshot: InstanceSnapshot): Promise<StepOutcome>;
+  run(step: StepName, key: string, snapshot: InstanceSnapshot, signal: AbortSignal): Promise<StepOutcome>;
 }
 
 export interface InstanceActorDeps {
@@ -115,6 +120,8 @@ export class InstanceActor {
   private current!: Versioned<InstanceRecord>;
   private mailbox: Promise<void> = Promise.resolve();
   private dead = false;
+  /** Aborted when the actor is killed: its running steps stop (StepExecutor). */
+  private readonly steps = new AbortController();
 
   private constructor(
     readonly instanceId: string,
@@ -173,6 +180,7 @@ export class InstanceActor {
   /** Drops the actor at once: nothing more is persisted, published or started. */
   kill(): void {
     this.dead = true;
+    this.steps.abort(new Error(`instance ${this.instanceId}: its actor was stopped`));
     this.deps.onStopped?.(this.instanceId, 'killed');
   }
 
@@ -298,11 +306,11 @@ export class InstanceActor {
     // restored actor could publish it (found by the chaos suite: a lost shelve_offload.end).
     if (this.dead) return;
     const snapshot = this.snapshot;
-    const run = () => this.deps.executor.run(step, key, snapshot);
+    const run = () => this.deps.executor.run(step, key, snapshot, this.steps.signal);
     void (this.deps.serialize ? this.deps.serialize(this.instanceId, run) : run())
       .catch((err: unknown): StepOutcome => ({
         ok: false,
-        error: { code: 'StepCrashed', message: err instanceof Error ? err.message : String(err) },
+        error: { code: StepErrorCode.StepCrashed, message: err instanceof Error ? err.message : String(err) },
       }))
       .then(async (outcome) => {
         const kp = this.deps.killPoint;

@@ -197,8 +197,12 @@ export interface InstanceInput {
   readonly unshelve?: { readonly shelvedImage: string | null };
 }
 
-export interface StepError {
-  readonly code: string;
+/**
+ * A failed step. `C` is the set of codes its producer may use: the step modules name theirs
+ * (step-errors.ts, plus the driver's and a peer's); the machine takes any code as a fault.
+ */
+export interface StepError<C extends string = string> {
+  readonly code: C;
   readonly message: string;
   /** The build may be retried on an alternate host (claim and spawn failures only). */
   readonly reschedulable?: boolean;

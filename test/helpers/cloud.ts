@@ -35,6 +35,8 @@ export interface HostSpec {
   readonly allowSameHostResize?: boolean;
   /** Run real guest processes (the process driver) with their state in this directory. */
   readonly processStateDir?: string;
+  /** How long a live migration's simulated copy runs from this host (default 500 ms). */
+  readonly liveMigrationMs?: number;
 }
 
 interface RunningHost {
@@ -148,6 +150,7 @@ export async function startCloud(
       auditIntervalMs: opts.auditIntervalMs ?? 0,
       killRestartMs: 100,
       ...(h.spec.allowSameHostResize ? { allowSameHostResize: true } : {}),
+      ...(h.spec.liveMigrationMs !== undefined ? { liveMigrationMs: h.spec.liveMigrationMs } : {}),
       ...(opts.syncPowerStateMs !== undefined ? { syncPowerStateMs: opts.syncPowerStateMs } : {}),
       ...(opts.reclaimIntervalMs !== undefined ? { reclaimIntervalMs: opts.reclaimIntervalMs } : {}),
       ...(opts.resizeConfirmWindowMs !== undefined ? { resizeConfirmWindowMs: opts.resizeConfirmWindowMs } : {}),

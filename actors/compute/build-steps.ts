@@ -1,0 +1,173 @@
+/**
+ * The steps of a build and a delete on a compute host: the tracker claim and its release, the
+ * spawn, the placement cleanup, and the hand-back to the conductor for a reschedule. Each is
+ * idempotent under its key, because a restored actor issues its in-flight step again:
+ *  - tracker commands carry the key as opId and converge by state (an identical claim held is
+ *    success, nothing to abort is success);
+ *  - a spawn of an existing guest returns it;
+ *  - placement deletes treat "no such consumer" as done;
+ *  - the reschedule publishes its task with a dedup id and hands the record back with a CAS
+ *    that a second run finds already made.
+ */
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { statePath } from '../../machines/instance/index.js';
+import { StepErrorCode } from '../../machines/instance/step-errors.js';
+import { TrackerErrorCode } from '../../machines/tracker/index.js';
+import { encodeMessage, envelope, subjects, type BuildTask, type InstanceRecord } from '../../protocol/index.js';
+import { VirtErrorCode } from '../../virt/index.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
+import type { PlacementClient } from '../placement/client.js';
+import type { RecordBucket } from '../records/kv-record.js';
+import { publishOutbox } from '../records/outbox.js';
+import type { Clock } from '../runtime/clock.js';
+import type { EventPublisher } from '../runtime/events.js';
+import type { TrackerGate } from '../tracker/gate.js';
+import { dropShelved, type ImageStepDeps } from './image-steps.js';
+import type { PowerStepDeps } from './power-steps.js';
+import { done, driverStep, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';
+
+export const BUILD_STEPS = [
+  'claim',
+  'network',
+  'blockDevices',
+  'spawn',
+  'releaseClaim',
+  'deleteAllocations',
+  'reschedule',
+] as const;
+
+export interface BuildStepDeps extends PowerStepDeps {
+  readonly host: string;
+  readonly tracker: TrackerGate;
+  readonly placement: PlacementClient;
+  readonly instances: RecordBucket<InstanceRecord>;
+  readonly js: JetStreamClient;
+  readonly events: EventPublisher;
+  readonly clock: Clock;
+  readonly prefix?: string;
+}
+
+export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(typeof BUILD_STEPS)[number]> {
+  const s = subjects(d.prefix);
+
+  const claim = async ({ key, snapshot }: StepContext): Promise<StepResult> => {
+    const c = snapshot.context;
+    const flavor = { vcpus: c.flavor.vcpus, memoryMb: c.flavor.memoryMb, rootGb: c.flavor.rootGb };
+    const a = await d.tracker.use((t) =>
+      t.handle({ type: 'instanceClaim', opId: key, instanceId: c.instanceId, flavor }),
+    );
+    if (a.ok) return done();
+    return failed({
+      code: a.error.code,
+      message: a.error.message,
+      reschedulable: a.error.code === TrackerErrorCode.ComputeResourcesUnavailable,
+    });
+  };
+
+  const spawn = ({ snapshot, signal }: StepContext): Promise<StepResult> => {
+    const c = snapshot.context;
+    return driverStep(
+      d,
+      // An unshelve spawns from the image the shelve saved.
+      () =>
+        d.driver.spawn(
+          {
+            instanceId: c.instanceId,
+            name: c.name,
+            host: d.host,
+            flavor: c.flavor,
+            ...(c.shelvedImage ? { image: c.shelvedImage } : c.image ? { image: c.image } : {}),
+          },
+          { signal },
+        ),
+      (code, message) => ({ code, message, reschedulable: code === VirtErrorCode.SpawnFailed }),
+    );
+  };
+
+  const releaseClaim = async ({ key, snapshot }: StepContext): Promise<StepResult> => {
+    const instanceId = snapshot.context.instanceId;
+    const a = await d.tracker.use((t) => t.handle({ type: 'abortInstanceClaim', opId: key, instanceId }));
+    return a.ok ? done() : failed({ code: a.error.code, message: a.error.message });
+  };
+
+  const deleteAllocations = async ({ snapshot }: StepContext): Promise<StepResult> => {
+    await d.placement.deleteAllocations(snapshot.context.instanceId);
+    // The last step of a delete: a shelved instance's image goes too (an offload keeps it).
+    if (snapshot.matches('deleting')) await dropShelved(images, snapshot);
+    return done();
+  };
+
+  /**
+   * Gives the build back to the conductor for its next attempt, in an order that survives a
+   * crash between any two steps: (1) drop the instance's allocation (the conductor would
+   * otherwise reuse it, on this host); (2) publish the next build task (dedup id per attempt;
+   * the conductor waits while this host still owns the record); (3) CAS the record back to the
+   * conductor with a new epoch. A re-run finds (1) and (2) done and (3) made or makes it.
+   */
+  const reschedule = async ({ snapshot }: StepContext): Promise<StepResult> => {
+    const c = snapshot.context;
+    const bootId = c.op?.id;
+    if (bootId === undefined)
+      return failed({ code: StepErrorCode.NoOperation, message: 'reschedule without a build in flight' });
+    await d.placement.deleteAllocations(c.instanceId);
+    for (;;) {
+      const cur = await d.instances.get(c.instanceId);
+      if (!cur)
+        return failed({ code: StepErrorCode.InstanceNotFound, message: `instance ${c.instanceId} has no record` });
+      const rec = cur.value;
+      const tried = [...new Set([...(rec.triedHosts ?? []), d.host])];
+      if (rec.owner !== `host:${d.host}`) return handedOff(); // (3) already made
+      // A delete overtook the reschedule: this step's result is stale and the actor ignores it.
+      if (!inReschedule(rec)) return failed({ code: StepErrorCode.Superseded, message: 'the build was cancelled' });
+      const task: BuildTask = {
+        instanceId: c.instanceId,
+        commandId: bootId,
+        attempt: c.attempt + 1,
+        tried,
+        alternates: [],
+      };
+      const msgId = `${bootId}:build:${task.attempt}`;
+      const env = envelope({
+        id: msgId,
+        type: 'conductor.build',
+        ts: d.clock.now(),
+        project: rec.project,
+        user: rec.user,
+        corr: bootId,
+        body: task,
+      });
+      await d.js.publish(s.conductor('build'), encodeMessage(env), { msgID: msgId });
+      // The record goes back without its outbox: what it holds goes out first (records/outbox.ts).
+      await publishOutbox(d.events, rec);
+      const { machine: _m, outbox: _o, ...base } = rec;
+      const back: InstanceRecord = {
+        ...base,
+        owner: 'conductor',
+        epoch: rec.epoch + 1,
+        host: null,
+        node: null,
+        vmState: 'building',
+        taskState: 'scheduling',
+        powerState: 'nostate',
+        triedHosts: tried,
+        updatedAt: d.clock.now(),
+      };
+      try {
+        await d.instances.update(c.instanceId, back, cur.revision);
+        return handedOff();
+      } catch (err) {
+        if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
+        // Our own actor or a delete wrote in between: read again and decide again.
+      }
+    }
+  };
+
+  // No network or volume service in novactor (operations.md §2 keeps them as steps so that a
+  // real one slots in here); the step still persists the task state.
+  const nothing = (): Promise<StepResult> => Promise.resolve(done());
+
+  return { claim, network: nothing, blockDevices: nothing, spawn, releaseClaim, deleteAllocations, reschedule };
+}
+
+const inReschedule = (rec: InstanceRecord) =>
+  statePath((rec.machine as { value?: unknown } | undefined)?.value) === 'reschedule.rescheduling';

@@ -1,0 +1,80 @@
+/**
+ * The steps of a live migration (machines/instance/live.ts): the copy, run from the source, and
+ * the post step on the destination. A re-run converges: the copy starts again from the record's
+ * view of the move (an abort or a force-complete stands there), and the post step finds a closed
+ * migration done.
+ */
+import type { Move } from '../../machines/instance/index.js';
+import { StepErrorCode } from '../../machines/instance/step-errors.js';
+import { isOpenMigration, migrationIdOf } from '../records/migrations.js';
+import { moveKit, type MoveStepDeps } from './move-kit.js';
+import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
+
+export const LIVE_STEPS = ['liveMigrate', 'postLiveMigration'] as const;
+
+export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number]> {
+  const { peerMove, tracker, destroyGuest, setStatus } = moveKit(d);
+  const noMove = () => failed({ code: StepErrorCode.NoMove, message: 'no live migration in flight' });
+
+  /**
+   * The live copy, on the source: the destination prepares an incoming (paused) guest, then
+   * the copy runs for `liveMigrationMs`, checking the record for an abort (roll back) or a
+   * force-complete (finish now), as Nova's driver monitors a libvirt job. Its actor stopping
+   * ends the wait at once (`d.sleep` is cut short by the step's signal).
+   */
+  const liveMigrate = async ({ key, snapshot }: StepContext): Promise<StepResult> => {
+    const c = snapshot.context;
+    const m = c.move;
+    if (!m?.dest) return noMove();
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    await setStatus(mid, 'preparing');
+    await d.remote.peer(m.dest, 'preLiveMigration', {
+      ...(await peerMove(c.instanceId, mid, key)),
+      name: c.name,
+      flavor: c.flavor,
+      image: c.image,
+    });
+    await setStatus(mid, 'running');
+    const until = d.clock.now() + (d.liveMigrationMs ?? 500);
+    for (;;) {
+      const rec = await d.stores.instances.get(c.instanceId);
+      const move = (rec?.value.machine as { context?: { move?: Move | null } } | undefined)?.context?.move;
+      if (move?.abortBy)
+        return failed({ code: StepErrorCode.MigrationCancelled, message: `aborted by ${move.abortBy}` });
+      if (move?.forceBy || d.clock.now() >= until) return done();
+      await d.sleep(Math.min(50, Math.max(1, until - d.clock.now())));
+    }
+  };
+
+  /** On the destination: the guest resumes here, and the source's side goes. */
+  const postLiveMigration = async ({ key, snapshot, signal }: StepContext): Promise<StepResult> => {
+    const c = snapshot.context;
+    const m = c.move;
+    if (!m) return noMove();
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    // Run again after it finished (its actor restored before the result was recorded): the
+    // migration is closed and its claims are where they belong; a tracker rebuilt since may
+    // no longer name the migration, so finishMove would fail for nothing.
+    const already = await d.migrations.get(mid);
+    if (already && !isOpenMigration(already.value)) return done();
+    // The record first, then the tracker (see finishResize): `finished` says the destination
+    // side is the instance's own claim now, for any tracker rebuilt from the records.
+    await setStatus(mid, 'finished');
+    const fin = await tracker(d.host, { type: 'finishMove', opId: `${key}:finish`, migrationId: mid });
+    if (!fin.ok) return failed({ code: fin.code, message: fin.message });
+    const guest = await d.driver.get(c.instanceId, { signal });
+    if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId, { signal });
+    await destroyGuest(m.source, c.instanceId, mid, key);
+    const drop = await tracker(
+      m.source,
+      { type: 'dropMoveClaim', opId: `${key}:source`, migrationId: mid, side: 'source' },
+      { instanceId: c.instanceId, key },
+    );
+    if (!drop.ok) return failed({ code: drop.code, message: drop.message });
+    await d.placement.deleteAllocations(mid);
+    await setStatus(mid, 'completed');
+    return done();
+  };
+
+  return { liveMigrate, postLiveMigration };
+}

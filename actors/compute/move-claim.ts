@@ -1,0 +1,205 @@
+/**
+ * The first step of every move (resize, cold and live migration): the migration record, the
+ * swap of the source side to the migration consumer, and a destination that both placement and
+ * its tracker accept. It converges when run again: the record is created once (CAS create), the
+ * swap is skipped once the migration consumer holds the source side, and a destination an
+ * earlier run claimed is found in placement and kept.
+ */
+import { pickHosts } from '../../machines/conductor/index.js';
+import type { InstanceContext, Move } from '../../machines/instance/index.js';
+import { StepErrorCode } from '../../machines/instance/step-errors.js';
+import type { FlavorView, InstanceRecord } from '../../protocol/index.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
+import { PlacementCallError } from '../placement/client.js';
+import { migrationIdOf } from '../records/migrations.js';
+import { liveComputeServices } from '../records/services.js';
+import { larger, moveKit, resources, sizes, trackerKind, type MoveStepDeps } from './move-kit.js';
+import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
+
+export const MOVE_CLAIM_STEPS = ['moveClaim'] as const;
+
+/** A claim in the making: the instance, its move and migration, this step's key, the flavor wanted, the record. */
+interface Claiming {
+  readonly c: InstanceContext;
+  readonly m: Move;
+  readonly mid: string;
+  readonly key: string;
+  readonly flavor: FlavorView;
+  readonly rec: InstanceRecord;
+}
+
+export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_STEPS)[number]> {
+  const { tracker, setStatus, allocationsOf, providerOf, holdOnly, holdExactly, claimedDest } = moveKit(d);
+
+  const moveClaim = async ({ key, snapshot }: StepContext): Promise<StepResult> => {
+    const c = snapshot.context;
+    const m = c.move;
+    const cur = await d.stores.instances.get(c.instanceId);
+    if (!m || !cur) return failed({ code: StepErrorCode.NoMove, message: 'no move in flight' });
+    const rec = cur.value;
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    const newFlavor = m.requestedFlavor ? (await d.stores.flavors.get(m.requestedFlavor))?.value : m.oldFlavor;
+    if (!newFlavor)
+      return failed({ code: StepErrorCode.FlavorNotFound, message: `flavor ${m.requestedFlavor} not found` });
+    const now = d.clock.now();
+    await d.migrations
+      .create(mid, {
+        migrationId: mid,
+        instanceId: c.instanceId,
+        project: rec.project,
+        kind: m.kind === 'resize' ? 'resize' : m.kind === 'live' ? 'live-migration' : 'migration',
+        status: m.kind === 'live' ? 'accepted' : 'pre-migrating',
+        sourceHost: m.source,
+        destHost: null,
+        oldFlavor: m.oldFlavor,
+        newFlavor,
+        commandId: c.op?.id ?? m.opId,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .catch((err: unknown) => {
+        if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
+      });
+
+    const claiming: Claiming = { c, m, mid, key, flavor: newFlavor, rec };
+    const source = await providerOf(m.source);
+    if (m.kind === 'resize' && d.allowSameHostResize && source) {
+      const here = await sameHostClaim(claiming, source);
+      if (here) return done({ dest: m.source, flavor: newFlavor });
+    }
+
+    // The swap: the source side moves to the migration consumer, in one atomic write.
+    const inst = await allocationsOf(c.instanceId);
+    const mig = await allocationsOf(mid);
+    if (Object.keys(mig.allocations).length === 0 && source && inst.allocations[source]) {
+      await d.placement.call('allocations.post', {
+        consumers: {
+          [mid]: {
+            consumerGeneration: null,
+            project: rec.project,
+            user: rec.user,
+            consumerType: 'MIGRATION',
+            allocations: { [source]: { resources: inst.allocations[source].resources } },
+          },
+          [c.instanceId]: {
+            consumerGeneration: inst.consumerGeneration ?? null,
+            project: rec.project,
+            user: rec.user,
+            consumerType: 'INSTANCE',
+            allocations: {},
+          },
+        },
+      });
+    }
+
+    // The destination: one an earlier run claimed, or the best candidate that both placement and its tracker accept.
+    const dest = (await claimedDest(c.instanceId, source)) ?? (await claimDest(claiming));
+    if (!dest) return failed({ code: StepErrorCode.NoValidHost, message: `no valid host was found to ${m.kind} to` });
+    const src = await tracker(m.source, {
+      type: 'moveClaim',
+      opId: `${key}:source`,
+      migrationId: mid,
+      instanceId: c.instanceId,
+      flavor: sizes(m.oldFlavor),
+      side: 'source',
+      kind: trackerKind(m),
+    });
+    if (!src.ok) return failed({ code: src.code, message: src.message });
+    await setStatus(mid, m.kind === 'live' ? 'accepted' : 'pre-migrating', { destHost: dest });
+    return done({ dest, flavor: newFlavor });
+  };
+
+  /**
+   * A resize on its own host (bug 1790204, improved): no swap. The instance consumer holds, per
+   * resource, the larger of the old and the new flavor (the old flavor's room is the new one's,
+   * as the tracker counts it in its `max` mode), so a new flavor that fits once the old one is
+   * released is never refused. Confirm leaves the new flavor, revert the old one.
+   */
+  const sameHostClaim = async (x: Claiming, source: string): Promise<boolean> => {
+    const { c, m, mid, key, flavor, rec } = x;
+    const mig = await d.migrations.get(mid);
+    if (mig?.value.destHost !== m.source) {
+      if (mig?.value.destHost) return false; // an earlier run went elsewhere
+      try {
+        await holdOnly(c.instanceId, rec, { [source]: { resources: larger(m.oldFlavor, flavor) } });
+      } catch (err) {
+        if (err instanceof PlacementCallError && err.status === 409) return false;
+        throw err;
+      }
+      await setStatus(mid, 'pre-migrating', { destHost: m.source });
+    }
+    const claim = (side: 'source' | 'destination', f: FlavorView) =>
+      tracker(m.source, {
+        type: 'moveClaim',
+        opId: `${key}:${side === 'source' ? 'source' : 'dest'}`,
+        migrationId: mid,
+        instanceId: c.instanceId,
+        flavor: sizes(f),
+        side,
+        kind: 'resize',
+      });
+    const dest = await claim('destination', flavor);
+    const src = dest.ok ? await claim('source', m.oldFlavor) : dest;
+    if (src.ok) return true;
+    // The tracker refused: give back what placement gave, and try other hosts.
+    await tracker(m.source, { type: 'dropMoveClaim', opId: `${key}:undoDest`, migrationId: mid, side: 'destination' });
+    await holdExactly(c.instanceId, source, m.oldFlavor, rec);
+    await setStatus(mid, 'pre-migrating', { destHost: null });
+    return false;
+  };
+
+  const claimDest = async (x: Claiming): Promise<string | undefined> => {
+    const { c, m, mid, key, flavor, rec } = x;
+    const [candidates, providers, services] = await Promise.all([
+      d.placement.call('candidates.get', { resources: resources(flavor), limit: 1000 }),
+      d.placement.call('providers.list', {}),
+      liveComputeServices(d.stores),
+    ]);
+    const hostOf = new Map(providers.providers.map((p) => [p.uuid, p.name]));
+    const choices = pickHosts({
+      candidates,
+      hostOf,
+      services,
+      tried: [m.source],
+      forcedHost: m.requestedHost,
+      weigher: 'spread',
+      count: 3,
+    });
+    if (choices.length === 0)
+      d.log?.(
+        `move of ${c.instanceId}: no candidate host (${candidates.allocationRequests.length} placement candidates, ` +
+          `${services.length} live services)`,
+      );
+    for (const choice of choices) {
+      try {
+        // After the swap the instance consumer may live on, empty: write at its generation.
+        await holdOnly(c.instanceId, rec, choice.allocations);
+      } catch (err) {
+        if (err instanceof PlacementCallError && err.status === 409) {
+          d.log?.(`move of ${c.instanceId}: ${choice.host} was taken meanwhile (${err.message})`);
+          continue;
+        }
+        throw err;
+      }
+      const claim = await tracker(
+        choice.host,
+        {
+          type: 'moveClaim',
+          opId: `${key}:dest`,
+          migrationId: mid,
+          instanceId: c.instanceId,
+          flavor: sizes(flavor),
+          side: 'destination',
+          kind: trackerKind(m),
+        },
+        { instanceId: c.instanceId, key },
+      );
+      if (claim.ok) return choice.host;
+      d.log?.(`move of ${c.instanceId}: ${choice.host}'s tracker refused: ${claim.code} ${claim.message}`);
+      await d.placement.deleteAllocations(c.instanceId); // the destination's tracker refused: give its claim back
+    }
+    return undefined;
+  };
+
+  return { moveClaim };
+}

@@ -1,0 +1,242 @@
+/**
+ * What the steps of every move share (resize, cold and live migration, evacuation: moves.ts,
+ * move-claim.ts, move-cleanup.ts, live-steps.ts, evacuate-steps.ts): the tracker and guest of
+ * either host, the migration record's status, and the placement writes of a move. Every helper
+ * converges when called again:
+ *  - a migration's status only moves forward, and never reopens a closed one;
+ *  - tracker commands carry an opId and converge by state; destroying a missing guest succeeds;
+ *  - placement writes put the state wanted, or are skipped once it is there.
+ */
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { InstanceContext, Move } from '../../machines/instance/index.js';
+import type { TrackerCommand } from '../../machines/tracker/index.js';
+import type { FlavorView, InstanceRecord, MigrationRecord, MigrationStatus } from '../../protocol/index.js';
+import type { HypervisorDriver } from '../../virt/index.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
+import type { PlacementClient } from '../placement/client.js';
+import type { RecordBucket } from '../records/kv-record.js';
+import { isOpenMigration } from '../records/migrations.js';
+import type { Stores } from '../records/stores.js';
+import type { Clock } from '../runtime/clock.js';
+import type { TrackerGate } from '../tracker/gate.js';
+import { RemoteCallError, type RemoteHosts } from './remote.js';
+import { peerCode, type StepFailureCode } from './step-kit.js';
+
+export interface MoveStepDeps {
+  readonly host: string;
+  readonly tracker: TrackerGate;
+  readonly driver: HypervisorDriver;
+  readonly placement: PlacementClient;
+  readonly stores: Stores;
+  readonly migrations: RecordBucket<MigrationRecord>;
+  readonly remote: RemoteHosts;
+  readonly js: JetStreamClient;
+  readonly clock: Clock;
+  readonly prefix?: string;
+  readonly log?: (line: string, err?: unknown) => void;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** How long the simulated copy of a live migration runs (an abort or force-complete ends it early). */
+  readonly liveMigrationMs?: number;
+  /** Nova's allow_resize_to_same_host: a resize tries this host first. */
+  readonly allowSameHostResize?: boolean;
+}
+
+export type TrackerAnswer = { ok: true } | { ok: false; code: StepFailureCode; message: string };
+
+export const trackerKind = (m: Move) =>
+  (m.kind === 'resize' ? 'resize' : m.kind === 'live' ? 'live_migrate' : 'migrate') as
+    'resize' | 'migrate' | 'live_migrate';
+/** What a tracker counts of a flavor. */
+export const sizes = (f: FlavorView) => ({ vcpus: f.vcpus, memoryMb: f.memoryMb, rootGb: f.rootGb });
+export const resources = (f: FlavorView): Record<string, number> => ({
+  VCPU: f.vcpus,
+  MEMORY_MB: f.memoryMb,
+  ...(f.rootGb > 0 ? { DISK_GB: f.rootGb } : {}),
+});
+
+/** Per resource, the larger of two flavors. */
+export function larger(a: FlavorView, b: FlavorView): Record<string, number> {
+  const x = resources(a);
+  const y = resources(b);
+  return Object.fromEntries(
+    [...new Set([...Object.keys(x), ...Object.keys(y)])].map((k) => [k, Math.max(x[k] ?? 0, y[k] ?? 0)]),
+  );
+}
+
+/** Allocations as a write wants them (no generations). */
+function strip(a: Record<string, { resources: Record<string, number> }>) {
+  return Object.fromEntries(Object.entries(a).map(([p, v]) => [p, { resources: v.resources }]));
+}
+
+export type MoveKit = ReturnType<typeof moveKit>;
+
+export function moveKit(d: MoveStepDeps) {
+  /**
+   * What a call to another host names for the callee's check (machines/instance/peer-calls.ts):
+   * the move, this step's key, and the instance record as this step sees it now.
+   */
+  const peerMove = async (instanceId: string, mid: string, key: string) => {
+    const cur = await d.stores.instances.get(instanceId);
+    return { instanceId, migrationId: mid, epoch: cur?.value.epoch ?? 0, revision: cur?.revision ?? 0, stepKey: key };
+  };
+
+  /**
+   * A tracker command on this host (through the gate) or another (over the bus, as a call that
+   * host checks against the records: `from` names the instance and the step making it).
+   */
+  const tracker = async (
+    host: string,
+    command: TrackerCommand,
+    from?: { instanceId: string; key: string },
+  ): Promise<TrackerAnswer> => {
+    if (host === d.host) {
+      const a = await d.tracker.use((t) => t.handle(command));
+      return a.ok ? { ok: true } : { ok: false, code: a.error.code, message: a.error.message };
+    }
+    if (!from) throw new Error(`tracker ${command.type} on ${host} from ${d.host} without its step`);
+    const { type, ...body } = command;
+    try {
+      const { migrationId: _m, ...peer } = await peerMove(
+        from.instanceId,
+        'migrationId' in command ? command.migrationId : '',
+        from.key,
+      );
+      await d.remote.peerTracker(host, type, { ...body, peer });
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof RemoteCallError) return { ok: false, code: peerCode(err.code), message: err.message };
+      throw err;
+    }
+  };
+
+  /** This host's guest of the instance, or another host's (which checks that this step may ask). */
+  const destroyGuest = async (host: string, instanceId: string, mid: string, key: string) => {
+    if (host === d.host) return d.driver.destroy(instanceId);
+    await d.remote.peer(host, 'destroyGuest', await peerMove(instanceId, mid, key), 10_000);
+  };
+
+  /**
+   * Best effort on another host: a host that is down rebuilds its claims from the records, and
+   * its guests are reaped when it returns.
+   */
+  const bestEffort = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!(err instanceof RemoteCallError)) throw err;
+      d.log?.(`move cleanup: ${what} skipped: ${err.message}`);
+    }
+  };
+
+  const setStatus = async (id: string, status: MigrationStatus, patch: Partial<MigrationRecord> = {}) => {
+    for (;;) {
+      const cur = await d.migrations.get(id);
+      if (!cur) return;
+      if (
+        cur.value.status === status &&
+        Object.entries(patch).every(([k, v]) => (cur.value as unknown as Record<string, unknown>)[k] === v)
+      )
+        return;
+      // A step run again after its move closed (its actor restored after it had finished)
+      // must not reopen it: an open record would make the trackers count the move again.
+      if (!isOpenMigration(cur.value) && isOpenMigration({ ...cur.value, status })) return;
+      try {
+        await d.migrations.update(id, { ...cur.value, ...patch, status, updatedAt: d.clock.now() }, cur.revision);
+        return;
+      } catch (err) {
+        if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
+      }
+    }
+  };
+
+  const allocationsOf = (consumer: string) => d.placement.call('allocations.get', { consumer });
+
+  const providerOf = async (host: string) =>
+    (await d.placement.call('providers.list', { name: host })).providers[0]?.uuid;
+
+  /**
+   * The instance consumer holds `allocations` and nothing else, written at the generation of
+   * `read` (what the caller decided on), else at the one read now.
+   */
+  const holdOnly = async (
+    instanceId: string,
+    rec: InstanceRecord,
+    allocations: Record<string, { resources: Record<string, number> }>,
+    read?: { consumerGeneration?: number | null },
+  ) => {
+    const inst = read ?? (await allocationsOf(instanceId));
+    await d.placement.call('allocations.put', {
+      consumer: instanceId,
+      consumerGeneration: inst.consumerGeneration ?? null,
+      project: rec.project,
+      user: rec.user,
+      consumerType: 'INSTANCE',
+      allocations,
+    });
+  };
+
+  /** The instance consumer holds exactly `flavor` on `provider` (same-host confirm, revert, rollback). */
+  const holdExactly = (instanceId: string, provider: string, flavor: FlavorView, rec: InstanceRecord) =>
+    holdOnly(instanceId, rec, { [provider]: { resources: resources(flavor) } });
+
+  /** Puts the source side back on the instance consumer (revert, rollback); a no-op once done. */
+  const swapBack = async (c: InstanceContext, mid: string, rec: InstanceRecord) => {
+    const mig = await allocationsOf(mid);
+    if (Object.keys(mig.allocations).length === 0) return;
+    const inst = await allocationsOf(c.instanceId);
+    await d.placement.call('allocations.post', {
+      consumers: {
+        [c.instanceId]: {
+          consumerGeneration: inst.consumerGeneration ?? null,
+          project: rec.project,
+          user: rec.user,
+          consumerType: 'INSTANCE',
+          allocations: strip(mig.allocations),
+        },
+        [mid]: {
+          consumerGeneration: mig.consumerGeneration ?? null,
+          project: rec.project,
+          user: rec.user,
+          consumerType: 'MIGRATION',
+          allocations: {},
+        },
+      },
+    });
+  };
+
+  /** The host of a destination claim an earlier run of this step made. */
+  const claimedDest = async (instanceId: string, source: string | undefined): Promise<string | undefined> => {
+    const inst = await allocationsOf(instanceId);
+    const provider = Object.keys(inst.allocations).find((p) => p !== source);
+    if (!provider) return undefined;
+    return (await d.placement.call('providers.get', { uuid: provider })).provider.name;
+  };
+
+  /** The guest on this host, of `flavor`, left stopped if the move started from a stopped one. */
+  const spawnHere = async (c: InstanceContext, m: Move, flavor: FlavorView, signal: AbortSignal) => {
+    const spec = {
+      instanceId: c.instanceId,
+      name: c.name,
+      host: d.host,
+      flavor,
+      ...(c.image ? { image: c.image } : {}),
+    };
+    await d.driver.spawn(spec, { signal });
+    if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId, { signal });
+  };
+
+  return {
+    peerMove,
+    tracker,
+    destroyGuest,
+    bestEffort,
+    setStatus,
+    allocationsOf,
+    providerOf,
+    holdOnly,
+    holdExactly,
+    swapBack,
+    claimedDest,
+    spawnHere,
+  };
+}
