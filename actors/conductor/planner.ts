@@ -131,6 +131,9 @@ export function planner(d: PlannerDeps): Planner {
           message: e.message,
         });
         return true;
+      case 'removeImage':
+        await d.stores.images.remove(e.imageId);
+        return true;
       case 'createMigration':
         await d.stores.migrations.create(e.migration.migrationId, e.migration).catch(() => undefined); // made by an earlier run
         return true;

@@ -16,3 +16,4 @@ export {
 export { decideBuild, decideHandOver, RESCHEDULE_WAIT_MS, type BuildSnapshot, type HostNeeded } from './build.js';
 export { decideEvacuate, decideEvacuateHandOver, type DestinationNeeded, type EvacuateSnapshot } from './evacuate.js';
 export { decideLock, decideUnshelve, decideUnshelveHandOver, type OffloadedSnapshot } from './offloaded.js';
+export { decideDelete, decideDeleteEnd, type CleanupNeeded, type DeleteSnapshot } from './delete.js';

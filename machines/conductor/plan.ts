@@ -46,6 +46,8 @@ export type Effect =
     }
   /** The command's terminal refusal. */
   | { readonly kind: 'reject'; readonly code: ConductorRejection; readonly message: string }
+  /** Delete an image record (a shelved instance's image goes with the instance). */
+  | { readonly kind: 'removeImage'; readonly imageId: string }
   /** Create a migration record (one an earlier run made stays as it is). */
   | { readonly kind: 'createMigration'; readonly migration: MigrationRecord }
   /** Patch a migration record, if it exists. */
