@@ -1,0 +1,193 @@
+/**
+ * The conductor's claims in placement: the I/O a decision asks for when it needs a host
+ * (machines/conductor `needHost`, `needDestination`). Host choice itself is pickHosts, pure.
+ *
+ * A build's claim: reuse the one an earlier, interrupted run made (the consumer is the
+ * instance), or ask placement for candidates, pick hosts (live, enabled, untried; weighed)
+ * and claim on the first that accepts (a lost race with another claim moves on to the next).
+ *
+ * An evacuation's claim adds the destination to the instance consumer (Nova's doubled
+ * allocation) and claims its side of the move in the destination's tracker.
+ */
+import type { HostNeeded, Weigher } from '../../machines/conductor/index.js';
+import { pickHosts } from '../../machines/conductor/index.js';
+import type { InstanceRecord, ServiceRecord } from '../../protocol/index.js';
+import type { RemoteHosts } from '../compute/remote.js';
+import { PlacementCallError, type PlacementClient } from '../placement/client.js';
+import { liveComputeServices } from '../records/services.js';
+import type { Stores } from '../records/stores.js';
+import type { LiveServicesView } from './live-hosts.js';
+
+export interface ClaimDeps {
+  readonly stores: Stores;
+  readonly placement: PlacementClient;
+  readonly live: LiveServicesView;
+  readonly weigher: Weigher;
+  readonly remote: RemoteHosts;
+  readonly log?: (line: string, err?: unknown) => void;
+}
+
+/** How many hosts a pick returns: the choice and its alternates. */
+const PICKS = 3;
+
+const resourcesOf = (f: InstanceRecord['flavor']): Record<string, number> => ({
+  VCPU: f.vcpus,
+  MEMORY_MB: f.memoryMb,
+  ...(f.rootGb > 0 ? { DISK_GB: f.rootGb } : {}),
+});
+
+export function claims(d: ClaimDeps) {
+  /** The host of a claim an earlier run of this build made (the consumer is the instance). */
+  const existingClaim = async (id: string): Promise<string | undefined> => {
+    const a = await d.placement.call('allocations.get', { consumer: id });
+    const provider = Object.keys(a.allocations)[0];
+    if (!provider) return undefined;
+    const p = await d.placement.call('providers.get', { uuid: provider });
+    return p.provider.name;
+  };
+
+  const candidates = async (rec: InstanceRecord) => {
+    const [found, providers] = await Promise.all([
+      d.placement.call('candidates.get', { resources: resourcesOf(rec.flavor), limit: 1000 }),
+      d.placement.call('providers.list', {}),
+    ]);
+    return { candidates: found, hostOf: new Map(providers.providers.map((p) => [p.uuid, p.name])) };
+  };
+
+  const switchedOff = async (host: string): Promise<boolean> => {
+    const admin = await d.stores.hosts.get(host);
+    return admin !== undefined && (!admin.value.enabled || admin.value.forcedDown);
+  };
+
+  /** Claims on the first of `choices` that accepts; undefined if none does. */
+  const claimOn = async (
+    rec: InstanceRecord,
+    choices: ReturnType<typeof pickHosts>,
+    checkSwitches: boolean,
+  ): Promise<string | undefined> => {
+    for (const c of choices) {
+      if (checkSwitches && (await switchedOff(c.host))) continue;
+      try {
+        await d.placement.call('allocations.put', {
+          consumer: rec.instanceId,
+          consumerGeneration: null,
+          project: rec.project,
+          user: rec.user,
+          consumerType: 'INSTANCE',
+          allocations: c.allocations,
+        });
+        return c.host;
+      } catch (err) {
+        // Someone else took the room first (capacity), or a claim of ours exists after all: next host.
+        if (!(err instanceof PlacementCallError && err.status === 409)) throw err;
+        const mine = await existingClaim(rec.instanceId);
+        if (mine) return mine;
+      }
+    }
+    return undefined;
+  };
+
+  const claimOnBestHost = async (rec: InstanceRecord, tried: readonly string[]): Promise<string | undefined> => {
+    const c = await candidates(rec);
+    const pick = (services: ServiceRecord[]) =>
+      pickHosts({ ...c, services, tried, forcedHost: rec.forcedHost, weigher: d.weigher, count: PICKS });
+    // First the watched view (live-hosts.ts), checking each chosen host's switches as it
+    // goes, since an operator's disable or force-down the watch has not delivered yet
+    // still counts. When that claims nothing (the view not caught up, a host started a
+    // moment ago, a switch it had wrong), the buckets themselves, read now, decide.
+    if (d.live.ready) {
+      const host = await claimOn(rec, pick(d.live.services()), true);
+      if (host) return host;
+    }
+    return claimOn(rec, pick(await liveComputeServices(d.stores)), false);
+  };
+
+  /** The host a build or an unshelve goes to: an earlier run's claim, else (when fresh) a new one. */
+  const hostFor = async (n: HostNeeded): Promise<string | undefined> =>
+    (await existingClaim(n.record.instanceId)) ?? (n.fresh ? await claimOnBestHost(n.record, n.tried) : undefined);
+
+  /** The host of a destination an earlier run claimed for the instance consumer. */
+  const claimedElsewhere = async (id: string, source: string): Promise<string | undefined> => {
+    const a = await d.placement.call('allocations.get', { consumer: id });
+    for (const provider of Object.keys(a.allocations)) {
+      const name = (await d.placement.call('providers.get', { uuid: provider })).provider.name;
+      if (name !== source) return name;
+    }
+    return undefined;
+  };
+
+  /** Adds the best destination to the instance consumer and claims its side of the move in its tracker. */
+  const claimDestination = async (
+    rec: InstanceRecord,
+    mid: string,
+    source: string,
+    requested: string | null,
+    commandId: string,
+  ): Promise<string | undefined> => {
+    const f = rec.flavor;
+    const [c, services] = await Promise.all([candidates(rec), liveComputeServices(d.stores)]);
+    const choices = pickHosts({
+      ...c,
+      services,
+      tried: [source],
+      forcedHost: requested,
+      weigher: 'spread',
+      count: PICKS,
+    });
+    for (const choice of choices) {
+      const cur = await d.placement.call('allocations.get', { consumer: rec.instanceId });
+      const existing = Object.fromEntries(
+        Object.entries(cur.allocations).map(([p, v]) => [p, { resources: v.resources }]),
+      );
+      try {
+        await d.placement.call('allocations.put', {
+          consumer: rec.instanceId,
+          consumerGeneration: cur.consumerGeneration ?? null,
+          project: rec.project,
+          user: rec.user,
+          consumerType: 'INSTANCE',
+          allocations: { ...existing, ...choice.allocations },
+        });
+      } catch (err) {
+        if (err instanceof PlacementCallError && err.status === 409) continue;
+        throw err;
+      }
+      try {
+        await d.remote.tracker(choice.host, 'moveClaim', {
+          opId: `${rec.instanceId}:${commandId}:evacuateDest`,
+          migrationId: mid,
+          instanceId: rec.instanceId,
+          flavor: { vcpus: f.vcpus, memoryMb: f.memoryMb, rootGb: f.rootGb },
+          side: 'destination',
+          kind: 'evacuate',
+        });
+        return choice.host;
+      } catch (err) {
+        d.log?.(`evacuation of ${rec.instanceId}: ${choice.host}'s tracker refused`, err);
+        const now = await d.placement.call('allocations.get', { consumer: rec.instanceId });
+        await d.placement.call('allocations.put', {
+          consumer: rec.instanceId,
+          consumerGeneration: now.consumerGeneration ?? null,
+          project: rec.project,
+          user: rec.user,
+          consumerType: 'INSTANCE',
+          allocations: existing,
+        });
+      }
+    }
+    return undefined;
+  };
+
+  /** The evacuation's destination: one an earlier run claimed, else the best that placement and its tracker accept. */
+  const destinationFor = async (
+    rec: InstanceRecord,
+    mid: string,
+    source: string,
+    requested: string | null,
+    commandId: string,
+  ): Promise<string | undefined> =>
+    (await claimedElsewhere(rec.instanceId, source)) ??
+    (await claimDestination(rec, mid, source, requested, commandId));
+
+  return { hostFor, destinationFor };
+}
