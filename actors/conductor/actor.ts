@@ -16,7 +16,6 @@
  */
 import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import {
   decodeMessage,
   encodeMessage,
@@ -30,9 +29,9 @@ import {
   type InstanceRecord,
   type ServiceRecord,
 } from '../../protocol/index.js';
-import { pickHosts, type Weigher } from '../../machines/conductor/index.js';
+import { pickHosts } from '../../machines/conductor/index.js';
 import { names } from '../runtime/bootstrap.js';
-import type { Clock } from '../runtime/clock.js';
+import { sleep } from '../runtime/clock.js';
 import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
 import { eventPublisher } from '../runtime/events.js';
 import type { Actor } from '../runtime/supervisor.js';
@@ -43,32 +42,25 @@ import { eventBodyOf } from '../records/views.js';
 import { publishOutbox } from '../records/outbox.js';
 import { isHostDown, liveComputeServices } from '../records/services.js';
 import { isOpenMigration } from '../records/migrations.js';
-import { randomIds } from '../runtime/clock.js';
 import { RemoteHosts } from '../compute/remote.js';
 import { evacuator } from './evacuate.js';
 import { watchLiveServices } from './live-hosts.js';
 import { offloadedCommands } from './offloaded.js';
 import type { Versioned } from '../runtime/kv-cas.js';
+import { compileConductorOptions, type ConductorOptions } from './options.js';
 
-export interface ConductorOptions {
-  readonly nc: NatsConnection;
-  readonly clock: Clock;
-  readonly prefix?: string;
-  readonly weigher?: Weigher;
-  /** Build attempts before MaxRetriesExceeded (Nova's scheduler.max_attempts). */
-  readonly maxAttempts?: number;
-  readonly log?: (line: string, err?: unknown) => void;
-}
+export type { ConductorOptions } from './options.js';
 
-export async function startConductor(o: ConductorOptions): Promise<Actor> {
-  const prefix = o.prefix ?? 'nv';
+export async function startConductor(options: ConductorOptions): Promise<Actor> {
+  const o = compileConductorOptions(options);
+  const prefix = o.prefix;
   const js = jetstream(o.nc);
   const jsm = await jetstreamManager(o.nc);
   const stores = await openStores(o.nc, prefix);
   const events = eventPublisher(js, o.clock, prefix);
   const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 15_000 });
   const s = subjects(prefix);
-  const maxAttempts = o.maxAttempts ?? 3;
+  const maxAttempts = o.maxAttempts;
   const live = await watchLiveServices(stores.services.kv, stores.hosts.kv, o.log);
 
   const publishTask = async (
@@ -246,7 +238,7 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
         services,
         tried: task.tried,
         forcedHost: rec.forcedHost,
-        weigher: o.weigher ?? 'spread',
+        weigher: o.weigher,
         count: 3,
       });
     // First the watched view (live-hosts.ts), checking each chosen host's switches as it
@@ -372,9 +364,9 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
     remote: new RemoteHosts({
       nc: o.nc,
       clock: o.clock,
-      ids: randomIds,
+      ids: o.ids,
       prefix,
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      sleep: (ms) => sleep(o.clock, ms),
     }),
     events,
     clock: o.clock,
