@@ -28,6 +28,9 @@ export const systemClock: Clock = {
 
 export const randomIds: IdSource = { next: () => randomUUID() };
 
+/** The real randomness, uniform in [0, 1): the default of an injected one (a periodic's jitter). */
+export const systemRandom = (): number => Math.random();
+
 /**
  * Resolves after `ms` of `clock`'s time (a retry's backoff): never rejects; an abort ends the
  * wait at once, so a stopping actor does not sit out its backoff.
