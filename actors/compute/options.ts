@@ -21,8 +21,6 @@ export const DEFAULT_INVENTORY: HostInventory = {
   reservedDiskGb: 0,
   allocationRatio: { cpu: 4, ram: 1, disk: 1 },
 };
-export const DEFAULT_DRIVER = 'fake';
-export const DRIVERS = ['fake', 'process'] as const;
 /** Fake driver failure injection (chaos): off by default. */
 export const DEFAULT_FAIL_RATE = 0;
 export const DEFAULT_DRIVER_LATENCY_MS = 0;

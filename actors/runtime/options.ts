@@ -5,9 +5,16 @@
  * at start, never a crash later. The command-line flags keep their own, narrower, ranges.
  */
 
+/** An integer within [min, max] (inclusive). */
+export interface IntegerRange {
+  readonly kind: 'integer';
+  readonly min: number;
+  readonly max: number;
+}
+
 /** What a value must be. */
 export type Expectation =
-  | { readonly kind: 'integer'; readonly min: number; readonly max: number }
+  | IntegerRange
   | { readonly kind: 'ratio'; readonly max: number }
   | { readonly kind: 'probability' }
   | { readonly kind: 'oneOf'; readonly values: readonly string[] };
@@ -40,8 +47,7 @@ export class InvalidOption extends Error {
   }
 }
 
-/** An integer within [min, max] (inclusive). */
-export const integer = (min: number, max: number): Expectation => ({ kind: 'integer', min, max });
+export const integer = (min: number, max: number): IntegerRange => ({ kind: 'integer', min, max });
 
 /** A duration in ms, 0 = off; a year at most, as the flags allow: larger is a typo. */
 export const MAX_DURATION_MS = 366 * 86_400_000;
