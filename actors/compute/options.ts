@@ -88,7 +88,7 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   readonly supervisor?: Supervisor;
   /** Nova's running_deleted_instance_poll_interval: guests nobody here needs are reaped this often; 0 = only at start. */
   readonly reapIntervalMs?: number;
-  /** The periodics' jitter source, uniform in [0, 1) (default: the periodic's own, Math.random). */
+  /** The periodics' jitter source, uniform in [0, 1) (default: systemRandom). */
   readonly jitter?: () => number;
   /** Nova's allow_resize_to_same_host: a resize tries the instance's own host first. */
   readonly allowSameHostResize?: boolean;

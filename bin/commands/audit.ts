@@ -5,8 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { collect } from '../../actors/audit/index.js';
-import { AUDIT_TIMEOUT_MS, DEFAULT_AUDIT_TIMEOUT_MS } from '../../actors/audit/options.js';
+import { AUDIT_TIMEOUT_MS, collect, DEFAULT_AUDIT_TIMEOUT_MS } from '../../actors/audit/index.js';
 import { audit } from '../../machines/audit/index.js';
 import { connectFor, intFlag, serverUrls, withServerOptions, type ServerOptions } from '../options.js';
 import { failureOf } from '../failure.js';

@@ -2,7 +2,6 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
-import { startCompute } from '../../actors/compute/index.js';
 import {
   DEFAULT_AUDIT_INTERVAL_MS,
   DEFAULT_BUILD_TIMEOUT_MS,
@@ -20,7 +19,8 @@ import {
   DEFAULT_SHELVED_OFFLOAD_MS,
   DEFAULT_SHELVED_POLL_MS,
   DEFAULT_SYNC_POWER_STATE_MS,
-} from '../../actors/compute/options.js';
+  startCompute,
+} from '../../actors/compute/index.js';
 import { systemRandom } from '../../actors/runtime/clock.js';
 import { SECOND_MS } from '../../actors/runtime/options.js';
 import { isToken } from '../../protocol/index.js';
