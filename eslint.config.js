@@ -80,6 +80,33 @@ export default tseslint.config(
     },
   },
   {
+    // Actors take time and ids from the injected Clock and IdSource (actors/runtime/clock.ts, the one
+    // place that reads the real ones), so tests and replays control them. A use that must stay real
+    // (a timer the server's wall clock judges) says why in its eslint-disable comment.
+    files: ['actors/**/*.ts'],
+    ignores: ['actors/runtime/clock.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'Use the injected Clock (clock.setTimeout, or sleep(clock, ms)).' },
+        { name: 'setInterval', message: 'Use the injected Clock (runtime/periodic.ts).' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Use the injected Clock (clock.now()).' },
+        { object: 'Math', property: 'random', message: 'Inject the randomness (an option, as periodic jitter).' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'TSEnumDeclaration', message: 'Use `as const` objects and unions, not enum.' },
+        {
+          selector: "ImportSpecifier[imported.name='randomUUID'], MemberExpression[property.name='randomUUID']",
+          message: 'Use the injected IdSource (ids.next()).',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { connectNats } from '../actors/runtime/connection.js';
+import { DEFAULT_REPLICAS, REPLICAS, SECOND_MS } from '../actors/runtime/options.js';
 import type { NatsConnection } from '@nats-io/nats-core';
 
 export interface ServerOptions {
@@ -47,6 +48,16 @@ export function intFlag(name: string, value: string, min: number, max: number): 
     throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
   return n;
 }
+
+/** `--replicas`, as every role and `up` take it: default $NV_REPLICAS, else DEFAULT_REPLICAS. */
+export function withReplicasOption(cmd: Command, description = 'stream and bucket replicas'): Command {
+  return cmd.option('--replicas <n>', description, process.env['NV_REPLICAS'] ?? String(DEFAULT_REPLICAS));
+}
+
+export const replicasFlag = (value: string) => intFlag('--replicas', value, REPLICAS.min, REPLICAS.max);
+
+/** A DEFAULT_…_MS as the default of a flag given in seconds (Nova's options are). */
+export const inSeconds = (ms: number) => String(ms / SECOND_MS);
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';

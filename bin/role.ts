@@ -4,19 +4,19 @@
  * that answers `nv.ctl.<name>.*`, print one ready line, drain on SIGTERM/SIGINT, and exit
  * non-zero on a fatal error (2 for a usage error, 1 otherwise).
  */
-import type { NatsConnection } from '@nats-io/nats-core';
 import { bootstrap } from '../actors/runtime/bootstrap.js';
 import { randomIds, systemClock } from '../actors/runtime/clock.js';
+import type { RoleContext } from '../actors/runtime/context.js';
 import { Lifecycle, stopOnSignals } from '../actors/runtime/lifecycle.js';
+import { InvalidOption } from '../actors/runtime/options.js';
 import { createLogger, logLine } from '../actors/runtime/logger.js';
 import { Supervisor } from '../actors/runtime/supervisor.js';
 import { connectFor, UsageError, type ServerOptions } from './options.js';
 
-export interface RoleContext {
-  readonly nc: NatsConnection;
+/** What a role's `start` is given: the shared context, and this process's supervisor and lifecycle. */
+export interface RoleStart extends RoleContext {
   readonly supervisor: Supervisor;
   readonly lifecycle: Lifecycle;
-  readonly log: (line: string, err?: unknown) => void;
 }
 
 export interface RoleSpec {
@@ -30,7 +30,7 @@ export interface RoleSpec {
   /** Parses flags before anything connects (throw UsageError on bad input). */
   readonly prepare?: () => void;
   /** Starts the role's actors; the role's own supervisor is given, not running yet. */
-  readonly start: (ctx: RoleContext) => Promise<void>;
+  readonly start: (ctx: RoleStart) => Promise<void>;
   /** The line printed once serving (scripts wait for it). */
   readonly readyLine: string;
 }
@@ -48,22 +48,17 @@ export async function runRole(o: ServerOptions, spec: RoleSpec): Promise<void> {
     exitWhenClosed(nc.closed(), lifecycle);
     const leaseTtlMs = spec.leaseTtlMs?.();
     await bootstrap(nc, { replicas, ...(leaseTtlMs !== undefined ? { leaseTtlMs } : {}) });
-    const supervisor = new Supervisor({
-      nc,
-      process: spec.name,
-      role: spec.role,
-      clock: systemClock,
-      ids: randomIds,
-      log,
-    });
+    const ctx = { nc, clock: systemClock, ids: randomIds, log };
+    const supervisor = new Supervisor({ ...ctx, process: spec.name, role: spec.role });
     lifecycle.onStop('actors', () => supervisor.stop());
     supervisor.serveCtl();
-    await spec.start({ nc, supervisor, lifecycle, log });
+    await spec.start({ ...ctx, supervisor, lifecycle });
     supervisor.running();
     lifecycle.running();
     process.stdout.write(`${spec.readyLine}\n`);
   } catch (err) {
-    if (err instanceof UsageError) {
+    // An option a flag's own check let through but the role refuses (InvalidOption) is bad input too.
+    if (err instanceof UsageError || err instanceof InvalidOption) {
       process.stderr.write(`novactor ${spec.role}: ${err.message}\n`);
       await lifecycle.stop();
       process.exit(2);

@@ -19,7 +19,10 @@ import { FakeDriver, type FakeDriverConfig } from './fake.js';
 import { ProcessDriver, type ProcessDriverConfig } from './process.js';
 import type { HypervisorDriver } from './driver.js';
 
-export type DriverKind = 'fake' | 'process';
+export const DRIVER_KINDS = ['fake', 'process'] as const;
+export type DriverKind = (typeof DRIVER_KINDS)[number];
+/** fake: guests in memory (kept in a file); process: each guest a process. */
+export const DEFAULT_DRIVER: DriverKind = 'fake';
 export interface DriverConfigs {
   fake: FakeDriverConfig;
   process: ProcessDriverConfig;

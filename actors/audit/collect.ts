@@ -8,7 +8,7 @@
  * run has stopped its load), where nothing moves between them.
  */
 import { DeliverPolicy, jetstream, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
-import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
+import { errors as natsErrors } from '@nats-io/nats-core';
 import type {
   CommandObservation,
   HostObservation,
@@ -36,18 +36,10 @@ import {
 import { PlacementClient } from '../placement/client.js';
 import { openStores, type Stores } from '../records/stores.js';
 import { names } from '../runtime/bootstrap.js';
-import { randomIds, systemClock, type Clock, type IdSource } from '../runtime/clock.js';
+import type { Clock, TimerHandle } from '../runtime/clock.js';
+import { compileCollectOptions, type CollectOptions, type CompiledCollectOptions } from './options.js';
 
-export interface CollectOptions {
-  readonly nc: NatsConnection;
-  readonly prefix?: string;
-  /** Per request (placement, host status) and per idle wait while reading a stream. */
-  readonly timeoutMs?: number;
-  readonly clock?: Clock;
-  readonly ids?: IdSource;
-  /** Told about each record that does not validate (it is left out of the observation). */
-  readonly onCorrupt?: (key: string, err: Error) => void;
-}
+export type { CollectOptions } from './options.js';
 
 /** A read the audit needs failed (placement down, a stream stalled): the audit cannot judge. */
 export class CollectError extends Error {
@@ -55,9 +47,9 @@ export class CollectError extends Error {
 }
 
 /** Observes the cloud for `audit()`. Throws CollectError (or a NATS error) when a read fails. */
-export async function collect(o: CollectOptions): Promise<Observation> {
-  const prefix = o.prefix ?? subjects().prefix;
-  const timeoutMs = o.timeoutMs ?? 5000;
+export async function collect(options: CollectOptions): Promise<Observation> {
+  const o = compileCollectOptions(options);
+  const { prefix, timeoutMs } = o;
   const js = jetstream(o.nc);
   const stores = await openStores(o.nc, prefix);
   const placement = new PlacementClient({
@@ -66,7 +58,7 @@ export async function collect(o: CollectOptions): Promise<Observation> {
     deadlineMs: timeoutMs,
     attemptTimeoutMs: Math.min(timeoutMs, 3000),
     user: 'novactor-audit',
-    ...(o.clock ? { clock: o.clock } : {}),
+    clock: o.clock,
   });
 
   const [instances, migrations, services, { providers, allocations }] = await Promise.all([
@@ -84,8 +76,8 @@ export async function collect(o: CollectOptions): Promise<Observation> {
   }
   const [hosts, commands, terminals] = await Promise.all([
     Promise.all([...hostNames].sort().map((h) => hostStatus(o, prefix, h, timeoutMs))),
-    readCommands(js, prefix, timeoutMs),
-    readTerminals(js, prefix, timeoutMs),
+    readCommands(js, prefix, timeoutMs, o.clock),
+    readTerminals(js, prefix, timeoutMs, o.clock),
   ]);
   return { instances, migrations, providers, allocations, hosts, commands, terminals };
 }
@@ -143,18 +135,18 @@ async function readPlacement(pc: PlacementClient): Promise<Pick<Observation, 'pr
 
 /** Asks a host's worker for its status; null (with the reason) when it does not answer properly. */
 async function hostStatus(
-  o: CollectOptions,
+  o: CompiledCollectOptions,
   prefix: string,
   host: string,
   timeoutMs: number,
 ): Promise<HostObservation> {
-  const id = (o.ids ?? randomIds).next();
+  const id = o.ids.next();
   const type = rpcType('status');
   const req = encodeMessage(
     envelope({
       id,
       type,
-      ts: (o.clock ?? systemClock).now(),
+      ts: o.clock.now(),
       project: SYSTEM_PROJECT,
       user: 'novactor-audit',
       body: {},
@@ -191,6 +183,7 @@ async function readStream(
   stream: string,
   filter: string,
   timeoutMs: number,
+  clock: Clock,
   onMsg: (m: JsMsg) => void,
 ): Promise<void> {
   const consumer = await js.consumers.get(stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
@@ -198,11 +191,11 @@ async function readStream(
   // By count, not bytes: a byte-bounded pull stalls when its remaining budget is smaller
   // than the next message (found by the fuzz test, with messages of uneven sizes).
   const messages = await consumer.consume({ max_messages: 1000 });
-  let timer: NodeJS.Timeout | undefined;
+  let timer: TimerHandle | undefined;
   let stalled = false;
   const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
+    if (timer) clock.clearTimeout(timer);
+    timer = clock.setTimeout(() => {
       stalled = true;
       void messages.close();
     }, timeoutMs);
@@ -215,15 +208,20 @@ async function readStream(
       if (m.info.pending === 0) break;
     }
   } finally {
-    clearTimeout(timer);
+    if (timer) clock.clearTimeout(timer);
     await messages.close();
   }
   if (stalled) throw new CollectError(`reading ${stream} stalled for ${timeoutMs} ms`);
 }
 
-async function readCommands(js: JetStreamClient, prefix: string, timeoutMs: number): Promise<CommandObservation[]> {
+async function readCommands(
+  js: JetStreamClient,
+  prefix: string,
+  timeoutMs: number,
+  clock: Clock,
+): Promise<CommandObservation[]> {
   const out: CommandObservation[] = [];
-  await readStream(js, names(prefix).streams.cmd, subjects(prefix).cmdAll(), timeoutMs, (m) => {
+  await readStream(js, names(prefix).streams.cmd, subjects(prefix).cmdAll(), timeoutMs, clock, (m) => {
     const addr = parseCommandSubject(m.subject, prefix);
     if (!addr.ok) return; // the gateway drops these unanswered: not an accepted command
     const r = decodeMessage(m.data, MessageKind.Command);
@@ -234,9 +232,14 @@ async function readCommands(js: JetStreamClient, prefix: string, timeoutMs: numb
   return out;
 }
 
-async function readTerminals(js: JetStreamClient, prefix: string, timeoutMs: number): Promise<TerminalObservation[]> {
+async function readTerminals(
+  js: JetStreamClient,
+  prefix: string,
+  timeoutMs: number,
+  clock: Clock,
+): Promise<TerminalObservation[]> {
   const out: TerminalObservation[] = [];
-  await readStream(js, names(prefix).streams.evt, `${prefix}.evt.>`, timeoutMs, (m) => {
+  await readStream(js, names(prefix).streams.evt, `${prefix}.evt.>`, timeoutMs, clock, (m) => {
     const r = decodeMessage(m.data, MessageKind.Event);
     if (!r.ok || r.value.corr === undefined) return;
     const e = r.value;

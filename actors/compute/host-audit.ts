@@ -9,7 +9,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { claimKey, type AuditReport, type Claim } from '../../machines/tracker/index.js';
 import { encodeMessage, envelope, subjects, SYSTEM_PROJECT, type AuditFinding } from '../../protocol/index.js';
-import type { Clock, IdSource } from '../runtime/clock.js';
+import { sleep, type Clock, type IdSource } from '../runtime/clock.js';
 
 export type { AuditFinding };
 
@@ -88,7 +88,7 @@ export async function publishHealed(
     } catch (err) {
       // Chaos runs count these events: a node down for a moment must not lose one.
       if (attempt >= 4) return d.log(`compute ${d.host}: the audit.healed event was not published`, err);
-      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      await sleep(d.clock, 250 * 2 ** attempt);
     }
   }
 }

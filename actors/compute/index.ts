@@ -2,3 +2,4 @@
 export { startCompute, type ComputeOptions, type ComputeWorker } from './worker.js';
 export { InstanceHost } from './instances.js';
 export { computeSteps, HANDED_OFF } from './steps.js';
+export * from './options.js';

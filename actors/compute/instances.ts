@@ -11,6 +11,8 @@ import type { ActorStatus, HostBuildTask, InstanceRecord, VmState } from '../../
 import { InstanceActor, type InstanceActorDeps, type StopReason } from '../instance/instance-actor.js';
 import type { RecordBucket } from '../records/kv-record.js';
 import type { Versioned } from '../runtime/kv-cas.js';
+import type { TimerHandle } from '../runtime/clock.js';
+import { DEFAULT_KILL_RESTART_MS } from './options.js';
 import { hasOutbox } from '../records/outbox.js';
 
 export interface InstanceHostOptions {
@@ -38,7 +40,7 @@ export class InstanceHost {
   /** One load at a time per instance, so two callers never create two actors. */
   private readonly loading = new Map<string, Promise<InstanceActor | undefined>>();
   private readonly restarts = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<TimerHandle>();
   /** The last step of each instance, whichever incarnation of its actor started it. */
   private readonly stepTails = new Map<string, Promise<unknown>>();
   private closed = false;
@@ -132,7 +134,7 @@ export class InstanceHost {
     this.actors.delete(id);
     actor.kill();
     this.restarts.set(id, (this.restarts.get(id) ?? 0) + 1);
-    this.restoreLater(id, restartAfterMs ?? this.o.killRestartMs ?? 200);
+    this.restoreLater(id, restartAfterMs ?? this.o.killRestartMs ?? DEFAULT_KILL_RESTART_MS);
     return true;
   }
 
@@ -142,7 +144,8 @@ export class InstanceHost {
    * is not restored would leave its instance in its task until a command came for it.
    */
   private restoreLater(id: string, delayMs: number): void {
-    const t = setTimeout(() => {
+    const clock = this.o.actorDeps.clock;
+    const t = clock.setTimeout(() => {
       this.timers.delete(t);
       if (this.closed) return;
       this.get(id).catch((err: unknown) => {
@@ -165,7 +168,7 @@ export class InstanceHost {
   /** Drops every actor at once (process stop): each resumes from its record in the next process. */
   close(): void {
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) this.o.actorDeps.clock.clearTimeout(t);
     for (const a of this.actors.values()) a.kill();
     this.actors.clear();
   }
@@ -209,7 +212,7 @@ export class InstanceHost {
         // Its last write may or may not have landed: it comes back from the record.
         if (why === 'crashed') {
           this.o.log?.(`instance ${id}: its actor could not persist; restoring it from the record`);
-          this.restoreLater(id, this.o.killRestartMs ?? 200);
+          this.restoreLater(id, this.o.killRestartMs ?? DEFAULT_KILL_RESTART_MS);
         }
         if (why === 'stale') this.o.log?.(`instance ${id}: its record moved on; this host's actor stopped`);
       },

@@ -31,28 +31,9 @@ import type { ActorSpec } from '../runtime/supervisor.js';
 import type { RecordBucket } from '../records/kv-record.js';
 import { isOpenMigration } from '../records/migrations.js';
 import type { InstanceHost } from './instances.js';
+import { DEFAULT_SHELVED_POLL_MS, DEFAULT_SYNC_POWER_STATE_MS, type PeriodicsConfig } from './options.js';
 
-/** Intervals and thresholds, in ms (the flags are in seconds, as Nova's). 0 = off unless said. */
-export interface PeriodicsConfig {
-  /** resize_confirm_window. */
-  readonly resizeConfirmWindowMs?: number;
-  /** reclaim_instance_interval. */
-  readonly reclaimIntervalMs?: number;
-  /** sync_power_state_interval; default 600 s. */
-  readonly syncPowerStateMs?: number;
-  /** instance_build_timeout. */
-  readonly buildTimeoutMs?: number;
-  /** reboot_timeout. */
-  readonly rebootTimeoutMs?: number;
-  /** rescue_timeout. */
-  readonly rescueTimeoutMs?: number;
-  /** shelved_offload_time: > 0 = the periodic offloads past it; 0 (at once) and -1 (never) are not its business. */
-  readonly shelvedOffloadMs?: number;
-  /** shelved_poll_interval; default 3600 s. */
-  readonly shelvedPollMs?: number;
-  /** instance_delete_interval (incomplete migration cleanup); default 300 s, 0 = never. */
-  readonly instanceDeleteIntervalMs?: number;
-}
+export type { PeriodicsConfig } from './options.js';
 
 /** One instance as a periodic sees it: its actor's context and in-flight step, and its mailbox. */
 export interface PeriodicInstance {
@@ -162,11 +143,11 @@ export function instancePeriodics(d: PeriodicsDeps, cfg: PeriodicsConfig): Actor
     out.push(
       spec(
         'shelvedOffload',
-        cfg.shelvedPollMs ?? 3_600_000,
+        cfg.shelvedPollMs ?? DEFAULT_SHELVED_POLL_MS,
         each('shelved offload', (i) => shelvedOffloadDue(i, cfg.shelvedOffloadMs!)),
       ),
     );
-  const syncMs = cfg.syncPowerStateMs ?? 600_000;
+  const syncMs = cfg.syncPowerStateMs ?? DEFAULT_SYNC_POWER_STATE_MS;
   if (syncMs > 0) out.push(spec('syncPowerStates', syncMs, () => syncPowerStates(d)));
   return out;
 }

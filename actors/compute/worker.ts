@@ -10,14 +10,13 @@
  *  4. only then take new work from the inbox, and start beating.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { holdsHostClaim, operationInFlight, type StepName } from '../../machines/instance/index.js';
-import type { HostInventory, Resources } from '../../machines/tracker/index.js';
+import type { Subscription } from '@nats-io/nats-core';
+import { holdsHostClaim, operationInFlight } from '../../machines/instance/index.js';
 import { subjects } from '../../protocol/index.js';
 import { isOpenMigration } from './move-steps.js';
 import { RemoteHosts } from './remote.js';
-import type { HypervisorDriver } from '../../virt/index.js';
-import type { Clock, IdSource } from '../runtime/clock.js';
+import { sleep as sleepOn } from '../runtime/clock.js';
+import { compileComputeOptions, type ComputeOptions } from './options.js';
 import { eventPublisher } from '../runtime/events.js';
 import { Supervisor, type Actor } from '../runtime/supervisor.js';
 import { PlacementCallError, PlacementClient } from '../placement/client.js';
@@ -34,47 +33,10 @@ import { peerGate } from './peer-gate.js';
 import { servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
 import { findingKey, publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
-import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
+import { cleanupIncompleteMigrations, instancePeriodics, instanceSource } from './periodics.js';
 import { periodic } from '../runtime/periodic.js';
-import type { KillPoint } from '../runtime/kill-points.js';
 
-export interface ComputeOptions extends PeriodicsConfig {
-  readonly nc: NatsConnection;
-  readonly host: string;
-  readonly driver: HypervisorDriver;
-  readonly inventory: HostInventory;
-  /** Per-instance overhead the driver adds (Nova's estimate_instance_overhead). */
-  readonly overhead?: Resources;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-  readonly prefix?: string;
-  readonly heartbeatMs?: number;
-  /** The periodic tracker audit (update_available_resource); 0 = never. */
-  readonly auditIntervalMs?: number;
-  readonly killRestartMs?: number;
-  readonly maxInFlight?: number;
-  /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
-  readonly supervisor?: Supervisor;
-  /**
-   * Nova's running_deleted_instance_poll_interval: guests nobody here needs are reaped this often (default 1800 s, 0 =
-   * only at start).
-   */
-  readonly reapIntervalMs?: number;
-  /** The periodics' jitter source, uniform in [0, 1) (default Math.random). */
-  readonly jitter?: () => number;
-  /** Nova's allow_resize_to_same_host: a resize tries the instance's own host first. */
-  readonly allowSameHostResize?: boolean;
-  /** How long the simulated copy of a live migration runs (default 500 ms). */
-  readonly liveMigrationMs?: number;
-  /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
-  readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
-  /**
-   * Test hook: the named kill points of this host's actors, its placement calls and its inbox
-   * (actors/runtime/kill-points.ts).
-   */
-  readonly killPoint?: KillPoint;
-  readonly log?: (line: string, err?: unknown) => void;
-}
+export type { ComputeOptions } from './options.js';
 
 export interface ComputeWorker extends Actor {
   readonly host: string;
@@ -88,12 +50,12 @@ export interface ComputeWorker extends Actor {
   auditNow(): Promise<HostAuditReport>;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
+export async function startCompute(options: ComputeOptions): Promise<ComputeWorker> {
+  const o = compileComputeOptions(options);
+  const sleep = (ms: number) => sleepOn(o.clock, ms);
   /** The driver as steps and RPCs use it: transient failures are tried again (steps.ts retries its own calls). */
   const patient = retrying(o.driver, sleep);
-  const prefix = o.prefix ?? 'nv';
+  const prefix = o.prefix;
   const s = subjects(prefix);
   const js = jetstream(o.nc);
   const jsm = await jetstreamManager(o.nc);
@@ -106,7 +68,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     deadlineMs: 30_000,
     ...(o.killPoint ? { killPoint: o.killPoint } : {}),
   });
-  const log = o.log ?? (() => undefined);
+  const log = o.log;
   const self = `host:${o.host}`;
   const supervisor =
     o.supervisor ??
@@ -118,7 +80,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
       ids: o.ids,
       prefix,
       log,
-      ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}),
+      killRestartMs: o.killRestartMs,
     });
   if (!o.supervisor) supervisor.serveCtl();
 
@@ -126,8 +88,8 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   const remote = new RemoteHosts({ nc: o.nc, clock: o.clock, ids: o.ids, prefix, sleep, self: o.host });
 
   // 1. provider and inventory, once placement answers
-  const provider = await untilPlacementAnswers(() => ensureProvider(placement, o.host), log);
-  await untilPlacementAnswers(() => reportInventory(placement, provider, o.inventory), log);
+  const provider = await untilPlacementAnswers(() => ensureProvider(placement, o.host), log, sleep);
+  await untilPlacementAnswers(() => reportInventory(placement, provider, o.inventory), log, sleep);
 
   // 2. the tracker, rebuilt from the records
   const tracker = new TrackerGate();
@@ -226,7 +188,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
           prefix,
           log,
           sleep,
-          ...(o.liveMigrationMs !== undefined ? { liveMigrationMs: o.liveMigrationMs } : {}),
+          liveMigrationMs: o.liveMigrationMs,
           ...(o.allowSameHostResize ? { allowSameHostResize: true } : {}),
         },
         images: {
@@ -240,7 +202,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
       }),
     },
-    ...(o.killRestartMs !== undefined ? { killRestartMs: o.killRestartMs } : {}),
+    killRestartMs: o.killRestartMs,
     log,
   });
   supervisor.attach({
@@ -360,8 +322,8 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
         clock: o.clock,
         prefix,
         log,
-        softDelete: (o.reclaimIntervalMs ?? 0) > 0,
-        offloadAtOnce: (o.shelvedOffloadMs ?? 0) === 0,
+        softDelete: o.reclaimIntervalMs > 0,
+        offloadAtOnce: o.shelvedOffloadMs === 0,
         ...(o.killPoint ? { killPoint: o.killPoint } : {}),
         ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
       });
@@ -381,7 +343,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
   };
   const every = (name: string, everyMs: number, run: () => Promise<void>, now = false) =>
     periodic({ name, everyMs, run, clock: o.clock, log, now, ...(o.jitter ? { jitter: o.jitter } : {}) });
-  await supervisor.add(every('heartbeat', o.heartbeatMs ?? 2000, heartbeat, true));
+  await supervisor.add(every('heartbeat', o.heartbeatMs, heartbeat, true));
 
   /**
    * What the previous run found: a finding is repaired only when this run finds it again.
@@ -408,8 +370,8 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     await publishHealed({ js, clock: o.clock, ids: o.ids, prefix, host: o.host, log }, repaired);
     return { host: o.host, found, repaired };
   };
-  if ((o.auditIntervalMs ?? 60_000) > 0)
-    await supervisor.add(every('audit', o.auditIntervalMs ?? 60_000, async () => void (await auditNow())));
+  if (o.auditIntervalMs > 0)
+    await supervisor.add(every('audit', o.auditIntervalMs, async () => void (await auditNow())));
 
   // The periodics (operations.md §13): decisions in machines/periodics/, acting in ./periodics.ts.
   const periodicDeps = {
@@ -421,7 +383,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     ...(o.jitter ? { jitter: o.jitter } : {}),
   };
   for (const spec of instancePeriodics(periodicDeps, o)) await supervisor.add(spec);
-  const deleteIntervalMs = o.instanceDeleteIntervalMs ?? 300_000;
+  const deleteIntervalMs = o.instanceDeleteIntervalMs;
   const cleanup = () =>
     cleanupIncompleteMigrations({
       host: o.host,
@@ -435,7 +397,7 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
     });
   if (deleteIntervalMs > 0) await supervisor.add(every('cleanupIncompleteMigrations', deleteIntervalMs, cleanup));
   // Reaped at start (above) and from then on (Nova's _cleanup_running_deleted_instances).
-  const reapMs = o.reapIntervalMs ?? 1_800_000;
+  const reapMs = o.reapIntervalMs;
   if (reapMs > 0) await supervisor.add(every('reapGuests', reapMs, reapGuests));
 
   const peerSub = servePeerCalls({
@@ -491,7 +453,11 @@ export async function startCompute(o: ComputeOptions): Promise<ComputeWorker> {
 const SERVICE_TTL_MS = 10_000;
 
 /** Retries a placement call while placement is not up yet (compute may start first). */
-async function untilPlacementAnswers<T>(fn: () => Promise<T>, log: (line: string, err?: unknown) => void): Promise<T> {
+async function untilPlacementAnswers<T>(
+  fn: () => Promise<T>,
+  log: (line: string, err?: unknown) => void,
+  sleep: (ms: number) => Promise<void>,
+): Promise<T> {
   for (let wait = 200; ; wait = Math.min(wait * 2, 5000)) {
     try {
       return await fn();

@@ -12,7 +12,6 @@
  */
 import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import {
   decideBuild,
   decideEvacuate,
@@ -22,7 +21,6 @@ import {
   decideUnshelve,
   decideUnshelveHandOver,
   ownerHost,
-  type Weigher,
 } from '../../machines/conductor/index.js';
 import {
   decodeMessage,
@@ -37,7 +35,7 @@ import { migrationIdOf } from '../records/migrations.js';
 import { isHostDown } from '../records/services.js';
 import { openStores } from '../records/stores.js';
 import { names } from '../runtime/bootstrap.js';
-import { randomIds, type Clock } from '../runtime/clock.js';
+import { sleep } from '../runtime/clock.js';
 import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
 import { eventPublisher } from '../runtime/events.js';
 import type { Actor } from '../runtime/supervisor.js';
@@ -45,39 +43,33 @@ import { claims } from './claims.js';
 import { unscheduledDelete } from './delete.js';
 import { watchLiveServices } from './live-hosts.js';
 import { planner } from './planner.js';
+import { compileConductorOptions, type ConductorOptions } from './options.js';
 
-export interface ConductorOptions {
-  readonly nc: NatsConnection;
-  readonly clock: Clock;
-  readonly prefix?: string;
-  readonly weigher?: Weigher;
-  /** Build attempts before MaxRetriesExceeded (Nova's scheduler.max_attempts). */
-  readonly maxAttempts?: number;
-  readonly log?: (line: string, err?: unknown) => void;
-}
+export type { ConductorOptions } from './options.js';
 
-export async function startConductor(o: ConductorOptions): Promise<Actor> {
-  const prefix = o.prefix ?? 'nv';
+export async function startConductor(options: ConductorOptions): Promise<Actor> {
+  const o = compileConductorOptions(options);
+  const prefix = o.prefix;
   const js = jetstream(o.nc);
   const jsm = await jetstreamManager(o.nc);
   const stores = await openStores(o.nc, prefix);
   const events = eventPublisher(js, o.clock, prefix);
   const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 15_000 });
-  const maxAttempts = o.maxAttempts ?? 3;
+  const maxAttempts = o.maxAttempts;
   const live = await watchLiveServices(stores.services.kv, stores.hosts.kv, o.log);
   const plans = planner({ js, prefix, stores, placement, events, clock: o.clock });
   const remote = new RemoteHosts({
     nc: o.nc,
     clock: o.clock,
-    ids: randomIds,
+    ids: o.ids,
     prefix,
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    sleep: (ms) => sleep(o.clock, ms),
   });
   const claim = claims({
     stores,
     placement,
     live,
-    weigher: o.weigher ?? 'spread',
+    weigher: o.weigher,
     remote,
     ...(o.log ? { log: o.log } : {}),
   });

@@ -9,7 +9,6 @@
  */
 import type { JsMsg } from '@nats-io/jetstream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import {
   commandType,
   decodeMessage,
@@ -35,7 +34,6 @@ import {
   type QuotaClaim,
 } from '../../machines/gateway/index.js';
 import { names } from '../runtime/bootstrap.js';
-import type { Clock, IdSource } from '../runtime/clock.js';
 import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
 import { eventPublisher } from '../runtime/events.js';
 import type { Actor } from '../runtime/supervisor.js';
@@ -47,36 +45,20 @@ import { serveAdmin } from './admin.js';
 import { ProjectInFlight } from './in-flight.js';
 import { QuotaLedgers } from './quota-ledger.js';
 import { serveQueries } from './queries.js';
+import { compileGatewayOptions, type GatewayOptions } from './options.js';
 
-export interface GatewayOptions {
-  readonly nc: NatsConnection;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-  readonly prefix?: string;
-  /** Envelope users treated as admins (until per-role credentials bind identity). */
-  readonly adminUsers?: readonly string[];
-  /**
-   * Secure mode: admin rights only for commands and admin requests of this project, whose
-   * subjects only the admin NATS user may publish (docs/security.md). The envelope's user
-   * alone proves nothing: any client can write any name there.
-   */
-  readonly adminProject?: string;
-  /** Commands of one project handled at once by this gateway (default 16 of its 64 slots). */
-  readonly maxInFlightPerProject?: number;
-  /** Quota of a project with no `nv-quotas` record (default: DEFAULT_QUOTA, 10 / 20 / 51200). */
-  readonly defaultQuota?: QuotaRecord;
-  readonly log?: (line: string, err?: unknown) => void;
-}
+export type { GatewayOptions } from './options.js';
 
-export async function startGateway(o: GatewayOptions): Promise<Actor> {
-  const prefix = o.prefix ?? 'nv';
+export async function startGateway(options: GatewayOptions): Promise<Actor> {
+  const o = compileGatewayOptions(options);
+  const prefix = o.prefix;
   const js = jetstream(o.nc);
   const jsm = await jetstreamManager(o.nc);
   const stores = await openStores(o.nc, prefix);
   const events = eventPublisher(js, o.clock, prefix);
   const s = subjects(prefix);
-  const admins = new Set(o.adminUsers ?? ['admin']);
-  const perProject = new ProjectInFlight(o.maxInFlightPerProject ?? 16);
+  const admins = new Set(o.adminUsers);
+  const perProject = new ProjectInFlight(o.maxInFlightPerProject);
   const ledgers = new QuotaLedgers({
     stores,
     clock: o.clock,

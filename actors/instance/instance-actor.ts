@@ -33,7 +33,7 @@ import {
 } from '../../machines/instance/index.js';
 import { StepErrorCode } from '../../machines/instance/step-errors.js';
 import type { EventPublisher } from '../runtime/events.js';
-import type { Clock } from '../runtime/clock.js';
+import { sleep, type Clock } from '../runtime/clock.js';
 import type { Versioned } from '../runtime/kv-cas.js';
 import type { RecordBucket } from '../records/kv-record.js';
 import { hasOutbox, publishOutboxEvent } from '../records/outbox.js';
@@ -291,7 +291,7 @@ export class InstanceActor {
             `instance ${this.instanceId}: publishing ${e.type} failed (attempt ${attempt + 1}); trying again`,
             err,
           );
-          await new Promise((res) => setTimeout(res, Math.min(2000, 100 * 2 ** attempt)));
+          await sleep(this.deps.clock, Math.min(2000, 100 * 2 ** attempt));
         }
       }
       if (kp)

@@ -13,7 +13,7 @@
  * Several processes may run it: the lease picks the active one, the log fence makes a
  * stale one harmless.
  */
-import { errors as natsErrors, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { errors as natsErrors, type Msg, type Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
@@ -42,7 +42,6 @@ import {
   type PlacementState,
 } from '../../machines/placement/index.js';
 import { names } from '../runtime/bootstrap.js';
-import type { Clock, IdSource } from '../runtime/clock.js';
 import { FencedLog } from '../runtime/fenced-log.js';
 import { Lease } from '../runtime/lease.js';
 import { decodeRequest, replyEnvelope, type ReplyContext } from '../runtime/request-reply.js';
@@ -51,18 +50,9 @@ import { ActorError, ActorErrorCode } from '../errors.js';
 import { DedupTable } from './dedup.js';
 import { decodeBatch, recordsOf, type LogEntry } from './log-record.js';
 import * as snapshots from './snapshots.js';
+import { compilePlacementOptions, type CompiledPlacementOptions, type PlacementActorOptions } from './options.js';
 
-export interface PlacementActorOptions {
-  readonly nc: NatsConnection;
-  /** This process's name (a subject token): the lease holder and the leader event name. */
-  readonly name: string;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-  readonly prefix?: string;
-  /** Take a snapshot after this many events since the last one. */
-  readonly snapshotEvery?: number;
-  readonly log?: (line: string, err?: unknown) => void;
-}
+export type { PlacementActorOptions } from './options.js';
 
 export const LEASE_BUCKET = (prefix: string) => names(prefix).buckets.leases;
 export const SNAPSHOT_BUCKET = (prefix: string) => names(prefix).objectStores.placementSnapshots;
@@ -110,7 +100,7 @@ async function stage<T>(what: string, run: () => Promise<T>): Promise<T> {
 
 /** Starts a placement actor: loads durable state, then serves once it holds the lease. */
 export async function startPlacementActor(o: PlacementActorOptions): Promise<Actor> {
-  const actor = new PlacementActor(o);
+  const actor = new PlacementActor(compilePlacementOptions(o));
   await actor.load();
   actor.contend();
   return actor;
@@ -153,8 +143,8 @@ class PlacementActor implements Actor {
   private sliceStart = 0;
   private snapshotting = false;
 
-  constructor(private readonly o: PlacementActorOptions) {
-    this.prefix = o.prefix ?? 'nv';
+  constructor(private readonly o: CompiledPlacementOptions) {
+    this.prefix = o.prefix;
     this.js = jetstream(o.nc);
     this.ctx = { clock: o.clock, ids: o.ids, project: '_system', user: o.name };
     this.done = new Promise((resolve, reject) => {
@@ -231,6 +221,8 @@ class PlacementActor implements Actor {
       // Renewals start every ttl/4 from the start of the last one, not after it ended: a slow
       // round trip does not push the next renewal further towards the expiry.
       const every = this.serving ? ttl / 4 : ttl / 5;
+      // Real time whatever the clock: the server expires the lease by its own wall clock.
+      // eslint-disable-next-line no-restricted-globals
       this.timer = setTimeout(() => void tick(), Math.max(0, every - (this.o.clock.now() - started)));
     };
     void tick();
@@ -409,7 +401,7 @@ class PlacementActor implements Actor {
   }
 
   private maybeSnapshot(): void {
-    if (this.snapshotting || this.eventsSinceSnapshot < (this.o.snapshotEvery ?? 100_000)) return;
+    if (this.snapshotting || this.eventsSinceSnapshot < this.o.snapshotEvery) return;
     // Only when memory is exactly the state at lastSeq: nothing decided but unacknowledged.
     if (this.inflight > 0 || this.pending.entries.length > 0) return;
     this.snapshotting = true;

@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { encodeMessage, envelope, ERROR_TYPE, placementType, subjects, type ErrorBody } from '../../protocol/index.js';
 import { requestRetried, TRY_AGAIN } from '../runtime/request-retry.js';
 import type { PlacementOp, PlacementReply, PlacementRequest } from '../../protocol/schemas/placement.js';
-import { randomIds, systemClock, type Clock, type IdSource } from '../runtime/clock.js';
+import { randomIds, sleep, systemClock, type Clock, type IdSource } from '../runtime/clock.js';
 import type { KillPoint } from '../runtime/kill-points.js';
 
 /** A placement refusal (status, code as Placement sends them), or a service that never answered. */
@@ -86,7 +86,7 @@ export class PlacementClient {
       clock: this.clock,
       deadline: this.clock.now() + (this.o.deadlineMs ?? 15_000),
       attemptTimeoutMs: this.o.attemptTimeoutMs ?? 3000,
-      backoff: (attempt) => new Promise((r) => setTimeout(r, Math.min(500, 25 * 2 ** attempt))),
+      backoff: (attempt) => sleep(this.clock, Math.min(500, 25 * 2 ** attempt)),
       judge: (r) => {
         if (!r.ok)
           throw new PlacementCallError(502, 'BadReply', `placement sent an undecodable reply: ${r.error.message}`);

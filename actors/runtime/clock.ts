@@ -1,4 +1,7 @@
-/** Time and ids are injected (STYLE.md 4): tests and chaos replays substitute their own. */
+/**
+ * Time and ids are injected: tests and chaos replays substitute their own. The only place in
+ * actors/ that reads the real clock or makes random ids (lint forbids it elsewhere).
+ */
 import { randomUUID } from 'node:crypto';
 
 declare const timerBrand: unique symbol;
@@ -24,3 +27,23 @@ export const systemClock: Clock = {
 };
 
 export const randomIds: IdSource = { next: () => randomUUID() };
+
+/** The real randomness, uniform in [0, 1): the default of an injected one (a periodic's jitter). */
+export const systemRandom = (): number => Math.random();
+
+/**
+ * Resolves after `ms` of `clock`'s time (a retry's backoff): never rejects; an abort ends the
+ * wait at once, so a stopping actor does not sit out its backoff.
+ */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = clock.setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -6,6 +6,7 @@
  * idempotent: a crash between persisting and acking redelivers the message.
  */
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { sleep, systemClock, type Clock } from './clock.js';
 
 export type Outcome = 'ack' | 'term' | { readonly retryAfterMs: number };
 
@@ -25,6 +26,8 @@ export interface ConsumerLoopOptions {
   /** Test hook: runs after a message was acked (the `inbox.acked` kill point). */
   readonly afterAck?: (msg: JsMsg) => Promise<void>;
   readonly log?: (line: string, err?: unknown) => void;
+  /** Times the retry after a failed pull (default the system clock). */
+  readonly clock?: Clock;
 }
 
 export interface ConsumerLoop {
@@ -66,6 +69,7 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
 
   const run = async (m: JsMsg) => {
     let outcome: Outcome;
+    // eslint-disable-next-line no-restricted-globals -- the server's ack_wait runs on its wall clock
     const heartbeat = setInterval(() => m.working(), Math.max(100, Math.floor(ackWaitMs / 3)));
     try {
       outcome = await o.handle(m);
@@ -97,7 +101,7 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
       } catch (err) {
         if (killed || stopping) break;
         o.log?.(`pulling from ${o.stream}/${o.durable} failed; retrying`, err);
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(o.clock ?? systemClock, 500);
         continue;
       }
       current = batch;

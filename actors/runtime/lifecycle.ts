@@ -66,6 +66,7 @@ export function stopOnSignals(lifecycle: Lifecycle, onStopped: (code: number) =>
 function stopWithParent(lifecycle: Lifecycle, onStopped: (code: number) => void): void {
   const parent = Number(process.env['NOVACTOR_PARENT_PID']);
   if (!Number.isInteger(parent) || parent <= 1) return;
+  // eslint-disable-next-line no-restricted-globals -- watches a real process, in real time
   const timer = setInterval(() => {
     try {
       process.kill(parent, 0);

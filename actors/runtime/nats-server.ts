@@ -1,3 +1,5 @@
+/* eslint-disable no-restricted-globals -- nats-server children live in real time: start timeouts
+   and kill grace periods are wall-clock, whatever clock the actors are given. */
 /**
  * Runs a nats-server as a child process: the embedded server of `novactor up`, the
  * private servers of the test harness and the nodes of a loopback cluster. Readiness is

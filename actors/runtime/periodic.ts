@@ -5,7 +5,7 @@
  * only when the last one ended, so runs never overlap; a failed run is logged and the
  * schedule goes on.
  */
-import type { Clock, TimerHandle } from './clock.js';
+import { systemRandom, type Clock, type TimerHandle } from './clock.js';
 import type { Actor, ActorSpec } from './supervisor.js';
 
 export interface PeriodicOptions {
@@ -16,7 +16,7 @@ export interface PeriodicOptions {
   readonly log: (line: string, err?: unknown) => void;
   /** Run once before the actor counts as started (a failure fails the start), then on schedule. */
   readonly now?: boolean;
-  /** Uniform in [0, 1); injected so that tests know the schedule. Default Math.random. */
+  /** Uniform in [0, 1); injected so that tests know the schedule. Default systemRandom. */
   readonly jitter?: () => number;
 }
 
@@ -32,7 +32,7 @@ export function periodicDelays(everyMs: number, jitter: () => number) {
 }
 
 export function periodic(o: PeriodicOptions): ActorSpec {
-  const delays = periodicDelays(o.everyMs, o.jitter ?? Math.random);
+  const delays = periodicDelays(o.everyMs, o.jitter ?? systemRandom);
   return {
     name: o.name,
     start: async (): Promise<Actor> => {

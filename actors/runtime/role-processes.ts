@@ -1,3 +1,5 @@
+/* eslint-disable no-restricted-globals, no-restricted-properties -- role child processes live in real time: kill grace
+   periods and restart backoff are wall-clock, whatever clock the actors are given. */
 /**
  * Child processes for `novactor up`, managed like a service manager would: each role runs
  * as its own process (so chaos can kill it), is restarted when it dies — at once after a

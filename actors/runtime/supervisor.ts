@@ -11,7 +11,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { ctlType, subjects, type ActorStatus, type ProcessState } from '../../protocol/index.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from './request-reply.js';
-import type { Clock, IdSource } from './clock.js';
+import type { Clock, IdSource, TimerHandle } from './clock.js';
 
 export interface Actor {
   /** Resolves when the actor stops on its own: resolved = clean stop, rejected = crash. */
@@ -34,7 +34,7 @@ interface Slot {
   restarts: number;
   /** Bumped on every (re)start so that a stale `done` does not restart the new incarnation. */
   incarnation: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
 }
 
 /**
@@ -155,7 +155,7 @@ export class Supervisor {
     this.ctlSub?.unsubscribe();
     for (const slot of [...this.slots.values()].reverse()) {
       slot.incarnation++;
-      if (slot.timer) clearTimeout(slot.timer);
+      if (slot.timer) this.o.clock.clearTimeout(slot.timer);
       const actor = slot.actor;
       slot.actor = undefined;
       slot.state = 'stopped';
@@ -166,9 +166,9 @@ export class Supervisor {
   }
 
   private schedule(slot: Slot, delayMs: number): void {
-    if (slot.timer) clearTimeout(slot.timer);
+    if (slot.timer) this.o.clock.clearTimeout(slot.timer);
     const incarnation = slot.incarnation;
-    slot.timer = setTimeout(() => {
+    slot.timer = this.o.clock.setTimeout(() => {
       slot.timer = undefined;
       if (slot.incarnation === incarnation && this.state !== 'draining' && this.state !== 'stopped')
         void this.launch(slot);

@@ -7,6 +7,9 @@ import { commandType, encodeMessage, envelope, type Envelope, type InstanceActio
 import { faultOf, isSuccess, openEventFeed, progressLine, stateOf, type EventFeed } from './events.js';
 import { CallError, WaitTimeout, type ClientSession } from './session.js';
 
+/** How long `--wait` follows a command before giving up (the `--timeout` flag, in seconds). */
+export const DEFAULT_WAIT_TIMEOUT_MS = 120_000;
+
 export interface CommandRun {
   readonly instanceId: string;
   readonly action: InstanceAction;

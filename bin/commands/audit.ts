@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { collect } from '../../actors/audit/index.js';
+import { AUDIT_TIMEOUT_MS, collect, DEFAULT_AUDIT_TIMEOUT_MS } from '../../actors/audit/index.js';
 import { audit } from '../../machines/audit/index.js';
 import { connectFor, intFlag, serverUrls, withServerOptions, type ServerOptions } from '../options.js';
 import { failureOf } from '../failure.js';
@@ -21,7 +21,11 @@ export function registerAudit(program: Command): void {
       .command('audit')
       .description('check invariants I1-I7: allocations, capacity, trackers, terminal events, actors, guests'),
   )
-    .option('--timeout <ms>', 'per request to placement and to each host, and per idle wait on a stream', '5000')
+    .option(
+      '--timeout <ms>',
+      'per request to placement and to each host, and per idle wait on a stream',
+      String(DEFAULT_AUDIT_TIMEOUT_MS),
+    )
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action(async (o: AuditFlags) => {
       process.exitCode = await run(o);
@@ -31,7 +35,7 @@ export function registerAudit(program: Command): void {
 async function run(o: AuditFlags): Promise<number> {
   let nc: NatsConnection | undefined;
   try {
-    const timeoutMs = intFlag('--timeout', o.timeout, 100, 600_000);
+    const timeoutMs = intFlag('--timeout', o.timeout, AUDIT_TIMEOUT_MS.min, AUDIT_TIMEOUT_MS.max);
     try {
       nc = await connectFor(o, 'novactor-audit');
     } catch (err) {

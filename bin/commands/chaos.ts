@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { FAULT_KINDS, optionsOf, readHistory, type ChaosOptions, type FaultKind } from '../../chaos/history.js';
+import { DEFAULT_CHAOS as D } from '../../chaos/options.js';
 import { runChaos, type ChaosResult } from '../../chaos/run.js';
 import { intFlag, UsageError } from '../options.js';
 
@@ -58,17 +59,17 @@ export function registerChaos(program: Command): void {
     .description(
       'kill anything at any moment under a seeded workload, then prove nothing was lost, leaked or duplicated (docs/chaos.md)',
     )
-    .option('--seed <n>', 'the seed of the workload and of the fault schedule', '1')
-    .option('--duration <d>', 'how long faults are injected (30s, 2m)', '60s')
-    .option('--clients <n>', 'concurrent clients, each on its own instances', '4')
-    .option('--hosts <n>', 'compute hosts', '4')
+    .option('--seed <n>', 'the seed of the workload and of the fault schedule', String(D.seed))
+    .option('--duration <d>', 'how long faults are injected (30s, 2m)', `${D.durationMs / 1000}s`)
+    .option('--clients <n>', 'concurrent clients, each on its own instances', String(D.clients))
+    .option('--hosts <n>', 'compute hosts', String(D.hosts))
+    .option('--faults <kinds>', `fault kinds, comma-separated: ${FAULT_KINDS.join(',')} (or none)`, D.faults.join(','))
+    .option('--rate <n>', 'faults per minute', String(D.rate))
     .option(
-      '--faults <kinds>',
-      `fault kinds, comma-separated: ${FAULT_KINDS.join(',')} (or none)`,
-      FAULT_KINDS.join(','),
+      '--cluster <n>',
+      '1: one nats-server; 3: a 3-node cluster, every stream and bucket at 3 replicas',
+      String(D.cluster),
     )
-    .option('--rate <n>', 'faults per minute', '20')
-    .option('--cluster <n>', '1: one nats-server; 3: a 3-node cluster, every stream and bucket at 3 replicas', '1')
     .option('--history <file>', 'write the history here (default: in the run directory, removed unless the run fails)')
     .option('--replay <file>', 'run again with the seed and options of this history')
     .option('--keep', 'keep the run directory (logs of every process, nats data)')

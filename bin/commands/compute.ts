@@ -2,11 +2,38 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
-import { startCompute } from '../../actors/compute/index.js';
-import { randomIds, systemClock } from '../../actors/runtime/clock.js';
+import {
+  DEFAULT_AUDIT_INTERVAL_MS,
+  DEFAULT_BUILD_TIMEOUT_MS,
+  DEFAULT_DRIVER_LATENCY_MS,
+  DEFAULT_FAIL_RATE,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_INSTANCE_DELETE_INTERVAL_MS,
+  DEFAULT_INVENTORY,
+  DEFAULT_LIVE_MIGRATION_MS,
+  DEFAULT_REAP_INTERVAL_MS,
+  DEFAULT_REBOOT_TIMEOUT_MS,
+  DEFAULT_RECLAIM_INTERVAL_MS,
+  DEFAULT_RESCUE_TIMEOUT_MS,
+  DEFAULT_RESIZE_CONFIRM_WINDOW_MS,
+  DEFAULT_SHELVED_OFFLOAD_MS,
+  DEFAULT_SHELVED_POLL_MS,
+  DEFAULT_SYNC_POWER_STATE_MS,
+  startCompute,
+} from '../../actors/compute/index.js';
+import { systemRandom } from '../../actors/runtime/clock.js';
+import { SECOND_MS } from '../../actors/runtime/options.js';
 import { isToken } from '../../protocol/index.js';
-import { createDriver, FakeHost, type HypervisorDriver } from '../../virt/index.js';
-import { intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+import { createDriver, DEFAULT_DRIVER, DRIVER_KINDS, FakeHost, type HypervisorDriver } from '../../virt/index.js';
+import {
+  inSeconds,
+  intFlag,
+  replicasFlag,
+  UsageError,
+  withReplicasOption,
+  withServerOptions,
+  type ServerOptions,
+} from '../options.js';
 import { runRole } from '../role.js';
 
 interface ComputeFlags extends ServerOptions {
@@ -57,102 +84,120 @@ function probability(name: string, v: string): number {
 }
 
 export function registerCompute(program: Command): void {
+  const inv = DEFAULT_INVENTORY;
   withServerOptions(
-    program
-      .command('compute')
-      .description("run one compute host: its tracker, its instances' actors, its inbox and heartbeat")
-      .requiredOption('--host <name>', 'the host name (also its placement provider name)')
-      .option('--vcpus <n>', 'physical CPUs', '16')
-      .option('--ram-mb <n>', 'memory in MiB', '32768')
-      .option('--disk-gb <n>', 'local disk in GiB', '500')
-      .option('--reserved-vcpus <n>', 'CPUs kept for the host', '0')
-      .option('--reserved-ram-mb <n>', 'memory kept for the host (MiB)', '512')
-      .option('--reserved-disk-gb <n>', 'disk kept for the host (GiB)', '0')
-      .option('--cpu-ratio <r>', 'CPU allocation ratio', '4')
-      .option('--ram-ratio <r>', 'RAM allocation ratio', '1')
-      .option('--disk-ratio <r>', 'disk allocation ratio', '1')
-      .option(
-        '--driver <kind>',
-        'hypervisor driver: fake (in memory, kept in --data) or process (each guest a process)',
-        'fake',
-      )
-      .option('--data <dir>', 'where the driver keeps its guests (default ./novactor-data/hosts/<host>)')
-      .option('--fail-spawn <regex>', 'fake driver: refuse to spawn guests whose name matches (failure injection)')
-      .option(
-        '--fail-rate <p>',
-        'fake driver: each state-changing call fails with a retryable DriverFailure with this probability, 0..1 (chaos)',
-        '0',
-      )
-      .option('--driver-latency-ms <ms>', 'fake driver: every call takes this long (slow steps, for chaos)', '0')
-      .option('--audit-interval <ms>', 'periodic tracker audit (update_available_resource), 0 = never', '60000')
-      .option('--heartbeat <ms>', 'heartbeat interval (the service key expires after 10 s)', '2000')
-      .option('--live-migration-ms <ms>', 'how long the simulated copy of a live migration runs', '500')
-      .option(
-        '--allow-resize-to-same-host',
-        "a resize tries the instance's own host first (the old flavor's room counts for the new one)",
-      )
-      .option(
-        '--sync-power-state-interval <s>',
-        'compare guests with the records this often (Nova sync_power_state_interval; 0 = never)',
-        '600',
-      )
-      .option(
-        '--reclaim-instance-interval <s>',
-        'keep deleted instances soft-deleted this many seconds, restorable (Nova reclaim_instance_interval; 0 = delete at once)',
-        '0',
-      )
-      .option(
-        '--resize-confirm-window <s>',
-        'confirm a resize left unconfirmed this many seconds (Nova resize_confirm_window; 0 = never)',
-        '0',
-      )
-      .option(
-        '--instance-build-timeout <s>',
-        'a build not finished after this many seconds fails into error (Nova instance_build_timeout; 0 = never)',
-        '0',
-      )
-      .option(
-        '--reboot-timeout <s>',
-        'a soft reboot hanging this many seconds is taken over by a hard one (Nova reboot_timeout; 0 = never)',
-        '0',
-      )
-      .option(
-        '--rescue-timeout <s>',
-        'unrescue an instance left rescued this many seconds (Nova rescue_timeout; 0 = never)',
-        '0',
-      )
-      .option(
-        '--shelved-offload-time <s>',
-        'offload an instance shelved this many seconds (Nova shelved_offload_time; 0 = at once when shelving, -1 = never)',
-        '0',
-      )
-      .option(
-        '--shelved-poll-interval <s>',
-        'how often shelved instances are checked for offload (Nova shelved_poll_interval)',
-        '3600',
-      )
-      .option(
-        '--instance-delete-interval <s>',
-        'how often failed migrations left behind here are cleaned up (Nova instance_delete_interval; 0 = never)',
-        '300',
-      )
-      .option(
-        '--running-deleted-instance-poll-interval <s>',
-        'how often guests of deleted or departed instances are reaped, besides at start (Nova running_deleted_instance_poll_interval; 0 = only at start)',
-        '1800',
-      )
-      .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
+    withReplicasOption(
+      program
+        .command('compute')
+        .description("run one compute host: its tracker, its instances' actors, its inbox and heartbeat")
+        .requiredOption('--host <name>', 'the host name (also its placement provider name)')
+        .option('--vcpus <n>', 'physical CPUs', String(inv.vcpus))
+        .option('--ram-mb <n>', 'memory in MiB', String(inv.memoryMb))
+        .option('--disk-gb <n>', 'local disk in GiB', String(inv.diskGb))
+        .option('--reserved-vcpus <n>', 'CPUs kept for the host', String(inv.reservedVcpus))
+        .option('--reserved-ram-mb <n>', 'memory kept for the host (MiB)', String(inv.reservedMemoryMb))
+        .option('--reserved-disk-gb <n>', 'disk kept for the host (GiB)', String(inv.reservedDiskGb))
+        .option('--cpu-ratio <r>', 'CPU allocation ratio', String(inv.allocationRatio.cpu))
+        .option('--ram-ratio <r>', 'RAM allocation ratio', String(inv.allocationRatio.ram))
+        .option('--disk-ratio <r>', 'disk allocation ratio', String(inv.allocationRatio.disk))
+        .option(
+          '--driver <kind>',
+          'hypervisor driver: fake (in memory, kept in --data) or process (each guest a process)',
+          DEFAULT_DRIVER,
+        )
+        .option('--data <dir>', 'where the driver keeps its guests (default ./novactor-data/hosts/<host>)')
+        .option('--fail-spawn <regex>', 'fake driver: refuse to spawn guests whose name matches (failure injection)')
+        .option(
+          '--fail-rate <p>',
+          'fake driver: each state-changing call fails with a retryable DriverFailure with this probability, 0..1 (chaos)',
+          String(DEFAULT_FAIL_RATE),
+        )
+        .option(
+          '--driver-latency-ms <ms>',
+          'fake driver: every call takes this long (slow steps, for chaos)',
+          String(DEFAULT_DRIVER_LATENCY_MS),
+        )
+        .option(
+          '--audit-interval <ms>',
+          'periodic tracker audit (update_available_resource), 0 = never',
+          String(DEFAULT_AUDIT_INTERVAL_MS),
+        )
+        .option(
+          '--heartbeat <ms>',
+          'heartbeat interval (the service key expires after 10 s)',
+          String(DEFAULT_HEARTBEAT_MS),
+        )
+        .option(
+          '--live-migration-ms <ms>',
+          'how long the simulated copy of a live migration runs',
+          String(DEFAULT_LIVE_MIGRATION_MS),
+        )
+        .option(
+          '--allow-resize-to-same-host',
+          "a resize tries the instance's own host first (the old flavor's room counts for the new one)",
+        )
+        .option(
+          '--sync-power-state-interval <s>',
+          'compare guests with the records this often (Nova sync_power_state_interval; 0 = never)',
+          inSeconds(DEFAULT_SYNC_POWER_STATE_MS),
+        )
+        .option(
+          '--reclaim-instance-interval <s>',
+          'keep deleted instances soft-deleted this many seconds, restorable (Nova reclaim_instance_interval; 0 = delete at once)',
+          inSeconds(DEFAULT_RECLAIM_INTERVAL_MS),
+        )
+        .option(
+          '--resize-confirm-window <s>',
+          'confirm a resize left unconfirmed this many seconds (Nova resize_confirm_window; 0 = never)',
+          inSeconds(DEFAULT_RESIZE_CONFIRM_WINDOW_MS),
+        )
+        .option(
+          '--instance-build-timeout <s>',
+          'a build not finished after this many seconds fails into error (Nova instance_build_timeout; 0 = never)',
+          inSeconds(DEFAULT_BUILD_TIMEOUT_MS),
+        )
+        .option(
+          '--reboot-timeout <s>',
+          'a soft reboot hanging this many seconds is taken over by a hard one (Nova reboot_timeout; 0 = never)',
+          inSeconds(DEFAULT_REBOOT_TIMEOUT_MS),
+        )
+        .option(
+          '--rescue-timeout <s>',
+          'unrescue an instance left rescued this many seconds (Nova rescue_timeout; 0 = never)',
+          inSeconds(DEFAULT_RESCUE_TIMEOUT_MS),
+        )
+        .option(
+          '--shelved-offload-time <s>',
+          'offload an instance shelved this many seconds (Nova shelved_offload_time; 0 = at once when shelving, -1 = never)',
+          inSeconds(DEFAULT_SHELVED_OFFLOAD_MS),
+        )
+        .option(
+          '--shelved-poll-interval <s>',
+          'how often shelved instances are checked for offload (Nova shelved_poll_interval)',
+          inSeconds(DEFAULT_SHELVED_POLL_MS),
+        )
+        .option(
+          '--instance-delete-interval <s>',
+          'how often failed migrations left behind here are cleaned up (Nova instance_delete_interval; 0 = never)',
+          inSeconds(DEFAULT_INSTANCE_DELETE_INTERVAL_MS),
+        )
+        .option(
+          '--running-deleted-instance-poll-interval <s>',
+          'how often guests of deleted or departed instances are reaped, besides at start (Nova running_deleted_instance_poll_interval; 0 = only at start)',
+          inSeconds(DEFAULT_REAP_INTERVAL_MS),
+        ),
+    ),
   ).action(async (o: ComputeFlags) => {
     let worker: ReturnType<typeof computeSettings> | undefined;
     await runRole(o, {
       role: 'compute',
       name: `compute-${o.host}`,
-      replicas: () => intFlag('--replicas', o.replicas, 1, 5),
+      replicas: () => replicasFlag(o.replicas),
       prepare: () => {
         worker = computeSettings(o);
       },
-      start: async ({ nc, supervisor, lifecycle, log }) => {
-        const w = await startCompute({ ...worker!, nc, supervisor, log });
+      start: async ({ lifecycle, ...ctx }) => {
+        const w = await startCompute({ ...ctx, ...worker! });
         lifecycle.onStop('compute worker', () => w.stop());
       },
       readyLine: `compute ${o.host} ready`,
@@ -160,7 +205,7 @@ export function registerCompute(program: Command): void {
   });
 }
 
-/** Everything the worker needs from the flags (nc, supervisor and log come later). */
+/** Everything the worker needs from the flags (the role's context comes later). */
 function computeSettings(o: ComputeFlags) {
   if (!isToken(o.host))
     throw new UsageError(`--host must be a subject token (letters, digits, - and _), got ${o.host}`);
@@ -177,8 +222,8 @@ function computeSettings(o: ComputeFlags) {
       disk: ratio('--disk-ratio', o.diskRatio),
     },
   };
-  if (o.driver !== 'fake' && o.driver !== 'process')
-    throw new UsageError(`--driver must be fake or process, got ${o.driver}`);
+  if (!(DRIVER_KINDS as readonly string[]).includes(o.driver))
+    throw new UsageError(`--driver must be ${DRIVER_KINDS.join(' or ')}, got ${o.driver}`);
   const auditIntervalMs = intFlag('--audit-interval', o.auditInterval, 0, 86_400_000);
   const heartbeatMs = intFlag('--heartbeat', o.heartbeat, 100, 5000);
   const failRate = probability('--fail-rate', o.failRate);
@@ -192,29 +237,28 @@ function computeSettings(o: ComputeFlags) {
           host: o.host,
           hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')),
           ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}),
-          ...(failRate > 0 ? { failRate, random: Math.random } : {}),
+          ...(failRate > 0 ? { failRate, random: systemRandom } : {}),
           ...(latencyMs > 0 ? { latencyMs } : {}),
         });
   const liveMigrationMs = intFlag('--live-migration-ms', o.liveMigrationMs, 0, 3_600_000);
-  const resizeConfirmWindowMs = intFlag('--resize-confirm-window', o.resizeConfirmWindow, 0, 31_536_000) * 1000;
-  const syncPowerStateMs = intFlag('--sync-power-state-interval', o.syncPowerStateInterval, 0, 86_400) * 1000;
-  const reclaimIntervalMs = intFlag('--reclaim-instance-interval', o.reclaimInstanceInterval, 0, 31_536_000) * 1000;
+  const resizeConfirmWindowMs = intFlag('--resize-confirm-window', o.resizeConfirmWindow, 0, 31_536_000) * SECOND_MS;
+  const syncPowerStateMs = intFlag('--sync-power-state-interval', o.syncPowerStateInterval, 0, 86_400) * SECOND_MS;
+  const reclaimIntervalMs =
+    intFlag('--reclaim-instance-interval', o.reclaimInstanceInterval, 0, 31_536_000) * SECOND_MS;
   const periodics = {
-    buildTimeoutMs: intFlag('--instance-build-timeout', o.instanceBuildTimeout, 0, 31_536_000) * 1000,
-    rebootTimeoutMs: intFlag('--reboot-timeout', o.rebootTimeout, 0, 31_536_000) * 1000,
-    rescueTimeoutMs: intFlag('--rescue-timeout', o.rescueTimeout, 0, 31_536_000) * 1000,
-    shelvedOffloadMs: intFlag('--shelved-offload-time', o.shelvedOffloadTime, -1, 31_536_000) * 1000,
-    shelvedPollMs: intFlag('--shelved-poll-interval', o.shelvedPollInterval, 1, 86_400) * 1000,
-    instanceDeleteIntervalMs: intFlag('--instance-delete-interval', o.instanceDeleteInterval, 0, 86_400) * 1000,
+    buildTimeoutMs: intFlag('--instance-build-timeout', o.instanceBuildTimeout, 0, 31_536_000) * SECOND_MS,
+    rebootTimeoutMs: intFlag('--reboot-timeout', o.rebootTimeout, 0, 31_536_000) * SECOND_MS,
+    rescueTimeoutMs: intFlag('--rescue-timeout', o.rescueTimeout, 0, 31_536_000) * SECOND_MS,
+    shelvedOffloadMs: intFlag('--shelved-offload-time', o.shelvedOffloadTime, -1, 31_536_000) * SECOND_MS,
+    shelvedPollMs: intFlag('--shelved-poll-interval', o.shelvedPollInterval, 1, 86_400) * SECOND_MS,
+    instanceDeleteIntervalMs: intFlag('--instance-delete-interval', o.instanceDeleteInterval, 0, 86_400) * SECOND_MS,
     reapIntervalMs:
-      intFlag('--running-deleted-instance-poll-interval', o.runningDeletedInstancePollInterval, 0, 86_400) * 1000,
+      intFlag('--running-deleted-instance-poll-interval', o.runningDeletedInstancePollInterval, 0, 86_400) * SECOND_MS,
   };
   return {
     host: o.host,
     driver,
     inventory,
-    clock: systemClock,
-    ids: randomIds,
     auditIntervalMs,
     heartbeatMs,
     liveMigrationMs,

@@ -5,8 +5,16 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { startConductor } from '../../actors/conductor/actor.js';
-import { systemClock } from '../../actors/runtime/clock.js';
-import { intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_WEIGHER, MAX_ATTEMPTS, WEIGHERS } from '../../actors/conductor/options.js';
+import type { Weigher } from '../../machines/conductor/index.js';
+import {
+  intFlag,
+  replicasFlag,
+  UsageError,
+  withReplicasOption,
+  withServerOptions,
+  type ServerOptions,
+} from '../options.js';
 import { processName, runRole } from '../role.js';
 
 interface ConductorCommandOptions extends ServerOptions {
@@ -18,30 +26,30 @@ interface ConductorCommandOptions extends ServerOptions {
 
 export function registerConductor(program: Command): void {
   withServerOptions(
-    program
-      .command('conductor')
-      .description('run a conductor: schedules builds onto hosts (any number may run)')
-      .option('--name <name>', 'this process in ctl subjects (default conductor-<host>-<pid>)')
-      .option('--weigher <w>', 'host weigher: spread (most free RAM first) or pack (least)', 'spread')
-      .option('--max-attempts <n>', 'build attempts before MaxRetriesExceeded', '3')
-      .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
+    withReplicasOption(
+      program
+        .command('conductor')
+        .description('run a conductor: schedules builds onto hosts (any number may run)')
+        .option('--name <name>', 'this process in ctl subjects (default conductor-<host>-<pid>)')
+        .option('--weigher <w>', 'host weigher: spread (most free RAM first) or pack (least)', DEFAULT_WEIGHER)
+        .option('--max-attempts <n>', 'build attempts before MaxRetriesExceeded', String(DEFAULT_MAX_ATTEMPTS)),
+    ),
   ).action(async (o: ConductorCommandOptions) => {
     const name = processName(o.name ?? `conductor-${hostname()}-${process.pid}`);
-    let maxAttempts = 3;
+    let maxAttempts = DEFAULT_MAX_ATTEMPTS;
     await runRole(o, {
       role: 'conductor',
       name,
-      replicas: () => intFlag('--replicas', o.replicas, 1, 5),
+      replicas: () => replicasFlag(o.replicas),
       prepare: () => {
-        maxAttempts = intFlag('--max-attempts', o.maxAttempts, 1, 100);
-        if (o.weigher !== 'spread' && o.weigher !== 'pack')
-          throw new UsageError(`--weigher must be spread or pack, got ${o.weigher}`);
+        maxAttempts = intFlag('--max-attempts', o.maxAttempts, MAX_ATTEMPTS.min, MAX_ATTEMPTS.max);
+        if (!(WEIGHERS as readonly string[]).includes(o.weigher))
+          throw new UsageError(`--weigher must be ${WEIGHERS.join(' or ')}, got ${o.weigher}`);
       },
-      start: ({ nc, supervisor, log }) =>
+      start: ({ supervisor, lifecycle: _, ...ctx }) =>
         supervisor.add({
           name: 'conductor',
-          start: () =>
-            startConductor({ nc, clock: systemClock, weigher: o.weigher as 'spread' | 'pack', maxAttempts, log }),
+          start: () => startConductor({ ...ctx, weigher: o.weigher as Weigher, maxAttempts }),
         }),
       readyLine: `conductor ${name} ready`,
     });

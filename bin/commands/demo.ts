@@ -24,6 +24,9 @@ import { openFilteredConsumer } from '../client/events.js';
 import { connectFor, intFlag, withServerOptions, type ServerOptions } from '../options.js';
 import { failureOf } from '../failure.js';
 
+/** The longest wait for one command of the tour. */
+const DEFAULT_DEMO_TIMEOUT_MS = 60_000;
+
 interface DemoOptions extends ServerOptions {
   project: string;
   user: string;
@@ -48,7 +51,7 @@ export function registerDemo(program: Command): void {
       .option('--project <p>', 'project to act in', 'demo')
       .option('--user <u>', 'user in the command envelopes', 'alice')
       .option('--flavor <f>', 'flavor of the instances', 'm1.tiny')
-      .option('--timeout <ms>', 'longest wait for one command', '60000'),
+      .option('--timeout <ms>', 'longest wait for one command', String(DEFAULT_DEMO_TIMEOUT_MS)),
   ).action(async (o: DemoOptions) => {
     let nc: NatsConnection | undefined;
     try {

@@ -5,9 +5,16 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { startGateway } from '../../actors/gateway/actor.js';
-import { randomIds, systemClock } from '../../actors/runtime/clock.js';
+import {
+  DEFAULT_ADMIN_USERS,
+  DEFAULT_MAX_IN_FLIGHT_PER_PROJECT,
+  DEFAULT_QUOTA,
+  MAX_IN_FLIGHT_PER_PROJECT,
+  QUOTA_LIMITS,
+} from '../../actors/gateway/options.js';
 import type { QuotaRecord } from '../../protocol/index.js';
-import { intFlag, withServerOptions, type ServerOptions } from '../options.js';
+import type { IntegerRange } from '../../actors/runtime/options.js';
+import { intFlag, replicasFlag, withReplicasOption, withServerOptions, type ServerOptions } from '../options.js';
 import { processName, runRole } from '../role.js';
 
 interface GatewayCommandOptions extends ServerOptions {
@@ -23,28 +30,33 @@ interface GatewayCommandOptions extends ServerOptions {
 
 export function registerGateway(program: Command): void {
   withServerOptions(
-    program
-      .command('gateway')
-      .description('run a gateway: validates, authorizes and routes user commands (any number may run)')
-      .option('--name <name>', 'this process in ctl subjects (default gateway-<host>-<pid>)')
-      .option('--admin-users <users>', 'comma-separated envelope users treated as admins', 'admin')
-      .option(
-        '--admin-project <project>',
-        'secure mode: admin rights only for commands and requests of this project (whose subjects only the admin user may publish)',
-      )
-      .option(
-        '--max-in-flight-per-project <n>',
-        'commands of one project this gateway handles at once (the rest wait in the stream)',
-        '16',
-      )
-      .option(
-        '--quota-instances <n>',
-        'default instances per project (-1 = unlimited; nv-quotas records override)',
-        '10',
-      )
-      .option('--quota-cores <n>', 'default vCPUs per project', '20')
-      .option('--quota-ram-mb <n>', 'default RAM (MiB) per project', '51200')
-      .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
+    withReplicasOption(
+      program
+        .command('gateway')
+        .description('run a gateway: validates, authorizes and routes user commands (any number may run)')
+        .option('--name <name>', 'this process in ctl subjects (default gateway-<host>-<pid>)')
+        .option(
+          '--admin-users <users>',
+          'comma-separated envelope users treated as admins',
+          DEFAULT_ADMIN_USERS.join(','),
+        )
+        .option(
+          '--admin-project <project>',
+          'secure mode: admin rights only for commands and requests of this project (whose subjects only the admin user may publish)',
+        )
+        .option(
+          '--max-in-flight-per-project <n>',
+          'commands of one project this gateway handles at once (the rest wait in the stream)',
+          String(DEFAULT_MAX_IN_FLIGHT_PER_PROJECT),
+        )
+        .option(
+          '--quota-instances <n>',
+          'default instances per project (-1 = unlimited; nv-quotas records override)',
+          String(DEFAULT_QUOTA.instances),
+        )
+        .option('--quota-cores <n>', 'default vCPUs per project', String(DEFAULT_QUOTA.cores))
+        .option('--quota-ram-mb <n>', 'default RAM (MiB) per project', String(DEFAULT_QUOTA.ramMb)),
+    ),
   ).action(async (o: GatewayCommandOptions) => {
     const name = processName(o.name ?? `gateway-${hostname()}-${process.pid}`);
     const adminUsers = o.adminUsers
@@ -56,28 +68,26 @@ export function registerGateway(program: Command): void {
     await runRole(o, {
       role: 'gateway',
       name,
-      replicas: () => intFlag('--replicas', o.replicas, 1, 5),
+      replicas: () => replicasFlag(o.replicas),
       prepare: () => {
-        maxInFlightPerProject = intFlag('--max-in-flight-per-project', o.maxInFlightPerProject, 1, 64);
+        const flag = (name: string, v: string, r: IntegerRange) => intFlag(name, v, r.min, r.max);
+        maxInFlightPerProject = flag('--max-in-flight-per-project', o.maxInFlightPerProject, MAX_IN_FLIGHT_PER_PROJECT);
         defaultQuota = {
-          instances: intFlag('--quota-instances', o.quotaInstances, -1, 1e9),
-          cores: intFlag('--quota-cores', o.quotaCores, -1, 1e9),
-          ramMb: intFlag('--quota-ram-mb', o.quotaRamMb, -1, 1e12),
+          instances: flag('--quota-instances', o.quotaInstances, QUOTA_LIMITS.instances),
+          cores: flag('--quota-cores', o.quotaCores, QUOTA_LIMITS.cores),
+          ramMb: flag('--quota-ram-mb', o.quotaRamMb, QUOTA_LIMITS.ramMb),
         };
       },
-      start: ({ nc, supervisor, log }) =>
+      start: ({ supervisor, lifecycle: _, ...ctx }) =>
         supervisor.add({
           name: 'gateway',
           start: () =>
             startGateway({
-              nc,
-              clock: systemClock,
-              ids: randomIds,
+              ...ctx,
               adminUsers,
               ...(o.adminProject ? { adminProject: o.adminProject } : {}),
               maxInFlightPerProject,
               defaultQuota,
-              log,
             }),
         }),
       readyLine: `gateway ${name} ready`,

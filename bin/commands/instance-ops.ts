@@ -6,9 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import type { InstanceAction } from '../../protocol/index.js';
-import { intFlag, UsageError } from '../options.js';
+import { inSeconds, intFlag, UsageError } from '../options.js';
+import { SECOND_MS } from '../../actors/runtime/options.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
-import { sendCommand } from '../client/wait.js';
+import { DEFAULT_WAIT_TIMEOUT_MS, sendCommand } from '../client/wait.js';
 
 /** The flags of a command that can wait for its outcome. */
 export interface WaitOptions extends ClientOptions {
@@ -20,11 +21,11 @@ export interface WaitOptions extends ClientOptions {
 export function withWait(cmd: Command): Command {
   return withClientOptions(cmd)
     .option('--wait', 'follow the command to its outcome: exit 0 on success, 1 on failure')
-    .option('--timeout <seconds>', 'with --wait: give up after this long (exit 1)', '120');
+    .option('--timeout <seconds>', 'with --wait: give up after this long (exit 1)', inSeconds(DEFAULT_WAIT_TIMEOUT_MS));
 }
 
 /** `--timeout` in ms (1 s to 1 day), or a usage error. */
-export const timeoutMs = (o: WaitOptions) => intFlag('--timeout', o.timeout, 1, 86_400) * 1000;
+export const timeoutMs = (o: WaitOptions) => intFlag('--timeout', o.timeout, 1, 86_400) * SECOND_MS;
 
 /** Power and lifecycle actions that take an instance id and an empty body. */
 const SIMPLE: readonly [InstanceAction, string][] = [

@@ -2,8 +2,13 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { startPlacementActor } from '../../actors/placement/actor.js';
-import { randomIds, systemClock } from '../../actors/runtime/clock.js';
-import { intFlag, withServerOptions, type ServerOptions } from '../options.js';
+import {
+  DEFAULT_LEASE_TTL_MS,
+  DEFAULT_SNAPSHOT_EVERY,
+  LEASE_TTL_MS,
+  SNAPSHOT_EVERY,
+} from '../../actors/placement/options.js';
+import { intFlag, replicasFlag, withReplicasOption, withServerOptions, type ServerOptions } from '../options.js';
 import { processName, runRole } from '../role.js';
 
 interface PlacementOptions extends ServerOptions {
@@ -15,31 +20,35 @@ interface PlacementOptions extends ServerOptions {
 
 export function registerPlacement(program: Command): void {
   withServerOptions(
-    program
-      .command('placement')
-      .description('run the placement service: every provider, inventory and allocation (one active, others stand by)')
-      .option('--name <name>', 'this process in ctl subjects and leader events (default placement-<host>-<pid>)')
-      .option('--snapshot-every <n>', 'events between snapshots', '100000')
-      .option('--lease-ttl <ms>', 'leader lease TTL: a standby takes over this long after the leader dies', '1000')
-      .option('--replicas <n>', 'stream and bucket replicas', process.env['NV_REPLICAS'] ?? '1'),
+    withReplicasOption(
+      program
+        .command('placement')
+        .description(
+          'run the placement service: every provider, inventory and allocation (one active, others stand by)',
+        )
+        .option('--name <name>', 'this process in ctl subjects and leader events (default placement-<host>-<pid>)')
+        .option('--snapshot-every <n>', 'events between snapshots', String(DEFAULT_SNAPSHOT_EVERY))
+        .option(
+          '--lease-ttl <ms>',
+          'leader lease TTL: a standby takes over this long after the leader dies',
+          String(DEFAULT_LEASE_TTL_MS),
+        ),
+    ),
   ).action(async (o: PlacementOptions) => {
     const name = processName(o.name ?? `placement-${hostname()}-${process.pid}`);
-    let snapshotEvery = 0;
-    let leaseTtlMs = 0;
+    let snapshotEvery = DEFAULT_SNAPSHOT_EVERY;
+    let leaseTtlMs = DEFAULT_LEASE_TTL_MS;
     await runRole(o, {
       role: 'placement',
       name,
-      replicas: () => intFlag('--replicas', o.replicas, 1, 5),
+      replicas: () => replicasFlag(o.replicas),
       leaseTtlMs: () => leaseTtlMs,
       prepare: () => {
-        snapshotEvery = intFlag('--snapshot-every', o.snapshotEvery, 1, 1e9);
-        leaseTtlMs = intFlag('--lease-ttl', o.leaseTtl, 200, 60_000);
+        snapshotEvery = intFlag('--snapshot-every', o.snapshotEvery, SNAPSHOT_EVERY.min, SNAPSHOT_EVERY.max);
+        leaseTtlMs = intFlag('--lease-ttl', o.leaseTtl, LEASE_TTL_MS.min, LEASE_TTL_MS.max);
       },
-      start: ({ nc, supervisor, log }) =>
-        supervisor.add({
-          name: 'placement',
-          start: () => startPlacementActor({ nc, name, clock: systemClock, ids: randomIds, snapshotEvery, log }),
-        }),
+      start: ({ supervisor, lifecycle: _, ...ctx }) =>
+        supervisor.add({ name: 'placement', start: () => startPlacementActor({ ...ctx, name, snapshotEvery }) }),
       readyLine: `placement ${name} running`,
     });
   });

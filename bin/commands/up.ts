@@ -23,9 +23,21 @@ import {
   renderAuthorization,
   secureUsers,
 } from '../../actors/runtime/secure-config.js';
+import { InvalidOption, REPLICAS } from '../../actors/runtime/options.js';
+import {
+  compileUpOptions,
+  DEFAULT_NATS_PORT,
+  DEFAULT_UP_DATA,
+  DEFAULT_UP_HOSTS,
+  UP_HOSTS,
+  type CompiledUpOptions,
+} from '../../actors/runtime/up-options.js';
+import { DEFAULT_DRIVER, DRIVER_KINDS } from '../../virt/index.js';
+import { withReplicasOption } from '../options.js';
 import { portInUse } from '../port.js';
 
-interface UpOptions {
+/** Commander's values: strings, as typed. */
+interface UpFlags {
   hosts: string;
   port: string;
   data: string;
@@ -126,31 +138,54 @@ function secureSetup(
 }
 
 export function registerUp(program: Command): void {
-  program
-    .command('up')
-    .description('run novactor on this machine: an embedded nats-server and every role')
-    .option('--hosts <n>', 'compute hosts to run (h1…hN); 0 runs the control plane and placement only', '3')
-    .option('--port <p>', 'client port of the embedded nats-server', '4222')
-    .option('--data <dir>', 'where the embedded server and the hosts keep their data', '.novactor')
-    .option('--driver <name>', 'hypervisor driver of the compute hosts: fake or process', 'fake')
-    .option('--replicas <n>', 'stream and bucket replicas (3 on a cluster)', process.env['NV_REPLICAS'] ?? '1')
+  withReplicasOption(
+    program
+      .command('up')
+      .description('run novactor on this machine: an embedded nats-server and every role')
+      .option(
+        '--hosts <n>',
+        'compute hosts to run (h1…hN); 0 runs the control plane and placement only',
+        String(DEFAULT_UP_HOSTS),
+      )
+      .option('--port <p>', 'client port of the embedded nats-server', String(DEFAULT_NATS_PORT))
+      .option('--data <dir>', 'where the embedded server and the hosts keep their data', DEFAULT_UP_DATA)
+      .option('--driver <name>', 'hypervisor driver of the compute hosts: fake or process', DEFAULT_DRIVER),
+    'stream and bucket replicas (3 on a cluster)',
+  )
     .option('--demo', 'once ready, run `novactor demo` against the cloud (npm start does)')
     .option('--secure', 'per-role NATS users and subject permissions; credentials in DATA/creds/<role>.json')
-    .action(async (o: UpOptions) => {
+    .action(async (o: UpFlags) => {
       const code = await up(o);
       if (code !== undefined) process.exit(code);
     });
 }
 
-async function up(o: UpOptions): Promise<number | undefined> {
-  const port = Number(o.port);
-  const replicas = Number(o.replicas);
-  const hosts = Number(o.hosts);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return usage(`--port must be a TCP port, got ${o.port}`);
-  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)
-    return usage(`--replicas must be 1 to 5, got ${o.replicas}`);
-  if (!Number.isInteger(hosts) || hosts < 0 || hosts > 100) return usage(`--hosts must be 0 to 100, got ${o.hosts}`);
-  if (o.driver !== 'fake' && o.driver !== 'process') return usage(`--driver must be fake or process, got ${o.driver}`);
+/** The options of `flags`, or the usage message of the first bad one. */
+function upOptions(flags: UpFlags): CompiledUpOptions | string {
+  const { port, replicas, hosts, driver } = flags;
+  try {
+    return compileUpOptions({
+      port: Number(port),
+      replicas: Number(replicas),
+      hosts: Number(hosts),
+      driver,
+      data: flags.data,
+      ...(flags.demo !== undefined ? { demo: flags.demo } : {}),
+      ...(flags.secure !== undefined ? { secure: flags.secure } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof InvalidOption)) throw err;
+    if (err.option === 'port') return `--port must be a TCP port, got ${port}`;
+    if (err.option === 'replicas') return `--replicas must be ${REPLICAS.min} to ${REPLICAS.max}, got ${replicas}`;
+    if (err.option === 'hosts') return `--hosts must be ${UP_HOSTS.min} to ${UP_HOSTS.max}, got ${hosts}`;
+    return `--driver must be ${DRIVER_KINDS.join(' or ')}, got ${driver}`;
+  }
+}
+
+async function up(flags: UpFlags): Promise<number | undefined> {
+  const o = upOptions(flags);
+  if (typeof o === 'string') return usage(o);
+  const { port, replicas, hosts } = o;
 
   const data = isAbsolute(o.data) ? o.data : resolve(o.data);
   const lifecycle = new Lifecycle();

@@ -1,0 +1,167 @@
+/**
+ * A compute worker's options and their defaults (`novactor compute` flags and tests both
+ * go through `compileComputeOptions`). Intervals are in ms; Nova's, given in seconds on the
+ * command line, are named after Nova's options.
+ */
+import type { StepName } from '../../machines/instance/index.js';
+import type { HostInventory, Resources } from '../../machines/tracker/index.js';
+import type { HypervisorDriver } from '../../virt/index.js';
+import { compileRoleContext, type RoleContext, type RoleContextInput } from '../runtime/context.js';
+import type { KillPoint } from '../runtime/kill-points.js';
+import { DURATION_MS, integer, MAX_DURATION_MS, option, SECOND_MS } from '../runtime/options.js';
+import type { Supervisor } from '../runtime/supervisor.js';
+
+/** A host's inventory when not told otherwise: a modest 16-CPU, 32 GiB server. */
+export const DEFAULT_INVENTORY: HostInventory = {
+  vcpus: 16,
+  memoryMb: 32_768,
+  diskGb: 500,
+  reservedVcpus: 0,
+  reservedMemoryMb: 512,
+  reservedDiskGb: 0,
+  allocationRatio: { cpu: 4, ram: 1, disk: 1 },
+};
+/** Fake driver failure injection (chaos): off by default. */
+export const DEFAULT_FAIL_RATE = 0;
+export const DEFAULT_DRIVER_LATENCY_MS = 0;
+
+/** The service key expires after 10 s: beats well within it. */
+export const DEFAULT_HEARTBEAT_MS = 2000;
+/** The periodic tracker audit (update_available_resource). */
+export const DEFAULT_AUDIT_INTERVAL_MS = 60_000;
+/** The simulated copy of a live migration. */
+export const DEFAULT_LIVE_MIGRATION_MS = 500;
+/** A killed instance actor comes back from its record after this long. */
+export const DEFAULT_KILL_RESTART_MS = 200;
+// Nova's periodics, in ms (its options are in seconds); 0 = off unless said.
+export const DEFAULT_RESIZE_CONFIRM_WINDOW_MS = 0;
+export const DEFAULT_RECLAIM_INTERVAL_MS = 0;
+export const DEFAULT_SYNC_POWER_STATE_MS = 600 * SECOND_MS;
+export const DEFAULT_BUILD_TIMEOUT_MS = 0;
+export const DEFAULT_REBOOT_TIMEOUT_MS = 0;
+export const DEFAULT_RESCUE_TIMEOUT_MS = 0;
+/** 0 = offload at once when shelving, -1 = never. */
+export const DEFAULT_SHELVED_OFFLOAD_MS = 0;
+export const DEFAULT_SHELVED_POLL_MS = 3600 * SECOND_MS;
+export const DEFAULT_INSTANCE_DELETE_INTERVAL_MS = 300 * SECOND_MS;
+/** running_deleted_instance_poll_interval; 0 = only at start. */
+export const DEFAULT_REAP_INTERVAL_MS = 1800 * SECOND_MS;
+
+/** Intervals and thresholds, in ms (the flags are in seconds, as Nova's). 0 = off unless said. */
+export interface PeriodicsConfig {
+  /** resize_confirm_window. */
+  readonly resizeConfirmWindowMs?: number;
+  /** reclaim_instance_interval. */
+  readonly reclaimIntervalMs?: number;
+  /** sync_power_state_interval. */
+  readonly syncPowerStateMs?: number;
+  /** instance_build_timeout. */
+  readonly buildTimeoutMs?: number;
+  /** reboot_timeout. */
+  readonly rebootTimeoutMs?: number;
+  /** rescue_timeout. */
+  readonly rescueTimeoutMs?: number;
+  /** shelved_offload_time: > 0 = the periodic offloads past it; 0 (at once) and -1 (never) are not its business. */
+  readonly shelvedOffloadMs?: number;
+  /** shelved_poll_interval. */
+  readonly shelvedPollMs?: number;
+  /** instance_delete_interval (incomplete migration cleanup); 0 = never. */
+  readonly instanceDeleteIntervalMs?: number;
+}
+
+export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
+  readonly host: string;
+  readonly driver: HypervisorDriver;
+  /** Absent fields are DEFAULT_INVENTORY's. */
+  readonly inventory?: Partial<Omit<HostInventory, 'allocationRatio'>> & {
+    readonly allocationRatio?: Partial<HostInventory['allocationRatio']>;
+  };
+  /** Per-instance overhead the driver adds (Nova's estimate_instance_overhead). */
+  readonly overhead?: Resources;
+  readonly prefix?: string;
+  readonly heartbeatMs?: number;
+  /** The periodic tracker audit (update_available_resource); 0 = never. */
+  readonly auditIntervalMs?: number;
+  readonly killRestartMs?: number;
+  readonly maxInFlight?: number;
+  /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
+  readonly supervisor?: Supervisor;
+  /** Nova's running_deleted_instance_poll_interval: guests nobody here needs are reaped this often; 0 = only at start. */
+  readonly reapIntervalMs?: number;
+  /** The periodics' jitter source, uniform in [0, 1) (default: systemRandom). */
+  readonly jitter?: () => number;
+  /** Nova's allow_resize_to_same_host: a resize tries the instance's own host first. */
+  readonly allowSameHostResize?: boolean;
+  /** How long the simulated copy of a live migration runs. */
+  readonly liveMigrationMs?: number;
+  /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
+  readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
+  /**
+   * Test hook: the named kill points of this host's actors, its placement calls and its inbox
+   * (actors/runtime/kill-points.ts).
+   */
+  readonly killPoint?: KillPoint;
+}
+
+/** Every option a worker runs with, defaults filled in. */
+export type CompiledComputeOptions = RoleContext &
+  Omit<ComputeOptions, keyof RoleContext | 'inventory' | RequiredComputeOption> & {
+    readonly [K in RequiredComputeOption]-?: NonNullable<ComputeOptions[K]>;
+  } & { readonly inventory: HostInventory };
+
+type RequiredComputeOption =
+  | keyof PeriodicsConfig
+  | 'prefix'
+  | 'heartbeatMs'
+  | 'auditIntervalMs'
+  | 'killRestartMs'
+  | 'reapIntervalMs'
+  | 'allowSameHostResize'
+  | 'liveMigrationMs';
+
+const COUNT = integer(0, 1e9);
+const CPUS = integer(0, 100_000);
+const RATIO = { kind: 'ratio', max: 1000 } as const;
+
+/** Fills the defaults and checks every number; a bad one is an InvalidOption. */
+export function compileComputeOptions(o: ComputeOptions): CompiledComputeOptions {
+  const inv = o.inventory ?? {};
+  const ratio = inv.allocationRatio ?? {};
+  const d = DEFAULT_INVENTORY;
+  const ms = (name: keyof ComputeOptions, fallback: number, min = 0) =>
+    option(name, o[name] as number | undefined, fallback, min === 0 ? DURATION_MS : integer(min, MAX_DURATION_MS));
+  return {
+    ...o,
+    ...compileRoleContext(o),
+    inventory: {
+      vcpus: option('inventory.vcpus', inv.vcpus, d.vcpus, CPUS),
+      memoryMb: option('inventory.memoryMb', inv.memoryMb, d.memoryMb, COUNT),
+      diskGb: option('inventory.diskGb', inv.diskGb, d.diskGb, COUNT),
+      reservedVcpus: option('inventory.reservedVcpus', inv.reservedVcpus, d.reservedVcpus, CPUS),
+      reservedMemoryMb: option('inventory.reservedMemoryMb', inv.reservedMemoryMb, d.reservedMemoryMb, COUNT),
+      reservedDiskGb: option('inventory.reservedDiskGb', inv.reservedDiskGb, d.reservedDiskGb, COUNT),
+      allocationRatio: {
+        cpu: option('inventory.allocationRatio.cpu', ratio.cpu, d.allocationRatio.cpu, RATIO),
+        ram: option('inventory.allocationRatio.ram', ratio.ram, d.allocationRatio.ram, RATIO),
+        disk: option('inventory.allocationRatio.disk', ratio.disk, d.allocationRatio.disk, RATIO),
+      },
+    },
+    prefix: o.prefix ?? 'nv',
+    heartbeatMs: ms('heartbeatMs', DEFAULT_HEARTBEAT_MS, 1),
+    auditIntervalMs: ms('auditIntervalMs', DEFAULT_AUDIT_INTERVAL_MS),
+    liveMigrationMs: ms('liveMigrationMs', DEFAULT_LIVE_MIGRATION_MS),
+    killRestartMs: ms('killRestartMs', DEFAULT_KILL_RESTART_MS),
+    allowSameHostResize: o.allowSameHostResize ?? false,
+    resizeConfirmWindowMs: ms('resizeConfirmWindowMs', DEFAULT_RESIZE_CONFIRM_WINDOW_MS),
+    reclaimIntervalMs: ms('reclaimIntervalMs', DEFAULT_RECLAIM_INTERVAL_MS),
+    syncPowerStateMs: ms('syncPowerStateMs', DEFAULT_SYNC_POWER_STATE_MS),
+    buildTimeoutMs: ms('buildTimeoutMs', DEFAULT_BUILD_TIMEOUT_MS),
+    rebootTimeoutMs: ms('rebootTimeoutMs', DEFAULT_REBOOT_TIMEOUT_MS),
+    rescueTimeoutMs: ms('rescueTimeoutMs', DEFAULT_RESCUE_TIMEOUT_MS),
+    // Negative = never (the flag's -1 s).
+    shelvedOffloadMs: ms('shelvedOffloadMs', DEFAULT_SHELVED_OFFLOAD_MS, -SECOND_MS),
+    shelvedPollMs: ms('shelvedPollMs', DEFAULT_SHELVED_POLL_MS, 1),
+    instanceDeleteIntervalMs: ms('instanceDeleteIntervalMs', DEFAULT_INSTANCE_DELETE_INTERVAL_MS),
+    reapIntervalMs: ms('reapIntervalMs', DEFAULT_REAP_INTERVAL_MS),
+  };
+}
