@@ -1,7 +1,7 @@
 /** Flags every command shares, and how they become a NATS connection. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { connectNats } from '../actors/runtime/connection.js';
+import { connectNats } from '../actors/runtime/index.js';
 import type { NatsConnection } from '@nats-io/nats-core';
 
 export interface ServerOptions {

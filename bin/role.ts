@@ -5,11 +5,16 @@
  * non-zero on a fatal error (2 for a usage error, 1 otherwise).
  */
 import type { NatsConnection } from '@nats-io/nats-core';
-import { bootstrap } from '../actors/runtime/bootstrap.js';
-import { randomIds, systemClock } from '../actors/runtime/clock.js';
-import { Lifecycle, stopOnSignals } from '../actors/runtime/lifecycle.js';
-import { createLogger, logLine } from '../actors/runtime/logger.js';
-import { Supervisor } from '../actors/runtime/supervisor.js';
+import {
+  bootstrap,
+  randomIds,
+  systemClock,
+  Lifecycle,
+  stopOnSignals,
+  createLogger,
+  logLine,
+  Supervisor,
+} from '../actors/runtime/index.js';
 import { connectFor, UsageError, type ServerOptions } from './options.js';
 
 export interface RoleContext {

@@ -33,10 +33,9 @@ import {
   type HostStatus,
   type MigrationRecord,
 } from '../../protocol/index.js';
-import { PlacementClient } from '../placement/client.js';
-import { openStores, type Stores } from '../records/stores.js';
-import { names } from '../runtime/bootstrap.js';
-import { randomIds, systemClock, type Clock, type IdSource } from '../runtime/clock.js';
+import { PlacementClient } from '../placement/index.js';
+import { openStores, type Stores } from '../records/index.js';
+import { names, randomIds, systemClock, type Clock, type IdSource } from '../runtime/index.js';
 
 export interface CollectOptions {
   readonly nc: NatsConnection;

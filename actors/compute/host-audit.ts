@@ -9,7 +9,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { claimKey, type AuditReport, type Claim } from '../../machines/tracker/index.js';
 import { encodeMessage, envelope, subjects, SYSTEM_PROJECT, type AuditFinding } from '../../protocol/index.js';
-import type { Clock, IdSource } from '../runtime/clock.js';
+import type { Clock, IdSource } from '../runtime/index.js';
 
 export type { AuditFinding };
 

@@ -13,11 +13,9 @@ import type { InstanceSnapshot, StepName } from '../../machines/instance/index.j
 import type { ImageRecord, InstanceRecord } from '../../protocol/index.js';
 import { isVirtError, type HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { StepOutcome } from '../instance/instance-actor.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { publishOutbox } from '../records/outbox.js';
-import type { EventPublisher } from '../runtime/events.js';
-import type { Clock } from '../runtime/clock.js';
+import type { StepOutcome } from '../instance/index.js';
+import { type RecordBucket, publishOutbox } from '../records/index.js';
+import type { EventPublisher, Clock } from '../runtime/index.js';
 
 export interface ImageStepDeps {
   readonly host: string;

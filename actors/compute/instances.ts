@@ -8,10 +8,9 @@
  * been taken yet (that task starts it).
  */
 import type { ActorStatus, HostBuildTask, InstanceRecord, VmState } from '../../protocol/index.js';
-import { InstanceActor, type InstanceActorDeps, type StopReason } from '../instance/instance-actor.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import type { Versioned } from '../runtime/kv-cas.js';
-import { hasOutbox } from '../records/outbox.js';
+import { InstanceActor, type InstanceActorDeps, type StopReason } from '../instance/index.js';
+import { type RecordBucket, hasOutbox } from '../records/index.js';
+import type { Versioned } from '../runtime/index.js';
 
 export interface InstanceHostOptions {
   readonly host: string;

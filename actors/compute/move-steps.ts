@@ -30,16 +30,18 @@ import {
   type MigrationStatus,
 } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
-import type { Clock } from '../runtime/clock.js';
+import { type Clock, CallError, type RemoteHosts } from '../runtime/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { PlacementCallError, type PlacementClient } from '../placement/client.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { isOpenMigration, migrationIdOf } from '../records/migrations.js';
-import { liveComputeServices } from '../records/services.js';
-import type { Stores } from '../records/stores.js';
-import type { TrackerGate } from '../tracker/gate.js';
-import type { StepOutcome } from '../instance/instance-actor.js';
-import { RemoteCallError, type RemoteHosts } from './remote.js';
+import type { PlacementClient } from '../placement/index.js';
+import {
+  type RecordBucket,
+  isOpenMigration,
+  migrationIdOf,
+  liveComputeServices,
+  type Stores,
+} from '../records/index.js';
+import type { TrackerGate } from '../tracker/index.js';
+import type { StepOutcome } from '../instance/index.js';
 
 export interface MoveStepDeps {
   readonly host: string;
@@ -60,7 +62,7 @@ export interface MoveStepDeps {
   readonly allowSameHostResize?: boolean;
 }
 
-export { migrationIdOf, isOpenMigration } from '../records/migrations.js';
+export { migrationIdOf, isOpenMigration } from '../records/index.js';
 
 const done = (result?: Record<string, unknown>): StepOutcome => (result ? { ok: true, result } : { ok: true });
 const failed = (error: StepError): StepOutcome => ({ ok: false, error });
@@ -111,7 +113,7 @@ export function moveSteps(d: MoveStepDeps) {
       await d.remote.peerTracker(host, type, { ...body, peer });
       return { ok: true };
     } catch (err) {
-      if (err instanceof RemoteCallError) return { ok: false, code: err.code, message: err.message };
+      if (err instanceof CallError) return { ok: false, code: err.code, message: err.message };
       throw err;
     }
   };
@@ -130,7 +132,7 @@ export function moveSteps(d: MoveStepDeps) {
     try {
       await fn();
     } catch (err) {
-      if (!(err instanceof RemoteCallError)) throw err;
+      if (!(err instanceof CallError)) throw err;
       d.log?.(`move cleanup: ${what} skipped: ${err.message}`);
     }
   };
@@ -290,7 +292,7 @@ export function moveSteps(d: MoveStepDeps) {
           allocations: { [source]: { resources: larger(m.oldFlavor, flavor) } },
         });
       } catch (err) {
-        if (err instanceof PlacementCallError && err.status === 409) return false;
+        if (err instanceof CallError && err.status === 409) return false;
         throw err;
       }
       await setStatus(mid, 'pre-migrating', { destHost: m.source });
@@ -384,7 +386,7 @@ export function moveSteps(d: MoveStepDeps) {
           allocations: choice.allocations,
         });
       } catch (err) {
-        if (err instanceof PlacementCallError && err.status === 409) {
+        if (err instanceof CallError && err.status === 409) {
           d.log?.(`move of ${c.instanceId}: ${choice.host} was taken meanwhile (${err.message})`);
           continue;
         }

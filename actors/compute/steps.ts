@@ -15,14 +15,12 @@ import { statePath, type InstanceSnapshot, type StepError, type StepName } from 
 import { encodeMessage, envelope, subjects, type BuildTask, type InstanceRecord } from '../../protocol/index.js';
 import { isVirtError, VirtErrorCode, type GuestInfo, type HypervisorDriver } from '../../virt/index.js';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock, EventPublisher } from '../runtime/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { PlacementClient } from '../placement/client.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { publishOutbox } from '../records/outbox.js';
-import type { EventPublisher } from '../runtime/events.js';
-import type { TrackerGate } from '../tracker/gate.js';
-import type { StepExecutor, StepOutcome } from '../instance/instance-actor.js';
+import type { PlacementClient } from '../placement/index.js';
+import { type RecordBucket, publishOutbox } from '../records/index.js';
+import type { TrackerGate } from '../tracker/index.js';
+import type { StepExecutor, StepOutcome } from '../instance/index.js';
 
 export interface ComputeStepDeps {
   readonly host: string;

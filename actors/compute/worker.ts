@@ -15,16 +15,21 @@ import { holdsHostClaim, operationInFlight, type StepName } from '../../machines
 import type { HostInventory, Resources } from '../../machines/tracker/index.js';
 import { subjects } from '../../protocol/index.js';
 import { isOpenMigration, moveSteps } from './move-steps.js';
-import { RemoteHosts } from './remote.js';
+import {
+  RemoteHosts,
+  type Clock,
+  type IdSource,
+  eventPublisher,
+  Supervisor,
+  type Actor,
+  CallError,
+  periodic,
+  type KillPoint,
+} from '../runtime/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
-import type { Clock, IdSource } from '../runtime/clock.js';
-import { eventPublisher } from '../runtime/events.js';
-import { Supervisor, type Actor } from '../runtime/supervisor.js';
-import { PlacementCallError, PlacementClient } from '../placement/client.js';
-import { openStores } from '../records/stores.js';
-import { TrackerActor, type TrackerRecords } from '../tracker/actor.js';
-import { TrackerGate } from '../tracker/gate.js';
-import { serveTracker } from '../tracker/server.js';
+import { PlacementClient } from '../placement/index.js';
+import { openStores } from '../records/index.js';
+import { TrackerActor, type TrackerRecords, TrackerGate, serveTracker } from '../tracker/index.js';
 import { startInbox } from './inbox.js';
 import { InstanceHost } from './instances.js';
 import { beat, ensureProvider, reportInventory } from './registration.js';
@@ -36,8 +41,6 @@ import { servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
 import { findingKey, publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, type PeriodicsConfig } from './periodics.js';
-import { periodic } from '../runtime/periodic.js';
-import type { KillPoint } from '../runtime/kill-points.js';
 
 export interface ComputeOptions extends PeriodicsConfig {
   readonly nc: NatsConnection;
@@ -497,7 +500,7 @@ async function untilPlacementAnswers<T>(fn: () => Promise<T>, log: (line: string
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof PlacementCallError && err.status < 500) throw err;
+      if (err instanceof CallError && err.status < 500) throw err;
       log('placement is not answering yet; retrying', err);
       await sleep(wait);
     }

@@ -31,24 +31,31 @@ import {
   type ServiceRecord,
 } from '../../protocol/index.js';
 import { pickHosts, type Weigher } from '../../machines/conductor/index.js';
-import { names } from '../runtime/bootstrap.js';
-import type { Clock } from '../runtime/clock.js';
-import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
-import { eventPublisher } from '../runtime/events.js';
-import type { Actor } from '../runtime/supervisor.js';
+import {
+  names,
+  type Clock,
+  startConsumerLoop,
+  type Outcome,
+  eventPublisher,
+  type Actor,
+  CallError,
+  randomIds,
+  RemoteHosts,
+  type Versioned,
+} from '../runtime/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { PlacementCallError, PlacementClient } from '../placement/client.js';
-import { openStores } from '../records/stores.js';
-import { eventBodyOf } from '../records/views.js';
-import { publishOutbox } from '../records/outbox.js';
-import { isHostDown, liveComputeServices } from '../records/services.js';
-import { isOpenMigration } from '../records/migrations.js';
-import { randomIds } from '../runtime/clock.js';
-import { RemoteHosts } from '../compute/remote.js';
+import { PlacementClient } from '../placement/index.js';
+import {
+  openStores,
+  eventBodyOf,
+  publishOutbox,
+  isHostDown,
+  liveComputeServices,
+  isOpenMigration,
+} from '../records/index.js';
 import { evacuator } from './evacuate.js';
 import { watchLiveServices } from './live-hosts.js';
 import { offloadedCommands } from './offloaded.js';
-import type { Versioned } from '../runtime/kv-cas.js';
 
 export interface ConductorOptions {
   readonly nc: NatsConnection;
@@ -280,7 +287,7 @@ export async function startConductor(o: ConductorOptions): Promise<Actor> {
         return c.host;
       } catch (err) {
         // Someone else took the room first (capacity), or a claim of ours exists after all: next host.
-        if (!(err instanceof PlacementCallError && err.status === 409)) throw err;
+        if (!(err instanceof CallError && err.status === 409)) throw err;
         const mine = await existingClaim(rec.instanceId);
         if (mine) return mine;
       }

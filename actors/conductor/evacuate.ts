@@ -12,17 +12,23 @@
  */
 import { pickHosts } from '../../machines/conductor/index.js';
 import type { Envelope, HostBuildTask, HostCommandTask, InstanceRecord } from '../../protocol/index.js';
-import type { Clock } from '../runtime/clock.js';
-import type { Outcome } from '../runtime/consumer-loop.js';
-import type { EventPublisher } from '../runtime/events.js';
-import type { Versioned } from '../runtime/kv-cas.js';
-import { PlacementCallError, type PlacementClient } from '../placement/client.js';
-import { migrationIdOf } from '../records/migrations.js';
-import { isHostDown, liveComputeServices } from '../records/services.js';
-import type { Stores } from '../records/stores.js';
-import { eventBodyOf } from '../records/views.js';
-import { publishOutbox } from '../records/outbox.js';
-import type { RemoteHosts } from '../compute/remote.js';
+import {
+  type Clock,
+  type Outcome,
+  type EventPublisher,
+  type Versioned,
+  CallError,
+  type RemoteHosts,
+} from '../runtime/index.js';
+import type { PlacementClient } from '../placement/index.js';
+import {
+  migrationIdOf,
+  isHostDown,
+  liveComputeServices,
+  type Stores,
+  eventBodyOf,
+  publishOutbox,
+} from '../records/index.js';
 
 export interface EvacuateDeps {
   readonly stores: Stores;
@@ -258,7 +264,7 @@ async function claim(
         allocations: { ...existing, ...choice.allocations },
       });
     } catch (err) {
-      if (err instanceof PlacementCallError && err.status === 409) continue;
+      if (err instanceof CallError && err.status === 409) continue;
       throw err;
     }
     try {

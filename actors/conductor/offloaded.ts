@@ -16,13 +16,9 @@
  * instance machine, on a host).
  */
 import type { Envelope, HostBuildTask, HostCommandTask, InstanceRecord } from '../../protocol/index.js';
-import type { Clock } from '../runtime/clock.js';
-import type { Outcome } from '../runtime/consumer-loop.js';
-import type { EventPublisher } from '../runtime/events.js';
-import type { Versioned } from '../runtime/kv-cas.js';
-import type { PlacementClient } from '../placement/client.js';
-import type { Stores } from '../records/stores.js';
-import { eventBodyOf } from '../records/views.js';
+import type { Clock, Outcome, EventPublisher, Versioned } from '../runtime/index.js';
+import type { PlacementClient } from '../placement/index.js';
+import { type Stores, eventBodyOf } from '../records/index.js';
 
 export interface OffloadedDeps {
   readonly stores: Stores;

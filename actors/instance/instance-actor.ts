@@ -31,12 +31,8 @@ import {
   type StepError,
   type StepName,
 } from '../../machines/instance/index.js';
-import type { EventPublisher } from '../runtime/events.js';
-import type { Clock } from '../runtime/clock.js';
-import type { Versioned } from '../runtime/kv-cas.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { hasOutbox, publishOutboxEvent } from '../records/outbox.js';
-import type { KillPoint } from '../runtime/kill-points.js';
+import type { EventPublisher, Clock, Versioned, KillPoint } from '../runtime/index.js';
+import { type RecordBucket, hasOutbox, publishOutboxEvent } from '../records/index.js';
 import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
 
 export type StepOutcome =

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startCompute } from '../../actors/compute/index.js';
-import { randomIds, systemClock } from '../../actors/runtime/clock.js';
+import { randomIds, systemClock } from '../../actors/runtime/index.js';
 import { isToken } from '../../protocol/index.js';
 import { createDriver, FakeHost, type HypervisorDriver } from '../../virt/index.js';
 import { intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';

@@ -4,8 +4,8 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { startConductor } from '../../actors/conductor/actor.js';
-import { systemClock } from '../../actors/runtime/clock.js';
+import { startConductor } from '../../actors/conductor/index.js';
+import { systemClock } from '../../actors/runtime/index.js';
 import { intFlag, UsageError, withServerOptions, type ServerOptions } from '../options.js';
 import { processName, runRole } from '../role.js';
 

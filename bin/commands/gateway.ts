@@ -4,8 +4,8 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { startGateway } from '../../actors/gateway/actor.js';
-import { randomIds, systemClock } from '../../actors/runtime/clock.js';
+import { startGateway } from '../../actors/gateway/index.js';
+import { randomIds, systemClock } from '../../actors/runtime/index.js';
 import type { QuotaRecord } from '../../protocol/index.js';
 import { intFlag, withServerOptions, type ServerOptions } from '../options.js';
 import { processName, runRole } from '../role.js';

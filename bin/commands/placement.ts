@@ -1,8 +1,8 @@
 /** `novactor placement`: runs the placement actor (active or standby) in this process. */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { startPlacementActor } from '../../actors/placement/actor.js';
-import { randomIds, systemClock } from '../../actors/runtime/clock.js';
+import { startPlacementActor } from '../../actors/placement/index.js';
+import { randomIds, systemClock } from '../../actors/runtime/index.js';
 import { intFlag, withServerOptions, type ServerOptions } from '../options.js';
 import { processName, runRole } from '../role.js';
 
