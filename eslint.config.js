@@ -6,6 +6,13 @@ const impure = ['@nats-io/*', 'nats', 'msgpackr', 'pino', 'node:*'];
 const upward = (...dirs) =>
   dirs.flatMap((d) => [`../${d}/*`, `../../${d}/*`, `../../../${d}/*`, `../${d}`, `../../${d}`]);
 
+// Public faces: each folder of actors/ and machines/ is used by the others only through its index.ts, so a folder's
+// files can change without their users changing. Within a folder, files import each other freely. Tests are left out
+// on purpose: they test internals, so they may import any file.
+const face = 'is used through its index.js, not a file of it (public faces).';
+const deepSibling = { regex: '^\\.\\./[^./][^/]*/(?!index\\.js$)', message: `A sibling folder ${face}` };
+const deepInto = (dir) => ({ regex: `(^|/)${dir}/[^/]+/(?!index\\.js$)`, message: `Each ${dir}/ folder ${face}` });
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.novactor/**', 'bench/results/**'] },
   js.configs.recommended,
@@ -55,6 +62,7 @@ export default tseslint.config(
               group: upward('actors', 'virt', 'bin', 'chaos'),
               message: 'machines/ may import only xstate and protocol/.',
             },
+            deepSibling,
           ],
         },
       ],
@@ -71,11 +79,48 @@ export default tseslint.config(
     },
   },
   {
-    files: ['actors/**/*.ts', 'virt/**/*.ts'],
+    files: ['virt/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: upward('bin', 'chaos'), message: 'actors/ and virt/ never import bin/ or chaos/.' }] },
+      ],
+    },
+  },
+  {
+    files: ['actors/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: upward('bin', 'chaos'), message: 'actors/ and virt/ never import bin/ or chaos/.' },
+            deepSibling,
+            deepInto('machines'),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['bin/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [deepInto('actors'), deepInto('machines')] }] },
+  },
+  {
+    files: ['chaos/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: upward('bin'),
+              message: 'chaos/ and bench/ drive the cloud as bin/ does; they never import bin/.',
+            },
+            deepInto('actors'),
+            deepInto('machines'),
+          ],
+        },
       ],
     },
   },

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectNats } from '../actors/runtime/connection.js';
-import { freePort, NatsServerProcess, writeServerConfig } from '../actors/runtime/nats-server.js';
+import { connectNats, freePort, NatsServerProcess, writeServerConfig } from '../actors/runtime/index.js';
 import { say as sayFor } from './cloud.js';
 import { sizeOf } from './sizes.js';
 

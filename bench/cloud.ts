@@ -12,10 +12,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { bootstrap } from '../actors/runtime/bootstrap.js';
-import { connectNats } from '../actors/runtime/connection.js';
-import { freePort, NatsServerProcess, writeServerConfig } from '../actors/runtime/nats-server.js';
-import { projectRoot } from '../actors/runtime/project-root.js';
+import {
+  bootstrap,
+  connectNats,
+  freePort,
+  NatsServerProcess,
+  writeServerConfig,
+  projectRoot,
+} from '../actors/runtime/index.js';
 
 export const say = (scenario: string) => (line: string) => process.stderr.write(`[bench ${scenario}] ${line}\n`);
 

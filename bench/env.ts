@@ -1,7 +1,7 @@
 /** What a benchmark ran on, so results can be compared honestly. */
 import { cpus, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { natsServerBin } from '../actors/runtime/nats-server.js';
+import { natsServerBin } from '../actors/runtime/index.js';
 
 export function environment() {
   let nats = 'unknown';

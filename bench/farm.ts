@@ -14,8 +14,7 @@ import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { startCompute, type ComputeWorker } from '../actors/compute/index.js';
-import { randomIds, systemClock } from '../actors/runtime/clock.js';
-import { connectNats } from '../actors/runtime/connection.js';
+import { randomIds, systemClock, connectNats } from '../actors/runtime/index.js';
 import { createDriver, FakeHost } from '../virt/index.js';
 
 /**

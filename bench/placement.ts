@@ -12,16 +12,26 @@ import { spawn } from 'node:child_process';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { SNAPSHOT_BUCKET, startPlacementActor } from '../actors/placement/actor.js';
-import { PlacementClient } from '../actors/placement/client.js';
-import { encodeBatch, type LogEntry } from '../actors/placement/log-record.js';
-import * as snapshots from '../actors/placement/snapshots.js';
-import { bootstrap, names } from '../actors/runtime/bootstrap.js';
-import { randomIds, systemClock } from '../actors/runtime/clock.js';
-import { connectNats } from '../actors/runtime/connection.js';
-import { FencedLog } from '../actors/runtime/fenced-log.js';
-import { freePort, NatsServerProcess, writeServerConfig } from '../actors/runtime/nats-server.js';
-import { projectRoot } from '../actors/runtime/project-root.js';
+import {
+  SNAPSHOT_BUCKET,
+  startPlacementActor,
+  PlacementClient,
+  encodeBatch,
+  type LogEntry,
+  snapshots,
+} from '../actors/placement/index.js';
+import {
+  bootstrap,
+  names,
+  randomIds,
+  systemClock,
+  connectNats,
+  FencedLog,
+  freePort,
+  NatsServerProcess,
+  writeServerConfig,
+  projectRoot,
+} from '../actors/runtime/index.js';
 import { decide, emptyState, evolve, isPlacementError, type PlacementCommand } from '../machines/placement/index.js';
 import { sizeOf } from './sizes.js';
 import { load, summarize, type Summary } from './stats.js';

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot } from '../actors/runtime/project-root.js';
+import { projectRoot } from '../actors/runtime/index.js';
 import { environment } from './env.js';
 
 type Scenario = (args: string[]) => Promise<{ results: unknown; table: string; files?: Record<string, string> }>;

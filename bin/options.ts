@@ -1,8 +1,7 @@
 /** Flags every command shares, and how they become a NATS connection. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { connectNats } from '../actors/runtime/connection.js';
-import { DEFAULT_REPLICAS, REPLICAS, SECOND_MS } from '../actors/runtime/options.js';
+import { connectNats, DEFAULT_REPLICAS, REPLICAS, SECOND_MS } from '../actors/runtime/index.js';
 import type { NatsConnection } from '@nats-io/nats-core';
 
 export interface ServerOptions {

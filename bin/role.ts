@@ -4,13 +4,18 @@
  * that answers `nv.ctl.<name>.*`, print one ready line, drain on SIGTERM/SIGINT, and exit
  * non-zero on a fatal error (2 for a usage error, 1 otherwise).
  */
-import { bootstrap } from '../actors/runtime/bootstrap.js';
-import { randomIds, systemClock } from '../actors/runtime/clock.js';
-import type { RoleContext } from '../actors/runtime/context.js';
-import { Lifecycle, stopOnSignals } from '../actors/runtime/lifecycle.js';
-import { InvalidOption } from '../actors/runtime/options.js';
-import { createLogger, logLine } from '../actors/runtime/logger.js';
-import { Supervisor } from '../actors/runtime/supervisor.js';
+import {
+  bootstrap,
+  randomIds,
+  systemClock,
+  type RoleContext,
+  Lifecycle,
+  stopOnSignals,
+  InvalidOption,
+  createLogger,
+  logLine,
+  Supervisor,
+} from '../actors/runtime/index.js';
 import { connectFor, UsageError, type ServerOptions } from './options.js';
 
 /** What a role's `start` is given: the shared context, and this process's supervisor and lifecycle. */

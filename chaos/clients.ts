@@ -8,7 +8,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { commandType, decodeMessage, encodeMessage, envelope, MessageKind, subjects } from '../protocol/index.js';
-import { names } from '../actors/runtime/bootstrap.js';
+import { names } from '../actors/runtime/index.js';
 import type { HistoryWriter } from './history.js';
 import { Workload } from './workload.js';
 

@@ -7,14 +7,19 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { rolesOf } from '../bin/commands/up.js';
-import { bootstrap } from '../actors/runtime/bootstrap.js';
-import { connectNats } from '../actors/runtime/connection.js';
-import { freePort, NatsServerProcess, writeServerConfig, type ServerConfig } from '../actors/runtime/nats-server.js';
-import { projectRoot } from '../actors/runtime/project-root.js';
-import { RoleProcess } from '../actors/runtime/role-processes.js';
+import {
+  bootstrap,
+  connectNats,
+  freePort,
+  NatsServerProcess,
+  writeServerConfig,
+  type ServerConfig,
+  projectRoot,
+  rolesOf,
+  RoleProcess,
+} from '../actors/runtime/index.js';
 import type { DriverChaos } from './schedule.js';
-import { openStores } from '../actors/records/stores.js';
+import { openStores } from '../actors/records/index.js';
 import type { QuotaRecord } from '../protocol/index.js';
 
 /** How often each host's periodic audit runs during a chaos run. */

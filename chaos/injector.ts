@@ -10,8 +10,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { ctlType, encodeMessage, envelope, subjects } from '../protocol/index.js';
 import type { ChaosCloud } from './cloud.js';
 import type { HistoryWriter } from './history.js';
-import { LEASE_BUCKET } from '../actors/placement/actor.js';
-import { names } from '../actors/runtime/bootstrap.js';
+import { LEASE_BUCKET } from '../actors/placement/index.js';
+import { names } from '../actors/runtime/index.js';
 import type { Fault, LossTarget } from './schedule.js';
 
 export interface Injector {

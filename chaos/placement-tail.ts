@@ -10,8 +10,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { capacity, emptyState, evolve, type PlacementEvent } from '../machines/placement/index.js';
-import { decodeBatch } from '../actors/placement/log-record.js';
-import { names } from '../actors/runtime/bootstrap.js';
+import { decodeBatch } from '../actors/placement/index.js';
+import { names } from '../actors/runtime/index.js';
 import type { HistoryWriter } from './history.js';
 
 export interface PlacementTail {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collect } from '../actors/audit/index.js';
-import { openStores } from '../actors/records/stores.js';
+import { openStores } from '../actors/records/index.js';
 import { audit } from '../machines/audit/index.js';
 import { check, summarize, type FinalInstance, type Summary, type Violation } from './checker.js';
 import { startChaosCloud } from './cloud.js';

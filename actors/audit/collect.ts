@@ -33,10 +33,9 @@ import {
   type HostStatus,
   type MigrationRecord,
 } from '../../protocol/index.js';
-import { PlacementClient } from '../placement/client.js';
-import { openStores, type Stores } from '../records/stores.js';
-import { names } from '../runtime/bootstrap.js';
-import type { Clock, TimerHandle } from '../runtime/clock.js';
+import { PlacementClient } from '../placement/index.js';
+import { openStores, type Stores } from '../records/index.js';
+import { names, type Clock, type TimerHandle } from '../runtime/index.js';
 import { compileCollectOptions, type CollectOptions, type CompiledCollectOptions } from './options.js';
 
 export type { CollectOptions } from './options.js';

@@ -1,7 +1,6 @@
 /** The auditor's options and their defaults (`novactor audit` flags and tests both go through here). */
 import { subjects } from '../../protocol/index.js';
-import { compileRoleContext, type RoleContext, type RoleContextInput } from '../runtime/context.js';
-import { integer, option } from '../runtime/options.js';
+import { compileRoleContext, type RoleContext, type RoleContextInput, integer, option } from '../runtime/index.js';
 
 /** Per request to placement and to each host, and per idle wait while reading a stream. */
 export const DEFAULT_AUDIT_TIMEOUT_MS = 5000;

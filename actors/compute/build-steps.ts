@@ -10,18 +10,15 @@
  *    that a second run finds already made.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { statePath } from '../../machines/instance/index.js';
-import { StepErrorCode } from '../../machines/instance/step-errors.js';
+import { statePath, StepErrorCode } from '../../machines/instance/index.js';
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
 import { encodeMessage, envelope, subjects, type BuildTask, type InstanceRecord } from '../../protocol/index.js';
 import { VirtErrorCode } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { PlacementClient } from '../placement/client.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { publishOutbox } from '../records/outbox.js';
-import type { Clock } from '../runtime/clock.js';
-import type { EventPublisher } from '../runtime/events.js';
-import type { TrackerGate } from '../tracker/gate.js';
+import type { PlacementClient } from '../placement/index.js';
+import { type RecordBucket, publishOutbox } from '../records/index.js';
+import type { Clock, EventPublisher } from '../runtime/index.js';
+import type { TrackerGate } from '../tracker/index.js';
 import { dropShelved, type ImageStepDeps } from './image-steps.js';
 import type { PowerStepDeps } from './power-steps.js';
 import { done, driverStep, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';

@@ -5,9 +5,8 @@
  * instance's own claim), a spawn of an existing guest returns it, and the placement write keeps
  * this host's part only once.
  */
-import type { InstanceContext } from '../../machines/instance/index.js';
-import { StepErrorCode } from '../../machines/instance/step-errors.js';
-import { migrationIdOf } from '../records/migrations.js';
+import { type InstanceContext, StepErrorCode } from '../../machines/instance/index.js';
+import { migrationIdOf } from '../records/index.js';
 import { moveKit, sizes, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 

@@ -9,7 +9,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { claimKey, type AuditReport, type Claim } from '../../machines/tracker/index.js';
 import { encodeMessage, envelope, subjects, SYSTEM_PROJECT, type AuditFinding } from '../../protocol/index.js';
-import { sleep, type Clock, type IdSource } from '../runtime/clock.js';
+import { sleep, type Clock, type IdSource } from '../runtime/index.js';
 
 export type { AuditFinding };
 

@@ -9,15 +9,12 @@
  *    it made.
  */
 import { createHash } from 'node:crypto';
-import type { InstanceSnapshot } from '../../machines/instance/index.js';
-import { StepErrorCode } from '../../machines/instance/step-errors.js';
+import { type InstanceSnapshot, StepErrorCode } from '../../machines/instance/index.js';
 import type { ImageRecord, InstanceRecord } from '../../protocol/index.js';
 import { isVirtError, type HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { publishOutbox } from '../records/outbox.js';
-import type { EventPublisher } from '../runtime/events.js';
-import type { Clock } from '../runtime/clock.js';
+import { type RecordBucket, publishOutbox } from '../records/index.js';
+import type { EventPublisher, Clock } from '../runtime/index.js';
 import { done, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
 export const IMAGE_STEPS = ['snapshot', 'uploadImage', 'deleteImage', 'handBack'] as const;

@@ -23,14 +23,18 @@ import {
   type InstanceAction,
   type InstanceRecord,
 } from '../../protocol/index.js';
-import { names } from '../runtime/bootstrap.js';
-import type { Clock } from '../runtime/clock.js';
-import { startConsumerLoop, type ConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
-import type { EventPublisher } from '../runtime/events.js';
+import {
+  names,
+  type Clock,
+  startConsumerLoop,
+  type ConsumerLoop,
+  type Outcome,
+  type EventPublisher,
+  type KillPoint,
+} from '../runtime/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { RecordBucket } from '../records/kv-record.js';
+import type { RecordBucket } from '../records/index.js';
 import type { InstanceHost } from './instances.js';
-import type { KillPoint } from '../runtime/kill-points.js';
 
 export interface InboxOptions {
   readonly host: string;

@@ -8,12 +8,10 @@
  * been taken yet (that task starts it).
  */
 import type { ActorStatus, HostBuildTask, InstanceRecord, VmState } from '../../protocol/index.js';
-import { InstanceActor, type InstanceActorDeps, type StopReason } from '../instance/instance-actor.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import type { Versioned } from '../runtime/kv-cas.js';
-import type { TimerHandle } from '../runtime/clock.js';
+import { InstanceActor, type InstanceActorDeps, type StopReason } from '../instance/index.js';
+import { type RecordBucket, hasOutbox } from '../records/index.js';
+import type { Versioned, TimerHandle } from '../runtime/index.js';
 import { DEFAULT_KILL_RESTART_MS } from './options.js';
-import { hasOutbox } from '../records/outbox.js';
 
 export interface InstanceHostOptions {
   readonly host: string;

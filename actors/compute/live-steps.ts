@@ -4,9 +4,8 @@
  * view of the move (an abort or a force-complete stands there), and the post step finds a closed
  * migration done.
  */
-import type { Move } from '../../machines/instance/index.js';
-import { StepErrorCode } from '../../machines/instance/step-errors.js';
-import { isOpenMigration, migrationIdOf } from '../records/migrations.js';
+import { type Move, StepErrorCode } from '../../machines/instance/index.js';
+import { isOpenMigration, migrationIdOf } from '../records/index.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 

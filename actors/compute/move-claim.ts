@@ -6,13 +6,11 @@
  * earlier run claimed is found in placement and kept.
  */
 import { pickHosts } from '../../machines/conductor/index.js';
-import type { InstanceContext, Move } from '../../machines/instance/index.js';
-import { StepErrorCode } from '../../machines/instance/step-errors.js';
+import { type InstanceContext, type Move, StepErrorCode } from '../../machines/instance/index.js';
 import type { FlavorView, InstanceRecord } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { PlacementCallError } from '../placement/client.js';
-import { migrationIdOf } from '../records/migrations.js';
-import { liveComputeServices } from '../records/services.js';
+import { CallError } from '../runtime/index.js';
+import { migrationIdOf, liveComputeServices } from '../records/index.js';
 import { larger, moveKit, resources, sizes, trackerKind, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
@@ -123,7 +121,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
       try {
         await holdOnly(c.instanceId, rec, { [source]: { resources: larger(m.oldFlavor, flavor) } });
       } catch (err) {
-        if (err instanceof PlacementCallError && err.status === 409) return false;
+        if (err instanceof CallError && err.status === 409) return false;
         throw err;
       }
       await setStatus(mid, 'pre-migrating', { destHost: m.source });
@@ -175,7 +173,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
         // After the swap the instance consumer may live on, empty: write at its generation.
         await holdOnly(c.instanceId, rec, choice.allocations);
       } catch (err) {
-        if (err instanceof PlacementCallError && err.status === 409) {
+        if (err instanceof CallError && err.status === 409) {
           d.log?.(`move of ${c.instanceId}: ${choice.host} was taken meanwhile (${err.message})`);
           continue;
         }

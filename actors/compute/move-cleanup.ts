@@ -6,7 +6,7 @@
  * claims from the records and reaps its guests when it returns), and the status only moves on.
  */
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
-import { migrationIdOf } from '../records/migrations.js';
+import { migrationIdOf } from '../records/index.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 

@@ -13,13 +13,10 @@ import type { TrackerCommand } from '../../machines/tracker/index.js';
 import type { FlavorView, InstanceRecord, MigrationRecord, MigrationStatus } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { PlacementClient } from '../placement/client.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { isOpenMigration } from '../records/migrations.js';
-import type { Stores } from '../records/stores.js';
-import type { Clock } from '../runtime/clock.js';
-import type { TrackerGate } from '../tracker/gate.js';
-import { RemoteCallError, type RemoteHosts } from './remote.js';
+import type { PlacementClient } from '../placement/index.js';
+import { type RecordBucket, isOpenMigration, type Stores } from '../records/index.js';
+import { type Clock, CallError, type RemoteHosts } from '../runtime/index.js';
+import type { TrackerGate } from '../tracker/index.js';
 import { peerCode, type StepFailureCode } from './step-kit.js';
 
 export interface MoveStepDeps {
@@ -104,7 +101,7 @@ export function moveKit(d: MoveStepDeps) {
       await d.remote.peerTracker(host, type, { ...body, peer });
       return { ok: true };
     } catch (err) {
-      if (err instanceof RemoteCallError) return { ok: false, code: peerCode(err.code), message: err.message };
+      if (err instanceof CallError) return { ok: false, code: peerCode(err.code), message: err.message };
       throw err;
     }
   };
@@ -123,7 +120,7 @@ export function moveKit(d: MoveStepDeps) {
     try {
       await fn();
     } catch (err) {
-      if (!(err instanceof RemoteCallError)) throw err;
+      if (!(err instanceof CallError)) throw err;
       d.log?.(`move cleanup: ${what} skipped: ${err.message}`);
     }
   };

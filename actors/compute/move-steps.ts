@@ -6,16 +6,15 @@
  * migration's status only moves forward, tracker commands converge by state, destroying a
  * missing guest succeeds, and the hand-off CAS is found already made (owner = target).
  */
-import { statePath } from '../../machines/instance/index.js';
-import { StepErrorCode } from '../../machines/instance/step-errors.js';
+import { statePath, StepErrorCode } from '../../machines/instance/index.js';
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
 import { encodeMessage, envelope, subjects } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { migrationIdOf } from '../records/migrations.js';
+import { migrationIdOf } from '../records/index.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
-export { migrationIdOf, isOpenMigration } from '../records/migrations.js';
+export { migrationIdOf, isOpenMigration } from '../records/index.js';
 export type { MoveStepDeps } from './move-kit.js';
 
 export const MOVE_STEPS = [

@@ -6,10 +6,18 @@
 import type { StepName } from '../../machines/instance/index.js';
 import type { HostInventory, Resources } from '../../machines/tracker/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
-import { compileRoleContext, type RoleContext, type RoleContextInput } from '../runtime/context.js';
-import type { KillPoint } from '../runtime/kill-points.js';
-import { DURATION_MS, integer, MAX_DURATION_MS, option, SECOND_MS } from '../runtime/options.js';
-import type { Supervisor } from '../runtime/supervisor.js';
+import {
+  compileRoleContext,
+  type RoleContext,
+  type RoleContextInput,
+  type KillPoint,
+  DURATION_MS,
+  integer,
+  MAX_DURATION_MS,
+  option,
+  SECOND_MS,
+  type Supervisor,
+} from '../runtime/index.js';
 
 /** A host's inventory when not told otherwise: a modest 16-CPU, 32 GiB server. */
 export const DEFAULT_INVENTORY: HostInventory = {

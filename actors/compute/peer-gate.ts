@@ -5,8 +5,7 @@
  */
 import { judgePeerCall, type PeerCall, type PeerOp } from '../../machines/instance/index.js';
 import { PeerRpcErrorCode, type ErrorBody, type InstanceRecord, type MigrationRecord } from '../../protocol/index.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { migrationIdOf } from '../records/migrations.js';
+import { type RecordBucket, migrationIdOf } from '../records/index.js';
 
 /** What the caller sent about the move (everything of a PeerCall but who asks whom). */
 export type PeerClaim = Omit<PeerCall, 'op' | 'caller' | 'callee'>;

@@ -25,11 +25,8 @@ import {
 } from '../../machines/instance/index.js';
 import type { InstanceRecord, MigrationRecord } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
-import type { Clock } from '../runtime/clock.js';
-import { periodic } from '../runtime/periodic.js';
-import type { ActorSpec } from '../runtime/supervisor.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { isOpenMigration } from '../records/migrations.js';
+import { type Clock, periodic, type ActorSpec } from '../runtime/index.js';
+import { type RecordBucket, isOpenMigration } from '../records/index.js';
 import type { InstanceHost } from './instances.js';
 import { DEFAULT_SHELVED_POLL_MS, DEFAULT_SYNC_POWER_STATE_MS, type PeriodicsConfig } from './options.js';
 

@@ -4,10 +4,10 @@
  * and its heartbeat in `nv-services` (a key that expires when the host stops beating).
  */
 import type { HostInventory } from '../../machines/tracker/index.js';
-import type { HostAdminRecord, ServiceRecord } from '../../protocol/index.js';
-import { encodeValue } from '../../protocol/index.js';
-import { PlacementCallError, type PlacementClient } from '../placement/client.js';
-import type { RecordBucket } from '../records/kv-record.js';
+import { type HostAdminRecord, type ServiceRecord, encodeValue } from '../../protocol/index.js';
+import type { PlacementClient } from '../placement/index.js';
+import { CallError } from '../runtime/index.js';
+import type { RecordBucket } from '../records/index.js';
 
 /** The provider of `host` (provider names are host names): found, or created. */
 export async function ensureProvider(placement: PlacementClient, host: string): Promise<string> {
@@ -18,7 +18,7 @@ export async function ensureProvider(placement: PlacementClient, host: string): 
       return (await placement.call('providers.create', { name: host })).provider.uuid;
     } catch (err) {
       // Another process of this host created it first: list again.
-      if (!(err instanceof PlacementCallError && err.status === 409)) throw err;
+      if (!(err instanceof CallError && err.status === 409)) throw err;
     }
   }
 }
@@ -65,8 +65,7 @@ export async function reportInventory(
       return true;
     } catch (err) {
       // A concurrent change of the provider: read its generation again.
-      if (!(err instanceof PlacementCallError && err.status === 409 && err.code === 'placement.concurrent_update'))
-        throw err;
+      if (!(err instanceof CallError && err.status === 409 && err.code === 'placement.concurrent_update')) throw err;
     }
   }
 }

@@ -7,7 +7,7 @@ import { PEER_OPS } from '../../machines/instance/index.js';
 import { parsePeerSubject, rpcType, subjects, type FlavorView, type HostStatus } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
 import type { PeerGate } from './peer-gate.js';
-import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
+import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/index.js';
 
 export function serveStatus(
   nc: NatsConnection,

@@ -2,8 +2,7 @@
  * What every step module shares: the shape of a step (`StepFn` over a `StepContext`), its outcome,
  * the codes it may fail with, and the fence that stops a step whose actor has stopped.
  */
-import type { InstanceSnapshot, StepError, StepName } from '../../machines/instance/index.js';
-import type { MachineStepErrorCode } from '../../machines/instance/step-errors.js';
+import type { InstanceSnapshot, StepError, StepName, MachineStepErrorCode } from '../../machines/instance/index.js';
 import { isVirtError, type GuestInfo, type VirtErrorCode } from '../../virt/index.js';
 
 /**

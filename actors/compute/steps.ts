@@ -13,9 +13,8 @@
  * it fires (the actor was killed, its process stops), the step's waits end and it calls nothing
  * more (`fenced`), so it writes nothing after its actor stopped.
  */
-import type { StepName } from '../../machines/instance/index.js';
-import { StepErrorCode } from '../../machines/instance/step-errors.js';
-import type { StepExecutor } from '../instance/instance-actor.js';
+import { type StepName, StepErrorCode } from '../../machines/instance/index.js';
+import type { StepExecutor } from '../instance/index.js';
 import { BUILD_STEPS, buildSteps, type BuildStepDeps } from './build-steps.js';
 import { EVACUATE_STEPS, evacuateSteps } from './evacuate-steps.js';
 import { IMAGE_STEPS, imageSteps, type ImageStepDeps } from './image-steps.js';

@@ -3,11 +3,9 @@
  * evacuations.
  */
 import type { AuditFinding, MigrationRecord } from '../../protocol/index.js';
-import type { Clock } from '../runtime/clock.js';
-import type { PlacementClient } from '../placement/client.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { isOpenMigration } from '../records/migrations.js';
-import type { Stores } from '../records/stores.js';
+import type { Clock } from '../runtime/index.js';
+import type { PlacementClient } from '../placement/index.js';
+import { type RecordBucket, isOpenMigration, type Stores } from '../records/index.js';
 
 /**
  * Placement's side of the audit: an allocation on this host's provider whose consumer has no

@@ -14,16 +14,19 @@ import type { Subscription } from '@nats-io/nats-core';
 import { holdsHostClaim, operationInFlight } from '../../machines/instance/index.js';
 import { subjects } from '../../protocol/index.js';
 import { isOpenMigration } from './move-steps.js';
-import { RemoteHosts } from './remote.js';
-import { sleep as sleepOn } from '../runtime/clock.js';
+import {
+  RemoteHosts,
+  sleep as sleepOn,
+  eventPublisher,
+  Supervisor,
+  type Actor,
+  CallError,
+  periodic,
+} from '../runtime/index.js';
 import { compileComputeOptions, type ComputeOptions } from './options.js';
-import { eventPublisher } from '../runtime/events.js';
-import { Supervisor, type Actor } from '../runtime/supervisor.js';
-import { PlacementCallError, PlacementClient } from '../placement/client.js';
-import { openStores } from '../records/stores.js';
-import { TrackerActor, type TrackerRecords } from '../tracker/actor.js';
-import { TrackerGate } from '../tracker/gate.js';
-import { serveTracker } from '../tracker/server.js';
+import { PlacementClient } from '../placement/index.js';
+import { openStores } from '../records/index.js';
+import { TrackerActor, type TrackerRecords, TrackerGate, serveTracker } from '../tracker/index.js';
 import { startInbox } from './inbox.js';
 import { InstanceHost } from './instances.js';
 import { beat, ensureProvider, reportInventory } from './registration.js';
@@ -34,7 +37,6 @@ import { servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
 import { findingKey, publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource } from './periodics.js';
-import { periodic } from '../runtime/periodic.js';
 
 export type { ComputeOptions } from './options.js';
 
@@ -462,7 +464,7 @@ async function untilPlacementAnswers<T>(
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof PlacementCallError && err.status < 500) throw err;
+      if (err instanceof CallError && err.status < 500) throw err;
       log('placement is not answering yet; retrying', err);
       await sleep(wait);
     }

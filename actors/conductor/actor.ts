@@ -29,16 +29,17 @@ import {
   type Envelope,
   type HostCommandTask,
 } from '../../protocol/index.js';
-import { RemoteHosts } from '../compute/remote.js';
-import { PlacementClient } from '../placement/client.js';
-import { migrationIdOf } from '../records/migrations.js';
-import { isHostDown } from '../records/services.js';
-import { openStores } from '../records/stores.js';
-import { names } from '../runtime/bootstrap.js';
-import { sleep } from '../runtime/clock.js';
-import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
-import { eventPublisher } from '../runtime/events.js';
-import type { Actor } from '../runtime/supervisor.js';
+import {
+  RemoteHosts,
+  names,
+  sleep,
+  startConsumerLoop,
+  type Outcome,
+  eventPublisher,
+  type Actor,
+} from '../runtime/index.js';
+import { PlacementClient } from '../placement/index.js';
+import { migrationIdOf, isHostDown, openStores } from '../records/index.js';
 import { claims } from './claims.js';
 import { unscheduledDelete } from './delete.js';
 import { watchLiveServices } from './live-hosts.js';

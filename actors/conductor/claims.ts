@@ -9,13 +9,11 @@
  * An evacuation's claim adds the destination to the instance consumer (Nova's doubled
  * allocation) and claims its side of the move in the destination's tracker.
  */
-import type { HostNeeded, Weigher } from '../../machines/conductor/index.js';
-import { pickHosts } from '../../machines/conductor/index.js';
+import { type HostNeeded, type Weigher, pickHosts } from '../../machines/conductor/index.js';
 import type { InstanceRecord, ServiceRecord } from '../../protocol/index.js';
-import type { RemoteHosts } from '../compute/remote.js';
-import { PlacementCallError, type PlacementClient } from '../placement/client.js';
-import { liveComputeServices } from '../records/services.js';
-import type { Stores } from '../records/stores.js';
+import { type RemoteHosts, CallError } from '../runtime/index.js';
+import type { PlacementClient } from '../placement/index.js';
+import { liveComputeServices, type Stores } from '../records/index.js';
 import type { LiveServicesView } from './live-hosts.js';
 
 export interface ClaimDeps {
@@ -79,7 +77,7 @@ export function claims(d: ClaimDeps) {
         return c.host;
       } catch (err) {
         // Someone else took the room first (capacity), or a claim of ours exists after all: next host.
-        if (!(err instanceof PlacementCallError && err.status === 409)) throw err;
+        if (!(err instanceof CallError && err.status === 409)) throw err;
         const mine = await existingClaim(rec.instanceId);
         if (mine) return mine;
       }
@@ -149,7 +147,7 @@ export function claims(d: ClaimDeps) {
           allocations: { ...existing, ...choice.allocations },
         });
       } catch (err) {
-        if (err instanceof PlacementCallError && err.status === 409) continue;
+        if (err instanceof CallError && err.status === 409) continue;
         throw err;
       }
       try {

@@ -5,12 +5,9 @@
  */
 import { decideDelete, decideDeleteEnd, ownerHost } from '../../machines/conductor/index.js';
 import type { Envelope, HostCommandTask } from '../../protocol/index.js';
-import type { Clock } from '../runtime/clock.js';
-import type { Outcome } from '../runtime/consumer-loop.js';
-import type { PlacementClient } from '../placement/client.js';
-import { isOpenMigration } from '../records/migrations.js';
-import { isHostDown } from '../records/services.js';
-import type { Stores } from '../records/stores.js';
+import type { Clock, Outcome } from '../runtime/index.js';
+import type { PlacementClient } from '../placement/index.js';
+import { isOpenMigration, isHostDown, type Stores } from '../records/index.js';
 import type { Planner } from './planner.js';
 
 export interface DeleteDeps {

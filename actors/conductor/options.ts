@@ -1,7 +1,6 @@
 /** A conductor's options and their defaults (`novactor conductor` flags and tests both go through here). */
 import type { Weigher } from '../../machines/conductor/index.js';
-import { compileRoleContext, type RoleContext, type RoleContextInput } from '../runtime/context.js';
-import { integer, option } from '../runtime/options.js';
+import { compileRoleContext, type RoleContext, type RoleContextInput, integer, option } from '../runtime/index.js';
 
 /** spread: the host with the most free RAM first (Nova's default RAM weigher); pack: the least. */
 export const DEFAULT_WEIGHER: Weigher = 'spread';

@@ -17,13 +17,9 @@ import {
   type MigrationRecord,
 } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { PlacementClient } from '../placement/client.js';
-import { publishOutbox } from '../records/outbox.js';
-import type { Stores } from '../records/stores.js';
-import { eventBodyOf } from '../records/views.js';
-import type { Clock } from '../runtime/clock.js';
-import type { Outcome } from '../runtime/consumer-loop.js';
-import type { EventPublisher } from '../runtime/events.js';
+import type { PlacementClient } from '../placement/index.js';
+import { publishOutbox, type Stores, eventBodyOf } from '../records/index.js';
+import type { Clock, Outcome, EventPublisher } from '../runtime/index.js';
 
 export interface PlannerDeps {
   readonly js: JetStreamClient;

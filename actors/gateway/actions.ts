@@ -7,7 +7,7 @@ import {
   type InstanceActionView,
 } from '../../machines/actions/index.js';
 import { decodeMessage, MessageKind, subjects } from '../../protocol/index.js';
-import { names } from '../runtime/bootstrap.js';
+import { names } from '../runtime/index.js';
 
 /** Every message on `subject` in `stream`, decoded by `read` (undecodable ones skipped). */
 async function readAll<T>(

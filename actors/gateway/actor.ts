@@ -33,14 +33,9 @@ import {
   type ProjectUsage,
   type QuotaClaim,
 } from '../../machines/gateway/index.js';
-import { names } from '../runtime/bootstrap.js';
-import { startConsumerLoop, type Outcome } from '../runtime/consumer-loop.js';
-import { eventPublisher } from '../runtime/events.js';
-import type { Actor } from '../runtime/supervisor.js';
+import { names, startConsumerLoop, type Outcome, eventPublisher, type Actor } from '../runtime/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { openStores } from '../records/stores.js';
-import { eventBodyOf } from '../records/views.js';
-import { isHostDown } from '../records/services.js';
+import { openStores, eventBodyOf, isHostDown } from '../records/index.js';
 import { serveAdmin } from './admin.js';
 import { ProjectInFlight } from './in-flight.js';
 import { QuotaLedgers } from './quota-ledger.js';

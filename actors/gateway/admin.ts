@@ -19,9 +19,15 @@ import {
   type QuotaView,
 } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { Clock, IdSource } from '../runtime/clock.js';
-import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
-import type { Stores } from '../records/stores.js';
+import {
+  type Clock,
+  type IdSource,
+  decodeRequest,
+  respondError,
+  respondOk,
+  type ReplyContext,
+} from '../runtime/index.js';
+import type { Stores } from '../records/index.js';
 import type { QuotaLedgers } from './quota-ledger.js';
 
 export interface AdminOptions {

@@ -1,7 +1,6 @@
 /** A gateway's options and their defaults (`novactor gateway` flags and tests both go through here). */
 import { DEFAULT_QUOTA, type QuotaRecord } from '../../protocol/index.js';
-import { compileRoleContext, type RoleContext, type RoleContextInput } from '../runtime/context.js';
-import { integer, option } from '../runtime/options.js';
+import { compileRoleContext, type RoleContext, type RoleContextInput, integer, option } from '../runtime/index.js';
 
 /** Envelope users treated as admins (until per-role credentials bind identity). */
 export const DEFAULT_ADMIN_USERS: readonly string[] = ['admin'];

@@ -14,10 +14,15 @@ import {
   type FlavorRecord,
   type MigrationRecord,
 } from '../../protocol/index.js';
-import type { Clock, IdSource } from '../runtime/clock.js';
-import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
-import type { Stores } from '../records/stores.js';
-import { recordView } from '../records/views.js';
+import {
+  type Clock,
+  type IdSource,
+  decodeRequest,
+  respondError,
+  respondOk,
+  type ReplyContext,
+} from '../runtime/index.js';
+import { type Stores, recordView } from '../records/index.js';
 import { jetstream } from '@nats-io/jetstream';
 import { readInstanceActions } from './actions.js';
 import { quotaView } from './admin.js';

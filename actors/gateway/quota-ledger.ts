@@ -16,9 +16,8 @@ import {
 } from '../../machines/gateway/index.js';
 import { DEFAULT_QUOTA, type QuotaLedgerRecord, type QuotaRecord } from '../../protocol/index.js';
 import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
-import type { Clock } from '../runtime/clock.js';
-import type { Versioned } from '../runtime/kv-cas.js';
-import { quotaOf, type Stores } from '../records/stores.js';
+import type { Clock, Versioned } from '../runtime/index.js';
+import { quotaOf, type Stores } from '../records/index.js';
 
 /** Compare-and-set attempts before a claim gives up (and its command is redelivered). */
 const MAX_CAS_ATTEMPTS = 20;

@@ -30,14 +30,10 @@ import {
   type InstanceSnapshot,
   type StepError,
   type StepName,
+  StepErrorCode,
 } from '../../machines/instance/index.js';
-import { StepErrorCode } from '../../machines/instance/step-errors.js';
-import type { EventPublisher } from '../runtime/events.js';
-import { sleep, type Clock } from '../runtime/clock.js';
-import type { Versioned } from '../runtime/kv-cas.js';
-import type { RecordBucket } from '../records/kv-record.js';
-import { hasOutbox, publishOutboxEvent } from '../records/outbox.js';
-import type { KillPoint } from '../runtime/kill-points.js';
+import { type EventPublisher, sleep, type Clock, type Versioned, type KillPoint } from '../runtime/index.js';
+import { type RecordBucket, hasOutbox, publishOutboxEvent } from '../records/index.js';
 import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
 
 export type StepOutcome =

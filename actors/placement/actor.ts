@@ -41,11 +41,15 @@ import {
   type PlacementRequestOf,
   type PlacementState,
 } from '../../machines/placement/index.js';
-import { names } from '../runtime/bootstrap.js';
-import { FencedLog } from '../runtime/fenced-log.js';
-import { Lease } from '../runtime/lease.js';
-import { decodeRequest, replyEnvelope, type ReplyContext } from '../runtime/request-reply.js';
-import type { Actor } from '../runtime/supervisor.js';
+import {
+  names,
+  FencedLog,
+  Lease,
+  decodeRequest,
+  replyEnvelope,
+  type ReplyContext,
+  type Actor,
+} from '../runtime/index.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
 import { DedupTable } from './dedup.js';
 import { decodeBatch, recordsOf, type LogEntry } from './log-record.js';

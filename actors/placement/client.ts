@@ -6,33 +6,18 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { encodeMessage, envelope, ERROR_TYPE, placementType, subjects, type ErrorBody } from '../../protocol/index.js';
-import { requestRetried, TRY_AGAIN } from '../runtime/request-retry.js';
+import {
+  requestRetried,
+  TRY_AGAIN,
+  randomIds,
+  sleep,
+  systemClock,
+  type Clock,
+  type IdSource,
+  type KillPoint,
+  CallError,
+} from '../runtime/index.js';
 import type { PlacementOp, PlacementReply, PlacementRequest } from '../../protocol/schemas/placement.js';
-import { randomIds, sleep, systemClock, type Clock, type IdSource } from '../runtime/clock.js';
-import type { KillPoint } from '../runtime/kill-points.js';
-
-/** A placement refusal (status, code as Placement sends them), or a service that never answered. */
-export class PlacementCallError extends Error {
-  override readonly name = 'PlacementCallError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-
-  /** Worth retrying after a re-read: a generation conflict, or no answer at all. */
-  get retryable(): boolean {
-    return this.code === 'placement.concurrent_update' || this.status === 503 || this.status === 504;
-  }
-
-  static of(body: ErrorBody): PlacementCallError {
-    return new PlacementCallError(body.status, body.code, body.message);
-  }
-}
-
 export interface PlacementClientOptions {
   readonly nc: NatsConnection;
   readonly prefix?: string;
@@ -60,7 +45,7 @@ export class PlacementClient {
     this.ids = o.ids ?? randomIds;
   }
 
-  /** Calls `op`; resolves with the reply body or throws PlacementCallError. */
+  /** Calls `op`; resolves with the reply body or throws CallError. */
   call<O extends PlacementOp>(
     op: O,
     body: PlacementRequest<O>,
@@ -69,7 +54,7 @@ export class PlacementClient {
     const type = placementType(op);
     const id = opts.id ?? this.ids.next();
     // A 503 from placement (no leader yet) is retried like no answer; at the deadline it is what is thrown.
-    let refused: PlacementCallError | undefined;
+    let refused: CallError | undefined;
     const answered = requestRetried({
       nc: this.o.nc,
       subject: this.s.placement(op),
@@ -88,21 +73,19 @@ export class PlacementClient {
       attemptTimeoutMs: this.o.attemptTimeoutMs ?? 3000,
       backoff: (attempt) => sleep(this.clock, Math.min(500, 25 * 2 ** attempt)),
       judge: (r) => {
-        if (!r.ok)
-          throw new PlacementCallError(502, 'BadReply', `placement sent an undecodable reply: ${r.error.message}`);
+        if (!r.ok) throw new CallError(502, 'BadReply', `placement sent an undecodable reply: ${r.error.message}`);
         if (r.value.type === ERROR_TYPE) {
-          refused = PlacementCallError.of(r.value.body as unknown as ErrorBody);
+          refused = CallError.of(r.value.body as unknown as ErrorBody);
           if (refused.status !== 503) throw refused;
           return TRY_AGAIN;
         }
         if (r.value.type !== type || r.value.corr !== id)
-          throw new PlacementCallError(502, 'BadReply', `reply ${r.value.type} does not answer ${type} ${id}`);
+          throw new CallError(502, 'BadReply', `reply ${r.value.type} does not answer ${type} ${id}`);
         refused = undefined;
         return r.value.body as PlacementReply<O>;
       },
       unavailable: (why, cause) =>
-        refused ??
-        new PlacementCallError(503, 'ServiceUnavailable', `placement did not answer ${op} (${why})`, { cause }),
+        refused ?? new CallError(503, 'ServiceUnavailable', `placement did not answer ${op} (${why})`, { cause }),
     });
     const kp = this.o.killPoint;
     if (!kp) return answered;
@@ -118,7 +101,7 @@ export class PlacementClient {
     try {
       await this.call('allocations.delete', { consumer });
     } catch (err) {
-      if (!(err instanceof PlacementCallError && err.status === 404)) throw err;
+      if (!(err instanceof CallError && err.status === 404)) throw err;
     }
   }
 }

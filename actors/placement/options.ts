@@ -1,7 +1,12 @@
 /** The placement actor's options and their defaults (`novactor placement` flags and tests both go through here). */
-import { DEFAULT_LEASE_TTL_MS } from '../runtime/bootstrap.js';
-import { compileRoleContext, type RoleContext, type RoleContextInput } from '../runtime/context.js';
-import { integer, option } from '../runtime/options.js';
+import {
+  DEFAULT_LEASE_TTL_MS,
+  compileRoleContext,
+  type RoleContext,
+  type RoleContextInput,
+  integer,
+  option,
+} from '../runtime/index.js';
 
 /** Events between snapshots: a restart replays at most this many. */
 export const DEFAULT_SNAPSHOT_EVERY = 100_000;

@@ -7,7 +7,7 @@ import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { TSchema } from '@sinclair/typebox';
 import { decodeWith, encodeValue } from '../../protocol/index.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
-import { writeIfRevision, type Versioned } from '../runtime/kv-cas.js';
+import { writeIfRevision, type Versioned } from '../runtime/index.js';
 import { upgradeRecord, type RecordUpgrade } from './upgrades.js';
 
 const LIMITS = { maxBytes: 8 * 1024 * 1024, maxDepth: 64 };

@@ -10,7 +10,7 @@
  * outbox twice stores each event once within the event stream's duplicate window.
  */
 import type { InstanceRecord, OutboxEvent } from '../../protocol/index.js';
-import type { EventPublisher } from '../runtime/events.js';
+import type { EventPublisher } from '../runtime/index.js';
 
 /** Publishes one event of `r`'s outbox. */
 export function publishOutboxEvent(events: EventPublisher, r: InstanceRecord, e: OutboxEvent): Promise<void> {

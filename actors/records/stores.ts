@@ -16,7 +16,7 @@ import {
   QuotaRecord,
   ServiceRecord,
 } from '../../protocol/index.js';
-import { names } from '../runtime/bootstrap.js';
+import { names } from '../runtime/index.js';
 import { isActorError, ActorErrorCode } from '../errors.js';
 import { RecordBucket } from './kv-record.js';
 import { INSTANCE_RECORD_UPGRADES } from './upgrades.js';

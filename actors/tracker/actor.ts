@@ -31,9 +31,8 @@ import {
   type TrackerState,
 } from '../../machines/tracker/index.js';
 import type { TrackerReport } from '../../protocol/index.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock, KillPoint } from '../runtime/index.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
-import type { KillPoint } from '../runtime/kill-points.js';
 
 /** What a tracker is rebuilt from: the records that name its host, as the tracker needs them. */
 export interface TrackerRecords {

@@ -9,8 +9,14 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { PEER_TRACKER_OPS, type PeerOp } from '../../machines/instance/index.js';
 import { parsePeerSubject, subjects, trackerType, type ErrorBody } from '../../protocol/index.js';
 import type { TrackerCommand } from '../../machines/tracker/index.js';
-import type { Clock, IdSource } from '../runtime/clock.js';
-import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/request-reply.js';
+import {
+  type Clock,
+  type IdSource,
+  decodeRequest,
+  respondError,
+  respondOk,
+  type ReplyContext,
+} from '../runtime/index.js';
 import type { TrackerGate } from './gate.js';
 
 /** What another host's tracker call carries for the check (protocol/schemas/host.ts `peer`). */

@@ -20,7 +20,7 @@ import {
   subjects,
   type Subjects,
 } from '../../protocol/index.js';
-import { ADMIN_PROJECT } from '../../actors/runtime/secure-config.js';
+import { ADMIN_PROJECT } from '../../actors/runtime/index.js';
 import { connectFor, readCreds, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
 import { failureOf, reportFailure, watchConnection } from '../failure.js';
 

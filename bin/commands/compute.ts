@@ -21,8 +21,7 @@ import {
   DEFAULT_SYNC_POWER_STATE_MS,
   startCompute,
 } from '../../actors/compute/index.js';
-import { systemRandom } from '../../actors/runtime/clock.js';
-import { SECOND_MS } from '../../actors/runtime/options.js';
+import { systemRandom, SECOND_MS } from '../../actors/runtime/index.js';
 import { isToken } from '../../protocol/index.js';
 import { createDriver, DEFAULT_DRIVER, DRIVER_KINDS, FakeHost, type HypervisorDriver } from '../../virt/index.js';
 import {

@@ -4,8 +4,13 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { startConductor } from '../../actors/conductor/actor.js';
-import { DEFAULT_MAX_ATTEMPTS, DEFAULT_WEIGHER, MAX_ATTEMPTS, WEIGHERS } from '../../actors/conductor/options.js';
+import {
+  startConductor,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_WEIGHER,
+  MAX_ATTEMPTS,
+  WEIGHERS,
+} from '../../actors/conductor/index.js';
 import type { Weigher } from '../../machines/conductor/index.js';
 import {
   intFlag,

@@ -4,16 +4,16 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { startGateway } from '../../actors/gateway/actor.js';
 import {
+  startGateway,
   DEFAULT_ADMIN_USERS,
   DEFAULT_MAX_IN_FLIGHT_PER_PROJECT,
   DEFAULT_QUOTA,
   MAX_IN_FLIGHT_PER_PROJECT,
   QUOTA_LIMITS,
-} from '../../actors/gateway/options.js';
+} from '../../actors/gateway/index.js';
 import type { QuotaRecord } from '../../protocol/index.js';
-import type { IntegerRange } from '../../actors/runtime/options.js';
+import type { IntegerRange } from '../../actors/runtime/index.js';
 import { intFlag, replicasFlag, withReplicasOption, withServerOptions, type ServerOptions } from '../options.js';
 import { processName, runRole } from '../role.js';
 

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { HostAdminRecord, HostListEntry } from '../../protocol/index.js';
-import { PlacementClient } from '../../actors/placement/client.js';
+import { PlacementClient } from '../../actors/placement/index.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions, type ClientSession } from '../client/session.js';
 import { UsageError } from '../options.js';
 import { table } from '../table.js';

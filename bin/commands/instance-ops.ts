@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import type { InstanceAction } from '../../protocol/index.js';
 import { inSeconds, intFlag, UsageError } from '../options.js';
-import { SECOND_MS } from '../../actors/runtime/options.js';
+import { SECOND_MS } from '../../actors/runtime/index.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { DEFAULT_WAIT_TIMEOUT_MS, sendCommand } from '../client/wait.js';
 

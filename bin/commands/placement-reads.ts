@@ -3,7 +3,8 @@
  * Tables for people, `--json` for scripts; a refusal prints Placement's status and code.
  */
 import type { Command } from 'commander';
-import { PlacementCallError, PlacementClient } from '../../actors/placement/client.js';
+import { PlacementClient } from '../../actors/placement/index.js';
+import { CallError } from '../../actors/runtime/index.js';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connectFor, intFlag, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
 import { failureOf, reportFailure, watchConnection } from '../failure.js';
@@ -27,7 +28,7 @@ async function withClient(o: ServerOptions, run: (pc: PlacementClient) => Promis
     const out = await run(new PlacementClient({ nc, deadlineMs: 10_000 }));
     process.stdout.write(typeof out === 'string' ? out : JSON.stringify(out, null, 2) + '\n');
   } catch (err) {
-    if (err instanceof PlacementCallError) {
+    if (err instanceof CallError) {
       process.stderr.write(`placement: ${err.status} ${err.code}: ${err.message}\n`);
       process.exitCode = 1;
     } else reportFailure('novactor', err, connection.down);

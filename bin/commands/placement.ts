@@ -1,13 +1,13 @@
 /** `novactor placement`: runs the placement actor (active or standby) in this process. */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { startPlacementActor } from '../../actors/placement/actor.js';
 import {
+  startPlacementActor,
   DEFAULT_LEASE_TTL_MS,
   DEFAULT_SNAPSHOT_EVERY,
   LEASE_TTL_MS,
   SNAPSHOT_EVERY,
-} from '../../actors/placement/options.js';
+} from '../../actors/placement/index.js';
 import { intFlag, replicasFlag, withReplicasOption, withServerOptions, type ServerOptions } from '../options.js';
 import { processName, runRole } from '../role.js';
 

@@ -9,29 +9,29 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { bootstrap } from '../../actors/runtime/bootstrap.js';
-import { connectNats } from '../../actors/runtime/connection.js';
-import { Lifecycle, stopOnSignals } from '../../actors/runtime/lifecycle.js';
-import { NatsServerProcess } from '../../actors/runtime/nats-server.js';
-import { projectRoot } from '../../actors/runtime/project-root.js';
-import { RoleProcess } from '../../actors/runtime/role-processes.js';
 import {
-  ADMIN_PROJECT,
+  bootstrap,
+  connectNats,
+  Lifecycle,
+  stopOnSignals,
+  NatsServerProcess,
+  projectRoot,
+  RoleProcess,
   credsFile,
   DEMO_PROJECTS,
   ensureCredentials,
   renderAuthorization,
   secureUsers,
-} from '../../actors/runtime/secure-config.js';
-import { InvalidOption, REPLICAS } from '../../actors/runtime/options.js';
-import {
+  InvalidOption,
+  REPLICAS,
   compileUpOptions,
   DEFAULT_NATS_PORT,
   DEFAULT_UP_DATA,
   DEFAULT_UP_HOSTS,
   UP_HOSTS,
   type CompiledUpOptions,
-} from '../../actors/runtime/up-options.js';
+  rolesOf,
+} from '../../actors/runtime/index.js';
 import { DEFAULT_DRIVER, DRIVER_KINDS } from '../../virt/index.js';
 import { withReplicasOption } from '../options.js';
 import { portInUse } from '../port.js';
@@ -45,78 +45,7 @@ interface UpFlags {
   replicas: string;
   demo?: boolean;
   secure?: boolean;
-}
-
-interface RoleLaunch {
-  /** The label in the ready line and in `up`'s messages; also names the log file. */
-  readonly name: string;
-  /** `novactor` arguments: the role's subcommand first, so `ps` shows which role a process runs. */
-  readonly args: readonly string[];
-  readonly ready: RegExp;
-}
-
-/** Every role of a one-machine cloud: the control plane, placement, and compute hosts h1…hN. */
-export function rolesOf(o: {
-  hosts: number;
-  driver: string;
-  data: string;
-  url: string;
-  replicas: number;
-  secure?: boolean;
-}): RoleLaunch[] {
-  const common = ['--server', o.url];
-  const stores = ['--replicas', String(o.replicas)];
-  // Secure mode: each role connects with its own credentials, and the gateway honours admin
-  // rights only on the admin project's subjects, which only the admin user may publish.
-  const creds = (role: string) => (o.secure ? ['--creds', credsFile(o.data, role)] : []);
-  const roles: RoleLaunch[] = [
-    {
-      name: 'placement',
-      args: ['placement', '--name', 'placement-1', ...common, ...stores, ...creds('placement')],
-      ready: /running/,
-    },
-    {
-      name: 'gateway',
-      args: [
-        'gateway',
-        '--name',
-        'gateway-1',
-        ...common,
-        ...stores,
-        ...creds('gateway'),
-        ...(o.secure ? ['--admin-project', ADMIN_PROJECT] : []),
-      ],
-      ready: /\bready\b/,
-    },
-    {
-      name: 'conductor',
-      args: ['conductor', '--name', 'conductor-1', ...common, ...stores, ...creds('conductor')],
-      ready: /\bready\b/,
-    },
-  ];
-  for (let i = 1; i <= o.hosts; i++) {
-    const host = `h${i}`;
-    roles.push({
-      name: `compute-${host}`,
-      args: [
-        'compute',
-        '--host',
-        host,
-        '--driver',
-        o.driver,
-        '--data',
-        join(o.data, 'hosts', host),
-        ...common,
-        ...stores,
-        ...creds(`host-${host}`),
-      ],
-      ready: /\bready\b/,
-    });
-  }
-  return roles;
-}
-
-/**
+} /**
  * Secure mode: credentials for every role and the demo tenants (kept if already there), and
  * the embedded server's config: nats.conf plus the users and their permissions. Written
  * mode 0600, since it holds the passwords.

@@ -38,3 +38,4 @@ export {
   type RebootType,
   type LockedBy,
 } from './types.js';
+export { StepErrorCode, type MachineStepErrorCode } from './step-errors.js';

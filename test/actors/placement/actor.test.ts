@@ -2,7 +2,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { connectTo, startNats } from '../../helpers/nats.js';
 import { placementClient, startPlacementNode } from '../../helpers/placement.js';
-import { PlacementCallError } from '../../../actors/placement/client.js';
+import { CallError } from '../../../actors/runtime/call-error.js';
 
 const server = startNats();
 test.after.always(async () => (await server).cleanup());
@@ -48,8 +48,8 @@ test.serial(
         allocations: { [rp]: { resources: { VCPU: 1 } } },
       }),
     );
-    t.true(err instanceof PlacementCallError);
-    t.is((err as PlacementCallError).code, 'placement.concurrent_update');
+    t.true(err instanceof CallError);
+    t.is((err as CallError).code, 'placement.concurrent_update');
 
     t.true(node.supervisor.kill('placement', 50));
     const after = await pc.call('allocations.get', { consumer });

@@ -12,7 +12,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { TObject } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { PlacementCallError, type PlacementClient } from '../../../actors/placement/client.js';
+import type { PlacementClient } from '../../../actors/placement/client.js';
+import { CallError } from '../../../actors/runtime/call-error.js';
 import { names } from '../../../actors/runtime/bootstrap.js';
 import {
   decodeMessage,
@@ -278,7 +279,7 @@ async function send(c: Ctx, op: PlacementOp, body: Body): Promise<ErrorBody | { 
     await c.pc.call(op, body as PlacementRequest<typeof op>);
     return { status: 200 };
   } catch (err) {
-    if (err instanceof PlacementCallError) return { status: err.status, code: err.code, message: err.message };
+    if (err instanceof CallError) return { status: err.status, code: err.code, message: err.message };
     throw err;
   }
 }

@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { PlacementCallError, type PlacementClient } from '../../../actors/placement/client.js';
+import type { PlacementClient } from '../../../actors/placement/client.js';
+import { CallError } from '../../../actors/runtime/call-error.js';
 import { decodeBatch, encodeBatch, type LogEntry } from '../../../actors/placement/log-record.js';
 import { names } from '../../../actors/runtime/bootstrap.js';
 import { FencedLog } from '../../../actors/runtime/fenced-log.js';
@@ -62,7 +63,7 @@ export class NatsDriver extends BaseDriver {
       const reply = await this.client.call(op, body as PlacementRequest<O>, { id });
       return { status: 200, body: reply, events: () => this.eventsOf(id) };
     } catch (err) {
-      if (err instanceof PlacementCallError) return { status: err.status, code: err.code, message: err.message };
+      if (err instanceof CallError) return { status: err.status, code: err.code, message: err.message };
       throw err;
     }
   }

@@ -2,7 +2,7 @@
  * Calls to another compute host's tracker and worker (`nv.tracker.<host>.*`,
  * `nv.rpc.<host>.from.<self>.*`), retried with the same request until the deadline: every such
  * call is idempotent (tracker commands carry an opId and converge by state; destroyGuest
- * converges). A refusal other than 503 is final.
+ * converges). A refusal other than 503 is final. Used by compute hosts (peer calls) and the conductor.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
@@ -14,20 +14,9 @@ import {
   trackerType,
   type ErrorBody,
 } from '../../protocol/index.js';
-import { requestRetried, TRY_AGAIN } from '../runtime/request-retry.js';
-import type { Clock, IdSource } from '../runtime/clock.js';
-
-export class RemoteCallError extends Error {
-  override readonly name = 'RemoteCallError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+import { CallError } from './call-error.js';
+import { requestRetried, TRY_AGAIN } from './request-retry.js';
+import type { Clock, IdSource } from './clock.js';
 
 export interface RemoteHostsOptions {
   readonly nc: NatsConnection;
@@ -98,14 +87,13 @@ export class RemoteHosts {
       attemptTimeoutMs: 3000,
       backoff: (attempt) => this.o.sleep(Math.min(1000, 50 * 2 ** attempt)),
       judge: (r) => {
-        if (!r.ok)
-          throw new RemoteCallError(502, 'BadReply', `${subject} sent an undecodable reply: ${r.error.message}`);
+        if (!r.ok) throw new CallError(502, 'BadReply', `${subject} sent an undecodable reply: ${r.error.message}`);
         if (r.value.type !== ERROR_TYPE) return r.value.body;
         const e = r.value.body as unknown as ErrorBody;
-        if (e.status !== 503) throw new RemoteCallError(e.status, e.code, e.message);
+        if (e.status !== 503) throw new CallError(e.status, e.code, e.message);
         return TRY_AGAIN;
       },
-      unavailable: () => new RemoteCallError(503, 'HostUnavailable', `${subject} did not answer before the deadline`),
+      unavailable: () => new CallError(503, 'HostUnavailable', `${subject} did not answer before the deadline`),
     });
   }
 }

@@ -1,0 +1,75 @@
+/**
+ * Every role of a one-machine cloud and how to launch it: `novactor up` runs them, and so does a chaos run, exactly
+ * alike (each as its own child process, see role-processes.ts).
+ */
+import { join } from 'node:path';
+import { ADMIN_PROJECT, credsFile } from './secure-config.js';
+
+export interface RoleLaunch {
+  /** The label in the ready line and in `up`'s messages; also names the log file. */
+  readonly name: string;
+  /** `novactor` arguments: the role's subcommand first, so `ps` shows which role a process runs. */
+  readonly args: readonly string[];
+  readonly ready: RegExp;
+}
+
+/** Every role of a one-machine cloud: the control plane, placement, and compute hosts h1…hN. */
+export function rolesOf(o: {
+  hosts: number;
+  driver: string;
+  data: string;
+  url: string;
+  replicas: number;
+  secure?: boolean;
+}): RoleLaunch[] {
+  const common = ['--server', o.url];
+  const stores = ['--replicas', String(o.replicas)];
+  // Secure mode: each role connects with its own credentials, and the gateway honours admin
+  // rights only on the admin project's subjects, which only the admin user may publish.
+  const creds = (role: string) => (o.secure ? ['--creds', credsFile(o.data, role)] : []);
+  const roles: RoleLaunch[] = [
+    {
+      name: 'placement',
+      args: ['placement', '--name', 'placement-1', ...common, ...stores, ...creds('placement')],
+      ready: /running/,
+    },
+    {
+      name: 'gateway',
+      args: [
+        'gateway',
+        '--name',
+        'gateway-1',
+        ...common,
+        ...stores,
+        ...creds('gateway'),
+        ...(o.secure ? ['--admin-project', ADMIN_PROJECT] : []),
+      ],
+      ready: /\bready\b/,
+    },
+    {
+      name: 'conductor',
+      args: ['conductor', '--name', 'conductor-1', ...common, ...stores, ...creds('conductor')],
+      ready: /\bready\b/,
+    },
+  ];
+  for (let i = 1; i <= o.hosts; i++) {
+    const host = `h${i}`;
+    roles.push({
+      name: `compute-${host}`,
+      args: [
+        'compute',
+        '--host',
+        host,
+        '--driver',
+        o.driver,
+        '--data',
+        join(o.data, 'hosts', host),
+        ...common,
+        ...stores,
+        ...creds(`host-${host}`),
+      ],
+      ready: /\bready\b/,
+    });
+  }
+  return roles;
+}
