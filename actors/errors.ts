@@ -1,5 +1,5 @@
 /**
- * Errors of the actor layer (STYLE.md 6): one class, codes as a closed set, each code
+ * Errors of the actor layer (docs/architecture.md §2): one class, codes as a closed set, each code
  * marked retryable or terminal so callers never match on message text.
  */
 export const ActorErrorCode = {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `novactor` command: composition only (STYLE.md 8). */
+/** The `novactor` command: composition only (docs/architecture.md §2). */
 import { Command } from 'commander';
 import { registerPlacement } from './commands/placement.js';
 import { registerPlacementReads } from './commands/placement-reads.js';

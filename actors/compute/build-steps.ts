@@ -159,7 +159,7 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
     }
   };
 
-  // No network or volume service in novactor (operations.md §2 keeps them as steps so that a
+  // No network or volume service in novactor (docs/instances.md keeps Nova's build steps so that a
   // real one slots in here); the step still persists the task state.
   const nothing = (): Promise<StepResult> => Promise.resolve(done());
 

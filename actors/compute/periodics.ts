@@ -1,5 +1,5 @@
 /**
- * A compute host's periodic tasks (operations.md §13) as supervised actors on the injected
+ * A compute host's periodic tasks (docs/instances.md, Periodic tasks) as supervised actors on the injected
  * clock: each reads what it needs, asks the pure decision in machines/periodics/ what is
  * due, and acts — instance periodics by sending an event to the instance's own actor (the
  * machine decides whether it still applies when it arrives), the migration cleanup by

@@ -3,7 +3,7 @@
  * actors under one supervisor, its inbox, its heartbeat, its periodic audit, and its
  * request/reply faces (`nv.tracker.H.*`, `nv.rpc.H.*`, `nv.ctl.compute-H.*`).
  *
- * Start order is recovery order (operations.md §12, resuming where Nova errors):
+ * Start order is recovery order (docs/architecture.md §7, resuming where Nova's init_host errors):
  *  1. register the provider and inventory (waits for placement);
  *  2. rebuild the tracker from the records that name this host;
  *  3. restore every unfinished instance this host owns; each re-issues its in-flight step;
@@ -375,7 +375,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   if (o.auditIntervalMs > 0)
     await supervisor.add(every('audit', o.auditIntervalMs, async () => void (await auditNow())));
 
-  // The periodics (operations.md §13): decisions in machines/periodics/, acting in ./periodics.ts.
+  // The periodics (docs/instances.md, Periodic tasks): decisions in machines/periodics/, acting in ./periodics.ts.
   const periodicDeps = {
     host: o.host,
     instances: instanceSource(instances),

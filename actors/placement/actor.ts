@@ -1,5 +1,5 @@
 /**
- * The placement actor (DESIGN.md §1): one active instance holds every provider,
+ * The placement actor (docs/architecture.md §1): one active instance holds every provider,
  * inventory and allocation in memory and serializes every write.
  *
  * Persist, then answer (actors/runtime/README.md): a write is decided against memory,
@@ -72,7 +72,7 @@ const SLICE_MS = 10;
 
 /**
  * Placement answers a body that fails its schema as Placement does: 400 (413 when too
- * large) with code `placement.undefined_code` and "JSON does not validate" (placement.md §0).
+ * large) with code `placement.undefined_code` and "JSON does not validate" (as OpenStack Placement answers).
  */
 function placementDecodeError(e: ProtocolError): ErrorBody {
   const tooLarge = e.code === ProtocolErrorCode.TooLarge;

@@ -1,5 +1,5 @@
 /**
- * Creates or updates every stream, KV bucket and object store of DESIGN.md §3 — the only
+ * Creates or updates every stream, KV bucket and object store of docs/architecture.md §3 — the only
  * place that creates any, so each gets the configured replicas (actors only open them: a
  * bucket an actor made itself would have one replica, and its node's loss would stop the
  * cloud, issue 14). Idempotent and safe to run concurrently from every process at start: an
@@ -282,7 +282,7 @@ export async function bootstrap(
     if (changed) await jsm.streams.update(streamName, { num_replicas: opts.replicas });
     done[name] = !existed ? 'created' : changed ? 'updated' : 'unchanged';
   }
-  // The flavors every cloud starts with (protocol-minimum.md); existing ones, maybe
+  // The flavors every cloud starts with (docs/protocol.md); existing ones, maybe
   // edited by an operator, are left alone. Looked up first: in secure mode a compute host
   // may read flavors but not write them.
   const flavors = await kvm.open(names(opts.prefix).buckets.flavors);

@@ -1,5 +1,5 @@
 /**
- * A process's explicit lifecycle (STYLE.md 9): starting → running → draining → stopped.
+ * A process's explicit lifecycle: starting → running → draining → stopped.
  * Shutdown runs the registered stop steps in reverse order of registration, once, and
  * keeps the first fatal error.
  */

@@ -26,7 +26,7 @@ import { inboxPrefixOf } from './connection.js';
 /** The project whose command subjects carry admin rights in secure mode. */
 export const ADMIN_PROJECT = 'admin';
 
-/** The demo tenants `novactor up --secure` creates credentials for (protocol-minimum.md). */
+/** The demo tenants `novactor up --secure` creates credentials for (docs/security.md). */
 export const DEMO_PROJECTS = ['demo', 'other'] as const;
 
 export interface Permissions {

@@ -1,5 +1,5 @@
 /**
- * A clock that moves only when told (STYLE.md 4, as xstate's SimulatedClock): tests of
+ * A clock that moves only when told (docs/architecture.md §2, as xstate's SimulatedClock): tests of
  * periodics and timeouts step through hours in microseconds and see every run in order.
  */
 import type { Clock, TimerHandle } from './clock.js';

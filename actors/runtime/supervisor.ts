@@ -1,5 +1,5 @@
 /**
- * The per-process supervisor (DESIGN.md §4.5). It starts actors, restarts one that
+ * The per-process supervisor (docs/architecture.md §1; README.md here). It starts actors, restarts one that
  * crashes (with backoff), and answers operators and chaos on `nv.ctl.<process>.*`:
  * `status` lists the actors, `kill { actor }` drops one abruptly — no exit actions,
  * in-memory state lost — and restarts it from durable state after a delay.

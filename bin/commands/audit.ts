@@ -1,5 +1,5 @@
 /**
- * `novactor audit [--json] [--timeout MS]`: checks invariants I1–I7 (DESIGN.md §5,
+ * `novactor audit [--json] [--timeout MS]`: checks invariants I1–I7 (docs/architecture.md §5,
  * docs/audit.md) on a quiet cloud. Exit 0 clean, 1 violations, 2 usage error or a cloud that
  * could not be read (no server, placement not answering): 1 always means "violated".
  */

@@ -1,5 +1,5 @@
 /**
- * The build (operations.md §2): the conductor hands a scheduled record to its host, whose
+ * The build (docs/instances.md, Lifecycle): the conductor hands a scheduled record to its host, whose
  * machine claims, networks, maps block devices and spawns. A failure a reschedule may retry
  * elsewhere cleans up here and hands the build back to the conductor (`reschedule`); any other
  * cleans up and ends in error (`buildAbort`). The machine's first state, `start`, also routes

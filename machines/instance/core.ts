@@ -88,7 +88,10 @@ export const NOTIFICATION: Partial<Record<InstanceAction, string>> = {
 /** Notification operation name of a wire action: `instance.<name>.start|end|error`. */
 export const notifOf = (action: InstanceAction): string => NOTIFICATION[action] ?? action;
 
-/** The op in flight ends without its own result: it gets its `.error` terminal now (§0.2). */
+/**
+ * The op in flight ends without its own result: it gets its `.error` terminal now (docs/architecture.md §9.2: a delete
+ * pre-empts).
+ */
 export function preempt(t: Tx, by: string, code: string): void {
   const op = t.ctx.op;
   if (op === null) return;

@@ -1,5 +1,5 @@
 /**
- * Delete and force_delete (operations.md §3): destroy the guest, clean up a move's other side,
+ * Delete and force_delete (docs/instances.md, Lifecycle): destroy the guest, clean up a move's other side,
  * give back the tracker claim, then the placement allocations; `deleted` is final. A delete
  * pre-empts any operation in flight; a second delete while one runs joins it (one terminal
  * event each, when it ends). With a reclaim interval set, a user's delete is soft
@@ -43,7 +43,7 @@ export const rules = {
       // The host's reclaim of a soft-deleted instance: only if nothing (a restore) came first.
       if (cmd.body['reclaim'] === true && (ctx.vmState !== 'soft-delete' || ctx.taskState !== null))
         return reject('InstanceInvalidState', `instance ${ctx.instanceId} is no longer soft-deleted: not reclaimed`);
-      // force_delete is for soft-deleted instances (protocol-minimum.md); a delete does the rest.
+      // force_delete is for soft-deleted instances (docs/protocol.md); a delete does the rest.
       if (ctx.vmState !== 'soft-delete')
         return reject(
           'InstanceInvalidState',

@@ -1,5 +1,5 @@
 /**
- * Evacuation, the destination's part (operations.md §8). The conductor has taken the instance
+ * Evacuation, the destination's part (docs/instances.md, Evacuate). The conductor has taken the instance
  * from its down source host (a CAS that fences the source), claimed this host for it and
  * handed it over; here the instance is rebuilt: the tracker's destination side becomes its
  * claim, the guest is spawned, and the source part of its allocation is dropped (the source

@@ -1,5 +1,6 @@
 /**
- * Snapshots, and the image half of shelve (operations.md §10, §9). The `snapshot` step saves
+ * Snapshots, and the image half of shelve (docs/instances.md, Shelve, offload, unshelve and snapshot). The `snapshot`
+ * step saves
  * the guest to an image record (status `saving`) and `uploadImage` completes it (`active`);
  * the task states follow Nova's (image_snapshot_pending → image_snapshot →
  * image_pending_upload → image_uploading for a snapshot; shelving_image_pending_upload →

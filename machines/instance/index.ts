@@ -1,6 +1,6 @@
 /**
  * The pure instance machine. Drive it with xstate's `initialTransition` / `transition`, persist
- * the next snapshot, then run the returned `runStep` / `notify` actions (STYLE.md 2).
+ * the next snapshot, then run the returned `runStep` / `notify` actions (docs/architecture.md §4.1).
  */
 export { CLAIM_RELEASED, CLEANUP_RETRIES, instanceMachine, type InstanceMachine } from './machine.js';
 export { holdsHostClaim, inFlightStep, operationInFlight, statePath, toRecord, type InstanceSnapshot } from './view.js';

@@ -1,5 +1,5 @@
 /**
- * Live migration (operations.md §7), driven by the instance's actor like a cold migration
+ * Live migration (docs/instances.md, Live migration), driven by the instance's actor like a cold migration
  * (moves.ts) but with the guest running throughout:
  *
  *   source: moveClaim (swap to the migration consumer; destination claimed in placement and in

@@ -1,5 +1,5 @@
 /**
- * Lock and unlock (operations.md §1): a flag on the record, answered at once in any state.
+ * Lock and unlock (docs/architecture.md §9.2): a flag on the record, answered at once in any state.
  * Only an admin passes a lock; an admin's lock only an admin lifts.
  */
 import type { InstanceAction } from '../../protocol/schemas/instance.js';

@@ -1,5 +1,5 @@
 /**
- * The instance machine (operations.md §2, §3.1, §4), assembled from its operation modules:
+ * The instance machine (docs/instances.md, Lifecycle), assembled from its operation modules:
  * each module (build.ts, power.ts, moves.ts, …) exports its states, its named actions (the
  * transition bodies) and guards, and its command rules and acceptances (rules.ts). Pure: no
  * invoke, no timers; every effect is a `runStep` or `notify` action returned by xstate's

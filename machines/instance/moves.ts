@@ -1,5 +1,5 @@
 /**
- * Resize and cold migration (operations.md §6) as transition bodies. The instance's actor
+ * Resize and cold migration (docs/instances.md, Resize and cold migrate) as transition bodies. The instance's actor
  * drives the whole move; its record, and so its actor, passes from the source host to the
  * destination at `handOff` and back at a revert's `handOff`:
  *

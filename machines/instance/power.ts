@@ -1,5 +1,5 @@
 /**
- * Power operations (operations.md §4): stop, start, reboot, pause, unpause, suspend, resume,
+ * Power operations (docs/instances.md, Lifecycle): stop, start, reboot, pause, unpause, suspend, resume,
  * rescue, unrescue. Each is one step on the instance's host, then back to idle; what differs
  * is a row of POWER_OPS (which vm states allow it, its task states, where success and failure
  * leave the instance). A new one-step operation is a row here, a state and an acceptance.
@@ -20,7 +20,7 @@ import {
 import { isRollback } from './tx-core.js';
 import type { CommandEvent, Operation, StepName } from './types.js';
 
-/** How a failed step of a power operation leaves the instance (operations.md §4). */
+/** How a failed step of a power operation leaves the instance (docs/instances.md, Lifecycle). */
 export type FailMode =
   /** task null, vm unchanged, fault. */
   | { readonly kind: 'keep' }
@@ -142,7 +142,7 @@ const powerRule = (action: PowerAction): CommandRule => ({
 });
 
 export const rules = {
-  // The power-state sync found the guest off behind our back (operations.md §13): a paused
+  // The power-state sync found the guest off behind our back (docs/instances.md, Power-state sync): a paused
   // instance is stopped too (Nova's force_stop), not only an active one.
   stop: {
     decide: (ctx, cmd, invalid) =>

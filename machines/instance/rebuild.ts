@@ -1,8 +1,8 @@
 /**
- * Rebuild on the same host with a new image (operations.md §5): the guest is destroyed and
+ * Rebuild on the same host with a new image (docs/instances.md, Lifecycle): the guest is destroyed and
  * spawned again from the new image; no claim changes, so nothing in placement or the tracker
  * moves. A failure leaves the instance in ERROR still holding its own allocation — never the
- * same-host rebuild that strips it (operations.md §14.2).
+ * same-host rebuild that strips it (docs/architecture.md §9.4).
  */
 import { and } from 'xstate';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';

@@ -1,5 +1,5 @@
 /**
- * Command acceptance (operations.md §0.3, §1, §4; protocol-minimum.md): the registries of
+ * Command acceptance (docs/architecture.md §9.2; docs/instances.md, Lifecycle): the registries of
  * every wire action's rule and of what each acceptance does, assembled from the operation
  * modules. `decide` is the single place that says whether a COMMAND is a duplicate, rejected,
  * or accepted, and as what; `command` is the transition body that carries the answer out.
@@ -66,12 +66,18 @@ export function isDuplicate(ctx: InstanceContext, id: string): boolean {
   return ctx.handled.includes(id) || ctx.op?.id === id || (ctx.op?.joined.includes(id) ?? false);
 }
 
-/** The API guard of operations.md §0.3 / §1, on the instance's own record. */
+/** An action this host has no rule for: refused as the old catch-all did, after the lock and open-move checks. */
+const unknownAction: CommandRule = {
+  decide: (_ctx, cmd) => reject('ServiceUnavailable', `${cmd.action} is not implemented by this compute host yet`),
+};
+
+/** Nova's API guards (docs/architecture.md §9.2), on the instance's own record. */
 export function decide(ctx: InstanceContext, cmd: CommandEvent): Decision {
   if (isDuplicate(ctx, cmd.id)) return { kind: 'duplicate' };
   if (ctx.op?.finished === true) return { kind: 'defer' };
   const { action } = cmd;
-  const rule: CommandRule = RULES[action];
+  // The wire checks the action's shape, not that this host knows it (an older host in a newer cloud): a typed refusal.
+  const rule: CommandRule = (RULES as Partial<Record<string, CommandRule>>)[action] ?? unknownAction;
   const invalid = () =>
     reject(
       'InstanceInvalidState',

@@ -1,5 +1,5 @@
 /**
- * Shelve, shelve_offload and unshelve (operations.md §9).
+ * Shelve, shelve_offload and unshelve (docs/instances.md, Shelve, offload, unshelve and snapshot).
  *
  * Shelve powers the guest off and saves it to an image (snapshot, upload: images.ts), then
  * the instance is `shelved` and still holds its host. On a host whose shelved_offload_time

@@ -1,5 +1,5 @@
 /**
- * Soft delete, restore and reclaim (operations.md §3.2). With a reclaim interval set on the
+ * Soft delete, restore and reclaim (docs/instances.md, Soft delete and reclaim). With a reclaim interval set on the
  * host, a user's delete of an active or stopped instance is soft: the guest is powered off
  * and the instance keeps its resources (vm `soft-delete`). `restore` powers it on again;
  * `force_delete` deletes it for good; the host's reclaim periodic deletes it once the
@@ -50,7 +50,7 @@ export const actions = {
     t.set({ vmState: 'active', taskState: null, powerState: 'running', fault: null }).final('instance.restore.end');
     t.ctx = { ...t.ctx, op: null };
   }),
-  /** Soft delete or restore failed: vm unchanged, task null, fault (operations.md §3.2). */
+  /** Soft delete or restore failed: vm unchanged, task null, fault (docs/instances.md, Soft delete and reclaim). */
   softOpFailed: txAction((t, event, p: { phase: 'soft_delete' | 'restore' }) => {
     t.set({ taskState: null, fault: errorOf(event) }).final(`instance.${p.phase}.error`);
     t.ctx = { ...t.ctx, op: null };

@@ -12,7 +12,7 @@ const isStep = (v: unknown): v is StepName => typeof v === 'string' && (STEP_NAM
 /**
  * The step the snapshot is waiting on, with its idempotency key, or undefined when none is
  * in flight. After restoring a persisted snapshot the actor re-issues exactly this step
- * (resume over error, DESIGN.md §4): it comes from the active state's `meta.step`.
+ * (resume over error, docs/architecture.md §4.7): it comes from the active state's `meta.step`.
  */
 export function inFlightStep(snapshot: InstanceSnapshot): { step: StepName; key: string } | undefined {
   if (snapshot.status !== 'active') return undefined;

@@ -1,4 +1,7 @@
-/** Pure decisions of a compute host's periodic tasks (operations.md §13); the actor layer schedules and acts. */
+/**
+ * Pure decisions of a compute host's periodic tasks (docs/instances.md, Periodic tasks); the actor layer schedules and
+ * acts.
+ */
 export {
   autoConfirmDue,
   buildTimeoutDue,

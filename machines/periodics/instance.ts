@@ -1,5 +1,5 @@
 /**
- * The per-instance periodics of a compute host (operations.md §13), as pure decisions: given
+ * The per-instance periodics of a compute host (docs/instances.md, Periodic tasks), as pure decisions: given
  * the instance actor's context, the step it waits on and the time, is something due, and
  * which event goes to the actor? The actor layer reads, schedules and sends; the machine
  * still decides whether the command is valid when it arrives (a restore that got there

@@ -18,7 +18,10 @@ const CMDS: Cmd[] = [
   { action: 'unrescue', body: {}, label: 'unrescue' },
 ];
 
-/** Expected outcome, written from operations.md §1/§4 independently of the machine's tables. */
+/**
+ * Expected outcome, written from Nova's guards (docs/architecture.md §9.2, docs/instances.md Lifecycle) independently
+ * of the machine's tables.
+ */
 const EXPECT: Record<
   string,
   { from: VmState[]; tasks: string[]; step: string; vm: VmState; power: string; notif: string }
@@ -124,7 +127,7 @@ for (const vm of VMS) {
   }
 }
 
-/** Failure outcome per operations.md §4: [vm after plain failure, vm after a rollback failure]. */
+/** Failure outcome per docs/instances.md, Lifecycle: [vm after plain failure, vm after a rollback failure]. */
 const FAIL: Record<string, [VmState | 'same', VmState | 'same']> = {
   stop: ['same', 'same'],
   start: ['same', 'same'],
@@ -140,7 +143,7 @@ const FAIL: Record<string, [VmState | 'same', VmState | 'same']> = {
 
 for (const c of CMDS) {
   for (const rollback of [false, true]) {
-    test(`instance machine - ${c.label} failure${rollback ? ' (rollback)' : ''} follows §4`, (t) => {
+    test(`instance machine - ${c.label} failure${rollback ? ' (rollback)' : ''} follows the failure rules`, (t) => {
       const exp = EXPECT[c.label];
       const fail = FAIL[c.label];
       if (!exp || !fail) throw new Error(c.label);

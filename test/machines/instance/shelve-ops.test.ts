@@ -2,7 +2,8 @@
  * Shelve, shelve_offload, unshelve and snapshot from every reachable idle vm state, in the
  * pure machine: which are accepted (with their steps, task states and terminal event) and
  * which are refused with InstanceInvalidState, changing nothing. Expectations are written from
- * operations.md §1, §9 and §10, independently of the machine's guards.
+ * Nova's guards (docs/architecture.md §9.2) and docs/instances.md (Shelve, offload, unshelve and snapshot),
+ * independently of the machine's guards.
  */
 import test from 'ava';
 import { CLEANUP_RETRIES } from '../../../machines/instance/index.js';
