@@ -9,7 +9,7 @@
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { InstanceContext, Move } from '../../machines/instance/index.js';
-import type { TrackerCommand } from '../../machines/tracker/index.js';
+import { type TrackerCommand, TrackerErrorCode } from '../../machines/tracker/index.js';
 import type { FlavorView, InstanceRecord, MigrationRecord, MigrationStatus } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
@@ -146,6 +146,19 @@ export function moveKit(d: MoveStepDeps) {
     }
   };
 
+  /**
+   * The instance stays on this host now that its move ends here: the record says so first
+   * (`status`, which a tracker rebuilt from the records reads), then this host's tracker turns
+   * the move's side into the instance's own claim. Rebuilt in between, the tracker must not
+   * bring back a side that finishMove had made the instance's (Nova's bug 1879878). `cleanup`:
+   * no claim of the move here is success (a tracker rebuilt after the move closed).
+   */
+  const finishHere = async (mid: string, status: MigrationStatus, opId: string, cleanup: boolean) => {
+    await setStatus(mid, status);
+    const fin = await tracker(d.host, { type: 'finishMove', opId, migrationId: mid });
+    return !fin.ok && cleanup && fin.code === TrackerErrorCode.ClaimNotFound ? ({ ok: true } as const) : fin;
+  };
+
   const allocationsOf = (consumer: string) => d.placement.call('allocations.get', { consumer });
 
   const providerOf = async (host: string) =>
@@ -228,6 +241,7 @@ export function moveKit(d: MoveStepDeps) {
     destroyGuest,
     bestEffort,
     setStatus,
+    finishHere,
     allocationsOf,
     providerOf,
     holdOnly,

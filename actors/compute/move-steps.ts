@@ -7,7 +7,6 @@
  * missing guest succeeds, and the hand-off CAS is found already made (owner = target).
  */
 import { statePath, StepErrorCode } from '../../machines/instance/index.js';
-import { TrackerErrorCode } from '../../machines/tracker/index.js';
 import { encodeMessage, envelope, subjects } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { migrationIdOf } from '../records/index.js';
@@ -28,7 +27,7 @@ export const MOVE_STEPS = [
 
 export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number]> {
   const s = subjects(d.prefix);
-  const { tracker, destroyGuest, setStatus, providerOf, holdExactly, swapBack, spawnHere } = moveKit(d);
+  const { tracker, destroyGuest, setStatus, finishHere, providerOf, holdExactly, swapBack, spawnHere } = moveKit(d);
   const noMove = (message: string) => failed({ code: StepErrorCode.NoMove, message });
 
   const migrateDisk = async ({ snapshot, signal }: StepContext): Promise<StepResult> => {
@@ -81,26 +80,32 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
     const c = snapshot.context;
     const m = c.move;
     if (!m) return noMove('no move in flight');
-    const mid = migrationIdOf(c.instanceId, m.opId);
-    // The record first, then the tracker: a tracker rebuilt from the records in between
-    // (the host was taken for dead) must not bring the destination side back as a move
-    // claim after finishMove made it the instance's (found by novactor chaos; Nova's bug
-    // 1879878 is this race). Rebuilt after it, the instance's claim is there and finishMove
-    // finds its work done.
-    await setStatus(mid, 'finished');
+    // The record first, then the tracker (finishHere): a tracker rebuilt from the records in
+    // between (the host was taken for dead) must not bring the destination side back as a
+    // move claim after finishMove made it the instance's (found by novactor chaos). Rebuilt
+    // after it, the instance's claim is there and finishMove finds its work done.
     const opId = `${c.instanceId}:${m.opId}:finishMove`;
-    const fin = await tracker(d.host, { type: 'finishMove', opId, migrationId: mid });
+    const fin = await finishHere(migrationIdOf(c.instanceId, m.opId), 'finished', opId, false);
     if (!fin.ok) return failed({ code: fin.code, message: fin.message });
     await spawnHere(c, m, c.flavor, signal);
     return done();
   };
 
-  /** Drops the source side: its guest, its tracker claim, the migration consumer (confirm, or a failed finish). */
+  /**
+   * Ends the move on the destination: the instance's claim here, then the source side dropped
+   * (its guest, its tracker claim, the migration consumer). Run by a confirm, and by a finish
+   * that failed: whether that failure came before its finishMove, during it or after it, the
+   * instance stays here (in ERROR), and once the move is closed the records call for its own
+   * claim here, so the destination side becomes that claim first (chaos soak seed 3: a NATS
+   * timeout before finishMove left the move's destination side, and the audit repaired it).
+   */
   const confirmSource = async ({ key, snapshot }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
     const m = c.move;
     if (!m) return done();
     const mid = migrationIdOf(c.instanceId, m.opId);
+    const fin = await finishHere(mid, 'finished', `${key}:finish`, true);
+    if (!fin.ok) return failed({ code: fin.code, message: fin.message });
     const sameHost = m.dest === m.source;
     if (!sameHost) await destroyGuest(m.source, c.instanceId, mid, key); // on the same host it is the guest, resized
     const drop = await tracker(
@@ -137,21 +142,22 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
     return done();
   };
 
+  /**
+   * The source side back to the instance's own claim, and the guest back on. Once that claim is
+   * the instance's the move holds nothing, so `reverted` comes first (finishHere). A spawn that
+   * fails after it leaves the instance in ERROR on its source with its own claim, which the
+   * records then say too (chaos soak seeds 11 and 18: the records still said `reverting`, a
+   * source side, and the host's audit "repaired" the tracker back). Run again as the cleanup
+   * of a failed revert (`failedPhase`), it converges the claim alone: the instance stays in ERROR.
+   */
   const finishRevert = async ({ snapshot, signal }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
     const m = c.move;
     if (!m) return noMove('no move to revert');
-    const mid = migrationIdOf(c.instanceId, m.opId);
-    // The record first, then the tracker (as finishResize): once the source side is the
-    // instance's own claim again the move holds nothing, so `reverted` comes before finishMove.
-    // A spawn that fails after it leaves the instance in ERROR on its source with its own
-    // claim, which the records then say too (chaos soak seeds 11 and 18: the records still
-    // said `reverting`, a source side, and the host's audit "repaired" the tracker back).
-    await setStatus(mid, 'reverted');
     const opId = `${c.instanceId}:${c.op?.opId ?? ''}:finishRevert`;
-    const fin = await tracker(d.host, { type: 'finishMove', opId, migrationId: mid });
-    if (!fin.ok && fin.code !== TrackerErrorCode.ClaimNotFound) return failed({ code: fin.code, message: fin.message });
-    await spawnHere(c, m, m.oldFlavor, signal);
+    const fin = await finishHere(migrationIdOf(c.instanceId, m.opId), 'reverted', opId, true);
+    if (!fin.ok) return failed({ code: fin.code, message: fin.message });
+    if (!c.op?.failedPhase) await spawnHere(c, m, m.oldFlavor, signal);
     return done();
   };
 

@@ -9,7 +9,8 @@
  *   dest:   finishResize (tracker finishMove, spawn with the new flavor) → RESIZED
  *   confirm (dest): confirmSource (source guest, source claim, migration consumer) → active/stopped
  *   revert  (dest): revertDest (dest guest, dest claim, placement swap back) → handOff →
- *           (source) finishRevert (source claim back to the instance's, guest on) → old state
+ *           (source) finishRevert (source claim back to the instance's, guest on) → old state;
+ *           a failed finishRevert runs again as a cleanup (the claim alone) → ERROR on the source
  *
  * A failure before the destination owns the instance rolls everything back (moveRollback);
  * a failure while finishing on the destination keeps the instance there in ERROR and drops
@@ -195,6 +196,24 @@ function moveOpFailed(t: Tx, event: MachineEvent, phase: 'resize_confirm' | 'res
   t.ctx = { ...t.ctx, op: null };
 }
 
+/**
+ * finishRevert failed on the source: ERROR, but first the step runs again as a cleanup that
+ * leaves the instance's claim where the records will say it is (its own, on the source), whether
+ * the failure came before the tracker's finishMove, during it or after it.
+ */
+function revertFailed(t: Tx, event: MachineEvent): void {
+  const op = t.ctx.op;
+  if (!op) return;
+  t.ctx = { ...t.ctx, op: { ...op, failedPhase: 'resize_revert' } };
+  t.set({ fault: errorOf(event) }).run('finishRevert');
+}
+
+/** The cleanup of a failed revert is done (or failed too): ERROR, the move kept as moveOpFailed keeps it. */
+function revertEnded(t: Tx): void {
+  t.set({ vmState: 'error', taskState: null }).final('instance.resize_revert.error');
+  t.ctx = { ...t.ctx, op: null };
+}
+
 export const acceptances = {
   resize: { target: 'resizing', accept: acceptResize },
   confirmResize: { target: 'confirming', accept: acceptConfirm },
@@ -213,6 +232,8 @@ export const actions = {
   confirmed: txAction(confirmed),
   revertedAtDest: txAction(revertedAtDest),
   reverted: txAction(reverted),
+  revertFailed: txAction(revertFailed),
+  revertEnded: txAction(revertEnded),
   moveOpFailed: txAction((t, event, p: { phase: 'resize_confirm' | 'resize_revert' }) =>
     moveOpFailed(t, event, p.phase),
   ),
@@ -247,6 +268,7 @@ export function moveClaiming<const C extends ActionRef>(
 const failed = (target: string, phase: 'resize' | 'resize_finish') =>
   ({ target, actions: { type: 'moveFailed', params: { phase } } }) as const;
 const ENDED = { target: '#instance.idle', actions: { type: 'moveEnded' } } as const;
+const REVERT_ENDED = { target: '#instance.idle', actions: { type: 'revertEnded' } } as const;
 const opFailed = (phase: 'resize_confirm' | 'resize_revert') =>
   ({ target: '#instance.idle', actions: { type: 'moveOpFailed', params: { phase } } }) as const;
 
@@ -292,8 +314,9 @@ export const states = {
       finishing: waitOn(
         'finishRevert',
         { target: '#instance.idle', actions: { type: 'reverted' } },
-        opFailed('resize_revert'),
+        { target: 'finishFailed', actions: { type: 'revertFailed' } },
       ),
+      finishFailed: cleanupStep('finishRevert', REVERT_ENDED, REVERT_ENDED),
     },
   },
 } as const;
