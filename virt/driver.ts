@@ -44,6 +44,8 @@ export interface GuestInfo extends GuestSpec {
   readonly rescued: boolean;
   /** The guest's process, for drivers whose guests are processes. */
   readonly pid?: number;
+  /** NMIs delivered by triggerCrashDump over the guest's life (absent: none). */
+  readonly crashDumps?: number;
 }
 
 /** What a snapshot saved. */
@@ -91,6 +93,13 @@ export interface HypervisorDriver {
   /** Restarts the guest from its own disk: rescued → running, not rescued. */
   unrescue(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
   /**
+   * Injects a non-maskable interrupt (libvirt's virDomainInjectNMI, Nova's trigger_crash_dump): the guest handles it as
+   * its OS is configured to (a kdump, a panic). The power state is unchanged; `crashDumps` counts the NMIs delivered.
+   * Running or paused guests only (a paused one takes it when it runs again), else `InvalidState`. At least once: an
+   * NMI is an event, not a state, so a call re-run after a crash may deliver a second one.
+   */
+  triggerCrashDump(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /**
    * Saves the guest's disk for an image (snapshot, shelve), in whatever power state it is; the guest is unchanged.
    * Fails `GuestNotFound` if absent.
    */
@@ -116,6 +125,7 @@ export const VirtOp = {
   Resume: 'resume',
   Rescue: 'rescue',
   Unrescue: 'unrescue',
+  TriggerCrashDump: 'triggerCrashDump',
   Snapshot: 'snapshot',
   Get: 'get',
   List: 'list',

@@ -25,6 +25,7 @@ interface FakeGuest {
   spec: GuestSpec;
   powerState: PowerState;
   rescued: boolean;
+  crashDumps?: number;
 }
 
 /**
@@ -208,6 +209,19 @@ export class FakeDriver implements HypervisorDriver {
     return this.change(VirtOp.Unrescue, 'unrescue', id, opts);
   }
 
+  triggerCrashDump(id: string, opts?: CallOptions): Promise<GuestInfo> {
+    return this.op(VirtOp.TriggerCrashDump, id, opts, () => {
+      const g = this.hostState.guest(id);
+      if (!g) throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${id} on ${this.host}`, { instanceId: id });
+      if (g.powerState !== PowerState.Running && g.powerState !== PowerState.Paused)
+        throw new VirtError(VirtErrorCode.InvalidState, `cannot inject an NMI into a guest that is ${g.powerState}`, {
+          instanceId: id,
+        });
+      g.crashDumps = (g.crashDumps ?? 0) + 1;
+      return info(g);
+    });
+  }
+
   snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {
     return this.op(VirtOp.Snapshot, instanceId, opts, () => {
       const g = this.hostState.guest(instanceId);
@@ -302,5 +316,10 @@ function injected(op: VirtOp, instanceId: string | undefined): VirtError {
 }
 
 function info(g: FakeGuest): GuestInfo {
-  return { ...structuredClone(g.spec), powerState: g.powerState, rescued: g.rescued };
+  return {
+    ...structuredClone(g.spec),
+    powerState: g.powerState,
+    rescued: g.rescued,
+    ...(g.crashDumps ? { crashDumps: g.crashDumps } : {}),
+  };
 }

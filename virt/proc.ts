@@ -51,6 +51,22 @@ export async function processState(pid: number): Promise<string | undefined> {
 }
 
 /** The guest running as `pid`, if that process is a live guest (pids are reused: always check the command line). */
+/** The NMI of the process driver: SIGUSR2 (SIGUSR1 would start node's inspector in a guest not yet listening). */
+export const NMI_SIGNAL = 'SIGUSR2';
+const SIGUSR2_NUMBER = 12;
+
+/** True when the process has a handler for the NMI signal installed (`SigCgt` in /proc/<pid>/status). */
+export async function catchesNmi(pid: number): Promise<boolean> {
+  let status: string;
+  try {
+    status = await readFile(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return false;
+  }
+  const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return mask !== undefined && (BigInt(`0x${mask}`) & (1n << BigInt(SIGUSR2_NUMBER - 1))) !== 0n;
+}
+
 export async function readGuest(pid: number): Promise<GuestProcess | undefined> {
   let raw: string;
   try {

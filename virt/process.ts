@@ -30,7 +30,16 @@ import {
   type SnapshotInfo,
 } from './driver.js';
 import { checkAborted, VirtError, VirtErrorCode } from './errors.js';
-import { guestArgs, isSpec, processState, readGuest, scanGuests, type GuestProcess } from './proc.js';
+import {
+  catchesNmi,
+  guestArgs,
+  isSpec,
+  NMI_SIGNAL,
+  processState,
+  readGuest,
+  scanGuests,
+  type GuestProcess,
+} from './proc.js';
 import { GuestLocks } from './serial.js';
 import { planOrThrow, validateId, type GuestChange, type GuestStatus } from './transitions.js';
 
@@ -58,6 +67,8 @@ interface GuestRecord {
   readonly rescued: boolean;
   /** The last pid started, a hint only: /proc is checked before it is trusted. */
   readonly pid?: number;
+  /** NMIs sent (triggerCrashDump), counted in the file before the signal as every intent is. */
+  readonly crashDumps?: number;
 }
 
 /** How long SIGKILL, SIGSTOP and SIGCONT may take to show in /proc before the driver gives up (retryable). */
@@ -155,6 +166,35 @@ export class ProcessDriver implements HypervisorDriver {
     return this.change('unrescue', id, opts);
   }
 
+  /**
+   * The NMI is a signal the guest program takes as a crash dump request (virt/guest.ts). A guest still starting has no
+   * handler yet and would die of it: the driver waits for the handler as for any signal to take effect.
+   */
+  triggerCrashDump(instanceId: string, opts?: CallOptions): Promise<GuestInfo> {
+    return this.locked(VirtOp.TriggerCrashDump, instanceId, opts, async (signal) => {
+      const { record, proc } = await this.observe(instanceId);
+      const spec = record?.spec ?? proc?.spec;
+      if (!spec)
+        throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
+      const status = statusOf(record, proc);
+      if (!proc || (status.powerState !== PowerState.Running && status.powerState !== PowerState.Paused)) {
+        throw new VirtError(
+          VirtErrorCode.InvalidState,
+          `cannot inject an NMI into a guest that is ${status.powerState}`,
+          { instanceId },
+        );
+      }
+      if (!(await this.until(() => catchesNmi(proc.pid), SIGNAL_TIMEOUT_MS, signal))) {
+        throw new VirtError(VirtErrorCode.DriverFailure, `guest ${instanceId} takes no NMI yet`, { instanceId });
+      }
+      const rec: GuestRecord = { ...(record ?? fromProcess(proc, spec)), crashDumps: (record?.crashDumps ?? 0) + 1 };
+      await this.writeRecord(rec);
+      // A paused (SIGSTOPped) guest takes the signal when it is continued, as a paused VM takes a pending NMI.
+      sendSignal(proc.pid, NMI_SIGNAL);
+      return infoOf(spec, status, proc.pid, rec.crashDumps);
+    });
+  }
+
   /** A process guest has no disk: its image is its spec, sized by its flavor. */
   snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {
     return this.locked(VirtOp.Snapshot, instanceId, opts, async () => {
@@ -170,7 +210,7 @@ export class ProcessDriver implements HypervisorDriver {
     return this.locked(VirtOp.Get, instanceId, opts, async () => {
       const { record, proc } = await this.observe(instanceId);
       const spec = record?.spec ?? proc?.spec;
-      return spec && infoOf(spec, statusOf(record, proc), proc?.pid);
+      return spec && infoOf(spec, statusOf(record, proc), proc?.pid, record?.crashDumps);
     });
   }
 
@@ -184,7 +224,7 @@ export class ProcessDriver implements HypervisorDriver {
         const record = records.get(id);
         const proc = procs.find((p) => p.instanceId === id);
         const spec = record?.spec ?? proc?.spec;
-        if (spec) out.push(infoOf(spec, statusOf(record, proc), proc?.pid));
+        if (spec) out.push(infoOf(spec, statusOf(record, proc), proc?.pid, record?.crashDumps));
       }
       return out;
     });
@@ -226,6 +266,7 @@ export class ProcessDriver implements HypervisorDriver {
       suspended: to === PowerState.Suspended,
       rescued: p.to.rescued,
       ...(proc ? { pid: proc.pid } : {}),
+      ...(record?.crashDumps ? { crashDumps: record.crashDumps } : {}),
     };
     await this.writeRecord(next);
     checkAborted(signal, instanceId);
@@ -312,15 +353,20 @@ export class ProcessDriver implements HypervisorDriver {
   }
 
   /** Polls the process state until `done` or the timeout; true if done. */
-  private async waitFor(
+  private waitFor(
     pid: number,
     done: (state: string | undefined) => boolean,
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<boolean> {
+    return this.until(async () => done(await processState(pid)), timeoutMs, signal);
+  }
+
+  /** Polls `check` until it holds (true) or `timeoutMs` has passed (false). */
+  private async until(check: () => Promise<boolean>, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (done(await processState(pid))) return true;
+      if (await check()) return true;
       if (Date.now() >= deadline) return false;
       checkAborted(signal);
       await delay(this.pollMs);
@@ -413,6 +459,7 @@ function parseRecord(text: string): GuestRecord | undefined {
     return undefined;
   if (typeof r['suspended'] !== 'boolean' || typeof r['rescued'] !== 'boolean') return undefined;
   const pid = typeof r['pid'] === 'number' ? r['pid'] : undefined;
+  const crashDumps = Number.isSafeInteger(r['crashDumps']) ? (r['crashDumps'] as number) : undefined;
   return {
     v: 1,
     spec: r['spec'],
@@ -420,6 +467,7 @@ function parseRecord(text: string): GuestRecord | undefined {
     suspended: r['suspended'],
     rescued: r['rescued'],
     ...(pid === undefined ? {} : { pid }),
+    ...(crashDumps === undefined ? {} : { crashDumps }),
   };
 }
 
@@ -438,11 +486,12 @@ function statusOf(record: GuestRecord | undefined, proc: GuestProcess | undefine
   return { powerState: record?.desired === 'shutdown' ? PowerState.Shutdown : PowerState.Crashed, rescued };
 }
 
-function infoOf(spec: GuestSpec, status: GuestStatus, pid: number | undefined): GuestInfo {
+function infoOf(spec: GuestSpec, status: GuestStatus, pid: number | undefined, crashDumps?: number): GuestInfo {
   return {
     ...structuredClone(spec),
     powerState: status.powerState,
     rescued: status.rescued,
     ...(pid === undefined ? {} : { pid }),
+    ...(crashDumps ? { crashDumps } : {}),
   };
 }

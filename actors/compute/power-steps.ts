@@ -16,6 +16,7 @@ export const POWER_STEPS = [
   'resume',
   'rescue',
   'unrescue',
+  'triggerCrashDump',
   'destroy',
 ] as const;
 
@@ -42,6 +43,7 @@ export function powerSteps(d: PowerStepDeps): StepTable<(typeof POWER_STEPS)[num
     resume: power((id, signal) => d.driver.resume(id, { signal })),
     rescue: power((id, signal) => d.driver.rescue(id, { signal })),
     unrescue: power((id, signal) => d.driver.unrescue(id, { signal })),
+    triggerCrashDump: power((id, signal) => d.driver.triggerCrashDump(id, { signal })),
     destroy: (x) =>
       driverStep(
         d,

@@ -32,6 +32,7 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
     resume: (id, o) => again(() => driver.resume(id, o), o),
     rescue: (id, o) => again(() => driver.rescue(id, o), o),
     unrescue: (id, o) => again(() => driver.unrescue(id, o), o),
+    triggerCrashDump: (id, o) => again(() => driver.triggerCrashDump(id, o), o),
     snapshot: (id, o) => again(() => driver.snapshot(id, o), o),
     get: (id, o) => again(() => driver.get(id, o), o),
     list: (o) => again(() => driver.list(o), o),

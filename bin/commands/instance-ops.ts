@@ -40,6 +40,10 @@ const SIMPLE: readonly [InstanceAction, string][] = [
   ['restore', 'bring back a soft-deleted instance (hosts with a reclaim interval keep deleted instances for a while)'],
   ['rescue', 'boot an instance from a rescue image'],
   ['unrescue', 'boot a rescued instance from its own disk again'],
+  [
+    'trigger_crash_dump',
+    'send the guest an NMI: it writes a crash dump if its OS is set up to (Nova trigger-crash-dump)',
+  ],
   ['lock', 'lock an instance: non-admin commands are refused'],
   ['unlock', 'unlock an instance'],
 ];

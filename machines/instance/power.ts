@@ -1,6 +1,6 @@
 /**
  * Power operations (docs/instances.md, Lifecycle): stop, start, reboot, pause, unpause, suspend, resume,
- * rescue, unrescue. Each is one step on the instance's host, then back to idle; what differs
+ * rescue, unrescue, and trigger_crash_dump (an NMI: the guest's state is not changed). Each is one step on the instance's host, then back to idle; what differs
  * is a row of POWER_OPS (which vm states allow it, its task states, where success and failure
  * leave the instance). A new one-step operation is a row here, a state and an acceptance.
  */
@@ -13,6 +13,7 @@ import {
   reject,
   txAction,
   waitOn,
+  type Accepted,
   type Acceptance,
   type CommandRule,
   type Tx,
@@ -34,8 +35,8 @@ export interface PowerOpSpec {
   readonly tasks: readonly string[];
   readonly step: StepName;
   readonly allowedVm: readonly VmState[];
-  /** vm and power after success; `null` vm = the stashed vm state (resume). */
-  readonly done: { readonly vm: VmState | null; readonly power: PowerState };
+  /** vm and power after success; `null` vm = the stashed vm state (resume); `unchanged`: both stay as they are. */
+  readonly done: { readonly vm: VmState | null; readonly power: PowerState } | 'unchanged';
   readonly fail: FailMode;
 }
 
@@ -99,6 +100,15 @@ export const POWER_OPS = {
     done: { vm: 'active', power: 'running' },
     fail: { kind: 'rollbackElseError', vm: 'active' },
   },
+  // Nova's trigger_crash_dump: an NMI the guest handles as its configuration says (a kdump, a panic); Nova sets no
+  // task state, novactor sets one so that nothing else runs on the instance meanwhile (docs/names.md).
+  trigger_crash_dump: {
+    tasks: ['triggering_crash_dump'],
+    step: 'triggerCrashDump',
+    allowedVm: ['active', 'paused', 'rescued', 'resized', 'error'],
+    done: 'unchanged',
+    fail: KEEP,
+  },
 } as const satisfies Record<string, PowerOpSpec>;
 export type PowerAction = keyof typeof POWER_OPS;
 
@@ -136,9 +146,9 @@ export function specOf(action: InstanceAction, rebootType?: 'SOFT' | 'HARD'): Po
 }
 
 /** The rule of a power operation: its vm states, and no task in flight. */
-const powerRule = (action: PowerAction): CommandRule => ({
+const powerRule = (action: PowerAction, as: Accepted = action as Accepted): CommandRule => ({
   decide: (ctx, _cmd, invalid) =>
-    POWER_OPS[action].allowedVm.includes(ctx.vmState as never) && ctx.taskState === null ? accept(action) : invalid(),
+    POWER_OPS[action].allowedVm.includes(ctx.vmState as never) && ctx.taskState === null ? accept(as) : invalid(),
 });
 
 export const rules = {
@@ -166,6 +176,7 @@ export const rules = {
   resume: powerRule('resume'),
   rescue: powerRule('rescue'),
   unrescue: powerRule('unrescue'),
+  trigger_crash_dump: powerRule('trigger_crash_dump', 'triggerCrashDump'),
 } satisfies Partial<Record<InstanceAction, CommandRule>>;
 
 /** Accepting a power operation: it pre-empts what a HARD reboot may pre-empt, sets its tasks, runs its step. */
@@ -203,6 +214,7 @@ export const acceptances = {
   resume: powerAcceptance('resume', 'resuming'),
   rescue: powerAcceptance('rescue', 'rescuing'),
   unrescue: powerAcceptance('unrescue', 'unrescuing'),
+  triggerCrashDump: powerAcceptance('trigger_crash_dump', 'triggeringCrashDump'),
 } as const satisfies Record<string, Acceptance>;
 
 export const actions = {
@@ -210,11 +222,12 @@ export const actions = {
     const op = t.ctx.op;
     const spec = op && specOf(op.action, op.rebootType);
     if (!op || !spec) return;
-    const vm: VmState = spec.done.vm ?? t.ctx.stashedVmState ?? 'active';
+    const done = spec.done === 'unchanged' ? { vm: t.ctx.vmState, power: t.ctx.powerState } : spec.done;
+    const vm: VmState = done.vm ?? t.ctx.stashedVmState ?? 'active';
     t.set({
       vmState: vm,
       taskState: null,
-      powerState: spec.done.power,
+      powerState: done.power,
       fault: null,
       ...(op.action === 'resume' ? { stashedVmState: null } : {}),
     });
@@ -253,4 +266,5 @@ export const states = {
   resuming: powerOp('resume'),
   rescuing: powerOp('rescue'),
   unrescuing: powerOp('unrescue'),
+  triggeringCrashDump: powerOp('triggerCrashDump'),
 } as const;

@@ -28,6 +28,7 @@ export const STEP_NAMES = [
   'resume',
   'rescue',
   'unrescue',
+  'triggerCrashDump',
   'destroy',
   'releaseClaim',
   'deleteAllocations',

@@ -36,6 +36,7 @@ test.serial(
       [['unpause', id!], /is ACTIVE/],
       [['suspend', id!], /is SUSPENDED/],
       [['resume', id!], /is ACTIVE/],
+      [['trigger-crash-dump', id!], /^instance\.trigger_crash_dump\.end: .* is ACTIVE \(active\/-\/running\)/m],
     ];
     for (const [args, expected] of steps) {
       const r = await cli([...args, '--wait']);
@@ -51,6 +52,13 @@ test.serial(
     const again = await cli(['unpause', id!, '--wait']);
     t.is(again.code, 1, 'unpause of an active instance is rejected');
     t.regex(again.err, /command\.rejected: InstanceInvalidState: /);
+    const guest = await (await setup).hosts.get('h1')?.fake.guest(id!);
+    t.is(guest?.crashDumps, 1, 'the guest took the NMI');
+
+    t.is((await cli(['stop', id!, '--wait'])).code, 0);
+    const dumpStopped = await cli(['trigger-crash-dump', id!, '--wait']);
+    t.is(dumpStopped.code, 1, 'a stopped instance takes no NMI (Nova: active, paused, rescued, resized or error)');
+    t.regex(dumpStopped.err, /command\.rejected: InstanceInvalidState: cannot trigger_crash_dump /);
 
     const del = await cli(['delete', id!, '--wait', '--json']);
     t.is(del.code, 0, del.err);

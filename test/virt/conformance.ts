@@ -127,6 +127,7 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
       () => d.resume('absent'),
       () => d.rescue('absent'),
       () => d.unrescue('absent'),
+      () => d.triggerCrashDump('absent'),
     ];
     for (const call of calls) {
       const err = await expectCode(t, call(), VirtErrorCode.GuestNotFound);
@@ -191,6 +192,25 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     t.like(await d.unrescue(id), { powerState: 'running', rescued: false });
     await d.powerOff(id);
     t.like(await d.rescue(id), { powerState: 'running', rescued: true }, 'a stopped guest can be rescued');
+  });
+
+  it('trigger crash dump: an NMI to a running or paused guest, counted, state unchanged; refused when it is down', async (t, {
+    driver: d,
+    host,
+  }) => {
+    const { instanceId: id } = await d.spawn(spec(host));
+    const before = await d.get(id);
+    t.like(await d.triggerCrashDump(id), { powerState: 'running', rescued: false, crashDumps: 1 });
+    await d.pause(id);
+    t.like(await d.triggerCrashDump(id), { powerState: 'paused', crashDumps: 2 });
+    await d.unpause(id);
+    const after = await d.get(id);
+    t.like(after, { powerState: 'running', crashDumps: 2 }, 'the guest took both NMIs and kept running');
+    t.is(after?.pid, before?.pid, 'the same guest, not a restarted one');
+    await d.powerOff(id);
+    const err = await expectCode(t, d.triggerCrashDump(id), VirtErrorCode.InvalidState);
+    t.false(isVirtError(err) && err.retryable);
+    t.like(await d.get(id), { powerState: 'shutdown', crashDumps: 2 }, 'a refused NMI is not counted');
   });
 
   it('invalid transitions fail InvalidState (terminal) and leave the guest as it was', async (t, {

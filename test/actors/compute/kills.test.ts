@@ -37,6 +37,8 @@ interface Case {
   readonly body?: Record<string, unknown>;
   readonly success: string;
   readonly after: { vmState: string; powerState: string };
+  /** The guest must have taken at least one NMI (trigger_crash_dump: at least once, even across a kill). */
+  readonly nmi?: true;
 }
 
 const CASES: Case[] = [
@@ -96,6 +98,14 @@ const CASES: Case[] = [
     success: 'instance.resume.end',
     after: { vmState: 'active', powerState: 'running' },
   },
+  {
+    step: 'triggerCrashDump',
+    prep: [],
+    action: 'trigger_crash_dump',
+    success: 'instance.trigger_crash_dump.end',
+    after: { vmState: 'active', powerState: 'running' },
+    nmi: true,
+  },
   ...(['destroy', 'blockDevices', 'spawn'] as const).map((step) => ({
     step,
     prep: [],
@@ -134,7 +144,8 @@ async function kill(c: Cloud, what: Kill, instanceId: string): Promise<() => Pro
 }
 
 /** What is still wrong: every command has exactly one terminal event (I5), and the host agrees with placement. */
-async function problems(c: Cloud, id: string, commands: string[], after: Case['after']): Promise<string[]> {
+async function problems(c: Cloud, id: string, commands: string[], cs: Case): Promise<string[]> {
+  const after = cs.after;
   const out = await terminalProblems(c, id, commands);
   const rec = (await c.stores.instances.get(id))?.value;
   if (!rec || rec.vmState !== after.vmState || rec.taskState !== null || rec.powerState !== after.powerState)
@@ -143,7 +154,9 @@ async function problems(c: Cloud, id: string, commands: string[], after: Case['a
   const claims = (await worker.tracker.get()).report().claims.filter((x) => x.instanceId === id).length;
   const providers = Object.keys((await c.placement.call('allocations.get', { consumer: id })).allocations).length;
   const actor = worker.instances.ids().includes(id);
-  const guest = (await c.hosts.get(HOST)?.fake.guest(id)) !== undefined;
+  const info = await c.hosts.get(HOST)?.fake.guest(id);
+  const guest = info !== undefined;
+  if (cs.nmi && !((info?.crashDumps ?? 0) >= 1)) out.push(`the guest took ${info?.crashDumps ?? 0} NMIs`);
   const live = after.vmState !== 'deleted';
   if (claims !== (live ? 1 : 0)) out.push(`tracker holds ${claims} claims`);
   if (providers !== (live ? 1 : 0)) out.push(`placement holds it on ${providers} providers`);
@@ -184,7 +197,7 @@ for (const k of KILLS) {
       t.is(end.type, cs.success);
       const left = await eventually(
         async () => {
-          const p = await problems(c, id, commands, cs.after);
+          const p = await problems(c, id, commands, cs);
           if (p.length > 0) throw new Error(p.join('; '));
           return p;
         },

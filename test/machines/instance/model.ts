@@ -41,6 +41,7 @@ export const COMMANDS: { readonly [A in InstanceAction]: readonly CommandVariant
   resume: [{}],
   rescue: [{}],
   unrescue: [{}],
+  trigger_crash_dump: [{}],
   rebuild: [{ body: { image: 'cirros2' } }],
   // One of the two always differs from the current flavor (accepted), the other is the same one (rejected).
   resize: [{ body: { flavor: LARGE.name } }, { body: { flavor: FLAVOR.name } }],

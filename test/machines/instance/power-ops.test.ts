@@ -16,6 +16,7 @@ const CMDS: Cmd[] = [
   { action: 'resume', body: {}, label: 'resume' },
   { action: 'rescue', body: {}, label: 'rescue' },
   { action: 'unrescue', body: {}, label: 'unrescue' },
+  { action: 'trigger_crash_dump', body: {}, label: 'trigger_crash_dump' },
 ];
 
 /**
@@ -24,7 +25,8 @@ const CMDS: Cmd[] = [
  */
 const EXPECT: Record<
   string,
-  { from: VmState[]; tasks: string[]; step: string; vm: VmState; power: string; notif: string }
+  // 'same': the operation leaves it as it was (trigger_crash_dump).
+  { from: VmState[]; tasks: string[]; step: string; vm: VmState | 'same'; power: string; notif: string }
 > = {
   stop: {
     from: ['active'],
@@ -92,6 +94,15 @@ const EXPECT: Record<
     power: 'running',
     notif: 'unrescue',
   },
+  // Nova's trigger_crash_dump guard (compute/api.py): active, paused, rescued, resized, error; no task state in Nova.
+  trigger_crash_dump: {
+    from: ['active', 'paused', 'rescued', 'error'],
+    tasks: ['triggering_crash_dump'],
+    step: 'triggerCrashDump',
+    vm: 'same',
+    power: 'same',
+    notif: 'trigger_crash_dump',
+  },
 };
 
 const VMS: VmState[] = ['active', 'stopped', 'paused', 'suspended', 'rescued', 'error'];
@@ -106,6 +117,7 @@ for (const vm of VMS) {
     test(`instance machine - ${c.label} from ${vm} is ${ok ? 'accepted' : 'rejected'}`, (t) => {
       const r = at(vm);
       if (!ok) return refusedUnchanged(t, r, c.action, c.body);
+      const powerBefore = r.rec.powerState;
       const from = r.log.length;
       const out = r.cmd(c.action, c.body, { id: 'op' });
       t.deepEqual(steps(out), [exp.step]);
@@ -122,7 +134,11 @@ for (const vm of VMS) {
         [[TERMINAL_SUCCESS[c.action], 'op']],
       );
       t.true(notes(tail).every((n) => n.corr === 'op'));
-      t.like(r.rec, { vmState: exp.vm, taskState: null, powerState: exp.power });
+      t.like(r.rec, {
+        vmState: exp.vm === 'same' ? vm : exp.vm,
+        taskState: null,
+        powerState: exp.power === 'same' ? powerBefore : exp.power,
+      });
     });
   }
 }
@@ -139,6 +155,7 @@ const FAIL: Record<string, [VmState | 'same', VmState | 'same']> = {
   resume: ['error', 'same'],
   rescue: ['error', 'error'],
   unrescue: ['error', 'active'],
+  trigger_crash_dump: ['same', 'same'],
 };
 
 for (const c of CMDS) {
