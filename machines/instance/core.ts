@@ -138,6 +138,32 @@ export function waitOn<const D extends ActionRef, const F extends ActionRef>(
   };
 }
 
+/** The guards a step result may branch on (each defined in its module's `guards`). */
+export type BranchGuard = 'hasMove' | 'offloadsAtOnce' | 'wasStopped';
+
+/**
+ * A state that waits on `step` and, on its result, goes one of two ways: to `then` when the guard `when` holds (an
+ * instance with a move open, a shelve that offloads at once), else to `otherwise`; on its failure to `failed`.
+ */
+export function waitOnEither<const T extends ActionRef, const O extends ActionRef, const F extends ActionRef>(
+  step: StepName,
+  when: BranchGuard,
+  then: Exit<T>,
+  otherwise: Exit<O>,
+  failed: Exit<F>,
+) {
+  return {
+    meta: { step },
+    on: {
+      STEP_DONE: [
+        { guard: and([current(step), { type: when }]), ...then },
+        { guard: current(step), ...otherwise },
+      ],
+      STEP_FAILED: { guard: current(step), ...failed },
+    },
+  };
+}
+
 /**
  * A cleanup step (a rollback, the post-copy of a live migration): what it cleans up would
  * leak if it were abandoned on its first failure (under driver faults, a transient one), so a

@@ -6,17 +6,16 @@
  * (soft-delete.ts).
  */
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
-import { and } from 'xstate';
 import {
   accept,
   CLAIM_RELEASED,
-  current,
   errorOf,
   next,
   preempt,
   reject,
   txAction,
   waitOn,
+  waitOnEither,
   type Acceptance,
   type CommandRule,
   type Decision,
@@ -94,16 +93,13 @@ export const states = {
   deleting: {
     initial: 'destroying',
     states: {
-      destroying: {
-        meta: { step: 'destroy' },
-        on: {
-          STEP_DONE: [
-            { guard: and([current('destroy'), 'hasMove']), ...next('cleaningMove', 'cleanupMove') },
-            { guard: current('destroy'), ...next('releasingClaim', 'releaseClaim') },
-          ],
-          STEP_FAILED: { guard: current('destroy'), ...FAILED },
-        },
-      },
+      destroying: waitOnEither(
+        'destroy',
+        'hasMove',
+        next('cleaningMove', 'cleanupMove'),
+        next('releasingClaim', 'releaseClaim'),
+        FAILED,
+      ),
       /**
        * A delete during or after a move: the other host's guest and claims, and the migration consumer, go too (bug
        * 1848343).

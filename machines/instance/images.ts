@@ -9,13 +9,12 @@
  * the vm_state; a shelve that fails after powering off leaves the instance stopped, as its
  * guest is.
  */
-import { and } from 'xstate';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 import {
-  current,
   errorOf,
   txAction,
   waitOn,
+  waitOnEither,
   type Acceptance,
   type CommandRule,
   type MachineEvent,
@@ -89,20 +88,13 @@ export const states = {
     initial: 'saving',
     states: {
       saving: waitOn('snapshot', { target: 'uploading', actions: { type: 'imageSaved' } }, FAILED),
-      uploading: {
-        meta: { step: 'uploadImage' },
-        on: {
-          STEP_DONE: [
-            {
-              guard: and([current('uploadImage'), 'offloadsAtOnce']),
-              target: '#instance.offloading',
-              actions: { type: 'imageUploaded' },
-            },
-            { guard: current('uploadImage'), target: '#instance.idle', actions: { type: 'imageUploaded' } },
-          ],
-          STEP_FAILED: { guard: current('uploadImage'), ...FAILED },
-        },
-      },
+      uploading: waitOnEither(
+        'uploadImage',
+        'offloadsAtOnce',
+        { target: '#instance.offloading', actions: { type: 'imageUploaded' } },
+        { target: '#instance.idle', actions: { type: 'imageUploaded' } },
+        FAILED,
+      ),
       cleaning: waitOn('deleteImage', CLEANED, CLEANED),
     },
   },

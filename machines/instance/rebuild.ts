@@ -4,14 +4,13 @@
  * moves. A failure leaves the instance in ERROR still holding its own allocation — never the
  * same-host rebuild that strips it (docs/architecture.md §9.4).
  */
-import { and } from 'xstate';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 import {
   accept,
-  current,
   errorOf,
   txAction,
   waitOn,
+  waitOnEither,
   type Acceptance,
   type CommandRule,
   type GuardArgs,
@@ -84,20 +83,13 @@ export const states = {
     states: {
       destroying: waitOn('destroy', advance('blockDeviceMapping', 'rebuild_block_device_mapping'), FAILED),
       blockDeviceMapping: waitOn('blockDevices', advance('spawning', 'rebuild_spawning'), FAILED),
-      spawning: {
-        meta: { step: 'spawn' },
-        on: {
-          STEP_DONE: [
-            {
-              guard: and([current('spawn'), 'wasStopped']),
-              target: 'poweringOff',
-              actions: { type: 'rebuildSpawned' },
-            },
-            { guard: current('spawn'), target: '#instance.idle', actions: { type: 'rebuildSpawned' } },
-          ],
-          STEP_FAILED: { guard: current('spawn'), ...FAILED },
-        },
-      },
+      spawning: waitOnEither(
+        'spawn',
+        'wasStopped',
+        { target: 'poweringOff', actions: { type: 'rebuildSpawned' } },
+        { target: '#instance.idle', actions: { type: 'rebuildSpawned' } },
+        FAILED,
+      ),
       poweringOff: waitOn('powerOff', { target: '#instance.idle', actions: { type: 'rebuildDone' } }, FAILED),
     },
   },
