@@ -94,7 +94,9 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   readonly maxInFlight?: number;
   /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
   readonly supervisor?: Supervisor;
-  /** Nova's running_deleted_instance_poll_interval: guests nobody here needs are reaped this often; 0 = only at start. */
+  /**
+   * Nova's running_deleted_instance_poll_interval: guests nobody here needs are reaped this often; 0 = only at start.
+   */
   readonly reapIntervalMs?: number;
   /** The periodics' jitter source, uniform in [0, 1) (default: systemRandom). */
   readonly jitter?: () => number;

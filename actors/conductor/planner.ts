@@ -131,7 +131,8 @@ export function planner(d: PlannerDeps): Planner {
         await d.stores.images.remove(e.imageId);
         return true;
       case 'createMigration':
-        await d.stores.migrations.create(e.migration.migrationId, e.migration).catch(() => undefined); // made by an earlier run
+        // An earlier run of this task may have made it already.
+        await d.stores.migrations.create(e.migration.migrationId, e.migration).catch(() => undefined);
         return true;
       case 'patchMigration':
         await patchMigration(e.migrationId, e.patch);

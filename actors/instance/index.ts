@@ -1,4 +1,7 @@
-/** One instance's actor (persist, then act), whose steps the compute worker supplies. The public face of actors/instance. */
+/**
+ * One instance's actor (persist, then act), whose steps the compute worker supplies. The public face of
+ * actors/instance.
+ */
 export {
   InstanceActor,
   type InstanceActorDeps,

@@ -11,7 +11,9 @@ import {
 /** Events between snapshots: a restart replays at most this many. */
 export const DEFAULT_SNAPSHOT_EVERY = 100_000;
 export const SNAPSHOT_EVERY = integer(1, 1e9);
-/** The leader lease's TTL (the lease bucket's, set by bootstrap): a standby takes over this long after the leader dies. */
+/**
+ * The leader lease's TTL (the lease bucket's, set by bootstrap): a standby takes over this long after the leader dies.
+ */
 export { DEFAULT_LEASE_TTL_MS };
 export const LEASE_TTL_MS = integer(200, 60_000);
 

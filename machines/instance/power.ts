@@ -1,6 +1,7 @@
 /**
  * Power operations (docs/instances.md, Lifecycle): stop, start, reboot, pause, unpause, suspend, resume,
- * rescue, unrescue, and trigger_crash_dump (an NMI: the guest's state is not changed). Each is one step on the instance's host, then back to idle; what differs
+ * rescue, unrescue, and trigger_crash_dump (an NMI: the guest's state is not changed). Each is one step on the
+ * instance's host, then back to idle; what differs
  * is a row of POWER_OPS (which vm states allow it, its task states, where success and failure
  * leave the instance). A new one-step operation is a row here, a state and an acceptance.
  */

@@ -80,7 +80,10 @@ function parseGroup(
   return { suffix, resources, traits, aggregates, inTreeRoot };
 }
 
-/** Parse and check the `candidates.get` request (docs/protocol.md §9.3); the groups come unsuffixed first, then by suffix. */
+/**
+ * Parse and check the `candidates.get` request (docs/protocol.md §9.3); the groups come unsuffixed first, then by
+ * suffix.
+ */
 function parse(state: PlacementState, body: Request): { groups: Group[]; root: TraitFilter } | PlacementError {
   const suffixes = Object.keys(body.groups ?? {}).sort();
   const hasResources =

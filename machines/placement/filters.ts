@@ -1,4 +1,7 @@
-/** Trait and aggregate filters shared by providers.list and candidates.get (TraitExprs, MemberOf: docs/protocol.md §9.1). */
+/**
+ * Trait and aggregate filters shared by providers.list and candidates.get (TraitExprs, MemberOf: docs/protocol.md
+ * §9.1).
+ */
 import { PlacementErrorCode, badRequest, type PlacementError } from './errors.js';
 import { traitExists, type PlacementState, type Provider } from './model.js';
 import { canonicalUuid } from './names.js';

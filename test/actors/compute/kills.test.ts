@@ -193,7 +193,8 @@ for (const k of KILLS) {
       const restart = await kill(c, k, id);
       held.release();
       await restart();
-      const end = await c.client.final(id, cmd, 90_000); // a deadline, not a speed: the full suite runs beside the chaos suite on two cores
+      // A deadline, not a speed: the full suite runs beside the chaos suite on two cores.
+      const end = await c.client.final(id, cmd, 90_000);
       t.is(end.type, cs.success);
       const left = await eventually(
         async () => {

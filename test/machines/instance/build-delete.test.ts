@@ -436,8 +436,10 @@ test('instance machine - every state that waits declares its step in meta', (t) 
   visit(instanceMachine.root as never, '');
   t.true(waiting.includes('build.claiming:claim'));
   t.true(waiting.includes('deleting.deletingAllocations:deleteAllocations'));
-  // build 4, reschedule 3, abort 3, power ops 10 (with trigger_crash_dump), delete 4 (with the move cleanup), resize 6, confirm 1,
-  // revert 4 (with the cleanup of a failed finish), rebuild 4, evacuation 2, live migration 5, soft delete 1, restore 1,
+  // build 4, reschedule 3, abort 3, power ops 10 (with trigger_crash_dump), delete 4 (with the move cleanup), resize 6,
+  // confirm 1,
+  // revert 4 (with the cleanup of a failed finish), rebuild 4, evacuation 2, live migration 5, soft delete 1, restore
+  // 1,
   // shelve 1, imaging 3, offloading 4, unshelve in place 2, unshelve of an offloaded instance 3
   t.is(waiting.length, 4 + 3 + 3 + 10 + 4 + 6 + 1 + 4 + 4 + 2 + 5 + 2 + 1 + 3 + 4 + 2 + 3);
 });
