@@ -56,7 +56,7 @@ export function trackerFindings(report: AuditReport): { found: AuditFinding[]; r
 }
 
 /** How a finding is named across runs (the same as the tracker's `driftKey` for claims). */
-export const findingKey = (f: Pick<AuditFinding, 'kind' | 'id'>): string => `${f.kind}:${f.id}`;
+export { findingKey } from '../../machines/compute/index.js';
 
 /** Publishes what was repaired (nothing when nothing was); a failed publish is logged, the repair stands. */
 export async function publishHealed(

@@ -8,7 +8,7 @@
  * on to its owner (the conductor, or another host), never dropped.
  */
 import type { JsMsg, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { commandHandled } from '../../machines/gateway/index.js';
+import { adoptVerdict, afterSend, commandVerdict, type CommandOwner } from '../../machines/compute/index.js';
 import { isDuplicate } from '../../machines/instance/index.js';
 import {
   decodeMessage,
@@ -69,20 +69,16 @@ const acked =
     });
   };
 
-/** How long an adopt task waits for the hand-off it announces. */
-const ADOPT_PATIENCE_MS = 10 * 60_000;
-
-/** Whether an instance's machine has seen a command id (it answered it already). */
-const handledBy = commandHandled;
-
 export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
   const s = subjects(o.prefix);
-  const self = `host:${o.host}`;
 
-  const reroute = async (env: Envelope, task: HostCommandTask, rec: InstanceRecord): Promise<Outcome> => {
-    const subject =
-      rec.owner === 'conductor' ? s.conductor('command') : s.host(rec.owner.slice('host:'.length), 'command');
-    const msgId = `${task.commandId}:route:${rec.epoch}`;
+  const reroute = async (
+    env: Envelope,
+    task: HostCommandTask,
+    owner: CommandOwner,
+    msgId: string,
+  ): Promise<Outcome> => {
+    const subject = owner.to === 'conductor' ? s.conductor('command') : s.host(owner.host, 'command');
     const out = envelope({
       id: msgId,
       type: 'host.command',
@@ -109,31 +105,19 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
           message,
         })
         .then((): Outcome => 'ack');
-    if (!cur || cur.value.project !== env.project)
-      return rejected('InstanceNotFound', `instance ${task.instanceId} not found`);
-    const rec = cur.value;
-    if (rec.owner !== self) return reroute(env, task, rec);
-    if (rec.vmState === 'deleted')
-      return handledBy(rec, task.commandId)
-        ? 'ack'
-        : rejected('InstanceNotFound', `instance ${task.instanceId} not found`);
+    const verdict = commandVerdict(task, env.project, cur?.value, o.host, o);
+    if (verdict.kind === 'reject') return rejected(verdict.code, verdict.message);
+    if (verdict.kind === 'reroute') return reroute(env, task, verdict.owner, verdict.msgId);
+    if (verdict.kind === 'ack') return 'ack';
     const actor = await o.actors.get(task.instanceId);
     if (!actor) return { retryAfterMs: 200 }; // handed over, its host.build not taken yet
     try {
-      // The host's settings decide two things the command does not say: whether a delete is
-      // soft (reclaim interval) and whether a shelve offloads at once (shelved_offload_time 0).
-      const body =
-        task.action === 'delete' && o.softDelete
-          ? { ...task.body, soft: true }
-          : task.action === 'shelve' && o.offloadAtOnce === true
-            ? { ...task.body, offload: true }
-            : task.body;
       await actor.send({
         type: 'COMMAND',
         ts: o.clock.now(),
         id: task.commandId,
         action: task.action as InstanceAction,
-        body,
+        body: verdict.body,
         user: task.user,
         isAdmin: task.isAdmin,
       });
@@ -141,27 +125,17 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
       if (isActorError(err, ActorErrorCode.Fenced)) return { retryAfterMs: 0 }; // moved on: read again, re-route
       throw err;
     }
-    // A final machine (deleted, handed back) takes no command, nor one handing its record to
-    // the conductor (offload): read the record again once it has moved.
-    if (!isDuplicate(actor.state.context, task.commandId))
-      return { retryAfterMs: actor.state.context.op?.finished === true ? 100 : 0 };
-    return 'ack';
+    const ctx = actor.state.context;
+    return afterSend(isDuplicate(ctx, task.commandId), ctx.op?.finished === true);
   };
 
-  /**
-   * A move handed the instance here. The task is published just before the hand-off's CAS,
-   * so an older record means "not yet": wait for it (bounded: a hand-off overtaken by a delete
-   * never comes).
-   */
+  /** A move handed the instance here: start its actor once the hand-off has landed (machines/compute adoptVerdict). */
   const adopt = async (env: Envelope, task: HostAdoptTask): Promise<Outcome> => {
     const cur = await o.instances.get(task.instanceId);
-    if (!cur) return 'ack';
-    if (cur.value.owner === self) {
-      await o.actors.get(task.instanceId);
-      return 'ack';
-    }
-    if (cur.value.epoch >= task.epoch) return 'ack'; // moved on past this hand-off
-    return o.clock.now() - env.ts < ADOPT_PATIENCE_MS ? { retryAfterMs: 250 } : 'ack';
+    const verdict = adoptVerdict(task, cur?.value, o.host, env.ts, o.clock.now());
+    if (verdict !== 'start') return verdict;
+    await o.actors.get(task.instanceId);
+    return 'ack';
   };
 
   const handle = async (m: JsMsg): Promise<Outcome> => {

@@ -11,9 +11,19 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
-import { holdsHostClaim, operationInFlight } from '../../machines/instance/index.js';
+import {
+  evacuatedSourcePlan,
+  evacuationsAway,
+  isOpenMigration,
+  movedAway,
+  ownedElsewhere,
+  reapVerdict,
+  staleInstanceClaims,
+  trackerInstances,
+  trackerMigrations,
+} from '../../machines/compute/index.js';
+import { operationInFlight } from '../../machines/instance/index.js';
 import { subjects } from '../../protocol/index.js';
-import { isOpenMigration } from './move-steps.js';
 import {
   RemoteHosts,
   sleep as sleepOn,
@@ -34,7 +44,7 @@ import { computeSteps } from './steps.js';
 import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
 import { servePeerCalls, serveStatus } from './rpc.js';
-import { completeMigration, healAllocations, healImages, trackerMigrations } from './upkeep.js';
+import { completeMigration, healAllocations, healImages } from './upkeep.js';
 import { findingKey, publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource } from './periodics.js';
 
@@ -104,20 +114,16 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
       moves.map((e) => e.value),
       o.host,
     );
-    // An instance handed here by a move that has not finished yet is held by the move's
-    // destination side, not by a claim of its own as well.
-    const arriving = new Set(sides.filter((m) => m.side === 'destination' && !m.finished).map((m) => m.instanceId));
-    const instances = all
-      .map((e) => e.value)
-      .filter(
-        (r) => r.host === o.host && r.vmState !== 'deleted' && holdsHostClaim(r.machine) && !arriving.has(r.instanceId),
-      )
-      .map((r) => ({
-        instanceId: r.instanceId,
-        flavor: { vcpus: r.flavor.vcpus, memoryMb: r.flavor.memoryMb, rootGb: r.flavor.rootGb },
-        vmState: r.vmState,
-        taskState: r.taskState,
-      }));
+    const instances = trackerInstances(
+      all.map((e) => e.value),
+      sides,
+      o.host,
+    ).map((r) => ({
+      instanceId: r.instanceId,
+      flavor: { vcpus: r.flavor.vcpus, memoryMb: r.flavor.memoryMb, rootGb: r.flavor.rootGb },
+      vmState: r.vmState,
+      taskState: r.taskState,
+    }));
     const busy = new Set(all.filter((e) => operationInFlight(e.value)).map((e) => e.value.instanceId));
     return { instances, migrations: sides, busy };
   };
@@ -225,25 +231,23 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
    * before each periodic audit, which would otherwise find the side stale and repair it.
    */
   const cleanEvacuated = async () => {
-    for (const { value: m } of await migrations.entries()) {
-      if (m.kind !== 'evacuation' || m.sourceHost !== o.host || m.status === 'completed' || m.status === 'error')
-        continue;
-      const rec = await stores.instances.get(m.instanceId);
-      if (rec?.value.owner === self) continue; // no host was found: it stayed ours
+    const away = evacuationsAway(
+      (await migrations.entries()).map((e) => e.value),
+      o.host,
+    );
+    for (const m of away) {
+      const plan = evacuatedSourcePlan(m, (await stores.instances.get(m.instanceId))?.value, o.host);
+      if (plan.kind === 'stayed') continue; // no host was found: it stayed ours
       if (instances.forget(m.instanceId) || (await patient.get(m.instanceId)) !== undefined) {
         await patient.destroy(m.instanceId);
         log(
           `compute ${o.host}: destroyed the guest of ${m.instanceId}, evacuated to ${m.destHost ?? 'another host'} while this host was down`,
         );
       }
-      if (m.status !== 'done' && m.status !== 'failed') continue;
+      const drop = plan.dropSource;
+      if (!drop) continue;
       const dropped = await tracker.use((t) =>
-        t.handle({
-          type: 'dropMoveClaim',
-          opId: `${m.migrationId}:evacuatedSource`,
-          migrationId: m.migrationId,
-          side: 'source',
-        }),
+        t.handle({ type: 'dropMoveClaim', opId: drop.opId, migrationId: drop.migrationId, side: 'source' }),
       );
       if (!dropped.ok)
         throw new Error(
@@ -260,8 +264,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
    */
   const reconcile = async () => {
     for (const id of instances.ids()) {
-      const rec = await stores.instances.get(id);
-      if (rec && rec.value.owner !== self) instances.forget(id);
+      if (ownedElsewhere((await stores.instances.get(id))?.value, o.host)) instances.forget(id);
     }
     await cleanEvacuated();
     await reapGuests();
@@ -275,11 +278,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     const t = await tracker.get();
     const { found } = trackerFindings(await t.audit(new Set()));
     const moved = new Set<string>();
-    for (const f of found) {
-      if (f.kind !== 'stale-claim' || f.instanceId === null || !f.id.startsWith('instance:')) continue;
-      const rec = await stores.instances.get(f.instanceId);
-      if (rec && (rec.value.owner !== self || rec.value.vmState === 'deleted')) moved.add(findingKey(f));
-    }
+    for (const f of staleInstanceClaims(found))
+      if (movedAway((await stores.instances.get(f.instanceId))?.value, o.host)) moved.add(findingKey(f));
     if (moved.size === 0) return;
     const { repaired } = trackerFindings(await t.audit(moved));
     if (repaired.length > 0)
@@ -294,16 +294,12 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   const reapGuests = async () => {
     const open = (await migrations.entries()).map((e) => e.value).filter(isOpenMigration);
     for (const g of await o.driver.list()) {
-      const rec = (await stores.instances.get(g.instanceId))?.value;
-      const live = rec !== undefined && rec.vmState !== 'deleted';
-      if (live && rec.owner === self) continue;
-      if (live && open.some((m) => m.instanceId === g.instanceId && (m.sourceHost === o.host || m.destHost === o.host)))
-        continue;
-      if (live && rec.owner === 'conductor') continue; // being taken over right now (evacuation): cleanEvacuated decides
+      const verdict = reapVerdict(g.instanceId, (await stores.instances.get(g.instanceId))?.value, open, o.host);
+      if (verdict.kind === 'keep') continue;
       instances.forget(g.instanceId);
       await o.driver.destroy(g.instanceId);
       log(
-        `compute ${o.host}: destroyed guest ${g.instanceId}: ${live ? `its instance lives on ${rec.owner}` : 'its instance is deleted'}`,
+        `compute ${o.host}: destroyed guest ${g.instanceId}: ${verdict.livesOn !== null ? `its instance lives on ${verdict.livesOn}` : 'its instance is deleted'}`,
       );
     }
   };

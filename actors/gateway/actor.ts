@@ -20,18 +20,18 @@ import {
   subjects,
   type BuildTask,
   type HostCommandTask,
-  type FlavorRecord,
   type InstanceAction,
   type InstanceRecord,
   type QuotaRecord,
 } from '../../protocol/index.js';
 import {
+  commandRoute,
   decideCommand,
-  type GatewayDecision,
+  quotaClaimOf,
+  routeTarget,
   type GatewayInputs,
   type IncomingCommand,
   type ProjectUsage,
-  type QuotaClaim,
 } from '../../machines/gateway/index.js';
 import { names, startConsumerLoop, type Outcome, eventPublisher, type Actor } from '../runtime/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
@@ -197,13 +197,11 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
           user: env.user,
           isAdmin: cmd.isAdmin,
         };
-        // A delete for a host that is down is carried out at once by the conductor (Nova's
-        // local delete, bug 1679750): the host, when back, finds the record deleted.
-        const local =
-          decision.kind === 'route' &&
-          (action === 'delete' || action === 'force_delete') &&
-          (await isHostDown(stores, decision.host));
-        const subject = decision.kind === 'route' && !local ? s.host(decision.host, 'command') : s.conductor('command');
+        // A delete for a host that is down goes to the conductor (a local delete): asked only then.
+        const route = commandRoute(decision, cmd.action);
+        const down = route.to === 'host' && route.localIfDown && (await isHostDown(stores, route.host));
+        const target = routeTarget(route, down);
+        const subject = target.to === 'host' ? s.host(target.host, 'command') : s.conductor('command');
         // In the owner's project: an admin's command from the admin project acts on, and its
         // events belong to, the instance's own project (hosts check the task against the record).
         await publishTask(
@@ -263,29 +261,6 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       await loop.stop();
     },
   };
-}
-
-/**
- * What a command claims from its project's quota, if anything: a new instance (a boot), a
- * resize to a bigger flavor, an unshelve of an instance that was offloaded (it takes cores
- * and RAM again).
- */
-function quotaClaimOf(
-  decision: GatewayDecision,
-  cmd: IncomingCommand,
-  record: InstanceRecord | undefined,
-  flavor: FlavorRecord | undefined,
-): QuotaClaim | undefined {
-  const base = { instanceId: cmd.instanceId, commandId: cmd.commandId };
-  if (decision.kind === 'create' || decision.kind === 'resumeCreate')
-    return { kind: 'instance', ...base, flavor: decision.record.flavor };
-  if (decision.kind === 'route' && cmd.action === 'resize' && record && flavor) {
-    const grows = flavor.vcpus > record.flavor.vcpus || flavor.memoryMb > record.flavor.memoryMb;
-    return grows ? { kind: 'growth', ...base, cores: flavor.vcpus, ramMb: flavor.memoryMb } : undefined;
-  }
-  if (decision.kind === 'toConductor' && cmd.action === 'unshelve' && record?.vmState === 'shelved_offloaded')
-    return { kind: 'growth', ...base, cores: record.flavor.vcpus, ramMb: record.flavor.memoryMb };
-  return undefined;
 }
 
 const limitOf = (n: number) => (n < 0 ? 'unlimited' : String(n));

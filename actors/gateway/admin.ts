@@ -18,6 +18,7 @@ import {
   type QuotaSetRequest,
   type QuotaView,
 } from '../../protocol/index.js';
+import { applySwitches } from '../../machines/gateway/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import {
   type Clock,
@@ -146,14 +147,6 @@ async function setHost(o: AdminOptions, req: HostSetRequest): Promise<HostAdminR
       if (!isActorError(err, ActorErrorCode.CasConflict) || attempt >= MAX_CAS_ATTEMPTS) throw err;
     }
   }
-}
-
-/** The record after a hosts.set: unnamed switches keep their value; a host back in service loses its reason. */
-export function applySwitches(prev: HostAdminRecord | undefined, req: HostSetRequest, now: number): HostAdminRecord {
-  const enabled = req.enabled ?? prev?.enabled ?? true;
-  const forcedDown = req.forcedDown ?? prev?.forcedDown ?? false;
-  const reason = req.reason !== undefined ? req.reason : enabled && !forcedDown ? null : (prev?.reason ?? null);
-  return { host: req.host, enabled, forcedDown, reason, updatedAt: now };
 }
 
 /**

@@ -1,6 +1,5 @@
 /** Migration ids and which migrations are still open. */
 import { createHash } from 'node:crypto';
-import type { MigrationRecord, MigrationStatus } from '../../protocol/index.js';
 
 /** The migration id of a move: a uuid (placement wants one) derived from the instance and the move's opId. */
 export function migrationIdOf(instanceId: string, opId: string): string {
@@ -8,17 +7,5 @@ export function migrationIdOf(instanceId: string, opId: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
 }
 
-/** Statuses of a move that still holds something (its migration consumer, a side in a tracker). */
-const OPEN: ReadonlySet<MigrationStatus> = new Set([
-  'pre-migrating',
-  'migrating',
-  'post-migrating',
-  'finished',
-  'confirming',
-  'reverting',
-  'accepted',
-  'queued',
-  'preparing',
-  'running',
-]);
-export const isOpenMigration = (m: MigrationRecord) => OPEN.has(m.status);
+// Which moves are open is a pure rule, shared with the compute host's decisions.
+export { isOpenMigration } from '../../machines/compute/index.js';

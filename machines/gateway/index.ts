@@ -1,4 +1,7 @@
-/** The gateway's pure decisions: what to do with one user command, and the quota ledger. */
+/**
+ * The gateway's pure decisions: what to do with one user command, what it claims from the quota and where it goes,
+ * the quota ledger, and an operator's host switches.
+ */
 export {
   commandHandled,
   decideCommand,
@@ -23,3 +26,5 @@ export {
   type QuotaClaim,
   type QuotaJudgement,
 } from './quota.js';
+export { commandRoute, quotaClaimOf, routeTarget, type CommandRoute } from './route.js';
+export { applySwitches } from './hosts.js';

@@ -1,0 +1,91 @@
+/**
+ * What a compute host's inbox does with a task, given the instance's record: reject it, send
+ * it on to the instance's owner, ack it, wait, or feed it to this host's actor.
+ */
+import type { HostAdoptTask, HostCommandTask, InstanceRecord } from '../../protocol/index.js';
+import { commandHandled } from '../gateway/index.js';
+
+/** How the inbox settles a message: ack it, or have it redelivered after a while. */
+export type InboxOutcome = 'ack' | { readonly retryAfterMs: number };
+
+/** Where a command for an instance that is no longer this host's goes. */
+export type CommandOwner = { readonly to: 'conductor' } | { readonly to: 'host'; readonly host: string };
+
+export type CommandVerdict =
+  | { readonly kind: 'reject'; readonly code: 'InstanceNotFound'; readonly message: string }
+  /** Sent on to its owner, with a dedup id per hand-off (`epoch`): never dropped. */
+  | { readonly kind: 'reroute'; readonly owner: CommandOwner; readonly msgId: string }
+  /** A command the deleted instance's machine answered already (a redelivery). */
+  | { readonly kind: 'ack' }
+  | { readonly kind: 'send'; readonly body: HostCommandTask['body'] };
+
+/** The host's settings a command does not carry. */
+export interface InboxSettings {
+  /** The host keeps deleted instances for a while (reclaim interval set): a user's delete is soft. */
+  readonly softDelete?: boolean;
+  /** The host's shelved_offload_time is 0: a shelve offloads at once. */
+  readonly offloadAtOnce?: boolean;
+}
+
+/** A `host.command` for `record` (undefined: none), sent in `project`. */
+export function commandVerdict(
+  task: HostCommandTask,
+  project: string,
+  record: InstanceRecord | undefined,
+  host: string,
+  settings: InboxSettings,
+): CommandVerdict {
+  const notFound = {
+    kind: 'reject',
+    code: 'InstanceNotFound',
+    message: `instance ${task.instanceId} not found`,
+  } as const;
+  if (!record || record.project !== project) return notFound;
+  if (record.owner !== `host:${host}`) {
+    const owner: CommandOwner =
+      record.owner === 'conductor' ? { to: 'conductor' } : { to: 'host', host: record.owner.slice('host:'.length) };
+    return { kind: 'reroute', owner, msgId: `${task.commandId}:route:${record.epoch}` };
+  }
+  if (record.vmState === 'deleted') return commandHandled(record, task.commandId) ? { kind: 'ack' } : notFound;
+  // The host's settings decide two things the command does not say: whether a delete is
+  // soft (reclaim interval) and whether a shelve offloads at once (shelved_offload_time 0).
+  const body =
+    task.action === 'delete' && settings.softDelete
+      ? { ...task.body, soft: true }
+      : task.action === 'shelve' && settings.offloadAtOnce === true
+        ? { ...task.body, offload: true }
+        : task.body;
+  return { kind: 'send', body };
+}
+
+/**
+ * After a command was sent to the actor: acked once its machine took it (`taken`: the id is
+ * in its context). A final machine (deleted, handed back, `finished`) takes no command, nor
+ * one handing its record to the conductor (offload): read the record again once it has moved.
+ */
+export const afterSend = (taken: boolean, finished: boolean): InboxOutcome =>
+  taken ? 'ack' : { retryAfterMs: finished ? 100 : 0 };
+
+/** How long an adopt task waits for the hand-off it announces. */
+export const ADOPT_PATIENCE_MS = 10 * 60_000;
+
+/** `start`: the instance is this host's now; start (or find) its actor, then ack. */
+export type AdoptVerdict = InboxOutcome | 'start';
+
+/**
+ * A move handed the instance here. The task is published just before the hand-off's CAS,
+ * so an older record means "not yet": wait for it (bounded: a hand-off overtaken by a delete
+ * never comes). `sentAt` is the task's timestamp.
+ */
+export function adoptVerdict(
+  task: HostAdoptTask,
+  record: InstanceRecord | undefined,
+  host: string,
+  sentAt: number,
+  now: number,
+): AdoptVerdict {
+  if (!record) return 'ack';
+  if (record.owner === `host:${host}`) return 'start';
+  if (record.epoch >= task.epoch) return 'ack'; // moved on past this hand-off
+  return now - sentAt < ADOPT_PATIENCE_MS ? { retryAfterMs: 250 } : 'ack';
+}
