@@ -3,7 +3,7 @@
  * not validate is corrupt state and an error, never guessed at), writes are
  * compare-and-set on the revision read.
  */
-import { KvWatchInclude, type KV } from '@nats-io/kv';
+import { type Bucket, KvWatchInclude, type KV } from '@nats-io/kv';
 import type { TSchema } from '@sinclair/typebox';
 import { decodeWith, encodeValue } from '../../protocol/index.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
@@ -99,10 +99,17 @@ export class RecordBucket<T> {
     return [...out.values()];
   }
 
-  /** Every key (for listings; fine for the sizes a query returns). */
+  /**
+   * Every key with a message in the bucket, a deleted key's tombstone included (callers read
+   * each key); for listings, fine for the sizes a query returns. One request for the stream's
+   * subjects, not nats.js' `kv.keys()`: that one's consumer ends when the server counts nothing
+   * pending or goes idle, and on a bucket rewritten all the time (the services' heartbeats) it
+   * listed the same keys over and over and could go on for good (found by live-kills: a
+   * move's claim hung choosing a destination).
+   */
   async keys(): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await this.kv.keys()) out.push(k);
-    return out;
+    const b = this.kv as Bucket; // what Kvm's open() and create() make
+    const info = await b.jsm.streams.info(b.stream, { subjects_filter: `${b.prefix}.>` });
+    return Object.keys(info.state.subjects ?? {}).map((subject) => b.decodeKey(subject.substring(b.prefixLen)));
   }
 }

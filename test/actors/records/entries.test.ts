@@ -1,12 +1,16 @@
 /**
- * RecordBucket.entries() while the bucket is being written: each key once, at its latest
- * revision seen. Regression: a key updated during the watch came twice, and a tracker rebuilt
- * from such a list refused it ("appears twice") and could not start, stalling every claim.
+ * RecordBucket.entries() and keys() while the bucket is being written: each key once (entries
+ * at its latest revision seen). Regressions: a key updated during the watch came twice, and a tracker
+ * rebuilt from such a list refused it ("appears twice") and could not start, stalling every
+ * claim; keys() of a bucket rewritten all the time (the services' heartbeats) listed its keys
+ * over and over and could hang for good, and with it a move's choice of a destination.
  */
 import test from 'ava';
 import { Type } from '@sinclair/typebox';
 import { Kvm } from '@nats-io/kv';
 import { RecordBucket } from '../../../actors/records/kv-record.js';
+import { encodeValue } from '../../../protocol/index.js';
+import { eventually } from '../../helpers/eventually.js';
 import { connectTo, startNats } from '../../helpers/nats.js';
 
 test('records - entries() during concurrent writes lists each key once', async (t) => {
@@ -33,6 +37,32 @@ test('records - entries() during concurrent writes lists each key once', async (
     writing = false;
     await writer;
   } finally {
+    await nc.close();
+    await s.cleanup();
+  }
+});
+
+test('records - keys() of a bucket rewritten all the time ends, with each key once', async (t) => {
+  const s = await startNats();
+  const nc = await connectTo(s.url, 'keys');
+  let writing = true;
+  let writers: Promise<void>[] = [];
+  try {
+    // As the services bucket is: one value per key, expiring, each key rewritten by its writer.
+    const kv = await new Kvm(nc).create('keys-test', { history: 1, ttl: 10_000 });
+    const bucket = new RecordBucket<{ n: number }>(kv, Type.Object({ n: Type.Integer() }), 'beat');
+    writers = ['a', 'b'].map(async (key) => {
+      for (let n = 0; writing; n++) await kv.put(key, encodeValue({ n }));
+    });
+    await eventually(async () => {
+      if ((await kv.status()).values < 2) throw new Error('both keys are not written yet');
+    });
+    for (let i = 0; i < 10; i++) {
+      t.deepEqual((await bucket.keys()).sort(), ['a', 'b']);
+    }
+  } finally {
+    writing = false;
+    await Promise.all(writers);
     await nc.close();
     await s.cleanup();
   }
