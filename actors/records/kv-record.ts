@@ -66,20 +66,13 @@ export class RecordBucket<T> {
     // By key, latest revision wins: a key written while the watch runs comes twice.
     const out = new Map<string, Versioned<T> & { key: string }>();
     // The watch is served by whichever replica holds its consumer, which on a cluster may
-    // lag (a node just replaced, catching up). Its first pass delivers each key's last value
-    // as of the consumer's creation, in stream order; the stream's last sequence read from its
-    // leader once the consumer exists is at or after the last of those, so the read is complete
-    // once it has reached it. Nothing pending (`delta` 0) is no end: on a bucket rewritten all the
-    // time (the services' heartbeats) nats-server 2.9 reports it at the first key, and the list
-    // came back with one key of three (test/actors/records/entries.test.ts).
+    // lag (a node just replaced, catching up). The stream's last sequence, read from its
+    // leader before the watch, is a key's last value, so a complete read must reach it.
     const before = status.streamInfo.state.last_seq;
     let reached = 0;
     const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
     try {
-      const target = Math.max(before, (await this.kv.status()).streamInfo.state.last_seq);
-      // A key with a TTL (the services' heartbeats) may expire before it is delivered, and with it the
-      // message at `target`: a watch quiet for ENTRIES_IDLE_MS has delivered all there is.
-      for await (const e of idleEnding(watch, ENTRIES_IDLE_MS)) {
+      for await (const e of watch) {
         reached = Math.max(reached, e.revision);
         if (e.operation === 'PUT') {
           const r = this.decode(e.value);
@@ -93,7 +86,7 @@ export class RecordBucket<T> {
               ),
             );
         } else out.delete(e.key);
-        if (reached >= target) break;
+        if (e.delta === 0) break;
       }
     } finally {
       watch.stop();
@@ -118,20 +111,5 @@ export class RecordBucket<T> {
     const b = this.kv as Bucket; // what Kvm's open() and create() make
     const info = await b.jsm.streams.info(b.stream, { subjects_filter: `${b.prefix}.>` });
     return Object.keys(info.state.subjects ?? {}).map((subject) => b.decodeKey(subject.substring(b.prefixLen)));
-  }
-}
-
-/** How long `entries()` waits for the next value of its watch before it takes the watch as done. */
-export const ENTRIES_IDLE_MS = 5_000;
-
-/** The values of `source` until one takes longer than `idleMs` to come (real time: the server's). */
-async function* idleEnding<T>(source: AsyncIterable<T>, idleMs: number): AsyncGenerator<T> {
-  const it = source[Symbol.asyncIterator]();
-  for (;;) {
-    const idle = AbortSignal.timeout(idleMs);
-    const quiet = new Promise<'idle'>((resolve) => idle.addEventListener('abort', () => resolve('idle')));
-    const next = await Promise.race([it.next(), quiet]);
-    if (next === 'idle' || next.done === true) return;
-    yield next.value;
   }
 }
