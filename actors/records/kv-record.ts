@@ -69,11 +69,18 @@ export class RecordBucket<T> {
     // lag (a node just replaced, catching up). The stream's last sequence, read from its
     // leader before the watch, is a key's last value, so a complete read must reach it.
     const before = status.streamInfo.state.last_seq;
+    // The read is complete once every key the stream holds now has come (at any revision).
+    // Not at "nothing pending": nats-server 2.9 reports that at the first key of a bucket
+    // rewritten all the time (the services' heartbeats), and the list came back short.
+    const missing = new Set(await this.keys());
     let reached = 0;
     const watch = await this.kv.watch({ include: KvWatchInclude.LastValue });
     try {
-      for await (const e of watch) {
+      // A key deleted by its TTL after the listing never comes: a watch quiet for
+      // ENTRIES_IDLE_MS has delivered all there is.
+      for await (const e of idleEnding(watch, ENTRIES_IDLE_MS)) {
         reached = Math.max(reached, e.revision);
+        missing.delete(e.key);
         if (e.operation === 'PUT') {
           const r = this.decode(e.value);
           if (r.ok) out.set(e.key, { key: e.key, value: r.value, revision: e.revision });
@@ -86,7 +93,7 @@ export class RecordBucket<T> {
               ),
             );
         } else out.delete(e.key);
-        if (e.delta === 0) break;
+        if (missing.size === 0 && reached >= before) break;
       }
     } finally {
       watch.stop();
@@ -111,5 +118,20 @@ export class RecordBucket<T> {
     const b = this.kv as Bucket; // what Kvm's open() and create() make
     const info = await b.jsm.streams.info(b.stream, { subjects_filter: `${b.prefix}.>` });
     return Object.keys(info.state.subjects ?? {}).map((subject) => b.decodeKey(subject.substring(b.prefixLen)));
+  }
+}
+
+/** How long `entries()` waits for the next value of its watch before it takes the watch as done. */
+export const ENTRIES_IDLE_MS = 5_000;
+
+/** The values of `source` until one takes longer than `idleMs` to come (real time: the server's). */
+async function* idleEnding<T>(source: AsyncIterable<T>, idleMs: number): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  for (;;) {
+    const idle = AbortSignal.timeout(idleMs);
+    const quiet = new Promise<'idle'>((resolve) => idle.addEventListener('abort', () => resolve('idle')));
+    const next = await Promise.race([it.next(), quiet]);
+    if (next === 'idle' || next.done === true) return;
+    yield next.value;
   }
 }

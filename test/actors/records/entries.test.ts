@@ -67,3 +67,51 @@ test('records - keys() of a bucket rewritten all the time ends, with each key on
     await s.cleanup();
   }
 });
+
+test('records - entries() of a bucket rewritten all the time ends, with each key once at a value it held', async (t) => {
+  const s = await startNats();
+  const nc = await connectTo(s.url, 'entries-busy');
+  let writing = true;
+  let writers: Promise<void>[] = [];
+  try {
+    const kv = await new Kvm(nc).create('entries-busy', { history: 1, ttl: 10_000 });
+    const bucket = new RecordBucket<{ n: number }>(kv, Type.Object({ n: Type.Integer() }), 'beat');
+    writers = ['a', 'b', 'c'].map(async (key) => {
+      for (let n = 0; writing; n++) await kv.put(key, encodeValue({ n }));
+    });
+    await eventually(async () => {
+      if ((await kv.status()).values < 3) throw new Error('the keys are not all written yet');
+    });
+    for (let i = 0; i < 10; i++) {
+      const got = await bucket.entries();
+      t.deepEqual(got.map((e) => e.key).sort(), ['a', 'b', 'c']);
+      t.true(got.every((e) => Number.isInteger(e.value.n) && e.revision > 0));
+    }
+  } finally {
+    writing = false;
+    await Promise.all(writers);
+    await nc.close();
+    await s.cleanup();
+  }
+});
+
+test('records - entries() of a bucket with deleted and purged keys lists only the live ones', async (t) => {
+  const s = await startNats();
+  const nc = await connectTo(s.url, 'entries-deleted');
+  try {
+    const kv = await new Kvm(nc).create('entries-deleted', { history: 5 });
+    const bucket = new RecordBucket<{ n: number }>(kv, Type.Object({ n: Type.Integer() }), 'rec');
+    for (const key of ['a', 'b', 'c', 'd']) await kv.put(key, encodeValue({ n: 1 }));
+    await kv.delete('b');
+    await kv.purge('c');
+    await kv.put('a', encodeValue({ n: 2 }));
+    const got = await bucket.entries();
+    t.deepEqual(got.map((e) => [e.key, e.value.n]).sort(), [
+      ['a', 2],
+      ['d', 1],
+    ]);
+  } finally {
+    await nc.close();
+    await s.cleanup();
+  }
+});
