@@ -55,9 +55,6 @@ export function trackerFindings(report: AuditReport): { found: AuditFinding[]; r
   return { found: findings(report.drift), repaired: report.events.length > 0 ? findings(report.healed) : [] };
 }
 
-/** How a finding is named across runs (the same as the tracker's `driftKey` for claims). */
-export { findingKey } from '../../machines/compute/index.js';
-
 /** Publishes what was repaired (nothing when nothing was); a failed publish is logged, the repair stands. */
 export async function publishHealed(
   d: {

@@ -13,7 +13,7 @@ import { migrationIdOf } from '../records/index.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
-export { migrationIdOf, isOpenMigration } from '../records/index.js';
+export { migrationIdOf } from '../records/index.js';
 export type { MoveStepDeps } from './move-kit.js';
 
 export const MOVE_STEPS = [

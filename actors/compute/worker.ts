@@ -14,6 +14,7 @@ import type { Subscription } from '@nats-io/nats-core';
 import {
   evacuatedSourcePlan,
   evacuationsAway,
+  findingKey,
   isOpenMigration,
   movedAway,
   ownedElsewhere,
@@ -45,7 +46,7 @@ import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
 import { servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages } from './upkeep.js';
-import { findingKey, publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
+import { publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource } from './periodics.js';
 
 export type { ComputeOptions } from './options.js';

@@ -9,13 +9,18 @@
  * Each plan is safe to carry out again: the take-over, the migration record and the claim
  * are found made, and the hand-over task carries a dedup id.
  */
-import type {
-  HostBuildTask,
-  HostCommandTask,
-  InstanceRecord,
-  MigrationRecord,
-} from '../../protocol/schemas/internal.js';
-import { ack, ownerHost, reject, retry, withoutMachine, type Effect, type Plan, type Stored } from './plan.js';
+import type { HostCommandTask, InstanceRecord, MigrationRecord } from '../../protocol/schemas/internal.js';
+import {
+  ack,
+  ownerHost,
+  reject,
+  retry,
+  takeOver,
+  withoutMachine,
+  type Effect,
+  type Plan,
+  type Stored,
+} from './plan.js';
 
 export interface EvacuateSnapshot {
   readonly task: HostCommandTask;
@@ -151,14 +156,5 @@ export function decideEvacuateHandOver(s: EvacuateSnapshot & { readonly dest: st
 }
 
 /** The host.build that makes the record's host rebuild it, `source` being the down host. */
-function handOver(rec: InstanceRecord, task: HostCommandTask, sourceHost: string): Effect {
-  const body: HostBuildTask = {
-    instanceId: rec.instanceId,
-    commandId: task.commandId,
-    epoch: rec.epoch,
-    attempt: 1,
-    maxAttempts: 1,
-    evacuation: { sourceHost, oldVmState: rec.vmState === 'stopped' ? 'stopped' : 'active' },
-  };
-  return { kind: 'build', host: ownerHost(rec), msgId: `${task.commandId}:host.build:${rec.epoch}`, task: body };
-}
+const handOver = (rec: InstanceRecord, task: HostCommandTask, sourceHost: string): Effect =>
+  takeOver(rec, task, { evacuation: { sourceHost, oldVmState: rec.vmState === 'stopped' ? 'stopped' : 'active' } });

@@ -14,9 +14,9 @@
  * Lock and unlock patch the record here (the lock's owner/admin distinction lives in the
  * instance machine, on a host).
  */
-import type { HostBuildTask, HostCommandTask, InstanceRecord } from '../../protocol/schemas/internal.js';
+import type { HostCommandTask, InstanceRecord } from '../../protocol/schemas/internal.js';
 import type { HostNeeded } from './build.js';
-import { ack, ownerHost, reject, retry, type Effect, type Plan, type Stored } from './plan.js';
+import { ack, ownerHost, reject, retry, takeOver, type Effect, type Plan, type Stored } from './plan.js';
 
 export interface OffloadedSnapshot {
   readonly task: HostCommandTask;
@@ -138,14 +138,4 @@ function route(rec: InstanceRecord, task: HostCommandTask): Effect {
   return { kind: 'route', host: ownerHost(rec), msgId: `${task.commandId}:route:${rec.epoch}`, task };
 }
 
-function hostBuild(rec: InstanceRecord, task: HostCommandTask): Effect {
-  const body: HostBuildTask = {
-    instanceId: rec.instanceId,
-    commandId: task.commandId,
-    epoch: rec.epoch,
-    attempt: 1,
-    maxAttempts: 1,
-    unshelve: true,
-  };
-  return { kind: 'build', host: ownerHost(rec), msgId: `${task.commandId}:host.build:${rec.epoch}`, task: body };
-}
+const hostBuild = (rec: InstanceRecord, task: HostCommandTask): Effect => takeOver(rec, task, { unshelve: true });

@@ -81,3 +81,23 @@ export function withoutMachine(r: InstanceRecord): InstanceRecord {
 
 /** The host named by an owner `host:<h>`. */
 export const ownerHost = (r: InstanceRecord): string => r.owner.slice('host:'.length);
+
+/**
+ * The host.build that has the record's owner take over a command the conductor scheduled (an evacuation, the
+ * unshelve of an offloaded instance): one attempt, no reschedule; its msgId is per epoch, so a redelivery is one build.
+ */
+export function takeOver(
+  rec: InstanceRecord,
+  task: HostCommandTask,
+  what: Pick<HostBuildTask, 'evacuation'> | Pick<HostBuildTask, 'unshelve'>,
+): Effect {
+  const body: HostBuildTask = {
+    instanceId: rec.instanceId,
+    commandId: task.commandId,
+    epoch: rec.epoch,
+    attempt: 1,
+    maxAttempts: 1,
+    ...what,
+  };
+  return { kind: 'build', host: ownerHost(rec), msgId: `${task.commandId}:host.build:${rec.epoch}`, task: body };
+}
