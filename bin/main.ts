@@ -17,6 +17,7 @@ import { registerHosts } from './commands/hosts.js';
 import { registerQuota } from './commands/quota.js';
 import { registerWatch } from './commands/watch.js';
 import { registerAudit } from './commands/audit.js';
+import { registerNats } from './commands/nats.js';
 import { reportFailure } from './failure.js';
 
 const program = new Command('novactor')
@@ -39,6 +40,7 @@ registerHosts(program);
 registerQuota(program);
 registerWatch(program);
 registerAudit(program);
+registerNats(program);
 
 /**
  * The last resort (docs/cli.md, "Exit codes"): whatever escaped a command's own handling —

@@ -17,6 +17,8 @@ import {
   projectRoot,
   rolesOf,
   RoleProcess,
+  removeServer,
+  untilReplicasCurrent,
 } from '../actors/runtime/index.js';
 import type { DriverChaos } from './schedule.js';
 import { openStores } from '../actors/records/index.js';
@@ -25,11 +27,17 @@ import type { QuotaRecord } from '../protocol/index.js';
 /** How often each host's periodic audit runs during a chaos run. */
 export const CHAOS_AUDIT_INTERVAL_MS = 10_000;
 
+/** How long a replacement node may take to catch up on every stream. */
+const REPLACEMENT_CATCH_UP_MS = 120_000;
+
 export interface NatsNode {
   readonly config: ServerConfig;
   readonly configFile: string;
   process: NatsServerProcess | undefined;
 }
+
+/** The system account's password on a chaos cluster (loopback only; cluster maintenance). */
+export const CHAOS_SYSTEM_PASSWORD = 'chaos';
 
 export interface ChaosCloud {
   readonly urls: string[];
@@ -38,7 +46,15 @@ export interface ChaosCloud {
   /** The harness's own connection (reconnects to any node). */
   readonly nc: NatsConnection;
   startNode(i: number): Promise<void>;
-  /** Starts node `i` again as a fresh, empty node (its store wiped), under the same name: a replaced machine. */
+  /**
+   * Starts a fresh, empty node in place of lost node `i` (same ports, a new name) and returns
+   * the lost node's name; the lost peer is still a member until it is removed.
+   */
+  startReplacement(i: number): Promise<string>;
+  /**
+   * Replaces lost node `i` as an operator does (docs/operations.md): a fresh node under a new
+   * name, the lost peer removed from the cluster, then every replica current again.
+   */
   replaceNode(i: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -60,6 +76,7 @@ export async function startChaosCloud(o: {
       name: `n${i + 1}`,
       port: p.client,
       storeDir: join(o.dir, `n${i + 1}`, 'js'),
+      ...(o.cluster === 3 ? { systemPassword: CHAOS_SYSTEM_PASSWORD } : {}),
       ...(o.cluster === 3
         ? {
             cluster: {
@@ -81,6 +98,19 @@ export async function startChaosCloud(o: {
     });
   };
   await Promise.all(nodes.map((_, i) => startNode(i)));
+  // A lost node's replacement gets a new name (n3 → n3r1 → n3r2 …), never the lost one's.
+  const generations = new Map<number, number>();
+  const startReplacement = async (i: number): Promise<string> => {
+    const lost = nodes[i]!;
+    const generation = (generations.get(i) ?? 0) + 1;
+    generations.set(i, generation);
+    const name = `n${i + 1}r${generation}`;
+    const config: ServerConfig = { ...lost.config, name, storeDir: join(o.dir, name, 'js') };
+    rmSync(join(o.dir, name), { recursive: true, force: true });
+    nodes[i] = { config, configFile: writeServerConfig(join(o.dir, name), config), process: undefined };
+    await startNode(i);
+    return lost.config.name;
+  };
   const urls = nodes.map((n) => `nats://127.0.0.1:${n.config.port}`);
   const nc = await connectNats({ servers: urls, name: 'novactor-chaos' });
   await untilJetStream(nc);
@@ -123,9 +153,22 @@ export async function startChaosCloud(o: {
     roles,
     nc,
     startNode,
+    startReplacement,
     replaceNode: async (i) => {
-      rmSync(nodes[i]!.config.storeDir, { recursive: true, force: true });
-      await startNode(i);
+      const lost = await startReplacement(i);
+      const sys = await connectNats({
+        servers: urls,
+        name: 'novactor-chaos-sys',
+        user: 'sys',
+        pass: CHAOS_SYSTEM_PASSWORD,
+      });
+      try {
+        await removeServer(sys, lost);
+      } finally {
+        await sys.close().catch(() => undefined);
+      }
+      await untilReplicasCurrent(nc, REPLACEMENT_CATCH_UP_MS);
+      o.say(`nats node ${lost} replaced by ${nodes[i]!.config.name}; every replica current`);
     },
     stop: async () => {
       for (const r of roles.values()) r.freeze(false);

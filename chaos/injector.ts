@@ -3,7 +3,8 @@
  * strikes. `nv.ctl` kills go to the process that runs the actor; process kills and pauses go
  * to the role's child process; nats kills to a node. Everything killed or paused comes back
  * by itself (supervisor, restart policy, SIGCONT, node restart or, for a node lost for good,
- * a fresh empty node in its place); `settle()` waits for that.
+ * a fresh empty node under a new name in its place, the lost peer removed from the cluster);
+ * `settle()` waits for that.
  */
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -11,8 +12,11 @@ import { ctlType, encodeMessage, envelope, subjects } from '../protocol/index.js
 import type { ChaosCloud } from './cloud.js';
 import type { HistoryWriter } from './history.js';
 import { LEASE_BUCKET } from '../actors/placement/index.js';
-import { names } from '../actors/runtime/index.js';
+import { names, untilReplicasCurrent } from '../actors/runtime/index.js';
 import type { Fault, LossTarget } from './schedule.js';
+
+/** How long a node fault waits for every replica to be current before it gives up striking. */
+const WHOLE_WAIT_MS = 30_000;
 
 export interface Injector {
   /** Resolves when the schedule is done, or `stop()` was called. */
@@ -41,6 +45,19 @@ export function inject(
   };
   const record = (kind: string, target: string, detail?: string) =>
     history.add({ k: 'fault', t: Date.now(), kind, target, ...(detail ? { detail } : {}) });
+
+  // Three replicas promise to survive one failure, not a second while the first is being
+  // repaired: a node fault strikes only when every replica of every stream is online and
+  // current (a restarted node caught up, a replacement filled), else it does not strike.
+  const whole = async (fault: string) => {
+    try {
+      await untilReplicasCurrent(cloud.nc, WHOLE_WAIT_MS);
+      return true;
+    } catch (err) {
+      say(`${fault} does not strike: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  };
 
   const strike = async (f: Fault) => {
     if (f.kind === 'ctl') {
@@ -75,19 +92,20 @@ export function inject(
     } else if (f.kind === 'nats-loss') {
       // One node down at a time: a node killed by a `nats` fault is restarted first.
       while (!stopped && cloud.nodes.some((n) => n.process === undefined)) await new Promise((r) => setTimeout(r, 250));
-      if (stopped) return;
+      if (stopped || !(await whole('nats-loss'))) return;
       const name = await lossVictim(cloud, f.target, f.pick);
       const i = cloud.nodes.findIndex((n) => n.config.name === name);
       const node = cloud.nodes[i]!;
       const proc = node.process!;
       node.process = undefined;
       await proc.kill9();
-      record('nats-loss', node.config.name, `${f.target}; replaced by a fresh empty node after ${f.downMs} ms`);
+      record('nats-loss', node.config.name, `${f.target}; replaced by a fresh node under a new name after ${f.downMs} ms`);
       later(f.downMs, () => cloud.replaceNode(i));
     } else {
       const node = cloud.nodes[f.node];
       // Keep a quorum: one node down at a time.
       if (!node?.process || cloud.nodes.some((n) => n.process === undefined)) return;
+      if (!(await whole('nats-kill9')) || !node.process) return;
       const proc = node.process;
       node.process = undefined;
       await proc.kill9();

@@ -28,6 +28,17 @@ export { rolesOf, type RoleLaunch } from './cloud-roles.js';
 export { RoleProcess } from './role-processes.js';
 export { freePort, NatsServerProcess, writeServerConfig, natsServerBin, type ServerConfig } from './nats-server.js';
 export {
+  followerState,
+  laggingStreams,
+  PeerRemoveRefused,
+  removeServer,
+  replicaProblems,
+  ReplicasNotCurrent,
+  streamReplicas,
+  untilReplicasCurrent,
+  type StreamReplicas,
+} from './nats-cluster.js';
+export {
   ADMIN_PROJECT,
   credsFile,
   DEMO_PROJECTS,

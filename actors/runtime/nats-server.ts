@@ -54,6 +54,12 @@ export interface ServerConfig {
   readonly storeDir: string;
   readonly maxPayload?: number;
   readonly cluster?: ClusterSettings;
+  /**
+   * A system account with user `sys` and this password (cluster maintenance: removing a lost
+   * server, nats-cluster.ts). Clients without credentials still land in the global account, as
+   * user `nv`, so nothing else changes for them.
+   */
+  readonly systemPassword?: string;
 }
 
 /** The config text of a loopback server (the generator behind the test harness and `nats/cluster-*.conf`). */
@@ -69,6 +75,14 @@ export function renderConfig(c: ServerConfig): string {
     `  max_file_store: 10737418240`,
     `}`,
   ];
+  if (c.systemPassword !== undefined) {
+    lines.push(
+      `authorization { users: [ { user: nv, password: nv } ] }`,
+      `accounts { SYS: { users: [ { user: sys, password: ${JSON.stringify(c.systemPassword)} } ] } }`,
+      `system_account: SYS`,
+      `no_auth_user: nv`,
+    );
+  }
   if (c.cluster) {
     lines.push(
       `cluster {`,

@@ -84,7 +84,10 @@ function service(prefix: string, role: ServiceRole, user: string): Permissions {
       subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('placement.>'), ctl] },
     },
   };
-  return table[role];
+  // Cluster membership is the operator's: nats-server 2.9 answers `$JS.API.SERVER.REMOVE` from
+  // any account, so a service could otherwise remove a server from the cluster.
+  const r = table[role];
+  return { ...r, publish: { ...r.publish, deny: ['$JS.API.SERVER.>'] } };
 }
 
 /**

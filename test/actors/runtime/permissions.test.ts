@@ -446,3 +446,19 @@ test('security - a secure gateway honours admin rights only on the admin project
   const no = await reply(admin, 'nv.admin.hosts.list', request('demo', 'admin.hosts.list', {}, 'admin'));
   t.like(no, { type: 'error', body: { status: 403, code: 'NotAuthorized' } });
 });
+
+test('security - the services may use the whole JetStream API but not remove a server from the cluster', async (t) => {
+  for (const role of ['gateway', 'conductor', 'placement']) {
+    const { s } = await setup;
+    const conn = await connectTo(s.url, role, s.creds.get(role)!);
+    try {
+      const subject = await refusedPublish(
+        () => conn.request('$JS.API.SERVER.REMOVE', JSON.stringify({ peer: 'n1' }), { timeout: 5000 }),
+        /^\$JS\.API\.SERVER\.REMOVE$/,
+      );
+      t.is(subject, '$JS.API.SERVER.REMOVE', role);
+    } finally {
+      await conn.close();
+    }
+  }
+});
