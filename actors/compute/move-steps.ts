@@ -37,11 +37,31 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
     return done();
   };
 
-  /** Hands the record (and so the actor) to `c.host`, which the machine set before this step. */
-  const handOff = async ({ snapshot }: StepContext): Promise<StepResult> => {
+  /**
+   * Hands the record (and so the actor) to `c.host`, which the machine set before this step. A NATS
+   * error (no answer, no stream leader) is tried again until the hand-off is made or the actor
+   * stops, never returned as the step's failure: a revert's transition has already written host :=
+   * source with the destination side gone, so a failed hand-off left the source's instance owned by
+   * the destination for good (chaos cluster seed 8, NV_HOST leaderless after its node was lost).
+   */
+  const handOff = async ({ snapshot, signal }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
     const target = c.host;
     if (!target) return failed({ code: StepErrorCode.NoTarget, message: 'hand-off without a target host' });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await handOffOnce(snapshot, target);
+      } catch (err) {
+        if (signal.aborted || (isActorError(err) && !err.retryable)) throw err;
+        d.log?.(`instance ${c.instanceId}: hand-off to ${target} failed (attempt ${attempt + 1}); trying again`, err);
+        await d.sleep(Math.min(2000, 100 * 2 ** attempt)); // cut short once the actor stops
+      }
+    }
+  };
+
+  /** One try of the hand-off: made, found made, or refused; a NATS error is thrown. */
+  const handOffOnce = async (snapshot: StepContext['snapshot'], target: string): Promise<StepResult> => {
+    const c = snapshot.context;
     for (;;) {
       const cur = await d.stores.instances.get(c.instanceId);
       if (!cur)
