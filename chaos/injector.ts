@@ -99,7 +99,11 @@ export function inject(
       const proc = node.process!;
       node.process = undefined;
       await proc.kill9();
-      record('nats-loss', node.config.name, `${f.target}; replaced by a fresh node under a new name after ${f.downMs} ms`);
+      record(
+        'nats-loss',
+        node.config.name,
+        `${f.target}; replaced by a fresh node under a new name after ${f.downMs} ms`,
+      );
       later(f.downMs, () => cloud.replaceNode(i));
     } else {
       const node = cloud.nodes[f.node];

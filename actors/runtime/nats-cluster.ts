@@ -1,4 +1,4 @@
-/* eslint-disable no-restricted-globals -- cluster maintenance waits in real time: it polls
+/* eslint-disable no-restricted-globals, no-restricted-properties -- cluster maintenance waits in real time: it polls
    nats-server's own view of its replicas, whatever clock the actors are given. */
 /**
  * Keeping a NATS cluster's replicas whole: reading every stream's replicas (is each one online
@@ -138,7 +138,10 @@ export async function removeServer(sys: NatsConnection, name: string, timeoutMs 
       // No subscriber at all: not a cluster, or (on servers that answer only the system
       // account; 2.9 answers every account) not the system account. Asking again won't help.
       if (err instanceof errors.RequestError && err.isNoResponders())
-        throw new PeerRemoveRefused(503, `removing ${name}: nobody answers (not a cluster, or not the system account's credentials)`);
+        throw new PeerRemoveRefused(
+          503,
+          `removing ${name}: nobody answers (not a cluster, or not the system account's credentials)`,
+        );
       if (Date.now() > deadline)
         throw new Error(`no JetStream meta leader answered the removal of ${name} in ${timeoutMs} ms`, { cause: err });
       await new Promise((r) => setTimeout(r, 500));
