@@ -12,7 +12,7 @@
  * and the task then finds nothing to drop.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { reapVerdict, releaseVerdict } from '../../machines/compute/index.js';
+import { releaseGuest, releaseVerdict } from '../../machines/compute/index.js';
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
 import {
   encodeMessage,
@@ -91,7 +91,9 @@ export function releaseHandler(d: ReleaseDeps) {
     const current = currentMoveId(rec);
     const newer = current && current !== task.migrationId ? (await d.migrations.get(current))?.value : undefined;
     const open = newer && isOpenMigration(newer) ? [newer] : [];
-    if (reapVerdict(task.instanceId, rec, open, d.host).kind === 'reap') {
+    const guest = releaseGuest(task.instanceId, rec, open, d.host, env.ts, d.clock.now());
+    if (typeof guest === 'object') return guest;
+    if (guest === 'reap') {
       d.forget(task.instanceId);
       await d.driver.destroy(task.instanceId);
     }

@@ -4,6 +4,7 @@
  */
 import type { HostAdoptTask, HostCommandTask, InstanceRecord, MigrationRecord } from '../../protocol/index.js';
 import { commandHandled } from '../gateway/index.js';
+import { reapVerdict } from './guests.js';
 import { isOpenMigration } from './moves.js';
 
 /** How the inbox settles a message: ack it, or have it redelivered after a while. */
@@ -122,4 +123,22 @@ export function releaseVerdict(
   if (migration.sourceHost === host) sides.push('source');
   else sides.push('destination');
   return { kind: 'release', sides };
+}
+
+/**
+ * Whether a release task destroys this host's guest of the instance (`reapVerdict`, with the
+ * instance's newer open move if any). A live record the conductor holds is being deleted or
+ * evacuated right now (its host was down): wait until it is one or the other.
+ */
+export function releaseGuest(
+  instanceId: string,
+  record: InstanceRecord | undefined,
+  openMoves: readonly MigrationRecord[],
+  host: string,
+  sentAt: number,
+  now: number,
+): 'reap' | 'keep' | { readonly retryAfterMs: number } {
+  if (record && record.vmState !== 'deleted' && record.owner === 'conductor')
+    return now - sentAt < RELEASE_PATIENCE_MS ? { retryAfterMs: 1000 } : 'keep';
+  return reapVerdict(instanceId, record, openMoves, host).kind;
 }

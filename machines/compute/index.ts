@@ -20,6 +20,7 @@ export {
   afterSend,
   commandVerdict,
   RELEASE_PATIENCE_MS,
+  releaseGuest,
   releaseVerdict,
   type AdoptVerdict,
   type ReleaseVerdict,
