@@ -10,6 +10,13 @@
  * the records (machines/compute releaseVerdict, reapVerdict), so a task from anyone can only
  * make it agree with them. A host that restarts in between rebuilds without the closed move,
  * and the task then finds nothing to drop.
+ *
+ * Why a task and not a retry, or a reconcile: a step cannot tell a dead host from a paused one
+ * (a lapsed heartbeat says "taken for dead", not "restarted"), so retrying until it is known
+ * gone either hangs a delete for as long as a host is down or gives up on one that comes back
+ * with its memory intact; and a reconcile of closed moves on resume would only run after a
+ * pause long enough to be noticed (a slow host notices nothing), or in the audit, where it is
+ * a repair. The inbox is already the durable per-host queue every host drains when it runs.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { releaseGuest, releaseVerdict } from '../../machines/compute/index.js';
