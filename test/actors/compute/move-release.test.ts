@@ -174,3 +174,26 @@ test.serial(
     await released(t, c, 'r2', id, mid);
   },
 );
+
+test.serial(
+  'move release - the receiving worker killed after its tracker dropped the side, before the task was acked: it still ends clean',
+  async (t) => {
+    t.timeout(180_000);
+    const c = await cloud;
+    const a = await admin();
+    const { id, mid } = await resized('release-killed');
+    const held = hold.arm('tracker.applied', (x) => x.opId === `${mid}:release:source`);
+    c.pause('r1', true);
+    try {
+      const del = await a.command(id, 'delete');
+      t.is((await a.final(id, del, 120_000)).type, 'instance.delete.end');
+    } finally {
+      c.pause('r1', false);
+    }
+    t.is(await held.reached, 'r1');
+    c.killWorker('r1');
+    held.release();
+    await c.startWorker('r1');
+    await released(t, c, 'r1', id, mid);
+  },
+);
