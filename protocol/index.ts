@@ -84,6 +84,7 @@ export {
   DEFAULT_QUOTA,
   FlavorRecord,
   HostAdoptTask,
+  HostReleaseTask,
   HostBuildTask,
   HostCommandTask,
   ImageRecord,

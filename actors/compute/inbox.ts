@@ -2,7 +2,9 @@
  * A compute host's inbox: the durable consumer `host-<host>` of NV_HOST, filtered on
  * `nv.host.<host>.>`. Two kinds of work arrive:
  *  - `host.build`: the conductor handed an instance to this host; start (or resume) its actor;
- *  - `host.command`: a user command the gateway routed here; feed it to the instance's actor.
+ *  - `host.command`: a user command the gateway routed here; feed it to the instance's actor;
+ *  - `host.adopt`: a move handed an instance here; start its actor;
+ *  - `host.release`: a move closed by another host; let go of this host's side and guest (move-release.ts).
  * A message is acked once the actor has persisted what it caused (the actor's commit comes
  * before the send resolves). A command for an instance that is no longer this host's is sent
  * on to its owner (the conductor, or another host), never dropped.
@@ -20,6 +22,7 @@ import {
   type HostAdoptTask,
   type HostBuildTask,
   type HostCommandTask,
+  type HostReleaseTask,
   type InstanceAction,
   type InstanceRecord,
 } from '../../protocol/index.js';
@@ -50,6 +53,8 @@ export interface InboxOptions {
   readonly softDelete?: boolean;
   /** The host's shelved_offload_time is 0: a shelve offloads at once. */
   readonly offloadAtOnce?: boolean;
+  /** A `host.release` task (move-release.ts). */
+  readonly release: (env: Envelope, task: HostReleaseTask) => Promise<Outcome>;
   /** Test hook: the `inbox.acked` kill point (actors/runtime/kill-points.ts). */
   readonly killPoint?: KillPoint;
   readonly log?: (line: string, err?: unknown) => void;
@@ -151,6 +156,7 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
     }
     if (env.type === 'host.command') return command(env, env.body as unknown as HostCommandTask);
     if (env.type === 'host.adopt') return adopt(env, env.body as unknown as HostAdoptTask);
+    if (env.type === 'host.release') return o.release(env, env.body as unknown as HostReleaseTask);
     o.log?.(`dropping host task of type ${env.type}`);
     return 'term';
   };

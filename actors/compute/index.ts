@@ -2,4 +2,5 @@
 export { startCompute, type ComputeOptions, type ComputeWorker } from './worker.js';
 export { InstanceHost } from './instances.js';
 export { computeSteps, HANDED_OFF } from './steps.js';
+export { publishRelease } from './move-release.js';
 export * from './options.js';

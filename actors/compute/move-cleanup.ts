@@ -2,8 +2,10 @@
  * The cleanup steps of a move (resize, cold and live migration): the rollback of one that
  * failed before its destination owned it, and the cleanup of a move that a delete cut short.
  * Both converge when run again: the swap back is skipped once the instance consumer holds the
- * source side, the other host's guest and claim go best effort (a host that is down rebuilds its
- * claims from the records and reaps its guests when it returns), and the status only moves on.
+ * source side, and the status only moves on. The other host's guest and claim are never
+ * skipped: asked for at once (the fast path, when that host answers), and once the migration is
+ * closed handed to that host's inbox as a durable release task, carried out whenever it next
+ * runs (move-release.ts; dead, paused, cut off or slow alike).
  */
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
 import { migrationIdOf } from '../records/index.js';
@@ -14,7 +16,7 @@ export const MOVE_CLEANUP_STEPS = ['moveRollback', 'cleanupMove'] as const;
 
 export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANUP_STEPS)[number]> {
   const k = moveKit(d);
-  const { tracker, destroyGuest, bestEffort, setStatus, providerOf } = k;
+  const { tracker, elsewhere, release, setStatus, providerOf } = k;
 
   /** Undoes a move that failed before the destination owned it: everything back on the source. */
   const moveRollback = async ({ key, snapshot, signal }: StepContext): Promise<StepResult> => {
@@ -26,17 +28,18 @@ export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANU
     const mig = await d.migrations.get(mid);
     await k.swapBack(c, mid, cur.value);
     const dest = mig?.value.destHost ?? (await k.claimedDest(c.instanceId, await providerOf(m.source)));
-    const dropDest = (host: string, from?: { instanceId: string; key: string }) =>
-      tracker(host, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' }, from);
     if (dest === m.source) {
       // Same host: no swap was made; the instance consumer goes back to the old flavor alone.
-      await dropDest(dest);
+      await tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' });
       const here = await providerOf(dest);
       if (here) await k.holdExactly(c.instanceId, here, m.oldFlavor, cur.value);
-    } else if (dest && m.kind === 'live')
-      await bestEffort(`destroying the incoming guest on ${dest}`, () => destroyGuest(dest, c.instanceId, mid, key));
+    }
+    /** The destination's part not done (left to its release task). */
+    let pending = false;
     if (dest && dest !== m.source) {
-      await bestEffort(`dropping ${dest}'s claim`, () => dropDest(dest, { instanceId: c.instanceId, key }));
+      const there = elsewhere(dest, c.instanceId, mid, key);
+      if (m.kind === 'live') pending = !(await there.destroyGuest());
+      pending = !(await there.dropClaim('destination', `${key}:dest`)) || pending;
       // A destination claim left on the instance consumer (no swap happened) goes too.
       const destProvider = await providerOf(dest);
       const inst = await k.allocationsOf(c.instanceId);
@@ -52,6 +55,8 @@ export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANU
       return failed({ code: back.code, message: back.message });
     if (m.oldVmState === 'active') await d.driver.powerOn(c.instanceId, { signal }).catch(() => undefined);
     await setStatus(mid, m.kind === 'live' ? (m.abortBy ? 'cancelled' : 'failed') : 'error');
+    // No record, no claim: every side of a move is claimed after its migration record is written.
+    if (pending && dest && mig) await release([dest], cur.value, mid, 'moveRollback');
     return done();
   };
 
@@ -68,19 +73,22 @@ export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANU
     const dest = m.dest ?? mig?.value.destHost ?? null;
     const sides: Array<[string, 'source' | 'destination']> = [[m.source, 'source']];
     if (dest) sides.push([dest, 'destination']);
+    /** Hosts whose part was not done (left to their release tasks). */
+    const pending: string[] = [];
     for (const [host, side] of sides) {
-      if (host !== d.host)
-        await bestEffort(`destroying the guest on ${host}`, () => destroyGuest(host, c.instanceId, mid, key));
-      await bestEffort(`dropping the ${side} claim on ${host}`, () =>
-        tracker(
-          host,
-          { type: 'dropMoveClaim', opId: `${key}:${side}`, migrationId: mid, side },
-          { instanceId: c.instanceId, key },
-        ),
-      );
+      if (host === d.host) {
+        await tracker(host, { type: 'dropMoveClaim', opId: `${key}:${side}`, migrationId: mid, side });
+        continue;
+      }
+      const there = elsewhere(host, c.instanceId, mid, key);
+      const destroyed = await there.destroyGuest();
+      if (!(await there.dropClaim(side, `${key}:${side}`)) || !destroyed) pending.push(host);
     }
     await d.placement.deleteAllocations(mid);
     await setStatus(mid, 'error');
+    // No record, no claim: every side of a move is claimed after its migration record is written.
+    const cur = await d.stores.instances.get(c.instanceId);
+    if (mig && cur) await release(pending, cur.value, mid, 'cleanupMove');
     return done();
   };
 

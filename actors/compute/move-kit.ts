@@ -15,8 +15,9 @@ import type { HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { PlacementClient } from '../placement/index.js';
 import { type RecordBucket, isOpenMigration, type Stores } from '../records/index.js';
-import { type Clock, CallError, type RemoteHosts } from '../runtime/index.js';
+import { type Clock, CallError, type KillPoint, type RemoteHosts } from '../runtime/index.js';
 import type { TrackerGate } from '../tracker/index.js';
+import { publishRelease } from './move-release.js';
 import { peerCode, type StepFailureCode } from './step-kit.js';
 
 export interface MoveStepDeps {
@@ -36,7 +37,16 @@ export interface MoveStepDeps {
   readonly liveMigrationMs?: number;
   /** Nova's allow_resize_to_same_host: a resize tries this host first. */
   readonly allowSameHostResize?: boolean;
+  /** Test hook: the `move.closed` kill point (actors/runtime/kill-points.ts). */
+  readonly killPoint?: KillPoint;
 }
+
+/**
+ * How long a cleanup waits for another host to answer its direct call: one attempt. The call
+ * is only the fast path (the claim gone before the step ends when that host is up); the
+ * release task (move-release.ts) is what makes it happen whatever that host's state.
+ */
+const FAST_PATH_MS = 3000;
 
 export type TrackerAnswer = { ok: true } | { ok: false; code: StepFailureCode; message: string };
 
@@ -85,6 +95,7 @@ export function moveKit(d: MoveStepDeps) {
     host: string,
     command: TrackerCommand,
     from?: { instanceId: string; key: string },
+    deadlineMs?: number,
   ): Promise<TrackerAnswer> => {
     if (host === d.host) {
       const a = await d.tracker.use((t) => t.handle(command));
@@ -98,7 +109,7 @@ export function moveKit(d: MoveStepDeps) {
         'migrationId' in command ? command.migrationId : '',
         from.key,
       );
-      await d.remote.peerTracker(host, type, { ...body, peer });
+      await d.remote.peerTracker(host, type, { ...body, peer }, deadlineMs);
       return { ok: true };
     } catch (err) {
       if (err instanceof CallError) return { ok: false, code: peerCode(err.code), message: err.message };
@@ -107,22 +118,47 @@ export function moveKit(d: MoveStepDeps) {
   };
 
   /** This host's guest of the instance, or another host's (which checks that this step may ask). */
-  const destroyGuest = async (host: string, instanceId: string, mid: string, key: string) => {
+  const destroyGuest = async (host: string, instanceId: string, mid: string, key: string, deadlineMs = 10_000) => {
     if (host === d.host) return d.driver.destroy(instanceId);
-    await d.remote.peer(host, 'destroyGuest', await peerMove(instanceId, mid, key), 10_000);
+    await d.remote.peer(host, 'destroyGuest', await peerMove(instanceId, mid, key), deadlineMs);
   };
 
   /**
-   * Best effort on another host: a host that is down rebuilds its claims from the records, and
-   * its guests are reaped when it returns.
+   * A cleanup's part on another host (its guest, its side of the move), done now if that host
+   * answers within one attempt: each resolves whether it was done. One that was not (that host
+   * dead, paused, cut off, slow, or refusing) is not skipped: `release` hands it to that host's
+   * inbox once the migration is closed.
    */
-  const bestEffort = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (err) {
-      if (!(err instanceof CallError)) throw err;
-      d.log?.(`move cleanup: ${what} skipped: ${err.message}`);
-    }
+  const elsewhere = (host: string, instanceId: string, mid: string, key: string) => ({
+    destroyGuest: async (): Promise<boolean> => {
+      try {
+        await destroyGuest(host, instanceId, mid, key, FAST_PATH_MS);
+        return true;
+      } catch (err) {
+        if (!(err instanceof CallError)) throw err;
+        d.log?.(`move cleanup: destroying the guest on ${host} left to its release task: ${err.message}`);
+        return false;
+      }
+    },
+    dropClaim: async (side: 'source' | 'destination', opId: string): Promise<boolean> => {
+      const command = { type: 'dropMoveClaim', opId, migrationId: mid, side } as const;
+      const a = await tracker(host, command, { instanceId, key }, FAST_PATH_MS);
+      if (a.ok || a.code === TrackerErrorCode.ClaimNotFound) return true;
+      d.log?.(`move cleanup: dropping the ${side} claim on ${host} left to its release task: ${a.message}`);
+      return false;
+    },
+  });
+
+  /**
+   * After the migration record is closed: the hosts whose part was not done let go of what they
+   * still hold of the move whenever they next run (move-release.ts). Published only once it is
+   * closed, so that the receiver judges from the records alone; a kill before this resolves runs
+   * the step again, and its fast path again.
+   */
+  const release = async (hosts: readonly string[], rec: InstanceRecord, mid: string, step: string) => {
+    if (hosts.length === 0) return;
+    await d.killPoint?.('move.closed', { instanceId: rec.instanceId, migrationId: mid, step });
+    for (const host of new Set(hosts)) if (host !== d.host) await publishRelease(d, host, rec, mid);
   };
 
   const setStatus = async (id: string, status: MigrationStatus, patch: Partial<MigrationRecord> = {}) => {
@@ -239,7 +275,8 @@ export function moveKit(d: MoveStepDeps) {
     peerMove,
     tracker,
     destroyGuest,
-    bestEffort,
+    elsewhere,
+    release,
     setStatus,
     finishHere,
     allocationsOf,

@@ -39,6 +39,7 @@ import { PlacementClient } from '../placement/index.js';
 import { openStores } from '../records/index.js';
 import { TrackerActor, type TrackerRecords, TrackerGate, serveTracker } from '../tracker/index.js';
 import { startInbox } from './inbox.js';
+import { releaseHandler } from './move-release.js';
 import { InstanceHost } from './instances.js';
 import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
@@ -114,6 +115,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     const sides = trackerMigrations(
       moves.map((e) => e.value),
       o.host,
+      all.map((e) => e.value),
     );
     const instances = trackerInstances(
       all.map((e) => e.value),
@@ -199,6 +201,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
           sleep,
           liveMigrationMs: o.liveMigrationMs,
           ...(o.allowSameHostResize ? { allowSameHostResize: true } : {}),
+          ...(o.killPoint ? { killPoint: o.killPoint } : {}),
         },
         images: {
           host: o.host,
@@ -323,6 +326,16 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
         log,
         softDelete: o.reclaimIntervalMs > 0,
         offloadAtOnce: o.shelvedOffloadMs === 0,
+        release: releaseHandler({
+          host: o.host,
+          tracker,
+          driver: patient,
+          instances: stores.instances,
+          migrations,
+          clock: o.clock,
+          forget: (id) => void instances.forget(id),
+          log,
+        }),
         ...(o.killPoint ? { killPoint: o.killPoint } : {}),
         ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
       });

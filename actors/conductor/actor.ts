@@ -74,7 +74,7 @@ export async function startConductor(options: ConductorOptions): Promise<Actor> 
     remote,
     ...(o.log ? { log: o.log } : {}),
   });
-  const deleteUnscheduled = unscheduledDelete({ stores, placement, clock: o.clock, planner: plans });
+  const deleteUnscheduled = unscheduledDelete({ js, prefix, stores, placement, clock: o.clock, planner: plans });
 
   const build = async (env: Envelope, task: BuildTask): Promise<Outcome> => {
     const c = { env, instanceId: task.instanceId, commandId: task.commandId };

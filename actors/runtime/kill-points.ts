@@ -44,6 +44,11 @@ export interface KillPointContexts {
     readonly instanceId?: string;
     readonly opId: string;
   };
+  /**
+   * A move's cleanup or rollback closed the migration record; the release tasks for the move's
+   * other host (actors/compute/move-release.ts) are not published yet.
+   */
+  readonly 'move.closed': { readonly instanceId: string; readonly migrationId: string; readonly step: string };
   /** Placement answered a call; the caller has not used the answer. */
   readonly 'placement.answered': { readonly op: string; readonly consumer?: string };
 }
@@ -57,6 +62,7 @@ export const KILL_POINTS: readonly KillPointName[] = [
   'instance.stepFinished',
   'inbox.acked',
   'tracker.applied',
+  'move.closed',
   'placement.answered',
 ];
 

@@ -2,8 +2,10 @@
  * What a compute host's inbox does with a task, given the instance's record: reject it, send
  * it on to the instance's owner, ack it, wait, or feed it to this host's actor.
  */
-import type { HostAdoptTask, HostCommandTask, InstanceRecord } from '../../protocol/index.js';
+import type { HostAdoptTask, HostCommandTask, InstanceRecord, MigrationRecord } from '../../protocol/index.js';
 import { commandHandled } from '../gateway/index.js';
+import { reapVerdict } from './guests.js';
+import { isOpenMigration } from './moves.js';
 
 /** How the inbox settles a message: ack it, or have it redelivered after a while. */
 export type InboxOutcome = 'ack' | { readonly retryAfterMs: number };
@@ -88,4 +90,55 @@ export function adoptVerdict(
   if (record.owner === `host:${host}`) return 'start';
   if (record.epoch >= task.epoch) return 'ack'; // moved on past this hand-off
   return now - sentAt < ADOPT_PATIENCE_MS ? { retryAfterMs: 250 } : 'ack';
+}
+
+/** How long a release task waits for the records to show its move closed. */
+export const RELEASE_PATIENCE_MS = ADOPT_PATIENCE_MS;
+
+/**
+ * What a host does with a `host.release` task (a move closed by a step on another host,
+ * actors/compute/move-release.ts): `release` drops the sides of the move its tracker may hold
+ * and reaps its guest (`reapVerdict` decides); otherwise wait, or ack having done nothing.
+ */
+export type ReleaseVerdict =
+  InboxOutcome | { readonly kind: 'release'; readonly sides: readonly ('source' | 'destination')[] };
+
+/**
+ * The task is sent only once the migration record is closed, so a record read here that is
+ * missing or still open is behind the sender's: wait for it (bounded, as an adoption waits).
+ * A closed move holds nothing anywhere (no tracker rebuild counts it), so letting go of it can
+ * only agree with the records, whoever sent the task. Sides: the source when the record says
+ * this host is the source; the destination whenever it is not (a destination's claim may be
+ * made before the record names the host).
+ */
+export function releaseVerdict(
+  migration: MigrationRecord | undefined,
+  host: string,
+  sentAt: number,
+  now: number,
+): ReleaseVerdict {
+  if (!migration || isOpenMigration(migration))
+    return now - sentAt < RELEASE_PATIENCE_MS ? { retryAfterMs: 1000 } : 'ack';
+  const sides: ('source' | 'destination')[] = [];
+  if (migration.sourceHost === host) sides.push('source');
+  else sides.push('destination');
+  return { kind: 'release', sides };
+}
+
+/**
+ * Whether a release task destroys this host's guest of the instance (`reapVerdict`, with the
+ * instance's newer open move if any). A live record the conductor holds is being deleted or
+ * evacuated right now (its host was down): wait until it is one or the other.
+ */
+export function releaseGuest(
+  instanceId: string,
+  record: InstanceRecord | undefined,
+  openMoves: readonly MigrationRecord[],
+  host: string,
+  sentAt: number,
+  now: number,
+): 'reap' | 'keep' | { readonly retryAfterMs: number } {
+  if (record && record.vmState !== 'deleted' && record.owner === 'conductor')
+    return now - sentAt < RELEASE_PATIENCE_MS ? { retryAfterMs: 1000 } : 'keep';
+  return reapVerdict(instanceId, record, openMoves, host).kind;
 }

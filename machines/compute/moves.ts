@@ -31,11 +31,21 @@ export interface TrackerMoveSide {
   readonly finished: boolean;
 }
 
-/** The sides of open migrations this host holds, as the tracker's reset and audit want them. */
-export function trackerMigrations(moves: readonly MigrationRecord[], host: string): TrackerMoveSide[] {
+/**
+ * The sides of open migrations this host holds, as the tracker's reset and audit want them. A
+ * move of an instance whose record (among `records`) is deleted holds nothing, open or not: the
+ * conductor's delete of an instance on a down host leaves its move's record as it was, and the
+ * host coming back must not count it.
+ */
+export function trackerMigrations(
+  moves: readonly MigrationRecord[],
+  host: string,
+  records: readonly InstanceRecord[] = [],
+): TrackerMoveSide[] {
+  const deleted = new Set(records.filter((r) => r.vmState === 'deleted').map((r) => r.instanceId));
   const out: TrackerMoveSide[] = [];
   for (const m of moves) {
-    if (!isOpenMigration(m)) continue;
+    if (!isOpenMigration(m) || deleted.has(m.instanceId)) continue;
     const kind =
       m.kind === 'resize'
         ? ('resize' as const)

@@ -280,10 +280,22 @@ export const HostAdoptTask = Type.Object(
 );
 export type HostAdoptTask = Static<typeof HostAdoptTask>;
 
+/**
+ * `nv.host.<host>.release`: a move of the instance is closed (its cleanup or rollback ran on
+ * another host); this host lets go of what it still holds of it — its side of the migration in
+ * its tracker, and its guest unless a live instance here needs it — whenever it next runs.
+ */
+export const HostReleaseTask = Type.Object(
+  { instanceId: TokenString, migrationId: TokenString },
+  { additionalProperties: false },
+);
+export type HostReleaseTask = Static<typeof HostReleaseTask>;
+
 /** Task envelope types, by the subject they travel on. */
 export const InternalTasks = {
   'conductor.build': BuildTask,
   'host.build': HostBuildTask,
   'host.command': HostCommandTask,
   'host.adopt': HostAdoptTask,
+  'host.release': HostReleaseTask,
 } as const;

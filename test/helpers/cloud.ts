@@ -22,6 +22,7 @@ import { createDriver, FakeHost, type FakeDriverConfig } from '../../virt/index.
 import { TestClient } from './client.js';
 import { eventually } from './eventually.js';
 import { connectTo, startNats, startSecureNats, type SecureTestServer, type TestServer } from './nats.js';
+import { startPausableLink, type PausableLink } from './pausable-link.js';
 import { startPlacementNode, type PlacementNode } from './placement.js';
 
 export interface HostSpec {
@@ -37,6 +38,8 @@ export interface HostSpec {
   readonly processStateDir?: string;
   /** How long a live migration's simulated copy runs from this host (default 500 ms). */
   readonly liveMigrationMs?: number;
+  /** Connect through a link the test can freeze (`Cloud.pause`): unreachable, not restarted. */
+  readonly pausable?: boolean;
 }
 
 interface RunningHost {
@@ -44,6 +47,7 @@ interface RunningHost {
   fake: FakeHost;
   nc: NatsConnection;
   worker: ComputeWorker | undefined;
+  link: PausableLink | undefined;
 }
 
 export interface Cloud {
@@ -75,6 +79,8 @@ export interface Cloud {
   startGateway(): Promise<void>;
   killConductor(): void;
   startConductor(): Promise<void>;
+  /** Freezes (or thaws) a `pausable` host's NATS traffic, as a SIGSTOP of its process would. */
+  pause(host: string, paused: boolean): void;
   /** Sets (or clears) an operator's forced-down mark on a host (`nv-hosts`). */
   forceDown(host: string, down: boolean): Promise<void>;
   /** A migration record's status (undefined when there is none). */
@@ -170,11 +176,15 @@ export async function startCloud(
   };
 
   for (const spec of hosts) {
+    const link = spec.pausable ? await startPausableLink(server.url) : undefined;
     running.set(spec.name, {
       spec,
       fake: new FakeHost(spec.name),
-      nc: await as(`compute-${spec.name}`, `host-${spec.name}`),
+      nc: link
+        ? await connectTo(link.url, `compute-${spec.name}`, auth(`host-${spec.name}`))
+        : await as(`compute-${spec.name}`, `host-${spec.name}`),
       worker: undefined,
+      link,
     });
     await startWorker(spec.name);
   }
@@ -226,6 +236,12 @@ export async function startCloud(
           : {}),
       });
     },
+    pause: (host, paused) => {
+      const link = running.get(host)?.link;
+      if (!link) throw new Error(`host ${host} is not pausable`);
+      if (paused) link.pause();
+      else link.resume();
+    },
     forceDown: async (host, down) => {
       const cur = await stores.hosts.get(host);
       const rec = { host, enabled: true, forcedDown: down, reason: down ? 'test' : null, updatedAt: Date.now() };
@@ -248,6 +264,7 @@ export async function startCloud(
       for (const h of running.values()) {
         await h.worker?.stop();
         await h.nc.close();
+        await h.link?.close();
       }
       await conductor?.stop();
       await gateway?.stop();

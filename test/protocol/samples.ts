@@ -245,6 +245,7 @@ export const TASK_SAMPLES: Record<string, Record<string, unknown>> = {
   'host.build': { instanceId: 'i-1', commandId: 'cmd-1', epoch: 2, attempt: 1, maxAttempts: 3 },
   'host.command': { instanceId: 'i-1', commandId: 'cmd-2', action: 'stop', body: {}, user: 'alice', isAdmin: false },
   'host.adopt': { instanceId: 'i-1', epoch: 3 },
+  'host.release': { instanceId: 'i-1', migrationId: 'm-1' },
 };
 
 function trackerReport() {

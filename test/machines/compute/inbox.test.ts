@@ -5,10 +5,13 @@ import {
   adoptVerdict,
   afterSend,
   commandVerdict,
+  RELEASE_PATIENCE_MS,
+  releaseGuest,
+  releaseVerdict,
   type CommandVerdict,
 } from '../../../machines/compute/index.js';
 import type { HostCommandTask } from '../../../protocol/index.js';
-import { HOST, ID, record } from './fixtures.js';
+import { HOST, ID, move, record } from './fixtures.js';
 
 const task = (over: Partial<HostCommandTask> = {}): HostCommandTask => ({
   instanceId: ID,
@@ -83,4 +86,30 @@ test('compute inbox - an adopt ahead of its hand-off waits for it, but not forev
   const before = record({ owner: 'conductor', epoch: 3 });
   t.deepEqual(adoptVerdict(adopt, before, HOST, 1000, 1000 + ADOPT_PATIENCE_MS - 1), { retryAfterMs: 250 });
   t.is(adoptVerdict(adopt, before, HOST, 1000, 1000 + ADOPT_PATIENCE_MS), 'ack');
+});
+
+test('compute inbox - a release waits while its move reads open or missing, then drops this host side', (t) => {
+  t.deepEqual(releaseVerdict(move({ status: 'finished' }), HOST, 0, 10), { retryAfterMs: 1000 });
+  t.deepEqual(releaseVerdict(undefined, HOST, 0, 10), { retryAfterMs: 1000 });
+  t.is(releaseVerdict(undefined, HOST, 0, RELEASE_PATIENCE_MS), 'ack', 'bounded');
+  t.deepEqual(releaseVerdict(move({ status: 'error' }), HOST, 0, 10), { kind: 'release', sides: ['source'] });
+  t.deepEqual(releaseVerdict(move({ status: 'failed', sourceHost: 'h2', destHost: HOST }), HOST, 0, 10), {
+    kind: 'release',
+    sides: ['destination'],
+  });
+  // a destination claim may be made before the record names the host
+  t.deepEqual(releaseVerdict(move({ status: 'cancelled', sourceHost: 'h2', destHost: null }), HOST, 0, 10), {
+    kind: 'release',
+    sides: ['destination'],
+  });
+});
+
+test('compute inbox - a release reaps the guest unless a live instance here needs it; waits while the conductor holds it', (t) => {
+  const elsewhere = record({ owner: 'host:h2', host: 'h2' });
+  t.is(releaseGuest(ID, record({ vmState: 'deleted' }), [], HOST, 0, 10), 'reap');
+  t.is(releaseGuest(ID, elsewhere, [], HOST, 0, 10), 'reap');
+  t.is(releaseGuest(ID, record(), [], HOST, 0, 10), 'keep', 'it came back here');
+  t.is(releaseGuest(ID, elsewhere, [move({ migrationId: 'mig-2' })], HOST, 0, 10), 'keep', 'a newer move here');
+  t.deepEqual(releaseGuest(ID, record({ owner: 'conductor' }), [], HOST, 0, 10), { retryAfterMs: 1000 });
+  t.is(releaseGuest(ID, record({ owner: 'conductor' }), [], HOST, 0, RELEASE_PATIENCE_MS), 'keep');
 });

@@ -46,6 +46,15 @@ test('compute moves - closed moves hold no side; finished and reverting ones are
   t.deepEqual(kinds, ['resize', 'migrate', 'live_migrate', 'evacuate']);
 });
 
+test('compute moves - a move of a deleted instance holds no side, even left open (a local delete of a down host)', (t) => {
+  const open = move({ sourceHost: HOST, destHost: 'h2', status: 'finished' });
+  t.deepEqual(trackerMigrations([open], HOST, [record({ vmState: 'deleted' })]), []);
+  t.deepEqual(
+    trackerMigrations([open], HOST, [record()]).map((s) => s.side),
+    ['source'],
+  );
+});
+
 test('compute moves - the tracker claims live instances of this host, not deleted, foreign or arriving ones', (t) => {
   const other = (n: number) => `${ID.slice(0, -1)}${n}`;
   const records = [
