@@ -1,0 +1,122 @@
+/**
+ * A libvirt host's files: the base images (cached once per host, as Nova's `_base`), each
+ * instance's directory with its qcow2 overlay, config drive and console log, and snapshots.
+ * Every step is idempotent: a file is written under a temporary name and renamed, so a step
+ * cut short leaves nothing half-written, and a re-run finds what is done and goes on.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { VirtError, VirtErrorCode } from '../errors.js';
+import { baseImage, configDrive } from './guest-image.js';
+
+/** The image every guest boots when no image store has given the host another (`cirros`-like). */
+export const DEFAULT_IMAGE = 'cirros';
+/** What the built-in images print before the instance id. */
+export const GUEST_BANNER = 'novactor guest ';
+export const RESCUE_BANNER = 'novactor rescue ';
+
+export interface InstanceFiles {
+  readonly dir: string;
+  readonly disk: string;
+  readonly configDrive: string;
+  readonly consoleLog: string;
+  /** NMIs delivered (triggerCrashDump), one number. */
+  readonly crashDumps: string;
+}
+
+const run = (bin: string, args: string[]) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(bin, args, { encoding: 'utf8', timeout: 600_000 }, (err, out, errOut) =>
+      err ? reject(new Error(`${bin} ${args[0]}: ${errOut.trim() || err.message}`, { cause: err })) : resolve(out),
+    ),
+  );
+
+async function writeOnce(file: string, bytes: Uint8Array): Promise<void> {
+  if (existsSync(file)) return;
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, file);
+}
+
+export class HostDisks {
+  constructor(
+    readonly root: string,
+    private readonly qemuImg = 'qemu-img',
+  ) {}
+
+  files(instanceId: string): InstanceFiles {
+    const dir = join(this.root, instanceId);
+    return {
+      dir,
+      disk: join(dir, 'disk.qcow2'),
+      configDrive: join(dir, 'config.raw'),
+      consoleLog: join(dir, 'console.log'),
+      crashDumps: join(dir, 'crash-dumps'),
+    };
+  }
+
+  /** The cached base image of `image` (built in: every name boots the guest image for now). */
+  async base(image: string): Promise<string> {
+    const dir = join(this.root, '_base');
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${image === 'rescue' ? 'novactor-rescue' : 'novactor-guest'}.raw`);
+    await writeOnce(file, baseImage(image === 'rescue' ? RESCUE_BANNER : GUEST_BANNER));
+    return file;
+  }
+
+  /** The instance's directory: overlay of `rootGb` on the base image, config drive, empty console log. */
+  async prepare(instanceId: string, image: string, rootGb: number): Promise<InstanceFiles> {
+    const f = this.files(instanceId);
+    await mkdir(f.dir, { recursive: true });
+    const base = await this.base(image);
+    if (!existsSync(f.disk)) {
+      const tmp = `${f.disk}.tmp`;
+      try {
+        await run(this.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', tmp, `${rootGb}G`]);
+      } catch (err) {
+        // No space, no qemu-img: this host cannot build it; another host may (reschedule).
+        throw new VirtError(VirtErrorCode.SpawnFailed, `cannot create the disk of ${instanceId}: ${String(err)}`, {
+          cause: err,
+          instanceId,
+        });
+      }
+      await rename(tmp, f.disk);
+    }
+    await writeOnce(f.configDrive, configDrive(instanceId));
+    return f;
+  }
+
+  /** Copies the instance's disk, flattened, to a qcow2 snapshot file; returns its size. */
+  async snapshot(instanceId: string): Promise<{ file: string; sizeBytes: number }> {
+    const dir = join(this.root, '_snapshots');
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${instanceId}.qcow2`);
+    const tmp = `${file}.tmp`;
+    // -U: the running guest holds the disk's lock; a crash-consistent copy is what Nova's live snapshot gives too.
+    await run(this.qemuImg, ['convert', '-U', '-O', 'qcow2', this.files(instanceId).disk, tmp]);
+    await rename(tmp, file);
+    return { file, sizeBytes: (await stat(file)).size };
+  }
+
+  async crashDumps(instanceId: string): Promise<number> {
+    try {
+      return Number((await readFile(this.files(instanceId).crashDumps, 'utf8')).trim()) || 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  async countCrashDump(instanceId: string): Promise<number> {
+    const n = (await this.crashDumps(instanceId)) + 1;
+    const file = this.files(instanceId).crashDumps;
+    await writeFile(`${file}.tmp`, String(n));
+    await rename(`${file}.tmp`, file);
+    return n;
+  }
+
+  async remove(instanceId: string): Promise<void> {
+    await rm(this.files(instanceId).dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,371 @@
+/**
+ * The libvirt driver: real QEMU guests (KVM where /dev/kvm exists, else TCG) through `virsh`.
+ * libvirt is the only truth about a guest — its domain (with the spec in its metadata), its
+ * state and reason, its managed-save image — so a worker restarted after `kill -9` finds its
+ * guests still running under libvirtd and carries on. The power rules are the shared table
+ * (virt/transitions.ts); each change is carried out in libvirt calls that converge when run
+ * again (docs/libvirt.md).
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  PowerState,
+  VirtOp,
+  type CallOptions,
+  type GuestInfo,
+  type GuestSpec,
+  type HypervisorDriver,
+  type RebootKind,
+  type SnapshotInfo,
+} from '../driver.js';
+import { checkAborted, VirtError, VirtErrorCode } from '../errors.js';
+import { GuestLocks } from '../serial.js';
+import { planOrThrow, validateId, type GuestChange, type GuestStatus } from '../transitions.js';
+import { DEFAULT_IMAGE, HostDisks } from './disks.js';
+import { domainUuid, domainXml, readMeta, type DomainMeta } from './domain-xml.js';
+import { Virsh } from './virsh.js';
+
+export interface LibvirtDriverConfig {
+  readonly host: string;
+  /** libvirt URI: `qemu:///system`, or a private daemon's `qemu:///system?socket=…`. */
+  readonly uri: string;
+  /** The host's instances directory (Nova's `instances_path`): base images, disks, console logs. */
+  readonly instancesDir: string;
+  /** How long a clean shutdown (ACPI) may take before the guest is destroyed (Nova's shutdown_timeout). */
+  readonly shutdownTimeoutMs?: number;
+  readonly pollMs?: number;
+  readonly emulator?: string;
+  /** Default: `kvm` when /dev/kvm exists, else `qemu` (TCG). */
+  readonly virtType?: 'kvm' | 'qemu';
+}
+
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 60_000;
+
+/** A domain as observed: its metadata, its power state, and libvirt's words for it. */
+interface Observed {
+  readonly meta: DomainMeta;
+  readonly status: GuestStatus;
+  readonly state: string;
+}
+
+export class LibvirtDriver implements HypervisorDriver {
+  readonly host: string;
+  private readonly virsh: Virsh;
+  private readonly disks: HostDisks;
+  private readonly locks = new GuestLocks();
+  private readonly shutdownTimeoutMs: number;
+  private readonly pollMs: number;
+  private readonly emulator: string;
+  private readonly virtType: 'kvm' | 'qemu';
+
+  constructor(c: LibvirtDriverConfig) {
+    validateId('host', c.host);
+    this.host = c.host;
+    this.virsh = new Virsh(c.uri);
+    this.disks = new HostDisks(c.instancesDir);
+    this.shutdownTimeoutMs = c.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.pollMs = c.pollMs ?? 100;
+    this.emulator = c.emulator ?? '/usr/bin/qemu-system-x86_64';
+    this.virtType = c.virtType ?? (existsSync('/dev/kvm') ? 'kvm' : 'qemu');
+  }
+
+  spawn(spec: GuestSpec, opts?: CallOptions): Promise<GuestInfo> {
+    return this.locked(VirtOp.Spawn, spec.instanceId, opts, async (signal) => {
+      if (spec.host !== this.host)
+        throw new VirtError(VirtErrorCode.InvalidSpec, `guest for ${spec.host} spawned on ${this.host}`);
+      const id = spec.instanceId;
+      const seen = await this.observe(id, signal);
+      if (seen) {
+        const s = seen.status.powerState;
+        if (s === PowerState.Shutdown || s === PowerState.Crashed) await this.v(['start', id], signal, id);
+        return this.info(id, signal);
+      }
+      await this.disks.prepare(id, spec.image ?? DEFAULT_IMAGE, spec.flavor.rootGb);
+      checkAborted(signal, id);
+      try {
+        await this.define(spec, false, signal);
+        await this.v(['start', id], signal, id);
+      } catch (err) {
+        if (err instanceof VirtError && (err.retryable || err.code === VirtErrorCode.Aborted)) throw err;
+        await this.virsh.maybe(['undefine', '--managed-save', id]).catch(() => undefined);
+        await this.disks.remove(id);
+        throw new VirtError(VirtErrorCode.SpawnFailed, `libvirt refused ${id}: ${String(err)}`, {
+          cause: err,
+          instanceId: id,
+        });
+      }
+      return this.info(id, signal);
+    });
+  }
+
+  destroy(instanceId: string, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.Destroy, instanceId, opts, async (signal) => {
+      const seen = await this.observe(instanceId, signal);
+      if (seen) {
+        if (seen.state !== 'shut off') await this.quiet(['destroy', instanceId], signal, instanceId);
+        await this.quiet(['undefine', '--managed-save', instanceId], signal, instanceId);
+      }
+      await this.disks.remove(instanceId);
+    });
+  }
+
+  powerOff = (id: string, o?: CallOptions) => this.change('powerOff', id, o);
+  powerOn = (id: string, o?: CallOptions) => this.change('powerOn', id, o);
+  reboot = (id: string, kind: RebootKind, o?: CallOptions) =>
+    this.change(kind === 'SOFT' ? 'rebootSoft' : 'rebootHard', id, o);
+  pause = (id: string, o?: CallOptions) => this.change('pause', id, o);
+  unpause = (id: string, o?: CallOptions) => this.change('unpause', id, o);
+  suspend = (id: string, o?: CallOptions) => this.change('suspend', id, o);
+  resume = (id: string, o?: CallOptions) => this.change('resume', id, o);
+  rescue = (id: string, o?: CallOptions) => this.change('rescue', id, o);
+  unrescue = (id: string, o?: CallOptions) => this.change('unrescue', id, o);
+
+  triggerCrashDump(instanceId: string, opts?: CallOptions): Promise<GuestInfo> {
+    return this.locked(VirtOp.TriggerCrashDump, instanceId, opts, async (signal) => {
+      const seen = await this.found(instanceId, signal);
+      const s = seen.status.powerState;
+      if (s !== PowerState.Running && s !== PowerState.Paused)
+        throw new VirtError(
+          VirtErrorCode.InvalidState,
+          `${instanceId}: cannot inject an NMI into a guest that is ${s}`,
+          {
+            instanceId,
+          },
+        );
+      await this.v(['inject-nmi', instanceId], signal, instanceId);
+      await this.disks.countCrashDump(instanceId);
+      return this.info(instanceId, signal);
+    });
+  }
+
+  snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {
+    return this.locked(VirtOp.Snapshot, instanceId, opts, async (signal) => {
+      await this.found(instanceId, signal);
+      return { sizeBytes: (await this.disks.snapshot(instanceId)).sizeBytes };
+    });
+  }
+
+  get(instanceId: string, opts?: CallOptions): Promise<GuestInfo | undefined> {
+    return this.locked(VirtOp.Get, instanceId, opts, async (signal) =>
+      (await this.observe(instanceId, signal)) ? this.info(instanceId, signal) : undefined,
+    );
+  }
+
+  list(opts?: CallOptions): Promise<GuestInfo[]> {
+    return this.locks.track(async () => {
+      checkAborted(opts?.signal);
+      const names = (await this.virsh.run(['list', '--all', '--name'], opts?.signal ? { signal: opts.signal } : {}))
+        .split('\n')
+        .map((n) => n.trim())
+        .filter(Boolean)
+        .sort();
+      const out: GuestInfo[] = [];
+      for (const name of names) {
+        const seen = await this.observe(name, opts?.signal).catch(() => undefined);
+        if (seen) out.push(await this.infoOf(seen));
+      }
+      return out;
+    });
+  }
+
+  close(): Promise<void> {
+    return this.locks.close();
+  }
+
+  /** The guest's console log so far (the first serial port), empty if none. */
+  async consoleLog(instanceId: string): Promise<string> {
+    validateId('instanceId', instanceId);
+    return readFile(this.disks.files(instanceId).consoleLog, 'utf8').catch(() => '');
+  }
+
+  // --- carrying out one change -------------------------------------------------------------
+
+  private change(change: GuestChange, id: string, opts?: CallOptions): Promise<GuestInfo> {
+    const op = change === 'rebootSoft' || change === 'rebootHard' ? VirtOp.Reboot : (change as VirtOp);
+    return this.locked(op, id, opts, async (signal) => {
+      const seen = await this.found(id, signal);
+      const p = planOrThrow(change, seen.status, id);
+      if (p.kind === 'noop') return this.infoOf(seen);
+      const from = seen.status.powerState;
+      const to = p.to.powerState;
+      if (change === 'rescue' || change === 'unrescue') {
+        await this.define(seen.meta.spec, p.to.rescued, signal);
+        await this.down(id, from, false, signal);
+        await this.v(['start', id], signal, id);
+      } else if (to === PowerState.Shutdown) {
+        await this.down(id, from, true, signal);
+        // A crashed guest reads `shut off (crashed)` until it runs again: start it paused and
+        // destroy it, so libvirt itself says it was shut down.
+        if (from === PowerState.Crashed) {
+          await this.v(['start', '--paused', id], signal, id);
+          await this.v(['destroy', id], signal, id);
+        }
+      } else if (to === PowerState.Paused) {
+        await this.v(['suspend', id], signal, id);
+      } else if (to === PowerState.Suspended) {
+        await this.v(['managedsave', '--running', id], signal, id);
+      } else if (p.restart) {
+        await this.down(id, from, change === 'rebootSoft', signal);
+        await this.v(['start', id], signal, id);
+      } else if (from === PowerState.Paused) {
+        await this.v(['resume', id], signal, id);
+      } else {
+        await this.v(['start', id], signal, id); // shut off, crashed, or managed-saved (restored)
+      }
+      return this.info(id, signal);
+    });
+  }
+
+  /** Takes the guest down from `from`: cleanly (ACPI, then destroy after the timeout) or at once. */
+  private async down(id: string, from: PowerState, clean: boolean, signal?: AbortSignal): Promise<void> {
+    if (from === PowerState.Suspended) return void (await this.quiet(['managedsave-remove', id], signal, id));
+    if (from !== PowerState.Running && from !== PowerState.Paused) return;
+    if (clean && from === PowerState.Running) {
+      await this.quiet(['shutdown', '--mode', 'acpi', id], signal, id);
+      const deadline = Date.now() + this.shutdownTimeoutMs;
+      while (Date.now() < deadline) {
+        if ((await this.state(id, signal)).state === 'shut off') return;
+        checkAborted(signal, id);
+        await delay(this.pollMs);
+      }
+    }
+    await this.quiet(['destroy', id], signal, id);
+  }
+
+  private async define(spec: GuestSpec, rescued: boolean, signal?: AbortSignal): Promise<void> {
+    const f = this.disks.files(spec.instanceId);
+    const xml = domainXml({
+      spec,
+      type: this.virtType,
+      emulator: this.emulator,
+      disk: f.disk,
+      configDrive: f.configDrive,
+      consoleLog: f.consoleLog,
+      rescueDisk: rescued ? await this.disks.base('rescue') : undefined,
+    });
+    const file = join(f.dir, 'domain.xml');
+    await writeFile(`${file}.tmp`, xml);
+    await rename(`${file}.tmp`, file);
+    await this.v(['define', file], signal, spec.instanceId);
+  }
+
+  // --- reading libvirt -----------------------------------------------------------------------
+
+  /** The domain if it is one of this host's guests (novactor's metadata, this host), else undefined. */
+  private async observe(id: string, signal?: AbortSignal): Promise<Observed | undefined> {
+    checkAborted(signal, id);
+    const xml = await this.virsh.maybe(['dumpxml', id], { signal, instanceId: id });
+    const meta = xml === undefined ? undefined : readMeta(xml);
+    if (!meta || meta.spec.host !== this.host || meta.spec.instanceId !== id) return undefined;
+    const { state, powerState } = await this.state(id, signal);
+    return { meta, state, status: { powerState, rescued: meta.rescued } };
+  }
+
+  private async found(id: string, signal?: AbortSignal): Promise<Observed> {
+    const seen = await this.observe(id, signal);
+    if (!seen) throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${id} on ${this.host}`, { instanceId: id });
+    return seen;
+  }
+
+  /** libvirt's state words (`running (booted)`) and the power state they mean. */
+  private async state(id: string, signal?: AbortSignal): Promise<{ state: string; powerState: PowerState }> {
+    const out = (await this.v(['domstate', '--reason', id], signal, id)).trim();
+    const m = /^(.*?)\s*(?:\((.*)\))?$/.exec(out);
+    const state = m?.[1] ?? out;
+    const reason = m?.[2] ?? '';
+    if (state === 'paused') return { state, powerState: PowerState.Paused };
+    if (state === 'pmsuspended') return { state, powerState: PowerState.Suspended };
+    if (state === 'crashed') return { state, powerState: PowerState.Crashed };
+    if (state !== 'shut off') return { state, powerState: PowerState.Running }; // running, blocked, in shutdown
+    if (reason === 'crashed' || reason === 'failed') return { state, powerState: PowerState.Crashed };
+    if (reason === 'saved') {
+      const info = await this.v(['dominfo', id], signal, id);
+      if (/Managed save:\s*yes/.test(info)) return { state, powerState: PowerState.Suspended };
+    }
+    return { state, powerState: PowerState.Shutdown };
+  }
+
+  private async info(id: string, signal?: AbortSignal): Promise<GuestInfo> {
+    return this.infoOf(await this.found(id, signal));
+  }
+
+  private async infoOf(seen: Observed): Promise<GuestInfo> {
+    const id = seen.meta.spec.instanceId;
+    const s = seen.status.powerState;
+    const pid = s === PowerState.Running || s === PowerState.Paused ? await this.qemuPid(id) : undefined;
+    const crashDumps = await this.disks.crashDumps(id);
+    return {
+      ...structuredClone(seen.meta.spec),
+      powerState: s,
+      rescued: seen.status.rescued,
+      ...(pid === undefined ? {} : { pid }),
+      ...(crashDumps ? { crashDumps } : {}),
+    };
+  }
+
+  /**
+   * The guest's QEMU process: the one whose command line has its UUID and this host's instance
+   * directory (two hosts on one machine may run guests of the same id, e.g. mid-migration).
+   */
+  private async qemuPid(id: string): Promise<number | undefined> {
+    const uuid = domainUuid(id);
+    const dir = this.disks.files(id).dir;
+    for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(entry)) continue;
+      const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if (!cmd.includes('qemu-system')) continue;
+      const args = cmd.split('\0');
+      const u = args.indexOf('-uuid');
+      if (u >= 0 && args[u + 1] === uuid && cmd.includes(`${dir}/`)) return Number(entry);
+    }
+    return undefined;
+  }
+
+  // --- plumbing ------------------------------------------------------------------------------
+
+  private v(args: string[], signal: AbortSignal | undefined, instanceId: string): Promise<string> {
+    checkAborted(signal, instanceId);
+    return this.virsh.run(args, { signal, instanceId });
+  }
+
+  /** A call whose "already done" answers (not running, no such domain, no managed save) are success. */
+  private async quiet(args: string[], signal: AbortSignal | undefined, instanceId: string): Promise<void> {
+    try {
+      await this.v(args, signal, instanceId);
+    } catch (err) {
+      if (
+        err instanceof VirtError &&
+        (err.code === VirtErrorCode.InvalidState || err.code === VirtErrorCode.GuestNotFound)
+      )
+        return;
+      throw err;
+    }
+  }
+
+  private locked<T>(
+    op: VirtOp,
+    instanceId: string,
+    opts: CallOptions | undefined,
+    fn: (signal?: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    try {
+      validateId('instanceId', instanceId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.locks.run(instanceId, async () => {
+      checkAborted(opts?.signal, instanceId);
+      try {
+        return await fn(opts?.signal);
+      } catch (err) {
+        if (err instanceof VirtError) throw err;
+        throw new VirtError(VirtErrorCode.DriverFailure, `${op} of ${instanceId} failed: ${String(err)}`, {
+          cause: err,
+          instanceId,
+        });
+      }
+    });
+  }
+}
