@@ -18,6 +18,7 @@ import { registerQuota } from './commands/quota.js';
 import { registerWatch } from './commands/watch.js';
 import { registerAudit } from './commands/audit.js';
 import { registerNats } from './commands/nats.js';
+import { registerLibvirtd } from './commands/libvirtd.js';
 import { reportFailure } from './failure.js';
 
 const program = new Command('novactor')
@@ -41,6 +42,7 @@ registerQuota(program);
 registerWatch(program);
 registerAudit(program);
 registerNats(program);
+registerLibvirtd(program);
 
 /**
  * The last resort (docs/cli.md, "Exit codes"): whatever escaped a command's own handling —

@@ -3,6 +3,7 @@
  * alike (each as its own child process, see role-processes.ts).
  */
 import { join } from 'node:path';
+import { privateUri } from '../../virt/index.js';
 import { ADMIN_PROJECT, credsFile } from './secure-config.js';
 
 export interface RoleLaunch {
@@ -12,6 +13,9 @@ export interface RoleLaunch {
   readonly args: readonly string[];
   readonly ready: RegExp;
 }
+
+/** How long `up`'s libvirt hosts wait for a clean shutdown before destroying a guest. */
+export const UP_SHUTDOWN_TIMEOUT_S = 5;
 
 /** Every role of a one-machine cloud: the control plane, placement, and compute hosts h1…hN. */
 export function rolesOf(o: {
@@ -54,6 +58,11 @@ export function rolesOf(o: {
   ];
   for (let i = 1; i <= o.hosts; i++) {
     const host = `h${i}`;
+    // The libvirt driver: each host its own private libvirtd (a role of its own, started with
+    // placement, before the hosts), so that moves between hosts are real migrations.
+    const libvirtRoot = join(o.data, 'hosts', host, 'libvirt');
+    if (o.driver === 'libvirt')
+      roles.push({ name: `libvirtd-${host}`, args: ['libvirtd', '--root', libvirtRoot], ready: /\bready\b/ });
     roles.push({
       name: `compute-${host}`,
       args: [
@@ -64,6 +73,10 @@ export function rolesOf(o: {
         o.driver,
         '--data',
         join(o.data, 'hosts', host),
+        // The built-in guest image never answers ACPI: a clean shutdown would wait the full minute.
+        ...(o.driver === 'libvirt'
+          ? ['--libvirt-uri', privateUri(libvirtRoot), '--shutdown-timeout', String(UP_SHUTDOWN_TIMEOUT_S)]
+          : []),
         ...common,
         ...stores,
         ...creds(`host-${host}`),

@@ -23,7 +23,14 @@ import {
 } from '../../actors/compute/index.js';
 import { systemRandom, SECOND_MS } from '../../actors/runtime/index.js';
 import { isToken } from '../../protocol/index.js';
-import { createDriver, DEFAULT_DRIVER, DRIVER_KINDS, FakeHost, type HypervisorDriver } from '../../virt/index.js';
+import {
+  createDriver,
+  DEFAULT_DRIVER,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  DRIVER_KINDS,
+  FakeHost,
+  type HypervisorDriver,
+} from '../../virt/index.js';
 import {
   inSeconds,
   intFlag,
@@ -48,6 +55,9 @@ interface ComputeFlags extends ServerOptions {
   diskRatio: string;
   driver: string;
   data?: string;
+  libvirtUri: string;
+  instancesDir?: string;
+  shutdownTimeout: string;
   failSpawn?: string;
   failRate: string;
   driverLatencyMs: string;
@@ -101,10 +111,20 @@ export function registerCompute(program: Command): void {
         .option('--disk-ratio <r>', 'disk allocation ratio', String(inv.allocationRatio.disk))
         .option(
           '--driver <kind>',
-          'hypervisor driver: fake (in memory, kept in --data) or process (each guest a process)',
+          'hypervisor driver: fake (in memory, kept in --data), process (each guest a process) or libvirt (QEMU guests)',
           DEFAULT_DRIVER,
         )
         .option('--data <dir>', 'where the driver keeps its guests (default ./novactor-data/hosts/<host>)')
+        .option('--libvirt-uri <uri>', 'libvirt driver: the libvirtd to use', 'qemu:///system')
+        .option(
+          '--instances-dir <dir>',
+          'libvirt driver: base images, disks and console logs (default <data>/instances)',
+        )
+        .option(
+          '--shutdown-timeout <s>',
+          'libvirt driver: how long a clean shutdown (ACPI) may take before the guest is destroyed',
+          String(DEFAULT_SHUTDOWN_TIMEOUT_MS / SECOND_MS),
+        )
         .option('--fail-spawn <regex>', 'fake driver: refuse to spawn guests whose name matches (failure injection)')
         .option(
           '--fail-rate <p>',
@@ -232,13 +252,20 @@ function computeSettings(o: ComputeFlags) {
   const driver: HypervisorDriver =
     o.driver === 'process'
       ? createDriver('process', { host: o.host, stateDir: dataDir })
-      : createDriver('fake', {
-          host: o.host,
-          hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')),
-          ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}),
-          ...(failRate > 0 ? { failRate, random: systemRandom } : {}),
-          ...(latencyMs > 0 ? { latencyMs } : {}),
-        });
+      : o.driver === 'libvirt'
+        ? createDriver('libvirt', {
+            host: o.host,
+            uri: o.libvirtUri,
+            instancesDir: o.instancesDir ?? join(dataDir, 'instances'),
+            shutdownTimeoutMs: intFlag('--shutdown-timeout', o.shutdownTimeout, 0, 3600) * SECOND_MS,
+          })
+        : createDriver('fake', {
+            host: o.host,
+            hostState: FakeHost.persistent(o.host, join(dataDir, 'fake-guests.json')),
+            ...(o.failSpawn ? { failSpawnPattern: new RegExp(o.failSpawn) } : {}),
+            ...(failRate > 0 ? { failRate, random: systemRandom } : {}),
+            ...(latencyMs > 0 ? { latencyMs } : {}),
+          });
   const liveMigrationMs = intFlag('--live-migration-ms', o.liveMigrationMs, 0, 3_600_000);
   const resizeConfirmWindowMs = intFlag('--resize-confirm-window', o.resizeConfirmWindow, 0, 31_536_000) * SECOND_MS;
   const syncPowerStateMs = intFlag('--sync-power-state-interval', o.syncPowerStateInterval, 0, 86_400) * SECOND_MS;

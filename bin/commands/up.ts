@@ -5,7 +5,7 @@
  * process, restarted when it dies, prints one `ready` line with the NATS URL once every
  * role printed its own, and stops what it started on SIGINT/SIGTERM.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -32,7 +32,7 @@ import {
   type CompiledUpOptions,
   rolesOf,
 } from '../../actors/runtime/index.js';
-import { DEFAULT_DRIVER, DRIVER_KINDS } from '../../virt/index.js';
+import { DEFAULT_DRIVER, DRIVER_KINDS, libvirtUnavailable } from '../../virt/index.js';
 import { withReplicasOption } from '../options.js';
 import { portInUse } from '../port.js';
 
@@ -78,7 +78,11 @@ export function registerUp(program: Command): void {
       )
       .option('--port <p>', 'client port of the embedded nats-server', String(DEFAULT_NATS_PORT))
       .option('--data <dir>', 'where the embedded server and the hosts keep their data', DEFAULT_UP_DATA)
-      .option('--driver <name>', 'hypervisor driver of the compute hosts: fake or process', DEFAULT_DRIVER),
+      .option(
+        '--driver <name>',
+        'hypervisor driver of the compute hosts: fake, process or libvirt (root: a private libvirtd per host)',
+        DEFAULT_DRIVER,
+      ),
     'stream and bucket replicas (3 on a cluster)',
   )
     .option('--demo', 'once ready, run `novactor demo` against the cloud (npm start does)')
@@ -115,6 +119,13 @@ async function up(flags: UpFlags): Promise<number | undefined> {
   const o = upOptions(flags);
   if (typeof o === 'string') return usage(o);
   const { port, replicas, hosts } = o;
+  if (o.driver === 'libvirt') {
+    // Install what is missing as root (scripts/ensure-libvirt), then say plainly what still stops it.
+    if (process.getuid?.() === 0)
+      spawnSync('bash', [join(projectRoot(), 'scripts', 'ensure-libvirt')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const why = libvirtUnavailable();
+    if (why) return usage(`--driver libvirt: ${why}`);
+  }
 
   const data = isAbsolute(o.data) ? o.data : resolve(o.data);
   const lifecycle = new Lifecycle();
@@ -172,8 +183,10 @@ async function up(flags: UpFlags): Promise<number | undefined> {
     // Placement first, as a service manager orders After=: the others call it as they start.
     const startAll = (cs: RoleProcess[]) =>
       Promise.all(cs.map((c) => c.start().then(() => pending.delete(c.spec.name))));
-    await startAll(children.filter((c) => c.spec.name === 'placement'));
-    if (lifecycle.state === 'starting') await startAll(children.filter((c) => c.spec.name !== 'placement'));
+    // Private libvirt daemons too: each compute host lists its guests as it starts.
+    const first = (name: string) => name === 'placement' || name.startsWith('libvirtd-');
+    await startAll(children.filter((c) => first(c.spec.name)));
+    if (lifecycle.state === 'starting') await startAll(children.filter((c) => !first(c.spec.name)));
     clearInterval(nag);
     if (lifecycle.state !== 'starting') return undefined; // a signal came while starting
     lifecycle.running();

@@ -25,6 +25,8 @@ export interface PrivateLibvirtd {
   readonly root: string;
   readonly uri: string;
   readonly pid: number | undefined;
+  /** Resolves when the daemon has exited (stopped, killed, or died). */
+  readonly exited: Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; guests keep running. */
   stop(graceMs?: number): Promise<void>;
   kill9(): Promise<void>;
@@ -121,6 +123,7 @@ export async function startPrivateLibvirtd(o: {
     get pid() {
       return child.pid;
     },
+    exited: exit,
     stop,
     kill9: async () => {
       if (exited !== undefined) return;
