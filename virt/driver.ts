@@ -48,6 +48,13 @@ export interface GuestInfo extends GuestSpec {
   readonly crashDumps?: number;
 }
 
+/** What a host has, as its hypervisor reports it (before reserved amounts and ratios). */
+export interface HostResources {
+  readonly vcpus: number;
+  readonly memoryMb: number;
+  readonly diskGb: number;
+}
+
 /** What a snapshot saved. */
 export interface SnapshotInfo {
   readonly sizeBytes: number;
@@ -108,6 +115,11 @@ export interface HypervisorDriver {
   get(instanceId: string, opts?: CallOptions): Promise<GuestInfo | undefined>;
   /** Every guest of this host, including ones no record knows of (orphans) — for recovery and the power-state sync. */
   list(opts?: CallOptions): Promise<GuestInfo[]>;
+  /**
+   * The host's resources as the hypervisor sees them (Nova's get_available_resource), for drivers
+   * of a real hypervisor; the others are told their inventory on the command line.
+   */
+  discover?(opts?: CallOptions): Promise<HostResources>;
   /** Stops accepting calls and waits for the ones in flight. Guests keep running: they outlive their compute worker. */
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ export {
   type FlavorSpec,
   type GuestInfo,
   type GuestSpec,
+  type HostResources,
   type HypervisorDriver,
   type SnapshotInfo,
 } from './driver.js';

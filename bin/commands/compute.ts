@@ -206,8 +206,10 @@ export function registerCompute(program: Command): void {
           inSeconds(DEFAULT_REAP_INTERVAL_MS),
         ),
     ),
-  ).action(async (o: ComputeFlags) => {
+  ).action(async (o: ComputeFlags, cmd: Command) => {
     let worker: ReturnType<typeof computeSettings> | undefined;
+    // A real hypervisor reports what the host has; a flag given on the command line still wins.
+    const given = (flag: string) => cmd.getOptionValueSource(flag) !== 'default';
     await runRole(o, {
       role: 'compute',
       name: `compute-${o.host}`,
@@ -216,7 +218,14 @@ export function registerCompute(program: Command): void {
         worker = computeSettings(o);
       },
       start: async ({ lifecycle, ...ctx }) => {
-        const w = await startCompute({ ...ctx, ...worker! });
+        const found = await worker!.driver.discover?.();
+        const inventory = {
+          ...worker!.inventory,
+          ...(found && !given('vcpus') ? { vcpus: found.vcpus } : {}),
+          ...(found && !given('ramMb') ? { memoryMb: found.memoryMb } : {}),
+          ...(found && !given('diskGb') ? { diskGb: found.diskGb } : {}),
+        };
+        const w = await startCompute({ ...ctx, ...worker!, inventory });
         lifecycle.onStop('compute worker', () => w.stop());
       },
       readyLine: `compute ${o.host} ready`,

@@ -2,33 +2,21 @@
  * The libvirt driver with real QEMU guests (TCG without /dev/kvm): the conformance suite every
  * driver passes, then what only a real hypervisor shows — the guest's own console line, its
  * QEMU process, a QEMU killed under libvirt, and guests that outlive their daemon's restart.
- * Each test gets a private libvirtd (virt/libvirt/daemon.ts). As root, scripts/ensure-libvirt
- * installs what is missing; in CI (CI=true) a machine that cannot run them fails here;
- * elsewhere the file is skipped, saying why.
+ * Each test gets a private libvirtd (virt/libvirt/daemon.ts); test/helpers/libvirt.ts installs
+ * what is missing as root, fails in CI and skips elsewhere when libvirt cannot run.
  */
 import test, { type ExecutionContext } from 'ava';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { PowerState } from '../../virt/index.js';
 import { LibvirtDriver, type LibvirtDriverConfig } from '../../virt/libvirt/driver.js';
-import { libvirtUnavailable, startPrivateLibvirtd, type PrivateLibvirtd } from '../../virt/libvirt/daemon.js';
+import { startPrivateLibvirtd, type PrivateLibvirtd } from '../../virt/libvirt/daemon.js';
 import { GUEST_UP } from '../../virt/libvirt/guest-image.js';
 import { GUEST_BANNER, RESCUE_BANNER } from '../../virt/libvirt/disks.js';
 import { conformance, spec, type Rig } from './conformance.js';
 import { eventually } from '../helpers/eventually.js';
-
-const unavailable = (() => {
-  if (process.getuid?.() === 0) {
-    try {
-      execFileSync('bash', ['scripts/ensure-libvirt'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    } catch {
-      // libvirtUnavailable() says what is missing
-    }
-  }
-  return libvirtUnavailable();
-})();
+import { killQemusUnder, qemusUnder, withLibvirt } from '../helpers/libvirt.js';
 
 let hosts = 0;
 const roots: string[] = [];
@@ -74,24 +62,17 @@ async function rig(
   };
 }
 
-/** The QEMU processes whose command line names a path under `root` (a safety net after a test). */
-function qemusUnder(root: string): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((l) => l.includes('qemu-system') && l.includes(`${root}/`))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
-}
-function killQemusUnder(root: string): void {
-  for (const pid of qemusUnder(root)) process.kill(pid, 'SIGKILL');
-}
-
-if (unavailable && process.env['CI'] === 'true') {
-  test('virt libvirt - real libvirt and QEMU run on this machine', (t) => t.fail(unavailable));
-} else if (unavailable) {
-  test.skip(`virt libvirt - skipped: ${unavailable}`, () => undefined);
-} else {
+withLibvirt('virt libvirt', () => {
   conformance('virt libvirt', rig);
+
+  test('virt libvirt - discover: the host CPUs and memory as libvirt sees them, the instances disk', async (t) => {
+    const r = await rig(t);
+    const found = await r.driver.discover();
+    t.is(found.vcpus, cpus().length);
+    const totalMb = totalmem() / 2 ** 20;
+    t.true(Math.abs(found.memoryMb - totalMb) < totalMb * 0.05, `${found.memoryMb} MiB against ${totalMb}`);
+    t.true(found.diskGb > 0);
+  });
 
   test('virt libvirt - a real QEMU guest: its own console line, its UUID on the QEMU command line', async (t) => {
     const r = await rig(t);
@@ -134,4 +115,4 @@ if (unavailable && process.env['CI'] === 'true') {
     t.like(await d.get(s.instanceId), { powerState: 'running', pid: before.pid });
     await d.close();
   });
-}
+});

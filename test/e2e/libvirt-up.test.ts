@@ -1,0 +1,118 @@
+/**
+ * A cloud of real QEMU guests, driven as a user drives it: `novactor up --driver libvirt
+ * --hosts 2` (a private libvirtd per host) and the CLI. Every lifecycle operation is checked
+ * against what really runs: the guest's QEMU process (found by the instance id on its command
+ * line), its console line, and the files under the host's instances directory.
+ */
+import test from 'ava';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../actors/runtime/nats-server.js';
+import { GUEST_BANNER, RESCUE_BANNER } from '../../virt/libvirt/disks.js';
+import { GUEST_UP } from '../../virt/libvirt/guest-image.js';
+import { eventually } from '../helpers/eventually.js';
+import { killQemusUnder, qemusUnder, withLibvirt } from '../helpers/libvirt.js';
+import { closed, runNovactor, runToEnd, waitForLine } from '../helpers/processes.js';
+
+withLibvirt('libvirt up', () => {
+  test('libvirt up - boot, every lifecycle operation and the moves on real QEMU guests, then nothing left', async (t) => {
+    t.timeout(600_000);
+    const data = mkdtempSync(join(tmpdir(), 'novactor-libvirt-up-'));
+    const port = await freePort();
+    const up = runNovactor(['up', '--driver', 'libvirt', '--hosts', '2', '--port', String(port), '--data', data], {
+      NATS_URL: '',
+    });
+    t.teardown(async () => {
+      up.kill('SIGINT');
+      await closed(up);
+      killQemusUnder(data); // guests outlive their daemons: none should be left, but never leak one
+      rmSync(data, { recursive: true, force: true });
+    });
+    await waitForLine(up, /ready/, 120_000);
+    const server = ['--server', `nats://127.0.0.1:${port}`];
+    const cli = async (...args: string[]) => {
+      const r = await runToEnd([...args, ...server]);
+      t.is(r.code, 0, `${args.join(' ')}: ${r.out}${r.err}`);
+      return r.out;
+    };
+    const show = async (id: string) =>
+      (
+        JSON.parse(await cli('show', id, '--json')) as {
+          instance: { host: string; vmState: string; powerState: string };
+        }
+      ).instance;
+    const qemus = (id: string) =>
+      qemusUnder(data).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(id));
+    const instanceDir = (host: string, id: string) => join(data, 'hosts', host, 'instances', id);
+    const consoleHas = (host: string, id: string, line: string) =>
+      eventually(async () => {
+        const log = readFileSync(join(instanceDir(host, id), 'console.log'), 'utf8');
+        if (!log.includes(line)) throw new Error(`no "${line}" on the console yet`);
+      });
+
+    // The hosts report what libvirt sees: this machine's CPUs (capacity = CPUs × the ratio 4).
+    const hosts = JSON.parse(await cli('hosts', '--json')) as {
+      hosts: Array<{ host: string; usage: { VCPU: { capacity: number } } | null }>;
+    };
+    t.deepEqual(
+      hosts.hosts.map((h) => h.usage?.VCPU.capacity),
+      [cpus().length * 4, cpus().length * 4],
+    );
+
+    const boot = await cli('boot', 'real-1', '--flavor', 'm1.tiny', '--wait');
+    const id = /^instance (\S+)$/m.exec(boot)![1]!;
+    let host = (await show(id)).host;
+    t.is(qemus(id).length, 1, 'one QEMU process runs with the instance id as its UUID');
+    await consoleHas(host, id, `${GUEST_BANNER}${id}${GUEST_UP}`);
+
+    const expect = async (op: string[], power: string, running: boolean) => {
+      await cli(...op, id, '--wait');
+      t.is((await show(id)).powerState, power, op.join(' '));
+      t.is(qemus(id).length, running ? 1 : 0, `${op.join(' ')}: QEMU ${running ? 'runs' : 'is gone'}`);
+    };
+    await expect(['stop'], 'shutdown', false);
+    await expect(['start'], 'running', true);
+    await expect(['reboot'], 'running', true);
+    await expect(['reboot', '--hard'], 'running', true);
+    await expect(['pause'], 'paused', true);
+    await expect(['unpause'], 'running', true);
+    await expect(['suspend'], 'suspended', false); // managed save: QEMU exits, its memory is on disk
+    await expect(['resume'], 'running', true);
+    await expect(['rescue'], 'running', true);
+    await consoleHas(host, id, `${RESCUE_BANNER}${id}${GUEST_UP}`);
+    await expect(['unrescue'], 'running', true);
+    await cli('snapshot', id, '--name', 'real-1-snap', '--wait');
+
+    // Moves: the guest ends on the other host's libvirtd, one QEMU, the source's files gone.
+    const from = host;
+    await cli('migrate', id, '--wait');
+    await cli('revert', id, '--wait');
+    t.is((await show(id)).host, from, 'reverted to its host');
+    await cli('resize', id, 'm1.small', '--wait');
+    await cli('confirm', id, '--wait');
+    host = (await show(id)).host;
+    t.not(host, from);
+    t.is(qemus(id).length, 1);
+    t.false(existsSync(instanceDir(from, id)), 'the source host kept nothing of it');
+    await cli('live-migrate', id, '--wait');
+    t.is((await show(id)).host, from);
+    t.is(qemus(id).length, 1, 'exactly one QEMU after a live migration');
+
+    await cli('shelve', id, '--wait');
+    await eventually(async () => {
+      if ((await show(id)).vmState !== 'shelved_offloaded') await cli('shelve-offload', id, '--wait');
+    });
+    t.is(qemus(id).length, 0);
+    await cli('unshelve', id, '--wait');
+    t.is(qemus(id).length, 1);
+    host = (await show(id)).host;
+    await consoleHas(host, id, `${GUEST_BANNER}${id}${GUEST_UP}`);
+
+    await cli('delete', id, '--wait');
+    t.deepEqual(qemus(id), [], 'no QEMU left');
+    t.false(existsSync(instanceDir('h1', id)) || existsSync(instanceDir('h2', id)), 'no file of it left');
+    const audit = await runToEnd(['audit', ...server]);
+    t.is(audit.code, 0, audit.out + audit.err);
+  });
+});
