@@ -129,3 +129,33 @@ for (const k of ['instance', 'worker'] as const satisfies readonly Kill[])
       await rolledBack(t, c, id, cmd);
     },
   );
+
+// The destination applied the claim but could not answer before the source's deadline (30 s):
+// no answer is no refusal. Before, the source took it for one, gave the allocation back and went
+// on, and nothing told the destination to let go of what it held.
+test.serial(
+  'claim failure - a destination whose claim is applied but not answered in time: its claim goes',
+  async (t) => {
+    t.timeout(180_000);
+    const c = await cloud;
+    const id = await bootOnQ1('claim-unanswered');
+    const a = await admin();
+    const destSide = hold.arm(
+      'tracker.applied',
+      (x) => x.instanceId === id && x.command === 'moveClaim' && x.opId.endsWith(':dest'),
+    );
+    const cmd = await a.command(id, 'live_migrate', { host: 'q2' });
+    t.is(await destSide.reached, 'q2');
+    const stepEnd = hold.arm('instance.stepFinished', (x) => x.instanceId === id && x.step === 'moveClaim');
+    // q2 cut off once it applied the claim: its answer, and its answers to the retries, come too late.
+    c.pause('q2', true);
+    try {
+      destSide.release();
+      t.is(await stepEnd.reached, 'q1', 'the claim step ended without the answer');
+    } finally {
+      c.pause('q2', false);
+    }
+    stepEnd.release();
+    await rolledBack(t, c, id, cmd);
+  },
+);
