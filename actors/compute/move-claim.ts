@@ -9,7 +9,7 @@ import { pickHosts } from '../../machines/conductor/index.js';
 import { type InstanceContext, type Move, StepErrorCode } from '../../machines/instance/index.js';
 import type { FlavorView, InstanceRecord } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { CallError } from '../runtime/index.js';
+import { CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
 import { migrationIdOf, liveComputeServices } from '../records/index.js';
 import { larger, moveKit, resources, sizes, trackerKind, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
@@ -92,6 +92,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
 
     // The destination: one an earlier run claimed, or the best candidate that both placement and its tracker accept.
     const dest = (await claimedDest(c.instanceId, source)) ?? (await claimDest(claiming));
+    if (typeof dest === 'object') return dest;
     if (!dest) return failed({ code: StepErrorCode.NoValidHost, message: `no valid host was found to ${m.kind} to` });
     const src = await tracker(m.source, {
       type: 'moveClaim',
@@ -146,7 +147,8 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     return false;
   };
 
-  const claimDest = async (x: Claiming): Promise<string | undefined> => {
+  /** The destination that accepted, none, or the failure of a claim whose outcome is unknown. */
+  const claimDest = async (x: Claiming): Promise<string | StepResult | undefined> => {
     const { c, m, mid, key, flavor, rec } = x;
     const [candidates, providers, services] = await Promise.all([
       d.placement.call('candidates.get', { resources: resources(flavor), limit: 1000 }),
@@ -193,6 +195,9 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
         { instanceId: c.instanceId, key },
       );
       if (claim.ok) return choice.host;
+      // No answer is no refusal (chaos cluster seed 3): that host may hold the claim. Its
+      // allocation stays, so the rollback finds it there and has that host let go.
+      if (claim.code === HOST_UNAVAILABLE) return failed({ code: claim.code, message: claim.message });
       d.log?.(`move of ${c.instanceId}: ${choice.host}'s tracker refused: ${claim.code} ${claim.message}`);
       await d.placement.deleteAllocations(c.instanceId); // the destination's tracker refused: give its claim back
     }

@@ -26,8 +26,13 @@ export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANU
     if (!m || !cur) return done();
     const mid = migrationIdOf(c.instanceId, m.opId);
     const mig = await d.migrations.get(mid);
-    await k.swapBack(c, mid, cur.value);
     const dest = mig?.value.destHost ?? (await k.claimedDest(c.instanceId, await providerOf(m.source)));
+    // A claim step that failed after the destination accepted, before the record named it
+    // (chaos cluster seed 3): only placement knows that destination, and the swap back erases
+    // it there. The record names it first, so that a run again after a kill, the destination's
+    // check of the calls below, and its release task all know it.
+    if (dest && mig && !mig.value.destHost) await setStatus(mid, mig.value.status, { destHost: dest });
+    await k.swapBack(c, mid, cur.value);
     if (dest === m.source) {
       // Same host: no swap was made; the instance consumer goes back to the old flavor alone.
       await tracker(dest, { type: 'dropMoveClaim', opId: `${key}:dest`, migrationId: mid, side: 'destination' });

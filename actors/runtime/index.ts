@@ -12,7 +12,7 @@ export { startConsumerLoop, type ConsumerLoop, type Outcome } from './consumer-l
 export { decodeRequest, respondError, respondOk, type ReplyContext, replyEnvelope } from './request-reply.js';
 export { requestRetried, TRY_AGAIN } from './request-retry.js';
 export { CallError } from './call-error.js';
-export { RemoteHosts } from './remote-hosts.js';
+export { HOST_UNAVAILABLE, RemoteHosts } from './remote-hosts.js';
 export { type EventPublisher, eventPublisher } from './events.js';
 // Time, ids, test hooks.
 export { randomIds, systemClock, type Clock, type IdSource, type TimerHandle, sleep, systemRandom } from './clock.js';

@@ -18,6 +18,9 @@ import { CallError } from './call-error.js';
 import { requestRetried, TRY_AGAIN } from './request-retry.js';
 import type { Clock, IdSource } from './clock.js';
 
+/** The code of a call that no answer ended (503): its outcome is unknown, the callee may have acted. */
+export const HOST_UNAVAILABLE = 'HostUnavailable';
+
 export interface RemoteHostsOptions {
   readonly nc: NatsConnection;
   readonly clock: Clock;
@@ -93,7 +96,7 @@ export class RemoteHosts {
         if (e.status !== 503) throw new CallError(e.status, e.code, e.message);
         return TRY_AGAIN;
       },
-      unavailable: () => new CallError(503, 'HostUnavailable', `${subject} did not answer before the deadline`),
+      unavailable: () => new CallError(503, HOST_UNAVAILABLE, `${subject} did not answer before the deadline`),
     });
   }
 }
