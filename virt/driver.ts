@@ -55,6 +55,18 @@ export interface HostResources {
   readonly diskGb: number;
 }
 
+/**
+ * Where a live-migrating guest goes, as its destination's driver prepared it: the hypervisor
+ * the source sends it to, and the guest's definition there (its disks at the destination's paths).
+ */
+export interface MigrationTarget {
+  readonly uri: string;
+  readonly domainXml: string;
+}
+
+/** What a running live migration should do now: go on, stop (the guest stays), or finish now. */
+export type MigrationControl = () => Promise<'continue' | 'abort' | 'complete'>;
+
 /** What a snapshot saved. */
 export interface SnapshotInfo {
   readonly sizeBytes: number;
@@ -116,6 +128,25 @@ export interface HypervisorDriver {
   /** Every guest of this host, including ones no record knows of (orphans) — for recovery and the power-state sync. */
   list(opts?: CallOptions): Promise<GuestInfo[]>;
   /**
+   * Live migration for drivers whose hypervisor moves a running guest itself (libvirt); the
+   * others make the incoming guest with spawn and pause. On the destination: prepares to
+   * receive the guest (its disks, its config drive) and says where to send it. Idempotent.
+   */
+  prepareIncoming?(guest: GuestSpec, opts?: CallOptions): Promise<MigrationTarget>;
+  /**
+   * On the source: moves the running (or paused) guest to `target`, asking `control` every poll
+   * whether to go on, abort (the guest stays here, running) or complete now (the guest is paused
+   * so that the copy converges; its destination unpauses it). Resolves `migrated` once the guest
+   * runs there and is gone here — also when an earlier, interrupted call had already moved it —
+   * or `aborted`. A call cut short converges when run again.
+   */
+  migrateOut?(
+    instanceId: string,
+    target: MigrationTarget,
+    control: MigrationControl,
+    opts?: CallOptions,
+  ): Promise<'migrated' | 'aborted'>;
+  /**
    * The host's resources as the hypervisor sees them (Nova's get_available_resource), for drivers
    * of a real hypervisor; the others are told their inventory on the command line.
    */
@@ -141,5 +172,7 @@ export const VirtOp = {
   Snapshot: 'snapshot',
   Get: 'get',
   List: 'list',
+  PrepareIncoming: 'prepareIncoming',
+  MigrateOut: 'migrateOut',
 } as const;
 export type VirtOp = (typeof VirtOp)[keyof typeof VirtOp];

@@ -9,6 +9,8 @@ export {
   type GuestSpec,
   type HostResources,
   type HypervisorDriver,
+  type MigrationControl,
+  type MigrationTarget,
   type SnapshotInfo,
 } from './driver.js';
 export { isVirtError, VirtError, VirtErrorCode } from './errors.js';

@@ -8,8 +8,17 @@ import { type Move, StepErrorCode } from '../../machines/instance/index.js';
 import { isOpenMigration, migrationIdOf } from '../records/index.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
+import type { MigrationTarget } from '../../virt/index.js';
 
 export const LIVE_STEPS = ['liveMigrate', 'postLiveMigration'] as const;
+
+/** The `{ target }` a destination that prepares for its hypervisor's migration answers, checked. */
+function migrationTarget(reply: Record<string, unknown>): MigrationTarget | undefined {
+  const t = reply['target'] as Partial<MigrationTarget> | undefined;
+  return t && typeof t.uri === 'string' && typeof t.domainXml === 'string'
+    ? { uri: t.uri, domainXml: t.domainXml }
+    : undefined;
+}
 
 export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number]> {
   const { peerMove, tracker, destroyGuest, setStatus } = moveKit(d);
@@ -21,25 +30,38 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
    * force-complete (finish now), as Nova's driver monitors a libvirt job. Its actor stopping
    * ends the wait at once (`d.sleep` is cut short by the step's signal).
    */
-  const liveMigrate = async ({ key, snapshot }: StepContext): Promise<StepResult> => {
+  const liveMigrate = async ({ key, snapshot, signal }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
     const m = c.move;
     if (!m?.dest) return noMove();
     const mid = migrationIdOf(c.instanceId, m.opId);
     await setStatus(mid, 'preparing');
-    await d.remote.peer(m.dest, 'preLiveMigration', {
+    const prepared = await d.remote.peer(m.dest, 'preLiveMigration', {
       ...(await peerMove(c.instanceId, mid, key)),
       name: c.name,
       flavor: c.flavor,
       image: c.image,
     });
     await setStatus(mid, 'running');
+    const moveNow = async () => {
+      const rec = await d.stores.instances.get(c.instanceId);
+      return (rec?.value.machine as { context?: { move?: Move | null } } | undefined)?.context?.move;
+    };
+    const cancelled = (by: string) => failed({ code: StepErrorCode.MigrationCancelled, message: `aborted by ${by}` });
+    // A hypervisor that migrates the guest itself (libvirt): its job is the copy, watched like Nova's.
+    const target = migrationTarget(prepared);
+    if (target && d.driver.migrateOut) {
+      const control = async () => {
+        const now = await moveNow();
+        return now?.abortBy ? ('abort' as const) : now?.forceBy ? ('complete' as const) : ('continue' as const);
+      };
+      const outcome = await d.driver.migrateOut(c.instanceId, target, control, { signal });
+      return outcome === 'aborted' ? cancelled((await moveNow())?.abortBy ?? 'an abort') : done();
+    }
     const until = d.clock.now() + (d.liveMigrationMs ?? 500);
     for (;;) {
-      const rec = await d.stores.instances.get(c.instanceId);
-      const move = (rec?.value.machine as { context?: { move?: Move | null } } | undefined)?.context?.move;
-      if (move?.abortBy)
-        return failed({ code: StepErrorCode.MigrationCancelled, message: `aborted by ${move.abortBy}` });
+      const move = await moveNow();
+      if (move?.abortBy) return cancelled(move.abortBy);
       if (move?.forceBy || d.clock.now() >= until) return done();
       await d.sleep(Math.min(50, Math.max(1, until - d.clock.now())));
     }
@@ -62,6 +84,9 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     const fin = await tracker(d.host, { type: 'finishMove', opId: `${key}:finish`, migrationId: mid });
     if (!fin.ok) return failed({ code: fin.code, message: fin.message });
     const guest = await d.driver.get(c.instanceId, { signal });
+    // A hypervisor that moved the guest itself: it must be here now, or the source still has it.
+    if (!guest && d.driver.migrateOut)
+      return failed({ code: StepErrorCode.GuestMissing, message: `no guest of ${c.instanceId} arrived on ${d.host}` });
     if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId, { signal });
     await destroyGuest(m.source, c.instanceId, mid, key);
     const drop = await tracker(

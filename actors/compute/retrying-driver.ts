@@ -4,7 +4,7 @@
  * retry is safe; what still fails after `tries` is the step's failure. A call whose signal fires
  * is not tried again, and its wait between tries ends at once.
  */
-import { isVirtError, type CallOptions, type HypervisorDriver } from '../../virt/index.js';
+import { isVirtError, type CallOptions, type GuestSpec, type HypervisorDriver } from '../../virt/index.js';
 import { abortable } from './step-kit.js';
 
 export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promise<void>, tries = 3): HypervisorDriver {
@@ -36,6 +36,12 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
     snapshot: (id, o) => again(() => driver.snapshot(id, o), o),
     get: (id, o) => again(() => driver.get(id, o), o),
     list: (o) => again(() => driver.list(o), o),
+    // A live migration is not retried here: its step runs it again, and it converges.
+    ...(driver.prepareIncoming
+      ? { prepareIncoming: (g: GuestSpec, o?: CallOptions) => again(() => driver.prepareIncoming!(g, o), o) }
+      : {}),
+    ...(driver.migrateOut ? { migrateOut: driver.migrateOut.bind(driver) } : {}),
+    ...(driver.discover ? { discover: driver.discover.bind(driver) } : {}),
     close: () => driver.close(),
   };
 }

@@ -92,12 +92,15 @@ export function servePeerCalls(d: PeerCallDeps): Subscription {
           revision: b.revision,
           stepKey: b.stepKey,
         });
-        if (refusal) return refusal;
+        if (refusal) return { refusal };
         if (op === 'destroyGuest') await d.driver.destroy(b.instanceId);
-        else await prepareIncoming(d, req.body as PreLiveBody);
-        return undefined;
+        else return { reply: await prepareIncoming(d, req.body as PreLiveBody) };
+        return { reply: {} };
       })().then(
-        (refusal) => (refusal ? respondError(d.ctx, msg, req, refusal) : respondOk(d.ctx, msg, req, {})),
+        (r) =>
+          'refusal' in r && r.refusal
+            ? respondError(d.ctx, msg, req, r.refusal)
+            : respondOk(d.ctx, msg, req, 'reply' in r ? r.reply : {}),
         (e: unknown) => {
           d.log(`${op} from ${caller} failed`, e);
           respondError(d.ctx, msg, req, {
@@ -111,14 +114,21 @@ export function servePeerCalls(d: PeerCallDeps): Subscription {
   });
 }
 
-/** The incoming guest of a live migration, paused until its post step; repeating it is harmless. */
-async function prepareIncoming(d: PeerCallDeps, b: PreLiveBody): Promise<void> {
-  const g = await d.driver.spawn({
+/**
+ * The incoming side of a live migration; repeating it is harmless. A hypervisor that migrates
+ * guests itself (libvirt) prepares the disks and answers `{ target }`, where the source sends
+ * the guest; for the others this host makes the incoming guest, paused until the post step.
+ */
+async function prepareIncoming(d: PeerCallDeps, b: PreLiveBody): Promise<Record<string, unknown>> {
+  const spec = {
     instanceId: b.instanceId,
     name: b.name,
     host: d.host,
     flavor: b.flavor,
     ...(b.image ? { image: b.image } : {}),
-  });
+  };
+  if (d.driver.prepareIncoming) return { target: await d.driver.prepareIncoming(spec) };
+  const g = await d.driver.spawn(spec);
   if (g.powerState === 'running') await d.driver.pause(b.instanceId);
+  return {};
 }

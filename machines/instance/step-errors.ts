@@ -29,6 +29,8 @@ export const StepErrorCode = {
   StepCrashed: 'StepCrashed',
   /** A build outlived instance_build_timeout (machines/periodics). */
   BuildTimeout: 'BuildTimeout',
+  /** A live migration's hypervisor reported it done, yet the guest is not on the destination. */
+  GuestMissing: 'GuestMissing',
 } as const;
 export type StepErrorCode = (typeof StepErrorCode)[keyof typeof StepErrorCode];
 

@@ -156,7 +156,9 @@ export type HostStatus = Static<typeof HostStatus>;
 export const HostRpcOps = {
   status: { request: Empty, reply: HostStatus },
   /**
-   * Live migration's pre step on the destination: an incoming guest, paused until the migration completes. Idempotent.
+   * Live migration's pre step on the destination: an incoming guest, paused until the migration completes; or, where
+   * the hypervisor migrates guests itself (libvirt), the disks prepared and `target`: where the source sends the guest
+   * (a libvirt URI) and its domain at the destination. Idempotent.
    */
   preLiveMigration: {
     request: Type.Object(
@@ -169,7 +171,17 @@ export const HostRpcOps = {
       },
       { additionalProperties: false },
     ),
-    reply: Empty,
+    reply: Type.Object(
+      {
+        target: Type.Optional(
+          Type.Object(
+            { uri: Type.String({ maxLength: 1024 }), domainXml: Type.String({ maxLength: 65_536 }) },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false },
+    ),
   },
   /**
    * Removes the host's guest of an instance that lives elsewhere now (a confirmed resize, a delete during a move).

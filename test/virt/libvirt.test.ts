@@ -115,4 +115,56 @@ withLibvirt('virt libvirt', () => {
     t.like(await d.get(s.instanceId), { powerState: 'running', pid: before.pid });
     await d.close();
   });
+
+  /** Two hosts, each on its own private libvirtd, and a running guest on the first. */
+  async function pair(t: ExecutionContext) {
+    const a = await rig(t);
+    const b = await rig(t);
+    const s = { ...spec(a.host), instanceId: 'a1b2c3d4-0000-4000-8000-00000000000a' };
+    await a.driver.spawn(s);
+    const target = await b.driver.prepareIncoming({ ...s, host: b.host });
+    return { a, b, s, target };
+  }
+
+  test('virt libvirt - live migration: a libvirt job moves the running guest to the other daemon; a re-run is done', async (t) => {
+    const { a, b, s, target } = await pair(t);
+    const before = await a.driver.get(s.instanceId);
+    t.is(await a.driver.migrateOut(s.instanceId, target, async () => 'continue'), 'migrated');
+    t.is(await a.driver.get(s.instanceId), undefined, 'gone from the source');
+    const there = await b.driver.get(s.instanceId);
+    t.like(there, { host: b.host, powerState: 'running' });
+    t.not(there?.pid, before?.pid, 'a new QEMU on the destination');
+    t.deepEqual(qemusUnder(a.config.instancesDir), [], 'no QEMU left on the source');
+    t.is(
+      await a.driver.migrateOut(s.instanceId, target, async () => 'continue'),
+      'migrated',
+      'run again after it finished',
+    );
+    // Its definition there has the destination's paths: it boots there after a power cycle.
+    t.is((await b.driver.powerOff(s.instanceId)).powerState, PowerState.Shutdown);
+    t.is((await b.driver.powerOn(s.instanceId)).powerState, PowerState.Running);
+  });
+
+  test('virt libvirt - live migration aborted: the guest stays on the source, running', async (t) => {
+    const { a, b, s, target } = await pair(t);
+    t.is(await a.driver.migrateOut(s.instanceId, target, async () => 'abort'), 'aborted');
+    t.like(await a.driver.get(s.instanceId), { powerState: 'running' });
+    t.is(await b.driver.get(s.instanceId), undefined);
+  });
+
+  test('virt libvirt - live migration forced to complete: the guest is paused so that the copy converges, and arrives', async (t) => {
+    const { a, b, s, target } = await pair(t);
+    let asked = 0;
+    const complete = async () => {
+      asked++;
+      return 'complete' as const;
+    };
+    t.is(await a.driver.migrateOut(s.instanceId, target, complete), 'migrated');
+    t.true(asked > 0, 'the job was told to complete while it ran');
+    // libvirt resumes at the destination a guest that ran when its migration began; the
+    // instance's post step unpauses it otherwise.
+    const there = await b.driver.get(s.instanceId);
+    t.true(there?.powerState === 'running' || there?.powerState === 'paused', there?.powerState);
+    t.is(await a.driver.get(s.instanceId), undefined);
+  });
 });

@@ -42,6 +42,11 @@ export function writeDaemonConfig(root: string): void {
   const uuidFile = join(root, 'host-uuid');
   if (!existsSync(uuidFile)) writeFileSync(uuidFile, randomUUID());
   const hostUuid = readFileSync(uuidFile, 'utf8').trim();
+  // Its own block of migration ports (chosen once, kept): daemons on one machine would otherwise
+  // all start at 49152 and hand their QEMUs the same port at the same moment.
+  const portsFile = join(root, 'migration-ports');
+  if (!existsSync(portsFile)) writeFileSync(portsFile, String(49152 + 32 * Math.floor(Math.random() * 400)));
+  const portMin = Number(readFileSync(portsFile, 'utf8').trim());
   writeFileSync(
     conf,
     [
@@ -64,6 +69,8 @@ export function writeDaemonConfig(root: string): void {
       `user = "root"`,
       `group = "root"`,
       `remember_owner = 0`,
+      `migration_port_min = ${portMin}`,
+      `migration_port_max = ${portMin + 31}`,
       '',
     ].join('\n'),
   );

@@ -18,6 +18,8 @@ import {
   type GuestSpec,
   type HostResources,
   type HypervisorDriver,
+  type MigrationControl,
+  type MigrationTarget,
   type RebootKind,
   type SnapshotInfo,
 } from '../driver.js';
@@ -26,6 +28,7 @@ import { GuestLocks } from '../serial.js';
 import { planOrThrow, validateId, type GuestChange, type GuestStatus } from '../transitions.js';
 import { DEFAULT_IMAGE, HostDisks } from './disks.js';
 import { domainUuid, domainXml, readMeta, type DomainMeta } from './domain-xml.js';
+import { defaultMigrationUri, runMigration, untilNoJob } from './migration.js';
 import { Virsh } from './virsh.js';
 
 export interface LibvirtDriverConfig {
@@ -40,9 +43,15 @@ export interface LibvirtDriverConfig {
   readonly emulator?: string;
   /** Default: `kvm` when /dev/kvm exists, else `qemu` (TCG). */
   readonly virtType?: 'kvm' | 'qemu';
+  /**
+   * Where other hosts' libvirtd sends guests migrating here (Nova's live_migration_uri). Default:
+   * a private daemon's socket (`qemu+unix:///system?socket=…`), else `qemu+tcp://<host>/system`.
+   */
+  readonly migrationUri?: string;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 60_000;
+const MIGRATION_TRIES = 3;
 
 /** A domain as observed: its metadata, its power state, and libvirt's words for it. */
 interface Observed {
@@ -60,6 +69,7 @@ export class LibvirtDriver implements HypervisorDriver {
   private readonly pollMs: number;
   private readonly emulator: string;
   private readonly virtType: 'kvm' | 'qemu';
+  private readonly migrationUri: string;
 
   constructor(c: LibvirtDriverConfig) {
     validateId('host', c.host);
@@ -70,6 +80,7 @@ export class LibvirtDriver implements HypervisorDriver {
     this.pollMs = c.pollMs ?? 100;
     this.emulator = c.emulator ?? '/usr/bin/qemu-system-x86_64';
     this.virtType = c.virtType ?? (existsSync('/dev/kvm') ? 'kvm' : 'qemu');
+    this.migrationUri = c.migrationUri ?? defaultMigrationUri(c.uri, c.host);
   }
 
   spawn(spec: GuestSpec, opts?: CallOptions): Promise<GuestInfo> {
@@ -138,6 +149,62 @@ export class LibvirtDriver implements HypervisorDriver {
       await this.v(['inject-nmi', instanceId], signal, instanceId);
       await this.disks.countCrashDump(instanceId);
       return this.info(instanceId, signal);
+    });
+  }
+
+  prepareIncoming(spec: GuestSpec, opts?: CallOptions): Promise<MigrationTarget> {
+    return this.locked(VirtOp.PrepareIncoming, spec.instanceId, opts, async () => {
+      if (spec.host !== this.host)
+        throw new VirtError(VirtErrorCode.InvalidSpec, `guest for ${spec.host} prepared on ${this.host}`);
+      const f = await this.disks.prepare(spec.instanceId, spec.image ?? DEFAULT_IMAGE, spec.flavor.rootGb);
+      const xml = domainXml({
+        spec,
+        type: this.virtType,
+        emulator: this.emulator,
+        disk: f.disk,
+        configDrive: f.configDrive,
+        consoleLog: f.consoleLog,
+      });
+      return { uri: this.migrationUri, domainXml: xml };
+    });
+  }
+
+  migrateOut(
+    instanceId: string,
+    target: MigrationTarget,
+    control: MigrationControl,
+    opts?: CallOptions,
+  ): Promise<'migrated' | 'aborted'> {
+    return this.locked(VirtOp.MigrateOut, instanceId, opts, async (signal) => {
+      // A migration an earlier call started may still run in libvirtd: its end decides.
+      await untilNoJob(this.virsh, instanceId, this.pollMs, signal);
+      const seen = await this.observe(instanceId, signal);
+      if (!seen) return 'migrated'; // undefined here: it went (--undefinesource) in an earlier call
+      const s = seen.status.powerState;
+      if (s !== PowerState.Running && s !== PowerState.Paused)
+        throw new VirtError(VirtErrorCode.InvalidState, `${instanceId}: cannot live-migrate a guest that is ${s}`, {
+          instanceId,
+        });
+      const xmlFile = join(this.disks.files(instanceId).dir, 'migration.xml');
+      await writeFile(xmlFile, target.domainXml);
+      // A failed job leaves the guest running here: a transient failure (a port taken meanwhile
+      // by another daemon's QEMU, a busy domain) is tried again before the step gives up.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await runMigration(this.virsh, instanceId, {
+            xmlFile,
+            uri: target.uri,
+            control,
+            pollMs: this.pollMs,
+            signal,
+          });
+        } catch (err) {
+          if (!(err instanceof VirtError) || !err.retryable || attempt >= MIGRATION_TRIES) throw err;
+          await delay(200 * attempt);
+          await untilNoJob(this.virsh, instanceId, this.pollMs, signal);
+          if (!(await this.observe(instanceId, signal))) return 'migrated';
+        }
+      }
     });
   }
 

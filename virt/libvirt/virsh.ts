@@ -5,7 +5,7 @@
  * a lost connection, a busy domain or a job in progress are worth retrying; a missing domain,
  * an operation invalid in the domain's state, or no space left are not.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { VirtError, VirtErrorCode } from '../errors.js';
 
 /** How long one virsh call may take before it is abandoned (a hung daemon): retryable. */
@@ -47,11 +47,36 @@ export function virshError(message: string, instanceId?: string, cause?: unknown
   return new VirtError(VirtErrorCode.DriverFailure, text, { cause, retryable: false, instanceId });
 }
 
+/** A virsh call left running (a migration): its end, and what it printed on stderr. */
+export interface RunningCall {
+  readonly ended: Promise<{ code: number | null; stderr: string }>;
+  readonly done: () => boolean;
+}
+
 export class Virsh {
   constructor(
     readonly uri: string,
     private readonly bin = 'virsh',
   ) {}
+
+  /** Starts `virsh -c URI args…` without waiting for it (a long job the caller watches). */
+  start(args: readonly string[]): RunningCall {
+    const child = spawn(this.bin, ['-q', '-c', this.uri, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let finished = false;
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const ended = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      child.once('error', (err) => {
+        finished = true;
+        resolve({ code: -1, stderr: String(err) });
+      });
+      child.once('close', (code) => {
+        finished = true;
+        resolve({ code, stderr });
+      });
+    });
+    return { ended, done: () => finished };
+  }
 
   /** Runs `virsh -c URI args…`; resolves to its stdout, or rejects with the typed error. */
   run(args: readonly string[], o: VirshOptions = {}): Promise<string> {

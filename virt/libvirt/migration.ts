@@ -1,0 +1,76 @@
+/**
+ * A libvirt live migration, watched: `virsh migrate --live --p2p` (the source's libvirtd drives
+ * it, so it goes on if the caller dies), `--copy-storage-inc` (only the instance's overlay is
+ * copied: the destination has the base image), `--persistent --undefinesource` (the domain is
+ * defined at the destination and no longer here), and `--xml`/`--persistent-xml` (the destination's
+ * own paths and metadata, for the running guest and for its definition).
+ * While it runs, `control` is asked each poll: abort → `domjobabort` (the guest stays here,
+ * running); complete → the guest is paused so that the copy converges (Nova's force-complete
+ * without post-copy), and its destination unpauses it.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { MigrationControl } from '../driver.js';
+import { checkAborted } from '../errors.js';
+import { virshError, type Virsh } from './virsh.js';
+
+export async function runMigration(
+  virsh: Virsh,
+  instanceId: string,
+  o: { xmlFile: string; uri: string; control: MigrationControl; pollMs: number; signal?: AbortSignal | undefined },
+): Promise<'migrated' | 'aborted'> {
+  const call = virsh.start([
+    'migrate',
+    '--live',
+    '--p2p',
+    '--persistent',
+    '--undefinesource',
+    '--copy-storage-inc',
+    '--xml',
+    o.xmlFile,
+    '--persistent-xml', // the destination's persistent definition too, else it keeps the source's paths
+    o.xmlFile,
+    instanceId,
+    o.uri,
+  ]);
+  let aborting = false;
+  let completing = false;
+  while (!call.done()) {
+    await Promise.race([call.ended, delay(o.pollMs)]);
+    if (call.done()) break;
+    // The actor stopped: leave the job to libvirtd; the step run again waits for its end.
+    checkAborted(o.signal, instanceId);
+    const next = await o.control().catch(() => 'continue' as const); // a record unreadable now: go on
+    if (next === 'abort' && !aborting) {
+      aborting = true;
+      await virsh.run(['domjobabort', instanceId], { instanceId }).catch(() => undefined);
+    } else if (next === 'complete' && !completing) {
+      completing = true;
+      await virsh.run(['suspend', instanceId], { instanceId }).catch(() => undefined);
+    }
+  }
+  const end = await call.ended;
+  if (end.code === 0) return 'migrated';
+  if (aborting) return 'aborted';
+  throw virshError(end.stderr, instanceId);
+}
+
+/** Waits while libvirtd runs a job on the domain (an earlier call's migration); absent: no job. */
+export async function untilNoJob(
+  virsh: Virsh,
+  instanceId: string,
+  pollMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (;;) {
+    const info = await virsh.maybe(['domjobinfo', instanceId], { signal, instanceId });
+    if (info === undefined || /^Job type:\s*None/m.test(info)) return;
+    checkAborted(signal, instanceId);
+    await delay(pollMs);
+  }
+}
+
+/** The URI a source's libvirtd reaches this host's at: a private daemon by its socket, else over TCP. */
+export function defaultMigrationUri(uri: string, host: string): string {
+  if (uri.startsWith('qemu:///') && uri.includes('socket=')) return uri.replace('qemu:///', 'qemu+unix:///');
+  return `qemu+tcp://${host}/system`;
+}
