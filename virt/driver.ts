@@ -147,6 +147,14 @@ export interface HypervisorDriver {
     opts?: CallOptions,
   ): Promise<'migrated' | 'aborted'>;
   /**
+   * Tells `changed` the id of each guest whose state the hypervisor reports changed (libvirt's
+   * lifecycle events: started, stopped, crashed, suspended…), so that the host syncs that
+   * instance at once rather than at the next periodic sync (Nova's handle_lifecycle_event). A
+   * hint, not a truth: the receiver reads the guest again. `done` resolves when the watch ends
+   * (stopped, or the hypervisor's stream closed); the caller watches again.
+   */
+  watch?(changed: (instanceId: string) => void): { readonly done: Promise<void>; stop(): void };
+  /**
    * The host's resources as the hypervisor sees them (Nova's get_available_resource), for drivers
    * of a real hypervisor; the others are told their inventory on the command line.
    */

@@ -151,23 +151,30 @@ export function instancePeriodics(d: PeriodicsDeps, cfg: PeriodicsConfig): Actor
 
 /** Nova's _sync_power_states: reads each idle instance's guest, then does what powerSyncDue says. */
 export async function syncPowerStates(d: PeriodicsDeps): Promise<void> {
-  for (const id of d.instances.ids()) {
-    const inst = await d.instances.view(id);
-    if (!inst || !powerSyncApplies(inst.context)) continue;
-    const guest = await d.driver.get(id).catch(() => undefined);
-    if (!guest) continue; // a missing guest is the audit's to report (I7)
-    const decision = powerSyncDue(
-      { context: inst.context, inFlight: inst.inFlight, now: d.clock.now() },
-      guest.powerState,
-    );
-    if (decision === null) continue;
-    if ('send' in decision) {
-      await inst.send(decision.send);
-      d.log(`compute ${d.host}: ${id} was ${inst.context.vmState} but its guest is ${guest.powerState}: stopped`);
-    } else {
-      await d.driver.powerOff(id);
-      d.log(`compute ${d.host}: ${id} is stopped but its guest was running: powered off`);
-    }
+  for (const id of d.instances.ids()) await syncPowerState(d, id);
+}
+
+/**
+ * One instance's power-state sync: by the periodic, and at once when the hypervisor reports that
+ * the guest changed state by itself (Nova's handle_lifecycle_event: a QEMU killed, a guest that
+ * shut itself down). An instance with an operation in flight is left to that operation.
+ */
+export async function syncPowerState(d: PeriodicsDeps, id: string): Promise<void> {
+  const inst = await d.instances.view(id);
+  if (!inst || !powerSyncApplies(inst.context)) return;
+  const guest = await d.driver.get(id).catch(() => undefined);
+  if (!guest) return; // a missing guest is the audit's to report (I7)
+  const decision = powerSyncDue(
+    { context: inst.context, inFlight: inst.inFlight, now: d.clock.now() },
+    guest.powerState,
+  );
+  if (decision === null) return;
+  if ('send' in decision) {
+    await inst.send(decision.send);
+    d.log(`compute ${d.host}: ${id} was ${inst.context.vmState} but its guest is ${guest.powerState}: stopped`);
+  } else {
+    await d.driver.powerOff(id);
+    d.log(`compute ${d.host}: ${id} is stopped but its guest was running: powered off`);
   }
 }
 

@@ -42,6 +42,7 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
       : {}),
     ...(driver.migrateOut ? { migrateOut: driver.migrateOut.bind(driver) } : {}),
     ...(driver.discover ? { discover: driver.discover.bind(driver) } : {}),
+    ...(driver.watch ? { watch: driver.watch.bind(driver) } : {}),
     close: () => driver.close(),
   };
 }

@@ -48,7 +48,7 @@ import { peerGate } from './peer-gate.js';
 import { servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages } from './upkeep.js';
 import { publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
-import { cleanupIncompleteMigrations, instancePeriodics, instanceSource } from './periodics.js';
+import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, syncPowerState } from './periodics.js';
 
 export type { ComputeOptions } from './options.js';
 
@@ -395,6 +395,20 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     ...(o.jitter ? { jitter: o.jitter } : {}),
   };
   for (const spec of instancePeriodics(periodicDeps, o)) await supervisor.add(spec);
+  // A guest that changed state by itself (its QEMU killed, its OS shut it down) is synced at
+  // once, as Nova's handle_lifecycle_event does, not at the next periodic sync. Supervised: a
+  // stream that ends (its daemon restarted) is watched again.
+  const watch = o.driver.watch?.bind(o.driver);
+  if (watch)
+    await supervisor.add({
+      name: 'lifecycleEvents',
+      start: async () => {
+        const w = watch(
+          (id) => void syncPowerState(periodicDeps, id).catch((err: unknown) => log(`power sync of ${id} failed`, err)),
+        );
+        return { done: w.done, kill: () => w.stop(), stop: async () => w.stop() };
+      },
+    });
   const deleteIntervalMs = o.instanceDeleteIntervalMs;
   const cleanup = () =>
     cleanupIncompleteMigrations({

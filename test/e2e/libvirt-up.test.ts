@@ -109,6 +109,18 @@ withLibvirt('libvirt up', () => {
     host = (await show(id)).host;
     await consoleHas(host, id, `${GUEST_BANNER}${id}${GUEST_UP}`);
 
+    // Its QEMU killed under libvirt: libvirt's lifecycle event has the host sync it at once
+    // (not at the 10-minute periodic sync): the instance is stopped, and starts again.
+    process.kill(qemus(id)[0]!, 'SIGKILL');
+    await eventually(
+      async () => {
+        const now = await show(id);
+        if (now.vmState !== 'stopped') throw new Error(`still ${now.vmState}/${now.powerState}`);
+      },
+      { timeoutMs: 60_000 },
+    );
+    await expect(['start'], 'running', true);
+
     await cli('delete', id, '--wait');
     t.deepEqual(qemus(id), [], 'no QEMU left');
     t.false(existsSync(instanceDir('h1', id)) || existsSync(instanceDir('h2', id)), 'no file of it left');

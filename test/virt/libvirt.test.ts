@@ -116,6 +116,20 @@ withLibvirt('virt libvirt', () => {
     await d.close();
   });
 
+  test('virt libvirt - watch: libvirt tells which guest changed state, e.g. its QEMU killed', async (t) => {
+    const r = await rig(t);
+    const s = spec(r.host);
+    await r.driver.spawn(s);
+    const changed: string[] = [];
+    const w = r.driver.watch((id) => changed.push(id));
+    t.teardown(() => w.stop());
+    await r.crash(s.instanceId);
+    await eventually(async () => {
+      if (!changed.includes(s.instanceId)) throw new Error(`no event for ${s.instanceId} yet: ${changed.join(',')}`);
+    });
+    t.pass();
+  });
+
   /** Two hosts, each on its own private libvirtd, and a running guest on the first. */
   async function pair(t: ExecutionContext) {
     const a = await rig(t);

@@ -242,6 +242,15 @@ export class LibvirtDriver implements HypervisorDriver {
     return this.locks.close();
   }
 
+  /** libvirt's lifecycle events (`virsh event --loop --event lifecycle`, every domain), each naming its domain. */
+  watch(changed: (instanceId: string) => void): { readonly done: Promise<void>; stop(): void } {
+    return this.virsh.stream(['event', '--loop', '--event', 'lifecycle'], (line) => {
+      // event 'lifecycle' for domain '<name>': Stopped Failed
+      const name = /^event 'lifecycle' for domain '?([^':]+)'?:/.exec(line)?.[1];
+      if (name && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(name)) changed(name);
+    });
+  }
+
   /** CPUs and memory as libvirt reports them, disk from the file system of the instances directory. */
   discover(opts?: CallOptions): Promise<HostResources> {
     return this.locks.track(async () => {

@@ -110,6 +110,25 @@ export class Virsh {
     });
   }
 
+  /** Runs a virsh that prints as it goes (`event --loop`): each stdout line to `onLine`, until stopped or it ends. */
+  stream(args: readonly string[], onLine: (line: string) => void): { readonly done: Promise<void>; stop(): void } {
+    // Line-buffered: virsh writes through stdio, which holds a pipe's output until it is full.
+    const child = spawn('stdbuf', ['-oL', this.bin, '-q', '-c', this.uri, ...args], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let rest = '';
+    child.stdout.on('data', (c: Buffer) => {
+      const lines = (rest + c.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) onLine(l);
+    });
+    const done = new Promise<void>((resolve) => {
+      child.once('error', () => resolve());
+      child.once('close', () => resolve());
+    });
+    return { done, stop: () => void child.kill('SIGTERM') };
+  }
+
   /** `run`, with a missing domain answered `undefined` instead of an error. */
   async maybe(args: readonly string[], o: VirshOptions = {}): Promise<string | undefined> {
     try {
