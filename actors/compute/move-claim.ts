@@ -3,7 +3,7 @@
  * swap of the source side to the migration consumer, and a destination that both placement and
  * its tracker accept. It converges when run again: the record is created once (CAS create), the
  * swap is skipped once the migration consumer holds the source side, and a destination an
- * earlier run claimed is found in placement and kept.
+ * earlier run claimed is found in placement and its tracker asked again (the same opId).
  */
 import { pickHosts } from '../../machines/conductor/index.js';
 import { type InstanceContext, type Move, StepErrorCode } from '../../machines/instance/index.js';
@@ -90,8 +90,11 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
       });
     }
 
-    // The destination: one an earlier run claimed, or the best candidate that both placement and its tracker accept.
-    const dest = (await claimedDest(c.instanceId, source)) ?? (await claimDest(claiming));
+    // The destination: one an earlier run got room on in placement, asked again (that run may have
+    // died before its tracker answered: chaos seed 28), else the best candidate that both
+    // placement and its tracker accept.
+    const earlier = await claimedDest(c.instanceId, source);
+    const dest = (earlier === undefined ? undefined : await askDest(claiming, earlier)) ?? (await claimDest(claiming));
     if (typeof dest === 'object') return dest;
     if (!dest) return failed({ code: StepErrorCode.NoValidHost, message: `no valid host was found to ${m.kind} to` });
     const src = await tracker(m.source, {
@@ -149,7 +152,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
 
   /** The destination that accepted, none, or the failure of a claim whose outcome is unknown. */
   const claimDest = async (x: Claiming): Promise<string | StepResult | undefined> => {
-    const { c, m, mid, key, flavor, rec } = x;
+    const { c, m, flavor, rec } = x;
     const [candidates, providers, services] = await Promise.all([
       d.placement.call('candidates.get', { resources: resources(flavor), limit: 1000 }),
       d.placement.call('providers.list', {}),
@@ -181,26 +184,38 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
         }
         throw err;
       }
-      const claim = await tracker(
-        choice.host,
-        {
-          type: 'moveClaim',
-          opId: `${key}:dest`,
-          migrationId: mid,
-          instanceId: c.instanceId,
-          flavor: sizes(flavor),
-          side: 'destination',
-          kind: trackerKind(m),
-        },
-        { instanceId: c.instanceId, key },
-      );
-      if (claim.ok) return choice.host;
-      // No answer is no refusal (chaos cluster seed 3): that host may hold the claim. Its
-      // allocation stays, so the rollback finds it there and has that host let go.
-      if (claim.code === HOST_UNAVAILABLE) return failed({ code: claim.code, message: claim.message });
-      d.log?.(`move of ${c.instanceId}: ${choice.host}'s tracker refused: ${claim.code} ${claim.message}`);
-      await d.placement.deleteAllocations(c.instanceId); // the destination's tracker refused: give its claim back
+      const asked = await askDest(x, choice.host);
+      if (asked !== undefined) return asked;
     }
+    return undefined;
+  };
+
+  /**
+   * Asks `host`'s tracker for the destination side, once the instance consumer holds its room
+   * there: the host if it accepted (again, for a run after one it answered: the same opId), the
+   * failure of a claim that got no answer, or undefined once it refused and the room was given back.
+   */
+  const askDest = async (x: Claiming, host: string): Promise<string | StepResult | undefined> => {
+    const { c, m, mid, key, flavor } = x;
+    const claim = await tracker(
+      host,
+      {
+        type: 'moveClaim',
+        opId: `${key}:dest`,
+        migrationId: mid,
+        instanceId: c.instanceId,
+        flavor: sizes(flavor),
+        side: 'destination',
+        kind: trackerKind(m),
+      },
+      { instanceId: c.instanceId, key },
+    );
+    if (claim.ok) return host;
+    // No answer is no refusal (chaos cluster seed 3): that host may hold the claim. Its
+    // allocation stays, so the rollback finds it there and has that host let go.
+    if (claim.code === HOST_UNAVAILABLE) return failed({ code: claim.code, message: claim.message });
+    d.log?.(`move of ${c.instanceId}: ${host}'s tracker refused: ${claim.code} ${claim.message}`);
+    await d.placement.deleteAllocations(c.instanceId); // the destination's tracker refused: give its claim back
     return undefined;
   };
 
