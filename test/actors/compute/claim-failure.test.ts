@@ -165,31 +165,38 @@ test.serial(
 // again took that allocation for an accepted destination and never asked its tracker: the move
 // went on to a host that counted nothing of it, finishResize there failed (`ClaimNotFound`), and
 // the instance stayed in ERROR on a host whose tracker lacked its claim until the audit repaired it.
-for (const k of ['instance', 'worker'] as const satisfies readonly Kill[])
-  test.serial(
-    `claim failure - the source's ${k} killed once placement gave the destination room, before its tracker was ` +
-      'asked: the step run again asks it',
-    async (t) => {
-      t.timeout(180_000);
-      const c = await cloud;
-      const id = await bootOnQ1(`claim-unasked-${k}`);
-      const a = await admin();
-      // After the swap, the step's one `allocations.put` of the instance consumer is its room on the destination.
-      const room = hold.arm('placement.answered', (x) => x.op === 'allocations.put' && x.consumer === id);
-      const cmd = await a.command(id, 'migrate', { host: 'q2' });
-      t.is(await room.reached, 'q1');
-      t.deepEqual(await claimsOf(c, 'q2', id), [], 'the destination was not asked yet');
-      const restart = await kill(c, k, 'q1', 'q2', id);
-      room.release();
-      await restart();
-      const end = await a.final(id, cmd, 120_000);
-      t.is(end.type, 'instance.resize_finish.end', JSON.stringify(end.body));
-      t.like(end.body, { host: 'q2', vmState: 'resized' });
-      t.deepEqual(await claimsOf(c, 'q2', id), ['instance'], 'q2 holds the instance');
-      t.deepEqual(await claimsOf(c, 'q1', id), ['move'], 'q1 holds the source side until the confirm');
-      t.is((await a.final(id, await a.command(id, 'confirm_resize', {}))).type, 'instance.resize_confirm.end');
-      t.deepEqual(await claimsOf(c, 'q1', id), [], 'q1 let go of the source side');
-      await nothingToRepair(t, c, HOSTS);
-      t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
-    },
-  );
+// Killed before the destination was asked, or once it applied the claim but before its answer
+// came (the run again asks with the same opId, and the destination says yes again).
+const UNANSWERED = {
+  'placement gave the destination room': (id: string) =>
+    // After the swap, the step's one `allocations.put` of the instance consumer is its room on the destination.
+    hold.arm('placement.answered', (x) => x.op === 'allocations.put' && x.consumer === id),
+  'the destination applied its claim': (id: string) =>
+    hold.arm('tracker.applied', (x) => x.instanceId === id && x.command === 'moveClaim' && x.opId.endsWith(':dest')),
+};
+for (const [when, arm] of Object.entries(UNANSWERED))
+  for (const k of ['instance', 'worker'] as const satisfies readonly Kill[])
+    test.serial(
+      `claim failure - the source's ${k} killed once ${when}, before its answer: the step run again asks it`,
+      async (t) => {
+        t.timeout(180_000);
+        const c = await cloud;
+        const id = await bootOnQ1(`claim-unanswered-${k}`);
+        const a = await admin();
+        const held = arm(id);
+        const cmd = await a.command(id, 'migrate', { host: 'q2' });
+        await held.reached;
+        const restart = await kill(c, k, 'q1', 'q2', id);
+        held.release();
+        await restart();
+        const end = await a.final(id, cmd, 120_000);
+        t.is(end.type, 'instance.resize_finish.end', JSON.stringify(end.body));
+        t.like(end.body, { host: 'q2', vmState: 'resized' });
+        t.deepEqual(await claimsOf(c, 'q2', id), ['instance'], 'q2 holds the instance');
+        t.deepEqual(await claimsOf(c, 'q1', id), ['move'], 'q1 holds the source side until the confirm');
+        t.is((await a.final(id, await a.command(id, 'confirm_resize', {}))).type, 'instance.resize_confirm.end');
+        t.deepEqual(await claimsOf(c, 'q1', id), [], 'q1 let go of the source side');
+        await nothingToRepair(t, c, HOSTS);
+        t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+      },
+    );
