@@ -56,6 +56,7 @@ interface ComputeFlags extends ServerOptions {
   driver: string;
   data?: string;
   libvirtUri: string;
+  virtType?: string;
   instancesDir?: string;
   shutdownTimeout: string;
   failSpawn?: string;
@@ -83,6 +84,11 @@ function ratio(name: string, v: string): number {
   if (!Number.isFinite(n) || n <= 0 || n > 1000)
     throw new UsageError(`${name} must be a number above 0 and at most 1000, got ${v}`);
   return n;
+}
+
+function virtTypeFlag(v: string): 'kvm' | 'qemu' {
+  if (v !== 'kvm' && v !== 'qemu') throw new UsageError(`--virt-type must be kvm or qemu, got ${v}`);
+  return v;
 }
 
 function probability(name: string, v: string): number {
@@ -116,6 +122,7 @@ export function registerCompute(program: Command): void {
         )
         .option('--data <dir>', 'where the driver keeps its guests (default ./novactor-data/hosts/<host>)')
         .option('--libvirt-uri <uri>', 'libvirt driver: the libvirtd to use', 'qemu:///system')
+        .option('--virt-type <type>', 'libvirt driver: kvm or qemu (default: kvm with hardware virtualization)')
         .option(
           '--instances-dir <dir>',
           'libvirt driver: base images, disks and console logs (default <data>/instances)',
@@ -267,6 +274,7 @@ function computeSettings(o: ComputeFlags) {
             uri: o.libvirtUri,
             instancesDir: o.instancesDir ?? join(dataDir, 'instances'),
             shutdownTimeoutMs: intFlag('--shutdown-timeout', o.shutdownTimeout, 0, 3600) * SECOND_MS,
+            ...(o.virtType !== undefined ? { virtType: virtTypeFlag(o.virtType) } : {}),
           })
         : createDriver('fake', {
             host: o.host,

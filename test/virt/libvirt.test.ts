@@ -83,7 +83,8 @@ withLibvirt('virt libvirt', () => {
     t.true(cmdline.split('\0').includes(s.instanceId), 'QEMU runs with -uuid <instance id>');
     const line = `${GUEST_BANNER}${s.instanceId}${GUEST_UP}`;
     await eventually(async () => {
-      if (!(await r.driver.consoleLog(s.instanceId)).includes(line)) throw new Error('no console line yet');
+      const log = await r.driver.consoleLog(s.instanceId);
+      if (!log.includes(line)) throw new Error(`no console line yet: ${JSON.stringify(log)}`);
     });
     await r.driver.rescue(s.instanceId);
     await eventually(async () => {
