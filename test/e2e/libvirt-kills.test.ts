@@ -148,4 +148,58 @@ withLibvirt('libvirt kills', () => {
       t.deepEqual(qemus(id), []);
     },
   );
+
+  test.serial(
+    "libvirt kills - the host's libvirtd killed while a stop waits for the guest: it ends once, cleanly",
+    async (t) => {
+      t.timeout(300_000);
+      await ready;
+      const booted = await run('boot', 'kill-libvirtd', '--flavor', 'm1.tiny', '--wait');
+      t.is(booted.code, 0, booted.err);
+      const id = /^instance (\S+)$/m.exec(booted.out)![1]!;
+      const host = (await show(id)).host!;
+      const pidFile = join(data, 'hosts', host, 'libvirt', 'libvirtd.pid');
+      const daemon = Number(readFileSync(pidFile, 'utf8').trim());
+      t.is((await run('stop', id)).code, 0);
+      // The built-in guest ignores ACPI: the stop waits up to 5 s before destroying it. Kill then.
+      await eventually(async () => {
+        if ((await show(id)).taskState !== 'powering_off') throw new Error('not powering off yet');
+      });
+      process.kill(daemon, 'SIGKILL');
+      const s = await settled(id);
+      t.true(await endedOnce(id, 'stop'), 'the stop ended once');
+      // Either way, the record and the hypervisor agree (the new daemon found the guests).
+      const expected = s.vmState === 'stopped' ? 0 : 1;
+      t.is(qemus(id).length, expected, `${s.vmState}: ${expected} QEMU`);
+      t.not(Number(readFileSync(pidFile, 'utf8').trim()), daemon, 'a new libvirtd serves the host');
+      t.is(await audited(), 'clean');
+      t.is((await run('delete', id, '--wait')).code, 0);
+      t.deepEqual(qemus(id), []);
+    },
+  );
+
+  test.serial(
+    'libvirt kills - the libvirtd role killed, its daemon left running: the restarted role adopts it',
+    async (t) => {
+      t.timeout(300_000);
+      await ready;
+      const booted = await run('boot', 'kill-role', '--flavor', 'm1.tiny', '--wait');
+      t.is(booted.code, 0, booted.err);
+      const id = /^instance (\S+)$/m.exec(booted.out)![1]!;
+      const host = (await show(id)).host!;
+      const pidFile = join(data, 'hosts', host, 'libvirt', 'libvirtd.pid');
+      const daemon = Number(readFileSync(pidFile, 'utf8').trim());
+      const role = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+        .split('\n')
+        .find((l) => l.includes(' libvirtd --root ') && l.includes(join(data, 'hosts', host, 'libvirt')));
+      t.truthy(role, 'the libvirtd role runs');
+      process.kill(Number(role!.trim().split(/\s+/)[0]), 'SIGKILL');
+      // The host keeps working through the same daemon, adopted by the restarted role.
+      t.is((await run('reboot', id, '--hard', '--wait')).code, 0);
+      t.is(Number(readFileSync(pidFile, 'utf8').trim()), daemon, 'the same libvirtd');
+      t.is(qemus(id).length, 1);
+      t.is((await run('delete', id, '--wait')).code, 0);
+      t.is(await audited(), 'clean');
+    },
+  );
 });

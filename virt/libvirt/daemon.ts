@@ -81,6 +81,9 @@ export async function startPrivateLibvirtd(o: {
   logFile?: string;
   readyTimeoutMs?: number;
 }): Promise<PrivateLibvirtd> {
+  // A daemon still running under this root (its supervisor was killed, not it) is adopted.
+  const running = await adoptRunning(o.root);
+  if (running) return running;
   writeDaemonConfig(o.root);
   for (const [, path] of BINDS) mkdirSync(path, { recursive: true });
   const mounts = BINDS.map(([dir, path]) => `mount --bind '${join(o.root, dir)}' '${path}'`).join(' && ');
@@ -136,6 +139,52 @@ export async function startPrivateLibvirtd(o: {
       if (exited !== undefined) return;
       child.kill('SIGKILL');
       await exit;
+    },
+  };
+}
+
+/** The libvirtd of the pid file under `root`, if it still runs and answers. */
+async function adoptRunning(root: string): Promise<PrivateLibvirtd | undefined> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(root, 'libvirtd.pid'), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const uri = privateUri(root);
+  if (!(pid > 0) || !alive() || !(await answers(uri))) return undefined;
+  const exited = (async () => {
+    while (alive()) await new Promise((r) => setTimeout(r, 500));
+  })();
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // gone already
+    }
+  };
+  return {
+    root,
+    uri,
+    pid,
+    exited,
+    stop: async (graceMs = 5000) => {
+      signal('SIGTERM');
+      const timer = setTimeout(() => signal('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+    kill9: async () => {
+      signal('SIGKILL');
+      await exited;
     },
   };
 }
