@@ -128,6 +128,11 @@ export interface HypervisorDriver {
   /** Every guest of this host, including ones no record knows of (orphans) — for recovery and the power-state sync. */
   list(opts?: CallOptions): Promise<GuestInfo[]>;
   /**
+   * The guest's console output so far (its first serial port), for drivers whose guests have one
+   * (libvirt); the others keep no console. Empty when the guest has written nothing yet.
+   */
+  consoleOutput?(instanceId: string, opts?: CallOptions): Promise<string>;
+  /**
    * Live migration for drivers whose hypervisor moves a running guest itself (libvirt); the
    * others make the incoming guest with spawn and pause. On the destination: prepares to
    * receive the guest (its disks, its config drive) and says where to send it. Idempotent.

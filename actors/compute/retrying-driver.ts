@@ -43,6 +43,7 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
     ...(driver.migrateOut ? { migrateOut: driver.migrateOut.bind(driver) } : {}),
     ...(driver.discover ? { discover: driver.discover.bind(driver) } : {}),
     ...(driver.watch ? { watch: driver.watch.bind(driver) } : {}),
+    ...(driver.consoleOutput ? { consoleOutput: driver.consoleOutput.bind(driver) } : {}),
     close: () => driver.close(),
   };
 }

@@ -5,7 +5,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { PEER_OPS } from '../../machines/instance/index.js';
 import { parsePeerSubject, rpcType, subjects, type FlavorView, type HostStatus } from '../../protocol/index.js';
-import type { HypervisorDriver } from '../../virt/index.js';
+import { isVirtError, VirtErrorCode, type HypervisorDriver } from '../../virt/index.js';
 import type { PeerGate } from './peer-gate.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/index.js';
 
@@ -37,6 +37,74 @@ export function serveStatus(
             status: 503,
             code: 'ServiceUnavailable',
             message: 'status could not be read now; retry',
+          });
+        },
+      );
+    },
+  });
+}
+
+/** What a console reply carries at most: its last 64 KiB (the reply schema's bound). */
+const CONSOLE_MAX = 65_536;
+
+/** The last `length` lines of `text` (all without it), cut to the last CONSOLE_MAX characters. */
+export function consoleTail(text: string, length?: number): string {
+  let out = text;
+  if (length !== undefined) {
+    const lines = text.split('\n');
+    const end = lines.at(-1) === '' ? lines.length - 1 : lines.length; // a final newline ends a line, not starts one
+    out = lines.slice(Math.max(0, end - length)).join('\n');
+  }
+  return out.length > CONSOLE_MAX ? out.slice(out.length - CONSOLE_MAX) : out;
+}
+
+/**
+ * `nv.rpc.<host>.consoleLog`: a guest's console output, for the gateway's `instances.consoleLog`
+ * query (Nova's get_console_output). Read-only; no record is touched.
+ */
+export function serveConsole(
+  nc: NatsConnection,
+  subject: string,
+  ctx: ReplyContext,
+  driver: HypervisorDriver,
+  log: (line: string, err?: unknown) => void,
+): Subscription {
+  return nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err) return;
+      const req = decodeRequest<{ instanceId: string; length?: number }>(ctx, msg);
+      if (!req) return;
+      if (req.type !== rpcType('consoleLog')) {
+        respondError(ctx, msg, req, {
+          status: 400,
+          code: 'InvalidInput',
+          message: `${subject} answers ${rpcType('consoleLog')}, not ${req.type}`,
+        });
+        return;
+      }
+      const { instanceId, length } = req.body;
+      if (!driver.consoleOutput) {
+        respondError(ctx, msg, req, {
+          status: 409,
+          code: 'ConsoleNotAvailable',
+          message: `the ${driver.constructor.name} of ${driver.host} keeps no console (the libvirt driver does)`,
+        });
+        return;
+      }
+      driver.consoleOutput(instanceId).then(
+        (text) => respondOk(ctx, msg, req, { output: consoleTail(text, length) }),
+        (e: unknown) => {
+          if (isVirtError(e, VirtErrorCode.GuestNotFound))
+            return respondError(ctx, msg, req, {
+              status: 404,
+              code: 'InstanceNotFound',
+              message: `no guest of ${instanceId} on ${driver.host}`,
+            });
+          log(`console of ${instanceId} could not be read`, e);
+          respondError(ctx, msg, req, {
+            status: 503,
+            code: 'ServiceUnavailable',
+            message: 'the console could not be read now; retry',
           });
         },
       );

@@ -45,7 +45,7 @@ import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
 import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
-import { servePeerCalls, serveStatus } from './rpc.js';
+import { serveConsole, servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages } from './upkeep.js';
 import { publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, syncPowerState } from './periodics.js';
@@ -447,6 +447,13 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     }),
     log,
   );
+  const consoleSub = serveConsole(
+    o.nc,
+    s.rpc(o.host, 'consoleLog'),
+    { clock: o.clock, ids: o.ids, project: '_system', user: `compute-${o.host}` },
+    o.driver,
+    log,
+  );
   supervisor.running();
 
   let finish!: () => void;
@@ -460,13 +467,13 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     auditNow,
     done,
     kill: () => {
-      close([trackerSub, statusSub, peerSub]);
+      close([trackerSub, statusSub, peerSub, consoleSub]);
       instances.close();
       void supervisor.stop();
       finish();
     },
     stop: async () => {
-      close([trackerSub, statusSub, peerSub]);
+      close([trackerSub, statusSub, peerSub, consoleSub]);
       await supervisor.stop();
       instances.close();
       await o.driver.close();

@@ -15,18 +15,60 @@ import {
   type MigrationRecord,
 } from '../../protocol/index.js';
 import {
+  CallError,
   type Clock,
   type IdSource,
   decodeRequest,
+  RemoteHosts,
   respondError,
   respondOk,
   type ReplyContext,
+  sleep as sleepOn,
 } from '../runtime/index.js';
 import { type Stores, recordView } from '../records/index.js';
 import { jetstream } from '@nats-io/jetstream';
 import { readInstanceActions } from './actions.js';
 import { quotaView } from './admin.js';
 import type { QuotaLedgers } from './quota-ledger.js';
+
+/** How long a console read waits for the instance's host. */
+const CONSOLE_DEADLINE_MS = 10_000;
+
+/**
+ * `instances.consoleLog`: the project's instance, read on the host its record names (Nova's
+ * os-getConsoleOutput). No host (an offloaded or a building instance): 409 ConsoleNotAvailable;
+ * the host's refusals pass through; a host that does not answer is 503 HostUnavailable.
+ */
+async function consoleLog(
+  stores: Stores,
+  hosts: RemoteHosts,
+  project: string,
+  body: Record<string, unknown>,
+): Promise<Answer> {
+  const id = String(body['instanceId']);
+  const r = await stores.instances.get(id);
+  if (!r || r.value.project !== project || r.value.vmState === 'deleted')
+    return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
+  const host = r.value.host;
+  if (!host)
+    return {
+      ok: false,
+      error: { status: 409, code: 'ConsoleNotAvailable', message: `instance ${id} runs on no host now` },
+    };
+  try {
+    const out = await hosts.rpc(host, 'consoleLog', {
+      instanceId: id,
+      ...(typeof body['length'] === 'number' ? { length: body['length'] } : {}),
+    });
+    return { ok: true, body: { output: String(out['output'] ?? '') } };
+  } catch (err) {
+    if (err instanceof CallError && err.status !== 503)
+      return { ok: false, error: { status: err.status, code: err.code, message: err.message } };
+    if (err instanceof CallError)
+      return { ok: false, error: { status: 503, code: err.code, message: `host ${host} did not answer; retry` } };
+    throw err;
+  }
+}
 
 export function serveQueries(o: {
   nc: NatsConnection;
@@ -40,6 +82,14 @@ export function serveQueries(o: {
   const s = subjects(o.prefix);
   const ctx: ReplyContext = { clock: o.clock, ids: o.ids, project: '_system', user: 'gateway' };
   const head = `${s.prefix}.query.`;
+  const hosts = new RemoteHosts({
+    nc: o.nc,
+    clock: o.clock,
+    ids: o.ids,
+    ...(o.prefix ? { prefix: o.prefix } : {}),
+    deadlineMs: CONSOLE_DEADLINE_MS,
+    sleep: (ms) => sleepOn(o.clock, ms),
+  });
   return o.nc.subscribe(`${head}*.>`, {
     queue: 'gateway',
     callback: (err, msg) => {
@@ -57,7 +107,9 @@ export function serveQueries(o: {
       }
       (req.type === queryType('quotas.show')
         ? quotaView(o.ledgers, project).then((quota): Answer => ({ ok: true, body: { quota } }))
-        : answer(o.stores, project, req, o.log, o.nc, o.prefix)
+        : req.type === queryType('instances.consoleLog')
+          ? consoleLog(o.stores, hosts, project, req.body)
+          : answer(o.stores, project, req, o.log, o.nc, o.prefix)
       ).then(
         (r) => (r.ok ? respondOk(ctx, msg, req, r.body) : respondError(ctx, msg, req, r.error)),
         (e: unknown) => {

@@ -62,6 +62,11 @@ export class RemoteHosts {
     return this.call(this.s.peerTracker(host, this.self(), op), trackerType(op), body, deadlineMs);
   }
 
+  /** A call to a host's own service (`nv.rpc.<host>.<op>`: status, consoleLog). */
+  rpc(host: string, op: string, body: Record<string, unknown>, deadlineMs?: number): Promise<Record<string, unknown>> {
+    return this.call(this.s.rpc(host, op), rpcType(op), body, deadlineMs);
+  }
+
   /**
    * A compute host's call to another; the callee checks it against the records and may refuse it (403 PeerCallRefused).
    */

@@ -70,7 +70,10 @@ function service(prefix: string, role: ServiceRole, user: string): Permissions {
   const p = (s: string) => `${prefix}.${s}`;
   const table: Record<ServiceRole, Permissions> = {
     gateway: {
-      publish: { allow: [...js, p('evt.>'), p('conductor.>'), p('host.*.command'), p('placement.>')] },
+      // rpc.*.consoleLog: a guest's console, read on its host for `instances.consoleLog`.
+      publish: {
+        allow: [...js, p('evt.>'), p('conductor.>'), p('host.*.command'), p('placement.>'), p('rpc.*.consoleLog')],
+      },
       subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), ctl] },
     },
     conductor: {

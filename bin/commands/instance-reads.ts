@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { FlavorView, InstanceRecordView } from '../../protocol/index.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { table } from '../table.js';
+import { intFlag } from '../options.js';
 
 const when = (ms: number) => new Date(ms).toISOString();
 
@@ -23,6 +24,25 @@ export function registerInstanceReads(program: Command): void {
           i.host,
         ]),
       );
+    }),
+  );
+
+  withClientOptions(
+    program
+      .command('console-log <id>')
+      .description("the guest's console output, read on its host (openstack console log show)")
+      .option('--length <n>', 'only the last N lines'),
+  ).action((id: string, o: ClientOptions & { length?: string }) =>
+    runClient(o, () => {
+      const instanceId = tokenArg('the instance id', id);
+      const length = o.length === undefined ? undefined : intFlag('--length', o.length, 1, 10_000);
+      return async (c) => {
+        const r = await c.query<{ output: string }>('instances.consoleLog', {
+          instanceId,
+          ...(length !== undefined ? { length } : {}),
+        });
+        return c.json ? r : r.output.endsWith('\n') || r.output === '' ? r.output : `${r.output}\n`;
+      };
     }),
   );
 

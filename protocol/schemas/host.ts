@@ -184,6 +184,17 @@ export const HostRpcOps = {
     ),
   },
   /**
+   * The guest's console output (Nova's get_console_output): the last `length` lines (default: all kept), at most the
+   * last 64 KiB. A driver that keeps no console answers 409 ConsoleNotAvailable; no guest here, 404 InstanceNotFound.
+   */
+  consoleLog: {
+    request: Type.Object(
+      { instanceId: TokenString, length: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) },
+      { additionalProperties: false },
+    ),
+    reply: Type.Object({ output: Type.String({ maxLength: 65_536 }) }, { additionalProperties: false }),
+  },
+  /**
    * Removes the host's guest of an instance that lives elsewhere now (a confirmed resize, a delete during a move).
    * Idempotent.
    */

@@ -251,4 +251,12 @@ export const InstanceQueries = {
     request: Type.Object({ instanceId: TokenString }, { additionalProperties: false }),
     reply: Type.Object({ instance: InstanceRecordView }, { additionalProperties: false }),
   },
+  /** The guest's console output, read on its host (Nova's `os-getConsoleOutput`); see rpc.consoleLog. */
+  'instances.consoleLog': {
+    request: Type.Object(
+      { instanceId: TokenString, length: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) },
+      { additionalProperties: false },
+    ),
+    reply: Type.Object({ output: Type.String({ maxLength: 65_536 }) }, { additionalProperties: false }),
+  },
 } as const;

@@ -138,3 +138,21 @@ test.serial(
     t.is((await cli(['delete', id!, '--wait'])).code, 0);
   },
 );
+
+test.serial(
+  'cli lifecycle - console-log: the fake driver keeps no console (409, exit 1); an unknown id is 404',
+  async (t) => {
+    const boot = await cli(['boot', 'console-1', '--flavor', 'm1.tiny', '--wait']);
+    t.is(boot.code, 0, boot.err);
+    const id = /^instance (\S+)$/m.exec(boot.out)![1]!;
+    const fake = await cli(['console-log', id]);
+    t.is(fake.code, 1);
+    t.regex(fake.err, /409 ConsoleNotAvailable: .*keeps no console/);
+    const unknown = await cli(['console-log', 'no-such-instance']);
+    t.is(unknown.code, 1);
+    t.regex(unknown.err, /404 InstanceNotFound/);
+    const bad = await cli(['console-log', id, '--length', '0']);
+    t.is(bad.code, 2, 'a usage error');
+    t.is((await cli(['delete', id, '--wait'])).code, 0);
+  },
+);

@@ -65,6 +65,8 @@ withLibvirt('libvirt up', () => {
     let host = (await show(id)).host;
     t.is(qemus(id).length, 1, 'one QEMU process runs with the instance id as its UUID');
     await consoleHas(host, id, `${GUEST_BANNER}${id}${GUEST_UP}`);
+    // The same through the public API: read on the guest's host (Nova's get_console_output).
+    t.true((await cli('console-log', id, '--length', '1')).includes(`${GUEST_BANNER}${id}${GUEST_UP}`));
 
     const expect = async (op: string[], power: string, running: boolean) => {
       await cli(...op, id, '--wait');

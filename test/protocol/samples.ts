@@ -79,6 +79,8 @@ export const EVENT_SAMPLES: Record<string, Record<string, unknown>> = {
 export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'query.instances.list': {},
   'query.instances.show': { instanceId: 'i-1' },
+  'query.instances.consoleLog': { instanceId: 'i-1', length: 10 },
+  'rpc.consoleLog': { instanceId: 'i-1' },
   'ctl.status': {},
   'ctl.kill': { actor: 'instance/i-1', restartAfterMs: 100 },
   'tracker.instanceClaim': {
@@ -132,6 +134,8 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
 export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   'query.instances.list': { instances: [record] },
   'query.instances.show': { instance: record },
+  'query.instances.consoleLog': { output: 'novactor guest i-1 up\r\n' },
+  'rpc.consoleLog': { output: 'novactor guest i-1 up\r\n' },
   'ctl.status': {
     process: 'compute-h1',
     role: 'compute',

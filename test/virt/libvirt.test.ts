@@ -83,12 +83,12 @@ withLibvirt('virt libvirt', () => {
     t.true(cmdline.split('\0').includes(s.instanceId), 'QEMU runs with -uuid <instance id>');
     const line = `${GUEST_BANNER}${s.instanceId}${GUEST_UP}`;
     await eventually(async () => {
-      const log = await r.driver.consoleLog(s.instanceId);
+      const log = await r.driver.consoleOutput(s.instanceId);
       if (!log.includes(line)) throw new Error(`no console line yet: ${JSON.stringify(log)}`);
     });
     await r.driver.rescue(s.instanceId);
     await eventually(async () => {
-      const log = await r.driver.consoleLog(s.instanceId);
+      const log = await r.driver.consoleOutput(s.instanceId);
       if (!log.includes(`${RESCUE_BANNER}${s.instanceId}${GUEST_UP}`)) throw new Error('no rescue line yet');
     });
     t.pass();

@@ -292,9 +292,14 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   /** The guest's console log so far (the first serial port), empty if none. */
-  async consoleLog(instanceId: string): Promise<string> {
-    validateId('instanceId', instanceId);
-    return readFile(this.disks.files(instanceId).consoleLog, 'utf8').catch(() => '');
+  consoleOutput(instanceId: string, opts?: CallOptions): Promise<string> {
+    return this.locks.track(async () => {
+      validateId('instanceId', instanceId);
+      checkAborted(opts?.signal, instanceId);
+      if (!(await this.observe(instanceId, opts?.signal)))
+        throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
+      return readFile(this.disks.files(instanceId).consoleLog, 'utf8').catch(() => '');
+    });
   }
 
   // --- carrying out one change -------------------------------------------------------------
