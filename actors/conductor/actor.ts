@@ -55,7 +55,13 @@ export async function startConductor(options: ConductorOptions): Promise<Actor> 
   const jsm = await jetstreamManager(o.nc);
   const stores = await openStores(o.nc, prefix);
   const events = eventPublisher(js, o.clock, prefix);
-  const placement = new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 15_000 });
+  const placement = new PlacementClient({
+    nc: o.nc,
+    prefix,
+    clock: o.clock,
+    deadlineMs: 15_000,
+    ...(o.killPoint ? { killPoint: o.killPoint } : {}),
+  });
   const maxAttempts = o.maxAttempts;
   const live = await watchLiveServices(stores.services.kv, stores.hosts.kv, o.log);
   const plans = planner({ js, prefix, stores, placement, events, clock: o.clock });

@@ -7,11 +7,13 @@
  * and claim on the first that accepts (a lost race with another claim moves on to the next).
  *
  * An evacuation's claim adds the destination to the instance consumer (Nova's doubled
- * allocation) and claims its side of the move in the destination's tracker.
+ * allocation) and claims its side of the move in the destination's tracker. A tracker that
+ * does not answer may have applied the claim: the claim throws keeping the room (the task comes
+ * back and asks again, the same opId); only a refusal gives the room back.
  */
 import { type HostNeeded, type Weigher, pickHosts } from '../../machines/conductor/index.js';
 import type { InstanceRecord, ServiceRecord } from '../../protocol/index.js';
-import { type RemoteHosts, CallError } from '../runtime/index.js';
+import { type RemoteHosts, CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
 import type { PlacementClient } from '../placement/index.js';
 import { liveComputeServices, type Stores } from '../records/index.js';
 import type { LiveServicesView } from './live-hosts.js';
@@ -23,6 +25,12 @@ export interface ClaimDeps {
   readonly weigher: Weigher;
   readonly remote: RemoteHosts;
   readonly log?: (line: string, err?: unknown) => void;
+}
+
+/** A destination: its host and its resource provider in placement. */
+interface Dest {
+  readonly host: string;
+  readonly provider: string;
 }
 
 /** How many hosts a pick returns: the choice and its alternates. */
@@ -104,34 +112,66 @@ export function claims(d: ClaimDeps) {
   const hostFor = async (n: HostNeeded): Promise<string | undefined> =>
     (await existingClaim(n.record.instanceId)) ?? (n.fresh ? await claimOnBestHost(n.record, n.tried) : undefined);
 
-  /** The host of a destination an earlier run claimed for the instance consumer. */
-  const claimedElsewhere = async (id: string, source: string): Promise<string | undefined> => {
+  /** The destination an earlier run got room on for the instance consumer (its tracker may not have answered). */
+  const claimedElsewhere = async (id: string, source: string): Promise<Dest | undefined> => {
     const a = await d.placement.call('allocations.get', { consumer: id });
     for (const provider of Object.keys(a.allocations)) {
       const name = (await d.placement.call('providers.get', { uuid: provider })).provider.name;
-      if (name !== source) return name;
+      if (name !== source) return { host: name, provider };
     }
     return undefined;
+  };
+
+  /** The instance consumer's allocations without `provider` (the room a refused destination gives back). */
+  const giveBack = async (rec: InstanceRecord, provider: string): Promise<void> => {
+    const now = await d.placement.call('allocations.get', { consumer: rec.instanceId });
+    const kept = Object.entries(now.allocations).filter(([p]) => p !== provider);
+    await d.placement.call('allocations.put', {
+      consumer: rec.instanceId,
+      consumerGeneration: now.consumerGeneration ?? null,
+      project: rec.project,
+      user: rec.user,
+      consumerType: 'INSTANCE',
+      allocations: Object.fromEntries(kept.map(([p, v]) => [p, { resources: v.resources }])),
+    });
+  };
+
+  /**
+   * Asks `dest`'s tracker for its side of the move, once the instance consumer holds room there:
+   * true if it accepted (again, for a run after one it answered: the same opId); false once it
+   * refused and that room was given back. No answer is no refusal (that host may have applied
+   * the claim): it throws, keeping the room, and the task redelivered asks again.
+   */
+  const askDestination = async (rec: InstanceRecord, mid: string, dest: Dest, commandId: string): Promise<boolean> => {
+    const f = rec.flavor;
+    try {
+      await d.remote.tracker(dest.host, 'moveClaim', {
+        opId: `${rec.instanceId}:${commandId}:evacuateDest`,
+        migrationId: mid,
+        instanceId: rec.instanceId,
+        flavor: { vcpus: f.vcpus, memoryMb: f.memoryMb, rootGb: f.rootGb },
+        side: 'destination',
+        kind: 'evacuate',
+      });
+      return true;
+    } catch (err) {
+      if (!(err instanceof CallError) || err.code === HOST_UNAVAILABLE) throw err;
+      d.log?.(`evacuation of ${rec.instanceId}: ${dest.host}'s tracker refused`, err);
+      await giveBack(rec, dest.provider);
+      return false;
+    }
   };
 
   /** Adds the best destination to the instance consumer and claims its side of the move in its tracker. */
   const claimDestination = async (
     rec: InstanceRecord,
     mid: string,
-    source: string,
+    tried: readonly string[],
     requested: string | null,
     commandId: string,
   ): Promise<string | undefined> => {
-    const f = rec.flavor;
     const [c, services] = await Promise.all([candidates(rec), liveComputeServices(d.stores)]);
-    const choices = pickHosts({
-      ...c,
-      services,
-      tried: [source],
-      forcedHost: requested,
-      weigher: 'spread',
-      count: PICKS,
-    });
+    const choices = pickHosts({ ...c, services, tried, forcedHost: requested, weigher: 'spread', count: PICKS });
     for (const choice of choices) {
       const cur = await d.placement.call('allocations.get', { consumer: rec.instanceId });
       const existing = Object.fromEntries(
@@ -150,42 +190,28 @@ export function claims(d: ClaimDeps) {
         if (err instanceof CallError && err.status === 409) continue;
         throw err;
       }
-      try {
-        await d.remote.tracker(choice.host, 'moveClaim', {
-          opId: `${rec.instanceId}:${commandId}:evacuateDest`,
-          migrationId: mid,
-          instanceId: rec.instanceId,
-          flavor: { vcpus: f.vcpus, memoryMb: f.memoryMb, rootGb: f.rootGb },
-          side: 'destination',
-          kind: 'evacuate',
-        });
-        return choice.host;
-      } catch (err) {
-        d.log?.(`evacuation of ${rec.instanceId}: ${choice.host}'s tracker refused`, err);
-        const now = await d.placement.call('allocations.get', { consumer: rec.instanceId });
-        await d.placement.call('allocations.put', {
-          consumer: rec.instanceId,
-          consumerGeneration: now.consumerGeneration ?? null,
-          project: rec.project,
-          user: rec.user,
-          consumerType: 'INSTANCE',
-          allocations: existing,
-        });
-      }
+      if (await askDestination(rec, mid, choice, commandId)) return choice.host;
     }
     return undefined;
   };
 
-  /** The evacuation's destination: one an earlier run claimed, else the best that placement and its tracker accept. */
+  /**
+   * The evacuation's destination: one an earlier run got room on in placement, its tracker asked
+   * again (that run may have died, or its task come back, before the tracker answered), else the
+   * best that placement and its tracker accept (not a host whose tracker just refused).
+   */
   const destinationFor = async (
     rec: InstanceRecord,
     mid: string,
     source: string,
     requested: string | null,
     commandId: string,
-  ): Promise<string | undefined> =>
-    (await claimedElsewhere(rec.instanceId, source)) ??
-    (await claimDestination(rec, mid, source, requested, commandId));
+  ): Promise<string | undefined> => {
+    const earlier = await claimedElsewhere(rec.instanceId, source);
+    if (earlier && (await askDestination(rec, mid, earlier, commandId))) return earlier.host;
+    const tried = earlier ? [source, earlier.host] : [source];
+    return claimDestination(rec, mid, tried, requested, commandId);
+  };
 
   return { hostFor, destinationFor };
 }

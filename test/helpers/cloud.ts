@@ -118,10 +118,18 @@ export async function startCloud(
   const rolesNc = await as('roles', 'gateway');
   const conductorNc = secure ? await as('conductor', 'conductor') : rolesNc;
   let gateway: Actor | undefined = await startGateway({ nc: rolesNc, clock: systemClock, ids: randomIds });
+  // The conductor's kill points are reached on the host `conductor`.
+  const conductorKillPoint = opts.killPoint
+    ? {
+        killPoint: <P extends KillPointName>(point: P, ctx: KillPointContexts[P]) =>
+          opts.killPoint!(point, ctx, 'conductor'),
+      }
+    : {};
   let conductor: Actor | undefined = await startConductor({
     nc: conductorNc,
     clock: systemClock,
     ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+    ...conductorKillPoint,
     ...(process.env['NV_TEST_LOG']
       ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') }
       : {}),
@@ -231,6 +239,7 @@ export async function startCloud(
         nc: conductorNc,
         clock: systemClock,
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+        ...conductorKillPoint,
         ...(process.env['NV_TEST_LOG']
           ? { log: (line: string, err?: unknown) => console.error(`[conductor] ${line}`, err ?? '') }
           : {}),
