@@ -1,12 +1,12 @@
 /**
- * Real guests (issue 16): `novactor up --driver libvirt --hosts 2` (a private libvirtd per host,
+ * Real guests: `novactor up --driver libvirt --hosts 2` (a private libvirtd per host,
  * QEMU under TCG or KVM), then N boots of m1.tiny at a given concurrency through the public
  * protocol — publish → `instance.create.end` latency, boots/s — then each guest's time from
  * its boot's publish to its console line, and the deletes. Compare with the fake driver's
  * `boot` scenario: the difference is the hypervisor. Needs root and the libvirt packages
  * (scripts/ensure-libvirt); without them it reports why and measures nothing.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,8 @@ import { r1, summarize } from './stats.js';
 export async function run(args: string[]): Promise<{ results: unknown; table: string }> {
   const why = libvirtUnavailable();
   if (why) return { results: { skipped: why }, table: `libvirt: not measured: ${why}\n` };
-  const n = numOpt(args, 'instances', { full: 20, quick: 10, tiny: 4 });
+  // Two hosts of this machine's CPUs × the ratio 4: 16 vCPUs on 2 cores, so 12 m1.tiny fit with room.
+  const n = numOpt(args, 'instances', { full: 12, quick: 8, tiny: 4 });
   const concurrency = numOpt(args, 'concurrency', { full: 4, quick: 4, tiny: 2 });
   const data = mkdtempSync(join(tmpdir(), 'novactor-bench-libvirt-'));
   const port = await freePort();
@@ -50,6 +51,22 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       });
       up.once('exit', (code) => reject(new Error(`novactor up exited (${code})`)));
     });
+    // The bench project's quota would stop it at 10 instances: no limits for it.
+    execFileSync(process.execPath, [
+      join(projectRoot(), 'bin', 'novactor.js'),
+      'quota',
+      'set',
+      '--project',
+      'bench',
+      '--instances',
+      '-1',
+      '--cores',
+      '-1',
+      '--ram',
+      '-1',
+      '--server',
+      `nats://127.0.0.1:${port}`,
+    ]);
     const client = await BenchClient.connect(`nats://127.0.0.1:${port}`);
     const boots = await bootMany(client, n, concurrency);
     // Each guest's console line, timed from the end of the run's boots (a lower bound on how late it came).
