@@ -46,6 +46,8 @@ export interface ChaosCloud {
   /** The harness's own connection (reconnects to any node). */
   readonly nc: NatsConnection;
   startNode(i: number): Promise<void>;
+  /** When a node last (re)started or joined (ms since the epoch), 0 before any. */
+  lastNodeStart(): number;
   /**
    * Starts a fresh, empty node in place of lost node `i` (same ports, a new name) and returns
    * the lost node's name; the lost peer is still a member until it is removed.
@@ -89,7 +91,9 @@ export async function startChaosCloud(o: {
     };
     return { config, configFile: writeServerConfig(join(o.dir, config.name), config), process: undefined };
   });
+  let lastStart = 0;
   const startNode = async (i: number) => {
+    lastStart = Date.now();
     const n = nodes[i]!;
     n.process = await NatsServerProcess.start({
       configFile: n.configFile,
@@ -154,6 +158,7 @@ export async function startChaosCloud(o: {
     nc,
     startNode,
     startReplacement,
+    lastNodeStart: () => lastStart,
     replaceNode: async (i) => {
       const lost = await startReplacement(i);
       const sys = await connectNats({
