@@ -379,20 +379,7 @@ export class ProcessDriver implements HypervisorDriver {
     opts: CallOptions | undefined,
     fn: (signal?: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    try {
-      validateId('instanceId', instanceId);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.locks.run(instanceId, async () => {
-      checkAborted(opts?.signal, instanceId);
-      try {
-        return await fn(opts?.signal);
-      } catch (err) {
-        if (err instanceof VirtError) throw err;
-        throw new VirtError(VirtErrorCode.DriverFailure, `${op} of ${instanceId} failed`, { cause: err, instanceId });
-      }
-    });
+    return this.locks.call(op, instanceId, opts, fn);
   }
 
   private file(instanceId: string): string {

@@ -4,7 +4,9 @@
  * directly, e.g. by the orphan reaper, stays consistent); calls on different guests run
  * concurrently. `close()` refuses new calls and waits for those in flight.
  */
-import { VirtError, VirtErrorCode } from './errors.js';
+import type { CallOptions } from './driver.js';
+import { checkAborted, VirtError, VirtErrorCode } from './errors.js';
+import { validateId } from './transitions.js';
 
 export class GuestLocks {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -28,6 +30,35 @@ export class GuestLocks {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     });
     return result;
+  }
+
+  /**
+   * A driver call on one guest: its id checked, run after the guest's earlier calls, refused if
+   * its signal has fired, and any failure that is not already a VirtError made a DriverFailure.
+   */
+  call<T>(
+    op: string,
+    instanceId: string,
+    opts: CallOptions | undefined,
+    fn: (signal?: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    try {
+      validateId('instanceId', instanceId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.run(instanceId, async () => {
+      checkAborted(opts?.signal, instanceId);
+      try {
+        return await fn(opts?.signal);
+      } catch (err) {
+        if (err instanceof VirtError) throw err;
+        throw new VirtError(VirtErrorCode.DriverFailure, `${op} of ${instanceId} failed: ${String(err)}`, {
+          cause: err,
+          instanceId,
+        });
+      }
+    });
   }
 
   /** Untracked-by-key work (list) that close() must still wait for. */

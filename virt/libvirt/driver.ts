@@ -170,16 +170,8 @@ export class LibvirtDriver implements HypervisorDriver {
     return this.locked(VirtOp.PrepareIncoming, spec.instanceId, opts, async () => {
       if (spec.host !== this.host)
         throw new VirtError(VirtErrorCode.InvalidSpec, `guest for ${spec.host} prepared on ${this.host}`);
-      const f = await this.disks.prepare(spec.instanceId, spec.image ?? DEFAULT_IMAGE, spec.flavor.rootGb);
-      const xml = domainXml({
-        spec,
-        type: this.virtType,
-        emulator: this.emulator,
-        disk: f.disk,
-        configDrive: f.configDrive,
-        consoleLog: f.consoleLog,
-      });
-      return { uri: this.migrationUri, domainXml: xml };
+      await this.disks.prepare(spec.instanceId, spec.image ?? DEFAULT_IMAGE, spec.flavor.rootGb);
+      return { uri: this.migrationUri, domainXml: await this.xmlOf(spec, false) };
     });
   }
 
@@ -356,9 +348,10 @@ export class LibvirtDriver implements HypervisorDriver {
     await this.quiet(['destroy', id], signal, id);
   }
 
-  private async define(spec: GuestSpec, rescued: boolean, signal?: AbortSignal): Promise<void> {
+  /** The guest's domain on this host: its files here, rescued or not. */
+  private async xmlOf(spec: GuestSpec, rescued: boolean): Promise<string> {
     const f = this.disks.files(spec.instanceId);
-    const xml = domainXml({
+    return domainXml({
       spec,
       type: this.virtType,
       emulator: this.emulator,
@@ -367,7 +360,11 @@ export class LibvirtDriver implements HypervisorDriver {
       consoleLog: f.consoleLog,
       rescueDisk: rescued ? await this.disks.base('rescue') : undefined,
     });
-    const file = join(f.dir, 'domain.xml');
+  }
+
+  private async define(spec: GuestSpec, rescued: boolean, signal?: AbortSignal): Promise<void> {
+    const xml = await this.xmlOf(spec, rescued);
+    const file = join(this.disks.files(spec.instanceId).dir, 'domain.xml');
     await writeFile(`${file}.tmp`, xml);
     await rename(`${file}.tmp`, file);
     await this.v(['define', file], signal, spec.instanceId);
@@ -472,22 +469,6 @@ export class LibvirtDriver implements HypervisorDriver {
     opts: CallOptions | undefined,
     fn: (signal?: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    try {
-      validateId('instanceId', instanceId);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.locks.run(instanceId, async () => {
-      checkAborted(opts?.signal, instanceId);
-      try {
-        return await fn(opts?.signal);
-      } catch (err) {
-        if (err instanceof VirtError) throw err;
-        throw new VirtError(VirtErrorCode.DriverFailure, `${op} of ${instanceId} failed: ${String(err)}`, {
-          cause: err,
-          instanceId,
-        });
-      }
-    });
+    return this.locks.call(op, instanceId, opts, fn);
   }
 }
