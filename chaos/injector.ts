@@ -12,13 +12,11 @@ import { ctlType, encodeMessage, envelope, subjects } from '../protocol/index.js
 import type { ChaosCloud } from './cloud.js';
 import type { HistoryWriter } from './history.js';
 import { LEASE_BUCKET } from '../actors/placement/index.js';
-import { names, untilReplicasCurrent } from '../actors/runtime/index.js';
+import { names } from '../actors/runtime/index.js';
 import type { Fault, LossTarget } from './schedule.js';
 
-/** How long a node fault waits for every replica to be current before it gives up striking. */
+/** How long a node fault waits for every replica to be current and whole before it gives up striking. */
 const WHOLE_WAIT_MS = 30_000;
-/** How long after a node (re)joined before another node fault may strike. */
-const NODE_SETTLE_MS = 15_000;
 
 export interface Injector {
   /** Resolves when the schedule is done, or `stop()` was called. */
@@ -50,14 +48,11 @@ export function inject(
 
   // Three replicas promise to survive one failure, not a second while the first is being
   // repaired: a node fault strikes only when every replica of every stream is online and
-  // current (a restarted node caught up, a replacement filled), else it does not strike.
+  // current and every server's copy whole (a restarted node caught up, a replacement filled),
+  // else it does not strike.
   const whole = async (fault: string) => {
     try {
-      // A margin after a node (re)joined: the CI suite's cluster seed 21 lost migration records
-      // once when a replacement, reported current, was killed 4.7 s after it joined (docs/chaos.md, Open).
-      const settleUntil = cloud.lastNodeStart() + NODE_SETTLE_MS;
-      if (Date.now() < settleUntil) await new Promise((r) => setTimeout(r, settleUntil - Date.now()));
-      await untilReplicasCurrent(cloud.nc, WHOLE_WAIT_MS);
+      await cloud.untilWhole(WHOLE_WAIT_MS);
       return true;
     } catch (err) {
       say(`${fault} does not strike: ${err instanceof Error ? err.message : String(err)}`);
@@ -97,7 +92,8 @@ export function inject(
       }
     } else if (f.kind === 'nats-loss') {
       // One node down at a time: a node killed by a `nats` fault is restarted first.
-      while (!stopped && cloud.nodes.some((n) => n.process === undefined)) await new Promise((r) => setTimeout(r, 250));
+      while (!stopped && (cloud.repairing() || cloud.nodes.some((n) => n.process === undefined)))
+        await new Promise((r) => setTimeout(r, 250));
       if (stopped || !(await whole('nats-loss'))) return;
       const name = await lossVictim(cloud, f.target, f.pick);
       const i = cloud.nodes.findIndex((n) => n.config.name === name);
@@ -114,13 +110,13 @@ export function inject(
     } else {
       const node = cloud.nodes[f.node];
       // Keep a quorum: one node down at a time.
-      if (!node?.process || cloud.nodes.some((n) => n.process === undefined)) return;
+      if (!node?.process || cloud.repairing() || cloud.nodes.some((n) => n.process === undefined)) return;
       if (!(await whole('nats-kill9')) || !node.process) return;
       const proc = node.process;
       node.process = undefined;
       await proc.kill9();
       record('nats-kill9', node.config.name, `restart after ${f.downMs} ms`);
-      later(f.downMs, () => cloud.startNode(f.node));
+      later(f.downMs, () => cloud.restartNode(f.node));
     }
   };
 

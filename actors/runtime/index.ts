@@ -28,14 +28,19 @@ export { rolesOf, type RoleLaunch } from './cloud-roles.js';
 export { RoleProcess } from './role-processes.js';
 export { freePort, NatsServerProcess, writeServerConfig, natsServerBin, type ServerConfig } from './nats-server.js';
 export {
+  CopiesDisagree,
+  disagreeingCopies,
   followerState,
   laggingStreams,
   PeerRemoveRefused,
   removeServer,
   replicaProblems,
   ReplicasNotCurrent,
+  streamCopies,
   streamReplicas,
+  untilCopiesAgree,
   untilReplicasCurrent,
+  type StreamCopy,
   type StreamReplicas,
 } from './nats-cluster.js';
 export {

@@ -106,6 +106,163 @@ export async function untilReplicasCurrent(nc: NatsConnection, timeoutMs: number
   }
 }
 
+/**
+ * One server's own copy of one stream, as that server reports it (`JSZ`, system account). The
+ * leader's view (`streamReplicas`) says whether each follower's raft log is current; only the
+ * copies themselves say whether they hold the same messages. nats-server 2.9 can leave a copy
+ * with holes and still count it current: a node killed during its first catch-up restarts with
+ * a copy that lacks the messages it had not yet fetched, and may then lead the stream and serve
+ * that copy (the CI chaos suite's cluster seed 21, docs/chaos.md).
+ */
+export interface StreamCopy {
+  readonly server: string;
+  readonly account: string;
+  readonly stream: string;
+  readonly messages: number;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  /** The stream's configured replica count: how many copies there should be. */
+  readonly replicas: number;
+  /** `limits`, `workqueue` or `interest`: whether consumers' acks remove messages. */
+  readonly retention: string;
+  /** The stream's leader as this server knows it. */
+  readonly leader: string | undefined;
+}
+
+interface JszReply {
+  server?: { name?: string };
+  data?: {
+    account_details?: Array<{
+      name?: string;
+      stream_detail?: Array<{
+        name?: string;
+        config?: { num_replicas?: number; retention?: string };
+        cluster?: { leader?: string };
+        state?: { messages?: number; first_seq?: number; last_seq?: number };
+      }>;
+    }>;
+  };
+}
+
+/**
+ * Every server's copy of every stream of every account. `sys` must be a connection of the system
+ * account; servers that do not answer within `timeoutMs` are missing from the result.
+ */
+export async function streamCopies(sys: NatsConnection, timeoutMs = 2000): Promise<StreamCopy[]> {
+  const replies = await sys.requestMany(
+    '$SYS.REQ.SERVER.PING.JSZ',
+    JSON.stringify({ accounts: true, streams: true, config: true }),
+    { strategy: 'stall', stall: 300, maxWait: timeoutMs },
+  );
+  const out: StreamCopy[] = [];
+  for await (const m of replies) {
+    let r: JszReply;
+    try {
+      r = JSON.parse(new TextDecoder().decode(m.data)) as JszReply;
+    } catch {
+      continue; // not a JSZ reply
+    }
+    const server = r.server?.name;
+    if (!server) continue;
+    for (const a of r.data?.account_details ?? [])
+      for (const s of a.stream_detail ?? [])
+        if (s.name)
+          out.push({
+            server,
+            account: a.name ?? '',
+            stream: s.name,
+            messages: s.state?.messages ?? 0,
+            firstSeq: s.state?.first_seq ?? 0,
+            lastSeq: s.state?.last_seq ?? 0,
+            replicas: s.config?.num_replicas ?? 1,
+            retention: s.config?.retention ?? 'limits',
+            leader: s.cluster?.leader || undefined,
+          });
+  }
+  return out;
+}
+
+/**
+ * The streams whose copies do not agree in this one reading, keyed `account/stream`, each with
+ * what every server holds. Copies of a stream being written may differ for a moment; a copy with
+ * holes differs for good, so a caller judges by whether a stream ever agrees, not by one reading.
+ */
+export function disagreeingCopies(copies: readonly StreamCopy[]): Map<string, string> {
+  const byStream = new Map<string, StreamCopy[]>();
+  for (const c of copies) {
+    const key = `${c.account}/${c.stream}`;
+    byStream.set(key, [...(byStream.get(key) ?? []), c]);
+  }
+  const out = new Map<string, string>();
+  for (const [key, cs] of byStream) {
+    const same = cs.length >= cs[0]!.replicas && cs.every((c) => sameCopy(c, cs[0]!));
+    if (!same)
+      out.set(
+        key,
+        cs
+          .sort((a, b) => a.server.localeCompare(b.server))
+          .map(
+            (c) =>
+              `${c.server}${c.leader === c.server ? ' (leader)' : ''} ${c.messages} msgs ${c.firstSeq}–${c.lastSeq}`,
+          )
+          .join(', ') + (cs.length < cs[0]!.replicas ? ` (${cs.length} of ${cs[0]!.replicas} copies answered)` : ''),
+      );
+  }
+  return out;
+}
+
+/**
+ * Two copies hold the same messages (an empty copy names no first message: a fresh one says 1,
+ * others 0). Of a stream whose messages go when consumers ack them (work queues), only the last
+ * sequence is compared: nats-server 2.9 does not remove, on a copy made by a catch-up, the
+ * messages acked before it — they stay below every consumer's ack floor, never delivered again
+ * (seen: a fresh replica of NV_HOST with 99 messages where the others had none).
+ */
+function sameCopy(a: StreamCopy, b: StreamCopy): boolean {
+  if (a.lastSeq !== b.lastSeq) return false;
+  if (a.retention !== 'limits') return true;
+  if (a.messages !== b.messages) return false;
+  return a.messages === 0 || a.firstSeq === b.firstSeq;
+}
+
+/**
+ * Resolves once every stream's copies have agreed in some reading since the call (each stream
+ * may agree in a different one: a busy stream agrees between two writes); rejects after
+ * `timeoutMs` naming the streams whose copies never did.
+ */
+export async function untilCopiesAgree(sys: NatsConnection, timeoutMs: number, pollMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const pending = new Map<string, string>(); // streams not yet seen agreeing → last difference
+  let first = true;
+  for (;;) {
+    try {
+      const copies = await streamCopies(sys, Math.min(2000, timeoutMs));
+      const differ = disagreeingCopies(copies);
+      if (first && copies.length === 0) throw new Error('no server answered');
+      if (first) for (const c of copies) pending.set(`${c.account}/${c.stream}`, '');
+      first = false;
+      for (const key of [...pending.keys()]) {
+        const d = differ.get(key);
+        if (d === undefined) pending.delete(key);
+        else pending.set(key, d);
+      }
+      if (pending.size === 0) return;
+    } catch {
+      // a server restarting: read again
+    }
+    if (Date.now() > deadline)
+      throw new CopiesDisagree(
+        `copies never agreed in ${timeoutMs} ms: ${[...pending].map(([k, d]) => `${k}: ${d || 'not read'}`).join('; ')}`,
+      );
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** Some stream's copies did not agree within the wait: a copy with holes (replace its node). */
+export class CopiesDisagree extends Error {
+  override readonly name = 'CopiesDisagree';
+}
+
 export class ReplicasNotCurrent extends Error {
   override readonly name = 'ReplicasNotCurrent';
 }

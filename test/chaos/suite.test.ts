@@ -26,10 +26,12 @@ const RUNS: ChaosOptions[] = [
     cluster: 1 as const,
   })),
   // On the cluster, one node is also lost for good mid-run (nats-loss): the quorum of two
-  // serves until a fresh, empty node replaces it and catches up.
+  // serves until a fresh, empty node replaces it and catches up. 45 s: a node killed before
+  // it is restarted and its copies compared (and the node replaced when they differ, as
+  // nats-server 2.9 leaves them after a kill -9, docs/chaos.md) before the loss may strike.
   {
     seed: 21,
-    durationMs: 30_000,
+    durationMs: 45_000,
     clients: 3,
     hosts: 3,
     faults: ['kill', 'pause', 'nats', 'nats-loss', 'driver'],
@@ -40,7 +42,7 @@ const RUNS: ChaosOptions[] = [
 
 for (const o of RUNS) {
   test.serial(
-    `chaos suite - seed ${o.seed}, 30 s, ${o.cluster === 3 ? '3-node cluster' : 'one server'}: no violation`,
+    `chaos suite - seed ${o.seed}, ${o.durationMs / 1000} s, ${o.cluster === 3 ? '3-node cluster' : 'one server'}: no violation`,
     async (t) => {
       t.timeout(300_000);
       const r = await runChaos({ ...o, faults: [...o.faults] }, { say });

@@ -1,0 +1,97 @@
+/**
+ * Comparing every server's own copy of a stream (actors/runtime/nats-cluster.ts). The numbers
+ * are those of the CI chaos suite's cluster seed 21 (docs/chaos.md): a replacement node n1r1,
+ * killed 4.7 s after it joined, came back with copies that lacked messages the others held,
+ * raft counted it current, and it led NV_CMD with one message of 98.
+ */
+import test from 'ava';
+import { disagreeingCopies, type StreamCopy } from '../../../actors/runtime/nats-cluster.js';
+
+const copy = (server: string, stream: string, messages: number, firstSeq: number, lastSeq: number, leader?: string) =>
+  ({
+    server,
+    account: '$G',
+    stream,
+    messages,
+    firstSeq,
+    lastSeq,
+    replicas: 3,
+    retention: stream === 'NV_HOST' ? 'workqueue' : 'limits',
+    leader,
+  }) satisfies StreamCopy;
+
+test('stream copies - seed 21: a leader with 1 of 98 commands and a follower without the flavors are named', (t) => {
+  const differ = disagreeingCopies([
+    copy('n2', 'NV_CMD', 98, 1, 98, 'n1r1'),
+    copy('n3', 'NV_CMD', 98, 1, 98, 'n1r1'),
+    copy('n1r1', 'NV_CMD', 1, 98, 98, 'n1r1'),
+    copy('n2', 'KV_nv-flavors', 5, 1, 5, 'n3'),
+    copy('n3', 'KV_nv-flavors', 5, 1, 5, 'n3'),
+    copy('n1r1', 'KV_nv-flavors', 0, 1, 0, 'n3'),
+    copy('n2', 'KV_nv-migrations', 22, 2, 24),
+    copy('n3', 'KV_nv-migrations', 22, 2, 24),
+    copy('n1r1', 'KV_nv-migrations', 5, 20, 24),
+  ]);
+  t.deepEqual([...differ.keys()].sort(), ['$G/KV_nv-flavors', '$G/KV_nv-migrations', '$G/NV_CMD']);
+  t.is(differ.get('$G/NV_CMD'), 'n1r1 (leader) 1 msgs 98–98, n2 98 msgs 1–98, n3 98 msgs 1–98');
+  t.is(differ.get('$G/KV_nv-flavors'), 'n1r1 0 msgs 1–0, n2 5 msgs 1–5, n3 (leader) 5 msgs 1–5');
+});
+
+test('stream copies - identical copies agree; empty copies agree whatever first sequence they name', (t) => {
+  t.is(
+    disagreeingCopies([
+      copy('n1', 'NV_EVT', 334, 1, 334, 'n2'),
+      copy('n2', 'NV_EVT', 334, 1, 334, 'n2'),
+      copy('n3', 'NV_EVT', 334, 1, 334, 'n2'),
+      copy('n1', 'NV_HOST', 0, 0, 0),
+      copy('n2', 'NV_HOST', 0, 0, 0),
+      copy('n3r1', 'NV_HOST', 0, 1, 0),
+    ]).size,
+    0,
+  );
+});
+
+test('stream copies - a work queue: acked messages left on a fresh copy do not count, a missing last sequence does', (t) => {
+  // Seen on a replacement: nats-server 2.9 left 99 acked messages on the fresh copy of NV_HOST.
+  t.false(
+    disagreeingCopies([
+      copy('n1', 'NV_HOST', 0, 899, 898),
+      copy('n2', 'NV_HOST', 0, 899, 898, 'n2'),
+      copy('n3r1', 'NV_HOST', 99, 4, 898),
+    ]).has('$G/NV_HOST'),
+  );
+  t.true(
+    disagreeingCopies([
+      copy('n1', 'NV_HOST', 2, 897, 898),
+      copy('n2', 'NV_HOST', 2, 897, 898, 'n2'),
+      copy('n3r1', 'NV_HOST', 0, 1, 0),
+    ]).has('$G/NV_HOST'),
+  );
+});
+
+test('stream copies - a restarted server with writes the others lack (seen after kill -9) differs', (t) => {
+  const differ = disagreeingCopies([
+    copy('n1', 'KV_nv-quota-usage', 1, 19, 19, 'n1'),
+    copy('n2', 'KV_nv-quota-usage', 1, 19, 19, 'n1'),
+    copy('n3', 'KV_nv-quota-usage', 1, 21, 21, 'n1'),
+  ]);
+  t.is(differ.get('$G/KV_nv-quota-usage'), 'n1 (leader) 1 msgs 19–19, n2 1 msgs 19–19, n3 1 msgs 21–21');
+});
+
+test('stream copies - a copy missing from the answers is not taken for agreement', (t) => {
+  const differ = disagreeingCopies([copy('n1', 'NV_CMD', 3, 1, 3), copy('n2', 'NV_CMD', 3, 1, 3)]);
+  t.regex(differ.get('$G/NV_CMD') ?? '', /2 of 3 copies answered/);
+});
+
+test('stream copies - the same stream name in two accounts is two streams', (t) => {
+  const a = copy('n1', 'NV_CMD', 3, 1, 3);
+  const differ = disagreeingCopies([
+    a,
+    { ...a, server: 'n2' },
+    { ...a, server: 'n3' },
+    { ...a, account: 'OTHER', messages: 1, firstSeq: 3 },
+    { ...a, account: 'OTHER', server: 'n2', messages: 1, firstSeq: 3 },
+    { ...a, account: 'OTHER', server: 'n3', messages: 1, firstSeq: 3 },
+  ]);
+  t.is(differ.size, 0);
+});
