@@ -152,6 +152,18 @@ export interface HypervisorDriver {
     opts?: CallOptions,
   ): Promise<'migrated' | 'aborted'>;
   /**
+   * For drivers whose guests have disks (libvirt), with `importDisk`: a resize or cold migration
+   * carries the disk to its destination. On the source, the guest shut down: a flattened copy of
+   * its disk in a new file, whose path is returned (the caller removes it). Idempotent.
+   */
+  exportDisk?(instanceId: string, opts?: CallOptions): Promise<string>;
+  /**
+   * On the destination, before `spawn`: the guest's disk from `file` (an `exportDisk` copy),
+   * grown to `rootGb` (never shrunk). Idempotent: a disk already in place is only grown, so
+   * `file` may be undefined on a re-run; with neither, `GuestNotFound` (nothing was carried).
+   */
+  importDisk?(instanceId: string, file: string | undefined, rootGb: number, opts?: CallOptions): Promise<void>;
+  /**
    * Tells `changed` the id of each guest whose state the hypervisor reports changed (libvirt's
    * lifecycle events: started, stopped, crashed, suspended…), so that the host syncs that
    * instance at once rather than at the next periodic sync (Nova's handle_lifecycle_event). A
@@ -187,5 +199,7 @@ export const VirtOp = {
   List: 'list',
   PrepareIncoming: 'prepareIncoming',
   MigrateOut: 'migrateOut',
+  ExportDisk: 'exportDisk',
+  ImportDisk: 'importDisk',
 } as const;
 export type VirtOp = (typeof VirtOp)[keyof typeof VirtOp];

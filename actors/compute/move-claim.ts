@@ -39,6 +39,13 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     const newFlavor = m.requestedFlavor ? (await d.stores.flavors.get(m.requestedFlavor))?.value : m.oldFlavor;
     if (!newFlavor)
       return failed({ code: StepErrorCode.FlavorNotFound, message: `flavor ${m.requestedFlavor} not found` });
+    // A driver whose guests have disks never shrinks one (Nova's libvirt driver: "Unable to
+    // resize disk down", rolled back with the instance as it was): refused before anything is written.
+    if (d.driver.importDisk && newFlavor.rootGb < m.oldFlavor.rootGb)
+      return failed({
+        code: StepErrorCode.ResizeDown,
+        message: `unable to resize disk down: ${newFlavor.name} has a ${newFlavor.rootGb} GB root disk, the instance ${m.oldFlavor.rootGb} GB`,
+      });
     const now = d.clock.now();
     await d.migrations
       .create(mid, {

@@ -9,6 +9,7 @@
  */
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
 import { migrationIdOf } from '../records/index.js';
+import { diskCarrier } from './disk-carry.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
@@ -16,6 +17,7 @@ export const MOVE_CLEANUP_STEPS = ['moveRollback', 'cleanupMove'] as const;
 
 export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANUP_STEPS)[number]> {
   const k = moveKit(d);
+  const disks = diskCarrier(d.js, d.prefix);
   const { tracker, elsewhere, release, setStatus, providerOf } = k;
 
   /** Undoes a move that failed before the destination owned it: everything back on the source. */
@@ -59,6 +61,7 @@ export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANU
     if (!back.ok && back.code !== TrackerErrorCode.ClaimNotFound)
       return failed({ code: back.code, message: back.message });
     if (m.oldVmState === 'active') await d.driver.powerOn(c.instanceId, { signal }).catch(() => undefined);
+    if (m.kind !== 'live' && d.driver.importDisk) await disks.drop(mid); // a disk carried before a failed hand-off
     await setStatus(mid, m.kind === 'live' ? (m.abortBy ? 'cancelled' : 'failed') : 'error');
     // No record, no claim: every side of a move is claimed after its migration record is written.
     if (pending && dest && mig) await release([dest], cur.value, mid, 'moveRollback');
@@ -90,6 +93,7 @@ export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANU
       if (!(await there.dropClaim(side, `${key}:${side}`)) || !destroyed) pending.push(host);
     }
     await d.placement.deleteAllocations(mid);
+    if (m.kind !== 'live' && d.driver.importDisk) await disks.drop(mid);
     await setStatus(mid, 'error');
     // No record, no claim: every side of a move is claimed after its migration record is written.
     const cur = await d.stores.instances.get(c.instanceId);

@@ -10,6 +10,7 @@ import { statePath, StepErrorCode } from '../../machines/instance/index.js';
 import { encodeMessage, envelope, subjects } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { migrationIdOf } from '../records/index.js';
+import { diskCarrier } from './disk-carry.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
@@ -29,11 +30,22 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
   const s = subjects(d.prefix);
   const { tracker, destroyGuest, setStatus, finishHere, providerOf, holdExactly, swapBack, spawnHere } = moveKit(d);
   const noMove = (message: string) => failed({ code: StepErrorCode.NoMove, message });
+  const disks = diskCarrier(d.js, d.prefix);
 
+  /**
+   * Nova's migrate_disk_and_power_off: for a driver whose guests have disks (libvirt) the
+   * guest's disk, flattened, goes to the destination through the disk store (disk-carry.ts);
+   * the others have no disk to carry. (A smaller root disk was refused by moveClaim.)
+   */
   const migrateDisk = async ({ snapshot, signal }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
-    await d.driver.powerOff(c.instanceId, { signal }); // "migrate_disk_and_power_off": the disk copy is instant here
-    await setStatus(migrationIdOf(c.instanceId, c.move?.opId ?? ''), 'post-migrating');
+    const m = c.move;
+    if (!m) return noMove('no move in flight');
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    await d.driver.powerOff(c.instanceId, { signal });
+    if (d.driver.exportDisk && m.dest && m.dest !== m.source)
+      await disks.put(mid, () => d.driver.exportDisk!(c.instanceId, { signal }));
+    await setStatus(mid, 'post-migrating');
     return done();
   };
 
@@ -105,8 +117,13 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
     // move claim after finishMove made it the instance's (found by novactor chaos). Rebuilt
     // after it, the instance's claim is there and finishMove finds its work done.
     const opId = `${c.instanceId}:${m.opId}:finishMove`;
-    const fin = await finishHere(migrationIdOf(c.instanceId, m.opId), 'finished', opId, false);
+    const mid = migrationIdOf(c.instanceId, m.opId);
+    const fin = await finishHere(mid, 'finished', opId, false);
     if (!fin.ok) return failed({ code: fin.code, message: fin.message });
+    // The carried disk first (a re-run finds it in place and the object gone); on its own host
+    // the guest keeps its disk, and spawn grows it with the new flavor.
+    if (d.driver.importDisk && m.source !== d.host)
+      await disks.take(mid, (file) => d.driver.importDisk!(c.instanceId, file, c.flavor.rootGb, { signal }));
     await spawnHere(c, m, c.flavor, signal);
     return done();
   };
@@ -153,6 +170,7 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
     await setStatus(mid, 'reverting');
     const sameHost = m.dest === m.source;
     if (!sameHost) await d.driver.destroy(c.instanceId, { signal }); // on the same host it is the guest to go back to
+    if (!sameHost && d.driver.importDisk) await disks.drop(mid); // a finish that failed before it took the disk
     const drop = await tracker(d.host, { type: 'dropMoveClaim', opId: key, migrationId: mid, side: 'destination' });
     if (!drop.ok) return failed({ code: drop.code, message: drop.message });
     if (sameHost) {

@@ -41,6 +41,13 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
       ? { prepareIncoming: (g: GuestSpec, o?: CallOptions) => again(() => driver.prepareIncoming!(g, o), o) }
       : {}),
     ...(driver.migrateOut ? { migrateOut: driver.migrateOut.bind(driver) } : {}),
+    ...(driver.exportDisk && driver.importDisk
+      ? {
+          exportDisk: (id: string, o?: CallOptions) => again(() => driver.exportDisk!(id, o), o),
+          importDisk: (id: string, f: string | undefined, gb: number, o?: CallOptions) =>
+            again(() => driver.importDisk!(id, f, gb, o), o),
+        }
+      : {}),
     ...(driver.discover ? { discover: driver.discover.bind(driver) } : {}),
     ...(driver.watch ? { watch: driver.watch.bind(driver) } : {}),
     ...(driver.consoleOutput ? { consoleOutput: driver.consoleOutput.bind(driver) } : {}),

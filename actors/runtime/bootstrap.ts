@@ -67,7 +67,7 @@ export function names(prefix: string = DEFAULT_PREFIX) {
       images: `${prefix}-images`,
       leases: `${prefix}-leases`,
     },
-    objectStores: { placementSnapshots: `${prefix}-placement-snapshots` },
+    objectStores: { placementSnapshots: `${prefix}-placement-snapshots`, disks: `${prefix}-disks` },
     /** The subject of the placement event log (not under `<prefix>.placement.`, which is request/reply). */
     placementLogSubject: `${prefix}.log.placement`,
   } as const;
@@ -178,8 +178,17 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
   ];
 }
 
-/** Object stores: placement's snapshots (snapshot + log tail is its recovery). */
+/**
+ * Object stores: placement's snapshots (snapshot + log tail is its recovery), and the disks a
+ * resize or cold migration carries from its source host to its destination (one object per
+ * migration, deleted once imported or the move is rolled back; a day's max age removes one a
+ * crash left behind).
+ */
 export const objectStoreNames = (opts: BootstrapOptions): string[] => Object.values(names(opts.prefix).objectStores);
+
+/** An object store's max age in nanoseconds (0: none). */
+export const objectStoreTtl = (opts: BootstrapOptions, name: string): number =>
+  name === names(opts.prefix).objectStores.disks ? DAY_NS : 0;
 
 const API_TIMEOUT_MS = 20_000;
 
@@ -276,10 +285,11 @@ export async function bootstrap(
     );
     // create() opens an existing store as it is (an add with the same settings is a no-op
     // on the server, so a concurrent create is fine); its replicas are brought in line below.
-    await objm.create(name, { replicas: opts.replicas, storage: StorageType.File });
+    const ttl = objectStoreTtl(opts, name);
+    await objm.create(name, { replicas: opts.replicas, storage: StorageType.File, ...(ttl ? { ttl } : {}) });
     const info = await jsm.streams.info(streamName);
-    const changed = info.config.num_replicas !== opts.replicas;
-    if (changed) await jsm.streams.update(streamName, { num_replicas: opts.replicas });
+    const changed = info.config.num_replicas !== opts.replicas || info.config.max_age !== ttl;
+    if (changed) await jsm.streams.update(streamName, { num_replicas: opts.replicas, max_age: ttl });
     done[name] = !existed ? 'created' : changed ? 'updated' : 'unchanged';
   }
   // The flavors every cloud starts with (docs/protocol.md); existing ones, maybe

@@ -121,6 +121,15 @@ function computeHost(prefix: string, host: string, user: string): Permissions {
         `$JS.API.CONSUMER.MSG.NEXT.${j.streams.host}.${durable}`,
         `$JS.ACK.${j.streams.host}.${durable}.>`,
         ...kv,
+        // The disks a resize or cold migration carries (actors/compute/disk-carry.ts): put on
+        // the source, read and deleted on the destination.
+        `$O.${n.objectStores.disks}.>`,
+        `$JS.API.STREAM.PURGE.OBJ_${n.objectStores.disks}`,
+        `$JS.API.CONSUMER.CREATE.OBJ_${n.objectStores.disks}`,
+        `$JS.API.CONSUMER.CREATE.OBJ_${n.objectStores.disks}.>`,
+        `$JS.API.CONSUMER.INFO.OBJ_${n.objectStores.disks}.*`,
+        `$JS.API.CONSUMER.DELETE.OBJ_${n.objectStores.disks}.*`,
+        `$JS.API.CONSUMER.MSG.NEXT.OBJ_${n.objectStores.disks}.*`,
         '$JS.FC.>',
         // Writes only to the buckets a host keeps: not flavors, quotas or operator switches.
         ...[n.buckets.instances, n.buckets.migrations, n.buckets.services, n.buckets.images].map((b) => `$KV.${b}.>`),

@@ -31,6 +31,11 @@ export const StepErrorCode = {
   BuildTimeout: 'BuildTimeout',
   /** A live migration's hypervisor reported it done, yet the guest is not on the destination. */
   GuestMissing: 'GuestMissing',
+  /**
+   * A resize to a flavor with a smaller root disk, on a driver whose guests have disks (libvirt):
+   * a disk is never shrunk (Nova's "Unable to resize disk down"). Nothing changed.
+   */
+  ResizeDown: 'ResizeDown',
 } as const;
 export type StepErrorCode = (typeof StepErrorCode)[keyof typeof StepErrorCode];
 

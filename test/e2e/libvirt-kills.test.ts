@@ -9,6 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Objm } from '@nats-io/obj';
+import { connect } from '@nats-io/transport-node';
 import { freePort } from '../../actors/runtime/nats-server.js';
 import { eventually } from '../helpers/eventually.js';
 import { killQemusUnder, qemusUnder, withLibvirt } from '../helpers/libvirt.js';
@@ -106,6 +108,52 @@ withLibvirt('libvirt kills', () => {
       if (s.vmState === 'active') t.is(qemus(id).length, 1, 'exactly one QEMU');
       else t.deepEqual(qemus(id), [], 'a failed boot leaves no QEMU');
       t.is(await audited(), 'clean');
+      t.is((await run('delete', id, '--wait')).code, 0);
+      t.deepEqual(qemus(id), []);
+    },
+  );
+
+  test.serial(
+    'libvirt kills - the destination worker killed as the carried disk arrives (cold migration): the disk is there once, the object gone, no leak',
+    async (t) => {
+      t.timeout(300_000);
+      await ready;
+      const booted = await run('boot', 'kill-carry', '--flavor', 'm1.tiny', '--wait');
+      t.is(booted.code, 0, booted.err);
+      const id = /^instance (\S+)$/m.exec(booted.out)![1]!;
+      const source = (await show(id)).host!;
+      const dest = source === 'h1' ? 'h2' : 'h1';
+      t.is((await run('stop', id, '--wait')).code, 0);
+      const disk = (h: string) => join(data, 'hosts', h, 'instances', id, 'disk.qcow2');
+      execFileSync('qemu-io', ['-c', 'write -P 0x6b 2M 64k', disk(source)]);
+      t.is((await run('migrate', id)).code, 0);
+      // The destination starts taking the disk in: kill its worker then.
+      await eventually(
+        async () => {
+          if (!existsSync(join(data, 'hosts', dest, 'instances', id))) throw new Error('not arriving yet');
+        },
+        { intervalMs: 5, timeoutMs: 120_000 },
+      );
+      process.kill(workerPid(dest), 'SIGKILL');
+      const s = await settled(id);
+      t.true(await endedOnce(id, 'migrate'), 'the migration ended once');
+      t.is(s.vmState, 'resized', `${s.vmState} on ${s.host}`);
+      t.is(s.host, dest);
+      const read = execFileSync('qemu-io', ['-U', '-r', '-c', 'read -P 0x6b 2M 64k', disk(dest)], { encoding: 'utf8' });
+      t.regex(read, /read 65536\/65536 bytes/, 'the carried disk, whole');
+      t.is((await run('confirm', id, '--wait')).code, 0);
+      t.is(await audited(), 'clean');
+      const nc = await connect({ servers: server[1]! });
+      try {
+        const objects = await (await new Objm(nc).open('nv-disks')).list();
+        t.deepEqual(
+          objects.filter((o) => !o.deleted).map((o) => o.name),
+          [],
+          'no carried disk left in the store',
+        );
+      } finally {
+        await nc.close();
+      }
       t.is((await run('delete', id, '--wait')).code, 0);
       t.deepEqual(qemus(id), []);
     },

@@ -5,6 +5,7 @@
  * line), its console line, and the files under the host's instances directory.
  */
 import test from 'ava';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,13 @@ import { GUEST_UP } from '../../virt/libvirt/guest-image.js';
 import { eventually } from '../helpers/eventually.js';
 import { killQemusUnder, qemusUnder, withLibvirt } from '../helpers/libvirt.js';
 import { closed, runNovactor, runToEnd, waitForLine } from '../helpers/processes.js';
+
+const runTool = (bin: string, args: string[]) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(bin, args, { encoding: 'utf8' }, (err, out, errOut) =>
+      err ? reject(new Error(`${bin} ${args.join(' ')}: ${errOut || err.message}`)) : resolve(out),
+    ),
+  );
 
 withLibvirt('libvirt up', () => {
   test('libvirt up - boot, every lifecycle operation and the moves on real QEMU guests, then nothing left', async (t) => {
@@ -86,17 +94,42 @@ withLibvirt('libvirt up', () => {
     await expect(['unrescue'], 'running', true);
     await cli('snapshot', id, '--name', 'real-1-snap', '--wait');
 
-    // Moves: the guest ends on the other host's libvirtd, one QEMU, the source's files gone.
+    // Moves: the guest ends on the other host's libvirtd, one QEMU, the source's files gone,
+    // and its disk goes with it: a pattern written into the disk while the guest is off is
+    // read back on the destination, after a cold migration and after a resize that grew it.
     const from = host;
+    await cli('stop', id, '--wait');
+    const disk = (h: string) => join(instanceDir(h, id), 'disk.qcow2');
+    const marked = (h: string) => runTool('qemu-io', ['-U', '-r', '-c', 'read -P 0x5a 1M 64k', disk(h)]);
+    await runTool('qemu-io', ['-c', 'write -P 0x5a 1M 64k', disk(from)]);
     await cli('migrate', id, '--wait');
+    const to = (await show(id)).host;
+    t.not(to, from);
+    t.is((await show(id)).powerState, 'shutdown', 'a stopped guest arrives stopped');
+    t.regex(await marked(to), /read 65536\/65536 bytes/, 'the disk came with it');
     await cli('revert', id, '--wait');
     t.is((await show(id)).host, from, 'reverted to its host');
+    await cli('start', id, '--wait');
     await cli('resize', id, 'm1.small', '--wait');
     await cli('confirm', id, '--wait');
     host = (await show(id)).host;
     t.not(host, from);
     t.is(qemus(id).length, 1);
     t.false(existsSync(instanceDir(from, id)), 'the source host kept nothing of it');
+    t.regex(await marked(host), /read 65536\/65536 bytes/, 'the disk came with the resize');
+    const size = JSON.parse(await runTool('qemu-img', ['info', '-U', '--output', 'json', disk(host)])) as {
+      'virtual-size': number;
+    };
+    t.is(size['virtual-size'], 20 * 1024 ** 3, 'grown to m1.small');
+    // A smaller root disk is refused before anything changes (Nova: "Unable to resize disk down").
+    const down = await runToEnd(['resize', id, 'm1.tiny', '--wait', ...server]);
+    t.not(down.code, 0);
+    t.regex(down.out + down.err, /ResizeDown|unable to resize disk down/);
+    await eventually(async () => {
+      const now = await show(id);
+      if (now.vmState !== 'active' || now.powerState !== 'running') throw new Error(`${now.vmState}/${now.powerState}`);
+    });
+    t.is((await show(id)).host, host, 'still where it was');
     await cli('live-migrate', id, '--wait');
     t.is((await show(id)).host, from);
     t.is(qemus(id).length, 1, 'exactly one QEMU after a live migration');

@@ -15,6 +15,14 @@ import { startPrivateLibvirtd, type PrivateLibvirtd } from '../../virt/libvirt/d
 import { GUEST_UP } from '../../virt/libvirt/guest-image.js';
 import { GUEST_BANNER, RESCUE_BANNER } from '../../virt/libvirt/disks.js';
 import { conformance, spec, type Rig } from './conformance.js';
+import { execFile } from 'node:child_process';
+
+const tool = (bin: string, args: string[]) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(bin, args, { encoding: 'utf8' }, (err, out, errOut) =>
+      err ? reject(new Error(`${bin} ${args.join(' ')}: ${errOut || err.message}`)) : resolve(out),
+    ),
+  );
 import { eventually } from '../helpers/eventually.js';
 import { killQemusUnder, qemusUnder, withLibvirt } from '../helpers/libvirt.js';
 
@@ -158,6 +166,56 @@ withLibvirt('virt libvirt', () => {
     // Its definition there has the destination's paths: it boots there after a power cycle.
     t.is((await b.driver.powerOff(s.instanceId)).powerState, PowerState.Shutdown);
     t.is((await b.driver.powerOn(s.instanceId)).powerState, PowerState.Running);
+  });
+
+  test("virt libvirt - a disk carried to another host: the copy is the guest's disk there, grown, never shrunk; a re-run keeps it", async (t) => {
+    const a = await rig(t);
+    const b = await rig(t);
+    const s = { ...spec(a.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000d1' };
+    await a.driver.spawn(s);
+    await a.driver.powerOff(s.instanceId);
+    const copy = await a.driver.exportDisk(s.instanceId);
+    await b.driver.importDisk(s.instanceId, copy, 2);
+    await rm(copy, { force: true });
+    const disk = join(b.config.instancesDir, s.instanceId, 'disk.qcow2');
+    const info = async () =>
+      JSON.parse(await tool('qemu-img', ['info', '-U', '--output', 'json', disk])) as {
+        'virtual-size': number;
+        'backing-filename'?: string;
+      };
+    t.is((await info())['virtual-size'], 2 * 1024 ** 3, 'grown to the new root disk');
+    t.is((await info())['backing-filename'], undefined, 'flattened: it needs no base image of the source');
+    // Run again (the object already taken): the disk in place is kept, and never shrunk.
+    await b.driver.importDisk(s.instanceId, undefined, 1);
+    t.is((await info())['virtual-size'], 2 * 1024 ** 3);
+    const g = await b.driver.spawn({ ...s, host: b.host, flavor: { ...s.flavor, rootGb: 2 } });
+    t.is(g.powerState, PowerState.Running);
+    await eventually(async () => {
+      const log = await readFile(join(b.config.instancesDir, s.instanceId, 'console.log'), 'utf8');
+      if (!log.includes(`${GUEST_BANNER}${s.instanceId}${GUEST_UP}`)) throw new Error('no line yet');
+    });
+    // Nothing carried and no disk here: refused, not a blank disk.
+    const e = await t.throwsAsync(b.driver.importDisk('a1b2c3d4-0000-4000-8000-0000000000d2', undefined, 1));
+    t.like(e, { code: 'GuestNotFound' });
+  });
+
+  test('virt libvirt - spawn of an existing guest with another flavor (a resize on its own host): redefined and grown', async (t) => {
+    const r = await rig(t);
+    const s = { ...spec(r.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000d3' };
+    await r.driver.spawn(s);
+    const bigger = {
+      ...s.flavor,
+      name: 'bigger',
+      vcpus: s.flavor.vcpus + 1,
+      memoryMb: s.flavor.memoryMb * 2,
+      rootGb: 3,
+    };
+    const g = await r.driver.spawn({ ...s, flavor: bigger });
+    t.is(g.powerState, PowerState.Running);
+    t.deepEqual(g.flavor, bigger);
+    const xml = await tool('virsh', ['-c', r.config.uri, 'dumpxml', s.instanceId]);
+    t.regex(xml, new RegExp(`<vcpu[^>]*>${bigger.vcpus}</vcpu>`));
+    t.regex(xml, new RegExp(`<memory unit='KiB'>${bigger.memoryMb * 1024}</memory>`));
   });
 
   test('virt libvirt - live migration aborted: the guest stays on the source, running', async (t) => {

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtError, VirtErrorCode } from '../errors.js';
 import { baseImage, configDrive } from './guest-image.js';
@@ -98,6 +98,49 @@ export class HostDisks {
     await run(this.qemuImg, ['convert', '-U', '-O', 'qcow2', this.files(instanceId).disk, tmp]);
     await rename(tmp, file);
     return { file, sizeBytes: (await stat(file)).size };
+  }
+
+  /**
+   * A flattened copy of the instance's disk (its base folded in), for a resize or cold migration
+   * to carry to another host; a new file each call, which the caller removes.
+   */
+  async exportCopy(instanceId: string): Promise<string> {
+    const dir = join(this.root, '_export');
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${instanceId}.${process.pid}.${Date.now()}.qcow2`);
+    try {
+      await run(this.qemuImg, ['convert', '-U', '-O', 'qcow2', this.files(instanceId).disk, `${file}.tmp`]);
+      await rename(`${file}.tmp`, file);
+    } catch (err) {
+      await rm(`${file}.tmp`, { force: true });
+      throw new VirtError(VirtErrorCode.DriverFailure, `cannot copy the disk of ${instanceId}: ${String(err)}`, {
+        cause: err,
+        instanceId,
+      });
+    }
+    return file;
+  }
+
+  /**
+   * The instance's disk from an exported copy (when it has none yet), grown to `rootGb`; never
+   * shrunk. A disk already in place is kept (a re-run, or a resize on its own host).
+   */
+  async importCopy(instanceId: string, file: string | undefined, rootGb: number): Promise<void> {
+    const f = this.files(instanceId);
+    await mkdir(f.dir, { recursive: true });
+    if (!existsSync(f.disk)) {
+      if (!file)
+        throw new VirtError(VirtErrorCode.GuestNotFound, `no disk of ${instanceId} was carried to this host`, {
+          instanceId,
+        });
+      await copyFile(file, `${f.disk}.tmp`);
+      await rename(`${f.disk}.tmp`, f.disk);
+    }
+    const info = JSON.parse(await run(this.qemuImg, ['info', '-U', '--output', 'json', f.disk])) as {
+      'virtual-size'?: number;
+    };
+    const want = rootGb * 1024 ** 3;
+    if ((info['virtual-size'] ?? 0) < want) await run(this.qemuImg, ['resize', '-q', f.disk, `${rootGb}G`]);
   }
 
   async crashDumps(instanceId: string): Promise<number> {

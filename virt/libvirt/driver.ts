@@ -52,6 +52,9 @@ export interface LibvirtDriverConfig {
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 60_000;
 
+const sameFlavor = (a: GuestSpec['flavor'], b: GuestSpec['flavor']) =>
+  a.name === b.name && a.vcpus === b.vcpus && a.memoryMb === b.memoryMb && a.rootGb === b.rootGb;
+
 /**
  * `kvm` when /dev/kvm exists and the CPU shows hardware virtualization (vmx or svm); else `qemu`.
  * A /dev/kvm without them (some nested machines) runs guests, but far slower than TCG: on this
@@ -104,7 +107,17 @@ export class LibvirtDriver implements HypervisorDriver {
       const id = spec.instanceId;
       const seen = await this.observe(id, signal);
       if (seen) {
-        const s = seen.status.powerState;
+        let s = seen.status.powerState;
+        // A resize on this very host, or its revert: the guest comes back with the flavor asked
+        // for (and its disk grown to it), not the one it was defined with.
+        if (!sameFlavor(seen.meta.spec.flavor, spec.flavor)) {
+          if (s !== PowerState.Shutdown && s !== PowerState.Crashed) {
+            await this.down(id, s, true, signal);
+            s = PowerState.Shutdown;
+          }
+          await this.disks.importCopy(id, undefined, spec.flavor.rootGb);
+          await this.define({ ...seen.meta.spec, flavor: spec.flavor }, seen.meta.rescued, signal);
+        }
         if (s === PowerState.Shutdown || s === PowerState.Crashed) await this.v(['start', id], signal, id);
         return this.info(id, signal);
       }
@@ -219,6 +232,17 @@ export class LibvirtDriver implements HypervisorDriver {
       await this.found(instanceId, signal);
       return { sizeBytes: (await this.disks.snapshot(instanceId)).sizeBytes };
     });
+  }
+
+  exportDisk(instanceId: string, opts?: CallOptions): Promise<string> {
+    return this.locked(VirtOp.ExportDisk, instanceId, opts, async (signal) => {
+      await this.found(instanceId, signal);
+      return this.disks.exportCopy(instanceId);
+    });
+  }
+
+  importDisk(instanceId: string, file: string | undefined, rootGb: number, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.ImportDisk, instanceId, opts, () => this.disks.importCopy(instanceId, file, rootGb));
   }
 
   get(instanceId: string, opts?: CallOptions): Promise<GuestInfo | undefined> {

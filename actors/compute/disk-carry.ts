@@ -1,0 +1,80 @@
+/**
+ * A resize's or cold migration's disk, carried from the source host to the destination (Nova's
+ * migrate_disk_and_power_off copies it over ssh/rsync; here the hosts share nothing but NATS).
+ * The source puts the guest's flattened disk into the `nv-disks` object store under the
+ * migration id; the destination fetches it before it spawns the guest, then deletes it. Both
+ * ends converge when run again: a put finds the object already there (an object is visible
+ * only once complete), and an import finds the disk already in place when the object is gone.
+ * A rollback or a revert deletes an object no destination took; the store's max age (a day)
+ * removes one a crash left behind.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadable } from 'node:stream/web';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { names } from '../runtime/index.js';
+
+export interface DiskCarrier {
+  /** Puts the disk `make` writes under `migrationId`, unless it is already there. */
+  put(migrationId: string, make: () => Promise<string>): Promise<void>;
+  /**
+   * Hands `use` the carried disk of `migrationId` as a local file (undefined when there is no
+   * such object: taken by an earlier run, or never put), then deletes the object.
+   */
+  take(migrationId: string, use: (file: string | undefined) => Promise<void>): Promise<void>;
+  /** Deletes the object of `migrationId`; nothing there is fine. */
+  drop(migrationId: string): Promise<void>;
+}
+
+export function diskCarrier(js: JetStreamClient, prefix?: string): DiskCarrier {
+  let store: Promise<ObjectStore> | undefined;
+  const open = () => {
+    store ??= new Objm(js).open(names(prefix).objectStores.disks).catch((err: unknown) => {
+      store = undefined; // a later call tries again
+      throw err;
+    });
+    return store;
+  };
+  const present = async (os: ObjectStore, name: string) => {
+    const info = await os.info(name);
+    return info !== null && !info.deleted;
+  };
+  return {
+    put: async (migrationId, make) => {
+      const os = await open();
+      if (await present(os, migrationId)) return;
+      const file = await make();
+      try {
+        const data = Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>;
+        await os.put({ name: migrationId }, data);
+      } finally {
+        await rm(file, { force: true });
+      }
+    },
+    take: async (migrationId, use) => {
+      const os = await open();
+      const got = await os.get(migrationId);
+      if (!got) return use(undefined);
+      const dir = await mkdtemp(join(tmpdir(), 'novactor-disk-'));
+      try {
+        const file = join(dir, 'disk.qcow2');
+        await pipeline(Readable.fromWeb(got.data as unknown as WebReadable<Uint8Array>), createWriteStream(file));
+        const err = await got.error; // a digest that does not match: the object is not taken
+        if (err) throw err;
+        await use(file);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      await os.delete(migrationId);
+    },
+    drop: async (migrationId) => {
+      const os = await open();
+      if (await present(os, migrationId)) await os.delete(migrationId);
+    },
+  };
+}
