@@ -70,6 +70,17 @@ export type MigrationControl = () => Promise<'continue' | 'abort' | 'complete'>;
 /** What a snapshot saved. */
 export interface SnapshotInfo {
   readonly sizeBytes: number;
+  /**
+   * Drivers whose guests have disks (libvirt): the saved disk, a flattened qcow2 file, which the
+   * caller puts into the image store and then removes.
+   */
+  readonly file?: string;
+}
+
+/** Where a host gets an image's bytes (the image store), given by its compute worker. */
+export interface ImageSource {
+  /** Writes image `id`'s bytes to `file`; false when the store has no such image. */
+  fetch(id: string, file: string): Promise<boolean>;
 }
 
 /** Options every call takes: abort stops waiting at the next step boundary. */
@@ -176,6 +187,12 @@ export interface HypervisorDriver {
    * of a real hypervisor; the others are told their inventory on the command line.
    */
   discover?(opts?: CallOptions): Promise<HostResources>;
+  /**
+   * For drivers whose guests have disks: where `spawn` gets an image it has not cached (a
+   * snapshot or a shelved instance's image); an image the source does not have boots the
+   * built-in guest image.
+   */
+  useImages?(source: ImageSource): void;
   /** Stops accepting calls and waits for the ones in flight. Guests keep running: they outlive their compute worker. */
   close(): Promise<void>;
 }

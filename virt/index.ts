@@ -12,6 +12,7 @@ export {
   type MigrationControl,
   type MigrationTarget,
   type SnapshotInfo,
+  type ImageSource,
 } from './driver.js';
 export { isVirtError, VirtError, VirtErrorCode } from './errors.js';
 export { FakeDriver, FakeHost, seededRandom, type FakeDriverConfig, type PerOp } from './fake.js';

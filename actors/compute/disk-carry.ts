@@ -8,16 +8,12 @@
  * A rollback or a revert deletes an object no destination took; the store's max age (a day)
  * removes one a crash left behind.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadable } from 'node:stream/web';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { Objm, type ObjectStore } from '@nats-io/obj';
 import { names } from '../runtime/index.js';
+import { getFile, hasObject, objectStore, putFile } from '../records/index.js';
 
 export interface DiskCarrier {
   /** Puts the disk `make` writes under `migrationId`, unless it is already there. */
@@ -32,49 +28,32 @@ export interface DiskCarrier {
 }
 
 export function diskCarrier(js: JetStreamClient, prefix?: string): DiskCarrier {
-  let store: Promise<ObjectStore> | undefined;
-  const open = () => {
-    store ??= new Objm(js).open(names(prefix).objectStores.disks).catch((err: unknown) => {
-      store = undefined; // a later call tries again
-      throw err;
-    });
-    return store;
-  };
-  const present = async (os: ObjectStore, name: string) => {
-    const info = await os.info(name);
-    return info !== null && !info.deleted;
-  };
+  const open = objectStore(js, names(prefix).objectStores.disks);
   return {
     put: async (migrationId, make) => {
       const os = await open();
-      if (await present(os, migrationId)) return;
+      if (await hasObject(os, migrationId)) return;
       const file = await make();
       try {
-        const data = Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>;
-        await os.put({ name: migrationId }, data);
+        await putFile(os, migrationId, file);
       } finally {
         await rm(file, { force: true });
       }
     },
     take: async (migrationId, use) => {
       const os = await open();
-      const got = await os.get(migrationId);
-      if (!got) return use(undefined);
       const dir = await mkdtemp(join(tmpdir(), 'novactor-disk-'));
       try {
         const file = join(dir, 'disk.qcow2');
-        await pipeline(Readable.fromWeb(got.data as unknown as WebReadable<Uint8Array>), createWriteStream(file));
-        const err = await got.error; // a digest that does not match: the object is not taken
-        if (err) throw err;
-        await use(file);
+        await use((await getFile(os, migrationId, file)) ? file : undefined);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
-      await os.delete(migrationId);
+      if (await hasObject(os, migrationId)) await os.delete(migrationId);
     },
     drop: async (migrationId) => {
       const os = await open();
-      if (await present(os, migrationId)) await os.delete(migrationId);
+      if (await hasObject(os, migrationId)) await os.delete(migrationId);
     },
   };
 }

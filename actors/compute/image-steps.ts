@@ -13,7 +13,7 @@ import { type InstanceSnapshot, StepErrorCode } from '../../machines/instance/in
 import type { ImageRecord, InstanceRecord } from '../../protocol/index.js';
 import { isVirtError, type HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { type RecordBucket, publishOutbox } from '../records/index.js';
+import { type ImageStore, type RecordBucket, publishOutbox, removeImage as removeStored } from '../records/index.js';
 import type { EventPublisher, Clock } from '../runtime/index.js';
 import { done, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
@@ -24,6 +24,8 @@ export interface ImageStepDeps {
   readonly driver: HypervisorDriver;
   readonly instances: RecordBucket<InstanceRecord>;
   readonly images: RecordBucket<ImageRecord>;
+  /** The images' bytes: what a driver with disks saved (absent: no driver here saves any). */
+  readonly imageData?: ImageStore;
   readonly events: EventPublisher;
   readonly clock: Clock;
 }
@@ -40,7 +42,13 @@ export function imageIdOf(instanceId: string, opId: string): string {
  * audit to repair. A missing one is done.
  */
 export async function dropShelved(d: ImageStepDeps, snap: InstanceSnapshot): Promise<void> {
-  if (snap.context.shelvedImage) await d.images.remove(snap.context.shelvedImage);
+  if (snap.context.shelvedImage) await removeImage(d, snap.context.shelvedImage);
+}
+
+/** An image's bytes (when this host keeps any), then its record. */
+async function removeImage(d: ImageStepDeps, imageId: string): Promise<void> {
+  if (d.imageData) await removeStored({ images: d.images, imageData: d.imageData }, imageId);
+  else await d.images.remove(imageId);
 }
 
 export function imageSteps(d: ImageStepDeps): StepTable<(typeof IMAGE_STEPS)[number]> {
@@ -68,6 +76,11 @@ export function imageSteps(d: ImageStepDeps): StepTable<(typeof IMAGE_STEPS)[num
     });
     try {
       const saved = await d.driver.snapshot(c.instanceId, { signal });
+      // The bytes before the record says the size: an unshelve anywhere fetches them by id.
+      if (saved.file) {
+        if (!d.imageData) throw new Error(`no image store for the image ${imageId} the driver saved`);
+        await d.imageData.put(imageId, saved.file);
+      }
       const cur = await d.images.get(imageId);
       if (cur)
         await d.images.update(
@@ -97,7 +110,7 @@ export function imageSteps(d: ImageStepDeps): StepTable<(typeof IMAGE_STEPS)[num
   const deleteImage = async ({ snapshot: snap }: StepContext): Promise<StepResult> => {
     const c = snap.context;
     const imageId = c.op?.action === 'unshelve' ? c.shelvedImage : c.op ? imageIdOf(c.instanceId, c.op.opId) : null;
-    if (imageId !== null) await d.images.remove(imageId);
+    if (imageId !== null) await removeImage(d, imageId);
     return done();
   };
 

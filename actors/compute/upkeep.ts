@@ -12,7 +12,7 @@ import {
 import type { AuditFinding, MigrationRecord } from '../../protocol/index.js';
 import type { Clock } from '../runtime/index.js';
 import type { PlacementClient } from '../placement/index.js';
-import type { RecordBucket, Stores } from '../records/index.js';
+import { removeImage, type RecordBucket, type Stores } from '../records/index.js';
 
 /**
  * Placement's side of the audit: an allocation on this host's provider whose consumer has no
@@ -78,7 +78,7 @@ export async function healImages(
     if (!f) continue;
     out.push(f);
     if (!repairNow(f, confirmed)) continue;
-    await stores.images.remove(key);
+    await removeImage(stores, key);
     repaired.push(f);
   }
   return { found: out, repaired };

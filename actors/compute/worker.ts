@@ -74,6 +74,9 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   const js = jetstream(o.nc);
   const jsm = await jetstreamManager(o.nc);
   const stores = await openStores(o.nc, prefix);
+  // The images' bytes: a driver with disks saves snapshots there and spawns from them.
+  const imageData = stores.imageData;
+  o.driver.useImages?.(imageData);
   const events = eventPublisher(js, o.clock, prefix);
   const placement = new PlacementClient({
     nc: o.nc,
@@ -208,6 +211,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
           driver: patient,
           instances: stores.instances,
           images: stores.images,
+          imageData,
           events,
           clock: o.clock,
         },

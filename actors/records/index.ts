@@ -2,9 +2,10 @@
  * The durable records every actor reads and writes (instances, migrations, services, quotas) and the outbox that
  * publishes their events. The public face of actors/records: other folders import these from here.
  */
-export { openStores, type Stores, quotaOf } from './stores.js';
+export { openStores, type Stores, quotaOf, removeImage } from './stores.js';
 export { RecordBucket } from './kv-record.js';
 export { publishOutbox, hasOutbox, publishOutboxEvent } from './outbox.js';
 export { isOpenMigration, migrationIdOf } from './migrations.js';
 export { liveComputeServices, isHostDown } from './services.js';
 export { eventBodyOf, recordView } from './views.js';
+export { getFile, hasObject, imageStore, objectStore, putFile, type ImageStore } from './image-store.js';

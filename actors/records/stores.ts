@@ -17,6 +17,8 @@ import {
   ServiceRecord,
 } from '../../protocol/index.js';
 import { names } from '../runtime/index.js';
+import { imageStore, type ImageStore } from './image-store.js';
+import { jetstream } from '@nats-io/jetstream';
 import { isActorError, ActorErrorCode } from '../errors.js';
 import { RecordBucket } from './kv-record.js';
 import { INSTANCE_RECORD_UPGRADES } from './upgrades.js';
@@ -30,6 +32,14 @@ export interface Stores {
   readonly hosts: RecordBucket<HostAdminRecord>;
   readonly migrations: RecordBucket<MigrationRecord>;
   readonly images: RecordBucket<ImageRecord>;
+  /** The images' bytes (object store `nv-images`), opened on first use. */
+  readonly imageData: ImageStore;
+}
+
+/** An image's bytes, then its record: a re-run after a kill in between finds the record and goes on. */
+export async function removeImage(stores: Pick<Stores, 'images' | 'imageData'>, imageId: string): Promise<void> {
+  await stores.imageData.delete(imageId);
+  await stores.images.remove(imageId);
 }
 
 export async function openStores(nc: NatsConnection, prefix?: string): Promise<Stores> {
@@ -53,6 +63,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     services: new RecordBucket<ServiceRecord>(services, ServiceRecord, 'service'),
     hosts: new RecordBucket<HostAdminRecord>(hosts, HostAdminRecord, 'host'),
     migrations: new RecordBucket<MigrationRecord>(migrations, MigrationRecord, 'migration'),
+    imageData: imageStore(jetstream(nc), prefix),
     images: new RecordBucket<ImageRecord>(images, ImageRecord, 'image'),
   };
 }

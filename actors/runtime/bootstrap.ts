@@ -67,7 +67,11 @@ export function names(prefix: string = DEFAULT_PREFIX) {
       images: `${prefix}-images`,
       leases: `${prefix}-leases`,
     },
-    objectStores: { placementSnapshots: `${prefix}-placement-snapshots`, disks: `${prefix}-disks` },
+    objectStores: {
+      placementSnapshots: `${prefix}-placement-snapshots`,
+      disks: `${prefix}-disks`,
+      images: `${prefix}-images`,
+    },
     /** The subject of the placement event log (not under `<prefix>.placement.`, which is request/reply). */
     placementLogSubject: `${prefix}.log.placement`,
   } as const;
@@ -179,7 +183,8 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
 }
 
 /**
- * Object stores: placement's snapshots (snapshot + log tail is its recovery), and the disks a
+ * Object stores: placement's snapshots (snapshot + log tail is its recovery), the images' bytes
+ * (snapshots and shelved instances' images, the records being the `nv-images` bucket), and the disks a
  * resize or cold migration carries from its source host to its destination (one object per
  * migration, deleted once imported or the move is rolled back; a day's max age removes one a
  * crash left behind).

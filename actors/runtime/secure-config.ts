@@ -77,8 +77,18 @@ function service(prefix: string, role: ServiceRole, user: string): Permissions {
       subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), ctl] },
     },
     conductor: {
+      // $O.<images>: a shelved_offloaded instance's delete removes its image's bytes.
       publish: {
-        allow: [...js, p('evt.>'), p('conductor.>'), p('host.>'), p('placement.>'), p('tracker.>'), p('rpc.>')],
+        allow: [
+          ...js,
+          `$O.${names(prefix).objectStores.images}.>`,
+          p('evt.>'),
+          p('conductor.>'),
+          p('host.>'),
+          p('placement.>'),
+          p('tracker.>'),
+          p('rpc.>'),
+        ],
       },
       subscribe: { allow: [`${inboxPrefixOf(user)}.>`, ctl] },
     },
@@ -121,15 +131,18 @@ function computeHost(prefix: string, host: string, user: string): Permissions {
         `$JS.API.CONSUMER.MSG.NEXT.${j.streams.host}.${durable}`,
         `$JS.ACK.${j.streams.host}.${durable}.>`,
         ...kv,
-        // The disks a resize or cold migration carries (actors/compute/disk-carry.ts): put on
-        // the source, read and deleted on the destination.
-        `$O.${n.objectStores.disks}.>`,
-        `$JS.API.STREAM.PURGE.OBJ_${n.objectStores.disks}`,
-        `$JS.API.CONSUMER.CREATE.OBJ_${n.objectStores.disks}`,
-        `$JS.API.CONSUMER.CREATE.OBJ_${n.objectStores.disks}.>`,
-        `$JS.API.CONSUMER.INFO.OBJ_${n.objectStores.disks}.*`,
-        `$JS.API.CONSUMER.DELETE.OBJ_${n.objectStores.disks}.*`,
-        `$JS.API.CONSUMER.MSG.NEXT.OBJ_${n.objectStores.disks}.*`,
+        // The disks a resize or cold migration carries (actors/compute/disk-carry.ts) and the
+        // images' bytes (snapshots, shelved images: actors/compute/image-store.ts): put,
+        // read and deleted by hosts.
+        ...[n.objectStores.disks, n.objectStores.images].flatMap((o) => [
+          `$O.${o}.>`,
+          `$JS.API.STREAM.PURGE.OBJ_${o}`,
+          `$JS.API.CONSUMER.CREATE.OBJ_${o}`,
+          `$JS.API.CONSUMER.CREATE.OBJ_${o}.>`,
+          `$JS.API.CONSUMER.INFO.OBJ_${o}.*`,
+          `$JS.API.CONSUMER.DELETE.OBJ_${o}.*`,
+          `$JS.API.CONSUMER.MSG.NEXT.OBJ_${o}.*`,
+        ]),
         '$JS.FC.>',
         // Writes only to the buckets a host keeps: not flavors, quotas or operator switches.
         ...[n.buckets.instances, n.buckets.migrations, n.buckets.services, n.buckets.images].map((b) => `$KV.${b}.>`),

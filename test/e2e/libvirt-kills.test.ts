@@ -160,6 +160,44 @@ withLibvirt('libvirt kills', () => {
   );
 
   test.serial(
+    'libvirt kills - the worker killed while a shelve saves its image: one shelve, and the unshelved guest has its disk',
+    async (t) => {
+      t.timeout(300_000);
+      await ready;
+      const booted = await run('boot', 'kill-shelve', '--flavor', 'm1.tiny', '--wait');
+      t.is(booted.code, 0, booted.err);
+      const id = /^instance (\S+)$/m.exec(booted.out)![1]!;
+      const host = (await show(id)).host!;
+      t.is((await run('stop', id, '--wait')).code, 0);
+      execFileSync('qemu-io', ['-c', 'write -P 0x3c 3M 64k', join(data, 'hosts', host, 'instances', id, 'disk.qcow2')]);
+      t.is((await run('shelve', id)).code, 0);
+      // Its image record is made before the disk is saved: kill the worker then.
+      await eventually(
+        async () => {
+          const r = JSON.parse((await run('images', '--instance', id, '--json')).out) as { images: unknown[] };
+          if (r.images.length === 0) throw new Error('no image yet');
+        },
+        { intervalMs: 5, timeoutMs: 60_000 },
+      );
+      process.kill(workerPid(host), 'SIGKILL');
+      const s = await settled(id);
+      t.true(await endedOnce(id, 'shelve'), 'the shelve ended once');
+      if (s.vmState !== 'shelved_offloaded') t.is((await run('shelve-offload', id, '--wait')).code, 0);
+      t.is((await run('unshelve', id, '--wait')).code, 0);
+      const now = await show(id);
+      const read = execFileSync(
+        'qemu-io',
+        ['-U', '-r', '-c', 'read -P 0x3c 3M 64k', join(data, 'hosts', now.host!, 'instances', id, 'disk.qcow2')],
+        { encoding: 'utf8' },
+      );
+      t.regex(read, /read 65536\/65536 bytes/, 'the unshelved disk is the shelved one');
+      t.is(qemus(id).length, 1);
+      t.is(await audited(), 'clean');
+      t.is((await run('delete', id, '--wait')).code, 0);
+    },
+  );
+
+  test.serial(
     'libvirt kills - the source worker killed mid-live-migration: the job ends, one guest where the record says, no leak',
     async (t) => {
       t.timeout(300_000);

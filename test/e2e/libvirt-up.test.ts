@@ -92,7 +92,6 @@ withLibvirt('libvirt up', () => {
     await expect(['rescue'], 'running', true);
     await consoleHas(host, id, `${RESCUE_BANNER}${id}${GUEST_UP}`);
     await expect(['unrescue'], 'running', true);
-    await cli('snapshot', id, '--name', 'real-1-snap', '--wait');
 
     // Moves: the guest ends on the other host's libvirtd, one QEMU, the source's files gone,
     // and its disk goes with it: a pattern written into the disk while the guest is off is
@@ -134,6 +133,23 @@ withLibvirt('libvirt up', () => {
     t.is((await show(id)).host, from);
     t.is(qemus(id).length, 1, 'exactly one QEMU after a live migration');
 
+    // Images carry the disk too: a snapshot, booted as a new instance (on either host: its bytes
+    // come from the image store), and a shelve, offloaded and unshelved, read the pattern back.
+    await cli('snapshot', id, '--name', 'real-1-snap', '--wait');
+    const images = JSON.parse(await cli('images', '--json')) as { images: Array<{ imageId: string; name: string }> };
+    const snap = images.images.find((i) => i.name === 'real-1-snap')!.imageId;
+    const fromSnap = /^instance (\S+)$/m.exec(
+      await cli('boot', 'from-snap', '--flavor', 'm1.small', '--image', snap, '--wait'),
+    )![1]!;
+    const snapHost = (await show(fromSnap)).host;
+    const snapDisk = join(instanceDir(snapHost, fromSnap), 'disk.qcow2');
+    t.regex(
+      await runTool('qemu-io', ['-U', '-r', '-c', 'read -P 0x5a 1M 64k', snapDisk]),
+      /read 65536\/65536 bytes/,
+      'booted from the snapshot: its disk',
+    );
+    await cli('delete', fromSnap, '--wait');
+
     await cli('shelve', id, '--wait');
     await eventually(async () => {
       if ((await show(id)).vmState !== 'shelved_offloaded') await cli('shelve-offload', id, '--wait');
@@ -143,6 +159,13 @@ withLibvirt('libvirt up', () => {
     t.is(qemus(id).length, 1);
     host = (await show(id)).host;
     await consoleHas(host, id, `${GUEST_BANNER}${id}${GUEST_UP}`);
+    t.regex(await marked(host), /read 65536\/65536 bytes/, 'unshelved from its shelved image');
+    // The shelved image is gone once unshelved; the snapshot stays, until deleted with the project's images.
+    const after = JSON.parse(await cli('images', '--json')) as { images: Array<{ imageId: string; kind: string }> };
+    t.deepEqual(
+      after.images.map((i) => i.kind),
+      ['snapshot'],
+    );
 
     // Its QEMU killed under libvirt: libvirt's lifecycle event has the host sync it at once
     // (not at the 10-minute periodic sync): the instance is stopped, and starts again.

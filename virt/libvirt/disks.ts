@@ -9,7 +9,11 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtError, VirtErrorCode } from '../errors.js';
+import type { ImageSource } from '../driver.js';
 import { baseImage, configDrive } from './guest-image.js';
+
+/** Image ids are uuids; only those are looked up in the image store. */
+const IMAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The image every guest boots when no image store has given the host another (`cirros`-like). */
 export const DEFAULT_IMAGE = 'cirros';
@@ -57,13 +61,37 @@ export class HostDisks {
     };
   }
 
-  /** The cached base image of `image` (built in: every name boots the guest image for now). */
-  async base(image: string): Promise<string> {
+  /** The image store, once the host's worker gives it (`useImages`). */
+  images: ImageSource | undefined;
+
+  /**
+   * The cached base image of `image` and its format. An image id (a uuid: a snapshot, a
+   * shelved instance's image) is fetched from the image store once per host; any other name,
+   * and an id the store does not have, is the built-in guest image (`rescue`: the rescue image).
+   */
+  async base(image: string): Promise<{ file: string; format: string }> {
     const dir = join(this.root, '_base');
     await mkdir(dir, { recursive: true });
+    if (this.images && IMAGE_ID.test(image)) {
+      const file = join(dir, image.toLowerCase());
+      if (!existsSync(file)) {
+        const tmp = `${file}.${process.pid}.tmp`;
+        try {
+          if (await this.images.fetch(image, tmp)) await rename(tmp, file);
+        } finally {
+          await rm(tmp, { force: true });
+        }
+      }
+      if (existsSync(file)) {
+        const info = JSON.parse(await run(this.qemuImg, ['info', '-U', '--output', 'json', file])) as {
+          format?: string;
+        };
+        return { file, format: info.format ?? 'raw' };
+      }
+    }
     const file = join(dir, `${image === 'rescue' ? 'novactor-rescue' : 'novactor-guest'}.raw`);
     await writeOnce(file, baseImage(image === 'rescue' ? RESCUE_BANNER : GUEST_BANNER));
-    return file;
+    return { file, format: 'raw' };
   }
 
   /** The instance's directory: overlay of `rootGb` on the base image, config drive, empty console log. */
@@ -74,7 +102,7 @@ export class HostDisks {
     if (!existsSync(f.disk)) {
       const tmp = `${f.disk}.tmp`;
       try {
-        await run(this.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', tmp, `${rootGb}G`]);
+        await run(this.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', base.file, '-F', base.format, tmp, `${rootGb}G`]);
       } catch (err) {
         // No space, no qemu-img: this host cannot build it; another host may (reschedule).
         throw new VirtError(VirtErrorCode.SpawnFailed, `cannot create the disk of ${instanceId}: ${String(err)}`, {

@@ -18,6 +18,7 @@ import {
   type GuestSpec,
   type HostResources,
   type HypervisorDriver,
+  type ImageSource,
   type MigrationControl,
   type MigrationTarget,
   type RebootKind,
@@ -230,8 +231,13 @@ export class LibvirtDriver implements HypervisorDriver {
   snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {
     return this.locked(VirtOp.Snapshot, instanceId, opts, async (signal) => {
       await this.found(instanceId, signal);
-      return { sizeBytes: (await this.disks.snapshot(instanceId)).sizeBytes };
+      const saved = await this.disks.snapshot(instanceId);
+      return { sizeBytes: saved.sizeBytes, file: saved.file };
     });
+  }
+
+  useImages(source: ImageSource): void {
+    this.disks.images = source;
   }
 
   exportDisk(instanceId: string, opts?: CallOptions): Promise<string> {
@@ -382,7 +388,7 @@ export class LibvirtDriver implements HypervisorDriver {
       disk: f.disk,
       configDrive: f.configDrive,
       consoleLog: f.consoleLog,
-      rescueDisk: rescued ? await this.disks.base('rescue') : undefined,
+      rescueDisk: rescued ? (await this.disks.base('rescue')).file : undefined,
     });
   }
 

@@ -1,7 +1,10 @@
 /**
  * A libvirt live migration, watched: `virsh migrate --live --p2p` (the source's libvirtd drives
- * it, so it goes on if the caller dies), `--copy-storage-inc` (only the instance's overlay is
- * copied: the destination has the base image), `--persistent --undefinesource` (the domain is
+ * it, so it goes on if the caller dies), `--copy-storage-all` (the whole disk as the guest
+ * sees it: the guest's base may be one the destination cannot have — an unshelved instance's
+ * base is its shelved image, deleted after the unshelve, and a resized one's disk has no base
+ * at all — so copying only the overlay would leave the destination reading another base
+ * through it), `--persistent --undefinesource` (the domain is
  * defined at the destination and no longer here), and `--xml`/`--persistent-xml` (the destination's
  * own paths and metadata, for the running guest and for its definition).
  * While it runs, `control` is asked each poll: abort → `domjobabort` (the guest stays here,
@@ -24,7 +27,7 @@ export async function runMigration(
     '--p2p',
     '--persistent',
     '--undefinesource',
-    '--copy-storage-inc',
+    '--copy-storage-all',
     '--xml',
     o.xmlFile,
     '--persistent-xml', // the destination's persistent definition too, else it keeps the source's paths
