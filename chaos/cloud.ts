@@ -3,7 +3,7 @@
  * stream and bucket at 3 replicas), then every role as its own child process, exactly as
  * `novactor up` runs them, restarted when they die.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -23,6 +23,8 @@ import {
   untilReplicasCurrent,
 } from '../actors/runtime/index.js';
 import type { DriverChaos } from './schedule.js';
+import type { ChaosDriver } from './history.js';
+import { killQemusUnder } from '../virt/libvirt/qemu-procs.js';
 import { openStores } from '../actors/records/index.js';
 import type { QuotaRecord } from '../protocol/index.js';
 
@@ -52,6 +54,10 @@ export interface ChaosCloud {
   readonly roles: Map<string, RoleProcess>;
   /** The harness's own connection (reconnects to any node). */
   readonly nc: NatsConnection;
+  /** A libvirt run: the pid of `host`'s libvirtd now, if it runs. */
+  libvirtdPid(host: string): number | undefined;
+  /** A libvirt run: `host`'s instances directory (its guests' disks and console logs). */
+  instancesDir(host: string): string;
   startNode(i: number): Promise<void>;
   /**
    * Resolves once every replica is online and current and every stream's copies on the servers
@@ -83,6 +89,8 @@ export async function startChaosCloud(o: {
   hosts: number;
   cluster: 1 | 3;
   driver: Map<string, DriverChaos>;
+  /** The hosts' driver (default fake). */
+  hostDriver?: ChaosDriver;
   say: (line: string) => void;
   quota?: { project: string; limits: QuotaRecord };
 }): Promise<ChaosCloud> {
@@ -179,7 +187,14 @@ export async function startChaosCloud(o: {
 
   const cli = join(projectRoot(), 'bin', 'novactor.js');
   const roles = new Map<string, RoleProcess>();
-  for (const r of rolesOf({ hosts: o.hosts, driver: 'fake', data: o.dir, url: urls.join(','), replicas: o.cluster })) {
+  const hostDriver = o.hostDriver ?? 'fake';
+  for (const r of rolesOf({
+    hosts: o.hosts,
+    driver: hostDriver,
+    data: o.dir,
+    url: urls.join(','),
+    replicas: o.cluster,
+  })) {
     const host = r.name.startsWith('compute-') ? r.name.slice('compute-'.length) : undefined;
     if (host) mkdirSync(join(o.dir, 'hosts', host), { recursive: true });
     const d = host ? o.driver.get(host) : undefined;
@@ -204,14 +219,26 @@ export async function startChaosCloud(o: {
       ),
     );
   }
-  await roles.get('placement')!.start();
-  await Promise.all([...roles.values()].filter((r) => r.spec.name !== 'placement').map((r) => r.start()));
+  // Placement and the hosts' libvirtd daemons first (as `up` starts them), then the rest.
+  const first = (name: string) => name === 'placement' || name.startsWith('libvirtd-');
+  await Promise.all([...roles.values()].filter((r) => first(r.spec.name)).map((r) => r.start()));
+  await Promise.all([...roles.values()].filter((r) => !first(r.spec.name)).map((r) => r.start()));
 
+  const hostDir = (host: string) => join(o.dir, 'hosts', host);
   return {
     urls,
     nodes,
     roles,
     nc,
+    libvirtdPid: (host) => {
+      try {
+        const pid = Number(readFileSync(join(hostDir(host), 'libvirt', 'libvirtd.pid'), 'utf8').trim());
+        return pid > 0 ? pid : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    instancesDir: (host) => join(hostDir(host), 'instances'),
     startNode,
     startReplacement,
     untilWhole,
@@ -233,6 +260,8 @@ export async function startChaosCloud(o: {
     stop: async () => {
       for (const r of roles.values()) r.freeze(false);
       await Promise.all([...roles.values()].map((r) => r.stop(5000)));
+      // Guests outlive their libvirtd: what the run left running goes with it.
+      if (hostDriver === 'libvirt') killQemusUnder(join(o.dir, 'hosts'));
       await nc.close().catch(() => undefined);
       await sys?.close().catch(() => undefined);
       await Promise.all(nodes.map((n) => n.process?.stop()));

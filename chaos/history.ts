@@ -17,10 +17,25 @@ export interface ChaosOptions {
   readonly rate: number;
   /** 1: one nats-server; 3: a loopback cluster with every stream and bucket at 3 replicas. */
   readonly cluster: 1 | 3;
+  /** The hosts' driver: the fake one (default), or libvirt with real QEMU guests. */
+  readonly driver?: ChaosDriver;
 }
 
-export const FAULT_KINDS = ['kill', 'pause', 'nats', 'nats-loss', 'driver'] as const;
+export const CHAOS_DRIVERS = ['fake', 'libvirt'] as const;
+export type ChaosDriver = (typeof CHAOS_DRIVERS)[number];
+
+/**
+ * Fault kinds. `driver` (failures and latency injected into the fake driver) is the fake
+ * driver's; `libvirtd` (kill -9 of a host's libvirtd, which its role restarts) and `qemu`
+ * (kill -9 of a guest's QEMU) are the libvirt driver's real failures.
+ */
+export const FAULT_KINDS = ['kill', 'pause', 'nats', 'nats-loss', 'driver', 'libvirtd', 'qemu'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+/** The kinds that only make sense with one driver. */
+export const DRIVER_FAULTS: Readonly<Record<ChaosDriver, readonly FaultKind[]>> = {
+  fake: ['driver'],
+  libvirt: ['libvirtd', 'qemu'],
+};
 
 export type HistoryRecord =
   | { readonly k: 'start'; readonly t: number; readonly options: ChaosOptions }

@@ -13,10 +13,13 @@ import type { ChaosCloud } from './cloud.js';
 import type { HistoryWriter } from './history.js';
 import { LEASE_BUCKET } from '../actors/placement/index.js';
 import { names } from '../actors/runtime/index.js';
+import { killQemusUnder } from '../virt/libvirt/qemu-procs.js';
 import type { Fault, LossTarget } from './schedule.js';
 
 /** How long a node fault waits for every replica to be current and whole before it gives up striking. */
 const WHOLE_WAIT_MS = 30_000;
+/** How long the run's planned node loss may wait for the cluster to be whole. */
+const LOSS_PATIENCE_MS = 180_000;
 
 export interface Injector {
   /** Resolves when the schedule is done, or `stop()` was called. */
@@ -50,9 +53,9 @@ export function inject(
   // repaired: a node fault strikes only when every replica of every stream is online and
   // current and every server's copy whole (a restarted node caught up, a replacement filled),
   // else it does not strike.
-  const whole = async (fault: string) => {
+  const whole = async (fault: string, waitMs = WHOLE_WAIT_MS) => {
     try {
-      await cloud.untilWhole(WHOLE_WAIT_MS);
+      await cloud.untilWhole(waitMs);
       return true;
     } catch (err) {
       say(`${fault} does not strike: ${err instanceof Error ? err.message : String(err)}`);
@@ -91,10 +94,14 @@ export function inject(
         later(f.pauseMs, () => void role.freeze(false));
       }
     } else if (f.kind === 'nats-loss') {
-      // One node down at a time: a node killed by a `nats` fault is restarted first.
-      while (!stopped && (cloud.repairing() || cloud.nodes.some((n) => n.process === undefined)))
+      // One node down at a time: a node killed by a `nats` fault is restarted (and, its copies
+      // differing, replaced) first. The loss is the run's one planned loss: when repairs
+      // delay it past the end of the fault window (a loaded machine), it still strikes then,
+      // and the run waits for its replacement.
+      const until = Date.now() + LOSS_PATIENCE_MS;
+      while (Date.now() < until && (cloud.repairing() || cloud.nodes.some((n) => n.process === undefined)))
         await new Promise((r) => setTimeout(r, 250));
-      if (stopped || !(await whole('nats-loss'))) return;
+      if (!(await whole('nats-loss', Math.max(WHOLE_WAIT_MS, until - Date.now())))) return;
       const name = await lossVictim(cloud, f.target, f.pick);
       const i = cloud.nodes.findIndex((n) => n.config.name === name);
       const node = cloud.nodes[i]!;
@@ -107,6 +114,22 @@ export function inject(
         `${f.target}; replaced by a fresh node under a new name after ${f.downMs} ms`,
       );
       later(f.downMs, () => cloud.replaceNode(i));
+    } else if (f.kind === 'libvirtd') {
+      // Its role sees the daemon exit and is restarted, which starts a new daemon; the guests
+      // run on meanwhile (they are QEMU processes of their own).
+      const pid = cloud.libvirtdPid(f.host);
+      if (pid === undefined) return;
+      try {
+        process.kill(pid, 'SIGKILL');
+        record('libvirtd', `libvirtd-${f.host}`, `pid ${pid}`);
+      } catch {
+        // already gone (being restarted)
+      }
+    } else if (f.kind === 'qemu') {
+      const ids = instancesOn(f.host);
+      if (ids.length === 0) return;
+      const id = ids[Math.floor(f.pick * ids.length)]!;
+      if (killQemusUnder(cloud.instancesDir(f.host), id) > 0) record('qemu', `compute-${f.host}`, `instance/${id}`);
     } else {
       const node = cloud.nodes[f.node];
       // Keep a quorum: one node down at a time.

@@ -34,7 +34,11 @@ export type Fault =
       readonly target: LossTarget;
       readonly pick: number;
       readonly downMs: number;
-    };
+    }
+  /** kill -9 of a host's libvirtd (libvirt runs): its role exits and is restarted, the guests run on. */
+  | { readonly atMs: number; readonly kind: 'libvirtd'; readonly host: string }
+  /** kill -9 of one guest's QEMU on `host` (libvirt runs), the guest `pick` names when it strikes. */
+  | { readonly atMs: number; readonly kind: 'qemu'; readonly host: string; readonly pick: number };
 
 export type LossTarget = 'lease-leader' | 'placement-log-leader' | 'any';
 
@@ -53,7 +57,15 @@ export function faultSchedule(o: ChaosOptions): Fault[] {
   const hosts = hostNames(o.hosts);
   // A node loss is one fault per run, not drawn with the others: a second lost node would
   // take the quorum, and the others' draws stay what they were before it existed.
-  const kinds = o.faults.filter((k) => k !== 'driver' && k !== 'nats-loss' && (k !== 'nats' || o.cluster === 3));
+  // The libvirt driver's faults only on its runs (the fake driver's `driver` is not drawn here).
+  const libvirt = o.driver === 'libvirt';
+  const kinds = o.faults.filter(
+    (k) =>
+      k !== 'driver' &&
+      k !== 'nats-loss' &&
+      (k !== 'nats' || o.cluster === 3) &&
+      ((k !== 'libvirtd' && k !== 'qemu') || libvirt),
+  );
   const out: Fault[] = [];
   const loss = o.faults.includes('nats-loss') && o.cluster === 3 && o.rate > 0;
   if ((kinds.length === 0 && !loss) || o.rate <= 0) return out;
@@ -80,6 +92,10 @@ export function faultSchedule(o: ChaosOptions): Fault[] {
     } else if (kind === 'pause') {
       // Up to 12 s: past the 10 s heartbeat TTL, the host is taken for down and comes back.
       out.push({ atMs: at, kind: 'pause', role: `compute-${pick(hosts)}`, pauseMs: between(500, 12_000) });
+    } else if (kind === 'libvirtd') {
+      out.push({ atMs: at, kind: 'libvirtd', host: pick(hosts) });
+    } else if (kind === 'qemu') {
+      out.push({ atMs: at, kind: 'qemu', host: pick(hosts), pick: random() });
     } else {
       out.push({ atMs: at, kind: 'nats', node: Math.floor(random() * 3), downMs: between(1000, 6000) });
     }
@@ -98,7 +114,7 @@ export function faultSchedule(o: ChaosOptions): Fault[] {
 export function driverChaos(o: ChaosOptions): Map<string, DriverChaos> {
   const random = seededRandom(o.seed * 7919 + 1);
   const out = new Map<string, DriverChaos>();
-  if (!o.faults.includes('driver')) return out;
+  if (!o.faults.includes('driver') || o.driver === 'libvirt') return out;
   for (const h of hostNames(o.hosts))
     out.set(h, { failRate: Math.round((0.1 + random() * 0.25) * 100) / 100, latencyMs: Math.round(random() * 40) });
   return out;

@@ -4,8 +4,17 @@
  * clean, 1 on any violation or when nothing was injected, 2 on bad flags.
  */
 import type { Command } from 'commander';
-import { FAULT_KINDS, optionsOf, readHistory, type ChaosOptions, type FaultKind } from '../../chaos/history.js';
-import { DEFAULT_CHAOS as D } from '../../chaos/options.js';
+import {
+  CHAOS_DRIVERS,
+  DRIVER_FAULTS,
+  FAULT_KINDS,
+  optionsOf,
+  readHistory,
+  type ChaosDriver,
+  type ChaosOptions,
+  type FaultKind,
+} from '../../chaos/history.js';
+import { DEFAULT_CHAOS as D, DEFAULT_FAULTS } from '../../chaos/options.js';
 import { runChaos, type ChaosResult } from '../../chaos/run.js';
 import { intFlag, UsageError } from '../options.js';
 
@@ -14,7 +23,8 @@ interface ChaosFlags {
   duration: string;
   clients: string;
   hosts: string;
-  faults: string;
+  faults?: string;
+  driver: string;
   rate: string;
   cluster: string;
   history?: string;
@@ -33,10 +43,18 @@ export function durationMs(v: string): number {
 }
 
 export function chaosOptions(o: ChaosFlags): ChaosOptions {
-  const faults = o.faults === 'none' || o.faults === '' ? [] : o.faults.split(',').map((f) => f.trim());
-  for (const f of faults)
+  if (!(CHAOS_DRIVERS as readonly string[]).includes(o.driver))
+    throw new UsageError(`--driver must be ${CHAOS_DRIVERS.join(' or ')}, got ${o.driver}`);
+  const driver = o.driver as ChaosDriver;
+  const given = o.faults ?? DEFAULT_FAULTS[driver].join(',');
+  const faults = given === 'none' || given === '' ? [] : given.split(',').map((f) => f.trim());
+  for (const f of faults) {
     if (!(FAULT_KINDS as readonly string[]).includes(f))
       throw new UsageError(`--faults takes ${FAULT_KINDS.join(',')} (or none), got ${f}`);
+    const owner = CHAOS_DRIVERS.find((d) => DRIVER_FAULTS[d].includes(f as FaultKind));
+    if (owner !== undefined && owner !== driver)
+      throw new UsageError(`--faults ${f} is a fault of the ${owner} driver, not of --driver ${driver}`);
+  }
   const cluster = intFlag('--cluster', o.cluster, 1, 3);
   if (cluster !== 1 && cluster !== 3) throw new UsageError('--cluster must be 1 or 3');
   const rate = Number(o.rate);
@@ -50,6 +68,7 @@ export function chaosOptions(o: ChaosFlags): ChaosOptions {
     faults: faults as FaultKind[],
     rate,
     cluster,
+    ...(driver !== 'fake' ? { driver } : {}),
   };
 }
 
@@ -63,7 +82,15 @@ export function registerChaos(program: Command): void {
     .option('--duration <d>', 'how long faults are injected (30s, 2m)', `${D.durationMs / 1000}s`)
     .option('--clients <n>', 'concurrent clients, each on its own instances', String(D.clients))
     .option('--hosts <n>', 'compute hosts', String(D.hosts))
-    .option('--faults <kinds>', `fault kinds, comma-separated: ${FAULT_KINDS.join(',')} (or none)`, D.faults.join(','))
+    .option(
+      '--faults <kinds>',
+      `fault kinds, comma-separated: ${FAULT_KINDS.join(',')} (or none) (default: ${DEFAULT_FAULTS.fake.join(',')}; with --driver libvirt ${DEFAULT_FAULTS.libvirt.join(',')})`,
+    )
+    .option(
+      '--driver <kind>',
+      `the hosts' driver: ${CHAOS_DRIVERS.join(' or ')} (libvirt: real QEMU guests, root)`,
+      'fake',
+    )
     .option('--rate <n>', 'faults per minute', String(D.rate))
     .option(
       '--cluster <n>',

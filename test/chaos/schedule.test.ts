@@ -81,3 +81,15 @@ test('chaos workload - a client makes the same choices for the same seed, boots 
   }
   t.regex(w.instanceId(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 });
+
+test('chaos schedule - libvirtd and QEMU kills only on a libvirt run, where the fake driver gets no injected failures', (t) => {
+  const faults = ['kill', 'libvirtd', 'qemu', 'driver'] as const;
+  const fake = faultSchedule({ ...base, cluster: 1, faults: [...faults] });
+  t.false(fake.some((f) => f.kind === 'libvirtd' || f.kind === 'qemu'));
+  const real = faultSchedule({ ...base, cluster: 1, faults: [...faults], driver: 'libvirt' });
+  const kinds = new Set(real.map((f) => f.kind));
+  t.true(kinds.has('libvirtd') && kinds.has('qemu'), [...kinds].join(','));
+  for (const f of real) if (f.kind === 'libvirtd' || f.kind === 'qemu') t.regex(f.host, /^h[1-4]$/);
+  t.is(driverChaos({ ...base, faults: [...faults], driver: 'libvirt' }).size, 0);
+  t.true(driverChaos({ ...base, faults: [...faults] }).size > 0);
+});

@@ -14,6 +14,9 @@ test('chaos cli - bad flags exit 2 with a message', async (t) => {
     ['--rate', '-1'],
     ['--hosts', '0'],
     ['--replay', '/nonexistent/history.jsonl'],
+    ['--driver', 'xen'],
+    ['--faults', 'qemu'], // a fault of the libvirt driver, with the fake one
+    ['--driver', 'libvirt', '--faults', 'kill,driver'], // the fake driver's, with libvirt
   ]) {
     const r = await runToEnd(['chaos', ...args]);
     t.is(r.code, 2, `${args.join(' ')}: ${r.err}`);

@@ -36,22 +36,4 @@ export function withLibvirt(prefix: string, register: () => void): void {
   else test.skip(`${prefix} - skipped: ${why}`, () => undefined);
 }
 
-/** The QEMU processes whose command line names a path under `dir`. */
-export function qemusUnder(dir: string): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((l) => l.includes('qemu-system') && l.includes(`${dir}/`))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
-}
-
-/** Kills them (a safety net after a test: guests outlive their daemons). */
-export function killQemusUnder(dir: string): void {
-  for (const pid of qemusUnder(dir)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone meanwhile
-    }
-  }
-}
+export { killQemusUnder, qemusUnder } from '../../virt/libvirt/qemu-procs.js';
