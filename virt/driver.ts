@@ -163,6 +163,12 @@ export interface HypervisorDriver {
     opts?: CallOptions,
   ): Promise<'migrated' | 'aborted'>;
   /**
+   * With `migrateOut`: waits while a migration an earlier call started (its caller since
+   * killed) still runs in the hypervisor, then says whether the guest has left this host. A
+   * step run again calls it first, so that nothing it does races that migration's end.
+   */
+  leftAfterJob?(instanceId: string, opts?: CallOptions): Promise<boolean>;
+  /**
    * For drivers whose guests have disks (libvirt), with `importDisk`: a resize or cold migration
    * carries the disk to its destination. On the source, the guest shut down: a flattened copy of
    * its disk in a new file, whose path is returned (the caller removes it). Idempotent.

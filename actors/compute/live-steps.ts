@@ -35,6 +35,11 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     const m = c.move;
     if (!m?.dest) return noMove();
     const mid = migrationIdOf(c.instanceId, m.opId);
+    // Run again after its worker was killed: a hypervisor job that run started may still be
+    // copying. Its end comes first — had this run asked the destination again and failed, the
+    // rollback would destroy the destination's guest just as the job finished there, and the
+    // guest would be nowhere (CI, 2026-12-03). A guest that left is the earlier run's success.
+    if (d.driver.leftAfterJob && (await d.driver.leftAfterJob(c.instanceId, { signal }))) return done();
     await setStatus(mid, 'preparing');
     const prepared = await d.remote.peer(m.dest, 'preLiveMigration', {
       ...(await peerMove(c.instanceId, mid, key)),

@@ -45,6 +45,9 @@ export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANU
     let pending = false;
     if (dest && dest !== m.source) {
       const there = elsewhere(dest, c.instanceId, mid, key);
+      // A live migration's job still running here ends first: its destination guest is not
+      // destroyed while the hypervisor may still be finishing the copy into it.
+      if (m.kind === 'live' && d.driver.leftAfterJob) await d.driver.leftAfterJob(c.instanceId, { signal });
       if (m.kind === 'live') pending = !(await there.destroyGuest());
       pending = !(await there.dropClaim('destination', `${key}:dest`)) || pending;
       // A destination claim left on the instance consumer (no swap happened) goes too.

@@ -41,6 +41,9 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
       ? { prepareIncoming: (g: GuestSpec, o?: CallOptions) => again(() => driver.prepareIncoming!(g, o), o) }
       : {}),
     ...(driver.migrateOut ? { migrateOut: driver.migrateOut.bind(driver) } : {}),
+    ...(driver.leftAfterJob
+      ? { leftAfterJob: (id: string, o?: CallOptions) => again(() => driver.leftAfterJob!(id, o), o) }
+      : {}),
     ...(driver.exportDisk && driver.importDisk
       ? {
           exportDisk: (id: string, o?: CallOptions) => again(() => driver.exportDisk!(id, o), o),

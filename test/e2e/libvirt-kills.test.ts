@@ -39,6 +39,10 @@ withLibvirt('libvirt kills', () => {
     await waitForLine(up, /ready/, 120_000);
     server = ['--server', `nats://127.0.0.1:${port}`];
   })();
+  let failed = false;
+  test.afterEach.always((t) => {
+    if (!t.passed) failed = true;
+  });
   test.after.always(async () => {
     await ready.catch(() => undefined);
     if (up) {
@@ -46,7 +50,9 @@ withLibvirt('libvirt kills', () => {
       await closed(up);
     }
     killQemusUnder(data);
-    rmSync(data, { recursive: true, force: true });
+    // A failure keeps every role's log (data/*.log, the hosts' libvirtd logs) to chase it.
+    if (failed) console.error(`libvirt kills: a test failed; its cloud's logs are kept in ${data}`);
+    else rmSync(data, { recursive: true, force: true });
   });
 
   const run = (...args: string[]): Promise<Ran> => runToEnd([...args, ...server]);

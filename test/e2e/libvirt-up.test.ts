@@ -23,6 +23,8 @@ const runTool = (bin: string, args: string[]) =>
     ),
   );
 
+let dataDir: string | undefined;
+
 withLibvirt('libvirt up', () => {
   test('libvirt up - boot, every lifecycle operation and the moves on real QEMU guests, then nothing left', async (t) => {
     t.timeout(600_000);
@@ -31,11 +33,11 @@ withLibvirt('libvirt up', () => {
     const up = runNovactor(['up', '--driver', 'libvirt', '--hosts', '2', '--port', String(port), '--data', data], {
       NATS_URL: '',
     });
+    dataDir = data;
     t.teardown(async () => {
       up.kill('SIGINT');
       await closed(up);
       killQemusUnder(data); // guests outlive their daemons: none should be left, but never leak one
-      rmSync(data, { recursive: true, force: true });
     });
     await waitForLine(up, /ready/, 120_000);
     const server = ['--server', `nats://127.0.0.1:${port}`];
@@ -184,5 +186,12 @@ withLibvirt('libvirt up', () => {
     t.false(existsSync(instanceDir('h1', id)) || existsSync(instanceDir('h2', id)), 'no file of it left');
     const audit = await runToEnd(['audit', ...server]);
     t.is(audit.code, 0, audit.out + audit.err);
+  });
+
+  // A failure keeps every role's log (and the hosts' libvirtd logs) to chase it.
+  test.afterEach.always((t) => {
+    if (!dataDir) return;
+    if (t.passed) rmSync(dataDir, { recursive: true, force: true });
+    else console.error(`libvirt up: the test failed; its cloud's logs are kept in ${dataDir}`);
   });
 });

@@ -189,6 +189,13 @@ export class LibvirtDriver implements HypervisorDriver {
     });
   }
 
+  leftAfterJob(instanceId: string, opts?: CallOptions): Promise<boolean> {
+    return this.locked(VirtOp.MigrateOut, instanceId, opts, async (signal) => {
+      await untilNoJob(this.virsh, instanceId, this.pollMs, signal);
+      return (await this.observe(instanceId, signal)) === undefined;
+    });
+  }
+
   migrateOut(
     instanceId: string,
     target: MigrationTarget,
