@@ -54,6 +54,11 @@ export const DEFAULT_SHELVED_POLL_MS = 3600 * SECOND_MS;
 export const DEFAULT_INSTANCE_DELETE_INTERVAL_MS = 300 * SECOND_MS;
 /** running_deleted_instance_poll_interval; 0 = only at start. */
 export const DEFAULT_REAP_INTERVAL_MS = 1800 * SECOND_MS;
+/** update_resources_interval: how often the hypervisor's view of the host is read again. */
+export const DEFAULT_UPDATE_RESOURCES_MS = 60 * SECOND_MS;
+
+/** What the hypervisor reports the host has now (fields a flag pinned left out). */
+export type DiscoveredResources = Partial<Pick<HostInventory, 'vcpus' | 'memoryMb' | 'diskGb'>>;
 
 /** Intervals and thresholds, in ms (the flags are in seconds, as Nova's). 0 = off unless said. */
 export interface PeriodicsConfig {
@@ -104,6 +109,14 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   readonly allowSameHostResize?: boolean;
   /** How long the simulated copy of a live migration runs. */
   readonly liveMigrationMs?: number;
+  /**
+   * Drivers of a real hypervisor: reads what the host has now (Nova's get_available_resource).
+   * When it differs from the inventory, the inventory follows: placement is told, and the
+   * tracker starts again with it (rebuilt from the records, as at start).
+   */
+  readonly rediscover?: () => Promise<DiscoveredResources | undefined>;
+  /** How often `rediscover` runs (Nova's update_resources_interval); 0 = never. */
+  readonly updateResourcesMs?: number;
   /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
   /**
@@ -127,7 +140,8 @@ type RequiredComputeOption =
   | 'killRestartMs'
   | 'reapIntervalMs'
   | 'allowSameHostResize'
-  | 'liveMigrationMs';
+  | 'liveMigrationMs'
+  | 'updateResourcesMs';
 
 // Wide on purpose: benchmarks model one host as a farm of thousands (the CLI's --vcpus keeps its own 100,000).
 const COUNT = integer(0, 1e9);
@@ -173,5 +187,6 @@ export function compileComputeOptions(o: ComputeOptions): CompiledComputeOptions
     shelvedPollMs: ms('shelvedPollMs', DEFAULT_SHELVED_POLL_MS, 1),
     instanceDeleteIntervalMs: ms('instanceDeleteIntervalMs', DEFAULT_INSTANCE_DELETE_INTERVAL_MS),
     reapIntervalMs: ms('reapIntervalMs', DEFAULT_REAP_INTERVAL_MS),
+    updateResourcesMs: ms('updateResourcesMs', DEFAULT_UPDATE_RESOURCES_MS),
   };
 }

@@ -106,7 +106,9 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
 
   // 1. provider and inventory, once placement answers
   const provider = await untilPlacementAnswers(() => ensureProvider(placement, o.host), log, sleep);
-  await untilPlacementAnswers(() => reportInventory(placement, provider, o.inventory), log, sleep);
+  /** The host's inventory now: the configured one, then what `rediscover` last found. */
+  let inventory = o.inventory;
+  await untilPlacementAnswers(() => reportInventory(placement, provider, inventory), log, sleep);
 
   // 2. the tracker, rebuilt from the records
   const tracker = new TrackerGate();
@@ -138,7 +140,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     start: async () => {
       const actor = await TrackerActor.start({
         host: o.host,
-        inventory: o.inventory,
+        inventory,
         config: o.overhead ? { overhead: o.overhead } : {},
         clock: o.clock,
         loadRecords,
@@ -372,7 +374,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     await cleanEvacuated();
     const t = await tracker.get();
     const claims = trackerFindings(await t.audit(previous));
-    await reportInventory(placement, provider, o.inventory);
+    await reportInventory(placement, provider, inventory);
     const allocations = await healAllocations(stores, migrations, placement, provider, previous);
     const images = await healImages(stores, previous);
     const found = [...claims.found, ...allocations.found, ...images.found];
@@ -388,6 +390,29 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   };
   if (o.auditIntervalMs > 0)
     await supervisor.add(every('audit', o.auditIntervalMs, async () => void (await auditNow())));
+
+  // What the hypervisor reports can change (memory or disk added, a CPU taken offline): the
+  // inventory follows it (Nova's update_available_resource). Placement first (a total below
+  // what is allocated is taken, as Placement does: the host is over capacity and nothing held
+  // is dropped; a failed report is tried again next time), then the tracker starts again with
+  // it, rebuilt from the records, and refuses new claims while usage is over it.
+  const rediscover = o.rediscover;
+  if (rediscover && o.updateResourcesMs > 0)
+    await supervisor.add(
+      every('updateResources', o.updateResourcesMs, async () => {
+        const found = await rediscover();
+        if (!found) return;
+        const next = { ...inventory, ...found };
+        if (next.vcpus === inventory.vcpus && next.memoryMb === inventory.memoryMb && next.diskGb === inventory.diskGb)
+          return;
+        await reportInventory(placement, provider, next);
+        log(
+          `compute ${o.host}: the hypervisor reports ${next.vcpus} vCPUs, ${next.memoryMb} MB, ${next.diskGb} GB (was ${inventory.vcpus}, ${inventory.memoryMb}, ${inventory.diskGb}): inventory updated`,
+        );
+        inventory = next;
+        supervisor.kill('tracker', 0);
+      }),
+    );
 
   // The periodics (docs/instances.md, Periodic tasks): decisions in machines/periodics/, acting in ./periodics.ts.
   const periodicDeps = {

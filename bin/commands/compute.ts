@@ -12,6 +12,7 @@ import {
   DEFAULT_INVENTORY,
   DEFAULT_LIVE_MIGRATION_MS,
   DEFAULT_REAP_INTERVAL_MS,
+  DEFAULT_UPDATE_RESOURCES_MS,
   DEFAULT_REBOOT_TIMEOUT_MS,
   DEFAULT_RECLAIM_INTERVAL_MS,
   DEFAULT_RESCUE_TIMEOUT_MS,
@@ -75,6 +76,7 @@ interface ComputeFlags extends ServerOptions {
   shelvedPollInterval: string;
   instanceDeleteInterval: string;
   runningDeletedInstancePollInterval: string;
+  updateResourcesInterval: string;
   allowResizeToSameHost?: boolean;
   replicas: string;
 }
@@ -208,6 +210,11 @@ export function registerCompute(program: Command): void {
           inSeconds(DEFAULT_INSTANCE_DELETE_INTERVAL_MS),
         )
         .option(
+          '--update-resources-interval <s>',
+          "how often a real hypervisor's view of the host is read again, the inventory following it (Nova update_resources_interval; 0 = only at start)",
+          inSeconds(DEFAULT_UPDATE_RESOURCES_MS),
+        )
+        .option(
           '--running-deleted-instance-poll-interval <s>',
           'how often guests of deleted or departed instances are reaped, besides at start (Nova running_deleted_instance_poll_interval; 0 = only at start)',
           inSeconds(DEFAULT_REAP_INTERVAL_MS),
@@ -225,14 +232,25 @@ export function registerCompute(program: Command): void {
         worker = computeSettings(o);
       },
       start: async ({ lifecycle, ...ctx }) => {
-        const found = await worker!.driver.discover?.();
-        const inventory = {
-          ...worker!.inventory,
-          ...(found && !given('vcpus') ? { vcpus: found.vcpus } : {}),
-          ...(found && !given('ramMb') ? { memoryMb: found.memoryMb } : {}),
-          ...(found && !given('diskGb') ? { diskGb: found.diskGb } : {}),
+        const driver = worker!.driver;
+        // What the hypervisor reports, less what a flag pinned: at start, and every
+        // --update-resources-interval after it.
+        const discovered = async () => {
+          const found = await driver.discover?.();
+          if (!found) return undefined;
+          return {
+            ...(!given('vcpus') ? { vcpus: found.vcpus } : {}),
+            ...(!given('ramMb') ? { memoryMb: found.memoryMb } : {}),
+            ...(!given('diskGb') ? { diskGb: found.diskGb } : {}),
+          };
         };
-        const w = await startCompute({ ...ctx, ...worker!, inventory });
+        const inventory = { ...worker!.inventory, ...(await discovered()) };
+        const w = await startCompute({
+          ...ctx,
+          ...worker!,
+          inventory,
+          ...(driver.discover ? { rediscover: discovered } : {}),
+        });
         lifecycle.onStop('compute worker', () => w.stop());
       },
       readyLine: `compute ${o.host} ready`,
@@ -310,5 +328,6 @@ function computeSettings(o: ComputeFlags) {
     syncPowerStateMs,
     ...periodics,
     allowSameHostResize: o.allowResizeToSameHost === true,
+    updateResourcesMs: intFlag('--update-resources-interval', o.updateResourcesInterval, 0, 86_400) * SECOND_MS,
   } as const;
 }

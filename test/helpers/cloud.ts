@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { startCompute, type ComputeWorker } from '../../actors/compute/index.js';
+import { startCompute, type ComputeWorker, type DiscoveredResources } from '../../actors/compute/index.js';
 import type { PeriodicsConfig } from '../../actors/compute/periodics.js';
 import { startConductor } from '../../actors/conductor/actor.js';
 import { startGateway } from '../../actors/gateway/actor.js';
@@ -40,6 +40,8 @@ export interface HostSpec {
   readonly liveMigrationMs?: number;
   /** Connect through a link the test can freeze (`Cloud.pause`): unreachable, not restarted. */
   readonly pausable?: boolean;
+  /** What the host's hypervisor reports now, read every `updateResourcesMs` (default 200 ms). */
+  readonly rediscover?: () => Promise<DiscoveredResources | undefined>;
 }
 
 interface RunningHost {
@@ -164,6 +166,7 @@ export async function startCloud(
       auditIntervalMs: opts.auditIntervalMs ?? 0,
       killRestartMs: 100,
       ...(h.spec.allowSameHostResize ? { allowSameHostResize: true } : {}),
+      ...(h.spec.rediscover ? { rediscover: h.spec.rediscover, updateResourcesMs: 200 } : {}),
       ...(h.spec.liveMigrationMs !== undefined ? { liveMigrationMs: h.spec.liveMigrationMs } : {}),
       ...(opts.syncPowerStateMs !== undefined ? { syncPowerStateMs: opts.syncPowerStateMs } : {}),
       ...(opts.reclaimIntervalMs !== undefined ? { reclaimIntervalMs: opts.reclaimIntervalMs } : {}),
