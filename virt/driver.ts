@@ -163,6 +163,12 @@ export interface HypervisorDriver {
     opts?: CallOptions,
   ): Promise<'migrated' | 'aborted'>;
   /**
+   * For drivers that cache base images (libvirt's `_base`, Nova's image cache manager): removes
+   * cached images no guest of this host is built on that were last used more than `minAgeMs` ago,
+   * and files a crash left half-made; returns the names it removed. The built-in images stay.
+   */
+  cleanImageCache?(minAgeMs: number, opts?: CallOptions): Promise<string[]>;
+  /**
    * With `migrateOut`: waits while a migration an earlier call started (its caller since
    * killed) still runs in the hypervisor, then says whether the guest has left this host. A
    * step run again calls it first, so that nothing it does races that migration's end.

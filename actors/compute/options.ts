@@ -57,6 +57,11 @@ export const DEFAULT_REAP_INTERVAL_MS = 1800 * SECOND_MS;
 /** update_resources_interval: how often the hypervisor's view of the host is read again. */
 export const DEFAULT_UPDATE_RESOURCES_MS = 60 * SECOND_MS;
 
+/** image_cache_manager_interval: how often unused cached base images are looked for. */
+export const DEFAULT_IMAGE_CACHE_MS = 2400 * SECOND_MS;
+/** remove_unused_original_minimum_age_seconds: how long a cached base stays after its last use. */
+export const DEFAULT_UNUSED_BASE_AGE_MS = 86_400 * SECOND_MS;
+
 /** What the hypervisor reports the host has now (fields a flag pinned left out). */
 export type DiscoveredResources = Partial<Pick<HostInventory, 'vcpus' | 'memoryMb' | 'diskGb'>>;
 
@@ -117,6 +122,10 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   readonly rediscover?: () => Promise<DiscoveredResources | undefined>;
   /** How often `rediscover` runs (Nova's update_resources_interval); 0 = never. */
   readonly updateResourcesMs?: number;
+  /** Drivers that cache base images: how often the unused ones go (image_cache_manager_interval); 0 = never. */
+  readonly imageCacheMs?: number;
+  /** How long after its last use a cached base may go (remove_unused_original_minimum_age_seconds). */
+  readonly unusedBaseAgeMs?: number;
   /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
   /**
@@ -141,7 +150,9 @@ type RequiredComputeOption =
   | 'reapIntervalMs'
   | 'allowSameHostResize'
   | 'liveMigrationMs'
-  | 'updateResourcesMs';
+  | 'updateResourcesMs'
+  | 'imageCacheMs'
+  | 'unusedBaseAgeMs';
 
 // Wide on purpose: benchmarks model one host as a farm of thousands (the CLI's --vcpus keeps its own 100,000).
 const COUNT = integer(0, 1e9);
@@ -188,5 +199,7 @@ export function compileComputeOptions(o: ComputeOptions): CompiledComputeOptions
     instanceDeleteIntervalMs: ms('instanceDeleteIntervalMs', DEFAULT_INSTANCE_DELETE_INTERVAL_MS),
     reapIntervalMs: ms('reapIntervalMs', DEFAULT_REAP_INTERVAL_MS),
     updateResourcesMs: ms('updateResourcesMs', DEFAULT_UPDATE_RESOURCES_MS),
+    imageCacheMs: ms('imageCacheMs', DEFAULT_IMAGE_CACHE_MS),
+    unusedBaseAgeMs: ms('unusedBaseAgeMs', DEFAULT_UNUSED_BASE_AGE_MS),
   };
 }

@@ -53,6 +53,7 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
       : {}),
     ...(driver.discover ? { discover: driver.discover.bind(driver) } : {}),
     ...(driver.useImages ? { useImages: driver.useImages.bind(driver) } : {}),
+    ...(driver.cleanImageCache ? { cleanImageCache: driver.cleanImageCache.bind(driver) } : {}),
     ...(driver.watch ? { watch: driver.watch.bind(driver) } : {}),
     ...(driver.consoleOutput ? { consoleOutput: driver.consoleOutput.bind(driver) } : {}),
     close: () => driver.close(),

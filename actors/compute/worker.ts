@@ -391,6 +391,16 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   if (o.auditIntervalMs > 0)
     await supervisor.add(every('audit', o.auditIntervalMs, async () => void (await auditNow())));
 
+  // Nova's image cache manager: cached bases no guest here uses go after their age.
+  const cleanCache = o.driver.cleanImageCache?.bind(o.driver);
+  if (cleanCache && o.imageCacheMs > 0)
+    await supervisor.add(
+      every('imageCache', o.imageCacheMs, async () => {
+        const removed = await cleanCache(o.unusedBaseAgeMs);
+        if (removed.length > 0) log(`compute ${o.host}: image cache: removed ${removed.join(', ')}`);
+      }),
+    );
+
   // What the hypervisor reports can change (memory or disk added, a CPU taken offline): the
   // inventory follows it (Nova's update_available_resource). Placement first (a total below
   // what is allocated is taken, as Placement does: the host is over capacity and nothing held

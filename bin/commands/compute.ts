@@ -13,6 +13,8 @@ import {
   DEFAULT_LIVE_MIGRATION_MS,
   DEFAULT_REAP_INTERVAL_MS,
   DEFAULT_UPDATE_RESOURCES_MS,
+  DEFAULT_IMAGE_CACHE_MS,
+  DEFAULT_UNUSED_BASE_AGE_MS,
   DEFAULT_REBOOT_TIMEOUT_MS,
   DEFAULT_RECLAIM_INTERVAL_MS,
   DEFAULT_RESCUE_TIMEOUT_MS,
@@ -77,6 +79,8 @@ interface ComputeFlags extends ServerOptions {
   instanceDeleteInterval: string;
   runningDeletedInstancePollInterval: string;
   updateResourcesInterval: string;
+  imageCacheManagerInterval: string;
+  removeUnusedBaseImagesAfter: string;
   allowResizeToSameHost?: boolean;
   replicas: string;
 }
@@ -210,6 +214,16 @@ export function registerCompute(program: Command): void {
           inSeconds(DEFAULT_INSTANCE_DELETE_INTERVAL_MS),
         )
         .option(
+          '--image-cache-manager-interval <s>',
+          'how often cached base images no guest uses are removed (Nova image_cache_manager_interval; 0 = never)',
+          inSeconds(DEFAULT_IMAGE_CACHE_MS),
+        )
+        .option(
+          '--remove-unused-base-images-after <s>',
+          'how long after its last use a cached base image may be removed (Nova remove_unused_original_minimum_age_seconds)',
+          inSeconds(DEFAULT_UNUSED_BASE_AGE_MS),
+        )
+        .option(
           '--update-resources-interval <s>',
           "how often a real hypervisor's view of the host is read again, the inventory following it (Nova update_resources_interval; 0 = only at start)",
           inSeconds(DEFAULT_UPDATE_RESOURCES_MS),
@@ -329,5 +343,8 @@ function computeSettings(o: ComputeFlags) {
     ...periodics,
     allowSameHostResize: o.allowResizeToSameHost === true,
     updateResourcesMs: intFlag('--update-resources-interval', o.updateResourcesInterval, 0, 86_400) * SECOND_MS,
+    imageCacheMs: intFlag('--image-cache-manager-interval', o.imageCacheManagerInterval, 0, 31_536_000) * SECOND_MS,
+    unusedBaseAgeMs:
+      intFlag('--remove-unused-base-images-after', o.removeUnusedBaseImagesAfter, 0, 31_536_000) * SECOND_MS,
   } as const;
 }

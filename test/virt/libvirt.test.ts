@@ -6,7 +6,8 @@
  * what is missing as root, fails in CI and skips elsewhere when libvirt cannot run.
  */
 import test, { type ExecutionContext } from 'ava';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { PowerState } from '../../virt/index.js';
@@ -197,6 +198,52 @@ withLibvirt('virt libvirt', () => {
     // Nothing carried and no disk here: refused, not a blank disk.
     const e = await t.throwsAsync(b.driver.importDisk('a1b2c3d4-0000-4000-8000-0000000000d2', undefined, 1));
     t.like(e, { code: 'GuestNotFound' });
+  });
+
+  test('virt libvirt - an image id is fetched once into the cache and booted; the cache cleanup keeps it while used, then removes it', async (t) => {
+    const r = await rig(t);
+    // The "image store": a snapshot of one guest, served to the driver by id.
+    const a = { ...spec(r.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000e1' };
+    await r.driver.spawn(a);
+    const saved = await r.driver.snapshot(a.instanceId);
+    // The snapshot step puts the file into the store and removes it: the store keeps a copy.
+    const stored = join(r.config.instancesDir, '..', 'stored-image.qcow2');
+    await copyFile(saved.file!, stored);
+    await rm(saved.file!);
+    const imageId = 'b1b2c3d4-0000-4000-8000-00000000000e';
+    let fetches = 0;
+    r.driver.useImages({
+      fetch: async (id, file) => {
+        if (id !== imageId) return false;
+        fetches++;
+        await copyFile(stored, file);
+        return true;
+      },
+    });
+    const b = { ...spec(r.host, 2), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000e2', image: imageId };
+    const c = { ...spec(r.host, 3), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000e3', image: imageId };
+    t.is((await r.driver.spawn(b)).powerState, PowerState.Running);
+    t.is((await r.driver.spawn(c)).powerState, PowerState.Running);
+    t.is(fetches, 1, 'fetched once, cached for the second');
+    const cached = join(r.config.instancesDir, '_base', imageId);
+    const backing = JSON.parse(
+      await tool('qemu-img', [
+        'info',
+        '-U',
+        '--output',
+        'json',
+        join(r.config.instancesDir, b.instanceId, 'disk.qcow2'),
+      ]),
+    ) as { 'backing-filename': string };
+    t.is(backing['backing-filename'], cached, 'the guest is built on the cached image');
+    t.deepEqual(await r.driver.cleanImageCache(0), [], 'in use: kept');
+    await r.driver.destroy(b.instanceId);
+    t.deepEqual(await r.driver.cleanImageCache(0), [], 'one guest still uses it');
+    await r.driver.destroy(c.instanceId);
+    t.deepEqual(await r.driver.cleanImageCache(3_600_000), [], 'used within the age: kept');
+    t.deepEqual(await r.driver.cleanImageCache(0), [`_base/${imageId}`]);
+    t.false(existsSync(cached));
+    t.true(existsSync(join(r.config.instancesDir, '_base', 'novactor-guest.raw')), 'the built-in image stays');
   });
 
   test('virt libvirt - spawn of an existing guest with another flavor (a resize on its own host): redefined and grown', async (t) => {

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtError, VirtErrorCode } from '../errors.js';
 import type { ImageSource } from '../driver.js';
@@ -83,6 +83,9 @@ export class HostDisks {
         }
       }
       if (existsSync(file)) {
+        // Its time is its last use: the cache cleanup leaves what was used within its age.
+        const now = new Date();
+        await utimes(file, now, now);
         const info = JSON.parse(await run(this.qemuImg, ['info', '-U', '--output', 'json', file])) as {
           format?: string;
         };
@@ -169,6 +172,45 @@ export class HostDisks {
     };
     const want = rootGb * 1024 ** 3;
     if ((info['virtual-size'] ?? 0) < want) await run(this.qemuImg, ['resize', '-q', f.disk, `${rootGb}G`]);
+  }
+
+  /**
+   * Nova's image cache manager: cached image bases (`_base/<image id>`) that no instance disk
+   * here is built on and that were last used more than `minAgeMs` ago, and temporary files a
+   * crash left (`*.tmp`, exports and snapshots nobody took) older than that, are removed.
+   */
+  async cleanCache(minAgeMs: number, now: number): Promise<string[]> {
+    const inUse = new Set<string>();
+    for (const entry of await readdir(this.root, { withFileTypes: true }).catch(() => [])) {
+      if (!entry.isDirectory() || entry.name.startsWith('_')) continue;
+      const disk = this.files(entry.name).disk;
+      if (!existsSync(disk)) continue;
+      const info = JSON.parse(await run(this.qemuImg, ['info', '-U', '--output', 'json', disk])) as {
+        'full-backing-filename'?: string;
+        'backing-filename'?: string;
+      };
+      const backing = info['full-backing-filename'] ?? info['backing-filename'];
+      if (backing) inUse.add(backing);
+    }
+    const removed: string[] = [];
+    const old = async (file: string) => now - (await stat(file)).mtimeMs > minAgeMs;
+    const base = join(this.root, '_base');
+    for (const name of await readdir(base).catch(() => [] as string[])) {
+      const file = join(base, name);
+      const leftover = name.endsWith('.tmp');
+      if (!leftover && (!IMAGE_ID.test(name) || inUse.has(file))) continue;
+      if (!(await old(file))) continue;
+      await rm(file, { force: true });
+      removed.push(`_base/${name}`);
+    }
+    for (const dir of ['_export', '_snapshots'])
+      for (const name of await readdir(join(this.root, dir)).catch(() => [] as string[])) {
+        const file = join(this.root, dir, name);
+        if (!(await old(file))) continue;
+        await rm(file, { force: true });
+        removed.push(`${dir}/${name}`);
+      }
+    return removed;
   }
 
   async crashDumps(instanceId: string): Promise<number> {

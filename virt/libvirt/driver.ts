@@ -243,6 +243,13 @@ export class LibvirtDriver implements HypervisorDriver {
     });
   }
 
+  cleanImageCache(minAgeMs: number, opts?: CallOptions): Promise<string[]> {
+    return this.locks.track(async () => {
+      checkAborted(opts?.signal);
+      return this.disks.cleanCache(minAgeMs, Date.now());
+    });
+  }
+
   useImages(source: ImageSource): void {
     this.disks.images = source;
   }
