@@ -161,6 +161,16 @@ export function moveKit(d: MoveStepDeps) {
     for (const host of new Set(hosts)) if (host !== d.host) await publishRelease(d, host, rec, mid);
   };
 
+  /**
+   * After a move closed: the other host's release task, so that a tracker there rebuilt from
+   * the records while the move was still open (its side back) drops it again; a task judged on
+   * the closed record only drops what the move held there.
+   */
+  const releaseClosed = async (host: string, instanceId: string, mid: string, step: string) => {
+    const cur = await d.stores.instances.get(instanceId);
+    if (cur) await release([host], cur.value, mid, step);
+  };
+
   const setStatus = async (id: string, status: MigrationStatus, patch: Partial<MigrationRecord> = {}) => {
     for (;;) {
       const cur = await d.migrations.get(id);
@@ -277,6 +287,7 @@ export function moveKit(d: MoveStepDeps) {
     destroyGuest,
     elsewhere,
     release,
+    releaseClosed,
     setStatus,
     finishHere,
     allocationsOf,
