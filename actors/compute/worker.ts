@@ -308,6 +308,15 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
       if (verdict.kind === 'keep') continue;
       instances.forget(g.instanceId);
       await o.driver.destroy(g.instanceId);
+      // Its claim here goes with it, as a delete here drops it: the record that lets the guest
+      // go says no claim of it belongs here either. A host that never noticed it was taken for
+      // dead (its heartbeats failed, its loop ran on) is not rebuilt, and a local delete by the
+      // conductor left that claim (chaos cluster soak, session 7, seed 7: healed by the audit).
+      const dropped = await tracker.use((t) =>
+        t.handle({ type: 'abortInstanceClaim', opId: `reap:${g.instanceId}`, instanceId: g.instanceId }),
+      );
+      if (!dropped.ok)
+        log(`compute ${o.host}: the claim of reaped ${g.instanceId} was not dropped: ${dropped.error.message}`);
       log(
         `compute ${o.host}: destroyed guest ${g.instanceId}: ${verdict.livesOn !== null ? `its instance lives on ${verdict.livesOn}` : 'its instance is deleted'}`,
       );
