@@ -21,7 +21,7 @@ function migrationTarget(reply: Record<string, unknown>): MigrationTarget | unde
 }
 
 export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number]> {
-  const { peerMove, tracker, destroyGuest, setStatus, releaseClosed } = moveKit(d);
+  const { peerMove, tracker, destroyGuest, setStatus, dropSourceAgain } = moveKit(d);
   const noMove = () => failed({ code: StepErrorCode.NoMove, message: 'no live migration in flight' });
 
   /**
@@ -83,7 +83,7 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     // no longer name the migration, so finishMove would fail for nothing.
     const already = await d.migrations.get(mid);
     if (already && !isOpenMigration(already.value)) {
-      await releaseClosed(m.source, c.instanceId, mid, 'postLiveMigration'); // its publish may be what was cut short
+      await dropSourceAgain(m.source, c.instanceId, mid, key); // what an earlier run may not have reached
       return done();
     }
     // The record first, then the tracker (see finishResize): `finished` says the destination
@@ -107,9 +107,8 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     await setStatus(mid, 'completed');
     // The source's tracker may have been rebuilt from the records between its drop above and
     // this close (the move still open then, so its source side back: chaos cluster soak,
-    // session 7, seed 5, a tracker killed there): its release task, judged on the closed
-    // record, drops it again.
-    await releaseClosed(m.source, c.instanceId, mid, 'postLiveMigration');
+    // session 7, seed 5, a tracker killed there): dropped once more, now that it is closed.
+    await dropSourceAgain(m.source, c.instanceId, mid, key);
     return done();
   };
 

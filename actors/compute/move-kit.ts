@@ -162,13 +162,20 @@ export function moveKit(d: MoveStepDeps) {
   };
 
   /**
-   * After a move closed: the other host's release task, so that a tracker there rebuilt from
-   * the records while the move was still open (its side back) drops it again; a task judged on
-   * the closed record only drops what the move held there.
+   * After a move closed: its source side dropped once more on the source's tracker, in case
+   * that tracker was rebuilt from the records while the move was still open (its side back:
+   * chaos cluster soak, session 7, seed 5). Only the claim, by a direct call that may fail (an
+   * unreachable host: its audit still finds it): not a release task, which also judges the
+   * guest, and a later move of the instance back to that host raced its reap (CI seed 13).
    */
-  const releaseClosed = async (host: string, instanceId: string, mid: string, step: string) => {
-    const cur = await d.stores.instances.get(instanceId);
-    if (cur) await release([host], cur.value, mid, step);
+  const dropSourceAgain = async (host: string, instanceId: string, mid: string, key: string) => {
+    if (host === d.host) return;
+    await tracker(
+      host,
+      { type: 'dropMoveClaim', opId: `${key}:closed`, migrationId: mid, side: 'source' },
+      { instanceId, key },
+      FAST_PATH_MS,
+    ).catch(() => undefined);
   };
 
   const setStatus = async (id: string, status: MigrationStatus, patch: Partial<MigrationRecord> = {}) => {
@@ -287,7 +294,7 @@ export function moveKit(d: MoveStepDeps) {
     destroyGuest,
     elsewhere,
     release,
-    releaseClosed,
+    dropSourceAgain,
     setStatus,
     finishHere,
     allocationsOf,

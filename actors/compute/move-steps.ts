@@ -28,8 +28,17 @@ export const MOVE_STEPS = [
 
 export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number]> {
   const s = subjects(d.prefix);
-  const { tracker, destroyGuest, setStatus, finishHere, providerOf, holdExactly, swapBack, spawnHere, releaseClosed } =
-    moveKit(d);
+  const {
+    tracker,
+    destroyGuest,
+    setStatus,
+    finishHere,
+    providerOf,
+    holdExactly,
+    swapBack,
+    spawnHere,
+    dropSourceAgain,
+  } = moveKit(d);
   const noMove = (message: string) => failed({ code: StepErrorCode.NoMove, message });
   const disks = diskCarrier(d.js, d.prefix);
 
@@ -160,9 +169,9 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
     }
     await setStatus(mid, c.op?.failedPhase ? 'error' : 'confirmed');
     // The source's tracker may have been rebuilt from the records between its drop above and
-    // this close (the move still open then, so its source side back): its release task, judged
-    // on the closed record, drops it again (chaos cluster soak, session 7, seed 5).
-    if (!sameHost) await releaseClosed(m.source, c.instanceId, mid, 'confirmSource');
+    // this close (the move still open then, so its source side back): dropped once more, now
+    // that it is closed (chaos cluster soak, session 7, seed 5).
+    if (!sameHost) await dropSourceAgain(m.source, c.instanceId, mid, key);
     return done();
   };
 

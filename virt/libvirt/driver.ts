@@ -70,12 +70,18 @@ export function defaultVirtType(): 'kvm' | 'qemu' {
   }
 }
 const MIGRATION_TRIES = 3;
+/** How long a domain may say it is migrating after libvirt reports no job on it. */
+const MIGRATION_SETTLE_MS = 30_000;
+/** A source domain on its way out (not `running (migration canceled)`: that one stays). */
+const LEAVING = /^(paused \(migrating\)|shut off \(migrated\))/;
 
 /** A domain as observed: its metadata, its power state, and libvirt's words for it. */
 interface Observed {
   readonly meta: DomainMeta;
   readonly status: GuestStatus;
   readonly state: string;
+  /** libvirt's reason for the state (`migrating`, `migrated`, `crashed`…), '' when none. */
+  readonly reason: string;
 }
 
 export class LibvirtDriver implements HypervisorDriver {
@@ -190,10 +196,30 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   leftAfterJob(instanceId: string, opts?: CallOptions): Promise<boolean> {
-    return this.locked(VirtOp.MigrateOut, instanceId, opts, async (signal) => {
-      await untilNoJob(this.virsh, instanceId, this.pollMs, signal);
-      return (await this.observe(instanceId, signal)) === undefined;
-    });
+    return this.locked(
+      VirtOp.MigrateOut,
+      instanceId,
+      opts,
+      async (signal) => (await this.afterMigration(instanceId, signal)) === undefined,
+    );
+  }
+
+  /**
+   * The guest here once a migration an earlier call started has ended, or undefined if it left.
+   * `domjobinfo` alone is not enough: between the phases of a peer-to-peer migration libvirt
+   * may report no job while the domain still says `paused (migrating)` or `shut off
+   * (migrated)` for a moment before it goes (a re-run that took it for a guest still here
+   * started a second migration, which failed "domain is not running", and the rollback then
+   * destroyed the only copy: CI, 2026-12-03).
+   */
+  private async afterMigration(id: string, signal?: AbortSignal): Promise<Observed | undefined> {
+    const deadline = Date.now() + MIGRATION_SETTLE_MS;
+    for (;;) {
+      await untilNoJob(this.virsh, id, this.pollMs, signal);
+      const seen = await this.observe(id, signal);
+      if (!seen || !LEAVING.test(`${seen.state} (${seen.reason})`) || Date.now() > deadline) return seen;
+      await delay(this.pollMs);
+    }
   }
 
   migrateOut(
@@ -204,8 +230,7 @@ export class LibvirtDriver implements HypervisorDriver {
   ): Promise<'migrated' | 'aborted'> {
     return this.locked(VirtOp.MigrateOut, instanceId, opts, async (signal) => {
       // A migration an earlier call started may still run in libvirtd: its end decides.
-      await untilNoJob(this.virsh, instanceId, this.pollMs, signal);
-      const seen = await this.observe(instanceId, signal);
+      const seen = await this.afterMigration(instanceId, signal);
       if (!seen) return 'migrated'; // undefined here: it went (--undefinesource) in an earlier call
       const s = seen.status.powerState;
       if (s !== PowerState.Running && s !== PowerState.Paused)
@@ -226,10 +251,12 @@ export class LibvirtDriver implements HypervisorDriver {
             signal,
           });
         } catch (err) {
+          // "Not running" may be the earlier migration finishing: gone now is its success.
+          if (err instanceof VirtError && err.code === VirtErrorCode.InvalidState)
+            if (!(await this.afterMigration(instanceId, signal))) return 'migrated';
           if (!(err instanceof VirtError) || !err.retryable || attempt >= MIGRATION_TRIES) throw err;
           await delay(200 * attempt);
-          await untilNoJob(this.virsh, instanceId, this.pollMs, signal);
-          if (!(await this.observe(instanceId, signal))) return 'migrated';
+          if (!(await this.afterMigration(instanceId, signal))) return 'migrated';
         }
       }
     });
@@ -422,8 +449,8 @@ export class LibvirtDriver implements HypervisorDriver {
     const xml = await this.virsh.maybe(['dumpxml', id], { signal, instanceId: id });
     const meta = xml === undefined ? undefined : readMeta(xml);
     if (!meta || meta.spec.host !== this.host || meta.spec.instanceId !== id) return undefined;
-    const { state, powerState } = await this.state(id, signal);
-    return { meta, state, status: { powerState, rescued: meta.rescued } };
+    const { state, reason, powerState } = await this.state(id, signal);
+    return { meta, state, reason, status: { powerState, rescued: meta.rescued } };
   }
 
   private async found(id: string, signal?: AbortSignal): Promise<Observed> {
@@ -433,21 +460,24 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   /** libvirt's state words (`running (booted)`) and the power state they mean. */
-  private async state(id: string, signal?: AbortSignal): Promise<{ state: string; powerState: PowerState }> {
+  private async state(
+    id: string,
+    signal?: AbortSignal,
+  ): Promise<{ state: string; reason: string; powerState: PowerState }> {
     const out = (await this.v(['domstate', '--reason', id], signal, id)).trim();
     const m = /^(.*?)\s*(?:\((.*)\))?$/.exec(out);
     const state = m?.[1] ?? out;
     const reason = m?.[2] ?? '';
-    if (state === 'paused') return { state, powerState: PowerState.Paused };
-    if (state === 'pmsuspended') return { state, powerState: PowerState.Suspended };
-    if (state === 'crashed') return { state, powerState: PowerState.Crashed };
-    if (state !== 'shut off') return { state, powerState: PowerState.Running }; // running, blocked, in shutdown
-    if (reason === 'crashed' || reason === 'failed') return { state, powerState: PowerState.Crashed };
+    if (state === 'paused') return { state, reason, powerState: PowerState.Paused };
+    if (state === 'pmsuspended') return { state, reason, powerState: PowerState.Suspended };
+    if (state === 'crashed') return { state, reason, powerState: PowerState.Crashed };
+    if (state !== 'shut off') return { state, reason, powerState: PowerState.Running }; // running, blocked, in shutdown
+    if (reason === 'crashed' || reason === 'failed') return { state, reason, powerState: PowerState.Crashed };
     if (reason === 'saved') {
       const info = await this.v(['dominfo', id], signal, id);
-      if (/Managed save:\s*yes/.test(info)) return { state, powerState: PowerState.Suspended };
+      if (/Managed save:\s*yes/.test(info)) return { state, reason, powerState: PowerState.Suspended };
     }
-    return { state, powerState: PowerState.Shutdown };
+    return { state, reason, powerState: PowerState.Shutdown };
   }
 
   private async info(id: string, signal?: AbortSignal): Promise<GuestInfo> {

@@ -3,8 +3,8 @@
  * seed 5: a stale source claim healed by h2's audit). The closing step drops the source side on
  * the source's tracker, then deletes the migration consumer and closes the record; a source
  * tracker rebuilt from the records in between (killed, restarted) sees the move still open and
- * takes its source side back. The closing step now also sends the source a release task after
- * the close, judged there on the closed record: the side goes again, with no audit repair.
+ * takes its source side back. The closing step now drops the source side once more after the
+ * close: it goes again, with no audit repair.
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
