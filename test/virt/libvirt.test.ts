@@ -246,6 +246,17 @@ withLibvirt('virt libvirt', () => {
     t.true(existsSync(join(r.config.instancesDir, '_base', 'novactor-guest.raw')), 'the built-in image stays');
   });
 
+  test('virt libvirt - leftAfterJob on a shut-off guest: no job, still here (libvirt answers domjobinfo "not running")', async (t) => {
+    const r = await rig(t);
+    const s = { ...spec(r.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000f1' };
+    await r.driver.spawn(s);
+    t.false(await r.driver.leftAfterJob(s.instanceId), 'running, no job');
+    await r.driver.powerOff(s.instanceId);
+    t.false(await r.driver.leftAfterJob(s.instanceId), 'shut off: still here, not an error');
+    await r.driver.destroy(s.instanceId);
+    t.true(await r.driver.leftAfterJob(s.instanceId), 'gone');
+  });
+
   test('virt libvirt - spawn of an existing guest with another flavor (a resize on its own host): redefined and grown', async (t) => {
     const r = await rig(t);
     const s = { ...spec(r.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000d3' };

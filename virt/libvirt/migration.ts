@@ -13,7 +13,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { MigrationControl } from '../driver.js';
-import { checkAborted } from '../errors.js';
+import { checkAborted, VirtError, VirtErrorCode } from '../errors.js';
 import { virshError, type Virsh } from './virsh.js';
 
 export async function runMigration(
@@ -65,7 +65,17 @@ export async function untilNoJob(
   signal?: AbortSignal,
 ): Promise<void> {
   for (;;) {
-    const info = await virsh.maybe(['domjobinfo', instanceId], { signal, instanceId });
+    let info: string | undefined;
+    try {
+      info = await virsh.maybe(['domjobinfo', instanceId], { signal, instanceId });
+    } catch (err) {
+      // An inactive domain has no job: libvirt answers `domjobinfo` on one "domain is not
+      // running" — e.g. `shut off (migrated)` just before a migration undefines it. Taken for
+      // a failure, it crashed the step run again after a killed live migration, whose rollback
+      // then destroyed the only copy of the guest (CI, 2026-12-03, logs kept).
+      if (err instanceof VirtError && err.code === VirtErrorCode.InvalidState) return;
+      throw err;
+    }
     if (info === undefined || /^Job type:\s*None/m.test(info)) return;
     checkAborted(signal, instanceId);
     await delay(pollMs);
