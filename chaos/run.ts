@@ -47,7 +47,9 @@ export async function runChaos(
       detail: `fail rate ${d.failRate}, latency ${d.latencyMs} ms`,
     });
   io.say(
-    `seed ${o.seed}: ${o.hosts} ${o.driver ?? 'fake'} hosts, ${o.clients} clients, ${o.durationMs / 1000} s, faults ${o.faults.join(',') || 'none'} at ${o.rate}/min, ${o.cluster === 3 ? '3-node cluster' : 'one nats-server'}; data in ${dir}`,
+    `seed ${o.seed}: ${o.hosts} ${o.driver ?? 'fake'} hosts, ${o.clients} clients, ${o.durationMs / 1000} s, ` +
+      `faults ${o.faults.join(',') || 'none'} at ${o.rate}/min, ` +
+      `${o.cluster === 3 ? '3-node cluster' : 'one nats-server'}; data in ${dir}`,
   );
   // The project's quota is exactly what its clients may hold (each keeps at most POOL_SIZE
   // instances not deleted): the ledger is written on every boot and judged at its limit, and

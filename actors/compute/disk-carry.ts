@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { names } from '../runtime/index.js';
-import { getFile, hasObject, objectStore, putFile } from '../records/index.js';
+import { dropObject, getFile, hasObject, objectStore, putFile } from '../records/index.js';
 
 export interface DiskCarrier {
   /** Puts the disk `make` writes under `migrationId`, unless it is already there. */
@@ -49,11 +49,8 @@ export function diskCarrier(js: JetStreamClient, prefix?: string): DiskCarrier {
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
-      if (await hasObject(os, migrationId)) await os.delete(migrationId);
+      await dropObject(os, migrationId);
     },
-    drop: async (migrationId) => {
-      const os = await open();
-      if (await hasObject(os, migrationId)) await os.delete(migrationId);
-    },
+    drop: async (migrationId) => dropObject(await open(), migrationId),
   };
 }

@@ -44,7 +44,9 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     if (d.driver.importDisk && newFlavor.rootGb < m.oldFlavor.rootGb)
       return failed({
         code: StepErrorCode.ResizeDown,
-        message: `unable to resize disk down: ${newFlavor.name} has a ${newFlavor.rootGb} GB root disk, the instance ${m.oldFlavor.rootGb} GB`,
+        message:
+          `unable to resize disk down: ${newFlavor.name} has a ${newFlavor.rootGb} GB root disk, ` +
+          `the instance ${m.oldFlavor.rootGb} GB`,
       });
     const now = d.clock.now();
     await d.migrations

@@ -426,7 +426,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
           return;
         await reportInventory(placement, provider, next);
         log(
-          `compute ${o.host}: the hypervisor reports ${next.vcpus} vCPUs, ${next.memoryMb} MB, ${next.diskGb} GB (was ${inventory.vcpus}, ${inventory.memoryMb}, ${inventory.diskGb}): inventory updated`,
+          `compute ${o.host}: the hypervisor reports ${next.vcpus} vCPUs, ${next.memoryMb} MB, ${next.diskGb} GB ` +
+            `(was ${inventory.vcpus}, ${inventory.memoryMb}, ${inventory.diskGb}): inventory updated`,
         );
         inventory = next;
         supervisor.kill('tracker', 0);

@@ -33,6 +33,11 @@ export async function hasObject(os: ObjectStore, name: string): Promise<boolean>
   return info !== null && !info.deleted;
 }
 
+/** Deletes object `name` if it is there: nothing there is fine, so a re-run converges. */
+export async function dropObject(os: ObjectStore, name: string): Promise<void> {
+  if (await hasObject(os, name)) await os.delete(name);
+}
+
 /** Puts `file` as object `name`; an object only shows once complete. */
 export async function putFile(os: ObjectStore, name: string, file: string): Promise<void> {
   await os.put({ name }, Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>);
@@ -67,9 +72,6 @@ export function imageStore(js: JetStreamClient, prefix?: string): ImageStore {
       }
     },
     fetch: async (id, file) => getFile(await open(), id, file),
-    delete: async (id) => {
-      const os = await open();
-      if (await hasObject(os, id)) await os.delete(id);
-    },
+    delete: async (id) => dropObject(await open(), id),
   };
 }

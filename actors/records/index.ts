@@ -8,4 +8,4 @@ export { publishOutbox, hasOutbox, publishOutboxEvent } from './outbox.js';
 export { isOpenMigration, migrationIdOf } from './migrations.js';
 export { liveComputeServices, isHostDown } from './services.js';
 export { eventBodyOf, recordView } from './views.js';
-export { getFile, hasObject, imageStore, objectStore, putFile, type ImageStore } from './image-store.js';
+export { dropObject, getFile, hasObject, imageStore, objectStore, putFile, type ImageStore } from './image-store.js';

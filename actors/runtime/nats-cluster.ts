@@ -252,7 +252,8 @@ export async function untilCopiesAgree(sys: NatsConnection, timeoutMs: number, p
     }
     if (Date.now() > deadline)
       throw new CopiesDisagree(
-        `copies never agreed in ${timeoutMs} ms: ${[...pending].map(([k, d]) => `${k}: ${d || 'not read'}`).join('; ')}`,
+        `copies never agreed in ${timeoutMs} ms: ` +
+          [...pending].map(([k, d]) => `${k}: ${d || 'not read'}`).join('; '),
       );
     await new Promise((r) => setTimeout(r, pollMs));
   }

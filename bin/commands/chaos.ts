@@ -84,7 +84,8 @@ export function registerChaos(program: Command): void {
     .option('--hosts <n>', 'compute hosts', String(D.hosts))
     .option(
       '--faults <kinds>',
-      `fault kinds, comma-separated: ${FAULT_KINDS.join(',')} (or none) (default: ${DEFAULT_FAULTS.fake.join(',')}; with --driver libvirt ${DEFAULT_FAULTS.libvirt.join(',')})`,
+      `fault kinds, comma-separated: ${FAULT_KINDS.join(',')} (or none) ` +
+        `(default: ${DEFAULT_FAULTS.fake.join(',')}; with --driver libvirt ${DEFAULT_FAULTS.libvirt.join(',')})`,
     )
     .option(
       '--driver <kind>',

@@ -220,12 +220,14 @@ export function registerCompute(program: Command): void {
         )
         .option(
           '--remove-unused-base-images-after <s>',
-          'how long after its last use a cached base image may be removed (Nova remove_unused_original_minimum_age_seconds)',
+          'how long after its last use a cached base image may be removed ' +
+            '(Nova remove_unused_original_minimum_age_seconds)',
           inSeconds(DEFAULT_UNUSED_BASE_AGE_MS),
         )
         .option(
           '--update-resources-interval <s>',
-          "how often a real hypervisor's view of the host is read again, the inventory following it (Nova update_resources_interval; 0 = only at start)",
+          "how often a real hypervisor's view of the host is read again, the inventory following it " +
+            '(Nova update_resources_interval; 0 = only at start)',
           inSeconds(DEFAULT_UPDATE_RESOURCES_MS),
         )
         .option(
