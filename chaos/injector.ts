@@ -63,6 +63,37 @@ export function inject(
     }
   };
 
+  // The run's one planned node loss keeps its own timeline: the ordinary faults strike one
+  // after another and a slow one (waiting for the cluster to be whole) must not push it past
+  // the end of the run, which is how a loaded CI machine once injected none. From its time on
+  // no ordinary `nats` kill strikes, so one node is down at a time.
+  let lossDue = false;
+  const strikeLoss = async (f: Extract<Fault, { kind: 'nats-loss' }>) => {
+    lossDue = true;
+    // A node killed by a `nats` fault is restarted (and, its copies differing, replaced)
+    // first; the loss then strikes even after the fault window closed, and the run waits for
+    // its replacement.
+    const until = Date.now() + LOSS_PATIENCE_MS;
+    while (Date.now() < until && (cloud.repairing() || cloud.nodes.some((n) => n.process === undefined)))
+      await new Promise((r) => setTimeout(r, 250));
+    if (!(await whole('nats-loss', Math.max(WHOLE_WAIT_MS, until - Date.now())))) return;
+    const name = await lossVictim(cloud, f.target, f.pick);
+    const i = cloud.nodes.findIndex((n) => n.config.name === name);
+    const node = cloud.nodes[i]!;
+    const proc = node.process!;
+    node.process = undefined;
+    await proc.kill9();
+    record(
+      'nats-loss',
+      node.config.name,
+      `${f.target}; replaced by a fresh node under a new name after ${f.downMs} ms`,
+    );
+    later(f.downMs, () => cloud.replaceNode(i));
+  };
+  for (const f of schedule)
+    if (f.kind === 'nats-loss')
+      later(f.atMs, () => strikeLoss(f).catch((err: unknown) => say(`the node loss failed to strike: ${String(err)}`)));
+
   const strike = async (f: Fault) => {
     if (f.kind === 'ctl') {
       let actor: string = f.actor;
@@ -93,27 +124,6 @@ export function inject(
         record('pause', f.role, `${f.pauseMs} ms`);
         later(f.pauseMs, () => void role.freeze(false));
       }
-    } else if (f.kind === 'nats-loss') {
-      // One node down at a time: a node killed by a `nats` fault is restarted (and, its copies
-      // differing, replaced) first. The loss is the run's one planned loss: when repairs
-      // delay it past the end of the fault window (a loaded machine), it still strikes then,
-      // and the run waits for its replacement.
-      const until = Date.now() + LOSS_PATIENCE_MS;
-      while (Date.now() < until && (cloud.repairing() || cloud.nodes.some((n) => n.process === undefined)))
-        await new Promise((r) => setTimeout(r, 250));
-      if (!(await whole('nats-loss', Math.max(WHOLE_WAIT_MS, until - Date.now())))) return;
-      const name = await lossVictim(cloud, f.target, f.pick);
-      const i = cloud.nodes.findIndex((n) => n.config.name === name);
-      const node = cloud.nodes[i]!;
-      const proc = node.process!;
-      node.process = undefined;
-      await proc.kill9();
-      record(
-        'nats-loss',
-        node.config.name,
-        `${f.target}; replaced by a fresh node under a new name after ${f.downMs} ms`,
-      );
-      later(f.downMs, () => cloud.replaceNode(i));
     } else if (f.kind === 'libvirtd') {
       // Its role sees the daemon exit and is restarted, which starts a new daemon; the guests
       // run on meanwhile (they are QEMU processes of their own).
@@ -130,12 +140,13 @@ export function inject(
       if (ids.length === 0) return;
       const id = ids[Math.floor(f.pick * ids.length)]!;
       if (killQemusUnder(cloud.instancesDir(f.host), id) > 0) record('qemu', `compute-${f.host}`, `instance/${id}`);
-    } else {
-      const node = cloud.nodes[f.node];
+    } else if (f.kind === 'nats') {
+      const node = cloud.nodes[f.node]!;
       // Keep a quorum: one node down at a time.
-      if (!node?.process || cloud.repairing() || cloud.nodes.some((n) => n.process === undefined)) return;
-      if (!(await whole('nats-kill9')) || !node.process) return;
-      const proc = node.process;
+      const busy = () =>
+        lossDue || !node.process || cloud.repairing() || cloud.nodes.some((n) => n.process === undefined);
+      if (busy() || !(await whole('nats-kill9')) || busy()) return;
+      const proc = node.process!;
       node.process = undefined;
       await proc.kill9();
       record('nats-kill9', node.config.name, `restart after ${f.downMs} ms`);
@@ -148,6 +159,7 @@ export function inject(
       const wait = started + f.atMs - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (stopped) return;
+      if (f.kind === 'nats-loss') continue; // on its own timeline, above
       await strike(f).catch((err: unknown) => say(`fault ${f.kind} failed to strike: ${String(err)}`));
     }
   })();
