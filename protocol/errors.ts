@@ -54,6 +54,8 @@ export const RejectionCode = {
   InstanceNotFound: 'InstanceNotFound',
   InstanceExists: 'InstanceExists',
   FlavorNotFound: 'FlavorNotFound',
+  ImageNotFound: 'ImageNotFound',
+  ImageNotActive: 'ImageNotActive',
   QuotaExceeded: 'QuotaExceeded',
   NotAuthorized: 'NotAuthorized',
   HostNotFound: 'HostNotFound',

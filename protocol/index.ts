@@ -26,6 +26,7 @@ export { decodeMessage, decodeWith, encodeMessage } from './message.js';
 export {
   adminType,
   ctlType,
+  imageType,
   knownTypes,
   MessageKind,
   placementType,
@@ -49,7 +50,7 @@ export {
   type EventAddress,
   type Subjects,
 } from './subjects.js';
-export { ErrorBodySchema, Fault } from './schemas/common.js';
+export { DiskFormat, ErrorBodySchema, Fault } from './schemas/common.js';
 export {
   COMMAND_REJECTED,
   CommandRejectedBody,
@@ -124,3 +125,4 @@ export {
   QuotaSetRequest,
   QuotaView,
 } from './schemas/admin.js';
+export { IMAGE_PART_BYTES, ImageOps, MAX_IMAGE_BYTES } from './schemas/images.js';

@@ -28,6 +28,7 @@ import {
   MigrationQueries,
   QuotaQueries,
 } from './schemas/admin.js';
+import { ImageOps } from './schemas/images.js';
 
 /** What a message is, which decides where its type is looked up. */
 export const MessageKind = {
@@ -46,6 +47,7 @@ export const ctlType = (op: string) => `ctl.${op}`;
 export const trackerType = (op: string) => `tracker.${op}`;
 export const rpcType = (op: string) => `rpc.${op}`;
 export const adminType = (op: string) => `admin.${op}`;
+export const imageType = (op: string) => `image.${op}`;
 
 type OpTable = Readonly<Record<string, { readonly request: TSchema; readonly reply: TSchema }>>;
 
@@ -82,6 +84,7 @@ function build(): Record<MessageKind, Map<string, TSchema>> {
   ops(ImageQueries, queryType, rr);
   ops(QuotaQueries, queryType, rr);
   ops(AdminOps, adminType, rr);
+  ops(ImageOps, imageType, rr);
   rr.replies.set(ERROR_TYPE, ErrorBodySchema);
 
   const tasks = new Map<string, TSchema>(Object.entries(InternalTasks));

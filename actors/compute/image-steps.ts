@@ -8,12 +8,17 @@
  *  - `handBack` gives the record to the conductor with a CAS (owner, epoch); a re-run finds
  *    it made.
  */
-import { createHash } from 'node:crypto';
 import { type InstanceSnapshot, StepErrorCode } from '../../machines/instance/index.js';
 import type { ImageRecord, InstanceRecord } from '../../protocol/index.js';
 import { isVirtError, type HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { type ImageStore, type RecordBucket, publishOutbox, removeImage as removeStored } from '../records/index.js';
+import {
+  imageIdOf,
+  type ImageStore,
+  type RecordBucket,
+  publishOutbox,
+  removeImage as removeStored,
+} from '../records/index.js';
 import type { EventPublisher, Clock } from '../runtime/index.js';
 import { done, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
@@ -30,12 +35,7 @@ export interface ImageStepDeps {
   readonly clock: Clock;
 }
 
-/** The image a snapshot or shelve saves: a uuid derived from the instance and the operation. */
-export function imageIdOf(instanceId: string, opId: string): string {
-  const h = createHash('sha256').update(`image:${instanceId}:${opId}`).digest('hex');
-  const variant = ((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(18, 20)}-${h.slice(20, 32)}`;
-}
+export { imageIdOf };
 
 /**
  * A deleted shelved instance's image goes with it (Nova's _delete), not left for the periodic

@@ -27,6 +27,7 @@ import {
 import {
   commandRoute,
   decideCommand,
+  isImageId,
   quotaClaimOf,
   routeTarget,
   type GatewayInputs,
@@ -40,6 +41,7 @@ import { serveAdmin } from './admin.js';
 import { ProjectInFlight } from './in-flight.js';
 import { QuotaLedgers } from './quota-ledger.js';
 import { serveQueries } from './queries.js';
+import { serveImages } from './images.js';
 import { compileGatewayOptions, type GatewayOptions } from './options.js';
 
 export type { GatewayOptions } from './options.js';
@@ -132,9 +134,11 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
     const needsFlavor =
       (action === 'boot' && !current) ||
       (action === 'resize' && current !== undefined && current.value.vmState !== 'deleted');
+    const image = env.body['image'];
     const inputs: GatewayInputs = {
       record: current?.value,
       ...(needsFlavor ? { flavor: (await stores.flavors.get(String(env.body['flavor'])))?.value } : {}),
+      ...(isImageId(image) ? { image: (await stores.images.get(image.toLowerCase()))?.value } : {}),
     };
     const decision = decideCommand(cmd, inputs);
     // What the command adds to the project's usage is judged against its quota ledger before
@@ -240,6 +244,14 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
     prefix,
     ...(o.log ? { log: o.log } : {}),
   });
+  const imageService = serveImages({
+    nc: o.nc,
+    stores,
+    clock: o.clock,
+    ids: o.ids,
+    prefix,
+    ...(o.log ? { log: o.log } : {}),
+  });
   const loop = await startConsumerLoop({
     js,
     jsm,
@@ -254,10 +266,11 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
     kill: () => {
       queries.unsubscribe();
       admin.unsubscribe();
+      imageService.unsubscribe();
       loop.kill();
     },
     stop: async () => {
-      await Promise.all([queries.drain(), admin.drain()]);
+      await Promise.all([queries.drain(), admin.drain(), imageService.drain()]);
       await loop.stop();
     },
   };

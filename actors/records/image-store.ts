@@ -75,3 +75,63 @@ export function imageStore(js: JetStreamClient, prefix?: string): ImageStore {
     delete: async (id) => dropObject(await open(), id),
   };
 }
+
+/**
+ * A user's upload in flight: its parts are objects `upload/<image id>/<offset>` in the
+ * `nv-disks` store (whose day's max age removes an abandoned upload's), joined in order into
+ * the image's object in `nv-images` when the upload finishes. Each call converges when run
+ * again: a part put twice is the same part, a join replaces a partial object.
+ */
+export interface UploadParts {
+  put(imageId: string, offset: number, bytes: Uint8Array): Promise<void>;
+  /** The offsets of the parts not there yet. */
+  missing(imageId: string, offsets: readonly number[]): Promise<number[]>;
+  /** Joins the parts into the image's object; its size and digest as the store computed them. */
+  join(imageId: string, offsets: readonly number[]): Promise<{ size: number; digest: string }>;
+  /** The image's object as it is now, if there is one. */
+  joined(imageId: string): Promise<{ size: number; digest: string } | undefined>;
+  /** Removes whatever parts of the image are there. */
+  drop(imageId: string): Promise<void>;
+}
+
+const partName = (imageId: string, offset: number) => `upload/${imageId}/${offset}`;
+const partsOf = async (os: ObjectStore, imageId: string) =>
+  (await os.list()).filter((i) => !i.deleted && i.name.startsWith(`upload/${imageId}/`)).map((i) => i.name);
+
+export function uploadParts(js: JetStreamClient, prefix?: string): UploadParts {
+  const parts = objectStore(js, names(prefix).objectStores.disks);
+  const images = objectStore(js, names(prefix).objectStores.images);
+  return {
+    put: async (imageId, offset, bytes) => {
+      await (await parts()).putBlob({ name: partName(imageId, offset) }, bytes);
+    },
+    missing: async (imageId, offsets) => {
+      const have = new Set(await partsOf(await parts(), imageId));
+      return offsets.filter((at) => !have.has(partName(imageId, at)));
+    },
+    join: async (imageId, offsets) => {
+      const from = await parts();
+      let next = 0;
+      // Pulled one part at a time: the gateway holds one part in memory, not the image.
+      const data = new ReadableStream<Uint8Array>({
+        pull: async (c) => {
+          if (next === offsets.length) return c.close();
+          const at = offsets[next++]!;
+          const bytes = await from.getBlob(partName(imageId, at));
+          if (!bytes) throw new Error(`part ${at} of image ${imageId} is gone`);
+          c.enqueue(bytes);
+        },
+      });
+      const info = await (await images()).put({ name: imageId }, data);
+      return { size: info.size, digest: info.digest };
+    },
+    joined: async (imageId) => {
+      const info = await (await images()).info(imageId);
+      return info && !info.deleted ? { size: info.size, digest: info.digest } : undefined;
+    },
+    drop: async (imageId) => {
+      const os = await parts();
+      for (const name of await partsOf(os, imageId)) await dropObject(os, name);
+    },
+  };
+}

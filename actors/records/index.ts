@@ -5,7 +5,17 @@
 export { openStores, type Stores, quotaOf, removeImage } from './stores.js';
 export { RecordBucket } from './kv-record.js';
 export { publishOutbox, hasOutbox, publishOutboxEvent } from './outbox.js';
-export { isOpenMigration, migrationIdOf } from './migrations.js';
+export { derivedUuid, imageIdOf, isOpenMigration, migrationIdOf, uploadedImageIdOf } from './migrations.js';
 export { liveComputeServices, isHostDown } from './services.js';
 export { eventBodyOf, recordView } from './views.js';
-export { dropObject, getFile, hasObject, imageStore, objectStore, putFile, type ImageStore } from './image-store.js';
+export {
+  dropObject,
+  getFile,
+  hasObject,
+  imageStore,
+  objectStore,
+  putFile,
+  uploadParts,
+  type ImageStore,
+  type UploadParts,
+} from './image-store.js';

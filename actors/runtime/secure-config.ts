@@ -7,8 +7,8 @@
  * Identity on the bus comes from the connection only: a JetStream message does not say
  * who published it. So what a user may do is fixed by where it may publish:
  * - a tenant publishes commands only on `<prefix>.cmd.<its project>.>`, asks only
- *   `<prefix>.query.<its project>.>`, reads only `<prefix>.evt.<its project>.>` (core
- *   subscriptions, or JetStream consumers whose filter is inside it), and receives
+ *   `<prefix>.query.<its project>.>` and `<prefix>.image.<its project>.>`, reads only
+ *   `<prefix>.evt.<its project>.>` (core subscriptions, or JetStream consumers whose filter is inside it), and receives
  *   replies only on its own inbox prefix `_INBOX.<user>`;
  * - admin rights are honoured by the gateway only for commands on the admin project's
  *   subjects (`<prefix>.cmd.admin.>`), which only the admin user may publish;
@@ -70,11 +70,21 @@ function service(prefix: string, role: ServiceRole, user: string): Permissions {
   const p = (s: string) => `${prefix}.${s}`;
   const table: Record<ServiceRole, Permissions> = {
     gateway: {
-      // rpc.*.consoleLog: a guest's console, read on its host for `instances.consoleLog`.
+      // rpc.*.consoleLog: a guest's console, read on its host for `instances.consoleLog`;
+      // $O.<images>, $O.<disks>: a user's upload, its parts and the image they are joined into.
       publish: {
-        allow: [...js, p('evt.>'), p('conductor.>'), p('host.*.command'), p('placement.>'), p('rpc.*.consoleLog')],
+        allow: [
+          ...js,
+          `$O.${names(prefix).objectStores.images}.>`,
+          `$O.${names(prefix).objectStores.disks}.>`,
+          p('evt.>'),
+          p('conductor.>'),
+          p('host.*.command'),
+          p('placement.>'),
+          p('rpc.*.consoleLog'),
+        ],
       },
-      subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), ctl] },
+      subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), p('image.>'), ctl] },
     },
     conductor: {
       // $O.<images>: a shelved_offloaded instance's delete removes its image's bytes.
@@ -181,6 +191,7 @@ function tenant(prefix: string, project: string, user: string): Permissions {
       allow: [
         `${prefix}.cmd.${project}.>`,
         `${prefix}.query.${project}.>`,
+        `${prefix}.image.${project}.>`,
         `$JS.API.CONSUMER.CREATE.${evt}.*.${prefix}.evt.${project}.>`,
         `$JS.API.CONSUMER.MSG.NEXT.${evt}.*`,
         `$JS.API.CONSUMER.INFO.${evt}.*`,

@@ -13,6 +13,7 @@ import {
   encodeMessage,
   envelope,
   ERROR_TYPE,
+  imageType,
   isProjectToken,
   isToken,
   MessageKind,
@@ -84,8 +85,9 @@ export class ClientSession {
     body: Record<string, unknown>,
     timeoutMs = 10_000,
     project = this.project,
+    id: string = randomUUID(),
   ): Promise<T> {
-    const req = envelope({ id: randomUUID(), type, ts: Date.now(), project, user: this.user, body });
+    const req = envelope({ id, type, ts: Date.now(), project, user: this.user, body });
     let data: Uint8Array;
     try {
       data = (await this.nc.request(subject, encodeMessage(req), { timeout: timeoutMs })).data;
@@ -114,6 +116,14 @@ export class ClientSession {
   /** `nv.query.<project>.<what>`. */
   query<T>(what: string, body: Record<string, unknown> = {}): Promise<T> {
     return this.request<T>(this.s.query(this.project, what), queryType(what), body);
+  }
+
+  /**
+   * `nv.image.<project>.<op>` (a user's upload); `id` the same on every retry, which is what
+   * makes a retried `create` find the image its first attempt made.
+   */
+  image<T>(op: string, body: Record<string, unknown>, timeoutMs = 30_000, id?: string): Promise<T> {
+    return this.request<T>(this.s.image(this.project, op), imageType(op), body, timeoutMs, this.project, id);
   }
 
   /** `nv.admin.<op>`, in the admin project (the only one a secure gateway takes admin requests from). */

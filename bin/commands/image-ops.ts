@@ -1,12 +1,14 @@
 /**
  * Shelving and images: `shelve`, `shelve-offload`, `unshelve [--host]`, `snapshot --name`
- * (each with `--wait`), and `images`, the project's image registry.
+ * (each with `--wait`), `images`, the project's image registry, and a user's own images:
+ * `image create NAME --file F`, `image delete ID`.
  */
 import type { Command } from 'commander';
 import type { ImageRecord } from '../../protocol/index.js';
 import { UsageError } from '../options.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { sendCommand } from '../client/wait.js';
+import { uploadImage } from '../client/image-upload.js';
 import { table } from '../table.js';
 import { timeoutMs, withWait, type WaitOptions } from './instance-ops.js';
 
@@ -72,30 +74,69 @@ export function registerImageOps(program: Command): void {
     }),
   );
 
+  const image = program.command('image').description("a user's own images: upload one, delete one");
+  withClientOptions(
+    image
+      .command('create <name>')
+      .description('upload a disk image (qcow2 or raw) to boot instances from: `boot --image <its id>`')
+      .requiredOption('--file <path>', 'the disk image file')
+      .option('--disk-format <format>', 'qcow2 or raw (default: what the file looks like)'),
+  ).action((name: string, o: ClientOptions & { file: string; diskFormat?: string }) =>
+    runClient(o, () => {
+      if (name.length === 0 || name.length > 255) throw new UsageError('the image name must be 1-255 characters');
+      if (o.diskFormat !== undefined && o.diskFormat !== 'qcow2' && o.diskFormat !== 'raw')
+        throw new UsageError(`--disk-format must be qcow2 or raw, got ${JSON.stringify(o.diskFormat)}`);
+      const diskFormat = o.diskFormat;
+      return async (c) => {
+        const done = await uploadImage(c, {
+          name,
+          file: o.file,
+          ...(diskFormat ? { diskFormat } : {}),
+          say: (line) => process.stderr.write(`${line}\n`),
+        });
+        return c.json ? { image: done } : imageTable([done]);
+      };
+    }),
+  );
+  withClientOptions(
+    image.command('delete <id>').description("delete one of the project's images (not a shelved instance's)"),
+  ).action((id: string, o: ClientOptions) =>
+    runClient(o, () => {
+      const imageId = tokenArg('the image id', id);
+      return async (c) => {
+        await c.image('delete', { imageId });
+        return c.json ? {} : `deleted image ${imageId}`;
+      };
+    }),
+  );
+
   withClientOptions(
     program
       .command('images')
-      .description("the project's images: snapshots and shelved images, oldest first")
+      .description("the project's images: uploads, snapshots and shelved images, oldest first")
       .option('--instance <id>', 'only those of this instance'),
   ).action((o: ClientOptions & { instance?: string }) =>
     runClient(o, () => {
       const body = o.instance === undefined ? {} : { instanceId: tokenArg('--instance', o.instance) };
       return async (c) => {
         const r = await c.query<{ images: ImageRecord[] }>('images.list', body);
-        if (c.json) return r;
-        return table(
-          ['ID', 'NAME', 'INSTANCE', 'KIND', 'STATUS', 'SIZE GB', 'CREATED'],
-          r.images.map((i) => [
-            i.imageId,
-            i.name,
-            i.instanceId,
-            i.kind,
-            i.status,
-            (i.sizeBytes / 2 ** 30).toFixed(1),
-            new Date(i.createdAt).toISOString(),
-          ]),
-        );
+        return c.json ? r : imageTable(r.images);
       };
     }),
+  );
+}
+
+function imageTable(images: readonly ImageRecord[]): string {
+  return table(
+    ['ID', 'NAME', 'INSTANCE', 'KIND', 'STATUS', 'SIZE GB', 'CREATED'],
+    images.map((i) => [
+      i.imageId,
+      i.name,
+      i.instanceId ?? '-',
+      i.kind,
+      i.status,
+      (i.sizeBytes / 2 ** 30).toFixed(1),
+      new Date(i.createdAt).toISOString(),
+    ]),
   );
 }

@@ -54,7 +54,8 @@ export function leakedAllocation(
 }
 
 /** Whether an image can be garbage at all: a shelved one can; snapshots outlive their instance and stay. */
-export const mayBeOrphan = (image: ImageRecord): boolean => image.kind === 'shelved';
+export const mayBeOrphan = (image: ImageRecord): image is ImageRecord & { instanceId: string } =>
+  image.kind === 'shelved' && image.instanceId !== undefined;
 
 /**
  * The finding for a shelved image whose instance is deleted or unknown: nothing can unshelve

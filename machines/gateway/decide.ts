@@ -5,7 +5,7 @@
  * (InstanceInvalidState and the like) on its host; the gateway refuses only what it can
  * know for certain from the record, so that nothing it accepts is lost.
  */
-import type { FlavorRecord, InstanceRecord } from '../../protocol/schemas/internal.js';
+import type { FlavorRecord, ImageRecord, InstanceRecord } from '../../protocol/schemas/internal.js';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 
 export interface IncomingCommand {
@@ -31,6 +31,8 @@ export interface GatewayInputs {
   readonly record: InstanceRecord | undefined;
   /** The flavor a boot or resize names (undefined: unknown, or neither). */
   readonly flavor?: FlavorRecord | undefined;
+  /** The `nv-images` record of the image id a boot or rebuild names (undefined: none, or not an id). */
+  readonly image?: ImageRecord | undefined;
 }
 
 export type GatewayDecision =
@@ -55,11 +57,31 @@ export type RejectCode =
   | 'InstanceNotFound'
   | 'InstanceExists'
   | 'FlavorNotFound'
+  | 'ImageNotFound'
+  | 'ImageNotActive'
   | 'QuotaExceeded'
   | 'NotAuthorized'
   | 'InstanceInvalidState';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Whether a boot's or rebuild's image is an image id (a uuid: an upload, a snapshot, a shelved
+ * image in `nv-images`, which the host fetches) rather than the name of a built-in image.
+ */
+export const isImageId = (image: unknown): image is string =>
+  typeof image === 'string' && UUID.test(image.toLowerCase());
+
+/** An image id must name an active image of the project (Nova's ImageNotFound / ImageNotActive, 400). */
+function checkImage(cmd: IncomingCommand, inputs: GatewayInputs, project: string): GatewayDecision | undefined {
+  const id = cmd.body['image'];
+  if (!isImageId(id)) return undefined;
+  const image = inputs.image;
+  if (!image || image.project !== project) return reject('ImageNotFound', `image ${id} not found`);
+  if (image.status !== 'active')
+    return reject('ImageNotActive', `image ${id} is ${image.status}, not active: it cannot be booted yet`);
+  return undefined;
+}
 
 const reject = (code: RejectCode, message: string): GatewayDecision => ({ kind: 'reject', code, message });
 
@@ -119,7 +141,9 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
       ? checkResize(cmd, record, inputs)
       : cmd.action === 'migrate' || cmd.action === 'live_migrate'
         ? checkMigrate(cmd)
-        : undefined;
+        : cmd.action === 'rebuild'
+          ? checkImage(cmd, inputs, record.project)
+          : undefined;
   return refused ?? { kind: 'route', host: record.owner.slice('host:'.length) };
 }
 
@@ -164,6 +188,8 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
   if (body.host !== undefined && !cmd.isAdmin) return reject('NotAuthorized', 'only an admin may force a host');
   const flavor = inputs.flavor;
   if (!flavor) return reject('FlavorNotFound', `flavor ${body.flavor} not found`);
+  const badImage = checkImage(cmd, inputs, cmd.project);
+  if (badImage) return badImage;
   // The new instance is judged against the project's quota ledger next (quota.ts).
   return {
     kind: 'create',

@@ -5,6 +5,7 @@
 export {
   commandHandled,
   decideCommand,
+  isImageId,
   type GatewayDecision,
   type GatewayInputs,
   type IncomingCommand,
@@ -28,3 +29,4 @@ export {
 } from './quota.js';
 export { commandRoute, quotaClaimOf, routeTarget, type CommandRoute } from './route.js';
 export { applySwitches } from './hosts.js';
+export { judgeHeader, judgePart, objectDigest, partOffsets } from './images.js';

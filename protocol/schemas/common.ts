@@ -13,6 +13,11 @@ export const PRINTABLE_PATTERN = '^[^\\x00-\\x1f\\x7f]*$';
 export const Text = (min: number, max: number) =>
   Type.String({ minLength: min, maxLength: max, pattern: PRINTABLE_PATTERN });
 export const Name = Text(1, 255);
+/** A disk image's format, as qemu-img names it. */
+export const DiskFormat = Type.Union([Type.Literal('qcow2'), Type.Literal('raw')]);
+export type DiskFormat = Static<typeof DiskFormat>;
+/** A SHA-256 digest in lowercase hex. */
+export const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
 export const OptionalHost = Type.Object({ host: Type.Optional(TokenString) }, { additionalProperties: false });
 
 /** The body of every request/reply failure (Placement's shape, used by every service). */

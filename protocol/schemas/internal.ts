@@ -4,7 +4,7 @@
  * Not for clients, but wire data all the same: every reader validates them.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Fault, TokenString } from './common.js';
+import { DiskFormat, Fault, Sha256Hex, TokenString } from './common.js';
 import { FlavorView, PowerState, VmState } from './instance.js';
 
 /** A flavor in `nv-flavors`, keyed by name. */
@@ -187,12 +187,22 @@ export const ImageRecord = Type.Object(
     imageId: TokenString,
     name: Type.String({ minLength: 1, maxLength: 255 }),
     project: TokenString,
-    instanceId: TokenString,
-    /** `snapshot`: a user's image of the instance; `shelved`: what a shelve saved, deleted by unshelve. */
-    kind: Type.Union([Type.Literal('snapshot'), Type.Literal('shelved')]),
-    /** `saving` while the snapshot step runs, `active` once it is complete. */
-    status: Type.Union([Type.Literal('saving'), Type.Literal('active')]),
+    /** The instance a snapshot or shelve saved; absent on an uploaded image. */
+    instanceId: Type.Optional(TokenString),
+    /**
+     * `snapshot`: a user's image of an instance; `shelved`: what a shelve saved, deleted by
+     * unshelve; `upload`: a user's own disk, uploaded through `nv.image.<project>.…` (§8.8).
+     */
+    kind: Type.Union([Type.Literal('snapshot'), Type.Literal('shelved'), Type.Literal('upload')]),
+    /**
+     * `uploading` until an upload's bytes are complete and checked, `saving` while the snapshot
+     * step runs, `active` once the image can be booted.
+     */
+    status: Type.Union([Type.Literal('uploading'), Type.Literal('saving'), Type.Literal('active')]),
     sizeBytes: Type.Integer({ minimum: 0 }),
+    /** An upload's disk format (what a host's qemu-img is told) and SHA-256 (hex), as declared. */
+    diskFormat: Type.Optional(DiskFormat),
+    sha256: Type.Optional(Sha256Hex),
     createdAt: Type.Integer({ minimum: 0 }),
     updatedAt: Type.Integer({ minimum: 0 }),
   },

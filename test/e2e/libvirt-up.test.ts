@@ -6,12 +6,12 @@
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../actors/runtime/nats-server.js';
 import { GUEST_BANNER, RESCUE_BANNER } from '../../virt/libvirt/disks.js';
-import { GUEST_UP } from '../../virt/libvirt/guest-image.js';
+import { baseImage, GUEST_UP } from '../../virt/libvirt/guest-image.js';
 import { eventually } from '../helpers/eventually.js';
 import { killQemusUnder, qemusUnder, withLibvirt } from '../helpers/libvirt.js';
 import { closed, runNovactor, runToEnd, waitForLine } from '../helpers/processes.js';
@@ -24,6 +24,7 @@ const runTool = (bin: string, args: string[]) =>
   );
 
 let dataDir: string | undefined;
+const UPLOAD_BANNER = 'novactor upload ';
 
 withLibvirt('libvirt up', () => {
   test('libvirt up - boot, every lifecycle operation and the moves on real QEMU guests, then nothing left', async (t) => {
@@ -151,6 +152,25 @@ withLibvirt('libvirt up', () => {
       'booted from the snapshot: its disk',
     );
     await cli('delete', fromSnap, '--wait');
+
+    // A user's own image: a qcow2 uploaded with `image create`, booted by its id. Its boot
+    // sector prints another banner, so the console shows that this image runs, not the built-in one.
+    const raw = join(data, 'mine.raw');
+    const qcow2 = join(data, 'mine.qcow2');
+    writeFileSync(raw, baseImage(UPLOAD_BANNER));
+    await runTool('qemu-img', ['convert', '-O', 'qcow2', raw, qcow2]);
+    const uploaded = (
+      JSON.parse(await cli('image', 'create', 'mine', '--file', qcow2, '--json')) as {
+        image: { imageId: string; status: string };
+      }
+    ).image;
+    t.is(uploaded.status, 'active');
+    const fromUpload = /^instance (\S+)$/m.exec(
+      await cli('boot', 'from-upload', '--flavor', 'm1.tiny', '--image', uploaded.imageId, '--wait'),
+    )![1]!;
+    await consoleHas((await show(fromUpload)).host, fromUpload, `${UPLOAD_BANNER}${fromUpload}${GUEST_UP}`);
+    await cli('delete', fromUpload, '--wait');
+    await cli('image', 'delete', uploaded.imageId);
 
     await cli('shelve', id, '--wait');
     await eventually(async () => {

@@ -16,6 +16,18 @@ const eventBody = {
   powerState: 'running',
   flavor,
 };
+const uploaded = {
+  imageId: 'img-2',
+  name: 'mine',
+  project: 'demo',
+  kind: 'upload',
+  status: 'active',
+  sizeBytes: 1048576,
+  diskFormat: 'qcow2',
+  sha256: 'ab'.repeat(32),
+  createdAt: 5,
+  updatedAt: 6,
+};
 const record = {
   instanceId: 'i-1',
   name: 'web',
@@ -122,6 +134,10 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'query.flavors.list': {},
   'query.actions.list': { instanceId: 'i-1' },
   'query.images.list': { instanceId: 'i-1' },
+  'image.create': { name: 'mine', sizeBytes: 1048576, sha256: 'ab'.repeat(32), diskFormat: 'qcow2' },
+  'image.upload': { imageId: 'img-2', offset: 524288, data: Buffer.from([1, 2, 3]) },
+  'image.finish': { imageId: 'img-2' },
+  'image.delete': { imageId: 'img-2' },
   'query.migrations.list': { instanceId: 'i-1' },
   'admin.hosts.list': {},
   'admin.hosts.set': { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance' },
@@ -160,6 +176,10 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
     tracker: trackerReport(),
   },
   'query.flavors.list': { flavors: [flavor] },
+  'image.create': { image: { ...uploaded, status: 'uploading' } },
+  'image.upload': { imageId: 'img-2', offset: 524288, length: 3 },
+  'image.finish': { image: uploaded },
+  'image.delete': {},
   'query.images.list': {
     images: [
       {

@@ -21,6 +21,15 @@ export const DEFAULT_IMAGE = 'cirros';
 export const GUEST_BANNER = 'novactor guest ';
 export const RESCUE_BANNER = 'novactor rescue ';
 
+/** What this code reads of `qemu-img info --output json`. */
+interface QemuImgInfo {
+  readonly format?: string;
+  readonly 'virtual-size'?: number;
+  readonly 'backing-filename'?: string;
+  readonly 'full-backing-filename'?: string;
+  readonly 'format-specific'?: { readonly data?: { readonly 'data-file'?: string } };
+}
+
 export interface InstanceFiles {
   readonly dir: string;
   readonly disk: string;
@@ -65,36 +74,50 @@ export class HostDisks {
   images: ImageSource | undefined;
 
   /**
-   * The cached base image of `image` and its format. An image id (a uuid: a snapshot, a
-   * shelved instance's image) is fetched from the image store once per host; any other name,
-   * and an id the store does not have, is the built-in guest image (`rescue`: the rescue image).
+   * The cached base image of `image` and its format. An image id (a uuid: an upload, a
+   * snapshot, a shelved instance's image) is fetched from the image store once per host; any
+   * other name is the built-in guest image (`rescue`: the rescue image). An id the store does
+   * not have, or whose disk names another file (a backing or data file, which qemu would open
+   * on this host), cannot be used: the gateway let only active images of the project through,
+   * so it was deleted since, or is not what it claims.
    */
   async base(image: string): Promise<{ file: string; format: string }> {
     const dir = join(this.root, '_base');
     await mkdir(dir, { recursive: true });
     if (this.images && IMAGE_ID.test(image)) {
-      const file = join(dir, image.toLowerCase());
+      const id = image.toLowerCase();
+      const file = join(dir, id);
       if (!existsSync(file)) {
         const tmp = `${file}.${process.pid}.tmp`;
         try {
-          if (await this.images.fetch(image, tmp)) await rename(tmp, file);
+          if (!(await this.images.fetch(id, tmp)))
+            throw new VirtError(VirtErrorCode.InvalidSpec, `image ${id} is not in the image store`);
+          await this.refuseUnsafe(id, tmp);
+          await rename(tmp, file);
         } finally {
           await rm(tmp, { force: true });
         }
       }
-      if (existsSync(file)) {
-        // Its time is its last use: the cache cleanup leaves what was used within its age.
-        const now = new Date();
-        await utimes(file, now, now);
-        const info = JSON.parse(await run(this.qemuImg, ['info', '-U', '--output', 'json', file])) as {
-          format?: string;
-        };
-        return { file, format: info.format ?? 'raw' };
-      }
+      // Its time is its last use: the cache cleanup leaves what was used within its age.
+      const now = new Date();
+      await utimes(file, now, now);
+      return { file, format: (await this.info(file)).format ?? 'raw' };
     }
     const file = join(dir, `${image === 'rescue' ? 'novactor-rescue' : 'novactor-guest'}.raw`);
     await writeOnce(file, baseImage(image === 'rescue' ? RESCUE_BANNER : GUEST_BANNER));
     return { file, format: 'raw' };
+  }
+
+  private async info(file: string): Promise<QemuImgInfo> {
+    return JSON.parse(await run(this.qemuImg, ['info', '-U', '--output', 'json', file])) as QemuImgInfo;
+  }
+
+  /** A fetched image that names another file is refused before it enters the cache. */
+  private async refuseUnsafe(id: string, file: string): Promise<void> {
+    const info = await this.info(file);
+    const other = info['backing-filename'] ?? info['format-specific']?.data?.['data-file'];
+    if (other !== undefined)
+      throw new VirtError(VirtErrorCode.InvalidSpec, `image ${id} names another file (${other}): refused`);
   }
 
   /** The instance's directory: overlay of `rootGb` on the base image, config drive, empty console log. */
@@ -167,9 +190,7 @@ export class HostDisks {
       await copyFile(file, `${f.disk}.tmp`);
       await rename(`${f.disk}.tmp`, f.disk);
     }
-    const info = JSON.parse(await run(this.qemuImg, ['info', '-U', '--output', 'json', f.disk])) as {
-      'virtual-size'?: number;
-    };
+    const info = await this.info(f.disk);
     const want = rootGb * 1024 ** 3;
     if ((info['virtual-size'] ?? 0) < want) await run(this.qemuImg, ['resize', '-q', f.disk, `${rootGb}G`]);
   }
@@ -185,10 +206,7 @@ export class HostDisks {
       if (!entry.isDirectory() || entry.name.startsWith('_')) continue;
       const disk = this.files(entry.name).disk;
       if (!existsSync(disk)) continue;
-      const info = JSON.parse(await run(this.qemuImg, ['info', '-U', '--output', 'json', disk])) as {
-        'full-backing-filename'?: string;
-        'backing-filename'?: string;
-      };
+      const info = await this.info(disk);
       const backing = info['full-backing-filename'] ?? info['backing-filename'];
       if (backing) inUse.add(backing);
     }
