@@ -21,8 +21,9 @@ import { r1, summarize } from './stats.js';
 export async function run(args: string[]): Promise<{ results: unknown; table: string }> {
   const why = libvirtUnavailable();
   if (why) return { results: { skipped: why }, table: `libvirt: not measured: ${why}\n` };
-  // Two hosts of this machine's CPUs × the ratio 4: 16 vCPUs on 2 cores, so 12 m1.tiny fit with room.
-  const n = numOpt(args, 'instances', { full: 12, quick: 8, tiny: 4 });
+  // Two hosts of this machine's CPUs at the CPU ratio 16 (up's --cpu-ratio): 64 vCPUs on 2
+  // cores, so 20 m1.tiny fit; an idle TCG guest costs ~0.7 % of a core and ~42 MB.
+  const n = numOpt(args, 'instances', { full: 20, quick: 8, tiny: 4 });
   const concurrency = numOpt(args, 'concurrency', { full: 4, quick: 4, tiny: 2 });
   const data = mkdtempSync(join(tmpdir(), 'novactor-bench-libvirt-'));
   const port = await freePort();
@@ -39,6 +40,8 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       String(port),
       '--data',
       data,
+      '--cpu-ratio',
+      '16',
     ],
     { env: { ...process.env, NATS_URL: '' }, stdio: ['ignore', 'pipe', 'inherit'] },
   );

@@ -25,6 +25,8 @@ export function rolesOf(o: {
   url: string;
   replicas: number;
   secure?: boolean;
+  /** The compute hosts' CPU allocation ratio (their default when absent). */
+  cpuRatio?: number;
 }): RoleLaunch[] {
   const common = ['--server', o.url];
   const stores = ['--replicas', String(o.replicas)];
@@ -77,6 +79,7 @@ export function rolesOf(o: {
         ...(o.driver === 'libvirt'
           ? ['--libvirt-uri', privateUri(libvirtRoot), '--shutdown-timeout', String(UP_SHUTDOWN_TIMEOUT_S)]
           : []),
+        ...(o.cpuRatio !== undefined ? ['--cpu-ratio', String(o.cpuRatio)] : []),
         ...common,
         ...stores,
         ...creds(`host-${host}`),

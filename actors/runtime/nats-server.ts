@@ -115,6 +115,11 @@ export class NatsServerProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
+  /** Whether the process is still running. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   get pid(): number | undefined {
     return this.child.pid;
   }

@@ -45,7 +45,10 @@ interface UpFlags {
   replicas: string;
   demo?: boolean;
   secure?: boolean;
-} /**
+  cpuRatio?: string;
+}
+
+/**
  * Secure mode: credentials for every role and the demo tenants (kept if already there), and
  * the embedded server's config: nats.conf plus the users and their permissions. Written
  * mode 0600, since it holds the passwords.
@@ -85,6 +88,7 @@ export function registerUp(program: Command): void {
       ),
     'stream and bucket replicas (3 on a cluster)',
   )
+    .option('--cpu-ratio <r>', "the compute hosts' CPU allocation ratio (Nova's cpu_allocation_ratio; default 4)")
     .option('--demo', 'once ready, run `novactor demo` against the cloud (npm start does)')
     .option('--secure', 'per-role NATS users and subject permissions; credentials in DATA/creds/<role>.json')
     .action(async (o: UpFlags) => {
@@ -118,6 +122,9 @@ function upOptions(flags: UpFlags): CompiledUpOptions | string {
 async function up(flags: UpFlags): Promise<number | undefined> {
   const o = upOptions(flags);
   if (typeof o === 'string') return usage(o);
+  const cpuRatio = flags.cpuRatio === undefined ? undefined : Number(flags.cpuRatio);
+  if (cpuRatio !== undefined && !(Number.isFinite(cpuRatio) && cpuRatio > 0 && cpuRatio <= 1000))
+    return usage(`--cpu-ratio must be a number above 0 and at most 1000, got ${flags.cpuRatio}`);
   const { port, replicas, hosts } = o;
   if (o.driver === 'libvirt') {
     // Install what is missing as root (scripts/ensure-libvirt), then say plainly what still stops it.
@@ -160,7 +167,15 @@ async function up(flags: UpFlags): Promise<number | undefined> {
     await bootstrap(nc, { replicas });
 
     const cli = join(projectRoot(), 'bin', 'novactor.js');
-    const roles = rolesOf({ hosts, driver: o.driver, data, url, replicas, secure: !!secure });
+    const roles = rolesOf({
+      hosts,
+      driver: o.driver,
+      data,
+      url,
+      replicas,
+      secure: !!secure,
+      ...(cpuRatio !== undefined ? { cpuRatio } : {}),
+    });
     for (let i = 1; i <= hosts; i++) mkdirSync(join(data, 'hosts', `h${i}`), { recursive: true });
     const children = roles.map(
       (r) =>

@@ -119,8 +119,23 @@ export interface TestCluster {
   cleanup(): Promise<void>;
 }
 
-/** A 3-node (or n-node) cluster on loopback, ready for JetStream (meta leader elected). */
+/**
+ * A 3-node (or n-node) cluster on loopback, ready for JetStream (meta leader elected), every
+ * node running. Free ports are only free when asked: a node whose port another process took
+ * meanwhile dies at start (CI once: the others were left running, and the test file never
+ * ended), or, its route port taken, just after "Server is ready", leaving a quorum of the
+ * others to run the test short of a node. Such a start is stopped and made again on new ports.
+ */
 export async function startCluster(size = 3): Promise<TestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    const cluster = await startClusterOnce(size);
+    if (cluster?.nodes.every((n) => n.process.running)) return cluster;
+    await cluster?.cleanup();
+    if (attempt === 3) throw new Error(`a ${size}-node cluster did not start whole in 3 attempts`);
+  }
+}
+
+async function startClusterOnce(size: number): Promise<TestCluster | undefined> {
   const dir = mkdtempSync(join(tmpdir(), 'novactor-cluster-'));
   const ports = await Promise.all(
     Array.from({ length: size }, async () => ({ client: await freePort(), cluster: await freePort() })),
@@ -131,7 +146,8 @@ export async function startCluster(size = 3): Promise<TestCluster> {
     storeDir: join(dir, `n${i + 1}`, 'js'),
     cluster: { name: 'novactor-test', port: p.cluster, routes: ports.filter((_, j) => j !== i).map((q) => q.cluster) },
   }));
-  const nodes = await Promise.all(configs.map((c) => launch(join(dir, c.name), c)));
+  const launched = await Promise.allSettled(configs.map((c) => launch(join(dir, c.name), c)));
+  const nodes = launched.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const cluster: TestCluster = {
     nodes,
     urls: nodes.map((n) => n.url),
@@ -140,7 +156,16 @@ export async function startCluster(size = 3): Promise<TestCluster> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await waitForJetStream(cluster.urls);
+  if (nodes.length < size) {
+    await cluster.cleanup();
+    return undefined;
+  }
+  try {
+    await waitForJetStream(cluster.urls);
+  } catch (err) {
+    await cluster.cleanup(); // never leave servers behind: the test file would not end
+    throw err;
+  }
   return cluster;
 }
 
