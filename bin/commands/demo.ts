@@ -1,7 +1,8 @@
 /**
  * `novactor demo`: a short tour of a running cloud through the public protocol only
- * (docs/protocol.md §6, §7). Boots three m1.tiny instances, stops and starts one, reboots
- * another, deletes them all, printing every lifecycle event as it arrives, then a summary.
+ * (docs/protocol.md §6, §7). Boots three m1.tiny instances, prints each guest's console line
+ * (a driver that keeps a console: libvirt), stops and starts one, reboots another, deletes
+ * them all, printing every lifecycle event as it arrives, then a summary.
  * Exits 0 when every command reached its success event.
  */
 import { randomUUID } from 'node:crypto';
@@ -14,7 +15,9 @@ import {
   decodeMessage,
   encodeMessage,
   envelope,
+  ERROR_TYPE,
   MessageKind,
+  queryType,
   subjects,
   TERMINAL_SUCCESS,
   type Envelope,
@@ -95,6 +98,7 @@ export async function runDemo(nc: NatsConnection, o: DemoSettings): Promise<Outc
     // One after the other, so that each boot sees the claims of the one before (spread).
     const booted: Outcome[] = [];
     for (const n of names) booted.push(await step(n, 'boot', { name: n, flavor: o.flavor }));
+    for (const b of booted) if (b.ok) await client.showConsole(b.instance, id(b.instance));
     if (booted.every((b) => b.ok)) {
       await step('demo-1', 'stop');
       await step('demo-1', 'start');
@@ -188,6 +192,43 @@ class DemoClient {
       ...(fault && !ok ? { detail: `${fault.code}: ${fault.message}` } : {}),
     };
   }
+
+  /**
+   * The guest's console line (`instances.consoleLog`, §8.2), asked a few times: a guest prints
+   * it a moment after it is running. A driver that keeps no console says so once.
+   */
+  async showConsole(name: string, instanceId: string): Promise<void> {
+    if (this.noConsole) return;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const req = envelope({
+        id: randomUUID(),
+        type: queryType('instances.consoleLog'),
+        ts: Date.now(),
+        project: this.o.project,
+        user: this.o.user,
+        body: { instanceId, length: 1 },
+      });
+      const reply = await this.nc
+        .request(this.s.query(this.o.project, 'instances.consoleLog'), encodeMessage(req), { timeout: 5000 })
+        .then((m) => decodeMessage(m.data, MessageKind.Reply))
+        .catch(() => undefined);
+      const body = reply?.ok ? reply.value.body : undefined;
+      if (reply?.ok && reply.value.type === ERROR_TYPE) {
+        if (body?.['code'] === 'ConsoleNotAvailable') {
+          this.noConsole = true;
+          say('(the hosts keep no guest console: `novactor up --driver libvirt` boots real guests)');
+          return;
+        }
+      } else {
+        const line = String(body?.['output'] ?? '').trim();
+        if (line) return say(`${name} console: ${line}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    say(`${name} console: nothing yet`);
+  }
+
+  private noConsole = false;
 
   async close(): Promise<void> {
     await this.messages?.close();

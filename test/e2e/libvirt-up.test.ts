@@ -71,6 +71,11 @@ withLibvirt('libvirt up', () => {
       [cpus().length * 4, cpus().length * 4],
     );
 
+    // The demo's tour on real guests prints each guest's console line.
+    const demo = await cli('demo');
+    for (const name of ['demo-1', 'demo-2', 'demo-3'])
+      t.regex(demo, new RegExp(`-- ${name} console: ${GUEST_BANNER}[0-9a-f-]{36}${GUEST_UP}`), demo);
+
     const boot = await cli('boot', 'real-1', '--flavor', 'm1.tiny', '--wait');
     const id = /^instance (\S+)$/m.exec(boot)![1]!;
     let host = (await show(id)).host;

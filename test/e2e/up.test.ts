@@ -165,6 +165,7 @@ test('novactor up --demo - runs the demo once ready (as npm start does) and keep
   ])
     t.true(out.includes(type), `${type} printed`);
   t.regex(out, /demo-1\s+instance\.create\.start\s+vm=building task=scheduling power=\w+/);
+  t.regex(out, /the hosts keep no guest console/, 'the fake driver has none, said once');
   t.true(isAlive(up.pid!), 'the cloud keeps running after the demo');
   up.kill('SIGINT');
   t.is((await exitOf(up)).code, 0);
