@@ -154,10 +154,25 @@ export class InstanceHost {
     this.timers.add(t);
   }
 
-  /** Drops an actor for good: its record belongs to another host now (an evacuation fenced this one). */
-  forget(id: string): boolean {
+  /**
+   * Runs `fn` while no step of the instance runs here, and keeps any from starting until it is
+   * done (a release's judgement and destroy of the guest, move-release.ts); undefined, running
+   * nothing, when a step runs or waits now, or its actor is being loaded.
+   */
+  exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> | undefined {
+    if (this.stepTails.has(id) || this.loading.has(id)) return undefined;
+    return this.serialize(id, fn);
+  }
+
+  /**
+   * Drops an actor for good: its record belongs to another host now (an evacuation fenced this
+   * one). With `upToEpoch`, only an actor that holds the record at that epoch or older: one
+   * adopted since (a move back here, a newer epoch) stays.
+   */
+  forget(id: string, upToEpoch?: number): boolean {
     const actor = this.actors.get(id);
     if (!actor) return false;
+    if (upToEpoch !== undefined && actor.epoch > upToEpoch) return false;
     this.actors.delete(id);
     actor.kill();
     return true;

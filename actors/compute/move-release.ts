@@ -32,7 +32,7 @@ import {
 } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
 import { isOpenMigration, migrationIdOf, type RecordBucket } from '../records/index.js';
-import type { Clock, Outcome } from '../runtime/index.js';
+import type { Clock, KillPoint, Outcome } from '../runtime/index.js';
 import type { TrackerGate } from '../tracker/index.js';
 
 /** Publishes the release of migration `mid` to `host`; the stream has it when this resolves. */
@@ -64,10 +64,19 @@ export interface ReleaseDeps {
   readonly instances: RecordBucket<InstanceRecord>;
   readonly migrations: RecordBucket<MigrationRecord>;
   readonly clock: Clock;
-  /** This host's actor of an instance whose guest goes is dropped too (it is fenced anyway). */
-  readonly forget: (instanceId: string) => void;
+  /**
+   * This host's actor of an instance whose guest goes is dropped too (it is fenced anyway), if
+   * it holds the record at `upToEpoch` or older.
+   */
+  readonly forget: (instanceId: string, upToEpoch?: number) => void;
+  /** Runs `fn` with no step of the instance running here (InstanceHost.exclusive); undefined when busy. */
+  readonly exclusive: <T>(instanceId: string, fn: () => Promise<T>) => Promise<T> | undefined;
   readonly log: (line: string, err?: unknown) => void;
+  readonly killPoint?: KillPoint;
 }
+
+/** How soon a release whose instance has a step running here is tried again. */
+const BUSY_RETRY_MS = 1000;
 
 /** The inbox's handler of `host.release`: converges when run again (a redelivery after a kill). */
 export function releaseHandler(d: ReleaseDeps) {
@@ -93,18 +102,29 @@ export function releaseHandler(d: ReleaseDeps) {
         throw new Error(`release of ${task.migrationId}: the ${side} side was not dropped: ${dropped.error.message}`);
     }
     // The guest goes unless a live instance here needs it: the instance came back to this host,
-    // or a newer move of it involves this host.
-    const rec = (await d.instances.get(task.instanceId))?.value;
-    const current = currentMoveId(rec);
-    const newer = current && current !== task.migrationId ? (await d.migrations.get(current))?.value : undefined;
-    const open = newer && isOpenMigration(newer) ? [newer] : [];
-    const guest = releaseGuest(task.instanceId, rec, open, d.host, env.ts, d.clock.now());
-    if (typeof guest === 'object') return guest;
-    if (guest === 'reap') {
-      d.forget(task.instanceId);
-      await d.driver.destroy(task.instanceId);
-    }
-    return 'ack';
+    // or a newer move of it involves this host. Judged and carried out with no step of the
+    // instance running here: a move back here whose finish spawns the guest between this
+    // reading of the records and the destroy would lose it (CI chaos suite, seed 13); held
+    // off, that finish spawns after the destroy, and a reading after its hand-off keeps it.
+    const judged = d.exclusive(task.instanceId, async (): Promise<Outcome> => {
+      const rec = (await d.instances.get(task.instanceId))?.value;
+      const current = currentMoveId(rec);
+      const newer = current && current !== task.migrationId ? (await d.migrations.get(current))?.value : undefined;
+      const open = newer && isOpenMigration(newer) ? [newer] : [];
+      const guest = releaseGuest(task.instanceId, rec, open, d.host, env.ts, d.clock.now());
+      if (typeof guest === 'object') return guest;
+      await d.killPoint?.('release.judged', {
+        instanceId: task.instanceId,
+        migrationId: task.migrationId,
+        verdict: guest,
+      });
+      if (guest === 'reap') {
+        d.forget(task.instanceId, rec?.epoch);
+        await d.driver.destroy(task.instanceId);
+      }
+      return 'ack';
+    });
+    return judged ?? { retryAfterMs: BUSY_RETRY_MS };
   };
 }
 

@@ -152,6 +152,11 @@ export class InstanceActor {
     return actor;
   }
 
+  /** The epoch of the record this actor holds. */
+  get epoch(): number {
+    return this.current.value.epoch;
+  }
+
   get state(): InstanceSnapshot {
     return this.snapshot;
   }

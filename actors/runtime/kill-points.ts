@@ -49,6 +49,11 @@ export interface KillPointContexts {
    * other host (actors/compute/move-release.ts) are not published yet.
    */
   readonly 'move.closed': { readonly instanceId: string; readonly migrationId: string; readonly step: string };
+  /**
+   * A `host.release` judged, from the records read just now, that this host's guest of the
+   * instance goes (`reap`) or stays; it is not destroyed yet (actors/compute/move-release.ts).
+   */
+  readonly 'release.judged': { readonly instanceId: string; readonly migrationId: string; readonly verdict: string };
   /** Placement answered a call; the caller has not used the answer. */
   readonly 'placement.answered': { readonly op: string; readonly consumer?: string };
 }
@@ -63,6 +68,7 @@ export const KILL_POINTS: readonly KillPointName[] = [
   'inbox.acked',
   'tracker.applied',
   'move.closed',
+  'release.judged',
   'placement.answered',
 ];
 

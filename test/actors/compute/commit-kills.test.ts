@@ -278,8 +278,8 @@ const ofInstance =
   (id: string) =>
   (ctx: KillPointContexts[KillPointName]): boolean =>
     ('instanceId' in ctx && ctx.instanceId === id) || ('consumer' in ctx && ctx.consumer === id);
-// move.closed is on a move's cleanup only: move-release.test.ts kills there.
-for (const point of KILL_POINTS.filter((p) => p !== 'move.closed')) {
+// move.closed and release.judged are on a move's cleanup only: move-release.test.ts holds there.
+for (const point of KILL_POINTS.filter((p) => p !== 'move.closed' && p !== 'release.judged')) {
   for (const k of ['instance', 'tracker', 'worker', 'placement'] as const satisfies readonly Kill[]) {
     test.serial(`kill matrix - ${k} killed at ${point} of a delete: it ends once, nothing left`, async (t) => {
       const c = await cloud;

@@ -197,3 +197,59 @@ test.serial(
     await released(t, c, 'r1', id, mid);
   },
 );
+
+// A release judged "reap" from a reading taken before a move brought the instance back to the
+// host: the move's finish must not spawn the guest here until the release has destroyed the old
+// one (CI chaos suite, seed 13, lost a guest so). The release is held between its judgement and
+// the destroy while the move runs: the move's finish waits for it, then spawns; the guest stays.
+test.serial(
+  'move release - a release judged before a move back to its host: the move waits for it, and its guest stays',
+  async (t) => {
+    t.timeout(180_000);
+    const c = await cloud;
+    const a = await admin();
+    const id = await bootOn('back-again', 'r1');
+    // A live migration to r2 rolled back while r2 is unreachable: r2's release of it waits.
+    failStep.add('liveMigrate');
+    const failing = hold.arm('instance.stepFinished', (x) => x.instanceId === id && x.step === 'liveMigrate');
+    const live = await a.command(id, 'live_migrate', { host: 'r2' });
+    await failing.reached;
+    c.pause('r2', true);
+    const judged = hold.arm('release.judged', (x) => x.instanceId === id && x.verdict === 'reap');
+    let acked: ReturnType<typeof hold.arm> | undefined;
+    // A failing run must not leave the release held (the cloud would not stop).
+    t.teardown(() => {
+      hold.disarm();
+      judged.release();
+      acked?.release();
+    });
+    try {
+      failing.release();
+      t.is((await a.final(id, live, 120_000)).type, 'instance.live_migration_post.error');
+    } finally {
+      c.pause('r2', false);
+    }
+    t.is(await judged.reached, 'r2');
+    // Held after its judgement: the instance moves to r2 again.
+    const migrate = await a.command(id, 'migrate', { host: 'r2' });
+    await eventually(async () => {
+      if ((await c.stores.instances.get(id))?.value.owner !== 'host:r2') throw new Error('not handed off yet');
+    });
+    // Given time to finish (it must not: its finish waits for the release), then the release goes on.
+    const early = await Promise.race([
+      a.final(id, migrate, 60_000).then(() => 'finished'),
+      new Promise<string>((r) => setTimeout(() => r('waiting'), 5000)),
+    ]);
+    t.is(early, 'waiting', 'the finish waited for the release');
+    acked = hold.arm('inbox.acked', (x) => x.instanceId === id && x.type === 'host.release');
+    judged.release();
+    t.is((await a.final(id, migrate, 60_000)).type, 'instance.resize_finish.end');
+    await acked.reached;
+    acked.release();
+    t.truthy(c.hosts.get('r2')!.fake.guest(id), 'the guest the move spawned on r2 is there');
+    t.like((await c.stores.instances.get(id))?.value, { host: 'r2', vmState: 'resized' });
+    await nothingToRepair(t, c, HOSTS);
+    t.is((await c.act(id, 'confirm_resize')).type, 'instance.resize_confirm.end');
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  },
+);
