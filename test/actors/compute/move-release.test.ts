@@ -216,12 +216,12 @@ test.serial(
     await failing.reached;
     c.pause('r2', true);
     const judged = hold.arm('release.judged', (x) => x.instanceId === id && x.verdict === 'reap');
-    let acked: ReturnType<typeof hold.arm> | undefined;
+    const later: { acked?: ReturnType<typeof hold.arm> } = {};
     // A failing run must not leave the release held (the cloud would not stop).
     t.teardown(() => {
       hold.disarm();
       judged.release();
-      acked?.release();
+      later.acked?.release();
     });
     try {
       failing.release();
@@ -241,7 +241,7 @@ test.serial(
       new Promise<string>((r) => setTimeout(() => r('waiting'), 5000)),
     ]);
     t.is(early, 'waiting', 'the finish waited for the release');
-    acked = hold.arm('inbox.acked', (x) => x.instanceId === id && x.type === 'host.release');
+    const acked = (later.acked = hold.arm('inbox.acked', (x) => x.instanceId === id && x.type === 'host.release'));
     judged.release();
     t.is((await a.final(id, migrate, 60_000)).type, 'instance.resize_finish.end');
     await acked.reached;
