@@ -78,6 +78,7 @@ export async function startConductor(options: ConductorOptions): Promise<Actor> 
     live,
     weigher: o.weigher,
     remote,
+    clock: o.clock,
     ...(o.log ? { log: o.log } : {}),
   });
   const deleteUnscheduled = unscheduledDelete({ js, prefix, stores, placement, clock: o.clock, planner: plans });

@@ -13,7 +13,7 @@
  */
 import { type HostNeeded, type Weigher, pickHosts } from '../../machines/conductor/index.js';
 import type { InstanceRecord, ServiceRecord } from '../../protocol/index.js';
-import { type RemoteHosts, CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
+import { type Clock, type RemoteHosts, CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
 import type { PlacementClient } from '../placement/index.js';
 import { liveComputeServices, type Stores } from '../records/index.js';
 import type { LiveServicesView } from './live-hosts.js';
@@ -24,8 +24,16 @@ export interface ClaimDeps {
   readonly live: LiveServicesView;
   readonly weigher: Weigher;
   readonly remote: RemoteHosts;
+  readonly clock: Clock;
   readonly log?: (line: string, err?: unknown) => void;
 }
+
+/**
+ * How long the providers' names are taken as read: an operator's rename (a host is its
+ * provider's name) is seen within this, a provider placement names that is not in the list
+ * at once. Listing every provider for every build cost O(hosts) per boot (issue 17).
+ */
+const NAMES_TTL_MS = 5000;
 
 /** A destination: its host and its resource provider in placement. */
 interface Dest {
@@ -52,12 +60,20 @@ export function claims(d: ClaimDeps) {
     return p.provider.name;
   };
 
+  let names: { readonly at: number; readonly hostOf: ReadonlyMap<string, string> } | undefined;
+  const listNames = async () => {
+    const providers = await d.placement.call('providers.list', {});
+    names = { at: d.clock.now(), hostOf: new Map(providers.providers.map((p) => [p.uuid, p.name])) };
+    return names.hostOf;
+  };
   const candidates = async (rec: InstanceRecord) => {
-    const [found, providers] = await Promise.all([
+    const fresh = names && d.clock.now() - names.at < NAMES_TTL_MS ? names.hostOf : undefined;
+    const [found, listed] = await Promise.all([
       d.placement.call('candidates.get', { resources: resourcesOf(rec.flavor), limit: 1000 }),
-      d.placement.call('providers.list', {}),
+      fresh ?? listNames(),
     ]);
-    return { candidates: found, hostOf: new Map(providers.providers.map((p) => [p.uuid, p.name])) };
+    const known = Object.keys(found.providerSummaries).every((uuid) => listed.has(uuid));
+    return { candidates: found, hostOf: known ? listed : await listNames() };
   };
 
   const switchedOff = async (host: string): Promise<boolean> => {
@@ -108,9 +124,16 @@ export function claims(d: ClaimDeps) {
     return claimOn(rec, pick(await liveComputeServices(d.stores)), false);
   };
 
-  /** The host a build or an unshelve goes to: an earlier run's claim, else (when fresh) a new one. */
+  /**
+   * The host a build or an unshelve goes to: an earlier run's claim, else (when fresh) a new one.
+   * A fresh one claims first and looks for an earlier run's claim only when placement says the
+   * consumer exists (the claim's 409, in claimOn) or nothing was claimed (that claim may hold
+   * the last room): one placement read less per boot.
+   */
   const hostFor = async (n: HostNeeded): Promise<string | undefined> =>
-    (await existingClaim(n.record.instanceId)) ?? (n.fresh ? await claimOnBestHost(n.record, n.tried) : undefined);
+    n.fresh
+      ? ((await claimOnBestHost(n.record, n.tried)) ?? (await existingClaim(n.record.instanceId)))
+      : existingClaim(n.record.instanceId);
 
   /** The destination an earlier run got room on for the instance consumer (its tracker may not have answered). */
   const claimedElsewhere = async (id: string, source: string): Promise<Dest | undefined> => {

@@ -211,3 +211,32 @@ test.serial(
     t.deepEqual((await pc.call('allocations.get', { consumer: id })).allocations, {});
   },
 );
+
+// The conductor keeps the providers' names (a host is its provider's name) for a few seconds
+// instead of listing every provider per build: a provider placement offers that is not among
+// those it read must make it read them again at once, not be skipped as nameless.
+test.serial('conductor - a host that joins after the names were read is scheduled to at once', async (t) => {
+  const { client, stores, pc } = await setup;
+  const first = randomUUID();
+  await client.command(first, 'boot', { name: 'before', flavor: 'm1.tiny' });
+  t.not(await handedTo(stores, first), 'host:h5');
+  const uuid = randomUUID();
+  await pc.call('providers.create', { uuid, name: 'h5' });
+  await pc.call('inventories.set', {
+    provider: uuid,
+    resourceProviderGeneration: 0,
+    inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 131072 }, DISK_GB: { total: 200 } },
+  });
+  await stores.services.create('compute-h5', {
+    name: 'compute-h5',
+    role: 'compute',
+    host: 'h5',
+    enabled: true,
+    forcedDown: false,
+    startedAt: 1,
+    lastSeen: Date.now(),
+  });
+  const id = randomUUID();
+  await client.command(id, 'boot', { name: 'after', flavor: 'm1.tiny' });
+  t.is(await handedTo(stores, id), 'host:h5', 'the new host has the most free RAM');
+});
