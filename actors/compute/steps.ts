@@ -24,7 +24,7 @@ import { MOVE_CLEANUP_STEPS, moveCleanupSteps } from './move-cleanup.js';
 import type { MoveStepDeps } from './move-kit.js';
 import { MOVE_STEPS, moveSteps } from './move-steps.js';
 import { POWER_STEPS, powerSteps } from './power-steps.js';
-import { abortable, failed, fenced, type StepFn } from './step-kit.js';
+import { abortable, failed, fenced, type StepFn, type StepTable } from './step-kit.js';
 
 export { HANDED_OFF } from './step-kit.js';
 
@@ -63,18 +63,28 @@ void disjoint;
 
 export type StepRegistry = { readonly [S in StepName]: StepFn };
 
+/** Builds one family's steps over `d`. */
+const FAMILY_BUILDERS: {
+  readonly [F in keyof Families]: (d: ComputeStepDeps) => StepTable<Families[F][number]>;
+} = {
+  build: (d) => buildSteps(d, d.images),
+  power: (d) => powerSteps(d),
+  moveClaim: (d) => moveClaimSteps(d.moves),
+  moves: (d) => moveSteps(d.moves),
+  moveCleanup: (d) => moveCleanupSteps(d.moves),
+  live: (d) => liveSteps(d.moves),
+  evacuate: (d) => evacuateSteps(d.moves),
+  images: (d) => imageSteps(d.images),
+};
+
+/** The steps no family names: `never` when every step has a function (the error names one). */
+type Missing = Exclude<StepName, Families[keyof Families][number]>;
+const complete: [Missing] extends [never] ? true : Missing = true;
+void complete;
+
 /** Every step's function, over `d`. */
 export function stepRegistry(d: ComputeStepDeps): StepRegistry {
-  return {
-    ...buildSteps(d, d.images),
-    ...powerSteps(d),
-    ...moveClaimSteps(d.moves),
-    ...moveSteps(d.moves),
-    ...moveCleanupSteps(d.moves),
-    ...liveSteps(d.moves),
-    ...evacuateSteps(d.moves),
-    ...imageSteps(d.images),
-  };
+  return Object.assign({}, ...Object.values(FAMILY_BUILDERS).map((build) => build(d))) as StepRegistry;
 }
 
 /** The steps' dependencies as one run sees them: its waits end and its calls stop once `signal` fires. */
@@ -87,12 +97,28 @@ function stopping(d: ComputeStepDeps, signal: AbortSignal): ComputeStepDeps {
   };
 }
 
+const FAMILY_OF: ReadonlyMap<StepName, keyof Families> = new Map(
+  (Object.entries(STEP_FAMILIES) as Array<[keyof Families, readonly StepName[]]>).flatMap(([family, steps]) =>
+    steps.map((step) => [step, family] as const),
+  ),
+);
+
 export function computeSteps(d: ComputeStepDeps): StepExecutor {
+  // One actor's steps share its signal: the family's functions over the fenced dependencies are
+  // made once per actor and family, not every family for every step (issue 17: that was a tenth
+  // of a host's work per boot). A new incarnation has a new signal; the old one's go with it.
+  const bound = new WeakMap<AbortSignal, Partial<Record<keyof Families, Partial<StepRegistry>>>>();
   return {
     run: async (step, key, snapshot, signal) => {
       if (d.beforeStep) await d.beforeStep(step, key);
       // A snapshot persisted by another version may name a step this one does not have.
-      const fn = (stepRegistry(stopping(d, signal)) as Partial<StepRegistry>)[step];
+      const family = FAMILY_OF.get(step);
+      let tables = bound.get(signal);
+      if (!tables) bound.set(signal, (tables = {}));
+      const table: Partial<StepRegistry> | undefined = family
+        ? (tables[family] ??= FAMILY_BUILDERS[family](stopping(d, signal)))
+        : undefined;
+      const fn = table?.[step];
       if (!fn) return failed({ code: StepErrorCode.UnknownStep, message: `this host cannot run step ${step}` });
       return fn({ step, key, snapshot, signal });
     },

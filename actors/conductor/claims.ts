@@ -43,6 +43,13 @@ interface Dest {
 
 /** How many hosts a pick returns: the choice and its alternates. */
 const PICKS = 3;
+/**
+ * How many candidates a build asks placement for, weighed by placement as the conductor weighs
+ * (free RAM): the best few rather than every host (issue 17: encoding and decoding all of them
+ * was most of both processes' work per boot). Fewer than PICKS usable among them (dead,
+ * disabled or tried hosts at the top) asks again for all.
+ */
+const WEIGHED_CANDIDATES = 16;
 
 const resourcesOf = (f: InstanceRecord['flavor']): Record<string, number> => ({
   VCPU: f.vcpus,
@@ -66,10 +73,14 @@ export function claims(d: ClaimDeps) {
     names = { at: d.clock.now(), hostOf: new Map(providers.providers.map((p) => [p.uuid, p.name])) };
     return names.hostOf;
   };
-  const candidates = async (rec: InstanceRecord) => {
+  const candidates = async (rec: InstanceRecord, weigh?: Weigher) => {
     const fresh = names && d.clock.now() - names.at < NAMES_TTL_MS ? names.hostOf : undefined;
+    const resources = resourcesOf(rec.flavor);
     const [found, listed] = await Promise.all([
-      d.placement.call('candidates.get', { resources: resourcesOf(rec.flavor), limit: 1000 }),
+      d.placement.call(
+        'candidates.get',
+        weigh ? { resources, limit: WEIGHED_CANDIDATES, weigh } : { resources, limit: 1000 },
+      ),
       fresh ?? listNames(),
     ]);
     const known = Object.keys(found.providerSummaries).every((uuid) => listed.has(uuid));
@@ -110,9 +121,13 @@ export function claims(d: ClaimDeps) {
   };
 
   const claimOnBestHost = async (rec: InstanceRecord, tried: readonly string[]): Promise<string | undefined> => {
-    const c = await candidates(rec);
+    // A forced host may be anywhere in the order: all candidates for it.
+    let c = await candidates(rec, rec.forcedHost === null ? d.weigher : undefined);
     const pick = (services: ServiceRecord[]) =>
       pickHosts({ ...c, services, tried, forcedHost: rec.forcedHost, weigher: d.weigher, count: PICKS });
+    const truncated = c.candidates.allocationRequests.length >= WEIGHED_CANDIDATES && rec.forcedHost === null;
+    if (truncated && pick(d.live.ready ? d.live.services() : await liveComputeServices(d.stores)).length < PICKS)
+      c = await candidates(rec);
     // First the watched view (live-hosts.ts), checking each chosen host's switches as it
     // goes, since an operator's disable or force-down the watch has not delivered yet
     // still counts. When that claims nothing (the view not caught up, a host started a

@@ -328,12 +328,47 @@ function forTree(state: PlacementState, rootUuid: string, groups: readonly Group
   return [...out.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
+/**
+ * The free MEMORY_MB (capacity as summaries show it, less usage) of the providers a candidate
+ * takes memory from: what `weigh` orders by, and the conductor's RAM weigher too.
+ */
+function freeRam(state: PlacementState, b: Built): number {
+  let free = 0;
+  for (const [uuid, { resources }] of Object.entries(b.request.allocations)) {
+    const p = state.providers.get(uuid);
+    const inv = p?.inventories.get('MEMORY_MB');
+    if (p && inv && resources['MEMORY_MB'] !== undefined) free += capacityInt(inv) - usedOf(p, 'MEMORY_MB');
+  }
+  return free;
+}
+
+/** The name candidates tie on: the provider holding the memory (a host), else the candidate's key. */
+function tieName(state: PlacementState, b: Built): string {
+  for (const [uuid, { resources }] of Object.entries(b.request.allocations))
+    if (resources['MEMORY_MB'] !== undefined) return state.providers.get(uuid)?.name ?? uuid;
+  return b.key;
+}
+
+/**
+ * novactor's `weigh` (not Placement's): every candidate found, ordered by free MEMORY_MB, most
+ * first (`spread`) or least (`pack`), ties by provider name, before `limit` keeps the first ones.
+ * So a scheduler that weighs by RAM asks for a few candidates instead of all of them (issue 17).
+ */
+function weighed(state: PlacementState, built: Built[], weigh: 'spread' | 'pack'): Built[] {
+  const sign = weigh === 'spread' ? -1 : 1;
+  const keyed = built.map((b) => ({ b, free: freeRam(state, b), name: tieName(state, b) }));
+  keyed.sort((x, y) => sign * (x.free - y.free) || x.name.localeCompare(y.name)); // as the conductor ties
+  return keyed.map((k) => k.b);
+}
+
 /** Answer a candidates query, or the 400 Placement gives for a bad one. */
 export function candidates(state: PlacementState, body: Request): Reply | PlacementError {
   const parsed = parse(state, body);
   if (isPlacementError(parsed)) return parsed;
   const { groups, root } = parsed;
-  const limit = body.limit ?? Infinity;
+  const wanted = body.limit ?? Infinity;
+  // Weighed, every candidate is found first: the best ones may be anywhere in the search order.
+  const limit = body.weigh ? Infinity : wanted;
   if (groups.some((g) => g.inTreeRoot === null)) return EMPTY;
 
   const first = groups[0] as Group;
@@ -358,6 +393,7 @@ export function candidates(state: PlacementState, body: Request): Reply | Placem
     }
     if (built.length > limit) built = built.slice(0, limit);
   }
+  if (body.weigh) built = weighed(state, built, body.weigh).slice(0, wanted);
   if (built.length === 0) return EMPTY;
   return { allocationRequests: built.map((b) => b.request), providerSummaries: summaries(state, built) };
 }

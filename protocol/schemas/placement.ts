@@ -349,6 +349,8 @@ export const PlacementOps = {
       memberOf: Type.Optional(MemberOf),
       inTree: Type.Optional(Uuid),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PLACEMENT_MAX_INT })),
+      /** novactor's, not Placement's: order by free MEMORY_MB (spread: most first) before `limit`. */
+      weigh: Type.Optional(Type.Union([Type.Literal('spread'), Type.Literal('pack')])),
       groups: Type.Optional(
         Type.Record(Type.String({ pattern: SUFFIX_PATTERN }), CandidateGroup, {
           additionalProperties: false,

@@ -240,3 +240,25 @@ test.serial('conductor - a host that joins after the names were read is schedule
   await client.command(id, 'boot', { name: 'after', flavor: 'm1.tiny' });
   t.is(await handedTo(stores, id), 'host:h5', 'the new host has the most free RAM');
 });
+
+// A build asks placement for the 16 candidates with the most free RAM (weigh: spread). When
+// none of those is usable (here: 16 hosts with more room than any other, none of them alive),
+// it asks for all of them, and the best live host still gets the boot.
+test.serial(
+  'conductor - the weighed candidates all unusable: all are asked for, the best live host is used',
+  async (t) => {
+    const { client, stores, pc } = await setup;
+    for (let i = 1; i <= 16; i++) {
+      const uuid = randomUUID();
+      await pc.call('providers.create', { uuid, name: `dead-${i}` });
+      await pc.call('inventories.set', {
+        provider: uuid,
+        resourceProviderGeneration: 0,
+        inventories: { VCPU: { total: 8 }, MEMORY_MB: { total: 262144 }, DISK_GB: { total: 200 } },
+      });
+    }
+    const id = randomUUID();
+    await client.command(id, 'boot', { name: 'past-the-dead', flavor: 'm1.tiny' });
+    t.is(await handedTo(stores, id), 'host:h5', 'h5 has the most free RAM of the live hosts');
+  },
+);
