@@ -155,8 +155,8 @@ function summaries(state: PlacementState, built: readonly Built[]): Reply['provi
   return out;
 }
 
-/** Fast path: every tree is one provider and nothing is shared; one unsuffixed group. */
-function simple(state: PlacementState, g: Group, root: TraitFilter, limit: number): Built[] {
+/** The providers the fast path looks at: every root, or only the holders of the rarest class. */
+function simplePool(state: PlacementState, g: Group): Iterable<string> {
   let pool: Iterable<string> = sortedRoots(state);
   let rarest: Set<string> | undefined;
   for (const [rc] of g.resources) {
@@ -166,24 +166,66 @@ function simple(state: PlacementState, g: Group, root: TraitFilter, limit: numbe
   }
   if (g.inTreeRoot !== undefined) pool = g.inTreeRoot === null ? [] : [g.inTreeRoot];
   else if (rarest && rarest.size * 4 < state.providers.size) pool = [...rarest].sort();
+  return pool;
+}
+
+/** Whether provider `p` alone serves group `g` (the fast path's test). */
+const servesAlone = (state: PlacementState, p: Provider, g: Group, root: TraitFilter): boolean =>
+  g.resources.every(([rc, n]) => canServe(p, rc, n)) &&
+  traitsMatch(p.traits, g.traits) &&
+  traitsMatch(p.traits, root) &&
+  aggregatesMatch(state, p, g.aggregates);
+
+const builtOn = (uuid: string, g: Group): Built => ({
+  request: {
+    allocations: { [uuid]: { resources: Object.fromEntries(g.resources) } },
+    mappings: { [g.suffix]: [uuid] },
+  },
+  key: uuid,
+  used: [uuid],
+});
+
+/** Fast path: every tree is one provider and nothing is shared; one unsuffixed group. */
+function simple(state: PlacementState, g: Group, root: TraitFilter, limit: number): Built[] {
   const out: Built[] = [];
-  for (const uuid of pool) {
+  for (const uuid of simplePool(state, g)) {
     const p = state.providers.get(uuid);
-    if (!p) continue;
-    if (!g.resources.every(([rc, n]) => canServe(p, rc, n))) continue;
-    if (!traitsMatch(p.traits, g.traits) || !traitsMatch(p.traits, root)) continue;
-    if (!aggregatesMatch(state, p, g.aggregates)) continue;
-    out.push({
-      request: {
-        allocations: { [uuid]: { resources: Object.fromEntries(g.resources) } },
-        mappings: { [g.suffix]: [uuid] },
-      },
-      key: uuid,
-      used: [uuid],
-    });
+    if (!p || !servesAlone(state, p, g, root)) continue;
+    out.push(builtOn(uuid, g));
     if (out.length >= limit) break;
   }
   return out;
+}
+
+/**
+ * The fast path, weighed: the best `limit` providers by `weighed`'s order, kept as they are
+ * found (a short sorted list), so that only those become candidates — a weighed request costs
+ * a look at each provider, not a candidate for each (issue 17).
+ */
+function simpleWeighed(
+  state: PlacementState,
+  g: Group,
+  root: TraitFilter,
+  weigh: 'spread' | 'pack',
+  limit: number,
+): Built[] {
+  const sign = weigh === 'spread' ? -1 : 1;
+  const wantsRam = g.resources.some(([rc]) => rc === 'MEMORY_MB');
+  const best: Array<{ uuid: string; free: number; name: string }> = [];
+  const before = (a: { free: number; name: string }, b: { free: number; name: string }) =>
+    sign * (a.free - b.free) < 0 || (a.free === b.free && a.name.localeCompare(b.name) < 0);
+  for (const uuid of simplePool(state, g)) {
+    const p = state.providers.get(uuid);
+    if (!p || !servesAlone(state, p, g, root)) continue;
+    const inv = wantsRam ? p.inventories.get('MEMORY_MB') : undefined;
+    const x = { uuid, free: inv ? capacityInt(inv) - usedOf(p, 'MEMORY_MB') : 0, name: wantsRam ? p.name : uuid };
+    if (best.length >= limit && !before(x, best[best.length - 1]!)) continue;
+    let i = best.length;
+    while (i > 0 && before(x, best[i - 1]!)) i--;
+    best.splice(i, 0, x);
+    if (best.length > limit) best.pop();
+  }
+  return best.map((x) => builtOn(x.uuid, g));
 }
 
 /** Providers in `pool` that may serve group `g` at all (filters that apply per provider). */
@@ -373,7 +415,10 @@ export function candidates(state: PlacementState, body: Request): Reply | Placem
 
   const first = groups[0] as Group;
   let built: Built[];
-  if (state.nestedCount === 0 && state.sharing.size === 0 && groups.length === 1 && first.resources.length > 0) {
+  const fast = state.nestedCount === 0 && state.sharing.size === 0 && groups.length === 1 && first.resources.length > 0;
+  if (fast && body.weigh) {
+    built = simpleWeighed(state, first, root, body.weigh, wanted);
+  } else if (fast) {
     built = simple(state, first, root, limit);
   } else {
     const trees = [...new Set(groups.map((g) => g.inTreeRoot).filter((r): r is string => typeof r === 'string'))];
@@ -393,7 +438,7 @@ export function candidates(state: PlacementState, body: Request): Reply | Placem
     }
     if (built.length > limit) built = built.slice(0, limit);
   }
-  if (body.weigh) built = weighed(state, built, body.weigh).slice(0, wanted);
+  if (body.weigh && !fast) built = weighed(state, built, body.weigh).slice(0, wanted);
   if (built.length === 0) return EMPTY;
   return { allocationRequests: built.map((b) => b.request), providerSummaries: summaries(state, built) };
 }

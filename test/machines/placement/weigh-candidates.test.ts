@@ -53,3 +53,55 @@ test('weigh is checked: anything but spread or pack is a 400', async (t) => {
   const r = await d.send('candidates.get', { resources, weigh: 'random' });
   t.is(r.status, 400);
 });
+
+test('weigh agrees with sorting every candidate by hand: random clouds, ties included, any limit', async (t) => {
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let round = 0; round < 20; round++) {
+    const d = await pureDriver(t);
+    const n = 5 + Math.floor(random() * 30);
+    for (let i = 0; i < n; i++) {
+      const rp = await d.provider(`h${Math.floor(random() * 1000)}-${i}`, { uuid: uuid(0x9000 + i) });
+      const total = 1024 * (1 + Math.floor(random() * 4)); // 1–4 GiB: many ties
+      await d.inventory(rp, { VCPU: { total: 4 }, MEMORY_MB: { total } });
+      if (random() < 0.5) await d.put(uuid(0xa000 + i), { [rp]: { MEMORY_MB: 512 } }, null);
+    }
+    const all = await d.ok('candidates.get', { resources });
+    const freeOf = (rp: string) => {
+      const m = all.providerSummaries[rp]!.resources['MEMORY_MB']!;
+      return m.capacity - m.used;
+    };
+    const names = new Map(
+      (await d.ok('providers.list', {})).providers.map((p: { uuid: string; name: string }) => [p.uuid, p.name]),
+    );
+    const rps = all.allocationRequests.map((a) => Object.keys(a.allocations)[0]!);
+    for (const weigh of ['spread', 'pack'] as const) {
+      const sign = weigh === 'spread' ? -1 : 1;
+      const expected = [...rps].sort(
+        (a, b) => sign * (freeOf(a) - freeOf(b)) || names.get(a)!.localeCompare(names.get(b)!),
+      );
+      const limit = 1 + Math.floor(random() * n);
+      const got = await d.ok('candidates.get', { resources, weigh, limit });
+      t.deepEqual(
+        got.allocationRequests.map((a) => Object.keys(a.allocations)[0]),
+        expected.slice(0, limit),
+        `round ${round}, ${weigh}, limit ${limit}`,
+      );
+    }
+  }
+});
+
+test('weigh on the general path (a nested provider): ordered by the free RAM of the provider holding it', async (t) => {
+  const d = await pureDriver(t);
+  const small = await d.provider('small', { uuid: uuid(0x701) });
+  await d.inventory(small, { VCPU: { total: 4 }, MEMORY_MB: { total: 1024 } });
+  const big = await d.provider('big', { uuid: uuid(0x702) });
+  await d.inventory(big, { VCPU: { total: 4 }, MEMORY_MB: { total: 8192 } });
+  // A child under `small` makes the cloud nested: no fast path.
+  const child = await d.provider('small-numa0', { uuid: uuid(0x703), parentProviderUuid: small });
+  await d.inventory(child, { DISK_GB: { total: 1 } });
+  const hosts = (r: { allocationRequests: Array<{ allocations: Record<string, unknown> }> }) =>
+    r.allocationRequests.map((a) => Object.keys(a.allocations)[0]);
+  t.deepEqual(hosts(await d.ok('candidates.get', { resources, weigh: 'spread' })), [big, small]);
+  t.deepEqual(hosts(await d.ok('candidates.get', { resources, weigh: 'pack', limit: 1 })), [small]);
+});
