@@ -35,11 +35,17 @@ export interface LiveServicesView {
 
 const LIMITS = { maxBytes: 1024 * 1024, maxDepth: 16 };
 
+/**
+ * Follows a bucket into `into`; `changed` is called when a key comes, goes, or its value
+ * changes other than as `same` allows (a heartbeat that only says "still here" is the same).
+ */
 async function follow<T>(
   kv: KV,
   schema: typeof ServiceRecord | typeof HostAdminRecord,
   into: Map<string, Seen<T>>,
   onReady: () => void,
+  changed: () => void,
+  same: (a: T, b: T) => boolean,
   log?: (line: string, err?: unknown) => void,
 ): Promise<{ stop(): void }> {
   const empty = (await kv.status()).values === 0;
@@ -49,9 +55,12 @@ async function follow<T>(
     for await (const e of watch as AsyncIterable<KvWatchEntry>) {
       if (e.operation === 'PUT') {
         const r = decodeWith<T>(e.value, schema, LIMITS);
-        if (r.ok) into.set(e.key, { value: r.value, at: e.created.getTime() });
-        else log?.(`live hosts: ignoring ${e.key}, which does not validate: ${r.error.message}`);
-      } else into.delete(e.key);
+        if (r.ok) {
+          const before = into.get(e.key);
+          into.set(e.key, { value: r.value, at: e.created.getTime() });
+          if (!before || !same(before.value, r.value)) changed();
+        } else log?.(`live hosts: ignoring ${e.key}, which does not validate: ${r.error.message}`);
+      } else if (into.delete(e.key)) changed();
       if (e.delta === 0) onReady();
     }
   })().catch((err: unknown) => log?.('live hosts: a watch ended', err));
@@ -75,8 +84,16 @@ export async function watchLiveServices(
       done = true;
     };
   };
-  const a = await follow(services, ServiceRecord, beats, once(), log);
-  const b = await follow(hosts, HostAdminRecord, switches, once(), log);
+  // The answer is kept until something in it changes (a service comes, goes or changes; a
+  // switch is set) or its first heartbeat would expire: a build at 1,000 hosts then costs a
+  // look-up, not a pass over every service (issue 17). Heartbeats only make entries fresher.
+  let version = 0;
+  const bump = () => void version++;
+  const sameService = (x: ServiceRecord, y: ServiceRecord) =>
+    x.host === y.host && x.role === y.role && x.enabled === y.enabled && x.forcedDown === y.forcedDown;
+  let kept: { version: number; validUntil: number; out: ServiceRecord[] } | undefined;
+  const a = await follow(services, ServiceRecord, beats, once(), bump, sameService, log);
+  const b = await follow(hosts, HostAdminRecord, switches, once(), bump, () => false, log);
   return {
     get ready() {
       return readyCount === 2;
@@ -85,15 +102,19 @@ export async function watchLiveServices(
       // Wall clock on purpose: the server expires heartbeats by its own wall clock.
       // eslint-disable-next-line no-restricted-properties -- the server's wall clock, whatever clock is injected
       const now = Date.now();
+      if (kept && kept.version === version && now < kept.validUntil) return kept.out;
       const out: ServiceRecord[] = [];
+      let validUntil = Infinity;
       for (const [key, s] of beats) {
         if (s.at + ttlMs <= now) {
           beats.delete(key); // expired in the server too
           continue;
         }
+        validUntil = Math.min(validUntil, s.at + ttlMs);
         const admin = s.value.host === null ? undefined : switches.get(s.value.host)?.value;
         out.push(admin ? { ...s.value, enabled: admin.enabled, forcedDown: admin.forcedDown } : s.value);
       }
+      kept = { version, validUntil, out };
       return out;
     },
     stop: () => {

@@ -29,13 +29,28 @@ export interface PickInput {
   readonly count: number;
 }
 
+/**
+ * The hosts of live, enabled compute services in `services`. Remembered per array: the
+ * conductor's view hands out the same array until a service changes, so a build at 1,000
+ * hosts does not make this set again (issue 17); a given array always gives the same set.
+ */
+const usableOf = new WeakMap<readonly ServiceRecord[], ReadonlySet<string>>();
+function usableHosts(services: readonly ServiceRecord[]): ReadonlySet<string> {
+  let usable = usableOf.get(services);
+  if (!usable) {
+    usable = new Set(
+      services
+        .filter((s) => s.role === 'compute' && s.enabled && !s.forcedDown && s.host !== null)
+        .map((s) => s.host as string),
+    );
+    usableOf.set(services, usable);
+  }
+  return usable;
+}
+
 /** Hosts in order of preference; empty means no valid host. */
 export function pickHosts(i: PickInput): HostChoice[] {
-  const usable = new Set(
-    i.services
-      .filter((s) => s.role === 'compute' && s.enabled && !s.forcedDown && s.host !== null)
-      .map((s) => s.host as string),
-  );
+  const usable = usableHosts(i.services);
   const tried = new Set(i.tried);
   const choices: HostChoice[] = [];
   const seen = new Set<string>();
