@@ -2,9 +2,11 @@
  * Boot throughput and latency (issue 9): N instances over H hosts (fake driver, zero
  * latency) from a client that speaks only the public protocol. Reports boots/s, the
  * latency from publish to `instance.create.end`, the JetStream writes per boot (counted by
- * the server: stream sequence deltas, heartbeats left out) and the efficiency
- * `boots/s × writes per boot ÷ pipelined publishes/s`, the pipelined rate measured on the
- * same server in the same run just before the boots.
+ * the server: stream sequence deltas, heartbeats left out) and the boot efficiency
+ * `boots/s × 4 ÷ pipelined publishes/s` (issue 17: the fraction of the machine's physical limit
+ * for a boot that needs four durable writes — command, record, claim, terminal event; the old
+ * figure multiplied by the writes per boot and so rewarded more writes), the pipelined rate
+ * measured on the same server in the same run just before the boots.
  */
 import { bootAtRate, bootMany, type BootRun } from './boots.js';
 import { pipelinedPublishes } from './ceiling.js';
@@ -14,6 +16,9 @@ import { numOpt } from './sizes.js';
 import { r1, r3 } from './stats.js';
 
 const say = sayFor('boot');
+
+/** What a boot must write durably at the least: the command, the record, the claim, the terminal event. */
+const DURABLE_WRITES_PER_BOOT = 4;
 
 export interface BootResults {
   readonly hosts: number;
@@ -89,7 +94,7 @@ export async function measureBoots(o: {
       redeliveries,
       cpuMsPerBoot,
       pipelinedPublishesPerSecond: Math.round(pipelined),
-      efficiency: r3((run.sustainedPerSecond * perBoot) / pipelined),
+      efficiency: r3((run.sustainedPerSecond * DURABLE_WRITES_PER_BOOT) / pipelined),
       ...(atHalfLoad ? { atHalfLoad } : {}),
     };
   } finally {
@@ -102,7 +107,7 @@ export function bootRows(b: BootResults): string[][] {
     [
       `boots/s sustained (${b.instances.toLocaleString('en-US')} over ${b.hosts} hosts, ${b.concurrency} in flight)`,
       `${Math.round(b.run.sustainedPerSecond)}/s (${Math.round(b.run.perSecond)}/s overall)`,
-      '≥ 2,000/s',
+      '≥ 2,000/s (≥ 1,000/s)',
     ],
     [
       'publish → instance.create.end',
@@ -114,7 +119,7 @@ export function bootRows(b: BootResults): string[][] {
           [
             `publish → instance.create.end at a steady ${b.atHalfLoad.offeredPerSecond} boots/s (half load)`,
             `p50 ${r1(b.atHalfLoad.run.latencyMs.p50)} ms, p95 ${r1(b.atHalfLoad.run.latencyMs.p95)} ms, p99 ${r1(b.atHalfLoad.run.latencyMs.p99)} ms`,
-            'p99 ≤ 250 ms',
+            'p99 ≤ 100 ms (≤ 250 ms)',
           ],
         ]
       : []),
@@ -132,14 +137,21 @@ export function bootRows(b: BootResults): string[][] {
         .filter(([k]) => k !== 'total')
         .map(([k, v]) => `${k} ${r1(v)}`)
         .join(', ')})`,
-      '',
+      '≤ 1.0 (≤ 1.5)',
     ],
     ['pipelined publishes/s, same server, same run', b.pipelinedPublishesPerSecond.toLocaleString('en-US'), ''],
-    ['efficiency: boots/s × writes per boot ÷ pipelined publishes/s', String(b.efficiency), '≥ 0.5'],
+    ['boot efficiency: boots/s × 4 ÷ pipelined publishes/s', String(b.efficiency), ''],
+    [
+      'redelivered messages during the run, by stream',
+      Object.entries(b.redeliveries)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none',
+      '',
+    ],
   ];
 }
 
-export const tableOf = (rows: string[][], head = ['measure', 'novactor', 'goal (issue 9)']) =>
+export const tableOf = (rows: string[][], head = ['measure', 'novactor', 'goal (issue 17: must reach)']) =>
   [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
     '\n',
   );

@@ -88,8 +88,10 @@ export async function bootAtRate(client: BenchClient, n: number, perSecond: numb
       .boot()
       .then((o) => {
         finals[o.final.type] = (finals[o.final.type] ?? 0) + 1;
+        // From the time it was due, not the time it went: a late send is latency too
+        // (an open loop that measured from the send would hide the queue it waited in).
         if (o.final.type === 'instance.create.end') {
-          latencies.push(o.ms);
+          latencies.push(performance.now() - due);
           ids.push(o.instanceId);
         }
       })
