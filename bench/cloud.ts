@@ -48,6 +48,8 @@ export interface Farm {
     external: number;
     arrayBuffers: number;
     actors: number;
+    /** Actors in compact form (at rest, idle for a whole rest period). */
+    resting: number;
     gc: boolean;
   }>;
   /** Writes the fake guests out (before a kill -9), returning how many. */

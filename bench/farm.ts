@@ -118,7 +118,8 @@ ctl.subscribe(`bench.farm.${farm}.mem`, {
     gc?.();
     const mem = process.memoryUsage();
     const actors = workers.reduce((n, w) => n + w.instances.ids().length, 0);
-    m.respond(JSON.stringify({ ...mem, actors, gc: gc !== undefined }));
+    const resting = workers.reduce((n, w) => n + w.instances.resting(), 0);
+    m.respond(JSON.stringify({ ...mem, actors, resting, gc: gc !== undefined }));
   },
 });
 ctl.subscribe(`bench.farm.${farm}.flush`, {

@@ -116,8 +116,9 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
     if (verdict.kind === 'ack') return 'ack';
     const actor = await o.actors.get(task.instanceId);
     if (!actor) return { retryAfterMs: 200 }; // handed over, its host.build not taken yet
+    let after;
     try {
-      await actor.send({
+      after = await actor.send({
         type: 'COMMAND',
         ts: o.clock.now(),
         id: task.commandId,
@@ -130,7 +131,8 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
       if (isActorError(err, ActorErrorCode.Fenced)) return { retryAfterMs: 0 }; // moved on: read again, re-route
       throw err;
     }
-    const ctx = actor.state.context;
+    if (!after) return { retryAfterMs: 0 }; // stopped meanwhile (stale, killed): read again
+    const ctx = after.context;
     return afterSend(isDuplicate(ctx, task.commandId), ctx.op?.finished === true);
   };
 

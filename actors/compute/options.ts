@@ -40,6 +40,8 @@ export const DEFAULT_AUDIT_INTERVAL_MS = 60_000;
 /** The simulated copy of a live migration. */
 export const DEFAULT_LIVE_MIGRATION_MS = 500;
 /** A killed instance actor comes back from its record after this long. */
+/** Idle instance actors go to compact form after 10–20 s without an event. */
+export const DEFAULT_ACTOR_REST_MS = 10_000;
 export const DEFAULT_KILL_RESTART_MS = 200;
 // Nova's periodics, in ms (its options are in seconds); 0 = off unless said.
 export const DEFAULT_RESIZE_CONFIRM_WINDOW_MS = 0;
@@ -101,6 +103,12 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   /** The periodic tracker audit (update_available_resource); 0 = never. */
   readonly auditIntervalMs?: number;
   readonly killRestartMs?: number;
+  /**
+   * How often idle instance actors are put in compact form (one that took no event for a
+   * whole period and waits on no step: its snapshot is dropped and rebuilt from its record at
+   * its next event); 0 = never.
+   */
+  readonly actorRestMs?: number;
   readonly maxInFlight?: number;
   /** The process's supervisor (serving `nv.ctl.compute-<host>.*`); one is made if absent. */
   readonly supervisor?: Supervisor;
@@ -147,6 +155,7 @@ type RequiredComputeOption =
   | 'heartbeatMs'
   | 'auditIntervalMs'
   | 'killRestartMs'
+  | 'actorRestMs'
   | 'reapIntervalMs'
   | 'allowSameHostResize'
   | 'liveMigrationMs'
@@ -186,6 +195,7 @@ export function compileComputeOptions(o: ComputeOptions): CompiledComputeOptions
     auditIntervalMs: ms('auditIntervalMs', DEFAULT_AUDIT_INTERVAL_MS),
     liveMigrationMs: ms('liveMigrationMs', DEFAULT_LIVE_MIGRATION_MS),
     killRestartMs: ms('killRestartMs', DEFAULT_KILL_RESTART_MS),
+    actorRestMs: ms('actorRestMs', DEFAULT_ACTOR_REST_MS),
     allowSameHostResize: o.allowSameHostResize ?? false,
     resizeConfirmWindowMs: ms('resizeConfirmWindowMs', DEFAULT_RESIZE_CONFIRM_WINDOW_MS),
     reclaimIntervalMs: ms('reclaimIntervalMs', DEFAULT_RECLAIM_INTERVAL_MS),

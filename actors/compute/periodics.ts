@@ -50,9 +50,13 @@ export function instanceSource(host: InstanceHost): InstanceSource {
     ids: () => host.ids(),
     view: async (id) => {
       const actor = await host.get(id);
-      if (!actor) return undefined;
-      const snapshot = actor.state;
-      return { context: snapshot.context, inFlight: inFlightStep(snapshot), send: (e) => actor.send(e) };
+      const snapshot = await actor?.view();
+      if (!actor || !snapshot) return undefined;
+      return {
+        context: snapshot.context,
+        inFlight: inFlightStep(snapshot),
+        send: async (e) => void (await actor.send(e)),
+      };
     },
   };
 }

@@ -87,6 +87,7 @@ export async function beat(
   host: string,
   startedAt: number,
   now: number,
+  publishedThrough?: number,
 ): Promise<ServiceRecord> {
   const admin = await hosts.get(host);
   const record: ServiceRecord = {
@@ -97,6 +98,7 @@ export async function beat(
     forcedDown: admin?.value.forcedDown ?? false,
     startedAt,
     lastSeen: now,
+    ...(publishedThrough !== undefined ? { publishedThrough } : {}),
   };
   // Single writer per key (this host), and the key expires between beats: a plain put.
   await services.kv.put(record.name, encodeValue(record));

@@ -24,7 +24,13 @@ import {
   trackerMigrations,
 } from '../../machines/compute/index.js';
 import { operationInFlight } from '../../machines/instance/index.js';
-import { subjects } from '../../protocol/index.js';
+import {
+  encodeValue,
+  subjects,
+  type InstanceRecord,
+  type MigrationRecord,
+  type ServiceRecord,
+} from '../../protocol/index.js';
 import {
   RemoteHosts,
   sleep as sleepOn,
@@ -33,6 +39,8 @@ import {
   type Actor,
   CallError,
   periodic,
+  type Versioned,
+  type TimerHandle,
 } from '../runtime/index.js';
 import { compileComputeOptions, type ComputeOptions } from './options.js';
 import { PlacementClient } from '../placement/index.js';
@@ -41,6 +49,7 @@ import { TrackerActor, type TrackerRecords, TrackerGate, serveTracker } from '..
 import { startInbox } from './inbox.js';
 import { releaseHandler } from './move-release.js';
 import { InstanceHost } from './instances.js';
+import { PublishedMark } from '../instance/index.js';
 import { beat, ensureProvider, reportInventory } from './registration.js';
 import { computeSteps } from './steps.js';
 import { retrying } from './retrying-driver.js';
@@ -104,19 +113,35 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   const migrations = stores.migrations;
   const remote = new RemoteHosts({ nc: o.nc, clock: o.clock, ids: o.ids, prefix, sleep, self: o.host });
 
+  // How long each start phase took, logged once ready (recovery time is an operator's question).
+  const phases: [string, number][] = [];
+  let phaseAt = o.clock.now();
+  const phaseDone = (name: string) => {
+    const now = o.clock.now();
+    phases.push([name, now - phaseAt]);
+    phaseAt = now;
+  };
+
   // 1. provider and inventory, once placement answers
   const provider = await untilPlacementAnswers(() => ensureProvider(placement, o.host), log, sleep);
   /** The host's inventory now: the configured one, then what `rediscover` last found. */
   let inventory = o.inventory;
   await untilPlacementAnswers(() => reportInventory(placement, provider, inventory), log, sleep);
 
+  phaseDone('placement');
   // 2. the tracker, rebuilt from the records
   const tracker = new TrackerGate();
-  const loadRecords = async (): Promise<TrackerRecords> => {
-    const [all, moves] = await Promise.all([
+  const readRecords = () =>
+    Promise.all([
       stores.instances.entries((key, err) => log(`skipping instance record ${key}`, err)),
       migrations.entries((key, err) => log(`skipping migration record ${key}`, err)),
     ]);
+  // One read of the records at start serves the tracker, the instance actors and the reaper
+  // (recovery read the bucket twice, and each guest's record once more); the tracker's later
+  // rebuilds (a restart, new inventory) read again.
+  let startRead: ReturnType<typeof readRecords> | undefined = readRecords();
+  const loadRecords = async (): Promise<TrackerRecords> => {
+    const [all, moves] = await (startRead ?? readRecords());
     const sides = trackerMigrations(
       moves.map((e) => e.value),
       o.host,
@@ -170,13 +195,18 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     peers,
   });
 
-  // 3. the instance actors this host owns
+  phaseDone('tracker');
+  // 3. the instance actors this host owns, and the watermark of their published outboxes
+  // that this host's last run left in its service record (gone once that record expired).
+  const publishedThrough = (await stores.services.get(`compute-${o.host}`))?.value.publishedThrough ?? 0;
+  const mark = new PublishedMark(publishedThrough);
   const instances = new InstanceHost({
     host: o.host,
     instances: stores.instances,
     actorDeps: {
       instances: stores.instances,
       events,
+      mark,
       clock: o.clock,
       log,
       ...(o.killPoint ? { killPoint: o.killPoint } : {}),
@@ -221,6 +251,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
       }),
     },
     killRestartMs: o.killRestartMs,
+    restIdleMs: o.actorRestMs,
     log,
   });
   supervisor.attach({
@@ -229,9 +260,16 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     status: () => instances.status(),
   });
   // Deleted ones too: recover() restores those whose outbox was never published.
-  const owned = (await stores.instances.entries()).filter((e) => e.value.owner === self);
-  const restored = await instances.recover(owned);
-  if (restored > 0) log(`compute ${o.host}: restored ${restored} instance actors`);
+  const [startRecords, startMoves] = await startRead;
+  startRead = undefined;
+  const owned = startRecords.filter((e) => e.value.owner === self);
+  phaseDone('records');
+  const restored = await instances.recover(owned, publishedThrough);
+  phaseDone('actors');
+  if (restored > 0)
+    log(
+      `compute ${o.host}: restored ${restored} instance actors (${instances.resting()} of them at rest, in compact form)`,
+    );
 
   /**
    * Evacuations away from this host while it was down: their old guests go. One that ends
@@ -240,9 +278,9 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
    * source's part of finishing it (as confirm drops a resize's source side): at start, and
    * before each periodic audit, which would otherwise find the side stale and repair it.
    */
-  const cleanEvacuated = async () => {
+  const cleanEvacuated = async (moves?: StartRead['moves']) => {
     const away = evacuationsAway(
-      (await migrations.entries()).map((e) => e.value),
+      (moves ?? (await migrations.entries())).map((e) => e.value),
       o.host,
     );
     for (const m of away) {
@@ -301,9 +339,14 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
    * Guests this host has but no live instance here needs (I7): deleted while this host was
    * down (a local delete), or owned elsewhere with no open move involving this host.
    */
-  const reapGuests = async () => {
-    const open = (await migrations.entries()).map((e) => e.value).filter(isOpenMigration);
+  const reapGuests = async (read?: StartRead) => {
+    const open = (read?.moves ?? (await migrations.entries())).map((e) => e.value).filter(isOpenMigration);
+    const known = read ? new Map(read.records.map((e) => [e.key, e.value])) : undefined;
     for (const g of await o.driver.list()) {
+      // From the start's read, a guest whose record says keep is kept; any other verdict is
+      // judged again on its record read now (a move may have landed since).
+      const seen = known?.get(g.instanceId);
+      if (seen && reapVerdict(g.instanceId, seen, open, o.host).kind === 'keep') continue;
       const verdict = reapVerdict(g.instanceId, (await stores.instances.get(g.instanceId))?.value, open, o.host);
       if (verdict.kind === 'keep') continue;
       instances.forget(g.instanceId);
@@ -322,8 +365,9 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
       );
     }
   };
-  await cleanEvacuated();
-  await reapGuests();
+  await cleanEvacuated(startMoves);
+  await reapGuests({ records: startRecords, moves: startMoves });
+  phaseDone('reap');
 
   // 4. new work, heartbeat, periodic audit, status
   await supervisor.add({
@@ -361,11 +405,29 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   });
   const startedAt = o.clock.now();
   let lastBeat = o.clock.now();
+  // The published watermark goes out with every heartbeat, and once more shortly after the
+  // host goes quiet (a burst of commands over, every outbox out), so that a host killed
+  // after a burst re-publishes none of it at its restart (bench/recovery).
+  let beaten: ServiceRecord | undefined;
+  let quietWrite: TimerHandle | undefined;
+  mark.onQuiet = () => {
+    if (quietWrite || !beaten) return;
+    quietWrite = o.clock.setTimeout(() => {
+      quietWrite = undefined;
+      const v = mark.value();
+      if (!beaten || beaten.publishedThrough === v) return;
+      beaten = { ...beaten, publishedThrough: v };
+      stores.services.kv
+        .put(beaten.name, encodeValue(beaten))
+        .catch((err: unknown) => log(`compute ${o.host}: the published watermark was not written`, err));
+    }, QUIET_MARK_MS);
+  };
   const heartbeat = async () => {
     const now = o.clock.now();
     const gap = now - lastBeat;
     lastBeat = now;
-    const me = await beat(stores.services, stores.hosts, o.host, startedAt, now);
+    const me = await beat(stores.services, stores.hosts, o.host, startedAt, now, mark.value());
+    beaten = me;
     // Taken for dead (a long pause), or marked down by an operator while running: instances
     // may have been evacuated away; the records say which.
     if (gap > SERVICE_TTL_MS / 2 || me.forcedDown) await reconcile();
@@ -506,9 +568,17 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     log,
   );
   supervisor.running();
+  phaseDone('services');
+  log(
+    `compute ${o.host}: ready in ${phases.reduce((n, [, ms]) => n + ms, 0)} ms (${phases.map(([n, ms]) => `${n} ${ms} ms`).join(', ')})`,
+  );
 
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
+  const stopQuietWrites = () => {
+    mark.onQuiet = undefined;
+    if (quietWrite) o.clock.clearTimeout(quietWrite);
+  };
   const close = (subs: Subscription[]) => subs.forEach((x) => x.unsubscribe());
   return {
     host: o.host,
@@ -518,12 +588,14 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     auditNow,
     done,
     kill: () => {
+      stopQuietWrites();
       close([trackerSub, statusSub, peerSub, consoleSub]);
       instances.close();
       void supervisor.stop();
       finish();
     },
     stop: async () => {
+      stopQuietWrites();
       close([trackerSub, statusSub, peerSub, consoleSub]);
       await supervisor.stop();
       instances.close();
@@ -532,6 +604,15 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     },
   };
 }
+
+/** The records read once at start (the tracker's rebuild, the actors' recovery, the reaper). */
+interface StartRead {
+  readonly records: Array<Versioned<InstanceRecord> & { key: string }>;
+  readonly moves: Array<Versioned<MigrationRecord> & { key: string }>;
+}
+
+/** How long after the host goes quiet its published watermark is written (one write per quiet spell). */
+const QUIET_MARK_MS = 200;
 
 /** How long a heartbeat key lives in `nv-services` (the bucket's TTL). */
 const SERVICE_TTL_MS = 10_000;

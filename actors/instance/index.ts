@@ -9,3 +9,4 @@ export {
   type StepOutcome,
   type StopReason,
 } from './instance-actor.js';
+export { PublishedMark } from './published-mark.js';

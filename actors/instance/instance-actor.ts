@@ -35,6 +35,7 @@ import {
 import { type EventPublisher, sleep, type Clock, type Versioned, type KillPoint } from '../runtime/index.js';
 import { type RecordBucket, hasOutbox, publishOutboxEvent } from '../records/index.js';
 import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
+import type { PublishedMark } from './published-mark.js';
 
 export type StepOutcome =
   | { readonly ok: true; readonly result?: Readonly<Record<string, unknown>> }
@@ -63,6 +64,8 @@ export interface InstanceActorDeps {
   readonly serialize?: (instanceId: string, run: () => Promise<StepOutcome>) => Promise<StepOutcome>;
   /** Test hook at the awaits of a commit (actors/runtime/kill-points.ts); absent in production. */
   readonly killPoint?: KillPoint;
+  /** The host's published watermark (published-mark.ts); absent, nothing is tracked. */
+  readonly mark?: PublishedMark;
   /** Called once when the actor stops for good (stale, or reached a final state). */
   readonly onStopped?: (instanceId: string, why: StopReason) => void;
 }
@@ -111,13 +114,29 @@ function held(r: Versioned<InstanceRecord>): Versioned<InstanceRecord> {
 /** Why an actor stopped: its record moved on, it finished, it was killed, or it handed the instance back. */
 export type StopReason = 'stale' | 'final' | 'killed' | 'handedOff' | 'crashed';
 
+/**
+ * What a resting actor keeps (compact form): the record it last wrote, by revision, owner and
+ * epoch. Its snapshot is rebuilt from the record when the next event comes; a record that is
+ * not at that revision any more was written by someone else, and the actor is stale, as its
+ * compare-and-set would have found.
+ */
+interface Resting {
+  readonly revision: number;
+  readonly owner: string;
+  readonly epoch: number;
+}
+
 export class InstanceActor {
-  private snapshot!: InstanceSnapshot;
-  private current!: Versioned<InstanceRecord>;
-  private mailbox: Promise<void> = Promise.resolve();
+  /** Undefined while the actor rests (`rest`); rebuilt from the record by `wake`. */
+  private snapshot: InstanceSnapshot | undefined;
+  private current: Versioned<InstanceRecord> | undefined;
+  private resting: Resting | undefined;
+  private mailbox: Promise<unknown> | undefined;
   private dead = false;
-  /** Aborted when the actor is killed: its running steps stop (StepExecutor). */
-  private readonly steps = new AbortController();
+  /** Events taken since the host last asked `idle()`. */
+  private touched = false;
+  /** Aborted when the actor is killed: its running steps stop (StepExecutor). Made with the first step. */
+  private steps: AbortController | undefined;
 
   private constructor(
     readonly instanceId: string,
@@ -140,57 +159,169 @@ export class InstanceActor {
   /** Brings back an actor from its record after a crash of this actor or its process. */
   static async restore(deps: InstanceActorDeps, record: Versioned<InstanceRecord>): Promise<InstanceActor> {
     const actor = new InstanceActor(record.value.instanceId, deps);
-    actor.current = held(record);
-    actor.snapshot = instanceMachine.resolveState(record.value.machine as never);
-    await actor.publish(record.value.outbox ?? []);
-    if (actor.snapshot.status === 'done') {
-      await actor.settle(record.value);
-      return actor;
-    }
-    const step = inFlightStep(actor.snapshot);
-    if (step) actor.startStep(step.step, step.key);
+    await actor.resume(record);
     return actor;
+  }
+
+  /**
+   * An actor for a record at rest (`atRest(record.machine)`, no outbox) kept in compact form
+   * from the start: a restarted host brings back its resting instances without resolving a
+   * snapshot each (kill -9 → ready), and rebuilds one when its first event comes.
+   */
+  static resting(deps: InstanceActorDeps, record: Versioned<InstanceRecord>): InstanceActor {
+    const actor = new InstanceActor(record.value.instanceId, deps);
+    actor.resting = { revision: record.revision, owner: record.value.owner, epoch: record.value.epoch };
+    return actor;
+  }
+
+  /** Takes over a record as restore does: publish its outbox, settle a final one, re-issue its step. */
+  private async resume(record: Versioned<InstanceRecord>): Promise<void> {
+    this.current = held(record);
+    this.resting = undefined;
+    const snapshot = instanceMachine.resolveState(record.value.machine as never);
+    this.snapshot = snapshot;
+    await this.publish(record.value.outbox ?? []);
+    if (!this.dead) this.deps.mark?.resumed(this.instanceId, record.revision);
+    if (snapshot.status === 'done') {
+      await this.settle(record.value);
+      return;
+    }
+    const step = inFlightStep(snapshot);
+    if (step) this.startStep(step.step, step.key);
   }
 
   /** The epoch of the record this actor holds. */
   get epoch(): number {
-    return this.current.value.epoch;
+    return this.resting?.epoch ?? this.current!.value.epoch;
   }
 
+  /** The live snapshot; only while awake (a resting actor has none: use `view()`). */
   get state(): InstanceSnapshot {
+    // A caller's mistake, not a state of the world: the periodic tasks and the inbox use view() and send()'s answer.
+    if (!this.snapshot) throw new Error(`instance ${this.instanceId}: its actor rests; view() wakes it`);
     return this.snapshot;
+  }
+
+  /** Whether the actor is in compact form now. */
+  get isResting(): boolean {
+    return this.resting !== undefined;
   }
 
   /** Stopped (killed, stale, handed off) or in a final state: it takes nothing more. */
   get finished(): boolean {
-    return this.dead || this.snapshot.status === 'done';
+    return this.dead || this.snapshot?.status === 'done';
   }
 
-  /** Queues an event (a command, or a step result); resolves once it is persisted and acted on. */
-  send(event: InstanceEvent): Promise<void> {
-    const run = this.mailbox.then(async () => {
-      if (this.dead) return;
-      const [next, actions] = step(this.snapshot, event);
+  /**
+   * Queues an event (a command, or a step result); resolves once it is persisted and acted
+   * on, with the snapshot after it (undefined when the actor stopped instead).
+   */
+  send(event: InstanceEvent): Promise<InstanceSnapshot | undefined> {
+    this.touched = true;
+    return this.queue(async () => {
+      const [next, actions] = step(this.snapshot!, event);
       if (next === this.snapshot && actions.length === 0) return; // ignored (stale step result, duplicate)
       await this.commit(next, actions as unknown as InstanceEffect[]);
     });
-    this.mailbox = run.catch(() => undefined);
-    return run;
+  }
+
+  /** The snapshot now, the actor woken from rest first (periodic tasks read it); undefined once stopped. */
+  view(): Promise<InstanceSnapshot | undefined> {
+    return this.queue(async () => undefined);
+  }
+
+  /**
+   * Whether nothing came for the actor since the last ask (its host's sweep rests the ones
+   * that stay idle). Asking starts the next period.
+   */
+  idle(): boolean {
+    const idle = !this.touched;
+    this.touched = false;
+    return idle;
+  }
+
+  /**
+   * Puts the actor in compact form if it is at rest: no step in flight or waiting, nothing
+   * queued, its outbox out (every commit publishes before it resolves). In the mailbox, so no
+   * event is between its read of the snapshot and the drop.
+   */
+  rest(): Promise<boolean> {
+    let rested = false;
+    const run = this.queue(async () => {
+      const snapshot = this.snapshot;
+      const current = this.current;
+      if (!snapshot || !current || this.stepsRunning > 0 || this.queued > 1) return;
+      if (snapshot.status !== 'active' || inFlightStep(snapshot) !== undefined) return;
+      this.resting = { revision: current.revision, owner: current.value.owner, epoch: current.value.epoch };
+      this.snapshot = undefined;
+      this.current = undefined;
+      this.steps = undefined;
+      rested = true;
+    });
+    return run.then(() => rested);
   }
 
   /** Drops the actor at once: nothing more is persisted, published or started. */
   kill(): void {
     this.dead = true;
-    this.steps.abort(new Error(`instance ${this.instanceId}: its actor was stopped`));
+    this.steps?.abort(new Error(`instance ${this.instanceId}: its actor was stopped`));
     this.deps.onStopped?.(this.instanceId, 'killed');
   }
 
+  /** Mailbox tasks queued and not finished (the one running included). */
+  private queued = 0;
+  /** Steps started and not yet fed back. */
+  private stepsRunning = 0;
+
+  /** Runs `task` in the mailbox, after waking the actor; the snapshot after it, or undefined if stopped. */
+  private queue(task: () => Promise<void>): Promise<InstanceSnapshot | undefined> {
+    this.queued++;
+    const run = (this.mailbox ?? Promise.resolve()).then(async () => {
+      if (this.dead) return undefined;
+      if (this.resting) await this.wake(this.resting);
+      if (this.dead) return undefined;
+      await task();
+      return this.dead ? undefined : this.snapshot;
+    });
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.mailbox = tail;
+    void tail.then(() => {
+      this.queued--;
+      // Nothing queued behind: let the promise chain go (an idle actor holds no promise).
+      if (this.mailbox === tail) this.mailbox = undefined;
+    });
+    return run;
+  }
+
+  /**
+   * Rebuilds a resting actor from its record. Written since by anyone else (a new owner or
+   * epoch, or any other revision) means this actor is stale: it stops, as its next
+   * compare-and-set would have, and its host restores the instance from the record if it is
+   * still its own.
+   */
+  private async wake(r: Resting): Promise<void> {
+    const cur = await this.deps.instances.get(this.instanceId);
+    if (!cur || cur.revision !== r.revision || cur.value.owner !== r.owner || cur.value.epoch !== r.epoch) {
+      this.dead = true;
+      this.deps.onStopped?.(this.instanceId, 'stale');
+      throw new ActorError(
+        ActorErrorCode.Fenced,
+        `instance ${this.instanceId} moved on past revision ${r.revision} while its actor rested`,
+      );
+    }
+    await this.resume(cur);
+  }
+
   private async commit(next: InstanceSnapshot, actions: InstanceEffect[]): Promise<void> {
+    const current = this.current!; // awake: commits run in the mailbox, after wake
     const outbox: OutboxEvent[] = [];
     actions.forEach((a, i) => {
       if (a.type === 'notify')
         outbox.push({
-          msgId: `${this.instanceId}:${this.current.revision}:${i}`,
+          msgId: `${this.instanceId}:${current.revision}:${i}`,
           type: a.params.event,
           corr: a.params.corr,
           body: a.params.body as unknown as Record<string, unknown>,
@@ -198,7 +329,7 @@ export class InstanceActor {
     });
     // The record's instance fields are the machine's view of itself (toRecord); the rest
     // (owner, epoch, createdBy, forcedHost) stays as the record has it.
-    const { fault: _previousFault, shelvedImage: _previousImage, ...kept } = this.current.value;
+    const { fault: _previousFault, shelvedImage: _previousImage, ...kept } = current.value;
     const record: InstanceRecord = {
       ...kept,
       ...toRecord(next),
@@ -208,8 +339,11 @@ export class InstanceActor {
       outbox,
     };
     const kp = this.deps.killPoint;
+    const mark = this.deps.mark;
+    const ticket = mark?.begin(this.instanceId);
     try {
-      const revision = await this.deps.instances.update(this.instanceId, record, this.current.revision);
+      const revision = await this.deps.instances.update(this.instanceId, record, current.revision);
+      if (ticket !== undefined) mark!.written(ticket, revision);
       this.current = held({ value: record, revision });
       if (kp)
         await kp('instance.recordWritten', {
@@ -221,12 +355,13 @@ export class InstanceActor {
         });
     } catch (err) {
       if (isActorError(err, ActorErrorCode.CasConflict)) {
+        if (ticket !== undefined) mark!.refused(ticket);
         // Someone else wrote this instance: a newer owner or epoch. We are stale.
         this.dead = true;
         this.deps.onStopped?.(this.instanceId, 'stale');
         throw new ActorError(
           ActorErrorCode.Fenced,
-          `instance ${this.instanceId} moved on past revision ${this.current.revision}`,
+          `instance ${this.instanceId} moved on past revision ${current.revision}`,
           { cause: err },
         );
       }
@@ -243,6 +378,7 @@ export class InstanceActor {
     if (this.dead) return;
     this.snapshot = next;
     await this.publish(outbox);
+    if (ticket !== undefined && !this.dead) mark!.published(ticket, current.revision);
     for (const a of actions) if (a.type === 'runStep') this.startStep(a.params.step, a.params.key);
     if (next.status === 'done') {
       await this.settle(record);
@@ -262,7 +398,7 @@ export class InstanceActor {
       const revision = await this.deps.instances.update(
         this.instanceId,
         { ...record, outbox: [] },
-        this.current.revision,
+        this.current!.revision,
       );
       this.current = held({ value: record, revision });
     } catch (err) {
@@ -279,7 +415,7 @@ export class InstanceActor {
    * a retry of one the stream already stored is dropped there.
    */
   private async publish(outbox: readonly OutboxEvent[]): Promise<void> {
-    const r = this.current.value;
+    const r = this.current!.value;
     const kp = this.deps.killPoint;
     for (const [index, e] of outbox.entries()) {
       for (let attempt = 0; ; attempt++) {
@@ -306,9 +442,12 @@ export class InstanceActor {
     // offload's hand-back would give the record away (and its outbox with it) before the
     // restored actor could publish it (found by the chaos suite: a lost shelve_offload.end).
     if (this.dead) return;
-    const snapshot = this.snapshot;
-    const run = () => this.deps.executor.run(step, key, snapshot, this.steps.signal);
+    const snapshot = this.snapshot!;
+    const signal = (this.steps ??= new AbortController()).signal;
+    const run = () => this.deps.executor.run(step, key, snapshot, signal);
+    this.stepsRunning++;
     void (this.deps.serialize ? this.deps.serialize(this.instanceId, run) : run())
+      .finally(() => this.stepsRunning--)
       .catch((err: unknown): StepOutcome => ({
         ok: false,
         error: { code: StepErrorCode.StepCrashed, message: err instanceof Error ? err.message : String(err) },

@@ -3,7 +3,15 @@
  * the next snapshot, then run the returned `runStep` / `notify` actions (docs/architecture.md §4.1).
  */
 export { CLAIM_RELEASED, CLEANUP_RETRIES, instanceMachine, type InstanceMachine } from './machine.js';
-export { holdsHostClaim, inFlightStep, operationInFlight, statePath, toRecord, type InstanceSnapshot } from './view.js';
+export {
+  atRest,
+  holdsHostClaim,
+  inFlightStep,
+  operationInFlight,
+  statePath,
+  toRecord,
+  type InstanceSnapshot,
+} from './view.js';
 export { decide, isDuplicate, RULES, ACCEPTANCES } from './rules.js';
 export { NOTIFICATION, notifOf, type Accepted, type Acceptance, type CommandRule, type Decision } from './core.js';
 export { ALLOW_REBOOT, POWER_OPS, type PowerAction } from './power.js';

@@ -60,6 +60,31 @@ function tagged(node: { path: string[]; tags: string[]; states: object }, tag: s
   return [...here, ...Object.values(node.states as Record<string, typeof node>).flatMap((n) => tagged(n, tag))];
 }
 
+/** Paths of the states that wait on a step (`meta.step`), read from the machine definition once. */
+const STEP_PATHS: ReadonlySet<string> = new Set(waiting(instanceMachine.root));
+
+function waiting(node: { path: string[]; meta?: unknown; states: object }): string[] {
+  const step = (node.meta as { step?: unknown } | undefined)?.step;
+  const here = isStep(step) ? [node.path.join('.')] : [];
+  return [...here, ...Object.values(node.states as Record<string, typeof node>).flatMap((n) => waiting(n))];
+}
+
+/**
+ * Whether a persisted snapshot (`record.machine`) is at rest: running, in a state that waits
+ * on no step. Such an instance's actor has nothing to resume after a restart, so its host may
+ * keep it in compact form and rebuild the snapshot when an event comes (actors/instance).
+ * Judged from the state value alone, without resolving the snapshot; any state on the path
+ * that names a step counts, so a doubt answers "not at rest".
+ */
+export function atRest(persisted: unknown): boolean {
+  if (typeof persisted !== 'object' || persisted === null) return false;
+  const p = persisted as { status?: unknown; value?: unknown };
+  if (p.status !== 'active') return false;
+  const parts = statePath(p.value).split('.');
+  for (let i = 1; i <= parts.length; i++) if (STEP_PATHS.has(parts.slice(0, i).join('.'))) return false;
+  return parts[0] !== '';
+}
+
 /** The dotted path of a persisted snapshot's state value, e.g. `deleting.destroying`. */
 export function statePath(value: unknown): string {
   if (typeof value === 'string') return value;

@@ -220,6 +220,11 @@ export const ServiceRecord = Type.Object(
     forcedDown: Type.Boolean(),
     startedAt: Type.Integer({ minimum: 0 }),
     lastSeen: Type.Integer({ minimum: 0 }),
+    /**
+     * Compute hosts: the `nv-instances` revision at or below which every record this host's
+     * actors wrote has its outbox published (its restart re-publishes only above it).
+     */
+    publishedThrough: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

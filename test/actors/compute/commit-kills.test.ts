@@ -118,6 +118,65 @@ test.serial(
 );
 
 test.serial(
+  'stop - the whole worker killed between the stopped (at rest) record write and its publish, after heartbeats carried the published watermark: the restarted worker publishes power_off.end, once',
+  async (t) => {
+    const c = await cloud;
+    const a = admin(c);
+    const { id, boot } = await active(c, a, 'ck-worker-rest');
+    const held = hold.arm(
+      'instance.recordWritten',
+      (x) => x.instanceId === id && x.events.includes('instance.power_off.end'),
+    );
+    const cmd = await a.command(id, 'stop');
+    const host = await reach(held, a, id, cmd);
+    // Heartbeats (500 ms here) persist the watermark while the write waits for its publish:
+    // the record is at rest, and only the watermark says its outbox is not out.
+    await new Promise((r) => setTimeout(r, 1500));
+    const mark = (await c.stores.services.get(`compute-${host}`))?.value.publishedThrough ?? 0;
+    const rec = (await c.stores.instances.get(id))!;
+    t.true(rec.revision > mark, `the unpublished write (${rec.revision}) is above the persisted mark (${mark})`);
+    c.killWorker(host);
+    held.release();
+    await c.startWorker(host);
+    t.is((await a.final(id, cmd, 30_000)).type, 'instance.power_off.end');
+    t.is((await a.events(id)).filter((e) => e.type === 'instance.power_off.end').length, 1);
+    const start = await a.command(id, 'start');
+    t.is((await a.final(id, start, 30_000)).type, 'instance.power_on.end');
+    await settled(t, c, id, [boot, cmd, start]);
+  },
+);
+
+test.serial(
+  'a worker restarted after a quiet spell brings its idle instances back at rest: their events are not published again, and they take commands',
+  async (t) => {
+    const c = await cloud;
+    const a = admin(c);
+    const one = await active(c, a, 'ck-rest-1', 'p2');
+    const two = await active(c, a, 'ck-rest-2', 'p2');
+    // Quiet: every outbox out, the watermark written (shortly after the host went quiet).
+    const mark = await eventually(async () => {
+      const m = (await c.stores.services.get('compute-p2'))?.value.publishedThrough ?? 0;
+      const revs = await Promise.all([one.id, two.id].map(async (id) => (await c.stores.instances.get(id))!.revision));
+      if (revs.some((r) => r > m)) throw new Error(`mark ${m} below ${revs.join(', ')}`);
+      return m;
+    });
+    t.true(mark > 0);
+    const before = (await a.events(one.id)).length + (await a.events(two.id)).length;
+    c.killWorker('p2');
+    const w = await c.startWorker('p2');
+    t.true(w.instances.resting() >= 2, `${w.instances.resting()} actors at rest`);
+    t.true(w.instances.ids().includes(one.id) && w.instances.ids().includes(two.id));
+    const reboot = await a.command(one.id, 'reboot', { type: 'SOFT' });
+    t.is((await a.final(one.id, reboot, 30_000)).type, 'instance.reboot.end');
+    const after = (await a.events(one.id)).length + (await a.events(two.id)).length;
+    // The reboot's start and end only: nothing of the boots came again.
+    t.is(after - before, (await a.events(one.id)).filter((e) => e.corr === reboot).length);
+    await settled(t, c, one.id, [one.boot, reboot]);
+    await settled(t, c, two.id, [two.boot]);
+  },
+);
+
+test.serial(
   'shelve offload (f965dc3) - the instance actor killed between the offloaded record write and its publish: shelve_offload.end is published and the record handed back',
   async (t) => {
     const c = await cloud;
