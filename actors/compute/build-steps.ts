@@ -10,7 +10,7 @@
  *    that a second run finds already made.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { statePath, StepErrorCode } from '../../machines/instance/index.js';
+import { statePath, StepErrorCode, type StepName } from '../../machines/instance/index.js';
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
 import { encodeMessage, envelope, subjects, type BuildTask, type InstanceRecord } from '../../protocol/index.js';
 import { VirtErrorCode } from '../../virt/index.js';
@@ -160,11 +160,14 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
   };
 
   // No network or volume service in novactor (docs/instances.md keeps Nova's build steps so that a
-  // real one slots in here); the step still persists the task state.
+  // real one slots in here): NOOP_BUILD_STEPS, taken as done in the transition that starts them.
   const nothing = (): Promise<StepResult> => Promise.resolve(done());
 
   return { claim, network: nothing, blockDevices: nothing, spawn, releaseClaim, deleteAllocations, reschedule };
 }
+
+/** Build steps with nothing to do on a host yet (the actor takes them as done at once, StepExecutor.noop). */
+export const NOOP_BUILD_STEPS: ReadonlySet<StepName> = new Set<StepName>(['network', 'blockDevices']);
 
 const inReschedule = (rec: InstanceRecord) =>
   statePath((rec.machine as { value?: unknown } | undefined)?.value) === 'reschedule.rescheduling';

@@ -7,8 +7,8 @@
  * snapshot is restored; one without is a build handed over whose `host.build` task has not
  * been taken yet (that task starts it).
  */
-import type { ActorStatus, HostBuildTask, InstanceRecord, VmState } from '../../protocol/index.js';
-import { atRest } from '../../machines/instance/index.js';
+import type { ActorStatus, HostBuildTask, InstanceRecord } from '../../protocol/index.js';
+import { atRest, buildInputOf } from '../../machines/instance/index.js';
 import { InstanceActor, type InstanceActorDeps, type StopReason } from '../instance/index.js';
 import { type RecordBucket, hasOutbox } from '../records/index.js';
 import type { Versioned, TimerHandle } from '../runtime/index.js';
@@ -121,7 +121,10 @@ export class InstanceHost {
         return this.adopt(task.instanceId, await InstanceActor.restore(this.deps(), cur));
       }
       outcome = 'started';
-      return this.adopt(task.instanceId, await InstanceActor.start(this.deps(), cur, inputOf(cur, task, now)));
+      return this.adopt(
+        task.instanceId,
+        await InstanceActor.start(this.deps(), cur, buildInputOf(cur.value, task, now)),
+      );
     });
     return outcome;
   }
@@ -279,31 +282,4 @@ export class InstanceHost {
       },
     });
   }
-}
-
-function inputOf(cur: Versioned<InstanceRecord>, task: HostBuildTask, now: number) {
-  const r = cur.value;
-  return {
-    record: {
-      instanceId: r.instanceId,
-      name: r.name,
-      project: r.project,
-      user: r.user,
-      host: r.host,
-      node: r.node,
-      flavor: r.flavor,
-      image: r.image,
-      metadata: r.metadata,
-      locked: r.locked,
-      createdAt: r.createdAt,
-    },
-    bootId: task.commandId,
-    ts: now,
-    attempt: task.attempt,
-    maxAttempts: task.maxAttempts,
-    ...(task.evacuation
-      ? { evacuation: { sourceHost: task.evacuation.sourceHost, oldVmState: task.evacuation.oldVmState as VmState } }
-      : {}),
-    ...(task.unshelve ? { unshelve: { shelvedImage: r.shelvedImage ?? null } } : {}),
-  };
 }

@@ -10,6 +10,7 @@
  */
 import type { BuildTask, HostBuildTask, InstanceRecord } from '../../protocol/schemas/internal.js';
 import { ack, ownerHost, retry, withoutMachine, type Effect, type Plan, type Stored } from './plan.js';
+import { startedBuild } from '../instance/index.js';
 
 export interface BuildSnapshot {
   readonly task: BuildTask;
@@ -87,8 +88,10 @@ export function decideHandOver(s: BuildSnapshot & { readonly host: string | unde
       createError(failed, task),
     );
   }
-  // The machine snapshot of an earlier attempt's host goes: the new host starts its own.
-  const handed: InstanceRecord = {
+  // The machine snapshot of an earlier attempt's host goes. The new host's first snapshot (the
+  // build waiting on its claim) is written with the hand-over, so the host does not write it
+  // again: it restores the record and issues the claim.
+  const base: InstanceRecord = {
     ...withoutMachine(rec),
     host: s.host,
     node: s.host,
@@ -97,11 +100,10 @@ export function decideHandOver(s: BuildSnapshot & { readonly host: string | unde
     epoch: rec.epoch + 1,
     updatedAt: s.now,
   };
+  const build = hostBuildOf(s.host, base, task, s.maxAttempts);
+  const handed = startedBuild(base, build.task, stored.revision, s.now);
   // A delete that came in makes the write lose: the retry sees the delete.
-  return ack(
-    { kind: 'write', revision: stored.revision, record: handed },
-    hostBuildOf(s.host, handed, task, s.maxAttempts),
-  );
+  return ack({ kind: 'write', revision: stored.revision, record: handed }, build);
 }
 
 function createError(rec: InstanceRecord, task: BuildTask) {

@@ -42,7 +42,9 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  ...(['claim', 'network', 'blockDevices', 'spawn'] as const).map((step) => ({
+  // The build's network and block device steps have nothing to do on a host yet and are taken
+  // as done in the transition that starts them (NOOP_BUILD_STEPS): there is no moment to kill in.
+  ...(['claim', 'spawn'] as const).map((step) => ({
     step,
     prep: [],
     success: 'instance.create.end',
@@ -106,7 +108,7 @@ const CASES: Case[] = [
     after: { vmState: 'active', powerState: 'running' },
     nmi: true,
   },
-  ...(['destroy', 'blockDevices', 'spawn'] as const).map((step) => ({
+  ...(['destroy', 'spawn'] as const).map((step) => ({
     step,
     prep: [],
     action: 'rebuild' as const,

@@ -7,6 +7,7 @@ import {
   type BuildSnapshot,
 } from '../../../machines/conductor/index.js';
 import { buildTask, effect, ID, kinds, NOW, planOf, stored } from './fixtures.js';
+import { statePath } from '../../../machines/instance/index.js';
 
 const snap = (over: Partial<BuildSnapshot> = {}): BuildSnapshot => ({
   task: buildTask(),
@@ -76,8 +77,18 @@ test('a host: the record is handed to it (owner, epoch + 1, tried hosts) and hos
   t.is(w.record.node, 'h2');
   t.is(w.record.epoch, 1);
   t.deepEqual(w.record.triedHosts, ['h1']);
-  t.false('machine' in w.record, "the earlier host's machine goes");
-  t.false('outbox' in w.record);
+  // The earlier host's machine goes; the new host's first snapshot comes with the hand-over:
+  // the build of attempt 2 waiting on its claim, its create.start (a retry's) in the outbox.
+  const m = w.record.machine as { value?: unknown; context?: { attempt?: number; host?: string } };
+  t.notDeepEqual(m.value, 'old');
+  t.is(statePath(m.value), 'build.claiming');
+  t.is(m.context?.attempt, 2);
+  t.is(m.context?.host, 'h2');
+  t.deepEqual(
+    (w.record.outbox ?? []).map((e) => [e.type, e.corr, e.msgId]),
+    [['instance.create.start', 'boot-1', `${ID}:7:0`]],
+  );
+  t.is(w.record.taskState, 'scheduling');
   const b = effect(p, 'build');
   t.is(b.host, 'h2');
   t.is(b.msgId, 'boot-1:host.build:1');
