@@ -19,6 +19,7 @@ export const scenarios: Record<string, Scenario> = {
   memory: async (args) => (await import('./memory.js')).run(args),
   recovery: async (args) => (await import('./recovery.js')).run(args),
   scale: async (args) => (await import('./scale.js')).run(args),
+  idle: async (args) => (await import('./idle.js')).run(args),
   libvirt: async (args) => (await import('./libvirt.js')).run(args),
 };
 

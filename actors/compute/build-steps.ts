@@ -21,7 +21,16 @@ import type { Clock, EventPublisher } from '../runtime/index.js';
 import type { TrackerGate } from '../tracker/index.js';
 import { dropShelved, type ImageStepDeps } from './image-steps.js';
 import type { PowerStepDeps } from './power-steps.js';
-import { done, driverStep, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';
+import {
+  done,
+  driverStep,
+  failed,
+  handedOff,
+  takenOf,
+  type StepContext,
+  type StepResult,
+  type StepTable,
+} from './step-kit.js';
 
 export const BUILD_STEPS = [
   'claim',
@@ -139,6 +148,7 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
       const { machine: _m, outbox: _o, ...base } = rec;
       const back: InstanceRecord = {
         ...base,
+        taken: takenOf(rec),
         owner: 'conductor',
         epoch: rec.epoch + 1,
         host: null,

@@ -20,7 +20,7 @@ import {
   removeImage as removeStored,
 } from '../records/index.js';
 import type { EventPublisher, Clock } from '../runtime/index.js';
-import { done, failed, handedOff, type StepContext, type StepResult, type StepTable } from './step-kit.js';
+import { done, failed, handedOff, takenOf, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
 export const IMAGE_STEPS = ['snapshot', 'uploadImage', 'deleteImage', 'handBack'] as const;
 
@@ -126,6 +126,7 @@ export function imageSteps(d: ImageStepDeps): StepTable<(typeof IMAGE_STEPS)[num
       const { machine: _m, outbox: _o, unshelveBy: _u, ...base } = cur.value;
       const back: InstanceRecord = {
         ...base,
+        taken: takenOf(cur.value),
         owner: 'conductor',
         epoch: cur.value.epoch + 1,
         host: null,

@@ -131,7 +131,7 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
       if (isActorError(err, ActorErrorCode.Fenced)) return { retryAfterMs: 0 }; // moved on: read again, re-route
       throw err;
     }
-    if (!after) return { retryAfterMs: 0 }; // stopped meanwhile (stale, killed): read again
+    if (!after) return { retryAfterMs: 0 }; // stopped while resting (stale, killed): read again
     const ctx = after.context;
     return afterSend(isDuplicate(ctx, task.commandId), ctx.op?.finished === true);
   };

@@ -4,6 +4,8 @@
  */
 import type { InstanceSnapshot, StepError, StepName, MachineStepErrorCode } from '../../machines/instance/index.js';
 import { isVirtError, type GuestInfo, type VirtErrorCode } from '../../virt/index.js';
+import { commandsTaken } from '../../machines/gateway/index.js';
+import type { InstanceRecord } from '../../protocol/index.js';
 
 /**
  * A code a peer host's reply carried (its tracker's, its gate's, the transport's), passed on as it
@@ -114,4 +116,12 @@ export async function driverStep(
       throw err;
     }
   }
+}
+
+/**
+ * What a record leaving its host without its machine keeps of the commands the machine took
+ * (`taken`): a command sent on to the new owner afterwards is then known as taken.
+ */
+export function takenOf(r: InstanceRecord): string[] {
+  return [...new Set([...(r.taken ?? []), ...commandsTaken(r)])].slice(-80);
 }

@@ -18,6 +18,7 @@ import {
   decideEvacuateHandOver,
   decideHandOver,
   decideLock,
+  decideSentOn,
   decideUnshelve,
   decideUnshelveHandOver,
   ownerHost,
@@ -124,6 +125,12 @@ export async function startConductor(options: ConductorOptions): Promise<Actor> 
     return plans.carryOut(decideLock({ task, stored, now: o.clock.now() }), c);
   };
 
+  const sentOn = async (env: Envelope, task: HostCommandTask): Promise<Outcome> => {
+    const stored = await stores.instances.get(task.instanceId);
+    const c = { env, instanceId: task.instanceId, commandId: task.commandId };
+    return plans.carryOut(decideSentOn({ task, stored }), c);
+  };
+
   const handle = async (m: JsMsg): Promise<Outcome> => {
     const r = decodeMessage(m.data, MessageKind.Task);
     if (!r.ok) {
@@ -136,7 +143,8 @@ export async function startConductor(options: ConductorOptions): Promise<Actor> 
       if (task.action === 'evacuate') return evacuate(r.value, task);
       if (task.action === 'unshelve') return unshelve(r.value, task);
       if (task.action === 'lock' || task.action === 'unlock') return lock(r.value, task);
-      return deleteUnscheduled(r.value, task);
+      if (task.action === 'delete' || task.action === 'force_delete') return deleteUnscheduled(r.value, task);
+      return sentOn(r.value, task);
     }
     o.log?.(`dropping conductor task of type ${r.value.type}`);
     return 'term';

@@ -221,7 +221,7 @@ export class InstanceActor {
 
   /**
    * Queues an event (a command, or a step result); resolves once it is persisted and acted
-   * on, with the snapshot after it (undefined when the actor stopped instead).
+   * on, with the snapshot after it (see `queue`).
    */
   send(event: InstanceEvent): Promise<InstanceSnapshot | undefined> {
     this.touched = true;
@@ -233,8 +233,9 @@ export class InstanceActor {
   }
 
   /** The snapshot now, the actor woken from rest first (periodic tasks read it); undefined once stopped. */
-  view(): Promise<InstanceSnapshot | undefined> {
-    return this.queue(async () => undefined);
+  async view(): Promise<InstanceSnapshot | undefined> {
+    const snapshot = await this.queue(async () => undefined);
+    return this.dead ? undefined : snapshot;
   }
 
   /**
@@ -280,15 +281,20 @@ export class InstanceActor {
   /** Steps started and not yet fed back. */
   private stepsRunning = 0;
 
-  /** Runs `task` in the mailbox, after waking the actor; the snapshot after it, or undefined if stopped. */
+  /**
+   * Runs `task` in the mailbox, after waking the actor. Resolves to the snapshot after it —
+   * the last one a stopped actor had, too (a command its machine took before it handed the
+   * record on is taken: its inbox acks it, never sends it on) — or undefined when the actor
+   * has none (stopped while resting).
+   */
   private queue(task: () => Promise<void>): Promise<InstanceSnapshot | undefined> {
     this.queued++;
     const run = (this.mailbox ?? Promise.resolve()).then(async () => {
-      if (this.dead) return undefined;
+      if (this.dead) return this.snapshot;
       if (this.resting) await this.wake(this.resting);
-      if (this.dead) return undefined;
+      if (this.dead) return this.snapshot;
       await task();
-      return this.dead ? undefined : this.snapshot;
+      return this.snapshot;
     });
     const tail = run.then(
       () => undefined,

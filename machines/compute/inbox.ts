@@ -43,12 +43,16 @@ export function commandVerdict(
     message: `instance ${task.instanceId} not found`,
   } as const;
   if (!record || record.project !== project) return notFound;
+  // Taken already, by this host's actor or by the one the record moved with: sent again (a
+  // redelivery), it is done here. Never sent on: a new owner without the machine (the
+  // conductor, after an offload) would take it for a new command.
+  if (commandHandled(record, task.commandId)) return { kind: 'ack' };
   if (record.owner !== `host:${host}`) {
     const owner: CommandOwner =
       record.owner === 'conductor' ? { to: 'conductor' } : { to: 'host', host: record.owner.slice('host:'.length) };
     return { kind: 'reroute', owner, msgId: `${task.commandId}:route:${record.epoch}` };
   }
-  if (record.vmState === 'deleted') return commandHandled(record, task.commandId) ? { kind: 'ack' } : notFound;
+  if (record.vmState === 'deleted') return notFound;
   // The host's settings decide two things the command does not say: whether a delete is
   // soft (reclaim interval) and whether a shelve offloads at once (shelved_offload_time 0).
   const body =

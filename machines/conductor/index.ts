@@ -17,3 +17,4 @@ export { decideBuild, decideHandOver, RESCHEDULE_WAIT_MS, type BuildSnapshot, ty
 export { decideEvacuate, decideEvacuateHandOver, type DestinationNeeded, type EvacuateSnapshot } from './evacuate.js';
 export { decideLock, decideUnshelve, decideUnshelveHandOver, type OffloadedSnapshot } from './offloaded.js';
 export { decideDelete, decideDeleteEnd, type CleanupNeeded, type DeleteSnapshot } from './delete.js';
+export { decideSentOn } from './sent-on.js';

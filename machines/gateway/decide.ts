@@ -91,12 +91,20 @@ const reject = (code: RejectCode, message: string): GatewayDecision => ({ kind: 
  * the operation in flight.
  */
 export function commandHandled(rec: InstanceRecord, id: string): boolean {
+  return rec.createdBy === id || (rec.taken ?? []).includes(id) || commandsTaken(rec).includes(id);
+}
+
+/**
+ * The ids of the commands the record's machine has taken (answered, in flight, or joined to
+ * the one in flight): kept as `taken` when the record leaves its host without its machine.
+ */
+export function commandsTaken(rec: InstanceRecord): string[] {
   const ctx = (
     rec.machine as { context?: { handled?: unknown; op?: { id?: unknown; joined?: unknown } | null } } | undefined
   )?.context;
-  const handled = Array.isArray(ctx?.handled) ? (ctx.handled as unknown[]) : [];
-  const joined = Array.isArray(ctx?.op?.joined) ? (ctx.op.joined as unknown[]) : [];
-  return handled.includes(id) || ctx?.op?.id === id || joined.includes(id) || rec.createdBy === id;
+  const strings = (v: unknown): string[] =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : [];
+  return [...strings(ctx?.handled), ...strings(ctx?.op?.id), ...strings(ctx?.op?.joined)];
 }
 
 export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecision {

@@ -4,6 +4,7 @@
  */
 export {
   commandHandled,
+  commandsTaken,
   decideCommand,
   isImageId,
   type GatewayDecision,

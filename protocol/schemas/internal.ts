@@ -128,6 +128,12 @@ export const InstanceRecord = Type.Object(
     shelvedImage: Type.Optional(TokenString),
     /** The unshelve command the conductor is scheduling for this shelved_offloaded instance. */
     unshelveBy: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    /**
+     * The commands the instance's machine had taken when its record left its host without its
+     * machine (an offload's hand-back, a reschedule): a command sent on to the new owner after
+     * that is known as taken, not carried out again.
+     */
+    taken: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 80 })),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,8 @@ import { collect } from '../../../actors/audit/index.js';
 import { audit } from '../../../machines/audit/index.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
 import { nothingToRepair } from '../../helpers/host-audit.js';
+import { jetstream } from '@nats-io/jetstream';
+import { encodeMessage, envelope, subjects } from '../../../protocol/index.js';
 
 const cloud = startCloud(
   [
@@ -86,6 +88,26 @@ test.serial(
       { code: 'NotAuthorized' },
       'choosing the host is for admins',
     );
+
+    // A host sends a command on to the conductor when the record left it while the command
+    // was on its way (a stop judged while the instance was still on u1): refused, and the
+    // instance stays (it was deleted: every such command was taken for a delete).
+    const late = crypto.randomUUID();
+    const task = { instanceId: id, commandId: late, action: 'stop', body: {}, user: 'admin', isAdmin: true };
+    const env = envelope({
+      id: `${late}:route:9`,
+      type: 'host.command',
+      ts: Date.now(),
+      project: 'demo',
+      user: 'admin',
+      corr: late,
+      body: task,
+    });
+    await jetstream(c.client.nc).publish(subjects('nv').conductor('command'), encodeMessage(env), { msgID: env.id });
+    const refused = await c.client.final(id, late);
+    t.is(refused.type, 'command.rejected');
+    t.like(refused.body, { code: 'InstanceInvalidState' });
+    t.like((await c.stores.instances.get(id))?.value, { vmState: 'shelved_offloaded', owner: 'conductor' });
 
     const un = await c.act(id, 'unshelve');
     t.is(un.type, 'instance.unshelve.end');

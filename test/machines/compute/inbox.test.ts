@@ -42,6 +42,15 @@ test('compute inbox - a command for an instance owned elsewhere is sent on, once
   });
 });
 
+test('compute inbox - a command the machine took is acked, never sent on: a hand-back keeps it as `taken`, a move keeps the machine', (t) => {
+  const offloaded = record({ owner: 'conductor', vmState: 'shelved_offloaded', epoch: 4, taken: ['cmd-1'] });
+  t.deepEqual(commandVerdict(task({ action: 'shelve' }), 'demo', offloaded, HOST, {}), { kind: 'ack' });
+  const moved = record({ owner: 'host:h2', epoch: 5, machine: { value: 'idle', context: { handled: ['cmd-1'] } } });
+  t.deepEqual(commandVerdict(task(), 'demo', moved, HOST, {}), { kind: 'ack' });
+  // Not taken: sent on to the owner, as before.
+  t.like(commandVerdict(task({ commandId: 'cmd-2' }), 'demo', offloaded, HOST, {}), { kind: 'reroute' });
+});
+
 test('compute inbox - a command for a deleted instance is acked if its machine answered it, else rejected', (t) => {
   const handled = record({ vmState: 'deleted', machine: { value: 'deleted', context: { handled: ['cmd-1'] } } });
   t.deepEqual(commandVerdict(task(), 'demo', handled, HOST, {}), { kind: 'ack' });
