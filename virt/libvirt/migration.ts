@@ -36,16 +36,34 @@ export async function runMigration(
     o.uri,
   ]);
   let aborting = false;
+  let abortedAt = 0;
   let completing = false;
   while (!call.done()) {
     await Promise.race([call.ended, delay(o.pollMs)]);
     if (call.done()) break;
     // The actor stopped: leave the job to libvirtd; the step run again waits for its end.
     checkAborted(o.signal, instanceId);
+    if (aborting && Date.now() - abortedAt > ABORT_GRACE_MS) {
+      // libvirt 9.0 has been seen to leave `virsh migrate` waiting for good after a cancel
+      // (the job reads "Cancelled", the guest runs here; CI, 2026-12-04): the client goes,
+      // and the source is asked until its job is over.
+      call.kill();
+      await call.ended;
+      await untilNoJob(virsh, instanceId, o.pollMs, o.signal);
+      return 'aborted';
+    }
     const next = await o.control().catch(() => 'continue' as const); // a record unreadable now: go on
     if (next === 'abort' && !aborting) {
-      aborting = true;
-      await virsh.run(['domjobabort', instanceId], { instanceId }).catch(() => undefined);
+      // Only a job that runs is cancelled: one cancelled while it is still being set up (the
+      // destination's disks, the NBD server) is what left libvirt hanging. Not running yet,
+      // or the cancel refused: asked again at the next poll.
+      if (await jobRunning(virsh, instanceId)) {
+        aborting = await virsh.run(['domjobabort', instanceId], { instanceId }).then(
+          () => true,
+          () => false,
+        );
+        abortedAt = Date.now();
+      }
     } else if (next === 'complete' && !completing) {
       completing = true;
       await virsh.run(['suspend', instanceId], { instanceId }).catch(() => undefined);
@@ -55,6 +73,17 @@ export async function runMigration(
   if (end.code === 0) return 'migrated';
   if (aborting) return 'aborted';
   throw virshError(end.stderr, instanceId);
+}
+
+/** How long a cancelled migration may take to end before its virsh client is dropped. */
+const ABORT_GRACE_MS = 30_000;
+
+/** Whether the domain's migration job is under way (`domjobinfo`: an unbounded job that has moved data). */
+async function jobRunning(virsh: Virsh, instanceId: string): Promise<boolean> {
+  const info = await virsh.maybe(['domjobinfo', instanceId], { instanceId }).catch(() => undefined);
+  if (info === undefined || !/^Job type:\s*Unbounded/m.test(info)) return false;
+  const processed = /^Data processed:\s*([\d.]+)/m.exec(info);
+  return processed !== null && Number(processed[1]) > 0;
 }
 
 /** Waits while libvirtd runs a job on the domain (an earlier call's migration); absent: no job. */

@@ -51,6 +51,8 @@ export function virshError(message: string, instanceId?: string, cause?: unknown
 export interface RunningCall {
   readonly ended: Promise<{ code: number | null; stderr: string }>;
   readonly done: () => boolean;
+  /** Ends the virsh client (SIGKILL); the job it asked for is libvirtd's to finish or drop. */
+  readonly kill: () => void;
 }
 
 export class Virsh {
@@ -75,7 +77,7 @@ export class Virsh {
         resolve({ code, stderr });
       });
     });
-    return { ended, done: () => finished };
+    return { ended, done: () => finished, kill: () => void child.kill('SIGKILL') };
   }
 
   /** Runs `virsh -c URI args…`; resolves to its stdout, or rejects with the typed error. */
