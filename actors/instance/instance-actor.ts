@@ -18,12 +18,13 @@
  * state is restored too while its outbox is not empty (its host does so), only to publish
  * that outbox and then clear it: nothing else would ever publish it.
  */
-import { createActor, initialTransition, type AnyActorScope, type AnyStateMachine } from 'xstate';
 import type { InstanceRecord, OutboxEvent } from '../../protocol/index.js';
 import {
   inFlightStep,
+  initialOf,
   instanceMachine,
   recordAfter,
+  transitionOf,
   type InstanceEffect,
   type InstanceEvent,
   type InstanceInput,
@@ -78,37 +79,6 @@ export interface InstanceActorDeps {
 }
 
 /**
- * One inert actor scope for every transition of every instance actor. xstate's
- * `transition()` builds a fresh one per call, and building one computes the machine's
- * initial snapshot first: a fifth of a busy host's CPU in the boot benchmark. The instance
- * machine has no children, invokes or delays (machines/instance/machine.ts), so the scope
- * does nothing but collect the actions of the one synchronous transition running.
- */
-let collected: unknown[] = [];
-let inert: AnyActorScope | undefined;
-function step(snapshot: InstanceSnapshot, event: InstanceEvent): [InstanceSnapshot, unknown[]] {
-  if (!inert) {
-    const self = createActor(instanceMachine as unknown as AnyStateMachine); // no input, as transition() makes it
-    inert = {
-      self,
-      defer: () => undefined,
-      id: '',
-      logger: () => undefined,
-      sessionId: '',
-      stopChild: () => undefined,
-      system: self.system,
-      emit: () => undefined,
-      actionExecutor: (a) => void collected.push(a),
-    } as AnyActorScope;
-  }
-  collected = [];
-  const next = instanceMachine.transition(snapshot, event, inert as never);
-  const actions = collected;
-  collected = [];
-  return [next, actions];
-}
-
-/**
  * What an actor keeps of the record it last wrote: all but the machine snapshot and the
  * outbox, which the next write replaces anyway (the live snapshot is `InstanceActor.snapshot`,
  * the outbox is published from the write itself): a quarter of an idle actor's heap.
@@ -158,8 +128,8 @@ export class InstanceActor {
   ): Promise<InstanceActor> {
     const actor = new InstanceActor(record.value.instanceId, deps);
     actor.current = record;
-    const [snapshot, actions] = initialTransition(instanceMachine, input);
-    await actor.commit(...actor.throughNoops(snapshot, actions as unknown as InstanceEffect[]));
+    const [snapshot, actions] = initialOf(input);
+    await actor.commit(...actor.throughNoops(snapshot, actions));
     return actor;
   }
 
@@ -226,9 +196,9 @@ export class InstanceActor {
   send(event: InstanceEvent): Promise<InstanceSnapshot | undefined> {
     this.touched = true;
     return this.queue(async () => {
-      const [next, actions] = step(this.snapshot!, event);
+      const [next, actions] = transitionOf(this.snapshot!, event);
       if (next === this.snapshot && actions.length === 0) return; // ignored (stale step result, duplicate)
-      await this.commit(...this.throughNoops(next, actions as unknown as InstanceEffect[]));
+      await this.commit(...this.throughNoops(next, actions));
     });
   }
 
@@ -342,14 +312,14 @@ export class InstanceActor {
         (a): a is Extract<InstanceEffect, { type: 'runStep' }> => a.type === 'runStep' && noop.has(a.params.step),
       );
       if (!run) break;
-      const [after, more] = step(snapshot, {
+      const [after, more] = transitionOf(snapshot, {
         type: 'STEP_DONE',
         ts: this.deps.clock.now(),
         step: run.params.step,
         key: run.params.key,
       });
       snapshot = after;
-      all = [...all.filter((a) => a !== run), ...(more as unknown as InstanceEffect[])];
+      all = [...all.filter((a) => a !== run), ...more];
     }
     return [snapshot, all];
   }

@@ -13,6 +13,7 @@ export {
   type InstanceSnapshot,
 } from './view.js';
 export { buildInputOf, recordAfter, startedBuild } from './record.js';
+export { initialOf, transitionOf } from './transitions.js';
 export { decide, isDuplicate, RULES, ACCEPTANCES } from './rules.js';
 export { NOTIFICATION, notifOf, type Accepted, type Acceptance, type CommandRule, type Decision } from './core.js';
 export { ALLOW_REBOOT, POWER_OPS, type PowerAction } from './power.js';

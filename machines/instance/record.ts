@@ -5,10 +5,10 @@
  * commits and the conductor's hand-over of a build (which writes the build's first snapshot, so
  * the host does not have to) make the same record from the same transition.
  */
-import { initialTransition } from 'xstate';
 import type { HostBuildTask, InstanceRecord, OutboxEvent, VmState } from '../../protocol/index.js';
 import { instanceMachine } from './machine.js';
 import type { InstanceEffect, InstanceInput } from './types.js';
+import { initialOf } from './transitions.js';
 import { toRecord, type InstanceSnapshot } from './view.js';
 
 /**
@@ -82,6 +82,6 @@ export function startedBuild(
   revision: number,
   now: number,
 ): InstanceRecord {
-  const [next, actions] = initialTransition(instanceMachine, buildInputOf(handed, task, now));
-  return recordAfter(handed, revision, next, actions as unknown as InstanceEffect[], now);
+  const [next, actions] = initialOf(buildInputOf(handed, task, now));
+  return recordAfter(handed, revision, next, actions, now);
 }
