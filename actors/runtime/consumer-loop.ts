@@ -89,16 +89,19 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
   };
 
   /**
-   * Explicit, short pulls, each for as many messages as there are free handler slots: no
-   * message waits in a client-side buffer (where ack_wait would run out on it), and a pull
-   * left behind by a killed loop expires within a second or two instead of holding messages.
+   * Explicit pulls, each for as many messages as there are free handler slots: no message
+   * waits in a client-side buffer (where ack_wait would run out on it). Long ones (PULL_MS): an
+   * idle consumer costs the server a pull and its heartbeats every 2 s otherwise, thousands a
+   * second for a cloud of idle hosts (issue 17, bench idle). A pull left behind by a killed
+   * loop holds nothing: the server drops a pull whose inbox nobody listens on (nats-server
+   * 2.9, checked: the next pull gets a message published after the kill at once).
    */
   const done = (async () => {
     while (!killed && !stopping) {
       while (inProgress.size >= maxInFlight) await Promise.race(inProgress);
       let batch;
       try {
-        batch = await consumer.fetch({ max_messages: maxInFlight - inProgress.size, expires: 2_000 });
+        batch = await consumer.fetch({ max_messages: maxInFlight - inProgress.size, expires: PULL_MS });
       } catch (err) {
         if (killed || stopping) break;
         o.log?.(`pulling from ${o.stream}/${o.durable} failed; retrying`, err);
@@ -134,3 +137,6 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
     },
   };
 }
+
+/** How long one pull waits for messages (its idle heartbeats come at half that). */
+export const PULL_MS = 30_000;

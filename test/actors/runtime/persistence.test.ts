@@ -122,3 +122,35 @@ test('consumer loop - acks only after the handler succeeds; a failed or killed h
   });
   t.deepEqual(second, ['5']);
 });
+
+test('consumer loop - a loop killed while its long pull waits leaves nothing held: the next loop gets a message published after the kill before any ack_wait', async (t) => {
+  const s = await server;
+  const nc = await connectTo(s.url);
+  t.teardown(() => nc.close());
+  await bootstrap(nc, { replicas: 1, prefix: 'idle' });
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const opts = { js, jsm, stream: 'IDLE_CONDUCTOR', durable: 'w', filter: 'idle.conductor.>', ackWaitMs: 60_000 };
+  // An idle loop: its pull waits (PULL_MS, 30 s) for a message that never comes to it.
+  const first = await startConsumerLoop({ ...opts, handle: async () => 'ack' as const });
+  await new Promise((r) => setTimeout(r, 300));
+  first.kill();
+  const got: string[] = [];
+  const next = await startConsumerLoop({
+    ...opts,
+    handle: async (m) => {
+      got.push(new TextDecoder().decode(m.data));
+      return 'ack';
+    },
+  });
+  t.teardown(() => next.stop());
+  await js.publish('idle.conductor.work', new TextEncoder().encode('late'), { msgID: 'late-1' });
+  // Had the dead pull taken it, it would come back only after ack_wait (60 s here).
+  await eventually(
+    async () => {
+      if (!got.includes('late')) throw new Error('not delivered yet');
+    },
+    { timeoutMs: 10_000 },
+  );
+  t.deepEqual(got, ['late']);
+});
