@@ -80,16 +80,20 @@ const sorted = (o: Record<string, object>) =>
       ]),
   );
 
-/** One heartbeat: the service record, with the operator's switches copied in for readers. Returns the record. */
+/**
+ * One heartbeat: the service record, with the operator's switches copied in for readers
+ * (`switches`: the host's `nv-hosts` record as last read, undefined when it has none).
+ * Returns the record.
+ */
 export async function beat(
   services: RecordBucket<ServiceRecord>,
-  hosts: RecordBucket<HostAdminRecord>,
+  switches: { readonly value: HostAdminRecord } | undefined,
   host: string,
   startedAt: number,
   now: number,
   publishedThrough?: number,
 ): Promise<ServiceRecord> {
-  const admin = await hosts.get(host);
+  const admin = switches;
   const record: ServiceRecord = {
     name: `compute-${host}`,
     role: 'compute',

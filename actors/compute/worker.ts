@@ -422,11 +422,17 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
         .catch((err: unknown) => log(`compute ${o.host}: the published watermark was not written`, err));
     }, QUIET_MARK_MS);
   };
+  // The operator's switches are read every SWITCHES_EVERY beats, not at each: a beat is then one
+  // write (issue 17: the idle cost of thousands of hosts). The conductor reads the switches
+  // itself; this host only reconciles on a forced-down, which may wait that long.
+  let beats = 0;
+  let switches: Awaited<ReturnType<typeof stores.hosts.get>>;
   const heartbeat = async () => {
     const now = o.clock.now();
     const gap = now - lastBeat;
     lastBeat = now;
-    const me = await beat(stores.services, stores.hosts, o.host, startedAt, now, mark.value());
+    if (beats++ % SWITCHES_EVERY === 0 || gap > SERVICE_TTL_MS / 2) switches = await stores.hosts.get(o.host);
+    const me = await beat(stores.services, switches, o.host, startedAt, now, mark.value());
     beaten = me;
     // Taken for dead (a long pause), or marked down by an operator while running: instances
     // may have been evacuated away; the records say which.
@@ -610,6 +616,9 @@ interface StartRead {
   readonly records: Array<Versioned<InstanceRecord> & { key: string }>;
   readonly moves: Array<Versioned<MigrationRecord> & { key: string }>;
 }
+
+/** Every how many heartbeats the host reads its switches in `nv-hosts` (forced down, disabled). */
+const SWITCHES_EVERY = 5;
 
 /** How long after the host goes quiet its published watermark is written (one write per quiet spell). */
 const QUIET_MARK_MS = 200;
