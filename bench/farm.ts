@@ -13,7 +13,7 @@
 import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { startCompute, type ComputeWorker } from '../actors/compute/index.js';
+import { DEFAULT_HEARTBEAT_MS, startCompute, type ComputeWorker } from '../actors/compute/index.js';
 import { randomIds, systemClock, connectNats } from '../actors/runtime/index.js';
 import { createDriver, FakeHost } from '../virt/index.js';
 
@@ -61,7 +61,7 @@ const inventory = {
   reservedDiskGb: 0,
   allocationRatio: { cpu: 1, ram: 1, disk: 1 },
 };
-const heartbeatMs = Number(flag('heartbeat', '3000'));
+const heartbeatMs = Number(flag('heartbeat', String(DEFAULT_HEARTBEAT_MS)));
 const startConcurrency = Number(flag('start-concurrency', '16'));
 
 const conns: NatsConnection[] = [];

@@ -15,7 +15,7 @@ import { DEFAULT_ACTOR_REST_MS } from '../actors/compute/index.js';
 const say = sayFor('memory');
 
 export async function run(args: string[]): Promise<{ results: unknown; table: string }> {
-  const n = numOpt(args, 'instances', { full: 20_000, quick: 3000, tiny: 40 });
+  const n = numOpt(args, 'instances', { full: 100_000, quick: 3000, tiny: 40 });
   const cloud = await startBenchCloud({ hosts: 0 });
   try {
     const farm = await cloud.startFarm({

@@ -3,6 +3,7 @@
  * (reported only when they differ from what placement holds, as Nova's report client does),
  * and its heartbeat in `nv-services` (a key that expires when the host stops beating).
  */
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { HostInventory } from '../../machines/tracker/index.js';
 import { type HostAdminRecord, type ServiceRecord, encodeValue } from '../../protocol/index.js';
 import type { PlacementClient } from '../placement/index.js';
@@ -86,12 +87,14 @@ const sorted = (o: Record<string, object>) =>
  * Returns the record.
  */
 export async function beat(
+  nc: NatsConnection,
   services: RecordBucket<ServiceRecord>,
   switches: { readonly value: HostAdminRecord } | undefined,
   host: string,
   startedAt: number,
   now: number,
   publishedThrough?: number,
+  acked = false,
 ): Promise<ServiceRecord> {
   const admin = switches;
   const record: ServiceRecord = {
@@ -104,7 +107,10 @@ export async function beat(
     lastSeen: now,
     ...(publishedThrough !== undefined ? { publishedThrough } : {}),
   };
-  // Single writer per key (this host), and the key expires between beats: a plain put.
-  await services.kv.put(record.name, encodeValue(record));
+  // Single writer per key (this host), and the key expires between beats: written with no
+  // acknowledgement; a beat lost is the next beat's to make up, as a late one would be. The
+  // first one is acknowledged: a host is seen alive once its worker has started.
+  if (acked) await services.kv.put(record.name, encodeValue(record));
+  else services.announce(nc, record.name, record);
   return record;
 }

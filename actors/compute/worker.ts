@@ -431,8 +431,9 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     const now = o.clock.now();
     const gap = now - lastBeat;
     lastBeat = now;
+    const first = beats === 0;
     if (beats++ % SWITCHES_EVERY === 0 || gap > SERVICE_TTL_MS / 2) switches = await stores.hosts.get(o.host);
-    const me = await beat(stores.services, switches, o.host, startedAt, now, mark.value());
+    const me = await beat(o.nc, stores.services, switches, o.host, startedAt, now, mark.value(), first);
     beaten = me;
     // Taken for dead (a long pause), or marked down by an operator while running: instances
     // may have been evacuated away; the records say which.
