@@ -53,10 +53,11 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
           .map(([k, n]) => [k, r1(n / windowS)]),
       ),
     };
+    const controlByRole = CONTROL_PLANE.map((k) => `${k} ${byProcess[k] ?? 0}`).join(', ');
     const table = tableOf([
       [
-        `control-plane CPU with ${hosts.toLocaleString('en-US')} idle hosts (nats-server, placement, gateway, conductor)`,
-        `${results.controlPlanePercent} % of a core (${CONTROL_PLANE.map((k) => `${k} ${byProcess[k] ?? 0}`).join(', ')})`,
+        `control-plane CPU with ${hosts.toLocaleString('en-US')} idle hosts (${CONTROL_PLANE.join(', ')})`,
+        `${results.controlPlanePercent} % of a core (${controlByRole})`,
         '≤ 25 % of a core',
       ],
       [

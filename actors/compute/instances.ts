@@ -57,8 +57,9 @@ export class InstanceHost {
 
   /**
    * Every `restIdleMs`, the actors that took no event since the last sweep rest (compact
-   * form: ~0.3 KB instead of ~6 KB, bench/memory). An actor busy with a step, or with events
-   * queued, stays awake (InstanceActor.rest decides in its mailbox).
+   * form: 1.3 KB of heap per instance instead of 3.3 KB, tracker claim included,
+   * bench/memory). An actor busy with a step, or with events queued, stays awake
+   * (InstanceActor.rest decides in its mailbox).
    */
   private restLater(everyMs: number): void {
     const clock = this.o.actorDeps.clock;

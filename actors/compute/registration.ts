@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { HostInventory } from '../../machines/tracker/index.js';
-import { type HostAdminRecord, type ServiceRecord, encodeValue } from '../../protocol/index.js';
+import type { HostAdminRecord, ServiceRecord } from '../../protocol/index.js';
 import type { PlacementClient } from '../placement/index.js';
 import { CallError } from '../runtime/index.js';
 import type { RecordBucket } from '../records/index.js';
@@ -96,13 +96,12 @@ export async function beat(
   publishedThrough?: number,
   acked = false,
 ): Promise<ServiceRecord> {
-  const admin = switches;
   const record: ServiceRecord = {
     name: `compute-${host}`,
     role: 'compute',
     host,
-    enabled: admin?.value.enabled ?? true,
-    forcedDown: admin?.value.forcedDown ?? false,
+    enabled: switches?.value.enabled ?? true,
+    forcedDown: switches?.value.forcedDown ?? false,
     startedAt,
     lastSeen: now,
     ...(publishedThrough !== undefined ? { publishedThrough } : {}),
@@ -110,7 +109,7 @@ export async function beat(
   // Single writer per key (this host), and the key expires between beats: written with no
   // acknowledgement; a beat lost is the next beat's to make up, as a late one would be. The
   // first one is acknowledged: a host is seen alive once its worker has started.
-  if (acked) await services.kv.put(record.name, encodeValue(record));
+  if (acked) await services.put(record.name, record);
   else services.announce(nc, record.name, record);
   return record;
 }

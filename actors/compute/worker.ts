@@ -24,13 +24,7 @@ import {
   trackerMigrations,
 } from '../../machines/compute/index.js';
 import { operationInFlight } from '../../machines/instance/index.js';
-import {
-  encodeValue,
-  subjects,
-  type InstanceRecord,
-  type MigrationRecord,
-  type ServiceRecord,
-} from '../../protocol/index.js';
+import { subjects, type InstanceRecord, type MigrationRecord, type ServiceRecord } from '../../protocol/index.js';
 import {
   RemoteHosts,
   sleep as sleepOn,
@@ -268,7 +262,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   phaseDone('actors');
   if (restored > 0)
     log(
-      `compute ${o.host}: restored ${restored} instance actors (${instances.resting()} of them at rest, in compact form)`,
+      `compute ${o.host}: restored ${restored} instance actors ` +
+        `(${instances.resting()} of them at rest, in compact form)`,
     );
 
   /**
@@ -417,8 +412,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
       const v = mark.value();
       if (!beaten || beaten.publishedThrough === v) return;
       beaten = { ...beaten, publishedThrough: v };
-      stores.services.kv
-        .put(beaten.name, encodeValue(beaten))
+      stores.services
+        .put(beaten.name, beaten)
         .catch((err: unknown) => log(`compute ${o.host}: the published watermark was not written`, err));
     }, QUIET_MARK_MS);
   };
@@ -577,7 +572,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   supervisor.running();
   phaseDone('services');
   log(
-    `compute ${o.host}: ready in ${phases.reduce((n, [, ms]) => n + ms, 0)} ms (${phases.map(([n, ms]) => `${n} ${ms} ms`).join(', ')})`,
+    `compute ${o.host}: ready in ${phases.reduce((n, [, ms]) => n + ms, 0)} ms ` +
+      `(${phases.map(([n, ms]) => `${n} ${ms} ms`).join(', ')})`,
   );
 
   let finish!: () => void;

@@ -103,6 +103,12 @@ interface Resting {
   readonly epoch: number;
 }
 
+const restingOf = (r: Versioned<InstanceRecord>): Resting => ({
+  revision: r.revision,
+  owner: r.value.owner,
+  epoch: r.value.epoch,
+});
+
 export class InstanceActor {
   /** Undefined while the actor rests (`rest`); rebuilt from the record by `wake`. */
   private snapshot: InstanceSnapshot | undefined;
@@ -147,7 +153,7 @@ export class InstanceActor {
    */
   static resting(deps: InstanceActorDeps, record: Versioned<InstanceRecord>): InstanceActor {
     const actor = new InstanceActor(record.value.instanceId, deps);
-    actor.resting = { revision: record.revision, owner: record.value.owner, epoch: record.value.epoch };
+    actor.resting = restingOf(record);
     return actor;
   }
 
@@ -230,7 +236,7 @@ export class InstanceActor {
       const current = this.current;
       if (!snapshot || !current || this.stepsRunning > 0 || this.queued > 1) return;
       if (snapshot.status !== 'active' || inFlightStep(snapshot) !== undefined) return;
-      this.resting = { revision: current.revision, owner: current.value.owner, epoch: current.value.epoch };
+      this.resting = restingOf(current);
       this.snapshot = undefined;
       this.current = undefined;
       this.steps = undefined;

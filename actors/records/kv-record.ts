@@ -51,6 +51,11 @@ export class RecordBucket<T> {
     return writeIfRevision(this.kv, key, encodeValue(value), revision);
   }
 
+  /** Writes the value whatever the key holds (one writer per key: heartbeats), acknowledged. */
+  async put(key: string, value: T): Promise<void> {
+    await this.kv.put(key, encodeValue(value));
+  }
+
   /**
    * Writes the value with no acknowledgement (a core publish on the key's subject, which the
    * bucket's stream stores): for values whose loss costs nothing but their next write, with

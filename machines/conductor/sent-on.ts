@@ -25,6 +25,7 @@ export function decideSentOn(s: {
     return ack({ kind: 'route', host: ownerHost(rec), msgId: `${task.commandId}:route:${rec.epoch}`, task });
   return reject(
     'InstanceInvalidState',
-    `instance ${id} is ${rec.vmState} and on no host now: ${task.action} cannot run (the instance changed since the command was accepted)`,
+    `instance ${id} is ${rec.vmState} and on no host now: ${task.action} cannot run ` +
+      '(the instance changed since the command was accepted)',
   );
 }

@@ -23,12 +23,14 @@ import {
   inFlightStep,
   instanceMachine,
   statePath,
+  type CommandEvent,
   type InstanceInput,
   type InstanceSnapshot,
   type StepError,
   type StepName,
 } from '../../machines/instance/index.js';
-import type { Envelope } from '../../protocol/index.js';
+import type { Envelope, InstanceRecord } from '../../protocol/index.js';
+import type { Versioned } from '../../actors/runtime/index.js';
 import { handedOver } from '../fixtures/generate-records.js';
 import { input } from '../machines/instance/driver.js';
 import { TestClient } from './client.js';
@@ -201,4 +203,29 @@ export function storedAt(b: Bench, id: string, state: string) {
     },
     { timeoutMs: 15_000, intervalMs: 50 },
   );
+}
+
+/** A user's command `action` to an instance actor, under command id `id` (user alice). */
+export const command = (
+  id: string,
+  action: CommandEvent['action'],
+  body: Record<string, unknown> = {},
+): CommandEvent => ({
+  type: 'COMMAND',
+  ts: Date.now(),
+  id,
+  action,
+  body,
+  user: 'alice',
+  isAdmin: false,
+});
+
+/** A build of `id` ended: its actor, and its record stored at rest in `idle`, create.end out. */
+export async function built(
+  b: Bench,
+  id: string,
+): Promise<{ actor: InstanceActor; stored: Versioned<InstanceRecord> }> {
+  const actor = await startBuild(b, id);
+  await terminalsOf(b, id, `boot-${id}`);
+  return { actor, stored: await storedAt(b, id, 'idle') };
 }

@@ -9,23 +9,21 @@ import test from 'ava';
 import { InstanceActor } from '../../../actors/instance/instance-actor.js';
 import { ActorErrorCode, isActorError } from '../../../actors/errors.js';
 import { inFlightStep, statePath, type CommandEvent } from '../../../machines/instance/index.js';
-import { eventsOf, startBench, startBuild, storedAt, terminalsOf, type Bench } from '../../helpers/instance-bench.js';
+import {
+  command,
+  eventsOf,
+  startBench,
+  startBuild,
+  storedAt,
+  terminalsOf,
+  type Bench,
+} from '../../helpers/instance-bench.js';
 import { eventually } from '../../helpers/eventually.js';
 
 let bench: Promise<Bench> | undefined;
 const open = () => (bench ??= startBench('instance-actor'));
 test.after.always(async () => {
   if (bench) await (await bench).close();
-});
-
-const command = (id: string, action: CommandEvent['action'], body: Record<string, unknown> = {}): CommandEvent => ({
-  type: 'COMMAND',
-  ts: Date.now(),
-  id,
-  action,
-  body,
-  user: 'alice',
-  isAdmin: false,
 });
 
 /** A built, active instance and its actor. */

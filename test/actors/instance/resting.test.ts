@@ -10,8 +10,8 @@ import test from 'ava';
 import { InstanceActor } from '../../../actors/instance/instance-actor.js';
 import { PublishedMark } from '../../../actors/instance/index.js';
 import { ActorErrorCode, isActorError } from '../../../actors/errors.js';
-import { atRest, statePath, type CommandEvent } from '../../../machines/instance/index.js';
-import { startBench, startBuild, storedAt, terminalsOf, type Bench } from '../../helpers/instance-bench.js';
+import { atRest, statePath } from '../../../machines/instance/index.js';
+import { built, command, startBench, storedAt, terminalsOf, type Bench } from '../../helpers/instance-bench.js';
 
 let bench: Promise<Bench> | undefined;
 const open = () => (bench ??= startBench('instance-resting'));
@@ -19,22 +19,10 @@ test.after.always(async () => {
   if (bench) await (await bench).close();
 });
 
-const command = (id: string, action: CommandEvent['action'], body: Record<string, unknown> = {}): CommandEvent => ({
-  type: 'COMMAND',
-  ts: Date.now(),
-  id,
-  action,
-  body,
-  user: 'alice',
-  isAdmin: false,
-});
-
 test.serial('an idle actor rests, and its next command rebuilds it from the record and runs as usual', async (t) => {
   const b = await open();
   const id = 'rest-1';
-  const actor = await startBuild(b, id);
-  await terminalsOf(b, id, `boot-${id}`);
-  const before = await storedAt(b, id, 'idle');
+  const { actor, stored: before } = await built(b, id);
   t.true(atRest(before.value.machine), 'an active idle record is at rest');
   t.true(await actor.rest());
   t.true(actor.isResting);
@@ -51,8 +39,7 @@ test.serial('an idle actor rests, and its next command rebuilds it from the reco
 test.serial('an actor never rests with a step in flight; it rests once the step is done', async (t) => {
   const b = await open();
   const id = 'rest-2';
-  const actor = await startBuild(b, id);
-  await terminalsOf(b, id, `boot-${id}`);
+  const { actor } = await built(b, id);
   const held = b.executor.hold('powerOff');
   await actor.send(command('stop-rest-2', 'stop'));
   await held.reached;
@@ -67,9 +54,7 @@ test.serial('an actor never rests with a step in flight; it rests once the step 
 test.serial('view() wakes a resting actor and shows the stored state', async (t) => {
   const b = await open();
   const id = 'rest-3';
-  const actor = await startBuild(b, id);
-  await terminalsOf(b, id, `boot-${id}`);
-  await storedAt(b, id, 'idle');
+  const { actor } = await built(b, id);
   t.true(await actor.rest());
   const snap = await actor.view();
   t.is(snap && statePath(snap.value), 'idle');
@@ -81,9 +66,7 @@ test.serial(
   async (t) => {
     const b = await open();
     const id = 'rest-4';
-    const actor = await startBuild(b, id);
-    await terminalsOf(b, id, `boot-${id}`);
-    await storedAt(b, id, 'idle');
+    const { actor } = await built(b, id);
     t.true(await actor.rest());
     const cur = (await b.stores.instances.get(id))!;
     const revision = await b.stores.instances.update(
@@ -110,9 +93,7 @@ test.serial(
 test.serial('an actor brought back at rest from a start read takes a command like a restored one', async (t) => {
   const b = await open();
   const id = 'rest-5';
-  const first = await startBuild(b, id);
-  await terminalsOf(b, id, `boot-${id}`);
-  const cur = await storedAt(b, id, 'idle');
+  const { actor: first, stored: cur } = await built(b, id);
   first.kill(); // the host process died
   const again = InstanceActor.resting(b.deps(), cur);
   t.true(again.isResting);
@@ -126,9 +107,7 @@ test.serial('the published watermark stays below an unpublished commit and passe
   const id = 'rest-6';
   const mark = new PublishedMark();
   const deps = { ...b.deps(), mark };
-  const actor = await startBuild(b, id);
-  await terminalsOf(b, id, `boot-${id}`);
-  const cur = await storedAt(b, id, 'idle');
+  const { actor, stored: cur } = await built(b, id);
   actor.kill();
   // Hold the publish of the stop's first event: the commit is written, its outbox not out.
   let release!: () => void;
