@@ -56,6 +56,7 @@ export const RejectionCode = {
   FlavorNotFound: 'FlavorNotFound',
   ImageNotFound: 'ImageNotFound',
   ImageNotActive: 'ImageNotActive',
+  ServerGroupNotFound: 'ServerGroupNotFound',
   QuotaExceeded: 'QuotaExceeded',
   NotAuthorized: 'NotAuthorized',
   HostNotFound: 'HostNotFound',

@@ -27,6 +27,7 @@ export {
   adminType,
   ctlType,
   imageType,
+  groupType,
   knownTypes,
   MessageKind,
   placementType,
@@ -126,3 +127,12 @@ export {
   QuotaView,
 } from './schemas/admin.js';
 export { IMAGE_PART_BYTES, ImageOps, MAX_IMAGE_BYTES } from './schemas/images.js';
+export {
+  GROUP_POLICIES,
+  GroupOps,
+  GroupPolicy,
+  GroupRules,
+  MAX_GROUP_MEMBERS,
+  ServerGroupRecord,
+  ServerGroupView,
+} from './schemas/groups.js';

@@ -29,6 +29,7 @@ import {
   QuotaQueries,
 } from './schemas/admin.js';
 import { ImageOps } from './schemas/images.js';
+import { GroupOps } from './schemas/groups.js';
 
 /** What a message is, which decides where its type is looked up. */
 export const MessageKind = {
@@ -48,6 +49,7 @@ export const trackerType = (op: string) => `tracker.${op}`;
 export const rpcType = (op: string) => `rpc.${op}`;
 export const adminType = (op: string) => `admin.${op}`;
 export const imageType = (op: string) => `image.${op}`;
+export const groupType = (op: string) => `group.${op}`;
 
 type OpTable = Readonly<Record<string, { readonly request: TSchema; readonly reply: TSchema }>>;
 
@@ -85,6 +87,7 @@ function build(): Record<MessageKind, Map<string, TSchema>> {
   ops(QuotaQueries, queryType, rr);
   ops(AdminOps, adminType, rr);
   ops(ImageOps, imageType, rr);
+  ops(GroupOps, groupType, rr);
   rr.replies.set(ERROR_TYPE, ErrorBodySchema);
 
   const tasks = new Map<string, TSchema>(Object.entries(InternalTasks));

@@ -80,6 +80,7 @@ export async function startConductor(options: ConductorOptions): Promise<Actor> 
     weigher: o.weigher,
     remote,
     clock: o.clock,
+    ...(o.killPoint ? { killPoint: o.killPoint } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
   const deleteUnscheduled = unscheduledDelete({ js, prefix, stores, placement, clock: o.clock, planner: plans });

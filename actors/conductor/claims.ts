@@ -12,8 +12,10 @@
  * back and asks again, the same opId); only a refusal gives the room back.
  */
 import { type HostNeeded, type Weigher, pickHosts } from '../../machines/conductor/index.js';
-import type { InstanceRecord, ServiceRecord } from '../../protocol/index.js';
-import { type Clock, type RemoteHosts, CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
+import { placementOf, reserve, type GroupPlacement, type MemberFacts } from '../../machines/scheduling/index.js';
+import type { InstanceRecord, ServerGroupRecord, ServiceRecord } from '../../protocol/index.js';
+import { type Clock, type KillPoint, type RemoteHosts, CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
+import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
 import type { PlacementClient } from '../placement/index.js';
 import { liveComputeServices, type Stores } from '../records/index.js';
 import type { LiveServicesView } from './live-hosts.js';
@@ -25,8 +27,12 @@ export interface ClaimDeps {
   readonly weigher: Weigher;
   readonly remote: RemoteHosts;
   readonly clock: Clock;
+  readonly killPoint?: KillPoint;
   readonly log?: (line: string, err?: unknown) => void;
 }
+
+/** Reservations tried before a member's build gives up for now (its task comes back): a burst's conflicts. */
+const GROUP_CAS_ATTEMPTS = 50;
 
 /**
  * How long the providers' names are taken as read: an operator's rename (a host is its
@@ -139,6 +145,79 @@ export function claims(d: ClaimDeps) {
     return claimOn(rec, pick(await liveComputeServices(d.stores)), false);
   };
 
+  /** What the conductor knows of each other member of `g`: its record and its reservation. */
+  const memberFacts = async (g: ServerGroupRecord, self: string): Promise<Map<string, MemberFacts>> => {
+    const ids = Object.keys(g.members).filter((id) => id !== self);
+    const records = await Promise.all(ids.map((id) => d.stores.instances.get(id)));
+    return new Map(ids.map((id, k) => [id, { record: records[k]?.value, reserved: g.members[id] ?? null }]));
+  };
+
+  /**
+   * A member of a server group (docs/scheduling.md): the host is chosen on the group's record
+   * as read, and reserved there with a compare-and-set on that read before anything is claimed,
+   * so that no two members are ever placed on one view of the group; a conflict (another member
+   * reserved meanwhile) chooses again on the new record. An earlier run's claim stands: it was
+   * reserved before it was made. A deleted group's members are placed as any instance.
+   */
+  const claimInGroup = async (rec: InstanceRecord, groupId: string, tried0: readonly string[]) => {
+    const earlier = await existingClaim(rec.instanceId);
+    let tried = tried0;
+    for (let attempt = 1; attempt <= GROUP_CAS_ATTEMPTS; attempt++) {
+      const g = await d.stores.groups.get(groupId);
+      if (!g) {
+        // Deleted: as in Nova, its members are in no group any more and go anywhere.
+        d.log?.(`build of ${rec.instanceId}: its server group ${groupId} is gone; placed without it`);
+        return earlier ?? (await claimOnBestHost(rec, tried)) ?? (await existingClaim(rec.instanceId));
+      }
+      const members = await memberFacts(g.value, rec.instanceId);
+      // A member no host fits is a member still (Nova adds it at the API), reserved nowhere.
+      let host: string | null | undefined = earlier;
+      let claim: (() => Promise<string | undefined>) | undefined;
+      if (host === undefined) {
+        const placement = placementOf(g.value, members, rec.instanceId);
+        const choice = await chooseOne(rec, tried, placement);
+        host = choice?.host ?? null;
+        claim = choice?.claim;
+      }
+      try {
+        await d.stores.groups.update(
+          groupId,
+          reserve(g.value, members, rec.instanceId, host, d.clock.now()),
+          g.revision,
+        );
+      } catch (err) {
+        if (isActorError(err, ActorErrorCode.CasConflict)) continue; // another member first: choose again
+        throw err;
+      }
+      if (host === null) return undefined;
+      if (!claim) return host;
+      if (d.killPoint) await d.killPoint('group.reserved', { instanceId: rec.instanceId, groupId, host });
+      const claimed = await claim();
+      if (claimed !== undefined) return claimed;
+      tried = [...tried, host]; // taken meanwhile, or switched off: another host, reserved again
+    }
+    throw new ActorError(
+      ActorErrorCode.CasConflict,
+      `build of ${rec.instanceId}: server group ${groupId} kept changing (${GROUP_CAS_ATTEMPTS} reservations); the task comes back`,
+    );
+  };
+
+  /** The best host under the group's policy, and how to claim there (undefined: none fits). */
+  const chooseOne = async (rec: InstanceRecord, tried: readonly string[], group: GroupPlacement) => {
+    const c = await candidates(rec);
+    const pickFrom = (services: ServiceRecord[]) =>
+      pickHosts({ ...c, services, tried, forcedHost: rec.forcedHost, weigher: d.weigher, count: PICKS, group });
+    let choices = d.live.ready ? pickFrom(d.live.services()) : [];
+    let checkSwitches = true;
+    if (choices.length === 0) {
+      choices = pickFrom(await liveComputeServices(d.stores));
+      checkSwitches = false;
+    }
+    const best = choices[0];
+    if (!best) return undefined;
+    return { host: best.host, claim: () => claimOn(rec, [best], checkSwitches) };
+  };
+
   /**
    * The host a build or an unshelve goes to: an earlier run's claim, else (when fresh) a new one.
    * A fresh one claims first and looks for an earlier run's claim only when placement says the
@@ -146,9 +225,11 @@ export function claims(d: ClaimDeps) {
    * the last room): one placement read less per boot.
    */
   const hostFor = async (n: HostNeeded): Promise<string | undefined> =>
-    n.fresh
-      ? ((await claimOnBestHost(n.record, n.tried)) ?? (await existingClaim(n.record.instanceId)))
-      : existingClaim(n.record.instanceId);
+    n.record.group !== undefined && n.fresh
+      ? claimInGroup(n.record, n.record.group, n.tried)
+      : n.fresh
+        ? ((await claimOnBestHost(n.record, n.tried)) ?? (await existingClaim(n.record.instanceId)))
+        : existingClaim(n.record.instanceId);
 
   /** The destination an earlier run got room on for the instance consumer (its tracker may not have answered). */
   const claimedElsewhere = async (id: string, source: string): Promise<Dest | undefined> => {

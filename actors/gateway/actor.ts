@@ -42,6 +42,7 @@ import { ProjectInFlight } from './in-flight.js';
 import { QuotaLedgers } from './quota-ledger.js';
 import { serveQueries } from './queries.js';
 import { serveImages } from './images.js';
+import { serveGroups } from './groups.js';
 import { compileGatewayOptions, type GatewayOptions } from './options.js';
 
 export type { GatewayOptions } from './options.js';
@@ -139,6 +140,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       record: current?.value,
       ...(needsFlavor ? { flavor: (await stores.flavors.get(String(env.body['flavor'])))?.value } : {}),
       ...(isImageId(image) ? { image: (await stores.images.get(image.toLowerCase()))?.value } : {}),
+      ...(groupOf(env.body) !== undefined ? { group: (await stores.groups.get(groupOf(env.body)!))?.value } : {}),
     };
     const decision = decideCommand(cmd, inputs);
     // What the command adds to the project's usage is judged against its quota ledger before
@@ -244,6 +246,14 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
     prefix,
     ...(o.log ? { log: o.log } : {}),
   });
+  const groupService = serveGroups({
+    nc: o.nc,
+    stores,
+    clock: o.clock,
+    ids: o.ids,
+    prefix,
+    ...(o.log ? { log: o.log } : {}),
+  });
   const imageService = serveImages({
     nc: o.nc,
     stores,
@@ -267,13 +277,20 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       queries.unsubscribe();
       admin.unsubscribe();
       imageService.unsubscribe();
+      groupService.unsubscribe();
       loop.kill();
     },
     stop: async () => {
-      await Promise.all([queries.drain(), admin.drain(), imageService.drain()]);
+      await Promise.all([queries.drain(), admin.drain(), imageService.drain(), groupService.drain()]);
       await loop.stop();
     },
   };
+}
+
+/** The server group a boot's scheduler hints name, if any (the decoder checked its shape). */
+function groupOf(body: Record<string, unknown>): string | undefined {
+  const hints = body['schedulerHints'] as { group?: string } | undefined;
+  return hints?.group;
 }
 
 const limitOf = (n: number) => (n < 0 ? 'unlimited' : String(n));

@@ -1,6 +1,6 @@
 /**
  * The record buckets every role reads: instances, flavors, quotas and their ledgers, services, hosts, migrations,
- * images.
+ * images, server groups.
  */
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -14,6 +14,7 @@ import {
   MigrationRecord,
   QuotaLedgerRecord,
   QuotaRecord,
+  ServerGroupRecord,
   ServiceRecord,
 } from '../../protocol/index.js';
 import { names } from '../runtime/index.js';
@@ -32,6 +33,8 @@ export interface Stores {
   readonly hosts: RecordBucket<HostAdminRecord>;
   readonly migrations: RecordBucket<MigrationRecord>;
   readonly images: RecordBucket<ImageRecord>;
+  /** Server groups (`nv-server-groups`): policy and members (docs/scheduling.md). */
+  readonly groups: RecordBucket<ServerGroupRecord>;
   /** The images' bytes (object store `nv-images`), opened on first use. */
   readonly imageData: ImageStore;
 }
@@ -45,7 +48,7 @@ export async function removeImage(stores: Pick<Stores, 'images' | 'imageData'>, 
 export async function openStores(nc: NatsConnection, prefix?: string): Promise<Stores> {
   const b = names(prefix).buckets;
   const kvm = new Kvm(nc);
-  const [instances, flavors, quotas, quotaUsage, services, hosts, migrations, images] = await Promise.all([
+  const [instances, flavors, quotas, quotaUsage, services, hosts, migrations, images, groups] = await Promise.all([
     kvm.open(b.instances),
     kvm.open(b.flavors),
     kvm.open(b.quotas),
@@ -54,6 +57,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     kvm.open(b.hosts),
     kvm.open(b.migrations),
     kvm.open(b.images),
+    kvm.open(b.groups),
   ]);
   return {
     instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance', INSTANCE_RECORD_UPGRADES),
@@ -65,6 +69,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     migrations: new RecordBucket<MigrationRecord>(migrations, MigrationRecord, 'migration'),
     imageData: imageStore(jetstream(nc), prefix),
     images: new RecordBucket<ImageRecord>(images, ImageRecord, 'image'),
+    groups: new RecordBucket<ServerGroupRecord>(groups, ServerGroupRecord, 'server group'),
   };
 }
 

@@ -56,6 +56,8 @@ export interface KillPointContexts {
   readonly 'release.judged': { readonly instanceId: string; readonly migrationId: string; readonly verdict: string };
   /** Placement answered a call; the caller has not used the answer. */
   readonly 'placement.answered': { readonly op: string; readonly consumer?: string };
+  /** The conductor reserved a host for a member in its server group's record; nothing is claimed there yet. */
+  readonly 'group.reserved': { readonly instanceId: string; readonly groupId: string; readonly host: string };
 }
 
 export type KillPointName = keyof KillPointContexts;
@@ -70,6 +72,7 @@ export const KILL_POINTS: readonly KillPointName[] = [
   'move.closed',
   'release.judged',
   'placement.answered',
+  'group.reserved',
 ];
 
 /** The hook: called at each point, awaited before the continuation goes on. */

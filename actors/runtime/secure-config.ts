@@ -84,7 +84,7 @@ function service(prefix: string, role: ServiceRole, user: string): Permissions {
           p('rpc.*.consoleLog'),
         ],
       },
-      subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), p('image.>'), ctl] },
+      subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), p('image.>'), p('group.>'), ctl] },
     },
     conductor: {
       // $O.<images>: a shelved_offloaded instance's delete removes its image's bytes.
@@ -192,6 +192,7 @@ function tenant(prefix: string, project: string, user: string): Permissions {
         `${prefix}.cmd.${project}.>`,
         `${prefix}.query.${project}.>`,
         `${prefix}.image.${project}.>`,
+        `${prefix}.group.${project}.>`,
         `$JS.API.CONSUMER.CREATE.${evt}.*.${prefix}.evt.${project}.>`,
         `$JS.API.CONSUMER.MSG.NEXT.${evt}.*`,
         `$JS.API.CONSUMER.INFO.${evt}.*`,

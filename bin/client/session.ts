@@ -14,6 +14,7 @@ import {
   envelope,
   ERROR_TYPE,
   imageType,
+  groupType,
   isProjectToken,
   isToken,
   MessageKind,
@@ -124,6 +125,11 @@ export class ClientSession {
    */
   image<T>(op: string, body: Record<string, unknown>, timeoutMs = 30_000, id?: string): Promise<T> {
     return this.request<T>(this.s.image(this.project, op), imageType(op), body, timeoutMs, this.project, id);
+  }
+
+  /** `nv.group.<project>.<op>` (server groups); `id` the same on every retry, so a retried `create` makes one group. */
+  group<T>(op: string, body: Record<string, unknown>, id?: string): Promise<T> {
+    return this.request<T>(this.s.group(this.project, op), groupType(op), body, 10_000, this.project, id);
   }
 
   /** `nv.admin.<op>`, in the admin project (the only one a secure gateway takes admin requests from). */

@@ -56,20 +56,23 @@ export function registerInstanceOps(program: Command): void {
       .requiredOption('--flavor <name>', 'a flavor name (see `novactor flavors`)')
       .option('--image <ref>', 'the image to boot from')
       .option('--host <host>', 'admin only: force the compute host')
+      .option('--group <id>', 'a server group of the project: placed under its policy (`novactor server-group`)')
       .option('--id <uuid>', 'the instance id to use (default: a new UUID)'),
-  ).action((name: string, o: WaitOptions & { flavor: string; image?: string; host?: string; id?: string }) =>
-    runClient(o, () => {
-      const instanceId = o.id === undefined ? randomUUID() : tokenArg('--id', o.id);
-      if (name.length === 0 || name.length > 255) throw new UsageError('the instance name must be 1-255 characters');
-      const body = {
-        name,
-        flavor: o.flavor,
-        ...(o.image ? { image: o.image } : {}),
-        ...(o.host ? { host: tokenArg('--host', o.host) } : {}),
-      };
-      const run = { instanceId, action: 'boot', body, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
-      return (c) => sendCommand(c, run);
-    }),
+  ).action(
+    (name: string, o: WaitOptions & { flavor: string; image?: string; host?: string; group?: string; id?: string }) =>
+      runClient(o, () => {
+        const instanceId = o.id === undefined ? randomUUID() : tokenArg('--id', o.id);
+        if (name.length === 0 || name.length > 255) throw new UsageError('the instance name must be 1-255 characters');
+        const body = {
+          name,
+          flavor: o.flavor,
+          ...(o.image ? { image: o.image } : {}),
+          ...(o.host ? { host: tokenArg('--host', o.host) } : {}),
+          ...(o.group ? { schedulerHints: { group: tokenArg('--group', o.group) } } : {}),
+        };
+        const run = { instanceId, action: 'boot', body, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
+        return (c) => sendCommand(c, run);
+      }),
   );
 
   for (const [action, description] of SIMPLE) {

@@ -5,6 +5,7 @@
  */
 import type { PlacementReply } from '../../protocol/schemas/placement.js';
 import type { ServiceRecord } from '../../protocol/schemas/internal.js';
+import { groupAllows, groupWeight, type GroupPlacement } from '../scheduling/index.js';
 
 export type Weigher = 'spread' | 'pack';
 
@@ -27,6 +28,8 @@ export interface PickInput {
   readonly weigher: Weigher;
   /** How many hosts to return: the pick and its alternates. */
   readonly count: number;
+  /** The member's server group, as placed now: its policy filters (hard) or weighs first (soft). */
+  readonly group?: GroupPlacement;
 }
 
 /**
@@ -62,13 +65,17 @@ export function pickHosts(i: PickInput): HostChoice[] {
     const host = i.hostOf.get(provider);
     if (!host || seen.has(host) || !usable.has(host) || tried.has(host)) continue;
     if (i.forcedHost !== null && host !== i.forcedHost) continue;
+    if (i.group && !groupAllows(i.group, host)) continue;
     seen.add(host);
     const ram = i.candidates.providerSummaries[provider]?.resources['MEMORY_MB'];
     const freeRamMb = ram ? ram.capacity - ram.used : 0;
     choices.push({ host, provider, allocations: req.allocations as HostChoice['allocations'], freeRamMb });
   }
   // spread: most free RAM first (Nova's default RAM weigher); pack: least first. Ties by name, for determinism.
+  // A soft group policy weighs before RAM (its multiplier dominates, as an operator sets Nova's for it).
   const sign = i.weigher === 'spread' ? -1 : 1;
-  choices.sort((a, b) => sign * (a.freeRamMb - b.freeRamMb) || a.host.localeCompare(b.host));
+  const g = i.group;
+  const byGroup = (a: HostChoice, b: HostChoice) => (g ? groupWeight(g, b.host) - groupWeight(g, a.host) : 0);
+  choices.sort((a, b) => byGroup(a, b) || sign * (a.freeRamMb - b.freeRamMb) || a.host.localeCompare(b.host));
   return choices.slice(0, i.count);
 }

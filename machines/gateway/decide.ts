@@ -6,6 +6,7 @@
  * know for certain from the record, so that nothing it accepts is lost.
  */
 import type { FlavorRecord, ImageRecord, InstanceRecord } from '../../protocol/schemas/internal.js';
+import type { ServerGroupRecord } from '../../protocol/schemas/groups.js';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 
 export interface IncomingCommand {
@@ -33,6 +34,8 @@ export interface GatewayInputs {
   readonly flavor?: FlavorRecord | undefined;
   /** The `nv-images` record of the image id a boot or rebuild names (undefined: none, or not an id). */
   readonly image?: ImageRecord | undefined;
+  /** The server group a boot's `schedulerHints.group` names (undefined: unknown, or none named). */
+  readonly group?: ServerGroupRecord | undefined;
 }
 
 export type GatewayDecision =
@@ -59,6 +62,7 @@ export type RejectCode =
   | 'FlavorNotFound'
   | 'ImageNotFound'
   | 'ImageNotActive'
+  | 'ServerGroupNotFound'
   | 'QuotaExceeded'
   | 'NotAuthorized'
   | 'InstanceInvalidState';
@@ -182,6 +186,7 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
     image?: string;
     host?: string;
     metadata?: Record<string, string>;
+    schedulerHints?: { group?: string };
   };
   // The instance id is also its placement consumer id, which placement wants uuid-shaped.
   if (!UUID.test(cmd.instanceId)) return reject('InvalidInput', `instance id ${cmd.instanceId} must be a uuid`);
@@ -198,6 +203,10 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
   if (!flavor) return reject('FlavorNotFound', `flavor ${body.flavor} not found`);
   const badImage = checkImage(cmd, inputs, cmd.project);
   if (badImage) return badImage;
+  const group = body.schedulerHints?.group;
+  // Nova: a hint naming no group of the project is a 400 (here, a rejection); another project's is not found.
+  if (group !== undefined && (!inputs.group || inputs.group.project !== cmd.project))
+    return reject('ServerGroupNotFound', `server group ${group} not found`);
   // The new instance is judged against the project's quota ledger next (quota.ts).
   return {
     kind: 'create',
@@ -219,6 +228,7 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
       updatedAt: cmd.ts,
       createdBy: cmd.commandId,
       forcedHost: body.host ?? null,
+      ...(group !== undefined ? { group } : {}),
       owner: 'conductor',
       epoch: 0,
     },

@@ -60,6 +60,7 @@ const Metadata = Type.Record(Type.String({ pattern: '^[^\\x00-\\x1f\\x7f]{1,255}
   additionalProperties: false,
 });
 const ImageRef = Text(1, 255);
+const SchedulerHints = Type.Object({ group: Type.Optional(TokenString) }, { additionalProperties: false });
 
 /** Command bodies, keyed by action (the last token of `nv.cmd.<project>.<id>.<action>`). */
 export const InstanceCommandBodies = {
@@ -70,6 +71,8 @@ export const InstanceCommandBodies = {
       image: Type.Optional(ImageRef),
       host: Type.Optional(TokenString),
       metadata: Type.Optional(Metadata),
+      /** Nova's scheduler hints; `group`: the id of a server group of the project (§8.10). */
+      schedulerHints: Type.Optional(SchedulerHints),
     },
     { additionalProperties: false },
   ),

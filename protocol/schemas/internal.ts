@@ -111,6 +111,8 @@ export const InstanceRecord = Type.Object(
     createdBy: Type.String({ minLength: 1, maxLength: 128 }),
     /** An admin-forced host from the boot command. */
     forcedHost: Type.Union([Type.Null(), TokenString]),
+    /** The server group the boot named (`schedulerHints.group`): the conductor places it under the group's policy. */
+    group: Type.Optional(TokenString),
     owner: Owner,
     /** Hosts this build was handed to before (and that refused it): the next attempt avoids them. */
     triedHosts: Type.Optional(Type.Array(TokenString, { maxItems: 10 })),
