@@ -10,11 +10,21 @@ import { type InstanceContext, type Move, StepErrorCode } from '../../machines/i
 import type { FlavorView, InstanceRecord } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
-import { migrationIdOf, liveComputeServices } from '../records/index.js';
+import {
+  GROUP_CAS_ATTEMPTS,
+  migrationIdOf,
+  liveComputeServices,
+  readGroup,
+  reserveIn,
+  type GroupRead,
+} from '../records/index.js';
 import { larger, moveKit, resources, sizes, trackerKind, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
 export const MOVE_CLAIM_STEPS = ['moveClaim'] as const;
+
+/** A destination's reservation in its server group was lost to another member: choose again. */
+const LOST_RESERVATION = Symbol('lost reservation');
 
 /** A claim in the making: the instance, its move and migration, this step's key, the flavor wanted, the record. */
 interface Claiming {
@@ -159,9 +169,30 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     return false;
   };
 
-  /** The destination that accepted, none, or the failure of a claim whose outcome is unknown. */
+  /**
+   * The destination that accepted, none, or the failure of a claim whose outcome is unknown. A
+   * member of a server group goes only where its policy allows, and each destination is reserved
+   * in the group's record before it is claimed (docs/scheduling.md): another member reserving
+   * meanwhile makes the choice be made again.
+   */
   const claimDest = async (x: Claiming): Promise<string | StepResult | undefined> => {
-    const { c, m, flavor, rec } = x;
+    for (let attempt = 1; attempt <= GROUP_CAS_ATTEMPTS; attempt++) {
+      const group = x.rec.group === undefined ? undefined : await readGroup(d.stores, x.rec.group, x.c.instanceId);
+      const r = await claimDestOn(x, group);
+      if (r !== LOST_RESERVATION) return r;
+    }
+    return failed({
+      code: StepErrorCode.NoValidHost,
+      message: `server group ${x.rec.group} kept changing while a destination was reserved in it`,
+    });
+  };
+
+  const claimDestOn = async (
+    x: Claiming,
+    group0: GroupRead | undefined,
+  ): Promise<string | StepResult | undefined | typeof LOST_RESERVATION> => {
+    const { c, m, flavor } = x;
+    let group = group0;
     const [candidates, providers, services] = await Promise.all([
       d.placement.call('candidates.get', { resources: resources(flavor), limit: 1000 }),
       d.placement.call('providers.list', {}),
@@ -176,6 +207,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
       forcedHost: m.requestedHost,
       weigher: 'spread',
       count: 3,
+      ...(group ? { group: group.placement } : {}),
     });
     if (choices.length === 0)
       d.log?.(
@@ -183,9 +215,13 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
           `${services.length} live services)`,
       );
     for (const choice of choices) {
+      if (group) {
+        group = await reserveIn(d.stores, group, choice.host, d.clock.now());
+        if (!group) return LOST_RESERVATION;
+      }
       try {
         // After the swap the instance consumer may live on, empty: write at its generation.
-        await holdOnly(c.instanceId, rec, choice.allocations);
+        await holdOnly(c.instanceId, x.rec, choice.allocations);
       } catch (err) {
         if (err instanceof CallError && err.status === 409) {
           d.log?.(`move of ${c.instanceId}: ${choice.host} was taken meanwhile (${err.message})`);

@@ -12,12 +12,19 @@
  * back and asks again, the same opId); only a refusal gives the room back.
  */
 import { type HostNeeded, type Weigher, pickHosts } from '../../machines/conductor/index.js';
-import { placementOf, reserve, type GroupPlacement, type MemberFacts } from '../../machines/scheduling/index.js';
-import type { InstanceRecord, ServerGroupRecord, ServiceRecord } from '../../protocol/index.js';
+import type { GroupPlacement } from '../../machines/scheduling/index.js';
+import type { InstanceRecord, ServiceRecord } from '../../protocol/index.js';
 import { type Clock, type KillPoint, type RemoteHosts, CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
-import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
+import { ActorError, ActorErrorCode } from '../errors.js';
 import type { PlacementClient } from '../placement/index.js';
-import { liveComputeServices, type Stores } from '../records/index.js';
+import {
+  GROUP_CAS_ATTEMPTS,
+  liveComputeServices,
+  readGroup,
+  reserveIn,
+  type GroupRead,
+  type Stores,
+} from '../records/index.js';
 import type { LiveServicesView } from './live-hosts.js';
 
 export interface ClaimDeps {
@@ -31,9 +38,6 @@ export interface ClaimDeps {
   readonly log?: (line: string, err?: unknown) => void;
 }
 
-/** Reservations tried before a member's build gives up for now (its task comes back): a burst's conflicts. */
-const GROUP_CAS_ATTEMPTS = 50;
-
 /**
  * How long the providers' names are taken as read: an operator's rename (a host is its
  * provider's name) is seen within this, a provider placement names that is not in the list
@@ -46,6 +50,9 @@ interface Dest {
   readonly host: string;
   readonly provider: string;
 }
+
+/** A destination's reservation in its server group was lost to another member: choose again. */
+const LOST_RESERVATION = Symbol('lost reservation');
 
 /** How many hosts a pick returns: the choice and its alternates. */
 const PICKS = 3;
@@ -145,13 +152,6 @@ export function claims(d: ClaimDeps) {
     return claimOn(rec, pick(await liveComputeServices(d.stores)), false);
   };
 
-  /** What the conductor knows of each other member of `g`: its record and its reservation. */
-  const memberFacts = async (g: ServerGroupRecord, self: string): Promise<Map<string, MemberFacts>> => {
-    const ids = Object.keys(g.members).filter((id) => id !== self);
-    const records = await Promise.all(ids.map((id) => d.stores.instances.get(id)));
-    return new Map(ids.map((id, k) => [id, { record: records[k]?.value, reserved: g.members[id] ?? null }]));
-  };
-
   /**
    * A member of a server group (docs/scheduling.md): the host is chosen on the group's record
    * as read, and reserved there with a compare-and-set on that read before anything is claimed,
@@ -163,42 +163,26 @@ export function claims(d: ClaimDeps) {
     const earlier = await existingClaim(rec.instanceId);
     let tried = tried0;
     for (let attempt = 1; attempt <= GROUP_CAS_ATTEMPTS; attempt++) {
-      const g = await d.stores.groups.get(groupId);
-      if (!g) {
+      const read = await readGroup(d.stores, groupId, rec.instanceId);
+      if (!read) {
         // Deleted: as in Nova, its members are in no group any more and go anywhere.
         d.log?.(`build of ${rec.instanceId}: its server group ${groupId} is gone; placed without it`);
         return earlier ?? (await claimOnBestHost(rec, tried)) ?? (await existingClaim(rec.instanceId));
       }
-      const members = await memberFacts(g.value, rec.instanceId);
       // A member no host fits is a member still (Nova adds it at the API), reserved nowhere.
-      let host: string | null | undefined = earlier;
-      let claim: (() => Promise<string | undefined>) | undefined;
-      if (host === undefined) {
-        const placement = placementOf(g.value, members, rec.instanceId);
-        const choice = await chooseOne(rec, tried, placement);
-        host = choice?.host ?? null;
-        claim = choice?.claim;
-      }
-      try {
-        await d.stores.groups.update(
-          groupId,
-          reserve(g.value, members, rec.instanceId, host, d.clock.now()),
-          g.revision,
-        );
-      } catch (err) {
-        if (isActorError(err, ActorErrorCode.CasConflict)) continue; // another member first: choose again
-        throw err;
-      }
-      if (host === null) return undefined;
-      if (!claim) return host;
+      const choice = earlier === undefined ? await chooseOne(rec, tried, read.placement) : undefined;
+      const host = earlier ?? choice?.host ?? null;
+      if (!(await reserveIn(d.stores, read, host, d.clock.now()))) continue; // another member first: again
+      if (host === null || !choice) return host ?? undefined;
       if (d.killPoint) await d.killPoint('group.reserved', { instanceId: rec.instanceId, groupId, host });
-      const claimed = await claim();
+      const claimed = await choice.claim();
       if (claimed !== undefined) return claimed;
       tried = [...tried, host]; // taken meanwhile, or switched off: another host, reserved again
     }
     throw new ActorError(
       ActorErrorCode.CasConflict,
-      `build of ${rec.instanceId}: server group ${groupId} kept changing (${GROUP_CAS_ATTEMPTS} reservations); the task comes back`,
+      `build of ${rec.instanceId}: server group ${groupId} kept changing (${GROUP_CAS_ATTEMPTS} reservations); ` +
+        'the task comes back',
     );
   };
 
@@ -281,7 +265,11 @@ export function claims(d: ClaimDeps) {
     }
   };
 
-  /** Adds the best destination to the instance consumer and claims its side of the move in its tracker. */
+  /**
+   * Adds the best destination to the instance consumer and claims its side of the move in its
+   * tracker; a server group's member only where its policy allows, each destination reserved in
+   * the group before it is claimed (docs/scheduling.md), chosen again if another member reserved first.
+   */
   const claimDestination = async (
     rec: InstanceRecord,
     mid: string,
@@ -289,9 +277,38 @@ export function claims(d: ClaimDeps) {
     requested: string | null,
     commandId: string,
   ): Promise<string | undefined> => {
+    for (let attempt = 1; attempt <= GROUP_CAS_ATTEMPTS; attempt++) {
+      const group = rec.group === undefined ? undefined : await readGroup(d.stores, rec.group, rec.instanceId);
+      const r = await claimDestinationOn(rec, mid, tried, requested, commandId, group);
+      if (r !== LOST_RESERVATION) return r;
+    }
+    return undefined;
+  };
+
+  const claimDestinationOn = async (
+    rec: InstanceRecord,
+    mid: string,
+    tried: readonly string[],
+    requested: string | null,
+    commandId: string,
+    group0: GroupRead | undefined,
+  ): Promise<string | undefined | typeof LOST_RESERVATION> => {
+    let group = group0;
     const [c, services] = await Promise.all([candidates(rec), liveComputeServices(d.stores)]);
-    const choices = pickHosts({ ...c, services, tried, forcedHost: requested, weigher: 'spread', count: PICKS });
+    const choices = pickHosts({
+      ...c,
+      services,
+      tried,
+      forcedHost: requested,
+      weigher: 'spread',
+      count: PICKS,
+      ...(group ? { group: group.placement } : {}),
+    });
     for (const choice of choices) {
+      if (group) {
+        group = await reserveIn(d.stores, group, choice.host, d.clock.now());
+        if (!group) return LOST_RESERVATION;
+      }
       const cur = await d.placement.call('allocations.get', { consumer: rec.instanceId });
       const existing = Object.fromEntries(
         Object.entries(cur.allocations).map(([p, v]) => [p, { resources: v.resources }]),

@@ -19,19 +19,23 @@ export interface GroupPlacement {
 
 /** What the conductor knows of a member: its record (undefined: gone) and the host reserved for it. */
 export interface MemberFacts {
-  readonly record: Pick<InstanceRecord, 'host' | 'vmState'> | undefined;
+  readonly record: Pick<InstanceRecord, 'host' | 'vmState' | 'taskState'> | undefined;
   readonly reserved: string | null;
 }
 
 /**
- * The host a member occupies for the policy, or null: a deleted or vanished instance occupies
- * nothing; a record naming a host is the truth (moves included); a member still being scheduled
- * occupies the host reserved for it; one in error or offloaded with no host, nothing.
+ * The hosts a member occupies for the policy: a deleted or vanished instance, none; the host its
+ * record names (the truth once there is one); and, while it is being built or moved (a task in
+ * flight), the host reserved for it — a move's destination counts from its reservation on, as
+ * the move holds room there. One in error or offloaded with no host and no task, none.
  */
-export function occupied(m: MemberFacts): string | null {
-  if (!m.record || m.record.vmState === 'deleted') return null;
-  if (m.record.host !== null) return m.record.host;
-  return m.record.vmState === 'building' ? m.reserved : null;
+export function occupied(m: MemberFacts): string[] {
+  const r = m.record;
+  if (!r || r.vmState === 'deleted') return [];
+  const out = r.host !== null ? [r.host] : [];
+  const busy = r.vmState === 'building' || r.taskState !== null;
+  if (busy && m.reserved !== null && m.reserved !== r.host) out.push(m.reserved);
+  return out;
 }
 
 /** The group's placement as `self` sees it: every other member's host, counted. */
@@ -43,8 +47,7 @@ export function placementOf(
   const hosts = new Map<string, number>();
   for (const [id, m] of members) {
     if (id === self) continue;
-    const h = occupied(m);
-    if (h !== null) hosts.set(h, (hosts.get(h) ?? 0) + 1);
+    for (const h of occupied(m)) hosts.set(h, (hosts.get(h) ?? 0) + 1);
   }
   return { policy: group.policy, rules: group.rules, hosts };
 }

@@ -18,6 +18,7 @@ import {
   type ServerGroupView,
 } from '../../../protocol/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { TestClient } from '../../helpers/client.js';
 import { PointHold } from '../../helpers/point-hold.js';
 
 const HOSTS = ['g1', 'g2', 'g3', 'g4'];
@@ -168,6 +169,63 @@ test.serial('anti-affinity - the conductor killed between a reservation and its 
 test.serial('affinity - the conductor killed between a reservation and its claim: all on one host', (t) =>
   killedAfterReservation(t, 'affinity'),
 );
+
+test.serial(
+  "moves - anti-affinity: a migration or live migration onto a sibling's host is NoValidHost; an allowed one goes",
+  async (t) => {
+    const c = await cloud;
+    const admin = new TestClient(c.client.nc, 'demo', 'admin');
+    const g = await createGroup(c, 'anti-affinity');
+    const [a, b] = await burst(c, g, 2);
+    const hostA = String(a!.end.body['host']);
+    const hostB = String(b!.end.body['host']);
+    t.not(hostA, hostB);
+    for (const action of ['migrate', 'live_migrate'] as const) {
+      const end = await admin.final(a!.id, await admin.command(a!.id, action, { host: hostB }), 60_000);
+      t.true(end.type.endsWith('.error'), `${action} onto ${hostB}: ${end.type}`);
+      t.is((end.body['fault'] as { code: string } | undefined)?.code, 'NoValidHost', JSON.stringify(end.body));
+      t.like((await c.stores.instances.get(a!.id))?.value, { host: hostA, vmState: 'active', taskState: null });
+    }
+    const moved = await admin.final(a!.id, await admin.command(a!.id, 'migrate', {}), 60_000);
+    t.is(moved.type, 'instance.resize_finish.end', JSON.stringify(moved.body));
+    t.not(moved.body['host'], hostB, 'never onto the sibling');
+    t.is((await c.act(a!.id, 'confirm_resize')).type, 'instance.resize_confirm.end');
+    await deleteAll(c, [a!, b!]);
+  },
+);
+
+test.serial('moves - affinity: a member cannot migrate away from its siblings', async (t) => {
+  const c = await cloud;
+  const admin = new TestClient(c.client.nc, 'demo', 'admin');
+  const g = await createGroup(c, 'affinity');
+  const [a, b] = await burst(c, g, 2);
+  const end = await admin.final(a!.id, await admin.command(a!.id, 'migrate', {}), 60_000);
+  t.is((end.body['fault'] as { code: string } | undefined)?.code, 'NoValidHost', JSON.stringify(end.body));
+  t.like((await c.stores.instances.get(a!.id))?.value, { host: b!.end.body['host'], vmState: 'active' });
+  await deleteAll(c, [a!, b!]);
+});
+
+test.serial("moves - anti-affinity: an evacuation never lands on a sibling's host", async (t) => {
+  const c = await cloud;
+  const admin = new TestClient(c.client.nc, 'demo', 'admin');
+  const g = await createGroup(c, 'anti-affinity');
+  const [a, b] = await burst(c, g, 2);
+  const hostA = String(a!.end.body['host']);
+  const hostB = String(b!.end.body['host']);
+  c.killWorker(hostA);
+  await c.forceDown(hostA, true);
+  try {
+    const refused = await admin.final(a!.id, await admin.command(a!.id, 'evacuate', { host: hostB }), 90_000);
+    t.is(refused.type, 'instance.evacuate.error', JSON.stringify(refused.body));
+    const end = await admin.final(a!.id, await admin.command(a!.id, 'evacuate', {}), 90_000);
+    t.is(end.type, 'instance.evacuate.end', JSON.stringify(end.body));
+    t.false([hostA, hostB].includes(String(end.body['host'])), `evacuated to ${String(end.body['host'])}`);
+  } finally {
+    await c.forceDown(hostA, false);
+    await c.startWorker(hostA);
+  }
+  await deleteAll(c, [a!, b!]);
+});
 
 test.serial('bad input - an unknown or foreign group, rules on a policy that takes none, a bad policy', async (t) => {
   const c = await cloud;

@@ -30,14 +30,21 @@ const group = (policy: GroupPolicy, maxServerPerHost?: number): ServerGroupRecor
   updatedAt: 0,
 });
 
-const building = (reserved: string | null): MemberFacts => ({ record: { host: null, vmState: 'building' }, reserved });
+const building = (reserved: string | null): MemberFacts => ({
+  record: { host: null, vmState: 'building', taskState: 'scheduling' },
+  reserved,
+});
 
 test('occupied: a record naming a host wins; a building member holds its reservation; deleted, gone or in error, nothing', (t) => {
-  t.is(occupied({ record: { host: 'h2', vmState: 'active' }, reserved: 'h1' }), 'h2');
-  t.is(occupied(building('h1')), 'h1');
-  t.is(occupied({ record: { host: null, vmState: 'error' }, reserved: 'h1' }), null);
-  t.is(occupied({ record: { host: 'h1', vmState: 'deleted' }, reserved: 'h1' }), null);
-  t.is(occupied({ record: undefined, reserved: 'h1' }), null);
+  t.deepEqual(occupied({ record: { host: 'h2', vmState: 'active', taskState: null }, reserved: 'h1' }), ['h2']);
+  t.deepEqual(occupied({ record: { host: 'h2', vmState: 'active', taskState: 'migrating' }, reserved: 'h1' }), [
+    'h2',
+    'h1',
+  ]);
+  t.deepEqual(occupied(building('h1')), ['h1']);
+  t.deepEqual(occupied({ record: { host: null, vmState: 'error', taskState: null }, reserved: 'h1' }), []);
+  t.deepEqual(occupied({ record: { host: 'h1', vmState: 'deleted', taskState: null }, reserved: 'h1' }), []);
+  t.deepEqual(occupied({ record: undefined, reserved: 'h1' }), []);
 });
 
 test('the hard policies filter, the soft ones weigh; rules only with anti-affinity', (t) => {
@@ -73,8 +80,8 @@ test('reserve drops members whose instance is deleted or gone, keeps the unread'
   const g = { ...group('anti-affinity'), members: { gone: 'h1', dead: 'h2', live: 'h3', unread: 'h4' } };
   const facts = new Map<string, MemberFacts>([
     ['gone', { record: undefined, reserved: 'h1' }],
-    ['dead', { record: { host: 'h2', vmState: 'deleted' }, reserved: 'h2' }],
-    ['live', { record: { host: 'h3', vmState: 'active' }, reserved: 'h3' }],
+    ['dead', { record: { host: 'h2', vmState: 'deleted', taskState: null }, reserved: 'h2' }],
+    ['live', { record: { host: 'h3', vmState: 'active', taskState: null }, reserved: 'h3' }],
   ]);
   t.deepEqual(reserve(g, facts, 'me', 'h5', 10).members, { live: 'h3', unread: 'h4', me: 'h5' });
 });
