@@ -109,7 +109,9 @@ export async function startPrivateLibvirtd(o: {
     }),
   );
   const uri = privateUri(o.root);
-  const deadline = Date.now() + (o.readyTimeoutMs ?? 15_000);
+  // Generous: a loaded machine (CI runs two test files at once, each starting daemons) was seen
+  // to need more than 15 s; a daemon that cannot start fails on its own, before this.
+  const deadline = Date.now() + (o.readyTimeoutMs ?? 60_000);
   for (;;) {
     if (exited !== undefined)
       throw new Error(`libvirtd exited (${exited}) before it was ready: see ${o.root}/libvirtd.log`);

@@ -12,13 +12,16 @@ test('cluster smoke - R3 stream survives kill -9 of a node mid-publish; the node
   t.teardown(() => nc.close());
 
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({
-    name: 'SMOKE',
-    subjects: ['smoke.>'],
-    num_replicas: 3,
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-  });
+  // A cluster just started may not know all its peers yet ("no suitable peers for placement").
+  await eventually(() =>
+    jsm.streams.add({
+      name: 'SMOKE',
+      subjects: ['smoke.>'],
+      num_replicas: 3,
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+    }),
+  );
   const js = jetstream(nc, { timeout: 5000 });
 
   const acked = new Set<number>();
