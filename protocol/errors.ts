@@ -57,6 +57,7 @@ export const RejectionCode = {
   ImageNotFound: 'ImageNotFound',
   ImageNotActive: 'ImageNotActive',
   ServerGroupNotFound: 'ServerGroupNotFound',
+  AvailabilityZoneNotFound: 'AvailabilityZoneNotFound',
   QuotaExceeded: 'QuotaExceeded',
   NotAuthorized: 'NotAuthorized',
   HostNotFound: 'HostNotFound',

@@ -84,7 +84,10 @@ export {
   BuildTask,
   DEFAULT_FLAVORS,
   DEFAULT_QUOTA,
+  AggregateRecord,
+  ExtraSpecs,
   FlavorRecord,
+  flavorViewOf,
   HostAdoptTask,
   HostReleaseTask,
   HostBuildTask,
@@ -123,6 +126,7 @@ export {
   InstanceActionView,
   MigrationQueries,
   QuotaQueries,
+  ZoneQueries,
   QuotaSetRequest,
   QuotaView,
 } from './schemas/admin.js';

@@ -27,6 +27,7 @@ import {
   ImageQueries,
   MigrationQueries,
   QuotaQueries,
+  ZoneQueries,
 } from './schemas/admin.js';
 import { ImageOps } from './schemas/images.js';
 import { GroupOps } from './schemas/groups.js';
@@ -85,6 +86,7 @@ function build(): Record<MessageKind, Map<string, TSchema>> {
   ops(ActionQueries, queryType, rr);
   ops(ImageQueries, queryType, rr);
   ops(QuotaQueries, queryType, rr);
+  ops(ZoneQueries, queryType, rr);
   ops(AdminOps, adminType, rr);
   ops(ImageOps, imageType, rr);
   ops(GroupOps, groupType, rr);

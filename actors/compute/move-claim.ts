@@ -7,18 +7,20 @@
  */
 import { pickHosts } from '../../machines/conductor/index.js';
 import { type InstanceContext, type Move, StepErrorCode } from '../../machines/instance/index.js';
-import type { FlavorView, InstanceRecord } from '../../protocol/index.js';
+import { flavorViewOf, type ExtraSpecs, type FlavorView, type InstanceRecord } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
 import {
   GROUP_CAS_ATTEMPTS,
   migrationIdOf,
   liveComputeServices,
+  NO_CANDIDATES,
   readGroup,
+  requestOf,
   reserveIn,
   type GroupRead,
 } from '../records/index.js';
-import { larger, moveKit, resources, sizes, trackerKind, type MoveStepDeps } from './move-kit.js';
+import { larger, moveKit, sizes, trackerKind, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
 export const MOVE_CLAIM_STEPS = ['moveClaim'] as const;
@@ -33,6 +35,8 @@ interface Claiming {
   readonly mid: string;
   readonly key: string;
   readonly flavor: FlavorView;
+  /** The extra specs of that flavor (a resize's new one's, else the instance's). */
+  readonly specs: ExtraSpecs | undefined;
   readonly rec: InstanceRecord;
 }
 
@@ -46,7 +50,8 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     if (!m || !cur) return failed({ code: StepErrorCode.NoMove, message: 'no move in flight' });
     const rec = cur.value;
     const mid = migrationIdOf(c.instanceId, m.opId);
-    const newFlavor = m.requestedFlavor ? (await d.stores.flavors.get(m.requestedFlavor))?.value : m.oldFlavor;
+    const wanted = m.requestedFlavor ? (await d.stores.flavors.get(m.requestedFlavor))?.value : undefined;
+    const newFlavor = wanted ? flavorViewOf(wanted) : m.requestedFlavor ? undefined : m.oldFlavor;
     if (!newFlavor)
       return failed({ code: StepErrorCode.FlavorNotFound, message: `flavor ${m.requestedFlavor} not found` });
     // A driver whose guests have disks never shrinks one (Nova's libvirt driver: "Unable to
@@ -78,7 +83,8 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
         if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
       });
 
-    const claiming: Claiming = { c, m, mid, key, flavor: newFlavor, rec };
+    const specs = wanted ? wanted.extraSpecs : rec.flavorExtraSpecs;
+    const claiming: Claiming = { c, m, mid, key, flavor: newFlavor, specs, rec };
     const source = await providerOf(m.source);
     if (m.kind === 'resize' && d.allowSameHostResize && source) {
       const here = await sameHostClaim(claiming, source);
@@ -194,7 +200,9 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     const { c, m, flavor } = x;
     let group = group0;
     const [candidates, providers, services] = await Promise.all([
-      d.placement.call('candidates.get', { resources: resources(flavor), limit: 1000 }),
+      requestOf(d.stores, x.rec, m.requestedHost === null ? x.rec.availabilityZone : undefined, flavor, x.specs).then(
+        (r) => (r ? d.placement.call('candidates.get', { ...r, limit: 1000 }) : NO_CANDIDATES),
+      ),
       d.placement.call('providers.list', {}),
       liveComputeServices(d.stores),
     ]);

@@ -103,6 +103,11 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   };
   /** Per-instance overhead the driver adds (Nova's estimate_instance_overhead). */
   readonly overhead?: Resources;
+  /**
+   * The host's own traits on its provider (docs/scheduling.md): the driver's CPU features
+   * (`HW_CPU_X86_*`) and the operator's (`novactor compute --trait`, standard or CUSTOM_ names).
+   */
+  readonly traits?: readonly string[];
   readonly prefix?: string;
   readonly heartbeatMs?: number;
   /** The periodic tracker audit (update_available_resource); 0 = never. */
@@ -171,6 +176,12 @@ type RequiredComputeOption =
 // Wide on purpose: benchmarks model one host as a farm of thousands (the CLI's --vcpus keeps its own 100,000).
 const COUNT = integer(0, 1e9);
 const RATIO = { kind: 'ratio', max: 1000 } as const;
+/** A trait a host may report: os-traits' namespaces or a custom one, as placement takes them. */
+const TRAIT = {
+  kind: 'matching',
+  what: 'a trait name (HW_, COMPUTE_, STORAGE_, MISC_, OWNER_ or CUSTOM_, then A-Z, 0-9, _)',
+  re: /^(HW|COMPUTE|STORAGE|MISC|OWNER|CUSTOM)_[A-Z0-9_]{1,240}$/,
+} as const;
 
 /** Fills the defaults and checks every number; a bad one is an InvalidOption. */
 export function compileComputeOptions(o: ComputeOptions): CompiledComputeOptions {
@@ -195,6 +206,7 @@ export function compileComputeOptions(o: ComputeOptions): CompiledComputeOptions
         disk: option('inventory.allocationRatio.disk', ratio.disk, d.allocationRatio.disk, RATIO),
       },
     },
+    traits: (o.traits ?? []).map((t, i) => option(`traits[${i}]`, t, t, TRAIT)),
     prefix: o.prefix ?? 'nv',
     heartbeatMs: ms('heartbeatMs', DEFAULT_HEARTBEAT_MS, 1),
     auditIntervalMs: ms('auditIntervalMs', DEFAULT_AUDIT_INTERVAL_MS),

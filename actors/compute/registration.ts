@@ -7,6 +7,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { HostInventory } from '../../machines/tracker/index.js';
 import type { HostAdminRecord, ServiceRecord } from '../../protocol/index.js';
 import type { PlacementClient } from '../placement/index.js';
+import { STATUS_DISABLED } from '../../machines/scheduling/index.js';
 import { CallError } from '../runtime/index.js';
 import type { RecordBucket } from '../records/index.js';
 
@@ -112,4 +113,46 @@ export async function beat(
   if (acked) await services.put(record.name, record);
   else services.announce(nc, record.name, record);
   return record;
+}
+
+/**
+ * The traits this host manages on its provider, as Nova's `update_provider_tree` does: the
+ * driver's and the operator's own (`own`, standard or CUSTOM_ names) and COMPUTE_STATUS_DISABLED
+ * while disabled. Traits anyone else set (an operator through placement) stay, except those of
+ * the namespaces the host owns (`HW_CPU_`, the status trait), which follow what the host says.
+ */
+export function traitsWanted(current: readonly string[], own: readonly string[], disabled: boolean): string[] {
+  const managed = (t: string) => t === STATUS_DISABLED || t.startsWith('HW_CPU_') || own.includes(t);
+  const out = new Set(current.filter((t) => !managed(t)));
+  for (const t of own) out.add(t);
+  if (disabled) out.add(STATUS_DISABLED);
+  return [...out].sort();
+}
+
+/**
+ * Sets the provider's traits to `traitsWanted` if they differ, generation-checked and read again
+ * on a conflict (the report client's retry); CUSTOM_ traits are created first. Returns whether it wrote.
+ */
+export async function reportTraits(
+  placement: PlacementClient,
+  provider: string,
+  own: readonly string[],
+  disabled: boolean,
+): Promise<boolean> {
+  for (const t of own.filter((x) => x.startsWith('CUSTOM_'))) await placement.call('traits.create', { name: t });
+  for (;;) {
+    const cur = await placement.call('traits.get', { provider });
+    const wanted = traitsWanted(cur.traits, own, disabled);
+    if (JSON.stringify([...cur.traits].sort()) === JSON.stringify(wanted)) return false;
+    try {
+      await placement.call('traits.set', {
+        provider,
+        resourceProviderGeneration: cur.resourceProviderGeneration,
+        traits: wanted,
+      });
+      return true;
+    } catch (err) {
+      if (!(err instanceof CallError && err.status === 409 && err.code === 'placement.concurrent_update')) throw err;
+    }
+  }
 }

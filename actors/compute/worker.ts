@@ -37,14 +37,15 @@ import {
   type TimerHandle,
 } from '../runtime/index.js';
 import { compileComputeOptions, type ComputeOptions } from './options.js';
-import { PlacementClient } from '../placement/index.js';
+import { PlacementClient, setProviderAggregates } from '../placement/index.js';
+import { aggregatesOfHost } from '../../machines/scheduling/index.js';
 import { openStores } from '../records/index.js';
 import { TrackerActor, type TrackerRecords, TrackerGate, serveTracker } from '../tracker/index.js';
 import { startInbox } from './inbox.js';
 import { releaseHandler } from './move-release.js';
 import { InstanceHost } from './instances.js';
 import { PublishedMark } from '../instance/index.js';
-import { beat, ensureProvider, reportInventory } from './registration.js';
+import { beat, ensureProvider, reportInventory, reportTraits } from './registration.js';
 import { computeSteps } from './steps.js';
 import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
@@ -121,6 +122,21 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   /** The host's inventory now: the configured one, then what `rediscover` last found. */
   let inventory = o.inventory;
   await untilPlacementAnswers(() => reportInventory(placement, provider, inventory), log, sleep);
+  // Its traits, COMPUTE_STATUS_DISABLED while an operator has it disabled (Nova's compute does the same).
+  const ownTraits = o.traits ?? [];
+  let reportedDisabled = (await stores.hosts.get(o.host))?.value.enabled === false;
+  await untilPlacementAnswers(() => reportTraits(placement, provider, ownTraits, reportedDisabled), log, sleep);
+  // And the aggregates the operators put it in (a gateway that died before mirroring them is made good here).
+  const mirrorAggregates = async () =>
+    void (await setProviderAggregates(
+      placement,
+      provider,
+      aggregatesOfHost(
+        (await stores.aggregates.entries()).map((e) => e.value),
+        o.host,
+      ),
+    ));
+  await untilPlacementAnswers(mirrorAggregates, log, sleep);
 
   phaseDone('placement');
   // 2. the tracker, rebuilt from the records
@@ -429,6 +445,11 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     const first = beats === 0;
     if (beats++ % SWITCHES_EVERY === 0 || gap > SERVICE_TTL_MS / 2) switches = await stores.hosts.get(o.host);
     const me = await beat(o.nc, stores.services, switches, o.host, startedAt, now, mark.value(), first);
+    const disabled = switches?.value.enabled === false;
+    if (disabled !== reportedDisabled) {
+      await reportTraits(placement, provider, ownTraits, disabled);
+      reportedDisabled = disabled;
+    }
     beaten = me;
     // Taken for dead (a long pause), or marked down by an operator while running: instances
     // may have been evacuated away; the records say which.
@@ -450,6 +471,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     const t = await tracker.get();
     const claims = trackerFindings(await t.audit(previous));
     await reportInventory(placement, provider, inventory);
+    await reportTraits(placement, provider, ownTraits, reportedDisabled);
+    await mirrorAggregates();
     const allocations = await healAllocations(stores, migrations, placement, provider, previous);
     const images = await healImages(stores, previous);
     const found = [...claims.found, ...allocations.found, ...images.found];

@@ -16,6 +16,7 @@ import type { GroupPlacement } from '../../machines/scheduling/index.js';
 import type { InstanceRecord, ServiceRecord } from '../../protocol/index.js';
 import { type Clock, type KillPoint, type RemoteHosts, CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
+import { NO_CANDIDATES, requestOf } from '../records/index.js';
 import type { PlacementClient } from '../placement/index.js';
 import {
   GROUP_CAS_ATTEMPTS,
@@ -64,12 +65,6 @@ const PICKS = 3;
  */
 const WEIGHED_CANDIDATES = 16;
 
-const resourcesOf = (f: InstanceRecord['flavor']): Record<string, number> => ({
-  VCPU: f.vcpus,
-  MEMORY_MB: f.memoryMb,
-  ...(f.rootGb > 0 ? { DISK_GB: f.rootGb } : {}),
-});
-
 export function claims(d: ClaimDeps) {
   /** The host of a claim an earlier run of this build made (the consumer is the instance). */
   const existingClaim = async (id: string): Promise<string | undefined> => {
@@ -86,14 +81,21 @@ export function claims(d: ClaimDeps) {
     names = { at: d.clock.now(), hostOf: new Map(providers.providers.map((p) => [p.uuid, p.name])) };
     return names.hostOf;
   };
-  const candidates = async (rec: InstanceRecord, weigh?: Weigher) => {
+  /** Candidates for `rec` in `zone` (its own unless an admin named the host: Nova keeps the zone otherwise). */
+  const candidates = async (
+    rec: InstanceRecord,
+    weigh?: Weigher,
+    zone = rec.forcedHost === null ? rec.availabilityZone : undefined,
+  ) => {
     const fresh = names && d.clock.now() - names.at < NAMES_TTL_MS ? names.hostOf : undefined;
-    const resources = resourcesOf(rec.flavor);
+    const request = await requestOf(d.stores, rec, zone);
     const [found, listed] = await Promise.all([
-      d.placement.call(
-        'candidates.get',
-        weigh ? { resources, limit: WEIGHED_CANDIDATES, weigh } : { resources, limit: 1000 },
-      ),
+      request
+        ? d.placement.call(
+            'candidates.get',
+            weigh ? { ...request, limit: WEIGHED_CANDIDATES, weigh } : { ...request, limit: 1000 },
+          )
+        : NO_CANDIDATES,
       fresh ?? listNames(),
     ]);
     const known = Object.keys(found.providerSummaries).every((uuid) => listed.has(uuid));
@@ -294,7 +296,8 @@ export function claims(d: ClaimDeps) {
     group0: GroupRead | undefined,
   ): Promise<string | undefined | typeof LOST_RESERVATION> => {
     let group = group0;
-    const [c, services] = await Promise.all([candidates(rec), liveComputeServices(d.stores)]);
+    const zone = requested === null ? rec.availabilityZone : undefined;
+    const [c, services] = await Promise.all([candidates(rec, undefined, zone), liveComputeServices(d.stores)]);
     const choices = pickHosts({
       ...c,
       services,

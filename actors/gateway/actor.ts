@@ -36,8 +36,10 @@ import {
 } from '../../machines/gateway/index.js';
 import { names, startConsumerLoop, type Outcome, eventPublisher, type Actor } from '../runtime/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { openStores, eventBodyOf, isHostDown } from '../records/index.js';
+import { openStores, eventBodyOf, isHostDown, type Stores } from '../records/index.js';
+import { DEFAULT_ZONE } from '../../machines/scheduling/index.js';
 import { serveAdmin } from './admin.js';
+import { PlacementClient } from '../placement/index.js';
 import { ProjectInFlight } from './in-flight.js';
 import { QuotaLedgers } from './quota-ledger.js';
 import { serveQueries } from './queries.js';
@@ -141,6 +143,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       ...(needsFlavor ? { flavor: (await stores.flavors.get(String(env.body['flavor'])))?.value } : {}),
       ...(isImageId(image) ? { image: (await stores.images.get(image.toLowerCase()))?.value } : {}),
       ...(groupOf(env.body) !== undefined ? { group: (await stores.groups.get(groupOf(env.body)!))?.value } : {}),
+      ...(env.body['availabilityZone'] !== undefined ? { zones: await zoneNames(stores) } : {}),
     };
     const decision = decideCommand(cmd, inputs);
     // What the command adds to the project's usage is judged against its quota ledger before
@@ -238,6 +241,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
     nc: o.nc,
     stores,
     ledgers,
+    placement: new PlacementClient({ nc: o.nc, prefix, clock: o.clock, deadlineMs: 15_000 }),
     ...(o.defaultQuota ? { defaultQuota: o.defaultQuota } : {}),
     clock: o.clock,
     ids: o.ids,
@@ -285,6 +289,12 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       await loop.stop();
     },
   };
+}
+
+/** The availability zones a boot may name: every zoned aggregate's, and the default zone. */
+async function zoneNames(stores: Stores): Promise<ReadonlySet<string>> {
+  const zones = (await stores.aggregates.entries()).flatMap((e) => e.value.availabilityZone ?? []);
+  return new Set([DEFAULT_ZONE, ...zones]);
 }
 
 /** The server group a boot's scheduler hints name, if any (the decoder checked its shape). */

@@ -1,6 +1,7 @@
 /**
- * Operator requests: `nv.admin.hosts.list|set` and `nv.admin.quotas.show|set`, request/reply
- * in the `gateway` queue group.
+ * Operator requests: `nv.admin.hosts.list|set`, `nv.admin.quotas.show|set`, and the flavors and
+ * aggregates (`nv.admin.flavors.*`, `nv.admin.aggregates.*`, aggregates.ts), request/reply in the
+ * `gateway` queue group.
  * Only the gateway's admin users may ask (until secure mode binds the envelope user to
  * credentials); anyone else gets 403 NotAuthorized and nothing is written.
  */
@@ -30,11 +31,15 @@ import {
 } from '../runtime/index.js';
 import type { Stores } from '../records/index.js';
 import type { QuotaLedgers } from './quota-ledger.js';
+import type { PlacementClient } from '../placement/index.js';
+import { answerCatalog } from './aggregates.js';
 
 export interface AdminOptions {
   readonly nc: NatsConnection;
   readonly stores: Stores;
   readonly ledgers: QuotaLedgers;
+  /** Aggregates are mirrored into placement's (aggregates.ts). */
+  readonly placement: PlacementClient;
   /** Limits of a project with no `nv-quotas` record (what `quotas.set` starts from). */
   readonly defaultQuota?: QuotaRecord;
   readonly clock: Clock;
@@ -94,6 +99,8 @@ export function serveAdmin(o: AdminOptions): Subscription {
 }
 
 async function answer(o: AdminOptions, req: Envelope<Record<string, unknown>>): Promise<Answer> {
+  const catalog = await answerCatalog(o, req);
+  if (catalog) return catalog;
   if (req.type === adminType('hosts.set'))
     return { ok: true, body: { host: await setHost(o, req.body as HostSetRequest) } };
   if (req.type === adminType('quotas.set'))

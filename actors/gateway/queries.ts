@@ -25,7 +25,8 @@ import {
   type ReplyContext,
   sleep as sleepOn,
 } from '../runtime/index.js';
-import { type Stores, recordView } from '../records/index.js';
+import { liveComputeServices, type Stores, recordView } from '../records/index.js';
+import { zonesOf } from '../../machines/scheduling/index.js';
 import { jetstream } from '@nats-io/jetstream';
 import { readInstanceActions } from './actions.js';
 import { quotaView } from './admin.js';
@@ -136,6 +137,11 @@ async function answer(
   prefix: string | undefined,
 ): Promise<Answer> {
   if (req.type === queryType('flavors.list')) return { ok: true, body: { flavors: await flavors(stores, log) } };
+  if (req.type === queryType('availabilityZones.list')) {
+    const aggregates = (await stores.aggregates.entries()).map((e) => e.value);
+    const hosts = (await liveComputeServices(stores)).flatMap((s) => s.host ?? []);
+    return { ok: true, body: { zones: zonesOf(aggregates, hosts) } };
+  }
   if (req.type === queryType('actions.list')) {
     const id = String(req.body['instanceId']);
     const r = await stores.instances.get(id);

@@ -20,3 +20,4 @@ export {
   type ImageStore,
   type UploadParts,
 } from './image-store.js';
+export { NO_CANDIDATES, requestOf } from './candidates-request.js';

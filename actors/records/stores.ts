@@ -5,6 +5,7 @@
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
+  AggregateRecord,
   DEFAULT_FLAVORS,
   DEFAULT_QUOTA,
   FlavorRecord,
@@ -35,6 +36,8 @@ export interface Stores {
   readonly images: RecordBucket<ImageRecord>;
   /** Server groups (`nv-server-groups`): policy and members (docs/scheduling.md). */
   readonly groups: RecordBucket<ServerGroupRecord>;
+  /** Host aggregates and availability zones (`nv-aggregates`), mirrored into placement's aggregates. */
+  readonly aggregates: RecordBucket<AggregateRecord>;
   /** The images' bytes (object store `nv-images`), opened on first use. */
   readonly imageData: ImageStore;
 }
@@ -48,17 +51,19 @@ export async function removeImage(stores: Pick<Stores, 'images' | 'imageData'>, 
 export async function openStores(nc: NatsConnection, prefix?: string): Promise<Stores> {
   const b = names(prefix).buckets;
   const kvm = new Kvm(nc);
-  const [instances, flavors, quotas, quotaUsage, services, hosts, migrations, images, groups] = await Promise.all([
-    kvm.open(b.instances),
-    kvm.open(b.flavors),
-    kvm.open(b.quotas),
-    kvm.open(b.quotaUsage),
-    kvm.open(b.services),
-    kvm.open(b.hosts),
-    kvm.open(b.migrations),
-    kvm.open(b.images),
-    kvm.open(b.groups),
-  ]);
+  const [instances, flavors, quotas, quotaUsage, services, hosts, migrations, images, groups, aggregates] =
+    await Promise.all([
+      kvm.open(b.instances),
+      kvm.open(b.flavors),
+      kvm.open(b.quotas),
+      kvm.open(b.quotaUsage),
+      kvm.open(b.services),
+      kvm.open(b.hosts),
+      kvm.open(b.migrations),
+      kvm.open(b.images),
+      kvm.open(b.groups),
+      kvm.open(b.aggregates),
+    ]);
   return {
     instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance', INSTANCE_RECORD_UPGRADES),
     flavors: new RecordBucket<FlavorRecord>(flavors, FlavorRecord, 'flavor'),
@@ -70,6 +75,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     imageData: imageStore(jetstream(nc), prefix),
     images: new RecordBucket<ImageRecord>(images, ImageRecord, 'image'),
     groups: new RecordBucket<ServerGroupRecord>(groups, ServerGroupRecord, 'server group'),
+    aggregates: new RecordBucket<AggregateRecord>(aggregates, AggregateRecord, 'aggregate'),
   };
 }
 

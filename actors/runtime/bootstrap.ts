@@ -66,6 +66,7 @@ export function names(prefix: string = DEFAULT_PREFIX) {
       hosts: `${prefix}-hosts`,
       images: `${prefix}-images`,
       groups: `${prefix}-server-groups`,
+      aggregates: `${prefix}-aggregates`,
       leases: `${prefix}-leases`,
     },
     objectStores: {
@@ -173,6 +174,7 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
     { name: b.quotaUsage, history: 1, ttl: 0 }, // per-project quota ledgers, CAS-written by the gateways
     { name: b.hosts, history: 1, ttl: 0 }, // operator switches per host (enable, force down): outlive the heartbeat
     { name: b.images, history: 1, ttl: 0 }, // the image registry: snapshots and shelved images
+    { name: b.aggregates, history: 1, ttl: 0 }, // host aggregates and availability zones, mirrored into placement
     { name: b.groups, history: 1, ttl: 0 }, // server groups: policy and members, CAS-written one reservation at a time
     // placement's leader lease: a key not renewed within the TTL expires, and a standby takes it
     {

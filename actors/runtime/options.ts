@@ -17,7 +17,8 @@ export type Expectation =
   | IntegerRange
   | { readonly kind: 'ratio'; readonly max: number }
   | { readonly kind: 'probability' }
-  | { readonly kind: 'oneOf'; readonly values: readonly string[] };
+  | { readonly kind: 'oneOf'; readonly values: readonly string[] }
+  | { readonly kind: 'matching'; readonly what: string; readonly re: RegExp };
 
 export function describeExpectation(e: Expectation): string {
   switch (e.kind) {
@@ -29,6 +30,8 @@ export function describeExpectation(e: Expectation): string {
       return 'a probability from 0 to 1';
     case 'oneOf':
       return e.values.join(' or ');
+    case 'matching':
+      return e.what;
   }
 }
 
@@ -70,6 +73,8 @@ function satisfies(v: unknown, e: Expectation): boolean {
       return typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
     case 'oneOf':
       return typeof v === 'string' && e.values.includes(v);
+    case 'matching':
+      return typeof v === 'string' && e.re.test(v);
   }
 }
 

@@ -47,6 +47,7 @@ import { runRole } from '../role.js';
 
 interface ComputeFlags extends ServerOptions {
   host: string;
+  trait: string[];
   vcpus: string;
   ramMb: string;
   diskGb: string;
@@ -121,6 +122,12 @@ export function registerCompute(program: Command): void {
         .option('--cpu-ratio <r>', 'CPU allocation ratio', String(inv.allocationRatio.cpu))
         .option('--ram-ratio <r>', 'RAM allocation ratio', String(inv.allocationRatio.ram))
         .option('--disk-ratio <r>', 'disk allocation ratio', String(inv.allocationRatio.disk))
+        .option(
+          '--trait <name>',
+          'a trait of this host on its provider (HW_CPU_X86_AVX2, CUSTOM_FAST_DISK…); repeatable',
+          (v: string, all: string[]) => [...all, v],
+          [] as string[],
+        )
         .option(
           '--driver <kind>',
           'hypervisor driver: fake (in memory, kept in --data), process (each guest a process) or libvirt (QEMU guests)',
@@ -332,10 +339,16 @@ function computeSettings(o: ComputeFlags) {
     reapIntervalMs:
       intFlag('--running-deleted-instance-poll-interval', o.runningDeletedInstancePollInterval, 0, 86_400) * SECOND_MS,
   };
+  const traits = o.trait.map((t) => {
+    if (!/^(HW|COMPUTE|STORAGE|MISC|OWNER|CUSTOM)_[A-Z0-9_]{1,240}$/.test(t))
+      throw new UsageError(`--trait must be a trait name (HW_…, CUSTOM_… in A-Z, 0-9, _), got ${JSON.stringify(t)}`);
+    return t;
+  });
   return {
     host: o.host,
     driver,
     inventory,
+    traits,
     auditIntervalMs,
     heartbeatMs,
     liveMigrationMs,

@@ -57,9 +57,20 @@ export function registerInstanceOps(program: Command): void {
       .option('--image <ref>', 'the image to boot from')
       .option('--host <host>', 'admin only: force the compute host')
       .option('--group <id>', 'a server group of the project: placed under its policy (`novactor server-group`)')
+      .option('--availability-zone <zone>', 'only hosts of this zone (`novactor availability-zones`); moves keep it')
       .option('--id <uuid>', 'the instance id to use (default: a new UUID)'),
   ).action(
-    (name: string, o: WaitOptions & { flavor: string; image?: string; host?: string; group?: string; id?: string }) =>
+    (
+      name: string,
+      o: WaitOptions & {
+        flavor: string;
+        image?: string;
+        host?: string;
+        group?: string;
+        availabilityZone?: string;
+        id?: string;
+      },
+    ) =>
       runClient(o, () => {
         const instanceId = o.id === undefined ? randomUUID() : tokenArg('--id', o.id);
         if (name.length === 0 || name.length > 255) throw new UsageError('the instance name must be 1-255 characters');
@@ -69,6 +80,7 @@ export function registerInstanceOps(program: Command): void {
           ...(o.image ? { image: o.image } : {}),
           ...(o.host ? { host: tokenArg('--host', o.host) } : {}),
           ...(o.group ? { schedulerHints: { group: tokenArg('--group', o.group) } } : {}),
+          ...(o.availabilityZone ? { availabilityZone: o.availabilityZone } : {}),
         };
         const run = { instanceId, action: 'boot', body, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
         return (c) => sendCommand(c, run);

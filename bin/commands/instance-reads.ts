@@ -1,6 +1,6 @@
 /** Reads for users: `list`, `show ID`, `flavors` (gateway queries, tables or --json). */
 import type { Command } from 'commander';
-import type { FlavorView, InstanceRecordView } from '../../protocol/index.js';
+import type { FlavorRecord, InstanceRecordView } from '../../protocol/index.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { table } from '../table.js';
 import { intFlag } from '../options.js';
@@ -89,11 +89,19 @@ export function registerInstanceReads(program: Command): void {
   withClientOptions(program.command('flavors').description('the flavors an instance can be booted with')).action(
     (o: ClientOptions) =>
       runClient(o, () => async (c) => {
-        const r = await c.query<{ flavors: FlavorView[] }>('flavors.list');
+        const r = await c.query<{ flavors: FlavorRecord[] }>('flavors.list');
         if (c.json) return r;
         return table(
-          ['NAME', 'VCPUS', 'MEMORY_MB', 'ROOT_GB'],
-          r.flavors.map((f) => [f.name, f.vcpus, f.memoryMb, f.rootGb]),
+          ['NAME', 'VCPUS', 'MEMORY_MB', 'ROOT_GB', 'PROPERTIES'],
+          r.flavors.map((f) => [
+            f.name,
+            f.vcpus,
+            f.memoryMb,
+            f.rootGb,
+            Object.entries(f.extraSpecs ?? {})
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',') || null,
+          ]),
         );
       }),
   );

@@ -5,7 +5,12 @@
  * (InstanceInvalidState and the like) on its host; the gateway refuses only what it can
  * know for certain from the record, so that nothing it accepts is lost.
  */
-import type { FlavorRecord, ImageRecord, InstanceRecord } from '../../protocol/schemas/internal.js';
+import {
+  flavorViewOf,
+  type FlavorRecord,
+  type ImageRecord,
+  type InstanceRecord,
+} from '../../protocol/schemas/internal.js';
 import type { ServerGroupRecord } from '../../protocol/schemas/groups.js';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 
@@ -36,6 +41,8 @@ export interface GatewayInputs {
   readonly image?: ImageRecord | undefined;
   /** The server group a boot's `schedulerHints.group` names (undefined: unknown, or none named). */
   readonly group?: ServerGroupRecord | undefined;
+  /** The availability zones there are, when a boot names one. */
+  readonly zones?: ReadonlySet<string>;
 }
 
 export type GatewayDecision =
@@ -63,6 +70,7 @@ export type RejectCode =
   | 'ImageNotFound'
   | 'ImageNotActive'
   | 'ServerGroupNotFound'
+  | 'AvailabilityZoneNotFound'
   | 'QuotaExceeded'
   | 'NotAuthorized'
   | 'InstanceInvalidState';
@@ -187,6 +195,7 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
     host?: string;
     metadata?: Record<string, string>;
     schedulerHints?: { group?: string };
+    availabilityZone?: string;
   };
   // The instance id is also its placement consumer id, which placement wants uuid-shaped.
   if (!UUID.test(cmd.instanceId)) return reject('InvalidInput', `instance id ${cmd.instanceId} must be a uuid`);
@@ -207,6 +216,10 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
   // Nova: a hint naming no group of the project is a 400 (here, a rejection); another project's is not found.
   if (group !== undefined && (!inputs.group || inputs.group.project !== cmd.project))
     return reject('ServerGroupNotFound', `server group ${group} not found`);
+  const zone = body.availabilityZone;
+  // Nova: "The requested availability zone is not available" (400).
+  if (zone !== undefined && !inputs.zones?.has(zone))
+    return reject('AvailabilityZoneNotFound', `availability zone ${zone} is not available`);
   // The new instance is judged against the project's quota ledger next (quota.ts).
   return {
     kind: 'create',
@@ -220,7 +233,10 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
       vmState: 'building',
       taskState: 'scheduling',
       powerState: 'nostate',
-      flavor,
+      flavor: flavorViewOf(flavor),
+      ...(flavor.extraSpecs && Object.keys(flavor.extraSpecs).length > 0
+        ? { flavorExtraSpecs: flavor.extraSpecs }
+        : {}),
       image: body.image ?? null,
       metadata: body.metadata ?? {},
       locked: false,
@@ -229,6 +245,7 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
       createdBy: cmd.commandId,
       forcedHost: body.host ?? null,
       ...(group !== undefined ? { group } : {}),
+      ...(zone !== undefined ? { availabilityZone: zone } : {}),
       owner: 'conductor',
       epoch: 0,
     },

@@ -8,3 +8,12 @@ export {
   type GroupPlacement,
   type MemberFacts,
 } from './server-group.js';
+export {
+  candidatesRequest,
+  DEFAULT_ZONE,
+  extraSpecsProblem,
+  STATUS_DISABLED,
+  type AggregateFacts,
+  type CandidatesRequest,
+} from './request.js';
+export { aggregatesOfHost, zoneConflict, zoneOf, zonesOf } from './aggregates.js';

@@ -5,8 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Empty, TokenString } from './common.js';
 import { HostAdminRecord } from './host.js';
-import { FlavorView } from './instance.js';
-import { ImageRecord, MigrationRecord, QuotaRecord } from './internal.js';
+import { AggregateRecord, ExtraSpecs, FlavorRecord, ImageRecord, MigrationRecord, QuotaRecord } from './internal.js';
 
 const Reason = Type.Union([Type.Null(), Type.String({ maxLength: 255 })]);
 
@@ -67,6 +66,11 @@ export const QuotaSetRequest = Type.Object(
 export type QuotaSetRequest = Static<typeof QuotaSetRequest>;
 
 const QuotaReply = Type.Object({ quota: QuotaView }, { additionalProperties: false });
+const FlavorReply = Type.Object({ flavor: FlavorRecord }, { additionalProperties: false });
+const AggregateReply = Type.Object({ aggregate: AggregateRecord }, { additionalProperties: false });
+const AggregateRef = Type.Object({ aggregateId: TokenString }, { additionalProperties: false });
+/** An availability zone's name: printable, no dot-free rule (Nova allows any but ':'). */
+const ZoneName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^:\\x00-\\x1f\\x7f]+$' });
 
 /** `nv.admin.<op>`: request/reply, answered by the gateway for admin users only. */
 export const AdminOps = {
@@ -80,6 +84,101 @@ export const AdminOps = {
   },
   'quotas.show': { request: Type.Object({ project: TokenString }, { additionalProperties: false }), reply: QuotaReply },
   'quotas.set': { request: QuotaSetRequest, reply: QuotaReply },
+  'flavors.create': {
+    request: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\x00-\\x1f\\x7f]*$' }),
+        vcpus: Type.Integer({ minimum: 1, maximum: 2147483647 }),
+        memoryMb: Type.Integer({ minimum: 1, maximum: 2147483647 }),
+        rootGb: Type.Integer({ minimum: 0, maximum: 2147483647 }),
+        extraSpecs: Type.Optional(ExtraSpecs),
+      },
+      { additionalProperties: false },
+    ),
+    reply: FlavorReply,
+  },
+  /** Sets (a value) or unsets (null) extra specs of a flavor; the others stay. */
+  'flavors.set': {
+    request: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 255 }),
+        extraSpecs: Type.Record(
+          Type.String({ maxLength: 255 }),
+          Type.Union([Type.Null(), Type.String({ maxLength: 255 })]),
+          {
+            maxProperties: 64,
+          },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    reply: FlavorReply,
+  },
+  'flavors.delete': {
+    request: Type.Object({ name: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false }),
+    reply: Empty,
+  },
+  'aggregates.create': {
+    request: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\x00-\\x1f\\x7f]*$' }),
+        availabilityZone: Type.Optional(ZoneName),
+        metadata: Type.Optional(AggregateRecord.properties.metadata),
+      },
+      { additionalProperties: false },
+    ),
+    reply: AggregateReply,
+  },
+  'aggregates.list': {
+    request: Empty,
+    reply: Type.Object({ aggregates: Type.Array(AggregateRecord) }, { additionalProperties: false }),
+  },
+  'aggregates.show': { request: AggregateRef, reply: AggregateReply },
+  /** Renames, (un)zones (null) and sets (a value) or unsets (null) metadata keys; the others stay. */
+  'aggregates.set': {
+    request: Type.Object(
+      {
+        aggregateId: TokenString,
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\x00-\\x1f\\x7f]*$' })),
+        availabilityZone: Type.Optional(Type.Union([Type.Null(), ZoneName])),
+        metadata: Type.Optional(
+          Type.Record(
+            Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,255}$' }),
+            Type.Union([Type.Null(), Type.String({ maxLength: 255 })]),
+            {
+              maxProperties: 128,
+            },
+          ),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    reply: AggregateReply,
+  },
+  'aggregates.addHost': {
+    request: Type.Object({ aggregateId: TokenString, host: TokenString }, { additionalProperties: false }),
+    reply: AggregateReply,
+  },
+  'aggregates.removeHost': {
+    request: Type.Object({ aggregateId: TokenString, host: TokenString }, { additionalProperties: false }),
+    reply: AggregateReply,
+  },
+  'aggregates.delete': { request: AggregateRef, reply: Empty },
+} as const;
+
+/** `nv.query.<project>.availabilityZones.list`: the zones a boot may name (Nova's os-availability-zone). */
+export const ZoneQueries = {
+  'availabilityZones.list': {
+    request: Empty,
+    reply: Type.Object(
+      {
+        zones: Type.Array(
+          Type.Object({ name: ZoneName, hosts: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
 } as const;
 
 /** `nv.query.<project>.quotas.show`: the project's own quota. */
@@ -91,7 +190,7 @@ export const QuotaQueries = {
 export const FlavorQueries = {
   'flavors.list': {
     request: Empty,
-    reply: Type.Object({ flavors: Type.Array(FlavorView) }, { additionalProperties: false }),
+    reply: Type.Object({ flavors: Type.Array(FlavorRecord) }, { additionalProperties: false }),
   },
 } as const;
 

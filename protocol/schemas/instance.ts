@@ -73,6 +73,10 @@ export const InstanceCommandBodies = {
       metadata: Type.Optional(Metadata),
       /** Nova's scheduler hints; `group`: the id of a server group of the project (§8.10). */
       schedulerHints: Type.Optional(SchedulerHints),
+      /** An availability zone (`availabilityZones.list`, §8.5): only its hosts, and its moves stay in it. */
+      availabilityZone: Type.Optional(
+        Type.String({ minLength: 1, maxLength: 255, pattern: '^[^:\\x00-\\x1f\\x7f]+$' }),
+      ),
     },
     { additionalProperties: false },
   ),

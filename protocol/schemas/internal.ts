@@ -4,12 +4,36 @@
  * Not for clients, but wire data all the same: every reader validates them.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { DiskFormat, Fault, Sha256Hex, TokenString } from './common.js';
+import { DiskFormat, Fault, Sha256Hex, Text, TokenString } from './common.js';
 import { FlavorView, PowerState, VmState } from './instance.js';
 
-/** A flavor in `nv-flavors`, keyed by name. */
-export const FlavorRecord = FlavorView;
+/**
+ * A flavor's extra specs (Nova's flavor properties), `<namespace>:<key>` → value: `trait:<NAME>`
+ * = `required` | `forbidden`, `resources:<CLASS>` = an amount, `aggregate_instance_extra_specs:<key>`
+ * = a value an aggregate's metadata must hold; `hw:`, `hw_rng:`, `os:`, `quota:`… are kept and not
+ * used yet (docs/scheduling.md).
+ */
+export const ExtraSpecs = Type.Record(
+  Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}:[A-Za-z0-9_.:-]{1,190}$' }),
+  Text(1, 255),
+  { maxProperties: 64, additionalProperties: false },
+);
+export type ExtraSpecs = Static<typeof ExtraSpecs>;
+
+/** A flavor in `nv-flavors`, keyed by name: what instances see of it (FlavorView), and its extra specs. */
+export const FlavorRecord = Type.Object(
+  { ...FlavorView.properties, extraSpecs: Type.Optional(ExtraSpecs) },
+  { additionalProperties: false },
+);
 export type FlavorRecord = Static<typeof FlavorRecord>;
+
+/** What an instance record and its events carry of a flavor: the record without its extra specs. */
+export const flavorViewOf = (f: FlavorRecord): FlavorView => ({
+  name: f.name,
+  vcpus: f.vcpus,
+  memoryMb: f.memoryMb,
+  rootGb: f.rootGb,
+});
 
 /** The flavors every cloud starts with (docs/protocol.md §9). */
 export const DEFAULT_FLAVORS: readonly FlavorRecord[] = [
@@ -113,6 +137,10 @@ export const InstanceRecord = Type.Object(
     forcedHost: Type.Union([Type.Null(), TokenString]),
     /** The server group the boot named (`schedulerHints.group`): the conductor places it under the group's policy. */
     group: Type.Optional(TokenString),
+    /** The extra specs of its flavor when it was booted or last resized (the scheduler's request follows them). */
+    flavorExtraSpecs: Type.Optional(ExtraSpecs),
+    /** The availability zone the boot asked for: its moves stay in it unless an admin names the host. */
+    availabilityZone: Type.Optional(Text(1, 255)),
     owner: Owner,
     /** Hosts this build was handed to before (and that refused it): the next attempt avoids them. */
     triedHosts: Type.Optional(Type.Array(TokenString, { maxItems: 10 })),
@@ -322,3 +350,25 @@ export const InternalTasks = {
   'host.adopt': HostAdoptTask,
   'host.release': HostReleaseTask,
 } as const;
+
+/**
+ * A host aggregate in `nv-aggregates`, keyed by its id (also its aggregate uuid in placement):
+ * hosts grouped by an operator, with metadata; `availabilityZone` makes it a zone (a host is in
+ * one zone at most). Nova's aggregates (docs/scheduling.md).
+ */
+export const AggregateRecord = Type.Object(
+  {
+    aggregateId: TokenString,
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    availabilityZone: Type.Union([Type.Null(), Text(1, 255)]),
+    metadata: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,255}$' }), Text(0, 255), {
+      maxProperties: 128,
+      additionalProperties: false,
+    }),
+    hosts: Type.Array(TokenString, { maxItems: 100_000 }),
+    createdAt: Type.Integer({ minimum: 0 }),
+    updatedAt: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type AggregateRecord = Static<typeof AggregateRecord>;

@@ -36,6 +36,8 @@ export interface HostSpec {
   readonly allowSameHostResize?: boolean;
   /** Run real guest processes (the process driver) with their state in this directory. */
   readonly processStateDir?: string;
+  /** The host's own traits on its provider (ComputeOptions.traits). */
+  readonly traits?: readonly string[];
   /** How long a live migration's simulated copy runs from this host (default 500 ms). */
   readonly liveMigrationMs?: number;
   /** Connect through a link the test can freeze (`Cloud.pause`): unreachable, not restarted. */
@@ -166,6 +168,7 @@ export async function startCloud(
       auditIntervalMs: opts.auditIntervalMs ?? 0,
       killRestartMs: 100,
       ...(h.spec.allowSameHostResize ? { allowSameHostResize: true } : {}),
+      ...(h.spec.traits ? { traits: h.spec.traits } : {}),
       ...(h.spec.rediscover ? { rediscover: h.spec.rediscover, updateResourcesMs: 200 } : {}),
       ...(h.spec.liveMigrationMs !== undefined ? { liveMigrationMs: h.spec.liveMigrationMs } : {}),
       ...(opts.syncPowerStateMs !== undefined ? { syncPowerStateMs: opts.syncPowerStateMs } : {}),

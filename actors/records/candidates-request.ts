@@ -1,0 +1,33 @@
+/**
+ * The candidates request of an instance's build or move (machines/scheduling/request.ts), with
+ * the aggregates read only when its zone or its flavor's extra specs need them: a plain boot reads
+ * nothing more than before.
+ */
+import { candidatesRequest, type CandidatesRequest } from '../../machines/scheduling/index.js';
+import type { ExtraSpecs, FlavorView, InstanceRecord } from '../../protocol/index.js';
+import type { Stores } from './stores.js';
+
+/** A reply with no candidate, for a request no host can match. */
+export const NO_CANDIDATES = Promise.resolve({ allocationRequests: [], providerSummaries: {} });
+
+/**
+ * The request for `rec` (its flavor and specs, or a resize's new ones), in `zone` (undefined: any
+ * host, e.g. an admin named one); undefined when nothing can match.
+ */
+export async function requestOf(
+  stores: Pick<Stores, 'aggregates'>,
+  rec: Pick<InstanceRecord, 'flavor' | 'flavorExtraSpecs'>,
+  zone: string | undefined,
+  flavor: FlavorView = rec.flavor,
+  specs: ExtraSpecs | undefined = rec.flavorExtraSpecs,
+): Promise<CandidatesRequest | undefined> {
+  const needsAggregates =
+    zone !== undefined || Object.keys(specs ?? {}).some((k) => k.startsWith('aggregate_instance_extra_specs:'));
+  const aggregates = needsAggregates ? (await stores.aggregates.entries()).map((e) => e.value) : [];
+  return candidatesRequest(
+    flavor,
+    specs,
+    zone,
+    aggregates.map((a) => ({ uuid: a.aggregateId, availabilityZone: a.availabilityZone, metadata: a.metadata })),
+  );
+}

@@ -1,0 +1,223 @@
+/**
+ * Scheduling by the catalog, over the public protocol (docs/scheduling.md): hosts report their
+ * traits (and COMPUTE_STATUS_DISABLED while disabled) on their providers; flavors carry extra
+ * specs that become placement's request (required and forbidden traits, aggregate metadata);
+ * aggregates with an availability zone are mirrored into placement and a boot in a zone lands
+ * only there, its moves too; Nova's rules refuse a host in two zones and bad extra specs.
+ */
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import {
+  adminType,
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  MessageKind,
+  queryType,
+  subjects,
+  type AggregateRecord,
+  type Envelope,
+} from '../../../protocol/index.js';
+import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { TestClient } from '../../helpers/client.js';
+import { eventually } from '../../helpers/eventually.js';
+
+const cloud = startCloud([
+  { name: 't1', traits: ['HW_CPU_X86_AVX2'] },
+  { name: 't2' },
+  { name: 't3', traits: ['CUSTOM_FAST'] },
+]);
+test.after.always(async () => (await cloud).stop());
+test.before(async () => {
+  await (await cloud).stores.quotas.create('demo', { instances: -1, cores: -1, ramMb: -1 });
+});
+
+async function request(c: Cloud, subject: string, type: string, body: Record<string, unknown>, project: string) {
+  const user = project === 'admin' ? 'admin' : 'alice';
+  const env = envelope({ id: randomUUID(), type, ts: Date.now(), project, user, body });
+  const reply = await c.client.nc.request(subject, encodeMessage(env), { timeout: 10_000 });
+  const r = decodeMessage(reply.data, MessageKind.Reply);
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value;
+}
+const admin = (c: Cloud, op: string, body: Record<string, unknown>): Promise<Envelope> =>
+  request(c, subjects().admin(op), adminType(op), body, 'admin');
+const ok = <T>(r: Envelope): T => {
+  if (r.type === 'error') throw new Error(JSON.stringify(r.body));
+  return r.body as T;
+};
+
+async function bootOn(c: Cloud, flavor: string, extra: Record<string, unknown> = {}): Promise<Envelope> {
+  const { id, cmd } = await c.boot(`b-${flavor}`, flavor, extra);
+  return c.client.final(id, cmd, 30_000);
+}
+const hostOf = (end: Envelope) => String(end.body['host']);
+
+const traitsOf = async (c: Cloud, host: string) => {
+  const p = (await c.placement.call('providers.list', { name: host })).providers[0]!;
+  return (await c.placement.call('traits.get', { provider: p.uuid })).traits;
+};
+
+test.serial('hosts report their traits; a flavor requires or forbids one and lands accordingly', async (t) => {
+  const c = await cloud;
+  t.true((await traitsOf(c, 't1')).includes('HW_CPU_X86_AVX2'));
+  t.true((await traitsOf(c, 't3')).includes('CUSTOM_FAST'));
+  ok(
+    await admin(c, 'flavors.create', {
+      name: 'avx',
+      vcpus: 1,
+      memoryMb: 256,
+      rootGb: 1,
+      extraSpecs: { 'trait:HW_CPU_X86_AVX2': 'required' },
+    }),
+  );
+  ok(await admin(c, 'flavors.create', { name: 'fast', vcpus: 1, memoryMb: 256, rootGb: 1 }));
+  ok(await admin(c, 'flavors.set', { name: 'fast', extraSpecs: { 'trait:CUSTOM_FAST': 'required' } }));
+  ok(
+    await admin(c, 'flavors.create', {
+      name: 'noavx',
+      vcpus: 1,
+      memoryMb: 256,
+      rootGb: 1,
+      extraSpecs: { 'trait:HW_CPU_X86_AVX2': 'forbidden', 'hw:cpu_policy': 'shared' },
+    }),
+  );
+  for (let i = 0; i < 3; i++) {
+    t.is(hostOf(await bootOn(c, 'avx')), 't1');
+    t.is(hostOf(await bootOn(c, 'fast')), 't3');
+    t.not(hostOf(await bootOn(c, 'noavx')), 't1');
+  }
+  const flavors = ok<{ flavors: { name: string; extraSpecs?: Record<string, string> }[] }>(
+    await request(c, subjects().query('demo', 'flavors.list'), queryType('flavors.list'), {}, 'demo'),
+  );
+  t.deepEqual(flavors.flavors.find((f) => f.name === 'fast')?.extraSpecs, { 'trait:CUSTOM_FAST': 'required' });
+});
+
+test.serial(
+  'a disabled host carries COMPUTE_STATUS_DISABLED on its provider and takes no boot; enabled, it is gone',
+  async (t) => {
+    const c = await cloud;
+    ok(await admin(c, 'hosts.set', { host: 't2', enabled: false }));
+    await eventually(async () => {
+      if (!(await traitsOf(c, 't2')).includes('COMPUTE_STATUS_DISABLED')) throw new Error('not yet');
+    });
+    for (let i = 0; i < 4; i++) t.not(hostOf(await bootOn(c, 'm1.tiny')), 't2');
+    ok(await admin(c, 'hosts.set', { host: 't2', enabled: true }));
+    await eventually(async () => {
+      if ((await traitsOf(c, 't2')).includes('COMPUTE_STATUS_DISABLED')) throw new Error('not yet');
+    });
+    t.pass();
+  },
+);
+
+test.serial(
+  'availability zones: boots in a zone land there, the default zone elsewhere; moves keep the zone',
+  async (t) => {
+    const c = await cloud;
+    const az = ok<{ aggregate: AggregateRecord }>(
+      await admin(c, 'aggregates.create', { name: 'rack-1', availabilityZone: 'az1' }),
+    ).aggregate;
+    ok(await admin(c, 'aggregates.addHost', { aggregateId: az.aggregateId, host: 't1' }));
+    const p1 = (await c.placement.call('providers.list', { name: 't1' })).providers[0]!;
+    t.deepEqual((await c.placement.call('aggregates.get', { provider: p1.uuid })).aggregates, [az.aggregateId]);
+    const zones = ok<{ zones: { name: string; hosts: number }[] }>(
+      await request(
+        c,
+        subjects().query('demo', 'availabilityZones.list'),
+        queryType('availabilityZones.list'),
+        {},
+        'demo',
+      ),
+    );
+    t.deepEqual(zones.zones, [
+      { name: 'az1', hosts: 1 },
+      { name: 'nova', hosts: 2 },
+    ]);
+    const inZone: Envelope[] = [];
+    for (let i = 0; i < 3; i++) {
+      const end = await bootOn(c, 'm1.tiny', { availabilityZone: 'az1' });
+      t.is(hostOf(end), 't1');
+      inZone.push(end);
+      t.not(hostOf(await bootOn(c, 'm1.tiny', { availabilityZone: 'nova' })), 't1');
+    }
+    // The only host of az1: a migration has nowhere to go in the zone.
+    const a = new TestClient(c.client.nc, 'demo', 'admin');
+    const id = String(inZone[0]!.body['instanceId']);
+    const moved = await a.final(id, await a.command(id, 'migrate', {}), 30_000);
+    t.is((moved.body['fault'] as { code: string } | undefined)?.code, 'NoValidHost', JSON.stringify(moved.body));
+    // Nova: a host is in one zone at most.
+    const az2 = ok<{ aggregate: AggregateRecord }>(
+      await admin(c, 'aggregates.create', { name: 'rack-2', availabilityZone: 'az2' }),
+    ).aggregate;
+    t.like((await admin(c, 'aggregates.addHost', { aggregateId: az2.aggregateId, host: 't1' })).body, {
+      status: 409,
+      code: 'AvailabilityZoneConflict',
+    });
+    const unknown = await bootOn(c, 'm1.tiny', { availabilityZone: 'nowhere' });
+    t.is(unknown.type, 'command.rejected');
+    t.is(unknown.body['code'], 'AvailabilityZoneNotFound');
+    t.like((await admin(c, 'aggregates.delete', { aggregateId: az.aggregateId })).body, {
+      status: 409,
+      code: 'AggregateInUse',
+    });
+    ok(await admin(c, 'aggregates.removeHost', { aggregateId: az.aggregateId, host: 't1' }));
+    t.deepEqual((await c.placement.call('aggregates.get', { provider: p1.uuid })).aggregates, []);
+    ok(await admin(c, 'aggregates.delete', { aggregateId: az.aggregateId }));
+    ok(await admin(c, 'aggregates.delete', { aggregateId: az2.aggregateId }));
+  },
+);
+
+test.serial(
+  'aggregate_instance_extra_specs: a flavor lands only on hosts of aggregates with that metadata',
+  async (t) => {
+    const c = await cloud;
+    const ssd = ok<{ aggregate: AggregateRecord }>(
+      await admin(c, 'aggregates.create', { name: 'ssd', metadata: { ssd: 'true' } }),
+    ).aggregate;
+    ok(await admin(c, 'aggregates.addHost', { aggregateId: ssd.aggregateId, host: 't2' }));
+    ok(
+      await admin(c, 'flavors.create', {
+        name: 'on-ssd',
+        vcpus: 1,
+        memoryMb: 256,
+        rootGb: 1,
+        extraSpecs: { 'aggregate_instance_extra_specs:ssd': 'true' },
+      }),
+    );
+    for (let i = 0; i < 3; i++) t.is(hostOf(await bootOn(c, 'on-ssd')), 't2');
+    ok(await admin(c, 'aggregates.set', { aggregateId: ssd.aggregateId, metadata: { ssd: null } }));
+    const none = await bootOn(c, 'on-ssd');
+    t.is((none.body['fault'] as { code: string } | undefined)?.code, 'NoValidHost', 'no aggregate has it now');
+  },
+);
+
+test.serial(
+  'bad input: unknown extra spec namespaces, bad trait values and names, a duplicate flavor; nothing written',
+  async (t) => {
+    const c = await cloud;
+    const bad = [
+      { 'color:blue': 'yes' },
+      { 'trait:HW_CPU_X86_AVX2': 'maybe' },
+      { 'trait:lowercase': 'required' },
+      { 'resources:VCPU': '-1' },
+    ];
+    for (const extraSpecs of bad) {
+      const r = await admin(c, 'flavors.create', { name: 'bad', vcpus: 1, memoryMb: 64, rootGb: 0, extraSpecs });
+      t.is(r.type, 'error', JSON.stringify(extraSpecs));
+      t.like(r.body, { status: 400, code: 'InvalidInput' });
+    }
+    t.is(await c.stores.flavors.get('bad'), undefined);
+    t.like((await admin(c, 'flavors.create', { name: 'm1.tiny', vcpus: 9, memoryMb: 64, rootGb: 0 })).body, {
+      status: 409,
+      code: 'FlavorExists',
+    });
+    const user = await request(
+      c,
+      subjects().admin('flavors.create'),
+      adminType('flavors.create'),
+      { name: 'x', vcpus: 1, memoryMb: 64, rootGb: 0 },
+      'demo',
+    );
+    t.like(user.body, { status: 403, code: 'NotAuthorized' });
+  },
+);
