@@ -6,7 +6,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { HostInventory } from '../../machines/tracker/index.js';
 import type { HostAdminRecord, ServiceRecord } from '../../protocol/index.js';
-import type { PlacementClient } from '../placement/index.js';
+import { atCurrentGeneration, type PlacementClient } from '../placement/index.js';
 import { STATUS_DISABLED } from '../../machines/scheduling/index.js';
 import { CallError } from '../runtime/index.js';
 import type { RecordBucket } from '../records/index.js';
@@ -55,21 +55,18 @@ export async function reportInventory(
   inv: HostInventory,
 ): Promise<boolean> {
   const wanted = inventoryOf(inv);
-  for (;;) {
-    const cur = await placement.call('inventories.get', { provider });
-    if (JSON.stringify(sorted(cur.inventories)) === JSON.stringify(sorted(wanted))) return false;
-    try {
+  return atCurrentGeneration(
+    () => placement.call('inventories.get', { provider }),
+    async (cur) => {
+      if (JSON.stringify(sorted(cur.inventories)) === JSON.stringify(sorted(wanted))) return false;
       await placement.call('inventories.set', {
         provider,
         resourceProviderGeneration: cur.resourceProviderGeneration,
         inventories: wanted,
       });
       return true;
-    } catch (err) {
-      // A concurrent change of the provider: read its generation again.
-      if (!(err instanceof CallError && err.status === 409 && err.code === 'placement.concurrent_update')) throw err;
-    }
-  }
+    },
+  );
 }
 
 const sorted = (o: Record<string, object>) =>
@@ -140,19 +137,17 @@ export async function reportTraits(
   disabled: boolean,
 ): Promise<boolean> {
   for (const t of own.filter((x) => x.startsWith('CUSTOM_'))) await placement.call('traits.create', { name: t });
-  for (;;) {
-    const cur = await placement.call('traits.get', { provider });
-    const wanted = traitsWanted(cur.traits, own, disabled);
-    if (JSON.stringify([...cur.traits].sort()) === JSON.stringify(wanted)) return false;
-    try {
+  return atCurrentGeneration(
+    () => placement.call('traits.get', { provider }),
+    async (cur) => {
+      const wanted = traitsWanted(cur.traits, own, disabled);
+      if (JSON.stringify([...cur.traits].sort()) === JSON.stringify(wanted)) return false;
       await placement.call('traits.set', {
         provider,
         resourceProviderGeneration: cur.resourceProviderGeneration,
         traits: wanted,
       });
       return true;
-    } catch (err) {
-      if (!(err instanceof CallError && err.status === 409 && err.code === 'placement.concurrent_update')) throw err;
-    }
-  }
+    },
+  );
 }

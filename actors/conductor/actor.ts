@@ -78,6 +78,7 @@ export async function startConductor(options: ConductorOptions): Promise<Actor> 
     placement,
     live,
     weigher: o.weigher,
+    multipliers: o.multipliers,
     remote,
     clock: o.clock,
     ...(o.killPoint ? { killPoint: o.killPoint } : {}),

@@ -12,7 +12,7 @@
  * back and asks again, the same opId); only a refusal gives the room back.
  */
 import { type HostNeeded, type Weigher, pickHosts } from '../../machines/conductor/index.js';
-import type { GroupPlacement } from '../../machines/scheduling/index.js';
+import { ramOnly, type GroupPlacement, type Multipliers } from '../../machines/scheduling/index.js';
 import type { InstanceRecord, ServiceRecord } from '../../protocol/index.js';
 import { type Clock, type KillPoint, type RemoteHosts, CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
@@ -33,6 +33,7 @@ export interface ClaimDeps {
   readonly placement: PlacementClient;
   readonly live: LiveServicesView;
   readonly weigher: Weigher;
+  readonly multipliers: Multipliers;
   readonly remote: RemoteHosts;
   readonly clock: Clock;
   readonly killPoint?: KillPoint;
@@ -102,6 +103,25 @@ export function claims(d: ClaimDeps) {
     return { candidates: found, hostOf: known ? listed : await listNames() };
   };
 
+  /** The conductor's pick for a build of `rec` among candidates `c`: its weighers, the build's forced host. */
+  const pickFor = (
+    rec: InstanceRecord,
+    c: Awaited<ReturnType<typeof candidates>>,
+    services: readonly ServiceRecord[],
+    tried: readonly string[],
+    group?: GroupPlacement,
+  ) =>
+    pickHosts({
+      ...c,
+      services,
+      tried,
+      forcedHost: rec.forcedHost,
+      weigher: d.weigher,
+      multipliers: d.multipliers,
+      count: PICKS,
+      ...(group ? { group } : {}),
+    });
+
   const switchedOff = async (host: string): Promise<boolean> => {
     const admin = await d.stores.hosts.get(host);
     return admin !== undefined && (!admin.value.enabled || admin.value.forcedDown);
@@ -137,9 +157,9 @@ export function claims(d: ClaimDeps) {
 
   const claimOnBestHost = async (rec: InstanceRecord, tried: readonly string[]): Promise<string | undefined> => {
     // A forced host may be anywhere in the order: all candidates for it.
-    let c = await candidates(rec, rec.forcedHost === null ? d.weigher : undefined);
-    const pick = (services: ServiceRecord[]) =>
-      pickHosts({ ...c, services, tried, forcedHost: rec.forcedHost, weigher: d.weigher, count: PICKS });
+    // Placement weighs by free RAM only: with CPU or disk weighers on, every candidate is weighed here.
+    let c = await candidates(rec, rec.forcedHost === null && ramOnly(d.multipliers) ? d.weigher : undefined);
+    const pick = (services: ServiceRecord[]) => pickFor(rec, c, services, tried);
     const truncated = c.candidates.allocationRequests.length >= WEIGHED_CANDIDATES && rec.forcedHost === null;
     if (truncated && pick(d.live.ready ? d.live.services() : await liveComputeServices(d.stores)).length < PICKS)
       c = await candidates(rec);
@@ -191,8 +211,7 @@ export function claims(d: ClaimDeps) {
   /** The best host under the group's policy, and how to claim there (undefined: none fits). */
   const chooseOne = async (rec: InstanceRecord, tried: readonly string[], group: GroupPlacement) => {
     const c = await candidates(rec);
-    const pickFrom = (services: ServiceRecord[]) =>
-      pickHosts({ ...c, services, tried, forcedHost: rec.forcedHost, weigher: d.weigher, count: PICKS, group });
+    const pickFrom = (services: ServiceRecord[]) => pickFor(rec, c, services, tried, group);
     let choices = d.live.ready ? pickFrom(d.live.services()) : [];
     let checkSwitches = true;
     if (choices.length === 0) {

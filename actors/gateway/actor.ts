@@ -250,22 +250,9 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
     prefix,
     ...(o.log ? { log: o.log } : {}),
   });
-  const groupService = serveGroups({
-    nc: o.nc,
-    stores,
-    clock: o.clock,
-    ids: o.ids,
-    prefix,
-    ...(o.log ? { log: o.log } : {}),
-  });
-  const imageService = serveImages({
-    nc: o.nc,
-    stores,
-    clock: o.clock,
-    ids: o.ids,
-    prefix,
-    ...(o.log ? { log: o.log } : {}),
-  });
+  const served = { nc: o.nc, stores, clock: o.clock, ids: o.ids, prefix, ...(o.log ? { log: o.log } : {}) };
+  const groupService = serveGroups(served);
+  const imageService = serveImages(served);
   const loop = await startConsumerLoop({
     js,
     jsm,

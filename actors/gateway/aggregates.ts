@@ -10,16 +10,15 @@ import {
   adminType,
   type AggregateRecord,
   type Envelope,
-  type ErrorBody,
   type ExtraSpecs,
   type FlavorRecord,
 } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { Clock } from '../runtime/index.js';
+import type { Answer, Clock } from '../runtime/index.js';
 import { providerOf, setProviderAggregates, type PlacementClient } from '../placement/index.js';
+import { explainSchedule, type ExplainRequest } from './explain.js';
 import { derivedUuid, type Stores } from '../records/index.js';
 
-type Answer = { ok: true; body: unknown } | { ok: false; error: ErrorBody };
 const refuse = (status: number, code: string, message: string): Answer => ({
   ok: false,
   error: { status, code, message },
@@ -103,6 +102,8 @@ export async function answerCatalog(
       await d.stores.aggregates.remove(id);
       return { ok: true, body: {} };
     }
+    case adminType('schedule.explain'):
+      return explainSchedule(d.stores, d.placement, b as unknown as ExplainRequest);
     default:
       return undefined;
   }

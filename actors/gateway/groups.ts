@@ -6,28 +6,19 @@
  * another project's group is not found. Members are added by the conductor as it places them;
  * a member whose instance is deleted is not listed (and leaves the record at the next placement).
  */
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { rulesProblem } from '../../machines/scheduling/index.js';
 import {
   groupType,
-  isProjectToken,
   subjects,
   type Envelope,
-  type ErrorBody,
   type GroupPolicy,
   type GroupRules,
   type ServerGroupRecord,
   type ServerGroupView,
 } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import {
-  type Clock,
-  type IdSource,
-  decodeRequest,
-  respondError,
-  respondOk,
-  type ReplyContext,
-} from '../runtime/index.js';
+import { type Answer, type Clock, type IdSource, serveProjectFamily } from '../runtime/index.js';
 import { derivedUuid, type Stores } from '../records/index.js';
 
 export interface GroupServiceOptions {
@@ -39,7 +30,6 @@ export interface GroupServiceOptions {
   readonly log?: (line: string, err?: unknown) => void;
 }
 
-type Answer = { ok: true; body: unknown } | { ok: false; error: ErrorBody };
 const refuse = (status: number, code: string, message: string): Answer => ({
   ok: false,
   error: { status, code, message },
@@ -47,37 +37,14 @@ const refuse = (status: number, code: string, message: string): Answer => ({
 const notFound = (id: string) => refuse(404, 'ServerGroupNotFound', `server group ${id} not found`);
 
 export function serveGroups(o: GroupServiceOptions): Subscription {
-  const s = subjects(o.prefix);
-  const ctx: ReplyContext = { clock: o.clock, ids: o.ids, project: '_system', user: 'gateway' };
-  const head = `${s.prefix}.group.`;
-  const service = groupService(o.stores, o.clock);
-  return o.nc.subscribe(`${head}*.*`, {
-    queue: 'gateway',
-    callback: (err, msg: Msg) => {
-      if (err) return;
-      const req = decodeRequest<Record<string, unknown>>(ctx, msg);
-      if (!req) return;
-      const [project, op] = msg.subject.slice(head.length).split('.');
-      if (!isProjectToken(project) || groupType(op!) !== req.type || req.project !== project) {
-        respondError(ctx, msg, req, {
-          status: 400,
-          code: 'InvalidInput',
-          message: `subject ${msg.subject} does not match type ${req.type} and project ${req.project}`,
-        });
-        return;
-      }
-      service(project, req).then(
-        (r) => (r.ok ? respondOk(ctx, msg, req, r.body) : respondError(ctx, msg, req, r.error)),
-        (e: unknown) => {
-          o.log?.(`server group request ${req.type} failed`, e);
-          respondError(ctx, msg, req, {
-            status: 503,
-            code: 'ServiceUnavailable',
-            message: 'the request could not be answered now; send it again',
-          });
-        },
-      );
-    },
+  return serveProjectFamily({
+    nc: o.nc,
+    ctx: { clock: o.clock, ids: o.ids, project: '_system', user: 'gateway' },
+    head: `${subjects(o.prefix).prefix}.group.`,
+    typeOf: groupType,
+    what: 'server group',
+    handle: groupService(o.stores, o.clock),
+    ...(o.log ? { log: o.log } : {}),
   });
 }
 

@@ -7,27 +7,12 @@
  * a part put again is the same part, `finish` joins again or finds it joined, `delete` finds
  * it gone. The subject's project scopes everything: another project's image is not found.
  */
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import {
-  imageType,
-  isProjectToken,
-  subjects,
-  type DiskFormat,
-  type Envelope,
-  type ErrorBody,
-  type ImageRecord,
-} from '../../protocol/index.js';
+import { imageType, subjects, type DiskFormat, type Envelope, type ImageRecord } from '../../protocol/index.js';
 import { judgeHeader, judgePart, objectDigest, partOffsets } from '../../machines/gateway/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import {
-  type Clock,
-  type IdSource,
-  decodeRequest,
-  respondError,
-  respondOk,
-  type ReplyContext,
-} from '../runtime/index.js';
+import { type Answer, type Clock, type IdSource, serveProjectFamily } from '../runtime/index.js';
 import { removeImage, uploadedImageIdOf, uploadParts, type Stores, type UploadParts } from '../records/index.js';
 
 export interface ImageServiceOptions {
@@ -41,7 +26,6 @@ export interface ImageServiceOptions {
   readonly log?: (line: string, err?: unknown) => void;
 }
 
-type Answer = { ok: true; body: unknown } | { ok: false; error: ErrorBody };
 const refuse = (status: number, code: string, message: string): Answer => ({
   ok: false,
   error: { status, code, message },
@@ -49,37 +33,14 @@ const refuse = (status: number, code: string, message: string): Answer => ({
 const notFound = (id: string) => refuse(404, 'ImageNotFound', `image ${id} not found`);
 
 export function serveImages(o: ImageServiceOptions): Subscription {
-  const s = subjects(o.prefix);
-  const ctx: ReplyContext = { clock: o.clock, ids: o.ids, project: '_system', user: 'gateway' };
-  const head = `${s.prefix}.image.`;
-  const service = imageService(o);
-  return o.nc.subscribe(`${head}*.*`, {
-    queue: 'gateway',
-    callback: (err, msg: Msg) => {
-      if (err) return;
-      const req = decodeRequest<Record<string, unknown>>(ctx, msg);
-      if (!req) return;
-      const [project, op] = msg.subject.slice(head.length).split('.');
-      if (!isProjectToken(project) || imageType(op!) !== req.type || req.project !== project) {
-        respondError(ctx, msg, req, {
-          status: 400,
-          code: 'InvalidInput',
-          message: `subject ${msg.subject} does not match type ${req.type} and project ${req.project}`,
-        });
-        return;
-      }
-      service(project, req).then(
-        (r) => (r.ok ? respondOk(ctx, msg, req, r.body) : respondError(ctx, msg, req, r.error)),
-        (e: unknown) => {
-          o.log?.(`image request ${req.type} failed`, e);
-          respondError(ctx, msg, req, {
-            status: 503,
-            code: 'ServiceUnavailable',
-            message: 'the request could not be answered now; send it again',
-          });
-        },
-      );
-    },
+  return serveProjectFamily({
+    nc: o.nc,
+    ctx: { clock: o.clock, ids: o.ids, project: '_system', user: 'gateway' },
+    head: `${subjects(o.prefix).prefix}.image.`,
+    typeOf: imageType,
+    what: 'image',
+    handle: imageService(o),
+    ...(o.log ? { log: o.log } : {}),
   });
 }
 

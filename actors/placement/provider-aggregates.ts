@@ -7,27 +7,44 @@
 import { CallError } from '../runtime/index.js';
 import type { PlacementClient } from './client.js';
 
+/**
+ * Reads a provider's state and writes the change it needs (`write` resolves false when none),
+ * reading again when another writer bumped the provider's generation in between (409
+ * `placement.concurrent_update`), as Nova's report client does. Resolves whether it wrote.
+ */
+export async function atCurrentGeneration<T>(
+  read: () => Promise<T>,
+  write: (current: T) => Promise<boolean>,
+): Promise<boolean> {
+  for (;;) {
+    const cur = await read();
+    try {
+      return await write(cur);
+    } catch (err) {
+      if (!(err instanceof CallError && err.status === 409 && err.code === 'placement.concurrent_update')) throw err;
+    }
+  }
+}
+
 /** Sets `provider`'s aggregates to `wanted` if they differ; returns whether it wrote. */
-export async function setProviderAggregates(
+export function setProviderAggregates(
   placement: PlacementClient,
   provider: string,
   wanted: readonly string[],
 ): Promise<boolean> {
   const sorted = [...wanted].sort();
-  for (;;) {
-    const cur = await placement.call('aggregates.get', { provider });
-    if (JSON.stringify([...cur.aggregates].sort()) === JSON.stringify(sorted)) return false;
-    try {
+  return atCurrentGeneration(
+    () => placement.call('aggregates.get', { provider }),
+    async (cur) => {
+      if (JSON.stringify([...cur.aggregates].sort()) === JSON.stringify(sorted)) return false;
       await placement.call('aggregates.set', {
         provider,
         resourceProviderGeneration: cur.resourceProviderGeneration,
         aggregates: sorted,
       });
       return true;
-    } catch (err) {
-      if (!(err instanceof CallError && err.status === 409 && err.code === 'placement.concurrent_update')) throw err;
-    }
-  }
+    },
+  );
 }
 
 /** The provider of `host`, if it has registered (provider names are host names). */

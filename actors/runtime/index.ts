@@ -9,7 +9,15 @@ export { type Versioned, writeIfRevision } from './kv-cas.js';
 export { Lease } from './lease.js';
 // Handling and making requests.
 export { startConsumerLoop, type ConsumerLoop, type Outcome } from './consumer-loop.js';
-export { decodeRequest, respondError, respondOk, type ReplyContext, replyEnvelope } from './request-reply.js';
+export {
+  decodeRequest,
+  respondError,
+  respondOk,
+  serveProjectFamily,
+  type Answer,
+  type ReplyContext,
+  replyEnvelope,
+} from './request-reply.js';
 export { requestRetried, TRY_AGAIN } from './request-retry.js';
 export { CallError } from './call-error.js';
 export { HOST_UNAVAILABLE, RemoteHosts } from './remote-hosts.js';

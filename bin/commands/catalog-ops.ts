@@ -12,6 +12,12 @@ import { intFlag } from '../options.js';
 
 const collect = (v: string, all: string[]): string[] => [...all, v];
 
+interface Explained {
+  readonly request: object | null;
+  readonly candidates: number;
+  readonly hosts: { host: string; verdict: string; reason?: string; weight?: number }[];
+}
+
 /** `--property k=v` flags as a map; a flag without `=` is a usage error. */
 function properties(flags: readonly string[], what: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -185,6 +191,36 @@ export function registerCatalogOps(program: Command): void {
           return c.json ? {} : `deleted aggregate ${aggregateId}`;
         };
       }),
+  );
+
+  withClientOptions(
+    program
+      .command('schedule-explain')
+      .description('admin: where a boot of a flavor would go now, and why each host would not')
+      .requiredOption('--flavor <name>', 'the flavor')
+      .option('--availability-zone <zone>', 'in this zone')
+      .option('--group <id>', "under this server group's policy as it stands")
+      .option('--weigher <w>', 'spread or pack (the conductor default: spread)'),
+  ).action((o: ClientOptions & { flavor: string; availabilityZone?: string; group?: string; weigher?: string }) =>
+    runClient(o, () => {
+      if (o.weigher !== undefined && o.weigher !== 'spread' && o.weigher !== 'pack')
+        throw new UsageError(`--weigher must be spread or pack, got ${JSON.stringify(o.weigher)}`);
+      const body = {
+        flavor: o.flavor,
+        ...(o.availabilityZone !== undefined ? { availabilityZone: o.availabilityZone } : {}),
+        ...(o.group !== undefined ? { group: tokenArg('--group', o.group) } : {}),
+        ...(o.weigher !== undefined ? { weigher: o.weigher } : {}),
+      };
+      return async (c) => {
+        const r = await c.admin<Explained>('schedule.explain', body);
+        if (c.json) return r;
+        const asked = r.request
+          ? `placement is asked for ${JSON.stringify(r.request)}: ${r.candidates} candidates`
+          : 'no host can match the request';
+        const rows = r.hosts.map((h) => [h.host, h.verdict, h.weight !== undefined ? h.weight.toFixed(3) : h.reason]);
+        return `${asked}\n${table(['HOST', 'VERDICT', 'WEIGHT OR REASON'], rows)}`;
+      };
+    }),
   );
 
   withClientOptions(

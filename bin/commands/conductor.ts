@@ -26,6 +26,10 @@ interface ConductorCommandOptions extends ServerOptions {
   name?: string;
   weigher: string;
   maxAttempts: string;
+  ramWeightMultiplier?: string;
+  cpuWeightMultiplier?: string;
+  diskWeightMultiplier?: string;
+  softAffinityWeightMultiplier?: string;
   replicas: string;
 }
 
@@ -37,11 +41,16 @@ export function registerConductor(program: Command): void {
         .description('run a conductor: schedules builds onto hosts (any number may run)')
         .option('--name <name>', 'this process in ctl subjects (default conductor-<host>-<pid>)')
         .option('--weigher <w>', 'host weigher: spread (most free RAM first) or pack (least)', DEFAULT_WEIGHER)
-        .option('--max-attempts <n>', 'build attempts before MaxRetriesExceeded', String(DEFAULT_MAX_ATTEMPTS)),
+        .option('--max-attempts <n>', 'build attempts before MaxRetriesExceeded', String(DEFAULT_MAX_ATTEMPTS))
+        .option('--ram-weight-multiplier <m>', 'RAM weigher (default 1, or -1 with --weigher pack)')
+        .option('--cpu-weight-multiplier <m>', 'CPU weigher: free vCPUs (default 0)')
+        .option('--disk-weight-multiplier <m>', 'disk weigher: free disk (default 0)')
+        .option('--soft-affinity-weight-multiplier <m>', 'soft (anti-)affinity weigher (default 1000)'),
     ),
   ).action(async (o: ConductorCommandOptions) => {
     const name = processName(o.name ?? `conductor-${hostname()}-${process.pid}`);
     let maxAttempts = DEFAULT_MAX_ATTEMPTS;
+    const multipliers: Record<string, number> = {};
     await runRole(o, {
       role: 'conductor',
       name,
@@ -50,11 +59,24 @@ export function registerConductor(program: Command): void {
         maxAttempts = intFlag('--max-attempts', o.maxAttempts, MAX_ATTEMPTS.min, MAX_ATTEMPTS.max);
         if (!(WEIGHERS as readonly string[]).includes(o.weigher))
           throw new UsageError(`--weigher must be ${WEIGHERS.join(' or ')}, got ${o.weigher}`);
+        const flags = [
+          ['ram', '--ram-weight-multiplier', o.ramWeightMultiplier],
+          ['cpu', '--cpu-weight-multiplier', o.cpuWeightMultiplier],
+          ['disk', '--disk-weight-multiplier', o.diskWeightMultiplier],
+          ['softAffinity', '--soft-affinity-weight-multiplier', o.softAffinityWeightMultiplier],
+        ] as const;
+        for (const [key, flag, value] of flags) {
+          if (value === undefined) continue;
+          const n = Number(value);
+          if (value.trim() === '' || !Number.isFinite(n) || Math.abs(n) > 1e9)
+            throw new UsageError(`${flag} must be a number from -1e9 to 1e9, got ${JSON.stringify(value)}`);
+          multipliers[key] = n;
+        }
       },
       start: ({ supervisor, lifecycle: _, ...ctx }) =>
         supervisor.add({
           name: 'conductor',
-          start: () => startConductor({ ...ctx, weigher: o.weigher as Weigher, maxAttempts }),
+          start: () => startConductor({ ...ctx, weigher: o.weigher as Weigher, multipliers, maxAttempts }),
         }),
       readyLine: `conductor ${name} ready`,
     });

@@ -1,5 +1,13 @@
 /** The conductor's pure decisions: each returns a plan that actors/conductor carries out. */
-export { pickHosts, type HostChoice, type PickInput, type Weigher } from './pick-hosts.js';
+export {
+  multipliersOf,
+  pickHosts,
+  scheduleHosts,
+  type HostChoice,
+  type PickInput,
+  type Verdict,
+  type Weigher,
+} from './pick-hosts.js';
 export {
   ack,
   ownerHost,

@@ -17,3 +17,4 @@ export {
   type CandidatesRequest,
 } from './request.js';
 export { aggregatesOfHost, zoneConflict, zoneOf, zonesOf } from './aggregates.js';
+export { DEFAULT_MULTIPLIERS, ramOnly, weighHosts, type HostFacts, type Multipliers, type Weighed } from './weigh.js';

@@ -164,6 +164,49 @@ export const AdminOps = {
     reply: AggregateReply,
   },
   'aggregates.delete': { request: AggregateRef, reply: Empty },
+  /** Why each host would or would not get a boot of `flavor` now (docs/scheduling.md, `novactor schedule-explain`). */
+  'schedule.explain': {
+    request: Type.Object(
+      {
+        flavor: Type.String({ minLength: 1, maxLength: 255 }),
+        availabilityZone: Type.Optional(ZoneName),
+        /** A server group: its policy as it stands now (the boot is not a member). */
+        group: Type.Optional(TokenString),
+        weigher: Type.Optional(Type.Union([Type.Literal('spread'), Type.Literal('pack')])),
+      },
+      { additionalProperties: false },
+    ),
+    reply: Type.Object(
+      {
+        /** What placement is asked for: resources, required (and !forbidden) traits, memberOf. */
+        request: Type.Union([
+          Type.Null(),
+          Type.Object(
+            {
+              resources: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
+              required: Type.Array(Type.String()),
+              memberOf: Type.Optional(Type.Array(Type.Array(Type.String()))),
+            },
+            { additionalProperties: false },
+          ),
+        ]),
+        /** How many candidates placement offered. */
+        candidates: Type.Integer({ minimum: 0 }),
+        hosts: Type.Array(
+          Type.Object(
+            {
+              host: Type.String({ maxLength: 1024 }),
+              verdict: Type.Union([Type.Literal('chosen'), Type.Literal('weighed'), Type.Literal('dropped')]),
+              reason: Type.Optional(Type.String({ maxLength: 4096 })),
+              weight: Type.Optional(Type.Number()),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
 } as const;
 
 /** `nv.query.<project>.availabilityZones.list`: the zones a boot may name (Nova's os-availability-zone). */

@@ -191,6 +191,41 @@ test.serial(
   },
 );
 
+interface Explained {
+  request: { required: string[] } | null;
+  candidates: number;
+  hosts: { host: string; verdict: string; reason?: string; weight?: number }[];
+}
+
+test.serial('schedule-explain: the request placement gets, the chosen host, and why each other goes', async (t) => {
+  const c = await cloud;
+  const r = ok<Explained>(await admin(c, 'schedule.explain', { flavor: 'avx' }));
+  t.deepEqual(r.request?.required, ['!COMPUTE_STATUS_DISABLED', 'HW_CPU_X86_AVX2']);
+  t.is(r.candidates, 1);
+  t.like(
+    r.hosts.find((h) => h.host === 't1'),
+    { verdict: 'chosen' },
+  );
+  for (const h of ['t2', 't3'])
+    t.regex(r.hosts.find((x) => x.host === h)?.reason ?? '', /placement offered no candidate/, h);
+  ok(await admin(c, 'hosts.set', { host: 't3', enabled: false }));
+  const off = ok<Explained>(await admin(c, 'schedule.explain', { flavor: 'm1.tiny' }));
+  // The conductor's filter, or placement once the host has set COMPUTE_STATUS_DISABLED.
+  t.regex(
+    off.hosts.find((h) => h.host === 't3')?.reason ?? '',
+    /disabled by an operator|placement offered no candidate/,
+  );
+  t.deepEqual(
+    off.hosts
+      .filter((h) => h.verdict !== 'dropped')
+      .map((h) => h.host)
+      .sort(),
+    ['t1', 't2'],
+  );
+  ok(await admin(c, 'hosts.set', { host: 't3', enabled: true }));
+  t.like((await admin(c, 'schedule.explain', { flavor: 'nope' })).body, { status: 404, code: 'FlavorNotFound' });
+});
+
 test.serial(
   'bad input: unknown extra spec namespaces, bad trait values and names, a duplicate flavor; nothing written',
   async (t) => {
