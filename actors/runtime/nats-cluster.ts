@@ -195,7 +195,8 @@ export function disagreeingCopies(copies: readonly StreamCopy[]): Map<string, st
   }
   const out = new Map<string, string>();
   for (const [key, cs] of byStream) {
-    const same = cs.length >= cs[0]!.replicas && cs.every((c) => sameCopy(c, cs[0]!));
+    const leader = cs.find((c) => c.leader === c.server) ?? cs[0]!;
+    const same = cs.length >= cs[0]!.replicas && cs.every((c) => c === leader || sameCopy(c, leader));
     if (!same)
       out.set(
         key,
@@ -219,11 +220,20 @@ export function disagreeingCopies(copies: readonly StreamCopy[]): Map<string, st
  * (seen: a fresh replica of NV_HOST with 99 messages where the others had none).
  */
 function sameCopy(a: StreamCopy, b: StreamCopy): boolean {
+  const behind = b.lastSeq - a.lastSeq;
+  // A follower of a stream written all the time (the placement lease, renewed thrice a second)
+  // applies the newest append only with the next one, so it reads one behind at every moment:
+  // a lag of at most two appends whose count differs by no more than that is catching up, not
+  // a hole (found by the chaos suite: KV_nv-leases never agreed, so a node loss never struck).
+  if (behind >= 1 && behind <= MAX_LAG) return a.retention !== 'limits' || Math.abs(b.messages - a.messages) <= behind;
   if (a.lastSeq !== b.lastSeq) return false;
   if (a.retention !== 'limits') return true;
   if (a.messages !== b.messages) return false;
   return a.messages === 0 || a.firstSeq === b.firstSeq;
 }
+
+/** How many appends a follower may be behind its leader and still count as agreeing. */
+const MAX_LAG = 2;
 
 /**
  * Resolves once every stream's copies have agreed in some reading since the call (each stream

@@ -95,3 +95,32 @@ test('stream copies - the same stream name in two accounts is two streams', (t) 
   ]);
   t.is(differ.size, 0);
 });
+
+test('stream copies - a follower one or two appends behind a busy stream agrees; behind with a hole does not', (t) => {
+  // The placement lease, renewed thrice a second: a follower applies each append with the next.
+  t.is(
+    disagreeingCopies([
+      copy('n1', 'KV_nv-leases', 1, 276, 276, 'n1'),
+      copy('n2', 'KV_nv-leases', 1, 276, 276, 'n1'),
+      copy('n3r3', 'KV_nv-leases', 1, 275, 275, 'n1'),
+      copy('n1', 'NV_EVT', 340, 1, 340, 'n1'),
+      copy('n2', 'NV_EVT', 338, 1, 338, 'n1'),
+      copy('n3', 'NV_EVT', 340, 1, 340, 'n1'),
+    ]).size,
+    0,
+  );
+  const differ = disagreeingCopies([
+    copy('n1', 'NV_EVT', 348, 1, 348, 'n1'),
+    copy('n2', 'NV_EVT', 348, 1, 348, 'n1'),
+    copy('n3', 'NV_EVT', 330, 1, 347, 'n1'),
+  ]);
+  t.true(differ.has('$G/NV_EVT'), 'one behind but 18 messages missing: a hole');
+  t.true(
+    disagreeingCopies([
+      copy('n1', 'KV_nv-leases', 1, 276, 276, 'n1'),
+      copy('n2', 'KV_nv-leases', 1, 276, 276, 'n1'),
+      copy('n3', 'KV_nv-leases', 1, 270, 270, 'n1'),
+    ]).has('$G/KV_nv-leases'),
+    'six behind: not a moment of lag',
+  );
+});
