@@ -79,6 +79,17 @@ function usableHosts(services: readonly ServiceRecord[]): ReadonlySet<string> {
   return usable;
 }
 
+/** Every compute service's host, alive and enabled or not; remembered per array as usableHosts is. */
+const computeOf = new WeakMap<readonly ServiceRecord[], ReadonlySet<string>>();
+function computeHostsOf(services: readonly ServiceRecord[]): ReadonlySet<string> {
+  let hosts = computeOf.get(services);
+  if (!hosts) {
+    hosts = new Set(services.flatMap((s) => (s.role === 'compute' && s.host !== null ? [s.host] : [])));
+    computeOf.set(services, hosts);
+  }
+  return hosts;
+}
+
 function unusableReason(services: readonly ServiceRecord[], host: string): string {
   const s = services.find((x) => x.role === 'compute' && x.host === host);
   if (!s) return 'no live compute service (its heartbeat expired, or it never started)';
@@ -111,14 +122,23 @@ function freeByRoot(summaries: Summaries): Map<string, Free> {
   return out;
 }
 
-/** The compute host (and its root provider) a candidate uses, or why none can be said. */
-function hostOfRequest(i: PickInput, providers: readonly string[]): { host: string; root: string } | { why: string } {
+/**
+ * The compute host (and its root provider) a candidate uses, or why none can be said: its one
+ * tree, or, when it also takes from a sharing provider (a tree of its own), the one tree whose
+ * root is a compute service's host.
+ */
+function hostOfRequest(
+  i: PickInput,
+  providers: readonly string[],
+  computeHosts: ReadonlySet<string>,
+): { host: string; root: string } | { why: string } {
   const roots = new Set<string>();
   for (const p of providers) roots.add(i.candidates.providerSummaries[p]?.rootProviderUuid ?? p);
-  const hosts = [...roots].flatMap((r) => {
+  const named = [...roots].flatMap((r) => {
     const h = i.hostOf.get(r);
     return h ? [{ host: h, root: r }] : [];
   });
+  const hosts = named.length === 1 ? named : named.filter((n) => computeHosts.has(n.host));
   if (hosts.length === 1) return hosts[0]!;
   return { why: hosts.length === 0 ? 'on no compute host' : `spans ${hosts.length} compute hosts` };
 }
@@ -129,36 +149,36 @@ export function scheduleHosts(i: PickInput): { choices: HostChoice[]; verdicts: 
   const tried = new Set(i.tried);
   const kept: (Omit<HostChoice, 'weight'> & { freeVcpus: number; freeDiskGb: number })[] = [];
   const verdicts: Verdict[] = [];
-  const drop = (host: string, reason: string) => {
-    if (i.explain) verdicts.push({ host, verdict: 'dropped', reason });
+  // Reasons are only worded when asked for: a build drops candidates without saying why.
+  const drop = (host: string, reason: () => string) => {
+    if (i.explain) verdicts.push({ host, verdict: 'dropped', reason: reason() });
   };
   const seen = new Set<string>();
   const free = freeByRoot(i.candidates.providerSummaries);
+  const computeHosts = computeHostsOf(i.services);
   for (const req of i.candidates.allocationRequests) {
-    const at = hostOfRequest(i, Object.keys(req.allocations));
+    const at = hostOfRequest(i, Object.keys(req.allocations), computeHosts);
     if ('why' in at) {
-      drop(Object.keys(req.allocations).join('+'), `a candidate ${at.why}`);
+      drop(Object.keys(req.allocations).join('+'), () => `a candidate ${at.why}`);
       continue;
     }
     const { host, root } = at;
     if (seen.has(host)) continue; // another way to fit on a host already kept
     if (!usable.has(host)) {
-      drop(host, unusableReason(i.services, host));
+      drop(host, () => unusableReason(i.services, host));
       continue;
     }
     if (tried.has(host)) {
-      drop(host, 'tried already by this build (an earlier attempt failed there)');
+      drop(host, () => 'tried already by this build (an earlier attempt failed there)');
       continue;
     }
     if (i.forcedHost !== null && host !== i.forcedHost) {
-      drop(host, `not the host asked for (${i.forcedHost})`);
+      drop(host, () => `not the host asked for (${i.forcedHost})`);
       continue;
     }
     if (i.group && !groupAllows(i.group, host)) {
-      drop(
-        host,
-        `server group policy ${i.group.policy} (members on ${[...i.group.hosts.keys()].join(', ') || 'none'})`,
-      );
+      const g = i.group;
+      drop(host, () => `server group policy ${g.policy} (members on ${[...g.hosts.keys()].join(', ') || 'none'})`);
       continue;
     }
     seen.add(host);

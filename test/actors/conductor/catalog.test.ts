@@ -191,6 +191,33 @@ test.serial(
   },
 );
 
+test.serial(
+  'a gateway that died between an aggregate write and its placement mirror: the host sets its own at start',
+  async (t) => {
+    const c = await cloud;
+    const now = Date.now();
+    // As if the gateway had written the record and died before touching placement.
+    const id = randomUUID();
+    await c.stores.aggregates.create(id, {
+      aggregateId: id,
+      name: 'half-done',
+      availabilityZone: null,
+      metadata: {},
+      hosts: ['t3'],
+      createdAt: now,
+      updatedAt: now,
+    });
+    const p3 = (await c.placement.call('providers.list', { name: 't3' })).providers[0]!;
+    t.false((await c.placement.call('aggregates.get', { provider: p3.uuid })).aggregates.includes(id));
+    c.killWorker('t3');
+    await c.startWorker('t3');
+    t.true((await c.placement.call('aggregates.get', { provider: p3.uuid })).aggregates.includes(id));
+    ok(await admin(c, 'aggregates.removeHost', { aggregateId: id, host: 't3' }));
+    t.false((await c.placement.call('aggregates.get', { provider: p3.uuid })).aggregates.includes(id));
+    ok(await admin(c, 'aggregates.delete', { aggregateId: id }));
+  },
+);
+
 interface Explained {
   request: { required: string[] } | null;
   candidates: number;

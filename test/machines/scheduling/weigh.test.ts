@@ -85,10 +85,13 @@ test('candidates of several providers count for the compute host whose tree they
         r3: summary('r3', { VCPU: { capacity: 8, used: 0 }, MEMORY_MB: { capacity: 9999, used: 0 } }),
       },
     },
+    // Every provider has a name (the conductor lists them all): the sharing one is no host.
     hostOf: new Map([
       ['r1', 'h1'],
+      ['c1', 'h1-numa0'],
       ['r2', 'h2'],
       ['r3', 'h3'],
+      ['s1', 'shared-disk'],
     ]),
     services: [live('h1'), live('h2'), live('h3', false)],
     tried: [],
@@ -108,7 +111,8 @@ test('candidates of several providers count for the compute host whose tree they
   );
   t.deepEqual(
     r.verdicts.filter((v) => v.verdict === 'dropped').map((v) => v.host),
-    ['s1', 'h3'],
+    ['shared-disk', 'h3'],
+    'the sharing provider alone is dropped as no compute host',
   );
   t.like(
     r.verdicts.find((v) => v.host === 'h3'),
