@@ -125,6 +125,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   // Its traits, COMPUTE_STATUS_DISABLED while an operator has it disabled (Nova's compute does the same).
   const ownTraits = o.traits ?? [];
   let reportedDisabled = (await stores.hosts.get(o.host))?.value.enabled === false;
+  let switchSeen = reportedDisabled;
   await untilPlacementAnswers(() => reportTraits(placement, provider, ownTraits, reportedDisabled), log, sleep);
   // And the aggregates the operators put it in (a gateway that died before mirroring them is made good here).
   const mirrorAggregates = async () =>
@@ -445,8 +446,11 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     const first = beats === 0;
     if (beats++ % SWITCHES_EVERY === 0 || gap > SERVICE_TTL_MS / 2) switches = await stores.hosts.get(o.host);
     const me = await beat(o.nc, stores.services, switches, o.host, startedAt, now, mark.value(), first);
+    // Acted on when the switch read changes (it changes only right after a read, so it is fresh
+    // then); between reads the audit may have read a newer one, which this must not undo.
     const disabled = switches?.value.enabled === false;
-    if (disabled !== reportedDisabled) {
+    if (switches !== undefined && disabled !== switchSeen) {
+      switchSeen = disabled;
       await reportTraits(placement, provider, ownTraits, disabled);
       reportedDisabled = disabled;
     }
@@ -471,6 +475,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     const t = await tracker.get();
     const claims = trackerFindings(await t.audit(previous));
     await reportInventory(placement, provider, inventory);
+    // The switch read now: an operator's enable must not be undone by a stale view of it.
+    reportedDisabled = (await stores.hosts.get(o.host))?.value.enabled === false;
     await reportTraits(placement, provider, ownTraits, reportedDisabled);
     await mirrorAggregates();
     const allocations = await healAllocations(stores, migrations, placement, provider, previous);

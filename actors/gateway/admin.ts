@@ -31,7 +31,7 @@ import {
 } from '../runtime/index.js';
 import type { Stores } from '../records/index.js';
 import type { QuotaLedgers } from './quota-ledger.js';
-import type { PlacementClient } from '../placement/index.js';
+import { providerOf, setStatusDisabled, type PlacementClient } from '../placement/index.js';
 import { answerCatalog } from './aggregates.js';
 
 export interface AdminOptions {
@@ -149,10 +149,24 @@ async function setHost(o: AdminOptions, req: HostSetRequest): Promise<HostAdminR
     try {
       if (current) await o.stores.hosts.update(req.host, next, current.revision);
       else await o.stores.hosts.create(req.host, next);
+      await statusTrait(o, req.host, !next.enabled);
       return next;
     } catch (err) {
       if (!isActorError(err, ActorErrorCode.CasConflict) || attempt >= MAX_CAS_ATTEMPTS) throw err;
     }
+  }
+}
+
+/**
+ * COMPUTE_STATUS_DISABLED on the host's provider follows the switch at once (the host sets it
+ * too, when it reads its switches: a failure here is logged, and the host makes it right).
+ */
+async function statusTrait(o: AdminOptions, host: string, disabled: boolean): Promise<void> {
+  try {
+    const provider = await providerOf(o.placement, host);
+    if (provider) await setStatusDisabled(o.placement, provider, disabled);
+  } catch (err) {
+    o.log?.(`host ${host}: COMPUTE_STATUS_DISABLED not updated now; the host will`, err);
   }
 }
 

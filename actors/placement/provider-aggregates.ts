@@ -5,6 +5,7 @@
  * checked, read again on a conflict, as Nova's report client does.
  */
 import { CallError } from '../runtime/index.js';
+import { STATUS_DISABLED } from '../../machines/scheduling/index.js';
 import type { PlacementClient } from './client.js';
 
 /**
@@ -41,6 +42,28 @@ export function setProviderAggregates(
         provider,
         resourceProviderGeneration: cur.resourceProviderGeneration,
         aggregates: sorted,
+      });
+      return true;
+    },
+  );
+}
+
+/**
+ * Sets (or clears) COMPUTE_STATUS_DISABLED on `provider`, leaving its other traits: what Nova's
+ * API does when an operator disables or enables a compute service, so the scheduler's prefilter
+ * follows the switch at once rather than when the host next reads it.
+ */
+export function setStatusDisabled(placement: PlacementClient, provider: string, disabled: boolean): Promise<boolean> {
+  return atCurrentGeneration(
+    () => placement.call('traits.get', { provider }),
+    async (cur) => {
+      const has = cur.traits.includes(STATUS_DISABLED);
+      if (has === disabled) return false;
+      const traits = disabled ? [...cur.traits, STATUS_DISABLED] : cur.traits.filter((t) => t !== STATUS_DISABLED);
+      await placement.call('traits.set', {
+        provider,
+        resourceProviderGeneration: cur.resourceProviderGeneration,
+        traits,
       });
       return true;
     },
