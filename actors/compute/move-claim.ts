@@ -11,22 +11,20 @@ import { flavorViewOf, type ExtraSpecs, type FlavorView, type InstanceRecord } f
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
 import {
-  GROUP_CAS_ATTEMPTS,
+  choosingInGroup,
   migrationIdOf,
   liveComputeServices,
+  LOST_RESERVATION,
   NO_CANDIDATES,
-  readGroup,
   requestOf,
   reserveIn,
   type GroupRead,
+  type LostReservation,
 } from '../records/index.js';
 import { larger, moveKit, sizes, trackerKind, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
 export const MOVE_CLAIM_STEPS = ['moveClaim'] as const;
-
-/** A destination's reservation in its server group was lost to another member: choose again. */
-const LOST_RESERVATION = Symbol('lost reservation');
 
 /** A claim in the making: the instance, its move and migration, this step's key, the flavor wanted, the record. */
 interface Claiming {
@@ -182,11 +180,8 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
    * meanwhile makes the choice be made again.
    */
   const claimDest = async (x: Claiming): Promise<string | StepResult | undefined> => {
-    for (let attempt = 1; attempt <= GROUP_CAS_ATTEMPTS; attempt++) {
-      const group = x.rec.group === undefined ? undefined : await readGroup(d.stores, x.rec.group, x.c.instanceId);
-      const r = await claimDestOn(x, group);
-      if (r !== LOST_RESERVATION) return r;
-    }
+    const r = await choosingInGroup(d.stores, x.rec.group, x.c.instanceId, (group) => claimDestOn(x, group));
+    if (r !== LOST_RESERVATION) return r;
     return failed({
       code: StepErrorCode.NoValidHost,
       message: `server group ${x.rec.group} kept changing while a destination was reserved in it`,
@@ -196,7 +191,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
   const claimDestOn = async (
     x: Claiming,
     group0: GroupRead | undefined,
-  ): Promise<string | StepResult | undefined | typeof LOST_RESERVATION> => {
+  ): Promise<string | StepResult | undefined | LostReservation> => {
     const { c, m, flavor } = x;
     let group = group0;
     const [candidates, providers, services] = await Promise.all([

@@ -6,7 +6,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { HostInventory } from '../../machines/tracker/index.js';
 import type { HostAdminRecord, ServiceRecord } from '../../protocol/index.js';
-import { atCurrentGeneration, type PlacementClient } from '../placement/index.js';
+import { atCurrentGeneration, providerOf, type PlacementClient } from '../placement/index.js';
 import { STATUS_DISABLED } from '../../machines/scheduling/index.js';
 import { CallError } from '../runtime/index.js';
 import type { RecordBucket } from '../records/index.js';
@@ -14,8 +14,8 @@ import type { RecordBucket } from '../records/index.js';
 /** The provider of `host` (provider names are host names): found, or created. */
 export async function ensureProvider(placement: PlacementClient, host: string): Promise<string> {
   for (;;) {
-    const found = await placement.call('providers.list', { name: host });
-    if (found.providers[0]) return found.providers[0].uuid;
+    const found = await providerOf(placement, host);
+    if (found) return found;
     try {
       return (await placement.call('providers.create', { name: host })).provider.uuid;
     } catch (err) {

@@ -37,7 +37,7 @@ import {
   type TimerHandle,
 } from '../runtime/index.js';
 import { compileComputeOptions, type ComputeOptions } from './options.js';
-import { PlacementClient, setProviderAggregates } from '../placement/index.js';
+import { PlacementClient, setProviderAggregates, setStatusDisabled } from '../placement/index.js';
 import { aggregatesOfHost } from '../../machines/scheduling/index.js';
 import { openStores } from '../records/index.js';
 import { TrackerActor, type TrackerRecords, TrackerGate, serveTracker } from '../tracker/index.js';
@@ -124,9 +124,10 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   await untilPlacementAnswers(() => reportInventory(placement, provider, inventory), log, sleep);
   // Its traits, COMPUTE_STATUS_DISABLED while an operator has it disabled (Nova's compute does the same).
   const ownTraits = o.traits ?? [];
-  let reportedDisabled = (await stores.hosts.get(o.host))?.value.enabled === false;
-  let switchSeen = reportedDisabled;
-  await untilPlacementAnswers(() => reportTraits(placement, provider, ownTraits, reportedDisabled), log, sleep);
+  const disabledNow = async () => (await stores.hosts.get(o.host))?.value.enabled === false;
+  /** The disabled switch as the heartbeat last read it: the status trait follows when it changes. */
+  let switchSeen = await disabledNow();
+  await untilPlacementAnswers(() => reportTraits(placement, provider, ownTraits, switchSeen), log, sleep);
   // And the aggregates the operators put it in (a gateway that died before mirroring them is made good here).
   const mirrorAggregates = async () =>
     void (await setProviderAggregates(
@@ -451,8 +452,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     const disabled = switches?.value.enabled === false;
     if (switches !== undefined && disabled !== switchSeen) {
       switchSeen = disabled;
-      await reportTraits(placement, provider, ownTraits, disabled);
-      reportedDisabled = disabled;
+      await setStatusDisabled(placement, provider, disabled);
     }
     beaten = me;
     // Taken for dead (a long pause), or marked down by an operator while running: instances
@@ -476,8 +476,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     const claims = trackerFindings(await t.audit(previous));
     await reportInventory(placement, provider, inventory);
     // The switch read now: an operator's enable must not be undone by a stale view of it.
-    reportedDisabled = (await stores.hosts.get(o.host))?.value.enabled === false;
-    await reportTraits(placement, provider, ownTraits, reportedDisabled);
+    await reportTraits(placement, provider, ownTraits, await disabledNow());
     await mirrorAggregates();
     const allocations = await healAllocations(stores, migrations, placement, provider, previous);
     const images = await healImages(stores, previous);

@@ -19,11 +19,14 @@ import { ActorError, ActorErrorCode } from '../errors.js';
 import { NO_CANDIDATES, requestOf } from '../records/index.js';
 import type { PlacementClient } from '../placement/index.js';
 import {
+  choosingInGroup,
   GROUP_CAS_ATTEMPTS,
   liveComputeServices,
+  LOST_RESERVATION,
   readGroup,
   reserveIn,
   type GroupRead,
+  type LostReservation,
   type Stores,
 } from '../records/index.js';
 import type { LiveServicesView } from './live-hosts.js';
@@ -52,9 +55,6 @@ interface Dest {
   readonly host: string;
   readonly provider: string;
 }
-
-/** A destination's reservation in its server group was lost to another member: choose again. */
-const LOST_RESERVATION = Symbol('lost reservation');
 
 /** How many hosts a pick returns: the choice and its alternates. */
 const PICKS = 3;
@@ -298,12 +298,10 @@ export function claims(d: ClaimDeps) {
     requested: string | null,
     commandId: string,
   ): Promise<string | undefined> => {
-    for (let attempt = 1; attempt <= GROUP_CAS_ATTEMPTS; attempt++) {
-      const group = rec.group === undefined ? undefined : await readGroup(d.stores, rec.group, rec.instanceId);
-      const r = await claimDestinationOn(rec, mid, tried, requested, commandId, group);
-      if (r !== LOST_RESERVATION) return r;
-    }
-    return undefined;
+    const r = await choosingInGroup(d.stores, rec.group, rec.instanceId, (group) =>
+      claimDestinationOn(rec, mid, tried, requested, commandId, group),
+    );
+    return r === LOST_RESERVATION ? undefined : r;
   };
 
   const claimDestinationOn = async (
@@ -313,7 +311,7 @@ export function claims(d: ClaimDeps) {
     requested: string | null,
     commandId: string,
     group0: GroupRead | undefined,
-  ): Promise<string | undefined | typeof LOST_RESERVATION> => {
+  ): Promise<string | undefined | LostReservation> => {
     let group = group0;
     const zone = requested === null ? rec.availabilityZone : undefined;
     const [c, services] = await Promise.all([candidates(rec, undefined, zone), liveComputeServices(d.stores)]);

@@ -138,11 +138,12 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       (action === 'boot' && !current) ||
       (action === 'resize' && current !== undefined && current.value.vmState !== 'deleted');
     const image = env.body['image'];
+    const groupId = groupOf(env.body);
     const inputs: GatewayInputs = {
       record: current?.value,
       ...(needsFlavor ? { flavor: (await stores.flavors.get(String(env.body['flavor'])))?.value } : {}),
       ...(isImageId(image) ? { image: (await stores.images.get(image.toLowerCase()))?.value } : {}),
-      ...(groupOf(env.body) !== undefined ? { group: (await stores.groups.get(groupOf(env.body)!))?.value } : {}),
+      ...(groupId !== undefined ? { group: (await stores.groups.get(groupId))?.value } : {}),
       ...(env.body['availabilityZone'] !== undefined ? { zones: await zoneNames(stores) } : {}),
     };
     const decision = decideCommand(cmd, inputs);

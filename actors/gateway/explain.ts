@@ -51,9 +51,10 @@ export async function explainSchedule(stores: Stores, placement: PlacementClient
     explain: true,
   });
   const judged = new Set(verdicts.map((v) => v.host));
+  const zoneOr = q.availabilityZone !== undefined ? `zone ${q.availabilityZone} or ` : '';
   const why = request
     ? 'placement offered no candidate here: resources, traits, zone or aggregates do not fit'
-    : `no host can match: ${q.availabilityZone !== undefined ? `zone ${q.availabilityZone} or ` : ''}an aggregate spec names nothing`;
+    : `no host can match: ${zoneOr}an aggregate spec names nothing`;
   const byPlacement = roots
     .filter((p) => !judged.has(p.name))
     .map((p) => ({ host: p.name, verdict: 'dropped' as const, reason: why }));

@@ -7,4 +7,4 @@ export { PlacementClient } from './client.js';
 export { decodeBatch, encodeBatch, type LogEntry } from './log-record.js';
 export * as snapshots from './snapshots.js';
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_SNAPSHOT_EVERY, LEASE_TTL_MS, SNAPSHOT_EVERY } from './options.js';
-export { atCurrentGeneration, providerOf, setProviderAggregates, setStatusDisabled } from './provider-aggregates.js';
+export { atCurrentGeneration, providerOf, setProviderAggregates, setStatusDisabled } from './provider-writes.js';

@@ -7,7 +7,15 @@ export { RecordBucket } from './kv-record.js';
 export { publishOutbox, hasOutbox, publishOutboxEvent } from './outbox.js';
 export { derivedUuid, imageIdOf, isOpenMigration, migrationIdOf, uploadedImageIdOf } from './migrations.js';
 export { liveComputeServices, isHostDown } from './services.js';
-export { GROUP_CAS_ATTEMPTS, readGroup, reserveIn, type GroupRead } from './server-groups.js';
+export {
+  choosingInGroup,
+  GROUP_CAS_ATTEMPTS,
+  LOST_RESERVATION,
+  readGroup,
+  reserveIn,
+  type GroupRead,
+  type LostReservation,
+} from './server-groups.js';
 export { eventBodyOf, recordView } from './views.js';
 export {
   dropObject,

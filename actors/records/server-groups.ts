@@ -59,3 +59,26 @@ export async function reserveIn(
     throw err;
   }
 }
+
+/** A choice lost its reservation to another member of its group: it is made again on a new read. */
+export const LOST_RESERVATION = Symbol('lost reservation');
+export type LostReservation = typeof LOST_RESERVATION;
+
+/**
+ * Runs `choose` on the member's group as read now (undefined: it is in none, or the group is
+ * gone), again on a new read each time it returns LOST_RESERVATION, at most GROUP_CAS_ATTEMPTS
+ * times; then LOST_RESERVATION is the answer and the caller gives up for now.
+ */
+export async function choosingInGroup<T>(
+  stores: Pick<Stores, 'groups' | 'instances'>,
+  groupId: string | undefined,
+  self: string,
+  choose: (group: GroupRead | undefined) => Promise<T | LostReservation>,
+): Promise<T | LostReservation> {
+  for (let attempt = 1; attempt <= GROUP_CAS_ATTEMPTS; attempt++) {
+    const group = groupId === undefined ? undefined : await readGroup(stores, groupId, self);
+    const r = await choose(group);
+    if (r !== LOST_RESERVATION) return r;
+  }
+  return LOST_RESERVATION;
+}

@@ -249,66 +249,73 @@ test('cli - watch prints the events of a project, and --since replays them', asy
   );
 });
 
-test('cli - server groups, flavors with properties, aggregates and zones: created, listed, used by boot; bad flags exit 2', async (t) => {
-  const g = await cli([
-    'server-group',
-    'create',
-    'web',
-    '--policy',
-    'anti-affinity',
-    '--rule',
-    'max_server_per_host=2',
-    '--json',
-  ]);
-  t.is(g.code, 0, g.err);
-  const group = json<{ group: { id: string; policy: string; rules: unknown } }>(g).group;
-  t.like(group, { policy: 'anti-affinity', rules: { maxServerPerHost: 2 } });
-  t.regex(
-    (await cli(['server-group', 'list'])).out,
-    new RegExp(`^${group.id}\\s+web\\s+anti-affinity\\s+max_server_per_host=2`, 'm'),
-  );
-  const booted = await cli(['boot', 'member', '--flavor', 'm1.tiny', '--group', group.id, '--wait']);
-  t.regex(booted.err, /NoValidHost/, 'no compute host here');
-  const id = /^instance (\S+)$/m.exec(booted.out)?.[1];
-  const shown = json<{ group: { members: string[] } }>(await cli(['server-group', 'show', group.id, '--json']));
-  t.deepEqual(shown.group.members, [id], 'a member no host fits is a member still');
-  t.is((await cli(['server-group', 'delete', group.id])).code, 0);
-  t.is((await cli(['server-group', 'show', group.id])).code, 1);
-  t.is((await cli(['server-group', 'create', 'x', '--policy', 'sideways'])).code, 2);
-  t.is((await cli(['server-group', 'create', 'x', '--policy', 'affinity', '--rule', 'max_server_per_host=2'])).code, 2);
+test(
+  'cli - server groups, flavors with properties, aggregates and zones: ' +
+    'created, listed, used by boot; bad flags exit 2',
+  async (t) => {
+    const g = await cli([
+      'server-group',
+      'create',
+      'web',
+      '--policy',
+      'anti-affinity',
+      '--rule',
+      'max_server_per_host=2',
+      '--json',
+    ]);
+    t.is(g.code, 0, g.err);
+    const group = json<{ group: { id: string; policy: string; rules: unknown } }>(g).group;
+    t.like(group, { policy: 'anti-affinity', rules: { maxServerPerHost: 2 } });
+    t.regex(
+      (await cli(['server-group', 'list'])).out,
+      new RegExp(`^${group.id}\\s+web\\s+anti-affinity\\s+max_server_per_host=2`, 'm'),
+    );
+    const booted = await cli(['boot', 'member', '--flavor', 'm1.tiny', '--group', group.id, '--wait']);
+    t.regex(booted.err, /NoValidHost/, 'no compute host here');
+    const id = /^instance (\S+)$/m.exec(booted.out)?.[1];
+    const shown = json<{ group: { members: string[] } }>(await cli(['server-group', 'show', group.id, '--json']));
+    t.deepEqual(shown.group.members, [id], 'a member no host fits is a member still');
+    t.is((await cli(['server-group', 'delete', group.id])).code, 0);
+    t.is((await cli(['server-group', 'show', group.id])).code, 1);
+    t.is((await cli(['server-group', 'create', 'x', '--policy', 'sideways'])).code, 2);
+    t.is(
+      (await cli(['server-group', 'create', 'x', '--policy', 'affinity', '--rule', 'max_server_per_host=2'])).code,
+      2,
+    );
 
-  const f = await cli([
-    'flavor',
-    'create',
-    'avx',
-    '--vcpus',
-    '2',
-    '--ram',
-    '1024',
-    '--disk',
-    '10',
-    '--property',
-    'trait:HW_CPU_X86_AVX2=required',
-  ]);
-  t.is(f.code, 0, f.err);
-  t.regex((await cli(['flavors'])).out, /^avx\s+2\s+1024\s+10\s+trait:HW_CPU_X86_AVX2=required$/m);
-  t.is((await cli(['flavor', 'create', 'bad', '--vcpus', '1', '--ram', '64', '--property', 'color:x=y'])).code, 1);
-  t.is((await cli(['flavor', 'create', 'bad', '--vcpus', '1', '--ram', '64', '--property', 'noequals'])).code, 2);
-  t.is((await cli(['flavor', 'delete', 'avx'])).code, 0);
+    const f = await cli([
+      'flavor',
+      'create',
+      'avx',
+      '--vcpus',
+      '2',
+      '--ram',
+      '1024',
+      '--disk',
+      '10',
+      '--property',
+      'trait:HW_CPU_X86_AVX2=required',
+    ]);
+    t.is(f.code, 0, f.err);
+    t.regex((await cli(['flavors'])).out, /^avx\s+2\s+1024\s+10\s+trait:HW_CPU_X86_AVX2=required$/m);
+    t.is((await cli(['flavor', 'create', 'bad', '--vcpus', '1', '--ram', '64', '--property', 'color:x=y'])).code, 1);
+    t.is((await cli(['flavor', 'create', 'bad', '--vcpus', '1', '--ram', '64', '--property', 'noequals'])).code, 2);
+    t.is((await cli(['flavor', 'delete', 'avx'])).code, 0);
 
-  const a = await cli(['aggregate', 'create', 'rack-1', '--zone', 'az1', '--property', 'ssd=true', '--json']);
-  t.is(a.code, 0, a.err);
-  const agg = json<{ aggregate: { aggregateId: string } }>(a).aggregate;
-  t.is((await cli(['aggregate', 'add-host', agg.aggregateId, 'h1'])).code, 0);
-  t.regex(
-    (await cli(['aggregate', 'list'])).out,
-    new RegExp(`^${agg.aggregateId}\\s+rack-1\\s+az1\\s+h1\\s+ssd=true$`, 'm'),
-  );
-  t.regex((await cli(['availability-zones'])).out, /^az1\s+1$/m);
-  const nowhere = await cli(['boot', 'z', '--flavor', 'm1.tiny', '--availability-zone', 'nowhere', '--wait']);
-  t.is(nowhere.code, 1);
-  t.regex(nowhere.err, /AvailabilityZoneNotFound/);
-  t.is((await cli(['aggregate', 'delete', agg.aggregateId])).code, 1, 'it has a host');
-  t.is((await cli(['aggregate', 'remove-host', agg.aggregateId, 'h1'])).code, 0);
-  t.is((await cli(['aggregate', 'delete', agg.aggregateId])).code, 0);
-});
+    const a = await cli(['aggregate', 'create', 'rack-1', '--zone', 'az1', '--property', 'ssd=true', '--json']);
+    t.is(a.code, 0, a.err);
+    const agg = json<{ aggregate: { aggregateId: string } }>(a).aggregate;
+    t.is((await cli(['aggregate', 'add-host', agg.aggregateId, 'h1'])).code, 0);
+    t.regex(
+      (await cli(['aggregate', 'list'])).out,
+      new RegExp(`^${agg.aggregateId}\\s+rack-1\\s+az1\\s+h1\\s+ssd=true$`, 'm'),
+    );
+    t.regex((await cli(['availability-zones'])).out, /^az1\s+1$/m);
+    const nowhere = await cli(['boot', 'z', '--flavor', 'm1.tiny', '--availability-zone', 'nowhere', '--wait']);
+    t.is(nowhere.code, 1);
+    t.regex(nowhere.err, /AvailabilityZoneNotFound/);
+    t.is((await cli(['aggregate', 'delete', agg.aggregateId])).code, 1, 'it has a host');
+    t.is((await cli(['aggregate', 'remove-host', agg.aggregateId, 'h1'])).code, 0);
+    t.is((await cli(['aggregate', 'delete', agg.aggregateId])).code, 0);
+  },
+);

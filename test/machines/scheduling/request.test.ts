@@ -28,39 +28,46 @@ test('a plain flavor: its resources, COMPUTE_STATUS_DISABLED forbidden, no membe
   });
 });
 
-test('extra specs: traits required and forbidden, resources added and removed, aggregate metadata as member_of', (t) => {
-  const r = candidatesRequest(
-    FLAVOR,
-    {
-      'trait:HW_CPU_X86_AVX2': 'required',
-      'trait:CUSTOM_SLOW': 'forbidden',
-      'resources:CUSTOM_GPU': '2',
-      'resources:DISK_GB': '0',
-      'aggregate_instance_extra_specs:ssd': 'true',
-      'hw:cpu_policy': 'dedicated',
-    },
-    undefined,
-    [agg('a1', null, { ssd: 'true' }), agg('a2', null, { ssd: 'false' }), agg('a3', 'az1', { ssd: 'true' })],
-  );
-  t.deepEqual(r, {
-    resources: { VCPU: 2, MEMORY_MB: 1024, CUSTOM_GPU: 2 },
-    required: ['!COMPUTE_STATUS_DISABLED', '!CUSTOM_SLOW', 'HW_CPU_X86_AVX2'],
-    memberOf: [['a1', 'a3']],
-  });
-  t.is(
-    candidatesRequest(FLAVOR, { 'aggregate_instance_extra_specs:ssd': 'true' }, undefined, [agg('a2', null)]),
-    undefined,
-    'no aggregate has it: nothing can match',
-  );
-});
+test(
+  'extra specs: traits required and forbidden, ' + 'resources added and removed, aggregate metadata as member_of',
+  (t) => {
+    const r = candidatesRequest(
+      FLAVOR,
+      {
+        'trait:HW_CPU_X86_AVX2': 'required',
+        'trait:CUSTOM_SLOW': 'forbidden',
+        'resources:CUSTOM_GPU': '2',
+        'resources:DISK_GB': '0',
+        'aggregate_instance_extra_specs:ssd': 'true',
+        'hw:cpu_policy': 'dedicated',
+      },
+      undefined,
+      [agg('a1', null, { ssd: 'true' }), agg('a2', null, { ssd: 'false' }), agg('a3', 'az1', { ssd: 'true' })],
+    );
+    t.deepEqual(r, {
+      resources: { VCPU: 2, MEMORY_MB: 1024, CUSTOM_GPU: 2 },
+      required: ['!COMPUTE_STATUS_DISABLED', '!CUSTOM_SLOW', 'HW_CPU_X86_AVX2'],
+      memberOf: [['a1', 'a3']],
+    });
+    t.is(
+      candidatesRequest(FLAVOR, { 'aggregate_instance_extra_specs:ssd': 'true' }, undefined, [agg('a2', null)]),
+      undefined,
+      'no aggregate has it: nothing can match',
+    );
+  },
+);
 
-test('zones: a named zone is its aggregates; the default zone forbids every zoned one; an unknown zone matches nothing', (t) => {
-  const all = [agg('a1', 'az1'), agg('a2', 'az1'), agg('a3', 'az2'), agg('a4', null)];
-  t.deepEqual(candidatesRequest(FLAVOR, undefined, 'az1', all)?.memberOf, [['a1', 'a2']]);
-  t.deepEqual(candidatesRequest(FLAVOR, undefined, 'nova', all)?.memberOf, [['!a1', '!a2', '!a3']]);
-  t.is(candidatesRequest(FLAVOR, undefined, 'az9', all), undefined);
-  t.is(candidatesRequest(FLAVOR, undefined, 'nova', [agg('a4', null)])?.memberOf, undefined, 'no zones at all');
-});
+test(
+  'zones: a named zone is its aggregates; ' +
+    'the default zone forbids every zoned one; an unknown zone matches nothing',
+  (t) => {
+    const all = [agg('a1', 'az1'), agg('a2', 'az1'), agg('a3', 'az2'), agg('a4', null)];
+    t.deepEqual(candidatesRequest(FLAVOR, undefined, 'az1', all)?.memberOf, [['a1', 'a2']]);
+    t.deepEqual(candidatesRequest(FLAVOR, undefined, 'nova', all)?.memberOf, [['!a1', '!a2', '!a3']]);
+    t.is(candidatesRequest(FLAVOR, undefined, 'az9', all), undefined);
+    t.is(candidatesRequest(FLAVOR, undefined, 'nova', [agg('a4', null)])?.memberOf, undefined, 'no zones at all');
+  },
+);
 
 test('extra spec validation: namespaces, trait values and names, amounts', (t) => {
   t.is(extraSpecsProblem({ 'trait:HW_CPU_X86_AVX2': 'required', 'hw:mem_page_size': 'large' }), undefined);
@@ -80,16 +87,19 @@ const record = (aggregateId: string, availabilityZone: string | null, hosts: str
   updatedAt: 0,
 });
 
-test("aggregates: a host in one zone at most; nova is nobody's zone; a host's placement aggregates; zones listed", (t) => {
-  const a1 = record('a1', 'az1', ['h1']);
-  const a2 = record('a2', null, ['h1', 'h2']);
-  t.regex(zoneConflict(record('a3', 'az2', ['h1']), [a1, a2]) ?? '', /h1 is in availability zone az1/);
-  t.is(zoneConflict(record('a3', 'az1', ['h1']), [a1, a2]), undefined, 'the same zone twice is fine');
-  t.is(zoneConflict({ ...a1, availabilityZone: 'az5' }, [a1, a2]), undefined, 'its own old zone does not count');
-  t.regex(zoneConflict(record('a3', 'nova', []), []) ?? '', /default zone/);
-  t.deepEqual(aggregatesOfHost([a2, a1], 'h1'), ['a1', 'a2']);
-  t.deepEqual(zonesOf([a1, a2], ['h1', 'h2', 'h3']), [
-    { name: 'az1', hosts: 1 },
-    { name: 'nova', hosts: 2 },
-  ]);
-});
+test(
+  "aggregates: a host in one zone at most; nova is nobody's zone; " + "a host's placement aggregates; zones listed",
+  (t) => {
+    const a1 = record('a1', 'az1', ['h1']);
+    const a2 = record('a2', null, ['h1', 'h2']);
+    t.regex(zoneConflict(record('a3', 'az2', ['h1']), [a1, a2]) ?? '', /h1 is in availability zone az1/);
+    t.is(zoneConflict(record('a3', 'az1', ['h1']), [a1, a2]), undefined, 'the same zone twice is fine');
+    t.is(zoneConflict({ ...a1, availabilityZone: 'az5' }, [a1, a2]), undefined, 'its own old zone does not count');
+    t.regex(zoneConflict(record('a3', 'nova', []), []) ?? '', /default zone/);
+    t.deepEqual(aggregatesOfHost([a2, a1], 'h1'), ['a1', 'a2']);
+    t.deepEqual(zonesOf([a1, a2], ['h1', 'h2', 'h3']), [
+      { name: 'az1', hosts: 1 },
+      { name: 'nova', hosts: 2 },
+    ]);
+  },
+);

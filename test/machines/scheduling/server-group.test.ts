@@ -35,17 +35,21 @@ const building = (reserved: string | null): MemberFacts => ({
   reserved,
 });
 
-test('occupied: a record naming a host wins; a building member holds its reservation; deleted, gone or in error, nothing', (t) => {
-  t.deepEqual(occupied({ record: { host: 'h2', vmState: 'active', taskState: null }, reserved: 'h1' }), ['h2']);
-  t.deepEqual(occupied({ record: { host: 'h2', vmState: 'active', taskState: 'migrating' }, reserved: 'h1' }), [
-    'h2',
-    'h1',
-  ]);
-  t.deepEqual(occupied(building('h1')), ['h1']);
-  t.deepEqual(occupied({ record: { host: null, vmState: 'error', taskState: null }, reserved: 'h1' }), []);
-  t.deepEqual(occupied({ record: { host: 'h1', vmState: 'deleted', taskState: null }, reserved: 'h1' }), []);
-  t.deepEqual(occupied({ record: undefined, reserved: 'h1' }), []);
-});
+test(
+  'occupied: a record naming a host wins; ' +
+    'a building member holds its reservation; deleted, gone or in error, nothing',
+  (t) => {
+    t.deepEqual(occupied({ record: { host: 'h2', vmState: 'active', taskState: null }, reserved: 'h1' }), ['h2']);
+    t.deepEqual(occupied({ record: { host: 'h2', vmState: 'active', taskState: 'migrating' }, reserved: 'h1' }), [
+      'h2',
+      'h1',
+    ]);
+    t.deepEqual(occupied(building('h1')), ['h1']);
+    t.deepEqual(occupied({ record: { host: null, vmState: 'error', taskState: null }, reserved: 'h1' }), []);
+    t.deepEqual(occupied({ record: { host: 'h1', vmState: 'deleted', taskState: null }, reserved: 'h1' }), []);
+    t.deepEqual(occupied({ record: undefined, reserved: 'h1' }), []);
+  },
+);
 
 test('the hard policies filter, the soft ones weigh; rules only with anti-affinity', (t) => {
   const members = new Map([

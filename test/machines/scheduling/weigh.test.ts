@@ -55,71 +55,74 @@ const live = (host: string, enabled = true): ServiceRecord => ({
   lastSeen: 0,
 });
 
-test('candidates of several providers count for the compute host whose tree they use; explain says why others go', (t) => {
-  const summary = (root: string, resources: Record<string, { capacity: number; used: number }>) => ({
-    resources,
-    traits: [],
-    parentProviderUuid: null,
-    rootProviderUuid: root,
-  });
-  const r = scheduleHosts({
-    candidates: {
-      allocationRequests: [
-        // h1: its root and a nested child (NUMA-like) together
-        { allocations: { r1: { resources: { VCPU: 1 } }, c1: { resources: { MEMORY_MB: 512 } } }, mappings: {} },
-        // h2: its root with disk from a sharing provider
-        {
-          allocations: { r2: { resources: { VCPU: 1, MEMORY_MB: 512 } }, s1: { resources: { DISK_GB: 1 } } },
-          mappings: {},
+test(
+  'candidates of several providers count for the compute host whose tree they use; ' + 'explain says why others go',
+  (t) => {
+    const summary = (root: string, resources: Record<string, { capacity: number; used: number }>) => ({
+      resources,
+      traits: [],
+      parentProviderUuid: null,
+      rootProviderUuid: root,
+    });
+    const r = scheduleHosts({
+      candidates: {
+        allocationRequests: [
+          // h1: its root and a nested child (NUMA-like) together
+          { allocations: { r1: { resources: { VCPU: 1 } }, c1: { resources: { MEMORY_MB: 512 } } }, mappings: {} },
+          // h2: its root with disk from a sharing provider
+          {
+            allocations: { r2: { resources: { VCPU: 1, MEMORY_MB: 512 } }, s1: { resources: { DISK_GB: 1 } } },
+            mappings: {},
+          },
+          // the sharing provider alone: no compute host
+          { allocations: { s1: { resources: { DISK_GB: 1 } } }, mappings: {} },
+          // h3 is disabled
+          { allocations: { r3: { resources: { VCPU: 1, MEMORY_MB: 512 } } }, mappings: {} },
+        ],
+        providerSummaries: {
+          r1: summary('r1', { VCPU: { capacity: 8, used: 0 } }),
+          c1: summary('r1', { MEMORY_MB: { capacity: 4096, used: 0 } }),
+          r2: summary('r2', { VCPU: { capacity: 8, used: 0 }, MEMORY_MB: { capacity: 2048, used: 0 } }),
+          s1: summary('s1', { DISK_GB: { capacity: 100, used: 0 } }),
+          r3: summary('r3', { VCPU: { capacity: 8, used: 0 }, MEMORY_MB: { capacity: 9999, used: 0 } }),
         },
-        // the sharing provider alone: no compute host
-        { allocations: { s1: { resources: { DISK_GB: 1 } } }, mappings: {} },
-        // h3 is disabled
-        { allocations: { r3: { resources: { VCPU: 1, MEMORY_MB: 512 } } }, mappings: {} },
-      ],
-      providerSummaries: {
-        r1: summary('r1', { VCPU: { capacity: 8, used: 0 } }),
-        c1: summary('r1', { MEMORY_MB: { capacity: 4096, used: 0 } }),
-        r2: summary('r2', { VCPU: { capacity: 8, used: 0 }, MEMORY_MB: { capacity: 2048, used: 0 } }),
-        s1: summary('s1', { DISK_GB: { capacity: 100, used: 0 } }),
-        r3: summary('r3', { VCPU: { capacity: 8, used: 0 }, MEMORY_MB: { capacity: 9999, used: 0 } }),
       },
-    },
-    // Every provider has a name (the conductor lists them all): the sharing one is no host.
-    hostOf: new Map([
-      ['r1', 'h1'],
-      ['c1', 'h1-numa0'],
-      ['r2', 'h2'],
-      ['r3', 'h3'],
-      ['s1', 'shared-disk'],
-    ]),
-    services: [live('h1'), live('h2'), live('h3', false)],
-    tried: [],
-    forcedHost: null,
-    weigher: 'spread',
-    multipliers: multipliersOf('spread'),
-    count: 3,
-    explain: true,
-  });
-  t.deepEqual(
-    r.choices.map((c) => [c.host, c.provider, Object.keys(c.allocations).sort()]),
-    [
-      ['h1', 'r1', ['c1', 'r1']],
-      ['h2', 'r2', ['r2', 's1']],
-    ],
-    'h1 has more free RAM in its tree',
-  );
-  t.deepEqual(
-    r.verdicts.filter((v) => v.verdict === 'dropped').map((v) => v.host),
-    ['shared-disk', 'h3'],
-    'the sharing provider alone is dropped as no compute host',
-  );
-  t.like(
-    r.verdicts.find((v) => v.host === 'h3'),
-    { verdict: 'dropped', reason: 'disabled by an operator' },
-  );
-  t.like(
-    r.verdicts.find((v) => v.host === 'h1'),
-    { verdict: 'chosen' },
-  );
-});
+      // Every provider has a name (the conductor lists them all): the sharing one is no host.
+      hostOf: new Map([
+        ['r1', 'h1'],
+        ['c1', 'h1-numa0'],
+        ['r2', 'h2'],
+        ['r3', 'h3'],
+        ['s1', 'shared-disk'],
+      ]),
+      services: [live('h1'), live('h2'), live('h3', false)],
+      tried: [],
+      forcedHost: null,
+      weigher: 'spread',
+      multipliers: multipliersOf('spread'),
+      count: 3,
+      explain: true,
+    });
+    t.deepEqual(
+      r.choices.map((c) => [c.host, c.provider, Object.keys(c.allocations).sort()]),
+      [
+        ['h1', 'r1', ['c1', 'r1']],
+        ['h2', 'r2', ['r2', 's1']],
+      ],
+      'h1 has more free RAM in its tree',
+    );
+    t.deepEqual(
+      r.verdicts.filter((v) => v.verdict === 'dropped').map((v) => v.host),
+      ['shared-disk', 'h3'],
+      'the sharing provider alone is dropped as no compute host',
+    );
+    t.like(
+      r.verdicts.find((v) => v.host === 'h3'),
+      { verdict: 'dropped', reason: 'disabled by an operator' },
+    );
+    t.like(
+      r.verdicts.find((v) => v.host === 'h1'),
+      { verdict: 'chosen' },
+    );
+  },
+);

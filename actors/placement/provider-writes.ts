@@ -1,8 +1,10 @@
 /**
- * A provider's aggregates set to what novactor's host aggregates say (docs/scheduling.md): the
- * gateway does it when an operator adds or removes a host, and each compute host again at start
- * and with its audit, so a gateway that died between the two writes is made good. Generation
- * checked, read again on a conflict, as Nova's report client does.
+ * Writes to a compute host's provider, each generation-checked and read again on a conflict as
+ * Nova's report client does (`atCurrentGeneration`): its aggregates set to what novactor's host
+ * aggregates say (the gateway when an operator adds or removes a host, each compute host again at
+ * start and with its audit, so a gateway that died between the two writes is made good), and
+ * COMPUTE_STATUS_DISABLED following the operator's switch. A host's inventory and own traits
+ * (actors/compute/registration.ts) go through `atCurrentGeneration` too.
  */
 import { CallError } from '../runtime/index.js';
 import { STATUS_DISABLED } from '../../machines/scheduling/index.js';
