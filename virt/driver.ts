@@ -53,6 +53,8 @@ export interface HostResources {
   readonly vcpus: number;
   readonly memoryMb: number;
   readonly diskGb: number;
+  /** The host CPU's features as placement traits (`HW_CPU_X86_*`), for drivers that can tell. */
+  readonly cpuTraits?: readonly string[];
 }
 
 /**

@@ -39,7 +39,7 @@ interface Claiming {
 }
 
 export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_STEPS)[number]> {
-  const { tracker, setStatus, allocationsOf, providerOf, holdOnly, holdExactly, claimedDest } = moveKit(d);
+  const { tracker, setStatus, allocationsOf, providerOf, holdOnly, holdOnRoot, holdExactly, claimedDest } = moveKit(d);
 
   const moveClaim = async ({ key, snapshot }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
@@ -89,7 +89,8 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
       if (here) return done({ dest: m.source, flavor: newFlavor });
     }
 
-    // The swap: the source side moves to the migration consumer, in one atomic write.
+    // The swap: the source side — all the instance holds, its tree's children and a sharing
+    // provider's too — moves to the migration consumer, in one atomic write.
     const inst = await allocationsOf(c.instanceId);
     const mig = await allocationsOf(mid);
     if (Object.keys(mig.allocations).length === 0 && source && inst.allocations[source]) {
@@ -100,7 +101,9 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
             project: rec.project,
             user: rec.user,
             consumerType: 'MIGRATION',
-            allocations: { [source]: { resources: inst.allocations[source].resources } },
+            allocations: Object.fromEntries(
+              Object.entries(inst.allocations).map(([p, v]) => [p, { resources: v.resources }]),
+            ),
           },
           [c.instanceId]: {
             consumerGeneration: inst.consumerGeneration ?? null,
@@ -146,7 +149,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     if (mig?.value.destHost !== m.source) {
       if (mig?.value.destHost) return false; // an earlier run went elsewhere
       try {
-        await holdOnly(c.instanceId, rec, { [source]: { resources: larger(m.oldFlavor, flavor) } });
+        await holdOnRoot(c.instanceId, rec, source, larger(m.oldFlavor, flavor));
       } catch (err) {
         if (err instanceof CallError && err.status === 409) return false;
         throw err;

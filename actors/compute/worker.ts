@@ -37,7 +37,7 @@ import {
   type TimerHandle,
 } from '../runtime/index.js';
 import { compileComputeOptions, type ComputeOptions } from './options.js';
-import { PlacementClient, setProviderAggregates, setStatusDisabled } from '../placement/index.js';
+import { PlacementClient, setProviderAggregates, setStatusDisabled, treeOf } from '../placement/index.js';
 import { aggregatesOfHost } from '../../machines/scheduling/index.js';
 import { openStores } from '../records/index.js';
 import { TrackerActor, type TrackerRecords, TrackerGate, serveTracker } from '../tracker/index.js';
@@ -45,7 +45,7 @@ import { startInbox } from './inbox.js';
 import { releaseHandler } from './move-release.js';
 import { InstanceHost } from './instances.js';
 import { PublishedMark } from '../instance/index.js';
-import { beat, ensureProvider, reportInventory, reportTraits } from './registration.js';
+import { beat, ensureProvider, reportChildren, reportInventory, reportTraits } from './registration.js';
 import { computeSteps } from './steps.js';
 import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
@@ -128,6 +128,10 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   /** The disabled switch as the heartbeat last read it: the status trait follows when it changes. */
   let switchSeen = await disabledNow();
   await untilPlacementAnswers(() => reportTraits(placement, provider, ownTraits, switchSeen), log, sleep);
+  // Its children (nested providers: a device's inventory), as the options say.
+  const children = o.children ?? [];
+  const reportTree = () => reportChildren(placement, provider, o.host, children, log);
+  await untilPlacementAnswers(reportTree, log, sleep);
   // And the aggregates the operators put it in (a gateway that died before mirroring them is made good here).
   const mirrorAggregates = async () =>
     void (await setProviderAggregates(
@@ -477,8 +481,10 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     await reportInventory(placement, provider, inventory);
     // The switch read now: an operator's enable must not be undone by a stale view of it.
     await reportTraits(placement, provider, ownTraits, await disabledNow());
+    await reportTree();
     await mirrorAggregates();
-    const allocations = await healAllocations(stores, migrations, placement, provider, previous);
+    const tree = [...(await treeOf(placement, provider))];
+    const allocations = await healAllocations(stores, migrations, placement, tree, previous);
     const images = await healImages(stores, previous);
     const found = [...claims.found, ...allocations.found, ...images.found];
     const repaired = [...claims.repaired, ...allocations.repaired, ...images.repaired];

@@ -81,6 +81,20 @@ withLibvirt('virt libvirt', () => {
     const totalMb = totalmem() / 2 ** 20;
     t.true(Math.abs(found.memoryMb - totalMb) < totalMb * 0.05, `${found.memoryMb} MiB against ${totalMb}`);
     t.true(found.diskGb > 0);
+    // The CPU's features as traits (cpu-baseline expands the host model): what the kernel says the CPU has.
+    const flags =
+      /^flags\s*:(.*)$/m
+        .exec(await readFile('/proc/cpuinfo', 'utf8'))?.[1]
+        ?.trim()
+        .split(/\s+/) ?? [];
+    const traits = found.cpuTraits ?? [];
+    t.true(traits.length > 0, 'some CPU feature traits');
+    for (const [flag, trait] of [
+      ['sse2', 'HW_CPU_X86_SSE2'],
+      ['avx2', 'HW_CPU_X86_AVX2'],
+      ['aes', 'HW_CPU_X86_AESNI'],
+    ] as const)
+      if (flags.includes(flag)) t.true(traits.includes(trait), `${flag} in /proc/cpuinfo, ${trait} reported`);
   });
 
   test('virt libvirt - a real QEMU guest: its own console line, its UUID on the QEMU command line', async (t) => {

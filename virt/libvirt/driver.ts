@@ -31,6 +31,7 @@ import { DEFAULT_IMAGE, HostDisks } from './disks.js';
 import { domainUuid, domainXml, readMeta, type DomainMeta } from './domain-xml.js';
 import { defaultMigrationUri, runMigration, untilNoJob } from './migration.js';
 import { Virsh } from './virsh.js';
+import { cpuFeatureTraits, hostCpuOf, requiredFeatures } from './cpu-traits.js';
 
 export interface LibvirtDriverConfig {
   readonly host: string;
@@ -350,8 +351,21 @@ export class LibvirtDriver implements HypervisorDriver {
         vcpus,
         memoryMb: Math.floor(memoryKib / 1024),
         diskGb: Math.floor((fs.blocks * fs.bsize) / 2 ** 30),
+        cpuTraits: await this.cpuTraits(o),
       };
     });
+  }
+
+  /**
+   * The host CPU's features as traits (Nova's `_get_cpu_feature_traits`): the host's CPU from
+   * the capabilities, expanded to every feature it implies by `cpu-baseline --features`.
+   */
+  private async cpuTraits(o: { signal?: AbortSignal }): Promise<string[]> {
+    const cpu = hostCpuOf(await this.virsh.run(['capabilities'], o));
+    if (!cpu) return [];
+    const file = join(this.disks.root, '.host-cpu.xml');
+    await writeFile(file, cpu);
+    return cpuFeatureTraits(requiredFeatures(await this.virsh.run(['cpu-baseline', '--features', file], o)));
   }
 
   /** The guest's console log so far (the first serial port), empty if none. */

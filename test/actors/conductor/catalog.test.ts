@@ -7,18 +7,9 @@
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import {
-  adminType,
-  decodeMessage,
-  encodeMessage,
-  envelope,
-  MessageKind,
-  queryType,
-  subjects,
-  type AggregateRecord,
-  type Envelope,
-} from '../../../protocol/index.js';
+import { adminType, queryType, subjects, type AggregateRecord, type Envelope } from '../../../protocol/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { adminRequest, okBody, request } from '../../helpers/requests.js';
 import { TestClient } from '../../helpers/client.js';
 import { eventually } from '../../helpers/eventually.js';
 
@@ -32,20 +23,8 @@ test.before(async () => {
   await (await cloud).stores.quotas.create('demo', { instances: -1, cores: -1, ramMb: -1 });
 });
 
-async function request(c: Cloud, subject: string, type: string, body: Record<string, unknown>, project: string) {
-  const user = project === 'admin' ? 'admin' : 'alice';
-  const env = envelope({ id: randomUUID(), type, ts: Date.now(), project, user, body });
-  const reply = await c.client.nc.request(subject, encodeMessage(env), { timeout: 10_000 });
-  const r = decodeMessage(reply.data, MessageKind.Reply);
-  if (!r.ok) throw new Error(r.error.message);
-  return r.value;
-}
-const admin = (c: Cloud, op: string, body: Record<string, unknown>): Promise<Envelope> =>
-  request(c, subjects().admin(op), adminType(op), body, 'admin');
-const ok = <T>(r: Envelope): T => {
-  if (r.type === 'error') throw new Error(JSON.stringify(r.body));
-  return r.body as T;
-};
+const admin = adminRequest;
+const ok = okBody;
 
 async function bootOn(c: Cloud, flavor: string, extra: Record<string, unknown> = {}): Promise<Envelope> {
   const { id, cmd } = await c.boot(`b-${flavor}`, flavor, extra);
