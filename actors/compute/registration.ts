@@ -100,6 +100,7 @@ export async function beat(
   now: number,
   publishedThrough?: number,
   acked = false,
+  failedBuilds = 0,
 ): Promise<ServiceRecord> {
   const record: ServiceRecord = {
     name: `compute-${host}`,
@@ -110,6 +111,7 @@ export async function beat(
     startedAt,
     lastSeen: now,
     ...(publishedThrough !== undefined ? { publishedThrough } : {}),
+    ...(failedBuilds > 0 ? { failedBuilds } : {}),
   };
   // Single writer per key (this host), and the key expires between beats: written with no
   // acknowledgement; a beat lost is the next beat's to make up, as a late one would be. The

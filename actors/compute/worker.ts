@@ -47,6 +47,7 @@ import { InstanceHost } from './instances.js';
 import { PublishedMark } from '../instance/index.js';
 import { beat, ensureProvider, reportChildren, reportInventory, reportTraits } from './registration.js';
 import { computeSteps } from './steps.js';
+import { BuildResults } from './build-steps.js';
 import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
 import { serveConsole, servePeerCalls, serveStatus } from './rpc.js';
@@ -216,6 +217,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   // that this host's last run left in its service record (gone once that record expired).
   const publishedThrough = (await stores.services.get(`compute-${o.host}`))?.value.publishedThrough ?? 0;
   const mark = new PublishedMark(publishedThrough);
+  /** Spawns failed here since the last success, in each heartbeat for the build-failure weigher. */
+  const buildResults = new BuildResults();
   const instances = new InstanceHost({
     host: o.host,
     instances: stores.instances,
@@ -228,6 +231,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
       ...(o.killPoint ? { killPoint: o.killPoint } : {}),
       executor: computeSteps({
         host: o.host,
+        buildResults,
         tracker,
         driver: o.driver,
         placement,
@@ -450,7 +454,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     lastBeat = now;
     const first = beats === 0;
     if (beats++ % SWITCHES_EVERY === 0 || gap > SERVICE_TTL_MS / 2) switches = await stores.hosts.get(o.host);
-    const me = await beat(o.nc, stores.services, switches, o.host, startedAt, now, mark.value(), first);
+    const failed = buildResults.failed;
+    const me = await beat(o.nc, stores.services, switches, o.host, startedAt, now, mark.value(), first, failed);
     // Acted on when the switch read changes (it changes only right after a read, so it is fresh
     // then); between reads the audit may have read a newer one, which this must not undo.
     const disabled = switches?.value.enabled === false;

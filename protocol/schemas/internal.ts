@@ -261,6 +261,11 @@ export const ServiceRecord = Type.Object(
      * actors wrote has its outbox published (its restart re-publishes only above it).
      */
     publishedThrough: Type.Optional(Type.Integer({ minimum: 0 })),
+    /**
+     * Compute hosts: builds that failed to spawn here since the last one that succeeded (Nova's
+     * `failed_builds`, read by the build-failure weigher); absent when none.
+     */
+    failedBuilds: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );
