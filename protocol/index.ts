@@ -86,6 +86,7 @@ export {
   DEFAULT_QUOTA,
   AggregateRecord,
   ExtraSpecs,
+  ImageProperties,
   FlavorRecord,
   flavorViewOf,
   HostAdoptTask,

@@ -38,7 +38,7 @@ import {
 } from '../runtime/index.js';
 import { compileComputeOptions, type ComputeOptions } from './options.js';
 import { PlacementClient, setProviderAggregates, setStatusDisabled, treeOf } from '../placement/index.js';
-import { aggregatesOfHost } from '../../machines/scheduling/index.js';
+import { aggregatesOfHost, architectureOf, archTrait } from '../../machines/scheduling/index.js';
 import { openStores } from '../records/index.js';
 import { TrackerActor, type TrackerRecords, TrackerGate, serveTracker } from '../tracker/index.js';
 import { startInbox } from './inbox.js';
@@ -124,7 +124,9 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   let inventory = o.inventory;
   await untilPlacementAnswers(() => reportInventory(placement, provider, inventory), log, sleep);
   // Its traits, COMPUTE_STATUS_DISABLED while an operator has it disabled (Nova's compute does the same).
-  const ownTraits = o.traits ?? [];
+  // And its architecture's (HW_ARCH_X86_64…), which an image's hw_architecture requires.
+  const arch = architectureOf(process.arch);
+  const ownTraits = [...(o.traits ?? []), ...(arch ? [archTrait(arch)] : [])];
   const disabledNow = async () => (await stores.hosts.get(o.host))?.value.enabled === false;
   /** The disabled switch as the heartbeat last read it: the status trait follows when it changes. */
   let switchSeen = await disabledNow();

@@ -5,11 +5,9 @@
  * moves and the conductor need is the compute host a set of allocations is on, and the part of
  * it that one host's tree holds.
  */
+import { SHARING_TRAIT } from '../../machines/placement/index.js';
 import { CallError } from '../runtime/index.js';
 import type { PlacementClient } from './client.js';
-
-/** The trait that makes a provider's inventory shared with the members of its aggregates. */
-export const SHARES_VIA_AGGREGATE = 'MISC_SHARES_VIA_AGGREGATE';
 
 type Allocations = Record<string, { resources: Record<string, number> }>;
 
@@ -45,7 +43,7 @@ export async function hostsOf(
     const root = p.provider.rootProviderUuid;
     seen.add(root);
     const traits = (await placement.call('traits.get', { provider: root })).traits;
-    if (traits.includes(SHARES_VIA_AGGREGATE)) continue;
+    if (traits.includes(SHARING_TRAIT)) continue;
     const name =
       root === uuid ? p.provider.name : (await placement.call('providers.get', { uuid: root })).provider.name;
     out.push({ host: name, root });

@@ -8,6 +8,7 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { adminType, queryType, subjects, type AggregateRecord, type Envelope } from '../../../protocol/index.js';
+import { architectureOf, archTrait } from '../../../machines/scheduling/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { adminRequest, okBody, request } from '../../helpers/requests.js';
 import { TestClient } from '../../helpers/client.js';
@@ -260,5 +261,44 @@ test.serial(
       'demo',
     );
     t.like(user.body, { status: 403, code: 'NotAuthorized' });
+  },
+);
+
+test.serial(
+  "an image's properties choose hosts: hw_architecture as the host's HW_ARCH_ trait, trait:NAME=required",
+  async (t) => {
+    const c = await cloud;
+    const arch = architectureOf(process.arch)!;
+    t.true((await traitsOf(c, 't2')).includes(archTrait(arch)), 'every host reports its architecture');
+    const image = async (properties: Record<string, string>) => {
+      const imageId = randomUUID();
+      const now = Date.now();
+      await c.stores.images.create(imageId, {
+        imageId,
+        name: 'props',
+        project: 'demo',
+        kind: 'upload',
+        status: 'active',
+        sizeBytes: 1,
+        properties,
+        createdAt: now,
+        updatedAt: now,
+      });
+      return imageId;
+    };
+    const other = arch === 'aarch64' ? 'x86_64' : 'aarch64';
+    const elsewhere = await bootOn(c, 'm1.tiny', { image: await image({ hw_architecture: other }) });
+    t.is((elsewhere.body['fault'] as { code: string } | undefined)?.code, 'NoValidHost', JSON.stringify(elsewhere));
+    const fast = await image({ hw_architecture: arch, 'trait:CUSTOM_FAST': 'required', os_distro: 'cirros' });
+    for (let i = 0; i < 2; i++) {
+      const end = await bootOn(c, 'm1.tiny', { image: fast });
+      t.is(hostOf(end), 't3');
+      const rec = (await c.stores.instances.get(String(end.body['instanceId'])))?.value;
+      t.deepEqual(rec?.imageProperties, {
+        hw_architecture: arch,
+        'trait:CUSTOM_FAST': 'required',
+        os_distro: 'cirros',
+      });
+    }
   },
 );
