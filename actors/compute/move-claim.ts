@@ -38,6 +38,12 @@ interface Claiming {
   readonly rec: InstanceRecord;
 }
 
+/** The old and new flavors' extra specs for the machine's move (absent keys: none). */
+const specsOf = (rec: InstanceRecord, next: ExtraSpecs | undefined) => ({
+  ...(rec.flavorExtraSpecs ? { old: rec.flavorExtraSpecs } : {}),
+  ...(next ? { new: next } : {}),
+});
+
 export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_STEPS)[number]> {
   const { tracker, setStatus, allocationsOf, providerOf, holdOnly, holdOnRoot, holdExactly, claimedDest } = moveKit(d);
 
@@ -86,7 +92,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     const source = await providerOf(m.source);
     if (m.kind === 'resize' && d.allowSameHostResize && source) {
       const here = await sameHostClaim(claiming, source);
-      if (here) return done({ dest: m.source, flavor: newFlavor });
+      if (here) return done({ dest: m.source, flavor: newFlavor, specs: specsOf(rec, specs) });
     }
 
     // The swap: the source side — all the instance holds, its tree's children and a sharing
@@ -134,7 +140,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     });
     if (!src.ok) return failed({ code: src.code, message: src.message });
     await setStatus(mid, m.kind === 'live' ? 'accepted' : 'pre-migrating', { destHost: dest });
-    return done({ dest, flavor: newFlavor });
+    return done({ dest, flavor: newFlavor, specs: specsOf(rec, specs) });
   };
 
   /**

@@ -302,3 +302,28 @@ test.serial(
     }
   },
 );
+
+test.serial("a resize takes the new flavor's extra specs into the record; a revert brings back the old", async (t) => {
+  const c = await cloud;
+  // On t2 (an admin's choice): the resize must go elsewhere, to t3, the only host with the trait.
+  const { id, cmd } = await c.boot('specs', 'm1.tiny', { host: 't2' }, { user: 'admin' });
+  t.is((await c.client.final(id, cmd, 30_000)).body['host'], 't2');
+  const specsOf = async () => (await c.stores.instances.get(id))?.value.flavorExtraSpecs;
+  t.is(await specsOf(), undefined);
+  const resized = await c.act(id, 'resize', { flavor: 'fast' });
+  t.is(resized.type, 'instance.resize_finish.end', JSON.stringify(resized.body));
+  t.is(hostOf(resized), 't3');
+  t.deepEqual(await specsOf(), { 'trait:CUSTOM_FAST': 'required' });
+  t.is((await c.act(id, 'confirm_resize')).type, 'instance.resize_confirm.end');
+  t.deepEqual(await specsOf(), { 'trait:CUSTOM_FAST': 'required' }, 'kept after the confirm');
+  // Its next move asks for the trait: t3 is the only host with it.
+  const a = new TestClient(c.client.nc, 'demo', 'admin');
+  const moved = await a.final(id, await a.command(id, 'migrate', {}), 30_000);
+  t.is((moved.body['fault'] as { code: string } | undefined)?.code, 'NoValidHost', JSON.stringify(moved.body));
+  const toAvx = await c.act(id, 'resize', { flavor: 'avx' });
+  t.is(hostOf(toAvx), 't1');
+  t.deepEqual(await specsOf(), { 'trait:HW_CPU_X86_AVX2': 'required' });
+  t.is((await c.act(id, 'revert_resize')).type, 'instance.resize_revert.end');
+  t.deepEqual(await specsOf(), { 'trait:CUSTOM_FAST': 'required' }, 'the old flavor, the old specs');
+  t.is((await c.stores.instances.get(id))?.value.host, 't3');
+});
