@@ -78,9 +78,7 @@ function acceptResize(t: Tx, cmd: CommandEvent): void {
 }
 
 /** The moveClaim step's result: where to, with which flavor (and specs). Undefined when malformed. */
-export function claimedOf(
-  event: MachineEvent,
-): { dest: string; flavor: FlavorView; specs?: MoveSpecs } | undefined {
+export function claimedOf(event: MachineEvent): { dest: string; flavor: FlavorView; specs?: MoveSpecs } | undefined {
   if (event.type !== 'STEP_DONE' || !('result' in event) || event.result === undefined) return undefined;
   const { dest, flavor, specs } = event.result as { dest?: unknown; flavor?: unknown; specs?: unknown };
   if (typeof dest !== 'string' || typeof flavor !== 'object' || flavor === null) return undefined;
