@@ -9,6 +9,8 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { compileComputeOptions, type ChildProvider } from '../../../actors/compute/index.js';
 import { reportChildren } from '../../../actors/compute/registration.js';
+import { collect } from '../../../actors/audit/index.js';
+import { audit } from '../../../machines/audit/index.js';
 import { createDriver } from '../../../virt/index.js';
 import type { AggregateRecord, Envelope } from '../../../protocol/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
@@ -49,6 +51,13 @@ const usedOn = async (c: Cloud, name: string, rc: string) =>
   (await c.placement.call('usages.get', { provider: (await uuidOf(c, name)).uuid })).usages[rc] ?? 0;
 const resourcesOf = (a: Record<string, { resources: Record<string, number> }>) =>
   Object.fromEntries(Object.entries(a).map(([p, v]) => [p, v.resources]));
+const resourcesOfWrite = (a: Record<string, { resources: Record<string, number> }>) =>
+  Object.fromEntries(Object.entries(a).map(([p, v]) => [p, { resources: v.resources }]));
+/** The auditor's placement and tracker findings (I1–I4) on the cloud as it stands. */
+const placementViolations = async (c: Cloud) =>
+  audit(await collect({ nc: c.client.nc, timeoutMs: 3000 }))
+    .violations.filter((v) => ['I1', 'I2', 'I3', 'I4'].includes(v.invariant))
+    .map((v) => `${v.invariant}: ${v.detail}`);
 const allocationsOf = async (c: Cloud, id: string) =>
   (await c.placement.call('allocations.get', { consumer: id })).allocations;
 
@@ -107,6 +116,27 @@ test.serial('a flavor asking for a child resource claims across root and child, 
   t.is(await usedOn(c, 'g1_gpu0', 'VGPU'), 2);
   t.is(await usedOn(c, 'g2_gpu0', 'VGPU'), 0);
   t.deepEqual(Object.keys(await allocationsOf(c, onG2.id)).sort(), [g1, g1child].sort());
+  // The auditor reads trees too: a child's VGPU is part of the host's claim (I1), exactly.
+  t.deepEqual(await placementViolations(c), []);
+  const rec = (await c.stores.instances.get(onG2.id))!.value;
+  const put = async (vcpus: number) => {
+    const cur = await c.placement.call('allocations.get', { consumer: onG2.id });
+    await c.placement.call('allocations.put', {
+      consumer: onG2.id,
+      consumerGeneration: cur.consumerGeneration ?? null,
+      project: rec.project,
+      user: rec.user,
+      consumerType: 'INSTANCE',
+      allocations: {
+        ...resourcesOfWrite(cur.allocations),
+        [g1]: { resources: { VCPU: vcpus, MEMORY_MB: 256, DISK_GB: 1 } },
+      },
+    });
+  };
+  await put(2);
+  t.regex((await placementViolations(c)).join('\n'), /I1: instance .* holds .*VCPU/);
+  await put(1);
+  t.deepEqual(await placementViolations(c), []);
   await remove(
     c,
     placed.filter((b) => b !== onG1).map((b) => b.id),
@@ -151,6 +181,7 @@ test.serial('a host with no disk takes root disks from a sharing provider in its
   const held = await allocationsOf(c, b.id);
   t.deepEqual(held[s1]?.resources, { VCPU: 1, MEMORY_MB: 256 });
   t.deepEqual(held[nfs.uuid]?.resources, { DISK_GB: 10 });
+  t.deepEqual(await placementViolations(c), [], "the share's disk is part of the host's claim");
   await remove(c, [b.id]);
   t.deepEqual(await allocationsOf(c, b.id), {});
   t.is(await usedOn(c, 'nfs-share', 'DISK_GB'), 0);
