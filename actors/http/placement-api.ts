@@ -19,8 +19,15 @@ import type { ApiRequest, ApiResponse, MountedApi } from './server.js';
 import { PlacementHttpError, type PlacementRoute } from './placement-kit.js';
 import { providerRoutes } from './placement-providers.js';
 import { catalogRoutes } from './placement-catalog.js';
+import { allocationRoutes } from './placement-allocations.js';
+import { candidateRoutes } from './placement-candidates.js';
 
-const ROUTES: readonly PlacementRoute[] = [...providerRoutes, ...catalogRoutes];
+const ROUTES: readonly PlacementRoute[] = [
+  ...providerRoutes,
+  ...catalogRoutes,
+  ...allocationRoutes,
+  ...candidateRoutes,
+];
 
 export function placementApi(o: { nc: NatsConnection; prefix?: string; mount?: string }): MountedApi {
   const pc = new PlacementClient({ nc: o.nc, ...(o.prefix ? { prefix: o.prefix } : {}), project: 'admin' });

@@ -239,3 +239,131 @@ test('bad requests get 4xx in Placement shape, never a 500', async (t) => {
   t.is(huge.status, 413);
   t.is((await call(api, 'GET', '/')).status, 200, 'still serving');
 });
+
+test('allocations across microversions, usages, candidates and a reshape', async (t) => {
+  const { api } = await setup;
+  const make = async (name: string, inventories: Record<string, unknown>) => {
+    const rp = (await call(api, 'POST', '/resource_providers', { version: '1.20', body: { name } })).json as {
+      uuid: string;
+    };
+    await call(api, 'PUT', `/resource_providers/${rp.uuid}/inventories`, {
+      body: { resource_provider_generation: 0, inventories },
+    });
+    return rp.uuid;
+  };
+  const rp = await make('rp-alloc', { VCPU: { total: 4 }, MEMORY_MB: { total: 2048 } });
+  const consumer = '9c9d0a2e-1f3b-4d5a-8e7f-000000000001';
+  // 1.0's list form, no owner: Placement's incomplete consumer.
+  const old = await call(api, 'PUT', `/allocations/${consumer}`, {
+    body: { allocations: [{ resource_provider: { uuid: rp }, resources: { VCPU: 1 } }] },
+  });
+  t.is(old.status, 204);
+  t.like((await call(api, 'GET', `/allocations/${consumer}`, { version: '1.12' })).json, {
+    project_id: '00000000-0000-0000-0000-000000000000',
+  });
+  // 1.28 wants the consumer generation, 1.38 the consumer type.
+  const noGen = await call(api, 'PUT', `/allocations/${consumer}`, {
+    version: '1.28',
+    body: { allocations: { [rp]: { resources: { VCPU: 2 } } }, project_id: 'p', user_id: 'u' },
+  });
+  t.is(noGen.status, 400);
+  const shown = (await call(api, 'GET', `/allocations/${consumer}`, { version: '1.38' })).json!;
+  t.like(shown, { consumer_generation: 1, consumer_type: 'unknown' });
+  const put = await call(api, 'PUT', `/allocations/${consumer}`, {
+    version: '1.38',
+    body: {
+      allocations: { [rp]: { resources: { VCPU: 2, MEMORY_MB: 512 } } },
+      project_id: 'p1',
+      user_id: 'u1',
+      consumer_generation: 1,
+      consumer_type: 'INSTANCE',
+    },
+  });
+  t.is(put.status, 204);
+  const stale = await call(api, 'PUT', `/allocations/${consumer}`, {
+    version: '1.38',
+    body: {
+      allocations: { [rp]: { resources: { VCPU: 1 } } },
+      project_id: 'p1',
+      user_id: 'u1',
+      consumer_generation: 1,
+      consumer_type: 'INSTANCE',
+    },
+  });
+  t.is(stale.status, 409);
+  t.like(error(stale), { code: 'placement.concurrent_update' });
+  t.deepEqual((await call(api, 'GET', `/resource_providers/${rp}/allocations`)).json, {
+    resource_provider_generation: 3,
+    allocations: { [consumer]: { resources: { VCPU: 2, MEMORY_MB: 512 } } },
+  });
+  t.deepEqual((await call(api, 'GET', '/usages?project_id=p1', { version: '1.9' })).json, {
+    usages: { VCPU: 2, MEMORY_MB: 512 },
+  });
+  t.deepEqual((await call(api, 'GET', '/usages?project_id=p1', { version: '1.38' })).json, {
+    usages: { INSTANCE: { VCPU: 2, MEMORY_MB: 512, consumer_count: 1 } },
+  });
+  // Candidates: the dict form from 1.12, the list form before; summaries by version.
+  const found = await call(api, 'GET', '/allocation_candidates?resources=VCPU:2,MEMORY_MB:1024', {
+    version: '1.29',
+  });
+  t.is(found.status, 200);
+  const body = found.json as {
+    allocation_requests: { allocations: Record<string, unknown> }[];
+    provider_summaries: Record<string, Record<string, unknown>>;
+  };
+  // Other tests' providers may be candidates too: this provider's.
+  t.deepEqual(
+    body.allocation_requests.filter((r) => rp in r.allocations),
+    [{ allocations: { [rp]: { resources: { VCPU: 2, MEMORY_MB: 1024 } } } }],
+  );
+  t.like(body.provider_summaries[rp], {
+    resources: { VCPU: { capacity: 4, used: 2 }, MEMORY_MB: { capacity: 2048, used: 512 } },
+    traits: [],
+    parent_provider_uuid: null,
+    root_provider_uuid: rp,
+  });
+  const listForm = await call(api, 'GET', '/allocation_candidates?resources=VCPU:1', { version: '1.10' });
+  const mine = (
+    listForm.json as { allocation_requests: { allocations: { resource_provider: { uuid: string } }[] }[] }
+  ).allocation_requests.filter((r) => r.allocations.some((a) => a.resource_provider.uuid === rp));
+  t.deepEqual(mine, [{ allocations: [{ resource_provider: { uuid: rp }, resources: { VCPU: 1 } }] }]);
+  t.is((await call(api, 'GET', '/allocation_candidates?resources=VCPU:9', { version: '1.10' })).status, 200);
+  t.is((await call(api, 'GET', '/allocation_candidates?resources=VCPU', { version: '1.10' })).status, 400);
+  t.is((await call(api, 'GET', '/allocation_candidates?limit=1&resources=VCPU:1', { version: '1.15' })).status, 400);
+  // A reshape: the VCPU moves to a child, the consumer's allocation with it, in one step.
+  const child = (
+    (
+      await call(api, 'POST', '/resource_providers', {
+        version: '1.20',
+        body: { name: 'rp-alloc-numa', parent_provider_uuid: rp },
+      })
+    ).json as { uuid: string }
+  ).uuid;
+  const gens = async (u: string) =>
+    ((await call(api, 'GET', `/resource_providers/${u}`)).json as { generation: number }).generation;
+  const reshaped = await call(api, 'POST', '/reshaper', {
+    version: '1.38',
+    body: {
+      inventories: {
+        [rp]: { resource_provider_generation: await gens(rp), inventories: { MEMORY_MB: { total: 2048 } } },
+        [child]: { resource_provider_generation: await gens(child), inventories: { VCPU: { total: 4 } } },
+      },
+      allocations: {
+        [consumer]: {
+          allocations: { [rp]: { resources: { MEMORY_MB: 512 } }, [child]: { resources: { VCPU: 2 } } },
+          project_id: 'p1',
+          user_id: 'u1',
+          consumer_generation: 2,
+          consumer_type: 'INSTANCE',
+        },
+      },
+    },
+  });
+  t.is(reshaped.status, 204, JSON.stringify(reshaped.json));
+  t.deepEqual((await call(api, 'GET', `/allocations/${consumer}`, { version: '1.38' })).json?.['allocations'], {
+    [rp]: { generation: await gens(rp), resources: { MEMORY_MB: 512 } },
+    [child]: { generation: await gens(child), resources: { VCPU: 2 } },
+  });
+  t.is((await call(api, 'DELETE', `/allocations/${consumer}`)).status, 204);
+  t.is((await call(api, 'DELETE', `/allocations/${consumer}`)).status, 404);
+});
