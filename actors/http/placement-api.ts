@@ -14,7 +14,7 @@ import {
   type Version,
 } from '../../machines/http/index.js';
 import { PlacementClient } from '../placement/index.js';
-import { CallError } from '../runtime/index.js';
+import { CallError, systemClock, type Clock } from '../runtime/index.js';
 import type { ApiRequest, ApiResponse, MountedApi } from './server.js';
 import { PlacementHttpError, type PlacementRoute } from './placement-kit.js';
 import { providerRoutes } from './placement-providers.js';
@@ -22,14 +22,24 @@ import { catalogRoutes } from './placement-catalog.js';
 import { allocationRoutes } from './placement-allocations.js';
 import { candidateRoutes } from './placement-candidates.js';
 
+/** `GET /`: the version document, at any version. */
+const root: PlacementRoute = {
+  method: 'GET',
+  path: /^\/$/,
+  noBody: true,
+  handle: () => Promise.resolve({ status: 200, body: placementRoot() }),
+};
+
 const ROUTES: readonly PlacementRoute[] = [
+  root,
   ...providerRoutes,
   ...catalogRoutes,
   ...allocationRoutes,
   ...candidateRoutes,
 ];
 
-export function placementApi(o: { nc: NatsConnection; prefix?: string; mount?: string }): MountedApi {
+export function placementApi(o: { nc: NatsConnection; prefix?: string; mount?: string; clock?: Clock }): MountedApi {
+  const clock = o.clock ?? systemClock;
   const pc = new PlacementClient({ nc: o.nc, ...(o.prefix ? { prefix: o.prefix } : {}), project: 'admin' });
   const mount = o.mount ?? '/placement';
   const versionHeaders = (v: Version) => ({
@@ -45,32 +55,36 @@ export function placementApi(o: { nc: NatsConnection; prefix?: string; mount?: s
   const handle = async (req: ApiRequest): Promise<ApiResponse> => {
     const header = req.headers['openstack-api-version'];
     const n = negotiate(Array.isArray(header) ? header.join(',') : header, 'placement', PLACEMENT_VERSIONS);
-    if (req.path === '/' && req.method === 'GET') {
-      const v = n.ok ? n.version : PLACEMENT_VERSIONS.min;
-      return { status: 200, body: placementRoot(), headers: versionHeaders(v) };
-    }
     if (!n.ok) return error(req, n.status, n.detail, 'placement.undefined_code', undefined);
     const v = n.version;
+    const refused = (status: number, detail: string) => error(req, status, detail, 'placement.undefined_code', v);
+    // Placement's noauth2 (until Identity): a token is required but for the root; `admin` (or
+    // `admin:<project>`) is the admin, anyone else is refused by the default policy.
+    if (req.path !== '/') {
+      const token = req.headers['x-auth-token'];
+      if (typeof token !== 'string' || token === '')
+        return refused(401, 'The request you have made requires authentication.');
+      if (token.split(':')[0] !== 'admin') return refused(403, 'Policy does not allow this action to be performed.');
+    }
     const matching = ROUTES.filter((r) => r.path.test(req.path) && (!r.since || atLeast(v, r.since[0], r.since[1])));
-    if (matching.length === 0)
-      return error(req, 404, `The resource could not be found: ${req.path}`, 'placement.undefined_code', v);
+    if (matching.length === 0) return refused(404, 'The resource could not be found.');
     const route = matching.find((r) => r.method === req.method);
     if (!route) {
       const allow = [...new Set(matching.map((r) => r.method))].join(', ');
-      const r = error(
-        req,
-        405,
-        `The method ${req.method} is not allowed for this resource.`,
-        'placement.undefined_code',
-        v,
-      );
+      const r = refused(405, `The method ${req.method} is not allowed for this resource.`);
       return { ...r, headers: { ...r.headers, allow } };
     }
+    if (!acceptsJson(req.headers['accept'])) return refused(406, 'Only application/json is provided');
     try {
-      const json = parseBody(req);
+      const json = parseBody(req, !route.noBody && (req.method === 'PUT' || req.method === 'POST'));
       const params = route.path.exec(req.path)!.slice(1);
       const answer = await route.handle({ req, v, pc, params, json });
-      return { ...answer, headers: { ...versionHeaders(v), ...answer.headers } };
+      // 1.15: every GET says when it was made and not to be cached.
+      const cache: Record<string, string> =
+        atLeast(v, 1, 15) && req.method === 'GET'
+          ? { 'cache-control': 'no-cache', 'last-modified': new Date(clock.now()).toUTCString() }
+          : {};
+      return { ...answer, headers: { ...versionHeaders(v), ...cache, ...answer.headers } };
     } catch (err) {
       if (err instanceof PlacementHttpError) return error(req, err.status, err.message, err.code, v);
       if (err instanceof CallError) return error(req, err.status, err.message, err.code, v);
@@ -86,15 +100,29 @@ export function placementApi(o: { nc: NatsConnection; prefix?: string; mount?: s
   };
 }
 
-/** The JSON body of a PUT or POST: 415 unless JSON, 400 when it does not parse. */
-function parseBody(req: ApiRequest): unknown {
+/** Whether an Accept header takes JSON (absent: yes), as webob matches it. */
+function acceptsJson(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  return accept.split(',').some((part) => {
+    const [type, ...params] = part.split(';').map((x) => x.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    if (q !== undefined && Number(q.slice(2)) === 0) return false;
+    return type === 'application/json' || type === 'application/*' || type === '*/*';
+  });
+}
+
+/**
+ * The JSON body, as Placement's middleware and `require_content` judge it: a body with no
+ * content type is 400; a route that takes JSON (`wantsJson`) refuses another type, or none, 415;
+ * a body that does not parse is 400.
+ */
+function parseBody(req: ApiRequest, wantsJson: boolean): unknown {
+  const raw = req.headers['content-type'];
+  const type = raw === undefined ? undefined : raw.split(';')[0]!.trim().toLowerCase();
+  if (req.body !== undefined && type === undefined) throw new PlacementHttpError(400, 'content-type header required');
+  if (wantsJson && type !== 'application/json')
+    throw new PlacementHttpError(415, `The media type ${raw ?? 'None'} is not supported, use application/json`);
   if (req.body === undefined) return undefined;
-  const type = String(req.headers['content-type'] ?? '')
-    .split(';')[0]!
-    .trim()
-    .toLowerCase();
-  if (type !== 'application/json')
-    throw new PlacementHttpError(415, `The media type ${type || '(none)'} is not supported, use application/json.`);
   try {
     return JSON.parse(req.body.toString('utf8')) as unknown;
   } catch (err) {

@@ -63,6 +63,7 @@ const traits: PlacementRoute[] = [
     method: 'PUT',
     path: new RegExp(`^/traits/${NAME}$`),
     since: [1, 6],
+    noBody: true,
     async handle(c) {
       const name = decodeURIComponent(c.params[0]!);
       const r = await c.pc.call('traits.create', { name });
@@ -112,6 +113,7 @@ const classes: PlacementRoute[] = [
     method: 'PUT',
     path: new RegExp(`^/resource_classes/${NAME}$`),
     since: [1, 2],
+    noBody: true,
     async handle(c) {
       // 1.2–1.6 renamed a class with a body; 1.7 made PUT create-if-missing with none.
       if (!atLeast(c.v, 1, 7))

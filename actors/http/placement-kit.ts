@@ -17,6 +17,8 @@ export interface PlacementCall {
 export interface PlacementRoute {
   readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   readonly path: RegExp;
+  /** A PUT or POST that takes no body (Placement's create-by-PUT of traits and classes). */
+  readonly noBody?: boolean;
   /** The first microversion with this route; earlier ones answer 404 as Placement does. */
   readonly since?: readonly [number, number];
   handle(c: PlacementCall): Promise<ApiResponse>;

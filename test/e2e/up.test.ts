@@ -48,7 +48,7 @@ test('novactor up - prints ready with the NATS URL, serves it, stops cleanly on 
   t.regex(line, /roles: nats-server, placement, gateway, conductor, api;/, 'no compute host with --hosts 0');
   // --http: the HTTP APIs (docs/http-api.md), Placement's answering from the placement actor.
   const providers = await fetch(`http://127.0.0.1:${http}/placement/resource_providers`, {
-    headers: { 'openstack-api-version': 'placement 1.39' },
+    headers: { 'openstack-api-version': 'placement 1.39', 'x-auth-token': 'admin' },
   });
   t.is(providers.status, 200);
   t.deepEqual(await providers.json(), { resource_providers: [] });

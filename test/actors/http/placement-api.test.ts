@@ -38,9 +38,10 @@ async function call(
   api: HttpApi,
   method: string,
   path: string,
-  o: { version?: string; body?: unknown; raw?: string; type?: string } = {},
+  o: { version?: string; body?: unknown; raw?: string; type?: string; token?: string | null } = {},
 ): Promise<Answer> {
-  const headers: Record<string, string> = {};
+  // Placement's noauth2: `admin` is the admin (docs/http-api.md).
+  const headers: Record<string, string> = o.token === null ? {} : { 'x-auth-token': o.token ?? 'admin' };
   if (o.version) headers['openstack-api-version'] = `placement ${o.version}`;
   let body: string | undefined;
   if (o.raw !== undefined || o.body !== undefined) {
@@ -229,6 +230,7 @@ test('bad requests get 4xx in Placement shape, never a 500', async (t) => {
   t.is(malformed.status, 400);
   t.regex(String(error(malformed)?.['detail']), /Malformed JSON/);
   t.is((await call(api, 'POST', '/resource_providers', { raw: 'name=x', type: 'text/plain' })).status, 415);
+  t.is((await call(api, 'PUT', `/resource_providers/${'a'.repeat(8)}-aaaa-aaaa-aaaa-${'a'.repeat(12)}`)).status, 415);
   t.is((await call(api, 'POST', '/resource_providers', { body: { name: 'x', color: 'red' } })).status, 400);
   t.is((await call(api, 'POST', '/resource_providers', { body: ['x'] })).status, 400);
   t.is((await call(api, 'GET', '/resource_providers?color=red')).status, 400);
@@ -238,6 +240,20 @@ test('bad requests get 4xx in Placement shape, never a 500', async (t) => {
   const huge = await call(api, 'POST', '/resource_providers', { raw: `{"name":"${'x'.repeat(2 * 1024 * 1024)}"}` });
   t.is(huge.status, 413);
   t.is((await call(api, 'GET', '/')).status, 200, 'still serving');
+  // noauth2: no token is 401 (but for the root), a non-admin's 403; text/plain only is 406.
+  t.is((await call(api, 'GET', '/resource_providers', { token: null })).status, 401);
+  t.is((await call(api, 'GET', '/', { token: null })).status, 200);
+  t.is((await call(api, 'GET', '/resource_providers', { token: 'alice:demo' })).status, 403);
+  const text = await fetch(`${api.url}/placement/resource_providers`, {
+    headers: { 'x-auth-token': 'admin', accept: 'text/plain' },
+  });
+  t.is(text.status, 406);
+  const noType = await fetch(`${api.url}/placement/resource_providers`, {
+    method: 'POST',
+    headers: { 'x-auth-token': 'admin' },
+    body: new TextEncoder().encode('x'),
+  });
+  t.is(noType.status, 400, 'a body with no content type');
 });
 
 test('allocations across microversions, usages, candidates and a reshape', async (t) => {
