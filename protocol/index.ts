@@ -149,6 +149,7 @@ export {
   IpamClaim,
   Ipv4,
   Ipv4Cidr,
+  Mac,
   MAX_BOOT_NETWORKS,
   MAX_FIXED_IPS,
   MAX_POOLS,

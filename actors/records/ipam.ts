@@ -97,6 +97,8 @@ function wantsOf(subnets: readonly SubnetRecord[], req: PortRequest): NetOutcome
   if (!req.fixedIps) return { ok: true, value: subnets.length > 0 ? [{ subnets }] : [] };
   const out: Want[] = [];
   for (const f of req.fixedIps) {
+    if (f.ipAddress !== undefined && parseIpv4(f.ipAddress) === undefined)
+      return refusal(400, 'InvalidInput', `${f.ipAddress} is not an IPv4 address`);
     let s: SubnetRecord | undefined;
     if (f.subnetId !== undefined) {
       s = subnets.find((x) => x.subnetId === f.subnetId);
