@@ -133,7 +133,7 @@ export class ClientSession {
     return this.request<T>(this.s.group(this.project, op), groupType(op), body, 10_000, this.project, id);
   }
 
-  /** `nv.net.<project>.<kind>.<op>` (networks, subnets, ports); `id` the same on every retry, so a retried `create` makes one. */
+  /** `nv.net.<project>.<kind>.<op>` (networks, subnets, ports); the same `id` on a retry: a `create` makes one. */
   net<T>(op: string, body: Record<string, unknown>, id?: string): Promise<T> {
     return this.request<T>(this.s.net(this.project, op), netType(op), body, 10_000, this.project, id);
   }
