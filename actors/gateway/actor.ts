@@ -45,7 +45,7 @@ import { QuotaLedgers } from './quota-ledger.js';
 import { serveQueries } from './queries.js';
 import { serveImages } from './images.js';
 import { serveGroups } from './groups.js';
-import { serveNetworks } from './networks.js';
+import { bootNetworkFacts, serveNetworks, wantsPorts } from './networks.js';
 import { compileGatewayOptions, type GatewayOptions } from './options.js';
 
 export type { GatewayOptions } from './options.js';
@@ -146,6 +146,9 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       ...(isImageId(image) ? { image: (await stores.images.get(image.toLowerCase()))?.value } : {}),
       ...(groupId !== undefined ? { group: (await stores.groups.get(groupId))?.value } : {}),
       ...(env.body['availabilityZone'] !== undefined ? { zones: await zoneNames(stores) } : {}),
+      ...(action === 'boot' && !current && wantsPorts(env.body['networks'])
+        ? { networks: await bootNetworkFacts(stores, project, env.body['networks']) }
+        : {}),
     };
     const decision = decideCommand(cmd, inputs);
     // What the command adds to the project's usage is judged against its quota ledger before

@@ -7,7 +7,14 @@
  * project's network is not found unless it is shared (made by an admin, `shared: true`).
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { ipKeys, overlaps, parseCidr, planSubnet } from '../../machines/network/index.js';
+import {
+  ipKeys,
+  namedIn,
+  overlaps,
+  parseCidr,
+  planSubnet,
+  type BootNetworkFacts,
+} from '../../machines/network/index.js';
 import {
   netType,
   subjects,
@@ -245,3 +252,19 @@ const byName =
   <T extends { name: string | null }>(id: (x: T) => string) =>
   (a: T, b: T): number =>
     (a.name ?? '').localeCompare(b.name ?? '') || id(a).localeCompare(id(b));
+
+/** Whether a boot's `networks` may make ports (absent and `none` do not: nothing to read). */
+export const wantsPorts = (networks: unknown): boolean => networks !== undefined && networks !== 'none';
+
+/** The records a boot's `networks` is judged over (machines/network resolveBootNetworks). */
+export async function bootNetworkFacts(stores: Stores, project: string, networks: unknown): Promise<BootNetworkFacts> {
+  const named = namedIn(networks);
+  const all = (await stores.networks.entries()).map((e) => e.value).filter((n) => n.project === project || n.shared);
+  const ports = new Map(
+    await Promise.all(named.ports.map(async (id) => [id, (await stores.ports.get(id))?.value] as const)),
+  );
+  const subnets = new Map(
+    await Promise.all(named.fixedIpNetworks.map(async (id) => [id, await subnetsOf(stores, id)] as const)),
+  );
+  return { networks: all, ports, subnets };
+}

@@ -32,11 +32,13 @@ export { NO_CANDIDATES, requestOf } from './candidates-request.js';
 export {
   auditClaims,
   bindPort,
+  buildPortId,
   claimsOfPort,
   createPort,
   deletePort,
   refusal,
   releaseClaims,
+  releaseInstancePorts,
   subnetsOf,
   unbindPort,
   visibleNetwork,

@@ -23,9 +23,17 @@ import {
   parseIpv4,
   walkOffset,
 } from '../../machines/network/index.js';
-import type { FixedIp, IpamClaim, NetworkRecord, PortRecord, SubnetRecord } from '../../protocol/index.js';
+import type {
+  FixedIp,
+  IpamClaim,
+  NetworkRecord,
+  NetworkRequest,
+  PortRecord,
+  SubnetRecord,
+} from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { KillPoint, Versioned } from '../runtime/index.js';
+import { derivedUuid } from './migrations.js';
 import type { Stores } from './stores.js';
 
 export type NetStores = Pick<Stores, 'networks' | 'subnets' | 'ports' | 'ipam'>;
@@ -389,4 +397,28 @@ export async function auditClaims(
   let released = 0;
   if (!o.dryRun) for (const x of orphans) if (await d.stores.ipam.removeIf(x.key, x.revision)) released++;
   return { claims: claims.length, orphans: orphans.map(({ key, portId }) => ({ key, portId })), released };
+}
+
+/** The port a build makes for the `index`-th entry of its instance's networks (the same on every run). */
+export const buildPortId = (instanceId: string, index: number): string =>
+  derivedUuid(`instance-port:${instanceId}:${index}`);
+
+/**
+ * Releases an instance's ports: those its build made (derived ids, whether or not its record lists
+ * them) are deleted, those its user passed in are unbound and kept (Nova's rule). Idempotent.
+ */
+export async function releaseInstancePorts(
+  stores: NetStores,
+  now: () => number,
+  instanceId: string,
+  networks: readonly NetworkRequest[] | undefined,
+): Promise<void> {
+  for (const [index, want] of (networks ?? []).entries()) {
+    if (want.port !== undefined) {
+      await unbindPort(stores, now, want.port, instanceId);
+      continue;
+    }
+    const p = await stores.ports.get(buildPortId(instanceId, index));
+    if (p && p.value.deviceId === instanceId) await deletePort(stores, p);
+  }
 }

@@ -58,6 +58,7 @@ export function buildInputOf(r: InstanceRecord, task: HostBuildTask, now: number
       metadata: r.metadata,
       locked: r.locked,
       createdAt: r.createdAt,
+      ...(r.networks && r.networks.length > 0 ? { networks: r.networks } : {}),
     },
     bootId: task.commandId,
     ts: now,

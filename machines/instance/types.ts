@@ -12,6 +12,7 @@ import type {
   VmState,
 } from '../../protocol/schemas/instance.js';
 import type { RejectionCode } from '../../protocol/errors.js';
+import type { InstancePort, NetworkRequest } from '../../protocol/schemas/networks.js';
 
 /** Every side effect the machine can ask for. Each is idempotent under its key. */
 export const STEP_NAMES = [
@@ -158,6 +159,10 @@ export interface InstanceContext {
   readonly move: Move | null;
   /** The image a shelve saved the instance to; an unshelve spawns from it, then deletes it. */
   readonly shelvedImage: string | null;
+  /** The ports its boot asked for, as the gateway resolved them (absent: none; the network step has nothing to do). */
+  readonly networks?: readonly NetworkRequest[];
+  /** The ports its network step made or bound (Nova's network info), shown as its addresses. */
+  readonly ports?: readonly InstancePort[];
 }
 
 export const HANDLED_LIMIT = 64;
@@ -176,6 +181,7 @@ export interface InstanceInput {
     readonly metadata?: Readonly<Record<string, string>>;
     readonly locked?: boolean;
     readonly createdAt: number;
+    readonly networks?: readonly NetworkRequest[];
   };
   /** The boot command id: corr of every build event. */
   readonly bootId: string;

@@ -18,3 +18,4 @@ export {
   type Cidr,
   type PlannedSubnet,
 } from './addresses.js';
+export { namedIn, resolveBootNetworks, type BootNetworkCode, type BootNetworkFacts, type Resolved } from './boot.js';
