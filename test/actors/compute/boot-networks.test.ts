@@ -123,6 +123,27 @@ test.serial(
   },
 );
 
+test.serial('a network step that fails (its fixed IP taken) ends the build in error, its ports released', async (t) => {
+  const { c, alice, net, sub } = await setup;
+  const taken = (
+    await alice.net<{ port: PortRecord }>('port.create', {
+      networkId: net.networkId,
+      fixedIps: [{ ipAddress: '10.70.0.200' }],
+    })
+  ).port;
+  const { id, cmd } = await c.boot('clash', 'm1.tiny', {
+    networks: [{ network: net.networkId }, { network: net.networkId, fixedIp: '10.70.0.200' }],
+  });
+  const end = await c.client.final(id, cmd, 60_000);
+  t.is(end.type, 'instance.create.error');
+  t.is((end.body['fault'] as { code: string }).code, 'IpAddressAlreadyAllocated');
+  t.deepEqual(await portsOf(c, id), [], 'the port made before the failure is deleted');
+  const held = [...(await c.stores.ipam.scan(ipKeys(sub.subnetId))).values()].map((x) => x.value.portId);
+  t.deepEqual(held, [taken.portId], 'only the other port holds an address');
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  await alice.net('port.delete', { portId: taken.portId });
+});
+
 test.serial('bad networks are refused at the gateway, typed, and make no instance', async (t) => {
   const { c, net } = await setup;
   t.is(await rejected(c, [{ network: randomUUID() }]), 'NetworkNotFound');
