@@ -156,8 +156,16 @@ function computeHost(prefix: string, host: string, user: string): Permissions {
           `$JS.API.CONSUMER.MSG.NEXT.OBJ_${o}.*`,
         ]),
         '$JS.FC.>',
-        // Writes only to the buckets a host keeps: not flavors, quotas or operator switches.
-        ...[n.buckets.instances, n.buckets.migrations, n.buckets.services, n.buckets.images].map((b) => `$KV.${b}.>`),
+        // Writes only to the buckets a host keeps: not flavors, quotas or operator switches. Ports
+        // and their address claims: the build's network step makes, binds and releases them.
+        ...[
+          n.buckets.instances,
+          n.buckets.migrations,
+          n.buckets.services,
+          n.buckets.images,
+          n.buckets.ports,
+          n.buckets.ipam,
+        ].map((b) => `$KV.${b}.>`),
         `${prefix}.evt.>`,
         `${prefix}.conductor.>`,
         `${prefix}.host.*.*`,
