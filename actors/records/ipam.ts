@@ -323,8 +323,8 @@ export async function bindPort(
 ): Promise<NetOutcome<PortRecord>> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const cur = await stores.ports.get(portId);
-    if (!cur || (cur.value.project !== project && !(await visibleNetwork(stores, project, cur.value.networkId))))
-      return refusal(404, 'PortNotFound', `port ${portId} not found`);
+    // Only the project's own ports (a port on a shared network is still its maker's).
+    if (!cur || cur.value.project !== project) return refusal(404, 'PortNotFound', `port ${portId} not found`);
     const p = cur.value;
     if (p.status === 'BUILD') return refusal(409, 'PortNotUsable', `port ${portId} is being made`);
     if (p.deviceId !== null && p.deviceId !== device.deviceId)

@@ -22,7 +22,15 @@ import { kill } from '../../helpers/kills.js';
 import { PointHold } from '../../helpers/point-hold.js';
 
 const hold = new PointHold();
-const cloud = startCloud([{ name: 'n1', vcpus: 64, ramMb: 65536, diskGb: 1000 }], { killPoint: hold.hook });
+// Both hosts refuse to spawn a guest named resched-*: its build is rescheduled from one to the other, then fails.
+const HOST = { vcpus: 64, ramMb: 65536, diskGb: 1000, fake: { failSpawnPattern: /^resched/ } };
+const cloud = startCloud(
+  [
+    { name: 'n1', ...HOST },
+    { name: 'n2', ...HOST },
+  ],
+  { killPoint: hold.hook },
+);
 const setup = (async () => {
   const c = await cloud;
   await c.stores.quotas.create('demo', { instances: -1, cores: -1, ramMb: -1 });
@@ -75,7 +83,13 @@ test.serial("none makes no port; auto takes the project's only network; the dele
   t.true(p!.created);
   t.regex(p!.ips[0]!, /^10\.70\.0\./);
   const [rec] = await portsOf(c, auto.id);
-  t.like(rec, { portId: p!.portId, status: 'ACTIVE', bindingHost: 'n1', deviceOwner: 'compute:nova', mac: p!.mac });
+  t.like(rec, {
+    portId: p!.portId,
+    status: 'ACTIVE',
+    bindingHost: auto.view.host!,
+    deviceOwner: 'compute:nova',
+    mac: p!.mac,
+  });
 
   t.is((await c.act(auto.id, 'delete')).type, 'instance.delete.end');
   t.is(await c.stores.ports.get(p!.portId), undefined, 'the port the build made is deleted');
@@ -105,7 +119,7 @@ test.serial(
       ips: mine.fixedIps.map((f) => f.ipAddress),
       created: false,
     });
-    t.like((await c.stores.ports.get(mine.portId))?.value, { deviceId: id, bindingHost: 'n1', status: 'ACTIVE' });
+    t.like((await c.stores.ports.get(mine.portId))?.value, { deviceId: id, bindingHost: view.host!, status: 'ACTIVE' });
 
     // The bound port cannot serve a second instance, nor be deleted from under this one.
     t.is(await rejected(c, [{ port: mine.portId }]), 'PortInUse');
@@ -143,6 +157,27 @@ test.serial('a network step that fails (its fixed IP taken) ends the build in er
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
   await alice.net('port.delete', { portId: taken.portId });
 });
+
+test.serial(
+  'a build rescheduled from host to host (its ports released at each reschedule) ends in error holding none',
+  async (t) => {
+    const { c, alice, net, sub } = await setup;
+    const mine = (await alice.net<{ port: PortRecord }>('port.create', { networkId: net.networkId })).port;
+    const { id, cmd } = await c.boot('resched-1', 'm1.tiny', {
+      networks: [{ network: net.networkId }, { port: mine.portId }],
+    });
+    const end = await c.client.final(id, cmd, 60_000);
+    t.is(end.type, 'instance.create.error');
+    const rec = (await c.stores.instances.get(id))!.value;
+    t.deepEqual([...new Set(rec.triedHosts)].sort(), ['n1', 'n2'], 'tried on both hosts');
+    t.deepEqual(await portsOf(c, id), [], "the port it made is deleted, the user's unbound");
+    t.like((await c.stores.ports.get(mine.portId))?.value, { deviceId: null, bindingHost: null, status: 'DOWN' });
+    const held = [...(await c.stores.ipam.scan(ipKeys(sub.subnetId))).values()].map((x) => x.value.portId);
+    t.deepEqual(held, [mine.portId]);
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+    await alice.net('port.delete', { portId: mine.portId });
+  },
+);
 
 test.serial('bad networks are refused at the gateway, typed, and make no instance', async (t) => {
   const { c, net } = await setup;
