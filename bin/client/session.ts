@@ -138,6 +138,11 @@ export class ClientSession {
     return this.request<T>(this.s.net(this.project, op), netType(op), body, 10_000, this.project, id);
   }
 
+  /** `nv.net.admin.<op>`: a network request in the admin project (the claims' audit). */
+  netAdmin<T>(op: string, body: Record<string, unknown>): Promise<T> {
+    return this.request<T>(this.s.net(ADMIN_PROJECT, op), netType(op), body, 10_000, ADMIN_PROJECT);
+  }
+
   /** `nv.admin.<op>`, in the admin project (the only one a secure gateway takes admin requests from). */
   admin<T>(op: string, body: Record<string, unknown> = {}): Promise<T> {
     return this.request<T>(this.s.admin(op), adminType(op), body, 10_000, ADMIN_PROJECT);

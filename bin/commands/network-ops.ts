@@ -248,7 +248,7 @@ export function registerNetworkOps(program: Command): void {
         throw new UsageError('--grace must be 0-86400000 milliseconds');
       const body = { ...(o.dryRun ? { dryRun: true } : {}), ...(grace !== undefined ? { graceMs: grace } : {}) };
       return async (c) => {
-        const r = await c.net<{ claims: number; orphans: { key: string; portId: string }[]; released: number }>(
+        const r = await c.netAdmin<{ claims: number; orphans: { key: string; portId: string }[]; released: number }>(
           'ipam.audit',
           body,
         );
