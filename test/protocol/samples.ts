@@ -44,10 +44,17 @@ const record = {
   locked: false,
   createdAt: 1,
   updatedAt: 2,
+  ports: [{ portId: 'p-1', networkId: 'n-1', mac: 'fa:16:3e:01:02:03', ips: ['10.0.0.12'], created: true }],
 };
 
 const commandBodies: Record<string, Record<string, unknown>> = {
-  boot: { name: 'web', flavor: 'm1.small', image: 'cirros', metadata: { a: 'b' } },
+  boot: {
+    name: 'web',
+    flavor: 'm1.small',
+    image: 'cirros',
+    metadata: { a: 'b' },
+    networks: [{ network: 'n-1', fixedIp: '10.0.0.5' }, { port: 'p-1' }],
+  },
   reboot: { type: 'HARD' },
   rebuild: { image: 'cirros' },
   resize: { flavor: 'm1.large' },
