@@ -303,11 +303,23 @@ export async function releaseClaims(stores: NetStores, portId: string, keys: rea
   );
 }
 
-/** Deletes the port: its record, then its claims (a kill between leaves orphans for the audit, never a double). */
+/**
+ * Deletes the port: its record, then its claims (a kill between leaves orphans for the audit, never
+ * a double). A port still BUILD (its creation killed half-way) lists none: its claims are found by
+ * its id — the MACs it may have tried, and its network's subnets' claims.
+ */
 export async function deletePort(stores: NetStores, port: Versioned<PortRecord>): Promise<boolean> {
   if (!(await stores.ports.removeIf(port.value.portId, port.revision))) return false;
-  await releaseClaims(stores, port.value.portId, claimsOfPort(port.value));
+  const keys = port.value.status === 'BUILD' ? await claimsOfBuilding(stores, port.value) : claimsOfPort(port.value);
+  await releaseClaims(stores, port.value.portId, keys);
   return true;
+}
+
+async function claimsOfBuilding(stores: NetStores, p: PortRecord): Promise<string[]> {
+  const macs = Array.from({ length: MAC_ATTEMPTS }, (_, k) => macKey(macOf(p.portId, k)));
+  const subnets = await subnetsOf(stores, p.networkId);
+  const held = await Promise.all(subnets.map((s) => stores.ipam.scan(ipKeys(s.subnetId))));
+  return [...macs, ...held.flatMap((m) => [...m].filter(([, c]) => c.value.portId === p.portId).map(([k]) => k))];
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { createPort, deletePort, auditClaims, type NetStores } from '../../../actors/records/index.js';
+import { createPort, auditClaims, type NetStores } from '../../../actors/records/index.js';
 import { ipKeys, ipOfKey } from '../../../machines/network/index.js';
 import type { KillPoint } from '../../../actors/runtime/index.js';
 import type { NetworkRecord, PortRecord, SubnetRecord } from '../../../protocol/index.js';
@@ -52,6 +52,21 @@ async function port(c: ClientSession, networkId: string, body: Record<string, un
 async function snapshot(s: NetStores) {
   const live = await Promise.all([s.networks, s.subnets, s.ports, s.ipam].map((b) => b.entries()));
   return live.map((l) => l.map((e) => `${e.key}@${e.revision}`).sort());
+}
+
+/** Starts a port's creation on the network and "kills" it (holds it for good) once it claimed its address. */
+async function killedAfterClaim(stores: NetStores, networkId: string): Promise<string> {
+  let held!: () => void;
+  const reached = new Promise<void>((r) => (held = r));
+  const hook: KillPoint = (point) => {
+    if (point !== 'port.addressClaimed') return Promise.resolve();
+    held();
+    return new Promise<void>(() => undefined); // never goes on: killed
+  };
+  const portId = randomUUID();
+  void createPort({ stores, now: Date.now, killPoint: hook }, { portId, project: 'demo', networkId });
+  await reached;
+  return portId;
 }
 
 test.serial(
@@ -183,7 +198,30 @@ test.serial('IPAM - a creation killed after its address claim: run again, one po
 });
 
 test.serial(
-  'IPAM - an orphaned claim (its port deleted while its creation was killed) is found and released',
+  'IPAM - a half-made port (its creation killed) deleted: its claims go with it, found by its id',
+  async (t) => {
+    const { cp, alice } = await setup;
+    const n = await network(alice, 'half');
+    const sn = await subnet(alice, n.networkId, {
+      cidr: '10.45.0.0/29',
+      allocationPools: [{ start: '10.45.0.2', end: '10.45.0.2' }],
+    });
+    const portId = await killedAfterClaim(cp.stores, n.networkId);
+    t.is((await refusal(port(alice, n.networkId))).code, 'IpAddressGenerationFailure', 'the only address is held');
+    t.is((await cp.stores.ports.get(portId))?.value.status, 'BUILD');
+    await alice.net('port.delete', { portId });
+    t.is((await cp.stores.ipam.scan(ipKeys(sn.subnetId))).size, 0);
+    const audit = await auditClaims({ stores: cp.stores, now: Date.now }, { graceMs: 0, dryRun: true });
+    t.false(
+      audit.orphans.some((o) => o.portId === portId),
+      'its MAC went too',
+    );
+    t.is((await port(alice, n.networkId)).fixedIps[0]!.ipAddress, '10.45.0.2');
+  },
+);
+
+test.serial(
+  'IPAM - an orphaned claim (a delete killed between the record and the claims) is found and released',
   async (t) => {
     const { cp, alice } = await setup;
     const n = await network(alice, 'orphan');
@@ -191,21 +229,9 @@ test.serial(
       cidr: '10.40.0.0/29',
       allocationPools: [{ start: '10.40.0.2', end: '10.40.0.2' }],
     });
-    let held!: () => void;
-    const reached = new Promise<void>((r) => (held = r));
-    const hook: KillPoint = (point) => {
-      if (point === 'port.addressClaimed') held();
-      return point === 'port.addressClaimed' ? new Promise<void>(() => undefined) : Promise.resolve(); // killed for good
-    };
-    const portId = randomUUID();
-    void createPort(
-      { stores: cp.stores, now: Date.now, killPoint: hook },
-      { portId, project: 'demo', networkId: n.networkId },
-    );
-    await reached;
-    // The user deletes the half-made port: its record goes, its claim (not yet listed) stays behind.
-    const rec = await cp.stores.ports.get(portId);
-    t.true(rec !== undefined && (await deletePort(cp.stores, rec)));
+    const portId = await killedAfterClaim(cp.stores, n.networkId);
+    // A port delete whose process died after removing the record: its claims (MAC, address) stay behind.
+    await cp.stores.ports.remove(portId);
     t.is((await refusal(port(alice, n.networkId))).code, 'IpAddressGenerationFailure', 'the only address is held');
     t.is((await refusal(alice.net('subnet.delete', { subnetId: sn.subnetId }))).code, 'SubnetInUse');
     const young = await auditClaims({ stores: cp.stores, now: Date.now }, { graceMs: 60_000, dryRun: false });
@@ -214,16 +240,14 @@ test.serial(
       'a claim within the grace is left alone',
     );
     const audit = await auditClaims({ stores: cp.stores, now: Date.now }, { graceMs: 0, dryRun: false });
-    // Its MAC's claim too: both were made before the kill, neither is listed by a port.
     t.deepEqual(
       audit.orphans.filter((o) => o.key.startsWith('ip.')),
       [{ key: `ip.${sn.subnetId}.10-40-0-2`, portId }],
     );
     t.true(audit.orphans.every((o) => o.portId === portId));
-    t.is(audit.orphans.length, 2);
+    t.is(audit.orphans.length, 2, 'its address and its MAC');
     t.is(audit.released, 2);
-    const p = await port(alice, n.networkId);
-    t.is(p.fixedIps[0]!.ipAddress, '10.40.0.2', 'the released address is given again');
+    t.is((await port(alice, n.networkId)).fixedIps[0]!.ipAddress, '10.40.0.2', 'the released address is given again');
   },
 );
 
