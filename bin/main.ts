@@ -6,6 +6,7 @@ import { registerPlacementReads } from './commands/placement-reads.js';
 import { registerUp } from './commands/up.js';
 import { registerCompute } from './commands/compute.js';
 import { registerGateway } from './commands/gateway.js';
+import { registerApi } from './commands/api.js';
 import { registerConductor } from './commands/conductor.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInstanceOps } from './commands/instance-ops.js';
@@ -31,6 +32,7 @@ const program = new Command('novactor')
 registerUp(program);
 registerPlacement(program);
 registerGateway(program);
+registerApi(program);
 registerConductor(program);
 registerCompute(program);
 registerDemo(program);

@@ -61,3 +61,17 @@ export const inSeconds = (ms: number) => String(ms / SECOND_MS);
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/** Collects a repeatable flag's values. */
+export const collect = (v: string, all: string[]): string[] => [...all, v];
+
+/** `--property k=v` flags as a map; a flag without `=` is a usage error. */
+export function properties(flags: readonly string[], what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of flags) {
+    const eq = f.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--property must be key=value, got ${JSON.stringify(f)} (${what})`);
+    out[f.slice(0, eq)] = f.slice(eq + 1);
+  }
+  return out;
+}

@@ -87,6 +87,7 @@ export {
   DEFAULT_QUOTA,
   AggregateRecord,
   ExtraSpecs,
+  ImageProperties,
   FlavorRecord,
   flavorViewOf,
   HostAdoptTask,

@@ -35,6 +35,21 @@ export interface GuestSpec {
   readonly host: string;
   readonly flavor: FlavorSpec;
   readonly image?: string;
+  /** The guest's network interfaces, one per port, in order (docs/networks.md). */
+  readonly nics?: readonly GuestNic[];
+}
+
+/**
+ * One network interface of a guest: a port's MAC on its network. Under libvirt, a tap device
+ * on the network's Linux bridge on the host (virt/libvirt/bridges.ts); the fake and process
+ * drivers keep it in the guest's spec, as the contract asks.
+ */
+export interface GuestNic {
+  readonly portId: string;
+  /** `xx:xx:xx:xx:xx:xx`, lowercase (Neutron's `fa:16:3e:…`). */
+  readonly mac: string;
+  /** The network's id: one bridge per network on each host. */
+  readonly network: string;
 }
 
 /** A guest as the hypervisor sees it now. */
@@ -53,6 +68,8 @@ export interface HostResources {
   readonly vcpus: number;
   readonly memoryMb: number;
   readonly diskGb: number;
+  /** The host CPU's features as placement traits (`HW_CPU_X86_*`), for drivers that can tell. */
+  readonly cpuTraits?: readonly string[];
 }
 
 /**

@@ -19,7 +19,7 @@ import { checkAborted, VirtError, VirtErrorCode } from './errors.js';
 import { GuestLocks } from './serial.js';
 
 const GIB = 2 ** 30;
-import { planOrThrow, validateId, type GuestChange } from './transitions.js';
+import { planOrThrow, validateId, validateNics, type GuestChange } from './transitions.js';
 
 interface FakeGuest {
   spec: GuestSpec;
@@ -155,6 +155,7 @@ export class FakeDriver implements HypervisorDriver {
 
   async spawn(guest: GuestSpec, opts?: CallOptions): Promise<GuestInfo> {
     validateId('instanceId', guest.instanceId);
+    validateNics(guest.nics);
     if (guest.host !== this.host)
       throw new VirtError(VirtErrorCode.InvalidSpec, `guest is for host ${guest.host}, this driver is ${this.host}`);
     return await this.op(VirtOp.Spawn, guest.instanceId, opts, () => {

@@ -7,6 +7,7 @@ export {
   type FlavorSpec,
   type GuestInfo,
   type GuestSpec,
+  type GuestNic,
   type HostResources,
   type HypervisorDriver,
   type MigrationControl,

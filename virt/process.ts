@@ -41,7 +41,7 @@ import {
   type GuestProcess,
 } from './proc.js';
 import { GuestLocks } from './serial.js';
-import { planOrThrow, validateId, type GuestChange, type GuestStatus } from './transitions.js';
+import { planOrThrow, validateId, validateNics, type GuestChange, type GuestStatus } from './transitions.js';
 
 export interface ProcessDriverConfig {
   readonly host: string;
@@ -99,6 +99,7 @@ export class ProcessDriver implements HypervisorDriver {
     return this.locked(VirtOp.Spawn, guest.instanceId, opts, async (signal) => {
       if (guest.host !== this.host)
         throw new VirtError(VirtErrorCode.InvalidSpec, `guest is for host ${guest.host}, this driver is ${this.host}`);
+      validateNics(guest.nics);
       const { record, proc } = await this.observe(guest.instanceId);
       if (record || proc) {
         // A re-run of a spawn step: never a second guest; start it if it is down.

@@ -3,7 +3,7 @@
  * process driver cannot drift apart: given where a guest is and what is asked, either
  * nothing needs doing (idempotence), or a target state, or the request is invalid.
  */
-import { PowerState } from './driver.js';
+import { PowerState, type GuestNic } from './driver.js';
 import { VirtError, VirtErrorCode } from './errors.js';
 
 export interface GuestStatus {
@@ -96,4 +96,20 @@ const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** Rejects ids and specs a driver could not store or rediscover safely. */
 export function validateId(kind: 'instanceId' | 'host', value: string): void {
   if (!SAFE_ID.test(value)) throw new VirtError(VirtErrorCode.InvalidSpec, `invalid ${kind}: ${JSON.stringify(value)}`);
+}
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/** Rejects a guest's interfaces a driver could not plug: bad ids or MACs, a port or a MAC twice. */
+export function validateNics(nics: readonly GuestNic[] | undefined): void {
+  const bad = (why: string) => new VirtError(VirtErrorCode.InvalidSpec, `invalid interfaces: ${why}`);
+  const ports = new Set<string>();
+  const macs = new Set<string>();
+  for (const n of nics ?? []) {
+    if (!SAFE_ID.test(n.portId) || !SAFE_ID.test(n.network)) throw bad(`port ${JSON.stringify(n.portId)}`);
+    if (!MAC.test(n.mac)) throw bad(`MAC ${JSON.stringify(n.mac)} (want xx:xx:xx:xx:xx:xx, lowercase)`);
+    if (ports.has(n.portId) || macs.has(n.mac)) throw bad(`port ${n.portId} or MAC ${n.mac} twice`);
+    ports.add(n.portId);
+    macs.add(n.mac);
+  }
 }

@@ -34,6 +34,7 @@ import {
   type MigrationRecord,
 } from '../../protocol/index.js';
 import { PlacementClient } from '../placement/index.js';
+import { SHARING_TRAIT } from '../../machines/placement/index.js';
 import { openStores, type Stores } from '../records/index.js';
 import { names, type Clock, type TimerHandle } from '../runtime/index.js';
 import { compileCollectOptions, type CollectOptions, type CompiledCollectOptions } from './options.js';
@@ -110,10 +111,11 @@ async function readPlacement(pc: PlacementClient): Promise<Pick<Observation, 'pr
   const allocations: Record<string, Record<string, Record<string, number>>> = {};
   const providers = await Promise.all(
     list.map(async (p): Promise<ProviderObservation> => {
-      const [inv, use, byProvider] = await Promise.all([
+      const [inv, use, byProvider, traits] = await Promise.all([
         pc.call('inventories.get', { provider: p.uuid }),
         pc.call('usages.get', { provider: p.uuid }),
         pc.call('allocations.byProvider', { provider: p.uuid }),
+        pc.call('traits.get', { provider: p.uuid }),
       ]);
       for (const [consumer, a] of Object.entries(byProvider.allocations))
         (allocations[consumer] ??= {})[p.uuid] = { ...a.resources };
@@ -123,7 +125,14 @@ async function readPlacement(pc: PlacementClient): Promise<Pick<Observation, 'pr
           { total: i.total, reserved: i.reserved, allocationRatio: i.allocationRatio },
         ]),
       );
-      return { uuid: p.uuid, name: p.name, inventories, usages: { ...use.usages } };
+      return {
+        uuid: p.uuid,
+        name: p.name,
+        inventories,
+        usages: { ...use.usages },
+        ...(p.rootProviderUuid !== p.uuid ? { root: p.rootProviderUuid } : {}),
+        ...(traits.traits.includes(SHARING_TRAIT) ? { sharing: true } : {}),
+      };
     }),
   );
   return {

@@ -54,6 +54,22 @@ export interface BuildStepDeps extends PowerStepDeps {
   readonly events: EventPublisher;
   readonly clock: Clock;
   readonly prefix?: string;
+  /** Told of each spawn's outcome: the host's count of failed builds (Nova's `failed_builds`). */
+  readonly buildResults?: BuildResults;
+}
+
+/** Nova's compute manager `_build_failed` / `_build_succeeded`: failures since the last success. */
+export class BuildResults {
+  #failed = 0;
+  get failed(): number {
+    return this.#failed;
+  }
+  succeeded(): void {
+    this.#failed = 0;
+  }
+  failedOne(): void {
+    this.#failed++;
+  }
 }
 
 export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(typeof BUILD_STEPS)[number]> {
@@ -73,7 +89,15 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
     });
   };
 
-  const spawn = ({ snapshot, signal }: StepContext): Promise<StepResult> => {
+  const spawn = async (x: StepContext): Promise<StepResult> => {
+    const r = await spawnGuest(x);
+    // A claim refused counts for nothing (the host was full, not broken), as in Nova.
+    if (r.ok) d.buildResults?.succeeded();
+    else d.buildResults?.failedOne();
+    return r;
+  };
+
+  const spawnGuest = ({ snapshot, signal }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
     return driverStep(
       d,

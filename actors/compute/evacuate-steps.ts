@@ -6,6 +6,7 @@
  * this host's part only once.
  */
 import { type InstanceContext, StepErrorCode } from '../../machines/instance/index.js';
+import { treeOf, withoutTree } from '../placement/index.js';
 import { migrationIdOf } from '../records/index.js';
 import { moveKit, sizes, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
@@ -41,10 +42,14 @@ export function evacuateSteps(d: MoveStepDeps): StepTable<(typeof EVACUATE_STEPS
       if (!own.ok) return failed({ code: fin.code, message: fin.message });
     }
     if (spawn) await spawnHere(c, m, c.flavor, signal);
-    const here = await providerOf(d.host);
+    // The source's side goes (its root and children); this host's tree and a sharing provider stay.
+    const [here, source] = await Promise.all([providerOf(d.host), providerOf(m.source)]);
     const inst = await allocationsOf(c.instanceId);
-    if (here && inst.allocations[here] && Object.keys(inst.allocations).length > 1)
-      await holdOnly(c.instanceId, cur.value, { [here]: { resources: inst.allocations[here].resources } }, inst);
+    if (here && source && inst.allocations[here]) {
+      const kept = withoutTree(inst.allocations, await treeOf(d.placement, source));
+      if (Object.keys(kept).length < Object.keys(inst.allocations).length)
+        await holdOnly(c.instanceId, cur.value, kept, inst);
+    }
     await setStatus(mid, spawn ? 'done' : 'failed');
     return done();
   };

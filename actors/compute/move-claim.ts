@@ -38,8 +38,14 @@ interface Claiming {
   readonly rec: InstanceRecord;
 }
 
+/** The old and new flavors' extra specs for the machine's move (absent keys: none). */
+const specsOf = (rec: InstanceRecord, next: ExtraSpecs | undefined) => ({
+  ...(rec.flavorExtraSpecs ? { old: rec.flavorExtraSpecs } : {}),
+  ...(next ? { new: next } : {}),
+});
+
 export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_STEPS)[number]> {
-  const { tracker, setStatus, allocationsOf, providerOf, holdOnly, holdExactly, claimedDest } = moveKit(d);
+  const { tracker, setStatus, allocationsOf, providerOf, holdOnly, holdOnRoot, holdExactly, claimedDest } = moveKit(d);
 
   const moveClaim = async ({ key, snapshot }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
@@ -86,10 +92,11 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     const source = await providerOf(m.source);
     if (m.kind === 'resize' && d.allowSameHostResize && source) {
       const here = await sameHostClaim(claiming, source);
-      if (here) return done({ dest: m.source, flavor: newFlavor });
+      if (here) return done({ dest: m.source, flavor: newFlavor, specs: specsOf(rec, specs) });
     }
 
-    // The swap: the source side moves to the migration consumer, in one atomic write.
+    // The swap: the source side — all the instance holds, its tree's children and a sharing
+    // provider's too — moves to the migration consumer, in one atomic write.
     const inst = await allocationsOf(c.instanceId);
     const mig = await allocationsOf(mid);
     if (Object.keys(mig.allocations).length === 0 && source && inst.allocations[source]) {
@@ -100,7 +107,9 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
             project: rec.project,
             user: rec.user,
             consumerType: 'MIGRATION',
-            allocations: { [source]: { resources: inst.allocations[source].resources } },
+            allocations: Object.fromEntries(
+              Object.entries(inst.allocations).map(([p, v]) => [p, { resources: v.resources }]),
+            ),
           },
           [c.instanceId]: {
             consumerGeneration: inst.consumerGeneration ?? null,
@@ -131,7 +140,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     });
     if (!src.ok) return failed({ code: src.code, message: src.message });
     await setStatus(mid, m.kind === 'live' ? 'accepted' : 'pre-migrating', { destHost: dest });
-    return done({ dest, flavor: newFlavor });
+    return done({ dest, flavor: newFlavor, specs: specsOf(rec, specs) });
   };
 
   /**
@@ -146,7 +155,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     if (mig?.value.destHost !== m.source) {
       if (mig?.value.destHost) return false; // an earlier run went elsewhere
       try {
-        await holdOnly(c.instanceId, rec, { [source]: { resources: larger(m.oldFlavor, flavor) } });
+        await holdOnRoot(c.instanceId, rec, source, larger(m.oldFlavor, flavor));
       } catch (err) {
         if (err instanceof CallError && err.status === 409) return false;
         throw err;

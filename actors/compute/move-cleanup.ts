@@ -8,6 +8,7 @@
  * runs (move-release.ts; dead, paused, cut off or slow alike).
  */
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
+import { treeOf, withoutTree } from '../placement/index.js';
 import { migrationIdOf } from '../records/index.js';
 import { diskCarrier } from './disk-carry.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
@@ -54,9 +55,7 @@ export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANU
       const destProvider = await providerOf(dest);
       const inst = await k.allocationsOf(c.instanceId);
       if (destProvider && inst.allocations[destProvider]) {
-        const source = await providerOf(m.source);
-        const keep =
-          source && inst.allocations[source] ? { [source]: { resources: inst.allocations[source].resources } } : {};
+        const keep = withoutTree(inst.allocations, await treeOf(d.placement, destProvider));
         await k.holdOnly(c.instanceId, cur.value, keep, inst);
       }
     }

@@ -13,7 +13,7 @@ import { type TrackerCommand, TrackerErrorCode } from '../../machines/tracker/in
 import type { FlavorView, InstanceRecord, MigrationRecord, MigrationStatus } from '../../protocol/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import type { PlacementClient } from '../placement/index.js';
+import { hostsOf, type PlacementClient } from '../placement/index.js';
 import { type RecordBucket, isOpenMigration, type Stores } from '../records/index.js';
 import { type Clock, CallError, type KillPoint, type RemoteHosts } from '../runtime/index.js';
 import type { TrackerGate } from '../tracker/index.js';
@@ -238,9 +238,30 @@ export function moveKit(d: MoveStepDeps) {
     });
   };
 
-  /** The instance consumer holds exactly `flavor` on `provider` (same-host confirm, revert, rollback). */
+  /**
+   * The instance consumer holds `wanted` on the host's root provider `root` — the classes the root
+   * has inventory of: a root disk a sharing provider holds stays there — and keeps what it holds
+   * on every other provider (the tree's children, a sharing provider). A same-host resize changes
+   * the flavor's own resources only (docs/scheduling.md, Provider trees).
+   */
+  const holdOnRoot = async (
+    instanceId: string,
+    rec: InstanceRecord,
+    root: string,
+    wanted: Record<string, number>,
+    read?: Awaited<ReturnType<typeof allocationsOf>>,
+  ) => {
+    const [inst, inv] = await Promise.all([
+      read ?? allocationsOf(instanceId),
+      d.placement.call('inventories.get', { provider: root }),
+    ]);
+    const onRoot = Object.fromEntries(Object.entries(wanted).filter(([rc]) => rc in inv.inventories));
+    await holdOnly(instanceId, rec, { ...strip(inst.allocations), [root]: { resources: onRoot } }, inst);
+  };
+
+  /** The instance consumer holds exactly `flavor` on `provider`, a host's root (same-host confirm, revert, undo). */
   const holdExactly = (instanceId: string, provider: string, flavor: FlavorView, rec: InstanceRecord) =>
-    holdOnly(instanceId, rec, { [provider]: { resources: resources(flavor) } });
+    holdOnRoot(instanceId, rec, provider, resources(flavor));
 
   /** Puts the source side back on the instance consumer (revert, rollback); a no-op once done. */
   const swapBack = async (c: InstanceContext, mid: string, rec: InstanceRecord) => {
@@ -267,12 +288,10 @@ export function moveKit(d: MoveStepDeps) {
     });
   };
 
-  /** The host of a destination claim an earlier run of this step made. */
+  /** The host of a destination claim an earlier run of this step made (`source`: the source's root provider). */
   const claimedDest = async (instanceId: string, source: string | undefined): Promise<string | undefined> => {
     const inst = await allocationsOf(instanceId);
-    const provider = Object.keys(inst.allocations).find((p) => p !== source);
-    if (!provider) return undefined;
-    return (await d.placement.call('providers.get', { uuid: provider })).provider.name;
+    return (await hostsOf(d.placement, Object.keys(inst.allocations))).find((h) => h.root !== source)?.host;
   };
 
   /** The guest on this host, of `flavor`, left stopped if the move started from a stopped one. */
@@ -300,6 +319,7 @@ export function moveKit(d: MoveStepDeps) {
     allocationsOf,
     providerOf,
     holdOnly,
+    holdOnRoot,
     holdExactly,
     swapBack,
     claimedDest,

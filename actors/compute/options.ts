@@ -13,6 +13,7 @@ import {
   type KillPoint,
   DURATION_MS,
   integer,
+  InvalidOption,
   MAX_DURATION_MS,
   option,
   SECOND_MS,
@@ -94,6 +95,14 @@ export interface PeriodicsConfig {
   readonly instanceDeleteIntervalMs?: number;
 }
 
+/** A child provider of a host's tree: named `<host>_<name>` in placement, with its inventory and traits. */
+export interface ChildProvider {
+  readonly name: string;
+  /** Total per resource class (standard or CUSTOM_); reserved 0, allocation ratio 1. */
+  readonly inventory: Readonly<Record<string, number>>;
+  readonly traits?: readonly string[];
+}
+
 export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   readonly host: string;
   readonly driver: HypervisorDriver;
@@ -108,6 +117,11 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
    * (`HW_CPU_X86_*`) and the operator's (`novactor compute --trait`, standard or CUSTOM_ names).
    */
   readonly traits?: readonly string[];
+  /**
+   * The child providers of the host's tree (Nova's nested providers: a device's inventory,
+   * as a pGPU's VGPU), reported under the host's root provider; `novactor compute --child`.
+   */
+  readonly children?: readonly ChildProvider[];
   readonly prefix?: string;
   readonly heartbeatMs?: number;
   /** The periodic tracker audit (update_available_resource); 0 = never. */
@@ -183,6 +197,38 @@ const TRAIT = {
   re: /^(HW|COMPUTE|STORAGE|MISC|OWNER|CUSTOM)_[A-Z0-9_]{1,240}$/,
 } as const;
 
+const CHILD_NAME = {
+  kind: 'matching',
+  what: 'a child name (a-z, 0-9, _ and -)',
+  re: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+} as const;
+const RESOURCE_CLASS = {
+  kind: 'matching',
+  what: 'a resource class (A-Z, 0-9, _; standard or CUSTOM_)',
+  re: /^[A-Z][A-Z0-9_]{0,254}$/,
+} as const;
+
+function compileChildren(children: readonly ChildProvider[]): ChildProvider[] {
+  const names = new Set<string>();
+  return children.map((ch, i) => {
+    const name = option(`children[${i}].name`, ch.name, ch.name, CHILD_NAME);
+    if (names.has(name)) throw new InvalidOption(`children[${i}].name`, name, CHILD_NAME);
+    names.add(name);
+    const classes = Object.entries(ch.inventory);
+    if (classes.length === 0) throw new InvalidOption(`children[${i}].inventory`, '{}', RESOURCE_CLASS);
+    return {
+      name,
+      inventory: Object.fromEntries(
+        classes.map(([rc, n]) => [
+          option(`children[${i}].inventory`, rc, rc, RESOURCE_CLASS),
+          option(`children[${i}].inventory.${rc}`, n, n, integer(1, 1e9)),
+        ]),
+      ),
+      traits: (ch.traits ?? []).map((t, j) => option(`children[${i}].traits[${j}]`, t, t, TRAIT)),
+    };
+  });
+}
+
 /** Fills the defaults and checks every number; a bad one is an InvalidOption. */
 export function compileComputeOptions(o: ComputeOptions): CompiledComputeOptions {
   const inv = o.inventory ?? {};
@@ -207,6 +253,7 @@ export function compileComputeOptions(o: ComputeOptions): CompiledComputeOptions
       },
     },
     traits: (o.traits ?? []).map((t, i) => option(`traits[${i}]`, t, t, TRAIT)),
+    children: compileChildren(o.children ?? []),
     prefix: o.prefix ?? 'nv',
     heartbeatMs: ms('heartbeatMs', DEFAULT_HEARTBEAT_MS, 1),
     auditIntervalMs: ms('auditIntervalMs', DEFAULT_AUDIT_INTERVAL_MS),

@@ -5,6 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { HostInventory } from '../../machines/tracker/index.js';
+import type { ChildProvider } from './options.js';
 import type { HostAdminRecord, ServiceRecord } from '../../protocol/index.js';
 import { atCurrentGeneration, providerOf, type PlacementClient } from '../placement/index.js';
 import { STATUS_DISABLED } from '../../machines/scheduling/index.js';
@@ -32,14 +33,6 @@ export function inventoryOf(
   string,
   { total: number; reserved: number; minUnit: number; maxUnit: number; stepSize: number; allocationRatio: number }
 > {
-  const one = (total: number, reserved: number, allocationRatio: number) => ({
-    total,
-    reserved,
-    minUnit: 1,
-    maxUnit: total,
-    stepSize: 1,
-    allocationRatio,
-  });
   const out: ReturnType<typeof inventoryOf> = {
     VCPU: one(inv.vcpus, inv.reservedVcpus, inv.allocationRatio.cpu),
     MEMORY_MB: one(inv.memoryMb, inv.reservedMemoryMb, inv.allocationRatio.ram),
@@ -48,13 +41,27 @@ export function inventoryOf(
   return out;
 }
 
+/** One resource class's inventory record, units of 1 up to the total. */
+function one(total: number, reserved: number, allocationRatio: number) {
+  return {
+    total,
+    reserved,
+    minUnit: 1,
+    maxUnit: total,
+    stepSize: 1,
+    allocationRatio,
+  };
+}
+
 /** Sets the provider's inventory if it differs; returns whether it wrote. */
-export async function reportInventory(
-  placement: PlacementClient,
-  provider: string,
-  inv: HostInventory,
-): Promise<boolean> {
-  const wanted = inventoryOf(inv);
+export function reportInventory(placement: PlacementClient, provider: string, inv: HostInventory): Promise<boolean> {
+  return setInventories(placement, provider, inventoryOf(inv));
+}
+
+type Inventories = ReturnType<typeof inventoryOf>;
+
+/** Sets `provider`'s inventories to `wanted` if they differ, generation-checked; returns whether it wrote. */
+function setInventories(placement: PlacementClient, provider: string, wanted: Inventories): Promise<boolean> {
   return atCurrentGeneration(
     () => placement.call('inventories.get', { provider }),
     async (cur) => {
@@ -93,6 +100,7 @@ export async function beat(
   now: number,
   publishedThrough?: number,
   acked = false,
+  failedBuilds = 0,
 ): Promise<ServiceRecord> {
   const record: ServiceRecord = {
     name: `compute-${host}`,
@@ -103,6 +111,7 @@ export async function beat(
     startedAt,
     lastSeen: now,
     ...(publishedThrough !== undefined ? { publishedThrough } : {}),
+    ...(failedBuilds > 0 ? { failedBuilds } : {}),
   };
   // Single writer per key (this host), and the key expires between beats: written with no
   // acknowledgement; a beat lost is the next beat's to make up, as a late one would be. The
@@ -150,4 +159,55 @@ export async function reportTraits(
       return true;
     },
   );
+}
+
+/** The provider name of a host's child: Nova names a device's provider after its host the same way. */
+export const childProviderName = (host: string, child: string) => `${host}_${child}`;
+
+/**
+ * The host's child providers as `children` says (Nova's `update_provider_tree` for nested
+ * providers): each made under the root if missing, its inventory and traits set when they
+ * differ (generation-checked, read again on a conflict), its CUSTOM_ classes created first. A
+ * child of this host no longer reported is deleted once nothing is allocated from it (placement
+ * refuses while something is: kept and logged, tried again at the next audit).
+ */
+export async function reportChildren(
+  placement: PlacementClient,
+  root: string,
+  host: string,
+  children: readonly ChildProvider[],
+  log?: (line: string) => void,
+): Promise<void> {
+  const tree = (await placement.call('providers.list', { inTree: root })).providers;
+  for (const ch of children) {
+    const name = childProviderName(host, ch.name);
+    const uuid = tree.find((p) => p.name === name)?.uuid ?? (await ensureChild(placement, root, name));
+    for (const rc of Object.keys(ch.inventory).filter((x) => x.startsWith('CUSTOM_')))
+      await placement.call('resourceClasses.ensure', { name: rc });
+    const wanted = Object.fromEntries(Object.entries(ch.inventory).map(([rc, n]) => [rc, one(n, 0, 1)]));
+    await setInventories(placement, uuid, wanted);
+    await reportTraits(placement, uuid, ch.traits ?? [], false);
+  }
+  const reported = new Set(children.map((ch) => childProviderName(host, ch.name)));
+  for (const p of tree) {
+    if (p.parentProviderUuid !== root || reported.has(p.name) || !p.name.startsWith(`${host}_`)) continue;
+    try {
+      await placement.call('providers.delete', { uuid: p.uuid });
+    } catch (err) {
+      if (!(err instanceof CallError && err.status === 409)) throw err;
+      log?.(`compute ${host}: child provider ${p.name} is no longer reported but still in use; kept`);
+    }
+  }
+}
+
+/** Creates the child `name` under `root`; one made meanwhile by another run of this host is taken. */
+async function ensureChild(placement: PlacementClient, root: string, name: string): Promise<string> {
+  try {
+    return (await placement.call('providers.create', { name, parentProviderUuid: root })).provider.uuid;
+  } catch (err) {
+    if (!(err instanceof CallError && err.status === 409)) throw err;
+    const found = (await placement.call('providers.list', { name })).providers[0];
+    if (found?.parentProviderUuid === root) return found.uuid;
+    throw err; // a provider of that name outside this host's tree: an operator's to sort out
+  }
 }

@@ -15,7 +15,7 @@ import type { PlacementClient } from '../placement/index.js';
 import { removeImage, type RecordBucket, type Stores } from '../records/index.js';
 
 /**
- * Placement's side of the audit: an allocation on this host's provider whose consumer has no
+ * Placement's side of the audit: an allocation on a provider of this host's tree (`providers`) whose consumer has no
  * record, or a deleted one, or a closed migration, is a leak (I2); it is removed. Records are written before any
  * claim and marked deleted only after their allocations are gone, so neither case can be an
  * operation in progress. Returns what it removed.
@@ -24,13 +24,35 @@ export async function healAllocations(
   stores: Stores,
   migrations: RecordBucket<MigrationRecord>,
   placement: PlacementClient,
+  providers: readonly string[],
+  confirmed?: ReadonlySet<string>,
+): Promise<{ found: AuditFinding[]; repaired: AuditFinding[] }> {
+  const out: AuditFinding[] = [];
+  const repaired: AuditFinding[] = [];
+  const seen = new Set<string>();
+  for (const provider of providers) {
+    const r = await healOn(stores, migrations, placement, provider, seen, confirmed);
+    out.push(...r.found);
+    repaired.push(...r.repaired);
+  }
+  return { found: out, repaired };
+}
+
+/** healAllocations on one provider of the host's tree; a consumer in `seen` was judged on another. */
+async function healOn(
+  stores: Stores,
+  migrations: RecordBucket<MigrationRecord>,
+  placement: PlacementClient,
   provider: string,
+  seen: Set<string>,
   confirmed?: ReadonlySet<string>,
 ): Promise<{ found: AuditFinding[]; repaired: AuditFinding[] }> {
   const held = await placement.call('allocations.byProvider', { provider });
   const out: AuditFinding[] = [];
   const repaired: AuditFinding[] = [];
   for (const [consumer, a] of Object.entries(held.allocations)) {
+    if (seen.has(consumer)) continue;
+    seen.add(consumer);
     const rec = (await stores.instances.get(consumer))?.value;
     if (allocationInUse(rec, undefined)) continue;
     const move = rec ? undefined : (await migrations.get(consumer))?.value;

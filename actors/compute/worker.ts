@@ -37,16 +37,17 @@ import {
   type TimerHandle,
 } from '../runtime/index.js';
 import { compileComputeOptions, type ComputeOptions } from './options.js';
-import { PlacementClient, setProviderAggregates, setStatusDisabled } from '../placement/index.js';
-import { aggregatesOfHost } from '../../machines/scheduling/index.js';
+import { PlacementClient, setProviderAggregates, setStatusDisabled, treeOf } from '../placement/index.js';
+import { aggregatesOfHost, architectureOf, archTrait } from '../../machines/scheduling/index.js';
 import { openStores } from '../records/index.js';
 import { TrackerActor, type TrackerRecords, TrackerGate, serveTracker } from '../tracker/index.js';
 import { startInbox } from './inbox.js';
 import { releaseHandler } from './move-release.js';
 import { InstanceHost } from './instances.js';
 import { PublishedMark } from '../instance/index.js';
-import { beat, ensureProvider, reportInventory, reportTraits } from './registration.js';
+import { beat, ensureProvider, reportChildren, reportInventory, reportTraits } from './registration.js';
 import { computeSteps } from './steps.js';
+import { BuildResults } from './build-steps.js';
 import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
 import { serveConsole, servePeerCalls, serveStatus } from './rpc.js';
@@ -123,11 +124,17 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   let inventory = o.inventory;
   await untilPlacementAnswers(() => reportInventory(placement, provider, inventory), log, sleep);
   // Its traits, COMPUTE_STATUS_DISABLED while an operator has it disabled (Nova's compute does the same).
-  const ownTraits = o.traits ?? [];
+  // And its architecture's (HW_ARCH_X86_64…), which an image's hw_architecture requires.
+  const arch = architectureOf(process.arch);
+  const ownTraits = [...(o.traits ?? []), ...(arch ? [archTrait(arch)] : [])];
   const disabledNow = async () => (await stores.hosts.get(o.host))?.value.enabled === false;
   /** The disabled switch as the heartbeat last read it: the status trait follows when it changes. */
   let switchSeen = await disabledNow();
   await untilPlacementAnswers(() => reportTraits(placement, provider, ownTraits, switchSeen), log, sleep);
+  // Its children (nested providers: a device's inventory), as the options say.
+  const children = o.children ?? [];
+  const reportTree = () => reportChildren(placement, provider, o.host, children, log);
+  await untilPlacementAnswers(reportTree, log, sleep);
   // And the aggregates the operators put it in (a gateway that died before mirroring them is made good here).
   const mirrorAggregates = async () =>
     void (await setProviderAggregates(
@@ -212,6 +219,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   // that this host's last run left in its service record (gone once that record expired).
   const publishedThrough = (await stores.services.get(`compute-${o.host}`))?.value.publishedThrough ?? 0;
   const mark = new PublishedMark(publishedThrough);
+  /** Spawns failed here since the last success, in each heartbeat for the build-failure weigher. */
+  const buildResults = new BuildResults();
   const instances = new InstanceHost({
     host: o.host,
     instances: stores.instances,
@@ -224,6 +233,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
       ...(o.killPoint ? { killPoint: o.killPoint } : {}),
       executor: computeSteps({
         host: o.host,
+        buildResults,
         tracker,
         driver: o.driver,
         placement,
@@ -447,7 +457,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     lastBeat = now;
     const first = beats === 0;
     if (beats++ % SWITCHES_EVERY === 0 || gap > SERVICE_TTL_MS / 2) switches = await stores.hosts.get(o.host);
-    const me = await beat(o.nc, stores.services, switches, o.host, startedAt, now, mark.value(), first);
+    const failed = buildResults.failed;
+    const me = await beat(o.nc, stores.services, switches, o.host, startedAt, now, mark.value(), first, failed);
     // Acted on when the switch read changes (it changes only right after a read, so it is fresh
     // then); between reads the audit may have read a newer one, which this must not undo.
     const disabled = switches?.value.enabled === false;
@@ -478,8 +489,10 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     await reportInventory(placement, provider, inventory);
     // The switch read now: an operator's enable must not be undone by a stale view of it.
     await reportTraits(placement, provider, ownTraits, await disabledNow());
+    await reportTree();
     await mirrorAggregates();
-    const allocations = await healAllocations(stores, migrations, placement, provider, previous);
+    const tree = [...(await treeOf(placement, provider))];
+    const allocations = await healAllocations(stores, migrations, placement, tree, previous);
     const images = await healImages(stores, previous);
     const found = [...claims.found, ...allocations.found, ...images.found];
     const repaired = [...claims.repaired, ...allocations.repaired, ...images.repaired];

@@ -17,7 +17,7 @@ import type { InstanceRecord, ServiceRecord } from '../../protocol/index.js';
 import { type Clock, type KillPoint, type RemoteHosts, CallError, HOST_UNAVAILABLE } from '../runtime/index.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
 import { NO_CANDIDATES, requestOf } from '../records/index.js';
-import type { PlacementClient } from '../placement/index.js';
+import { hostsOf, treeOf, withoutTree, type PlacementClient } from '../placement/index.js';
 import {
   choosingInGroup,
   GROUP_CAS_ATTEMPTS,
@@ -50,7 +50,7 @@ export interface ClaimDeps {
  */
 const NAMES_TTL_MS = 5000;
 
-/** A destination: its host and its resource provider in placement. */
+/** A destination: its host and its (root) resource provider in placement. */
 interface Dest {
   readonly host: string;
   readonly provider: string;
@@ -70,10 +70,7 @@ export function claims(d: ClaimDeps) {
   /** The host of a claim an earlier run of this build made (the consumer is the instance). */
   const existingClaim = async (id: string): Promise<string | undefined> => {
     const a = await d.placement.call('allocations.get', { consumer: id });
-    const provider = Object.keys(a.allocations)[0];
-    if (!provider) return undefined;
-    const p = await d.placement.call('providers.get', { uuid: provider });
-    return p.provider.name;
+    return (await hostsOf(d.placement, Object.keys(a.allocations)))[0]?.host;
   };
 
   let names: { readonly at: number; readonly hostOf: ReadonlyMap<string, string> } | undefined;
@@ -239,24 +236,26 @@ export function claims(d: ClaimDeps) {
   /** The destination an earlier run got room on for the instance consumer (its tracker may not have answered). */
   const claimedElsewhere = async (id: string, source: string): Promise<Dest | undefined> => {
     const a = await d.placement.call('allocations.get', { consumer: id });
-    for (const provider of Object.keys(a.allocations)) {
-      const name = (await d.placement.call('providers.get', { uuid: provider })).provider.name;
-      if (name !== source) return { host: name, provider };
-    }
-    return undefined;
+    const other = (await hostsOf(d.placement, Object.keys(a.allocations))).find((h) => h.host !== source);
+    return other && { host: other.host, provider: other.root };
   };
 
-  /** The instance consumer's allocations without `provider` (the room a refused destination gives back). */
+  /**
+   * The instance consumer's allocations without the tree of `provider` (the room a refused
+   * destination gives back: its root and its children; a sharing provider the source uses stays).
+   */
   const giveBack = async (rec: InstanceRecord, provider: string): Promise<void> => {
-    const now = await d.placement.call('allocations.get', { consumer: rec.instanceId });
-    const kept = Object.entries(now.allocations).filter(([p]) => p !== provider);
+    const [now, tree] = await Promise.all([
+      d.placement.call('allocations.get', { consumer: rec.instanceId }),
+      treeOf(d.placement, provider),
+    ]);
     await d.placement.call('allocations.put', {
       consumer: rec.instanceId,
       consumerGeneration: now.consumerGeneration ?? null,
       project: rec.project,
       user: rec.user,
       consumerType: 'INSTANCE',
-      allocations: Object.fromEntries(kept.map(([p, v]) => [p, { resources: v.resources }])),
+      allocations: withoutTree(now.allocations, tree.size > 0 ? tree : new Set([provider])),
     });
   };
 

@@ -90,7 +90,11 @@ export async function watchLiveServices(
   let version = 0;
   const bump = () => void version++;
   const sameService = (x: ServiceRecord, y: ServiceRecord) =>
-    x.host === y.host && x.role === y.role && x.enabled === y.enabled && x.forcedDown === y.forcedDown;
+    x.host === y.host &&
+    x.role === y.role &&
+    x.enabled === y.enabled &&
+    x.forcedDown === y.forcedDown &&
+    x.failedBuilds === y.failedBuilds; // the build-failure weigher reads it
   let kept: { version: number; validUntil: number; out: ServiceRecord[] } | undefined;
   const a = await follow(services, ServiceRecord, beats, once(), bump, sameService, log);
   const b = await follow(hosts, HostAdminRecord, switches, once(), bump, () => false, log);

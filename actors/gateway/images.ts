@@ -9,7 +9,15 @@
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import { imageType, subjects, type DiskFormat, type Envelope, type ImageRecord } from '../../protocol/index.js';
+import {
+  imageType,
+  subjects,
+  type DiskFormat,
+  type Envelope,
+  type ImageProperties,
+  type ImageRecord,
+} from '../../protocol/index.js';
+import { imagePropertiesProblem } from '../../machines/scheduling/index.js';
 import { judgeHeader, judgePart, objectDigest, partOffsets } from '../../machines/gateway/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { type Answer, type Clock, type IdSource, serveProjectFamily } from '../runtime/index.js';
@@ -59,6 +67,9 @@ export function imageService(
 
   const create = async (project: string, req: Envelope<Record<string, unknown>>): Promise<Answer> => {
     const imageId = uploadedImageIdOf(project, req.id);
+    const properties = req.body['properties'] as ImageProperties | undefined;
+    const problem = properties && imagePropertiesProblem(properties);
+    if (problem) return refuse(400, 'InvalidInput', problem);
     const now = o.clock.now();
     const image: ImageRecord = {
       imageId,
@@ -69,6 +80,7 @@ export function imageService(
       sizeBytes: Number(req.body['sizeBytes']),
       diskFormat: req.body['diskFormat'] as DiskFormat,
       sha256: String(req.body['sha256']),
+      ...(properties && Object.keys(properties).length > 0 ? { properties } : {}),
       createdAt: now,
       updatedAt: now,
     };

@@ -8,3 +8,4 @@ export { decodeBatch, encodeBatch, type LogEntry } from './log-record.js';
 export * as snapshots from './snapshots.js';
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_SNAPSHOT_EVERY, LEASE_TTL_MS, SNAPSHOT_EVERY } from './options.js';
 export { atCurrentGeneration, providerOf, setProviderAggregates, setStatusDisabled } from './provider-writes.js';
+export { hostsOf, treeOf, withoutTree } from './trees.js';

@@ -16,7 +16,7 @@ export const NO_CANDIDATES = Promise.resolve({ allocationRequests: [], providerS
  */
 export async function requestOf(
   stores: Pick<Stores, 'aggregates'>,
-  rec: Pick<InstanceRecord, 'flavor' | 'flavorExtraSpecs'>,
+  rec: Pick<InstanceRecord, 'flavor' | 'flavorExtraSpecs' | 'imageProperties'>,
   zone: string | undefined,
   flavor: FlavorView = rec.flavor,
   specs: ExtraSpecs | undefined = rec.flavorExtraSpecs,
@@ -29,5 +29,6 @@ export async function requestOf(
     specs,
     zone,
     aggregates.map((a) => ({ uuid: a.aggregateId, availabilityZone: a.availabilityZone, metadata: a.metadata })),
+    rec.imageProperties,
   );
 }

@@ -27,6 +27,8 @@ export function rolesOf(o: {
   secure?: boolean;
   /** The compute hosts' CPU allocation ratio (their default when absent). */
   cpuRatio?: number;
+  /** `HOST:PORT` of the HTTP APIs (`novactor api`), none when absent. */
+  http?: string;
 }): RoleLaunch[] {
   const common = ['--server', o.url];
   const stores = ['--replicas', String(o.replicas)];
@@ -58,6 +60,14 @@ export function rolesOf(o: {
       ready: /\bready\b/,
     },
   ];
+  // The HTTP face speaks for its callers; until it maps tokens to NATS users (issue 20), it
+  // connects as the admin in secure mode.
+  if (o.http !== undefined)
+    roles.push({
+      name: 'api',
+      args: ['api', '--name', 'api-1', '--listen', o.http, ...common, ...stores, ...creds('admin')],
+      ready: /\bready\b/,
+    });
   for (let i = 1; i <= o.hosts; i++) {
     const host = `h${i}`;
     // The libvirt driver: each host its own private libvirtd (a role of its own, started with

@@ -21,6 +21,8 @@ export interface UploadRequest {
   readonly name: string;
   readonly file: string;
   readonly diskFormat?: DiskFormat;
+  /** The image's properties (`hw_architecture`, `trait:NAME=required`, any other kept). */
+  readonly properties?: Record<string, string>;
   /** Progress lines (stderr). */
   readonly say: (line: string) => void;
 }
@@ -74,7 +76,7 @@ export async function uploadImage(c: ClientSession, r: UploadRequest): Promise<I
     () =>
       c.image<{ image: ImageRecord }>(
         'create',
-        { name: r.name, sizeBytes: size, sha256, diskFormat },
+        { name: r.name, sizeBytes: size, sha256, diskFormat, ...(r.properties ? { properties: r.properties } : {}) },
         30_000,
         createId,
       ),

@@ -6,27 +6,14 @@
 import type { Command } from 'commander';
 import type { AggregateRecord, FlavorRecord } from '../../protocol/index.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
-import { UsageError } from '../options.js';
+import { collect, properties, UsageError } from '../options.js';
 import { table } from '../table.js';
 import { intFlag } from '../options.js';
-
-const collect = (v: string, all: string[]): string[] => [...all, v];
 
 interface Explained {
   readonly request: object | null;
   readonly candidates: number;
   readonly hosts: { host: string; verdict: string; reason?: string; weight?: number }[];
-}
-
-/** `--property k=v` flags as a map; a flag without `=` is a usage error. */
-function properties(flags: readonly string[], what: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of flags) {
-    const eq = f.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--property must be key=value, got ${JSON.stringify(f)} (${what})`);
-    out[f.slice(0, eq)] = f.slice(eq + 1);
-  }
-  return out;
 }
 
 const unsets = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, null]));

@@ -23,6 +23,7 @@ import {
   DEFAULT_SHELVED_POLL_MS,
   DEFAULT_SYNC_POWER_STATE_MS,
   startCompute,
+  type ChildProvider,
 } from '../../actors/compute/index.js';
 import { systemRandom, SECOND_MS } from '../../actors/runtime/index.js';
 import { isToken } from '../../protocol/index.js';
@@ -32,6 +33,7 @@ import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DRIVER_KINDS,
   FakeHost,
+  type HostResources,
   type HypervisorDriver,
 } from '../../virt/index.js';
 import {
@@ -48,6 +50,7 @@ import { runRole } from '../role.js';
 interface ComputeFlags extends ServerOptions {
   host: string;
   trait: string[];
+  child: string[];
   vcpus: string;
   ramMb: string;
   diskGb: string;
@@ -125,6 +128,13 @@ export function registerCompute(program: Command): void {
         .option(
           '--trait <name>',
           'a trait of this host on its provider (HW_CPU_X86_AVX2, CUSTOM_FAST_DISK…); repeatable',
+          (v: string, all: string[]) => [...all, v],
+          [] as string[],
+        )
+        .option(
+          '--child <spec>',
+          'a child provider of this host (a device): NAME:CLASS=N[,CLASS=N…][:TRAIT[,TRAIT…]], e.g. ' +
+            'gpu0:VGPU=4:CUSTOM_GPU_A100; repeatable',
           (v: string, all: string[]) => [...all, v],
           [] as string[],
         )
@@ -258,8 +268,7 @@ export function registerCompute(program: Command): void {
         const driver = worker!.driver;
         // What the hypervisor reports, less what a flag pinned: at start, and every
         // --update-resources-interval after it.
-        const discovered = async () => {
-          const found = await driver.discover?.();
+        const pinned = (found: HostResources | undefined) => {
           if (!found) return undefined;
           return {
             ...(!given('vcpus') ? { vcpus: found.vcpus } : {}),
@@ -267,11 +276,16 @@ export function registerCompute(program: Command): void {
             ...(!given('diskGb') ? { diskGb: found.diskGb } : {}),
           };
         };
-        const inventory = { ...worker!.inventory, ...(await discovered()) };
+        const discovered = async () => pinned(await driver.discover?.());
+        const found = await driver.discover?.();
+        const inventory = { ...worker!.inventory, ...pinned(found) };
+        // The CPU's features are the driver's traits, beside the operator's --trait.
+        const traits = [...new Set([...worker!.traits, ...(found?.cpuTraits ?? [])])];
         const w = await startCompute({
           ...ctx,
           ...worker!,
           inventory,
+          traits,
           ...(driver.discover ? { rediscover: discovered } : {}),
         });
         lifecycle.onStop('compute worker', () => w.stop());
@@ -349,6 +363,7 @@ function computeSettings(o: ComputeFlags) {
     driver,
     inventory,
     traits,
+    children: o.child.map(childOf),
     auditIntervalMs,
     heartbeatMs,
     liveMigrationMs,
@@ -362,4 +377,19 @@ function computeSettings(o: ComputeFlags) {
     unusedBaseAgeMs:
       intFlag('--remove-unused-base-images-after', o.removeUnusedBaseImagesAfter, 0, 31_536_000) * SECOND_MS,
   } as const;
+}
+
+/** `--child NAME:CLASS=N[,CLASS=N…][:TRAIT[,TRAIT…]]` (checked again, with the names, by the worker's options). */
+function childOf(spec: string): ChildProvider {
+  const bad = (why: string) =>
+    new UsageError(`--child must be NAME:CLASS=N[,CLASS=N…][:TRAIT[,TRAIT…]] (${why}), got ${JSON.stringify(spec)}`);
+  const [name, classes, traits, ...rest] = spec.split(':');
+  if (!name || !classes || rest.length > 0) throw bad('a name and at least one class');
+  const inventory: Record<string, number> = {};
+  for (const part of classes.split(',')) {
+    const m = /^([A-Z][A-Z0-9_]*)=(\d{1,9})$/.exec(part);
+    if (!m) throw bad(`${JSON.stringify(part)} is not CLASS=N`);
+    inventory[m[1]!] = Number(m[2]);
+  }
+  return { name, inventory, traits: traits ? traits.split(',') : [] };
 }

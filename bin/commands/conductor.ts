@@ -30,6 +30,7 @@ interface ConductorCommandOptions extends ServerOptions {
   cpuWeightMultiplier?: string;
   diskWeightMultiplier?: string;
   softAffinityWeightMultiplier?: string;
+  buildFailureWeightMultiplier?: string;
   replicas: string;
 }
 
@@ -45,7 +46,11 @@ export function registerConductor(program: Command): void {
         .option('--ram-weight-multiplier <m>', 'RAM weigher (default 1, or -1 with --weigher pack)')
         .option('--cpu-weight-multiplier <m>', 'CPU weigher: free vCPUs (default 0)')
         .option('--disk-weight-multiplier <m>', 'disk weigher: free disk (default 0)')
-        .option('--soft-affinity-weight-multiplier <m>', 'soft (anti-)affinity weigher (default 1000)'),
+        .option('--soft-affinity-weight-multiplier <m>', 'soft (anti-)affinity weigher (default 1000)')
+        .option(
+          '--build-failure-weight-multiplier <m>',
+          "build-failure weigher: minus a host's failed builds since its last success (default 1000000)",
+        ),
     ),
   ).action(async (o: ConductorCommandOptions) => {
     const name = processName(o.name ?? `conductor-${hostname()}-${process.pid}`);
@@ -64,6 +69,7 @@ export function registerConductor(program: Command): void {
           ['cpu', '--cpu-weight-multiplier', o.cpuWeightMultiplier],
           ['disk', '--disk-weight-multiplier', o.diskWeightMultiplier],
           ['softAffinity', '--soft-affinity-weight-multiplier', o.softAffinityWeightMultiplier],
+          ['buildFailure', '--build-failure-weight-multiplier', o.buildFailureWeightMultiplier],
         ] as const;
         for (const [key, flag, value] of flags) {
           if (value === undefined) continue;

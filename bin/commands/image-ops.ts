@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { ImageRecord } from '../../protocol/index.js';
-import { UsageError } from '../options.js';
+import { collect, properties, UsageError } from '../options.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { sendCommand } from '../client/wait.js';
 import { uploadImage } from '../client/image-upload.js';
@@ -80,18 +80,27 @@ export function registerImageOps(program: Command): void {
       .command('create <name>')
       .description('upload a disk image (qcow2 or raw) to boot instances from: `boot --image <its id>`')
       .requiredOption('--file <path>', 'the disk image file')
-      .option('--disk-format <format>', 'qcow2 or raw (default: what the file looks like)'),
-  ).action((name: string, o: ClientOptions & { file: string; diskFormat?: string }) =>
+      .option('--disk-format <format>', 'qcow2 or raw (default: what the file looks like)')
+      .option(
+        '--property <key=value>',
+        'an image property: hw_architecture=x86_64, trait:CUSTOM_X=required (docs/scheduling.md), any other kept; ' +
+          'repeatable',
+        collect,
+        [],
+      ),
+  ).action((name: string, o: ClientOptions & { file: string; diskFormat?: string; property: string[] }) =>
     runClient(o, () => {
       if (name.length === 0 || name.length > 255) throw new UsageError('the image name must be 1-255 characters');
       if (o.diskFormat !== undefined && o.diskFormat !== 'qcow2' && o.diskFormat !== 'raw')
         throw new UsageError(`--disk-format must be qcow2 or raw, got ${JSON.stringify(o.diskFormat)}`);
       const diskFormat = o.diskFormat;
+      const props = properties(o.property, 'image create');
       return async (c) => {
         const done = await uploadImage(c, {
           name,
           file: o.file,
           ...(diskFormat ? { diskFormat } : {}),
+          ...(Object.keys(props).length > 0 ? { properties: props } : {}),
           say: (line) => process.stderr.write(`${line}\n`),
         });
         return c.json ? { image: done } : imageTable([done]);
@@ -128,7 +137,7 @@ export function registerImageOps(program: Command): void {
 
 function imageTable(images: readonly ImageRecord[]): string {
   return table(
-    ['ID', 'NAME', 'INSTANCE', 'KIND', 'STATUS', 'SIZE GB', 'CREATED'],
+    ['ID', 'NAME', 'INSTANCE', 'KIND', 'STATUS', 'SIZE GB', 'CREATED', 'PROPERTIES'],
     images.map((i) => [
       i.imageId,
       i.name,
@@ -137,6 +146,9 @@ function imageTable(images: readonly ImageRecord[]): string {
       i.status,
       (i.sizeBytes / 2 ** 30).toFixed(1),
       new Date(i.createdAt).toISOString(),
+      Object.entries(i.properties ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',') || '-',
     ]),
   );
 }

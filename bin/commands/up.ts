@@ -35,6 +35,7 @@ import {
 import { DEFAULT_DRIVER, DRIVER_KINDS, libvirtUnavailable } from '../../virt/index.js';
 import { withReplicasOption } from '../options.js';
 import { portInUse } from '../port.js';
+import { listenFlag } from './api.js';
 
 /** Commander's values: strings, as typed. */
 interface UpFlags {
@@ -46,6 +47,7 @@ interface UpFlags {
   demo?: boolean;
   secure?: boolean;
   cpuRatio?: string;
+  http?: string;
 }
 
 /**
@@ -89,6 +91,7 @@ export function registerUp(program: Command): void {
     'stream and bucket replicas (3 on a cluster)',
   )
     .option('--cpu-ratio <r>', "the compute hosts' CPU allocation ratio (Nova's cpu_allocation_ratio; default 4)")
+    .option('--http <host:port>', 'also serve the HTTP APIs there (novactor api; docs/http-api.md); off unless given')
     .option('--demo', 'once ready, run `novactor demo` against the cloud (npm start does)')
     .option('--secure', 'per-role NATS users and subject permissions; credentials in DATA/creds/<role>.json')
     .action(async (o: UpFlags) => {
@@ -125,6 +128,13 @@ async function up(flags: UpFlags): Promise<number | undefined> {
   const cpuRatio = flags.cpuRatio === undefined ? undefined : Number(flags.cpuRatio);
   if (cpuRatio !== undefined && !(Number.isFinite(cpuRatio) && cpuRatio > 0 && cpuRatio <= 1000))
     return usage(`--cpu-ratio must be a number above 0 and at most 1000, got ${flags.cpuRatio}`);
+  if (flags.http !== undefined) {
+    try {
+      listenFlag('--http', flags.http);
+    } catch (err) {
+      return usage((err as Error).message);
+    }
+  }
   const { port, replicas, hosts } = o;
   if (o.driver === 'libvirt') {
     // Install what is missing as root (scripts/ensure-libvirt), then say plainly what still stops it.
@@ -175,6 +185,7 @@ async function up(flags: UpFlags): Promise<number | undefined> {
       replicas,
       secure: !!secure,
       ...(cpuRatio !== undefined ? { cpuRatio } : {}),
+      ...(flags.http !== undefined ? { http: flags.http } : {}),
     });
     for (let i = 1; i <= hosts; i++) mkdirSync(join(data, 'hosts', `h${i}`), { recursive: true });
     const children = roles.map(

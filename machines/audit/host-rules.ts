@@ -129,7 +129,9 @@ export function checkI4(o: Observation): Violation[] {
       continue;
     }
     const usages = providers[0]!.usages;
-    const diffs = TRACKER_TO_PLACEMENT.filter(([k, rc]) => t.usage[k] !== (usages[rc] ?? 0));
+    // A host with no disk inventory keeps root disks on a sharing provider: only placement counts them.
+    const local = TRACKER_TO_PLACEMENT.filter(([, rc]) => rc !== 'DISK_GB' || providers[0]!.inventories[rc]);
+    const diffs = local.filter(([k, rc]) => t.usage[k] !== (usages[rc] ?? 0));
     if (diffs.length > 0) {
       out.push({
         invariant: 'I4',

@@ -27,6 +27,10 @@ export interface ProviderObservation {
   readonly inventories: Readonly<Record<string, InventoryObservation>>;
   /** Placement's own usage report for the provider. */
   readonly usages: Readonly<Resources>;
+  /** The root of its tree when it is a host's child (a device's provider); absent for a root. */
+  readonly root?: string;
+  /** It shares its inventory with its aggregates (MISC_SHARES_VIA_AGGREGATE): a host's disk elsewhere. */
+  readonly sharing?: boolean;
 }
 
 /** consumer → provider uuid → resources; every consumer that holds anything. */
@@ -89,6 +93,24 @@ export function flavorResources(f: {
 }): Resources {
   const r: Resources = { VCPU: f.vcpus, MEMORY_MB: f.memoryMb };
   if (f.rootGb > 0) r['DISK_GB'] = f.rootGb;
+  return r;
+}
+
+/**
+ * What an instance claims with its flavor's extra specs: the flavor's classes, changed by its
+ * `resources:CLASS=N` specs (0 removes one), as the scheduler asks placement for them.
+ */
+export function instanceResources(
+  f: { readonly vcpus: number; readonly memoryMb: number; readonly rootGb: number },
+  specs: Readonly<Record<string, string>> | undefined,
+): Resources {
+  const r = flavorResources(f);
+  for (const [key, value] of Object.entries(specs ?? {})) {
+    if (!key.startsWith('resources:')) continue;
+    const rc = key.slice('resources:'.length);
+    if (Number(value) === 0) delete r[rc];
+    else r[rc] = Number(value);
+  }
   return r;
 }
 

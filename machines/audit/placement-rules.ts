@@ -7,6 +7,7 @@ import type { InstanceRecord, MigrationRecord } from '../../protocol/schemas/int
 import { isOpen, openMovesByInstance } from './moves.js';
 import {
   flavorResources,
+  instanceResources,
   isDeleted,
   ownerHost,
   sameResources,
@@ -39,7 +40,26 @@ function providerNames(o: Observation) {
       ? 'nothing'
       : parts.map(([u, r]) => `${showResources(r)} on ${nameOf.get(u) ?? u}`).join(', ');
   };
-  return { byName, nameOf, rpOf, where };
+  const rootOf = new Map(o.providers.map((p) => [p.uuid, p.root ?? p.uuid]));
+  const sharing = new Set(o.providers.filter((p) => p.sharing).map((p) => p.uuid));
+  /**
+   * A holding as hosts hold it (docs/scheduling.md, Provider trees): a child's resources added
+   * to its root's, and a sharing provider's to the one host root the holding is on (with none
+   * or several, it stays apart and matches no host).
+   */
+  const fold = (h: Holding): Holding => {
+    const out: Record<string, Resources> = {};
+    const add = (at: string, r: Readonly<Resources>) => {
+      const to = (out[at] ??= {});
+      for (const [rc, n] of Object.entries(r)) to[rc] = (to[rc] ?? 0) + n;
+    };
+    const shared = Object.entries(h).filter(([u]) => sharing.has(u));
+    for (const [u, r] of Object.entries(h)) if (!sharing.has(u)) add(rootOf.get(u) ?? u, r);
+    const roots = Object.keys(out).filter((u) => Object.keys(out[u]!).length > 0);
+    for (const [u, r] of shared) add(roots.length === 1 ? roots[0]! : u, r);
+    return out;
+  };
+  return { byName, nameOf, rpOf, where, fold };
 }
 
 /** True when `held` is exactly `want`: the same providers (empty ones ignored), the same resources on each. */
@@ -78,8 +98,9 @@ export function checkI1(o: Observation): Violation[] {
         continue;
       }
       const rp = uuids[0]!;
-      const want = flavorResources(i.flavor);
-      const got: Resources = held[rp] ?? {};
+      const want = instanceResources(i.flavor, i.flavorExtraSpecs);
+      const folded = names.fold(held);
+      const got: Resources = folded[rp] ?? {};
       if (!sameResources(want, got)) {
         out.push({
           invariant: 'I1',
@@ -87,10 +108,10 @@ export function checkI1(o: Observation): Violation[] {
           ids: [i.instanceId],
         });
       }
-      for (const other of heldOn.filter((u) => u !== rp)) {
+      for (const other of Object.keys(folded).filter((u) => u !== rp)) {
         out.push({
           invariant: 'I1',
-          detail: `instance ${i.instanceId} on host ${i.host} also holds ${showResources(held[other])} on provider ${nameOf.get(other) ?? other}`,
+          detail: `instance ${i.instanceId} on host ${i.host} also holds ${showResources(folded[other])} on provider ${nameOf.get(other) ?? other}`,
           ids: [i.instanceId],
         });
       }
@@ -106,7 +127,8 @@ export function checkI1(o: Observation): Violation[] {
   }
   for (const m of o.migrations) {
     if (!isOpen(m)) continue;
-    const v = checkMigrationConsumer(m, o.allocations[m.migrationId] ?? {}, names);
+    const specs = o.instances.find((i) => i.instanceId === m.instanceId)?.flavorExtraSpecs;
+    const v = checkMigrationConsumer(m, o.allocations[m.migrationId] ?? {}, names, specs);
     if (v) out.push(v);
   }
   return out;
@@ -131,10 +153,15 @@ function checkMovingInstance(
   names: ReturnType<typeof providerNames>,
 ): Violation | undefined {
   const options: { what: string; holding: Holding }[] = [];
+  // The record's extra specs stand for both flavors: a resize between flavors whose `resources:`
+  // specs differ is judged by the specs the instance runs with (docs/audit.md).
   const on = (host: string, f: FlavorView, what: string) => {
     const rp = names.rpOf(host);
     if (rp !== undefined)
-      options.push({ what: `${what} ${showFlavor(f)} on ${host}`, holding: { [rp]: flavorResources(f) } });
+      options.push({
+        what: `${what} ${showFlavor(f)} on ${host}`,
+        holding: { [rp]: instanceResources(f, i.flavorExtraSpecs) },
+      });
   };
   on(host, i.flavor, 'its flavor');
   if (m.destHost !== null) on(m.destHost, m.newFlavor, 'the new flavor');
@@ -145,15 +172,16 @@ function checkMovingInstance(
     // A same-host resize holds, per resource, the larger of the two flavors (the old flavor's room is the new one's:
     // bug 1790204, improved).
     const rp = names.rpOf(m.sourceHost);
-    const a = flavorResources(m.oldFlavor);
-    const b = flavorResources(m.newFlavor);
+    const a = instanceResources(m.oldFlavor, i.flavorExtraSpecs);
+    const b = instanceResources(m.newFlavor, i.flavorExtraSpecs);
     const max = Object.fromEntries(
       [...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, Math.max(a[k] ?? 0, b[k] ?? 0)]),
     );
     if (rp !== undefined)
       options.push({ what: `the larger of both flavors on ${m.sourceHost}`, holding: { [rp]: max } });
   }
-  if (options.some((x) => sameHolding(held, x.holding))) return undefined;
+  const folded = names.fold(held);
+  if (options.some((x) => sameHolding(folded, x.holding))) return undefined;
   const expected =
     [...new Set(options.map((x) => x.what))].join(', or ') ||
     'an allocation on a host with exactly one provider of its name';
@@ -169,10 +197,12 @@ function checkMigrationConsumer(
   m: MigrationRecord,
   held: Holding,
   names: ReturnType<typeof providerNames>,
+  specs: Readonly<Record<string, string>> | undefined,
 ): Violation | undefined {
   if (sameHolding(held, {})) return undefined;
   const rp = names.rpOf(m.sourceHost);
-  if (rp !== undefined && sameHolding(held, { [rp]: flavorResources(m.oldFlavor) })) return undefined;
+  const old = instanceResources(m.oldFlavor, specs);
+  if (rp !== undefined && sameHolding(names.fold(held), { [rp]: old })) return undefined;
   return {
     invariant: 'I1',
     detail: `migration ${m.migrationId} (${showMove(m)}, instance ${m.instanceId}) holds ${names.where(held)}, expected nothing or the old flavor ${showFlavor(m.oldFlavor)} on ${m.sourceHost}`,

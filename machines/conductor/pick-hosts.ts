@@ -90,6 +90,21 @@ function computeHostsOf(services: readonly ServiceRecord[]): ReadonlySet<string>
   return hosts;
 }
 
+/** Each compute host's failed builds as its service record says; remembered per array as usableHosts is. */
+const failuresOf = new WeakMap<readonly ServiceRecord[], ReadonlyMap<string, number>>();
+function failedBuildsOf(services: readonly ServiceRecord[]): ReadonlyMap<string, number> {
+  let failures = failuresOf.get(services);
+  if (!failures) {
+    failures = new Map(
+      services.flatMap((s) =>
+        s.role === 'compute' && s.host !== null && s.failedBuilds ? [[s.host, s.failedBuilds] as const] : [],
+      ),
+    );
+    failuresOf.set(services, failures);
+  }
+  return failures;
+}
+
 function unusableReason(services: readonly ServiceRecord[], host: string): string {
   const s = services.find((x) => x.role === 'compute' && x.host === host);
   if (!s) return 'no live compute service (its heartbeat expired, or it never started)';
@@ -193,8 +208,9 @@ export function scheduleHosts(i: PickInput): { choices: HostChoice[]; verdicts: 
     });
   }
   const g = i.group;
+  const failures = failedBuildsOf(i.services);
   const weighed = weighHosts(
-    kept.map((k) => ({ ...k, group: g ? groupWeight(g, k.host) : 0 })),
+    kept.map((k) => ({ ...k, group: g ? groupWeight(g, k.host) : 0, failedBuilds: failures.get(k.host) ?? 0 })),
     i.multipliers ?? multipliersOf(i.weigher),
   );
   const byHost = new Map(kept.map((k) => [k.host, k]));

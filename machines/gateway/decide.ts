@@ -251,6 +251,9 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
         ? { flavorExtraSpecs: flavor.extraSpecs }
         : {}),
       image: body.image ?? null,
+      ...(inputs.image?.properties && Object.keys(inputs.image.properties).length > 0
+        ? { imageProperties: inputs.image.properties }
+        : {}),
       metadata: body.metadata ?? {},
       locked: false,
       createdAt: cmd.ts,

@@ -35,7 +35,7 @@ import {
   type MachineEvent,
   type Tx,
 } from './core.js';
-import type { CommandEvent, InstanceContext, Move, Operation } from './types.js';
+import type { CommandEvent, InstanceContext, Move, MoveSpecs, Operation } from './types.js';
 
 const corrOf = (t: Tx) => t.ctx.op?.id ?? '';
 
@@ -77,10 +77,10 @@ function acceptResize(t: Tx, cmd: CommandEvent): void {
   t.set({ taskState: 'resize_prep' }).notify('instance.resize_prep.start', cmd.id).run('moveClaim');
 }
 
-/** The moveClaim step's result: where to, with which flavor. Undefined when malformed. */
-export function claimedOf(event: MachineEvent): { dest: string; flavor: FlavorView } | undefined {
+/** The moveClaim step's result: where to, with which flavor (and specs). Undefined when malformed. */
+export function claimedOf(event: MachineEvent): { dest: string; flavor: FlavorView; specs?: MoveSpecs } | undefined {
   if (event.type !== 'STEP_DONE' || !('result' in event) || event.result === undefined) return undefined;
-  const { dest, flavor } = event.result as { dest?: unknown; flavor?: unknown };
+  const { dest, flavor, specs } = event.result as { dest?: unknown; flavor?: unknown; specs?: unknown };
   if (typeof dest !== 'string' || typeof flavor !== 'object' || flavor === null) return undefined;
   const f = flavor as Record<string, unknown>;
   if (
@@ -90,15 +90,23 @@ export function claimedOf(event: MachineEvent): { dest: string; flavor: FlavorVi
     typeof f['rootGb'] !== 'number'
   )
     return undefined;
-  return { dest, flavor: { name: f['name'], vcpus: f['vcpus'], memoryMb: f['memoryMb'], rootGb: f['rootGb'] } };
+  const view = { name: f['name'], vcpus: f['vcpus'], memoryMb: f['memoryMb'], rootGb: f['rootGb'] };
+  return { dest, flavor: view, ...(isSpecs(specs) ? { specs } : {}) };
 }
+
+const isSpecMap = (x: unknown): boolean =>
+  x === undefined ||
+  (typeof x === 'object' && x !== null && Object.values(x as object).every((v) => typeof v === 'string'));
+const isSpecs = (x: unknown): x is MoveSpecs =>
+  typeof x === 'object' && x !== null && isSpecMap((x as MoveSpecs).old) && isSpecMap((x as MoveSpecs).new);
 
 /** Runs only when `claimedOf(event)` is defined (the machine's `claimResultOk` guard). */
 function moveClaimed(t: Tx, event: MachineEvent): void {
   const claimed = claimedOf(event);
   const move = t.ctx.move;
   if (!claimed || !move) return;
-  t.ctx = { ...t.ctx, move: { ...move, dest: claimed.dest, newFlavor: claimed.flavor } };
+  const specs = claimed.specs ? { specs: claimed.specs } : {};
+  t.ctx = { ...t.ctx, move: { ...move, dest: claimed.dest, newFlavor: claimed.flavor, ...specs } };
   t.notify('instance.resize_prep.end', corrOf(t));
   t.set({ taskState: 'resize_migrating' }).notify('instance.resize.start', corrOf(t)).run('migrateDisk');
 }

@@ -5,7 +5,7 @@
  * commits and the conductor's hand-over of a build (which writes the build's first snapshot, so
  * the host does not have to) make the same record from the same transition.
  */
-import type { HostBuildTask, InstanceRecord, OutboxEvent, VmState } from '../../protocol/index.js';
+import type { ExtraSpecs, HostBuildTask, InstanceRecord, OutboxEvent, VmState } from '../../protocol/index.js';
 import { instanceMachine } from './machine.js';
 import type { InstanceEffect, InstanceInput } from './types.js';
 import { initialOf } from './transitions.js';
@@ -32,15 +32,31 @@ export function recordAfter(
         body: a.params.body as unknown as Record<string, unknown>,
       });
   });
-  const { fault: _previousFault, shelvedImage: _previousImage, ...kept } = current;
+  const { fault: _previousFault, shelvedImage: _previousImage, flavorExtraSpecs: _specs, ...kept } = current;
+  const specs = specsAfter(current, next);
   return {
     ...kept,
+    ...(specs && Object.keys(specs).length > 0 ? { flavorExtraSpecs: specs } : {}),
     ...toRecord(next),
     ...(next.context.shelvedImage !== null ? { shelvedImage: next.context.shelvedImage } : {}),
     updatedAt: now,
     machine: instanceMachine.getPersistedSnapshot(next),
     outbox,
   };
+}
+
+/**
+ * The extra specs of the flavor the instance runs after the transition: its record's while the
+ * flavor stays, else the move's for the flavor it changed to (a resize's finish, a revert). A
+ * move that carried none (opened before they were) leaves the record's.
+ */
+function specsAfter(current: InstanceRecord, next: InstanceSnapshot): ExtraSpecs | undefined {
+  const flavor = next.context.flavor.name;
+  const move = next.context.move;
+  if (flavor === current.flavor.name || !move?.specs) return current.flavorExtraSpecs;
+  if (flavor === move.newFlavor?.name) return move.specs.new;
+  if (flavor === move.oldFlavor.name) return move.specs.old;
+  return current.flavorExtraSpecs;
 }
 
 /** The machine input of a build (or an evacuation's rebuild, an unshelve) a host takes over. */

@@ -13,6 +13,7 @@ import type {
 } from '../../protocol/schemas/instance.js';
 import type { RejectionCode } from '../../protocol/errors.js';
 import type { InstancePort, NetworkRequest } from '../../protocol/schemas/networks.js';
+import type { ExtraSpecs } from '../../protocol/schemas/internal.js';
 
 /** Every side effect the machine can ask for. Each is idempotent under its key. */
 export const STEP_NAMES = [
@@ -111,6 +112,11 @@ export interface Operation {
  * actor layer from the instance id and `opId`, so every step, on either host, names the same
  * migration even before the first step has returned.
  */
+export interface MoveSpecs {
+  readonly old?: ExtraSpecs;
+  readonly new?: ExtraSpecs;
+}
+
 export interface Move {
   /** The opId of the resize/migrate command that opened it. */
   readonly opId: string;
@@ -125,6 +131,12 @@ export interface Move {
   /** What the command asked for: a flavor name (resize) and/or a host (admin migrate). */
   readonly requestedFlavor: string | null;
   readonly requestedHost: string | null;
+  /**
+   * The extra specs of the old and the new flavor, as the claim step read them (an absent side
+   * has none): the record's `flavorExtraSpecs` follows the flavor the instance runs. Absent in a
+   * move opened before they were carried: the record keeps its specs.
+   */
+  readonly specs?: MoveSpecs;
   /** Live migration: the abort or force-complete command that asked, read by the running step from the record. */
   readonly abortBy?: string;
   readonly forceBy?: string;

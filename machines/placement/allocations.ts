@@ -15,7 +15,8 @@ export interface ConsumerWriteInput {
   consumerGeneration: number | null;
   project: string;
   user: string;
-  consumerType: string;
+  /** null: an existing consumer keeps its type, a new one has none (a pre-1.38 write over HTTP). */
+  consumerType: string | null;
   allocations: ConsumerWrite['allocations'];
 }
 
@@ -171,7 +172,7 @@ export function planAllocations(
       uuid: w.uuid,
       project: w.project,
       user: w.user,
-      consumerType: w.consumerType,
+      consumerType: w.consumerType ?? old?.consumerType ?? null,
       generation: (old?.generation ?? 0) + 1,
       allocations: data,
     });

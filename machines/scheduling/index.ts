@@ -18,3 +18,10 @@ export {
 } from './request.js';
 export { aggregatesOfHost, zoneConflict, zoneOf, zonesOf } from './aggregates.js';
 export { DEFAULT_MULTIPLIERS, ramOnly, weighHosts, type HostFacts, type Multipliers, type Weighed } from './weigh.js';
+export {
+  architectureOf,
+  archTrait,
+  ARCHITECTURES,
+  imagePropertiesProblem,
+  imageRequiredTraits,
+} from './image-properties.js';

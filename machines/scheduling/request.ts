@@ -7,7 +7,8 @@
  * compute_status_filter prefilter). Pure: the caller passes the aggregates it read.
  */
 import type { FlavorView } from '../../protocol/schemas/instance.js';
-import type { ExtraSpecs } from '../../protocol/schemas/internal.js';
+import type { ExtraSpecs, ImageProperties } from '../../protocol/schemas/internal.js';
+import { imageRequiredTraits } from './image-properties.js';
 
 export const STATUS_DISABLED = 'COMPUTE_STATUS_DISABLED';
 /** Nova's default_availability_zone: the zone of every host in no zoned aggregate. */
@@ -67,17 +68,19 @@ export function extraSpecsProblem(specs: ExtraSpecs): string | undefined {
 
 /**
  * The candidates request for `flavor` with `specs`, in zone `zone` (undefined: any), given every
- * aggregate; undefined when no host can match (a zone or an aggregate spec no aggregate has).
+ * aggregate, for an instance of an image with properties `image`; undefined when no host can
+ * match (a zone or an aggregate spec no aggregate has).
  */
 export function candidatesRequest(
   flavor: FlavorView,
   specs: ExtraSpecs | undefined,
   zone: string | undefined,
   aggregates: readonly AggregateFacts[],
+  image?: ImageProperties,
 ): CandidatesRequest | undefined {
   const resources: Record<string, number> = { VCPU: flavor.vcpus, MEMORY_MB: flavor.memoryMb };
   if (flavor.rootGb > 0) resources['DISK_GB'] = flavor.rootGb;
-  const required = new Set<string>([`!${STATUS_DISABLED}`]);
+  const required = new Set<string>([`!${STATUS_DISABLED}`, ...imageRequiredTraits(image)]);
   const memberOf: string[][] = [];
   for (const [key, value] of Object.entries(specs ?? {})) {
     const colon = key.indexOf(':');

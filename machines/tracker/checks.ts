@@ -103,6 +103,9 @@ export function judge(
   const cap = capacity(state.inventory);
   const over: string[] = [];
   for (const r of RESOURCE_NAMES) {
+    // A host that reports no disk keeps root disks elsewhere (a sharing provider in placement,
+    // docs/scheduling.md): placement's claim is the only judge of them.
+    if (r === 'diskGb' && state.inventory.diskGb === 0) continue;
     const next = state.usage[r] - before[r] + after[r];
     if (next > cap[r] && next > state.usage[r]) over.push(`${r} ${next} > ${cap[r]}`);
   }

@@ -7,7 +7,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { DiskFormat, Name, Sha256Hex, TokenString } from './common.js';
-import { ImageRecord } from './internal.js';
+import { ImageProperties, ImageRecord } from './internal.js';
 
 /** The bytes of one `upload`: every part but the last is exactly this long. */
 export const IMAGE_PART_BYTES = 512 * 1024;
@@ -25,6 +25,7 @@ export const ImageOps = {
         sizeBytes: Type.Integer({ minimum: 1, maximum: MAX_IMAGE_BYTES }),
         sha256: Sha256Hex,
         diskFormat: DiskFormat,
+        properties: Type.Optional(ImageProperties),
       },
       { additionalProperties: false },
     ),

@@ -21,6 +21,16 @@ export const ExtraSpecs = Type.Record(
 );
 export type ExtraSpecs = Static<typeof ExtraSpecs>;
 
+/**
+ * An image's properties (Glance's image metadata): `hw_architecture` and `trait:NAME=required`
+ * decide where it may run (docs/scheduling.md); any other key is kept.
+ */
+export const ImageProperties = Type.Record(Type.String({ pattern: '^[a-z][A-Za-z0-9_.:-]{0,254}$' }), Text(1, 255), {
+  maxProperties: 64,
+  additionalProperties: false,
+});
+export type ImageProperties = Static<typeof ImageProperties>;
+
 /** A flavor in `nv-flavors`, keyed by name: what instances see of it (FlavorView), and its extra specs. */
 export const FlavorRecord = Type.Object(
   { ...FlavorView.properties, extraSpecs: Type.Optional(ExtraSpecs) },
@@ -140,6 +150,8 @@ export const InstanceRecord = Type.Object(
     group: Type.Optional(TokenString),
     /** The extra specs of its flavor when it was booted or last resized (the scheduler's request follows them). */
     flavorExtraSpecs: Type.Optional(ExtraSpecs),
+    /** The boot image's properties as they were at boot (Nova embeds image metadata the same way). */
+    imageProperties: Type.Optional(ImageProperties),
     /** The availability zone the boot asked for: its moves stay in it unless an admin names the host. */
     availabilityZone: Type.Optional(Text(1, 255)),
     /**
@@ -247,6 +259,8 @@ export const ImageRecord = Type.Object(
     /** An upload's disk format (what a host's qemu-img is told) and SHA-256 (hex), as declared. */
     diskFormat: Type.Optional(DiskFormat),
     sha256: Type.Optional(Sha256Hex),
+    /** An upload's properties (`hw_architecture`, `trait:NAME=required`, any other kept). */
+    properties: Type.Optional(ImageProperties),
     createdAt: Type.Integer({ minimum: 0 }),
     updatedAt: Type.Integer({ minimum: 0 }),
   },
@@ -269,6 +283,11 @@ export const ServiceRecord = Type.Object(
      * actors wrote has its outbox published (its restart re-publishes only above it).
      */
     publishedThrough: Type.Optional(Type.Integer({ minimum: 0 })),
+    /**
+     * Compute hosts: builds that failed to spawn here since the last one that succeeded (Nova's
+     * `failed_builds`, read by the build-failure weigher); absent when none.
+     */
+    failedBuilds: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

@@ -133,7 +133,12 @@ const ConsumerWriteFields = {
   consumerGeneration: Type.Union([Generation, Type.Null()]),
   project: ExternalId,
   user: ExternalId,
-  consumerType: ConsumerType,
+  /**
+   * Required, as in Placement 1.38+. `null` is novactor's, for a write of an older microversion
+   * over HTTP (docs/http-api.md): an existing consumer keeps its type, a new one has none (reads
+   * say `unknown`).
+   */
+  consumerType: Type.Union([ConsumerType, Type.Null()]),
   allocations: AllocationsInput,
   mappings: Type.Optional(Mappings),
 };

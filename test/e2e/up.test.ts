@@ -35,13 +35,23 @@ test('novactor up - prints ready with the NATS URL, serves it, stops cleanly on 
   const data = mkdtempSync(join(tmpdir(), 'novactor-up-'));
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
   const port = await freePort();
-  const up = runNovactor(['up', '--hosts', '0', '--port', String(port), '--data', data], { NATS_URL: '' });
+  const http = await freePort();
+  const up = runNovactor(
+    ['up', '--hosts', '0', '--port', String(port), '--data', data, '--http', `127.0.0.1:${http}`],
+    { NATS_URL: '' },
+  );
   t.teardown(() => up.kill('SIGKILL'));
 
   const line = await waitForLine(up, /ready/);
   const url = /nats:\/\/[^\s]+/.exec(line)?.[0];
   t.is(url, `nats://127.0.0.1:${port}`);
-  t.regex(line, /roles: nats-server, placement, gateway, conductor;/, 'no compute host with --hosts 0');
+  t.regex(line, /roles: nats-server, placement, gateway, conductor, api;/, 'no compute host with --hosts 0');
+  // --http: the HTTP APIs (docs/http-api.md), Placement's answering from the placement actor.
+  const providers = await fetch(`http://127.0.0.1:${http}/placement/resource_providers`, {
+    headers: { 'openstack-api-version': 'placement 1.39' },
+  });
+  t.is(providers.status, 200);
+  t.deepEqual(await providers.json(), { resource_providers: [] });
 
   const nc = await connectTo(url!);
   const jsm = await jetstreamManager(nc);

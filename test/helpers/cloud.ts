@@ -6,7 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { startCompute, type ComputeWorker, type DiscoveredResources } from '../../actors/compute/index.js';
+import {
+  startCompute,
+  type ChildProvider,
+  type ComputeWorker,
+  type DiscoveredResources,
+} from '../../actors/compute/index.js';
 import type { PeriodicsConfig } from '../../actors/compute/periodics.js';
 import { startConductor } from '../../actors/conductor/actor.js';
 import { startGateway } from '../../actors/gateway/actor.js';
@@ -38,6 +43,8 @@ export interface HostSpec {
   readonly processStateDir?: string;
   /** The host's own traits on its provider (ComputeOptions.traits). */
   readonly traits?: readonly string[];
+  /** The host's child providers (ComputeOptions.children). */
+  readonly children?: readonly ChildProvider[];
   /** How long a live migration's simulated copy runs from this host (default 500 ms). */
   readonly liveMigrationMs?: number;
   /** Connect through a link the test can freeze (`Cloud.pause`): unreachable, not restarted. */
@@ -169,6 +176,7 @@ export async function startCloud(
       killRestartMs: 100,
       ...(h.spec.allowSameHostResize ? { allowSameHostResize: true } : {}),
       ...(h.spec.traits ? { traits: h.spec.traits } : {}),
+      ...(h.spec.children ? { children: h.spec.children } : {}),
       ...(h.spec.rediscover ? { rediscover: h.spec.rediscover, updateResourcesMs: 200 } : {}),
       ...(h.spec.liveMigrationMs !== undefined ? { liveMigrationMs: h.spec.liveMigrationMs } : {}),
       ...(opts.syncPowerStateMs !== undefined ? { syncPowerStateMs: opts.syncPowerStateMs } : {}),

@@ -83,6 +83,31 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     t.is((await d.list()).length, 1);
   });
 
+  it('a guest keeps its interfaces (get, list, a new driver); bad ones are refused and make nothing', async (t, rig) => {
+    const { driver: d, host } = rig;
+    const network = `net-${host}`;
+    const nics = [
+      { portId: 'port-a', mac: 'fa:16:3e:00:00:0a', network },
+      { portId: 'port-b', mac: 'fa:16:3e:00:00:0b', network },
+    ];
+    const s = { ...spec(host), nics };
+    await d.spawn(s);
+    t.deepEqual((await d.get(s.instanceId))?.nics, nics);
+    t.deepEqual((await d.list())[0]?.nics, nics);
+    t.deepEqual((await rig.reopen().get(s.instanceId))?.nics, nics);
+    for (const bad of [
+      [{ portId: 'p', mac: 'FA:16:3E:00:00:01', network }],
+      [{ portId: 'p', mac: 'fa:16:3e:00:00', network }],
+      [{ portId: 'p/x', mac: 'fa:16:3e:00:00:01', network }],
+      [
+        { portId: 'p', mac: 'fa:16:3e:00:00:01', network },
+        { portId: 'q', mac: 'fa:16:3e:00:00:01', network },
+      ],
+    ])
+      await expectCode(t, d.spawn({ ...spec(host, 2), nics: bad }), VirtErrorCode.InvalidSpec);
+    t.is(await d.get(spec(host, 2).instanceId), undefined);
+  });
+
   it('concurrent spawns of one guest build it once', async (t, { driver: d, host }) => {
     const s = spec(host);
     const all = await Promise.all([d.spawn(s), d.spawn(s), d.spawn(s)]);

@@ -16,6 +16,7 @@ import { startPrivateLibvirtd, type PrivateLibvirtd } from '../../virt/libvirt/d
 import { GUEST_UP } from '../../virt/libvirt/guest-image.js';
 import { GUEST_BANNER, RESCUE_BANNER } from '../../virt/libvirt/disks.js';
 import { conformance, spec, type Rig } from './conformance.js';
+import { bridgeName, bridgePorts, tapName } from '../../virt/libvirt/bridges.js';
 import { execFile } from 'node:child_process';
 
 const tool = (bin: string, args: string[]) =>
@@ -53,6 +54,8 @@ async function rig(
     await daemon.stop();
     killQemusUnder(root);
     await rm(root, { recursive: true, force: true });
+    // The bridge of the test's network (conformance: `net-<host>`), empty now.
+    await tool('ip', ['link', 'del', bridgeName(`net-${host}`)]).catch(() => undefined);
   });
   return {
     driver,
@@ -81,6 +84,40 @@ withLibvirt('virt libvirt', () => {
     const totalMb = totalmem() / 2 ** 20;
     t.true(Math.abs(found.memoryMb - totalMb) < totalMb * 0.05, `${found.memoryMb} MiB against ${totalMb}`);
     t.true(found.diskGb > 0);
+    // The CPU's features as traits (cpu-baseline expands the host model): what the kernel says the CPU has.
+    const flags =
+      /^flags\s*:(.*)$/m
+        .exec(await readFile('/proc/cpuinfo', 'utf8'))?.[1]
+        ?.trim()
+        .split(/\s+/) ?? [];
+    const traits = found.cpuTraits ?? [];
+    t.true(traits.length > 0, 'some CPU feature traits');
+    for (const [flag, trait] of [
+      ['sse2', 'HW_CPU_X86_SSE2'],
+      ['avx2', 'HW_CPU_X86_AVX2'],
+      ['aes', 'HW_CPU_X86_AESNI'],
+    ] as const)
+      if (flags.includes(flag)) t.true(traits.includes(trait), `${flag} in /proc/cpuinfo, ${trait} reported`);
+  });
+
+  test("virt libvirt - a guest's interfaces: a tap per port on its network's bridge, the port's MAC in QEMU", async (t) => {
+    const r = await rig(t);
+    const network = `net-${r.host}`;
+    const nic = { portId: 'port-1', mac: 'fa:16:3e:12:34:56', network };
+    const g = await r.driver.spawn({
+      ...spec(r.host),
+      instanceId: 'a1b2c3d4-0000-4000-8000-00000000000a',
+      nics: [nic],
+    });
+    const bridge = bridgeName(network);
+    t.deepEqual(await bridgePorts(bridge), [tapName(r.host, nic.portId)], 'the tap is on the bridge');
+    t.regex(await tool('ip', ['-o', 'link', 'show', bridge]), /state UP|,UP/);
+    const cmdline = (await readFile(`/proc/${g.pid}/cmdline`, 'utf8')).split('\0').join(' ');
+    t.regex(cmdline, /mac.{0,4}fa:16:3e:12:34:56/, "QEMU has the port's MAC");
+    const iflist = await tool('virsh', ['-c', r.daemon.uri, 'domiflist', g.instanceId]);
+    t.regex(iflist, new RegExp(`${tapName(r.host, nic.portId)}\\s+bridge\\s+${bridge}\\s+virtio\\s+fa:16:3e:12:34:56`));
+    await r.driver.destroy(g.instanceId);
+    t.deepEqual(await bridgePorts(bridge), [], 'the tap went with the guest');
   });
 
   test('virt libvirt - a real QEMU guest: its own console line, its UUID on the QEMU command line', async (t) => {
@@ -144,7 +181,9 @@ withLibvirt('virt libvirt', () => {
   async function pair(t: ExecutionContext) {
     const a = await rig(t);
     const b = await rig(t);
-    const s = { ...spec(a.host), instanceId: 'a1b2c3d4-0000-4000-8000-00000000000a' };
+    // With an interface: the destination plugs its own tap into the network's bridge.
+    const nics = [{ portId: 'port-m', mac: 'fa:16:3e:00:00:4d', network: `net-${a.host}` }];
+    const s = { ...spec(a.host), instanceId: 'a1b2c3d4-0000-4000-8000-00000000000a', nics };
     await a.driver.spawn(s);
     const target = await b.driver.prepareIncoming({ ...s, host: b.host });
     return { a, b, s, target };
@@ -159,6 +198,8 @@ withLibvirt('virt libvirt', () => {
     t.like(there, { host: b.host, powerState: 'running' });
     t.not(there?.pid, before?.pid, 'a new QEMU on the destination');
     t.deepEqual(qemusUnder(a.config.instancesDir), [], 'no QEMU left on the source');
+    t.deepEqual(await bridgePorts(bridgeName(`net-${a.host}`)), [tapName(b.host, 'port-m')], "the destination's tap");
+    t.deepEqual(there?.nics, s.nics);
     t.is(
       await a.driver.migrateOut(s.instanceId, target, async () => 'continue'),
       'migrated',

@@ -5,7 +5,8 @@
  * can rebuild every GuestInfo from libvirt alone after a restart.
  */
 import { createHash } from 'node:crypto';
-import type { GuestSpec } from '../driver.js';
+import type { GuestNic, GuestSpec } from '../driver.js';
+import { bridgeName, tapName } from './bridges.js';
 
 /** The metadata element's namespace (libvirt keeps one element per namespace). */
 export const METADATA_NS = 'https://novactor.dev/xmlns/guest/1';
@@ -23,6 +24,14 @@ export interface DomainDesign {
   readonly consoleLog: string;
   /** Rescued: the rescue image boots first, the instance's disk is attached after it. */
   readonly rescueDisk?: string | undefined;
+}
+
+/** One interface of the guest: the port's MAC, a tap on its network's bridge (virt/libvirt/bridges.ts). */
+export function interfaceXml(host: string, nic: GuestNic): string {
+  return (
+    `    <interface type='bridge'><mac address='${esc(nic.mac)}'/><source bridge='${bridgeName(nic.network)}'/>` +
+    `<target dev='${tapName(host, nic.portId)}'/><model type='virtio'/></interface>`
+  );
 }
 
 /** What the metadata holds. */
@@ -74,6 +83,7 @@ export function domainXml(d: DomainDesign): string {
     `  <devices>`,
     `    <emulator>${esc(d.emulator)}</emulator>`,
     ...disks,
+    ...(spec.nics ?? []).map((n) => interfaceXml(spec.host, n)),
     `    <serial type='file'><source path='${esc(d.consoleLog)}' append='on'/><target port='0'/></serial>`,
     `    <video><model type='none'/></video>`,
     `    <memballoon model='none'/>`,

@@ -26,11 +26,13 @@ import {
 } from '../driver.js';
 import { checkAborted, VirtError, VirtErrorCode } from '../errors.js';
 import { GuestLocks } from '../serial.js';
-import { planOrThrow, validateId, type GuestChange, type GuestStatus } from '../transitions.js';
+import { planOrThrow, validateId, validateNics, type GuestChange, type GuestStatus } from '../transitions.js';
 import { DEFAULT_IMAGE, HostDisks } from './disks.js';
 import { domainUuid, domainXml, readMeta, type DomainMeta } from './domain-xml.js';
 import { defaultMigrationUri, runMigration, untilNoJob } from './migration.js';
 import { Virsh } from './virsh.js';
+import { cpuFeatureTraits, hostCpuOf, requiredFeatures } from './cpu-traits.js';
+import { bridgeName, ensureBridge } from './bridges.js';
 
 export interface LibvirtDriverConfig {
   readonly host: string;
@@ -111,6 +113,7 @@ export class LibvirtDriver implements HypervisorDriver {
     return this.locked(VirtOp.Spawn, spec.instanceId, opts, async (signal) => {
       if (spec.host !== this.host)
         throw new VirtError(VirtErrorCode.InvalidSpec, `guest for ${spec.host} spawned on ${this.host}`);
+      validateNics(spec.nics);
       const id = spec.instanceId;
       const seen = await this.observe(id, signal);
       if (seen) {
@@ -129,6 +132,7 @@ export class LibvirtDriver implements HypervisorDriver {
         return this.info(id, signal);
       }
       await this.disks.prepare(id, spec.image ?? DEFAULT_IMAGE, spec.flavor.rootGb);
+      await this.plugBridges(spec);
       checkAborted(signal, id);
       try {
         await this.define(spec, false, signal);
@@ -190,7 +194,10 @@ export class LibvirtDriver implements HypervisorDriver {
     return this.locked(VirtOp.PrepareIncoming, spec.instanceId, opts, async () => {
       if (spec.host !== this.host)
         throw new VirtError(VirtErrorCode.InvalidSpec, `guest for ${spec.host} prepared on ${this.host}`);
+      validateNics(spec.nics);
       await this.disks.prepare(spec.instanceId, spec.image ?? DEFAULT_IMAGE, spec.flavor.rootGb);
+      // The guest arrives with its interfaces: their bridges must be here before it does.
+      await this.plugBridges(spec);
       return { uri: this.migrationUri, domainXml: await this.xmlOf(spec, false) };
     });
   }
@@ -350,8 +357,21 @@ export class LibvirtDriver implements HypervisorDriver {
         vcpus,
         memoryMb: Math.floor(memoryKib / 1024),
         diskGb: Math.floor((fs.blocks * fs.bsize) / 2 ** 30),
+        cpuTraits: await this.cpuTraits(o),
       };
     });
+  }
+
+  /**
+   * The host CPU's features as traits (Nova's `_get_cpu_feature_traits`): the host's CPU from
+   * the capabilities, expanded to every feature it implies by `cpu-baseline --features`.
+   */
+  private async cpuTraits(o: { signal?: AbortSignal }): Promise<string[]> {
+    const cpu = hostCpuOf(await this.virsh.run(['capabilities'], o));
+    if (!cpu) return [];
+    const file = join(this.disks.root, '.host-cpu.xml');
+    await writeFile(file, cpu);
+    return cpuFeatureTraits(requiredFeatures(await this.virsh.run(['cpu-baseline', '--features', file], o)));
   }
 
   /** The guest's console log so far (the first serial port), empty if none. */
@@ -417,6 +437,11 @@ export class LibvirtDriver implements HypervisorDriver {
       }
     }
     await this.quiet(['destroy', id], signal, id);
+  }
+
+  /** The bridges of the guest's networks, made if missing (libvirt plugs each tap into one). */
+  private async plugBridges(spec: GuestSpec): Promise<void> {
+    for (const network of new Set((spec.nics ?? []).map((n) => n.network))) await ensureBridge(bridgeName(network));
   }
 
   /** The guest's domain on this host: its files here, rescued or not. */

@@ -7,18 +7,10 @@
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import {
-  adminType,
-  decodeMessage,
-  encodeMessage,
-  envelope,
-  MessageKind,
-  queryType,
-  subjects,
-  type AggregateRecord,
-  type Envelope,
-} from '../../../protocol/index.js';
+import { adminType, queryType, subjects, type AggregateRecord, type Envelope } from '../../../protocol/index.js';
+import { architectureOf, archTrait } from '../../../machines/scheduling/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { adminRequest, okBody, request } from '../../helpers/requests.js';
 import { TestClient } from '../../helpers/client.js';
 import { eventually } from '../../helpers/eventually.js';
 
@@ -32,20 +24,8 @@ test.before(async () => {
   await (await cloud).stores.quotas.create('demo', { instances: -1, cores: -1, ramMb: -1 });
 });
 
-async function request(c: Cloud, subject: string, type: string, body: Record<string, unknown>, project: string) {
-  const user = project === 'admin' ? 'admin' : 'alice';
-  const env = envelope({ id: randomUUID(), type, ts: Date.now(), project, user, body });
-  const reply = await c.client.nc.request(subject, encodeMessage(env), { timeout: 10_000 });
-  const r = decodeMessage(reply.data, MessageKind.Reply);
-  if (!r.ok) throw new Error(r.error.message);
-  return r.value;
-}
-const admin = (c: Cloud, op: string, body: Record<string, unknown>): Promise<Envelope> =>
-  request(c, subjects().admin(op), adminType(op), body, 'admin');
-const ok = <T>(r: Envelope): T => {
-  if (r.type === 'error') throw new Error(JSON.stringify(r.body));
-  return r.body as T;
-};
+const admin = adminRequest;
+const ok = okBody;
 
 async function bootOn(c: Cloud, flavor: string, extra: Record<string, unknown> = {}): Promise<Envelope> {
   const { id, cmd } = await c.boot(`b-${flavor}`, flavor, extra);
@@ -283,3 +263,67 @@ test.serial(
     t.like(user.body, { status: 403, code: 'NotAuthorized' });
   },
 );
+
+test.serial(
+  "an image's properties choose hosts: hw_architecture as the host's HW_ARCH_ trait, trait:NAME=required",
+  async (t) => {
+    const c = await cloud;
+    const arch = architectureOf(process.arch)!;
+    t.true((await traitsOf(c, 't2')).includes(archTrait(arch)), 'every host reports its architecture');
+    const image = async (properties: Record<string, string>) => {
+      const imageId = randomUUID();
+      const now = Date.now();
+      await c.stores.images.create(imageId, {
+        imageId,
+        name: 'props',
+        project: 'demo',
+        kind: 'upload',
+        status: 'active',
+        sizeBytes: 1,
+        properties,
+        createdAt: now,
+        updatedAt: now,
+      });
+      return imageId;
+    };
+    const other = arch === 'aarch64' ? 'x86_64' : 'aarch64';
+    const elsewhere = await bootOn(c, 'm1.tiny', { image: await image({ hw_architecture: other }) });
+    t.is((elsewhere.body['fault'] as { code: string } | undefined)?.code, 'NoValidHost', JSON.stringify(elsewhere));
+    const fast = await image({ hw_architecture: arch, 'trait:CUSTOM_FAST': 'required', os_distro: 'cirros' });
+    for (let i = 0; i < 2; i++) {
+      const end = await bootOn(c, 'm1.tiny', { image: fast });
+      t.is(hostOf(end), 't3');
+      const rec = (await c.stores.instances.get(String(end.body['instanceId'])))?.value;
+      t.deepEqual(rec?.imageProperties, {
+        hw_architecture: arch,
+        'trait:CUSTOM_FAST': 'required',
+        os_distro: 'cirros',
+      });
+    }
+  },
+);
+
+test.serial("a resize takes the new flavor's extra specs into the record; a revert brings back the old", async (t) => {
+  const c = await cloud;
+  // On t2 (an admin's choice): the resize must go elsewhere, to t3, the only host with the trait.
+  const { id, cmd } = await c.boot('specs', 'm1.tiny', { host: 't2' }, { user: 'admin' });
+  t.is((await c.client.final(id, cmd, 30_000)).body['host'], 't2');
+  const specsOf = async () => (await c.stores.instances.get(id))?.value.flavorExtraSpecs;
+  t.is(await specsOf(), undefined);
+  const resized = await c.act(id, 'resize', { flavor: 'fast' });
+  t.is(resized.type, 'instance.resize_finish.end', JSON.stringify(resized.body));
+  t.is(hostOf(resized), 't3');
+  t.deepEqual(await specsOf(), { 'trait:CUSTOM_FAST': 'required' });
+  t.is((await c.act(id, 'confirm_resize')).type, 'instance.resize_confirm.end');
+  t.deepEqual(await specsOf(), { 'trait:CUSTOM_FAST': 'required' }, 'kept after the confirm');
+  // Its next move asks for the trait: t3 is the only host with it.
+  const a = new TestClient(c.client.nc, 'demo', 'admin');
+  const moved = await a.final(id, await a.command(id, 'migrate', {}), 30_000);
+  t.is((moved.body['fault'] as { code: string } | undefined)?.code, 'NoValidHost', JSON.stringify(moved.body));
+  const toAvx = await c.act(id, 'resize', { flavor: 'avx' });
+  t.is(hostOf(toAvx), 't1');
+  t.deepEqual(await specsOf(), { 'trait:HW_CPU_X86_AVX2': 'required' });
+  t.is((await c.act(id, 'revert_resize')).type, 'instance.resize_revert.end');
+  t.deepEqual(await specsOf(), { 'trait:CUSTOM_FAST': 'required' }, 'the old flavor, the old specs');
+  t.is((await c.stores.instances.get(id))?.value.host, 't3');
+});

@@ -89,12 +89,26 @@ test.serial(
     const dir = mkdtempSync(join(tmpdir(), 'nv-image-'));
     const file = join(dir, 'disk.qcow2');
     writeFileSync(file, bytes);
-    const r = await cp.cli(['image', 'create', 'my disk', '--file', file, '--json', '--user', 'alice']);
+    const r = await cp.cli([
+      'image',
+      'create',
+      'my disk',
+      '--file',
+      file,
+      '--property',
+      'hw_architecture=x86_64',
+      '--property',
+      'os_distro=cirros',
+      '--json',
+      '--user',
+      'alice',
+    ]);
     t.is(r.code, 0, r.err);
     t.regex(r.err, /100% \(/);
     const image = (JSON.parse(r.out) as { image: ImageRecord }).image;
     t.like(image, { name: 'my disk', project: 'demo', kind: 'upload', status: 'active', sizeBytes: bytes.length });
     t.is(image.diskFormat, 'qcow2');
+    t.deepEqual(image.properties, { hw_architecture: 'x86_64', os_distro: 'cirros' });
     t.is(image.sha256, sha(bytes));
     const h = await held(image.imageId);
     t.deepEqual(h.object, { size: bytes.length, digest: objectDigest(sha(bytes)) });
@@ -187,6 +201,14 @@ test.serial('bad requests: a wrong digest, size or format in create; a project t
   t.is((await bad({ ...ok, sizeBytes: 2 ** 40 })).code, 'InvalidInput');
   t.is((await bad({ ...ok, diskFormat: 'vmdk' })).code, 'InvalidInput');
   t.is((await bad({ ...ok, name: '' })).code, 'InvalidInput');
+  // Properties: a known architecture, traits only required, valid names.
+  for (const properties of [
+    { hw_architecture: 'sparc' },
+    { 'trait:CUSTOM_X': 'forbidden' },
+    { 'trait:lower': 'required' },
+    { 'Bad Key': 'x' },
+  ])
+    t.is((await bad({ ...ok, properties })).code, 'InvalidInput', JSON.stringify(properties));
   const spoofed = await refusal(
     alice.request(
       alice.s.image('demo', 'create'),

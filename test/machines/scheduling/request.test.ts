@@ -2,7 +2,9 @@
 import test from 'ava';
 import {
   aggregatesOfHost,
+  architectureOf,
   candidatesRequest,
+  imagePropertiesProblem,
   extraSpecsProblem,
   zoneConflict,
   zonesOf,
@@ -103,3 +105,20 @@ test(
     ]);
   },
 );
+
+test("an image's properties: hw_architecture and trait:NAME=required become required traits; others are kept", (t) => {
+  const image = { hw_architecture: 'aarch64', 'trait:CUSTOM_SECURE': 'required', os_distro: 'cirros' };
+  t.deepEqual(candidatesRequest(FLAVOR, { 'trait:HW_CPU_X86_AVX2': 'forbidden' }, undefined, [], image)?.required, [
+    '!COMPUTE_STATUS_DISABLED',
+    '!HW_CPU_X86_AVX2',
+    'CUSTOM_SECURE',
+    'HW_ARCH_AARCH64',
+  ]);
+  t.is(imagePropertiesProblem(image), undefined);
+  t.regex(imagePropertiesProblem({ hw_architecture: 'sparc' }) ?? '', /not an architecture/);
+  t.regex(imagePropertiesProblem({ 'trait:CUSTOM_X': 'forbidden' }) ?? '', /must be required/);
+  t.regex(imagePropertiesProblem({ 'trait:x': 'required' }) ?? '', /not a trait name/);
+  t.is(architectureOf('x64'), 'x86_64');
+  t.is(architectureOf('arm64'), 'aarch64');
+  t.is(architectureOf('mips'), undefined);
+});

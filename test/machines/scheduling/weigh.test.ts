@@ -4,12 +4,13 @@ import { multipliersOf, scheduleHosts } from '../../../machines/conductor/index.
 import { DEFAULT_MULTIPLIERS, weighHosts } from '../../../machines/scheduling/index.js';
 import type { ServiceRecord } from '../../../protocol/index.js';
 
-const facts = (host: string, freeRamMb: number, freeVcpus = 0, freeDiskGb = 0, group = 0) => ({
+const facts = (host: string, freeRamMb: number, freeVcpus = 0, freeDiskGb = 0, group = 0, failedBuilds = 0) => ({
   host,
   freeRamMb,
   freeVcpus,
   freeDiskGb,
   group,
+  failedBuilds,
 });
 
 test('weights are normalized per weigher, multiplied and summed; ties by name', (t) => {
@@ -29,7 +30,7 @@ test('weights are normalized per weigher, multiplied and summed; ties by name', 
     withCpu.map((w) => w.host),
     ['c', 'b', 'a'],
   );
-  t.deepEqual(withCpu[0]!.parts, { ram: 0.5, cpu: 2, disk: 0, softAffinity: 0 });
+  t.deepEqual(withCpu[0]!.parts, { ram: 0.5, cpu: 2, disk: 0, softAffinity: 0, buildFailure: 0 });
   t.deepEqual(
     weighHosts([facts('y', 5), facts('x', 5)], DEFAULT_MULTIPLIERS).map((w) => [w.host, w.weight]),
     [
@@ -42,6 +43,51 @@ test('weights are normalized per weigher, multiplied and summed; ties by name', 
     weighHosts([facts('a', 9000, 0, 0, -2), facts('b', 1000, 0, 0, 0)], DEFAULT_MULTIPLIERS).map((w) => w.host),
     ['b', 'a'],
     'the soft group weight beats RAM by default',
+  );
+  const failing = weighHosts(
+    [facts('a', 9000, 0, 0, 5, 1), facts('b', 1000, 0, 0, 0, 0), facts('c', 5000, 0, 0, 0, 3)],
+    DEFAULT_MULTIPLIERS,
+  );
+  t.deepEqual(
+    failing.map((w) => w.host),
+    ['b', 'a', 'c'],
+    'build failures (Nova: x 1,000,000) beat RAM and the soft policies; fewer failures first',
+  );
+  t.deepEqual(
+    failing.map((w) => w.parts.buildFailure),
+    [1_000_000, (2 / 3) * 1_000_000, 0],
+  );
+});
+
+test("a host's failed builds come from its service record", (t) => {
+  const one = (host: string) => ({
+    allocations: { [host]: { resources: { MEMORY_MB: 1 } } },
+    mappings: {},
+  });
+  const summary = (root: string, ramMb: number) => ({
+    resources: { MEMORY_MB: { capacity: ramMb, used: 0 } },
+    traits: [],
+    parentProviderUuid: null,
+    rootProviderUuid: root,
+  });
+  const r = scheduleHosts({
+    candidates: {
+      allocationRequests: [one('big'), one('small')],
+      providerSummaries: { big: summary('big', 8000), small: summary('small', 1000) },
+    },
+    hostOf: new Map([
+      ['big', 'big'],
+      ['small', 'small'],
+    ]),
+    services: [{ ...live('big'), failedBuilds: 2 }, live('small')],
+    tried: [],
+    forcedHost: null,
+    weigher: 'spread',
+    count: 2,
+  });
+  t.deepEqual(
+    r.choices.map((c) => c.host),
+    ['small', 'big'],
   );
 });
 

@@ -1,0 +1,147 @@
+/**
+ * The HTTP face (docs/http-api.md): one listener that translates OpenStack's HTTP APIs to
+ * novactor's NATS protocol, stateless, any number of them beside each other. Each API is
+ * mounted under its prefix (`/placement` now); every request gets an `x-openstack-request-id`,
+ * a body over the limit is 413, and anything a handler throws is a 500 in that API's error
+ * shape — never a crashed process.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { IdSource } from '../runtime/index.js';
+
+/** A request as an API's handler sees it: its path below the API's prefix, its parsed parts. */
+export interface ApiRequest {
+  readonly method: string;
+  /** Below the API's prefix, without the query: `/resource_providers/…`, `/` for the root. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly headers: IncomingMessage['headers'];
+  /** The raw body, undefined when there was none. */
+  readonly body: Buffer | undefined;
+  readonly requestId: string;
+  /** The API's mount point (`/placement`), for links and Location headers. */
+  readonly base: string;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  /** JSON-encoded when present. */
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface MountedApi {
+  /** Where it is mounted: `/placement`. */
+  readonly prefix: string;
+  handle(req: ApiRequest): Promise<ApiResponse>;
+  /** The API's own shape of an internal error (its handler threw). */
+  internalError(req: ApiRequest, err: unknown): ApiResponse;
+}
+
+export interface HttpApiOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly apis: readonly MountedApi[];
+  /** Larger bodies are refused 413 before they are read whole (default 1 MiB). */
+  readonly maxBodyBytes?: number;
+  /** Request ids (`req-<id>`). */
+  readonly ids: IdSource;
+  readonly log?: (line: string, err?: unknown) => void;
+}
+
+export interface HttpApi {
+  /** `http://host:port`. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
+  const max = o.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const server = createServer((req, res) => {
+    void serve(req, res).catch((err: unknown) => {
+      o.log?.(`http: ${req.method} ${req.url}: could not answer`, err);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = `req-${o.ids.next()}`;
+    const url = new URL(req.url ?? '/', 'http://api');
+    const api = o.apis.find((a) => url.pathname === a.prefix || url.pathname.startsWith(`${a.prefix}/`));
+    if (!api) return send(res, requestId, { status: 404, body: { message: `no API at ${url.pathname}` } });
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) {
+      req.resume();
+      return send(res, requestId, { status: 413, body: { message: `request bodies are at most ${max} bytes` } });
+    }
+    const body = await readBody(req, max);
+    if (body === 'too large')
+      return send(res, requestId, { status: 413, body: { message: `request bodies are at most ${max} bytes` } });
+    const request: ApiRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname.slice(api.prefix.length) || '/',
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      requestId,
+      base: api.prefix,
+    };
+    let answer: ApiResponse;
+    try {
+      answer = await api.handle(request);
+    } catch (err) {
+      o.log?.(`http: ${request.method} ${url.pathname} (${requestId}) failed`, err);
+      answer = api.internalError(request, err);
+    }
+    send(res, requestId, answer);
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    url: `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(res: ServerResponse, requestId: string, a: ApiResponse): void {
+  const headers: Record<string, string> = { 'x-openstack-request-id': requestId, ...a.headers };
+  if (a.body === undefined) {
+    res.writeHead(a.status, headers);
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(a.body);
+  res.writeHead(a.status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+  });
+  res.end(text);
+}
+
+/** The body, undefined when empty, or 'too large' once it passes `max` (the rest is drained). */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined | 'too large'> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) over = true;
+      else parts.push(chunk);
+    });
+    req.on('end', () => resolve(over ? 'too large' : size === 0 ? undefined : Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
