@@ -110,6 +110,10 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
             host: d.host,
             flavor: c.flavor,
             ...(c.shelvedImage ? { image: c.shelvedImage } : c.image ? { image: c.image } : {}),
+            // One interface per port, in the boot's order (under libvirt a tap on the network's bridge).
+            ...(c.ports && c.ports.length > 0
+              ? { nics: c.ports.map((p) => ({ portId: p.portId, mac: p.mac, network: p.networkId })) }
+              : {}),
           },
           { signal },
         ),

@@ -58,6 +58,7 @@ export function initialContext(input: InstanceInput): InstanceContext {
     move: null,
     shelvedImage: null,
     ...(r.networks && r.networks.length > 0 ? { networks: r.networks } : {}),
+    ...(r.ports && r.ports.length > 0 ? { ports: r.ports } : {}),
   };
   return unshelveContext(evacuationContext(base, input), input);
 }

@@ -194,6 +194,8 @@ export interface InstanceInput {
     readonly locked?: boolean;
     readonly createdAt: number;
     readonly networks?: readonly NetworkRequest[];
+    /** Its ports, when it arrives with them (the unshelve of an offloaded instance, an evacuation's rebuild). */
+    readonly ports?: readonly InstancePort[];
   };
   /** The boot command id: corr of every build event. */
   readonly bootId: string;

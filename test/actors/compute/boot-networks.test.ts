@@ -121,6 +121,11 @@ test.serial(
     });
     t.like((await c.stores.ports.get(mine.portId))?.value, { deviceId: id, bindingHost: view.host!, status: 'ACTIVE' });
 
+    // The guest has one interface per port, in order, with the port's MAC (the fake driver keeps its spec).
+    t.deepEqual(
+      c.hosts.get(view.host!)!.fake.guest(id)?.spec.nics,
+      ports.map((p) => ({ portId: p.portId, mac: p.mac, network: p.networkId })),
+    );
     // The bound port cannot serve a second instance, nor be deleted from under this one.
     t.is(await rejected(c, [{ port: mine.portId }]), 'PortInUse');
     await t.throwsAsync(alice.net('port.delete', { portId: mine.portId }), { message: /in use/ });
