@@ -31,6 +31,7 @@ import {
 } from './schemas/admin.js';
 import { ImageOps } from './schemas/images.js';
 import { GroupOps } from './schemas/groups.js';
+import { NetOps } from './schemas/networks.js';
 
 /** What a message is, which decides where its type is looked up. */
 export const MessageKind = {
@@ -51,6 +52,8 @@ export const rpcType = (op: string) => `rpc.${op}`;
 export const adminType = (op: string) => `admin.${op}`;
 export const imageType = (op: string) => `image.${op}`;
 export const groupType = (op: string) => `group.${op}`;
+/** `<kind>.<op>` of a network request (`network.create`…): the type `net.network.create`. */
+export const netType = (op: string) => `net.${op}`;
 
 type OpTable = Readonly<Record<string, { readonly request: TSchema; readonly reply: TSchema }>>;
 
@@ -90,6 +93,7 @@ function build(): Record<MessageKind, Map<string, TSchema>> {
   ops(AdminOps, adminType, rr);
   ops(ImageOps, imageType, rr);
   ops(GroupOps, groupType, rr);
+  ops(NetOps, netType, rr);
   rr.replies.set(ERROR_TYPE, ErrorBodySchema);
 
   const tasks = new Map<string, TSchema>(Object.entries(InternalTasks));

@@ -10,16 +10,17 @@
  *    that a second run finds already made.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { statePath, StepErrorCode, type StepName } from '../../machines/instance/index.js';
+import { statePath, StepErrorCode, type InstanceSnapshot, type StepName } from '../../machines/instance/index.js';
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
 import { encodeMessage, envelope, subjects, type BuildTask, type InstanceRecord } from '../../protocol/index.js';
 import { VirtErrorCode } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { PlacementClient } from '../placement/index.js';
-import { type RecordBucket, publishOutbox } from '../records/index.js';
+import { type NetStores, type RecordBucket, publishOutbox } from '../records/index.js';
 import type { Clock, EventPublisher } from '../runtime/index.js';
 import type { TrackerGate } from '../tracker/index.js';
 import { dropShelved, type ImageStepDeps } from './image-steps.js';
+import { networkIsNoop, networkStep, releasePorts } from './network-steps.js';
 import type { PowerStepDeps } from './power-steps.js';
 import {
   done,
@@ -44,6 +45,8 @@ export const BUILD_STEPS = [
 
 export interface BuildStepDeps extends PowerStepDeps {
   readonly host: string;
+  /** Networks, subnets, ports and their claims: the network step and the release of ports. */
+  readonly net: NetStores;
   readonly tracker: TrackerGate;
   readonly placement: PlacementClient;
   readonly instances: RecordBucket<InstanceRecord>;
@@ -107,6 +110,10 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
             host: d.host,
             flavor: c.flavor,
             ...(c.shelvedImage ? { image: c.shelvedImage } : c.image ? { image: c.image } : {}),
+            // One interface per port, in the boot's order (under libvirt a tap on the network's bridge).
+            ...(c.ports && c.ports.length > 0
+              ? { nics: c.ports.map((p) => ({ portId: p.portId, mac: p.mac, network: p.networkId })) }
+              : {}),
           },
           { signal },
         ),
@@ -121,6 +128,11 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
   };
 
   const deleteAllocations = async ({ snapshot }: StepContext): Promise<StepResult> => {
+    // The last step of a delete and of a build's abort: the ports go first (Nova deallocates the
+    // network before it drops the allocation). An offload (this step too) keeps them: the instance
+    // unshelves with them, and a delete of it offloaded releases them (the conductor's delete).
+    if (snapshot.matches('deleting') || snapshot.matches('buildAbort'))
+      await releasePorts(d, snapshot.context.instanceId, snapshot.context.networks);
     await d.placement.deleteAllocations(snapshot.context.instanceId);
     // The last step of a delete: a shelved instance's image goes too (an offload keeps it).
     if (snapshot.matches('deleting')) await dropShelved(images, snapshot);
@@ -139,6 +151,9 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
     const bootId = c.op?.id;
     if (bootId === undefined)
       return failed({ code: StepErrorCode.NoOperation, message: 'reschedule without a build in flight' });
+    // The ports go with this host's attempt (the next host's network step makes them again), so an
+    // instance whose reschedule finds no host holds none.
+    await releasePorts(d, c.instanceId, c.networks);
     await d.placement.deleteAllocations(c.instanceId);
     for (;;) {
       const cur = await d.instances.get(c.instanceId);
@@ -169,7 +184,7 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
       await d.js.publish(s.conductor('build'), encodeMessage(env), { msgID: msgId });
       // The record goes back without its outbox: what it holds goes out first (records/outbox.ts).
       await publishOutbox(d.events, rec);
-      const { machine: _m, outbox: _o, ...base } = rec;
+      const { machine: _m, outbox: _o, ports: _p, ...base } = rec;
       const back: InstanceRecord = {
         ...base,
         taken: takenOf(rec),
@@ -193,15 +208,27 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
     }
   };
 
-  // No network or volume service in novactor (docs/instances.md keeps Nova's build steps so that a
-  // real one slots in here): NOOP_BUILD_STEPS, taken as done in the transition that starts them.
+  // No volume service in novactor yet (docs/instances.md keeps Nova's build steps so that one slots in
+  // here): buildNoop, taken as done in the transition that starts it.
   const nothing = (): Promise<StepResult> => Promise.resolve(done());
 
-  return { claim, network: nothing, blockDevices: nothing, spawn, releaseClaim, deleteAllocations, reschedule };
+  return {
+    claim,
+    network: networkStep(d),
+    blockDevices: nothing,
+    spawn,
+    releaseClaim,
+    deleteAllocations,
+    reschedule,
+  };
 }
 
-/** Build steps with nothing to do on a host yet (the actor takes them as done at once, StepExecutor.noop). */
-export const NOOP_BUILD_STEPS: ReadonlySet<StepName> = new Set<StepName>(['network', 'blockDevices']);
+/**
+ * Build steps with nothing to do on a host (the actor takes them as done at once, StepExecutor.noop):
+ * block devices always, the network step for an instance that asked for no port.
+ */
+export const buildNoop = (step: StepName, snapshot: InstanceSnapshot): boolean =>
+  step === 'blockDevices' || (step === 'network' && networkIsNoop(snapshot));
 
 const inReschedule = (rec: InstanceRecord) =>
   statePath((rec.machine as { value?: unknown } | undefined)?.value) === 'reschedule.rescheduling';

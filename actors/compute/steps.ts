@@ -15,7 +15,7 @@
  */
 import { type StepName, StepErrorCode } from '../../machines/instance/index.js';
 import type { StepExecutor } from '../instance/index.js';
-import { BUILD_STEPS, buildSteps, NOOP_BUILD_STEPS, type BuildStepDeps } from './build-steps.js';
+import { BUILD_STEPS, buildNoop, buildSteps, type BuildStepDeps } from './build-steps.js';
 import { EVACUATE_STEPS, evacuateSteps } from './evacuate-steps.js';
 import { IMAGE_STEPS, imageSteps, type ImageStepDeps } from './image-steps.js';
 import { LIVE_STEPS, liveSteps } from './live-steps.js';
@@ -109,7 +109,7 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
   // of a host's work per boot). A new incarnation has a new signal; the old one's go with it.
   const bound = new WeakMap<AbortSignal, Partial<Record<keyof Families, Partial<StepRegistry>>>>();
   return {
-    noop: NOOP_BUILD_STEPS,
+    noop: buildNoop,
     run: async (step, key, snapshot, signal) => {
       if (d.beforeStep) await d.beforeStep(step, key);
       // A snapshot persisted by another version may name a step this one does not have.

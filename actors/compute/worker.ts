@@ -238,6 +238,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
         driver: o.driver,
         placement,
         instances: stores.instances,
+        net: stores,
         js,
         events,
         clock: o.clock,

@@ -18,7 +18,7 @@ import {
 } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { PlacementClient } from '../placement/index.js';
-import { publishOutbox, removeImage, type Stores, eventBodyOf } from '../records/index.js';
+import { publishOutbox, releaseInstancePorts, removeImage, type Stores, eventBodyOf } from '../records/index.js';
 import type { Clock, Outcome, EventPublisher } from '../runtime/index.js';
 
 export interface PlannerDeps {
@@ -129,6 +129,9 @@ export function planner(d: PlannerDeps): Planner {
         return true;
       case 'removeImage':
         await removeImage(d.stores, e.imageId);
+        return true;
+      case 'releasePorts':
+        await releaseInstancePorts(d.stores, () => d.clock.now(), e.instanceId, e.networks);
         return true;
       case 'createMigration':
         // An earlier run of this task may have made it already.

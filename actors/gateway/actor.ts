@@ -45,6 +45,7 @@ import { QuotaLedgers } from './quota-ledger.js';
 import { serveQueries } from './queries.js';
 import { serveImages } from './images.js';
 import { serveGroups } from './groups.js';
+import { bootNetworkFacts, serveNetworks, wantsPorts } from './networks.js';
 import { compileGatewayOptions, type GatewayOptions } from './options.js';
 
 export type { GatewayOptions } from './options.js';
@@ -145,6 +146,9 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       ...(isImageId(image) ? { image: (await stores.images.get(image.toLowerCase()))?.value } : {}),
       ...(groupId !== undefined ? { group: (await stores.groups.get(groupId))?.value } : {}),
       ...(env.body['availabilityZone'] !== undefined ? { zones: await zoneNames(stores) } : {}),
+      ...(action === 'boot' && !current && wantsPorts(env.body['networks'])
+        ? { networks: await bootNetworkFacts(stores, project, env.body['networks']) }
+        : {}),
     };
     const decision = decideCommand(cmd, inputs);
     // What the command adds to the project's usage is judged against its quota ledger before
@@ -254,6 +258,10 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
   const served = { nc: o.nc, stores, clock: o.clock, ids: o.ids, prefix, ...(o.log ? { log: o.log } : {}) };
   const groupService = serveGroups(served);
   const imageService = serveImages(served);
+  const netService = serveNetworks({
+    ...served,
+    isAdmin: (user, project) => admins.has(user) && (o.adminProject === undefined || project === o.adminProject),
+  });
   const loop = await startConsumerLoop({
     js,
     jsm,
@@ -270,10 +278,17 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       admin.unsubscribe();
       imageService.unsubscribe();
       groupService.unsubscribe();
+      netService.unsubscribe();
       loop.kill();
     },
     stop: async () => {
-      await Promise.all([queries.drain(), admin.drain(), imageService.drain(), groupService.drain()]);
+      await Promise.all([
+        queries.drain(),
+        admin.drain(),
+        imageService.drain(),
+        groupService.drain(),
+        netService.drain(),
+      ]);
       await loop.stop();
     },
   };

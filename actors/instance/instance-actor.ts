@@ -50,12 +50,13 @@ export type StepOutcome =
 export interface StepExecutor {
   run(step: StepName, key: string, snapshot: InstanceSnapshot, signal: AbortSignal): Promise<StepOutcome>;
   /**
-   * Steps with nothing to do on this host (no effect, no read: the build's network and block
-   * device steps while there is no network or volume service). The actor takes such a step as
-   * done in the transition that starts it, so its state is never written on its own (two
-   * record writes fewer per boot, issue 17); persist-then-act holds, since it acts on nothing.
+   * Whether the step has nothing to do on this host for this snapshot (no effect, no read: the
+   * build's block device step while there is no volume service, its network step for an
+   * instance that asked for no network). The actor takes such a step as done in the transition
+   * that starts it, so its state is never written on its own (two record writes fewer per boot,
+   * issue 17); persist-then-act holds, since it acts on nothing.
    */
-  readonly noop?: ReadonlySet<StepName>;
+  readonly noop?: (step: StepName, snapshot: InstanceSnapshot) => boolean;
 }
 
 export interface InstanceActorDeps {
@@ -310,12 +311,12 @@ export class InstanceActor {
    */
   private throughNoops(next: InstanceSnapshot, actions: InstanceEffect[]): [InstanceSnapshot, InstanceEffect[]] {
     const noop = this.deps.executor.noop;
-    if (!noop || noop.size === 0) return [next, actions];
+    if (!noop) return [next, actions];
     let snapshot = next;
     let all = actions;
     for (let guard = 0; guard < 16; guard++) {
       const run = all.find(
-        (a): a is Extract<InstanceEffect, { type: 'runStep' }> => a.type === 'runStep' && noop.has(a.params.step),
+        (a): a is Extract<InstanceEffect, { type: 'runStep' }> => a.type === 'runStep' && noop(a.params.step, snapshot),
       );
       if (!run) break;
       const [after, more] = transitionOf(snapshot, {
@@ -438,7 +439,7 @@ export class InstanceActor {
     // offload's hand-back would give the record away (and its outbox with it) before the
     // restored actor could publish it (found by the chaos suite: a lost shelve_offload.end).
     if (this.dead) return;
-    if (this.deps.executor.noop?.has(step)) {
+    if (this.deps.executor.noop?.(step, this.snapshot!)) {
       // Restored at a no-op step (written by an older version): done, as one transition.
       const ts = this.deps.clock.now();
       void this.send({ type: 'STEP_DONE', ts, step, key }).catch((err: unknown) =>

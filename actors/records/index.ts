@@ -29,3 +29,23 @@ export {
   type UploadParts,
 } from './image-store.js';
 export { NO_CANDIDATES, requestOf } from './candidates-request.js';
+export {
+  auditClaims,
+  bindPort,
+  buildPortId,
+  claimsOfPort,
+  createPort,
+  deletePort,
+  refusal,
+  releaseClaims,
+  releaseInstancePorts,
+  subnetsOf,
+  unbindPort,
+  visibleNetwork,
+  type ClaimAudit,
+  type IpamDeps,
+  type NetOutcome,
+  type NetRefusal,
+  type NetStores,
+  type PortRequest,
+} from './ipam.js';

@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { TSchema } from '@sinclair/typebox';
 import { decodeWith, encodeValue } from '../../protocol/index.js';
 import { ActorError, ActorErrorCode } from '../errors.js';
-import { writeIfRevision, type Versioned } from '../runtime/index.js';
+import { isConflict, writeIfRevision, type Versioned } from '../runtime/index.js';
 import { upgradeRecord, type RecordUpgrade } from './upgrades.js';
 
 const LIMITS = { maxBytes: 8 * 1024 * 1024, maxDepth: 64 };
@@ -120,6 +120,47 @@ export class RecordBucket<T> {
         `${this.what} records read up to revision ${reached} of ${before}: a replica behind served the read; read again`,
       );
     return [...out.values()];
+  }
+
+  /**
+   * The current records of the keys under `filter` (`a.b.>`), with their revisions: one listing
+   * of the filter's subjects (nothing there: nothing to watch), then one watch of their last
+   * values, ended at the last of them (pending 0). For the claims of one subnet (ipam.ts).
+   */
+  async scan(filter: string): Promise<Map<string, Versioned<T>>> {
+    const out = new Map<string, Versioned<T>>();
+    const b = this.kv as Bucket;
+    const info = await b.jsm.streams.info(b.stream, { subjects_filter: `${b.prefix}.${filter}` });
+    if (Object.keys(info.state.subjects ?? {}).length === 0) return out;
+    const watch = await this.kv.watch({ key: filter, include: KvWatchInclude.LastValue });
+    try {
+      for await (const e of idleEnding(watch, ENTRIES_IDLE_MS)) {
+        if (e.operation === 'PUT') {
+          const r = this.decode(e.value);
+          if (!r.ok)
+            throw new ActorError(
+              ActorErrorCode.CorruptState,
+              `${this.what} ${e.key} does not validate: ${r.error.message}`,
+            );
+          out.set(e.key, { value: r.value, revision: e.revision });
+        } else out.delete(e.key);
+        if (e.delta === 0) break;
+      }
+    } finally {
+      watch.stop();
+    }
+    return out;
+  }
+
+  /** Deletes the key if it is still at `revision` (false: it moved on, and is left as it is). */
+  async removeIf(key: string, revision: number): Promise<boolean> {
+    try {
+      await this.kv.delete(key, { previousSeq: revision });
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
   }
 
   /**

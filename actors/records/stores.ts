@@ -1,6 +1,6 @@
 /**
  * The record buckets every role reads: instances, flavors, quotas and their ledgers, services, hosts, migrations,
- * images, server groups.
+ * images, server groups, aggregates, networks, subnets, ports and their address claims.
  */
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -15,6 +15,10 @@ import {
   MigrationRecord,
   QuotaLedgerRecord,
   QuotaRecord,
+  IpamClaim,
+  NetworkRecord,
+  PortRecord,
+  SubnetRecord,
   ServerGroupRecord,
   ServiceRecord,
 } from '../../protocol/index.js';
@@ -38,6 +42,11 @@ export interface Stores {
   readonly groups: RecordBucket<ServerGroupRecord>;
   /** Host aggregates and availability zones (`nv-aggregates`), mirrored into placement's aggregates. */
   readonly aggregates: RecordBucket<AggregateRecord>;
+  /** Networks, subnets, ports and the claims of their addresses and MACs (docs/networks.md). */
+  readonly networks: RecordBucket<NetworkRecord>;
+  readonly subnets: RecordBucket<SubnetRecord>;
+  readonly ports: RecordBucket<PortRecord>;
+  readonly ipam: RecordBucket<IpamClaim>;
   /** The images' bytes (object store `nv-images`), opened on first use. */
   readonly imageData: ImageStore;
 }
@@ -51,19 +60,37 @@ export async function removeImage(stores: Pick<Stores, 'images' | 'imageData'>, 
 export async function openStores(nc: NatsConnection, prefix?: string): Promise<Stores> {
   const b = names(prefix).buckets;
   const kvm = new Kvm(nc);
-  const [instances, flavors, quotas, quotaUsage, services, hosts, migrations, images, groups, aggregates] =
-    await Promise.all([
-      kvm.open(b.instances),
-      kvm.open(b.flavors),
-      kvm.open(b.quotas),
-      kvm.open(b.quotaUsage),
-      kvm.open(b.services),
-      kvm.open(b.hosts),
-      kvm.open(b.migrations),
-      kvm.open(b.images),
-      kvm.open(b.groups),
-      kvm.open(b.aggregates),
-    ]);
+  const [
+    instances,
+    flavors,
+    quotas,
+    quotaUsage,
+    services,
+    hosts,
+    migrations,
+    images,
+    groups,
+    aggregates,
+    networks,
+    subnets,
+    ports,
+    ipam,
+  ] = await Promise.all([
+    kvm.open(b.instances),
+    kvm.open(b.flavors),
+    kvm.open(b.quotas),
+    kvm.open(b.quotaUsage),
+    kvm.open(b.services),
+    kvm.open(b.hosts),
+    kvm.open(b.migrations),
+    kvm.open(b.images),
+    kvm.open(b.groups),
+    kvm.open(b.aggregates),
+    kvm.open(b.networks),
+    kvm.open(b.subnets),
+    kvm.open(b.ports),
+    kvm.open(b.ipam),
+  ]);
   return {
     instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance', INSTANCE_RECORD_UPGRADES),
     flavors: new RecordBucket<FlavorRecord>(flavors, FlavorRecord, 'flavor'),
@@ -76,6 +103,10 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     images: new RecordBucket<ImageRecord>(images, ImageRecord, 'image'),
     groups: new RecordBucket<ServerGroupRecord>(groups, ServerGroupRecord, 'server group'),
     aggregates: new RecordBucket<AggregateRecord>(aggregates, AggregateRecord, 'aggregate'),
+    networks: new RecordBucket<NetworkRecord>(networks, NetworkRecord, 'network'),
+    subnets: new RecordBucket<SubnetRecord>(subnets, SubnetRecord, 'subnet'),
+    ports: new RecordBucket<PortRecord>(ports, PortRecord, 'port'),
+    ipam: new RecordBucket<IpamClaim>(ipam, IpamClaim, 'address claim'),
   };
 }
 

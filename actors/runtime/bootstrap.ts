@@ -67,6 +67,10 @@ export function names(prefix: string = DEFAULT_PREFIX) {
       images: `${prefix}-images`,
       groups: `${prefix}-server-groups`,
       aggregates: `${prefix}-aggregates`,
+      networks: `${prefix}-networks`,
+      subnets: `${prefix}-subnets`,
+      ports: `${prefix}-ports`,
+      ipam: `${prefix}-ipam`,
       leases: `${prefix}-leases`,
     },
     objectStores: {
@@ -176,6 +180,10 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
     { name: b.images, history: 1, ttl: 0 }, // the image registry: snapshots and shelved images
     { name: b.aggregates, history: 1, ttl: 0 }, // host aggregates and availability zones, mirrored into placement
     { name: b.groups, history: 1, ttl: 0 }, // server groups: policy and members, CAS-written one reservation at a time
+    { name: b.networks, history: 1, ttl: 0 }, // networks (docs/networks.md)
+    { name: b.subnets, history: 1, ttl: 0 }, // subnets: CIDR, gateway, allocation pools
+    { name: b.ports, history: 1, ttl: 0 }, // ports: MAC, fixed IPs, device and binding
+    { name: b.ipam, history: 1, ttl: 0 }, // one key per claimed address or MAC, created only if absent
     // placement's leader lease: a key not renewed within the TTL expires, and a standby takes it
     {
       name: b.leases,

@@ -5,7 +5,7 @@
 // Persistence: fenced logs, compare-and-set, leases, streams and buckets.
 export { names, bootstrap, DEFAULT_LEASE_TTL_MS } from './bootstrap.js';
 export { FencedLog } from './fenced-log.js';
-export { type Versioned, writeIfRevision } from './kv-cas.js';
+export { isConflict, type Versioned, writeIfRevision } from './kv-cas.js';
 export { Lease } from './lease.js';
 // Handling and making requests.
 export { startConsumerLoop, type ConsumerLoop, type Outcome } from './consumer-loop.js';

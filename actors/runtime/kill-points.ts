@@ -58,6 +58,8 @@ export interface KillPointContexts {
   readonly 'placement.answered': { readonly op: string; readonly consumer?: string };
   /** The conductor reserved a host for a member in its server group's record; nothing is claimed there yet. */
   readonly 'group.reserved': { readonly instanceId: string; readonly groupId: string; readonly host: string };
+  /** A port creation claimed an address in `nv-ipam`; the port's record does not list it yet (records/ipam.ts). */
+  readonly 'port.addressClaimed': { readonly portId: string; readonly subnetId: string; readonly ip: string };
 }
 
 export type KillPointName = keyof KillPointContexts;
@@ -73,6 +75,7 @@ export const KILL_POINTS: readonly KillPointName[] = [
   'release.judged',
   'placement.answered',
   'group.reserved',
+  'port.addressClaimed',
 ];
 
 /** The hook: called at each point, awaited before the continuation goes on. */

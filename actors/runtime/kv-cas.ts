@@ -37,7 +37,8 @@ export async function writeIfRevision(kv: KV, key: string, bytes: Uint8Array, re
   }
 }
 
-function isConflict(err: unknown): boolean {
+/** True for the server's "wrong last sequence": a write or delete conditional on a revision found it moved on. */
+export function isConflict(err: unknown): boolean {
   if (err instanceof JetStreamApiError)
     return err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === 10071;
   // kv.create on an existing key reports "wrong last sequence" too, sometimes wrapped.

@@ -89,15 +89,17 @@ export function serveProjectFamily(o: {
   readonly what: string;
   readonly handle: (project: string, req: Envelope<Record<string, unknown>>) => Promise<Answer>;
   readonly log?: (line: string, err?: unknown) => void;
+  /** Ops of more than one token (`network.create`: `<head><project>.network.create`). */
+  readonly dottedOps?: boolean;
 }): Subscription {
-  return o.nc.subscribe(`${o.head}*.*`, {
+  return o.nc.subscribe(`${o.head}*.${o.dottedOps ? '>' : '*'}`, {
     queue: 'gateway',
     callback: (err, msg: Msg) => {
       if (err) return;
       const req = decodeRequest<Record<string, unknown>>(o.ctx, msg);
       if (!req) return;
-      const [project, op] = msg.subject.slice(o.head.length).split('.');
-      if (!isProjectToken(project) || o.typeOf(op!) !== req.type || req.project !== project) {
+      const [project, ...ops] = msg.subject.slice(o.head.length).split('.');
+      if (!isProjectToken(project) || o.typeOf(ops.join('.')) !== req.type || req.project !== project) {
         respondError(o.ctx, msg, req, {
           status: 400,
           code: 'InvalidInput',

@@ -7,7 +7,7 @@
  * Identity on the bus comes from the connection only: a JetStream message does not say
  * who published it. So what a user may do is fixed by where it may publish:
  * - a tenant publishes commands only on `<prefix>.cmd.<its project>.>`, asks only
- *   `<prefix>.query.<its project>.>` and `<prefix>.image.<its project>.>`, reads only
+ *   `<prefix>.query.<its project>.>`, `<prefix>.image.<its project>.>` (and `group`, `net`), reads only
  *   `<prefix>.evt.<its project>.>` (core subscriptions, or JetStream consumers whose filter is inside it), and receives
  *   replies only on its own inbox prefix `_INBOX.<user>`;
  * - admin rights are honoured by the gateway only for commands on the admin project's
@@ -84,7 +84,9 @@ function service(prefix: string, role: ServiceRole, user: string): Permissions {
           p('rpc.*.consoleLog'),
         ],
       },
-      subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), p('image.>'), p('group.>'), ctl] },
+      subscribe: {
+        allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), p('image.>'), p('group.>'), p('net.>'), ctl],
+      },
     },
     conductor: {
       // $O.<images>: a shelved_offloaded instance's delete removes its image's bytes.
@@ -154,8 +156,16 @@ function computeHost(prefix: string, host: string, user: string): Permissions {
           `$JS.API.CONSUMER.MSG.NEXT.OBJ_${o}.*`,
         ]),
         '$JS.FC.>',
-        // Writes only to the buckets a host keeps: not flavors, quotas or operator switches.
-        ...[n.buckets.instances, n.buckets.migrations, n.buckets.services, n.buckets.images].map((b) => `$KV.${b}.>`),
+        // Writes only to the buckets a host keeps: not flavors, quotas or operator switches. Ports
+        // and their address claims: the build's network step makes, binds and releases them.
+        ...[
+          n.buckets.instances,
+          n.buckets.migrations,
+          n.buckets.services,
+          n.buckets.images,
+          n.buckets.ports,
+          n.buckets.ipam,
+        ].map((b) => `$KV.${b}.>`),
         `${prefix}.evt.>`,
         `${prefix}.conductor.>`,
         `${prefix}.host.*.*`,
@@ -193,6 +203,7 @@ function tenant(prefix: string, project: string, user: string): Permissions {
         `${prefix}.query.${project}.>`,
         `${prefix}.image.${project}.>`,
         `${prefix}.group.${project}.>`,
+        `${prefix}.net.${project}.>`,
         `$JS.API.CONSUMER.CREATE.${evt}.*.${prefix}.evt.${project}.>`,
         `$JS.API.CONSUMER.MSG.NEXT.${evt}.*`,
         `$JS.API.CONSUMER.INFO.${evt}.*`,

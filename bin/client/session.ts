@@ -15,6 +15,7 @@ import {
   ERROR_TYPE,
   imageType,
   groupType,
+  netType,
   isProjectToken,
   isToken,
   MessageKind,
@@ -130,6 +131,16 @@ export class ClientSession {
   /** `nv.group.<project>.<op>` (server groups); `id` the same on every retry, so a retried `create` makes one group. */
   group<T>(op: string, body: Record<string, unknown>, id?: string): Promise<T> {
     return this.request<T>(this.s.group(this.project, op), groupType(op), body, 10_000, this.project, id);
+  }
+
+  /** `nv.net.<project>.<kind>.<op>` (networks, subnets, ports); the same `id` on a retry: a `create` makes one. */
+  net<T>(op: string, body: Record<string, unknown>, id?: string): Promise<T> {
+    return this.request<T>(this.s.net(this.project, op), netType(op), body, 10_000, this.project, id);
+  }
+
+  /** `nv.net.admin.<op>`: a network request in the admin project (the claims' audit). */
+  netAdmin<T>(op: string, body: Record<string, unknown>): Promise<T> {
+    return this.request<T>(this.s.net(ADMIN_PROJECT, op), netType(op), body, 10_000, ADMIN_PROJECT);
   }
 
   /** `nv.admin.<op>`, in the admin project (the only one a secure gateway takes admin requests from). */

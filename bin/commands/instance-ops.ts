@@ -10,6 +10,7 @@ import { inSeconds, intFlag, UsageError } from '../options.js';
 import { SECOND_MS } from '../../actors/runtime/index.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { DEFAULT_WAIT_TIMEOUT_MS, sendCommand } from '../client/wait.js';
+import { bootNetworksOf } from './network-ops.js';
 
 /** The flags of a command that can wait for its outcome. */
 export interface WaitOptions extends ClientOptions {
@@ -48,6 +49,8 @@ const SIMPLE: readonly [InstanceAction, string][] = [
   ['unlock', 'unlock an instance'],
 ];
 
+const collect = (v: string, all: string[]): string[] => [...all, v];
+
 export function registerInstanceOps(program: Command): void {
   withWait(
     program
@@ -58,6 +61,19 @@ export function registerInstanceOps(program: Command): void {
       .option('--host <host>', 'admin only: force the compute host')
       .option('--group <id>', 'a server group of the project: placed under its policy (`novactor server-group`)')
       .option('--availability-zone <zone>', 'only hosts of this zone (`novactor availability-zones`); moves keep it')
+      .option(
+        '--network <id|auto|none>',
+        'a port on this network (auto: the only one; none: no port); repeatable',
+        collect,
+        [],
+      )
+      .option(
+        '--port <id>',
+        'a port of the project, bound to the instance (kept when it is deleted); repeatable',
+        collect,
+        [],
+      )
+      .option('--fixed-ip <net=ID,ip=IP>', 'a port on network ID with address IP; repeatable', collect, [])
       .option('--id <uuid>', 'the instance id to use (default: a new UUID)'),
   ).action(
     (
@@ -68,12 +84,16 @@ export function registerInstanceOps(program: Command): void {
         host?: string;
         group?: string;
         availabilityZone?: string;
+        network: string[];
+        port: string[];
+        fixedIp: string[];
         id?: string;
       },
     ) =>
       runClient(o, () => {
         const instanceId = o.id === undefined ? randomUUID() : tokenArg('--id', o.id);
         if (name.length === 0 || name.length > 255) throw new UsageError('the instance name must be 1-255 characters');
+        const networks = bootNetworksOf(o);
         const body = {
           name,
           flavor: o.flavor,
@@ -81,6 +101,7 @@ export function registerInstanceOps(program: Command): void {
           ...(o.host ? { host: tokenArg('--host', o.host) } : {}),
           ...(o.group ? { schedulerHints: { group: tokenArg('--group', o.group) } } : {}),
           ...(o.availabilityZone ? { availabilityZone: o.availabilityZone } : {}),
+          ...(networks !== undefined ? { networks } : {}),
         };
         const run = { instanceId, action: 'boot', body, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
         return (c) => sendCommand(c, run);

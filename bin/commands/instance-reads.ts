@@ -77,6 +77,13 @@ export function registerInstanceReads(program: Command): void {
                   .join(', ')
               : null,
           ],
+          // Nova's `addresses`: network=ip,… (mac), one per port.
+          [
+            'addresses',
+            i.ports?.length
+              ? i.ports.map((p) => `${p.networkId}=${p.ips.join(',') || '-'} (${p.mac}, port ${p.portId})`).join('; ')
+              : null,
+          ],
           ['fault', i.fault ? `${i.fault.code}: ${i.fault.message}` : null],
           ['created', when(i.createdAt)],
           ['updated', when(i.updatedAt)],

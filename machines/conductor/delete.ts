@@ -54,6 +54,9 @@ export function decideDelete(s: DeleteSnapshot): Plan | CleanupNeeded {
     );
   }
   effects.push({ kind: 'release', consumer: id });
+  // An offloaded instance keeps its ports (an unshelve spawns with them); one that never reached a host has none.
+  if (now.networks && now.networks.length > 0)
+    effects.push({ kind: 'releasePorts', instanceId: id, networks: now.networks });
   if (now.shelvedImage !== undefined) effects.push({ kind: 'removeImage', imageId: now.shelvedImage });
   return { kind: 'releaseMoves', effects };
 }

@@ -11,6 +11,7 @@ import type {
   InstanceRecord,
   MigrationRecord,
 } from '../../protocol/schemas/internal.js';
+import type { NetworkRequest } from '../../protocol/schemas/networks.js';
 
 /** A record as read, with the revision a CAS write over it expects. */
 export interface Stored<T> {
@@ -46,6 +47,8 @@ export type Effect =
     }
   /** The command's terminal refusal. */
   | { readonly kind: 'reject'; readonly code: ConductorRejection; readonly message: string }
+  /** Release an instance's ports: those its build made are deleted, its user's unbound (an offloaded one's). */
+  | { readonly kind: 'releasePorts'; readonly instanceId: string; readonly networks: readonly NetworkRequest[] }
   /** Delete an image record (a shelved instance's image goes with the instance). */
   | { readonly kind: 'removeImage'; readonly imageId: string }
   /** Create a migration record (one an earlier run made stays as it is). */

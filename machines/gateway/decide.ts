@@ -13,6 +13,8 @@ import {
 } from '../../protocol/schemas/internal.js';
 import type { ServerGroupRecord } from '../../protocol/schemas/groups.js';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
+import type { BootNetworks } from '../../protocol/schemas/networks.js';
+import { resolveBootNetworks, type BootNetworkFacts } from '../network/index.js';
 
 export interface IncomingCommand {
   readonly commandId: string;
@@ -43,6 +45,8 @@ export interface GatewayInputs {
   readonly group?: ServerGroupRecord | undefined;
   /** The availability zones there are, when a boot names one. */
   readonly zones?: ReadonlySet<string>;
+  /** The records a boot's `networks` names or may pick (`auto`), when it asks for ports. */
+  readonly networks?: BootNetworkFacts;
 }
 
 export type GatewayDecision =
@@ -71,9 +75,15 @@ export type RejectCode =
   | 'ImageNotActive'
   | 'ServerGroupNotFound'
   | 'AvailabilityZoneNotFound'
+  | 'NetworkNotFound'
+  | 'NetworkAmbiguous'
+  | 'PortNotFound'
+  | 'PortInUse'
   | 'QuotaExceeded'
   | 'NotAuthorized'
   | 'InstanceInvalidState';
+
+const NO_NETWORKS: BootNetworkFacts = { networks: [], ports: new Map(), subnets: new Map() };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -196,6 +206,7 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
     metadata?: Record<string, string>;
     schedulerHints?: { group?: string };
     availabilityZone?: string;
+    networks?: BootNetworks;
   };
   // The instance id is also its placement consumer id, which placement wants uuid-shaped.
   if (!UUID.test(cmd.instanceId)) return reject('InvalidInput', `instance id ${cmd.instanceId} must be a uuid`);
@@ -220,6 +231,8 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
   // Nova: "The requested availability zone is not available" (400).
   if (zone !== undefined && !inputs.zones?.has(zone))
     return reject('AvailabilityZoneNotFound', `availability zone ${zone} is not available`);
+  const nets = resolveBootNetworks(body.networks, cmd.project, inputs.networks ?? NO_NETWORKS);
+  if (!nets.ok) return reject(nets.code, nets.message);
   // The new instance is judged against the project's quota ledger next (quota.ts).
   return {
     kind: 'create',
@@ -249,6 +262,7 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
       forcedHost: body.host ?? null,
       ...(group !== undefined ? { group } : {}),
       ...(zone !== undefined ? { availabilityZone: zone } : {}),
+      ...(nets.networks.length > 0 ? { networks: nets.networks } : {}),
       owner: 'conductor',
       epoch: 0,
     },

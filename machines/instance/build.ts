@@ -7,6 +7,7 @@
  * offloaded instance.
  */
 import type { Fault } from '../../protocol/schemas/common.js';
+import type { InstancePort } from '../../protocol/schemas/networks.js';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 import {
   advance,
@@ -56,6 +57,8 @@ export function initialContext(input: InstanceInput): InstanceContext {
     stashedVmState: null,
     move: null,
     shelvedImage: null,
+    ...(r.networks && r.networks.length > 0 ? { networks: r.networks } : {}),
+    ...(r.ports && r.ports.length > 0 ? { ports: r.ports } : {}),
   };
   return unshelveContext(evacuationContext(base, input), input);
 }
@@ -95,6 +98,13 @@ export const actions = {
     // reschedule onto another host is a new attempt with its own start (as in Nova).
     if (t.ctx.attempt > 1) t.notify('instance.create.start', t.corr);
     t.run('claim');
+  }),
+  /** The network step made or bound the ports: they are the instance's (its addresses); on to block devices. */
+  networked: txAction((t, event) => {
+    const r = event.type === 'STEP_DONE' && 'result' in event ? event.result : undefined;
+    const ports = r?.['ports'];
+    if (Array.isArray(ports)) t.ctx = { ...t.ctx, ports: ports as InstancePort[] };
+    t.set({ taskState: 'block_device_mapping' }).run('blockDevices');
   }),
   buildDone: txAction((t) => {
     t.set({ vmState: 'active', taskState: null, powerState: 'running' }).final('instance.create.end');
@@ -164,7 +174,7 @@ export const states = {
     initial: 'claiming',
     states: {
       claiming: buildStep('claim', advance('networking', 'networking', 'network'), true),
-      networking: buildStep('network', advance('blockDeviceMapping', 'block_device_mapping', 'blockDevices'), false),
+      networking: buildStep('network', { target: 'blockDeviceMapping', actions: { type: 'networked' } }, false),
       blockDeviceMapping: buildStep('blockDevices', advance('spawning', 'spawning', 'spawn'), false),
       spawning: buildStep('spawn', { target: '#instance.idle', actions: { type: 'buildDone' } }, true),
     },

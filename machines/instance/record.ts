@@ -74,6 +74,9 @@ export function buildInputOf(r: InstanceRecord, task: HostBuildTask, now: number
       metadata: r.metadata,
       locked: r.locked,
       createdAt: r.createdAt,
+      ...(r.networks && r.networks.length > 0 ? { networks: r.networks } : {}),
+      // A rebuild elsewhere (evacuation, unshelve) spawns with the ports it has (a reschedule's were released).
+      ...(r.ports && r.ports.length > 0 ? { ports: r.ports } : {}),
     },
     bootId: task.commandId,
     ts: now,

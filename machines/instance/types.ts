@@ -12,6 +12,7 @@ import type {
   VmState,
 } from '../../protocol/schemas/instance.js';
 import type { RejectionCode } from '../../protocol/errors.js';
+import type { InstancePort, NetworkRequest } from '../../protocol/schemas/networks.js';
 import type { ExtraSpecs } from '../../protocol/schemas/internal.js';
 
 /** Every side effect the machine can ask for. Each is idempotent under its key. */
@@ -170,6 +171,10 @@ export interface InstanceContext {
   readonly move: Move | null;
   /** The image a shelve saved the instance to; an unshelve spawns from it, then deletes it. */
   readonly shelvedImage: string | null;
+  /** The ports its boot asked for, as the gateway resolved them (absent: none; the network step has nothing to do). */
+  readonly networks?: readonly NetworkRequest[];
+  /** The ports its network step made or bound (Nova's network info), shown as its addresses. */
+  readonly ports?: readonly InstancePort[];
 }
 
 export const HANDLED_LIMIT = 64;
@@ -188,6 +193,9 @@ export interface InstanceInput {
     readonly metadata?: Readonly<Record<string, string>>;
     readonly locked?: boolean;
     readonly createdAt: number;
+    readonly networks?: readonly NetworkRequest[];
+    /** Its ports, when it arrives with them (the unshelve of an offloaded instance, an evacuation's rebuild). */
+    readonly ports?: readonly InstancePort[];
   };
   /** The boot command id: corr of every build event. */
   readonly bootId: string;

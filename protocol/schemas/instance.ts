@@ -4,6 +4,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Empty, Fault, Name, OptionalHost, Text, TokenString } from './common.js';
+import { BootNetworks, InstancePort, MAX_BOOT_NETWORKS } from './networks.js';
 
 export const VmState = Type.Union(
   [
@@ -77,6 +78,8 @@ export const InstanceCommandBodies = {
       availabilityZone: Type.Optional(
         Type.String({ minLength: 1, maxLength: 255, pattern: '^[^:\\x00-\\x1f\\x7f]+$' }),
       ),
+      /** Its ports (§8.11): `auto`, `none` (the default), or each a network (and fixed IP) or a port of the project. */
+      networks: Type.Optional(BootNetworks),
     },
     { additionalProperties: false },
   ),
@@ -243,6 +246,8 @@ export const InstanceRecordView = Type.Object(
     locked: Type.Boolean(),
     createdAt: Type.Integer({ minimum: 0 }),
     updatedAt: Type.Integer({ minimum: 0 }),
+    /** Its ports and their addresses (Nova's `addresses`), once its build's network step has run (§8.11). */
+    ports: Type.Optional(Type.Array(InstancePort, { maxItems: MAX_BOOT_NETWORKS })),
   },
   { additionalProperties: false },
 );

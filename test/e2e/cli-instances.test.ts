@@ -319,3 +319,48 @@ test(
     t.is((await cli(['aggregate', 'delete', agg.aggregateId])).code, 0);
   },
 );
+
+test('cli - network, subnet and port: create, list, show, in use, audit, delete; boot --network refusals', async (t) => {
+  const n = await cli(['network', 'create', 'cli-net', '--json']);
+  t.is(n.code, 0, n.err);
+  const net = json<{ network: { networkId: string } }>(n).network.networkId;
+  const s = await cli([
+    'subnet',
+    'create',
+    'v4',
+    '--network',
+    net,
+    '--cidr',
+    '10.9.0.0/24',
+    '--pool',
+    '10.9.0.10-10.9.0.20',
+  ]);
+  t.is(s.code, 0, s.err);
+  t.regex(s.out, /10\.9\.0\.0\/24\s+10\.9\.0\.1\s+10\.9\.0\.10-10\.9\.0\.20$/m);
+  const sub = s.out.split('\n')[1]!.split(/\s+/)[0]!;
+  const bad = await cli(['subnet', 'create', 'x', '--network', net, '--cidr', '10.9.0.128/25']);
+  t.is(bad.code, 1);
+  t.regex(bad.err, /InvalidInput.*overlaps/);
+  const p = await cli(['port', 'create', 'p1', '--network', net, '--fixed-ip', 'ip=10.9.0.15', '--json']);
+  t.is(p.code, 0, p.err);
+  const port = json<{ port: { portId: string; mac: string; fixedIps: { ipAddress: string }[] } }>(p).port;
+  t.deepEqual(
+    port.fixedIps.map((f) => f.ipAddress),
+    ['10.9.0.15'],
+  );
+  t.regex(
+    (await cli(['port', 'list'])).out,
+    new RegExp(`^${port.portId}\\s+p1\\s+${net}\\s+${port.mac}\\s+10\\.9\\.0\\.15\\s+DOWN`, 'm'),
+  );
+  const inUse = await cli(['subnet', 'delete', sub]);
+  t.is(inUse.code, 1);
+  t.regex(inUse.err, /SubnetInUse/);
+  t.regex((await cli(['ipam-audit', '--dry-run'])).out, /^\d+ claims, 0 orphaned, 0 released$/m);
+  const unknown = await cli(['boot', 'n', '--flavor', 'm1.tiny', '--network', randomUUID(), '--wait']);
+  t.is(unknown.code, 1);
+  t.regex(unknown.err, /NetworkNotFound/);
+  t.is((await cli(['boot', 'n', '--flavor', 'm1.tiny', '--network', 'auto', '--port', port.portId])).code, 2);
+  t.is((await cli(['port', 'delete', port.portId])).code, 0);
+  t.is((await cli(['network', 'delete', net])).code, 0);
+  t.is((await cli(['subnet', 'show', sub])).code, 1, 'its subnets went with it');
+});

@@ -164,7 +164,8 @@ test('docs - every field and literal of every message schema appears in code', (
     'field names missing',
   );
   t.deepEqual(
-    [...out.literals].filter((w) => !codeWords.has(w)),
+    // A literal with a separator in it (`compute:nova`) is found as a whole code span.
+    [...out.literals].filter((w) => !codeWords.has(w) && !spans.has(w)),
     [],
     'string literals missing',
   );

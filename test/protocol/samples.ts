@@ -44,10 +44,17 @@ const record = {
   locked: false,
   createdAt: 1,
   updatedAt: 2,
+  ports: [{ portId: 'p-1', networkId: 'n-1', mac: 'fa:16:3e:01:02:03', ips: ['10.0.0.12'], created: true }],
 };
 
 const commandBodies: Record<string, Record<string, unknown>> = {
-  boot: { name: 'web', flavor: 'm1.small', image: 'cirros', metadata: { a: 'b' } },
+  boot: {
+    name: 'web',
+    flavor: 'm1.small',
+    image: 'cirros',
+    metadata: { a: 'b' },
+    networks: [{ network: 'n-1', fixedIp: '10.0.0.5' }, { port: 'p-1' }],
+  },
   reboot: { type: 'HARD' },
   rebuild: { image: 'cirros' },
   resize: { flavor: 'm1.large' },
@@ -148,6 +155,25 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'group.list': {},
   'group.show': { groupId: 'g-1' },
   'group.delete': { groupId: 'g-1' },
+  'net.network.create': { name: 'private', shared: false },
+  'net.network.list': {},
+  'net.network.show': { networkId: 'n-1' },
+  'net.network.delete': { networkId: 'n-1' },
+  'net.subnet.create': {
+    networkId: 'n-1',
+    name: 'v4',
+    cidr: '10.0.0.0/24',
+    gatewayIp: '10.0.0.1',
+    allocationPools: [{ start: '10.0.0.10', end: '10.0.0.200' }],
+  },
+  'net.subnet.list': { networkId: 'n-1' },
+  'net.subnet.show': { subnetId: 's-1' },
+  'net.subnet.delete': { subnetId: 's-1' },
+  'net.port.create': { networkId: 'n-1', name: 'p', fixedIps: [{ subnetId: 's-1', ipAddress: '10.0.0.12' }] },
+  'net.port.list': { networkId: 'n-1' },
+  'net.port.show': { portId: 'p-1' },
+  'net.port.delete': { portId: 'p-1' },
+  'net.ipam.audit': { dryRun: true, graceMs: 0 },
   'admin.flavors.create': {
     name: 'avx',
     vcpus: 2,
@@ -188,7 +214,47 @@ const aggregate = {
   updatedAt: 6,
 };
 
+const networkRec = { networkId: 'n-1', name: 'private', project: 'demo', shared: false, createdAt: 5 };
+const subnetRec = {
+  subnetId: 's-1',
+  networkId: 'n-1',
+  name: 'v4',
+  project: 'demo',
+  ipVersion: 4,
+  cidr: '10.0.0.0/24',
+  gatewayIp: '10.0.0.1',
+  allocationPools: [{ start: '10.0.0.10', end: '10.0.0.200' }],
+  createdAt: 5,
+};
+const portRec = {
+  portId: 'p-1',
+  networkId: 'n-1',
+  project: 'demo',
+  name: 'p',
+  mac: 'fa:16:3e:01:02:03',
+  fixedIps: [{ subnetId: 's-1', ipAddress: '10.0.0.12' }],
+  status: 'ACTIVE',
+  deviceId: 'i-1',
+  deviceOwner: 'compute:nova',
+  bindingHost: 'h1',
+  createdAt: 5,
+  updatedAt: 6,
+};
+
 export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
+  'net.network.create': { network: networkRec },
+  'net.network.list': { networks: [networkRec] },
+  'net.network.show': { network: networkRec },
+  'net.network.delete': {},
+  'net.subnet.create': { subnet: subnetRec },
+  'net.subnet.list': { subnets: [subnetRec] },
+  'net.subnet.show': { subnet: subnetRec },
+  'net.subnet.delete': {},
+  'net.port.create': { port: portRec },
+  'net.port.list': { ports: [portRec] },
+  'net.port.show': { port: portRec },
+  'net.port.delete': {},
+  'net.ipam.audit': { claims: 3, orphans: [{ key: 'ip.s-1.10-0-0-9', portId: 'p-2' }], released: 1 },
   'query.instances.list': { instances: [record] },
   'query.instances.show': { instance: record },
   'query.instances.consoleLog': { output: 'novactor guest i-1 up\r\n' },

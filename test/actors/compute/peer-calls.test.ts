@@ -19,7 +19,10 @@ import {
   subjects,
   trackerType,
   type Envelope,
+  type NetworkRecord,
+  type PortRecord,
 } from '../../../protocol/index.js';
+import { ClientSession } from '../../../bin/client/session.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { connectTo, type SecureTestServer } from '../../helpers/nats.js';
 
@@ -306,5 +309,25 @@ test.serial(
     );
     t.is(c.hosts.get(third)!.fake.guest(id), undefined);
     t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  },
+);
+
+test.serial(
+  "secure mode: a tenant's network; the host's network step makes and releases the port as its own user",
+  async (t) => {
+    const c = await cloud;
+    await c.stores.quotas.put('demo', { instances: -1, cores: -1, ramMb: -1 });
+    const nc = await connectTo(c.server.url, 'tenant-demo', (c.server as SecureTestServer).creds.get('tenant-demo'));
+    conns.set('tenant-demo', nc);
+    const alice = new ClientSession(nc, 'demo', 'alice', false);
+    const net = (await alice.net<{ network: NetworkRecord }>('network.create', { name: 'sec' })).network.networkId;
+    await alice.net('subnet.create', { networkId: net, cidr: '10.80.0.0/24' });
+    const { id, cmd } = await c.boot('sec-net', 'm1.tiny', { networks: [{ network: net }] });
+    t.is((await c.client.final(id, cmd, 60_000)).type, 'instance.create.end');
+    const ports = await alice.net<{ ports: PortRecord[] }>('port.list', { networkId: net });
+    t.like(ports.ports[0], { deviceId: id, status: 'ACTIVE' });
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+    t.deepEqual((await alice.net<{ ports: PortRecord[] }>('port.list', { networkId: net })).ports, []);
+    await alice.net('network.delete', { networkId: net });
   },
 );

@@ -1,0 +1,82 @@
+/**
+ * The build's `network` step and the release of an instance's ports (docs/networks.md). The
+ * ports a boot asked for are in its record (`networks`, resolved by the gateway). A network's
+ * port gets an id derived from the instance and its place in that list, so the step run again
+ * (its actor killed, the task redelivered, a reschedule's next host) finds the port it made
+ * rather than making a second; a port the user passed in is bound, and bound again, to this
+ * instance on this host. Nothing waits for a vif-plugged event yet (a later part of issue 19).
+ *
+ * Release (delete, build abort, reschedule; records/ipam.ts releaseInstancePorts) is by the same
+ * derivation, not by what the record lists, so a port made by a step killed before its result was
+ * recorded is released too: ports the build made are deleted, ports the user passed in are unbound
+ * and kept (Nova's rule).
+ */
+import type { InstancePort, NetworkRequest, PortRecord } from '../../protocol/index.js';
+import type { InstanceSnapshot } from '../../machines/instance/index.js';
+import {
+  bindPort,
+  buildPortId,
+  createPort,
+  releaseInstancePorts,
+  type NetOutcome,
+  type NetStores,
+} from '../records/index.js';
+import type { Clock } from '../runtime/index.js';
+import { done, failed, peerCode, type StepContext, type StepResult } from './step-kit.js';
+
+export interface NetworkStepDeps {
+  readonly host: string;
+  readonly net: NetStores;
+  readonly clock: Clock;
+}
+
+/** The network step has nothing to do for an instance that asked for no port: taken as done (no record write). */
+export const networkIsNoop = (snapshot: InstanceSnapshot): boolean => (snapshot.context.networks?.length ?? 0) === 0;
+
+const portOf = (p: PortRecord, created: boolean): InstancePort => ({
+  portId: p.portId,
+  networkId: p.networkId,
+  mac: p.mac!,
+  ips: p.fixedIps.map((f) => f.ipAddress),
+  created,
+});
+
+export function networkStep(d: NetworkStepDeps): (ctx: StepContext) => Promise<StepResult> {
+  const now = () => d.clock.now();
+  return async ({ snapshot }) => {
+    const c = snapshot.context;
+    const device = { deviceId: c.instanceId, host: d.host };
+    const ports: InstancePort[] = [];
+    for (const [index, want] of (c.networks ?? []).entries()) {
+      let r: NetOutcome<PortRecord>;
+      if (want.port !== undefined) r = await bindPort(d.net, now, want.port, c.project, device);
+      else {
+        const portId = buildPortId(c.instanceId, index);
+        r = await createPort(
+          { stores: d.net, now },
+          {
+            portId,
+            project: c.project,
+            networkId: want.network!,
+            ...(want.fixedIp !== undefined ? { fixedIps: [{ ipAddress: want.fixedIp }] } : {}),
+            device,
+          },
+        );
+        // Made before on another host (a reschedule) or half-way: bound here now.
+        if (r.ok && (r.value.bindingHost !== d.host || r.value.status !== 'ACTIVE'))
+          r = await bindPort(d.net, now, portId, c.project, device);
+      }
+      // Neutron's code is the build's fault (IpAddressGenerationFailure, PortInUse…); not rescheduled.
+      if (!r.ok) return failed({ code: peerCode(r.code), message: r.message });
+      ports.push(portOf(r.value, want.port === undefined));
+    }
+    return done({ ports });
+  };
+}
+
+/** Deletes the ports the build made for the instance and unbinds the ones its user passed in. */
+export const releasePorts = (
+  d: NetworkStepDeps,
+  instanceId: string,
+  networks: readonly NetworkRequest[] | undefined,
+): Promise<void> => releaseInstancePorts(d.net, () => d.clock.now(), instanceId, networks);

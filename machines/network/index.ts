@@ -1,0 +1,21 @@
+export {
+  fixedIpProblem,
+  formatIpv4,
+  freeAddresses,
+  ipKey,
+  ipKeys,
+  ipOfKey,
+  macKey,
+  macOf,
+  MAX_PREFIX,
+  MIN_PREFIX,
+  overlaps,
+  parseCidr,
+  parseIpv4,
+  planSubnet,
+  poolSize,
+  walkOffset,
+  type Cidr,
+  type PlannedSubnet,
+} from './addresses.js';
+export { namedIn, resolveBootNetworks, type BootNetworkCode, type BootNetworkFacts, type Resolved } from './boot.js';
