@@ -22,6 +22,7 @@ import type { TrackerGate } from '../tracker/index.js';
 import { dropShelved, type ImageStepDeps } from './image-steps.js';
 import { networkIsNoop, networkStep, releasePorts } from './network-steps.js';
 import type { PowerStepDeps } from './power-steps.js';
+import { nicsOf } from './guest-nics.js';
 import {
   done,
   driverStep,
@@ -111,9 +112,7 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
             flavor: c.flavor,
             ...(c.shelvedImage ? { image: c.shelvedImage } : c.image ? { image: c.image } : {}),
             // One interface per port, in the boot's order (under libvirt a tap on the network's bridge).
-            ...(c.ports && c.ports.length > 0
-              ? { nics: c.ports.map((p) => ({ portId: p.portId, mac: p.mac, network: p.networkId })) }
-              : {}),
+            ...nicsOf(c.ports),
           },
           { signal },
         ),

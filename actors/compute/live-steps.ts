@@ -21,7 +21,7 @@ function migrationTarget(reply: Record<string, unknown>): MigrationTarget | unde
 }
 
 export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number]> {
-  const { peerMove, tracker, destroyGuest, setStatus, dropSourceAgain } = moveKit(d);
+  const { peerMove, tracker, destroyGuest, setStatus, dropSourceAgain, bindPortsHere } = moveKit(d);
   const noMove = () => failed({ code: StepErrorCode.NoMove, message: 'no live migration in flight' });
 
   /**
@@ -46,6 +46,7 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
       name: c.name,
       flavor: c.flavor,
       image: c.image,
+      ...(c.ports && c.ports.length > 0 ? { ports: c.ports } : {}),
     });
     await setStatus(mid, 'running');
     const moveNow = async () => {
@@ -96,6 +97,8 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     if (!guest && d.driver.migrateOut)
       return failed({ code: StepErrorCode.GuestMissing, message: `no guest of ${c.instanceId} arrived on ${d.host}` });
     if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId, { signal });
+    // Its ports' binding follows it here (Nova activates the destination's binding at this point).
+    await bindPortsHere(c);
     await destroyGuest(m.source, c.instanceId, mid, key);
     const drop = await tracker(
       m.source,

@@ -14,11 +14,12 @@ import type { FlavorView, InstanceRecord, MigrationRecord, MigrationStatus } fro
 import type { HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { hostsOf, type PlacementClient } from '../placement/index.js';
-import { type RecordBucket, isOpenMigration, type Stores } from '../records/index.js';
+import { bindPort, type RecordBucket, isOpenMigration, type Stores } from '../records/index.js';
 import { type Clock, CallError, type KillPoint, type RemoteHosts } from '../runtime/index.js';
 import type { TrackerGate } from '../tracker/index.js';
 import { publishRelease } from './move-release.js';
 import { peerCode, type StepFailureCode } from './step-kit.js';
+import { nicsOf } from './guest-nics.js';
 
 export interface MoveStepDeps {
   readonly host: string;
@@ -294,14 +295,33 @@ export function moveKit(d: MoveStepDeps) {
     return (await hostsOf(d.placement, Object.keys(inst.allocations))).find((h) => h.root !== source)?.host;
   };
 
-  /** The guest on this host, of `flavor`, left stopped if the move started from a stopped one. */
+  /**
+   * The instance's ports bound to this host, where its guest runs now (Nova's port binding at a
+   * move's end: the destination's, or the source's again after a revert). Idempotent; a port
+   * deleted meanwhile is skipped, as is one another instance holds (logged).
+   */
+  const bindPortsHere = async (c: InstanceContext) => {
+    for (const p of c.ports ?? []) {
+      const r = await bindPort(d.stores, () => d.clock.now(), p.portId, c.project, {
+        deviceId: c.instanceId,
+        host: d.host,
+      });
+      if (!r.ok && r.code !== 'PortNotFound')
+        d.log?.(`ports of ${c.instanceId}: ${p.portId} not bound here: ${r.message}`);
+    }
+  };
+
+  /** The guest on this host, of `flavor`, left stopped if the move started from a stopped one; its ports bound here. */
   const spawnHere = async (c: InstanceContext, m: Move, flavor: FlavorView, signal: AbortSignal) => {
+    await bindPortsHere(c);
     const spec = {
       instanceId: c.instanceId,
       name: c.name,
       host: d.host,
       flavor,
       ...(c.image ? { image: c.image } : {}),
+      // Its ports come along: under libvirt, taps on this host's bridges.
+      ...nicsOf(c.ports),
     };
     await d.driver.spawn(spec, { signal });
     if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId, { signal });
@@ -324,5 +344,6 @@ export function moveKit(d: MoveStepDeps) {
     swapBack,
     claimedDest,
     spawnHere,
+    bindPortsHere,
   };
 }

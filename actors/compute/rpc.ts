@@ -4,7 +4,15 @@
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { PEER_OPS } from '../../machines/instance/index.js';
-import { parsePeerSubject, rpcType, subjects, type FlavorView, type HostStatus } from '../../protocol/index.js';
+import {
+  parsePeerSubject,
+  rpcType,
+  subjects,
+  type FlavorView,
+  type HostStatus,
+  type InstancePort,
+} from '../../protocol/index.js';
+import { nicsOf } from './guest-nics.js';
 import { isVirtError, VirtErrorCode, type HypervisorDriver } from '../../virt/index.js';
 import type { PeerGate } from './peer-gate.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/index.js';
@@ -123,7 +131,7 @@ export interface PeerCallDeps {
 }
 
 type PeerBody = { instanceId: string; migrationId: string; epoch: number; revision: number; stepKey: string };
-type PreLiveBody = PeerBody & { name: string; flavor: FlavorView; image: string | null };
+type PreLiveBody = PeerBody & { name: string; flavor: FlavorView; image: string | null; ports?: InstancePort[] };
 
 /**
  * `nv.rpc.<host>.from.<caller>.<op>`: what other hosts ask of this one in a move — destroy
@@ -194,6 +202,8 @@ async function prepareIncoming(d: PeerCallDeps, b: PreLiveBody): Promise<Record<
     host: d.host,
     flavor: b.flavor,
     ...(b.image ? { image: b.image } : {}),
+    // The guest arrives with its interfaces: under libvirt, its taps on this host's bridges.
+    ...nicsOf(b.ports),
   };
   if (d.driver.prepareIncoming) return { target: await d.driver.prepareIncoming(spec) };
   const g = await d.driver.spawn(spec);

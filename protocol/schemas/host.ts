@@ -7,6 +7,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Empty, TokenString } from './common.js';
 import { FlavorView, PowerState } from './instance.js';
+import { InstancePort, MAX_BOOT_NETWORKS } from './networks.js';
 
 const Count = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
 const OpId = Type.String({ minLength: 1, maxLength: 300 });
@@ -168,6 +169,8 @@ export const HostRpcOps = {
         name: Type.String({ maxLength: 255 }),
         flavor: FlavorView,
         image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]),
+        /** The instance's ports: its guest arrives with one interface each. */
+        ports: Type.Optional(Type.Array(InstancePort, { maxItems: MAX_BOOT_NETWORKS })),
       },
       { additionalProperties: false },
     ),

@@ -17,6 +17,7 @@ import type {
   PortRecord,
   SubnetRecord,
 } from '../../../protocol/index.js';
+import { TestClient } from '../../helpers/client.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { kill } from '../../helpers/kills.js';
 import { PointHold } from '../../helpers/point-hold.js';
@@ -129,6 +130,21 @@ test.serial(
     // The bound port cannot serve a second instance, nor be deleted from under this one.
     t.is(await rejected(c, [{ port: mine.portId }]), 'PortInUse');
     await t.throwsAsync(alice.net('port.delete', { portId: mine.portId }), { message: /in use/ });
+
+    // Moves carry the interfaces: a cold migration's guest on the other host, then a live one's back.
+    const nics = ports.map((p) => ({ portId: p.portId, mac: p.mac, network: p.networkId }));
+    const other = view.host === 'n1' ? 'n2' : 'n1';
+    const admin = new TestClient(c.client.nc, 'demo', 'admin');
+    t.is((await admin.final(id, await admin.command(id, 'migrate', {}), 60_000)).type, 'instance.resize_finish.end');
+    t.is((await c.act(id, 'confirm_resize')).type, 'instance.resize_confirm.end');
+    t.deepEqual(c.hosts.get(other)!.fake.guest(id)?.spec.nics, nics);
+    const bindings = async () =>
+      Promise.all(ports.map(async (p) => (await c.stores.ports.get(p.portId))?.value.bindingHost));
+    t.deepEqual(await bindings(), [other, other], 'bound where the guest runs now');
+    const live = await admin.final(id, await admin.command(id, 'live_migrate', { host: view.host! }), 60_000);
+    t.is(live.type, 'instance.live_migration_post.end', JSON.stringify(live.body));
+    t.deepEqual(c.hosts.get(view.host!)!.fake.guest(id)?.spec.nics, nics);
+    t.deepEqual(await bindings(), [view.host, view.host]);
 
     t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
     t.is(await c.stores.ports.get(ports[0]!.portId), undefined);
