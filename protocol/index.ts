@@ -28,6 +28,7 @@ export {
   ctlType,
   imageType,
   groupType,
+  volumeType,
   knownTypes,
   MessageKind,
   placementType,
@@ -141,3 +142,13 @@ export {
   ServerGroupRecord,
   ServerGroupView,
 } from './schemas/groups.js';
+export {
+  MAX_ATTACHMENTS,
+  MAX_VOLUME_GB,
+  VOLUME_STATUSES,
+  VolumeAttachment,
+  VolumeOps,
+  VolumeRecord,
+  VolumeStatus,
+  VolumeView,
+} from './schemas/volumes.js';

@@ -31,6 +31,7 @@ import {
 } from './schemas/admin.js';
 import { ImageOps } from './schemas/images.js';
 import { GroupOps } from './schemas/groups.js';
+import { VolumeOps } from './schemas/volumes.js';
 
 /** What a message is, which decides where its type is looked up. */
 export const MessageKind = {
@@ -51,6 +52,7 @@ export const rpcType = (op: string) => `rpc.${op}`;
 export const adminType = (op: string) => `admin.${op}`;
 export const imageType = (op: string) => `image.${op}`;
 export const groupType = (op: string) => `group.${op}`;
+export const volumeType = (op: string) => `volume.${op}`;
 
 type OpTable = Readonly<Record<string, { readonly request: TSchema; readonly reply: TSchema }>>;
 
@@ -90,6 +92,7 @@ function build(): Record<MessageKind, Map<string, TSchema>> {
   ops(AdminOps, adminType, rr);
   ops(ImageOps, imageType, rr);
   ops(GroupOps, groupType, rr);
+  ops(VolumeOps, volumeType, rr);
   rr.replies.set(ERROR_TYPE, ErrorBodySchema);
 
   const tasks = new Map<string, TSchema>(Object.entries(InternalTasks));

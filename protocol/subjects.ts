@@ -74,6 +74,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     image: (project: string, op: string) => `${prefix}.image.${token('project', project)}.${token('op', op)}`,
     /** A user's server groups: `nv.group.<project>.<op>` (docs/protocol.md §8.10). */
     group: (project: string, op: string) => `${prefix}.group.${token('project', project)}.${token('op', op)}`,
+    /** A user's volumes: `nv.volume.<project>.<op>` (docs/protocol.md §8.12). */
+    volume: (project: string, op: string) => `${prefix}.volume.${token('project', project)}.${token('op', op)}`,
     placement: (op: string) => `${prefix}.placement.${dotted('op', op)}`,
     tracker: (host: string, op: string) => `${prefix}.tracker.${token('host', host)}.${dotted('op', op)}`,
     rpc: (host: string, op: string) => `${prefix}.rpc.${token('host', host)}.${dotted('op', op)}`,

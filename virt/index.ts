@@ -53,3 +53,4 @@ export function createDriver(
       return new LibvirtDriver(config);
   }
 }
+export { VolumeStore, type VolumeFormat } from './volume-store.js';

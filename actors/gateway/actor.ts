@@ -45,6 +45,8 @@ import { QuotaLedgers } from './quota-ledger.js';
 import { serveQueries } from './queries.js';
 import { serveImages } from './images.js';
 import { serveGroups } from './groups.js';
+import { serveVolumes } from './volumes.js';
+import { VolumeStore } from '../../virt/index.js';
 import { compileGatewayOptions, type GatewayOptions } from './options.js';
 
 export type { GatewayOptions } from './options.js';
@@ -254,6 +256,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
   const served = { nc: o.nc, stores, clock: o.clock, ids: o.ids, prefix, ...(o.log ? { log: o.log } : {}) };
   const groupService = serveGroups(served);
   const imageService = serveImages(served);
+  const volumeService = serveVolumes({ ...served, volumeStore: new VolumeStore(o.volumeDir) });
   const loop = await startConsumerLoop({
     js,
     jsm,
@@ -270,10 +273,17 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       admin.unsubscribe();
       imageService.unsubscribe();
       groupService.unsubscribe();
+      volumeService.unsubscribe();
       loop.kill();
     },
     stop: async () => {
-      await Promise.all([queries.drain(), admin.drain(), imageService.drain(), groupService.drain()]);
+      await Promise.all([
+        queries.drain(),
+        admin.drain(),
+        imageService.drain(),
+        groupService.drain(),
+        volumeService.drain(),
+      ]);
       await loop.stop();
     },
   };

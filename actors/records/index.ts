@@ -29,3 +29,4 @@ export {
   type UploadParts,
 } from './image-store.js';
 export { NO_CANDIDATES, requestOf } from './candidates-request.js';
+export { changeVolume, VOLUME_CAS_ATTEMPTS, type VolumeOutcome } from './volumes.js';

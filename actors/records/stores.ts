@@ -1,6 +1,6 @@
 /**
  * The record buckets every role reads: instances, flavors, quotas and their ledgers, services, hosts, migrations,
- * images, server groups.
+ * images, server groups, volumes.
  */
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -17,6 +17,7 @@ import {
   QuotaRecord,
   ServerGroupRecord,
   ServiceRecord,
+  VolumeRecord,
 } from '../../protocol/index.js';
 import { names } from '../runtime/index.js';
 import { imageStore, type ImageStore } from './image-store.js';
@@ -38,6 +39,8 @@ export interface Stores {
   readonly groups: RecordBucket<ServerGroupRecord>;
   /** Host aggregates and availability zones (`nv-aggregates`), mirrored into placement's aggregates. */
   readonly aggregates: RecordBucket<AggregateRecord>;
+  /** Volumes (`nv-volumes`): status and attachments, changed by compare-and-set only (docs/volumes.md). */
+  readonly volumes: RecordBucket<VolumeRecord>;
   /** The images' bytes (object store `nv-images`), opened on first use. */
   readonly imageData: ImageStore;
 }
@@ -51,7 +54,7 @@ export async function removeImage(stores: Pick<Stores, 'images' | 'imageData'>, 
 export async function openStores(nc: NatsConnection, prefix?: string): Promise<Stores> {
   const b = names(prefix).buckets;
   const kvm = new Kvm(nc);
-  const [instances, flavors, quotas, quotaUsage, services, hosts, migrations, images, groups, aggregates] =
+  const [instances, flavors, quotas, quotaUsage, services, hosts, migrations, images, groups, aggregates, volumes] =
     await Promise.all([
       kvm.open(b.instances),
       kvm.open(b.flavors),
@@ -63,6 +66,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
       kvm.open(b.images),
       kvm.open(b.groups),
       kvm.open(b.aggregates),
+      kvm.open(b.volumes),
     ]);
   return {
     instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance', INSTANCE_RECORD_UPGRADES),
@@ -76,6 +80,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     images: new RecordBucket<ImageRecord>(images, ImageRecord, 'image'),
     groups: new RecordBucket<ServerGroupRecord>(groups, ServerGroupRecord, 'server group'),
     aggregates: new RecordBucket<AggregateRecord>(aggregates, AggregateRecord, 'aggregate'),
+    volumes: new RecordBucket<VolumeRecord>(volumes, VolumeRecord, 'volume'),
   };
 }
 

@@ -66,6 +66,7 @@ export function names(prefix: string = DEFAULT_PREFIX) {
       hosts: `${prefix}-hosts`,
       images: `${prefix}-images`,
       groups: `${prefix}-server-groups`,
+      volumes: `${prefix}-volumes`,
       aggregates: `${prefix}-aggregates`,
       leases: `${prefix}-leases`,
     },
@@ -176,6 +177,7 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
     { name: b.images, history: 1, ttl: 0 }, // the image registry: snapshots and shelved images
     { name: b.aggregates, history: 1, ttl: 0 }, // host aggregates and availability zones, mirrored into placement
     { name: b.groups, history: 1, ttl: 0 }, // server groups: policy and members, CAS-written one reservation at a time
+    { name: b.volumes, history: 1, ttl: 0 }, // volumes: status and attachments, every change a compare-and-set
     // placement's leader lease: a key not renewed within the TTL expires, and a standby takes it
     {
       name: b.leases,

@@ -49,6 +49,8 @@ export function rolesOf(o: {
         ...stores,
         ...creds('gateway'),
         ...(o.secure ? ['--admin-project', ADMIN_PROJECT] : []),
+        '--volume-dir',
+        join(o.data, 'volumes'),
       ],
       ready: /\bready\b/,
     },

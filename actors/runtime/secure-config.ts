@@ -84,7 +84,9 @@ function service(prefix: string, role: ServiceRole, user: string): Permissions {
           p('rpc.*.consoleLog'),
         ],
       },
-      subscribe: { allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), p('image.>'), p('group.>'), ctl] },
+      subscribe: {
+        allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), p('image.>'), p('group.>'), p('volume.>'), ctl],
+      },
     },
     conductor: {
       // $O.<images>: a shelved_offloaded instance's delete removes its image's bytes.
@@ -154,8 +156,11 @@ function computeHost(prefix: string, host: string, user: string): Permissions {
           `$JS.API.CONSUMER.MSG.NEXT.OBJ_${o}.*`,
         ]),
         '$JS.FC.>',
-        // Writes only to the buckets a host keeps: not flavors, quotas or operator switches.
-        ...[n.buckets.instances, n.buckets.migrations, n.buckets.services, n.buckets.images].map((b) => `$KV.${b}.>`),
+        // Writes only to the buckets a host keeps: not flavors, quotas or operator switches. Volumes: a host
+        // reserves, completes and releases its instances' attachments (docs/volumes.md).
+        ...[n.buckets.instances, n.buckets.migrations, n.buckets.services, n.buckets.images, n.buckets.volumes].map(
+          (b) => `$KV.${b}.>`,
+        ),
         `${prefix}.evt.>`,
         `${prefix}.conductor.>`,
         `${prefix}.host.*.*`,
@@ -193,6 +198,7 @@ function tenant(prefix: string, project: string, user: string): Permissions {
         `${prefix}.query.${project}.>`,
         `${prefix}.image.${project}.>`,
         `${prefix}.group.${project}.>`,
+        `${prefix}.volume.${project}.>`,
         `$JS.API.CONSUMER.CREATE.${evt}.*.${prefix}.evt.${project}.>`,
         `$JS.API.CONSUMER.MSG.NEXT.${evt}.*`,
         `$JS.API.CONSUMER.INFO.${evt}.*`,

@@ -15,6 +15,7 @@ import {
   ERROR_TYPE,
   imageType,
   groupType,
+  volumeType,
   isProjectToken,
   isToken,
   MessageKind,
@@ -130,6 +131,11 @@ export class ClientSession {
   /** `nv.group.<project>.<op>` (server groups); `id` the same on every retry, so a retried `create` makes one group. */
   group<T>(op: string, body: Record<string, unknown>, id?: string): Promise<T> {
     return this.request<T>(this.s.group(this.project, op), groupType(op), body, 10_000, this.project, id);
+  }
+
+  /** `nv.volume.<project>.<op>` (volumes); `id` the same on every retry, so a retried `create` makes one volume. */
+  volume<T>(op: string, body: Record<string, unknown>, id?: string): Promise<T> {
+    return this.request<T>(this.s.volume(this.project, op), volumeType(op), body, 60_000, this.project, id);
   }
 
   /** `nv.admin.<op>`, in the admin project (the only one a secure gateway takes admin requests from). */
