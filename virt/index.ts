@@ -13,6 +13,7 @@ export {
   type MigrationTarget,
   type SnapshotInfo,
   type ImageSource,
+  type VolumeConnection,
 } from './driver.js';
 export { isVirtError, VirtError, VirtErrorCode } from './errors.js';
 export { FakeDriver, FakeHost, seededRandom, type FakeDriverConfig, type PerOp } from './fake.js';

@@ -9,6 +9,7 @@
  *  3. restore every unfinished instance this host owns; each re-issues its in-flight step;
  *  4. only then take new work from the inbox, and start beating.
  */
+import { rm } from 'node:fs/promises';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
 import {
@@ -268,6 +269,15 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
           imageData,
           events,
           clock: o.clock,
+        },
+        volumeDeps: {
+          host: o.host,
+          driver: o.driver,
+          volumes: stores.volumes,
+          clock: o.clock,
+          sleep,
+          removeFile: (path) => rm(path, { force: true }),
+          ...(o.killPoint ? { killPoint: o.killPoint } : {}),
         },
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
       }),

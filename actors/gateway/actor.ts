@@ -147,6 +147,9 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       ...(isImageId(image) ? { image: (await stores.images.get(image.toLowerCase()))?.value } : {}),
       ...(groupId !== undefined ? { group: (await stores.groups.get(groupId))?.value } : {}),
       ...(env.body['availabilityZone'] !== undefined ? { zones: await zoneNames(stores) } : {}),
+      ...(action === 'volume_attach'
+        ? { volume: (await stores.volumes.get(String(env.body['volumeId'])))?.value }
+        : {}),
     };
     const decision = decideCommand(cmd, inputs);
     // What the command adds to the project's usage is judged against its quota ledger before

@@ -26,5 +26,6 @@ export function recordView(r: InstanceRecord): InstanceRecordView {
     locked: r.locked,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
+    ...(r.blockDevices ? { blockDevices: r.blockDevices } : {}),
   };
 }

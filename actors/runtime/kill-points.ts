@@ -58,6 +58,16 @@ export interface KillPointContexts {
   readonly 'placement.answered': { readonly op: string; readonly consumer?: string };
   /** The conductor reserved a host for a member in its server group's record; nothing is claimed there yet. */
   readonly 'group.reserved': { readonly instanceId: string; readonly groupId: string; readonly host: string };
+  /**
+   * A volume step wrote the volume's record (actors/compute/volume-steps.ts): `status` is the
+   * instance's attachment now (`released`: gone; `connected`: the driver attached it, not yet recorded).
+   */
+  readonly 'volume.changed': {
+    readonly instanceId: string;
+    readonly volumeId: string;
+    readonly step: string;
+    readonly status: string;
+  };
 }
 
 export type KillPointName = keyof KillPointContexts;
@@ -73,6 +83,7 @@ export const KILL_POINTS: readonly KillPointName[] = [
   'release.judged',
   'placement.answered',
   'group.reserved',
+  'volume.changed',
 ];
 
 /** The hook: called at each point, awaited before the continuation goes on. */

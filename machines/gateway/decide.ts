@@ -12,6 +12,7 @@ import {
   type InstanceRecord,
 } from '../../protocol/schemas/internal.js';
 import type { ServerGroupRecord } from '../../protocol/schemas/groups.js';
+import type { VolumeRecord } from '../../protocol/schemas/volumes.js';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 
 export interface IncomingCommand {
@@ -43,6 +44,8 @@ export interface GatewayInputs {
   readonly group?: ServerGroupRecord | undefined;
   /** The availability zones there are, when a boot names one. */
   readonly zones?: ReadonlySet<string>;
+  /** The volume a volume_attach names (undefined: none). */
+  readonly volume?: VolumeRecord | undefined;
 }
 
 export type GatewayDecision =
@@ -73,7 +76,9 @@ export type RejectCode =
   | 'AvailabilityZoneNotFound'
   | 'QuotaExceeded'
   | 'NotAuthorized'
-  | 'InstanceInvalidState';
+  | 'InstanceInvalidState'
+  | 'VolumeNotFound'
+  | 'VolumeInUse';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -163,8 +168,23 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
         ? checkMigrate(cmd)
         : cmd.action === 'rebuild'
           ? checkImage(cmd, inputs, record.project)
-          : undefined;
+          : cmd.action === 'volume_attach'
+            ? checkVolume(cmd, inputs, record.project)
+            : undefined;
   return refused ?? { kind: 'route', host: record.owner.slice('host:'.length) };
+}
+
+/**
+ * Nova's attach checks at the API: the volume is the project's, and not attached elsewhere unless
+ * it is multiattach. Advisory (the volume may change before the host reserves it): the host's
+ * compare-and-set on the volume's record decides (docs/volumes.md).
+ */
+function checkVolume(cmd: IncomingCommand, inputs: GatewayInputs, project: string): GatewayDecision | undefined {
+  const v = inputs.volume;
+  if (!v || v.project !== project) return reject('VolumeNotFound', `volume ${String(cmd.body['volumeId'])} not found`);
+  if (!v.multiattach && v.attachments.some((a) => a.instanceId !== cmd.instanceId))
+    return reject('VolumeInUse', `volume ${v.volumeId} is attached to another instance and is not multiattach`);
+  return undefined;
 }
 
 /** Forcing a cold migration's destination is for admins, as on boot (Nova's policy). */

@@ -32,7 +32,7 @@ export function recordAfter(
         body: a.params.body as unknown as Record<string, unknown>,
       });
   });
-  const { fault: _previousFault, shelvedImage: _previousImage, ...kept } = current;
+  const { fault: _previousFault, shelvedImage: _previousImage, blockDevices: _previousVolumes, ...kept } = current;
   return {
     ...kept,
     ...toRecord(next),

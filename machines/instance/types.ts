@@ -4,6 +4,7 @@
  */
 import type { Fault } from '../../protocol/schemas/common.js';
 import type {
+  BlockDevice,
   CommandRejectedBody,
   FlavorView,
   InstanceAction,
@@ -54,6 +55,9 @@ export const STEP_NAMES = [
   'uploadImage',
   'deleteImage',
   'handBack',
+  // volumes: see volumes.ts
+  'attachVolume',
+  'detachVolume',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
@@ -100,6 +104,10 @@ export interface Operation {
   readonly offload?: true;
   /** Failed runs of a cleanup step, re-run under the same key (cleanupStep in core.ts). */
   readonly retry?: { readonly step: StepName; readonly n: number };
+  /** The volume a volume_attach or volume_detach is about. */
+  readonly volumeId?: string;
+  /** A volume_attach's `deleteOnTermination`. */
+  readonly deleteOnTermination?: boolean;
   /** Its terminal event is out; only the hand-back of the record to the conductor is left (offload). */
   readonly finished?: true;
 }
@@ -158,6 +166,8 @@ export interface InstanceContext {
   readonly move: Move | null;
   /** The image a shelve saved the instance to; an unshelve spawns from it, then deletes it. */
   readonly shelvedImage: string | null;
+  /** Its volumes (absent in snapshots persisted before volumes: none). */
+  readonly blockDevices?: readonly BlockDevice[];
 }
 
 export const HANDLED_LIMIT = 64;

@@ -45,6 +45,7 @@ export function toRecord(snapshot: Pick<InstanceSnapshot, 'context'>): InstanceR
     locked: c.locked,
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
+    ...(c.blockDevices && c.blockDevices.length > 0 ? { blockDevices: [...c.blockDevices] } : {}),
   };
 }
 

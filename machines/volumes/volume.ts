@@ -90,17 +90,21 @@ export function reserve(v: VolumeRecord, r: Reservation, now: number): VolumeCha
   return { ok: true, next: withAttachments(v, [...v.attachments, a], now) };
 }
 
-/** Moves the instance's attachment from `from` to `to`; a missing one is refused, one already there is unchanged. */
+/**
+ * Moves the instance's attachment from `from` to `to`; a missing one is refused, one already there
+ * (or `past` it: a step run again after a later write of its own) is unchanged.
+ */
 function step(
   v: VolumeRecord,
   instanceId: string,
   from: readonly VolumeAttachment['status'][],
   to: VolumeAttachment['status'],
   now: number,
+  past: readonly VolumeAttachment['status'][] = [],
 ): VolumeChange {
   const own = v.attachments.find((a) => a.instanceId === instanceId);
   if (!own) return refuse(409, 'VolumeNotAttached', `volume ${v.volumeId} has no attachment for ${instanceId}`);
-  if (own.status === to) return UNCHANGED;
+  if (own.status === to || past.includes(own.status)) return UNCHANGED;
   if (!from.includes(own.status))
     return refuse(409, 'VolumeInvalidState', `attachment of ${v.volumeId} to ${instanceId} is ${own.status}`, true);
   const next = v.attachments.map((a) => (a === own ? { ...a, status: to } : a));
@@ -109,7 +113,7 @@ function step(
 
 /** The host is connecting it (Cinder's attachment_update with the connector). */
 export const attaching = (v: VolumeRecord, instanceId: string, now: number) =>
-  step(v, instanceId, ['reserved'], 'attaching', now);
+  step(v, instanceId, ['reserved'], 'attaching', now, ['attached']);
 /** Nova's attachment_complete: connected, `in-use`. */
 export const attached = (v: VolumeRecord, instanceId: string, now: number) =>
   step(v, instanceId, ['reserved', 'attaching'], 'attached', now);

@@ -62,6 +62,24 @@ const Metadata = Type.Record(Type.String({ pattern: '^[^\\x00-\\x1f\\x7f]{1,255}
 const ImageRef = Text(1, 255);
 const SchedulerHints = Type.Object({ group: Type.Optional(TokenString) }, { additionalProperties: false });
 
+/** A volume on an instance (Nova's block device mapping, camelCased): docs/volumes.md. */
+export const BlockDevice = Type.Object(
+  {
+    volumeId: TokenString,
+    device: Type.String({ pattern: '^vd[a-z]{1,2}$' }),
+    bootIndex: Type.Optional(Type.Integer({ minimum: 0, maximum: 0 })),
+    deleteOnTermination: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type BlockDevice = Static<typeof BlockDevice>;
+/** How many volumes one instance may have (Nova's max_disk_devices_to_attach is unlimited by default). */
+export const MAX_BLOCK_DEVICES = 26;
+const VolumeRef = Type.Object(
+  { volumeId: TokenString, deleteOnTermination: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+
 /** Command bodies, keyed by action (the last token of `nv.cmd.<project>.<id>.<action>`). */
 export const InstanceCommandBodies = {
   boot: Type.Object(
@@ -111,6 +129,9 @@ export const InstanceCommandBodies = {
   lock: Empty,
   unlock: Empty,
   snapshot: Type.Object({ name: Name }, { additionalProperties: false }),
+  /** Nova's os-volume_attachments POST (2.79: `delete_on_termination`); the device is chosen by the host. */
+  volume_attach: VolumeRef,
+  volume_detach: Type.Object({ volumeId: TokenString }, { additionalProperties: false }),
 } as const satisfies Record<string, TSchema>;
 
 export type InstanceAction = keyof typeof InstanceCommandBodies;
@@ -186,6 +207,8 @@ export const PHASED_OPERATIONS = [
   'soft_delete',
   'restore',
   'snapshot',
+  'volume_attach',
+  'volume_detach',
 ] as const;
 export type PhasedOperation = (typeof PHASED_OPERATIONS)[number];
 
@@ -230,6 +253,8 @@ export const TERMINAL_SUCCESS: Readonly<Record<InstanceAction, string>> = {
   unshelve: 'instance.unshelve.end',
   lock: 'instance.lock',
   unlock: 'instance.unlock',
+  volume_attach: 'instance.volume_attach.end',
+  volume_detach: 'instance.volume_detach.end',
 };
 
 /** An instance as queries return it. */
@@ -243,6 +268,8 @@ export const InstanceRecordView = Type.Object(
     locked: Type.Boolean(),
     createdAt: Type.Integer({ minimum: 0 }),
     updatedAt: Type.Integer({ minimum: 0 }),
+    /** Its volumes (absent: none). */
+    blockDevices: Type.Optional(Type.Array(BlockDevice, { maxItems: MAX_BLOCK_DEVICES })),
   },
   { additionalProperties: false },
 );

@@ -44,6 +44,7 @@ const record = {
   locked: false,
   createdAt: 1,
   updatedAt: 2,
+  blockDevices: [{ volumeId: 'v-1', device: 'vdb', deleteOnTermination: false }],
 };
 
 const commandBodies: Record<string, Record<string, unknown>> = {
@@ -56,6 +57,8 @@ const commandBodies: Record<string, Record<string, unknown>> = {
   evacuate: { host: 'h3' },
   unshelve: {},
   snapshot: { name: 'snap-1' },
+  volume_attach: { volumeId: 'v-1', deleteOnTermination: true },
+  volume_detach: { volumeId: 'v-1' },
 };
 
 export const COMMAND_SAMPLES: Record<string, Record<string, unknown>> = Object.fromEntries(

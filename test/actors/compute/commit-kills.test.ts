@@ -338,9 +338,10 @@ const ofInstance =
   (ctx: KillPointContexts[KillPointName]): boolean =>
     ('instanceId' in ctx && ctx.instanceId === id) || ('consumer' in ctx && ctx.consumer === id);
 // move.closed and release.judged are on a move's cleanup only: move-release.test.ts holds there; group.reserved is a
-// server group member's build (server-groups.test.ts holds there).
+// server group member's build (server-groups.test.ts holds there); volume.changed a volume attach or detach
+// (test/actors/volumes/attach-kills.test.ts holds there).
 for (const point of KILL_POINTS.filter(
-  (p) => p !== 'move.closed' && p !== 'release.judged' && p !== 'group.reserved',
+  (p) => p !== 'move.closed' && p !== 'release.judged' && p !== 'group.reserved' && p !== 'volume.changed',
 )) {
   for (const k of ['instance', 'tracker', 'worker', 'placement'] as const satisfies readonly Kill[]) {
     test.serial(`kill matrix - ${k} killed at ${point} of a delete: it ends once, nothing left`, async (t) => {

@@ -13,42 +13,28 @@ import {
   envelope,
   MessageKind,
   subjects,
-  volumeType,
-  type Envelope,
   type VolumeView,
 } from '../../../protocol/index.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { newVolume, volumeCall, volumeOf, volumeProblems } from '../../helpers/volumes.js';
+import { eventually } from '../../helpers/eventually.js';
 import { derivedUuid } from '../../../actors/records/index.js';
 
 const cloud = startCloud([{ name: 'v1' }, { name: 'v2' }]);
 test.after.always(async () => (await cloud).stop());
+test.before(async () => {
+  await (await cloud).stores.quotas.create('demo', { instances: -1, cores: -1, ramMb: -1 });
+});
 
-/** A `nv.volume.<project>.<op>` request; the reply envelope. */
-export async function volumeCall(
-  c: Cloud,
-  op: string,
-  body: Record<string, unknown>,
-  o: { project?: string; id?: string } = {},
-): Promise<Envelope> {
-  const project = o.project ?? 'demo';
-  const env = envelope({
-    id: o.id ?? randomUUID(),
-    type: volumeType(op),
-    ts: Date.now(),
-    project,
-    user: 'alice',
-    body,
-  });
-  const reply = await c.client.nc.request(subjects().volume(project, op), encodeMessage(env), { timeout: 30_000 });
-  const r = decodeMessage(reply.data, MessageKind.Reply);
-  if (!r.ok) throw new Error(r.error.message);
-  return r.value;
+/** A booted, active instance. */
+async function active(c: Cloud, name: string): Promise<string> {
+  const { id, cmd } = await c.boot(name, 'm1.tiny');
+  const end = await c.client.final(id, cmd, 30_000);
+  if (end.type !== 'instance.create.end') throw new Error(`boot of ${name}: ${end.type} ${JSON.stringify(end.body)}`);
+  return id;
 }
 
-const volumeOf = (r: Envelope) => {
-  if (r.type === 'error') throw new Error(JSON.stringify(r.body));
-  return (r.body as { volume: VolumeView }).volume;
-};
+const instanceOf = async (c: Cloud, id: string) => (await c.stores.instances.get(id))!.value;
 
 test('volumes - create, show, list, extend, delete; the file follows', async (t) => {
   const c = await cloud;
@@ -135,4 +121,114 @@ test('volumes - a create cut short after its record finishes on the retry; a del
   t.deepEqual((await volumeCall(c, 'delete', { volumeId: v.id })).body, {});
   t.false(existsSync(cur.value.path));
   t.is(await c.stores.volumes.get(v.id), undefined);
+});
+
+test('attach - a volume attached to a running instance and detached again, with Nova events', async (t) => {
+  const c = await cloud;
+  const id = await active(c, 'att-1');
+  const v = await newVolume(c, 'att-1-data');
+  const end = await c.act(id, 'volume_attach', { volumeId: v.id });
+  t.is(end.type, 'instance.volume_attach.end', JSON.stringify(end.body));
+  const events = (await c.client.events(id)).filter((e) => e.corr === end.corr).map((e) => e.type);
+  t.deepEqual(
+    events.filter((e) => e !== 'instance.update'),
+    ['instance.volume_attach.start', 'instance.volume_attach.end'],
+  );
+  const rec = await instanceOf(c, id);
+  t.deepEqual(rec.blockDevices, [{ volumeId: v.id, device: 'vdb', deleteOnTermination: false }]);
+  const shown = volumeOf(await volumeCall(c, 'show', { volumeId: v.id }));
+  t.is(shown.status, 'in-use');
+  t.like(shown.attachments, [{ instanceId: id, host: rec.host!, device: 'vdb' }]);
+  t.is(c.hosts.get(rec.host!)!.fake.guest(id)?.volumes?.[v.id], 'vdb');
+  t.deepEqual(await volumeProblems(c, v.id, [id]), []);
+  // The instance's view lists it (novactor show).
+  const env = envelope({
+    id: randomUUID(),
+    type: 'query.instances.show',
+    ts: Date.now(),
+    project: 'demo',
+    user: 'alice',
+    body: { instanceId: id },
+  });
+  const q = decodeMessage(
+    (await c.client.nc.request(subjects().query('demo', 'instances.show'), encodeMessage(env))).data,
+    MessageKind.Reply,
+  );
+  t.deepEqual(q.ok && (q.value.body['instance'] as { blockDevices?: unknown }).blockDevices, rec.blockDevices);
+  // Attached twice: refused by the instance, nothing changed.
+  t.like((await c.act(id, 'volume_attach', { volumeId: v.id })).body, { code: 'VolumeInUse' });
+  // Delete while attached: the Cinder bug "volume deleted while attached" — refused, still in use.
+  t.like((await volumeCall(c, 'delete', { volumeId: v.id })).body, { status: 409, code: 'VolumeInUse' });
+  t.is((await c.stores.volumes.get(v.id))?.value.status, 'in-use');
+  const off = await c.act(id, 'volume_detach', { volumeId: v.id });
+  t.is(off.type, 'instance.volume_detach.end');
+  t.is((await instanceOf(c, id)).blockDevices, undefined);
+  t.is(volumeOf(await volumeCall(c, 'show', { volumeId: v.id })).status, 'available');
+  t.is(c.hosts.get(rec.host!)!.fake.guest(id)?.volumes?.[v.id], undefined);
+  t.like((await c.act(id, 'volume_detach', { volumeId: v.id })).body, { code: 'VolumeNotAttached' });
+  t.deepEqual((await volumeCall(c, 'delete', { volumeId: v.id })).body, {});
+});
+
+test('attach - a volume of another instance is refused unless multiattach; a missing one is not found', async (t) => {
+  const c = await cloud;
+  const [a, b] = await Promise.all([active(c, 'multi-a'), active(c, 'multi-b')]);
+  const single = await newVolume(c, 'single');
+  t.is((await c.act(a, 'volume_attach', { volumeId: single.id })).type, 'instance.volume_attach.end');
+  const refused = await c.act(b, 'volume_attach', { volumeId: single.id });
+  t.is(refused.type, 'command.rejected');
+  t.like(refused.body, { code: 'VolumeInUse' });
+  t.is((await instanceOf(c, b)).blockDevices, undefined);
+  t.like((await c.act(b, 'volume_attach', { volumeId: randomUUID() })).body, { code: 'VolumeNotFound' });
+  const other = volumeOf(await volumeCall(c, 'create', { name: 'theirs', sizeGb: 1 }, { project: 'other' }));
+  t.like((await c.act(b, 'volume_attach', { volumeId: other.id })).body, { code: 'VolumeNotFound' });
+  const multi = await newVolume(c, 'shared', { multiattach: true });
+  t.is((await c.act(a, 'volume_attach', { volumeId: multi.id })).type, 'instance.volume_attach.end');
+  t.is((await c.act(b, 'volume_attach', { volumeId: multi.id })).type, 'instance.volume_attach.end');
+  t.is((await c.stores.volumes.get(multi.id))?.value.attachments.length, 2);
+  t.deepEqual(await volumeProblems(c, multi.id, [a, b]), []);
+  t.deepEqual(await volumeProblems(c, single.id, [a, b]), []);
+});
+
+test('attach - two instances attaching one volume at once: exactly one wins', async (t) => {
+  const c = await cloud;
+  const ids = await Promise.all([0, 1, 2, 3].map((k) => active(c, `race-${k}`)));
+  const v = await newVolume(c, 'contended');
+  const ends = await Promise.all(ids.map((id) => c.act(id, 'volume_attach', { volumeId: v.id })));
+  const won = ends.filter((e) => e.type === 'instance.volume_attach.end');
+  t.is(won.length, 1, ends.map((e) => `${e.type} ${JSON.stringify(e.body['fault'] ?? e.body['code'])}`).join('; '));
+  for (const e of ends.filter((x) => x.type !== 'instance.volume_attach.end'))
+    t.true(
+      (e.type === 'command.rejected' && e.body['code'] === 'VolumeInUse') ||
+        (e.type === 'instance.volume_attach.error' && (e.body['fault'] as { code: string }).code === 'VolumeInUse'),
+      JSON.stringify(e),
+    );
+  t.is((await c.stores.volumes.get(v.id))?.value.attachments.length, 1);
+  t.deepEqual(await volumeProblems(c, v.id, ids), []);
+});
+
+test('attach - deleting an instance releases its volumes, and deletes those marked deleteOnTermination', async (t) => {
+  const c = await cloud;
+  const id = await active(c, 'dot');
+  const keep = await newVolume(c, 'keep');
+  const drop = await newVolume(c, 'drop');
+  t.is((await c.act(id, 'volume_attach', { volumeId: keep.id })).type, 'instance.volume_attach.end');
+  const attached = await c.act(id, 'volume_attach', { volumeId: drop.id, deleteOnTermination: true });
+  t.is(attached.type, 'instance.volume_attach.end');
+  t.deepEqual(
+    (await instanceOf(c, id)).blockDevices?.map((b) => [b.device, b.deleteOnTermination]),
+    [
+      ['vdb', false],
+      ['vdc', true],
+    ],
+  );
+  const dropPath = (await c.stores.volumes.get(drop.id))!.value.path;
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  await eventually(async () => {
+    if ((await c.stores.volumes.get(drop.id)) !== undefined)
+      throw new Error('the deleteOnTermination volume is still there');
+  });
+  t.false(existsSync(dropPath));
+  const kept = volumeOf(await volumeCall(c, 'show', { volumeId: keep.id }));
+  t.is(kept.status, 'available');
+  t.deepEqual(kept.attachments, []);
 });

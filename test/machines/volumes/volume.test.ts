@@ -51,6 +51,7 @@ test('volume rules - reserve, attaching, attached, detaching, release walk the s
   v = next(attached(v, 'i-1', 4));
   t.is(v.status, 'in-use');
   t.deepEqual(attached(v, 'i-1', 5), { ok: true, next: 'unchanged' });
+  t.deepEqual(attaching(v, 'i-1', 5), { ok: true, next: 'unchanged' }, 'an attach run again after it completed');
   t.is(codeOf(beginDelete(v, 5)), 'VolumeInUse', 'never deleted while attached');
   t.is(codeOf(beginExtend(v, 3, 5)), 'VolumeInvalidState');
   v = next(detaching(v, 'i-1', 5));

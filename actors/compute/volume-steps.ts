@@ -1,0 +1,186 @@
+/**
+ * The steps of volume attach and detach on the instance's host (docs/volumes.md), Nova's new-style
+ * flow: reserve the attachment on the volume's record (compare-and-set), connect it to the guest
+ * (the driver), complete it (`in-use`); a detach marks it `detaching`, disconnects it, deletes it.
+ * Each write goes through the volume's rules (machines/volumes) and each converges when run again:
+ * the attachment's id and device are derived or read back from the record, a reservation already
+ * made or a connection already there is success. A step killed at any await and run again under
+ * its key so ends where one uninterrupted run would have. A failure leaves the volume as the step
+ * found it: an attach that cannot connect releases its reservation, a detach that cannot disconnect
+ * puts the attachment back to `attached`.
+ */
+import { blockDevicesOf, StepErrorCode, type InstanceContext } from '../../machines/instance/index.js';
+import {
+  attached,
+  attaching,
+  beginDelete,
+  detaching,
+  nextDevice,
+  release,
+  reserve,
+  type VolumeRefusal,
+} from '../../machines/volumes/index.js';
+import type { VolumeRecord } from '../../protocol/index.js';
+import type { HypervisorDriver } from '../../virt/index.js';
+import { changeVolume, derivedUuid, type RecordBucket } from '../records/index.js';
+import type { Clock, KillPoint } from '../runtime/index.js';
+import { done, driverStep, failed, type DriverRetry, type StepResult, type StepTable } from './step-kit.js';
+
+export const VOLUME_STEPS = ['attachVolume', 'detachVolume'] as const;
+
+export interface VolumeStepDeps extends DriverRetry {
+  readonly host: string;
+  readonly driver: HypervisorDriver;
+  readonly volumes: RecordBucket<VolumeRecord>;
+  readonly clock: Clock;
+  /** Removes a volume's file (a delete_on_termination volume goes with its instance). */
+  readonly removeFile: (path: string) => Promise<void>;
+  readonly killPoint?: KillPoint;
+}
+
+/** The attachment of `volumeId` to `instanceId`: the same id on every retry, on every host. */
+export const attachmentIdOf = (instanceId: string, volumeId: string): string =>
+  derivedUuid(`attachment:${instanceId}:${volumeId}`);
+
+const STEP_CODE = {
+  VolumeInUse: StepErrorCode.VolumeInUse,
+  VolumeInvalidState: StepErrorCode.VolumeInvalidState,
+  VolumeNotAttached: StepErrorCode.VolumeInvalidState,
+  InvalidInput: StepErrorCode.VolumeInvalidState,
+} as const;
+/** A refusal of the volume's rules: nothing was changed, so the instance is as it was (a rollback). */
+const refusedBy = (r: VolumeRefusal): StepResult =>
+  failed({ code: STEP_CODE[r.code], message: r.message, rollback: true });
+const notFound = (volumeId: string): StepResult =>
+  failed({ code: StepErrorCode.VolumeNotFound, message: `volume ${volumeId} not found`, rollback: true });
+
+export function volumeSteps(d: VolumeStepDeps): StepTable<(typeof VOLUME_STEPS)[number]> {
+  const now = () => d.clock.now();
+  /** One write of the volume's record, then its kill point (tests stop the step here). */
+  const change = async (
+    c: InstanceContext,
+    id: string,
+    step: string,
+    status: string,
+    rule: (v: VolumeRecord) => ReturnType<typeof reserve>,
+  ) => {
+    const out = await changeVolume(d.volumes, id, rule);
+    await d.killPoint?.('volume.changed', { instanceId: c.instanceId, volumeId: id, step, status });
+    return out;
+  };
+
+  const attachVolume = async ({
+    snapshot,
+    signal,
+  }: {
+    snapshot: { context: InstanceContext };
+    signal: AbortSignal;
+  }) => {
+    const c = snapshot.context;
+    const volumeId = c.op?.volumeId;
+    if (!volumeId) return failed({ code: StepErrorCode.NoOperation, message: 'no volume to attach' });
+    const cur = await d.volumes.get(volumeId);
+    if (!cur || cur.value.project !== c.project) return notFound(volumeId);
+    const attach = d.driver.attachVolume?.bind(d.driver);
+    if (!attach)
+      return failed({
+        code: StepErrorCode.VolumesUnsupported,
+        message: `the driver of ${d.host} cannot attach volumes`,
+        rollback: true,
+      });
+    // A re-run finds its own reservation and keeps the device it chose.
+    const mine = cur.value.attachments.find((a) => a.instanceId === c.instanceId);
+    const device = mine?.device ?? nextDevice(blockDevicesOf(c).map((b) => b.device));
+    const reserved = await change(c, volumeId, 'attachVolume', 'reserved', (v) =>
+      reserve(
+        v,
+        {
+          attachmentId: attachmentIdOf(c.instanceId, volumeId),
+          instanceId: c.instanceId,
+          host: d.host,
+          device,
+          deleteOnTermination: c.op?.deleteOnTermination === true,
+        },
+        now(),
+      ),
+    );
+    if (!reserved.ok) return reserved.refusal ? refusedBy(reserved.refusal) : notFound(volumeId);
+    const own = reserved.volume.attachments.find((a) => a.instanceId === c.instanceId)!;
+    const going = await change(c, volumeId, 'attachVolume', 'attaching', (v) => attaching(v, c.instanceId, now()));
+    if (!going.ok) return going.refusal ? refusedBy(going.refusal) : notFound(volumeId);
+    const v = going.volume;
+    const connected = await driverStep(
+      d,
+      () => attach(c.instanceId, { volumeId, path: v.path, format: v.format, device: own.device }, { signal }),
+      (code, message) => ({ code, message, rollback: true }),
+    );
+    if (!connected.ok) {
+      // Nothing is connected: give the reservation back, then fail (a kill before this leaves the
+      // reservation to the re-run, which tries again and ends here or attached).
+      await d.driver.detachVolume?.(c.instanceId, volumeId, { signal });
+      await change(c, volumeId, 'attachVolume', 'released', (x) => release(x, c.instanceId, now()));
+      return connected;
+    }
+    await d.killPoint?.('volume.changed', {
+      instanceId: c.instanceId,
+      volumeId,
+      step: 'attachVolume',
+      status: 'connected',
+    });
+    const complete = await change(c, volumeId, 'attachVolume', 'attached', (x) => attached(x, c.instanceId, now()));
+    if (!complete.ok) return complete.refusal ? refusedBy(complete.refusal) : notFound(volumeId);
+    return done({ volumeId, device: own.device });
+  };
+
+  const detachVolume = async ({
+    snapshot,
+    signal,
+  }: {
+    snapshot: { context: InstanceContext };
+    signal: AbortSignal;
+  }) => {
+    const c = snapshot.context;
+    const volumeId = c.op?.volumeId;
+    if (!volumeId) return failed({ code: StepErrorCode.NoOperation, message: 'no volume to detach' });
+    const going = await change(c, volumeId, 'detachVolume', 'detaching', (v) => detaching(v, c.instanceId, now()));
+    // Gone, or no attachment left (a re-run after the release): the detach is done.
+    if (!going.ok) return going.refusal?.code === 'VolumeInvalidState' ? refusedBy(going.refusal) : done();
+    const disconnected = await driverStep(
+      d,
+      () => d.driver.detachVolume?.(c.instanceId, volumeId, { signal }) ?? Promise.resolve(),
+      (code, message) => ({ code, message, rollback: true }),
+    );
+    if (!disconnected.ok) {
+      // Nova's roll_detaching: in-use again.
+      await change(c, volumeId, 'detachVolume', 'attached', (v) => attached(v, c.instanceId, now()));
+      return disconnected;
+    }
+    await d.killPoint?.('volume.changed', {
+      instanceId: c.instanceId,
+      volumeId,
+      step: 'detachVolume',
+      status: 'disconnected',
+    });
+    await change(c, volumeId, 'detachVolume', 'released', (v) => release(v, c.instanceId, now()));
+    return done();
+  };
+
+  return { attachVolume, detachVolume };
+}
+
+/**
+ * A deleted instance's volumes (Nova's _cleanup_volumes, after the guest is destroyed): each
+ * attachment released, and the volumes marked delete_on_termination deleted (the record says
+ * `deleting` before the file goes, and goes last). Converges when run again: a released
+ * attachment or a volume already gone is nothing to do.
+ */
+export async function releaseVolumes(d: VolumeStepDeps, c: InstanceContext): Promise<void> {
+  for (const bdm of blockDevicesOf(c)) {
+    const out = await changeVolume(d.volumes, bdm.volumeId, (v) => release(v, c.instanceId, d.clock.now()));
+    if (!out.ok || !bdm.deleteOnTermination) continue;
+    const gone = await changeVolume(d.volumes, bdm.volumeId, (v) => beginDelete(v, d.clock.now()));
+    if (!gone.ok) continue; // another instance attached it meanwhile (multiattach): it stays
+    await d.removeFile(gone.volume.path);
+    await d.volumes.remove(bdm.volumeId);
+  }
+}
