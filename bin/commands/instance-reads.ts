@@ -77,6 +77,14 @@ export function registerInstanceReads(program: Command): void {
                   .join(', ')
               : null,
           ],
+          [
+            'volumes',
+            i.blockDevices?.length
+              ? i.blockDevices
+                  .map((b) => `${b.volumeId} on ${b.device}${b.deleteOnTermination ? ' (delete on termination)' : ''}`)
+                  .join(', ')
+              : null,
+          ],
           ['fault', i.fault ? `${i.fault.code}: ${i.fault.message}` : null],
           ['created', when(i.createdAt)],
           ['updated', when(i.updatedAt)],

@@ -1,7 +1,7 @@
 /**
  * Volumes (docs/volumes.md): `volume create NAME --size GB [--multiattach]`, `volume list`,
- * `volume show ID`, `volume delete ID`, `volume extend ID --size GB`. Attaching one to an instance
- * is an instance command (`attach-volume`, `detach-volume`: instance-ops.ts).
+ * `volume show ID`, `volume delete ID`, `volume extend ID --size GB`; and the instance commands
+ * `attach-volume INSTANCE VOLUME [--delete-on-termination]`, `detach-volume INSTANCE VOLUME` (with `--wait`).
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
@@ -9,10 +9,13 @@ import { MAX_VOLUME_GB, type VolumeView } from '../../protocol/index.js';
 import { intFlag, UsageError } from '../options.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { table } from '../table.js';
+import { sendCommand } from '../client/wait.js';
+import { timeoutMs, withWait, type WaitOptions } from './instance-ops.js';
 
 const sizeOf = (v: string) => intFlag('--size', v, 1, MAX_VOLUME_GB);
 
 export function registerVolumeOps(program: Command): void {
+  registerAttachments(program);
   const volume = program.command('volume').description('volumes: disks that outlive instances (attach-volume)');
   withClientOptions(
     volume
@@ -76,6 +79,42 @@ export function registerVolumeOps(program: Command): void {
         return c.json ? r : volumeTable([r.volume]);
       };
     }),
+  );
+}
+
+function registerAttachments(program: Command): void {
+  withWait(
+    program
+      .command('attach-volume <instance> <volume>')
+      .description('attach a volume to an instance (active, paused or stopped); its device is the next free vdb, vdc…')
+      .option('--delete-on-termination', 'delete the volume when the instance is deleted'),
+  ).action((instance: string, volume: string, o: WaitOptions & { deleteOnTermination?: boolean }) =>
+    runClient(o, () => {
+      const run = {
+        instanceId: tokenArg('the instance id', instance),
+        action: 'volume_attach',
+        body: {
+          volumeId: tokenArg('the volume id', volume),
+          ...(o.deleteOnTermination ? { deleteOnTermination: true } : {}),
+        },
+        wait: !!o.wait,
+        timeoutMs: timeoutMs(o),
+      } as const;
+      return (c) => sendCommand(c, run);
+    }),
+  );
+  withWait(program.command('detach-volume <instance> <volume>').description('detach a volume from an instance')).action(
+    (instance: string, volume: string, o: WaitOptions) =>
+      runClient(o, () => {
+        const run = {
+          instanceId: tokenArg('the instance id', instance),
+          action: 'volume_detach',
+          body: { volumeId: tokenArg('the volume id', volume) },
+          wait: !!o.wait,
+          timeoutMs: timeoutMs(o),
+        } as const;
+        return (c) => sendCommand(c, run);
+      }),
   );
 }
 
