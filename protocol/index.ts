@@ -59,6 +59,8 @@ export {
   commandType,
   eventType,
   BlockDevice,
+  BootBlockDevice,
+  BootVolume,
   FlavorView,
   MAX_BLOCK_DEVICES,
   INSTANCE_ACTIONS,

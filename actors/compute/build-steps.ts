@@ -197,11 +197,12 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
   // real one slots in here): NOOP_BUILD_STEPS, taken as done in the transition that starts them.
   const nothing = (): Promise<StepResult> => Promise.resolve(done());
 
+  // blockDevices: volume-steps.ts's (steps.ts puts it in), skipped for an instance with no boot volume.
   return { claim, network: nothing, blockDevices: nothing, spawn, releaseClaim, deleteAllocations, reschedule };
 }
 
 /** Build steps with nothing to do on a host yet (the actor takes them as done at once, StepExecutor.noop). */
-export const NOOP_BUILD_STEPS: ReadonlySet<StepName> = new Set<StepName>(['network', 'blockDevices']);
+export const NOOP_BUILD_STEPS: ReadonlySet<StepName> = new Set<StepName>(['network']);
 
 const inReschedule = (rec: InstanceRecord) =>
   statePath((rec.machine as { value?: unknown } | undefined)?.value) === 'reschedule.rescheduling';

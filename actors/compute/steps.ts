@@ -25,7 +25,14 @@ import { MOVE_CLEANUP_STEPS, moveCleanupSteps } from './move-cleanup.js';
 import type { MoveStepDeps } from './move-kit.js';
 import { MOVE_STEPS, moveSteps } from './move-steps.js';
 import { POWER_STEPS, powerSteps } from './power-steps.js';
-import { releaseVolumes, VOLUME_STEPS, volumeSteps, type VolumeStepDeps } from './volume-steps.js';
+import {
+  blockDevicesStep,
+  hasBootVolume,
+  releaseVolumes,
+  VOLUME_STEPS,
+  volumeSteps,
+  type VolumeStepDeps,
+} from './volume-steps.js';
 import { abortable, failed, fenced, type StepFn, type StepTable } from './step-kit.js';
 
 export { HANDED_OFF } from './step-kit.js';
@@ -72,7 +79,7 @@ export type StepRegistry = { readonly [S in StepName]: StepFn };
 const FAMILY_BUILDERS: {
   readonly [F in keyof Families]: (d: ComputeStepDeps) => StepTable<Families[F][number]>;
 } = {
-  build: (d) => buildSteps(d, d.images),
+  build: (d) => ({ ...buildSteps(d, d.images), blockDevices: blockDevicesStep(d.volumeDeps) }),
   power: (d) => powerSteps({ ...d, releaseVolumes: (c) => releaseVolumes(d.volumeDeps, c) }),
   moveClaim: (d) => moveClaimSteps(d.moves),
   moves: (d) => moveSteps(d.moves),
@@ -117,6 +124,8 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
   const bound = new WeakMap<AbortSignal, Partial<Record<keyof Families, Partial<StepRegistry>>>>();
   return {
     noop: NOOP_BUILD_STEPS,
+    // A build's block devices are a step only for a volume-backed instance (two writes fewer per boot otherwise).
+    skips: (step, snapshot) => step === 'blockDevices' && !hasBootVolume(snapshot.context),
     run: async (step, key, snapshot, signal) => {
       if (d.beforeStep) await d.beforeStep(step, key);
       // A snapshot persisted by another version may name a step this one does not have.

@@ -14,6 +14,7 @@ import {
   attached,
   attaching,
   beginDelete,
+  created,
   detaching,
   nextDevice,
   release,
@@ -21,7 +22,8 @@ import {
   type VolumeRefusal,
 } from '../../machines/volumes/index.js';
 import type { VolumeRecord } from '../../protocol/index.js';
-import type { HypervisorDriver } from '../../virt/index.js';
+import type { HypervisorDriver, VolumeStore } from '../../virt/index.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
 import { changeVolume, derivedUuid, type RecordBucket } from '../records/index.js';
 import type { Clock, KillPoint } from '../runtime/index.js';
 import { done, driverStep, failed, type DriverRetry, type StepResult, type StepTable } from './step-kit.js';
@@ -36,6 +38,8 @@ export interface VolumeStepDeps extends DriverRetry {
   /** Removes a volume's file (a delete_on_termination volume goes with its instance). */
   readonly removeFile: (path: string) => Promise<void>;
   readonly killPoint?: KillPoint;
+  /** Where this host makes a boot's new root volume (docs/volumes.md); absent: it cannot. */
+  readonly store?: VolumeStore;
 }
 
 /** The attachment of `volumeId` to `instanceId`: the same id on every retry, on every host. */
@@ -183,4 +187,76 @@ export async function releaseVolumes(d: VolumeStepDeps, c: InstanceContext): Pro
     await d.removeFile(gone.volume.path);
     await d.volumes.remove(bdm.volumeId);
   }
+}
+
+/** Whether a build's blockDevices step has anything to do: only for a volume-backed instance. */
+export const hasBootVolume = (c: Pick<InstanceContext, 'bootVolume'>): boolean => c.bootVolume !== undefined;
+
+/**
+ * The build's blockDevices step (Nova's _prep_block_device) for a volume-backed instance: its root
+ * volume made when the boot asked for a new one (record `creating`, the file, `available`: the
+ * volume service's own order), then reserved and completed as `vda` for the instance (the guest
+ * does not exist yet: its spawn boots from the volume). Every write converges when run again, so a
+ * restored actor's re-run ends where one run would have. The image's bytes are not copied into a
+ * volume made for an image (docs/volumes.md: the fake and process drivers read no disk).
+ */
+export function blockDevicesStep(d: VolumeStepDeps) {
+  return async ({ snapshot }: { snapshot: { context: InstanceContext } }): Promise<StepResult> => {
+    const c = snapshot.context;
+    const bv = c.bootVolume;
+    const root = blockDevicesOf(c).find((b) => b.bootIndex === 0);
+    if (!bv || !root) return done();
+    if (bv.sourceType !== 'volume') {
+      const store = d.store;
+      if (!store) return failed({ code: StepErrorCode.VolumesUnsupported, message: `${d.host} has no volume store` });
+      if (!(await d.volumes.get(bv.volumeId))) {
+        const format = await store.format();
+        const at = d.clock.now();
+        try {
+          await d.volumes.create(bv.volumeId, {
+            volumeId: bv.volumeId,
+            name: `${c.name}-root`,
+            project: c.project,
+            user: c.user,
+            sizeGb: bv.sizeGb ?? 1,
+            status: 'creating',
+            multiattach: false,
+            format,
+            path: store.pathOf(bv.volumeId, format),
+            ...(bv.imageId !== undefined ? { imageId: bv.imageId } : {}),
+            attachments: [],
+            createdAt: at,
+            updatedAt: at,
+          });
+        } catch (err) {
+          if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
+        }
+      }
+      const cur = await d.volumes.get(bv.volumeId);
+      if (cur?.value.status === 'creating') {
+        await store.create(cur.value.path, cur.value.format, cur.value.sizeGb);
+        await changeVolume(d.volumes, bv.volumeId, (v) => created(v, d.clock.now()));
+      }
+    }
+    const cur = await d.volumes.get(bv.volumeId);
+    if (!cur || cur.value.project !== c.project) return notFound(bv.volumeId);
+    const reserved = await changeVolume(d.volumes, bv.volumeId, (v) =>
+      reserve(
+        v,
+        {
+          attachmentId: attachmentIdOf(c.instanceId, bv.volumeId),
+          instanceId: c.instanceId,
+          host: d.host,
+          device: root.device,
+          bootIndex: 0,
+          deleteOnTermination: root.deleteOnTermination,
+        },
+        d.clock.now(),
+      ),
+    );
+    if (!reserved.ok) return reserved.refusal ? refusedBy(reserved.refusal) : notFound(bv.volumeId);
+    const complete = await changeVolume(d.volumes, bv.volumeId, (v) => attached(v, c.instanceId, d.clock.now()));
+    if (!complete.ok) return complete.refusal ? refusedBy(complete.refusal) : notFound(bv.volumeId);
+    return done();
+  };
 }

@@ -10,6 +10,7 @@
  *  4. only then take new work from the inbox, and start beating.
  */
 import { rm } from 'node:fs/promises';
+import { VolumeStore } from '../../virt/index.js';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
 import {
@@ -277,6 +278,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
           clock: o.clock,
           sleep,
           removeFile: (path) => rm(path, { force: true }),
+          ...(o.volumeDir !== undefined ? { store: new VolumeStore(o.volumeDir) } : {}),
           ...(o.killPoint ? { killPoint: o.killPoint } : {}),
         },
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),

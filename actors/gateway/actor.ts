@@ -141,15 +141,14 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       (action === 'resize' && current !== undefined && current.value.vmState !== 'deleted');
     const image = env.body['image'];
     const groupId = groupOf(env.body);
+    const volumeId = action === 'boot' || action === 'volume_attach' ? volumeOf(env.body) : undefined;
     const inputs: GatewayInputs = {
       record: current?.value,
       ...(needsFlavor ? { flavor: (await stores.flavors.get(String(env.body['flavor'])))?.value } : {}),
       ...(isImageId(image) ? { image: (await stores.images.get(image.toLowerCase()))?.value } : {}),
       ...(groupId !== undefined ? { group: (await stores.groups.get(groupId))?.value } : {}),
       ...(env.body['availabilityZone'] !== undefined ? { zones: await zoneNames(stores) } : {}),
-      ...(action === 'volume_attach'
-        ? { volume: (await stores.volumes.get(String(env.body['volumeId'])))?.value }
-        : {}),
+      ...(volumeId !== undefined ? { volume: (await stores.volumes.get(volumeId))?.value } : {}),
     };
     const decision = decideCommand(cmd, inputs);
     // What the command adds to the project's usage is judged against its quota ledger before
@@ -296,6 +295,12 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
 async function zoneNames(stores: Stores): Promise<ReadonlySet<string>> {
   const zones = (await stores.aggregates.entries()).flatMap((e) => e.value.availabilityZone ?? []);
   return new Set([DEFAULT_ZONE, ...zones]);
+}
+
+/** The volume a volume_attach names, or a boot's root volume mapping (the decoder checked their shape). */
+function volumeOf(body: Record<string, unknown>): string | undefined {
+  const bdm = (body['blockDeviceMapping'] as { sourceType: string; uuid?: string }[] | undefined)?.[0];
+  return bdm ? (bdm.sourceType === 'volume' ? bdm.uuid : undefined) : (body['volumeId'] as string | undefined);
 }
 
 /** The server group a boot's scheduler hints name, if any (the decoder checked its shape). */

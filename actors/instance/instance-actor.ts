@@ -56,6 +56,11 @@ export interface StepExecutor {
    * record writes fewer per boot, issue 17); persist-then-act holds, since it acts on nothing.
    */
   readonly noop?: ReadonlySet<StepName>;
+  /**
+   * Steps with nothing to do for this instance, told from its snapshot alone (no read): taken as
+   * done as `noop` steps are (the blockDevices step of an instance with no boot volume).
+   */
+  readonly skips?: (step: StepName, snapshot: InstanceSnapshot) => boolean;
 }
 
 export interface InstanceActorDeps {
@@ -310,12 +315,15 @@ export class InstanceActor {
    */
   private throughNoops(next: InstanceSnapshot, actions: InstanceEffect[]): [InstanceSnapshot, InstanceEffect[]] {
     const noop = this.deps.executor.noop;
-    if (!noop || noop.size === 0) return [next, actions];
+    const skips = this.deps.executor.skips;
+    if ((!noop || noop.size === 0) && !skips) return [next, actions];
     let snapshot = next;
     let all = actions;
     for (let guard = 0; guard < 16; guard++) {
+      const at = snapshot;
       const run = all.find(
-        (a): a is Extract<InstanceEffect, { type: 'runStep' }> => a.type === 'runStep' && noop.has(a.params.step),
+        (a): a is Extract<InstanceEffect, { type: 'runStep' }> =>
+          a.type === 'runStep' && (noop?.has(a.params.step) === true || skips?.(a.params.step, at) === true),
       );
       if (!run) break;
       const [after, more] = transitionOf(snapshot, {
@@ -438,7 +446,7 @@ export class InstanceActor {
     // offload's hand-back would give the record away (and its outbox with it) before the
     // restored actor could publish it (found by the chaos suite: a lost shelve_offload.end).
     if (this.dead) return;
-    if (this.deps.executor.noop?.has(step)) {
+    if (this.deps.executor.noop?.has(step) || this.deps.executor.skips?.(step, this.snapshot!) === true) {
       // Restored at a no-op step (written by an older version): done, as one transition.
       const ts = this.deps.clock.now();
       void this.send({ type: 'STEP_DONE', ts, step, key }).catch((err: unknown) =>

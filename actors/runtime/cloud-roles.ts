@@ -77,6 +77,8 @@ export function rolesOf(o: {
         o.driver,
         '--data',
         join(o.data, 'hosts', host),
+        '--volume-dir',
+        join(o.data, 'volumes'),
         // The built-in guest image never answers ACPI: a clean shutdown would wait the full minute.
         ...(o.driver === 'libvirt'
           ? ['--libvirt-uri', privateUri(libvirtRoot), '--shutdown-timeout', String(UP_SHUTDOWN_TIMEOUT_S)]

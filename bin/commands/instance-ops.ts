@@ -3,6 +3,7 @@
  * `unpause`, `suspend`, `resume`. Each publishes one command; `--wait` follows it to its
  * terminal event (bin/client/wait.ts) and exits 0 on success, 1 otherwise.
  */
+import { bootMapping, type BootVolumeFlags } from './volume-ops.js';
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import type { InstanceAction } from '../../protocol/index.js';
@@ -58,7 +59,10 @@ export function registerInstanceOps(program: Command): void {
       .option('--host <host>', 'admin only: force the compute host')
       .option('--group <id>', 'a server group of the project: placed under its policy (`novactor server-group`)')
       .option('--availability-zone <zone>', 'only hosts of this zone (`novactor availability-zones`); moves keep it')
-      .option('--id <uuid>', 'the instance id to use (default: a new UUID)'),
+      .option('--id <uuid>', 'the instance id to use (default: a new UUID)')
+      .option('--boot-volume <id>', 'boot from this volume of the project (its root disk)')
+      .option('--boot-from-image-volume <gb>', 'boot from a new volume of this size made for --image')
+      .option('--delete-on-termination', 'with a boot volume: delete it with the instance'),
   ).action(
     (
       name: string,
@@ -69,7 +73,7 @@ export function registerInstanceOps(program: Command): void {
         group?: string;
         availabilityZone?: string;
         id?: string;
-      },
+      } & BootVolumeFlags,
     ) =>
       runClient(o, () => {
         const instanceId = o.id === undefined ? randomUUID() : tokenArg('--id', o.id);
@@ -81,6 +85,7 @@ export function registerInstanceOps(program: Command): void {
           ...(o.host ? { host: tokenArg('--host', o.host) } : {}),
           ...(o.group ? { schedulerHints: { group: tokenArg('--group', o.group) } } : {}),
           ...(o.availabilityZone ? { availabilityZone: o.availabilityZone } : {}),
+          ...bootMapping(o),
         };
         const run = { instanceId, action: 'boot', body, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
         return (c) => sendCommand(c, run);

@@ -82,6 +82,35 @@ export function registerVolumeOps(program: Command): void {
   );
 }
 
+export interface BootVolumeFlags {
+  readonly image?: string;
+  readonly bootVolume?: string;
+  readonly bootFromImageVolume?: string;
+  readonly deleteOnTermination?: boolean;
+}
+
+/** A boot's `blockDeviceMapping` from its flags (`boot --boot-volume ID | --boot-from-image-volume GB`). */
+export function bootMapping(o: BootVolumeFlags): { blockDeviceMapping?: Record<string, unknown>[] } {
+  if (o.bootVolume !== undefined && o.bootFromImageVolume !== undefined)
+    throw new UsageError('--boot-volume and --boot-from-image-volume exclude each other');
+  const dot = o.deleteOnTermination ? { deleteOnTermination: true } : {};
+  if (o.bootVolume !== undefined) {
+    const uuid = tokenArg('--boot-volume', o.bootVolume);
+    return {
+      blockDeviceMapping: [{ sourceType: 'volume', destinationType: 'volume', uuid, bootIndex: 0, ...dot }],
+    };
+  }
+  if (o.bootFromImageVolume !== undefined) {
+    if (o.image === undefined) throw new UsageError('--boot-from-image-volume needs --image');
+    const volumeSize = sizeOf(o.bootFromImageVolume);
+    return {
+      blockDeviceMapping: [{ sourceType: 'image', destinationType: 'volume', volumeSize, bootIndex: 0, ...dot }],
+    };
+  }
+  if (o.deleteOnTermination) throw new UsageError('--delete-on-termination needs a boot volume');
+  return {};
+}
+
 function registerAttachments(program: Command): void {
   withWait(
     program

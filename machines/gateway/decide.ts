@@ -13,6 +13,7 @@ import {
 } from '../../protocol/schemas/internal.js';
 import type { ServerGroupRecord } from '../../protocol/schemas/groups.js';
 import type { VolumeRecord } from '../../protocol/schemas/volumes.js';
+import type { BlockDevice, BootBlockDevice, BootVolume } from '../../protocol/schemas/instance.js';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 
 export interface IncomingCommand {
@@ -187,6 +188,45 @@ function checkVolume(cmd: IncomingCommand, inputs: GatewayInputs, project: strin
   return undefined;
 }
 
+/**
+ * A boot from a volume (docs/volumes.md): the root volume's mapping, checked as Nova's API checks
+ * it, becomes the record's `bootVolume` (what the host's blockDevices step makes or takes) and its
+ * first block device (`vda`, boot index 0), listed from the start as Nova lists its BDMs. A new
+ * volume's id derives from the instance's, so every retry of the step names the same one.
+ */
+function bootVolumeOf(
+  cmd: IncomingCommand,
+  inputs: GatewayInputs,
+): GatewayDecision | { bootVolume?: BootVolume; blockDevices?: BlockDevice[] } {
+  const bdm = (cmd.body['blockDeviceMapping'] as BootBlockDevice[] | undefined)?.[0];
+  if (!bdm) return {};
+  const deleteOnTermination = bdm.deleteOnTermination === true;
+  if (bdm.sourceType === 'volume') {
+    if (bdm.uuid === undefined) return reject('InvalidInput', 'a volume source needs the volume id in uuid');
+    const v = inputs.volume;
+    if (!v || v.project !== cmd.project) return reject('VolumeNotFound', `volume ${bdm.uuid} not found`);
+    if (v.status !== 'available') return reject('VolumeInUse', `volume ${bdm.uuid} is ${v.status}, not available`);
+    return {
+      bootVolume: { volumeId: bdm.uuid, sourceType: 'volume' },
+      blockDevices: [{ volumeId: bdm.uuid, device: 'vda', bootIndex: 0, deleteOnTermination }],
+    };
+  }
+  if (bdm.volumeSize === undefined) return reject('InvalidInput', `a ${bdm.sourceType} source needs volumeSize`);
+  const imageId = bdm.sourceType === 'image' ? (bdm.uuid ?? (cmd.body['image'] as string | undefined)) : undefined;
+  if (bdm.sourceType === 'image' && imageId === undefined)
+    return reject('InvalidInput', 'an image source needs the image in uuid or the boot image');
+  const volumeId = `root-${cmd.instanceId}`;
+  return {
+    bootVolume: {
+      volumeId,
+      sourceType: bdm.sourceType,
+      sizeGb: bdm.volumeSize,
+      ...(imageId !== undefined ? { imageId } : {}),
+    },
+    blockDevices: [{ volumeId, device: 'vda', bootIndex: 0, deleteOnTermination }],
+  };
+}
+
 /** Forcing a cold migration's destination is for admins, as on boot (Nova's policy). */
 function checkMigrate(cmd: IncomingCommand): GatewayDecision | undefined {
   if (cmd.body['host'] !== undefined && !cmd.isAdmin)
@@ -240,6 +280,8 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
   // Nova: "The requested availability zone is not available" (400).
   if (zone !== undefined && !inputs.zones?.has(zone))
     return reject('AvailabilityZoneNotFound', `availability zone ${zone} is not available`);
+  const root = bootVolumeOf(cmd, inputs);
+  if ('kind' in root) return root;
   // The new instance is judged against the project's quota ledger next (quota.ts).
   return {
     kind: 'create',
@@ -269,6 +311,7 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
       forcedHost: body.host ?? null,
       ...(group !== undefined ? { group } : {}),
       ...(zone !== undefined ? { availabilityZone: zone } : {}),
+      ...root,
       owner: 'conductor',
       epoch: 0,
     },

@@ -56,6 +56,8 @@ export function initialContext(input: InstanceInput): InstanceContext {
     stashedVmState: null,
     move: null,
     shelvedImage: null,
+    ...(r.blockDevices && r.blockDevices.length > 0 ? { blockDevices: r.blockDevices } : {}),
+    ...(r.bootVolume ? { bootVolume: r.bootVolume } : {}),
   };
   return unshelveContext(evacuationContext(base, input), input);
 }

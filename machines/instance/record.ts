@@ -58,6 +58,8 @@ export function buildInputOf(r: InstanceRecord, task: HostBuildTask, now: number
       metadata: r.metadata,
       locked: r.locked,
       createdAt: r.createdAt,
+      ...(r.blockDevices ? { blockDevices: r.blockDevices } : {}),
+      ...(r.bootVolume ? { bootVolume: r.bootVolume } : {}),
     },
     bootId: task.commandId,
     ts: now,

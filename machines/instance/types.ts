@@ -5,6 +5,7 @@
 import type { Fault } from '../../protocol/schemas/common.js';
 import type {
   BlockDevice,
+  BootVolume,
   CommandRejectedBody,
   FlavorView,
   InstanceAction,
@@ -168,6 +169,8 @@ export interface InstanceContext {
   readonly shelvedImage: string | null;
   /** Its volumes (absent in snapshots persisted before volumes: none). */
   readonly blockDevices?: readonly BlockDevice[];
+  /** A volume-backed instance's root volume, which its build's blockDevices step makes or takes. */
+  readonly bootVolume?: BootVolume;
 }
 
 export const HANDLED_LIMIT = 64;
@@ -186,6 +189,9 @@ export interface InstanceInput {
     readonly metadata?: Readonly<Record<string, string>>;
     readonly locked?: boolean;
     readonly createdAt: number;
+    /** A volume-backed instance: its root volume's mapping (docs/volumes.md). */
+    readonly blockDevices?: readonly BlockDevice[];
+    readonly bootVolume?: BootVolume;
   };
   /** The boot command id: corr of every build event. */
   readonly bootId: string;

@@ -75,6 +75,36 @@ export const BlockDevice = Type.Object(
 export type BlockDevice = Static<typeof BlockDevice>;
 /** How many volumes one instance may have (Nova's max_disk_devices_to_attach is unlimited by default). */
 export const MAX_BLOCK_DEVICES = 26;
+/**
+ * A boot's block device mapping (Nova's BDM v2, camelCased): the root volume only (`bootIndex` 0,
+ * `destinationType` volume): an existing volume (`sourceType` volume, `uuid` its id), or a new one of
+ * `volumeSize` GB, blank or made for an image (`uuid` the image, else the boot's `image`).
+ */
+export const BootBlockDevice = Type.Object(
+  {
+    sourceType: Type.Union([Type.Literal('image'), Type.Literal('volume'), Type.Literal('blank')]),
+    destinationType: Type.Literal('volume'),
+    uuid: Type.Optional(TokenString),
+    volumeSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 16_384 })),
+    bootIndex: Type.Literal(0),
+    deleteOnTermination: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type BootBlockDevice = Static<typeof BootBlockDevice>;
+
+/** What a volume-backed instance's host makes of its root volume (the record's `bootVolume`). */
+export const BootVolume = Type.Object(
+  {
+    volumeId: TokenString,
+    sourceType: Type.Union([Type.Literal('image'), Type.Literal('volume'), Type.Literal('blank')]),
+    sizeGb: Type.Optional(Type.Integer({ minimum: 1, maximum: 16_384 })),
+    imageId: Type.Optional(Text(1, 255)),
+  },
+  { additionalProperties: false },
+);
+export type BootVolume = Static<typeof BootVolume>;
+
 const VolumeRef = Type.Object(
   { volumeId: TokenString, deleteOnTermination: Type.Optional(Type.Boolean()) },
   { additionalProperties: false },
@@ -95,6 +125,8 @@ export const InstanceCommandBodies = {
       availabilityZone: Type.Optional(
         Type.String({ minLength: 1, maxLength: 255, pattern: '^[^:\\x00-\\x1f\\x7f]+$' }),
       ),
+      /** Boot from a volume (docs/volumes.md): the root volume's mapping. */
+      blockDeviceMapping: Type.Optional(Type.Array(BootBlockDevice, { minItems: 1, maxItems: 1 })),
     },
     { additionalProperties: false },
   ),

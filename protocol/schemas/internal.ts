@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DiskFormat, Fault, Sha256Hex, Text, TokenString } from './common.js';
-import { BlockDevice, FlavorView, MAX_BLOCK_DEVICES, PowerState, VmState } from './instance.js';
+import { BlockDevice, BootVolume, FlavorView, MAX_BLOCK_DEVICES, PowerState, VmState } from './instance.js';
 
 /**
  * A flavor's extra specs (Nova's flavor properties), `<namespace>:<key>` → value: `trait:<NAME>`
@@ -141,6 +141,8 @@ export const InstanceRecord = Type.Object(
     createdAt: Type.Integer({ minimum: 0 }),
     updatedAt: Type.Integer({ minimum: 0 }),
     fault: Type.Optional(Fault),
+    /** A volume-backed instance's root volume, as its build's blockDevices step makes or takes it. */
+    bootVolume: Type.Optional(BootVolume),
     /** Its volumes (docs/volumes.md): written by its machine as an attach or detach completes. */
     blockDevices: Type.Optional(Type.Array(BlockDevice, { maxItems: MAX_BLOCK_DEVICES })),
     /** The boot command that created it: a redelivered boot finds its own record. */

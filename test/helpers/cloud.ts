@@ -182,6 +182,7 @@ export async function startCloud(
       heartbeatMs: 500,
       auditIntervalMs: opts.auditIntervalMs ?? 0,
       killRestartMs: 100,
+      volumeDir,
       ...(h.spec.allowSameHostResize ? { allowSameHostResize: true } : {}),
       ...(h.spec.traits ? { traits: h.spec.traits } : {}),
       ...(h.spec.children ? { children: h.spec.children } : {}),

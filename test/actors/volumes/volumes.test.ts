@@ -232,3 +232,67 @@ test('attach - deleting an instance releases its volumes, and deletes those mark
   t.is(kept.status, 'available');
   t.deepEqual(kept.attachments, []);
 });
+
+const fromVolume = (uuid: string, deleteOnTermination = false) => ({
+  blockDeviceMapping: [{ sourceType: 'volume', destinationType: 'volume', uuid, bootIndex: 0, deleteOnTermination }],
+});
+
+test('boot from volume - an existing volume is the root (vda); the delete leaves it available', async (t) => {
+  const c = await cloud;
+  const v = await newVolume(c, 'root-disk');
+  const { id, cmd } = await c.boot('bfv', 'm1.tiny', fromVolume(v.id));
+  t.is((await c.client.final(id, cmd, 30_000)).type, 'instance.create.end');
+  const rec = await instanceOf(c, id);
+  t.deepEqual(rec.blockDevices, [{ volumeId: v.id, device: 'vda', bootIndex: 0, deleteOnTermination: false }]);
+  const vol = (await c.stores.volumes.get(v.id))!.value;
+  t.is(vol.status, 'in-use');
+  t.like(vol.attachments, [{ instanceId: id, host: rec.host!, device: 'vda', bootIndex: 0 }]);
+  // The root volume is not detached (Nova: "Cannot detach a root device volume"), nor deleted.
+  t.like((await c.act(id, 'volume_detach', { volumeId: v.id })).body, { code: 'InvalidInput' });
+  t.like((await volumeCall(c, 'delete', { volumeId: v.id })).body, { code: 'VolumeInUse' });
+  // Another boot from it while it is in use: refused.
+  const second = await c.boot('bfv-2', 'm1.tiny', fromVolume(v.id));
+  t.like((await c.client.final(second.id, second.cmd)).body, { code: 'VolumeInUse' });
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  await eventually(async () => {
+    const s = (await c.stores.volumes.get(v.id))?.value.status;
+    if (s !== 'available') throw new Error(`volume ${s}`);
+  });
+});
+
+test('boot from volume - a new volume made for the image, deleted with the instance', async (t) => {
+  const c = await cloud;
+  const { id, cmd } = await c.boot('bfi', 'm1.tiny', {
+    image: 'cirros',
+    blockDeviceMapping: [
+      { sourceType: 'image', destinationType: 'volume', volumeSize: 2, bootIndex: 0, deleteOnTermination: true },
+    ],
+  });
+  t.is((await c.client.final(id, cmd, 30_000)).type, 'instance.create.end');
+  const root = (await instanceOf(c, id)).blockDevices?.[0];
+  t.like(root, { device: 'vda', bootIndex: 0, deleteOnTermination: true });
+  const made = volumeOf(await volumeCall(c, 'show', { volumeId: root!.volumeId }));
+  t.like(made, { sizeGb: 2, status: 'in-use', bootable: true });
+  const path = (await c.stores.volumes.get(root!.volumeId))!.value.path;
+  t.true(existsSync(path));
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  await eventually(async () => {
+    if (await c.stores.volumes.get(root!.volumeId)) throw new Error('the root volume is still there');
+  });
+  t.false(existsSync(path));
+});
+
+test('boot from volume - bad mappings are refused before anything is made', async (t) => {
+  const c = await cloud;
+  const refused = async (extra: Record<string, unknown>) => {
+    const { id, cmd } = await c.boot('bad-bfv', 'm1.tiny', extra);
+    return (await c.client.final(id, cmd)).body;
+  };
+  t.like(await refused(fromVolume(randomUUID())), { code: 'VolumeNotFound' });
+  const blank = { sourceType: 'blank', destinationType: 'volume', bootIndex: 0 };
+  t.like(await refused({ blockDeviceMapping: [blank] }), { code: 'InvalidInput' });
+  t.like(await refused({ blockDeviceMapping: [{ ...blank, bootIndex: 1, volumeSize: 1 }] }), { code: 'InvalidInput' });
+  t.like(await refused({ blockDeviceMapping: [{ ...blank, sourceType: 'image', volumeSize: 1 }] }), {
+    code: 'InvalidInput',
+  });
+});
