@@ -21,7 +21,8 @@ import {
   reserve,
   type VolumeRefusal,
 } from '../../machines/volumes/index.js';
-import type { VolumeRecord } from '../../protocol/index.js';
+import { leakedAttachment, repairNow } from '../../machines/compute/index.js';
+import type { AuditFinding, InstanceRecord, VolumeRecord } from '../../protocol/index.js';
 import type { HypervisorDriver, VolumeStore } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { changeVolume, derivedUuid, type RecordBucket } from '../records/index.js';
@@ -178,7 +179,10 @@ export function volumeSteps(d: VolumeStepDeps): StepTable<(typeof VOLUME_STEPS)[
  * `deleting` before the file goes, and goes last). Converges when run again: a released
  * attachment or a volume already gone is nothing to do.
  */
-export async function releaseVolumes(d: VolumeStepDeps, c: InstanceContext): Promise<void> {
+export async function releaseVolumes(
+  d: VolumeStepDeps,
+  c: Pick<InstanceContext, 'instanceId' | 'blockDevices'>,
+): Promise<void> {
   for (const bdm of blockDevicesOf(c)) {
     const out = await changeVolume(d.volumes, bdm.volumeId, (v) => release(v, c.instanceId, d.clock.now()));
     if (!out.ok || !bdm.deleteOnTermination) continue;
@@ -259,4 +263,32 @@ export function blockDevicesStep(d: VolumeStepDeps) {
     if (!complete.ok) return complete.refusal ? refusedBy(complete.refusal) : notFound(bv.volumeId);
     return done();
   };
+}
+
+/**
+ * The host audit's volume part (docs/volumes.md, docs/audit.md): every attachment this host made
+ * whose instance is deleted or unknown is released (and its volume deleted when it was to go with
+ * the instance), once a second run finds it too (`repairNow`).
+ */
+export async function healAttachments(
+  d: VolumeStepDeps,
+  instances: RecordBucket<InstanceRecord>,
+  confirmed?: ReadonlySet<string>,
+): Promise<{ found: AuditFinding[]; repaired: AuditFinding[] }> {
+  const found: AuditFinding[] = [];
+  const repaired: AuditFinding[] = [];
+  for (const { value: v } of await d.volumes.entries()) {
+    for (const a of v.attachments.filter((x) => x.host === d.host)) {
+      const f = leakedAttachment(v, a.instanceId, (await instances.get(a.instanceId))?.value);
+      if (!f) continue;
+      found.push(f);
+      if (!repairNow(f, confirmed)) continue;
+      await releaseVolumes(d, {
+        instanceId: a.instanceId,
+        blockDevices: [{ volumeId: v.volumeId, device: a.device, deleteOnTermination: a.deleteOnTermination }],
+      });
+      repaired.push(f);
+    }
+  }
+  return { found, repaired };
 }

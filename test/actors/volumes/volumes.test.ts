@@ -18,6 +18,8 @@ import {
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { newVolume, volumeCall, volumeOf, volumeProblems } from '../../helpers/volumes.js';
 import { eventually } from '../../helpers/eventually.js';
+import { collect } from '../../../actors/audit/collect.js';
+import { audit } from '../../../machines/audit/index.js';
 import { derivedUuid } from '../../../actors/records/index.js';
 
 const cloud = startCloud([{ name: 'v1' }, { name: 'v2' }]);
@@ -295,4 +297,51 @@ test('boot from volume - bad mappings are refused before anything is made', asyn
   t.like(await refused({ blockDeviceMapping: [{ ...blank, sourceType: 'image', volumeSize: 1 }] }), {
     code: 'InvalidInput',
   });
+});
+
+test('audit - a leaked attachment is found (I8, and by its host) and released on the second run', async (t) => {
+  const c = await cloud;
+  const v = await newVolume(c, 'leaky', { multiattach: true });
+  const id = await active(c, 'audited');
+  t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
+  const host = (await instanceOf(c, id)).host!;
+  // As an attach overtaken by its instance's delete would leave it: an attachment of a gone instance.
+  const gone = randomUUID();
+  const cur = (await c.stores.volumes.get(v.id))!;
+  const leaked = { ...cur.value.attachments[0]!, instanceId: gone, attachmentId: gone, device: 'vdc' };
+  await c.stores.volumes.update(v.id, { ...cur.value, attachments: [...cur.value.attachments, leaked] }, cur.revision);
+  const observed = await collect({ nc: c.client.nc, timeoutMs: 2000 });
+  t.deepEqual(
+    audit(observed)
+      .violations.filter((x) => x.invariant === 'I8' && x.ids?.includes(v.id))
+      .map((x) => x.detail),
+    [`attachment of volume ${v.id} to instance ${gone}: the instance is unknown (leaked)`],
+  );
+  const first = await c.worker(host).auditNow();
+  t.deepEqual(
+    first.found.filter((f) => f.kind === 'leaked-attachment').map((f) => f.id),
+    [`${v.id}:${gone}`],
+  );
+  t.deepEqual(first.repaired, [], 'found once: not repaired yet');
+  const second = await c.worker(host).auditNow();
+  t.deepEqual(
+    second.repaired.map((f) => f.id),
+    [`${v.id}:${gone}`],
+  );
+  const after = (await c.stores.volumes.get(v.id))!.value;
+  t.deepEqual(
+    after.attachments.map((a) => a.instanceId),
+    [id],
+    'the live instance keeps its attachment',
+  );
+  t.deepEqual(
+    audit(await collect({ nc: c.client.nc, timeoutMs: 2000 })).violations.filter(
+      (x) => x.invariant === 'I8' && x.ids?.includes(v.id),
+    ),
+    [],
+  );
+  t.deepEqual(
+    (await c.worker(host).auditNow()).found.filter((f) => f.id.startsWith(v.id)),
+    [],
+  );
 });
