@@ -213,6 +213,29 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     t.like(await d.get(id), { powerState: 'shutdown', crashDumps: 2 }, 'a refused NMI is not counted');
   });
 
+  it('volumes (drivers that attach them): attached and detached idempotently, kept across power changes', async (t, {
+    driver: d,
+    host,
+  }) => {
+    if (!d.attachVolume || !d.detachVolume) {
+      t.pass('this driver attaches no volumes');
+      return;
+    }
+    const { instanceId: id } = await d.spawn(spec(host));
+    const vol = { volumeId: 'vol-1', path: '/nonexistent/vol-1.raw', format: 'raw' as const, device: 'vdb' };
+    await d.attachVolume(id, vol);
+    await d.attachVolume(id, vol);
+    t.deepEqual((await d.get(id))?.volumes, { 'vol-1': 'vdb' });
+    await d.powerOff(id);
+    await d.powerOn(id);
+    t.deepEqual((await d.get(id))?.volumes, { 'vol-1': 'vdb' }, 'a volume stays through a power cycle');
+    await d.detachVolume(id, 'vol-1');
+    await d.detachVolume(id, 'vol-1');
+    t.is((await d.get(id))?.volumes, undefined);
+    await expectCode(t, d.attachVolume('absent', vol), VirtErrorCode.GuestNotFound);
+    await d.detachVolume('absent', 'vol-1');
+  });
+
   it('invalid transitions fail InvalidState (terminal) and leave the guest as it was', async (t, {
     driver: d,
     host,
