@@ -210,6 +210,13 @@ export function blockDevicesStep(d: VolumeStepDeps) {
     const bv = c.bootVolume;
     const root = blockDevicesOf(c).find((b) => b.bootIndex === 0);
     if (!bv || !root) return done();
+    const point = (status: string) =>
+      d.killPoint?.('volume.changed', {
+        instanceId: c.instanceId,
+        volumeId: bv.volumeId,
+        step: 'blockDevices',
+        status,
+      });
     if (bv.sourceType !== 'volume') {
       const store = d.store;
       if (!store) return failed({ code: StepErrorCode.VolumesUnsupported, message: `${d.host} has no volume store` });
@@ -241,6 +248,7 @@ export function blockDevicesStep(d: VolumeStepDeps) {
         await store.create(cur.value.path, cur.value.format, cur.value.sizeGb);
         await changeVolume(d.volumes, bv.volumeId, (v) => created(v, d.clock.now()));
       }
+      await point('created');
     }
     const cur = await d.volumes.get(bv.volumeId);
     if (!cur || cur.value.project !== c.project) return notFound(bv.volumeId);
@@ -259,8 +267,10 @@ export function blockDevicesStep(d: VolumeStepDeps) {
       ),
     );
     if (!reserved.ok) return reserved.refusal ? refusedBy(reserved.refusal) : notFound(bv.volumeId);
+    await point('reserved');
     const complete = await changeVolume(d.volumes, bv.volumeId, (v) => attached(v, c.instanceId, d.clock.now()));
     if (!complete.ok) return complete.refusal ? refusedBy(complete.refusal) : notFound(bv.volumeId);
+    await point('attached');
     return done();
   };
 }

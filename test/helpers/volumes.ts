@@ -63,7 +63,9 @@ export async function volumeProblems(c: Cloud, volumeId: string, instanceIds: re
     if (att && bdm && att.device !== bdm.device) p.push(`device ${att.device} vs ${bdm.device}`);
     const guest = rec?.host ? c.hosts.get(rec.host)?.fake.guest(id) : undefined;
     const onGuest = guest?.volumes?.[volumeId];
-    if (att && rec?.vmState !== 'deleted' && onGuest !== att.device) p.push(`${id}'s guest has it on ${onGuest}`);
+    // A root volume is the guest's own disk (spawned from it), not a hot-plugged one.
+    if (att && att.bootIndex === undefined && rec?.vmState !== 'deleted' && onGuest !== att.device)
+      p.push(`${id}'s guest has it on ${onGuest}`);
     if (!att && onGuest !== undefined) p.push(`${id}'s guest still has ${volumeId}`);
   }
   if (v) {

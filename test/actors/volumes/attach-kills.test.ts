@@ -88,3 +88,26 @@ for (const status of ['detaching', 'disconnected', 'released']) {
     t.is((await c.stores.instances.get(id))?.value.blockDevices, undefined);
   });
 }
+
+for (const status of ['created', 'reserved', 'attached']) {
+  test.serial(`boot from volume kills - the host killed after ${status}: built once, the root attached`, async (t) => {
+    const c = await cloud;
+    const held = hold.arm('volume.changed', (x) => x.step === 'blockDevices' && x.status === status);
+    const { id, cmd } = await c.boot(`kb-${status}`, 'm1.tiny', {
+      image: 'cirros',
+      blockDeviceMapping: [{ sourceType: 'blank', destinationType: 'volume', volumeSize: 1, bootIndex: 0 }],
+    });
+    const host = await held.reached;
+    c.killWorker(host);
+    held.release();
+    await c.startWorker(host);
+    const end = await c.client.final(id, cmd, 60_000);
+    t.is(end.type, 'instance.create.end', JSON.stringify(end.body));
+    const finals = (await c.client.events(id)).filter((e) => e.corr === cmd && e.body['final'] === true);
+    t.is(finals.length, 1);
+    const root = (await c.stores.instances.get(id))?.value.blockDevices?.[0];
+    t.like(root, { device: 'vda', bootIndex: 0 });
+    t.deepEqual(await agree(c, root!.volumeId, id), []);
+    t.is((await c.stores.volumes.get(root!.volumeId))?.value.status, 'in-use');
+  });
+}
