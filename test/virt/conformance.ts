@@ -3,6 +3,9 @@
  * file. Instance actors re-run steps after crashes, so idempotence and convergence are
  * checked for every operation, not only the happy path.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import {
   PowerState,
@@ -222,7 +225,11 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
       return;
     }
     const { instanceId: id } = await d.spawn(spec(host));
-    const vol = { volumeId: 'vol-1', path: '/nonexistent/vol-1.raw', format: 'raw' as const, device: 'vdb' };
+    const dir = await mkdtemp(join(tmpdir(), 'nv-vol-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'vol-1.raw');
+    await writeFile(path, Buffer.alloc(1024 * 1024));
+    const vol = { volumeId: 'vol-1', path, format: 'raw' as const, device: 'vdb' };
     await d.attachVolume(id, vol);
     await d.attachVolume(id, vol);
     t.deepEqual((await d.get(id))?.volumes, { 'vol-1': 'vdb' });
