@@ -29,6 +29,7 @@ export {
   imageType,
   groupType,
   netType,
+  volumeType,
   knownTypes,
   MessageKind,
   placementType,
@@ -58,7 +59,11 @@ export {
   CommandRejectedBody,
   commandType,
   eventType,
+  BlockDevice,
+  BootBlockDevice,
+  BootVolume,
   FlavorView,
+  MAX_BLOCK_DEVICES,
   INSTANCE_ACTIONS,
   INSTANCE_EVENT_TYPES,
   InstanceCommandBodies,
@@ -162,3 +167,13 @@ export {
   SubnetRecord,
   type NetOp,
 } from './schemas/networks.js';
+export {
+  MAX_ATTACHMENTS,
+  MAX_VOLUME_GB,
+  VOLUME_STATUSES,
+  VolumeAttachment,
+  VolumeOps,
+  VolumeRecord,
+  VolumeStatus,
+  VolumeView,
+} from './schemas/volumes.js';

@@ -32,6 +32,7 @@ import {
 import { ImageOps } from './schemas/images.js';
 import { GroupOps } from './schemas/groups.js';
 import { NetOps } from './schemas/networks.js';
+import { VolumeOps } from './schemas/volumes.js';
 
 /** What a message is, which decides where its type is looked up. */
 export const MessageKind = {
@@ -54,6 +55,7 @@ export const imageType = (op: string) => `image.${op}`;
 export const groupType = (op: string) => `group.${op}`;
 /** `<kind>.<op>` of a network request (`network.create`…): the type `net.network.create`. */
 export const netType = (op: string) => `net.${op}`;
+export const volumeType = (op: string) => `volume.${op}`;
 
 type OpTable = Readonly<Record<string, { readonly request: TSchema; readonly reply: TSchema }>>;
 
@@ -94,6 +96,7 @@ function build(): Record<MessageKind, Map<string, TSchema>> {
   ops(ImageOps, imageType, rr);
   ops(GroupOps, groupType, rr);
   ops(NetOps, netType, rr);
+  ops(VolumeOps, volumeType, rr);
   rr.replies.set(ERROR_TYPE, ErrorBodySchema);
 
   const tasks = new Map<string, TSchema>(Object.entries(InternalTasks));

@@ -76,6 +76,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     group: (project: string, op: string) => `${prefix}.group.${token('project', project)}.${token('op', op)}`,
     /** A user's networks, subnets and ports: `nv.net.<project>.<kind>.<op>` (docs/protocol.md §8.11). */
     net: (project: string, op: string) => `${prefix}.net.${token('project', project)}.${dotted('op', op)}`,
+    /** A user's volumes: `nv.volume.<project>.<op>` (docs/protocol.md §8.12). */
+    volume: (project: string, op: string) => `${prefix}.volume.${token('project', project)}.${token('op', op)}`,
     placement: (op: string) => `${prefix}.placement.${dotted('op', op)}`,
     tracker: (host: string, op: string) => `${prefix}.tracker.${token('host', host)}.${dotted('op', op)}`,
     rpc: (host: string, op: string) => `${prefix}.rpc.${token('host', host)}.${dotted('op', op)}`,

@@ -61,6 +61,17 @@ export interface GuestInfo extends GuestSpec {
   readonly pid?: number;
   /** NMIs delivered by triggerCrashDump over the guest's life (absent: none). */
   readonly crashDumps?: number;
+  /** The volumes attached to it (attachVolume), volume id → guest device (absent: none). */
+  readonly volumes?: Readonly<Record<string, string>>;
+}
+
+/** A volume as a host connects it to a guest (docs/volumes.md): its file in the volume store. */
+export interface VolumeConnection {
+  readonly volumeId: string;
+  readonly path: string;
+  readonly format: 'qcow2' | 'raw';
+  /** The guest's device: `vdb`, `vdc`… */
+  readonly device: string;
 }
 
 /** What a host has, as its hypervisor reports it (before reserved amounts and ratios). */
@@ -146,6 +157,14 @@ export interface HypervisorDriver {
    * NMI is an event, not a state, so a call re-run after a crash may deliver a second one.
    */
   triggerCrashDump(instanceId: string, opts?: CallOptions): Promise<GuestInfo>;
+  /**
+   * Connects a volume to the guest as `volume.device` (libvirt: attach-device --live --config, Nova's
+   * attach_volume), running or not. Idempotent: a volume already attached is success. `GuestNotFound` if
+   * the guest is absent. Optional: a driver without it cannot attach volumes (the step fails, nothing held).
+   */
+  attachVolume?(instanceId: string, volume: VolumeConnection, opts?: CallOptions): Promise<void>;
+  /** Disconnects a volume from the guest. Idempotent: a volume not attached, or a guest gone, is success. */
+  detachVolume?(instanceId: string, volumeId: string, opts?: CallOptions): Promise<void>;
   /**
    * Saves the guest's disk for an image (snapshot, shelve), in whatever power state it is; the guest is unchanged.
    * Fails `GuestNotFound` if absent.
@@ -247,5 +266,7 @@ export const VirtOp = {
   MigrateOut: 'migrateOut',
   ExportDisk: 'exportDisk',
   ImportDisk: 'importDisk',
+  AttachVolume: 'attachVolume',
+  DetachVolume: 'detachVolume',
 } as const;
 export type VirtOp = (typeof VirtOp)[keyof typeof VirtOp];

@@ -14,6 +14,7 @@ import {
   type HypervisorDriver,
   type RebootKind,
   type SnapshotInfo,
+  type VolumeConnection,
 } from './driver.js';
 import { checkAborted, VirtError, VirtErrorCode } from './errors.js';
 import { GuestLocks } from './serial.js';
@@ -26,6 +27,7 @@ interface FakeGuest {
   powerState: PowerState;
   rescued: boolean;
   crashDumps?: number;
+  volumes?: Record<string, string>;
 }
 
 /**
@@ -223,6 +225,24 @@ export class FakeDriver implements HypervisorDriver {
     });
   }
 
+  /** The fake guest records its volumes (a stopped guest's too: `--config` keeps it in its definition). */
+  attachVolume(id: string, volume: VolumeConnection, opts?: CallOptions): Promise<void> {
+    return this.op(VirtOp.AttachVolume, id, opts, () => {
+      const g = this.hostState.guest(id);
+      if (!g) throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${id} on ${this.host}`, { instanceId: id });
+      g.volumes = { ...g.volumes, [volume.volumeId]: volume.device };
+    });
+  }
+
+  detachVolume(id: string, volumeId: string, opts?: CallOptions): Promise<void> {
+    return this.op(VirtOp.DetachVolume, id, opts, () => {
+      const g = this.hostState.guest(id);
+      if (!g?.volumes?.[volumeId]) return;
+      const { [volumeId]: _gone, ...rest } = g.volumes;
+      g.volumes = rest;
+    });
+  }
+
   snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {
     return this.op(VirtOp.Snapshot, instanceId, opts, () => {
       const g = this.hostState.guest(instanceId);
@@ -322,5 +342,6 @@ function info(g: FakeGuest): GuestInfo {
     powerState: g.powerState,
     rescued: g.rescued,
     ...(g.crashDumps ? { crashDumps: g.crashDumps } : {}),
+    ...(g.volumes && Object.keys(g.volumes).length > 0 ? { volumes: { ...g.volumes } } : {}),
   };
 }

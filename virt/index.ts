@@ -14,6 +14,7 @@ export {
   type MigrationTarget,
   type SnapshotInfo,
   type ImageSource,
+  type VolumeConnection,
 } from './driver.js';
 export { isVirtError, VirtError, VirtErrorCode } from './errors.js';
 export { FakeDriver, FakeHost, seededRandom, type FakeDriverConfig, type PerOp } from './fake.js';
@@ -54,3 +55,4 @@ export function createDriver(
       return new LibvirtDriver(config);
   }
 }
+export { VolumeStore, type VolumeFormat } from './volume-store.js';

@@ -28,6 +28,7 @@ import {
   type HypervisorDriver,
   type RebootKind,
   type SnapshotInfo,
+  type VolumeConnection,
 } from './driver.js';
 import { checkAborted, VirtError, VirtErrorCode } from './errors.js';
 import {
@@ -69,6 +70,8 @@ interface GuestRecord {
   readonly pid?: number;
   /** NMIs sent (triggerCrashDump), counted in the file before the signal as every intent is. */
   readonly crashDumps?: number;
+  /** Its volumes (attachVolume), volume id → device: the process reads no disk, the record is the attachment. */
+  readonly volumes?: Readonly<Record<string, string>>;
 }
 
 /** How long SIGKILL, SIGSTOP and SIGCONT may take to show in /proc before the driver gives up (retryable). */
@@ -207,11 +210,33 @@ export class ProcessDriver implements HypervisorDriver {
     });
   }
 
+  /** The guest process reads no disk: the attachment is its record's (written before the call returns). */
+  attachVolume(instanceId: string, volume: VolumeConnection, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.AttachVolume, instanceId, opts, async () => {
+      const { record, proc } = await this.observe(instanceId);
+      const spec = record?.spec ?? proc?.spec;
+      if (!spec)
+        throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
+      if (record?.volumes?.[volume.volumeId] === volume.device) return;
+      const base = record ?? fromProcess(proc!, spec);
+      await this.writeRecord({ ...base, volumes: { ...base.volumes, [volume.volumeId]: volume.device } });
+    });
+  }
+
+  detachVolume(instanceId: string, volumeId: string, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.DetachVolume, instanceId, opts, async () => {
+      const { record } = await this.observe(instanceId);
+      if (!record?.volumes?.[volumeId]) return;
+      const { [volumeId]: _gone, ...rest } = record.volumes;
+      await this.writeRecord({ ...record, volumes: rest });
+    });
+  }
+
   get(instanceId: string, opts?: CallOptions): Promise<GuestInfo | undefined> {
     return this.locked(VirtOp.Get, instanceId, opts, async () => {
       const { record, proc } = await this.observe(instanceId);
       const spec = record?.spec ?? proc?.spec;
-      return spec && infoOf(spec, statusOf(record, proc), proc?.pid, record?.crashDumps);
+      return spec && infoOf(spec, statusOf(record, proc), proc?.pid, record?.crashDumps, record?.volumes);
     });
   }
 
@@ -225,7 +250,7 @@ export class ProcessDriver implements HypervisorDriver {
         const record = records.get(id);
         const proc = procs.find((p) => p.instanceId === id);
         const spec = record?.spec ?? proc?.spec;
-        if (spec) out.push(infoOf(spec, statusOf(record, proc), proc?.pid, record?.crashDumps));
+        if (spec) out.push(infoOf(spec, statusOf(record, proc), proc?.pid, record?.crashDumps, record?.volumes));
       }
       return out;
     });
@@ -268,6 +293,7 @@ export class ProcessDriver implements HypervisorDriver {
       rescued: p.to.rescued,
       ...(proc ? { pid: proc.pid } : {}),
       ...(record?.crashDumps ? { crashDumps: record.crashDumps } : {}),
+      ...(record?.volumes ? { volumes: record.volumes } : {}),
     };
     await this.writeRecord(next);
     checkAborted(signal, instanceId);
@@ -448,6 +474,11 @@ function parseRecord(text: string): GuestRecord | undefined {
   if (typeof r['suspended'] !== 'boolean' || typeof r['rescued'] !== 'boolean') return undefined;
   const pid = typeof r['pid'] === 'number' ? r['pid'] : undefined;
   const crashDumps = Number.isSafeInteger(r['crashDumps']) ? (r['crashDumps'] as number) : undefined;
+  const vols = r['volumes'];
+  const volumes =
+    typeof vols === 'object' && vols !== null && Object.values(vols).every((d) => typeof d === 'string')
+      ? (vols as Record<string, string>)
+      : undefined;
   return {
     v: 1,
     spec: r['spec'],
@@ -456,6 +487,7 @@ function parseRecord(text: string): GuestRecord | undefined {
     rescued: r['rescued'],
     ...(pid === undefined ? {} : { pid }),
     ...(crashDumps === undefined ? {} : { crashDumps }),
+    ...(volumes === undefined ? {} : { volumes }),
   };
 }
 
@@ -474,12 +506,19 @@ function statusOf(record: GuestRecord | undefined, proc: GuestProcess | undefine
   return { powerState: record?.desired === 'shutdown' ? PowerState.Shutdown : PowerState.Crashed, rescued };
 }
 
-function infoOf(spec: GuestSpec, status: GuestStatus, pid: number | undefined, crashDumps?: number): GuestInfo {
+function infoOf(
+  spec: GuestSpec,
+  status: GuestStatus,
+  pid: number | undefined,
+  crashDumps?: number,
+  volumes?: Readonly<Record<string, string>>,
+): GuestInfo {
   return {
     ...structuredClone(spec),
     powerState: status.powerState,
     rescued: status.rescued,
     ...(pid === undefined ? {} : { pid }),
     ...(crashDumps ? { crashDumps } : {}),
+    ...(volumes && Object.keys(volumes).length > 0 ? { volumes: { ...volumes } } : {}),
   };
 }

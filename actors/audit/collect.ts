@@ -61,11 +61,12 @@ export async function collect(options: CollectOptions): Promise<Observation> {
     clock: o.clock,
   });
 
-  const [instances, migrations, services, { providers, allocations }] = await Promise.all([
+  const [instances, migrations, services, { providers, allocations }, volumes] = await Promise.all([
     readAll(stores.instances),
     readMigrations(stores, o.onCorrupt),
     readAll(stores.services).catch(() => []), // heartbeats expire while we read: a missing one is simply down
     readPlacement(placement),
+    readAll(stores.volumes),
   ]);
   const hostNames = new Set<string>();
   for (const s of services) if (s.role === 'compute' && s.host !== null) hostNames.add(s.host);
@@ -79,7 +80,7 @@ export async function collect(options: CollectOptions): Promise<Observation> {
     readCommands(js, prefix, timeoutMs, o.clock),
     readTerminals(js, prefix, timeoutMs, o.clock),
   ]);
-  return { instances, migrations, providers, allocations, hosts, commands, terminals };
+  return { instances, migrations, providers, allocations, hosts, commands, terminals, volumes };
 }
 
 async function readAll<T>(bucket: {

@@ -23,6 +23,7 @@ import { dropShelved, type ImageStepDeps } from './image-steps.js';
 import { networkIsNoop, networkStep, releasePorts } from './network-steps.js';
 import type { PowerStepDeps } from './power-steps.js';
 import { nicsOf } from './guest-nics.js';
+import { hasBootVolume } from './volume-steps.js';
 import {
   done,
   driverStep,
@@ -211,6 +212,7 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
   // here): buildNoop, taken as done in the transition that starts it.
   const nothing = (): Promise<StepResult> => Promise.resolve(done());
 
+  // blockDevices: volume-steps.ts's (steps.ts puts it in).
   return {
     claim,
     network: networkStep(d),
@@ -224,10 +226,10 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
 
 /**
  * Build steps with nothing to do on a host (the actor takes them as done at once, StepExecutor.noop):
- * block devices always, the network step for an instance that asked for no port.
+ * block devices for an instance with no boot volume, the network step for one that asked for no port.
  */
 export const buildNoop = (step: StepName, snapshot: InstanceSnapshot): boolean =>
-  step === 'blockDevices' || (step === 'network' && networkIsNoop(snapshot));
+  (step === 'blockDevices' && !hasBootVolume(snapshot.context)) || (step === 'network' && networkIsNoop(snapshot));
 
 const inReschedule = (rec: InstanceRecord) =>
   statePath((rec.machine as { value?: unknown } | undefined)?.value) === 'reschedule.rescheduling';

@@ -147,6 +147,11 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   /** How long the simulated copy of a live migration runs. */
   readonly liveMigrationMs?: number;
   /**
+   * The volume store this host makes a boot's new root volume in (the gateway's `--volume-dir`:
+   * one store per machine, docs/volumes.md); absent: it boots only from existing volumes.
+   */
+  readonly volumeDir?: string;
+  /**
    * Drivers of a real hypervisor: reads what the host has now (Nova's get_available_resource).
    * When it differs from the inventory, the inventory follows: placement is told, and the
    * tracker starts again with it (rebuilt from the records, as at start).

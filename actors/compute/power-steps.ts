@@ -3,6 +3,7 @@
  * converges (it brings the guest to the wanted state from wherever it is; destroying a missing
  * guest succeeds), retried while its failure is transient.
  */
+import type { InstanceContext } from '../../machines/instance/index.js';
 import { VirtErrorCode, type GuestInfo, type HypervisorDriver } from '../../virt/index.js';
 import { driverStep, type DriverRetry, type StepContext, type StepTable } from './step-kit.js';
 
@@ -22,7 +23,12 @@ export const POWER_STEPS = [
 
 export interface PowerStepDeps extends DriverRetry {
   readonly driver: HypervisorDriver;
+  /** After a delete's destroy: the instance's volumes are released (docs/volumes.md). */
+  readonly releaseVolumes?: (c: InstanceContext) => Promise<void>;
 }
+
+/** Operations whose destroy is the instance's end: its volumes go with it (Nova's _shutdown_instance). */
+const DELETES: readonly string[] = ['delete', 'force_delete'];
 
 export function powerSteps(d: PowerStepDeps): StepTable<(typeof POWER_STEPS)[number]> {
   /** A refusal that changed nothing (InvalidState) is a rollback. */
@@ -44,11 +50,15 @@ export function powerSteps(d: PowerStepDeps): StepTable<(typeof POWER_STEPS)[num
     rescue: power((id, signal) => d.driver.rescue(id, { signal })),
     unrescue: power((id, signal) => d.driver.unrescue(id, { signal })),
     triggerCrashDump: power((id, signal) => d.driver.triggerCrashDump(id, { signal })),
-    destroy: (x) =>
-      driverStep(
+    destroy: async (x) => {
+      const c = x.snapshot.context;
+      const out = await driverStep(
         d,
-        () => d.driver.destroy(x.snapshot.context.instanceId, { signal: x.signal }),
+        () => d.driver.destroy(c.instanceId, { signal: x.signal }),
         (code, message) => ({ code, message }),
-      ),
+      );
+      if (out.ok && DELETES.includes(c.op?.action ?? '')) await d.releaseVolumes?.(c);
+      return out;
+    },
   };
 }

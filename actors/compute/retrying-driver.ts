@@ -4,7 +4,13 @@
  * retry is safe; what still fails after `tries` is the step's failure. A call whose signal fires
  * is not tried again, and its wait between tries ends at once.
  */
-import { isVirtError, type CallOptions, type GuestSpec, type HypervisorDriver } from '../../virt/index.js';
+import {
+  isVirtError,
+  type CallOptions,
+  type GuestSpec,
+  type HypervisorDriver,
+  type VolumeConnection,
+} from '../../virt/index.js';
 import { abortable } from './step-kit.js';
 
 export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promise<void>, tries = 3): HypervisorDriver {
@@ -49,6 +55,13 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
           exportDisk: (id: string, o?: CallOptions) => again(() => driver.exportDisk!(id, o), o),
           importDisk: (id: string, f: string | undefined, gb: number, o?: CallOptions) =>
             again(() => driver.importDisk!(id, f, gb, o), o),
+        }
+      : {}),
+    ...(driver.attachVolume && driver.detachVolume
+      ? {
+          attachVolume: (id: string, v: VolumeConnection, o?: CallOptions) =>
+            again(() => driver.attachVolume!(id, v, o), o),
+          detachVolume: (id: string, v: string, o?: CallOptions) => again(() => driver.detachVolume!(id, v, o), o),
         }
       : {}),
     ...(driver.discover ? { discover: driver.discover.bind(driver) } : {}),

@@ -5,7 +5,8 @@
  *  - power-steps.ts: the power operations and destroy;
  *  - move-claim.ts, move-steps.ts, move-cleanup.ts: resize and cold migration;
  *  - live-steps.ts: live migration; evacuate-steps.ts: evacuation, on the destination;
- *  - image-steps.ts: snapshot, shelve, and the hand-back of an offloaded instance.
+ *  - image-steps.ts: snapshot, shelve, and the hand-back of an offloaded instance;
+ *  - volume-steps.ts: volume attach and detach.
  * A step with no function, or a step owned by two families, does not compile (`STEP_FAMILIES`).
  *
  * Every step is idempotent under its key, because a restored actor issues its in-flight step
@@ -24,6 +25,7 @@ import { MOVE_CLEANUP_STEPS, moveCleanupSteps } from './move-cleanup.js';
 import type { MoveStepDeps } from './move-kit.js';
 import { MOVE_STEPS, moveSteps } from './move-steps.js';
 import { POWER_STEPS, powerSteps } from './power-steps.js';
+import { blockDevicesStep, releaseVolumes, VOLUME_STEPS, volumeSteps, type VolumeStepDeps } from './volume-steps.js';
 import { abortable, failed, fenced, type StepFn, type StepTable } from './step-kit.js';
 
 export { HANDED_OFF } from './step-kit.js';
@@ -33,6 +35,8 @@ export interface ComputeStepDeps extends BuildStepDeps {
   readonly moves: MoveStepDeps;
   /** The image steps of snapshot and shelve, and the hand-back of an offloaded instance. */
   readonly images: ImageStepDeps;
+  /** The volume steps, and a deleted instance's volumes. */
+  readonly volumeDeps: VolumeStepDeps;
   /** Runs before every step (tests hold a step here to kill something while it is in flight). */
   readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
 }
@@ -47,6 +51,7 @@ export const STEP_FAMILIES = {
   live: LIVE_STEPS,
   evacuate: EVACUATE_STEPS,
   images: IMAGE_STEPS,
+  volumes: VOLUME_STEPS,
 } as const satisfies Record<string, readonly StepName[]>;
 
 type Families = typeof STEP_FAMILIES;
@@ -67,14 +72,15 @@ export type StepRegistry = { readonly [S in StepName]: StepFn };
 const FAMILY_BUILDERS: {
   readonly [F in keyof Families]: (d: ComputeStepDeps) => StepTable<Families[F][number]>;
 } = {
-  build: (d) => buildSteps(d, d.images),
-  power: (d) => powerSteps(d),
+  build: (d) => ({ ...buildSteps(d, d.images), blockDevices: blockDevicesStep(d.volumeDeps) }),
+  power: (d) => powerSteps({ ...d, releaseVolumes: (c) => releaseVolumes(d.volumeDeps, c) }),
   moveClaim: (d) => moveClaimSteps(d.moves),
   moves: (d) => moveSteps(d.moves),
   moveCleanup: (d) => moveCleanupSteps(d.moves),
   live: (d) => liveSteps(d.moves),
   evacuate: (d) => evacuateSteps(d.moves),
   images: (d) => imageSteps(d.images),
+  volumes: (d) => volumeSteps(d.volumeDeps),
 };
 
 /** The steps no family names: `never` when every step has a function (the error names one). */
@@ -94,6 +100,7 @@ function stopping(d: ComputeStepDeps, signal: AbortSignal): ComputeStepDeps {
     ...own,
     moves: fenced({ ...d.moves, sleep: abortable(d.moves.sleep, signal) }, signal),
     images: fenced(d.images, signal),
+    volumeDeps: fenced({ ...d.volumeDeps, sleep: abortable(d.volumeDeps.sleep, signal) }, signal),
   };
 }
 

@@ -9,6 +9,8 @@
  *  3. restore every unfinished instance this host owns; each re-issues its in-flight step;
  *  4. only then take new work from the inbox, and start beating.
  */
+import { rm } from 'node:fs/promises';
+import { VolumeStore } from '../../virt/index.js';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
 import {
@@ -52,6 +54,7 @@ import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
 import { serveConsole, servePeerCalls, serveStatus } from './rpc.js';
 import { completeMigration, healAllocations, healImages } from './upkeep.js';
+import { healAttachments, type VolumeStepDeps } from './volume-steps.js';
 import { publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
 import { cleanupIncompleteMigrations, instancePeriodics, instanceSource, syncPowerState } from './periodics.js';
 
@@ -221,6 +224,17 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   const mark = new PublishedMark(publishedThrough);
   /** Spawns failed here since the last success, in each heartbeat for the build-failure weigher. */
   const buildResults = new BuildResults();
+  // The volume steps' and the audit's view of the volumes (docs/volumes.md).
+  const volumeDeps: VolumeStepDeps = {
+    host: o.host,
+    driver: o.driver,
+    volumes: stores.volumes,
+    clock: o.clock,
+    sleep,
+    removeFile: (path) => rm(path, { force: true }),
+    ...(o.volumeDir !== undefined ? { store: new VolumeStore(o.volumeDir) } : {}),
+    ...(o.killPoint ? { killPoint: o.killPoint } : {}),
+  };
   const instances = new InstanceHost({
     host: o.host,
     instances: stores.instances,
@@ -270,6 +284,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
           events,
           clock: o.clock,
         },
+        volumeDeps,
         ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
       }),
     },
@@ -494,8 +509,9 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     const tree = [...(await treeOf(placement, provider))];
     const allocations = await healAllocations(stores, migrations, placement, tree, previous);
     const images = await healImages(stores, previous);
-    const found = [...claims.found, ...allocations.found, ...images.found];
-    const repaired = [...claims.repaired, ...allocations.repaired, ...images.repaired];
+    const volumes = await healAttachments(volumeDeps, stores.instances, previous);
+    const found = [...claims.found, ...allocations.found, ...images.found, ...volumes.found];
+    const repaired = [...claims.repaired, ...allocations.repaired, ...images.repaired, ...volumes.repaired];
     const held = new Set(repaired.map(findingKey));
     for (const f of found.filter((x) => !held.has(findingKey(x))))
       log(

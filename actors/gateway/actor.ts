@@ -46,6 +46,8 @@ import { serveQueries } from './queries.js';
 import { serveImages } from './images.js';
 import { serveGroups } from './groups.js';
 import { bootNetworkFacts, serveNetworks, wantsPorts } from './networks.js';
+import { serveVolumes } from './volumes.js';
+import { VolumeStore } from '../../virt/index.js';
 import { compileGatewayOptions, type GatewayOptions } from './options.js';
 
 export type { GatewayOptions } from './options.js';
@@ -140,6 +142,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       (action === 'resize' && current !== undefined && current.value.vmState !== 'deleted');
     const image = env.body['image'];
     const groupId = groupOf(env.body);
+    const volumeId = action === 'boot' || action === 'volume_attach' ? volumeOf(env.body) : undefined;
     const inputs: GatewayInputs = {
       record: current?.value,
       ...(needsFlavor ? { flavor: (await stores.flavors.get(String(env.body['flavor'])))?.value } : {}),
@@ -149,6 +152,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       ...(action === 'boot' && !current && wantsPorts(env.body['networks'])
         ? { networks: await bootNetworkFacts(stores, project, env.body['networks']) }
         : {}),
+      ...(volumeId !== undefined ? { volume: (await stores.volumes.get(volumeId))?.value } : {}),
     };
     const decision = decideCommand(cmd, inputs);
     // What the command adds to the project's usage is judged against its quota ledger before
@@ -262,6 +266,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
     ...served,
     isAdmin: (user, project) => admins.has(user) && (o.adminProject === undefined || project === o.adminProject),
   });
+  const volumeService = serveVolumes({ ...served, volumeStore: new VolumeStore(o.volumeDir) });
   const loop = await startConsumerLoop({
     js,
     jsm,
@@ -279,6 +284,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       imageService.unsubscribe();
       groupService.unsubscribe();
       netService.unsubscribe();
+      volumeService.unsubscribe();
       loop.kill();
     },
     stop: async () => {
@@ -288,6 +294,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
         imageService.drain(),
         groupService.drain(),
         netService.drain(),
+        volumeService.drain(),
       ]);
       await loop.stop();
     },
@@ -298,6 +305,12 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
 async function zoneNames(stores: Stores): Promise<ReadonlySet<string>> {
   const zones = (await stores.aggregates.entries()).flatMap((e) => e.value.availabilityZone ?? []);
   return new Set([DEFAULT_ZONE, ...zones]);
+}
+
+/** The volume a volume_attach names, or a boot's root volume mapping (the decoder checked their shape). */
+function volumeOf(body: Record<string, unknown>): string | undefined {
+  const bdm = (body['blockDeviceMapping'] as { sourceType: string; uuid?: string }[] | undefined)?.[0];
+  return bdm ? (bdm.sourceType === 'volume' ? bdm.uuid : undefined) : (body['volumeId'] as string | undefined);
 }
 
 /** The server group a boot's scheduler hints name, if any (the decoder checked its shape). */

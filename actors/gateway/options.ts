@@ -1,6 +1,17 @@
 /** A gateway's options and their defaults (`novactor gateway` flags and tests both go through here). */
 import { DEFAULT_QUOTA, type QuotaRecord } from '../../protocol/index.js';
-import { compileRoleContext, type RoleContext, type RoleContextInput, integer, option } from '../runtime/index.js';
+import { join, resolve } from 'node:path';
+import {
+  compileRoleContext,
+  DEFAULT_UP_DATA,
+  type RoleContext,
+  type RoleContextInput,
+  integer,
+  option,
+} from '../runtime/index.js';
+
+/** Where volumes' files live unless told: beside `novactor up`'s data (`.novactor/volumes`). */
+export const DEFAULT_VOLUME_DIR = join(DEFAULT_UP_DATA, 'volumes');
 
 /** Envelope users treated as admins (until per-role credentials bind identity). */
 export const DEFAULT_ADMIN_USERS: readonly string[] = ['admin'];
@@ -24,6 +35,8 @@ export interface GatewayOptions extends RoleContextInput {
   readonly maxInFlightPerProject?: number;
   /** Quota of a project with no `nv-quotas` record; absent fields are DEFAULT_QUOTA's. */
   readonly defaultQuota?: Partial<QuotaRecord>;
+  /** The volume store's directory (docs/volumes.md); default DEFAULT_VOLUME_DIR, relative to the working directory. */
+  readonly volumeDir?: string;
 }
 
 export interface CompiledGatewayOptions extends RoleContext {
@@ -32,6 +45,7 @@ export interface CompiledGatewayOptions extends RoleContext {
   readonly adminProject?: string;
   readonly maxInFlightPerProject: number;
   readonly defaultQuota: QuotaRecord;
+  readonly volumeDir: string;
 }
 
 /** Fills the defaults and checks the rest; a bad value is an InvalidOption. */
@@ -40,6 +54,7 @@ export function compileGatewayOptions(o: GatewayOptions): CompiledGatewayOptions
   return {
     ...compileRoleContext(o),
     prefix: o.prefix ?? 'nv',
+    volumeDir: resolve(o.volumeDir ?? DEFAULT_VOLUME_DIR),
     adminUsers: o.adminUsers ?? DEFAULT_ADMIN_USERS,
     ...(o.adminProject !== undefined ? { adminProject: o.adminProject } : {}),
     maxInFlightPerProject: option(

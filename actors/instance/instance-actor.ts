@@ -315,8 +315,9 @@ export class InstanceActor {
     let snapshot = next;
     let all = actions;
     for (let guard = 0; guard < 16; guard++) {
+      const at = snapshot;
       const run = all.find(
-        (a): a is Extract<InstanceEffect, { type: 'runStep' }> => a.type === 'runStep' && noop(a.params.step, snapshot),
+        (a): a is Extract<InstanceEffect, { type: 'runStep' }> => a.type === 'runStep' && noop(a.params.step, at),
       );
       if (!run) break;
       const [after, more] = transitionOf(snapshot, {

@@ -49,3 +49,4 @@ export {
   type NetStores,
   type PortRequest,
 } from './ipam.js';
+export { changeVolume, VOLUME_CAS_ATTEMPTS, type VolumeOutcome } from './volumes.js';

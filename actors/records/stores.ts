@@ -1,6 +1,6 @@
 /**
  * The record buckets every role reads: instances, flavors, quotas and their ledgers, services, hosts, migrations,
- * images, server groups, aggregates, networks, subnets, ports and their address claims.
+ * images, server groups, aggregates, networks, subnets, ports and their address claims, volumes.
  */
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -21,6 +21,7 @@ import {
   SubnetRecord,
   ServerGroupRecord,
   ServiceRecord,
+  VolumeRecord,
 } from '../../protocol/index.js';
 import { names } from '../runtime/index.js';
 import { imageStore, type ImageStore } from './image-store.js';
@@ -47,6 +48,8 @@ export interface Stores {
   readonly subnets: RecordBucket<SubnetRecord>;
   readonly ports: RecordBucket<PortRecord>;
   readonly ipam: RecordBucket<IpamClaim>;
+  /** Volumes (`nv-volumes`): status and attachments, changed by compare-and-set only (docs/volumes.md). */
+  readonly volumes: RecordBucket<VolumeRecord>;
   /** The images' bytes (object store `nv-images`), opened on first use. */
   readonly imageData: ImageStore;
 }
@@ -75,6 +78,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     subnets,
     ports,
     ipam,
+    volumes,
   ] = await Promise.all([
     kvm.open(b.instances),
     kvm.open(b.flavors),
@@ -90,6 +94,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     kvm.open(b.subnets),
     kvm.open(b.ports),
     kvm.open(b.ipam),
+    kvm.open(b.volumes),
   ]);
   return {
     instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance', INSTANCE_RECORD_UPGRADES),
@@ -107,6 +112,7 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     subnets: new RecordBucket<SubnetRecord>(subnets, SubnetRecord, 'subnet'),
     ports: new RecordBucket<PortRecord>(ports, PortRecord, 'port'),
     ipam: new RecordBucket<IpamClaim>(ipam, IpamClaim, 'address claim'),
+    volumes: new RecordBucket<VolumeRecord>(volumes, VolumeRecord, 'volume'),
   };
 }
 

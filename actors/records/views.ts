@@ -27,5 +27,6 @@ export function recordView(r: InstanceRecord): InstanceRecordView {
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     ...(r.ports && r.ports.length > 0 ? { ports: r.ports } : {}),
+    ...(r.blockDevices ? { blockDevices: r.blockDevices } : {}),
   };
 }

@@ -66,6 +66,7 @@ export function names(prefix: string = DEFAULT_PREFIX) {
       hosts: `${prefix}-hosts`,
       images: `${prefix}-images`,
       groups: `${prefix}-server-groups`,
+      volumes: `${prefix}-volumes`,
       aggregates: `${prefix}-aggregates`,
       networks: `${prefix}-networks`,
       subnets: `${prefix}-subnets`,
@@ -184,6 +185,7 @@ export function bucketSpecs(opts: BootstrapOptions): BucketSpec[] {
     { name: b.subnets, history: 1, ttl: 0 }, // subnets: CIDR, gateway, allocation pools
     { name: b.ports, history: 1, ttl: 0 }, // ports: MAC, fixed IPs, device and binding
     { name: b.ipam, history: 1, ttl: 0 }, // one key per claimed address or MAC, created only if absent
+    { name: b.volumes, history: 1, ttl: 0 }, // volumes: status and attachments, every change a compare-and-set
     // placement's leader lease: a key not renewed within the TTL expires, and a standby takes it
     {
       name: b.leases,

@@ -51,6 +51,8 @@ export function rolesOf(o: {
         ...stores,
         ...creds('gateway'),
         ...(o.secure ? ['--admin-project', ADMIN_PROJECT] : []),
+        '--volume-dir',
+        join(o.data, 'volumes'),
       ],
       ready: /\bready\b/,
     },
@@ -85,6 +87,8 @@ export function rolesOf(o: {
         o.driver,
         '--data',
         join(o.data, 'hosts', host),
+        '--volume-dir',
+        join(o.data, 'volumes'),
         // The built-in guest image never answers ACPI: a clean shutdown would wait the full minute.
         ...(o.driver === 'libvirt'
           ? ['--libvirt-uri', privateUri(libvirtRoot), '--shutdown-timeout', String(UP_SHUTDOWN_TIMEOUT_S)]

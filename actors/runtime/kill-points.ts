@@ -60,6 +60,16 @@ export interface KillPointContexts {
   readonly 'group.reserved': { readonly instanceId: string; readonly groupId: string; readonly host: string };
   /** A port creation claimed an address in `nv-ipam`; the port's record does not list it yet (records/ipam.ts). */
   readonly 'port.addressClaimed': { readonly portId: string; readonly subnetId: string; readonly ip: string };
+  /**
+   * A volume step wrote the volume's record (actors/compute/volume-steps.ts): `status` is the
+   * instance's attachment now (`released`: gone; `connected`: the driver attached it, not yet recorded).
+   */
+  readonly 'volume.changed': {
+    readonly instanceId: string;
+    readonly volumeId: string;
+    readonly step: string;
+    readonly status: string;
+  };
 }
 
 export type KillPointName = keyof KillPointContexts;
@@ -76,6 +86,7 @@ export const KILL_POINTS: readonly KillPointName[] = [
   'placement.answered',
   'group.reserved',
   'port.addressClaimed',
+  'volume.changed',
 ];
 
 /** The hook: called at each point, awaited before the continuation goes on. */

@@ -85,7 +85,16 @@ function service(prefix: string, role: ServiceRole, user: string): Permissions {
         ],
       },
       subscribe: {
-        allow: [`${inboxPrefixOf(user)}.>`, p('query.>'), p('admin.>'), p('image.>'), p('group.>'), p('net.>'), ctl],
+        allow: [
+          `${inboxPrefixOf(user)}.>`,
+          p('query.>'),
+          p('admin.>'),
+          p('image.>'),
+          p('group.>'),
+          p('net.>'),
+          p('volume.>'),
+          ctl,
+        ],
       },
     },
     conductor: {
@@ -158,6 +167,7 @@ function computeHost(prefix: string, host: string, user: string): Permissions {
         '$JS.FC.>',
         // Writes only to the buckets a host keeps: not flavors, quotas or operator switches. Ports
         // and their address claims: the build's network step makes, binds and releases them.
+        // Volumes: a host reserves, completes and releases its instances' attachments (docs/volumes.md).
         ...[
           n.buckets.instances,
           n.buckets.migrations,
@@ -165,6 +175,7 @@ function computeHost(prefix: string, host: string, user: string): Permissions {
           n.buckets.images,
           n.buckets.ports,
           n.buckets.ipam,
+          n.buckets.volumes,
         ].map((b) => `$KV.${b}.>`),
         `${prefix}.evt.>`,
         `${prefix}.conductor.>`,
@@ -204,6 +215,7 @@ function tenant(prefix: string, project: string, user: string): Permissions {
         `${prefix}.image.${project}.>`,
         `${prefix}.group.${project}.>`,
         `${prefix}.net.${project}.>`,
+        `${prefix}.volume.${project}.>`,
         `$JS.API.CONSUMER.CREATE.${evt}.*.${prefix}.evt.${project}.>`,
         `$JS.API.CONSUMER.MSG.NEXT.${evt}.*`,
         `$JS.API.CONSUMER.INFO.${evt}.*`,

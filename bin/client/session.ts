@@ -16,6 +16,7 @@ import {
   imageType,
   groupType,
   netType,
+  volumeType,
   isProjectToken,
   isToken,
   MessageKind,
@@ -141,6 +142,11 @@ export class ClientSession {
   /** `nv.net.admin.<op>`: a network request in the admin project (the claims' audit). */
   netAdmin<T>(op: string, body: Record<string, unknown>): Promise<T> {
     return this.request<T>(this.s.net(ADMIN_PROJECT, op), netType(op), body, 10_000, ADMIN_PROJECT);
+  }
+
+  /** `nv.volume.<project>.<op>` (volumes); `id` the same on every retry, so a retried `create` makes one volume. */
+  volume<T>(op: string, body: Record<string, unknown>, id?: string): Promise<T> {
+    return this.request<T>(this.s.volume(this.project, op), volumeType(op), body, 60_000, this.project, id);
   }
 
   /** `nv.admin.<op>`, in the admin project (the only one a secure gateway takes admin requests from). */

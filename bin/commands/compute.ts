@@ -1,5 +1,5 @@
 /** `novactor compute --host H`: one compute host's worker (tracker, instance actors, inbox). */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
@@ -72,6 +72,7 @@ interface ComputeFlags extends ServerOptions {
   auditInterval: string;
   heartbeat: string;
   liveMigrationMs: string;
+  volumeDir?: string;
   resizeConfirmWindow: string;
   reclaimInstanceInterval: string;
   syncPowerStateInterval: string;
@@ -144,6 +145,7 @@ export function registerCompute(program: Command): void {
           DEFAULT_DRIVER,
         )
         .option('--data <dir>', 'where the driver keeps its guests (default ./novactor-data/hosts/<host>)')
+        .option('--volume-dir <dir>', "the volume store a boot's new root volume is made in (the gateway's)")
         .option('--libvirt-uri <uri>', 'libvirt driver: the libvirtd to use', 'qemu:///system')
         .option('--virt-type <type>', 'libvirt driver: kvm or qemu (default: kvm with hardware virtualization)')
         .option(
@@ -367,6 +369,7 @@ function computeSettings(o: ComputeFlags) {
     auditIntervalMs,
     heartbeatMs,
     liveMigrationMs,
+    ...(o.volumeDir !== undefined ? { volumeDir: resolve(o.volumeDir) } : {}),
     resizeConfirmWindowMs,
     reclaimIntervalMs,
     syncPowerStateMs,

@@ -9,6 +9,7 @@ import {
   DEFAULT_ADMIN_USERS,
   DEFAULT_MAX_IN_FLIGHT_PER_PROJECT,
   DEFAULT_QUOTA,
+  DEFAULT_VOLUME_DIR,
   MAX_IN_FLIGHT_PER_PROJECT,
   QUOTA_LIMITS,
 } from '../../actors/gateway/index.js';
@@ -26,6 +27,7 @@ interface GatewayCommandOptions extends ServerOptions {
   quotaInstances: string;
   quotaCores: string;
   quotaRamMb: string;
+  volumeDir: string;
 }
 
 export function registerGateway(program: Command): void {
@@ -55,7 +57,8 @@ export function registerGateway(program: Command): void {
           String(DEFAULT_QUOTA.instances),
         )
         .option('--quota-cores <n>', 'default vCPUs per project', String(DEFAULT_QUOTA.cores))
-        .option('--quota-ram-mb <n>', 'default RAM (MiB) per project', String(DEFAULT_QUOTA.ramMb)),
+        .option('--quota-ram-mb <n>', 'default RAM (MiB) per project', String(DEFAULT_QUOTA.ramMb))
+        .option('--volume-dir <dir>', 'the volume store: one file per volume (docs/volumes.md)', DEFAULT_VOLUME_DIR),
     ),
   ).action(async (o: GatewayCommandOptions) => {
     const name = processName(o.name ?? `gateway-${hostname()}-${process.pid}`);
@@ -88,6 +91,7 @@ export function registerGateway(program: Command): void {
               ...(o.adminProject ? { adminProject: o.adminProject } : {}),
               maxInFlightPerProject,
               defaultQuota,
+              volumeDir: o.volumeDir,
             }),
         }),
       readyLine: `gateway ${name} ready`,

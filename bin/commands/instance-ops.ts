@@ -3,6 +3,7 @@
  * `unpause`, `suspend`, `resume`. Each publishes one command; `--wait` follows it to its
  * terminal event (bin/client/wait.ts) and exits 0 on success, 1 otherwise.
  */
+import { bootMapping, type BootVolumeFlags } from './volume-ops.js';
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import type { InstanceAction } from '../../protocol/index.js';
@@ -74,7 +75,10 @@ export function registerInstanceOps(program: Command): void {
         [],
       )
       .option('--fixed-ip <net=ID,ip=IP>', 'a port on network ID with address IP; repeatable', collect, [])
-      .option('--id <uuid>', 'the instance id to use (default: a new UUID)'),
+      .option('--id <uuid>', 'the instance id to use (default: a new UUID)')
+      .option('--boot-volume <id>', 'boot from this volume of the project (its root disk)')
+      .option('--boot-from-image-volume <gb>', 'boot from a new volume of this size made for --image')
+      .option('--delete-on-termination', 'with a boot volume: delete it with the instance'),
   ).action(
     (
       name: string,
@@ -88,7 +92,7 @@ export function registerInstanceOps(program: Command): void {
         port: string[];
         fixedIp: string[];
         id?: string;
-      },
+      } & BootVolumeFlags,
     ) =>
       runClient(o, () => {
         const instanceId = o.id === undefined ? randomUUID() : tokenArg('--id', o.id);
@@ -102,6 +106,7 @@ export function registerInstanceOps(program: Command): void {
           ...(o.group ? { schedulerHints: { group: tokenArg('--group', o.group) } } : {}),
           ...(o.availabilityZone ? { availabilityZone: o.availabilityZone } : {}),
           ...(networks !== undefined ? { networks } : {}),
+          ...bootMapping(o),
         };
         const run = { instanceId, action: 'boot', body, wait: !!o.wait, timeoutMs: timeoutMs(o) } as const;
         return (c) => sendCommand(c, run);

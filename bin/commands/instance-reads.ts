@@ -84,6 +84,14 @@ export function registerInstanceReads(program: Command): void {
               ? i.ports.map((p) => `${p.networkId}=${p.ips.join(',') || '-'} (${p.mac}, port ${p.portId})`).join('; ')
               : null,
           ],
+          [
+            'volumes',
+            i.blockDevices?.length
+              ? i.blockDevices
+                  .map((b) => `${b.volumeId} on ${b.device}${b.deleteOnTermination ? ' (delete on termination)' : ''}`)
+                  .join(', ')
+              : null,
+          ],
           ['fault', i.fault ? `${i.fault.code}: ${i.fault.message}` : null],
           ['created', when(i.createdAt)],
           ['updated', when(i.updatedAt)],

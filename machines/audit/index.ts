@@ -3,6 +3,7 @@ export { audit } from './audit.js';
 export { checkI1, checkI2, checkI3, isPlaced } from './placement-rules.js';
 export { checkI4, checkI6, checkI7 } from './host-rules.js';
 export { checkI5 } from './command-rules.js';
+export { checkI8 } from './volume-rules.js';
 export { destFinished, isOpen, moveHosts } from './moves.js';
 export {
   flavorResources,

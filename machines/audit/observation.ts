@@ -6,8 +6,9 @@
  */
 import type { HostStatus } from '../../protocol/schemas/host.js';
 import type { InstanceRecord, MigrationRecord } from '../../protocol/schemas/internal.js';
+import type { VolumeRecord } from '../../protocol/schemas/volumes.js';
 
-export const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7'] as const;
+export const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7', 'I8'] as const;
 export type InvariantId = (typeof INVARIANTS)[number];
 
 /** `{ <RC>: n }`. */
@@ -71,6 +72,8 @@ export interface Observation {
   readonly hosts: readonly HostObservation[];
   readonly commands: readonly CommandObservation[];
   readonly terminals: readonly TerminalObservation[];
+  /** Records of nv-volumes (absent: none, as in observations written before volumes). */
+  readonly volumes?: readonly VolumeRecord[];
 }
 
 export interface Violation {

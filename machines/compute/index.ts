@@ -13,7 +13,15 @@ export {
   type TrackerMoveSide,
 } from './moves.js';
 export { movedAway, ownedElsewhere, reapVerdict, staleInstanceClaims, type ReapVerdict } from './guests.js';
-export { allocationInUse, findingKey, leakedAllocation, mayBeOrphan, orphanImage, repairNow } from './leaks.js';
+export {
+  allocationInUse,
+  findingKey,
+  leakedAllocation,
+  leakedAttachment,
+  mayBeOrphan,
+  orphanImage,
+  repairNow,
+} from './leaks.js';
 export {
   ADOPT_PATIENCE_MS,
   adoptVerdict,

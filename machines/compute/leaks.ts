@@ -2,7 +2,7 @@
  * What a compute host's periodic audit counts as a leak in placement and in the image store,
  * and when a finding is repaired.
  */
-import type { AuditFinding, ImageRecord, InstanceRecord, MigrationRecord } from '../../protocol/index.js';
+import type { AuditFinding, ImageRecord, InstanceRecord, MigrationRecord, VolumeRecord } from '../../protocol/index.js';
 import { isOpenMigration } from './moves.js';
 
 /** How a finding is named across runs (the same as the tracker's `driftKey` for claims). */
@@ -74,5 +74,24 @@ export function orphanImage(
     id: key,
     instanceId: image.instanceId,
     detail: `removed the shelved image ${key} of ${record ? 'deleted' : 'unknown'} instance ${image.instanceId}`,
+  };
+}
+
+/**
+ * The finding for a volume attachment on this host whose instance is deleted or unknown
+ * (docs/volumes.md): its delete released the instance's listed volumes, so this is one it never
+ * listed (an attach overtaken by the delete) or a release cut short. Undefined when the instance lives.
+ */
+export function leakedAttachment(
+  volume: VolumeRecord,
+  instanceId: string,
+  record: InstanceRecord | undefined,
+): AuditFinding | undefined {
+  if (record && record.vmState !== 'deleted') return undefined;
+  return {
+    kind: 'leaked-attachment',
+    id: `${volume.volumeId}:${instanceId}`,
+    instanceId,
+    detail: `released the attachment of volume ${volume.volumeId} to ${record ? 'deleted' : 'unknown'} instance ${instanceId}`,
   };
 }

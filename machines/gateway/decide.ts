@@ -12,6 +12,8 @@ import {
   type InstanceRecord,
 } from '../../protocol/schemas/internal.js';
 import type { ServerGroupRecord } from '../../protocol/schemas/groups.js';
+import type { VolumeRecord } from '../../protocol/schemas/volumes.js';
+import type { BlockDevice, BootBlockDevice, BootVolume } from '../../protocol/schemas/instance.js';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
 import type { BootNetworks } from '../../protocol/schemas/networks.js';
 import { resolveBootNetworks, type BootNetworkFacts } from '../network/index.js';
@@ -47,6 +49,8 @@ export interface GatewayInputs {
   readonly zones?: ReadonlySet<string>;
   /** The records a boot's `networks` names or may pick (`auto`), when it asks for ports. */
   readonly networks?: BootNetworkFacts;
+  /** The volume a volume_attach names (undefined: none). */
+  readonly volume?: VolumeRecord | undefined;
 }
 
 export type GatewayDecision =
@@ -81,7 +85,9 @@ export type RejectCode =
   | 'PortInUse'
   | 'QuotaExceeded'
   | 'NotAuthorized'
-  | 'InstanceInvalidState';
+  | 'InstanceInvalidState'
+  | 'VolumeNotFound'
+  | 'VolumeInUse';
 
 const NO_NETWORKS: BootNetworkFacts = { networks: [], ports: new Map(), subnets: new Map() };
 
@@ -173,8 +179,62 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
         ? checkMigrate(cmd)
         : cmd.action === 'rebuild'
           ? checkImage(cmd, inputs, record.project)
-          : undefined;
+          : cmd.action === 'volume_attach'
+            ? checkVolume(cmd, inputs, record.project)
+            : undefined;
   return refused ?? { kind: 'route', host: record.owner.slice('host:'.length) };
+}
+
+/**
+ * Nova's attach checks at the API: the volume is the project's, and not attached elsewhere unless
+ * it is multiattach. Advisory (the volume may change before the host reserves it): the host's
+ * compare-and-set on the volume's record decides (docs/volumes.md).
+ */
+function checkVolume(cmd: IncomingCommand, inputs: GatewayInputs, project: string): GatewayDecision | undefined {
+  const v = inputs.volume;
+  if (!v || v.project !== project) return reject('VolumeNotFound', `volume ${String(cmd.body['volumeId'])} not found`);
+  if (!v.multiattach && v.attachments.some((a) => a.instanceId !== cmd.instanceId))
+    return reject('VolumeInUse', `volume ${v.volumeId} is attached to another instance and is not multiattach`);
+  return undefined;
+}
+
+/**
+ * A boot from a volume (docs/volumes.md): the root volume's mapping, checked as Nova's API checks
+ * it, becomes the record's `bootVolume` (what the host's blockDevices step makes or takes) and its
+ * first block device (`vda`, boot index 0), listed from the start as Nova lists its BDMs. A new
+ * volume's id derives from the instance's, so every retry of the step names the same one.
+ */
+function bootVolumeOf(
+  cmd: IncomingCommand,
+  inputs: GatewayInputs,
+): GatewayDecision | { bootVolume?: BootVolume; blockDevices?: BlockDevice[] } {
+  const bdm = (cmd.body['blockDeviceMapping'] as BootBlockDevice[] | undefined)?.[0];
+  if (!bdm) return {};
+  const deleteOnTermination = bdm.deleteOnTermination === true;
+  if (bdm.sourceType === 'volume') {
+    if (bdm.uuid === undefined) return reject('InvalidInput', 'a volume source needs the volume id in uuid');
+    const v = inputs.volume;
+    if (!v || v.project !== cmd.project) return reject('VolumeNotFound', `volume ${bdm.uuid} not found`);
+    if (v.status !== 'available') return reject('VolumeInUse', `volume ${bdm.uuid} is ${v.status}, not available`);
+    return {
+      bootVolume: { volumeId: bdm.uuid, sourceType: 'volume' },
+      blockDevices: [{ volumeId: bdm.uuid, device: 'vda', bootIndex: 0, deleteOnTermination }],
+    };
+  }
+  if (bdm.volumeSize === undefined) return reject('InvalidInput', `a ${bdm.sourceType} source needs volumeSize`);
+  const imageId = bdm.sourceType === 'image' ? (bdm.uuid ?? (cmd.body['image'] as string | undefined)) : undefined;
+  if (bdm.sourceType === 'image' && imageId === undefined)
+    return reject('InvalidInput', 'an image source needs the image in uuid or the boot image');
+  const volumeId = `root-${cmd.instanceId}`;
+  return {
+    bootVolume: {
+      volumeId,
+      sourceType: bdm.sourceType,
+      sizeGb: bdm.volumeSize,
+      ...(imageId !== undefined ? { imageId } : {}),
+    },
+    blockDevices: [{ volumeId, device: 'vda', bootIndex: 0, deleteOnTermination }],
+  };
 }
 
 /** Forcing a cold migration's destination is for admins, as on boot (Nova's policy). */
@@ -233,6 +293,8 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
     return reject('AvailabilityZoneNotFound', `availability zone ${zone} is not available`);
   const nets = resolveBootNetworks(body.networks, cmd.project, inputs.networks ?? NO_NETWORKS);
   if (!nets.ok) return reject(nets.code, nets.message);
+  const root = bootVolumeOf(cmd, inputs);
+  if ('kind' in root) return root;
   // The new instance is judged against the project's quota ledger next (quota.ts).
   return {
     kind: 'create',
@@ -263,6 +325,7 @@ function decideBoot(cmd: IncomingCommand, inputs: GatewayInputs): GatewayDecisio
       ...(group !== undefined ? { group } : {}),
       ...(zone !== undefined ? { availabilityZone: zone } : {}),
       ...(nets.networks.length > 0 ? { networks: nets.networks } : {}),
+      ...root,
       owner: 'conductor',
       epoch: 0,
     },

@@ -59,6 +59,8 @@ export function initialContext(input: InstanceInput): InstanceContext {
     shelvedImage: null,
     ...(r.networks && r.networks.length > 0 ? { networks: r.networks } : {}),
     ...(r.ports && r.ports.length > 0 ? { ports: r.ports } : {}),
+    ...(r.blockDevices && r.blockDevices.length > 0 ? { blockDevices: r.blockDevices } : {}),
+    ...(r.bootVolume ? { bootVolume: r.bootVolume } : {}),
   };
   return unshelveContext(evacuationContext(base, input), input);
 }

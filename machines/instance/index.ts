@@ -17,6 +17,7 @@ export { initialOf, transitionOf } from './transitions.js';
 export { decide, isDuplicate, RULES, ACCEPTANCES } from './rules.js';
 export { NOTIFICATION, notifOf, type Accepted, type Acceptance, type CommandRule, type Decision } from './core.js';
 export { ALLOW_REBOOT, POWER_OPS, type PowerAction } from './power.js';
+export { blockDevicesOf } from './volumes.js';
 export { eventBody, stepKey, buildOpId } from './tx-core.js';
 export {
   judgePeerCall,

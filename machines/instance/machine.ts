@@ -20,6 +20,7 @@ import * as rebuild from './rebuild.js';
 import * as rules from './rules.js';
 import * as shelve from './shelve.js';
 import * as softDelete from './soft-delete.js';
+import * as volumes from './volumes.js';
 import type { Accepted } from './core.js';
 import type { InstanceContext, InstanceEvent, InstanceInput, NotifyParams, RunStepParams } from './types.js';
 
@@ -55,6 +56,7 @@ export const instanceMachine = setup({
     ...shelve.actions,
     ...images.actions,
     ...softDelete.actions,
+    ...volumes.actions,
   },
   guards: {
     ...core.guards,
@@ -92,6 +94,7 @@ export const instanceMachine = setup({
     ...rebuild.states,
     ...shelve.states,
     ...images.states,
+    ...volumes.states,
     ...del.states,
   },
 });

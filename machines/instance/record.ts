@@ -32,7 +32,13 @@ export function recordAfter(
         body: a.params.body as unknown as Record<string, unknown>,
       });
   });
-  const { fault: _previousFault, shelvedImage: _previousImage, flavorExtraSpecs: _specs, ...kept } = current;
+  const {
+    fault: _previousFault,
+    shelvedImage: _previousImage,
+    flavorExtraSpecs: _specs,
+    blockDevices: _previousVolumes,
+    ...kept
+  } = current;
   const specs = specsAfter(current, next);
   return {
     ...kept,
@@ -77,6 +83,8 @@ export function buildInputOf(r: InstanceRecord, task: HostBuildTask, now: number
       ...(r.networks && r.networks.length > 0 ? { networks: r.networks } : {}),
       // A rebuild elsewhere (evacuation, unshelve) spawns with the ports it has (a reschedule's were released).
       ...(r.ports && r.ports.length > 0 ? { ports: r.ports } : {}),
+      ...(r.blockDevices ? { blockDevices: r.blockDevices } : {}),
+      ...(r.bootVolume ? { bootVolume: r.bootVolume } : {}),
     },
     bootId: task.commandId,
     ts: now,

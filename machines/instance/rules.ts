@@ -18,6 +18,7 @@ import * as power from './power.js';
 import * as rebuild from './rebuild.js';
 import * as shelve from './shelve.js';
 import * as softDelete from './soft-delete.js';
+import * as volumes from './volumes.js';
 import type { CommandEvent, InstanceContext } from './types.js';
 
 /** The rule of every wire action. */
@@ -33,6 +34,7 @@ export const RULES = {
   ...shelve.rules,
   ...images.rules,
   ...softDelete.rules,
+  ...volumes.rules,
 } satisfies Record<InstanceAction, CommandRule>;
 
 /** The machine's top-level states, from the modules machine.ts assembles: an acceptance's target is one. */
@@ -45,7 +47,8 @@ type TopState = keyof (typeof build.states &
   typeof power.states &
   typeof rebuild.states &
   typeof shelve.states &
-  typeof softDelete.states);
+  typeof softDelete.states &
+  typeof volumes.states);
 
 /** What accepting each does, and the state it goes to; in the order the machine tries them. */
 export const ACCEPTANCES = {
@@ -58,6 +61,7 @@ export const ACCEPTANCES = {
   ...shelve.acceptances,
   ...images.acceptances,
   ...lock.acceptances,
+  ...volumes.acceptances,
 } satisfies Record<string, Acceptance & { readonly target: TopState | null }>;
 export type Accepted = keyof typeof ACCEPTANCES;
 

@@ -36,6 +36,14 @@ export const StepErrorCode = {
    * a disk is never shrunk (Nova's "Unable to resize disk down"). Nothing changed.
    */
   ResizeDown: 'ResizeDown',
+  /** A volume step's volume is gone, or another project's (docs/volumes.md). */
+  VolumeNotFound: 'VolumeNotFound',
+  /** A volume attached elsewhere and not multiattach: another instance's attach won. */
+  VolumeInUse: 'VolumeInUse',
+  /** A volume in a state that takes no attach now (extending, deleting, error…). */
+  VolumeInvalidState: 'VolumeInvalidState',
+  /** The host's driver cannot attach volumes. */
+  VolumesUnsupported: 'VolumesUnsupported',
 } as const;
 export type StepErrorCode = (typeof StepErrorCode)[keyof typeof StepErrorCode];
 

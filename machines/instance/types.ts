@@ -4,6 +4,8 @@
  */
 import type { Fault } from '../../protocol/schemas/common.js';
 import type {
+  BlockDevice,
+  BootVolume,
   CommandRejectedBody,
   FlavorView,
   InstanceAction,
@@ -56,6 +58,9 @@ export const STEP_NAMES = [
   'uploadImage',
   'deleteImage',
   'handBack',
+  // volumes: see volumes.ts
+  'attachVolume',
+  'detachVolume',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
@@ -102,6 +107,10 @@ export interface Operation {
   readonly offload?: true;
   /** Failed runs of a cleanup step, re-run under the same key (cleanupStep in core.ts). */
   readonly retry?: { readonly step: StepName; readonly n: number };
+  /** The volume a volume_attach or volume_detach is about. */
+  readonly volumeId?: string;
+  /** A volume_attach's `deleteOnTermination`. */
+  readonly deleteOnTermination?: boolean;
   /** Its terminal event is out; only the hand-back of the record to the conductor is left (offload). */
   readonly finished?: true;
 }
@@ -175,6 +184,10 @@ export interface InstanceContext {
   readonly networks?: readonly NetworkRequest[];
   /** The ports its network step made or bound (Nova's network info), shown as its addresses. */
   readonly ports?: readonly InstancePort[];
+  /** Its volumes (absent in snapshots persisted before volumes: none). */
+  readonly blockDevices?: readonly BlockDevice[];
+  /** A volume-backed instance's root volume, which its build's blockDevices step makes or takes. */
+  readonly bootVolume?: BootVolume;
 }
 
 export const HANDLED_LIMIT = 64;
@@ -196,6 +209,9 @@ export interface InstanceInput {
     readonly networks?: readonly NetworkRequest[];
     /** Its ports, when it arrives with them (the unshelve of an offloaded instance, an evacuation's rebuild). */
     readonly ports?: readonly InstancePort[];
+    /** A volume-backed instance: its root volume's mapping (docs/volumes.md). */
+    readonly blockDevices?: readonly BlockDevice[];
+    readonly bootVolume?: BootVolume;
   };
   /** The boot command id: corr of every build event. */
   readonly bootId: string;

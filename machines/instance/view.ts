@@ -46,6 +46,7 @@ export function toRecord(snapshot: Pick<InstanceSnapshot, 'context'>): InstanceR
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
     ...(c.ports ? { ports: [...c.ports] } : {}),
+    ...(c.blockDevices && c.blockDevices.length > 0 ? { blockDevices: [...c.blockDevices] } : {}),
   };
 }
 

@@ -63,6 +63,54 @@ const Metadata = Type.Record(Type.String({ pattern: '^[^\\x00-\\x1f\\x7f]{1,255}
 const ImageRef = Text(1, 255);
 const SchedulerHints = Type.Object({ group: Type.Optional(TokenString) }, { additionalProperties: false });
 
+/** A volume on an instance (Nova's block device mapping, camelCased): docs/volumes.md. */
+export const BlockDevice = Type.Object(
+  {
+    volumeId: TokenString,
+    device: Type.String({ pattern: '^vd[a-z]{1,2}$' }),
+    bootIndex: Type.Optional(Type.Integer({ minimum: 0, maximum: 0 })),
+    deleteOnTermination: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type BlockDevice = Static<typeof BlockDevice>;
+/** How many volumes one instance may have (Nova's max_disk_devices_to_attach is unlimited by default). */
+export const MAX_BLOCK_DEVICES = 26;
+/**
+ * A boot's block device mapping (Nova's BDM v2, camelCased): the root volume only (`bootIndex` 0,
+ * `destinationType` volume): an existing volume (`sourceType` volume, `uuid` its id), or a new one of
+ * `volumeSize` GB, blank or made for an image (`uuid` the image, else the boot's `image`).
+ */
+export const BootBlockDevice = Type.Object(
+  {
+    sourceType: Type.Union([Type.Literal('image'), Type.Literal('volume'), Type.Literal('blank')]),
+    destinationType: Type.Literal('volume'),
+    uuid: Type.Optional(TokenString),
+    volumeSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 16_384 })),
+    bootIndex: Type.Literal(0),
+    deleteOnTermination: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type BootBlockDevice = Static<typeof BootBlockDevice>;
+
+/** What a volume-backed instance's host makes of its root volume (the record's `bootVolume`). */
+export const BootVolume = Type.Object(
+  {
+    volumeId: TokenString,
+    sourceType: Type.Union([Type.Literal('image'), Type.Literal('volume'), Type.Literal('blank')]),
+    sizeGb: Type.Optional(Type.Integer({ minimum: 1, maximum: 16_384 })),
+    imageId: Type.Optional(Text(1, 255)),
+  },
+  { additionalProperties: false },
+);
+export type BootVolume = Static<typeof BootVolume>;
+
+const VolumeRef = Type.Object(
+  { volumeId: TokenString, deleteOnTermination: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+
 /** Command bodies, keyed by action (the last token of `nv.cmd.<project>.<id>.<action>`). */
 export const InstanceCommandBodies = {
   boot: Type.Object(
@@ -80,6 +128,8 @@ export const InstanceCommandBodies = {
       ),
       /** Its ports (§8.11): `auto`, `none` (the default), or each a network (and fixed IP) or a port of the project. */
       networks: Type.Optional(BootNetworks),
+      /** Boot from a volume (docs/volumes.md): the root volume's mapping. */
+      blockDeviceMapping: Type.Optional(Type.Array(BootBlockDevice, { minItems: 1, maxItems: 1 })),
     },
     { additionalProperties: false },
   ),
@@ -114,6 +164,9 @@ export const InstanceCommandBodies = {
   lock: Empty,
   unlock: Empty,
   snapshot: Type.Object({ name: Name }, { additionalProperties: false }),
+  /** Nova's os-volume_attachments POST (2.79: `delete_on_termination`); the device is chosen by the host. */
+  volume_attach: VolumeRef,
+  volume_detach: Type.Object({ volumeId: TokenString }, { additionalProperties: false }),
 } as const satisfies Record<string, TSchema>;
 
 export type InstanceAction = keyof typeof InstanceCommandBodies;
@@ -189,6 +242,8 @@ export const PHASED_OPERATIONS = [
   'soft_delete',
   'restore',
   'snapshot',
+  'volume_attach',
+  'volume_detach',
 ] as const;
 export type PhasedOperation = (typeof PHASED_OPERATIONS)[number];
 
@@ -233,6 +288,8 @@ export const TERMINAL_SUCCESS: Readonly<Record<InstanceAction, string>> = {
   unshelve: 'instance.unshelve.end',
   lock: 'instance.lock',
   unlock: 'instance.unlock',
+  volume_attach: 'instance.volume_attach.end',
+  volume_detach: 'instance.volume_detach.end',
 };
 
 /** An instance as queries return it. */
@@ -248,6 +305,8 @@ export const InstanceRecordView = Type.Object(
     updatedAt: Type.Integer({ minimum: 0 }),
     /** Its ports and their addresses (Nova's `addresses`), once its build's network step has run (§8.11). */
     ports: Type.Optional(Type.Array(InstancePort, { maxItems: MAX_BOOT_NETWORKS })),
+    /** Its volumes (absent: none). */
+    blockDevices: Type.Optional(Type.Array(BlockDevice, { maxItems: MAX_BLOCK_DEVICES })),
   },
   { additionalProperties: false },
 );

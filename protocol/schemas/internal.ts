@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DiskFormat, Fault, Sha256Hex, Text, TokenString } from './common.js';
-import { FlavorView, PowerState, VmState } from './instance.js';
+import { BlockDevice, BootVolume, FlavorView, MAX_BLOCK_DEVICES, PowerState, VmState } from './instance.js';
 import { InstancePort, MAX_BOOT_NETWORKS, NetworkRequest } from './networks.js';
 
 /**
@@ -142,6 +142,10 @@ export const InstanceRecord = Type.Object(
     createdAt: Type.Integer({ minimum: 0 }),
     updatedAt: Type.Integer({ minimum: 0 }),
     fault: Type.Optional(Fault),
+    /** A volume-backed instance's root volume, as its build's blockDevices step makes or takes it. */
+    bootVolume: Type.Optional(BootVolume),
+    /** Its volumes (docs/volumes.md): written by its machine as an attach or detach completes. */
+    blockDevices: Type.Optional(Type.Array(BlockDevice, { maxItems: MAX_BLOCK_DEVICES })),
     /** The boot command that created it: a redelivered boot finds its own record. */
     createdBy: Type.String({ minLength: 1, maxLength: 128 }),
     /** An admin-forced host from the boot command. */

@@ -49,7 +49,8 @@ export const CtlOps = {
  * repairs"): a tracker claim no record calls for (`stale-claim`), one the records call for
  * that the tracker lacked (`missing-claim`) or held differently (`changed-claim`), an
  * allocation on the host's provider whose consumer is gone (`leaked-allocation`), a shelved
- * image of a deleted instance (`orphan-image`). `id` is the claim key, consumer or image key.
+ * image of a deleted instance (`orphan-image`), a volume attachment of a deleted or unknown instance
+ * (`leaked-attachment`). `id` is the claim key, consumer, image key or `<volume>:<instance>`.
  */
 export const AUDIT_FINDING_KINDS = [
   'stale-claim',
@@ -57,6 +58,7 @@ export const AUDIT_FINDING_KINDS = [
   'changed-claim',
   'leaked-allocation',
   'orphan-image',
+  'leaked-attachment',
 ] as const;
 export const AuditFinding = Type.Object(
   {

@@ -364,3 +364,26 @@ test('cli - network, subnet and port: create, list, show, in use, audit, delete;
   t.is((await cli(['network', 'delete', net])).code, 0);
   t.is((await cli(['subnet', 'show', sub])).code, 1, 'its subnets went with it');
 });
+
+test('cli - volumes: create, list, show, extend, delete; attach-volume to an instance with no host is refused', async (t) => {
+  const made = await cli(['volume', 'create', 'data', '--size', '2', '--json']);
+  t.is(made.code, 0, made.err);
+  const v = json<{ volume: { id: string; status: string; sizeGb: number } }>(made).volume;
+  t.like(v, { status: 'available', sizeGb: 2 });
+  t.regex((await cli(['volume', 'list'])).out, new RegExp(`^${v.id}\\s+data\\s+2 GB\\s+available\\s+no\\s+-$`, 'm'));
+  t.is(
+    json<{ volume: { sizeGb: number } }>(await cli(['volume', 'extend', v.id, '--size', '3', '--json'])).volume.sizeGb,
+    3,
+  );
+  const shrink = await cli(['volume', 'extend', v.id, '--size', '1']);
+  t.is(shrink.code, 1);
+  t.regex(shrink.err, /InvalidInput/);
+  t.is((await cli(['volume', 'create', 'x', '--size', '0'])).code, 2);
+  const booted = await cli(['boot', 'vm', '--flavor', 'm1.tiny', '--wait']);
+  const id = /^instance (\S+)$/m.exec(booted.out)?.[1];
+  const att = await cli(['attach-volume', id!, v.id, '--wait']);
+  t.is(att.code, 1);
+  t.regex(att.err, /InstanceInvalidState/, 'an instance in error, with no host');
+  t.is((await cli(['volume', 'delete', v.id])).code, 0);
+  t.is((await cli(['volume', 'show', v.id])).code, 1);
+});

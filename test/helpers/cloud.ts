@@ -5,6 +5,9 @@
  * and started again over the same fake hypervisor host, whose guests outlive them.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
   startCompute,
@@ -68,6 +71,8 @@ export interface Cloud {
   readonly stores: Stores;
   readonly placement: PlacementClient;
   readonly hosts: Map<string, RunningHost>;
+  /** The gateway's volume store (a temporary directory). */
+  readonly volumeDir: string;
   worker(host: string): ComputeWorker;
   /** Boots and returns the instance id and the boot command id. */
   boot(
@@ -128,7 +133,10 @@ export async function startCloud(
   );
   const rolesNc = await as('roles', 'gateway');
   const conductorNc = secure ? await as('conductor', 'conductor') : rolesNc;
-  let gateway: Actor | undefined = await startGateway({ nc: rolesNc, clock: systemClock, ids: randomIds });
+  // The volume store: a directory of this cloud's own, removed by stop().
+  const volumeDir = mkdtempSync(join(tmpdir(), 'nv-volumes-'));
+  const gatewayOptions = { nc: rolesNc, clock: systemClock, ids: randomIds, volumeDir };
+  let gateway: Actor | undefined = await startGateway(gatewayOptions);
   // The conductor's kill points are reached on the host `conductor`.
   const conductorKillPoint = opts.killPoint
     ? {
@@ -174,6 +182,7 @@ export async function startCloud(
       heartbeatMs: 500,
       auditIntervalMs: opts.auditIntervalMs ?? 0,
       killRestartMs: 100,
+      volumeDir,
       ...(h.spec.allowSameHostResize ? { allowSameHostResize: true } : {}),
       ...(h.spec.traits ? { traits: h.spec.traits } : {}),
       ...(h.spec.children ? { children: h.spec.children } : {}),
@@ -217,6 +226,7 @@ export async function startCloud(
     stores,
     placement,
     hosts: running,
+    volumeDir,
     worker: (host) => {
       const w = running.get(host)?.worker;
       if (!w) throw new Error(`worker ${host} is not running`);
@@ -242,7 +252,7 @@ export async function startCloud(
       gateway = undefined;
     },
     startGateway: async () => {
-      gateway = await startGateway({ nc: rolesNc, clock: systemClock, ids: randomIds });
+      gateway = await startGateway(gatewayOptions);
     },
     killConductor: () => {
       conductor?.kill();
@@ -296,6 +306,7 @@ export async function startCloud(
       await client.nc.close();
       await placementNode.stop();
       await server.cleanup();
+      rmSync(volumeDir, { recursive: true, force: true });
     },
   };
   return cloud;

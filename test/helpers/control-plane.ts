@@ -3,6 +3,9 @@
  * placement (which bootstraps the streams and buckets), a gateway and a conductor. The CLI
  * tests run the real `novactor` command against it (`cli`); every boot ends in NoValidHost.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { startConductor } from '../../actors/conductor/actor.js';
 import { startGateway } from '../../actors/gateway/actor.js';
@@ -29,7 +32,8 @@ export async function startControlPlane(name: string): Promise<ControlPlane> {
   const s = await startNats();
   const placement = await startPlacementNode(s.url, `${name}-placement`); // bootstraps too
   const nc = await connectTo(s.url, 'roles');
-  const gateway = await startGateway({ nc, clock: systemClock, ids: randomIds });
+  const volumeDir = mkdtempSync(join(tmpdir(), 'nv-volumes-'));
+  const gateway = await startGateway({ nc, clock: systemClock, ids: randomIds, volumeDir });
   const conductor = await startConductor({ nc, clock: systemClock });
   const stores = await openStores(nc);
   return {
@@ -46,6 +50,7 @@ export async function startControlPlane(name: string): Promise<ControlPlane> {
       await nc.close();
       await placement.stop();
       await s.cleanup();
+      rmSync(volumeDir, { recursive: true, force: true });
     },
   };
 }

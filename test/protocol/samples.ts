@@ -45,6 +45,7 @@ const record = {
   createdAt: 1,
   updatedAt: 2,
   ports: [{ portId: 'p-1', networkId: 'n-1', mac: 'fa:16:3e:01:02:03', ips: ['10.0.0.12'], created: true }],
+  blockDevices: [{ volumeId: 'v-1', device: 'vdb', deleteOnTermination: false }],
 };
 
 const commandBodies: Record<string, Record<string, unknown>> = {
@@ -63,6 +64,8 @@ const commandBodies: Record<string, Record<string, unknown>> = {
   evacuate: { host: 'h3' },
   unshelve: {},
   snapshot: { name: 'snap-1' },
+  volume_attach: { volumeId: 'v-1', deleteOnTermination: true },
+  volume_detach: { volumeId: 'v-1' },
 };
 
 export const COMMAND_SAMPLES: Record<string, Record<string, unknown>> = Object.fromEntries(
@@ -174,6 +177,11 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'net.port.show': { portId: 'p-1' },
   'net.port.delete': { portId: 'p-1' },
   'net.ipam.audit': { dryRun: true, graceMs: 0 },
+  'volume.create': { name: 'data', sizeGb: 10, multiattach: true },
+  'volume.list': {},
+  'volume.show': { volumeId: 'v-1' },
+  'volume.delete': { volumeId: 'v-1' },
+  'volume.extend': { volumeId: 'v-1', sizeGb: 20 },
   'admin.flavors.create': {
     name: 'avx',
     vcpus: 2,
@@ -201,6 +209,17 @@ const serverGroup = {
   policy: 'anti-affinity',
   rules: { maxServerPerHost: 2 },
   members: ['i-1'],
+  project: 'demo',
+  user: 'alice',
+};
+const volume = {
+  id: 'v-1',
+  name: 'data',
+  sizeGb: 10,
+  status: 'in-use',
+  multiattach: false,
+  bootable: false,
+  attachments: [{ attachmentId: 'at-1', instanceId: 'i-1', host: 'h1', device: 'vdb' }],
   project: 'demo',
   user: 'alice',
 };
@@ -289,6 +308,11 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   'group.list': { groups: [serverGroup] },
   'group.show': { group: serverGroup },
   'group.delete': {},
+  'volume.create': { volume: { ...volume, status: 'available', attachments: [] } },
+  'volume.list': { volumes: [volume] },
+  'volume.show': { volume },
+  'volume.delete': {},
+  'volume.extend': { volume: { ...volume, sizeGb: 20 } },
   'admin.flavors.create': { flavor: { ...flavor, extraSpecs: { 'trait:HW_CPU_X86_AVX2': 'required' } } },
   'admin.flavors.set': { flavor },
   'admin.flavors.delete': {},

@@ -3,6 +3,9 @@
  * file. Instance actors re-run steps after crashes, so idempotence and convergence are
  * checked for every operation, not only the happy path.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import {
   PowerState,
@@ -236,6 +239,33 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     const err = await expectCode(t, d.triggerCrashDump(id), VirtErrorCode.InvalidState);
     t.false(isVirtError(err) && err.retryable);
     t.like(await d.get(id), { powerState: 'shutdown', crashDumps: 2 }, 'a refused NMI is not counted');
+  });
+
+  it('volumes (drivers that attach them): attached and detached idempotently, kept across power changes', async (t, {
+    driver: d,
+    host,
+  }) => {
+    if (!d.attachVolume || !d.detachVolume) {
+      t.pass('this driver attaches no volumes');
+      return;
+    }
+    const { instanceId: id } = await d.spawn(spec(host));
+    const dir = await mkdtemp(join(tmpdir(), 'nv-vol-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'vol-1.raw');
+    await writeFile(path, Buffer.alloc(1024 * 1024));
+    const vol = { volumeId: 'vol-1', path, format: 'raw' as const, device: 'vdb' };
+    await d.attachVolume(id, vol);
+    await d.attachVolume(id, vol);
+    t.deepEqual((await d.get(id))?.volumes, { 'vol-1': 'vdb' });
+    await d.powerOff(id);
+    await d.powerOn(id);
+    t.deepEqual((await d.get(id))?.volumes, { 'vol-1': 'vdb' }, 'a volume stays through a power cycle');
+    await d.detachVolume(id, 'vol-1');
+    await d.detachVolume(id, 'vol-1');
+    t.is((await d.get(id))?.volumes, undefined);
+    await expectCode(t, d.attachVolume('absent', vol), VirtErrorCode.GuestNotFound);
+    await d.detachVolume('absent', 'vol-1');
   });
 
   it('invalid transitions fail InvalidState (terminal) and leave the guest as it was', async (t, {

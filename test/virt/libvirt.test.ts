@@ -77,6 +77,27 @@ async function rig(
 withLibvirt('virt libvirt', () => {
   conformance('virt libvirt', rig);
 
+  test('virt libvirt - a volume hot-plugged into a running guest shows in its domain XML, and goes', async (t) => {
+    const r = await rig(t);
+    const { instanceId: id } = await r.driver.spawn(spec(r.host));
+    const dir = await mkdtemp(join(tmpdir(), 'nv-vol-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'vol-9.qcow2');
+    await tool('qemu-img', ['create', '-q', '-f', 'qcow2', path, '1G']);
+    await r.driver.attachVolume(id, { volumeId: 'vol-9', path, format: 'qcow2', device: 'vdb' });
+    const live = await tool('virsh', ['-q', '-c', r.daemon.uri, 'dumpxml', id]);
+    t.true(live.includes(`<source file='${path}'`), live);
+    t.true((await tool('virsh', ['-q', '-c', r.daemon.uri, 'dumpxml', '--inactive', id])).includes(path));
+    t.deepEqual((await r.driver.get(id))?.volumes, { 'vol-9': 'vdb' });
+    await r.driver.detachVolume(id, 'vol-9');
+    await eventually(async () => {
+      if ((await tool('virsh', ['-q', '-c', r.daemon.uri, 'dumpxml', id])).includes(path))
+        throw new Error('still there');
+    });
+    t.false((await tool('virsh', ['-q', '-c', r.daemon.uri, 'dumpxml', '--inactive', id])).includes(path));
+    t.is((await r.driver.get(id))?.volumes, undefined);
+  });
+
   test('virt libvirt - discover: the host CPUs and memory as libvirt sees them, the instances disk', async (t) => {
     const r = await rig(t);
     const found = await r.driver.discover();

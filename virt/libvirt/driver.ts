@@ -23,6 +23,7 @@ import {
   type MigrationTarget,
   type RebootKind,
   type SnapshotInfo,
+  type VolumeConnection,
 } from '../driver.js';
 import { checkAborted, VirtError, VirtErrorCode } from '../errors.js';
 import { GuestLocks } from '../serial.js';
@@ -31,6 +32,7 @@ import { DEFAULT_IMAGE, HostDisks } from './disks.js';
 import { domainUuid, domainXml, readMeta, type DomainMeta } from './domain-xml.js';
 import { defaultMigrationUri, runMigration, untilNoJob } from './migration.js';
 import { Virsh } from './virsh.js';
+import { volumeAlias, volumeDiskXml, volumesIn } from './volumes.js';
 import { cpuFeatureTraits, hostCpuOf, requiredFeatures } from './cpu-traits.js';
 import { bridgeName, ensureBridge } from './bridges.js';
 
@@ -84,6 +86,8 @@ interface Observed {
   readonly state: string;
   /** libvirt's reason for the state (`migrating`, `migrated`, `crashed`…), '' when none. */
   readonly reason: string;
+  /** Its volumes (volume id → device), as its XML holds them. */
+  readonly volumes: Record<string, string>;
 }
 
 export class LibvirtDriver implements HypervisorDriver {
@@ -187,6 +191,40 @@ export class LibvirtDriver implements HypervisorDriver {
       await this.v(['inject-nmi', instanceId], signal, instanceId);
       await this.disks.countCrashDump(instanceId);
       return this.info(instanceId, signal);
+    });
+  }
+
+  /** Hot-plugs the volume's file (docs/volumes.md): live and in the definition when running, else the definition. */
+  attachVolume(instanceId: string, volume: VolumeConnection, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.AttachVolume, instanceId, opts, async (signal) => {
+      const seen = await this.found(instanceId, signal);
+      const xml = await this.v(['dumpxml', instanceId], signal, instanceId);
+      if (volumesIn(xml)[volume.volumeId] !== undefined) return;
+      const file = join(this.disks.files(instanceId).dir, `volume-${volume.volumeId}.xml`);
+      await writeFile(file, volumeDiskXml(volume));
+      const live = seen.status.powerState === PowerState.Running || seen.status.powerState === PowerState.Paused;
+      await this.v(
+        ['attach-device', instanceId, file, ...(live ? ['--live', '--config'] : ['--config'])],
+        signal,
+        instanceId,
+      );
+    });
+  }
+
+  detachVolume(instanceId: string, volumeId: string, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.DetachVolume, instanceId, opts, async (signal) => {
+      const seen = await this.observe(instanceId, signal);
+      if (!seen) return;
+      const live = seen.status.powerState === PowerState.Running || seen.status.powerState === PowerState.Paused;
+      const args = live ? ['--live', '--config'] : ['--config'];
+      const [now, defined] = await Promise.all([
+        this.v(['dumpxml', instanceId], signal, instanceId),
+        this.v(['dumpxml', '--inactive', instanceId], signal, instanceId),
+      ]);
+      // Gone from both the running guest and its definition: done (a re-run after a detach).
+      if (volumesIn(now)[volumeId] === undefined && volumesIn(defined)[volumeId] === undefined) return;
+      const which = live && volumesIn(now)[volumeId] === undefined ? ['--config'] : args;
+      await this.v(['detach-device-alias', instanceId, volumeAlias(volumeId), ...which], signal, instanceId);
     });
   }
 
@@ -475,7 +513,7 @@ export class LibvirtDriver implements HypervisorDriver {
     const meta = xml === undefined ? undefined : readMeta(xml);
     if (!meta || meta.spec.host !== this.host || meta.spec.instanceId !== id) return undefined;
     const { state, reason, powerState } = await this.state(id, signal);
-    return { meta, state, reason, status: { powerState, rescued: meta.rescued } };
+    return { meta, state, reason, status: { powerState, rescued: meta.rescued }, volumes: volumesIn(xml!) };
   }
 
   private async found(id: string, signal?: AbortSignal): Promise<Observed> {
@@ -520,6 +558,7 @@ export class LibvirtDriver implements HypervisorDriver {
       rescued: seen.status.rescued,
       ...(pid === undefined ? {} : { pid }),
       ...(crashDumps ? { crashDumps } : {}),
+      ...(Object.keys(seen.volumes).length > 0 ? { volumes: seen.volumes } : {}),
     };
   }
 

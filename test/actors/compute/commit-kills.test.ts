@@ -339,9 +339,15 @@ const ofInstance =
     ('instanceId' in ctx && ctx.instanceId === id) || ('consumer' in ctx && ctx.consumer === id);
 // move.closed and release.judged are on a move's cleanup only: move-release.test.ts holds there; group.reserved is a
 // server group member's build (server-groups.test.ts holds there); port.addressClaimed is a port creation's
-// (test/actors/gateway/networks.test.ts holds there).
+// (test/actors/gateway/networks.test.ts holds there); volume.changed a volume attach or detach
+// (test/actors/volumes/attach-kills.test.ts holds there).
 for (const point of KILL_POINTS.filter(
-  (p) => p !== 'move.closed' && p !== 'release.judged' && p !== 'group.reserved' && p !== 'port.addressClaimed',
+  (p) =>
+    p !== 'move.closed' &&
+    p !== 'release.judged' &&
+    p !== 'group.reserved' &&
+    p !== 'port.addressClaimed' &&
+    p !== 'volume.changed',
 )) {
   for (const k of ['instance', 'tracker', 'worker', 'placement'] as const satisfies readonly Kill[]) {
     test.serial(`kill matrix - ${k} killed at ${point} of a delete: it ends once, nothing left`, async (t) => {

@@ -19,6 +19,7 @@ import { moveCleanupSteps } from '../../../actors/compute/move-cleanup.js';
 import type { MoveStepDeps } from '../../../actors/compute/move-kit.js';
 import { moveSteps } from '../../../actors/compute/move-steps.js';
 import { powerSteps } from '../../../actors/compute/power-steps.js';
+import { volumeSteps, type VolumeStepDeps } from '../../../actors/compute/volume-steps.js';
 import { abortable, fenced } from '../../../actors/compute/step-kit.js';
 import { STEP_FAMILIES, stepRegistry, type ComputeStepDeps } from '../../../actors/compute/steps.js';
 
@@ -35,10 +36,11 @@ const tables: Record<keyof typeof STEP_FAMILIES, object> = {
   live: liveSteps(moves),
   evacuate: evacuateSteps(moves),
   images: imageSteps(images),
+  volumes: volumeSteps({} as VolumeStepDeps),
 };
 
 test('every step has a function in the registry, and nothing else does', (t) => {
-  const registry = stepRegistry({ ...build, moves, images } as ComputeStepDeps);
+  const registry = stepRegistry({ ...build, moves, images, volumeDeps: {} as VolumeStepDeps } as ComputeStepDeps);
   t.deepEqual(Object.keys(registry).sort(), [...STEP_NAMES].sort());
   for (const step of STEP_NAMES) t.is(typeof registry[step], 'function', step);
 });

@@ -60,11 +60,14 @@ export const COMMANDS: { readonly [A in InstanceAction]: readonly CommandVariant
   lock: [{}, { admin: true }],
   unlock: [{}, { admin: true }],
   snapshot: [{ body: { name: 'snap1' } }],
+  volume_attach: [{ body: { volumeId: 'vol1' } }],
+  volume_detach: [{ body: { volumeId: 'vol1' } }],
 };
 
 /** Results a step can return besides none: moveClaim's with a claimed destination, and one without. */
 export const STEP_RESULTS: Partial<Record<StepName, readonly Readonly<Record<string, unknown>>[]>> = {
   moveClaim: [{ dest: 'h2', flavor: LARGE }, { flavor: LARGE }],
+  attachVolume: [{ volumeId: 'vol1', device: 'vdb' }],
 };
 
 /** How a step can fail: plainly, reschedulably (build claim/spawn), with the guest known unchanged. */
@@ -146,5 +149,7 @@ export function serialize(s: InstanceSnapshot): string {
     m && (m.opId === c.op?.opId ? [m.kind, m.abortBy !== undefined, m.forceBy !== undefined] : 'left over'),
     // Retries of the cleanup step in flight (the give-up branch needs CLEANUP_RETRIES of them).
     c.op?.retry && inFlightStep(s)?.step === c.op.retry.step ? c.op.retry.n : null,
+    // Whether it has a volume (volume_detach's rule reads it).
+    (c.blockDevices?.length ?? 0) > 0,
   ]);
 }

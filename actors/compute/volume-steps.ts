@@ -1,0 +1,304 @@
+/**
+ * The steps of volume attach and detach on the instance's host (docs/volumes.md), Nova's new-style
+ * flow: reserve the attachment on the volume's record (compare-and-set), connect it to the guest
+ * (the driver), complete it (`in-use`); a detach marks it `detaching`, disconnects it, deletes it.
+ * Each write goes through the volume's rules (machines/volumes) and each converges when run again:
+ * the attachment's id and device are derived or read back from the record, a reservation already
+ * made or a connection already there is success. A step killed at any await and run again under
+ * its key so ends where one uninterrupted run would have. A failure leaves the volume as the step
+ * found it: an attach that cannot connect releases its reservation, a detach that cannot disconnect
+ * puts the attachment back to `attached`.
+ */
+import { blockDevicesOf, StepErrorCode, type InstanceContext } from '../../machines/instance/index.js';
+import {
+  attached,
+  attaching,
+  beginDelete,
+  created,
+  detaching,
+  nextDevice,
+  release,
+  reserve,
+  type VolumeRefusal,
+} from '../../machines/volumes/index.js';
+import { leakedAttachment, repairNow } from '../../machines/compute/index.js';
+import type { AuditFinding, InstanceRecord, VolumeRecord } from '../../protocol/index.js';
+import type { HypervisorDriver, VolumeStore } from '../../virt/index.js';
+import { ActorErrorCode, isActorError } from '../errors.js';
+import { changeVolume, derivedUuid, type RecordBucket } from '../records/index.js';
+import type { Clock, KillPoint } from '../runtime/index.js';
+import { done, driverStep, failed, type DriverRetry, type StepResult, type StepTable } from './step-kit.js';
+
+export const VOLUME_STEPS = ['attachVolume', 'detachVolume'] as const;
+
+export interface VolumeStepDeps extends DriverRetry {
+  readonly host: string;
+  readonly driver: HypervisorDriver;
+  readonly volumes: RecordBucket<VolumeRecord>;
+  readonly clock: Clock;
+  /** Removes a volume's file (a delete_on_termination volume goes with its instance). */
+  readonly removeFile: (path: string) => Promise<void>;
+  readonly killPoint?: KillPoint;
+  /** Where this host makes a boot's new root volume (docs/volumes.md); absent: it cannot. */
+  readonly store?: VolumeStore;
+}
+
+/** The attachment of `volumeId` to `instanceId`: the same id on every retry, on every host. */
+export const attachmentIdOf = (instanceId: string, volumeId: string): string =>
+  derivedUuid(`attachment:${instanceId}:${volumeId}`);
+
+const STEP_CODE = {
+  VolumeInUse: StepErrorCode.VolumeInUse,
+  VolumeInvalidState: StepErrorCode.VolumeInvalidState,
+  VolumeNotAttached: StepErrorCode.VolumeInvalidState,
+  InvalidInput: StepErrorCode.VolumeInvalidState,
+} as const;
+/** A refusal of the volume's rules: nothing was changed, so the instance is as it was (a rollback). */
+const refusedBy = (r: VolumeRefusal): StepResult =>
+  failed({ code: STEP_CODE[r.code], message: r.message, rollback: true });
+const notFound = (volumeId: string): StepResult =>
+  failed({ code: StepErrorCode.VolumeNotFound, message: `volume ${volumeId} not found`, rollback: true });
+
+export function volumeSteps(d: VolumeStepDeps): StepTable<(typeof VOLUME_STEPS)[number]> {
+  const now = () => d.clock.now();
+  /** One write of the volume's record, then its kill point (tests stop the step here). */
+  const change = async (
+    c: InstanceContext,
+    id: string,
+    step: string,
+    status: string,
+    rule: (v: VolumeRecord) => ReturnType<typeof reserve>,
+  ) => {
+    const out = await changeVolume(d.volumes, id, rule);
+    await d.killPoint?.('volume.changed', { instanceId: c.instanceId, volumeId: id, step, status });
+    return out;
+  };
+
+  const attachVolume = async ({
+    snapshot,
+    signal,
+  }: {
+    snapshot: { context: InstanceContext };
+    signal: AbortSignal;
+  }) => {
+    const c = snapshot.context;
+    const volumeId = c.op?.volumeId;
+    if (!volumeId) return failed({ code: StepErrorCode.NoOperation, message: 'no volume to attach' });
+    const cur = await d.volumes.get(volumeId);
+    if (!cur || cur.value.project !== c.project) return notFound(volumeId);
+    const attach = d.driver.attachVolume?.bind(d.driver);
+    if (!attach)
+      return failed({
+        code: StepErrorCode.VolumesUnsupported,
+        message: `the driver of ${d.host} cannot attach volumes`,
+        rollback: true,
+      });
+    // A re-run finds its own reservation and keeps the device it chose.
+    const mine = cur.value.attachments.find((a) => a.instanceId === c.instanceId);
+    const device = mine?.device ?? nextDevice(blockDevicesOf(c).map((b) => b.device));
+    const reserved = await change(c, volumeId, 'attachVolume', 'reserved', (v) =>
+      reserve(
+        v,
+        {
+          attachmentId: attachmentIdOf(c.instanceId, volumeId),
+          instanceId: c.instanceId,
+          host: d.host,
+          device,
+          deleteOnTermination: c.op?.deleteOnTermination === true,
+        },
+        now(),
+      ),
+    );
+    if (!reserved.ok) return reserved.refusal ? refusedBy(reserved.refusal) : notFound(volumeId);
+    const own = reserved.volume.attachments.find((a) => a.instanceId === c.instanceId)!;
+    const going = await change(c, volumeId, 'attachVolume', 'attaching', (v) => attaching(v, c.instanceId, now()));
+    if (!going.ok) return going.refusal ? refusedBy(going.refusal) : notFound(volumeId);
+    const v = going.volume;
+    const connected = await driverStep(
+      d,
+      () => attach(c.instanceId, { volumeId, path: v.path, format: v.format, device: own.device }, { signal }),
+      (code, message) => ({ code, message, rollback: true }),
+    );
+    if (!connected.ok) {
+      // Nothing is connected: give the reservation back, then fail (a kill before this leaves the
+      // reservation to the re-run, which tries again and ends here or attached).
+      await d.driver.detachVolume?.(c.instanceId, volumeId, { signal });
+      await change(c, volumeId, 'attachVolume', 'released', (x) => release(x, c.instanceId, now()));
+      return connected;
+    }
+    await d.killPoint?.('volume.changed', {
+      instanceId: c.instanceId,
+      volumeId,
+      step: 'attachVolume',
+      status: 'connected',
+    });
+    const complete = await change(c, volumeId, 'attachVolume', 'attached', (x) => attached(x, c.instanceId, now()));
+    if (!complete.ok) return complete.refusal ? refusedBy(complete.refusal) : notFound(volumeId);
+    return done({ volumeId, device: own.device });
+  };
+
+  const detachVolume = async ({
+    snapshot,
+    signal,
+  }: {
+    snapshot: { context: InstanceContext };
+    signal: AbortSignal;
+  }) => {
+    const c = snapshot.context;
+    const volumeId = c.op?.volumeId;
+    if (!volumeId) return failed({ code: StepErrorCode.NoOperation, message: 'no volume to detach' });
+    const going = await change(c, volumeId, 'detachVolume', 'detaching', (v) => detaching(v, c.instanceId, now()));
+    // Gone, or no attachment left (a re-run after the release): the detach is done.
+    if (!going.ok) return going.refusal?.code === 'VolumeInvalidState' ? refusedBy(going.refusal) : done();
+    const disconnected = await driverStep(
+      d,
+      () => d.driver.detachVolume?.(c.instanceId, volumeId, { signal }) ?? Promise.resolve(),
+      (code, message) => ({ code, message, rollback: true }),
+    );
+    if (!disconnected.ok) {
+      // Nova's roll_detaching: in-use again.
+      await change(c, volumeId, 'detachVolume', 'attached', (v) => attached(v, c.instanceId, now()));
+      return disconnected;
+    }
+    await d.killPoint?.('volume.changed', {
+      instanceId: c.instanceId,
+      volumeId,
+      step: 'detachVolume',
+      status: 'disconnected',
+    });
+    await change(c, volumeId, 'detachVolume', 'released', (v) => release(v, c.instanceId, now()));
+    return done();
+  };
+
+  return { attachVolume, detachVolume };
+}
+
+/**
+ * A deleted instance's volumes (Nova's _cleanup_volumes, after the guest is destroyed): each
+ * attachment released, and the volumes marked delete_on_termination deleted (the record says
+ * `deleting` before the file goes, and goes last). Converges when run again: a released
+ * attachment or a volume already gone is nothing to do.
+ */
+export async function releaseVolumes(
+  d: VolumeStepDeps,
+  c: Pick<InstanceContext, 'instanceId' | 'blockDevices'>,
+): Promise<void> {
+  for (const bdm of blockDevicesOf(c)) {
+    const out = await changeVolume(d.volumes, bdm.volumeId, (v) => release(v, c.instanceId, d.clock.now()));
+    if (!out.ok || !bdm.deleteOnTermination) continue;
+    const gone = await changeVolume(d.volumes, bdm.volumeId, (v) => beginDelete(v, d.clock.now()));
+    if (!gone.ok) continue; // another instance attached it meanwhile (multiattach): it stays
+    await d.removeFile(gone.volume.path);
+    await d.volumes.remove(bdm.volumeId);
+  }
+}
+
+/** Whether a build's blockDevices step has anything to do: only for a volume-backed instance. */
+export const hasBootVolume = (c: Pick<InstanceContext, 'bootVolume'>): boolean => c.bootVolume !== undefined;
+
+/**
+ * The build's blockDevices step (Nova's _prep_block_device) for a volume-backed instance: its root
+ * volume made when the boot asked for a new one (record `creating`, the file, `available`: the
+ * volume service's own order), then reserved and completed as `vda` for the instance (the guest
+ * does not exist yet: its spawn boots from the volume). Every write converges when run again, so a
+ * restored actor's re-run ends where one run would have. The image's bytes are not copied into a
+ * volume made for an image (docs/volumes.md: the fake and process drivers read no disk).
+ */
+export function blockDevicesStep(d: VolumeStepDeps) {
+  return async ({ snapshot }: { snapshot: { context: InstanceContext } }): Promise<StepResult> => {
+    const c = snapshot.context;
+    const bv = c.bootVolume;
+    const root = blockDevicesOf(c).find((b) => b.bootIndex === 0);
+    if (!bv || !root) return done();
+    const point = (status: string) =>
+      d.killPoint?.('volume.changed', {
+        instanceId: c.instanceId,
+        volumeId: bv.volumeId,
+        step: 'blockDevices',
+        status,
+      });
+    if (bv.sourceType !== 'volume') {
+      const store = d.store;
+      if (!store) return failed({ code: StepErrorCode.VolumesUnsupported, message: `${d.host} has no volume store` });
+      if (!(await d.volumes.get(bv.volumeId))) {
+        const format = await store.format();
+        const at = d.clock.now();
+        try {
+          await d.volumes.create(bv.volumeId, {
+            volumeId: bv.volumeId,
+            name: `${c.name}-root`,
+            project: c.project,
+            user: c.user,
+            sizeGb: bv.sizeGb ?? 1,
+            status: 'creating',
+            multiattach: false,
+            format,
+            path: store.pathOf(bv.volumeId, format),
+            ...(bv.imageId !== undefined ? { imageId: bv.imageId } : {}),
+            attachments: [],
+            createdAt: at,
+            updatedAt: at,
+          });
+        } catch (err) {
+          if (!isActorError(err, ActorErrorCode.CasConflict)) throw err; // made by an earlier run
+        }
+      }
+      const cur = await d.volumes.get(bv.volumeId);
+      if (cur?.value.status === 'creating') {
+        await store.create(cur.value.path, cur.value.format, cur.value.sizeGb);
+        await changeVolume(d.volumes, bv.volumeId, (v) => created(v, d.clock.now()));
+      }
+      await point('created');
+    }
+    const cur = await d.volumes.get(bv.volumeId);
+    if (!cur || cur.value.project !== c.project) return notFound(bv.volumeId);
+    const reserved = await changeVolume(d.volumes, bv.volumeId, (v) =>
+      reserve(
+        v,
+        {
+          attachmentId: attachmentIdOf(c.instanceId, bv.volumeId),
+          instanceId: c.instanceId,
+          host: d.host,
+          device: root.device,
+          bootIndex: 0,
+          deleteOnTermination: root.deleteOnTermination,
+        },
+        d.clock.now(),
+      ),
+    );
+    if (!reserved.ok) return reserved.refusal ? refusedBy(reserved.refusal) : notFound(bv.volumeId);
+    await point('reserved');
+    const complete = await changeVolume(d.volumes, bv.volumeId, (v) => attached(v, c.instanceId, d.clock.now()));
+    if (!complete.ok) return complete.refusal ? refusedBy(complete.refusal) : notFound(bv.volumeId);
+    await point('attached');
+    return done();
+  };
+}
+
+/**
+ * The host audit's volume part (docs/volumes.md, docs/audit.md): every attachment this host made
+ * whose instance is deleted or unknown is released (and its volume deleted when it was to go with
+ * the instance), once a second run finds it too (`repairNow`).
+ */
+export async function healAttachments(
+  d: VolumeStepDeps,
+  instances: RecordBucket<InstanceRecord>,
+  confirmed?: ReadonlySet<string>,
+): Promise<{ found: AuditFinding[]; repaired: AuditFinding[] }> {
+  const found: AuditFinding[] = [];
+  const repaired: AuditFinding[] = [];
+  for (const { value: v } of await d.volumes.entries()) {
+    for (const a of v.attachments.filter((x) => x.host === d.host)) {
+      const f = leakedAttachment(v, a.instanceId, (await instances.get(a.instanceId))?.value);
+      if (!f) continue;
+      found.push(f);
+      if (!repairNow(f, confirmed)) continue;
+      await releaseVolumes(d, {
+        instanceId: a.instanceId,
+        blockDevices: [{ volumeId: v.volumeId, device: a.device, deleteOnTermination: a.deleteOnTermination }],
+      });
+      repaired.push(f);
+    }
+  }
+  return { found, repaired };
+}

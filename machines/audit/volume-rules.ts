@@ -1,0 +1,45 @@
+/**
+ * I8: volumes and instances agree (docs/volumes.md, docs/audit.md). In a quiet cloud every
+ * attachment is `attached` and belongs to a live instance that lists the volume on the same device;
+ * every volume an instance lists has that attachment; a volume's status is what its attachments
+ * give, and no volume is stuck in a passing state (creating, extending, deleting).
+ */
+import { statusOf } from '../volumes/index.js';
+import { isDeleted, type Observation, type Violation } from './observation.js';
+
+export function checkI8(o: Observation): Violation[] {
+  const out: Violation[] = [];
+  const volumes = o.volumes ?? [];
+  const instances = new Map(o.instances.map((i) => [i.instanceId, i]));
+  const byId = new Map(volumes.map((v) => [v.volumeId, v]));
+  const bad = (detail: string, ids: string[]) => out.push({ invariant: 'I8', detail, ids });
+  for (const v of volumes) {
+    if (v.status === 'creating' || v.status === 'extending' || v.status === 'deleting')
+      bad(`volume ${v.volumeId} is stuck ${v.status}`, [v.volumeId]);
+    else if (v.status !== statusOf(v.attachments))
+      bad(`volume ${v.volumeId} is ${v.status}, its attachments make it ${statusOf(v.attachments)}`, [v.volumeId]);
+    for (const a of v.attachments) {
+      const i = instances.get(a.instanceId);
+      const what = `attachment of volume ${v.volumeId} to instance ${a.instanceId}`;
+      if (!i || isDeleted(i))
+        bad(`${what}: the instance is ${i ? 'deleted' : 'unknown'} (leaked)`, [v.volumeId, a.instanceId]);
+      else if (a.status !== 'attached')
+        bad(`${what} is ${a.status} (an attach or detach left half done)`, [v.volumeId, a.instanceId]);
+      else if (!i.blockDevices?.some((b) => b.volumeId === v.volumeId && b.device === a.device))
+        bad(`${what} on ${a.device}: the instance does not list it there`, [v.volumeId, a.instanceId]);
+    }
+  }
+  for (const i of o.instances) {
+    // A boot from volume that found no host lists its root and holds nothing, as in Nova: not a leak.
+    if (isDeleted(i) || i.host === null) continue;
+    for (const b of i.blockDevices ?? []) {
+      const v = byId.get(b.volumeId);
+      if (!v?.attachments.some((a) => a.instanceId === i.instanceId))
+        bad(
+          `instance ${i.instanceId} lists volume ${b.volumeId} on ${b.device}, which ${v ? 'has no attachment for it' : 'does not exist'}`,
+          [i.instanceId, b.volumeId],
+        );
+    }
+  }
+  return out;
+}

@@ -1,0 +1,17 @@
+export {
+  attached,
+  attaching,
+  beginDelete,
+  beginExtend,
+  created,
+  detaching,
+  extended,
+  nextDevice,
+  release,
+  reserve,
+  statusOf,
+  VolumeRefusalCode,
+  type Reservation,
+  type VolumeChange,
+  type VolumeRefusal,
+} from './volume.js';

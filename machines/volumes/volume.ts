@@ -1,0 +1,187 @@
+/**
+ * A volume's state machine as pure functions of its record (docs/volumes.md): each takes the
+ * record as read and returns the record to write, `unchanged` when the change is already made (a
+ * retry, a redelivery), or a refusal. The caller writes the result by compare-and-set on the
+ * revision it read and, on a conflict, reads and decides again: every change of one volume so
+ * goes through these rules one at a time, as an actor per volume would take them.
+ */
+import { MAX_ATTACHMENTS, type VolumeAttachment, type VolumeRecord, type VolumeStatus } from '../../protocol/index.js';
+
+export const VolumeRefusalCode = {
+  VolumeInUse: 'VolumeInUse',
+  VolumeInvalidState: 'VolumeInvalidState',
+  VolumeNotAttached: 'VolumeNotAttached',
+  InvalidInput: 'InvalidInput',
+} as const;
+export type VolumeRefusalCode = (typeof VolumeRefusalCode)[keyof typeof VolumeRefusalCode];
+
+/** Why a change was refused; `retryable`: the volume is in a passing state, asking later may succeed. */
+export interface VolumeRefusal {
+  readonly status: 400 | 409;
+  readonly code: VolumeRefusalCode;
+  readonly message: string;
+  readonly retryable: boolean;
+}
+
+export type VolumeChange =
+  | { readonly ok: true; readonly next: VolumeRecord | 'unchanged' }
+  | { readonly ok: false; readonly refusal: VolumeRefusal };
+
+const refuse = (status: 400 | 409, code: VolumeRefusalCode, message: string, retryable = false): VolumeChange => ({
+  ok: false,
+  refusal: { status, code, message, retryable },
+});
+const UNCHANGED: VolumeChange = { ok: true, next: 'unchanged' };
+/** States a volume passes through on its own (an extend, a create, a delete in flight). */
+const PASSING: readonly VolumeStatus[] = ['creating', 'extending', 'deleting'];
+
+/**
+ * The status the attachments give (Cinder's): any attached → `in-use` (a multiattach volume may
+ * have another attachment coming or going), else the furthest step of the one in flight.
+ */
+export function statusOf(attachments: readonly VolumeAttachment[]): VolumeStatus {
+  const has = (s: VolumeAttachment['status']) => attachments.some((a) => a.status === s);
+  if (has('attached')) return 'in-use';
+  if (has('detaching')) return 'detaching';
+  if (has('attaching')) return 'attaching';
+  if (has('reserved')) return 'reserved';
+  return 'available';
+}
+
+const withAttachments = (v: VolumeRecord, attachments: VolumeAttachment[], now: number): VolumeRecord => ({
+  ...v,
+  attachments,
+  status: statusOf(attachments),
+  updatedAt: now,
+});
+
+export interface Reservation {
+  readonly attachmentId: string;
+  readonly instanceId: string;
+  readonly host: string;
+  readonly device: string;
+  readonly bootIndex?: 0;
+  readonly deleteOnTermination: boolean;
+}
+
+/** Nova's attachment_create: the instance's attachment, `reserved`; one only, unless the volume is multiattach. */
+export function reserve(v: VolumeRecord, r: Reservation, now: number): VolumeChange {
+  const own = v.attachments.find((a) => a.instanceId === r.instanceId);
+  if (own)
+    return own.status === 'detaching'
+      ? refuse(409, 'VolumeInvalidState', `volume ${v.volumeId} is detaching from this instance`, true)
+      : UNCHANGED;
+  if (v.status === 'error' || PASSING.includes(v.status))
+    return refuse(409, 'VolumeInvalidState', `volume ${v.volumeId} is ${v.status}`, v.status !== 'error');
+  if (v.attachments.length > 0 && !v.multiattach)
+    return refuse(409, 'VolumeInUse', `volume ${v.volumeId} is attached to another instance and is not multiattach`);
+  if (v.attachments.length >= MAX_ATTACHMENTS)
+    return refuse(409, 'VolumeInUse', `volume ${v.volumeId} has ${MAX_ATTACHMENTS} attachments already`);
+  const a: VolumeAttachment = {
+    attachmentId: r.attachmentId,
+    instanceId: r.instanceId,
+    host: r.host,
+    device: r.device,
+    status: 'reserved',
+    ...(r.bootIndex !== undefined ? { bootIndex: r.bootIndex } : {}),
+    deleteOnTermination: r.deleteOnTermination,
+    attachedAt: now,
+  };
+  return { ok: true, next: withAttachments(v, [...v.attachments, a], now) };
+}
+
+/**
+ * Moves the instance's attachment from `from` to `to`; a missing one is refused, one already there
+ * (or `past` it: a step run again after a later write of its own) is unchanged.
+ */
+function step(
+  v: VolumeRecord,
+  instanceId: string,
+  from: readonly VolumeAttachment['status'][],
+  to: VolumeAttachment['status'],
+  now: number,
+  past: readonly VolumeAttachment['status'][] = [],
+): VolumeChange {
+  const own = v.attachments.find((a) => a.instanceId === instanceId);
+  if (!own) return refuse(409, 'VolumeNotAttached', `volume ${v.volumeId} has no attachment for ${instanceId}`);
+  if (own.status === to || past.includes(own.status)) return UNCHANGED;
+  if (!from.includes(own.status))
+    return refuse(409, 'VolumeInvalidState', `attachment of ${v.volumeId} to ${instanceId} is ${own.status}`, true);
+  const next = v.attachments.map((a) => (a === own ? { ...a, status: to } : a));
+  return { ok: true, next: withAttachments(v, next, now) };
+}
+
+/** The host is connecting it (Cinder's attachment_update with the connector). */
+export const attaching = (v: VolumeRecord, instanceId: string, now: number) =>
+  step(v, instanceId, ['reserved'], 'attaching', now, ['attached']);
+/** Nova's attachment_complete: connected, `in-use`. */
+export const attached = (v: VolumeRecord, instanceId: string, now: number) =>
+  step(v, instanceId, ['reserved', 'attaching'], 'attached', now);
+/** A detach begins: the host disconnects it next. */
+export const detaching = (v: VolumeRecord, instanceId: string, now: number) =>
+  step(v, instanceId, ['reserved', 'attaching', 'attached'], 'detaching', now);
+
+/** Nova's attachment_delete: the instance's attachment is gone (none is unchanged). */
+export function release(v: VolumeRecord, instanceId: string, now: number): VolumeChange {
+  if (!v.attachments.some((a) => a.instanceId === instanceId)) return UNCHANGED;
+  return {
+    ok: true,
+    next: withAttachments(
+      v,
+      v.attachments.filter((a) => a.instanceId !== instanceId),
+      now,
+    ),
+  };
+}
+
+/** A delete begins: never while attached (the bug "volume deleted while attached"); a creating volume may go. */
+export function beginDelete(v: VolumeRecord, now: number): VolumeChange {
+  if (v.status === 'deleting') return UNCHANGED;
+  if (v.attachments.length > 0)
+    return refuse(
+      409,
+      'VolumeInUse',
+      `volume ${v.volumeId} is attached to ${v.attachments.map((a) => a.instanceId).join(', ')}`,
+    );
+  if (v.status === 'extending') return refuse(409, 'VolumeInvalidState', `volume ${v.volumeId} is extending`, true);
+  return { ok: true, next: { ...v, status: 'deleting', updatedAt: now } };
+}
+
+/** An extend begins: it only grows, and only an available volume (no online extend). */
+export function beginExtend(v: VolumeRecord, sizeGb: number, now: number): VolumeChange {
+  if (v.status === 'extending' && v.extendingTo === sizeGb) return UNCHANGED;
+  if (sizeGb <= v.sizeGb)
+    return refuse(400, 'InvalidInput', `a volume only grows: ${sizeGb} GB is not more than its ${v.sizeGb} GB`);
+  if (v.status !== 'available')
+    return refuse(
+      409,
+      'VolumeInvalidState',
+      `volume ${v.volumeId} is ${v.status}; only an available one is extended`,
+      PASSING.includes(v.status),
+    );
+  return { ok: true, next: { ...v, status: 'extending', extendingTo: sizeGb, updatedAt: now } };
+}
+
+/** The file has grown: the new size, available again. */
+export function extended(v: VolumeRecord, now: number): VolumeChange {
+  if (v.status !== 'extending' || v.extendingTo === undefined) return UNCHANGED;
+  const { extendingTo, ...rest } = v;
+  return { ok: true, next: { ...rest, sizeGb: extendingTo, status: 'available', updatedAt: now } };
+}
+
+/** The file exists: a creating volume is available. */
+export function created(v: VolumeRecord, now: number): VolumeChange {
+  if (v.status !== 'creating') return UNCHANGED;
+  return { ok: true, next: { ...v, status: 'available', updatedAt: now } };
+}
+
+/** The first free guest device after the root (`vda`): vdb, vdc, … vdz, vdaa … */
+export function nextDevice(used: readonly string[]): string {
+  const taken = new Set(used);
+  for (let i = 1; i < 26 * 27; i++) {
+    const name = i < 26 ? `vd${letter(i)}` : `vd${letter(Math.floor(i / 26) - 1)}${letter(i % 26)}`;
+    if (!taken.has(name)) return name;
+  }
+  throw new Error('no free device name');
+}
+const letter = (i: number) => String.fromCharCode(97 + i);

@@ -1,0 +1,113 @@
+/**
+ * Volume attach and detach survive their host being killed at every await (docs/volumes.md): the
+ * compute worker is killed right after each write of the volume's record (and after the driver
+ * connected or disconnected the volume), restarted, and the restored instance runs its step again
+ * under the same key. Each command then ends exactly once, with success, and the volume's record,
+ * the instance's record and the guest agree: attached on all three, or on none.
+ */
+import test from 'ava';
+import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { eventually } from '../../helpers/eventually.js';
+import { PointHold } from '../../helpers/point-hold.js';
+import { newVolume, volumeProblems } from '../../helpers/volumes.js';
+
+const hold = new PointHold();
+const cloud = startCloud([{ name: 'k1' }], { killPoint: hold.hook });
+test.after.always(async () => (await cloud).stop());
+test.before(async () => {
+  await (await cloud).stores.quotas.create('demo', { instances: -1, cores: -1, ramMb: -1 });
+});
+
+async function active(c: Cloud, name: string): Promise<string> {
+  const { id, cmd } = await c.boot(name, 'm1.tiny');
+  const end = await c.client.final(id, cmd, 30_000);
+  if (end.type !== 'instance.create.end') throw new Error(`boot of ${name}: ${end.type}`);
+  return id;
+}
+
+/** Sends `action`, kills the worker when the step reaches `status`, restarts it; the terminal event. */
+async function killedAt(
+  c: Cloud,
+  id: string,
+  action: 'volume_attach' | 'volume_detach',
+  volumeId: string,
+  status: string,
+) {
+  const step = action === 'volume_attach' ? 'attachVolume' : 'detachVolume';
+  const held = hold.arm('volume.changed', (x) => x.instanceId === id && x.step === step && x.status === status);
+  const cmd = await c.client.command(id, action, { volumeId });
+  const ended = c.client.final(id, cmd, 60_000).then((e) => {
+    throw new Error(`${action} ended (${e.type}) without reaching ${status}`);
+  });
+  const host = await Promise.race([held.reached, ended]);
+  c.killWorker(host);
+  held.release();
+  await c.startWorker(host);
+  const end = await c.client.final(id, cmd, 60_000);
+  // Exactly one terminal event for the command, whatever ran twice.
+  const finals = (await c.client.events(id)).filter((e) => e.corr === cmd && e.body['final'] === true);
+  return { end, finals: finals.length };
+}
+
+async function agree(c: Cloud, volumeId: string, id: string): Promise<string[]> {
+  return eventually(
+    async () => {
+      const p = await volumeProblems(c, volumeId, [id]);
+      if (p.length > 0) throw new Error(p.join('; '));
+      return p;
+    },
+    { timeoutMs: 10_000 },
+  ).catch((err: unknown) => [String(err)]);
+}
+
+for (const status of ['reserved', 'attaching', 'connected', 'attached']) {
+  test.serial(`attach kills - the host killed after ${status}: attached once, records and guest agree`, async (t) => {
+    const c = await cloud;
+    const id = await active(c, `ka-${status}`);
+    const v = await newVolume(c, `ka-${status}`);
+    const { end, finals } = await killedAt(c, id, 'volume_attach', v.id, status);
+    t.is(end.type, 'instance.volume_attach.end', JSON.stringify(end.body));
+    t.is(finals, 1);
+    t.deepEqual(await agree(c, v.id, id), []);
+    t.is((await c.stores.volumes.get(v.id))?.value.status, 'in-use');
+    t.is((await c.stores.instances.get(id))?.value.blockDevices?.length, 1);
+  });
+}
+
+for (const status of ['detaching', 'disconnected', 'released']) {
+  test.serial(`detach kills - the host killed after ${status}: detached once, records and guest agree`, async (t) => {
+    const c = await cloud;
+    const id = await active(c, `kd-${status}`);
+    const v = await newVolume(c, `kd-${status}`);
+    t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
+    const { end, finals } = await killedAt(c, id, 'volume_detach', v.id, status);
+    t.is(end.type, 'instance.volume_detach.end', JSON.stringify(end.body));
+    t.is(finals, 1);
+    t.deepEqual(await agree(c, v.id, id), []);
+    t.is((await c.stores.volumes.get(v.id))?.value.status, 'available');
+    t.is((await c.stores.instances.get(id))?.value.blockDevices, undefined);
+  });
+}
+
+for (const status of ['created', 'reserved', 'attached']) {
+  test.serial(`boot from volume kills - the host killed after ${status}: built once, the root attached`, async (t) => {
+    const c = await cloud;
+    const held = hold.arm('volume.changed', (x) => x.step === 'blockDevices' && x.status === status);
+    const { id, cmd } = await c.boot(`kb-${status}`, 'm1.tiny', {
+      image: 'cirros',
+      blockDeviceMapping: [{ sourceType: 'blank', destinationType: 'volume', volumeSize: 1, bootIndex: 0 }],
+    });
+    const host = await held.reached;
+    c.killWorker(host);
+    held.release();
+    await c.startWorker(host);
+    const end = await c.client.final(id, cmd, 60_000);
+    t.is(end.type, 'instance.create.end', JSON.stringify(end.body));
+    const finals = (await c.client.events(id)).filter((e) => e.corr === cmd && e.body['final'] === true);
+    t.is(finals.length, 1);
+    const root = (await c.stores.instances.get(id))?.value.blockDevices?.[0];
+    t.like(root, { device: 'vda', bootIndex: 0 });
+    t.deepEqual(await agree(c, root!.volumeId, id), []);
+    t.is((await c.stores.volumes.get(root!.volumeId))?.value.status, 'in-use');
+  });
+}

@@ -1,0 +1,347 @@
+/**
+ * Volumes over the public protocol (docs/volumes.md): the volume service's lifecycle and its
+ * refusals (typed, nothing changed), its retries (a create sent again makes one volume), and the
+ * volume files in the store.
+ */
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  decodeMessage,
+  encodeMessage,
+  envelope,
+  MessageKind,
+  subjects,
+  type VolumeView,
+} from '../../../protocol/index.js';
+import { startCloud, type Cloud } from '../../helpers/cloud.js';
+import { newVolume, volumeCall, volumeOf, volumeProblems } from '../../helpers/volumes.js';
+import { eventually } from '../../helpers/eventually.js';
+import { collect } from '../../../actors/audit/collect.js';
+import { audit } from '../../../machines/audit/index.js';
+import { derivedUuid } from '../../../actors/records/index.js';
+
+const cloud = startCloud([{ name: 'v1' }, { name: 'v2' }]);
+test.after.always(async () => (await cloud).stop());
+test.before(async () => {
+  await (await cloud).stores.quotas.create('demo', { instances: -1, cores: -1, ramMb: -1 });
+});
+
+/** A booted, active instance. */
+async function active(c: Cloud, name: string): Promise<string> {
+  const { id, cmd } = await c.boot(name, 'm1.tiny');
+  const end = await c.client.final(id, cmd, 30_000);
+  if (end.type !== 'instance.create.end') throw new Error(`boot of ${name}: ${end.type} ${JSON.stringify(end.body)}`);
+  return id;
+}
+
+const instanceOf = async (c: Cloud, id: string) => (await c.stores.instances.get(id))!.value;
+
+test('volumes - create, show, list, extend, delete; the file follows', async (t) => {
+  const c = await cloud;
+  const id = randomUUID();
+  const v = volumeOf(await volumeCall(c, 'create', { name: 'data', sizeGb: 2 }, { id }));
+  t.is(v.status, 'available');
+  t.is(v.sizeGb, 2);
+  t.false(v.multiattach);
+  // The same request again (a client's retry after a timeout): the same volume, not a second.
+  t.is(volumeOf(await volumeCall(c, 'create', { name: 'data', sizeGb: 2 }, { id })).id, v.id);
+  const rec = (await c.stores.volumes.get(v.id))!.value;
+  t.true(rec.path.startsWith(c.volumeDir));
+  t.true(existsSync(rec.path));
+  t.deepEqual(volumeOf(await volumeCall(c, 'show', { volumeId: v.id })), v);
+  const list = (await volumeCall(c, 'list', {})).body as { volumes: VolumeView[] };
+  t.deepEqual(
+    list.volumes.filter((x) => x.id === v.id),
+    [v],
+  );
+  const grown = volumeOf(await volumeCall(c, 'extend', { volumeId: v.id, sizeGb: 3 }));
+  t.is(grown.sizeGb, 3);
+  t.is(grown.status, 'available');
+  if (rec.format === 'raw') t.is(statSync(rec.path).size, 3 * 1024 ** 3);
+  t.deepEqual((await volumeCall(c, 'delete', { volumeId: v.id })).body, {});
+  t.is(await c.stores.volumes.get(v.id), undefined);
+  t.false(existsSync(rec.path));
+  // A delete sent again finds it gone: not found, nothing else.
+  t.like((await volumeCall(c, 'delete', { volumeId: v.id })).body, { status: 404, code: 'VolumeNotFound' });
+});
+
+test('volumes - bad requests are refused with a typed error and change nothing', async (t) => {
+  const c = await cloud;
+  const v = volumeOf(await volumeCall(c, 'create', { name: 'small', sizeGb: 2, multiattach: true }));
+  t.true(v.multiattach);
+  const before = await c.stores.volumes.get(v.id);
+  t.like((await volumeCall(c, 'extend', { volumeId: v.id, sizeGb: 2 })).body, { status: 400, code: 'InvalidInput' });
+  t.like((await volumeCall(c, 'extend', { volumeId: v.id, sizeGb: 1 })).body, { status: 400, code: 'InvalidInput' });
+  // Another project sees nothing of it.
+  for (const [op, body] of [
+    ['show', { volumeId: v.id }],
+    ['delete', { volumeId: v.id }],
+    ['extend', { volumeId: v.id, sizeGb: 5 }],
+  ] as const)
+    t.like((await volumeCall(c, op, body, { project: 'other' })).body, { status: 404, code: 'VolumeNotFound' });
+  t.false(
+    ((await volumeCall(c, 'list', {}, { project: 'other' })).body as { volumes: VolumeView[] }).volumes.some(
+      (x) => x.id === v.id,
+    ),
+  );
+  // Bodies the schema refuses: no size, a size of 0, an unknown field.
+  for (const body of [{ name: 'x' }, { name: 'x', sizeGb: 0 }, { name: 'x', sizeGb: 1, color: 'red' }])
+    t.like((await volumeCall(c, 'create', body)).body, { status: 400 });
+  t.deepEqual((await c.stores.volumes.get(v.id))?.revision, before?.revision);
+});
+
+test('volumes - a create cut short after its record finishes on the retry; a delete from deleting finishes', async (t) => {
+  const c = await cloud;
+  // As a gateway that died between the record and the file left it: `creating`, no file.
+  const reqId = randomUUID();
+  const volumeId = derivedUuid(`volume:demo:${reqId}`);
+  const path = join(c.volumeDir, `${volumeId}.raw`);
+  await c.stores.volumes.create(volumeId, {
+    volumeId,
+    name: 'cut',
+    project: 'demo',
+    user: 'alice',
+    sizeGb: 1,
+    status: 'creating',
+    multiattach: false,
+    format: 'raw',
+    path,
+    attachments: [],
+    createdAt: 1,
+    updatedAt: 1,
+  });
+  const v = volumeOf(await volumeCall(c, 'create', { name: 'cut', sizeGb: 1 }, { id: reqId }));
+  t.is(v.id, volumeId);
+  t.is(v.status, 'available');
+  t.true(existsSync(path));
+  const cur = (await c.stores.volumes.get(v.id))!;
+  // As a gateway that died between the record's `deleting` and the file's removal left it.
+  await c.stores.volumes.update(v.id, { ...cur.value, status: 'deleting' }, cur.revision);
+  t.true(existsSync(cur.value.path));
+  t.deepEqual((await volumeCall(c, 'delete', { volumeId: v.id })).body, {});
+  t.false(existsSync(cur.value.path));
+  t.is(await c.stores.volumes.get(v.id), undefined);
+});
+
+test('attach - a volume attached to a running instance and detached again, with Nova events', async (t) => {
+  const c = await cloud;
+  const id = await active(c, 'att-1');
+  const v = await newVolume(c, 'att-1-data');
+  const end = await c.act(id, 'volume_attach', { volumeId: v.id });
+  t.is(end.type, 'instance.volume_attach.end', JSON.stringify(end.body));
+  const events = (await c.client.events(id)).filter((e) => e.corr === end.corr).map((e) => e.type);
+  t.deepEqual(
+    events.filter((e) => e !== 'instance.update'),
+    ['instance.volume_attach.start', 'instance.volume_attach.end'],
+  );
+  const rec = await instanceOf(c, id);
+  t.deepEqual(rec.blockDevices, [{ volumeId: v.id, device: 'vdb', deleteOnTermination: false }]);
+  const shown = volumeOf(await volumeCall(c, 'show', { volumeId: v.id }));
+  t.is(shown.status, 'in-use');
+  t.like(shown.attachments, [{ instanceId: id, host: rec.host!, device: 'vdb' }]);
+  t.is(c.hosts.get(rec.host!)!.fake.guest(id)?.volumes?.[v.id], 'vdb');
+  t.deepEqual(await volumeProblems(c, v.id, [id]), []);
+  // The instance's view lists it (novactor show).
+  const env = envelope({
+    id: randomUUID(),
+    type: 'query.instances.show',
+    ts: Date.now(),
+    project: 'demo',
+    user: 'alice',
+    body: { instanceId: id },
+  });
+  const q = decodeMessage(
+    (await c.client.nc.request(subjects().query('demo', 'instances.show'), encodeMessage(env))).data,
+    MessageKind.Reply,
+  );
+  t.deepEqual(q.ok && (q.value.body['instance'] as { blockDevices?: unknown }).blockDevices, rec.blockDevices);
+  // Attached twice: refused by the instance, nothing changed.
+  t.like((await c.act(id, 'volume_attach', { volumeId: v.id })).body, { code: 'VolumeInUse' });
+  // Delete while attached: the Cinder bug "volume deleted while attached" — refused, still in use.
+  t.like((await volumeCall(c, 'delete', { volumeId: v.id })).body, { status: 409, code: 'VolumeInUse' });
+  t.is((await c.stores.volumes.get(v.id))?.value.status, 'in-use');
+  const off = await c.act(id, 'volume_detach', { volumeId: v.id });
+  t.is(off.type, 'instance.volume_detach.end');
+  t.is((await instanceOf(c, id)).blockDevices, undefined);
+  t.is(volumeOf(await volumeCall(c, 'show', { volumeId: v.id })).status, 'available');
+  t.is(c.hosts.get(rec.host!)!.fake.guest(id)?.volumes?.[v.id], undefined);
+  t.like((await c.act(id, 'volume_detach', { volumeId: v.id })).body, { code: 'VolumeNotAttached' });
+  t.deepEqual((await volumeCall(c, 'delete', { volumeId: v.id })).body, {});
+});
+
+test('attach - a volume of another instance is refused unless multiattach; a missing one is not found', async (t) => {
+  const c = await cloud;
+  const [a, b] = await Promise.all([active(c, 'multi-a'), active(c, 'multi-b')]);
+  const single = await newVolume(c, 'single');
+  t.is((await c.act(a, 'volume_attach', { volumeId: single.id })).type, 'instance.volume_attach.end');
+  const refused = await c.act(b, 'volume_attach', { volumeId: single.id });
+  t.is(refused.type, 'command.rejected');
+  t.like(refused.body, { code: 'VolumeInUse' });
+  t.is((await instanceOf(c, b)).blockDevices, undefined);
+  t.like((await c.act(b, 'volume_attach', { volumeId: randomUUID() })).body, { code: 'VolumeNotFound' });
+  const other = volumeOf(await volumeCall(c, 'create', { name: 'theirs', sizeGb: 1 }, { project: 'other' }));
+  t.like((await c.act(b, 'volume_attach', { volumeId: other.id })).body, { code: 'VolumeNotFound' });
+  const multi = await newVolume(c, 'shared', { multiattach: true });
+  t.is((await c.act(a, 'volume_attach', { volumeId: multi.id })).type, 'instance.volume_attach.end');
+  t.is((await c.act(b, 'volume_attach', { volumeId: multi.id })).type, 'instance.volume_attach.end');
+  t.is((await c.stores.volumes.get(multi.id))?.value.attachments.length, 2);
+  t.deepEqual(await volumeProblems(c, multi.id, [a, b]), []);
+  t.deepEqual(await volumeProblems(c, single.id, [a, b]), []);
+});
+
+test('attach - two instances attaching one volume at once: exactly one wins', async (t) => {
+  const c = await cloud;
+  const ids = await Promise.all([0, 1, 2, 3].map((k) => active(c, `race-${k}`)));
+  const v = await newVolume(c, 'contended');
+  const ends = await Promise.all(ids.map((id) => c.act(id, 'volume_attach', { volumeId: v.id })));
+  const won = ends.filter((e) => e.type === 'instance.volume_attach.end');
+  t.is(won.length, 1, ends.map((e) => `${e.type} ${JSON.stringify(e.body['fault'] ?? e.body['code'])}`).join('; '));
+  for (const e of ends.filter((x) => x.type !== 'instance.volume_attach.end'))
+    t.true(
+      (e.type === 'command.rejected' && e.body['code'] === 'VolumeInUse') ||
+        (e.type === 'instance.volume_attach.error' && (e.body['fault'] as { code: string }).code === 'VolumeInUse'),
+      JSON.stringify(e),
+    );
+  t.is((await c.stores.volumes.get(v.id))?.value.attachments.length, 1);
+  t.deepEqual(await volumeProblems(c, v.id, ids), []);
+});
+
+test('attach - deleting an instance releases its volumes, and deletes those marked deleteOnTermination', async (t) => {
+  const c = await cloud;
+  const id = await active(c, 'dot');
+  const keep = await newVolume(c, 'keep');
+  const drop = await newVolume(c, 'drop');
+  t.is((await c.act(id, 'volume_attach', { volumeId: keep.id })).type, 'instance.volume_attach.end');
+  const attached = await c.act(id, 'volume_attach', { volumeId: drop.id, deleteOnTermination: true });
+  t.is(attached.type, 'instance.volume_attach.end');
+  t.deepEqual(
+    (await instanceOf(c, id)).blockDevices?.map((b) => [b.device, b.deleteOnTermination]),
+    [
+      ['vdb', false],
+      ['vdc', true],
+    ],
+  );
+  const dropPath = (await c.stores.volumes.get(drop.id))!.value.path;
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  await eventually(async () => {
+    if ((await c.stores.volumes.get(drop.id)) !== undefined)
+      throw new Error('the deleteOnTermination volume is still there');
+  });
+  t.false(existsSync(dropPath));
+  const kept = volumeOf(await volumeCall(c, 'show', { volumeId: keep.id }));
+  t.is(kept.status, 'available');
+  t.deepEqual(kept.attachments, []);
+});
+
+const fromVolume = (uuid: string, deleteOnTermination = false) => ({
+  blockDeviceMapping: [{ sourceType: 'volume', destinationType: 'volume', uuid, bootIndex: 0, deleteOnTermination }],
+});
+
+test('boot from volume - an existing volume is the root (vda); the delete leaves it available', async (t) => {
+  const c = await cloud;
+  const v = await newVolume(c, 'root-disk');
+  const { id, cmd } = await c.boot('bfv', 'm1.tiny', fromVolume(v.id));
+  t.is((await c.client.final(id, cmd, 30_000)).type, 'instance.create.end');
+  const rec = await instanceOf(c, id);
+  t.deepEqual(rec.blockDevices, [{ volumeId: v.id, device: 'vda', bootIndex: 0, deleteOnTermination: false }]);
+  const vol = (await c.stores.volumes.get(v.id))!.value;
+  t.is(vol.status, 'in-use');
+  t.like(vol.attachments, [{ instanceId: id, host: rec.host!, device: 'vda', bootIndex: 0 }]);
+  // The root volume is not detached (Nova: "Cannot detach a root device volume"), nor deleted.
+  t.like((await c.act(id, 'volume_detach', { volumeId: v.id })).body, { code: 'InvalidInput' });
+  t.like((await volumeCall(c, 'delete', { volumeId: v.id })).body, { code: 'VolumeInUse' });
+  // Another boot from it while it is in use: refused.
+  const second = await c.boot('bfv-2', 'm1.tiny', fromVolume(v.id));
+  t.like((await c.client.final(second.id, second.cmd)).body, { code: 'VolumeInUse' });
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  await eventually(async () => {
+    const s = (await c.stores.volumes.get(v.id))?.value.status;
+    if (s !== 'available') throw new Error(`volume ${s}`);
+  });
+});
+
+test('boot from volume - a new volume made for the image, deleted with the instance', async (t) => {
+  const c = await cloud;
+  const { id, cmd } = await c.boot('bfi', 'm1.tiny', {
+    image: 'cirros',
+    blockDeviceMapping: [
+      { sourceType: 'image', destinationType: 'volume', volumeSize: 2, bootIndex: 0, deleteOnTermination: true },
+    ],
+  });
+  t.is((await c.client.final(id, cmd, 30_000)).type, 'instance.create.end');
+  const root = (await instanceOf(c, id)).blockDevices?.[0];
+  t.like(root, { device: 'vda', bootIndex: 0, deleteOnTermination: true });
+  const made = volumeOf(await volumeCall(c, 'show', { volumeId: root!.volumeId }));
+  t.like(made, { sizeGb: 2, status: 'in-use', bootable: true });
+  const path = (await c.stores.volumes.get(root!.volumeId))!.value.path;
+  t.true(existsSync(path));
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  await eventually(async () => {
+    if (await c.stores.volumes.get(root!.volumeId)) throw new Error('the root volume is still there');
+  });
+  t.false(existsSync(path));
+});
+
+test('boot from volume - bad mappings are refused before anything is made', async (t) => {
+  const c = await cloud;
+  const refused = async (extra: Record<string, unknown>) => {
+    const { id, cmd } = await c.boot('bad-bfv', 'm1.tiny', extra);
+    return (await c.client.final(id, cmd)).body;
+  };
+  t.like(await refused(fromVolume(randomUUID())), { code: 'VolumeNotFound' });
+  const blank = { sourceType: 'blank', destinationType: 'volume', bootIndex: 0 };
+  t.like(await refused({ blockDeviceMapping: [blank] }), { code: 'InvalidInput' });
+  t.like(await refused({ blockDeviceMapping: [{ ...blank, bootIndex: 1, volumeSize: 1 }] }), { code: 'InvalidInput' });
+  t.like(await refused({ blockDeviceMapping: [{ ...blank, sourceType: 'image', volumeSize: 1 }] }), {
+    code: 'InvalidInput',
+  });
+});
+
+test('audit - a leaked attachment is found (I8, and by its host) and released on the second run', async (t) => {
+  const c = await cloud;
+  const v = await newVolume(c, 'leaky', { multiattach: true });
+  const id = await active(c, 'audited');
+  t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
+  const host = (await instanceOf(c, id)).host!;
+  // As an attach overtaken by its instance's delete would leave it: an attachment of a gone instance.
+  const gone = randomUUID();
+  const cur = (await c.stores.volumes.get(v.id))!;
+  const leaked = { ...cur.value.attachments[0]!, instanceId: gone, attachmentId: gone, device: 'vdc' };
+  await c.stores.volumes.update(v.id, { ...cur.value, attachments: [...cur.value.attachments, leaked] }, cur.revision);
+  const observed = await collect({ nc: c.client.nc, timeoutMs: 2000 });
+  t.deepEqual(
+    audit(observed)
+      .violations.filter((x) => x.invariant === 'I8' && x.ids?.includes(v.id))
+      .map((x) => x.detail),
+    [`attachment of volume ${v.id} to instance ${gone}: the instance is unknown (leaked)`],
+  );
+  const first = await c.worker(host).auditNow();
+  t.deepEqual(
+    first.found.filter((f) => f.kind === 'leaked-attachment').map((f) => f.id),
+    [`${v.id}:${gone}`],
+  );
+  t.deepEqual(first.repaired, [], 'found once: not repaired yet');
+  const second = await c.worker(host).auditNow();
+  t.deepEqual(
+    second.repaired.map((f) => f.id),
+    [`${v.id}:${gone}`],
+  );
+  const after = (await c.stores.volumes.get(v.id))!.value;
+  t.deepEqual(
+    after.attachments.map((a) => a.instanceId),
+    [id],
+    'the live instance keeps its attachment',
+  );
+  t.deepEqual(
+    audit(await collect({ nc: c.client.nc, timeoutMs: 2000 })).violations.filter(
+      (x) => x.invariant === 'I8' && x.ids?.includes(v.id),
+    ),
+    [],
+  );
+  t.deepEqual(
+    (await c.worker(host).auditNow()).found.filter((f) => f.id.startsWith(v.id)),
+    [],
+  );
+});
