@@ -4,26 +4,11 @@
  * of that version.
  */
 import { atLeast, type Version } from '../../machines/http/index.js';
-import { ok, PlacementHttpError, type PlacementRoute } from './placement-kit.js';
+import { memberOfParam, ok, PlacementHttpError, resourcesParam, type PlacementRoute } from './placement-kit.js';
 
 type Group = { resources?: Record<string, number>; required?: string[]; memberOf?: string[][]; inTree?: string };
 
 const bad = (detail: string) => new PlacementHttpError(400, detail);
-
-/** `VCPU:1,MEMORY_MB:512`. */
-function resources(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const part of text.split(',')) {
-    const m = /^([A-Z0-9_]+):(\d+)$/.exec(part.trim());
-    if (!m)
-      throw bad(
-        `Badly formed resources parameter. Expected resources query string parameter in form: ` +
-          `?resources=VCPU:2,MEMORY_MB:1024. Got: ${text}.`,
-      );
-    out[m[1]!] = Number(m[2]);
-  }
-  return out;
-}
 
 /** `A,!B` (forbidden from 1.22) or `in:A,B` (any-of, 1.39) as the actor's trait expressions. */
 function traits(v: Version, text: string): string[] {
@@ -35,13 +20,6 @@ function traits(v: Version, text: string): string[] {
   if (!atLeast(v, 1, 22) && list.some((t) => t.startsWith('!')))
     throw bad(`Invalid query string parameters: forbidden traits are 1.22`);
   return list;
-}
-
-function memberOf(text: string): string[] {
-  const neg = text.startsWith('!');
-  const rest = neg ? text.slice(1) : text;
-  const list = rest.startsWith('in:') ? rest.slice(3).split(',') : [rest];
-  return list.map((u) => (neg ? `!${u}` : u));
 }
 
 /** The request for `candidates.get` from the query string at `v`. */
@@ -63,7 +41,7 @@ export function candidatesRequest(v: Version, q: URLSearchParams): Record<string
     };
     switch (name) {
       case 'resources':
-        g.resources = resources(one());
+        g.resources = resourcesParam(one());
         break;
       case 'required':
         if (!atLeast(v, 1, 17)) throw bad(`Invalid query string parameters: 'required' is 1.17`);
@@ -72,7 +50,7 @@ export function candidatesRequest(v: Version, q: URLSearchParams): Record<string
       case 'member_of':
         if (!atLeast(v, 1, 21)) throw bad(`Invalid query string parameters: 'member_of' is 1.21`);
         if (values.length > 1 && !atLeast(v, 1, 24)) throw bad('Multiple member_of parameters are 1.24');
-        g.memberOf = values.map(memberOf);
+        g.memberOf = values.map(memberOfParam);
         break;
       case 'in_tree':
         if (!atLeast(v, 1, 31)) throw bad(`Invalid query string parameters: 'in_tree' is 1.31`);

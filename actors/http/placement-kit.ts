@@ -51,3 +51,27 @@ export function objectBody(c: PlacementCall): Record<string, unknown> {
     throw new PlacementHttpError(400, 'JSON does not validate: the body must be an object');
   return c.json as Record<string, unknown>;
 }
+
+/** `VCPU:1,MEMORY_MB:512` (a `resources` query parameter) as `{ VCPU: 1, MEMORY_MB: 512 }`; 400 otherwise. */
+export function resourcesParam(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const m = /^([A-Z0-9_]+):(\d+)$/.exec(part.trim());
+    if (!m)
+      throw new PlacementHttpError(
+        400,
+        'Badly formed resources parameter. Expected resources query string parameter in form: ' +
+          `?resources=VCPU:2,MEMORY_MB:1024. Got: ${text}.`,
+      );
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+/** `member_of=in:A,B` / `member_of=A` (and `!A`, `!in:A,B`) as one any-of (or none-of) group. */
+export function memberOfParam(text: string): string[] {
+  const neg = text.startsWith('!');
+  const rest = neg ? text.slice(1) : text;
+  const list = rest.startsWith('in:') ? rest.slice(3).split(',') : [rest];
+  return list.map((u) => (neg ? `!${u}` : u));
+}

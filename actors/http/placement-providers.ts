@@ -3,13 +3,14 @@
  * aggregates and traits (Placement's handlers/resource_provider.py, inventory.py, usage.py,
  * aggregate.py, trait.py), each translated to one placement actor call.
  */
-import { atLeast } from '../../machines/http/index.js';
-import { inventoryInput, inventoryJson, providerJson } from '../../machines/http/index.js';
+import { atLeast, inventoryInput, inventoryJson, providerJson } from '../../machines/http/index.js';
 import {
   noContent,
   objectBody,
   ok,
+  memberOfParam,
   PlacementHttpError,
+  resourcesParam,
   type PlacementCall,
   type PlacementRoute,
 } from './placement-kit.js';
@@ -25,29 +26,6 @@ function onlyParams(c: PlacementCall, allowed: readonly string[]): void {
   for (const k of new Set(c.req.query.keys()))
     if (!allowed.includes(k))
       throw new PlacementHttpError(400, `Invalid query string parameters: '${k}' is not allowed`);
-}
-
-/** `VCPU:1,MEMORY_MB:512` as `{ VCPU: 1, MEMORY_MB: 512 }`. */
-function resourcesParam(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const part of text.split(',')) {
-    const m = /^([A-Z0-9_]+):(\d+)$/.exec(part.trim());
-    if (!m)
-      throw new PlacementHttpError(
-        400,
-        `Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: ${text}.`,
-      );
-    out[m[1]!] = Number(m[2]);
-  }
-  return out;
-}
-
-/** `member_of=in:A,B` / `member_of=A` (and, from 1.32, `!A`, `!in:A,B`) as one any-of (or none-of) group. */
-function memberOfParam(text: string): string[] {
-  const neg = text.startsWith('!');
-  const rest = neg ? text.slice(1) : text;
-  const list = rest.startsWith('in:') ? rest.slice(3).split(',') : [rest];
-  return list.map((u) => (neg ? `!${u}` : u));
 }
 
 const list: PlacementRoute = {
