@@ -27,7 +27,7 @@ import type { HypervisorDriver, VolumeStore } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { changeVolume, derivedUuid, type RecordBucket } from '../records/index.js';
 import type { Clock, KillPoint } from '../runtime/index.js';
-import { done, driverStep, failed, type DriverRetry, type StepResult, type StepTable } from './step-kit.js';
+import { done, driverStep, failed, type DriverRetry, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 
 export const VOLUME_STEPS = ['attachVolume', 'detachVolume'] as const;
 
@@ -74,13 +74,7 @@ export function volumeSteps(d: VolumeStepDeps): StepTable<(typeof VOLUME_STEPS)[
     return out;
   };
 
-  const attachVolume = async ({
-    snapshot,
-    signal,
-  }: {
-    snapshot: { context: InstanceContext };
-    signal: AbortSignal;
-  }) => {
+  const attachVolume = async ({ snapshot, signal }: Pick<StepContext, 'snapshot' | 'signal'>) => {
     const c = snapshot.context;
     const volumeId = c.op?.volumeId;
     if (!volumeId) return failed({ code: StepErrorCode.NoOperation, message: 'no volume to attach' });
@@ -137,13 +131,7 @@ export function volumeSteps(d: VolumeStepDeps): StepTable<(typeof VOLUME_STEPS)[
     return done({ volumeId, device: own.device });
   };
 
-  const detachVolume = async ({
-    snapshot,
-    signal,
-  }: {
-    snapshot: { context: InstanceContext };
-    signal: AbortSignal;
-  }) => {
+  const detachVolume = async ({ snapshot, signal }: Pick<StepContext, 'snapshot' | 'signal'>) => {
     const c = snapshot.context;
     const volumeId = c.op?.volumeId;
     if (!volumeId) return failed({ code: StepErrorCode.NoOperation, message: 'no volume to detach' });
