@@ -27,7 +27,15 @@ import type { HypervisorDriver, VolumeStore } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { changeVolume, derivedUuid, type RecordBucket } from '../records/index.js';
 import type { Clock, KillPoint } from '../runtime/index.js';
-import { done, driverStep, failed, type DriverRetry, type StepContext, type StepResult, type StepTable } from './step-kit.js';
+import {
+  done,
+  driverStep,
+  failed,
+  type DriverRetry,
+  type StepContext,
+  type StepResult,
+  type StepTable,
+} from './step-kit.js';
 
 export const VOLUME_STEPS = ['attachVolume', 'detachVolume'] as const;
 
