@@ -121,10 +121,9 @@ test('cli - --wait gives up after --timeout when no outcome comes (no gateway): 
     const p = runNovactor(['stop', id, '--wait', '--timeout', '1', '--server', lonely.url]);
     let err = '';
     p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    const started = Date.now();
+    // Giving up is proved by its message (no timing assertion: a loaded machine starts the CLI slowly).
     const code = await closed(p);
     t.is(code, 1);
-    t.true(Date.now() - started < 10_000);
     t.regex(err, new RegExp(`no outcome for stop of instance ${id} \\(command \\S+\\) within 1s`));
   } finally {
     await nc.close();
