@@ -305,7 +305,13 @@ export async function bootstrap(
     // create() opens an existing store as it is (an add with the same settings is a no-op
     // on the server, so a concurrent create is fine); its replicas are brought in line below.
     const ttl = objectStoreTtl(opts, name);
-    await objm.create(name, { replicas: opts.replicas, storage: StorageType.File, ...(ttl ? { ttl } : {}) });
+    const settings = { replicas: opts.replicas, storage: StorageType.File, ...(ttl ? { ttl } : {}) };
+    // Another process's create can land between the server's checks and be refused as
+    // "subjects overlap" (seen in CI): the store exists then, and a second create opens it.
+    await objm.create(name, settings).catch((err: unknown) => {
+      if (!/subjects overlap/.test(String(err))) throw err;
+      return objm.create(name, settings);
+    });
     const info = await jsm.streams.info(streamName);
     const changed = info.config.num_replicas !== opts.replicas || info.config.max_age !== ttl;
     if (changed) await jsm.streams.update(streamName, { num_replicas: opts.replicas, max_age: ttl });
