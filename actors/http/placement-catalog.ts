@@ -40,7 +40,8 @@ const traits: PlacementRoute[] = [
         else
           throw new PlacementHttpError(
             400,
-            `Badly formatted name parameter. Expected name query string parameter in form: ?name=[in|startswith]:[name1,name2|prefix]. Got: "${name}"`,
+            'Badly formatted name parameter. Expected name query string parameter in form: ' +
+              `?name=[in|startswith]:[name1,name2|prefix]. Got: "${name}"`,
           );
       }
       const r = await c.pc.call('traits.list', {

@@ -385,7 +385,9 @@ function computeSettings(o: ComputeFlags) {
 /** `--child NAME:CLASS=N[,CLASS=N…][:TRAIT[,TRAIT…]]` (checked again, with the names, by the worker's options). */
 function childOf(spec: string): ChildProvider {
   const bad = (why: string) =>
-    new UsageError(`--child must be NAME:CLASS=N[,CLASS=N…][:TRAIT[,TRAIT…]] (${why}), got ${JSON.stringify(spec)}`);
+    new UsageError(
+      `--child must be NAME:CLASS=N[,CLASS=N…][:TRAIT[,TRAIT…]] (${why}), ` + `got ${JSON.stringify(spec)}`,
+    );
   const [name, classes, traits, ...rest] = spec.split(':');
   if (!name || !classes || rest.length > 0) throw bad('a name and at least one class');
   const inventory: Record<string, number> = {};
