@@ -37,6 +37,15 @@ export interface BootstrapOptions {
   readonly leaseTtlMs?: number;
 }
 
+/**
+ * Whether a bucket answers direct gets. On one server only the stream's one copy answers
+ * them. On a cluster every replica does, a lagging one too: a record read right after a node
+ * was killed or replaced could be missing or old there, and a redelivered command read as
+ * "no such instance" was refused after it had finished (chaos seed 21 in CI: a delete with
+ * both delete.end and command.rejected). Replicated buckets are read through the leader.
+ */
+export const directGets = (replicas: number): boolean => replicas === 1;
+
 /** The placement lease TTL when no `--lease-ttl` is given. */
 export const DEFAULT_LEASE_TTL_MS = 1000;
 
@@ -256,6 +265,7 @@ export async function bootstrap(
   const done: Record<string, 'created' | 'updated' | 'unchanged'> = {};
   for (const spec of streamSpecs(opts)) done[spec.name] = await ensureStream(jsm, spec);
   const kvm = new Kvm(js);
+  const allowDirect = directGets(opts.replicas);
   for (const b of bucketSpecs(opts)) {
     const streamName = `KV_${b.name}`;
     const existed = await jsm.streams.info(streamName).then(
@@ -270,6 +280,7 @@ export async function bootstrap(
           replicas: opts.replicas,
           storage: StorageType.File,
           maxValueSize: 1024 * 1024,
+          allow_direct: allowDirect,
         });
         done[b.name] = 'created';
         continue;
@@ -287,6 +298,7 @@ export async function bootstrap(
       ...(b.ttlAtCreateOnly ? {} : { max_age: b.ttl * 1_000_000 }),
       num_replicas: opts.replicas,
       max_msgs_per_subject: b.history,
+      allow_direct: allowDirect,
     };
     const info = await jsm.streams.info(streamName);
     const changed = Object.entries(wanted).some(

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connectTo, startCluster, waitForJetStream } from '../../helpers/nats.js';
 import { bootstrap, names } from '../../../actors/runtime/bootstrap.js';
 import { FencedLog } from '../../../actors/runtime/fenced-log.js';
@@ -84,6 +85,24 @@ test('cluster smoke - bootstrap with 3 replicas on the cluster', async (t) => {
   const jsm = await jetstreamManager(nc);
   t.is((await jsm.streams.info('NV_CMD')).config.num_replicas, 3);
   t.is((await jsm.streams.info('KV_nv-instances')).config.num_replicas, 3);
+  // Replicated buckets are read through their leader: a lagging replica must not answer.
+  t.false((await jsm.streams.info('KV_nv-instances')).config.allow_direct);
+});
+
+test('cluster - a replicated bucket made with direct gets (before the fix) is updated to leader reads', async (t) => {
+  const cluster = await startCluster(3);
+  t.teardown(() => cluster.cleanup());
+  const nc = await connectTo(cluster.urls, 'cluster-direct');
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  await eventually(() => new Kvm(nc).create('nv-instances', { replicas: 3, allow_direct: true }));
+  t.true((await jsm.streams.info('KV_nv-instances')).config.allow_direct);
+  const done = await bootstrap(nc, { replicas: 3 });
+  t.is(done['nv-instances'], 'updated');
+  t.false((await jsm.streams.info('KV_nv-instances')).config.allow_direct);
+  const kv = await new Kvm(nc).open('nv-instances');
+  await kv.put('i-1', new TextEncoder().encode('x'));
+  t.is((await kv.get('i-1'))?.string(), 'x', 'read through the leader');
 });
 
 test('cluster - with a node lost for good, a log tail reads every time (no R1 consumer for the lost node to hold)', async (t) => {
