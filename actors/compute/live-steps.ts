@@ -21,7 +21,7 @@ function migrationTarget(reply: Record<string, unknown>): MigrationTarget | unde
 }
 
 export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number]> {
-  const { peerMove, tracker, destroyGuest, setStatus, dropSourceAgain, bindPortsHere } = moveKit(d);
+  const { peerMove, tracker, destroyGuest, setStatus, dropSourceAgain, bindPortsHere, attachVolumesHere } = moveKit(d);
   const noMove = () => failed({ code: StepErrorCode.NoMove, message: 'no live migration in flight' });
 
   /**
@@ -99,6 +99,7 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId, { signal });
     // Its ports' binding follows it here (Nova activates the destination's binding at this point).
     await bindPortsHere(c);
+    await attachVolumesHere(c, signal);
     await destroyGuest(m.source, c.instanceId, mid, key);
     const drop = await tracker(
       m.source,

@@ -20,6 +20,7 @@ import type { TrackerGate } from '../tracker/index.js';
 import { publishRelease } from './move-release.js';
 import { peerCode, type StepFailureCode } from './step-kit.js';
 import { nicsOf } from './guest-nics.js';
+import { attachVolumesTo } from './volume-steps.js';
 
 export interface MoveStepDeps {
   readonly host: string;
@@ -311,7 +312,25 @@ export function moveKit(d: MoveStepDeps) {
     }
   };
 
-  /** The guest on this host, of `flavor`, left stopped if the move started from a stopped one; its ports bound here. */
+  /** The instance's volumes attached here, where its guest runs now (volume-steps.ts). */
+  const attachVolumesHere = (c: InstanceContext, signal: AbortSignal) =>
+    attachVolumesTo(
+      {
+        host: d.host,
+        driver: d.driver,
+        volumes: d.stores.volumes,
+        clock: d.clock,
+        ...(d.log ? { log: d.log } : {}),
+        ...(d.killPoint ? { killPoint: d.killPoint } : {}),
+      },
+      c,
+      signal,
+    );
+
+  /**
+   * The guest on this host, of `flavor`, left stopped if the move started from a stopped one; its
+   * ports and volumes here.
+   */
   const spawnHere = async (c: InstanceContext, m: Move, flavor: FlavorView, signal: AbortSignal) => {
     await bindPortsHere(c);
     const spec = {
@@ -324,6 +343,8 @@ export function moveKit(d: MoveStepDeps) {
       ...nicsOf(c.ports),
     };
     await d.driver.spawn(spec, { signal });
+    // Connected before a power off: a stopped guest's definition keeps them for its next start.
+    await attachVolumesHere(c, signal);
     if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId, { signal });
   };
 
@@ -345,5 +366,6 @@ export function moveKit(d: MoveStepDeps) {
     claimedDest,
     spawnHere,
     bindPortsHere,
+    attachVolumesHere,
   };
 }

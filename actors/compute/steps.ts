@@ -25,7 +25,14 @@ import { MOVE_CLEANUP_STEPS, moveCleanupSteps } from './move-cleanup.js';
 import type { MoveStepDeps } from './move-kit.js';
 import { MOVE_STEPS, moveSteps } from './move-steps.js';
 import { POWER_STEPS, powerSteps } from './power-steps.js';
-import { blockDevicesStep, releaseVolumes, VOLUME_STEPS, volumeSteps, type VolumeStepDeps } from './volume-steps.js';
+import {
+  blockDevicesStep,
+  releaseVolumes,
+  thenAttachVolumes,
+  VOLUME_STEPS,
+  volumeSteps,
+  type VolumeStepDeps,
+} from './volume-steps.js';
 import { abortable, failed, fenced, type StepFn, type StepTable } from './step-kit.js';
 
 export { HANDED_OFF } from './step-kit.js';
@@ -72,7 +79,14 @@ export type StepRegistry = { readonly [S in StepName]: StepFn };
 const FAMILY_BUILDERS: {
   readonly [F in keyof Families]: (d: ComputeStepDeps) => StepTable<Families[F][number]>;
 } = {
-  build: (d) => ({ ...buildSteps(d, d.images), blockDevices: blockDevicesStep(d.volumeDeps) }),
+  build: (d) => {
+    const build = buildSteps(d, d.images);
+    return {
+      ...build,
+      blockDevices: blockDevicesStep(d.volumeDeps),
+      spawn: thenAttachVolumes(build.spawn, d.volumeDeps),
+    };
+  },
   power: (d) => powerSteps({ ...d, releaseVolumes: (c) => releaseVolumes(d.volumeDeps, c) }),
   moveClaim: (d) => moveClaimSteps(d.moves),
   moves: (d) => moveSteps(d.moves),

@@ -17,6 +17,7 @@ import {
   created,
   detaching,
   nextDevice,
+  rehost,
   release,
   reserve,
   type VolumeRefusal,
@@ -33,6 +34,7 @@ import {
   failed,
   type DriverRetry,
   type StepContext,
+  type StepFn,
   type StepResult,
   type StepTable,
 } from './step-kit.js';
@@ -188,6 +190,54 @@ export async function releaseVolumes(
     await d.volumes.remove(bdm.volumeId);
   }
 }
+
+/**
+ * The instance's volumes attached on `d.host`, where its guest runs now: each attachment names
+ * this host (Nova's attachment for a move's destination, the source's again after a revert, an
+ * unshelve's new host), and the guest has each one but the root (which the records alone hold)
+ * connected. Idempotent: a host already named is unchanged, a connected volume is success. A
+ * volume gone or released meanwhile (a delete pre-empted the operation) is skipped and logged.
+ */
+export async function attachVolumesTo(
+  d: Pick<VolumeStepDeps, 'host' | 'driver' | 'volumes' | 'clock' | 'killPoint'> & {
+    readonly log?: (line: string, err?: unknown) => void;
+  },
+  c: Pick<InstanceContext, 'instanceId' | 'blockDevices'>,
+  signal: AbortSignal,
+): Promise<void> {
+  for (const b of blockDevicesOf(c)) {
+    const out = await changeVolume(d.volumes, b.volumeId, (v) => rehost(v, c.instanceId, d.host, d.clock.now()));
+    if (!out.ok) {
+      d.log?.(`volumes of ${c.instanceId}: ${b.volumeId} not attached on ${d.host}: ${out.refusal?.message ?? 'gone'}`);
+      continue;
+    }
+    const status = 'rehosted';
+    await d.killPoint?.('volume.changed', { instanceId: c.instanceId, volumeId: b.volumeId, step: 'here', status });
+    if (b.bootIndex === 0 || !d.driver.attachVolume) continue;
+    const v = out.volume;
+    const connection = { volumeId: v.volumeId, path: v.path, format: v.format, device: b.device };
+    await d.driver.attachVolume(c.instanceId, connection, { signal });
+  }
+}
+
+/**
+ * A spawn, then the instance's volumes on its new guest: an unshelve of an offloaded instance
+ * (on any host) and a rebuild (a new guest) spawn without them. The spawn's result is kept (its
+ * power state); a volume the driver cannot connect fails the step as the spawn would have.
+ */
+export const thenAttachVolumes =
+  (spawn: StepFn, d: VolumeStepDeps): StepFn =>
+  async (x) => {
+    const r = await spawn(x);
+    const c = x.snapshot.context;
+    if (!r.ok || blockDevicesOf(c).length === 0) return r;
+    const attachedAll = await driverStep(
+      d,
+      () => attachVolumesTo(d, c, x.signal),
+      (code, message) => ({ code, message }),
+    );
+    return attachedAll.ok ? r : attachedAll;
+  };
 
 /** Whether a build's blockDevices step has anything to do: only for a volume-backed instance. */
 export const hasBootVolume = (c: Pick<InstanceContext, 'bootVolume'>): boolean => c.bootVolume !== undefined;

@@ -62,7 +62,8 @@ export interface KillPointContexts {
   readonly 'port.addressClaimed': { readonly portId: string; readonly subnetId: string; readonly ip: string };
   /**
    * A volume step wrote the volume's record (actors/compute/volume-steps.ts): `status` is the
-   * instance's attachment now (`released`: gone; `connected`: the driver attached it, not yet recorded).
+   * instance's attachment now (`released`: gone; `connected`: the driver attached it, not yet recorded;
+   * `rehosted`: step `here`, a move's end or an unshelve named this host, the guest not yet connected).
    */
   readonly 'volume.changed': {
     readonly instanceId: string;

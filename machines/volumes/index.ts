@@ -7,6 +7,7 @@ export {
   detaching,
   extended,
   nextDevice,
+  rehost,
   release,
   reserve,
   statusOf,

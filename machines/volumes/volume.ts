@@ -121,6 +121,19 @@ export const attached = (v: VolumeRecord, instanceId: string, now: number) =>
 export const detaching = (v: VolumeRecord, instanceId: string, now: number) =>
   step(v, instanceId, ['reserved', 'attaching', 'attached'], 'detaching', now);
 
+/**
+ * A move's end: the instance's attachment names the host its guest runs on now (Nova creates the
+ * destination's attachment and deletes the source's; one attachment per instance here, its host
+ * changed at that same point). Already there is unchanged; no attachment is refused.
+ */
+export function rehost(v: VolumeRecord, instanceId: string, host: string, now: number): VolumeChange {
+  const own = v.attachments.find((a) => a.instanceId === instanceId);
+  if (!own) return refuse(409, 'VolumeNotAttached', `volume ${v.volumeId} has no attachment for ${instanceId}`);
+  if (own.host === host) return UNCHANGED;
+  const next = v.attachments.map((a) => (a === own ? { ...a, host } : a));
+  return { ok: true, next: withAttachments(v, next, now) };
+}
+
 /** Nova's attachment_delete: the instance's attachment is gone (none is unchanged). */
 export function release(v: VolumeRecord, instanceId: string, now: number): VolumeChange {
   if (!v.attachments.some((a) => a.instanceId === instanceId)) return UNCHANGED;

@@ -61,6 +61,12 @@ export async function volumeProblems(c: Cloud, volumeId: string, instanceIds: re
     if (bdm && !att) p.push(`${id} lists ${volumeId} with no attachment`);
     if (att && !bdm) p.push(`${volumeId} is attached to ${id}, which does not list it`);
     if (att && bdm && att.device !== bdm.device) p.push(`device ${att.device} vs ${bdm.device}`);
+    // The attachment names the host the guest runs on (a move carries it, docs/volumes.md).
+    if (att && rec?.host && rec.vmState !== 'shelved_offloaded' && att.host !== rec.host)
+      p.push(`${id}'s attachment names ${att.host}, its guest runs on ${rec.host}`);
+    for (const [name, h] of c.hosts)
+      if (name !== rec?.host && h.fake.guest(id)?.volumes?.[volumeId] !== undefined)
+        p.push(`a guest of ${id} on ${name} still has ${volumeId}`);
     const guest = rec?.host ? c.hosts.get(rec.host)?.fake.guest(id) : undefined;
     const onGuest = guest?.volumes?.[volumeId];
     // A root volume is the guest's own disk (spawned from it), not a hot-plugged one.

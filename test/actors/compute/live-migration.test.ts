@@ -9,6 +9,7 @@ import { audit } from '../../../machines/audit/index.js';
 import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
 import { nothingToRepair } from '../../helpers/host-audit.js';
 import { StepHold } from '../../helpers/step-hold.js';
+import { newVolume, volumeProblems } from '../../helpers/volumes.js';
 
 const hold = new StepHold();
 const cloud = startCloud([{ name: 'l1' }, { name: 'l2' }], { beforeStep: hold.hook });
@@ -79,6 +80,9 @@ test.serial(
   async (t) => {
     const c = await cloud;
     const { id, host, other } = await running(c, 'changed-mind');
+    // With a volume: Nova's bug of attachments leaked by a failed live migration.
+    const v = await newVolume(c, 'changed-mind-data');
+    t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
     const held = hold.arm(id, 'liveMigrate');
     const cmd = await c.client.command(id, 'live_migrate', {});
     await held.reached;
@@ -99,6 +103,7 @@ test.serial(
     t.is(c.hosts.get(other)!.fake.guest(id), undefined);
     t.is(c.hosts.get(host)!.fake.guest(id)?.powerState, 'running');
     t.is(await c.migrationStatus(migrationIdOf(id, cmd)), 'cancelled');
+    t.deepEqual(await volumeProblems(c, v.id, [id]), [], 'one attachment, on the source, its guest has it');
     await clean(t, c);
     t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
   },

@@ -12,7 +12,7 @@ import { PointHold } from '../../helpers/point-hold.js';
 import { newVolume, volumeProblems } from '../../helpers/volumes.js';
 
 const hold = new PointHold();
-const cloud = startCloud([{ name: 'k1' }], { killPoint: hold.hook });
+const cloud = startCloud([{ name: 'k1' }, { name: 'k2' }], { killPoint: hold.hook });
 test.after.always(async () => (await cloud).stop());
 test.before(async () => {
   await (await cloud).stores.quotas.create('demo', { instances: -1, cores: -1, ramMb: -1 });
@@ -110,4 +110,29 @@ for (const status of ['created', 'reserved', 'attached']) {
     t.deepEqual(await agree(c, root!.volumeId, id), []);
     t.is((await c.stores.volumes.get(root!.volumeId))?.value.status, 'in-use');
   });
+}
+
+for (const move of ['migrate', 'live_migrate'] as const) {
+  test.serial(
+    `move kills - ${move}: the destination killed once the attachment names it, before the guest has it`,
+    async (t) => {
+      const c = await cloud;
+      const id = await active(c, `km-${move}`);
+      const v = await newVolume(c, `km-${move}`);
+      t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
+      const held = hold.arm('volume.changed', (x) => x.instanceId === id && x.step === 'here');
+      const cmd = await c.client.command(id, move, {});
+      const host = await held.reached;
+      c.killWorker(host);
+      held.release();
+      await c.startWorker(host);
+      const end = await c.client.final(id, cmd, 60_000);
+      t.is(end.type, move === 'migrate' ? 'instance.resize_finish.end' : 'instance.live_migration_post.end');
+      const finals = (await c.client.events(id)).filter((e) => e.corr === cmd && e.body['final'] === true);
+      t.is(finals.length, 1);
+      if (move === 'migrate') t.is((await c.act(id, 'confirm_resize')).type, 'instance.resize_confirm.end');
+      t.is((await c.stores.instances.get(id))?.value.host, host);
+      t.deepEqual(await agree(c, v.id, id), []);
+    },
+  );
 }
