@@ -61,12 +61,14 @@ export async function collect(options: CollectOptions): Promise<Observation> {
     clock: o.clock,
   });
 
-  const [instances, migrations, services, { providers, allocations }, volumes] = await Promise.all([
+  const [instances, migrations, services, { providers, allocations }, volumes, ports, ipamClaims] = await Promise.all([
     readAll(stores.instances),
     readMigrations(stores, o.onCorrupt),
     readAll(stores.services).catch(() => []), // heartbeats expire while we read: a missing one is simply down
     readPlacement(placement),
     readAll(stores.volumes),
+    readAll(stores.ports),
+    readClaims(stores),
   ]);
   const hostNames = new Set<string>();
   for (const s of services) if (s.role === 'compute' && s.host !== null) hostNames.add(s.host);
@@ -80,7 +82,17 @@ export async function collect(options: CollectOptions): Promise<Observation> {
     readCommands(js, prefix, timeoutMs, o.clock),
     readTerminals(js, prefix, timeoutMs, o.clock),
   ]);
-  return { instances, migrations, providers, allocations, hosts, commands, terminals, volumes };
+  return { instances, migrations, providers, allocations, hosts, commands, terminals, volumes, ports, ipamClaims };
+}
+
+/** Every claim of nv-ipam, with its key (the address or MAC it reserves). */
+async function readClaims(stores: Stores): Promise<{ key: string; portId: string }[]> {
+  const out: { key: string; portId: string }[] = [];
+  for (const key of (await stores.ipam.keys()).sort()) {
+    const r = await stores.ipam.get(key);
+    if (r) out.push({ key, portId: r.value.portId });
+  }
+  return out;
 }
 
 async function readAll<T>(bucket: {

@@ -7,8 +7,9 @@
 import type { HostStatus } from '../../protocol/schemas/host.js';
 import type { InstanceRecord, MigrationRecord } from '../../protocol/schemas/internal.js';
 import type { VolumeRecord } from '../../protocol/schemas/volumes.js';
+import type { PortRecord } from '../../protocol/schemas/networks.js';
 
-export const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7', 'I8'] as const;
+export const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7', 'I8', 'I9'] as const;
 export type InvariantId = (typeof INVARIANTS)[number];
 
 /** `{ <RC>: n }`. */
@@ -74,6 +75,10 @@ export interface Observation {
   readonly terminals: readonly TerminalObservation[];
   /** Records of nv-volumes (absent: none, as in observations written before volumes). */
   readonly volumes?: readonly VolumeRecord[];
+  /** Records of nv-ports (absent: none, as in observations written before networks). */
+  readonly ports?: readonly PortRecord[];
+  /** The claims of nv-ipam: each key (`ip.<subnet>.<a-b-c-d>`, `mac.<…>`) and the port it names. */
+  readonly ipamClaims?: readonly { readonly key: string; readonly portId: string }[];
 }
 
 export interface Violation {

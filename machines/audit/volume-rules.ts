@@ -1,6 +1,7 @@
 /**
  * I8: volumes and instances agree (docs/volumes.md, docs/audit.md). In a quiet cloud every
- * attachment is `attached` and belongs to a live instance that lists the volume on the same device;
+ * attachment is `attached` and belongs to a live instance that lists the volume on the same device
+ * and runs on the host it names (a move carries it);
  * every volume an instance lists has that attachment; a volume's status is what its attachments
  * give, and no volume is stuck in a passing state (creating, extending, deleting).
  */
@@ -27,6 +28,8 @@ export function checkI8(o: Observation): Violation[] {
         bad(`${what} is ${a.status} (an attach or detach left half done)`, [v.volumeId, a.instanceId]);
       else if (!i.blockDevices?.some((b) => b.volumeId === v.volumeId && b.device === a.device))
         bad(`${what} on ${a.device}: the instance does not list it there`, [v.volumeId, a.instanceId]);
+      else if (i.host !== null && a.host !== i.host)
+        bad(`${what} names host ${a.host}, the instance's guest runs on ${i.host}`, [v.volumeId, a.instanceId]);
     }
   }
   for (const i of o.instances) {

@@ -9,7 +9,9 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { ClientSession } from '../../../bin/client/session.js';
-import { ipKeys } from '../../../machines/network/index.js';
+import { ipKey, ipKeys } from '../../../machines/network/index.js';
+import { collect } from '../../../actors/audit/collect.js';
+import { audit } from '../../../machines/audit/index.js';
 import type {
   InstancePort,
   InstanceRecordView,
@@ -67,6 +69,12 @@ async function rejected(c: Cloud, networks: unknown): Promise<string> {
   if (await c.stores.instances.get(id)) throw new Error('a rejected boot made an instance');
   return String(end.body['code']);
 }
+
+/** The auditor's I9 (ports, addresses, instances) over the whole cloud: what it finds, as text. */
+const portFindings = async (c: Cloud): Promise<string[]> =>
+  audit(await collect({ nc: c.client.nc, timeoutMs: 5000 }))
+    .violations.filter((v) => v.invariant === 'I9')
+    .map((v) => v.detail);
 
 const portsOf = async (c: Cloud, instanceId: string): Promise<PortRecord[]> =>
   (await c.stores.ports.entries()).map((e) => e.value).filter((p) => p.deviceId === instanceId);
@@ -145,6 +153,7 @@ test.serial(
     t.is(live.type, 'instance.live_migration_post.end', JSON.stringify(live.body));
     t.deepEqual(c.hosts.get(view.host!)!.fake.guest(id)?.spec.nics, nics);
     t.deepEqual(await bindings(), [view.host, view.host]);
+    t.deepEqual(await portFindings(c), [], 'I9 holds');
 
     t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
     t.is(await c.stores.ports.get(ports[0]!.portId), undefined);
@@ -175,6 +184,7 @@ test.serial('a network step that fails (its fixed IP taken) ends the build in er
   t.deepEqual(await portsOf(c, id), [], 'the port made before the failure is deleted');
   const held = [...(await c.stores.ipam.scan(ipKeys(sub.subnetId))).values()].map((x) => x.value.portId);
   t.deepEqual(held, [taken.portId], 'only the other port holds an address');
+  t.deepEqual(await portFindings(c), [], 'I9 holds for the instance in error');
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
   await alice.net('port.delete', { portId: taken.portId });
 });
@@ -195,6 +205,7 @@ test.serial(
     t.like((await c.stores.ports.get(mine.portId))?.value, { deviceId: null, bindingHost: null, status: 'DOWN' });
     const held = [...(await c.stores.ipam.scan(ipKeys(sub.subnetId))).values()].map((x) => x.value.portId);
     t.deepEqual(held, [mine.portId]);
+    t.deepEqual(await portFindings(c), []);
     t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
     await alice.net('port.delete', { portId: mine.portId });
   },
@@ -239,8 +250,45 @@ for (const what of ['instance', 'worker'] as const) {
         await (await setup).alice.query<{ instance: InstanceRecordView }>('instances.show', { instanceId: id })
       ).instance;
       t.is(view.ports?.[0]?.portId, ports[0]!.portId);
+      t.deepEqual(await portFindings(c), [], 'I9 holds: nothing made twice, nothing repaired');
       t.is((await c.act(id, 'delete', {}, { timeoutMs: 60_000 })).type, 'instance.delete.end');
       t.deepEqual(await portsOf(c, id), []);
     },
   );
 }
+
+test.serial('the auditor (I9) finds a leaked binding, a binding on the wrong host, an orphan claim', async (t) => {
+  const { c, alice, net, sub } = await setup;
+  const { id, view } = await booted(c, 'audited', [{ network: net.networkId }]);
+  const port = view.ports![0]!;
+  const rec = (await c.stores.ports.get(port.portId))!;
+  const other = view.host === 'n1' ? 'n2' : 'n1';
+  await c.stores.ports.update(port.portId, { ...rec.value, bindingHost: other }, rec.revision);
+  t.deepEqual(await portFindings(c), [
+    `port ${port.portId} serving instance ${id}: bound to ${other}, its guest runs on ${view.host}`,
+  ]);
+  await c.stores.ports.put(port.portId, rec.value);
+  // A user's port left serving a deleted instance, and a claim no port holds.
+  const mine = (await alice.net<{ port: PortRecord }>('port.create', { networkId: net.networkId })).port;
+  const mineRec = (await c.stores.ports.get(mine.portId))!;
+  await c.stores.ports.update(
+    mine.portId,
+    { ...mineRec.value, deviceId: randomUUID(), status: 'ACTIVE' },
+    mineRec.revision,
+  );
+  const orphan = ipKey(sub.subnetId, '10.70.0.222');
+  await c.stores.ipam.create(orphan, { portId: randomUUID(), createdAt: Date.now() });
+  const found = await portFindings(c);
+  t.is(found.length, 2, found.join('\n'));
+  t.true(
+    found.some(
+      (f) => f.startsWith(`port ${mine.portId} serving instance`) && f.endsWith('the instance is unknown (leaked)'),
+    ),
+  );
+  t.true(found.some((f) => f.startsWith(`the claim ${orphan} names port`) && f.endsWith('does not exist (orphan)')));
+  await c.stores.ipam.remove(orphan);
+  await c.stores.ports.put(mine.portId, mineRec.value);
+  await alice.net('port.delete', { portId: mine.portId });
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  t.deepEqual(await portFindings(c), []);
+});
