@@ -166,6 +166,14 @@ export interface HypervisorDriver {
   /** Disconnects a volume from the guest. Idempotent: a volume not attached, or a guest gone, is success. */
   detachVolume?(instanceId: string, volumeId: string, opts?: CallOptions): Promise<void>;
   /**
+   * Plugs an interface into the guest, running or not (Nova's attach_interface; libvirt: attach-device
+   * --live --config, under libvirt a tap on the network's bridge). Idempotent: a port already plugged is
+   * success. `GuestNotFound` if the guest is absent. Optional: without it the step fails, nothing held.
+   */
+  attachInterface?(instanceId: string, nic: GuestNic, opts?: CallOptions): Promise<void>;
+  /** Unplugs the port's interface. Idempotent: one not plugged, or a guest gone, is success. */
+  detachInterface?(instanceId: string, portId: string, opts?: CallOptions): Promise<void>;
+  /**
    * Saves the guest's disk for an image (snapshot, shelve), in whatever power state it is; the guest is unchanged.
    * Fails `GuestNotFound` if absent.
    */
@@ -268,5 +276,7 @@ export const VirtOp = {
   ImportDisk: 'importDisk',
   AttachVolume: 'attachVolume',
   DetachVolume: 'detachVolume',
+  AttachInterface: 'attachInterface',
+  DetachInterface: 'detachInterface',
 } as const;
 export type VirtOp = (typeof VirtOp)[keyof typeof VirtOp];

@@ -10,6 +10,7 @@ import {
   VirtOp,
   type CallOptions,
   type GuestInfo,
+  type GuestNic,
   type GuestSpec,
   type HypervisorDriver,
   type RebootKind,
@@ -240,6 +241,25 @@ export class FakeDriver implements HypervisorDriver {
       if (!g?.volumes?.[volumeId]) return;
       const { [volumeId]: _gone, ...rest } = g.volumes;
       g.volumes = rest;
+    });
+  }
+
+  /** The fake guest's spec lists its interfaces, plugged ones appended (as libvirt's definition would). */
+  attachInterface(id: string, nic: GuestNic, opts?: CallOptions): Promise<void> {
+    return this.op(VirtOp.AttachInterface, id, opts, () => {
+      validateNics([nic]);
+      const g = this.hostState.guest(id);
+      if (!g) throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${id} on ${this.host}`, { instanceId: id });
+      if ((g.spec.nics ?? []).some((n) => n.portId === nic.portId)) return;
+      g.spec = { ...g.spec, nics: [...(g.spec.nics ?? []), nic] };
+    });
+  }
+
+  detachInterface(id: string, portId: string, opts?: CallOptions): Promise<void> {
+    return this.op(VirtOp.DetachInterface, id, opts, () => {
+      const g = this.hostState.guest(id);
+      if (!g || !(g.spec.nics ?? []).some((n) => n.portId === portId)) return;
+      g.spec = { ...g.spec, nics: (g.spec.nics ?? []).filter((n) => n.portId !== portId) };
     });
   }
 

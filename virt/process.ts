@@ -24,6 +24,7 @@ import {
   VirtOp,
   type CallOptions,
   type GuestInfo,
+  type GuestNic,
   type GuestSpec,
   type HypervisorDriver,
   type RebootKind,
@@ -229,6 +230,29 @@ export class ProcessDriver implements HypervisorDriver {
       if (!record?.volumes?.[volumeId]) return;
       const { [volumeId]: _gone, ...rest } = record.volumes;
       await this.writeRecord({ ...record, volumes: rest });
+    });
+  }
+
+  /** The guest process has no network device: its interfaces are its record's spec (written before it returns). */
+  attachInterface(instanceId: string, nic: GuestNic, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.AttachInterface, instanceId, opts, async () => {
+      validateNics([nic]);
+      const { record, proc } = await this.observe(instanceId);
+      const spec = record?.spec ?? proc?.spec;
+      if (!spec)
+        throw new VirtError(VirtErrorCode.GuestNotFound, `no guest ${instanceId} on ${this.host}`, { instanceId });
+      if ((spec.nics ?? []).some((n) => n.portId === nic.portId)) return;
+      const base = record ?? fromProcess(proc!, spec);
+      await this.writeRecord({ ...base, spec: { ...spec, nics: [...(spec.nics ?? []), nic] } });
+    });
+  }
+
+  detachInterface(instanceId: string, portId: string, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.DetachInterface, instanceId, opts, async () => {
+      const { record } = await this.observe(instanceId);
+      if (!record || !(record.spec.nics ?? []).some((n) => n.portId === portId)) return;
+      const nics = (record.spec.nics ?? []).filter((n) => n.portId !== portId);
+      await this.writeRecord({ ...record, spec: { ...record.spec, nics } });
     });
   }
 

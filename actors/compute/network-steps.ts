@@ -31,7 +31,8 @@ export interface NetworkStepDeps {
 }
 
 /** The network step has nothing to do for an instance that asked for no port: taken as done (no record write). */
-export const networkIsNoop = (snapshot: InstanceSnapshot): boolean => (snapshot.context.networks?.length ?? 0) === 0;
+export const networkIsNoop = (snapshot: InstanceSnapshot): boolean =>
+  !(snapshot.context.networks ?? []).some((n) => !n.detached);
 
 const portOf = (p: PortRecord, created: boolean): InstancePort => ({
   portId: p.portId,
@@ -41,34 +42,49 @@ const portOf = (p: PortRecord, created: boolean): InstancePort => ({
   created,
 });
 
-export function networkStep(d: NetworkStepDeps): (ctx: StepContext) => Promise<StepResult> {
+/**
+ * The port of entry `index` of an instance's `networks`, made (its id derived from the place) or
+ * bound, bound to the instance on this host. Converges when run again: a port made before — on
+ * another host (a reschedule), or half-way — is found and bound here.
+ */
+export async function portHere(
+  d: NetworkStepDeps,
+  c: { readonly instanceId: string; readonly project: string },
+  index: number,
+  want: NetworkRequest,
+): Promise<NetOutcome<InstancePort>> {
   const now = () => d.clock.now();
+  const device = { deviceId: c.instanceId, host: d.host };
+  let r: NetOutcome<PortRecord>;
+  if (want.port !== undefined) r = await bindPort(d.net, now, want.port, c.project, device);
+  else {
+    const portId = buildPortId(c.instanceId, index);
+    r = await createPort(
+      { stores: d.net, now },
+      {
+        portId,
+        project: c.project,
+        networkId: want.network!,
+        ...(want.fixedIp !== undefined ? { fixedIps: [{ ipAddress: want.fixedIp }] } : {}),
+        device,
+      },
+    );
+    if (r.ok && (r.value.bindingHost !== d.host || r.value.status !== 'ACTIVE'))
+      r = await bindPort(d.net, now, portId, c.project, device);
+  }
+  return r.ok ? { ok: true, value: portOf(r.value, want.port === undefined) } : r;
+}
+
+export function networkStep(d: NetworkStepDeps): (ctx: StepContext) => Promise<StepResult> {
   return async ({ snapshot }) => {
     const c = snapshot.context;
-    const device = { deviceId: c.instanceId, host: d.host };
     const ports: InstancePort[] = [];
     for (const [index, want] of (c.networks ?? []).entries()) {
-      let r: NetOutcome<PortRecord>;
-      if (want.port !== undefined) r = await bindPort(d.net, now, want.port, c.project, device);
-      else {
-        const portId = buildPortId(c.instanceId, index);
-        r = await createPort(
-          { stores: d.net, now },
-          {
-            portId,
-            project: c.project,
-            networkId: want.network!,
-            ...(want.fixedIp !== undefined ? { fixedIps: [{ ipAddress: want.fixedIp }] } : {}),
-            device,
-          },
-        );
-        // Made before on another host (a reschedule) or half-way: bound here now.
-        if (r.ok && (r.value.bindingHost !== d.host || r.value.status !== 'ACTIVE'))
-          r = await bindPort(d.net, now, portId, c.project, device);
-      }
+      if (want.detached) continue; // its interface was detached (an unshelve carries the rest)
+      const r = await portHere(d, c, index, want);
       // Neutron's code is the build's fault (IpAddressGenerationFailure, PortInUse…); not rescheduled.
       if (!r.ok) return failed({ code: peerCode(r.code), message: r.message });
-      ports.push(portOf(r.value, want.port === undefined));
+      ports.push(r.value);
     }
     return done({ ports });
   };

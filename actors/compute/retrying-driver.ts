@@ -9,6 +9,7 @@ import {
   type CallOptions,
   type GuestSpec,
   type HypervisorDriver,
+  type GuestNic,
   type VolumeConnection,
 } from '../../virt/index.js';
 import { abortable } from './step-kit.js';
@@ -62,6 +63,14 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
           attachVolume: (id: string, v: VolumeConnection, o?: CallOptions) =>
             again(() => driver.attachVolume!(id, v, o), o),
           detachVolume: (id: string, v: string, o?: CallOptions) => again(() => driver.detachVolume!(id, v, o), o),
+        }
+      : {}),
+    ...(driver.attachInterface && driver.detachInterface
+      ? {
+          attachInterface: (id: string, n: GuestNic, o?: CallOptions) =>
+            again(() => driver.attachInterface!(id, n, o), o),
+          detachInterface: (id: string, p: string, o?: CallOptions) =>
+            again(() => driver.detachInterface!(id, p, o), o),
         }
       : {}),
     ...(driver.discover ? { discover: driver.discover.bind(driver) } : {}),

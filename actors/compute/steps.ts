@@ -6,7 +6,8 @@
  *  - move-claim.ts, move-steps.ts, move-cleanup.ts: resize and cold migration;
  *  - live-steps.ts: live migration; evacuate-steps.ts: evacuation, on the destination;
  *  - image-steps.ts: snapshot, shelve, and the hand-back of an offloaded instance;
- *  - volume-steps.ts: volume attach and detach.
+ *  - volume-steps.ts: volume attach and detach;
+ *  - interface-steps.ts: interface attach and detach.
  * A step with no function, or a step owned by two families, does not compile (`STEP_FAMILIES`).
  *
  * Every step is idempotent under its key, because a restored actor issues its in-flight step
@@ -18,6 +19,7 @@ import { type StepName, StepErrorCode } from '../../machines/instance/index.js';
 import type { StepExecutor } from '../instance/index.js';
 import { BUILD_STEPS, buildNoop, buildSteps, type BuildStepDeps } from './build-steps.js';
 import { EVACUATE_STEPS, evacuateSteps } from './evacuate-steps.js';
+import { INTERFACE_STEPS, interfaceSteps } from './interface-steps.js';
 import { IMAGE_STEPS, imageSteps, type ImageStepDeps } from './image-steps.js';
 import { LIVE_STEPS, liveSteps } from './live-steps.js';
 import { MOVE_CLAIM_STEPS, moveClaimSteps } from './move-claim.js';
@@ -59,6 +61,7 @@ export const STEP_FAMILIES = {
   evacuate: EVACUATE_STEPS,
   images: IMAGE_STEPS,
   volumes: VOLUME_STEPS,
+  interfaces: INTERFACE_STEPS,
 } as const satisfies Record<string, readonly StepName[]>;
 
 type Families = typeof STEP_FAMILIES;
@@ -95,6 +98,7 @@ const FAMILY_BUILDERS: {
   evacuate: (d) => evacuateSteps(d.moves),
   images: (d) => imageSteps(d.images),
   volumes: (d) => volumeSteps(d.volumeDeps),
+  interfaces: (d) => interfaceSteps(d),
 };
 
 /** The steps no family names: `never` when every step has a function (the error names one). */

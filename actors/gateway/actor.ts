@@ -152,6 +152,9 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       ...(action === 'boot' && !current && wantsPorts(env.body['networks'])
         ? { networks: await bootNetworkFacts(stores, project, env.body['networks']) }
         : {}),
+      ...(action === 'interface_attach' && current
+        ? { networks: await bootNetworkFacts(stores, current.value.project, [env.body]) }
+        : {}),
       ...(volumeId !== undefined ? { volume: (await stores.volumes.get(volumeId))?.value } : {}),
     };
     const decision = decideCommand(cmd, inputs);

@@ -38,6 +38,7 @@ export {
   deletePort,
   refusal,
   releaseClaims,
+  releaseInstancePort,
   releaseInstancePorts,
   subnetsOf,
   unbindPort,

@@ -425,12 +425,22 @@ export async function releaseInstancePorts(
   instanceId: string,
   networks: readonly NetworkRequest[] | undefined,
 ): Promise<void> {
-  for (const [index, want] of (networks ?? []).entries()) {
-    if (want.port !== undefined) {
-      await unbindPort(stores, now, want.port, instanceId);
-      continue;
-    }
-    const p = await stores.ports.get(buildPortId(instanceId, index));
-    if (p && p.value.deviceId === instanceId) await deletePort(stores, p);
+  for (const [index, want] of (networks ?? []).entries())
+    await releaseInstancePort(stores, now, instanceId, index, want);
+}
+
+/** Releases the port of one entry of an instance's `networks` (its place `index`), by the same rule. Idempotent. */
+export async function releaseInstancePort(
+  stores: NetStores,
+  now: () => number,
+  instanceId: string,
+  index: number,
+  want: NetworkRequest,
+): Promise<void> {
+  if (want.port !== undefined) {
+    await unbindPort(stores, now, want.port, instanceId);
+    return;
   }
+  const p = await stores.ports.get(buildPortId(instanceId, index));
+  if (p && p.value.deviceId === instanceId) await deletePort(stores, p);
 }

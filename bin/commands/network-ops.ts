@@ -1,7 +1,8 @@
 /**
  * Networks, subnets and ports (docs/networks.md): `network create|list|show|delete`, `subnet
- * create|list|show|delete`, `port create|list|show|delete`, `ipam-audit` (admin); and what
- * `boot --network/--port/--fixed-ip` send as the boot's `networks`.
+ * create|list|show|delete`, `port create|list|show|delete`, `ipam-audit` (admin); what
+ * `boot --network/--port/--fixed-ip` send as the boot's `networks`; and the instance commands
+ * `attach-interface INSTANCE (--network ID [--fixed-ip IP] | --port ID)`, `detach-interface INSTANCE PORT`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
@@ -9,6 +10,8 @@ import type { NetworkRecord, NetworkRequest, PortRecord, SubnetRecord } from '..
 import { UsageError } from '../options.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { table } from '../table.js';
+import { sendCommand } from '../client/wait.js';
+import { timeoutMs, withWait, type WaitOptions } from './instance-ops.js';
 
 const collect = (v: string, all: string[]): string[] => [...all, v];
 
@@ -63,7 +66,53 @@ export function bootNetworksOf(o: {
   return out.length > 0 ? out : undefined;
 }
 
+function registerInterfaces(program: Command): void {
+  withWait(
+    program
+      .command('attach-interface <instance>')
+      .description('plug an interface into an instance (active, paused or stopped): a new port on a network, or yours')
+      .option('--network <id>', 'a new port on this network (yours or a shared one)')
+      .option('--fixed-ip <ip>', "the new port's address (with --network)")
+      .option('--port <id>', 'a port of yours that serves no instance'),
+  ).action((instance: string, o: WaitOptions & { network?: string; fixedIp?: string; port?: string }) =>
+    runClient(o, () => {
+      if ((o.network === undefined) === (o.port === undefined))
+        throw new UsageError('attach-interface takes --network or --port (one of them)');
+      if (o.fixedIp !== undefined && o.network === undefined) throw new UsageError('--fixed-ip goes with --network');
+      const body =
+        o.port !== undefined
+          ? { port: tokenArg('--port', o.port) }
+          : { network: tokenArg('--network', o.network!), ...(o.fixedIp !== undefined ? { fixedIp: o.fixedIp } : {}) };
+      const run = {
+        instanceId: tokenArg('the instance id', instance),
+        action: 'interface_attach',
+        body,
+        wait: !!o.wait,
+        timeoutMs: timeoutMs(o),
+      } as const;
+      return (c) => sendCommand(c, run);
+    }),
+  );
+  withWait(
+    program
+      .command('detach-interface <instance> <port>')
+      .description('unplug a port: one made for the instance is deleted, yours is unbound and kept'),
+  ).action((instance: string, port: string, o: WaitOptions) =>
+    runClient(o, () => {
+      const run = {
+        instanceId: tokenArg('the instance id', instance),
+        action: 'interface_detach',
+        body: { portId: tokenArg('the port id', port) },
+        wait: !!o.wait,
+        timeoutMs: timeoutMs(o),
+      } as const;
+      return (c) => sendCommand(c, run);
+    }),
+  );
+}
+
 export function registerNetworkOps(program: Command): void {
+  registerInterfaces(program);
   const network = program.command('network').description('networks: what ports and their addresses are made on');
   withClientOptions(
     network

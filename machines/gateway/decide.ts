@@ -15,7 +15,7 @@ import type { ServerGroupRecord } from '../../protocol/schemas/groups.js';
 import type { VolumeRecord } from '../../protocol/schemas/volumes.js';
 import type { BlockDevice, BootBlockDevice, BootVolume } from '../../protocol/schemas/instance.js';
 import type { InstanceAction } from '../../protocol/schemas/instance.js';
-import type { BootNetworks } from '../../protocol/schemas/networks.js';
+import type { BootNetworks, NetworkRequest } from '../../protocol/schemas/networks.js';
 import { resolveBootNetworks, type BootNetworkFacts } from '../network/index.js';
 
 export interface IncomingCommand {
@@ -181,7 +181,9 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
           ? checkImage(cmd, inputs, record.project)
           : cmd.action === 'volume_attach'
             ? checkVolume(cmd, inputs, record.project)
-            : undefined;
+            : cmd.action === 'interface_attach'
+              ? checkInterface(cmd, inputs, record.project)
+              : undefined;
   return refused ?? { kind: 'route', host: record.owner.slice('host:'.length) };
 }
 
@@ -196,6 +198,16 @@ function checkVolume(cmd: IncomingCommand, inputs: GatewayInputs, project: strin
   if (!v.multiattach && v.attachments.some((a) => a.instanceId !== cmd.instanceId))
     return reject('VolumeInUse', `volume ${v.volumeId} is attached to another instance and is not multiattach`);
   return undefined;
+}
+
+/**
+ * Nova's interface attach checks at the API, as a boot's for one entry: the network is the
+ * project's or shared (a fixed IP in one of its subnets, not its gateway), the port the project's
+ * and unused. Advisory like the volume's: the host's port creation or binding decides.
+ */
+function checkInterface(cmd: IncomingCommand, inputs: GatewayInputs, project: string): GatewayDecision | undefined {
+  const nets = resolveBootNetworks([cmd.body as NetworkRequest], project, inputs.networks ?? NO_NETWORKS);
+  return nets.ok ? undefined : reject(nets.code, nets.message);
 }
 
 /**

@@ -21,6 +21,7 @@ import * as rules from './rules.js';
 import * as shelve from './shelve.js';
 import * as softDelete from './soft-delete.js';
 import * as volumes from './volumes.js';
+import * as interfaces from './interfaces.js';
 import type { Accepted } from './core.js';
 import type { InstanceContext, InstanceEvent, InstanceInput, NotifyParams, RunStepParams } from './types.js';
 
@@ -57,6 +58,7 @@ export const instanceMachine = setup({
     ...images.actions,
     ...softDelete.actions,
     ...volumes.actions,
+    ...interfaces.actions,
   },
   guards: {
     ...core.guards,
@@ -95,6 +97,7 @@ export const instanceMachine = setup({
     ...shelve.states,
     ...images.states,
     ...volumes.states,
+    ...interfaces.states,
     ...del.states,
   },
 });

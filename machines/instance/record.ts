@@ -44,6 +44,8 @@ export function recordAfter(
     ...kept,
     ...(specs && Object.keys(specs).length > 0 ? { flavorExtraSpecs: specs } : {}),
     ...toRecord(next),
+    // The ports asked for: an interface_attach appends one, a detach marks its entry (interfaces.ts).
+    ...(next.context.networks && next.context.networks.length > 0 ? { networks: [...next.context.networks] } : {}),
     ...(next.context.shelvedImage !== null ? { shelvedImage: next.context.shelvedImage } : {}),
     updatedAt: now,
     machine: instanceMachine.getPersistedSnapshot(next),

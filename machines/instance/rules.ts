@@ -19,6 +19,7 @@ import * as rebuild from './rebuild.js';
 import * as shelve from './shelve.js';
 import * as softDelete from './soft-delete.js';
 import * as volumes from './volumes.js';
+import * as interfaces from './interfaces.js';
 import type { CommandEvent, InstanceContext } from './types.js';
 
 /** The rule of every wire action. */
@@ -35,6 +36,7 @@ export const RULES = {
   ...images.rules,
   ...softDelete.rules,
   ...volumes.rules,
+  ...interfaces.rules,
 } satisfies Record<InstanceAction, CommandRule>;
 
 /** The machine's top-level states, from the modules machine.ts assembles: an acceptance's target is one. */
@@ -48,7 +50,8 @@ type TopState = keyof (typeof build.states &
   typeof rebuild.states &
   typeof shelve.states &
   typeof softDelete.states &
-  typeof volumes.states);
+  typeof volumes.states &
+  typeof interfaces.states);
 
 /** What accepting each does, and the state it goes to; in the order the machine tries them. */
 export const ACCEPTANCES = {
@@ -62,6 +65,7 @@ export const ACCEPTANCES = {
   ...images.acceptances,
   ...lock.acceptances,
   ...volumes.acceptances,
+  ...interfaces.acceptances,
 } satisfies Record<string, Acceptance & { readonly target: TopState | null }>;
 export type Accepted = keyof typeof ACCEPTANCES;
 

@@ -44,6 +44,8 @@ export const StepErrorCode = {
   VolumeInvalidState: 'VolumeInvalidState',
   /** The host's driver cannot attach volumes. */
   VolumesUnsupported: 'VolumesUnsupported',
+  /** The host's driver cannot plug interfaces into a running guest. */
+  InterfacesUnsupported: 'InterfacesUnsupported',
 } as const;
 export type StepErrorCode = (typeof StepErrorCode)[keyof typeof StepErrorCode];
 

@@ -14,7 +14,7 @@ import type {
   VmState,
 } from '../../protocol/schemas/instance.js';
 import type { RejectionCode } from '../../protocol/errors.js';
-import type { InstancePort, NetworkRequest } from '../../protocol/schemas/networks.js';
+import type { InstanceNetwork, InstancePort } from '../../protocol/schemas/networks.js';
 import type { ExtraSpecs } from '../../protocol/schemas/internal.js';
 
 /** Every side effect the machine can ask for. Each is idempotent under its key. */
@@ -61,6 +61,9 @@ export const STEP_NAMES = [
   // volumes: see volumes.ts
   'attachVolume',
   'detachVolume',
+  // interfaces: see interfaces.ts
+  'attachInterface',
+  'detachInterface',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
@@ -111,6 +114,10 @@ export interface Operation {
   readonly volumeId?: string;
   /** A volume_attach's `deleteOnTermination`. */
   readonly deleteOnTermination?: boolean;
+  /** An interface_attach's place in `networks` (its entry written when it was accepted). */
+  readonly networkIndex?: number;
+  /** The port an interface_detach is about. */
+  readonly portId?: string;
   /** Its terminal event is out; only the hand-back of the record to the conductor is left (offload). */
   readonly finished?: true;
 }
@@ -181,7 +188,7 @@ export interface InstanceContext {
   /** The image a shelve saved the instance to; an unshelve spawns from it, then deletes it. */
   readonly shelvedImage: string | null;
   /** The ports its boot asked for, as the gateway resolved them (absent: none; the network step has nothing to do). */
-  readonly networks?: readonly NetworkRequest[];
+  readonly networks?: readonly InstanceNetwork[];
   /** The ports its network step made or bound (Nova's network info), shown as its addresses. */
   readonly ports?: readonly InstancePort[];
   /** Its volumes (absent in snapshots persisted before volumes: none). */
@@ -206,7 +213,7 @@ export interface InstanceInput {
     readonly metadata?: Readonly<Record<string, string>>;
     readonly locked?: boolean;
     readonly createdAt: number;
-    readonly networks?: readonly NetworkRequest[];
+    readonly networks?: readonly InstanceNetwork[];
     /** Its ports, when it arrives with them (the unshelve of an offloaded instance, an evacuation's rebuild). */
     readonly ports?: readonly InstancePort[];
     /** A volume-backed instance: its root volume's mapping (docs/volumes.md). */

@@ -7,7 +7,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Empty, TokenString } from './common.js';
 import { FlavorView, PowerState } from './instance.js';
-import { InstancePort, MAX_BOOT_NETWORKS } from './networks.js';
+import { InstancePort, MAX_INSTANCE_PORTS } from './networks.js';
 
 const Count = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
 const OpId = Type.String({ minLength: 1, maxLength: 300 });
@@ -170,7 +170,7 @@ export const HostRpcOps = {
         flavor: FlavorView,
         image: Type.Union([Type.Null(), Type.String({ maxLength: 255 })]),
         /** The instance's ports: its guest arrives with one interface each. */
-        ports: Type.Optional(Type.Array(InstancePort, { maxItems: MAX_BOOT_NETWORKS })),
+        ports: Type.Optional(Type.Array(InstancePort, { maxItems: MAX_INSTANCE_PORTS })),
       },
       { additionalProperties: false },
     ),

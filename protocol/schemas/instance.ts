@@ -4,7 +4,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Empty, Fault, Name, OptionalHost, Text, TokenString } from './common.js';
-import { BootNetworks, InstancePort, MAX_BOOT_NETWORKS } from './networks.js';
+import { BootNetworks, InstancePort, MAX_INSTANCE_PORTS, NetworkRequest } from './networks.js';
 
 export const VmState = Type.Union(
   [
@@ -167,6 +167,10 @@ export const InstanceCommandBodies = {
   /** Nova's os-volume_attachments POST (2.79: `delete_on_termination`); the device is chosen by the host. */
   volume_attach: VolumeRef,
   volume_detach: Type.Object({ volumeId: TokenString }, { additionalProperties: false }),
+  /** Nova's os-interface POST: a new port on `network` (with `fixedIp`), or the project's unused `port`. */
+  interface_attach: NetworkRequest,
+  /** Nova's os-interface DELETE: the port goes as its boot's would (made: deleted; the user's: unbound). */
+  interface_detach: Type.Object({ portId: TokenString }, { additionalProperties: false }),
 } as const satisfies Record<string, TSchema>;
 
 export type InstanceAction = keyof typeof InstanceCommandBodies;
@@ -244,6 +248,8 @@ export const PHASED_OPERATIONS = [
   'snapshot',
   'volume_attach',
   'volume_detach',
+  'interface_attach',
+  'interface_detach',
 ] as const;
 export type PhasedOperation = (typeof PHASED_OPERATIONS)[number];
 
@@ -290,6 +296,8 @@ export const TERMINAL_SUCCESS: Readonly<Record<InstanceAction, string>> = {
   unlock: 'instance.unlock',
   volume_attach: 'instance.volume_attach.end',
   volume_detach: 'instance.volume_detach.end',
+  interface_attach: 'instance.interface_attach.end',
+  interface_detach: 'instance.interface_detach.end',
 };
 
 /** An instance as queries return it. */
@@ -304,7 +312,7 @@ export const InstanceRecordView = Type.Object(
     createdAt: Type.Integer({ minimum: 0 }),
     updatedAt: Type.Integer({ minimum: 0 }),
     /** Its ports and their addresses (Nova's `addresses`), once its build's network step has run (§8.11). */
-    ports: Type.Optional(Type.Array(InstancePort, { maxItems: MAX_BOOT_NETWORKS })),
+    ports: Type.Optional(Type.Array(InstancePort, { maxItems: MAX_INSTANCE_PORTS })),
     /** Its volumes (absent: none). */
     blockDevices: Type.Optional(Type.Array(BlockDevice, { maxItems: MAX_BLOCK_DEVICES })),
   },

@@ -6,7 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DiskFormat, Fault, Sha256Hex, Text, TokenString } from './common.js';
 import { BlockDevice, BootVolume, FlavorView, MAX_BLOCK_DEVICES, PowerState, VmState } from './instance.js';
-import { InstancePort, MAX_BOOT_NETWORKS, NetworkRequest } from './networks.js';
+import { InstanceNetwork, InstancePort, MAX_INSTANCE_NETWORKS, MAX_INSTANCE_PORTS } from './networks.js';
 
 /**
  * A flavor's extra specs (Nova's flavor properties), `<namespace>:<key>` → value: `trait:<NAME>`
@@ -159,12 +159,13 @@ export const InstanceRecord = Type.Object(
     /** The availability zone the boot asked for: its moves stay in it unless an admin names the host. */
     availabilityZone: Type.Optional(Text(1, 255)),
     /**
-     * The ports its boot asked for, as the gateway resolved them (`auto` made one network or none):
-     * each `{ network, fixedIp? }` or `{ port }`. The build's network step makes or binds them.
+     * The ports its boot asked for, as the gateway resolved them (`auto` made one network or none),
+     * then those its interface_attach commands asked for: each `{ network, fixedIp? }` or `{ port }`,
+     * `detached` once its interface was detached. The build's network step makes or binds them.
      */
-    networks: Type.Optional(Type.Array(NetworkRequest, { maxItems: MAX_BOOT_NETWORKS })),
+    networks: Type.Optional(Type.Array(InstanceNetwork, { maxItems: MAX_INSTANCE_NETWORKS })),
     /** The ports the network step made or bound, with their addresses. */
-    ports: Type.Optional(Type.Array(InstancePort, { maxItems: MAX_BOOT_NETWORKS })),
+    ports: Type.Optional(Type.Array(InstancePort, { maxItems: MAX_INSTANCE_PORTS })),
     owner: Owner,
     /** Hosts this build was handed to before (and that refused it): the next attempt avoids them. */
     triedHosts: Type.Optional(Type.Array(TokenString, { maxItems: 10 })),

@@ -104,6 +104,27 @@ export const BootNetworks = Type.Union([
 ]);
 export type BootNetworks = Static<typeof BootNetworks>;
 
+/**
+ * What an instance's record keeps of the ports asked for: its boot's, then each interface_attach's,
+ * in order, for good. A detached entry stays, marked, so that every later one keeps its place (a
+ * port made for an entry has an id derived from its place: records/ipam.ts buildPortId).
+ */
+export const InstanceNetwork = Type.Object(
+  {
+    network: Type.Optional(TokenString),
+    port: Type.Optional(TokenString),
+    fixedIp: Type.Optional(Ipv4),
+    /** Its interface was detached: nothing to make or bind for it again, only to release. */
+    detached: Type.Optional(Type.Literal(true)),
+  },
+  { additionalProperties: false },
+);
+export type InstanceNetwork = Static<typeof InstanceNetwork>;
+/** How many entries an instance's `networks` may hold, detached ones included (then attach is refused). */
+export const MAX_INSTANCE_NETWORKS = 32;
+/** How many interfaces an instance may have at once (Nova's limit is the hypervisor's; libvirt's PCI slots). */
+export const MAX_INSTANCE_PORTS = 16;
+
 /** One of an instance's ports as its record keeps it (Nova's `addresses`, by network). */
 export const InstancePort = Type.Object(
   {

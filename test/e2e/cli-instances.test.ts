@@ -17,7 +17,7 @@ const until = (cond: () => boolean, what: string) =>
     async () => {
       if (!cond()) throw new Error(`timed out waiting for ${what}`);
     },
-    { timeoutMs: 10_000, intervalMs: 50 },
+    { timeoutMs: 30_000, intervalMs: 50 },
   );
 
 const setup = startControlPlane('cli');
@@ -359,6 +359,14 @@ test('cli - network, subnet and port: create, list, show, in use, audit, delete;
   t.is(unknown.code, 1);
   t.regex(unknown.err, /NetworkNotFound/);
   t.is((await cli(['boot', 'n', '--flavor', 'm1.tiny', '--network', 'auto', '--port', port.portId])).code, 2);
+  // attach-interface and detach-interface: sent, and refused by the instance (in error, no host); bad flags exit 2.
+  const vm = /^instance (\S+)$/m.exec((await cli(['boot', 'vm-if', '--flavor', 'm1.tiny', '--wait'])).out)?.[1];
+  const plug = await cli(['attach-interface', vm!, '--network', net, '--fixed-ip', '10.9.0.16', '--wait']);
+  t.is(plug.code, 1);
+  t.regex(plug.err, /InstanceInvalidState/);
+  t.is((await cli(['attach-interface', vm!, '--network', net, '--port', port.portId])).code, 2);
+  t.is((await cli(['attach-interface', vm!, '--port', port.portId, '--fixed-ip', '10.9.0.16'])).code, 2);
+  t.regex((await cli(['detach-interface', vm!, port.portId, '--wait'])).err, /InstanceInvalidState/);
   t.is((await cli(['port', 'delete', port.portId])).code, 0);
   t.is((await cli(['network', 'delete', net])).code, 0);
   t.is((await cli(['subnet', 'show', sub])).code, 1, 'its subnets went with it');

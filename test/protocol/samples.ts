@@ -66,6 +66,8 @@ const commandBodies: Record<string, Record<string, unknown>> = {
   snapshot: { name: 'snap-1' },
   volume_attach: { volumeId: 'v-1', deleteOnTermination: true },
   volume_detach: { volumeId: 'v-1' },
+  interface_attach: { network: 'net-1', fixedIp: '10.0.0.9' },
+  interface_detach: { portId: 'port-1' },
 };
 
 export const COMMAND_SAMPLES: Record<string, Record<string, unknown>> = Object.fromEntries(

@@ -292,3 +292,86 @@ test.serial('the auditor (I9) finds a leaked binding, a binding on the wrong hos
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
   t.deepEqual(await portFindings(c), []);
 });
+
+test.serial(
+  "interfaces attached to a running instance and detached: a network's port made and deleted, the user's bound and kept",
+  async (t) => {
+    const { c, alice, net, pub } = await setup;
+    const { id, view } = await booted(c, 'plugged', [{ network: net.networkId }]);
+    const nicsOn = async () => (c.hosts.get(view.host!)!.fake.guest(id)?.spec.nics ?? []).map((n) => n.portId);
+    const made = await c.act(id, 'interface_attach', { network: pub.networkId, fixedIp: '172.30.0.77' });
+    t.is(made.type, 'instance.interface_attach.end', JSON.stringify(made.body));
+    const mine = (await alice.net<{ port: PortRecord }>('port.create', { networkId: net.networkId, name: 'plug' }))
+      .port;
+    t.is((await c.act(id, 'interface_attach', { port: mine.portId })).type, 'instance.interface_attach.end');
+    const rec = (await c.stores.instances.get(id))!.value;
+    t.is(rec.ports?.length, 3);
+    const pubPort = rec.ports!.find((p) => p.networkId === pub.networkId)!;
+    t.like(pubPort, { ips: ['172.30.0.77'], created: true });
+    t.deepEqual(
+      await nicsOn(),
+      rec.ports!.map((p) => p.portId),
+      'the guest has one interface per port, in order',
+    );
+    t.like((await c.stores.ports.get(mine.portId))?.value, { deviceId: id, bindingHost: view.host!, status: 'ACTIVE' });
+    t.deepEqual(await portFindings(c), []);
+    // Refusals, typed, nothing changed: a port in use, an unknown network, a port not attached, both or neither.
+    t.like((await c.act(id, 'interface_attach', { port: mine.portId })).body, { code: 'PortInUse' });
+    t.like((await c.act(id, 'interface_attach', { network: randomUUID() })).body, { code: 'NetworkNotFound' });
+    t.like((await c.act(id, 'interface_attach', {})).body, { code: 'InvalidInput' });
+    t.like((await c.act(id, 'interface_detach', { portId: randomUUID() })).body, { code: 'PortNotFound' });
+    t.is((await c.stores.instances.get(id))!.value.ports?.length, 3);
+
+    // The interfaces follow a move (their bindings too), then are detached on the new host.
+    const other = view.host === 'n1' ? 'n2' : 'n1';
+    t.is((await c.act(id, 'live_migrate', {})).type, 'instance.live_migration_post.end');
+    t.deepEqual((c.hosts.get(other)!.fake.guest(id)?.spec.nics ?? []).length, 3);
+    t.deepEqual(await portFindings(c), [], 'every port bound on the new host');
+    t.is((await c.act(id, 'interface_detach', { portId: pubPort.portId })).type, 'instance.interface_detach.end');
+    t.is((await c.act(id, 'interface_detach', { portId: mine.portId })).type, 'instance.interface_detach.end');
+    t.is(await c.stores.ports.get(pubPort.portId), undefined, 'the port the attach made is deleted');
+    t.like((await c.stores.ports.get(mine.portId))?.value, { deviceId: null, bindingHost: null, status: 'DOWN' });
+    const after = (await c.stores.instances.get(id))!.value;
+    t.deepEqual(
+      after.ports?.map((p) => p.portId),
+      [rec.ports![0]!.portId],
+    );
+    t.deepEqual(
+      (c.hosts.get(other)!.fake.guest(id)?.spec.nics ?? []).map((n) => n.portId),
+      [rec.ports![0]!.portId],
+    );
+    t.deepEqual(
+      after.networks?.map((n) => n.detached === true),
+      [false, true, true],
+    );
+    t.deepEqual(await portFindings(c), []);
+    // Attached again after a detach: a new place, a new port.
+    t.is((await c.act(id, 'interface_attach', { network: pub.networkId })).type, 'instance.interface_attach.end');
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+    t.deepEqual(await portsOf(c, id), [], 'the delete releases every port, attached ones too');
+    t.deepEqual(await portFindings(c), []);
+    await alice.net('port.delete', { portId: mine.portId });
+  },
+);
+
+test.serial(
+  'interface attach: the worker killed after the port is plugged, before its result is recorded — one port',
+  async (t) => {
+    const { c, pub } = await setup;
+    const { id, view } = await booted(c, 'k-plug', 'none');
+    const held = hold.arm('instance.stepFinished', (x) => x.step === 'attachInterface' && x.instanceId === id);
+    const cmd = await c.client.command(id, 'interface_attach', { network: pub.networkId });
+    const host = await held.reached;
+    const restart = await kill(c, 'worker', host, host, id);
+    held.release();
+    await restart();
+    t.is((await c.client.final(id, cmd, 90_000)).type, 'instance.interface_attach.end');
+    const finals = (await c.client.events(id)).filter((e) => e.corr === cmd && e.body['final'] === true);
+    t.is(finals.length, 1);
+    t.is((await portsOf(c, id)).length, 1, 'one port, whatever ran twice');
+    t.is((c.hosts.get(view.host!)!.fake.guest(id)?.spec.nics ?? []).length, 1);
+    t.deepEqual(await portFindings(c), []);
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+    t.deepEqual(await portsOf(c, id), []);
+  },
+);

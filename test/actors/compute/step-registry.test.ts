@@ -19,6 +19,7 @@ import { moveCleanupSteps } from '../../../actors/compute/move-cleanup.js';
 import type { MoveStepDeps } from '../../../actors/compute/move-kit.js';
 import { moveSteps } from '../../../actors/compute/move-steps.js';
 import { powerSteps } from '../../../actors/compute/power-steps.js';
+import { interfaceSteps, type InterfaceStepDeps } from '../../../actors/compute/interface-steps.js';
 import { volumeSteps, type VolumeStepDeps } from '../../../actors/compute/volume-steps.js';
 import { abortable, fenced } from '../../../actors/compute/step-kit.js';
 import { STEP_FAMILIES, stepRegistry, type ComputeStepDeps } from '../../../actors/compute/steps.js';
@@ -37,6 +38,7 @@ const tables: Record<keyof typeof STEP_FAMILIES, object> = {
   evacuate: evacuateSteps(moves),
   images: imageSteps(images),
   volumes: volumeSteps({} as VolumeStepDeps),
+  interfaces: interfaceSteps(build as InterfaceStepDeps),
 };
 
 test('every step has a function in the registry, and nothing else does', (t) => {

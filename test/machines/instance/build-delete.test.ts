@@ -441,8 +441,8 @@ test('instance machine - every state that waits declares its step in meta', (t) 
   // revert 4 (with the cleanup of a failed finish), rebuild 4, evacuation 2, live migration 5, soft delete 1, restore
   // 1,
   // shelve 1, imaging 3, offloading 4, unshelve in place 2, unshelve of an offloaded instance 3, volume attach and
-  // detach 2
-  t.is(waiting.length, 4 + 3 + 3 + 10 + 4 + 6 + 1 + 4 + 4 + 2 + 5 + 2 + 1 + 3 + 4 + 2 + 3 + 2);
+  // detach 2, interface attach and detach 2
+  t.is(waiting.length, 4 + 3 + 3 + 10 + 4 + 6 + 1 + 4 + 4 + 2 + 5 + 2 + 1 + 3 + 4 + 2 + 3 + 2 + 2);
 });
 
 test('instance machine - time comes only from events', (t) => {

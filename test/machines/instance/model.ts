@@ -62,12 +62,15 @@ export const COMMANDS: { readonly [A in InstanceAction]: readonly CommandVariant
   snapshot: [{ body: { name: 'snap1' } }],
   volume_attach: [{ body: { volumeId: 'vol1' } }],
   volume_detach: [{ body: { volumeId: 'vol1' } }],
+  interface_attach: [{ body: { network: 'net1' } }],
+  interface_detach: [{ body: { portId: 'port1' } }],
 };
 
 /** Results a step can return besides none: moveClaim's with a claimed destination, and one without. */
 export const STEP_RESULTS: Partial<Record<StepName, readonly Readonly<Record<string, unknown>>[]>> = {
   moveClaim: [{ dest: 'h2', flavor: LARGE }, { flavor: LARGE }],
   attachVolume: [{ volumeId: 'vol1', device: 'vdb' }],
+  attachInterface: [{ port: { portId: 'port1', networkId: 'net1', mac: 'fa:16:3e:00:00:01', ips: [], created: true } }],
 };
 
 /** How a step can fail: plainly, reschedulably (build claim/spawn), with the guest known unchanged. */
@@ -149,7 +152,8 @@ export function serialize(s: InstanceSnapshot): string {
     m && (m.opId === c.op?.opId ? [m.kind, m.abortBy !== undefined, m.forceBy !== undefined] : 'left over'),
     // Retries of the cleanup step in flight (the give-up branch needs CLEANUP_RETRIES of them).
     c.op?.retry && inFlightStep(s)?.step === c.op.retry.step ? c.op.retry.n : null,
-    // Whether it has a volume (volume_detach's rule reads it).
+    // Whether it has a volume (volume_detach's rule reads it), a port (interface_detach's).
     (c.blockDevices?.length ?? 0) > 0,
+    (c.ports?.length ?? 0) > 0,
   ]);
 }
