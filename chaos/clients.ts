@@ -11,6 +11,7 @@ import { commandType, decodeMessage, encodeMessage, envelope, MessageKind, subje
 import { names } from '../actors/runtime/index.js';
 import type { HistoryWriter } from './history.js';
 import { Workload } from './workload.js';
+import type { ChaosResources } from './resources.js';
 
 export const CHAOS_PROJECT = 'chaos';
 
@@ -170,13 +171,15 @@ export interface ClientContext {
   readonly history: HistoryWriter;
   readonly recorder: EventRecorder;
   readonly running: () => boolean;
+  /** The network, ports and volumes the clients attach (chaos/resources.ts). */
+  readonly resources: ChaosResources;
 }
 
 /** One client: operations one after another on its own few instances, until told to stop. */
 export async function runClient(n: number, ctx: ClientContext): Promise<void> {
   const js = jetstream(ctx.nc);
   const s = subjects();
-  const w = new Workload(ctx.seed, n);
+  const w = new Workload(ctx.seed, n, ctx.resources);
   const pool: string[] = [];
   let boots = 0;
   while (ctx.running()) {

@@ -13,6 +13,7 @@ import { audit } from '../machines/audit/index.js';
 import { check, summarize, type FinalInstance, type Summary, type Violation } from './checker.js';
 import { startChaosCloud } from './cloud.js';
 import { CHAOS_PROJECT, EventRecorder, runClient } from './clients.js';
+import { makeResources } from './resources.js';
 import { POOL_SIZE } from './workload.js';
 import { startPlacementTail } from './placement-tail.js';
 import { HistoryWriter, type ChaosOptions } from './history.js';
@@ -69,13 +70,21 @@ export async function runChaos(
   try {
     const recorder = new EventRecorder(history);
     await recorder.start(cloud.nc);
+    const resources = await makeResources(cloud.nc, o.clients);
     const placementLog = startPlacementTail(cloud.nc, history);
     const schedule = faultSchedule(o);
     const instancesOn = (host: string) => [...recorder.hostOf].filter(([, h]) => h === host).map(([id]) => id);
     const injector = inject(cloud, schedule, history, instancesOn, (l) => io.say(l));
     const deadline = Date.now() + o.durationMs;
     const clients = Array.from({ length: o.clients }, (_, n) =>
-      runClient(n, { nc: cloud.nc, seed: o.seed, history, recorder, running: () => Date.now() < deadline }),
+      runClient(n, {
+        nc: cloud.nc,
+        seed: o.seed,
+        history,
+        recorder,
+        resources,
+        running: () => Date.now() < deadline,
+      }),
     );
     await sleep(o.durationMs);
     injector.stop();

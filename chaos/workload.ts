@@ -5,6 +5,7 @@
  * is a terminal event like any other, and exercises the guards under faults.
  */
 import { seededRandom } from '../virt/index.js';
+import type { ChaosResources } from './resources.js';
 
 export interface Choice {
   readonly action: string;
@@ -15,8 +16,10 @@ export interface Choice {
 
 const FLAVORS = ['m1.tiny', 'm1.small'] as const;
 
+const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+
 /** Weighted operations (a weight is how many tickets it has in the draw). */
-const OPS: readonly [number, string, (r: () => number) => Record<string, unknown>][] = [
+const OPS: readonly [number, string, (r: () => number, res: ChaosResources) => Record<string, unknown>][] = [
   [3, 'stop', () => ({})],
   [3, 'start', () => ({})],
   [2, 'reboot', (r) => ({ type: r() < 0.5 ? 'SOFT' : 'HARD' })],
@@ -38,6 +41,11 @@ const OPS: readonly [number, string, (r: () => number) => Record<string, unknown
   [1, 'lock', () => ({})],
   [4, 'unlock', () => ({})],
   [2, 'delete', () => ({})],
+  // Volumes and interfaces from the shared pools (chaos/resources.ts): one may be another's already.
+  [2, 'volume_attach', (r, res) => ({ volumeId: pick(r, res.volumes) })],
+  [2, 'volume_detach', (r, res) => ({ volumeId: pick(r, res.volumes) })],
+  [2, 'interface_attach', (r, res) => (r() < 0.5 ? { network: res.networkId } : { port: pick(r, res.ports) })],
+  [2, 'interface_detach', (r, res) => ({ portId: pick(r, res.ports) })],
 ];
 const TICKETS = OPS.reduce((n, [w]) => n + w, 0);
 
@@ -49,6 +57,7 @@ export class Workload {
   constructor(
     seed: number,
     client: number,
+    private readonly resources: ChaosResources,
     private readonly poolSize = POOL_SIZE,
   ) {
     this.random = seededRandom(seed * 1000 + client + 1);
@@ -56,11 +65,15 @@ export class Workload {
 
   next(pool: number): Choice {
     const r = this.random;
-    if (pool < this.poolSize && (pool === 0 || r() < 0.5))
-      return { action: 'boot', body: { flavor: FLAVORS[Math.floor(r() * FLAVORS.length)] }, target: 'new' };
+    if (pool < this.poolSize && (pool === 0 || r() < 0.5)) {
+      const flavor = FLAVORS[Math.floor(r() * FLAVORS.length)];
+      // Half the boots get a port on the chaos network (the build's network step, its release).
+      const networks = r() < 0.5 ? { networks: [{ network: this.resources.networkId }] } : {};
+      return { action: 'boot', body: { flavor, ...networks }, target: 'new' };
+    }
     let ticket = Math.floor(r() * TICKETS);
     for (const [w, action, body] of OPS) {
-      if (ticket < w) return { action, body: body(r), target: Math.floor(r() * pool) };
+      if (ticket < w) return { action, body: body(r, this.resources), target: Math.floor(r() * pool) };
       ticket -= w;
     }
     return { action: 'stop', body: {}, target: 0 };

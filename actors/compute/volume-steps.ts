@@ -26,7 +26,7 @@ import { leakedAttachment, repairNow } from '../../machines/compute/index.js';
 import type { AuditFinding, InstanceRecord, VolumeRecord } from '../../protocol/index.js';
 import type { HypervisorDriver, VolumeStore } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { changeVolume, derivedUuid, type RecordBucket } from '../records/index.js';
+import { changeVolume, derivedUuid, releaseInstanceVolumes, type RecordBucket } from '../records/index.js';
 import type { Clock, KillPoint } from '../runtime/index.js';
 import {
   done,
@@ -172,23 +172,20 @@ export function volumeSteps(d: VolumeStepDeps): StepTable<(typeof VOLUME_STEPS)[
 }
 
 /**
- * A deleted instance's volumes (Nova's _cleanup_volumes, after the guest is destroyed): each
- * attachment released, and the volumes marked delete_on_termination deleted (the record says
- * `deleting` before the file goes, and goes last). Converges when run again: a released
- * attachment or a volume already gone is nothing to do.
+ * A deleted instance's volumes, released (records/volumes.ts releaseInstanceVolumes): those it
+ * lists, and the one of an attach its delete pre-empted (`attachingVolume`: reserved, maybe
+ * connected, never listed). A guest destroyed first holds none of them.
  */
 export async function releaseVolumes(
   d: VolumeStepDeps,
-  c: Pick<InstanceContext, 'instanceId' | 'blockDevices'>,
+  c: Pick<InstanceContext, 'instanceId' | 'blockDevices' | 'attachingVolume'>,
 ): Promise<void> {
-  for (const bdm of blockDevicesOf(c)) {
-    const out = await changeVolume(d.volumes, bdm.volumeId, (v) => release(v, c.instanceId, d.clock.now()));
-    if (!out.ok || !bdm.deleteOnTermination) continue;
-    const gone = await changeVolume(d.volumes, bdm.volumeId, (v) => beginDelete(v, d.clock.now()));
-    if (!gone.ok) continue; // another instance attached it meanwhile (multiattach): it stays
-    await d.removeFile(gone.volume.path);
-    await d.volumes.remove(bdm.volumeId);
-  }
+  const listed = blockDevicesOf(c);
+  const pending =
+    c.attachingVolume !== undefined && !listed.some((b) => b.volumeId === c.attachingVolume)
+      ? [{ volumeId: c.attachingVolume, deleteOnTermination: false }]
+      : [];
+  await releaseInstanceVolumes(d.volumes, () => d.clock.now(), d.removeFile, c.instanceId, [...listed, ...pending]);
 }
 
 /**

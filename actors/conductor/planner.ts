@@ -18,7 +18,15 @@ import {
 } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { PlacementClient } from '../placement/index.js';
-import { publishOutbox, releaseInstancePorts, removeImage, type Stores, eventBodyOf } from '../records/index.js';
+import {
+  eventBodyOf,
+  publishOutbox,
+  releaseInstancePorts,
+  releaseInstanceVolumes,
+  removeImage,
+  type Stores,
+} from '../records/index.js';
+import { rm } from 'node:fs/promises';
 import type { Clock, Outcome, EventPublisher } from '../runtime/index.js';
 
 export interface PlannerDeps {
@@ -132,6 +140,16 @@ export function planner(d: PlannerDeps): Planner {
         return true;
       case 'releasePorts':
         await releaseInstancePorts(d.stores, () => d.clock.now(), e.instanceId, e.networks);
+        return true;
+      case 'releaseVolumes':
+        // The volume directory is shared storage, as for the hosts (docs/volumes.md).
+        await releaseInstanceVolumes(
+          d.stores.volumes,
+          () => d.clock.now(),
+          (path) => rm(path, { force: true }),
+          e.instanceId,
+          e.blockDevices,
+        );
         return true;
       case 'createMigration':
         // An earlier run of this task may have made it already.

@@ -50,4 +50,4 @@ export {
   type NetStores,
   type PortRequest,
 } from './ipam.js';
-export { changeVolume, VOLUME_CAS_ATTEMPTS, type VolumeOutcome } from './volumes.js';
+export { changeVolume, releaseInstanceVolumes, VOLUME_CAS_ATTEMPTS, type VolumeOutcome } from './volumes.js';

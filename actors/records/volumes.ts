@@ -4,8 +4,8 @@
  * read and decide again. The record's revision is the volume's one lock: two changes of one volume
  * never both win on the same view, as if an actor per volume took them one at a time.
  */
-import type { VolumeChange, VolumeRefusal } from '../../machines/volumes/index.js';
-import type { VolumeRecord } from '../../protocol/index.js';
+import { beginDelete, release, type VolumeChange, type VolumeRefusal } from '../../machines/volumes/index.js';
+import type { BlockDevice, VolumeRecord } from '../../protocol/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { RecordBucket } from './kv-record.js';
 
@@ -35,5 +35,29 @@ export async function changeVolume(
     } catch (err) {
       if (!isActorError(err, ActorErrorCode.CasConflict) || attempt >= VOLUME_CAS_ATTEMPTS) throw err;
     }
+  }
+}
+
+/**
+ * A deleted instance's volumes (Nova's _cleanup_volumes, after its guest is destroyed; the
+ * conductor's for an instance no host runs): each attachment released, and the volumes marked
+ * delete_on_termination deleted (the record says `deleting` before the file goes, and goes last).
+ * Converges when run again: a released attachment or a volume already gone is nothing to do.
+ * `removeFile` removes a volume's file (the volume directory is shared by every role that runs this).
+ */
+export async function releaseInstanceVolumes(
+  volumes: RecordBucket<VolumeRecord>,
+  now: () => number,
+  removeFile: (path: string) => Promise<void>,
+  instanceId: string,
+  blockDevices: readonly Pick<BlockDevice, 'volumeId' | 'deleteOnTermination'>[],
+): Promise<void> {
+  for (const bdm of blockDevices) {
+    const out = await changeVolume(volumes, bdm.volumeId, (v) => release(v, instanceId, now()));
+    if (!out.ok || !bdm.deleteOnTermination) continue;
+    const gone = await changeVolume(volumes, bdm.volumeId, (v) => beginDelete(v, now()));
+    if (!gone.ok) continue; // another instance attached it meanwhile (multiattach): it stays
+    await removeFile(gone.volume.path);
+    await volumes.remove(bdm.volumeId);
   }
 }

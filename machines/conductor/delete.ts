@@ -57,6 +57,10 @@ export function decideDelete(s: DeleteSnapshot): Plan | CleanupNeeded {
   // An offloaded instance keeps its ports (an unshelve spawns with them); one that never reached a host has none.
   if (now.networks && now.networks.length > 0)
     effects.push({ kind: 'releasePorts', instanceId: id, networks: now.networks });
+  // Its volumes too (an offloaded one keeps its attachments, as Nova does): released, and those
+  // marked delete_on_termination deleted, as a host's delete does after its destroy.
+  if (now.blockDevices && now.blockDevices.length > 0)
+    effects.push({ kind: 'releaseVolumes', instanceId: id, blockDevices: now.blockDevices });
   if (now.shelvedImage !== undefined) effects.push({ kind: 'removeImage', imageId: now.shelvedImage });
   return { kind: 'releaseMoves', effects };
 }

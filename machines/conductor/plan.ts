@@ -12,6 +12,7 @@ import type {
   MigrationRecord,
 } from '../../protocol/schemas/internal.js';
 import type { NetworkRequest } from '../../protocol/schemas/networks.js';
+import type { BlockDevice } from '../../protocol/schemas/instance.js';
 
 /** A record as read, with the revision a CAS write over it expects. */
 export interface Stored<T> {
@@ -49,6 +50,8 @@ export type Effect =
   | { readonly kind: 'reject'; readonly code: ConductorRejection; readonly message: string }
   /** Release an instance's ports: those its build made are deleted, its user's unbound (an offloaded one's). */
   | { readonly kind: 'releasePorts'; readonly instanceId: string; readonly networks: readonly NetworkRequest[] }
+  /** Release an instance's volumes: its attachments go, its delete_on_termination volumes with them. */
+  | { readonly kind: 'releaseVolumes'; readonly instanceId: string; readonly blockDevices: readonly BlockDevice[] }
   /** Delete an image record (a shelved instance's image goes with the instance). */
   | { readonly kind: 'removeImage'; readonly imageId: string }
   /** Create a migration record (one an earlier run made stays as it is). */

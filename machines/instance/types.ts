@@ -193,6 +193,11 @@ export interface InstanceContext {
   readonly ports?: readonly InstancePort[];
   /** Its volumes (absent in snapshots persisted before volumes: none). */
   readonly blockDevices?: readonly BlockDevice[];
+  /**
+   * The volume of a volume_attach accepted and not yet ended: kept when a delete pre-empts the
+   * attach, so the delete releases its reservation too (it was never listed in blockDevices).
+   */
+  readonly attachingVolume?: string;
   /** A volume-backed instance's root volume, which its build's blockDevices step makes or takes. */
   readonly bootVolume?: BootVolume;
 }

@@ -65,6 +65,7 @@ function acceptVolume(t: Tx, cmd: CommandEvent, action: 'volume_attach' | 'volum
       volumeId,
       ...(action === 'volume_attach' ? { deleteOnTermination } : {}),
     },
+    ...(action === 'volume_attach' ? { attachingVolume: volumeId } : {}),
   };
   const attach = action === 'volume_attach';
   t.set({ taskState: attach ? 'attaching_volume' : 'detaching_volume' }).notify(`instance.${action}.start`, cmd.id);
@@ -97,7 +98,7 @@ export const actions = {
     const others = blockDevicesOf(t.ctx).filter((b) => b.volumeId !== op.volumeId);
     t.set({ taskState: null, fault: null, blockDevices: bdm ? [...others, bdm] : others });
     t.final('instance.volume_attach.end');
-    t.ctx = { ...t.ctx, op: null };
+    t.ctx = { ...withoutPending(t.ctx), op: null };
   }),
   volumeDetached: txAction((t) => {
     const op = t.ctx.op;
@@ -116,9 +117,15 @@ export const actions = {
     if (!op) return;
     t.set({ taskState: null, fault: errorOf(event) });
     t.final(`instance.${op.action}.error`);
-    t.ctx = { ...t.ctx, op: null };
+    t.ctx = { ...withoutPending(t.ctx), op: null };
   }),
 };
+
+/** The context with no attach pending (its attach ended, listed or given back). */
+function withoutPending(ctx: InstanceContext): InstanceContext {
+  const { attachingVolume: _ended, ...rest } = ctx;
+  return rest;
+}
 
 export const states = {
   attachingVolume: waitOn(

@@ -66,19 +66,25 @@ test('chaos schedule - a node lost for good: once per cluster run, mid-run; neve
 });
 
 test('chaos workload - a client makes the same choices for the same seed, boots until it has instances, and draws uuids', (t) => {
-  const a = new Workload(3, 1);
-  const b = new Workload(3, 1);
+  const res = { networkId: 'net', ports: ['p1', 'p2'], volumes: ['v1', 'v2'] };
+  const a = new Workload(3, 1, res);
+  const b = new Workload(3, 1, res);
   const pools = [0, 1, 3, 3, 2, 3, 3, 3];
   t.deepEqual(
     pools.map((p) => a.next(p)),
     pools.map((p) => b.next(p)),
   );
-  t.is(new Workload(3, 1).next(0).action, 'boot');
-  const w = new Workload(9, 0);
+  t.is(new Workload(3, 1, res).next(0).action, 'boot');
+  const w = new Workload(9, 0, res);
   for (let i = 0; i < 200; i++) {
     const c = w.next(3);
     if (c.target !== 'new') t.true(c.target >= 0 && c.target < 3);
+    // Volume and interface operations draw from the shared pools.
+    const named = [c.body['volumeId'], c.body['port'], c.body['portId']].filter((x) => x !== undefined);
+    for (const x of named) t.true([...res.ports, ...res.volumes].includes(String(x)), String(x));
   }
+  const actions = new Set(Array.from({ length: 400 }, () => w.next(3).action));
+  for (const a of ['volume_attach', 'volume_detach', 'interface_attach', 'interface_detach']) t.true(actions.has(a), a);
   t.regex(w.instanceId(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 });
 

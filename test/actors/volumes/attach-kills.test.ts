@@ -136,3 +136,25 @@ for (const move of ['migrate', 'live_migrate'] as const) {
     },
   );
 }
+
+test.serial('a delete that pre-empts an attach (its volume reserved, never listed) releases the volume', async (t) => {
+  const c = await cloud;
+  const id = await active(c, 'pre-empted');
+  const v = await newVolume(c, 'pre-empted');
+  const held = hold.arm(
+    'volume.changed',
+    (x) => x.instanceId === id && x.step === 'attachVolume' && x.status === 'reserved',
+  );
+  const attach = await c.client.command(id, 'volume_attach', { volumeId: v.id });
+  await held.reached;
+  const del = await c.client.command(id, 'delete');
+  await eventually(async () => {
+    if ((await c.stores.instances.get(id))?.value.taskState !== 'deleting') throw new Error('not deleting yet');
+  });
+  held.release();
+  t.is((await c.client.final(id, del, 60_000)).type, 'instance.delete.end');
+  t.is((await c.client.final(id, attach, 60_000)).type, 'instance.volume_attach.error');
+  const rec = (await c.stores.volumes.get(v.id))?.value;
+  t.deepEqual(rec?.attachments, [], 'no attachment left for the audit to repair');
+  t.is(rec?.status, 'available');
+});

@@ -199,6 +199,24 @@ test('moves - the attachment follows the guest: a cold migration and its revert,
   t.is(volumeOf(await volumeCall(c, 'show', { volumeId: v.id })).status, 'available');
 });
 
+test('attach - deleting a shelved-offloaded instance (the conductor deletes it) releases its volumes', async (t) => {
+  const c = await cloud;
+  const id = await active(c, 'offloaded-with-data');
+  const keep = await newVolume(c, 'offloaded-keep');
+  const drop = await newVolume(c, 'offloaded-drop');
+  t.is((await c.act(id, 'volume_attach', { volumeId: keep.id })).type, 'instance.volume_attach.end');
+  const d = await c.act(id, 'volume_attach', { volumeId: drop.id, deleteOnTermination: true });
+  t.is(d.type, 'instance.volume_attach.end');
+  const file = (await c.stores.volumes.get(drop.id))!.value.path;
+  t.is((await c.act(id, 'shelve')).type, 'instance.shelve_offload.end');
+  t.is((await c.stores.volumes.get(keep.id))?.value.attachments.length, 1, 'offloaded, it keeps them (as Nova)');
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  t.like((await c.stores.volumes.get(keep.id))?.value, { status: 'available', attachments: [] });
+  t.is(await c.stores.volumes.get(drop.id), undefined, 'delete_on_termination: gone with it');
+  t.false(existsSync(file));
+  await volumeCall(c, 'delete', { volumeId: keep.id });
+});
+
 test('attach - a volume of another instance is refused unless multiattach; a missing one is not found', async (t) => {
   const c = await cloud;
   const [a, b] = await Promise.all([active(c, 'multi-a'), active(c, 'multi-b')]);
