@@ -13,7 +13,6 @@ import { blockDevicesOf, StepErrorCode, type InstanceContext } from '../../machi
 import {
   attached,
   attaching,
-  beginDelete,
   created,
   detaching,
   nextDevice,
