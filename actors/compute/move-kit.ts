@@ -14,12 +14,13 @@ import type { FlavorView, InstanceRecord, MigrationRecord, MigrationStatus } fro
 import type { HypervisorDriver } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { hostsOf, type PlacementClient } from '../placement/index.js';
-import { bindPort, type RecordBucket, isOpenMigration, type Stores } from '../records/index.js';
+import { type RecordBucket, isOpenMigration, type Stores } from '../records/index.js';
 import { type Clock, CallError, type KillPoint, type RemoteHosts } from '../runtime/index.js';
 import type { TrackerGate } from '../tracker/index.js';
 import { publishRelease } from './move-release.js';
 import { peerCode, type StepFailureCode } from './step-kit.js';
 import { nicsOf } from './guest-nics.js';
+import { bindPortsOn } from './network-steps.js';
 import { attachVolumesTo } from './volume-steps.js';
 
 export interface MoveStepDeps {
@@ -296,21 +297,9 @@ export function moveKit(d: MoveStepDeps) {
     return (await hostsOf(d.placement, Object.keys(inst.allocations))).find((h) => h.root !== source)?.host;
   };
 
-  /**
-   * The instance's ports bound to this host, where its guest runs now (Nova's port binding at a
-   * move's end: the destination's, or the source's again after a revert). Idempotent; a port
-   * deleted meanwhile is skipped, as is one another instance holds (logged).
-   */
-  const bindPortsHere = async (c: InstanceContext) => {
-    for (const p of c.ports ?? []) {
-      const r = await bindPort(d.stores, () => d.clock.now(), p.portId, c.project, {
-        deviceId: c.instanceId,
-        host: d.host,
-      });
-      if (!r.ok && r.code !== 'PortNotFound')
-        d.log?.(`ports of ${c.instanceId}: ${p.portId} not bound here: ${r.message}`);
-    }
-  };
+  /** The instance's ports bound to this host, where its guest runs now (network-steps.ts). */
+  const bindPortsHere = (c: InstanceContext) =>
+    bindPortsOn({ host: d.host, net: d.stores, clock: d.clock, ...(d.log ? { log: d.log } : {}) }, c);
 
   /** The instance's volumes attached here, where its guest runs now (volume-steps.ts). */
   const attachVolumesHere = (c: InstanceContext, signal: AbortSignal) =>

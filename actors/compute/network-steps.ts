@@ -12,7 +12,7 @@
  * and kept (Nova's rule).
  */
 import type { InstancePort, NetworkRequest, PortRecord } from '../../protocol/index.js';
-import type { InstanceSnapshot } from '../../machines/instance/index.js';
+import type { InstanceContext, InstanceSnapshot } from '../../machines/instance/index.js';
 import {
   bindPort,
   buildPortId,
@@ -22,7 +22,7 @@ import {
   type NetStores,
 } from '../records/index.js';
 import type { Clock } from '../runtime/index.js';
-import { done, failed, peerCode, type StepContext, type StepResult } from './step-kit.js';
+import { done, failed, peerCode, type StepContext, type StepFn, type StepResult } from './step-kit.js';
 
 export interface NetworkStepDeps {
   readonly host: string;
@@ -89,6 +89,34 @@ export function networkStep(d: NetworkStepDeps): (ctx: StepContext) => Promise<S
     return done({ ports });
   };
 }
+
+/**
+ * The instance's ports bound to this host, where its guest runs (or is about to): a move's end
+ * (move-kit.ts), an unshelve of an offloaded instance on whatever host took it (`portsFirst`).
+ * Idempotent; a port deleted meanwhile is skipped, as is one another instance holds (logged).
+ */
+export async function bindPortsOn(
+  d: NetworkStepDeps & { readonly log?: (line: string) => void },
+  c: Pick<InstanceContext, 'instanceId' | 'project' | 'ports'>,
+): Promise<void> {
+  for (const p of c.ports ?? []) {
+    const r = await bindPort(d.net, () => d.clock.now(), p.portId, c.project, { deviceId: c.instanceId, host: d.host });
+    if (!r.ok && r.code !== 'PortNotFound')
+      d.log?.(`ports of ${c.instanceId}: ${p.portId} not bound here: ${r.message}`);
+  }
+}
+
+/**
+ * A spawn that an unshelve runs (the offloaded instance lands on any host, with no network step):
+ * its ports bound here first.
+ */
+export const portsFirst =
+  (spawn: StepFn, d: NetworkStepDeps): StepFn =>
+  async (x) => {
+    const c = x.snapshot.context;
+    if (c.op?.action === 'unshelve' && (c.ports?.length ?? 0) > 0) await bindPortsOn(d, c);
+    return spawn(x);
+  };
 
 /** Deletes the ports the build made for the instance and unbinds the ones its user passed in. */
 export const releasePorts = (

@@ -20,6 +20,7 @@ import type { StepExecutor } from '../instance/index.js';
 import { BUILD_STEPS, buildNoop, buildSteps, type BuildStepDeps } from './build-steps.js';
 import { EVACUATE_STEPS, evacuateSteps } from './evacuate-steps.js';
 import { INTERFACE_STEPS, interfaceSteps } from './interface-steps.js';
+import { portsFirst } from './network-steps.js';
 import { IMAGE_STEPS, imageSteps, type ImageStepDeps } from './image-steps.js';
 import { LIVE_STEPS, liveSteps } from './live-steps.js';
 import { MOVE_CLAIM_STEPS, moveClaimSteps } from './move-claim.js';
@@ -87,7 +88,8 @@ const FAMILY_BUILDERS: {
     return {
       ...build,
       blockDevices: blockDevicesStep(d.volumeDeps),
-      spawn: thenAttachVolumes(build.spawn, d.volumeDeps),
+      // An unshelve lands with its ports and volumes: bound and connected on this host.
+      spawn: thenAttachVolumes(portsFirst(build.spawn, d), d.volumeDeps),
     };
   },
   power: (d) => powerSteps({ ...d, releaseVolumes: (c) => releaseVolumes(d.volumeDeps, c) }),

@@ -375,3 +375,22 @@ test.serial(
     t.deepEqual(await portsOf(c, id), []);
   },
 );
+
+test.serial('shelve offload and unshelve elsewhere: the ports are bound where the guest runs again', async (t) => {
+  const { c, net } = await setup;
+  const { id, view } = await booted(c, 'unshelved', [{ network: net.networkId }]);
+  t.is((await c.act(id, 'interface_attach', { network: net.networkId })).type, 'instance.interface_attach.end');
+  t.not((await c.act(id, 'shelve')).type, 'command.rejected');
+  const offloaded = (await c.stores.instances.get(id))!.value;
+  if (offloaded.vmState !== 'shelved_offloaded')
+    t.is((await c.act(id, 'shelve_offload')).type, 'instance.shelve_offload.end');
+  const other = view.host === 'n1' ? 'n2' : 'n1';
+  const admin = new TestClient(c.client.nc, 'demo', 'admin');
+  const un = await admin.final(id, await admin.command(id, 'unshelve', { host: other }), 60_000);
+  t.is(un.type, 'instance.unshelve.end', JSON.stringify(un.body));
+  const rec = (await c.stores.instances.get(id))!.value;
+  t.is(rec.host, other);
+  t.is(rec.ports?.length, 2);
+  t.deepEqual(await portFindings(c), []);
+  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+});
