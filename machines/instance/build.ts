@@ -127,7 +127,8 @@ export const actions = {
     t.set({ vmState: 'error', taskState: null, powerState: 'nostate', host: null, node: null }).final(
       'instance.create.error',
     );
-    t.ctx = { ...t.ctx, op: null };
+    // The abort's last step released its ports (deleteAllocations): it has none now (found by chaos, I9).
+    t.ctx = { ...t.ctx, op: null, ...(t.ctx.ports && t.ctx.ports.length > 0 ? { ports: [] } : {}) };
   }),
 };
 

@@ -394,3 +394,24 @@ test.serial('shelve offload and unshelve elsewhere: the ports are bound where th
   t.deepEqual(await portFindings(c), []);
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
 });
+
+test.serial(
+  'a spawn that fails after the network step (no reschedule): in error, its ports released and not listed',
+  async (t) => {
+    const { c, net } = await setup;
+    const admin = new TestClient(c.client.nc, 'demo', 'admin');
+    const id = randomUUID();
+    const cmd = await admin.command(id, 'boot', {
+      name: 'resched-forced',
+      flavor: 'm1.tiny',
+      host: 'n1',
+      networks: [{ network: net.networkId }],
+    });
+    const end = await admin.final(id, cmd, 60_000);
+    t.is(end.type, 'instance.create.error');
+    t.deepEqual(await portsOf(c, id), []);
+    t.deepEqual((await c.stores.instances.get(id))?.value.ports ?? [], []);
+    t.deepEqual(await portFindings(c), [], 'I9: it lists no port that is gone');
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  },
+);
