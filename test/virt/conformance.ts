@@ -268,6 +268,31 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     await d.detachVolume('absent', 'vol-1');
   });
 
+  it('interfaces (drivers that plug them): plugged and unplugged idempotently, kept across power changes', async (t, rig) => {
+    const { driver: d, host } = rig;
+    if (!d.attachInterface || !d.detachInterface) {
+      t.pass('this driver plugs no interfaces');
+      return;
+    }
+    const network = `net-${host}`;
+    const first = { portId: 'port-a', mac: 'fa:16:3e:00:01:0a', network };
+    const plugged = { portId: 'port-b', mac: 'fa:16:3e:00:01:0b', network };
+    const { instanceId: id } = await d.spawn({ ...spec(host), nics: [first] });
+    await d.attachInterface(id, plugged);
+    await d.attachInterface(id, plugged);
+    t.deepEqual((await d.get(id))?.nics, [first, plugged]);
+    t.deepEqual((await rig.reopen().get(id))?.nics, [first, plugged], 'a new driver sees it');
+    await d.powerOff(id);
+    await d.powerOn(id);
+    t.deepEqual((await d.get(id))?.nics, [first, plugged], 'an interface stays through a power cycle');
+    await d.detachInterface(id, 'port-a');
+    await d.detachInterface(id, 'port-a');
+    t.deepEqual((await d.get(id))?.nics, [plugged]);
+    await expectCode(t, d.attachInterface('absent', plugged), VirtErrorCode.GuestNotFound);
+    await expectCode(t, d.attachInterface(id, { ...plugged, mac: 'FA:16' }), VirtErrorCode.InvalidSpec);
+    await d.detachInterface('absent', 'port-b');
+  });
+
   it('invalid transitions fail InvalidState (terminal) and leave the guest as it was', async (t, {
     driver: d,
     host,

@@ -98,6 +98,32 @@ withLibvirt('virt libvirt', () => {
     t.is((await r.driver.get(id))?.volumes, undefined);
   });
 
+  test('virt libvirt - an interface plugged into a running guest: its tap on the bridge with the port MAC, then gone', async (t) => {
+    const r = await rig(t);
+    const { instanceId: id } = await r.driver.spawn(spec(r.host));
+    const nic = { portId: 'port-9', mac: 'fa:16:3e:00:09:09', network: `net-${r.host}` };
+    await r.driver.attachInterface(id, nic);
+    const dump = (inactive: boolean) =>
+      tool('virsh', ['-q', '-c', r.daemon.uri, 'dumpxml', ...(inactive ? ['--inactive'] : []), id]);
+    t.true((await dump(false)).includes(`<mac address='${nic.mac}'/>`), 'in the running guest');
+    t.true((await dump(true)).includes(`<mac address='${nic.mac}'/>`), 'and in its definition');
+    const tap = tapName(r.host, nic.portId);
+    t.true((await bridgePorts(bridgeName(nic.network))).includes(tap), 'its tap is on the bridge');
+    t.is(
+      (await tool('cat', [`/sys/class/net/${tap}/address`])).trim(),
+      'fe:16:3e:00:09:09',
+      "the tap (libvirt's fe: form)",
+    );
+    t.true((await dump(false)).includes("<model type='usb-net'/>"), 'on USB: QEMU completes its unplug alone');
+    await r.driver.detachInterface(id, nic.portId);
+    await eventually(async () => {
+      if ((await dump(false)).includes(nic.mac)) throw new Error('still in the running guest');
+    });
+    t.false((await dump(true)).includes(nic.mac));
+    t.false((await bridgePorts(bridgeName(nic.network))).includes(tap), 'the tap went with it');
+    t.is((await r.driver.get(id))?.nics, undefined);
+  });
+
   test('virt libvirt - discover: the host CPUs and memory as libvirt sees them, the instances disk', async (t) => {
     const r = await rig(t);
     const found = await r.driver.discover();

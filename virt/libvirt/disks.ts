@@ -37,6 +37,8 @@ export interface InstanceFiles {
   readonly consoleLog: string;
   /** NMIs delivered (triggerCrashDump), one number. */
   readonly crashDumps: string;
+  /** The guest's interfaces now, once one was plugged or unplugged (virt/libvirt/interfaces.ts). */
+  readonly nics: string;
 }
 
 const run = (bin: string, args: string[]) =>
@@ -67,6 +69,7 @@ export class HostDisks {
       configDrive: join(dir, 'config.raw'),
       consoleLog: join(dir, 'console.log'),
       crashDumps: join(dir, 'crash-dumps'),
+      nics: join(dir, 'nics.json'),
     };
   }
 

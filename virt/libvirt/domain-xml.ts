@@ -83,6 +83,8 @@ export function domainXml(d: DomainDesign): string {
     `  <devices>`,
     `    <emulator>${esc(d.emulator)}</emulator>`,
     ...disks,
+    // A USB controller with room: volumes and plugged interfaces go on USB (QEMU unplugs them alone).
+    `    <controller type='usb' index='0' model='qemu-xhci' ports='15'/>`,
     ...(spec.nics ?? []).map((n) => interfaceXml(spec.host, n)),
     `    <serial type='file'><source path='${esc(d.consoleLog)}' append='on'/><target port='0'/></serial>`,
     `    <video><model type='none'/></video>`,

@@ -15,6 +15,7 @@ import {
   VirtOp,
   type CallOptions,
   type GuestInfo,
+  type GuestNic,
   type GuestSpec,
   type HostResources,
   type HypervisorDriver,
@@ -35,6 +36,7 @@ import { Virsh } from './virsh.js';
 import { volumeAlias, volumeDiskXml, volumesIn } from './volumes.js';
 import { cpuFeatureTraits, hostCpuOf, requiredFeatures } from './cpu-traits.js';
 import { bridgeName, ensureBridge } from './bridges.js';
+import { freeUsbPort, hasMac, pluggedInterfaceXml, readNics, writeNics } from './interfaces.js';
 
 export interface LibvirtDriverConfig {
   readonly host: string;
@@ -130,7 +132,7 @@ export class LibvirtDriver implements HypervisorDriver {
             s = PowerState.Shutdown;
           }
           await this.disks.importCopy(id, undefined, spec.flavor.rootGb);
-          await this.define({ ...seen.meta.spec, flavor: spec.flavor }, seen.meta.rescued, signal);
+          await this.define({ ...(await this.specNow(seen)), flavor: spec.flavor }, seen.meta.rescued, signal);
         }
         if (s === PowerState.Shutdown || s === PowerState.Crashed) await this.v(['start', id], signal, id);
         return this.info(id, signal);
@@ -225,6 +227,55 @@ export class LibvirtDriver implements HypervisorDriver {
       if (volumesIn(now)[volumeId] === undefined && volumesIn(defined)[volumeId] === undefined) return;
       const which = live && volumesIn(now)[volumeId] === undefined ? ['--config'] : args;
       await this.v(['detach-device-alias', instanceId, volumeAlias(volumeId), ...which], signal, instanceId);
+    });
+  }
+
+  /** Hot-plugs the port's tap (docs/networks.md): live and in the definition when running, else the definition. */
+  attachInterface(instanceId: string, nic: GuestNic, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.AttachInterface, instanceId, opts, async (signal) => {
+      validateNics([nic]);
+      const seen = await this.found(instanceId, signal);
+      const nics = await this.nicsOf(seen);
+      const xml = await this.v(['dumpxml', '--inactive', instanceId], signal, instanceId);
+      if (!hasMac(xml, nic.mac)) {
+        await ensureBridge(bridgeName(nic.network));
+        const file = join(this.disks.files(instanceId).dir, `port-${nic.portId}.xml`);
+        const live = seen.status.powerState === PowerState.Running || seen.status.powerState === PowerState.Paused;
+        const port = freeUsbPort(live ? await this.v(['dumpxml', instanceId], signal, instanceId) : xml);
+        if (port === undefined)
+          throw new VirtError(VirtErrorCode.InvalidSpec, `guest ${instanceId} has no free USB port for an interface`);
+        await writeFile(file, pluggedInterfaceXml(this.host, nic, port));
+        const args = live ? ['--live', '--config'] : ['--config'];
+        await this.v(['attach-device', instanceId, file, ...args], signal, instanceId);
+      }
+      if (!nics.some((n) => n.portId === nic.portId))
+        await writeNics(this.disks.files(instanceId).nics, [...nics, nic]);
+    });
+  }
+
+  /** Unplugs the port's interface, by its MAC, from the running guest and its definition. */
+  detachInterface(instanceId: string, portId: string, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.DetachInterface, instanceId, opts, async (signal) => {
+      const seen = await this.observe(instanceId, signal);
+      if (!seen) return;
+      const nics = await this.nicsOf(seen);
+      const nic = nics.find((n) => n.portId === portId);
+      if (!nic) return;
+      const live = seen.status.powerState === PowerState.Running || seen.status.powerState === PowerState.Paused;
+      const [now, defined] = await Promise.all([
+        this.v(['dumpxml', instanceId], signal, instanceId),
+        this.v(['dumpxml', '--inactive', instanceId], signal, instanceId),
+      ]);
+      const where = [
+        ...(live && hasMac(now, nic.mac) ? ['--live'] : []),
+        ...(hasMac(defined, nic.mac) ? ['--config'] : []),
+      ];
+      if (where.length > 0)
+        await this.v(['detach-interface', instanceId, 'bridge', '--mac', nic.mac, ...where], signal, instanceId);
+      await writeNics(
+        this.disks.files(instanceId).nics,
+        nics.filter((n) => n.portId !== portId),
+      );
     });
   }
 
@@ -434,7 +485,7 @@ export class LibvirtDriver implements HypervisorDriver {
       const from = seen.status.powerState;
       const to = p.to.powerState;
       if (change === 'rescue' || change === 'unrescue') {
-        await this.define(seen.meta.spec, p.to.rescued, signal);
+        await this.define(await this.specNow(seen), p.to.rescued, signal);
         await this.down(id, from, false, signal);
         await this.v(['start', id], signal, id);
       } else if (to === PowerState.Shutdown) {
@@ -543,6 +594,17 @@ export class LibvirtDriver implements HypervisorDriver {
     return { state, reason, powerState: PowerState.Shutdown };
   }
 
+  /** The guest's interfaces now: those kept since one was plugged or unplugged, else its spec's. */
+  private async nicsOf(seen: Observed): Promise<GuestNic[]> {
+    return (await readNics(this.disks.files(seen.meta.spec.instanceId).nics)) ?? [...(seen.meta.spec.nics ?? [])];
+  }
+
+  /** The spec to define the guest from again (a rescue, a resize here): its interfaces as they are now. */
+  private async specNow(seen: Observed): Promise<GuestSpec> {
+    const nics = await this.nicsOf(seen);
+    return { ...seen.meta.spec, ...(nics.length > 0 ? { nics } : {}) };
+  }
+
   private async info(id: string, signal?: AbortSignal): Promise<GuestInfo> {
     return this.infoOf(await this.found(id, signal));
   }
@@ -552,8 +614,11 @@ export class LibvirtDriver implements HypervisorDriver {
     const s = seen.status.powerState;
     const pid = s === PowerState.Running || s === PowerState.Paused ? await this.qemuPid(id) : undefined;
     const crashDumps = await this.disks.crashDumps(id);
+    const nics = await this.nicsOf(seen);
+    const { nics: _defined, ...spec } = structuredClone(seen.meta.spec);
     return {
-      ...structuredClone(seen.meta.spec),
+      ...spec,
+      ...(nics.length > 0 ? { nics } : {}),
       powerState: s,
       rescued: seen.status.rescued,
       ...(pid === undefined ? {} : { pid }),
