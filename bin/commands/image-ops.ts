@@ -10,7 +10,7 @@ import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../c
 import { sendCommand } from '../client/wait.js';
 import { uploadImage } from '../client/image-upload.js';
 import { table } from '../table.js';
-import { timeoutMs, withWait, type WaitOptions } from './instance-ops.js';
+import { instanceCommand, timeoutMs, withWait, type WaitOptions } from './instance-ops.js';
 
 export function registerImageOps(program: Command): void {
   const simple = [
@@ -44,14 +44,7 @@ export function registerImageOps(program: Command): void {
   ).action((id: string, o: WaitOptions & { host?: string }) =>
     runClient(o, () => {
       const body = o.host === undefined ? {} : { host: tokenArg('--host', o.host) };
-      const run = {
-        instanceId: tokenArg('the instance id', id),
-        action: 'unshelve',
-        body,
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
+      return instanceCommand(o, id, 'unshelve', body);
     }),
   );
 
@@ -63,14 +56,7 @@ export function registerImageOps(program: Command): void {
   ).action((id: string, o: WaitOptions & { name: string }) =>
     runClient(o, () => {
       if (o.name.length === 0 || o.name.length > 255) throw new UsageError('the image name must be 1-255 characters');
-      const run = {
-        instanceId: tokenArg('the instance id', id),
-        action: 'snapshot',
-        body: { name: o.name },
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
+      return instanceCommand(o, id, 'snapshot', { name: o.name });
     }),
   );
 

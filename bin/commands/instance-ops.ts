@@ -29,6 +29,26 @@ export function withWait(cmd: Command): Command {
 /** `--timeout` in ms (1 s to 1 day), or a usage error. */
 export const timeoutMs = (o: WaitOptions) => intFlag('--timeout', o.timeout, 1, 86_400) * SECOND_MS;
 
+/**
+ * What a command line of one instance action runs: the instance id checked, then the command
+ * sent (and followed with `--wait`). Called inside `runClient`, so a bad id is a usage error.
+ */
+export function instanceCommand(
+  o: WaitOptions,
+  instance: string,
+  action: InstanceAction,
+  body: Record<string, unknown>,
+) {
+  const run = {
+    instanceId: tokenArg('the instance id', instance),
+    action,
+    body,
+    wait: !!o.wait,
+    timeoutMs: timeoutMs(o),
+  } as const;
+  return (c: Parameters<typeof sendCommand>[0]) => sendCommand(c, run);
+}
+
 /** Power and lifecycle actions that take an instance id and an empty body. */
 const SIMPLE: readonly [InstanceAction, string][] = [
   ['delete', 'delete an instance'],
@@ -136,14 +156,7 @@ export function registerInstanceOps(program: Command): void {
       .option('--hard', 'a hard reboot (power cycle)'),
   ).action((id: string, o: WaitOptions & { hard?: boolean }) =>
     runClient(o, () => {
-      const run = {
-        instanceId: tokenArg('the instance id', id),
-        action: 'reboot',
-        body: { type: o.hard ? 'HARD' : 'SOFT' },
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
+      return instanceCommand(o, id, 'reboot', { type: o.hard ? 'HARD' : 'SOFT' });
     }),
   );
 }

@@ -8,7 +8,7 @@ import { UsageError } from '../options.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { sendCommand } from '../client/wait.js';
 import { table } from '../table.js';
-import { timeoutMs, withWait, type WaitOptions } from './instance-ops.js';
+import { instanceCommand, timeoutMs, withWait, type WaitOptions } from './instance-ops.js';
 
 /** Confirm and revert: an instance id and an empty body. */
 const ENDINGS: readonly [string, InstanceAction, string][] = [
@@ -28,14 +28,7 @@ export function registerMoveOps(program: Command): void {
   ).action((id: string, flavor: string, o: WaitOptions) =>
     runClient(o, () => {
       if (flavor.length === 0 || flavor.length > 255) throw new UsageError('the flavor name must be 1-255 characters');
-      const run = {
-        instanceId: tokenArg('the instance id', id),
-        action: 'resize',
-        body: { flavor },
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
+      return instanceCommand(o, id, 'resize', { flavor });
     }),
   );
 
@@ -47,14 +40,7 @@ export function registerMoveOps(program: Command): void {
   ).action((id: string, o: WaitOptions & { image: string }) =>
     runClient(o, () => {
       if (o.image.length === 0 || o.image.length > 255) throw new UsageError('the image must be 1-255 characters');
-      const run = {
-        instanceId: tokenArg('the instance id', id),
-        action: 'rebuild',
-        body: { image: o.image },
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
+      return instanceCommand(o, id, 'rebuild', { image: o.image });
     }),
   );
 
@@ -65,14 +51,7 @@ export function registerMoveOps(program: Command): void {
       .option('--host <host>', 'the destination (admin; default: the scheduler picks)'),
   ).action((id: string, o: WaitOptions & { host?: string }) =>
     runClient(o, () => {
-      const run = {
-        instanceId: tokenArg('the instance id', id),
-        action: 'live_migrate',
-        body: o.host !== undefined ? { host: tokenArg('the host', o.host) } : {},
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
+      return instanceCommand(o, id, 'live_migrate', o.host !== undefined ? { host: tokenArg('the host', o.host) } : {});
     }),
   );
   for (const [name, action, description] of [
@@ -100,14 +79,7 @@ export function registerMoveOps(program: Command): void {
       .option('--host <host>', 'the destination (default: the scheduler picks)'),
   ).action((id: string, o: WaitOptions & { host?: string }) =>
     runClient(o, () => {
-      const run = {
-        instanceId: tokenArg('the instance id', id),
-        action: 'evacuate',
-        body: o.host !== undefined ? { host: tokenArg('the host', o.host) } : {},
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
+      return instanceCommand(o, id, 'evacuate', o.host !== undefined ? { host: tokenArg('the host', o.host) } : {});
     }),
   );
 
@@ -134,14 +106,7 @@ export function registerMoveOps(program: Command): void {
   ).action((id: string, o: WaitOptions & { host?: string }) =>
     runClient(o, () => {
       const body = o.host === undefined ? {} : { host: tokenArg('--host', o.host) };
-      const run = {
-        instanceId: tokenArg('the instance id', id),
-        action: 'migrate',
-        body,
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
+      return instanceCommand(o, id, 'migrate', body);
     }),
   );
 

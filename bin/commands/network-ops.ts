@@ -10,8 +10,7 @@ import type { NetworkRecord, NetworkRequest, PortRecord, SubnetRecord } from '..
 import { UsageError } from '../options.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { table } from '../table.js';
-import { sendCommand } from '../client/wait.js';
-import { timeoutMs, withWait, type WaitOptions } from './instance-ops.js';
+import { instanceCommand, withWait, type WaitOptions } from './instance-ops.js';
 
 const collect = (v: string, all: string[]): string[] => [...all, v];
 
@@ -83,14 +82,7 @@ function registerInterfaces(program: Command): void {
         o.port !== undefined
           ? { port: tokenArg('--port', o.port) }
           : { network: tokenArg('--network', o.network!), ...(o.fixedIp !== undefined ? { fixedIp: o.fixedIp } : {}) };
-      const run = {
-        instanceId: tokenArg('the instance id', instance),
-        action: 'interface_attach',
-        body,
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
+      return instanceCommand(o, instance, 'interface_attach', body);
     }),
   );
   withWait(
@@ -98,16 +90,7 @@ function registerInterfaces(program: Command): void {
       .command('detach-interface <instance> <port>')
       .description('unplug a port: one made for the instance is deleted, yours is unbound and kept'),
   ).action((instance: string, port: string, o: WaitOptions) =>
-    runClient(o, () => {
-      const run = {
-        instanceId: tokenArg('the instance id', instance),
-        action: 'interface_detach',
-        body: { portId: tokenArg('the port id', port) },
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
-    }),
+    runClient(o, () => instanceCommand(o, instance, 'interface_detach', { portId: tokenArg('the port id', port) })),
   );
 }
 

@@ -9,8 +9,7 @@ import { MAX_VOLUME_GB, type VolumeView } from '../../protocol/index.js';
 import { intFlag, UsageError } from '../options.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
 import { table } from '../table.js';
-import { sendCommand } from '../client/wait.js';
-import { timeoutMs, withWait, type WaitOptions } from './instance-ops.js';
+import { instanceCommand, withWait, type WaitOptions } from './instance-ops.js';
 
 const sizeOf = (v: string) => intFlag('--size', v, 1, MAX_VOLUME_GB);
 
@@ -118,32 +117,18 @@ function registerAttachments(program: Command): void {
       .description('attach a volume to an instance (active, paused or stopped); its device is the next free vdb, vdc…')
       .option('--delete-on-termination', 'delete the volume when the instance is deleted'),
   ).action((instance: string, volume: string, o: WaitOptions & { deleteOnTermination?: boolean }) =>
-    runClient(o, () => {
-      const run = {
-        instanceId: tokenArg('the instance id', instance),
-        action: 'volume_attach',
-        body: {
-          volumeId: tokenArg('the volume id', volume),
-          ...(o.deleteOnTermination ? { deleteOnTermination: true } : {}),
-        },
-        wait: !!o.wait,
-        timeoutMs: timeoutMs(o),
-      } as const;
-      return (c) => sendCommand(c, run);
-    }),
+    runClient(o, () =>
+      instanceCommand(o, instance, 'volume_attach', {
+        volumeId: tokenArg('the volume id', volume),
+        ...(o.deleteOnTermination ? { deleteOnTermination: true } : {}),
+      }),
+    ),
   );
   withWait(program.command('detach-volume <instance> <volume>').description('detach a volume from an instance')).action(
     (instance: string, volume: string, o: WaitOptions) =>
-      runClient(o, () => {
-        const run = {
-          instanceId: tokenArg('the instance id', instance),
-          action: 'volume_detach',
-          body: { volumeId: tokenArg('the volume id', volume) },
-          wait: !!o.wait,
-          timeoutMs: timeoutMs(o),
-        } as const;
-        return (c) => sendCommand(c, run);
-      }),
+      runClient(o, () =>
+        instanceCommand(o, instance, 'volume_detach', { volumeId: tokenArg('the volume id', volume) }),
+      ),
   );
 }
 
