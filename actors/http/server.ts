@@ -1,8 +1,8 @@
 /**
  * The HTTP face (docs/http-api.md): one listener that translates OpenStack's HTTP APIs to
  * novactor's NATS protocol, stateless, any number of them beside each other. Each API is
- * mounted under its prefix (`/placement` now); every request gets an `x-openstack-request-id`,
- * a body over the limit is 413, and anything a handler throws is a 500 in that API's error
+ * mounted under its prefix (`/identity`, `/compute`, `/image`, `/placement`); every request gets an
+ * `x-openstack-request-id`, a body over the limit is 413, and anything a handler throws is a 500 in that API's error
  * shape — never a crashed process.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -34,6 +34,8 @@ export interface MountedApi {
   /** Where it is mounted: `/placement`. */
   readonly prefix: string;
   handle(req: ApiRequest): Promise<ApiResponse>;
+  /** Its own body limit, when it takes more than JSON (an image's data). */
+  readonly maxBodyBytes?: number;
   /** The API's own shape of an internal error (its handler threw). */
   internalError(req: ApiRequest, err: unknown): ApiResponse;
 }
@@ -58,7 +60,7 @@ export interface HttpApi {
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
 export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
-  const max = o.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const maxJson = o.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const server = createServer((req, res) => {
     void serve(req, res).catch((err: unknown) => {
       o.log?.(`http: ${req.method} ${req.url}: could not answer`, err);
@@ -72,6 +74,7 @@ export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
     const url = new URL(req.url ?? '/', 'http://api');
     const api = o.apis.find((a) => url.pathname === a.prefix || url.pathname.startsWith(`${a.prefix}/`));
     if (!api) return send(res, requestId, { status: 404, body: { message: `no API at ${url.pathname}` } });
+    const max = api.maxBodyBytes ?? maxJson;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > max) {
       req.resume();

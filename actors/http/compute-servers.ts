@@ -1,0 +1,258 @@
+/**
+ * Nova's `/servers` routes: create (one `instance.boot` per server), list and detail with the
+ * common filters and paging, show, delete, and `POST /servers/{id}/action` — each a query or a
+ * command of the project's over NATS, answered as Nova answers (202 once the command is
+ * accepted; the state then moves, and every read shows the records the events left).
+ */
+import {
+  atLeast,
+  bootPlan,
+  listServers,
+  rejectionStatus,
+  serverAction,
+  serverSummary,
+  serverView,
+  type ServerViewContext,
+} from '../../machines/http/index.js';
+import type { InstanceRecordView, NetworkRecord } from '../../protocol/index.js';
+import { ADMIN_PROJECT, CallError } from '../runtime/index.js';
+import {
+  hostIdOf,
+  imageIdOf,
+  NovaHttpError,
+  objectBody,
+  ok,
+  type ComputeCall,
+  type ComputeRoute,
+} from './compute-kit.js';
+import type { CommandOutcome } from './nats-caller.js';
+import { isAdmin } from './tokens.js';
+
+const ID = '([A-Za-z0-9_-]{1,128})';
+
+/** The project's instance, or Nova's 404. */
+export async function serverOf(c: ComputeCall, id: string): Promise<InstanceRecordView> {
+  try {
+    return (await c.who.caller.query<{ instance: InstanceRecordView }>('instances.show', { instanceId: id })).instance;
+  } catch (err) {
+    if (err instanceof CallError && err.code === 'InstanceNotFound')
+      throw new NovaHttpError(404, `Instance ${id} could not be found.`);
+    throw err;
+  }
+}
+
+/** The view's context for some records: host states (admins, 2.16) and network names, read once. */
+async function viewContext(c: ComputeCall, rows: readonly InstanceRecordView[]) {
+  const admin = isAdmin(c.who);
+  const hostStatus = new Map<string, string>();
+  if (admin && atLeast(c.v, 2, 16) && rows.some((r) => r.host !== null)) {
+    const hosts = await c.who.caller
+      .admin<{ hosts: { host: string; alive: boolean; enabled: boolean; forcedDown: boolean }[] }>('hosts.list')
+      .catch(() => ({ hosts: [] }));
+    for (const h of hosts.hosts)
+      hostStatus.set(h.host, h.forcedDown || !h.alive ? 'DOWN' : h.enabled ? 'UP' : 'MAINTENANCE');
+  }
+  const networkNames = new Map<string, string>();
+  if (rows.some((r) => (r.ports ?? []).length > 0)) {
+    const nets = await c.who.caller
+      .net<{ networks: NetworkRecord[] }>('network.list')
+      .catch(() => ({ networks: [] as NetworkRecord[] }));
+    for (const n of nets.networks) networkNames.set(n.networkId, n.name);
+  }
+  return (r: InstanceRecordView): ServerViewContext => ({
+    version: c.v,
+    url: c.url,
+    admin,
+    hostId: hostIdOf(r),
+    imageId: imageIdOf(r),
+    hostStatus: r.host === null ? '' : (hostStatus.get(r.host) ?? 'UNKNOWN'),
+    networkNames,
+  });
+}
+
+/** A refused command as Nova's error. */
+function refused(o: CommandOutcome): never {
+  if (o.accepted) throw new Error('not refused');
+  throw new NovaHttpError(rejectionStatus(o.code), o.message);
+}
+
+async function list(c: ComputeCall, detail: boolean) {
+  const all = (await c.who.caller.query<{ instances: InstanceRecordView[] }>('instances.list')).instances;
+  const page = listServers(all, c.req.query, { admin: isAdmin(c.who), imageIdOf });
+  const ctx = detail ? await viewContext(c, page.servers) : undefined;
+  const servers = page.servers.map((r) => (ctx ? serverView(r, ctx(r)) : serverSummary(r, c.url)));
+  const links = page.next
+    ? [{ rel: 'next', href: `${c.url}/servers${detail ? '/detail' : ''}?${nextQuery(c.req.query, page.next)}` }]
+    : undefined;
+  return ok({ servers, ...(links ? { servers_links: links } : {}) });
+}
+
+const nextQuery = (q: URLSearchParams, marker: string) => {
+  const n = new URLSearchParams(q);
+  n.set('marker', marker);
+  return n.toString();
+};
+
+async function show(c: ComputeCall) {
+  const r = await serverOf(c, c.params[0]!);
+  const ctx = await viewContext(c, [r]);
+  return ok({ server: serverView(r, ctx(r)) });
+}
+
+async function create(c: ComputeCall) {
+  const plan = bootPlan(c.json, c.v, isAdmin(c.who));
+  const ids: string[] = [];
+  for (const [i, boot] of plan.boots.entries()) {
+    const id = c.who.caller.ids.next();
+    const outcome = await c.who.caller.command(id, 'boot', boot);
+    // The first refusal is the answer (Nova checks a request once for all its servers); later
+    // servers of a multiple create refused (their quota) are simply not made, as min_count allows.
+    if (!outcome.accepted) {
+      if (i === 0) refused(outcome);
+      break;
+    }
+    ids.push(id);
+  }
+  const first = ids[0]!;
+  const self = `${c.url}/servers/${first}`;
+  if (plan.returnReservationId) return ok({ reservation_id: `r-${first.slice(0, 8)}` }, 202);
+  return ok(
+    {
+      server: {
+        id: first,
+        links: [
+          { rel: 'self', href: self },
+          { rel: 'bookmark', href: self.replace('/v2.1/', '/') },
+        ],
+        'OS-DCF:diskConfig': 'MANUAL',
+        security_groups: [{ name: 'default' }],
+        adminPass: c.who.caller.ids.next().replace(/-/g, '').slice(0, 12),
+      },
+    },
+    202,
+    { location: self },
+  );
+}
+
+/** `PUT /servers/{id}`: novactor has no rename on the wire; the same name (or none) is answered with the server. */
+async function update(c: ComputeCall) {
+  const body = objectBody(c);
+  const s = body['server'];
+  if (s === null || typeof s !== 'object' || Array.isArray(s))
+    throw new NovaHttpError(400, "Invalid input: 'server' is a required property");
+  const r = await serverOf(c, c.params[0]!);
+  for (const [k, val] of Object.entries(s as Record<string, unknown>)) {
+    if (k === 'name' && val === r.name) continue;
+    if (k === 'name' || k === 'description' || k === 'accessIPv4' || k === 'accessIPv6' || k === 'OS-DCF:diskConfig')
+      throw new NovaHttpError(409, `novactor cannot change a server's ${k} (no such command on its protocol yet)`);
+    throw new NovaHttpError(400, `Invalid input: Additional properties are not allowed ('${k}' was unexpected)`);
+  }
+  const ctx = await viewContext(c, [r]);
+  return ok({ server: serverView(r, ctx(r)) });
+}
+
+async function remove(c: ComputeCall) {
+  const id = c.params[0]!;
+  const outcome = await c.who.caller.command(id, 'delete', {});
+  if (!outcome.accepted) {
+    if (outcome.code === 'InstanceNotFound') throw new NovaHttpError(404, `Instance ${id} could not be found.`);
+    refused(outcome);
+  }
+  return { status: 204 };
+}
+
+/** Nova's policy names of the admin-only actions, for its 403 message. */
+const ADMIN_RULES: Readonly<Record<string, string>> = {
+  migrate: 'os_compute_api:os-migrate-server:migrate',
+  'os-migrateLive': 'os_compute_api:os-migrate-server:migrate_live',
+  evacuate: 'os_compute_api:os-evacuate',
+  shelveOffload: 'os_compute_api:os-shelve:shelve_offload',
+};
+
+async function action(c: ComputeCall) {
+  const id = c.params[0]!;
+  const a = serverAction(c.json, c.v);
+  if (a.kind === 'console') {
+    await serverOf(c, id);
+    const r = await c.who.caller.query<{ output: string }>('instances.consoleLog', {
+      instanceId: id,
+      ...(a.length !== undefined ? { length: a.length } : {}),
+    });
+    return ok({ output: r.output });
+  }
+  if (a.adminOnly && !isAdmin(c.who)) {
+    const name = Object.keys(c.json as object)[0]!;
+    throw new NovaHttpError(403, `Policy doesn't allow ${ADMIN_RULES[name] ?? name} to be performed.`);
+  }
+  // What novactor honours only from the admin project (a forced host, evacuate) is sent there.
+  const project = a.adminProject && isAdmin(c.who) ? ADMIN_PROJECT : c.who.project;
+  const outcome = await c.who.caller.command(id, a.action, a.body, project);
+  if (!outcome.accepted) {
+    if (outcome.code === 'InstanceNotFound') throw new NovaHttpError(404, `Instance ${id} could not be found.`);
+    refused(outcome);
+  }
+  if (a.action === 'snapshot') return createImageAnswer(c, id, String(a.body['name']));
+  if (a.status === 204) return { status: 204 };
+  if (a.action === 'rescue') return ok({ adminPass: c.who.caller.ids.next().replace(/-/g, '').slice(0, 12) });
+  if (a.status === 200) return ok(undefined, 200);
+  return { status: 202 };
+}
+
+/** `createImage`: 202, with the new image's id (a body from 2.45, a Location header before) once it is listed. */
+async function createImageAnswer(c: ComputeCall, id: string, name: string) {
+  const images = await c.who.caller
+    .query<{ images: { imageId: string; name: string; kind: string; createdAt: number }[] }>('images.list', {
+      instanceId: id,
+    })
+    .catch(() => ({ images: [] }));
+  const image = images.images.filter((i) => i.kind === 'snapshot' && i.name === name).pop();
+  if (!image) return { status: 202 };
+  const location = `${c.url.replace(/\/compute\/v2\.1$/, '/image')}/v2/images/${image.imageId}`;
+  return atLeast(c.v, 2, 45) ? ok({ image_id: image.imageId }, 202) : ok(undefined, 202, { location });
+}
+
+export const serverRoutes: readonly ComputeRoute[] = [
+  {
+    method: 'GET',
+    path: /^\/servers$/,
+    policy: 'read',
+    rule: 'os_compute_api:servers:index',
+    handle: (c) => list(c, false),
+  },
+  {
+    method: 'GET',
+    path: /^\/servers\/detail$/,
+    policy: 'read',
+    rule: 'os_compute_api:servers:detail',
+    handle: (c) => list(c, true),
+  },
+  { method: 'POST', path: /^\/servers$/, policy: 'write', rule: 'os_compute_api:servers:create', handle: create },
+  {
+    method: 'GET',
+    path: new RegExp(`^/servers/${ID}$`),
+    policy: 'read',
+    rule: 'os_compute_api:servers:show',
+    handle: show,
+  },
+  {
+    method: 'PUT',
+    path: new RegExp(`^/servers/${ID}$`),
+    policy: 'write',
+    rule: 'os_compute_api:servers:update',
+    handle: update,
+  },
+  {
+    method: 'DELETE',
+    path: new RegExp(`^/servers/${ID}$`),
+    policy: 'write',
+    rule: 'os_compute_api:servers:delete',
+    handle: remove,
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/servers/${ID}/action$`),
+    policy: 'write',
+    rule: 'os_compute_api:servers:action',
+    handle: action,
+  },
+];
