@@ -310,6 +310,23 @@ export const extraRoutes: readonly ComputeRoute[] = [
   route('GET', `/os-hypervisors/${ANY}`, 'admin', 'os_compute_api:os-hypervisors:show', async (c) =>
     ok({ hypervisor: hypervisorView(await hostOf(c), true) }),
   ),
+  // novactor keeps no host uptime or load: the answer says so in the shape clients parse.
+  route('GET', `/os-hypervisors/${ANY}/uptime`, 'admin', 'os_compute_api:os-hypervisors:uptime', async (c) => {
+    const h = await hostOf(c);
+    const now = new Date(c.who.caller.clock.now()).toISOString().slice(11, 19);
+    return ok({
+      hypervisor: {
+        ...hypervisorView(h, false),
+        uptime: `${now} up unknown,  0 users,  load average: 0.00, 0.00, 0.00`,
+      },
+    });
+  }),
+  route('GET', `/os-hypervisors/${ANY}/search`, 'admin', 'os_compute_api:os-hypervisors:search', async (c) => {
+    const pattern = decodeURIComponent(c.params[0]!);
+    const found = (await hostFacts(c)).filter((h) => h.host.includes(pattern));
+    if (found.length === 0) throw new NovaHttpError(404, `No hypervisor matching '${pattern}' could be found.`);
+    return ok({ hypervisors: found.map((h) => hypervisorView(h, false)) });
+  }),
   route('GET', '/os-services', 'admin', 'os_compute_api:os-services:list', async (c) => {
     let rows = await hostFacts(c);
     const host = c.req.query.get('host');

@@ -78,7 +78,7 @@ export const hostIdOf = (r: InstanceRecordView): string =>
   r.host === null ? '' : createHash('sha224').update(`${r.project}${r.host}`).digest('hex');
 
 /** The image id a server shows: the upload or snapshot it booted, the built-in image, '' booted from a volume. */
-export function imageIdOf(r: InstanceRecordView): string {
+export function serverImageIdOf(r: InstanceRecordView): string {
   if ((r.blockDevices ?? []).some((b) => b.bootIndex === 0)) return '';
   if (r.image !== null && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(r.image))
     return r.image.toLowerCase();

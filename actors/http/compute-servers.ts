@@ -15,10 +15,12 @@ import {
   type ServerViewContext,
 } from '../../machines/http/index.js';
 import type { InstanceRecordView, NetworkRecord } from '../../protocol/index.js';
+import { imageIdOf } from '../records/index.js';
 import { ADMIN_PROJECT, CallError } from '../runtime/index.js';
+import type { ApiResponse } from './server.js';
 import {
   hostIdOf,
-  imageIdOf,
+  serverImageIdOf,
   NovaHttpError,
   objectBody,
   ok,
@@ -64,7 +66,7 @@ async function viewContext(c: ComputeCall, rows: readonly InstanceRecordView[]) 
     url: c.url,
     admin,
     hostId: hostIdOf(r),
-    imageId: imageIdOf(r),
+    imageId: serverImageIdOf(r),
     hostStatus: r.host === null ? '' : (hostStatus.get(r.host) ?? 'UNKNOWN'),
     networkNames,
   });
@@ -78,7 +80,7 @@ function refused(o: CommandOutcome): never {
 
 async function list(c: ComputeCall, detail: boolean) {
   const all = (await c.who.caller.query<{ instances: InstanceRecordView[] }>('instances.list')).instances;
-  const page = listServers(all, c.req.query, { admin: isAdmin(c.who), imageIdOf });
+  const page = listServers(all, c.req.query, { admin: isAdmin(c.who), imageIdOf: serverImageIdOf });
   const ctx = detail ? await viewContext(c, page.servers) : undefined;
   const servers = page.servers.map((r) => (ctx ? serverView(r, ctx(r)) : serverSummary(r, c.url)));
   const links = page.next
@@ -191,24 +193,27 @@ async function action(c: ComputeCall) {
     if (outcome.code === 'InstanceNotFound') throw new NovaHttpError(404, `Instance ${id} could not be found.`);
     refused(outcome);
   }
-  if (a.action === 'snapshot') return createImageAnswer(c, id, String(a.body['name']));
+  if (a.action === 'snapshot') return createImageAnswer(c, id, outcome.commandId);
   if (a.status === 204) return { status: 204 };
+  // Nova answers a rebuild with the server as it is now.
+  if (a.action === 'rebuild') {
+    const r = await serverOf(c, id);
+    return ok({ server: serverView(r, (await viewContext(c, [r]))(r)) }, 202);
+  }
   if (a.action === 'rescue') return ok({ adminPass: c.who.caller.ids.next().replace(/-/g, '').slice(0, 12) });
   if (a.status === 200) return ok(undefined, 200);
   return { status: 202 };
 }
 
-/** `createImage`: 202, with the new image's id (a body from 2.45, a Location header before) once it is listed. */
-async function createImageAnswer(c: ComputeCall, id: string, name: string) {
-  const images = await c.who.caller
-    .query<{ images: { imageId: string; name: string; kind: string; createdAt: number }[] }>('images.list', {
-      instanceId: id,
-    })
-    .catch(() => ({ images: [] }));
-  const image = images.images.filter((i) => i.kind === 'snapshot' && i.name === name).pop();
-  if (!image) return { status: 202 };
-  const location = `${c.url.replace(/\/compute\/v2\.1$/, '/image')}/v2/images/${image.imageId}`;
-  return atLeast(c.v, 2, 45) ? ok({ image_id: image.imageId }, 202) : ok(undefined, 202, { location });
+/**
+ * `createImage`: 202 with the new image's id — a body from 2.45, a Location header before. The
+ * snapshot's id is derived from the instance and the command (docs/protocol.md §8.8), so it is
+ * known before the image is saved.
+ */
+function createImageAnswer(c: ComputeCall, id: string, commandId: string): ApiResponse {
+  const imageId = imageIdOf(id, commandId);
+  const location = `${c.url.replace(/\/compute\/v2\.1$/, '/image')}/v2/images/${imageId}`;
+  return atLeast(c.v, 2, 45) ? ok({ image_id: imageId }, 202) : ok(undefined, 202, { location });
 }
 
 export const serverRoutes: readonly ComputeRoute[] = [

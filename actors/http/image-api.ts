@@ -123,7 +123,8 @@ export function imageApi(tokens: Tokens, rt: { clock: Clock; ids: IdSource }): M
       throw new GlanceError(403, 'Forbidden', 'novactor images are private to their project');
     const properties: Record<string, string> = {};
     for (const [k, v] of Object.entries(body)) {
-      if (GLANCE_FIELDS.has(k) || IGNORED.has(k)) continue;
+      // An empty value (openstacksdk sends its `owner_specified.openstack.*` checksums empty) is not kept.
+      if (GLANCE_FIELDS.has(k) || IGNORED.has(k) || v === '' || v === null) continue;
       if (!PROPERTY.test(k) || typeof v !== 'string' || v === '' || v.length > 255)
         throw new GlanceError(400, 'Bad Request', `Invalid property ${k}: a string of 1 to 255 characters`);
       properties[k] = v;
