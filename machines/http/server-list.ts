@@ -8,6 +8,29 @@ import type { InstanceRecordView } from '../../protocol/schemas/instance.js';
 import { NovaRequestError } from './server-request.js';
 import { novaStatus, STATUS_NAMES } from './server-view.js';
 
+/**
+ * Nova matches `name` and `ip` as regular expressions. A tenant's pattern run as one could take
+ * exponential time (`(a+)+b`) and stall the API for everyone, so only the forms clients use are
+ * special — `^` first, `$` last, `.` and `.*` — and every other character matches itself: such
+ * a pattern runs in linear time. Longer than 255 characters is 400.
+ */
+export function patternOf(text: string, what: string): RegExp {
+  if (text.length > 255) throw new NovaRequestError(`Invalid filter ${what}: at most 255 characters`);
+  const anchoredStart = text.startsWith('^');
+  const anchoredEnd = text.endsWith('$') && text.length > (anchoredStart ? 1 : 0);
+  const body = text.slice(anchoredStart ? 1 : 0, anchoredEnd ? -1 : undefined);
+  const source = body
+    .split('.*')
+    .map((part) =>
+      part
+        .split('.')
+        .map((lit) => lit.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&'))
+        .join('.'),
+    )
+    .join('.*');
+  return new RegExp(`${anchoredStart ? '^' : ''}${source}${anchoredEnd ? '$' : ''}`, 's');
+}
+
 export interface ServerPage {
   readonly servers: readonly InstanceRecordView[];
   /** Set when the page is full: the marker of the next one. */
@@ -25,12 +48,7 @@ export function listServers(
   let rows = [...all];
   const name = q.get('name');
   if (name !== null && name !== '') {
-    let re: RegExp;
-    try {
-      re = new RegExp(name);
-    } catch {
-      throw new NovaRequestError(`Invalid filter name: ${name} is not a regular expression`);
-    }
+    const re = patternOf(name, 'name');
     rows = rows.filter((r) => re.test(r.name));
   }
   const statuses = q.getAll('status').map((s) => s.toUpperCase());
@@ -52,12 +70,7 @@ export function listServers(
   if (image !== null) rows = rows.filter((r) => o.imageIdOf(r) === image);
   const ip = q.get('ip');
   if (ip !== null) {
-    let re: RegExp;
-    try {
-      re = new RegExp(ip);
-    } catch {
-      throw new NovaRequestError(`Invalid filter ip: ${ip} is not a regular expression`);
-    }
+    const re = patternOf(ip, 'ip');
     rows = rows.filter((r) => (r.ports ?? []).some((p) => p.ips.some((a) => re.test(a))));
   }
   const since = q.get('changes-since') ?? q.get('changes_since');

@@ -6,6 +6,7 @@
  * list and delete.
  */
 import test from 'ava';
+import fc from 'fast-check';
 import { request } from 'node:http';
 import {
   computeApi,
@@ -20,6 +21,7 @@ import { randomIds, systemClock, type Clock } from '../../../actors/runtime/inde
 import { BUILTIN_IMAGE_ID } from '../../../machines/http/index.js';
 import { startCloud } from '../../helpers/cloud.js';
 import { eventually } from '../../helpers/eventually.js';
+import { testSeed } from '../../helpers/seed.js';
 
 const clock = systemClock;
 
@@ -346,7 +348,7 @@ test('compute - bad input gets Nova error shapes, never a 500, and creates nothi
     ],
     ['GET', '/compute/v2.1/servers?limit=-1', {}, 400, 'badRequest'],
     ['GET', '/compute/v2.1/servers/detail?marker=nope', {}, 400, 'badRequest'],
-    ['GET', '/compute/v2.1/servers?name=(', {}, 400, 'badRequest'],
+    ['GET', `/compute/v2.1/servers?name=${'a'.repeat(256)}`, {}, 400, 'badRequest'],
     ['GET', '/compute/v2.1/flavors/m9.huge', {}, 404, 'itemNotFound'],
     ['GET', '/compute/v2.1/no-such-thing', {}, 404, 'itemNotFound'],
     ['PATCH', '/compute/v2.1/servers', {}, 405, 'badMethod'],
@@ -535,4 +537,78 @@ test('image - the built-in image is listed from the start; create, upload, show,
 
   t.is((await call(api, 'DELETE', `/image/v2/images/${id}`, { token })).status, 204);
   t.is((await call(api, 'GET', `/image/v2/images/${id}`, { token })).status, 404);
+});
+
+test('http fuzz - random methods, paths, versions and bodies: always an answer below 500, nothing made', async (t) => {
+  const { api, cloud } = await setup;
+  const token = await tokenFor(api, 'fuzzer', 'fuzz');
+  const server = '00000000-0000-0000-0000-0000000000f0';
+  const path = fc.constantFrom(
+    '/identity/v3/auth/tokens',
+    '/compute/v2.1/servers',
+    '/compute/v2.1/servers/detail',
+    `/compute/v2.1/servers/${server}`,
+    `/compute/v2.1/servers/${server}/action`,
+    `/compute/v2.1/servers/${server}/os-instance-actions`,
+    '/compute/v2.1/flavors',
+    '/compute/v2.1/flavors/m1.tiny/os-extra_specs',
+    '/compute/v2.1/os-quota-sets/fuzz',
+    '/compute/v2.1/os-server-groups',
+    '/compute/v2.1/limits',
+    '/image/v2/images',
+    `/image/v2/images/${server}/file`,
+  );
+  // Bodies that look like the real ones with a field broken, and anything at all.
+  const body = fc.oneof(
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+    fc.string(),
+    fc
+      .record({
+        server: fc.dictionary(
+          fc.constantFrom('name', 'flavorRef', 'imageRef', 'min_count', 'networks', 'x'),
+          fc.jsonValue(),
+        ),
+      })
+      .map((v) => JSON.stringify(v)),
+    fc
+      .dictionary(
+        fc.constantFrom('os-stop', 'reboot', 'resize', 'migrate', 'createImage', 'lock', 'nope'),
+        fc.jsonValue(),
+        { maxKeys: 2 },
+      )
+      .map((v) => JSON.stringify(v)),
+    fc.record({ auth: fc.jsonValue() }).map((v) => JSON.stringify(v)),
+  );
+  const request = fc.record({
+    method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
+    path,
+    query: fc.oneof(
+      fc.constant(''),
+      fc.string({ maxLength: 40 }).map((q) => `?name=${encodeURIComponent(q)}&limit=${encodeURIComponent(q)}`),
+    ),
+    version: fc.option(
+      fc.oneof(
+        fc.constant('compute latest'),
+        fc.string({ maxLength: 12 }).map((v) => `compute ${v}`),
+      ),
+    ),
+    body: fc.option(body),
+    type: fc.constantFrom('application/json', 'text/plain', 'application/octet-stream'),
+  });
+  await fc.assert(
+    fc.asyncProperty(request, async (r) => {
+      const headers: Record<string, string> = { 'x-auth-token': token, 'content-type': r.type };
+      if (r.version !== null) headers['openstack-api-version'] = r.version;
+      const res = await fetch(`${api.url}${r.path}${r.query}`, {
+        method: r.method,
+        headers,
+        ...(r.body !== null && r.method !== 'GET' ? { body: r.body } : {}),
+      });
+      const text = await res.text();
+      if (res.status >= 500) throw new Error(`${r.method} ${r.path}${r.query}: ${res.status} ${text}`);
+    }),
+    { numRuns: 300, seed: testSeed(20) },
+  );
+  const records = new NatsCaller(cloud.client.nc, 'fuzz', 'admin', clock, randomIds);
+  t.deepEqual((await records.query<{ instances: unknown[] }>('instances.list')).instances, [], 'no server was made');
 });

@@ -109,13 +109,20 @@ const record = (i: number): InstanceRecordView => ({
   updatedAt: 1000 + i,
 });
 
-test('listServers - newest first, filters, admin-only host filter, limit and marker', (t) => {
+test('listServers - newest first, filters (patterns safe from catastrophic backtracking), admin-only host filter, limit and marker', (t) => {
   const all = [1, 2, 3, 4, 5].map(record);
   const ids = (q: string, admin = false) =>
     listServers(all, new URLSearchParams(q), { admin, imageIdOf: () => BUILTIN_IMAGE_ID }).servers.map((r) => r.name);
   t.deepEqual(ids(''), ['vm5', 'vm4', 'vm3', 'vm2', 'vm1']);
   t.deepEqual(ids('status=SHUTOFF'), ['vm3']);
-  t.deepEqual(ids('name=^vm[12]$'), ['vm2', 'vm1']);
+  t.deepEqual(ids('name=^vm1$'), ['vm1']);
+  t.deepEqual(ids('name=v.3'), ['vm3']);
+  t.deepEqual(ids('name=^vm[12]$'), [], 'only ^, $, . and .* are special: brackets match themselves');
+  t.deepEqual(
+    ids(`name=${encodeURIComponent('(v+)+x')}`),
+    [],
+    'a pattern that would backtrack forever is literal text',
+  );
   t.deepEqual(ids('host=h2'), ['vm5', 'vm4', 'vm3', 'vm2', 'vm1'], 'ignored for a member');
   t.deepEqual(ids('host=h2', true), ['vm4', 'vm2']);
   const page = listServers(all, new URLSearchParams('limit=2'), { admin: false, imageIdOf: () => '' });
