@@ -83,6 +83,7 @@ export function computeApi(tokens: Tokens): MountedApi {
   return {
     prefix: '/compute',
     handle,
+    refusal: faultResponse,
     internalError: () => ({
       status: 500,
       body: novaFault(500, 'Unexpected API Error. Please report this at the novactor project.'),

@@ -97,6 +97,7 @@ export function identityApi(tokens: Tokens): MountedApi {
   return {
     prefix: '/identity',
     handle,
+    refusal: (status, message) => ({ status, body: keystoneError(status, 'Request Entity Too Large', message) }),
     internalError: (req) =>
       error(
         req,

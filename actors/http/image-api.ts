@@ -240,6 +240,7 @@ export function imageApi(tokens: Tokens, rt: { clock: Clock; ids: IdSource }): M
     prefix: '/image',
     maxBodyBytes: MAX_IMAGE_BYTES,
     handle,
+    refusal: (status, message) => fail(status, 'Request Entity Too Large', message),
     internalError: () => fail(500, 'Internal Server Error', 'The image service could not answer this request.'),
   };
 }

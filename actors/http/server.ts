@@ -36,6 +36,8 @@ export interface MountedApi {
   handle(req: ApiRequest): Promise<ApiResponse>;
   /** Its own body limit, when it takes more than JSON (an image's data). */
   readonly maxBodyBytes?: number;
+  /** The API's own shape of a refusal made before its handler runs (a body too large); a bare message otherwise. */
+  refusal?(status: number, message: string): ApiResponse;
   /** The API's own shape of an internal error (its handler threw). */
   internalError(req: ApiRequest, err: unknown): ApiResponse;
 }
@@ -76,13 +78,16 @@ export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
     if (!api) return send(res, requestId, { status: 404, body: { message: `no API at ${url.pathname}` } });
     const max = api.maxBodyBytes ?? maxJson;
     const declared = Number(req.headers['content-length'] ?? 0);
+    const tooLarge = () => {
+      const message = `request bodies are at most ${max} bytes`;
+      send(res, requestId, api.refusal?.(413, message) ?? { status: 413, body: { message } });
+    };
     if (declared > max) {
       req.resume();
-      return send(res, requestId, { status: 413, body: { message: `request bodies are at most ${max} bytes` } });
+      return tooLarge();
     }
     const body = await readBody(req, max);
-    if (body === 'too large')
-      return send(res, requestId, { status: 413, body: { message: `request bodies are at most ${max} bytes` } });
+    if (body === 'too large') return tooLarge();
     const request: ApiRequest = {
       method: req.method ?? 'GET',
       path: url.pathname.slice(api.prefix.length) || '/',

@@ -367,6 +367,7 @@ test('compute - bad input gets Nova error shapes, never a 500, and creates nothi
   );
   const huge = await call(api, 'POST', '/compute/v2.1/servers', { token, raw: Buffer.alloc(2 * 1024 * 1024, 0x20) });
   t.is(huge.status, 413);
+  t.is((huge.json!['overLimit'] as Record<string, unknown>)['code'], 413, "in Nova's shape");
   // Nothing was made: the project has no instance, the process still serves.
   t.deepEqual((await call(api, 'GET', '/compute/v2.1/servers', { token })).json, { servers: [] });
   const records = new NatsCaller(cloud.client.nc, 'badinput', 'admin', clock, randomIds);
