@@ -9,10 +9,12 @@ import test from 'ava';
 import fc from 'fast-check';
 import { request } from 'node:http';
 import {
+  behindIdentity,
   computeApi,
   identityApi,
   imageApi,
   NatsCaller,
+  placementApi,
   startHttpApi,
   Tokens,
   type HttpApi,
@@ -32,7 +34,12 @@ const setup = (async () => {
     host: '127.0.0.1',
     port: 0,
     ids: randomIds,
-    apis: [identityApi(tokens), computeApi(tokens), imageApi(tokens, { clock, ids: randomIds })],
+    apis: [
+      identityApi(tokens),
+      computeApi(tokens),
+      imageApi(tokens, { clock, ids: randomIds }),
+      behindIdentity(placementApi({ nc: cloud.client.nc }), tokens),
+    ],
   });
   return { cloud, tokens, api };
 })();
@@ -612,4 +619,18 @@ test('http fuzz - random methods, paths, versions and bodies: always an answer b
   );
   const records = new NatsCaller(cloud.client.nc, 'fuzz', 'admin', clock, randomIds);
   t.deepEqual((await records.query<{ instances: unknown[] }>('instances.list')).instances, [], 'no server was made');
+});
+
+test("placement behind identity - an admin token is Placement's admin, a member's is refused 403, an unknown one 401", async (t) => {
+  const { api } = await setup;
+  const get = async (token: string) =>
+    (
+      await call(api, 'GET', '/placement/resource_providers', {
+        token,
+        headers: { 'openstack-api-version': 'placement 1.39' },
+      })
+    ).status;
+  t.is(await get(await tokenFor(api, 'admin', 'admin')), 200);
+  t.is(await get(await tokenFor(api, 'ivan', 'demo')), 403);
+  t.is(await get('gAAAAunknown'), 401);
 });
