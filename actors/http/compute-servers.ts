@@ -136,19 +136,28 @@ async function create(c: ComputeCall) {
   );
 }
 
-/** `PUT /servers/{id}`: novactor has no rename on the wire; the same name (or none) is answered with the server. */
+/** `PUT /servers/{id}`: a new `name` is the instance's `rename` command; the other fields novactor does not keep. */
 async function update(c: ComputeCall) {
   const body = objectBody(c);
   const s = body['server'];
   if (s === null || typeof s !== 'object' || Array.isArray(s))
     throw new NovaHttpError(400, "Invalid input: 'server' is a required property");
-  const r = await serverOf(c, c.params[0]!);
-  for (const [k, val] of Object.entries(s as Record<string, unknown>)) {
-    if (k === 'name' && val === r.name) continue;
-    if (k === 'name' || k === 'description' || k === 'accessIPv4' || k === 'accessIPv6' || k === 'OS-DCF:diskConfig')
-      throw new NovaHttpError(409, `novactor cannot change a server's ${k} (no such command on its protocol yet)`);
-    throw new NovaHttpError(400, `Invalid input: Additional properties are not allowed ('${k}' was unexpected)`);
+  const id = c.params[0]!;
+  const fields = s as Record<string, unknown>;
+  for (const k of Object.keys(fields))
+    if (!['name', 'description', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig', 'hostname'].includes(k))
+      throw new NovaHttpError(400, `Invalid input: Additional properties are not allowed ('${k}' was unexpected)`);
+  const name = fields['name'];
+  if (name !== undefined) {
+    if (typeof name !== 'string' || name.length < 1 || name.length > 255 || /\p{Cc}/u.test(name))
+      throw new NovaHttpError(400, `Invalid input for field/attribute name. Value: ${JSON.stringify(name)}.`);
+    const r = await serverOf(c, id);
+    if (r.name !== name) {
+      const outcome = await c.who.caller.command(id, 'rename', { name });
+      if (!outcome.accepted) refused(outcome);
+    }
   }
+  const r = await serverOf(c, id);
   const ctx = await viewContext(c, [r]);
   return ok({ server: serverView(r, ctx(r)) });
 }

@@ -16,6 +16,7 @@ import * as lock from './lock.js';
 import * as moves from './moves.js';
 import * as power from './power.js';
 import * as rebuild from './rebuild.js';
+import * as rename from './rename.js';
 import * as shelve from './shelve.js';
 import * as softDelete from './soft-delete.js';
 import * as volumes from './volumes.js';
@@ -26,6 +27,7 @@ export const RULES = {
   ...build.rules,
   ...del.rules,
   ...lock.rules,
+  ...rename.rules,
   ...power.rules,
   ...moves.rules,
   ...live.rules,
@@ -61,6 +63,7 @@ export const ACCEPTANCES = {
   ...shelve.acceptances,
   ...images.acceptances,
   ...lock.acceptances,
+  ...rename.acceptances,
   ...volumes.acceptances,
 } satisfies Record<string, Acceptance & { readonly target: TopState | null }>;
 export type Accepted = keyof typeof ACCEPTANCES;

@@ -2,7 +2,7 @@
  * The real `openstack` CLI (python3-openstackclient 6.0, Debian 12) against `novactor up
  * --http` (docs/http-api.md): password authentication to /identity/v3 through a clouds.yaml,
  * then the server lifecycle — create --wait, list, show, stop, start, reboot, resize and
- * confirm, migrate and revert (two hosts), delete — `image list`, and tenant isolation: a token
+ * confirm, migrate and revert (two hosts), rename, delete — `image list`, and tenant isolation: a token
  * of another project neither sees nor touches the server. One cloud for the file.
  */
 import test from 'ava';
@@ -179,7 +179,9 @@ withOpenstackCli('openstack CLI', () => {
     t.not((await bob(['server', 'delete', id])).code, 0);
     t.is(await status(), 'ACTIVE', 'untouched');
 
-    ok(await alice(['server', 'delete', '--wait', 'vm1']), 'server delete');
+    ok(await alice(['server', 'set', '--name', 'vm1-renamed', 'vm1']), 'server set --name');
+    t.is((await seen())['name'], 'vm1-renamed');
+    ok(await alice(['server', 'delete', '--wait', 'vm1-renamed']), 'server delete');
     t.deepEqual(json<unknown[]>(await alice(['server', 'list', '-f', 'json']), 'server list'), []);
   });
 });

@@ -64,6 +64,7 @@ const commandBodies: Record<string, Record<string, unknown>> = {
   evacuate: { host: 'h3' },
   unshelve: {},
   snapshot: { name: 'snap-1' },
+  rename: { name: 'web-2' },
   volume_attach: { volumeId: 'v-1', deleteOnTermination: true },
   volume_detach: { volumeId: 'v-1' },
 };
