@@ -195,6 +195,11 @@ export function imageApi(tokens: Tokens, rt: { clock: Clock; ids: IdSource }): M
     return { status: 204 };
   };
 
+  const mayUpload = async (token: string | string[] | undefined) => {
+    const who = await tokens.resolve(token);
+    return who !== undefined && mayWrite(who);
+  };
+
   const handle = async (req: ApiRequest): Promise<ApiResponse> => {
     const root = `${rootUrlOf(req)}/image`;
     const path = req.path.replace(/\/+$/, '') || '/';
@@ -238,7 +243,11 @@ export function imageApi(tokens: Tokens, rt: { clock: Clock; ids: IdSource }): M
 
   return {
     prefix: '/image',
-    maxBodyBytes: MAX_IMAGE_BYTES,
+    // Only a member's upload of an image's data may be large: anyone else is held to the JSON limit.
+    bodyLimit: async (req) =>
+      req.method === 'PUT' && FILE.test(req.path.replace(/\/+$/, '')) && (await mayUpload(req.headers['x-auth-token']))
+        ? MAX_IMAGE_BYTES
+        : undefined,
     handle,
     refusal: (status, message) => fail(status, 'Request Entity Too Large', message),
     internalError: () => fail(500, 'Internal Server Error', 'The image service could not answer this request.'),

@@ -34,8 +34,16 @@ export interface MountedApi {
   /** Where it is mounted: `/placement`. */
   readonly prefix: string;
   handle(req: ApiRequest): Promise<ApiResponse>;
-  /** Its own body limit, when it takes more than JSON (an image's data). */
-  readonly maxBodyBytes?: number;
+  /**
+   * A larger body limit for some requests (an image's data), judged on the request's line and
+   * headers before any of its body is read — so that only a caller it admits may send that much.
+   * Undefined: the listener's limit.
+   */
+  bodyLimit?(req: {
+    readonly method: string;
+    readonly path: string;
+    readonly headers: IncomingMessage['headers'];
+  }): Promise<number | undefined>;
   /** The API's own shape of a refusal made before its handler runs (a body too large); a bare message otherwise. */
   refusal?(status: number, message: string): ApiResponse;
   /** The API's own shape of an internal error (its handler threw). */
@@ -76,7 +84,8 @@ export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
     const url = new URL(req.url ?? '/', 'http://api');
     const api = o.apis.find((a) => url.pathname === a.prefix || url.pathname.startsWith(`${a.prefix}/`));
     if (!api) return send(res, requestId, { status: 404, body: { message: `no API at ${url.pathname}` } });
-    const max = api.maxBodyBytes ?? maxJson;
+    const path = url.pathname.slice(api.prefix.length) || '/';
+    const max = (await api.bodyLimit?.({ method: req.method ?? 'GET', path, headers: req.headers })) ?? maxJson;
     const declared = Number(req.headers['content-length'] ?? 0);
     const tooLarge = () => {
       const message = `request bodies are at most ${max} bytes`;
@@ -90,7 +99,7 @@ export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
     if (body === 'too large') return tooLarge();
     const request: ApiRequest = {
       method: req.method ?? 'GET',
-      path: url.pathname.slice(api.prefix.length) || '/',
+      path,
       query: url.searchParams,
       headers: req.headers,
       body,

@@ -525,7 +525,13 @@ test('image - the built-in image is listed from the start; create, upload, show,
   t.is(made.status, 201);
   const id = String(made.json!['id']);
   t.is(made.json!['status'], 'queued');
-  const bytes = Buffer.alloc(600_000, 7); // two parts
+  const bytes = Buffer.alloc(1_200_000, 7); // three parts, over the 1 MiB JSON limit
+  // Without a token, data over the JSON limit is refused before it is read.
+  const anonymous = await call(api, 'PUT', `/image/v2/images/${id}/file`, {
+    raw: bytes,
+    type: 'application/octet-stream',
+  });
+  t.is(anonymous.status, 413);
   const put = await call(api, 'PUT', `/image/v2/images/${id}/file`, {
     token,
     raw: bytes,
@@ -533,7 +539,14 @@ test('image - the built-in image is listed from the start; create, upload, show,
   });
   t.is(put.status, 204, put.text);
   const shown = (await call(api, 'GET', `/image/v2/images/${id}`, { token })).json!;
-  t.like(shown, { id, name: 'disk-1', status: 'active', size: 600_000, disk_format: 'raw', hw_architecture: 'x86_64' });
+  t.like(shown, {
+    id,
+    name: 'disk-1',
+    status: 'active',
+    size: 1_200_000,
+    disk_format: 'raw',
+    hw_architecture: 'x86_64',
+  });
   const byName = (await call(api, 'GET', '/image/v2/images?name=disk-1', { token })).json!['images'] as {
     id: string;
   }[];
