@@ -17,6 +17,9 @@ import { NatsCaller } from './nats-caller.js';
 /** How every issued token id starts (as Keystone's Fernet tokens do). */
 const ISSUED = 'gAAAA';
 
+/** Live tokens one process keeps at most: past this the oldest is dropped (its holder authenticates again). */
+export const MAX_TOKENS = 100_000;
+
 /** Keystone's default token lifetime: an hour. */
 export const DEFAULT_TOKEN_TTL_MS = 3_600_000;
 
@@ -52,6 +55,7 @@ export class Tokens {
   /** Secure mode: one connection per NATS user, opened when it first authenticates. */
   private readonly connections = new Map<string, { password: string; nc: Promise<NatsConnection> }>();
   private readonly ttlMs: number;
+  private purgedAt = 0;
   constructor(private readonly o: TokensOptions) {
     this.ttlMs = o.ttlMs ?? DEFAULT_TOKEN_TTL_MS;
   }
@@ -102,6 +106,8 @@ export class Tokens {
       auditId: this.o.ids.next().replace(/-/g, '').slice(0, 22),
     };
     this.tokens.set(token.id, token);
+    // A flood of authentications (any password works in development mode) must not grow without bound.
+    if (this.tokens.size > MAX_TOKENS) this.tokens.delete(this.tokens.keys().next().value!);
     return token;
   }
 
@@ -188,8 +194,11 @@ export class Tokens {
     return true;
   }
 
+  /** Drops expired tokens, at most once a minute (a walk over every token per authentication would be quadratic). */
   private purge(): void {
     const now = this.o.clock.now();
+    if (now - this.purgedAt < 60_000) return;
+    this.purgedAt = now;
     for (const [id, t] of this.tokens) if (t.expiresAt <= now) this.tokens.delete(id);
   }
 
