@@ -57,6 +57,36 @@ export function identityApi(tokens: Tokens): MountedApi {
       }
       return error(req, 405, 'Method Not Allowed', `The method ${req.method} is not allowed for this resource.`);
     }
+    // Projects are not records in novactor (a project is a name the bus's subjects carry): a token
+    // sees its own, an admin any name it asks for.
+    const project = /^\/v3\/projects\/([A-Za-z0-9][A-Za-z0-9_-]{0,127})$/.exec(path);
+    if ((project || path === '/v3/projects') && req.method === 'GET') {
+      const caller = tokens.find(String(req.headers['x-auth-token'] ?? ''));
+      if (!caller) return error(req, 401, 'Unauthorized', AUTH_REQUIRED);
+      const view = (p: string) => ({
+        id: p,
+        name: p,
+        domain_id: 'default',
+        enabled: true,
+        is_domain: false,
+        parent_id: 'default',
+        description: '',
+      });
+      const visible = (p: string) => caller.role === 'admin' || p === caller.project;
+      if (project) {
+        if (!visible(project[1]!)) return error(req, 404, 'Not Found', `Could not find project: ${project[1]}.`);
+        return { status: 200, body: { project: view(project[1]!) } };
+      }
+      const name = req.query.get('name');
+      const names = name !== null ? [name] : caller.project !== undefined ? [caller.project] : [];
+      return {
+        status: 200,
+        body: {
+          projects: names.filter((p) => /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(p) && visible(p)).map(view),
+          links: { self: `${root}/identity/v3/projects`, previous: null, next: null },
+        },
+      };
+    }
     if ((path === '/v3/auth/projects' || path === '/v3/auth/catalog') && req.method === 'GET') {
       const caller = tokens.find(String(req.headers['x-auth-token'] ?? ''));
       if (!caller) return error(req, 401, 'Unauthorized', AUTH_REQUIRED);

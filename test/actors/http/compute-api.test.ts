@@ -656,3 +656,31 @@ test("placement behind identity - an admin token is Placement's admin, a member'
   t.is(await get(await tokenFor(api, 'ivan', 'demo')), 403);
   t.is(await get('gAAAAunknown'), 401);
 });
+
+test('projects and quotas - a token sees its project, an admin any; the admin sets a quota a member then reads', async (t) => {
+  const { api } = await setup;
+  const admin = await tokenFor(api, 'admin', 'admin');
+  const member = await tokenFor(api, 'jane', 'quot');
+  t.is((await call(api, 'GET', '/identity/v3/projects/quot', { token: member })).status, 200);
+  t.is((await call(api, 'GET', '/identity/v3/projects/elsewhere', { token: member })).status, 404);
+  t.is((await call(api, 'GET', '/identity/v3/projects/elsewhere', { token: admin })).status, 200);
+  const set = await call(api, 'PUT', '/compute/v2.1/os-quota-sets/quot', {
+    token: admin,
+    body: { quota_set: { instances: 3, cores: 6 } },
+  });
+  t.is(set.status, 200, set.text);
+  t.like(set.json!['quota_set'] as Record<string, unknown>, { instances: 3, cores: 6 });
+  const shown = await call(api, 'GET', '/compute/v2.1/os-quota-sets/quot', { token: member });
+  t.like(shown.json!['quota_set'] as Record<string, unknown>, { id: 'quot', instances: 3, cores: 6 });
+  t.is((await call(api, 'GET', '/compute/v2.1/os-quota-sets/admin', { token: member })).status, 403, "another's");
+  const refused = await call(api, 'PUT', '/compute/v2.1/os-quota-sets/quot', {
+    token: member,
+    body: { quota_set: { instances: 100 } },
+  });
+  t.is(refused.status, 403);
+  const bad = await call(api, 'PUT', '/compute/v2.1/os-quota-sets/quot', {
+    token: admin,
+    body: { quota_set: { instances: 'many' } },
+  });
+  t.is(bad.status, 400);
+});
