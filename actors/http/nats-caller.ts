@@ -168,11 +168,20 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
 }
 
-/** The first event of `sub` that follows from `commandId`; never resolves when there is none. */
+/**
+ * The first event of `sub` that follows from `commandId`; never resolves when there is none, and
+ * never rejects: a subscription that fails (the server refused it) only means no word comes, and
+ * the command, already durable, is answered as accepted — a rejection here, before anyone awaits
+ * it, would be an unhandled one.
+ */
 async function firstWord(sub: Subscription, commandId: string) {
-  for await (const m of sub) {
-    const e = decodeMessage<Record<string, unknown>>(m.data, MessageKind.Event);
-    if (e.ok && e.value.corr === commandId) return e.value;
+  try {
+    for await (const m of sub) {
+      const e = decodeMessage<Record<string, unknown>>(m.data, MessageKind.Event);
+      if (e.ok && e.value.corr === commandId) return e.value;
+    }
+  } catch {
+    // no word from this subscription
   }
   return new Promise<never>(() => undefined);
 }
