@@ -32,15 +32,33 @@ import { isAdmin } from './tokens.js';
 
 const ID = '([A-Za-z0-9_-]{1,128})';
 
-/** The project's instance, or Nova's 404. */
+/** The project's instance (an admin's: any project's), or Nova's 404. */
 export async function serverOf(c: ComputeCall, id: string): Promise<InstanceRecordView> {
   try {
     return (await c.who.caller.query<{ instance: InstanceRecordView }>('instances.show', { instanceId: id })).instance;
   } catch (err) {
-    if (err instanceof CallError && err.code === 'InstanceNotFound')
-      throw new NovaHttpError(404, `Instance ${id} could not be found.`);
-    throw err;
+    if (!(err instanceof CallError && err.code === 'InstanceNotFound')) throw err;
   }
+  if (isAdmin(c.who)) {
+    try {
+      return (await c.who.caller.admin<{ instance: InstanceRecordView }>('instances.show', { instanceId: id }))
+        .instance;
+    } catch (err) {
+      if (!(err instanceof CallError && err.code === 'InstanceNotFound')) throw err;
+    }
+  }
+  throw new NovaHttpError(404, `Instance ${id} could not be found.`);
+}
+
+/**
+ * Where a command on `id` is sent, and whose events follow it: the token's project; for an admin
+ * acting on another project's server, the admin project (where novactor honours that) with the
+ * owner's events.
+ */
+async function commandPlace(c: ComputeCall, id: string, adminProject: boolean) {
+  if (!isAdmin(c.who)) return { project: c.who.project, owner: c.who.project };
+  const owner = (await serverOf(c, id)).project;
+  return { project: adminProject || owner !== c.who.project ? ADMIN_PROJECT : c.who.project, owner };
 }
 
 /** The view's context for some records: host states (admins, 2.16) and network names, read once. */
@@ -78,8 +96,29 @@ function refused(o: CommandOutcome): never {
   throw new NovaHttpError(rejectionStatus(o.code), o.message);
 }
 
+/** Nova's `all_tenants`: present and not false. */
+const allTenants = (q: URLSearchParams) => q.has('all_tenants') && !/^(0|false|no|off)$/i.test(q.get('all_tenants')!);
+
 async function list(c: ComputeCall, detail: boolean) {
-  const all = (await c.who.caller.query<{ instances: InstanceRecordView[] }>('instances.list')).instances;
+  const q = c.req.query;
+  let all: InstanceRecordView[];
+  if (allTenants(q)) {
+    if (!isAdmin(c.who))
+      throw new NovaHttpError(
+        403,
+        "Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed.",
+      );
+    const project = q.get('project_id') ?? q.get('tenant_id');
+    const valid = project === null || /^[A-Za-z0-9_-]{1,128}$/.test(project);
+    all = valid
+      ? (
+          await c.who.caller.admin<{ instances: InstanceRecordView[] }>(
+            'instances.list',
+            project !== null ? { project } : {},
+          )
+        ).instances
+      : [];
+  } else all = (await c.who.caller.query<{ instances: InstanceRecordView[] }>('instances.list')).instances;
   const page = listServers(all, c.req.query, { admin: isAdmin(c.who), imageIdOf: serverImageIdOf });
   const ctx = detail ? await viewContext(c, page.servers) : undefined;
   const servers = page.servers.map((r) => (ctx ? serverView(r, ctx(r)) : serverSummary(r, c.url)));
@@ -153,7 +192,8 @@ async function update(c: ComputeCall) {
       throw new NovaHttpError(400, `Invalid input for field/attribute name. Value: ${JSON.stringify(name)}.`);
     const r = await serverOf(c, id);
     if (r.name !== name) {
-      const outcome = await c.who.caller.command(id, 'rename', { name });
+      const place = await commandPlace(c, id, false);
+      const outcome = await c.who.caller.command(id, 'rename', { name }, place.project, place.owner);
       if (!outcome.accepted) refused(outcome);
     }
   }
@@ -164,7 +204,8 @@ async function update(c: ComputeCall) {
 
 async function remove(c: ComputeCall) {
   const id = c.params[0]!;
-  const outcome = await c.who.caller.command(id, 'delete', {});
+  const place = await commandPlace(c, id, false);
+  const outcome = await c.who.caller.command(id, 'delete', {}, place.project, place.owner);
   if (!outcome.accepted) {
     if (outcome.code === 'InstanceNotFound') throw new NovaHttpError(404, `Instance ${id} could not be found.`);
     refused(outcome);
@@ -195,9 +236,10 @@ async function action(c: ComputeCall) {
     const name = Object.keys(c.json as object)[0]!;
     throw new NovaHttpError(403, `Policy doesn't allow ${ADMIN_RULES[name] ?? name} to be performed.`);
   }
-  // What novactor honours only from the admin project (a forced host, evacuate) is sent there.
-  const project = a.adminProject && isAdmin(c.who) ? ADMIN_PROJECT : c.who.project;
-  const outcome = await c.who.caller.command(id, a.action, a.body, project);
+  // What novactor honours only from the admin project (a forced host, evacuate, another project's
+  // server) is sent there.
+  const place = await commandPlace(c, id, a.adminProject);
+  const outcome = await c.who.caller.command(id, a.action, a.body, place.project, place.owner);
   if (!outcome.accepted) {
     if (outcome.code === 'InstanceNotFound') throw new NovaHttpError(404, `Instance ${id} could not be found.`);
     refused(outcome);

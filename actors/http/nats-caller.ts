@@ -124,12 +124,14 @@ export class NatsCaller {
     action: InstanceAction,
     body: Record<string, unknown>,
     project = this.project,
+    owner = this.project,
   ): Promise<CommandOutcome> {
     const commandId = this.ids.next();
     // Listen before publishing so that no word is missed; a refusal of a command sent in the admin
-    // project comes on the admin project's subjects, its lifecycle on the owner's.
-    const subs: Subscription[] = [this.nc.subscribe(this.s.evtInstance(this.project, instanceId))];
-    if (project !== this.project) subs.push(this.nc.subscribe(this.s.evtInstance(project, instanceId)));
+    // project comes on the admin project's subjects, its lifecycle on the owner's (`owner`).
+    const subs: Subscription[] = [...new Set([this.project, project, owner])].map((p) =>
+      this.nc.subscribe(this.s.evtInstance(p, instanceId)),
+    );
     try {
       const word = Promise.race(subs.map((sub) => firstWord(sub, commandId)));
       const env = envelope({

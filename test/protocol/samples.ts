@@ -151,6 +151,8 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'image.delete': { imageId: 'img-2' },
   'query.migrations.list': { instanceId: 'i-1' },
   'admin.hosts.list': {},
+  'admin.instances.list': { project: 'demo' },
+  'admin.instances.show': { instanceId: 'i-1' },
   'admin.hosts.set': { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance' },
   'query.quotas.show': {},
   'admin.quotas.show': { project: 'demo' },
@@ -389,6 +391,8 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
       },
     ],
   },
+  'admin.instances.list': { instances: [record] },
+  'admin.instances.show': { instance: record },
   'admin.hosts.list': {
     hosts: [
       { host: 'h1', alive: true, enabled: false, forcedDown: false, reason: 'maintenance', lastSeen: 1767225600000 },

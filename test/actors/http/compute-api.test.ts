@@ -460,6 +460,24 @@ test('compute - a server through its lifecycle: create, show, list filters, stop
     ['start', 'stop', 'stop', 'create'],
   );
 
+  // The admin, scoped to its own project, lists every project's servers, shows and stops this one.
+  const root = await tokenFor(api, 'admin', 'admin');
+  const everyone = async (q: string, token2 = root) =>
+    call(api, 'GET', `/compute/v2.1/servers/detail?all_tenants=1${q}`, { token: token2 });
+  t.true(((await everyone('')).json!['servers'] as { id: string }[]).some((x) => x.id === id));
+  t.deepEqual(
+    ((await everyone('&project_id=life')).json!['servers'] as { id: string }[]).map((x) => x.id),
+    [id],
+  );
+  t.deepEqual((await everyone('&project_id=nobody')).json!['servers'], []);
+  t.is((await everyone('', token)).status, 403, 'all_tenants is the admin’s');
+  t.is(server(await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token: root }))['tenant_id'], 'life');
+  t.is(
+    (await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token: root, body: { 'os-stop': null } })).status,
+    202,
+  );
+  await statusIs(api, token, id, 'SHUTOFF');
+
   // PUT renames (the instance's rename command); fields novactor does not know are 400.
   const renamed = await call(api, 'PUT', `/compute/v2.1/servers/${id}`, { token, body: { server: { name: 'web-2' } } });
   t.is(renamed.status, 200, renamed.text);
