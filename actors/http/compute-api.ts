@@ -35,7 +35,8 @@ export function computeApi(tokens: Tokens): MountedApi {
     );
     if (!n.ok) return faultResponse(n.status, n.message);
     const v = n.version;
-    const headers = computeVersionHeaders(v);
+    // Nova names the request id twice; clients log either.
+    const headers = { ...computeVersionHeaders(v), 'x-compute-request-id': req.requestId };
     const answer = (a: ApiResponse): ApiResponse => ({ ...a, headers: { ...headers, ...a.headers } });
     let path = m[1] ?? '/';
     if (req.method === 'GET' && (path === '/' || path === ''))

@@ -259,6 +259,8 @@ test('compute - version documents and microversions: header forms, 400 for a mal
   });
   t.is(asked.headers.get('openstack-api-version'), 'compute 2.60');
   t.is(asked.headers.get('x-openstack-nova-api-version'), '2.60');
+  t.is(asked.headers.get('x-compute-request-id'), asked.headers.get('x-openstack-request-id'));
+  t.regex(asked.headers.get('x-openstack-request-id') ?? '', /^req-/);
   const legacy = await call(api, 'GET', '/compute/v2.1/flavors', {
     token,
     headers: { 'x-openstack-nova-api-version': '2.30' },
