@@ -14,12 +14,13 @@ import {
 import type { ApiRequest, ApiResponse, MountedApi } from './server.js';
 import { allowed, faultOf, faultResponse, type ComputeRoute } from './compute-kit.js';
 import { serverRoutes } from './compute-servers.js';
+import { actionRoutes } from './compute-actions.js';
 import { flavorRoutes } from './compute-flavors.js';
 import { rootUrlOf } from './identity-api.js';
 import { extraRoutes } from './compute-extras.js';
 import type { Tokens } from './tokens.js';
 
-const ROUTES: readonly ComputeRoute[] = [...serverRoutes, ...flavorRoutes, ...extraRoutes];
+const ROUTES: readonly ComputeRoute[] = [...serverRoutes, ...actionRoutes, ...flavorRoutes, ...extraRoutes];
 
 export function computeApi(tokens: Tokens): MountedApi {
   const handle = async (req: ApiRequest): Promise<ApiResponse> => {

@@ -1,6 +1,6 @@
 /**
  * Nova's `/servers` routes: create (one `instance.boot` per server), list and detail with the
- * common filters and paging, show, delete, and `POST /servers/{id}/action` — each a query or a
+ * common filters and paging, show, rename, delete (the actions: compute-actions.ts) — each a query or a
  * command of the project's over NATS, answered as Nova answers (202 once the command is
  * accepted; the state then moves, and every read shows the records the events left).
  */
@@ -9,15 +9,12 @@ import {
   bootPlan,
   listServers,
   rejectionStatus,
-  serverAction,
   serverSummary,
   serverView,
   type ServerViewContext,
 } from '../../machines/http/index.js';
 import type { InstanceRecordView, NetworkRecord } from '../../protocol/index.js';
-import { imageIdOf } from '../records/index.js';
 import { ADMIN_PROJECT, CallError } from '../runtime/index.js';
-import type { ApiResponse } from './server.js';
 import {
   hostIdOf,
   serverImageIdOf,
@@ -30,7 +27,8 @@ import {
 import type { CommandOutcome } from './nats-caller.js';
 import { isAdmin } from './tokens.js';
 
-const ID = '([A-Za-z0-9_-]{1,128})';
+/** A server id in a path: a subject token (anything else is no server). */
+export const ID = '([A-Za-z0-9_-]{1,128})';
 
 /** The project's instance (an admin's: any project's), or Nova's 404. */
 export async function serverOf(c: ComputeCall, id: string): Promise<InstanceRecordView> {
@@ -55,14 +53,14 @@ export async function serverOf(c: ComputeCall, id: string): Promise<InstanceReco
  * acting on another project's server, the admin project (where novactor honours that) with the
  * owner's events.
  */
-async function commandPlace(c: ComputeCall, id: string, adminProject: boolean) {
+export async function commandPlace(c: ComputeCall, id: string, adminProject: boolean) {
   if (!isAdmin(c.who)) return { project: c.who.project, owner: c.who.project };
   const owner = (await serverOf(c, id)).project;
   return { project: adminProject || owner !== c.who.project ? ADMIN_PROJECT : c.who.project, owner };
 }
 
 /** The view's context for some records: host states (admins, 2.16) and network names, read once. */
-async function viewContext(c: ComputeCall, rows: readonly InstanceRecordView[]) {
+export async function viewContext(c: ComputeCall, rows: readonly InstanceRecordView[]) {
   const admin = isAdmin(c.who);
   const hostStatus = new Map<string, string>();
   if (admin && atLeast(c.v, 2, 16) && rows.some((r) => r.host !== null)) {
@@ -91,7 +89,7 @@ async function viewContext(c: ComputeCall, rows: readonly InstanceRecordView[]) 
 }
 
 /** A refused command as Nova's error. */
-function refused(o: CommandOutcome): never {
+export function refused(o: CommandOutcome): never {
   if (o.accepted) throw new Error('not refused');
   throw new NovaHttpError(rejectionStatus(o.code), o.message);
 }
@@ -213,60 +211,6 @@ async function remove(c: ComputeCall) {
   return { status: 204 };
 }
 
-/** Nova's policy names of the admin-only actions, for its 403 message. */
-const ADMIN_RULES: Readonly<Record<string, string>> = {
-  migrate: 'os_compute_api:os-migrate-server:migrate',
-  'os-migrateLive': 'os_compute_api:os-migrate-server:migrate_live',
-  evacuate: 'os_compute_api:os-evacuate',
-  shelveOffload: 'os_compute_api:os-shelve:shelve_offload',
-};
-
-async function action(c: ComputeCall) {
-  const id = c.params[0]!;
-  const a = serverAction(c.json, c.v);
-  if (a.kind === 'console') {
-    await serverOf(c, id);
-    const r = await c.who.caller.query<{ output: string }>('instances.consoleLog', {
-      instanceId: id,
-      ...(a.length !== undefined ? { length: a.length } : {}),
-    });
-    return ok({ output: r.output });
-  }
-  if (a.adminOnly && !isAdmin(c.who)) {
-    const name = Object.keys(c.json as object)[0]!;
-    throw new NovaHttpError(403, `Policy doesn't allow ${ADMIN_RULES[name] ?? name} to be performed.`);
-  }
-  // What novactor honours only from the admin project (a forced host, evacuate, another project's
-  // server) is sent there.
-  const place = await commandPlace(c, id, a.adminProject);
-  const outcome = await c.who.caller.command(id, a.action, a.body, place.project, place.owner);
-  if (!outcome.accepted) {
-    if (outcome.code === 'InstanceNotFound') throw new NovaHttpError(404, `Instance ${id} could not be found.`);
-    refused(outcome);
-  }
-  if (a.action === 'snapshot') return createImageAnswer(c, id, outcome.commandId);
-  if (a.status === 204) return { status: 204 };
-  // Nova answers a rebuild with the server as it is now.
-  if (a.action === 'rebuild') {
-    const r = await serverOf(c, id);
-    return ok({ server: serverView(r, (await viewContext(c, [r]))(r)) }, 202);
-  }
-  if (a.action === 'rescue') return ok({ adminPass: c.who.caller.ids.next().replace(/-/g, '').slice(0, 12) });
-  if (a.status === 200) return ok(undefined, 200);
-  return { status: 202 };
-}
-
-/**
- * `createImage`: 202 with the new image's id — a body from 2.45, a Location header before. The
- * snapshot's id is derived from the instance and the command (docs/protocol.md §8.8), so it is
- * known before the image is saved.
- */
-function createImageAnswer(c: ComputeCall, id: string, commandId: string): ApiResponse {
-  const imageId = imageIdOf(id, commandId);
-  const location = `${c.url.replace(/\/compute\/v2\.1$/, '/image')}/v2/images/${imageId}`;
-  return atLeast(c.v, 2, 45) ? ok({ image_id: imageId }, 202) : ok(undefined, 202, { location });
-}
-
 export const serverRoutes: readonly ComputeRoute[] = [
   {
     method: 'GET',
@@ -303,12 +247,5 @@ export const serverRoutes: readonly ComputeRoute[] = [
     policy: 'write',
     rule: 'os_compute_api:servers:delete',
     handle: remove,
-  },
-  {
-    method: 'POST',
-    path: new RegExp(`^/servers/${ID}/action$`),
-    policy: 'write',
-    rule: 'os_compute_api:servers:action',
-    handle: action,
   },
 ];
