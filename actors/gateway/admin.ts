@@ -29,10 +29,11 @@ import {
   respondOk,
   type ReplyContext,
 } from '../runtime/index.js';
-import type { Stores } from '../records/index.js';
+import { recordView, type Stores } from '../records/index.js';
 import type { QuotaLedgers } from './quota-ledger.js';
 import { providerOf, setStatusDisabled, type PlacementClient } from '../placement/index.js';
 import { answerCatalog } from './aggregates.js';
+import { listInstances } from './queries.js';
 
 export interface AdminOptions {
   readonly nc: NatsConnection;
@@ -101,6 +102,20 @@ export function serveAdmin(o: AdminOptions): Subscription {
 async function answer(o: AdminOptions, req: Envelope<Record<string, unknown>>): Promise<Answer> {
   const catalog = await answerCatalog(o, req);
   if (catalog) return catalog;
+  if (req.type === adminType('instances.list')) {
+    const project = req.body['project'];
+    return {
+      ok: true,
+      body: { instances: await listInstances(o.stores, typeof project === 'string' ? project : undefined, o.log) },
+    };
+  }
+  if (req.type === adminType('instances.show')) {
+    const id = String(req.body['instanceId']);
+    const r = await o.stores.instances.get(id);
+    if (!r || r.value.vmState === 'deleted')
+      return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
+    return { ok: true, body: { instance: recordView(r.value) } };
+  }
   if (req.type === adminType('hosts.set'))
     return { ok: true, body: { host: await setHost(o, req.body as HostSetRequest) } };
   if (req.type === adminType('quotas.set'))

@@ -12,6 +12,7 @@ import {
   subjects,
   type Envelope,
   type FlavorRecord,
+  type InstanceRecordView,
   type MigrationRecord,
 } from '../../protocol/index.js';
 import {
@@ -174,14 +175,25 @@ async function answer(
       return { ok: false, error: { status: 404, code: 'InstanceNotFound', message: `instance ${id} not found` } };
     return { ok: true, body: { instance: recordView(r.value) } };
   }
-  // One pass over the bucket; a record that does not validate is logged and left out, so
-  // that one bad record does not make every project's listing fail.
+  return { ok: true, body: { instances: await listInstances(stores, project, log) } };
+}
+
+/**
+ * The live instances of `project` (every project's when undefined), oldest first. One pass over
+ * the bucket; a record that does not validate is logged and left out, so that one bad record
+ * does not make every listing fail.
+ */
+export async function listInstances(
+  stores: Stores,
+  project: string | undefined,
+  log?: (line: string, err?: unknown) => void,
+): Promise<InstanceRecordView[]> {
   const instances = [];
   for (const { value } of await stores.instances.entries((key, err) => log?.(`skipping instance record ${key}`, err))) {
-    if (value.project === project && value.vmState !== 'deleted') instances.push(recordView(value));
+    if ((project === undefined || value.project === project) && value.vmState !== 'deleted')
+      instances.push(recordView(value));
   }
-  instances.sort((a, b) => a.createdAt - b.createdAt || a.instanceId.localeCompare(b.instanceId));
-  return { ok: true, body: { instances } };
+  return instances.sort((a, b) => a.createdAt - b.createdAt || a.instanceId.localeCompare(b.instanceId));
 }
 
 /** Every flavor, smallest first (as `openstack flavor list` sorts by RAM); a corrupt record is logged and left out. */

@@ -1,8 +1,8 @@
 /**
  * The HTTP face (docs/http-api.md): one listener that translates OpenStack's HTTP APIs to
  * novactor's NATS protocol, stateless, any number of them beside each other. Each API is
- * mounted under its prefix (`/placement` now); every request gets an `x-openstack-request-id`,
- * a body over the limit is 413, and anything a handler throws is a 500 in that API's error
+ * mounted under its prefix (`/identity`, `/compute`, `/image`, `/placement`); every request gets an
+ * `x-openstack-request-id`, a body over the limit is 413, and anything a handler throws is a 500 in that API's error
  * shape — never a crashed process.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -34,6 +34,18 @@ export interface MountedApi {
   /** Where it is mounted: `/placement`. */
   readonly prefix: string;
   handle(req: ApiRequest): Promise<ApiResponse>;
+  /**
+   * A larger body limit for some requests (an image's data), judged on the request's line and
+   * headers before any of its body is read — so that only a caller it admits may send that much.
+   * Undefined: the listener's limit.
+   */
+  bodyLimit?(req: {
+    readonly method: string;
+    readonly path: string;
+    readonly headers: IncomingMessage['headers'];
+  }): Promise<number | undefined>;
+  /** The API's own shape of a refusal made before its handler runs (a body too large); a bare message otherwise. */
+  refusal?(status: number, message: string): ApiResponse;
   /** The API's own shape of an internal error (its handler threw). */
   internalError(req: ApiRequest, err: unknown): ApiResponse;
 }
@@ -58,7 +70,7 @@ export interface HttpApi {
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
 export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
-  const max = o.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const maxJson = o.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const server = createServer((req, res) => {
     void serve(req, res).catch((err: unknown) => {
       o.log?.(`http: ${req.method} ${req.url}: could not answer`, err);
@@ -72,17 +84,22 @@ export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
     const url = new URL(req.url ?? '/', 'http://api');
     const api = o.apis.find((a) => url.pathname === a.prefix || url.pathname.startsWith(`${a.prefix}/`));
     if (!api) return send(res, requestId, { status: 404, body: { message: `no API at ${url.pathname}` } });
+    const path = url.pathname.slice(api.prefix.length) || '/';
+    const max = (await api.bodyLimit?.({ method: req.method ?? 'GET', path, headers: req.headers })) ?? maxJson;
     const declared = Number(req.headers['content-length'] ?? 0);
+    const tooLarge = () => {
+      const message = `request bodies are at most ${max} bytes`;
+      send(res, requestId, api.refusal?.(413, message) ?? { status: 413, body: { message } });
+    };
     if (declared > max) {
       req.resume();
-      return send(res, requestId, { status: 413, body: { message: `request bodies are at most ${max} bytes` } });
+      return tooLarge();
     }
     const body = await readBody(req, max);
-    if (body === 'too large')
-      return send(res, requestId, { status: 413, body: { message: `request bodies are at most ${max} bytes` } });
+    if (body === 'too large') return tooLarge();
     const request: ApiRequest = {
       method: req.method ?? 'GET',
-      path: url.pathname.slice(api.prefix.length) || '/',
+      path,
       query: url.searchParams,
       headers: req.headers,
       body,

@@ -62,12 +62,22 @@ export function rolesOf(o: {
       ready: /\bready\b/,
     },
   ];
-  // The HTTP face speaks for its callers; until it maps tokens to NATS users (issue 20), it
-  // connects as the admin in secure mode.
+  // The HTTP face: in secure mode each Identity token acts over its own connection as its NATS
+  // user (`--secure`); the process's own connection (the admin's) serves Placement's admin API.
   if (o.http !== undefined)
     roles.push({
       name: 'api',
-      args: ['api', '--name', 'api-1', '--listen', o.http, ...common, ...stores, ...creds('admin')],
+      args: [
+        'api',
+        '--name',
+        'api-1',
+        '--listen',
+        o.http,
+        ...common,
+        ...stores,
+        ...creds('admin'),
+        ...(o.secure ? ['--secure'] : []),
+      ],
       ready: /\bready\b/,
     });
   for (let i = 1; i <= o.hosts; i++) {

@@ -4,8 +4,27 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { placementApi, startHttpApi } from '../../actors/http/index.js';
-import { replicasFlag, UsageError, withReplicasOption, withServerOptions, type ServerOptions } from '../options.js';
+import {
+  behindIdentity,
+  computeApi,
+  DEFAULT_TOKEN_TTL_MS,
+  identityApi,
+  imageApi,
+  placementApi,
+  startHttpApi,
+  Tokens,
+} from '../../actors/http/index.js';
+import { SECOND_MS } from '../../actors/runtime/index.js';
+import {
+  inSeconds,
+  intFlag,
+  replicasFlag,
+  serverUrls,
+  UsageError,
+  withReplicasOption,
+  withServerOptions,
+  type ServerOptions,
+} from '../options.js';
 import { processName, runRole } from '../role.js';
 
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8774';
@@ -14,6 +33,8 @@ interface ApiCommandOptions extends ServerOptions {
   name?: string;
   listen: string;
   replicas: string;
+  secure?: boolean;
+  tokenTtl: string;
 }
 
 /** `HOST:PORT` (an IPv6 host in brackets) as its parts; a usage error otherwise. */
@@ -29,22 +50,46 @@ export function registerApi(program: Command): void {
     withReplicasOption(
       program
         .command('api')
-        .description('serve the HTTP APIs (Placement at /placement) over NATS; any number may run')
+        .description(
+          'serve the HTTP APIs (Identity, Compute, Image, Placement; docs/http-api.md) over NATS; any number may run',
+        )
         .option('--name <name>', 'this process in ctl subjects (default api-<host>-<pid>)')
-        .option('--listen <host:port>', 'where to listen', DEFAULT_HTTP_LISTEN),
+        .option('--listen <host:port>', 'where to listen', DEFAULT_HTTP_LISTEN)
+        .option(
+          '--secure',
+          "Identity's users are the NATS users (DIR/creds): a password is checked by the NATS server, and each " +
+            'token acts over its own connection as that user (without it: development mode, any password)',
+        )
+        .option('--token-ttl <seconds>', 'how long an Identity token lives', inSeconds(DEFAULT_TOKEN_TTL_MS)),
     ),
   ).action(async (o: ApiCommandOptions) => {
     const name = processName(o.name ?? `api-${hostname()}-${process.pid}`);
     let listen!: { host: string; port: number };
+    let ttlMs!: number;
     await runRole(o, {
       role: 'api',
       name,
       replicas: () => replicasFlag(o.replicas),
       prepare: () => {
         listen = listenFlag('--listen', o.listen);
+        ttlMs = intFlag('--token-ttl', o.tokenTtl, 1, 7 * 86_400) * SECOND_MS;
       },
-      start: async ({ lifecycle, nc, ids, log }) => {
-        const http = await startHttpApi({ ...listen, ids, log, apis: [placementApi({ nc })] });
+      start: async ({ lifecycle, nc, ids, log, clock }) => {
+        const tokens = new Tokens({
+          nc,
+          clock,
+          ids,
+          ttlMs,
+          ...(o.secure ? { secureServers: serverUrls(o) } : {}),
+        });
+        lifecycle.onStop('identity connections', () => tokens.stop());
+        const apis = [
+          identityApi(tokens),
+          computeApi(tokens),
+          imageApi(tokens, { clock, ids }),
+          behindIdentity(placementApi({ nc }), tokens),
+        ];
+        const http = await startHttpApi({ ...listen, ids, log, apis });
         lifecycle.onStop('http listener', () => http.stop());
         log(`api ${name}: listening on ${http.url}`);
       },

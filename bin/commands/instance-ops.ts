@@ -1,6 +1,6 @@
 /**
  * Mutating instance commands: `boot`, `delete`, `stop`, `start`, `reboot`, `pause`,
- * `unpause`, `suspend`, `resume`. Each publishes one command; `--wait` follows it to its
+ * `unpause`, `suspend`, `resume`, `rename`. Each publishes one command; `--wait` follows it to its
  * terminal event (bin/client/wait.ts) and exits 0 on success, 1 otherwise.
  */
 import { bootMapping, type BootVolumeFlags } from './volume-ops.js';
@@ -158,5 +158,20 @@ export function registerInstanceOps(program: Command): void {
     runClient(o, () => {
       return instanceCommand(o, id, 'reboot', { type: o.hard ? 'HARD' : 'SOFT' });
     }),
+  );
+
+  withWait(program.command('rename <id> <name>').description("change an instance's name (any state)")).action(
+    (id: string, name: string, o: WaitOptions) =>
+      runClient(o, () => {
+        if (name.length === 0 || name.length > 255) throw new UsageError('the name must be 1-255 characters');
+        const run = {
+          instanceId: tokenArg('the instance id', id),
+          action: 'rename',
+          body: { name },
+          wait: !!o.wait,
+          timeoutMs: timeoutMs(o),
+        } as const;
+        return (c) => sendCommand(c, run);
+      }),
   );
 }

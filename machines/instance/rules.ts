@@ -16,6 +16,7 @@ import * as lock from './lock.js';
 import * as moves from './moves.js';
 import * as power from './power.js';
 import * as rebuild from './rebuild.js';
+import * as rename from './rename.js';
 import * as shelve from './shelve.js';
 import * as softDelete from './soft-delete.js';
 import * as volumes from './volumes.js';
@@ -27,6 +28,7 @@ export const RULES = {
   ...build.rules,
   ...del.rules,
   ...lock.rules,
+  ...rename.rules,
   ...power.rules,
   ...moves.rules,
   ...live.rules,
@@ -64,6 +66,7 @@ export const ACCEPTANCES = {
   ...shelve.acceptances,
   ...images.acceptances,
   ...lock.acceptances,
+  ...rename.acceptances,
   ...volumes.acceptances,
   ...interfaces.acceptances,
 } satisfies Record<string, Acceptance & { readonly target: TopState | null }>;

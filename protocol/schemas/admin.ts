@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Empty, TokenString } from './common.js';
 import { HostAdminRecord } from './host.js';
+import { InstanceRecordView } from './instance.js';
 import { AggregateRecord, ExtraSpecs, FlavorRecord, ImageRecord, MigrationRecord, QuotaRecord } from './internal.js';
 
 const Reason = Type.Union([Type.Null(), Type.String({ maxLength: 255 })]);
@@ -74,6 +75,16 @@ const ZoneName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^:\\x00
 
 /** `nv.admin.<op>`: request/reply, answered by the gateway for admin users only. */
 export const AdminOps = {
+  /** Every project's instances (Nova's `all_tenants`), or one project's; deleted ones are left out. */
+  'instances.list': {
+    request: Type.Object({ project: Type.Optional(TokenString) }, { additionalProperties: false }),
+    reply: Type.Object({ instances: Type.Array(InstanceRecordView) }, { additionalProperties: false }),
+  },
+  /** One instance of any project. */
+  'instances.show': {
+    request: Type.Object({ instanceId: TokenString }, { additionalProperties: false }),
+    reply: Type.Object({ instance: InstanceRecordView }, { additionalProperties: false }),
+  },
   'hosts.list': {
     request: Empty,
     reply: Type.Object({ hosts: Type.Array(HostListEntry) }, { additionalProperties: false }),

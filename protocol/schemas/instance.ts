@@ -163,6 +163,8 @@ export const InstanceCommandBodies = {
   restore: Empty,
   lock: Empty,
   unlock: Empty,
+  /** Nova's server update of its name: the record's name, in any state. */
+  rename: Type.Object({ name: Name }, { additionalProperties: false }),
   snapshot: Type.Object({ name: Name }, { additionalProperties: false }),
   /** Nova's os-volume_attachments POST (2.79: `delete_on_termination`); the device is chosen by the host. */
   volume_attach: VolumeRef,
@@ -294,6 +296,7 @@ export const TERMINAL_SUCCESS: Readonly<Record<InstanceAction, string>> = {
   unshelve: 'instance.unshelve.end',
   lock: 'instance.lock',
   unlock: 'instance.unlock',
+  rename: 'instance.update',
   volume_attach: 'instance.volume_attach.end',
   volume_detach: 'instance.volume_detach.end',
   interface_attach: 'instance.interface_attach.end',

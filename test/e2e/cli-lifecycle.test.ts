@@ -37,6 +37,7 @@ test.serial(
       [['suspend', id!], /is SUSPENDED/],
       [['resume', id!], /is ACTIVE/],
       [['trigger-crash-dump', id!], /^instance\.trigger_crash_dump\.end: .* is ACTIVE \(active\/-\/running\)/m],
+      [['rename', id!, 'web-1b'], /^instance\.update: .* is ACTIVE \(active\/-\/running\)/m],
     ];
     for (const [args, expected] of steps) {
       const r = await cli([...args, '--wait']);
@@ -45,9 +46,9 @@ test.serial(
     }
 
     const shown = JSON.parse((await cli(['show', id!, '--json'])).out) as {
-      instance: { vmState: string; host: string };
+      instance: { vmState: string; host: string; name: string };
     };
-    t.like(shown.instance, { vmState: 'active', host: 'h1' });
+    t.like(shown.instance, { vmState: 'active', host: 'h1', name: 'web-1b' });
 
     const again = await cli(['unpause', id!, '--wait']);
     t.is(again.code, 1, 'unpause of an active instance is rejected');

@@ -1,7 +1,7 @@
 /**
  * `novactor up --secure` end to end (issue 8): per-role credentials written 0600, every role
  * serving with its own, the demo run as tenant-demo, tenants confined to their project by
- * the server, the admin's requests served.
+ * the server, the admin's requests served; the HTTP face authenticates the credentials files' users.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,9 +16,11 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   const data = mkdtempSync(join(tmpdir(), 'novactor-secure-up-'));
   t.teardown(() => rmSync(data, { recursive: true, force: true }));
   const port = await freePort();
-  const up = runNovactor(['up', '--secure', '--hosts', '2', '--port', String(port), '--data', data, '--demo'], {
-    NATS_URL: '',
-  });
+  const http = await freePort();
+  const up = runNovactor(
+    ['up', '--secure', '--hosts', '2', '--port', String(port), '--data', data, '--demo', '--http', `127.0.0.1:${http}`],
+    { NATS_URL: '' },
+  );
   // On a failure, stop it as a user would (SIGTERM stops its children too), then make sure.
   t.teardown(async () => {
     if (up.exitCode !== null || up.signalCode !== null) return;
@@ -80,6 +82,40 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   const booted = await runToEnd(['boot', 'mover', '--flavor', 'm1.tiny', '--wait', ...creds('tenant-demo')]);
   t.is(booted.code, 0, booted.err);
   const id = /^instance (\S+)$/m.exec(booted.out)![1]!;
+
+  // The HTTP face in secure mode: Identity's users and passwords are the credentials files', each
+  // token acts as its NATS user (docs/http-api.md), so a tenant's token sees its project only.
+  const api = `http://127.0.0.1:${http}`;
+  const passwordOf = (role: string) =>
+    (JSON.parse(readFileSync(join(data, 'creds', `${role}.json`), 'utf8')) as { password: string }).password;
+  const tokenOf = async (user: string, password: string, project: string) => {
+    const r = await fetch(`${api}/identity/v3/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: { methods: ['password'], password: { user: { name: user, password } } },
+          scope: { project: { name: project } },
+        },
+      }),
+    });
+    return { status: r.status, token: r.headers.get('x-subject-token') ?? '' };
+  };
+  const demoToken = await tokenOf('tenant-demo', passwordOf('tenant-demo'), 'demo');
+  t.is(demoToken.status, 201);
+  t.is((await tokenOf('tenant-demo', 'not-its-password', 'demo')).status, 401);
+  t.is((await tokenOf('tenant-demo', passwordOf('tenant-demo'), 'other')).status, 401, 'not its project');
+  const otherToken = await tokenOf('tenant-other', passwordOf('tenant-other'), 'other');
+  const serverAs = (token: string) =>
+    fetch(`${api}/compute/v2.1/servers/${id}`, { headers: { 'x-auth-token': token } }).then((r) => r.status);
+  t.is(await serverAs(demoToken.token), 200);
+  t.is(await serverAs(otherToken.token), 404, "another tenant's token does not see it");
+  const adminToken = await tokenOf('admin', passwordOf('admin'), 'demo');
+  const hypervisors = await fetch(`${api}/compute/v2.1/os-hypervisors`, {
+    headers: { 'x-auth-token': adminToken.token },
+  });
+  t.is(hypervisors.status, 200);
+  t.is(((await hypervisors.json()) as { hypervisors: unknown[] }).hypervisors.length, 2);
   for (const args of [
     ['migrate', id],
     ['revert', id],

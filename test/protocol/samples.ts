@@ -64,6 +64,7 @@ const commandBodies: Record<string, Record<string, unknown>> = {
   evacuate: { host: 'h3' },
   unshelve: {},
   snapshot: { name: 'snap-1' },
+  rename: { name: 'web-2' },
   volume_attach: { volumeId: 'v-1', deleteOnTermination: true },
   volume_detach: { volumeId: 'v-1' },
   interface_attach: { network: 'net-1', fixedIp: '10.0.0.9' },
@@ -152,6 +153,8 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'image.delete': { imageId: 'img-2' },
   'query.migrations.list': { instanceId: 'i-1' },
   'admin.hosts.list': {},
+  'admin.instances.list': { project: 'demo' },
+  'admin.instances.show': { instanceId: 'i-1' },
   'admin.hosts.set': { host: 'h1', enabled: false, forcedDown: false, reason: 'maintenance' },
   'query.quotas.show': {},
   'admin.quotas.show': { project: 'demo' },
@@ -390,6 +393,8 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
       },
     ],
   },
+  'admin.instances.list': { instances: [record] },
+  'admin.instances.show': { instance: record },
   'admin.hosts.list': {
     hosts: [
       { host: 'h1', alive: true, enabled: false, forcedDown: false, reason: 'maintenance', lastSeen: 1767225600000 },

@@ -59,6 +59,7 @@ export const COMMANDS: { readonly [A in InstanceAction]: readonly CommandVariant
   restore: [{}],
   lock: [{}, { admin: true }],
   unlock: [{}, { admin: true }],
+  rename: [{ body: { name: 'vm1-renamed' } }],
   snapshot: [{ body: { name: 'snap1' } }],
   volume_attach: [{ body: { volumeId: 'vol1' } }],
   volume_detach: [{ body: { volumeId: 'vol1' } }],

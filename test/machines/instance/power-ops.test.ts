@@ -347,3 +347,29 @@ test('instance machine - a soft delete, then a reclaim only while still soft-del
   r.settle();
   t.is(r.rec.vmState, 'active');
 });
+
+test('instance machine - rename changes the name at once, mid-operation too, with its own final instance.update; a lock refuses it', (t) => {
+  const r = at('active');
+  t.deepEqual(
+    finals(r.cmd('rename', { name: 'web-2' }, { id: 'n1' })).map((n) => [
+      n.event,
+      n.corr,
+      (n.body as { name?: string }).name,
+    ]),
+    [['instance.update', 'n1', 'web-2']],
+  );
+  t.is(r.rec.name, 'web-2');
+  r.cmd('stop', {}, { id: 's' });
+  t.is(r.rec.taskState, 'powering_off');
+  t.deepEqual(
+    finals(r.cmd('rename', { name: 'web-3' }, { id: 'n2' })).map((n) => n.event),
+    ['instance.update'],
+  );
+  t.is(r.rec.name, 'web-3');
+  t.is(r.rec.taskState, 'powering_off', 'the operation in flight goes on');
+  r.settle();
+  r.cmd('lock');
+  const out = r.cmd('rename', { name: 'web-4' });
+  t.like(out[0]?.params, { event: 'command.rejected', body: { code: 'InstanceIsLocked' } });
+  t.is(r.rec.name, 'web-3');
+});
