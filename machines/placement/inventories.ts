@@ -33,39 +33,55 @@ export function withDefaults(i: InventoryInput): Inventory {
   };
 }
 
+type InventoryOp = 'create' | 'update' | 'set';
+const unable = (op: InventoryOp, provider: string) =>
+  `Unable to ${op === 'create' ? 'create' : 'update'} inventory for resource provider ${provider}`;
+
+/** Capacity may be 0 (1.26+) but not negative. No cross-field checks (min > max is accepted, as in Placement). */
+function capacityError(provider: string, rc: string, inv: Inventory, op: InventoryOp): PlacementError | null {
+  if (capacityInt(inv) >= 0) return null;
+  return badRequest(
+    `${unable(op, provider)}: Invalid inventory for '${rc}' on resource provider '${provider}'. ` +
+      'The reserved value is greater than total.',
+  );
+}
+
+function classError(state: PlacementState, provider: string, rc: string, op: InventoryOp): PlacementError | null {
+  if (classExists(state, rc)) return null;
+  const prefix =
+    op === 'set' ? `Unknown resource class in inventory for resource provider ${provider}` : unable(op, provider);
+  return badRequest(`${prefix}: No such resource class ${rc}.`);
+}
+
 /**
- * Checks on one record beyond the schema: capacity may be 0 (1.26+) but not negative, and the
- * class must exist. No cross-field checks (min > max is accepted, as in Placement).
+ * Checks on one record beyond the schema: its capacity, then its class. `op` picks Placement's
+ * words: each of its handlers words these refusals its own way.
  */
 export function validateInventory(
   state: PlacementState,
   provider: string,
   rc: string,
   inv: Inventory,
+  op: InventoryOp = 'update',
 ): PlacementError | null {
-  if (capacityInt(inv) < 0) {
-    return badRequest(
-      `Unable to update inventory for resource provider ${provider}: Invalid inventory for '${rc}' on resource provider ` +
-        `'${provider}'. The reserved value is greater than total or the allocation ratio is negative.`,
-    );
-  }
-  if (!classExists(state, rc))
-    return badRequest(`Unknown resource class in inventory for resource provider ${provider}: ${rc}`);
-  return null;
+  return capacityError(provider, rc, inv, op) ?? classError(state, provider, rc, op);
 }
 
-/** The whole-map form for `InventorySet`, validated. */
+/** The whole-map form for `InventorySet`, validated: every capacity first, then every class (Placement's order). */
 export function buildInventories(
   state: PlacementState,
   provider: string,
   inputs: Record<string, InventoryInput>,
 ): InventoryData | PlacementError {
   const out: InventoryData = {};
-  for (const [rc, input] of Object.entries(inputs)) {
-    const inv = withDefaults(input);
-    const err = validateInventory(state, provider, rc, inv);
+  for (const [rc, input] of Object.entries(inputs)) out[rc] = withDefaults(input);
+  for (const [rc, inv] of Object.entries(out)) {
+    const err = capacityError(provider, rc, inv, 'set');
     if (err) return err;
-    out[rc] = inv;
+  }
+  for (const rc of Object.keys(out)) {
+    const err = classError(state, provider, rc, 'set');
+    if (err) return err;
   }
   return out;
 }
@@ -125,7 +141,9 @@ export function updateInventory(
   const err = validateInventory(state, p.uuid, rc, inv);
   if (err) return err;
   if (!p.inventories.has(rc))
-    return badRequest(`No inventory record with resource class for resource provider ${p.uuid}: ${rc}`);
+    return badRequest(
+      `No inventory record with resource class for resource provider ${p.uuid}: No inventory of class ${rc} found.`,
+    );
   return [event(p, { ...current(p), [rc]: inv })];
 }
 
@@ -138,7 +156,7 @@ export function addInventory(
   if (isPlacementError(p)) return p;
   const { provider: _p, resourceClass: rc, ...input } = body;
   const inv = withDefaults(input);
-  const err = validateInventory(state, p.uuid, rc, inv);
+  const err = validateInventory(state, p.uuid, rc, inv, 'create');
   if (err) return err;
   if (p.inventories.has(rc)) {
     return conflict(

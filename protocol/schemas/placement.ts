@@ -197,7 +197,13 @@ export const PlacementOps = {
   },
   /** Rename and/or re-parent (parent key absent: unchanged; null: make it a root) (`PUT /resource_providers/{u}`). */
   'providers.update': {
-    request: obj({ uuid: Uuid, name: ProviderName, parentProviderUuid: Type.Optional(NullableUuid) }),
+    request: obj({
+      uuid: Uuid,
+      name: ProviderName,
+      parentProviderUuid: Type.Optional(NullableUuid),
+      /** false: a provider's parent may be set but not changed or removed (Placement before 1.37). */
+      reparent: Type.Optional(Type.Boolean()),
+    }),
     reply: ProviderReply,
   },
   /** Delete a provider with its inventories, traits and aggregate links (`DELETE /resource_providers/{u}`). */
@@ -267,6 +273,11 @@ export const PlacementOps = {
   'resourceClasses.create': { request: obj({ name: CustomName }), reply: obj({ name: ClassName }) },
   /** Create a custom class if missing; `created` false when it existed (`PUT /resource_classes/{name}`, 201/204). */
   'resourceClasses.ensure': { request: obj({ name: CustomName }), reply: obj({ created: Type.Boolean() }) },
+  /**
+   * Rename a custom class no inventory uses (`PUT /resource_classes/{name}` of microversions
+   * 1.2–1.6); 400 for a standard class, 409 when the new name exists or an inventory uses it.
+   */
+  'resourceClasses.rename': { request: obj({ name: ClassName, newName: CustomName }), reply: obj({ name: ClassName }) },
   /** Delete a custom class no inventory uses (`DELETE /resource_classes/{name}`). */
   'resourceClasses.delete': { request: obj({ name: ClassName }), reply: Empty },
 
@@ -438,6 +449,7 @@ export const PLACEMENT_WRITE_OPS = [
   'traits.remove',
   'resourceClasses.create',
   'resourceClasses.ensure',
+  'resourceClasses.rename',
   'resourceClasses.delete',
   'aggregates.set',
   'allocations.put',
