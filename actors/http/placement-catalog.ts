@@ -5,6 +5,7 @@
 import { placementSchemas as schemas, validateJson } from '../../machines/http/index.js';
 import {
   absoluteUrl,
+  mustBeName,
   noContent,
   ok,
   PlacementHttpError,
@@ -56,6 +57,7 @@ const traits: PlacementRoute[] = [
     path: new RegExp(`^/traits/${NAME}$`),
     since: [1, 6],
     async handle(c) {
+      mustBeName(c.params[0]!, `No such trait(s): ${c.params[0]!}.`);
       await c.pc.call('traits.show', { name: c.params[0]! });
       return noContent();
     },
@@ -83,6 +85,7 @@ const traits: PlacementRoute[] = [
     path: new RegExp(`^/traits/${NAME}$`),
     since: [1, 6],
     async handle(c) {
+      mustBeName(c.params[0]!, `No such trait(s): ${c.params[0]!}.`);
       await c.pc.call('traits.remove', { name: c.params[0]! });
       return noContent();
     },
@@ -114,6 +117,7 @@ const classes: PlacementRoute[] = [
     path: new RegExp(`^/resource_classes/${NAME}$`),
     since: [1, 2],
     async handle(c) {
+      mustBeName(c.params[0]!, `No such resource class ${c.params[0]!}.`);
       const r = await c.pc.call('resourceClasses.get', { name: c.params[0]! });
       return ok(classJson(c, r.name));
     },
@@ -126,6 +130,7 @@ const classes: PlacementRoute[] = [
     until: [1, 6],
     async handle(c) {
       const b = validBody<{ name: string }>(c, schemas.RESOURCE_CLASS_BODY);
+      mustBeName(c.params[0]!, `No such resource class ${c.params[0]!}.`);
       const r = await c.pc.call('resourceClasses.rename', { name: c.params[0]!, newName: b.name });
       return ok(classJson(c, r.name));
     },
@@ -149,6 +154,7 @@ const classes: PlacementRoute[] = [
     path: new RegExp(`^/resource_classes/${NAME}$`),
     since: [1, 2],
     async handle(c) {
+      mustBeName(c.params[0]!, `No such resource class ${c.params[0]!}.`);
       await c.pc.call('resourceClasses.delete', { name: c.params[0]! });
       return noContent();
     },

@@ -42,7 +42,8 @@ export function errorAnswer(
   const e = body.errors[0];
   const status = e.status;
   const accept = req.headers['accept'];
-  const type = accept === undefined || accept.trim() === '' ? 'application/json' : acceptable(accept, OFFERS)[0];
+  const type =
+    accept === undefined || accept.trim() === '' ? 'application/json' : (acceptable(accept, OFFERS)[0] ?? 'text/plain');
   if (type === 'application/json') return { status, body, headers };
   const head = `${status} ${e.title}`;
   const text =

@@ -96,3 +96,11 @@ export function absoluteUrl(c: PlacementCall, path: string): string {
   const proto = c.req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
   return `${proto}://${c.req.headers.host ?? 'localhost'}${c.req.base}${path}`;
 }
+
+/**
+ * A trait or class name in a path that no trait or class can have: Placement looks it up and
+ * finds none (404, `missing`), where the placement actor would refuse it as malformed (400).
+ */
+export function mustBeName(name: string, missing: string): void {
+  if (!/^[A-Z0-9_]{1,255}$/.test(name)) throw new PlacementHttpError(404, missing);
+}

@@ -16,6 +16,7 @@ import {
 } from '../../machines/http/index.js';
 import {
   absoluteUrl,
+  mustBeName,
   noContent,
   ok,
   PlacementHttpError,
@@ -186,6 +187,7 @@ const inventories: PlacementRoute[] = [
     method: 'GET',
     path: new RegExp(`${RP}/inventories/${CLASS}$`),
     async handle(c) {
+      mustBeName(c.params[1]!, `No inventory of class ${c.params[1]!} for ${c.params[0]!}`);
       const r = await c.pc.call('inventories.getOne', { provider: c.params[0]!, resourceClass: c.params[1]! });
       return ok({ resource_provider_generation: r.resourceProviderGeneration, ...inventoryJson(r) });
     },
@@ -209,6 +211,7 @@ const inventories: PlacementRoute[] = [
     method: 'DELETE',
     path: new RegExp(`${RP}/inventories/${CLASS}$`),
     async handle(c) {
+      mustBeName(c.params[1]!, `No inventory of class ${c.params[1]!} found for delete`);
       await c.pc.call('inventories.delete', { provider: c.params[0]!, resourceClass: c.params[1]! });
       return noContent();
     },
@@ -262,7 +265,8 @@ const aggregates: PlacementRoute[] = [
         resourceProviderGeneration: gen,
         aggregates: a,
       } as never);
-      return aggregatesJson(c, r);
+      // Placement answers with the list as it was sent (its order), not as stored.
+      return aggregatesJson(c, { aggregates: a as string[], resourceProviderGeneration: r.resourceProviderGeneration });
     },
   },
 ];

@@ -239,6 +239,7 @@ test('bad requests get 4xx in Placement shape, never a 500', async (t) => {
   t.is((await call(api, 'GET', '/resource_providers?resources=VCPU')).status, 400);
   t.is((await call(api, 'PATCH', '/resource_providers')).status, 405);
   t.is((await call(api, 'GET', '/nowhere')).status, 404);
+  t.is((await call(api, 'GET', '/traits/%E0%A4%A', { version: '1.6' })).status, 404, 'a broken %-escape');
   const huge = await call(api, 'POST', '/resource_providers', { raw: `{"name":"${'x'.repeat(2 * 1024 * 1024)}"}` });
   t.is(huge.status, 413);
   t.is((await call(api, 'GET', '/')).status, 200, 'still serving');
@@ -433,6 +434,11 @@ test("Placement's words and rules by microversion: schema failures, routing, err
   t.is(html.status, 404);
   t.regex(html.headers.get('content-type') ?? '', /^text\/html/);
   t.regex(await html.text(), /The resource could not be found/);
+  const plain = await fetch(`${api.url}/placement/nowhere`, {
+    headers: { 'x-auth-token': 'admin', accept: 'text/plain' },
+  });
+  t.regex(plain.headers.get('content-type') ?? '', /^text\/plain/);
+  t.regex(await plain.text(), /^404 Not Found\n\nThe resource could not be found\./);
   // 1.15: a PUT answered with a representation carries the cache headers too.
   const traits = await call(api, 'PUT', `/resource_providers/${rp.uuid}/traits`, {
     version: '1.15',
@@ -463,6 +469,20 @@ test("Placement's words and rules by microversion: schema failures, routing, err
   t.is(refused.status, 400);
   t.regex(detail(refused), /un-parenting a provider is not currently allowed/);
   t.is((await call(api, 'PUT', `/resource_providers/${child.uuid}`, { version: '1.37', body: unparent })).status, 200);
+  // A PUT of aggregates answers with them as sent; an unknown class in a consumer's PUT is named with the consumer.
+  const gen = ((await call(api, 'GET', `/resource_providers/${rp.uuid}`)).json as { generation: number }).generation;
+  const sent = ['ffffffff-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002'];
+  const aggs = await call(api, 'PUT', `/resource_providers/${rp.uuid}/aggregates`, {
+    version: '1.19',
+    body: { aggregates: sent, resource_provider_generation: gen },
+  });
+  t.deepEqual(aggs.json?.['aggregates'], sent);
+  const consumer = '9c9d0a2e-1f3b-4d5a-8e7f-0000000000aa';
+  const cows = await call(api, 'PUT', `/allocations/${consumer}`, {
+    version: '1.12',
+    body: { allocations: { [rp.uuid]: { resources: { COWS: 1 } } }, project_id: 'p', user_id: 'u' },
+  });
+  t.is(detail(cows), `Unable to allocate inventory for consumer ${consumer}: No such resource class COWS.`);
   t.regex(
     detail(await call(api, 'GET', `/resource_providers?member_of=!${nowhere}`, { version: '1.31' })),
     /^Forbidden member_of parameters are not supported in the specified microversion$/,
