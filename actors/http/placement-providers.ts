@@ -19,7 +19,6 @@ import {
   mustBeName,
   noContent,
   ok,
-  PlacementHttpError,
   providerFirst,
   RP,
   validBody,
@@ -111,23 +110,8 @@ const inventoriesOf = (gen: number, inv: Record<string, Parameters<typeof invent
   inventories: Object.fromEntries(Object.entries(inv).map(([rc, i]) => [rc, inventoryJson(i)])),
 });
 
-/**
- * Before 1.26 an inventory's capacity must be above 0 (from 1.26 it may be 0: reserved may
- * equal total, which the placement actor allows). Checked on the body, before the actor sees it.
- */
-function capacityBefore126(c: PlacementCall, rc: string, i: Json, verb: 'create' | 'update'): void {
-  if (atLeast(c.v, 1, 26)) return;
-  const total = i['total'] as number;
-  const reserved = (i['reserved'] as number | undefined) ?? 0;
-  const ratio = (i['allocation_ratio'] as number | undefined) ?? 1;
-  if (Math.trunc((total - reserved) * ratio) > 0) return;
-  const uuid = c.params[0]!;
-  throw new PlacementHttpError(
-    400,
-    `Unable to ${verb} inventory for resource provider ${uuid}: Invalid inventory for '${rc}' on resource ` +
-      `provider '${uuid}'. The reserved value is greater than or equal to total.`,
-  );
-}
+/** Before 1.26 an inventory's capacity must be above 0; from 1.26 reserved may equal total. */
+const zeroCapacity = (c: PlacementCall) => (atLeast(c.v, 1, 26) ? {} : { zeroCapacity: false });
 
 const inventories: PlacementRoute[] = [
   {
@@ -144,13 +128,13 @@ const inventories: PlacementRoute[] = [
     async handle(c) {
       const b = await providerFirst(c, schemas.INVENTORIES_PUT);
       const inv = b['inventories'] as Record<string, Json>;
-      for (const [rc, i] of Object.entries(inv)) capacityBefore126(c, rc, i, 'update');
       const r = await c.pc.call('inventories.set', {
         provider: c.params[0]!,
         resourceProviderGeneration: b['resource_provider_generation'],
         inventories: Object.fromEntries(
           Object.entries(inv).map(([rc, i]) => [rc, inventoryInput(withoutGeneration(i))]),
         ),
+        ...zeroCapacity(c),
       } as never);
       return ok(inventoriesOf(r.resourceProviderGeneration, r.inventories));
     },
@@ -161,11 +145,11 @@ const inventories: PlacementRoute[] = [
     async handle(c) {
       const b = await providerFirst(c, schemas.INVENTORY_POST);
       const { resource_class: rc, resource_provider_generation: _ignored, ...fields } = b;
-      capacityBefore126(c, rc as string, fields, 'create');
       const r = await c.pc.call('inventories.add', {
         provider: c.params[0]!,
         resourceClass: rc,
         ...inventoryInput(fields),
+        ...zeroCapacity(c),
       } as never);
       return ok({ resource_provider_generation: r.resourceProviderGeneration, ...inventoryJson(r) }, 201, {
         location: absoluteUrl(c, `/resource_providers/${c.params[0]!}/inventories/${r.resourceClass}`),
@@ -197,12 +181,12 @@ const inventories: PlacementRoute[] = [
     path: new RegExp(`${RP}/inventories/${CLASS}$`),
     async handle(c) {
       const { resource_provider_generation: gen, ...fields } = await providerFirst(c, schemas.INVENTORY_PUT);
-      capacityBefore126(c, c.params[1]!, fields, 'update');
       const r = await c.pc.call('inventories.update', {
         provider: c.params[0]!,
         resourceClass: c.params[1]!,
         resourceProviderGeneration: gen,
         ...inventoryInput(fields),
+        ...zeroCapacity(c),
       } as never);
       return ok({ resource_provider_generation: r.resourceProviderGeneration, ...inventoryJson(r) });
     },

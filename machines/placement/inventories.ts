@@ -37,12 +37,22 @@ type InventoryOp = 'create' | 'update' | 'set';
 const unable = (op: InventoryOp, provider: string) =>
   `Unable to ${op === 'create' ? 'create' : 'update'} inventory for resource provider ${provider}`;
 
-/** Capacity may be 0 (1.26+) but not negative. No cross-field checks (min > max is accepted, as in Placement). */
-function capacityError(provider: string, rc: string, inv: Inventory, op: InventoryOp): PlacementError | null {
-  if (capacityInt(inv) >= 0) return null;
+/**
+ * Capacity may be 0 (1.26+; before, `zeroCapacity: false`, it must be above 0) but not negative.
+ * No cross-field checks (min > max is accepted, as in Placement).
+ */
+function capacityError(
+  provider: string,
+  rc: string,
+  inv: Inventory,
+  op: InventoryOp,
+  zeroCapacity = true,
+): PlacementError | null {
+  const cap = capacityInt(inv);
+  if (zeroCapacity ? cap >= 0 : cap > 0) return null;
   return badRequest(
     `${unable(op, provider)}: Invalid inventory for '${rc}' on resource provider '${provider}'. ` +
-      'The reserved value is greater than total.',
+      `The reserved value is greater than ${zeroCapacity ? '' : 'or equal to '}total.`,
   );
 }
 
@@ -63,8 +73,9 @@ export function validateInventory(
   rc: string,
   inv: Inventory,
   op: InventoryOp = 'update',
+  zeroCapacity = true,
 ): PlacementError | null {
-  return capacityError(provider, rc, inv, op) ?? classError(state, provider, rc, op);
+  return capacityError(provider, rc, inv, op, zeroCapacity) ?? classError(state, provider, rc, op);
 }
 
 /** The whole-map form for `InventorySet`, validated: every capacity first, then every class (Placement's order). */
@@ -72,11 +83,12 @@ export function buildInventories(
   state: PlacementState,
   provider: string,
   inputs: Record<string, InventoryInput>,
+  zeroCapacity = true,
 ): InventoryData | PlacementError {
   const out: InventoryData = {};
   for (const [rc, input] of Object.entries(inputs)) out[rc] = withDefaults(input);
   for (const [rc, inv] of Object.entries(out)) {
-    const err = capacityError(provider, rc, inv, 'set');
+    const err = capacityError(provider, rc, inv, 'set', zeroCapacity);
     if (err) return err;
   }
   for (const rc of Object.keys(out)) {
@@ -115,7 +127,7 @@ export function setInventories(
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
   if (body.resourceProviderGeneration !== p.generation) return generationConflict();
-  const next = buildInventories(state, p.uuid, body.inventories);
+  const next = buildInventories(state, p.uuid, body.inventories, body.zeroCapacity);
   if (isPlacementError(next)) return next;
   // Shrinking below usage is allowed; dropping a class that is allocated is not.
   const dropped = droppedInUse(p, (rc) => rc in next);
@@ -136,9 +148,9 @@ export function updateInventory(
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
   if (body.resourceProviderGeneration !== p.generation) return generationConflict();
-  const { provider: _p, resourceClass: rc, resourceProviderGeneration: _g, ...input } = body;
+  const { provider: _p, resourceClass: rc, resourceProviderGeneration: _g, zeroCapacity, ...input } = body;
   const inv = withDefaults(input);
-  const err = validateInventory(state, p.uuid, rc, inv);
+  const err = validateInventory(state, p.uuid, rc, inv, 'update', zeroCapacity);
   if (err) return err;
   if (!p.inventories.has(rc))
     return badRequest(
@@ -154,9 +166,9 @@ export function addInventory(
 ): PlacementEvent[] | PlacementError {
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
-  const { provider: _p, resourceClass: rc, ...input } = body;
+  const { provider: _p, resourceClass: rc, zeroCapacity, ...input } = body;
   const inv = withDefaults(input);
-  const err = validateInventory(state, p.uuid, rc, inv, 'create');
+  const err = validateInventory(state, p.uuid, rc, inv, 'create', zeroCapacity);
   if (err) return err;
   if (p.inventories.has(rc)) {
     return conflict(

@@ -57,6 +57,8 @@ const InventoryFields = {
   // Placement sets no minimum: a negative ratio passes the schema and fails the capacity check.
   allocationRatio: Type.Optional(Type.Number({ maximum: 3.40282e38 })),
 };
+/** false: every capacity must be above 0, as before Placement 1.26 (default true: 0 is allowed). */
+const ZeroCapacity = Type.Optional(Type.Boolean());
 /** One inventory as written (defaults filled in by the core). */
 export const InventoryInput = obj(InventoryFields);
 export type InventoryInput = Static<typeof InventoryInput>;
@@ -213,7 +215,12 @@ export const PlacementOps = {
   'inventories.get': { request: ProviderRef, reply: GenAnd({ inventories: InventoryRecords }) },
   /** Replace all inventories (`PUT …/inventories`). */
   'inventories.set': {
-    request: obj({ provider: Uuid, resourceProviderGeneration: Generation, inventories: InventoryInputs }),
+    request: obj({
+      provider: Uuid,
+      resourceProviderGeneration: Generation,
+      inventories: InventoryInputs,
+      zeroCapacity: ZeroCapacity,
+    }),
     reply: GenAnd({ inventories: InventoryRecords }),
   },
   /** One class's inventory (`GET …/inventories/{rc}`). */
@@ -225,12 +232,13 @@ export const PlacementOps = {
       resourceClass: ClassName,
       resourceProviderGeneration: Generation,
       ...InventoryFields,
+      zeroCapacity: ZeroCapacity,
     }),
     reply: SingleInventoryReply,
   },
   /** Add one new class, no generation needed (`POST …/inventories`). */
   'inventories.add': {
-    request: obj({ provider: Uuid, resourceClass: ClassName, ...InventoryFields }),
+    request: obj({ provider: Uuid, resourceClass: ClassName, ...InventoryFields, zeroCapacity: ZeroCapacity }),
     reply: SingleInventoryReply,
   },
   /** Delete one class (`DELETE …/inventories/{rc}`). */
