@@ -5,30 +5,38 @@
  * consumer), the consumer generation from 1.28 (before, the current one is read and used: no
  * check, as Placement), the consumer type from 1.38 (before, none is sent: the actor keeps it).
  */
-import { atLeast, inventoryInput, type Version } from '../../machines/http/index.js';
+import {
+  atLeast,
+  inventoryInput,
+  isUuidLike,
+  placementSchemas as schemas,
+  type Version,
+} from '../../machines/http/index.js';
 import type { PlacementClient } from '../placement/index.js';
-import { noContent, objectBody, ok, PlacementHttpError, type PlacementRoute } from './placement-kit.js';
+import { noContent, ok, PlacementHttpError, RP, validBody, validQuery, type PlacementRoute } from './placement-kit.js';
 
-const UUID = '([0-9a-fA-F-]{32,36})';
+/** A consumer's path: any text, as Placement routes it (a non-uuid has no allocations and cannot get any). */
+const CONSUMER = '([^/]+)';
+/** Python's `str(uuid.UUID(u))`: the form Placement stores a consumer under. */
+const canonical = (u: string) => {
+  const h = u
+    .toLowerCase()
+    .replace(/^urn:/, '')
+    .replace(/^uuid:/, '')
+    .replace(/[{}-]/g, '');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+};
 /** Placement's `incomplete_consumer_project_id` / `_user_id`: the owner of a pre-1.8 write. */
 const INCOMPLETE = '00000000-0000-0000-0000-000000000000';
 
 type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => x !== null && typeof x === 'object' && !Array.isArray(x);
-const invalid = (why: string) => new PlacementHttpError(400, `JSON does not validate: ${why}`);
 
-/** `allocations` as the actor takes them: the 1.12+ map, or the older list turned into it. */
+/** `allocations` (already valid for `v`) as the actor takes them: the 1.12+ map, or the older list turned into it. */
 function allocationsIn(v: Version, a: unknown): unknown {
   if (atLeast(v, 1, 12)) return a;
-  if (!Array.isArray(a)) throw invalid('allocations must be a list before 1.12');
   const out: Json = {};
-  for (const item of a) {
-    if (!isObject(item) || !isObject(item['resource_provider']))
-      throw invalid('each allocation names a resource_provider');
-    const uuid = item['resource_provider']['uuid'];
-    if (typeof uuid !== 'string') throw invalid('resource_provider.uuid must be a string');
-    out[uuid] = { resources: item['resources'] };
-  }
+  for (const item of a as { resource_provider: { uuid: string }; resources: unknown }[])
+    out[item.resource_provider.uuid] = { resources: item.resources };
   return out;
 }
 
@@ -44,14 +52,7 @@ async function consumerWrite(v: Version, body: Json, current: () => Promise<numb
     consumer_generation: generation,
     consumer_type: type,
     mappings,
-    ...rest
   } = body;
-  const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw invalid(`unknown fields ${unknown.join(', ')}`);
-  if (atLeast(v, 1, 8) && (project === undefined || user === undefined))
-    throw invalid("'project_id' and 'user_id' are required properties");
-  if (atLeast(v, 1, 28) && generation === undefined) throw invalid("'consumer_generation' is a required property");
-  if (atLeast(v, 1, 38) && typeof type !== 'string') throw invalid("'consumer_type' is a required string");
   return {
     allocations: allocationsIn(v, allocations),
     project: project ?? INCOMPLETE,
@@ -69,9 +70,10 @@ const generationOf = async (pc: PlacementClient, consumer: string) =>
 const consumerRoutes: PlacementRoute[] = [
   {
     method: 'GET',
-    path: new RegExp(`^/allocations/${UUID}$`),
+    path: new RegExp(`^/allocations/${CONSUMER}$`),
     async handle(c) {
-      const r = await c.pc.call('allocations.get', { consumer: c.params[0]! });
+      if (!isUuidLike(c.params[0]!)) return ok({ allocations: {} });
+      const r = await c.pc.call('allocations.get', { consumer: canonical(c.params[0]!) });
       return ok({
         allocations: r.allocations,
         ...(atLeast(c.v, 1, 12) && r.project !== undefined ? { project_id: r.project, user_id: r.user } : {}),
@@ -84,19 +86,22 @@ const consumerRoutes: PlacementRoute[] = [
   },
   {
     method: 'PUT',
-    path: new RegExp(`^/allocations/${UUID}$`),
+    path: new RegExp(`^/allocations/${CONSUMER}$`),
     async handle(c) {
-      const consumer = c.params[0]!;
-      const write = await consumerWrite(c.v, objectBody(c), () => generationOf(c.pc, consumer));
+      if (!isUuidLike(c.params[0]!)) throw new PlacementHttpError(400, `Malformed consumer_uuid: ${c.params[0]!}`);
+      const consumer = canonical(c.params[0]!);
+      const body = validBody<Json>(c, schemas.allocationPutSchema(c.v));
+      const write = await consumerWrite(c.v, body, () => generationOf(c.pc, consumer));
       await c.pc.call('allocations.put', { consumer, ...write } as never);
       return noContent();
     },
   },
   {
     method: 'DELETE',
-    path: new RegExp(`^/allocations/${UUID}$`),
+    path: new RegExp(`^/allocations/${CONSUMER}$`),
     async handle(c) {
-      await c.pc.call('allocations.delete', { consumer: c.params[0]! });
+      if (!isUuidLike(c.params[0]!)) throw new PlacementHttpError(404, `No allocations for consumer '${c.params[0]!}'`);
+      await c.pc.call('allocations.delete', { consumer: canonical(c.params[0]!) });
       return noContent();
     },
   },
@@ -106,17 +111,17 @@ const consumerRoutes: PlacementRoute[] = [
     since: [1, 13],
     async handle(c) {
       const consumers: Json = {};
-      for (const [consumer, body] of Object.entries(objectBody(c))) {
-        if (!isObject(body)) throw invalid(`consumer ${consumer} must be an object`);
+      for (const [consumer, body] of Object.entries(
+        validBody<Record<string, Json>>(c, schemas.allocationPostSchema(c.v)),
+      ))
         consumers[consumer] = await consumerWrite(c.v, body, () => generationOf(c.pc, consumer));
-      }
       await c.pc.call('allocations.post', { consumers } as never);
       return noContent();
     },
   },
   {
     method: 'GET',
-    path: new RegExp(`^/resource_providers/${UUID}/allocations$`),
+    path: new RegExp(`${RP}/allocations$`),
     async handle(c) {
       const r = await c.pc.call('allocations.byProvider', { provider: c.params[0]! });
       return ok({
@@ -132,14 +137,9 @@ const usages: PlacementRoute = {
   path: /^\/usages$/,
   since: [1, 9],
   async handle(c) {
+    validQuery(c, schemas.usagesQuery(c.v));
     const q = c.req.query;
-    const allowed = ['project_id', 'user_id', ...(atLeast(c.v, 1, 38) ? ['consumer_type'] : [])];
-    for (const k of q.keys())
-      if (!allowed.includes(k))
-        throw new PlacementHttpError(400, `Invalid query string parameters: '${k}' is not allowed`);
-    const project = q.get('project_id');
-    if (project === null)
-      throw new PlacementHttpError(400, "Invalid query string parameters: 'project_id' is required");
+    const project = q.get('project_id')!;
     const r = await c.pc.call('usages.project', {
       project,
       ...(q.has('user_id') ? { user: q.get('user_id')! } : {}),
@@ -167,24 +167,25 @@ const reshaper: PlacementRoute = {
   path: /^\/reshaper$/,
   since: [1, 30],
   async handle(c) {
-    const { inventories, allocations, ...rest } = objectBody(c);
-    if (Object.keys(rest).length > 0 || !isObject(inventories) || !isObject(allocations))
-      throw invalid("'inventories' and 'allocations' are required, and nothing else");
+    const { inventories, allocations } = validBody<{
+      inventories: Record<string, Json>;
+      allocations: Record<string, Json>;
+    }>(c, schemas.reshaperSchema(c.v));
     const inv: Json = {};
     for (const [rp, body] of Object.entries(inventories)) {
-      if (!isObject(body) || !isObject(body['inventories'])) throw invalid(`inventories of ${rp}`);
       inv[rp] = {
         resourceProviderGeneration: body['resource_provider_generation'],
         inventories: Object.fromEntries(
-          Object.entries(body['inventories']).map(([rc, i]) => [rc, isObject(i) ? inventoryInput(i) : i]),
+          Object.entries(body['inventories'] as Record<string, Json>).map(([rc, i]) => {
+            const { resource_provider_generation: _g, ...fields } = i;
+            return [rc, inventoryInput(fields)];
+          }),
         ),
       };
     }
     const allocs: Json = {};
-    for (const [consumer, body] of Object.entries(allocations)) {
-      if (!isObject(body)) throw invalid(`allocations of ${consumer}`);
+    for (const [consumer, body] of Object.entries(allocations))
       allocs[consumer] = await consumerWrite(c.v, body, () => generationOf(c.pc, consumer));
-    }
     await c.pc.call('reshape', { inventories: inv, allocations: allocs } as never);
     return noContent();
   },

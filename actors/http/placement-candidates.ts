@@ -3,24 +3,12 @@
  * by microversion, becomes one `candidates.get` of the placement actor, and its answer the JSON
  * of that version.
  */
-import { atLeast, type Version } from '../../machines/http/index.js';
-import { memberOfParam, ok, PlacementHttpError, resourcesParam, type PlacementRoute } from './placement-kit.js';
+import { atLeast, memberOfParams, requiredParams, resourcesParam, type Version } from '../../machines/http/index.js';
+import { ok, PlacementHttpError, type PlacementRoute } from './placement-kit.js';
 
 type Group = { resources?: Record<string, number>; required?: string[]; memberOf?: string[][]; inTree?: string };
 
 const bad = (detail: string) => new PlacementHttpError(400, detail);
-
-/** `A,!B` (forbidden from 1.22) or `in:A,B` (any-of, 1.39) as the actor's trait expressions. */
-function traits(v: Version, text: string): string[] {
-  if (text.startsWith('in:')) {
-    if (!atLeast(v, 1, 39)) throw bad(`Invalid query string parameters: 'in:' in required is 1.39`);
-    return [text];
-  }
-  const list = text.split(',').map((t) => t.trim());
-  if (!atLeast(v, 1, 22) && list.some((t) => t.startsWith('!')))
-    throw bad(`Invalid query string parameters: forbidden traits are 1.22`);
-  return list;
-}
 
 /** The request for `candidates.get` from the query string at `v`. */
 export function candidatesRequest(v: Version, q: URLSearchParams): Record<string, unknown> {
@@ -45,12 +33,11 @@ export function candidatesRequest(v: Version, q: URLSearchParams): Record<string
         break;
       case 'required':
         if (!atLeast(v, 1, 17)) throw bad(`Invalid query string parameters: 'required' is 1.17`);
-        g.required = (atLeast(v, 1, 39) ? values : [one()]).flatMap((t) => traits(v, t));
+        g.required = requiredParams(v, values);
         break;
       case 'member_of':
         if (!atLeast(v, 1, 21)) throw bad(`Invalid query string parameters: 'member_of' is 1.21`);
-        if (values.length > 1 && !atLeast(v, 1, 24)) throw bad('Multiple member_of parameters are 1.24');
-        g.memberOf = values.map(memberOfParam);
+        g.memberOf = memberOfParams(v, values, suffix ?? '');
         break;
       case 'in_tree':
         if (!atLeast(v, 1, 31)) throw bad(`Invalid query string parameters: 'in_tree' is 1.31`);

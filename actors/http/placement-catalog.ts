@@ -2,12 +2,15 @@
  * `/traits` and `/resource_classes`: the global catalog of names (Placement's handlers/trait.py
  * and resource_class.py), each translated to one placement actor call.
  */
-import { atLeast } from '../../machines/http/index.js';
+import { placementSchemas as schemas, validateJson } from '../../machines/http/index.js';
 import {
+  absoluteUrl,
+  mustBeName,
   noContent,
-  objectBody,
   ok,
   PlacementHttpError,
+  validBody,
+  validQuery,
   type PlacementCall,
   type PlacementRoute,
 } from './placement-kit.js';
@@ -25,14 +28,12 @@ const traits: PlacementRoute[] = [
     path: /^\/traits$/,
     since: [1, 6],
     async handle(c) {
+      validQuery(c, schemas.TRAITS_QUERY);
       const q = c.req.query;
-      for (const k of q.keys())
-        if (k !== 'name' && k !== 'associated')
-          throw new PlacementHttpError(400, `Invalid query string parameters: '${k}' is not allowed`);
       const name = q.get('name');
-      const associated = q.get('associated');
+      const associated = q.get('associated')?.toLowerCase() ?? null;
       if (associated !== null && associated !== 'true' && associated !== 'false')
-        throw new PlacementHttpError(400, `The query parameter associated must be true or false, got ${associated}`);
+        throw new PlacementHttpError(400, 'The query parameter "associated" only accepts "true" or "false"');
       let filter: { prefix?: string; names?: string[] } = {};
       if (name !== null) {
         if (name.startsWith('startswith:')) filter = { prefix: name.slice('startswith:'.length) };
@@ -56,7 +57,8 @@ const traits: PlacementRoute[] = [
     path: new RegExp(`^/traits/${NAME}$`),
     since: [1, 6],
     async handle(c) {
-      await c.pc.call('traits.show', { name: decodeURIComponent(c.params[0]!) });
+      mustBeName(c.params[0]!, `No such trait(s): ${c.params[0]!}.`);
+      await c.pc.call('traits.show', { name: c.params[0]! });
       return noContent();
     },
   },
@@ -65,10 +67,17 @@ const traits: PlacementRoute[] = [
     path: new RegExp(`^/traits/${NAME}$`),
     since: [1, 6],
     noBody: true,
+    cacheHeaders: true,
     async handle(c) {
-      const name = decodeURIComponent(c.params[0]!);
+      const name = c.params[0]!;
+      if (validateJson(name, schemas.CUSTOM_TRAIT_NAME) !== undefined)
+        throw new PlacementHttpError(
+          400,
+          'The trait is invalid. A valid trait must be no longer than 255 characters, start with the prefix ' +
+            '"CUSTOM_" and use following characters: "A"-"Z", "0"-"9" and "_"',
+        );
       const r = await c.pc.call('traits.create', { name });
-      return { status: r.created ? 201 : 204, headers: { location: `${c.req.base}/traits/${name}` } };
+      return { status: r.created ? 201 : 204, headers: { location: absoluteUrl(c, `/traits/${name}`) } };
     },
   },
   {
@@ -76,7 +85,8 @@ const traits: PlacementRoute[] = [
     path: new RegExp(`^/traits/${NAME}$`),
     since: [1, 6],
     async handle(c) {
-      await c.pc.call('traits.remove', { name: decodeURIComponent(c.params[0]!) });
+      mustBeName(c.params[0]!, `No such trait(s): ${c.params[0]!}.`);
+      await c.pc.call('traits.remove', { name: c.params[0]! });
       return noContent();
     },
   },
@@ -97,8 +107,9 @@ const classes: PlacementRoute[] = [
     path: /^\/resource_classes$/,
     since: [1, 2],
     async handle(c) {
-      const r = await c.pc.call('resourceClasses.create', objectBody(c) as never);
-      return { status: 201, headers: { location: `${c.req.base}/resource_classes/${r.name}` } };
+      const b = validBody<{ name: string }>(c, schemas.RESOURCE_CLASS_BODY);
+      const r = await c.pc.call('resourceClasses.create', { name: b.name });
+      return { status: 201, headers: { location: absoluteUrl(c, `/resource_classes/${r.name}`) } };
     },
   },
   {
@@ -106,26 +117,36 @@ const classes: PlacementRoute[] = [
     path: new RegExp(`^/resource_classes/${NAME}$`),
     since: [1, 2],
     async handle(c) {
-      const r = await c.pc.call('resourceClasses.get', { name: decodeURIComponent(c.params[0]!) });
+      mustBeName(c.params[0]!, `No such resource class ${c.params[0]!}.`);
+      const r = await c.pc.call('resourceClasses.get', { name: c.params[0]! });
       return ok(classJson(c, r.name));
     },
   },
   {
+    // 1.2–1.6: a new name for a custom class, in the body.
     method: 'PUT',
     path: new RegExp(`^/resource_classes/${NAME}$`),
     since: [1, 2],
+    until: [1, 6],
+    async handle(c) {
+      const b = validBody<{ name: string }>(c, schemas.RESOURCE_CLASS_BODY);
+      mustBeName(c.params[0]!, `No such resource class ${c.params[0]!}.`);
+      const r = await c.pc.call('resourceClasses.rename', { name: c.params[0]!, newName: b.name });
+      return ok(classJson(c, r.name));
+    },
+  },
+  {
+    // 1.7: create-if-missing, no body.
+    method: 'PUT',
+    path: new RegExp(`^/resource_classes/${NAME}$`),
+    since: [1, 7],
     noBody: true,
     async handle(c) {
-      // 1.2–1.6 renamed a class with a body; 1.7 made PUT create-if-missing with none.
-      if (!atLeast(c.v, 1, 7))
-        throw new PlacementHttpError(
-          400,
-          'Renaming a resource class (microversions 1.2–1.6) is not supported; use 1.7 or later.',
-        );
-      if (c.json !== undefined) throw new PlacementHttpError(400, 'JSON does not validate: PUT takes no body from 1.7');
-      const name = decodeURIComponent(c.params[0]!);
+      const name = c.params[0]!;
+      // Placement checks the name as the body of a POST would be.
+      validBody({ ...c, json: { name } }, schemas.RESOURCE_CLASS_BODY);
       const r = await c.pc.call('resourceClasses.ensure', { name });
-      return { status: r.created ? 201 : 204, headers: { location: `${c.req.base}/resource_classes/${name}` } };
+      return { status: r.created ? 201 : 204, headers: { location: absoluteUrl(c, `/resource_classes/${name}`) } };
     },
   },
   {
@@ -133,7 +154,8 @@ const classes: PlacementRoute[] = [
     path: new RegExp(`^/resource_classes/${NAME}$`),
     since: [1, 2],
     async handle(c) {
-      await c.pc.call('resourceClasses.delete', { name: decodeURIComponent(c.params[0]!) });
+      mustBeName(c.params[0]!, `No such resource class ${c.params[0]!}.`);
+      await c.pc.call('resourceClasses.delete', { name: c.params[0]! });
       return noContent();
     },
   },

@@ -1,5 +1,5 @@
 /** What Placement's HTTP routes share: the call a handler gets, its answers and refusals. */
-import type { Version } from '../../machines/http/index.js';
+import { validateJson, type JsonSchema, type Version } from '../../machines/http/index.js';
 import type { PlacementClient } from '../placement/index.js';
 import type { ApiRequest, ApiResponse } from './server.js';
 
@@ -19,8 +19,14 @@ export interface PlacementRoute {
   readonly path: RegExp;
   /** A PUT or POST that takes no body (Placement's create-by-PUT of traits and classes). */
   readonly noBody?: boolean;
-  /** The first microversion with this route; earlier ones answer 404 as Placement does. */
+  /** The first microversion with this route; earlier ones answer 404 as Placement does (or `before`). */
   readonly since?: readonly [number, number];
+  /** The last microversion with this route (inclusive). */
+  readonly until?: readonly [number, number];
+  /** The status of a request for this route outside its versions: 404 unless Placement says otherwise. */
+  readonly before?: 404 | 405;
+  /** Answers at 1.15+ carry `cache-control` and `last-modified` even without a body (a PUT of a trait). */
+  readonly cacheHeaders?: boolean;
   handle(c: PlacementCall): Promise<ApiResponse>;
 }
 
@@ -52,26 +58,49 @@ export function objectBody(c: PlacementCall): Record<string, unknown> {
   return c.json as Record<string, unknown>;
 }
 
-/** `VCPU:1,MEMORY_MB:512` (a `resources` query parameter) as `{ VCPU: 1, MEMORY_MB: 512 }`; 400 otherwise. */
-export function resourcesParam(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const part of text.split(',')) {
-    const m = /^([A-Z0-9_]+):(\d+)$/.exec(part.trim());
-    if (!m)
-      throw new PlacementHttpError(
-        400,
-        'Badly formed resources parameter. Expected resources query string parameter in form: ' +
-          `?resources=VCPU:2,MEMORY_MB:1024. Got: ${text}.`,
-      );
-    out[m[1]!] = Number(m[2]);
-  }
-  return out;
+/** The JSON body checked against Placement's schema for it: 400 "JSON does not validate: …" otherwise. */
+export function validBody<T = Record<string, unknown>>(c: PlacementCall, schema: JsonSchema): T {
+  const why = validateJson(c.json, schema);
+  if (why !== undefined) throw new PlacementHttpError(400, `JSON does not validate: ${why}`);
+  return c.json as T;
 }
 
-/** `member_of=in:A,B` / `member_of=A` (and `!A`, `!in:A,B`) as one any-of (or none-of) group. */
-export function memberOfParam(text: string): string[] {
-  const neg = text.startsWith('!');
-  const rest = neg ? text.slice(1) : text;
-  const list = rest.startsWith('in:') ? rest.slice(3).split(',') : [rest];
-  return list.map((u) => (neg ? `!${u}` : u));
+/**
+ * The query string checked against Placement's schema for it (as `dict(req.GET)`: the last
+ * value of a repeated key): 400 "Invalid query string parameters: …" otherwise.
+ */
+export function validQuery(c: PlacementCall, schema: JsonSchema): void {
+  const why = validateJson(Object.fromEntries(c.req.query.entries()), schema);
+  if (why !== undefined) throw new PlacementHttpError(400, `Invalid query string parameters: ${why}`);
+}
+
+/** A provider's path: its uuid (or whatever stands there: Placement answers 404 for a non-uuid) as the first part. */
+export const RP = '^/resource_providers/([^/]+)';
+
+/**
+ * The body of a route where Placement reads the provider before it validates the body: a
+ * missing provider is 404 even when the body is bad. The provider is read only when the body
+ * fails, so a good request costs one call.
+ */
+export async function providerFirst<T = Record<string, unknown>>(c: PlacementCall, schema: JsonSchema): Promise<T> {
+  try {
+    return validBody<T>(c, schema);
+  } catch (err) {
+    await c.pc.call('providers.get', { uuid: c.params[0]! });
+    throw err;
+  }
+}
+
+/** An absolute URL below the API, as webob makes Placement's `Location` headers (from the request's Host). */
+export function absoluteUrl(c: PlacementCall, path: string): string {
+  const proto = c.req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+  return `${proto}://${c.req.headers.host ?? 'localhost'}${c.req.base}${path}`;
+}
+
+/**
+ * A trait or class name in a path that no trait or class can have: Placement looks it up and
+ * finds none (404, `missing`), where the placement actor would refuse it as malformed (400).
+ */
+export function mustBeName(name: string, missing: string): void {
+  if (!/^[A-Z0-9_]{1,255}$/.test(name)) throw new PlacementHttpError(404, missing);
 }

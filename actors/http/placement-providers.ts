@@ -3,54 +3,50 @@
  * aggregates and traits (Placement's handlers/resource_provider.py, inventory.py, usage.py,
  * aggregate.py, trait.py), each translated to one placement actor call.
  */
-import { atLeast, inventoryInput, inventoryJson, providerJson } from '../../machines/http/index.js';
 import {
-  noContent,
-  objectBody,
-  ok,
-  memberOfParam,
-  PlacementHttpError,
+  atLeast,
+  inventoryInput,
+  inventoryJson,
+  memberOfParams,
+  placementSchemas as schemas,
+  providerJson,
+  requiredParams,
   resourcesParam,
+  type JsonSchema,
+} from '../../machines/http/index.js';
+import {
+  absoluteUrl,
+  mustBeName,
+  noContent,
+  ok,
+  providerFirst,
+  RP,
+  validBody,
+  validQuery,
   type PlacementCall,
   type PlacementRoute,
 } from './placement-kit.js';
 
-const UUID = '([0-9a-fA-F-]{32,36})';
-const RP = `^/resource_providers/${UUID}`;
-const CLASS = '([A-Z0-9_]+)';
+const CLASS = '([^/]+)';
 
-const rpLocation = (c: PlacementCall, uuid: string) => `${c.req.base}/resource_providers/${uuid}`;
-
-/** Query parameters the route takes at this version; another is 400, as Placement's schemas say. */
-function onlyParams(c: PlacementCall, allowed: readonly string[]): void {
-  for (const k of new Set(c.req.query.keys()))
-    if (!allowed.includes(k))
-      throw new PlacementHttpError(400, `Invalid query string parameters: '${k}' is not allowed`);
-}
+type Json = Record<string, unknown>;
 
 const list: PlacementRoute = {
   method: 'GET',
   path: /^\/resource_providers$/,
   async handle(c) {
-    const allowed = ['name', 'uuid'];
-    if (atLeast(c.v, 1, 3)) allowed.push('member_of');
-    if (atLeast(c.v, 1, 4)) allowed.push('resources');
-    if (atLeast(c.v, 1, 14)) allowed.push('in_tree');
-    if (atLeast(c.v, 1, 18)) allowed.push('required');
-    onlyParams(c, allowed);
+    validQuery(c, schemas.providerListQuery(c.v));
     const q = c.req.query;
-    const memberOf = q.getAll('member_of');
-    if (memberOf.length > 1 && !atLeast(c.v, 1, 24))
-      throw new PlacementHttpError(400, 'Multiple member_of parameters are not supported before 1.24.');
-    const required = q.getAll('required').flatMap((r) => r.split(','));
+    const memberOf = q.has('member_of') ? memberOfParams(c.v, q.getAll('member_of')) : [];
+    const required = q.has('required') ? requiredParams(c.v, q.getAll('required')) : [];
     const r = await c.pc.call('providers.list', {
       ...(q.has('name') ? { name: q.get('name')! } : {}),
       ...(q.has('uuid') ? { uuid: q.get('uuid')! } : {}),
-      ...(memberOf.length > 0 ? { memberOf: memberOf.map(memberOfParam) } : {}),
+      ...(memberOf.length > 0 ? { memberOf } : {}),
       ...(q.has('resources') ? { resources: resourcesParam(q.get('resources')!) } : {}),
       ...(q.has('in_tree') ? { inTree: q.get('in_tree')! } : {}),
       ...(required.length > 0 ? { required } : {}),
-    });
+    } as never);
     return ok({ resource_providers: r.providers.map((p) => providerJson(p, c.v, c.req.base)) });
   },
 };
@@ -59,16 +55,14 @@ const create: PlacementRoute = {
   method: 'POST',
   path: /^\/resource_providers$/,
   async handle(c) {
-    const b = objectBody(c);
-    const { name, uuid, parent_provider_uuid: parent, ...rest } = b;
-    if (parent !== undefined && !atLeast(c.v, 1, 14)) rest['parent_provider_uuid'] = parent; // refused below
+    const b = validBody<Json>(c, schemas.providerPostSchema(c.v));
+    const parent = b['parent_provider_uuid'];
     const r = await c.pc.call('providers.create', {
-      ...rest,
-      name,
-      ...(uuid !== undefined ? { uuid } : {}),
-      ...(parent !== undefined && atLeast(c.v, 1, 14) ? { parentProviderUuid: parent } : {}),
+      name: b['name'],
+      ...(b['uuid'] !== undefined ? { uuid: b['uuid'] } : {}),
+      ...(parent !== undefined ? { parentProviderUuid: parent } : {}),
     } as never);
-    const location = { location: rpLocation(c, r.provider.uuid) };
+    const location = { location: absoluteUrl(c, `/resource_providers/${r.provider.uuid}`) };
     // 1.20: the provider in the body; before, 201 with only its Location.
     return atLeast(c.v, 1, 20)
       ? ok(providerJson(r.provider, c.v, c.req.base), 200, location)
@@ -89,13 +83,14 @@ const update: PlacementRoute = {
   method: 'PUT',
   path: new RegExp(`${RP}$`),
   async handle(c) {
-    const { name, parent_provider_uuid: parent, ...rest } = objectBody(c);
-    if (parent !== undefined && !atLeast(c.v, 1, 14)) rest['parent_provider_uuid'] = parent;
+    const b = await providerFirst(c, schemas.providerPutSchema(c.v));
+    const parent = b['parent_provider_uuid'];
     const r = await c.pc.call('providers.update', {
-      ...rest,
       uuid: c.params[0]!,
-      name,
-      ...(parent !== undefined && atLeast(c.v, 1, 14) ? { parentProviderUuid: parent } : {}),
+      name: b['name'],
+      ...(parent !== undefined ? { parentProviderUuid: parent } : {}),
+      // 1.37 allowed a provider's parent to change or go; before, only to be set.
+      ...(atLeast(c.v, 1, 37) ? {} : { reparent: false }),
     } as never);
     return ok(providerJson(r.provider, c.v, c.req.base));
   },
@@ -115,6 +110,9 @@ const inventoriesOf = (gen: number, inv: Record<string, Parameters<typeof invent
   inventories: Object.fromEntries(Object.entries(inv).map(([rc, i]) => [rc, inventoryJson(i)])),
 });
 
+/** Before 1.26 an inventory's capacity must be above 0; from 1.26 reserved may equal total. */
+const zeroCapacity = (c: PlacementCall) => (atLeast(c.v, 1, 26) ? {} : { zeroCapacity: false });
+
 const inventories: PlacementRoute[] = [
   {
     method: 'GET',
@@ -128,21 +126,15 @@ const inventories: PlacementRoute[] = [
     method: 'PUT',
     path: new RegExp(`${RP}/inventories$`),
     async handle(c) {
-      const { resource_provider_generation: gen, inventories: inv, ...rest } = objectBody(c);
-      const byClass =
-        inv !== null && typeof inv === 'object' && !Array.isArray(inv)
-          ? Object.fromEntries(
-              Object.entries(inv as Record<string, unknown>).map(([rc, i]) => [
-                rc,
-                i !== null && typeof i === 'object' ? inventoryInput(i as Record<string, unknown>) : i,
-              ]),
-            )
-          : inv;
+      const b = await providerFirst(c, schemas.INVENTORIES_PUT);
+      const inv = b['inventories'] as Record<string, Json>;
       const r = await c.pc.call('inventories.set', {
-        ...rest,
         provider: c.params[0]!,
-        resourceProviderGeneration: gen,
-        inventories: byClass,
+        resourceProviderGeneration: b['resource_provider_generation'],
+        inventories: Object.fromEntries(
+          Object.entries(inv).map(([rc, i]) => [rc, inventoryInput(withoutGeneration(i))]),
+        ),
+        ...zeroCapacity(c),
       } as never);
       return ok(inventoriesOf(r.resourceProviderGeneration, r.inventories));
     },
@@ -151,14 +143,16 @@ const inventories: PlacementRoute[] = [
     method: 'POST',
     path: new RegExp(`${RP}/inventories$`),
     async handle(c) {
-      const { resource_class: rc, resource_provider_generation: _ignored, ...fields } = objectBody(c);
+      const b = await providerFirst(c, schemas.INVENTORY_POST);
+      const { resource_class: rc, resource_provider_generation: _ignored, ...fields } = b;
       const r = await c.pc.call('inventories.add', {
         provider: c.params[0]!,
         resourceClass: rc,
         ...inventoryInput(fields),
+        ...zeroCapacity(c),
       } as never);
       return ok({ resource_provider_generation: r.resourceProviderGeneration, ...inventoryJson(r) }, 201, {
-        location: `${rpLocation(c, c.params[0]!)}/inventories/${r.resourceClass}`,
+        location: absoluteUrl(c, `/resource_providers/${c.params[0]!}/inventories/${r.resourceClass}`),
       });
     },
   },
@@ -166,6 +160,8 @@ const inventories: PlacementRoute[] = [
     method: 'DELETE',
     path: new RegExp(`${RP}/inventories$`),
     since: [1, 5],
+    // Placement answers this route 405, not 404, before its version.
+    before: 405,
     async handle(c) {
       await c.pc.call('inventories.deleteAll', { provider: c.params[0]! });
       return noContent();
@@ -175,6 +171,7 @@ const inventories: PlacementRoute[] = [
     method: 'GET',
     path: new RegExp(`${RP}/inventories/${CLASS}$`),
     async handle(c) {
+      mustBeName(c.params[1]!, `No inventory of class ${c.params[1]!} for ${c.params[0]!}`);
       const r = await c.pc.call('inventories.getOne', { provider: c.params[0]!, resourceClass: c.params[1]! });
       return ok({ resource_provider_generation: r.resourceProviderGeneration, ...inventoryJson(r) });
     },
@@ -183,12 +180,13 @@ const inventories: PlacementRoute[] = [
     method: 'PUT',
     path: new RegExp(`${RP}/inventories/${CLASS}$`),
     async handle(c) {
-      const { resource_provider_generation: gen, ...fields } = objectBody(c);
+      const { resource_provider_generation: gen, ...fields } = await providerFirst(c, schemas.INVENTORY_PUT);
       const r = await c.pc.call('inventories.update', {
         provider: c.params[0]!,
         resourceClass: c.params[1]!,
         resourceProviderGeneration: gen,
         ...inventoryInput(fields),
+        ...zeroCapacity(c),
       } as never);
       return ok({ resource_provider_generation: r.resourceProviderGeneration, ...inventoryJson(r) });
     },
@@ -197,11 +195,15 @@ const inventories: PlacementRoute[] = [
     method: 'DELETE',
     path: new RegExp(`${RP}/inventories/${CLASS}$`),
     async handle(c) {
+      mustBeName(c.params[1]!, `No inventory of class ${c.params[1]!} found for delete`);
       await c.pc.call('inventories.delete', { provider: c.params[0]!, resourceClass: c.params[1]! });
       return noContent();
     },
   },
 ];
+
+/** An inventory record of a PUT may carry a generation of its own: Placement's schema allows it, and ignores it. */
+const withoutGeneration = ({ resource_provider_generation: _g, ...rest }: Json) => rest;
 
 const usages: PlacementRoute = {
   method: 'GET',
@@ -212,17 +214,19 @@ const usages: PlacementRoute = {
   },
 };
 
+const aggregatesJson = (c: PlacementCall, r: { aggregates: string[]; resourceProviderGeneration: number }) =>
+  ok({
+    aggregates: r.aggregates,
+    ...(atLeast(c.v, 1, 19) ? { resource_provider_generation: r.resourceProviderGeneration } : {}),
+  });
+
 const aggregates: PlacementRoute[] = [
   {
     method: 'GET',
     path: new RegExp(`${RP}/aggregates$`),
     since: [1, 1],
     async handle(c) {
-      const r = await c.pc.call('aggregates.get', { provider: c.params[0]! });
-      return ok({
-        aggregates: r.aggregates,
-        ...(atLeast(c.v, 1, 19) ? { resource_provider_generation: r.resourceProviderGeneration } : {}),
-      });
+      return aggregatesJson(c, await c.pc.call('aggregates.get', { provider: c.params[0]! }));
     },
   },
   {
@@ -231,26 +235,22 @@ const aggregates: PlacementRoute[] = [
     since: [1, 1],
     async handle(c) {
       const provider = c.params[0]!;
+      const schema: JsonSchema = schemas.aggregatesPutSchema(c.v);
+      const body = await providerFirst<unknown>(c, schema);
       // Before 1.19 the body is the bare list and no generation is checked: the current one is used.
-      let body: { aggregates: unknown; gen: unknown };
-      if (atLeast(c.v, 1, 19)) {
-        const { aggregates: a, resource_provider_generation: gen, ...rest } = objectBody(c);
-        if (Object.keys(rest).length > 0) throw new PlacementHttpError(400, 'JSON does not validate: unknown fields');
-        body = { aggregates: a, gen };
-      } else {
-        if (!Array.isArray(c.json)) throw new PlacementHttpError(400, 'JSON does not validate: expected a list');
-        const cur = await c.pc.call('aggregates.get', { provider });
-        body = { aggregates: c.json, gen: cur.resourceProviderGeneration };
-      }
+      const { aggregates: a, gen } = atLeast(c.v, 1, 19)
+        ? { aggregates: (body as Json)['aggregates'], gen: (body as Json)['resource_provider_generation'] }
+        : {
+            aggregates: body,
+            gen: (await c.pc.call('aggregates.get', { provider })).resourceProviderGeneration,
+          };
       const r = await c.pc.call('aggregates.set', {
         provider,
-        resourceProviderGeneration: body.gen,
-        aggregates: body.aggregates,
+        resourceProviderGeneration: gen,
+        aggregates: a,
       } as never);
-      return ok({
-        aggregates: r.aggregates,
-        ...(atLeast(c.v, 1, 19) ? { resource_provider_generation: r.resourceProviderGeneration } : {}),
-      });
+      // Placement answers with the list as it was sent (its order), not as stored.
+      return aggregatesJson(c, { aggregates: a as string[], resourceProviderGeneration: r.resourceProviderGeneration });
     },
   },
 ];
@@ -270,12 +270,12 @@ const providerTraits: PlacementRoute[] = [
     path: new RegExp(`${RP}/traits$`),
     since: [1, 6],
     async handle(c) {
-      const { traits, resource_provider_generation: gen, ...rest } = objectBody(c);
+      // Placement validates this body before it looks the provider up.
+      const b = validBody<Json>(c, schemas.PROVIDER_TRAITS_PUT);
       const r = await c.pc.call('traits.set', {
-        ...rest,
         provider: c.params[0]!,
-        resourceProviderGeneration: gen,
-        traits,
+        resourceProviderGeneration: b['resource_provider_generation'],
+        traits: [...new Set(b['traits'] as string[])],
       } as never);
       return ok({ traits: r.traits, resource_provider_generation: r.resourceProviderGeneration });
     },

@@ -27,6 +27,8 @@ export interface ApiResponse {
   readonly status: number;
   /** JSON-encoded when present. */
   readonly body?: unknown;
+  /** A body sent as it is, instead of `body` (its `content-type` among the headers). */
+  readonly text?: string;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -116,6 +118,25 @@ export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
     send(res, requestId, answer);
   };
 
+  // A request Node's parser refuses (a Content-Length that is not a number, say) never reaches
+  // `serve`: say why instead of Node's bare 400.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+    const [status, why] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? ['431 Request Header Fields Too Large', 'request headers too large']
+        : [
+            '400 Bad Request',
+            err.code === 'HPE_INVALID_CONTENT_LENGTH'
+              ? 'content-length header must be an integer'
+              : 'malformed request',
+          ];
+    const text = JSON.stringify({ message: why });
+    socket.end(
+      `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
@@ -133,6 +154,11 @@ export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
 
 function send(res: ServerResponse, requestId: string, a: ApiResponse): void {
   const headers: Record<string, string> = { 'x-openstack-request-id': requestId, ...a.headers };
+  if (a.text !== undefined) {
+    res.writeHead(a.status, { ...headers, 'content-length': String(Buffer.byteLength(a.text)) });
+    res.end(a.text);
+    return;
+  }
   if (a.body === undefined) {
     res.writeHead(a.status, headers);
     res.end();

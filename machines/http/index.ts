@@ -66,3 +66,7 @@ export {
   type HostFacts,
   type QuotaView,
 } from './extras-view.js';
+export { formatSchemaError, isUuidLike, validateJson, type JsonSchema, type SchemaError } from './json-schema.js';
+export { pyRepr } from './py-repr.js';
+export { memberOfParams, QueryError, requiredParams, resourcesParam } from './placement-query.js';
+export * as placementSchemas from './placement-schemas.js';

@@ -64,6 +64,8 @@ export function inventoryInput(body: Record<string, unknown>): Record<string, un
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',

@@ -24,6 +24,8 @@ export interface ConsumerWriteInput {
 export interface PlanContext {
   inventoryOf?: (provider: string) => ReadonlyMap<string, Inventory> | undefined;
   generationOf?: (provider: string) => number;
+  /** A PUT of one consumer: Placement names it when a class is unknown. */
+  consumer?: string;
 }
 
 const unableToAllocate = (detail: string) => `Unable to allocate inventory: ${detail}`;
@@ -83,7 +85,13 @@ export function planAllocations(
       const resources = (w.allocations[ref] as { resources: Record<string, number> }).resources;
       const into = (data[rp] ??= {});
       for (const rc in resources) {
-        if (!classExists(state, rc)) return badRequest(unableToAllocate(`No such resource class ${rc}.`));
+        if (!classExists(state, rc)) {
+          // Placement's PUT and POST handlers word this each their own way.
+          const prefix = ctx.consumer
+            ? `Unable to allocate inventory for consumer ${ctx.consumer}:`
+            : 'Unable to allocate inventory';
+          return badRequest(`${prefix} No such resource class ${rc}.`);
+        }
         const amount = resources[rc] as number;
         into[rc] = amount;
         items.push({ rp, rc, amount });
@@ -190,7 +198,8 @@ export function putAllocations(
   state: PlacementState,
   body: PlacementRequest<'allocations.put'>,
 ): PlacementEvent[] | PlacementError {
-  const delta = planAllocations(state, [{ ...body, uuid: canonicalUuid(body.consumer) }]);
+  const uuid = canonicalUuid(body.consumer);
+  const delta = planAllocations(state, [{ ...body, uuid }], { consumer: uuid });
   if (!('consumers' in delta)) return delta;
   return isEmptyDelta(delta) ? [] : [{ type: 'AllocationsReplaced', ...delta }];
 }

@@ -25,16 +25,39 @@ export function ensureResourceClass(
   return [{ type: 'ResourceClassCreated', name: body.name }];
 }
 
+/**
+ * PUT /resource_classes/{name} of 1.2–1.6: a new name for a custom class. Placement renames a
+ * class under the inventories that use it (they hold its id); here inventories and allocations
+ * are keyed by the name, so a class in use is refused 409 instead (docs/http-api.md).
+ */
+export function renameResourceClass(
+  state: PlacementState,
+  body: PlacementRequest<'resourceClasses.rename'>,
+): PlacementEvent[] | PlacementError {
+  if (!classExists(state, body.name)) return notFound(`No such resource class ${body.name}.`);
+  if (isStandardResourceClass(body.name)) return badRequest(`Cannot update standard resource class ${body.name}`);
+  if (body.newName === body.name) return [];
+  if (classExists(state, body.newName)) return conflict(`Resource class already exists: ${body.newName}`);
+  if ((state.byClass.get(body.name)?.size ?? 0) > 0)
+    return conflict(`Cannot rename resource class ${body.name}: inventory of it exists. Delete that inventory first.`);
+  return [
+    { type: 'ResourceClassDeleted', name: body.name },
+    { type: 'ResourceClassCreated', name: body.newName },
+  ];
+}
+
 export function deleteResourceClass(
   state: PlacementState,
   body: PlacementRequest<'resourceClasses.delete'>,
 ): PlacementEvent[] | PlacementError {
   // Placement looks the class up first (404), then refuses standard ones (400), then in-use ones (409).
   if (!classExists(state, body.name)) return notFound(`No such resource class ${body.name}.`);
-  if (isStandardResourceClass(body.name)) return badRequest(`Cannot delete standard resource class ${body.name}.`);
-  if ((state.byClass.get(body.name)?.size ?? 0) > 0) {
-    return conflict(`Unable to delete resource class ${body.name}. Delete all inventory for the resource class first.`);
-  }
+  if (isStandardResourceClass(body.name))
+    return badRequest(`Error in delete resource class: Cannot delete standard resource class ${body.name}.`);
+  if ((state.byClass.get(body.name)?.size ?? 0) > 0)
+    return conflict(
+      `Error in delete resource class: Cannot delete resource class ${body.name}. Class is in use in inventory.`,
+    );
   return [{ type: 'ResourceClassDeleted', name: body.name }];
 }
 

@@ -33,6 +33,7 @@ const WRITE_OPS = {
   'traits.remove': true,
   'resourceClasses.create': true,
   'resourceClasses.ensure': true,
+  'resourceClasses.rename': true,
   'resourceClasses.delete': true,
   'aggregates.set': true,
   'allocations.put': true,

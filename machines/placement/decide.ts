@@ -9,7 +9,14 @@ import type { PlacementError } from './errors.js';
 import type { PlacementEvent } from './events.js';
 import type { PlacementState } from './model.js';
 import { deleteAllocations, postAllocations, putAllocations } from './allocations.js';
-import { createResourceClass, createTrait, deleteResourceClass, ensureResourceClass, removeTrait } from './catalog.js';
+import {
+  createResourceClass,
+  createTrait,
+  deleteResourceClass,
+  ensureResourceClass,
+  removeTrait,
+  renameResourceClass,
+} from './catalog.js';
 import { addInventory, deleteAllInventories, deleteInventory, setInventories, updateInventory } from './inventories.js';
 import { clearTraits, createProvider, deleteProvider, setAggregates, setTraits, updateProvider } from './providers.js';
 import { reshape } from './reshape.js';
@@ -44,6 +51,8 @@ export function decide(state: PlacementState, command: PlacementCommand): Placem
       return createResourceClass(state, command.body);
     case 'resourceClasses.ensure':
       return ensureResourceClass(state, command.body);
+    case 'resourceClasses.rename':
+      return renameResourceClass(state, command.body);
     case 'resourceClasses.delete':
       return deleteResourceClass(state, command.body);
     case 'aggregates.set':

@@ -33,39 +33,67 @@ export function withDefaults(i: InventoryInput): Inventory {
   };
 }
 
+type InventoryOp = 'create' | 'update' | 'set';
+const unable = (op: InventoryOp, provider: string) =>
+  `Unable to ${op === 'create' ? 'create' : 'update'} inventory for resource provider ${provider}`;
+
 /**
- * Checks on one record beyond the schema: capacity may be 0 (1.26+) but not negative, and the
- * class must exist. No cross-field checks (min > max is accepted, as in Placement).
+ * Capacity may be 0 (1.26+; before, `zeroCapacity: false`, it must be above 0) but not negative.
+ * No cross-field checks (min > max is accepted, as in Placement).
+ */
+function capacityError(
+  provider: string,
+  rc: string,
+  inv: Inventory,
+  op: InventoryOp,
+  zeroCapacity = true,
+): PlacementError | null {
+  const cap = capacityInt(inv);
+  if (zeroCapacity ? cap >= 0 : cap > 0) return null;
+  return badRequest(
+    `${unable(op, provider)}: Invalid inventory for '${rc}' on resource provider '${provider}'. ` +
+      `The reserved value is greater than ${zeroCapacity ? '' : 'or equal to '}total.`,
+  );
+}
+
+function classError(state: PlacementState, provider: string, rc: string, op: InventoryOp): PlacementError | null {
+  if (classExists(state, rc)) return null;
+  const prefix =
+    op === 'set' ? `Unknown resource class in inventory for resource provider ${provider}` : unable(op, provider);
+  return badRequest(`${prefix}: No such resource class ${rc}.`);
+}
+
+/**
+ * Checks on one record beyond the schema: its capacity, then its class. `op` picks Placement's
+ * words: each of its handlers words these refusals its own way.
  */
 export function validateInventory(
   state: PlacementState,
   provider: string,
   rc: string,
   inv: Inventory,
+  op: InventoryOp = 'update',
+  zeroCapacity = true,
 ): PlacementError | null {
-  if (capacityInt(inv) < 0) {
-    return badRequest(
-      `Unable to update inventory for resource provider ${provider}: Invalid inventory for '${rc}' on resource provider ` +
-        `'${provider}'. The reserved value is greater than total or the allocation ratio is negative.`,
-    );
-  }
-  if (!classExists(state, rc))
-    return badRequest(`Unknown resource class in inventory for resource provider ${provider}: ${rc}`);
-  return null;
+  return capacityError(provider, rc, inv, op, zeroCapacity) ?? classError(state, provider, rc, op);
 }
 
-/** The whole-map form for `InventorySet`, validated. */
+/** The whole-map form for `InventorySet`, validated: every capacity first, then every class (Placement's order). */
 export function buildInventories(
   state: PlacementState,
   provider: string,
   inputs: Record<string, InventoryInput>,
+  zeroCapacity = true,
 ): InventoryData | PlacementError {
   const out: InventoryData = {};
-  for (const [rc, input] of Object.entries(inputs)) {
-    const inv = withDefaults(input);
-    const err = validateInventory(state, provider, rc, inv);
+  for (const [rc, input] of Object.entries(inputs)) out[rc] = withDefaults(input);
+  for (const [rc, inv] of Object.entries(out)) {
+    const err = capacityError(provider, rc, inv, 'set', zeroCapacity);
     if (err) return err;
-    out[rc] = inv;
+  }
+  for (const rc of Object.keys(out)) {
+    const err = classError(state, provider, rc, 'set');
+    if (err) return err;
   }
   return out;
 }
@@ -99,7 +127,7 @@ export function setInventories(
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
   if (body.resourceProviderGeneration !== p.generation) return generationConflict();
-  const next = buildInventories(state, p.uuid, body.inventories);
+  const next = buildInventories(state, p.uuid, body.inventories, body.zeroCapacity);
   if (isPlacementError(next)) return next;
   // Shrinking below usage is allowed; dropping a class that is allocated is not.
   const dropped = droppedInUse(p, (rc) => rc in next);
@@ -120,12 +148,14 @@ export function updateInventory(
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
   if (body.resourceProviderGeneration !== p.generation) return generationConflict();
-  const { provider: _p, resourceClass: rc, resourceProviderGeneration: _g, ...input } = body;
+  const { provider: _p, resourceClass: rc, resourceProviderGeneration: _g, zeroCapacity, ...input } = body;
   const inv = withDefaults(input);
-  const err = validateInventory(state, p.uuid, rc, inv);
+  const err = validateInventory(state, p.uuid, rc, inv, 'update', zeroCapacity);
   if (err) return err;
   if (!p.inventories.has(rc))
-    return badRequest(`No inventory record with resource class for resource provider ${p.uuid}: ${rc}`);
+    return badRequest(
+      `No inventory record with resource class for resource provider ${p.uuid}: No inventory of class ${rc} found.`,
+    );
   return [event(p, { ...current(p), [rc]: inv })];
 }
 
@@ -136,9 +166,9 @@ export function addInventory(
 ): PlacementEvent[] | PlacementError {
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
-  const { provider: _p, resourceClass: rc, ...input } = body;
+  const { provider: _p, resourceClass: rc, zeroCapacity, ...input } = body;
   const inv = withDefaults(input);
-  const err = validateInventory(state, p.uuid, rc, inv);
+  const err = validateInventory(state, p.uuid, rc, inv, 'create', zeroCapacity);
   if (err) return err;
   if (p.inventories.has(rc)) {
     return conflict(

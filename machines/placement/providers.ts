@@ -26,13 +26,21 @@ export function createProvider(
   // The actor generates the uuid (decide is deterministic); without one this is a caller bug.
   if (body.uuid === undefined) return badRequest('providers.create needs a uuid: the actor must fill it in');
   const uuid = canonicalUuid(body.uuid);
+  // Placement's words: the handler's prefix, then its ObjectActionError.
+  const cannotCreate = (reason: string) =>
+    badRequest(
+      `Unable to create resource provider "${body.name}", ${uuid}: Object action create failed because: ${reason}`,
+    );
   let root = uuid;
   const parentRef = body.parentProviderUuid ?? null;
   if (parentRef !== null) {
     const parent = canonicalUuid(parentRef);
-    if (parent === uuid) return badRequest('parent provider UUID cannot be same as UUID. Please modify it.');
+    if (parent === uuid)
+      return cannotCreate(
+        'parent provider UUID cannot be same as UUID. Please set parent provider UUID to None if there is no parent.',
+      );
     const p = state.providers.get(parent);
-    if (!p) return badRequest(`The resource provider's parent provider UUID ${parent} does not exist.`);
+    if (!p) return cannotCreate('parent provider UUID does not exist.');
     root = p.root;
   }
   if (state.providers.has(uuid)) {
@@ -65,15 +73,20 @@ export function updateProvider(
   // An absent key leaves the parent alone; null makes the provider a root (allowed from 1.37).
   if (body.parentProviderUuid !== undefined) {
     parent = body.parentProviderUuid === null ? null : canonicalUuid(body.parentProviderUuid);
+    const cannotSave = (action: string, reason: string) =>
+      badRequest(`Unable to save resource provider ${p.uuid}: Object action ${action} failed because: ${reason}`);
+    // Before 1.37 a provider may gain a parent but not change or lose it.
+    const fixedParent = body.reparent === false && p.parent !== null && parent !== p.parent;
     if (parent === null) {
+      if (fixedParent) return cannotSave('update', 'un-parenting a provider is not currently allowed.');
       root = p.uuid;
     } else {
-      if (parent === p.uuid) return badRequest('parent provider UUID cannot be same as UUID. Please modify it.');
       const np = state.providers.get(parent);
-      if (!np) return badRequest(`The resource provider's parent provider UUID ${parent} does not exist.`);
-      if (isAncestorOrSelf(state, p.uuid, parent)) {
-        return badRequest('creating loop in the provider tree is not allowed.');
-      }
+      if (!np) return cannotSave('create', 'parent provider UUID does not exist.');
+      if (fixedParent) return cannotSave('update', 're-parenting a provider is not currently allowed.');
+      // Its own uuid as parent is a loop too (Placement's words for an update).
+      if (isAncestorOrSelf(state, p.uuid, parent))
+        return cannotSave('update', 'creating loop in the provider tree is not allowed.');
       root = np.root;
     }
   }
@@ -99,8 +112,8 @@ export function deleteProvider(
   state: PlacementState,
   body: PlacementRequest<'providers.delete'>,
 ): PlacementEvent[] | PlacementError {
-  const p = findProvider(state, body.uuid);
-  if (isPlacementError(p)) return p;
+  const p = state.providers.get(canonicalUuid(body.uuid));
+  if (!p) return notFound(`No resource provider with uuid ${canonicalUuid(body.uuid)} found for delete`);
   // Placement checks allocations before children.
   if (!isUnused(p)) {
     return conflict(
@@ -123,15 +136,19 @@ function sameSet(a: ReadonlySet<string>, b: readonly string[]): boolean {
   return true;
 }
 
+/** How Placement words a stale generation on a provider's traits and aggregates. */
+const GENERATION_CHANGED =
+  "Resource provider's generation already changed. Please update the generation and try again.";
+
 export function setTraits(
   state: PlacementState,
   body: PlacementRequest<'traits.set'>,
 ): PlacementEvent[] | PlacementError {
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
-  if (body.resourceProviderGeneration !== p.generation) return generationConflict();
+  if (body.resourceProviderGeneration !== p.generation) return generationConflict(GENERATION_CHANGED);
   const missing = body.traits.filter((t) => !traitExists(state, t));
-  if (missing.length > 0) return badRequest(`No such trait(s): ${missing.join(', ')}`);
+  if (missing.length > 0) return badRequest(`No such trait ${missing.join(', ')}`);
   // The generation moves only when the set changes (docs/protocol.md §9.4); an unchanged set is a no-op.
   if (sameSet(p.traits, body.traits)) return [];
   const e: TraitsSet = {
@@ -159,7 +176,7 @@ export function setAggregates(
 ): PlacementEvent[] | PlacementError {
   const p = findProvider(state, body.provider);
   if (isPlacementError(p)) return p;
-  if (body.resourceProviderGeneration !== p.generation) return generationConflict();
+  if (body.resourceProviderGeneration !== p.generation) return generationConflict(GENERATION_CHANGED);
   const aggregates = [...new Set(body.aggregates.map(canonicalUuid))].sort();
   // ≥1.19: always bumped, even when the set is unchanged.
   const e: AggregatesSet = { type: 'AggregatesSet', provider: p.uuid, generation: p.generation + 1, aggregates };

@@ -233,6 +233,8 @@ export function writeReply(
       return { created: events.length > 0 };
     case 'resourceClasses.create':
       return { name: command.body.name };
+    case 'resourceClasses.rename':
+      return { name: command.body.newName };
     default:
       return {};
   }

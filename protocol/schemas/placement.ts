@@ -57,6 +57,8 @@ const InventoryFields = {
   // Placement sets no minimum: a negative ratio passes the schema and fails the capacity check.
   allocationRatio: Type.Optional(Type.Number({ maximum: 3.40282e38 })),
 };
+/** false: every capacity must be above 0, as before Placement 1.26 (default true: 0 is allowed). */
+const ZeroCapacity = Type.Optional(Type.Boolean());
 /** One inventory as written (defaults filled in by the core). */
 export const InventoryInput = obj(InventoryFields);
 export type InventoryInput = Static<typeof InventoryInput>;
@@ -197,7 +199,13 @@ export const PlacementOps = {
   },
   /** Rename and/or re-parent (parent key absent: unchanged; null: make it a root) (`PUT /resource_providers/{u}`). */
   'providers.update': {
-    request: obj({ uuid: Uuid, name: ProviderName, parentProviderUuid: Type.Optional(NullableUuid) }),
+    request: obj({
+      uuid: Uuid,
+      name: ProviderName,
+      parentProviderUuid: Type.Optional(NullableUuid),
+      /** false: a provider's parent may be set but not changed or removed (Placement before 1.37). */
+      reparent: Type.Optional(Type.Boolean()),
+    }),
     reply: ProviderReply,
   },
   /** Delete a provider with its inventories, traits and aggregate links (`DELETE /resource_providers/{u}`). */
@@ -207,7 +215,12 @@ export const PlacementOps = {
   'inventories.get': { request: ProviderRef, reply: GenAnd({ inventories: InventoryRecords }) },
   /** Replace all inventories (`PUT …/inventories`). */
   'inventories.set': {
-    request: obj({ provider: Uuid, resourceProviderGeneration: Generation, inventories: InventoryInputs }),
+    request: obj({
+      provider: Uuid,
+      resourceProviderGeneration: Generation,
+      inventories: InventoryInputs,
+      zeroCapacity: ZeroCapacity,
+    }),
     reply: GenAnd({ inventories: InventoryRecords }),
   },
   /** One class's inventory (`GET …/inventories/{rc}`). */
@@ -219,12 +232,13 @@ export const PlacementOps = {
       resourceClass: ClassName,
       resourceProviderGeneration: Generation,
       ...InventoryFields,
+      zeroCapacity: ZeroCapacity,
     }),
     reply: SingleInventoryReply,
   },
   /** Add one new class, no generation needed (`POST …/inventories`). */
   'inventories.add': {
-    request: obj({ provider: Uuid, resourceClass: ClassName, ...InventoryFields }),
+    request: obj({ provider: Uuid, resourceClass: ClassName, ...InventoryFields, zeroCapacity: ZeroCapacity }),
     reply: SingleInventoryReply,
   },
   /** Delete one class (`DELETE …/inventories/{rc}`). */
@@ -267,6 +281,11 @@ export const PlacementOps = {
   'resourceClasses.create': { request: obj({ name: CustomName }), reply: obj({ name: ClassName }) },
   /** Create a custom class if missing; `created` false when it existed (`PUT /resource_classes/{name}`, 201/204). */
   'resourceClasses.ensure': { request: obj({ name: CustomName }), reply: obj({ created: Type.Boolean() }) },
+  /**
+   * Rename a custom class no inventory uses (`PUT /resource_classes/{name}` of microversions
+   * 1.2–1.6); 400 for a standard class, 409 when the new name exists or an inventory uses it.
+   */
+  'resourceClasses.rename': { request: obj({ name: ClassName, newName: CustomName }), reply: obj({ name: ClassName }) },
   /** Delete a custom class no inventory uses (`DELETE /resource_classes/{name}`). */
   'resourceClasses.delete': { request: obj({ name: ClassName }), reply: Empty },
 
@@ -438,6 +457,7 @@ export const PLACEMENT_WRITE_OPS = [
   'traits.remove',
   'resourceClasses.create',
   'resourceClasses.ensure',
+  'resourceClasses.rename',
   'resourceClasses.delete',
   'aggregates.set',
   'allocations.put',

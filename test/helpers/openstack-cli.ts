@@ -1,37 +1,93 @@
 /**
- * The real `openstack` CLI (Debian's python3-openstackclient) for the HTTP face's tests. As root
- * it first installs what is missing (scripts/ensure-openstackclient). In CI (`CI=true`) a machine
- * that cannot run it registers one failing test; elsewhere one skipped test that says why.
+ * Whether the real OpenStack CLI with its Placement plugin (osc-placement) runs here, for the
+ * test files that drive novactor's HTTP APIs with it. As root it first installs what is
+ * missing from Debian (scripts/ensure-openstack-cli). In CI (`CI=true`) a machine that cannot
+ * run it registers one failing test; elsewhere one skipped test that says why.
  */
 import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../actors/runtime/index.js';
 
-const CLI = '/usr/bin/openstack';
+let checked: { bin: string } | { why: string } | undefined;
 
-/** Why the CLI cannot run here, or undefined when it can. */
-export function openstackCliMissing(): string | undefined {
-  if (process.getuid?.() === 0 && !existsSync(CLI)) {
-    try {
-      execFileSync('bash', [join(projectRoot(), 'scripts', 'ensure-openstackclient')], {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-    } catch {
-      // said below
-    }
+/** The `openstack` to run, or why there is none. */
+export function openstackCli(): { bin: string } | { why: string } {
+  if (checked) return checked;
+  try {
+    const out = execFileSync('bash', [join(projectRoot(), 'scripts', 'ensure-openstack-cli')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    checked = { bin: out.trim().split('\n').pop()! };
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+    checked = { why: stderr || 'the openstack CLI and osc-placement are not installed' };
   }
-  if (!existsSync(CLI)) return 'the openstack CLI is not installed (sudo apt-get install -y python3-openstackclient)';
-  return undefined;
+  return checked;
 }
 
-/** Registers `register`'s tests when the CLI can run; else a failure (CI) or a skip saying why. */
-export function withOpenstackCli(prefix: string, register: () => void): void {
-  const why = openstackCliMissing();
-  if (!why) register();
-  else if (process.env['CI'] === 'true') test(`${prefix} - the openstack CLI runs on this machine`, (t) => t.fail(why));
-  else test.skip(`${prefix} - skipped: ${why}`, () => undefined);
+/** Registers `register`'s tests when the CLI runs; else a failure (CI) or a skip saying why. */
+export function withOpenstackCli(prefix: string, register: (bin: string) => void): void {
+  const cli = openstackCli();
+  if ('bin' in cli) register(cli.bin);
+  else if (process.env['CI'] === 'true')
+    test(`${prefix} - the openstack CLI with osc-placement runs on this machine`, (t) => t.fail(cli.why));
+  else test.skip(`${prefix} - skipped: ${cli.why}`, () => undefined);
+}
+
+/** The environment `openstack` gets: `os` (OS_* settings), nothing of the machine's own OS_* variables. */
+const envWith = (os: Record<string, string>) => ({
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OS_'))),
+  OS_CLOUD: '',
+  ...os,
+});
+
+/** Runs `openstack args…` with `os` (OS_* settings); resolves with its stdout, rejects with its stderr. */
+export function runOpenstack(bin: string, os: Record<string, string>, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, args, { env: envWith(os), timeout: 120_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`openstack ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * Runs `commands` in one `openstack` session (its interactive shell, fed on stdin): one Python
+ * start (~2 s) for them all instead of one each. Resolves with stdout and stderr.
+ */
+export function runOpenstackSession(
+  bin: string,
+  os: Record<string, string>,
+  commands: readonly string[],
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(bin, [], { env: envWith(os), timeout: 120_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`openstack session failed: ${stderr || err.message}`));
+      else resolve({ stdout, stderr });
+    });
+    child.stdin!.end(commands.map((c) => `${c}\n`).join(''));
+  });
+}
+
+/** The JSON documents one after another in `text` (what `-f json` commands of a session print). */
+export function jsonDocuments(text: string): unknown[] {
+  const docs: unknown[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '{' || ch === '[') {
+      if (depth++ === 0) start = i;
+    } else if ((ch === '}' || ch === ']') && --depth === 0) docs.push(JSON.parse(text.slice(start, i + 1)));
+  }
+  return docs;
 }
 
 export interface CliRun {
@@ -40,11 +96,16 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** Runs `openstack ARGS` with `env` (never throws: the exit code says how it went). */
+/**
+ * Runs `openstack ARGS` with `env` added to this process's (a clouds.yaml's OS_CLIENT_CONFIG_FILE
+ * and OS_CLOUD, say); never throws: the exit code says how it went.
+ */
 export function openstack(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  const cli = openstackCli();
+  if (!('bin' in cli)) return Promise.resolve({ code: 127, stdout: '', stderr: cli.why });
   return new Promise((resolve) => {
     execFile(
-      CLI,
+      cli.bin,
       [...args],
       { env: { ...process.env, ...env }, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {

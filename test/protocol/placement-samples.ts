@@ -101,6 +101,7 @@ const samples: Samples = {
   'resourceClasses.get': { request: { name: 'VCPU' }, reply: { name: 'VCPU' } },
   'resourceClasses.create': { request: { name: 'CUSTOM_GPU' }, reply: { name: 'CUSTOM_GPU' } },
   'resourceClasses.ensure': { request: { name: 'CUSTOM_GPU' }, reply: { created: false } },
+  'resourceClasses.rename': { request: { name: 'CUSTOM_GPU', newName: 'CUSTOM_FPGA' }, reply: { name: 'CUSTOM_FPGA' } },
   'resourceClasses.delete': { request: { name: 'CUSTOM_GPU' }, reply: {} },
 
   'aggregates.get': { request: { provider: RP }, reply: { resourceProviderGeneration: 3, aggregates: [AGG] } },

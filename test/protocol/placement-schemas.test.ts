@@ -60,6 +60,7 @@ const samples: { [O in PlacementOp]: PlacementRequest<O> } = {
   'resourceClasses.get': { name: 'VCPU' },
   'resourceClasses.create': { name: 'CUSTOM_GPU' },
   'resourceClasses.ensure': { name: 'CUSTOM_GPU' },
+  'resourceClasses.rename': { name: 'CUSTOM_GPU', newName: 'CUSTOM_FPGA' },
   'resourceClasses.delete': { name: 'CUSTOM_GPU' },
   'aggregates.get': { provider: RP },
   'aggregates.set': { provider: RP, resourceProviderGeneration: 0, aggregates: [AGG] },

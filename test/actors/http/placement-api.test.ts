@@ -5,6 +5,7 @@
  * aggregate.yaml) and checked against the responses those tests expect.
  */
 import test from 'ava';
+import { connect } from 'node:net';
 import { placementApi, startHttpApi, type HttpApi } from '../../../actors/http/index.js';
 import { randomIds } from '../../../actors/runtime/index.js';
 import { startNats } from '../../helpers/nats.js';
@@ -87,7 +88,8 @@ test('resource providers: create (201 before 1.20, the body after), show with li
   t.is(old.status, 201);
   t.is(old.json, undefined);
   const uuid = (old.headers.get('location') ?? '').split('/').pop()!;
-  t.regex(old.headers.get('location') ?? '', /^\/placement\/resource_providers\/[0-9a-f-]{36}$/);
+  // Absolute, as webob makes Placement's.
+  t.is(old.headers.get('location'), `${api.url}/placement/resource_providers/${uuid}`);
   const created = await call(api, 'POST', '/resource_providers', {
     version: '1.20',
     body: { name: 'rp-child', parent_provider_uuid: uuid },
@@ -162,7 +164,7 @@ test('inventories, usages, aggregates and traits of a provider, generation-check
     body: { resource_class: 'MEMORY_MB', total: 4096 },
   });
   t.is(added.status, 201);
-  t.is(added.headers.get('location'), `/placement${base}/inventories/MEMORY_MB`);
+  t.is(added.headers.get('location'), `${api.url}/placement${base}/inventories/MEMORY_MB`);
   t.like(added.json, { resource_provider_generation: 2, total: 4096, max_unit: 2147483647 });
   const one = await call(api, 'PUT', `${base}/inventories/VCPU`, {
     body: { resource_provider_generation: 2, total: 16 },
@@ -209,7 +211,7 @@ test('traits and resource classes: custom ones made and removed, standard ones f
   t.is((await call(api, 'GET', '/traits/CUSTOM_FAST', { version: '1.6' })).status, 404);
   const made = await call(api, 'POST', '/resource_classes', { version: '1.2', body: { name: 'CUSTOM_GOLD' } });
   t.is(made.status, 201);
-  t.is(made.headers.get('location'), '/placement/resource_classes/CUSTOM_GOLD');
+  t.is(made.headers.get('location'), `${api.url}/placement/resource_classes/CUSTOM_GOLD`);
   t.deepEqual((await call(api, 'GET', '/resource_classes/CUSTOM_GOLD', { version: '1.2' })).json, {
     name: 'CUSTOM_GOLD',
     links: [{ rel: 'self', href: '/placement/resource_classes/CUSTOM_GOLD' }],
@@ -237,6 +239,7 @@ test('bad requests get 4xx in Placement shape, never a 500', async (t) => {
   t.is((await call(api, 'GET', '/resource_providers?resources=VCPU')).status, 400);
   t.is((await call(api, 'PATCH', '/resource_providers')).status, 405);
   t.is((await call(api, 'GET', '/nowhere')).status, 404);
+  t.is((await call(api, 'GET', '/traits/%E0%A4%A', { version: '1.6' })).status, 404, 'a broken %-escape');
   const huge = await call(api, 'POST', '/resource_providers', { raw: `{"name":"${'x'.repeat(2 * 1024 * 1024)}"}` });
   t.is(huge.status, 413);
   t.is((await call(api, 'GET', '/')).status, 200, 'still serving');
@@ -382,4 +385,122 @@ test('allocations across microversions, usages, candidates and a reshape', async
   });
   t.is((await call(api, 'DELETE', `/allocations/${consumer}`)).status, 204);
   t.is((await call(api, 'DELETE', `/allocations/${consumer}`)).status, 404);
+});
+
+test("Placement's words and rules by microversion: schema failures, routing, errors as asked, renames, parents", async (t) => {
+  const { api } = await setup;
+  const detail = (a: Answer) => String(error(a)?.['detail']);
+  // Bodies fail as Python's jsonschema words it, named by Placement's field names.
+  const extra = await call(api, 'POST', '/resource_providers', { body: { name: 'x', color: 'red' } });
+  t.true(detail(extra).startsWith("JSON does not validate: Additional properties are not allowed ('color' was"));
+  const rp = (await call(api, 'POST', '/resource_providers', { version: '1.20', body: { name: 'rp-words' } })).json as {
+    uuid: string;
+  };
+  const zero = await call(api, 'POST', `/resource_providers/${rp.uuid}/inventories`, {
+    body: { resource_class: 'DISK_GB', total: 0 },
+  });
+  t.is(zero.status, 400);
+  t.true(detail(zero).startsWith('JSON does not validate: 0 is less than the minimum of 1'));
+  t.true(detail(zero).includes("Failed validating 'minimum' in schema['properties']['total']"));
+  t.regex(
+    detail(await call(api, 'GET', '/usages?project_id=', { version: '1.9' })),
+    /^Invalid query string parameters: '' is too short/,
+  );
+  // A bad body for a provider that is not there: Placement looks the provider up first.
+  const nowhere = '11111111-2222-3333-4444-000000000000';
+  t.is((await call(api, 'PUT', `/resource_providers/${nowhere}/inventories`, { body: {} })).status, 404);
+  // Before 1.26 a capacity of 0 is refused; from 1.26 reserved may equal total.
+  const full = { resource_provider_generation: 0, inventories: { DISK_GB: { total: 8, reserved: 8 } } };
+  const old = await call(api, 'PUT', `/resource_providers/${rp.uuid}/inventories`, { body: full });
+  t.is(old.status, 400);
+  t.regex(detail(old), /^Unable to update inventory for resource provider .*greater than or equal to total\.$/);
+  t.is(
+    (await call(api, 'PUT', `/resource_providers/${rp.uuid}/inventories`, { version: '1.26', body: full })).status,
+    200,
+  );
+  // Routing: a path without the method is 405 with Allow, at any version; a non-uuid provider is 404.
+  const get = await call(api, 'GET', '/allocations');
+  t.is(get.status, 405);
+  t.is(get.headers.get('allow'), 'POST');
+  const notUuid = await call(api, 'GET', '/resource_providers/non_existed/traits', { version: '1.6' });
+  t.is(notUuid.status, 404);
+  t.is(detail(notUuid), 'No resource provider with uuid non_existed found');
+  t.is((await call(api, 'PUT', '/allocations/not-a-uuid', { body: {} })).status, 400);
+  t.like(error(await call(api, 'GET', '/resource_providers', { token: 'alice' })), { title: 'Forbidden' });
+  // Errors in the form asked for: HTML for a browser, JSON otherwise.
+  const html = await fetch(`${api.url}/placement/nowhere`, {
+    headers: { 'x-auth-token': 'admin', accept: 'text/html' },
+  });
+  t.is(html.status, 404);
+  t.regex(html.headers.get('content-type') ?? '', /^text\/html/);
+  t.regex(await html.text(), /The resource could not be found/);
+  const plain = await fetch(`${api.url}/placement/nowhere`, {
+    headers: { 'x-auth-token': 'admin', accept: 'text/plain' },
+  });
+  t.regex(plain.headers.get('content-type') ?? '', /^text\/plain/);
+  t.regex(await plain.text(), /^404 Not Found\n\nThe resource could not be found\./);
+  // 1.15: a PUT answered with a representation carries the cache headers too.
+  const traits = await call(api, 'PUT', `/resource_providers/${rp.uuid}/traits`, {
+    version: '1.15',
+    body: { traits: [], resource_provider_generation: 1 },
+  });
+  t.is(traits.status, 200);
+  t.is(traits.headers.get('cache-control'), 'no-cache');
+  // 1.2–1.6 rename a custom class with a PUT.
+  t.is((await call(api, 'POST', '/resource_classes', { version: '1.2', body: { name: 'CUSTOM_RN1' } })).status, 201);
+  const renamed = await call(api, 'PUT', '/resource_classes/CUSTOM_RN1', {
+    version: '1.6',
+    body: { name: 'CUSTOM_RN2' },
+  });
+  t.is(renamed.status, 200);
+  t.is(renamed.json?.['name'], 'CUSTOM_RN2');
+  t.is((await call(api, 'GET', '/resource_classes/CUSTOM_RN1', { version: '1.6' })).status, 404);
+  const standard = await call(api, 'PUT', '/resource_classes/VCPU', { version: '1.6', body: { name: 'CUSTOM_RN3' } });
+  t.is(detail(standard), 'Cannot update standard resource class VCPU');
+  // Before 1.37 a parent may be set but not changed or removed.
+  const child = (
+    await call(api, 'POST', '/resource_providers', {
+      version: '1.20',
+      body: { name: 'rp-words-child', parent_provider_uuid: rp.uuid },
+    })
+  ).json as { uuid: string };
+  const unparent = { name: 'rp-words-child', parent_provider_uuid: null };
+  const refused = await call(api, 'PUT', `/resource_providers/${child.uuid}`, { version: '1.36', body: unparent });
+  t.is(refused.status, 400);
+  t.regex(detail(refused), /un-parenting a provider is not currently allowed/);
+  t.is((await call(api, 'PUT', `/resource_providers/${child.uuid}`, { version: '1.37', body: unparent })).status, 200);
+  // A PUT of aggregates answers with them as sent; an unknown class in a consumer's PUT is named with the consumer.
+  const gen = ((await call(api, 'GET', `/resource_providers/${rp.uuid}`)).json as { generation: number }).generation;
+  const sent = ['ffffffff-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002'];
+  const aggs = await call(api, 'PUT', `/resource_providers/${rp.uuid}/aggregates`, {
+    version: '1.19',
+    body: { aggregates: sent, resource_provider_generation: gen },
+  });
+  t.deepEqual(aggs.json?.['aggregates'], sent);
+  const consumer = '9c9d0a2e-1f3b-4d5a-8e7f-0000000000aa';
+  const cows = await call(api, 'PUT', `/allocations/${consumer}`, {
+    version: '1.12',
+    body: { allocations: { [rp.uuid]: { resources: { COWS: 1 } } }, project_id: 'p', user_id: 'u' },
+  });
+  t.is(detail(cows), `Unable to allocate inventory for consumer ${consumer}: No such resource class COWS.`);
+  t.regex(
+    detail(await call(api, 'GET', `/resource_providers?member_of=!${nowhere}`, { version: '1.31' })),
+    /^Forbidden member_of parameters are not supported in the specified microversion$/,
+  );
+});
+
+test('a request Node cannot parse is a 400 that says why', async (t) => {
+  const { api } = await setup;
+  const { hostname, port } = new URL(api.url);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.write('POST /placement/resource_providers HTTP/1.1\r\nhost: x\r\ncontent-length: hi mom\r\n\r\n'),
+    );
+    let text = '';
+    socket.on('data', (b: Buffer) => (text += b.toString()));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+  t.regex(answer, /^HTTP\/1\.1 400 /);
+  t.regex(answer, /content-length header must be an integer/);
 });
