@@ -10,6 +10,7 @@
  */
 import type { NetworkRecord, NetworkRequest, PortRecord, SubnetRecord } from '../../protocol/schemas/networks.js';
 import { fixedIpProblem, parseCidr, parseIpv4 } from './addresses.js';
+import { isToken } from '../../protocol/subjects.js';
 
 export interface BootNetworkFacts {
   /** The networks the project sees: its own and the shared ones. */
@@ -30,7 +31,14 @@ const no = (code: BootNetworkCode, message: string): Resolved => ({ ok: false, c
 
 /** The ids of the networks and ports `request` names, for the gateway to read. */
 export function namedIn(request: unknown): { networks: string[]; ports: string[]; fixedIpNetworks: string[] } {
-  const list = Array.isArray(request) ? (request as NetworkRequest[]) : [];
+  // Read before the body is checked (the facts the check needs): only well-formed ids are looked up.
+  const list = (Array.isArray(request) ? (request as Partial<Record<string, unknown>>[]) : [])
+    .filter((r) => typeof r === 'object' && r !== null)
+    .map((r) => ({
+      ...(isToken(r['network']) ? { network: r['network'] } : {}),
+      ...(isToken(r['port']) ? { port: r['port'] } : {}),
+      ...(typeof r['fixedIp'] === 'string' ? { fixedIp: r['fixedIp'] } : {}),
+    }));
   return {
     networks: list.flatMap((r) => (r.network !== undefined ? [r.network] : [])),
     ports: list.flatMap((r) => (r.port !== undefined ? [r.port] : [])),
