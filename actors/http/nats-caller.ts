@@ -14,7 +14,6 @@ import {
   decodeMessage,
   encodeMessage,
   envelope,
-  ERROR_TYPE,
   groupType,
   imageType,
   MessageKind,
@@ -24,7 +23,14 @@ import {
   type InstanceAction,
   type Subjects,
 } from '../../protocol/index.js';
-import { ADMIN_PROJECT, CallError, type Clock, type IdSource, type TimerHandle } from '../runtime/index.js';
+import {
+  ADMIN_PROJECT,
+  CallError,
+  callService,
+  type Clock,
+  type IdSource,
+  type TimerHandle,
+} from '../runtime/index.js';
 
 /** How a command ended as far as the API waits for it. */
 export type CommandOutcome =
@@ -62,29 +68,7 @@ export class NatsCaller {
       user: this.user,
       body,
     });
-    const timeout = o.timeoutMs ?? 10_000;
-    let data: Uint8Array;
-    try {
-      data = (await this.nc.request(subject, encodeMessage(req), { timeout })).data;
-    } catch (err) {
-      const none =
-        err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders());
-      if (none) throw new CallError(503, 'ServiceUnavailable', `nothing is serving ${subject}`, { cause: err });
-      if (err instanceof natsErrors.TimeoutError)
-        throw new CallError(504, 'Timeout', `no reply on ${subject} within ${timeout} ms`, { cause: err });
-      if (err instanceof natsErrors.PermissionViolationError)
-        throw new CallError(403, 'NotAuthorized', `not allowed: ${err.message}`, { cause: err });
-      throw err;
-    }
-    const r = decodeMessage<Record<string, unknown>>(data, MessageKind.Reply);
-    if (!r.ok) throw new CallError(502, 'BadReply', `the reply on ${subject} does not decode: ${r.error.message}`);
-    if (r.value.type === ERROR_TYPE)
-      throw new CallError(
-        Number(r.value.body['status']),
-        String(r.value.body['code']),
-        String(r.value.body['message']),
-      );
-    return r.value.body as T;
+    return callService<T>(this.nc, subject, req, o.timeoutMs ?? 10_000, { refusedAs403: true });
   }
 
   /** `nv.query.<project>.<what>`. */

@@ -19,7 +19,7 @@ export {
   replyEnvelope,
 } from './request-reply.js';
 export { requestRetried, TRY_AGAIN } from './request-retry.js';
-export { CallError } from './call-error.js';
+export { CallError, callService } from './call-error.js';
 export { HOST_UNAVAILABLE, RemoteHosts } from './remote-hosts.js';
 export { type EventPublisher, eventPublisher } from './events.js';
 // Time, ids, test hooks.

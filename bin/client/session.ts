@@ -9,22 +9,18 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
 import {
   adminType,
-  decodeMessage,
-  encodeMessage,
   envelope,
-  ERROR_TYPE,
   imageType,
   groupType,
   netType,
   volumeType,
   isProjectToken,
   isToken,
-  MessageKind,
   queryType,
   subjects,
   type Subjects,
 } from '../../protocol/index.js';
-import { ADMIN_PROJECT } from '../../actors/runtime/index.js';
+import { ADMIN_PROJECT, CallError, callService } from '../../actors/runtime/index.js';
 import { connectFor, readCreds, serverUrls, UsageError, withServerOptions, type ServerOptions } from '../options.js';
 import { failureOf, reportFailure, watchConnection } from '../failure.js';
 
@@ -51,18 +47,8 @@ export function withClientOptions(cmd: Command): Command {
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 }
 
-/** A refusal from a service: the error envelope's `{ status, code, message }`. */
-export class CallError extends Error {
-  override readonly name = 'CallError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
+/** A refusal from a service: the error envelope's `{ status, code, message }` (one class for every caller). */
+export { CallError };
 
 /** A command whose outcome did not arrive in time (it may still complete). */
 export class WaitTimeout extends Error {
@@ -91,29 +77,7 @@ export class ClientSession {
     id: string = randomUUID(),
   ): Promise<T> {
     const req = envelope({ id, type, ts: Date.now(), project, user: this.user, body });
-    let data: Uint8Array;
-    try {
-      data = (await this.nc.request(subject, encodeMessage(req), { timeout: timeoutMs })).data;
-    } catch (err) {
-      const noResponders =
-        err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders());
-      if (noResponders)
-        throw new CallError(503, 'ServiceUnavailable', `nothing is serving ${subject}; is novactor up?`, {
-          cause: err,
-        });
-      if (err instanceof natsErrors.TimeoutError)
-        throw new CallError(504, 'Timeout', `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
-      throw err;
-    }
-    const r = decodeMessage<Record<string, unknown>>(data, MessageKind.Reply);
-    if (!r.ok) throw new CallError(502, 'BadReply', `the reply on ${subject} does not decode: ${r.error.message}`);
-    if (r.value.type === ERROR_TYPE)
-      throw new CallError(
-        Number(r.value.body['status']),
-        String(r.value.body['code']),
-        String(r.value.body['message']),
-      );
-    return r.value.body as T;
+    return callService<T>(this.nc, subject, req, timeoutMs, { hint: '; is novactor up?' });
   }
 
   /** `nv.query.<project>.<what>`. */
