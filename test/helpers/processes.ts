@@ -10,8 +10,11 @@ export function runNovactor(args: string[], env: NodeJS.ProcessEnv = {}): ChildP
   });
 }
 
-/** Resolves with the first stdout line matching `pattern`; rejects if the child exits first. */
-export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+/**
+ * Resolves with the first stdout line matching `pattern`; rejects if the child exits first. A
+ * deadline, not a speed: a loaded CI machine starts a whole cloud slowly.
+ */
+export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 90_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';

@@ -10,7 +10,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** libvirt's fixed paths, each bound to `<root>/<dir>` inside the daemon's namespace. */
 const BINDS: ReadonlyArray<readonly [string, string]> = [
@@ -34,6 +34,13 @@ export interface PrivateLibvirtd {
 
 /** The URI of the private daemon under `root`. */
 export const privateUri = (root: string) => `qemu:///system?socket=${join(root, 'run', 'libvirt-sock')}`;
+
+/** The pid file of the private daemon `uri` names (privateUri's layout), undefined for any other daemon. */
+export function privatePidFile(uri: string): string | undefined {
+  const socket = /[?&]socket=([^&]+)$/.exec(uri)?.[1];
+  if (!socket || !socket.endsWith(join('run', 'libvirt-sock'))) return undefined;
+  return join(dirname(dirname(socket)), 'libvirtd.pid');
+}
 
 /** Writes the daemon's config once (its host UUID is kept across restarts). */
 export function writeDaemonConfig(root: string): void {

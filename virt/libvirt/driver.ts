@@ -36,6 +36,7 @@ import { Virsh } from './virsh.js';
 import { volumeAlias, volumeDiskXml, volumesIn } from './volumes.js';
 import { cpuFeatureTraits, hostCpuOf, requiredFeatures } from './cpu-traits.js';
 import { bridgeName, ensureBridge } from './bridges.js';
+import { privatePidFile } from './daemon.js';
 import { freeUsbPort, hasMac, pluggedInterfaceXml, readNics, writeNics } from './interfaces.js';
 
 export interface LibvirtDriverConfig {
@@ -81,6 +82,14 @@ const MIGRATION_SETTLE_MS = 30_000;
 /** A source domain on its way out (not `running (migration canceled)`: that one stays). */
 const LEAVING = /^(paused \(migrating\)|shut off \(migrated\))/;
 
+const readFileSyncOr = (file: string): string => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
 /** A domain as observed: its metadata, its power state, and libvirt's words for it. */
 interface Observed {
   readonly meta: DomainMeta;
@@ -102,6 +111,8 @@ export class LibvirtDriver implements HypervisorDriver {
   private readonly emulator: string;
   private readonly virtType: 'kvm' | 'qemu';
   private readonly migrationUri: string;
+  /** The private daemon's pid file (a daemon this host runs, `novactor libvirtd`), else undefined. */
+  private readonly daemonPidFile: string | undefined;
 
   constructor(c: LibvirtDriverConfig) {
     validateId('host', c.host);
@@ -113,6 +124,7 @@ export class LibvirtDriver implements HypervisorDriver {
     this.emulator = c.emulator ?? '/usr/bin/qemu-system-x86_64';
     this.virtType = c.virtType ?? defaultVirtType();
     this.migrationUri = c.migrationUri ?? defaultMigrationUri(c.uri, c.host);
+    this.daemonPidFile = privatePidFile(c.uri);
   }
 
   spawn(spec: GuestSpec, opts?: CallOptions): Promise<GuestInfo> {
@@ -160,7 +172,7 @@ export class LibvirtDriver implements HypervisorDriver {
     return this.locked(VirtOp.Destroy, instanceId, opts, async (signal) => {
       const seen = await this.observe(instanceId, signal);
       if (seen) {
-        if (seen.state !== 'shut off') await this.quiet(['destroy', instanceId], signal, instanceId);
+        if (seen.state !== 'shut off') await this.destroyDomain(instanceId, signal);
         await this.quiet(['undefine', '--managed-save', instanceId], signal, instanceId);
       }
       await this.disks.remove(instanceId);
@@ -653,6 +665,33 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   /** A call whose "already done" answers (not running, no such domain, no managed save) are success. */
+  /**
+   * `virsh destroy`. A daemon killed while it started the domain can come back holding that start
+   * job for good, owned by no thread (libvirt 9.0, found by the libvirt chaos run: every destroy
+   * then fails `cannot acquire state change lock`, for minutes). libvirt's destroy kills QEMU before
+   * it waits for the job, so when the lock is refused and no QEMU of the guest runs any more, the
+   * job is stale: the private daemon is stopped (its role restarts it, guests outlive it), and the
+   * new one finds the QEMU gone and ends the domain. The error stays retryable: the step comes back.
+   */
+  private async destroyDomain(instanceId: string, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await this.quiet(['destroy', instanceId], signal, instanceId);
+    } catch (err) {
+      if (!(err instanceof VirtError) || !/cannot acquire state change lock/i.test(err.message)) throw err;
+      if (this.daemonPidFile && (await this.qemuPid(instanceId)) === undefined) {
+        const pid = Number(readFileSyncOr(this.daemonPidFile).trim());
+        if (pid > 0) {
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {
+            // gone already
+          }
+        }
+      }
+      throw err;
+    }
+  }
+
   private async quiet(args: string[], signal: AbortSignal | undefined, instanceId: string): Promise<void> {
     try {
       await this.v(args, signal, instanceId);
