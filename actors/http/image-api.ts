@@ -95,7 +95,11 @@ export function imageApi(tokens: Tokens, rt: { clock: Clock; ids: IdSource }): M
     const page = rows.slice(0, limit);
     const next =
       rows.length > limit && page.length > 0
-        ? `/v2/images?${new URLSearchParams({ ...Object.fromEntries(req.query), marker: String(page.at(-1)!['id']), limit: String(limit) }).toString()}`
+        ? `/v2/images?${new URLSearchParams({
+            ...Object.fromEntries(req.query),
+            marker: String(page.at(-1)!['id']),
+            limit: String(limit),
+          }).toString()}`
         : undefined;
     return {
       status: 200,

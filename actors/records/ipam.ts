@@ -283,7 +283,8 @@ async function claimAddress(
   return refusal(
     409,
     'IpAddressGenerationFailure',
-    `no more IP addresses available on subnet${want.subnets.length > 1 ? 's' : ''} ${want.subnets.map((s) => s.subnetId).join(', ')}`,
+    `no more IP addresses available on subnet${want.subnets.length > 1 ? 's' : ''} ` +
+      want.subnets.map((s) => s.subnetId).join(', '),
   );
 }
 

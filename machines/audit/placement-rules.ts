@@ -111,7 +111,9 @@ export function checkI1(o: Observation): Violation[] {
       for (const other of Object.keys(folded).filter((u) => u !== rp)) {
         out.push({
           invariant: 'I1',
-          detail: `instance ${i.instanceId} on host ${i.host} also holds ${showResources(folded[other])} on provider ${nameOf.get(other) ?? other}`,
+          detail:
+            `instance ${i.instanceId} on host ${i.host} also holds ${showResources(folded[other])} ` +
+            `on provider ${nameOf.get(other) ?? other}`,
           ids: [i.instanceId],
         });
       }

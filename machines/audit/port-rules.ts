@@ -53,7 +53,8 @@ export function checkI9(o: Observation): Violation[] {
   for (const [key, portId] of claims)
     if (!holders.get(key)?.includes(portId))
       bad(
-        `the claim ${key} names port ${portId}, which ${byId.has(portId) ? 'does not hold it' : 'does not exist'} (orphan)`,
+        `the claim ${key} names port ${portId}, which ` +
+          `${byId.has(portId) ? 'does not hold it' : 'does not exist'} (orphan)`,
         [portId],
       );
   return out;

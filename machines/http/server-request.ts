@@ -108,7 +108,8 @@ export function bootPlan(body: unknown, v: Version, admin: boolean): BootPlan {
     boot['image'] = id.toLowerCase() === BUILTIN_IMAGE_ID ? BUILTIN_IMAGE_NAME : id.toLowerCase();
   } else if (bdm === undefined)
     throw bad(
-      'Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.',
+      'Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping ' +
+        'combination is not valid.',
     );
 
   const metadata = s['metadata'];

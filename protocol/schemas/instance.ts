@@ -126,7 +126,10 @@ export const InstanceCommandBodies = {
       availabilityZone: Type.Optional(
         Type.String({ minLength: 1, maxLength: 255, pattern: '^[^:\\x00-\\x1f\\x7f]+$' }),
       ),
-      /** Its ports (§8.11): `auto`, `none` (the default), or each a network (and fixed IP) or a port of the project. */
+      /**
+       * Its ports (§8.11): `auto`, `none` (the default), or each a network (and fixed IP) or a
+       * port of the project.
+       */
       networks: Type.Optional(BootNetworks),
       /** Boot from a volume (docs/volumes.md): the root volume's mapping. */
       blockDeviceMapping: Type.Optional(Type.Array(BootBlockDevice, { minItems: 1, maxItems: 1 })),
