@@ -110,6 +110,9 @@ const restingOf = (r: Versioned<InstanceRecord>): Resting => ({
   epoch: r.value.epoch,
 });
 
+/** How many times a throwing step runs before its throw is its failure (~21 s of backoff in all). */
+const STEP_THROW_TRIES = 9;
+
 export class InstanceActor {
   /** Undefined while the actor rests (`rest`); rebuilt from the record by `wake`. */
   private snapshot: InstanceSnapshot | undefined;
@@ -434,6 +437,35 @@ export class InstanceActor {
     }
   }
 
+  /**
+   * A step that throws (a NATS request timed out, a driver's undo failed after its retries) is run
+   * again, as it would be after a kill: every step converges when run again (docs/architecture.md, "The steps").
+   * Taken for the step's failure at once, a throw left what the step had done so far behind — an
+   * interface attach whose plug failed and whose unplug then threw had its entry marked detached
+   * with its port still bound (the chaos suite's seed 21, I9). Only after STEP_THROW_TRIES does the
+   * throw become the step's `StepCrashed` failure (a bug, not a fault, should not hang the instance).
+   */
+  private async runAgainOnThrow(
+    step: StepName,
+    key: string,
+    signal: AbortSignal,
+    run: () => Promise<StepOutcome>,
+  ): Promise<StepOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (err) {
+        if (this.dead || signal.aborted || attempt >= STEP_THROW_TRIES) throw err;
+        this.deps.log?.(
+          `instance ${this.instanceId}: step ${step} (${key}) threw (attempt ${attempt}); run again`,
+          err,
+        );
+        await sleep(this.deps.clock, Math.min(5000, 200 * 2 ** (attempt - 1)));
+        if (this.dead || signal.aborted) throw err;
+      }
+    }
+  }
+
   /** Runs a step outside the mailbox and feeds its outcome back in as an event. */
   private startStep(step: StepName, key: string): void {
     // A killed actor starts nothing: its outbox may not be out yet, and a step such as the
@@ -450,9 +482,13 @@ export class InstanceActor {
     }
     const snapshot = this.snapshot!;
     const signal = (this.steps ??= new AbortController()).signal;
-    const run = () => this.deps.executor.run(step, key, snapshot, signal);
+    const once = () => this.deps.executor.run(step, key, snapshot, signal);
+    const run = () =>
+      this.runAgainOnThrow(step, key, signal, () =>
+        this.deps.serialize ? this.deps.serialize(this.instanceId, once) : once(),
+      );
     this.stepsRunning++;
-    void (this.deps.serialize ? this.deps.serialize(this.instanceId, run) : run())
+    void run()
       .finally(() => this.stepsRunning--)
       .catch((err: unknown): StepOutcome => ({
         ok: false,
