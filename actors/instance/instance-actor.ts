@@ -460,7 +460,7 @@ export class InstanceActor {
           `instance ${this.instanceId}: step ${step} (${key}) threw (attempt ${attempt}); run again`,
           err,
         );
-        await sleep(this.deps.clock, Math.min(5000, 200 * 2 ** (attempt - 1)));
+        await sleep(this.deps.clock, Math.min(5000, 200 * 2 ** (attempt - 1)), signal);
         if (this.dead || signal.aborted) throw err;
       }
     }

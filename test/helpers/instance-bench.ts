@@ -55,6 +55,8 @@ export interface StepCall {
 export class RecordingExecutor implements StepExecutor {
   readonly calls: StepCall[] = [];
   readonly failures = new Map<StepName, StepError>();
+  /** How many more runs of a step throw (as a NATS request timing out would) before it answers. */
+  readonly throws = new Map<StepName, number>();
   private holds: Array<{ step: StepName; reached: (c: StepCall) => void; release: Promise<void> }> = [];
 
   constructor(private readonly stores: Stores) {}
@@ -74,6 +76,11 @@ export class RecordingExecutor implements StepExecutor {
       const [h] = this.holds.splice(i, 1);
       h!.reached(call);
       await h!.release;
+    }
+    const throwing = this.throws.get(step) ?? 0;
+    if (throwing > 0) {
+      this.throws.set(step, throwing - 1);
+      throw new Error(`${step} threw (test)`);
     }
     const error = this.failures.get(step);
     return error ? { ok: false, error } : { ok: true };

@@ -19,6 +19,7 @@ import {
   type Bench,
 } from '../../helpers/instance-bench.js';
 import { eventually } from '../../helpers/eventually.js';
+import { systemClock, type Clock } from '../../../actors/runtime/index.js';
 
 let bench: Promise<Bench> | undefined;
 const open = () => (bench ??= startBench('instance-actor'));
@@ -225,3 +226,51 @@ function eventuallyStopped(b: Bench, id: string): Promise<string> {
     { timeoutMs: 15_000, intervalMs: 20 },
   );
 }
+
+/** The system clock with every wait cut to a millisecond: a step's backoff between throws. */
+const hurried: Clock = { ...systemClock, setTimeout: (fn) => systemClock.setTimeout(fn, 1) };
+
+/** The actor of `id` killed and restored over `clock`. */
+async function restoreWith(b: Bench, id: string, actor: InstanceActor, clock: Clock): Promise<InstanceActor> {
+  actor.kill();
+  return InstanceActor.restore({ ...b.deps(), clock }, (await b.stores.instances.get(id))!);
+}
+
+test.serial(
+  'a step that throws is run again under its key, as after a kill; its end is the one terminal event',
+  async (t) => {
+    const b = await open();
+    const id = 'throws-then-ends';
+    const actor = await restoreWith(b, id, await active(b, id), hurried);
+    b.executor.throws.set('powerOff', 3);
+    await actor.send(command('stop-throws', 'stop'));
+    const ends = await terminalsOf(b, id, 'stop-throws');
+    t.deepEqual(
+      ends.map((e) => e.type),
+      ['instance.power_off.end'],
+    );
+    t.is(b.executor.calls.filter((c) => c.step === 'powerOff' && c.key.startsWith(`${id}:`)).length, 4);
+    t.falsy((await storedAt(b, id, 'idle')).value.fault);
+  },
+);
+
+test.serial(
+  'a step that keeps throwing fails StepCrashed after its tries, and the instance takes commands again',
+  async (t) => {
+    const b = await open();
+    const id = 'throws-for-good';
+    const actor = await restoreWith(b, id, await active(b, id), hurried);
+    b.executor.throws.set('powerOff', 1_000);
+    await actor.send(command('stop-crash', 'stop'));
+    const ends = await terminalsOf(b, id, 'stop-crash');
+    b.executor.throws.delete('powerOff');
+    t.deepEqual(
+      ends.map((e) => [e.type, (e.body['fault'] as { code?: string } | undefined)?.code]),
+      [['instance.power_off.error', 'StepCrashed']],
+    );
+    t.is(b.executor.calls.filter((c) => c.step === 'powerOff' && c.key.startsWith(`${id}:`)).length, 9);
+    await storedAt(b, id, 'idle');
+    await actor.send(command('stop-again', 'stop'));
+    t.is((await terminalsOf(b, id, 'stop-again'))[0]?.type, 'instance.power_off.end');
+  },
+);
