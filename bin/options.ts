@@ -48,6 +48,13 @@ export function intFlag(name: string, value: string, min: number, max: number): 
   return n;
 }
 
+/** A `true`/`false` flag (Nova's boolean options), or a usage error that names the flag. */
+export function boolFlag(name: string, value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new UsageError(`${name} must be true or false, got ${value}`);
+}
+
 /** `--replicas`, as every role and `up` take it: default $NV_REPLICAS, else DEFAULT_REPLICAS. */
 export function withReplicasOption(cmd: Command, description = 'stream and bucket replicas'): Command {
   return cmd.option('--replicas <n>', description, process.env['NV_REPLICAS'] ?? String(DEFAULT_REPLICAS));

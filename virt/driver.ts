@@ -174,6 +174,13 @@ export interface HypervisorDriver {
   /** Unplugs the port's interface. Idempotent: one not plugged, or a guest gone, is success. */
   detachInterface?(instanceId: string, portId: string, opts?: CallOptions): Promise<void>;
   /**
+   * The guest's ports whose interface is wired into the host's network now — what Neutron's L2
+   * agent reports as up, after which Nova hears `network-vif-plugged` (docs/networks.md): under
+   * libvirt, the port's tap is on its network's bridge. A guest absent: none. Optional: without it
+   * the interfaces `get` lists are taken as wired.
+   */
+  wiredPorts?(instanceId: string, opts?: CallOptions): Promise<string[]>;
+  /**
    * Saves the guest's disk for an image (snapshot, shelve), in whatever power state it is; the guest is unchanged.
    * Fails `GuestNotFound` if absent.
    */
@@ -278,5 +285,6 @@ export const VirtOp = {
   DetachVolume: 'detachVolume',
   AttachInterface: 'attachInterface',
   DetachInterface: 'detachInterface',
+  WiredPorts: 'wiredPorts',
 } as const;
 export type VirtOp = (typeof VirtOp)[keyof typeof VirtOp];

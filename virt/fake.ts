@@ -103,6 +103,11 @@ export interface FakeDriverConfig {
   /** Spawning a guest whose name or image matches fails with `SpawnFailed` (and leaves no guest). */
   readonly failSpawnPattern?: RegExp;
   /**
+   * A guest whose name matches never has its interfaces wired (`wiredPorts` answers none): the
+   * `network-vif-plugged` that never comes, for Nova's `vif_plugging_timeout` (docs/networks.md).
+   */
+  readonly unwiredPattern?: RegExp;
+  /**
    * Probability (0..1) that an operation fails with a retryable `DriverFailure`. A plain number applies to every
    * state-changing operation, not to get/list.
    */
@@ -130,7 +135,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const READS: ReadonlySet<VirtOp> = new Set([VirtOp.Get, VirtOp.List]);
+const READS: ReadonlySet<VirtOp> = new Set([VirtOp.Get, VirtOp.List, VirtOp.WiredPorts]);
 
 const realSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   delay(ms, undefined, signal ? { signal } : undefined);
@@ -263,6 +268,15 @@ export class FakeDriver implements HypervisorDriver {
     });
   }
 
+  /** The guest's interfaces are wired as soon as it has them, unless its name matches `unwiredPattern`. */
+  wiredPorts(id: string, opts?: CallOptions): Promise<string[]> {
+    return this.op(VirtOp.WiredPorts, id, opts, () => {
+      const g = this.hostState.guest(id);
+      if (!g || this.config.unwiredPattern?.test(g.spec.name)) return [];
+      return (g.spec.nics ?? []).map((n) => n.portId);
+    });
+  }
+
   snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {
     return this.op(VirtOp.Snapshot, instanceId, opts, () => {
       const g = this.hostState.guest(instanceId);
@@ -328,7 +342,7 @@ export class FakeDriver implements HypervisorDriver {
       const after = this.config.failPhase === 'after';
       if (fails && !after) throw injected(op, instanceId);
       const result = effect();
-      if (op !== VirtOp.Get && op !== VirtOp.List) this.hostState.changed();
+      if (!READS.has(op)) this.hostState.changed();
       if (fails && after) throw injected(op, instanceId);
       return result;
     };

@@ -23,6 +23,7 @@ import { dropShelved, type ImageStepDeps } from './image-steps.js';
 import { networkIsNoop, networkStep, releasePorts } from './network-steps.js';
 import type { PowerStepDeps } from './power-steps.js';
 import { nicsOf } from './guest-nics.js';
+import { awaitVifsPlugged, type VifPlugging } from './vif-plugged.js';
 import { hasBootVolume } from './volume-steps.js';
 import {
   done,
@@ -56,6 +57,9 @@ export interface BuildStepDeps extends PowerStepDeps {
   readonly events: EventPublisher;
   readonly clock: Clock;
   readonly prefix?: string;
+  /** Nova's vif_plugging_timeout and vif_plugging_is_fatal (vif-plugged.ts); Nova's defaults if absent. */
+  readonly vifPlugging?: VifPlugging;
+  readonly log?: (line: string) => void;
   /** Told of each spawn's outcome: the host's count of failed builds (Nova's `failed_builds`). */
   readonly buildResults?: BuildResults;
 }
@@ -99,9 +103,9 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
     return r;
   };
 
-  const spawnGuest = ({ snapshot, signal }: StepContext): Promise<StepResult> => {
+  const spawnGuest = async ({ snapshot, signal }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
-    return driverStep(
+    const spawned = await driverStep(
       d,
       // An unshelve spawns from the image the shelve saved.
       () =>
@@ -119,6 +123,10 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
         ),
       (code, message) => ({ code, message, reschedulable: code === VirtErrorCode.SpawnFailed }),
     );
+    if (!spawned.ok) return spawned;
+    // Nova's wait for network-vif-plugged: past the timeout (fatal), the build ends in error.
+    const vifs = await awaitVifsPlugged(d, c.instanceId, c.ports ?? [], signal);
+    return vifs.ok ? spawned : failed({ code: StepErrorCode.VirtualInterfaceCreateException, message: vifs.message });
   };
 
   const releaseClaim = async ({ key, snapshot }: StepContext): Promise<StepResult> => {

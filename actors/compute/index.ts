@@ -4,3 +4,4 @@ export { InstanceHost } from './instances.js';
 export { computeSteps, HANDED_OFF } from './steps.js';
 export { publishRelease } from './move-release.js';
 export * from './options.js';
+export { DEFAULT_VIF_PLUGGING, type VifPlugging } from './vif-plugged.js';

@@ -12,13 +12,25 @@ import { StepErrorCode, type InstanceContext } from '../../machines/instance/ind
 import type { HypervisorDriver } from '../../virt/index.js';
 import { buildPortId, releaseInstancePort } from '../records/index.js';
 import { nicsOf } from './guest-nics.js';
+import { awaitVifsPlugged, type VifPlugging, type VifWait } from './vif-plugged.js';
 import { portHere, type NetworkStepDeps } from './network-steps.js';
-import { done, driverStep, failed, peerCode, type DriverRetry, type StepContext, type StepTable } from './step-kit.js';
+import {
+  done,
+  driverStep,
+  failed,
+  peerCode,
+  unsupported,
+  type DriverRetry,
+  type StepContext,
+  type StepTable,
+} from './step-kit.js';
 
 export const INTERFACE_STEPS = ['attachInterface', 'detachInterface'] as const;
 
 export interface InterfaceStepDeps extends NetworkStepDeps, DriverRetry {
   readonly driver: HypervisorDriver;
+  readonly vifPlugging?: VifPlugging;
+  readonly log?: (line: string) => void;
 }
 
 /** The place in `networks` of the entry that gave the instance `portId` (the latest one not detached). */
@@ -42,12 +54,7 @@ export function interfaceSteps(d: InterfaceStepDeps): StepTable<(typeof INTERFAC
     if (index === undefined || !want)
       return failed({ code: StepErrorCode.NoOperation, message: 'no interface to attach' });
     const plug = d.driver.attachInterface?.bind(d.driver);
-    if (!plug)
-      return failed({
-        code: StepErrorCode.InterfacesUnsupported,
-        message: `the driver of ${d.host} cannot attach interfaces`,
-        rollback: true,
-      });
+    if (!plug) return unsupported(StepErrorCode.InterfacesUnsupported, d.host, 'attach interfaces');
     const port = await portHere(d, c, index, want);
     // Neutron's code (PortInUse, IpAddressGenerationFailure…): nothing was made or bound.
     if (!port.ok) return failed({ code: peerCode(port.code), message: port.message, rollback: true });
@@ -57,10 +64,14 @@ export function interfaceSteps(d: InterfaceStepDeps): StepTable<(typeof INTERFAC
       () => plug(c.instanceId, nic, { signal }),
       (code, message) => ({ code, message, rollback: true }),
     );
-    if (!plugged.ok) {
+    // Plugged: wired too (network-vif-plugged), else, past the timeout (fatal), taken back.
+    const vifs: VifWait = plugged.ok ? await awaitVifsPlugged(d, c.instanceId, [port.value], signal) : { ok: true };
+    if (!plugged.ok || !vifs.ok) {
       // Nothing is plugged: the port goes back as it came (made: deleted; the user's: unbound).
       await d.driver.detachInterface?.(c.instanceId, nic.portId, { signal });
       await releaseInstancePort(d.net, now, c.instanceId, index, want);
+      if (!vifs.ok)
+        return failed({ code: StepErrorCode.VirtualInterfaceCreateException, message: vifs.message, rollback: true });
       return plugged;
     }
     return done({ port: port.value });

@@ -5,7 +5,7 @@
  * migration done.
  */
 import { type Move, StepErrorCode } from '../../machines/instance/index.js';
-import { isOpenMigration, migrationIdOf } from '../records/index.js';
+import { isOpenMigration, migrationIdOf, setInactiveBinding } from '../records/index.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
 import type { MigrationTarget } from '../../virt/index.js';
@@ -21,7 +21,9 @@ function migrationTarget(reply: Record<string, unknown>): MigrationTarget | unde
 }
 
 export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number]> {
-  const { peerMove, tracker, destroyGuest, setStatus, dropSourceAgain, bindPortsHere, attachVolumesHere } = moveKit(d);
+  const kit = moveKit(d);
+  const { peerMove, tracker, destroyGuest, setStatus, dropSourceAgain } = kit;
+  const { bindPortsHere, wirePortsHere, attachVolumesHere } = kit;
   const noMove = () => failed({ code: StepErrorCode.NoMove, message: 'no live migration in flight' });
 
   /**
@@ -41,6 +43,10 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     // guest would be nowhere (CI, 2026-12-03). A guest that left is the earlier run's success.
     if (d.driver.leftAfterJob && (await d.driver.leftAfterJob(c.instanceId, { signal }))) return done();
     await setStatus(mid, 'preparing');
+    // Its ports bound on the destination too, inactive (Nova's conductor does this before
+    // pre_live_migration); the post step activates them there, a rollback drops them.
+    for (const p of c.ports ?? [])
+      await setInactiveBinding(d.stores, () => d.clock.now(), p.portId, c.instanceId, m.dest);
     const prepared = await d.remote.peer(m.dest, 'preLiveMigration', {
       ...(await peerMove(c.instanceId, mid, key)),
       name: c.name,
@@ -99,6 +105,7 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId, { signal });
     // Its ports' binding follows it here (Nova activates the destination's binding at this point).
     await bindPortsHere(c);
+    await wirePortsHere(c, signal);
     await attachVolumesHere(c, signal);
     await destroyGuest(m.source, c.instanceId, mid, key);
     const drop = await tracker(

@@ -9,7 +9,7 @@
  */
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
 import { treeOf, withoutTree } from '../placement/index.js';
-import { migrationIdOf } from '../records/index.js';
+import { migrationIdOf, setInactiveBinding } from '../records/index.js';
 import { diskCarrier } from './disk-carry.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
@@ -59,6 +59,10 @@ export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANU
         await k.holdOnly(c.instanceId, cur.value, keep, inst);
       }
     }
+    // A live migration's inactive bindings on its destination go (Nova's rollback deletes them).
+    if (m.kind === 'live' && dest)
+      for (const p of c.ports ?? [])
+        await setInactiveBinding(d.stores, () => d.clock.now(), p.portId, c.instanceId, null, dest);
     const back = await tracker(m.source, { type: 'finishMove', opId: `${key}:source`, migrationId: mid });
     if (!back.ok && back.code !== TrackerErrorCode.ClaimNotFound)
       return failed({ code: back.code, message: back.message });

@@ -21,6 +21,7 @@ import { publishRelease } from './move-release.js';
 import { peerCode, type StepFailureCode } from './step-kit.js';
 import { nicsOf } from './guest-nics.js';
 import { bindPortsOn } from './network-steps.js';
+import { activateWired } from './vif-plugged.js';
 import { attachVolumesTo } from './volume-steps.js';
 
 export interface MoveStepDeps {
@@ -301,6 +302,16 @@ export function moveKit(d: MoveStepDeps) {
   const bindPortsHere = (c: InstanceContext) =>
     bindPortsOn({ host: d.host, net: d.stores, clock: d.clock, ...(d.log ? { log: d.log } : {}) }, c);
 
+  /**
+   * Its ports marked ACTIVE where the guest here has them wired (network-vif-plugged, vif-plugged.ts).
+   * A move does not wait for it (Nova's finish_migration does): one still DOWN stays so, visibly.
+   */
+  const wirePortsHere = async (c: InstanceContext, signal: AbortSignal) => {
+    const vif = { host: d.host, driver: d.driver, net: d.stores, clock: d.clock };
+    const down = await activateWired(vif, c.instanceId, c.ports ?? [], signal);
+    if (down.length > 0) d.log?.(`ports of ${c.instanceId} not wired on ${d.host} after its move: ${down.join(', ')}`);
+  };
+
   /** The instance's volumes attached here, where its guest runs now (volume-steps.ts). */
   const attachVolumesHere = (c: InstanceContext, signal: AbortSignal) =>
     attachVolumesTo(
@@ -332,6 +343,7 @@ export function moveKit(d: MoveStepDeps) {
       ...nicsOf(c.ports),
     };
     await d.driver.spawn(spec, { signal });
+    await wirePortsHere(c, signal);
     // Connected before a power off: a stopped guest's definition keeps them for its next start.
     await attachVolumesHere(c, signal);
     if (m.oldVmState === 'stopped') await d.driver.powerOff(c.instanceId, { signal });
@@ -355,6 +367,7 @@ export function moveKit(d: MoveStepDeps) {
     claimedDest,
     spawnHere,
     bindPortsHere,
+    wirePortsHere,
     attachVolumesHere,
   };
 }

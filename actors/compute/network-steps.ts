@@ -4,7 +4,7 @@
  * port gets an id derived from the instance and its place in that list, so the step run again
  * (its actor killed, the task redelivered, a reschedule's next host) finds the port it made
  * rather than making a second; a port the user passed in is bound, and bound again, to this
- * instance on this host. Nothing waits for a vif-plugged event yet (a later part of issue 19).
+ * instance on this host, `DOWN` until the spawn sees it wired (vif-plugged.ts).
  *
  * Release (delete, build abort, reschedule; records/ipam.ts releaseInstancePorts) is by the same
  * derivation, not by what the record lists, so a port made by a step killed before its result was
@@ -69,7 +69,7 @@ export async function portHere(
         device,
       },
     );
-    if (r.ok && (r.value.bindingHost !== d.host || r.value.status !== 'ACTIVE'))
+    if (r.ok && (r.value.bindingHost !== d.host || r.value.deviceId !== c.instanceId))
       r = await bindPort(d.net, now, portId, c.project, device);
   }
   return r.ok ? { ok: true, value: portOf(r.value, want.port === undefined) } : r;

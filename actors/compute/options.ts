@@ -3,9 +3,10 @@
  * go through `compileComputeOptions`). Intervals are in ms; Nova's, given in seconds on the
  * command line, are named after Nova's options.
  */
-import type { StepName } from '../../machines/instance/index.js';
 import type { HostInventory, Resources } from '../../machines/tracker/index.js';
 import type { HypervisorDriver } from '../../virt/index.js';
+import { DEFAULT_VIF_PLUGGING } from './vif-plugged.js';
+import type { BeforeStep } from './steps.js';
 import {
   compileRoleContext,
   type RoleContext,
@@ -146,6 +147,10 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   readonly allowSameHostResize?: boolean;
   /** How long the simulated copy of a live migration runs. */
   readonly liveMigrationMs?: number;
+  /** Nova's vif_plugging_timeout: how long a spawn or an interface attach waits for network-vif-plugged. */
+  readonly vifPluggingTimeoutMs?: number;
+  /** Nova's vif_plugging_is_fatal: past the timeout, the operation fails (else it goes on). */
+  readonly vifPluggingIsFatal?: boolean;
   /**
    * The volume store this host makes a boot's new root volume in (the gateway's `--volume-dir`:
    * one store per machine, docs/volumes.md); absent: it boots only from existing volumes.
@@ -164,7 +169,7 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   /** How long after its last use a cached base may go (remove_unused_original_minimum_age_seconds). */
   readonly unusedBaseAgeMs?: number;
   /** Test hook: runs before every instance step (see ComputeStepDeps.beforeStep). */
-  readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
+  readonly beforeStep?: BeforeStep;
   /**
    * Test hook: the named kill points of this host's actors, its placement calls and its inbox
    * (actors/runtime/kill-points.ts).
@@ -188,6 +193,8 @@ type RequiredComputeOption =
   | 'reapIntervalMs'
   | 'allowSameHostResize'
   | 'liveMigrationMs'
+  | 'vifPluggingTimeoutMs'
+  | 'vifPluggingIsFatal'
   | 'updateResourcesMs'
   | 'imageCacheMs'
   | 'unusedBaseAgeMs';
@@ -266,6 +273,8 @@ export function compileComputeOptions(o: ComputeOptions): CompiledComputeOptions
     killRestartMs: ms('killRestartMs', DEFAULT_KILL_RESTART_MS),
     actorRestMs: ms('actorRestMs', DEFAULT_ACTOR_REST_MS),
     allowSameHostResize: o.allowSameHostResize ?? false,
+    vifPluggingTimeoutMs: ms('vifPluggingTimeoutMs', DEFAULT_VIF_PLUGGING.timeoutMs),
+    vifPluggingIsFatal: o.vifPluggingIsFatal ?? DEFAULT_VIF_PLUGGING.fatal,
     resizeConfirmWindowMs: ms('resizeConfirmWindowMs', DEFAULT_RESIZE_CONFIRM_WINDOW_MS),
     reclaimIntervalMs: ms('reclaimIntervalMs', DEFAULT_RECLAIM_INTERVAL_MS),
     syncPowerStateMs: ms('syncPowerStateMs', DEFAULT_SYNC_POWER_STATE_MS),

@@ -73,6 +73,9 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
             again(() => driver.detachInterface!(id, p, o), o),
         }
       : {}),
+    ...(driver.wiredPorts
+      ? { wiredPorts: (id: string, o?: CallOptions) => again(() => driver.wiredPorts!(id, o), o) }
+      : {}),
     ...(driver.discover ? { discover: driver.discover.bind(driver) } : {}),
     ...(driver.useImages ? { useImages: driver.useImages.bind(driver) } : {}),
     ...(driver.cleanImageCache ? { cleanImageCache: driver.cleanImageCache.bind(driver) } : {}),

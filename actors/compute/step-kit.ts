@@ -38,6 +38,10 @@ export type StepTable<S extends StepName> = { readonly [K in S]: StepFn };
 export const done = (result?: Record<string, unknown>): StepResult => (result ? { ok: true, result } : { ok: true });
 export const failed = (error: StepError<StepFailureCode>): StepResult => ({ ok: false, error });
 
+/** The host's driver lacks an optional call (`what` it cannot do): nothing was held, the operation rolls back. */
+export const unsupported = (code: StepFailureCode, host: string, what: string): StepResult =>
+  failed({ code, message: `the driver of ${host} cannot ${what}`, rollback: true });
+
 /** The step result that tells the actor its record now belongs to someone else. */
 export const HANDED_OFF = 'handedOff';
 export const handedOff = (): StepResult => done({ [HANDED_OFF]: true });

@@ -16,7 +16,13 @@
  * more (`fenced`), so it writes nothing after its actor stopped.
  */
 import { type StepName, StepErrorCode } from '../../machines/instance/index.js';
-import type { StepExecutor } from '../instance/index.js';
+import type { StepExecutor, StepOutcome } from '../instance/index.js';
+
+/**
+ * A test's hook before every step: it may hold the step, or answer for it (an injected failure,
+ * as a driver fault that outlived its retries would end it; a throw is run again, as after a kill).
+ */
+export type BeforeStep = (step: StepName, key: string) => Promise<StepOutcome | void>;
 import { BUILD_STEPS, buildNoop, buildSteps, type BuildStepDeps } from './build-steps.js';
 import { EVACUATE_STEPS, evacuateSteps } from './evacuate-steps.js';
 import { INTERFACE_STEPS, interfaceSteps } from './interface-steps.js';
@@ -48,7 +54,7 @@ export interface ComputeStepDeps extends BuildStepDeps {
   /** The volume steps, and a deleted instance's volumes. */
   readonly volumeDeps: VolumeStepDeps;
   /** Runs before every step (tests hold a step here to kill something while it is in flight). */
-  readonly beforeStep?: (step: StepName, key: string) => Promise<void>;
+  readonly beforeStep?: BeforeStep;
 }
 
 /** Which family module owns which steps. */
@@ -138,7 +144,8 @@ export function computeSteps(d: ComputeStepDeps): StepExecutor {
   return {
     noop: buildNoop,
     run: async (step, key, snapshot, signal) => {
-      if (d.beforeStep) await d.beforeStep(step, key);
+      const instead = d.beforeStep ? await d.beforeStep(step, key) : undefined;
+      if (instead) return instead;
       // A snapshot persisted by another version may name a step this one does not have.
       const family = FAMILY_OF.get(step);
       let tables = bound.get(signal);

@@ -31,6 +31,7 @@ import {
   done,
   driverStep,
   failed,
+  unsupported,
   type DriverRetry,
   type StepContext,
   type StepFn,
@@ -90,12 +91,7 @@ export function volumeSteps(d: VolumeStepDeps): StepTable<(typeof VOLUME_STEPS)[
     const cur = await d.volumes.get(volumeId);
     if (!cur || cur.value.project !== c.project) return notFound(volumeId);
     const attach = d.driver.attachVolume?.bind(d.driver);
-    if (!attach)
-      return failed({
-        code: StepErrorCode.VolumesUnsupported,
-        message: `the driver of ${d.host} cannot attach volumes`,
-        rollback: true,
-      });
+    if (!attach) return unsupported(StepErrorCode.VolumesUnsupported, d.host, 'attach volumes');
     // A re-run finds its own reservation and keeps the device it chose.
     const mine = cur.value.attachments.find((a) => a.instanceId === c.instanceId);
     const device = mine?.device ?? nextDevice(blockDevicesOf(c).map((b) => b.device));

@@ -258,6 +258,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
         clock: o.clock,
         prefix,
         sleep,
+        log,
+        vifPlugging: { timeoutMs: o.vifPluggingTimeoutMs, fatal: o.vifPluggingIsFatal },
         moves: {
           host: o.host,
           tracker,

@@ -33,7 +33,14 @@ import {
   type StepName,
   StepErrorCode,
 } from '../../machines/instance/index.js';
-import { type EventPublisher, sleep, type Clock, type Versioned, type KillPoint } from '../runtime/index.js';
+import {
+  type EventPublisher,
+  isTransient,
+  sleep,
+  type Clock,
+  type Versioned,
+  type KillPoint,
+} from '../runtime/index.js';
 import { type RecordBucket, hasOutbox, publishOutboxEvent } from '../records/index.js';
 import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
 import type { PublishedMark } from './published-mark.js';
@@ -110,7 +117,7 @@ const restingOf = (r: Versioned<InstanceRecord>): Resting => ({
   epoch: r.value.epoch,
 });
 
-/** How many times a throwing step runs before its throw is its failure (~21 s of backoff in all). */
+/** How many times a step throwing transient errors runs before its throw is its failure (~21 s of backoff in all). */
 const STEP_THROW_TRIES = 9;
 
 export class InstanceActor {
@@ -438,12 +445,13 @@ export class InstanceActor {
   }
 
   /**
-   * A step that throws (a NATS request timed out, a driver's undo failed after its retries) is run
-   * again, as it would be after a kill: every step converges when run again (docs/architecture.md, "The steps").
-   * Taken for the step's failure at once, a throw left what the step had done so far behind — an
-   * interface attach whose plug failed and whose unplug then threw had its entry marked detached
-   * with its port still bound (the chaos suite's seed 21, I9). Only after STEP_THROW_TRIES does the
-   * throw become the step's `StepCrashed` failure (a bug, not a fault, should not hang the instance).
+   * A step that throws a transient error (a NATS request timed out, a driver's undo failed after
+   * its retries: `isTransient`) is run again, as it would be after a kill: every step converges
+   * when run again (docs/architecture.md, "The steps"). Taken for the step's failure at once,
+   * such a throw left what the step had done so far behind — an interface attach whose plug
+   * failed and whose unplug then threw had its entry marked detached with its port still bound
+   * (the chaos suite's seed 21, I9). Any other throw, or the STEP_THROW_TRIES-th in a row, is
+   * the step's `StepCrashed` failure (a bug, not a fault, should not hang the instance).
    */
   private async runAgainOnThrow(
     step: StepName,
@@ -455,7 +463,7 @@ export class InstanceActor {
       try {
         return await run();
       } catch (err) {
-        if (this.dead || signal.aborted || attempt >= STEP_THROW_TRIES) throw err;
+        if (this.dead || signal.aborted || attempt >= STEP_THROW_TRIES || !isTransient(err)) throw err;
         this.deps.log?.(
           `instance ${this.instanceId}: step ${step} (${key}) threw (attempt ${attempt}); run again`,
           err,

@@ -30,6 +30,7 @@ export {
 } from './image-store.js';
 export { NO_CANDIDATES, requestOf } from './candidates-request.js';
 export {
+  activatePort,
   auditClaims,
   bindPort,
   buildPortId,
@@ -40,6 +41,7 @@ export {
   releaseClaims,
   releaseInstancePort,
   releaseInstancePorts,
+  setInactiveBinding,
   subnetsOf,
   unbindPort,
   visibleNetwork,

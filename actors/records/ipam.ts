@@ -5,7 +5,8 @@
  * twice, whatever runs at once. The order makes a kill at any point harmless:
  *  1. the port's record is created first, status BUILD (so no claim exists without its port);
  *  2. its MAC and addresses are claimed (a port made again finds its own claims and keeps them);
- *  3. the record is completed by compare-and-set: status DOWN (ACTIVE when bound), MAC, fixed IPs.
+ *  3. the record is completed by compare-and-set: status DOWN, MAC, fixed IPs (bound or not: a bound
+ *     port is ACTIVE once its host says its interface is wired, `activatePort`).
  * A delete removes the record, then its claims. A claim whose port is gone, or whose complete
  * port does not list it, is an orphan: `auditClaims` finds and releases it (a kill between the
  * record's removal and the claims', or a lost race between two runs of one creation).
@@ -167,7 +168,7 @@ export async function createPort(d: IpamDeps, req: PortRequest): Promise<NetOutc
     ...pending.value,
     mac,
     fixedIps,
-    status: req.device ? 'ACTIVE' : 'DOWN',
+    status: 'DOWN',
     updatedAt: now,
   };
   try {
@@ -342,13 +343,16 @@ export async function bindPort(
     if (p.status === 'BUILD') return refusal(409, 'PortNotUsable', `port ${portId} is being made`);
     if (p.deviceId !== null && p.deviceId !== device.deviceId)
       return refusal(409, 'PortInUse', `port ${portId} is in use by ${p.deviceId}`);
-    if (p.deviceId === device.deviceId && p.bindingHost === device.host && p.status === 'ACTIVE')
-      return { ok: true, value: p };
+    // Bound here already (wired or not): as it is. A new binding is DOWN until its host wires it;
+    // an inactive binding on that host is the one activated (a live migration's post step).
+    if (p.deviceId === device.deviceId && p.bindingHost === device.host) return { ok: true, value: p };
+    const { inactiveBindingHost: inactive, ...rest } = p;
     const next: PortRecord = {
-      ...p,
+      ...rest,
+      ...(inactive !== undefined && inactive !== device.host ? { inactiveBindingHost: inactive } : {}),
       deviceId: device.deviceId,
       bindingHost: device.host,
-      status: 'ACTIVE',
+      status: 'DOWN',
       updatedAt: now(),
     };
     try {
@@ -361,6 +365,62 @@ export async function bindPort(
   return refusal(503, 'ServiceUnavailable', `port ${portId} kept changing`);
 }
 
+/**
+ * The port's interface is wired on its host (Neutron's L2 agent reporting it up, which sends
+ * Nova `network-vif-plugged`): DOWN → ACTIVE, only while it is bound to `device` there. Whether it
+ * is ACTIVE now (false: gone, or bound elsewhere meanwhile). Idempotent.
+ */
+export async function activatePort(
+  stores: NetStores,
+  now: () => number,
+  portId: string,
+  device: { readonly deviceId: string; readonly host: string },
+): Promise<boolean> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const cur = await stores.ports.get(portId);
+    if (!cur || cur.value.deviceId !== device.deviceId || cur.value.bindingHost !== device.host) return false;
+    if (cur.value.status === 'ACTIVE') return true;
+    try {
+      await stores.ports.update(portId, { ...cur.value, status: 'ACTIVE', updatedAt: now() }, cur.revision);
+      return true;
+    } catch (err) {
+      if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
+    }
+  }
+  return false;
+}
+
+/**
+ * Adds, or drops (`host` null), the inactive binding of a port serving `deviceId` (Neutron's
+ * port binding extension: a live migration binds the port on its destination, inactive, before
+ * the copy). Adding one on the host the port is active on, or to a port serving another
+ * instance, does nothing. Idempotent.
+ */
+export async function setInactiveBinding(
+  stores: NetStores,
+  now: () => number,
+  portId: string,
+  deviceId: string,
+  host: string | null,
+  only?: string,
+): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const cur = await stores.ports.get(portId);
+    if (!cur || cur.value.deviceId !== deviceId) return;
+    const { inactiveBindingHost: was, ...port } = cur.value;
+    // Dropping: only the one on `only` (a rollback drops its own destination's, not a later one's).
+    if (host === null && (was === undefined || (only !== undefined && was !== only))) return;
+    if (host !== null && (was === host || cur.value.bindingHost === host)) return;
+    const next: PortRecord = { ...port, ...(host !== null ? { inactiveBindingHost: host } : {}), updatedAt: now() };
+    try {
+      await stores.ports.update(portId, next, cur.revision);
+      return;
+    } catch (err) {
+      if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
+    }
+  }
+}
+
 /** Clears the port's device and binding if it is `deviceId`'s (a user's port outlives the instance: Nova's rule). */
 export async function unbindPort(
   stores: NetStores,
@@ -371,7 +431,8 @@ export async function unbindPort(
   for (let attempt = 0; attempt < 10; attempt++) {
     const cur = await stores.ports.get(portId);
     if (!cur || cur.value.deviceId !== deviceId) return;
-    const next: PortRecord = { ...cur.value, deviceId: null, bindingHost: null, status: 'DOWN', updatedAt: now() };
+    const { inactiveBindingHost: _dropped, ...port } = cur.value;
+    const next: PortRecord = { ...port, deviceId: null, bindingHost: null, status: 'DOWN', updatedAt: now() };
     try {
       await stores.ports.update(portId, next, cur.revision);
       return;

@@ -79,3 +79,4 @@ export {
   UP_HOSTS,
   type CompiledUpOptions,
 } from './up-options.js';
+export { isTransient } from './transient.js';

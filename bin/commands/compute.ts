@@ -22,6 +22,7 @@ import {
   DEFAULT_SHELVED_OFFLOAD_MS,
   DEFAULT_SHELVED_POLL_MS,
   DEFAULT_SYNC_POWER_STATE_MS,
+  DEFAULT_VIF_PLUGGING,
   startCompute,
   type ChildProvider,
 } from '../../actors/compute/index.js';
@@ -37,6 +38,7 @@ import {
   type HypervisorDriver,
 } from '../../virt/index.js';
 import {
+  boolFlag,
   inSeconds,
   intFlag,
   replicasFlag,
@@ -87,6 +89,8 @@ interface ComputeFlags extends ServerOptions {
   imageCacheManagerInterval: string;
   removeUnusedBaseImagesAfter: string;
   allowResizeToSameHost?: boolean;
+  vifPluggingTimeout: string;
+  vifPluggingIsFatal: string;
   replicas: string;
 }
 
@@ -186,6 +190,16 @@ export function registerCompute(program: Command): void {
         .option(
           '--allow-resize-to-same-host',
           "a resize tries the instance's own host first (the old flavor's room counts for the new one)",
+        )
+        .option(
+          '--vif-plugging-timeout <s>',
+          "how long a spawn or an interface attach waits for its ports' network-vif-plugged (Nova vif_plugging_timeout; 0 = no wait)",
+          inSeconds(DEFAULT_VIF_PLUGGING.timeoutMs),
+        )
+        .option(
+          '--vif-plugging-is-fatal <bool>',
+          'true: past the timeout the build or attach fails VirtualInterfaceCreateException; false: it goes on (Nova vif_plugging_is_fatal)',
+          String(DEFAULT_VIF_PLUGGING.fatal),
         )
         .option(
           '--sync-power-state-interval <s>',
@@ -375,6 +389,8 @@ function computeSettings(o: ComputeFlags) {
     syncPowerStateMs,
     ...periodics,
     allowSameHostResize: o.allowResizeToSameHost === true,
+    vifPluggingTimeoutMs: intFlag('--vif-plugging-timeout', o.vifPluggingTimeout, 0, 86_400) * SECOND_MS,
+    vifPluggingIsFatal: boolFlag('--vif-plugging-is-fatal', o.vifPluggingIsFatal),
     updateResourcesMs: intFlag('--update-resources-interval', o.updateResourcesInterval, 0, 86_400) * SECOND_MS,
     imageCacheMs: intFlag('--image-cache-manager-interval', o.imageCacheManagerInterval, 0, 31_536_000) * SECOND_MS,
     unusedBaseAgeMs:

@@ -1,7 +1,8 @@
 /**
  * I9: ports, addresses and instances agree (docs/networks.md, docs/audit.md). In a quiet cloud a
  * port serving an instance belongs to a live instance that lists it, bound to the host its guest
- * runs on; every port a live instance lists exists and serves it; no port is stuck `BUILD`; no
+ * runs on; every port a live instance lists exists and serves it; no port is stuck `BUILD` or
+ * keeps a live migration's inactive binding; no
  * address or MAC is held by two ports; each one a port holds is claimed in `nv-ipam` for that port,
  * and every claim there is held by the port it names (an orphan is a leak `ipam-audit` releases).
  */
@@ -18,6 +19,11 @@ export function checkI9(o: Observation): Violation[] {
   const holders = new Map<string, string[]>(); // ipam key → the ports holding it by their records
   for (const p of ports) {
     if (p.status === 'BUILD') bad(`port ${p.portId} is stuck BUILD (a creation left half done)`, [p.portId]);
+    // Quiet: no live migration in flight, so none has a destination binding waiting.
+    if (p.inactiveBindingHost !== undefined)
+      bad(`port ${p.portId} keeps an inactive binding on ${p.inactiveBindingHost} (a live migration's, leaked)`, [
+        p.portId,
+      ]);
     for (const k of [...(p.mac ? [macKey(p.mac)] : []), ...p.fixedIps.map((f) => ipKey(f.subnetId, f.ipAddress))])
       holders.set(k, [...(holders.get(k) ?? []), p.portId]);
     if (p.deviceId === null) continue;

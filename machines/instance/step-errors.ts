@@ -44,6 +44,11 @@ export const StepErrorCode = {
   VolumeInvalidState: 'VolumeInvalidState',
   /** The host's driver cannot attach volumes. */
   VolumesUnsupported: 'VolumesUnsupported',
+  /**
+   * A port's `network-vif-plugged` did not come within `vif_plugging_timeout` and
+   * `vif_plugging_is_fatal` is set (Nova's name; a build so failed is not rescheduled).
+   */
+  VirtualInterfaceCreateException: 'VirtualInterfaceCreateException',
   /** The host's driver cannot plug interfaces into a running guest. */
   InterfacesUnsupported: 'InterfacesUnsupported',
 } as const;

@@ -56,8 +56,8 @@ export type FixedIp = Static<typeof FixedIp>;
 
 /**
  * Neutron's port statuses: BUILD while its addresses are being claimed (the record is written
- * first, so a claim never exists without the port that made it), DOWN once made and unbound,
- * ACTIVE once bound to a host (novactor has no vif-plugged event yet: docs/networks.md).
+ * first, so a claim never exists without the port that made it), DOWN once made (unbound, or
+ * bound and not yet wired), ACTIVE once its host has wired it (network-vif-plugged: docs/networks.md).
  */
 export const PortStatus = Type.Union([Type.Literal('BUILD'), Type.Literal('DOWN'), Type.Literal('ACTIVE')]);
 export type PortStatus = Static<typeof PortStatus>;
@@ -76,6 +76,12 @@ export const PortRecord = Type.Object(
     /** `compute:nova` for a port an instance's build made (deleted with it), null for a user's. */
     deviceOwner: Type.Union([Type.Null(), Type.Literal('compute:nova')]),
     bindingHost: Type.Union([Type.Null(), TokenString]),
+    /**
+     * The host of an inactive binding (Neutron's port binding extension): a live migration's
+     * destination, from before its copy until its post step activates it there (or its rollback
+     * drops it). Absent: none.
+     */
+    inactiveBindingHost: Type.Optional(TokenString),
     createdAt: Type.Integer({ minimum: 0 }),
     updatedAt: Type.Integer({ minimum: 0 }),
   },

@@ -25,6 +25,7 @@ import { openStores, type Stores } from '../../actors/records/stores.js';
 import { decodeValue, type Envelope, type InstanceAction } from '../../protocol/index.js';
 import { Kvm } from '@nats-io/kv';
 import type { StepName } from '../../machines/instance/index.js';
+import type { StepOutcome } from '../../actors/instance/index.js';
 import type { KillPointContexts, KillPointName } from '../../actors/runtime/kill-points.js';
 import { createDriver, FakeHost, type FakeDriverConfig } from '../../virt/index.js';
 import { TestClient } from './client.js';
@@ -48,6 +49,8 @@ export interface HostSpec {
   readonly traits?: readonly string[];
   /** The host's child providers (ComputeOptions.children). */
   readonly children?: readonly ChildProvider[];
+  /** Nova's vif_plugging_timeout and vif_plugging_is_fatal on this host (default 300 s, fatal). */
+  readonly vifPlugging?: { readonly timeoutMs: number; readonly fatal: boolean };
   /** How long a live migration's simulated copy runs from this host (default 500 ms). */
   readonly liveMigrationMs?: number;
   /** Connect through a link the test can freeze (`Cloud.pause`): unreachable, not restarted. */
@@ -116,7 +119,7 @@ export async function startCloud(
     reclaimIntervalMs?: number;
     syncPowerStateMs?: number;
     periodics?: PeriodicsConfig & { reapIntervalMs?: number };
-    beforeStep?: (step: StepName, key: string, host: string) => Promise<void>;
+    beforeStep?: (step: StepName, key: string, host: string) => Promise<StepOutcome | void>;
     killPoint?: <P extends KillPointName>(point: P, ctx: KillPointContexts[P], host: string) => Promise<void>;
   } = {},
 ): Promise<Cloud> {
@@ -188,6 +191,9 @@ export async function startCloud(
       ...(h.spec.children ? { children: h.spec.children } : {}),
       ...(h.spec.rediscover ? { rediscover: h.spec.rediscover, updateResourcesMs: 200 } : {}),
       ...(h.spec.liveMigrationMs !== undefined ? { liveMigrationMs: h.spec.liveMigrationMs } : {}),
+      ...(h.spec.vifPlugging
+        ? { vifPluggingTimeoutMs: h.spec.vifPlugging.timeoutMs, vifPluggingIsFatal: h.spec.vifPlugging.fatal }
+        : {}),
       ...(opts.syncPowerStateMs !== undefined ? { syncPowerStateMs: opts.syncPowerStateMs } : {}),
       ...(opts.reclaimIntervalMs !== undefined ? { reclaimIntervalMs: opts.reclaimIntervalMs } : {}),
       ...(opts.resizeConfirmWindowMs !== undefined ? { resizeConfirmWindowMs: opts.resizeConfirmWindowMs } : {}),

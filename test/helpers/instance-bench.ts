@@ -14,6 +14,7 @@ import {
   type StepOutcome,
   type StopReason,
 } from '../../actors/instance/instance-actor.js';
+import { ActorError, ActorErrorCode } from '../../actors/errors.js';
 import { openStores, type Stores } from '../../actors/records/stores.js';
 import { bootstrap } from '../../actors/runtime/bootstrap.js';
 import { systemClock } from '../../actors/runtime/clock.js';
@@ -80,7 +81,7 @@ export class RecordingExecutor implements StepExecutor {
     const throwing = this.throws.get(step) ?? 0;
     if (throwing > 0) {
       this.throws.set(step, throwing - 1);
-      throw new Error(`${step} threw (test)`);
+      throw new ActorError(ActorErrorCode.Timeout, `${step} threw (test): no answer in time`);
     }
     const error = this.failures.get(step);
     return error ? { ok: false, error } : { ok: true };

@@ -4,6 +4,17 @@
  * as startCloud's `beforeStep`.
  */
 import type { StepName } from '../../machines/instance/index.js';
+import type { StepOutcome } from '../../actors/instance/index.js';
+import { VirtErrorCode } from '../../virt/index.js';
+
+/**
+ * What a `beforeStep` hook answers for a step it fails: a driver fault that outlived its retries
+ * (a hook that throws is run again, as a step that throws is).
+ */
+export const injectedFailure = (step: StepName): StepOutcome => ({
+  ok: false,
+  error: { code: VirtErrorCode.DriverFailure, message: `injected failure of ${step}` },
+});
 
 export class StepHold {
   private target:

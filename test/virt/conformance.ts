@@ -285,9 +285,15 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     await d.powerOff(id);
     await d.powerOn(id);
     t.deepEqual((await d.get(id))?.nics, [first, plugged], 'an interface stays through a power cycle');
+    // What network-vif-plugged waits for: each interface wired on the host (libvirt: its tap on the bridge).
+    if (d.wiredPorts) t.deepEqual((await d.wiredPorts(id)).sort(), ['port-a', 'port-b'], 'both wired');
     await d.detachInterface(id, 'port-a');
     await d.detachInterface(id, 'port-a');
     t.deepEqual((await d.get(id))?.nics, [plugged]);
+    if (d.wiredPorts) {
+      t.deepEqual(await d.wiredPorts(id), ['port-b'], 'the unplugged one is not');
+      t.deepEqual(await d.wiredPorts('absent'), [], 'a guest absent has none');
+    }
     await expectCode(t, d.attachInterface('absent', plugged), VirtErrorCode.GuestNotFound);
     await expectCode(t, d.attachInterface(id, { ...plugged, mac: 'FA:16' }), VirtErrorCode.InvalidSpec);
     await d.detachInterface('absent', 'port-b');

@@ -163,8 +163,13 @@ withLibvirt('virt libvirt', () => {
     t.regex(cmdline, /mac.{0,4}fa:16:3e:12:34:56/, "QEMU has the port's MAC");
     const iflist = await tool('virsh', ['-c', r.daemon.uri, 'domiflist', g.instanceId]);
     t.regex(iflist, new RegExp(`${tapName(r.host, nic.portId)}\\s+bridge\\s+${bridge}\\s+virtio\\s+fa:16:3e:12:34:56`));
+    // What network-vif-plugged waits for: the tap on the bridge (docs/networks.md).
+    t.deepEqual(await r.driver.wiredPorts(g.instanceId), [nic.portId], 'wired');
+    await tool('ip', ['link', 'set', tapName(r.host, nic.portId), 'nomaster']);
+    t.deepEqual(await r.driver.wiredPorts(g.instanceId), [], 'off its bridge: not wired');
     await r.driver.destroy(g.instanceId);
     t.deepEqual(await bridgePorts(bridge), [], 'the tap went with the guest');
+    t.deepEqual(await r.driver.wiredPorts(g.instanceId), [], 'a guest gone has none');
   });
 
   test('virt libvirt - a real QEMU guest: its own console line, its UUID on the QEMU command line', async (t) => {

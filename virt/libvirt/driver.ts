@@ -35,7 +35,7 @@ import { defaultMigrationUri, runMigration, untilNoJob } from './migration.js';
 import { Virsh } from './virsh.js';
 import { volumeAlias, volumeDiskXml, volumesIn } from './volumes.js';
 import { cpuFeatureTraits, hostCpuOf, requiredFeatures } from './cpu-traits.js';
-import { bridgeName, ensureBridge } from './bridges.js';
+import { bridgeName, bridgePorts, ensureBridge, tapName } from './bridges.js';
 import { privatePidFile } from './daemon.js';
 import { freeUsbPort, hasMac, pluggedInterfaceXml, readNics, writeNics } from './interfaces.js';
 
@@ -404,6 +404,23 @@ export class LibvirtDriver implements HypervisorDriver {
     return this.locked(VirtOp.Get, instanceId, opts, async (signal) =>
       (await this.observe(instanceId, signal)) ? this.info(instanceId, signal) : undefined,
     );
+  }
+
+  /**
+   * The guest's ports whose tap is on its network's bridge now (what an L2 agent would report up):
+   * a running or paused guest's, as QEMU holds its taps; a stopped guest has none.
+   */
+  wiredPorts(instanceId: string, opts?: CallOptions): Promise<string[]> {
+    return this.locked(VirtOp.WiredPorts, instanceId, opts, async (signal) => {
+      const seen = await this.observe(instanceId, signal);
+      if (!seen) return [];
+      const wired: string[] = [];
+      for (const nic of await this.nicsOf(seen)) {
+        const tap = tapName(this.host, nic.portId);
+        if ((await bridgePorts(bridgeName(nic.network))).includes(tap)) wired.push(nic.portId);
+      }
+      return wired;
+    });
   }
 
   list(opts?: CallOptions): Promise<GuestInfo[]> {

@@ -2,6 +2,7 @@
  * Regressions for bugs that `novactor chaos` found. Each names the run that found it.
  */
 import test from 'ava';
+import { injectedFailure } from '../../helpers/step-hold.js';
 import { collect } from '../../../actors/audit/index.js';
 import { migrationIdOf } from '../../../actors/records/migrations.js';
 import { audit } from '../../../machines/audit/index.js';
@@ -14,7 +15,7 @@ const failOnce = new Set<StepName>();
 const hold = new StepHold();
 const cloud = startCloud([{ name: 'a' }, { name: 'b' }], {
   beforeStep: async (step, key, host) => {
-    if (failOnce.delete(step)) throw new Error(`injected failure of ${step}`);
+    if (failOnce.delete(step)) return injectedFailure(step);
     await hold.hook(step, key, host);
   },
 });

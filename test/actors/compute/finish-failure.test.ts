@@ -8,6 +8,7 @@
  * nothing to repair. The same for a revert's finishRevert on the source.
  */
 import test, { type ExecutionContext } from 'ava';
+import { injectedFailure } from '../../helpers/step-hold.js';
 import { migrationIdOf } from '../../../actors/records/migrations.js';
 import type { KillPointContexts, KillPointName } from '../../../actors/runtime/kill-points.js';
 import { TestClient } from '../../helpers/client.js';
@@ -21,7 +22,7 @@ const failStep = new Set<string>();
 const loseAnswer = new Set<string>();
 const cloud = startCloud([{ name: 'v1' }, { name: 'v2' }, { name: 'v3', fake: { failSpawnPattern: /^finicky/ } }], {
   beforeStep: async (step) => {
-    if (failStep.delete(step)) throw new Error(`injected failure of ${step}`);
+    if (failStep.delete(step)) return injectedFailure(step);
   },
   killPoint: async <P extends KillPointName>(point: P, ctx: KillPointContexts[P]) => {
     if (point !== 'tracker.applied') return;

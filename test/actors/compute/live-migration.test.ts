@@ -10,6 +10,8 @@ import { recordWhere, startCloud, type Cloud } from '../../helpers/cloud.js';
 import { nothingToRepair } from '../../helpers/host-audit.js';
 import { StepHold } from '../../helpers/step-hold.js';
 import { newVolume, volumeProblems } from '../../helpers/volumes.js';
+import { ClientSession } from '../../../bin/client/session.js';
+import type { NetworkRecord, PortRecord } from '../../../protocol/index.js';
 
 const hold = new StepHold();
 const cloud = startCloud([{ name: 'l1' }, { name: 'l2' }], { beforeStep: hold.hook });
@@ -26,8 +28,24 @@ async function clean(t: import('ava').ExecutionContext, c: Cloud) {
   await nothingToRepair(t, c, ['l1', 'l2']);
   t.deepEqual(audit(await collect({ nc: c.client.nc, timeoutMs: 5000 })).violations, []);
 }
-async function running(c: Cloud, name: string) {
-  const { id, cmd } = await c.boot(name, 'm1.tiny');
+/** A network of the project's, made once. */
+let network: Promise<string> | undefined;
+const networkOf = (c: Cloud) =>
+  (network ??= (async () => {
+    const alice = new ClientSession(c.client.nc, 'demo', 'alice', false);
+    const net = (await alice.net<{ network: NetworkRecord }>('network.create', { name: 'live' })).network;
+    await alice.net('subnet.create', { networkId: net.networkId, cidr: '10.90.0.0/24' });
+    return net.networkId;
+  })());
+
+/** The record of the instance's one port. */
+async function portOf(c: Cloud, instanceId: string): Promise<PortRecord | undefined> {
+  return (await c.stores.ports.entries()).map((e) => e.value).find((p) => p.deviceId === instanceId);
+}
+
+async function running(c: Cloud, name: string, withPort = false) {
+  const extra = withPort ? { networks: [{ network: await networkOf(c) }] } : {};
+  const { id, cmd } = await c.boot(name, 'm1.tiny', extra);
   const end = await c.client.final(id, cmd);
   const host = String(end.body['host']);
   return { id, host, other: host === 'l1' ? 'l2' : 'l1' };
@@ -64,6 +82,26 @@ test.serial(
   },
 );
 
+test.serial(
+  'live migration - its port is bound on the destination, inactive, before the copy; the post step activates it there',
+  async (t) => {
+    const c = await cloud;
+    const { id, host, other } = await running(c, 'bound-ahead', true);
+    t.like(await portOf(c, id), { bindingHost: host, status: 'ACTIVE' });
+    const held = hold.arm(id, 'postLiveMigration');
+    const cmd = await c.client.command(id, 'live_migrate', {});
+    await held.reached;
+    t.like(await portOf(c, id), { bindingHost: host, inactiveBindingHost: other }, 'both bindings, one inactive');
+    held.release();
+    t.is((await c.client.final(id, cmd)).type, 'instance.live_migration_post.end');
+    const port = await portOf(c, id);
+    t.like(port, { bindingHost: other, status: 'ACTIVE' }, 'active on the destination, wired there');
+    t.is(port?.inactiveBindingHost, undefined);
+    await clean(t, c);
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  },
+);
+
 test.serial('live migration - a paused instance stays paused', async (t) => {
   const c = await cloud;
   const { id, other } = await running(c, 'napper');
@@ -79,7 +117,7 @@ test.serial(
   'live migration - abort while it runs: cancelled, the instance as it was, nothing on the destination',
   async (t) => {
     const c = await cloud;
-    const { id, host, other } = await running(c, 'changed-mind');
+    const { id, host, other } = await running(c, 'changed-mind', true);
     // With a volume: Nova's bug of attachments leaked by a failed live migration.
     const v = await newVolume(c, 'changed-mind-data');
     t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
@@ -104,6 +142,9 @@ test.serial(
     t.is(c.hosts.get(host)!.fake.guest(id)?.powerState, 'running');
     t.is(await c.migrationStatus(migrationIdOf(id, cmd)), 'cancelled');
     t.deepEqual(await volumeProblems(c, v.id, [id]), [], 'one attachment, on the source, its guest has it');
+    const port = await portOf(c, id);
+    t.like(port, { bindingHost: host, status: 'ACTIVE' }, 'the port still on the source');
+    t.is(port?.inactiveBindingHost, undefined, "the destination's inactive binding dropped by the rollback");
     await clean(t, c);
     t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
   },

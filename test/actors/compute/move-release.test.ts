@@ -9,6 +9,7 @@
  * between the migration's close and the release task's publish (the `move.closed` kill point).
  */
 import test, { type ExecutionContext } from 'ava';
+import { injectedFailure } from '../../helpers/step-hold.js';
 import { migrationIdOf } from '../../../actors/records/migrations.js';
 import { TestClient } from '../../helpers/client.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
@@ -25,7 +26,7 @@ const cloud = startCloud(
   HOSTS.map((name) => ({ name, pausable: true })),
   {
     beforeStep: async (step) => {
-      if (failStep.delete(step)) throw new Error(`injected failure of ${step}`);
+      if (failStep.delete(step)) return injectedFailure(step);
     },
     killPoint: hold.hook,
   },
