@@ -42,6 +42,8 @@ export const DEFAULT_DRIVER_LATENCY_MS = 0;
  * second for 10,000 idle hosts.
  */
 export const DEFAULT_HEARTBEAT_MS = 4000;
+/** How long a call to another host waits for its answer (ComputeOptions.peerDeadlineMs). */
+export const DEFAULT_PEER_DEADLINE_MS = 30_000;
 /** The periodic tracker audit (update_available_resource). */
 export const DEFAULT_AUDIT_INTERVAL_MS = 60_000;
 /** The simulated copy of a live migration. */
@@ -147,6 +149,17 @@ export interface ComputeOptions extends RoleContextInput, PeriodicsConfig {
   readonly allowSameHostResize?: boolean;
   /** How long the simulated copy of a live migration runs. */
   readonly liveMigrationMs?: number;
+  /**
+   * How long a call to another host (a move's claim, destroy or prepare) waits for its answer,
+   * retried with the same id meanwhile, before it is taken for unanswered (Nova's
+   * rpc_response_timeout). Default 30 s.
+   */
+  readonly peerDeadlineMs?: number;
+  /**
+   * How many times a step that throws transient errors runs before the throw is its failure
+   * (default 9, ~21 s of backoff; tests of a step's failure while its host is cut off use 1).
+   */
+  readonly stepThrowTries?: number;
   /** Nova's vif_plugging_timeout: how long a spawn or an interface attach waits for network-vif-plugged. */
   readonly vifPluggingTimeoutMs?: number;
   /** Nova's vif_plugging_is_fatal: past the timeout, the operation fails (else it goes on). */
@@ -194,6 +207,7 @@ type RequiredComputeOption =
   | 'allowSameHostResize'
   | 'liveMigrationMs'
   | 'vifPluggingTimeoutMs'
+  | 'peerDeadlineMs'
   | 'vifPluggingIsFatal'
   | 'updateResourcesMs'
   | 'imageCacheMs'
@@ -274,6 +288,7 @@ export function compileComputeOptions(o: ComputeOptions): CompiledComputeOptions
     actorRestMs: ms('actorRestMs', DEFAULT_ACTOR_REST_MS),
     allowSameHostResize: o.allowSameHostResize ?? false,
     vifPluggingTimeoutMs: ms('vifPluggingTimeoutMs', DEFAULT_VIF_PLUGGING.timeoutMs),
+    peerDeadlineMs: ms('peerDeadlineMs', DEFAULT_PEER_DEADLINE_MS, 1),
     vifPluggingIsFatal: o.vifPluggingIsFatal ?? DEFAULT_VIF_PLUGGING.fatal,
     resizeConfirmWindowMs: ms('resizeConfirmWindowMs', DEFAULT_RESIZE_CONFIRM_WINDOW_MS),
     reclaimIntervalMs: ms('reclaimIntervalMs', DEFAULT_RECLAIM_INTERVAL_MS),

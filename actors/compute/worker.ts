@@ -110,7 +110,15 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
   if (!o.supervisor) supervisor.serveCtl();
 
   const migrations = stores.migrations;
-  const remote = new RemoteHosts({ nc: o.nc, clock: o.clock, ids: o.ids, prefix, sleep, self: o.host });
+  const remote = new RemoteHosts({
+    nc: o.nc,
+    clock: o.clock,
+    ids: o.ids,
+    prefix,
+    sleep,
+    self: o.host,
+    deadlineMs: o.peerDeadlineMs,
+  });
 
   // How long each start phase took, logged once ready (recovery time is an operator's question).
   const phases: [string, number][] = [];
@@ -245,6 +253,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
       clock: o.clock,
       log,
       ...(o.killPoint ? { killPoint: o.killPoint } : {}),
+      ...(o.stepThrowTries !== undefined ? { stepThrowTries: o.stepThrowTries } : {}),
       executor: computeSteps({
         host: o.host,
         buildResults,

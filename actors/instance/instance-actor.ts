@@ -78,6 +78,8 @@ export interface InstanceActorDeps {
    * still running, so a cleanup always sees, and undoes, what an abandoned step did.
    */
   readonly serialize?: (instanceId: string, run: () => Promise<StepOutcome>) => Promise<StepOutcome>;
+  /** How many runs of a step that keeps throwing transient errors before it fails (default STEP_THROW_TRIES). */
+  readonly stepThrowTries?: number;
   /** Test hook at the awaits of a commit (actors/runtime/kill-points.ts); absent in production. */
   readonly killPoint?: KillPoint;
   /** The host's published watermark (published-mark.ts); absent, nothing is tracked. */
@@ -118,7 +120,7 @@ const restingOf = (r: Versioned<InstanceRecord>): Resting => ({
 });
 
 /** How many times a step throwing transient errors runs before its throw is its failure (~21 s of backoff in all). */
-const STEP_THROW_TRIES = 9;
+export const STEP_THROW_TRIES = 9;
 
 export class InstanceActor {
   /** Undefined while the actor rests (`rest`); rebuilt from the record by `wake`. */
@@ -463,7 +465,8 @@ export class InstanceActor {
       try {
         return await run();
       } catch (err) {
-        if (this.dead || signal.aborted || attempt >= STEP_THROW_TRIES || !isTransient(err)) throw err;
+        const tries = this.deps.stepThrowTries ?? STEP_THROW_TRIES;
+        if (this.dead || signal.aborted || attempt >= tries || !isTransient(err)) throw err;
         this.deps.log?.(
           `instance ${this.instanceId}: step ${step} (${key}) threw (attempt ${attempt}); run again`,
           err,

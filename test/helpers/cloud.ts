@@ -49,6 +49,10 @@ export interface HostSpec {
   readonly traits?: readonly string[];
   /** The host's child providers (ComputeOptions.children). */
   readonly children?: readonly ChildProvider[];
+  /** How long this host waits for another's answer (ComputeOptions.peerDeadlineMs, default 30 s). */
+  readonly peerDeadlineMs?: number;
+  /** Runs of a step throwing transient errors before it fails (ComputeOptions.stepThrowTries, default 9). */
+  readonly stepThrowTries?: number;
   /** Nova's vif_plugging_timeout and vif_plugging_is_fatal on this host (default 300 s, fatal). */
   readonly vifPlugging?: { readonly timeoutMs: number; readonly fatal: boolean };
   /** How long a live migration's simulated copy runs from this host (default 500 ms). */
@@ -191,6 +195,8 @@ export async function startCloud(
       ...(h.spec.children ? { children: h.spec.children } : {}),
       ...(h.spec.rediscover ? { rediscover: h.spec.rediscover, updateResourcesMs: 200 } : {}),
       ...(h.spec.liveMigrationMs !== undefined ? { liveMigrationMs: h.spec.liveMigrationMs } : {}),
+      ...(h.spec.peerDeadlineMs !== undefined ? { peerDeadlineMs: h.spec.peerDeadlineMs } : {}),
+      ...(h.spec.stepThrowTries !== undefined ? { stepThrowTries: h.spec.stepThrowTries } : {}),
       ...(h.spec.vifPlugging
         ? { vifPluggingTimeoutMs: h.spec.vifPlugging.timeoutMs, vifPluggingIsFatal: h.spec.vifPlugging.fatal }
         : {}),
