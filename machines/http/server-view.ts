@@ -87,6 +87,19 @@ const NOVA_TASK_NAMES: Readonly<Record<string, string>> = {
   soft_deleting: 'soft-deleting',
 };
 
+/**
+ * A server's state fields as `GET /servers/{id}` shows them, from an instance's states alone (what
+ * an event carries: the dashboard's live rows use the same words as the API's).
+ */
+export function serverStates(vmState: string, taskState: string | null, powerState: string): Record<string, unknown> {
+  return {
+    status: novaStatus(vmState, taskState),
+    'OS-EXT-STS:vm_state': vmState,
+    'OS-EXT-STS:task_state': taskState === null ? null : (NOVA_TASK_NAMES[taskState] ?? taskState),
+    'OS-EXT-STS:power_state': POWER_CODES[powerState] ?? 0,
+  };
+}
+
 /** What the view needs besides the record, found by the caller (it has the I/O). */
 export interface ServerViewContext {
   readonly version: Version;
