@@ -57,6 +57,7 @@ withChromium('dashboard', (bin) => {
       await page.fill('#sign-in [name=project]', 'demo');
       await page.click('#sign-in button[type=submit]');
       await page.locator('#live.on').waitFor();
+      t.false(await page.locator('#sign-in').isVisible(), 'the sign-in form is gone');
       // A mark in the page's window: still there at the end means the document was never reloaded.
       await page.evaluate('window.novactorTestMark = 42');
 
@@ -99,7 +100,7 @@ withChromium('dashboard', (bin) => {
         .waitFor();
 
       const shot = process.env['NV_DASHBOARD_SCREENSHOT'];
-      if (shot) await page.screenshot({ path: resolve(shot), fullPage: true });
+      if (shot) await page.locator('body').screenshot({ path: resolve(shot) }); // the page's content, no empty viewport
 
       await row.getByRole('button', { name: 'Stop' }).click();
       await row.locator('.status', { hasText: /^SHUTOFF$/ }).waitFor();
@@ -121,6 +122,11 @@ withChromium('dashboard', (bin) => {
       await row.waitFor({ state: 'detached' });
       await page.locator('#feed li[data-type="instance.delete.end"]').waitFor();
       t.is(await page.locator('#servers tbody tr').count(), 0);
+
+      await page.click('#sign-out');
+      await page.locator('#sign-in').waitFor();
+      t.false(await page.locator('#app').isVisible(), 'signed out: the cloud is hidden');
+      t.is(await page.locator('#live').textContent(), 'offline');
 
       t.is(await page.evaluate('window.novactorTestMark'), 42, 'the same document throughout: no reload');
       t.deepEqual(navigations, [`${api}/`], 'one navigation: the first load');

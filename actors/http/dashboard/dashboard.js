@@ -155,7 +155,8 @@ function feed(e) {
   const who = e.system
     ? `${e.system.name} ${e.system.detail}`
     : e.name || state.servers.get(e.instanceId)?.name || e.instanceId;
-  const status = e.server?.status;
+  const task = e.server?.['OS-EXT-STS:task_state'];
+  const status = e.server ? `${e.server.status}${task ? ` (${task})` : ''}` : undefined;
   const item = el(
     'li',
     { 'data-type': e.type },

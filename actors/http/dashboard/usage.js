@@ -28,6 +28,7 @@ export async function loadPlacement(call) {
   try {
     const rp = '/placement/resource_providers';
     const { resource_providers: providers } = await call('GET', rp);
+    providers.sort((a, b) => a.name.localeCompare(b.name));
     const rows = await Promise.all(
       providers.map(async (p) => {
         const [{ inventories }, { usages }] = await Promise.all([
