@@ -13,64 +13,8 @@ import { dashboardApi, identityApi, startHttpApi, Tokens, type HttpApi } from '.
 import { connectNats, randomIds, systemClock } from '../../../actors/runtime/index.js';
 import { encodeMessage, envelope } from '../../../protocol/index.js';
 import { eventually } from '../../helpers/eventually.js';
+import { openDashboardEvents } from '../../helpers/sse.js';
 import { startNats, startSecureNats } from '../../helpers/nats.js';
-
-interface Frame {
-  readonly event: string;
-  readonly id?: string;
-  readonly data: Record<string, unknown>;
-}
-
-/** Reads a server-sent event stream frame by frame. */
-class SseReader {
-  private buffer = '';
-  private readonly decoder = new TextDecoder();
-  constructor(
-    private readonly reader: {
-      read(): Promise<{ value?: Uint8Array; done: boolean }>;
-      cancel(): Promise<void>;
-    },
-  ) {}
-
-  /** The next frame with data whose event is `event` (others skipped); undefined when the stream ends first. */
-  async next(event: string): Promise<Frame | undefined> {
-    for (;;) {
-      let end;
-      while ((end = this.buffer.indexOf('\n\n')) >= 0) {
-        const text = this.buffer.slice(0, end);
-        this.buffer = this.buffer.slice(end + 2);
-        const fields = new Map<string, string>();
-        for (const line of text.split('\n')) {
-          const m = /^([a-z]+): ?(.*)$/.exec(line);
-          if (m) fields.set(m[1]!, m[2]!);
-        }
-        const data = fields.get('data');
-        if (fields.get('event') === event && data !== undefined)
-          return {
-            event,
-            ...(fields.has('id') ? { id: fields.get('id')! } : {}),
-            data: JSON.parse(data) as Record<string, unknown>,
-          };
-      }
-      const { value, done } = await this.reader.read();
-      if (done) return undefined;
-      this.buffer += this.decoder.decode(value, { stream: true });
-    }
-  }
-
-  cancel(): Promise<void> {
-    return this.reader.cancel();
-  }
-}
-
-/** Opens the stream with `token`; resolves once it is `ready` (subscribed: nothing after this is missed). */
-async function openStream(api: HttpApi, token: string): Promise<SseReader> {
-  const r = await fetch(`${api.url}/dashboard/events`, { headers: { 'x-auth-token': token } });
-  if (r.status !== 200) throw new Error(`stream: ${r.status} ${await r.text()}`);
-  const sse = new SseReader(r.body!.getReader());
-  if (!(await sse.next('ready'))) throw new Error('the stream ended before it was ready');
-  return sse;
-}
 
 async function tokenOf(api: HttpApi, user: string, project: string, password = 'x'): Promise<string> {
   const r = await fetch(`${api.url}/identity/v3/auth/tokens`, {
@@ -139,8 +83,8 @@ test.serial(
   'dashboard events - a member sees its project, in the API words; an admin every project and the system',
   async (t) => {
     const { api, nc } = await setup;
-    const member = await openStream(api, await tokenOf(api, 'alice', 'demo'));
-    const admin = await openStream(api, await tokenOf(api, 'admin', 'demo'));
+    const member = await openDashboardEvents(api.url, await tokenOf(api, 'alice', 'demo'));
+    const admin = await openDashboardEvents(api.url, await tokenOf(api, 'admin', 'demo'));
     publishUpdate(nc, 'other', 'i-other', 'active', 'not-yours');
     publishUpdate(nc, 'demo', 'i-1', 'stopped');
     publishServiceUp(nc, 'h9');
@@ -197,7 +141,7 @@ test.serial(
     );
 
     const token = await tokenOf(api, 'alice', 'demo');
-    const sse = await openStream(api, token);
+    const sse = await openDashboardEvents(api.url, token);
     const revoked = await fetch(`${api.url}/identity/v3/auth/tokens`, {
       method: 'DELETE',
       headers: { 'x-auth-token': token, 'x-subject-token': token },
@@ -214,7 +158,7 @@ test.serial(
 
 test.serial('dashboard events - a client that goes, or stops reading, takes its subscription with it', async (t) => {
   const { api, nc, dashboard } = await setup;
-  const gone = await openStream(api, 'admin');
+  const gone = await openDashboardEvents(api.url, 'admin');
   t.is(dashboard.streams, 1);
   await gone.cancel();
   await eventually(async () => {
@@ -257,8 +201,8 @@ test('dashboard events - secure mode: each stream over the token user’s own co
   });
   try {
     const demo = server.creds.get('tenant-demo')!;
-    const tenant = await openStream(api, await tokenOf(api, demo.user, 'demo', demo.password));
-    const admin = await openStream(api, await tokenOf(api, 'admin', 'admin', adminCreds.password));
+    const tenant = await openDashboardEvents(api.url, await tokenOf(api, demo.user, 'demo', demo.password));
+    const admin = await openDashboardEvents(api.url, await tokenOf(api, 'admin', 'admin', adminCreds.password));
     publishUpdate(nc, 'other', 'i-other', 'active');
     publishUpdate(nc, 'demo', 'i-demo', 'active');
     t.is((await tenant.next('instance'))?.data['instanceId'], 'i-demo');
