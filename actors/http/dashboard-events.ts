@@ -15,6 +15,7 @@
  * stopping, a revoked or expired token — ends the subscription and the heartbeat with it.
  */
 import type { ServerResponse } from 'node:http';
+import type { Subscription } from '@nats-io/nats-core';
 import { dashboardEvent, keystoneError, sseFrame } from '../../machines/http/index.js';
 import { decodeMessage, MessageKind, subjects } from '../../protocol/index.js';
 import type { Clock, TimerHandle } from '../runtime/index.js';
@@ -80,32 +81,37 @@ export class EventStreams {
     const { clock } = this.o;
     const maxBuffered = this.o.maxBufferedBytes ?? 256 * 1024;
     const admin = isAdmin(who);
-    this.open++;
     let done = false;
     let timer: TimerHandle | undefined;
+    let sub: Subscription | undefined;
     const finish = () => {
       if (done) return;
       done = true;
       this.open--;
-      sub.unsubscribe();
+      sub?.unsubscribe();
       if (timer) clock.clearTimeout(timer);
       out.end();
     };
+    this.open++;
     const write = (chunk: string) => {
       if (done) return;
       // A client that does not read would make Node buffer for ever: past the bound it is let go.
       if (out.writableLength > maxBuffered) return finish();
       out.write(chunk);
     };
-    const sub = who.caller.nc.subscribe(subject, {
-      callback: (err, m) => {
-        if (err) return finish(); // refused by the server's permissions, or the connection closed
-        const r = decodeMessage(m.data, MessageKind.Event);
-        if (!r.ok) return; // not an event this face can read: someone else's problem (the audit's)
-        const e = dashboardEvent(r.value, admin);
-        write(sseFrame(e.system ? 'system' : 'instance', e, r.value.id));
-      },
-    });
+    try {
+      sub = who.caller.nc.subscribe(subject, {
+        callback: (err, m) => {
+          if (err) return finish(); // refused by the server's permissions, or the connection closed
+          const r = decodeMessage(m.data, MessageKind.Event);
+          if (!r.ok) return; // not an event this face can read: someone else's problem (the audit's)
+          const e = dashboardEvent(r.value, admin);
+          write(sseFrame(e.system ? 'system' : 'instance', e, r.value.id));
+        },
+      });
+    } catch {
+      return finish(); // the connection is closed or draining (the process is stopping)
+    }
     void sub.closed.then(finish);
     out.on('close', finish);
     const beat = () => {

@@ -40,6 +40,7 @@ withChromium('dashboard', (bin) => {
     const browser = await launchChromium(bin);
     try {
       const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+      page.setDefaultTimeout(60_000); // a deadline, not a speed: CI runs this beside other files
       const navigations: string[] = [];
       page.on('framenavigated', (f) => {
         if (f === page.mainFrame()) navigations.push(f.url());
