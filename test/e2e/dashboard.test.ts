@@ -129,6 +129,17 @@ withChromium('dashboard', (bin) => {
       t.false(await page.locator('#app').isVisible(), 'signed out: the cloud is hidden');
       t.is(await page.locator('#live').textContent(), 'offline');
 
+      // A member sees its project's instances and events; hosts and placement are the admin's.
+      await page.fill('#sign-in [name=user]', 'alice');
+      await page.click('#sign-in button[type=submit]');
+      await page.locator('#live.on').waitFor();
+      await page.locator('#hosts-note', { hasText: 'Hosts are shown to admins' }).waitFor();
+      t.is(await page.locator('#hosts tbody tr').count(), 0, "nothing of the admin's session is left");
+      t.is(await page.locator('#feed li').count(), 0);
+      t.is(await page.textContent('#who'), 'alice in demo');
+      await page.click('#sign-out');
+      await page.locator('#sign-in').waitFor();
+
       t.is(await page.evaluate('window.novactorTestMark'), 42, 'the same document throughout: no reload');
       t.deepEqual(navigations, [`${api}/`], 'one navigation: the first load');
       t.deepEqual(problems, [], 'no script errors');

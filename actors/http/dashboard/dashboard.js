@@ -5,7 +5,7 @@
 
 import { $, el, faultText } from './kit.js';
 import { readEvents } from './stream.js';
-import { loadHosts, loadPlacement } from './usage.js';
+import { hostRows, providerRows } from './usage.js';
 
 const COMPUTE = '/compute/v2.1';
 const FEED_MAX = 200;
@@ -23,6 +23,7 @@ function say(text) {
 
 /** One API call with the token; JSON in and out; an error's message thrown. */
 async function call(method, path, body) {
+  if (!state.session) throw new Error('signed out');
   const headers = { 'x-auth-token': state.session.token };
   headers['openstack-api-version'] = path.startsWith('/placement') ? 'placement 1.39' : 'compute 2.79';
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -66,6 +67,20 @@ function signOut(why) {
   $('#who').textContent = '';
   $('#sign-in-error').textContent = why || '';
   setLive(false);
+  // Nothing of this session stays in the page for the next one.
+  clearTimeout(state.timers.soon);
+  state.servers = new Map();
+  state.loading = undefined;
+  const parts = [
+    '#hosts tbody',
+    '#placement tbody',
+    '#servers tbody',
+    '#feed',
+    '#boot [name=flavor]',
+    '#boot [name=image]',
+  ];
+  for (const part of parts) $(part).replaceChildren();
+  for (const note of ['#hosts-note', '#placement-note', '#server-count']) $(note).textContent = '';
 }
 
 function start(session) {
@@ -143,8 +158,9 @@ function apply(e) {
 
 /** What only the API has (addresses, image): read once for a row an event made. */
 async function addDetails(id) {
+  const session = state.session;
   const { server } = await call('GET', `${COMPUTE}/servers/${id}`).catch(() => ({}));
-  const row = state.servers.get(id);
+  const row = state.session === session && state.servers.get(id);
   if (!server || !row) return;
   row.addresses = server.addresses;
   row.image = server.image;
@@ -175,17 +191,18 @@ function feed(e) {
 // --- instances ----------------------------------------------------------------------------------
 
 async function loadServers() {
+  const session = state.session;
   state.loading = [];
   try {
     const query = state.session.admin ? '?all_tenants=1' : '';
     const { servers } = await call('GET', `${COMPUTE}/servers/detail${query}`);
     state.servers = new Map(servers.map((s) => [s.id, s]));
   } catch (err) {
-    if (state.session) say(`Instances: ${err.message}`);
+    if (state.session === session) say(`Instances: ${err.message}`);
   }
   const waiting = state.loading;
   state.loading = undefined;
-  if (!state.session) return; // signed out meanwhile
+  if (state.session !== session) return; // signed out meanwhile
   drawServers();
   for (const e of waiting) apply(e);
 }
@@ -264,13 +281,25 @@ function usageSoon() {
 }
 
 async function loadUsage() {
-  if (!state.session) return;
-  if (!state.session.admin) {
+  const session = state.session;
+  if (!session) return;
+  if (!session.admin) {
     $('#hosts-note').textContent = 'Hosts are shown to admins (Nova’s os-hypervisors policy).';
     $('#placement-note').textContent = 'Placement is shown to admins (Placement’s policy).';
     return;
   }
-  await Promise.all([loadHosts(call), loadPlacement(call)]);
+  const [hosts, providers] = await Promise.allSettled([hostRows(call), providerRows(call)]);
+  if (state.session !== session) return; // signed out meanwhile: nothing of that session is drawn
+  drawTable('#hosts', hosts, 'No compute hosts.');
+  drawTable('#placement', providers, 'No resource providers.');
+}
+
+/** Rows read (or why not) into a table and the note below it. */
+function drawTable(table, result, none) {
+  const note = $(`${table}-note`);
+  if (result.status === 'rejected') return void (note.textContent = result.reason.message);
+  $(`${table} tbody`).replaceChildren(...result.value);
+  note.textContent = result.value.length ? '' : none;
 }
 
 // --- booting ------------------------------------------------------------------------------------
