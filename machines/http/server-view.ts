@@ -124,7 +124,8 @@ const PROGRESS_STATUSES = ['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZ
 /** A server as `GET /servers/{id}` shows it (the object inside `{"server": …}`). */
 export function serverView(r: InstanceRecordView, c: ServerViewContext): Record<string, unknown> {
   const v = c.version;
-  const status = novaStatus(r.vmState, r.taskState);
+  const states = serverStates(r.vmState, r.taskState, r.powerState);
+  const status = String(states['status']);
   const self = `${c.url}/servers/${r.instanceId}`;
   const bookmark = self.replace('/v2.1/', '/');
   const addresses: Record<string, unknown[]> = {};
@@ -186,9 +187,9 @@ export function serverView(r: InstanceRecordView, c: ServerViewContext): Record<
     key_name: null,
     'OS-SRV-USG:launched_at': r.host !== null && r.vmState !== 'building' ? iso(r.createdAt) : null,
     'OS-SRV-USG:terminated_at': null,
-    'OS-EXT-STS:task_state': r.taskState === null ? null : (NOVA_TASK_NAMES[r.taskState] ?? r.taskState),
+    'OS-EXT-STS:task_state': states['OS-EXT-STS:task_state'],
     'OS-EXT-STS:vm_state': r.vmState,
-    'OS-EXT-STS:power_state': POWER_CODES[r.powerState] ?? 0,
+    'OS-EXT-STS:power_state': states['OS-EXT-STS:power_state'],
     'os-extended-volumes:volumes_attached': (r.blockDevices ?? []).map((b) => ({
       id: b.volumeId,
       ...(atLeast(v, 2, 3) ? { delete_on_termination: b.deleteOnTermination } : {}),
