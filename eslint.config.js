@@ -159,6 +159,29 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js'],
+    ignores: ['actors/http/dashboard/**'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
+    // The dashboard's script runs in the browser (a module, no build step): the browser's globals it uses.
+    files: ['actors/http/dashboard/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'AbortController',
+          'clearInterval',
+          'clearTimeout',
+          'confirm',
+          'CSS',
+          'document',
+          'fetch',
+          'FormData',
+          'sessionStorage',
+          'setInterval',
+          'setTimeout',
+          'TextDecoderStream',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
   },
 );

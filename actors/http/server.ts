@@ -1,9 +1,9 @@
 /**
  * The HTTP face (docs/http-api.md): one listener that translates OpenStack's HTTP APIs to
  * novactor's NATS protocol, stateless, any number of them beside each other. Each API is
- * mounted under its prefix (`/identity`, `/compute`, `/image`, `/placement`); every request gets an
- * `x-openstack-request-id`, a body over the limit is 413, and anything a handler throws is a 500 in that API's error
- * shape — never a crashed process.
+ * mounted under its prefix (`/identity`, `/compute`, `/image`, `/placement`; the dashboard at
+ * the root, `''`); every request gets an `x-openstack-request-id`, a body over the limit is 413,
+ * and anything a handler throws is a 500 in that API's error shape — never a crashed process.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,10 +30,15 @@ export interface ApiResponse {
   /** A body sent as it is, instead of `body` (its `content-type` among the headers). */
   readonly text?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * A body written over time (server-sent events): called with the response once its head is
+   * sent, it writes and ends it, and must let go of what it holds when the response closes.
+   */
+  readonly stream?: (out: ServerResponse) => void;
 }
 
 export interface MountedApi {
-  /** Where it is mounted: `/placement`. */
+  /** Where it is mounted: `/placement`; `''` is the root, which takes what no other API's prefix does. */
   readonly prefix: string;
   handle(req: ApiRequest): Promise<ApiResponse>;
   /**
@@ -84,7 +89,13 @@ export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
   const serve = async (req: IncomingMessage, res: ServerResponse) => {
     const requestId = `req-${o.ids.next()}`;
     const url = new URL(req.url ?? '/', 'http://api');
-    const api = o.apis.find((a) => url.pathname === a.prefix || url.pathname.startsWith(`${a.prefix}/`));
+    // The longest prefix wins, so that an API at the root (`''`) never hides one mounted below it.
+    const api = o.apis
+      .filter((a) => url.pathname === a.prefix || url.pathname.startsWith(`${a.prefix}/`))
+      .reduce<MountedApi | undefined>(
+        (best, a) => (best && best.prefix.length >= a.prefix.length ? best : a),
+        undefined,
+      );
     if (!api) return send(res, requestId, { status: 404, body: { message: `no API at ${url.pathname}` } });
     const path = url.pathname.slice(api.prefix.length) || '/';
     const max = (await api.bodyLimit?.({ method: req.method ?? 'GET', path, headers: req.headers })) ?? maxJson;
@@ -154,6 +165,11 @@ export async function startHttpApi(o: HttpApiOptions): Promise<HttpApi> {
 
 function send(res: ServerResponse, requestId: string, a: ApiResponse): void {
   const headers: Record<string, string> = { 'x-openstack-request-id': requestId, ...a.headers };
+  if (a.stream) {
+    res.writeHead(a.status, headers);
+    a.stream(res);
+    return;
+  }
   if (a.text !== undefined) {
     res.writeHead(a.status, { ...headers, 'content-length': String(Buffer.byteLength(a.text)) });
     res.end(a.text);

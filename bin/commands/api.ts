@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import {
   behindIdentity,
   computeApi,
+  dashboardApi,
   DEFAULT_TOKEN_TTL_MS,
   identityApi,
   imageApi,
@@ -51,7 +52,8 @@ export function registerApi(program: Command): void {
       program
         .command('api')
         .description(
-          'serve the HTTP APIs (Identity, Compute, Image, Placement; docs/http-api.md) over NATS; any number may run',
+          'serve the HTTP APIs (Identity, Compute, Image, Placement; docs/http-api.md) and the dashboard at / ' +
+            'over NATS; any number may run',
         )
         .option('--name <name>', 'this process in ctl subjects (default api-<host>-<pid>)')
         .option('--listen <host:port>', 'where to listen', DEFAULT_HTTP_LISTEN)
@@ -88,6 +90,7 @@ export function registerApi(program: Command): void {
           computeApi(tokens),
           imageApi(tokens, { clock, ids }),
           behindIdentity(placementApi({ nc }), tokens),
+          dashboardApi(tokens, { clock }),
         ];
         const http = await startHttpApi({ ...listen, ids, log, apis });
         lifecycle.onStop('http listener', () => http.stop());

@@ -17,7 +17,15 @@ export {
   type ComputeVersion,
 } from './nova-versions.js';
 export { novaFault, rejectionStatus, replyStatus } from './nova-faults.js';
-export { novaStatus, serverSummary, serverView, STATUS_NAMES, type ServerViewContext } from './server-view.js';
+export {
+  novaStatus,
+  serverStates,
+  serverSummary,
+  serverView,
+  STATUS_NAMES,
+  type ServerViewContext,
+} from './server-view.js';
+export { dashboardEvent, sseFrame, type DashboardEvent } from './dashboard-view.js';
 export { listServers, MAX_LIMIT, type ServerPage } from './server-list.js';
 export {
   BUILTIN_IMAGE_ID,

@@ -87,6 +87,19 @@ const NOVA_TASK_NAMES: Readonly<Record<string, string>> = {
   soft_deleting: 'soft-deleting',
 };
 
+/**
+ * A server's state fields as `GET /servers/{id}` shows them, from an instance's states alone (what
+ * an event carries: the dashboard's live rows use the same words as the API's).
+ */
+export function serverStates(vmState: string, taskState: string | null, powerState: string): Record<string, unknown> {
+  return {
+    status: novaStatus(vmState, taskState),
+    'OS-EXT-STS:vm_state': vmState,
+    'OS-EXT-STS:task_state': taskState === null ? null : (NOVA_TASK_NAMES[taskState] ?? taskState),
+    'OS-EXT-STS:power_state': POWER_CODES[powerState] ?? 0,
+  };
+}
+
 /** What the view needs besides the record, found by the caller (it has the I/O). */
 export interface ServerViewContext {
   readonly version: Version;
@@ -111,7 +124,8 @@ const PROGRESS_STATUSES = ['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZ
 /** A server as `GET /servers/{id}` shows it (the object inside `{"server": …}`). */
 export function serverView(r: InstanceRecordView, c: ServerViewContext): Record<string, unknown> {
   const v = c.version;
-  const status = novaStatus(r.vmState, r.taskState);
+  const states = serverStates(r.vmState, r.taskState, r.powerState);
+  const status = String(states['status']);
   const self = `${c.url}/servers/${r.instanceId}`;
   const bookmark = self.replace('/v2.1/', '/');
   const addresses: Record<string, unknown[]> = {};
@@ -173,9 +187,9 @@ export function serverView(r: InstanceRecordView, c: ServerViewContext): Record<
     key_name: null,
     'OS-SRV-USG:launched_at': r.host !== null && r.vmState !== 'building' ? iso(r.createdAt) : null,
     'OS-SRV-USG:terminated_at': null,
-    'OS-EXT-STS:task_state': r.taskState === null ? null : (NOVA_TASK_NAMES[r.taskState] ?? r.taskState),
+    'OS-EXT-STS:task_state': states['OS-EXT-STS:task_state'],
     'OS-EXT-STS:vm_state': r.vmState,
-    'OS-EXT-STS:power_state': POWER_CODES[r.powerState] ?? 0,
+    'OS-EXT-STS:power_state': states['OS-EXT-STS:power_state'],
     'os-extended-volumes:volumes_attached': (r.blockDevices ?? []).map((b) => ({
       id: b.volumeId,
       ...(atLeast(v, 2, 3) ? { delete_on_termination: b.deleteOnTermination } : {}),

@@ -10,6 +10,7 @@ import test from 'ava';
 import { freePort } from '../../actors/runtime/nats-server.js';
 import { eventually } from '../helpers/eventually.js';
 import { exitOf, runNovactor, runToEnd, waitForLine } from '../helpers/processes.js';
+import { openDashboardEvents } from '../helpers/sse.js';
 
 test('novactor up --secure - runs the demo with tenant credentials; tenants are confined, admin is served', async (t) => {
   t.timeout(180_000);
@@ -116,6 +117,10 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   });
   t.is(hypervisors.status, 200);
   t.is(((await hypervisors.json()) as { hypervisors: unknown[] }).hypervisors.length, 2);
+  // The dashboard's event stream goes over the token's own connection: tenant-demo's gets the
+  // migration's events of its instance (and a token of no one is refused).
+  const stream = await openDashboardEvents(api, demoToken.token);
+  t.is((await fetch(`${api}/dashboard/events`, { headers: { 'x-auth-token': 'admin' } })).status, 401);
   for (const args of [
     ['migrate', id],
     ['revert', id],
@@ -124,6 +129,10 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
     const r = await runToEnd([...args, '--wait', ...creds('tenant-demo')]);
     t.is(r.code, 0, `${args[0]}: ${r.err}`);
   }
+  let moved = await stream.next('instance');
+  while (moved && moved.data['instanceId'] !== id) moved = await stream.next('instance');
+  t.like(moved?.data, { instanceId: id, project: 'demo' });
+  await stream.cancel();
   // Evacuation is the admin's, from the admin project; a tenant asking is refused.
   const refused = await runToEnd(['evacuate', id, '--wait', ...creds('tenant-demo')]);
   t.is(refused.code, 1);

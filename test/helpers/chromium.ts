@@ -1,0 +1,71 @@
+/**
+ * A real headless Chromium for the dashboard's test: Debian's `chromium`, driven by
+ * playwright-core (which downloads no browser). As root, scripts/ensure-chromium first installs
+ * it when it is missing. In CI (`CI=true`) a machine that cannot run it registers one failing
+ * test; elsewhere one skipped test that says why.
+ */
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { projectRoot } from '../../actors/runtime/index.js';
+
+let checked: { bin: string } | { why: string } | undefined;
+
+/** The browser to run, or why there is none. */
+export function chromiumBin(): { bin: string } | { why: string } {
+  if (checked) return checked;
+  try {
+    const out = execFileSync('bash', [join(projectRoot(), 'scripts', 'ensure-chromium')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    checked = { bin: out.trim().split('\n').pop()! };
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+    checked = { why: stderr || "Debian's chromium is not installed" };
+  }
+  return checked;
+}
+
+/** Registers `register`'s tests when Chromium runs; else a failure (CI) or a skip saying why. */
+export function withChromium(prefix: string, register: (bin: string) => void): void {
+  const c = chromiumBin();
+  if ('bin' in c) register(c.bin);
+  else if (process.env['CI'] === 'true')
+    test(`${prefix} - a headless Chromium runs on this machine`, (t) => t.fail(c.why));
+  else test.skip(`${prefix} - skipped: ${c.why}`, () => undefined);
+}
+
+/**
+ * A fresh browser profile in a temporary directory. Chromium's own background traffic (updates,
+ * sync, field trials, QUIC) is turned off: it would only wait on a network the tests do not have.
+ */
+export async function launchChromium(bin: string): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'novactor-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: bin,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox', // tests run as root, where Chromium's sandbox cannot start
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 900 },
+    timeout: 60_000,
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close().catch(() => undefined);
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
