@@ -33,6 +33,8 @@ export interface FarmOptions {
   readonly ramMb?: number;
   readonly diskGb?: number;
   readonly exposeGc?: boolean;
+  /** How often the farm's idle actors go to compact form (default DEFAULT_ACTOR_REST_MS). */
+  readonly actorRestMs?: number;
 }
 
 export interface Farm {
@@ -149,6 +151,7 @@ export async function startBenchCloud(
     if (f.vcpus) args.push('--vcpus', String(f.vcpus));
     if (f.ramMb) args.push('--ram-mb', String(f.ramMb));
     if (f.diskGb) args.push('--disk-gb', String(f.diskGb));
+    if (f.actorRestMs) args.push('--actor-rest-ms', String(f.actorRestMs));
     const child = spawn(process.execPath, [...profiling(), ...(f.exposeGc ? ['--expose-gc'] : []), ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -13,7 +13,12 @@
 import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DEFAULT_HEARTBEAT_MS, startCompute, type ComputeWorker } from '../actors/compute/index.js';
+import {
+  DEFAULT_ACTOR_REST_MS,
+  DEFAULT_HEARTBEAT_MS,
+  startCompute,
+  type ComputeWorker,
+} from '../actors/compute/index.js';
 import { randomIds, systemClock, connectNats } from '../actors/runtime/index.js';
 import { createDriver, FakeHost } from '../virt/index.js';
 
@@ -62,6 +67,8 @@ const inventory = {
   allocationRatio: { cpu: 1, ram: 1, disk: 1 },
 };
 const heartbeatMs = Number(flag('heartbeat', String(DEFAULT_HEARTBEAT_MS)));
+// How often idle actors go to compact form (the memory scenario's tiny size shortens its wait).
+const actorRestMs = Number(flag('actor-rest-ms', String(DEFAULT_ACTOR_REST_MS)));
 const startConcurrency = Number(flag('start-concurrency', '16'));
 
 const conns: NatsConnection[] = [];
@@ -90,6 +97,7 @@ async function startHost(i: number): Promise<void> {
     clock: systemClock,
     ids: randomIds,
     heartbeatMs,
+    actorRestMs,
     auditIntervalMs: 0,
     killRestartMs: 100,
     // The periodics that scan every instance stay off: the benchmark measures commands.
