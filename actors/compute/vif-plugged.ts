@@ -43,9 +43,8 @@ async function wiredOf(driver: HypervisorDriver, instanceId: string, signal?: Ab
 }
 
 /**
- * Marks each of `ports` that the host has wired `ACTIVE`, once; the ones still `DOWN`. A guest
- * that is not running has no interface to wire (a stopped instance's ports stay `DOWN`): none is
- * waited for.
+ * Looks once: marks each of `ports` that the host has wired `ACTIVE` (a port bound elsewhere
+ * meanwhile is left alone) and answers the ones still `DOWN`.
  */
 export async function activateWired(
   d: VifDeps,

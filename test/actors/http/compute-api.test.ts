@@ -11,6 +11,7 @@ import { request } from 'node:http';
 import {
   behindIdentity,
   computeApi,
+  dashboardApi,
   identityApi,
   imageApi,
   NatsCaller,
@@ -30,6 +31,7 @@ const clock = systemClock;
 const setup = (async () => {
   const cloud = await startCloud([{ name: 'h1' }]);
   const tokens = new Tokens({ nc: cloud.client.nc, clock, ids: randomIds, ttlMs: 60_000 });
+  const dashboard = dashboardApi(tokens, { clock });
   const api = await startHttpApi({
     host: '127.0.0.1',
     port: 0,
@@ -39,9 +41,10 @@ const setup = (async () => {
       computeApi(tokens),
       imageApi(tokens, { clock, ids: randomIds }),
       behindIdentity(placementApi({ nc: cloud.client.nc }), tokens),
+      dashboard,
     ],
   });
-  return { cloud, tokens, api };
+  return { cloud, tokens, api, dashboard };
 })();
 test.after.always(async () => {
   const s = await setup;
@@ -589,9 +592,10 @@ test('image - the built-in image is listed from the start; create, upload, show,
   t.is((await call(api, 'GET', `/image/v2/images/${id}`, { token })).status, 404);
 });
 
-test('http fuzz - random methods, paths, versions and bodies: always an answer below 500, nothing made', async (t) => {
+test('http fuzz - random methods, paths, versions and bodies on every API: always an answer below 500, nothing made', async (t) => {
   const { api, cloud } = await setup;
-  const token = await tokenFor(api, 'fuzzer', 'fuzz');
+  // A member of its own project, and an admin of another: placement's and the admin routes' checks run too.
+  const tokens = [await tokenFor(api, 'fuzzer', 'fuzz'), await tokenFor(api, 'admin', 'fuzz-admin')];
   const server = '00000000-0000-0000-0000-0000000000f0';
   const path = fc.constantFrom(
     '/identity/v3/auth/tokens',
@@ -607,6 +611,25 @@ test('http fuzz - random methods, paths, versions and bodies: always an answer b
     '/compute/v2.1/limits',
     '/image/v2/images',
     `/image/v2/images/${server}/file`,
+    '/compute/v2.1/os-migrations',
+    '/compute/v2.1/os-hypervisors/detail',
+    '/compute/v2.1/os-services/h1',
+    '/compute/v2.1/os-aggregates',
+    `/compute/v2.1/servers/${server}/migrations/1/action`,
+    '/placement/',
+    '/placement/resource_providers',
+    `/placement/resource_providers/${server}/inventories`,
+    `/placement/resource_providers/${server}/traits`,
+    `/placement/allocations/${server}`,
+    '/placement/allocations',
+    '/placement/allocation_candidates',
+    '/placement/usages',
+    '/placement/traits/CUSTOM_FUZZ',
+    '/placement/resource_classes',
+    '/placement/reshaper',
+    '/',
+    '/dashboard.js',
+    '/nope/../../etc/passwd',
   );
   // Bodies that look like the real ones with a field broken, and anything at all.
   const body = fc.oneof(
@@ -628,8 +651,19 @@ test('http fuzz - random methods, paths, versions and bodies: always an answer b
       )
       .map((v) => JSON.stringify(v)),
     fc.record({ auth: fc.jsonValue() }).map((v) => JSON.stringify(v)),
+    fc
+      .record({
+        name: fc.oneof(fc.string(), fc.jsonValue()),
+        uuid: fc.oneof(fc.uuid(), fc.string()),
+        inventories: fc.jsonValue(),
+        allocations: fc.jsonValue(),
+        resource_provider_generation: fc.jsonValue(),
+        consumer_generation: fc.jsonValue(),
+      })
+      .map((v) => JSON.stringify(v)),
   );
   const request = fc.record({
+    admin: fc.boolean(),
     method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
     path,
     query: fc.oneof(
@@ -639,7 +673,9 @@ test('http fuzz - random methods, paths, versions and bodies: always an answer b
     version: fc.option(
       fc.oneof(
         fc.constant('compute latest'),
+        fc.constant('placement latest'),
         fc.string({ maxLength: 12 }).map((v) => `compute ${v}`),
+        fc.string({ maxLength: 12 }).map((v) => `placement ${v}`),
       ),
     ),
     body: fc.option(body),
@@ -647,7 +683,7 @@ test('http fuzz - random methods, paths, versions and bodies: always an answer b
   });
   await fc.assert(
     fc.asyncProperty(request, async (r) => {
-      const headers: Record<string, string> = { 'x-auth-token': token, 'content-type': r.type };
+      const headers: Record<string, string> = { 'x-auth-token': tokens[r.admin ? 1 : 0]!, 'content-type': r.type };
       if (r.version !== null) headers['openstack-api-version'] = r.version;
       const res = await fetch(`${api.url}${r.path}${r.query}`, {
         method: r.method,
@@ -657,7 +693,7 @@ test('http fuzz - random methods, paths, versions and bodies: always an answer b
       const text = await res.text();
       if (res.status >= 500) throw new Error(`${r.method} ${r.path}${r.query}: ${res.status} ${text}`);
     }),
-    { numRuns: 300, seed: testSeed(20) },
+    { numRuns: 1500, seed: testSeed(20) },
   );
   const records = new NatsCaller(cloud.client.nc, 'fuzz', 'admin', clock, randomIds);
   t.deepEqual((await records.query<{ instances: unknown[] }>('instances.list')).instances, [], 'no server was made');
