@@ -4,39 +4,18 @@
  * it when it is missing. In CI (`CI=true`) a machine that cannot run it registers one failing
  * test; elsewhere one skipped test that says why.
  */
-import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { projectRoot } from '../../actors/runtime/index.js';
-
-let checked: { bin: string } | { why: string } | undefined;
+import { ensuredTool, withTool } from './system-tool.js';
 
 /** The browser to run, or why there is none. */
-export function chromiumBin(): { bin: string } | { why: string } {
-  if (checked) return checked;
-  try {
-    const out = execFileSync('bash', [join(projectRoot(), 'scripts', 'ensure-chromium')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    checked = { bin: out.trim().split('\n').pop()! };
-  } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
-    checked = { why: stderr || "Debian's chromium is not installed" };
-  }
-  return checked;
-}
+export const chromiumBin = ensuredTool('ensure-chromium', "Debian's chromium is not installed");
 
 /** Registers `register`'s tests when Chromium runs; else a failure (CI) or a skip saying why. */
 export function withChromium(prefix: string, register: (bin: string) => void): void {
-  const c = chromiumBin();
-  if ('bin' in c) register(c.bin);
-  else if (process.env['CI'] === 'true')
-    test(`${prefix} - a headless Chromium runs on this machine`, (t) => t.fail(c.why));
-  else test.skip(`${prefix} - skipped: ${c.why}`, () => undefined);
+  withTool(chromiumBin(), prefix, 'a headless Chromium runs', register);
 }
 
 /**

@@ -4,36 +4,18 @@
  * missing from Debian (scripts/ensure-openstack-cli). In CI (`CI=true`) a machine that cannot
  * run it registers one failing test; elsewhere one skipped test that says why.
  */
-import test from 'ava';
-import { execFile, execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { projectRoot } from '../../actors/runtime/index.js';
-
-let checked: { bin: string } | { why: string } | undefined;
+import { execFile } from 'node:child_process';
+import { ensuredTool, withTool } from './system-tool.js';
 
 /** The `openstack` to run, or why there is none. */
-export function openstackCli(): { bin: string } | { why: string } {
-  if (checked) return checked;
-  try {
-    const out = execFileSync('bash', [join(projectRoot(), 'scripts', 'ensure-openstack-cli')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    checked = { bin: out.trim().split('\n').pop()! };
-  } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
-    checked = { why: stderr || 'the openstack CLI and osc-placement are not installed' };
-  }
-  return checked;
-}
+export const openstackCli = ensuredTool(
+  'ensure-openstack-cli',
+  'the openstack CLI and osc-placement are not installed',
+);
 
 /** Registers `register`'s tests when the CLI runs; else a failure (CI) or a skip saying why. */
 export function withOpenstackCli(prefix: string, register: (bin: string) => void): void {
-  const cli = openstackCli();
-  if ('bin' in cli) register(cli.bin);
-  else if (process.env['CI'] === 'true')
-    test(`${prefix} - the openstack CLI with osc-placement runs on this machine`, (t) => t.fail(cli.why));
-  else test.skip(`${prefix} - skipped: ${cli.why}`, () => undefined);
+  withTool(openstackCli(), prefix, 'the openstack CLI with osc-placement runs', register);
 }
 
 /** The environment `openstack` gets: `os` (OS_* settings), nothing of the machine's own OS_* variables. */
