@@ -193,12 +193,14 @@ export function registerCompute(program: Command): void {
         )
         .option(
           '--vif-plugging-timeout <s>',
-          "how long a spawn or an interface attach waits for its ports' network-vif-plugged (Nova vif_plugging_timeout; 0 = no wait)",
+          "how long a spawn or an interface attach waits for its ports' network-vif-plugged " +
+            '(Nova vif_plugging_timeout; 0 = no wait)',
           inSeconds(DEFAULT_VIF_PLUGGING.timeoutMs),
         )
         .option(
           '--vif-plugging-is-fatal <bool>',
-          'true: past the timeout the build or attach fails VirtualInterfaceCreateException; false: it goes on (Nova vif_plugging_is_fatal)',
+          'true: past the timeout the build or attach fails VirtualInterfaceCreateException; ' +
+            'false: it goes on (Nova vif_plugging_is_fatal)',
           String(DEFAULT_VIF_PLUGGING.fatal),
         )
         .option(

@@ -28,14 +28,12 @@ import {
   type Tx,
 } from './core.js';
 import type { CommandEvent } from './types.js';
-
-/** Nova's attach/detach guard (ACTIVE, PAUSED, STOPPED): a guest exists on a host. */
-const ALLOWED_VM = ['active', 'paused', 'stopped'];
+import { attachable } from './volumes.js';
 
 export const rules = {
   interface_attach: {
     decide: (ctx, cmd, invalid) => {
-      if (!ALLOWED_VM.includes(ctx.vmState) || ctx.taskState !== null) return invalid();
+      if (!attachable(ctx)) return invalid();
       const port = cmd.body['port'];
       if ((cmd.body['network'] === undefined) === (port === undefined))
         return reject('InvalidInput', 'an interface_attach names a network or a port, not both');
@@ -50,7 +48,7 @@ export const rules = {
   },
   interface_detach: {
     decide: (ctx, cmd, invalid) => {
-      if (!ALLOWED_VM.includes(ctx.vmState) || ctx.taskState !== null) return invalid();
+      if (!attachable(ctx)) return invalid();
       const portId = String(cmd.body['portId']);
       if (!(ctx.ports ?? []).some((p) => p.portId === portId))
         return reject('PortNotFound', `port ${portId} is not attached to instance ${ctx.instanceId}`);

@@ -24,13 +24,20 @@ import type { CommandEvent, InstanceContext } from './types.js';
 /** Nova's attach/detach guard, less the states with no guest on a host (shelved, soft-deleted). */
 const ALLOWED_VM = ['active', 'paused', 'stopped'];
 
+/**
+ * Whether a volume or an interface may be attached or detached now: a guest exists on a host
+ * (ACTIVE, PAUSED, STOPPED) and nothing else runs on the instance.
+ */
+export const attachable = (ctx: Pick<InstanceContext, 'vmState' | 'taskState'>): boolean =>
+  ALLOWED_VM.includes(ctx.vmState) && ctx.taskState === null;
+
 export const blockDevicesOf = (ctx: Pick<InstanceContext, 'blockDevices'>): readonly BlockDevice[] =>
   ctx.blockDevices ?? [];
 
 export const rules = {
   volume_attach: {
     decide: (ctx, cmd, invalid) => {
-      if (!ALLOWED_VM.includes(ctx.vmState) || ctx.taskState !== null) return invalid();
+      if (!attachable(ctx)) return invalid();
       const volumeId = String(cmd.body['volumeId']);
       if (blockDevicesOf(ctx).some((b) => b.volumeId === volumeId))
         return reject('VolumeInUse', `volume ${volumeId} is already attached to instance ${ctx.instanceId}`);
@@ -41,7 +48,7 @@ export const rules = {
   },
   volume_detach: {
     decide: (ctx, cmd, invalid) => {
-      if (!ALLOWED_VM.includes(ctx.vmState) || ctx.taskState !== null) return invalid();
+      if (!attachable(ctx)) return invalid();
       const volumeId = String(cmd.body['volumeId']);
       const bdm = blockDevicesOf(ctx).find((b) => b.volumeId === volumeId);
       if (!bdm) return reject('VolumeNotAttached', `volume ${volumeId} is not attached to instance ${ctx.instanceId}`);

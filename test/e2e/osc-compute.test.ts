@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { freePort } from '../../actors/runtime/index.js';
 import { BUILTIN_IMAGE_ID } from '../../machines/http/index.js';
 import { eventually } from '../helpers/eventually.js';
+import { tokenOf } from '../helpers/identity.js';
 import { openstack, withOpenstackCli, type CliRun } from '../helpers/openstack-cli.js';
 import { runNovactor, waitForLine } from '../helpers/processes.js';
 
@@ -31,21 +32,6 @@ function cloudsYaml(identity: string, clouds: Record<string, { user: string; pro
 `,
   );
   return `clouds:\n${entries.join('')}`;
-}
-
-/** An Identity token over HTTP (development mode: any password). */
-async function tokenOf(api: string, user: string, project: string): Promise<string> {
-  const r = await fetch(`${api}/identity/v3/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: { methods: ['password'], password: { user: { name: user, password: 'x' } } },
-        scope: { project: { name: project } },
-      },
-    }),
-  });
-  return r.headers.get('x-subject-token')!;
 }
 
 withOpenstackCli('openstack CLI', () => {

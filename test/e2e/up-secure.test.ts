@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { freePort } from '../../actors/runtime/nats-server.js';
 import { eventually } from '../helpers/eventually.js';
+import { passwordAuth } from '../helpers/identity.js';
 import { exitOf, runNovactor, runToEnd, waitForLine } from '../helpers/processes.js';
 import { openDashboardEvents } from '../helpers/sse.js';
 
@@ -90,16 +91,7 @@ test('novactor up --secure - runs the demo with tenant credentials; tenants are 
   const passwordOf = (role: string) =>
     (JSON.parse(readFileSync(join(data, 'creds', `${role}.json`), 'utf8')) as { password: string }).password;
   const tokenOf = async (user: string, password: string, project: string) => {
-    const r = await fetch(`${api}/identity/v3/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: { methods: ['password'], password: { user: { name: user, password } } },
-          scope: { project: { name: project } },
-        },
-      }),
-    });
+    const r = await passwordAuth(api, user, password, project);
     return { status: r.status, token: r.headers.get('x-subject-token') ?? '' };
   };
   const demoToken = await tokenOf('tenant-demo', passwordOf('tenant-demo'), 'demo');

@@ -86,30 +86,33 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     t.is((await d.list()).length, 1);
   });
 
-  it('a guest keeps its interfaces (get, list, a new driver); bad ones are refused and make nothing', async (t, rig) => {
-    const { driver: d, host } = rig;
-    const network = `net-${host}`;
-    const nics = [
-      { portId: 'port-a', mac: 'fa:16:3e:00:00:0a', network },
-      { portId: 'port-b', mac: 'fa:16:3e:00:00:0b', network },
-    ];
-    const s = { ...spec(host), nics };
-    await d.spawn(s);
-    t.deepEqual((await d.get(s.instanceId))?.nics, nics);
-    t.deepEqual((await d.list())[0]?.nics, nics);
-    t.deepEqual((await rig.reopen().get(s.instanceId))?.nics, nics);
-    for (const bad of [
-      [{ portId: 'p', mac: 'FA:16:3E:00:00:01', network }],
-      [{ portId: 'p', mac: 'fa:16:3e:00:00', network }],
-      [{ portId: 'p/x', mac: 'fa:16:3e:00:00:01', network }],
-      [
-        { portId: 'p', mac: 'fa:16:3e:00:00:01', network },
-        { portId: 'q', mac: 'fa:16:3e:00:00:01', network },
-      ],
-    ])
-      await expectCode(t, d.spawn({ ...spec(host, 2), nics: bad }), VirtErrorCode.InvalidSpec);
-    t.is(await d.get(spec(host, 2).instanceId), undefined);
-  });
+  it(
+    'a guest keeps its interfaces (get, list, ' + 'a new driver); bad ones are refused and make nothing',
+    async (t, rig) => {
+      const { driver: d, host } = rig;
+      const network = `net-${host}`;
+      const nics = [
+        { portId: 'port-a', mac: 'fa:16:3e:00:00:0a', network },
+        { portId: 'port-b', mac: 'fa:16:3e:00:00:0b', network },
+      ];
+      const s = { ...spec(host), nics };
+      await d.spawn(s);
+      t.deepEqual((await d.get(s.instanceId))?.nics, nics);
+      t.deepEqual((await d.list())[0]?.nics, nics);
+      t.deepEqual((await rig.reopen().get(s.instanceId))?.nics, nics);
+      for (const bad of [
+        [{ portId: 'p', mac: 'FA:16:3E:00:00:01', network }],
+        [{ portId: 'p', mac: 'fa:16:3e:00:00', network }],
+        [{ portId: 'p/x', mac: 'fa:16:3e:00:00:01', network }],
+        [
+          { portId: 'p', mac: 'fa:16:3e:00:00:01', network },
+          { portId: 'q', mac: 'fa:16:3e:00:00:01', network },
+        ],
+      ])
+        await expectCode(t, d.spawn({ ...spec(host, 2), nics: bad }), VirtErrorCode.InvalidSpec);
+      t.is(await d.get(spec(host, 2).instanceId), undefined);
+    },
+  );
 
   it('concurrent spawns of one guest build it once', async (t, { driver: d, host }) => {
     const s = spec(host);
@@ -222,24 +225,24 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     t.like(await d.rescue(id), { powerState: 'running', rescued: true }, 'a stopped guest can be rescued');
   });
 
-  it('trigger crash dump: an NMI to a running or paused guest, counted, state unchanged; refused when it is down', async (t, {
-    driver: d,
-    host,
-  }) => {
-    const { instanceId: id } = await d.spawn(spec(host));
-    const before = await d.get(id);
-    t.like(await d.triggerCrashDump(id), { powerState: 'running', rescued: false, crashDumps: 1 });
-    await d.pause(id);
-    t.like(await d.triggerCrashDump(id), { powerState: 'paused', crashDumps: 2 });
-    await d.unpause(id);
-    const after = await d.get(id);
-    t.like(after, { powerState: 'running', crashDumps: 2 }, 'the guest took both NMIs and kept running');
-    t.is(after?.pid, before?.pid, 'the same guest, not a restarted one');
-    await d.powerOff(id);
-    const err = await expectCode(t, d.triggerCrashDump(id), VirtErrorCode.InvalidState);
-    t.false(isVirtError(err) && err.retryable);
-    t.like(await d.get(id), { powerState: 'shutdown', crashDumps: 2 }, 'a refused NMI is not counted');
-  });
+  it(
+    'trigger crash dump: an NMI to a running or paused guest, ' + 'counted, state unchanged; refused when it is down',
+    async (t, { driver: d, host }) => {
+      const { instanceId: id } = await d.spawn(spec(host));
+      const before = await d.get(id);
+      t.like(await d.triggerCrashDump(id), { powerState: 'running', rescued: false, crashDumps: 1 });
+      await d.pause(id);
+      t.like(await d.triggerCrashDump(id), { powerState: 'paused', crashDumps: 2 });
+      await d.unpause(id);
+      const after = await d.get(id);
+      t.like(after, { powerState: 'running', crashDumps: 2 }, 'the guest took both NMIs and kept running');
+      t.is(after?.pid, before?.pid, 'the same guest, not a restarted one');
+      await d.powerOff(id);
+      const err = await expectCode(t, d.triggerCrashDump(id), VirtErrorCode.InvalidState);
+      t.false(isVirtError(err) && err.retryable);
+      t.like(await d.get(id), { powerState: 'shutdown', crashDumps: 2 }, 'a refused NMI is not counted');
+    },
+  );
 
   it('volumes (drivers that attach them): attached and detached idempotently, kept across power changes', async (t, {
     driver: d,
@@ -268,36 +271,39 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     await d.detachVolume('absent', 'vol-1');
   });
 
-  it('interfaces (drivers that plug them): plugged and unplugged idempotently, kept across power changes', async (t, rig) => {
-    const { driver: d, host } = rig;
-    if (!d.attachInterface || !d.detachInterface) {
-      t.pass('this driver plugs no interfaces');
-      return;
-    }
-    const network = `net-${host}`;
-    const first = { portId: 'port-a', mac: 'fa:16:3e:00:01:0a', network };
-    const plugged = { portId: 'port-b', mac: 'fa:16:3e:00:01:0b', network };
-    const { instanceId: id } = await d.spawn({ ...spec(host), nics: [first] });
-    await d.attachInterface(id, plugged);
-    await d.attachInterface(id, plugged);
-    t.deepEqual((await d.get(id))?.nics, [first, plugged]);
-    t.deepEqual((await rig.reopen().get(id))?.nics, [first, plugged], 'a new driver sees it');
-    await d.powerOff(id);
-    await d.powerOn(id);
-    t.deepEqual((await d.get(id))?.nics, [first, plugged], 'an interface stays through a power cycle');
-    // What network-vif-plugged waits for: each interface wired on the host (libvirt: its tap on the bridge).
-    if (d.wiredPorts) t.deepEqual((await d.wiredPorts(id)).sort(), ['port-a', 'port-b'], 'both wired');
-    await d.detachInterface(id, 'port-a');
-    await d.detachInterface(id, 'port-a');
-    t.deepEqual((await d.get(id))?.nics, [plugged]);
-    if (d.wiredPorts) {
-      t.deepEqual(await d.wiredPorts(id), ['port-b'], 'the unplugged one is not');
-      t.deepEqual(await d.wiredPorts('absent'), [], 'a guest absent has none');
-    }
-    await expectCode(t, d.attachInterface('absent', plugged), VirtErrorCode.GuestNotFound);
-    await expectCode(t, d.attachInterface(id, { ...plugged, mac: 'FA:16' }), VirtErrorCode.InvalidSpec);
-    await d.detachInterface('absent', 'port-b');
-  });
+  it(
+    'interfaces (drivers that plug them): ' + 'plugged and unplugged idempotently, kept across power changes',
+    async (t, rig) => {
+      const { driver: d, host } = rig;
+      if (!d.attachInterface || !d.detachInterface) {
+        t.pass('this driver plugs no interfaces');
+        return;
+      }
+      const network = `net-${host}`;
+      const first = { portId: 'port-a', mac: 'fa:16:3e:00:01:0a', network };
+      const plugged = { portId: 'port-b', mac: 'fa:16:3e:00:01:0b', network };
+      const { instanceId: id } = await d.spawn({ ...spec(host), nics: [first] });
+      await d.attachInterface(id, plugged);
+      await d.attachInterface(id, plugged);
+      t.deepEqual((await d.get(id))?.nics, [first, plugged]);
+      t.deepEqual((await rig.reopen().get(id))?.nics, [first, plugged], 'a new driver sees it');
+      await d.powerOff(id);
+      await d.powerOn(id);
+      t.deepEqual((await d.get(id))?.nics, [first, plugged], 'an interface stays through a power cycle');
+      // What network-vif-plugged waits for: each interface wired on the host (libvirt: its tap on the bridge).
+      if (d.wiredPorts) t.deepEqual((await d.wiredPorts(id)).sort(), ['port-a', 'port-b'], 'both wired');
+      await d.detachInterface(id, 'port-a');
+      await d.detachInterface(id, 'port-a');
+      t.deepEqual((await d.get(id))?.nics, [plugged]);
+      if (d.wiredPorts) {
+        t.deepEqual(await d.wiredPorts(id), ['port-b'], 'the unplugged one is not');
+        t.deepEqual(await d.wiredPorts('absent'), [], 'a guest absent has none');
+      }
+      await expectCode(t, d.attachInterface('absent', plugged), VirtErrorCode.GuestNotFound);
+      await expectCode(t, d.attachInterface(id, { ...plugged, mac: 'FA:16' }), VirtErrorCode.InvalidSpec);
+      await d.detachInterface('absent', 'port-b');
+    },
+  );
 
   it('invalid transitions fail InvalidState (terminal) and leave the guest as it was', async (t, {
     driver: d,
@@ -332,20 +338,23 @@ export function conformance(prefix: string, makeRig: RigFactory): void {
     }
   });
 
-  it('a guest that dies under the hypervisor is crashed; power on, power off and spawn converge from there', async (t, rig) => {
-    const { driver: d, host } = rig;
-    const s = spec(host);
-    await d.spawn(s);
-    await rig.crash(s.instanceId);
-    t.is(await state(d, s.instanceId), PowerState.Crashed);
-    t.is((await d.powerOn(s.instanceId)).powerState, PowerState.Running);
-    await rig.crash(s.instanceId);
-    t.is((await d.powerOff(s.instanceId)).powerState, PowerState.Shutdown);
-    t.is((await d.powerOn(s.instanceId)).powerState, PowerState.Running);
-    await rig.crash(s.instanceId);
-    t.is((await d.spawn(s)).powerState, PowerState.Running, 'a re-run spawn step restarts the guest it built');
-    t.is((await d.list()).length, 1);
-  });
+  it(
+    'a guest that dies under the hypervisor is crashed; power on, ' + 'power off and spawn converge from there',
+    async (t, rig) => {
+      const { driver: d, host } = rig;
+      const s = spec(host);
+      await d.spawn(s);
+      await rig.crash(s.instanceId);
+      t.is(await state(d, s.instanceId), PowerState.Crashed);
+      t.is((await d.powerOn(s.instanceId)).powerState, PowerState.Running);
+      await rig.crash(s.instanceId);
+      t.is((await d.powerOff(s.instanceId)).powerState, PowerState.Shutdown);
+      t.is((await d.powerOn(s.instanceId)).powerState, PowerState.Running);
+      await rig.crash(s.instanceId);
+      t.is((await d.spawn(s)).powerState, PowerState.Running, 'a re-run spawn step restarts the guest it built');
+      t.is((await d.list()).length, 1);
+    },
+  );
 
   it('a new driver over the same host sees the guests and their states (worker restart)', async (t, rig) => {
     const { driver: d, host } = rig;

@@ -98,31 +98,34 @@ withLibvirt('virt libvirt', () => {
     t.is((await r.driver.get(id))?.volumes, undefined);
   });
 
-  test('virt libvirt - an interface plugged into a running guest: its tap on the bridge with the port MAC, then gone', async (t) => {
-    const r = await rig(t);
-    const { instanceId: id } = await r.driver.spawn(spec(r.host));
-    const nic = { portId: 'port-9', mac: 'fa:16:3e:00:09:09', network: `net-${r.host}` };
-    await r.driver.attachInterface(id, nic);
-    const dump = (inactive: boolean) =>
-      tool('virsh', ['-q', '-c', r.daemon.uri, 'dumpxml', ...(inactive ? ['--inactive'] : []), id]);
-    t.true((await dump(false)).includes(`<mac address='${nic.mac}'/>`), 'in the running guest');
-    t.true((await dump(true)).includes(`<mac address='${nic.mac}'/>`), 'and in its definition');
-    const tap = tapName(r.host, nic.portId);
-    t.true((await bridgePorts(bridgeName(nic.network))).includes(tap), 'its tap is on the bridge');
-    t.is(
-      (await tool('cat', [`/sys/class/net/${tap}/address`])).trim(),
-      'fe:16:3e:00:09:09',
-      "the tap (libvirt's fe: form)",
-    );
-    t.true((await dump(false)).includes("<model type='usb-net'/>"), 'on USB: QEMU completes its unplug alone');
-    await r.driver.detachInterface(id, nic.portId);
-    await eventually(async () => {
-      if ((await dump(false)).includes(nic.mac)) throw new Error('still in the running guest');
-    });
-    t.false((await dump(true)).includes(nic.mac));
-    t.false((await bridgePorts(bridgeName(nic.network))).includes(tap), 'the tap went with it');
-    t.is((await r.driver.get(id))?.nics, undefined);
-  });
+  test(
+    'virt libvirt - an interface plugged into a running guest: ' + 'its tap on the bridge with the port MAC, then gone',
+    async (t) => {
+      const r = await rig(t);
+      const { instanceId: id } = await r.driver.spawn(spec(r.host));
+      const nic = { portId: 'port-9', mac: 'fa:16:3e:00:09:09', network: `net-${r.host}` };
+      await r.driver.attachInterface(id, nic);
+      const dump = (inactive: boolean) =>
+        tool('virsh', ['-q', '-c', r.daemon.uri, 'dumpxml', ...(inactive ? ['--inactive'] : []), id]);
+      t.true((await dump(false)).includes(`<mac address='${nic.mac}'/>`), 'in the running guest');
+      t.true((await dump(true)).includes(`<mac address='${nic.mac}'/>`), 'and in its definition');
+      const tap = tapName(r.host, nic.portId);
+      t.true((await bridgePorts(bridgeName(nic.network))).includes(tap), 'its tap is on the bridge');
+      t.is(
+        (await tool('cat', [`/sys/class/net/${tap}/address`])).trim(),
+        'fe:16:3e:00:09:09',
+        "the tap (libvirt's fe: form)",
+      );
+      t.true((await dump(false)).includes("<model type='usb-net'/>"), 'on USB: QEMU completes its unplug alone');
+      await r.driver.detachInterface(id, nic.portId);
+      await eventually(async () => {
+        if ((await dump(false)).includes(nic.mac)) throw new Error('still in the running guest');
+      });
+      t.false((await dump(true)).includes(nic.mac));
+      t.false((await bridgePorts(bridgeName(nic.network))).includes(tap), 'the tap went with it');
+      t.is((await r.driver.get(id))?.nics, undefined);
+    },
+  );
 
   test('virt libvirt - discover: the host CPUs and memory as libvirt sees them, the instances disk', async (t) => {
     const r = await rig(t);
@@ -147,30 +150,36 @@ withLibvirt('virt libvirt', () => {
       if (flags.includes(flag)) t.true(traits.includes(trait), `${flag} in /proc/cpuinfo, ${trait} reported`);
   });
 
-  test("virt libvirt - a guest's interfaces: a tap per port on its network's bridge, the port's MAC in QEMU", async (t) => {
-    const r = await rig(t);
-    const network = `net-${r.host}`;
-    const nic = { portId: 'port-1', mac: 'fa:16:3e:12:34:56', network };
-    const g = await r.driver.spawn({
-      ...spec(r.host),
-      instanceId: 'a1b2c3d4-0000-4000-8000-00000000000a',
-      nics: [nic],
-    });
-    const bridge = bridgeName(network);
-    t.deepEqual(await bridgePorts(bridge), [tapName(r.host, nic.portId)], 'the tap is on the bridge');
-    t.regex(await tool('ip', ['-o', 'link', 'show', bridge]), /state UP|,UP/);
-    const cmdline = (await readFile(`/proc/${g.pid}/cmdline`, 'utf8')).split('\0').join(' ');
-    t.regex(cmdline, /mac.{0,4}fa:16:3e:12:34:56/, "QEMU has the port's MAC");
-    const iflist = await tool('virsh', ['-c', r.daemon.uri, 'domiflist', g.instanceId]);
-    t.regex(iflist, new RegExp(`${tapName(r.host, nic.portId)}\\s+bridge\\s+${bridge}\\s+virtio\\s+fa:16:3e:12:34:56`));
-    // What network-vif-plugged waits for: the tap on the bridge (docs/networks.md).
-    t.deepEqual(await r.driver.wiredPorts(g.instanceId), [nic.portId], 'wired');
-    await tool('ip', ['link', 'set', tapName(r.host, nic.portId), 'nomaster']);
-    t.deepEqual(await r.driver.wiredPorts(g.instanceId), [], 'off its bridge: not wired');
-    await r.driver.destroy(g.instanceId);
-    t.deepEqual(await bridgePorts(bridge), [], 'the tap went with the guest');
-    t.deepEqual(await r.driver.wiredPorts(g.instanceId), [], 'a guest gone has none');
-  });
+  test(
+    "virt libvirt - a guest's interfaces: " + "a tap per port on its network's bridge, the port's MAC in QEMU",
+    async (t) => {
+      const r = await rig(t);
+      const network = `net-${r.host}`;
+      const nic = { portId: 'port-1', mac: 'fa:16:3e:12:34:56', network };
+      const g = await r.driver.spawn({
+        ...spec(r.host),
+        instanceId: 'a1b2c3d4-0000-4000-8000-00000000000a',
+        nics: [nic],
+      });
+      const bridge = bridgeName(network);
+      t.deepEqual(await bridgePorts(bridge), [tapName(r.host, nic.portId)], 'the tap is on the bridge');
+      t.regex(await tool('ip', ['-o', 'link', 'show', bridge]), /state UP|,UP/);
+      const cmdline = (await readFile(`/proc/${g.pid}/cmdline`, 'utf8')).split('\0').join(' ');
+      t.regex(cmdline, /mac.{0,4}fa:16:3e:12:34:56/, "QEMU has the port's MAC");
+      const iflist = await tool('virsh', ['-c', r.daemon.uri, 'domiflist', g.instanceId]);
+      t.regex(
+        iflist,
+        new RegExp(`${tapName(r.host, nic.portId)}\\s+bridge\\s+${bridge}\\s+virtio\\s+fa:16:3e:12:34:56`),
+      );
+      // What network-vif-plugged waits for: the tap on the bridge (docs/networks.md).
+      t.deepEqual(await r.driver.wiredPorts(g.instanceId), [nic.portId], 'wired');
+      await tool('ip', ['link', 'set', tapName(r.host, nic.portId), 'nomaster']);
+      t.deepEqual(await r.driver.wiredPorts(g.instanceId), [], 'off its bridge: not wired');
+      await r.driver.destroy(g.instanceId);
+      t.deepEqual(await bridgePorts(bridge), [], 'the tap went with the guest');
+      t.deepEqual(await r.driver.wiredPorts(g.instanceId), [], 'a guest gone has none');
+    },
+  );
 
   test('virt libvirt - a real QEMU guest: its own console line, its UUID on the QEMU command line', async (t) => {
     const r = await rig(t);
@@ -202,18 +211,21 @@ withLibvirt('virt libvirt', () => {
     t.false((await readdir(r.config.instancesDir)).includes(s.instanceId));
   });
 
-  test('virt libvirt - guests outlive their libvirtd: kill -9 of the daemon, a new one finds them running', async (t) => {
-    const r = await rig(t);
-    const s = spec(r.host);
-    const before = await r.driver.spawn(s);
-    await r.daemon.kill9();
-    t.is(process.kill(before.pid!, 0), true, 'QEMU still runs without its daemon');
-    const again = await startPrivateLibvirtd({ root: r.daemon.root });
-    t.teardown(() => again.stop());
-    const d = r.reopen();
-    t.like(await d.get(s.instanceId), { powerState: 'running', pid: before.pid });
-    await d.close();
-  });
+  test(
+    'virt libvirt - guests outlive their libvirtd: ' + 'kill -9 of the daemon, a new one finds them running',
+    async (t) => {
+      const r = await rig(t);
+      const s = spec(r.host);
+      const before = await r.driver.spawn(s);
+      await r.daemon.kill9();
+      t.is(process.kill(before.pid!, 0), true, 'QEMU still runs without its daemon');
+      const again = await startPrivateLibvirtd({ root: r.daemon.root });
+      t.teardown(() => again.stop());
+      const d = r.reopen();
+      t.like(await d.get(s.instanceId), { powerState: 'running', pid: before.pid });
+      await d.close();
+    },
+  );
 
   test('virt libvirt - watch: libvirt tells which guest changed state, e.g. its QEMU killed', async (t) => {
     const r = await rig(t);
@@ -241,133 +253,152 @@ withLibvirt('virt libvirt', () => {
     return { a, b, s, target };
   }
 
-  test('virt libvirt - live migration: a libvirt job moves the running guest to the other daemon; a re-run is done', async (t) => {
-    const { a, b, s, target } = await pair(t);
-    const before = await a.driver.get(s.instanceId);
-    t.is(await a.driver.migrateOut(s.instanceId, target, async () => 'continue'), 'migrated');
-    t.is(await a.driver.get(s.instanceId), undefined, 'gone from the source');
-    const there = await b.driver.get(s.instanceId);
-    t.like(there, { host: b.host, powerState: 'running' });
-    t.not(there?.pid, before?.pid, 'a new QEMU on the destination');
-    t.deepEqual(qemusUnder(a.config.instancesDir), [], 'no QEMU left on the source');
-    t.deepEqual(await bridgePorts(bridgeName(`net-${a.host}`)), [tapName(b.host, 'port-m')], "the destination's tap");
-    t.deepEqual(there?.nics, s.nics);
-    t.is(
-      await a.driver.migrateOut(s.instanceId, target, async () => 'continue'),
-      'migrated',
-      'run again after it finished',
-    );
-    // Its definition there has the destination's paths: it boots there after a power cycle.
-    t.is((await b.driver.powerOff(s.instanceId)).powerState, PowerState.Shutdown);
-    t.is((await b.driver.powerOn(s.instanceId)).powerState, PowerState.Running);
-  });
+  test(
+    'virt libvirt - live migration: ' + 'a libvirt job moves the running guest to the other daemon; a re-run is done',
+    async (t) => {
+      const { a, b, s, target } = await pair(t);
+      const before = await a.driver.get(s.instanceId);
+      t.is(await a.driver.migrateOut(s.instanceId, target, async () => 'continue'), 'migrated');
+      t.is(await a.driver.get(s.instanceId), undefined, 'gone from the source');
+      const there = await b.driver.get(s.instanceId);
+      t.like(there, { host: b.host, powerState: 'running' });
+      t.not(there?.pid, before?.pid, 'a new QEMU on the destination');
+      t.deepEqual(qemusUnder(a.config.instancesDir), [], 'no QEMU left on the source');
+      t.deepEqual(await bridgePorts(bridgeName(`net-${a.host}`)), [tapName(b.host, 'port-m')], "the destination's tap");
+      t.deepEqual(there?.nics, s.nics);
+      t.is(
+        await a.driver.migrateOut(s.instanceId, target, async () => 'continue'),
+        'migrated',
+        'run again after it finished',
+      );
+      // Its definition there has the destination's paths: it boots there after a power cycle.
+      t.is((await b.driver.powerOff(s.instanceId)).powerState, PowerState.Shutdown);
+      t.is((await b.driver.powerOn(s.instanceId)).powerState, PowerState.Running);
+    },
+  );
 
-  test("virt libvirt - a disk carried to another host: the copy is the guest's disk there, grown, never shrunk; a re-run keeps it", async (t) => {
-    const a = await rig(t);
-    const b = await rig(t);
-    const s = { ...spec(a.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000d1' };
-    await a.driver.spawn(s);
-    await a.driver.powerOff(s.instanceId);
-    const copy = await a.driver.exportDisk(s.instanceId);
-    await b.driver.importDisk(s.instanceId, copy, 2);
-    await rm(copy, { force: true });
-    const disk = join(b.config.instancesDir, s.instanceId, 'disk.qcow2');
-    const info = async () =>
-      JSON.parse(await tool('qemu-img', ['info', '-U', '--output', 'json', disk])) as {
-        'virtual-size': number;
-        'backing-filename'?: string;
+  test(
+    'virt libvirt - a disk carried to another host: ' +
+      "the copy is the guest's disk there, grown, never shrunk; a re-run keeps it",
+    async (t) => {
+      const a = await rig(t);
+      const b = await rig(t);
+      const s = { ...spec(a.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000d1' };
+      await a.driver.spawn(s);
+      await a.driver.powerOff(s.instanceId);
+      const copy = await a.driver.exportDisk(s.instanceId);
+      await b.driver.importDisk(s.instanceId, copy, 2);
+      await rm(copy, { force: true });
+      const disk = join(b.config.instancesDir, s.instanceId, 'disk.qcow2');
+      const info = async () =>
+        JSON.parse(await tool('qemu-img', ['info', '-U', '--output', 'json', disk])) as {
+          'virtual-size': number;
+          'backing-filename'?: string;
+        };
+      t.is((await info())['virtual-size'], 2 * 1024 ** 3, 'grown to the new root disk');
+      t.is((await info())['backing-filename'], undefined, 'flattened: it needs no base image of the source');
+      // Run again (the object already taken): the disk in place is kept, and never shrunk.
+      await b.driver.importDisk(s.instanceId, undefined, 1);
+      t.is((await info())['virtual-size'], 2 * 1024 ** 3);
+      const g = await b.driver.spawn({ ...s, host: b.host, flavor: { ...s.flavor, rootGb: 2 } });
+      t.is(g.powerState, PowerState.Running);
+      await eventually(async () => {
+        const log = await readFile(join(b.config.instancesDir, s.instanceId, 'console.log'), 'utf8');
+        if (!log.includes(`${GUEST_BANNER}${s.instanceId}${GUEST_UP}`)) throw new Error('no line yet');
+      });
+      // Nothing carried and no disk here: refused, not a blank disk.
+      const e = await t.throwsAsync(b.driver.importDisk('a1b2c3d4-0000-4000-8000-0000000000d2', undefined, 1));
+      t.like(e, { code: 'GuestNotFound' });
+    },
+  );
+
+  test(
+    'virt libvirt - an image id is fetched once into the cache and booted; the cache cleanup keeps it while used, ' +
+      'then removes it',
+    async (t) => {
+      const r = await rig(t);
+      // The "image store": a snapshot of one guest, served to the driver by id.
+      const a = { ...spec(r.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000e1' };
+      await r.driver.spawn(a);
+      const saved = await r.driver.snapshot(a.instanceId);
+      // The snapshot step puts the file into the store and removes it: the store keeps a copy.
+      const stored = join(r.config.instancesDir, '..', 'stored-image.qcow2');
+      await copyFile(saved.file!, stored);
+      await rm(saved.file!);
+      const imageId = 'b1b2c3d4-0000-4000-8000-00000000000e';
+      let fetches = 0;
+      r.driver.useImages({
+        fetch: async (id, file) => {
+          if (id !== imageId) return false;
+          fetches++;
+          await copyFile(stored, file);
+          return true;
+        },
+      });
+      const b = { ...spec(r.host, 2), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000e2', image: imageId };
+      const c = { ...spec(r.host, 3), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000e3', image: imageId };
+      t.is((await r.driver.spawn(b)).powerState, PowerState.Running);
+      t.is((await r.driver.spawn(c)).powerState, PowerState.Running);
+      t.is(fetches, 1, 'fetched once, cached for the second');
+      const cached = join(r.config.instancesDir, '_base', imageId);
+      const backing = JSON.parse(
+        await tool('qemu-img', [
+          'info',
+          '-U',
+          '--output',
+          'json',
+          join(r.config.instancesDir, b.instanceId, 'disk.qcow2'),
+        ]),
+      ) as { 'backing-filename': string };
+      t.is(backing['backing-filename'], cached, 'the guest is built on the cached image');
+      t.deepEqual(await r.driver.cleanImageCache(0), [], 'in use: kept');
+      await r.driver.destroy(b.instanceId);
+      t.deepEqual(await r.driver.cleanImageCache(0), [], 'one guest still uses it');
+      await r.driver.destroy(c.instanceId);
+      t.deepEqual(await r.driver.cleanImageCache(3_600_000), [], 'used within the age: kept');
+      t.deepEqual(await r.driver.cleanImageCache(0), [`_base/${imageId}`]);
+      t.false(existsSync(cached));
+      t.true(existsSync(join(r.config.instancesDir, '_base', 'novactor-guest.raw')), 'the built-in image stays');
+    },
+  );
+
+  test(
+    'virt libvirt - leftAfterJob on a shut-off guest: no job, ' +
+      'still here (libvirt answers domjobinfo "not running")',
+    async (t) => {
+      const r = await rig(t);
+      const s = { ...spec(r.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000f1' };
+      await r.driver.spawn(s);
+      t.false(await r.driver.leftAfterJob(s.instanceId), 'running, no job');
+      await r.driver.powerOff(s.instanceId);
+      t.false(await r.driver.leftAfterJob(s.instanceId), 'shut off: still here, not an error');
+      await r.driver.destroy(s.instanceId);
+      t.true(await r.driver.leftAfterJob(s.instanceId), 'gone');
+    },
+  );
+
+  test(
+    'virt libvirt - spawn of an existing guest with another flavor (a resize on its own host): ' +
+      'redefined and grown',
+    async (t) => {
+      const r = await rig(t);
+      const s = { ...spec(r.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000d3' };
+      await r.driver.spawn(s);
+      const bigger = {
+        ...s.flavor,
+        name: 'bigger',
+        vcpus: s.flavor.vcpus + 1,
+        memoryMb: s.flavor.memoryMb * 2,
+        rootGb: 3,
       };
-    t.is((await info())['virtual-size'], 2 * 1024 ** 3, 'grown to the new root disk');
-    t.is((await info())['backing-filename'], undefined, 'flattened: it needs no base image of the source');
-    // Run again (the object already taken): the disk in place is kept, and never shrunk.
-    await b.driver.importDisk(s.instanceId, undefined, 1);
-    t.is((await info())['virtual-size'], 2 * 1024 ** 3);
-    const g = await b.driver.spawn({ ...s, host: b.host, flavor: { ...s.flavor, rootGb: 2 } });
-    t.is(g.powerState, PowerState.Running);
-    await eventually(async () => {
-      const log = await readFile(join(b.config.instancesDir, s.instanceId, 'console.log'), 'utf8');
-      if (!log.includes(`${GUEST_BANNER}${s.instanceId}${GUEST_UP}`)) throw new Error('no line yet');
-    });
-    // Nothing carried and no disk here: refused, not a blank disk.
-    const e = await t.throwsAsync(b.driver.importDisk('a1b2c3d4-0000-4000-8000-0000000000d2', undefined, 1));
-    t.like(e, { code: 'GuestNotFound' });
-  });
-
-  test('virt libvirt - an image id is fetched once into the cache and booted; the cache cleanup keeps it while used, then removes it', async (t) => {
-    const r = await rig(t);
-    // The "image store": a snapshot of one guest, served to the driver by id.
-    const a = { ...spec(r.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000e1' };
-    await r.driver.spawn(a);
-    const saved = await r.driver.snapshot(a.instanceId);
-    // The snapshot step puts the file into the store and removes it: the store keeps a copy.
-    const stored = join(r.config.instancesDir, '..', 'stored-image.qcow2');
-    await copyFile(saved.file!, stored);
-    await rm(saved.file!);
-    const imageId = 'b1b2c3d4-0000-4000-8000-00000000000e';
-    let fetches = 0;
-    r.driver.useImages({
-      fetch: async (id, file) => {
-        if (id !== imageId) return false;
-        fetches++;
-        await copyFile(stored, file);
-        return true;
-      },
-    });
-    const b = { ...spec(r.host, 2), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000e2', image: imageId };
-    const c = { ...spec(r.host, 3), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000e3', image: imageId };
-    t.is((await r.driver.spawn(b)).powerState, PowerState.Running);
-    t.is((await r.driver.spawn(c)).powerState, PowerState.Running);
-    t.is(fetches, 1, 'fetched once, cached for the second');
-    const cached = join(r.config.instancesDir, '_base', imageId);
-    const backing = JSON.parse(
-      await tool('qemu-img', [
-        'info',
-        '-U',
-        '--output',
-        'json',
-        join(r.config.instancesDir, b.instanceId, 'disk.qcow2'),
-      ]),
-    ) as { 'backing-filename': string };
-    t.is(backing['backing-filename'], cached, 'the guest is built on the cached image');
-    t.deepEqual(await r.driver.cleanImageCache(0), [], 'in use: kept');
-    await r.driver.destroy(b.instanceId);
-    t.deepEqual(await r.driver.cleanImageCache(0), [], 'one guest still uses it');
-    await r.driver.destroy(c.instanceId);
-    t.deepEqual(await r.driver.cleanImageCache(3_600_000), [], 'used within the age: kept');
-    t.deepEqual(await r.driver.cleanImageCache(0), [`_base/${imageId}`]);
-    t.false(existsSync(cached));
-    t.true(existsSync(join(r.config.instancesDir, '_base', 'novactor-guest.raw')), 'the built-in image stays');
-  });
-
-  test('virt libvirt - leftAfterJob on a shut-off guest: no job, still here (libvirt answers domjobinfo "not running")', async (t) => {
-    const r = await rig(t);
-    const s = { ...spec(r.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000f1' };
-    await r.driver.spawn(s);
-    t.false(await r.driver.leftAfterJob(s.instanceId), 'running, no job');
-    await r.driver.powerOff(s.instanceId);
-    t.false(await r.driver.leftAfterJob(s.instanceId), 'shut off: still here, not an error');
-    await r.driver.destroy(s.instanceId);
-    t.true(await r.driver.leftAfterJob(s.instanceId), 'gone');
-  });
-
-  test('virt libvirt - spawn of an existing guest with another flavor (a resize on its own host): redefined and grown', async (t) => {
-    const r = await rig(t);
-    const s = { ...spec(r.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000d3' };
-    await r.driver.spawn(s);
-    const bigger = {
-      ...s.flavor,
-      name: 'bigger',
-      vcpus: s.flavor.vcpus + 1,
-      memoryMb: s.flavor.memoryMb * 2,
-      rootGb: 3,
-    };
-    const g = await r.driver.spawn({ ...s, flavor: bigger });
-    t.is(g.powerState, PowerState.Running);
-    t.deepEqual(g.flavor, bigger);
-    const xml = await tool('virsh', ['-c', r.config.uri, 'dumpxml', s.instanceId]);
-    t.regex(xml, new RegExp(`<vcpu[^>]*>${bigger.vcpus}</vcpu>`));
-    t.regex(xml, new RegExp(`<memory unit='KiB'>${bigger.memoryMb * 1024}</memory>`));
-  });
+      const g = await r.driver.spawn({ ...s, flavor: bigger });
+      t.is(g.powerState, PowerState.Running);
+      t.deepEqual(g.flavor, bigger);
+      const xml = await tool('virsh', ['-c', r.config.uri, 'dumpxml', s.instanceId]);
+      t.regex(xml, new RegExp(`<vcpu[^>]*>${bigger.vcpus}</vcpu>`));
+      t.regex(xml, new RegExp(`<memory unit='KiB'>${bigger.memoryMb * 1024}</memory>`));
+    },
+  );
 
   test('virt libvirt - live migration aborted: the guest stays on the source, running', async (t) => {
     const { a, b, s, target } = await pair(t);
@@ -379,19 +410,23 @@ withLibvirt('virt libvirt', () => {
     t.is(await b.driver.get(s.instanceId), undefined);
   });
 
-  test('virt libvirt - live migration forced to complete: the guest is paused so that the copy converges, and arrives', async (t) => {
-    const { a, b, s, target } = await pair(t);
-    let asked = 0;
-    const complete = async () => {
-      asked++;
-      return 'complete' as const;
-    };
-    t.is(await a.driver.migrateOut(s.instanceId, target, complete), 'migrated');
-    t.true(asked > 0, 'the job was told to complete while it ran');
-    // libvirt resumes at the destination a guest that ran when its migration began; the
-    // instance's post step unpauses it otherwise.
-    const there = await b.driver.get(s.instanceId);
-    t.true(there?.powerState === 'running' || there?.powerState === 'paused', there?.powerState);
-    t.is(await a.driver.get(s.instanceId), undefined);
-  });
+  test(
+    'virt libvirt - live migration forced to complete: ' +
+      'the guest is paused so that the copy converges, and arrives',
+    async (t) => {
+      const { a, b, s, target } = await pair(t);
+      let asked = 0;
+      const complete = async () => {
+        asked++;
+        return 'complete' as const;
+      };
+      t.is(await a.driver.migrateOut(s.instanceId, target, complete), 'migrated');
+      t.true(asked > 0, 'the job was told to complete while it ran');
+      // libvirt resumes at the destination a guest that ran when its migration began; the
+      // instance's post step unpauses it otherwise.
+      const there = await b.driver.get(s.instanceId);
+      t.true(there?.powerState === 'running' || there?.powerState === 'paused', there?.powerState);
+      t.is(await a.driver.get(s.instanceId), undefined);
+    },
+  );
 });

@@ -294,7 +294,8 @@ test.serial('the auditor (I9) finds a leaked binding, a binding on the wrong hos
 });
 
 test.serial(
-  "interfaces attached to a running instance and detached: a network's port made and deleted, the user's bound and kept",
+  'interfaces attached to a running instance and detached: ' +
+    "a network's port made and deleted, the user's bound and kept",
   async (t) => {
     const { c, alice, net, pub } = await setup;
     const { id, view } = await booted(c, 'plugged', [{ network: net.networkId }]);

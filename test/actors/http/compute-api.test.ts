@@ -157,147 +157,153 @@ async function statusIs(api: HttpApi, token: string, id: string, status: string)
   });
 }
 
-test('identity - version document, password token with a catalog built from Host, validation, revocation, expiry', async (t) => {
-  const { api } = await setup;
-  const v = await call(api, 'GET', '/identity/v3');
-  t.is(v.status, 200);
-  t.is((v.json?.['version'] as Record<string, unknown>)['status'], 'stable');
+test(
+  'identity - version document, password token with a catalog built from Host, ' + 'validation, revocation, expiry',
+  async (t) => {
+    const { api } = await setup;
+    const v = await call(api, 'GET', '/identity/v3');
+    t.is(v.status, 200);
+    t.is((v.json?.['version'] as Record<string, unknown>)['status'], 'stable');
 
-  const asked = await viaHost(api, 'cloud.example:8774', '/identity/v3/auth/tokens', {
-    auth: {
-      identity: { methods: ['password'], password: { user: { name: 'alice', password: 'anything' } } },
-      scope: { project: { name: 'demo' } },
-    },
-  });
-  t.is(asked.status, 201);
-  const id = asked.headers.get('x-subject-token')!;
-  t.truthy(id);
-  const token = asked.json!['token'] as Record<string, unknown>;
-  t.deepEqual(token['project'], { id: 'demo', name: 'demo', domain: { id: 'default', name: 'Default' } });
-  t.deepEqual(
-    (token['roles'] as { name: string }[]).map((r) => r.name),
-    ['member', 'reader'],
-    'not the admin: a member',
-  );
-  t.true(Date.parse(String(token['expires_at'])) > Date.now());
-  const urls = Object.fromEntries(
-    (token['catalog'] as { type: string; endpoints: { interface: string; url: string }[] }[]).map((s) => [
-      s.type,
-      s.endpoints.find((e) => e.interface === 'public')!.url,
-    ]),
-  );
-  t.deepEqual(urls, {
-    identity: 'http://cloud.example:8774/identity',
-    compute: 'http://cloud.example:8774/compute/v2.1',
-    placement: 'http://cloud.example:8774/placement',
-    image: 'http://cloud.example:8774/image',
-  });
+    const asked = await viaHost(api, 'cloud.example:8774', '/identity/v3/auth/tokens', {
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: 'alice', password: 'anything' } } },
+        scope: { project: { name: 'demo' } },
+      },
+    });
+    t.is(asked.status, 201);
+    const id = asked.headers.get('x-subject-token')!;
+    t.truthy(id);
+    const token = asked.json!['token'] as Record<string, unknown>;
+    t.deepEqual(token['project'], { id: 'demo', name: 'demo', domain: { id: 'default', name: 'Default' } });
+    t.deepEqual(
+      (token['roles'] as { name: string }[]).map((r) => r.name),
+      ['member', 'reader'],
+      'not the admin: a member',
+    );
+    t.true(Date.parse(String(token['expires_at'])) > Date.now());
+    const urls = Object.fromEntries(
+      (token['catalog'] as { type: string; endpoints: { interface: string; url: string }[] }[]).map((s) => [
+        s.type,
+        s.endpoints.find((e) => e.interface === 'public')!.url,
+      ]),
+    );
+    t.deepEqual(urls, {
+      identity: 'http://cloud.example:8774/identity',
+      compute: 'http://cloud.example:8774/compute/v2.1',
+      placement: 'http://cloud.example:8774/placement',
+      image: 'http://cloud.example:8774/image',
+    });
 
-  const admin = await tokenFor(api, 'admin', 'admin');
-  const valid = await call(api, 'GET', '/identity/v3/auth/tokens', {
-    token: admin,
-    headers: { 'x-subject-token': id },
-  });
-  t.is(valid.status, 200);
-  t.is(((valid.json!['token'] as Record<string, unknown>)['user'] as Record<string, unknown>)['name'], 'alice');
-  const bad = await call(api, 'GET', '/identity/v3/auth/tokens', {
-    token: admin,
-    headers: { 'x-subject-token': 'nope' },
-  });
-  t.is(bad.status, 404);
-  t.is((bad.json!['error'] as Record<string, unknown>)['code'], 404);
+    const admin = await tokenFor(api, 'admin', 'admin');
+    const valid = await call(api, 'GET', '/identity/v3/auth/tokens', {
+      token: admin,
+      headers: { 'x-subject-token': id },
+    });
+    t.is(valid.status, 200);
+    t.is(((valid.json!['token'] as Record<string, unknown>)['user'] as Record<string, unknown>)['name'], 'alice');
+    const bad = await call(api, 'GET', '/identity/v3/auth/tokens', {
+      token: admin,
+      headers: { 'x-subject-token': 'nope' },
+    });
+    t.is(bad.status, 404);
+    t.is((bad.json!['error'] as Record<string, unknown>)['code'], 404);
 
-  // Malformed and incomplete authentications are 400 in Keystone's shape; no token is made.
-  const malformed = await call(api, 'POST', '/identity/v3/auth/tokens', { raw: '{"auth":' });
-  t.is(malformed.status, 400);
-  t.is(malformed.headers.get('x-subject-token'), null);
-  const noPassword = await call(api, 'POST', '/identity/v3/auth/tokens', {
-    body: { auth: { identity: { methods: ['password'], password: { user: { name: 'alice' } } } } },
-  });
-  t.is(noPassword.status, 400);
+    // Malformed and incomplete authentications are 400 in Keystone's shape; no token is made.
+    const malformed = await call(api, 'POST', '/identity/v3/auth/tokens', { raw: '{"auth":' });
+    t.is(malformed.status, 400);
+    t.is(malformed.headers.get('x-subject-token'), null);
+    const noPassword = await call(api, 'POST', '/identity/v3/auth/tokens', {
+      body: { auth: { identity: { methods: ['password'], password: { user: { name: 'alice' } } } } },
+    });
+    t.is(noPassword.status, 400);
 
-  // Revoked: the token no longer works anywhere.
-  const mine = await tokenFor(api, 'bob', 'demo');
-  t.is(
-    (await call(api, 'DELETE', '/identity/v3/auth/tokens', { token: admin, headers: { 'x-subject-token': mine } }))
-      .status,
-    204,
-  );
-  t.is((await call(api, 'GET', '/compute/v2.1/flavors', { token: mine })).status, 401);
+    // Revoked: the token no longer works anywhere.
+    const mine = await tokenFor(api, 'bob', 'demo');
+    t.is(
+      (await call(api, 'DELETE', '/identity/v3/auth/tokens', { token: admin, headers: { 'x-subject-token': mine } }))
+        .status,
+      204,
+    );
+    t.is((await call(api, 'GET', '/compute/v2.1/flavors', { token: mine })).status, 401);
 
-  // Expired: past its lifetime (a minute here) a token is refused 401. Time moves on only for
-  // tokens of their own (other tests run meanwhile), behind a listener of their own.
-  let skewMs = 0;
-  const skewed: Clock = { ...systemClock, now: () => systemClock.now() + skewMs };
-  const { cloud } = await setup;
-  const shortTokens = new Tokens({ nc: cloud.client.nc, clock: skewed, ids: randomIds, ttlMs: 60_000 });
-  const shortApi = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    ids: randomIds,
-    apis: [identityApi(shortTokens), computeApi(shortTokens)],
-  });
-  t.teardown(() => shortApi.stop());
-  const short = await tokenFor(shortApi, 'carol', 'demo');
-  t.is((await call(shortApi, 'GET', '/compute/v2.1/flavors', { token: short })).status, 200);
-  skewMs = 61_000;
-  const expired = await call(shortApi, 'GET', '/compute/v2.1/flavors', { token: short });
-  t.is(expired.status, 401);
-  t.is((expired.json!['error'] as Record<string, unknown>)['code'], 401);
-});
+    // Expired: past its lifetime (a minute here) a token is refused 401. Time moves on only for
+    // tokens of their own (other tests run meanwhile), behind a listener of their own.
+    let skewMs = 0;
+    const skewed: Clock = { ...systemClock, now: () => systemClock.now() + skewMs };
+    const { cloud } = await setup;
+    const shortTokens = new Tokens({ nc: cloud.client.nc, clock: skewed, ids: randomIds, ttlMs: 60_000 });
+    const shortApi = await startHttpApi({
+      host: '127.0.0.1',
+      port: 0,
+      ids: randomIds,
+      apis: [identityApi(shortTokens), computeApi(shortTokens)],
+    });
+    t.teardown(() => shortApi.stop());
+    const short = await tokenFor(shortApi, 'carol', 'demo');
+    t.is((await call(shortApi, 'GET', '/compute/v2.1/flavors', { token: short })).status, 200);
+    skewMs = 61_000;
+    const expired = await call(shortApi, 'GET', '/compute/v2.1/flavors', { token: short });
+    t.is(expired.status, 401);
+    t.is((expired.json!['error'] as Record<string, unknown>)['code'], 401);
+  },
+);
 
-test('compute - version documents and microversions: header forms, 400 for a malformed one, 406 outside 2.1-2.79', async (t) => {
-  const { api } = await setup;
-  const root = await call(api, 'GET', '/compute/');
-  t.is(root.status, 200);
-  const v21 = (root.json!['versions'] as Record<string, unknown>[])[0]!;
-  t.like(v21, { id: 'v2.1', version: '2.79', min_version: '2.1', status: 'CURRENT' });
-  const doc = await call(api, 'GET', '/compute/v2.1');
-  t.is((doc.json!['version'] as Record<string, unknown>)['id'], 'v2.1');
+test(
+  'compute - version documents and microversions: header forms, ' + '400 for a malformed one, 406 outside 2.1-2.79',
+  async (t) => {
+    const { api } = await setup;
+    const root = await call(api, 'GET', '/compute/');
+    t.is(root.status, 200);
+    const v21 = (root.json!['versions'] as Record<string, unknown>[])[0]!;
+    t.like(v21, { id: 'v2.1', version: '2.79', min_version: '2.1', status: 'CURRENT' });
+    const doc = await call(api, 'GET', '/compute/v2.1');
+    t.is((doc.json!['version'] as Record<string, unknown>)['id'], 'v2.1');
 
-  const token = await tokenFor(api, 'admin', 'demo');
-  const asked = await call(api, 'GET', '/compute/v2.1/flavors', {
-    token,
-    headers: { 'openstack-api-version': 'compute 2.60' },
-  });
-  t.is(asked.headers.get('openstack-api-version'), 'compute 2.60');
-  t.is(asked.headers.get('x-openstack-nova-api-version'), '2.60');
-  t.is(asked.headers.get('x-compute-request-id'), asked.headers.get('x-openstack-request-id'));
-  t.regex(asked.headers.get('x-openstack-request-id') ?? '', /^req-/);
-  const legacy = await call(api, 'GET', '/compute/v2.1/flavors', {
-    token,
-    headers: { 'x-openstack-nova-api-version': '2.30' },
-  });
-  t.is(legacy.headers.get('openstack-api-version'), 'compute 2.30');
-  const latest = await call(api, 'GET', '/compute/v2.1/flavors', {
-    token,
-    headers: { 'openstack-api-version': 'compute latest' },
-  });
-  t.is(latest.headers.get('openstack-api-version'), 'compute 2.79');
-  t.is(
-    (await call(api, 'GET', '/compute/v2.1/flavors', { token })).headers.get('openstack-api-version'),
-    'compute 2.1',
-  );
+    const token = await tokenFor(api, 'admin', 'demo');
+    const asked = await call(api, 'GET', '/compute/v2.1/flavors', {
+      token,
+      headers: { 'openstack-api-version': 'compute 2.60' },
+    });
+    t.is(asked.headers.get('openstack-api-version'), 'compute 2.60');
+    t.is(asked.headers.get('x-openstack-nova-api-version'), '2.60');
+    t.is(asked.headers.get('x-compute-request-id'), asked.headers.get('x-openstack-request-id'));
+    t.regex(asked.headers.get('x-openstack-request-id') ?? '', /^req-/);
+    const legacy = await call(api, 'GET', '/compute/v2.1/flavors', {
+      token,
+      headers: { 'x-openstack-nova-api-version': '2.30' },
+    });
+    t.is(legacy.headers.get('openstack-api-version'), 'compute 2.30');
+    const latest = await call(api, 'GET', '/compute/v2.1/flavors', {
+      token,
+      headers: { 'openstack-api-version': 'compute latest' },
+    });
+    t.is(latest.headers.get('openstack-api-version'), 'compute 2.79');
+    t.is(
+      (await call(api, 'GET', '/compute/v2.1/flavors', { token })).headers.get('openstack-api-version'),
+      'compute 2.1',
+    );
 
-  const tooNew = await call(api, 'GET', '/compute/v2.1/flavors', {
-    token,
-    headers: { 'openstack-api-version': 'compute 2.200' },
-  });
-  t.is(tooNew.status, 406);
-  t.deepEqual(tooNew.json, {
-    computeFault: {
-      code: 406,
-      message: 'Version 2.200 is not supported by the API. Minimum is 2.1 and maximum is 2.79.',
-    },
-  });
-  const malformed = await call(api, 'GET', '/compute/v2.1/flavors', {
-    token,
-    headers: { 'openstack-api-version': 'compute two' },
-  });
-  t.is(malformed.status, 400);
-  t.is((malformed.json!['badRequest'] as Record<string, unknown>)['code'], 400);
-  t.truthy(malformed.headers.get('x-openstack-request-id'));
-});
+    const tooNew = await call(api, 'GET', '/compute/v2.1/flavors', {
+      token,
+      headers: { 'openstack-api-version': 'compute 2.200' },
+    });
+    t.is(tooNew.status, 406);
+    t.deepEqual(tooNew.json, {
+      computeFault: {
+        code: 406,
+        message: 'Version 2.200 is not supported by the API. Minimum is 2.1 and maximum is 2.79.',
+      },
+    });
+    const malformed = await call(api, 'GET', '/compute/v2.1/flavors', {
+      token,
+      headers: { 'openstack-api-version': 'compute two' },
+    });
+    t.is(malformed.status, 400);
+    t.is((malformed.json!['badRequest'] as Record<string, unknown>)['code'], 400);
+    t.truthy(malformed.headers.get('x-openstack-request-id'));
+  },
+);
 
 test('compute - bad input gets Nova error shapes, never a 500, and creates nothing', async (t) => {
   const { api, cloud } = await setup;
@@ -386,119 +392,131 @@ test('compute - bad input gets Nova error shapes, never a 500, and creates nothi
   t.deepEqual((await records.query<{ instances: unknown[] }>('instances.list')).instances, [], 'no instance record');
 });
 
-test('compute - a server through its lifecycle: create, show, list filters, stop, start, invalid state 409, delete; readers and other projects are refused', async (t) => {
-  const { api } = await setup;
-  const token = await tokenFor(api, 'erin', 'life');
-  const id = await bootActive(api, token, 'web-1');
-  const s = await statusIs(api, token, id, 'ACTIVE');
-  t.like(s, {
-    name: 'web-1',
-    tenant_id: 'life',
-    user_id: 'erin',
-    'OS-EXT-STS:vm_state': 'active',
-    'OS-EXT-STS:power_state': 1,
-    'OS-EXT-STS:task_state': null,
-  });
-  t.deepEqual((s['image'] as Record<string, unknown>)['id'], BUILTIN_IMAGE_ID);
-  t.is(s['OS-EXT-SRV-ATTR:host'], undefined, 'only admins see the host');
-  const admin = await tokenFor(api, 'admin', 'life');
-  const seen = server(await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token: admin }));
-  t.is(seen['OS-EXT-SRV-ATTR:host'], 'h1');
-  const v247 = server(
-    await call(api, 'GET', `/compute/v2.1/servers/${id}`, {
-      token,
-      headers: { 'openstack-api-version': 'compute 2.47' },
-    }),
-  );
-  t.like(v247['flavor'] as Record<string, unknown>, { original_name: 'm1.tiny', vcpus: 1, ram: 512, disk: 1 });
-
-  const list = async (q: string) =>
-    ((await call(api, 'GET', `/compute/v2.1/servers/detail${q}`, { token })).json!['servers'] as { id: string }[]).map(
-      (x) => x.id,
+test(
+  'compute - a server through its lifecycle: create, show, list filters, stop, ' +
+    'start, invalid state 409, delete; readers and other projects are refused',
+  async (t) => {
+    const { api } = await setup;
+    const token = await tokenFor(api, 'erin', 'life');
+    const id = await bootActive(api, token, 'web-1');
+    const s = await statusIs(api, token, id, 'ACTIVE');
+    t.like(s, {
+      name: 'web-1',
+      tenant_id: 'life',
+      user_id: 'erin',
+      'OS-EXT-STS:vm_state': 'active',
+      'OS-EXT-STS:power_state': 1,
+      'OS-EXT-STS:task_state': null,
+    });
+    t.deepEqual((s['image'] as Record<string, unknown>)['id'], BUILTIN_IMAGE_ID);
+    t.is(s['OS-EXT-SRV-ATTR:host'], undefined, 'only admins see the host');
+    const admin = await tokenFor(api, 'admin', 'life');
+    const seen = server(await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token: admin }));
+    t.is(seen['OS-EXT-SRV-ATTR:host'], 'h1');
+    const v247 = server(
+      await call(api, 'GET', `/compute/v2.1/servers/${id}`, {
+        token,
+        headers: { 'openstack-api-version': 'compute 2.47' },
+      }),
     );
-  t.deepEqual(await list('?name=^web'), [id]);
-  t.deepEqual(await list('?name=^db'), []);
-  t.deepEqual(await list('?status=ACTIVE'), [id]);
-  t.deepEqual(await list('?status=SHUTOFF'), []);
+    t.like(v247['flavor'] as Record<string, unknown>, { original_name: 'm1.tiny', vcpus: 1, ram: 512, disk: 1 });
 
-  // Another project's token cannot see or touch it: 404, as for a server that is not there.
-  const other = await tokenFor(api, 'mallory', 'elsewhere');
-  t.is((await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token: other })).status, 404);
-  t.deepEqual((await call(api, 'GET', '/compute/v2.1/servers', { token: other })).json, { servers: [] });
-  t.is(
-    (await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token: other, body: { 'os-stop': null } })).status,
-    404,
-  );
-  t.is((await call(api, 'DELETE', `/compute/v2.1/servers/${id}`, { token: other })).status, 404);
-  // A reader of the project may look, not act.
-  const reader = await tokenFor(api, 'erin-reader', 'life');
-  t.is((await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token: reader })).status, 200);
-  const refused = await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, {
-    token: reader,
-    body: { 'os-stop': null },
-  });
-  t.is(refused.status, 403);
-  t.truthy(refused.json!['forbidden']);
-  // A member may not migrate (Nova's default policy: admins only).
-  t.is((await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token, body: { migrate: null } })).status, 403);
-  await statusIs(api, token, id, 'ACTIVE');
+    const list = async (q: string) =>
+      (
+        (await call(api, 'GET', `/compute/v2.1/servers/detail${q}`, { token })).json!['servers'] as { id: string }[]
+      ).map((x) => x.id);
+    t.deepEqual(await list('?name=^web'), [id]);
+    t.deepEqual(await list('?name=^db'), []);
+    t.deepEqual(await list('?status=ACTIVE'), [id]);
+    t.deepEqual(await list('?status=SHUTOFF'), []);
 
-  t.is(
-    (await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token, body: { 'os-stop': null } })).status,
-    202,
-  );
-  const stopped = await statusIs(api, token, id, 'SHUTOFF');
-  t.is(stopped['OS-EXT-STS:power_state'], 4);
-  // Starting is fine once; stopping a stopped server is Nova's 409.
-  const again = await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token, body: { 'os-stop': null } });
-  t.is(again.status, 409);
-  t.is((again.json!['conflictingRequest'] as Record<string, unknown>)['code'], 409);
-  t.is(
-    (await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token, body: { 'os-start': null } })).status,
-    202,
-  );
-  await statusIs(api, token, id, 'ACTIVE');
+    // Another project's token cannot see or touch it: 404, as for a server that is not there.
+    const other = await tokenFor(api, 'mallory', 'elsewhere');
+    t.is((await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token: other })).status, 404);
+    t.deepEqual((await call(api, 'GET', '/compute/v2.1/servers', { token: other })).json, { servers: [] });
+    t.is(
+      (await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token: other, body: { 'os-stop': null } }))
+        .status,
+      404,
+    );
+    t.is((await call(api, 'DELETE', `/compute/v2.1/servers/${id}`, { token: other })).status, 404);
+    // A reader of the project may look, not act.
+    const reader = await tokenFor(api, 'erin-reader', 'life');
+    t.is((await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token: reader })).status, 200);
+    const refused = await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, {
+      token: reader,
+      body: { 'os-stop': null },
+    });
+    t.is(refused.status, 403);
+    t.truthy(refused.json!['forbidden']);
+    // A member may not migrate (Nova's default policy: admins only).
+    t.is(
+      (await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token, body: { migrate: null } })).status,
+      403,
+    );
+    await statusIs(api, token, id, 'ACTIVE');
 
-  const actions = await call(api, 'GET', `/compute/v2.1/servers/${id}/os-instance-actions`, { token });
-  t.deepEqual(
-    (actions.json!['instanceActions'] as { action: string }[]).map((a) => a.action),
-    ['start', 'stop', 'stop', 'create'],
-  );
+    t.is(
+      (await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token, body: { 'os-stop': null } })).status,
+      202,
+    );
+    const stopped = await statusIs(api, token, id, 'SHUTOFF');
+    t.is(stopped['OS-EXT-STS:power_state'], 4);
+    // Starting is fine once; stopping a stopped server is Nova's 409.
+    const again = await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token, body: { 'os-stop': null } });
+    t.is(again.status, 409);
+    t.is((again.json!['conflictingRequest'] as Record<string, unknown>)['code'], 409);
+    t.is(
+      (await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token, body: { 'os-start': null } })).status,
+      202,
+    );
+    await statusIs(api, token, id, 'ACTIVE');
 
-  // The admin, scoped to its own project, lists every project's servers, shows and stops this one.
-  const root = await tokenFor(api, 'admin', 'admin');
-  const everyone = async (q: string, token2 = root) =>
-    call(api, 'GET', `/compute/v2.1/servers/detail?all_tenants=1${q}`, { token: token2 });
-  t.true(((await everyone('')).json!['servers'] as { id: string }[]).some((x) => x.id === id));
-  t.deepEqual(
-    ((await everyone('&project_id=life')).json!['servers'] as { id: string }[]).map((x) => x.id),
-    [id],
-  );
-  t.deepEqual((await everyone('&project_id=nobody')).json!['servers'], []);
-  t.is((await everyone('', token)).status, 403, 'all_tenants is the admin’s');
-  t.is(server(await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token: root }))['tenant_id'], 'life');
-  t.is(
-    (await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token: root, body: { 'os-stop': null } })).status,
-    202,
-  );
-  await statusIs(api, token, id, 'SHUTOFF');
+    const actions = await call(api, 'GET', `/compute/v2.1/servers/${id}/os-instance-actions`, { token });
+    t.deepEqual(
+      (actions.json!['instanceActions'] as { action: string }[]).map((a) => a.action),
+      ['start', 'stop', 'stop', 'create'],
+    );
 
-  // PUT renames (the instance's rename command); fields novactor does not know are 400.
-  const renamed = await call(api, 'PUT', `/compute/v2.1/servers/${id}`, { token, body: { server: { name: 'web-2' } } });
-  t.is(renamed.status, 200, renamed.text);
-  t.is(server(renamed)['name'], 'web-2');
-  t.is(
-    (await call(api, 'PUT', `/compute/v2.1/servers/${id}`, { token, body: { server: { color: 'red' } } })).status,
-    400,
-  );
+    // The admin, scoped to its own project, lists every project's servers, shows and stops this one.
+    const root = await tokenFor(api, 'admin', 'admin');
+    const everyone = async (q: string, token2 = root) =>
+      call(api, 'GET', `/compute/v2.1/servers/detail?all_tenants=1${q}`, { token: token2 });
+    t.true(((await everyone('')).json!['servers'] as { id: string }[]).some((x) => x.id === id));
+    t.deepEqual(
+      ((await everyone('&project_id=life')).json!['servers'] as { id: string }[]).map((x) => x.id),
+      [id],
+    );
+    t.deepEqual((await everyone('&project_id=nobody')).json!['servers'], []);
+    t.is((await everyone('', token)).status, 403, 'all_tenants is the admin’s');
+    t.is(server(await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token: root }))['tenant_id'], 'life');
+    t.is(
+      (await call(api, 'POST', `/compute/v2.1/servers/${id}/action`, { token: root, body: { 'os-stop': null } }))
+        .status,
+      202,
+    );
+    await statusIs(api, token, id, 'SHUTOFF');
 
-  t.is((await call(api, 'DELETE', `/compute/v2.1/servers/${id}`, { token })).status, 204);
-  await eventually(async () => {
-    const r = await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token });
-    if (r.status !== 404) throw new Error(`still ${r.status}`);
-  });
-  t.pass();
-});
+    // PUT renames (the instance's rename command); fields novactor does not know are 400.
+    const renamed = await call(api, 'PUT', `/compute/v2.1/servers/${id}`, {
+      token,
+      body: { server: { name: 'web-2' } },
+    });
+    t.is(renamed.status, 200, renamed.text);
+    t.is(server(renamed)['name'], 'web-2');
+    t.is(
+      (await call(api, 'PUT', `/compute/v2.1/servers/${id}`, { token, body: { server: { color: 'red' } } })).status,
+      400,
+    );
+
+    t.is((await call(api, 'DELETE', `/compute/v2.1/servers/${id}`, { token })).status, 204);
+    await eventually(async () => {
+      const r = await call(api, 'GET', `/compute/v2.1/servers/${id}`, { token });
+      if (r.status !== 404) throw new Error(`still ${r.status}`);
+    });
+    t.pass();
+  },
+);
 
 test('compute - flavors by id (the name) and detail, extra specs, paging; limits', async (t) => {
   const { api } = await setup;
@@ -592,151 +610,160 @@ test('image - the built-in image is listed from the start; create, upload, show,
   t.is((await call(api, 'GET', `/image/v2/images/${id}`, { token })).status, 404);
 });
 
-test('http fuzz - random methods, paths, versions and bodies on every API: always an answer below 500, nothing made', async (t) => {
-  const { api, cloud } = await setup;
-  // A member of its own project, and an admin of another: placement's and the admin routes' checks run too.
-  const tokens = [await tokenFor(api, 'fuzzer', 'fuzz'), await tokenFor(api, 'admin', 'fuzz-admin')];
-  const server = '00000000-0000-0000-0000-0000000000f0';
-  const path = fc.constantFrom(
-    '/identity/v3/auth/tokens',
-    '/compute/v2.1/servers',
-    '/compute/v2.1/servers/detail',
-    `/compute/v2.1/servers/${server}`,
-    `/compute/v2.1/servers/${server}/action`,
-    `/compute/v2.1/servers/${server}/os-instance-actions`,
-    '/compute/v2.1/flavors',
-    '/compute/v2.1/flavors/m1.tiny/os-extra_specs',
-    '/compute/v2.1/os-quota-sets/fuzz',
-    '/compute/v2.1/os-server-groups',
-    '/compute/v2.1/limits',
-    '/image/v2/images',
-    `/image/v2/images/${server}/file`,
-    '/compute/v2.1/os-migrations',
-    '/compute/v2.1/os-hypervisors/detail',
-    '/compute/v2.1/os-services/h1',
-    '/compute/v2.1/os-aggregates',
-    `/compute/v2.1/servers/${server}/migrations/1/action`,
-    '/placement/',
-    '/placement/resource_providers',
-    `/placement/resource_providers/${server}/inventories`,
-    `/placement/resource_providers/${server}/traits`,
-    `/placement/allocations/${server}`,
-    '/placement/allocations',
-    '/placement/allocation_candidates',
-    '/placement/usages',
-    '/placement/traits/CUSTOM_FUZZ',
-    '/placement/resource_classes',
-    '/placement/reshaper',
-    '/',
-    '/dashboard.js',
-    '/nope/../../etc/passwd',
-  );
-  // Bodies that look like the real ones with a field broken, and anything at all.
-  const body = fc.oneof(
-    fc.jsonValue().map((v) => JSON.stringify(v)),
-    fc.string(),
-    fc
-      .record({
-        server: fc.dictionary(
-          fc.constantFrom('name', 'flavorRef', 'imageRef', 'min_count', 'networks', 'x'),
+test(
+  'http fuzz - random methods, paths, versions and bodies on every API: ' + 'always an answer below 500, nothing made',
+  async (t) => {
+    const { api, cloud } = await setup;
+    // A member of its own project, and an admin of another: placement's and the admin routes' checks run too.
+    const tokens = [await tokenFor(api, 'fuzzer', 'fuzz'), await tokenFor(api, 'admin', 'fuzz-admin')];
+    const server = '00000000-0000-0000-0000-0000000000f0';
+    const path = fc.constantFrom(
+      '/identity/v3/auth/tokens',
+      '/compute/v2.1/servers',
+      '/compute/v2.1/servers/detail',
+      `/compute/v2.1/servers/${server}`,
+      `/compute/v2.1/servers/${server}/action`,
+      `/compute/v2.1/servers/${server}/os-instance-actions`,
+      '/compute/v2.1/flavors',
+      '/compute/v2.1/flavors/m1.tiny/os-extra_specs',
+      '/compute/v2.1/os-quota-sets/fuzz',
+      '/compute/v2.1/os-server-groups',
+      '/compute/v2.1/limits',
+      '/image/v2/images',
+      `/image/v2/images/${server}/file`,
+      '/compute/v2.1/os-migrations',
+      '/compute/v2.1/os-hypervisors/detail',
+      '/compute/v2.1/os-services/h1',
+      '/compute/v2.1/os-aggregates',
+      `/compute/v2.1/servers/${server}/migrations/1/action`,
+      '/placement/',
+      '/placement/resource_providers',
+      `/placement/resource_providers/${server}/inventories`,
+      `/placement/resource_providers/${server}/traits`,
+      `/placement/allocations/${server}`,
+      '/placement/allocations',
+      '/placement/allocation_candidates',
+      '/placement/usages',
+      '/placement/traits/CUSTOM_FUZZ',
+      '/placement/resource_classes',
+      '/placement/reshaper',
+      '/',
+      '/dashboard.js',
+      '/nope/../../etc/passwd',
+    );
+    // Bodies that look like the real ones with a field broken, and anything at all.
+    const body = fc.oneof(
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc.string(),
+      fc
+        .record({
+          server: fc.dictionary(
+            fc.constantFrom('name', 'flavorRef', 'imageRef', 'min_count', 'networks', 'x'),
+            fc.jsonValue(),
+          ),
+        })
+        .map((v) => JSON.stringify(v)),
+      fc
+        .dictionary(
+          fc.constantFrom('os-stop', 'reboot', 'resize', 'migrate', 'createImage', 'lock', 'nope'),
           fc.jsonValue(),
-        ),
-      })
-      .map((v) => JSON.stringify(v)),
-    fc
-      .dictionary(
-        fc.constantFrom('os-stop', 'reboot', 'resize', 'migrate', 'createImage', 'lock', 'nope'),
-        fc.jsonValue(),
-        { maxKeys: 2 },
-      )
-      .map((v) => JSON.stringify(v)),
-    fc.record({ auth: fc.jsonValue() }).map((v) => JSON.stringify(v)),
-    fc
-      .record({
-        name: fc.oneof(fc.string(), fc.jsonValue()),
-        uuid: fc.oneof(fc.uuid(), fc.string()),
-        inventories: fc.jsonValue(),
-        allocations: fc.jsonValue(),
-        resource_provider_generation: fc.jsonValue(),
-        consumer_generation: fc.jsonValue(),
-      })
-      .map((v) => JSON.stringify(v)),
-  );
-  const request = fc.record({
-    admin: fc.boolean(),
-    method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
-    path,
-    query: fc.oneof(
-      fc.constant(''),
-      fc.string({ maxLength: 40 }).map((q) => `?name=${encodeURIComponent(q)}&limit=${encodeURIComponent(q)}`),
-    ),
-    version: fc.option(
-      fc.oneof(
-        fc.constant('compute latest'),
-        fc.constant('placement latest'),
-        fc.string({ maxLength: 12 }).map((v) => `compute ${v}`),
-        fc.string({ maxLength: 12 }).map((v) => `placement ${v}`),
+          { maxKeys: 2 },
+        )
+        .map((v) => JSON.stringify(v)),
+      fc.record({ auth: fc.jsonValue() }).map((v) => JSON.stringify(v)),
+      fc
+        .record({
+          name: fc.oneof(fc.string(), fc.jsonValue()),
+          uuid: fc.oneof(fc.uuid(), fc.string()),
+          inventories: fc.jsonValue(),
+          allocations: fc.jsonValue(),
+          resource_provider_generation: fc.jsonValue(),
+          consumer_generation: fc.jsonValue(),
+        })
+        .map((v) => JSON.stringify(v)),
+    );
+    const request = fc.record({
+      admin: fc.boolean(),
+      method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
+      path,
+      query: fc.oneof(
+        fc.constant(''),
+        fc.string({ maxLength: 40 }).map((q) => `?name=${encodeURIComponent(q)}&limit=${encodeURIComponent(q)}`),
       ),
-    ),
-    body: fc.option(body),
-    type: fc.constantFrom('application/json', 'text/plain', 'application/octet-stream'),
-  });
-  await fc.assert(
-    fc.asyncProperty(request, async (r) => {
-      const headers: Record<string, string> = { 'x-auth-token': tokens[r.admin ? 1 : 0]!, 'content-type': r.type };
-      if (r.version !== null) headers['openstack-api-version'] = r.version;
-      const res = await fetch(`${api.url}${r.path}${r.query}`, {
-        method: r.method,
-        headers,
-        ...(r.body !== null && r.method !== 'GET' ? { body: r.body } : {}),
-      });
-      const text = await res.text();
-      if (res.status >= 500) throw new Error(`${r.method} ${r.path}${r.query}: ${res.status} ${text}`);
-    }),
-    { numRuns: 1500, seed: testSeed(20) },
-  );
-  const records = new NatsCaller(cloud.client.nc, 'fuzz', 'admin', clock, randomIds);
-  t.deepEqual((await records.query<{ instances: unknown[] }>('instances.list')).instances, [], 'no server was made');
-});
+      version: fc.option(
+        fc.oneof(
+          fc.constant('compute latest'),
+          fc.constant('placement latest'),
+          fc.string({ maxLength: 12 }).map((v) => `compute ${v}`),
+          fc.string({ maxLength: 12 }).map((v) => `placement ${v}`),
+        ),
+      ),
+      body: fc.option(body),
+      type: fc.constantFrom('application/json', 'text/plain', 'application/octet-stream'),
+    });
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const headers: Record<string, string> = { 'x-auth-token': tokens[r.admin ? 1 : 0]!, 'content-type': r.type };
+        if (r.version !== null) headers['openstack-api-version'] = r.version;
+        const res = await fetch(`${api.url}${r.path}${r.query}`, {
+          method: r.method,
+          headers,
+          ...(r.body !== null && r.method !== 'GET' ? { body: r.body } : {}),
+        });
+        const text = await res.text();
+        if (res.status >= 500) throw new Error(`${r.method} ${r.path}${r.query}: ${res.status} ${text}`);
+      }),
+      { numRuns: 1500, seed: testSeed(20) },
+    );
+    const records = new NatsCaller(cloud.client.nc, 'fuzz', 'admin', clock, randomIds);
+    t.deepEqual((await records.query<{ instances: unknown[] }>('instances.list')).instances, [], 'no server was made');
+  },
+);
 
-test("placement behind identity - an admin token is Placement's admin, a member's is refused 403, an unknown one 401", async (t) => {
-  const { api } = await setup;
-  const get = async (token: string) =>
-    (
-      await call(api, 'GET', '/placement/resource_providers', {
-        token,
-        headers: { 'openstack-api-version': 'placement 1.39' },
-      })
-    ).status;
-  t.is(await get(await tokenFor(api, 'admin', 'admin')), 200);
-  t.is(await get(await tokenFor(api, 'ivan', 'demo')), 403);
-  t.is(await get('gAAAAunknown'), 401);
-});
+test(
+  "placement behind identity - an admin token is Placement's admin, " + "a member's is refused 403, an unknown one 401",
+  async (t) => {
+    const { api } = await setup;
+    const get = async (token: string) =>
+      (
+        await call(api, 'GET', '/placement/resource_providers', {
+          token,
+          headers: { 'openstack-api-version': 'placement 1.39' },
+        })
+      ).status;
+    t.is(await get(await tokenFor(api, 'admin', 'admin')), 200);
+    t.is(await get(await tokenFor(api, 'ivan', 'demo')), 403);
+    t.is(await get('gAAAAunknown'), 401);
+  },
+);
 
-test('projects and quotas - a token sees its project, an admin any; the admin sets a quota a member then reads', async (t) => {
-  const { api } = await setup;
-  const admin = await tokenFor(api, 'admin', 'admin');
-  const member = await tokenFor(api, 'jane', 'quot');
-  t.is((await call(api, 'GET', '/identity/v3/projects/quot', { token: member })).status, 200);
-  t.is((await call(api, 'GET', '/identity/v3/projects/elsewhere', { token: member })).status, 404);
-  t.is((await call(api, 'GET', '/identity/v3/projects/elsewhere', { token: admin })).status, 200);
-  const set = await call(api, 'PUT', '/compute/v2.1/os-quota-sets/quot', {
-    token: admin,
-    body: { quota_set: { instances: 3, cores: 6 } },
-  });
-  t.is(set.status, 200, set.text);
-  t.like(set.json!['quota_set'] as Record<string, unknown>, { instances: 3, cores: 6 });
-  const shown = await call(api, 'GET', '/compute/v2.1/os-quota-sets/quot', { token: member });
-  t.like(shown.json!['quota_set'] as Record<string, unknown>, { id: 'quot', instances: 3, cores: 6 });
-  t.is((await call(api, 'GET', '/compute/v2.1/os-quota-sets/admin', { token: member })).status, 403, "another's");
-  const refused = await call(api, 'PUT', '/compute/v2.1/os-quota-sets/quot', {
-    token: member,
-    body: { quota_set: { instances: 100 } },
-  });
-  t.is(refused.status, 403);
-  const bad = await call(api, 'PUT', '/compute/v2.1/os-quota-sets/quot', {
-    token: admin,
-    body: { quota_set: { instances: 'many' } },
-  });
-  t.is(bad.status, 400);
-});
+test(
+  'projects and quotas - a token sees its project, ' + 'an admin any; the admin sets a quota a member then reads',
+  async (t) => {
+    const { api } = await setup;
+    const admin = await tokenFor(api, 'admin', 'admin');
+    const member = await tokenFor(api, 'jane', 'quot');
+    t.is((await call(api, 'GET', '/identity/v3/projects/quot', { token: member })).status, 200);
+    t.is((await call(api, 'GET', '/identity/v3/projects/elsewhere', { token: member })).status, 404);
+    t.is((await call(api, 'GET', '/identity/v3/projects/elsewhere', { token: admin })).status, 200);
+    const set = await call(api, 'PUT', '/compute/v2.1/os-quota-sets/quot', {
+      token: admin,
+      body: { quota_set: { instances: 3, cores: 6 } },
+    });
+    t.is(set.status, 200, set.text);
+    t.like(set.json!['quota_set'] as Record<string, unknown>, { instances: 3, cores: 6 });
+    const shown = await call(api, 'GET', '/compute/v2.1/os-quota-sets/quot', { token: member });
+    t.like(shown.json!['quota_set'] as Record<string, unknown>, { id: 'quot', instances: 3, cores: 6 });
+    t.is((await call(api, 'GET', '/compute/v2.1/os-quota-sets/admin', { token: member })).status, 403, "another's");
+    const refused = await call(api, 'PUT', '/compute/v2.1/os-quota-sets/quot', {
+      token: member,
+      body: { quota_set: { instances: 100 } },
+    });
+    t.is(refused.status, 403);
+    const bad = await call(api, 'PUT', '/compute/v2.1/os-quota-sets/quot', {
+      token: admin,
+      body: { quota_set: { instances: 'many' } },
+    });
+    t.is(bad.status, 400);
+  },
+);

@@ -9,27 +9,13 @@
 import test from 'ava';
 import { connect as tcpConnect } from 'node:net';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { dashboardApi, identityApi, startHttpApi, Tokens, type HttpApi } from '../../../actors/http/index.js';
+import { dashboardApi, identityApi, startHttpApi, Tokens } from '../../../actors/http/index.js';
 import { connectNats, randomIds, systemClock } from '../../../actors/runtime/index.js';
 import { encodeMessage, envelope } from '../../../protocol/index.js';
 import { eventually } from '../../helpers/eventually.js';
+import { tokenOf } from '../../helpers/identity.js';
 import { openDashboardEvents } from '../../helpers/sse.js';
 import { startNats, startSecureNats } from '../../helpers/nats.js';
-
-async function tokenOf(api: HttpApi, user: string, project: string, password = 'x'): Promise<string> {
-  const r = await fetch(`${api.url}/identity/v3/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: { methods: ['password'], password: { user: { name: user, password } } },
-        scope: { project: { name: project } },
-      },
-    }),
-  });
-  if (r.status !== 201) throw new Error(`auth ${user}: ${r.status}`);
-  return r.headers.get('x-subject-token')!;
-}
 
 /** An `instance.update` of `instanceId` in `project`, as an instance actor publishes it. */
 function publishUpdate(nc: NatsConnection, project: string, instanceId: string, vmState: string, name = 'web-1') {
@@ -83,8 +69,8 @@ test.serial(
   'dashboard events - a member sees its project, in the API words; an admin every project and the system',
   async (t) => {
     const { api, nc } = await setup;
-    const member = await openDashboardEvents(api.url, await tokenOf(api, 'alice', 'demo'));
-    const admin = await openDashboardEvents(api.url, await tokenOf(api, 'admin', 'demo'));
+    const member = await openDashboardEvents(api.url, await tokenOf(api.url, 'alice', 'demo'));
+    const admin = await openDashboardEvents(api.url, await tokenOf(api.url, 'admin', 'demo'));
     publishUpdate(nc, 'other', 'i-other', 'active', 'not-yours');
     publishUpdate(nc, 'demo', 'i-1', 'stopped');
     publishServiceUp(nc, 'h9');
@@ -140,7 +126,7 @@ test.serial(
       405,
     );
 
-    const token = await tokenOf(api, 'alice', 'demo');
+    const token = await tokenOf(api.url, 'alice', 'demo');
     const sse = await openDashboardEvents(api.url, token);
     const revoked = await fetch(`${api.url}/identity/v3/auth/tokens`, {
       method: 'DELETE',
@@ -183,37 +169,40 @@ test.serial('dashboard events - a client that goes, or stops reading, takes its 
   socket.destroy();
 });
 
-test('dashboard events - secure mode: each stream over the token user’s own connection, within its permissions', async (t) => {
-  const server = await startSecureNats();
-  const adminCreds = server.creds.get('admin')!;
-  const nc = await connectNats({
-    servers: [server.url],
-    name: 'publisher',
-    user: adminCreds.user,
-    pass: adminCreds.password,
-  });
-  const tokens = new Tokens({ nc, clock: systemClock, ids: randomIds, secureServers: [server.url] });
-  const api = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    ids: randomIds,
-    apis: [identityApi(tokens), dashboardApi(tokens, { clock: systemClock })],
-  });
-  try {
-    const demo = server.creds.get('tenant-demo')!;
-    const tenant = await openDashboardEvents(api.url, await tokenOf(api, demo.user, 'demo', demo.password));
-    const admin = await openDashboardEvents(api.url, await tokenOf(api, 'admin', 'admin', adminCreds.password));
-    publishUpdate(nc, 'other', 'i-other', 'active');
-    publishUpdate(nc, 'demo', 'i-demo', 'active');
-    t.is((await tenant.next('instance'))?.data['instanceId'], 'i-demo');
-    t.is((await admin.next('instance'))?.data['instanceId'], 'i-other');
-    t.is((await admin.next('instance'))?.data['instanceId'], 'i-demo');
-    await tenant.cancel();
-    await admin.cancel();
-  } finally {
-    await api.stop();
-    await tokens.stop();
-    await nc.close();
-    await server.cleanup();
-  }
-});
+test(
+  'dashboard events - secure mode: ' + 'each stream over the token user’s own connection, within its permissions',
+  async (t) => {
+    const server = await startSecureNats();
+    const adminCreds = server.creds.get('admin')!;
+    const nc = await connectNats({
+      servers: [server.url],
+      name: 'publisher',
+      user: adminCreds.user,
+      pass: adminCreds.password,
+    });
+    const tokens = new Tokens({ nc, clock: systemClock, ids: randomIds, secureServers: [server.url] });
+    const api = await startHttpApi({
+      host: '127.0.0.1',
+      port: 0,
+      ids: randomIds,
+      apis: [identityApi(tokens), dashboardApi(tokens, { clock: systemClock })],
+    });
+    try {
+      const demo = server.creds.get('tenant-demo')!;
+      const tenant = await openDashboardEvents(api.url, await tokenOf(api.url, demo.user, 'demo', demo.password));
+      const admin = await openDashboardEvents(api.url, await tokenOf(api.url, 'admin', 'admin', adminCreds.password));
+      publishUpdate(nc, 'other', 'i-other', 'active');
+      publishUpdate(nc, 'demo', 'i-demo', 'active');
+      t.is((await tenant.next('instance'))?.data['instanceId'], 'i-demo');
+      t.is((await admin.next('instance'))?.data['instanceId'], 'i-other');
+      t.is((await admin.next('instance'))?.data['instanceId'], 'i-demo');
+      await tenant.cancel();
+      await admin.cancel();
+    } finally {
+      await api.stop();
+      await tokens.stop();
+      await nc.close();
+      await server.cleanup();
+    }
+  },
+);

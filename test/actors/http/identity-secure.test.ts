@@ -9,6 +9,7 @@ import { computeApi, identityApi, startHttpApi, Tokens, type HttpApi } from '../
 import { randomIds, systemClock } from '../../../actors/runtime/index.js';
 import { startCloud } from '../../helpers/cloud.js';
 import type { SecureTestServer } from '../../helpers/nats.js';
+import { passwordAuth } from '../../helpers/identity.js';
 
 const setup = (async () => {
   const cloud = await startCloud([], { secure: true });
@@ -35,16 +36,7 @@ test.after.always(async () => {
 });
 
 const auth = (api: HttpApi, user: string, password: string, project?: string) =>
-  fetch(`${api.url}/identity/v3/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: { methods: ['password'], password: { user: { name: user, password } } },
-        ...(project ? { scope: { project: { name: project } } } : {}),
-      },
-    }),
-  });
+  passwordAuth(api.url, user, password, project);
 
 test('secure identity - NATS users and passwords; a tenant only in its project; no noauth2', async (t) => {
   const { api, server } = await setup;

@@ -82,57 +82,60 @@ test('the root: versions 1.0 to 1.39; microversions negotiated, bad ones 400, ou
   t.is((await call(api, 'GET', '/traits', { version: '1.6' })).status, 200);
 });
 
-test('resource providers: create (201 before 1.20, the body after), show with links, update, list, delete', async (t) => {
-  const { api } = await setup;
-  const old = await call(api, 'POST', '/resource_providers', { version: '1.19', body: { name: 'rp-old' } });
-  t.is(old.status, 201);
-  t.is(old.json, undefined);
-  const uuid = (old.headers.get('location') ?? '').split('/').pop()!;
-  // Absolute, as webob makes Placement's.
-  t.is(old.headers.get('location'), `${api.url}/placement/resource_providers/${uuid}`);
-  const created = await call(api, 'POST', '/resource_providers', {
-    version: '1.20',
-    body: { name: 'rp-child', parent_provider_uuid: uuid },
-  });
-  t.is(created.status, 200);
-  t.like(created.json, { name: 'rp-child', generation: 0, parent_provider_uuid: uuid, root_provider_uuid: uuid });
-  const shown = await call(api, 'GET', `/resource_providers/${uuid}`, { version: '1.14' });
-  t.deepEqual(shown.json, {
-    uuid,
-    name: 'rp-old',
-    generation: 0,
-    parent_provider_uuid: null,
-    root_provider_uuid: uuid,
-    links: [
-      { rel: 'self', href: `/placement/resource_providers/${uuid}` },
-      { rel: 'inventories', href: `/placement/resource_providers/${uuid}/inventories` },
-      { rel: 'usages', href: `/placement/resource_providers/${uuid}/usages` },
-      { rel: 'aggregates', href: `/placement/resource_providers/${uuid}/aggregates` },
-      { rel: 'traits', href: `/placement/resource_providers/${uuid}/traits` },
-      { rel: 'allocations', href: `/placement/resource_providers/${uuid}/allocations` },
-    ],
-  });
-  t.false('parent_provider_uuid' in ((await call(api, 'GET', `/resource_providers/${uuid}`)).json ?? {}), '1.0');
-  const renamed = await call(api, 'PUT', `/resource_providers/${uuid}`, { body: { name: 'rp-renamed' } });
-  t.like(renamed.json, { name: 'rp-renamed' });
-  const listed = await call(api, 'GET', `/resource_providers?in_tree=${uuid}`, { version: '1.14' });
-  t.deepEqual((listed.json?.['resource_providers'] as { name: string }[]).map((p) => p.name).sort(), [
-    'rp-child',
-    'rp-renamed',
-  ]);
-  const dup = await call(api, 'POST', '/resource_providers', { version: '1.23', body: { name: 'rp-child' } });
-  t.is(dup.status, 409);
-  t.like(error(dup), { status: 409, title: 'Conflict', code: 'placement.duplicate_name' });
-  t.regex(String(error(dup)?.['request_id']), /^req-/);
-  const hasChild = await call(api, 'DELETE', `/resource_providers/${uuid}`, { version: '1.23' });
-  t.is(hasChild.status, 409);
-  t.is((await call(api, 'DELETE', `/resource_providers/${(created.json as { uuid: string }).uuid}`)).status, 204);
-  t.is((await call(api, 'DELETE', `/resource_providers/${uuid}`)).status, 204);
-  const gone = await call(api, 'GET', `/resource_providers/${uuid}`, { version: '1.23' });
-  t.is(gone.status, 404);
-  t.like(error(gone), { status: 404, title: 'Not Found', code: 'placement.undefined_code' });
-  t.false('code' in (error(await call(api, 'GET', `/resource_providers/${uuid}`, { version: '1.22' })) ?? {}));
-});
+test(
+  'resource providers: create (201 before 1.20, ' + 'the body after), show with links, update, list, delete',
+  async (t) => {
+    const { api } = await setup;
+    const old = await call(api, 'POST', '/resource_providers', { version: '1.19', body: { name: 'rp-old' } });
+    t.is(old.status, 201);
+    t.is(old.json, undefined);
+    const uuid = (old.headers.get('location') ?? '').split('/').pop()!;
+    // Absolute, as webob makes Placement's.
+    t.is(old.headers.get('location'), `${api.url}/placement/resource_providers/${uuid}`);
+    const created = await call(api, 'POST', '/resource_providers', {
+      version: '1.20',
+      body: { name: 'rp-child', parent_provider_uuid: uuid },
+    });
+    t.is(created.status, 200);
+    t.like(created.json, { name: 'rp-child', generation: 0, parent_provider_uuid: uuid, root_provider_uuid: uuid });
+    const shown = await call(api, 'GET', `/resource_providers/${uuid}`, { version: '1.14' });
+    t.deepEqual(shown.json, {
+      uuid,
+      name: 'rp-old',
+      generation: 0,
+      parent_provider_uuid: null,
+      root_provider_uuid: uuid,
+      links: [
+        { rel: 'self', href: `/placement/resource_providers/${uuid}` },
+        { rel: 'inventories', href: `/placement/resource_providers/${uuid}/inventories` },
+        { rel: 'usages', href: `/placement/resource_providers/${uuid}/usages` },
+        { rel: 'aggregates', href: `/placement/resource_providers/${uuid}/aggregates` },
+        { rel: 'traits', href: `/placement/resource_providers/${uuid}/traits` },
+        { rel: 'allocations', href: `/placement/resource_providers/${uuid}/allocations` },
+      ],
+    });
+    t.false('parent_provider_uuid' in ((await call(api, 'GET', `/resource_providers/${uuid}`)).json ?? {}), '1.0');
+    const renamed = await call(api, 'PUT', `/resource_providers/${uuid}`, { body: { name: 'rp-renamed' } });
+    t.like(renamed.json, { name: 'rp-renamed' });
+    const listed = await call(api, 'GET', `/resource_providers?in_tree=${uuid}`, { version: '1.14' });
+    t.deepEqual((listed.json?.['resource_providers'] as { name: string }[]).map((p) => p.name).sort(), [
+      'rp-child',
+      'rp-renamed',
+    ]);
+    const dup = await call(api, 'POST', '/resource_providers', { version: '1.23', body: { name: 'rp-child' } });
+    t.is(dup.status, 409);
+    t.like(error(dup), { status: 409, title: 'Conflict', code: 'placement.duplicate_name' });
+    t.regex(String(error(dup)?.['request_id']), /^req-/);
+    const hasChild = await call(api, 'DELETE', `/resource_providers/${uuid}`, { version: '1.23' });
+    t.is(hasChild.status, 409);
+    t.is((await call(api, 'DELETE', `/resource_providers/${(created.json as { uuid: string }).uuid}`)).status, 204);
+    t.is((await call(api, 'DELETE', `/resource_providers/${uuid}`)).status, 204);
+    const gone = await call(api, 'GET', `/resource_providers/${uuid}`, { version: '1.23' });
+    t.is(gone.status, 404);
+    t.like(error(gone), { status: 404, title: 'Not Found', code: 'placement.undefined_code' });
+    t.false('code' in (error(await call(api, 'GET', `/resource_providers/${uuid}`, { version: '1.22' })) ?? {}));
+  },
+);
 
 test('inventories, usages, aggregates and traits of a provider, generation-checked', async (t) => {
   const { api } = await setup;
@@ -387,107 +390,114 @@ test('allocations across microversions, usages, candidates and a reshape', async
   t.is((await call(api, 'DELETE', `/allocations/${consumer}`)).status, 404);
 });
 
-test("Placement's words and rules by microversion: schema failures, routing, errors as asked, renames, parents", async (t) => {
-  const { api } = await setup;
-  const detail = (a: Answer) => String(error(a)?.['detail']);
-  // Bodies fail as Python's jsonschema words it, named by Placement's field names.
-  const extra = await call(api, 'POST', '/resource_providers', { body: { name: 'x', color: 'red' } });
-  t.true(detail(extra).startsWith("JSON does not validate: Additional properties are not allowed ('color' was"));
-  const rp = (await call(api, 'POST', '/resource_providers', { version: '1.20', body: { name: 'rp-words' } })).json as {
-    uuid: string;
-  };
-  const zero = await call(api, 'POST', `/resource_providers/${rp.uuid}/inventories`, {
-    body: { resource_class: 'DISK_GB', total: 0 },
-  });
-  t.is(zero.status, 400);
-  t.true(detail(zero).startsWith('JSON does not validate: 0 is less than the minimum of 1'));
-  t.true(detail(zero).includes("Failed validating 'minimum' in schema['properties']['total']"));
-  t.regex(
-    detail(await call(api, 'GET', '/usages?project_id=', { version: '1.9' })),
-    /^Invalid query string parameters: '' is too short/,
-  );
-  // A bad body for a provider that is not there: Placement looks the provider up first.
-  const nowhere = '11111111-2222-3333-4444-000000000000';
-  t.is((await call(api, 'PUT', `/resource_providers/${nowhere}/inventories`, { body: {} })).status, 404);
-  // Before 1.26 a capacity of 0 is refused; from 1.26 reserved may equal total.
-  const full = { resource_provider_generation: 0, inventories: { DISK_GB: { total: 8, reserved: 8 } } };
-  const old = await call(api, 'PUT', `/resource_providers/${rp.uuid}/inventories`, { body: full });
-  t.is(old.status, 400);
-  t.regex(detail(old), /^Unable to update inventory for resource provider .*greater than or equal to total\.$/);
-  t.is(
-    (await call(api, 'PUT', `/resource_providers/${rp.uuid}/inventories`, { version: '1.26', body: full })).status,
-    200,
-  );
-  // Routing: a path without the method is 405 with Allow, at any version; a non-uuid provider is 404.
-  const get = await call(api, 'GET', '/allocations');
-  t.is(get.status, 405);
-  t.is(get.headers.get('allow'), 'POST');
-  const notUuid = await call(api, 'GET', '/resource_providers/non_existed/traits', { version: '1.6' });
-  t.is(notUuid.status, 404);
-  t.is(detail(notUuid), 'No resource provider with uuid non_existed found');
-  t.is((await call(api, 'PUT', '/allocations/not-a-uuid', { body: {} })).status, 400);
-  t.like(error(await call(api, 'GET', '/resource_providers', { token: 'alice' })), { title: 'Forbidden' });
-  // Errors in the form asked for: HTML for a browser, JSON otherwise.
-  const html = await fetch(`${api.url}/placement/nowhere`, {
-    headers: { 'x-auth-token': 'admin', accept: 'text/html' },
-  });
-  t.is(html.status, 404);
-  t.regex(html.headers.get('content-type') ?? '', /^text\/html/);
-  t.regex(await html.text(), /The resource could not be found/);
-  const plain = await fetch(`${api.url}/placement/nowhere`, {
-    headers: { 'x-auth-token': 'admin', accept: 'text/plain' },
-  });
-  t.regex(plain.headers.get('content-type') ?? '', /^text\/plain/);
-  t.regex(await plain.text(), /^404 Not Found\n\nThe resource could not be found\./);
-  // 1.15: a PUT answered with a representation carries the cache headers too.
-  const traits = await call(api, 'PUT', `/resource_providers/${rp.uuid}/traits`, {
-    version: '1.15',
-    body: { traits: [], resource_provider_generation: 1 },
-  });
-  t.is(traits.status, 200);
-  t.is(traits.headers.get('cache-control'), 'no-cache');
-  // 1.2–1.6 rename a custom class with a PUT.
-  t.is((await call(api, 'POST', '/resource_classes', { version: '1.2', body: { name: 'CUSTOM_RN1' } })).status, 201);
-  const renamed = await call(api, 'PUT', '/resource_classes/CUSTOM_RN1', {
-    version: '1.6',
-    body: { name: 'CUSTOM_RN2' },
-  });
-  t.is(renamed.status, 200);
-  t.is(renamed.json?.['name'], 'CUSTOM_RN2');
-  t.is((await call(api, 'GET', '/resource_classes/CUSTOM_RN1', { version: '1.6' })).status, 404);
-  const standard = await call(api, 'PUT', '/resource_classes/VCPU', { version: '1.6', body: { name: 'CUSTOM_RN3' } });
-  t.is(detail(standard), 'Cannot update standard resource class VCPU');
-  // Before 1.37 a parent may be set but not changed or removed.
-  const child = (
-    await call(api, 'POST', '/resource_providers', {
-      version: '1.20',
-      body: { name: 'rp-words-child', parent_provider_uuid: rp.uuid },
-    })
-  ).json as { uuid: string };
-  const unparent = { name: 'rp-words-child', parent_provider_uuid: null };
-  const refused = await call(api, 'PUT', `/resource_providers/${child.uuid}`, { version: '1.36', body: unparent });
-  t.is(refused.status, 400);
-  t.regex(detail(refused), /un-parenting a provider is not currently allowed/);
-  t.is((await call(api, 'PUT', `/resource_providers/${child.uuid}`, { version: '1.37', body: unparent })).status, 200);
-  // A PUT of aggregates answers with them as sent; an unknown class in a consumer's PUT is named with the consumer.
-  const gen = ((await call(api, 'GET', `/resource_providers/${rp.uuid}`)).json as { generation: number }).generation;
-  const sent = ['ffffffff-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002'];
-  const aggs = await call(api, 'PUT', `/resource_providers/${rp.uuid}/aggregates`, {
-    version: '1.19',
-    body: { aggregates: sent, resource_provider_generation: gen },
-  });
-  t.deepEqual(aggs.json?.['aggregates'], sent);
-  const consumer = '9c9d0a2e-1f3b-4d5a-8e7f-0000000000aa';
-  const cows = await call(api, 'PUT', `/allocations/${consumer}`, {
-    version: '1.12',
-    body: { allocations: { [rp.uuid]: { resources: { COWS: 1 } } }, project_id: 'p', user_id: 'u' },
-  });
-  t.is(detail(cows), `Unable to allocate inventory for consumer ${consumer}: No such resource class COWS.`);
-  t.regex(
-    detail(await call(api, 'GET', `/resource_providers?member_of=!${nowhere}`, { version: '1.31' })),
-    /^Forbidden member_of parameters are not supported in the specified microversion$/,
-  );
-});
+test(
+  "Placement's words and rules by microversion: schema failures, " + 'routing, errors as asked, renames, parents',
+  async (t) => {
+    const { api } = await setup;
+    const detail = (a: Answer) => String(error(a)?.['detail']);
+    // Bodies fail as Python's jsonschema words it, named by Placement's field names.
+    const extra = await call(api, 'POST', '/resource_providers', { body: { name: 'x', color: 'red' } });
+    t.true(detail(extra).startsWith("JSON does not validate: Additional properties are not allowed ('color' was"));
+    const rp = (await call(api, 'POST', '/resource_providers', { version: '1.20', body: { name: 'rp-words' } }))
+      .json as {
+      uuid: string;
+    };
+    const zero = await call(api, 'POST', `/resource_providers/${rp.uuid}/inventories`, {
+      body: { resource_class: 'DISK_GB', total: 0 },
+    });
+    t.is(zero.status, 400);
+    t.true(detail(zero).startsWith('JSON does not validate: 0 is less than the minimum of 1'));
+    t.true(detail(zero).includes("Failed validating 'minimum' in schema['properties']['total']"));
+    t.regex(
+      detail(await call(api, 'GET', '/usages?project_id=', { version: '1.9' })),
+      /^Invalid query string parameters: '' is too short/,
+    );
+    // A bad body for a provider that is not there: Placement looks the provider up first.
+    const nowhere = '11111111-2222-3333-4444-000000000000';
+    t.is((await call(api, 'PUT', `/resource_providers/${nowhere}/inventories`, { body: {} })).status, 404);
+    // Before 1.26 a capacity of 0 is refused; from 1.26 reserved may equal total.
+    const full = { resource_provider_generation: 0, inventories: { DISK_GB: { total: 8, reserved: 8 } } };
+    const old = await call(api, 'PUT', `/resource_providers/${rp.uuid}/inventories`, { body: full });
+    t.is(old.status, 400);
+    t.regex(detail(old), /^Unable to update inventory for resource provider .*greater than or equal to total\.$/);
+    t.is(
+      (await call(api, 'PUT', `/resource_providers/${rp.uuid}/inventories`, { version: '1.26', body: full })).status,
+      200,
+    );
+    // Routing: a path without the method is 405 with Allow, at any version; a non-uuid provider is 404.
+    const get = await call(api, 'GET', '/allocations');
+    t.is(get.status, 405);
+    t.is(get.headers.get('allow'), 'POST');
+    const notUuid = await call(api, 'GET', '/resource_providers/non_existed/traits', { version: '1.6' });
+    t.is(notUuid.status, 404);
+    t.is(detail(notUuid), 'No resource provider with uuid non_existed found');
+    t.is((await call(api, 'PUT', '/allocations/not-a-uuid', { body: {} })).status, 400);
+    t.like(error(await call(api, 'GET', '/resource_providers', { token: 'alice' })), { title: 'Forbidden' });
+    // Errors in the form asked for: HTML for a browser, JSON otherwise.
+    const html = await fetch(`${api.url}/placement/nowhere`, {
+      headers: { 'x-auth-token': 'admin', accept: 'text/html' },
+    });
+    t.is(html.status, 404);
+    t.regex(html.headers.get('content-type') ?? '', /^text\/html/);
+    t.regex(await html.text(), /The resource could not be found/);
+    const plain = await fetch(`${api.url}/placement/nowhere`, {
+      headers: { 'x-auth-token': 'admin', accept: 'text/plain' },
+    });
+    t.regex(plain.headers.get('content-type') ?? '', /^text\/plain/);
+    t.regex(await plain.text(), /^404 Not Found\n\nThe resource could not be found\./);
+    // 1.15: a PUT answered with a representation carries the cache headers too.
+    const traits = await call(api, 'PUT', `/resource_providers/${rp.uuid}/traits`, {
+      version: '1.15',
+      body: { traits: [], resource_provider_generation: 1 },
+    });
+    t.is(traits.status, 200);
+    t.is(traits.headers.get('cache-control'), 'no-cache');
+    // 1.2–1.6 rename a custom class with a PUT.
+    t.is((await call(api, 'POST', '/resource_classes', { version: '1.2', body: { name: 'CUSTOM_RN1' } })).status, 201);
+    const renamed = await call(api, 'PUT', '/resource_classes/CUSTOM_RN1', {
+      version: '1.6',
+      body: { name: 'CUSTOM_RN2' },
+    });
+    t.is(renamed.status, 200);
+    t.is(renamed.json?.['name'], 'CUSTOM_RN2');
+    t.is((await call(api, 'GET', '/resource_classes/CUSTOM_RN1', { version: '1.6' })).status, 404);
+    const standard = await call(api, 'PUT', '/resource_classes/VCPU', { version: '1.6', body: { name: 'CUSTOM_RN3' } });
+    t.is(detail(standard), 'Cannot update standard resource class VCPU');
+    // Before 1.37 a parent may be set but not changed or removed.
+    const child = (
+      await call(api, 'POST', '/resource_providers', {
+        version: '1.20',
+        body: { name: 'rp-words-child', parent_provider_uuid: rp.uuid },
+      })
+    ).json as { uuid: string };
+    const unparent = { name: 'rp-words-child', parent_provider_uuid: null };
+    const refused = await call(api, 'PUT', `/resource_providers/${child.uuid}`, { version: '1.36', body: unparent });
+    t.is(refused.status, 400);
+    t.regex(detail(refused), /un-parenting a provider is not currently allowed/);
+    t.is(
+      (await call(api, 'PUT', `/resource_providers/${child.uuid}`, { version: '1.37', body: unparent })).status,
+      200,
+    );
+    // A PUT of aggregates answers with them as sent; an unknown class in a consumer's PUT is named with the consumer.
+    const gen = ((await call(api, 'GET', `/resource_providers/${rp.uuid}`)).json as { generation: number }).generation;
+    const sent = ['ffffffff-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002'];
+    const aggs = await call(api, 'PUT', `/resource_providers/${rp.uuid}/aggregates`, {
+      version: '1.19',
+      body: { aggregates: sent, resource_provider_generation: gen },
+    });
+    t.deepEqual(aggs.json?.['aggregates'], sent);
+    const consumer = '9c9d0a2e-1f3b-4d5a-8e7f-0000000000aa';
+    const cows = await call(api, 'PUT', `/allocations/${consumer}`, {
+      version: '1.12',
+      body: { allocations: { [rp.uuid]: { resources: { COWS: 1 } } }, project_id: 'p', user_id: 'u' },
+    });
+    t.is(detail(cows), `Unable to allocate inventory for consumer ${consumer}: No such resource class COWS.`);
+    t.regex(
+      detail(await call(api, 'GET', `/resource_providers?member_of=!${nowhere}`, { version: '1.31' })),
+      /^Forbidden member_of parameters are not supported in the specified microversion$/,
+    );
+  },
+);
 
 test('a request Node cannot parse is a 400 that says why', async (t) => {
   const { api } = await setup;

@@ -171,33 +171,36 @@ test('attach - a volume attached to a running instance and detached again, with 
   t.deepEqual((await volumeCall(c, 'delete', { volumeId: v.id })).body, {});
 });
 
-test('moves - the attachment follows the guest: a cold migration and its revert, a live migration, an unshelve', async (t) => {
-  const c = await cloud;
-  const id = await active(c, 'mover');
-  const v = await newVolume(c, 'mover-data');
-  t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
-  const from = (await instanceOf(c, id)).host!;
-  const to = from === 'v1' ? 'v2' : 'v1';
-  const hosts = async () => (await c.stores.volumes.get(v.id))!.value.attachments.map((a) => a.host);
-  t.is((await c.act(id, 'migrate')).type, 'instance.resize_finish.end');
-  t.deepEqual(await hosts(), [to], 'attached on the destination at the finish');
-  t.is(c.hosts.get(to)!.fake.guest(id)?.volumes?.[v.id], 'vdb');
-  t.is((await c.act(id, 'revert_resize')).type, 'instance.resize_revert.end');
-  t.deepEqual(await hosts(), [from], 'back on the source');
-  t.deepEqual(await volumeProblems(c, v.id, [id]), []);
-  const live = await c.act(id, 'live_migrate', {});
-  t.is(live.type, 'instance.live_migration_post.end', JSON.stringify(live.body));
-  t.deepEqual(await hosts(), [to]);
-  t.deepEqual(await volumeProblems(c, v.id, [id]), []);
-  // Offloaded, the attachment stays as it was (Nova keeps it); the unshelved guest has it again.
-  // (These hosts offload at once: shelved_offload_time 0.)
-  t.is((await c.act(id, 'shelve')).type, 'instance.shelve_offload.end');
-  t.is((await instanceOf(c, id)).vmState, 'shelved_offloaded');
-  t.is((await c.act(id, 'unshelve', {})).type, 'instance.unshelve.end');
-  t.deepEqual(await volumeProblems(c, v.id, [id]), []);
-  t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
-  t.is(volumeOf(await volumeCall(c, 'show', { volumeId: v.id })).status, 'available');
-});
+test(
+  'moves - the attachment follows the guest: ' + 'a cold migration and its revert, a live migration, an unshelve',
+  async (t) => {
+    const c = await cloud;
+    const id = await active(c, 'mover');
+    const v = await newVolume(c, 'mover-data');
+    t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
+    const from = (await instanceOf(c, id)).host!;
+    const to = from === 'v1' ? 'v2' : 'v1';
+    const hosts = async () => (await c.stores.volumes.get(v.id))!.value.attachments.map((a) => a.host);
+    t.is((await c.act(id, 'migrate')).type, 'instance.resize_finish.end');
+    t.deepEqual(await hosts(), [to], 'attached on the destination at the finish');
+    t.is(c.hosts.get(to)!.fake.guest(id)?.volumes?.[v.id], 'vdb');
+    t.is((await c.act(id, 'revert_resize')).type, 'instance.resize_revert.end');
+    t.deepEqual(await hosts(), [from], 'back on the source');
+    t.deepEqual(await volumeProblems(c, v.id, [id]), []);
+    const live = await c.act(id, 'live_migrate', {});
+    t.is(live.type, 'instance.live_migration_post.end', JSON.stringify(live.body));
+    t.deepEqual(await hosts(), [to]);
+    t.deepEqual(await volumeProblems(c, v.id, [id]), []);
+    // Offloaded, the attachment stays as it was (Nova keeps it); the unshelved guest has it again.
+    // (These hosts offload at once: shelved_offload_time 0.)
+    t.is((await c.act(id, 'shelve')).type, 'instance.shelve_offload.end');
+    t.is((await instanceOf(c, id)).vmState, 'shelved_offloaded');
+    t.is((await c.act(id, 'unshelve', {})).type, 'instance.unshelve.end');
+    t.deepEqual(await volumeProblems(c, v.id, [id]), []);
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+    t.is(volumeOf(await volumeCall(c, 'show', { volumeId: v.id })).status, 'available');
+  },
+);
 
 test('attach - deleting a shelved-offloaded instance (the conductor deletes it) releases its volumes', async (t) => {
   const c = await cloud;

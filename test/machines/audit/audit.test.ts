@@ -396,54 +396,57 @@ test('audit - property: dropping any one allocation of a placed instance is caug
   t.pass();
 });
 
-test('audit I9 - ports: bound to a live instance that lists them, on its host; addresses held once and claimed', (t) => {
-  const port = (portId: string, ip: string, deviceId: string | null, bindingHost: string | null): PortRecord => ({
-    portId,
-    networkId: 'net',
-    project: 'p',
-    name: null,
-    mac: `fa:16:3e:00:00:${portId.slice(-2)}`,
-    fixedIps: [{ subnetId: 'sub', ipAddress: ip }],
-    status: deviceId ? 'ACTIVE' : 'DOWN',
-    deviceId,
-    deviceOwner: null,
-    bindingHost,
-    createdAt: 0,
-    updatedAt: 0,
-  });
-  const claims = (ps: PortRecord[]) =>
-    ps.flatMap((p) => [
-      { key: macKey(p.mac!), portId: p.portId },
-      ...p.fixedIps.map((f) => ({ key: ipKey(f.subnetId, f.ipAddress), portId: p.portId })),
-    ]);
-  const o = base();
-  const listed = { portId: 'port-01', networkId: 'net', mac: 'fa:16:3e:00:00:01', ips: ['10.0.0.5'], created: true };
-  const instances = o.instances.map((i) => (i.instanceId === 'a' ? { ...i, ports: [listed] } : i));
-  const good = [port('port-01', '10.0.0.5', 'a', 'h1'), port('port-02', '10.0.0.6', null, null)];
-  const clean: Observation = { ...o, instances, ports: good, ipamClaims: claims(good) };
-  t.deepEqual(only(clean, 'I9'), []);
-  // On the wrong host; a second port on the same address; a port serving a deleted instance.
-  const twice = port('port-03', '10.0.0.5', 'e', 'h1');
-  const bad: Observation = {
-    ...clean,
-    ports: [port('port-01', '10.0.0.5', 'a', 'h2'), good[1]!, twice],
-    ipamClaims: claims(good),
-  };
-  const found = only(bad, 'I9').map((v) => v.detail);
-  t.true(
-    found.some((d) => /port-01 serving instance a: bound to h2, its guest runs on h1/.test(d)),
-    found.join('\n'),
-  );
-  t.true(found.some((d) => /port-03 serving instance e: the instance is deleted \(leaked\)/.test(d)));
-  t.true(found.some((d) => /ip\.sub\.10-0-0-5 is held by 2 ports/.test(d)));
-  t.true(found.some((d) => /holds mac\.fa-16-3e-00-00-03, which no claim/.test(d)));
-  // An instance listing a port that is gone; a claim whose port is gone (orphan).
-  const gone: Observation = {
-    ...clean,
-    ports: [good[1]!],
-    ipamClaims: claims(good),
-  };
-  const lost = only(gone, 'I9').map((v) => v.detail);
-  t.true(lost.some((d) => /instance a lists port port-01, which does not exist/.test(d)));
-  t.true(lost.some((d) => /the claim ip\.sub\.10-0-0-5 names port port-01, which does not exist \(orphan\)/.test(d)));
-});
+test(
+  'audit I9 - ports: bound to a live instance that lists them, ' + 'on its host; addresses held once and claimed',
+  (t) => {
+    const port = (portId: string, ip: string, deviceId: string | null, bindingHost: string | null): PortRecord => ({
+      portId,
+      networkId: 'net',
+      project: 'p',
+      name: null,
+      mac: `fa:16:3e:00:00:${portId.slice(-2)}`,
+      fixedIps: [{ subnetId: 'sub', ipAddress: ip }],
+      status: deviceId ? 'ACTIVE' : 'DOWN',
+      deviceId,
+      deviceOwner: null,
+      bindingHost,
+      createdAt: 0,
+      updatedAt: 0,
+    });
+    const claims = (ps: PortRecord[]) =>
+      ps.flatMap((p) => [
+        { key: macKey(p.mac!), portId: p.portId },
+        ...p.fixedIps.map((f) => ({ key: ipKey(f.subnetId, f.ipAddress), portId: p.portId })),
+      ]);
+    const o = base();
+    const listed = { portId: 'port-01', networkId: 'net', mac: 'fa:16:3e:00:00:01', ips: ['10.0.0.5'], created: true };
+    const instances = o.instances.map((i) => (i.instanceId === 'a' ? { ...i, ports: [listed] } : i));
+    const good = [port('port-01', '10.0.0.5', 'a', 'h1'), port('port-02', '10.0.0.6', null, null)];
+    const clean: Observation = { ...o, instances, ports: good, ipamClaims: claims(good) };
+    t.deepEqual(only(clean, 'I9'), []);
+    // On the wrong host; a second port on the same address; a port serving a deleted instance.
+    const twice = port('port-03', '10.0.0.5', 'e', 'h1');
+    const bad: Observation = {
+      ...clean,
+      ports: [port('port-01', '10.0.0.5', 'a', 'h2'), good[1]!, twice],
+      ipamClaims: claims(good),
+    };
+    const found = only(bad, 'I9').map((v) => v.detail);
+    t.true(
+      found.some((d) => /port-01 serving instance a: bound to h2, its guest runs on h1/.test(d)),
+      found.join('\n'),
+    );
+    t.true(found.some((d) => /port-03 serving instance e: the instance is deleted \(leaked\)/.test(d)));
+    t.true(found.some((d) => /ip\.sub\.10-0-0-5 is held by 2 ports/.test(d)));
+    t.true(found.some((d) => /holds mac\.fa-16-3e-00-00-03, which no claim/.test(d)));
+    // An instance listing a port that is gone; a claim whose port is gone (orphan).
+    const gone: Observation = {
+      ...clean,
+      ports: [good[1]!],
+      ipamClaims: claims(good),
+    };
+    const lost = only(gone, 'I9').map((v) => v.detail);
+    t.true(lost.some((d) => /instance a lists port port-01, which does not exist/.test(d)));
+    t.true(lost.some((d) => /the claim ip\.sub\.10-0-0-5 names port port-01, which does not exist \(orphan\)/.test(d)));
+  },
+);
