@@ -120,7 +120,7 @@ const restingOf = (r: Versioned<InstanceRecord>): Resting => ({
 });
 
 /** How many times a step throwing transient errors runs before its throw is its failure (~21 s of backoff in all). */
-export const STEP_THROW_TRIES = 9;
+const STEP_THROW_TRIES = 9;
 
 export class InstanceActor {
   /** Undefined while the actor rests (`rest`); rebuilt from the record by `wake`. */
