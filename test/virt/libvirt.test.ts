@@ -6,7 +6,7 @@
  * what is missing as root, fails in CI and skips elsewhere when libvirt cannot run.
  */
 import test, { type ExecutionContext } from 'ava';
-import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -26,17 +26,16 @@ const tool = (bin: string, args: string[]) =>
     ),
   );
 import { eventually } from '../helpers/eventually.js';
-import { killQemusUnder, qemusUnder, withLibvirt } from '../helpers/libvirt.js';
+import { guestSlot, killQemusUnder, qemusUnder, withLibvirt } from '../helpers/libvirt.js';
 
 let hosts = 0;
-const roots: string[] = [];
 
 /** A private libvirtd and a driver over it, for one test; everything is torn down after it. */
 async function rig(
   t: ExecutionContext,
 ): Promise<Rig & { driver: LibvirtDriver; daemon: PrivateLibvirtd; config: LibvirtDriverConfig }> {
+  await guestSlot(t);
   const root = await mkdtemp(join(tmpdir(), 'novactor-libvirt-'));
-  roots.push(root);
   const daemon = await startPrivateLibvirtd({ root });
   const host = `lv${process.pid}-${++hosts}`;
   // The built-in guest never answers ACPI: a clean shutdown falls back to destroy after this.
@@ -224,6 +223,41 @@ withLibvirt('virt libvirt', () => {
       const d = r.reopen();
       t.like(await d.get(s.instanceId), { powerState: 'running', pid: before.pid });
       await d.close();
+    },
+  );
+
+  test(
+    'virt libvirt - daemons share one QEMU capabilities cache: ' +
+      'the first probes and keeps it, the next starts from the copy and runs a guest',
+    async (t) => {
+      await guestSlot(t);
+      const dir = await mkdtemp(join(tmpdir(), 'novactor-caps-'));
+      t.teardown(() => rm(dir, { recursive: true, force: true })); // last: teardowns run in reverse
+      const shared = join(dir, 'shared');
+      const first = await startPrivateLibvirtd({ root: join(dir, 'a'), capabilitiesCache: shared });
+      await first.stop();
+      const kept = await readdir(shared);
+      t.true(kept.length > 0 && kept.every((f) => f.endsWith('.xml')), kept.join(', '));
+      // Dated back: a file libvirt probed again would carry a new mtime.
+      const old = new Date('2026-01-01T00:00:00Z');
+      for (const f of kept) await utimes(join(shared, f), old, old);
+      const root = join(dir, 'b');
+      const second = await startPrivateLibvirtd({ root, capabilitiesCache: shared });
+      t.teardown(() => second.stop());
+      const caps = join(root, 'cache', 'qemu', 'capabilities');
+      for (const f of kept) {
+        t.deepEqual(await readFile(join(caps, f)), await readFile(join(shared, f)), f);
+        t.is((await stat(join(caps, f))).mtimeMs, old.getTime(), `${f} was used as copied, not probed again`);
+      }
+      const host = `lv${process.pid}-caps`;
+      const config = { host, uri: second.uri, instancesDir: join(root, 'instances'), shutdownTimeoutMs: 1000 };
+      const driver = new LibvirtDriver(config);
+      t.teardown(async () => {
+        await driver.destroy('inst-1').catch(() => undefined);
+        await driver.close();
+        killQemusUnder(root);
+      });
+      t.is((await driver.spawn(spec(host))).powerState, PowerState.Running);
     },
   );
 

@@ -11,6 +11,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { withSharedCapabilities } from './capabilities-cache.js';
 
 /** libvirt's fixed paths, each bound to `<root>/<dir>` inside the daemon's namespace. */
 const BINDS: ReadonlyArray<readonly [string, string]> = [
@@ -87,10 +88,16 @@ export async function startPrivateLibvirtd(o: {
   root: string;
   logFile?: string;
   readyTimeoutMs?: number;
+  /** The machine's QEMU capabilities cache shared by private daemons (capabilities-cache.ts). */
+  capabilitiesCache?: string;
 }): Promise<PrivateLibvirtd> {
   // A daemon still running under this root (its supervisor was killed, not it) is adopted.
   const running = await adoptRunning(o.root);
   if (running) return running;
+  return withSharedCapabilities(o.root, () => startNew(o), o.capabilitiesCache);
+}
+
+async function startNew(o: { root: string; logFile?: string; readyTimeoutMs?: number }): Promise<PrivateLibvirtd> {
   writeDaemonConfig(o.root);
   for (const [, path] of BINDS) mkdirSync(path, { recursive: true });
   const mounts = BINDS.map(([dir, path]) => `mount --bind '${join(o.root, dir)}' '${path}'`).join(' && ');
