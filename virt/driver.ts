@@ -37,6 +37,12 @@ export interface GuestSpec {
   readonly image?: string;
   /** The guest's network interfaces, one per port, in order (docs/networks.md). */
   readonly nics?: readonly GuestNic[];
+  /**
+   * A volume-backed guest's root volume (device `vda`, docs/volumes.md): under libvirt the
+   * domain's boot disk is the volume's file, not an overlay on `image`, and a move carries no
+   * disk; drivers that read no disk keep it in the spec.
+   */
+  readonly rootVolume?: VolumeConnection;
 }
 
 /**
@@ -180,6 +186,13 @@ export interface HypervisorDriver {
    * the interfaces `get` lists are taken as wired.
    */
   wiredPorts?(instanceId: string, opts?: CallOptions): Promise<string[]>;
+  /**
+   * The bytes of `image` on this host, for a volume made from it (Cinder's create from image):
+   * a file and its format, which the caller reads and does not change. Drivers whose guests
+   * have disks (libvirt: the cached base, fetched once from the image store); without it a
+   * volume made for an image is left blank.
+   */
+  imageFile?(image: string, opts?: CallOptions): Promise<{ readonly file: string; readonly format: string }>;
   /**
    * Saves the guest's disk for an image (snapshot, shelve), in whatever power state it is; the guest is unchanged.
    * Fails `GuestNotFound` if absent.

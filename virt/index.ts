@@ -55,4 +55,4 @@ export function createDriver(
       return new LibvirtDriver(config);
   }
 }
-export { VolumeStore, type VolumeFormat } from './volume-store.js';
+export { ImageUnacceptable, VolumeStore, type ImageBytes, type VolumeFormat } from './volume-store.js';

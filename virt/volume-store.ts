@@ -7,10 +7,22 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export type VolumeFormat = 'qcow2' | 'raw';
+
+/** An image's bytes on this host (a driver's `imageFile`), read to make a volume from it. */
+export interface ImageBytes {
+  readonly file: string;
+  readonly format: string;
+}
+
+/** The image does not fit the volume asked for, or cannot be converted here: a run again fails the same. */
+export class ImageUnacceptable extends Error {
+  readonly retryable = false;
+  override readonly name = 'ImageUnacceptable';
+}
 
 const GB = 1024 ** 3;
 
@@ -44,14 +56,45 @@ export class VolumeStore {
     return join(this.dir, `${volumeId}.${format}`);
   }
 
-  /** Makes the file at `path` of `sizeGb` unless it exists. */
-  async create(path: string, format: VolumeFormat, sizeGb: number): Promise<void> {
+  /**
+   * Makes the file at `path` of `sizeGb` unless it exists: blank, or holding the image `from`
+   * (Cinder's create from image: converted to the volume's format, then grown to its size; an
+   * image larger than the volume is refused, as Cinder refuses it).
+   */
+  async create(path: string, format: VolumeFormat, sizeGb: number, from?: ImageBytes): Promise<void> {
     if (existsSync(path)) return;
     await mkdir(this.dir, { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;
-    if (format === 'qcow2') await run(this.qemuImg ?? 'qemu-img', ['create', '-q', '-f', 'qcow2', tmp, `${sizeGb}G`]);
-    else await sparse(tmp, sizeGb);
-    await rename(tmp, path);
+    try {
+      if (from) await this.fill(tmp, format, sizeGb, from);
+      else if (format === 'qcow2')
+        await run(this.qemuImg ?? 'qemu-img', ['create', '-q', '-f', 'qcow2', tmp, `${sizeGb}G`]);
+      else await sparse(tmp, sizeGb);
+      await rename(tmp, path);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  /** The image's bytes into `tmp`, in `format`, of `sizeGb`. */
+  private async fill(tmp: string, format: VolumeFormat, sizeGb: number, from: ImageBytes): Promise<void> {
+    const q = this.qemuImg;
+    if (q === null) {
+      // No qemu-img: only a raw image can be copied, byte for byte, into a raw volume.
+      if (from.format !== 'raw' || format !== 'raw')
+        throw new ImageUnacceptable(`a ${from.format} image needs qemu-img to become a ${format} volume`);
+      if ((await stat(from.file)).size > sizeGb * GB)
+        throw new ImageUnacceptable(`the image is larger than ${sizeGb} GB`);
+      await copyFile(from.file, tmp);
+      await sparse(tmp, sizeGb);
+      return;
+    }
+    const info = JSON.parse(await run(q, ['info', '-U', '--output', 'json', '-f', from.format, from.file])) as {
+      'virtual-size'?: number;
+    };
+    if ((info['virtual-size'] ?? 0) > sizeGb * GB) throw new ImageUnacceptable(`the image is larger than ${sizeGb} GB`);
+    await run(q, ['convert', '-q', '-U', '-f', from.format, '-O', format, from.file, tmp]);
+    await run(q, ['resize', '-q', '-f', format, tmp, `${sizeGb}G`]);
   }
 
   /** Grows the file to `sizeGb` (a file that size or larger is left as it is). */

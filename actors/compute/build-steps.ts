@@ -12,7 +12,14 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { statePath, StepErrorCode, type InstanceSnapshot, type StepName } from '../../machines/instance/index.js';
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
-import { encodeMessage, envelope, subjects, type BuildTask, type InstanceRecord } from '../../protocol/index.js';
+import {
+  encodeMessage,
+  envelope,
+  subjects,
+  type BuildTask,
+  type InstanceRecord,
+  type VolumeRecord,
+} from '../../protocol/index.js';
 import { VirtErrorCode } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import type { PlacementClient } from '../placement/index.js';
@@ -23,6 +30,7 @@ import { dropShelved, type ImageStepDeps } from './image-steps.js';
 import { networkIsNoop, networkStep, releasePorts } from './network-steps.js';
 import type { PowerStepDeps } from './power-steps.js';
 import { nicsOf } from './guest-nics.js';
+import { rootVolumeSpec } from './root-volume.js';
 import { awaitVifsPlugged, type VifPlugging } from './vif-plugged.js';
 import { hasBootVolume } from './volume-steps.js';
 import {
@@ -62,6 +70,8 @@ export interface BuildStepDeps extends PowerStepDeps {
   readonly log?: (line: string) => void;
   /** Told of each spawn's outcome: the host's count of failed builds (Nova's `failed_builds`). */
   readonly buildResults?: BuildResults;
+  /** The volumes, for a volume-backed instance's root (root-volume.ts). */
+  readonly volumes?: RecordBucket<VolumeRecord>;
 }
 
 /** Nova's compute manager `_build_failed` / `_build_succeeded`: failures since the last success. */
@@ -107,8 +117,8 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
     const c = snapshot.context;
     const spawned = await driverStep(
       d,
-      // An unshelve spawns from the image the shelve saved.
-      () =>
+      // An unshelve spawns from the image the shelve saved; a volume-backed guest from its volume.
+      async () =>
         d.driver.spawn(
           {
             instanceId: c.instanceId,
@@ -118,6 +128,7 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
             ...(c.shelvedImage ? { image: c.shelvedImage } : c.image ? { image: c.image } : {}),
             // One interface per port, in the boot's order (under libvirt a tap on the network's bridge).
             ...nicsOf(c.ports),
+            ...(d.volumes ? await rootVolumeSpec(d.volumes, c.instanceId, c.bootVolume) : {}),
           },
           { signal },
         ),

@@ -20,6 +20,7 @@ import type { TrackerGate } from '../tracker/index.js';
 import { publishRelease } from './move-release.js';
 import { peerCode, type StepFailureCode } from './step-kit.js';
 import { nicsOf } from './guest-nics.js';
+import { rootVolumeSpec } from './root-volume.js';
 import { bindPortsOn } from './network-steps.js';
 import { activateWired } from './vif-plugged.js';
 import { attachVolumesTo } from './volume-steps.js';
@@ -341,6 +342,8 @@ export function moveKit(d: MoveStepDeps) {
       ...(c.image ? { image: c.image } : {}),
       // Its ports come along: under libvirt, taps on this host's bridges.
       ...nicsOf(c.ports),
+      // A volume-backed guest boots from its volume here too: no disk was carried.
+      ...(await rootVolumeSpec(d.stores.volumes, c.instanceId, c.bootVolume)),
     };
     await d.driver.spawn(spec, { signal });
     await wirePortsHere(c, signal);

@@ -45,7 +45,8 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
   /**
    * Nova's migrate_disk_and_power_off: for a driver whose guests have disks (libvirt) the
    * guest's disk, flattened, goes to the destination through the disk store (disk-carry.ts);
-   * the others have no disk to carry. (A smaller root disk was refused by moveClaim.)
+   * the others, and a volume-backed guest (Nova's is_shared_block_storage), have none to carry.
+   * (A smaller root disk was refused by moveClaim.)
    */
   const migrateDisk = async ({ snapshot, signal }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
@@ -53,7 +54,8 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
     if (!m) return noMove('no move in flight');
     const mid = migrationIdOf(c.instanceId, m.opId);
     await d.driver.powerOff(c.instanceId, { signal });
-    if (d.driver.exportDisk && m.dest && m.dest !== m.source)
+    // A volume-backed guest's root is its volume, which the destination reaches: nothing to carry.
+    if (d.driver.exportDisk && m.dest && m.dest !== m.source && !c.bootVolume)
       await disks.put(mid, () => d.driver.exportDisk!(c.instanceId, { signal }));
     await setStatus(mid, 'post-migrating');
     return done();
@@ -132,7 +134,7 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
     if (!fin.ok) return failed({ code: fin.code, message: fin.message });
     // The carried disk first (a re-run finds it in place and the object gone); on its own host
     // the guest keeps its disk, and spawn grows it with the new flavor.
-    if (d.driver.importDisk && m.source !== d.host)
+    if (d.driver.importDisk && m.source !== d.host && !c.bootVolume)
       await disks.take(mid, (file) => d.driver.importDisk!(c.instanceId, file, c.flavor.rootGb, { signal }));
     await spawnHere(c, m, c.flavor, signal);
     return done();

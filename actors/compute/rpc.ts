@@ -13,7 +13,7 @@ import {
   type InstancePort,
 } from '../../protocol/index.js';
 import { nicsOf } from './guest-nics.js';
-import { isVirtError, VirtErrorCode, type HypervisorDriver } from '../../virt/index.js';
+import { isVirtError, VirtErrorCode, type HypervisorDriver, type VolumeConnection } from '../../virt/index.js';
 import type { PeerGate } from './peer-gate.js';
 import { decodeRequest, respondError, respondOk, type ReplyContext } from '../runtime/index.js';
 
@@ -128,6 +128,8 @@ export interface PeerCallDeps {
   readonly driver: HypervisorDriver;
   readonly gate: PeerGate;
   readonly log: (line: string, err?: unknown) => void;
+  /** A volume-backed instance's root volume, read from its records (root-volume.ts); absent: none. */
+  readonly rootVolumeOf?: (instanceId: string) => Promise<{ rootVolume?: VolumeConnection }>;
 }
 
 type PeerBody = { instanceId: string; migrationId: string; epoch: number; revision: number; stepKey: string };
@@ -204,6 +206,8 @@ async function prepareIncoming(d: PeerCallDeps, b: PreLiveBody): Promise<Record<
     ...(b.image ? { image: b.image } : {}),
     // The guest arrives with its interfaces: under libvirt, its taps on this host's bridges.
     ...nicsOf(b.ports),
+    // And on its root volume, which this host reads where the source did (no copy).
+    ...(d.rootVolumeOf ? await d.rootVolumeOf(b.instanceId) : {}),
   };
   if (d.driver.prepareIncoming) return { target: await d.driver.prepareIncoming(spec) };
   const g = await d.driver.spawn(spec);

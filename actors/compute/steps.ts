@@ -90,7 +90,7 @@ const FAMILY_BUILDERS: {
   readonly [F in keyof Families]: (d: ComputeStepDeps) => StepTable<Families[F][number]>;
 } = {
   build: (d) => {
-    const build = buildSteps(d, d.images);
+    const build = buildSteps({ ...d, volumes: d.volumeDeps.volumes }, d.images);
     return {
       ...build,
       blockDevices: blockDevicesStep(d.volumeDeps),

@@ -14,6 +14,7 @@ import {
   attached,
   attaching,
   created,
+  createFailed,
   detaching,
   nextDevice,
   rehost,
@@ -23,7 +24,7 @@ import {
 } from '../../machines/volumes/index.js';
 import { leakedAttachment, repairNow } from '../../machines/compute/index.js';
 import type { AuditFinding, InstanceRecord, VolumeRecord } from '../../protocol/index.js';
-import type { HypervisorDriver, VolumeStore } from '../../virt/index.js';
+import { ImageUnacceptable, type HypervisorDriver, type VolumeStore } from '../../virt/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
 import { changeVolume, derivedUuid, releaseInstanceVolumes, type RecordBucket } from '../records/index.js';
 import type { Clock, KillPoint } from '../runtime/index.js';
@@ -239,11 +240,18 @@ export const hasBootVolume = (c: Pick<InstanceContext, 'bootVolume'>): boolean =
  * volume made when the boot asked for a new one (record `creating`, the file, `available`: the
  * volume service's own order), then reserved and completed as `vda` for the instance (the guest
  * does not exist yet: its spawn boots from the volume). Every write converges when run again, so a
- * restored actor's re-run ends where one run would have. The image's bytes are not copied into a
- * volume made for an image (docs/volumes.md: the fake and process drivers read no disk).
+ * restored actor's re-run ends where one run would have. A volume made for an image holds the
+ * image's bytes where the driver has them (libvirt's `imageFile`); the fake and process drivers
+ * read no disk, and their volumes stay blank.
  */
 export function blockDevicesStep(d: VolumeStepDeps) {
-  return async ({ snapshot }: { snapshot: { context: InstanceContext } }): Promise<StepResult> => {
+  return async ({
+    snapshot,
+    signal,
+  }: {
+    snapshot: { context: InstanceContext };
+    signal?: AbortSignal;
+  }): Promise<StepResult> => {
     const c = snapshot.context;
     const bv = c.bootVolume;
     const root = blockDevicesOf(c).find((b) => b.bootIndex === 0);
@@ -283,7 +291,24 @@ export function blockDevicesStep(d: VolumeStepDeps) {
       }
       const cur = await d.volumes.get(bv.volumeId);
       if (cur?.value.status === 'creating') {
-        await store.create(cur.value.path, cur.value.format, cur.value.sizeGb);
+        const v = cur.value;
+        const made = await driverStep(
+          d,
+          async () => {
+            // The image's bytes, where the driver has them (libvirt): the guest boots from them.
+            const from =
+              bv.imageId !== undefined && d.driver.imageFile
+                ? await d.driver.imageFile(bv.imageId, signal ? { signal } : {})
+                : undefined;
+            await store.create(v.path, v.format, v.sizeGb, from);
+          },
+          (code, message) => ({ code, message }),
+        ).catch(async (err: unknown) => {
+          if (!(err instanceof ImageUnacceptable)) throw err;
+          await changeVolume(d.volumes, bv.volumeId, (x) => createFailed(x, d.clock.now()));
+          return failed({ code: StepErrorCode.ImageUnacceptable, message: `${bv.volumeId}: ${err.message}` });
+        });
+        if (!made.ok) return made;
         await changeVolume(d.volumes, bv.volumeId, (v) => created(v, d.clock.now()));
       }
       await point('created');

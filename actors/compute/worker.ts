@@ -53,6 +53,7 @@ import { BuildResults } from './build-steps.js';
 import { retrying } from './retrying-driver.js';
 import { peerGate } from './peer-gate.js';
 import { serveConsole, servePeerCalls, serveStatus } from './rpc.js';
+import { rootVolumeSpec } from './root-volume.js';
 import { completeMigration, healAllocations, healImages } from './upkeep.js';
 import { healAttachments, type VolumeStepDeps } from './volume-steps.js';
 import { publishHealed, trackerFindings, type HostAuditReport } from './host-audit.js';
@@ -618,6 +619,8 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
     driver: patient,
     gate: peers,
     log,
+    rootVolumeOf: async (instanceId) =>
+      rootVolumeSpec(stores.volumes, instanceId, (await stores.instances.get(instanceId))?.value.bootVolume),
   });
   const statusSub = serveStatus(
     o.nc,

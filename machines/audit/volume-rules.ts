@@ -17,6 +17,8 @@ export function checkI8(o: Observation): Violation[] {
   for (const v of volumes) {
     if (v.status === 'creating' || v.status === 'extending' || v.status === 'deleting')
       bad(`volume ${v.volumeId} is stuck ${v.status}`, [v.volumeId]);
+    // A create that failed (a boot's root volume whose image did not fit): Cinder's `error`, at rest.
+    else if (v.status === 'error' && v.attachments.length === 0) continue;
     else if (v.status !== statusOf(v.attachments))
       bad(`volume ${v.volumeId} is ${v.status}, its attachments make it ${statusOf(v.attachments)}`, [v.volumeId]);
     for (const a of v.attachments) {
@@ -37,6 +39,8 @@ export function checkI8(o: Observation): Violation[] {
     if (isDeleted(i) || i.host === null) continue;
     for (const b of i.blockDevices ?? []) {
       const v = byId.get(b.volumeId);
+      // Its root volume never made (`error`): listed as Nova lists the BDM of a failed build.
+      if (v?.status === 'error') continue;
       if (!v?.attachments.some((a) => a.instanceId === i.instanceId))
         bad(
           `instance ${i.instanceId} lists volume ${b.volumeId} on ${b.device}, which ${v ? 'has no attachment for it' : 'does not exist'}`,

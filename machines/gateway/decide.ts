@@ -178,13 +178,25 @@ export function decideCommand(cmd: IncomingCommand, inputs: GatewayInputs): Gate
       : cmd.action === 'migrate' || cmd.action === 'live_migrate'
         ? checkMigrate(cmd)
         : cmd.action === 'rebuild'
-          ? checkImage(cmd, inputs, record.project)
+          ? (checkVolumeBackedRebuild(cmd, record) ?? checkImage(cmd, inputs, record.project))
           : cmd.action === 'volume_attach'
             ? checkVolume(cmd, inputs, record.project)
             : cmd.action === 'interface_attach'
               ? checkInterface(cmd, inputs, record.project)
               : undefined;
   return refused ?? { kind: 'route', host: record.owner.slice('host:'.length) };
+}
+
+/**
+ * A volume-backed instance boots from its volume, not its image: a rebuild may not change the
+ * image (Nova's API before 2.93: "Unable to rebuild with a different image for a volume-backed
+ * server"); the same image rebuilds it as a new guest on the same volume.
+ */
+function checkVolumeBackedRebuild(cmd: IncomingCommand, record: InstanceRecord): GatewayDecision | undefined {
+  if (!record.bootVolume) return undefined;
+  const image = cmd.body['image'];
+  if (image === undefined || image === record.image) return undefined;
+  return reject('InvalidInput', 'unable to rebuild with a different image for a volume-backed server');
 }
 
 /**
@@ -237,6 +249,14 @@ function bootVolumeOf(
   const imageId = bdm.sourceType === 'image' ? (bdm.uuid ?? (cmd.body['image'] as string | undefined)) : undefined;
   if (bdm.sourceType === 'image' && imageId === undefined)
     return reject('InvalidInput', 'an image source needs the image in uuid or the boot image');
+  // Nova's API check: an image larger than the volume made for it is refused (its bytes known
+  // here when it is the boot's image; the host refuses what only its virtual size shows).
+  const image = inputs.image;
+  if (image && imageId?.toLowerCase() === image.imageId && image.sizeBytes > bdm.volumeSize * 1024 ** 3)
+    return reject(
+      'InvalidInput',
+      `image ${image.imageId} is ${image.sizeBytes} bytes: larger than a volume of ${bdm.volumeSize} GB`,
+    );
   const volumeId = `root-${cmd.instanceId}`;
   return {
     bootVolume: {

@@ -42,6 +42,11 @@ export const StepErrorCode = {
   VolumeInUse: 'VolumeInUse',
   /** A volume in a state that takes no attach now (extending, deleting, error…). */
   VolumeInvalidState: 'VolumeInvalidState',
+  /**
+   * A boot's root volume cannot hold its image (larger than the volume, or not convertible on
+   * the host): the volume is left `error`, as Cinder leaves it (Nova's ImageUnacceptable).
+   */
+  ImageUnacceptable: 'ImageUnacceptable',
   /** The host's driver cannot attach volumes. */
   VolumesUnsupported: 'VolumesUnsupported',
   /**

@@ -4,6 +4,7 @@ export {
   beginDelete,
   beginExtend,
   created,
+  createFailed,
   detaching,
   extended,
   nextDevice,

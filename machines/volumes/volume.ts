@@ -188,6 +188,12 @@ export function created(v: VolumeRecord, now: number): VolumeChange {
   return { ok: true, next: { ...v, status: 'available', updatedAt: now } };
 }
 
+/** A create that cannot finish (an image that does not fit, Cinder's): creating → error. */
+export function createFailed(v: VolumeRecord, now: number): VolumeChange {
+  if (v.status !== 'creating') return UNCHANGED;
+  return { ok: true, next: { ...v, status: 'error', updatedAt: now } };
+}
+
 /** The first free guest device after the root (`vda`): vdb, vdc, … vdz, vdaa … */
 export function nextDevice(used: readonly string[]): string {
   const taken = new Set(used);

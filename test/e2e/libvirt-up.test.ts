@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../actors/runtime/nats-server.js';
@@ -205,6 +205,50 @@ withLibvirt('libvirt up', () => {
       { timeoutMs: 60_000 },
     );
     await expect(['start'], 'running', true);
+
+    // Boot from volume: the volume made for the image is the guest's boot disk (no disk of its
+    // own), left in place by a live migration, booted again by a cold one's destination.
+    const bfv = /^instance (\S+)$/m.exec(
+      await cli(
+        'boot',
+        'from-volume',
+        '--flavor',
+        'm1.tiny',
+        '--image',
+        'cirros',
+        '--boot-from-image-volume',
+        '1',
+        '--delete-on-termination',
+        '--wait',
+      ),
+    )![1]!;
+    const volumeFile = join(data, 'volumes', `root-${bfv}.qcow2`);
+    const domainOf = (h: string) =>
+      runTool('virsh', [
+        '-q',
+        '-c',
+        `qemu:///system?socket=${data}/hosts/${h}/libvirt/run/libvirt-sock`,
+        'dumpxml',
+        bfv,
+      ]);
+    let bfvHost = (await show(bfv)).host;
+    await consoleHas(bfvHost, bfv, `${GUEST_BANNER}${bfv}${GUEST_UP}`);
+    t.true((await domainOf(bfvHost)).includes(`<source file='${volumeFile}'`), 'the volume is its disk');
+    t.false(existsSync(join(instanceDir(bfvHost, bfv), 'disk.qcow2')), 'no disk of its own');
+    const volumeInode = statSync(volumeFile).ino;
+    await cli('live-migrate', bfv, '--wait');
+    t.not((await show(bfv)).host, bfvHost);
+    bfvHost = (await show(bfv)).host;
+    t.is(qemus(bfv).length, 1);
+    t.true((await domainOf(bfvHost)).includes(`<source file='${volumeFile}'`));
+    await cli('migrate', bfv, '--wait');
+    await cli('confirm', bfv, '--wait');
+    t.not((await show(bfv)).host, bfvHost);
+    bfvHost = (await show(bfv)).host;
+    await consoleHas(bfvHost, bfv, `${GUEST_BANNER}${bfv}${GUEST_UP}`);
+    t.is(statSync(volumeFile).ino, volumeInode, 'the same volume file throughout: never copied');
+    await cli('delete', bfv, '--wait');
+    t.false(existsSync(volumeFile), 'deleted with its instance (--delete-on-termination)');
 
     await cli('delete', id, '--wait');
     t.deepEqual(qemus(id), [], 'no QEMU left');

@@ -6,14 +6,14 @@
  * what is missing as root, fails in CI and skips elsewhere when libvirt cannot run.
  */
 import test, { type ExecutionContext } from 'ava';
-import { copyFile, mkdtemp, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { PowerState } from '../../virt/index.js';
+import { PowerState, VolumeStore } from '../../virt/index.js';
 import { LibvirtDriver, type LibvirtDriverConfig } from '../../virt/libvirt/driver.js';
 import { startPrivateLibvirtd, type PrivateLibvirtd } from '../../virt/libvirt/daemon.js';
-import { GUEST_UP } from '../../virt/libvirt/guest-image.js';
+import { baseImage, GUEST_UP } from '../../virt/libvirt/guest-image.js';
 import { GUEST_BANNER, RESCUE_BANNER } from '../../virt/libvirt/disks.js';
 import { conformance, spec, type Rig } from './conformance.js';
 import { bridgeName, bridgePorts, tapName } from '../../virt/libvirt/bridges.js';
@@ -29,6 +29,8 @@ import { eventually } from '../helpers/eventually.js';
 import { guestSlot, killQemusUnder, qemusUnder, withLibvirt } from '../helpers/libvirt.js';
 
 let hosts = 0;
+/** What the image of a boot volume prints, so that a console shows the volume booted. */
+const VOLUME_BANNER = 'novactor volume ';
 
 /** A private libvirtd and a driver over it, for one test; everything is torn down after it. */
 async function rig(
@@ -88,6 +90,12 @@ withLibvirt('virt libvirt', () => {
     t.true(live.includes(`<source file='${path}'`), live);
     t.true((await tool('virsh', ['-q', '-c', r.daemon.uri, 'dumpxml', '--inactive', id])).includes(path));
     t.deepEqual((await r.driver.get(id))?.volumes, { 'vol-9': 'vdb' });
+    // A rescue and an unrescue redefine the domain: the volume stays in it, live and defined.
+    for (const change of ['rescue', 'unrescue'] as const) {
+      await r.driver[change](id);
+      t.deepEqual((await r.driver.get(id))?.volumes, { 'vol-9': 'vdb' }, change);
+      t.true((await tool('virsh', ['-q', '-c', r.daemon.uri, 'dumpxml', '--inactive', id])).includes(path), change);
+    }
     await r.driver.detachVolume(id, 'vol-9');
     await eventually(async () => {
       if ((await tool('virsh', ['-q', '-c', r.daemon.uri, 'dumpxml', id])).includes(path))
@@ -286,6 +294,62 @@ withLibvirt('virt libvirt', () => {
     const target = await b.driver.prepareIncoming({ ...s, host: b.host });
     return { a, b, s, target };
   }
+
+  test(
+    'virt libvirt - boot from volume: the root volume, holding its image, is the boot disk; ' +
+      'a live migration leaves it and a hot-plugged volume where they are; they outlive the guest',
+    async (t) => {
+      const a = await rig(t);
+      const b = await rig(t);
+      const dir = await mkdtemp(join(tmpdir(), 'nv-bfv-'));
+      t.teardown(() => rm(dir, { recursive: true, force: true }));
+      // The image the volume is made from prints its own banner: what boots is the volume.
+      const image = join(dir, 'volume-image.raw');
+      await writeFile(image, baseImage(VOLUME_BANNER));
+      const store = new VolumeStore(join(dir, 'volumes'));
+      const path = store.pathOf('vol-root', 'qcow2');
+      await store.create(path, 'qcow2', 1, { file: image, format: 'raw' });
+      const data = store.pathOf('vol-data', 'qcow2');
+      await store.create(data, 'qcow2', 1);
+      const rootVolume = { volumeId: 'vol-root', path, format: 'qcow2' as const, device: 'vda' };
+      const s = { ...spec(a.host), instanceId: 'a1b2c3d4-0000-4000-8000-0000000000bf', rootVolume };
+      const id = s.instanceId;
+      const g = await a.driver.spawn(s);
+      t.like(g, { powerState: 'running', volumes: { 'vol-root': 'vda' } });
+      const booted = (d: LibvirtDriver) =>
+        eventually(async () => {
+          const log = await d.consoleOutput(id);
+          if (!log.includes(`${VOLUME_BANNER}${id}${GUEST_UP}`)) throw new Error(`not booted: ${JSON.stringify(log)}`);
+        });
+      await booted(a.driver);
+      t.true((await tool('virsh', ['-q', '-c', a.daemon.uri, 'dumpxml', id])).includes(`<source file='${path}'`));
+      t.false(existsSync(join(a.config.instancesDir, id, 'disk.qcow2')), 'no disk of its own');
+      await a.driver.attachVolume(id, rootVolume); // already its root: nothing to do
+      await a.driver.attachVolume(id, { volumeId: 'vol-data', path: data, format: 'qcow2', device: 'vdb' });
+      t.deepEqual((await a.driver.get(id))?.volumes, { 'vol-root': 'vda', 'vol-data': 'vdb' });
+      t.true((await a.driver.snapshot(id)).sizeBytes > 0, 'a snapshot reads the root volume');
+
+      const inodes = async () => [(await stat(path)).ino, (await stat(data)).ino];
+      const before = await inodes();
+      const target = await b.driver.prepareIncoming({ ...s, host: b.host });
+      t.is(await a.driver.migrateOut(id, target, async () => 'continue'), 'migrated');
+      t.like(await b.driver.get(id), { powerState: 'running', volumes: { 'vol-root': 'vda', 'vol-data': 'vdb' } });
+      t.deepEqual(await inodes(), before, 'neither volume was copied or made again');
+      // Booted again on the destination: from the same volume.
+      await b.driver.reboot(id, 'HARD');
+      await booted(b.driver);
+      await b.driver.destroy(id);
+      t.true(existsSync(path) && existsSync(data), 'the volumes outlive the guest');
+      t.deepEqual(qemusUnder(b.config.instancesDir), []);
+    },
+  );
+
+  test('virt libvirt - imageFile: the built-in image and its bytes, cached on the host', async (t) => {
+    const r = await rig(t);
+    const { file, format } = await r.driver.imageFile('cirros');
+    t.is(format, 'raw');
+    t.deepEqual(new Uint8Array(await readFile(file)), baseImage(GUEST_BANNER));
+  });
 
   test(
     'virt libvirt - live migration: ' + 'a libvirt job moves the running guest to the other daemon; a re-run is done',

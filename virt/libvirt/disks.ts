@@ -123,12 +123,15 @@ export class HostDisks {
       throw new VirtError(VirtErrorCode.InvalidSpec, `image ${id} names another file (${other}): refused`);
   }
 
-  /** The instance's directory: overlay of `rootGb` on the base image, config drive, empty console log. */
-  async prepare(instanceId: string, image: string, rootGb: number): Promise<InstanceFiles> {
+  /**
+   * The instance's directory: overlay of `rootGb` on the base image (none for an instance whose
+   * root is a volume: `image` undefined), config drive, empty console log.
+   */
+  async prepare(instanceId: string, image: string | undefined, rootGb: number): Promise<InstanceFiles> {
     const f = this.files(instanceId);
     await mkdir(f.dir, { recursive: true });
-    const base = await this.base(image);
-    if (!existsSync(f.disk)) {
+    if (image !== undefined && !existsSync(f.disk)) {
+      const base = await this.base(image);
       const tmp = `${f.disk}.tmp`;
       try {
         await run(this.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', base.file, '-F', base.format, tmp, `${rootGb}G`]);
@@ -145,14 +148,17 @@ export class HostDisks {
     return f;
   }
 
-  /** Copies the instance's disk, flattened, to a qcow2 snapshot file; returns its size. */
-  async snapshot(instanceId: string): Promise<{ file: string; sizeBytes: number }> {
+  /**
+   * Copies the instance's disk (or `rootFile`, its root volume), flattened, to a qcow2 snapshot
+   * file; returns its size.
+   */
+  async snapshot(instanceId: string, rootFile?: string): Promise<{ file: string; sizeBytes: number }> {
     const dir = join(this.root, '_snapshots');
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${instanceId}.qcow2`);
     const tmp = `${file}.tmp`;
     // -U: the running guest holds the disk's lock; a crash-consistent copy is what Nova's live snapshot gives too.
-    await run(this.qemuImg, ['convert', '-U', '-O', 'qcow2', this.files(instanceId).disk, tmp]);
+    await run(this.qemuImg, ['convert', '-U', '-O', 'qcow2', rootFile ?? this.files(instanceId).disk, tmp]);
     await rename(tmp, file);
     return { file, sizeBytes: (await stat(file)).size };
   }

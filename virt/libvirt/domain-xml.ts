@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { GuestNic, GuestSpec } from '../driver.js';
 import { bridgeName, tapName } from './bridges.js';
+import { volumeAlias } from './volumes.js';
 
 /** The metadata element's namespace (libvirt keeps one element per namespace). */
 export const METADATA_NS = 'https://novactor.dev/xmlns/guest/1';
@@ -16,14 +17,23 @@ export interface DomainDesign {
   /** `kvm` where /dev/kvm exists, else `qemu` (TCG). */
   readonly type: 'kvm' | 'qemu';
   readonly emulator: string;
-  /** The instance's root disk (a qcow2 overlay on a base image). */
-  readonly disk: string;
+  /** The instance's root disk: a qcow2 overlay on a base image, or its root volume's file. */
+  readonly disk: RootDisk;
   /** A small raw disk holding the instance id (the guest prints it). */
   readonly configDrive: string;
   /** Where the first serial port writes. */
   readonly consoleLog: string;
   /** Rescued: the rescue image boots first, the instance's disk is attached after it. */
   readonly rescueDisk?: string | undefined;
+  /** Hot-plugged volumes' `<disk>` elements, kept as the definition had them (a redefinition). */
+  readonly volumeDisks?: readonly string[];
+}
+
+/** A root disk's file and format; `volumeId` when it is the instance's root volume. */
+export interface RootDisk {
+  readonly file: string;
+  readonly format: 'qcow2' | 'raw';
+  readonly volumeId?: string | undefined;
 }
 
 /** One interface of the guest: the port's MAC, a tap on its network's bridge (virt/libvirt/bridges.ts). */
@@ -55,9 +65,10 @@ const esc = (s: string) =>
 
 const encodeMeta = (m: DomainMeta) => Buffer.from(JSON.stringify(m), 'utf8').toString('base64');
 
-const disk = (file: string, format: 'qcow2' | 'raw', dev: string) =>
+// A root volume carries its volume's alias (virt/libvirt/volumes.ts), so the domain lists it as `vda`.
+const disk = (file: string, format: 'qcow2' | 'raw', dev: string, volumeId?: string) =>
   `    <disk type='file' device='disk'><driver name='qemu' type='${format}'/><source file='${esc(file)}'/>` +
-  `<target dev='${dev}' bus='ide'/></disk>`;
+  `<target dev='${dev}' bus='ide'/>${volumeId ? `<alias name='${volumeAlias(volumeId)}'/>` : ''}</disk>`;
 
 /**
  * The domain XML. IDE disks so that the BIOS sees them in order: the boot disk first, the
@@ -65,9 +76,10 @@ const disk = (file: string, format: 'qcow2' | 'raw', dev: string) =>
  */
 export function domainXml(d: DomainDesign): string {
   const { spec } = d;
+  const root = (dev: string) => disk(d.disk.file, d.disk.format, dev, d.disk.volumeId);
   const disks = d.rescueDisk
-    ? [disk(d.rescueDisk, 'raw', 'hda'), disk(d.configDrive, 'raw', 'hdb'), disk(d.disk, 'qcow2', 'hdc')]
-    : [disk(d.disk, 'qcow2', 'hda'), disk(d.configDrive, 'raw', 'hdb')];
+    ? [disk(d.rescueDisk, 'raw', 'hda'), disk(d.configDrive, 'raw', 'hdb'), root('hdc')]
+    : [root('hda'), disk(d.configDrive, 'raw', 'hdb')];
   return [
     `<domain type='${d.type}'>`,
     `  <name>${esc(spec.instanceId)}</name>`,
@@ -83,6 +95,7 @@ export function domainXml(d: DomainDesign): string {
     `  <devices>`,
     `    <emulator>${esc(d.emulator)}</emulator>`,
     ...disks,
+    ...(d.volumeDisks ?? []).map((x) => `    ${x}`),
     // A USB controller with room: volumes and plugged interfaces go on USB (QEMU unplugs them alone).
     `    <controller type='usb' index='0' model='qemu-xhci' ports='15'/>`,
     ...(spec.nics ?? []).map((n) => interfaceXml(spec.host, n)),

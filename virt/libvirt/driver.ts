@@ -33,7 +33,7 @@ import { DEFAULT_IMAGE, HostDisks } from './disks.js';
 import { domainUuid, domainXml, readMeta, type DomainMeta } from './domain-xml.js';
 import { defaultMigrationUri, runMigration, untilNoJob } from './migration.js';
 import { Virsh } from './virsh.js';
-import { volumeAlias, volumeDiskXml, volumesIn } from './volumes.js';
+import { hotPluggedDisks, volumeAlias, volumeDiskXml, volumesIn, withDisks } from './volumes.js';
 import { cpuFeatureTraits, hostCpuOf, requiredFeatures } from './cpu-traits.js';
 import { bridgeName, bridgePorts, ensureBridge, tapName } from './bridges.js';
 import { privatePidFile } from './daemon.js';
@@ -143,13 +143,15 @@ export class LibvirtDriver implements HypervisorDriver {
             await this.down(id, s, true, signal);
             s = PowerState.Shutdown;
           }
-          await this.disks.importCopy(id, undefined, spec.flavor.rootGb);
-          await this.define({ ...(await this.specNow(seen)), flavor: spec.flavor }, seen.meta.rescued, signal);
+          // A volume-backed guest's root is its volume: no disk of its own to grow.
+          if (!seen.meta.spec.rootVolume) await this.disks.importCopy(id, undefined, spec.flavor.rootGb);
+          const volumes = await this.volumeDisksOf(id, signal);
+          await this.define({ ...(await this.specNow(seen)), flavor: spec.flavor }, seen.meta.rescued, signal, volumes);
         }
         if (s === PowerState.Shutdown || s === PowerState.Crashed) await this.v(['start', id], signal, id);
         return this.info(id, signal);
       }
-      await this.disks.prepare(id, spec.image ?? DEFAULT_IMAGE, spec.flavor.rootGb);
+      await this.prepareFiles(spec);
       await this.plugBridges(spec);
       checkAborted(signal, id);
       try {
@@ -296,7 +298,7 @@ export class LibvirtDriver implements HypervisorDriver {
       if (spec.host !== this.host)
         throw new VirtError(VirtErrorCode.InvalidSpec, `guest for ${spec.host} prepared on ${this.host}`);
       validateNics(spec.nics);
-      await this.disks.prepare(spec.instanceId, spec.image ?? DEFAULT_IMAGE, spec.flavor.rootGb);
+      await this.prepareFiles(spec);
       // The guest arrives with its interfaces: their bridges must be here before it does.
       await this.plugBridges(spec);
       return { uri: this.migrationUri, domainXml: await this.xmlOf(spec, false) };
@@ -346,13 +348,16 @@ export class LibvirtDriver implements HypervisorDriver {
           instanceId,
         });
       const xmlFile = join(this.disks.files(instanceId).dir, 'migration.xml');
-      await writeFile(xmlFile, target.domainXml);
+      // The destination's domain is made from the spec: the volumes hot-plugged here go with it.
+      const live = await this.v(['dumpxml', instanceId], signal, instanceId);
+      await writeFile(xmlFile, withDisks(target.domainXml, hotPluggedDisks(live)));
       // A failed job leaves the guest running here: a transient failure (a port taken meanwhile
       // by another daemon's QEMU, a busy domain) is tried again before the step gives up.
       for (let attempt = 1; ; attempt++) {
         try {
           return await runMigration(this.virsh, instanceId, {
             xmlFile,
+            localDisks: seen.meta.spec.rootVolume ? ['hdb'] : ['hda', 'hdb'],
             uri: target.uri,
             control,
             pollMs: this.pollMs,
@@ -372,8 +377,8 @@ export class LibvirtDriver implements HypervisorDriver {
 
   snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {
     return this.locked(VirtOp.Snapshot, instanceId, opts, async (signal) => {
-      await this.found(instanceId, signal);
-      const saved = await this.disks.snapshot(instanceId);
+      const seen = await this.found(instanceId, signal);
+      const saved = await this.disks.snapshot(instanceId, seen.meta.spec.rootVolume?.path);
       return { sizeBytes: saved.sizeBytes, file: saved.file };
     });
   }
@@ -382,6 +387,13 @@ export class LibvirtDriver implements HypervisorDriver {
     return this.locks.track(async () => {
       checkAborted(opts?.signal);
       return this.disks.cleanCache(minAgeMs, Date.now());
+    });
+  }
+
+  imageFile(image: string, opts?: CallOptions): Promise<{ file: string; format: string }> {
+    return this.locks.track(async () => {
+      checkAborted(opts?.signal);
+      return this.disks.base(image);
     });
   }
 
@@ -514,7 +526,7 @@ export class LibvirtDriver implements HypervisorDriver {
       const from = seen.status.powerState;
       const to = p.to.powerState;
       if (change === 'rescue' || change === 'unrescue') {
-        await this.define(await this.specNow(seen), p.to.rescued, signal);
+        await this.define(await this.specNow(seen), p.to.rescued, signal, await this.volumeDisksOf(id, signal));
         await this.down(id, from, false, signal);
         await this.v(['start', id], signal, id);
       } else if (to === PowerState.Shutdown) {
@@ -562,22 +574,51 @@ export class LibvirtDriver implements HypervisorDriver {
     for (const network of new Set((spec.nics ?? []).map((n) => n.network))) await ensureBridge(bridgeName(network));
   }
 
+  /**
+   * The guest's files here: its config drive and console, and its root disk — an overlay on its
+   * image, unless it boots from a volume, whose file is the root disk as it is.
+   */
+  private async prepareFiles(spec: GuestSpec): Promise<void> {
+    if (spec.rootVolume) {
+      volumeDiskXml(spec.rootVolume); // a bad id or device is refused before anything is made
+      await this.disks.prepare(spec.instanceId, undefined, spec.flavor.rootGb);
+    } else await this.disks.prepare(spec.instanceId, spec.image ?? DEFAULT_IMAGE, spec.flavor.rootGb);
+  }
+
+  /** The hot-plugged volumes' disks of the guest's persistent definition. */
+  private async volumeDisksOf(id: string, signal?: AbortSignal): Promise<string[]> {
+    return hotPluggedDisks(await this.v(['dumpxml', '--inactive', id], signal, id));
+  }
+
   /** The guest's domain on this host: its files here, rescued or not. */
-  private async xmlOf(spec: GuestSpec, rescued: boolean): Promise<string> {
+  private async xmlOf(spec: GuestSpec, rescued: boolean, volumeDisks?: readonly string[]): Promise<string> {
     const f = this.disks.files(spec.instanceId);
+    const root = spec.rootVolume;
     return domainXml({
       spec,
       type: this.virtType,
       emulator: this.emulator,
-      disk: f.disk,
+      disk: root
+        ? { file: root.path, format: root.format, volumeId: root.volumeId }
+        : { file: f.disk, format: 'qcow2' },
       configDrive: f.configDrive,
       consoleLog: f.consoleLog,
       rescueDisk: rescued ? (await this.disks.base('rescue')).file : undefined,
+      ...(volumeDisks ? { volumeDisks } : {}),
     });
   }
 
-  private async define(spec: GuestSpec, rescued: boolean, signal?: AbortSignal): Promise<void> {
-    const xml = await this.xmlOf(spec, rescued);
+  /**
+   * A redefinition from the spec (rescue, unrescue, a resize here) keeps the volumes hot-plugged
+   * into the definition: `volumeDisks`, read from it first (volumeDisksOf).
+   */
+  private async define(
+    spec: GuestSpec,
+    rescued: boolean,
+    signal?: AbortSignal,
+    volumeDisks?: readonly string[],
+  ): Promise<void> {
+    const xml = await this.xmlOf(spec, rescued, volumeDisks);
     const file = join(this.disks.files(spec.instanceId).dir, 'domain.xml');
     await writeFile(`${file}.tmp`, xml);
     await rename(`${file}.tmp`, file);

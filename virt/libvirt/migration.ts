@@ -1,12 +1,13 @@
 /**
  * A libvirt live migration, watched: `virsh migrate --live --p2p` (the source's libvirtd drives
- * it, so it goes on if the caller dies), `--copy-storage-all` (the whole disk as the guest
- * sees it: the guest's base may be one the destination cannot have — an unshelved instance's
- * base is its shelved image, deleted after the unshelve, and a resized one's disk has no base
- * at all — so copying only the overlay would leave the destination reading another base
- * through it), `--persistent --undefinesource` (the domain is
- * defined at the destination and no longer here), and `--xml`/`--persistent-xml` (the destination's
- * own paths and metadata, for the running guest and for its definition).
+ * it, so it goes on if the caller dies), `--copy-storage-all --migrate-disks` (the guest's own
+ * disks, whole as the guest sees them — its base may be one the destination cannot have: an
+ * unshelved instance's base is its shelved image, deleted after the unshelve, and a resized
+ * one's disk has no base at all, so copying only the overlay would leave the destination
+ * reading another base through it — and never its volumes, which both hosts reach),
+ * `--persistent --undefinesource` (the domain is defined at the destination and no longer
+ * here), and `--xml`/`--persistent-xml` (the destination's own paths and metadata, for the
+ * running guest and for its definition).
  * While it runs, `control` is asked each poll: abort → `domjobabort` (the guest stays here,
  * running); complete → the guest is paused so that the copy converges (Nova's force-complete
  * without post-copy), and its destination unpauses it.
@@ -19,7 +20,15 @@ import { virshError, type Virsh } from './virsh.js';
 export async function runMigration(
   virsh: Virsh,
   instanceId: string,
-  o: { xmlFile: string; uri: string; control: MigrationControl; pollMs: number; signal?: AbortSignal | undefined },
+  o: {
+    xmlFile: string;
+    uri: string;
+    /** The guest's disks of this host (its overlay, its config drive), copied; its volumes are not. */
+    localDisks: readonly string[];
+    control: MigrationControl;
+    pollMs: number;
+    signal?: AbortSignal | undefined;
+  },
 ): Promise<'migrated' | 'aborted'> {
   const call = virsh.start([
     'migrate',
@@ -28,6 +37,11 @@ export async function runMigration(
     '--persistent',
     '--undefinesource',
     '--copy-storage-all',
+    '--migrate-disks',
+    o.localDisks.join(','),
+    // A volume's file is one both hosts open (the volume store: shared storage); libvirt would
+    // refuse to leave a disk behind that is not on a filesystem it knows as shared.
+    '--unsafe',
     '--xml',
     o.xmlFile,
     '--persistent-xml', // the destination's persistent definition too, else it keeps the source's paths

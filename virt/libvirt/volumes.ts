@@ -26,13 +26,38 @@ export function volumeDiskXml(v: VolumeConnection): string {
   );
 }
 
-/** The volumes a domain's XML holds: volume id → novactor's device (`vdX`). */
+/**
+ * The `<disk>` elements of the hot-plugged volumes (USB, not the root) in a domain's XML, as
+ * input again: without the `index` libvirt numbers a running guest's sources with.
+ */
+export function hotPluggedDisks(xml: string): string[] {
+  return (xml.match(/<disk\b[\s\S]*?<\/disk>/g) ?? [])
+    .filter((d) => /<alias name='ua-vol-[A-Za-z0-9_-]+'\/>/.test(d) && /<target dev='sd[a-z]{1,2}'/.test(d))
+    .map((d) => d.replace(/ index='\d+'/g, ''));
+}
+
+/**
+ * A domain's XML with `disks` added to its devices: a live migration's destination domain gets
+ * the source's hot-plugged volumes, at the same USB addresses (libvirt refuses a destination
+ * whose devices differ from the running guest's).
+ */
+export function withDisks(domainXml: string, disks: readonly string[]): string {
+  if (disks.length === 0) return domainXml;
+  const at = domainXml.lastIndexOf('</devices>');
+  if (at < 0) throw new VirtError(VirtErrorCode.InvalidSpec, 'a domain without devices');
+  return `${domainXml.slice(0, at)}${disks.map((d) => `  ${d}\n`).join('')}  ${domainXml.slice(at)}`;
+}
+
+/**
+ * The volumes a domain's XML holds: volume id → novactor's device (`vdX`). A root volume is the
+ * domain's boot disk on IDE (domain-xml.ts): `vda`, whichever IDE slot a rescue put it in.
+ */
 export function volumesIn(xml: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const disk of xml.match(/<disk\b[\s\S]*?<\/disk>/g) ?? []) {
     const alias = /<alias name='ua-vol-([A-Za-z0-9_-]+)'\/>/.exec(disk)?.[1];
-    const dev = /<target dev='sd([a-z]{1,2})'/.exec(disk)?.[1];
-    if (alias && dev) out[alias] = `vd${dev}`;
+    const target = /<target dev='(sd|hd)([a-z]{1,2})'/.exec(disk);
+    if (alias && target) out[alias] = target[1] === 'hd' ? 'vda' : `vd${target[2]}`;
   }
   return out;
 }

@@ -326,6 +326,11 @@ test('boot from volume - a new volume made for the image, deleted with the insta
   t.like(made, { sizeGb: 2, status: 'in-use', bootable: true });
   const path = (await c.stores.volumes.get(root!.volumeId))!.value.path;
   t.true(existsSync(path));
+  // It boots from its volume: a rebuild keeps its image (Nova before 2.93), a new guest on the same volume.
+  const other = await c.act(id, 'rebuild', { image: 'another-image' });
+  t.like(other, { type: 'command.rejected', body: { code: 'InvalidInput' } });
+  t.is((await c.act(id, 'rebuild', { image: 'cirros' })).type, 'instance.rebuild.end');
+  t.like(volumeOf(await volumeCall(c, 'show', { volumeId: root!.volumeId })), { status: 'in-use' });
   t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
   await eventually(async () => {
     if (await c.stores.volumes.get(root!.volumeId)) throw new Error('the root volume is still there');
@@ -346,6 +351,24 @@ test('boot from volume - bad mappings are refused before anything is made', asyn
   t.like(await refused({ blockDeviceMapping: [{ ...blank, sourceType: 'image', volumeSize: 1 }] }), {
     code: 'InvalidInput',
   });
+  // An image larger than the volume made for it (Nova's API check): refused, no volume made.
+  const imageId = randomUUID();
+  const now = Date.now();
+  await c.stores.images.create(imageId, {
+    imageId,
+    name: 'two-gigabytes',
+    project: 'demo',
+    kind: 'upload',
+    status: 'active',
+    sizeBytes: 2 * 1024 ** 3,
+    diskFormat: 'raw',
+    createdAt: now,
+    updatedAt: now,
+  });
+  const image = { ...blank, sourceType: 'image', uuid: imageId };
+  const tooSmall = await refused({ image: imageId, blockDeviceMapping: [{ ...image, volumeSize: 1 }] });
+  t.like(tooSmall, { code: 'InvalidInput' });
+  t.regex(String(tooSmall['message']), /larger than a volume of 1 GB/);
 });
 
 test('audit - a leaked attachment is found (I8, and by its host) and released on the second run', async (t) => {
