@@ -1,5 +1,5 @@
 /**
- * The short chaos suite of `npm test` (issue 7): two seeds for 30 s on one nats-server and
+ * The short chaos suite of `npm test` (issue 7): one seed for 30 s on one nats-server and
  * one seed for 45 s on a 3-node cluster (where one node is lost for good and replaced), each with
  * every kind of fault, through the same code
  * as `novactor chaos`. Each run must end with no violation and no problem (nothing lost,
@@ -17,8 +17,8 @@ const say = (line: string) => {
 };
 
 const RUNS: ChaosOptions[] = [
-  // Two, not three: CI's 25 minutes (seed 13 runs in `npm run chaos:soak`'s seeds like any other).
-  ...[11, 12].map((seed) => ({
+  // One, not three: CI's 25 minutes (seeds 12 and 13 run in `npm run chaos:soak`'s like any other).
+  ...[11].map((seed) => ({
     seed,
     durationMs: 30_000,
     clients: 3,

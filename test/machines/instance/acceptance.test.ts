@@ -96,31 +96,33 @@ test('instance machine - every command in every reachable state is rejected, def
     for (const [action, variants] of Object.entries(COMMANDS) as [InstanceAction, readonly CommandVariant[]][]) {
       for (const v of variants) {
         const cmd = commandOf(action, v);
-        const where = `${action} ${JSON.stringify(v)} in ${serialize(snap)}`;
+        // Named only when something is wrong: serializing every state for every command cost most of the run.
+        const where = () => `${action} ${JSON.stringify(v)} in ${serialize(snap)}`;
         const d = decide(snap.context, cmd);
         const [after, acts] = transition(instanceMachine, snap, cmd);
         const es = effects(acts);
         const own = finals(es, cmd.id);
-        if (d.kind === 'duplicate') problems.push(`${where}: a fresh id is a duplicate`);
+        if (d.kind === 'duplicate') problems.push(`${where()}: a fresh id is a duplicate`);
         else if (d.kind === 'defer') {
           tally.deferred++;
-          if (snap.context.op?.finished !== true) problems.push(`${where}: deferred with no hand-back in flight`);
-          if (es.length > 0 || after.context !== snap.context) problems.push(`${where}: a deferred command acted`);
+          if (snap.context.op?.finished !== true) problems.push(`${where()}: deferred with no hand-back in flight`);
+          if (es.length > 0 || after.context !== snap.context) problems.push(`${where()}: a deferred command acted`);
         } else if (d.kind === 'reject') {
           tally.rejected++;
           if (es.length !== 1 || own.length !== 1 || own[0]?.event !== 'command.rejected')
-            problems.push(`${where}: not a lone command.rejected`);
-          if (JSON.stringify(after.value) !== JSON.stringify(snap.value)) problems.push(`${where}: rejected but moved`);
+            problems.push(`${where()}: not a lone command.rejected`);
+          if (JSON.stringify(after.value) !== JSON.stringify(snap.value))
+            problems.push(`${where()}: rejected but moved`);
         } else {
           tally.accepted++;
           const target = ACCEPTANCES[d.as].target;
           const expected = target ?? topState(snap);
-          if (topState(after) !== expected) problems.push(`${where}: accepted as ${d.as} in ${topState(after)}`);
+          if (topState(after) !== expected) problems.push(`${where()}: accepted as ${d.as} in ${topState(after)}`);
           for (const answer of ['done', 'failed'] as const) {
             const r = drive(after, answer, cmd.id);
             const total = own.length + r.finals;
-            if (!r.settled) problems.push(`${where}: answering ${answer} never settles`);
-            else if (total !== 1) problems.push(`${where}: ${total} finals answering every step ${answer}`);
+            if (!r.settled) problems.push(`${where()}: answering ${answer} never settles`);
+            else if (total !== 1) problems.push(`${where()}: ${total} finals answering every step ${answer}`);
           }
         }
       }
