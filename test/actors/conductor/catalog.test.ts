@@ -9,6 +9,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { adminType, queryType, subjects, type AggregateRecord, type Envelope } from '../../../protocol/index.js';
 import { architectureOf, archTrait } from '../../../machines/scheduling/index.js';
+import { storedImage } from '../../helpers/images.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { adminRequest, okBody, request } from '../../helpers/requests.js';
 import { TestClient } from '../../helpers/client.js';
@@ -270,22 +271,7 @@ test.serial(
     const c = await cloud;
     const arch = architectureOf(process.arch)!;
     t.true((await traitsOf(c, 't2')).includes(archTrait(arch)), 'every host reports its architecture');
-    const image = async (properties: Record<string, string>) => {
-      const imageId = randomUUID();
-      const now = Date.now();
-      await c.stores.images.create(imageId, {
-        imageId,
-        name: 'props',
-        project: 'demo',
-        kind: 'upload',
-        status: 'active',
-        sizeBytes: 1,
-        properties,
-        createdAt: now,
-        updatedAt: now,
-      });
-      return imageId;
-    };
+    const image = (properties: Record<string, string>) => storedImage(c, { name: 'props', properties });
     const other = arch === 'aarch64' ? 'x86_64' : 'aarch64';
     const elsewhere = await bootOn(c, 'm1.tiny', { image: await image({ hw_architecture: other }) });
     t.is((elsewhere.body['fault'] as { code: string } | undefined)?.code, 'NoValidHost', JSON.stringify(elsewhere));

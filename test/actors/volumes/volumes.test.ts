@@ -15,6 +15,7 @@ import {
   subjects,
   type VolumeView,
 } from '../../../protocol/index.js';
+import { storedImage } from '../../helpers/images.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { newVolume, volumeCall, volumeOf, volumeProblems } from '../../helpers/volumes.js';
 import { eventually } from '../../helpers/eventually.js';
@@ -352,19 +353,7 @@ test('boot from volume - bad mappings are refused before anything is made', asyn
     code: 'InvalidInput',
   });
   // An image larger than the volume made for it (Nova's API check): refused, no volume made.
-  const imageId = randomUUID();
-  const now = Date.now();
-  await c.stores.images.create(imageId, {
-    imageId,
-    name: 'two-gigabytes',
-    project: 'demo',
-    kind: 'upload',
-    status: 'active',
-    sizeBytes: 2 * 1024 ** 3,
-    diskFormat: 'raw',
-    createdAt: now,
-    updatedAt: now,
-  });
+  const imageId = await storedImage(c, { name: 'two-gigabytes', sizeBytes: 2 * 1024 ** 3, diskFormat: 'raw' });
   const image = { ...blank, sourceType: 'image', uuid: imageId };
   const tooSmall = await refused({ image: imageId, blockDeviceMapping: [{ ...image, volumeSize: 1 }] });
   t.like(tooSmall, { code: 'InvalidInput' });
