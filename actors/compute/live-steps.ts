@@ -8,7 +8,7 @@ import { type Move, StepErrorCode } from '../../machines/instance/index.js';
 import { isOpenMigration, migrationIdOf, setInactiveBinding } from '../records/index.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
-import type { MigrationTarget } from '../../virt/index.js';
+import { isVirtError, VirtErrorCode, type MigrationTarget } from '../../virt/index.js';
 
 export const LIVE_STEPS = ['liveMigrate', 'postLiveMigration'] as const;
 
@@ -67,7 +67,12 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
         const now = await moveNow();
         return now?.abortBy ? ('abort' as const) : now?.forceBy ? ('complete' as const) : ('continue' as const);
       };
-      const outcome = await d.driver.migrateOut(c.instanceId, target, control, { signal });
+      // A guest the hypervisor will not move (a device it cannot migrate): a failure with its code, rolled back.
+      const outcome = await d.driver.migrateOut(c.instanceId, target, control, { signal }).catch((err: unknown) => {
+        if (isVirtError(err) && !err.retryable && err.code === VirtErrorCode.InvalidState) return err;
+        throw err;
+      });
+      if (typeof outcome !== 'string') return failed({ code: outcome.code, message: outcome.message });
       return outcome === 'aborted' ? cancelled((await moveNow())?.abortBy ?? 'an abort') : done();
     }
     const until = d.clock.now() + (d.liveMigrationMs ?? 500);

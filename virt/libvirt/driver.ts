@@ -37,7 +37,7 @@ import { hotPluggedDisks, volumeAlias, volumeDiskXml, volumesIn, withDisks } fro
 import { cpuFeatureTraits, hostCpuOf, requiredFeatures } from './cpu-traits.js';
 import { bridgeName, bridgePorts, ensureBridge, tapName } from './bridges.js';
 import { privatePidFile } from './daemon.js';
-import { freeUsbPort, hasMac, pluggedInterfaceXml, readNics, writeNics } from './interfaces.js';
+import { freeUsbPort, hasMac, hasPluggedInterface, pluggedInterfaceXml, readNics, writeNics } from './interfaces.js';
 
 export interface LibvirtDriverConfig {
   readonly host: string;
@@ -350,6 +350,13 @@ export class LibvirtDriver implements HypervisorDriver {
       const xmlFile = join(this.disks.files(instanceId).dir, 'migration.xml');
       // The destination's domain is made from the spec: the volumes hot-plugged here go with it.
       const live = await this.v(['dumpxml', instanceId], signal, instanceId);
+      if (hasPluggedInterface(live))
+        throw new VirtError(
+          VirtErrorCode.InvalidState,
+          `${instanceId}: an interface plugged into the running guest (a USB NIC, which QEMU cannot migrate) ` +
+            'stops a live migration: detach it first, or migrate the instance cold',
+          { instanceId },
+        );
       await writeFile(xmlFile, withDisks(target.domainXml, hotPluggedDisks(live)));
       // A failed job leaves the guest running here: a transient failure (a port taken meanwhile
       // by another daemon's QEMU, a busy domain) is tried again before the step gives up.

@@ -22,6 +22,12 @@ export function pluggedInterfaceXml(host: string, nic: GuestNic, port: number): 
   );
 }
 
+/**
+ * Whether a domain's XML has an interface plugged since its boot (a USB NIC): QEMU cannot migrate
+ * a usb-net device ("non-migratable device"), so such a guest cannot be live-migrated.
+ */
+export const hasPluggedInterface = (xml: string): boolean => xml.includes("<model type='usb-net'/>");
+
 /** USB ports of the controller (domain-xml.ts). */
 export const USB_PORTS = 15;
 
