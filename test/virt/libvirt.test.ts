@@ -296,8 +296,9 @@ withLibvirt('virt libvirt', () => {
   }
 
   test(
-    'virt libvirt - boot from volume: the root volume, holding its image, is the boot disk; a live migration leaves ' +
-      'it and a hot-plugged volume where they are (refused while an interface is plugged); the volumes outlive the guest',
+    'virt libvirt - boot from volume: the root volume, holding its image, is the boot disk; ' +
+      'a live migration leaves it and a hot-plugged volume where they are ' +
+      '(refused while an interface is plugged); the volumes outlive the guest',
     async (t) => {
       const a = await rig(t);
       const b = await rig(t);

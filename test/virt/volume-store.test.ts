@@ -42,7 +42,9 @@ test('volume store - a raw volume from a raw image without qemu-img: its bytes, 
   t.deepEqual(head, bytes);
 });
 
-test('volume store - an image larger than the volume, or not raw without qemu-img, is refused; nothing is left', async (t) => {
+const REFUSED =
+  'volume store - an image larger than the volume, or not raw without qemu-img, is refused; nothing is left';
+test(REFUSED, async (t) => {
   const { dir, volumes } = await scratch(t);
   const store = new VolumeStore(volumes, null);
   const big = join(dir, 'big.raw');

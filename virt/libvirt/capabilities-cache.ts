@@ -12,6 +12,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from './pid.js';
 
 /** Where the machine's copy lives unless a caller says otherwise. */
 export const defaultCapabilitiesCache = (): string => join(tmpdir(), 'novactor-qemu-capabilities');
@@ -58,15 +59,6 @@ function keep(root: string, shared: string): void {
     renameSync(tmp, to);
   }
 }
-
-const pidAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Takes the probe lock (a directory: mkdir is atomic across processes), or says who holds it. */
 function tryLock(lock: string): boolean {

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { withSharedCapabilities } from './capabilities-cache.js';
+import { pidAlive } from './pid.js';
 
 /** libvirt's fixed paths, each bound to `<root>/<dir>` inside the daemon's namespace. */
 const BINDS: ReadonlyArray<readonly [string, string]> = [
@@ -167,14 +168,7 @@ async function adoptRunning(root: string): Promise<PrivateLibvirtd | undefined> 
   } catch {
     return undefined;
   }
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = () => pidAlive(pid);
   const uri = privateUri(root);
   if (!(pid > 0) || !alive() || !(await answers(uri))) return undefined;
   const exited = (async () => {

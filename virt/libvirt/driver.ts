@@ -99,6 +99,8 @@ interface Observed {
   readonly reason: string;
   /** Its volumes (volume id → device), as its XML holds them. */
   readonly volumes: Record<string, string>;
+  /** The running domain's XML (`dumpxml`) it was read from. */
+  readonly xml: string;
 }
 
 export class LibvirtDriver implements HypervisorDriver {
@@ -349,15 +351,14 @@ export class LibvirtDriver implements HypervisorDriver {
         });
       const xmlFile = join(this.disks.files(instanceId).dir, 'migration.xml');
       // The destination's domain is made from the spec: the volumes hot-plugged here go with it.
-      const live = await this.v(['dumpxml', instanceId], signal, instanceId);
-      if (hasPluggedInterface(live))
+      if (hasPluggedInterface(seen.xml))
         throw new VirtError(
           VirtErrorCode.InvalidState,
           `${instanceId}: an interface plugged into the running guest (a USB NIC, which QEMU cannot migrate) ` +
             'stops a live migration: detach it first, or migrate the instance cold',
           { instanceId },
         );
-      await writeFile(xmlFile, withDisks(target.domainXml, hotPluggedDisks(live)));
+      await writeFile(xmlFile, withDisks(target.domainXml, hotPluggedDisks(seen.xml)));
       // A failed job leaves the guest running here: a transient failure (a port taken meanwhile
       // by another daemon's QEMU, a busy domain) is tried again before the step gives up.
       for (let attempt = 1; ; attempt++) {
@@ -641,7 +642,7 @@ export class LibvirtDriver implements HypervisorDriver {
     const meta = xml === undefined ? undefined : readMeta(xml);
     if (!meta || meta.spec.host !== this.host || meta.spec.instanceId !== id) return undefined;
     const { state, reason, powerState } = await this.state(id, signal);
-    return { meta, state, reason, status: { powerState, rescued: meta.rescued }, volumes: volumesIn(xml!) };
+    return { meta, state, reason, status: { powerState, rescued: meta.rescued }, volumes: volumesIn(xml!), xml: xml! };
   }
 
   private async found(id: string, signal?: AbortSignal): Promise<Observed> {

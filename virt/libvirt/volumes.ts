@@ -26,14 +26,25 @@ export function volumeDiskXml(v: VolumeConnection): string {
   );
 }
 
+/** Each volume's `<disk>` element in a domain's XML: its volume id and its target's bus letters (`sd`, `hd`). */
+function volumeDisks(xml: string): Array<{ element: string; volumeId: string; bus: string; letters: string }> {
+  const out = [];
+  for (const element of xml.match(/<disk\b[\s\S]*?<\/disk>/g) ?? []) {
+    const volumeId = /<alias name='ua-vol-([A-Za-z0-9_-]+)'\/>/.exec(element)?.[1];
+    const target = /<target dev='(sd|hd)([a-z]{1,2})'/.exec(element);
+    if (volumeId && target) out.push({ element, volumeId, bus: target[1]!, letters: target[2]! });
+  }
+  return out;
+}
+
 /**
  * The `<disk>` elements of the hot-plugged volumes (USB, not the root) in a domain's XML, as
  * input again: without the `index` libvirt numbers a running guest's sources with.
  */
 export function hotPluggedDisks(xml: string): string[] {
-  return (xml.match(/<disk\b[\s\S]*?<\/disk>/g) ?? [])
-    .filter((d) => /<alias name='ua-vol-[A-Za-z0-9_-]+'\/>/.test(d) && /<target dev='sd[a-z]{1,2}'/.test(d))
-    .map((d) => d.replace(/ index='\d+'/g, ''));
+  return volumeDisks(xml)
+    .filter((d) => d.bus === 'sd')
+    .map((d) => d.element.replace(/ index='\d+'/g, ''));
 }
 
 /**
@@ -53,11 +64,5 @@ export function withDisks(domainXml: string, disks: readonly string[]): string {
  * domain's boot disk on IDE (domain-xml.ts): `vda`, whichever IDE slot a rescue put it in.
  */
 export function volumesIn(xml: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const disk of xml.match(/<disk\b[\s\S]*?<\/disk>/g) ?? []) {
-    const alias = /<alias name='ua-vol-([A-Za-z0-9_-]+)'\/>/.exec(disk)?.[1];
-    const target = /<target dev='(sd|hd)([a-z]{1,2})'/.exec(disk);
-    if (alias && target) out[alias] = target[1] === 'hd' ? 'vda' : `vd${target[2]}`;
-  }
-  return out;
+  return Object.fromEntries(volumeDisks(xml).map((d) => [d.volumeId, d.bus === 'hd' ? 'vda' : `vd${d.letters}`]));
 }
