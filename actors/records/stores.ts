@@ -25,7 +25,7 @@ import {
 } from '../../protocol/index.js';
 import { names } from '../runtime/index.js';
 import { imageStore, type ImageStore } from './image-store.js';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { isActorError, ActorErrorCode } from '../errors.js';
 import { RecordBucket } from './kv-record.js';
 import { INSTANCE_RECORD_UPGRADES } from './upgrades.js';
@@ -63,6 +63,12 @@ export async function removeImage(stores: Pick<Stores, 'images' | 'imageData'>, 
 export async function openStores(nc: NatsConnection, prefix?: string): Promise<Stores> {
   const b = names(prefix).buckets;
   const kvm = new Kvm(nc);
+  // nats.js opens a bucket for reads through the stream API (a JSON request, the value in
+  // base64, an Error built for every missing key) unless told that the stream answers direct
+  // gets. Bootstrap decides that per cloud (directGets: on one server only): read it back.
+  const jsm = await jetstreamManager(nc);
+  const allow_direct = (await jsm.streams.info(`KV_${b.instances}`)).config.allow_direct === true;
+  const open = (name: string) => kvm.open(name, { allow_direct });
   const [
     instances,
     flavors,
@@ -80,21 +86,21 @@ export async function openStores(nc: NatsConnection, prefix?: string): Promise<S
     ipam,
     volumes,
   ] = await Promise.all([
-    kvm.open(b.instances),
-    kvm.open(b.flavors),
-    kvm.open(b.quotas),
-    kvm.open(b.quotaUsage),
-    kvm.open(b.services),
-    kvm.open(b.hosts),
-    kvm.open(b.migrations),
-    kvm.open(b.images),
-    kvm.open(b.groups),
-    kvm.open(b.aggregates),
-    kvm.open(b.networks),
-    kvm.open(b.subnets),
-    kvm.open(b.ports),
-    kvm.open(b.ipam),
-    kvm.open(b.volumes),
+    open(b.instances),
+    open(b.flavors),
+    open(b.quotas),
+    open(b.quotaUsage),
+    open(b.services),
+    open(b.hosts),
+    open(b.migrations),
+    open(b.images),
+    open(b.groups),
+    open(b.aggregates),
+    open(b.networks),
+    open(b.subnets),
+    open(b.ports),
+    open(b.ipam),
+    open(b.volumes),
   ]);
   return {
     instances: new RecordBucket<InstanceRecord>(instances, InstanceRecord, 'instance', INSTANCE_RECORD_UPGRADES),

@@ -1,6 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import './nats-request-patch.js'; // one Error less per request (see there)
+import './nats-write-patch.js'; // one socket write per turn of the event loop (see there)
 
 /** The inbox prefix of a user: replies to its requests arrive only there. */
 export const inboxPrefixOf = (user: string) => `_INBOX.${user.replace(/[^A-Za-z0-9_-]/g, '_')}`;
