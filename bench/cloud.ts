@@ -108,6 +108,12 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((r) => child.once('exit', () => r()));
 }
 
+/**
+ * How many farm processes carry `hosts` hosts: one for a few hundred, then at most 2,500 a
+ * farm (and at least two), so 10,000 hosts are four processes, as the idle scenario has them.
+ */
+export const farmsFor = (hosts: number): number => (hosts < 500 ? 1 : Math.max(2, Math.ceil(hosts / 2500)));
+
 export async function startBenchCloud(
   o: { hosts: number; farms?: number; farm?: Omit<FarmOptions, 'hosts' | 'first' | 'name'> } = { hosts: 0 },
 ): Promise<BenchCloud> {

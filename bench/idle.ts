@@ -6,7 +6,7 @@
  * cost grows with hosts by design, apart.
  */
 import { tableOf } from './boot.js';
-import { delta, say as sayFor, startBenchCloud } from './cloud.js';
+import { delta, farmsFor, say as sayFor, startBenchCloud } from './cloud.js';
 import { numOpt } from './sizes.js';
 import { r1 } from './stats.js';
 
@@ -17,7 +17,7 @@ const CONTROL_PLANE = ['nats-server', 'placement', 'gateway', 'conductor'];
 export async function run(args: string[]): Promise<{ results: unknown; table: string }> {
   const hosts = numOpt(args, 'hosts', { full: 10_000, quick: 1000, tiny: 10 });
   const windowS = numOpt(args, 'window', { full: 60, quick: 30, tiny: 3 });
-  const farms = Math.max(1, Math.ceil(hosts / 2500));
+  const farms = farmsFor(hosts);
   say(`${hosts} idle hosts in ${farms} farm processes`);
   const started = performance.now();
   const cloud = await startBenchCloud({ hosts, farms });

@@ -7,7 +7,7 @@ import { bootMany } from './boots.js';
 import { measureBoots, tableOf } from './boot.js';
 import { svgChart } from './chart.js';
 import { BenchClient } from './client.js';
-import { delta, say as sayFor, startBenchCloud, workWrites } from './cloud.js';
+import { delta, farmsFor, say as sayFor, startBenchCloud, workWrites } from './cloud.js';
 import { numOpt, sizeOf } from './sizes.js';
 import { r1, r3 } from './stats.js';
 
@@ -30,7 +30,7 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
   const hostSeries = listOpt(
     args,
     'hosts-series',
-    size === 'tiny' ? [1, 3] : size === 'quick' ? [10, 100] : [10, 100, 1000],
+    size === 'tiny' ? [1, 3] : size === 'quick' ? [10, 100] : [10, 100, 1000, 10_000],
   );
   const instanceSeries = listOpt(
     args,
@@ -48,7 +48,7 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       hosts,
       instances: perHostPoint,
       concurrency,
-      farms: hosts >= 500 ? 2 : 1,
+      farms: farmsFor(hosts),
       ceilingN: size === 'tiny' ? 500 : 10_000,
     });
     byHosts.push({
