@@ -11,6 +11,7 @@
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { statePath, StepErrorCode, type InstanceSnapshot, type StepName } from '../../machines/instance/index.js';
+import { claimedSizes, volumeBackedClaim } from '../../machines/claims/index.js';
 import { TrackerErrorCode } from '../../machines/tracker/index.js';
 import {
   encodeMessage,
@@ -93,7 +94,8 @@ export function buildSteps(d: BuildStepDeps, images: ImageStepDeps): StepTable<(
 
   const claim = async ({ key, snapshot }: StepContext): Promise<StepResult> => {
     const c = snapshot.context;
-    const flavor = { vcpus: c.flavor.vcpus, memoryMb: c.flavor.memoryMb, rootGb: c.flavor.rootGb };
+    // A volume-backed instance claims no root disk here (machines/claims), as placement's claim.
+    const flavor = claimedSizes(c.flavor, volumeBackedClaim(c));
     const a = await d.tracker.use((t) =>
       t.handle({ type: 'instanceClaim', opId: key, instanceId: c.instanceId, flavor }),
     );

@@ -37,7 +37,7 @@ export function evacuateSteps(d: MoveStepDeps): StepTable<(typeof EVACUATE_STEPS
         type: 'instanceClaim',
         opId: `${c.instanceId}:${m.opId}:evacuateClaim`,
         instanceId: c.instanceId,
-        flavor: sizes(c.flavor),
+        flavor: sizes(c.flavor, c),
       });
       if (!own.ok) return failed({ code: fin.code, message: fin.message });
     }

@@ -60,7 +60,9 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
       return failed({ code: StepErrorCode.FlavorNotFound, message: `flavor ${m.requestedFlavor} not found` });
     // A driver whose guests have disks never shrinks one (Nova's libvirt driver: "Unable to
     // resize disk down", rolled back with the instance as it was): refused before anything is written.
-    if (d.driver.importDisk && newFlavor.rootGb < m.oldFlavor.rootGb)
+    // A volume-backed guest has no root disk of its own to shrink (Nova skips the check when
+    // booted_from_volume): its flavor's root disk may be anything.
+    if (d.driver.importDisk && !c.bootVolume && newFlavor.rootGb < m.oldFlavor.rootGb)
       return failed({
         code: StepErrorCode.ResizeDown,
         message:
@@ -134,7 +136,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
       opId: `${key}:source`,
       migrationId: mid,
       instanceId: c.instanceId,
-      flavor: sizes(m.oldFlavor),
+      flavor: sizes(m.oldFlavor, rec),
       side: 'source',
       kind: trackerKind(m),
     });
@@ -155,7 +157,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
     if (mig?.value.destHost !== m.source) {
       if (mig?.value.destHost) return false; // an earlier run went elsewhere
       try {
-        await holdOnRoot(c.instanceId, rec, source, larger(m.oldFlavor, flavor));
+        await holdOnRoot(c.instanceId, rec, source, larger(m.oldFlavor, flavor, rec));
       } catch (err) {
         if (err instanceof CallError && err.status === 409) return false;
         throw err;
@@ -168,7 +170,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
         opId: `${key}:${side === 'source' ? 'source' : 'dest'}`,
         migrationId: mid,
         instanceId: c.instanceId,
-        flavor: sizes(f),
+        flavor: sizes(f, rec),
         side,
         kind: 'resize',
       });
@@ -253,7 +255,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
    * failure of a claim that got no answer, or undefined once it refused and the room was given back.
    */
   const askDest = async (x: Claiming, host: string): Promise<string | StepResult | undefined> => {
-    const { c, m, mid, key, flavor } = x;
+    const { c, m, mid, key, flavor, rec } = x;
     const claim = await tracker(
       host,
       {
@@ -261,7 +263,7 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
         opId: `${key}:dest`,
         migrationId: mid,
         instanceId: c.instanceId,
-        flavor: sizes(flavor),
+        flavor: sizes(flavor, rec),
         side: 'destination',
         kind: trackerKind(m),
       },

@@ -8,6 +8,7 @@
  *  - placement writes put the state wanted, or are skipped once it is there.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { claimedResources, claimedSizes, volumeBackedClaim } from '../../machines/claims/index.js';
 import type { InstanceContext, Move } from '../../machines/instance/index.js';
 import { type TrackerCommand, TrackerErrorCode } from '../../machines/tracker/index.js';
 import type { FlavorView, InstanceRecord, MigrationRecord, MigrationStatus } from '../../protocol/index.js';
@@ -58,18 +59,18 @@ export type TrackerAnswer = { ok: true } | { ok: false; code: StepFailureCode; m
 export const trackerKind = (m: Move) =>
   (m.kind === 'resize' ? 'resize' : m.kind === 'live' ? 'live_migrate' : 'migrate') as
     'resize' | 'migrate' | 'live_migrate';
-/** What a tracker counts of a flavor. */
-export const sizes = (f: FlavorView) => ({ vcpus: f.vcpus, memoryMb: f.memoryMb, rootGb: f.rootGb });
-export const resources = (f: FlavorView): Record<string, number> => ({
-  VCPU: f.vcpus,
-  MEMORY_MB: f.memoryMb,
-  ...(f.rootGb > 0 ? { DISK_GB: f.rootGb } : {}),
-});
+/** The instance (its record or its machine's context): whether it is volume-backed is all a claim needs of it. */
+type Claimant = Parameters<typeof volumeBackedClaim>[0];
+/** What a tracker counts of a flavor for instance `i` (machines/claims: no root disk when volume-backed). */
+export const sizes = (f: FlavorView, i: Claimant) => claimedSizes(f, volumeBackedClaim(i));
+/** The same in placement, on a host's root provider (a flavor's own classes: its `resources:` specs are not). */
+export const resources = (f: FlavorView, i: Claimant): Record<string, number> =>
+  claimedResources(f, volumeBackedClaim(i));
 
-/** Per resource, the larger of two flavors. */
-export function larger(a: FlavorView, b: FlavorView): Record<string, number> {
-  const x = resources(a);
-  const y = resources(b);
+/** Per resource, the larger of two flavors, as instance `i` claims them. */
+export function larger(a: FlavorView, b: FlavorView, i: Claimant): Record<string, number> {
+  const x = resources(a, i);
+  const y = resources(b, i);
   return Object.fromEntries(
     [...new Set([...Object.keys(x), ...Object.keys(y)])].map((k) => [k, Math.max(x[k] ?? 0, y[k] ?? 0)]),
   );
@@ -264,9 +265,12 @@ export function moveKit(d: MoveStepDeps) {
     await holdOnly(instanceId, rec, { ...strip(inst.allocations), [root]: { resources: onRoot } }, inst);
   };
 
-  /** The instance consumer holds exactly `flavor` on `provider`, a host's root (same-host confirm, revert, undo). */
+  /**
+   * The instance consumer holds exactly what it claims of `flavor` on `provider`, a host's root
+   * (same-host confirm, revert, undo).
+   */
   const holdExactly = (instanceId: string, provider: string, flavor: FlavorView, rec: InstanceRecord) =>
-    holdOnRoot(instanceId, rec, provider, resources(flavor));
+    holdOnRoot(instanceId, rec, provider, resources(flavor, rec));
 
   /** Puts the source side back on the instance consumer (revert, rollback); a no-op once done. */
   const swapBack = async (c: InstanceContext, mid: string, rec: InstanceRecord) => {

@@ -25,6 +25,7 @@ import {
   trackerInstances,
   trackerMigrations,
 } from '../../machines/compute/index.js';
+import { claimedSizes, volumeBackedClaim } from '../../machines/claims/index.js';
 import { operationInFlight } from '../../machines/instance/index.js';
 import { subjects, type InstanceRecord, type MigrationRecord, type ServiceRecord } from '../../protocol/index.js';
 import {
@@ -184,7 +185,7 @@ export async function startCompute(options: ComputeOptions): Promise<ComputeWork
       o.host,
     ).map((r) => ({
       instanceId: r.instanceId,
-      flavor: { vcpus: r.flavor.vcpus, memoryMb: r.flavor.memoryMb, rootGb: r.flavor.rootGb },
+      flavor: claimedSizes(r.flavor, volumeBackedClaim(r)),
       vmState: r.vmState,
       taskState: r.taskState,
     }));

@@ -11,6 +11,7 @@
  * does not answer may have applied the claim: the claim throws keeping the room (the task comes
  * back and asks again, the same opId); only a refusal gives the room back.
  */
+import { claimedSizes, volumeBackedClaim } from '../../machines/claims/index.js';
 import { type HostNeeded, type Weigher, pickHosts } from '../../machines/conductor/index.js';
 import { ramOnly, type GroupPlacement, type Multipliers } from '../../machines/scheduling/index.js';
 import type { InstanceRecord, ServiceRecord } from '../../protocol/index.js';
@@ -266,13 +267,12 @@ export function claims(d: ClaimDeps) {
    * the claim): it throws, keeping the room, and the task redelivered asks again.
    */
   const askDestination = async (rec: InstanceRecord, mid: string, dest: Dest, commandId: string): Promise<boolean> => {
-    const f = rec.flavor;
     try {
       await d.remote.tracker(dest.host, 'moveClaim', {
         opId: `${rec.instanceId}:${commandId}:evacuateDest`,
         migrationId: mid,
         instanceId: rec.instanceId,
-        flavor: { vcpus: f.vcpus, memoryMb: f.memoryMb, rootGb: f.rootGb },
+        flavor: claimedSizes(rec.flavor, volumeBackedClaim(rec)),
         side: 'destination',
         kind: 'evacuate',
       });

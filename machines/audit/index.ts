@@ -7,7 +7,6 @@ export { checkI8 } from './volume-rules.js';
 export { checkI9 } from './port-rules.js';
 export { destFinished, isOpen, moveHosts } from './moves.js';
 export {
-  flavorResources,
   INVARIANTS,
   type AllocationsObservation,
   type AuditResult,

@@ -93,35 +93,6 @@ export interface AuditResult {
   readonly violations: readonly Violation[];
 }
 
-/** What a flavor claims in placement: VCPU, MEMORY_MB, and DISK_GB unless the root disk is 0. */
-export function flavorResources(f: {
-  readonly vcpus: number;
-  readonly memoryMb: number;
-  readonly rootGb: number;
-}): Resources {
-  const r: Resources = { VCPU: f.vcpus, MEMORY_MB: f.memoryMb };
-  if (f.rootGb > 0) r['DISK_GB'] = f.rootGb;
-  return r;
-}
-
-/**
- * What an instance claims with its flavor's extra specs: the flavor's classes, changed by its
- * `resources:CLASS=N` specs (0 removes one), as the scheduler asks placement for them.
- */
-export function instanceResources(
-  f: { readonly vcpus: number; readonly memoryMb: number; readonly rootGb: number },
-  specs: Readonly<Record<string, string>> | undefined,
-): Resources {
-  const r = flavorResources(f);
-  for (const [key, value] of Object.entries(specs ?? {})) {
-    if (!key.startsWith('resources:')) continue;
-    const rc = key.slice('resources:'.length);
-    if (Number(value) === 0) delete r[rc];
-    else r[rc] = Number(value);
-  }
-  return r;
-}
-
 /** The host whose worker owns the record (`owner: host:<h>`), or null while the conductor does. */
 export function ownerHost(i: InstanceRecord): string | null {
   return i.owner.startsWith('host:') ? i.owner.slice('host:'.length) : null;

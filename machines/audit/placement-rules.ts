@@ -4,10 +4,9 @@
  */
 import type { FlavorView } from '../../protocol/schemas/instance.js';
 import type { InstanceRecord, MigrationRecord } from '../../protocol/schemas/internal.js';
+import { claimedResources, volumeBackedClaim } from '../claims/index.js';
 import { isOpen, openMovesByInstance } from './moves.js';
 import {
-  flavorResources,
-  instanceResources,
   isDeleted,
   ownerHost,
   sameResources,
@@ -73,7 +72,16 @@ function sameHolding(held: Holding, want: Holding): boolean {
   return a.length === b.length && a.every((k, n) => k === b[n] && sameResources(held[k]!, want[k]!));
 }
 
-/** I1: every placed instance holds exactly its flavor on its host's provider, and nothing elsewhere. */
+/**
+ * What instance `i` claims of flavor `f` in placement (machines/claims: its `resources:` specs, no
+ * root disk when volume-backed). The record's extra specs stand for every flavor of a move: a
+ * resize between flavors whose `resources:` specs differ is judged by the specs the instance runs
+ * with (docs/audit.md).
+ */
+const claimOf = (f: FlavorView, i: Pick<InstanceRecord, 'flavorExtraSpecs' | 'bootVolume'> | undefined) =>
+  claimedResources(f, i !== undefined && volumeBackedClaim(i), i?.flavorExtraSpecs);
+
+/** I1: every placed instance holds exactly what it claims on its host's provider, and nothing elsewhere. */
 export function checkI1(o: Observation): Violation[] {
   const out: Violation[] = [];
   const names = providerNames(o);
@@ -98,7 +106,7 @@ export function checkI1(o: Observation): Violation[] {
         continue;
       }
       const rp = uuids[0]!;
-      const want = instanceResources(i.flavor, i.flavorExtraSpecs);
+      const want = claimOf(i.flavor, i);
       const folded = names.fold(held);
       const got: Resources = folded[rp] ?? {};
       if (!sameResources(want, got)) {
@@ -129,14 +137,14 @@ export function checkI1(o: Observation): Violation[] {
   }
   for (const m of o.migrations) {
     if (!isOpen(m)) continue;
-    const specs = o.instances.find((i) => i.instanceId === m.instanceId)?.flavorExtraSpecs;
-    const v = checkMigrationConsumer(m, o.allocations[m.migrationId] ?? {}, names, specs);
+    const i = o.instances.find((x) => x.instanceId === m.instanceId);
+    const v = checkMigrationConsumer(m, o.allocations[m.migrationId] ?? {}, names, i);
     if (v) out.push(v);
   }
   return out;
 }
 
-const showFlavor = (f: FlavorView) => `${f.name} (${showResources(flavorResources(f))})`;
+const showFlavor = (f: FlavorView, i: Parameters<typeof claimOf>[1]) => `${f.name} (${showResources(claimOf(f, i))})`;
 const showMove = (m: MigrationRecord) =>
   `${m.kind} ${m.migrationId} ${m.sourceHost} → ${m.destHost ?? '?'}, ${m.status}`;
 
@@ -155,15 +163,10 @@ function checkMovingInstance(
   names: ReturnType<typeof providerNames>,
 ): Violation | undefined {
   const options: { what: string; holding: Holding }[] = [];
-  // The record's extra specs stand for both flavors: a resize between flavors whose `resources:`
-  // specs differ is judged by the specs the instance runs with (docs/audit.md).
   const on = (host: string, f: FlavorView, what: string) => {
     const rp = names.rpOf(host);
     if (rp !== undefined)
-      options.push({
-        what: `${what} ${showFlavor(f)} on ${host}`,
-        holding: { [rp]: instanceResources(f, i.flavorExtraSpecs) },
-      });
+      options.push({ what: `${what} ${showFlavor(f, i)} on ${host}`, holding: { [rp]: claimOf(f, i) } });
   };
   on(host, i.flavor, 'its flavor');
   if (m.destHost !== null) on(m.destHost, m.newFlavor, 'the new flavor');
@@ -174,8 +177,8 @@ function checkMovingInstance(
     // A same-host resize holds, per resource, the larger of the two flavors (the old flavor's room is the new one's:
     // bug 1790204, improved).
     const rp = names.rpOf(m.sourceHost);
-    const a = instanceResources(m.oldFlavor, i.flavorExtraSpecs);
-    const b = instanceResources(m.newFlavor, i.flavorExtraSpecs);
+    const a = claimOf(m.oldFlavor, i);
+    const b = claimOf(m.newFlavor, i);
     const max = Object.fromEntries(
       [...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, Math.max(a[k] ?? 0, b[k] ?? 0)]),
     );
@@ -194,20 +197,23 @@ function checkMovingInstance(
   };
 }
 
-/** The migration consumer of an open move holds nothing, or exactly the old flavor on the source. */
+/**
+ * The migration consumer of an open move holds nothing, or exactly what its instance (`i`, when
+ * known) claims of the old flavor on the source.
+ */
 function checkMigrationConsumer(
   m: MigrationRecord,
   held: Holding,
   names: ReturnType<typeof providerNames>,
-  specs: Readonly<Record<string, string>> | undefined,
+  i: InstanceRecord | undefined,
 ): Violation | undefined {
   if (sameHolding(held, {})) return undefined;
   const rp = names.rpOf(m.sourceHost);
-  const old = instanceResources(m.oldFlavor, specs);
+  const old = claimOf(m.oldFlavor, i);
   if (rp !== undefined && sameHolding(names.fold(held), { [rp]: old })) return undefined;
   return {
     invariant: 'I1',
-    detail: `migration ${m.migrationId} (${showMove(m)}, instance ${m.instanceId}) holds ${names.where(held)}, expected nothing or the old flavor ${showFlavor(m.oldFlavor)} on ${m.sourceHost}`,
+    detail: `migration ${m.migrationId} (${showMove(m)}, instance ${m.instanceId}) holds ${names.where(held)}, expected nothing or the old flavor ${showFlavor(m.oldFlavor, i)} on ${m.sourceHost}`,
     ids: [m.migrationId, m.instanceId],
   };
 }

@@ -3,6 +3,7 @@
  * them its tracker holds, and what is left to do here for an evacuation away from this host.
  */
 import type { InstanceRecord, MigrationRecord, MigrationStatus } from '../../protocol/index.js';
+import { claimedSizes, volumeBackedClaim, type Sizes } from '../claims/index.js';
 import { holdsHostClaim } from '../instance/index.js';
 
 /** Statuses of a move that still holds something (its migration consumer, a side in a tracker). */
@@ -24,7 +25,8 @@ export const isOpenMigration = (m: MigrationRecord) => OPEN.has(m.status);
 export interface TrackerMoveSide {
   readonly migrationId: string;
   readonly instanceId: string;
-  readonly flavor: { vcpus: number; memoryMb: number; rootGb: number };
+  /** What the side claims (machines/claims: no root disk for a volume-backed instance). */
+  readonly flavor: Sizes;
   readonly side: 'source' | 'destination';
   readonly kind: 'resize' | 'migrate' | 'live_migrate' | 'evacuate';
   /** The destination side became the instance's own claim (a revert in progress still starts from there). */
@@ -35,7 +37,8 @@ export interface TrackerMoveSide {
  * The sides of open migrations this host holds, as the tracker's reset and audit want them. A
  * move of an instance whose record (among `records`) is deleted holds nothing, open or not: the
  * conductor's delete of an instance on a down host leaves its move's record as it was, and the
- * host coming back must not count it.
+ * host coming back must not count it. Each side claims its flavor as its instance's record says
+ * it claims (volume-backed: no root disk); a move of an instance with no record claims all of it.
  */
 export function trackerMigrations(
   moves: readonly MigrationRecord[],
@@ -43,6 +46,7 @@ export function trackerMigrations(
   records: readonly InstanceRecord[] = [],
 ): TrackerMoveSide[] {
   const deleted = new Set(records.filter((r) => r.vmState === 'deleted').map((r) => r.instanceId));
+  const volumeBacked = new Set(records.filter(volumeBackedClaim).map((r) => r.instanceId));
   const out: TrackerMoveSide[] = [];
   for (const m of moves) {
     if (!isOpenMigration(m) || deleted.has(m.instanceId)) continue;
@@ -55,7 +59,7 @@ export function trackerMigrations(
             ? ('live_migrate' as const)
             : ('evacuate' as const);
     const finished = m.status === 'finished' || m.status === 'reverting';
-    const f = (v: MigrationRecord['oldFlavor']) => ({ vcpus: v.vcpus, memoryMb: v.memoryMb, rootGb: v.rootGb });
+    const f = (v: MigrationRecord['oldFlavor']) => claimedSizes(v, volumeBacked.has(m.instanceId));
     if (m.sourceHost === host)
       out.push({
         migrationId: m.migrationId,

@@ -226,7 +226,8 @@ function checkInterface(cmd: IncomingCommand, inputs: GatewayInputs, project: st
  * A boot from a volume (docs/volumes.md): the root volume's mapping, checked as Nova's API checks
  * it, becomes the record's `bootVolume` (what the host's blockDevices step makes or takes) and its
  * first block device (`vda`, boot index 0), listed from the start as Nova lists its BDMs. A new
- * volume's id derives from the instance's, so every retry of the step names the same one.
+ * volume's id derives from the instance's, so every retry of the step names the same one. Its
+ * claims count no root disk (`rootDiskClaimed: false`, machines/claims), as Nova's for `is_bfv`.
  */
 function bootVolumeOf(
   cmd: IncomingCommand,
@@ -241,7 +242,7 @@ function bootVolumeOf(
     if (!v || v.project !== cmd.project) return reject('VolumeNotFound', `volume ${bdm.uuid} not found`);
     if (v.status !== 'available') return reject('VolumeInUse', `volume ${bdm.uuid} is ${v.status}, not available`);
     return {
-      bootVolume: { volumeId: bdm.uuid, sourceType: 'volume' },
+      bootVolume: { volumeId: bdm.uuid, sourceType: 'volume', rootDiskClaimed: false },
       blockDevices: [{ volumeId: bdm.uuid, device: 'vda', bootIndex: 0, deleteOnTermination }],
     };
   }
@@ -264,6 +265,7 @@ function bootVolumeOf(
       sourceType: bdm.sourceType,
       sizeGb: bdm.volumeSize,
       ...(imageId !== undefined ? { imageId } : {}),
+      rootDiskClaimed: false,
     },
     blockDevices: [{ volumeId, device: 'vda', bootIndex: 0, deleteOnTermination }],
   };

@@ -14,6 +14,7 @@ export {
   extraSpecsProblem,
   STATUS_DISABLED,
   type AggregateFacts,
+  type Asked,
   type CandidatesRequest,
 } from './request.js';
 export { aggregatesOfHost, zoneConflict, zoneOf, zonesOf } from './aggregates.js';

@@ -1,13 +1,15 @@
 /**
  * What the scheduler asks placement for, as Nova's request spec becomes a GET
- * /allocation_candidates (docs/scheduling.md): the flavor's resources, its extra specs
- * (`resources:` amounts, `trait:` required and forbidden traits, `aggregate_instance_extra_specs:`
- * as aggregates to be a member of), the availability zone as aggregates (Nova's
+ * /allocation_candidates (docs/scheduling.md): what the instance claims (machines/claims: the
+ * flavor's resources, no root disk when volume-backed, changed by its `resources:` extra specs),
+ * its `trait:` extra specs as required and forbidden traits, `aggregate_instance_extra_specs:`
+ * as aggregates to be a member of, the availability zone as aggregates (Nova's
  * map_az_to_placement_aggregate prefilter), and COMPUTE_STATUS_DISABLED forbidden (Nova's
  * compute_status_filter prefilter). Pure: the caller passes the aggregates it read.
  */
 import type { FlavorView } from '../../protocol/schemas/instance.js';
 import type { ExtraSpecs, ImageProperties } from '../../protocol/schemas/internal.js';
+import { claimedResources } from '../claims/index.js';
 import { imageRequiredTraits } from './image-properties.js';
 
 export const STATUS_DISABLED = 'COMPUTE_STATUS_DISABLED';
@@ -19,6 +21,14 @@ export interface AggregateFacts {
   readonly uuid: string;
   readonly availabilityZone: string | null;
   readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** What an instance asks a host for: a flavor (a resize's new one), its extra specs, whether it is volume-backed. */
+export interface Asked {
+  readonly flavor: FlavorView;
+  readonly specs: ExtraSpecs | undefined;
+  /** As its claims count it (`volumeBackedClaim`, machines/claims). */
+  readonly volumeBacked: boolean;
 }
 
 export interface CandidatesRequest {
@@ -67,30 +77,24 @@ export function extraSpecsProblem(specs: ExtraSpecs): string | undefined {
 }
 
 /**
- * The candidates request for `flavor` with `specs`, in zone `zone` (undefined: any), given every
+ * The candidates request for what is `asked`, in zone `zone` (undefined: any), given every
  * aggregate, for an instance of an image with properties `image`; undefined when no host can
  * match (a zone or an aggregate spec no aggregate has).
  */
 export function candidatesRequest(
-  flavor: FlavorView,
-  specs: ExtraSpecs | undefined,
+  asked: Asked,
   zone: string | undefined,
   aggregates: readonly AggregateFacts[],
   image?: ImageProperties,
 ): CandidatesRequest | undefined {
-  const resources: Record<string, number> = { VCPU: flavor.vcpus, MEMORY_MB: flavor.memoryMb };
-  if (flavor.rootGb > 0) resources['DISK_GB'] = flavor.rootGb;
+  const resources = claimedResources(asked.flavor, asked.volumeBacked, asked.specs);
   const required = new Set<string>([`!${STATUS_DISABLED}`, ...imageRequiredTraits(image)]);
   const memberOf: string[][] = [];
-  for (const [key, value] of Object.entries(specs ?? {})) {
+  for (const [key, value] of Object.entries(asked.specs ?? {})) {
     const colon = key.indexOf(':');
     const ns = key.slice(0, colon);
     const name = key.slice(colon + 1);
-    if (ns === 'resources') {
-      const n = Number(value);
-      if (n === 0) delete resources[name];
-      else resources[name] = n;
-    } else if (ns === 'trait') required.add(value === 'forbidden' ? `!${name}` : name);
+    if (ns === 'trait') required.add(value === 'forbidden' ? `!${name}` : name);
     else if (ns === 'aggregate_instance_extra_specs') {
       const having = aggregates.filter((a) => a.metadata[name] === value).map((a) => a.uuid);
       if (having.length === 0) return undefined;

@@ -16,7 +16,10 @@ export interface Resources {
   diskGb: number;
 }
 
-/** What an instance's flavor asks of a host. */
+/**
+ * What an instance's claim asks of a host: its flavor's sizes as machines/claims counts them (no
+ * root disk for a volume-backed instance). The tracker accounts what it is given.
+ */
 export interface Flavor {
   vcpus: number;
   memoryMb: number;

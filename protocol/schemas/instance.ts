@@ -101,6 +101,12 @@ export const BootVolume = Type.Object(
     sourceType: Type.Union([Type.Literal('image'), Type.Literal('volume'), Type.Literal('blank')]),
     sizeGb: Type.Optional(Type.Integer({ minimum: 1, maximum: 16_384 })),
     imageId: Type.Optional(Text(1, 255)),
+    /**
+     * false: the instance's claims count no root disk (DISK_GB), which its volume holds; written by
+     * every boot from a volume since. Absent on a record booted before, whose claims count it
+     * (machines/claims, docs/volumes.md).
+     */
+    rootDiskClaimed: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

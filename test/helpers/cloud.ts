@@ -27,7 +27,14 @@ import { Kvm } from '@nats-io/kv';
 import type { StepName } from '../../machines/instance/index.js';
 import type { StepOutcome } from '../../actors/instance/index.js';
 import type { KillPointContexts, KillPointName } from '../../actors/runtime/kill-points.js';
-import { createDriver, FakeHost, type FakeDriverConfig } from '../../virt/index.js';
+import {
+  createDriver,
+  FakeHost,
+  VirtError,
+  VirtErrorCode,
+  type FakeDriverConfig,
+  type HypervisorDriver,
+} from '../../virt/index.js';
 import { TestClient } from './client.js';
 import { eventually } from './eventually.js';
 import { connectTo, startNats, startSecureNats, type SecureTestServer, type TestServer } from './nats.js';
@@ -61,6 +68,30 @@ export interface HostSpec {
   readonly pausable?: boolean;
   /** What the host's hypervisor reports now, read every `updateResourcesMs` (default 200 ms). */
   readonly rediscover?: () => Promise<DiscoveredResources | undefined>;
+  /**
+   * The fake driver's guests have disks, as libvirt's do (`withDisks`): a move refuses to shrink
+   * an image-backed root disk. Carrying a disk is not simulated: an export or import fails.
+   */
+  readonly disks?: boolean;
+}
+
+/**
+ * `driver` with the calls of a driver whose guests have disks (`exportDisk`, `importDisk`), each
+ * failing: what a move decides from their presence alone (its ResizeDown check) runs, and a move
+ * that would carry a disk is seen to try.
+ */
+function withDisks(driver: HypervisorDriver): HypervisorDriver {
+  const refuse = async (): Promise<never> => {
+    throw new VirtError(VirtErrorCode.InvalidSpec, 'this test driver carries no disk', { retryable: false });
+  };
+  return new Proxy(driver, {
+    get(target, prop) {
+      if (prop === 'exportDisk' || prop === 'importDisk') return refuse;
+      const v: unknown = Reflect.get(target, prop, target);
+      // Bound to the driver itself: its methods use its private fields.
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
 
 interface RunningHost {
@@ -171,10 +202,11 @@ export async function startCloud(
     const driver = h.spec.processStateDir
       ? createDriver('process', { host: name, stateDir: h.spec.processStateDir, stopGraceMs: 2000 })
       : createDriver('fake', { host: name, hostState: h.fake, ...h.spec.fake });
+    const withItsDisks = h.spec.disks ? withDisks(driver) : driver;
     h.worker = await startCompute({
       nc: h.nc,
       host: name,
-      driver,
+      driver: withItsDisks,
       inventory: {
         vcpus: h.spec.vcpus ?? 16,
         memoryMb: h.spec.ramMb ?? 32768,

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { collect } from '../../../actors/audit/index.js';
-import { audit, flavorResources } from '../../../machines/audit/index.js';
+import { audit } from '../../../machines/audit/index.js';
+import { claimedResources } from '../../../machines/claims/index.js';
 import { encodeValue, subjects, type MigrationRecord } from '../../../protocol/index.js';
 import { TINY } from '../../machines/audit/cloud.js';
 import { startNats } from '../../helpers/nats.js';
@@ -66,7 +67,7 @@ test('audit collect - a leaked allocation is found (I2), the consumer of an open
         project: 'demo',
         user: 'alice',
         consumerType: 'MIGRATION',
-        allocations: { [c.rp]: { resources: flavorResources(TINY) } },
+        allocations: { [c.rp]: { resources: claimedResources(TINY, false) } },
       });
     }
     const record: MigrationRecord = {

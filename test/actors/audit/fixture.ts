@@ -14,7 +14,7 @@ import { openStores, type Stores } from '../../../actors/records/stores.js';
 import { randomIds, systemClock } from '../../../actors/runtime/clock.js';
 import { eventPublisher, type EventPublisher } from '../../../actors/runtime/events.js';
 import { respondOk } from '../../../actors/runtime/request-reply.js';
-import { flavorResources } from '../../../machines/audit/index.js';
+import { claimedResources } from '../../../machines/claims/index.js';
 import { decodeMessage, MessageKind, subjects, type HostStatus, type InstanceRecord } from '../../../protocol/index.js';
 import { TestClient } from '../../helpers/client.js';
 import { connectTo } from '../../helpers/nats.js';
@@ -95,7 +95,7 @@ export async function startCloud(url: string, prefix?: string): Promise<Cloud> {
     project: 'demo',
     user: 'alice',
     consumerType: 'INSTANCE',
-    allocations: { [rp]: { resources: flavorResources(TINY) } },
+    allocations: { [rp]: { resources: claimedResources(TINY, false) } },
   });
   await client.command(id, 'boot', { name: instance.name, flavor: TINY.name }, { id: boot });
   await events.instance({

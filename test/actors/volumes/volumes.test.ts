@@ -3,7 +3,7 @@
  * refusals (typed, nothing changed), its retries (a create sent again makes one volume), and the
  * volume files in the store.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,8 +19,9 @@ import { storedImage } from '../../helpers/images.js';
 import { startCloud, type Cloud } from '../../helpers/cloud.js';
 import { newVolume, volumeCall, volumeOf, volumeProblems } from '../../helpers/volumes.js';
 import { eventually } from '../../helpers/eventually.js';
+import { nothingToRepair } from '../../helpers/host-audit.js';
 import { collect } from '../../../actors/audit/collect.js';
-import { audit } from '../../../machines/audit/index.js';
+import { audit, type Observation } from '../../../machines/audit/index.js';
 import { derivedUuid } from '../../../actors/records/index.js';
 
 const cloud = startCloud([{ name: 'v1' }, { name: 'v2' }]);
@@ -296,6 +297,8 @@ test('boot from volume - an existing volume is the root (vda); the delete leaves
   t.is((await c.client.final(id, cmd, 30_000)).type, 'instance.create.end');
   const rec = await instanceOf(c, id);
   t.deepEqual(rec.blockDevices, [{ volumeId: v.id, device: 'vda', bootIndex: 0, deleteOnTermination: false }]);
+  // Its claims count no root disk (machines/claims): every boot from a volume says so in its record.
+  t.deepEqual(rec.bootVolume, { volumeId: v.id, sourceType: 'volume', rootDiskClaimed: false });
   const vol = (await c.stores.volumes.get(v.id))!.value;
   t.is(vol.status, 'in-use');
   t.like(vol.attachments, [{ instanceId: id, host: rec.host!, device: 'vda', bootIndex: 0 }]);
@@ -406,3 +409,143 @@ test('audit - a leaked attachment is found (I8, and by its host) and released on
     [],
   );
 });
+
+/**
+ * What a volume-backed instance claims (docs/volumes.md, "Boot from volume"): no DISK_GB for its
+ * root, in placement and in its host's tracker, at boot and through every move. Its own cloud, so
+ * that the disk is nearly full on purpose and the whole audit runs on a quiet cloud: two hosts of
+ * 25 GB whose guests have disks (a move refuses to shrink an image-backed one).
+ */
+const small = startCloud([
+  { name: 'd1', diskGb: 25, disks: true },
+  { name: 'd2', diskGb: 25, disks: true },
+]);
+test.after.always(async () => (await small).stop());
+test.before(async () => {
+  await (await small).stores.quotas.create('demo', { instances: -1, cores: -1, ramMb: -1 });
+});
+
+const blankRoot = {
+  blockDeviceMapping: [
+    { sourceType: 'blank', destinationType: 'volume', volumeSize: 1, bootIndex: 0, deleteOnTermination: true },
+  ],
+};
+
+/** The instance's allocations, by provider name. */
+async function heldBy(c: Cloud, id: string): Promise<Record<string, Record<string, number>>> {
+  const names = new Map((await c.placement.call('providers.list', {})).providers.map((p) => [p.uuid, p.name] as const));
+  const held = (await c.placement.call('allocations.get', { consumer: id })).allocations;
+  return Object.fromEntries(Object.entries(held).map(([uuid, a]) => [names.get(uuid) ?? uuid, a.resources]));
+}
+
+/** Each host's audit finds nothing (it has audited now, so I4 compares placement), and neither does the auditor. */
+async function quietAndClean(t: ExecutionContext, c: Cloud): Promise<Observation> {
+  await nothingToRepair(t, c, ['d1', 'd2']);
+  const observed = await collect({ nc: c.client.nc, timeoutMs: 2000 });
+  t.deepEqual(audit(observed).violations, []);
+  return observed;
+}
+
+const trackerClaim = (o: Observation, host: string, id: string) =>
+  o.hosts.find((h) => h.host === host)?.status?.tracker.claims.find((x) => x.instanceId === id);
+
+test.serial(
+  'boot from volume - no DISK_GB for the root in placement or the tracker; ' +
+    'a host too full for the flavor’s root disk takes it, an image-backed boot of the flavor finds no host',
+  async (t) => {
+    const c = await small;
+    // Two image-backed m1.small (20 GB root each): one per host, 5 GB left on each.
+    for (const name of ['img-1', 'img-2']) {
+      const { id, cmd } = await c.boot(name, 'm1.small');
+      t.is((await c.client.final(id, cmd, 30_000)).type, 'instance.create.end', name);
+    }
+    t.deepEqual([(await c.usageOf('d1'))['DISK_GB'], (await c.usageOf('d2'))['DISK_GB']], [20, 20]);
+    const image = await c.boot('img-3', 'm1.small');
+    const refused = await c.client.final(image.id, image.cmd, 30_000);
+    t.like(refused, { type: 'instance.create.error', body: { fault: { code: 'NoValidHost' } } });
+    t.deepEqual(await heldBy(c, image.id), {});
+    // The same flavor from a volume: its root is the volume's, nothing of the host's disk.
+    const { id, cmd } = await c.boot('bfv-small', 'm1.small', blankRoot);
+    t.is((await c.client.final(id, cmd, 30_000)).type, 'instance.create.end');
+    const host = (await instanceOf(c, id)).host!;
+    t.deepEqual(await heldBy(c, id), { [host]: { VCPU: 1, MEMORY_MB: 2048 } });
+    t.is((await c.usageOf(host))['DISK_GB'], 20);
+    const seen = await quietAndClean(t, c);
+    t.deepEqual(trackerClaim(seen, host, id)?.flavor, { vcpus: 1, memoryMb: 2048, rootGb: 0 });
+    // Its host restarted rebuilds its tracker from the records: the same claim, still clean.
+    c.killWorker(host);
+    await c.startWorker(host);
+    t.deepEqual(trackerClaim(await quietAndClean(t, c), host, id)?.flavor, { vcpus: 1, memoryMb: 2048, rootGb: 0 });
+  },
+);
+
+test.serial(
+  'boot from volume - a resize to a larger root disk, one down to a smaller, ' +
+    'and a cold migration claim no DISK_GB either; an image-backed root is still never shrunk',
+  async (t) => {
+    const c = await small;
+    const { id, cmd } = await c.boot('bfv-mover', 'm1.tiny', blankRoot);
+    t.is((await c.client.final(id, cmd, 30_000)).type, 'instance.create.end');
+    const from = (await instanceOf(c, id)).host!;
+    const to = from === 'd1' ? 'd2' : 'd1';
+    // m1.medium's 40 GB root fits no host (5 GB left on each): only a volume-backed instance moves.
+    t.is((await c.act(id, 'resize', { flavor: 'm1.medium' })).type, 'instance.resize_finish.end');
+    const mid = (await c.stores.instances.get(id))!.value;
+    t.is(mid.host, to);
+    const migration = (await c.stores.migrations.entries()).find((e) => e.value.instanceId === id)!.value;
+    t.deepEqual(await heldBy(c, id), { [to]: { VCPU: 2, MEMORY_MB: 4096 } });
+    t.deepEqual(await heldBy(c, migration.migrationId), { [from]: { VCPU: 1, MEMORY_MB: 512 } }, 'the source side');
+    const resized = await quietAndClean(t, c);
+    t.deepEqual(trackerClaim(resized, to, id)?.flavor, { vcpus: 2, memoryMb: 4096, rootGb: 0 });
+    t.deepEqual(trackerClaim(resized, from, id)?.flavor, { vcpus: 1, memoryMb: 512, rootGb: 0 });
+    t.is((await c.act(id, 'confirm_resize')).type, 'instance.resize_confirm.end');
+    // Down to m1.tiny: a volume-backed guest has no root disk of its own to shrink (Nova skips the check).
+    const down = await c.act(id, 'resize', { flavor: 'm1.tiny' });
+    t.is(down.type, 'instance.resize_finish.end', JSON.stringify(down.body));
+    t.is((await c.act(id, 'confirm_resize')).type, 'instance.resize_confirm.end');
+    t.is((await c.act(id, 'migrate')).type, 'instance.resize_finish.end');
+    t.is((await c.act(id, 'confirm_resize')).type, 'instance.resize_confirm.end');
+    const at = (await instanceOf(c, id)).host!;
+    t.deepEqual(await heldBy(c, id), { [at]: { VCPU: 1, MEMORY_MB: 512 } });
+    t.deepEqual(trackerClaim(await quietAndClean(t, c), at, id)?.flavor, { vcpus: 1, memoryMb: 512, rootGb: 0 });
+    // An image-backed instance of these hosts (the test before booted it) may not shrink its root: 20 GB to 1.
+    const img = (await c.stores.instances.entries()).find((e) => e.value.name === 'img-1')!.value;
+    const shrink = await c.act(img.instanceId, 'resize', { flavor: 'm1.tiny' });
+    t.is((shrink.body['fault'] as { code?: string } | undefined)?.code, 'ResizeDown', JSON.stringify(shrink.body));
+    t.like(await instanceOf(c, img.instanceId), { vmState: 'active', flavor: { name: 'm1.small' } });
+    await quietAndClean(t, c);
+  },
+);
+
+test.serial(
+  'boot from volume - a live migration, a shelve and unshelve, and an evacuation claim no DISK_GB ' +
+    '(the flavor’s root disk fits no host)',
+  async (t) => {
+    const c = await small;
+    const { id, cmd } = await c.boot('bfv-far', 'm1.small', blankRoot);
+    t.is((await c.client.final(id, cmd, 30_000)).type, 'instance.create.end');
+    const noRoot = { VCPU: 1, MEMORY_MB: 2048 };
+    const other = (h: string) => (h === 'd1' ? 'd2' : 'd1');
+    const first = (await instanceOf(c, id)).host!;
+    const live = await c.act(id, 'live_migrate', {});
+    t.is(live.type, 'instance.live_migration_post.end', JSON.stringify(live.body));
+    t.deepEqual(await heldBy(c, id), { [other(first)]: noRoot });
+    // These hosts offload at once (shelved_offload_time 0): nothing held, then claimed again by the unshelve.
+    t.is((await c.act(id, 'shelve')).type, 'instance.shelve_offload.end');
+    t.deepEqual(await heldBy(c, id), {});
+    t.is((await c.act(id, 'unshelve', {})).type, 'instance.unshelve.end');
+    const source = (await instanceOf(c, id)).host!;
+    t.deepEqual(await heldBy(c, id), { [source]: noRoot });
+    // Its host lost: evacuated to the other, whose disk has 5 GB left.
+    c.killWorker(source);
+    await c.forceDown(source, true);
+    const ev = await c.act(id, 'evacuate', {}, { user: 'admin', timeoutMs: 60_000 });
+    t.is(ev.type, 'instance.evacuate.end', JSON.stringify(ev.body));
+    t.deepEqual(await heldBy(c, id), { [other(source)]: noRoot });
+    await c.forceDown(source, false);
+    await c.startWorker(source);
+    const observed = await quietAndClean(t, c);
+    t.deepEqual(trackerClaim(observed, other(source), id)?.flavor, { vcpus: 1, memoryMb: 2048, rootGb: 0 });
+    t.is(trackerClaim(observed, source, id), undefined);
+  },
+);

@@ -1,7 +1,8 @@
 /** The auditor's pure core: each invariant with a clean and a violating observation, and a property. */
 import test from 'ava';
 import fc from 'fast-check';
-import { audit, flavorResources, type InvariantId, type Observation } from '../../../machines/audit/index.js';
+import { audit, type InvariantId, type Observation } from '../../../machines/audit/index.js';
+import { claimedResources } from '../../../machines/claims/index.js';
 import type { InstanceRecord, PortRecord } from '../../../protocol/index.js';
 import { ipKey, macKey } from '../../../machines/network/index.js';
 import { consistent, migration, NODISK, providerUuid, record, SMALL, TINY, withStatus } from './cloud.js';
@@ -56,6 +57,35 @@ test('audit I1 - DISK_GB is absent for a flavor with no root disk', (t) => {
   t.is(only(withDisk, 'I1').length, 1);
 });
 
+test(
+  'audit I1, I4 - a volume-backed instance holds no DISK_GB for its root; ' +
+    'one booted from a volume before claims left it out keeps holding it',
+  (t) => {
+    const rp = providerUuid('h1');
+    const bfv = record('v', {
+      flavor: SMALL,
+      bootVolume: { volumeId: 'vol', sourceType: 'volume', rootDiskClaimed: false },
+    });
+    const legacy = record('w', { flavor: SMALL, bootVolume: { volumeId: 'vol2', sourceType: 'volume' } });
+    const o = consistent([bfv, legacy]);
+    t.deepEqual(audit(o), { ok: true, violations: [] });
+    t.deepEqual(o.allocations['v'], { [rp]: { VCPU: 1, MEMORY_MB: 2048 } });
+    t.deepEqual(o.allocations['w'], { [rp]: { VCPU: 1, MEMORY_MB: 2048, DISK_GB: 20 } });
+    t.is(o.hosts[0]!.status!.tracker.usage.diskGb, 20, "only the earlier boot's root counts on its host");
+    // Holding its flavor's root disk is wrong for a volume-backed instance (placement and its tracker disagree too).
+    const withRoot = { ...o, allocations: { ...o.allocations, v: { [rp]: claimedResources(SMALL, false) } } };
+    t.regex(
+      only(withRoot, 'I1')[0]!.detail,
+      /instance v .* holds DISK_GB:20 MEMORY_MB:2048 VCPU:1 on h1, expected MEMORY_MB:2048 VCPU:1/,
+    );
+    const moreDisk = {
+      ...withRoot,
+      providers: withRoot.providers.map((p) => (p.uuid === rp ? { ...p, usages: { ...p.usages, DISK_GB: 40 } } : p)),
+    };
+    t.regex(only(moreDisk, 'I4')[0]!.detail, /tracker of h1 uses .*diskGb 20 but placement reports DISK_GB:40/);
+  },
+);
+
 test('audit I1 - an instance in error with no host holds nothing', (t) => {
   const o = base();
   const held = {
@@ -96,7 +126,10 @@ test('audit I2 - leaked allocations of an unknown consumer and of a deleted inst
 
 test('audit I2 - the consumer of an open migration is known, not a leak', (t) => {
   const o = base();
-  const moving = { ...o, allocations: { ...o.allocations, m1: { [providerUuid('h1')]: flavorResources(TINY) } } };
+  const moving = {
+    ...o,
+    allocations: { ...o.allocations, m1: { [providerUuid('h1')]: claimedResources(TINY, false) } },
+  };
   t.is(only(moving, 'I2').length, 1);
   const known = { ...moving, migrations: [migration('m1', 'a', { status: 'migrating' })] };
   t.deepEqual(only(known, 'I2'), []);
@@ -353,6 +386,12 @@ const arbInstance = fc.record({
   host: fc.constantFrom('h1', 'h2', 'h3', null),
   vmState: fc.constantFrom(...VM_STATES),
   flavor: fc.constantFrom(TINY, SMALL, NODISK),
+  // Image-backed, volume-backed, or booted from a volume before claims left the root disk out.
+  bootVolume: fc.constantFrom(
+    undefined,
+    { volumeId: 'vol', sourceType: 'volume' as const, rootDiskClaimed: false },
+    { volumeId: 'vol', sourceType: 'volume' as const },
+  ),
 });
 
 test('audit - property: a cloud built consistently from random instances is clean', (t) => {
@@ -365,6 +404,7 @@ test('audit - property: a cloud built consistently from random instances is clea
           vmState: host === null && s.vmState !== 'deleted' ? 'error' : s.vmState,
           flavor: s.flavor,
           owner: host === null ? 'conductor' : `host:${host}`,
+          ...(s.bootVolume ? { bootVolume: s.bootVolume } : {}),
         });
       });
       const r = audit(consistent(instances, hosts));

@@ -3,8 +3,8 @@
  * workers and the streams of a healthy, quiet cloud would show for them. Tests break one
  * thing at a time from here.
  */
+import { claimedResources, claimedSizes, volumeBackedClaim } from '../../../machines/claims/index.js';
 import {
-  flavorResources,
   type HostObservation,
   type Observation,
   type ProviderObservation,
@@ -82,7 +82,8 @@ export function consistent(
   const names = [...new Set([...hosts, ...instances.flatMap((i) => (i.host ? [i.host] : []))])].sort();
   const allocations: Record<string, Record<string, Resources>> = {};
   for (const i of instances) {
-    if (placed(i)) allocations[i.instanceId] = { [providerUuid(i.host)]: flavorResources(i.flavor) };
+    if (placed(i))
+      allocations[i.instanceId] = { [providerUuid(i.host)]: claimedResources(i.flavor, volumeBackedClaim(i)) };
   }
   const providers: ProviderObservation[] = names.map((name) => {
     const usages: Resources = {};
@@ -105,7 +106,7 @@ export function consistent(
       type: 'instance' as const,
       instanceId: i.instanceId,
       migrationId: null,
-      flavor: { vcpus: i.flavor.vcpus, memoryMb: i.flavor.memoryMb, rootGb: i.flavor.rootGb },
+      flavor: claimedSizes(i.flavor, volumeBackedClaim(i)),
     }));
     const usage = { vcpus: 0, memoryMb: 0, diskGb: 0 };
     for (const c of claims) {

@@ -4,13 +4,8 @@
  * way of getting a side wrong is caught.
  */
 import test from 'ava';
-import {
-  audit,
-  flavorResources,
-  type InvariantId,
-  type Observation,
-  type Resources,
-} from '../../../machines/audit/index.js';
+import { audit, type InvariantId, type Observation, type Resources } from '../../../machines/audit/index.js';
+import { claimedResources } from '../../../machines/claims/index.js';
 import type { MigrationRecord, MigrationStatus, TrackerClaimView } from '../../../protocol/index.js';
 import { consistent, migration, providerUuid, record, SMALL, TINY, withStatus } from './cloud.js';
 
@@ -75,7 +70,7 @@ function resize(status: MigrationStatus): Observation {
       // The swap and the destination claim are done; the record still says h1.
       p = {
         a: moving({ taskState: status === 'migrating' ? 'resize_migrating' : 'resize_prep' }),
-        allocations: { a: { [h2]: flavorResources(SMALL) }, m1: { [h1]: flavorResources(TINY) } },
+        allocations: { a: { [h2]: claimedResources(SMALL, false) }, m1: { [h1]: claimedResources(TINY, false) } },
         h1: [claim('move', 'a', TINY, 'm1')],
         h2: [claim('move', 'a', SMALL, 'm1')],
         guests: { h1: true, h2: false },
@@ -84,7 +79,7 @@ function resize(status: MigrationStatus): Observation {
     case 'finished':
       p = {
         a: moving({ host: 'h2', node: 'h2', owner: 'host:h2', vmState: 'resized', flavor: SMALL }),
-        allocations: { a: { [h2]: flavorResources(SMALL) }, m1: { [h1]: flavorResources(TINY) } },
+        allocations: { a: { [h2]: claimedResources(SMALL, false) }, m1: { [h1]: claimedResources(TINY, false) } },
         h1: [claim('move', 'a', TINY, 'm1')],
         h2: [claim('instance', 'a', SMALL, 'm1')],
         guests: { h1: true, h2: true },
@@ -93,7 +88,7 @@ function resize(status: MigrationStatus): Observation {
     case 'confirmed':
       p = {
         a: moving({ host: 'h2', node: 'h2', owner: 'host:h2', flavor: SMALL }),
-        allocations: { a: { [h2]: flavorResources(SMALL) } },
+        allocations: { a: { [h2]: claimedResources(SMALL, false) } },
         h1: [],
         h2: [claim('instance', 'a', SMALL, 'm1')],
         guests: { h1: false, h2: true },
@@ -102,7 +97,7 @@ function resize(status: MigrationStatus): Observation {
     case 'reverted':
       p = {
         a: moving({}),
-        allocations: { a: { [h1]: flavorResources(TINY) } },
+        allocations: { a: { [h1]: claimedResources(TINY, false) } },
         h1: [claim('instance', 'a', TINY)],
         h2: [],
         guests: { h1: true, h2: false },
@@ -154,26 +149,28 @@ test('audit moves - every phase of a resize is clean: pre-migrating, migrating, 
 test('audit moves - I1: the migration consumer may hold the old flavor on the source, nothing else', (t) => {
   const o = resize('finished');
   t.deepEqual(only(withoutConsumer(o, 'm1'), 'I1'), [], 'nothing is allowed (dropped early by a failed finish)');
-  const onDest = withAllocations(o, { m1: { [h2]: flavorResources(TINY) } });
+  const onDest = withAllocations(o, { m1: { [h2]: claimedResources(TINY, false) } });
   t.deepEqual(
     only(onDest, 'I1').map((v) => v.detail),
     [
       `migration m1 (resize m1 h1 → h2, finished, instance a) holds DISK_GB:1 MEMORY_MB:512 VCPU:1 on h2, expected nothing or the old flavor m1.tiny (DISK_GB:1 MEMORY_MB:512 VCPU:1) on h1`,
     ],
   );
-  const newFlavor = withAllocations(o, { m1: { [h1]: flavorResources(SMALL) } });
+  const newFlavor = withAllocations(o, { m1: { [h1]: claimedResources(SMALL, false) } });
   t.is(only(newFlavor, 'I1').length, 1);
   t.deepEqual(only(newFlavor, 'I1')[0]!.ids, ['m1', 'a']);
 });
 
 test('audit moves - I1: the moving instance holds its flavor on its host, the new flavor on the destination, or (pre-migrating) nothing', (t) => {
   const o = resize('finished');
-  const doubled = withAllocations(o, { a: { [h2]: flavorResources(SMALL), [h1]: flavorResources(TINY) } });
+  const doubled = withAllocations(o, {
+    a: { [h2]: claimedResources(SMALL, false), [h1]: claimedResources(TINY, false) },
+  });
   t.regex(
     only(doubled, 'I1')[0]!.detail,
     /^instance a \(resized, moving: resize m1 h1 → h2, finished\) holds .* on h2, .* on h1, expected /,
   );
-  const wrong = withAllocations(o, { a: { [h2]: flavorResources(TINY) } });
+  const wrong = withAllocations(o, { a: { [h2]: claimedResources(TINY, false) } });
   t.is(only(wrong, 'I1').length, 1, 'the old flavor on the destination is neither side');
   t.is(only(withoutConsumer(o, 'a'), 'I1').length, 1, 'nothing, once finished, is lost');
   t.deepEqual(
@@ -182,16 +179,40 @@ test('audit moves - I1: the moving instance holds its flavor on its host, the ne
     'nothing, between the swap and the destination claim',
   );
   // Reverting: the swap back gives the instance the old flavor on the source before the record says so.
-  const reverting = withMigration(withAllocations(withoutConsumer(o, 'm1'), { a: { [h1]: flavorResources(TINY) } }), {
-    status: 'reverting',
-  });
+  const reverting = withMigration(
+    withAllocations(withoutConsumer(o, 'm1'), { a: { [h1]: claimedResources(TINY, false) } }),
+    {
+      status: 'reverting',
+    },
+  );
   t.deepEqual(only(reverting, 'I1'), []);
+});
+
+test('audit moves - I1: a volume-backed instance in a resize holds no root disk on either side', (t) => {
+  const bootVolume = { volumeId: 'vol', sourceType: 'volume' as const, rootDiskClaimed: false };
+  const o = resize('migrating');
+  const bfv: Observation = {
+    ...o,
+    instances: o.instances.map((i) => (i.instanceId === 'a' ? { ...i, bootVolume } : i)),
+  };
+  const noRoot = (f: typeof TINY) => claimedResources(f, true);
+  const clean = withAllocations(bfv, { a: { [h2]: noRoot(SMALL) }, m1: { [h1]: noRoot(TINY) } });
+  t.deepEqual(only(clean, 'I1'), []);
+  // The flavors' root disks held on either side are not what it claims.
+  t.regex(
+    only(withAllocations(clean, { m1: { [h1]: claimedResources(TINY, false) } }), 'I1')[0]!.detail,
+    /migration m1 .* expected nothing or the old flavor m1.tiny \(MEMORY_MB:512 VCPU:1\) on h1/,
+  );
+  t.regex(
+    only(withAllocations(clean, { a: { [h2]: claimedResources(SMALL, false) } }), 'I1')[0]!.detail,
+    /instance a .* holds DISK_GB:20 MEMORY_MB:2048 VCPU:1 on h2/,
+  );
 });
 
 test('audit moves - I2: a confirmed, reverted or failed migration whose consumer still holds is a leak', (t) => {
   for (const status of ['confirmed', 'reverted', 'error'] as const) {
     const leaked = withAllocations(withMigration(resize('confirmed'), { status }), {
-      m1: { [h1]: flavorResources(TINY) },
+      m1: { [h1]: claimedResources(TINY, false) },
     });
     const v = only(leaked, 'I2');
     t.deepEqual(
@@ -265,7 +286,7 @@ test('audit moves - a same-host resize: both sides on one provider and one track
       {
         ...base,
         migrations: [migration('m1', 'a', { destHost: 'h1' })],
-        allocations: { a: { [h1]: flavorResources(SMALL) }, m1: { [h1]: flavorResources(TINY) } },
+        allocations: { a: { [h1]: claimedResources(SMALL, false) }, m1: { [h1]: claimedResources(TINY, false) } },
       },
       'h1',
       (s) => ({

@@ -46,6 +46,15 @@ test('compute moves - closed moves hold no side; finished and reverting ones are
   t.deepEqual(kinds, ['resize', 'migrate', 'live_migrate', 'evacuate']);
 });
 
+test('compute moves - the sides of a volume-backed instance claim no root disk (machines/claims)', (t) => {
+  const both = move({ sourceHost: HOST, destHost: HOST });
+  const disks = (r: ReturnType<typeof record>) => trackerMigrations([both], HOST, [r]).map((s) => s.flavor.rootGb);
+  t.deepEqual(disks(record({ bootVolume: { volumeId: 'v', sourceType: 'volume', rootDiskClaimed: false } })), [0, 0]);
+  // Booted from a volume before claims left the root disk out: its sides claim it, as its boot did.
+  t.deepEqual(disks(record({ bootVolume: { volumeId: 'v', sourceType: 'volume' } })), [20, 80]);
+  t.deepEqual(disks(record()), [20, 80]);
+});
+
 test('compute moves - a move of a deleted instance holds no side, even left open (a local delete of a down host)', (t) => {
   const open = move({ sourceHost: HOST, destHost: 'h2', status: 'finished' });
   t.deepEqual(trackerMigrations([open], HOST, [record({ vmState: 'deleted' })]), []);

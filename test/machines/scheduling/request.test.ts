@@ -13,6 +13,8 @@ import {
 import type { AggregateRecord } from '../../../protocol/index.js';
 
 const FLAVOR = { name: 'f', vcpus: 2, memoryMb: 1024, rootGb: 10 };
+/** What an image-backed instance of FLAVOR asks, with `specs`. */
+const asked = (specs?: Record<string, string>, flavor = FLAVOR) => ({ flavor, specs, volumeBacked: false });
 const agg = (uuid: string, availabilityZone: string | null, metadata: Record<string, string> = {}): AggregateFacts => ({
   uuid,
   availabilityZone,
@@ -20,13 +22,27 @@ const agg = (uuid: string, availabilityZone: string | null, metadata: Record<str
 });
 
 test('a plain flavor: its resources, COMPUTE_STATUS_DISABLED forbidden, no member_of', (t) => {
-  t.deepEqual(candidatesRequest(FLAVOR, undefined, undefined, []), {
+  t.deepEqual(candidatesRequest(asked(), undefined, []), {
     resources: { VCPU: 2, MEMORY_MB: 1024, DISK_GB: 10 },
     required: ['!COMPUTE_STATUS_DISABLED'],
   });
-  t.deepEqual(candidatesRequest({ ...FLAVOR, rootGb: 0 }, undefined, undefined, [])?.resources, {
+  t.deepEqual(candidatesRequest(asked(undefined, { ...FLAVOR, rootGb: 0 }), undefined, [])?.resources, {
     VCPU: 2,
     MEMORY_MB: 1024,
+  });
+});
+
+test('a volume-backed instance asks for no root disk (Nova is_bfv); a resources:DISK_GB spec still counts', (t) => {
+  const bfv = { flavor: FLAVOR, specs: undefined, volumeBacked: true };
+  t.deepEqual(candidatesRequest(bfv, undefined, []), {
+    resources: { VCPU: 2, MEMORY_MB: 1024 },
+    required: ['!COMPUTE_STATUS_DISABLED'],
+  });
+  const specs = { 'resources:DISK_GB': '3', 'trait:HW_CPU_X86_AVX2': 'required' };
+  t.deepEqual(candidatesRequest({ ...bfv, specs }, 'nova', [agg('a1', 'az1')]), {
+    resources: { VCPU: 2, MEMORY_MB: 1024, DISK_GB: 3 },
+    required: ['!COMPUTE_STATUS_DISABLED', 'HW_CPU_X86_AVX2'],
+    memberOf: [['!a1']],
   });
 });
 
@@ -34,15 +50,14 @@ test(
   'extra specs: traits required and forbidden, ' + 'resources added and removed, aggregate metadata as member_of',
   (t) => {
     const r = candidatesRequest(
-      FLAVOR,
-      {
+      asked({
         'trait:HW_CPU_X86_AVX2': 'required',
         'trait:CUSTOM_SLOW': 'forbidden',
         'resources:CUSTOM_GPU': '2',
         'resources:DISK_GB': '0',
         'aggregate_instance_extra_specs:ssd': 'true',
         'hw:cpu_policy': 'dedicated',
-      },
+      }),
       undefined,
       [agg('a1', null, { ssd: 'true' }), agg('a2', null, { ssd: 'false' }), agg('a3', 'az1', { ssd: 'true' })],
     );
@@ -52,7 +67,7 @@ test(
       memberOf: [['a1', 'a3']],
     });
     t.is(
-      candidatesRequest(FLAVOR, { 'aggregate_instance_extra_specs:ssd': 'true' }, undefined, [agg('a2', null)]),
+      candidatesRequest(asked({ 'aggregate_instance_extra_specs:ssd': 'true' }), undefined, [agg('a2', null)]),
       undefined,
       'no aggregate has it: nothing can match',
     );
@@ -64,10 +79,10 @@ test(
     'the default zone forbids every zoned one; an unknown zone matches nothing',
   (t) => {
     const all = [agg('a1', 'az1'), agg('a2', 'az1'), agg('a3', 'az2'), agg('a4', null)];
-    t.deepEqual(candidatesRequest(FLAVOR, undefined, 'az1', all)?.memberOf, [['a1', 'a2']]);
-    t.deepEqual(candidatesRequest(FLAVOR, undefined, 'nova', all)?.memberOf, [['!a1', '!a2', '!a3']]);
-    t.is(candidatesRequest(FLAVOR, undefined, 'az9', all), undefined);
-    t.is(candidatesRequest(FLAVOR, undefined, 'nova', [agg('a4', null)])?.memberOf, undefined, 'no zones at all');
+    t.deepEqual(candidatesRequest(asked(), 'az1', all)?.memberOf, [['a1', 'a2']]);
+    t.deepEqual(candidatesRequest(asked(), 'nova', all)?.memberOf, [['!a1', '!a2', '!a3']]);
+    t.is(candidatesRequest(asked(), 'az9', all), undefined);
+    t.is(candidatesRequest(asked(), 'nova', [agg('a4', null)])?.memberOf, undefined, 'no zones at all');
   },
 );
 
@@ -108,7 +123,7 @@ test(
 
 test("an image's properties: hw_architecture and trait:NAME=required become required traits; others are kept", (t) => {
   const image = { hw_architecture: 'aarch64', 'trait:CUSTOM_SECURE': 'required', os_distro: 'cirros' };
-  t.deepEqual(candidatesRequest(FLAVOR, { 'trait:HW_CPU_X86_AVX2': 'forbidden' }, undefined, [], image)?.required, [
+  t.deepEqual(candidatesRequest(asked({ 'trait:HW_CPU_X86_AVX2': 'forbidden' }), undefined, [], image)?.required, [
     '!COMPUTE_STATUS_DISABLED',
     '!HW_CPU_X86_AVX2',
     'CUSTOM_SECURE',

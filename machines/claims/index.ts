@@ -1,0 +1,1 @@
+export { claimedResources, claimedSizes, volumeBackedClaim, type Sizes } from './claimed.js';
