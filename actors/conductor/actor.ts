@@ -86,9 +86,14 @@ export async function startConductor(options: ConductorOptions): Promise<Actor> 
   });
   const deleteUnscheduled = unscheduledDelete({ js, prefix, stores, placement, clock: o.clock, planner: plans });
 
-  const build = async (env: Envelope, task: BuildTask): Promise<Outcome> => {
+  const build = async (env: Envelope, task: BuildTask, redelivered: boolean): Promise<Outcome> => {
     const c = { env, instanceId: task.instanceId, commandId: task.commandId };
-    const snapshot = { task, stored: await stores.instances.get(task.instanceId), maxAttempts, now: o.clock.now() };
+    // The record the gateway wrote comes with the task; only a redelivery reads it back.
+    const stored =
+      task.written && !redelivered
+        ? { value: task.written.record, revision: task.written.revision }
+        : await stores.instances.get(task.instanceId);
+    const snapshot = { task, stored, maxAttempts, now: o.clock.now() };
     const d = decideBuild(snapshot);
     if (d.kind !== 'needHost') return plans.carryOut(d, c);
     const host = await claim.hostFor(d);
@@ -139,7 +144,7 @@ export async function startConductor(options: ConductorOptions): Promise<Actor> 
       o.log?.(`dropping an undecodable conductor task on ${m.subject}: ${r.error.message}`);
       return 'term';
     }
-    if (r.value.type === 'conductor.build') return build(r.value, r.value.body as unknown as BuildTask);
+    if (r.value.type === 'conductor.build') return build(r.value, r.value.body as unknown as BuildTask, m.redelivered);
     if (r.value.type === 'host.command') {
       const task = r.value.body as unknown as HostCommandTask;
       if (task.action === 'evacuate') return evacuate(r.value, task);

@@ -178,15 +178,16 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
         return reject(decision.code, decision.message);
       case 'create':
       case 'resumeCreate': {
-        let record: InstanceRecord = decision.record;
+        const record: InstanceRecord = decision.record;
+        let revision = current?.revision;
         if (decision.kind === 'create') {
           try {
-            await stores.instances.create(instanceId, record);
+            revision = await stores.instances.create(instanceId, record);
           } catch (err) {
             if (!isActorError(err, ActorErrorCode.CasConflict)) throw err;
             return { retryAfterMs: 0 }; // a concurrent boot for the same id: decide again on the record it wrote
           }
-        } else record = decision.record;
+        }
         await events.instance({
           project,
           user: env.user,
@@ -196,7 +197,14 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
           body: eventBodyOf(record),
           msgId: `${env.id}:create.start`,
         });
-        const task: BuildTask = { instanceId, commandId: env.id, attempt: 1, tried: [], alternates: [] };
+        const task: BuildTask = {
+          instanceId,
+          commandId: env.id,
+          attempt: 1,
+          tried: [],
+          alternates: [],
+          ...(revision !== undefined ? { written: { record, revision } } : {}),
+        };
         await publishTask(
           s.conductor('build'),
           'conductor.build',

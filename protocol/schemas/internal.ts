@@ -309,6 +309,15 @@ export const BuildTask = Type.Object(
     tried: Type.Array(TokenString, { maxItems: 10 }),
     /** Alternates kept from the first scheduling, best first. */
     alternates: Type.Array(TokenString, { maxItems: 10 }),
+    /**
+     * The record as the gateway wrote it, and its revision: the conductor decides over it on the
+     * task's first delivery instead of reading it back (issue 17). Its writes are compare-and-set
+     * at this revision, so a record changed since (a delete while scheduling) fails them and the
+     * task runs again over the record read then; a redelivery always reads.
+     */
+    written: Type.Optional(
+      Type.Object({ record: InstanceRecord, revision: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+    ),
   },
   { additionalProperties: false },
 );

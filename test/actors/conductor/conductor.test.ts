@@ -166,7 +166,7 @@ test.serial(
     const id = randomUUID();
     const cmd2 = randomUUID();
     // A record the conductor owns but whose build task never came (as if the boot is still queued).
-    await stores.instances.create(id, {
+    const written = {
       instanceId: id,
       name: 'd',
       project: 'demo',
@@ -184,9 +184,10 @@ test.serial(
       updatedAt: 1,
       createdBy: cmd2,
       forcedHost: null,
-      owner: 'conductor',
+      owner: 'conductor' as const,
       epoch: 0,
-    });
+    };
+    const revision = await stores.instances.create(id, written);
     const del = await client.command(id, 'delete');
     const final = await client.final(id, del);
     t.is(final.type, 'instance.delete.end');
@@ -204,11 +205,36 @@ test.serial(
       body: { instanceId: id, commandId: cmd2, attempt: 1, tried: [], alternates: [] },
     });
     await client.js.publish('nv.conductor.build', encodeMessage(env), { msgID: env.id });
-    await eventually(async () => {
-      const jsm = await jetstreamManager(client.nc);
-      if ((await jsm.streams.info('NV_CONDUCTOR')).state.messages > 0) throw new Error('task not consumed yet');
-    });
+    const consumed = () =>
+      eventually(async () => {
+        const jsm = await jetstreamManager(client.nc);
+        if ((await jsm.streams.info('NV_CONDUCTOR')).state.messages > 0) throw new Error('task not consumed yet');
+      });
+    await consumed();
     t.deepEqual((await pc.call('allocations.get', { consumer: id })).allocations, {});
+    // The same late task carrying the record as the gateway wrote it (before the delete): its first
+    // delivery decides over that, claims, and fails the hand-over's compare-and-set; the redelivery
+    // reads the deleted record and gives the claim back. Nothing is handed over, nothing stays.
+    const carried = envelope({
+      id: `${cmd2}:build:1:carried`,
+      type: 'conductor.build',
+      ts: Date.now(),
+      project: 'demo',
+      user: 'alice',
+      corr: cmd2,
+      body: {
+        instanceId: id,
+        commandId: cmd2,
+        attempt: 1,
+        tried: [],
+        alternates: [],
+        written: { record: written, revision },
+      },
+    });
+    await client.js.publish('nv.conductor.build', encodeMessage(carried), { msgID: carried.id });
+    await consumed();
+    t.deepEqual((await pc.call('allocations.get', { consumer: id })).allocations, {});
+    t.like((await stores.instances.get(id))!.value, { vmState: 'deleted', owner: 'conductor' });
   },
 );
 
