@@ -36,7 +36,7 @@ import {
 } from '../../machines/gateway/index.js';
 import { names, startConsumerLoop, type Outcome, eventPublisher, type Actor } from '../runtime/index.js';
 import { ActorErrorCode, isActorError } from '../errors.js';
-import { openStores, eventBodyOf, isHostDown, type Stores } from '../records/index.js';
+import { openStores, eventBodyOf, isHostDown, WatchedRecords, type Stores } from '../records/index.js';
 import { DEFAULT_ZONE } from '../../machines/scheduling/index.js';
 import { serveAdmin } from './admin.js';
 import { PlacementClient } from '../placement/index.js';
@@ -62,8 +62,12 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
   const s = subjects(prefix);
   const admins = new Set(o.adminUsers);
   const perProject = new ProjectInFlight(o.maxInFlightPerProject);
+  // Read for every boot, written by operators now and then: kept by watching (issue 17).
+  const flavorView = await WatchedRecords.start(stores.flavors, o.log);
+  const quotaView = await WatchedRecords.start(stores.quotas, o.log);
   const ledgers = new QuotaLedgers({
     stores,
+    quotas: quotaView,
     clock: o.clock,
     ...(o.defaultQuota ? { defaults: o.defaultQuota } : {}),
     ...(o.log ? { log: o.log } : {}),
@@ -96,6 +100,9 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       perProject.release(project);
     }
   };
+
+  /** A flavor from the watched view; one it does not hold (none, or made a moment ago elsewhere) is read. */
+  const flavorNamed = async (name: string) => flavorView.lookup(name)?.value ?? (await stores.flavors.get(name))?.value;
 
   const judge = async (m: JsMsg, { project, instanceId, action }: CommandAddress): Promise<Outcome> => {
     const decoded = decodeMessage(m.data, MessageKind.Command);
@@ -145,7 +152,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
     const volumeId = action === 'boot' || action === 'volume_attach' ? volumeOf(env.body) : undefined;
     const inputs: GatewayInputs = {
       record: current?.value,
-      ...(needsFlavor ? { flavor: (await stores.flavors.get(String(env.body['flavor'])))?.value } : {}),
+      ...(needsFlavor ? { flavor: await flavorNamed(String(env.body['flavor'])) } : {}),
       ...(isImageId(image) ? { image: (await stores.images.get(image.toLowerCase()))?.value } : {}),
       ...(groupId !== undefined ? { group: (await stores.groups.get(groupId))?.value } : {}),
       ...(env.body['availabilityZone'] !== undefined ? { zones: await zoneNames(stores) } : {}),
@@ -297,6 +304,8 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
       netService.unsubscribe();
       volumeService.unsubscribe();
       loop.kill();
+      flavorView.stop();
+      quotaView.stop();
     },
     stop: async () => {
       await Promise.all([
@@ -308,6 +317,8 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
         volumeService.drain(),
       ]);
       await loop.stop();
+      flavorView.stop();
+      quotaView.stop();
     },
   };
 }

@@ -17,7 +17,7 @@ import {
 import { DEFAULT_QUOTA, type QuotaLedgerRecord, type QuotaRecord } from '../../protocol/index.js';
 import { ActorError, ActorErrorCode, isActorError } from '../errors.js';
 import type { Clock, Versioned } from '../runtime/index.js';
-import { quotaOf, type Stores } from '../records/index.js';
+import { quotaOf, type Stores, type WatchedRecords } from '../records/index.js';
 
 /** Compare-and-set attempts before a claim gives up (and its command is redelivered). */
 const MAX_CAS_ATTEMPTS = 20;
@@ -31,6 +31,8 @@ export interface QuotaLedgerOptions {
   readonly clock: Clock;
   /** Limits of a project with no `nv-quotas` record. */
   readonly defaults?: QuotaRecord;
+  /** The quotas as a watch keeps them (the gateway's): read instead of the bucket when it can say. */
+  readonly quotas?: WatchedRecords<QuotaRecord>;
   readonly log?: (line: string, err?: unknown) => void;
 }
 
@@ -41,8 +43,13 @@ export class QuotaLedgers {
    * Adds what a command claims to its project's ledger when it fits the project's limits.
    * Idempotent: a redelivered command finds its claim recorded and is accepted again.
    */
+  /** The project's limits: its record (from the watched view when it holds it), or the defaults. */
+  private async limits(project: string): Promise<QuotaRecord> {
+    return this.o.quotas?.lookup(project)?.value ?? quotaOf(this.o.stores, project, this.o.defaults);
+  }
+
   async claim(project: string, claim: QuotaClaim): Promise<ClaimOutcome> {
-    const quota = await quotaOf(this.o.stores, project, this.o.defaults);
+    const quota = await this.limits(project);
     if (unlimited(quota)) return { ok: true };
     for (let attempt = 1; attempt <= MAX_CAS_ATTEMPTS; attempt++) {
       const cur = await this.current(project);

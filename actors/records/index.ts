@@ -4,6 +4,7 @@
  */
 export { openStores, type Stores, quotaOf, removeImage } from './stores.js';
 export { RecordBucket } from './kv-record.js';
+export { WatchedRecords } from './watched-records.js';
 export { publishOutbox, hasOutbox, publishOutboxEvent } from './outbox.js';
 export { derivedUuid, imageIdOf, isOpenMigration, migrationIdOf, uploadedImageIdOf } from './migrations.js';
 export { liveComputeServices, isHostDown } from './services.js';

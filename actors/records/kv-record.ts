@@ -13,7 +13,12 @@ import { upgradeRecord, type RecordUpgrade } from './upgrades.js';
 
 const LIMITS = { maxBytes: 8 * 1024 * 1024, maxDepth: 64 };
 
+/** Told of each write this bucket object makes, as it lands: the record at its revision, or undefined for a delete. */
+export type WriteListener<T> = (key: string, record: Versioned<T> | undefined) => void;
+
 export class RecordBucket<T> {
+  private readonly listeners: WriteListener<T>[] = [];
+
   constructor(
     readonly kv: KV,
     private readonly schema: TSchema,
@@ -22,7 +27,20 @@ export class RecordBucket<T> {
     private readonly upgrades: readonly RecordUpgrade[] = [],
   ) {}
 
+  /** Calls `listener` after every write made through this object (WatchedRecords keeps up with its own writes so). */
+  onWrite(listener: WriteListener<T>): void {
+    this.listeners.push(listener);
+  }
+
+  private landed(key: string, record: Versioned<T> | undefined): void {
+    for (const l of this.listeners) l(key, record);
+  }
+
   /** Decodes, upgrades and validates one stored value. */
+  decodeStored(bytes: Uint8Array) {
+    return this.decode(bytes);
+  }
+
   private decode(bytes: Uint8Array) {
     return decodeWith<T>(
       bytes,
@@ -43,17 +61,20 @@ export class RecordBucket<T> {
 
   /** Creates the key; throws ActorError(CasConflict) if it exists. */
   create(key: string, value: T): Promise<number> {
-    return writeIfRevision(this.kv, key, encodeValue(value), 0);
+    return this.update(key, value, 0);
   }
 
   /** Replaces the value at `revision`; throws ActorError(CasConflict) if it moved on. */
-  update(key: string, value: T, revision: number): Promise<number> {
-    return writeIfRevision(this.kv, key, encodeValue(value), revision);
+  async update(key: string, value: T, revision: number): Promise<number> {
+    const written = await writeIfRevision(this.kv, key, encodeValue(value), revision);
+    if (this.listeners.length > 0) this.landed(key, { value, revision: written });
+    return written;
   }
 
   /** Writes the value whatever the key holds (one writer per key: heartbeats), acknowledged. */
   async put(key: string, value: T): Promise<void> {
-    await this.kv.put(key, encodeValue(value));
+    const written = await this.kv.put(key, encodeValue(value));
+    if (this.listeners.length > 0) this.landed(key, { value, revision: written });
   }
 
   /**
@@ -69,6 +90,7 @@ export class RecordBucket<T> {
   /** Deletes the key (a tombstone: reads and listings no longer see it). Deleting a missing key is fine. */
   async remove(key: string): Promise<void> {
     await this.kv.delete(key);
+    if (this.listeners.length > 0) this.landed(key, undefined);
   }
 
   /**

@@ -3,6 +3,7 @@ import test from 'ava';
 import { startGateway } from '../../../actors/gateway/actor.js';
 import { randomIds, systemClock } from '../../../actors/runtime/clock.js';
 import { openStores } from '../../../actors/records/stores.js';
+import { adminType, decodeMessage, encodeMessage, envelope, MessageKind, subjects } from '../../../protocol/index.js';
 import { TestClient } from '../../helpers/client.js';
 import { eventually } from '../../helpers/eventually.js';
 import { connectTo, startNats } from '../../helpers/nats.js';
@@ -24,7 +25,22 @@ test('gateway - a configured default quota of 0 instances refuses boots; a proje
     const a = crypto.randomUUID();
     const refused = await client.final(a, await client.command(a, 'boot', { name: 'a', flavor: 'm1.tiny' }));
     t.is(refused.body['code'], 'QuotaExceeded');
-    await (await openStores(client.nc, 'q1')).quotas.create('demo', { instances: 1, cores: 1, ramMb: 1024 });
+    // Set as an operator does, through the gateway (`nv.admin.quotas.set`): the very next boot
+    // is judged by it (the gateway's watched view of the quotas knows its own writes at once).
+    const env = envelope({
+      id: crypto.randomUUID(),
+      type: adminType('quotas.set'),
+      ts: Date.now(),
+      project: 'admin',
+      user: 'admin',
+      body: { project: 'demo', instances: 1, cores: 1, ramMb: 1024 },
+    });
+    const reply = decodeMessage(
+      (await client.nc.request(subjects('q1').admin('quotas.set'), encodeMessage(env), { timeout: 10_000 })).data,
+      MessageKind.Reply,
+    );
+    t.true(reply.ok && reply.value.type !== 'error', JSON.stringify(reply));
+    t.like((await (await openStores(client.nc, 'q1')).quotas.get('demo'))?.value, { instances: 1 });
     const b = crypto.randomUUID();
     await client.command(b, 'boot', { name: 'b', flavor: 'm1.tiny' });
     // No conductor runs here: the boot is accepted (create.start) and waits for scheduling.
