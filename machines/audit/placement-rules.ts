@@ -213,7 +213,9 @@ function checkMigrationConsumer(
   if (rp !== undefined && sameHolding(names.fold(held), { [rp]: old })) return undefined;
   return {
     invariant: 'I1',
-    detail: `migration ${m.migrationId} (${showMove(m)}, instance ${m.instanceId}) holds ${names.where(held)}, expected nothing or the old flavor ${showFlavor(m.oldFlavor, i)} on ${m.sourceHost}`,
+    detail:
+      `migration ${m.migrationId} (${showMove(m)}, instance ${m.instanceId}) holds ${names.where(held)}, ` +
+      `expected nothing or the old flavor ${showFlavor(m.oldFlavor, i)} on ${m.sourceHost}`,
     ids: [m.migrationId, m.instanceId],
   };
 }

@@ -18,7 +18,7 @@ test('resources: specs change the classes either way; a DISK_GB spec is claimed 
   t.deepEqual(claimedResources(SMALL, false, { 'resources:DISK_GB': '0' }), { VCPU: 1, MEMORY_MB: 2048 });
 });
 
-test('volume-backed as claims count it: booted from a volume with rootDiskClaimed false; before that mark, not', (t) => {
+test('volume-backed as claims count it: booted from a volume with rootDiskClaimed false; before the mark, not', (t) => {
   t.false(volumeBackedClaim({}), 'image-backed');
   t.true(volumeBackedClaim({ bootVolume: { volumeId: 'v', sourceType: 'volume', rootDiskClaimed: false } }));
   // A record booted from a volume before claims left the root disk out: it holds DISK_GB, and keeps it.
