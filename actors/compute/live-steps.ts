@@ -8,6 +8,7 @@ import { type Move, StepErrorCode } from '../../machines/instance/index.js';
 import { isOpenMigration, migrationIdOf, setInactiveBinding } from '../records/index.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
+import { attachForDestination, completeVolumesHere, dropSourceAttachments } from './volume-steps.js';
 import { isVirtError, VirtErrorCode, type MigrationTarget } from '../../virt/index.js';
 
 export const LIVE_STEPS = ['liveMigrate', 'postLiveMigration'] as const;
@@ -23,7 +24,7 @@ function migrationTarget(reply: Record<string, unknown>): MigrationTarget | unde
 export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number]> {
   const kit = moveKit(d);
   const { peerMove, tracker, destroyGuest, setStatus, dropSourceAgain } = kit;
-  const { bindPortsHere, wirePortsHere, attachVolumesHere } = kit;
+  const { bindPortsHere, wirePortsHere, volumeDeps } = kit;
   const noMove = () => failed({ code: StepErrorCode.NoMove, message: 'no live migration in flight' });
 
   /**
@@ -47,6 +48,11 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     // pre_live_migration); the post step activates them there, a rollback drops them.
     for (const p of c.ports ?? [])
       await setInactiveBinding(d.stores, () => d.clock.now(), p.portId, c.instanceId, m.dest);
+    // Its volumes attached for the destination too, a second attachment each (Nova's
+    // pre_live_migration); the post step completes them and drops the source's, a rollback
+    // drops them. Written before the destination is asked, so a rollback always finds them.
+    const volumes = await attachForDestination(volumeDeps, c, m.dest, mid);
+    if (!volumes.ok) return volumes;
     const prepared = await d.remote.peer(m.dest, 'preLiveMigration', {
       ...(await peerMove(c.instanceId, mid, key)),
       name: c.name,
@@ -96,6 +102,7 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     const already = await d.migrations.get(mid);
     if (already && !isOpenMigration(already.value)) {
       await dropSourceAgain(m.source, c.instanceId, mid, key); // what an earlier run may not have reached
+      await dropSourceAttachments(volumeDeps, c, mid); // likewise
       return done();
     }
     // The record first, then the tracker (see finishResize): `finished` says the destination
@@ -111,8 +118,10 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     // Its ports' binding follows it here (Nova activates the destination's binding at this point).
     await bindPortsHere(c);
     await wirePortsHere(c, signal);
-    await attachVolumesHere(c, signal);
+    await completeVolumesHere(volumeDeps, c, mid, signal);
     await destroyGuest(m.source, c.instanceId, mid, key);
+    // The source's guest is gone with its connections: its attachments go (Nova's attachment_delete).
+    await dropSourceAttachments(volumeDeps, c, mid);
     const drop = await tracker(
       m.source,
       { type: 'dropMoveClaim', opId: `${key}:source`, migrationId: mid, side: 'source' },

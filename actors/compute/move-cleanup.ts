@@ -13,6 +13,7 @@ import { migrationIdOf, setInactiveBinding } from '../records/index.js';
 import { diskCarrier } from './disk-carry.js';
 import { moveKit, type MoveStepDeps } from './move-kit.js';
 import { done, failed, type StepContext, type StepResult, type StepTable } from './step-kit.js';
+import { dropDestinationAttachments } from './volume-steps.js';
 
 export const MOVE_CLEANUP_STEPS = ['moveRollback', 'cleanupMove'] as const;
 
@@ -63,6 +64,9 @@ export function moveCleanupSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLEANU
     if (m.kind === 'live' && dest)
       for (const p of c.ports ?? [])
         await setInactiveBinding(d.stores, () => d.clock.now(), p.portId, c.instanceId, null, dest);
+    // And its volumes' destination attachments (Nova's rollback deletes the new attachment and
+    // gives the BDM its old one back): the source's, never touched, is the only one again.
+    if (m.kind === 'live') await dropDestinationAttachments(k.volumeDeps, c, mid);
     const back = await tracker(m.source, { type: 'finishMove', opId: `${key}:source`, migrationId: mid });
     if (!back.ok && back.code !== TrackerErrorCode.ClaimNotFound)
       return failed({ code: back.code, message: back.message });

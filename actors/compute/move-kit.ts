@@ -24,7 +24,7 @@ import { nicsOf } from './guest-nics.js';
 import { rootVolumeSpec } from './root-volume.js';
 import { bindPortsOn } from './network-steps.js';
 import { activateWired } from './vif-plugged.js';
-import { attachVolumesTo } from './volume-steps.js';
+import { attachVolumesTo, type LiveVolumeDeps } from './volume-steps.js';
 
 export interface MoveStepDeps {
   readonly host: string;
@@ -317,20 +317,17 @@ export function moveKit(d: MoveStepDeps) {
     if (down.length > 0) d.log?.(`ports of ${c.instanceId} not wired on ${d.host} after its move: ${down.join(', ')}`);
   };
 
+  /** What the volume steps of a move need on this host (volume-steps.ts). */
+  const volumeDeps: LiveVolumeDeps = {
+    host: d.host,
+    driver: d.driver,
+    volumes: d.stores.volumes,
+    clock: d.clock,
+    ...(d.log ? { log: d.log } : {}),
+    ...(d.killPoint ? { killPoint: d.killPoint } : {}),
+  };
   /** The instance's volumes attached here, where its guest runs now (volume-steps.ts). */
-  const attachVolumesHere = (c: InstanceContext, signal: AbortSignal) =>
-    attachVolumesTo(
-      {
-        host: d.host,
-        driver: d.driver,
-        volumes: d.stores.volumes,
-        clock: d.clock,
-        ...(d.log ? { log: d.log } : {}),
-        ...(d.killPoint ? { killPoint: d.killPoint } : {}),
-      },
-      c,
-      signal,
-    );
+  const attachVolumesHere = (c: InstanceContext, signal: AbortSignal) => attachVolumesTo(volumeDeps, c, signal);
 
   /**
    * The guest on this host, of `flavor`, left stopped if the move started from a stopped one; its
@@ -376,5 +373,6 @@ export function moveKit(d: MoveStepDeps) {
     bindPortsHere,
     wirePortsHere,
     attachVolumesHere,
+    volumeDeps,
   };
 }

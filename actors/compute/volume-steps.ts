@@ -13,13 +13,17 @@ import { blockDevicesOf, StepErrorCode, type InstanceContext } from '../../machi
 import {
   attached,
   attaching,
+  completeMove,
   created,
   createFailed,
   detaching,
+  dropAttachment,
+  keepOnly,
   nextDevice,
   rehost,
   release,
   reserve,
+  reserveMove,
   type VolumeRefusal,
 } from '../../machines/volumes/index.js';
 import { leakedAttachment, repairNow } from '../../machines/compute/index.js';
@@ -57,6 +61,13 @@ export interface VolumeStepDeps extends DriverRetry {
 /** The attachment of `volumeId` to `instanceId`: the same id on every retry, on every host. */
 export const attachmentIdOf = (instanceId: string, volumeId: string): string =>
   derivedUuid(`attachment:${instanceId}:${volumeId}`);
+
+/**
+ * A live migration's attachment of `volumeId` for its destination (Nova's new attachment of
+ * pre_live_migration): one per migration, so every re-run of its steps, and its rollback, finds it.
+ */
+export const moveAttachmentIdOf = (instanceId: string, volumeId: string, migrationId: string): string =>
+  derivedUuid(`attachment:${instanceId}:${volumeId}:${migrationId}`);
 
 const STEP_CODE = {
   VolumeInUse: StepErrorCode.VolumeInUse,
@@ -364,4 +375,115 @@ export async function healAttachments(
     }
   }
   return { found, repaired };
+}
+
+/** What a live migration's volume steps need (move-kit.ts gives them). */
+export type LiveVolumeDeps = Pick<VolumeStepDeps, 'host' | 'driver' | 'volumes' | 'clock' | 'killPoint'> & {
+  readonly log?: (line: string, err?: unknown) => void;
+};
+
+/**
+ * Before a live migration's copy (Nova's pre_live_migration): each volume of the instance gets a
+ * second attachment, `attaching`, naming the destination (`moveAttachmentIdOf`); the source's stays
+ * as it is. A re-run finds its own. A volume gone meanwhile is skipped and logged; a refusal (the
+ * volume in a state that takes no attachment) fails the step, and its rollback drops what was made.
+ */
+export async function attachForDestination(
+  d: LiveVolumeDeps,
+  c: Pick<InstanceContext, 'instanceId' | 'blockDevices'>,
+  dest: string,
+  migrationId: string,
+): Promise<StepResult> {
+  for (const b of blockDevicesOf(c)) {
+    const attachmentId = moveAttachmentIdOf(c.instanceId, b.volumeId, migrationId);
+    const out = await changeVolume(d.volumes, b.volumeId, (v) =>
+      reserveMove(
+        v,
+        {
+          attachmentId,
+          instanceId: c.instanceId,
+          host: dest,
+          device: b.device,
+          ...(b.bootIndex === 0 ? { bootIndex: 0 as const } : {}),
+          deleteOnTermination: b.deleteOnTermination,
+        },
+        d.clock.now(),
+      ),
+    );
+    if (!out.ok && out.refusal) return refusedBy(out.refusal);
+    if (!out.ok) d.log?.(`volumes of ${c.instanceId}: ${b.volumeId} is gone, not attached on ${dest}`);
+    const point = { instanceId: c.instanceId, volumeId: b.volumeId, step: 'liveMigrate', status: 'attaching' };
+    await d.killPoint?.('volume.changed', point);
+  }
+  return done();
+}
+
+/**
+ * A live migration's post step on its destination (`d.host`): each destination attachment completed
+ * (Nova's attachment_complete) and each volume but the root connected to the guest here. A migration
+ * begun before attachments were doubled has none: its one attachment is moved here instead. A
+ * volume gone or released meanwhile is skipped and logged. Idempotent, as attachVolumesTo.
+ */
+export async function completeVolumesHere(
+  d: LiveVolumeDeps,
+  c: Pick<InstanceContext, 'instanceId' | 'blockDevices'>,
+  migrationId: string,
+  signal: AbortSignal,
+): Promise<void> {
+  for (const b of blockDevicesOf(c)) {
+    const id = moveAttachmentIdOf(c.instanceId, b.volumeId, migrationId);
+    let out = await changeVolume(d.volumes, b.volumeId, (v) => completeMove(v, id, d.clock.now()));
+    if (!out.ok && out.refusal?.code === 'VolumeNotAttached')
+      out = await changeVolume(d.volumes, b.volumeId, (v) => rehost(v, c.instanceId, d.host, d.clock.now()));
+    if (!out.ok) {
+      d.log?.(`volumes of ${c.instanceId}: ${b.volumeId} not attached on ${d.host}: ${out.refusal?.message ?? 'gone'}`);
+      continue;
+    }
+    const point = { instanceId: c.instanceId, volumeId: b.volumeId, step: 'postLiveMigration', status: 'attached' };
+    await d.killPoint?.('volume.changed', point);
+    if (b.bootIndex === 0 || !d.driver.attachVolume) continue;
+    const v = out.volume;
+    await d.driver.attachVolume(
+      c.instanceId,
+      { volumeId: v.volumeId, path: v.path, format: v.format, device: b.device },
+      { signal },
+    );
+  }
+}
+
+/**
+ * The end of a live migration that succeeded, once the source's guest is gone (Nova's
+ * _post_live_migration: attachment_delete of the old attachment): only the destination's
+ * attachment of each volume is left. Never the last one: with no destination attachment
+ * (a migration begun before they were doubled) nothing is dropped.
+ */
+export async function dropSourceAttachments(
+  d: LiveVolumeDeps,
+  c: Pick<InstanceContext, 'instanceId' | 'blockDevices'>,
+  migrationId: string,
+): Promise<void> {
+  for (const b of blockDevicesOf(c)) {
+    const id = moveAttachmentIdOf(c.instanceId, b.volumeId, migrationId);
+    await changeVolume(d.volumes, b.volumeId, (v) => keepOnly(v, c.instanceId, id, d.clock.now()));
+    const point = { instanceId: c.instanceId, volumeId: b.volumeId, step: 'postLiveMigration', status: 'settled' };
+    await d.killPoint?.('volume.changed', point);
+  }
+}
+
+/**
+ * A live migration rolled back (Nova's _rollback_live_migration: attachment_delete of the new
+ * attachment, the BDM's old one restored): each destination attachment goes; the source's, never
+ * touched by the migration, is the instance's one again. None left is unchanged.
+ */
+export async function dropDestinationAttachments(
+  d: LiveVolumeDeps,
+  c: Pick<InstanceContext, 'instanceId' | 'blockDevices'>,
+  migrationId: string,
+): Promise<void> {
+  for (const b of blockDevicesOf(c)) {
+    const id = moveAttachmentIdOf(c.instanceId, b.volumeId, migrationId);
+    await changeVolume(d.volumes, b.volumeId, (v) => dropAttachment(v, id, d.clock.now()));
+    const point = { instanceId: c.instanceId, volumeId: b.volumeId, step: 'moveRollback', status: 'dropped' };
+    await d.killPoint?.('volume.changed', point);
+  }
 }

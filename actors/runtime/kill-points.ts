@@ -64,6 +64,9 @@ export interface KillPointContexts {
    * A volume step wrote the volume's record (actors/compute/volume-steps.ts): `status` is the
    * instance's attachment now (`released`: gone; `connected`: the driver attached it, not yet recorded;
    * `rehosted`: step `here`, a move's end or an unshelve named this host, the guest not yet connected).
+   * A live migration's: step `liveMigrate` `attaching` (the destination's attachment made),
+   * `postLiveMigration` `attached` (completed, the guest not yet connected) and `settled` (the
+   * source's deleted), `moveRollback` `dropped` (the destination's deleted).
    */
   readonly 'volume.changed': {
     readonly instanceId: string;

@@ -122,9 +122,9 @@ export const detaching = (v: VolumeRecord, instanceId: string, now: number) =>
   step(v, instanceId, ['reserved', 'attaching', 'attached'], 'detaching', now);
 
 /**
- * A move's end: the instance's attachment names the host its guest runs on now (Nova creates the
- * destination's attachment and deletes the source's; one attachment per instance here, its host
- * changed at that same point). Already there is unchanged; no attachment is refused.
+ * A cold move's end (resize, cold migration, evacuation, a revert, an unshelve): the instance's
+ * attachment names the host its guest runs on now. Already there is unchanged; no attachment is
+ * refused. A live migration doubles its attachments instead (reserveMove … keepOnly).
  */
 export function rehost(v: VolumeRecord, instanceId: string, host: string, now: number): VolumeChange {
   const own = v.attachments.find((a) => a.instanceId === instanceId);
@@ -132,6 +132,76 @@ export function rehost(v: VolumeRecord, instanceId: string, host: string, now: n
   if (own.host === host) return UNCHANGED;
   const next = v.attachments.map((a) => (a === own ? { ...a, host } : a));
   return { ok: true, next: withAttachments(v, next, now) };
+}
+
+/**
+ * A live migration's attachment for its destination (Nova's pre_live_migration: attachment_create
+ * with the destination's connector, before the copy): a second attachment of the same instance,
+ * `attaching`, under the migration's own id, so that a re-run finds it (unchanged). The instance's
+ * own attachment does not count against a volume that is not multiattach: only other instances'.
+ */
+export function reserveMove(v: VolumeRecord, r: Reservation, now: number): VolumeChange {
+  if (v.attachments.some((a) => a.attachmentId === r.attachmentId)) return UNCHANGED;
+  if (v.status === 'error' || PASSING.includes(v.status))
+    return refuse(409, 'VolumeInvalidState', `volume ${v.volumeId} is ${v.status}`, v.status !== 'error');
+  if (v.attachments.some((a) => a.instanceId !== r.instanceId) && !v.multiattach)
+    return refuse(409, 'VolumeInUse', `volume ${v.volumeId} is attached to another instance and is not multiattach`);
+  // The record holds at most this many, whoever they belong to.
+  if (v.attachments.length >= MAX_ATTACHMENTS)
+    return refuse(409, 'VolumeInUse', `volume ${v.volumeId} has ${MAX_ATTACHMENTS} attachments already`);
+  const a: VolumeAttachment = {
+    attachmentId: r.attachmentId,
+    instanceId: r.instanceId,
+    host: r.host,
+    device: r.device,
+    status: 'attaching',
+    ...(r.bootIndex !== undefined ? { bootIndex: r.bootIndex } : {}),
+    deleteOnTermination: r.deleteOnTermination,
+    attachedAt: now,
+  };
+  return { ok: true, next: withAttachments(v, [...v.attachments, a], now) };
+}
+
+/**
+ * Nova's attachment_complete of a live migration's destination attachment (its post step): that
+ * attachment, by id, `attached`. Already attached is unchanged; none is refused (a migration begun
+ * before attachments were doubled: the caller moves the one attachment instead).
+ */
+export function completeMove(v: VolumeRecord, attachmentId: string, now: number): VolumeChange {
+  const own = v.attachments.find((a) => a.attachmentId === attachmentId);
+  if (!own) return refuse(409, 'VolumeNotAttached', `volume ${v.volumeId} has no attachment ${attachmentId}`);
+  if (own.status === 'attached') return UNCHANGED;
+  if (own.status === 'detaching')
+    return refuse(409, 'VolumeInvalidState', `attachment ${attachmentId} of ${v.volumeId} is detaching`, true);
+  const next = v.attachments.map((a) => (a === own ? { ...a, status: 'attached' as const } : a));
+  return { ok: true, next: withAttachments(v, next, now) };
+}
+
+/**
+ * The end of a live migration that succeeded (Nova's _post_live_migration deletes the source's old
+ * attachment): every other attachment of the instance goes, `attachmentId` stays. Unchanged when
+ * there is nothing else, and when `attachmentId` is not there (never delete the one that is left).
+ */
+export function keepOnly(v: VolumeRecord, instanceId: string, attachmentId: string, now: number): VolumeChange {
+  if (!v.attachments.some((a) => a.attachmentId === attachmentId)) return UNCHANGED;
+  const next = v.attachments.filter((a) => a.instanceId !== instanceId || a.attachmentId === attachmentId);
+  return next.length === v.attachments.length ? UNCHANGED : { ok: true, next: withAttachments(v, next, now) };
+}
+
+/**
+ * Nova's attachment_delete of one attachment by id (a live migration's rollback: the destination's);
+ * none is unchanged.
+ */
+export function dropAttachment(v: VolumeRecord, attachmentId: string, now: number): VolumeChange {
+  if (!v.attachments.some((a) => a.attachmentId === attachmentId)) return UNCHANGED;
+  return {
+    ok: true,
+    next: withAttachments(
+      v,
+      v.attachments.filter((a) => a.attachmentId !== attachmentId),
+      now,
+    ),
+  };
 }
 
 /** Nova's attachment_delete: the instance's attachment is gone (none is unchanged). */

@@ -56,6 +56,9 @@ export async function volumeProblems(c: Cloud, volumeId: string, instanceIds: re
     const rec = (await c.stores.instances.get(id))?.value;
     const bdm = rec?.blockDevices?.find((b) => b.volumeId === volumeId);
     const att = v?.attachments.find((a) => a.instanceId === id);
+    // One attachment per instance at rest: a live migration's second is gone by its end or rollback.
+    const count = v?.attachments.filter((a) => a.instanceId === id).length ?? 0;
+    if (count > 1) p.push(`${id} has ${count} attachments of ${volumeId}`);
     if (rec?.taskState) p.push(`${id} still has task ${rec.taskState}`);
     if (att && att.status !== 'attached') p.push(`${id}'s attachment is ${att.status}`);
     if (bdm && !att) p.push(`${id} lists ${volumeId} with no attachment`);

@@ -142,10 +142,57 @@ test.serial(
     t.is(c.hosts.get(host)!.fake.guest(id)?.powerState, 'running');
     t.is(await c.migrationStatus(migrationIdOf(id, cmd)), 'cancelled');
     t.deepEqual(await volumeProblems(c, v.id, [id]), [], 'one attachment, on the source, its guest has it');
+    t.deepEqual(
+      (await c.stores.volumes.get(v.id))?.value.attachments.map((a) => a.host),
+      [host],
+      "the destination's attachment, made before the copy, deleted by the rollback",
+    );
     const port = await portOf(c, id);
     t.like(port, { bindingHost: host, status: 'ACTIVE' }, 'the port still on the source');
     t.is(port?.inactiveBindingHost, undefined, "the destination's inactive binding dropped by the rollback");
     await clean(t, c);
+    t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
+  },
+);
+
+test.serial(
+  'live migration - a volume has a second attachment, on the destination, from before the copy until the post step drops the source one',
+  async (t) => {
+    const c = await cloud;
+    const { id, host, other } = await running(c, 'two-sided');
+    const v = await newVolume(c, 'two-sided-data');
+    t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
+    const before = (await c.stores.volumes.get(v.id))!.value.attachments;
+    const held = hold.arm(id, 'postLiveMigration');
+    const cmd = await c.client.command(id, 'live_migrate', {});
+    await held.reached;
+    // Copied and handed off, the post step not yet run: Nova's two attachments.
+    const during = (await c.stores.volumes.get(v.id))!.value;
+    t.deepEqual(
+      during.attachments.map((a) => [a.instanceId, a.host, a.status, a.device]),
+      [
+        [id, host, 'attached', 'vdb'],
+        [id, other, 'attaching', 'vdb'],
+      ],
+    );
+    t.deepEqual(during.attachments[0], before[0], "the source's attachment untouched");
+    t.is(during.status, 'in-use');
+    const i8 = audit(await collect({ nc: c.client.nc, timeoutMs: 5000 })).violations.filter(
+      (x) => x.invariant === 'I8',
+    );
+    t.deepEqual(i8, [], 'two attachments of an instance whose live migration is open are no violation');
+    held.release();
+    t.is((await c.client.final(id, cmd)).type, 'instance.live_migration_post.end');
+    const after = (await c.stores.volumes.get(v.id))!.value;
+    t.deepEqual(
+      after.attachments.map((a) => [a.attachmentId, a.host, a.status]),
+      [[during.attachments[1]!.attachmentId, other, 'attached']],
+      "the destination's, completed; the source's deleted",
+    );
+    t.deepEqual(await volumeProblems(c, v.id, [id]), [], 'its guest on the destination has it');
+    await clean(t, c);
+    t.is((await c.act(id, 'volume_detach', { volumeId: v.id })).type, 'instance.volume_detach.end');
+    t.is((await c.stores.volumes.get(v.id))?.value.status, 'available', 'a detach after the move finds the one left');
     t.is((await c.act(id, 'delete')).type, 'instance.delete.end');
   },
 );
@@ -188,6 +235,29 @@ test.serial(
     t.deepEqual(await holdings(c, id), []);
     t.deepEqual(await holdings(c, migrationIdOf(id, cmd)), []);
     for (const h of ['l1', 'l2']) t.is(c.hosts.get(h)!.fake.guest(id), undefined, `no guest on ${h}`);
+    await clean(t, c);
+  },
+);
+
+test.serial(
+  'live migration - delete after the copy, both attachments of its volume made: the volume is left with none',
+  async (t) => {
+    const c = await cloud;
+    const { id } = await running(c, 'gone-two-sided');
+    const v = await newVolume(c, 'gone-two-sided-data');
+    t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
+    const held = hold.arm(id, 'handOff');
+    const cmd = await c.client.command(id, 'live_migrate', {});
+    await held.reached;
+    t.is((await c.stores.volumes.get(v.id))?.value.attachments.length, 2);
+    const del = await c.client.command(id, 'delete');
+    await recordWhere(c, id, (r) => r.taskState === 'deleting');
+    held.release();
+    t.is((await c.client.final(id, del)).type, 'instance.delete.end');
+    t.regex((await c.client.final(id, cmd)).type, /\.error$/);
+    const left = (await c.stores.volumes.get(v.id))?.value;
+    t.deepEqual(left?.attachments, []);
+    t.is(left?.status, 'available');
     await clean(t, c);
   },
 );

@@ -112,30 +112,101 @@ for (const status of ['created', 'reserved', 'attached']) {
   });
 }
 
-for (const move of ['migrate', 'live_migrate'] as const) {
+test.serial(
+  'move kills - migrate: the destination killed once the attachment names it, before the guest has it',
+  async (t) => {
+    const c = await cloud;
+    const id = await active(c, 'km-migrate');
+    const v = await newVolume(c, 'km-migrate');
+    t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
+    const held = hold.arm('volume.changed', (x) => x.instanceId === id && x.step === 'here');
+    const cmd = await c.client.command(id, 'migrate', {});
+    const host = await held.reached;
+    c.killWorker(host);
+    held.release();
+    await c.startWorker(host);
+    const end = await c.client.final(id, cmd, 60_000);
+    t.is(end.type, 'instance.resize_finish.end');
+    const finals = (await c.client.events(id)).filter((e) => e.corr === cmd && e.body['final'] === true);
+    t.is(finals.length, 1);
+    t.is((await c.act(id, 'confirm_resize')).type, 'instance.resize_confirm.end');
+    t.is((await c.stores.instances.get(id))?.value.host, host);
+    t.deepEqual(await agree(c, v.id, id), []);
+  },
+);
+
+/** The attachments of volume `volumeId`: host and status, in order. */
+const attachmentsOf = async (c: Cloud, volumeId: string) =>
+  (await c.stores.volumes.get(volumeId))?.value.attachments.map((a) => `${a.host}:${a.status}`) ?? [];
+
+// A live migration's volume writes (docs/volumes.md): the destination's attachment made by the
+// source before the copy, completed on the destination by its post step, the source's dropped.
+for (const [step, status] of [
+  ['liveMigrate', 'attaching'],
+  ['postLiveMigration', 'attached'],
+  ['postLiveMigration', 'settled'],
+] as const) {
   test.serial(
-    `move kills - ${move}: the destination killed once the attachment names it, before the guest has it`,
+    `move kills - live_migrate: the host killed after ${step} ${status}: one attachment, on the destination`,
     async (t) => {
       const c = await cloud;
-      const id = await active(c, `km-${move}`);
-      const v = await newVolume(c, `km-${move}`);
+      const id = await active(c, `kl-${status}`);
+      const v = await newVolume(c, `kl-${status}`);
       t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
-      const held = hold.arm('volume.changed', (x) => x.instanceId === id && x.step === 'here');
-      const cmd = await c.client.command(id, move, {});
+      const source = (await c.stores.instances.get(id))!.value.host!;
+      const dest = source === 'k1' ? 'k2' : 'k1';
+      const held = hold.arm('volume.changed', (x) => x.instanceId === id && x.step === step && x.status === status);
+      const cmd = await c.client.command(id, 'live_migrate', {});
       const host = await held.reached;
+      t.is(host, step === 'liveMigrate' ? source : dest);
       c.killWorker(host);
       held.release();
       await c.startWorker(host);
       const end = await c.client.final(id, cmd, 60_000);
-      t.is(end.type, move === 'migrate' ? 'instance.resize_finish.end' : 'instance.live_migration_post.end');
+      t.is(end.type, 'instance.live_migration_post.end', JSON.stringify(end.body['fault'] ?? ''));
       const finals = (await c.client.events(id)).filter((e) => e.corr === cmd && e.body['final'] === true);
       t.is(finals.length, 1);
-      if (move === 'migrate') t.is((await c.act(id, 'confirm_resize')).type, 'instance.resize_confirm.end');
-      t.is((await c.stores.instances.get(id))?.value.host, host);
+      t.is((await c.stores.instances.get(id))?.value.host, dest);
+      t.deepEqual(await attachmentsOf(c, v.id), [`${dest}:attached`]);
       t.deepEqual(await agree(c, v.id, id), []);
     },
   );
 }
+
+test.serial(
+  "move kills - live_migrate aborted, the host killed after its rollback dropped the destination's attachment: one, on the source",
+  async (t) => {
+    const c = await cloud;
+    const id = await active(c, 'kl-rollback');
+    const v = await newVolume(c, 'kl-rollback');
+    t.is((await c.act(id, 'volume_attach', { volumeId: v.id })).type, 'instance.volume_attach.end');
+    const source = (await c.stores.instances.get(id))!.value.host!;
+    const dest = source === 'k1' ? 'k2' : 'k1';
+    const made = hold.arm('volume.changed', (x) => x.instanceId === id && x.step === 'liveMigrate');
+    const cmd = await c.client.command(id, 'live_migrate', {});
+    await made.reached;
+    t.deepEqual(await attachmentsOf(c, v.id), [`${source}:attached`, `${dest}:attaching`]);
+    const abort = await c.client.command(id, 'live_migrate_abort');
+    await eventually(async () => {
+      const m = (await c.stores.instances.get(id))?.value.machine as { context?: { move?: { abortBy?: string } } };
+      if (m.context?.move?.abortBy !== abort) throw new Error('not aborted yet');
+    });
+    const dropped = hold.arm('volume.changed', (x) => x.instanceId === id && x.step === 'moveRollback');
+    made.release();
+    const host = await dropped.reached;
+    c.killWorker(host);
+    dropped.release();
+    await c.startWorker(host);
+    t.is((await c.client.final(id, abort, 60_000)).type, 'instance.live_migration_abort.end');
+    const end = await c.client.final(id, cmd, 60_000);
+    t.is(end.type, 'instance.live_migration_post.error');
+    const finals = (await c.client.events(id)).filter((e) => e.corr === cmd && e.body['final'] === true);
+    t.is(finals.length, 1);
+    t.is((await c.stores.instances.get(id))?.value.host, source);
+    t.deepEqual(await attachmentsOf(c, v.id), [`${source}:attached`]);
+    t.deepEqual(await agree(c, v.id, id), []);
+  },
+);
 
 test.serial('a delete that pre-empts an attach (its volume reserved, never listed) releases the volume', async (t) => {
   const c = await cloud;

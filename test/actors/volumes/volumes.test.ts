@@ -530,6 +530,12 @@ test.serial(
     const live = await c.act(id, 'live_migrate', {});
     t.is(live.type, 'instance.live_migration_post.end', JSON.stringify(live.body));
     t.deepEqual(await heldBy(c, id), { [other(first)]: noRoot });
+    // Its root volume's attachment too: the destination's, made before the copy; the source's gone.
+    const root = (await instanceOf(c, id)).blockDevices![0]!.volumeId;
+    t.deepEqual(
+      (await c.stores.volumes.get(root))?.value.attachments.map((a) => [a.host, a.status, a.device, a.bootIndex]),
+      [[other(first), 'attached', 'vda', 0]],
+    );
     // These hosts offload at once (shelved_offload_time 0): nothing held, then claimed again by the unshelve.
     t.is((await c.act(id, 'shelve')).type, 'instance.shelve_offload.end');
     t.deepEqual(await heldBy(c, id), {});

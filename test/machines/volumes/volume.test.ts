@@ -5,11 +5,15 @@ import {
   attaching,
   beginDelete,
   beginExtend,
+  completeMove,
   detaching,
+  dropAttachment,
   extended,
+  keepOnly,
   nextDevice,
   release,
   reserve,
+  reserveMove,
   type VolumeChange,
 } from '../../../machines/volumes/index.js';
 import type { VolumeRecord } from '../../../protocol/index.js';
@@ -90,4 +94,38 @@ test('volume rules - devices after the root', (t) => {
   t.is(nextDevice(['vdc']), 'vdb');
   const many = Array.from({ length: 25 }, (_, i) => `vd${String.fromCharCode(98 + i)}`).slice(0, 25);
   t.is(nextDevice(many.filter((d) => d <= 'vdz')), 'vdaa');
+});
+
+test('volume rules - a live migration: a second attachment of the instance, completed, then one of the two kept', (t) => {
+  const src = next(attached(next(reserve(vol(), res('i-1'), 2)), 'i-1', 3));
+  const dest = { ...res('i-1'), attachmentId: 'a-i-1-m1', host: 'h2' };
+  // Not multiattach, and attached to i-1 already: its own second attachment is not refused.
+  let v = next(reserveMove(src, dest, 4));
+  t.deepEqual(
+    v.attachments.map((a) => [a.attachmentId, a.host, a.status]),
+    [
+      ['a-i-1', 'h1', 'attached'],
+      ['a-i-1-m1', 'h2', 'attaching'],
+    ],
+  );
+  t.is(v.status, 'in-use');
+  t.deepEqual(reserveMove(v, dest, 5), { ok: true, next: 'unchanged' }, 'a re-run finds its own');
+  t.is(codeOf(reserve(v, res('i-2'), 5)), 'VolumeInUse', 'still not for another instance');
+  t.is(codeOf(reserveMove(v, { ...res('i-2'), attachmentId: 'a-i-2-m2' }, 5)), 'VolumeInUse');
+  // Rollback: the new one goes, the old is untouched.
+  t.deepEqual(next(dropAttachment(v, 'a-i-1-m1', 6)).attachments, src.attachments);
+  t.deepEqual(dropAttachment(src, 'a-i-1-m1', 6), { ok: true, next: 'unchanged' });
+  // Success: completed, then the source's dropped.
+  v = next(completeMove(v, 'a-i-1-m1', 6));
+  t.deepEqual(completeMove(v, 'a-i-1-m1', 7), { ok: true, next: 'unchanged' });
+  v = next(keepOnly(v, 'i-1', 'a-i-1-m1', 7));
+  t.deepEqual(
+    v.attachments.map((a) => [a.attachmentId, a.host, a.status]),
+    [['a-i-1-m1', 'h2', 'attached']],
+  );
+  t.deepEqual(keepOnly(v, 'i-1', 'a-i-1-m1', 8), { ok: true, next: 'unchanged' });
+  // Never the last one: no destination attachment (a migration begun before they were doubled).
+  t.deepEqual(keepOnly(src, 'i-1', 'a-i-1-m1', 8), { ok: true, next: 'unchanged' });
+  t.is(codeOf(completeMove(src, 'a-i-1-m1', 8)), 'VolumeNotAttached');
+  t.is(next(detaching(v, 'i-1', 9)).status, 'detaching', 'a detach after the move finds the one left');
 });
