@@ -239,6 +239,12 @@ export interface HypervisorDriver {
    */
   leftAfterJob?(instanceId: string, opts?: CallOptions): Promise<boolean>;
   /**
+   * With `migrateOut`, on the destination once the guest runs there (the post step): puts back
+   * what the hypervisor could not carry (libvirt: the interfaces plugged since boot, USB NICs
+   * QEMU cannot migrate, unplugged for the copy). Idempotent.
+   */
+  finishIncoming?(instanceId: string, opts?: CallOptions): Promise<void>;
+  /**
    * For drivers whose guests have disks (libvirt), with `importDisk`: a resize or cold migration
    * carries the disk to its destination. On the source, the guest shut down: a flattened copy of
    * its disk in a new file, whose path is returned (the caller removes it). Idempotent.
@@ -292,6 +298,7 @@ export const VirtOp = {
   List: 'list',
   PrepareIncoming: 'prepareIncoming',
   MigrateOut: 'migrateOut',
+  FinishIncoming: 'finishIncoming',
   ExportDisk: 'exportDisk',
   ImportDisk: 'importDisk',
   AttachVolume: 'attachVolume',

@@ -115,6 +115,10 @@ export function liveSteps(d: MoveStepDeps): StepTable<(typeof LIVE_STEPS)[number
     if (!guest && d.driver.migrateOut)
       return failed({ code: StepErrorCode.GuestMissing, message: `no guest of ${c.instanceId} arrived on ${d.host}` });
     if (guest?.powerState === 'paused' && m.oldVmState !== 'paused') await d.driver.unpause(c.instanceId, { signal });
+    // What the hypervisor could not carry comes back now that the guest runs here (libvirt: its
+    // interfaces plugged since boot, unplugged on the source for the copy), before its ports are
+    // found wired here.
+    if (guest && d.driver.finishIncoming) await d.driver.finishIncoming(c.instanceId, { signal });
     // Its ports' binding follows it here (Nova activates the destination's binding at this point).
     await bindPortsHere(c);
     await wirePortsHere(c, signal);

@@ -51,6 +51,9 @@ export function retrying(driver: HypervisorDriver, sleep: (ms: number) => Promis
     ...(driver.leftAfterJob
       ? { leftAfterJob: (id: string, o?: CallOptions) => again(() => driver.leftAfterJob!(id, o), o) }
       : {}),
+    ...(driver.finishIncoming
+      ? { finishIncoming: (id: string, o?: CallOptions) => again(() => driver.finishIncoming!(id, o), o) }
+      : {}),
     ...(driver.exportDisk && driver.importDisk
       ? {
           exportDisk: (id: string, o?: CallOptions) => again(() => driver.exportDisk!(id, o), o),

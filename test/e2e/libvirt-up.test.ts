@@ -223,12 +223,13 @@ withLibvirt('libvirt up', () => {
       ),
     )![1]!;
     const volumeFile = join(data, 'volumes', `root-${bfv}.qcow2`);
-    const domainOf = (h: string) =>
+    const domainOf = (h: string, inactive = false) =>
       runTool('virsh', [
         '-q',
         '-c',
         `qemu:///system?socket=${data}/hosts/${h}/libvirt/run/libvirt-sock`,
         'dumpxml',
+        ...(inactive ? ['--inactive'] : []),
         bfv,
       ]);
     let bfvHost = (await show(bfv)).host;
@@ -236,11 +237,29 @@ withLibvirt('libvirt up', () => {
     t.true((await domainOf(bfvHost)).includes(`<source file='${volumeFile}'`), 'the volume is its disk');
     t.false(existsSync(join(instanceDir(bfvHost, bfv), 'disk.qcow2')), 'no disk of its own');
     const volumeInode = statSync(volumeFile).ino;
+    // With an interface plugged into the running guest (a USB NIC, which QEMU cannot migrate):
+    // the live migration unplugs it for the copy and the destination plugs it again.
+    const net = (JSON.parse(await cli('network', 'create', 'lm-net', '--json')) as { network: { networkId: string } })
+      .network.networkId;
+    await cli('subnet', 'create', 'lm-v4', '--network', net, '--cidr', '10.8.0.0/24');
+    const plug = (
+      JSON.parse(await cli('port', 'create', 'lm-port', '--network', net, '--json')) as {
+        port: { portId: string; mac: string };
+      }
+    ).port;
+    await cli('attach-interface', bfv, '--port', plug.portId, '--wait');
+    const nicOf = (xml: string) =>
+      (xml.match(/<interface\b[\s\S]*?<\/interface>/g) ?? []).find((e) => e.includes(`'${plug.mac}'`)) ?? '';
+    t.regex(nicOf(await domainOf(bfvHost)), /usb-net/, 'plugged as a USB NIC');
     await cli('live-migrate', bfv, '--wait');
     t.not((await show(bfv)).host, bfvHost);
+    const lmFrom = bfvHost;
     bfvHost = (await show(bfv)).host;
     t.is(qemus(bfv).length, 1);
     t.true((await domainOf(bfvHost)).includes(`<source file='${volumeFile}'`));
+    t.regex(nicOf(await domainOf(bfvHost)), /usb-net/, 'plugged again in the running guest at the destination');
+    t.regex(nicOf(await domainOf(bfvHost, true)), /usb-net/, 'and in its definition there');
+    await t.throwsAsync(domainOf(lmFrom, true), undefined, 'no domain left on the source');
     await cli('migrate', bfv, '--wait');
     await cli('confirm', bfv, '--wait');
     t.not((await show(bfv)).host, bfvHost);

@@ -10,13 +10,14 @@ import { copyFile, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } fro
 import { existsSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { PowerState, VolumeStore } from '../../virt/index.js';
+import { PowerState, VolumeStore, type GuestNic } from '../../virt/index.js';
 import { LibvirtDriver, type LibvirtDriverConfig } from '../../virt/libvirt/driver.js';
 import { startPrivateLibvirtd, type PrivateLibvirtd } from '../../virt/libvirt/daemon.js';
 import { baseImage, GUEST_UP } from '../../virt/libvirt/guest-image.js';
 import { GUEST_BANNER, RESCUE_BANNER } from '../../virt/libvirt/disks.js';
 import { conformance, expectCode, spec, type Rig } from './conformance.js';
 import { bridgeName, bridgePorts, tapName } from '../../virt/libvirt/bridges.js';
+import { hasMac as hasMacIn } from '../../virt/libvirt/interfaces.js';
 import { execFile } from 'node:child_process';
 
 const tool = (bin: string, args: string[]) =>
@@ -283,22 +284,49 @@ withLibvirt('virt libvirt', () => {
     t.pass();
   });
 
-  /** Two hosts, each on its own private libvirtd, and a running guest on the first. */
-  async function pair(t: ExecutionContext) {
+  /**
+   * Two hosts, each on its own private libvirtd, and a running guest on the first; `plugged`: with
+   * an interface plugged into it since its boot (a USB NIC), which its destination is prepared for.
+   */
+  async function pair(t: ExecutionContext, o: { plugged?: boolean } = {}) {
     const a = await rig(t);
     const b = await rig(t);
     // With an interface: the destination plugs its own tap into the network's bridge.
     const nics = [{ portId: 'port-m', mac: 'fa:16:3e:00:00:4d', network: `net-${a.host}` }];
     const s = { ...spec(a.host), instanceId: 'a1b2c3d4-0000-4000-8000-00000000000a', nics };
     await a.driver.spawn(s);
-    const target = await b.driver.prepareIncoming({ ...s, host: b.host });
-    return { a, b, s, target };
+    const plugged = { portId: 'port-p', mac: 'fa:16:3e:00:00:5e', network: `net-${a.host}` };
+    if (o.plugged) await a.driver.attachInterface(s.instanceId, plugged);
+    // The destination is told of every port of the instance, as the compute step does.
+    const target = await b.driver.prepareIncoming({ ...s, host: b.host, nics: o.plugged ? [...nics, plugged] : nics });
+    return { a, b, s, target, plugged };
   }
+
+  /** The domain's XML on a host's daemon, running or as defined. */
+  const domXml = (d: PrivateLibvirtd, id: string, inactive = false) =>
+    tool('virsh', ['-q', '-c', d.uri, 'dumpxml', ...(inactive ? ['--inactive'] : []), id]);
+
+  /** The `<interface>` element with this MAC in a domain's XML, '' when none. */
+  const interfaceWith = (xml: string, mac: string) =>
+    (xml.match(/<interface\b[\s\S]*?<\/interface>/g) ?? []).find((e) => e.includes(`<mac address='${mac}'/>`)) ?? '';
+
+  /** The USB NIC of this MAC on `host`'s tap on the network's bridge, on USB port `port`. */
+  function assertPlugged(t: ExecutionContext, xml: string, host: string, nic: GuestNic, port: string, what: string) {
+    const e = interfaceWith(xml, nic.mac);
+    t.true(e.includes("<model type='usb-net'/>"), `${what}: a USB NIC with the port's MAC`);
+    t.true(e.includes(`<source bridge='${bridgeName(nic.network)}'/>`), `${what}: on the network's bridge`);
+    t.true(e.includes(`<target dev='${tapName(host, nic.portId)}'/>`), `${what}: ${host}'s tap`);
+    t.true(e.includes(`port='${port}'/>`), `${what}: on USB port ${port}`);
+  }
+
+  /** The USB port of the interface of this MAC. */
+  const usbPortOf = (xml: string, mac: string) =>
+    /<address type='usb' bus='0' port='(\d+)'\/>/.exec(interfaceWith(xml, mac))?.[1] ?? '';
 
   test(
     'virt libvirt - boot from volume: the root volume, holding its image, is the boot disk; ' +
-      'a live migration leaves it and a hot-plugged volume where they are ' +
-      '(refused while an interface is plugged); the volumes outlive the guest',
+      'a live migration leaves it and a hot-plugged volume where they are, ' +
+      'and carries a hot-plugged interface (unplugged for the copy, plugged again there); the volumes outlive the guest',
     async (t) => {
       const a = await rig(t);
       const b = await rig(t);
@@ -332,19 +360,42 @@ withLibvirt('virt libvirt', () => {
 
       const inodes = async () => [(await stat(path)).ino, (await stat(data)).ino];
       const before = await inodes();
-      const target = await b.driver.prepareIncoming({ ...s, host: b.host });
-      // A plugged interface is a USB NIC, which QEMU cannot migrate: refused before any job, the guest as it was.
+      // A plugged interface is a USB NIC, which QEMU cannot migrate: unplugged for the copy.
       const nic = { portId: 'port-p', mac: 'fa:16:3e:00:00:5e', network: `net-${a.host}` };
       await a.driver.attachInterface(id, nic);
+      const port = usbPortOf(await domXml(a.daemon, id), nic.mac);
+      t.not(port, '');
+      // A destination not told of that port cannot have its tap: refused before any job, the guest as it was.
+      const unprepared = await b.driver.prepareIncoming({ ...s, host: b.host });
       const refused = await expectCode(
         t,
-        a.driver.migrateOut(id, target, async () => 'continue'),
+        a.driver.migrateOut(id, unprepared, async () => 'continue'),
         'InvalidState',
       );
-      t.regex(String(refused), /detach it first, or migrate the instance cold/);
+      t.regex(String(refused), /not one its destination was prepared for/);
       t.like(await a.driver.get(id), { powerState: 'running', nics: [nic] });
-      await a.driver.detachInterface(id, nic.portId);
+      t.true(hasMacIn(await domXml(a.daemon, id), nic.mac), 'still plugged');
+      const target = await b.driver.prepareIncoming({ ...s, host: b.host, nics: [nic] });
       t.is(await a.driver.migrateOut(id, target, async () => 'continue'), 'migrated');
+      // Defined there with it; plugged live again once it runs there (the post step); a re-run finds it plugged.
+      assertPlugged(t, await domXml(b.daemon, id, true), b.host, nic, port, 'defined at the destination');
+      await b.driver.finishIncoming(id);
+      await b.driver.finishIncoming(id);
+      assertPlugged(t, await domXml(b.daemon, id), b.host, nic, port, 'running at the destination');
+      assertPlugged(t, await domXml(b.daemon, id, true), b.host, nic, port, 'still defined at the destination');
+      t.true(
+        (await bridgePorts(bridgeName(nic.network))).includes(tapName(b.host, nic.portId)),
+        "the destination's tap",
+      );
+      t.false((await bridgePorts(bridgeName(nic.network))).includes(tapName(a.host, nic.portId)), "not the source's");
+      t.deepEqual(
+        JSON.parse(await readFile(join(b.config.instancesDir, id, 'nics.json'), 'utf8')),
+        [nic],
+        'kept at the destination',
+      );
+      t.like(await b.driver.get(id), { nics: [nic] });
+      t.is(await a.driver.get(id), undefined, 'nothing on the source');
+      await t.throwsAsync(domXml(a.daemon, id, true), undefined, 'no domain defined on the source');
       t.like(await b.driver.get(id), { powerState: 'running', volumes: { 'vol-root': 'vda', 'vol-data': 'vdb' } });
       t.deepEqual(await inodes(), before, 'neither volume was copied or made again');
       // Booted again on the destination: from the same volume.
@@ -510,21 +561,59 @@ withLibvirt('virt libvirt', () => {
     },
   );
 
-  test('virt libvirt - live migration aborted: the guest stays on the source, running', async (t) => {
-    const { a, b, s, target } = await pair(t);
-    // 1 MiB/s (memory and the disk's copy both): a small guest on a fast machine otherwise
-    // arrived before the abort was asked (CI, 2026-12-04: 'migrated').
-    await tool('virsh', ['-c', a.config.uri, 'migrate-setspeed', s.instanceId, '1']);
-    t.is(await a.driver.migrateOut(s.instanceId, target, async () => 'abort'), 'aborted');
-    t.like(await a.driver.get(s.instanceId), { powerState: 'running' });
-    t.is(await b.driver.get(s.instanceId), undefined);
-  });
+  test(
+    'virt libvirt - live migration aborted: the guest stays on the source, running, ' +
+      'its hot-plugged interface plugged again there',
+    async (t) => {
+      const { a, b, s, target, plugged } = await pair(t, { plugged: true });
+      const id = s.instanceId;
+      const port = usbPortOf(await domXml(a.daemon, id), plugged.mac);
+      // 1 MiB/s (memory and the disk's copy both): a small guest on a fast machine otherwise
+      // arrived before the abort was asked (CI, 2026-12-04: 'migrated').
+      await tool('virsh', ['-c', a.config.uri, 'migrate-setspeed', id, '1']);
+      let unplugged = false;
+      const abort = async () => {
+        unplugged ||= !hasMacIn(await domXml(a.daemon, id), plugged.mac);
+        return 'abort' as const;
+      };
+      t.is(await a.driver.migrateOut(id, target, abort), 'aborted');
+      t.true(unplugged, 'unplugged while the job ran');
+      t.like(await a.driver.get(id), { powerState: 'running', nics: [...s.nics, plugged] });
+      assertPlugged(t, await domXml(a.daemon, id), a.host, plugged, port, 'running on the source again');
+      assertPlugged(t, await domXml(a.daemon, id, true), a.host, plugged, port, 'defined on the source');
+      t.true((await bridgePorts(bridgeName(plugged.network))).includes(tapName(a.host, plugged.portId)));
+      t.is(await b.driver.get(id), undefined);
+    },
+  );
+
+  test(
+    'virt libvirt - live migration failed (no destination daemon): the hot-plugged interface is plugged again ' +
+      'on the source; one a killed call left unplugged, by the leftAfterJob a run again or the rollback calls first',
+    async (t) => {
+      const { a, s, target, plugged } = await pair(t, { plugged: true });
+      const id = s.instanceId;
+      const port = usbPortOf(await domXml(a.daemon, id), plugged.mac);
+      const nowhere = { ...target, uri: `qemu+unix:///system?socket=${join(a.config.instancesDir, 'no-such.sock')}` };
+      await t.throwsAsync(a.driver.migrateOut(id, nowhere, async () => 'continue'));
+      assertPlugged(t, await domXml(a.daemon, id), a.host, plugged, port, 'running on the source again');
+      // As a migrateOut killed after its unplug leaves it: out of the running guest, in its definition.
+      await tool('virsh', ['-c', a.daemon.uri, 'detach-interface', id, 'bridge', '--mac', plugged.mac, '--live']);
+      await eventually(async () => {
+        if (hasMacIn(await domXml(a.daemon, id), plugged.mac)) throw new Error('still plugged');
+      });
+      t.false(await a.driver.leftAfterJob(id), 'still here');
+      assertPlugged(t, await domXml(a.daemon, id), a.host, plugged, port, 'plugged again by leftAfterJob');
+      t.false(await a.driver.leftAfterJob(id), 'a re-run: nothing to do');
+      t.like(await a.driver.get(id), { powerState: 'running', nics: [...s.nics, plugged] });
+    },
+  );
 
   test(
     'virt libvirt - live migration forced to complete: ' +
-      'the guest is paused so that the copy converges, and arrives',
+      'the guest is paused so that the copy converges, and arrives; its hot-plugged interface is plugged again there',
     async (t) => {
-      const { a, b, s, target } = await pair(t);
+      const { a, b, s, target, plugged } = await pair(t, { plugged: true });
+      const port = usbPortOf(await domXml(a.daemon, s.instanceId), plugged.mac);
       let asked = 0;
       const complete = async () => {
         asked++;
@@ -537,6 +626,11 @@ withLibvirt('virt libvirt', () => {
       const there = await b.driver.get(s.instanceId);
       t.true(there?.powerState === 'running' || there?.powerState === 'paused', there?.powerState);
       t.is(await a.driver.get(s.instanceId), undefined);
+      // Plugged again whether it runs or is still paused there.
+      await b.driver.finishIncoming(s.instanceId);
+      assertPlugged(t, await domXml(b.daemon, s.instanceId), b.host, plugged, port, 'running at the destination');
+      assertPlugged(t, await domXml(b.daemon, s.instanceId, true), b.host, plugged, port, 'defined at the destination');
+      t.like(await b.driver.get(s.instanceId), { nics: [...s.nics, plugged] });
     },
   );
 });

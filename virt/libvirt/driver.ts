@@ -37,7 +37,17 @@ import { hotPluggedDisks, volumeAlias, volumeDiskXml, volumesIn, withDisks } fro
 import { cpuFeatureTraits, hostCpuOf, requiredFeatures } from './cpu-traits.js';
 import { bridgeName, bridgePorts, ensureBridge, tapName } from './bridges.js';
 import { privatePidFile } from './daemon.js';
-import { freeUsbPort, hasMac, hasPluggedInterface, pluggedInterfaceXml, readNics, writeNics } from './interfaces.js';
+import {
+  carriedInterfaces,
+  freeUsbPort,
+  hasMac,
+  pluggedInterfaces,
+  pluggedInterfaceXml,
+  readNics,
+  usbInterfaceXml,
+  writeNics,
+  type PluggedInterface,
+} from './interfaces.js';
 
 export interface LibvirtDriverConfig {
   readonly host: string;
@@ -81,6 +91,8 @@ const MIGRATION_TRIES = 3;
 const MIGRATION_SETTLE_MS = 30_000;
 /** A source domain on its way out (not `running (migration canceled)`: that one stays). */
 const LEAVING = /^(paused \(migrating\)|shut off \(migrated\))/;
+/** How long QEMU may take to unplug a USB NIC (it needs no guest's consent: at once, in practice). */
+const UNPLUG_TIMEOUT_MS = 10_000;
 
 const readFileSyncOr = (file: string): string => {
   try {
@@ -308,12 +320,65 @@ export class LibvirtDriver implements HypervisorDriver {
   }
 
   leftAfterJob(instanceId: string, opts?: CallOptions): Promise<boolean> {
-    return this.locked(
-      VirtOp.MigrateOut,
-      instanceId,
-      opts,
-      async (signal) => (await this.afterMigration(instanceId, signal)) === undefined,
-    );
+    return this.locked(VirtOp.MigrateOut, instanceId, opts, async (signal) => {
+      const seen = await this.afterMigration(instanceId, signal);
+      if (!seen) return true;
+      // Still here once no job runs: what an interrupted migration unplugged for its copy goes
+      // back (this is what the step run again and the rollback call first).
+      await this.replug(seen, signal);
+      return false;
+    });
+  }
+
+  /**
+   * On the destination, once the guest runs here (the post step): the interfaces plugged since
+   * its boot, unplugged on the source for the copy (QEMU cannot migrate a USB NIC), plugged
+   * again live — its definition here has them already (migrateOut) — and the guest's
+   * interfaces kept here (`nics.json`). Run again, it finds them plugged.
+   */
+  finishIncoming(instanceId: string, opts?: CallOptions): Promise<void> {
+    return this.locked(VirtOp.FinishIncoming, instanceId, opts, async (signal) => {
+      const seen = await this.found(instanceId, signal);
+      await this.replug(seen, signal);
+      await writeNics(this.disks.files(instanceId).nics, await this.nicsOf(seen));
+    });
+  }
+
+  /**
+   * Plugs into the running guest again, live, each USB NIC its definition has and the guest
+   * lacks — same MAC, same port, same tap: those a live migration unplugged for its copy, on the
+   * source after it failed or was aborted, on the destination once the guest arrived. A guest
+   * that is down gets them from its definition when it starts.
+   */
+  private async replug(seen: Observed, signal?: AbortSignal): Promise<void> {
+    const id = seen.meta.spec.instanceId;
+    const s = seen.status.powerState;
+    if ((s !== PowerState.Running && s !== PowerState.Paused) || LEAVING.test(`${seen.state} (${seen.reason})`)) return;
+    const defined = await this.v(['dumpxml', '--inactive', id], signal, id);
+    for (const p of pluggedInterfaces(defined)) {
+      if (hasMac(seen.xml, p.mac)) continue;
+      await ensureBridge(p.bridge);
+      const file = join(this.disks.files(id).dir, `replug-${p.port}.xml`);
+      await writeFile(file, usbInterfaceXml(p));
+      await this.v(['attach-device', id, file, '--live'], signal, id);
+    }
+  }
+
+  /** Unplugs the USB NICs `plugged` from the running guest only (its definition keeps them); waits until they go. */
+  private async unplug(id: string, plugged: readonly PluggedInterface[], signal?: AbortSignal): Promise<void> {
+    for (const p of plugged) {
+      if (!hasMac(await this.v(['dumpxml', id], signal, id), p.mac)) continue;
+      await this.v(['detach-interface', id, 'bridge', '--mac', p.mac, '--live'], signal, id);
+      const deadline = Date.now() + UNPLUG_TIMEOUT_MS;
+      while (hasMac(await this.v(['dumpxml', id], signal, id), p.mac)) {
+        if (Date.now() > deadline)
+          throw new VirtError(VirtErrorCode.DriverFailure, `${id}: the interface ${p.mac} was not unplugged`, {
+            instanceId: id,
+            retryable: true,
+          });
+        await delay(this.pollMs);
+      }
+    }
   }
 
   /**
@@ -349,38 +414,66 @@ export class LibvirtDriver implements HypervisorDriver {
         throw new VirtError(VirtErrorCode.InvalidState, `${instanceId}: cannot live-migrate a guest that is ${s}`, {
           instanceId,
         });
-      const xmlFile = join(this.disks.files(instanceId).dir, 'migration.xml');
-      // The destination's domain is made from the spec: the volumes hot-plugged here go with it.
-      if (hasPluggedInterface(seen.xml))
+      const dir = this.disks.files(instanceId).dir;
+      const xmlFile = join(dir, 'migration.xml');
+      const persistentFile = join(dir, 'migration-persistent.xml');
+      // Interfaces plugged since boot are USB NICs, which QEMU cannot migrate: unplugged from the
+      // running guest for the copy (its definition keeps them, with their ports: what a rollback
+      // or a run again plugs back), defined at the destination, plugged again there once the
+      // guest runs (finishIncoming). One plugged live only would be lost: refused.
+      const plugged = pluggedInterfaces(await this.v(['dumpxml', '--inactive', instanceId], signal, instanceId));
+      const liveOnly = pluggedInterfaces(seen.xml).find((p) => !plugged.some((q) => q.mac === p.mac));
+      if (liveOnly)
         throw new VirtError(
           VirtErrorCode.InvalidState,
-          `${instanceId}: an interface plugged into the running guest (a USB NIC, which QEMU cannot migrate) ` +
-            'stops a live migration: detach it first, or migrate the instance cold',
+          `${instanceId}: the interface ${liveOnly.mac} is plugged into the running guest but not its definition, ` +
+            'so it could not be plugged again after the copy: detach it first',
           { instanceId },
         );
-      await writeFile(xmlFile, withDisks(target.domainXml, hotPluggedDisks(seen.xml)));
+      const carried = carriedInterfaces(target.domainXml, plugged);
+      // The destination's domain is made from the spec: the volumes hot-plugged here go with it.
+      const disks = hotPluggedDisks(seen.xml);
+      await writeFile(xmlFile, withDisks(carried.live, disks));
+      await writeFile(persistentFile, withDisks(carried.persistent, disks));
+      await this.unplug(instanceId, plugged, signal);
       // A failed job leaves the guest running here: a transient failure (a port taken meanwhile
       // by another daemon's QEMU, a busy domain) is tried again before the step gives up.
       for (let attempt = 1; ; attempt++) {
         try {
-          return await runMigration(this.virsh, instanceId, {
+          const outcome = await runMigration(this.virsh, instanceId, {
             xmlFile,
+            persistentXmlFile: persistentFile,
             localDisks: seen.meta.spec.rootVolume ? ['hdb'] : ['hda', 'hdb'],
             uri: target.uri,
             control,
             pollMs: this.pollMs,
             signal,
           });
+          if (outcome === 'aborted') await this.replugAfterJob(instanceId, signal);
+          return outcome;
         } catch (err) {
+          // Its actor stopped: the job is libvirtd's now; the step run again waits for its end.
+          if (err instanceof VirtError && err.code === VirtErrorCode.Aborted) throw err;
           // "Not running" may be the earlier migration finishing: gone now is its success.
           if (err instanceof VirtError && err.code === VirtErrorCode.InvalidState)
             if (!(await this.afterMigration(instanceId, signal))) return 'migrated';
-          if (!(err instanceof VirtError) || !err.retryable || attempt >= MIGRATION_TRIES) throw err;
+          if (!(err instanceof VirtError) || !err.retryable || attempt >= MIGRATION_TRIES) {
+            // The guest stays here: whole again before the step rolls back (the rollback's
+            // leftAfterJob plugs back what this could not).
+            await this.replugAfterJob(instanceId, signal).catch(() => undefined);
+            throw err;
+          }
           await delay(200 * attempt);
           if (!(await this.afterMigration(instanceId, signal))) return 'migrated';
         }
       }
     });
+  }
+
+  /** After a job that left the guest here (aborted, failed): what it unplugged, plugged back. */
+  private async replugAfterJob(id: string, signal?: AbortSignal): Promise<void> {
+    const seen = await this.afterMigration(id, signal);
+    if (seen) await this.replug(seen, signal);
   }
 
   snapshot(instanceId: string, opts?: CallOptions): Promise<SnapshotInfo> {

@@ -7,7 +7,7 @@
  * reading another base through it — and never its volumes, which both hosts reach),
  * `--persistent --undefinesource` (the domain is defined at the destination and no longer
  * here), and `--xml`/`--persistent-xml` (the destination's own paths and metadata, for the
- * running guest and for its definition).
+ * running guest and for its definition — which also has the USB NICs unplugged for the copy).
  * While it runs, `control` is asked each poll: abort → `domjobabort` (the guest stays here,
  * running); complete → the guest is paused so that the copy converges (Nova's force-complete
  * without post-copy), and its destination unpauses it.
@@ -22,6 +22,8 @@ export async function runMigration(
   instanceId: string,
   o: {
     xmlFile: string;
+    /** The destination's definition: the running guest's but for the interfaces plugged since boot (driver.ts). */
+    persistentXmlFile: string;
     uri: string;
     /** The guest's disks of this host (its overlay, its config drive), copied; its volumes are not. */
     localDisks: readonly string[];
@@ -45,7 +47,7 @@ export async function runMigration(
     '--xml',
     o.xmlFile,
     '--persistent-xml', // the destination's persistent definition too, else it keeps the source's paths
-    o.xmlFile,
+    o.persistentXmlFile,
     instanceId,
     o.uri,
   ]);
