@@ -205,14 +205,15 @@ export function moveClaimSteps(d: MoveStepDeps): StepTable<(typeof MOVE_CLAIM_ST
   ): Promise<string | StepResult | undefined | LostReservation> => {
     const { c, m, flavor } = x;
     let group = group0;
-    const [candidates, providers, services] = await Promise.all([
+    // Placement names the candidates' providers (a host is its provider's name): a list of
+    // every provider would not fit in a message at 10,000 hosts.
+    const [candidates, services] = await Promise.all([
       requestOf(d.stores, x.rec, m.requestedHost === null ? x.rec.availabilityZone : undefined, flavor, x.specs).then(
-        (r) => (r ? d.placement.call('candidates.get', { ...r, limit: 1000 }) : NO_CANDIDATES),
+        (r) => (r ? d.placement.call('candidates.get', { ...r, limit: 1000, withNames: true }) : NO_CANDIDATES),
       ),
-      d.placement.call('providers.list', {}),
       liveComputeServices(d.stores),
     ]);
-    const hostOf = new Map(providers.providers.map((p) => [p.uuid, p.name]));
+    const hostOf = new Map<string, string>(Object.entries(candidates.providerNames ?? {}));
     const choices = pickHosts({
       candidates,
       hostOf,

@@ -44,13 +44,6 @@ export interface ClaimDeps {
   readonly log?: (line: string, err?: unknown) => void;
 }
 
-/**
- * How long the providers' names are taken as read: an operator's rename (a host is its
- * provider's name) is seen within this, a provider placement names that is not in the list
- * at once. Listing every provider for every build cost O(hosts) per boot (issue 17).
- */
-const NAMES_TTL_MS = 5000;
-
 /** A destination: its host and its (root) resource provider in placement. */
 interface Dest {
   readonly host: string;
@@ -74,31 +67,27 @@ export function claims(d: ClaimDeps) {
     return (await hostsOf(d.placement, Object.keys(a.allocations)))[0]?.host;
   };
 
-  let names: { readonly at: number; readonly hostOf: ReadonlyMap<string, string> } | undefined;
-  const listNames = async () => {
-    const providers = await d.placement.call('providers.list', {});
-    names = { at: d.clock.now(), hostOf: new Map(providers.providers.map((p) => [p.uuid, p.name])) };
-    return names.hostOf;
-  };
-  /** Candidates for `rec` in `zone` (its own unless an admin named the host: Nova keeps the zone otherwise). */
+  /**
+   * Candidates for `rec` in `zone` (its own unless an admin named the host: Nova keeps the zone
+   * otherwise), with the names of their providers (a host is its provider's name): placement
+   * names them in the reply (`withNames`), so no build lists every provider — a list of 10,000
+   * is more than a message may hold (issue 17).
+   */
   const candidates = async (
     rec: InstanceRecord,
     weigh?: Weigher,
     zone = rec.forcedHost === null ? rec.availabilityZone : undefined,
   ) => {
-    const fresh = names && d.clock.now() - names.at < NAMES_TTL_MS ? names.hostOf : undefined;
     const request = await requestOf(d.stores, rec, zone);
-    const [found, listed] = await Promise.all([
-      request
-        ? d.placement.call(
-            'candidates.get',
-            weigh ? { ...request, limit: WEIGHED_CANDIDATES, weigh } : { ...request, limit: 1000 },
-          )
-        : NO_CANDIDATES,
-      fresh ?? listNames(),
-    ]);
-    const known = Object.keys(found.providerSummaries).every((uuid) => listed.has(uuid));
-    return { candidates: found, hostOf: known ? listed : await listNames() };
+    const found = await (request
+      ? d.placement.call(
+          'candidates.get',
+          weigh
+            ? { ...request, limit: WEIGHED_CANDIDATES, weigh, withNames: true }
+            : { ...request, limit: 1000, withNames: true },
+        )
+      : NO_CANDIDATES);
+    return { candidates: found, hostOf: new Map<string, string>(Object.entries(found.providerNames ?? {})) };
   };
 
   /** The conductor's pick for a build of `rec` among candidates `c`: its weighers, the build's forced host. */

@@ -47,6 +47,8 @@ import {
   Lease,
   decodeRequest,
   replyEnvelope,
+  replyTooLarge,
+  respondWithin,
   type ReplyContext,
   type Actor,
 } from '../runtime/index.js';
@@ -85,7 +87,7 @@ function placementDecodeError(e: ProtocolError): ErrorBody {
 
 interface Pending {
   entries: LogEntry[];
-  replies: { msg: Msg; data: Uint8Array }[];
+  replies: { msg: Msg; data: Uint8Array; req: Envelope<unknown> }[];
 }
 
 /**
@@ -301,6 +303,7 @@ class PlacementActor implements Actor {
     if (!op.ok || placementType(op.value) !== req.type) {
       return this.reply(
         msg,
+        req,
         this.errorReply(req, {
           status: 400,
           code: 'placement.undefined_code',
@@ -313,11 +316,12 @@ class PlacementActor implements Actor {
       const r = query(this.state, request);
       return this.reply(
         msg,
+        req,
         isPlacementError(r) ? this.errorReply(req, r.toBody()) : replyEnvelope(this.ctx, req, req.type, r),
       );
     }
     const seen = this.dedup.get(req.id);
-    if (seen) return this.reply(msg, replyEnvelope(this.ctx, req, seen.type, seen.body));
+    if (seen) return this.reply(msg, req, replyEnvelope(this.ctx, req, seen.type, seen.body));
     this.write(msg, req, this.withGeneratedIds(request));
   }
 
@@ -330,14 +334,14 @@ class PlacementActor implements Actor {
 
   private write(msg: Msg, req: Envelope<Record<string, unknown>>, cmd: PlacementCommand): void {
     const events = decide(this.state, cmd);
-    if (isPlacementError(events)) return this.reply(msg, this.errorReply(req, events.toBody()));
+    if (isPlacementError(events)) return this.reply(msg, req, this.errorReply(req, events.toBody()));
     for (const e of events) evolve(this.state, e);
     const reply = writeReply(this.state, cmd, events);
     if (events.length > 0) {
       this.pending.entries.push({ rid: req.id, op: cmd.op, events, reply });
       this.eventsSinceSnapshot += events.length;
     }
-    this.reply(msg, replyEnvelope(this.ctx, req, req.type, reply));
+    this.reply(msg, req, replyEnvelope(this.ctx, req, req.type, reply));
   }
 
   private errorReply(req: Envelope<unknown>, body: ErrorBody): Uint8Array {
@@ -345,13 +349,18 @@ class PlacementActor implements Actor {
   }
 
   /** Queues a reply behind whatever is not yet durable; answers at once when nothing is. */
-  private reply(msg: Msg, data: Uint8Array): void {
+  private reply(msg: Msg, req: Envelope<unknown>, data: Uint8Array): void {
     if (this.inflight === 0 && this.pending.entries.length === 0 && this.pending.replies.length === 0) {
-      if (msg.reply) msg.respond(data);
+      this.send(msg, req, data);
       return;
     }
-    this.pending.replies.push({ msg, data });
+    this.pending.replies.push({ msg, data, req });
     this.scheduleFlush();
+  }
+
+  /** One reply; one too large for a message is answered with a 413 instead (never thrown). */
+  private send(msg: Msg, req: Envelope<unknown>, data: Uint8Array): void {
+    respondWithin(msg, data, (n) => this.errorReply(req, replyTooLarge(n)));
   }
 
   private scheduleFlush(): void {
@@ -395,7 +404,7 @@ class PlacementActor implements Actor {
           if (this.dead) return; // killed mid-append: the reply is the restarted actor's job
           this.lastSeq = seqs[seqs.length - 1] ?? this.lastSeq;
           for (const e of batch.entries) this.dedup.set(e.rid, { type: placementType(e.op), body: e.reply });
-          for (const r of batch.replies) if (r.msg.reply) r.msg.respond(r.data);
+          for (const r of batch.replies) this.send(r.msg, r.req, r.data);
           this.inflight--;
           this.maybeSnapshot();
           this.commit();

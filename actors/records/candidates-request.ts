@@ -6,10 +6,15 @@
 import { volumeBackedClaim } from '../../machines/claims/index.js';
 import { candidatesRequest, type CandidatesRequest } from '../../machines/scheduling/index.js';
 import type { ExtraSpecs, FlavorView, InstanceRecord } from '../../protocol/index.js';
+import type { PlacementReply } from '../../protocol/schemas/placement.js';
 import type { Stores } from './stores.js';
 
 /** A reply with no candidate, for a request no host can match. */
-export const NO_CANDIDATES = Promise.resolve({ allocationRequests: [], providerSummaries: {} });
+export const NO_CANDIDATES: Promise<PlacementReply<'candidates.get'>> = Promise.resolve({
+  allocationRequests: [],
+  providerSummaries: {},
+  providerNames: {},
+});
 
 /**
  * The request for `rec` (its flavor and specs, or a resize's new ones; no root disk when it is

@@ -13,6 +13,8 @@ export {
   decodeRequest,
   respondError,
   respondOk,
+  respondWithin,
+  replyTooLarge,
   serveProjectFamily,
   type Answer,
   type ReplyContext,

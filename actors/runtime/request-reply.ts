@@ -4,6 +4,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import {
+  DEFAULT_LIMITS,
   decodeMessage,
   encodeMessage,
   envelope,
@@ -44,8 +45,32 @@ export function replyEnvelope<T>(
   );
 }
 
+/** The largest message the bus carries (the servers' max_payload, the decoders' limit). */
+const MAX_MESSAGE_BYTES = DEFAULT_LIMITS.maxBytes;
+
+/** The error a reply too large for the bus is answered with instead (413, docs/protocol.md §2). */
+export const replyTooLarge = (bytes: number): ErrorBody => ({
+  status: 413,
+  code: 'ReplyTooLarge',
+  message:
+    `the reply (${bytes} bytes) is larger than a message may be (${MAX_MESSAGE_BYTES} bytes): ` +
+    'ask for less (filters, a limit)',
+});
+
+/**
+ * Sends `data` as the reply to `msg`, or when it is larger than a message may be, the error
+ * `tooLarge` makes: nats.js throws on an oversized publish, and an answer must never take its
+ * process down (placement's list of 10,000 providers did, issue 17).
+ */
+export function respondWithin(msg: Msg, data: Uint8Array, tooLarge: (bytes: number) => Uint8Array): void {
+  if (!msg.reply) return;
+  msg.respond(data.length > MAX_MESSAGE_BYTES ? tooLarge(data.length) : data);
+}
+
 export function respondOk<T>(ctx: ReplyContext, msg: Msg, request: Envelope<unknown>, body: T): void {
-  if (msg.reply) msg.respond(replyEnvelope(ctx, request, request.type, body));
+  respondWithin(msg, replyEnvelope(ctx, request, request.type, body), (n) =>
+    replyEnvelope(ctx, request, ERROR_TYPE, replyTooLarge(n)),
+  );
 }
 
 export function respondError(
@@ -54,7 +79,9 @@ export function respondError(
   request: Envelope<unknown> | undefined,
   error: ErrorBody,
 ): void {
-  if (msg.reply) msg.respond(replyEnvelope(ctx, request, ERROR_TYPE, error));
+  respondWithin(msg, replyEnvelope(ctx, request, ERROR_TYPE, error), (n) =>
+    replyEnvelope(ctx, request, ERROR_TYPE, replyTooLarge(n)),
+  );
 }
 
 /**

@@ -439,6 +439,21 @@ export function candidates(state: PlacementState, body: Request): Reply | Placem
     if (built.length > limit) built = built.slice(0, limit);
   }
   if (body.weigh && !fast) built = weighed(state, built, body.weigh).slice(0, wanted);
-  if (built.length === 0) return EMPTY;
-  return { allocationRequests: built.map((b) => b.request), providerSummaries: summaries(state, built) };
+  if (built.length === 0) return body.withNames ? { ...EMPTY, providerNames: {} } : EMPTY;
+  const providerSummaries = summaries(state, built);
+  return {
+    allocationRequests: built.map((b) => b.request),
+    providerSummaries,
+    ...(body.withNames ? { providerNames: namesOf(state, providerSummaries) } : {}),
+  };
+}
+
+/** The names of the summarized providers (`withNames`): a scheduler needs no list of every provider. */
+function namesOf(state: PlacementState, summarized: Reply['providerSummaries']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const uuid of Object.keys(summarized)) {
+    const p = state.providers.get(uuid);
+    if (p) out[uuid] = p.name;
+  }
+  return out;
 }

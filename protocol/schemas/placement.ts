@@ -375,6 +375,8 @@ export const PlacementOps = {
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PLACEMENT_MAX_INT })),
       /** novactor's, not Placement's: order by free MEMORY_MB (spread: most first) before `limit`. */
       weigh: Type.Optional(Type.Union([Type.Literal('spread'), Type.Literal('pack')])),
+      /** novactor's, not Placement's: the reply names every provider it summarizes (`providerNames`). */
+      withNames: Type.Optional(Type.Boolean()),
       groups: Type.Optional(
         Type.Record(Type.String({ pattern: SUFFIX_PATTERN }), CandidateGroup, {
           additionalProperties: false,
@@ -409,6 +411,10 @@ export const PlacementOps = {
           rootProviderUuid: Uuid,
         }),
         { additionalProperties: false },
+      ),
+      /** With `withNames`: each summarized provider's name (a compute host's provider is named after it). */
+      providerNames: Type.Optional(
+        Type.Record(Type.String({ pattern: UUID_PATTERN }), ProviderName, { additionalProperties: false }),
       ),
     }),
   },

@@ -105,3 +105,12 @@ test('weigh on the general path (a nested provider): ordered by the free RAM of 
   t.deepEqual(hosts(await d.ok('candidates.get', { resources, weigh: 'spread' })), [big, small]);
   t.deepEqual(hosts(await d.ok('candidates.get', { resources, weigh: 'pack', limit: 1 })), [small]);
 });
+
+test('withNames: the reply names every provider it summarizes, and only those', async (t) => {
+  const { d } = await hosts(t);
+  const two = await d.ok('candidates.get', { resources, weigh: 'spread', limit: 2, withNames: true });
+  t.deepEqual(two.providerNames, { [uuid(0x501)]: 'he', [uuid(0x504)]: 'ha' });
+  const none = await d.ok('candidates.get', { resources: { VCPU: 100 }, withNames: true });
+  t.deepEqual(none, { allocationRequests: [], providerSummaries: {}, providerNames: {} });
+  t.false('providerNames' in (await d.ok('candidates.get', { resources, limit: 1 })), 'not asked: not named');
+});
