@@ -77,18 +77,20 @@ export function reserve(v: VolumeRecord, r: Reservation, now: number): VolumeCha
     return refuse(409, 'VolumeInUse', `volume ${v.volumeId} is attached to another instance and is not multiattach`);
   if (v.attachments.length >= MAX_ATTACHMENTS)
     return refuse(409, 'VolumeInUse', `volume ${v.volumeId} has ${MAX_ATTACHMENTS} attachments already`);
-  const a: VolumeAttachment = {
-    attachmentId: r.attachmentId,
-    instanceId: r.instanceId,
-    host: r.host,
-    device: r.device,
-    status: 'reserved',
-    ...(r.bootIndex !== undefined ? { bootIndex: r.bootIndex } : {}),
-    deleteOnTermination: r.deleteOnTermination,
-    attachedAt: now,
-  };
-  return { ok: true, next: withAttachments(v, [...v.attachments, a], now) };
+  return { ok: true, next: withAttachments(v, [...v.attachments, attachmentOf(r, 'reserved', now)], now) };
 }
+
+/** A new attachment of a reservation, in `status`. */
+const attachmentOf = (r: Reservation, status: VolumeAttachment['status'], now: number): VolumeAttachment => ({
+  attachmentId: r.attachmentId,
+  instanceId: r.instanceId,
+  host: r.host,
+  device: r.device,
+  status,
+  ...(r.bootIndex !== undefined ? { bootIndex: r.bootIndex } : {}),
+  deleteOnTermination: r.deleteOnTermination,
+  attachedAt: now,
+});
 
 /**
  * Moves the instance's attachment from `from` to `to`; a missing one is refused, one already there
@@ -149,17 +151,7 @@ export function reserveMove(v: VolumeRecord, r: Reservation, now: number): Volum
   // The record holds at most this many, whoever they belong to.
   if (v.attachments.length >= MAX_ATTACHMENTS)
     return refuse(409, 'VolumeInUse', `volume ${v.volumeId} has ${MAX_ATTACHMENTS} attachments already`);
-  const a: VolumeAttachment = {
-    attachmentId: r.attachmentId,
-    instanceId: r.instanceId,
-    host: r.host,
-    device: r.device,
-    status: 'attaching',
-    ...(r.bootIndex !== undefined ? { bootIndex: r.bootIndex } : {}),
-    deleteOnTermination: r.deleteOnTermination,
-    attachedAt: now,
-  };
-  return { ok: true, next: withAttachments(v, [...v.attachments, a], now) };
+  return { ok: true, next: withAttachments(v, [...v.attachments, attachmentOf(r, 'attaching', now)], now) };
 }
 
 /**
