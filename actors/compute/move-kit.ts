@@ -317,11 +317,16 @@ export function moveKit(d: MoveStepDeps) {
     if (down.length > 0) d.log?.(`ports of ${c.instanceId} not wired on ${d.host} after its move: ${down.join(', ')}`);
   };
 
-  /** What the volume steps of a move need on this host (volume-steps.ts). */
+  /**
+   * What the volume steps of a move need on this host (volume-steps.ts). The stores are looked up
+   * when a step runs, not here: making the step tables reads nothing (test/actors/compute/step-registry).
+   */
   const volumeDeps: LiveVolumeDeps = {
     host: d.host,
     driver: d.driver,
-    volumes: d.stores.volumes,
+    get volumes() {
+      return d.stores.volumes;
+    },
     clock: d.clock,
     ...(d.log ? { log: d.log } : {}),
     ...(d.killPoint ? { killPoint: d.killPoint } : {}),
