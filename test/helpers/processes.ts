@@ -51,14 +51,8 @@ export function childPids(pid: number): number[] {
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Whether process `pid` exists: the driver's own check (virt/libvirt/pid.ts). */
+export { pidAlive as isAlive } from '../../virt/libvirt/pid.js';
 
 export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null)

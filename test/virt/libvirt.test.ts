@@ -326,7 +326,8 @@ withLibvirt('virt libvirt', () => {
   test(
     'virt libvirt - boot from volume: the root volume, holding its image, is the boot disk; ' +
       'a live migration leaves it and a hot-plugged volume where they are, ' +
-      'and carries a hot-plugged interface (unplugged for the copy, plugged again there); the volumes outlive the guest',
+      'and carries a hot-plugged interface (unplugged for the copy, plugged again there); ' +
+      'the volumes outlive the guest',
     async (t) => {
       const a = await rig(t);
       const b = await rig(t);

@@ -156,7 +156,8 @@ test.serial(
 );
 
 test.serial(
-  'live migration - a volume has a second attachment, on the destination, from before the copy until the post step drops the source one',
+  'live migration - a volume has a second attachment, on the destination, from before the copy ' +
+    'until the post step drops the source one',
   async (t) => {
     const c = await cloud;
     const { id, host, other } = await running(c, 'two-sided');

@@ -174,7 +174,8 @@ for (const [step, status] of [
 }
 
 test.serial(
-  "move kills - live_migrate aborted, the host killed after its rollback dropped the destination's attachment: one, on the source",
+  "move kills - live_migrate aborted, the host killed after its rollback dropped the destination's attachment: " +
+    'one, on the source',
   async (t) => {
     const c = await cloud;
     const id = await active(c, 'kl-rollback');

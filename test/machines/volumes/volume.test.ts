@@ -96,7 +96,7 @@ test('volume rules - devices after the root', (t) => {
   t.is(nextDevice(many.filter((d) => d <= 'vdz')), 'vdaa');
 });
 
-test('volume rules - a live migration: a second attachment of the instance, completed, then one of the two kept', (t) => {
+test('volume rules - a live migration: a second attachment of the instance, completed, then one of two kept', (t) => {
   const src = next(attached(next(reserve(vol(), res('i-1'), 2)), 'i-1', 3));
   const dest = { ...res('i-1'), attachmentId: 'a-i-1-m1', host: 'h2' };
   // Not multiattach, and attached to i-1 already: its own second attachment is not refused.
