@@ -40,6 +40,7 @@ export { freePort, NatsServerProcess, writeServerConfig, natsServerBin, type Ser
 export {
   CopiesDisagree,
   disagreeingCopies,
+  oddServer,
   followerState,
   laggingStreams,
   PeerRemoveRefused,

@@ -213,6 +213,38 @@ export function disagreeingCopies(copies: readonly StreamCopy[]): Map<string, st
 }
 
 /**
+ * The one server whose copies differ, in this reading, from the copies of every other server for
+ * every stream named in `streams` (keys `account/stream`) while those others agree among
+ * themselves — a follower or a leader with holes alike: the node an operator would replace, and
+ * the one whose loss leaves agreeing copies behind. `undefined` when a copy of such a stream did
+ * not answer, when its copies split otherwise, or when the odd copies are on different servers.
+ */
+export function oddServer(copies: readonly StreamCopy[], streams: Iterable<string>): string | undefined {
+  const wanted = new Set(streams);
+  const byStream = new Map<string, StreamCopy[]>();
+  for (const c of copies) {
+    const key = `${c.account}/${c.stream}`;
+    if (wanted.has(key)) byStream.set(key, [...(byStream.get(key) ?? []), c]);
+  }
+  const agree = (a: StreamCopy, b: StreamCopy) => sameCopy(a, b) || sameCopy(b, a);
+  const odd = new Set<string>();
+  for (const cs of byStream.values()) {
+    if (cs.length < cs[0]!.replicas || cs.length < 3) return undefined;
+    const isLeader = (c: StreamCopy) => c.leader === c.server;
+    const alone = cs.filter((c) => {
+      const others = cs.filter((o) => o !== c);
+      const ref = others.find(isLeader) ?? others[0]!;
+      // A follower may be a moment behind its leader, never ahead of it.
+      const differs = isLeader(c) ? !sameCopy(ref, c) : !sameCopy(c, ref);
+      return differs && others.every((o) => agree(o, ref));
+    });
+    if (alone.length !== 1) return undefined;
+    odd.add(alone[0]!.server);
+  }
+  return odd.size === 1 ? [...odd][0] : undefined;
+}
+
+/**
  * Two copies hold the same messages (an empty copy names no first message: a fresh one says 1,
  * others 0). Of a stream whose messages go when consumers ack them (work queues), only the last
  * sequence is compared: nats-server 2.9 does not remove, on a copy made by a catch-up, the
@@ -244,9 +276,11 @@ export async function untilCopiesAgree(sys: NatsConnection, timeoutMs: number, p
   const deadline = Date.now() + timeoutMs;
   const pending = new Map<string, string>(); // streams not yet seen agreeing → last difference
   let first = true;
+  let last: readonly StreamCopy[] = [];
   for (;;) {
     try {
       const copies = await streamCopies(sys, Math.min(2000, timeoutMs));
+      last = copies;
       const differ = disagreeingCopies(copies);
       if (first && copies.length === 0) throw new Error('no server answered');
       if (first) for (const c of copies) pending.set(`${c.account}/${c.stream}`, '');
@@ -264,6 +298,7 @@ export async function untilCopiesAgree(sys: NatsConnection, timeoutMs: number, p
       throw new CopiesDisagree(
         `copies never agreed in ${timeoutMs} ms: ` +
           [...pending].map(([k, d]) => `${k}: ${d || 'not read'}`).join('; '),
+        oddServer(last, pending.keys()),
       );
     await new Promise((r) => setTimeout(r, pollMs));
   }
@@ -272,6 +307,13 @@ export async function untilCopiesAgree(sys: NatsConnection, timeoutMs: number, p
 /** Some stream's copies did not agree within the wait: a copy with holes (replace its node). */
 export class CopiesDisagree extends Error {
   override readonly name = 'CopiesDisagree';
+  constructor(
+    message: string,
+    /** The one server whose copies differ in the last reading while the others agree, if so. */
+    readonly odd?: string,
+  ) {
+    super(message);
+  }
 }
 
 export class ReplicasNotCurrent extends Error {

@@ -12,7 +12,10 @@ import { runChaos } from '../../chaos/run.js';
 import { cleanRun } from '../helpers/chaos.js';
 
 const injected = new Map<string, number>();
+/** What the runs said about their faults and the cluster: shown when a kind was not injected. */
+const faultLines: string[] = [];
 const say = (line: string) => {
+  if (/strike|nats|node|fault/.test(line)) faultLines.push(line);
   if (process.env['NV_TEST_LOG']) console.error(`[chaos] ${line}`);
 };
 
@@ -56,6 +59,8 @@ for (const o of RUNS) {
 
 test.serial('chaos suite - every kind of fault was injected', (t) => {
   t.log(JSON.stringify(Object.fromEntries(injected)));
-  for (const kind of ['ctl-instance', 'ctl-tracker', 'kill9', 'pause', 'driver', 'nats-kill9', 'nats-loss'])
+  const kinds = ['ctl-instance', 'ctl-tracker', 'kill9', 'pause', 'driver', 'nats-kill9', 'nats-loss'];
+  if (kinds.some((k) => !injected.get(k))) for (const line of faultLines) t.log(line);
+  for (const kind of kinds)
     t.true((injected.get(kind) ?? 0) > 0, kind);
 });

@@ -5,7 +5,7 @@
  * raft counted it current, and it led NV_CMD with one message of 98.
  */
 import test from 'ava';
-import { disagreeingCopies, type StreamCopy } from '../../../actors/runtime/nats-cluster.js';
+import { disagreeingCopies, oddServer, type StreamCopy } from '../../../actors/runtime/nats-cluster.js';
 
 const copy = (server: string, stream: string, messages: number, firstSeq: number, lastSeq: number, leader?: string) =>
   ({
@@ -123,4 +123,44 @@ test('stream copies - a follower one or two appends behind a busy stream agrees;
     ]).has('$G/KV_nv-leases'),
     'six behind: not a moment of lag',
   );
+});
+
+test('stream copies - the odd server: a leader with holes, a follower ahead, a fresh empty replacement', (t) => {
+  const seed21 = [
+    copy('n2', 'NV_CMD', 98, 1, 98, 'n1r1'),
+    copy('n3', 'NV_CMD', 98, 1, 98, 'n1r1'),
+    copy('n1r1', 'NV_CMD', 1, 98, 98, 'n1r1'),
+    copy('n2', 'KV_nv-flavors', 5, 1, 5, 'n3'),
+    copy('n3', 'KV_nv-flavors', 5, 1, 5, 'n3'),
+    copy('n1r1', 'KV_nv-flavors', 0, 1, 0, 'n3'),
+  ];
+  t.is(oddServer(seed21, disagreeingCopies(seed21).keys()), 'n1r1', 'the leader with holes, followers agreeing');
+  const ahead = [
+    copy('n1', 'KV_nv-quota-usage', 1, 9, 9, 'n2'),
+    copy('n2', 'KV_nv-quota-usage', 1, 9, 9, 'n2'),
+    copy('n3', 'KV_nv-quota-usage', 1, 10, 10, 'n2'),
+  ];
+  t.is(oddServer(ahead, ['$G/KV_nv-quota-usage']), 'n3');
+  const fresh = [
+    copy('n1', 'KV_nv-volumes', 6, 2, 12, 'n2'),
+    copy('n2', 'KV_nv-volumes', 6, 2, 12, 'n2'),
+    copy('n3r1', 'KV_nv-volumes', 0, 2, 1, 'n2'),
+  ];
+  t.is(oddServer(fresh, ['$G/KV_nv-volumes']), 'n3r1');
+});
+
+test('stream copies - no odd server when two servers differ, copies split three ways, or one did not answer', (t) => {
+  const twoServers = [
+    copy('n1', 'NV_CMD', 3, 1, 3, 'n1'),
+    copy('n2', 'NV_CMD', 3, 1, 3, 'n1'),
+    copy('n3', 'NV_CMD', 1, 3, 3, 'n1'),
+    copy('n1', 'NV_EVT', 9, 1, 9, 'n1'),
+    copy('n2', 'NV_EVT', 2, 8, 9, 'n1'),
+    copy('n3', 'NV_EVT', 9, 1, 9, 'n1'),
+  ];
+  t.is(oddServer(twoServers, ['$G/NV_CMD', '$G/NV_EVT']), undefined, 'n3 in one stream, n2 in the other');
+  const split = [copy('n1', 'NV_CMD', 3, 1, 3, 'n1'), copy('n2', 'NV_CMD', 1, 3, 3), copy('n3', 'NV_CMD', 2, 2, 3)];
+  t.is(oddServer(split, ['$G/NV_CMD']), undefined);
+  t.is(oddServer([copy('n1', 'NV_CMD', 3, 1, 3, 'n1'), copy('n2', 'NV_CMD', 1, 3, 3)], ['$G/NV_CMD']), undefined);
+  t.is(oddServer(twoServers, []), undefined, 'nothing differs: no server to name');
 });
