@@ -61,6 +61,5 @@ test.serial('chaos suite - every kind of fault was injected', (t) => {
   t.log(JSON.stringify(Object.fromEntries(injected)));
   const kinds = ['ctl-instance', 'ctl-tracker', 'kill9', 'pause', 'driver', 'nats-kill9', 'nats-loss'];
   if (kinds.some((k) => !injected.get(k))) for (const line of faultLines) t.log(line);
-  for (const kind of kinds)
-    t.true((injected.get(kind) ?? 0) > 0, kind);
+  for (const kind of kinds) t.true((injected.get(kind) ?? 0) > 0, kind);
 });
