@@ -31,6 +31,7 @@ import {
   type Provider,
 } from './model.js';
 import { canonicalUuid } from './names.js';
+import { inRamOrder } from './ram-order.js';
 
 type Request = PlacementRequest<'candidates.get'>;
 type Reply = PlacementReply<'candidates.get'>;
@@ -198,9 +199,10 @@ function simple(state: PlacementState, g: Group, root: TraitFilter, limit: numbe
 }
 
 /**
- * The fast path, weighed: the best `limit` providers by `weighed`'s order, kept as they are
- * found (a short sorted list), so that only those become candidates — a weighed request costs
- * a look at each provider, not a candidate for each (issue 17).
+ * The fast path, weighed: the best `limit` providers by `weighed`'s order. A request for
+ * MEMORY_MB walks the providers kept in that order (ram-order.ts) and stops at `limit`; any
+ * other (no MEMORY_MB, or `inTree`) looks at each provider of its pool and keeps the best ones
+ * as they are found (a short sorted list), so only those become candidates (issue 17).
  */
 function simpleWeighed(
   state: PlacementState,
@@ -209,8 +211,20 @@ function simpleWeighed(
   weigh: 'spread' | 'pack',
   limit: number,
 ): Built[] {
+  const ram = g.resources.find(([rc]) => rc === 'MEMORY_MB')?.[1];
+  if (ram !== undefined && g.inTreeRoot === undefined) {
+    // Walk the providers in free-RAM order from the best end: O(limit) for a cloud that
+    // mostly fits, not O(providers).
+    const out: Built[] = [];
+    for (const uuid of inRamOrder(state, weigh, ram)) {
+      if (!servesAlone(state, state.providers.get(uuid)!, g, root)) continue;
+      out.push(builtOn(uuid, g));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
   const sign = weigh === 'spread' ? -1 : 1;
-  const wantsRam = g.resources.some(([rc]) => rc === 'MEMORY_MB');
+  const wantsRam = ram !== undefined;
   const best: Array<{ uuid: string; free: number; name: string }> = [];
   const before = (a: { free: number; name: string }, b: { free: number; name: string }) =>
     sign * (a.free - b.free) < 0 || (a.free === b.free && a.name.localeCompare(b.name) < 0);

@@ -6,6 +6,7 @@
 import type { AllocationDelta, InventoryData, PlacementEvent } from './events.js';
 import { newProvider, type Consumer, type PlacementState, type Provider } from './model.js';
 import { SHARING_TRAIT } from './names.js';
+import { touchRam } from './ram-order.js';
 
 function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
   let s = m.get(k);
@@ -31,6 +32,7 @@ function account(state: PlacementState, c: Consumer, sign: 1 | -1): void {
     }
     if (sign === 1) p.consumers.add(c.uuid);
     else p.consumers.delete(c.uuid);
+    if (byClass.has('MEMORY_MB')) touchRam(state, rp);
   }
 }
 
@@ -85,6 +87,7 @@ export function applyInventory(
     addTo(state.byClass, rc, p.uuid);
   }
   p.generation = generation;
+  touchRam(state, p.uuid);
 }
 
 export function applyTraits(state: PlacementState, p: Provider, traits: readonly string[]): void {
@@ -126,6 +129,7 @@ export function evolve(state: PlacementState, e: PlacementEvent): PlacementState
       state.names.delete(p.name);
       p.name = e.name;
       state.names.set(p.name, p.uuid);
+      touchRam(state, p.uuid);
       if (p.parent !== e.parentProviderUuid) {
         if (p.parent !== null) {
           state.providers.get(p.parent)?.children.delete(p.uuid);

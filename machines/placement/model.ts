@@ -7,6 +7,7 @@
  * only read it. The derived parts are rebuilt by fromSnapshot and never persisted.
  */
 import { isStandardResourceClass, isStandardTrait } from './names.js';
+import type { RamOrder } from './ram-order.js';
 
 /** One inventory record with every default filled in (docs/protocol.md §9.1). */
 export interface Inventory {
@@ -65,8 +66,11 @@ export interface PlacementState {
   nestedCount: number;
   /** Derived: project → its consumers. */
   byProject: Map<string, Set<string>>;
-  /** Memo for reads: root uuids in sorted order, dropped whenever the set of roots changes. */
-  cache: { sortedRoots: string[] | null };
+  /**
+   * Memos for reads: root uuids in sorted order, dropped whenever the set of roots changes; the
+   * providers in order of free RAM (ram-order.ts), built on the first weighed read.
+   */
+  cache: { sortedRoots: string[] | null; ramOrder?: RamOrder };
 }
 
 /** A state with no providers, no consumers, only the standard classes and traits. */

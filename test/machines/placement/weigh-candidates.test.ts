@@ -114,3 +114,70 @@ test('withNames: the reply names every provider it summarizes, and only those', 
   t.deepEqual(none, { allocationRequests: [], providerSummaries: {}, providerNames: {} });
   t.false('providerNames' in (await d.ok('candidates.get', { resources, limit: 1 })), 'not asked: not named');
 });
+
+test('weigh keeps its order through changes: claims, releases, resized inventories, renames, new and gone hosts', async (t) => {
+  // The fast path keeps the providers in free-RAM order between reads (ram-order.ts); every
+  // change between two reads must move the right providers, so each read equals a sort by hand.
+  let seed = 11;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const d = await pureDriver(t);
+  const live: string[] = [];
+  let made = 0;
+  const addHost = async () => {
+    const rp = await d.provider(`h${Math.floor(random() * 50)}-${made}`, { uuid: uuid(0xb000 + made++) });
+    await d.inventory(rp, { VCPU: { total: 4 }, MEMORY_MB: { total: 1024 * (1 + Math.floor(random() * 4)) } });
+    live.push(rp);
+  };
+  for (let i = 0; i < 12; i++) await addHost();
+  const held = new Map<string, string>(); // consumer → provider
+  let consumers = 0;
+  for (let step = 0; step < 150; step++) {
+    const rp = live[Math.floor(random() * live.length)]!;
+    const r = random();
+    if (r < 0.35) {
+      await d.put(
+        uuid(0xc000 + consumers),
+        { [rp]: { VCPU: 1, MEMORY_MB: 256 * (1 + Math.floor(random() * 3)) } },
+        null,
+      );
+      held.set(uuid(0xc000 + consumers++), rp);
+    } else if (r < 0.55 && held.size > 0) {
+      const consumer = [...held.keys()].sort()[Math.floor(random() * held.size)]!;
+      await d.ok('allocations.delete', { consumer });
+      held.delete(consumer);
+    } else if (r < 0.7) {
+      const used = (await d.usages(rp))['MEMORY_MB'] ?? 0;
+      await d.inventory(rp, { VCPU: { total: 4 }, MEMORY_MB: { total: used + 512 * Math.floor(random() * 8) } });
+    } else if (r < 0.8) {
+      await d.ok('providers.update', { uuid: rp, name: `r${Math.floor(random() * 50)}-${step}` });
+    } else if (r < 0.9) {
+      await addHost();
+    } else if (![...held.values()].includes(rp) && live.length > 2) {
+      await d.ok('providers.delete', { uuid: rp });
+      live.splice(live.indexOf(rp), 1);
+    }
+    const ask = { VCPU: 1, MEMORY_MB: 256 * (1 + Math.floor(random() * 4)) };
+    const all = await d.ok('candidates.get', { resources: ask });
+    const freeOf = (p: string) => {
+      const m = all.providerSummaries[p]!.resources['MEMORY_MB']!;
+      return m.capacity - m.used;
+    };
+    const names = new Map(
+      (await d.ok('providers.list', {})).providers.map((p: { uuid: string; name: string }) => [p.uuid, p.name]),
+    );
+    const rps = all.allocationRequests.map((a) => Object.keys(a.allocations)[0]!);
+    for (const weigh of ['spread', 'pack'] as const) {
+      const sign = weigh === 'spread' ? -1 : 1;
+      const expected = [...rps].sort(
+        (a, b) => sign * (freeOf(a) - freeOf(b)) || names.get(a)!.localeCompare(names.get(b)!),
+      );
+      const limit = 1 + Math.floor(random() * (live.length + 1));
+      const got = await d.ok('candidates.get', { resources: ask, weigh, limit });
+      t.deepEqual(
+        got.allocationRequests.map((a) => Object.keys(a.allocations)[0]),
+        expected.slice(0, limit),
+        `step ${step}, ${weigh}, limit ${limit}`,
+      );
+    }
+  }
+});
