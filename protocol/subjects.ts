@@ -54,8 +54,15 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     cmd: (project: string, instanceId: string, action: string) =>
       `${prefix}.cmd.${token('project', project)}.${token('instance id', instanceId)}.${token('action', action)}`,
     cmdAll: () => `${prefix}.cmd.>`,
-    /** Work for one compute host: `nv.host.<host>.<kind>` (stream NV_HOST). */
-    host: (host: string, kind: string) => `${prefix}.host.${token('host', host)}.${token('kind', kind)}`,
+    /**
+     * Work for one compute host, every kind (the envelope's type says which): `nv.host.<host>.task`
+     * (stream NV_HOST). One literal subject per host, so the host's durable filters on it
+     * exactly: nats-server 2.9 matches every consumer's filter against each message a work
+     * queue removes, and a wildcard filter costs it a tokenized match per consumer — at 10,000
+     * hosts, 60 % of its CPU (issue 17, docs/bench.md).
+     */
+    host: (host: string) => `${prefix}.host.${token('host', host)}.task`,
+    /** Everything addressed to one host, also under an older version's `nv.host.<host>.<kind>`. */
     hostAll: (host: string) => `${prefix}.host.${token('host', host)}.>`,
     /** Conductor work queue: `nv.conductor.<task>` (stream NV_CONDUCTOR). */
     conductor: (task: string) => `${prefix}.conductor.${token('task', task)}`,

@@ -83,7 +83,7 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
     owner: CommandOwner,
     msgId: string,
   ): Promise<Outcome> => {
-    const subject = owner.to === 'conductor' ? s.conductor('command') : s.host(owner.host, 'command');
+    const subject = owner.to === 'conductor' ? s.conductor('command') : s.host(owner.host);
     const out = envelope({
       id: msgId,
       type: 'host.command',
@@ -168,7 +168,7 @@ export function startInbox(o: InboxOptions): Promise<ConsumerLoop> {
     jsm: o.jsm,
     stream: names(o.prefix).streams.host,
     durable: `host-${o.host}`,
-    filter: s.hostAll(o.host),
+    filter: s.host(o.host),
     handle,
     ...(o.killPoint ? { afterAck: acked(o.killPoint) } : {}),
     ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),

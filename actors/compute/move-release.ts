@@ -54,7 +54,7 @@ export async function publishRelease(
     corr: mid,
     body: { instanceId: rec.instanceId, migrationId: mid },
   });
-  await d.js.publish(subjects(d.prefix).host(host, 'release'), encodeMessage(env), { msgID: msgId });
+  await d.js.publish(subjects(d.prefix).host(host), encodeMessage(env), { msgID: msgId });
 }
 
 export interface ReleaseDeps {

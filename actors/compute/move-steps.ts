@@ -108,7 +108,7 @@ export function moveSteps(d: MoveStepDeps): StepTable<(typeof MOVE_STEPS)[number
       });
       // Before the CAS, so that a crash in between cannot leave a record nobody adopts: the
       // target waits for the CAS (its task names the epoch), and a re-run makes it.
-      await d.js.publish(s.host(target, 'adopt'), encodeMessage(env), { msgID: msgId });
+      await d.js.publish(s.host(target), encodeMessage(env), { msgID: msgId });
       try {
         const adopted = { ...rec, owner: `host:${target}`, epoch, updatedAt: d.clock.now() };
         await d.stores.instances.update(c.instanceId, adopted, cur.revision);

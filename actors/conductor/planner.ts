@@ -75,7 +75,7 @@ export function planner(d: PlannerDeps): Planner {
       corr: env.corr ?? env.id,
       body,
     });
-    await d.js.publish(s.host(host, to), encodeMessage(out), { msgID: msgId });
+    await d.js.publish(s.host(host), encodeMessage(out), { msgID: msgId });
   };
 
   const write: Planner['write'] = async (id, revision, next) => {

@@ -237,7 +237,7 @@ export async function startGateway(options: GatewayOptions): Promise<Actor> {
         const route = commandRoute(decision, cmd.action);
         const down = route.to === 'host' && route.localIfDown && (await isHostDown(stores, route.host));
         const target = routeTarget(route, down);
-        const subject = target.to === 'host' ? s.host(target.host, 'command') : s.conductor('command');
+        const subject = target.to === 'host' ? s.host(target.host) : s.conductor('command');
         // In the owner's project: an admin's command from the admin project acts on, and its
         // events belong to, the instance's own project (hosts check the task against the record).
         await publishTask(

@@ -5,7 +5,15 @@
  * (bad input it has already answered) never sees the message again. Handlers must be
  * idempotent: a crash between persisting and acking redelivers the message.
  */
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { sleep, systemClock, type Clock } from './clock.js';
 
 export type Outcome = 'ack' | 'term' | { readonly retryAfterMs: number };
@@ -45,20 +53,39 @@ export async function startConsumerLoop(o: ConsumerLoopOptions): Promise<Consume
   const ackWaitMs = o.ackWaitMs ?? 5_000;
   const ackWait = ackWaitMs * 1_000_000;
   const maxAckPending = Math.max(1, o.maxInFlight ?? 64) * 4;
-  try {
-    await o.jsm.consumers.add(o.stream, {
-      durable_name: o.durable,
-      filter_subject: o.filter,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: ackWait,
-      max_ack_pending: maxAckPending,
-    });
-  } catch (err) {
+  const config = {
+    durable_name: o.durable,
+    filter_subject: o.filter,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ackWait,
+    max_ack_pending: maxAckPending,
+  };
+  // Asked first: nats-server 2.9 takes an add over an existing durable as an update, and an
+  // update of its filter half-applies (the new filter named, the old one still matched).
+  const info = await o.jsm.consumers.info(o.stream, o.durable).catch((err: unknown) => {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return undefined;
+    throw err; // not known to be absent: an add could half-update it
+  });
+  if (!info) await o.jsm.consumers.add(o.stream, config);
+  else if (info.config.filter_subject !== o.filter && info.num_pending === 0 && info.num_ack_pending === 0) {
+    // Another filter (an older version's), with nothing waiting in it: replaced. With something
+    // waiting, kept for this run — the old filter must cover the new one (a host inbox's
+    // `nv.host.H.>` covers `nv.host.H.task`) — and replaced at a later start.
+    await o.jsm.consumers.delete(o.stream, o.durable);
+    await o.jsm.consumers.add(o.stream, config);
+    o.log?.(`${o.stream}/${o.durable}: its filter ${info.config.filter_subject} replaced by ${o.filter}`);
+  } else {
     // A durable made by an older version with other settings: keep it (its position) and update what may change.
-    const info = await o.jsm.consumers.info(o.stream, o.durable).catch(() => undefined);
-    if (!info) throw err;
-    await o.jsm.consumers.update(o.stream, o.durable, { ack_wait: ackWait, max_ack_pending: maxAckPending });
+    if (info.config.filter_subject !== o.filter)
+      o.log?.(`${o.stream}/${o.durable}: kept with filter ${info.config.filter_subject} while it holds messages`);
+    const { ack_wait, max_ack_pending, filter_subject } = info.config;
+    if (ack_wait !== ackWait || max_ack_pending !== maxAckPending)
+      await o.jsm.consumers.update(o.stream, o.durable, {
+        ack_wait: ackWait,
+        max_ack_pending: maxAckPending,
+        filter_subject,
+      });
   }
   const consumer = await o.js.consumers.get(o.stream, o.durable);
   const maxInFlight = Math.max(1, o.maxInFlight ?? 64);

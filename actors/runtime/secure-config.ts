@@ -79,7 +79,10 @@ function service(prefix: string, role: ServiceRole, user: string): Permissions {
           `$O.${names(prefix).objectStores.disks}.>`,
           p('evt.>'),
           p('conductor.>'),
-          p('host.*.command'),
+          // A user command routed to its instance's host (every host task shares one subject
+          // per host, so the gateway, a trusted service, is no longer held to `host.command`
+          // by the subject).
+          p('host.*.task'),
           p('placement.>'),
           p('rpc.*.consoleLog'),
         ],
@@ -149,6 +152,8 @@ function computeHost(prefix: string, host: string, user: string): Permissions {
         '$JS.API.STREAM.MSG.GET.*',
         `$JS.API.CONSUMER.CREATE.${j.streams.host}.${durable}.${prefix}.host.${host}.>`,
         `$JS.API.CONSUMER.INFO.${j.streams.host}.${durable}`,
+        // An older version's durable, whose filter `nv.host.<host>.>` is replaced once drained.
+        `$JS.API.CONSUMER.DELETE.${j.streams.host}.${durable}`,
         `$JS.API.CONSUMER.MSG.NEXT.${j.streams.host}.${durable}`,
         `$JS.ACK.${j.streams.host}.${durable}.>`,
         ...kv,

@@ -12,7 +12,7 @@ const s = subjects();
 
 test('subjects - builds every documented subject', (t) => {
   t.is(s.cmd('demo', 'i-1', 'boot'), 'nv.cmd.demo.i-1.boot');
-  t.is(s.host('h1', 'build'), 'nv.host.h1.build');
+  t.is(s.host('h1'), 'nv.host.h1.task');
   t.is(s.conductor('build'), 'nv.conductor.build');
   t.is(s.evt('demo', 'i-1', 'instance.create.end'), 'nv.evt.demo.i-1.instance.create.end');
   t.is(s.systemEvt('placement', 'p1', 'leader'), 'nv.evt._system.placement.p1.leader');
@@ -33,7 +33,7 @@ test('subjects - reject tokens with dots, wildcards, whitespace or nothing', (t)
     const e = t.throws(() => s.cmd('demo', bad, 'boot'), { instanceOf: ProtocolError }, JSON.stringify(bad));
     t.is(e?.code, ProtocolErrorCode.InvalidSubject);
   }
-  t.throws(() => s.host('h.1', 'build'));
+  t.throws(() => s.host('h.1'));
   t.throws(() => subjects('a.b'), { instanceOf: ProtocolError }, 'a prefix is one token: it names buckets');
   t.throws(() => s.evt('demo', 'i', 'instance..end'));
 });

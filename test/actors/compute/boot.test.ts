@@ -48,7 +48,7 @@ test.serial(
       corr: stopId,
       body: task,
     });
-    await c.client.js.publish(subjects().host(other, 'command'), encodeMessage(env), { msgID: `${stopId}:route` });
+    await c.client.js.publish(subjects().host(other), encodeMessage(env), { msgID: `${stopId}:route` });
     const done = await c.client.final(id, stopId);
     t.is(done.type, 'instance.power_off.end');
     t.is(done.body['host'], owner);

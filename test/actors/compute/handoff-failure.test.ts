@@ -32,7 +32,7 @@ async function withoutHostTasks(c: Cloud, host: string, during: (tried: Promise<
   const jsm = await jetstreamManager(c.client.nc);
   const s = subjects();
   const config = (await jsm.streams.info(HOST_STREAM)).config;
-  const sub = c.client.nc.subscribe(s.host(host, 'adopt'), { max: 1 });
+  const sub = c.client.nc.subscribe(s.host(host), { max: 1 });
   const tried = (async () => {
     for await (const _ of sub) return;
   })();
