@@ -120,7 +120,7 @@ async function readMigrations(
 }
 
 async function readPlacement(pc: PlacementClient): Promise<Pick<Observation, 'providers' | 'allocations'>> {
-  const { providers: list } = await pc.call('providers.list', {});
+  const list = await pc.allProviders();
   const allocations: Record<string, Record<string, Record<string, number>>> = {};
   const providers = await Promise.all(
     list.map(async (p): Promise<ProviderObservation> => {

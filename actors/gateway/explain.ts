@@ -32,8 +32,8 @@ export async function explainSchedule(stores: Stores, placement: PlacementClient
     { flavor: flavorViewOf(flavor), ...(flavor.extraSpecs ? { flavorExtraSpecs: flavor.extraSpecs } : {}) },
     q.availabilityZone,
   );
-  const [providers, services] = await Promise.all([placement.call('providers.list', {}), liveComputeServices(stores)]);
-  const roots = providers.providers.filter((p) => p.uuid === p.rootProviderUuid);
+  const [providers, services] = await Promise.all([placement.allProviders(), liveComputeServices(stores)]);
+  const roots = providers.filter((p) => p.uuid === p.rootProviderUuid);
   const hostOf = new Map(roots.map((p) => [p.uuid, p.name]));
   const candidates = request
     ? await placement.call('candidates.get', { ...request, limit: 10_000 })

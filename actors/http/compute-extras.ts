@@ -72,7 +72,7 @@ async function hostFacts(c: ComputeCall): Promise<HostFacts[]> {
   const pc = new PlacementClient({ nc: c.who.caller.nc, deadlineMs: 3000, project: 'admin' });
   const usage = new Map<string, Record<string, { used: number; capacity: number }>>();
   try {
-    const { providers } = await pc.call('providers.list', {});
+    const providers = await pc.allProviders();
     await Promise.all(
       providers
         .filter((p) => hosts.some((h) => h.host === p.name))

@@ -27,6 +27,8 @@ import {
   type PlacementRoute,
 } from './placement-kit.js';
 
+import { CallError } from '../runtime/index.js';
+
 const CLASS = '([^/]+)';
 
 type Json = Record<string, unknown>;
@@ -39,15 +41,24 @@ const list: PlacementRoute = {
     const q = c.req.query;
     const memberOf = q.has('member_of') ? memberOfParams(c.v, q.getAll('member_of')) : [];
     const required = q.has('required') ? requiredParams(c.v, q.getAll('required')) : [];
-    const r = await c.pc.call('providers.list', {
+    const query = {
       ...(q.has('name') ? { name: q.get('name')! } : {}),
       ...(q.has('uuid') ? { uuid: q.get('uuid')! } : {}),
       ...(memberOf.length > 0 ? { memberOf } : {}),
       ...(q.has('resources') ? { resources: resourcesParam(q.get('resources')!) } : {}),
       ...(q.has('in_tree') ? { inTree: q.get('in_tree')! } : {}),
       ...(required.length > 0 ? { required } : {}),
-    } as never);
-    return ok({ resource_providers: r.providers.map((p) => providerJson(p, c.v, c.req.base)) });
+    } as never;
+    // Placement's order (creation) in one reply; a listing too large for one message (thousands
+    // of hosts) comes a page at a time instead, in uuid order (docs/http-api.md).
+    const providers = await c.pc.call('providers.list', query).then(
+      (r) => r.providers,
+      (err: unknown) => {
+        if (err instanceof CallError && err.status === 413) return c.pc.allProviders(query);
+        throw err;
+      },
+    );
+    return ok({ resource_providers: providers.map((p) => providerJson(p, c.v, c.req.base)) });
   },
 };
 

@@ -18,6 +18,9 @@ import {
   CallError,
 } from '../runtime/index.js';
 import type { PlacementOp, PlacementReply, PlacementRequest } from '../../protocol/schemas/placement.js';
+/** Providers per page when listing them all: about 100 KB a reply. */
+const PROVIDER_PAGE = 500;
+
 export interface PlacementClientOptions {
   readonly nc: NatsConnection;
   readonly prefix?: string;
@@ -94,6 +97,22 @@ export class PlacementClient {
       await kp('placement.answered', { op, ...(typeof consumer === 'string' ? { consumer } : {}) });
       return reply;
     });
+  }
+
+  /**
+   * Every provider a `providers.list` query matches, a page at a time in uuid order: at
+   * thousands of hosts one reply would be too large for a message (413, protocol §8.1).
+   */
+  async allProviders(
+    query: Omit<PlacementRequest<'providers.list'>, 'limit' | 'after'> = {},
+  ): Promise<PlacementReply<'providers.list'>['providers']> {
+    const out: PlacementReply<'providers.list'>['providers'] = [];
+    for (let after: string | undefined; ;) {
+      const page = await this.call('providers.list', { ...query, limit: PROVIDER_PAGE, ...(after ? { after } : {}) });
+      out.push(...page.providers);
+      if (page.next === undefined) return out;
+      after = page.next;
+    }
   }
 
   /** Removes every allocation of a consumer; an unknown consumer is success, so a re-run cleanup converges. */

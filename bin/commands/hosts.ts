@@ -19,7 +19,7 @@ async function placementUsage(c: ClientSession, hosts: string[]): Promise<Map<st
   const out = new Map<string, Usage>();
   const pc = new PlacementClient({ nc: c.nc, deadlineMs: 3000 });
   try {
-    const { providers } = await pc.call('providers.list', {});
+    const providers = await pc.allProviders();
     const byName = new Map(providers.map((p) => [p.name, p.uuid]));
     await Promise.all(
       hosts.map(async (host) => {

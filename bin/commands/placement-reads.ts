@@ -62,7 +62,7 @@ export function registerPlacementReads(program: Command): void {
   withServerOptions(program.command('providers').description('list resource providers with their usage')).action(
     (o: ServerOptions) =>
       withClient(o, async (pc) => {
-        const { providers } = await pc.call('providers.list', {});
+        const providers = await pc.allProviders();
         const rows = await Promise.all(
           providers.map(async (p) => {
             const [inv, use] = await Promise.all([

@@ -52,19 +52,26 @@ function listProviders(
     treeRoot = t.root;
   }
   const uuid = body.uuid === undefined ? undefined : canonicalUuid(body.uuid);
+  const after = body.after === undefined ? undefined : canonicalUuid(body.after);
   const resources = body.resources ? Object.entries(body.resources) : [];
-  const providers: ProviderBody[] = [];
+  const found: Provider[] = [];
   const pool =
     uuid !== undefined ? [state.providers.get(uuid)].filter((p): p is Provider => !!p) : state.providers.values();
   for (const p of pool) {
+    if (after !== undefined && p.uuid <= after) continue;
     if (body.name !== undefined && p.name !== body.name) continue;
     if (treeRoot !== undefined && p.root !== treeRoot) continue;
     if (!traitsMatch(p.traits, traits)) continue;
     if (!aggregatesMatch(state, p, aggs)) continue;
     if (!resources.every(([rc, n]) => canServe(p, rc, n))) continue;
-    providers.push(providerBody(p));
+    found.push(p);
   }
-  return { providers };
+  if (body.limit === undefined && after === undefined) return { providers: found.map(providerBody) };
+  // Paged: uuid order, which a provider created or deleted between two pages does not shift.
+  found.sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
+  const page = body.limit === undefined ? found : found.slice(0, body.limit);
+  const providers = page.map(providerBody);
+  return page.length < found.length ? { providers, next: page[page.length - 1]!.uuid } : { providers };
 }
 
 function allocationsOf(state: PlacementState, consumer: string): PlacementReply<'allocations.get'> {

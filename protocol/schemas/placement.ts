@@ -194,8 +194,15 @@ export const PlacementOps = {
       resources: Type.Optional(ResourceAmounts),
       inTree: Type.Optional(Uuid),
       required: Type.Optional(TraitExprs),
+      /**
+       * novactor's paging (Placement lists everything at once): at most `limit` providers, in
+       * uuid order, those after the uuid `after`; the reply's `next` is the `after` of the next
+       * page, absent on the last. A listing too large for one message needs it (§8.1, 413).
+       */
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+      after: Type.Optional(Uuid),
     }),
-    reply: obj({ providers: Type.Array(ProviderBody) }),
+    reply: obj({ providers: Type.Array(ProviderBody), next: Type.Optional(Uuid) }),
   },
   /** Rename and/or re-parent (parent key absent: unchanged; null: make it a root) (`PUT /resource_providers/{u}`). */
   'providers.update': {
