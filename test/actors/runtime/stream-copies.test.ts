@@ -20,14 +20,19 @@ const copy = (server: string, stream: string, messages: number, firstSeq: number
     leader,
   }) satisfies StreamCopy;
 
+/** Seed 21's copies: a replacement leading NV_CMD with 1 of 98 commands, a follower without the flavors. */
+const seed21 = [
+  copy('n2', 'NV_CMD', 98, 1, 98, 'n1r1'),
+  copy('n3', 'NV_CMD', 98, 1, 98, 'n1r1'),
+  copy('n1r1', 'NV_CMD', 1, 98, 98, 'n1r1'),
+  copy('n2', 'KV_nv-flavors', 5, 1, 5, 'n3'),
+  copy('n3', 'KV_nv-flavors', 5, 1, 5, 'n3'),
+  copy('n1r1', 'KV_nv-flavors', 0, 1, 0, 'n3'),
+];
+
 test('stream copies - seed 21: a leader with 1 of 98 commands and a follower without the flavors are named', (t) => {
   const differ = disagreeingCopies([
-    copy('n2', 'NV_CMD', 98, 1, 98, 'n1r1'),
-    copy('n3', 'NV_CMD', 98, 1, 98, 'n1r1'),
-    copy('n1r1', 'NV_CMD', 1, 98, 98, 'n1r1'),
-    copy('n2', 'KV_nv-flavors', 5, 1, 5, 'n3'),
-    copy('n3', 'KV_nv-flavors', 5, 1, 5, 'n3'),
-    copy('n1r1', 'KV_nv-flavors', 0, 1, 0, 'n3'),
+    ...seed21,
     copy('n2', 'KV_nv-migrations', 22, 2, 24),
     copy('n3', 'KV_nv-migrations', 22, 2, 24),
     copy('n1r1', 'KV_nv-migrations', 5, 20, 24),
@@ -126,14 +131,6 @@ test('stream copies - a follower one or two appends behind a busy stream agrees;
 });
 
 test('stream copies - the odd server: a leader with holes, a follower ahead, a fresh empty replacement', (t) => {
-  const seed21 = [
-    copy('n2', 'NV_CMD', 98, 1, 98, 'n1r1'),
-    copy('n3', 'NV_CMD', 98, 1, 98, 'n1r1'),
-    copy('n1r1', 'NV_CMD', 1, 98, 98, 'n1r1'),
-    copy('n2', 'KV_nv-flavors', 5, 1, 5, 'n3'),
-    copy('n3', 'KV_nv-flavors', 5, 1, 5, 'n3'),
-    copy('n1r1', 'KV_nv-flavors', 0, 1, 0, 'n3'),
-  ];
   t.is(oddServer(seed21, disagreeingCopies(seed21).keys()), 'n1r1', 'the leader with holes, followers agreeing');
   const ahead = [
     copy('n1', 'KV_nv-quota-usage', 1, 9, 9, 'n2'),

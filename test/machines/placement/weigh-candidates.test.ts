@@ -30,6 +30,38 @@ async function hosts(t: ExecutionContext) {
 
 const resources = { VCPU: 1, MEMORY_MB: 256 };
 
+/** A weighed candidates.get, spread and pack, equals every candidate sorted by hand (free RAM, then name). */
+async function weighedAsSorted(
+  t: ExecutionContext,
+  d: Awaited<ReturnType<typeof pureDriver>>,
+  resources: Record<string, number>,
+  limitOf: () => number,
+  label: string,
+) {
+  const all = await d.ok('candidates.get', { resources });
+  const freeOf = (rp: string) => {
+    const m = all.providerSummaries[rp]!.resources['MEMORY_MB']!;
+    return m.capacity - m.used;
+  };
+  const names = new Map(
+    (await d.ok('providers.list', {})).providers.map((p: { uuid: string; name: string }) => [p.uuid, p.name]),
+  );
+  const rps = all.allocationRequests.map((a) => Object.keys(a.allocations)[0]!);
+  for (const weigh of ['spread', 'pack'] as const) {
+    const sign = weigh === 'spread' ? -1 : 1;
+    const expected = [...rps].sort(
+      (a, b) => sign * (freeOf(a) - freeOf(b)) || names.get(a)!.localeCompare(names.get(b)!),
+    );
+    const limit = limitOf();
+    const got = await d.ok('candidates.get', { resources, weigh, limit });
+    t.deepEqual(
+      got.allocationRequests.map((a) => Object.keys(a.allocations)[0]),
+      expected.slice(0, limit),
+      `${label}, ${weigh}, limit ${limit}`,
+    );
+  }
+}
+
 test('weigh spread: most free RAM first, ties by name, limit after the order', async (t) => {
   const { d, names } = await hosts(t);
   t.deepEqual(names(await d.ok('candidates.get', { resources, weigh: 'spread' })), ['he', 'ha', 'hd', 'hc', 'hb']);
@@ -66,28 +98,7 @@ test('weigh agrees with sorting every candidate by hand: random clouds, ties inc
       await d.inventory(rp, { VCPU: { total: 4 }, MEMORY_MB: { total } });
       if (random() < 0.5) await d.put(uuid(0xa000 + i), { [rp]: { MEMORY_MB: 512 } }, null);
     }
-    const all = await d.ok('candidates.get', { resources });
-    const freeOf = (rp: string) => {
-      const m = all.providerSummaries[rp]!.resources['MEMORY_MB']!;
-      return m.capacity - m.used;
-    };
-    const names = new Map(
-      (await d.ok('providers.list', {})).providers.map((p: { uuid: string; name: string }) => [p.uuid, p.name]),
-    );
-    const rps = all.allocationRequests.map((a) => Object.keys(a.allocations)[0]!);
-    for (const weigh of ['spread', 'pack'] as const) {
-      const sign = weigh === 'spread' ? -1 : 1;
-      const expected = [...rps].sort(
-        (a, b) => sign * (freeOf(a) - freeOf(b)) || names.get(a)!.localeCompare(names.get(b)!),
-      );
-      const limit = 1 + Math.floor(random() * n);
-      const got = await d.ok('candidates.get', { resources, weigh, limit });
-      t.deepEqual(
-        got.allocationRequests.map((a) => Object.keys(a.allocations)[0]),
-        expected.slice(0, limit),
-        `round ${round}, ${weigh}, limit ${limit}`,
-      );
-    }
+    await weighedAsSorted(t, d, resources, () => 1 + Math.floor(random() * n), `round ${round}`);
   }
 });
 
@@ -157,27 +168,6 @@ test('weigh keeps its order through changes: claims, releases, resized inventori
       live.splice(live.indexOf(rp), 1);
     }
     const ask = { VCPU: 1, MEMORY_MB: 256 * (1 + Math.floor(random() * 4)) };
-    const all = await d.ok('candidates.get', { resources: ask });
-    const freeOf = (p: string) => {
-      const m = all.providerSummaries[p]!.resources['MEMORY_MB']!;
-      return m.capacity - m.used;
-    };
-    const names = new Map(
-      (await d.ok('providers.list', {})).providers.map((p: { uuid: string; name: string }) => [p.uuid, p.name]),
-    );
-    const rps = all.allocationRequests.map((a) => Object.keys(a.allocations)[0]!);
-    for (const weigh of ['spread', 'pack'] as const) {
-      const sign = weigh === 'spread' ? -1 : 1;
-      const expected = [...rps].sort(
-        (a, b) => sign * (freeOf(a) - freeOf(b)) || names.get(a)!.localeCompare(names.get(b)!),
-      );
-      const limit = 1 + Math.floor(random() * (live.length + 1));
-      const got = await d.ok('candidates.get', { resources: ask, weigh, limit });
-      t.deepEqual(
-        got.allocationRequests.map((a) => Object.keys(a.allocations)[0]),
-        expected.slice(0, limit),
-        `step ${step}, ${weigh}, limit ${limit}`,
-      );
-    }
+    await weighedAsSorted(t, d, ask, () => 1 + Math.floor(random() * (live.length + 1)), `step ${step}`);
   }
 });
