@@ -86,9 +86,7 @@ function targetArb(hosts: readonly string[], ctlTargets: readonly string[]): fc.
     fc.constantFrom(...ctlTargets).chain((c) => req(`nv.ctl.${c}`, Object.keys(CtlOps), 'ctl')),
   );
   const task = fc.oneof(
-    fc
-      .tuple(host, fc.constantFrom('command', 'build', 'adopt'))
-      .map(([h, k]): Target => ({ carrier: 'task', subject: `nv.host.${h}.${k}` })),
+    host.map((h): Target => ({ carrier: 'task', subject: `nv.host.${h}.task` })),
     fc.constantFrom('build', 'command').map((k): Target => ({ carrier: 'task', subject: `nv.conductor.${k}` })),
   );
   const event = fc

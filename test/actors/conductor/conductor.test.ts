@@ -87,7 +87,7 @@ test.serial(
     t.deepEqual(a.allocations[providers['h2']!]?.resources, { VCPU: 1, MEMORY_MB: 2048, DISK_GB: 20 });
     t.like(a, { project: 'demo', user: 'alice', consumerType: 'INSTANCE', consumerGeneration: 1 });
     const task = await eventually(async () => {
-      const found = (await tasksOn(client.nc, 'NV_HOST', 'nv.host.h2.build')).find((e) => e.body['instanceId'] === id);
+      const found = (await tasksOn(client.nc, 'NV_HOST', 'nv.host.h2.task')).find((e) => e.body['instanceId'] === id);
       if (!found) throw new Error('no host.build yet');
       return found;
     });

@@ -131,7 +131,7 @@ test('gateway - a command for an instance on a host is routed to that host', asy
   await stores.instances.create(id, record(id, 'demo'));
   const cmd = await client.command(id, 'stop');
   const task = await eventually(async () => {
-    const found = (await tasksOn(client.nc, 'NV_HOST', 'nv.host.h7.command')).find((x) => x.body['commandId'] === cmd);
+    const found = (await tasksOn(client.nc, 'NV_HOST', 'nv.host.h7.task')).find((x) => x.body['commandId'] === cmd);
     if (!found) throw new Error('not routed yet');
     return found;
   });

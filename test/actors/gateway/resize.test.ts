@@ -93,7 +93,7 @@ const as = async (project: string) => new TestClient((await setup).client.nc, pr
 async function routed(commandId: string) {
   const { client } = await setup;
   return eventually(async () => {
-    const found = (await tasksOn(client.nc, 'RZ_HOST', 'rz.host.h1.command')).find(
+    const found = (await tasksOn(client.nc, 'RZ_HOST', 'rz.host.h1.task')).find(
       (x) => x.body['commandId'] === commandId,
     );
     if (!found) throw new Error('not routed yet');

@@ -238,10 +238,7 @@ test('security - tenants cannot write placement, make admin requests, use nv.ctl
     () => demo.request('nv.ctl.gateway-1.kill', request('demo', 'ctl.kill', {}), { timeout: 5000 }),
     /^nv\.ctl\./,
   );
-  await refusedPublish(
-    () => js.publish('nv.host.h1.command', new Uint8Array([0xc0]), { timeout: 5000 }),
-    /^nv\.host\./,
-  );
+  await refusedPublish(() => js.publish('nv.host.h1.task', new Uint8Array([0xc0]), { timeout: 5000 }), /^nv\.host\./);
   await refusedPublish(
     () => js.publish('nv.conductor.build', new Uint8Array([0xc0]), { timeout: 5000 }),
     /^nv\.conductor\./,
@@ -268,10 +265,10 @@ test('security - a compute host consumes only its own inbox and serves only its 
     filter_subject: 'nv.host.h1.>',
     ack_policy: AckPolicy.Explicit,
   });
-  await jetstream(admin).publish('nv.host.h1.command', new Uint8Array([0x80]), { msgID: randomUUID() });
+  await jetstream(admin).publish('nv.host.h1.task', new Uint8Array([0x80]), { msgID: randomUUID() });
   const own = await jetstream(h1).consumers.get('NV_HOST', 'host-h1');
   const m = await own.next({ expires: 5000 });
-  t.is(m?.subject, 'nv.host.h1.command');
+  t.is(m?.subject, 'nv.host.h1.task');
   m?.ack();
 
   // Another host's inbox: no consumer under any name or filter, no pulls from its durable.
@@ -395,7 +392,7 @@ test('security - services are confined to their own subjects', async (t) => {
     t.is(await subscribeOutcome(conn, '_INBOX.tenant-demo.>'), 'refused', `${who} reads no tenant's replies`);
   }
   await refusedPublish(
-    () => jetstream(placement).publish('nv.host.h1.command', new Uint8Array([0xc0]), { timeout: 5000 }),
+    () => jetstream(placement).publish('nv.host.h1.task', new Uint8Array([0xc0]), { timeout: 5000 }),
     /^nv\.host\./,
   );
   t.is(await subscribeOutcome(placement, 'nv.query.>'), 'refused');
