@@ -20,6 +20,7 @@ import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { DEFAULT_FLAVORS, DEFAULT_PREFIX, encodeValue } from '../../protocol/index.js';
+import { sleep, systemClock } from './clock.js';
 
 const SECOND_NS = 1_000_000_000;
 const MINUTE_NS = 60 * SECOND_NS;
@@ -243,13 +244,20 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<'c
   } catch (err) {
     if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err; // 10059: stream not found
   }
-  try {
-    await jsm.streams.add({ name: spec.name, ...spec.config });
-    return 'created';
-  } catch (err) {
-    // Another process created it between our info and add: same settings, so fine.
-    if (err instanceof JetStreamApiError && err.code === 10058) return 'unchanged';
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await jsm.streams.add({ name: spec.name, ...spec.config });
+      return 'created';
+    } catch (err) {
+      // Another process created it between our info and add: same settings, so fine. While its
+      // create is in flight, nats-server 2.9 may answer ours with "subjects overlap" (10065)
+      // rather than "name in use" (10058; CI run 50): once that create lands, the stream is
+      // there. An overlap that lasts is another stream's: thrown.
+      if (err instanceof JetStreamApiError && err.code === 10058) return 'unchanged';
+      if (!(err instanceof JetStreamApiError && err.code === 10065) || attempt >= 3) throw err;
+      await sleep(systemClock, 100 * attempt); // the server's own creation, in real time
+      if (await jsm.streams.info(spec.name).catch(() => undefined)) return 'unchanged';
+    }
   }
 }
 
