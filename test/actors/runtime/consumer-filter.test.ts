@@ -12,7 +12,7 @@ import { eventually } from '../../helpers/eventually.js';
 const server = startNats();
 test.after.always(async () => (await server).cleanup());
 
-test('consumer loop - an older filter is kept while its durable holds a message, then replaced by the exact one', async (t) => {
+test('consumer loop - an older filter: kept while its durable holds messages, replaced once drained', async (t) => {
   const s = await server;
   const nc = await connectTo(s.url, 'filter-migration');
   t.teardown(() => nc.close());

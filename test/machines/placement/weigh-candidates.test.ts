@@ -126,7 +126,7 @@ test('withNames: the reply names every provider it summarizes, and only those', 
   t.false('providerNames' in (await d.ok('candidates.get', { resources, limit: 1 })), 'not asked: not named');
 });
 
-test('weigh keeps its order through changes: claims, releases, resized inventories, renames, new and gone hosts', async (t) => {
+test('weigh keeps its order through changes: claims, releases, resizes, renames, new and gone hosts', async (t) => {
   // The fast path keeps the providers in free-RAM order between reads (ram-order.ts); every
   // change between two reads must move the right providers, so each read equals a sort by hand.
   let seed = 11;
