@@ -26,7 +26,6 @@ import {
   type PlacementCall,
   type PlacementRoute,
 } from './placement-kit.js';
-
 import { CallError } from '../runtime/index.js';
 
 const CLASS = '([^/]+)';

@@ -182,20 +182,28 @@ export async function streamCopies(sys: NatsConnection, timeoutMs = 2000): Promi
   return out;
 }
 
+/** Each stream's copies, keyed `account/stream` (the same name in two accounts is two streams). */
+function copiesByStream(copies: readonly StreamCopy[]): Map<string, StreamCopy[]> {
+  const byStream = new Map<string, StreamCopy[]>();
+  for (const c of copies) {
+    const key = `${c.account}/${c.stream}`;
+    byStream.set(key, [...(byStream.get(key) ?? []), c]);
+  }
+  return byStream;
+}
+
+/** This server's copy is the one it leads. */
+const isLeader = (c: StreamCopy) => c.leader === c.server;
+
 /**
  * The streams whose copies do not agree in this one reading, keyed `account/stream`, each with
  * what every server holds. Copies of a stream being written may differ for a moment; a copy with
  * holes differs for good, so a caller judges by whether a stream ever agrees, not by one reading.
  */
 export function disagreeingCopies(copies: readonly StreamCopy[]): Map<string, string> {
-  const byStream = new Map<string, StreamCopy[]>();
-  for (const c of copies) {
-    const key = `${c.account}/${c.stream}`;
-    byStream.set(key, [...(byStream.get(key) ?? []), c]);
-  }
   const out = new Map<string, string>();
-  for (const [key, cs] of byStream) {
-    const leader = cs.find((c) => c.leader === c.server) ?? cs[0]!;
+  for (const [key, cs] of copiesByStream(copies)) {
+    const leader = cs.find(isLeader) ?? cs[0]!;
     const same = cs.length >= cs[0]!.replicas && cs.every((c) => c === leader || sameCopy(c, leader));
     if (!same)
       out.set(
@@ -220,17 +228,13 @@ export function disagreeingCopies(copies: readonly StreamCopy[]): Map<string, st
  * not answer, when its copies split otherwise, or when the odd copies are on different servers.
  */
 export function oddServer(copies: readonly StreamCopy[], streams: Iterable<string>): string | undefined {
-  const wanted = new Set(streams);
-  const byStream = new Map<string, StreamCopy[]>();
-  for (const c of copies) {
-    const key = `${c.account}/${c.stream}`;
-    if (wanted.has(key)) byStream.set(key, [...(byStream.get(key) ?? []), c]);
-  }
+  const byStream = copiesByStream(copies);
   const agree = (a: StreamCopy, b: StreamCopy) => sameCopy(a, b) || sameCopy(b, a);
   const odd = new Set<string>();
-  for (const cs of byStream.values()) {
+  for (const key of new Set(streams)) {
+    const cs = byStream.get(key);
+    if (!cs) continue; // not in this reading
     if (cs.length < cs[0]!.replicas || cs.length < 3) return undefined;
-    const isLeader = (c: StreamCopy) => c.leader === c.server;
     const alone = cs.filter((c) => {
       const others = cs.filter((o) => o !== c);
       const ref = others.find(isLeader) ?? others[0]!;

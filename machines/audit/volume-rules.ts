@@ -49,8 +49,8 @@ export function checkI8(o: Observation): Violation[] {
     for (const [instanceId, hosts] of byInstance) {
       if (hosts.length < 2) continue;
       const live = liveOf(instanceId);
-      const what =
-        `volume ${v.volumeId} has ${hosts.length} attachments of instance ${instanceId} ` + `(on ${hosts.join(', ')})`;
+      const on = hosts.join(', ');
+      const what = `volume ${v.volumeId} has ${hosts.length} attachments of instance ${instanceId} (on ${on})`;
       if (!live)
         bad(`${what} and no live migration of it is open (one left by a migration's end or rollback)`, [
           v.volumeId,
