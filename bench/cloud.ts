@@ -42,6 +42,8 @@ export interface Farm {
   readonly child: ChildProcess;
   /** What the farm reported: ms from its start to every host serving. */
   readonly readyMs: number;
+  /** The first host's start phases as its worker logged them (`placement 12 ms, tracker …`). */
+  readonly phases: string | undefined;
   /** Memory after a full GC and the number of live instance actors. */
   mem(): Promise<{
     rss: number;
@@ -81,7 +83,13 @@ const cli = () => join(projectRoot(), 'bin', 'novactor.js');
 const profiling = () =>
   process.env['NV_BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['NV_BENCH_PROF']}`] : [];
 
-function waitLine(child: ChildProcess, re: RegExp, what: string, timeoutMs = 120_000): Promise<RegExpMatchArray> {
+/** Resolves with the first match of `re` in the child's stdout, and the output up to it. */
+function waitLine(
+  child: ChildProcess,
+  re: RegExp,
+  what: string,
+  timeoutMs = 120_000,
+): Promise<RegExpMatchArray & { before: string }> {
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${what}: not ready within ${timeoutMs} ms`)), timeoutMs);
@@ -92,7 +100,7 @@ function waitLine(child: ChildProcess, re: RegExp, what: string, timeoutMs = 120
         clearTimeout(timer);
         child.stdout!.off('data', onData);
         child.stdout!.resume(); // keep draining
-        resolve(m);
+        resolve(Object.assign(m, { before: buf }));
       }
     };
     child.stdout!.on('data', onData);
@@ -166,6 +174,8 @@ export async function startBenchCloud(
       name,
       child,
       readyMs: Number(m[1]),
+      // The worker logs how long each start phase took (one host's farm: one line).
+      phases: m.before.match(/ready in \d+ ms \(([^)]*)\)/)?.[1],
       mem: async () =>
         JSON.parse(
           new TextDecoder().decode(

@@ -74,9 +74,13 @@ const startConcurrency = Number(flag('start-concurrency', '16'));
 const conns: NatsConnection[] = [];
 const workers: ComputeWorker[] = [];
 const lazy: LazyHost[] = [];
-const log = process.env['NV_BENCH_LOG']
-  ? (line: string, err?: unknown) => process.stderr.write(`[${farm}] ${line} ${err ?? ''}\n`)
-  : undefined;
+const verbose = Boolean(process.env['NV_BENCH_LOG']);
+// The first host's start phases (`compute h1: ready in … ms (placement …)`), printed before `farm ready`.
+let firstReady: string | undefined;
+const log = (line: string, err?: unknown) => {
+  if (firstReady === undefined && line.includes(': ready in ')) firstReady = line;
+  if (verbose) process.stderr.write(`[${farm}] ${line} ${err ?? ''}\n`);
+};
 
 async function startHost(i: number): Promise<void> {
   const host = `h${first + i}`;
@@ -104,7 +108,7 @@ async function startHost(i: number): Promise<void> {
     syncPowerStateMs: 0,
     instanceDeleteIntervalMs: 0,
     reapIntervalMs: 0,
-    ...(log ? { log } : {}),
+    log,
   });
   workers.push(w);
 }
@@ -136,6 +140,7 @@ ctl.subscribe(`bench.farm.${farm}.flush`, {
   },
 });
 await ctl.flush();
+if (firstReady) process.stdout.write(`${firstReady}\n`);
 process.stdout.write(`farm ready ${Math.round(performance.now() - t0)}\n`);
 
 let stopping = false;

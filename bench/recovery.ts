@@ -38,7 +38,7 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
     const again = await cloud.startFarm(farmOpts);
     const restoredMs = performance.now() - t0;
     const mem = await again.mem();
-    say(`${mem.actors} actors restored in ${Math.round(restoredMs)} ms; a reboot to each`);
+    say(`${mem.actors} actors restored in ${Math.round(restoredMs)} ms (worker: ${again.phases}); a reboot to each`);
     let ok = 0;
     let failed = 0;
     const cmds = await load(booted.instanceIds.length, 256, async (i) => {
@@ -59,6 +59,7 @@ export async function run(args: string[]): Promise<{ results: unknown; table: st
       actorsRestored: mem.actors,
       restoreMs: Math.round(restoredMs),
       restoreMsInsideWorker: again.readyMs,
+      workerPhases: again.phases,
       commands: { sent: booted.instanceIds.length, succeeded: ok, failed, latencyMs: summarize(cmds.latencies) },
       untilEveryCommandSucceededMs: Math.round(allMs),
     };
