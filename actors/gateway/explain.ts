@@ -3,6 +3,11 @@
  * conductor would ask placement for a boot of a flavor now, and why each compute host would be
  * chosen, weighed lower or dropped — by placement (resources, traits, zone, aggregates do not
  * fit) or by the conductor's filters (down, disabled, forced host, server group). Reads only.
+ *
+ * Bounded, so a cloud of 10,000 hosts gets an answer and not a reply too large for a message
+ * (a 413): placement is asked for the best `limit` candidates weighed as the conductor weighs
+ * them (free RAM), named in its reply; the hosts it offered nothing are listed only when it
+ * offered fewer than that (then every other provider is one), and the list stops at `limit`.
  */
 import { multipliersOf, scheduleHosts, type Weigher } from '../../machines/conductor/index.js';
 import { flavorViewOf } from '../../protocol/index.js';
@@ -15,7 +20,11 @@ export interface ExplainRequest {
   readonly availabilityZone?: string;
   readonly group?: string;
   readonly weigher?: Weigher;
+  readonly limit?: number;
 }
+
+/** Hosts listed and candidates asked for, unless the request says fewer (~450 bytes a candidate in the reply). */
+export const EXPLAIN_LIMIT = 1000;
 
 export async function explainSchedule(stores: Stores, placement: PlacementClient, q: ExplainRequest): Promise<Answer> {
   const flavor = (await stores.flavors.get(q.flavor))?.value;
@@ -32,20 +41,22 @@ export async function explainSchedule(stores: Stores, placement: PlacementClient
     { flavor: flavorViewOf(flavor), ...(flavor.extraSpecs ? { flavorExtraSpecs: flavor.extraSpecs } : {}) },
     q.availabilityZone,
   );
-  const [providers, services] = await Promise.all([placement.allProviders(), liveComputeServices(stores)]);
-  const roots = providers.filter((p) => p.uuid === p.rootProviderUuid);
-  const hostOf = new Map(roots.map((p) => [p.uuid, p.name]));
-  const candidates = request
-    ? await placement.call('candidates.get', { ...request, limit: 10_000 })
-    : { allocationRequests: [], providerSummaries: {} };
+  const limit = q.limit ?? EXPLAIN_LIMIT;
+  const weigher = q.weigher ?? 'spread';
+  const [candidates, services] = await Promise.all([
+    request
+      ? placement.call('candidates.get', { ...request, limit, weigh: weigher, withNames: true })
+      : { allocationRequests: [], providerSummaries: {}, providerNames: {} },
+    liveComputeServices(stores),
+  ]);
   const { verdicts } = scheduleHosts({
     candidates,
-    hostOf,
+    hostOf: new Map(Object.entries(candidates.providerNames ?? {})),
     services,
     tried: [],
     forcedHost: null,
-    weigher: q.weigher ?? 'spread',
-    multipliers: multipliersOf(q.weigher ?? 'spread'),
+    weigher,
+    multipliers: multipliersOf(weigher),
     count: 1,
     ...(group ? { group: group.placement } : {}),
     explain: true,
@@ -55,16 +66,27 @@ export async function explainSchedule(stores: Stores, placement: PlacementClient
   const why = request
     ? 'placement offered no candidate here: resources, traits, zone or aggregates do not fit'
     : `no host can match: ${zoneOr}an aggregate spec names nothing`;
+  // Placement offered every candidate there is only if it offered fewer than asked for.
+  const offeredAll = candidates.allocationRequests.length < limit;
+  const roots = offeredAll ? (await placement.allProviders()).filter((p) => p.uuid === p.rootProviderUuid) : [];
   const byPlacement = roots
     .filter((p) => !judged.has(p.name))
     .map((p) => ({ host: p.name, verdict: 'dropped' as const, reason: why }));
-  const hosts = [...verdicts, ...byPlacement].map((v) =>
-    v.verdict === 'dropped'
-      ? { host: v.host, verdict: v.verdict, reason: v.reason }
-      : { host: v.host, verdict: v.verdict, weight: Math.round(v.weight * 1e6) / 1e6 },
-  );
+  const listed = [...verdicts, ...byPlacement];
+  const hosts = listed
+    .slice(0, limit)
+    .map((v) =>
+      v.verdict === 'dropped'
+        ? { host: v.host, verdict: v.verdict, reason: v.reason }
+        : { host: v.host, verdict: v.verdict, weight: Math.round(v.weight * 1e6) / 1e6 },
+    );
   return {
     ok: true,
-    body: { request: request ?? null, candidates: candidates.allocationRequests.length, hosts },
+    body: {
+      request: request ?? null,
+      candidates: candidates.allocationRequests.length,
+      truncated: !offeredAll || listed.length > limit,
+      hosts,
+    },
   };
 }

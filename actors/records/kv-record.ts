@@ -209,6 +209,7 @@ export const ENTRIES_IDLE_MS = 5_000;
  * per value cost as much as decoding the value when a host reads 10,000 records at restart.
  */
 async function* idleEnding<T>(watch: AsyncIterable<T> & { stop(): void }, idleMs: number): AsyncGenerator<T> {
+  // eslint-disable-next-line no-restricted-globals -- the server's real time, whatever clock is injected
   const quiet = setTimeout(() => watch.stop(), idleMs);
   try {
     for await (const value of watch) {

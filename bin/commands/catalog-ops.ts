@@ -6,13 +6,13 @@
 import type { Command } from 'commander';
 import type { AggregateRecord, FlavorRecord } from '../../protocol/index.js';
 import { runClient, tokenArg, withClientOptions, type ClientOptions } from '../client/session.js';
-import { collect, properties, UsageError } from '../options.js';
+import { collect, intFlag, properties, UsageError } from '../options.js';
 import { table } from '../table.js';
-import { intFlag } from '../options.js';
 
 interface Explained {
   readonly request: object | null;
   readonly candidates: number;
+  readonly truncated: boolean;
   readonly hosts: { host: string; verdict: string; reason?: string; weight?: number }[];
 }
 
@@ -187,27 +187,36 @@ export function registerCatalogOps(program: Command): void {
       .requiredOption('--flavor <name>', 'the flavor')
       .option('--availability-zone <zone>', 'in this zone')
       .option('--group <id>', "under this server group's policy as it stands")
-      .option('--weigher <w>', 'spread or pack (the conductor default: spread)'),
-  ).action((o: ClientOptions & { flavor: string; availabilityZone?: string; group?: string; weigher?: string }) =>
-    runClient(o, () => {
-      if (o.weigher !== undefined && o.weigher !== 'spread' && o.weigher !== 'pack')
-        throw new UsageError(`--weigher must be spread or pack, got ${JSON.stringify(o.weigher)}`);
-      const body = {
-        flavor: o.flavor,
-        ...(o.availabilityZone !== undefined ? { availabilityZone: o.availabilityZone } : {}),
-        ...(o.group !== undefined ? { group: tokenArg('--group', o.group) } : {}),
-        ...(o.weigher !== undefined ? { weigher: o.weigher } : {}),
-      };
-      return async (c) => {
-        const r = await c.admin<Explained>('schedule.explain', body);
-        if (c.json) return r;
-        const asked = r.request
-          ? `placement is asked for ${JSON.stringify(r.request)}: ${r.candidates} candidates`
-          : 'no host can match the request';
-        const rows = r.hosts.map((h) => [h.host, h.verdict, h.weight !== undefined ? h.weight.toFixed(3) : h.reason]);
-        return `${asked}\n${table(['HOST', 'VERDICT', 'WEIGHT OR REASON'], rows)}`;
-      };
-    }),
+      .option('--weigher <w>', 'spread or pack (the conductor default: spread)')
+      .option('--limit <n>', 'list at most this many hosts, the best first (1-1000)', '1000'),
+  ).action(
+    (
+      o: ClientOptions & { flavor: string; availabilityZone?: string; group?: string; weigher?: string; limit: string },
+    ) =>
+      runClient(o, () => {
+        if (o.weigher !== undefined && o.weigher !== 'spread' && o.weigher !== 'pack')
+          throw new UsageError(`--weigher must be spread or pack, got ${JSON.stringify(o.weigher)}`);
+        const limit = intFlag('--limit', o.limit, 1, 1000);
+        const body = {
+          flavor: o.flavor,
+          ...(o.availabilityZone !== undefined ? { availabilityZone: o.availabilityZone } : {}),
+          ...(o.group !== undefined ? { group: tokenArg('--group', o.group) } : {}),
+          ...(o.weigher !== undefined ? { weigher: o.weigher } : {}),
+          limit,
+        };
+        return async (c) => {
+          const r = await c.admin<Explained>('schedule.explain', body);
+          if (c.json) return r;
+          const asked = r.request
+            ? `placement is asked for ${JSON.stringify(r.request)}: ${r.candidates} candidates`
+            : 'no host can match the request';
+          const rows = r.hosts.map((h) => [h.host, h.verdict, h.weight !== undefined ? h.weight.toFixed(3) : h.reason]);
+          const more = r.truncated
+            ? `\n(more hosts than listed: the best ${limit} candidates were asked for; --limit)`
+            : '';
+          return `${asked}\n${table(['HOST', 'VERDICT', 'WEIGHT OR REASON'], rows)}${more}`;
+        };
+      }),
   );
 
   withClientOptions(

@@ -184,6 +184,8 @@ export const AdminOps = {
         /** A server group: its policy as it stands now (the boot is not a member). */
         group: Type.Optional(TokenString),
         weigher: Type.Optional(Type.Union([Type.Literal('spread'), Type.Literal('pack')])),
+        /** The most hosts listed, and candidates asked of placement (default 1,000). */
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
       },
       { additionalProperties: false },
     ),
@@ -201,8 +203,13 @@ export const AdminOps = {
             { additionalProperties: false },
           ),
         ]),
-        /** How many candidates placement offered. */
+        /** How many candidates placement offered, at most `limit`. */
         candidates: Type.Integer({ minimum: 0 }),
+        /**
+         * More hosts than listed: placement offered `limit` candidates (more may fit, and which
+         * hosts it offered nothing is not known), or the list was cut at `limit` hosts.
+         */
+        truncated: Type.Boolean(),
         hosts: Type.Array(
           Type.Object(
             {

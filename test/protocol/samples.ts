@@ -204,7 +204,7 @@ export const REQUEST_SAMPLES: Record<string, Record<string, unknown>> = {
   'admin.aggregates.removeHost': { aggregateId: 'a-1', host: 'h1' },
   'admin.aggregates.delete': { aggregateId: 'a-1' },
   'query.availabilityZones.list': {},
-  'admin.schedule.explain': { flavor: 'avx', availabilityZone: 'az1', group: 'g-1', weigher: 'pack' },
+  'admin.schedule.explain': { flavor: 'avx', availabilityZone: 'az1', group: 'g-1', weigher: 'pack', limit: 50 },
   ...Object.fromEntries(Object.entries(PLACEMENT_SAMPLES).map(([op, s]) => [`placement.${op}`, s.request])),
 };
 
@@ -331,6 +331,7 @@ export const REPLY_SAMPLES: Record<string, Record<string, unknown>> = {
   'admin.schedule.explain': {
     request: { resources: { VCPU: 2, MEMORY_MB: 2048 }, required: ['!COMPUTE_STATUS_DISABLED'], memberOf: [['a-1']] },
     candidates: 2,
+    truncated: false,
     hosts: [
       { host: 'h1', verdict: 'chosen', weight: 1 },
       { host: 'h2', verdict: 'dropped', reason: 'disabled by an operator' },

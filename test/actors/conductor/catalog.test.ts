@@ -202,6 +202,7 @@ test.serial(
 interface Explained {
   request: { required: string[] } | null;
   candidates: number;
+  truncated: boolean;
   hosts: { host: string; verdict: string; reason?: string; weight?: number }[];
 }
 
@@ -210,10 +211,18 @@ test.serial('schedule-explain: the request placement gets, the chosen host, and 
   const r = ok<Explained>(await admin(c, 'schedule.explain', { flavor: 'avx' }));
   t.deepEqual(r.request?.required, ['!COMPUTE_STATUS_DISABLED', 'HW_CPU_X86_AVX2']);
   t.is(r.candidates, 1);
+  t.false(r.truncated);
   t.like(
     r.hosts.find((h) => h.host === 't1'),
     { verdict: 'chosen' },
   );
+  // A limit of one: the best host only, and the reply says there are more.
+  const one = ok<Explained>(await admin(c, 'schedule.explain', { flavor: 'avx', limit: 1 }));
+  t.deepEqual(
+    one.hosts.map((h) => [h.host, h.verdict]),
+    [['t1', 'chosen']],
+  );
+  t.true(one.truncated);
   for (const h of ['t2', 't3'])
     t.regex(r.hosts.find((x) => x.host === h)?.reason ?? '', /placement offered no candidate/, h);
   ok(await admin(c, 'hosts.set', { host: 't3', enabled: false }));
