@@ -221,6 +221,30 @@ export const objectStoreTtl = (opts: BootstrapOptions, name: string): number =>
 
 const API_TIMEOUT_MS = 20_000;
 
+/** JetStream's "no suitable peers for placement": fewer servers known to the cluster than the replicas asked for. */
+const NO_PEERS_YET = 10005;
+/** How long a create waits for a forming cluster to know enough servers (real time: the servers'). */
+const PEERS_WAIT_MS = 30_000;
+
+/**
+ * Runs `write` (a create or update of a replicated stream) again while the cluster answers that
+ * it knows too few servers to place the replicas: a cluster just started has its meta leader
+ * (JetStream answers) a moment before every server has reported in (CI run 53, the chaos suite's
+ * 3-node cluster). Anything else, or still so after PEERS_WAIT_MS, is thrown.
+ */
+async function oncePeersGather<T>(write: () => Promise<T>): Promise<T> {
+  const deadline = systemClock.now() + PEERS_WAIT_MS;
+  for (;;) {
+    try {
+      return await write();
+    } catch (err) {
+      const noPeers = err instanceof JetStreamApiError && err.code === NO_PEERS_YET;
+      if (!noPeers || systemClock.now() >= deadline) throw err;
+      await sleep(systemClock, 250);
+    }
+  }
+}
+
 const UPDATABLE: readonly (keyof StreamConfig)[] = [
   'subjects',
   'max_age',
@@ -239,14 +263,14 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<'c
   try {
     const info = await jsm.streams.info(spec.name);
     if (!differs(info.config, spec.config)) return 'unchanged';
-    await jsm.streams.update(spec.name, spec.config);
+    await oncePeersGather(() => jsm.streams.update(spec.name, spec.config));
     return 'updated';
   } catch (err) {
     if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err; // 10059: stream not found
   }
   for (let attempt = 1; ; attempt++) {
     try {
-      await jsm.streams.add({ name: spec.name, ...spec.config });
+      await oncePeersGather(() => jsm.streams.add({ name: spec.name, ...spec.config }));
       return 'created';
     } catch (err) {
       // Another process created it between our info and add: same settings, so fine. While its
@@ -282,14 +306,16 @@ export async function bootstrap(
     );
     if (!existed) {
       try {
-        await kvm.create(b.name, {
-          history: b.history,
-          ttl: b.ttl,
-          replicas: opts.replicas,
-          storage: StorageType.File,
-          maxValueSize: 1024 * 1024,
-          allow_direct: allowDirect,
-        });
+        await oncePeersGather(() =>
+          kvm.create(b.name, {
+            history: b.history,
+            ttl: b.ttl,
+            replicas: opts.replicas,
+            storage: StorageType.File,
+            maxValueSize: 1024 * 1024,
+            allow_direct: allowDirect,
+          }),
+        );
         done[b.name] = 'created';
         continue;
       } catch (err) {
@@ -312,7 +338,7 @@ export async function bootstrap(
     const changed = Object.entries(wanted).some(
       ([k, v]) => (info.config as unknown as Record<string, unknown>)[k] !== v,
     );
-    if (changed) await jsm.streams.update(streamName, wanted);
+    if (changed) await oncePeersGather(() => jsm.streams.update(streamName, wanted));
     done[b.name] = changed ? 'updated' : 'unchanged';
   }
   const objm = new Objm(js);
@@ -328,13 +354,16 @@ export async function bootstrap(
     const settings = { replicas: opts.replicas, storage: StorageType.File, ...(ttl ? { ttl } : {}) };
     // Another process's create can land between the server's checks and be refused as
     // "subjects overlap" (seen in CI): the store exists then, and a second create opens it.
-    await objm.create(name, settings).catch((err: unknown) => {
-      if (!/subjects overlap/.test(String(err))) throw err;
-      return objm.create(name, settings);
-    });
+    await oncePeersGather(() =>
+      objm.create(name, settings).catch((err: unknown) => {
+        if (!/subjects overlap/.test(String(err))) throw err;
+        return objm.create(name, settings);
+      }),
+    );
     const info = await jsm.streams.info(streamName);
     const changed = info.config.num_replicas !== opts.replicas || info.config.max_age !== ttl;
-    if (changed) await jsm.streams.update(streamName, { num_replicas: opts.replicas, max_age: ttl });
+    if (changed)
+      await oncePeersGather(() => jsm.streams.update(streamName, { num_replicas: opts.replicas, max_age: ttl }));
     done[name] = !existed ? 'created' : changed ? 'updated' : 'unchanged';
   }
   // The flavors every cloud starts with (docs/protocol.md); existing ones, maybe
