@@ -212,7 +212,7 @@ export function registerCatalogOps(program: Command): void {
             : 'no host can match the request';
           const rows = r.hosts.map((h) => [h.host, h.verdict, h.weight !== undefined ? h.weight.toFixed(3) : h.reason]);
           const more = r.truncated
-            ? `\n(more hosts than listed: the best ${limit} candidates were asked for; --limit)`
+            ? `(more hosts than listed: the best ${limit} candidates were asked for; --limit)\n`
             : '';
           return `${asked}\n${table(['HOST', 'VERDICT', 'WEIGHT OR REASON'], rows)}${more}`;
         };
