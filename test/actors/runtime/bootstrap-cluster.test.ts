@@ -26,7 +26,7 @@ test('bootstrap - with one of three servers away, three replicas wait for it and
     Object.values(done).every((x) => x === 'created'),
     JSON.stringify(done),
   );
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { timeout: 20_000 });
   t.is((await jsm.streams.info('GATHER_EVT')).config.num_replicas, 3);
   t.is((await jsm.streams.info('KV_gather-instances')).config.num_replicas, 3);
 });
