@@ -234,7 +234,7 @@ const PEERS_WAIT_MS = 60_000;
  * their leader once it has caught up; CI run 55) is made again too: the same create or update
  * again is answered as done. Anything else, or still so after PEERS_WAIT_MS, is thrown.
  */
-async function oncePeersGather<T>(write: () => Promise<T>): Promise<T> {
+export async function oncePeersGather<T>(write: () => Promise<T>): Promise<T> {
   const deadline = systemClock.now() + PEERS_WAIT_MS;
   for (;;) {
     try {
