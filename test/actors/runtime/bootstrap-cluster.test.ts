@@ -15,7 +15,7 @@ import { oncePeersGather } from '../../../actors/runtime/bootstrap.js';
 const noPeers = () =>
   new JetStreamApiError({ code: 500, err_code: 10005, description: 'no suitable peers for placement, peer offline' });
 
-test('bootstrap - a replicated write answered "no suitable peers", or not answered in time, is made again', async (t) => {
+test('bootstrap - a write answered "no suitable peers", or not answered in time, is made again', async (t) => {
   const answers: (() => never)[] = [
     () => {
       throw noPeers();
